@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Dialtone needs to build, run and test. Idempotent.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libpoco-dev libpq-dev rapidjson-dev libspdlog-dev libfmt-dev liblua5.4-dev lua5.4
+  libgtest-dev libgmock-dev googletest libssl-dev
+  postgresql postgresql-contrib
+  libsofia-sip-ua-dev sip-tester
+  libldap2-dev slapd ldap-utils
+  tftp-hpa curl wrk
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,195 @@
+#include "plugins/view/phoned/phoned.h"
+
+#include <algorithm>
+#include <set>
+
+#include <dialtone/services.h>
+
+namespace dialtone::plugins::view {
+
+const sdk::OptionSpec kPhonedOptions[] = {
+    {"phoned.authorized_subnets", sdk::OptionType::subnets, "127.0.0.0/8",
+     "subnets whose phones may query the directory; others get 403", sdk::kReloadable},
+    {"phoned.public_url", sdk::OptionType::string, "",
+     "base URL phones use to reach this listener (e.g. https://pbx.example.com:9499); "
+     "empty: http:// and the request's Host header",
+     sdk::kReloadable},
+    {}};
+
+namespace {
+
+constexpr std::string_view kInputPrefix = "/0.1/directories/input/";
+constexpr std::string_view kLookupPrefix = "/0.1/directories/lookup/";
+
+std::string param(const sdk::HttpRequest& r, const char* name) {
+  auto it = r.params.find(name);
+  return it == r.params.end() ? std::string() : it->second;
+}
+
+std::string query(const sdk::HttpRequest& r, const char* name) {
+  auto it = r.query.find(name);
+  return it == r.query.end() ? std::string() : it->second;
+}
+
+struct Installed {
+  std::shared_ptr<sdk::PhoneView> view;
+  std::set<std::string> vendors;
+};
+
+Installed find_view(sdk::ServiceRegistry& services, const std::string& vendor) {
+  Installed out;
+  for (auto& [name, view] : services.all<sdk::PhoneView>()) {
+    if (!view) continue;
+    std::string v(view->vendor());
+    out.vendors.insert(v);
+    if (v == vendor && !out.view) out.view = view;
+  }
+  return out;
+}
+
+}  // namespace
+
+sdk::Status PhonedPlugin::configure(const sdk::Options& options) {
+  auto subnets = SubnetList::parse(options.get("phoned.authorized_subnets", "127.0.0.0/8"));
+  if (!subnets)
+    return sdk::Error::invalid("phoned.authorized_subnets: " + subnets.error().message);
+  auto s = std::make_shared<Settings>();
+  s->subnets = std::move(*subnets);
+  s->public_url = options.get("phoned.public_url");
+  while (!s->public_url.empty() && s->public_url.back() == '/') s->public_url.pop_back();
+  std::lock_guard lock(mutex_);
+  settings_ = std::move(s);
+  return {};
+}
+
+std::shared_ptr<const PhonedPlugin::Settings> PhonedPlugin::settings() const {
+  std::lock_guard lock(mutex_);
+  return settings_;
+}
+
+sdk::Status PhonedPlugin::start() {
+  if (!settings()) {
+    auto s = configure(sdk::Options{});
+    if (!s) return s;
+  }
+  auto* http = host_.http();
+  if (!http) return sdk::Error::unavailable("view.phoned needs the kernel's HTTP server");
+  struct Spec {
+    std::string path;
+    bool input;
+    const char* summary;
+  };
+  const Spec specs[] = {
+      {"/0.1/directories/input/{profile}/{vendor}", true, "Directory search form for a phone"},
+      {"/0.1/directories/lookup/{profile}/{vendor}", false,
+       "Directory search results for a phone (?term=&offset=)"},
+      {"/0.1/directories/input/{profile}/{xivo_user_uuid}/{vendor}", true,
+       "Directory search form for a user's phone (vendor and uuid may be swapped)"},
+      {"/0.1/directories/lookup/{profile}/{xivo_user_uuid}/{vendor}", false,
+       "Directory search results for a user's phone, personal contacts included"},
+  };
+  for (const auto& spec : specs) {
+    sdk::Route route;
+    route.method = "GET";
+    route.path = spec.path;
+    route.auth = sdk::RouteAuth::none;
+    route.summary = spec.summary;
+    bool input = spec.input;
+    route.handler = [this, input](const sdk::HttpRequest& r) { return handle(r, input); };
+    auto s = http->mount(kListener, std::move(route));
+    if (!s) {
+      http->unmount_all(host_.plugin_id());
+      return sdk::Error::unavailable("view.phoned could not mount " + spec.path + " on listener '" +
+                                     std::string(kListener) + "': " + s.error().message);
+    }
+  }
+  return {};
+}
+
+void PhonedPlugin::stop() {
+  if (auto* http = host_.http()) http->unmount_all(host_.plugin_id());
+}
+
+sdk::HttpResponse PhonedPlugin::unknown_vendor(const std::string& vendor) const {
+  auto installed = find_view(host_.services(), "");
+  std::string list;
+  for (const auto& v : installed.vendors) list += (list.empty() ? "" : ", ") + v;
+  if (list.empty()) list = "none (load a view.<vendor> plugin)";
+  return sdk::HttpResponse::error(
+      404, {"Unknown phone vendor '" + vendor + "'; installed vendors: " + list});
+}
+
+sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, bool input) const {
+  auto cfg = settings();
+  if (!cfg || !cfg->subnets.contains(request.remote_address)) {
+    return sdk::HttpResponse::error(
+        403, {"Address " + request.remote_address +
+              " is not allowed to query the directory; add its subnet to "
+              "phoned.authorized_subnets"});
+  }
+
+  std::string profile = param(request, "profile");
+  std::string vendor = param(request, "vendor");
+  std::string user_uuid = param(request, "xivo_user_uuid");
+  auto found = find_view(host_.services(), vendor);
+  if (!found.view && !user_uuid.empty()) {
+    // Also accept .../{vendor}/{xivo_user_uuid}.
+    auto swapped = find_view(host_.services(), user_uuid);
+    if (swapped.view) {
+      std::swap(vendor, user_uuid);
+      found = std::move(swapped);
+    }
+  }
+  if (!found.view) return unknown_vendor(vendor);
+
+  std::size_t offset = 0;
+  std::string offset_text = query(request, "offset");
+  if (!offset_text.empty()) {
+    bool digits = offset_text.size() <= 9 &&
+                  offset_text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits)
+      return sdk::HttpResponse::error(
+          400, {"offset must be a whole number of entries (0 or more), got '" + offset_text + "'"});
+    offset = std::stoul(offset_text);
+  }
+
+  // Links on the page point at the lookup resource; the input form submits there.
+  std::string path = request.path.substr(0, request.path.find('?'));
+  if (path.compare(0, kInputPrefix.size(), kInputPrefix) == 0)
+    path = std::string(kLookupPrefix) + path.substr(kInputPrefix.size());
+  std::string base = cfg->public_url;
+  if (base.empty()) base = "http://" + request.header("host", "127.0.0.1");
+
+  sdk::PhoneViewRequest view_request;
+  view_request.profile = profile;
+  view_request.term = input ? std::string() : query(request, "term");
+  view_request.offset = offset;
+  view_request.self_url = base + path;
+  view_request.user_uuid = user_uuid;
+
+  auto respond = [](const sdk::PhoneViewPage& page) {
+    return sdk::HttpResponse::text(200, page.body, page.content_type);
+  };
+  if (view_request.term.empty()) return respond(found.view->render_input(view_request));
+
+  auto lookup = host_.services().find<sdk::DirectoryLookup>();
+  if (!lookup) {
+    return sdk::HttpResponse::error(
+        503, {"The directory lookup service is not running; enable the directory.dird plugin"});
+  }
+  sdk::LookupRequest lookup_request;
+  lookup_request.profile = profile;
+  lookup_request.term = view_request.term;
+  lookup_request.user_uuid = user_uuid;
+  auto entries = lookup->phone_lookup(lookup_request);
+  if (!entries) {
+    const auto& e = entries.error();
+    int status = e.code == sdk::ErrorCode::not_found ? 404
+                 : e.code == sdk::ErrorCode::invalid ? 400
+                                                     : 503;
+    return sdk::HttpResponse::error(status, {"Directory lookup failed: " + e.message});
+  }
+  return respond(found.view->render_results(view_request, *entries));
+}
+
+}  // namespace dialtone::plugins::view

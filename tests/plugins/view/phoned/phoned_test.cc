@@ -1,0 +1,251 @@
+#include "plugins/view/phoned/phoned.h"
+
+#include <mutex>
+
+#include <dialtone/testing/fake_host.h>
+#include <gtest/gtest.h>
+
+#include "plugins/view/cisco/cisco_view.h"
+#include "plugins/view/common/view_plugin.h"
+#include "plugins/view/phoned/subnets.h"
+#include "plugins/view/snom/snom_view.h"
+
+namespace dialtone::plugins::view {
+namespace {
+
+using testing::FakeHost;
+using testing::PluginHarness;
+
+// A lookup service answering from a fixed list, remembering what it was asked.
+class FakeLookup final : public sdk::DirectoryLookup {
+ public:
+  std::vector<sdk::PhoneEntry> entries;
+  std::optional<sdk::Error> fail;
+  std::vector<sdk::LookupRequest> asked;
+
+  sdk::Result<sdk::LookupResult> lookup(const sdk::LookupRequest&) override {
+    return sdk::Error::unsupported("not used by phone views");
+  }
+  sdk::Result<std::vector<sdk::PhoneEntry>> phone_lookup(const sdk::LookupRequest& r) override {
+    std::lock_guard l(mutex_);
+    asked.push_back(r);
+    if (fail) return *fail;
+    std::vector<sdk::PhoneEntry> out;
+    for (const auto& e : entries)
+      if (e.name.find(r.term) != std::string::npos) out.push_back(e);
+    return out;
+  }
+  sdk::Result<std::optional<sdk::DirectoryEntry>> reverse(const sdk::LookupRequest&) override {
+    return std::optional<sdk::DirectoryEntry>();
+  }
+  sdk::Result<std::vector<sdk::DisplayColumn>> headers(std::string_view) override {
+    return std::vector<sdk::DisplayColumn>();
+  }
+
+ private:
+  std::mutex mutex_;
+};
+
+class Phoned : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cisco_.run());
+    ASSERT_TRUE(snom_.run());
+    for (int i = 0; i < 100; ++i)
+      lookup_->entries.push_back({"Alice " + std::to_string(i), std::to_string(2000 + i)});
+    lookup_->entries.push_back({"Bob & Co", "3000"});
+  }
+  void provide_lookup() {
+    ASSERT_TRUE(host_.services().provide<sdk::DirectoryLookup>("dird", lookup_));
+  }
+  sdk::HttpResponse get(const std::string& target) {
+    return host_.http()->call("GET", target, {}, {{"Host", "pbx.example.com:9498"}});
+  }
+
+  FakeHost host_{"view.phoned"};
+  PluginHarness<ViewPlugin<CiscoView>> cisco_{host_};
+  PluginHarness<ViewPlugin<SnomView>> snom_{host_};
+  PluginHarness<PhonedPlugin> phoned_{host_, kPhonedOptions};
+  std::shared_ptr<FakeLookup> lookup_ = std::make_shared<FakeLookup>();
+};
+
+TEST_F(Phoned, MountsPublicRoutesOnThePhonedListener) {
+  ASSERT_TRUE(phoned_.run());
+  auto routes = host_.http()->routes();
+  ASSERT_EQ(routes.size(), 4u);
+  for (const auto& m : routes) {
+    EXPECT_EQ(m.listener, "phoned") << m.route.path;
+    EXPECT_EQ(m.route.auth, sdk::RouteAuth::none) << m.route.path;
+  }
+}
+
+TEST_F(Phoned, InputPageSubmitsToTheLookupUrl) {
+  ASSERT_TRUE(phoned_.run());
+  auto r = get("/0.1/directories/input/default/cisco");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "text/xml; charset=utf-8");
+  EXPECT_NE(r.body.find("<CiscoIPPhoneInput>"), std::string::npos);
+  EXPECT_NE(r.body.find("<URL>http://pbx.example.com:9498/0.1/directories/lookup/default/cisco"
+                        "</URL>"),
+            std::string::npos)
+      << r.body;
+}
+
+TEST_F(Phoned, PublicUrlOptionReplacesTheHostHeader) {
+  ASSERT_TRUE(phoned_.run({{"phoned.public_url", "https://pbx.example.com:9499/"}}));
+  auto r = get("/0.1/directories/input/default/snom");
+  EXPECT_NE(r.body.find("<URL>https://pbx.example.com:9499/0.1/directories/lookup/default/snom"),
+            std::string::npos)
+      << r.body;
+}
+
+TEST_F(Phoned, LookupRendersResultsThroughTheLookupService) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  auto r = get("/0.1/directories/lookup/sales/cisco?term=Bob");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("<Name>Bob &amp; Co</Name>"), std::string::npos) << r.body;
+  ASSERT_EQ(lookup_->asked.size(), 1u);
+  EXPECT_EQ(lookup_->asked[0].profile, "sales");
+  EXPECT_EQ(lookup_->asked[0].term, "Bob");
+}
+
+TEST_F(Phoned, NextLinkOfTheFirstPageServesTheRest) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  auto first = get("/0.1/directories/lookup/default/cisco?term=Alice");
+  ASSERT_EQ(first.status, 200);
+  auto at = first.body.find("&amp;offset=");
+  ASSERT_NE(at, std::string::npos) << first.body;
+  std::string offset = first.body.substr(at + 12, first.body.find('<', at) - at - 12);
+  auto second = get("/0.1/directories/lookup/default/cisco?term=Alice&offset=" + offset);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_NE(second.body.find("<Telephone>" + std::to_string(2000 + std::stoul(offset))),
+            std::string::npos)
+      << second.body;
+}
+
+TEST_F(Phoned, LookupWithoutTermShowsTheSearchForm) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  auto r = get("/0.1/directories/lookup/default/snom");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("<SnomIPPhoneInput>"), std::string::npos);
+  EXPECT_TRUE(lookup_->asked.empty());
+}
+
+TEST_F(Phoned, UserUuidIsPassedInEitherSegmentOrder) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  const std::string uuid = "7f523550-03cf-4dac-a858-cb8afdb34775";
+  auto a = get("/0.1/directories/lookup/default/" + uuid + "/cisco?term=Bob");
+  auto b = get("/0.1/directories/lookup/default/snom/" + uuid + "?term=Bob");
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_NE(b.body.find("<SnomIPPhoneDirectory>"), std::string::npos);
+  ASSERT_EQ(lookup_->asked.size(), 2u);
+  EXPECT_EQ(lookup_->asked[0].user_uuid, uuid);
+  EXPECT_EQ(lookup_->asked[1].user_uuid, uuid);
+}
+
+TEST_F(Phoned, AddressOutsideAuthorizedSubnetsIsRefused) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run({{"phoned.authorized_subnets", "10.0.0.0/8, 192.168.1.0/24"}}));
+  auto r = get("/0.1/directories/lookup/default/cisco?term=Bob");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("phoned.authorized_subnets"), std::string::npos) << r.body;
+  EXPECT_TRUE(lookup_->asked.empty());
+}
+
+TEST_F(Phoned, ReloadAppliesNewSubnetsWithoutRestart) {
+  ASSERT_TRUE(phoned_.run({{"phoned.authorized_subnets", "10.0.0.0/8"}}));
+  EXPECT_EQ(get("/0.1/directories/input/default/cisco").status, 403);
+  ASSERT_TRUE(phoned_.reload({{"phoned.authorized_subnets", "127.0.0.1/32"}}));
+  EXPECT_EQ(get("/0.1/directories/input/default/cisco").status, 200);
+}
+
+TEST_F(Phoned, BadSubnetIsRefusedAtConfigureWithTheOptionName) {
+  auto s = phoned_.run({{"phoned.authorized_subnets", "10.0.0.0/33"}});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("phoned.authorized_subnets"), std::string::npos)
+      << s.error().message;
+}
+
+TEST_F(Phoned, UnknownVendorNamesTheInstalledOnes) {
+  ASSERT_TRUE(phoned_.run());
+  auto r = get("/0.1/directories/lookup/default/nokia?term=a");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("nokia"), std::string::npos);
+  EXPECT_NE(r.body.find("cisco, snom"), std::string::npos) << r.body;
+}
+
+TEST_F(Phoned, ViewProvidedAfterStartIsServed) {
+  ASSERT_TRUE(phoned_.run());
+  EXPECT_EQ(get("/0.1/directories/input/default/yeti").status, 404);
+  class YetiView final : public sdk::PhoneView {
+    std::string_view vendor() const override { return "yeti"; }
+    sdk::PhoneViewPage render_input(const sdk::PhoneViewRequest& r) const override {
+      return {"text/plain", "yeti form -> " + r.self_url};
+    }
+    sdk::PhoneViewPage render_results(const sdk::PhoneViewRequest&,
+                                      const std::vector<sdk::PhoneEntry>&) const override {
+      return {"text/plain", "yeti results"};
+    }
+  };
+  ASSERT_TRUE(host_.services().provide<sdk::PhoneView>("yeti", std::make_shared<YetiView>()));
+  auto r = get("/0.1/directories/input/default/yeti");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "yeti form -> http://pbx.example.com:9498/0.1/directories/lookup/default/yeti");
+}
+
+TEST_F(Phoned, StoppedViewIsNoLongerServed) {
+  ASSERT_TRUE(phoned_.run());
+  ASSERT_TRUE(snom_.stop());
+  auto r = get("/0.1/directories/input/default/snom");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("installed vendors: cisco"), std::string::npos) << r.body;
+}
+
+TEST_F(Phoned, MissingLookupServiceIs503) {
+  ASSERT_TRUE(phoned_.run());
+  auto r = get("/0.1/directories/lookup/default/cisco?term=Bob");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("directory.dird"), std::string::npos) << r.body;
+}
+
+TEST_F(Phoned, LookupErrorsMapToStatuses) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  lookup_->fail = sdk::Error::not_found("no profile named nope");
+  auto r = get("/0.1/directories/lookup/nope/cisco?term=Bob");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("no profile named nope"), std::string::npos);
+  lookup_->fail = sdk::Error::timeout("ldap did not answer");
+  EXPECT_EQ(get("/0.1/directories/lookup/default/cisco?term=Bob").status, 503);
+}
+
+TEST_F(Phoned, BadOffsetIs400) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  auto r = get("/0.1/directories/lookup/default/cisco?term=Bob&offset=-3");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("offset"), std::string::npos);
+}
+
+TEST(PhonedSubnets, MatchesIpv4Ipv6AndMappedAddresses) {
+  auto s = SubnetList::parse("127.0.0.0/8, 192.168.1.0/24, 2001:db8::/32, 10.1.2.3");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->contains("127.5.6.7"));
+  EXPECT_TRUE(s->contains("192.168.1.200"));
+  EXPECT_FALSE(s->contains("192.168.2.1"));
+  EXPECT_TRUE(s->contains("::ffff:192.168.1.9"));
+  EXPECT_TRUE(s->contains("2001:db8:1::5"));
+  EXPECT_FALSE(s->contains("2001:db9::5"));
+  EXPECT_TRUE(s->contains("10.1.2.3"));
+  EXPECT_FALSE(s->contains("10.1.2.4"));
+  EXPECT_FALSE(s->contains("not-an-ip"));
+  EXPECT_FALSE(SubnetList::parse("192.168.1.0/24, bogus"));
+}
+
+}  // namespace
+}  // namespace dialtone::plugins::view

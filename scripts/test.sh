@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a passing test suite:
+# installs the packages, builds everything, and runs every test with ctest.
+# Tests start the servers they need themselves (a private PostgreSQL cluster,
+# slapd, SIPp) on 127.0.0.1 and stop them at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/deps.sh"
+"$here/scripts/build.sh"
+build=${DIALTONE_BUILD_DIR:-$here/build}
+# One PostgreSQL cluster for the whole run, shared by the test processes.
+export DIALTONE_TEST_PGDIR=${DIALTONE_TEST_PGDIR:-/tmp/dialtone-test-pg.$$}
+cleanup() {
+  pgctl=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1)
+  if [ -n "$pgctl" ] && [ -f "$DIALTONE_TEST_PGDIR/postmaster.pid" ]; then
+    runuser -u postgres -- "$pgctl" -D "$DIALTONE_TEST_PGDIR" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$DIALTONE_TEST_PGDIR" "$DIALTONE_TEST_PGDIR.lock"
+}
+trap cleanup EXIT
+cd "$build"
+ctest -j"${DIALTONE_TEST_JOBS:-2}" --output-on-failure --timeout 600 "$@"

@@ -1,0 +1,199 @@
+#include "plugins/directory/dird/dird_rest.h"
+
+#include <algorithm>
+
+namespace dialtone::plugins::directory {
+namespace {
+
+constexpr sdk::Migration kFavoriteMigrations[] = {
+    {1, "create dird_favorite",
+     "CREATE TABLE IF NOT EXISTS dird_favorite ("
+     " user_uuid text NOT NULL, source text NOT NULL, contact_id text NOT NULL,"
+     " PRIMARY KEY (user_uuid, source, contact_id))"},
+};
+
+std::string quote(std::string_view s) { return "\"" + sdk::json_escape(s) + "\""; }
+
+}  // namespace
+
+int http_status(const sdk::Error& e) {
+  switch (e.code) {
+    case sdk::ErrorCode::invalid: return 400;
+    case sdk::ErrorCode::not_found: return 404;
+    case sdk::ErrorCode::conflict: return 409;
+    case sdk::ErrorCode::unauthorized: return 401;
+    case sdk::ErrorCode::forbidden: return 403;
+    case sdk::ErrorCode::unsupported: return 400;
+    case sdk::ErrorCode::timeout: return 504;
+    case sdk::ErrorCode::unavailable: return 503;
+    default: return 500;
+  }
+}
+
+sdk::Status Favorites::migrate() { return store_.migrate("directory.dird", kFavoriteMigrations); }
+
+sdk::Status Favorites::add(const std::string& user, const std::string& source, const std::string& id) {
+  auto r = store_.exec(
+      "INSERT INTO dird_favorite (user_uuid, source, contact_id) VALUES ($1, $2, $3) "
+      "ON CONFLICT DO NOTHING",
+      {user, source, id});
+  if (!r) return r.error();
+  return {};
+}
+
+sdk::Status Favorites::remove(const std::string& user, const std::string& source, const std::string& id) {
+  auto r = store_.exec("DELETE FROM dird_favorite WHERE user_uuid = $1 AND source = $2 AND contact_id = $3",
+                       {user, source, id});
+  if (!r) return r.error();
+  if (r->affected == 0) return sdk::Error::not_found("favorite " + source + "/" + id + " was not found");
+  return {};
+}
+
+sdk::Result<std::map<std::string, std::vector<std::string>>> Favorites::of(const std::string& user) {
+  auto r = store_.exec("SELECT source, contact_id FROM dird_favorite WHERE user_uuid = $1", {user});
+  if (!r) return r.error();
+  std::map<std::string, std::vector<std::string>> out;
+  for (auto& row : r->rows) out[row[0].value_or("")].push_back(row[1].value_or(""));
+  return out;
+}
+
+std::string lookup_json(const sdk::LookupResult& r, std::string_view term, LookupService& svc,
+                        const std::map<std::string, std::vector<std::string>>& favorites) {
+  std::string b = "{\"column_headers\":[";
+  for (std::size_t i = 0; i < r.columns.size(); ++i) b += (i ? "," : "") + quote(r.columns[i].title);
+  b += "],\"column_types\":[";
+  for (std::size_t i = 0; i < r.columns.size(); ++i)
+    b += (i ? "," : "") + (r.columns[i].type.empty() ? std::string("null") : quote(r.columns[i].type));
+  b += "],\"results\":[";
+  std::map<std::string, std::string> types;
+  for (std::size_t n = 0; n < r.entries.size(); ++n) {
+    auto& e = r.entries[n];
+    if (!types.count(e.source)) types[e.source] = svc.source_type(e.source);
+    bool favorite = false;
+    if (auto it = favorites.find(e.source); it != favorites.end() && !e.unique_id.empty())
+      favorite = std::find(it->second.begin(), it->second.end(), e.unique_id) != it->second.end();
+    b += n ? ",{" : "{";
+    b += "\"column_values\":[";
+    for (std::size_t i = 0; i < r.columns.size(); ++i) {
+      auto& c = r.columns[i];
+      if (i) b += ",";
+      if (c.type == "favorite") b += favorite ? "true" : "false";
+      else if (c.type == "personal") b += types[e.source] == "personal" ? "true" : "false";
+      else {
+        auto v = e.field(c.field);
+        if (v.empty()) v = c.default_value;
+        b += v.empty() ? std::string("null") : quote(v);
+      }
+    }
+    b += "],\"relations\":{\"source_entry_id\":";
+    b += e.unique_id.empty() ? std::string("null") : quote(e.unique_id);
+    b += ",\"user_uuid\":";
+    auto uuid = types[e.source] == "users" ? e.field("uuid") : std::string();
+    b += uuid.empty() ? std::string("null") : quote(uuid);
+    b += "},\"source\":" + quote(e.source) + "}";
+  }
+  b += "],\"failed_sources\":[";
+  for (std::size_t i = 0; i < r.failed_sources.size(); ++i) b += (i ? "," : "") + quote(r.failed_sources[i]);
+  b += "],\"term\":" + quote(term) + "}";
+  return b;
+}
+
+std::string DirdRest::user_of(const sdk::HttpRequest& req) const {
+  return req.token ? req.token->auth_id : std::string();
+}
+
+std::map<std::string, std::vector<std::string>> DirdRest::favorites_of(const std::string& user) {
+  if (!favorites_ || user.empty()) return {};
+  auto f = favorites_->of(user);
+  return f ? std::move(*f) : std::map<std::string, std::vector<std::string>>{};
+}
+
+sdk::HttpResponse DirdRest::get_lookup(const sdk::HttpRequest& req) {
+  auto it = req.query.find("term");
+  if (it == req.query.end() || it->second.empty())
+    return sdk::HttpResponse::error(400, {"term is missing: add ?term=<text>"});
+  auto user = user_of(req);
+  auto r = lookup_.lookup({req.params.at("profile"), it->second, user});
+  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  return sdk::HttpResponse::json(200, lookup_json(*r, it->second, lookup_, favorites_of(user)));
+}
+
+sdk::HttpResponse DirdRest::get_headers(const sdk::HttpRequest& req) {
+  auto r = lookup_.headers(req.params.at("profile"));
+  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  std::string b = "{\"column_headers\":[";
+  for (std::size_t i = 0; i < r->size(); ++i) b += (i ? "," : "") + quote((*r)[i].title);
+  b += "],\"column_types\":[";
+  for (std::size_t i = 0; i < r->size(); ++i)
+    b += (i ? "," : "") + ((*r)[i].type.empty() ? std::string("null") : quote((*r)[i].type));
+  return sdk::HttpResponse::json(200, b + "]}");
+}
+
+sdk::HttpResponse DirdRest::get_reverse(const sdk::HttpRequest& req) {
+  auto it = req.query.find("exten");
+  if (it == req.query.end() || it->second.empty())
+    return sdk::HttpResponse::error(400, {"exten is missing: add ?exten=<number>"});
+  const auto& profile = req.params.at("profile");
+  auto r = lookup_.reverse({profile, it->second, req.params.at("user_uuid")});
+  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  std::string b = "{\"exten\":" + quote(it->second);
+  if (!*r) return sdk::HttpResponse::json(200, b + ",\"display\":null,\"fields\":{},\"source\":null}");
+  auto& e = **r;
+  auto name = lookup_.display_name(*lookup_.profile(profile), e);
+  b += ",\"display\":" + (name.empty() ? std::string("null") : quote(name)) + ",\"fields\":{";
+  bool first = true;
+  for (auto& [k, v] : e.fields) {
+    b += (first ? "" : ",") + quote(k) + ":" + quote(v);
+    first = false;
+  }
+  return sdk::HttpResponse::json(200, b + "},\"source\":" + quote(e.source) + "}");
+}
+
+sdk::HttpResponse DirdRest::get_favorites(const sdk::HttpRequest& req) {
+  if (!favorites_) return sdk::HttpResponse::error(503, {"favorites need the database; enable the store"});
+  auto user = user_of(req);
+  auto fav = favorites_of(user);
+  auto r = lookup_.list(req.params.at("profile"), fav, user);
+  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  return sdk::HttpResponse::json(200, lookup_json(*r, "", lookup_, fav));
+}
+
+sdk::HttpResponse DirdRest::put_favorite(const sdk::HttpRequest& req) {
+  if (!favorites_) return sdk::HttpResponse::error(503, {"favorites need the database; enable the store"});
+  auto s = favorites_->add(user_of(req), req.params.at("directory"), req.params.at("contact"));
+  if (!s) return sdk::HttpResponse::error(http_status(s.error()), {s.error().message});
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse DirdRest::delete_favorite(const sdk::HttpRequest& req) {
+  if (!favorites_) return sdk::HttpResponse::error(503, {"favorites need the database; enable the store"});
+  auto s = favorites_->remove(user_of(req), req.params.at("directory"), req.params.at("contact"));
+  if (!s) return sdk::HttpResponse::error(http_status(s.error()), {s.error().message});
+  return sdk::HttpResponse::empty(204);
+}
+
+std::vector<sdk::Route> DirdRest::routes() {
+  auto h = [this](sdk::HttpResponse (DirdRest::*m)(const sdk::HttpRequest&)) {
+    return [this, m](const sdk::HttpRequest& r) { return (this->*m)(r); };
+  };
+  std::vector<sdk::Route> out;
+  out.push_back({"GET", "/0.1/directories/lookup/{profile}", "dird.directories.lookup.{profile}.read",
+                 sdk::RouteAuth::token, "Search the profile's directories", {}, h(&DirdRest::get_lookup)});
+  out.push_back({"GET", "/0.1/directories/lookup/{profile}/headers",
+                 "dird.directories.lookup.{profile}.headers.read", sdk::RouteAuth::token,
+                 "Column headers of the profile's display", {}, h(&DirdRest::get_headers)});
+  out.push_back({"GET", "/0.1/directories/reverse/{profile}/{user_uuid}",
+                 "dird.directories.reverse.{profile}.{user_uuid}.read", sdk::RouteAuth::token,
+                 "First contact matching a number", {}, h(&DirdRest::get_reverse)});
+  out.push_back({"GET", "/0.1/directories/favorites/{profile}", "dird.directories.favorites.read",
+                 sdk::RouteAuth::token, "The user's favorite contacts", {}, h(&DirdRest::get_favorites)});
+  out.push_back({"PUT", "/0.1/directories/favorites/{directory}/{contact}",
+                 "dird.directories.favorites.{directory}.{contact}.create", sdk::RouteAuth::token,
+                 "Mark a contact as favorite", {}, h(&DirdRest::put_favorite)});
+  out.push_back({"DELETE", "/0.1/directories/favorites/{directory}/{contact}",
+                 "dird.directories.favorites.{directory}.{contact}.delete", sdk::RouteAuth::token,
+                 "Unmark a favorite contact", {}, h(&DirdRest::delete_favorite)});
+  return out;
+}
+
+}  // namespace dialtone::plugins::directory

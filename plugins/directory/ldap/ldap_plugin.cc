@@ -1,0 +1,83 @@
+// directory.ldap: one LdapSource per `[source.<name>]` section.
+#include <dialtone/plugin.h>
+#include <dialtone/services.h>
+
+#include "plugins/directory/ldap/ldap_source.h"
+
+namespace dialtone::plugins::directory {
+namespace {
+
+class LdapPlugin final : public sdk::Plugin {
+ public:
+  explicit LdapPlugin(sdk::Host& host) : host_(host) {}
+
+  sdk::Status configure(const sdk::Options& o) override {
+    configs_.clear();
+    for (auto& name : o.instances("source")) {
+      auto sc = read_source_config(o, name);
+      if (!sc) return sc.error();
+      auto k = [&](const char* key) { return "source." + name + "." + key; };
+      LdapConfig c;
+      c.source = std::move(*sc);
+      c.uri = o.get(k("uri"));
+      if (c.uri.empty())
+        return sdk::Error::invalid("source " + name + ": uri is not set; add `uri = ldap://host`");
+      c.base_dn = o.get(k("base_dn"));
+      c.bind_dn = o.get(k("bind_dn"));
+      c.bind_password = o.get(k("bind_password"));
+      c.custom_filter = o.get(k("custom_filter"));
+      c.start_tls = o.get_bool(k("start_tls"));
+      c.binary_uuid = o.get(k("unique_column_format"), "string") == "binary_uuid";
+      c.network_timeout = o.get_duration(k("network_timeout"), std::chrono::milliseconds(300));
+      c.search_timeout = o.get_duration(k("search_timeout"), std::chrono::milliseconds(1000));
+      c.size_limit = static_cast<int>(o.get_int(k("size_limit"), 1000));
+      configs_.push_back(std::move(c));
+    }
+    return {};
+  }
+
+  sdk::Status start() override {
+    for (auto& c : configs_) {
+      auto name = c.source.name;
+      auto s = host_.services().provide<sdk::DirectorySource>(
+          name, std::make_shared<LdapSource>(c, host_.log()));
+      if (!s) return s;
+      names_.push_back(name);
+    }
+    return {};
+  }
+
+  void stop() override {
+    for (auto& n : names_) host_.services().withdraw<sdk::DirectorySource>(n);
+    names_.clear();
+  }
+
+ private:
+  sdk::Host& host_;
+  std::vector<LdapConfig> configs_;
+  std::vector<std::string> names_;
+};
+
+constexpr sdk::OptionSpec kOptions[] = {
+    {"source.*.uri", sdk::OptionType::string, nullptr, "ldap://host[:port] or ldaps://host[:port]"},
+    {"source.*.base_dn", sdk::OptionType::string, "", "DN where searches start"},
+    {"source.*.bind_dn", sdk::OptionType::string, "", "DN for a simple bind; empty: anonymous"},
+    {"source.*.bind_password", sdk::OptionType::string, "", "password for bind_dn", sdk::kSecret},
+    {"source.*.custom_filter", sdk::OptionType::string, "",
+     "extra LDAP filter ANDed with the searched columns; %Q is the escaped term"},
+    {"source.*.start_tls", sdk::OptionType::boolean, "false", "upgrade ldap:// with StartTLS"},
+    {"source.*.unique_column_format", sdk::OptionType::choice, "string",
+     "binary_uuid for Active Directory objectGUID", sdk::kNone, "string|binary_uuid"},
+    {"source.*.network_timeout", sdk::OptionType::duration, "300ms", "connect timeout"},
+    {"source.*.search_timeout", sdk::OptionType::duration, "1s", "timeout of one search"},
+    {"source.*.size_limit", sdk::OptionType::integer, "1000", "most entries one search returns",
+     sdk::kNone, nullptr, 1, 100000},
+    DIALTONE_DIRECTORY_COMMON_OPTIONS,
+    {}};
+
+}  // namespace
+}  // namespace dialtone::plugins::directory
+
+DIALTONE_PLUGIN(dialtone::plugins::directory::LdapPlugin, "directory.ldap", "directory", "1.0.0",
+                "directory sources searched on LDAP servers", "", "",
+                dialtone::plugins::directory::kOptions)

@@ -1,0 +1,80 @@
+// The Lua dialplan host: a pool of Lua 5.4 states, each owned by one thread,
+// running every dialplan call as its own coroutine.
+//
+// @code
+//   dialtone::kernel::LuaHostImpl lua({.script = "/etc/dialtone/lua-dialplan/extensions.lua"}, log);
+//   if (auto st = lua.start(); !st) { log.error(st.error().message); return; }
+//   lua.call("on_incoming_call", {call_table}, [](dialtone::sdk::Result<dialtone::sdk::LuaValues> r) {
+//     // runs on the Lua thread that ran the call
+//   });
+//   lua.reload();   // refused (old script stays) if the new one does not compile
+//   lua.stop();
+// @endcode
+//
+// Threads: every public method may be called from any thread. `done`
+// callbacks and host functions run on the Lua thread that owns the call's
+// state (a call made while the host is not running is answered at once, on
+// the caller's thread); they must not block (return LuaReply::async instead).
+// The script's top level runs on the thread calling start()/reload().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <dialtone/host.h>
+#include <dialtone/lua.h>
+#include <dialtone/result.h>
+
+namespace dialtone::kernel {
+
+struct LuaConfig {
+  std::filesystem::path script;  // the dialplan entry file, e.g. lua-dialplan/extensions.lua
+  std::size_t states = 2;        // Lua states, one thread each
+  // Folders `require` may load from. Empty: the script's folder and <script dir>/lib.
+  std::vector<std::filesystem::path> module_paths;
+  // VM instructions a coroutine may run between two suspensions before it is
+  // aborted with an error (stops `while true do end` from freezing a state).
+  // 0: no limit.
+  std::uint64_t instruction_budget = 10'000'000;
+  // Bytes one Lua state may allocate; an allocation beyond fails with
+  // "not enough memory" in the script that asked for it.
+  std::size_t memory_limit = 256u << 20;
+};
+
+class LuaHostImpl final : public sdk::LuaHost {
+ public:
+  LuaHostImpl(LuaConfig config, sdk::Logger& log);
+  ~LuaHostImpl() override;
+  LuaHostImpl(const LuaHostImpl&) = delete;
+  LuaHostImpl& operator=(const LuaHostImpl&) = delete;
+
+  // Compiles the script in fresh states and starts their threads. An error
+  // names the file and line; nothing runs then.
+  sdk::Status start();
+  // Stops every state; calls still suspended get an `unavailable` error.
+  void stop();
+  // Markdown reference of every exported module (the built-in `dialtone`
+  // module first), generated from the declared specs.
+  std::string reference_markdown() const;
+
+  // `dialtone` is reserved for the host's own functions. Exporting an
+  // existing module adds its functions (same name: replaced).
+  sdk::Status export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) override;
+  void call(std::string function, sdk::LuaValues args,
+            std::function<void(sdk::Result<sdk::LuaValues>)> done) override;
+  sdk::Status reload() override;
+
+  // Resolved `require` folders (after defaults).
+  const std::vector<std::filesystem::path>& module_paths() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dialtone::kernel

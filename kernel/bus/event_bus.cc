@@ -1,0 +1,357 @@
+#include "kernel/bus/event_bus.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace dialtone::kernel {
+namespace {
+
+using EventPtr = std::shared_ptr<const sdk::Event>;
+
+constexpr std::int64_t kReportIntervalNs = 1'000'000'000;
+// Topics carry ids (call.<id>.answered), so the match cache is bounded.
+constexpr std::size_t kMaxCachedTopics = 8192;
+// Longest delivery delay added while a subscriber is busy.
+constexpr std::chrono::microseconds kBusyWait{200};
+constexpr std::size_t kMaxWakeBatch = 256;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void split(std::string_view s, std::vector<std::string_view>& out) {
+  out.clear();
+  if (s.empty()) return;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = s.find('.', start);
+    if (dot == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      return;
+    }
+    out.push_back(s.substr(start, dot - start));
+    start = dot + 1;
+  }
+}
+
+// At most one report per interval from any number of threads; returns the
+// count to report (0: stay quiet).
+class RateLimit {
+ public:
+  std::uint64_t due(std::uint64_t total) {
+    auto now = now_ns();
+    auto last = last_ns_.load(std::memory_order_relaxed);
+    if (now - last < kReportIntervalNs) return 0;
+    if (!last_ns_.compare_exchange_strong(last, now)) return 0;
+    return total - reported_.exchange(total);
+  }
+
+ private:
+  std::atomic<std::int64_t> last_ns_{INT64_MIN / 2};
+  std::atomic<std::uint64_t> reported_{0};
+};
+
+}  // namespace
+
+bool topic_matches(std::string_view pattern, std::string_view topic) {
+  thread_local std::vector<std::string_view> p, t;
+  split(pattern, p);
+  split(topic, t);
+  // Glob matching over segments: `#` is the star, `*` the single wildcard.
+  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && p[pi] == "#") {
+      star = pi++;
+      mark = ti;
+    } else if (pi < p.size() && (p[pi] == "*" || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == "#") ++pi;
+  return pi == p.size();
+}
+
+struct EventBusImpl::Subscriber {
+  std::string name;
+  std::string pattern;
+  sdk::EventHandler handler;
+  std::size_t capacity;
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<EventPtr> queue;
+  // idle: asleep until notified (the next push notifies at once);
+  // timed: asleep for at most kBusyWait (a push notifies once wake_batch are queued).
+  enum class Wait { awake, timed, idle };
+  Wait wait = Wait::awake;
+  std::size_t wake_batch = 1;
+  bool finished = false;  // delivery thread left its loop
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> stop_claimed{false};
+
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> failures{0};
+  RateLimit drop_report;
+  RateLimit failure_report;
+
+  std::thread thread;
+
+  // Returns the number of drops to report now (0 if none).
+  std::uint64_t push(const EventPtr& e) {
+    bool notify = false;
+    std::uint64_t report = 0;
+    {
+      std::lock_guard lock(mutex);
+      if (stopping.load(std::memory_order_relaxed)) return 0;
+      if (queue.size() >= capacity) {
+        auto total = dropped.load(std::memory_order_relaxed) + 1;
+        dropped.store(total, std::memory_order_relaxed);
+        report = drop_report.due(total);
+      } else {
+        queue.push_back(e);
+        if (wait == Wait::idle || (wait == Wait::timed && queue.size() >= wake_batch)) {
+          wait = Wait::awake;
+          notify = true;
+        }
+      }
+    }
+    if (notify) cv.notify_one();
+    return report;
+  }
+
+  void stop() {
+    bool self = std::this_thread::get_id() == thread.get_id();
+    if (stop_claimed.exchange(true)) {
+      // Someone else is stopping it; still honour "returns after the
+      // in-flight handler" unless we are that handler.
+      if (!self) {
+        std::unique_lock lock(mutex);
+        cv.wait(lock, [this] { return finished; });
+      }
+      return;
+    }
+    {
+      std::lock_guard lock(mutex);
+      stopping.store(true);
+    }
+    cv.notify_all();
+    if (self) thread.detach();
+    else if (thread.joinable()) thread.join();
+  }
+};
+
+struct EventBusImpl::Core {
+  explicit Core(sdk::Logger& l) : log(l) {}
+
+  sdk::Logger& log;
+  mutable std::shared_mutex mutex;
+  std::vector<std::shared_ptr<Subscriber>> subscribers;
+  std::unordered_map<std::string, std::vector<Subscriber*>> cache;
+  std::atomic<std::uint64_t> published{0};
+  std::uint64_t next_id = 1;
+
+  std::mutex threads_mutex;
+  std::condition_variable threads_cv;
+  int live_threads = 0;
+
+  void deliver(const std::vector<Subscriber*>& subs, const EventPtr& e) {
+    for (auto* s : subs) {
+      if (auto n = s->push(e)) {
+        log.warn("bus subscriber '" + s->name + "' (pattern '" + s->pattern +
+                 "') is too slow: its queue of " + std::to_string(s->capacity) +
+                 " is full; dropped " + std::to_string(n) + " event(s) since the last report, " +
+                 std::to_string(s->dropped.load()) + " in total");
+      }
+    }
+  }
+
+  void run(const std::shared_ptr<Subscriber>& s) {
+    std::vector<EventPtr> batch;
+    bool busy = false;
+    std::unique_lock lock(s->mutex);
+    for (;;) {
+      while (s->queue.empty() && !s->stopping.load(std::memory_order_relaxed)) {
+        if (busy) {
+          // Under sustained traffic, wake on a short timer or a full batch
+          // instead of once per event: a futex wake-up per publish would cost
+          // the publisher more than the rest of publish() together.
+          s->wait = Subscriber::Wait::timed;
+          s->cv.wait_for(lock, kBusyWait);
+          if (s->queue.empty()) busy = false;
+        } else {
+          s->wait = Subscriber::Wait::idle;
+          s->cv.wait(lock);
+        }
+      }
+      s->wait = Subscriber::Wait::awake;
+      if (s->stopping.load(std::memory_order_relaxed)) break;
+      batch.swap(s->queue);
+      lock.unlock();
+      for (auto& e : batch) {
+        if (s->stopping.load(std::memory_order_relaxed)) break;
+        try {
+          s->handler(*e);
+        } catch (const std::exception& ex) {
+          report_failure(*s, *e, ex.what());
+        } catch (...) {
+          report_failure(*s, *e, "non-standard exception");
+        }
+        s->delivered.store(s->delivered.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+      }
+      batch.clear();
+      busy = true;
+      lock.lock();
+    }
+    s->queue.clear();
+    lock.unlock();
+    // Captures of the handler are released here, after its last call.
+    s->handler = nullptr;
+    {
+      std::lock_guard l(s->mutex);
+      s->finished = true;
+      s->cv.notify_all();
+    }
+    std::lock_guard l(threads_mutex);
+    --live_threads;
+    threads_cv.notify_all();
+  }
+
+  void report_failure(Subscriber& s, const sdk::Event& e, const char* what) {
+    auto total = s.failures.fetch_add(1) + 1;
+    if (auto n = s.failure_report.due(total)) {
+      log.error("bus subscriber '" + s.name + "' handler threw on topic '" + e.topic +
+                "': " + what + " (" + std::to_string(n) +
+                " failure(s) since the last report); the subscription keeps running");
+    }
+  }
+
+  void remove(Subscriber* s) {
+    std::unique_lock lock(mutex);
+    std::erase_if(subscribers, [s](const auto& p) { return p.get() == s; });
+    cache.clear();
+  }
+};
+
+namespace {
+
+class SubscriptionHandle final : public sdk::Subscription {
+ public:
+  SubscriptionHandle(std::shared_ptr<EventBusImpl::Core> core,
+                     std::shared_ptr<EventBusImpl::Subscriber> sub)
+      : core_(std::move(core)), sub_(std::move(sub)) {}
+  ~SubscriptionHandle() override {
+    core_->remove(sub_.get());
+    sub_->stop();
+  }
+  std::uint64_t delivered() const override { return sub_->delivered.load(); }
+  std::uint64_t dropped() const override { return sub_->dropped.load(); }
+
+ private:
+  std::shared_ptr<EventBusImpl::Core> core_;
+  std::shared_ptr<EventBusImpl::Subscriber> sub_;
+};
+
+}  // namespace
+
+EventBusImpl::EventBusImpl(sdk::Logger& log) : core_(std::make_shared<Core>(log)) {}
+
+EventBusImpl::~EventBusImpl() {
+  std::vector<std::shared_ptr<Subscriber>> subs;
+  {
+    std::unique_lock lock(core_->mutex);
+    subs.swap(core_->subscribers);
+    core_->cache.clear();
+  }
+  for (auto& s : subs) s->stop();
+  // Threads detached by a handler unsubscribing itself still use the logger.
+  std::unique_lock lock(core_->threads_mutex);
+  core_->threads_cv.wait(lock, [this] { return core_->live_threads == 0; });
+}
+
+void EventBusImpl::publish(std::shared_ptr<const sdk::Event> event) {
+  if (!event) return;
+  auto& c = *core_;
+  c.published.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::shared_lock lock(c.mutex);
+    auto it = c.cache.find(event->topic);
+    if (it != c.cache.end()) {
+      c.deliver(it->second, event);
+      return;
+    }
+  }
+  std::unique_lock lock(c.mutex);
+  auto it = c.cache.find(event->topic);
+  if (it == c.cache.end()) {
+    std::vector<Subscriber*> matches;
+    for (auto& s : c.subscribers)
+      if (topic_matches(s->pattern, event->topic)) matches.push_back(s.get());
+    if (c.cache.size() >= kMaxCachedTopics) c.cache.clear();
+    it = c.cache.emplace(event->topic, std::move(matches)).first;
+  }
+  c.deliver(it->second, event);
+}
+
+std::unique_ptr<sdk::Subscription> EventBusImpl::subscribe(std::string pattern,
+                                                           sdk::EventHandler handler,
+                                                           sdk::SubscribeOptions options) {
+  auto s = std::make_shared<Subscriber>();
+  s->pattern = std::move(pattern);
+  s->handler = std::move(handler);
+  s->capacity = options.queue_capacity ? options.queue_capacity : 1;
+  s->wake_batch = std::clamp<std::size_t>(s->capacity / 4, 1, kMaxWakeBatch);
+  s->queue.reserve(std::min<std::size_t>(s->capacity, 1024));
+  {
+    std::unique_lock lock(core_->mutex);
+    s->name = options.name.empty() ? "subscriber-" + std::to_string(core_->next_id) : options.name;
+    ++core_->next_id;
+  }
+  {
+    std::lock_guard l(core_->threads_mutex);
+    ++core_->live_threads;
+  }
+  s->thread = std::thread([core = core_, s] { core->run(s); });
+  {
+    std::unique_lock lock(core_->mutex);
+    core_->subscribers.push_back(s);
+    core_->cache.clear();
+  }
+  return std::make_unique<SubscriptionHandle>(core_, s);
+}
+
+EventBusImpl::Stats EventBusImpl::stats() const {
+  Stats st;
+  st.published = core_->published.load();
+  std::shared_lock lock(core_->mutex);
+  for (auto& s : core_->subscribers) {
+    SubscriptionStats ss;
+    ss.name = s->name;
+    ss.pattern = s->pattern;
+    {
+      std::lock_guard l(s->mutex);
+      ss.queued = s->queue.size();
+    }
+    ss.delivered = s->delivered.load();
+    ss.dropped = s->dropped.load();
+    st.delivered += ss.delivered;
+    st.dropped += ss.dropped;
+    st.subscriptions.push_back(std::move(ss));
+  }
+  return st;
+}
+
+}  // namespace dialtone::kernel

@@ -1,0 +1,717 @@
+#include "dialtone/testing/fake_host.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <exception>
+
+namespace dialtone::testing {
+namespace {
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  if (s.empty()) return out;
+  std::size_t start = 0;
+  for (;;) {
+    auto p = s.find(sep, start);
+    if (p == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      return out;
+    }
+    out.push_back(s.substr(start, p - start));
+    start = p + 1;
+  }
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// "300ms", "1.5s", "2m", "1h", or a bare number of seconds.
+std::optional<long long> duration_ms(std::string_view v) {
+  std::size_t i = 0;
+  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
+  if (i == 0) return std::nullopt;
+  double n;
+  try {
+    n = std::stod(std::string(v.substr(0, i)));
+  } catch (...) {
+    return std::nullopt;
+  }
+  auto unit = v.substr(i);
+  double scale;
+  if (unit.empty() || unit == "s") scale = 1000;
+  else if (unit == "ms") scale = 1;
+  else if (unit == "m") scale = 60000;
+  else if (unit == "h") scale = 3600000;
+  else return std::nullopt;
+  return std::llround(n * scale);
+}
+
+bool name_matches(std::string_view spec, std::string_view name) {
+  auto a = split(spec, '.');
+  auto b = split(name, '.');
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != "*" && a[i] != b[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+bool topic_matches(std::string_view pattern, std::string_view topic) {
+  auto p = split(pattern, '.');
+  auto t = split(topic, '.');
+  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && p[pi] == "#") {
+      star = pi++;
+      mark = ti;
+    } else if (pi < p.size() && (p[pi] == "*" || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == "#") ++pi;
+  return pi == p.size();
+}
+
+// ---- FakeLogger
+
+void FakeLogger::log(sdk::LogLevel level, std::string_view message) {
+  std::lock_guard l(mutex_);
+  if (level < level_ || level == sdk::LogLevel::off) return;
+  lines_.push_back({level, std::string(message)});
+}
+
+bool FakeLogger::enabled(sdk::LogLevel level) const {
+  std::lock_guard l(mutex_);
+  return level != sdk::LogLevel::off && level >= level_;
+}
+
+void FakeLogger::set_level(sdk::LogLevel level) {
+  std::lock_guard l(mutex_);
+  level_ = level;
+}
+
+std::vector<FakeLogger::Line> FakeLogger::lines() const {
+  std::lock_guard l(mutex_);
+  return lines_;
+}
+
+bool FakeLogger::contains(std::string_view text) const {
+  std::lock_guard l(mutex_);
+  return std::any_of(lines_.begin(), lines_.end(),
+                     [&](const Line& x) { return x.message.find(text) != std::string::npos; });
+}
+
+std::size_t FakeLogger::count(sdk::LogLevel level) const {
+  std::lock_guard l(mutex_);
+  return std::count_if(lines_.begin(), lines_.end(), [&](const Line& x) { return x.level == level; });
+}
+
+void FakeLogger::clear() {
+  std::lock_guard l(mutex_);
+  lines_.clear();
+}
+
+// ---- FakeServiceRegistry
+
+sdk::Status FakeServiceRegistry::provide_erased(std::string name, int version,
+                                                std::string instance, std::shared_ptr<void> impl) {
+  std::lock_guard l(mutex_);
+  for (auto& e : entries_)
+    if (e.name == name && e.instance == instance)
+      return sdk::Error::conflict("service " + name + " instance '" + instance +
+                                  "' is already provided");
+  entries_.push_back({std::move(name), version, std::move(instance), std::move(impl)});
+  return {};
+}
+
+std::shared_ptr<void> FakeServiceRegistry::find_erased(std::string_view name, int version,
+                                                       std::string_view instance) const {
+  std::lock_guard l(mutex_);
+  for (auto& e : entries_)
+    if (e.name == name && e.version == version && (instance.empty() || e.instance == instance))
+      return e.impl;
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<void>>> FakeServiceRegistry::all_erased(
+    std::string_view name, int version) const {
+  std::lock_guard l(mutex_);
+  std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
+  for (auto& e : entries_)
+    if (e.name == name && e.version == version) out.emplace_back(e.instance, e.impl);
+  return out;
+}
+
+void FakeServiceRegistry::withdraw_erased(std::string_view name, std::string_view instance) {
+  std::lock_guard l(mutex_);
+  std::erase_if(entries_, [&](const Entry& e) { return e.name == name && e.instance == instance; });
+}
+
+std::vector<std::string> FakeServiceRegistry::provided() const {
+  std::lock_guard l(mutex_);
+  std::vector<std::string> out;
+  for (auto& e : entries_) out.push_back(e.name + "/" + e.instance);
+  return out;
+}
+
+// ---- FakeBus
+
+struct FakeBus::Entry {
+  std::string pattern;
+  std::string name;
+  sdk::EventHandler handler;
+  std::atomic<bool> active{true};
+  std::atomic<std::uint64_t> delivered{0};
+};
+
+namespace {
+
+class FakeSubscription final : public sdk::Subscription {
+ public:
+  FakeSubscription(std::function<void()> remove, std::shared_ptr<FakeBus::Entry> e)
+      : remove_(std::move(remove)), entry_(std::move(e)) {}
+  ~FakeSubscription() override { remove_(); }
+  std::uint64_t delivered() const override;
+  std::uint64_t dropped() const override { return 0; }
+
+ private:
+  std::function<void()> remove_;
+  std::shared_ptr<FakeBus::Entry> entry_;
+};
+
+}  // namespace
+
+std::uint64_t FakeSubscription::delivered() const { return entry_->delivered.load(); }
+
+void FakeBus::deliver(const std::shared_ptr<Entry>& e, const sdk::Event& ev) {
+  if (!e->active) return;
+  try {
+    e->handler(ev);
+  } catch (const std::exception& ex) {
+    log_.error("bus subscriber '" + e->name + "' handler threw on topic '" + ev.topic +
+               "': " + ex.what());
+  } catch (...) {
+    log_.error("bus subscriber '" + e->name + "' handler threw on topic '" + ev.topic + "'");
+  }
+  ++e->delivered;
+}
+
+void FakeBus::publish(std::shared_ptr<const sdk::Event> event) {
+  if (!event) return;
+  std::vector<std::shared_ptr<Entry>> targets;
+  {
+    std::lock_guard l(mutex_);
+    published_.push_back(event);
+    for (auto& e : entries_)
+      if (topic_matches(e->pattern, event->topic)) targets.push_back(e);
+    if (!synchronous_) {
+      for (auto& t : targets) pending_.emplace_back(t, event);
+      return;
+    }
+  }
+  for (auto& t : targets) deliver(t, *event);
+}
+
+std::unique_ptr<sdk::Subscription> FakeBus::subscribe(std::string pattern,
+                                                      sdk::EventHandler handler,
+                                                      sdk::SubscribeOptions options) {
+  auto e = std::make_shared<Entry>();
+  e->pattern = std::move(pattern);
+  e->name = options.name.empty() ? e->pattern : options.name;
+  e->handler = std::move(handler);
+  {
+    std::lock_guard l(mutex_);
+    entries_.push_back(e);
+  }
+  Entry* raw = e.get();
+  return std::make_unique<FakeSubscription>(
+      [this, raw, alive = std::weak_ptr<int>(alive_)] {
+        // A plugin may drop its subscription after the host is gone.
+        if (alive.expired()) return;
+        std::lock_guard l(mutex_);
+        raw->active = false;
+        std::erase_if(entries_, [raw](const auto& p) { return p.get() == raw; });
+      },
+      e);
+}
+
+void FakeBus::set_synchronous(bool synchronous) {
+  std::lock_guard l(mutex_);
+  synchronous_ = synchronous;
+}
+
+std::size_t FakeBus::deliver_pending() {
+  std::size_t n = 0;
+  for (;;) {
+    decltype(pending_) batch;
+    {
+      std::lock_guard l(mutex_);
+      batch.swap(pending_);
+    }
+    if (batch.empty()) return n;
+    for (auto& [w, ev] : batch) {
+      if (auto e = w.lock(); e && e->active) {
+        deliver(e, *ev);
+        ++n;
+      }
+    }
+  }
+}
+
+std::vector<sdk::Event> FakeBus::published() const {
+  std::lock_guard l(mutex_);
+  std::vector<sdk::Event> out;
+  for (auto& e : published_) out.push_back(*e);
+  return out;
+}
+
+std::vector<sdk::Event> FakeBus::published(std::string_view pattern) const {
+  std::lock_guard l(mutex_);
+  std::vector<sdk::Event> out;
+  for (auto& e : published_)
+    if (topic_matches(pattern, e->topic)) out.push_back(*e);
+  return out;
+}
+
+void FakeBus::clear_published() {
+  std::lock_guard l(mutex_);
+  published_.clear();
+}
+
+std::vector<std::string> FakeBus::subscriptions() const {
+  std::lock_guard l(mutex_);
+  std::vector<std::string> out;
+  for (auto& e : entries_) out.push_back(e->pattern);
+  return out;
+}
+
+// ---- FakeExecutor
+
+void FakeExecutor::post(std::function<void()> task) {
+  {
+    std::lock_guard l(mutex_);
+    if (!inline_) {
+      tasks_.push_back(std::move(task));
+      return;
+    }
+  }
+  task();
+}
+
+std::uint64_t FakeExecutor::after(std::chrono::milliseconds delay, std::function<void()> task) {
+  std::lock_guard l(mutex_);
+  auto id = next_id_++;
+  timers_.push_back({now_ + delay, id, std::move(task)});
+  return id;
+}
+
+bool FakeExecutor::cancel(std::uint64_t timer_id) {
+  std::lock_guard l(mutex_);
+  return std::erase_if(timers_, [&](const Timer& t) { return t.id == timer_id; }) != 0;
+}
+
+void FakeExecutor::set_inline(bool run_inline) {
+  std::lock_guard l(mutex_);
+  inline_ = run_inline;
+}
+
+std::size_t FakeExecutor::run_pending() {
+  std::size_t n = 0;
+  for (;;) {
+    std::vector<std::function<void()>> batch;
+    {
+      std::lock_guard l(mutex_);
+      batch.swap(tasks_);
+    }
+    if (batch.empty()) return n;
+    for (auto& t : batch) {
+      t();
+      ++n;
+    }
+  }
+}
+
+std::size_t FakeExecutor::advance(std::chrono::milliseconds by) {
+  std::size_t n = 0;
+  std::chrono::milliseconds target;
+  {
+    std::lock_guard l(mutex_);
+    target = now_ + by;
+  }
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::lock_guard l(mutex_);
+      auto it = std::min_element(timers_.begin(), timers_.end(), [](const Timer& a, const Timer& b) {
+        return a.due < b.due || (a.due == b.due && a.id < b.id);
+      });
+      if (it == timers_.end() || it->due > target) {
+        now_ = target;
+        break;
+      }
+      now_ = it->due;
+      task = std::move(it->task);
+      timers_.erase(it);
+    }
+    task();
+    ++n;
+  }
+  return n + run_pending();
+}
+
+std::size_t FakeExecutor::pending_tasks() const {
+  std::lock_guard l(mutex_);
+  return tasks_.size();
+}
+
+std::size_t FakeExecutor::pending_timers() const {
+  std::lock_guard l(mutex_);
+  return timers_.size();
+}
+
+// ---- FakeHttp
+
+sdk::Status FakeHttp::mount(std::string_view listener, sdk::Route route) {
+  std::lock_guard l(mutex_);
+  if (!listeners_.empty() &&
+      std::find(listeners_.begin(), listeners_.end(), listener) == listeners_.end())
+    return sdk::Error::invalid("unknown HTTP listener '" + std::string(listener) + "'");
+  for (auto& m : routes_)
+    if (m.listener == listener && m.route.method == route.method && m.route.path == route.path)
+      return sdk::Error::conflict(route.method + " " + route.path + " is already mounted on " +
+                                  std::string(listener));
+  routes_.push_back({std::string(listener), std::move(route)});
+  return {};
+}
+
+void FakeHttp::unmount_all(std::string_view) {
+  std::lock_guard l(mutex_);
+  routes_.clear();
+}
+
+void FakeHttp::set_listeners(std::vector<std::string> names) {
+  std::lock_guard l(mutex_);
+  listeners_ = std::move(names);
+}
+
+void FakeHttp::set_token(std::optional<sdk::TokenInfo> token) {
+  std::lock_guard l(mutex_);
+  token_ = std::move(token);
+  token_set_ = true;
+}
+
+const FakeHttp::Mounted* FakeHttp::match(std::string_view method, std::string_view path,
+                                         std::map<std::string, std::string>* params,
+                                         bool* path_matched) const {
+  auto segs = split(path, '/');
+  for (auto& m : routes_) {
+    auto pat = split(m.route.path, '/');
+    if (pat.size() != segs.size()) continue;
+    std::map<std::string, std::string> found;
+    bool ok = true;
+    for (std::size_t i = 0; i < pat.size() && ok; ++i) {
+      if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
+        if (segs[i].empty()) ok = false;
+        else found[std::string(pat[i].substr(1, pat[i].size() - 2))] = url_decode(segs[i]);
+      } else if (pat[i] != segs[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    *path_matched = true;
+    if (m.route.method != method) continue;
+    if (params) *params = std::move(found);
+    return &m;
+  }
+  return nullptr;
+}
+
+sdk::HttpResponse FakeHttp::call(std::string_view method, std::string_view target,
+                                 std::string body, std::map<std::string, std::string> headers) {
+  sdk::HttpRequest req;
+  req.method = std::string(method);
+  auto q = target.find('?');
+  req.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    for (auto kv : split(target.substr(q + 1), '&')) {
+      auto eq = kv.find('=');
+      if (eq == std::string_view::npos) req.query[url_decode(kv)] = "";
+      else req.query[url_decode(kv.substr(0, eq))] = url_decode(kv.substr(eq + 1));
+    }
+  }
+  for (auto& [k, v] : headers) req.headers[lower(k)] = v;
+  req.body = std::move(body);
+  req.remote_address = "127.0.0.1";
+
+  std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler;
+  {
+    std::lock_guard l(mutex_);
+    bool path_matched = false;
+    auto* m = match(method, req.path, &req.params, &path_matched);
+    if (!m)
+      return path_matched ? sdk::HttpResponse::error(405, {"Method not allowed"})
+                          : sdk::HttpResponse::error(404, {"No route for " + req.path});
+    if (m->route.auth == sdk::RouteAuth::token) {
+      if (token_set_ && !token_) return sdk::HttpResponse::error(401, {"Unauthorized"});
+      if (token_) {
+        req.token = token_;
+      } else {
+        sdk::TokenInfo t;
+        t.token = "fake-token";
+        t.auth_id = "00000000-0000-4000-8000-000000000001";
+        t.username = "tester";
+        t.backend = "dialtone_user";
+        t.acls = {"#"};
+        req.token = t;
+      }
+    }
+    if (!m->route.sort_columns.empty()) {
+      sdk::ListQuery lq;
+      for (auto& [k, v] : req.query) {
+        if (k == "search") lq.search = v;
+        else if (k == "order") lq.order = v;
+        else if (k == "direction") lq.descending = v == "desc";
+        else if (k == "limit") lq.limit = std::stol(v);
+        else if (k == "offset") lq.offset = std::stol(v);
+        else lq.filters[k] = v;
+      }
+      if (lq.order.empty()) lq.order = m->route.sort_columns.front();
+      req.list = lq;
+    }
+    handler = m->route.handler;
+  }
+  if (!handler) return sdk::HttpResponse::error(500, {"route has no handler"});
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    return sdk::HttpResponse::error(500, {std::string("handler threw: ") + e.what()});
+  }
+}
+
+const sdk::Route* FakeHttp::route(std::string_view method, std::string_view path) const {
+  std::lock_guard l(mutex_);
+  for (auto& m : routes_)
+    if (m.route.method == method && m.route.path == path) return &m.route;
+  return nullptr;
+}
+
+std::string FakeHttp::required_acl(std::string_view method, std::string_view target) const {
+  std::lock_guard l(mutex_);
+  std::map<std::string, std::string> params;
+  bool path_matched = false;
+  auto* m = match(method, target.substr(0, target.find('?')), &params, &path_matched);
+  if (!m) return {};
+  std::string acl = m->route.acl;
+  for (auto& [k, v] : params) {
+    std::string key = "{" + k + "}";
+    for (auto p = acl.find(key); p != std::string::npos; p = acl.find(key, p + v.size()))
+      acl.replace(p, key.size(), v);
+  }
+  return acl;
+}
+
+std::vector<FakeHttp::Mounted> FakeHttp::routes() const {
+  std::lock_guard l(mutex_);
+  return routes_;
+}
+
+// ---- FakeLua
+
+sdk::Status FakeLua::export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) {
+  std::lock_guard l(mutex_);
+  if (modules_.count(module))
+    return sdk::Error::conflict("Lua module '" + module + "' is already exported");
+  modules_[std::move(module)] = std::move(functions);
+  return {};
+}
+
+void FakeLua::call(std::string function, sdk::LuaValues args,
+                   std::function<void(sdk::Result<sdk::LuaValues>)> done) {
+  std::function<sdk::Result<sdk::LuaValues>(const std::string&, const sdk::LuaValues&)> f;
+  {
+    std::lock_guard l(mutex_);
+    calls_.push_back(function);
+    f = on_call_;
+  }
+  if (done) done(f ? f(function, args) : sdk::Result<sdk::LuaValues>(sdk::LuaValues{}));
+}
+
+sdk::Status FakeLua::reload() {
+  std::lock_guard l(mutex_);
+  ++reloads_;
+  return {};
+}
+
+sdk::Result<sdk::LuaValues> FakeLua::call_function(std::string_view module,
+                                                   std::string_view function, sdk::LuaValues args) {
+  sdk::LuaFunction fn;
+  {
+    std::lock_guard l(mutex_);
+    auto m = modules_.find(module);
+    if (m == modules_.end())
+      return sdk::Error::not_found("no Lua module '" + std::string(module) + "'");
+    for (auto& spec : m->second)
+      if (spec.name == function) fn = spec.fn;
+    if (!fn)
+      return sdk::Error::not_found("no Lua function '" + std::string(module) + "." +
+                                   std::string(function) + "'");
+  }
+  auto reply = fn(args);
+  if (reply.failure()) return sdk::Error::invalid(*reply.failure());
+  if (!reply.starter()) return reply.result();
+  auto result = std::make_shared<std::optional<sdk::Result<sdk::LuaValues>>>();
+  reply.starter()([result](sdk::Result<sdk::LuaValues> r) { *result = std::move(r); });
+  while (!*result && executor_.run_pending() > 0) {
+  }
+  if (!*result)
+    return sdk::Error::timeout(std::string(module) + "." + std::string(function) +
+                               " suspended and was not resumed by any pending executor task");
+  return std::move(**result);
+}
+
+std::vector<std::string> FakeLua::modules() const {
+  std::lock_guard l(mutex_);
+  std::vector<std::string> out;
+  for (auto& [k, _] : modules_) out.push_back(k);
+  return out;
+}
+
+const std::vector<sdk::LuaFunctionSpec>* FakeLua::functions(std::string_view module) const {
+  std::lock_guard l(mutex_);
+  auto m = modules_.find(module);
+  return m == modules_.end() ? nullptr : &m->second;
+}
+
+void FakeLua::on_call(
+    std::function<sdk::Result<sdk::LuaValues>(const std::string&, const sdk::LuaValues&)> f) {
+  std::lock_guard l(mutex_);
+  on_call_ = std::move(f);
+}
+
+std::vector<std::string> FakeLua::calls() const {
+  std::lock_guard l(mutex_);
+  return calls_;
+}
+
+// ---- FakeHost
+
+FakeHost::FakeHost(std::string plugin_id) : plugin_id_(std::move(plugin_id)) {
+  static std::atomic<int> counter{0};
+  data_dir_ = std::filesystem::temp_directory_path() /
+              ("dialtone-fake-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+  std::filesystem::create_directories(data_dir_);
+}
+
+FakeHost::~FakeHost() {
+  std::error_code ec;
+  std::filesystem::remove_all(data_dir_, ec);
+}
+
+// ---- options
+
+sdk::Result<sdk::Options> validate_options(const sdk::OptionSpec* specs,
+                                           const std::map<std::string, std::string>& values) {
+  std::map<std::string, std::string> out;
+  auto find_spec = [&](std::string_view name) -> const sdk::OptionSpec* {
+    for (auto* s = specs; s && s->name; ++s)
+      if (name_matches(s->name, name)) return s;
+    return nullptr;
+  };
+  for (auto* s = specs; s && s->name; ++s) {
+    bool wildcard = std::string_view(s->name).find('*') != std::string_view::npos;
+    if (!wildcard && s->default_value) out[s->name] = s->default_value;
+    if (!wildcard && (s->flags & sdk::kRequired) && !values.count(s->name))
+      return sdk::Error::invalid(std::string("option ") + s->name +
+                                 " is required: set it in the plugin's conf.d section");
+  }
+  for (auto& [name, raw] : values) {
+    auto* s = find_spec(name);
+    if (!s) return sdk::Error::invalid("unknown option " + name + ": remove it or fix its name");
+    std::string v = raw;
+    auto bad = [&](std::string_view expect) {
+      return sdk::Error::invalid("option " + name + " = '" + raw + "' is not " + std::string(expect));
+    };
+    switch (s->type) {
+      case sdk::OptionType::integer: {
+        std::size_t used = 0;
+        long long n = 0;
+        try {
+          n = std::stoll(v, &used);
+        } catch (...) {
+          return bad("an integer");
+        }
+        if (used != v.size()) return bad("an integer");
+        if (n < s->min || n > s->max)
+          return bad("in range [" + std::to_string(s->min) + ", " + std::to_string(s->max) + "]");
+        break;
+      }
+      case sdk::OptionType::boolean: {
+        auto l = lower(v);
+        if (l == "true" || l == "yes" || l == "on" || l == "1") v = "true";
+        else if (l == "false" || l == "no" || l == "off" || l == "0") v = "false";
+        else return bad("a boolean (true/false)");
+        break;
+      }
+      case sdk::OptionType::duration: {
+        auto ms = duration_ms(v);
+        if (!ms) return bad("a duration such as 300ms, 1.5s, 2m, 1h");
+        v = std::to_string(*ms);
+        break;
+      }
+      case sdk::OptionType::decimal: {
+        try {
+          (void)std::stod(v);
+        } catch (...) {
+          return bad("a number");
+        }
+        break;
+      }
+      case sdk::OptionType::choice: {
+        auto choices = split(s->choices ? s->choices : "", '|');
+        if (std::find(choices.begin(), choices.end(), v) == choices.end())
+          return bad(std::string("one of ") + (s->choices ? s->choices : ""));
+        break;
+      }
+      default:
+        break;
+    }
+    out[name] = v;
+  }
+  // Defaults given as durations are normalized too.
+  for (auto* s = specs; s && s->name; ++s)
+    if (s->type == sdk::OptionType::duration && !values.count(s->name) && out.count(s->name))
+      if (auto ms = duration_ms(out[s->name])) out[s->name] = std::to_string(*ms);
+  return sdk::Options(std::move(out));
+}
+
+}  // namespace dialtone::testing

@@ -1,0 +1,234 @@
+#include "kernel/core/kernel.h"
+
+#include <thread>
+
+#include "kernel/core/kernel_options.h"
+
+namespace dialtone::kernel {
+namespace {
+
+std::string json_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i)
+    out += (i ? ",\"" : "\"") + sdk::json_escape(items[i]) + "\"";
+  return out + "]";
+}
+
+}  // namespace
+
+Kernel::Kernel(KernelSetup setup) : setup_(std::move(setup)) {
+  logging_ = std::make_unique<Logging>(
+      LoggingConfig{setup_.options.get("log.level", "info"), setup_.options.get("log.file")});
+  log_ = logging_->logger("kernel");
+  for (auto& w : setup_.conf.warnings) log_->warn(w);
+  pool_ = std::make_unique<ThreadPool>(std::max(2u, std::thread::hardware_concurrency()), log_.get());
+  bus_ = std::make_unique<EventBusImpl>(*log_);
+}
+
+Kernel::~Kernel() { stop(); }
+
+std::vector<ListenerConfig> Kernel::listeners() const {
+  std::vector<ListenerConfig> out;
+  for (auto& d : kListenerDefaults) {
+    const std::string p = std::string("http.") + d.name + ".";
+    ListenerConfig l;
+    l.name = d.name;
+    std::string addr = setup_.options.get(p + "listen", d.listen);
+    std::string def = d.listen;
+    int def_port = std::stoi(def.substr(def.rfind(':') + 1));
+    std::string host = addr, port;
+    if (!addr.empty() && addr.front() == '[') {
+      auto close = addr.find(']');
+      host = addr.substr(1, close - 1);
+      if (close + 1 < addr.size()) port = addr.substr(close + 2);
+    } else if (auto c = addr.rfind(':'); c != std::string::npos) {
+      host = addr.substr(0, c);
+      port = addr.substr(c + 1);
+    }
+    l.host = host;
+    l.port = port.empty() ? def_port : std::stoi(port);
+    l.tls_cert = setup_.options.get(p + "tls_cert");
+    l.tls_key = setup_.options.get(p + "tls_key");
+    l.max_body = static_cast<std::size_t>(setup_.options.get_int(p + "max_body", 1 << 20));
+    l.subnets = setup_.options.get_list(p + "subnets");
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+LuaConfig Kernel::lua_config() const {
+  LuaConfig c;
+  c.script = setup_.options.get("lua.script");
+  c.states = static_cast<std::size_t>(setup_.options.get_int("lua.states", 2));
+  return c;
+}
+
+void Kernel::make_plugin_manager(sdk::Store* store, bool with_http) {
+  KernelContext ctx;
+  ctx.make_logger = [this](std::string id) { return logging_->logger(std::move(id)); };
+  ctx.set_log_level = [this](std::string_view id, sdk::LogLevel l) { logging_->set_level(id, l); };
+  ctx.services = &registry_;
+  ctx.bus = bus_.get();
+  ctx.executor = pool_.get();
+  ctx.store = store;
+  if (with_http && http_) {
+    ctx.http = http_.get();
+    ctx.mount_as = [this](std::string owner, std::string_view listener, sdk::Route route) {
+      return http_->mount_as(std::move(owner), listener, std::move(route));
+    };
+  }
+  ctx.lua = lua_.get();
+  ctx.data_dir = setup_.data_dir;
+  plugins_ = std::make_unique<PluginManager>(std::move(ctx), *log_);
+}
+
+void Kernel::configure_offline() {
+  lua_ = std::make_unique<LuaHostImpl>(lua_config(), *log_);
+  make_plugin_manager(nullptr, false);
+  plugins_->load_dir(setup_.plugin_dir);
+  for (auto& e : plugins_->resolve(setup_.conf, setup_.conf_root)) log_->error(e);
+  plugins_->configure();
+}
+
+sdk::Status Kernel::start() {
+  for (auto& e : setup_.errors) log_->error(e);
+  if (!setup_.errors.empty())
+    return sdk::Error::invalid(std::to_string(setup_.errors.size()) +
+                               " configuration error(s), see above; dialtoned --check-config lists them");
+  std::error_code ec;
+  std::filesystem::create_directories(setup_.data_dir, ec);
+  if (ec)
+    return sdk::Error::unavailable("cannot create data directory " + setup_.data_dir.string() + ": " +
+                                   ec.message() + "; set kernel.data_dir or pass --data-dir");
+
+  StoreConfig store_config;
+  store_config.dsn = setup_.options.get("store.dsn");
+  store_config.pool_size = static_cast<std::size_t>(setup_.options.get_int("store.pool_size", 8));
+  if (store_config.dsn.empty()) {
+    auto cluster = PrivateCluster::start(setup_.data_dir / "pg", *log_);
+    if (!cluster) return sdk::Error::unavailable("private database cluster: " + cluster.error().message);
+    cluster_ = std::move(*cluster);
+    store_config.dsn = cluster_->dsn();
+  }
+  auto store = PgStore::open(store_config, *bus_, *log_);
+  if (!store) return store.error();  // already says "store: ..." and how to fix it
+  store_ = std::move(*store);
+
+  AuthConfig auth_config;
+  auth_config.default_expiration =
+      static_cast<int>(setup_.options.get_duration("auth.token_expiration").count() / 1000);
+  auth_config.max_failures = static_cast<int>(setup_.options.get_int("auth.max_failures", 5));
+  auth_config.failure_window =
+      static_cast<int>(setup_.options.get_duration("auth.failure_window").count() / 1000);
+  auth_config.ban = static_cast<int>(setup_.options.get_duration("auth.ban").count() / 1000);
+  auth_ = std::make_unique<AuthService>(*store_, *log_, auth_config);
+  if (auto s = auth_->migrate(); !s) return sdk::Error::unavailable("auth: " + s.error().message);
+
+  http_ = std::make_unique<HttpServerImpl>(listeners(), *log_);
+  if (auto s = auth_->mount(*http_, "auth"); !s) return sdk::Error::internal("auth: " + s.error().message);
+  http_->set_auth(auth_.get());
+  (void)registry_.provide_as("kernel", std::string(sdk::Auth::kServiceName), sdk::Auth::kServiceVersion,
+                             "", std::shared_ptr<void>(std::shared_ptr<void>(), auth_.get()));
+  sdk::Route reload_route;
+  reload_route.method = "POST";
+  reload_route.path = "/0.1/reload";
+  reload_route.acl = "dialtone.reload";
+  reload_route.summary = "Re-read conf.d and apply what can change without a restart";
+  reload_route.handler = [this](const sdk::HttpRequest&) { return handle_reload(); };
+  if (auto s = http_->mount_as("kernel", "confd", std::move(reload_route)); !s)
+    return sdk::Error::internal("mount /0.1/reload: " + s.error().message);
+
+  lua_ = std::make_unique<LuaHostImpl>(lua_config(), *log_);
+  // A broken dialplan fails calls, not the PBX: plugins and the REST API keep running.
+  if (auto s = lua_->start(); !s) log_->error("lua: " + s.error().message);
+
+  make_plugin_manager(store_.get(), true);
+  plugins_->load_dir(setup_.plugin_dir);
+  for (auto& e : plugins_->resolve(setup_.conf, setup_.conf_root)) log_->error(e);
+  plugins_->configure();
+  plugins_->start();
+
+  if (auto s = http_->start(); !s) return sdk::Error::unavailable("http: " + s.error().message);
+
+  auto hint = auth_->ensure_admin(setup_.data_dir / "admin-password");
+  if (hint) admin_hint_ = *hint;
+  else log_->error("admin user: " + hint.error().message);
+  return {};
+}
+
+std::vector<std::string> Kernel::listener_lines() const {
+  std::vector<std::string> out;
+  if (!http_) return out;
+  for (auto& l : listeners()) {
+    auto host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
+    out.push_back("listening: " + l.name + " " +
+                  (l.tls_cert.empty() || l.tls_key.empty() ? "http://" : "https://") + host + ":" +
+                  std::to_string(http_->port(l.name)));
+  }
+  return out;
+}
+
+ReloadReport Kernel::reload() {
+  std::lock_guard lock(reload_mutex_);
+  ReloadReport report;
+  if (!plugins_ || stopped_) {
+    report.errors.push_back("dialtoned is not running");
+    return report;
+  }
+  auto fresh = load_setup(setup_.cli);
+  report.errors = fresh.errors;
+  if (!report.errors.empty()) {
+    for (auto& e : report.errors) log_->error("reload refused, running configuration kept: " + e);
+    return report;
+  }
+  report = plugins_->reload(fresh.conf, fresh.conf_root);
+  if (!report.ok()) return report;
+  std::vector<std::string> fixed;
+  for (auto& k : changed_options(setup_.options, fresh.options)) {
+    if (k == "log.level") {
+      if (auto l = Logging::parse_level(fresh.options.get(k))) logging_->set_default_level(*l);
+      report.applied.push_back("kernel: log.level");
+    } else {
+      fixed.push_back(k);
+    }
+  }
+  if (!fixed.empty()) {
+    std::string line = "kernel: restart needed for ";
+    for (std::size_t i = 0; i < fixed.size(); ++i) line += (i ? ", " : "") + fixed[i];
+    report.restart_needed.push_back(line);
+    log_->warn(line);
+  }
+  for (auto& w : fresh.conf.warnings) log_->warn(w);
+  // The running configuration is now the new one, except what needs a restart.
+  auto merged = setup_.options.all();
+  if (fresh.options.has("log.level")) merged["log.level"] = fresh.options.get("log.level");
+  setup_.options = sdk::Options(std::move(merged));
+  log_->info("reload: " + std::to_string(report.applied.size()) + " applied, " +
+             std::to_string(report.restart_needed.size()) + " need a restart");
+  return report;
+}
+
+sdk::HttpResponse Kernel::handle_reload() {
+  auto r = reload();
+  if (!r.ok()) return sdk::HttpResponse::error(400, r.errors);
+  return sdk::HttpResponse::json(
+      200, "{\"applied\":" + json_list(r.applied) + ",\"restart_needed\":" + json_list(r.restart_needed) + "}");
+}
+
+void Kernel::stop() {
+  {
+    std::lock_guard lock(reload_mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  if (plugins_) plugins_->stop();
+  if (http_) http_->stop();
+  if (lua_) lua_->stop();
+  registry_.withdraw_all("kernel");
+  if (store_) store_->close();
+  if (cluster_) cluster_->stop();
+  if (pool_) pool_->shutdown();
+  if (logging_) logging_->flush();
+}
+
+}  // namespace dialtone::kernel

@@ -1,0 +1,153 @@
+// Runs the built dialtoned the way an admin would. Nothing here needs a
+// database: --check-config, --describe and --list-plugins never open one.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace dialtone::kernel {
+namespace {
+
+using testing::install_fixture;
+using testing::TempDir;
+using testing::write_file;
+
+struct Run {
+  int code = -1;
+  std::string out;
+};
+
+Run dialtoned(const std::string& args) {
+  std::string cmd = std::string(DIALTONED_BIN) + " " + args + " 2>&1";
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string args() {
+    return "--config-dir " + conf_.string() + " --plugin-dir " + plugins_.string() + " --data-dir " +
+           (tmp_ / "data").string();
+  }
+  TempDir tmp_;
+  std::filesystem::path conf_ = tmp_ / "conf.d";
+  std::filesystem::path plugins_ = tmp_ / "plugins";
+};
+
+TEST_F(CliTest, DescribeKernelPrintsItsOptionTable) {
+  std::filesystem::create_directories(conf_);
+  auto r = dialtoned("--describe kernel " + args());
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("NAME"), std::string::npos);
+  EXPECT_NE(r.out.find("http.confd.listen"), std::string::npos);
+  EXPECT_NE(r.out.find("127.0.0.1:9486"), std::string::npos);
+  EXPECT_NE(r.out.find("auth.token_expiration"), std::string::npos);
+  EXPECT_NE(r.out.find("choice(trace|debug|info|warn|error|critical|off)"), std::string::npos);
+}
+
+TEST_F(CliTest, DescribePluginHidesSecretDefaults) {
+  std::filesystem::create_directories(conf_);
+  install_fixture(plugins_, "good");
+  auto r = dialtoned("--describe fixture.good " + args());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("fixture.good 1.2.3 (fixture): a plugin that works"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("good.greeting"), std::string::npos);
+  EXPECT_NE(r.out.find("reloadable"), std::string::npos);
+  EXPECT_NE(r.out.find("(hidden)"), std::string::npos);
+  EXPECT_EQ(r.out.find("s3cr3t-default"), std::string::npos);
+}
+
+TEST_F(CliTest, DescribeUnknownPluginFails) {
+  std::filesystem::create_directories(conf_);
+  auto r = dialtoned("--describe fixture.nope " + args());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("no plugin 'fixture.nope' in " + plugins_.string()), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, CheckConfigPassesOnAGoodConfiguration) {
+  install_fixture(plugins_, "good");
+  write_file(conf_ / "00-kernel.conf", "[plugin]\nname = kernel\n[log]\nlevel = debug\n");
+  write_file(conf_ / "50-good.conf", "[plugin]\nname = fixture.good\n[good]\ngreeting = hi\n");
+  auto r = dialtoned("--check-config " + args());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("configuration OK: 2 conf.d files, 1 plugins enabled"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, CheckConfigListsEveryProblemWithFileAndLine) {
+  install_fixture(plugins_, "good");
+  install_fixture(plugins_, "bad_abi");
+  auto kernel = write_file(conf_ / "00-kernel.conf",
+                           "[plugin]\nname = kernel\n[http.confd]\nlisten = 127.0.0.1:99999\n[lgo]\nlevel = info\n");
+  auto good = write_file(conf_ / "50-good.conf", "[plugin]\nname = fixture.good\n[good]\ngreting = hi\n");
+  auto ghost = write_file(conf_ / "60-ghost.conf", "[plugin]\nname = fixture.ghost\n");
+  auto r = dialtoned("--check-config " + args());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(kernel.string() + ":4: bad value '127.0.0.1:99999' for http.confd.listen (address)"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(kernel.string() + ":6: unknown option 'lgo.level' for plugin kernel; did you mean 'log.level'?"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(good.string() + ":4: unknown option 'good.greting' for plugin fixture.good; did you mean 'good.greeting'?"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(ghost.string() + ":2: plugin 'fixture.ghost' is not installed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("refused " + (plugins_ / "fixture_bad_abi.so").string() + ": built for SDK ABI 99.0"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 problems found"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, CheckConfigWarnsWhenALaterFileIsIgnored) {
+  std::filesystem::create_directories(plugins_);
+  auto first = write_file(conf_ / "00-kernel.conf", "[plugin]\nname = kernel\n[log]\nlevel = debug\n");
+  auto later = write_file(conf_ / "90-local.conf", "[plugin]\nname = kernel\n[log]\nlevel = error\n");
+  auto r = dialtoned("--check-config " + args());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("warning: " + later.string() + ":4: 'log.level' for kernel is already set at " +
+                       first.string() + ":4; the first file in lexical order wins"),
+            std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, ListPluginsShowsEveryState) {
+  for (auto f : {"good", "bad_abi", "throws_in_create", "needs_missing", "fails_configure", "cycle_a"})
+    install_fixture(plugins_, f);
+  write_file(conf_ / "10-good.conf", "[plugin]\nname = fixture.good\n");
+  write_file(conf_ / "20-create.conf", "[plugin]\nname = fixture.throws_in_create\n");
+  write_file(conf_ / "30-needs.conf", "[plugin]\nname = fixture.needs_missing\n");
+  write_file(conf_ / "40-conf.conf", "[plugin]\nname = fixture.fails_configure\nenabled = false\n");
+  auto r = dialtoned("--list-plugins --log-level off " + args());
+  EXPECT_EQ(r.code, 0) << r.out;
+  auto line_of = [&](const std::string& file) {
+    auto pos = r.out.find(file);
+    if (pos == std::string::npos) return std::string();
+    auto b = r.out.rfind('\n', pos) + 1;
+    return r.out.substr(b, r.out.find('\n', pos) - b);
+  };
+  EXPECT_NE(line_of("fixture_good.so").find("fixture.good"), std::string::npos);
+  EXPECT_NE(line_of("fixture_good.so").find("1.2.3"), std::string::npos);
+  EXPECT_NE(line_of("fixture_good.so").find("configured"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("fixture_bad_abi.so").find("refused"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("fixture_throws_in_create.so").find("(failed: create: exception: boom in constructor)"),
+            std::string::npos) << r.out;
+  EXPECT_NE(line_of("fixture_needs_missing.so").find("(refused: requires fixture.nowhere which is not installed)"),
+            std::string::npos) << r.out;
+  EXPECT_NE(line_of("fixture_fails_configure.so").find("disabled"), std::string::npos) << r.out;
+  EXPECT_NE(line_of("fixture_cycle_a.so").find("(disabled: no conf.d file enables it)"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, BadCommandLineSaysWhatToDo) {
+  auto r = dialtoned("--no-such-flag");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("see dialtoned --help"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace dialtone::kernel

@@ -1,0 +1,1151 @@
+#include "plugins/api/confd/confd_api.h"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+
+#include <dialtone/bus.h>
+#include <dialtone/store.h>
+
+#include "plugins/api/confd/schema.h"
+
+namespace dialtone::plugins::api::confd {
+
+const sdk::OptionSpec kOptions[] = {
+    {"confd.listener", sdk::OptionType::string, "confd",
+     "HTTP listener (conf.d of the kernel) the /1.1 routes are mounted on"},
+    {}};
+
+namespace {
+
+using sdk::HttpRequest;
+using sdk::HttpResponse;
+using Check = std::function<std::optional<std::string>(const rapidjson::Value&)>;
+
+Check one_of(std::set<std::string> values) {
+  return [values](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (values.count(v.GetString())) return std::nullopt;
+    std::string all;
+    for (auto& s : values) all += (all.empty() ? "" : ", ") + s;
+    return "Must be one of: " + all + ".";
+  };
+}
+
+Check int_range(long lo, long hi, long multiple = 1) {
+  return [=](const rapidjson::Value& v) -> std::optional<std::string> {
+    long n = v.GetInt64();
+    if (n < lo || n > hi) return "Must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ".";
+    if (n % multiple) return "Must be a multiple of " + std::to_string(multiple) + ".";
+    return std::nullopt;
+  };
+}
+
+Check matches(const char* pattern, std::string why) {
+  auto re = std::make_shared<std::regex>(pattern);
+  return [re, why](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (std::regex_match(v.GetString(), *re)) return std::nullopt;
+    return why;
+  };
+}
+
+Check non_empty() {
+  return [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (v.GetStringLength() == 0) return "Shorter than minimum length 1.";
+    return std::nullopt;
+  };
+}
+
+Check string_list() {
+  return [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsArray()) return "Must be a list of strings.";
+    for (auto& e : v.GetArray())
+      if (!e.IsString()) return "Must be a list of strings.";
+    return std::nullopt;
+  };
+}
+
+Check ranges(bool incall) {
+  return [incall](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsArray()) return "Must be a list of {\"start\", \"end\"} objects.";
+    for (auto& r : v.GetArray()) {
+      if (!r.IsObject() || !r.HasMember("start") || !r["start"].IsString())
+        return "Each range needs a numeric string \"start\".";
+      std::string s = r["start"].GetString();
+      std::string e = r.HasMember("end") && r["end"].IsString() ? r["end"].GetString() : s;
+      static const std::regex digits("[0-9]{1,40}");
+      if (!std::regex_match(s, digits) || !std::regex_match(e, digits))
+        return "Range bounds must be digits.";
+      if (s.size() != e.size() || s > e) return "Range start must not exceed end (same length).";
+      for (auto m = r.MemberBegin(); m != r.MemberEnd(); ++m) {
+        std::string k = m->name.GetString();
+        if (k != "start" && k != "end" && !(incall && k == "did_length"))
+          return "Unknown range key '" + k + "'.";
+      }
+      if (incall && r.HasMember("did_length") && !r["did_length"].IsInt())
+        return "did_length must be an integer.";
+    }
+    return std::nullopt;
+  };
+}
+
+Check sip_options() {
+  return [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsArray()) return "Must be a list of [key, value] pairs.";
+    for (auto& o : v.GetArray())
+      if (!o.IsArray() || o.Size() != 2 || !o[0].IsString() || !o[1].IsString())
+        return "Must be a list of [key, value] pairs of strings.";
+    return std::nullopt;
+  };
+}
+
+// Destinations of incalls and schedules (XiVO's dialaction types).
+Check destination() {
+  return [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsObject() || !v.HasMember("type") || !v["type"].IsString())
+      return "Must be an object with a \"type\".";
+    std::string t = v["type"].GetString();
+    static const std::map<std::string, std::string> need = {
+        {"user", "user_id"}, {"group", "group_id"}, {"voicemail", "voicemail_id"},
+        {"none", ""}, {"hangup", ""}, {"custom", "command"}, {"extension", "exten"}};
+    auto it = need.find(t);
+    if (it == need.end())
+      return "Unknown destination type '" + t + "' (user, group, voicemail, extension, custom, hangup, none).";
+    if (!it->second.empty() && !v.HasMember(it->second.c_str()))
+      return "Destination '" + t + "' needs '" + it->second + "'.";
+    if ((t == "user" || t == "group" || t == "voicemail") && !v[it->second.c_str()].IsInt())
+      return "'" + it->second + "' must be an integer.";
+    return std::nullopt;
+  };
+}
+
+// The function key model of seed 12.6 (Function Keys / Destination).
+std::optional<std::string> funckey_destination(const rapidjson::Value& v) {
+  if (!v.IsObject() || !v.HasMember("type") || !v["type"].IsString())
+    return "destination must be an object with a \"type\"";
+  std::string t = v["type"].GetString();
+  static const std::map<std::string, std::vector<std::string>> need = {
+      {"agent", {"agent_id"}}, {"bsfilter", {"filter_member_id"}}, {"conference", {"conference_id"}},
+      {"custom", {"exten"}}, {"forward", {"forward"}}, {"group", {"group_id"}}, {"onlinerec", {}},
+      {"paging", {"paging_id"}}, {"park", {}}, {"park_position", {"position"}}, {"queue", {"queue_id"}},
+      {"service", {"service"}}, {"transfer", {"transfer"}}, {"user", {"user_id"}}};
+  auto it = need.find(t);
+  if (it == need.end()) return "unknown destination type '" + t + "'";
+  for (auto& k : it->second)
+    if (!v.HasMember(k.c_str())) return "destination '" + t + "' needs '" + k + "'";
+  if (t == "forward") {
+    std::string f = v["forward"].IsString() ? v["forward"].GetString() : "";
+    if (f != "busy" && f != "noanswer" && f != "unconditional")
+      return "forward must be busy, noanswer or unconditional";
+  }
+  if (t == "transfer") {
+    std::string f = v["transfer"].IsString() ? v["transfer"].GetString() : "";
+    if (f != "blind" && f != "attended") return "transfer must be blind or attended";
+  }
+  if (t == "service") {
+    static const std::set<std::string> services = {
+        "phonestatus", "recsnd", "callrecord", "incallfilter", "enablednd", "pickup",
+        "calllistening", "directoryaccess", "fwdundoall", "enablevm", "vmusermsg", "vmuserpurge"};
+    if (!v["service"].IsString() || !services.count(v["service"].GetString()))
+      return "unknown service";
+  }
+  return std::nullopt;
+}
+
+std::string qstr(const std::string& s) { return "'" + s + "'"; }
+
+HttpResponse guard(const std::function<HttpResponse()>& f) {
+  try {
+    return f();
+  } catch (const ApiError& e) {
+    return HttpResponse::error(e.status, e.messages);
+  }
+}
+
+// Extension range rule: `kind` is the owner type (user/group/incall/any).
+void check_extension_range(sdk::Transaction& tx, long extension_id, const std::string& kind) {
+  auto q = run(tx,
+               "SELECT e.exten, e.context, c.type, c.user_ranges, c.group_ranges, c.queue_ranges, "
+               "c.conference_room_ranges, c.incall_ranges FROM confd_extensions e "
+               "JOIN confd_contexts c ON c.name = e.context WHERE e.id = $1",
+               {std::to_string(extension_id)});
+  if (q.rows.empty()) throw ApiError{404, {not_found("Extension", "id", std::to_string(extension_id))}};
+  std::string exten = q.get(0, "exten"), context = q.get(0, "context"), type = q.get(0, "type");
+  std::string expr;
+  if (kind == "user") expr = "confd_in_ranges(c.user_ranges, $1)";
+  else if (kind == "group") expr = "confd_in_ranges(c.group_ranges, $1)";
+  else if (kind == "incall") expr = "confd_in_ranges(c.incall_ranges, $1)";
+  else if (type == "outcall" || type == "services" || type == "others") return;
+  else
+    expr = "(confd_in_ranges(c.user_ranges, $1) OR confd_in_ranges(c.group_ranges, $1) OR "
+           "confd_in_ranges(c.queue_ranges, $1) OR confd_in_ranges(c.conference_room_ranges, $1) OR "
+           "confd_in_ranges(c.incall_ranges, $1))";
+  if (kind == "incall" && type != "incall")
+    throw ApiError{400, {"Input Error - extension " + exten + "@" + context +
+                         " is not in an incall context (context type is '" + type + "')"}};
+  auto in = run(tx, "SELECT " + expr + " AS ok FROM confd_contexts c WHERE c.name = $2", {exten, context});
+  if (in.get(0, "ok") != "t")
+    throw ApiError{400, {"Input Error - exten " + exten + " not inside " +
+                         (kind == "any" ? std::string("a") : kind) + " range of context '" + context + "'"}};
+}
+
+std::string extension_owner(sdk::Transaction& tx, long extension_id) {
+  auto q = run(tx,
+               "SELECT CASE WHEN EXISTS (SELECT 1 FROM confd_line_extensions WHERE extension_id=$1) THEN 'user' "
+               "WHEN EXISTS (SELECT 1 FROM confd_incall_extensions WHERE extension_id=$1) THEN 'incall' "
+               "WHEN EXISTS (SELECT 1 FROM confd_group_extensions WHERE extension_id=$1) THEN 'group' "
+               "ELSE 'any' END AS k",
+               {std::to_string(extension_id)});
+  return q.get(0, "k");
+}
+
+void require_row(sdk::Transaction& tx, const std::string& table, const std::string& singular, long id) {
+  auto q = run(tx, "SELECT 1 FROM " + table + " WHERE id = $1 FOR UPDATE", {std::to_string(id)});
+  if (q.rows.empty()) throw ApiError{404, {not_found(singular, "id", std::to_string(id))}};
+}
+
+void refuse_if(sdk::Transaction& tx, const std::string& sql, long id, const std::string& message) {
+  auto q = run(tx, sql, {std::to_string(id)});
+  if (!q.rows.empty()) throw ApiError{400, {"Resource Error - " + message}};
+}
+
+}  // namespace
+
+long ConfdApi::user_id(sdk::Transaction* tx, const std::string& ref) {
+  static const std::regex uuid_re(
+      "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+  bool numeric = !ref.empty() && ref.size() <= 9 && std::all_of(ref.begin(), ref.end(), ::isdigit);
+  if (!numeric && !std::regex_match(ref, uuid_re))
+    throw ApiError{404, {not_found("User", "id", qstr(ref))}};
+  std::string sql = numeric ? "SELECT id FROM confd_users WHERE id = $1"
+                            : "SELECT id FROM confd_users WHERE uuid = $1::uuid";
+  sdk::QueryResult q;
+  if (tx) {
+    q = run(*tx, sql + " FOR UPDATE", {ref});
+  } else {
+    auto r = engine_->store().exec(sql, {ref});
+    if (!r) throw ApiError{503, {"Resource Error - " + r.error().message}};
+    q = std::move(*r);
+  }
+  if (q.rows.empty()) throw ApiError{404, {not_found("User", numeric ? "id" : "uuid", qstr(ref))}};
+  return std::stol(q.get(0, "id"));
+}
+
+void ConfdApi::define_resources() {
+  using F = FieldType;
+  auto res = [&](Resource r) {
+    auto p = std::make_shared<Resource>(std::move(r));
+    resources_.push_back(p);
+    return p;
+  };
+
+  res({.path = "contexts", .table = "confd_contexts", .singular = "Context", .event = "context",
+       .fields = {{"name", F::string, true, false, matches("[A-Za-z0-9_.-]{1,39}", "Must match [A-Za-z0-9_.-]{1,39}.")},
+                  {"label", F::string},
+                  {"type", F::string, false, false, one_of({"internal", "incall", "outcall", "services", "others"})},
+                  {"description", F::string},
+                  {"enabled", F::boolean, false, false},
+                  {"user_ranges", F::json, false, false, ranges(false)},
+                  {"group_ranges", F::json, false, false, ranges(false)},
+                  {"queue_ranges", F::json, false, false, ranges(false)},
+                  {"conference_room_ranges", F::json, false, false, ranges(false)},
+                  {"incall_ranges", F::json, false, false, ranges(true)}},
+       .searchable = {"name", "label", "type", "description"},
+       .sortable = {"name", "id", "label", "type"},
+       .uniques = {{"name"}},
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx,
+                      "SELECT (SELECT count(*) FROM confd_lines l WHERE l.context = c.name) + "
+                      "(SELECT count(*) FROM confd_extensions e WHERE e.context = c.name) + "
+                      "(SELECT count(*) FROM confd_voicemails v WHERE v.context = c.name) + "
+                      "(SELECT count(*) FROM confd_trunks t WHERE t.context = c.name) AS n "
+                      "FROM confd_contexts c WHERE c.id = $1",
+                      {std::to_string(id)});
+         if (q.get(0, "n", "0") != "0")
+           throw ApiError{400, {"Resource Error - Context is used by " + q.get(0, "n") +
+                                " lines, extensions, voicemails or trunks: delete or move them first"}};
+       }});
+
+  res({.path = "labels", .table = "confd_labels", .singular = "Label", .event = "label",
+       .fields = {{"name", F::string, true, false, non_empty()}, {"description", F::string}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id"},
+       .uniques = {{"name"}}});
+
+  res({.path = "users", .table = "confd_users", .singular = "User", .event = "user",
+       .fields = {{"firstname", F::string, true, false, non_empty()},
+                  {"lastname", F::string},
+                  {"email", F::string},
+                  {"language", F::string, false, true, one_of({"de_DE", "en_US", "es_ES", "fr_FR", "fr_CA"})},
+                  {"mobile_phone_number", F::string, false, true, matches("\\+?[0-9*#]{0,40}", "Must be digits, *, # with an optional leading +.")},
+                  {"outgoing_caller_id", F::string},
+                  {"enabled", F::boolean, false, false},
+                  {"supervision_enabled", F::boolean, false, false},
+                  {"call_transfer_enabled", F::boolean, false, false},
+                  {"dtmf_hangup_enabled", F::boolean, false, false},
+                  {"simultaneous_calls", F::integer, false, false, int_range(1, 20)},
+                  {"ring_seconds", F::integer, false, false, int_range(0, 60, 5)},
+                  {"call_permission_password", F::string, false, true, matches("[0-9]{1,16}", "Must be 1 to 16 digits.")},
+                  {"labels", F::json, false, false, string_list()}},
+       .searchable = {"firstname", "lastname", "email", "mobile_phone_number", "outgoing_caller_id", "uuid"},
+       .sortable = {"firstname", "id", "lastname", "email", "mobile_phone_number", "outgoing_caller_id"},
+       .hidden = {"forward_busy_enabled", "forward_busy_destination", "forward_noanswer_enabled",
+                  "forward_noanswer_destination", "forward_unconditional_enabled",
+                  "forward_unconditional_destination", "service_dnd_enabled", "service_incallfilter_enabled"},
+       .has_uuid = true,
+       .after_write = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx,
+                      "SELECT l FROM confd_users u, jsonb_array_elements_text(u.labels) l WHERE u.id = $1 "
+                      "AND l NOT IN (SELECT name FROM confd_labels)",
+                      {std::to_string(id)});
+         if (!q.rows.empty())
+           throw ApiError{400, {"Input Error - field 'labels': label '" + q.get(0, "l") +
+                                "' does not exist (create it with POST /1.1/labels first)"}};
+       },
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         refuse_if(tx, "SELECT 1 FROM confd_user_lines WHERE user_id = $1", id,
+                   "User is associated with a Line (DELETE /1.1/users/{id}/lines/{line_id} first)");
+       }});
+
+  res({.path = "endpoints/sip", .table = "confd_endpoints_sip", .singular = "SIPEndpoint", .event = "endpoint_sip",
+       .fields = {{"username", F::string, true, false, matches("[A-Za-z0-9_.+-]{1,40}", "Must match [A-Za-z0-9_.+-]{1,40}.")},
+                  {"secret", F::string, true, false, matches("[^\\s]{1,80}", "Must be 1 to 80 non-space characters.")},
+                  {"type", F::string, false, false, one_of({"friend", "peer", "user"})},
+                  {"host", F::string, false, false, non_empty()},
+                  {"options", F::json, false, false, sip_options()}},
+       .searchable = {"username", "type", "host"},
+       .sortable = {"username", "id", "type", "host"},
+       .uniques = {{"username"}},
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         refuse_if(tx, "SELECT 1 FROM confd_lines WHERE endpoint_sip_id = $1", id, "SIPEndpoint is associated with a Line");
+         refuse_if(tx, "SELECT 1 FROM confd_trunks WHERE endpoint_sip_id = $1", id, "SIPEndpoint is associated with a Trunk");
+       }});
+
+  res({.path = "lines", .table = "confd_lines", .singular = "Line", .event = "line",
+       .fields = {{"context", F::string, true, false},
+                  {"provisioning_code", F::string, false, false, matches("[1-9][0-9]{5}", "Must be 6 digits, not starting with 0.")},
+                  {"position", F::integer, false, false, int_range(1, 99)},
+                  {"caller_id_name", F::string},
+                  {"caller_id_num", F::string}},
+       .searchable = {"context", "provisioning_code", "caller_id_name", "caller_id_num", "device_id"},
+       .sortable = {"id", "context", "provisioning_code", "position", "caller_id_name", "caller_id_num"},
+       .uniques = {{"provisioning_code"}},
+       .after_write = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx, "SELECT c.type FROM confd_lines l LEFT JOIN confd_contexts c ON c.name = l.context WHERE l.id = $1",
+                      {std::to_string(id)});
+         if (q.get(0, "type").empty())
+           throw ApiError{400, {"Input Error - field 'context': context does not exist (create it with POST /1.1/contexts)"}};
+         if (q.get(0, "type") != "internal")
+           throw ApiError{400, {"Input Error - field 'context': a line needs an internal context"}};
+       },
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         refuse_if(tx, "SELECT 1 FROM confd_user_lines WHERE line_id = $1", id,
+                   "Line is associated with a User (DELETE /1.1/users/{user_id}/lines/{id} first)");
+       }});
+
+  res({.path = "extensions", .table = "confd_extensions", .singular = "Extension", .event = "extension",
+       .fields = {{"exten", F::string, true, false, matches("[0-9*#]{1,40}|_[0-9A-Za-z*#\\[\\].!-]{1,40}", "Must be digits, * or #, or a pattern starting with _.")},
+                  {"context", F::string, true, false},
+                  {"commented", F::boolean, false, false}},
+       .searchable = {"exten", "context"},
+       .sortable = {"exten", "id", "context"},
+       .uniques = {{"exten", "context"}},
+       .after_write = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx, "SELECT 1 FROM confd_extensions e JOIN confd_contexts c ON c.name = e.context WHERE e.id = $1",
+                      {std::to_string(id)});
+         if (q.rows.empty())
+           throw ApiError{400, {"Input Error - field 'context': context does not exist (create it with POST /1.1/contexts)"}};
+         check_extension_range(tx, id, extension_owner(tx, id));
+       },
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         refuse_if(tx, "SELECT 1 FROM confd_line_extensions WHERE extension_id = $1", id, "Extension is associated with a Line");
+         refuse_if(tx, "SELECT 1 FROM confd_incall_extensions WHERE extension_id = $1", id, "Extension is associated with an Incall");
+         refuse_if(tx, "SELECT 1 FROM confd_group_extensions WHERE extension_id = $1", id, "Extension is associated with a Group");
+       }});
+
+  auto context_exists = [](const char* table) {
+    return [table](sdk::Transaction& tx, long id) {
+      auto q = run(tx, std::string("SELECT t.context, c.name FROM ") + table +
+                           " t LEFT JOIN confd_contexts c ON c.name = t.context WHERE t.id = $1",
+                   {std::to_string(id)});
+      if (!q.get(0, "context").empty() && q.get(0, "name").empty())
+        throw ApiError{400, {"Input Error - field 'context': context '" + q.get(0, "context") + "' does not exist"}};
+    };
+  };
+
+  res({.path = "trunks", .table = "confd_trunks", .singular = "Trunk", .event = "trunk",
+       .fields = {{"context", F::string}, {"description", F::string}},
+       .searchable = {"context", "description"},
+       .sortable = {"id", "context", "description"},
+       .after_write = context_exists("confd_trunks")});
+
+  res({.path = "incalls", .table = "confd_incalls", .singular = "Incall", .event = "incall",
+       .fields = {{"preprocess_subroutine", F::string},
+                  {"description", F::string},
+                  {"caller_id_mode", F::string, false, true, one_of({"prepend", "overwrite", "append"})},
+                  {"caller_id_name", F::string},
+                  {"destination", F::json, true, false, destination()}},
+       .searchable = {"description", "preprocess_subroutine", "caller_id_name"},
+       .sortable = {"id", "description", "preprocess_subroutine"},
+       .after_write = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx,
+                      "SELECT d->>'type' AS type, CASE d->>'type' "
+                      "WHEN 'user' THEN EXISTS (SELECT 1 FROM confd_users WHERE id = (d->>'user_id')::int) "
+                      "WHEN 'group' THEN EXISTS (SELECT 1 FROM confd_groups WHERE id = (d->>'group_id')::int) "
+                      "WHEN 'voicemail' THEN EXISTS (SELECT 1 FROM confd_voicemails WHERE id = (d->>'voicemail_id')::int) "
+                      "ELSE true END AS ok FROM (SELECT destination AS d FROM confd_incalls WHERE id = $1) s",
+                      {std::to_string(id)});
+         if (q.get(0, "ok") != "t")
+           throw ApiError{400, {"Input Error - field 'destination': the " + q.get(0, "type") + " does not exist"}};
+       }});
+
+  auto patterns_check = [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsArray()) return "Must be a list of patterns.";
+    for (auto& p : v.GetArray()) {
+      if (!p.IsObject() || !p.HasMember("pattern") || !p["pattern"].IsString())
+        return "Each pattern needs a string 'pattern'.";
+      for (auto m = p.MemberBegin(); m != p.MemberEnd(); ++m) {
+        std::string k = m->name.GetString();
+        if (k == "strip_digits") {
+          if (!m->value.IsInt() || m->value.GetInt() < 0) return "strip_digits must be a positive integer.";
+        } else if (k == "prefix" || k == "caller_id" || k == "pattern") {
+          if (!m->value.IsString() && !m->value.IsNull()) return k + " must be a string.";
+        } else {
+          return "Unknown pattern key '" + k + "' (pattern, strip_digits, prefix, caller_id).";
+        }
+      }
+    }
+    return std::nullopt;
+  };
+  res({.path = "outcalls", .table = "confd_outcalls", .singular = "Outcall", .event = "outcall",
+       .fields = {{"name", F::string, true, false, non_empty()},
+                  {"description", F::string},
+                  {"internal_caller_id", F::boolean, false, false},
+                  {"preprocess_subroutine", F::string},
+                  {"priority", F::integer, false, false, int_range(0, 100)},
+                  {"ring_time", F::integer, false, true, int_range(0, 3600)},
+                  {"enabled", F::boolean, false, false},
+                  {"patterns", F::json, false, false, patterns_check}},
+       .searchable = {"name", "description", "preprocess_subroutine"},
+       .sortable = {"name", "id", "priority", "description"},
+       .uniques = {{"name"}}});
+
+  res({.path = "groups", .table = "confd_groups", .singular = "Group", .event = "group",
+       .fields = {{"name", F::string, true, false, matches("[A-Za-z0-9_-]{1,128}", "Must match [A-Za-z0-9_-]{1,128}.")},
+                  {"label", F::string},
+                  {"ring_strategy", F::string, false, false,
+                   one_of({"all", "linear", "least_recent", "fewest_calls", "memorized_round_robin", "random", "weight_random"})},
+                  {"timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"preprocess_subroutine", F::string},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "label", "preprocess_subroutine"},
+       .sortable = {"name", "id", "label"},
+       .uniques = {{"name"}}});
+
+  res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
+       .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},
+                  {"context", F::string, true, false},
+                  {"name", F::string, true, false, non_empty()},
+                  {"password", F::string, false, true, matches("[0-9#]{0,80}", "A sequence of digits or #.")},
+                  {"email", F::string},
+                  {"attach_audio", F::boolean, false, false},
+                  {"delete_messages", F::boolean, false, false},
+                  {"ask_password", F::boolean, false, false},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "number", "email", "context"},
+       .sortable = {"number", "id", "name", "context", "email"},
+       .uniques = {{"number", "context"}},
+       .after_write = context_exists("confd_voicemails"),
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         refuse_if(tx, "SELECT 1 FROM confd_user_voicemails WHERE voicemail_id = $1", id, "Voicemail is associated with a User");
+       }});
+
+  auto periods = [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsArray()) return "Must be a list of periods.";
+    for (auto& p : v.GetArray())
+      if (!p.IsObject()) return "Each period must be an object (hours_start, hours_end, week_days, month_days, months).";
+    return std::nullopt;
+  };
+  res({.path = "schedules", .table = "confd_schedules", .singular = "Schedule", .event = "schedule",
+       .fields = {{"name", F::string, true, false, non_empty()},
+                  {"timezone", F::string},
+                  {"enabled", F::boolean, false, false},
+                  {"open_periods", F::json, false, false, periods},
+                  {"exceptional_periods", F::json, false, false, periods},
+                  {"closed_destination", F::json, false, false, destination()}},
+       .searchable = {"name", "timezone"},
+       .sortable = {"name", "id", "timezone"}});
+
+  res({.path = "callpermissions", .table = "confd_callpermissions", .singular = "CallPermission", .event = "callpermission",
+       .fields = {{"name", F::string, true, false, non_empty()},
+                  {"password", F::string, false, true, matches("[0-9]{0,16}", "Must be digits.")},
+                  {"mode", F::string, false, false, one_of({"allow", "deny"})},
+                  {"extensions", F::json, false, false, string_list()},
+                  {"enabled", F::boolean, false, false},
+                  {"description", F::string}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id", "mode", "description"},
+       .uniques = {{"name"}}});
+}
+
+sdk::Status ConfdApi::configure(const sdk::Options& options) {
+  listener_ = options.get("confd.listener", "confd");
+  return {};
+}
+
+sdk::Status ConfdApi::start() {
+  auto* store = host_.store();
+  if (!store) return sdk::Error::unavailable("api.confd needs the store: set store.dsn in conf.d/00-kernel.conf");
+  if (!host_.http()) return sdk::Error::unavailable("api.confd needs the kernel HTTP server");
+  if (auto s = store->migrate(kOwner, migrations()); !s) return s;
+  engine_ = std::make_unique<Engine>(*store, host_.bus());
+  if (resources_.empty()) define_resources();
+  for (auto& r : routes()) {
+    if (auto s = host_.http()->mount(listener_, std::move(r)); !s) {
+      host_.http()->unmount_all(host_.plugin_id());
+      return s;
+    }
+  }
+  mounted_ = true;
+  host_.log().info("configuration API mounted on listener '" + listener_ + "' under /1.1");
+  return {};
+}
+
+void ConfdApi::stop() {
+  if (mounted_ && host_.http()) host_.http()->unmount_all(host_.plugin_id());
+  mounted_ = false;
+  engine_.reset();
+}
+
+namespace {
+
+std::string str_or_null(const std::string& v, bool null) {
+  return null ? "null" : "\"" + sdk::json_escape(v) + "\"";
+}
+
+}  // namespace
+
+std::vector<sdk::Route> ConfdApi::routes() {
+  if (resources_.empty()) define_resources();
+  std::vector<sdk::Route> out;
+  auto add = [&](std::string method, std::string path, std::string acl, std::string summary,
+                 std::function<HttpResponse(const HttpRequest&)> h, std::vector<std::string> sort = {}) {
+    sdk::Route r;
+    r.method = std::move(method);
+    r.path = "/1.1" + path;
+    r.acl = std::move(acl);
+    r.summary = std::move(summary);
+    r.sort_columns = std::move(sort);
+    r.handler = [h](const HttpRequest& req) { return guard([&] { return h(req); }); };
+    out.push_back(std::move(r));
+  };
+
+  {
+    sdk::Route spec;
+    spec.method = "GET";
+    spec.path = "/1.1/api/api.yml";
+    spec.auth = sdk::RouteAuth::none;
+    spec.summary = "OpenAPI description of this API";
+    spec.handler = [](const HttpRequest&) { return HttpResponse::text(200, kApiSpec, "application/x-yaml"); };
+    out.push_back(std::move(spec));
+  }
+
+  // Literal paths first so /users/import is not taken for /users/{id}.
+  add("POST", "/users/import", "confd.users.import.create", "Import users from CSV (all or nothing)",
+      [this](auto& req) { return import_users(req); });
+  add("PUT", "/users/import", "confd.users.import.update", "Update users from CSV by uuid (all or nothing)",
+      [this](auto& req) { return update_users_csv(req); });
+  add("GET", "/users/export", "confd.users.export.read", "Export users as CSV",
+      [this](auto& req) { return export_users(req); });
+
+  for (auto& rp : resources_) {
+    auto r = rp;
+    std::string acl = "confd." + r->path;
+    std::replace(acl.begin(), acl.end(), '/', '.');
+    bool users = r->path == "users";
+    std::string p = "/" + r->path;
+    add("GET", p, acl + ".read", "List " + r->path,
+        [this, r](auto& req) { return engine_->list(*r, req); }, r->sortable);
+    add("POST", p, acl + ".create", "Create a " + r->singular,
+        [this, r](auto& req) { return engine_->create(*r, req.body); });
+    auto resolve = [this, r, users](const HttpRequest& req) {
+      return users ? user_id(nullptr, req.params.at("id")) : parse_id(r->singular, req.params.at("id"));
+    };
+    add("GET", p + "/{id}", acl + ".{id}.read", "Read a " + r->singular,
+        [this, r, resolve](auto& req) { return engine_->get(*r, resolve(req)); });
+    add("PUT", p + "/{id}", acl + ".{id}.update", "Update a " + r->singular,
+        [this, r, resolve](auto& req) { return engine_->update(*r, resolve(req), req.body); });
+    add("DELETE", p + "/{id}", acl + ".{id}.delete", "Delete a " + r->singular,
+        [this, r, resolve](auto& req) { return engine_->remove(*r, resolve(req)); });
+  }
+
+  auto id_of = [](const HttpRequest& req, const char* name, const char* singular) {
+    return parse_id(singular, req.params.at(name));
+  };
+  auto assoc_event = [this](sdk::Transaction& tx, const std::string& ev, const std::string& action,
+                            long a, const char* an, long b, const char* bn) {
+    engine_->notify(tx, ev, action, a,
+                    "{\"" + std::string(an) + "\":" + std::to_string(a) + ",\"" + bn + "\":" + std::to_string(b) + "}");
+  };
+
+  // users <-> lines
+  add("GET", "/users/{user_id}/lines", "confd.users.{user_id}.lines.read", "Lines of a user",
+      [this](auto& req) {
+        long uid = user_id(nullptr, req.params.at("user_id"));
+        auto q = engine_->store().exec(
+            "SELECT coalesce(json_agg(json_build_object('user_id', user_id, 'line_id', line_id, 'main_user', main_user, "
+            "'main_line', main_line) ORDER BY main_line DESC, line_id), '[]') AS j FROM confd_user_lines WHERE user_id = $1",
+            {std::to_string(uid)});
+        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+        return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
+      });
+  add("PUT", "/users/{user_id}/lines/{line_id}", "confd.users.{user_id}.lines.{line_id}.update", "Associate a line to a user",
+      [this, id_of, assoc_event](auto& req) {
+        long lid = id_of(req, "line_id", "Line");
+        return engine_->write([&](sdk::Transaction& tx) {
+          long uid = user_id(&tx, req.params.at("user_id"));
+          require_row(tx, "confd_lines", "Line", lid);
+          if (!run(tx, "SELECT 1 FROM confd_user_lines WHERE user_id=$1 AND line_id=$2",
+                   {std::to_string(uid), std::to_string(lid)}).rows.empty())
+            return HttpResponse::empty(204);
+          run(tx,
+              "INSERT INTO confd_user_lines (user_id, line_id, main_user, main_line) VALUES ($1, $2, "
+              "NOT EXISTS (SELECT 1 FROM confd_user_lines WHERE line_id = $2), "
+              "NOT EXISTS (SELECT 1 FROM confd_user_lines WHERE user_id = $1))",
+              {std::to_string(uid), std::to_string(lid)});
+          assoc_event(tx, "user_line", "created", uid, "user_id", lid, "line_id");
+          return HttpResponse::empty(204);
+        });
+      });
+  add("DELETE", "/users/{user_id}/lines/{line_id}", "confd.users.{user_id}.lines.{line_id}.delete", "Dissociate a line from a user",
+      [this, id_of, assoc_event](auto& req) {
+        long lid = id_of(req, "line_id", "Line");
+        return engine_->write([&](sdk::Transaction& tx) {
+          long uid = user_id(&tx, req.params.at("user_id"));
+          auto q = run(tx, "SELECT main_user FROM confd_user_lines WHERE user_id=$1 AND line_id=$2",
+                       {std::to_string(uid), std::to_string(lid)});
+          if (q.rows.empty())
+            throw ApiError{404, {"Resource Not Found - UserLine was not found ('user_id': " + std::to_string(uid) +
+                                 ", 'line_id': " + std::to_string(lid) + ")"}};
+          if (q.get(0, "main_user") == "t")
+            refuse_if(tx, "SELECT 1 FROM confd_user_lines WHERE line_id = $1 AND NOT main_user", lid,
+                      "There are secondary users associated to the line: dissociate them first");
+          run(tx, "DELETE FROM confd_user_lines WHERE user_id=$1 AND line_id=$2", {std::to_string(uid), std::to_string(lid)});
+          run(tx,
+              "UPDATE confd_user_lines SET main_line = true WHERE user_id = $1 AND line_id = "
+              "(SELECT min(line_id) FROM confd_user_lines WHERE user_id = $1) "
+              "AND NOT EXISTS (SELECT 1 FROM confd_user_lines WHERE user_id = $1 AND main_line)",
+              {std::to_string(uid)});
+          assoc_event(tx, "user_line", "deleted", uid, "user_id", lid, "line_id");
+          return HttpResponse::empty(204);
+        });
+      });
+
+  // Extension associations share one shape: owner table, link table, range kind.
+  struct ExtAssoc {
+    const char* path;
+    const char* param;
+    const char* owner_table;
+    const char* owner;
+    const char* link;
+    const char* link_col;
+    const char* kind;
+    const char* event;
+  };
+  for (auto a : {ExtAssoc{"lines", "line_id", "confd_lines", "Line", "confd_line_extensions", "line_id", "user", "line_extension"},
+                 ExtAssoc{"incalls", "incall_id", "confd_incalls", "Incall", "confd_incall_extensions", "incall_id", "incall", "incall_extension"},
+                 ExtAssoc{"groups", "group_id", "confd_groups", "Group", "confd_group_extensions", "group_id", "group", "group_extension"}}) {
+    std::string base = std::string("/") + a.path + "/{" + a.param + "}/extensions";
+    std::string acl = std::string("confd.") + a.path + ".{" + a.param + "}.extensions";
+    add("GET", base, acl + ".read", std::string("Extensions of a ") + a.owner,
+        [this, a, id_of](auto& req) {
+          long oid = id_of(req, a.param, a.owner);
+          auto q = engine_->store().exec(
+              std::string("SELECT coalesce(json_agg(json_build_object('") + a.link_col + "', l." + a.link_col +
+                  ", 'extension_id', e.id, 'exten', e.exten, 'context', e.context) ORDER BY e.id), '[]') AS j FROM " +
+                  a.link + " l JOIN confd_extensions e ON e.id = l.extension_id WHERE l." + a.link_col + " = $1",
+              {std::to_string(oid)});
+          if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+          return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
+        });
+    add("PUT", base + "/{extension_id}", acl + ".{extension_id}.update", std::string("Associate an extension to a ") + a.owner,
+        [this, a, id_of, assoc_event](auto& req) {
+          long oid = id_of(req, a.param, a.owner);
+          long eid = id_of(req, "extension_id", "Extension");
+          return engine_->write([&](sdk::Transaction& tx) {
+            require_row(tx, a.owner_table, a.owner, oid);
+            require_row(tx, "confd_extensions", "Extension", eid);
+            std::string owner = extension_owner(tx, eid);
+            if (owner != "any") {
+              if (!run(tx, std::string("SELECT 1 FROM ") + a.link + " WHERE " + a.link_col + "=$1 AND extension_id=$2",
+                       {std::to_string(oid), std::to_string(eid)}).rows.empty())
+                return HttpResponse::empty(204);
+              throw ApiError{400, {"Resource Error - Extension is already associated with a " +
+                                   std::string(owner == "user" ? "Line" : owner == "incall" ? "Incall" : "Group")}};
+            }
+            check_extension_range(tx, eid, a.kind);
+            if (std::string(a.kind) == "user") {
+              auto c = run(tx, "SELECT 1 FROM confd_lines l, confd_extensions e WHERE l.id=$1 AND e.id=$2 AND l.context=e.context",
+                           {std::to_string(oid), std::to_string(eid)});
+              if (c.rows.empty())
+                throw ApiError{400, {"Input Error - the extension's context must be the line's context"}};
+            }
+            run(tx, std::string("INSERT INTO ") + a.link + " (" + a.link_col + ", extension_id) VALUES ($1, $2)",
+                {std::to_string(oid), std::to_string(eid)});
+            assoc_event(tx, a.event, "created", oid, a.link_col, eid, "extension_id");
+            return HttpResponse::empty(204);
+          });
+        });
+    add("DELETE", base + "/{extension_id}", acl + ".{extension_id}.delete", std::string("Dissociate an extension from a ") + a.owner,
+        [this, a, id_of, assoc_event](auto& req) {
+          long oid = id_of(req, a.param, a.owner);
+          long eid = id_of(req, "extension_id", "Extension");
+          return engine_->write([&](sdk::Transaction& tx) {
+            auto q = run(tx, std::string("DELETE FROM ") + a.link + " WHERE " + a.link_col + "=$1 AND extension_id=$2 RETURNING 1",
+                         {std::to_string(oid), std::to_string(eid)});
+            if (q.rows.empty())
+              throw ApiError{404, {std::string("Resource Not Found - ") + a.owner + "Extension was not found ('" + a.link_col +
+                                   "': " + std::to_string(oid) + ", 'extension_id': " + std::to_string(eid) + ")"}};
+            assoc_event(tx, a.event, "deleted", oid, a.link_col, eid, "extension_id");
+            return HttpResponse::empty(204);
+          });
+        });
+  }
+
+  // lines <-> devices (the device id is provd's string id)
+  add("PUT", "/lines/{line_id}/devices/{device_id}", "confd.lines.{line_id}.devices.{device_id}.update", "Associate a device to a line",
+      [this, id_of](auto& req) {
+        long lid = id_of(req, "line_id", "Line");
+        std::string dev = req.params.at("device_id");
+        static const std::regex dev_re("[A-Za-z0-9_.:-]{1,64}");
+        if (!std::regex_match(dev, dev_re))
+          throw ApiError{400, {"Input Error - device id '" + dev + "' must match [A-Za-z0-9_.:-]{1,64}"}};
+        return engine_->write([&](sdk::Transaction& tx) {
+          require_row(tx, "confd_lines", "Line", lid);
+          run(tx, "UPDATE confd_lines SET device_id = $2 WHERE id = $1", {std::to_string(lid), dev});
+          engine_->notify(tx, "line_device", "created", lid,
+                          "{\"line_id\":" + std::to_string(lid) + ",\"device_id\":\"" + sdk::json_escape(dev) + "\"}");
+          return HttpResponse::empty(204);
+        });
+      });
+  add("DELETE", "/lines/{line_id}/devices/{device_id}", "confd.lines.{line_id}.devices.{device_id}.delete", "Dissociate a device from a line",
+      [this, id_of](auto& req) {
+        long lid = id_of(req, "line_id", "Line");
+        std::string dev = req.params.at("device_id");
+        return engine_->write([&](sdk::Transaction& tx) {
+          auto q = run(tx, "UPDATE confd_lines SET device_id = NULL WHERE id = $1 AND device_id = $2 RETURNING id",
+                       {std::to_string(lid), dev});
+          if (q.rows.empty())
+            throw ApiError{404, {"Resource Not Found - LineDevice was not found ('line_id': " + std::to_string(lid) +
+                                 ", 'device_id': '" + dev + "')"}};
+          engine_->notify(tx, "line_device", "deleted", lid,
+                          "{\"line_id\":" + std::to_string(lid) + ",\"device_id\":\"" + sdk::json_escape(dev) + "\"}");
+          return HttpResponse::empty(204);
+        });
+      });
+
+  // lines / trunks <-> SIP endpoints
+  for (auto [path, param, table, owner, event] :
+       {std::tuple{"lines", "line_id", "confd_lines", "Line", "line_endpoint_sip"},
+        std::tuple{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_endpoint_sip"}}) {
+    std::string base = std::string("/") + path + "/{" + param + "}/endpoints/sip/{endpoint_id}";
+    std::string acl = std::string("confd.") + path + ".{" + param + "}.endpoints.sip.{endpoint_id}";
+    std::string P = param, T = table, O = owner, E = event;
+    add("PUT", base, acl + ".update", "Associate a SIP endpoint to a " + O,
+        [this, P, T, O, E, id_of, assoc_event](auto& req) {
+          long oid = id_of(req, P.c_str(), O.c_str());
+          long sid = id_of(req, "endpoint_id", "SIPEndpoint");
+          return engine_->write([&](sdk::Transaction& tx) {
+            require_row(tx, T, O, oid);
+            require_row(tx, "confd_endpoints_sip", "SIPEndpoint", sid);
+            auto cur = run(tx, "SELECT endpoint_sip_id FROM " + T + " WHERE id = $1", {std::to_string(oid)});
+            if (cur.get(0, "endpoint_sip_id") == std::to_string(sid)) return HttpResponse::empty(204);
+            if (!cur.get(0, "endpoint_sip_id").empty())
+              throw ApiError{400, {"Resource Error - " + O + " already has an endpoint: dissociate it first"}};
+            refuse_if(tx, "SELECT 1 FROM confd_lines WHERE endpoint_sip_id = $1", sid, "SIPEndpoint is already associated with a Line");
+            refuse_if(tx, "SELECT 1 FROM confd_trunks WHERE endpoint_sip_id = $1", sid, "SIPEndpoint is already associated with a Trunk");
+            run(tx, "UPDATE " + T + " SET endpoint_sip_id = $2 WHERE id = $1", {std::to_string(oid), std::to_string(sid)});
+            assoc_event(tx, E, "created", oid, P.c_str(), sid, "endpoint_id");
+            return HttpResponse::empty(204);
+          });
+        });
+    add("DELETE", base, acl + ".delete", "Dissociate a SIP endpoint from a " + O,
+        [this, P, T, O, E, id_of, assoc_event](auto& req) {
+          long oid = id_of(req, P.c_str(), O.c_str());
+          long sid = id_of(req, "endpoint_id", "SIPEndpoint");
+          return engine_->write([&](sdk::Transaction& tx) {
+            auto q = run(tx, "UPDATE " + T + " SET endpoint_sip_id = NULL WHERE id = $1 AND endpoint_sip_id = $2 RETURNING id",
+                         {std::to_string(oid), std::to_string(sid)});
+            if (q.rows.empty())
+              throw ApiError{404, {"Resource Not Found - " + O + "Endpoint was not found ('" + P + "': " +
+                                   std::to_string(oid) + ", 'endpoint_id': " + std::to_string(sid) + ")"}};
+            assoc_event(tx, E, "deleted", oid, P.c_str(), sid, "endpoint_id");
+            return HttpResponse::empty(204);
+          });
+        });
+  }
+
+  // outcalls -> trunks, ordered
+  add("GET", "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks.read", "Trunks of an outcall, in order",
+      [this, id_of](auto& req) {
+        long oid = id_of(req, "outcall_id", "Outcall");
+        auto q = engine_->store().exec(
+            "SELECT coalesce(json_agg(json_build_object('id', trunk_id, 'position', position) ORDER BY position), '[]') AS j "
+            "FROM confd_outcall_trunks WHERE outcall_id = $1", {std::to_string(oid)});
+        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+        return HttpResponse::json(200, "{\"trunks\":" + q->get(0, "j") + "}");
+      });
+  add("PUT", "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks.update", "Set the ordered trunks of an outcall",
+      [this, id_of](auto& req) {
+        long oid = id_of(req, "outcall_id", "Outcall");
+        auto doc = parse_body(req.body);
+        if (!doc.IsObject() || !doc.HasMember("trunks") || !doc["trunks"].IsArray())
+          throw ApiError{400, {"Input Error - field 'trunks': Missing list of {\"id\": <trunk id>}."}};
+        std::vector<long> ids;
+        for (auto& t : doc["trunks"].GetArray()) {
+          if (!t.IsObject() || !t.HasMember("id") || !t["id"].IsInt())
+            throw ApiError{400, {"Input Error - field 'trunks': each item must be {\"id\": <integer>}."}};
+          long id = t["id"].GetInt();
+          if (std::find(ids.begin(), ids.end(), id) != ids.end())
+            throw ApiError{400, {"Input Error - field 'trunks': trunk " + std::to_string(id) + " is listed twice"}};
+          ids.push_back(id);
+        }
+        return engine_->write([&](sdk::Transaction& tx) {
+          require_row(tx, "confd_outcalls", "Outcall", oid);
+          run(tx, "DELETE FROM confd_outcall_trunks WHERE outcall_id = $1", {std::to_string(oid)});
+          for (std::size_t i = 0; i < ids.size(); ++i) {
+            auto q = run(tx, "SELECT 1 FROM confd_trunks WHERE id = $1", {std::to_string(ids[i])});
+            if (q.rows.empty()) throw ApiError{400, {"Input Error - field 'trunks': " + not_found("Trunk", "id", std::to_string(ids[i]))}};
+            run(tx, "INSERT INTO confd_outcall_trunks (outcall_id, trunk_id, position) VALUES ($1, $2, $3)",
+                {std::to_string(oid), std::to_string(ids[i]), std::to_string(i + 1)});
+          }
+          engine_->notify(tx, "outcall_trunks", "edited", oid, "{\"outcall_id\":" + std::to_string(oid) + "}");
+          return HttpResponse::empty(204);
+        });
+      });
+
+  // groups -> member users
+  add("GET", "/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users.read", "Member users of a group",
+      [this, id_of](auto& req) {
+        long gid = id_of(req, "group_id", "Group");
+        auto q = engine_->store().exec(
+            "SELECT coalesce(json_agg(json_build_object('id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, "
+            "'lastname', u.lastname, 'priority', m.position) ORDER BY m.position), '[]') AS j "
+            "FROM confd_group_members m JOIN confd_users u ON u.id = m.user_id WHERE m.group_id = $1", {std::to_string(gid)});
+        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+        return HttpResponse::json(200, "{\"users\":" + q->get(0, "j") + "}");
+      });
+  add("PUT", "/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users.update", "Set the member users of a group",
+      [this, id_of](auto& req) {
+        long gid = id_of(req, "group_id", "Group");
+        auto doc = parse_body(req.body);
+        if (!doc.IsObject() || !doc.HasMember("users") || !doc["users"].IsArray())
+          throw ApiError{400, {"Input Error - field 'users': Missing list of {\"uuid\": ...} or {\"id\": ...}."}};
+        std::vector<std::string> refs;
+        for (auto& u : doc["users"].GetArray()) {
+          if (u.IsObject() && u.HasMember("uuid") && u["uuid"].IsString()) refs.push_back(u["uuid"].GetString());
+          else if (u.IsObject() && u.HasMember("id") && u["id"].IsInt()) refs.push_back(std::to_string(u["id"].GetInt()));
+          else throw ApiError{400, {"Input Error - field 'users': each item must be {\"uuid\": <string>} or {\"id\": <integer>}."}};
+        }
+        return engine_->write([&](sdk::Transaction& tx) {
+          require_row(tx, "confd_groups", "Group", gid);
+          run(tx, "DELETE FROM confd_group_members WHERE group_id = $1", {std::to_string(gid)});
+          std::set<long> seen;
+          for (std::size_t i = 0; i < refs.size(); ++i) {
+            long uid;
+            try {
+              uid = user_id(&tx, refs[i]);
+            } catch (ApiError& e) {
+              e.status = 400;
+              throw;
+            }
+            if (!seen.insert(uid).second)
+              throw ApiError{400, {"Input Error - field 'users': user " + refs[i] + " is listed twice"}};
+            run(tx, "INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1, $2, $3)",
+                {std::to_string(gid), std::to_string(uid), std::to_string(i + 1)});
+          }
+          engine_->notify(tx, "group_members", "edited", gid, "{\"group_id\":" + std::to_string(gid) + "}");
+          return HttpResponse::empty(204);
+        });
+      });
+
+  // users -> forwards
+  static const std::vector<std::string> kForwards = {"busy", "noanswer", "unconditional"};
+  auto forward_json = [](const sdk::QueryResult& q, const std::string& f) {
+    return "{\"enabled\":" + std::string(q.get(0, "forward_" + f + "_enabled") == "t" ? "true" : "false") +
+           ",\"destination\":" + str_or_null(q.get(0, "forward_" + f + "_destination"),
+                                            !q.rows[0][q.column("forward_" + f + "_destination")]) + "}";
+  };
+  auto read_user = [this](long uid) {
+    auto q = engine_->store().exec("SELECT * FROM confd_users WHERE id = $1", {std::to_string(uid)});
+    if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+    if (q->rows.empty()) throw ApiError{404, {not_found("User", "id", std::to_string(uid))}};
+    return std::move(*q);
+  };
+  // Parses {"enabled": bool, "destination": string|null} into SET fragments.
+  auto forward_sets = [](const rapidjson::Value& v, const std::string& f, sdk::Params& ps, std::string& sets) {
+    if (!v.IsObject()) throw ApiError{400, {"Input Error - field '" + f + "': Must be an object {enabled, destination}."}};
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      std::string k = m->name.GetString();
+      if (k == "enabled") {
+        if (!m->value.IsBool()) throw ApiError{400, {"Input Error - field 'enabled': Not a valid boolean."}};
+        ps.push_back(m->value.GetBool() ? "true" : "false");
+      } else if (k == "destination") {
+        if (m->value.IsNull()) {
+          ps.push_back(std::nullopt);
+        } else if (m->value.IsString() && m->value.GetStringLength() <= 128) {
+          ps.push_back(std::string(m->value.GetString()));
+        } else {
+          throw ApiError{400, {"Input Error - field 'destination': Not a valid string (max 128 characters)."}};
+        }
+      } else {
+        throw ApiError{400, {"Input Error - field '" + k + "': Unknown field."}};
+      }
+      sets += (sets.empty() ? "" : ",") + ("forward_" + f + "_" + k + " = $" + std::to_string(ps.size()));
+    }
+  };
+  auto save_user = [this](const HttpRequest& req, const std::string& sets, sdk::Params ps) {
+    return engine_->write([&](sdk::Transaction& tx) {
+      long uid = user_id(&tx, req.params.at("user_id"));
+      if (!sets.empty()) {
+        ps.push_back(std::to_string(uid));
+        run(tx, "UPDATE confd_users SET " + sets + " WHERE id = $" + std::to_string(ps.size()), ps);
+      }
+      auto u = run(tx, "SELECT uuid FROM confd_users WHERE id = $1", {std::to_string(uid)});
+      engine_->notify(tx, "user", "edited", uid,
+                      "{\"id\":" + std::to_string(uid) + ",\"uuid\":\"" + u.get(0, "uuid") + "\"}");
+      return HttpResponse::empty(204);
+    });
+  };
+  add("GET", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.read", "Forwards of a user",
+      [this, read_user, forward_json](auto& req) {
+        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
+        std::string b = "{";
+        for (auto& f : kForwards) b += (b.size() > 1 ? "," : "") + ("\"" + f + "\":" + forward_json(q, f));
+        return HttpResponse::json(200, b + "}");
+      });
+  add("PUT", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.update", "Set all forwards of a user",
+      [forward_sets, save_user](auto& req) {
+        auto doc = parse_body(req.body);
+        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
+        sdk::Params ps;
+        std::string sets;
+        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+          std::string f = m->name.GetString();
+          if (std::find(kForwards.begin(), kForwards.end(), f) == kForwards.end())
+            throw ApiError{400, {"Input Error - field '" + f + "': Unknown forward (busy, noanswer, unconditional)."}};
+          forward_sets(m->value, f, ps, sets);
+        }
+        return save_user(req, sets, ps);
+      });
+  add("GET", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.read", "One forward of a user",
+      [this, read_user, forward_json](auto& req) {
+        auto f = req.params.at("forward");
+        if (std::find(kForwards.begin(), kForwards.end(), f) == kForwards.end())
+          throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
+        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
+        return HttpResponse::json(200, forward_json(q, f));
+      });
+  add("PUT", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.update", "Set one forward of a user",
+      [forward_sets, save_user](auto& req) {
+        auto f = req.params.at("forward");
+        if (std::find(kForwards.begin(), kForwards.end(), f) == kForwards.end())
+          throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
+        auto doc = parse_body(req.body);
+        sdk::Params ps;
+        std::string sets;
+        forward_sets(doc, f, ps, sets);
+        return save_user(req, sets, ps);
+      });
+
+  // users -> services
+  static const std::vector<std::string> kServices = {"dnd", "incallfilter"};
+  auto service_json = [](const sdk::QueryResult& q, const std::string& s) {
+    return std::string("{\"enabled\":") + (q.get(0, "service_" + s + "_enabled") == "t" ? "true" : "false") + "}";
+  };
+  auto service_sets = [](const rapidjson::Value& v, const std::string& s, sdk::Params& ps, std::string& sets) {
+    if (!v.IsObject() || !v.HasMember("enabled") || !v["enabled"].IsBool() || v.MemberCount() != 1)
+      throw ApiError{400, {"Input Error - field '" + s + "': Must be {\"enabled\": true|false}."}};
+    ps.push_back(v["enabled"].GetBool() ? "true" : "false");
+    sets += (sets.empty() ? "" : ",") + ("service_" + s + "_enabled = $" + std::to_string(ps.size()));
+  };
+  add("GET", "/users/{user_id}/services", "confd.users.{user_id}.services.read", "Services of a user",
+      [this, read_user, service_json](auto& req) {
+        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
+        return HttpResponse::json(200, "{\"dnd\":" + service_json(q, "dnd") + ",\"incallfilter\":" +
+                                           service_json(q, "incallfilter") + "}");
+      });
+  add("PUT", "/users/{user_id}/services", "confd.users.{user_id}.services.update", "Set all services of a user",
+      [service_sets, save_user](auto& req) {
+        auto doc = parse_body(req.body);
+        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
+        sdk::Params ps;
+        std::string sets;
+        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+          std::string s = m->name.GetString();
+          if (std::find(kServices.begin(), kServices.end(), s) == kServices.end())
+            throw ApiError{400, {"Input Error - field '" + s + "': Unknown service (dnd, incallfilter)."}};
+          service_sets(m->value, s, ps, sets);
+        }
+        return save_user(req, sets, ps);
+      });
+  add("GET", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.read", "One service of a user",
+      [this, read_user, service_json](auto& req) {
+        auto s = req.params.at("service");
+        if (std::find(kServices.begin(), kServices.end(), s) == kServices.end())
+          throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
+        return HttpResponse::json(200, service_json(read_user(user_id(nullptr, req.params.at("user_id"))), s));
+      });
+  add("PUT", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.update", "Set one service of a user",
+      [service_sets, save_user](auto& req) {
+        auto s = req.params.at("service");
+        if (std::find(kServices.begin(), kServices.end(), s) == kServices.end())
+          throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
+        auto doc = parse_body(req.body);
+        sdk::Params ps;
+        std::string sets;
+        service_sets(doc, s, ps, sets);
+        return save_user(req, sets, ps);
+      });
+
+  // users -> funckeys
+  auto position_of = [](const HttpRequest& req) {
+    auto p = req.params.at("position");
+    if (p.empty() || p.size() > 3 || !std::all_of(p.begin(), p.end(), ::isdigit) || std::stoi(p) < 1)
+      throw ApiError{404, {"Resource Not Found - FuncKey was not found ('position': '" + p + "')"}};
+    return std::stol(p);
+  };
+  add("GET", "/users/{user_id}/funckeys", "confd.users.{user_id}.funckeys.read", "Function keys of a user",
+      [this](auto& req) {
+        long uid = user_id(nullptr, req.params.at("user_id"));
+        auto q = engine_->store().exec(
+            "SELECT coalesce(json_object_agg(position::text, json_build_object('blf', blf, 'label', label, "
+            "'destination', destination) ORDER BY position), '{}') AS j FROM confd_user_funckeys WHERE user_id = $1",
+            {std::to_string(uid)});
+        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+        return HttpResponse::json(200, "{\"keys\":" + q->get(0, "j") + "}");
+      });
+  add("GET", "/users/{user_id}/funckeys/{position}", "confd.users.{user_id}.funckeys.{position}.read", "One function key",
+      [this, position_of](auto& req) {
+        long uid = user_id(nullptr, req.params.at("user_id"));
+        long pos = position_of(req);
+        auto q = engine_->store().exec(
+            "SELECT json_build_object('blf', blf, 'label', label, 'destination', destination) AS j "
+            "FROM confd_user_funckeys WHERE user_id = $1 AND position = $2", {std::to_string(uid), std::to_string(pos)});
+        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+        if (q->rows.empty())
+          throw ApiError{404, {"Resource Not Found - FuncKey was not found ('position': " + std::to_string(pos) + ")"}};
+        return HttpResponse::json(200, q->get(0, "j"));
+      });
+  add("PUT", "/users/{user_id}/funckeys/{position}", "confd.users.{user_id}.funckeys.{position}.update", "Set one function key",
+      [this, position_of](auto& req) {
+        long pos = position_of(req);
+        auto doc = parse_body(req.body);
+        std::vector<std::string> errs;
+        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
+        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+          std::string k = m->name.GetString();
+          if (k == "blf" && !m->value.IsBool()) errs.push_back("Input Error - field 'blf': Not a valid boolean.");
+          else if (k == "label" && !m->value.IsString() && !m->value.IsNull()) errs.push_back("Input Error - field 'label': Not a valid string.");
+          else if (k == "destination") {
+            if (auto why = funckey_destination(m->value)) errs.push_back("Input Error - field 'destination': " + *why);
+          } else if (k != "blf" && k != "label" && k != "inherited") errs.push_back("Input Error - field '" + k + "': Unknown field.");
+        }
+        if (!doc.HasMember("destination")) errs.push_back("Input Error - field 'destination': Missing data for required field.");
+        if (!errs.empty()) throw ApiError{400, errs};
+        bool blf = doc.HasMember("blf") && doc["blf"].GetBool();
+        sdk::Param label = doc.HasMember("label") && doc["label"].IsString() ? sdk::Param{doc["label"].GetString()} : std::nullopt;
+        std::string dest = to_json(doc["destination"]);
+        return engine_->write([&](sdk::Transaction& tx) {
+          long uid = user_id(&tx, req.params.at("user_id"));
+          if (std::string(doc["destination"]["type"].GetString()) == "user") {
+            auto q = run(tx, "SELECT 1 FROM confd_users WHERE id = $1", {to_param(doc["destination"]["user_id"])});
+            if (q.rows.empty()) throw ApiError{400, {"Input Error - field 'destination': the user does not exist"}};
+          }
+          run(tx,
+              "INSERT INTO confd_user_funckeys (user_id, position, blf, label, destination) VALUES ($1,$2,$3,$4,$5) "
+              "ON CONFLICT (user_id, position) DO UPDATE SET blf = EXCLUDED.blf, label = EXCLUDED.label, "
+              "destination = EXCLUDED.destination",
+              {std::to_string(uid), std::to_string(pos), blf ? "true" : "false", label, dest});
+          engine_->notify(tx, "user_funckey", "edited", uid,
+                          "{\"user_id\":" + std::to_string(uid) + ",\"position\":" + std::to_string(pos) + "}");
+          return HttpResponse::empty(204);
+        });
+      });
+  add("DELETE", "/users/{user_id}/funckeys/{position}", "confd.users.{user_id}.funckeys.{position}.delete", "Remove one function key",
+      [this, position_of](auto& req) {
+        long pos = position_of(req);
+        return engine_->write([&](sdk::Transaction& tx) {
+          long uid = user_id(&tx, req.params.at("user_id"));
+          auto q = run(tx, "DELETE FROM confd_user_funckeys WHERE user_id = $1 AND position = $2 RETURNING 1",
+                       {std::to_string(uid), std::to_string(pos)});
+          if (q.rows.empty())
+            throw ApiError{404, {"Resource Not Found - FuncKey was not found ('position': " + std::to_string(pos) + ")"}};
+          engine_->notify(tx, "user_funckey", "deleted", uid,
+                          "{\"user_id\":" + std::to_string(uid) + ",\"position\":" + std::to_string(pos) + "}");
+          return HttpResponse::empty(204);
+        });
+      });
+
+  // users <-> callpermissions and voicemails: plain link tables
+  struct Link {
+    const char* path;
+    const char* param;
+    const char* table;
+    const char* singular;
+    const char* link;
+    const char* col;
+    const char* event;
+  };
+  for (auto l : {Link{"callpermissions", "callpermission_id", "confd_callpermissions", "CallPermission",
+                      "confd_user_callpermissions", "callpermission_id", "user_callpermission"},
+                 Link{"voicemails", "voicemail_id", "confd_voicemails", "Voicemail", "confd_user_voicemails",
+                      "voicemail_id", "user_voicemail"}}) {
+    std::string base = std::string("/users/{user_id}/") + l.path;
+    std::string acl = std::string("confd.users.{user_id}.") + l.path;
+    add("GET", base, acl + ".read", std::string("The ") + l.path + " of a user",
+        [this, l](auto& req) {
+          long uid = user_id(nullptr, req.params.at("user_id"));
+          auto q = engine_->store().exec(std::string("SELECT coalesce(json_agg(json_build_object('user_id', user_id, '") + l.col +
+                                             "', " + l.col + ") ORDER BY " + l.col + "), '[]') AS j FROM " + l.link +
+                                             " WHERE user_id = $1",
+                                         {std::to_string(uid)});
+          if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+          return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
+        });
+    add("PUT", base + "/{" + l.param + "}", acl + ".{" + l.param + "}.update", std::string("Associate a ") + l.singular + " to a user",
+        [this, l, id_of, assoc_event](auto& req) {
+          long oid = id_of(req, l.param, l.singular);
+          return engine_->write([&](sdk::Transaction& tx) {
+            long uid = user_id(&tx, req.params.at("user_id"));
+            require_row(tx, l.table, l.singular, oid);
+            if (std::string(l.link) == "confd_user_voicemails") {
+              auto cur = run(tx, "SELECT voicemail_id FROM confd_user_voicemails WHERE user_id = $1", {std::to_string(uid)});
+              if (cur.get(0, "voicemail_id") == std::to_string(oid)) return HttpResponse::empty(204);
+              if (!cur.rows.empty())
+                throw ApiError{400, {"Resource Error - User already has a Voicemail: dissociate it first"}};
+            }
+            run(tx, std::string("INSERT INTO ") + l.link + " (user_id, " + l.col + ") VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                {std::to_string(uid), std::to_string(oid)});
+            assoc_event(tx, l.event, "created", uid, "user_id", oid, l.col);
+            return HttpResponse::empty(204);
+          });
+        });
+    add("DELETE", base + "/{" + l.param + "}", acl + ".{" + l.param + "}.delete", std::string("Dissociate a ") + l.singular + " from a user",
+        [this, l, id_of, assoc_event](auto& req) {
+          long oid = id_of(req, l.param, l.singular);
+          return engine_->write([&](sdk::Transaction& tx) {
+            long uid = user_id(&tx, req.params.at("user_id"));
+            auto q = run(tx, std::string("DELETE FROM ") + l.link + " WHERE user_id = $1 AND " + l.col + " = $2 RETURNING 1",
+                         {std::to_string(uid), std::to_string(oid)});
+            if (q.rows.empty())
+              throw ApiError{404, {std::string("Resource Not Found - User") + l.singular + " was not found ('user_id': " +
+                                   std::to_string(uid) + ", '" + l.col + "': " + std::to_string(oid) + ")"}};
+            assoc_event(tx, l.event, "deleted", uid, "user_id", oid, l.col);
+            return HttpResponse::empty(204);
+          });
+        });
+  }
+  return out;
+}
+
+}  // namespace dialtone::plugins::api::confd

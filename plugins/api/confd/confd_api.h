@@ -1,0 +1,47 @@
+// api.confd: XiVO's configuration REST API (xivo-confd 1.1) as a plugin.
+// Mounts /1.1/... on the "confd" listener, owns the confd_* tables.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <dialtone/host.h>
+#include <dialtone/http.h>
+#include <dialtone/options.h>
+#include <dialtone/plugin.h>
+
+#include "plugins/api/confd/resource.h"
+
+namespace dialtone::plugins::api::confd {
+
+extern const sdk::OptionSpec kOptions[];
+
+// The OpenAPI document served at /1.1/api/api.yml (plugins/api/confd/api.yml).
+extern const char* const kApiSpec;
+
+class ConfdApi final : public sdk::Plugin {
+ public:
+  explicit ConfdApi(sdk::Host& host) : host_(host) {}
+  sdk::Status configure(const sdk::Options& options) override;
+  sdk::Status start() override;
+  void stop() override;
+
+  // The routes start() mounts, for documentation and the OpenAPI check.
+  std::vector<sdk::Route> routes();
+
+ private:
+  void define_resources();
+  sdk::HttpResponse import_users(const sdk::HttpRequest& req);
+  sdk::HttpResponse update_users_csv(const sdk::HttpRequest& req);
+  sdk::HttpResponse export_users(const sdk::HttpRequest& req);
+  long user_id(sdk::Transaction* tx, const std::string& ref);
+
+  sdk::Host& host_;
+  std::string listener_ = "confd";
+  std::unique_ptr<Engine> engine_;
+  std::vector<std::shared_ptr<Resource>> resources_;
+  bool mounted_ = false;
+};
+
+}  // namespace dialtone::plugins::api::confd

@@ -1,0 +1,107 @@
+// Table-driven CRUD for confd resources: one Resource describes a table's
+// writable fields, how they are checked, which columns list requests may
+// search and sort, and the hooks that enforce cross-table rules. Every write
+// runs in one store transaction that also sends pg_notify('dialtone_config').
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include <dialtone/bus.h>
+#include <dialtone/http.h>
+#include <dialtone/store.h>
+
+namespace dialtone::plugins::api::confd {
+
+// Thrown inside a transaction body to roll back and answer 400/404 with
+// these messages; caught at the handler edge.
+struct ApiError {
+  int status = 400;
+  std::vector<std::string> messages;
+};
+
+enum class FieldType { string, integer, boolean, json };
+
+struct Field {
+  std::string name;
+  FieldType type = FieldType::string;
+  bool required = false;  // on create
+  bool nullable = true;
+  // Extra check on a present, well-typed value: returns a reason to refuse.
+  std::function<std::optional<std::string>(const rapidjson::Value&)> check;
+};
+
+struct Resource {
+  std::string path;      // "users": /1.1/users, ACL confd.users.*
+  std::string table;     // confd_users
+  std::string singular;  // "User" in messages
+  std::string event;     // "user": config.user.created, pg_notify user.created:<id>
+  std::vector<Field> fields;
+  std::vector<std::string> searchable;
+  std::vector<std::string> sortable;  // first is the default order
+  // Column sets that must be unique, checked to give XiVO's message.
+  std::vector<std::vector<std::string>> uniques;
+  // Columns hidden from the JSON representation.
+  std::vector<std::string> hidden;
+  bool has_uuid = false;
+  // Runs inside the write transaction after INSERT/UPDATE (id known).
+  std::function<void(sdk::Transaction&, long id)> after_write;
+  // Runs inside the delete transaction before DELETE.
+  std::function<void(sdk::Transaction&, long id)> before_delete;
+};
+
+// Parses a JSON request body, refusing invalid UTF-8 and non-objects.
+rapidjson::Document parse_body(const std::string& body);
+
+// Runs a query inside a transaction; a failure becomes ApiError (unique
+// violations 400, others 500) so the whole request rolls back.
+sdk::QueryResult run(sdk::Transaction& tx, std::string_view sql, const sdk::Params& params = {});
+
+std::string to_param(const rapidjson::Value& v);
+std::string to_json(const rapidjson::Value& v);
+
+class Engine {
+ public:
+  Engine(sdk::Store& store, sdk::EventBus& bus) : store_(store), bus_(bus) {}
+
+  // Runs `body` in one transaction; returns 2xx from `ok` or the ApiError as
+  // an XiVO error list. Events queued with notify() are published on commit.
+  sdk::HttpResponse write(const std::function<sdk::HttpResponse(sdk::Transaction&)>& body);
+  // Queues config.<event>.<action> with `json`, and pg_notify in `tx`.
+  void notify(sdk::Transaction& tx, const std::string& event, const std::string& action,
+              long id, const std::string& json);
+
+  sdk::HttpResponse list(const Resource& r, const sdk::HttpRequest& req,
+                         const std::string& extra_where = {}, const sdk::Params& extra = {});
+  sdk::HttpResponse get(const Resource& r, long id);
+  sdk::HttpResponse create(const Resource& r, const std::string& body);
+  sdk::HttpResponse update(const Resource& r, long id, const std::string& body);
+  sdk::HttpResponse remove(const Resource& r, long id);
+
+  // Field checks on a parsed object; `creating` enforces required fields.
+  static std::vector<std::string> validate(const Resource& r, const rapidjson::Value& obj,
+                                           bool creating);
+  // INSERT (id < 0) or UPDATE of the provided fields in `tx`; returns the id.
+  long upsert(sdk::Transaction& tx, const Resource& r, const rapidjson::Value& obj, long id);
+  // The JSON of one row, or nullopt.
+  std::optional<std::string> fetch(sdk::Transaction* tx, const Resource& r, long id);
+  void check_uniques(sdk::Transaction& tx, const Resource& r, const rapidjson::Value& obj, long id);
+  static std::string json_expr(const Resource& r);
+  std::string id_json(sdk::Transaction& tx, const Resource& r, long id);
+
+  sdk::Store& store() { return store_; }
+
+ private:
+  sdk::Store& store_;
+  sdk::EventBus& bus_;
+};
+
+std::string not_found(const std::string& singular, const std::string& key, const std::string& value);
+// Parses a numeric path id; throws ApiError 404 when it is not a number.
+long parse_id(const std::string& singular, const std::string& text);
+
+}  // namespace dialtone::plugins::api::confd

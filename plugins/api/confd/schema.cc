@@ -1,0 +1,236 @@
+#include "plugins/api/confd/schema.h"
+
+namespace dialtone::plugins::api::confd {
+namespace {
+
+// Ranges are JSON lists [{"start":"1000","end":"1999"}] (incall ranges also
+// carry "did_length") because the API exchanges them in that shape and the
+// range check runs in SQL (confd_in_ranges).
+constexpr const char* kV1 = R"SQL(
+CREATE TABLE confd_contexts (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_.-]{1,39}$'),
+  label text,
+  type text NOT NULL DEFAULT 'internal'
+    CHECK (type IN ('internal','incall','outcall','services','others')),
+  description text,
+  enabled boolean NOT NULL DEFAULT true,
+  user_ranges jsonb NOT NULL DEFAULT '[]',
+  group_ranges jsonb NOT NULL DEFAULT '[]',
+  queue_ranges jsonb NOT NULL DEFAULT '[]',
+  conference_room_ranges jsonb NOT NULL DEFAULT '[]',
+  incall_ranges jsonb NOT NULL DEFAULT '[]');
+
+-- True when `exten` is numeric, of the same length as a range's bounds and
+-- between them (XiVO compares numbers of equal width).
+CREATE FUNCTION confd_in_ranges(ranges jsonb, exten text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT exten ~ '^[0-9]+$' AND EXISTS (
+    SELECT 1 FROM jsonb_array_elements(ranges) r
+    WHERE length(r->>'start') = length(exten)
+      AND exten >= r->>'start' AND exten <= coalesce(nullif(r->>'end',''), r->>'start'))
+$$;
+
+CREATE TABLE confd_labels (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  description text);
+
+CREATE TABLE confd_users (
+  id serial PRIMARY KEY,
+  uuid uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+  firstname text NOT NULL,
+  lastname text,
+  email text,
+  language text CHECK (language IS NULL OR language IN ('de_DE','en_US','es_ES','fr_FR','fr_CA')),
+  mobile_phone_number text,
+  outgoing_caller_id text,
+  enabled boolean NOT NULL DEFAULT true,
+  supervision_enabled boolean NOT NULL DEFAULT true,
+  call_transfer_enabled boolean NOT NULL DEFAULT false,
+  dtmf_hangup_enabled boolean NOT NULL DEFAULT false,
+  simultaneous_calls integer NOT NULL DEFAULT 5 CHECK (simultaneous_calls BETWEEN 1 AND 20),
+  ring_seconds integer NOT NULL DEFAULT 30 CHECK (ring_seconds BETWEEN 0 AND 60 AND ring_seconds % 5 = 0),
+  call_permission_password text,
+  labels jsonb NOT NULL DEFAULT '[]',
+  forward_busy_enabled boolean NOT NULL DEFAULT false,
+  forward_busy_destination text,
+  forward_noanswer_enabled boolean NOT NULL DEFAULT false,
+  forward_noanswer_destination text,
+  forward_unconditional_enabled boolean NOT NULL DEFAULT false,
+  forward_unconditional_destination text,
+  service_dnd_enabled boolean NOT NULL DEFAULT false,
+  service_incallfilter_enabled boolean NOT NULL DEFAULT false);
+
+CREATE TABLE confd_endpoints_sip (
+  id serial PRIMARY KEY,
+  username text NOT NULL UNIQUE,
+  secret text NOT NULL,
+  type text NOT NULL DEFAULT 'friend' CHECK (type IN ('friend','peer','user')),
+  host text NOT NULL DEFAULT 'dynamic',
+  options jsonb NOT NULL DEFAULT '[]');
+
+CREATE SEQUENCE confd_provisioning_seq;
+-- Six digits, unique: walks a permutation of 100000..999999 (524287 is prime
+-- to 900000) and skips codes an admin set by hand.
+CREATE FUNCTION confd_next_provisioning_code() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE c text;
+BEGIN
+  LOOP
+    c := (100000 + (nextval('confd_provisioning_seq') * 524287) % 900000)::text;
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM confd_lines WHERE provisioning_code = c);
+  END LOOP;
+  RETURN c;
+END $$;
+
+CREATE TABLE confd_lines (
+  id serial PRIMARY KEY,
+  context text NOT NULL REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  protocol text NOT NULL DEFAULT 'sip' CHECK (protocol IN ('sip')),
+  provisioning_code text NOT NULL UNIQUE DEFAULT confd_next_provisioning_code()
+    CHECK (provisioning_code ~ '^[1-9][0-9]{5}$'),
+  position integer NOT NULL DEFAULT 1 CHECK (position BETWEEN 1 AND 99),
+  caller_id_name text,
+  caller_id_num text,
+  device_id text,
+  endpoint_sip_id integer UNIQUE REFERENCES confd_endpoints_sip(id) ON DELETE SET NULL);
+
+CREATE TABLE confd_extensions (
+  id serial PRIMARY KEY,
+  exten text NOT NULL,
+  context text NOT NULL REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  commented boolean NOT NULL DEFAULT false,
+  UNIQUE (exten, context));
+
+CREATE TABLE confd_user_lines (
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  line_id integer NOT NULL REFERENCES confd_lines(id) ON DELETE CASCADE,
+  main_user boolean NOT NULL,
+  main_line boolean NOT NULL,
+  PRIMARY KEY (user_id, line_id));
+CREATE INDEX confd_user_lines_line ON confd_user_lines(line_id);
+
+CREATE TABLE confd_line_extensions (
+  line_id integer NOT NULL REFERENCES confd_lines(id) ON DELETE CASCADE,
+  extension_id integer NOT NULL UNIQUE REFERENCES confd_extensions(id) ON DELETE CASCADE,
+  PRIMARY KEY (line_id, extension_id));
+
+CREATE TABLE confd_voicemails (
+  id serial PRIMARY KEY,
+  number text NOT NULL CHECK (number ~ '^[0-9]+$'),
+  context text NOT NULL REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  name text NOT NULL,
+  password text CHECK (password IS NULL OR password ~ '^[0-9#]*$'),
+  email text,
+  attach_audio boolean NOT NULL DEFAULT false,
+  delete_messages boolean NOT NULL DEFAULT false,
+  ask_password boolean NOT NULL DEFAULT true,
+  enabled boolean NOT NULL DEFAULT true,
+  UNIQUE (number, context));
+
+CREATE TABLE confd_user_voicemails (
+  user_id integer PRIMARY KEY REFERENCES confd_users(id) ON DELETE CASCADE,
+  voicemail_id integer NOT NULL REFERENCES confd_voicemails(id) ON DELETE CASCADE);
+
+CREATE TABLE confd_callpermissions (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  password text,
+  mode text NOT NULL DEFAULT 'deny' CHECK (mode IN ('allow','deny')),
+  extensions jsonb NOT NULL DEFAULT '[]',
+  enabled boolean NOT NULL DEFAULT true,
+  description text);
+
+CREATE TABLE confd_user_callpermissions (
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  callpermission_id integer NOT NULL REFERENCES confd_callpermissions(id) ON DELETE CASCADE,
+  PRIMARY KEY (user_id, callpermission_id));
+
+CREATE TABLE confd_user_funckeys (
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  position integer NOT NULL CHECK (position BETWEEN 1 AND 999),
+  blf boolean NOT NULL DEFAULT false,
+  label text,
+  destination jsonb NOT NULL,
+  PRIMARY KEY (user_id, position));
+
+CREATE TABLE confd_trunks (
+  id serial PRIMARY KEY,
+  context text REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  description text,
+  endpoint_sip_id integer UNIQUE REFERENCES confd_endpoints_sip(id) ON DELETE SET NULL);
+
+CREATE TABLE confd_incalls (
+  id serial PRIMARY KEY,
+  preprocess_subroutine text,
+  description text,
+  caller_id_mode text CHECK (caller_id_mode IS NULL OR caller_id_mode IN ('prepend','overwrite','append')),
+  caller_id_name text,
+  destination jsonb NOT NULL DEFAULT '{"type":"none"}');
+
+CREATE TABLE confd_incall_extensions (
+  incall_id integer NOT NULL REFERENCES confd_incalls(id) ON DELETE CASCADE,
+  extension_id integer NOT NULL UNIQUE REFERENCES confd_extensions(id) ON DELETE CASCADE,
+  PRIMARY KEY (incall_id, extension_id));
+
+CREATE TABLE confd_outcalls (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  description text,
+  internal_caller_id boolean NOT NULL DEFAULT false,
+  preprocess_subroutine text,
+  priority integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 100),
+  ring_time integer CHECK (ring_time IS NULL OR ring_time >= 0),
+  enabled boolean NOT NULL DEFAULT true,
+  patterns jsonb NOT NULL DEFAULT '[]');
+
+CREATE TABLE confd_outcall_trunks (
+  outcall_id integer NOT NULL REFERENCES confd_outcalls(id) ON DELETE CASCADE,
+  trunk_id integer NOT NULL REFERENCES confd_trunks(id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  PRIMARY KEY (outcall_id, trunk_id));
+
+CREATE TABLE confd_groups (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_-]{1,128}$'),
+  label text,
+  ring_strategy text NOT NULL DEFAULT 'all' CHECK (ring_strategy IN
+    ('all','linear','least_recent','fewest_calls','memorized_round_robin','random','weight_random')),
+  timeout integer CHECK (timeout IS NULL OR timeout >= 0),
+  preprocess_subroutine text,
+  enabled boolean NOT NULL DEFAULT true);
+
+CREATE TABLE confd_group_members (
+  group_id integer NOT NULL REFERENCES confd_groups(id) ON DELETE CASCADE,
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  PRIMARY KEY (group_id, user_id));
+
+CREATE TABLE confd_group_extensions (
+  group_id integer NOT NULL REFERENCES confd_groups(id) ON DELETE CASCADE,
+  extension_id integer NOT NULL UNIQUE REFERENCES confd_extensions(id) ON DELETE CASCADE,
+  PRIMARY KEY (group_id, extension_id));
+
+CREATE TABLE confd_schedules (
+  id serial PRIMARY KEY,
+  name text NOT NULL,
+  timezone text,
+  enabled boolean NOT NULL DEFAULT true,
+  open_periods jsonb NOT NULL DEFAULT '[]',
+  exceptional_periods jsonb NOT NULL DEFAULT '[]',
+  closed_destination jsonb NOT NULL DEFAULT '{"type":"none"}');
+)SQL";
+
+constexpr sdk::Migration kMigrations[] = {
+    {1, "confd configuration schema", kV1},
+    {2, "confd list indexes",
+     "CREATE INDEX confd_users_firstname ON confd_users (firstname, id);"
+     "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
+     "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
+};
+
+}  // namespace
+
+std::span<const sdk::Migration> migrations() { return kMigrations; }
+
+}  // namespace dialtone::plugins::api::confd

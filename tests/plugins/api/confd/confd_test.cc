@@ -1,0 +1,379 @@
+// api.confd through the fake host against a real PostgreSQL. FakeHttp does
+// not enforce ACLs: ACL semantics are checked on the route ACL strings.
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <dialtone/testing/fake_host.h>
+
+#include "kernel/store/pg_store.h"
+#include "plugins/api/confd/confd_api.h"
+#include "tests/support/pg_fixture.h"
+
+namespace {
+
+using dialtone::plugins::api::confd::ConfdApi;
+using dialtone::sdk::HttpResponse;
+
+rapidjson::Document js(const std::string& s) {
+  rapidjson::Document d;
+  d.Parse(s.c_str());
+  return d;
+}
+
+class Confd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host_.bus(), host_.log());
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    host_.set_store(store_.get());
+    harness_ = std::make_unique<dialtone::testing::PluginHarness<ConfdApi>>(host_, dialtone::plugins::api::confd::kOptions);
+    auto st = harness_->run();
+    ASSERT_TRUE(st) << st.error().message;
+  }
+  void TearDown() override {
+    harness_.reset();
+    store_->close();
+  }
+  HttpResponse call(const std::string& m, const std::string& t, const std::string& b = {}) {
+    return host_.http()->call(m, t, b);
+  }
+  int post_id(const std::string& t, const std::string& b) {
+    auto r = call("POST", t, b);
+    EXPECT_EQ(r.status, 201) << t << " " << b << " -> " << r.body;
+    auto d = js(r.body);
+    return d.IsObject() && d.HasMember("id") ? d["id"].GetInt() : -1;
+  }
+  long count(const std::string& table) {
+    auto q = store_->exec("SELECT count(*) AS n FROM " + table);
+    return std::stol(q->get(0, "n"));
+  }
+  void default_context() {
+    post_id("/1.1/contexts", R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1999"}],
+            "group_ranges":[{"start":"2000","end":"2099"}]})");
+    post_id("/1.1/contexts", R"({"name":"from-extern","type":"incall","incall_ranges":[{"start":"5000","end":"5999","did_length":4}]})");
+  }
+
+  dialtone::testing::FakeHost host_{"api.confd"};
+  std::unique_ptr<dialtone::kernel::PgStore> store_;
+  std::unique_ptr<dialtone::testing::PluginHarness<ConfdApi>> harness_;
+};
+
+TEST_F(Confd, UserCrudListSearchOrderAndLimit) {
+  int a = post_id("/1.1/users", R"({"firstname":"Alice","lastname":"Zed","ring_seconds":25})");
+  post_id("/1.1/users", R"({"firstname":"Bob","lastname":"Young","email":"bob@example.com"})");
+  post_id("/1.1/users", R"({"firstname":"Carol","lastname":"Xu"})");
+  auto one = js(call("GET", "/1.1/users/" + std::to_string(a)).body);
+  EXPECT_STREQ(one["firstname"].GetString(), "Alice");
+  EXPECT_EQ(one["ring_seconds"].GetInt(), 25);
+  std::string uuid = one["uuid"].GetString();
+  EXPECT_EQ(call("GET", "/1.1/users/" + uuid).status, 200);  // addressable by uuid
+
+  auto l = js(call("GET", "/1.1/users?search=example.com").body);
+  EXPECT_EQ(l["total"].GetInt(), 1);
+  EXPECT_STREQ(l["items"][0]["firstname"].GetString(), "Bob");
+  l = js(call("GET", "/1.1/users?order=lastname&direction=asc&limit=2").body);
+  EXPECT_EQ(l["total"].GetInt(), 3);
+  ASSERT_EQ(l["items"].Size(), 2u);
+  EXPECT_STREQ(l["items"][0]["lastname"].GetString(), "Xu");
+  l = js(call("GET", "/1.1/users?order=firstname&direction=desc&offset=1").body);
+  EXPECT_STREQ(l["items"][0]["firstname"].GetString(), "Bob");
+  EXPECT_EQ(call("GET", "/1.1/users?order=secret").status, 400);
+
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid, R"({"lastname":"Zeta"})").status, 204);
+  EXPECT_STREQ(js(call("GET", "/1.1/users/" + std::to_string(a)).body)["lastname"].GetString(), "Zeta");
+  EXPECT_EQ(call("DELETE", "/1.1/users/" + std::to_string(a)).status, 204);
+  EXPECT_EQ(call("GET", "/1.1/users/" + std::to_string(a)).status, 404);
+
+  // Every write is announced on the bus and through pg_notify.
+  EXPECT_EQ(host_.bus().published("config.user.created").size(), 3u);
+  auto ev = js(host_.bus().published("config.user.edited").at(0).body);
+  EXPECT_STREQ(ev["uuid"].GetString(), uuid.c_str());
+  EXPECT_EQ(host_.bus().published("config.user.deleted").size(), 1u);
+}
+
+TEST_F(Confd, NotifyReachesListenersOnCommitOnly) {
+  std::mutex m;
+  std::vector<std::string> got;
+  auto sub = store_->listen("dialtone_config", [&](const std::string& p) { std::lock_guard l(m); got.push_back(p); });
+  int id = post_id("/1.1/labels", R"({"name":"sales"})");
+  EXPECT_EQ(call("POST", "/1.1/labels", R"({"name":"sales"})").status, 400);  // rolled back: no notify
+  for (int i = 0; i < 100; ++i) {
+    { std::lock_guard l(m); if (!got.empty()) break; }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::lock_guard l(m);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "label.created:" + std::to_string(id));
+}
+
+TEST_F(Confd, BadInputIsRefusedWithMessagesAndNothingWritten) {
+  auto r = call("POST", "/1.1/users", R"({"firstname":3,"bogus":1,"ring_seconds":7})");
+  EXPECT_EQ(r.status, 400);
+  auto d = js(r.body);
+  ASSERT_TRUE(d.IsArray());
+  EXPECT_EQ(d.Size(), 3u) << r.body;
+  EXPECT_NE(r.body.find("field 'bogus'"), std::string::npos);
+  EXPECT_NE(r.body.find("multiple of 5"), std::string::npos);
+  r = call("POST", "/1.1/users", R"({"lastname":"x"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'firstname': Missing data"), std::string::npos);
+  r = call("POST", "/1.1/users", std::string("{\"firstname\":\"A\xff\"}"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("UTF-8"), std::string::npos);
+  EXPECT_EQ(call("POST", "/1.1/users", "{not json").status, 400);
+  // A label that does not exist fails after the INSERT: the INSERT is rolled back.
+  r = call("POST", "/1.1/users", R"({"firstname":"A","labels":["ghost"]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("ghost"), std::string::npos);
+  EXPECT_EQ(count("confd_users"), 0);
+  EXPECT_TRUE(host_.bus().published("config.#").empty());
+}
+
+TEST_F(Confd, ExtensionsRespectRangesAndUniqueness) {
+  default_context();
+  post_id("/1.1/extensions", R"({"exten":"1000","context":"default"})");
+  auto r = call("POST", "/1.1/extensions", R"({"exten":"1000","context":"default"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("Extension already exists"), std::string::npos) << r.body;
+  r = call("POST", "/1.1/extensions", R"({"exten":"3000","context":"default"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("not inside"), std::string::npos) << r.body;
+  EXPECT_EQ(call("POST", "/1.1/extensions", R"({"exten":"1001","context":"nowhere"})").status, 400);
+  EXPECT_EQ(count("confd_extensions"), 1);
+}
+
+TEST_F(Confd, UserLineExtensionEndpointAssociations) {
+  default_context();
+  int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  int l = post_id("/1.1/lines", R"({"context":"default"})");
+  int s = post_id("/1.1/endpoints/sip", R"({"username":"alice","secret":"s3cret","options":[["codecs","opus"]]})");
+  int e = post_id("/1.1/extensions", R"({"exten":"1000","context":"default"})");
+  int g = post_id("/1.1/extensions", R"({"exten":"2000","context":"default"})");
+  auto line = js(call("GET", "/1.1/lines/" + std::to_string(l)).body);
+  EXPECT_TRUE(std::regex_match(line["provisioning_code"].GetString(), std::regex("[1-9][0-9]{5}")));
+  std::string U = std::to_string(u), L = std::to_string(l);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + U + "/lines/" + L).status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/lines/" + L + "/endpoints/sip/" + std::to_string(s)).status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/lines/" + L + "/extensions/" + std::to_string(e)).status, 204);
+  auto r = call("PUT", "/1.1/lines/" + L + "/extensions/" + std::to_string(g));
+  EXPECT_EQ(r.status, 400);  // 2000 is in the group range, not the user range
+  EXPECT_NE(r.body.find("not inside user range"), std::string::npos) << r.body;
+  EXPECT_EQ(call("PUT", "/1.1/lines/" + L + "/devices/abc123").status, 204);
+  auto ul = js(call("GET", "/1.1/users/" + U + "/lines").body);
+  EXPECT_TRUE(ul["items"][0]["main_line"].GetBool());
+
+  // XiVO's rules: an associated user, line or extension cannot be deleted.
+  r = call("DELETE", "/1.1/users/" + U);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("associated with a Line"), std::string::npos);
+  EXPECT_EQ(call("DELETE", "/1.1/extensions/" + std::to_string(e)).status, 400);
+  EXPECT_EQ(call("DELETE", "/1.1/endpoints/sip/" + std::to_string(s)).status, 400);
+  EXPECT_EQ(call("DELETE", "/1.1/users/" + U + "/lines/" + L).status, 204);
+  EXPECT_EQ(call("DELETE", "/1.1/users/" + U).status, 204);
+
+  // What the SIP registrar reads.
+  auto q = store_->exec(
+      "SELECT s.username, s.secret, e.exten, l.context, l.device_id FROM confd_lines l "
+      "JOIN confd_endpoints_sip s ON s.id = l.endpoint_sip_id JOIN confd_line_extensions le ON le.line_id = l.id "
+      "JOIN confd_extensions e ON e.id = le.extension_id");
+  ASSERT_EQ(q->rows.size(), 1u);
+  EXPECT_EQ(q->get(0, "username"), "alice");
+  EXPECT_EQ(q->get(0, "exten"), "1000");
+  EXPECT_EQ(q->get(0, "device_id"), "abc123");
+}
+
+TEST_F(Confd, TrunksIncallsOutcallsGroups) {
+  default_context();
+  post_id("/1.1/contexts", R"({"name":"to-extern","type":"outcall"})");
+  int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  int t1 = post_id("/1.1/trunks", R"({"context":"from-extern","description":"provider A"})");
+  int t2 = post_id("/1.1/trunks", R"({"context":"from-extern"})");
+  int s = post_id("/1.1/endpoints/sip", R"({"username":"provider","secret":"x","type":"peer","host":"192.0.2.1"})");
+  EXPECT_EQ(call("PUT", "/1.1/trunks/" + std::to_string(t1) + "/endpoints/sip/" + std::to_string(s)).status, 204);
+  int o = post_id("/1.1/outcalls", R"({"name":"national","patterns":[{"pattern":"0XXXXXXXXX","strip_digits":1,"prefix":"0033"}]})");
+  auto O = std::to_string(o);
+  EXPECT_EQ(call("PUT", "/1.1/outcalls/" + O + "/trunks",
+                 "{\"trunks\":[{\"id\":" + std::to_string(t2) + "},{\"id\":" + std::to_string(t1) + "}]}").status, 204);
+  auto tr = js(call("GET", "/1.1/outcalls/" + O + "/trunks").body);
+  EXPECT_EQ(tr["trunks"][0]["id"].GetInt(), t2);
+  EXPECT_EQ(call("PUT", "/1.1/outcalls/" + O + "/trunks", R"({"trunks":[{"id":999}]})").status, 400);
+  EXPECT_EQ(js(call("GET", "/1.1/outcalls/" + O + "/trunks").body)["trunks"].Size(), 2u);  // unchanged
+  EXPECT_EQ(call("POST", "/1.1/outcalls", R"({"name":"bad","patterns":[{"pattern":"1","color":"red"}]})").status, 400);
+
+  int in = post_id("/1.1/incalls", "{\"destination\":{\"type\":\"user\",\"user_id\":" + std::to_string(u) + "}}");
+  EXPECT_EQ(call("POST", "/1.1/incalls", R"({"destination":{"type":"user","user_id":999}})").status, 400);
+  int did = post_id("/1.1/extensions", R"({"exten":"5000","context":"from-extern"})");
+  int internal = post_id("/1.1/extensions", R"({"exten":"1500","context":"default"})");
+  EXPECT_EQ(call("PUT", "/1.1/incalls/" + std::to_string(in) + "/extensions/" + std::to_string(did)).status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/incalls/" + std::to_string(in) + "/extensions/" + std::to_string(internal)).status, 400);
+
+  int g = post_id("/1.1/groups", R"({"name":"support","ring_strategy":"linear","timeout":20})");
+  EXPECT_EQ(call("POST", "/1.1/groups", R"({"name":"x","ring_strategy":"loudest"})").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
+                 "{\"users\":[{\"id\":" + std::to_string(u) + "}]}").status, 204);
+  EXPECT_EQ(js(call("GET", "/1.1/groups/" + std::to_string(g) + "/members/users").body)["users"].Size(), 1u);
+  int vm = post_id("/1.1/voicemails", R"({"number":"1000","context":"default","name":"Alice","password":"1234"})");
+  EXPECT_EQ(call("POST", "/1.1/voicemails", R"({"number":"1000","context":"default","name":"dup"})").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + std::to_string(u) + "/voicemails/" + std::to_string(vm)).status, 204);
+  post_id("/1.1/schedules", R"({"name":"office","timezone":"Europe/Paris","open_periods":[{"hours_start":"08:00","hours_end":"18:00"}]})");
+  int cp = post_id("/1.1/callpermissions", R"({"name":"no-intl","mode":"deny","extensions":["00."]})");
+  EXPECT_EQ(call("PUT", "/1.1/users/" + std::to_string(u) + "/callpermissions/" + std::to_string(cp)).status, 204);
+  EXPECT_EQ(js(call("GET", "/1.1/users/" + std::to_string(u) + "/callpermissions").body)["items"].Size(), 1u);
+}
+
+TEST_F(Confd, ForwardsServicesFunckeysAndTheirAcls) {
+  int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  auto uuid = std::string(js(call("GET", "/1.1/users/" + std::to_string(u)).body)["uuid"].GetString());
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards/busy", R"({"enabled":true,"destination":"1234"})").status, 204);
+  auto f = js(call("GET", "/1.1/users/" + uuid + "/forwards").body);
+  EXPECT_TRUE(f["busy"]["enabled"].GetBool());
+  EXPECT_STREQ(f["busy"]["destination"].GetString(), "1234");
+  EXPECT_FALSE(f["unconditional"]["enabled"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards/sideways", R"({"enabled":true})").status, 404);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services/dnd", R"({"enabled":true})").status, 204);
+  EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services").body)["dnd"]["enabled"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/1", R"({"blf":true,"destination":{"type":"service","service":"enablednd"}})").status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/2", R"({"destination":{"type":"teleport"}})").status, 400);
+  EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/funckeys").body)["keys"]["1"]["blf"].GetBool());
+
+  // The kernel substitutes {user_id} and matches `me` against the token's
+  // uuid: `confd.users.me.forwards.*.update` grants this route only for self.
+  auto* http = host_.http();
+  EXPECT_EQ(http->required_acl("PUT", "/1.1/users/" + uuid + "/forwards/busy"), "confd.users." + uuid + ".forwards.busy.update");
+  EXPECT_EQ(http->required_acl("GET", "/1.1/users/" + uuid + "/services"), "confd.users." + uuid + ".services.read");
+  EXPECT_EQ(http->required_acl("DELETE", "/1.1/users/" + uuid + "/funckeys/3"), "confd.users." + uuid + ".funckeys.3.delete");
+  EXPECT_EQ(http->required_acl("GET", "/1.1/users"), "confd.users.read");
+  EXPECT_EQ(http->required_acl("POST", "/1.1/users"), "confd.users.create");
+  EXPECT_EQ(http->required_acl("PUT", "/1.1/users/7"), "confd.users.7.update");
+  EXPECT_EQ(http->required_acl("GET", "/1.1/endpoints/sip/3"), "confd.endpoints.sip.3.read");
+}
+
+std::string csv_users(int n, int bad_line = 0) {
+  std::ostringstream o;
+  o << "entity_id,firstname,lastname,email,exten,context,line_protocol,sip_username,sip_secret,ring_seconds\n";
+  for (int i = 0; i < n; ++i) {
+    int line = i + 2;
+    o << "1,First" << i << ",\"Last, " << i << "\",u" << i << "@example.com," << (1000 + i) << ",default,sip,user" << i
+      << ",pw" << i << "," << (line == bad_line ? "7" : "30") << "\n";
+  }
+  return o.str();
+}
+
+TEST_F(Confd, ImportsAThousandUsersInOneTransactionUnderFiveSeconds) {
+  default_context();
+  auto body = csv_users(1000);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = call("POST", "/1.1/users/import", body);
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.status, 201) << r.body.substr(0, 500);
+  EXPECT_LT(secs, 5.0);  // the issue's requirement
+  EXPECT_EQ(count("confd_users"), 1000);
+  EXPECT_EQ(count("confd_lines"), 1000);
+  EXPECT_EQ(count("confd_line_extensions"), 1000);
+  EXPECT_EQ(count("confd_user_lines"), 1000);
+  auto q = store_->exec("SELECT count(DISTINCT provisioning_code) AS n FROM confd_lines");
+  EXPECT_EQ(q->get(0, "n"), "1000");
+  auto l = js(call("GET", "/1.1/users?search=Last,%20999").body);
+  EXPECT_EQ(l["total"].GetInt(), 1);
+  EXPECT_EQ(host_.bus().published("config.user.created").size(), 1000u);
+  // A second import of the same numbers is refused as a whole.
+  r = call("POST", "/1.1/users/import", csv_users(3));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("line 2: Resource Error - Extension already exists"), std::string::npos) << r.body;
+}
+
+TEST_F(Confd, ImportWithABadLineCreatesNothingAndNamesTheLine) {
+  default_context();
+  auto r = call("POST", "/1.1/users/import", csv_users(1000, 500));
+  EXPECT_EQ(r.status, 400);
+  auto d = js(r.body);
+  ASSERT_TRUE(d.IsArray());
+  ASSERT_EQ(d.Size(), 1u) << r.body;
+  EXPECT_NE(std::string(d[0].GetString()).find("line 500:"), std::string::npos) << r.body;
+  EXPECT_NE(std::string(d[0].GetString()).find("ring_seconds"), std::string::npos);
+  EXPECT_EQ(count("confd_users"), 0);
+  EXPECT_EQ(count("confd_endpoints_sip"), 0);
+  // Out-of-range extension at line 3 is found in the second (database) pass.
+  std::string csv = "firstname,exten,context,line_protocol\nA,1000,default,sip\nB,9999,default,sip\n";
+  r = call("POST", "/1.1/users/import", csv);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("line 3: Input Error - exten 9999 not inside"), std::string::npos) << r.body;
+  EXPECT_EQ(count("confd_users"), 0);
+}
+
+TEST_F(Confd, ExportRoundTripsThroughUpdate) {
+  default_context();
+  post_id("/1.1/labels", R"({"name":"vip"})");
+  std::string csv =
+      "firstname,lastname,exten,context,line_protocol,labels,voicemail_name,voicemail_number,voicemail_context,"
+      "incall_exten,incall_context\n"
+      "Jane,\"O\"\"Neil\",1000,default,sip,vip,Jane VM,1000,default,5000,from-extern\nJohn,Doe,1001,default,sip,,,,,,\n";
+  auto r = call("POST", "/1.1/users/import", csv);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto ex = call("GET", "/1.1/users/export");
+  ASSERT_EQ(ex.status, 200);
+  EXPECT_EQ(ex.content_type, "text/csv; charset=utf-8");
+  EXPECT_NE(ex.body.find("\"O\"\"Neil\""), std::string::npos) << ex.body;
+  EXPECT_NE(ex.body.find(",vip,1000,default,sip,"), std::string::npos) << ex.body;
+  EXPECT_NE(ex.body.find("5000,from-extern"), std::string::npos) << ex.body;
+  // Edit the export and feed it back by uuid.
+  std::string edited = std::regex_replace(ex.body, std::regex("Doe"), "Dough");
+  auto up = call("PUT", "/1.1/users/import", edited);
+  ASSERT_EQ(up.status, 200) << up.body;
+  auto l = js(call("GET", "/1.1/users?search=Dough").body);
+  EXPECT_EQ(l["total"].GetInt(), 1);
+  EXPECT_EQ(call("GET", "/1.1/users/export").body, edited);
+}
+
+TEST_F(Confd, ConcurrentEditsOfOneUserSerialize) {
+  int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  std::atomic<int> ok{0}, other{0};
+  auto edit = [&](int who) {
+    for (int i = 0; i < 25; ++i) {
+      auto r = call("PUT", "/1.1/users/" + std::to_string(u),
+                    "{\"lastname\":\"W" + std::to_string(who) + "\",\"email\":\"w" + std::to_string(who) + "@x\"}");
+      (r.status == 204 ? ok : other)++;
+    }
+  };
+  std::thread a(edit, 1), b(edit, 2);
+  a.join();
+  b.join();
+  EXPECT_EQ(ok.load(), 50);
+  EXPECT_EQ(other.load(), 0);
+  auto d = js(call("GET", "/1.1/users/" + std::to_string(u)).body);
+  std::string ln = d["lastname"].GetString(), em = d["email"].GetString();
+  EXPECT_EQ(em, "w" + ln.substr(1) + "@x");  // never half of one edit and half of the other
+}
+
+TEST_F(Confd, OpenApiFileDescribesExactlyTheMountedRoutes) {
+  std::ifstream f(CONFD_API_YML);
+  ASSERT_TRUE(f) << CONFD_API_YML;
+  std::set<std::string> spec, mounted;
+  std::string line, path;
+  std::regex path_re("^  \"(/[^\"]*)\":\\s*$"), method_re("^    (get|put|post|delete|head):\\s*$");
+  std::smatch m;
+  while (std::getline(f, line)) {
+    if (std::regex_match(line, m, path_re)) path = m[1];
+    else if (std::regex_match(line, m, method_re)) {
+      std::string meth = m[1];
+      for (auto& c : meth) c = static_cast<char>(std::toupper(c));
+      spec.insert(meth + " " + path);
+    }
+  }
+  for (auto& r : host_.http()->routes()) mounted.insert(r.route.method + " " + r.route.path);
+  EXPECT_EQ(spec, mounted);
+  auto served = call("GET", "/1.1/api/api.yml");
+  EXPECT_EQ(served.status, 200);
+  EXPECT_NE(served.body.find("openapi: \"3.0.3\""), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,93 @@
+// directory.phonebook: the internal phonebooks in PostgreSQL (seed 5.11.5,
+// 5.26.2; xivo-dird "dird_phonebook" back-end and phonebook REST API).
+#pragma once
+
+#include <dialtone/http.h>
+#include <dialtone/store.h>
+
+#include <memory>
+
+#include "plugins/directory/phonebook/contact_table.h"
+
+namespace dialtone::plugins::directory {
+
+// Contact columns of seed 5.26.2 (import headers), also accepted over REST.
+// Derived columns added for searching and display: fullname ("<firstname>
+// <lastname>") and the seed 5.11.5 names (phonebook.firstname,
+// phonebooknumber.office.number, phonebookaddress.home.city, ...).
+Fields expand_phonebook_contact(const Fields& fields);
+
+// One line per problem of a contact's values ("officenumbers '12ab' must be
+// digits or video:<room>"); empty when valid.
+std::vector<std::string> validate_phonebook_contact(const Fields& fields);
+
+// Parses a seed 5.26.2 import file ('|'-delimited, header first). Every
+// problem is reported as "line N: ..." with N the line in the file.
+sdk::Result<std::vector<Fields>> parse_phonebook_import(std::string_view csv,
+                                                        std::vector<std::string>& errors);
+
+struct Phonebook {
+  long id = 0;
+  std::string tenant;
+  std::string name;
+  std::string description;
+};
+
+class PhonebookStore {
+ public:
+  explicit PhonebookStore(sdk::Store& store);
+  // Applies the schema; the trigram index is created when pg_trgm can be
+  // installed, otherwise `log` gets one warning and searches scan.
+  sdk::Status migrate(sdk::Logger& log);
+
+  sdk::Result<std::vector<Phonebook>> list(const std::string& tenant);
+  sdk::Result<Phonebook> get(const std::string& tenant, long id);
+  sdk::Result<Phonebook> find(const std::string& tenant, const std::string& name);
+  sdk::Result<Phonebook> create(const std::string& tenant, const std::string& name,
+                                const std::string& description);
+  sdk::Result<Phonebook> update(const std::string& tenant, long id, const std::string& name,
+                                const std::string& description);
+  sdk::Status remove(const std::string& tenant, long id);
+  // All rows or none: on any invalid or duplicate line nothing is written and
+  // the error lists every offending line.
+  sdk::Result<std::size_t> import(const std::string& tenant, long id, std::string_view csv);
+
+  ContactTable& contacts() { return contacts_; }
+
+ private:
+  sdk::Store& store_;
+  ContactTable contacts_;
+};
+
+struct PhonebookSourceConfig {
+  SourceConfig source;
+  std::string tenant = "default";
+  std::string phonebook_name;
+  long phonebook_id = 0;  // used when phonebook_name is empty
+};
+
+class PhonebookSource final : public sdk::DirectorySource {
+ public:
+  PhonebookSource(PhonebookSourceConfig config, std::shared_ptr<PhonebookStore> store, sdk::Logger& log);
+
+  std::string_view name() const override { return config_.source.name; }
+  std::string_view type() const override { return "phonebook"; }
+  sdk::Result<std::vector<sdk::DirectoryEntry>> search(const sdk::DirectoryQuery& q) override;
+  sdk::Result<std::optional<sdk::DirectoryEntry>> first_match(const sdk::DirectoryQuery& q) override;
+  sdk::Result<std::vector<sdk::DirectoryEntry>> list(const std::vector<std::string>& ids,
+                                                     const sdk::DirectoryQuery& q) override;
+
+ private:
+  sdk::Result<std::string> scope();
+  sdk::Error failed(const sdk::Error& e);
+
+  PhonebookSourceConfig config_;
+  std::shared_ptr<PhonebookStore> store_;
+  sdk::Logger& log_;
+  FailureLog failures_;
+};
+
+// Routes of the phonebook REST API (mounted on the "dird" listener).
+std::vector<sdk::Route> phonebook_routes(std::shared_ptr<PhonebookStore> store);
+
+}  // namespace dialtone::plugins::directory

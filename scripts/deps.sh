@@ -10,6 +10,7 @@ PKGS=(
   libsofia-sip-ua-dev sip-tester
   libldap2-dev slapd ldap-utils
   tftp-hpa curl wrk
+  clang
   libkainjow-mustache-dev
 )
 missing=()

@@ -1,0 +1,71 @@
+// backend.sip: the plugin object. Glue between the SIP stack (sip_stack.h),
+// the store (credentials, locations), the Lua dialplan and the bus.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <dialtone/bus.h>
+#include <dialtone/host.h>
+#include <dialtone/options.h>
+#include <dialtone/plugin.h>
+#include <dialtone/store.h>
+
+#include "plugins/backend/sip/sip_stack.h"
+
+namespace dialtone::plugins::backend::sip {
+
+// The option table (also the manifest's).
+extern const sdk::OptionSpec kOptions[];
+
+// Builds the stack configuration from validated options; fails naming the option.
+sdk::Result<SipConfig> config_from_options(const sdk::Options& options);
+
+class SipPlugin final : public sdk::Plugin, public SipBackend {
+ public:
+  explicit SipPlugin(sdk::Host& host);
+  ~SipPlugin() override;
+
+  sdk::Status configure(const sdk::Options& options) override;
+  sdk::Status start() override;
+  void stop() override;
+
+  // For tests and the admin: the bound SIP port and registration counts.
+  int port() const { return stack_ ? stack_->port() : 0; }
+  std::size_t contact_count(const std::string& aor) const {
+    return stack_ ? stack_->contact_count(aor) : 0;
+  }
+  std::size_t active_calls() const { return stack_ ? stack_->active_calls() : 0; }
+
+ private:
+  void find_credentials(const std::string& username,
+                        std::function<void(std::optional<LineCredentials>, bool ok)> done) override;
+  void route_call(const CallInfo& call, std::function<void(RouteDecision)> done) override;
+  void bindings_changed(const std::string& aor, const std::vector<Binding>& bindings) override;
+  void call_event(const std::string& call_id, const std::string& state, int status) override;
+
+  void flush_locations();
+  sdk::Status export_lua();
+
+  sdk::Host& host_;
+  SipConfig config_;
+  std::string dialplan_function_ = "route_call";
+  std::string node_;
+  std::unique_ptr<SipStack> stack_;
+  std::unique_ptr<sdk::Subscription> config_listener_;
+
+  // Location writes, batched: at most one transaction in flight.
+  struct Writes {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<Binding>> pending;
+    bool in_flight = false;
+    bool stopped = false;
+  };
+  std::shared_ptr<Writes> writes_ = std::make_shared<Writes>();
+};
+
+}  // namespace dialtone::plugins::backend::sip

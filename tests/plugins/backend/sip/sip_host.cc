@@ -1,0 +1,115 @@
+#include "tests/plugins/backend/sip/sip_host.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "plugins/api/confd/schema.h"
+#include "tests/support/pg_fixture.h"
+
+namespace dialtone::testing {
+
+SipTestHost::SipTestHost() {
+  pool_ = std::make_unique<kernel::ThreadPool>(2, &log_);
+  auto store = kernel::PgStore::open(kernel::StoreConfig{test_dsn()}, bus_, log_);
+  if (!store) throw std::runtime_error("store: " + store.error().message);
+  store_ = std::move(*store);
+  if (auto s = store_->migrate(plugins::api::confd::kOwner, plugins::api::confd::migrations()); !s)
+    throw std::runtime_error("confd schema: " + s.error().message);
+  if (auto r = store_->exec("INSERT INTO confd_contexts (name) VALUES ('default')"); !r)
+    throw std::runtime_error(r.error().message);
+  kernel::LuaConfig cfg;
+  cfg.script = std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua";
+  cfg.states = 2;
+  cfg.module_paths = {SIP_TEST_DIR, SIP_LUA_LIB_DIR};
+  lua_ = std::make_unique<kernel::LuaHostImpl>(cfg, log_);
+  if (auto s = lua_->start(); !s) throw std::runtime_error("lua: " + s.error().message);
+}
+
+SipTestHost::~SipTestHost() {
+  lua_->stop();
+  pool_->shutdown();
+  store_->close();
+}
+
+void SipTestHost::add_line(const std::string& username, const std::string& secret,
+                           const std::string& exten) {
+  auto s = store_->transaction([&](sdk::Transaction& tx) -> sdk::Status {
+    auto u = tx.exec("INSERT INTO confd_users (firstname) VALUES ($1) RETURNING id", {username});
+    if (!u) return u.error();
+    auto e = tx.exec("INSERT INTO confd_endpoints_sip (username, secret) VALUES ($1, $2) RETURNING id",
+                     {username, secret});
+    if (!e) return e.error();
+    auto l = tx.exec(
+        "INSERT INTO confd_lines (context, endpoint_sip_id) VALUES ('default', $1) RETURNING id",
+        {e->rows[0][0]});
+    if (!l) return l.error();
+    auto x = tx.exec("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'default') RETURNING id",
+                     {exten});
+    if (!x) return x.error();
+    if (auto r = tx.exec("INSERT INTO confd_user_lines VALUES ($1, $2, true, true)",
+                         {u->rows[0][0], l->rows[0][0]});
+        !r)
+      return r.error();
+    if (auto r = tx.exec("INSERT INTO confd_line_extensions VALUES ($1, $2)",
+                         {l->rows[0][0], x->rows[0][0]});
+        !r)
+      return r.error();
+    return {};
+  });
+  if (!s) throw std::runtime_error("add_line: " + s.error().message);
+}
+
+int free_port() {
+  for (int i = 0; i < 100; ++i) {
+    int t = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(t, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(t, reinterpret_cast<sockaddr*>(&a), &len);
+    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+    bool ok = ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(u);
+    ::close(t);
+    if (ok) return ntohs(a.sin_port);
+  }
+  return 0;
+}
+
+int run_sipp(const std::vector<std::string>& args, std::string* output) {
+  static std::mt19937 rng{std::random_device{}()};
+  auto dir = std::filesystem::temp_directory_path() /
+             ("dt-sipp-" + std::to_string(::getpid()) + "-" + std::to_string(rng()));
+  std::filesystem::create_directories(dir);
+  std::ostringstream cmd;
+  cmd << "cd '" << dir.string() << "' && timeout -k 5 40 " << SIPP_EXECUTABLE;
+  for (auto& a : args) cmd << " '" << a << "'";
+  cmd << " -nostdin -trace_err -trace_screen > sipp.out 2>&1";
+  int rc = std::system(cmd.str().c_str());
+  int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 255;
+  if (output) {
+    output->clear();
+    for (auto& f : std::filesystem::directory_iterator(dir)) {
+      std::ifstream in(f.path());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      *output += "== " + f.path().filename().string() + "\n" + ss.str().substr(0, 6000);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return status;
+}
+
+}  // namespace dialtone::testing

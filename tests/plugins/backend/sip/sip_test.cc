@@ -1,0 +1,334 @@
+// backend.sip against SIPp: registrar with digest auth, bans, and calls
+// through the Lua dialplan, on a host made of the real kernel pieces.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "plugins/backend/sip/sip_plugin.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+
+namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::run_sipp;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+std::string scenario(const std::string& name) {
+  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
+}
+
+class SipTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new SipTestHost();
+    host_->add_line("alice", "alicepw", "1001");
+    host_->add_line("bob", "bobpw", "1002");
+    host_->add_line("carol", "carolpw", "1003");
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+  }
+
+  void SetUp() override { start({}); }
+  void TearDown() override {
+    if (plugin_) plugin_->stop();
+    plugin_.reset();
+  }
+
+  void start(std::map<std::string, std::string> extra) {
+    if (plugin_) plugin_->stop();
+    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
+                                              {"auth.ban_failures", "1000"},
+                                              {"sip.node", "test-node"}};
+    for (auto& [k, v] : extra) values[k] = v;
+    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
+    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options(values)));
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+  }
+
+  // SIPp as a client of the plugin.
+  int client(const std::string& file, std::vector<std::string> extra, std::string* out) {
+    std::vector<std::string> args{target_, "-sf", scenario(file), "-i", "127.0.0.1", "-p",
+                                  std::to_string(dialtone::testing::free_port()), "-m", "1",
+                                  "-timeout", "25s", "-timeout_error"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_sipp(args, out);
+  }
+
+  int register_line(const std::string& user, const std::string& password, int contact_port,
+                    std::string* out, const std::string& file = "register.xml",
+                    const std::string& expires = "3600") {
+    return client(file,
+                  {"-au", user, "-ap", password, "-key", "user", user, "-key", "contact_port",
+                   std::to_string(contact_port), "-key", "expires", expires},
+                  out);
+  }
+
+  // Starts a SIPp UAS running `file` on a free port; returns the port.
+  int callee(const std::string& file) {
+    int port = dialtone::testing::free_port();
+    callee_ = std::async(std::launch::async, [this, file, port] {
+      return run_sipp({"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-m",
+                       "1", "-timeout", "25s", "-timeout_error"},
+                      &callee_out_);
+    });
+    return port;
+  }
+
+  int call(const std::string& file, const std::string& exten, std::string* out,
+           const std::string& password = "alicepw") {
+    return client(file, {"-s", exten, "-au", "alice", "-ap", password, "-key", "user", "alice"}, out);
+  }
+
+  static bool eventually(const std::function<bool()>& f) {
+    for (int i = 0; i < 200; ++i) {
+      if (f()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::size_t stored_contacts(const std::string& aor) {
+    auto r = host_->pg().exec("SELECT count(*) FROM sip_locations WHERE aor = $1", {aor});
+    return r ? std::stoul(r->get(0, "count", "0")) : 0;
+  }
+
+  static SipTestHost* host_;
+  std::unique_ptr<sip::SipPlugin> plugin_;
+  std::string target_;
+  std::future<int> callee_;
+  std::string callee_out_;
+};
+
+SipTestHost* SipTest::host_ = nullptr;
+
+TEST_F(SipTest, RegistersWithDigestAuthAndStoresTheLocation) {
+  std::string out;
+  ASSERT_EQ(register_line("alice", "alicepw", 5999, &out), 0) << out;
+  EXPECT_EQ(plugin_->contact_count("alice"), 1u);
+  auto ev = host_->test_bus().wait_for("sip.registration.alice");
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->body.find("127.0.0.1:5999"), std::string::npos) << ev->body;
+  EXPECT_TRUE(eventually([&] { return stored_contacts("alice") == 1; }));
+}
+
+TEST_F(SipTest, WrongPasswordGets401Then403AndAFail2banLine) {
+  std::string out;
+  ASSERT_EQ(register_line("alice", "not-the-password", 5999, &out, "register_wrong.xml"), 0) << out;
+  EXPECT_EQ(plugin_->contact_count("alice"), 0u);
+  EXPECT_TRUE(host_->logger().contains("sip: auth failed for \"alice\" from 127.0.0.1"));
+}
+
+TEST_F(SipTest, RepeatedFailuresBanTheSourceAddress) {
+  start({{"auth.ban_failures", "2"}});
+  std::string out;
+  ASSERT_EQ(register_line("alice", "bad", 5999, &out, "register_wrong.xml"), 0) << out;
+  ASSERT_EQ(register_line("alice", "bad", 5999, &out, "register_wrong.xml"), 0) << out;
+  EXPECT_TRUE(host_->logger().contains("sip: banned 127.0.0.1"));
+  // Even the right password is refused while banned.
+  EXPECT_EQ(register_line("alice", "alicepw", 5999, &out, "register_banned.xml"), 0) << out;
+  EXPECT_EQ(plugin_->contact_count("alice"), 0u);
+}
+
+TEST_F(SipTest, TooShortExpiresGets423) {
+  std::string out;
+  ASSERT_EQ(register_line("alice", "alicepw", 5999, &out, "register_brief.xml", "10"), 0) << out;
+  EXPECT_EQ(plugin_->contact_count("alice"), 0u);
+}
+
+TEST_F(SipTest, SeveralContactsPerAorAndUnregisterWithStar) {
+  std::string out;
+  ASSERT_EQ(register_line("alice", "alicepw", 5998, &out), 0) << out;
+  ASSERT_EQ(register_line("alice", "alicepw", 5999, &out), 0) << out;
+  EXPECT_EQ(plugin_->contact_count("alice"), 2u);
+  ASSERT_EQ(register_line("alice", "alicepw", 5999, &out, "unregister_all.xml"), 0) << out;
+  EXPECT_EQ(plugin_->contact_count("alice"), 0u);
+  EXPECT_TRUE(eventually([&] { return stored_contacts("alice") == 0; }));
+}
+
+TEST_F(SipTest, LineCreatedInTheStoreRegistersRightAway) {
+  std::string out;
+  ASSERT_EQ(register_line("dave", "davepw", 5999, &out, "register_wrong.xml"), 0) << out;
+  host_->add_line("dave", "davepw", "1004");
+  ASSERT_TRUE(host_->pg().exec("SELECT pg_notify('dialtone_config', 'line.created:4')"));
+  // The cache is cleared by the NOTIFY, or after one second at most.
+  bool ok = false;
+  for (int i = 0; i < 5 && !ok; ++i) ok = register_line("dave", "davepw", 5999, &out) == 0;
+  EXPECT_TRUE(ok) << out;
+  EXPECT_EQ(plugin_->contact_count("dave"), 1u);
+}
+
+TEST_F(SipTest, CallAnsweredThenCallerHangsUp) {
+  std::string out;
+  int port = callee("uas_answer.xml");
+  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_hangup.xml", "1002", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_TRUE(host_->test_bus().wait_for("sip.call.answered"));
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+}
+
+TEST_F(SipTest, CallAnsweredThenCalleeHangsUp) {
+  std::string out;
+  int port = callee("uas_answer_hangup.xml");
+  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_remote_hangup.xml", "1002", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+}
+
+TEST_F(SipTest, CallerCancelsBeforeAnswer) {
+  std::string out;
+  int port = callee("uas_ring_cancel.xml");
+  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_cancel.xml", "1002", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+}
+
+TEST_F(SipTest, BusyCalleeGives486) {
+  std::string out;
+  int port = callee("uas_busy.xml");
+  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_486.xml", "1002", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+}
+
+TEST_F(SipTest, NoAnswerTimesOutWith480AndCancelsTheCallee) {
+  std::string out;
+  int port = callee("uas_ring_cancel.xml");
+  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_480.xml", "1002", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+}
+
+TEST_F(SipTest, UnknownExtensionGives404) {
+  std::string out;
+  EXPECT_EQ(call("uac_call_404.xml", "1999", &out), 0) << out;
+}
+
+TEST_F(SipTest, UnregisteredCalleeGives480) {
+  std::string out;
+  EXPECT_EQ(call("uac_call_480.xml", "1003", &out), 0) << out;
+}
+
+TEST_F(SipTest, UnauthenticatedInviteIsChallengedThenRefused) {
+  std::string out;
+  EXPECT_EQ(call("uac_call_forbidden.xml", "1002", &out, "wrong"), 0) << out;
+  EXPECT_TRUE(host_->logger().contains("sip: auth failed for \"alice\" from 127.0.0.1"));
+}
+
+// ---- malformed messages ----------------------------------------------------
+
+std::vector<std::string> corpus() {
+  std::vector<std::string> out;
+  std::vector<std::filesystem::path> files;
+  for (auto& f : std::filesystem::directory_iterator(std::string(SIP_TEST_DIR) + "/malformed"))
+    if (f.path().extension() == ".sip") files.push_back(f.path());
+  std::sort(files.begin(), files.end());
+  for (auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out.push_back(ss.str());
+  }
+  return out;
+}
+
+std::string options_request(int port, const std::string& transport) {
+  return "OPTIONS sip:127.0.0.1:" + std::to_string(port) + " SIP/2.0\r\n"
+         "Via: SIP/2.0/" + transport + " 127.0.0.1:VIAPORT;rport;branch=z9hG4bK-probe-" +
+         std::to_string(::getpid()) + transport + "\r\n"
+         "From: <sip:probe@127.0.0.1>;tag=probe\r\n"
+         "To: <sip:127.0.0.1>\r\n"
+         "Call-ID: probe-" + transport + "@127.0.0.1\r\n"
+         "CSeq: 1 OPTIONS\r\n"
+         "Max-Forwards: 70\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// Sends `msg` over UDP and returns the first reply within 3 s ("" if none).
+// Puts the sender's own port in the probe's Via (replies go there).
+std::string with_via_port(std::string m, int port) {
+  auto at = m.find("VIAPORT");
+  if (at != std::string::npos) m.replace(at, 7, std::to_string(port));
+  return m;
+}
+
+std::string udp_exchange(int port, const std::string& text, int wait_ms) {
+  int s = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&local), sizeof local);
+  socklen_t len = sizeof local;
+  getsockname(s, reinterpret_cast<sockaddr*>(&local), &len);
+  std::string msg = with_via_port(text, ntohs(local.sin_port));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  ::sendto(s, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  std::string reply;
+  pollfd p{s, POLLIN, 0};
+  if (::poll(&p, 1, wait_ms) > 0) {
+    char buf[65536];
+    auto n = ::recv(s, buf, sizeof buf, 0);
+    if (n > 0) reply.assign(buf, n);
+  }
+  ::close(s);
+  return reply;
+}
+
+std::string tcp_exchange(int port, const std::string& text, int wait_ms) {
+  std::string msg = with_via_port(text, 5999);
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string reply;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    ::send(s, msg.data(), msg.size(), MSG_NOSIGNAL);
+    pollfd p{s, POLLIN, 0};
+    if (::poll(&p, 1, wait_ms) > 0) {
+      char buf[65536];
+      auto n = ::recv(s, buf, sizeof buf, 0);
+      if (n > 0) reply.assign(buf, n);
+    }
+  }
+  ::close(s);
+  return reply;
+}
+
+TEST_F(SipTest, SurvivesTheMalformedCorpusOverUdpAndTcp) {
+  auto messages = corpus();
+  ASSERT_GE(messages.size(), 50u);
+  int port = plugin_->port();
+  auto before = udp_exchange(port, options_request(port, "UDP"), 3000);
+  ASSERT_EQ(before.rfind("SIP/2.0 200", 0), 0u) << before;
+  for (auto& m : messages) {
+    udp_exchange(port, m, 20);
+    tcp_exchange(port, m, 20);
+  }
+  auto udp = udp_exchange(port, options_request(port, "UDP"), 3000);
+  EXPECT_EQ(udp.rfind("SIP/2.0 200", 0), 0u) << udp;
+  auto tcp = tcp_exchange(port, options_request(port, "TCP"), 3000);
+  EXPECT_EQ(tcp.rfind("SIP/2.0 200", 0), 0u) << tcp;
+}
+
+}  // namespace

@@ -1,0 +1,23 @@
+// Cisco/Linksys SPA: XML <flat-profile> with <Element_N_> keys, spa<MAC>.xml per device (lower-case MAC).
+#pragma once
+
+#include <dialtone/provisioning.h>
+
+namespace dialtone::plugins::provisioning {
+
+class CiscoSpaVendor final : public sdk::ProvisioningVendor {
+ public:
+  std::string_view id() const override { return "provisioning.cisco_spa"; }
+  std::string_view vendor() const override { return "Cisco"; }
+  std::string_view version() const override { return "1.0.0"; }
+  std::vector<sdk::ModelInfo> models() const override;
+  std::optional<sdk::DeviceInfo> detect(const sdk::DeviceRequest& request) const override;
+  std::vector<sdk::TemplateFile> templates() const override;
+  sdk::Result<std::vector<sdk::ProvisioningFile>> files(
+      const sdk::DeviceConfig& config, const sdk::TemplateRenderer& renderer) const override;
+  std::optional<std::string> sync_event(const sdk::DeviceInfo&) const override {
+    return std::string("resync");
+  }
+};
+
+}  // namespace dialtone::plugins::provisioning

@@ -1,0 +1,602 @@
+// provd's REST API (XiVO provd compatible, seed 12.6 "provd") on listener
+// "provd", and the phone-facing routes on listener "provd_phones".
+#include <algorithm>
+#include <filesystem>
+
+#include <dialtone/services.h>
+
+#include "plugins/provisioning/provd/json_util.h"
+#include "plugins/provisioning/provd/provd.h"
+
+namespace dialtone::plugins::provisioning {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kMediaType = "application/vnd.proformatique.provd+json";
+
+sdk::HttpResponse reply(int status, std::string body) {
+  return {status, kMediaType, std::move(body), {}};
+}
+
+sdk::HttpResponse fail(const sdk::Error& e) {
+  int status = 500;
+  switch (e.code) {
+    case sdk::ErrorCode::invalid: status = 400; break;
+    case sdk::ErrorCode::not_found: status = 404; break;
+    case sdk::ErrorCode::conflict: status = 409; break;
+    case sdk::ErrorCode::unavailable: status = 503; break;
+    case sdk::ErrorCode::unsupported: status = 501; break;
+    default: break;
+  }
+  return sdk::HttpResponse::error(status, {e.message});
+}
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_device(Writer& w, const Device& d, const std::vector<std::string>& fields) {
+  auto want = [&](const char* f) {
+    return fields.empty() || std::find(fields.begin(), fields.end(), f) != fields.end();
+  };
+  w.StartObject();
+  auto s = [&](const char* k, const std::string& v) {
+    if (!want(k)) return;
+    w.Key(k);
+    w.String(v.c_str());
+  };
+  s("id", d.id);
+  s("mac", d.mac);
+  s("ip", d.ip);
+  s("vendor", d.vendor);
+  s("model", d.model);
+  s("version", d.version);
+  s("plugin", d.plugin);
+  s("config", d.config);
+  s("added", d.added);
+  s("description", d.description);
+  if (want("configured")) {
+    w.Key("configured");
+    w.Bool(d.configured);
+  }
+  w.EndObject();
+}
+
+std::string field(const Device& d, const std::string& k) {
+  if (k == "id") return d.id;
+  if (k == "mac") return d.mac;
+  if (k == "ip") return d.ip;
+  if (k == "vendor") return d.vendor;
+  if (k == "model") return d.model;
+  if (k == "version") return d.version;
+  if (k == "plugin") return d.plugin;
+  if (k == "config") return d.config;
+  if (k == "added") return d.added;
+  if (k == "description") return d.description;
+  if (k == "configured") return d.configured ? "true" : "false";
+  return {};
+}
+
+// Reads {"device": {...}} into `d` (only the members present).
+sdk::Status read_device(const std::string& body, Device& d) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("device") || !doc["device"].IsObject())
+    return sdk::Error::invalid("body must be {\"device\": {...}}");
+  const auto& v = doc["device"];
+  auto set = [&](const char* k, std::string& out) {
+    if (auto t = text_of(v, k)) out = *t;
+  };
+  set("id", d.id);
+  set("mac", d.mac);
+  set("ip", d.ip);
+  set("vendor", d.vendor);
+  set("model", d.model);
+  set("version", d.version);
+  set("plugin", d.plugin);
+  set("config", d.config);
+  set("added", d.added);
+  set("description", d.description);
+  return {};
+}
+
+sdk::Result<Provd::Config> read_config(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("config") || !doc["config"].IsObject())
+    return sdk::Error::invalid("body must be {\"config\": {...}}");
+  const auto& v = doc["config"];
+  Provd::Config c;
+  c.id = str_of(v, "id");
+  c.role = str_of(v, "role");
+  if (auto it = v.FindMember("parent_ids"); it != v.MemberEnd()) {
+    if (!it->value.IsArray()) return sdk::Error::invalid("config parent_ids must be a list of ids");
+    for (auto& p : it->value.GetArray())
+      if (p.IsString()) c.parent_ids.emplace_back(p.GetString());
+  }
+  if (auto it = v.FindMember("raw_config"); it != v.MemberEnd()) {
+    if (!it->value.IsObject()) return sdk::Error::invalid("config raw_config must be an object");
+    c.raw_config = to_json(it->value);
+  }
+  if (auto it = v.FindMember("deletable"); it != v.MemberEnd() && it->value.IsBool())
+    c.deletable = it->value.GetBool();
+  return c;
+}
+
+void write_config(Writer& w, const Provd::Config& c) {
+  w.StartObject();
+  w.Key("id");
+  w.String(c.id.c_str());
+  w.Key("parent_ids");
+  w.StartArray();
+  for (auto& p : c.parent_ids) w.String(p.c_str());
+  w.EndArray();
+  w.Key("raw_config");
+  w.RawValue(c.raw_config.c_str(), c.raw_config.size(), rapidjson::kObjectType);
+  w.Key("deletable");
+  w.Bool(c.deletable);
+  w.Key("role");
+  w.String(c.role.c_str());
+  w.EndObject();
+}
+
+std::string id_from(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  return doc.IsObject() ? str_of(doc, "id") : std::string();
+}
+
+}  // namespace
+
+void Provd::mount_phone_routes() {
+  auto handler = [this](const sdk::HttpRequest& req) {
+    sdk::DeviceRequest r;
+    r.protocol = sdk::DeviceRequest::Protocol::http;
+    r.path = req.path;
+    r.user_agent = req.header("user-agent");
+    r.remote_ip = req.remote_address;
+    auto a = serve(r);
+    return sdk::HttpResponse::text(a.status, std::move(a.body), a.content_type);
+  };
+  for (auto* path : {"/{file}", "/{dir}/{file}"}) {
+    sdk::Route route;
+    route.method = "GET";
+    route.path = path;
+    route.auth = sdk::RouteAuth::none;
+    route.summary = "Configuration file for a phone";
+    route.handler = handler;
+    auto s = http_->mount("provd_phones", std::move(route));
+    if (!s) host_.log().error("provd: cannot mount " + std::string(path) + ": " + s.error().message);
+  }
+}
+
+void Provd::mount_rest_routes() {
+  struct R {
+    const char* method;
+    const char* path;
+    const char* acl;
+    const char* summary;
+    std::function<sdk::HttpResponse(const sdk::HttpRequest&)> h;
+  };
+  auto bind = [this](sdk::HttpResponse (Provd::*f)(const sdk::HttpRequest&)) {
+    return [this, f](const sdk::HttpRequest& r) { return (this->*f)(r); };
+  };
+  const R routes[] = {
+      {"GET", "/provd", "provd.read", "provd manager links",
+       [](const sdk::HttpRequest&) {
+         return reply(200, R"({"links":[{"rel":"dev","href":"/provd/dev_mgr"},{"rel":"cfg","href":"/provd/cfg_mgr"},{"rel":"pg","href":"/provd/pg_mgr"},{"rel":"srv.configure","href":"/provd/configure"}]})");
+       }},
+      {"GET", "/provd/dev_mgr/devices", "provd.dev_mgr.devices.read", "List devices", bind(&Provd::rest_devices_list)},
+      {"POST", "/provd/dev_mgr/devices", "provd.dev_mgr.devices.create", "Create a device", bind(&Provd::rest_device_create)},
+      {"GET", "/provd/dev_mgr/devices/{id}", "provd.dev_mgr.devices.{id}.read", "Read a device", bind(&Provd::rest_device_get)},
+      {"PUT", "/provd/dev_mgr/devices/{id}", "provd.dev_mgr.devices.{id}.update", "Update a device", bind(&Provd::rest_device_put)},
+      {"DELETE", "/provd/dev_mgr/devices/{id}", "provd.dev_mgr.devices.{id}.delete", "Delete a device", bind(&Provd::rest_device_delete)},
+      {"GET", "/provd/dev_mgr/devices/{id}/preview", "provd.dev_mgr.devices.{id}.read", "Files of a device, rendered now", bind(&Provd::rest_preview)},
+      {"POST", "/provd/dev_mgr/reconfigure", "provd.dev_mgr.reconfigure", "Regenerate a device's files", bind(&Provd::rest_reconfigure)},
+      {"POST", "/provd/dev_mgr/synchronize", "provd.dev_mgr.synchronize", "Make a device re-fetch its files", bind(&Provd::rest_synchronize)},
+      {"GET", "/provd/dev_mgr/synchronize/{op}", "provd.dev_mgr.synchronize", "Synchronize operation status", bind(&Provd::rest_operation)},
+      {"GET", "/provd/cfg_mgr/configs", "provd.cfg_mgr.configs.read", "List configs", bind(&Provd::rest_configs_list)},
+      {"POST", "/provd/cfg_mgr/configs", "provd.cfg_mgr.configs.create", "Create a config", bind(&Provd::rest_config_create)},
+      {"GET", "/provd/cfg_mgr/configs/{id}", "provd.cfg_mgr.configs.{id}.read", "Read a config", bind(&Provd::rest_config_get)},
+      {"PUT", "/provd/cfg_mgr/configs/{id}", "provd.cfg_mgr.configs.{id}.update", "Update a config", bind(&Provd::rest_config_put)},
+      {"DELETE", "/provd/cfg_mgr/configs/{id}", "provd.cfg_mgr.configs.{id}.delete", "Delete a config", bind(&Provd::rest_config_delete)},
+      {"GET", "/provd/cfg_mgr/configs/{id}/raw", "provd.cfg_mgr.configs.{id}.read", "A config merged with its parents", bind(&Provd::rest_config_raw)},
+      {"POST", "/provd/cfg_mgr/autocreate", "provd.cfg_mgr.autocreate", "Create a config from the autocreate role", bind(&Provd::rest_autocreate)},
+      {"GET", "/provd/pg_mgr/plugins", "provd.pg_mgr.plugins.read", "Loaded vendor plugins", bind(&Provd::rest_plugins)},
+      {"GET", "/provd/pg_mgr/plugins/{id}/info", "provd.pg_mgr.plugins.{id}.read", "A vendor plugin's models", bind(&Provd::rest_plugin_info)},
+      {"POST", "/provd/pg_mgr/install/install", "provd.pg_mgr.install", "Install a plugin from the repository",
+       [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "install"); }},
+      {"POST", "/provd/pg_mgr/install/upgrade", "provd.pg_mgr.install", "Upgrade a plugin from the repository",
+       [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "upgrade"); }},
+      {"POST", "/provd/pg_mgr/install/uninstall", "provd.pg_mgr.install", "Uninstall a plugin",
+       [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "uninstall"); }},
+      {"GET", "/provd/configure", "provd.configure.read", "provd parameters", bind(&Provd::rest_configure_list)},
+      {"GET", "/provd/configure/{param}", "provd.configure.{param}.read", "A provd parameter", bind(&Provd::rest_configure_get)},
+      {"PUT", "/provd/configure/{param}", "provd.configure.{param}.update", "Set a provd parameter", bind(&Provd::rest_configure_put)},
+  };
+  for (auto& r : routes) {
+    sdk::Route route;
+    route.method = r.method;
+    route.path = r.path;
+    route.acl = r.acl;
+    route.summary = r.summary;
+    route.handler = r.h;
+    auto s = http_->mount("provd", std::move(route));
+    if (!s) host_.log().error("provd: cannot mount " + std::string(r.path) + ": " + s.error().message);
+  }
+}
+
+sdk::HttpResponse Provd::rest_devices_list(const sdk::HttpRequest& r) {
+  auto all = devices();
+  auto q = r.query.find("q");
+  if (q != r.query.end() && !q->second.empty()) {
+    rapidjson::Document sel;
+    sel.Parse(q->second.c_str());
+    if (sel.HasParseError() || !sel.IsObject())
+      return sdk::HttpResponse::error(400, {"q must be a JSON object selector, e.g. {\"mac\": \"00:11:22:33:44:55\"}"});
+    std::vector<std::pair<std::string, std::string>> want;
+    for (auto& m : sel.GetObject()) {
+      std::string k = m.name.GetString();
+      auto v = str_of(sel, k.c_str());
+      if (k == "mac") v = sdk::normalize_mac(v).empty() ? v : sdk::normalize_mac(v);
+      want.emplace_back(k, v);
+    }
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [&](const Device& d) {
+                               for (auto& [k, v] : want)
+                                 if (field(d, k) != v) return true;
+                               return false;
+                             }),
+              all.end());
+  }
+  std::string sort = r.query.count("sort") ? r.query.at("sort") : "id";
+  bool desc = r.query.count("sort_ord") && r.query.at("sort_ord") == "DESC";
+  std::stable_sort(all.begin(), all.end(), [&](const Device& a, const Device& b) {
+    return desc ? field(a, sort) > field(b, sort) : field(a, sort) < field(b, sort);
+  });
+  auto num = [&](const char* k, long fallback) {
+    auto it = r.query.find(k);
+    if (it == r.query.end()) return fallback;
+    try {
+      return std::max(0L, std::stol(it->second));
+    } catch (...) {
+      return fallback;
+    }
+  };
+  long skip = num("skip", 0), limit = num("limit", -1);
+  std::vector<std::string> fields;
+  if (auto f = r.query.find("fields"); f != r.query.end()) {
+    std::size_t i = 0;
+    while (i <= f->second.size()) {
+      auto j = f->second.find(',', i);
+      if (j == std::string::npos) j = f->second.size();
+      if (j > i) fields.push_back(f->second.substr(i, j - i));
+      i = j + 1;
+    }
+  }
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("devices");
+  w.StartArray();
+  long n = 0;
+  for (std::size_t i = static_cast<std::size_t>(skip); i < all.size(); ++i) {
+    if (limit >= 0 && n >= limit) break;
+    write_device(w, all[i], fields);
+    ++n;
+  }
+  w.EndArray();
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_device_create(const sdk::HttpRequest& r) {
+  Device d;
+  d.added = "manual";
+  if (auto s = read_device(r.body, d); !s) return fail(s.error());
+  auto id = add_device(d);
+  if (!id) return fail(id.error());
+  auto resp = reply(201, "{\"id\":\"" + sdk::json_escape(*id) + "\"}");
+  resp.headers.emplace_back("Location", "/provd/dev_mgr/devices/" + *id);
+  return resp;
+}
+
+sdk::HttpResponse Provd::rest_device_get(const sdk::HttpRequest& r) {
+  auto d = device(r.params.at("id"));
+  if (!d) return sdk::HttpResponse::error(404, {"device " + r.params.at("id") + " was not found"});
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("device");
+  write_device(w, *d, {});
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_device_put(const sdk::HttpRequest& r) {
+  auto d = device(r.params.at("id"));
+  if (!d) return sdk::HttpResponse::error(404, {"device " + r.params.at("id") + " was not found"});
+  Device n = *d;
+  if (auto s = read_device(r.body, n); !s) return fail(s.error());
+  n.id = d->id;
+  if (auto s = update_device(n); !s) return fail(s.error());
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_device_delete(const sdk::HttpRequest& r) {
+  if (auto s = remove_device(r.params.at("id")); !s) return fail(s.error());
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_preview(const sdk::HttpRequest& r) {
+  auto files = preview(r.params.at("id"));
+  if (!files) return fail(files.error());
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("files");
+  w.StartArray();
+  for (auto& f : *files) {
+    w.StartObject();
+    w.Key("path");
+    w.String(f.path.c_str());
+    w.Key("sensitive");
+    w.Bool(f.sensitive);
+    w.Key("content");
+    w.String(f.content.c_str(), static_cast<rapidjson::SizeType>(f.content.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_reconfigure(const sdk::HttpRequest& r) {
+  auto id = id_from(r.body);
+  auto d = device(id);
+  if (!d) return sdk::HttpResponse::error(404, {"device '" + id + "' was not found"});
+  invalidate(id);
+  auto files = rendered(*d);
+  if (!files->status) return fail(files->status.error());
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_synchronize(const sdk::HttpRequest& r) {
+  auto id = id_from(r.body);
+  if (!device(id)) return sdk::HttpResponse::error(404, {"device '" + id + "' was not found"});
+  std::string op;
+  {
+    std::lock_guard lock(ops_mutex_);
+    op = std::to_string(next_op_++);
+    operations_[op] = R"({"status":"progress"})";
+    if (operations_.size() > 1000) operations_.erase(operations_.begin());
+  }
+  host_.executor().post([this, id, op] {
+    auto s = synchronize(id);
+    std::string st = s ? R"({"status":"success"})"
+                       : "{\"status\":\"fail\",\"label\":\"" + sdk::json_escape(s.error().message) + "\"}";
+    std::lock_guard lock(ops_mutex_);
+    operations_[op] = st;
+  });
+  auto resp = reply(201, "{}");
+  resp.headers.emplace_back("Location", "/provd/dev_mgr/synchronize/" + op);
+  return resp;
+}
+
+sdk::HttpResponse Provd::rest_operation(const sdk::HttpRequest& r) {
+  std::lock_guard lock(ops_mutex_);
+  auto it = operations_.find(r.params.at("op"));
+  if (it == operations_.end()) return sdk::HttpResponse::error(404, {"operation was not found"});
+  return reply(200, it->second);
+}
+
+sdk::HttpResponse Provd::rest_configs_list(const sdk::HttpRequest&) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("configs");
+  w.StartArray();
+  for (auto& c : configs()) write_config(w, c);
+  w.EndArray();
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_config_create(const sdk::HttpRequest& r) {
+  auto c = read_config(r.body);
+  if (!c) return fail(c.error());
+  auto id = add_config(*c);
+  if (!id) return fail(id.error());
+  auto resp = reply(201, "{\"id\":\"" + sdk::json_escape(*id) + "\"}");
+  resp.headers.emplace_back("Location", "/provd/cfg_mgr/configs/" + *id);
+  return resp;
+}
+
+sdk::HttpResponse Provd::rest_config_get(const sdk::HttpRequest& r) {
+  auto c = config(r.params.at("id"));
+  if (!c) return sdk::HttpResponse::error(404, {"config " + r.params.at("id") + " was not found"});
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("config");
+  write_config(w, *c);
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_config_put(const sdk::HttpRequest& r) {
+  auto c = read_config(r.body);
+  if (!c) return fail(c.error());
+  c->id = r.params.at("id");
+  if (auto s = update_config(*c); !s) return fail(s.error());
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_config_delete(const sdk::HttpRequest& r) {
+  if (auto s = remove_config(r.params.at("id")); !s) return fail(s.error());
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_config_raw(const sdk::HttpRequest& r) {
+  auto raw = raw_config(r.params.at("id"));
+  if (!raw) return fail(raw.error());
+  return reply(200, "{\"raw_config\":" + *raw + "}");
+}
+
+sdk::HttpResponse Provd::rest_autocreate(const sdk::HttpRequest&) {
+  std::string parent;
+  for (auto& c : configs())
+    if (c.role == "autocreate") parent = c.id;
+  if (parent.empty()) return sdk::HttpResponse::error(404, {"no config has the autocreate role"});
+  Config c;
+  c.parent_ids = {parent};
+  auto id = add_config(c);
+  if (!id) return fail(id.error());
+  return reply(201, "{\"id\":\"" + sdk::json_escape(*id) + "\"}");
+}
+
+sdk::HttpResponse Provd::rest_plugins(const sdk::HttpRequest&) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("plugins");
+  w.StartObject();
+  for (auto& [name, v] : host_.services().all<sdk::ProvisioningVendor>()) {
+    w.Key(std::string(v->id()).c_str());
+    w.StartObject();
+    w.Key("version");
+    w.String(std::string(v->version()).c_str());
+    w.Key("vendor");
+    w.String(std::string(v->vendor()).c_str());
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_plugin_info(const sdk::HttpRequest& r) {
+  auto v = vendor(r.params.at("id"));
+  if (!v) return sdk::HttpResponse::error(404, {"plugin " + r.params.at("id") + " is not loaded"});
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("plugin_info");
+  w.StartObject();
+  w.Key("vendor");
+  w.String(std::string(v->vendor()).c_str());
+  w.Key("version");
+  w.String(std::string(v->version()).c_str());
+  w.Key("capabilities");
+  w.StartObject();
+  for (auto& m : v->models()) {
+    w.Key((std::string(v->vendor()) + ", " + m.name).c_str());
+    w.StartObject();
+    w.Key("sip.lines");
+    w.Int(m.lines);
+    w.Key("function_keys");
+    w.Int(m.function_keys);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  return reply(200, buf.GetString());
+}
+
+sdk::HttpResponse Provd::rest_plugin_install(const sdk::HttpRequest& r, const std::string& action) {
+  auto id = id_from(r.body);
+  // "provisioning.yealink" -> provisioning_yealink.so (+ its templates folder, if any)
+  std::string so = id;
+  std::replace(so.begin(), so.end(), '.', '_');
+  if (id.empty() || so.find('/') != std::string::npos || so.find("..") != std::string::npos)
+    return sdk::HttpResponse::error(400, {"body must be {\"id\": \"provisioning.<vendor>\"}"});
+  if (settings_.plugin_dir.empty() || (action != "uninstall" && settings_.plugin_repository.empty()))
+    return sdk::HttpResponse::error(
+        503, {"plugin installation is disabled: set pg_mgr.repository and pg_mgr.plugin_dir in "
+              "conf.d/60-provisioning.conf"});
+  std::error_code ec;
+  auto target = settings_.plugin_dir / (so + ".so");
+  if (action == "uninstall") {
+    if (!fs::remove(target, ec)) return sdk::HttpResponse::error(404, {"plugin " + id + " is not installed"});
+    host_.log().info("provd: uninstalled " + id + "; custom templates under " +
+                     templates_.root().string() + " are kept; restart dialtoned to unload it");
+    return sdk::HttpResponse::empty(204);
+  }
+  auto source = settings_.plugin_repository / (so + ".so");
+  if (!fs::exists(source, ec))
+    return sdk::HttpResponse::error(404, {"plugin " + id + " is not in the repository " +
+                                          settings_.plugin_repository.string()});
+  if (action == "install" && fs::exists(target, ec))
+    return sdk::HttpResponse::error(409, {"plugin " + id + " is already installed; use upgrade"});
+  fs::create_directories(settings_.plugin_dir, ec);
+  fs::copy_file(source, target, fs::copy_options::overwrite_existing, ec);
+  if (ec) return sdk::HttpResponse::error(500, {"cannot copy " + source.string() + ": " + ec.message()});
+  host_.log().info("provd: " + action + " of " + id + " done; restart dialtoned to load it");
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_configure_list(const sdk::HttpRequest&) {
+  std::lock_guard lock(mutex_);
+  std::string b = "{\"params\":[";
+  const std::pair<const char*, const char*> known[] = {
+      {"NAT", "1 if all devices are behind NAT (one device per address otherwise)"},
+      {"locale", "default locale of the devices"},
+      {"plugin_server", "the plugin repository"},
+      {"sip_proxy", "default SIP proxy of the devices"}};
+  bool first = true;
+  for (auto& [k, desc] : known) {
+    if (!first) b += ",";
+    first = false;
+    auto it = params_.find(k);
+    std::string v = it != params_.end() ? it->second
+                    : std::string(k) == "NAT" ? (settings_.nat ? "1" : "0")
+                    : std::string(k) == "locale" ? settings_.locale
+                    : std::string(k) == "sip_proxy" ? settings_.sip_proxy
+                                                    : settings_.plugin_repository.string();
+    b += "{\"id\":\"" + std::string(k) + "\",\"description\":\"" + desc + "\",\"value\":\"" +
+         sdk::json_escape(v) + "\"}";
+  }
+  return reply(200, b + "]}");
+}
+
+sdk::HttpResponse Provd::rest_configure_get(const sdk::HttpRequest& r) {
+  auto k = r.params.at("param");
+  std::lock_guard lock(mutex_);
+  std::string v;
+  if (auto it = params_.find(k); it != params_.end()) v = it->second;
+  else if (k == "NAT") v = settings_.nat ? "1" : "0";
+  else if (k == "locale") v = settings_.locale;
+  else if (k == "sip_proxy") v = settings_.sip_proxy;
+  else if (k == "plugin_server") v = settings_.plugin_repository.string();
+  else return sdk::HttpResponse::error(404, {"parameter " + k + " does not exist"});
+  return reply(200, "{\"param\":{\"value\":\"" + sdk::json_escape(v) + "\"}}");
+}
+
+sdk::HttpResponse Provd::rest_configure_put(const sdk::HttpRequest& r) {
+  auto k = r.params.at("param");
+  if (k != "NAT" && k != "locale" && k != "plugin_server" && k != "sip_proxy")
+    return sdk::HttpResponse::error(404, {"parameter " + k + " does not exist"});
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("param") || !doc["param"].IsObject())
+    return sdk::HttpResponse::error(400, {"body must be {\"param\": {\"value\": ...}}"});
+  auto v = str_of(doc["param"], "value");
+  if (k == "NAT" && v != "0" && v != "1")
+    return sdk::HttpResponse::error(400, {"NAT must be 0 or 1"});
+  auto s = store_.exec(
+      "INSERT INTO provd_param (key, value) VALUES ($1,$2) ON CONFLICT (key) DO UPDATE SET value=$2", {k, v});
+  if (!s) return fail(s.error());
+  {
+    std::lock_guard lock(mutex_);
+    params_[k] = v;
+    if (k == "NAT") settings_.nat = v == "1";
+    if (k == "locale") settings_.locale = v;
+    if (k == "sip_proxy") settings_.sip_proxy = v;
+    if (k == "plugin_server") settings_.plugin_repository = v;
+  }
+  invalidate_all();
+  return sdk::HttpResponse::empty(204);
+}
+
+}  // namespace dialtone::plugins::provisioning

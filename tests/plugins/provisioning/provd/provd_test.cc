@@ -1,0 +1,376 @@
+#include <gtest/gtest.h>
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <dialtone/testing/fake_host.h>
+
+#include "kernel/http/http_server.h"
+#include "kernel/store/pg_store.h"
+#include "plugins/provisioning/null/null_vendor.h"
+#include "plugins/provisioning/polycom/polycom_vendor.h"
+#include "plugins/provisioning/provd/provd.h"
+#include "plugins/provisioning/snom/snom_vendor.h"
+#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "tests/support/pg_fixture.h"
+
+// PluginHarness needs the symbol; this binary holds no plugin.
+extern "C" const dialtone_plugin_manifest dialtone_plugin_manifest_v1 = {};
+
+namespace dialtone::plugins::provisioning {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TokenAuth final : public sdk::Auth {
+ public:
+  sdk::Result<sdk::TokenInfo> check(std::string_view token, std::string_view) override {
+    if (token != "tok") return sdk::Error{sdk::ErrorCode::unauthorized, "bad token"};
+    sdk::TokenInfo t;
+    t.token = "tok";
+    t.acls = {"provd.#"};
+    return t;
+  }
+  bool acl_allows(const sdk::TokenInfo&, std::string_view) const override { return true; }
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+Reply http(int port, const std::string& method, const std::string& path,
+           const std::string& user_agent = {}, const std::string& body = {},
+           const std::string& token = {}) {
+  Poco::Net::HTTPClientSession s("127.0.0.1", static_cast<Poco::UInt16>(port));
+  s.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!user_agent.empty()) req.set("User-Agent", user_agent);
+  if (!token.empty()) req.set("X-Auth-Token", token);
+  if (!body.empty()) {
+    req.setContentType("application/vnd.proformatique.provd+json");
+    req.setContentLength(static_cast<std::streamsize>(body.size()));
+  }
+  auto& os = s.sendRequest(req);
+  os << body;
+  Poco::Net::HTTPResponse resp;
+  auto& is = s.receiveResponse(resp);
+  Reply r;
+  r.status = resp.getStatus();
+  Poco::StreamCopier::copyToString(is, r.body);
+  return r;
+}
+
+// Fetches `file` with tftp-hpa as a phone does; nullopt when the transfer fails.
+std::optional<std::string> tftp_get(int port, const std::string& file, const fs::path& dir,
+                                    bool blksize = false) {
+  auto out = dir / ("got-" + file);
+  fs::remove(out);
+  std::string cmd = "cd " + dir.string() + " && timeout 20 tftp -m binary 127.0.0.1 " +
+                    std::to_string(port) + (blksize ? " -c get " : " -c get ") + file + " got-" +
+                    file + " >/dev/null 2>&1";
+  if (blksize)
+    cmd = "cd " + dir.string() + " && printf 'binary\\nblksize 1024\\nget " + file + " got-" + file +
+          "\\nquit\\n' | timeout 20 tftp 127.0.0.1 " + std::to_string(port) + " >/dev/null 2>&1";
+  int rc = std::system(cmd.c_str());
+  (void)rc;
+  std::ifstream in(out, std::ios::binary);
+  if (!in || fs::file_size(out) == 0) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class ThrowingVendor final : public sdk::ProvisioningVendor {
+ public:
+  std::string_view id() const override { return "provisioning.broken"; }
+  std::string_view vendor() const override { return "Broken"; }
+  std::string_view version() const override { return "0.0.1"; }
+  std::vector<sdk::ModelInfo> models() const override { return {{"B1", 1, 0}}; }
+  std::optional<sdk::DeviceInfo> detect(const sdk::DeviceRequest& r) const override {
+    if (r.user_agent.rfind("Broken", 0) != 0) return std::nullopt;
+    return sdk::DeviceInfo{"Broken", "B1", "1", sdk::mac_in(r.user_agent)};
+  }
+  std::vector<sdk::TemplateFile> templates() const override { return {}; }
+  sdk::Result<std::vector<sdk::ProvisioningFile>> files(const sdk::DeviceConfig&,
+                                                        const sdk::TemplateRenderer&) const override {
+    throw std::runtime_error("template engine exploded");
+  }
+};
+
+class ProvdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto st = kernel::PgStore::open({.dsn = testing::test_dsn()}, host_.bus(), host_.log());
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    store_ = std::move(*st);
+    host_.set_store(store_.get());
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkVendor>()));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("snom", std::make_shared<SnomVendor>()));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("polycom", std::make_shared<PolycomVendor>()));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("null", std::make_shared<NullVendor>()));
+    http_ = std::make_unique<kernel::HttpServerImpl>(
+        std::vector<kernel::ListenerConfig>{{.name = "provd"}, {.name = "provd_phones"}}, host_.log());
+    http_->set_auth(&auth_);
+    start_provd();
+  }
+
+  void start_provd(int unknown_limit = 30) {
+    ProvdSettings s;
+    s.phones_host = "10.0.0.1";
+    s.tftp_host = "127.0.0.1";
+    s.tftp_port = 0;
+    s.template_check = std::chrono::milliseconds(0);
+    s.unknown_limit = unknown_limit;
+    s.timezone = "Europe/Paris";
+    provd_ = std::make_unique<Provd>(host_, *store_, http_.get(), s);
+    auto st = provd_->start();
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    if (!started_) {
+      ASSERT_TRUE(http_->start().ok());
+      started_ = true;
+    }
+  }
+
+  void TearDown() override {
+    if (provd_) provd_->stop();
+    if (http_) http_->stop();
+    provd_.reset();
+    http_.reset();
+    if (store_) store_->close();
+  }
+
+  int phones() { return http_->port("provd_phones"); }
+  int rest() { return http_->port("provd"); }
+
+  // A config with one line and assigns it to the device with `mac`.
+  void configure_line(const std::string& mac, const std::string& user, const std::string& pw) {
+    auto c = http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                  R"({"config": {"id": "line-)" + user + R"(", "parent_ids": ["base"], "raw_config": {"sip_lines": {"1": {"username": ")" +
+                      user + R"(", "password": ")" + pw + R"(", "display_name": "User )" + user + R"("}}}}})",
+                  "tok");
+    ASSERT_EQ(c.status, 201) << c.body;
+    auto q = http(rest(), "GET", "/provd/dev_mgr/devices?q=%7B%22mac%22%3A%22" + mac + "%22%7D", "", "", "tok");
+    ASSERT_EQ(q.status, 200);
+    auto id_at = q.body.find("\"id\":\"");
+    ASSERT_NE(id_at, std::string::npos) << q.body;
+    auto id = q.body.substr(id_at + 6, 32);
+    auto p = http(rest(), "PUT", "/provd/dev_mgr/devices/" + id, "",
+                  R"({"device": {"config": "line-)" + user + R"("}})", "tok");
+    ASSERT_EQ(p.status, 204) << p.body;
+  }
+
+  testing::FakeHost host_{"provisioning.provd"};
+  TokenAuth auth_;
+  std::unique_ptr<kernel::PgStore> store_;
+  std::unique_ptr<kernel::HttpServerImpl> http_;
+  std::unique_ptr<Provd> provd_;
+  bool started_ = false;
+};
+
+TEST_F(ProvdTest, UnknownYealinkIsAddedInAutoprovAndGetsItsFiles) {
+  auto r = http(phones(), "GET", "/001565aabbcc.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("account.1.user_name = autoprov"), std::string::npos) << r.body;
+  auto c = http(phones(), "GET", "/y000000000066.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc");
+  EXPECT_EQ(c.status, 200);
+  EXPECT_NE(c.body.find("static.auto_provision.server.url = http://10.0.0.1:8667"), std::string::npos);
+  auto devs = provd_->devices();
+  ASSERT_EQ(devs.size(), 1u);
+  EXPECT_EQ(devs[0].mac, "00:15:65:aa:bb:cc");
+  EXPECT_EQ(devs[0].model, "T46S");
+  EXPECT_EQ(devs[0].version, "66.86.0.15");
+  EXPECT_EQ(devs[0].added, "auto");
+  EXPECT_EQ(devs[0].ip, "127.0.0.1");
+  EXPECT_TRUE(host_.log().contains("provd: unknown device request from 127.0.0.1: 001565aabbcc.cfg"));
+  EXPECT_TRUE(host_.log().contains("provd: sensitive file served to 127.0.0.1: 001565aabbcc.cfg"));
+}
+
+TEST_F(ProvdTest, ConfiguredDeviceGetsItsLineAfterRestRoundTrip) {
+  ASSERT_EQ(http(phones(), "GET", "/snom360.htm", "Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25 000413AABBCC)").status, 200);
+  configure_line("00:04:13:aa:bb:cc", "1001", "pw1001");
+  auto r = http(phones(), "GET", "/snom360-000413AABBCC.htm", "Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25 000413AABBCC)");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(R"(<user_name idx="1" perm="R">1001</user_name>)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"(<user_pass idx="1" perm="R">pw1001</user_pass>)"), std::string::npos);
+  // Raw view merges the parent "base".
+  auto raw = http(rest(), "GET", "/provd/cfg_mgr/configs/line-1001/raw", "", "", "tok");
+  EXPECT_EQ(raw.status, 200);
+  EXPECT_NE(raw.body.find("\"sip_proxy_ip\":\"10.0.0.1\""), std::string::npos) << raw.body;
+  // Survives a restart: everything is in PostgreSQL.
+  provd_->stop();
+  http_->unmount_all("kernel");
+  start_provd();
+  auto dev = provd_->devices();
+  ASSERT_EQ(dev.size(), 1u);
+  EXPECT_EQ(dev[0].config, "line-1001");
+  EXPECT_TRUE(dev[0].configured);
+}
+
+TEST_F(ProvdTest, RestDeviceCrudAndListSelectors) {
+  auto c = http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                R"({"device": {"mac": "00:15:65:00:00:02", "ip": "10.1.1.2", "plugin": "provisioning.yealink", "vendor": "Yealink", "model": "T42S"}})",
+                "tok");
+  ASSERT_EQ(c.status, 201) << c.body;
+  auto id = c.body.substr(7, 32);
+  EXPECT_EQ(http(rest(), "GET", "/provd/dev_mgr/devices/" + id, "", "", "tok").status, 200);
+  auto l = http(rest(), "GET", "/provd/dev_mgr/devices?q=%7B%22ip%22%3A%2210.1.1.2%22%7D&fields=mac,added", "", "", "tok");
+  EXPECT_EQ(l.body, R"({"devices":[{"mac":"00:15:65:00:00:02","added":"manual"}]})");
+  EXPECT_EQ(http(rest(), "GET", "/provd/dev_mgr/devices", "", "", "").status, 401);
+  EXPECT_EQ(http(rest(), "POST", "/provd/dev_mgr/devices", "", R"({"device": {"mac": "00:15:65:00:00:02"}})", "tok").status, 409);
+  EXPECT_EQ(http(rest(), "POST", "/provd/dev_mgr/devices", "", R"({"device": {"mac": "zz"}})", "tok").status, 400);
+  auto pv = http(rest(), "GET", "/provd/dev_mgr/devices/" + id + "/preview", "", "", "tok");
+  EXPECT_EQ(pv.status, 200);
+  EXPECT_NE(pv.body.find("y000000000067.cfg"), std::string::npos);
+  EXPECT_EQ(http(rest(), "DELETE", "/provd/dev_mgr/devices/" + id, "", "", "tok").status, 204);
+  EXPECT_EQ(http(rest(), "GET", "/provd/dev_mgr/devices/" + id, "", "", "tok").status, 404);
+  auto info = http(rest(), "GET", "/provd/pg_mgr/plugins/provisioning.yealink/info", "", "", "tok");
+  EXPECT_NE(info.body.find("\"Yealink, T46S\":{\"sip.lines\":16"), std::string::npos) << info.body;
+}
+
+TEST_F(ProvdTest, SensitiveFileRefusedToAnotherAddress) {
+  auto c = http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                R"({"device": {"mac": "00:15:65:00:00:03", "ip": "10.9.9.9", "plugin": "provisioning.yealink", "vendor": "Yealink", "model": "T46S"}})",
+                "tok");
+  ASSERT_EQ(c.status, 201);
+  auto r = http(phones(), "GET", "/001565000003.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:00:00:03");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(host_.log().contains("provd: refused sensitive file 001565000003.cfg"));
+  // The common file holds no secret: served.
+  EXPECT_EQ(http(phones(), "GET", "/y000000000066.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:00:00:03").status, 200);
+}
+
+TEST_F(ProvdTest, UnknownDeviceFloodIsRateLimited) {
+  provd_->stop();
+  http_->unmount_all("kernel");
+  start_provd(/*unknown_limit=*/3);
+  int limited = 0;
+  for (int i = 0; i < 6; ++i) {
+    char mac[32];
+    std::snprintf(mac, sizeof mac, "0015650100%02d", i);
+    auto r = http(phones(), "GET", std::string("/") + mac + ".cfg",
+                  std::string("Yealink SIP-T46S 66.86.0.15 ") + mac);
+    if (r.status == 429) ++limited;
+  }
+  EXPECT_EQ(limited, 3);
+  // NAT off: one device per source address: only the newest keeps 127.0.0.1.
+  auto devs = provd_->devices();
+  EXPECT_EQ(devs.size(), 3u);
+  EXPECT_EQ(std::count_if(devs.begin(), devs.end(), [](auto& d) { return d.ip == "127.0.0.1"; }), 1);
+  EXPECT_TRUE(host_.log().contains("provd: too many unknown device requests from 127.0.0.1"));
+}
+
+TEST_F(ProvdTest, NullPluginDevicesGet404) {
+  ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                 R"({"device": {"mac": "00:15:65:00:00:04", "ip": "127.0.0.1", "plugin": "provisioning.null"}})", "tok")
+                .status,
+            201);
+  EXPECT_EQ(http(phones(), "GET", "/001565000004.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:00:00:04").status, 404);
+}
+
+TEST_F(ProvdTest, TftpServesFilesAsPhonesFetchThem) {
+  auto dir = host_.data_dir() / "tftp-client";
+  fs::create_directories(dir);
+  // Polycom: the master file first (no MAC known yet), then its own file.
+  auto master = tftp_get(provd_->tftp_port(), "000000000000.cfg", dir);
+  ASSERT_TRUE(master);
+  EXPECT_NE(master->find("[PHONE_MAC_ADDRESS]-phone.cfg"), std::string::npos);
+  auto phone = tftp_get(provd_->tftp_port(), "0004f2aabbcc-phone.cfg", dir, /*blksize=*/true);
+  ASSERT_TRUE(phone);
+  EXPECT_NE(phone->find("reg.1.address=\"autoprov\""), std::string::npos) << *phone;
+  ASSERT_EQ(provd_->devices().size(), 1u);
+  EXPECT_EQ(provd_->devices()[0].mac, "00:04:f2:aa:bb:cc");
+  EXPECT_FALSE(tftp_get(provd_->tftp_port(), "nothing-here.bin", dir));
+  // A large static file crosses many blocks.
+  std::string big(100000, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
+  fs::create_directories(host_.data_dir() / "static");
+  std::ofstream(host_.data_dir() / "static" / "firmware.bin", std::ios::binary) << big;
+  auto fw = tftp_get(provd_->tftp_port(), "firmware.bin", dir);
+  ASSERT_TRUE(fw);
+  EXPECT_EQ(*fw, big);
+}
+
+TEST_F(ProvdTest, CustomTemplateSurvivesVendorUpgradeAndChangesRegenerate) {
+  ASSERT_EQ(http(phones(), "GET", "/001565aabbcd.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cd").status, 200);
+  auto vdir = provd_->templates().root() / "vendor" / "provisioning.yealink";
+  fs::create_directories(vdir);
+  std::ofstream(vdir / "yealink-custom-device") << "features.custom = 42\n";
+  EXPECT_TRUE(provd_->check_templates());
+  auto r = http(phones(), "GET", "/001565aabbcd.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cd");
+  EXPECT_NE(r.body.find("features.custom = 42"), std::string::npos) << r.body;
+
+  // Upgrade: the plugin is replaced by a version with different bundled templates.
+  class YealinkV2 final : public sdk::ProvisioningVendor {
+   public:
+    YealinkV2() = default;
+    std::string_view id() const override { return base_.id(); }
+    std::string_view vendor() const override { return base_.vendor(); }
+    std::string_view version() const override { return "2.0.0"; }
+    std::vector<sdk::ModelInfo> models() const override { return base_.models(); }
+    std::optional<sdk::DeviceInfo> detect(const sdk::DeviceRequest& r) const override { return base_.detect(r); }
+    std::vector<sdk::TemplateFile> templates() const override {
+      auto t = base_.templates();
+      for (auto& f : t)
+        if (f.name == "device.cfg") f.content = "#!version:1.0.0.1\nbundled = v2\n{{> yealink-custom-device}}";
+      return t;
+    }
+    sdk::Result<std::vector<sdk::ProvisioningFile>> files(const sdk::DeviceConfig& c,
+                                                          const sdk::TemplateRenderer& rr) const override {
+      return base_.files(c, rr);
+    }
+   private:
+    YealinkVendor base_;
+  };
+  host_.services().withdraw<sdk::ProvisioningVendor>("yealink");
+  ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkV2>()));
+  EXPECT_EQ(provd_->regenerate_all(), 1u);
+  r = http(phones(), "GET", "/001565aabbcd.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cd");
+  EXPECT_NE(r.body.find("bundled = v2"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("features.custom = 42"), std::string::npos) << r.body;
+}
+
+TEST_F(ProvdTest, ThrowingVendorIsReportedAndOthersKeepServing) {
+  ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("broken", std::make_shared<ThrowingVendor>()));
+  auto b = http(phones(), "GET", "/b.cfg", "Broken B1 00:aa:bb:cc:dd:ee");
+  EXPECT_EQ(b.status, 500);
+  EXPECT_TRUE(host_.log().contains("template engine exploded"));
+  // Another vendor's phone keeps being served.
+  auto y = http(phones(), "GET", "/001565aabbce.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:ce");
+  EXPECT_EQ(y.status, 200);
+}
+
+TEST_F(ProvdTest, SynchronizeWithoutSipBackendReportsWhy) {
+  ASSERT_EQ(http(phones(), "GET", "/001565aabbcf.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cf").status, 200);
+  auto id = provd_->devices()[0].id;
+  auto r = http(rest(), "POST", "/provd/dev_mgr/synchronize", "", "{\"id\": \"" + id + "\"}", "tok");
+  ASSERT_EQ(r.status, 201);
+  auto op = http(rest(), "GET", "/provd/dev_mgr/synchronize/1", "", "", "tok");
+  EXPECT_NE(op.body.find("no SIP backend provides provisioning.sip_notifier"), std::string::npos) << op.body;
+
+  struct Notifier final : sdk::SipNotifier {
+    std::vector<sdk::SyncTarget> sent;
+    sdk::Status notify_check_sync(const sdk::SyncTarget& t) override {
+      sent.push_back(t);
+      return {};
+    }
+  };
+  auto n = std::make_shared<Notifier>();
+  ASSERT_TRUE(host_.services().provide<sdk::SipNotifier>("sip", n));
+  ASSERT_TRUE(provd_->synchronize(id).ok());
+  ASSERT_EQ(n->sent.size(), 1u);
+  EXPECT_EQ(n->sent[0].event, "check-sync;reboot=false");
+  EXPECT_EQ(n->sent[0].device_ip, "127.0.0.1");
+  EXPECT_EQ(n->sent[0].sip_username, "autoprov");
+}
+
+}  // namespace
+}  // namespace dialtone::plugins::provisioning

@@ -1,0 +1,371 @@
+#include <gtest/gtest.h>
+
+#include <Poco/DOM/DOMParser.h>
+#include <Poco/DOM/Document.h>
+#include <Poco/DOM/Element.h>
+#include <Poco/DOM/NodeList.h>
+#include <Poco/AutoPtr.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "plugins/provisioning/aastra/aastra_vendor.h"
+#include "plugins/provisioning/cisco_spa/cisco_spa_vendor.h"
+#include "plugins/provisioning/grandstream/grandstream_vendor.h"
+#include "plugins/provisioning/polycom/polycom_vendor.h"
+#include "plugins/provisioning/provd/template_store.h"
+#include "plugins/provisioning/snom/snom_vendor.h"
+#include "plugins/provisioning/yealink/yealink_vendor.h"
+
+namespace dialtone::plugins::provisioning {
+namespace {
+
+namespace fs = std::filesystem;
+using sdk::DeviceRequest;
+
+sdk::DeviceRequest ua(std::string agent, std::string path = "x.cfg") {
+  sdk::DeviceRequest r;
+  r.user_agent = std::move(agent);
+  r.path = std::move(path);
+  r.remote_ip = "10.0.0.7";
+  return r;
+}
+
+sdk::DeviceRequest tftp(std::string path) {
+  sdk::DeviceRequest r;
+  r.protocol = sdk::DeviceRequest::Protocol::tftp;
+  r.path = std::move(path);
+  return r;
+}
+
+// A config as provd builds it: two lines, one key of each kind.
+sdk::DeviceConfig sample(std::string vendor, std::string model, std::string mac) {
+  sdk::DeviceConfig c;
+  c.device = {std::move(vendor), std::move(model), "1.0", std::move(mac)};
+  sdk::SipLine l1;
+  l1.position = 1;
+  l1.proxy_ip = "10.0.0.1";
+  l1.proxy_port = 5060;
+  l1.username = "alice1000";
+  l1.auth_username = "alice-auth";
+  l1.password = "s3cret&<x>";
+  l1.display_name = "Alice \"Ops\" Martin";
+  l1.number = "1000";
+  l1.voicemail = "*98";
+  sdk::SipLine l2 = l1;
+  l2.position = 2;
+  l2.username = "bob1001";
+  l2.auth_username = "";
+  l2.password = "pw2";
+  l2.display_name = "Bob";
+  l2.number = "1001";
+  c.lines = {l1, l2};
+  c.function_keys = {{1, sdk::FunctionKeyType::blf, "1002", "Carol", 1},
+                     {2, sdk::FunctionKeyType::speed_dial, "0612345678", "Mobile", 1},
+                     {3, sdk::FunctionKeyType::park, "700", "Park", 1}};
+  c.timezone = "Europe/Paris";
+  c.locale = "fr_FR";
+  c.ntp_server = "10.0.0.2";
+  c.directory_base_url = "http://10.0.0.1:9498/0.1/directories/input/default";
+  c.provisioning_url = "http://10.0.0.1:8667";
+  c.admin_username = "admin";
+  c.admin_password = "adminpw";
+  return c;
+}
+
+class Render : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("provd-vendors-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    store_ = std::make_unique<TemplateStore>(root_);
+    store_->ensure_layout();
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::map<std::string, sdk::ProvisioningFile> files(const sdk::ProvisioningVendor& v,
+                                                     const sdk::DeviceConfig& c) {
+    MustacheRenderer r(*store_, {std::string(v.id()), c.device.model, sdk::mac_plain(c.device.mac)},
+                       v.templates());
+    auto out = v.files(c, r);
+    EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message);
+    std::map<std::string, sdk::ProvisioningFile> m;
+    if (out)
+      for (auto& f : *out) m[f.path] = f;
+    return m;
+  }
+
+  fs::path root_;
+  std::unique_ptr<TemplateStore> store_;
+};
+
+// key = value (Yealink) or key: value (Aastra); later keys win, comments skipped.
+std::map<std::string, std::string> parse_kv(const std::string& text, char sep) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  auto trim = [](std::string s) {
+    auto b = s.find_first_not_of(" \t\r");
+    auto e = s.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto i = line.find(sep);
+    if (i == std::string::npos) continue;
+    out[trim(line.substr(0, i))] = trim(line.substr(i + 1));
+  }
+  return out;
+}
+
+Poco::AutoPtr<Poco::XML::Document> parse_xml(const std::string& text) {
+  Poco::XML::DOMParser p;
+  return p.parseString(text);
+}
+
+// Text of the first element `name` whose attribute idx (if given) matches.
+std::string xml_text(Poco::XML::Document* d, const std::string& name, const std::string& idx = {}) {
+  Poco::AutoPtr<Poco::XML::NodeList> l = d->getElementsByTagName(name);
+  for (unsigned long i = 0; i < l->length(); ++i) {
+    auto* e = static_cast<Poco::XML::Element*>(l->item(i));
+    if (idx.empty() || e->getAttribute("idx") == idx) return e->innerText();
+  }
+  return "<missing>";
+}
+
+TEST_F(Render, YealinkDetectsRealUserAgentsAndFileNames) {
+  YealinkVendor y;
+  auto d = y.detect(ua("Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->vendor, "Yealink");
+  EXPECT_EQ(d->model, "T46S");
+  EXPECT_EQ(d->version, "66.86.0.15");
+  EXPECT_EQ(d->mac, "00:15:65:aa:bb:cc");
+  auto t = y.detect(tftp("y000000000028.cfg"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->model, "T46G");
+  auto m = y.detect(tftp("001565aabbcc.cfg"));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->mac, "00:15:65:aa:bb:cc");
+  EXPECT_FALSE(y.detect(ua("Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25)")));
+}
+
+TEST_F(Render, YealinkFilesCarryLinesKeysAndSettings) {
+  YealinkVendor y;
+  auto f = files(y, sample("Yealink", "T46S", "00:15:65:aa:bb:cc"));
+  ASSERT_TRUE(f.count("y000000000066.cfg"));
+  ASSERT_TRUE(f.count("001565aabbcc.cfg"));
+  EXPECT_FALSE(f["y000000000066.cfg"].sensitive);
+  EXPECT_TRUE(f["001565aabbcc.cfg"].sensitive);
+  EXPECT_EQ(f["001565aabbcc.cfg"].content.rfind("#!version:1.0.0.1\n", 0), 0u);
+  auto kv = parse_kv(f["001565aabbcc.cfg"].content, '=');
+  EXPECT_EQ(kv["account.1.sip_server.1.address"], "10.0.0.1");
+  EXPECT_EQ(kv["account.1.sip_server.1.port"], "5060");
+  EXPECT_EQ(kv["account.1.user_name"], "alice1000");
+  EXPECT_EQ(kv["account.1.auth_name"], "alice-auth");
+  EXPECT_EQ(kv["account.1.password"], "s3cret&<x>");
+  EXPECT_EQ(kv["account.1.display_name"], "Alice \"Ops\" Martin");
+  EXPECT_EQ(kv["account.2.user_name"], "bob1001");
+  EXPECT_EQ(kv["account.2.auth_name"], "bob1001");
+  EXPECT_EQ(kv["linekey.1.type"], "16");
+  EXPECT_EQ(kv["linekey.1.value"], "1002");
+  EXPECT_EQ(kv["linekey.2.type"], "13");
+  EXPECT_EQ(kv["linekey.3.type"], "10");
+  EXPECT_EQ(kv["local_time.time_zone"], "+1");
+  EXPECT_EQ(kv["local_time.ntp_server1"], "10.0.0.2");
+  EXPECT_EQ(kv["lang.gui"], "French");
+  EXPECT_EQ(kv["remote_phonebook.data.1.url"],
+            "http://10.0.0.1:9498/0.1/directories/input/default/yealink");
+  EXPECT_EQ(kv["security.user_password"], "admin:adminpw");
+}
+
+TEST_F(Render, YealinkValueWithLineBreakCannotInjectAKey) {
+  YealinkVendor y;
+  auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");
+  c.lines[0].display_name = "Eve\nsecurity.user_password = admin:owned";
+  auto kv = parse_kv(files(y, c)["001565aabbcc.cfg"].content, '=');
+  EXPECT_EQ(kv["security.user_password"], "admin:adminpw");
+}
+
+TEST_F(Render, SnomDetectsAndRendersXmlSettings) {
+  SnomVendor s;
+  auto d = s.detect(ua("Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25)"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->vendor, "Snom");
+  EXPECT_EQ(d->model, "360");
+  EXPECT_EQ(d->version, "8.7.3.25");
+  auto t = s.detect(tftp("snom360-000413AABBCC.htm"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->model, "360");
+  EXPECT_EQ(t->mac, "00:04:13:aa:bb:cc");
+
+  auto f = files(s, sample("Snom", "360", "00:04:13:aa:bb:cc"));
+  ASSERT_TRUE(f.count("snom360.htm"));
+  ASSERT_TRUE(f.count("snom360-000413AABBCC.htm"));
+  EXPECT_TRUE(f["snom360-000413AABBCC.htm"].sensitive);
+  auto doc = parse_xml(f["snom360-000413AABBCC.htm"].content);
+  EXPECT_EQ(xml_text(doc, "user_host", "1"), "10.0.0.1:5060");
+  EXPECT_EQ(xml_text(doc, "user_name", "1"), "alice1000");
+  EXPECT_EQ(xml_text(doc, "user_pname", "1"), "alice-auth");
+  EXPECT_EQ(xml_text(doc, "user_pass", "1"), "s3cret&<x>");
+  EXPECT_EQ(xml_text(doc, "user_realname", "1"), "Alice \"Ops\" Martin");
+  EXPECT_EQ(xml_text(doc, "user_name", "2"), "bob1001");
+  EXPECT_EQ(xml_text(doc, "fkey", "0"), "blf <sip:1002@10.0.0.1>");
+  EXPECT_EQ(xml_text(doc, "fkey", "1"), "speed 0612345678");
+  EXPECT_EQ(xml_text(doc, "timezone"), "FRA+1");
+  EXPECT_EQ(xml_text(doc, "dkey_directory"),
+            "url http://10.0.0.1:9498/0.1/directories/input/default/snom");
+  EXPECT_NO_THROW(parse_xml(f["snom360.htm"].content));
+}
+
+TEST_F(Render, PolycomDetectsAndRendersRegAttributes) {
+  PolycomVendor p;
+  auto d = p.detect(ua("FileTransport PolycomVVX-VVX_410-UA/5.9.0.9373", "0004f2aabbcc-phone.cfg"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "VVX410");
+  EXPECT_EQ(d->version, "5.9.0.9373");
+  EXPECT_EQ(d->mac, "00:04:f2:aa:bb:cc");
+  ASSERT_TRUE(p.detect(tftp("000000000000.cfg")));
+
+  auto f = files(p, sample("Polycom", "VVX410", "00:04:f2:aa:bb:cc"));
+  ASSERT_TRUE(f.count("000000000000.cfg"));
+  ASSERT_TRUE(f.count("0004f2aabbcc-phone.cfg"));
+  EXPECT_FALSE(f["000000000000.cfg"].sensitive);
+  EXPECT_TRUE(f["0004f2aabbcc-phone.cfg"].sensitive);
+  auto master = parse_xml(f["000000000000.cfg"].content);
+  Poco::AutoPtr<Poco::XML::NodeList> apps = master->getElementsByTagName("APPLICATION");
+  ASSERT_EQ(apps->length(), 1u);
+  EXPECT_EQ(static_cast<Poco::XML::Element*>(apps->item(0))->getAttribute("CONFIG_FILES"),
+            "[PHONE_MAC_ADDRESS]-phone.cfg");
+  auto doc = parse_xml(f["0004f2aabbcc-phone.cfg"].content);
+  Poco::AutoPtr<Poco::XML::NodeList> regs = doc->getElementsByTagName("reg");
+  ASSERT_EQ(regs->length(), 1u);
+  auto* reg = static_cast<Poco::XML::Element*>(regs->item(0));
+  EXPECT_EQ(reg->getAttribute("reg.1.address"), "alice1000");
+  EXPECT_EQ(reg->getAttribute("reg.1.auth.userId"), "alice-auth");
+  EXPECT_EQ(reg->getAttribute("reg.1.auth.password"), "s3cret&<x>");
+  EXPECT_EQ(reg->getAttribute("reg.1.displayName"), "Alice \"Ops\" Martin");
+  EXPECT_EQ(reg->getAttribute("reg.1.server.1.address"), "10.0.0.1");
+  EXPECT_EQ(reg->getAttribute("reg.1.server.1.port"), "5060");
+  EXPECT_EQ(reg->getAttribute("reg.2.address"), "bob1001");
+  Poco::AutoPtr<Poco::XML::NodeList> att = doc->getElementsByTagName("attendant");
+  auto* a = static_cast<Poco::XML::Element*>(att->item(0));
+  EXPECT_EQ(a->getAttribute("attendant.resourceList.1.address"), "1002");
+  EXPECT_EQ(a->getAttribute("attendant.resourceList.2.type"), "automata");
+  Poco::AutoPtr<Poco::XML::NodeList> tcp = doc->getElementsByTagName("tcpIpApp");
+  EXPECT_EQ(static_cast<Poco::XML::Element*>(tcp->item(0))->getAttribute("tcpIpApp.sntp.gmtOffset"), "3600");
+  auto dir = parse_xml(f["0004f2aabbcc-directory.xml"].content);
+  EXPECT_EQ(xml_text(dir, "ct"), "0612345678");
+}
+
+TEST_F(Render, AastraDetectsAndRendersColonSeparatedKeys) {
+  AastraVendor v;
+  auto d = v.detect(ua("Aastra6731i MAC:00-08-5D-23-74-29 V:3.3.1.2235-SIP"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "6731i");
+  EXPECT_EQ(d->mac, "00:08:5d:23:74:29");
+  EXPECT_EQ(d->version, "3.3.1.2235");
+  auto f = files(v, sample("Aastra", "6731i", "00:08:5d:23:74:29"));
+  ASSERT_TRUE(f.count("aastra.cfg"));
+  ASSERT_TRUE(f.count("00085D237429.cfg"));
+  auto kv = parse_kv(f["00085D237429.cfg"].content, ':');
+  EXPECT_EQ(kv["sip line1 user name"], "alice1000");
+  EXPECT_EQ(kv["sip line1 auth name"], "alice-auth");
+  EXPECT_EQ(kv["sip line1 password"], "s3cret&<x>");
+  EXPECT_EQ(kv["sip line1 proxy ip"], "10.0.0.1");
+  EXPECT_EQ(kv["sip line1 proxy port"], "5060");
+  EXPECT_EQ(kv["sip line1 display name"], "Alice \"Ops\" Martin");
+  EXPECT_EQ(kv["sip line2 user name"], "bob1001");
+  EXPECT_EQ(kv["prgkey1 type"], "blf");
+  EXPECT_EQ(kv["prgkey1 value"], "1002");
+  EXPECT_EQ(kv["time zone name"], "FR-Paris");
+}
+
+TEST_F(Render, CiscoSpaDetectsAndRendersFlatProfile) {
+  CiscoSpaVendor v;
+  auto d = v.detect(ua("Cisco/SPA504G-7.5.5 (0022555eab12)(CCQ162306EA)"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "SPA504G");
+  EXPECT_EQ(d->version, "7.5.5");
+  EXPECT_EQ(d->mac, "00:22:55:5e:ab:12");
+  auto f = files(v, sample("Cisco", "SPA504G", "00:22:55:5e:ab:12"));
+  ASSERT_TRUE(f.count("spa0022555eab12.xml"));
+  auto doc = parse_xml(f["spa0022555eab12.xml"].content);
+  EXPECT_EQ(xml_text(doc, "User_ID_1_"), "alice1000");
+  EXPECT_EQ(xml_text(doc, "Auth_ID_1_"), "alice-auth");
+  EXPECT_EQ(xml_text(doc, "Password_1_"), "s3cret&<x>");
+  EXPECT_EQ(xml_text(doc, "Proxy_1_"), "10.0.0.1:5060");
+  EXPECT_EQ(xml_text(doc, "Display_Name_1_"), "Alice \"Ops\" Martin");
+  EXPECT_EQ(xml_text(doc, "User_ID_2_"), "bob1001");
+  EXPECT_EQ(xml_text(doc, "Time_Zone"), "GMT+01:00");
+}
+
+TEST_F(Render, GrandstreamDetectsAndRendersPValues) {
+  GrandstreamVendor v;
+  auto d = v.detect(ua("Grandstream Model HW GXP2170 SW 1.0.11.3 DevId 000b82aabbcc"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "GXP2170");
+  EXPECT_EQ(d->version, "1.0.11.3");
+  EXPECT_EQ(d->mac, "00:0b:82:aa:bb:cc");
+  auto f = files(v, sample("Grandstream", "GXP2170", "00:0b:82:aa:bb:cc"));
+  ASSERT_TRUE(f.count("cfg000b82aabbcc.xml"));
+  auto doc = parse_xml(f["cfg000b82aabbcc.xml"].content);
+  EXPECT_EQ(xml_text(doc, "P47"), "10.0.0.1:5060");
+  EXPECT_EQ(xml_text(doc, "P35"), "alice1000");
+  EXPECT_EQ(xml_text(doc, "P36"), "alice-auth");
+  EXPECT_EQ(xml_text(doc, "P34"), "s3cret&<x>");
+  EXPECT_EQ(xml_text(doc, "P3"), "Alice \"Ops\" Martin");
+  EXPECT_EQ(xml_text(doc, "P404"), "bob1001");
+  EXPECT_EQ(xml_text(doc, "P323"), "1");
+  EXPECT_EQ(xml_text(doc, "P326"), "1002");
+}
+
+TEST_F(Render, TemplateLayersDeviceOverModelOverVendorOverSite) {
+  YealinkVendor y;
+  auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");
+  auto write = [&](const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    ASSERT_TRUE(store_->changed() || true);
+  };
+  // Site partial appended by every Yealink device file.
+  write(root_ / "site" / "yealink-custom-device", "features.site = 1\n");
+  auto kv = parse_kv(files(y, c)["001565aabbcc.cfg"].content, '=');
+  EXPECT_EQ(kv["features.site"], "1");
+  write(root_ / "vendor" / "provisioning.yealink" / "device.cfg", "layer = vendor\n");
+  EXPECT_EQ(parse_kv(files(y, c)["001565aabbcc.cfg"].content, '=')["layer"], "vendor");
+  write(root_ / "model" / "provisioning.yealink" / "T46S" / "device.cfg", "layer = model\n");
+  EXPECT_EQ(parse_kv(files(y, c)["001565aabbcc.cfg"].content, '=')["layer"], "model");
+  write(root_ / "device" / "001565aabbcc" / "device.cfg", "layer = device\n");
+  EXPECT_EQ(parse_kv(files(y, c)["001565aabbcc.cfg"].content, '=')["layer"], "device");
+  // Another device of the same model still gets the model layer.
+  auto other = sample("Yealink", "T46S", "00:15:65:00:00:01");
+  EXPECT_EQ(parse_kv(files(y, other)["001565000001.cfg"].content, '=')["layer"], "model");
+}
+
+TEST_F(Render, BrokenTemplateIsAnErrorNamingIt) {
+  YealinkVendor y;
+  fs::create_directories(root_ / "vendor" / "provisioning.yealink");
+  std::ofstream(root_ / "vendor" / "provisioning.yealink" / "device.cfg") << "{{#lines}}unclosed\n";
+  store_->changed();
+  auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");
+  MustacheRenderer r(*store_, {"provisioning.yealink", "T46S", "001565aabbcc"}, y.templates());
+  auto out = y.files(c, r);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.error().message.find("device.cfg"), std::string::npos);
+}
+
+TEST(Mac, NormalizesTheSpellingsPhonesUse) {
+  EXPECT_EQ(sdk::normalize_mac("00:15:65:AA:BB:CC"), "00:15:65:aa:bb:cc");
+  EXPECT_EQ(sdk::normalize_mac("00-08-5D-23-74-29"), "00:08:5d:23:74:29");
+  EXPECT_EQ(sdk::normalize_mac("001565aabbcc"), "00:15:65:aa:bb:cc");
+  EXPECT_EQ(sdk::normalize_mac("0015"), "");
+  EXPECT_EQ(sdk::mac_in("snom360-000413AABBCC.htm"), "00:04:13:aa:bb:cc");
+  EXPECT_EQ(sdk::mac_in("000000000000.cfg"), "");
+}
+
+}  // namespace
+}  // namespace dialtone::plugins::provisioning

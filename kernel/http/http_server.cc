@@ -195,7 +195,12 @@ bool accepts_json(std::string_view accept) {
         q_zero = v.rfind("0", 0) == 0 && v.find_first_of("123456789") == std::string_view::npos;
       }
     }
-    if (!q_zero && (type == "*/*" || type == "application/*" || type == "application/json")) return true;
+    // Vendor JSON types (provd's application/vnd.proformatique.provd+json)
+    // are JSON too.
+    bool json_suffix = type.starts_with("application/") && type.ends_with("+json");
+    if (!q_zero && (type == "*/*" || type == "application/*" || type == "application/json" ||
+                    json_suffix))
+      return true;
     i = j + 1;
   }
   return false;

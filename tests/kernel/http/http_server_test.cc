@@ -198,6 +198,7 @@ TEST_F(HttpServerTest, AcceptExcludingJsonIs406) {
   EXPECT_EQ(get(port_, "/json", {{"Accept", "application/json;q=0"}}).status, 406);
   EXPECT_EQ(get(port_, "/json", {{"Accept", "text/html, */*;q=0.1"}}).status, 200);
   EXPECT_EQ(get(port_, "/json", {{"Accept", "application/json"}}).status, 200);
+  EXPECT_EQ(get(port_, "/json", {{"Accept", "application/vnd.proformatique.provd+json"}}).status, 200);
   EXPECT_EQ(get(port_, "/xml", {{"Accept", "text/xml"}}).status, 200);
 }
 

@@ -1,54 +1,26 @@
 // directory.csv: one CsvSource per `[source.<name>]` section.
-#include <dialtone/plugin.h>
-#include <dialtone/services.h>
+#include "plugins/directory/common/source_plugin.h"
 
 #include "plugins/directory/csv/csv_source.h"
 
 namespace dialtone::plugins::directory {
 namespace {
 
-class CsvPlugin final : public sdk::Plugin {
- public:
-  explicit CsvPlugin(sdk::Host& host) : host_(host) {}
-
-  sdk::Status configure(const sdk::Options& o) override {
-    configs_.clear();
-    for (auto& name : o.instances("source")) {
-      auto sc = read_source_config(o, name);
-      if (!sc) return sc.error();
-      CsvConfig c{std::move(*sc), o.get("source." + name + ".file"), ','};
-      if (c.file.empty())
-        return sdk::Error::invalid("source " + name + ": file is not set; add `file = /path/to.csv`");
-      auto d = o.get("source." + name + ".delimiter", ",");
-      if (d == "\\t" || d == "tab") d = "\t";
-      if (d.size() != 1)
-        return sdk::Error::invalid("source " + name + ": delimiter '" + d +
-                                   "' must be one character, e.g. `delimiter = |`");
-      c.delimiter = d[0];
-      configs_.push_back(std::move(c));
-    }
-    return {};
+struct CsvTraits {
+  using Config = CsvConfig;
+  static sdk::Result<Config> parse(const sdk::Options& o, SourceConfig common) {
+    auto name = common.name;
+    CsvConfig c{std::move(common), o.get(source_key(name, "file")), ','};
+    if (c.file.empty())
+      return sdk::Error::invalid("source " + name + ": file is not set; add `file = /path/to.csv`");
+    auto d = read_delimiter(o, name);
+    if (!d) return d.error();
+    c.delimiter = *d;
+    return c;
   }
-
-  sdk::Status start() override {
-    for (auto& c : configs_) {
-      auto name = c.source.name;
-      auto s = host_.services().provide<sdk::DirectorySource>(name, std::make_shared<CsvSource>(c, host_.log()));
-      if (!s) return s;
-      names_.push_back(name);
-    }
-    return {};
+  static sdk::Result<std::shared_ptr<sdk::DirectorySource>> make(const Config& c, sdk::Host& host) {
+    return std::shared_ptr<sdk::DirectorySource>(std::make_shared<CsvSource>(c, host.log()));
   }
-
-  void stop() override {
-    for (auto& n : names_) host_.services().withdraw<sdk::DirectorySource>(n);
-    names_.clear();
-  }
-
- private:
-  sdk::Host& host_;
-  std::vector<CsvConfig> configs_;
-  std::vector<std::string> names_;
 };
 
 constexpr sdk::OptionSpec kOptions[] = {
@@ -60,6 +32,6 @@ constexpr sdk::OptionSpec kOptions[] = {
 }  // namespace
 }  // namespace dialtone::plugins::directory
 
-DIALTONE_PLUGIN(dialtone::plugins::directory::CsvPlugin, "directory.csv", "directory", "1.0.0",
+DIALTONE_PLUGIN(dialtone::plugins::directory::SourcePlugin<dialtone::plugins::directory::CsvTraits>, "directory.csv", "directory", "1.0.0",
                 "directory sources read from CSV files", "", "",
                 dialtone::plugins::directory::kOptions)

@@ -1,61 +1,35 @@
 // directory.ldap: one LdapSource per `[source.<name>]` section.
-#include <dialtone/plugin.h>
-#include <dialtone/services.h>
+#include "plugins/directory/common/source_plugin.h"
 
 #include "plugins/directory/ldap/ldap_source.h"
 
 namespace dialtone::plugins::directory {
 namespace {
 
-class LdapPlugin final : public sdk::Plugin {
- public:
-  explicit LdapPlugin(sdk::Host& host) : host_(host) {}
-
-  sdk::Status configure(const sdk::Options& o) override {
-    configs_.clear();
-    for (auto& name : o.instances("source")) {
-      auto sc = read_source_config(o, name);
-      if (!sc) return sc.error();
-      auto k = [&](const char* key) { return "source." + name + "." + key; };
-      LdapConfig c;
-      c.source = std::move(*sc);
-      c.uri = o.get(k("uri"));
-      if (c.uri.empty())
-        return sdk::Error::invalid("source " + name + ": uri is not set; add `uri = ldap://host`");
-      c.base_dn = o.get(k("base_dn"));
-      c.bind_dn = o.get(k("bind_dn"));
-      c.bind_password = o.get(k("bind_password"));
-      c.custom_filter = o.get(k("custom_filter"));
-      c.start_tls = o.get_bool(k("start_tls"));
-      c.binary_uuid = o.get(k("unique_column_format"), "string") == "binary_uuid";
-      c.network_timeout = o.get_duration(k("network_timeout"), std::chrono::milliseconds(300));
-      c.search_timeout = o.get_duration(k("search_timeout"), std::chrono::milliseconds(1000));
-      c.size_limit = static_cast<int>(o.get_int(k("size_limit"), 1000));
-      configs_.push_back(std::move(c));
-    }
-    return {};
+struct LdapTraits {
+  using Config = LdapConfig;
+  static sdk::Result<Config> parse(const sdk::Options& o, SourceConfig common) {
+    auto name = common.name;
+    auto k = [&](const char* key) { return source_key(name, key); };
+    LdapConfig c;
+    c.source = std::move(common);
+    c.uri = o.get(k("uri"));
+    if (c.uri.empty())
+      return sdk::Error::invalid("source " + name + ": uri is not set; add `uri = ldap://host`");
+    c.base_dn = o.get(k("base_dn"));
+    c.bind_dn = o.get(k("bind_dn"));
+    c.bind_password = o.get(k("bind_password"));
+    c.custom_filter = o.get(k("custom_filter"));
+    c.start_tls = o.get_bool(k("start_tls"));
+    c.binary_uuid = o.get(k("unique_column_format"), "string") == "binary_uuid";
+    c.network_timeout = o.get_duration(k("network_timeout"), std::chrono::milliseconds(300));
+    c.search_timeout = o.get_duration(k("search_timeout"), std::chrono::milliseconds(1000));
+    c.size_limit = static_cast<int>(o.get_int(k("size_limit"), 1000));
+    return c;
   }
-
-  sdk::Status start() override {
-    for (auto& c : configs_) {
-      auto name = c.source.name;
-      auto s = host_.services().provide<sdk::DirectorySource>(
-          name, std::make_shared<LdapSource>(c, host_.log()));
-      if (!s) return s;
-      names_.push_back(name);
-    }
-    return {};
+  static sdk::Result<std::shared_ptr<sdk::DirectorySource>> make(const Config& c, sdk::Host& host) {
+    return std::shared_ptr<sdk::DirectorySource>(std::make_shared<LdapSource>(c, host.log()));
   }
-
-  void stop() override {
-    for (auto& n : names_) host_.services().withdraw<sdk::DirectorySource>(n);
-    names_.clear();
-  }
-
- private:
-  sdk::Host& host_;
-  std::vector<LdapConfig> configs_;
-  std::vector<std::string> names_;
 };
 
 constexpr sdk::OptionSpec kOptions[] = {
@@ -78,6 +52,6 @@ constexpr sdk::OptionSpec kOptions[] = {
 }  // namespace
 }  // namespace dialtone::plugins::directory
 
-DIALTONE_PLUGIN(dialtone::plugins::directory::LdapPlugin, "directory.ldap", "directory", "1.0.0",
+DIALTONE_PLUGIN(dialtone::plugins::directory::SourcePlugin<dialtone::plugins::directory::LdapTraits>, "directory.ldap", "directory", "1.0.0",
                 "directory sources searched on LDAP servers", "", "",
                 dialtone::plugins::directory::kOptions)

@@ -117,6 +117,7 @@ sdk::Status Provd::start() {
     }
   }
   schedule_template_check();
+  watch_confd();
   host_.log().info("provd: " + std::to_string(devices_.size()) + " devices, " +
                    std::to_string(configs_.size()) + " configs, templates in " +
                    templates_.root().string());
@@ -125,6 +126,7 @@ sdk::Status Provd::start() {
 
 void Provd::stop() {
   running_ = false;
+  unwatch_confd();
   if (auto t = timer_.exchange(0)) host_.executor().cancel(t);
   if (tftp_) tftp_->stop();
   tftp_.reset();
@@ -338,6 +340,12 @@ PhoneAnswer Provd::serve(const sdk::DeviceRequest& request) {
       bool dirty = false;
       if (updated.mac.empty() && !mac.empty()) updated.mac = mac, dirty = true;
       if (updated.ip.empty() && !nat) updated.ip = ip, dirty = true;
+      // A device known only from DHCP or the REST API takes the plugin that recognised it.
+      if (info && updated.plugin.empty() && !vendor_id.empty()) {
+        updated.vendor = info->vendor;
+        updated.plugin = vendor_id;
+        dirty = true;
+      }
       if (info && info->vendor == updated.vendor) {
         if (!info->model.empty() && updated.model != info->model) updated.model = info->model, dirty = true;
         if (!info->version.empty() && updated.version != info->version)
@@ -753,12 +761,23 @@ sdk::Status Provd::update_config(const Config& in) {
   auto r = store_.exec("UPDATE provd_config SET parent_ids=$2::jsonb, raw_config=$3::jsonb, role=$4 WHERE id=$1",
                        {c.id, parents_json(c.parent_ids), c.raw_config, c.role});
   if (!r) return r.error();
+  std::vector<std::string> users;
+  // Devices without a config use defaultconfigdevice.
+  bool parent = c.id == "defaultconfigdevice";
   {
     std::lock_guard lock(mutex_);
     configs_[c.id] = c;
+    for (auto& [_, other] : configs_)
+      for (auto& p : other.parent_ids) parent = parent || p == c.id;
+    for (auto& [id, d] : devices_)
+      if (d.config == c.id) users.push_back(id);
   }
-  // Children inherit from it: every device may change.
-  invalidate_all();
+  // Children inherit from it: then every device may change.
+  if (parent) {
+    invalidate_all();
+  } else {
+    for (auto& id : users) invalidate(id);
+  }
   return {};
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include <dialtone/bus.h>
 #include <dialtone/host.h>
 #include <dialtone/http.h>
 #include <dialtone/provisioning.h>
@@ -122,6 +123,26 @@ class Provd final : public sdk::ProvisioningService {
   // Asks the SIP backend to make the device re-fetch its files.
   sdk::Status synchronize(const std::string& device_id);
 
+  // Brings the configs of the devices confd's lines point to (confd_lines.
+  // device_id = provd device id; config id = device id, role "confd") in line
+  // with the configuration API, and sends back to autoprov the devices no line
+  // points to. Returns how many devices were regenerated. start() runs it on
+  // the executor at start-up and on every relevant `config.#` event or
+  // NOTIFY dialtone_config; callable directly too.
+  sdk::Result<std::size_t> sync_from_confd();
+
+  // DHCP lease information (POST /provd/dev_mgr/dhcpinfo): `op` commit adds or
+  // updates the device with `mac` (vendor from option 60 when a vendor plugin
+  // recognises it); expiry and release forget the address. `options` are
+  // XiVO's "<code:3 digits><hex bytes joined by '.'>" strings.
+  struct DhcpInfo {
+    std::string op, ip, mac;
+    std::vector<std::string> options;
+  };
+  sdk::Status dhcp_info(const DhcpInfo& info);
+
+  static constexpr const char* kConfdRole = "confd";
+
  private:
   struct Rendered {
     sdk::Status status;
@@ -134,6 +155,9 @@ class Provd final : public sdk::ProvisioningService {
   void mount_phone_routes();
   void mount_rest_routes();
   void schedule_template_check();
+  void watch_confd();
+  void unwatch_confd();
+  void regenerate(const std::string& device_id);
 
   std::shared_ptr<sdk::ProvisioningVendor> vendor(const std::string& id) const;
   std::optional<sdk::DeviceInfo> detect(const sdk::DeviceRequest& r, std::string* vendor_id);
@@ -169,6 +193,7 @@ class Provd final : public sdk::ProvisioningService {
   sdk::HttpResponse rest_configure_list(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_configure_get(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_configure_put(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_dhcpinfo(const sdk::HttpRequest& r);
 
   sdk::Host& host_;
   sdk::Store& store_;
@@ -193,6 +218,18 @@ class Provd final : public sdk::ProvisioningService {
   std::mutex ops_mutex_;
   std::map<std::string, std::string> operations_;  // id -> status JSON
   std::uint64_t next_op_ = 1;
+
+  // Configuration API sync: events coalesce into one pending run; the guard
+  // keeps a queued run from touching a stopped Provd.
+  struct SyncGuard {
+    std::mutex mutex;
+    bool alive = true;
+    std::atomic<bool> pending{false};
+  };
+  std::shared_ptr<SyncGuard> sync_guard_ = std::make_shared<SyncGuard>();
+  std::mutex sync_mutex_;
+  std::set<std::string> unknown_confd_devices_;  // warned once each
+  std::unique_ptr<sdk::Subscription> confd_bus_, confd_listen_;
 
   std::atomic<bool> running_{false};
   std::atomic<std::uint64_t> timer_{0};

@@ -194,6 +194,7 @@ void Provd::mount_rest_routes() {
       {"GET", "/provd/dev_mgr/devices/{id}/preview", "provd.dev_mgr.devices.{id}.read", "Files of a device, rendered now", bind(&Provd::rest_preview)},
       {"POST", "/provd/dev_mgr/reconfigure", "provd.dev_mgr.reconfigure", "Regenerate a device's files", bind(&Provd::rest_reconfigure)},
       {"POST", "/provd/dev_mgr/synchronize", "provd.dev_mgr.synchronize", "Make a device re-fetch its files", bind(&Provd::rest_synchronize)},
+      {"POST", "/provd/dev_mgr/dhcpinfo", "provd.dev_mgr.dhcpinfo", "Push DHCP lease information", bind(&Provd::rest_dhcpinfo)},
       {"GET", "/provd/dev_mgr/synchronize/{op}", "provd.dev_mgr.synchronize", "Synchronize operation status", bind(&Provd::rest_operation)},
       {"GET", "/provd/cfg_mgr/configs", "provd.cfg_mgr.configs.read", "List configs", bind(&Provd::rest_configs_list)},
       {"POST", "/provd/cfg_mgr/configs", "provd.cfg_mgr.configs.create", "Create a config", bind(&Provd::rest_config_create)},

@@ -372,5 +372,78 @@ TEST_F(ProvdTest, SynchronizeWithoutSipBackendReportsWhy) {
   EXPECT_EQ(n->sent[0].sip_username, "autoprov");
 }
 
+TEST_F(ProvdTest, DhcpCommitAddsTheDeviceWithItsVendorAndTheFilesFollow) {
+  // Option 60 "yealink" as XiVO's dhcpd hook sends it: code in 3 digits, hex bytes.
+  auto r = http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "",
+                R"({"dhcp_info": {"op": "commit", "ip": "127.0.0.1", "mac": "00:15:65:dd:00:01",
+                    "options": ["06079.65.61.6c.69.6e.6b", "0554.5"]}})",
+                "tok");
+  ASSERT_EQ(r.status, 204) << r.body;
+  auto devs = provd_->devices();
+  ASSERT_EQ(devs.size(), 1u);
+  EXPECT_EQ(devs[0].mac, "00:15:65:dd:00:01");
+  EXPECT_EQ(devs[0].ip, "127.0.0.1");
+  EXPECT_EQ(devs[0].vendor, "Yealink");
+  EXPECT_EQ(devs[0].plugin, "provisioning.yealink");
+  EXPECT_EQ(devs[0].config, "autoprov");
+  EXPECT_EQ(devs[0].added, "auto");
+  // The phone then asks for its file: the same device, no new one.
+  auto f = http(phones(), "GET", "/001565dd0001.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:dd:00:01");
+  EXPECT_EQ(f.status, 200);
+  EXPECT_NE(f.body.find("account.1.user_name = autoprov"), std::string::npos);
+  ASSERT_EQ(provd_->devices().size(), 1u);
+  EXPECT_EQ(provd_->devices()[0].model, "T46S");
+
+  // A new lease moves the device; expiry of an old lease does not touch it.
+  ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "",
+                 R"({"dhcp_info": {"op": "commit", "ip": "10.0.0.50", "mac": "00:15:65:dd:00:01"}})", "tok")
+                .status,
+            204);
+  EXPECT_EQ(provd_->devices()[0].ip, "10.0.0.50");
+  ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "",
+                 R"({"dhcp_info": {"op": "expiry", "ip": "127.0.0.1", "mac": "00:15:65:dd:00:01"}})", "tok")
+                .status,
+            204);
+  EXPECT_EQ(provd_->devices()[0].ip, "10.0.0.50");
+  ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "",
+                 R"({"dhcp_info": {"op": "release", "ip": "10.0.0.50", "mac": "00:15:65:dd:00:01"}})", "tok")
+                .status,
+            204);
+  EXPECT_EQ(provd_->devices()[0].ip, "");
+}
+
+TEST_F(ProvdTest, DhcpUnknownVendorThenPhoneRequestTakesThePlugin) {
+  // Option 77 (user class) "SomePhone": no vendor plugin claims it.
+  ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "",
+                 R"({"dhcp_info": {"op": "commit", "ip": "127.0.0.1", "mac": "00:04:13:dd:00:02",
+                     "options": ["07753.6f.6d.65.50.68.6f.6e.65"]}})", "tok")
+                .status,
+            204);
+  ASSERT_EQ(provd_->devices().size(), 1u);
+  EXPECT_EQ(provd_->devices()[0].plugin, "");
+  auto r = http(phones(), "GET", "/snom360-000413DD0002.htm", "Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25 000413DD0002)");
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(provd_->devices().size(), 1u);
+  EXPECT_EQ(provd_->devices()[0].plugin, "provisioning.snom");
+  EXPECT_EQ(provd_->devices()[0].vendor, "Snom");
+}
+
+TEST_F(ProvdTest, DhcpBadInputNamesTheField) {
+  auto post = [&](const std::string& body) { return http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", body, "tok"); };
+  auto r = post(R"({"dhcp_info": {"op": "renew", "ip": "10.0.0.1", "mac": "00:15:65:00:00:09"}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("op 'renew' must be commit, expiry or release"), std::string::npos) << r.body;
+  r = post(R"({"dhcp_info": {"op": "commit", "ip": "10.0.0", "mac": "00:15:65:00:00:09"}})");
+  EXPECT_NE(r.body.find("ip '10.0.0' must be an IPv4 address"), std::string::npos) << r.body;
+  r = post(R"({"dhcp_info": {"op": "commit", "ip": "10.0.0.1", "mac": "nope"}})");
+  EXPECT_NE(r.body.find("mac 'nope' must be a MAC address"), std::string::npos) << r.body;
+  r = post(R"({"dhcp_info": {"op": "commit", "ip": "10.0.0.1", "mac": "00:15:65:00:00:09", "options": ["60yealink"]}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("option '60yealink'"), std::string::npos) << r.body;
+  EXPECT_EQ(post("{}").status, 400);
+  EXPECT_TRUE(provd_->devices().empty());
+  EXPECT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", R"({"dhcp_info": {}})", "").status, 401);
+}
+
 }  // namespace
 }  // namespace dialtone::plugins::provisioning

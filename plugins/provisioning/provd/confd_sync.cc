@@ -1,0 +1,270 @@
+// Configs driven by the configuration API (api.confd): every device a confd
+// line points to (confd_lines.device_id = provd device id) gets a config of
+// the same id holding its lines and function keys (XiVO raw_config keys);
+// devices no line points to any more go back to autoprov.
+#include <algorithm>
+
+#include "plugins/provisioning/provd/json_util.h"
+#include "plugins/provisioning/provd/provd.h"
+
+namespace dialtone::plugins::provisioning {
+
+namespace {
+
+// Resources whose changes can alter a device's lines or keys.
+bool relevant(std::string_view topic) {
+  static constexpr std::string_view kResources[] = {
+      "user", "line", "line_device", "user_line", "line_extension", "extension",
+      "endpoint_sip", "line_endpoint_sip", "user_funckey", "context"};
+  auto rest = topic.substr(topic.find('.') + 1);  // after "config."
+  auto dot = rest.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  auto resource = rest.substr(0, dot);
+  return std::find(std::begin(kResources), std::end(kResources), resource) != std::end(kResources);
+}
+
+constexpr const char* kLinesSql = R"SQL(
+SELECT l.device_id, l.position, coalesce(l.caller_id_name, '') AS caller_id_name,
+       e.username, e.secret, coalesce(u.id::text, '') AS user_id,
+       coalesce(u.firstname, '') AS firstname, coalesce(u.lastname, '') AS lastname,
+       coalesce((SELECT x.exten FROM confd_line_extensions le
+                 JOIN confd_extensions x ON x.id = le.extension_id
+                 WHERE le.line_id = l.id ORDER BY x.id LIMIT 1), '') AS exten
+FROM confd_lines l
+JOIN confd_endpoints_sip e ON e.id = l.endpoint_sip_id
+LEFT JOIN confd_user_lines ul ON ul.line_id = l.id AND ul.main_user
+LEFT JOIN confd_users u ON u.id = ul.user_id
+WHERE coalesce(l.device_id, '') <> ''
+ORDER BY l.device_id, l.position, l.id)SQL";
+
+// Keys of the users on devices; a "user" destination resolves to that
+// user's first extension (BLF or speed dial on it).
+constexpr const char* kFunckeysSql = R"SQL(
+SELECT f.user_id::text AS user_id, f.position, f.blf, coalesce(f.label, '') AS label,
+       f.destination->>'type' AS type,
+       coalesce(f.destination->>'exten', f.destination->>'position', '') AS value,
+       coalesce((SELECT x.exten FROM confd_user_lines ul2
+                 JOIN confd_line_extensions le ON le.line_id = ul2.line_id
+                 JOIN confd_extensions x ON x.id = le.extension_id
+                 WHERE (f.destination->>'user_id') ~ '^[0-9]{1,9}$'
+                   AND ul2.user_id = (f.destination->>'user_id')::int
+                 ORDER BY ul2.main_line DESC, x.id LIMIT 1), '') AS user_exten
+FROM confd_user_funckeys f
+WHERE f.user_id IN (SELECT ul.user_id FROM confd_user_lines ul
+                    JOIN confd_lines l ON l.id = ul.line_id
+                    WHERE ul.main_user AND coalesce(l.device_id, '') <> '')
+ORDER BY f.user_id, f.position)SQL";
+
+bool same_json(const std::string& a, const std::string& b) {
+  rapidjson::Document x, y;
+  x.Parse(a.c_str());
+  y.Parse(b.c_str());
+  return !x.HasParseError() && !y.HasParseError() && x == y;
+}
+
+}  // namespace
+
+void Provd::watch_confd() {
+  sync_guard_ = std::make_shared<SyncGuard>();
+  // Touches only the guard until it holds the guard's lock with the Provd alive.
+  auto trigger = [guard = sync_guard_, self = this, executor = &host_.executor()] {
+    if (guard->pending.exchange(true)) return;
+    executor->post([guard, self] {
+      std::lock_guard lock(guard->mutex);
+      if (!guard->alive) return;
+      guard->pending = false;
+      (void)self->sync_from_confd();
+    });
+  };
+  confd_bus_ = host_.bus().subscribe("config.#", [trigger](const sdk::Event& e) {
+    if (relevant(e.topic)) trigger();
+  });
+  // NOTIFY reaches provd also when api.confd runs in another process.
+  confd_listen_ = store_.listen("dialtone_config", [trigger](const std::string& payload) {
+    auto colon = payload.find(':');
+    if (relevant("config." + payload.substr(0, colon))) trigger();
+  });
+  // Catches up with changes made while provd was down.
+  trigger();
+}
+
+void Provd::unwatch_confd() {
+  confd_bus_.reset();
+  confd_listen_.reset();
+  std::lock_guard lock(sync_guard_->mutex);
+  sync_guard_->alive = false;
+}
+
+sdk::Result<std::size_t> Provd::sync_from_confd() {
+  std::lock_guard serial(sync_mutex_);
+  auto present = store_.exec("SELECT to_regclass('confd_lines') IS NOT NULL AS ok");
+  if (!present) return present.error();
+  if (present->get(0, "ok") != "t") return std::size_t{0};  // api.confd never ran here
+  auto lines = store_.exec(kLinesSql);
+  if (!lines) {
+    host_.log().error("provd: cannot read the lines of the configuration API: " + lines.error().message);
+    return lines.error();
+  }
+  auto keys = store_.exec(kFunckeysSql);
+  if (!keys) {
+    host_.log().error("provd: cannot read the function keys of the configuration API: " + keys.error().message);
+    return keys.error();
+  }
+
+  // device id -> raw_config, first user of the device (its function keys).
+  struct Wanted {
+    rapidjson::Document raw{rapidjson::kObjectType};
+    std::string user_id;
+  };
+  std::map<std::string, Wanted> wanted;
+  std::string proxy;
+  {
+    std::lock_guard lock(mutex_);
+    proxy = settings_.sip_proxy;
+    if (auto it = params_.find("sip_proxy"); it != params_.end() && !it->second.empty()) proxy = it->second;
+  }
+  for (std::size_t i = 0; i < lines->rows.size(); ++i) {
+    std::string ref = lines->get(i, "device_id");
+    std::string id = ref;
+    {
+      std::lock_guard lock(mutex_);
+      if (!devices_.count(ref)) {
+        // A MAC is accepted for a device id: the device it names.
+        auto m = sdk::normalize_mac(ref);
+        auto it = m.empty() ? by_mac_.end() : by_mac_.find(m);
+        if (it == by_mac_.end()) {
+          if (unknown_confd_devices_.insert(ref).second)
+            host_.log().warn("provd: a line of the configuration API points to device '" + ref +
+                             "', which provd does not know; use an id from GET /provd/dev_mgr/devices");
+          continue;
+        }
+        id = it->second;
+      }
+    }
+    auto& w = wanted[id];
+    auto& a = w.raw.GetAllocator();
+    if (!w.raw.HasMember("sip_lines")) w.raw.AddMember("sip_lines", rapidjson::Value(rapidjson::kObjectType), a);
+    auto pos = lines->get(i, "position");
+    auto& sip_lines = w.raw["sip_lines"];
+    if (sip_lines.HasMember(pos.c_str())) continue;  // two lines at one position: the first wins
+    std::string name = lines->get(i, "firstname");
+    if (auto last = lines->get(i, "lastname"); !last.empty()) name += (name.empty() ? "" : " ") + last;
+    if (name.empty()) name = lines->get(i, "caller_id_name");
+    auto user = lines->get(i, "username");
+    if (name.empty()) name = user;
+    rapidjson::Value line(rapidjson::kObjectType);
+    auto put = [&](const char* k, const std::string& v) {
+      line.AddMember(rapidjson::StringRef(k), rapidjson::Value(v.c_str(), a), a);
+    };
+    put("proxy_ip", proxy);
+    put("username", user);
+    put("auth_username", user);
+    put("password", lines->get(i, "secret"));
+    put("display_name", name);
+    put("number", lines->get(i, "exten"));
+    sip_lines.AddMember(rapidjson::Value(pos.c_str(), a), line, a);
+    if (w.user_id.empty()) w.user_id = lines->get(i, "user_id");
+  }
+  for (auto& [id, w] : wanted) {
+    if (w.user_id.empty()) continue;
+    auto& a = w.raw.GetAllocator();
+    rapidjson::Value fk(rapidjson::kObjectType);
+    for (std::size_t i = 0; i < keys->rows.size(); ++i) {
+      if (keys->get(i, "user_id") != w.user_id) continue;
+      auto type = keys->get(i, "type");
+      std::string value, kind;
+      if (type == "user") {
+        value = keys->get(i, "user_exten");
+        kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+      } else if (type == "custom") {
+        value = keys->get(i, "value");
+        kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+      } else if (type == "park_position") {
+        value = keys->get(i, "value");
+        kind = "park";
+      }
+      // Other destinations need feature codes the dialplan owns: not on the phone.
+      if (value.empty()) continue;
+      rapidjson::Value k(rapidjson::kObjectType);
+      k.AddMember("type", rapidjson::Value(kind.c_str(), a), a);
+      k.AddMember("value", rapidjson::Value(value.c_str(), a), a);
+      k.AddMember("label", rapidjson::Value(keys->get(i, "label").c_str(), a), a);
+      k.AddMember("line", "1", a);
+      fk.AddMember(rapidjson::Value(keys->get(i, "position").c_str(), a), k, a);
+    }
+    if (fk.MemberCount()) w.raw.AddMember("funckeys", fk, a);
+  }
+
+  std::size_t changed = 0;
+  for (auto& [id, w] : wanted) {
+    auto raw = to_json(w.raw);
+    auto existing = config(id);
+    bool content_changed = false;
+    if (!existing) {
+      Config c{id, {"base", "defaultconfigdevice"}, raw, true, kConfdRole};
+      if (auto r = add_config(c); !r) {
+        host_.log().error("provd: cannot create the config of device " + id + ": " + r.error().message);
+        continue;
+      }
+      content_changed = true;
+    } else if (existing->role != kConfdRole) {
+      host_.log().warn("provd: config " + id + " was not created from the configuration API; "
+                       "delete it so that device " + id + " gets its lines");
+      continue;
+    } else if (!same_json(existing->raw_config, raw)) {
+      auto c = *existing;
+      c.raw_config = raw;
+      if (auto s = update_config(c); !s) {
+        host_.log().error("provd: cannot update the config of device " + id + ": " + s.error().message);
+        continue;
+      }
+      content_changed = true;
+    }
+    auto d = device(id);
+    if (!d) continue;
+    if (d->config != id) {
+      d->config = id;
+      if (auto s = update_device(*d); !s) {
+        host_.log().error("provd: cannot assign config " + id + " to its device: " + s.error().message);
+        continue;
+      }
+      content_changed = true;
+    }
+    if (!content_changed) continue;
+    ++changed;
+    regenerate(id);
+  }
+
+  // Configs of devices no line points to any more: the devices go back to autoprov.
+  for (auto& c : configs()) {
+    if (c.role != kConfdRole || wanted.count(c.id)) continue;
+    for (auto& d : devices()) {
+      if (d.config != c.id) continue;
+      auto back = d;
+      back.config = "autoprov";
+      if (auto s = update_device(back); !s) {
+        host_.log().error("provd: cannot reset device " + d.id + " to autoprov: " + s.error().message);
+        continue;
+      }
+      ++changed;
+      regenerate(d.id);
+    }
+    if (auto s = remove_config(c.id); !s)
+      host_.log().error("provd: cannot remove config " + c.id + ": " + s.error().message);
+  }
+  if (changed)
+    host_.log().info("provd: " + std::to_string(changed) +
+                     " device(s) regenerated from the configuration API");
+  return changed;
+}
+
+void Provd::regenerate(const std::string& device_id) {
+  invalidate(device_id);
+  auto d = device(device_id);
+  if (!d) return;
+  (void)rendered(*d);
+  if (auto s = synchronize(device_id); !s)
+    host_.log().debug("provd: device " + device_id + " regenerated, not synchronized: " + s.error().message);
+}
+
+}  // namespace dialtone::plugins::provisioning

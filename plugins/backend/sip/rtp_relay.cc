@@ -1,0 +1,558 @@
+#include "plugins/backend/sip/rtp_relay.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <rapidjson/document.h>
+
+#include "plugins/backend/sip/sdp.h"
+
+namespace dialtone::plugins::backend::sip {
+namespace {
+
+std::int64_t mono_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool same_addr(const sockaddr_storage& x, const sockaddr_storage& y) {
+  if (x.ss_family != y.ss_family) return false;
+  if (x.ss_family == AF_INET) {
+    auto& a = reinterpret_cast<const sockaddr_in&>(x);
+    auto& b = reinterpret_cast<const sockaddr_in&>(y);
+    return a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr;
+  }
+  auto& a = reinterpret_cast<const sockaddr_in6&>(x);
+  auto& b = reinterpret_cast<const sockaddr_in6&>(y);
+  return a.sin6_port == b.sin6_port && std::memcmp(&a.sin6_addr, &b.sin6_addr, 16) == 0;
+}
+
+socklen_t addr_len(const sockaddr_storage& s) {
+  return s.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+// `ip`:`port` in the relay's family; false when it is not a literal of it.
+bool make_addr(int family, const std::string& ip, int port, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (family == AF_INET) {
+    auto& a = reinterpret_cast<sockaddr_in&>(out);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    return inet_pton(AF_INET, ip.c_str(), &a.sin_addr) == 1;
+  }
+  auto& a = reinterpret_cast<sockaddr_in6&>(out);
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET6, ip.c_str(), &a.sin6_addr) == 1) return true;
+  // An IPv4 phone reached through a dual-stack relay socket.
+  in_addr v4;
+  if (inet_pton(AF_INET, ip.c_str(), &v4) != 1) return false;
+  a.sin6_addr.s6_addr[10] = 0xff;
+  a.sin6_addr.s6_addr[11] = 0xff;
+  std::memcpy(&a.sin6_addr.s6_addr[12], &v4, 4);
+  return true;
+}
+
+void add(LegStats& t, const LegStats& s) {
+  t.packets_in += s.packets_in;
+  t.bytes_in += s.bytes_in;
+  t.packets_out += s.packets_out;
+  t.bytes_out += s.bytes_out;
+  t.rtcp_in += s.rtcp_in;
+  t.rtcp_out += s.rtcp_out;
+  t.lost += s.lost;
+  t.dropped += s.dropped;
+  t.relatched += s.relatched;
+}
+
+}  // namespace
+
+struct RtpRelay::Impl {
+  // One socket: where it sends, what it latched.
+  struct Endpoint {
+    int fd = -1;
+    int port = 0;
+    sockaddr_storage remote{};
+    sockaddr_storage sdp_remote{};
+    bool has_remote = false;
+    bool has_sdp_remote = false;
+    bool latched = false;
+    std::int64_t last_rx_ms = 0;
+  };
+  struct Session {
+    SessionId id = 0;
+    int base[2] = {0, 0};   // RTP port per leg
+    Endpoint ep[2][2];      // [leg][0 rtp, 1 rtcp]
+    LegStats stats[2];
+    bool have_seq[2] = {false, false};
+    std::uint16_t last_seq[2] = {0, 0};
+    std::uint32_t ssrc[2] = {0, 0};
+  };
+  // Socket slots indexed by port - port_min; the generation makes an event
+  // for a socket closed meanwhile harmless.
+  struct Slot {
+    Session* session = nullptr;
+    int leg = 0;
+    int rtcp = 0;
+    std::uint32_t generation = 0;
+  };
+
+  RelayConfig cfg;
+  sdk::Logger* log;
+  int family = AF_INET;
+  int epfd = -1;
+  int wake_fd = -1;
+  std::thread thread;
+  std::atomic<bool> running{false};
+
+  mutable std::mutex mutex;
+  std::deque<int> free_pairs;  // even ports
+  std::vector<Slot> slots;
+  std::unordered_map<SessionId, std::unique_ptr<Session>> sessions;
+  SessionId next_id = 1;
+  RelayStats released;
+
+  Impl(RelayConfig c, sdk::Logger* l) : cfg(std::move(c)), log(l) {}
+
+  int open_socket(int port) {
+    int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_storage a;
+    make_addr(family, cfg.bind, port, a);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), addr_len(a)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  static std::uint64_t event_key(int index, std::uint32_t generation) {
+    return (static_cast<std::uint64_t>(generation) << 32) | static_cast<std::uint32_t>(index);
+  }
+
+  void loop() {
+    constexpr int kEvents = 256;
+    epoll_event events[kEvents];
+    alignas(8) unsigned char buf[2048];
+    while (running.load(std::memory_order_relaxed)) {
+      int n = ::epoll_wait(epfd, events, kEvents, 500);
+      if (n <= 0) continue;
+      std::int64_t now = mono_ms();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (int i = 0; i < n; ++i) {
+        std::uint64_t key = events[i].data.u64;
+        if (key == UINT64_MAX) {
+          std::uint64_t v;
+          while (::read(wake_fd, &v, sizeof v) > 0) {
+          }
+          continue;
+        }
+        auto index = static_cast<std::uint32_t>(key & 0xffffffffu);
+        auto generation = static_cast<std::uint32_t>(key >> 32);
+        if (index >= slots.size()) continue;
+        Slot& slot = slots[index];
+        if (!slot.session || slot.generation != generation) continue;
+        // A bounded batch per socket keeps one busy stream from starving others.
+        for (int k = 0; k < 32; ++k) {
+          Endpoint& in = slot.session->ep[slot.leg][slot.rtcp];
+          sockaddr_storage src;
+          socklen_t len = sizeof src;
+          ssize_t got = ::recvfrom(in.fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
+          if (got < 0) break;
+          on_packet(*slot.session, slot.leg, slot.rtcp, src, buf, static_cast<std::size_t>(got), now);
+        }
+      }
+    }
+  }
+
+  void on_packet(Session& s, int leg, int rtcp, const sockaddr_storage& src, const unsigned char* data,
+                 std::size_t len, std::int64_t now) {
+    Endpoint& in = s.ep[leg][rtcp];
+    LegStats& st = s.stats[leg];
+    if (!in.latched) {
+      in.remote = src;
+      in.has_remote = true;
+      in.latched = true;
+    } else if (!same_addr(src, in.remote)) {
+      if (now - in.last_rx_ms < cfg.relatch_quiet.count()) {
+        ++st.dropped;
+        return;
+      }
+      in.remote = src;
+      ++st.relatched;
+    }
+    in.last_rx_ms = now;
+    if (rtcp) {
+      ++st.rtcp_in;
+    } else {
+      ++st.packets_in;
+      st.bytes_in += len;
+      if (len >= 12 && (data[0] >> 6) == 2) {
+        std::uint16_t seq = static_cast<std::uint16_t>((data[2] << 8) | data[3]);
+        std::uint32_t ssrc;
+        std::memcpy(&ssrc, data + 8, 4);
+        if (!s.have_seq[leg] || ssrc != s.ssrc[leg]) {
+          s.have_seq[leg] = true;
+          s.ssrc[leg] = ssrc;
+        } else {
+          auto delta = static_cast<std::uint16_t>(seq - s.last_seq[leg]);
+          // Forward jumps below 3000 are gaps; anything else is a late or
+          // repeated packet, or a sender restart, and is not counted.
+          if (delta == 0 || delta >= 3000) return forward(s, leg, rtcp, data, len);
+          st.lost += delta - 1u;
+        }
+        s.last_seq[leg] = seq;
+      }
+    }
+    forward(s, leg, rtcp, data, len);
+  }
+
+  void forward(Session& s, int leg, int rtcp, const unsigned char* data, std::size_t len) {
+    int other = 1 - leg;
+    Endpoint& out = s.ep[other][rtcp];
+    if (!out.has_remote) return;
+    ssize_t sent = ::sendto(out.fd, data, len, 0, reinterpret_cast<const sockaddr*>(&out.remote),
+                            addr_len(out.remote));
+    if (sent < 0) return;
+    LegStats& st = s.stats[other];
+    if (rtcp) {
+      ++st.rtcp_out;
+    } else {
+      ++st.packets_out;
+      st.bytes_out += len;
+    }
+  }
+
+  void close_session(Session& s) {
+    for (auto& leg : s.ep)
+      for (auto& e : leg) {
+        if (e.fd < 0) continue;
+        ::epoll_ctl(epfd, EPOLL_CTL_DEL, e.fd, nullptr);
+        ::close(e.fd);
+        e.fd = -1;
+        Slot& slot = slots[e.port - cfg.port_min];
+        slot.session = nullptr;
+        ++slot.generation;
+      }
+    for (int l = 0; l < 2; ++l) {
+      if (s.base[l]) free_pairs.push_back(s.base[l]);
+      s.base[l] = 0;
+    }
+  }
+};
+
+RtpRelay::RtpRelay(RelayConfig config, sdk::Logger* log)
+    : config_(config), impl_(std::make_unique<Impl>(std::move(config), log)) {}
+
+RtpRelay::~RtpRelay() { stop(); }
+
+sdk::Status RtpRelay::start() {
+  auto& d = *impl_;
+  if (d.running) return {};
+  if (config_.port_min < 1024 || config_.port_max > 65535 || config_.port_max - config_.port_min < 3)
+    return sdk::Error::invalid("rtp.port_min/rtp.port_max: need a range of at least 4 ports within 1024-65535 (got " +
+                               std::to_string(config_.port_min) + "-" + std::to_string(config_.port_max) + ")");
+  in6_addr v6;
+  in_addr v4;
+  if (inet_pton(AF_INET, config_.bind.c_str(), &v4) == 1) d.family = AF_INET;
+  else if (inet_pton(AF_INET6, config_.bind.c_str(), &v6) == 1) d.family = AF_INET6;
+  else
+    return sdk::Error::invalid("rtp.bind: '" + config_.bind + "' is not an IPv4 or IPv6 address");
+  int probe = d.open_socket(0);
+  if (probe < 0)
+    return sdk::Error::unavailable("rtp.bind: cannot bind UDP on " + config_.bind + ": " + std::strerror(errno));
+  ::close(probe);
+  d.slots.assign(static_cast<std::size_t>(config_.port_max - config_.port_min + 1), {});
+  d.free_pairs.clear();
+  int first = config_.port_min + (config_.port_min % 2);
+  for (int p = first; p + 1 <= config_.port_max; p += 2) d.free_pairs.push_back(p);
+  d.epfd = ::epoll_create1(EPOLL_CLOEXEC);
+  d.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (d.epfd < 0 || d.wake_fd < 0) return sdk::Error::internal("rtp: cannot create epoll/eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = UINT64_MAX;
+  ::epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.wake_fd, &ev);
+  d.running = true;
+  d.thread = std::thread([&d] { d.loop(); });
+  return {};
+}
+
+void RtpRelay::stop() {
+  auto& d = *impl_;
+  if (!d.running.exchange(false)) return;
+  std::uint64_t one = 1;
+  ssize_t w = ::write(d.wake_fd, &one, sizeof one);
+  (void)w;
+  d.thread.join();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  for (auto& [id, s] : d.sessions) d.close_session(*s);
+  d.sessions.clear();
+  ::close(d.epfd);
+  ::close(d.wake_fd);
+  d.epfd = d.wake_fd = -1;
+}
+
+sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate() {
+  auto& d = *impl_;
+  if (!d.running) return sdk::Error::unavailable("rtp: the relay is not running");
+  auto s = std::make_unique<Impl::Session>();
+  std::unique_lock<std::mutex> lock(d.mutex);
+  // A pair whose ports another program holds goes to the back of the queue.
+  std::size_t attempts = d.free_pairs.size();
+  int got = 0;
+  while (got < 2 && attempts-- > 0 && !d.free_pairs.empty()) {
+    int p = d.free_pairs.front();
+    d.free_pairs.pop_front();
+    int rtp = d.open_socket(p);
+    int rtcp = rtp >= 0 ? d.open_socket(p + 1) : -1;
+    if (rtp < 0 || rtcp < 0) {
+      if (rtp >= 0) ::close(rtp);
+      d.free_pairs.push_back(p);
+      continue;
+    }
+    s->base[got] = p;
+    s->ep[got][0].fd = rtp;
+    s->ep[got][0].port = p;
+    s->ep[got][1].fd = rtcp;
+    s->ep[got][1].port = p + 1;
+    ++got;
+  }
+  if (got < 2) {
+    for (int l = 0; l < got; ++l) {
+      ::close(s->ep[l][0].fd);
+      ::close(s->ep[l][1].fd);
+      d.free_pairs.push_back(s->base[l]);
+    }
+    return sdk::Error::unavailable("rtp: no free port pair in " + std::to_string(config_.port_min) +
+                                   "-" + std::to_string(config_.port_max) + "; widen rtp.port_min/rtp.port_max");
+  }
+  s->id = d.next_id++;
+  for (int l = 0; l < 2; ++l)
+    for (int r = 0; r < 2; ++r) {
+      auto& e = s->ep[l][r];
+      auto index = e.port - config_.port_min;
+      auto& slot = d.slots[index];
+      slot.session = s.get();
+      slot.leg = l;
+      slot.rtcp = r;
+      ++slot.generation;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = Impl::event_key(index, slot.generation);
+      ::epoll_ctl(d.epfd, EPOLL_CTL_ADD, e.fd, &ev);
+    }
+  Ports ports{s->base[0], s->base[1]};
+  SessionId id = s->id;
+  d.sessions.emplace(id, std::move(s));
+  return std::make_pair(id, ports);
+}
+
+void RtpRelay::set_remote(SessionId id, MediaLeg leg, const std::string& ip, int rtp_port, int rtcp_port) {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.sessions.find(id);
+  if (it == d.sessions.end()) return;
+  int l = static_cast<int>(leg);
+  int ports[2] = {rtp_port, rtcp_port};
+  for (int r = 0; r < 2; ++r) {
+    auto& e = it->second->ep[l][r];
+    sockaddr_storage a;
+    if (ports[r] <= 0 || !make_addr(d.family, ip, ports[r], a)) continue;
+    if (e.has_sdp_remote && same_addr(a, e.sdp_remote)) continue;
+    e.sdp_remote = a;
+    e.has_sdp_remote = true;
+    e.remote = a;
+    e.has_remote = true;
+    e.latched = false;
+  }
+}
+
+std::optional<RelayStats> RtpRelay::stats(SessionId id) const {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.sessions.find(id);
+  if (it == d.sessions.end()) return std::nullopt;
+  return RelayStats{it->second->stats[0], it->second->stats[1]};
+}
+
+std::optional<RelayStats> RtpRelay::release(SessionId id) {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.sessions.find(id);
+  if (it == d.sessions.end()) return std::nullopt;
+  RelayStats out{it->second->stats[0], it->second->stats[1]};
+  add(d.released.a, out.a);
+  add(d.released.b, out.b);
+  d.close_session(*it->second);
+  d.sessions.erase(it);
+  return out;
+}
+
+std::size_t RtpRelay::capacity() const {
+  int first = config_.port_min + (config_.port_min % 2);
+  return first + 1 <= config_.port_max ? static_cast<std::size_t>((config_.port_max - first + 1) / 2) : 0;
+}
+
+std::size_t RtpRelay::free_pairs() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->free_pairs.size();
+}
+
+std::size_t RtpRelay::sessions() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->sessions.size();
+}
+
+RelayStats RtpRelay::totals() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  RelayStats t = impl_->released;
+  for (auto& [id, s] : impl_->sessions) {
+    add(t.a, s->stats[0]);
+    add(t.b, s->stats[1]);
+  }
+  return t;
+}
+
+double RtpRelay::cpu_seconds() const {
+  if (!impl_->running) return 0;
+  clockid_t clock;
+  if (pthread_getcpuclockid(impl_->thread.native_handle(), &clock) != 0) return 0;
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// ---- CallMedia -------------------------------------------------------------
+
+struct CallMedia::State {
+  MediaConfig cfg;
+  std::string advertise;
+  std::optional<RtpRelay::SessionId> session;
+  RtpRelay::Ports ports;
+  std::optional<Sdp> last_offer;
+};
+
+CallMedia::CallMedia(RtpRelay* relay, const MediaConfig& config, bool direct, std::string call_id,
+                     sdk::Logger* log)
+    : relay_(relay), direct_(direct || !relay), call_id_(std::move(call_id)), log_(log),
+      state_(std::make_unique<State>()) {
+  state_->cfg = config;
+  state_->advertise = config.advertise.empty() ? config.relay.bind : config.advertise;
+}
+
+CallMedia::~CallMedia() { release(); }
+
+sdk::Result<std::string> CallMedia::offer(MediaLeg from, const std::string& text) {
+  if (direct_) return text;
+  auto parsed = parse_sdp(text);
+  if (!parsed) return parsed.error();
+  auto filtered = filter_offer(*parsed, state_->cfg.codecs);
+  if (!filtered) return filtered.error();
+  if (!state_->session) {
+    auto a = relay_->allocate();
+    if (!a) return a.error();
+    state_->session = a->first;
+    state_->ports = a->second;
+  }
+  if (auto addr = audio_address(*filtered))
+    relay_->set_remote(*state_->session, from, addr->ip, addr->rtp_port, addr->rtcp_port);
+  state_->last_offer = *filtered;
+  Sdp out = std::move(*filtered);
+  // The other leg sends to the relay port that faces it.
+  anchor(out, state_->advertise, from == MediaLeg::a ? state_->ports.b : state_->ports.a);
+  return out.to_string();
+}
+
+sdk::Result<std::string> CallMedia::answer(MediaLeg from, const std::string& text) {
+  if (direct_) return text;
+  if (!state_->session || !state_->last_offer)
+    return sdk::Error::invalid("an SDP answer without an offer");
+  auto parsed = parse_sdp(text);
+  if (!parsed) return parsed.error();
+  auto filtered = filter_answer(*parsed, *state_->last_offer);
+  if (!filtered) return filtered.error();
+  if (auto addr = audio_address(*filtered))
+    relay_->set_remote(*state_->session, from, addr->ip, addr->rtp_port, addr->rtcp_port);
+  Sdp out = std::move(*filtered);
+  anchor(out, state_->advertise, from == MediaLeg::a ? state_->ports.b : state_->ports.a);
+  return out.to_string();
+}
+
+std::optional<RelayStats> CallMedia::stats() const {
+  if (direct_ || !state_->session) return std::nullopt;
+  return relay_->stats(*state_->session);
+}
+
+std::optional<RtpRelay::Ports> CallMedia::ports() const {
+  if (direct_ || !state_->session) return std::nullopt;
+  return state_->ports;
+}
+
+void CallMedia::release() {
+  if (direct_ || !state_->session) return;
+  auto s = relay_->release(*state_->session);
+  state_->session.reset();
+  if (s && log_)
+    log_->debug("sip: call " + call_id_ + " media: A sent " + std::to_string(s->a.packets_in) +
+                " RTP (" + std::to_string(s->a.lost) + " lost), B sent " + std::to_string(s->b.packets_in) +
+                " RTP (" + std::to_string(s->b.lost) + " lost), dropped " +
+                std::to_string(s->a.dropped + s->b.dropped));
+}
+
+std::optional<bool> direct_media_option(const std::string& options_json) {
+  rapidjson::Document doc;
+  doc.Parse(options_json.c_str());
+  if (doc.HasParseError()) return std::nullopt;
+  auto as_bool = [](const rapidjson::Value& v) -> std::optional<bool> {
+    if (v.IsBool()) return v.GetBool();
+    if (v.IsString()) {
+      std::string s = v.GetString();
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (s == "yes" || s == "true" || s == "on" || s == "1") return true;
+      if (s == "no" || s == "false" || s == "off" || s == "0") return false;
+    }
+    return std::nullopt;
+  };
+  if (doc.IsObject()) {
+    auto it = doc.FindMember("direct_media");
+    if (it != doc.MemberEnd()) return as_bool(it->value);
+    return std::nullopt;
+  }
+  if (doc.IsArray()) {
+    for (auto& item : doc.GetArray())
+      if (item.IsArray() && item.Size() == 2 && item[0].IsString() &&
+          std::string(item[0].GetString()) == "direct_media")
+        return as_bool(item[1]);
+  }
+  return std::nullopt;
+}
+
+int media_error_status(const sdk::Error& e) {
+  switch (e.code) {
+    case sdk::ErrorCode::unavailable:
+      return 503;
+    case sdk::ErrorCode::unsupported:
+    case sdk::ErrorCode::invalid:
+      return 488;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace dialtone::plugins::backend::sip

@@ -1,0 +1,71 @@
+// SDP (RFC 4566) as the B2BUA needs it: parse, codec filtering in the
+// offer/answer model (RFC 3264) and pointing the audio stream at the relay.
+// Lines the B2BUA does not interpret are kept verbatim and in order.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <dialtone/result.h>
+
+namespace dialtone::plugins::backend::sip {
+
+struct SdpMedia {
+  std::string type;                  // audio, video, application, ...
+  int port = 0;
+  std::string port_suffix;           // "/2" when a port count is given
+  std::string proto;                 // RTP/AVP, RTP/SAVP, ...
+  std::vector<std::string> formats;  // payload types, as written
+  std::vector<std::string> lines;    // the lines after m=, without CRLF
+
+  // "PCMU/8000" for `pt` from a=rtpmap, or the static assignment.
+  std::string encoding(const std::string& pt) const;
+  // The address of this stream: its own c= or the session's.
+  bool active() const { return port != 0; }
+};
+
+struct Sdp {
+  std::vector<std::string> session;  // lines before the first m=
+  std::vector<SdpMedia> media;
+
+  std::string to_string() const;
+  // The c= address of the stream (media-level first, then session-level).
+  std::string connection(const SdpMedia& m) const;
+  // The first audio stream with a port, or nullptr.
+  const SdpMedia* audio() const;
+  SdpMedia* audio();
+};
+
+// Parses `text`; fails with a message naming the bad line.
+sdk::Result<Sdp> parse_sdp(std::string_view text);
+
+// Checks a codec list as written in `media.codecs` (pcmu, pcma, g722,
+// telephone-event) and returns it lower-cased.
+sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string>& names);
+
+// The offer as sent on: in the first active audio stream, the formats that are
+// configured codecs, in the offerer's order (with their rtpmap/fmtp lines);
+// other streams refused with port 0. Fails with ErrorCode::unsupported when no
+// audio codec is left (488 Not Acceptable Here).
+sdk::Result<Sdp> filter_offer(const Sdp& offer, const std::vector<std::string>& codecs);
+
+// The answer as sent on: formats of the answer that the offer carried.
+// Fails with ErrorCode::unsupported when the audio stream kept none.
+sdk::Result<Sdp> filter_answer(const Sdp& answer, const Sdp& offer);
+
+// Where the first active audio stream wants RTP and RTCP.
+struct MediaAddress {
+  std::string ip;
+  int rtp_port = 0;
+  int rtcp_port = 0;
+};
+std::optional<MediaAddress> audio_address(const Sdp& sdp);
+
+// Points the first active audio stream (and o=/session c=) at ip:port, with
+// RTCP on port+1; drops ICE candidates and rtcp-mux, which would name the
+// phone's own addresses.
+void anchor(Sdp& sdp, const std::string& ip, int port);
+
+}  // namespace dialtone::plugins::backend::sip

@@ -1,0 +1,289 @@
+// The RTP relay with real UDP sockets on 127.0.0.1.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "plugins/backend/sip/rtp_relay.h"
+#include "plugins/backend/sip/sdp.h"
+
+namespace dialtone::plugins::backend::sip {
+namespace {
+
+// A phone's socket.
+class Peer {
+ public:
+  Peer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~Peer() { ::close(fd_); }
+  int port() const { return port_; }
+
+  void send(int to_port, const std::string& data) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(to_port));
+    ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  // The next datagram within `ms` (empty when none) and the port it came from.
+  std::string receive(int* from_port = nullptr, int ms = 5000) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return {};
+    char buf[2048];
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    auto n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&a), &len);
+    if (n < 0) return {};
+    if (from_port) *from_port = ntohs(a.sin_port);
+    return std::string(buf, static_cast<std::size_t>(n));
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+std::string rtp(std::uint16_t seq, std::uint32_t ssrc = 0x11223344, const std::string& payload = "voice") {
+  std::string p(12, '\0');
+  p[0] = static_cast<char>(0x80);
+  p[1] = 8;  // PCMA
+  p[2] = static_cast<char>(seq >> 8);
+  p[3] = static_cast<char>(seq & 0xff);
+  std::memcpy(&p[8], &ssrc, 4);
+  return p + payload;
+}
+
+// A range per test process, so parallel runs rarely meet (busy ports are skipped anyway).
+RelayConfig config(int pairs = 16) {
+  static std::mt19937 rng{std::random_device{}()};
+  RelayConfig c;
+  c.bind = "127.0.0.1";
+  c.port_min = 20000 + static_cast<int>(rng() % 20000) * 2;
+  c.port_max = c.port_min + pairs * 2 - 1;
+  return c;
+}
+
+template <class F>
+bool eventually(F f) {
+  for (int i = 0; i < 500; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+TEST(RtpRelay, ForwardsRtpAndRtcpBothWays) {
+  RtpRelay relay(config());
+  ASSERT_TRUE(relay.start());
+  auto s = relay.allocate();
+  ASSERT_TRUE(s) << s.error().message;
+  auto [id, ports] = *s;
+  EXPECT_EQ(ports.a % 2, 0);
+  EXPECT_EQ(ports.b % 2, 0);
+  Peer a, a_rtcp, b, b_rtcp;
+  relay.set_remote(id, MediaLeg::b, "127.0.0.1", b.port(), b_rtcp.port());
+
+  a.send(ports.a, rtp(1));
+  int from = 0;
+  EXPECT_EQ(b.receive(&from), rtp(1));
+  EXPECT_EQ(from, ports.b);  // B sees the relay, not A
+
+  // A latched on its first packet: B's answer goes back to where A sent from.
+  b.send(ports.b, rtp(7, 0x55));
+  EXPECT_EQ(a.receive(&from), rtp(7, 0x55));
+  EXPECT_EQ(from, ports.a);
+
+  a_rtcp.send(ports.a + 1, "rtcp-from-a");
+  EXPECT_EQ(b_rtcp.receive(&from), "rtcp-from-a");
+  EXPECT_EQ(from, ports.b + 1);
+  b_rtcp.send(ports.b + 1, "rtcp-from-b");
+  EXPECT_EQ(a_rtcp.receive(&from), "rtcp-from-b");
+
+  auto st = relay.stats(id);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->a.packets_in, 1u);
+  EXPECT_EQ(st->a.packets_out, 1u);
+  EXPECT_EQ(st->b.packets_in, 1u);
+  EXPECT_EQ(st->b.packets_out, 1u);
+  EXPECT_EQ(st->a.bytes_in, rtp(1).size());
+  EXPECT_EQ(st->a.rtcp_in, 1u);
+  EXPECT_EQ(st->b.rtcp_out, 1u);
+  EXPECT_EQ(st->b.rtcp_in, 1u);
+}
+
+TEST(RtpRelay, EstimatesLossFromSequenceGaps) {
+  RtpRelay relay(config());
+  ASSERT_TRUE(relay.start());
+  auto s = relay.allocate();
+  ASSERT_TRUE(s);
+  Peer a, b;
+  relay.set_remote(s->first, MediaLeg::b, "127.0.0.1", b.port(), b.port() + 1);
+  for (std::uint16_t seq : {65534, 65535, 0, 3, 4}) {  // wraps; 1 and 2 missing
+    a.send(s->second.a, rtp(seq));
+    ASSERT_FALSE(b.receive().empty());
+  }
+  auto st = relay.stats(s->first);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->a.packets_in, 5u);
+  EXPECT_EQ(st->a.lost, 2u);
+}
+
+TEST(RtpRelay, RelatchesToANewSourceOnlyAfterAQuietPeriod) {
+  auto cfg = config();
+  cfg.relatch_quiet = std::chrono::milliseconds(1500);
+  RtpRelay relay(cfg);
+  ASSERT_TRUE(relay.start());
+  auto s = relay.allocate();
+  ASSERT_TRUE(s);
+  auto [id, ports] = *s;
+  Peer a_old, a_new, b;
+  relay.set_remote(id, MediaLeg::b, "127.0.0.1", b.port(), b.port() + 1);
+
+  a_old.send(ports.a, rtp(1));
+  ASSERT_EQ(b.receive(), rtp(1));
+  // A stray source while the latched one is talking is dropped.
+  a_new.send(ports.a, rtp(100, 0x99));
+  ASSERT_TRUE(eventually([&] { return relay.stats(id)->a.dropped == 1; }));
+  b.send(ports.b, rtp(1, 0x55));
+  EXPECT_EQ(a_old.receive(), rtp(1, 0x55));
+
+  // The NAT rebinds: the old source falls silent, the new one takes over.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  a_new.send(ports.a, rtp(2));
+  EXPECT_EQ(b.receive(), rtp(2));
+  b.send(ports.b, rtp(2, 0x55));
+  EXPECT_EQ(a_new.receive(), rtp(2, 0x55));
+  EXPECT_TRUE(a_old.receive(nullptr, 200).empty());
+  EXPECT_EQ(relay.stats(id)->a.relatched, 1u);
+}
+
+TEST(RtpRelay, ThousandCallsLeaveThePoolFull) {
+  RtpRelay relay(config(8));
+  ASSERT_TRUE(relay.start());
+  MediaConfig mc;
+  mc.relay.bind = "127.0.0.1";
+  Peer a, b;
+  auto fds = open_fds();
+  std::string offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                      "m=audio " + std::to_string(a.port()) + " RTP/AVP 8 0\r\n";
+  std::string answer = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                       "m=audio " + std::to_string(b.port()) + " RTP/AVP 8\r\n";
+  for (int i = 0; i < 1000; ++i) {
+    CallMedia call(&relay, mc, false, "c" + std::to_string(i), nullptr);
+    ASSERT_TRUE(call.offer(MediaLeg::a, offer));
+    if (i % 3 == 0) continue;  // CANCEL before any answer
+    ASSERT_TRUE(call.answer(MediaLeg::b, answer));
+    if (i % 3 == 1) a.send(call.ports()->a, rtp(static_cast<std::uint16_t>(i)));
+  }
+  EXPECT_EQ(relay.sessions(), 0u);
+  EXPECT_EQ(relay.free_pairs(), relay.capacity());
+  EXPECT_EQ(open_fds(), fds);
+}
+
+TEST(RtpRelay, ExhaustedRangeGives503) {
+  RtpRelay relay(config(4));  // two calls' worth
+  ASSERT_TRUE(relay.start());
+  ASSERT_TRUE(relay.allocate());
+  ASSERT_TRUE(relay.allocate());
+  auto third = relay.allocate();
+  ASSERT_FALSE(third);
+  EXPECT_EQ(media_error_status(third.error()), 503);
+  EXPECT_NE(third.error().message.find("rtp.port_max"), std::string::npos);
+}
+
+TEST(RtpRelay, BadBindAddressIsNamed) {
+  RelayConfig c = config();
+  c.bind = "not-an-ip";
+  RtpRelay relay(c);
+  auto s = relay.start();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("rtp.bind"), std::string::npos);
+}
+
+TEST(CallMedia, AnchorsOfferAndAnswerAndMediaFlows) {
+  RtpRelay relay(config());
+  ASSERT_TRUE(relay.start());
+  MediaConfig mc;
+  mc.relay.bind = "127.0.0.1";
+  CallMedia call(&relay, mc, false, "call", nullptr);
+  Peer a, b;
+  auto to_b = call.offer(MediaLeg::a,
+                         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                         "m=audio " + std::to_string(a.port()) + " RTP/AVP 18 8 101\r\n"
+                         "a=rtpmap:101 telephone-event/8000\r\n");
+  ASSERT_TRUE(to_b) << to_b.error().message;
+  auto ports = *call.ports();
+  EXPECT_NE(to_b->find("m=audio " + std::to_string(ports.b) + " RTP/AVP 8 101\r\n"), std::string::npos) << *to_b;
+  auto to_a = call.answer(MediaLeg::b,
+                          "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                          "m=audio " + std::to_string(b.port()) + " RTP/AVP 8\r\n");
+  ASSERT_TRUE(to_a) << to_a.error().message;
+  EXPECT_NE(to_a->find("m=audio " + std::to_string(ports.a) + " RTP/AVP 8\r\n"), std::string::npos) << *to_a;
+
+  // Both addresses came from SDP: either side may talk first.
+  b.send(ports.b, rtp(1, 0x55));
+  EXPECT_EQ(a.receive(), rtp(1, 0x55));
+  a.send(ports.a, rtp(1));
+  EXPECT_EQ(b.receive(), rtp(1));
+  call.release();
+  EXPECT_EQ(relay.free_pairs(), relay.capacity());
+  EXPECT_EQ(relay.totals().a.packets_in, 1u);
+}
+
+TEST(CallMedia, NoCommonCodecGives488AndTakesNoPorts) {
+  RtpRelay relay(config());
+  ASSERT_TRUE(relay.start());
+  MediaConfig mc;
+  mc.codecs = {"pcmu"};
+  CallMedia call(&relay, mc, false, "call", nullptr);
+  auto r = call.offer(MediaLeg::a, "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 9\r\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(media_error_status(r.error()), 488);
+  EXPECT_EQ(relay.free_pairs(), relay.capacity());
+}
+
+TEST(CallMedia, DirectMediaPassesSdpUnchanged) {
+  RtpRelay relay(config());
+  ASSERT_TRUE(relay.start());
+  CallMedia call(&relay, MediaConfig{}, true, "call", nullptr);
+  std::string sdp = "v=0\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
+  EXPECT_EQ(*call.offer(MediaLeg::a, sdp), sdp);
+  EXPECT_EQ(*call.answer(MediaLeg::b, sdp), sdp);
+  EXPECT_EQ(relay.free_pairs(), relay.capacity());
+}
+
+TEST(CallMedia, DirectMediaLineOption) {
+  EXPECT_EQ(direct_media_option(R"([["direct_media","yes"],["nat","force_rport"]])"), true);
+  EXPECT_EQ(direct_media_option(R"([["direct_media","no"]])"), false);
+  EXPECT_EQ(direct_media_option(R"({"direct_media":true})"), true);
+  EXPECT_EQ(direct_media_option("[]"), std::nullopt);
+  EXPECT_EQ(direct_media_option("not json"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace dialtone::plugins::backend::sip

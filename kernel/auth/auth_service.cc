@@ -341,9 +341,10 @@ sdk::Result<std::string> AuthService::create_user(std::string username, std::str
   return uuid;
 }
 
-sdk::Result<std::string> AuthService::ensure_admin(const std::filesystem::path& password_file) {
+sdk::Result<std::string> AuthService::ensure_admin(const std::filesystem::path& password_file,
+                                                   std::string_view token_url) {
   std::string hint = "admin password in " + password_file.string() + " (get a token: curl -u admin:$(cat " +
-                     password_file.string() + ") -X POST http://127.0.0.1:9497/0.1/token)";
+                     password_file.string() + ") -X POST " + std::string(token_url) + ")";
   auto found = store_.exec("SELECT 1 FROM auth_user WHERE username = 'admin'");
   if (!found) return found.error();
   if (!found->rows.empty()) return hint;

@@ -91,8 +91,10 @@ class AuthService final : public sdk::Auth {
 
   // Creates `admin` (ACL "#") with a random password written to
   // `password_file` (0600) if no such user exists. Returns a line telling the
-  // admin where the password is and how to get a token.
-  sdk::Result<std::string> ensure_admin(const std::filesystem::path& password_file);
+  // admin where the password is and how to get a token from `token_url`
+  // (the auth listener's real address, e.g. "http://127.0.0.1:9497/0.1/token").
+  sdk::Result<std::string> ensure_admin(const std::filesystem::path& password_file,
+                                        std::string_view token_url = "http://127.0.0.1:9497/0.1/token");
 
   // Returns the new user's uuid. backend: dialtone_user or dialtone_service.
   sdk::Result<std::string> create_user(std::string username, std::string password, std::vector<std::string> acls,

@@ -25,7 +25,15 @@ Kernel::Kernel(KernelSetup setup) : setup_(std::move(setup)) {
   bus_ = std::make_unique<EventBusImpl>(*log_);
 }
 
-Kernel::~Kernel() { stop(); }
+Kernel::~Kernel() {
+  stop();
+  // Lua exports are code from the plugins' libraries: destroy them before the
+  // plugin manager unloads those libraries (members would otherwise be
+  // destroyed after it, in reverse declaration order). Routes are already
+  // unmounted per plugin by PluginManager::stop().
+  lua_.reset();
+  plugins_.reset();
+}
 
 std::vector<ListenerConfig> Kernel::listeners() const {
   std::vector<ListenerConfig> out;
@@ -140,7 +148,8 @@ sdk::Status Kernel::start() {
 
   lua_ = std::make_unique<LuaHostImpl>(lua_config(), *log_);
   // A broken dialplan fails calls, not the PBX: plugins and the REST API keep running.
-  if (auto s = lua_->start(); !s) log_->error("lua: " + s.error().message);
+  if (auto s = lua_->start(); !s)
+    log_->error(s.error().message.rfind("lua: ", 0) == 0 ? s.error().message : "lua: " + s.error().message);
 
   make_plugin_manager(store_.get(), true);
   plugins_->load_dir(setup_.plugin_dir);
@@ -150,10 +159,25 @@ sdk::Status Kernel::start() {
 
   if (auto s = http_->start(); !s) return sdk::Error::unavailable("http: " + s.error().message);
 
-  auto hint = auth_->ensure_admin(setup_.data_dir / "admin-password");
+  auto hint = auth_->ensure_admin(setup_.data_dir / "admin-password", token_url());
   if (hint) admin_hint_ = *hint;
   else log_->error("admin user: " + hint.error().message);
   return {};
+}
+
+std::string Kernel::token_url() const {
+  for (auto& l : listeners()) {
+    if (l.name != "auth") continue;
+    // A wildcard bind is reachable on loopback, which is where the admin runs curl.
+    std::string host = l.host;
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    else if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    int port = http_ ? http_->port("auth") : l.port;
+    return std::string(l.tls_cert.empty() || l.tls_key.empty() ? "http://" : "https://") + host + ":" +
+           std::to_string(port) + "/0.1/token";
+  }
+  return "http://127.0.0.1:9497/0.1/token";
 }
 
 std::vector<std::string> Kernel::listener_lines() const {

@@ -51,7 +51,10 @@ class Kernel {
   PluginManager& plugins() { return *plugins_; }
   // "listening: confd http://127.0.0.1:9486", one per listener.
   std::vector<std::string> listener_lines() const;
+  // Names the auth listener's real address ("... -X POST http://127.0.0.1:<port>/0.1/token").
   const std::string& admin_hint() const { return admin_hint_; }
+  // POST /0.1/token on the auth listener as bound (a wildcard host shown as loopback).
+  std::string token_url() const;
   sdk::Logger& log() { return *log_; }
   int http_port(std::string_view listener) const { return http_ ? http_->port(listener) : 0; }
 

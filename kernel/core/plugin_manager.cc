@@ -112,6 +112,8 @@ void PluginManager::load_file(const std::filesystem::path& file) {
 std::vector<std::string> PluginManager::resolve(const ConfDir& conf,
                                                 const std::filesystem::path& default_base) {
   std::vector<std::string> errors;
+  for (auto& [id, pc] : conf.plugins)
+    if (pc.enabled) enabled_at_resolve_.insert(id);
   for (auto& [id, pc] : conf.plugins) {
     if (id == "kernel" || find(id)) continue;
     errors.push_back(pc.file.string() + ":" + std::to_string(pc.line) + ": plugin '" + id +
@@ -357,7 +359,7 @@ ReloadReport PluginManager::reload(const ConfDir& conf, const std::filesystem::p
   }
   for (auto& [id, pc] : conf.plugins) {
     auto* r = find(id);
-    if (id != "kernel" && pc.enabled && (!r || r->state == PluginState::disabled))
+    if (id != "kernel" && pc.enabled && !enabled_at_resolve_.count(id) && (!r || r->state == PluginState::disabled))
       report.restart_needed.push_back(id + ": newly enabled in conf.d; restart dialtoned to start it");
   }
   if (!report.errors.empty()) {
@@ -365,6 +367,7 @@ ReloadReport PluginManager::reload(const ConfDir& conf, const std::filesystem::p
     return report;
   }
   for (auto& c : changes) {
+    std::string failure;  // the plugin's own reason, so the admin sees it in the reply too
     if (c.log_level != c.r->log_level && ctx_.set_log_level && !c.log_level.empty()) {
       static const char* names[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
       for (int i = 0; i < 7; ++i)
@@ -380,11 +383,12 @@ ReloadReport PluginManager::reload(const ConfDir& conf, const std::filesystem::p
       } else {
         c.fixed.insert(c.fixed.end(), c.reloadable.begin(), c.reloadable.end());
         log_.error("reload of " + c.r->lib.id + " failed, it keeps its options: " + err.message);
+        failure = "reload failed (" + err.message + "), ";
       }
     }
     if (!c.fixed.empty()) {
       std::sort(c.fixed.begin(), c.fixed.end());
-      auto line = c.r->lib.id + ": restart needed for " + join(c.fixed, ", ");
+      auto line = c.r->lib.id + ": " + failure + "restart needed for " + join(c.fixed, ", ");
       report.restart_needed.push_back(line);
       log_.warn(line);
     }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,9 @@ class PluginManager {
   sdk::Logger& log_;
   std::vector<std::unique_ptr<Record>> records_;  // load order
   std::vector<Record*> order_;                    // start order
+  // Plugins conf.d enabled when resolve() ran: a reload reports only those
+  // enabled since (the others were reported at start, e.g. not installed).
+  std::set<std::string> enabled_at_resolve_;
   std::vector<std::string> problems_;
 };
 

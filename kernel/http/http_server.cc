@@ -164,14 +164,28 @@ std::optional<std::vector<Segment>> compile_template(std::string_view t) {
   return out;
 }
 
-bool is_json_type(std::string_view ct) {
+// "Application/JSON; charset=utf-8" -> "application/json"
+std::string media_type(std::string_view ct) {
   auto semi = ct.find(';');
   if (semi != std::string_view::npos) ct = ct.substr(0, semi);
+  while (!ct.empty() && ct.front() == ' ') ct.remove_prefix(1);
   while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
   std::string lower(ct);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower == "application/json" || (lower.rfind("application/", 0) == 0 && lower.size() > 5 &&
-                                         lower.compare(lower.size() - 5, 5, "+json") == 0);
+  return lower;
+}
+
+bool is_json_type(std::string_view ct) {
+  auto t = media_type(ct);
+  return t == "application/json" ||
+         (t.starts_with("application/") && t.size() > 5 && t.ends_with("+json"));
+}
+
+// Request bodies the kernel lets through to handlers: JSON, and CSV for the
+// import routes (confd users, phonebook and personal contacts). A handler
+// still rejects a type it does not parse with 400.
+bool is_accepted_body_type(std::string_view ct) {
+  return is_json_type(ct) || media_type(ct) == "text/csv";
 }
 
 // True when the Accept header admits application/json (absent header: yes).
@@ -458,9 +472,10 @@ void HttpServerImpl::Listener::handle(Poco::Net::HTTPServerRequest& req, Poco::N
 
     bool mutating = r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
     if (mutating && !r.body.empty() && cr.route.auth != sdk::RouteAuth::basic &&
-        !is_json_type(req.getContentType())) {
+        !is_accepted_body_type(req.getContentType())) {
       return send(HttpResponse::error(415, {"Unsupported media type '" + req.getContentType() +
-                                            "': send the body as Content-Type: application/json"}));
+                                            "': send the body as Content-Type: application/json "
+                                            "(text/csv for imports)"}));
     }
 
     auto accept_it = r.headers.find("accept");

@@ -183,6 +183,10 @@ TEST_F(HttpServerTest, NonJsonBodyIs415) {
   c.body = "{}";
   c.content_type = "application/json; charset=utf-8";
   EXPECT_EQ(send(port_, c).status, 201);
+  // Imports post CSV; the handler decides what it parses.
+  c.body = "firstname,lastname\nAlice,Liddell\n";
+  c.content_type = "text/csv; charset=utf-8";
+  EXPECT_EQ(send(port_, c).status, 201);
 }
 
 TEST_F(HttpServerTest, AcceptExcludingJsonIs406) {

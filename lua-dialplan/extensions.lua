@@ -1,31 +1,22 @@
 -- Dialtone dialplan entry file.
 --
--- The kernel calls the global functions below, each call in its own
--- coroutine. See docs/lua-dialplan.md for the entry points, the values they
--- receive and return, and the functions the host provides.
+-- backend.sip calls route_call(call) for each new call, in its own
+-- coroutine. The logic lives in lib/: calls.lua (entry), users.lua,
+-- incalls.lua, outcalls.lua, callerid.lua, patterns.lua, subroutines.lua.
+-- See docs/lua-dialplan.md.
+local calls = require("calls")
+local autoprov = require("autoprov")
+local subroutines = require("subroutines")
 
--- Characters a dialed number may contain (digits, *, #, and a leading +).
-local function dialable(number)
-  return type(number) == "string" and number:match("^%+?[%d%*#]+$") ~= nil
-end
+-- Preprocess subroutines: define them here, e.g.
+--   subroutines.define("xivo-subrgbl-user", function(call)
+--     dialtone.log("info", "user call " .. call.vars.XIVO_DSTNUM)
+--   end)
+local _ = subroutines
 
--- on_incoming_call(call) -> decision
---
--- `call` carries at least: id, caller_number, caller_name, called_number.
--- Returns one routing decision table:
---   { action = "dial", destination = "<number>", timeout = <seconds> }
---   { action = "reject", status = <SIP status>, reason = "<text>" }
-function on_incoming_call(call)
-  local number = call.called_number
-  if number == nil or number == "" then
-    return { action = "reject", status = 484, reason = "Address Incomplete" }
-  end
-  if not dialable(number) then
-    dialtone.log("info", string.format("call %s: '%s' is not a dialable number",
-                                       tostring(call.id), number))
-    return { action = "reject", status = 404, reason = "Not Found" }
-  end
-  dialtone.log("debug", string.format("call %s: %s -> %s", tostring(call.id),
-                                      tostring(call.caller_number), number))
-  return { action = "dial", destination = number, timeout = 30 }
+function route_call(call)
+  -- Phones in autoprov mode and the *48378 reset code (lib/autoprov.lua).
+  local decision = autoprov.route(call)
+  if decision then return decision end
+  return calls.route(call)
 end

@@ -1,5 +1,6 @@
 // Runs backend.sip on 127.0.0.1:<port> with users u0..u<n-1> (password
 // "pw<i>", extension 2000+i) until stdin closes; writes users.csv for SIPp.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -10,7 +11,8 @@
 int main(int argc, char** argv) {
   int port = argc > 1 ? std::atoi(argv[1]) : 5060;
   int users = argc > 2 ? std::atoi(argv[2]) : 1000;
-  dialtone::testing::SipTestHost host;
+  // The shipped dialplan (lua-dialplan/extensions.lua), as in production.
+  dialtone::testing::SipTestHost host(std::filesystem::path(DIALTONE_DIALPLAN));
   {
     std::ofstream csv("users.csv");
     csv << "SEQUENTIAL\n";
@@ -19,6 +21,9 @@ int main(int argc, char** argv) {
       csv << "u" << i << ";pw" << i << "\n";
     }
   }
+  // The most simultaneous calls a user may take, so that load spread over
+  // the callees is not refused as busy.
+  host.sql("UPDATE confd_users SET simultaneous_calls = 20");
   dialtone::plugins::backend::sip::SipPlugin plugin(host);
   auto s = plugin.configure(dialtone::sdk::Options(
       {{"sip.listen", "127.0.0.1:" + std::to_string(port)}, {"auth.ban_failures", "0"},

@@ -1,32 +1,84 @@
--- Basic call routing for the SIP backend.
+-- Call routing for the SIP backend: the XiVO dialplan in Lua.
 --
--- backend.sip calls the global function `route_call(call)` (option
--- dialplan.function) for every authenticated INVITE. `call` holds:
---   id, caller (SIP username), caller_number, caller_name, callee (dialed
---   number, also called_number), context, vars (XIVO_SRCNUM, XIVO_DSTNUM,
---   XIVO_CONTEXT, XIVO_CALLORIGIN, XIVO_USERID, XIVO_LINEID).
--- It returns one decision:
---   { action = "dial", targets = { "<sip username>", ... }, timeout = <s> }
+-- backend.sip calls the global `route_call(call)` (option dialplan.function)
+-- for every authenticated INVITE from a line and every INVITE from a trunk.
+-- `call` holds: id, caller (SIP username or trunk name), caller_number,
+-- caller_name, called_number (also callee), context, origin ("intern" from
+-- a line, "extern" from a trunk), vars (XIVO_* variables, see below).
+--
+-- The script dials with sip.dial(), which returns once the call is
+-- answered, cancelled or failed, so a failure can be forwarded; it returns
+-- one decision for what is left:
+--   { action = "done" }                      -- answered or caller gone
 --   { action = "reject", code = <SIP status>, reason = "<text>" }
---
--- extensions.lua wires it with:
---   local calls = require("calls")
---   function route_call(call) return calls.route(call) end
+--   { action = "dial", targets = {...}, timeout = <s> }   -- ring, no fallback
+local subroutines = require("subroutines")
+local callerid = require("callerid")
+local users = require("users")
+local incalls = require("incalls")
+local outcalls = require("outcalls")
+
 local M = {}
 
--- Seconds a dialed line rings before the caller gets 480.
-M.ring_timeout = 30
+-- Forwards followed before a call is refused as a loop.
+M.max_forwards = 5
+-- Normalize caller numbers of calls from trunks (5.4.1 default rules).
+M.normalize_incoming = true
+
+local function reject(code, reason)
+  return { action = "reject", code = code, status = code, reason = reason }
+end
+
+-- Fills the XIVO_* variables every subroutine can read.
+function M.prepare(call)
+  call.vars = call.vars or {}
+  local v = call.vars
+  call.called_number = call.called_number or call.callee
+  call.origin = call.origin or v.XIVO_CALLORIGIN or "intern"
+  v.XIVO_CALLORIGIN = call.origin
+  v.XIVO_SRCNUM = call.caller_number or ""
+  v.XIVO_DSTNUM = call.called_number or ""
+  v.XIVO_CONTEXT = call.context or ""
+  v.XIVO_CALLOPTIONS = v.XIVO_CALLOPTIONS or ""
+end
+
+-- Routes `number` dialed in `context` (a dialed number or a forward).
+function M.dispatch(call, number, context, depth)
+  depth = depth or 0
+  if depth > M.max_forwards then
+    dialtone.log("warn", string.format("call %s: more than %d forwards; refused as a loop",
+                                       tostring(call.id), M.max_forwards))
+    return reject(482, "Loop Detected")
+  end
+  if number == nil or number == "" then return reject(484, "Address Incomplete") end
+  local user = config.user_by_exten(number, context)
+  if user then return users.call(call, user, depth) end
+  local route, pattern, dialed = outcalls.find(config.outcalls(context), number)
+  if route then
+    local caller = nil
+    local uid = tonumber(call.vars.XIVO_USERID)
+    if uid then caller = config.user(uid) end
+    return outcalls.dial(call, route, pattern, dialed, caller)
+  end
+  return reject(404, "Not Found")
+end
+
+users.route = M.dispatch
+incalls.route = M.dispatch
+incalls.users = users
 
 function M.route(call)
-  local number = call.callee
-  if number == nil or number == "" then
-    return { action = "reject", code = 484, reason = "Address Incomplete" }
+  M.prepare(call)
+  local number = call.called_number
+  if number == nil or number == "" then return reject(484, "Address Incomplete") end
+  if call.origin == "extern" then
+    if M.normalize_incoming then
+      call.caller_number = callerid.normalize(call.caller_number)
+      call.vars.XIVO_SRCNUM = call.caller_number
+    end
+    return incalls.call(call, number, call.context)
   end
-  local lines = sip.find_line(number, call.context or "default")
-  if lines == nil or #lines == 0 then
-    return { action = "reject", code = 404, reason = "Not Found" }
-  end
-  return { action = "dial", targets = lines, timeout = M.ring_timeout }
+  return M.dispatch(call, number, call.context, 0)
 end
 
 return M

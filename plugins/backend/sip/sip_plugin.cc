@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <dialtone/lua.h>
+
+#include "plugins/backend/sip/autoprov.h"
+#include "plugins/backend/sip/sdp.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -39,6 +43,26 @@ const sdk::OptionSpec kOptions[] = {
     {"dialplan.function", OptionType::string, "route_call",
      "global Lua function called for each incoming call"},
     {"sip.node", OptionType::string, "", "name of this node in the location table (default: host name)"},
+    {"rtp.bind", OptionType::string, "127.0.0.1",
+     "address the RTP relay binds and writes in SDP (0.0.0.0: all, SDP gets the sip.listen host)"},
+    {"rtp.port_min", OptionType::integer, "10000", "lowest RTP relay port", sdk::kNone, nullptr, 1024,
+     65535},
+    {"rtp.port_max", OptionType::integer, "20000", "highest RTP relay port", sdk::kNone, nullptr, 1024,
+     65535},
+    {"rtp.relatch_quiet", OptionType::duration, "2s",
+     "how long a latched RTP source must be silent before another source takes over"},
+    {"media.direct_media", OptionType::boolean, "false",
+     "default for lines without direct_media in their options: true sends SDP through unchanged "
+     "(media flows phone to phone), false anchors RTP on the relay"},
+    {"qualify.interval", OptionType::duration, "60s",
+     "how often each registered contact is sent OPTIONS (0: never); one that stops answering "
+     "is unreachable and not rung"},
+    {"qualify.timeout", OptionType::duration, "3s",
+     "how long an OPTIONS may stay unanswered before the contact is unreachable"},
+    {"notify.timeout", OptionType::duration, "8s",
+     "how long a phone may take to answer a check-sync NOTIFY (provisioning synchronize)"},
+    {"media.codecs", OptionType::list, "pcmu,pcma,g722,telephone-event",
+     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, telephone-event"},
     {}};
 
 namespace {
@@ -55,7 +79,7 @@ SELECT e.username, e.secret, l.id AS line_id, l.context,
                 (SELECT x.exten FROM confd_line_extensions le
                    JOIN confd_extensions x ON x.id = le.extension_id
                   WHERE le.line_id = l.id ORDER BY x.id LIMIT 1)) AS caller_number,
-       u.id AS user_id
+       u.id AS user_id, e.options::text AS endpoint_options
   FROM confd_endpoints_sip e
   JOIN confd_lines l ON l.endpoint_sip_id = e.id
   LEFT JOIN confd_user_lines ul ON ul.line_id = l.id AND ul.main_user
@@ -71,6 +95,68 @@ SELECT e.username
   JOIN confd_endpoints_sip e ON e.id = l.endpoint_sip_id
  WHERE x.exten = $1 AND x.context = $2 AND NOT x.commented
  ORDER BY l.position)SQL";
+
+// The dialplan's view of a user, as one JSON object (users.lua documents
+// the fields). `%WHERE%` picks the user.
+constexpr const char* kUserSql = R"SQL(
+SELECT json_build_object(
+  'id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, 'lastname', u.lastname,
+  'mobile_phone_number', u.mobile_phone_number,
+  'outgoing_caller_id', coalesce(u.outgoing_caller_id, 'default'),
+  'simultaneous_calls', u.simultaneous_calls, 'ring_seconds', u.ring_seconds,
+  'dnd', u.service_dnd_enabled,
+  'forward_unconditional_enabled', u.forward_unconditional_enabled,
+  'forward_unconditional_destination', u.forward_unconditional_destination,
+  'forward_busy_enabled', u.forward_busy_enabled,
+  'forward_busy_destination', u.forward_busy_destination,
+  'forward_noanswer_enabled', u.forward_noanswer_enabled,
+  'forward_noanswer_destination', u.forward_noanswer_destination,
+  'exten', x.exten, 'context', x.context,
+  'lines', coalesce((SELECT json_agg(e.username ORDER BY ul2.main_line DESC, l2.position, l2.id)
+                       FROM confd_user_lines ul2
+                       JOIN confd_lines l2 ON l2.id = ul2.line_id
+                       JOIN confd_endpoints_sip e ON e.id = l2.endpoint_sip_id
+                      WHERE ul2.user_id = u.id), '[]'::json))::text
+  FROM confd_users u
+  JOIN confd_user_lines ul ON ul.user_id = u.id
+  JOIN confd_line_extensions le ON le.line_id = ul.line_id
+  JOIN confd_extensions x ON x.id = le.extension_id AND NOT x.commented
+ WHERE u.enabled AND %WHERE%
+ ORDER BY ul.main_line DESC, x.id
+ LIMIT 1)SQL";
+
+constexpr const char* kIncallsSql = R"SQL(
+SELECT coalesce(json_agg(json_build_object(
+  'id', i.id, 'exten', x.exten, 'context', x.context, 'destination', i.destination,
+  'caller_id_mode', i.caller_id_mode, 'caller_id_name', i.caller_id_name,
+  'preprocess_subroutine', i.preprocess_subroutine) ORDER BY i.id), '[]'::json)::text
+  FROM confd_incalls i
+  JOIN confd_incall_extensions ie ON ie.incall_id = i.id
+  JOIN confd_extensions x ON x.id = ie.extension_id AND NOT x.commented
+ WHERE x.context = $1)SQL";
+
+constexpr const char* kOutcallsSql = R"SQL(
+SELECT coalesce(json_agg(json_build_object(
+  'id', o.id, 'name', o.name, 'priority', o.priority,
+  'internal_caller_id', o.internal_caller_id,
+  'preprocess_subroutine', o.preprocess_subroutine, 'ring_time', o.ring_time,
+  'patterns', o.patterns,
+  'trunks', coalesce((SELECT json_agg(json_build_object(
+                        'id', t.id, 'name', e.username, 'host', e.host, 'context', t.context)
+                        ORDER BY ot.position)
+                        FROM confd_outcall_trunks ot
+                        JOIN confd_trunks t ON t.id = ot.trunk_id
+                        JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
+                       WHERE ot.outcall_id = o.id), '[]'::json))
+  ORDER BY o.priority, o.id), '[]'::json)::text
+  FROM confd_outcalls o
+ WHERE o.enabled)SQL";
+
+constexpr const char* kTrunksSql = R"SQL(
+SELECT t.id, e.username, e.host, coalesce(t.context, '') AS context
+  FROM confd_trunks t
+  JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
+ WHERE e.host <> 'dynamic' AND e.host <> '')SQL";
 
 constexpr const char* kLocationsV1 = R"SQL(
 CREATE TABLE sip_locations (
@@ -119,6 +205,67 @@ std::string bindings_json(const std::string& aor, const std::vector<Binding>& bi
   return sb.GetString();
 }
 
+sdk::LuaValue lua_from_json(const rapidjson::Value& v) {
+  if (v.IsNull()) return {};
+  if (v.IsBool()) return v.GetBool();
+  if (v.IsInt64()) return static_cast<std::int64_t>(v.GetInt64());
+  if (v.IsNumber()) return v.GetDouble();
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  auto t = std::make_shared<sdk::LuaTable>();
+  if (v.IsArray())
+    for (auto& e : v.GetArray()) t->array.push_back(lua_from_json(e));
+  if (v.IsObject())
+    for (auto& m : v.GetObject())
+      t->fields[std::string(m.name.GetString(), m.name.GetStringLength())] = lua_from_json(m.value);
+  return t;
+}
+
+// Runs `sql` (one JSON text column) and resumes the coroutine with the
+// value as Lua (nil when no row).
+sdk::LuaReply json_query(sdk::Store* store, std::string sql, sdk::Params params) {
+  return sdk::LuaReply::async([store, sql = std::move(sql), params = std::move(params)](
+                                  sdk::LuaResume resume) {
+    if (!store) {
+      resume(sdk::Error::unavailable("no store: the dialplan cannot read the configuration"));
+      return;
+    }
+    store->exec_async(sql, params, [resume](sdk::Result<sdk::QueryResult> r) {
+      if (!r) {
+        resume(r.error());
+        return;
+      }
+      if (r->rows.empty() || !r->rows[0][0]) {
+        resume(sdk::LuaValues{sdk::LuaValue()});
+        return;
+      }
+      rapidjson::Document d;
+      d.Parse(r->rows[0][0]->c_str());
+      if (d.HasParseError()) {
+        resume(sdk::Error::internal("configuration query returned bad JSON"));
+        return;
+      }
+      resume(sdk::LuaValues{lua_from_json(d)});
+    });
+  });
+}
+
+std::string arg_string(const sdk::LuaValues& args, std::size_t i) {
+  if (i >= args.size()) return {};
+  if (auto* s = args[i].as_string()) return *s;
+  if (auto n = args[i].as_int()) return std::to_string(*n);
+  return {};
+}
+
+std::vector<std::string> arg_strings(const sdk::LuaValues& args, std::size_t i) {
+  std::vector<std::string> out;
+  if (i >= args.size()) return out;
+  if (auto* s = args[i].as_string()) out.push_back(*s);
+  if (auto* t = args[i].as_table())
+    for (auto& v : t->array)
+      if (auto* s = v.as_string()) out.push_back(*s);
+  return out;
+}
+
 std::string field(const sdk::LuaTable& t, const char* key) {
   auto it = t.fields.find(key);
   if (it == t.fields.end()) return {};
@@ -156,6 +303,10 @@ RouteDecision decision_from(const sdk::Result<sdk::LuaValues>& r, sdk::Logger& l
     if (!timeout.empty()) d.timeout_seconds = std::atoi(timeout.c_str());
     return d;
   }
+  if (action == "done") {
+    d.action = RouteDecision::Action::done;
+    return d;
+  }
   if (action == "reject") {
     auto code = field(*t, "code");
     if (code.empty()) code = field(*t, "status");
@@ -164,7 +315,7 @@ RouteDecision decision_from(const sdk::Result<sdk::LuaValues>& r, sdk::Logger& l
     return d;
   }
   log.error("sip: call " + call_id + ": unknown dialplan action '" + action +
-            "' (expected dial or reject)");
+            "' (expected done, dial or reject)");
   return d;
 }
 
@@ -205,6 +356,25 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.ban_window = secs(o.get_duration("auth.ban_window", std::chrono::seconds(60)));
   c.ban_time = secs(o.get_duration("auth.ban_time", std::chrono::minutes(10)));
   c.credential_cache = secs(o.get_duration("auth.credential_cache", std::chrono::minutes(5)));
+  c.media.relay.bind = o.get("rtp.bind", "127.0.0.1");
+  if (c.media.relay.bind.size() > 2 && c.media.relay.bind.front() == '[')
+    c.media.relay.bind = c.media.relay.bind.substr(1, c.media.relay.bind.size() - 2);
+  c.media.relay.port_min = static_cast<int>(o.get_int("rtp.port_min", 10000));
+  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 20000));
+  if (c.media.relay.port_max - c.media.relay.port_min < 3)
+    return sdk::Error::invalid("rtp.port_max must be at least rtp.port_min + 3 (two port pairs)");
+  c.media.relay.relatch_quiet = o.get_duration("rtp.relatch_quiet", std::chrono::seconds(2));
+  c.media.direct_media = o.get_bool("media.direct_media", false);
+  if (o.has("media.codecs")) {
+    auto codecs = parse_codecs(o.get_list("media.codecs"));
+    if (!codecs) return codecs.error();
+    c.media.codecs = *codecs;
+  }
+  c.qualify_interval = o.get_duration("qualify.interval", std::chrono::seconds(60));
+  c.qualify_timeout = o.get_duration("qualify.timeout", std::chrono::seconds(3));
+  c.notify_timeout = o.get_duration("notify.timeout", std::chrono::seconds(8));
+  if (c.qualify_interval.count() < 0 || c.qualify_timeout.count() <= 0 || c.notify_timeout.count() <= 0)
+    return sdk::Error::invalid("qualify.interval, qualify.timeout and notify.timeout must be positive");
   return c;
 }
 
@@ -245,18 +415,24 @@ sdk::Status SipPlugin::start() {
     std::lock_guard<std::mutex> lock(writes_->mutex);
     writes_->stopped = false;
   }
-  stack_ = std::make_unique<SipStack>(config_, static_cast<SipBackend&>(*this), host_.log());
-  if (auto s = stack_->start(); !s) {
-    stack_.reset();
-    return s;
+  auto stack = std::make_unique<SipStack>(config_, static_cast<SipBackend&>(*this), host_.log());
+  if (auto s = stack->start(); !s) return s;
+  {
+    std::lock_guard<std::mutex> lock(stack_mutex_);
+    stack_ = std::move(stack);
   }
-  return {};
+  return start_services();
 }
 
 void SipPlugin::stop() {
+  stop_services();
   config_listener_.reset();
-  if (stack_) stack_->stop();
-  stack_.reset();
+  std::unique_ptr<SipStack> stack;
+  {
+    std::lock_guard<std::mutex> lock(stack_mutex_);
+    stack = std::move(stack_);
+  }
+  if (stack) stack->stop();
   std::lock_guard<std::mutex> lock(writes_->mutex);
   writes_->stopped = true;
 }
@@ -265,31 +441,135 @@ sdk::Status SipPlugin::export_lua() {
   auto* lua = host_.lua();
   if (!lua) return {};
   auto* store = host_.store();
+  auto sip_functions = std::vector<sdk::LuaFunctionSpec>{
+      {"find_line", "exten: string, context: string", "usernames: table",
+       "SIP usernames of the lines that own extension `exten` in `context` (empty when none).",
+       [store](const sdk::LuaValues& args) {
+         std::string exten = arg_string(args, 0);
+         std::string context = arg_string(args, 1);
+         return sdk::LuaReply::async([store, exten, context](sdk::LuaResume resume) {
+           if (!store) {
+             resume(sdk::LuaValues{std::make_shared<sdk::LuaTable>()});
+             return;
+           }
+           store->exec_async(kFindLineSql, {exten, context},
+                             [resume](sdk::Result<sdk::QueryResult> r) {
+                               if (!r) {
+                                 resume(r.error());
+                                 return;
+                               }
+                               auto t = std::make_shared<sdk::LuaTable>();
+                               for (auto& row : r->rows)
+                                 if (row[0]) t->array.emplace_back(*row[0]);
+                               resume(sdk::LuaValues{t});
+                             });
+         });
+       }},
+      {"dial", "call_id: string, targets: table, timeout: integer, caller: table|nil",
+       "result: table",
+       "Rings `targets` (line usernames, or sip: URIs for trunks) for the call until one answers, "
+       "all fail or `timeout` seconds pass. Returns {status=\"answered\"|\"busy\"|\"noanswer\"|"
+       "\"unavailable\"|\"cancelled\", code=<SIP status>}. `caller` = {number, name, anonymous} "
+       "sets the caller ID presented.",
+       [this](const sdk::LuaValues& args) {
+         DialRequest req;
+         std::string call_id = arg_string(args, 0);
+         req.targets = arg_strings(args, 1);
+         if (args.size() > 2 && args[2].as_int()) req.timeout_seconds = static_cast<int>(*args[2].as_int());
+         if (args.size() > 3)
+           if (auto* c = args[3].as_table()) {
+             req.caller_number = field(*c, "number");
+             req.caller_name = field(*c, "name");
+             auto a = c->fields.find("anonymous");
+             req.anonymous = a != c->fields.end() && std::get_if<bool>(&a->second.v) &&
+                             *std::get_if<bool>(&a->second.v);
+           }
+         return sdk::LuaReply::async([this, call_id, req](sdk::LuaResume resume) {
+           auto to_lua = [resume](DialResult r) {
+             auto t = std::make_shared<sdk::LuaTable>();
+             t->fields["status"] = r.status;
+             t->fields["code"] = r.code;
+             resume(sdk::LuaValues{t});
+           };
+           std::lock_guard<std::mutex> lock(stack_mutex_);
+           if (!stack_) {
+             to_lua(DialResult{"cancelled", 0});
+             return;
+           }
+           stack_->dial(call_id, req, to_lua);
+         });
+       }},
+      {"reachability", "username: string", "contacts: table",
+       "Qualify state of the line's registered contacts: {{contact, state=\"reachable\"|"
+       "\"unreachable\"|\"unknown\", rtt_ms}} (unreachable ones are not rung).",
+       [this](const sdk::LuaValues& args) { return reachability_lua(arg_string(args, 0)); }},
+      {"active_calls", "usernames: table", "count: integer",
+       "Calls in progress (ringing or answered, as caller or callee) on these lines.",
+       [this](const sdk::LuaValues& args) {
+         auto lines = arg_strings(args, 0);
+         std::lock_guard<std::mutex> lock(stack_mutex_);
+         std::int64_t n = stack_ ? static_cast<std::int64_t>(stack_->active_calls_of(lines)) : 0;
+         return sdk::LuaReply(sdk::LuaValues{n});
+       }}};
+  if (auto s = lua->export_module("sip", std::move(sip_functions)); !s) return s;
+
+  std::string user_by_exten = kUserSql;
+  user_by_exten.replace(user_by_exten.find("%WHERE%"), 7, "x.exten = $1 AND x.context = $2");
+  std::string user_by_id = kUserSql;
+  user_by_id.replace(user_by_id.find("%WHERE%"), 7, "u.id = $1::int");
   return lua->export_module(
-      "sip",
-      {{"find_line", "exten: string, context: string", "usernames: table",
-        "SIP usernames of the lines that own extension `exten` in `context` (empty when none).",
+      "config",
+      {{"user_by_exten", "exten: string, context: string", "user: table|nil",
+        "The enabled user owning extension `exten` in `context` (fields in lib/users.lua), or nil.",
+        [store, user_by_exten](const sdk::LuaValues& args) {
+          return json_query(store, user_by_exten, {arg_string(args, 0), arg_string(args, 1)});
+        }},
+       {"user", "id: integer", "user: table|nil", "The enabled user `id`, or nil.",
+        [store, user_by_id](const sdk::LuaValues& args) {
+          return json_query(store, user_by_id, {arg_string(args, 0)});
+        }},
+       {"incalls", "context: string", "incalls: table",
+        "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
+        "caller_id_name, preprocess_subroutine}.",
         [store](const sdk::LuaValues& args) {
-          std::string exten = args.size() > 0 && args[0].as_string() ? *args[0].as_string() : "";
-          std::string context = args.size() > 1 && args[1].as_string() ? *args[1].as_string() : "";
-          return sdk::LuaReply::async([store, exten, context](sdk::LuaResume resume) {
-            if (!store) {
-              resume(sdk::LuaValues{std::make_shared<sdk::LuaTable>()});
-              return;
-            }
-            store->exec_async(kFindLineSql, {exten, context},
-                              [resume](sdk::Result<sdk::QueryResult> r) {
-                                if (!r) {
-                                  resume(r.error());
-                                  return;
-                                }
-                                auto t = std::make_shared<sdk::LuaTable>();
-                                for (auto& row : r->rows)
-                                  if (row[0]) t->array.emplace_back(*row[0]);
-                                resume(sdk::LuaValues{t});
-                              });
-          });
-        }}});
+          return json_query(store, kIncallsSql, {arg_string(args, 0)});
+        }},
+       {"outcalls", "context: string|nil", "outcalls: table",
+        "Enabled outgoing routes by priority: {id, name, priority, internal_caller_id, "
+        "preprocess_subroutine, ring_time, patterns, trunks = {{id, name, host, context}}}.",
+        [store](const sdk::LuaValues&) { return json_query(store, kOutcallsSql, {}); }}});
+}
+
+void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> done) {
+  auto* store = host_.store();
+  if (!store) {
+    done({}, true);
+    return;
+  }
+  sdk::Logger* log = &host_.log();
+  store->exec_async(kTrunksSql, {}, [done, log](sdk::Result<sdk::QueryResult> r) {
+    if (!r) {
+      log->error("sip: trunk lookup failed: " + r.error().message);
+      done({}, false);
+      return;
+    }
+    std::vector<TrunkInfo> out;
+    for (std::size_t i = 0; i < r->rows.size(); ++i) {
+      TrunkInfo t;
+      t.id = r->get(i, "id");
+      t.name = r->get(i, "username");
+      t.context = r->get(i, "context");
+      std::string host = r->get(i, "host");
+      auto colon = host.rfind(':');
+      if (colon != std::string::npos) {
+        t.port = std::atoi(host.c_str() + colon + 1);
+        host = host.substr(0, colon);
+      }
+      t.ip = host;
+      out.push_back(std::move(t));
+    }
+    done(std::move(out), true);
+  });
 }
 
 void SipPlugin::find_credentials(const std::string& username,
@@ -300,14 +580,14 @@ void SipPlugin::find_credentials(const std::string& username,
     return;
   }
   sdk::Logger* log = &host_.log();
-  store->exec_async(kCredentialsSql, {username}, [done, log](sdk::Result<sdk::QueryResult> r) {
+  store->exec_async(kCredentialsSql, {username}, [done, log, store, username](sdk::Result<sdk::QueryResult> r) {
     if (!r) {
       log->error("sip: credential lookup failed: " + r.error().message);
       done(std::nullopt, false);
       return;
     }
     if (r->rows.empty()) {
-      done(std::nullopt, true);
+      autoprov_credentials(*store, *log, username, done);
       return;
     }
     LineCredentials c;
@@ -318,6 +598,7 @@ void SipPlugin::find_credentials(const std::string& username,
     c.caller_name = r->get(0, "caller_name");
     c.caller_number = r->get(0, "caller_number");
     c.user_id = r->get(0, "user_id");
+    c.direct_media = direct_media_option(r->get(0, "endpoint_options"));
     done(std::move(c), true);
   });
 }
@@ -339,6 +620,7 @@ void SipPlugin::route_call(const CallInfo& call, std::function<void(RouteDecisio
   t->fields["callee"] = call.called_number;
   t->fields["called_number"] = call.called_number;
   t->fields["context"] = call.context;
+  t->fields["origin"] = call.origin;
   auto vars = std::make_shared<sdk::LuaTable>();
   for (auto& [k, v] : call.variables) vars->fields[k] = v;
   t->fields["vars"] = vars;

@@ -11,6 +11,7 @@
 
 #include <dialtone/bus.h>
 #include <dialtone/host.h>
+#include <dialtone/lua.h>
 #include <dialtone/options.h>
 #include <dialtone/plugin.h>
 #include <dialtone/store.h>
@@ -24,6 +25,8 @@ extern const sdk::OptionSpec kOptions[];
 
 // Builds the stack configuration from validated options; fails naming the option.
 sdk::Result<SipConfig> config_from_options(const sdk::Options& options);
+
+class StackNotifier;
 
 class SipPlugin final : public sdk::Plugin, public SipBackend {
  public:
@@ -39,7 +42,12 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::size_t contact_count(const std::string& aor) const {
     return stack_ ? stack_->contact_count(aor) : 0;
   }
+  std::vector<ContactReachability> reachability(const std::string& aor) const {
+    return stack_ ? stack_->reachability(aor) : std::vector<ContactReachability>{};
+  }
   std::size_t active_calls() const { return stack_ ? stack_->active_calls() : 0; }
+  RelayStats media_totals() const { return stack_ ? stack_->media_totals() : RelayStats{}; }
+  std::size_t media_free_pairs() const { return stack_ ? stack_->media_free_pairs() : 0; }
 
  private:
   void find_credentials(const std::string& username,
@@ -47,6 +55,14 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void route_call(const CallInfo& call, std::function<void(RouteDecision)> done) override;
   void bindings_changed(const std::string& aor, const std::vector<Binding>& bindings) override;
   void call_event(const std::string& call_id, const std::string& state, int status) override;
+  void find_trunks(std::function<void(std::vector<TrunkInfo>, bool ok)> done) override;
+  void reachability_changed(const ReachabilityChange& change) override;
+
+  // plugin_services.cc: the SipNotifier service, the `provisioning` Lua
+  // module and the reachability view.
+  sdk::Status start_services();
+  void stop_services();
+  sdk::LuaReply reachability_lua(const std::string& username);
 
   void flush_locations();
   sdk::Status export_lua();
@@ -55,8 +71,10 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   SipConfig config_;
   std::string dialplan_function_ = "route_call";
   std::string node_;
+  std::mutex stack_mutex_;  // stack_ is read by Lua host functions
   std::unique_ptr<SipStack> stack_;
   std::unique_ptr<sdk::Subscription> config_listener_;
+  std::shared_ptr<StackNotifier> notifier_;
 
   // Location writes, batched: at most one transaction in flight.
   struct Writes {

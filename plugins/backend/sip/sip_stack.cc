@@ -42,6 +42,7 @@
 
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/qualify.h"
 
 namespace dialtone::plugins::backend::sip {
 namespace {
@@ -156,6 +157,9 @@ struct Branch {
   int status = 0;
   bool final = false;
   bool acked = false;
+  bool counted = false;  // `target` is in the active-line counts
+  bool ack_waits = false;  // late offer: the ACK carries A's answer, sent when A ACKs
+  int round = 0;         // which sip.dial of the call rang it
   std::uint32_t invite_cseq = 0;
 };
 
@@ -177,6 +181,12 @@ struct Call {
   int ended_status = 0;
   bool relayed_ringing = false;
   bool finishing = false;
+  std::string caller_username;  // counted in the active-line counts
+  std::string caller_number;
+  // The dial in progress for the dialplan (sip.dial), by round.
+  int round = 0;
+  std::function<void(DialResult)> dial_done;
+  std::unique_ptr<CallMedia> media;  // the SDP rewriting and relay ports
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -211,6 +221,7 @@ struct SipStack::Impl {
   sdk::Logger& log;
   NonceFactory nonces;
   AuthBan bans;
+  QualifyTable qualify{cfg.qualify_interval, cfg.qualify_timeout};
   std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
 
   std::thread thread;
@@ -245,7 +256,16 @@ struct SipStack::Impl {
       credential_waiters;
 
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls;
+  std::unordered_map<std::string, std::uint64_t> call_ids;  // Call::id -> serial
   std::atomic<std::size_t> call_count{0};
+  std::unique_ptr<RtpRelay> relay;  // started before and stopped after the SIP thread
+  // Calls per line username (caller or rung), read by the dialplan.
+  mutable std::mutex lines_mutex;
+  std::unordered_map<std::string, int> line_calls;
+  // Peer trunks, cached like credentials.
+  std::vector<TrunkInfo> trunks;
+  std::int64_t trunks_fetched_ms = -1;
+  std::vector<std::function<void()>> trunk_waiters;
   std::uint64_t next_call = 1;
 
   Impl(SipConfig c, SipBackend& b, sdk::Logger& l)
@@ -302,7 +322,8 @@ struct SipStack::Impl {
     if (contact && contact->m_url->url_port) bound_port = std::atoi(contact->m_url->url_port);
     else bound_port = port;
     sweep_timer = su_timer_create(su_root_task(root), 1000);
-    su_timer_set_interval(sweep_timer, &Impl::on_sweep, this, 1000);
+    // su_timer_set_interval() fires once; su_timer_run() every second.
+    su_timer_run(sweep_timer, &Impl::on_sweep, this);
     return {};
   }
 
@@ -315,6 +336,7 @@ struct SipStack::Impl {
     sweep_timer = nullptr;
     if (default_leg) nta_leg_destroy(default_leg);
     default_leg = nullptr;
+    drop_requests();
     if (agent) nta_agent_destroy(agent);
     agent = nullptr;
     if (root && inbox_index >= 0) su_root_deregister(root, inbox_index);
@@ -592,6 +614,7 @@ struct SipStack::Impl {
       else snapshot[aor] = copy.size();
     }
     if (it != locations.end() && it->second.empty()) locations.erase(it);
+    qualify_sync(aor);
     backend.bindings_changed(aor, copy);
   }
 
@@ -608,19 +631,70 @@ struct SipStack::Impl {
     }
     for (auto& aor : changed) self->publish_bindings(aor);
     self->bans.expire(std::chrono::steady_clock::now());
+    // Probes and deadlines run from the inbox, outside sofia's timer dispatch.
+    self->later([self] {
+      self->expire_requests();
+      self->qualify_tick();
+    });
   }
 
   // ---- calls ---------------------------------------------------------------
 
   int on_invite(nta_incoming_t* irq, const sip_t* sip) {
     if (!sip->sip_from || !sip->sip_to || !sip->sip_request->rq_url) return 400;
-    return authenticate(irq, sip, true, "INVITE",
-                        [this, sip](nta_incoming_t* irq, const LineCredentials& line) {
-                          start_call(irq, sip, line);
-                        });
+    Source src = source_of(irq);
+    with_trunks([this, irq, sip, src] {
+      // A peer trunk is recognized by its address and needs no digest.
+      for (auto& t : trunks) {
+        if (t.ip != src.ip || (t.port != 0 && t.port != src.port)) continue;
+        LineCredentials line;
+        line.username = t.name;
+        line.context = t.context;
+        start_call(irq, sip, line, &t);
+        return;
+      }
+      authenticate(irq, sip, true, "INVITE",
+                   [this, sip](nta_incoming_t* irq, const LineCredentials& line) {
+                     start_call(irq, sip, line, nullptr);
+                   });
+    });
+    return 0;
   }
 
-  void start_call(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line) {
+  // Runs `next` once the peer trunk list is loaded (kept like credentials).
+  void with_trunks(std::function<void()> next) {
+    auto now = mono_ms();
+    if (trunks_fetched_ms >= 0 && now - trunks_fetched_ms < cfg.credential_cache.count() * 1000) {
+      next();
+      return;
+    }
+    trunk_waiters.push_back(std::move(next));
+    if (trunk_waiters.size() > 1) return;
+    std::weak_ptr<Inbox> weak = inbox;
+    backend.find_trunks([this, weak](std::vector<TrunkInfo> list, bool ok) {
+      if (auto in = weak.lock())
+        in->post([this, list = std::move(list), ok] {
+          if (ok) {
+            trunks = list;
+            trunks_fetched_ms = mono_ms();
+          }
+          auto waiters = std::move(trunk_waiters);
+          trunk_waiters.clear();
+          for (auto& w : waiters) w();
+        });
+    });
+  }
+
+  void count_line(const std::string& user, int delta) {
+    if (user.empty()) return;
+    std::lock_guard<std::mutex> lock(lines_mutex);
+    auto& n = line_calls[user];
+    n += delta;
+    if (n <= 0) line_calls.erase(user);
+  }
+
+  void start_call(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line,
+                  const TrunkInfo* trunk) {
     auto call = std::make_unique<Call>();
     Call* c = call.get();
     c->serial = next_call++;
@@ -632,6 +706,20 @@ struct SipStack::Impl {
     if (sip->sip_payload && sip->sip_payload->pl_data)
       c->sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
     if (sip->sip_content_type) c->content_type = str(sip->sip_content_type->c_type);
+    c->media = std::make_unique<CallMedia>(relay.get(), cfg.media,
+                                           line.direct_media.value_or(cfg.media.direct_media),
+                                           c->id, &log);
+    if (!c->sdp.empty()) {
+      auto offer = c->media->offer(MediaLeg::a, c->sdp);
+      if (!offer) {
+        int st = media_error_status(offer.error());
+        log.info("sip: call " + c->id + " refused with " + std::to_string(st) + ": " +
+                 offer.error().message);
+        reply(irq, st, sip_status_phrase(st));
+        return;
+      }
+      c->sdp = *offer;
+    }
 
     c->a_leg = nta_leg_tcreate(agent, &Impl::on_a_request, c, SIPTAG_CALL_ID(sip->sip_call_id),
                                SIPTAG_FROM(sip->sip_to), SIPTAG_TO(sip->sip_from), TAG_END());
@@ -654,13 +742,22 @@ struct SipStack::Impl {
       info.caller_name = info.caller_name.substr(1, info.caller_name.size() - 2);
     info.called_number = c->called;
     info.context = line.context;
+    info.origin = trunk ? "extern" : "intern";
     info.variables = {{"XIVO_SRCNUM", info.caller_number},
                       {"XIVO_DSTNUM", info.called_number},
                       {"XIVO_CONTEXT", info.context},
-                      {"XIVO_CALLORIGIN", "intern"},
+                      {"XIVO_CALLORIGIN", info.origin},
                       {"XIVO_USERID", line.user_id},
-                      {"XIVO_LINEID", line.line_id}};
+                      {"XIVO_LINEID", line.line_id},
+                      {"SIP_SOURCE_IP", source_of(irq).ip}};
+    if (trunk) info.variables["XIVO_TRUNKID"] = trunk->id;
+    c->caller_number = info.caller_number;
+    if (!trunk) {
+      c->caller_username = line.username;
+      count_line(c->caller_username, 1);
+    }
     c->state = Call::State::routing;
+    call_ids[c->id] = c->serial;
     calls.emplace(c->serial, std::move(call));
     call_count = calls.size();
 
@@ -701,17 +798,64 @@ struct SipStack::Impl {
       maybe_finish(*c);
       return;
     }
-    std::string from = "<sip:" + c->from_user + "@" + cfg.host + ">";
-    if (!c->from_display.empty()) from = c->from_display + " " + from;
-    for (auto& target : d.targets) {
-      auto it = locations.find(target);
-      if (it == locations.end()) continue;
-      for (auto& b : it->second) {
+    if (d.action == RouteDecision::Action::done) {
+      // "done" while nothing was dialed: the script settled nothing.
+      answer_a(*c, SIP_500_INTERNAL_SERVER_ERROR);
+      c->state = Call::State::ending;
+      maybe_finish(*c);
+      return;
+    }
+    DialRequest req;
+    req.targets = d.targets;
+    req.timeout_seconds = d.timeout_seconds;
+    if (start_branches(*c, req) == 0) {
+      answer_a(*c, SIP_480_TEMPORARILY_UNAVAILABLE);
+      c->state = Call::State::ending;
+      maybe_finish(*c);
+    }
+  }
+
+  // Rings `req.targets` for `c` as a new round: a line username on each of
+  // its registered contacts, a sip: URI as it is. Returns how many branches
+  // started; with some, the call is ringing until answer, failure or timeout.
+  std::size_t start_branches(Call& call, const DialRequest& req) {
+    Call* c = &call;
+    ++c->round;
+    std::string number = req.caller_number.empty() ? c->from_user : req.caller_number;
+    std::string display = c->from_display;
+    if (!req.caller_name.empty()) {
+      std::string name = req.caller_name;
+      name.erase(std::remove(name.begin(), name.end(), '"'), name.end());
+      display = "\"" + name + "\"";
+    }
+    std::string from = "<sip:" + number + "@" + cfg.host + ">";
+    if (!display.empty()) from = display + " " + from;
+    std::string extra;
+    if (req.anonymous) {
+      // RFC 3325: the number goes only in P-Asserted-Identity.
+      from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>";
+      extra = "P-Asserted-Identity: <sip:" + number + "@" + cfg.host + ">\r\nPrivacy: id";
+    }
+    std::size_t started = 0;
+    for (auto& target : req.targets) {
+      bool line = target.rfind("sip:", 0) != 0;
+      std::vector<std::string> uris;
+      if (line) {
+        auto it = locations.find(target);
+        if (it == locations.end()) continue;
+        // A contact that stopped answering OPTIONS is not rung.
+        for (auto& b : it->second)
+          if (!qualify.unreachable(target, b.contact)) uris.push_back(b.contact);
+      } else {
+        uris.push_back(target);
+      }
+      for (auto& uri : uris) {
         auto branch = std::make_unique<Branch>();
         Branch* br = branch.get();
         br->call = c;
         br->target = target;
-        std::string to = "<sip:" + target + "@" + cfg.host + ">";
+        br->round = c->round;
+        std::string to = line ? "<sip:" + target + "@" + cfg.host + ">" : "<" + target + ">";
         std::string call_id = random_token(20) + "@dialtone";
         br->leg = nta_leg_tcreate(agent, &Impl::on_b_request, br, SIPTAG_FROM_STR(from.c_str()),
                                   SIPTAG_TO_STR(to.c_str()), SIPTAG_CALL_ID_STR(call_id.c_str()),
@@ -720,35 +864,65 @@ struct SipStack::Impl {
         nta_leg_tag(br->leg, nullptr);
         br->orq = nta_outgoing_tcreate(
             br->leg, &Impl::on_b_response, br, nullptr, SIP_METHOD_INVITE,
-            URL_STRING_MAKE(b.contact.c_str()), SIPTAG_CONTACT(contact),
+            URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT(contact),
             SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+            TAG_IF(!extra.empty(), SIPTAG_HEADER_STR(extra.c_str())),
             TAG_IF(!c->content_type.empty(), SIPTAG_CONTENT_TYPE_STR(c->content_type.c_str())),
             TAG_IF(!c->sdp.empty(), SIPTAG_PAYLOAD_STR(c->sdp.c_str())), TAG_END());
         if (!br->orq) {
           nta_leg_destroy(br->leg);
           continue;
         }
+        if (line) {
+          br->counted = true;
+          count_line(target, 1);
+        }
         c->branches.push_back(std::move(branch));
+        ++started;
       }
     }
-    if (c->branches.empty()) {
-      answer_a(*c, SIP_480_TEMPORARILY_UNAVAILABLE);
-      c->state = Call::State::ending;
-      maybe_finish(*c);
+    if (started == 0) return 0;
+    c->state = Call::State::ringing;
+    int timeout = req.timeout_seconds > 0 ? req.timeout_seconds : 30;
+    if (!c->ring_timer) c->ring_timer = su_timer_create(su_root_task(root), timeout * 1000);
+    su_timer_set_interval(c->ring_timer, &Impl::on_ring_timeout, c, timeout * 1000);
+    return started;
+  }
+
+  // Hands the outcome of the current sip.dial back to the dialplan; on a
+  // failure the call returns to routing so the script can go on.
+  void finish_dial(Call& c, const char* status, int code) {
+    if (!c.dial_done) return;
+    if (c.state == Call::State::ringing) c.state = Call::State::routing;
+    if (c.ring_timer) su_timer_reset(c.ring_timer);
+    auto done = std::move(c.dial_done);
+    c.dial_done = nullptr;
+    done(DialResult{status, code});
+  }
+
+  void dial(const std::string& call_id, const DialRequest& req,
+            std::function<void(DialResult)> done) {
+    auto id = call_ids.find(call_id);
+    Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+    if (!c || c->state != Call::State::routing || c->dial_done) {
+      done(DialResult{"cancelled", 0});
       return;
     }
-    c->state = Call::State::ringing;
-    int timeout = d.timeout_seconds > 0 ? d.timeout_seconds : 30;
-    c->ring_timer = su_timer_create(su_root_task(root), timeout * 1000);
-    su_timer_set(c->ring_timer, &Impl::on_ring_timeout, c);
+    c->dial_done = std::move(done);
+    if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", 480);
   }
 
   static void on_ring_timeout(void* magic, su_timer_t*, void* arg) {
     auto* c = static_cast<Call*>(arg);
     if (c->state != Call::State::ringing) return;
-    c->state = Call::State::ending;
+    if (c->ring_timer) su_timer_reset(c->ring_timer);
     for (auto& b : c->branches)
       if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+    if (c->dial_done) {
+      current()->finish_dial(*c, "noanswer", 408);
+      return;
+    }
+    c->state = Call::State::ending;
     current()->answer_a(*c, SIP_480_TEMPORARILY_UNAVAILABLE);
     current()->maybe_finish(*c);
   }
@@ -766,13 +940,15 @@ struct SipStack::Impl {
     int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
     if (status < 200) {
       if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
-        bool has_sdp = sip && sip->sip_payload && sip->sip_payload->pl_len > 0;
+        std::optional<std::string> body;
+        if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) body = self->sdp_from_b(c, sip);
+        bool has_sdp = body && !body->empty();
         if (!c.relayed_ringing || has_sdp) {
           const char* phrase = sip->sip_status->st_phrase;
           nta_incoming_treply(
               c.a_irq, status, phrase, SIPTAG_CONTACT(self->contact),
               TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
-              TAG_IF(has_sdp, SIPTAG_PAYLOAD(sip->sip_payload)), TAG_END());
+              TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
           if (!c.relayed_ringing) self->backend.call_event(c.id, "ringing", status);
           c.relayed_ringing = true;
         }
@@ -785,23 +961,41 @@ struct SipStack::Impl {
         br->invite_cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
         if (sip->sip_to && sip->sip_to->a_tag) nta_leg_rtag(br->leg, sip->sip_to->a_tag);
         nta_leg_client_route(br->leg, sip->sip_record_route, sip->sip_contact);
+        // B offered (A's INVITE had no SDP): the ACK waits for A's answer.
+        br->ack_waits = c.sdp.empty() && sip->sip_payload && sip->sip_payload->pl_len > 0 &&
+                        c.state == Call::State::ringing && br->round == c.round;
       }
-      self->send_ack(*br);
+      if (!br->ack_waits) self->send_ack(*br);
       if (br->final) return 0;  // a retransmitted 2xx: ACK again only
       br->final = true;
       br->status = status;
-      if (c.state == Call::State::ringing) {
+      if (c.state == Call::State::ringing && br->round == c.round) {
         c.state = Call::State::answered;
         c.winner = br;
         if (c.ring_timer) su_timer_reset(c.ring_timer);
         for (auto& other : c.branches)
           if (other.get() != br && !other->final && other->orq) nta_outgoing_cancel(other->orq);
-        bool has_sdp = sip->sip_payload && sip->sip_payload->pl_len > 0;
+        std::optional<std::string> body;
+        if (sip->sip_payload && sip->sip_payload->pl_len > 0) {
+          body = self->sdp_from_b(c, sip);
+          if (!body) {
+            // No codec in common with B's SDP: nothing to connect.
+            br->ack_waits = false;
+            self->send_ack(*br);
+            self->send_bye(c, br->leg);
+            c.state = Call::State::ending;
+            self->answer_a(c, SIP_488_NOT_ACCEPTABLE);
+            self->maybe_finish(c);
+            return 0;
+          }
+        }
+        bool has_sdp = body && !body->empty();
         nta_incoming_treply(
             c.a_irq, SIP_200_OK, SIPTAG_CONTACT(self->contact),
             TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
-            TAG_IF(has_sdp, SIPTAG_PAYLOAD(sip->sip_payload)), TAG_END());
+            TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
         self->backend.call_event(c.id, "answered", 200);
+        self->finish_dial(c, "answered", 200);
       } else {
         // Answered after the call was settled (cancel race): hang it up.
         self->send_bye(c, br->leg);
@@ -810,13 +1004,24 @@ struct SipStack::Impl {
     }
     br->final = true;
     br->status = status;
-    if (c.state == Call::State::ringing) {
-      bool open = std::any_of(c.branches.begin(), c.branches.end(),
-                              [](const auto& b) { return !b->final; });
+    if (br->counted) {
+      self->count_line(br->target, -1);
+      br->counted = false;
+    }
+    if (c.state == Call::State::ringing && br->round == c.round) {
+      int round = c.round;
+      bool open = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
+        return b->round == round && !b->final;
+      });
       if (!open) {
-        bool busy = std::any_of(c.branches.begin(), c.branches.end(), [](const auto& b) {
-          return b->status == 486 || b->status == 600;
+        bool busy = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
+          return b->round == round && (b->status == 486 || b->status == 600);
         });
+        if (c.dial_done) {
+          self->finish_dial(c, busy ? "busy" : "unavailable", busy ? 486 : status);
+          self->maybe_finish(c);
+          return 0;
+        }
         c.state = Call::State::ending;
         if (busy) self->answer_a(c, SIP_486_BUSY_HERE);
         else if (status == 603) self->answer_a(c, SIP_603_DECLINE);
@@ -827,12 +1032,39 @@ struct SipStack::Impl {
     return 0;
   }
 
-  void send_ack(Branch& br) {
+  void send_ack(Branch& br, const std::string& sdp = {}) {
     Home h;
     sip_cseq_t* cseq = sip_cseq_create(h.get(), br.invite_cseq, SIP_METHOD_ACK);
-    nta_outgoing_t* ack = nta_outgoing_tcreate(br.leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK,
-                                               nullptr, SIPTAG_CSEQ(cseq), TAG_END());
+    nta_outgoing_t* ack = nta_outgoing_tcreate(
+        br.leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ(cseq),
+        TAG_IF(!sdp.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
     if (ack) nta_outgoing_destroy(ack);
+  }
+
+  // B's SDP as sent to A: the answer to A's offer, or B's offer when A's
+  // INVITE had none. nullopt when it shares no codec with the offer.
+  std::optional<std::string> sdp_from_b(Call& c, const sip_t* sip) {
+    std::string text(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    auto r = c.sdp.empty() ? c.media->offer(MediaLeg::b, text) : c.media->answer(MediaLeg::b, text);
+    if (r) return *r;
+    log.warn("sip: call " + c.id + ": SDP from the callee not relayed: " + r.error().message);
+    return std::nullopt;
+  }
+
+  // A's ACK to the 2xx: with a late offer it carries A's answer for B.
+  void on_a_ack(Call& c, const sip_t* sip) {
+    Branch* br = c.winner;
+    if (!br || !br->ack_waits) return;
+    br->ack_waits = false;
+    std::string answer;
+    if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) {
+      auto r = c.media->answer(MediaLeg::a,
+                               std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len));
+      if (r) answer = *r;
+      else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
+    }
+    send_ack(*br, answer);
   }
 
   void send_bye(Call& c, nta_leg_t* leg) {
@@ -855,12 +1087,18 @@ struct SipStack::Impl {
   static int on_a_ack_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip) {
     auto* c = static_cast<Call*>(magic);
     Impl* self = current();
+    if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack) self->on_a_ack(*c, sip);
     if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_cancel) {
       if (c->state == Call::State::routing || c->state == Call::State::ringing) {
         c->state = Call::State::ending;
         for (auto& b : c->branches)
           if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
         self->answer_a(*c, SIP_487_REQUEST_TERMINATED);
+        if (c->dial_done) {
+          auto done = std::move(c->dial_done);
+          c->dial_done = nullptr;
+          done(DialResult{"cancelled", 487});
+        }
         self->maybe_finish(*c);
       }
     }
@@ -873,6 +1111,7 @@ struct SipStack::Impl {
     Impl* self = current();
     switch (sip->sip_request->rq_method) {
       case sip_method_ack:
+        self->on_a_ack(*c, sip);
         return 0;
       case sip_method_bye:
         if (c->state == Call::State::answered) {
@@ -929,9 +1168,19 @@ struct SipStack::Impl {
   }
 
   void release(Call& c) {
+    if (c.dial_done) {
+      auto done = std::move(c.dial_done);
+      c.dial_done = nullptr;
+      done(DialResult{"cancelled", 0});
+    }
+    call_ids.erase(c.id);
+    count_line(c.caller_username, -1);
+    c.caller_username.clear();
     if (c.ring_timer) su_timer_destroy(c.ring_timer);
     c.ring_timer = nullptr;
     for (auto& b : c.branches) {
+      if (b->counted) count_line(b->target, -1);
+      b->counted = false;
       if (b->orq) nta_outgoing_destroy(b->orq);
       if (b->leg) nta_leg_destroy(b->leg);
       b->orq = nullptr;
@@ -944,6 +1193,207 @@ struct SipStack::Impl {
     c.a_irq = nullptr;
     if (c.a_leg) nta_leg_destroy(c.a_leg);
     c.a_leg = nullptr;
+    c.media.reset();  // the relay ports go back to the pool
+  }
+
+  // ---- qualify and out-of-dialog requests ------------------------------
+
+  // One OPTIONS or NOTIFY outside any dialog, with its own deadline.
+  struct OutRequest {
+    Impl* self = nullptr;
+    std::uint64_t id = 0;
+    nta_leg_t* leg = nullptr;
+    nta_outgoing_t* orq = nullptr;
+    std::int64_t sent_ms = 0;
+    std::int64_t deadline_ms = 0;
+    bool finished = false;
+    std::function<void(int status, int rtt_ms)> done;
+  };
+  std::unordered_map<std::uint64_t, std::unique_ptr<OutRequest>> out_requests;
+  std::uint64_t next_out = 1;
+  bool closing = false;  // probes cut short by stop() change no state
+
+  // "udp:1.2.3.4:5060" (Binding::received) -> the next hop URI, so the
+  // request reaches a phone behind NAT where its REGISTER came from.
+  static std::string route_of(const std::string& received) {
+    auto first = received.find(':');
+    auto last = received.rfind(':');
+    if (first == std::string::npos || last == first) return {};
+    std::string transport = received.substr(0, first);
+    std::string ip = received.substr(first + 1, last - first - 1);
+    if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+    return "sip:" + ip + ":" + received.substr(last + 1) + ";transport=" + transport;
+  }
+
+  static int on_out_leg_request(void*, nta_leg_t*, nta_incoming_t*, const sip_t*) { return 481; }
+
+  // Sends `method` to `uri` through `received`; `done(status, rtt_ms)` runs
+  // once on the SIP thread (408 when the deadline passes first, 503 when it
+  // could not be sent).
+  void send_request(sip_method_t method, const char* method_name, const std::string& uri,
+                    const std::string& received, const std::string& to_user,
+                    const std::string& headers, std::chrono::milliseconds timeout,
+                    std::function<void(int, int)> done) {
+    auto req = std::make_unique<OutRequest>();
+    OutRequest* r = req.get();
+    r->self = this;
+    r->id = next_out++;
+    r->done = std::move(done);
+    std::string from = "<sip:" + cfg.user_agent + "@" + cfg.host + ">";
+    std::string to = "<sip:" + to_user + "@" + cfg.host + ">";
+    std::string call_id = random_token(20) + "@dialtone";
+    r->leg = nta_leg_tcreate(agent, &Impl::on_out_leg_request, nullptr,
+                             SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()),
+                             SIPTAG_CALL_ID_STR(call_id.c_str()), TAG_END());
+    if (r->leg) nta_leg_tag(r->leg, nullptr);
+    std::string route = route_of(received);
+    if (r->leg)
+      r->orq = nta_outgoing_tcreate(
+          r->leg, &Impl::on_out_response, r, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
+          method, method_name, URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT(contact),
+          SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+          TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+    if (!r->orq) {
+      if (r->leg) nta_leg_destroy(r->leg);
+      auto cb = std::move(r->done);
+      later([cb] { cb(503, -1); });
+      return;
+    }
+    r->sent_ms = mono_ms();
+    r->deadline_ms = r->sent_ms + timeout.count();
+    out_requests.emplace(r->id, std::move(req));
+  }
+
+  void finish_request(OutRequest& r, int status) {
+    if (r.finished) return;
+    r.finished = true;
+    int rtt = static_cast<int>(mono_ms() - r.sent_ms);
+    auto done = std::move(r.done);
+    auto id = r.id;
+    // Sofia objects are destroyed outside their own callbacks.
+    later([this, id] {
+      auto it = out_requests.find(id);
+      if (it == out_requests.end()) return;
+      auto& q = *it->second;
+      if (q.orq) nta_outgoing_destroy(q.orq);
+      if (q.leg) nta_leg_destroy(q.leg);
+      out_requests.erase(it);
+    });
+    if (done) done(status, rtt);
+  }
+
+  static int on_out_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+    auto* r = static_cast<OutRequest*>(magic);
+    int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                        : nta_outgoing_status(orq);
+    if (status >= 200) r->self->finish_request(*r, status);
+    return 0;
+  }
+
+  // Requests past their deadline fail with 408 (checked on each sweep).
+  void expire_requests() {
+    auto now = mono_ms();
+    std::vector<OutRequest*> late;
+    for (auto& [_, r] : out_requests)
+      if (!r->finished && r->deadline_ms <= now) late.push_back(r.get());
+    for (auto* r : late) finish_request(*r, 408);
+  }
+
+  // On stop: pending requests fail now, so nobody waits for them.
+  void drop_requests() {
+    closing = true;
+    for (auto& [_, r] : out_requests) {
+      if (!r->finished && r->done) r->done(503, -1);
+      r->finished = true;
+      if (r->orq) nta_outgoing_destroy(r->orq);
+      if (r->leg) nta_leg_destroy(r->leg);
+    }
+    out_requests.clear();
+  }
+
+  void qualify_sync(const std::string& aor) {
+    std::vector<std::pair<std::string, std::string>> contacts;
+    auto it = locations.find(aor);
+    if (it != locations.end())
+      for (auto& b : it->second) contacts.emplace_back(b.contact, b.received);
+    qualify.sync(aor, contacts, mono_ms());
+  }
+
+  // Probes the contacts due: any final answer but a local 408/503 (timeout,
+  // transport failure) counts as reachable.
+  void qualify_tick() {
+    for (auto& c : qualify.due(mono_ms())) {
+      send_request(sip_method_options, "OPTIONS", c.contact, c.received, c.aor, {},
+                   qualify.timeout(), [this, aor = c.aor, contact = c.contact](int status, int rtt) {
+                     if (closing) return;
+                     bool answered = status != 408 && status != 503;
+                     if (auto change = qualify.result(aor, contact, answered, rtt, mono_ms())) {
+                       log.info("sip: contact " + contact + " of " + aor + " is " +
+                                to_string(change->now.state) +
+                                (answered ? " (" + std::to_string(rtt) + " ms)" : ""));
+                       backend.reachability_changed(*change);
+                     }
+                   });
+    }
+  }
+
+  // The contacts a NOTIFY for `t` goes to: those registered from the
+  // device's IP (the AOR named first if it is among them), or the AOR's
+  // when no IP is given. One per source address.
+  std::vector<std::pair<std::string, Binding>> notify_targets(const SipStack::NotifyTarget& t) {
+    std::vector<std::pair<std::string, Binding>> by_ip, by_user;
+    for (auto& [aor, bindings] : locations)
+      for (auto& b : bindings) {
+        auto first = b.received.find(':');
+        auto last = b.received.rfind(':');
+        std::string ip = first == std::string::npos || last == first
+                             ? std::string()
+                             : b.received.substr(first + 1, last - first - 1);
+        bool ip_match = !t.device_ip.empty() && ip == t.device_ip;
+        if (ip_match && aor == t.username) by_user.emplace_back(aor, b);
+        else if (ip_match) by_ip.emplace_back(aor, b);
+        else if (t.device_ip.empty() && aor == t.username) by_user.emplace_back(aor, b);
+      }
+    auto& chosen = by_user.empty() ? by_ip : by_user;
+    std::vector<std::pair<std::string, Binding>> out;
+    for (auto& c : chosen) {
+      bool seen = false;
+      for (auto& o : out) seen = seen || o.second.received == c.second.received;
+      if (!seen) out.push_back(c);
+    }
+    return out;
+  }
+
+  void notify(const SipStack::NotifyTarget& t, std::function<void(SipStack::NotifyResult)> done) {
+    auto targets = notify_targets(t);
+    if (targets.empty()) {
+      done({404, 0,
+            "no registered contact " +
+                (t.device_ip.empty() ? "of " + t.username : "from " + t.device_ip)});
+      return;
+    }
+    struct Pending {
+      std::size_t left;
+      SipStack::NotifyResult result;
+      std::function<void(SipStack::NotifyResult)> done;
+    };
+    auto p = std::make_shared<Pending>();
+    p->left = targets.size();
+    p->result.contacts = targets.size();
+    p->done = std::move(done);
+    std::string headers = "Event: " + t.event + "\r\nSubscription-State: terminated";
+    for (auto& [aor, b] : targets) {
+      std::string where = b.contact + " via " + b.received;
+      send_request(sip_method_notify, "NOTIFY", b.contact, b.received, aor, headers,
+                   cfg.notify_timeout, [p, where](int status, int) {
+                     auto& r = p->result;
+                     bool better = r.status == 0 || (status / 100 == 2 && r.status / 100 != 2);
+                     if (better) r.status = status;
+                     if (!r.detail.empty()) r.detail += ", ";
+                     r.detail += where + ": " + std::to_string(status);
+                     if (--p->left == 0) p->done(r);
+                   });
+    }
   }
 };
 
@@ -984,6 +1434,15 @@ sdk::Status SipStack::start() {
   int port = impl->cfg.port;
   if (port == 0) port = free_port(impl->cfg.host);
   if (port == 0) return sdk::Error::unavailable("sip: no free port on " + impl->cfg.host);
+  auto& media = impl->cfg.media;
+  // A wildcard relay address cannot go in SDP: phones get the SIP address.
+  if (media.advertise.empty() && (media.relay.bind == "0.0.0.0" || media.relay.bind == "::"))
+    media.advertise = impl->cfg.host;
+  impl->relay = std::make_unique<RtpRelay>(media.relay, &impl->log);
+  if (auto s = impl->relay->start(); !s) {
+    impl->relay.reset();
+    return s.error();
+  }
   impl->thread = std::thread([impl, port] {
     Impl::current() = impl.get();
     impl->run(port);
@@ -993,6 +1452,7 @@ sdk::Status SipStack::start() {
   if (!impl->start_error.empty()) {
     lock.unlock();
     impl->thread.join();
+    impl->relay.reset();
     return sdk::Error::unavailable("sip: " + impl->start_error);
   }
   impl->log.info("sip: listening on " + impl->cfg.host + ":" + std::to_string(impl->bound_port.load()));
@@ -1006,13 +1466,17 @@ void SipStack::stop() {
     if (impl->root) su_root_break(impl->root);
   });
   impl->thread.join();
+  if (impl->relay) impl->relay->stop();
 }
 
 int SipStack::port() const { return impl_->bound_port; }
 
 void SipStack::invalidate_credentials() {
   auto impl = impl_;
-  impl->inbox->post([impl] { impl->credentials.clear(); });
+  impl->inbox->post([impl] {
+    impl->credentials.clear();
+    impl->trunks_fetched_ms = -1;
+  });
 }
 
 std::size_t SipStack::contact_count(const std::string& aor) const {
@@ -1022,5 +1486,50 @@ std::size_t SipStack::contact_count(const std::string& aor) const {
 }
 
 std::size_t SipStack::active_calls() const { return impl_->call_count; }
+
+RelayStats SipStack::media_totals() const {
+  return impl_->relay ? impl_->relay->totals() : RelayStats{};
+}
+
+std::size_t SipStack::media_free_pairs() const {
+  return impl_->relay ? impl_->relay->free_pairs() : 0;
+}
+
+std::size_t SipStack::active_calls_of(const std::vector<std::string>& usernames) const {
+  std::lock_guard<std::mutex> lock(impl_->lines_mutex);
+  std::size_t n = 0;
+  for (auto& u : usernames) {
+    auto it = impl_->line_calls.find(u);
+    if (it != impl_->line_calls.end()) n += static_cast<std::size_t>(it->second);
+  }
+  return n;
+}
+
+void SipStack::dial(const std::string& call_id, DialRequest req,
+                    std::function<void(DialResult)> done) {
+  auto impl = impl_;
+  auto shared = std::make_shared<std::function<void(DialResult)>>(std::move(done));
+  bool posted = impl->inbox->post([impl, call_id, req = std::move(req), shared] {
+    impl->dial(call_id, req, std::move(*shared));
+  });
+  if (!posted) (*shared)(DialResult{"cancelled", 0});
+}
+
+}  // namespace dialtone::plugins::backend::sip
+
+namespace dialtone::plugins::backend::sip {
+
+std::vector<ContactReachability> SipStack::reachability(const std::string& aor) const {
+  return impl_->qualify.of(aor);
+}
+
+void SipStack::notify(NotifyTarget target, std::function<void(NotifyResult)> done) {
+  auto impl = impl_;
+  auto shared = std::make_shared<std::function<void(NotifyResult)>>(std::move(done));
+  bool posted = impl->inbox->post([impl, target = std::move(target), shared] {
+    impl->notify(target, std::move(*shared));
+  });
+  if (!posted) (*shared)(NotifyResult{503, 0, "the SIP stack is stopped"});
+}
 
 }  // namespace dialtone::plugins::backend::sip

@@ -15,6 +15,9 @@
 #include <dialtone/host.h>
 #include <dialtone/result.h>
 
+#include "plugins/backend/sip/qualify.h"
+#include "plugins/backend/sip/rtp_relay.h"
+
 namespace dialtone::plugins::backend::sip {
 
 struct SipConfig {
@@ -33,6 +36,13 @@ struct SipConfig {
   std::chrono::seconds ban_time{600};
   std::chrono::seconds credential_cache{300};
   std::string user_agent = "Dialtone";
+  MediaConfig media;  // RTP relay, codecs, direct media default
+  // OPTIONS qualify of registered contacts (0: off) and how long a probe
+  // may stay unanswered before the contact is unreachable.
+  std::chrono::milliseconds qualify_interval{60000};
+  std::chrono::milliseconds qualify_timeout{3000};
+  // How long an out-of-dialog NOTIFY (check-sync) may stay unanswered.
+  std::chrono::milliseconds notify_timeout{8000};
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.
@@ -44,6 +54,7 @@ struct LineCredentials {
   std::string caller_name;
   std::string caller_number;
   std::string user_id;
+  std::optional<bool> direct_media;  // the line's own setting, else media.direct_media
 };
 
 // One registered contact of an AOR, as persisted and published.
@@ -64,12 +75,43 @@ struct CallInfo {
   std::string caller_name;
   std::string called_number;
   std::string context;
+  std::string origin = "intern";  // "extern": from a trunk
   std::map<std::string, std::string> variables;  // XIVO_* style
+};
+
+// A peer trunk: INVITEs from `ip` (and `port` when non-zero) are taken
+// without digest as incoming calls in `context`.
+struct TrunkInfo {
+  std::string id;
+  std::string name;
+  std::string ip;
+  int port = 0;
+  std::string context;
+};
+
+// A dial asked by the dialplan (sip.dial): line usernames (rung on all
+// their contacts) or sip: URIs (trunks), rung together.
+struct DialRequest {
+  std::vector<std::string> targets;
+  int timeout_seconds = 30;
+  std::string caller_number;  // empty: the caller's From user
+  std::string caller_name;
+  bool anonymous = false;     // From: Anonymous, number in P-Asserted-Identity
+};
+
+// How a dial ended: "answered", "busy", "noanswer" (ring timeout),
+// "unavailable" (no contact, 4xx/5xx/6xx other than busy), "cancelled"
+// (the caller hung up, or the call is gone). `code`: the SIP status.
+struct DialResult {
+  std::string status;
+  int code = 0;
 };
 
 // What the dialplan decided.
 struct RouteDecision {
-  enum class Action { dial, reject } action = Action::reject;
+  // done: the dialplan already settled the call (answered or cancelled
+  // through sip.dial).
+  enum class Action { dial, reject, done } action = Action::reject;
   std::vector<std::string> targets;  // SIP usernames of lines
   int timeout_seconds = 30;
   int status = 404;
@@ -89,6 +131,12 @@ class SipBackend {
   virtual void bindings_changed(const std::string& aor, const std::vector<Binding>& bindings) = 0;
   // A call changed state: "ringing", "answered", "ended" with a SIP status.
   virtual void call_event(const std::string& call_id, const std::string& state, int status) = 0;
+  // Peer trunks (host not "dynamic"); `done(trunks, ok)`.
+  // A contact's qualify state changed (called on the SIP thread).
+  virtual void reachability_changed(const ReachabilityChange& /*change*/) {}
+  virtual void find_trunks(std::function<void(std::vector<TrunkInfo>, bool ok)> done) {
+    done({}, true);
+  }
 };
 
 class SipStack {
@@ -110,6 +158,35 @@ class SipStack {
   // Number of registered contacts of `aor` (thread-safe snapshot).
   std::size_t contact_count(const std::string& aor) const;
   std::size_t active_calls() const;
+  // RTP relay counters over every anchored call since start, and the port
+  // pairs not held by a call (thread-safe).
+  RelayStats media_totals() const;
+  std::size_t media_free_pairs() const;
+  // Calls in progress (ringing or answered) in which one of `usernames` is
+  // the caller or a rung line (thread-safe snapshot).
+  std::size_t active_calls_of(const std::vector<std::string>& usernames) const;
+  // Rings `req.targets` for the call `call_id` (still being routed) and
+  // calls `done` once, from the SIP thread, when it is answered or failed.
+  // After a failure the call stays with the dialplan, which may dial again.
+  void dial(const std::string& call_id, DialRequest req, std::function<void(DialResult)> done);
+
+  // Qualify state of `aor`'s contacts (thread-safe snapshot).
+  std::vector<ContactReachability> reachability(const std::string& aor) const;
+
+  // Sends an out-of-dialog NOTIFY (`event` in the Event header) to the
+  // registered contacts matching `target`, each to the address its REGISTER
+  // came from, and calls `done` once, from any thread, with the outcome.
+  struct NotifyTarget {
+    std::string device_ip;  // contacts registered from this IP (any AOR)
+    std::string username;   // preferred among them; alone when device_ip is empty
+    std::string event;
+  };
+  struct NotifyResult {
+    int status = 0;          // best final status: 2xx if one contact accepted; 404: none matched
+    std::size_t contacts = 0;
+    std::string detail;      // contacts notified and their answers, for logs
+  };
+  void notify(NotifyTarget target, std::function<void(NotifyResult)> done);
 
   struct Impl;
 

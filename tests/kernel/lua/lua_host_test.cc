@@ -429,23 +429,62 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
   cfg.script = fs::path(DIALTONE_SOURCE_DIR) / "lua-dialplan" / "extensions.lua";
   cfg.states = 1;
   LuaHostImpl host(cfg, log);
+  // The functions backend.sip exports, answering as a store with one user
+  // (extension 1002, line "bob") and a phone that answers.
+  std::vector<std::string> dialed;
+  ASSERT_TRUE(host.export_module("config", {
+      {"user_by_exten", "", "", "", [](const LuaValues& a) {
+         if (a.empty() || !a[0].as_string() || *a[0].as_string() != "1002") return LuaReply(LuaValues{LuaValue()});
+         auto u = std::make_shared<LuaTable>();
+         auto lines = std::make_shared<LuaTable>();
+         lines->array.push_back(LuaValue("bob"));
+         u->fields["id"] = LuaValue(2);
+         u->fields["lines"] = LuaValue(lines);
+         u->fields["ring_seconds"] = LuaValue(30);
+         u->fields["simultaneous_calls"] = LuaValue(5);
+         u->fields["context"] = LuaValue("default");
+         return LuaReply(LuaValues{LuaValue(u)});
+       }},
+      {"user", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
+      {"outcalls", "", "", "", [](const LuaValues&) {
+         return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});
+       }}}).ok());
+  ASSERT_TRUE(host.export_module("sip", {
+      {"active_calls", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue(0)}); }},
+      {"dial", "", "", "", [&dialed](const LuaValues& a) {
+         if (a.size() > 1 && a[1].as_table())
+           for (auto& t : a[1].as_table()->array) dialed.push_back(*t.as_string());
+         auto r = std::make_shared<LuaTable>();
+         r->fields["status"] = LuaValue("answered");
+         r->fields["code"] = LuaValue(200);
+         return LuaReply(LuaValues{LuaValue(r)});
+       }}}).ok());
   auto st = host.start();
   ASSERT_TRUE(st.ok()) << st.error().message;
   auto call = std::make_shared<LuaTable>();
   call->fields["id"] = LuaValue("c1");
   call->fields["caller_number"] = LuaValue("1001");
   call->fields["called_number"] = LuaValue("1002");
-  auto r = call_sync(host, "on_incoming_call", {LuaValue(call)});
+  call->fields["context"] = LuaValue("default");
+  auto r = call_sync(host, "route_call", {LuaValue(call)});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const LuaTable* d = (*r)[0].as_table();
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(*d->fields.at("action").as_string(), "dial");
-  EXPECT_EQ(*d->fields.at("destination").as_string(), "1002");
+  EXPECT_EQ(*d->fields.at("action").as_string(), "done");
+  EXPECT_EQ(dialed, std::vector<std::string>{"bob"});
+
+  auto unknown = std::make_shared<LuaTable>();
+  unknown->fields["id"] = LuaValue("c3");
+  unknown->fields["called_number"] = LuaValue("1999");
+  unknown->fields["context"] = LuaValue("default");
+  auto ru = call_sync(host, "route_call", {LuaValue(unknown)});
+  ASSERT_TRUE(ru.ok()) << ru.error().message;
+  EXPECT_EQ(*(*ru)[0].as_table()->fields.at("status").as_int(), 404);
 
   auto bad = std::make_shared<LuaTable>();
   bad->fields["id"] = LuaValue("c2");
   bad->fields["called_number"] = LuaValue("");
-  auto rb = call_sync(host, "on_incoming_call", {LuaValue(bad)});
+  auto rb = call_sync(host, "route_call", {LuaValue(bad)});
   ASSERT_TRUE(rb.ok()) << rb.error().message;
   const LuaTable* rej = (*rb)[0].as_table();
   ASSERT_NE(rej, nullptr);

@@ -1,5 +1,6 @@
 #include "tests/plugins/backend/sip/sip_host.h"
 
+#include <atomic>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,7 +19,7 @@
 
 namespace dialtone::testing {
 
-SipTestHost::SipTestHost() {
+SipTestHost::SipTestHost(std::filesystem::path script) {
   pool_ = std::make_unique<kernel::ThreadPool>(2, &log_);
   auto store = kernel::PgStore::open(kernel::StoreConfig{test_dsn()}, bus_, log_);
   if (!store) throw std::runtime_error("store: " + store.error().message);
@@ -28,9 +29,9 @@ SipTestHost::SipTestHost() {
   if (auto r = store_->exec("INSERT INTO confd_contexts (name) VALUES ('default')"); !r)
     throw std::runtime_error(r.error().message);
   kernel::LuaConfig cfg;
-  cfg.script = std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua";
+  cfg.script = script.empty() ? std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua" : script;
   cfg.states = 2;
-  cfg.module_paths = {SIP_TEST_DIR, SIP_LUA_LIB_DIR};
+  cfg.module_paths = {cfg.script.parent_path(), SIP_LUA_LIB_DIR};
   lua_ = std::make_unique<kernel::LuaHostImpl>(cfg, log_);
   if (auto s = lua_->start(); !s) throw std::runtime_error("lua: " + s.error().message);
 }
@@ -41,11 +42,21 @@ SipTestHost::~SipTestHost() {
   store_->close();
 }
 
-void SipTestHost::add_line(const std::string& username, const std::string& secret,
-                           const std::string& exten) {
+std::string SipTestHost::sql(const std::string& statement, const std::vector<std::string>& params) {
+  sdk::Params p;
+  for (auto& v : params) p.emplace_back(v);
+  auto r = store_->exec(statement, p);
+  if (!r) throw std::runtime_error("sql: " + r.error().message + " in " + statement);
+  return r->rows.empty() || r->rows[0].empty() || !r->rows[0][0] ? "" : *r->rows[0][0];
+}
+
+std::string SipTestHost::add_line(const std::string& username, const std::string& secret,
+                                  const std::string& exten) {
+  std::string user_id;
   auto s = store_->transaction([&](sdk::Transaction& tx) -> sdk::Status {
     auto u = tx.exec("INSERT INTO confd_users (firstname) VALUES ($1) RETURNING id", {username});
     if (!u) return u.error();
+    user_id = *u->rows[0][0];
     auto e = tx.exec("INSERT INTO confd_endpoints_sip (username, secret) VALUES ($1, $2) RETURNING id",
                      {username, secret});
     if (!e) return e.error();
@@ -67,6 +78,7 @@ void SipTestHost::add_line(const std::string& username, const std::string& secre
     return {};
   });
   if (!s) throw std::runtime_error("add_line: " + s.error().message);
+  return user_id;
 }
 
 int free_port() {
@@ -88,9 +100,12 @@ int free_port() {
 }
 
 int run_sipp(const std::vector<std::string>& args, std::string* output) {
-  static std::mt19937 rng{std::random_device{}()};
+  // Tests run several SIPp at once from different threads: each run needs a
+  // folder of its own, so the name comes from an atomic counter.
+  static std::atomic<unsigned> runs{0};
   auto dir = std::filesystem::temp_directory_path() /
-             ("dt-sipp-" + std::to_string(::getpid()) + "-" + std::to_string(rng()));
+             ("dt-sipp-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::ostringstream cmd;
   cmd << "cd '" << dir.string() << "' && timeout -k 5 40 " << SIPP_EXECUTABLE;

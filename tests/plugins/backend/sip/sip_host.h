@@ -36,7 +36,8 @@ class EmptyServiceRegistry final : public sdk::ServiceRegistry {
 
 class SipTestHost final : public sdk::Host {
  public:
-  SipTestHost();
+  // `script`: the dialplan entry file (default: tests/plugins/backend/sip/dialplan.lua).
+  explicit SipTestHost(std::filesystem::path script = {});
   ~SipTestHost() override;
 
   std::string_view plugin_id() const override { return "backend.sip"; }
@@ -55,7 +56,10 @@ class SipTestHost final : public sdk::Host {
 
   // Adds a user with one SIP line `username`/`secret` and extension `exten`
   // in context "default".
-  void add_line(const std::string& username, const std::string& secret, const std::string& exten);
+  // Returns the user id.
+  std::string add_line(const std::string& username, const std::string& secret, const std::string& exten);
+  // Runs one SQL statement on the test database; throws on failure.
+  std::string sql(const std::string& statement, const std::vector<std::string>& params = {});
 
  private:
   TestLogger log_;

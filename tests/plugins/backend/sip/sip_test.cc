@@ -35,6 +35,15 @@ class SipTest : public ::testing::Test {
     host_->add_line("alice", "alicepw", "1001");
     host_->add_line("bob", "bobpw", "1002");
     host_->add_line("carol", "carolpw", "1003");
+    // nora: 5 s ring time, forwards to erin on no answer; frank forwards to
+    // erin when busy.
+    auto nora = host_->add_line("nora", "norapw", "1014");
+    host_->add_line("erin", "erinpw", "1015");
+    auto frank = host_->add_line("frank", "frankpw", "1016");
+    host_->sql("UPDATE confd_users SET ring_seconds = 5, forward_noanswer_enabled = true, "
+               "forward_noanswer_destination = '1015' WHERE id = $1::int", {nora});
+    host_->sql("UPDATE confd_users SET forward_busy_enabled = true, "
+               "forward_busy_destination = '1015' WHERE id = $1::int", {frank});
   }
   static void TearDownTestSuite() {
     delete host_;
@@ -87,6 +96,24 @@ class SipTest : public ::testing::Test {
                       &callee_out_);
     });
     return port;
+  }
+
+  // Another SIPp UAS running `file` on `port`.
+  static std::future<int> uas(const std::string& file, int port, std::string* out) {
+    return std::async(std::launch::async, [file, port, out] {
+      return run_sipp({"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-m",
+                       "1", "-timeout", "25s", "-timeout_error"},
+                      out);
+    });
+  }
+
+  // A peer trunk (no registration, recognized by address) in `context`.
+  static std::string add_trunk(const std::string& name, int port, const std::string& context) {
+    auto e = host_->sql("INSERT INTO confd_endpoints_sip (username, secret, type, host) "
+                        "VALUES ($1, '', 'peer', $2) RETURNING id",
+                        {name, "127.0.0.1:" + std::to_string(port)});
+    return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ($1, $2::int) RETURNING id",
+                      {context, e});
   }
 
   int call(const std::string& file, const std::string& exten, std::string* out,
@@ -329,6 +356,86 @@ TEST_F(SipTest, SurvivesTheMalformedCorpusOverUdpAndTcp) {
   EXPECT_EQ(udp.rfind("SIP/2.0 200", 0), 0u) << udp;
   auto tcp = tcp_exchange(port, options_request(port, "TCP"), 3000);
   EXPECT_EQ(tcp.rfind("SIP/2.0 200", 0), 0u) << tcp;
+}
+
+}  // namespace
+
+namespace {
+
+// ---- dialplan features -------------------------------------------------------
+
+TEST_F(SipTest, DidFromAPeerTrunkReachesTheIncallUserWithANormalizedCaller) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') "
+             "ON CONFLICT DO NOTHING");
+  int trunk_port = dialtone::testing::free_port();
+  add_trunk("did-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
+  auto bob = host_->sql("SELECT id FROM confd_users WHERE firstname = 'bob'");
+  auto incall = host_->sql(
+      "INSERT INTO confd_incalls (destination) VALUES (json_build_object('type', 'user', 'user_id', $1::int)) "
+      "RETURNING id", {bob});
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('50XX', 'from-extern') RETURNING id");
+  host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {incall, x});
+
+  std::string out;
+  int port = callee("uas_answer_did.xml");
+  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+  // No credentials: the trunk is known by its address.
+  int rc = run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "5012", "-i", "127.0.0.1", "-p",
+                     std::to_string(trunk_port), "-m", "1", "-timeout", "25s", "-timeout_error"},
+                    &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  // The same INVITE from an unknown address is challenged, not routed.
+  EXPECT_NE(run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "5012", "-i", "127.0.0.1", "-p",
+                      std::to_string(dialtone::testing::free_port()), "-m", "1", "-timeout", "5s",
+                      "-timeout_error"}),
+            0);
+}
+
+TEST_F(SipTest, OutgoingCallIsRewrittenAndFailsOverToTheNextTrunkOn503) {
+  int first = dialtone::testing::free_port();
+  int second = dialtone::testing::free_port();
+  auto t1 = add_trunk("out-a-" + std::to_string(first), first, "default");
+  auto t2 = add_trunk("out-b-" + std::to_string(second), second, "default");
+  auto route = host_->sql(
+      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('national-' || $1, 1, "
+      "'[{\"pattern\":\"0XXXXXXXXX\",\"regexp\":\"0(.*)\",\"target\":\"0033\\\\1\","
+      "\"caller_id\":\"\\\"Main\\\" <5555>\"}]') RETURNING id", {std::to_string(first)});
+  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1), ($1::int, $3::int, 2)",
+             {route, t1, t2});
+
+  std::string out, out1, out2;
+  auto down = uas("uas_503.xml", first, &out1);
+  auto up = uas("uas_answer_trunk.xml", second, &out2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(call("uac_call_hangup.xml", "0123456789", &out), 0) << out;
+  EXPECT_EQ(down.get(), 0) << out1;
+  EXPECT_EQ(up.get(), 0) << out2;
+  host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
+}
+
+TEST_F(SipTest, NoAnswerAfterTheUsersRingTimeForwardsToTheDestination) {
+  std::string out, erin_out;
+  int nora_port = callee("uas_ring_cancel.xml");
+  int erin_port = dialtone::testing::free_port();
+  auto erin = uas("uas_answer.xml", erin_port, &erin_out);
+  ASSERT_EQ(register_line("nora", "norapw", nora_port, &out), 0) << out;
+  ASSERT_EQ(register_line("erin", "erinpw", erin_port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_hangup.xml", "1014", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;  // nora rang, then was cancelled
+  EXPECT_EQ(erin.get(), 0) << erin_out;        // erin answered
+}
+
+TEST_F(SipTest, BusyUserForwardsToTheBusyDestination) {
+  std::string out, erin_out;
+  int frank_port = callee("uas_busy.xml");
+  int erin_port = dialtone::testing::free_port();
+  auto erin = uas("uas_answer.xml", erin_port, &erin_out);
+  ASSERT_EQ(register_line("frank", "frankpw", frank_port, &out), 0) << out;
+  ASSERT_EQ(register_line("erin", "erinpw", erin_port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_hangup.xml", "1016", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(erin.get(), 0) << erin_out;
 }
 
 }  // namespace

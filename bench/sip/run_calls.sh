@@ -1,0 +1,21 @@
+#!/bin/sh
+# Calls/s and concurrent calls through a SIP server on 127.0.0.1:$1 with
+# SIPp: one UAS answering for users u0..u199 (extensions 2000..2199), all
+# registered with digest auth, and a UAC calling them in turn as u1000+.
+# Usage: run_calls.sh <port> <rate> <calls> <hold ms> [limit]
+
+here=$(cd "$(dirname "$0")" && pwd)
+S=$here/../../tests/plugins/backend/sip/scenarios
+port=$1 rate=$2 calls=$3 hold=$4 limit=${5:-30000}
+sipp -sf "$S/uas_answer.xml" -i 127.0.0.1 -p 5093 -nostdin -bg -m $((calls + 10)) \
+  -max_socket 60000 >/dev/null 2>&1
+for i in $(seq 0 199); do
+  sipp 127.0.0.1:$port -sf "$S/register.xml" -au u$i -ap pw$i -key user u$i \
+    -key contact_port 5093 -key expires 3600 -m 1 -i 127.0.0.1 -p 5094 -nostdin \
+    -timeout 10s >/dev/null 2>&1 || echo "register u$i failed"
+done
+sipp 127.0.0.1:$port -sf "$here/uac_call.xml" -inf "$here/callees.csv" \
+  -au u999 -ap pw999 -key user u999 -r "$rate" -m "$calls" -l "$limit" -d "$hold" \
+  -i 127.0.0.1 -p 5095 -nostdin -timeout 60s -max_socket 60000 2>&1 |
+  grep -E "Successful call|Failed call|Call Rate|Elapsed|Total Call created" | tail -6
+pkill -f "uas_answer.xml -i 127.0.0.1 -p 5093" || true

@@ -1,0 +1,102 @@
+-- Outgoing calls: route selection by priority and extension pattern, the
+-- dialed number transformation (strip/prefix or RegExp/Target), caller ID,
+-- and the route's trunks tried in order.
+--
+-- config.outcalls() gives the enabled routes:
+--   { id, name, priority, internal_caller_id, preprocess_subroutine,
+--     ring_time, patterns = { {pattern, strip_digits, prefix, caller_id,
+--     regexp, target}, ... }, trunks = { {id, host, context}, ... } }
+local patterns = require("patterns")
+local callerid = require("callerid")
+local subroutines = require("subroutines")
+
+local M = {}
+
+M.default_ring_time = 60
+
+-- The number sent to the trunk for `number` dialed through `pattern`.
+-- RegExp/Target when the pattern has a regexp that matches; otherwise
+-- strip_digits then prefix.
+function M.transform(pattern, number)
+  if type(pattern.regexp) == "string" and pattern.regexp ~= "" then
+    local rewritten = patterns.rewrite(pattern.regexp, pattern.target or "\\1", number)
+    if rewritten then return rewritten end
+  end
+  local strip = tonumber(pattern.strip_digits) or 0
+  return (pattern.prefix or "") .. number:sub(strip + 1)
+end
+
+-- The route for `number`: (outcall, pattern, number to send) or nil.
+-- Lower priority values are tried first; equal priorities keep the order of
+-- the list; within a route the most specific matching pattern wins.
+function M.find(outcalls, number)
+  local sorted = {}
+  for i, o in ipairs(outcalls or {}) do
+    if o.enabled ~= false then sorted[#sorted + 1] = { o = o, i = i } end
+  end
+  table.sort(sorted, function(a, b)
+    local pa, pb = tonumber(a.o.priority) or 5, tonumber(b.o.priority) or 5
+    if pa ~= pb then return pa < pb end
+    return a.i < b.i
+  end)
+  for _, entry in ipairs(sorted) do
+    local best
+    for _, p in ipairs(entry.o.patterns or {}) do
+      if patterns.extension_matches(p.pattern, number)
+          and (not best or patterns.specificity(p.pattern) < patterns.specificity(best.pattern)) then
+        best = p
+      end
+    end
+    if best then return entry.o, best, M.transform(best, number) end
+  end
+  return nil
+end
+
+-- True when the next trunk should be tried after `outcome`: a server error
+-- (5xx), a timeout (no final answer) or a transport failure.
+function M.failover(outcome)
+  local code = tonumber(outcome.code) or 0
+  return outcome.status == "noanswer" or code == 0 or code == 408 or (code >= 500 and code < 600)
+end
+
+-- Dials `dialed` through the trunks of `outcall` for `call`; `user` is the
+-- calling user (may be nil).
+function M.dial(call, outcall, pattern, dialed, user)
+  local vars = call.vars
+  local cid = callerid.outgoing({ name = call.caller_name, number = call.caller_number }, user,
+                                outcall, pattern)
+  vars.XIVO_OUTCALLID = tostring(outcall.id)
+  vars.XIVO_BASE_EXTEN = call.called_number
+  vars.XIVO_DSTNUM = call.called_number
+  vars.XIVO_CALLOPTIONS = vars.XIVO_CALLOPTIONS or ""
+  vars.XIVO_OUTCALL_NUMBER = dialed
+  call.caller_id = cid
+  subroutines.run("outcall", outcall.preprocess_subroutine, call)
+  dialed = vars.XIVO_OUTCALL_NUMBER
+
+  local ring = tonumber(outcall.ring_time)
+  if not ring or ring <= 0 then ring = M.default_ring_time end
+  local last = { status = "unavailable", code = 503 }
+  for _, trunk in ipairs(outcall.trunks or {}) do
+    if trunk.host and trunk.host ~= "" and trunk.host ~= "dynamic" then
+      local uri = "sip:" .. dialed .. "@" .. trunk.host
+      local outcome = sip.dial(call.id, { uri }, ring, cid)
+      call.dial_status = outcome.status
+      vars.XIVO_DIALSTATUS = outcome.status
+      if outcome.status == "answered" or outcome.status == "cancelled" then
+        return { action = "done" }
+      end
+      last = outcome
+      if not M.failover(outcome) then break end
+      dialtone.log("info", string.format("call %s: trunk %s failed (%s %s), trying the next one",
+                                         tostring(call.id), tostring(trunk.id), outcome.status,
+                                         tostring(outcome.code)))
+    end
+  end
+  local code = tonumber(last.code) or 503
+  if last.status == "busy" then code = 486 end
+  if code < 400 or code > 699 then code = 503 end
+  return { action = "reject", code = code, status = code, reason = last.status }
+end
+
+return M

@@ -1,0 +1,91 @@
+-- Calls to a user: DND, forwards (unconditional, busy, no answer), the
+-- simultaneous calls limit and the ring time, as XiVO's user dialplan.
+--
+-- The user table comes from config.user_by_exten / config.user:
+--   id, uuid, firstname, lastname, exten, context, lines (SIP usernames),
+--   ring_seconds, simultaneous_calls, dnd, mobile_phone_number,
+--   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination}
+local subroutines = require("subroutines")
+
+local M = {}
+
+-- Ring time used when the user has 0 (no limit is not offered).
+M.default_ring_seconds = 30
+
+-- Set by calls.lua: routes a forward destination like a dialed number.
+M.route = nil
+
+local function forward(call, user, kind, depth)
+  local destination = user["forward_" .. kind .. "_destination"]
+  call.vars.XIVO_FWD_TYPE = "USER_" .. kind:upper()
+  call.vars.XIVO_FWD_REFERER = "user:" .. tostring(user.id)
+  subroutines.run_forward("user", call)
+  dialtone.log("debug", string.format("call %s: user %s forwards (%s) to %s", tostring(call.id),
+                                      tostring(user.id), kind, destination))
+  return M.route(call, destination, user.context, depth + 1)
+end
+
+local function forward_enabled(user, kind)
+  local d = user["forward_" .. kind .. "_destination"]
+  return user["forward_" .. kind .. "_enabled"] and type(d) == "string" and d ~= ""
+end
+
+-- What the caller gets when the user cannot be reached and nothing forwards.
+M.final = {
+  busy = { action = "reject", code = 486, status = 486, reason = "Busy Here" },
+  noanswer = { action = "reject", code = 480, status = 480, reason = "No Answer" },
+  unavailable = { action = "reject", code = 480, status = 480, reason = "Temporarily Unavailable" },
+}
+
+-- Rings `user` for `call`; returns the decision for the caller.
+function M.call(call, user, depth)
+  depth = depth or 0
+  if forward_enabled(user, "unconditional") then return forward(call, user, "unconditional", depth) end
+
+  local vars = call.vars
+  local lines = user.lines or {}
+  local interfaces = {}
+  for i, l in ipairs(lines) do interfaces[i] = "SIP/" .. l end
+  vars.XIVO_DSTID = tostring(user.id)
+  vars.XIVO_DST_FIRSTNAME = user.firstname or ""
+  vars.XIVO_DST_LASTNAME = user.lastname or ""
+  vars.XIVO_INTERFACE = table.concat(interfaces, "&")
+  vars.XIVO_MOBILEPHONENUMBER = user.mobile_phone_number or ""
+  vars.XIVO_RINGSECONDS = tostring(user.ring_seconds ~= nil and user.ring_seconds > 0
+                                   and user.ring_seconds or M.default_ring_seconds)
+  vars.XIVO_SIMULTCALLS = tostring(user.simultaneous_calls or 5)
+  vars.XIVO_CALLOPTIONS = vars.XIVO_CALLOPTIONS or ""
+  subroutines.run("user", nil, call)
+
+  -- The subroutine may have changed the interfaces or the ring time.
+  local targets = {}
+  for l in (vars.XIVO_INTERFACE or ""):gmatch("SIP/([^&]+)") do targets[#targets + 1] = l end
+  local ring = tonumber(vars.XIVO_RINGSECONDS) or M.default_ring_seconds
+
+  local outcome
+  if user.dnd then
+    outcome = { status = "busy", code = 486 }
+  elseif #targets == 0 then
+    outcome = { status = "unavailable", code = 480 }
+  elseif sip.active_calls(targets) >= (tonumber(vars.XIVO_SIMULTCALLS) or 5) then
+    outcome = { status = "busy", code = 486 }
+  else
+    outcome = sip.dial(call.id, targets, ring, { number = call.caller_number, name = call.caller_name })
+  end
+  call.dial_status = outcome.status
+  vars.XIVO_DIALSTATUS = outcome.status
+
+  if outcome.status == "answered" or outcome.status == "cancelled" then
+    return { action = "done" }
+  end
+  if outcome.status == "busy" and forward_enabled(user, "busy") then
+    return forward(call, user, "busy", depth)
+  end
+  if (outcome.status == "noanswer" or outcome.status == "unavailable")
+      and forward_enabled(user, "noanswer") then
+    return forward(call, user, "noanswer", depth)
+  end
+  return M.final[outcome.status] or M.final.unavailable
+end
+
+return M

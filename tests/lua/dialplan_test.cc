@@ -1,0 +1,209 @@
+// The dialplan modules of lua-dialplan/lib in the real Lua host: the
+// dialed-number transformation table of outgoing routes (RegExp/Target),
+// the default caller-number normalization, extension patterns, caller-ID
+// precedence, and route/DID/user selection read from a real store.
+#include <future>
+#include <string>
+#include <tuple>
+
+#include <gtest/gtest.h>
+
+#include "plugins/backend/sip/sip_plugin.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+
+namespace sdk = dialtone::sdk;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+class Dialplan : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new SipTestHost(std::filesystem::path(LUA_TEST_DIR) / "dialplan_test.lua");
+    plugin_ = new dialtone::plugins::backend::sip::SipPlugin(*host_);
+    auto c = plugin_->configure(sdk::Options({{"sip.listen", "127.0.0.1:0"}, {"sip.node", "lua-test"}}));
+    ASSERT_TRUE(c) << c.error().message;
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+  }
+  static void TearDownTestSuite() {
+    delete plugin_;
+    delete host_;
+  }
+
+  static sdk::LuaValues call(const std::string& fn, sdk::LuaValues args) {
+    std::promise<sdk::Result<sdk::LuaValues>> p;
+    host_->lua()->call(fn, std::move(args), [&](sdk::Result<sdk::LuaValues> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : sdk::LuaValues{};
+  }
+  static std::string str(const sdk::LuaValues& v, std::size_t i = 0) {
+    return i < v.size() && v[i].as_string() ? *v[i].as_string() : "<nil>";
+  }
+
+  static SipTestHost* host_;
+  static dialtone::plugins::backend::sip::SipPlugin* plugin_;
+};
+
+SipTestHost* Dialplan::host_ = nullptr;
+dialtone::plugins::backend::sip::SipPlugin* Dialplan::plugin_ = nullptr;
+
+// Every row of the RegExp/Target examples of the outgoing calls
+// documentation (dialed number transformation).
+struct RewriteRow {
+  const char* regexp;
+  const char* target;
+  const char* dialed;
+  const char* sent;
+};
+
+class RewriteTable : public Dialplan, public ::testing::WithParamInterface<RewriteRow> {};
+
+TEST_P(RewriteTable, TransformsTheDialedNumberAsDocumented) {
+  auto row = GetParam();
+  auto r = call("rewrite", {row.regexp, row.target, row.dialed});
+  EXPECT_EQ(str(r), row.sent) << row.regexp << " / " << row.target << " on " << row.dialed;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Seed5232, RewriteTable,
+    ::testing::Values(RewriteRow{"0(.*)", "\\1", "00123456789", "0123456789"},
+                      RewriteRow{"14(.*)..", "\\1", "1455660", "556"},
+                      RewriteRow{".{1}(.*)", "\\1", "03601", "3601"},
+                      RewriteRow{"+33(.*)", "0\\1", "+33123456789", "0123456789"},
+                      RewriteRow{"0(.*)", "+33\\1", "0123456789", "+33123456789"},
+                      RewriteRow{"14(.*)..", "33\\18", "1455660", "335568"},
+                      RewriteRow{"(.*)", "\\1", "0123456789", "0123456789"},
+                      RewriteRow{"(.*)", "445", "0123456789", "445"}));
+
+TEST_F(Dialplan, RewriteLeavesANumberThatDoesNotMatch) {
+  auto r = call("rewrite", {"14(.*)..", "\\1", "0123"});
+  ASSERT_FALSE(r.empty());
+  EXPECT_TRUE(r[0].is_nil());
+}
+
+// The default caller-number normalization rules, one example each, plus
+// numbers no rule touches.
+TEST_F(Dialplan, NormalizesIncomingCallerNumbersWithTheDefaultRules) {
+  EXPECT_EQ(str(call("normalize", {"123456789"})), "0123456789");       // national, 0 missing
+  EXPECT_EQ(str(call("normalize", {"+33123456789"})), "0123456789");    // French E.164
+  EXPECT_EQ(str(call("normalize", {"+4412345678"})), "004412345678");   // international E.164
+  EXPECT_EQ(str(call("normalize", {"33123456789"})), "0033123456789");  // international, 00 missing
+  EXPECT_EQ(str(call("normalize", {"0123456789"})), "0123456789");
+  EXPECT_EQ(str(call("normalize", {"1001"})), "1001");
+  EXPECT_EQ(str(call("normalize", {"+331"})), "+331");                   // fewer than 4 digits
+}
+
+TEST_F(Dialplan, MatchesExtensionPatternsLikeAsterisk) {
+  auto is = [](const char* p, const char* n) {
+    auto r = call("matches", {p, n});
+    return !r.empty() && std::get_if<bool>(&r[0].v) && *std::get_if<bool>(&r[0].v);
+  };
+  EXPECT_TRUE(is("0XXXXXXXXX", "0123456789"));
+  EXPECT_FALSE(is("0XXXXXXXXX", "012345678"));
+  EXPECT_TRUE(is("_0XXXXXXXXX", "0123456789"));
+  EXPECT_TRUE(is("55.", "5512"));
+  EXPECT_FALSE(is("55.", "55"));  // "." needs one character or more
+  EXPECT_TRUE(is("55!", "55"));
+  EXPECT_TRUE(is("NXX", "200"));
+  EXPECT_FALSE(is("NXX", "100"));
+  EXPECT_TRUE(is("[1-3]0", "20"));
+  EXPECT_FALSE(is("[1-3]0", "40"));
+  EXPECT_FALSE(is("X.", "+33123"));  // X is a digit
+  EXPECT_TRUE(is("+X.", "+33123"));
+}
+
+TEST_F(Dialplan, OutgoingCallerIdFollowsXivoPrecedence) {
+  auto cid = [](const char* user, bool internal, const char* pattern) {
+    auto r = call("outgoing_cid", {"Alice", "1001", user, internal, pattern});
+    bool anonymous = r.size() > 2 && std::get_if<bool>(&r[2].v) && *std::get_if<bool>(&r[2].v);
+    return std::make_tuple(str(r, 0), str(r, 1), anonymous);
+  };
+  // Nothing set: the internal caller ID.
+  EXPECT_EQ(cid("default", false, ""), std::make_tuple("Alice", "1001", false));
+  // The route pattern's caller ID.
+  EXPECT_EQ(cid("default", false, "'XIVO' <5555>"), std::make_tuple("'XIVO'", "5555", false));
+  EXPECT_EQ(cid("default", false, "\"XIVO\" <5555>"), std::make_tuple("XIVO", "5555", false));
+  // The user's own outgoing caller ID beats the route's.
+  EXPECT_EQ(cid("\"Direct\" <0299999999>", false, "\"XIVO\" <5555>"),
+            std::make_tuple("Direct", "0299999999", false));
+  // Anonymous: hidden, the route's number kept for P-Asserted-Identity.
+  EXPECT_EQ(cid("anonymous", false, "\"XIVO\" <5555>"), std::make_tuple("Anonymous", "5555", true));
+  EXPECT_EQ(cid("anonymous", false, ""), std::make_tuple("Anonymous", "1001", true));
+  // Route "Internal": the internal caller ID goes out whatever else is set.
+  EXPECT_EQ(cid("\"Direct\" <0299999999>", true, "\"XIVO\" <5555>"),
+            std::make_tuple("Alice", "1001", false));
+}
+
+TEST_F(Dialplan, PicksTheOutgoingRouteByPriorityAndPatternFromTheStore) {
+  host_->sql("DELETE FROM confd_outcalls");
+  host_->sql("DELETE FROM confd_trunks");
+  auto e1 = host_->sql("INSERT INTO confd_endpoints_sip (username, secret, host) VALUES ('prov-a', 'x', '127.0.0.1:5091') RETURNING id");
+  auto e2 = host_->sql("INSERT INTO confd_endpoints_sip (username, secret, host) VALUES ('prov-b', 'x', '127.0.0.1:5092') RETURNING id");
+  auto t1 = host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int) RETURNING id", {e1});
+  auto t2 = host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int) RETURNING id", {e2});
+  auto national = host_->sql(
+      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('national', 2, "
+      "'[{\"pattern\":\"0XXXXXXXXX\",\"strip_digits\":1,\"prefix\":\"0033\"}]') RETURNING id");
+  auto intl = host_->sql(
+      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('international', 1, "
+      "'[{\"pattern\":\"00.\",\"regexp\":\"00(.*)\",\"target\":\"+\\\\1\"}]') RETURNING id");
+  auto any = host_->sql(
+      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('catchall', 9, "
+      "'[{\"pattern\":\"X.\"}]') RETURNING id");
+  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1), ($1::int, $3::int, 2)",
+             {national, t2, t1});
+  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {intl, t1});
+  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {any, t1});
+
+  auto r = call("route_out", {"0123456789"});
+  EXPECT_EQ(str(r, 0), "national");
+  EXPECT_EQ(str(r, 1), "0033123456789");
+  EXPECT_EQ(str(r, 2), "127.0.0.1:5092,127.0.0.1:5091");  // trunks in their order
+  r = call("route_out", {"00441234"});
+  EXPECT_EQ(str(r, 0), "international");  // priority 1 wins over the catch-all
+  EXPECT_EQ(str(r, 1), "+441234");
+  r = call("route_out", {"42"});
+  EXPECT_EQ(str(r, 0), "catchall");
+  r = call("route_out", {"*10"});
+  ASSERT_FALSE(r.empty());
+  EXPECT_TRUE(r[0].is_nil());
+}
+
+TEST_F(Dialplan, FindsTheIncallForADidExactBeforePatterns) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
+  auto add = [](const char* exten) {
+    auto i = host_->sql("INSERT INTO confd_incalls (destination) VALUES ('{\"type\":\"none\"}') RETURNING id");
+    auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'from-extern') RETURNING id", {exten});
+    host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+    return i;
+  };
+  auto wide = add("5.");
+  auto four = add("5XXX");
+  auto exact = add("5001");
+  auto id = [](const char* did) {
+    auto r = call("find_incall", {"from-extern", did});
+    return r.empty() || !r[0].as_int() ? std::string("none") : std::to_string(*r[0].as_int());
+  };
+  EXPECT_EQ(id("5001"), exact);
+  EXPECT_EQ(id("5002"), four);
+  EXPECT_EQ(id("50021"), wide);
+  EXPECT_EQ(id("6001"), "none");
+}
+
+TEST_F(Dialplan, ReadsAUserByExtensionWithLinesAndRingTime) {
+  auto uid = host_->add_line("dora", "dorapw", "1404");
+  host_->sql("UPDATE confd_users SET ring_seconds = 15, service_dnd_enabled = true WHERE id = $1::int", {uid});
+  auto r = call("user_of", {"1404", "default"});
+  EXPECT_EQ(str(r, 0), "dora");
+  EXPECT_EQ(str(r, 1), "dora");
+  ASSERT_GT(r.size(), 3u);
+  EXPECT_EQ(r[2].as_int().value_or(0), 15);
+  EXPECT_TRUE(std::get_if<bool>(&r[3].v) && *std::get_if<bool>(&r[3].v));
+  auto none = call("user_of", {"1404", "other"});
+  ASSERT_FALSE(none.empty());
+  EXPECT_TRUE(none[0].is_nil());
+}
+
+}  // namespace

@@ -1,0 +1,47 @@
+-- Entry points for tests/lua/dialplan_test.cc: thin wrappers over the
+-- shipped lua-dialplan/lib modules.
+local patterns = require("patterns")
+local callerid = require("callerid")
+local outcalls = require("outcalls")
+local incalls = require("incalls")
+
+function rewrite(re, target, number)
+  return patterns.rewrite(re, target, number)
+end
+
+function normalize(number)
+  return callerid.normalize(number)
+end
+
+function matches(pattern, number)
+  return patterns.extension_matches(pattern, number)
+end
+
+function outgoing_cid(name, number, user_cid, internal, pattern_cid)
+  local user = nil
+  if user_cid ~= "" then user = { outgoing_caller_id = user_cid } end
+  local pattern = { caller_id = pattern_cid ~= "" and pattern_cid or nil }
+  local r = callerid.outgoing({ name = name, number = number }, user,
+                              { internal_caller_id = internal }, pattern)
+  return r.name or "", r.number or "", r.anonymous
+end
+
+-- Route name, number sent, trunk hosts in order; nil when no route.
+function route_out(number)
+  local route, _, dialed = outcalls.find(config.outcalls(), number)
+  if not route then return nil end
+  local hosts = {}
+  for _, t in ipairs(route.trunks) do hosts[#hosts + 1] = t.host end
+  return route.name, dialed, table.concat(hosts, ",")
+end
+
+function find_incall(context, did)
+  local incall = incalls.find(config.incalls(context), did)
+  return incall and incall.id or nil
+end
+
+function user_of(exten, context)
+  local u = config.user_by_exten(exten, context)
+  if not u then return nil end
+  return u.firstname, table.concat(u.lines, ","), u.ring_seconds, u.dnd
+end

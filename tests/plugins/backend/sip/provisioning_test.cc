@@ -1,0 +1,301 @@
+// backend.sip with the provisioning pieces: OPTIONS qualify of registered
+// contacts, the SipNotifier (check-sync NOTIFY) and the autoprov flow
+// through lua-dialplan/extensions.lua and the real provd, all against SIPp.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <dialtone/provisioning.h>
+#include <dialtone/services.h>
+
+#include "plugins/backend/sip/sip_plugin.h"
+#include "plugins/provisioning/provd/provd.h"
+#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+
+namespace sip = dialtone::plugins::backend::sip;
+namespace prov = dialtone::plugins::provisioning;
+namespace sdk = dialtone::sdk;
+using dialtone::testing::run_sipp;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+std::string scenario(const std::string& name) {
+  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
+}
+
+// Services by (name, instance), as the kernel keeps them.
+class Registry final : public sdk::ServiceRegistry {
+ public:
+  sdk::Status provide_erased(std::string name, int, std::string instance,
+                             std::shared_ptr<void> impl) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& slot = entries_[{name, instance}];
+    if (slot) return sdk::Error::conflict(name + "/" + instance + " is already provided");
+    slot = std::move(impl);
+    return {};
+  }
+  std::shared_ptr<void> find_erased(std::string_view name, int, std::string_view instance) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [key, impl] : entries_)
+      if (key.first == name && (instance.empty() || key.second == instance)) return impl;
+    return nullptr;
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(std::string_view name,
+                                                                        int) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
+    for (auto& [key, impl] : entries_)
+      if (key.first == name) out.emplace_back(key.second, impl);
+    return out;
+  }
+  void withdraw_erased(std::string_view name, std::string_view instance) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.erase({std::string(name), std::string(instance)});
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<void>> entries_;
+};
+
+// SipTestHost's pieces with a working service registry, shared by the SIP
+// plugin and provd as the kernel's is.
+class SharedHost final : public sdk::Host {
+ public:
+  explicit SharedHost(SipTestHost& inner) : inner_(inner) {}
+  std::string_view plugin_id() const override { return "backend.sip"; }
+  sdk::Logger& log() override { return inner_.log(); }
+  sdk::ServiceRegistry& services() override { return services_; }
+  sdk::EventBus& bus() override { return inner_.bus(); }
+  sdk::Executor& executor() override { return inner_.executor(); }
+  sdk::Store* store() override { return inner_.store(); }
+  sdk::HttpServer* http() override { return nullptr; }
+  sdk::LuaHost* lua() override { return inner_.lua(); }
+  std::filesystem::path data_dir() const override { return "/tmp"; }
+
+ private:
+  SipTestHost& inner_;
+  Registry services_;
+};
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 400; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return f();
+}
+
+class SipProvisioningTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    inner_ = new SipTestHost(std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
+    inner_->add_line("alice", "alicepw", "1001");
+    inner_->add_line("bob", "bobpw", "1002");
+    host_ = new SharedHost(*inner_);
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    delete inner_;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
+        "yealink", std::make_shared<prov::YealinkVendor>()));
+  }
+  void TearDown() override {
+    if (plugin_) plugin_->stop();
+    plugin_.reset();
+    if (provd_) {
+      host_->services().withdraw<sdk::ProvisioningService>("provd");
+      provd_->stop();
+    }
+    provd_.reset();
+    host_->services().withdraw<sdk::ProvisioningVendor>("yealink");
+  }
+
+  void start_sip(std::map<std::string, std::string> extra = {}) {
+    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
+                                              {"auth.ban_failures", "1000"},
+                                              {"sip.node", "prov-node"}};
+    for (auto& [k, v] : extra) values[k] = v;
+    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
+    ASSERT_TRUE(plugin_->configure(sdk::Options(values)));
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+  }
+
+  // provd with one Yealink phone at 127.0.0.1 in autoprov; returns its id.
+  std::string start_provd() {
+    prov::ProvdSettings s;
+    s.tftp_enabled = false;
+    s.template_check = std::chrono::milliseconds(0);
+    provd_ = std::make_shared<prov::Provd>(*host_, *host_->store(), nullptr, s);
+    auto st = provd_->start();
+    EXPECT_TRUE(st) << (st ? "" : st.error().message);
+    EXPECT_TRUE(host_->services().provide<sdk::ProvisioningService>("provd", provd_));
+    for (auto& d : provd_->devices()) (void)provd_->remove_device(d.id);
+    prov::Device d;
+    d.mac = "00:15:65:12:34:56";
+    d.ip = "127.0.0.1";
+    d.vendor = "Yealink";
+    d.model = "T46S";
+    d.plugin = "provisioning.yealink";
+    d.config = "autoprov";
+    auto id = provd_->add_device(d);
+    EXPECT_TRUE(id);
+    return id ? *id : std::string();
+  }
+
+  // A phone registered as `user` that stays up `ms` and answers what the
+  // out-of-call scenario `ooc` expects; the Contact names an address that
+  // cannot be reached, as a phone behind NAT does.
+  std::future<int> phone(const std::string& user, const std::string& password, const std::string& ooc,
+                         int ms, std::string* out) {
+    int port = dialtone::testing::free_port();
+    std::vector<std::string> args{target_, "-sf", scenario("register_stay.xml"), "-oocsf", scenario(ooc),
+                                  "-i", "127.0.0.1", "-p", std::to_string(port), "-m", "1",
+                                  "-d", std::to_string(ms), "-au", user, "-ap", password,
+                                  "-key", "user", user, "-key", "contact_host", "192.0.2.1",
+                                  "-key", "contact_port", "5060", "-key", "expires", "3600",
+                                  "-timeout", "30s", "-timeout_error", "-trace_msg"};
+    return std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
+  }
+
+  int call(const std::string& file, const std::string& user, const std::string& password,
+           const std::string& exten, std::string* out) {
+    return run_sipp({target_, "-sf", scenario(file), "-i", "127.0.0.1", "-p",
+                     std::to_string(dialtone::testing::free_port()), "-m", "1", "-s", exten, "-au",
+                     user, "-ap", password, "-key", "user", user, "-timeout", "25s",
+                     "-timeout_error"},
+                    out);
+  }
+
+  std::string autoprov_password() {
+    return inner_->sql("SELECT raw_config->'sip_lines'->'1'->>'password' FROM provd_config WHERE id = 'autoprov'");
+  }
+  std::string line_of(const std::string& username, const std::string& column) {
+    return inner_->sql("SELECT coalesce(l." + column + ", '') FROM confd_lines l JOIN confd_endpoints_sip e "
+                       "ON e.id = l.endpoint_sip_id WHERE e.username = $1", {username});
+  }
+
+  static SipTestHost* inner_;
+  static SharedHost* host_;
+  std::unique_ptr<sip::SipPlugin> plugin_;
+  std::shared_ptr<prov::Provd> provd_;
+  std::string target_;
+};
+
+SipTestHost* SipProvisioningTest::inner_ = nullptr;
+SharedHost* SipProvisioningTest::host_ = nullptr;
+
+TEST_F(SipProvisioningTest, QualifyMarksAContactReachableThenUnreachableAndItIsNoLongerRung) {
+  start_sip({{"qualify.interval", "1s"}, {"qualify.timeout", "1s"}});
+  std::string out;
+  auto phone_done = phone("alice", "alicepw", "ooc_options.xml", 3500, &out);
+  auto& bus = inner_->test_bus();
+  auto up = bus.wait_for("sip.reachability.alice", std::chrono::seconds(20));
+  ASSERT_TRUE(up) << "no reachability event";
+  EXPECT_NE(up->body.find("\"state\":\"reachable\""), std::string::npos) << up->body;
+  EXPECT_NE(up->body.find("\"previous\":\"unknown\""), std::string::npos) << up->body;
+  auto states = plugin_->reachability("alice");
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_GE(states[0].rtt_ms, 0);
+  ASSERT_EQ(phone_done.get(), 0) << out;
+
+  // The phone is gone (its registration is not): the next probe fails.
+  auto down = bus.wait_for("sip.reachability.alice", std::chrono::seconds(20), 1);
+  ASSERT_TRUE(down) << "no unreachable event; log:\n" << [&] {
+    std::string all;
+    for (auto& l : inner_->logger().lines()) all += l + "\n";
+    return all;
+  }();
+  EXPECT_NE(down->body.find("\"state\":\"unreachable\""), std::string::npos) << down->body;
+  EXPECT_EQ(plugin_->contact_count("alice"), 1u);
+  EXPECT_EQ(plugin_->reachability("alice")[0].state, sip::Reachability::unreachable);
+
+  // Calling alice: 480 within the scenario timeout (ringing her dead
+  // contact would last the 30 s ring time).
+  std::string call_out;
+  EXPECT_EQ(call("uac_call_480.xml", "bob", "bobpw", "1001", &call_out), 0) << call_out;
+}
+
+TEST_F(SipProvisioningTest, NotifierSendsCheckSyncToTheAddressTheRegisterCameFrom) {
+  start_sip();
+  auto notifier = host_->services().find<sdk::SipNotifier>();
+  ASSERT_TRUE(notifier) << "backend.sip provides no SipNotifier";
+  // Nobody registered from 127.0.0.2.
+  auto none = notifier->notify_check_sync({"127.0.0.2", "", "check-sync"});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, sdk::ErrorCode::not_found);
+
+  std::string out;
+  auto phone_done = phone("bob", "bobpw", "ooc_notify.xml", 6000, &out);
+  ASSERT_TRUE(eventually([&] { return plugin_->contact_count("bob") == 1; }));
+  auto s = notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync;reboot=false"});
+  EXPECT_TRUE(s) << s.error().message;
+  EXPECT_EQ(phone_done.get(), 0) << out;
+  EXPECT_NE(out.find("Event: check-sync;reboot=false"), std::string::npos) << out;
+}
+
+TEST_F(SipProvisioningTest, AutoprovPhoneDialsAProvisioningCodeAndGetsTheLine) {
+  start_sip();
+  auto dev = start_provd();
+  auto password = autoprov_password();
+  ASSERT_FALSE(password.empty());
+  auto code = line_of("alice", "provisioning_code");
+  ASSERT_EQ(code.size(), 6u);
+
+  std::string out;
+  auto phone_done = phone("autoprov", password, "ooc_notify.xml", 8000, &out);
+  ASSERT_TRUE(eventually([&] { return plugin_->contact_count("autoprov") == 1; }));
+
+  // Only provisioning codes: an extension is refused.
+  std::string call_out;
+  EXPECT_EQ(call("uac_call_forbidden.xml", "autoprov", password, "1002", &call_out), 0) << call_out;
+  // A wrong code: 404, nothing changes.
+  EXPECT_EQ(call("uac_call_404.xml", "autoprov", password, code == "999999" ? "999998" : "999999",
+                 &call_out), 0) << call_out;
+  EXPECT_EQ(line_of("alice", "device_id"), "");
+
+  EXPECT_EQ(call("uac_call_480.xml", "autoprov", password, code, &call_out), 0) << call_out;
+  EXPECT_EQ(line_of("alice", "device_id"), dev);
+  EXPECT_TRUE(eventually([&] { return provd_->device(dev)->config == dev; }));
+  EXPECT_EQ(phone_done.get(), 0) << out;
+  EXPECT_NE(out.find("Event: check-sync;reboot=false"), std::string::npos) << out;
+}
+
+TEST_F(SipProvisioningTest, StarGuestWithThePasswordResetsThePhoneToAutoprov) {
+  start_sip();
+  auto dev = start_provd();
+  inner_->sql("UPDATE confd_lines SET device_id = $1 FROM confd_endpoints_sip e "
+              "WHERE e.id = confd_lines.endpoint_sip_id AND e.username = 'bob'", {dev});
+  ASSERT_TRUE(provd_->sync_from_confd());
+  ASSERT_EQ(provd_->device(dev)->config, dev);
+
+  std::string out;
+  auto phone_done = phone("bob", "bobpw", "ooc_notify.xml", 8000, &out);
+  ASSERT_TRUE(eventually([&] { return plugin_->contact_count("bob") == 1; }));
+  std::string call_out;
+  // A wrong password changes nothing.
+  EXPECT_EQ(call("uac_call_forbidden.xml", "bob", "bobpw", "*483781234", &call_out), 0) << call_out;
+  EXPECT_EQ(line_of("bob", "device_id"), dev);
+
+  EXPECT_EQ(call("uac_call_480.xml", "bob", "bobpw", "*483789486", &call_out), 0) << call_out;
+  EXPECT_EQ(line_of("bob", "device_id"), "");
+  EXPECT_TRUE(eventually([&] { return provd_->device(dev)->config == "autoprov"; }));
+  EXPECT_EQ(phone_done.get(), 0) << out;
+  EXPECT_NE(out.find("Event: check-sync;reboot=false"), std::string::npos) << out;
+}
+
+}  // namespace

@@ -285,22 +285,17 @@ sdk::HttpResponse Engine::list(const Resource& r, const sdk::HttpRequest& req,
     return sdk::HttpResponse::error(400, {"Invalid parameters - limit must be a positive integer"});
   if (lq.offset < 0)
     return sdk::HttpResponse::error(400, {"Invalid parameters - offset must be a positive integer"});
-  auto total = store_.exec("SELECT count(*) AS n FROM " + r.table + " t WHERE " + where, ps);
-  if (!total) return sdk::HttpResponse::error(503, {"Resource Error - " + total.error().message});
-  // The page is cut before rows become JSON, so a page costs its own rows only.
+  // One statement: the total and the page (already a JSON array) in a single
+  // round trip, so a page costs one query plan and one result row.
   std::string dir = lq.descending ? " DESC" : " ASC";
   std::string page = "SELECT * FROM " + r.table + " t WHERE " + where + " ORDER BY t." + order + dir + ", t.id";
   if (lq.limit) page += " LIMIT " + std::to_string(*lq.limit);
   if (lq.offset) page += " OFFSET " + std::to_string(lq.offset);
-  std::string sql = "SELECT " + json_expr(r) + " AS j FROM (" + page + ") t ORDER BY t." + order + dir + ", t.id";
-  auto rows = store_.exec(sql, ps);
-  if (!rows) return sdk::HttpResponse::error(503, {"Resource Error - " + rows.error().message});
-  std::string body = "{\"total\":" + total->get(0, "n", "0") + ",\"items\":[";
-  for (std::size_t i = 0; i < rows->rows.size(); ++i) {
-    if (i) body += ',';
-    body += rows->rows[i][0].value_or("null");
-  }
-  body += "]}";
+  std::string sql = "SELECT (SELECT count(*) FROM " + r.table + " t WHERE " + where + ") AS n, (SELECT coalesce(json_agg(" +
+                    json_expr(r) + " ORDER BY t." + order + dir + ", t.id), '[]') FROM (" + page + ") t) AS items";
+  auto res = store_.exec(sql, ps);
+  if (!res) return sdk::HttpResponse::error(503, {"Resource Error - " + res.error().message});
+  std::string body = "{\"total\":" + res->get(0, "n", "0") + ",\"items\":" + res->get(0, "items", "[]") + "}";
   return sdk::HttpResponse::json(200, std::move(body));
 }
 

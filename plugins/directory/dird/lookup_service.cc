@@ -266,8 +266,8 @@ sdk::Result<sdk::LookupResult> LookupService::lookup(const sdk::LookupRequest& r
     }
     auto& r = *f->results[i];
     if (!r) {
+      // The source has logged this failure itself (one line per streak).
       out.failed_sources.push_back(name);
-      failures_[name]->failed(log_, r.error().message);
       continue;
     }
     failures_[name]->succeeded(log_, name);

@@ -188,9 +188,12 @@ sdk::Result<std::vector<sdk::DirectoryEntry>> LdapSource::run(const std::string&
       // A kept connection may have been closed by the server: retry once on a fresh one.
       if (connection_lost(rc) && attempt == 0) continue;
       sdk::Error e = connection_lost(rc)
-                         ? sdk::Error::unavailable("directory source " + n + ": search on " +
-                                                   config_.uri + " failed (" + ldap_err2string(rc) +
-                                                   "); check that the server runs")
+                         // Worded as connect() words it, so one outage logs one line
+                         // whether a kept or a new connection noticed it first.
+                         ? sdk::Error::unavailable("directory source " + n + ": cannot reach " +
+                                                   config_.uri + " (" + ldap_err2string(rc) +
+                                                   "); check that the server runs and source." + n +
+                                                   ".uri is right")
                          : sdk::Error::invalid("directory source " + n + ": search failed (" +
                                                ldap_err2string(rc) + ") with filter " + filter +
                                                "; check source." + n + ".custom_filter and base_dn");

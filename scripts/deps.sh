@@ -12,6 +12,7 @@ PKGS=(
   tftp-hpa curl wrk
   clang
   libkainjow-mustache-dev
+  libyaml-cpp-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -21,6 +21,7 @@
 #include "kernel/auth/acl.h"
 
 namespace dialtone::kernel {
+extern const char* const kAuthApiSpec;  // kernel/auth/api.yml, embedded at build time
 namespace {
 
 using sdk::HttpResponse;
@@ -315,7 +316,13 @@ sdk::Status AuthService::mount(HttpServerImpl& http, std::string_view listener) 
   del.method = "DELETE";
   del.summary = "Revoke a token";
   del.handler = [this](const sdk::HttpRequest& r) { return delete_token(r); };
-  for (auto* r : {&post, &head, &get, &del}) {
+  sdk::Route spec;
+  spec.method = "GET";
+  spec.path = "/0.1/api/api.yml";
+  spec.auth = sdk::RouteAuth::none;
+  spec.summary = "OpenAPI description of the kernel's API";
+  spec.handler = [](const sdk::HttpRequest&) { return HttpResponse::text(200, kAuthApiSpec, "application/x-yaml"); };
+  for (auto* r : {&post, &head, &get, &del, &spec}) {
     if (auto s = http.mount_as("kernel.auth", listener, std::move(*r)); !s) return s;
   }
   return {};

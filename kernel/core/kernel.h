@@ -57,6 +57,10 @@ class Kernel {
   std::string token_url() const;
   sdk::Logger& log() { return *log_; }
   int http_port(std::string_view listener) const { return http_ ? http_->port(listener) : 0; }
+  // Every mounted route, the kernel's and the plugins'.
+  std::vector<HttpServerImpl::RouteInfo> routes() const {
+    return http_ ? http_->routes() : std::vector<HttpServerImpl::RouteInfo>{};
+  }
 
  private:
   std::vector<ListenerConfig> listeners() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 namespace dialtone::plugins::directory {
+extern const char* const kDirdApiSpec;  // api.yml, embedded at build time
 namespace {
 
 constexpr sdk::Migration kFavoriteMigrations[] = {
@@ -177,6 +178,8 @@ std::vector<sdk::Route> DirdRest::routes() {
     return [this, m](const sdk::HttpRequest& r) { return (this->*m)(r); };
   };
   std::vector<sdk::Route> out;
+  out.push_back({"GET", "/0.1/api/api.yml", "", sdk::RouteAuth::none, "OpenAPI description of this API", {},
+                 [](const sdk::HttpRequest&) { return sdk::HttpResponse::text(200, kDirdApiSpec, "application/x-yaml"); }});
   out.push_back({"GET", "/0.1/directories/lookup/{profile}", "dird.directories.lookup.{profile}.read",
                  sdk::RouteAuth::token, "Search the profile's directories", {}, h(&DirdRest::get_lookup)});
   out.push_back({"GET", "/0.1/directories/lookup/{profile}/headers",

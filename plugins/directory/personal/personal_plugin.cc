@@ -6,7 +6,16 @@
 #include "plugins/directory/personal/personal.h"
 
 namespace dialtone::plugins::directory {
+extern const char* const kPersonalApiSpec;  // api.yml, embedded at build time
 namespace {
+
+// /0.1/api/api.yml on the dird listener belongs to directory.dird.
+sdk::Route spec_route() {
+  return {"GET", "/0.1/api/personal.yml", "", sdk::RouteAuth::none, "OpenAPI description of the personal API",
+          {}, [](const sdk::HttpRequest&) {
+            return sdk::HttpResponse::text(200, kPersonalApiSpec, "application/x-yaml");
+          }};
+}
 
 class PersonalPlugin final : public sdk::Plugin {
  public:
@@ -34,9 +43,11 @@ class PersonalPlugin final : public sdk::Plugin {
       if (!s) return s;
       names_.push_back(name);
     }
-    if (auto* http = host_.http())
+    if (auto* http = host_.http()) {
       for (auto& r : personal_routes(store_))
         if (auto s = http->mount("dird", std::move(r)); !s) return s;
+      if (auto s = http->mount("dird", spec_route()); !s) return s;
+    }
     return {};
   }
 

@@ -6,7 +6,16 @@
 #include "plugins/directory/phonebook/phonebook.h"
 
 namespace dialtone::plugins::directory {
+extern const char* const kPhonebookApiSpec;  // api.yml, embedded at build time
 namespace {
+
+// /0.1/api/api.yml on the dird listener belongs to directory.dird.
+sdk::Route spec_route() {
+  return {"GET", "/0.1/api/phonebook.yml", "", sdk::RouteAuth::none, "OpenAPI description of the phonebook API",
+          {}, [](const sdk::HttpRequest&) {
+            return sdk::HttpResponse::text(200, kPhonebookApiSpec, "application/x-yaml");
+          }};
+}
 
 class PhonebookPlugin final : public sdk::Plugin {
  public:
@@ -43,9 +52,11 @@ class PhonebookPlugin final : public sdk::Plugin {
       if (!s) return s;
       names_.push_back(name);
     }
-    if (auto* http = host_.http())
+    if (auto* http = host_.http()) {
       for (auto& r : phonebook_routes(store_))
         if (auto s = http->mount("dird", std::move(r)); !s) return s;
+      if (auto s = http->mount("dird", spec_route()); !s) return s;
+    }
     return {};
   }
 

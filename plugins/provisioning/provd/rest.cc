@@ -10,6 +10,8 @@
 
 namespace dialtone::plugins::provisioning {
 
+extern const char* const kProvdApiSpec;  // api.yml, embedded at build time
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -225,6 +227,16 @@ void Provd::mount_rest_routes() {
     auto s = http_->mount("provd", std::move(route));
     if (!s) host_.log().error("provd: cannot mount " + std::string(r.path) + ": " + s.error().message);
   }
+  sdk::Route api;
+  api.method = "GET";
+  api.path = "/provd/api/api.yml";
+  api.auth = sdk::RouteAuth::none;
+  api.summary = "OpenAPI description of this API";
+  api.handler = [](const sdk::HttpRequest&) {
+    return sdk::HttpResponse::text(200, kProvdApiSpec, "application/x-yaml");
+  };
+  if (auto s = http_->mount("provd", std::move(api)); !s)
+    host_.log().error("provd: cannot mount /provd/api/api.yml: " + s.error().message);
 }
 
 sdk::HttpResponse Provd::rest_devices_list(const sdk::HttpRequest& r) {

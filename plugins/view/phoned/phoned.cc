@@ -6,6 +6,7 @@
 #include <dialtone/services.h>
 
 namespace dialtone::plugins::view {
+extern const char* const kPhonedApiSpec;  // api.yml, embedded at build time
 
 const sdk::OptionSpec kPhonedOptions[] = {
     {"phoned.authorized_subnets", sdk::OptionType::subnets, "127.0.0.0/8",
@@ -102,6 +103,19 @@ sdk::Status PhonedPlugin::start() {
       return sdk::Error::unavailable("view.phoned could not mount " + spec.path + " on listener '" +
                                      std::string(kListener) + "': " + s.error().message);
     }
+  }
+  sdk::Route api;
+  api.method = "GET";
+  api.path = "/0.1/api/api.yml";
+  api.auth = sdk::RouteAuth::none;
+  api.summary = "OpenAPI description of this API";
+  api.handler = [](const sdk::HttpRequest&) {
+    return sdk::HttpResponse::text(200, kPhonedApiSpec, "application/x-yaml");
+  };
+  if (auto s = http->mount(kListener, std::move(api)); !s) {
+    http->unmount_all(host_.plugin_id());
+    return sdk::Error::unavailable("view.phoned could not mount /0.1/api/api.yml on listener '" +
+                                   std::string(kListener) + "': " + s.error().message);
   }
   return {};
 }

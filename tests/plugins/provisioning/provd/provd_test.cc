@@ -20,6 +20,7 @@
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/snom/snom_vendor.h"
 #include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
 // PluginHarness needs the symbol; this binary holds no plugin.
@@ -443,6 +444,21 @@ TEST_F(ProvdTest, DhcpBadInputNamesTheField) {
   EXPECT_EQ(post("{}").status, 400);
   EXPECT_TRUE(provd_->devices().empty());
   EXPECT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", R"({"dhcp_info": {}})", "").status, 401);
+}
+
+// plugins/provisioning/provd/api.yml, served without a token on the real
+// listener, names exactly the routes mounted on "provd" and "provd_phones".
+TEST_F(ProvdTest, ServedOpenApiSpecDescribesExactlyTheMountedRoutes) {
+  auto served = http(rest(), "GET", "/provd/api/api.yml");
+  ASSERT_EQ(served.status, 200) << served.body;
+  auto spec = testing::read_openapi(served.body);
+  EXPECT_TRUE(spec.problems.empty()) << spec.problems.front();
+  std::map<std::string, std::string> mounted;
+  for (auto& r : http_->routes()) {
+    EXPECT_TRUE(r.listener == "provd" || r.listener == "provd_phones") << r.path;
+    mounted[testing::route_key(r.method, r.path)] = r.acl;
+  }
+  EXPECT_EQ(spec.operations, mounted);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "plugins/view/common/view_plugin.h"
 #include "plugins/view/phoned/subnets.h"
 #include "plugins/view/snom/snom_view.h"
+#include "tests/support/openapi_spec.h"
 
 namespace dialtone::plugins::view {
 namespace {
@@ -72,11 +73,27 @@ class Phoned : public ::testing::Test {
 TEST_F(Phoned, MountsPublicRoutesOnThePhonedListener) {
   ASSERT_TRUE(phoned_.run());
   auto routes = host_.http()->routes();
-  ASSERT_EQ(routes.size(), 4u);
+  ASSERT_EQ(routes.size(), 5u);
   for (const auto& m : routes) {
     EXPECT_EQ(m.listener, "phoned") << m.route.path;
     EXPECT_EQ(m.route.auth, sdk::RouteAuth::none) << m.route.path;
   }
+}
+
+// plugins/view/phoned/api.yml is served to anyone and names exactly the
+// mounted routes; none of them takes a token.
+TEST_F(Phoned, ServedOpenApiSpecDescribesExactlyTheMountedRoutes) {
+  ASSERT_TRUE(phoned_.run());
+  host_.http()->set_token(std::nullopt);
+  auto served = host_.http()->call("GET", "/0.1/api/api.yml");
+  ASSERT_EQ(served.status, 200) << served.body;
+  EXPECT_EQ(served.content_type, "application/x-yaml");
+  auto spec = testing::read_openapi(served.body);
+  EXPECT_TRUE(spec.problems.empty()) << spec.problems.front();
+  std::map<std::string, std::string> mounted;
+  for (const auto& m : host_.http()->routes())
+    mounted[testing::route_key(m.route.method, m.route.path)] = m.route.acl;
+  EXPECT_EQ(spec.operations, mounted);
 }
 
 TEST_F(Phoned, InputPageSubmitsToTheLookupUrl) {

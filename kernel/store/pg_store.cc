@@ -346,7 +346,9 @@ class PgStore::Listener : public std::enable_shared_from_this<PgStore::Listener>
     PQfreemem(ident);
     pg::ResultPtr r(PQexec(conn, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      log_.warn("store: " + sql + " failed: " + pg::result_error(conn, r.get()).message);
+      // A lost connection is reported once, by the caller, as any other loss.
+      if (PQstatus(conn) == CONNECTION_OK)
+        log_.warn("store: " + sql + " failed: " + pg::result_error(conn, r.get()).message);
       return false;
     }
     return true;
@@ -416,8 +418,12 @@ class PgStore::Listener : public std::enable_shared_from_this<PgStore::Listener>
         backoff = std::chrono::milliseconds(200);
       }
       if (!sync_channels(conn.get())) {
+        if (PQstatus(conn.get()) != CONNECTION_OK)
+          log_.warn("store: LISTEN connection lost (" + pg::one_line(PQerrorMessage(conn.get())) +
+                    "); reconnecting");
         conn.reset();
         was_down = true;
+        set_connected(false);
         continue;
       }
       dispatch(conn.get());

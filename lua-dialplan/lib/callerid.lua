@@ -74,4 +74,28 @@ function M.incall_name(name, mode, text)
   return name
 end
 
+-- Reverse lookup (seed 5.11, "Reverse lookup"): an incoming call whose
+-- caller-ID name is the number itself or "unknown" (or missing) takes the
+-- name its number has in the directories. Runs after normalization, so the
+-- directories must hold numbers in the normalized form. Needs the
+-- directory.dird plugin, which exports dird.reverse(); without it, or when
+-- nothing matches, the name is left as it was.
+function M.needs_reverse(name, number)
+  if name == nil or name == "" then return true end
+  return name == number or name:lower() == "unknown"
+end
+
+function M.reverse_name(name, number, profile)
+  if number == nil or number == "" or not M.needs_reverse(name, number) then return name end
+  local dird = rawget(_G, "dird")
+  if type(dird) ~= "table" or type(dird.reverse) ~= "function" then return name end
+  local ok, found = pcall(dird.reverse, profile or "default", number)
+  if not ok then
+    dialtone.log("warn", "reverse lookup of " .. number .. " failed: " .. tostring(found))
+    return name
+  end
+  if type(found) == "string" and found ~= "" then return found end
+  return name
+end
+
 return M

@@ -24,6 +24,9 @@ local M = {}
 M.max_forwards = 5
 -- Normalize caller numbers of calls from trunks (5.4.1 default rules).
 M.normalize_incoming = true
+-- Directory profile used to name callers from trunks (dird.reverse); nil
+-- turns the reverse lookup off.
+M.reverse_profile = "default"
 
 local function reject(code, reason)
   return { action = "reject", code = code, status = code, reason = reason }
@@ -75,6 +78,9 @@ function M.route(call)
     if M.normalize_incoming then
       call.caller_number = callerid.normalize(call.caller_number)
       call.vars.XIVO_SRCNUM = call.caller_number
+    end
+    if M.reverse_profile then
+      call.caller_name = callerid.reverse_name(call.caller_name, call.caller_number, M.reverse_profile)
     end
     return incalls.call(call, number, call.context)
   end

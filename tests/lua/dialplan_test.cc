@@ -4,6 +4,7 @@
 // precedence, and route/DID/user selection read from a real store.
 #include <future>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include <gtest/gtest.h>
@@ -204,6 +205,35 @@ TEST_F(Dialplan, ReadsAUserByExtensionWithLinesAndRingTime) {
   auto none = call("user_of", {"1404", "other"});
   ASSERT_FALSE(none.empty());
   EXPECT_TRUE(none[0].is_nil());
+}
+
+// Incoming caller names from the directories (seed 5.11 "Reverse lookup"):
+// only when the name is the number or "unknown", through dird.reverse, which
+// suspends the call's coroutine while the directories answer.
+TEST_F(Dialplan, ReverseLookupNamesUnknownCallersOnly) {
+  // Before directory.dird is loaded the name is left alone.
+  EXPECT_EQ(str(call("reverse_name", {"0123456789", "0123456789"})), "0123456789");
+
+  auto s = host_->lua()->export_module(
+      "dird", {{"reverse", "profile: string, number: string", "name: string|nil",
+                "Directory name for a number (test directory: one entry).",
+                [](const sdk::LuaValues& args) {
+                  std::string number = args.size() > 1 && args[1].as_string() ? *args[1].as_string() : "";
+                  return sdk::LuaReply::async([number](sdk::LuaResume resume) {
+                    std::thread([number, resume] {
+                      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                      resume(sdk::LuaValues{number == "0123456789" ? sdk::LuaValue("Alice Liddell")
+                                                                    : sdk::LuaValue()});
+                    }).detach();
+                  });
+                }}});
+  ASSERT_TRUE(s) << s.error().message;
+
+  EXPECT_EQ(str(call("reverse_name", {"0123456789", "0123456789"})), "Alice Liddell");
+  EXPECT_EQ(str(call("reverse_name", {"unknown", "0123456789"})), "Alice Liddell");
+  EXPECT_EQ(str(call("reverse_name", {"", "0123456789"})), "Alice Liddell");
+  EXPECT_EQ(str(call("reverse_name", {"Bob at Acme", "0123456789"})), "Bob at Acme");
+  EXPECT_EQ(str(call("reverse_name", {"0987654321", "0987654321"})), "0987654321");
 }
 
 }  // namespace

@@ -45,3 +45,8 @@ function user_of(exten, context)
   if not u then return nil end
   return u.firstname, table.concat(u.lines, ","), u.ring_seconds, u.dnd
 end
+
+-- Caller-ID name of an incoming call after the reverse lookup.
+function reverse_name(name, number)
+  return callerid.reverse_name(name, number, "default")
+end

@@ -47,3 +47,17 @@ if(NOT last_output MATCHES "id=example.hello\n")
   message(FATAL_ERROR "unexpected manifest: ${last_output}")
 endif()
 message(STATUS "manifest: ${last_output}")
+
+# (d) the provisioning vendor example, against the same installed SDK.
+if(VENDOR_EXAMPLE_DIR)
+  set(vendor_build ${WORK_DIR}/vendor-build)
+  run(${CMAKE_COMMAND} -S ${VENDOR_EXAMPLE_DIR} -B ${vendor_build}
+      -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_CXX_COMPILER=${CXX})
+  run(${CMAKE_COMMAND} --build ${vendor_build} -j2)
+  run(${CMAKE_CTEST_COMMAND} --test-dir ${vendor_build} --output-on-failure)
+  message(STATUS "${last_output}")
+  run(${PROBE} ${vendor_build}/provisioning_acme.so)
+  if(NOT last_output MATCHES "id=provisioning.acme\n")
+    message(FATAL_ERROR "unexpected vendor manifest: ${last_output}")
+  endif()
+endif()

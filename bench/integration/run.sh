@@ -2,6 +2,8 @@
 # End-to-end benchmarks through the real dialtoned (docs/performance.md,
 # "Integration"). Usage: bench/integration/run.sh [build-dir]
 #   N_USERS (10000)  N_ENTRIES (100000)  DURATION (10s)  CONNS (8)
+#   REVERSE_ONLY=1: only the directories' reverse lookup, 1 connection, warm
+#   (no user import, no other load before it)
 # Everything listens on 127.0.0.1; the work folder is removed at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -9,6 +11,7 @@ build=${1:-$here/build}
 # DIALTONED=<path> runs another binary with the plugins of <build-dir>.
 dialtoned=${DIALTONED:-$build/bin/dialtoned}
 N_USERS=${N_USERS:-10000}
+REVERSE_ONLY=${REVERSE_ONLY:-0}
 N_ENTRIES=${N_ENTRIES:-100000}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-8}
@@ -51,7 +54,7 @@ rootpw secret
 directory $work/ldap/db
 index objectClass eq
 index cn,sn sub,eq
-index telephoneNumber eq
+index telephoneNumber,mobile eq
 index entryUUID eq
 CONF
 {
@@ -173,6 +176,7 @@ run_wrk() { # label url [script]
   printf '%-44s %10s req/s  p50 %8s  p99 %8s\n' "$label" "$rps" "$p50" "$p99"
 }
 
+if [ "$REVERSE_ONLY" = 0 ]; then
 # --- (b) import N_USERS users with lines and extensions over REST
 curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$confd/1.1/contexts" \
   -d '{"name":"default","type":"internal","user_ranges":[{"start":"100000","end":"199999"}]}'
@@ -190,6 +194,7 @@ printf '%-44s %10.2f s\n' "import $N_USERS users (POST /1.1/users/import)" "$(aw
 run_wrk "GET /1.1/users?limit=100 ($N_USERS users)" "http://127.0.0.1:$confd/1.1/users?limit=100"
 run_wrk "GET /1.1/users?limit=100&offset=5000" "http://127.0.0.1:$confd/1.1/users?limit=100&offset=5000"
 run_wrk "GET /1.1/users?search=bench0042&limit=100" "http://127.0.0.1:$confd/1.1/users?search=bench0042&limit=100"
+fi
 
 # --- phonebook with N_ENTRIES contacts (one import)
 pb=$(curl -s -H "$H" -H 'Content-Type: application/json' -X POST -d '{"name":"bench"}' \
@@ -235,6 +240,15 @@ LUA
 curl -s -o /dev/null -H "$H" "http://127.0.0.1:$dird/0.1/directories/lookup/bench?term=fam000001"  # warm
 sample=$(curl -s -H "$H" "http://127.0.0.1:$dird/0.1/directories/lookup/bench?term=fam000042")
 say "sample lookup: $sample"
+if [ "$REVERSE_ONLY" = 1 ]; then
+  for _ in 1 2 3 4 5; do  # warm: the CSV file loaded, LDAP and PostgreSQL connections open
+    for n in 1000001 2000001 3000001; do
+      curl -s -o /dev/null -H "$H" "http://127.0.0.1:$dird/0.1/directories/reverse/bench/00000000-0000-0000-0000-000000000001?exten=$n"
+    done
+  done
+  say "load before measuring: $(cut -d' ' -f1-3 /proc/loadavg)"
+  CONNS=1 run_wrk "reverse lookup, 3 sources, 1 connection" "http://127.0.0.1:$dird/" "$work/reverse-bench.lua"
+else
 run_wrk "lookup 3 sources x $N_ENTRIES (1 hit each)" "http://127.0.0.1:$dird/" "$work/lookup-bench.lua"
 run_wrk "reverse lookup, 3 sources (random source)" "http://127.0.0.1:$dird/" "$work/reverse-bench.lua"
 for profile in ldap csv pb; do
@@ -243,6 +257,7 @@ for profile in ldap csv pb; do
 done
 CONNS=1 run_wrk "reverse lookup, 3 sources, 1 connection" "http://127.0.0.1:$dird/" "$work/reverse-bench.lua"
 run_wrk "cisco phone view (10 hits per source)" "http://127.0.0.1:$phoned/" "$work/phone.lua"
+fi
 
 # A clean stop is part of the result.
 kill -TERM "$dpid"

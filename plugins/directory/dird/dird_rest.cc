@@ -1,6 +1,7 @@
 #include "plugins/directory/dird/dird_rest.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace dialtone::plugins::directory {
 extern const char* const kDirdApiSpec;  // api.yml, embedded at build time
@@ -15,8 +16,6 @@ constexpr sdk::Migration kFavoriteMigrations[] = {
 
 std::string quote(std::string_view s) { return "\"" + sdk::json_escape(s) + "\""; }
 
-}  // namespace
-
 int http_status(const sdk::Error& e) {
   switch (e.code) {
     case sdk::ErrorCode::invalid: return 400;
@@ -30,6 +29,8 @@ int http_status(const sdk::Error& e) {
     default: return 500;
   }
 }
+
+}  // namespace
 
 sdk::Status Favorites::migrate() { return store_.migrate("directory.dird", kFavoriteMigrations); }
 
@@ -161,7 +162,19 @@ sdk::HttpResponse DirdRest::get_favorites(const sdk::HttpRequest& req) {
 
 sdk::HttpResponse DirdRest::put_favorite(const sdk::HttpRequest& req) {
   if (!favorites_) return sdk::HttpResponse::error(503, {"favorites need the database; enable the store"});
-  auto s = favorites_->add(user_of(req), req.params.at("directory"), req.params.at("contact"));
+  const auto& directory = req.params.at("directory");
+  const auto& contact = req.params.at("contact");
+  auto user = user_of(req);
+  auto src = lookup_.source(directory);
+  if (!src)
+    return sdk::HttpResponse::error(404, {"directory source " + directory +
+                                          " is not running; use a source name from a [profile.*] sources list"});
+  // Only a source with a unique_column can list its favorites back: refuse the
+  // others now rather than store a favorite that never shows.
+  sdk::DirectoryQuery probe{"", user, std::chrono::steady_clock::now() + std::chrono::seconds(2)};
+  if (auto l = src->list({contact}, probe); !l && l.error().code == sdk::ErrorCode::unsupported)
+    return sdk::HttpResponse::error(400, {l.error().message});
+  auto s = favorites_->add(user, directory, contact);
   if (!s) return sdk::HttpResponse::error(http_status(s.error()), {s.error().message});
   return sdk::HttpResponse::empty(204);
 }

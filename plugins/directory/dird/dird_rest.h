@@ -44,6 +44,4 @@ class DirdRest {
   Favorites* favorites_;
 };
 
-int http_status(const sdk::Error& e);
-
 }  // namespace dialtone::plugins::directory

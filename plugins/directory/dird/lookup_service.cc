@@ -109,12 +109,16 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::post(std::function<void()> task) {
-  std::lock_guard lock(state_->mu);
-  state_->tasks.push_back(std::move(task));
-  if (state_->idle < state_->tasks.size() && state_->threads < max_) {
-    ++state_->threads;
-    std::thread([s = state_] { run(s); }).detach();
+  {
+    std::lock_guard lock(state_->mu);
+    state_->tasks.push_back(std::move(task));
+    if (state_->idle < state_->tasks.size() && state_->threads < max_) {
+      ++state_->threads;
+      std::thread([s = state_] { run(s); }).detach();
+    }
   }
+  // Notified after unlocking: the woken worker does not block on the mutex
+  // the poster still holds (a reverse lookup posts one task per source).
   state_->cv.notify_one();
 }
 
@@ -169,9 +173,11 @@ std::shared_ptr<LookupService::Fanout<T>> LookupService::fan_out(const Profile& 
       } catch (...) {
         r.emplace(sdk::Error::internal("source threw"));
       }
-      std::lock_guard lock(f->mu);
-      f->results[i] = std::move(r);
-      --f->pending;
+      {
+        std::lock_guard lock(f->mu);
+        f->results[i] = std::move(r);
+        --f->pending;
+      }
       f->cv.notify_all();
     });
   }

@@ -88,6 +88,8 @@ class LookupService final : public sdk::DirectoryLookup {
   const Profile* profile(std::string_view name) const;
   // "ldap", "personal", ... of a configured source; empty if not running.
   std::string source_type(const std::string& source) const;
+  // The running source of that name, or nullptr.
+  std::shared_ptr<sdk::DirectorySource> source(const std::string& name) const { return resolver_(name); }
   // The display name of an entry: the phone display's name fields, then the
   // first name-typed display column.
   std::string display_name(const Profile& p, const sdk::DirectoryEntry& e) const;

@@ -308,6 +308,11 @@ sdk::Error PhonebookSource::failed(const sdk::Error& e) {
 
 sdk::Result<std::string> PhonebookSource::scope() {
   if (config_.phonebook_name.empty()) return std::to_string(config_.phonebook_id);
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(scope_mu_);
+    if (now < scope_until_) return scope_id_;
+  }
   auto pb = store_->find(config_.tenant, config_.phonebook_name);
   if (!pb) {
     auto e = pb.error();
@@ -316,7 +321,10 @@ sdk::Result<std::string> PhonebookSource::scope() {
                    config_.source.name + ".phonebook_name";
     return failed(e);
   }
-  return std::to_string(pb->id);
+  std::lock_guard lock(scope_mu_);
+  scope_id_ = std::to_string(pb->id);
+  scope_until_ = now + kScopeTtl;
+  return scope_id_;
 }
 
 sdk::Result<std::vector<sdk::DirectoryEntry>> PhonebookSource::search(const sdk::DirectoryQuery& q) {

@@ -5,7 +5,9 @@
 #include <dialtone/http.h>
 #include <dialtone/store.h>
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 
 #include "plugins/directory/phonebook/contact_table.h"
 
@@ -85,6 +87,13 @@ class PhonebookSource final : public sdk::DirectorySource {
   std::shared_ptr<PhonebookStore> store_;
   sdk::Logger& log_;
   FailureLog failures_;
+  // phonebook_name resolved to its id, kept briefly: a reverse lookup then
+  // costs one database round trip instead of two, and a renamed or deleted
+  // phonebook is noticed within kScopeTtl.
+  static constexpr std::chrono::milliseconds kScopeTtl{1000};
+  std::mutex scope_mu_;
+  std::string scope_id_;
+  std::chrono::steady_clock::time_point scope_until_{};
 };
 
 // Routes of the phonebook REST API (mounted on the "dird" listener).

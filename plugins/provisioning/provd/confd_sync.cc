@@ -3,6 +3,8 @@
 // the same id holding its lines and function keys (XiVO raw_config keys);
 // devices no line points to any more go back to autoprov.
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "plugins/provisioning/provd/json_util.h"
 #include "plugins/provisioning/provd/provd.h"
@@ -38,11 +40,14 @@ WHERE coalesce(l.device_id, '') <> ''
 ORDER BY l.device_id, l.position, l.id)SQL";
 
 // Keys of the users on devices; a "user" destination resolves to that
-// user's first extension (BLF or speed dial on it).
+// user's first extension (BLF or speed dial on it), a "forward" or "service"
+// one to the feature code the dialplan answers (lua-dialplan/lib/features.lua).
 constexpr const char* kFunckeysSql = R"SQL(
 SELECT f.user_id::text AS user_id, f.position, f.blf, coalesce(f.label, '') AS label,
        f.destination->>'type' AS type,
        coalesce(f.destination->>'exten', f.destination->>'position', '') AS value,
+       coalesce(f.destination->>'forward', '') AS forward,
+       coalesce(f.destination->>'service', '') AS service,
        coalesce((SELECT x.exten FROM confd_user_lines ul2
                  JOIN confd_line_extensions le ON le.line_id = ul2.line_id
                  JOIN confd_extensions x ON x.id = le.extension_id
@@ -54,6 +59,28 @@ WHERE f.user_id IN (SELECT ul.user_id FROM confd_user_lines ul
                     JOIN confd_lines l ON l.id = ul.line_id
                     WHERE ul.main_user AND coalesce(l.device_id, '') <> '')
 ORDER BY f.user_id, f.position)SQL";
+
+// The feature codes of lua-dialplan/lib/features.lua (XiVO's exten_fwd_*,
+// exten_dnd), with the label a key gets when the admin gave none.
+struct FeatureCode {
+  const char* code;
+  const char* label;
+};
+
+std::optional<FeatureCode> forward_code(const std::string& forward) {
+  if (forward == "unconditional") return FeatureCode{"*21", "Unconditional forward"};
+  if (forward == "noanswer") return FeatureCode{"*22", "No-answer forward"};
+  if (forward == "busy") return FeatureCode{"*23", "Busy forward"};
+  return std::nullopt;
+}
+
+// Services with a feature code; the others (incallfilter, callrecord...) have
+// none in the dialplan and stay off the phone.
+std::optional<FeatureCode> service_code(const std::string& service) {
+  if (service == "enablednd") return FeatureCode{"*25", "DND"};
+  if (service == "fwdundoall") return FeatureCode{"*20", "Forwards off"};
+  return std::nullopt;
+}
 
 bool same_json(const std::string& a, const std::string& b) {
   rapidjson::Document x, y;
@@ -172,8 +199,23 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
     for (std::size_t i = 0; i < keys->rows.size(); ++i) {
       if (keys->get(i, "user_id") != w.user_id) continue;
       auto type = keys->get(i, "type");
+      auto label = keys->get(i, "label");
       std::string value, kind;
-      if (type == "user") {
+      if (type == "forward") {
+        // A speed dial on *21<exten> etc.; without exten the code toggles.
+        if (auto f = forward_code(keys->get(i, "forward"))) {
+          value = f->code + keys->get(i, "value");
+          kind = "forward";
+          if (label.empty())
+            label = std::string(f->label) + (keys->get(i, "value").empty() ? "" : " " + keys->get(i, "value"));
+        }
+      } else if (type == "service") {
+        if (auto f = service_code(keys->get(i, "service"))) {
+          value = f->code;
+          kind = "speeddial";
+          if (label.empty()) label = f->label;
+        }
+      } else if (type == "user") {
         value = keys->get(i, "user_exten");
         kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
       } else if (type == "custom") {
@@ -183,12 +225,13 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
         value = keys->get(i, "value");
         kind = "park";
       }
-      // Other destinations need feature codes the dialplan owns: not on the phone.
+      // Other destinations (groups, queues, agents...) have no extension or
+      // feature code the dialplan answers yet: not on the phone.
       if (value.empty()) continue;
       rapidjson::Value k(rapidjson::kObjectType);
       k.AddMember("type", rapidjson::Value(kind.c_str(), a), a);
       k.AddMember("value", rapidjson::Value(value.c_str(), a), a);
-      k.AddMember("label", rapidjson::Value(keys->get(i, "label").c_str(), a), a);
+      k.AddMember("label", rapidjson::Value(label.c_str(), a), a);
       k.AddMember("line", "1", a);
       fk.AddMember(rapidjson::Value(keys->get(i, "position").c_str(), a), k, a);
     }

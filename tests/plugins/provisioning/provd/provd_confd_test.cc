@@ -191,6 +191,36 @@ TEST_F(ProvdConfd, AssociatingALineProvisionsThePhoneAndRenamingTheUserChangesIt
   EXPECT_FALSE(provd_->config(dev));
 }
 
+// Forward and service keys become speed dials on the feature codes the
+// dialplan answers (lua-dialplan/lib/features.lua).
+TEST_F(ProvdConfd, ForwardAndDndKeysDialTheFeatureCodes) {
+  start_confd(host_);
+  auto dev = phone_boots();
+  alice_line();
+  put("/1.1/lines/" + std::to_string(line_) + "/devices/" + dev);
+  ASSERT_TRUE(eventually([&] { return file_has("account.1.user_name = ab12cd"); }));
+  auto U = std::to_string(user_);
+  put("/1.1/users/" + U + "/funckeys/4",
+      R"({"label":"Fwd Bob","destination":{"type":"forward","forward":"unconditional","exten":"1001"}})");
+  put("/1.1/users/" + U + "/funckeys/5", R"({"destination":{"type":"forward","forward":"noanswer"}})");
+  put("/1.1/users/" + U + "/funckeys/6", R"({"destination":{"type":"service","service":"enablednd"}})");
+  put("/1.1/users/" + U + "/funckeys/7", R"({"destination":{"type":"forward","forward":"busy","exten":"0612345678"}})");
+  put("/1.1/users/" + U + "/funckeys/8", R"({"destination":{"type":"service","service":"incallfilter"}})");
+  ASSERT_TRUE(eventually([&] { return file_has("linekey.7.value = *230612345678"); }))
+      << phone_get(phones(), "/001565123456.cfg");
+  auto file = phone_get(phones(), "/001565123456.cfg");
+  EXPECT_NE(file.find("linekey.4.value = *211001"), std::string::npos) << file;
+  EXPECT_NE(file.find("linekey.4.label = Fwd Bob"), std::string::npos);
+  EXPECT_NE(file.find("linekey.4.type = 13"), std::string::npos);
+  EXPECT_NE(file.find("linekey.5.value = *22\n"), std::string::npos);  // no exten: the code toggles
+  EXPECT_NE(file.find("linekey.5.label = No-answer forward\n"), std::string::npos);
+  EXPECT_NE(file.find("linekey.6.value = *25"), std::string::npos);
+  EXPECT_NE(file.find("linekey.6.label = DND"), std::string::npos);
+  EXPECT_NE(file.find("linekey.7.label = Busy forward 0612345678"), std::string::npos);
+  // No feature code for incoming call filtering: not on the phone.
+  EXPECT_EQ(file.find("linekey.8."), std::string::npos);
+}
+
 TEST_F(ProvdConfd, ConfdInAnotherProcessReachesProvdThroughNotify) {
   // Its own host and bus: only PostgreSQL's NOTIFY dialtone_config links them.
   start_confd(confd_host_);

@@ -323,6 +323,85 @@ TEST_F(Render, GrandstreamDetectsAndRendersPValues) {
   EXPECT_EQ(xml_text(doc, "P326"), "1002");
 }
 
+// provd's forward keys (raw_config type "forward", value *21<exten> ...) and
+// the DND service key (*25) are speed dials on the feature code, labeled, on
+// every vendor with function keys.
+sdk::DeviceConfig with_feature_keys(std::string vendor, std::string model, std::string mac) {
+  auto c = sample(std::move(vendor), std::move(model), std::move(mac));
+  c.function_keys.push_back({4, sdk::FunctionKeyType::forward, "*211002", "Fwd Carol", 1});
+  c.function_keys.push_back({5, sdk::FunctionKeyType::speed_dial, "*25", "DND", 1});
+  return c;
+}
+
+// Every element `name` with its idx attribute -> its text, and its label attribute.
+std::map<std::string, std::pair<std::string, std::string>> xml_all(Poco::XML::Document* d,
+                                                                   const std::string& name) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  Poco::AutoPtr<Poco::XML::NodeList> l = d->getElementsByTagName(name);
+  for (unsigned long i = 0; i < l->length(); ++i) {
+    auto* e = static_cast<Poco::XML::Element*>(l->item(i));
+    out[e->getAttribute("idx")] = {e->innerText(), e->getAttribute("label")};
+  }
+  return out;
+}
+
+TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
+  {
+    YealinkVendor v;
+    auto kv = parse_kv(files(v, with_feature_keys("Yealink", "T46S", "00:15:65:aa:bb:cc"))["001565aabbcc.cfg"].content, '=');
+    EXPECT_EQ(kv["linekey.4.type"], "13");  // speed dial
+    EXPECT_EQ(kv["linekey.4.value"], "*211002");
+    EXPECT_EQ(kv["linekey.4.label"], "Fwd Carol");
+    EXPECT_EQ(kv["linekey.5.value"], "*25");
+    EXPECT_EQ(kv["linekey.5.label"], "DND");
+  }
+  {
+    SnomVendor v;
+    auto doc = parse_xml(files(v, with_feature_keys("Snom", "360", "00:04:13:aa:bb:cc"))["snom360-000413AABBCC.htm"].content);
+    auto keys = xml_all(doc, "fkey");
+    EXPECT_EQ(keys["3"], std::make_pair(std::string("speed *211002"), std::string("Fwd Carol")));
+    EXPECT_EQ(keys["4"], std::make_pair(std::string("speed *25"), std::string("DND")));
+  }
+  {
+    PolycomVendor v;
+    auto f = files(v, with_feature_keys("Polycom", "VVX410", "00:04:f2:aa:bb:cc"));
+    auto dir = parse_xml(f["0004f2aabbcc-directory.xml"].content);
+    Poco::AutoPtr<Poco::XML::NodeList> items = dir->getElementsByTagName("item");
+    std::map<std::string, std::string> by_number;  // ct -> fn
+    for (unsigned long i = 0; i < items->length(); ++i) {
+      auto* e = static_cast<Poco::XML::Element*>(items->item(i));
+      auto* ct = e->getChildElement("ct");
+      auto* fn = e->getChildElement("fn");
+      if (ct && fn) by_number[ct->innerText()] = fn->innerText();
+    }
+    EXPECT_EQ(by_number["*211002"], "Fwd Carol");
+    EXPECT_EQ(by_number["*25"], "DND");
+  }
+  {
+    AastraVendor v;
+    auto kv = parse_kv(files(v, with_feature_keys("Aastra", "6731i", "00:08:5d:23:74:29"))["00085D237429.cfg"].content, ':');
+    EXPECT_EQ(kv["prgkey4 type"], "speeddial");
+    EXPECT_EQ(kv["prgkey4 value"], "*211002");
+    EXPECT_EQ(kv["prgkey4 label"], "Fwd Carol");
+    EXPECT_EQ(kv["prgkey5 value"], "*25");
+  }
+  {
+    CiscoSpaVendor v;
+    auto doc = parse_xml(files(v, with_feature_keys("Cisco", "SPA504G", "00:22:55:5e:ab:12"))["spa0022555eab12.xml"].content);
+    EXPECT_EQ(xml_text(doc, "Extended_Function_4_"), "fnc=sd;ext=*211002@10.0.0.1;nme=Fwd Carol");
+    EXPECT_EQ(xml_text(doc, "Extended_Function_5_"), "fnc=sd;ext=*25@10.0.0.1;nme=DND");
+  }
+  {
+    GrandstreamVendor v;
+    auto doc = parse_xml(files(v, with_feature_keys("Grandstream", "GXP2170", "00:0b:82:aa:bb:cc"))["cfg000b82aabbcc.xml"].content);
+    // Key 4: P335 mode (0 speed dial), P337 label, P338 value.
+    EXPECT_EQ(xml_text(doc, "P335"), "0");
+    EXPECT_EQ(xml_text(doc, "P337"), "Fwd Carol");
+    EXPECT_EQ(xml_text(doc, "P338"), "*211002");
+    EXPECT_EQ(xml_text(doc, "P342"), "*25");
+  }
+}
+
 TEST_F(Render, TemplateLayersDeviceOverModelOverVendorOverSite) {
   YealinkVendor y;
   auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");

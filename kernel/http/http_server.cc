@@ -22,6 +22,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLManager.h>
@@ -317,6 +318,23 @@ Match match(const RouteTable& table, const std::string& method, const std::vecto
 
 }  // namespace
 
+// Closing a socket with unread input makes the kernel reset the connection,
+// which can destroy the error response before the client reads it (a 413 for
+// a body still being sent). So read and discard what is still coming, within
+// a short time and size budget, before the connection is closed.
+static void linger(Poco::Net::HTTPServerRequest& req) {
+  try {
+    auto& impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl&>(req);
+    impl.socket().setReceiveTimeout(Poco::Timespan(0, 200000));
+    auto& in = req.stream();
+    char buf[8192];
+    std::size_t total = 0;
+    while (total < (std::size_t{1} << 20) && in.read(buf, sizeof buf).gcount() > 0) total += in.gcount();
+  } catch (...) {
+    // A timeout or a reset ends the drain; the connection is closed either way.
+  }
+}
+
 void HttpServerImpl::Listener::handle(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
   auto t0 = std::chrono::steady_clock::now();
   sdk::Logger& log = server->log_;
@@ -344,6 +362,7 @@ void HttpServerImpl::Listener::handle(Poco::Net::HTTPServerRequest& req, Poco::N
     } else {
       resp.sendBuffer(out.body.data(), out.body.size());
     }
+    if (has_body && !body_read) linger(req);
     if (log.enabled(sdk::LogLevel::debug)) {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
       // Path only: the query may carry a token.

@@ -236,4 +236,97 @@ TEST_F(Dialplan, ReverseLookupNamesUnknownCallersOnly) {
   EXPECT_EQ(str(call("reverse_name", {"0987654321", "0987654321"})), "0987654321");
 }
 
+// Feature codes (lib/features.lua, seed raw_config exten_fwd_* / exten_dnd):
+// each one changes confd_users through config.set_forward/toggle_dnd and is
+// announced like an api.confd user edit (NOTIFY and bus event).
+class FeatureCodes : public Dialplan {
+ protected:
+  static std::pair<int, std::string> dial(const std::string& uid, const std::string& number,
+                                          const char* origin = "intern") {
+    auto r = call("feature", {uid, number, origin});
+    if (r.empty() || r[0].is_nil()) return {0, "<routed>"};
+    return {static_cast<int>(r[0].as_int().value_or(-1)), str(r, 1)};
+  }
+  static std::string column(const std::string& uid, const std::string& col) {
+    return host_->sql("SELECT coalesce(" + col + "::text, '<null>') FROM confd_users WHERE id = $1::int", {uid});
+  }
+  static std::size_t edits_of(const std::string& uid) {
+    std::size_t n = 0;
+    for (auto& e : host_->test_bus().events())
+      if (e.topic == "config.user.edited" && e.body.find("\"id\":" + uid + ",") != std::string::npos) ++n;
+    return n;
+  }
+};
+
+TEST_F(FeatureCodes, Star21SetsTheUnconditionalForwardAndStar21AloneTogglesIt) {
+  auto uid = host_->add_line("gina", "ginapw", "1410");
+  std::promise<std::string> notified;
+  auto listener = host_->pg().listen("dialtone_config", [&notified, uid](const std::string& payload) {
+    if (payload == "user.edited:" + uid) try { notified.set_value(payload); } catch (...) {}
+  });
+  auto before = edits_of(uid);
+
+  EXPECT_EQ(dial(uid, "*211002"), std::make_pair(480, std::string("Forward enabled")));
+  EXPECT_EQ(column(uid, "forward_unconditional_enabled"), "true");
+  EXPECT_EQ(column(uid, "forward_unconditional_destination"), "1002");
+  EXPECT_EQ(edits_of(uid), before + 1);
+  auto f = notified.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(f.get(), "user.edited:" + uid);
+
+  // The dialplan now forwards calls to her extension.
+  auto u = call("user_forward", {"1410", "default"});
+  EXPECT_EQ(str(u, 0), "1002");
+
+  // *21 alone: off (destination kept), then on again to the same number.
+  EXPECT_EQ(dial(uid, "*21"), std::make_pair(480, std::string("Forward disabled")));
+  EXPECT_EQ(column(uid, "forward_unconditional_enabled"), "false");
+  EXPECT_EQ(column(uid, "forward_unconditional_destination"), "1002");
+  EXPECT_EQ(dial(uid, "*21"), std::make_pair(480, std::string("Forward enabled")));
+  EXPECT_EQ(column(uid, "forward_unconditional_enabled"), "true");
+  EXPECT_EQ(edits_of(uid), before + 3);
+}
+
+TEST_F(FeatureCodes, NoAnswerAndBusyCodesAndStar20TurnEveryForwardOff) {
+  auto uid = host_->add_line("hugo", "hugopw", "1411");
+  // Nothing saved yet: *22 alone has no destination to go back to.
+  EXPECT_EQ(dial(uid, "*22"), std::make_pair(484, std::string("Forward destination needed")));
+  EXPECT_EQ(column(uid, "forward_noanswer_enabled"), "false");
+  EXPECT_EQ(dial(uid, "*220612345678"), std::make_pair(480, std::string("Forward enabled")));
+  EXPECT_EQ(dial(uid, "*23*10"), std::make_pair(480, std::string("Forward enabled")));
+  EXPECT_EQ(column(uid, "forward_noanswer_destination"), "0612345678");
+  EXPECT_EQ(column(uid, "forward_busy_destination"), "*10");
+  EXPECT_EQ(column(uid, "forward_busy_enabled"), "true");
+  EXPECT_EQ(dial(uid, "*20"), std::make_pair(480, std::string("Forwards disabled")));
+  EXPECT_EQ(column(uid, "forward_noanswer_enabled"), "false");
+  EXPECT_EQ(column(uid, "forward_busy_enabled"), "false");
+  EXPECT_EQ(column(uid, "forward_unconditional_enabled"), "false");
+}
+
+TEST_F(FeatureCodes, Star25TogglesDoNotDisturb) {
+  auto uid = host_->add_line("ines", "inespw", "1412");
+  auto before = edits_of(uid);
+  EXPECT_EQ(dial(uid, "*25"), std::make_pair(480, std::string("DND enabled")));
+  EXPECT_EQ(column(uid, "service_dnd_enabled"), "true");
+  auto r = call("user_of", {"1412", "default"});
+  ASSERT_GT(r.size(), 3u);
+  EXPECT_TRUE(std::get_if<bool>(&r[3].v) && *std::get_if<bool>(&r[3].v));
+  EXPECT_EQ(dial(uid, "*25"), std::make_pair(480, std::string("DND disabled")));
+  EXPECT_EQ(column(uid, "service_dnd_enabled"), "false");
+  EXPECT_EQ(edits_of(uid), before + 2);
+}
+
+TEST_F(FeatureCodes, OnlyLinesWithAUserDialThemAndOtherNumbersAreRouted) {
+  auto uid = host_->add_line("jack", "jackpw", "1413");
+  // From a trunk, or not a feature code: the normal dialplan routes it.
+  EXPECT_EQ(dial(uid, "*211002", "extern").second, "<routed>");
+  EXPECT_EQ(dial(uid, "*21abc").second, "<routed>");
+  EXPECT_EQ(dial(uid, "*250").second, "<routed>");
+  EXPECT_EQ(dial(uid, "1002").second, "<routed>");
+  // A line without a user, or a user that does not exist.
+  EXPECT_EQ(dial("", "*25"), std::make_pair(403, std::string("Feature codes need a user")));
+  EXPECT_EQ(dial("999999", "*25"), std::make_pair(500, std::string("Feature not saved")));
+  EXPECT_EQ(column(uid, "forward_unconditional_enabled"), "false");
+}
+
 }  // namespace

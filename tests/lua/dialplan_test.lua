@@ -50,3 +50,22 @@ end
 function reverse_name(name, number)
   return callerid.reverse_name(name, number, "default")
 end
+
+local features = require("features")
+
+-- Code and reason of a feature code dialed by user `user_id` from a line
+-- (origin "intern") or a trunk; nil when the dialplan routes it normally.
+function feature(user_id, number, origin)
+  local d = features.route({ id = "feature-test", called_number = number, origin = origin or "intern",
+                             vars = { XIVO_USERID = user_id } })
+  if not d then return nil end
+  return d.code, d.reason
+end
+
+-- Destination of the unconditional forward the dialplan follows for a call
+-- to `exten`, nil when none.
+function user_forward(exten, context)
+  local u = config.user_by_exten(exten, context)
+  if not u or not u.forward_unconditional_enabled then return nil end
+  return u.forward_unconditional_destination
+end

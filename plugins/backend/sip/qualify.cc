@@ -1,5 +1,7 @@
 #include "plugins/backend/sip/qualify.h"
 
+#include <algorithm>
+
 namespace dialtone::plugins::backend::sip {
 
 const char* to_string(Reachability r) {
@@ -27,6 +29,10 @@ void QualifyTable::sync(const std::string& aor,
       it->second.info.aor = aor;
       it->second.info.contact = contact;
       it->second.next_ms = now_ms + interval_.count();
+    } else if (it->second.info.state == Reachability::unreachable) {
+      // It registered again, so it may be back (a rebooted phone): probe it
+      // now rather than leave it unrung for up to one interval.
+      it->second.next_ms = std::min(it->second.next_ms, now_ms);
     }
     it->second.info.received = received;
   }

@@ -43,7 +43,8 @@ class QualifyTable {
   std::chrono::milliseconds timeout() const { return timeout_; }
 
   // The contacts of `aor` now (contact URI, received address). New contacts
-  // start unknown with their first probe one interval later; contacts gone
+  // start unknown with their first probe one interval later; an unreachable
+  // contact that registers again is probed at the next due(); contacts gone
   // are forgotten.
   void sync(const std::string& aor, const std::vector<std::pair<std::string, std::string>>& contacts,
             std::int64_t now_ms);

@@ -9,6 +9,7 @@
 #include <dialtone/lua.h>
 
 #include "plugins/backend/sip/autoprov.h"
+#include "plugins/backend/sip/outbound_register.h"
 #include "plugins/backend/sip/sdp.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -154,6 +155,12 @@ SELECT coalesce(json_agg(json_build_object(
 
 constexpr const char* kTrunksSql = R"SQL(
 SELECT t.id, e.username, e.host, coalesce(t.context, '') AS context
+  FROM confd_trunks t
+  JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
+ WHERE e.host <> 'dynamic' AND e.host <> '')SQL";
+
+constexpr const char* kRegistrationsSql = R"SQL(
+SELECT t.id, e.username, e.secret, e.host, e.options::text AS options
   FROM confd_trunks t
   JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
  WHERE e.host <> 'dynamic' AND e.host <> '')SQL";
@@ -570,6 +577,48 @@ void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> do
     }
     done(std::move(out), true);
   });
+}
+
+void SipPlugin::find_registrations(std::function<void(std::vector<TrunkRegistration>, bool)> done) {
+  auto* store = host_.store();
+  if (!store) {
+    done({}, true);
+    return;
+  }
+  sdk::Logger* log = &host_.log();
+  store->exec_async(kRegistrationsSql, {}, [done, log](sdk::Result<sdk::QueryResult> r) {
+    if (!r) {
+      log->error("sip: trunk registration lookup failed: " + r.error().message);
+      done({}, false);
+      return;
+    }
+    std::vector<TrunkRegistration> out;
+    for (std::size_t i = 0; i < r->rows.size(); ++i) {
+      std::string options = r->get(i, "options");
+      if (!wants_outbound_register(options)) continue;
+      TrunkRegistration t;
+      t.id = r->get(i, "id");
+      t.name = r->get(i, "username");
+      t.username = t.name;
+      t.secret = r->get(i, "secret");
+      t.host = r->get(i, "host");
+      if (auto e = endpoint_option(options, "register_expires")) {
+        int v = std::atoi(e->c_str());
+        if (v > 0) t.expires = v;
+        else log->warn("sip: trunk " + t.name + ": register_expires \"" + *e +
+                       "\" is not a positive number of seconds; using 3600");
+      }
+      out.push_back(std::move(t));
+    }
+    done(std::move(out), true);
+  });
+}
+
+void SipPlugin::registration_changed(const TrunkRegistration& trunk, bool registered, int status,
+                                     const std::string& detail) {
+  std::string body = "{\"trunk\":\"" + trunk.name + "\",\"host\":\"" + trunk.host +
+                     "\",\"status\":" + std::to_string(status) + ",\"detail\":\"" + detail + "\"}";
+  host_.bus().publish("sip.trunk." + trunk.name + (registered ? ".registered" : ".failed"), body);
 }
 
 void SipPlugin::find_credentials(const std::string& username,

@@ -46,6 +46,10 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
     return stack_ ? stack_->reachability(aor) : std::vector<ContactReachability>{};
   }
   std::size_t active_calls() const { return stack_ ? stack_->active_calls() : 0; }
+  // Trunk registration states by trunk name ("registered", "failed", "pending").
+  std::map<std::string, std::string> trunk_registrations() const {
+    return stack_ ? stack_->registrations() : std::map<std::string, std::string>{};
+  }
   RelayStats media_totals() const { return stack_ ? stack_->media_totals() : RelayStats{}; }
   std::size_t media_free_pairs() const { return stack_ ? stack_->media_free_pairs() : 0; }
 
@@ -56,6 +60,10 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void bindings_changed(const std::string& aor, const std::vector<Binding>& bindings) override;
   void call_event(const std::string& call_id, const std::string& state, int status) override;
   void find_trunks(std::function<void(std::vector<TrunkInfo>, bool ok)> done) override;
+  void find_registrations(std::function<void(std::vector<TrunkRegistration>, bool ok)> done) override;
+  void registration_changed(const TrunkRegistration& trunk, bool registered, int status,
+                            const std::string& detail) override;
+
   void reachability_changed(const ReachabilityChange& change) override;
 
   // plugin_services.cc: the SipNotifier service, the `provisioning` Lua

@@ -42,6 +42,7 @@
 
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/outbound_register.h"
 #include "plugins/backend/sip/qualify.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -59,6 +60,8 @@ std::int64_t mono_ms() {
 }
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+
+constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY";
 
 std::string random_token(std::size_t n) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -163,6 +166,21 @@ struct Branch {
   std::uint32_t invite_cseq = 0;
 };
 
+// An in-dialog request sent on one leg: relayed from the other leg's `irq`
+// (re-INVITE, UPDATE, INFO), or the stack's own (a transfer's re-INVITE),
+// which `on_final` completes instead.
+struct DialogRequest {
+  std::uint64_t serial = 0;  // the call
+  MediaLeg from = MediaLeg::a;  // the side the request came from
+  sip_method_t method = sip_method_unknown;
+  nta_incoming_t* irq = nullptr;
+  nta_outgoing_t* orq = nullptr;
+  nta_leg_t* to_leg = nullptr;
+  bool offer = false;      // the request carried an SDP offer
+  bool finished = false;
+  std::function<void(int status, const std::string& body)> on_final;
+};
+
 struct Call {
   std::uint64_t serial = 0;
   std::string id;
@@ -187,6 +205,23 @@ struct Call {
   int round = 0;
   std::function<void(DialResult)> dial_done;
   std::unique_ptr<CallMedia> media;  // the SDP rewriting and relay ports
+  // In-dialog requests in flight, and whether one carries an offer (a second
+  // offer meanwhile gets 491, RFC 3261 14.1).
+  std::vector<std::unique_ptr<DialogRequest>> dialog;
+  bool offer_pending = false;
+  // Late-offer re-INVITE: the leg to ACK once the other side's ACK brings the answer.
+  nta_leg_t* ack_leg = nullptr;
+  std::uint32_t ack_cseq = 0;
+  MediaLeg ack_from = MediaLeg::a;
+  std::string context;       // the caller's
+  std::string caller_name;
+  // Blind transfer: on the transferred call, the transfer's call and the
+  // leg that sent REFER; on the transfer's call, the call it serves.
+  std::uint64_t transfer = 0;
+  Branch* referrer = nullptr;
+  bool referrer_gone = false;
+  std::uint64_t transfer_of = 0;
+  bool transfer_done = false;
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -324,6 +359,7 @@ struct SipStack::Impl {
     sweep_timer = su_timer_create(su_root_task(root), 1000);
     // su_timer_set_interval() fires once; su_timer_run() every second.
     su_timer_run(sweep_timer, &Impl::on_sweep, this);
+    load_registrations();
     return {};
   }
 
@@ -332,6 +368,7 @@ struct SipStack::Impl {
     for (auto& [_, call] : calls) release(*call);
     calls.clear();
     call_count = 0;
+    close_registrations();
     if (sweep_timer) su_timer_destroy(sweep_timer);
     sweep_timer = nullptr;
     if (default_leg) nta_leg_destroy(default_leg);
@@ -382,7 +419,7 @@ struct SipStack::Impl {
         return self->on_invite(irq, sip);
       case sip_method_options:
         nta_incoming_treply(irq, SIP_200_OK,
-                            SIPTAG_ALLOW_STR("INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"),
+                            SIPTAG_ALLOW_STR(kAllow),
                             SIPTAG_ACCEPT_STR("application/sdp"),
                             SIPTAG_USER_AGENT_STR(self->cfg.user_agent.c_str()), TAG_END());
         nta_incoming_destroy(irq);
@@ -394,7 +431,7 @@ struct SipStack::Impl {
         return 481;
       default:
         nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED,
-                            SIPTAG_ALLOW_STR("INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"),
+                            SIPTAG_ALLOW_STR(kAllow),
                             TAG_END());
         nta_incoming_destroy(irq);
         return 0;
@@ -752,6 +789,8 @@ struct SipStack::Impl {
                       {"SIP_SOURCE_IP", source_of(irq).ip}};
     if (trunk) info.variables["XIVO_TRUNKID"] = trunk->id;
     c->caller_number = info.caller_number;
+    c->caller_name = info.caller_name;
+    c->context = info.context;
     if (!trunk) {
       c->caller_username = line.username;
       count_line(c->caller_username, 1);
@@ -975,6 +1014,11 @@ struct SipStack::Impl {
         if (c.ring_timer) su_timer_reset(c.ring_timer);
         for (auto& other : c.branches)
           if (other.get() != br && !other->final && other->orq) nta_outgoing_cancel(other->orq);
+        if (c.transfer_of) {
+          self->finish_dial(c, "answered", 200);
+          self->transfer_answered(c, *br, sip);
+          return 0;
+        }
         std::optional<std::string> body;
         if (sip->sip_payload && sip->sip_payload->pl_len > 0) {
           body = self->sdp_from_b(c, sip);
@@ -1112,6 +1156,7 @@ struct SipStack::Impl {
     switch (sip->sip_request->rq_method) {
       case sip_method_ack:
         self->on_a_ack(*c, sip);
+        self->relay_ack(*c, MediaLeg::a, sip);
         return 0;
       case sip_method_bye:
         if (c->state == Call::State::answered) {
@@ -1123,7 +1168,7 @@ struct SipStack::Impl {
         self->maybe_finish(*c);
         return 200;
       default:
-        return 501;
+        return self->in_dialog(*c, MediaLeg::a, nullptr, irq, sip);
     }
   }
 
@@ -1134,8 +1179,14 @@ struct SipStack::Impl {
     Impl* self = current();
     switch (sip->sip_request->rq_method) {
       case sip_method_ack:
+        if (c.winner == br) self->relay_ack(c, MediaLeg::b, sip);
         return 0;
       case sip_method_bye:
+        if (c.state == Call::State::answered && c.winner == br && c.transfer) {
+          // The referrer hangs up once it has handed the call over: A waits for C.
+          c.referrer_gone = true;
+          return 200;
+        }
         if (c.state == Call::State::answered && c.winner == br) {
           c.state = Call::State::ending;
           self->send_bye(c, c.a_leg);
@@ -1145,7 +1196,7 @@ struct SipStack::Impl {
         self->maybe_finish(c);
         return 200;
       default:
-        return 501;
+        return self->in_dialog(c, MediaLeg::b, br, irq, sip);
     }
   }
 
@@ -1168,6 +1219,7 @@ struct SipStack::Impl {
   }
 
   void release(Call& c) {
+    release_dialog(c);
     if (c.dial_done) {
       auto done = std::move(c.dial_done);
       c.dial_done = nullptr;
@@ -1194,6 +1246,618 @@ struct SipStack::Impl {
     if (c.a_leg) nta_leg_destroy(c.a_leg);
     c.a_leg = nullptr;
     c.media.reset();  // the relay ports go back to the pool
+  }
+
+  // ---- in-dialog requests: re-INVITE, UPDATE, INFO, OPTIONS, REFER --------
+
+  static std::string body_of(const sip_t* sip) {
+    if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data) return {};
+    return std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+  }
+  static std::string type_of(const sip_t* sip) {
+    return sip && sip->sip_content_type ? str(sip->sip_content_type->c_type) : std::string();
+  }
+  static MediaLeg other_side(MediaLeg l) { return l == MediaLeg::a ? MediaLeg::b : MediaLeg::a; }
+
+  // A request inside a call from side `from` (`br`: the B leg it came on).
+  // Offers and INFO go to the other leg and its answer comes back.
+  int in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t* irq, const sip_t* sip) {
+    auto method = sip->sip_request->rq_method;
+    bool established = c.state == Call::State::answered && c.winner &&
+                       (from == MediaLeg::a || br == c.winner);
+    switch (method) {
+      case sip_method_options:
+        nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow),
+                            SIPTAG_ACCEPT_STR("application/sdp"), SIPTAG_CONTACT(contact), TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+      case sip_method_refer:
+        if (!established) return 481;
+        if (from != MediaLeg::b) {
+          reply(irq, 501, "Transfer is done by the called party");
+          return 0;
+        }
+        return on_refer(c, *br, irq, sip);
+      case sip_method_invite:
+      case sip_method_update:
+      case sip_method_info:
+        break;
+      default:
+        return 501;
+    }
+    if (!established) return c.state == Call::State::ending ? 481 : 491;
+    bool offerish = method != sip_method_info;
+    if (offerish && (c.offer_pending || c.transfer)) return 491;  // glare
+    std::string body = body_of(sip);
+    std::string type = type_of(sip);
+    bool offer = offerish && !body.empty();
+    if (offer) {
+      auto r = c.media->offer(from, body);
+      if (!r) {
+        int st = media_error_status(r.error());
+        log.info("sip: call " + c.id + ": new offer refused with " + std::to_string(st) + ": " +
+                 r.error().message);
+        reply(irq, st, sip_status_phrase(st));
+        return 0;
+      }
+      body = *r;
+    }
+    nta_leg_t* to = from == MediaLeg::a ? c.winner->leg : c.a_leg;
+    DialogRequest* d = send_in_dialog(c, to, method, str(sip->sip_request->rq_method_name), type, body);
+    if (!d) return 500;
+    d->from = from;
+    d->irq = irq;
+    d->offer = offer;
+    if (offerish) c.offer_pending = true;
+    return 0;
+  }
+
+  DialogRequest* send_in_dialog(Call& c, nta_leg_t* leg, sip_method_t method, const std::string& name,
+                                const std::string& type, const std::string& body) {
+    auto d = std::make_unique<DialogRequest>();
+    d->serial = c.serial;
+    d->method = method;
+    d->to_leg = leg;
+    bool refresh = method == sip_method_invite || method == sip_method_update;
+    d->orq = nta_outgoing_tcreate(
+        leg, &Impl::on_dialog_response, d.get(), nullptr, method, name.c_str(), nullptr,
+        TAG_IF(refresh, SIPTAG_CONTACT(contact)), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+        TAG_IF(!body.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
+        TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
+    if (!d->orq) return nullptr;
+    c.dialog.push_back(std::move(d));
+    return c.dialog.back().get();
+  }
+
+  static int on_dialog_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+    auto* d = static_cast<DialogRequest*>(magic);
+    int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                        : nta_outgoing_status(orq);
+    if (status < 200 || d->finished) return 0;
+    current()->dialog_final(*d, sip, status);
+    return 0;
+  }
+
+  void ack_on(nta_leg_t* leg, std::uint32_t cseq_number, const std::string& sdp = {}) {
+    Home h;
+    sip_cseq_t* cseq = sip_cseq_create(h.get(), cseq_number, SIP_METHOD_ACK);
+    nta_outgoing_t* ack = nta_outgoing_tcreate(
+        leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ(cseq),
+        TAG_IF(!sdp.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
+    if (ack) nta_outgoing_destroy(ack);
+  }
+
+  void dialog_final(DialogRequest& d, const sip_t* sip, int status) {
+    d.finished = true;
+    Call* c = find_call(d.serial);
+    if (!c) return;
+    bool offerish = d.method == sip_method_invite || d.method == sip_method_update;
+    std::string body = body_of(sip);
+    std::string type = type_of(sip);
+    std::uint32_t cseq = sip && sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
+    bool ack_now = d.method == sip_method_invite && status < 300 && sip;
+    if (offerish) c->offer_pending = false;
+    if (offerish && status < 300 && !body.empty()) {
+      MediaLeg side = other_side(d.from);
+      auto r = d.offer ? c->media->answer(side, body) : c->media->offer(side, body);
+      if (r) {
+        body = *r;
+        if (!d.offer && d.method == sip_method_invite) {
+          // A re-INVITE without SDP: the ACK from the other side brings the answer.
+          ack_now = false;
+          c->ack_leg = d.to_leg;
+          c->ack_cseq = cseq;
+          c->ack_from = d.from;
+        }
+      } else {
+        log.warn("sip: call " + c->id + ": SDP in the answer not relayed: " + r.error().message);
+        body.clear();
+      }
+    }
+    if (ack_now) ack_on(d.to_leg, cseq);
+    if (d.on_final) {
+      auto fn = std::move(d.on_final);
+      d.on_final = nullptr;
+      fn(status, body);
+    } else if (d.irq) {
+      const char* phrase = sip && sip->sip_status ? sip->sip_status->st_phrase : sip_status_phrase(status);
+      nta_incoming_treply(d.irq, status, phrase ? phrase : "Error",
+                          TAG_IF(offerish && status < 300, SIPTAG_CONTACT(contact)),
+                          TAG_IF(!body.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
+                          TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
+      nta_incoming_destroy(d.irq);
+      d.irq = nullptr;
+    }
+    // The transaction object goes once its callback has returned.
+    auto serial = d.serial;
+    DialogRequest* done = &d;
+    later([this, serial, done] {
+      Call* c = find_call(serial);
+      if (!c) return;
+      auto it = std::find_if(c->dialog.begin(), c->dialog.end(),
+                             [done](const auto& p) { return p.get() == done; });
+      if (it == c->dialog.end()) return;
+      if ((*it)->orq) nta_outgoing_destroy((*it)->orq);
+      c->dialog.erase(it);
+    });
+  }
+
+  // The ACK to a relayed re-INVITE that had no SDP carries the answer.
+  void relay_ack(Call& c, MediaLeg from, const sip_t* sip) {
+    if (!c.ack_leg || c.ack_from != from) return;
+    std::string answer;
+    std::string body = body_of(sip);
+    if (!body.empty()) {
+      auto r = c.media->answer(from, body);
+      if (r) answer = *r;
+      else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
+    }
+    ack_on(c.ack_leg, c.ack_cseq, answer);
+    c.ack_leg = nullptr;
+  }
+
+  void release_dialog(Call& c) {
+    for (auto& d : c.dialog) {
+      if (d->irq) {
+        if (nta_incoming_status(d->irq) < 200) nta_incoming_treply(d->irq, SIP_481_NO_TRANSACTION, TAG_END());
+        nta_incoming_destroy(d->irq);
+        d->irq = nullptr;
+      }
+      if (d->orq) nta_outgoing_destroy(d->orq);
+      d->orq = nullptr;
+    }
+    c.dialog.clear();
+    c.ack_leg = nullptr;
+    if (!inbox->open) return;  // stopping: no more signalling
+    if (c.transfer_of && !c.transfer_done) transfer_failed(c);
+    if (c.transfer) {
+      auto t = c.transfer;
+      c.transfer = 0;
+      later([this, t] { abandon_transfer(t); });
+    }
+  }
+
+  // ---- blind transfer (REFER) -------------------------------------------
+
+  struct NotifyAfter {
+    std::function<void()> fn;
+  };
+
+  // NOTIFY (Event: refer) with the transfer's progress as a sipfrag;
+  // `after` runs once it is answered.
+  void notify_refer(Branch* br, int status, const std::string& phrase, bool final,
+                    std::function<void()> after) {
+    if (!br || !br->leg) {
+      if (after) after();
+      return;
+    }
+    std::string frag = "SIP/2.0 " + std::to_string(status) + " " + phrase + "\r\n";
+    std::string state = final ? "terminated;reason=noresource" : "active;expires=60";
+    auto* a = new NotifyAfter{std::move(after)};
+    nta_outgoing_t* n = nta_outgoing_tcreate(
+        br->leg, &Impl::on_refer_notify_response, a, nullptr, SIP_METHOD_NOTIFY, nullptr,
+        SIPTAG_EVENT_STR("refer"), SIPTAG_SUBSCRIPTION_STATE_STR(state.c_str()),
+        SIPTAG_CONTACT(contact), SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
+        SIPTAG_PAYLOAD_STR(frag.c_str()), TAG_END());
+    if (!n) {
+      auto fn = std::move(a->fn);
+      delete a;
+      if (fn) fn();
+    }
+  }
+
+  static int on_refer_notify_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+    int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                        : nta_outgoing_status(orq);
+    if (status < 200) return 0;
+    auto* a = static_cast<NotifyAfter*>(magic);
+    nta_outgoing_destroy(orq);
+    auto fn = std::move(a->fn);
+    delete a;
+    if (fn) fn();
+    return 0;
+  }
+
+  // B asks to hand A over to the Refer-To target: a new call (the
+  // transfer's) is routed through the dialplan in the referrer's context and
+  // rung without SDP; C's answer is offered to A by re-INVITE.
+  int on_refer(Call& c, Branch& br, nta_incoming_t* irq, const sip_t* sip) {
+    if (!sip->sip_refer_to || !sip->sip_refer_to->r_url->url_user) return 400;
+    if (c.transfer || c.offer_pending) return 491;
+    const url_t* u = sip->sip_refer_to->r_url;
+    if (u->url_headers && std::string(u->url_headers).find("eplaces") != std::string::npos) {
+      reply(irq, 501, "Attended transfer (Replaces) is not supported");
+      return 0;
+    }
+    std::string target = str(u->url_user);
+    nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT(contact), TAG_END());
+    nta_incoming_destroy(irq);
+    c.referrer = &br;
+    c.referrer_gone = false;
+    notify_refer(&br, 100, "Trying", false, nullptr);
+
+    auto call = std::make_unique<Call>();
+    Call* t = call.get();
+    t->serial = next_call++;
+    t->id = random_token(16);
+    t->from_display = c.from_display;
+    t->from_user = c.caller_number;
+    t->called = target;
+    t->caller_number = c.caller_number;
+    t->caller_name = c.caller_name;
+    t->context = c.context;
+    // The transfer's call never anchors: A's media session carries C.
+    t->media = std::make_unique<CallMedia>(relay.get(), cfg.media, true, t->id, &log);
+    t->transfer_of = c.serial;
+    t->state = Call::State::routing;
+    c.transfer = t->serial;
+    call_ids[t->id] = t->serial;
+    calls.emplace(t->serial, std::move(call));
+    call_count = calls.size();
+    log.info("sip: call " + c.id + ": " + br.target + " transfers the caller to " + target);
+
+    CallInfo info;
+    info.id = t->id;
+    info.caller_number = c.caller_number;
+    info.caller_name = c.caller_name;
+    info.called_number = target;
+    info.context = c.context;
+    info.origin = "intern";
+    info.variables = {{"XIVO_SRCNUM", info.caller_number},
+                      {"XIVO_DSTNUM", target},
+                      {"XIVO_CALLORIGIN", "intern"},
+                      {"XIVO_TRANSFER", "blind"}};
+    std::weak_ptr<Inbox> weak = inbox;
+    auto serial = t->serial;
+    auto route = [this, weak, serial](CallInfo info) {
+      info.variables["XIVO_CONTEXT"] = info.context;
+      backend.route_call(info, [this, weak, serial](RouteDecision d) {
+        if (auto in = weak.lock()) in->post([this, serial, d = std::move(d)] { on_decision(serial, d); });
+      });
+    };
+    bool line = br.target.rfind("sip:", 0) != 0;
+    if (!line) {
+      route(info);
+      return 0;
+    }
+    // Routed as the referrer: its context and its user.
+    with_credentials(br.target, [info, route, user = br.target](const std::optional<LineCredentials>& l,
+                                                                 bool) mutable {
+      if (l) {
+        info.context = l->context;
+        info.caller_username = user;
+        info.variables["XIVO_USERID"] = l->user_id;
+        info.variables["XIVO_LINEID"] = l->line_id;
+      }
+      route(info);
+    });
+    return 0;
+  }
+
+  // C answered the transfer's call `t` with its offer: A gets it by re-INVITE.
+  void transfer_answered(Call& t, Branch& brc, const sip_t* sip) {
+    Call* o = find_call(t.transfer_of);
+    std::string offer = body_of(sip);
+    std::optional<std::string> to_a;
+    if (o && o->state == Call::State::answered && o->transfer == t.serial && !offer.empty()) {
+      auto r = o->media->offer(MediaLeg::b, offer);
+      if (r) to_a = *r;
+      else log.warn("sip: call " + o->id + ": transfer target's SDP not usable: " + r.error().message);
+    }
+    DialogRequest* d = to_a ? send_in_dialog(*o, o->a_leg, sip_method_invite, "INVITE",
+                                             "application/sdp", *to_a)
+                            : nullptr;
+    if (!d) {
+      drop_transfer_leg(t, brc, 488);
+      return;
+    }
+    d->from = MediaLeg::b;
+    d->offer = true;
+    o->offer_pending = true;
+    auto serial = t.serial;
+    d->on_final = [this, serial](int status, const std::string& answer) {
+      transfer_reinvited(serial, status, answer);
+    };
+  }
+
+  void drop_transfer_leg(Call& t, Branch& brc, int status) {
+    if (brc.ack_waits) {
+      brc.ack_waits = false;
+      send_ack(brc);
+    }
+    send_bye(t, brc.leg);
+    t.state = Call::State::ending;
+    if (t.ended_status == 0) {
+      t.ended_status = status;
+      backend.call_event(t.id, "ended", status);
+    }
+    maybe_finish(t);
+  }
+
+  // A answered the re-INVITE with C's media: C's leg replaces B's.
+  void transfer_reinvited(std::uint64_t serial, int status, const std::string& answer) {
+    Call* t = find_call(serial);
+    if (!t || !t->winner) return;
+    Branch& brc = *t->winner;
+    Call* o = find_call(t->transfer_of);
+    if (!o || o->transfer != serial || status >= 300 || answer.empty()) {
+      drop_transfer_leg(*t, brc, status >= 300 ? status : 488);
+      return;
+    }
+    brc.ack_waits = false;
+    send_ack(brc, answer);
+    auto it = std::find_if(t->branches.begin(), t->branches.end(),
+                           [&](const auto& b) { return b.get() == &brc; });
+    std::unique_ptr<Branch> owned = std::move(*it);
+    t->branches.erase(it);
+    owned->call = o;
+    owned->round = o->round;
+    Branch* old = o->winner;
+    Branch* ref = o->referrer;
+    o->branches.push_back(std::move(owned));
+    o->winner = &brc;
+    o->transfer = 0;
+    o->referrer = nullptr;
+    t->winner = nullptr;
+    t->transfer_done = true;
+    t->state = Call::State::ending;
+    maybe_finish(*t);
+    if (old && old->counted) {
+      count_line(old->target, -1);
+      old->counted = false;
+    }
+    log.info("sip: call " + o->id + ": transferred to " + brc.target);
+    backend.call_event(o->id, "transferred", 200);
+    bool gone = o->referrer_gone;
+    o->referrer_gone = false;
+    if (gone || !old) return;
+    auto oserial = o->serial;
+    notify_refer(ref, 200, "OK", true, [this, oserial, old] {
+      Call* c = find_call(oserial);
+      if (c && !c->finishing && old->leg) send_bye(*c, old->leg);
+    });
+  }
+
+  // The transfer's call ended without bridging: the referrer hears why and
+  // keeps A, or A is hung up when the referrer is gone.
+  void transfer_failed(Call& t) {
+    Call* o = find_call(t.transfer_of);
+    if (!o || o->transfer != t.serial) return;
+    o->transfer = 0;
+    int st = t.ended_status >= 300 ? t.ended_status : 480;
+    const char* phrase = sip_status_phrase(st);
+    Branch* ref = o->referrer;
+    o->referrer = nullptr;
+    log.info("sip: call " + o->id + ": transfer failed with " + std::to_string(st));
+    if (o->referrer_gone && o->state == Call::State::answered) {
+      o->state = Call::State::ending;
+      send_bye(*o, o->a_leg);
+      if (o->ended_status == 0) {
+        o->ended_status = 200;
+        backend.call_event(o->id, "ended", 200);
+      }
+      maybe_finish(*o);
+      return;
+    }
+    notify_refer(ref, st, phrase ? phrase : "Failed", true, nullptr);
+  }
+
+  // The transferred call ended first: its transfer stops.
+  void abandon_transfer(std::uint64_t serial) {
+    Call* t = find_call(serial);
+    if (!t || t->state == Call::State::ending) return;
+    t->transfer_of = 0;
+    if (t->state == Call::State::answered && t->winner) {
+      drop_transfer_leg(*t, *t->winner, 487);
+      return;
+    }
+    for (auto& b : t->branches)
+      if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+    t->state = Call::State::ending;
+    if (t->dial_done) {
+      auto done = std::move(t->dial_done);
+      t->dial_done = nullptr;
+      done(DialResult{"cancelled", 487});
+    }
+    maybe_finish(*t);
+  }
+
+  // ---- trunk registrations (outbound REGISTER) ----------------------------
+
+  struct OutboundReg {
+    TrunkRegistration trunk;
+    nta_leg_t* leg = nullptr;
+    nta_outgoing_t* orq = nullptr;
+    su_timer_t* timer = nullptr;
+    std::string state = "pending";
+    int failures = 0;
+    int auth_tries = 0;  // challenges answered since the last final answer
+    unsigned nonce_count = 0;
+  };
+  std::map<std::string, std::unique_ptr<OutboundReg>> regs;
+  mutable std::mutex regs_mutex;
+  std::map<std::string, std::string> reg_states;  // snapshot for other threads
+
+  static bool same_registration(const TrunkRegistration& a, const TrunkRegistration& b) {
+    return a.username == b.username && a.secret == b.secret && a.host == b.host && a.expires == b.expires;
+  }
+
+  void load_registrations() {
+    std::weak_ptr<Inbox> weak = inbox;
+    backend.find_registrations([this, weak](std::vector<TrunkRegistration> list, bool ok) {
+      if (!ok) return;
+      if (auto in = weak.lock()) in->post([this, list = std::move(list)] { sync_registrations(list); });
+    });
+  }
+
+  void sync_registrations(const std::vector<TrunkRegistration>& list) {
+    for (auto it = regs.begin(); it != regs.end();) {
+      auto found = std::find_if(list.begin(), list.end(), [&](const TrunkRegistration& t) {
+        return t.name == it->first && same_registration(t, it->second->trunk);
+      });
+      if (found == list.end()) {
+        drop_registration(*it->second);
+        it = regs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& t : list) {
+      if (regs.count(t.name)) continue;
+      auto r = std::make_unique<OutboundReg>();
+      r->trunk = t;
+      r->timer = su_timer_create(su_root_task(root), 1000);
+      OutboundReg* p = r.get();
+      regs.emplace(t.name, std::move(r));
+      set_reg_state(*p, "pending");
+      send_register(*p, {}, false);
+    }
+    std::lock_guard<std::mutex> lock(regs_mutex);
+    for (auto it = reg_states.begin(); it != reg_states.end();)
+      it = regs.count(it->first) ? std::next(it) : reg_states.erase(it);
+  }
+
+  void drop_registration(OutboundReg& r) {
+    if (r.orq) nta_outgoing_destroy(r.orq);
+    if (r.timer) su_timer_destroy(r.timer);
+    if (r.leg) nta_leg_destroy(r.leg);
+    r.orq = nullptr;
+    r.timer = nullptr;
+    r.leg = nullptr;
+  }
+
+  void set_reg_state(OutboundReg& r, const std::string& state) {
+    r.state = state;
+    std::lock_guard<std::mutex> lock(regs_mutex);
+    reg_states[r.trunk.name] = state;
+  }
+
+  std::string registrar_uri(const OutboundReg& r) const { return "sip:" + r.trunk.host; }
+
+  void send_register(OutboundReg& r, const std::string& authorization, bool proxy) {
+    const auto& t = r.trunk;
+    if (!r.leg) {
+      std::string aor = "<sip:" + t.username + "@" + t.host + ">";
+      std::string call_id = random_token(20) + "@dialtone";
+      r.leg = nta_leg_tcreate(agent, &Impl::on_out_leg_request, nullptr, SIPTAG_FROM_STR(aor.c_str()),
+                              SIPTAG_TO_STR(aor.c_str()), SIPTAG_CALL_ID_STR(call_id.c_str()), TAG_END());
+      if (r.leg) nta_leg_tag(r.leg, nullptr);
+    }
+    std::string uri = registrar_uri(r);
+    std::string me = "<sip:" + t.username + "@" + cfg.host + ":" + std::to_string(bound_port.load()) + ">";
+    std::string expires = std::to_string(t.expires);
+    if (r.leg)
+      r.orq = nta_outgoing_tcreate(
+          r.leg, &Impl::on_register_response, &r, nullptr, SIP_METHOD_REGISTER,
+          URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT_STR(me.c_str()), SIPTAG_EXPIRES_STR(expires.c_str()),
+          SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+          TAG_IF(!authorization.empty() && !proxy, SIPTAG_AUTHORIZATION_STR(authorization.c_str())),
+          TAG_IF(!authorization.empty() && proxy, SIPTAG_PROXY_AUTHORIZATION_STR(authorization.c_str())),
+          TAG_END());
+    if (!r.orq) registration_failed(r, 503, "cannot send REGISTER to " + uri);
+  }
+
+  static void on_register_timer(void*, su_timer_t*, void* arg) {
+    auto* r = static_cast<OutboundReg*>(arg);
+    r->auth_tries = 0;
+    if (!r->orq) current()->send_register(*r, {}, false);
+  }
+
+  static int on_register_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+    auto* r = static_cast<OutboundReg*>(magic);
+    Impl* self = current();
+    int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                        : nta_outgoing_status(orq);
+    if (status < 200) return 0;
+    nta_outgoing_destroy(orq);
+    r->orq = nullptr;
+    self->on_register_final(*r, sip, status);
+    return 0;
+  }
+
+  void on_register_final(OutboundReg& r, const sip_t* sip, int status) {
+    const auto& t = r.trunk;
+    if ((status == 401 || status == 407) && sip) {
+      const msg_auth_t* au = status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
+      std::optional<DigestChallenge> ch;
+      for (; au && !ch; au = au->au_next) ch = parse_challenge(auth_text(au));
+      // One answer per challenge; a second challenge means the credentials are wrong
+      // (unless the nonce only went stale).
+      if (ch && (r.auth_tries == 0 || ch->stale)) {
+        ++r.auth_tries;
+        auto value = digest_authorization(*ch, t.username, t.secret, "REGISTER", registrar_uri(r),
+                                          ++r.nonce_count, random_token(16));
+        if (value) {
+          send_register(r, *value, status == 407);
+          return;
+        }
+      }
+      log.warn("sip: trunk " + t.name + ": registrar " + t.host + " refused the credentials of \"" +
+               t.username + "\" (" + std::to_string(status) + "); check the trunk's username and secret");
+      registration_failed(r, status, "wrong credentials");
+      return;
+    }
+    r.auth_tries = 0;
+    if (status >= 300) {
+      if (status == 403)
+        log.warn("sip: trunk " + t.name + ": registrar " + t.host + " forbids \"" + t.username +
+                 "\" (403); check the trunk's username and secret");
+      else
+        log.warn("sip: trunk " + t.name + ": REGISTER to " + t.host + " failed with " +
+                 std::to_string(status));
+      registration_failed(r, status, status == 403 ? "forbidden" : "registrar answered " + std::to_string(status));
+      return;
+    }
+    int granted = t.expires;
+    if (sip && sip->sip_expires) granted = static_cast<int>(sip->sip_expires->ex_delta);
+    std::string mine = t.username + "@" + cfg.host;
+    for (auto* m = sip ? sip->sip_contact : nullptr; m; m = m->m_next)
+      if (m->m_expires && url_string(m->m_url).find(mine) != std::string::npos)
+        granted = std::atoi(m->m_expires);
+    if (granted <= 0) granted = t.expires;
+    r.failures = 0;
+    if (r.state != "registered") {
+      log.info("sip: trunk " + t.name + " registered to " + t.host + " for " + std::to_string(granted) + "s");
+      set_reg_state(r, "registered");
+      backend.registration_changed(t, true, status, {});
+    }
+    auto delay = refresh_delay(granted);
+    if (r.timer) su_timer_set_interval(r.timer, &Impl::on_register_timer, &r, delay.count());
+  }
+
+  void registration_failed(OutboundReg& r, int status, const std::string& detail) {
+    ++r.failures;
+    bool changed = r.state != "failed";
+    set_reg_state(r, "failed");
+    if (changed) backend.registration_changed(r.trunk, false, status, detail);
+    auto delay = retry_delay(r.failures);
+    if (r.timer) su_timer_set_interval(r.timer, &Impl::on_register_timer, &r, delay.count());
+  }
+
+  void close_registrations() {
+    for (auto& [_, r] : regs) drop_registration(*r);
+    regs.clear();
   }
 
   // ---- qualify and out-of-dialog requests ------------------------------
@@ -1476,6 +2140,7 @@ void SipStack::invalidate_credentials() {
   impl->inbox->post([impl] {
     impl->credentials.clear();
     impl->trunks_fetched_ms = -1;
+    impl->load_registrations();
   });
 }
 
@@ -1518,6 +2183,11 @@ void SipStack::dial(const std::string& call_id, DialRequest req,
 }  // namespace dialtone::plugins::backend::sip
 
 namespace dialtone::plugins::backend::sip {
+
+std::map<std::string, std::string> SipStack::registrations() const {
+  std::lock_guard<std::mutex> lock(impl_->regs_mutex);
+  return impl_->reg_states;
+}
 
 std::vector<ContactReachability> SipStack::reachability(const std::string& aor) const {
   return impl_->qualify.of(aor);

@@ -89,6 +89,17 @@ struct TrunkInfo {
   std::string context;
 };
 
+// A trunk that registers to its provider (option outbound_register = yes):
+// REGISTER to `host` as `username`, digest with `secret`.
+struct TrunkRegistration {
+  std::string id;
+  std::string name;      // the endpoint's username; names the bus topics
+  std::string username;
+  std::string secret;
+  std::string host;      // registrar host[:port]
+  int expires = 3600;    // asked for; the registrar's grant is used
+};
+
 // A dial asked by the dialplan (sip.dial): line usernames (rung on all
 // their contacts) or sip: URIs (trunks), rung together.
 struct DialRequest {
@@ -137,6 +148,13 @@ class SipBackend {
   virtual void find_trunks(std::function<void(std::vector<TrunkInfo>, bool ok)> done) {
     done({}, true);
   }
+  // Trunks registering to their provider; `done(list, ok)`.
+  virtual void find_registrations(std::function<void(std::vector<TrunkRegistration>, bool ok)> done) {
+    done({}, true);
+  }
+  // A trunk registration succeeded or failed (called on the SIP thread).
+  virtual void registration_changed(const TrunkRegistration& /*trunk*/, bool /*registered*/,
+                                    int /*status*/, const std::string& /*detail*/) {}
 };
 
 class SipStack {
@@ -187,6 +205,10 @@ class SipStack {
     std::string detail;      // contacts notified and their answers, for logs
   };
   void notify(NotifyTarget target, std::function<void(NotifyResult)> done);
+
+  // Trunk registrations: "registered", "failed" or "pending" by trunk name
+  // (thread-safe snapshot).
+  std::map<std::string, std::string> registrations() const;
 
   struct Impl;
 

@@ -1,0 +1,104 @@
+-- User feature codes dialed from a line (XiVO's extensions, raw_config
+-- exten_*): forwards and do-not-disturb of the calling user.
+--
+--   *21<number>  unconditional forward to <number> (on)
+--   *21          unconditional forward off when on; back on to the saved
+--                destination when off (484 when there is none)
+--   *22, *23     the same for the no-answer and busy forwards
+--   *25          DND on when off, off when on
+--   *20          every forward off
+--
+-- The change is saved in confd_users by backend.sip (config.set_forward,
+-- config.toggle_dnd) and announced as an api.confd user edit, so provd and
+-- every cache see it. There is no prompt or tone: the call ends unanswered
+-- with 480 and the new state as reason ("Forward enabled", "Forward
+-- disabled", "DND enabled", "DND disabled", "Forwards disabled"); 484 when
+-- *2x alone has no destination to go back to, 403 for a line without user,
+-- 500 when the change could not be saved.
+local M = {}
+
+-- The codes, as provd's exten_* keys; function keys dial the same ones.
+M.codes = {
+  fwd_unconditional = "*21",
+  fwd_noanswer = "*22",
+  fwd_busy = "*23",
+  dnd = "*25",
+  fwd_disable_all = "*20",
+}
+
+local forward_kinds = {
+  fwd_unconditional = "unconditional",
+  fwd_noanswer = "noanswer",
+  fwd_busy = "busy",
+}
+
+local function reject(code, reason)
+  return { action = "reject", code = code, status = code, reason = reason }
+end
+
+local function saved(call, what, ok, why)
+  if ok == nil then
+    dialtone.log("warn", string.format("call %s: %s not saved: %s", tostring(call.id), what, tostring(why)))
+    return false
+  end
+  return true
+end
+
+local function forward(call, uid, kind, destination)
+  local state, why
+  if destination ~= "" then
+    state, why = config.set_forward(uid, kind, true, destination)
+  else
+    local user = config.user(uid)
+    if not user then return reject(403, "Feature codes need a user") end
+    if user["forward_" .. kind .. "_enabled"] then
+      state, why = config.set_forward(uid, kind, false, nil)
+    else
+      local stored = user["forward_" .. kind .. "_destination"]
+      if type(stored) ~= "string" or stored == "" then
+        return reject(484, "Forward destination needed")
+      end
+      state, why = config.set_forward(uid, kind, true, nil)
+    end
+  end
+  if not saved(call, kind .. " forward", state, why) then return reject(500, "Feature not saved") end
+  dialtone.log("info", string.format("user %s: %s forward %s%s", tostring(uid), kind,
+                                     state.enabled and "on to " or "off", state.enabled and state.destination or ""))
+  return reject(480, state.enabled and "Forward enabled" or "Forward disabled")
+end
+
+-- Which feature `number` asks for: name, kind, destination; nil if none.
+function M.parse(number)
+  for name, kind in pairs(forward_kinds) do
+    local code = M.codes[name]
+    if code and number:sub(1, #code) == code then
+      local rest = number:sub(#code + 1)
+      if rest == "" or rest:match("^[%d%*#+]+$") then return name, kind, rest end
+    end
+  end
+  if number == M.codes.dnd then return "dnd" end
+  if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
+  return nil
+end
+
+-- The decision for a feature code dialed from a line; nil to route the
+-- call normally.
+function M.route(call)
+  if (call.origin or "intern") ~= "intern" then return nil end
+  local number = call.called_number or call.callee or ""
+  local name, kind, destination = M.parse(number)
+  if not name then return nil end
+  local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
+  if not uid then return reject(403, "Feature codes need a user") end
+  if kind then return forward(call, uid, kind, destination) end
+  if name == "dnd" then
+    local enabled, why = config.toggle_dnd(uid)
+    if not saved(call, "DND", enabled, why) then return reject(500, "Feature not saved") end
+    return reject(480, enabled and "DND enabled" or "DND disabled")
+  end
+  local state, why = config.set_forward(uid, "all", false, nil)
+  if not saved(call, "forwards", state, why) then return reject(500, "Feature not saved") end
+  return reject(480, "Forwards disabled")
+end
+
+return M

@@ -1,0 +1,190 @@
+// Call features of backend.sip with SIPp on 127.0.0.1: hold and resume by
+// re-INVITE through the RTP relay, and trunks registering to a provider.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "plugins/backend/sip/sip_plugin.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+
+namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::free_port;
+using dialtone::testing::run_sipp;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+std::string scenario(const std::string& name) {
+  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
+}
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 200; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// Waits until something (SIPp) listens on UDP `port` of 127.0.0.1.
+void wait_bound(int port) {
+  for (int i = 0; i < 100; ++i) {
+    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool taken = ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+    ::close(u);
+    if (taken) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// The value logged by a scenario as "<key>=<value>".
+std::string logged(const std::string& out, const std::string& key) {
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(key + "=([0-9]+)"))) return m[1];
+  return {};
+}
+
+class CallFeaturesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new SipTestHost();
+    host_->add_line("alice", "alicepw", "1001");
+    host_->add_line("bob", "bobpw", "1002");
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+  }
+
+  void start_plugin() {
+    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
+    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options({{"sip.listen", "127.0.0.1:0"},
+                                                           {"sip.node", "features-test"},
+                                                           {"rtp.bind", "127.0.0.2"},
+                                                           {"rtp.port_min", "27000"},
+                                                           {"rtp.port_max", "27999"}})));
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+  }
+  void TearDown() override {
+    if (plugin_) plugin_->stop();
+  }
+
+  std::vector<std::string> base(const std::string& file) {
+    return {"-sf", scenario(file), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p",
+            std::to_string(free_port()), "-mp", std::to_string(free_port()), "-m", "1",
+            "-timeout", "30s", "-timeout_error", "-trace_logs"};
+  }
+
+  // Registers bob on a SIPp callee running `file`.
+  void callee(const std::string& file) {
+    auto args = base(file);
+    int port = std::stoi(args[7]);
+    callee_ = std::async(std::launch::async, [this, args] { return run_sipp(args, &callee_out_); });
+    std::string out;
+    std::vector<std::string> reg{target_, "-sf", scenario("register.xml"), "-i", "127.0.0.1", "-p",
+                                 std::to_string(free_port()), "-m", "1", "-au", "bob", "-ap", "bobpw",
+                                 "-key", "user", "bob", "-key", "contact_port", std::to_string(port),
+                                 "-key", "expires", "3600", "-timeout", "25s", "-timeout_error"};
+    ASSERT_EQ(run_sipp(reg, &out), 0) << out;
+  }
+
+  int caller(const std::string& file, std::string* out) {
+    auto args = base(file);
+    args.insert(args.begin(), target_);
+    std::vector<std::string> extra{"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_sipp(args, out);
+  }
+
+  static SipTestHost* host_;
+  std::unique_ptr<sip::SipPlugin> plugin_;
+  std::string target_;
+  std::future<int> callee_;
+  std::string callee_out_;
+};
+
+SipTestHost* CallFeaturesTest::host_ = nullptr;
+
+TEST_F(CallFeaturesTest, HoldAndResumeReachTheCalleeOnTheSameRelayPort) {
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  auto free_pairs = plugin_->media_free_pairs();
+  // uas_hold.xml checks the re-INVITEs carry a=sendonly then a=sendrecv with
+  // the relay's address; uac_call_hold.xml checks the answers (recvonly, sendrecv).
+  ASSERT_NO_FATAL_FAILURE(callee("uas_hold.xml"));
+  std::string out;
+  EXPECT_EQ(caller("uac_call_hold.xml", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  auto p0 = logged(callee_out_, "PORT0");
+  ASSERT_FALSE(p0.empty()) << callee_out_;
+  EXPECT_EQ(logged(callee_out_, "PORT1"), p0) << "the hold re-INVITE moved the relay port";
+  EXPECT_EQ(logged(callee_out_, "PORT2"), p0) << "the resume re-INVITE moved the relay port";
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+  EXPECT_EQ(plugin_->media_free_pairs(), free_pairs);
+}
+
+TEST_F(CallFeaturesTest, TrunkRegistersWithDigestAndRefreshesBeforeExpiry) {
+  // The provider: a SIPp registrar that challenges, checks the digest for
+  // trunkuser/trunkpw and grants 10 s; its second REGISTER must come within 10 s.
+  int registrar = free_port();
+  std::string out;
+  auto provider = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("registrar_challenge.xml"), "-i", "127.0.0.1", "-p",
+                     std::to_string(registrar), "-m", "1", "-timeout", "35s", "-timeout_error"},
+                    &out);
+  });
+  wait_bound(registrar);
+  auto id = host_->sql(
+      "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+      "VALUES ('trunkuser', 'trunkpw', 'peer', $1, "
+      "'[[\"outbound_register\", \"yes\"], [\"register_expires\", \"10\"]]') RETURNING id",
+      {"127.0.0.1:" + std::to_string(registrar)});
+  host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int)", {id});
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  auto ev = host_->test_bus().wait_for("sip.trunk.trunkuser.registered", std::chrono::seconds(10));
+  EXPECT_TRUE(ev.has_value()) << "no registered event";
+  EXPECT_EQ(plugin_->trunk_registrations()["trunkuser"], "registered");
+  EXPECT_EQ(provider.get(), 0) << out;
+  host_->sql("DELETE FROM confd_trunks");
+  host_->sql("DELETE FROM confd_endpoints_sip WHERE username = 'trunkuser'");
+}
+
+TEST_F(CallFeaturesTest, WrongTrunkCredentialsAreReportedOnTheBusAndInTheLog) {
+  int registrar = free_port();
+  std::string out;
+  auto provider = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("registrar_challenge.xml"), "-i", "127.0.0.1", "-p",
+                     std::to_string(registrar), "-m", "1", "-timeout", "8s"},
+                    &out);
+  });
+  wait_bound(registrar);
+  auto id = host_->sql(
+      "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+      "VALUES ('trunkuser', 'wrongpw', 'peer', $1, '[[\"outbound_register\", \"yes\"]]') RETURNING id",
+      {"127.0.0.1:" + std::to_string(registrar)});
+  host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int)", {id});
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  // The registrar answers the wrong digest with 403.
+  auto ev = host_->test_bus().wait_for("sip.trunk.trunkuser.failed", std::chrono::seconds(10));
+  EXPECT_TRUE(ev.has_value()) << "no failed event";
+  EXPECT_EQ(plugin_->trunk_registrations()["trunkuser"], "failed");
+  EXPECT_NE(provider.get(), 0);
+  EXPECT_TRUE(host_->logger().contains("check the trunk's username and secret"));
+  host_->sql("DELETE FROM confd_trunks");
+  host_->sql("DELETE FROM confd_endpoints_sip WHERE username = 'trunkuser'");
+}
+
+}  // namespace

@@ -7,8 +7,13 @@
 here=$(cd "$(dirname "$0")" && pwd)
 S=$here/../../tests/plugins/backend/sip/scenarios
 port=$1 rate=$2 calls=$3 hold=$4 limit=${5:-30000}
-sipp -sf "$S/uas_answer.xml" -i 127.0.0.1 -p 5093 -nostdin -bg -m $((calls + 10)) \
-  -max_socket 60000 >/dev/null 2>&1
+# The registrations come from port 5094 (one short SIPp each), so a
+# registrar that qualifies contacts (OPTIONS to the REGISTER's source) finds
+# them unreachable a qualify interval later and stops ringing them (480):
+# run Dialtone's sip_bench_server with qualify.interval=0.
+uas_pid=$(sipp -sf "$S/uas_answer.xml" -i 127.0.0.1 -p 5093 \
+  -nostdin -bg -m $((calls * 2 + 100000)) \
+  -max_socket 60000 2>&1 | sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p')
 for i in $(seq 0 199); do
   sipp 127.0.0.1:$port -sf "$S/register.xml" -au u$i -ap pw$i -key user u$i \
     -key contact_port 5093 -key expires 3600 -m 1 -i 127.0.0.1 -p 5094 -nostdin \
@@ -18,4 +23,4 @@ sipp 127.0.0.1:$port -sf "$here/uac_call.xml" -inf "$here/callees.csv" \
   -au u999 -ap pw999 -key user u999 -r "$rate" -m "$calls" -l "$limit" -d "$hold" \
   -i 127.0.0.1 -p 5095 -nostdin -timeout 60s -max_socket 60000 2>&1 |
   grep -E "Successful call|Failed call|Call Rate|Elapsed|Total Call created" | tail -6
-pkill -f "uas_answer.xml -i 127.0.0.1 -p 5093" || true
+[ -n "$uas_pid" ] && kill "$uas_pid" 2>/dev/null || true

@@ -153,17 +153,17 @@ std::shared_ptr<LookupService::Fanout<T>> LookupService::fan_out(const Profile& 
   auto f = std::make_shared<Fanout<T>>();
   f->names = p.sources;
   f->results.resize(p.sources.size());
-  std::vector<std::pair<std::size_t, std::shared_ptr<sdk::DirectorySource>>> todo;
+  std::vector<std::pair<std::size_t, std::shared_ptr<sdk::DirectorySource>>> queued;
   for (std::size_t i = 0; i < p.sources.size(); ++i) {
     auto src = resolver_(p.sources[i]);
     if (!src)
       f->results[i] = sdk::Result<T>(sdk::Error::unavailable("directory source " + p.sources[i] +
                                                              " is not running"));
     else
-      todo.emplace_back(i, std::move(src));
+      queued.emplace_back(i, std::move(src));
   }
-  f->pending = todo.size();
-  for (auto& [i, src] : todo) {
+  f->pending = queued.size();
+  for (auto& [i, src] : queued) {
     pool_.post([f, i = i, src = src, call, deadline] {
       std::optional<sdk::Result<T>> r;
       try {

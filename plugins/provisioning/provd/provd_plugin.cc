@@ -21,7 +21,7 @@ const sdk::OptionSpec kOptions[] = {
     {"phones.timezone", sdk::OptionType::string, "UTC", "default time zone (IANA name)"},
     {"phones.ntp_server", sdk::OptionType::string, "", "NTP server given to phones; empty: NTP off"},
     {"tftp.enabled", sdk::OptionType::boolean, "true", "serve the files over TFTP too"},
-    {"tftp.listen", sdk::OptionType::address, "0.0.0.0:69", "TFTP address (IPv4) and port"},
+    {"tftp.listen", sdk::OptionType::address, "127.0.0.1:69", "TFTP address (IPv4) and port; 0.0.0.0:69 to serve phones on the LAN"},
     {"tftp.max_transfers", sdk::OptionType::integer, "32", "concurrent TFTP transfers", sdk::kNone, nullptr, 1, 1024},
     {"security.unknown_limit", sdk::OptionType::integer, "30",
      "requests for unknown devices allowed per address and window before 429", sdk::kNone, nullptr, 1, 1000000},
@@ -46,7 +46,7 @@ sdk::Status ProvdPlugin::configure(const sdk::Options& o) {
   s_.timezone = o.get("phones.timezone", "UTC");
   s_.ntp_server = o.get("phones.ntp_server");
   s_.tftp_enabled = o.get_bool("tftp.enabled", true);
-  auto listen = o.get("tftp.listen", "0.0.0.0:69");
+  auto listen = o.get("tftp.listen", "127.0.0.1:69");
   auto colon = listen.rfind(':');
   s_.tftp_host = colon == std::string::npos ? listen : listen.substr(0, colon);
   s_.tftp_port = colon == std::string::npos ? 69 : std::atoi(listen.substr(colon + 1).c_str());

@@ -143,7 +143,7 @@ TEST_F(CliTest, ListPluginsShowsEveryState) {
   EXPECT_NE(line_of("fixture_cycle_a.so").find("(disabled: no conf.d file enables it)"), std::string::npos) << r.out;
 }
 
-TEST_F(CliTest, BadCommandLineSaysWhatToDo) {
+TEST_F(CliTest, BadCommandLineNamesTheFix) {
   auto r = dialtoned("--no-such-flag");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("see dialtoned --help"), std::string::npos) << r.out;

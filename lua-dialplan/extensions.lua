@@ -2,7 +2,7 @@
 --
 -- backend.sip calls route_call(call) for each new call, in its own
 -- coroutine. The logic lives in lib/: calls.lua (entry), users.lua,
--- incalls.lua, outcalls.lua, callerid.lua, patterns.lua, subroutines.lua,
+-- groups.lua, incalls.lua, outcalls.lua, callerid.lua, patterns.lua, subroutines.lua,
 -- features.lua (feature codes *20 to *25).
 -- See docs/lua-dialplan.md.
 local calls = require("calls")

@@ -17,6 +17,7 @@ local callerid = require("callerid")
 local users = require("users")
 local incalls = require("incalls")
 local outcalls = require("outcalls")
+local groups = require("groups")
 
 local M = {}
 
@@ -56,6 +57,8 @@ function M.dispatch(call, number, context, depth)
   if number == nil or number == "" then return reject(484, "Address Incomplete") end
   local user = config.user_by_exten(number, context)
   if user then return users.call(call, user, depth) end
+  local group = config.group_by_exten(number, context)
+  if group then return groups.call(call, group) end
   local route, pattern, dialed = outcalls.find(config.outcalls(context), number)
   if route then
     local caller = nil
@@ -69,6 +72,7 @@ end
 users.route = M.dispatch
 incalls.route = M.dispatch
 incalls.users = users
+incalls.groups = groups
 
 function M.route(call)
   M.prepare(call)

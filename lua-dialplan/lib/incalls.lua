@@ -13,6 +13,7 @@ local M = {}
 -- Set by calls.lua: routes an extension in a context.
 M.route = nil
 M.users = nil
+M.groups = nil
 
 -- The incall for `did`: an exact DID first, then the most specific pattern.
 function M.find(incalls, did)
@@ -46,6 +47,11 @@ function M.call(call, did, context)
     local user = config.user(tonumber(d.user_id) or 0)
     if not user then return { action = "reject", code = 404, status = 404, reason = "Not Found" } end
     return M.users.call(call, user, 0)
+  end
+  if d.type == "group" then
+    local group = config.group(tonumber(d.group_id) or 0)
+    if not group then return { action = "reject", code = 404, status = 404, reason = "Not Found" } end
+    return M.groups.call(call, group)
   end
   if d.type == "extension" then
     return M.route(call, tostring(d.exten), d.context or context, 0)

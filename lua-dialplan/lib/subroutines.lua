@@ -15,6 +15,7 @@ local M = {}
 M.global_enabled = true
 M.global = {
   user = "xivo-subrgbl-user",
+  group = "xivo-subrgbl-group",
   did = "xivo-subrgbl-did",
   outcall = "xivo-subrgbl-outcall",
 }

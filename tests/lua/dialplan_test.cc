@@ -3,6 +3,7 @@
 // the default caller-number normalization, extension patterns, caller-ID
 // precedence, and route/DID/user selection read from a real store.
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -205,6 +206,54 @@ TEST_F(Dialplan, ReadsAUserByExtensionWithLinesAndRingTime) {
   auto none = call("user_of", {"1404", "other"});
   ASSERT_FALSE(none.empty());
   EXPECT_TRUE(none[0].is_nil());
+}
+
+// Groups (seed 5.16): members in order with their lines, disabled users
+// left out, and the order each one-at-a-time ring strategy rings them in
+// from what it remembers of earlier answers.
+TEST_F(Dialplan, GroupStrategiesOrderMembersFromWhatTheyRemember) {
+  auto a = host_->add_line("grp-a", "pw", "1501");
+  auto b = host_->add_line("grp-b", "pw", "1502");
+  auto c = host_->add_line("grp-c", "pw", "1503");
+  auto off = host_->add_line("grp-off", "pw", "1504");
+  host_->sql("UPDATE confd_users SET enabled = false WHERE id = $1::int", {off});
+  auto g = host_->sql("INSERT INTO confd_groups (name, ring_strategy) VALUES ('helpdesk', 'linear') RETURNING id");
+  int pos = 0;
+  for (auto& u : {b, a, off, c})  // member order: b, a, (off), c
+    host_->sql("INSERT INTO confd_group_members VALUES ($1::int, $2::int, $3::int)", {g, u, std::to_string(++pos)});
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('2501', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_group_extensions VALUES ($1::int, $2::int)", {g, x});
+
+  auto group = call("group_of", {"2501", "default"});
+  EXPECT_EQ(str(group, 0), "helpdesk");
+  EXPECT_EQ(str(group, 1), "linear");
+  EXPECT_EQ(str(group, 2), b + ":grp-b," + a + ":grp-a," + c + ":grp-c");
+  EXPECT_TRUE(call("group_of", {"2501", "other"})[0].is_nil());
+
+  auto order = [](const char* strategy) { return str(call("group_order", {"2501", strategy})); };
+  EXPECT_EQ(order("linear"), b + "," + a + "," + c);
+  EXPECT_EQ(order("memorized_round_robin"), b + "," + a + "," + c);
+  auto answer = [](const std::string& user) {
+    call("group_answer", {"2501", user});
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct answer times
+  };
+  answer(a);
+  EXPECT_EQ(order("memorized_round_robin"), c + "," + b + "," + a);  // after the last one answering
+  answer(c);
+  answer(c);
+  EXPECT_EQ(order("fewest_calls"), b + "," + a + "," + c);   // 0, 1, 2 answered
+  EXPECT_EQ(order("least_recent"), b + "," + a + "," + c);   // never, then oldest answer
+  answer(b);
+  EXPECT_EQ(order("least_recent"), a + "," + c + "," + b);
+  EXPECT_EQ(order("memorized_round_robin"), a + "," + c + "," + b);
+
+  std::set<std::string> firsts;
+  for (int i = 0; i < 60; ++i) {
+    auto o = order("random");
+    EXPECT_EQ(o.size(), (b + "," + a + "," + c).size());
+    firsts.insert(o.substr(0, o.find(',')));
+  }
+  EXPECT_GT(firsts.size(), 1u);  // not always the same member first
 }
 
 // Incoming caller names from the directories (seed 5.11 "Reverse lookup"):

@@ -69,3 +69,30 @@ function user_forward(exten, context)
   if not u or not u.forward_unconditional_enabled then return nil end
   return u.forward_unconditional_destination
 end
+
+local groups = require("groups")
+
+-- Name, strategy and "user_id:line+line" of each member of the group at
+-- `exten` in `context`; nil when none.
+function group_of(exten, context)
+  local g = config.group_by_exten(exten, context)
+  if not g then return nil end
+  local members = {}
+  for _, m in ipairs(g.members) do
+    members[#members + 1] = tostring(m.user_id) .. ":" .. table.concat(m.lines, "+")
+  end
+  return g.name, g.ring_strategy, table.concat(members, ",")
+end
+
+function group_answer(exten, user_id)
+  local g = config.group_by_exten(exten, "default")
+  sip.group_answered(g.id, user_id)
+end
+
+-- The user ids in the order `strategy` would ring the group at `exten`.
+function group_order(exten, strategy)
+  local g = config.group_by_exten(exten, "default")
+  local ids = {}
+  for _, m in ipairs(groups.order(strategy, g, g.members)) do ids[#ids + 1] = tostring(m.user_id) end
+  return table.concat(ids, ",")
+end

@@ -72,6 +72,12 @@ std::chrono::seconds secs(std::chrono::milliseconds ms) {
   return std::chrono::duration_cast<std::chrono::seconds>(ms);
 }
 
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 constexpr const char* kCredentialsSql = R"SQL(
 SELECT e.username, e.secret, l.id AS line_id, l.context,
        coalesce(nullif(l.caller_id_name, ''),
@@ -135,6 +141,30 @@ SELECT coalesce(json_agg(json_build_object(
   JOIN confd_incall_extensions ie ON ie.incall_id = i.id
   JOIN confd_extensions x ON x.id = ie.extension_id AND NOT x.commented
  WHERE x.context = $1)SQL";
+
+// The dialplan's view of a group (groups.lua documents the fields), its
+// enabled members in position order with their lines. `%WHERE%` picks it.
+constexpr const char* kGroupSql = R"SQL(
+SELECT json_build_object(
+  'id', g.id, 'name', g.name, 'label', g.label, 'ring_strategy', g.ring_strategy,
+  'timeout', g.timeout, 'preprocess_subroutine', g.preprocess_subroutine,
+  'exten', x.exten, 'context', x.context,
+  'members', coalesce((SELECT json_agg(json_build_object(
+      'user_id', u.id, 'firstname', u.firstname, 'lastname', u.lastname,
+      'lines', coalesce((SELECT json_agg(e.username ORDER BY ul.main_line DESC, l.position, l.id)
+                           FROM confd_user_lines ul
+                           JOIN confd_lines l ON l.id = ul.line_id
+                           JOIN confd_endpoints_sip e ON e.id = l.endpoint_sip_id
+                          WHERE ul.user_id = u.id), '[]'::json))
+      ORDER BY m.position, u.id)
+      FROM confd_group_members m
+      JOIN confd_users u ON u.id = m.user_id AND u.enabled
+     WHERE m.group_id = g.id), '[]'::json))::text
+  FROM confd_groups g
+  LEFT JOIN confd_group_extensions ge ON ge.group_id = g.id
+  LEFT JOIN confd_extensions x ON x.id = ge.extension_id AND NOT x.commented
+ WHERE g.enabled AND %WHERE%
+ LIMIT 1)SQL";
 
 constexpr const char* kOutcallsSql = R"SQL(
 SELECT coalesce(json_agg(json_build_object(
@@ -510,6 +540,31 @@ sdk::Status SipPlugin::export_lua() {
        "Qualify state of the line's registered contacts: {{contact, state=\"reachable\"|"
        "\"unreachable\"|\"unknown\", rtt_ms}} (unreachable ones are not rung).",
        [this](const sdk::LuaValues& args) { return reachability_lua(arg_string(args, 0)); }},
+      {"group_answered", "group_id: integer, user_id: integer", "",
+       "Records that member `user_id` of group `group_id` answered a call (ring strategies "
+       "least_recent, fewest_calls and memorized_round_robin read it back).",
+       [this](const sdk::LuaValues& args) {
+         groups_->answered(arg_string(args, 0), arg_string(args, 1), unix_ms());
+         groups_->trim(10000);
+         return sdk::LuaReply(sdk::LuaValues{});
+       }},
+      {"group_memory", "group_id: integer", "memory: table",
+       "What ring strategies remember of the group since start: {last_member = <user id or nil>, "
+       "members = {[\"<user id>\"] = {answered = n, last_answered_ms = t}}}.",
+       [this](const sdk::LuaValues& args) {
+         auto g = groups_->snapshot(arg_string(args, 0));
+         auto t = std::make_shared<sdk::LuaTable>();
+         if (!g.last_member.empty()) t->fields["last_member"] = g.last_member;
+         auto members = std::make_shared<sdk::LuaTable>();
+         for (auto& [id, m] : g.members) {
+           auto e = std::make_shared<sdk::LuaTable>();
+           e->fields["answered"] = m.answered;
+           e->fields["last_answered_ms"] = m.last_answered_ms;
+           members->fields[id] = e;
+         }
+         t->fields["members"] = members;
+         return sdk::LuaReply(sdk::LuaValues{t});
+       }},
       {"active_calls", "usernames: table", "count: integer",
        "Calls in progress (ringing or answered, as caller or callee) on these lines.",
        [this](const sdk::LuaValues& args) {
@@ -524,6 +579,10 @@ sdk::Status SipPlugin::export_lua() {
   user_by_exten.replace(user_by_exten.find("%WHERE%"), 7, "x.exten = $1 AND x.context = $2");
   std::string user_by_id = kUserSql;
   user_by_id.replace(user_by_id.find("%WHERE%"), 7, "u.id = $1::int");
+  std::string group_by_exten = kGroupSql;
+  group_by_exten.replace(group_by_exten.find("%WHERE%"), 7, "x.exten = $1 AND x.context = $2");
+  std::string group_by_id = kGroupSql;
+  group_by_id.replace(group_by_id.find("%WHERE%"), 7, "g.id = $1::int");
   return lua->export_module(
       "config",
       {{"user_by_exten", "exten: string, context: string", "user: table|nil",
@@ -534,6 +593,15 @@ sdk::Status SipPlugin::export_lua() {
        {"user", "id: integer", "user: table|nil", "The enabled user `id`, or nil.",
         [store, user_by_id](const sdk::LuaValues& args) {
           return json_query(store, user_by_id, {arg_string(args, 0)});
+        }},
+       {"group_by_exten", "exten: string, context: string", "group: table|nil",
+        "The enabled group owning extension `exten` in `context` (fields in lib/groups.lua), or nil.",
+        [store, group_by_exten](const sdk::LuaValues& args) {
+          return json_query(store, group_by_exten, {arg_string(args, 0), arg_string(args, 1)});
+        }},
+       {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
+        [store, group_by_id](const sdk::LuaValues& args) {
+          return json_query(store, group_by_id, {arg_string(args, 0)});
         }},
        {"incalls", "context: string", "incalls: table",
         "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "

@@ -16,6 +16,7 @@
 #include <dialtone/plugin.h>
 #include <dialtone/store.h>
 
+#include "plugins/backend/sip/group_memory.h"
 #include "plugins/backend/sip/sip_stack.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -83,6 +84,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::unique_ptr<SipStack> stack_;
   std::unique_ptr<sdk::Subscription> config_listener_;
   std::shared_ptr<StackNotifier> notifier_;
+  // Ring-strategy memory of groups, shared by the Lua states.
+  std::shared_ptr<GroupMemory> groups_ = std::make_shared<GroupMemory>();
 
   // Location writes, batched: at most one transaction in flight.
   struct Writes {

@@ -438,4 +438,117 @@ TEST_F(SipTest, BusyUserForwardsToTheBusyDestination) {
   EXPECT_EQ(erin.get(), 0) << erin_out;
 }
 
+// ---- groups (seed 5.16) -------------------------------------------------------
+
+// A group `name` ringing `members` (user ids, in order) by `strategy`;
+// `exten` in "default" when not empty. Returns the group id.
+std::string add_group(SipTestHost& host, const std::string& name, const std::string& strategy,
+                      const std::vector<std::string>& members, const std::string& exten) {
+  auto g = host.sql("INSERT INTO confd_groups (name, ring_strategy, timeout) VALUES ($1, $2, 20) "
+                    "RETURNING id", {name, strategy});
+  for (std::size_t i = 0; i < members.size(); ++i)
+    host.sql("INSERT INTO confd_group_members VALUES ($1::int, $2::int, $3::int)",
+             {g, members[i], std::to_string(i + 1)});
+  if (!exten.empty()) {
+    auto x = host.sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'default') RETURNING id",
+                      {exten});
+    host.sql("INSERT INTO confd_group_extensions VALUES ($1::int, $2::int)", {g, x});
+  }
+  return g;
+}
+
+TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') "
+             "ON CONFLICT DO NOTHING");
+  auto gina = host_->add_line("gina", "ginapw", "1041");
+  auto hank = host_->add_line("hank", "hankpw", "1042");
+  auto group = add_group(*host_, "sales", "all", {gina, hank}, "");
+  int trunk_port = dialtone::testing::free_port();
+  add_trunk("group-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
+  auto incall = host_->sql(
+      "INSERT INTO confd_incalls (destination) VALUES (json_build_object('type', 'group', 'group_id', $1::int)) "
+      "RETURNING id", {group});
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('6001', 'from-extern') RETURNING id");
+  host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {incall, x});
+
+  std::string out, hank_out;
+  int gina_port = callee("uas_ring_cancel.xml");  // rings, then is cancelled
+  int hank_port = dialtone::testing::free_port();
+  auto answering = uas("uas_answer.xml", hank_port, &hank_out);
+  ASSERT_EQ(register_line("gina", "ginapw", gina_port, &out), 0) << out;
+  ASSERT_EQ(register_line("hank", "hankpw", hank_port, &out), 0) << out;
+  EXPECT_EQ(run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "6001", "-i", "127.0.0.1", "-p",
+                      std::to_string(trunk_port), "-m", "1", "-timeout", "25s", "-timeout_error"},
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(answering.get(), 0) << hank_out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+}
+
+TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
+  auto ivan = host_->add_line("ivan", "ivanpw", "1043");
+  auto judy = host_->add_line("judy", "judypw", "1044");
+  add_group(*host_, "support", "linear", {ivan, judy}, "2302");
+
+  std::string out, judy_out;
+  int ivan_port = callee("uas_ring_cancel.xml");  // first, rings its 2 s, then cancelled
+  int judy_port = dialtone::testing::free_port();
+  auto answering = uas("uas_answer.xml", judy_port, &judy_out);
+  ASSERT_EQ(register_line("ivan", "ivanpw", ivan_port, &out), 0) << out;
+  ASSERT_EQ(register_line("judy", "judypw", judy_port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_hangup.xml", "2302", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(answering.get(), 0) << judy_out;
+}
+
+// Everything that reached a bare UDP socket bound on 127.0.0.1:`port`
+// (a phone that never answers), read without waiting.
+class UdpSink {
+ public:
+  explicit UdpSink(int port) : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~UdpSink() { ::close(fd_); }
+  std::string drain() {
+    std::string all;
+    char buf[4096];
+    for (;;) {
+      auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) return all;
+      all.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+TEST_F(SipTest, LinearGroupStopsAtTheFirstMemberThatAnswers) {
+  auto lena = host_->add_line("lena", "lenapw", "1046");
+  auto mike = host_->add_line("mike", "mikepw", "1047");
+  add_group(*host_, "billing", "linear", {lena, mike}, "2304");
+  std::string out;
+  int lena_port = callee("uas_answer.xml");
+  int mike_port = dialtone::testing::free_port();
+  UdpSink mike_phone(mike_port);
+  ASSERT_EQ(register_line("lena", "lenapw", lena_port, &out), 0) << out;
+  ASSERT_EQ(register_line("mike", "mikepw", mike_port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_hangup.xml", "2304", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  // With ring-all mike would have got an INVITE then a CANCEL.
+  EXPECT_EQ(mike_phone.drain().find("INVITE sip:"), std::string::npos);
+}
+
+TEST_F(SipTest, GroupWithNoRegisteredMemberGives480) {
+  auto kate = host_->add_line("kate", "katepw", "1045");
+  add_group(*host_, "night", "all", {kate}, "2303");
+  std::string out;
+  EXPECT_EQ(call("uac_call_480.xml", "2303", &out), 0) << out;
+}
+
 }  // namespace

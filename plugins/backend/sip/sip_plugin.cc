@@ -615,71 +615,71 @@ sdk::Status SipPlugin::export_lua() {
         [store](const sdk::LuaValues&) { return json_query(store, kOutcallsSql, {}); }}});
 }
 
-void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> done) {
-  auto* store = host_.store();
+namespace {
+
+// Runs `sql` and turns each row into a T with `row` (nullopt skips it). No
+// store reads as no rows; a failed query is logged and reported as ok=false.
+template <typename T, typename RowFn>
+void load_rows(sdk::Store* store, sdk::Logger& log, const char* sql, const char* what,
+               std::function<void(std::vector<T>, bool)> done, RowFn row) {
   if (!store) {
     done({}, true);
     return;
   }
-  sdk::Logger* log = &host_.log();
-  store->exec_async(kTrunksSql, {}, [done, log](sdk::Result<sdk::QueryResult> r) {
+  store->exec_async(sql, {}, [done = std::move(done), log = &log, what, row](sdk::Result<sdk::QueryResult> r) {
     if (!r) {
-      log->error("sip: trunk lookup failed: " + r.error().message);
+      log->error(std::string("sip: ") + what + " lookup failed: " + r.error().message);
       done({}, false);
       return;
     }
-    std::vector<TrunkInfo> out;
-    for (std::size_t i = 0; i < r->rows.size(); ++i) {
-      TrunkInfo t;
-      t.id = r->get(i, "id");
-      t.name = r->get(i, "username");
-      t.context = r->get(i, "context");
-      std::string host = r->get(i, "host");
-      auto colon = host.rfind(':');
-      if (colon != std::string::npos) {
-        t.port = std::atoi(host.c_str() + colon + 1);
-        host = host.substr(0, colon);
-      }
-      t.ip = host;
-      out.push_back(std::move(t));
-    }
+    std::vector<T> out;
+    for (std::size_t i = 0; i < r->rows.size(); ++i)
+      if (auto v = row(*r, i)) out.push_back(std::move(*v));
     done(std::move(out), true);
   });
 }
 
+}  // namespace
+
+void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> done) {
+  load_rows<TrunkInfo>(host_.store(), host_.log(), kTrunksSql, "trunk", std::move(done),
+                       [](const sdk::QueryResult& q, std::size_t i) -> std::optional<TrunkInfo> {
+                         TrunkInfo t;
+                         t.id = q.get(i, "id");
+                         t.name = q.get(i, "username");
+                         t.context = q.get(i, "context");
+                         std::string host = q.get(i, "host");
+                         auto colon = host.rfind(':');
+                         if (colon != std::string::npos) {
+                           t.port = std::atoi(host.c_str() + colon + 1);
+                           host = host.substr(0, colon);
+                         }
+                         t.ip = host;
+                         return t;
+                       });
+}
+
 void SipPlugin::find_registrations(std::function<void(std::vector<TrunkRegistration>, bool)> done) {
-  auto* store = host_.store();
-  if (!store) {
-    done({}, true);
-    return;
-  }
   sdk::Logger* log = &host_.log();
-  store->exec_async(kRegistrationsSql, {}, [done, log](sdk::Result<sdk::QueryResult> r) {
-    if (!r) {
-      log->error("sip: trunk registration lookup failed: " + r.error().message);
-      done({}, false);
-      return;
-    }
-    std::vector<TrunkRegistration> out;
-    for (std::size_t i = 0; i < r->rows.size(); ++i) {
-      std::string options = r->get(i, "options");
-      if (!wants_outbound_register(options)) continue;
-      TrunkRegistration t;
-      t.id = r->get(i, "id");
-      t.name = r->get(i, "username");
-      t.username = t.name;
-      t.secret = r->get(i, "secret");
-      t.host = r->get(i, "host");
-      if (auto e = endpoint_option(options, "register_expires")) {
-        int v = std::atoi(e->c_str());
-        if (v > 0) t.expires = v;
-        else log->warn("sip: trunk " + t.name + ": register_expires \"" + *e +
-                       "\" is not a positive number of seconds; using 3600");
-      }
-      out.push_back(std::move(t));
-    }
-    done(std::move(out), true);
-  });
+  load_rows<TrunkRegistration>(
+      host_.store(), *log, kRegistrationsSql, "trunk registration", std::move(done),
+      [log](const sdk::QueryResult& q, std::size_t i) -> std::optional<TrunkRegistration> {
+        std::string options = q.get(i, "options");
+        if (!wants_outbound_register(options)) return std::nullopt;
+        TrunkRegistration t;
+        t.id = q.get(i, "id");
+        t.name = q.get(i, "username");
+        t.username = t.name;
+        t.secret = q.get(i, "secret");
+        t.host = q.get(i, "host");
+        if (auto e = endpoint_option(options, "register_expires")) {
+          int v = std::atoi(e->c_str());
+          if (v > 0) t.expires = v;
+          else log->warn("sip: trunk " + t.name + ": register_expires \"" + *e +
+                         "\" is not a positive number of seconds; using 3600");
+        }
+        return t;
+      });
 }
 
 void SipPlugin::registration_changed(const TrunkRegistration& trunk, bool registered, int status,

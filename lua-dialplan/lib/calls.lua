@@ -18,6 +18,7 @@ local users = require("users")
 local incalls = require("incalls")
 local outcalls = require("outcalls")
 local groups = require("groups")
+local callpermissions = require("callpermissions")
 
 local M = {}
 
@@ -56,11 +57,17 @@ function M.dispatch(call, number, context, depth)
   end
   if number == nil or number == "" then return reject(484, "Address Incomplete") end
   local user = config.user_by_exten(number, context)
-  if user then return users.call(call, user, depth) end
+  if user then
+    local refused = callpermissions.check(call, number)
+    if refused then return refused end
+    return users.call(call, user, depth)
+  end
   local group = config.group_by_exten(number, context)
   if group then return groups.call(call, group) end
   local route, pattern, dialed = outcalls.find(config.outcalls(context), number)
   if route then
+    local refused = callpermissions.check(call, number)
+    if refused then return refused end
     local caller = nil
     local uid = tonumber(call.vars.XIVO_USERID)
     if uid then caller = config.user(uid) end

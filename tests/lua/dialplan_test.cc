@@ -256,6 +256,49 @@ TEST_F(Dialplan, GroupStrategiesOrderMembersFromWhatTheyRemember) {
   EXPECT_GT(firsts.size(), 1u);  // not always the same member first
 }
 
+// Call permissions (seed 5.5): a deny applies to the numbers it lists or
+// matches, an allow that also applies wins ("deny all, allow some"),
+// disabled permissions and other users' are ignored, and a forwarded call is
+// checked against the forwarder.
+TEST_F(Dialplan, CallPermissionsDenyListedNumbersUnlessAnAllowApplies) {
+  auto user = host_->add_line("perm-user", "pw", "1601");
+  auto other = host_->add_line("perm-other", "pw", "1602");
+  auto rule = [&](const char* name, const char* mode, const char* extensions, bool enabled,
+                  const std::string& who) {
+    auto id = host_->sql("INSERT INTO confd_callpermissions (name, mode, extensions, enabled) "
+                         "VALUES ($1, $2, $3::jsonb, $4::boolean) RETURNING id",
+                         {name, mode, extensions, enabled ? "true" : "false"});
+    host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {who, id});
+  };
+  rule("no-international", "deny", R"(["00."])", true, user);
+  rule("no-boss", "deny", R"(["1999"])", true, user);
+  rule("but-belgium", "allow", R"(["0032."])", true, user);
+  rule("disabled", "deny", R"(["1602"])", false, user);
+  rule("other-user", "deny", R"(["1603"])", true, other);
+
+  auto may = [](const std::string& who, const char* number) {
+    auto r = call("may_call", {who, number});
+    bool ok = !r.empty() && std::get_if<bool>(&r[0].v) && *std::get_if<bool>(&r[0].v);
+    return ok ? std::string("allowed") : "denied by " + str(r, 1);
+  };
+  EXPECT_EQ(may(user, "0044123456"), "denied by no-international");
+  EXPECT_EQ(may(user, "0032123456"), "allowed");
+  EXPECT_EQ(may(user, "1999"), "denied by no-boss");
+  EXPECT_EQ(may(user, "19990"), "allowed");
+  EXPECT_EQ(may(user, "1602"), "allowed");
+  EXPECT_EQ(may(user, "1603"), "allowed");
+  EXPECT_EQ(may(other, "1603"), "denied by other-user");
+
+  auto subject = [](const char* origin, const std::string& uid, const char* referer) {
+    auto r = call("permission_subject", {origin, uid, referer});
+    return r.empty() || !r[0].as_int() ? std::string("none") : std::to_string(*r[0].as_int());
+  };
+  EXPECT_EQ(subject("intern", user, ""), user);
+  EXPECT_EQ(subject("intern", user, ("user:" + other).c_str()), other);
+  EXPECT_EQ(subject("extern", "", ""), "none");
+  EXPECT_EQ(subject("extern", "", ("user:" + other).c_str()), other);
+}
+
 // Incoming caller names from the directories (seed 5.11 "Reverse lookup"):
 // only when the name is the number or "unknown", through dird.reverse, which
 // suspends the call's coroutine while the directories answer.

@@ -96,3 +96,17 @@ function group_order(exten, strategy)
   for _, m in ipairs(groups.order(strategy, g, g.members)) do ids[#ids + 1] = tostring(m.user_id) end
   return table.concat(ids, ",")
 end
+
+local callpermissions = require("callpermissions")
+
+-- Whether `user_id` may call `number`, and the denying rule's name.
+function may_call(user_id, number)
+  local ok, rule = callpermissions.allowed(tonumber(user_id), number)
+  return ok, rule and rule.name or nil
+end
+
+-- Whose permissions apply to a call: the forwarder, else the calling user.
+function permission_subject(origin, user_id, referer)
+  local vars = { XIVO_USERID = user_id, XIVO_FWD_REFERER = referer ~= "" and referer or nil }
+  return callpermissions.subject({ origin = origin, vars = vars })
+end

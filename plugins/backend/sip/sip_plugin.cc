@@ -166,6 +166,14 @@ SELECT json_build_object(
  WHERE g.enabled AND %WHERE%
  LIMIT 1)SQL";
 
+constexpr const char* kCallPermissionsSql = R"SQL(
+SELECT coalesce(json_agg(json_build_object(
+  'id', c.id, 'name', c.name, 'mode', c.mode, 'extensions', c.extensions,
+  'password_protected', coalesce(c.password, '') <> '') ORDER BY c.id), '[]'::json)::text
+  FROM confd_callpermissions c
+  JOIN confd_user_callpermissions uc ON uc.callpermission_id = c.id
+ WHERE uc.user_id = $1::int AND c.enabled)SQL";
+
 constexpr const char* kOutcallsSql = R"SQL(
 SELECT coalesce(json_agg(json_build_object(
   'id', o.id, 'name', o.name, 'priority', o.priority,
@@ -602,6 +610,12 @@ sdk::Status SipPlugin::export_lua() {
        {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
         [store, group_by_id](const sdk::LuaValues& args) {
           return json_query(store, group_by_id, {arg_string(args, 0)});
+        }},
+       {"callpermissions", "user_id: integer", "permissions: table",
+        "The user's enabled call permissions: {{id, name, mode=\"allow\"|\"deny\", extensions, "
+        "password_protected}} (lib/callpermissions.lua applies them).",
+        [store](const sdk::LuaValues& args) {
+          return json_query(store, kCallPermissionsSql, {arg_string(args, 0)});
         }},
        {"incalls", "context: string", "incalls: table",
         "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "

@@ -438,7 +438,38 @@ TEST_F(SipTest, BusyUserForwardsToTheBusyDestination) {
   EXPECT_EQ(erin.get(), 0) << erin_out;
 }
 
+TEST_F(SipTest, CallPermissionDenyingTheExtensionGives403) {
+  auto owen = host_->add_line("owen", "owenpw", "1051");
+  host_->add_line("pam", "pampw", "1052");
+  auto rule = host_->sql("INSERT INTO confd_callpermissions (name, extensions) "
+                         "VALUES ('not-pam', '[\"1052\"]') RETURNING id");
+  host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {owen, rule});
+  std::string out;
+  EXPECT_EQ(client("uac_call_forbidden.xml", {"-s", "1052", "-au", "owen", "-ap", "owenpw", "-key", "user", "owen"},
+                   &out),
+            0)
+      << out;
+  EXPECT_TRUE(host_->logger().contains("call permission 'not-pam'"));
+}
+
 // ---- groups (seed 5.16) -------------------------------------------------------
+
+// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
+// SIPp UAS started in the background is ready to answer.
+bool udp_bound(int port) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+    ::close(fd);
+    if (taken) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 // A group `name` ringing `members` (user ids, in order) by `strategy`;
 // `exten` in "default" when not empty. Returns the group id.
@@ -475,6 +506,7 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
   int gina_port = callee("uas_ring_cancel.xml");  // rings, then is cancelled
   int hank_port = dialtone::testing::free_port();
   auto answering = uas("uas_answer.xml", hank_port, &hank_out);
+  ASSERT_TRUE(udp_bound(gina_port) && udp_bound(hank_port));
   ASSERT_EQ(register_line("gina", "ginapw", gina_port, &out), 0) << out;
   ASSERT_EQ(register_line("hank", "hankpw", hank_port, &out), 0) << out;
   EXPECT_EQ(run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "6001", "-i", "127.0.0.1", "-p",
@@ -495,6 +527,7 @@ TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
   int ivan_port = callee("uas_ring_cancel.xml");  // first, rings its 2 s, then cancelled
   int judy_port = dialtone::testing::free_port();
   auto answering = uas("uas_answer.xml", judy_port, &judy_out);
+  ASSERT_TRUE(udp_bound(ivan_port) && udp_bound(judy_port));
   ASSERT_EQ(register_line("ivan", "ivanpw", ivan_port, &out), 0) << out;
   ASSERT_EQ(register_line("judy", "judypw", judy_port, &out), 0) << out;
   EXPECT_EQ(call("uac_call_hangup.xml", "2302", &out), 0) << out;
@@ -536,6 +569,7 @@ TEST_F(SipTest, LinearGroupStopsAtTheFirstMemberThatAnswers) {
   int lena_port = callee("uas_answer.xml");
   int mike_port = dialtone::testing::free_port();
   UdpSink mike_phone(mike_port);
+  ASSERT_TRUE(udp_bound(lena_port));
   ASSERT_EQ(register_line("lena", "lenapw", lena_port, &out), 0) << out;
   ASSERT_EQ(register_line("mike", "mikepw", mike_port, &out), 0) << out;
   EXPECT_EQ(call("uac_call_hangup.xml", "2304", &out), 0) << out;

@@ -109,11 +109,14 @@ class TransferTest : public ::testing::Test {
     ASSERT_EQ(run_sipp(reg, &out), 0) << out;
   }
 
-  // `user` calls extension `exten` from a SIPp caller running `file`.
-  void caller(Phone& p, const std::string& user, const std::string& exten, const std::string& file) {
-    auto args = base(file, 1);
+  // `user` calls extension `exten` from a SIPp caller running `file`
+  // (`calls` calls, `more` further SIPp options).
+  void caller(Phone& p, const std::string& user, const std::string& exten, const std::string& file,
+              int calls = 1, const std::vector<std::string>& more = {}) {
+    auto args = base(file, calls);
     args.insert(args.begin(), target_);
     std::vector<std::string> extra{"-s", exten, "-au", user, "-ap", user + "pw", "-key", "user", user};
+    extra.insert(extra.end(), more.begin(), more.end());
     args.insert(args.end(), extra.begin(), extra.end());
     p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
   }
@@ -222,6 +225,29 @@ TEST_F(TransferTest, ReplacesNamingNoCallFailsAndLeavesTheCallUp) {
   caller(alice2, "alice", "1003", "uac_call_hangup.xml");
   EXPECT_EQ(alice2.finish(), 0) << alice2.out;
   EXPECT_EQ(carol.finish(), 0) << carol.out;
+  expect_idle();
+}
+
+TEST_F(TransferTest, InviteWithReplacesTakesTheReplacedCallersPlace) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, alice;
+  // bob is re-INVITEd with the newcomer's media, then hangs up on it.
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_transferee_callee.xml"));
+  // alice's first phone calls bob; her second phone, once the first is
+  // connected, sends INVITE with Replaces naming that dialog: the first
+  // phone gets BYE, the second is connected to bob.
+  caller(alice, "alice", "1002", "xfer_replacing_caller.xml", 2, {"-r", "1", "-rp", "1000"});
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, InviteWithReplacesNamingNoCallIsRefused) {
+  Phone alice;
+  caller(alice, "alice", "1002", "xfer_replacing_unknown.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(host_->logger().contains("names no answered call"));
   expect_idle();
 }
 

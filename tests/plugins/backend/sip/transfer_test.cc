@@ -209,6 +209,23 @@ TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {
   expect_idle();
 }
 
+TEST_F(TransferTest, AttendedTransferByTheCallerOfBothCallsJoinsTheCallees) {
+  auto transferred = count("sip.call.transferred");
+  Phone alice, carol, bob;
+  // alice is re-INVITEd with carol's offer, then hangs up on carol; carol
+  // gets a re-INVITE without SDP, offers, and gets alice's answer in the ACK.
+  ASSERT_NO_FATAL_FAILURE(callee(alice, "alice", "xfer_transferee_callee.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_consulted_callee.xml"));
+  // bob calls alice, then carol, then refers alice to carol with Replaces.
+  caller(bob, "bob", "1001", "xfer_attended_caller.xml", 2,
+         {"-r", "1", "-rp", "1000", "-cid_str", "%u-%p-xfer"});
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 2);
+  expect_idle();
+}
+
 TEST_F(TransferTest, ReplacesNamingNoCallFailsAndLeavesTheCallUp) {
   auto transferred = count("sip.call.transferred");
   Phone bob, alice;

@@ -1,6 +1,7 @@
 // Call transfer through backend.sip with SIPp phones on 127.0.0.1: blind
-// transfer (REFER) by either party, to a busy target, and attended transfer
-// (REFER with Replaces). Each phone's scenario checks what it gets (re-INVITE
+// transfer (REFER) by either party, to a busy or unanswering target, with the
+// transferor hanging up early; attended transfer (REFER with Replaces) and
+// INVITE with Replaces. Each phone's scenario checks what it gets (re-INVITE
 // through the relay, NOTIFY sipfrag bodies, BYE); the test checks every phone
 // finished its scenario and the stack is left with no call and no relay port.
 #include <arpa/inet.h>
@@ -180,6 +181,37 @@ TEST_F(TransferTest, BlindTransferToABusyTargetKeepsTheCallAndNotifiesTheFailure
   ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_busy.xml"));
   ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_busy_by_callee.xml"));
   // bob gets NOTIFY 486 and, still talking to alice, hangs up: alice gets BYE.
+  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred);
+  expect_idle();
+}
+
+TEST_F(TransferTest, TransferorHangingUpAfterReferStillGetsTheCallerConnected) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  // carol rings 1 s: bob's BYE right after NOTIFY 100 comes first.
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target_late.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_hangup_by_callee.xml"));
+  // alice stays through bob's BYE, is re-INVITEd with carol's media and
+  // hangs up on carol.
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, UnansweredTransferAfterTheTransferorHungUpHangsUpTheCaller) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  // carol rings until the dialplan's ring time (2 s) cancels her.
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_ring_cancel.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_hangup_by_callee.xml"));
+  // Nobody is left for alice: she gets BYE.
   caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(bob.finish(), 0) << bob.out;

@@ -2012,7 +2012,7 @@ struct SipStack::Impl {
     if (ref2 && !gone2) send_bye(*c2, ref2);
     if (c2->ended_status == 0) {
       c2->ended_status = 200;
-      backend.call_event(c2->id, "transferred", 200);
+      backend.call_event(c2->id, "ended", 200);
     }
     maybe_finish(*c2);
     log.info("sip: call " + c1->id + ": joined with " + (joined_user.empty() ? "a trunk" : joined_user) +

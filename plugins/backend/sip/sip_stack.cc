@@ -1679,7 +1679,9 @@ struct SipStack::Impl {
     std::string name = c.caller_name;
     std::string rest_user = user_of(c, rest);
     if (rest == MediaLeg::b) {
-      number = c.winner->target.rfind("sip:", 0) == 0 ? "anonymous" : c.winner->target;
+      // A line's username, or the user part of a trunk's sip: URI (the number dialed).
+      number = c.winner->target;
+      if (number.rfind("sip:", 0) == 0) number = number.substr(4, number.find('@') - 4);
       name.clear();
     }
     auto call = std::make_unique<Call>();

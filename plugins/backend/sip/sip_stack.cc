@@ -44,6 +44,7 @@
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/outbound_register.h"
 #include "plugins/backend/sip/qualify.h"
+#include "plugins/backend/sip/sdp.h"
 
 namespace dialtone::plugins::backend::sip {
 namespace {
@@ -178,6 +179,10 @@ struct DialogRequest {
   nta_leg_t* to_leg = nullptr;
   bool offer = false;      // the request carried an SDP offer
   bool finished = false;
+  // raw: the stack's own request whose answer it handles itself (no SDP
+  // rewriting, no ACK); `cseq` is the final response's, for that ACK.
+  bool raw = false;
+  std::uint32_t cseq = 0;
   std::function<void(int status, const std::string& body)> on_final;
 };
 
@@ -216,10 +221,20 @@ struct Call {
   std::string context;       // the caller's
   std::string caller_name;
   // Blind transfer: on the transferred call, the transfer's call and the
-  // leg that sent REFER; on the transfer's call, the call it serves.
+  // leg that sent REFER (on side `referrer_side`); on the transfer's call,
+  // the call it serves.
   std::uint64_t transfer = 0;
-  Branch* referrer = nullptr;
+  nta_leg_t* referrer = nullptr;
+  MediaLeg referrer_side = MediaLeg::b;
   bool referrer_gone = false;
+  // Attended transfer: the transferor's other call while the two are being
+  // joined (on both calls; `join_notify` on the one that got the REFER), and
+  // on the call giving its party, that party's offer waiting for its ACK.
+  std::uint64_t joined_with = 0;
+  bool join_notify = false;
+  std::uint32_t join_cseq = 0;
+  std::string join_offer;
+  MediaLeg join_side = MediaLeg::a;
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
 };
@@ -416,6 +431,7 @@ struct SipStack::Impl {
         return self->on_register(irq, sip);
       case sip_method_invite:
         if (sip->sip_to && sip->sip_to->a_tag) return 481;
+        if (sip->sip_replaces) return self->on_replacing_invite(irq, sip);
         return self->on_invite(irq, sip);
       case sip_method_options:
         nta_incoming_treply(irq, SIP_200_OK,
@@ -1159,6 +1175,7 @@ struct SipStack::Impl {
         self->relay_ack(*c, MediaLeg::a, sip);
         return 0;
       case sip_method_bye:
+        if (c->state == Call::State::answered && self->absorbs_bye(*c, MediaLeg::a)) return 200;
         if (c->state == Call::State::answered) {
           c->state = Call::State::ending;
           if (c->winner) self->send_bye(*c, c->winner->leg);
@@ -1182,9 +1199,8 @@ struct SipStack::Impl {
         if (c.winner == br) self->relay_ack(c, MediaLeg::b, sip);
         return 0;
       case sip_method_bye:
-        if (c.state == Call::State::answered && c.winner == br && c.transfer) {
+        if (c.state == Call::State::answered && c.winner == br && self->absorbs_bye(c, MediaLeg::b)) {
           // The referrer hangs up once it has handed the call over: A waits for C.
-          c.referrer_gone = true;
           return 200;
         }
         if (c.state == Call::State::answered && c.winner == br) {
@@ -1273,11 +1289,7 @@ struct SipStack::Impl {
         return 0;
       case sip_method_refer:
         if (!established) return 481;
-        if (from != MediaLeg::b) {
-          reply(irq, 501, "Transfer is done by the called party");
-          return 0;
-        }
-        return on_refer(c, *br, irq, sip);
+        return on_refer(c, from, irq, sip);
       case sip_method_invite:
       case sip_method_update:
       case sip_method_info:
@@ -1287,7 +1299,7 @@ struct SipStack::Impl {
     }
     if (!established) return c.state == Call::State::ending ? 481 : 491;
     bool offerish = method != sip_method_info;
-    if (offerish && (c.offer_pending || c.transfer)) return 491;  // glare
+    if (offerish && (c.offer_pending || c.transfer || c.joined_with)) return 491;  // glare
     std::string body = body_of(sip);
     std::string type = type_of(sip);
     bool offer = offerish && !body.empty();
@@ -1356,9 +1368,10 @@ struct SipStack::Impl {
     std::string body = body_of(sip);
     std::string type = type_of(sip);
     std::uint32_t cseq = sip && sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
-    bool ack_now = d.method == sip_method_invite && status < 300 && sip;
+    bool ack_now = d.method == sip_method_invite && status < 300 && sip && !d.raw;
+    d.cseq = cseq;
     if (offerish) c->offer_pending = false;
-    if (offerish && status < 300 && !body.empty()) {
+    if (offerish && status < 300 && !body.empty() && !d.raw) {
       MediaLeg side = other_side(d.from);
       auto r = d.offer ? c->media->answer(side, body) : c->media->offer(side, body);
       if (r) {
@@ -1436,6 +1449,12 @@ struct SipStack::Impl {
       c.transfer = 0;
       later([this, t] { abandon_transfer(t); });
     }
+    if (c.joined_with) {
+      auto other = c.joined_with;
+      auto serial = c.serial;
+      c.joined_with = 0;
+      later([this, other, serial] { join_abandoned(other, serial); });
+    }
   }
 
   // ---- blind transfer (REFER) -------------------------------------------
@@ -1444,11 +1463,11 @@ struct SipStack::Impl {
     std::function<void()> fn;
   };
 
-  // NOTIFY (Event: refer) with the transfer's progress as a sipfrag;
-  // `after` runs once it is answered.
-  void notify_refer(Branch* br, int status, const std::string& phrase, bool final,
+  // NOTIFY (Event: refer) on the REFER's dialog `leg` with the transfer's
+  // progress as a sipfrag; `after` runs once it is answered.
+  void notify_refer(nta_leg_t* leg, int status, const std::string& phrase, bool final,
                     std::function<void()> after) {
-    if (!br || !br->leg) {
+    if (!leg) {
       if (after) after();
       return;
     }
@@ -1456,7 +1475,7 @@ struct SipStack::Impl {
     std::string state = final ? "terminated;reason=noresource" : "active;expires=60";
     auto* a = new NotifyAfter{std::move(after)};
     nta_outgoing_t* n = nta_outgoing_tcreate(
-        br->leg, &Impl::on_refer_notify_response, a, nullptr, SIP_METHOD_NOTIFY, nullptr,
+        leg, &Impl::on_refer_notify_response, a, nullptr, SIP_METHOD_NOTIFY, nullptr,
         SIPTAG_EVENT_STR("refer"), SIPTAG_SUBSCRIPTION_STATE_STR(state.c_str()),
         SIPTAG_CONTACT(contact), SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
         SIPTAG_PAYLOAD_STR(frag.c_str()), TAG_END());
@@ -1479,35 +1498,203 @@ struct SipStack::Impl {
     return 0;
   }
 
-  // B asks to hand A over to the Refer-To target: a new call (the
-  // transfer's) is routed through the dialplan in the referrer's context and
-  // rung without SDP; C's answer is offered to A by re-INVITE.
-  int on_refer(Call& c, Branch& br, nta_incoming_t* irq, const sip_t* sip) {
-    if (!sip->sip_refer_to || !sip->sip_refer_to->r_url->url_user) return 400;
-    if (c.transfer || c.offer_pending) return 491;
-    const url_t* u = sip->sip_refer_to->r_url;
-    if (u->url_headers && std::string(u->url_headers).find("eplaces") != std::string::npos) {
-      reply(irq, 501, "Attended transfer (Replaces) is not supported");
-      return 0;
+  // The leg of the party on `side` of an answered call.
+  static nta_leg_t* leg_of(Call& c, MediaLeg side) {
+    if (side == MediaLeg::a) return c.a_leg;
+    return c.winner ? c.winner->leg : nullptr;
+  }
+
+  // The line username of the party on `side` (empty: a trunk).
+  static std::string user_of(Call& c, MediaLeg side) {
+    if (side == MediaLeg::a) return c.caller_username;
+    if (!c.winner || c.winner->target.rfind("sip:", 0) == 0) return {};
+    return c.winner->target;
+  }
+
+  static const char* phrase_of(int status) {
+    const char* p = sip_status_phrase(status);
+    return p ? p : "Failed";
+  }
+
+  // A BYE from the transferor while its transfer runs: answered, and the
+  // call waits for the transfer's outcome.
+  bool absorbs_bye(Call& c, MediaLeg side) {
+    if ((!c.transfer && !c.joined_with) || c.referrer_side != side) return false;
+    c.referrer_gone = true;
+    return true;
+  }
+
+  // Hangs up an answered call on both sides (but `except`, already gone).
+  void end_call(Call& c, nta_leg_t* except = nullptr) {
+    if (c.state == Call::State::answered) {
+      c.state = Call::State::ending;
+      if (c.a_leg && c.a_leg != except) send_bye(c, c.a_leg);
+      if (c.winner && c.winner->leg && c.winner->leg != except) send_bye(c, c.winner->leg);
+      if (c.ended_status == 0) {
+        c.ended_status = 200;
+        backend.call_event(c.id, "ended", 200);
+      }
     }
+    maybe_finish(c);
+  }
+
+  // Takes the dialog of the party on `side` out of `c`, as a branch whose
+  // leg answers to on_b_request; its line stays counted on the branch.
+  std::unique_ptr<Branch> take_leg(Call& c, MediaLeg side) {
+    if (side == MediaLeg::b) {
+      auto it = std::find_if(c.branches.begin(), c.branches.end(),
+                             [&](const auto& b) { return b.get() == c.winner; });
+      if (it == c.branches.end()) return nullptr;
+      auto owned = std::move(*it);
+      c.branches.erase(it);
+      c.winner = nullptr;
+      return owned;
+    }
+    auto br = std::make_unique<Branch>();
+    br->call = &c;
+    br->leg = c.a_leg;
+    br->target = c.caller_username;
+    br->counted = !c.caller_username.empty();
+    br->final = true;
+    br->acked = true;
+    br->status = 200;
+    c.a_leg = nullptr;
+    c.caller_username.clear();
+    nta_leg_bind(br->leg, &Impl::on_b_request, br.get());
+    return br;
+  }
+
+  // Puts `br`'s dialog on `side` of `c` in place of the party there, whose
+  // leg stays in c.branches (no longer connected) for its BYE; returns it.
+  nta_leg_t* put_leg(Call& c, MediaLeg side, std::unique_ptr<Branch> br) {
+    br->call = &c;
+    br->round = c.round;
+    br->final = true;
+    if (side == MediaLeg::b) {
+      Branch* old = c.winner;
+      if (old && old->counted) {
+        count_line(old->target, -1);
+        old->counted = false;
+      }
+      c.winner = br.get();
+      c.branches.push_back(std::move(br));
+      return old ? old->leg : nullptr;
+    }
+    auto old = take_leg(c, MediaLeg::a);
+    if (old->counted) {
+      count_line(old->target, -1);
+      old->counted = false;
+    }
+    nta_leg_t* old_leg = old->leg;
+    c.branches.push_back(std::move(old));
+    // The newcomer is A now: its leg answers to on_a_request and its line
+    // count moves to the caller's.
+    c.a_leg = br->leg;
+    br->leg = nullptr;
+    nta_leg_bind(c.a_leg, &Impl::on_a_request, &c);
+    if (br->orq) nta_outgoing_destroy(br->orq);
+    br->orq = nullptr;
+    if (br->counted) c.caller_username = br->target;
+    br->counted = false;
+    return old_leg;
+  }
+
+  // The Replaces value of a Refer-To URI's headers (RFC 3891), unescaped.
+  static std::string replaces_param(const url_t* u) {
+    if (!u->url_headers) return {};
+    std::string h = u->url_headers;
+    std::size_t pos = 0;
+    while (pos < h.size()) {
+      auto end = h.find('&', pos);
+      if (end == std::string::npos) end = h.size();
+      std::string item = h.substr(pos, end - pos);
+      auto eq = item.find('=');
+      if (eq != std::string::npos && strcasecmp(item.substr(0, eq).c_str(), "replaces") == 0) {
+        std::string v = item.substr(eq + 1);
+        std::vector<char> buf(v.size() + 1, '\0');
+        url_unescape(buf.data(), v.c_str());
+        return buf.data();
+      }
+      pos = end + 1;
+    }
+    return {};
+  }
+
+  // The answered call and side whose dialog (Dialtone's leg) `rp` names:
+  // to-tag is Dialtone's tag, from-tag the phone's; the reverse is accepted
+  // too, as some phones write the tags as they see them.
+  struct Party {
+    Call* call = nullptr;
+    MediaLeg side = MediaLeg::a;
+  };
+  std::optional<Party> party_by_replaces(const sip_replaces_t* rp) {
+    if (!rp || !rp->rp_call_id) return std::nullopt;
+    nta_leg_t* leg = nta_leg_by_replaces(agent, rp);
+    Home h;
+    if (!leg && rp->rp_to_tag && rp->rp_from_tag) {
+      sip_replaces_t* swapped = sip_replaces_format(h.get(), "%s;to-tag=%s;from-tag=%s", rp->rp_call_id,
+                                                    rp->rp_from_tag, rp->rp_to_tag);
+      if (swapped) leg = nta_leg_by_replaces(agent, swapped);
+    }
+    if (!leg) return std::nullopt;
+    Party p;
+    if (auto* c = static_cast<Call*>(nta_leg_magic(leg, &Impl::on_a_request))) {
+      p = Party{c, MediaLeg::a};
+    } else if (auto* br = static_cast<Branch*>(nta_leg_magic(leg, &Impl::on_b_request))) {
+      if (br->call->winner != br) return std::nullopt;
+      p = Party{br->call, MediaLeg::b};
+    } else {
+      return std::nullopt;
+    }
+    if (p.call->state != Call::State::answered || !p.call->winner || !p.call->a_leg) return std::nullopt;
+    return p;
+  }
+
+  // A REFER from either party of an answered call. Blind (Refer-To without
+  // Replaces): a new call (the transfer's) is routed through the dialplan as
+  // the referrer and rung without SDP; C's answer is offered to the other
+  // party by re-INVITE. With Replaces: an attended transfer.
+  int on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip) {
+    if (!sip->sip_refer_to || !sip->sip_refer_to->r_url->url_user) return 400;
+    if (c.transfer || c.joined_with || c.offer_pending) return 491;
+    const url_t* u = sip->sip_refer_to->r_url;
+    std::string replaces = replaces_param(u);
     std::string target = str(u->url_user);
     nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT(contact), TAG_END());
     nta_incoming_destroy(irq);
-    c.referrer = &br;
+    if (!replaces.empty()) {
+      attended_transfer(c, from, replaces);
+      return 0;
+    }
+    MediaLeg rest = other_side(from);
+    std::string referrer = user_of(c, from);
+    if (referrer.empty() && from == MediaLeg::b) referrer = c.winner->target;
+    c.referrer = leg_of(c, from);
+    c.referrer_side = from;
     c.referrer_gone = false;
-    notify_refer(&br, 100, "Trying", false, nullptr);
+    notify_refer(c.referrer, 100, "Trying", false, nullptr);
 
+    // C sees the party it gets as the caller.
+    std::string number = c.caller_number;
+    std::string name = c.caller_name;
+    std::string rest_user = user_of(c, rest);
+    if (rest == MediaLeg::b) {
+      // A line's username, or the user part of a trunk's sip: URI (the number dialed).
+      number = c.winner->target;
+      if (number.rfind("sip:", 0) == 0) number = number.substr(4, number.find('@') - 4);
+      name.clear();
+    }
     auto call = std::make_unique<Call>();
     Call* t = call.get();
     t->serial = next_call++;
     t->id = random_token(16);
-    t->from_display = c.from_display;
-    t->from_user = c.caller_number;
+    t->from_display = rest == MediaLeg::a ? c.from_display : std::string();
+    t->from_user = number;
     t->called = target;
-    t->caller_number = c.caller_number;
-    t->caller_name = c.caller_name;
+    t->caller_number = number;
+    t->caller_name = name;
     t->context = c.context;
-    // The transfer's call never anchors: A's media session carries C.
+    // The transfer's call never anchors: the transferred call's media session carries C.
     t->media = std::make_unique<CallMedia>(relay.get(), cfg.media, true, t->id, &log);
     t->transfer_of = c.serial;
     t->state = Call::State::routing;
@@ -1515,12 +1702,13 @@ struct SipStack::Impl {
     call_ids[t->id] = t->serial;
     calls.emplace(t->serial, std::move(call));
     call_count = calls.size();
-    log.info("sip: call " + c.id + ": " + br.target + " transfers the caller to " + target);
+    log.info("sip: call " + c.id + ": " + (referrer.empty() ? std::string("the caller") : referrer) +
+             " transfers " + (rest == MediaLeg::a ? "the caller" : "the callee") + " to " + target);
 
     CallInfo info;
     info.id = t->id;
-    info.caller_number = c.caller_number;
-    info.caller_name = c.caller_name;
+    info.caller_number = number;
+    info.caller_name = name;
     info.called_number = target;
     info.context = c.context;
     info.origin = "intern";
@@ -1532,47 +1720,68 @@ struct SipStack::Impl {
     auto serial = t->serial;
     auto route = [this, weak, serial](CallInfo info) {
       info.variables["XIVO_CONTEXT"] = info.context;
+      Call* t = find_call(serial);
+      if (t) {
+        t->from_user = info.caller_number;
+        t->caller_number = info.caller_number;
+        t->caller_name = info.caller_name;
+        if (!info.caller_name.empty()) t->from_display = "\"" + info.caller_name + "\"";
+      }
+      info.variables["XIVO_SRCNUM"] = info.caller_number;
       backend.route_call(info, [this, weak, serial](RouteDecision d) {
         if (auto in = weak.lock()) in->post([this, serial, d = std::move(d)] { on_decision(serial, d); });
       });
     };
-    bool line = br.target.rfind("sip:", 0) != 0;
-    if (!line) {
-      route(info);
+    // Routed as the referrer: its context and its user.
+    auto as_referrer = [this, route, referrer](CallInfo info) {
+      if (referrer.empty() || referrer.rfind("sip:", 0) == 0) {
+        route(info);
+        return;
+      }
+      with_credentials(referrer, [info, route, referrer](const std::optional<LineCredentials>& l,
+                                                         bool) mutable {
+        if (l) {
+          info.context = l->context;
+          info.caller_username = referrer;
+          info.variables["XIVO_USERID"] = l->user_id;
+          info.variables["XIVO_LINEID"] = l->line_id;
+        }
+        route(info);
+      });
+    };
+    if (rest != MediaLeg::b || rest_user.empty()) {
+      as_referrer(info);
       return 0;
     }
-    // Routed as the referrer: its context and its user.
-    with_credentials(br.target, [info, route, user = br.target](const std::optional<LineCredentials>& l,
-                                                                 bool) mutable {
-      if (l) {
-        info.context = l->context;
-        info.caller_username = user;
-        info.variables["XIVO_USERID"] = l->user_id;
-        info.variables["XIVO_LINEID"] = l->line_id;
-      }
-      route(info);
+    // The callee stays: C is shown its line's number and name.
+    with_credentials(rest_user, [info, as_referrer](const std::optional<LineCredentials>& l,
+                                                    bool) mutable {
+      if (l && !l->caller_number.empty()) info.caller_number = l->caller_number;
+      if (l && !l->caller_name.empty()) info.caller_name = l->caller_name;
+      as_referrer(info);
     });
     return 0;
   }
 
-  // C answered the transfer's call `t` with its offer: A gets it by re-INVITE.
+  // C answered the transfer's call `t` with its offer: the party that stays
+  // gets it by re-INVITE, C taking the referrer's media side.
   void transfer_answered(Call& t, Branch& brc, const sip_t* sip) {
     Call* o = find_call(t.transfer_of);
     std::string offer = body_of(sip);
-    std::optional<std::string> to_a;
+    std::optional<std::string> to_rest;
     if (o && o->state == Call::State::answered && o->transfer == t.serial && !offer.empty()) {
-      auto r = o->media->offer(MediaLeg::b, offer);
-      if (r) to_a = *r;
+      auto r = o->media->offer(o->referrer_side, offer);
+      if (r) to_rest = *r;
       else log.warn("sip: call " + o->id + ": transfer target's SDP not usable: " + r.error().message);
     }
-    DialogRequest* d = to_a ? send_in_dialog(*o, o->a_leg, sip_method_invite, "INVITE",
-                                             "application/sdp", *to_a)
-                            : nullptr;
+    DialogRequest* d = to_rest ? send_in_dialog(*o, leg_of(*o, other_side(o->referrer_side)),
+                                                sip_method_invite, "INVITE", "application/sdp", *to_rest)
+                               : nullptr;
     if (!d) {
       drop_transfer_leg(t, brc, 488);
       return;
     }
-    d->from = MediaLeg::b;
+    d->from = o->referrer_side;
     d->offer = true;
     o->offer_pending = true;
     auto serial = t.serial;
@@ -1595,7 +1804,8 @@ struct SipStack::Impl {
     maybe_finish(t);
   }
 
-  // A answered the re-INVITE with C's media: C's leg replaces B's.
+  // The other party answered the re-INVITE with C's media: C's leg takes
+  // the referrer's place.
   void transfer_reinvited(std::uint64_t serial, int status, const std::string& answer) {
     Call* t = find_call(serial);
     if (!t || !t->winner) return;
@@ -1607,27 +1817,20 @@ struct SipStack::Impl {
     }
     brc.ack_waits = false;
     send_ack(brc, answer);
+    std::string target = brc.target;
     auto it = std::find_if(t->branches.begin(), t->branches.end(),
                            [&](const auto& b) { return b.get() == &brc; });
     std::unique_ptr<Branch> owned = std::move(*it);
     t->branches.erase(it);
-    owned->call = o;
-    owned->round = o->round;
-    Branch* old = o->winner;
-    Branch* ref = o->referrer;
-    o->branches.push_back(std::move(owned));
-    o->winner = &brc;
+    t->winner = nullptr;
+    nta_leg_t* ref = o->referrer;
+    nta_leg_t* old = put_leg(*o, o->referrer_side, std::move(owned));
     o->transfer = 0;
     o->referrer = nullptr;
-    t->winner = nullptr;
     t->transfer_done = true;
     t->state = Call::State::ending;
     maybe_finish(*t);
-    if (old && old->counted) {
-      count_line(old->target, -1);
-      old->counted = false;
-    }
-    log.info("sip: call " + o->id + ": transferred to " + brc.target);
+    log.info("sip: call " + o->id + ": transferred to " + target);
     backend.call_event(o->id, "transferred", 200);
     bool gone = o->referrer_gone;
     o->referrer_gone = false;
@@ -1635,32 +1838,26 @@ struct SipStack::Impl {
     auto oserial = o->serial;
     notify_refer(ref, 200, "OK", true, [this, oserial, old] {
       Call* c = find_call(oserial);
-      if (c && !c->finishing && old->leg) send_bye(*c, old->leg);
+      if (c && !c->finishing) send_bye(*c, old);
     });
   }
 
   // The transfer's call ended without bridging: the referrer hears why and
-  // keeps A, or A is hung up when the referrer is gone.
+  // keeps its call, or the other party is hung up when the referrer is gone.
   void transfer_failed(Call& t) {
     Call* o = find_call(t.transfer_of);
     if (!o || o->transfer != t.serial) return;
     o->transfer = 0;
     int st = t.ended_status >= 300 ? t.ended_status : 480;
-    const char* phrase = sip_status_phrase(st);
-    Branch* ref = o->referrer;
+    nta_leg_t* ref = o->referrer;
     o->referrer = nullptr;
     log.info("sip: call " + o->id + ": transfer failed with " + std::to_string(st));
     if (o->referrer_gone && o->state == Call::State::answered) {
-      o->state = Call::State::ending;
-      send_bye(*o, o->a_leg);
-      if (o->ended_status == 0) {
-        o->ended_status = 200;
-        backend.call_event(o->id, "ended", 200);
-      }
-      maybe_finish(*o);
+      o->referrer_gone = false;
+      end_call(*o, ref);
       return;
     }
-    notify_refer(ref, st, phrase ? phrase : "Failed", true, nullptr);
+    notify_refer(ref, st, phrase_of(st), true, nullptr);
   }
 
   // The transferred call ended first: its transfer stops.
@@ -1681,6 +1878,315 @@ struct SipStack::Impl {
       done(DialResult{"cancelled", 487});
     }
     maybe_finish(*t);
+  }
+
+  // ---- attended transfer (REFER with Replaces, INVITE with Replaces) ------
+
+  // ACKs a 2xx whose offer will not be used: every stream refused (port 0).
+  void refuse_offer(nta_leg_t* leg, std::uint32_t cseq, const std::string& offer) {
+    std::string answer;
+    if (auto s = parse_sdp(offer)) {
+      for (auto& m : s->media) m.port = 0;
+      answer = s->to_string();
+    }
+    if (leg) ack_on(leg, cseq, answer);
+  }
+
+  // The transferor on side `from` of `c1` asks to join its other party to
+  // the party of the call whose dialog `value` names (its other call, c2).
+  // Third-party call control (RFC 3725): c2's party is asked for an offer by
+  // a re-INVITE without SDP, the offer goes to c1's party, whose answer goes
+  // back in the ACK; c2's party then takes the transferor's place in c1.
+  void attended_transfer(Call& c1, MediaLeg from, const std::string& value) {
+    nta_leg_t* ref = leg_of(c1, from);
+    Home h;
+    sip_replaces_t* rp = sip_replaces_make(h.get(), value.c_str());
+    auto p = party_by_replaces(rp);
+    std::string who = user_of(c1, from);
+    if (!p || p->call == &c1 || who.empty() || user_of(*p->call, p->side) != who) {
+      log.info("sip: call " + c1.id + ": attended transfer refused: Replaces \"" + value +
+               "\" names no other call of " + (who.empty() ? std::string("the referrer") : who));
+      notify_refer(ref, 481, "Call/Transaction Does Not Exist", true, nullptr);
+      return;
+    }
+    Call& c2 = *p->call;
+    if (c2.transfer || c2.joined_with || c2.offer_pending) {
+      notify_refer(ref, 491, "Request Pending", true, nullptr);
+      return;
+    }
+    MediaLeg yside = other_side(p->side);
+    c1.referrer = ref;
+    c1.referrer_side = from;
+    c1.referrer_gone = false;
+    c1.joined_with = c2.serial;
+    c1.join_notify = true;
+    c2.referrer = leg_of(c2, p->side);
+    c2.referrer_side = p->side;
+    c2.referrer_gone = false;
+    c2.joined_with = c1.serial;
+    c2.join_notify = false;
+    notify_refer(ref, 100, "Trying", false, nullptr);
+    log.info("sip: call " + c1.id + ": " + who + " joins it to call " + c2.id);
+    DialogRequest* d = send_in_dialog(c2, leg_of(c2, yside), sip_method_invite, "INVITE", "", "");
+    if (!d) {
+      join_failed(c1, 500, false);
+      return;
+    }
+    d->raw = true;
+    d->from = p->side;
+    c2.offer_pending = true;
+    auto s1 = c1.serial;
+    auto s2 = c2.serial;
+    d->on_final = [this, s1, s2, yside, d](int status, const std::string& offer) {
+      join_offered(s1, s2, yside, status, offer, d->cseq);
+    };
+  }
+
+  // c2's party answered with its offer: c1's party gets it by re-INVITE.
+  void join_offered(std::uint64_t s1, std::uint64_t s2, MediaLeg yside, int status,
+                    const std::string& offer, std::uint32_t cseq) {
+    Call* c2 = find_call(s2);
+    if (!c2) return;
+    nta_leg_t* yleg = leg_of(*c2, yside);
+    Call* c1 = find_call(s1);
+    bool live = c1 && c1->joined_with == s2 && c2->joined_with == s1;
+    if (status >= 300 || offer.empty() || !live) {
+      if (status < 300) refuse_offer(yleg, cseq, offer);
+      if (live) join_failed(*c1, status >= 300 ? status : 488, status < 300 && !offer.empty());
+      else if (status < 300 && !offer.empty()) end_call(*c2);
+      return;
+    }
+    auto r = c1->media->offer(c1->referrer_side, offer);
+    DialogRequest* d = nullptr;
+    if (r)
+      d = send_in_dialog(*c1, leg_of(*c1, other_side(c1->referrer_side)), sip_method_invite, "INVITE",
+                         "application/sdp", *r);
+    else
+      log.warn("sip: call " + c2->id + ": SDP of the party to join not usable: " + r.error().message);
+    if (!d) {
+      refuse_offer(yleg, cseq, offer);
+      join_failed(*c1, r ? 500 : media_error_status(r.error()), true);
+      return;
+    }
+    d->from = c1->referrer_side;
+    d->offer = true;
+    c1->offer_pending = true;
+    c2->join_cseq = cseq;
+    c2->join_offer = offer;
+    c2->join_side = yside;
+    d->on_final = [this, s1, s2](int st, const std::string& answer) { joined(s1, s2, st, answer); };
+  }
+
+  // c1's party answered: the answer goes to c2's party in its ACK, and the
+  // two are one call; the transferor is released from both.
+  void joined(std::uint64_t s1, std::uint64_t s2, int status, const std::string& answer) {
+    Call* c2 = find_call(s2);
+    if (!c2 || !c2->join_cseq) return;
+    MediaLeg yside = c2->join_side;
+    nta_leg_t* yleg = leg_of(*c2, yside);
+    std::uint32_t cseq = c2->join_cseq;
+    c2->join_cseq = 0;
+    Call* c1 = find_call(s1);
+    bool live = c1 && c1->joined_with == s2 && c2->joined_with == s1;
+    if (status >= 300 || answer.empty() || !live) {
+      refuse_offer(yleg, cseq, c2->join_offer);
+      if (live) join_failed(*c1, status >= 300 ? status : 488, true);
+      else end_call(*c2);
+      return;
+    }
+    ack_on(yleg, cseq, answer);
+    c1->joined_with = 0;
+    c1->join_notify = false;
+    c2->joined_with = 0;
+    auto y = take_leg(*c2, yside);
+    std::string joined_user = y ? y->target : std::string();
+    nta_leg_t* ref = c1->referrer;
+    nta_leg_t* old = y ? put_leg(*c1, c1->referrer_side, std::move(y)) : nullptr;
+    c1->referrer = nullptr;
+    bool gone1 = c1->referrer_gone;
+    c1->referrer_gone = false;
+    // c2 keeps only the transferor's leg.
+    nta_leg_t* ref2 = leg_of(*c2, c2->referrer_side);
+    bool gone2 = c2->referrer_gone;
+    c2->referrer = nullptr;
+    c2->referrer_gone = false;
+    c2->state = Call::State::ending;
+    if (ref2 && !gone2) send_bye(*c2, ref2);
+    if (c2->ended_status == 0) {
+      c2->ended_status = 200;
+      backend.call_event(c2->id, "ended", 200);
+    }
+    maybe_finish(*c2);
+    log.info("sip: call " + c1->id + ": joined with " + (joined_user.empty() ? "a trunk" : joined_user) +
+             " from call " + c2->id);
+    backend.call_event(c1->id, "transferred", 200);
+    if (gone1 || !old) return;
+    notify_refer(ref, 200, "OK", true, [this, s1, old] {
+      Call* c = find_call(s1);
+      if (c && !c->finishing) send_bye(*c, old);
+    });
+  }
+
+  // The attended transfer stopped: the transferor hears why and keeps its
+  // calls; a call it already left, or whose party was re-INVITEd, ends.
+  void join_failed(Call& c1, int status, bool c2_touched) {
+    Call* c2 = find_call(c1.joined_with);
+    c1.joined_with = 0;
+    c1.join_notify = false;
+    nta_leg_t* ref = c1.referrer;
+    c1.referrer = nullptr;
+    bool gone1 = c1.referrer_gone;
+    c1.referrer_gone = false;
+    log.info("sip: call " + c1.id + ": attended transfer failed with " + std::to_string(status));
+    if (c2) {
+      c2->joined_with = 0;
+      c2->join_cseq = 0;
+      nta_leg_t* ref2 = c2->referrer;
+      bool gone2 = c2->referrer_gone;
+      c2->referrer = nullptr;
+      c2->referrer_gone = false;
+      if (gone2 || c2_touched) end_call(*c2, gone2 ? ref2 : nullptr);
+    }
+    if (gone1) {
+      end_call(c1, ref);
+      return;
+    }
+    notify_refer(ref, status, phrase_of(status), true, nullptr);
+  }
+
+  // Call `gone` ended while being joined to `other`.
+  void join_abandoned(std::uint64_t other, std::uint64_t gone) {
+    Call* o = find_call(other);
+    if (!o || o->joined_with != gone) return;
+    o->joined_with = 0;
+    nta_leg_t* ref = o->referrer;
+    o->referrer = nullptr;
+    bool notify = o->join_notify;
+    o->join_notify = false;
+    bool left = o->referrer_gone;
+    o->referrer_gone = false;
+    if (o->join_cseq) {
+      // Its party's offer was waiting for the other call's answer.
+      refuse_offer(leg_of(*o, o->join_side), o->join_cseq, o->join_offer);
+      o->join_cseq = 0;
+      end_call(*o, left ? ref : nullptr);
+      return;
+    }
+    if (left) {
+      end_call(*o, ref);
+      return;
+    }
+    if (notify) notify_refer(ref, 487, "Request Terminated", true, nullptr);
+  }
+
+  // An INVITE with Replaces (RFC 3891) from a line: its sender takes the
+  // place of the party whose dialog it names, which gets BYE.
+  int on_replacing_invite(nta_incoming_t* irq, const sip_t* sip) {
+    if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id) return 400;
+    authenticate(irq, sip, true, "INVITE", [this, sip](nta_incoming_t* irq, const LineCredentials& line) {
+      replace_party(irq, sip, line);
+    });
+    return 0;
+  }
+
+  void replace_party(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line) {
+    auto p = party_by_replaces(sip->sip_replaces);
+    if (!p) {
+      log.info("sip: INVITE with Replaces from " + line.username + " names no answered call");
+      reply(irq, SIP_481_NO_TRANSACTION);
+      return;
+    }
+    Call& c = *p->call;
+    if (c.transfer || c.joined_with || c.offer_pending) {
+      reply(irq, SIP_491_REQUEST_PENDING);
+      return;
+    }
+    std::string offer = body_of(sip);
+    std::string sent;
+    if (!offer.empty()) {
+      auto r = c.media->offer(p->side, offer);
+      if (!r) {
+        int st = media_error_status(r.error());
+        log.info("sip: call " + c.id + ": INVITE with Replaces refused with " + std::to_string(st) + ": " +
+                 r.error().message);
+        reply(irq, st, sip_status_phrase(st));
+        return;
+      }
+      sent = *r;
+    }
+    // The newcomer's dialog, kept as a branch of the call until it is connected.
+    auto br = std::make_unique<Branch>();
+    br->call = &c;
+    br->target = line.username;
+    br->final = true;
+    br->acked = true;
+    br->status = 200;
+    br->leg = nta_leg_tcreate(agent, &Impl::on_b_request, br.get(), SIPTAG_CALL_ID(sip->sip_call_id),
+                              SIPTAG_FROM(sip->sip_to), SIPTAG_TO(sip->sip_from), TAG_END());
+    if (!br->leg) {
+      reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+      return;
+    }
+    nta_leg_tag(br->leg, nullptr);
+    nta_leg_server_route(br->leg, sip->sip_record_route, sip->sip_contact);
+    nta_incoming_tag(irq, nta_leg_get_tag(br->leg));
+    nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+    Branch* nb = br.get();
+    c.branches.push_back(std::move(br));
+    DialogRequest* d = send_in_dialog(c, leg_of(c, other_side(p->side)), sip_method_invite, "INVITE",
+                                      sent.empty() ? "" : "application/sdp", sent);
+    if (!d) {
+      reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+      return;
+    }
+    d->from = p->side;
+    d->offer = !sent.empty();
+    d->irq = irq;  // answered 481 by release_dialog if the call ends meanwhile
+    c.offer_pending = true;
+    auto serial = c.serial;
+    MediaLeg side = p->side;
+    log.info("sip: call " + c.id + ": " + line.username + " replaces " +
+             (side == MediaLeg::a ? "the caller" : "the callee"));
+    d->on_final = [this, serial, side, nb, d](int status, const std::string& body) {
+      replaced(serial, side, nb, d, status, body);
+    };
+  }
+
+  // The other party took the newcomer's media: the newcomer is connected.
+  void replaced(std::uint64_t serial, MediaLeg side, Branch* nb, DialogRequest* d, int status,
+                const std::string& body) {
+    Call* c = find_call(serial);
+    nta_incoming_t* irq = d->irq;
+    d->irq = nullptr;
+    if (!c || !irq) return;
+    if (nta_incoming_status(irq) >= 200) {
+      // Cancelled meanwhile (answered 487 by the stack).
+      nta_incoming_destroy(irq);
+      end_call(*c);
+      return;
+    }
+    if (status >= 300) {
+      nta_incoming_treply(irq, status, phrase_of(status), TAG_END());
+      nta_incoming_destroy(irq);
+      return;
+    }
+    auto it = std::find_if(c->branches.begin(), c->branches.end(),
+                           [nb](const auto& b) { return b.get() == nb; });
+    if (it == c->branches.end()) {
+      reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+      return;
+    }
+    std::unique_ptr<Branch> owned = std::move(*it);
+    c->branches.erase(it);
+    owned->counted = !owned->target.empty();
+    count_line(owned->target, 1);
+    nta_leg_t* old = put_leg(*c, side, std::move(owned));
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact),
+                        TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                        TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
+    nta_incoming_destroy(irq);
+    if (old) send_bye(*c, old);
+    backend.call_event(c->id, "transferred", 200);
   }
 
   // ---- trunk registrations (outbound REGISTER) ----------------------------

@@ -1,0 +1,303 @@
+// Call transfer through backend.sip with SIPp phones on 127.0.0.1: blind
+// transfer (REFER) by either party, to a busy or unanswering target, with the
+// transferor hanging up early; attended transfer (REFER with Replaces) and
+// INVITE with Replaces. Each phone's scenario checks what it gets (re-INVITE
+// through the relay, NOTIFY sipfrag bodies, BYE); the test checks every phone
+// finished its scenario and the stack is left with no call and no relay port.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "plugins/backend/sip/sip_plugin.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+
+namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::free_port;
+using dialtone::testing::run_sipp;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+std::string scenario(const std::string& name) {
+  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
+}
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 300; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// Waits until something (SIPp) listens on UDP `port` of 127.0.0.1.
+void wait_bound(int port) {
+  for (int i = 0; i < 100; ++i) {
+    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool taken = ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+    ::close(u);
+    if (taken) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// A SIPp phone running in the background.
+struct Phone {
+  std::future<int> rc;
+  std::string out;
+  int finish() { return rc.get(); }
+};
+
+class TransferTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new SipTestHost();
+    host_->add_line("alice", "alicepw", "1001");
+    host_->add_line("bob", "bobpw", "1002");
+    host_->add_line("carol", "carolpw", "1003");
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+  }
+
+  void SetUp() override {
+    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
+    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options({{"sip.listen", "127.0.0.1:0"},
+                                                           {"sip.node", "transfer-test"},
+                                                           {"qualify.interval", "0s"},
+                                                           {"rtp.bind", "127.0.0.2"},
+                                                           {"rtp.port_min", "28000"},
+                                                           {"rtp.port_max", "28999"}})));
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+    free_pairs_ = plugin_->media_free_pairs();
+  }
+  void TearDown() override {
+    if (plugin_) plugin_->stop();
+  }
+
+  std::vector<std::string> base(const std::string& file, int calls) {
+    return {"-sf", scenario(file), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p",
+            std::to_string(free_port()), "-mp", std::to_string(free_port()), "-m",
+            std::to_string(calls), "-timeout", "30s", "-timeout_error", "-trace_logs"};
+  }
+
+  // `user` (password user + "pw") answers on a SIPp callee running `file`
+  // for `calls` calls, registered on its port.
+  void callee(Phone& p, const std::string& user, const std::string& file, int calls = 1) {
+    auto args = base(file, calls);
+    int port = std::stoi(args[7]);
+    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+    wait_bound(port);
+    std::string out;
+    std::vector<std::string> reg{target_, "-sf", scenario("register.xml"), "-i", "127.0.0.1", "-p",
+                                 std::to_string(free_port()), "-m", "1", "-au", user, "-ap", user + "pw",
+                                 "-key", "user", user, "-key", "contact_port", std::to_string(port),
+                                 "-key", "expires", "3600", "-timeout", "25s", "-timeout_error"};
+    ASSERT_EQ(run_sipp(reg, &out), 0) << out;
+  }
+
+  // `user` calls extension `exten` from a SIPp caller running `file`
+  // (`calls` calls, `more` further SIPp options).
+  void caller(Phone& p, const std::string& user, const std::string& exten, const std::string& file,
+              int calls = 1, const std::vector<std::string>& more = {}) {
+    auto args = base(file, calls);
+    args.insert(args.begin(), target_);
+    std::vector<std::string> extra{"-s", exten, "-au", user, "-ap", user + "pw", "-key", "user", user};
+    extra.insert(extra.end(), more.begin(), more.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+  }
+
+  std::size_t count(const std::string& topic) {
+    std::size_t n = 0;
+    for (auto& e : host_->test_bus().events())
+      if (e.topic == topic) ++n;
+    return n;
+  }
+
+  // Nothing left over: no call, every relay port back in the pool.
+  void expect_idle() {
+    EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }))
+        << plugin_->active_calls() << " calls left";
+    EXPECT_TRUE(eventually([&] { return plugin_->media_free_pairs() == free_pairs_; }))
+        << "relay ports not released";
+  }
+
+  static SipTestHost* host_;
+  std::unique_ptr<sip::SipPlugin> plugin_;
+  std::string target_;
+  std::size_t free_pairs_ = 0;
+};
+
+SipTestHost* TransferTest::host_ = nullptr;
+
+TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
+  // alice is re-INVITEd with carol's media and hangs up: carol gets the BYE.
+  // bob gets NOTIFY 100 then 200 and is released by BYE.
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_transferee_callee.xml"));
+  // alice refers bob to 1003 and is released; bob, re-INVITEd with carol's
+  // media, hangs up: carol gets the BYE.
+  caller(alice, "alice", "1002", "xfer_blind_by_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, BlindTransferToABusyTargetKeepsTheCallAndNotifiesTheFailure) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_busy.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_busy_by_callee.xml"));
+  // bob gets NOTIFY 486 and, still talking to alice, hangs up: alice gets BYE.
+  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred);
+  expect_idle();
+}
+
+TEST_F(TransferTest, TransferorHangingUpAfterReferStillGetsTheCallerConnected) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  // carol rings 1 s: bob's BYE right after NOTIFY 100 comes first.
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target_late.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_hangup_by_callee.xml"));
+  // alice stays through bob's BYE, is re-INVITEd with carol's media and
+  // hangs up on carol.
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, UnansweredTransferAfterTheTransferorHungUpHangsUpTheCaller) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  // carol rings until the dialplan's ring time (2 s) cancels her.
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_ring_cancel.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_hangup_by_callee.xml"));
+  // Nobody is left for alice: she gets BYE.
+  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred);
+  expect_idle();
+}
+
+TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, carol, alice;
+  // bob answers two calls: carol's (the consultation), then alice's, on
+  // which it sends REFER with Replaces naming its dialog with carol.
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_attended_callee.xml", 2));
+  auto answered = count("sip.call.answered");
+  caller(carol, "carol", "1002", "xfer_consulted_caller.xml");
+  ASSERT_TRUE(host_->test_bus().wait_for("sip.call.answered", std::chrono::seconds(20), answered))
+      << "the consultation call was not answered";
+  // alice is re-INVITEd with carol's offer, carol gets alice's answer in the
+  // ACK; bob gets NOTIFY 200 and BYE on both calls; alice hangs up on carol.
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  // The call kept reports the transfer (the consultation call just ends).
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, AttendedTransferByTheCallerOfBothCallsJoinsTheCallees) {
+  auto transferred = count("sip.call.transferred");
+  Phone alice, carol, bob;
+  // alice is re-INVITEd with carol's offer, then hangs up on carol; carol
+  // gets a re-INVITE without SDP, offers, and gets alice's answer in the ACK.
+  ASSERT_NO_FATAL_FAILURE(callee(alice, "alice", "xfer_transferee_callee.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_consulted_callee.xml"));
+  // bob calls alice, then carol, then refers alice to carol with Replaces.
+  caller(bob, "bob", "1001", "xfer_attended_caller.xml", 2,
+         {"-r", "1", "-rp", "1000", "-cid_str", "%u-%p-xfer"});
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, ReplacesNamingNoCallFailsAndLeavesTheCallUp) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_bad_replaces_callee.xml"));
+  // bob gets NOTIFY 481 and, still talking to alice, hangs up: alice gets BYE.
+  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred);
+  expect_idle();
+  // The stack keeps serving: a plain call afterwards goes through.
+  Phone carol, alice2;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_answer.xml"));
+  caller(alice2, "alice", "1003", "uac_call_hangup.xml");
+  EXPECT_EQ(alice2.finish(), 0) << alice2.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  expect_idle();
+}
+
+TEST_F(TransferTest, InviteWithReplacesTakesTheReplacedCallersPlace) {
+  auto transferred = count("sip.call.transferred");
+  Phone bob, alice;
+  // bob is re-INVITEd with the newcomer's media, then hangs up on it.
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_transferee_callee.xml"));
+  // alice's first phone calls bob; her second phone, once the first is
+  // connected, sends INVITE with Replaces naming that dialog: the first
+  // phone gets BYE, the second is connected to bob.
+  caller(alice, "alice", "1002", "xfer_replacing_caller.xml", 2, {"-r", "1", "-rp", "1000"});
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  expect_idle();
+}
+
+TEST_F(TransferTest, InviteWithReplacesNamingNoCallIsRefused) {
+  Phone alice;
+  caller(alice, "alice", "1002", "xfer_replacing_unknown.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(host_->logger().contains("names no answered call"));
+  expect_idle();
+}
+
+}  // namespace

@@ -28,6 +28,23 @@ std::string scenario(const std::string& name) {
   return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
 }
 
+// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
+// SIPp UAS started in the background is ready to answer.
+bool udp_bound(int port) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+    ::close(fd);
+    if (taken) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 class SipTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -95,16 +112,19 @@ class SipTest : public ::testing::Test {
                        "1", "-timeout", "25s", "-timeout_error"},
                       &callee_out_);
     });
+    udp_bound(port);  // ringing a callee not yet listening would fail the call
     return port;
   }
 
   // Another SIPp UAS running `file` on `port`.
   static std::future<int> uas(const std::string& file, int port, std::string* out) {
-    return std::async(std::launch::async, [file, port, out] {
+    auto f = std::async(std::launch::async, [file, port, out] {
       return run_sipp({"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-m",
                        "1", "-timeout", "25s", "-timeout_error"},
                       out);
     });
+    udp_bound(port);
+    return f;
   }
 
   // A peer trunk (no registration, recognized by address) in `context`.
@@ -453,23 +473,6 @@ TEST_F(SipTest, CallPermissionDenyingTheExtensionGives403) {
 }
 
 // ---- groups (seed 5.16) -------------------------------------------------------
-
-// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
-// SIPp UAS started in the background is ready to answer.
-bool udp_bound(int port) {
-  for (int i = 0; i < 200; ++i) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
-    ::close(fd);
-    if (taken) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 // A group `name` ringing `members` (user ids, in order) by `strategy`;
 // `exten` in "default" when not empty. Returns the group id.

@@ -1014,8 +1014,9 @@ struct SipStack::Impl {
         bool has_sdp = body && !body->empty();
         if (!c.relayed_ringing || has_sdp) {
           const char* phrase = sip->sip_status->st_phrase;
-          // Reliably (RSeq, Require: 100rel) when A asked for it; sofia
-          // holds a 2xx until A PRACKs an 18x that carried SDP.
+          // Reliably (RSeq, Require: 100rel) when A asked for it (sofia
+          // holds a 2xx until A PRACKs an 18x that carried SDP); otherwise,
+          // or if sofia cannot, the plain reply below.
           if (!c.a_rel100 ||
               !nta_reliable_treply(
                   c.a_irq, nullptr, nullptr, status, phrase, SIPTAG_CONTACT(self->contact),

@@ -204,6 +204,24 @@ TEST_F(SessionTest, CallerRequiring100relGetsAReliable180AndItsPrackIsAnswered) 
   still_serving();
 }
 
+TEST_F(SessionTest, CallerThatNeverPracksGets503AndTheCalleeIsCancelled) {
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  // bob rings until cancelled (a ring time longer than the PRACK wait);
+  // sofia gives up on the PRACK after 32 s.
+  host_->sql("UPDATE confd_users SET ring_seconds = 45 WHERE firstname = 'bob'");
+  ASSERT_NO_FATAL_FAILURE(callee("uas_ring_cancel.xml", {"-timeout", "38s"}));
+  std::string out;
+  auto args = base("uac_100rel_no_prack.xml");
+  args.insert(args.begin(), target_);
+  args.insert(args.end(), {"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
+                           "-timeout", "38s"});
+  EXPECT_EQ(run_sipp(args, &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_TRUE(host_->logger().contains("did not PRACK a reliable provisional response"));
+  host_->sql("UPDATE confd_users SET ring_seconds = 30 WHERE firstname = 'bob'");
+  still_serving();
+}
+
 TEST_F(SessionTest, ReliableRingingFromTheCalleeIsPrackedAndTheCallCompletes) {
   ASSERT_NO_FATAL_FAILURE(start_plugin());
   ASSERT_NO_FATAL_FAILURE(callee("uas_100rel.xml"));

@@ -204,6 +204,17 @@ TEST_F(SessionTest, CallerRequiring100relGetsAReliable180AndItsPrackIsAnswered) 
   still_serving();
 }
 
+TEST_F(SessionTest, CallerOnlySupporting100relGetsAReliable180WhenConfiguredTo) {
+  ASSERT_NO_FATAL_FAILURE(start_plugin({{"rel100.mode", "supported"}}));
+  ASSERT_NO_FATAL_FAILURE(callee("uas_answer_early.xml"));
+  std::string out;
+  EXPECT_EQ(caller("uac_100rel_supported.xml", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(logged(out, "REQUIRE"), "100rel") << out;
+  EXPECT_EQ(logged(out, "PRACK_OK"), "PRACK") << out;
+  still_serving();
+}
+
 TEST_F(SessionTest, CallerThatNeverPracksGets503AndTheCalleeIsCancelled) {
   ASSERT_NO_FATAL_FAILURE(start_plugin());
   // bob rings until cancelled (a ring time longer than the PRACK wait);

@@ -1759,24 +1759,28 @@ struct SipStack::Impl {
   // Unsupported; a Session-Expires below session_min_se gets 422 with
   // Min-SE. True when the INVITE was answered here.
   bool refuse_invite(nta_incoming_t* irq, const sip_t* sip) {
-    if (sip->sip_require) {
-      Home h;
-      sip_supported_t* ours = sip_supported_make(h.get(), kSupported);
-      if (sip_unsupported_t* u = sip_has_unsupported(h.get(), ours, sip->sip_require)) {
-        char buf[256] = {0};
-        sip_header_field_e(buf, sizeof buf, reinterpret_cast<const sip_header_t*>(u), 0);
-        log.info("sip: INVITE from " + source_of(irq).ip + " refused with 420: it requires " + buf);
-        nta_incoming_treply(irq, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED(u),
-                            SIPTAG_SUPPORTED_STR(kSupported), TAG_END());
-        nta_incoming_destroy(irq);
-        return true;
-      }
-    }
+    if (refuse_extensions(irq, sip)) return true;
     if (too_brief(sip)) {
       reply_too_brief(irq);
       return true;
     }
     return false;
+  }
+
+  bool refuse_extensions(nta_incoming_t* irq, const sip_t* sip) {
+    if (!sip->sip_require) return false;
+    Home h;
+    sip_supported_t* ours = sip_supported_make(h.get(), kSupported);
+    sip_unsupported_t* u = sip_has_unsupported(h.get(), ours, sip->sip_require);
+    if (!u) return false;
+    char buf[256] = {0};
+    sip_header_field_e(buf, sizeof buf, reinterpret_cast<const sip_header_t*>(u), 0);
+    log.info("sip: " + str(sip->sip_request->rq_method_name) + " from " + source_of(irq).ip +
+             " refused with 420: it requires " + buf);
+    nta_incoming_treply(irq, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED(u),
+                        SIPTAG_SUPPORTED_STR(kSupported), TAG_END());
+    nta_incoming_destroy(irq);
+    return true;
   }
 
   bool too_brief(const sip_t* sip) const {
@@ -1962,10 +1966,12 @@ struct SipStack::Impl {
   }
 
   // An INVITE or UPDATE from `from` in an answered call refreshes its
-  // leg: its Session-Expires is taken (422 below session_min_se) and an
-  // UPDATE without SDP is answered here. Returns the status answered, 0
-  // when replied here, -1 when the request goes on to the other leg.
+  // leg: its Session-Expires is taken (420 for an unknown Require, 422
+  // below session_min_se) and an UPDATE without SDP is answered here.
+  // Returns 0 when answered here, -1 when the request goes on to the
+  // other leg.
   int take_refresh(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip) {
+    if (refuse_extensions(irq, sip)) return 0;
     if (too_brief(sip)) {
       reply_too_brief(irq);
       return 0;

@@ -256,4 +256,14 @@ TEST_F(SessionTest, InviteRequiringAnUnknownExtensionGets420WithUnsupported) {
   still_serving();
 }
 
+TEST_F(SessionTest, ReInviteRequiringAnUnknownExtensionGets420AndTheCallGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  ASSERT_NO_FATAL_FAILURE(callee("uas_answer.xml"));  // answers, waits for the BYE
+  std::string out;
+  EXPECT_EQ(caller("uac_reinvite_420.xml", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(logged(out, "UNSUPPORTED"), "unknown-ext") << out;
+  still_serving();
+}
+
 }  // namespace

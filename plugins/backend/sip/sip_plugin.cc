@@ -64,6 +64,14 @@ const sdk::OptionSpec kOptions[] = {
      "how long a phone may take to answer a check-sync NOTIFY (provisioning synchronize)"},
     {"media.codecs", OptionType::list, "pcmu,pcma,g722,telephone-event",
      "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, telephone-event"},
+    {"session_timers.min_se", OptionType::integer, "90",
+     "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
+     "shorter gets 422 with Min-SE; keep it at 90 or more",
+     sdk::kNone, nullptr, 1, 86400},
+    {"rel100.mode", OptionType::choice, "required",
+     "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
+     "to callers that only support it (supported)",
+     sdk::kNone, "required|supported"},
     {}};
 
 namespace {
@@ -420,6 +428,8 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.notify_timeout = o.get_duration("notify.timeout", std::chrono::seconds(8));
   if (c.qualify_interval.count() < 0 || c.qualify_timeout.count() <= 0 || c.notify_timeout.count() <= 0)
     return sdk::Error::invalid("qualify.interval, qualify.timeout and notify.timeout must be positive");
+  c.session_min_se = static_cast<int>(o.get_int("session_timers.min_se", 90));
+  c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
   return c;
 }
 

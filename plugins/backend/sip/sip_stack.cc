@@ -27,6 +27,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,6 +64,8 @@ std::int64_t mono_ms() {
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
 constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY";
+// The extensions an INVITE may require: session timers and PRACK.
+constexpr const char* kSupported = "timer, 100rel";
 
 std::string random_token(std::size_t n) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -165,6 +168,7 @@ struct Branch {
   bool ack_waits = false;  // late offer: the ACK carries A's answer, sent when A ACKs
   int round = 0;         // which sip.dial of the call rang it
   std::uint32_t invite_cseq = 0;
+  std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
 };
 
 // An in-dialog request sent on one leg: relayed from the other leg's `irq`
@@ -184,6 +188,21 @@ struct DialogRequest {
   bool raw = false;
   std::uint32_t cseq = 0;
   std::function<void(int status, const std::string& body)> on_final;
+};
+
+// A session timer (RFC 4028) on one leg of an answered call: Dialtone
+// refreshes the leg at half the interval, or hangs up when the peer, the
+// refresher, lets the session lapse.
+struct SessionTimer {
+  Call* call = nullptr;
+  MediaLeg side = MediaLeg::a;
+  int interval = 0;           // seconds; 0: no session timer on this leg
+  bool we_refresh = false;
+  bool peer_timer = false;    // the peer supports "timer": answers carry Require: timer
+  bool peer_update = false;   // the peer allows UPDATE: refreshes use it
+  su_timer_t* timer = nullptr;
+  nta_outgoing_t* refresh = nullptr;  // our refresh in flight
+  bool refresh_invite = false;
 };
 
 struct Call {
@@ -218,6 +237,13 @@ struct Call {
   nta_leg_t* ack_leg = nullptr;
   std::uint32_t ack_cseq = 0;
   MediaLeg ack_from = MediaLeg::a;
+  // Session timers per leg, the last SDP sent on each leg (a re-INVITE
+  // refresh offers it again), and whether 18x go to A reliably.
+  SessionTimer a_timer;
+  SessionTimer b_timer;
+  std::string a_sdp_sent;
+  std::string b_sdp_sent;
+  bool a_rel100 = false;
   std::string context;       // the caller's
   std::string caller_name;
   // Blind transfer: on the transferred call, the transfer's call and the
@@ -695,6 +721,7 @@ struct SipStack::Impl {
 
   int on_invite(nta_incoming_t* irq, const sip_t* sip) {
     if (!sip->sip_from || !sip->sip_to || !sip->sip_request->rq_url) return 400;
+    if (refuse_invite(irq, sip)) return 0;
     Source src = source_of(irq);
     with_trunks([this, irq, sip, src] {
       // A peer trunk is recognized by its address and needs no digest.
@@ -756,6 +783,7 @@ struct SipStack::Impl {
     c->from_display = str(sip->sip_from->a_display);
     c->from_user = str(sip->sip_from->a_url->url_user);
     c->called = str(sip->sip_request->rq_url->url_user);
+    caller_extensions(*c, sip);
     if (sip->sip_payload && sip->sip_payload->pl_data)
       c->sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
     if (sip->sip_content_type) c->content_type = str(sip->sip_content_type->c_type);
@@ -921,6 +949,7 @@ struct SipStack::Impl {
             br->leg, &Impl::on_b_response, br, nullptr, SIP_METHOD_INVITE,
             URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT(contact),
             SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+            SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
             TAG_IF(!extra.empty(), SIPTAG_HEADER_STR(extra.c_str())),
             TAG_IF(!c->content_type.empty(), SIPTAG_CONTENT_TYPE_STR(c->content_type.c_str())),
             TAG_IF(!c->sdp.empty(), SIPTAG_PAYLOAD_STR(c->sdp.c_str())), TAG_END());
@@ -994,12 +1023,21 @@ struct SipStack::Impl {
     Call& c = *br->call;
     int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
     if (status < 200) {
+      if (status > 100 && sip && sip->sip_rseq) self->prack(*br, sip);
       if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
         std::optional<std::string> body;
         if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) body = self->sdp_from_b(c, sip);
         bool has_sdp = body && !body->empty();
         if (!c.relayed_ringing || has_sdp) {
           const char* phrase = sip->sip_status->st_phrase;
+          // Reliably (RSeq, Require: 100rel) when A asked for it (sofia
+          // holds a 2xx until A PRACKs an 18x that carried SDP); otherwise,
+          // or if sofia cannot, the plain reply below.
+          if (!c.a_rel100 ||
+              !nta_reliable_treply(
+                  c.a_irq, nullptr, nullptr, status, phrase, SIPTAG_CONTACT(self->contact),
+                  TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
+                  TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END()))
           nta_incoming_treply(
               c.a_irq, status, phrase, SIPTAG_CONTACT(self->contact),
               TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
@@ -1050,10 +1088,15 @@ struct SipStack::Impl {
           }
         }
         bool has_sdp = body && !body->empty();
+        std::string timer = self->timer_headers(c.a_timer);
         nta_incoming_treply(
             c.a_irq, SIP_200_OK, SIPTAG_CONTACT(self->contact),
+            SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),
+            TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
             TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
             TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
+        if (has_sdp) c.a_sdp_sent = *body;
+        self->session_answered(c, sip);
         self->backend.call_event(c.id, "answered", 200);
         self->finish_dial(c, "answered", 200);
       } else {
@@ -1125,6 +1168,7 @@ struct SipStack::Impl {
       else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
     }
     send_ack(*br, answer);
+    if (!answer.empty()) c.b_sdp_sent = answer;
   }
 
   void send_bye(Call& c, nta_leg_t* leg) {
@@ -1147,6 +1191,7 @@ struct SipStack::Impl {
   static int on_a_ack_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip) {
     auto* c = static_cast<Call*>(magic);
     Impl* self = current();
+    if (!sip && nta_incoming_status(irq) < 200) self->rel100_timeout(*c);
     if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack) self->on_a_ack(*c, sip);
     if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_cancel) {
       if (c->state == Call::State::routing || c->state == Call::State::ringing) {
@@ -1246,6 +1291,7 @@ struct SipStack::Impl {
     c.caller_username.clear();
     if (c.ring_timer) su_timer_destroy(c.ring_timer);
     c.ring_timer = nullptr;
+    drop_session_timers(c);
     for (auto& b : c.branches) {
       if (b->counted) count_line(b->target, -1);
       b->counted = false;
@@ -1294,11 +1340,16 @@ struct SipStack::Impl {
       case sip_method_update:
       case sip_method_info:
         break;
+      case sip_method_prack:
+        return 481;  // no reliable 18x of ours waits for it (sofia takes those)
       default:
         return 501;
     }
     if (!established) return c.state == Call::State::ending ? 481 : 491;
     bool offerish = method != sip_method_info;
+    if (offerish) {
+      if (int answered = take_refresh(c, from, irq, sip); answered >= 0) return answered;
+    }
     if (offerish && (c.offer_pending || c.transfer || c.joined_with)) return 491;  // glare
     std::string body = body_of(sip);
     std::string type = type_of(sip);
@@ -1331,12 +1382,15 @@ struct SipStack::Impl {
     d->method = method;
     d->to_leg = leg;
     bool refresh = method == sip_method_invite || method == sip_method_update;
+    std::string timer = refresh ? timer_request_headers(c, leg) : std::string();
     d->orq = nta_outgoing_tcreate(
         leg, &Impl::on_dialog_response, d.get(), nullptr, method, name.c_str(), nullptr,
         TAG_IF(refresh, SIPTAG_CONTACT(contact)), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+        TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
         TAG_IF(!body.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
         TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
     if (!d->orq) return nullptr;
+    if (refresh && !body.empty()) sdp_sent_on(c, leg) = body;
     c.dialog.push_back(std::move(d));
     return c.dialog.back().get();
   }
@@ -1389,14 +1443,18 @@ struct SipStack::Impl {
       }
     }
     if (ack_now) ack_on(d.to_leg, cseq);
+    if (offerish && status < 300) session_refreshed(*c, d, sip);
     if (d.on_final) {
       auto fn = std::move(d.on_final);
       d.on_final = nullptr;
       fn(status, body);
     } else if (d.irq) {
       const char* phrase = sip && sip->sip_status ? sip->sip_status->st_phrase : sip_status_phrase(status);
+      std::string timer = offerish && status < 300 ? timer_headers(timer_of(*c, d.from)) : std::string();
+      if (offerish && status < 300 && !body.empty()) sdp_sent_on(*c, d.from) = body;
       nta_incoming_treply(d.irq, status, phrase ? phrase : "Error",
                           TAG_IF(offerish && status < 300, SIPTAG_CONTACT(contact)),
+                          TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
                           TAG_IF(!body.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
                           TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
       nta_incoming_destroy(d.irq);
@@ -1427,6 +1485,7 @@ struct SipStack::Impl {
       else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
     }
     ack_on(c.ack_leg, c.ack_cseq, answer);
+    if (!answer.empty()) sdp_sent_on(c, c.ack_leg) = answer;
     c.ack_leg = nullptr;
   }
 
@@ -2187,6 +2246,311 @@ struct SipStack::Impl {
     nta_incoming_destroy(irq);
     if (old) send_bye(*c, old);
     backend.call_event(c->id, "transferred", 200);
+  }
+
+  // ---- session timers (RFC 4028) and reliable provisionals (RFC 3262) -----
+
+  static bool has_feature(const msg_list_t* list, const char* feature) {
+    return list && sip_has_feature(list, feature);
+  }
+  SessionTimer& timer_of(Call& c, MediaLeg side) { return side == MediaLeg::a ? c.a_timer : c.b_timer; }
+  std::string& sdp_sent_on(Call& c, MediaLeg side) {
+    return side == MediaLeg::a ? c.a_sdp_sent : c.b_sdp_sent;
+  }
+  std::string& sdp_sent_on(Call& c, nta_leg_t* leg) {
+    return sdp_sent_on(c, leg == c.a_leg ? MediaLeg::a : MediaLeg::b);
+  }
+
+  // An INVITE requiring an extension Dialtone lacks gets 420 with
+  // Unsupported; a Session-Expires below session_min_se gets 422 with
+  // Min-SE. True when the INVITE was answered here.
+  bool refuse_invite(nta_incoming_t* irq, const sip_t* sip) {
+    if (refuse_extensions(irq, sip)) return true;
+    if (too_brief(sip)) {
+      reply_too_brief(irq);
+      return true;
+    }
+    return false;
+  }
+
+  bool refuse_extensions(nta_incoming_t* irq, const sip_t* sip) {
+    if (!sip->sip_require) return false;
+    Home h;
+    sip_supported_t* ours = sip_supported_make(h.get(), kSupported);
+    sip_unsupported_t* u = sip_has_unsupported(h.get(), ours, sip->sip_require);
+    if (!u) return false;
+    char buf[256] = {0};
+    sip_header_field_e(buf, sizeof buf, reinterpret_cast<const sip_header_t*>(u), 0);
+    log.info("sip: " + str(sip->sip_request->rq_method_name) + " from " + source_of(irq).ip +
+             " refused with 420: it requires " + buf);
+    nta_incoming_treply(irq, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED(u),
+                        SIPTAG_SUPPORTED_STR(kSupported), TAG_END());
+    nta_incoming_destroy(irq);
+    return true;
+  }
+
+  bool too_brief(const sip_t* sip) const {
+    return sip->sip_session_expires &&
+           sip->sip_session_expires->x_delta < static_cast<unsigned long>(cfg.session_min_se);
+  }
+  void reply_too_brief(nta_incoming_t* irq) {
+    std::string min = std::to_string(cfg.session_min_se);
+    nta_incoming_treply(irq, SIP_422_SESSION_TIMER_TOO_SMALL, SIPTAG_MIN_SE_STR(min.c_str()),
+                        SIPTAG_SUPPORTED_STR(kSupported), TAG_END());
+    nta_incoming_destroy(irq);
+  }
+
+  // The session timer `sip` (an INVITE or UPDATE from the peer of `st`)
+  // asks for, RFC 4028 section 9: the refresher the peer named, else the
+  // peer when it supports timer, else Dialtone. Without Session-Expires the
+  // leg keeps what it had.
+  static void timer_from_request(SessionTimer& st, const sip_t* sip) {
+    if (has_feature(sip->sip_supported, "timer") || has_feature(sip->sip_require, "timer"))
+      st.peer_timer = true;
+    if (sip->sip_allow) st.peer_update = sip_is_allowed(sip->sip_allow, sip_method_update, "UPDATE");
+    const sip_session_expires_t* se = sip->sip_session_expires;
+    if (!se || se->x_delta == 0) return;
+    st.interval = static_cast<int>(std::min<unsigned long>(se->x_delta, 86400));
+    st.we_refresh = !st.peer_timer || (se->x_refresher && strcasecmp(se->x_refresher, "uas") == 0);
+  }
+
+  // The session timer a peer set in its 2xx to Dialtone's INVITE or UPDATE:
+  // refresher=uac (or none) makes Dialtone the refresher.
+  static void timer_from_response(SessionTimer& st, const sip_t* sip) {
+    if (!sip) return;
+    if (sip->sip_allow) st.peer_update = sip_is_allowed(sip->sip_allow, sip_method_update, "UPDATE");
+    const sip_session_expires_t* se = sip->sip_session_expires;
+    if (!se || se->x_delta == 0) return;
+    st.peer_timer = true;
+    st.interval = static_cast<int>(std::min<unsigned long>(se->x_delta, 86400));
+    st.we_refresh = !se->x_refresher || strcasecmp(se->x_refresher, "uac") == 0;
+  }
+
+  void caller_extensions(Call& c, const sip_t* sip) {
+    timer_from_request(c.a_timer, sip);
+    c.a_rel100 = has_feature(sip->sip_require, "100rel") ||
+                 (cfg.rel100_when_supported && has_feature(sip->sip_supported, "100rel"));
+  }
+
+  // Headers of Dialtone's 2xx to a request from the peer of `st`, which
+  // was the UAC: refresher=uac names the peer.
+  static std::string timer_headers(const SessionTimer& st) {
+    if (st.interval <= 0) return {};
+    std::string h = "Session-Expires: " + std::to_string(st.interval) +
+                    ";refresher=" + (st.we_refresh ? "uas" : "uac");
+    if (st.peer_timer) h += "\r\nRequire: timer";
+    return h;
+  }
+
+  // Headers of an INVITE or UPDATE Dialtone sends on `leg` (Dialtone is
+  // the UAC): every such request refreshes the leg's session.
+  std::string timer_request_headers(Call& c, nta_leg_t* leg) {
+    const SessionTimer& st = leg == c.a_leg ? c.a_timer : c.b_timer;
+    if (st.interval <= 0) return {};
+    return "Session-Expires: " + std::to_string(st.interval) +
+           ";refresher=" + (st.we_refresh ? "uac" : "uas") + "\r\nSupported: timer";
+  }
+
+  // The call is answered: B's 2xx may impose a session timer on B's leg;
+  // both legs' timers start.
+  void session_answered(Call& c, const sip_t* b_ok) {
+    timer_from_response(c.b_timer, b_ok);
+    if (c.b_sdp_sent.empty()) c.b_sdp_sent = c.sdp;
+    arm_session_timer(c, MediaLeg::a);
+    arm_session_timer(c, MediaLeg::b);
+  }
+
+  // RFC 4028 section 10: the refresher refreshes at half the interval; the
+  // other side hangs up when no refresh came by the interval minus the
+  // smaller of 32 s and a third of it.
+  void arm_session_timer(Call& c, MediaLeg side, long delay_ms = -1) {
+    SessionTimer& st = timer_of(c, side);
+    st.call = &c;
+    st.side = side;
+    if (st.interval <= 0 || !root) return;
+    long ms = delay_ms >= 0 ? delay_ms
+              : st.we_refresh ? st.interval * 500L
+                              : (st.interval - std::min(32, st.interval / 3)) * 1000L;
+    if (!st.timer) st.timer = su_timer_create(su_root_task(root), ms);
+    if (st.timer) su_timer_set_interval(st.timer, &Impl::on_session_timer, &st, ms);
+  }
+
+  static void on_session_timer(void*, su_timer_t*, void* arg) {
+    auto* st = static_cast<SessionTimer*>(arg);
+    Impl* self = current();
+    Call& c = *st->call;
+    if (c.state != Call::State::answered || c.finishing) return;
+    if (st->we_refresh) self->send_refresh(c, *st);
+    else self->session_expired(c, *st, "no session refresh came in time");
+  }
+
+  // A refresh of ours: UPDATE without SDP when the peer allows it, else a
+  // re-INVITE offering the SDP last sent on the leg again (RFC 4028 7.4).
+  void send_refresh(Call& c, SessionTimer& st) {
+    nta_leg_t* leg = leg_of(c, st.side);
+    if (!leg || st.refresh) return;
+    const std::string& sdp = sdp_sent_on(c, st.side);
+    bool update = st.peer_update || sdp.empty();
+    if (!update && (c.offer_pending || c.transfer)) {
+      arm_session_timer(c, st.side, 2000);  // an offer is in flight: try again shortly
+      return;
+    }
+    std::string se = "Session-Expires: " + std::to_string(st.interval) + ";refresher=uac";
+    std::string min = std::to_string(cfg.session_min_se);
+    st.refresh = nta_outgoing_tcreate(
+        leg, &Impl::on_refresh_response, &st, nullptr,
+        update ? sip_method_update : sip_method_invite, update ? "UPDATE" : "INVITE", nullptr,
+        SIPTAG_CONTACT(contact), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+        SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_HEADER_STR(se.c_str()),
+        SIPTAG_MIN_SE_STR(min.c_str()),
+        TAG_IF(!update, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+        TAG_IF(!update, SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
+    if (!st.refresh) {
+      session_expired(c, st, "the session refresh could not be sent");
+      return;
+    }
+    st.refresh_invite = !update;
+    if (!update) c.offer_pending = true;
+  }
+
+  static int on_refresh_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+    auto* st = static_cast<SessionTimer*>(magic);
+    int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                        : nta_outgoing_status(orq);
+    if (status < 200 || st->refresh != orq) return 0;
+    Impl* self = current();
+    Call& c = *st->call;
+    bool invite = st->refresh_invite;
+    st->refresh = nullptr;
+    st->refresh_invite = false;
+    if (invite) {
+      c.offer_pending = false;
+      nta_leg_t* leg = self->leg_of(c, st->side);
+      if (status < 300 && sip && sip->sip_cseq && leg) self->ack_on(leg, sip->sip_cseq->cs_seq);
+    }
+    // The transaction goes once its callback has returned.
+    self->later([orq] { nta_outgoing_destroy(orq); });
+    if (c.state != Call::State::answered || c.finishing) return 0;
+    if (status < 300) {
+      timer_from_response(*st, sip);
+      self->arm_session_timer(c, st->side);
+    } else if (status == 408 || status == 481) {
+      self->session_expired(c, *st, "the session refresh got " + std::to_string(status));
+    } else if (status == 422 && sip && sip->sip_min_se) {
+      st->interval = std::max<int>(st->interval, static_cast<int>(sip->sip_min_se->min_delta));
+      self->send_refresh(c, *st);
+    } else if (!invite && (status == 405 || status == 501) && !self->sdp_sent_on(c, st->side).empty()) {
+      st->peer_update = false;
+      self->send_refresh(c, *st);
+    } else if (status == 491) {
+      self->arm_session_timer(c, st->side, 2000);
+    } else {
+      self->arm_session_timer(c, st->side);
+    }
+    return 0;
+  }
+
+  // The session of one leg lapsed: both legs are hung up.
+  void session_expired(Call& c, SessionTimer& st, const std::string& why) {
+    if (c.state != Call::State::answered) return;
+    log.info("sip: call " + c.id + ": session timer of the " +
+             (st.side == MediaLeg::a ? "caller" : "callee") + "'s leg (" +
+             std::to_string(st.interval) + " s) expired: " + why + "; hanging up");
+    c.state = Call::State::ending;
+    send_bye(c, c.a_leg);
+    if (c.winner) send_bye(c, c.winner->leg);
+    if (c.ended_status == 0) {
+      c.ended_status = 408;
+      backend.call_event(c.id, "ended", 408);
+    }
+    maybe_finish(c);
+  }
+
+  // An INVITE or UPDATE from `from` in an answered call refreshes its
+  // leg: its Session-Expires is taken (420 for an unknown Require, 422
+  // below session_min_se) and an UPDATE without SDP is answered here.
+  // Returns 0 when answered here, -1 when the request goes on to the
+  // other leg.
+  int take_refresh(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip) {
+    if (refuse_extensions(irq, sip)) return 0;
+    if (too_brief(sip)) {
+      reply_too_brief(irq);
+      return 0;
+    }
+    SessionTimer& st = timer_of(c, from);
+    timer_from_request(st, sip);
+    if (sip->sip_request->rq_method != sip_method_update || !body_of(sip).empty()) return -1;
+    std::string timer = timer_headers(st);
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact), SIPTAG_SUPPORTED_STR(kSupported),
+                        TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())), TAG_END());
+    nta_incoming_destroy(irq);
+    arm_session_timer(c, from);
+    return 0;
+  }
+
+  // A relayed INVITE or UPDATE got a 2xx: the leg it went to is refreshed
+  // (its 2xx may change the timer) and so is the leg that sent it.
+  void session_refreshed(Call& c, DialogRequest& d, const sip_t* sip) {
+    MediaLeg to = d.to_leg == c.a_leg ? MediaLeg::a : MediaLeg::b;
+    timer_from_response(timer_of(c, to), sip);
+    arm_session_timer(c, to);
+    if (d.irq) arm_session_timer(c, d.from);
+  }
+
+  void drop_session_timers(Call& c) {
+    for (SessionTimer* st : {&c.a_timer, &c.b_timer}) {
+      if (st->timer) su_timer_destroy(st->timer);
+      st->timer = nullptr;
+      if (st->refresh) nta_outgoing_destroy(st->refresh);
+      st->refresh = nullptr;
+    }
+  }
+
+  // B's reliable 18x (Require: 100rel, RSeq): PRACKed in B's early dialog,
+  // once per RSeq (a retransmission is not PRACKed again).
+  void prack(Branch& br, const sip_t* sip) {
+    if (!br.leg || !br.orq || br.final || !sip->sip_cseq || !sip->sip_to || !sip->sip_to->a_tag ||
+        !has_feature(sip->sip_require, "100rel"))
+      return;
+    std::uint32_t rseq = sip->sip_rseq->rs_response;
+    if (br.rseq != 0 && rseq <= br.rseq) return;
+    br.rseq = rseq;
+    nta_leg_rtag(br.leg, sip->sip_to->a_tag);
+    nta_leg_client_route(br.leg, sip->sip_record_route, sip->sip_contact);
+    std::string rack = std::to_string(rseq) + " " + std::to_string(sip->sip_cseq->cs_seq) + " INVITE";
+    nta_outgoing_t* p = nta_outgoing_tcreate(br.leg, &Impl::on_prack_response, nullptr, nullptr,
+                                             SIP_METHOD_PRACK, nullptr, SIPTAG_RACK_STR(rack.c_str()),
+                                             SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()), TAG_END());
+    if (!p) log.warn("sip: call " + br.call->id + ": could not PRACK " + br.target + "'s " +
+                     std::to_string(sip->sip_status->st_status));
+    nta_outgoing_setrseq(br.orq, rseq);
+  }
+
+  static int on_prack_response(void*, nta_outgoing_t* orq, const sip_t* sip) {
+    int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                        : nta_outgoing_status(orq);
+    if (status >= 200) nta_outgoing_destroy(orq);
+    return 0;
+  }
+
+  // A never PRACKed a reliable 18x (sofia answers it 503): the call ends.
+  void rel100_timeout(Call& c) {
+    if (c.state == Call::State::ending) return;
+    log.info("sip: call " + c.id + ": the caller did not PRACK a reliable provisional response");
+    if (c.state == Call::State::answered && c.winner) send_bye(c, c.winner->leg);
+    for (auto& b : c.branches)
+      if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+    c.state = Call::State::ending;
+    if (c.ended_status == 0) {
+      c.ended_status = 503;
+      backend.call_event(c.id, "ended", 503);
+    }
+    if (c.dial_done) {
+      auto done = std::move(c.dial_done);
+      c.dial_done = nullptr;
+      done(DialResult{"cancelled", 503});
+    }
+    maybe_finish(c);
   }
 
   // ---- trunk registrations (outbound REGISTER) ----------------------------

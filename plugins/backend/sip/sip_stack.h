@@ -43,6 +43,12 @@ struct SipConfig {
   std::chrono::milliseconds qualify_timeout{3000};
   // How long an out-of-dialog NOTIFY (check-sync) may stay unanswered.
   std::chrono::milliseconds notify_timeout{8000};
+  // Session timers (RFC 4028): a caller's Session-Expires below this gets
+  // 422 with Min-SE (the RFC's floor is 90; tests go lower).
+  int session_min_se = 90;
+  // RFC 3262: 18x go reliably (PRACK) to callers that require 100rel, and
+  // with this also to callers that only support it.
+  bool rel100_when_supported = false;
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.

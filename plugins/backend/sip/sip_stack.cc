@@ -1985,7 +1985,7 @@ struct SipStack::Impl {
         }
       }
     }
-    auto open = scanner.scan(conn_ports);
+    auto open = scanner.scan(cfg.host, conn_ports);
     std::unordered_map<std::string, bool> registered;
     for (auto& [received, tp] : held)
       if (!tport_is_closed(tp)) registered[peer_of(received)] = true;

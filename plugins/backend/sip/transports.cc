@@ -110,9 +110,18 @@ ConnectionScanner::~ConnectionScanner() {
   if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
-std::vector<AcceptedConnection> ConnectionScanner::scan(const std::vector<int>& ports) const {
+std::vector<AcceptedConnection> ConnectionScanner::scan(const std::string& host,
+                                                        const std::vector<int>& ports) const {
   std::vector<AcceptedConnection> out;
   if (dir_fd_ < 0 || ports.empty()) return out;
+  // The listeners' address in binary form, to skip sockets of other
+  // addresses that happen to use the same port number.
+  in_addr want4{};
+  in6_addr want6{};
+  bool any = host.empty() || host == "0.0.0.0" || host == "::" || host == "*";
+  bool is4 = !any && inet_pton(AF_INET, host.c_str(), &want4) == 1;
+  bool is6 = !any && !is4 && inet_pton(AF_INET6, host.c_str(), &want6) == 1;
+  if (!any && !is4 && !is6) any = true;  // a name: sofia resolved it, match on ports
   if (::lseek(dir_fd_, 0, SEEK_SET) != 0) return out;
   // getdents64 rather than readdir: no DIR stream to allocate, and the one
   // descriptor is reused for every scan.
@@ -144,6 +153,13 @@ std::vector<AcceptedConnection> ConnectionScanner::scan(const std::vector<int>& 
       else
         continue;
       if (std::find(ports.begin(), ports.end(), port) == ports.end()) continue;
+      if (is4 && (local.ss_family != AF_INET ||
+                  reinterpret_cast<sockaddr_in*>(&local)->sin_addr.s_addr != want4.s_addr))
+        continue;
+      if (is6 && (local.ss_family != AF_INET6 ||
+                  std::memcmp(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr, &want6,
+                              sizeof want6) != 0))
+        continue;
       int type = 0, listening = 0;
       socklen_t ilen = sizeof type;
       if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) != 0 || type != SOCK_STREAM)

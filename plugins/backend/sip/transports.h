@@ -34,7 +34,8 @@ class ConnectionScanner {
   ConnectionScanner(const ConnectionScanner&) = delete;
   ConnectionScanner& operator=(const ConnectionScanner&) = delete;
 
-  std::vector<AcceptedConnection> scan(const std::vector<int>& ports) const;
+  // `host`: the listeners' address; a wildcard (0.0.0.0, ::) matches any.
+  std::vector<AcceptedConnection> scan(const std::string& host, const std::vector<int>& ports) const;
 
   // Shuts down (both ways) the connections beyond `max`: first those whose
   // peer `keep` refuses, highest descriptor (most recent) first. The owner

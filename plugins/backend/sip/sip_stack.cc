@@ -1921,10 +1921,8 @@ struct SipStack::Impl {
     if (tcp) conn_ports.push_back(bound_port_of("tcp"));
     if (tls_bound_port) conn_ports.push_back(tls_bound_port);
     if (conn_ports.empty()) return;
-    // Four times a second: a burst of connections is cut back well before
-    // the process runs out of descriptors.
     conn_timer = su_timer_create(su_root_task(root), 250);
-    su_timer_run(conn_timer, &Impl::on_connections, this);
+    su_timer_set_interval(conn_timer, &Impl::on_connections, this, 250);
   }
 
   int bound_port_of(const char* proto) {
@@ -1966,12 +1964,22 @@ struct SipStack::Impl {
     return ip + ":" + received.substr(last + 1);
   }
 
-  static void on_connections(void* magic, su_timer_t*, void* arg) {
-    static_cast<Impl*>(arg)->check_connections();
+  // Four times a second, so a burst of connections is cut back well before
+  // the process runs out of descriptors; less often when the scan itself
+  // grows costly (thousands of connections), keeping it near 5 % of a core.
+  static void on_connections(void* magic, su_timer_t* t, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    auto started = std::chrono::steady_clock::now();
+    self->check_connections();
+    auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count();
+    auto next = std::clamp<std::int64_t>(spent * 20, 250, 5000);
+    su_timer_set_interval(t, &Impl::on_connections, self, static_cast<su_duration_t>(next));
   }
 
   void check_connections() {
-    // Every 5 s: let go of connections whose registrations are gone.
+    // Every 20th check: let go of connections whose registrations are gone.
     if (++conn_ticks % 20 == 0) {
       std::unordered_map<std::string, bool> used;
       for (auto& [aor, bindings] : locations)
@@ -1985,12 +1993,14 @@ struct SipStack::Impl {
         }
       }
     }
-    auto open = scanner.scan(cfg.host, conn_ports);
+    // Idle times need one more call per connection: read them every 4th check.
+    bool idle_check = conn_ticks % 4 == 0;
+    auto open = scanner.scan(cfg.host, conn_ports, idle_check);
     std::unordered_map<std::string, bool> registered;
     for (auto& [received, tp] : held)
       if (!tport_is_closed(tp)) registered[peer_of(received)] = true;
     auto keep = [&](const std::string& peer) { return registered.count(peer) > 0; };
-    ConnectionScanner::close_idle(open, cfg.tcp_idle_timeout.count(), keep);
+    if (idle_check) ConnectionScanner::close_idle(open, cfg.tcp_idle_timeout.count(), keep);
     tcp_open = open.size();
     if (cfg.tcp_max_connections == 0 || open.size() <= cfg.tcp_max_connections) {
       over_limit = false;

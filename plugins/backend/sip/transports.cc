@@ -111,7 +111,8 @@ ConnectionScanner::~ConnectionScanner() {
 }
 
 std::vector<AcceptedConnection> ConnectionScanner::scan(const std::string& host,
-                                                        const std::vector<int>& ports) const {
+                                                        const std::vector<int>& ports,
+                                                        bool with_idle) const {
   std::vector<AcceptedConnection> out;
   if (dir_fd_ < 0 || ports.empty()) return out;
   // The listeners' address in binary form, to skip sockets of other
@@ -160,13 +161,7 @@ std::vector<AcceptedConnection> ConnectionScanner::scan(const std::string& host,
                   std::memcmp(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr, &want6,
                               sizeof want6) != 0))
         continue;
-      int type = 0, listening = 0;
-      socklen_t ilen = sizeof type;
-      if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) != 0 || type != SOCK_STREAM)
-        continue;
-      ilen = sizeof listening;
-      if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) != 0 || listening)
-        continue;
+      // The listening socket and the unconnected UDP socket have no peer.
       sockaddr_storage peer{};
       len = sizeof peer;
       if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;
@@ -184,7 +179,7 @@ std::vector<AcceptedConnection> ConnectionScanner::scan(const std::string& host,
       }
       tcp_info info{};
       socklen_t info_len = sizeof info;
-      if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0)
+      if (with_idle && ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0)
         c.idle_ms = std::min(info.tcpi_last_data_recv, info.tcpi_last_data_sent);
       out.push_back(std::move(c));
     }

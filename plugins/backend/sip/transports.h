@@ -21,7 +21,7 @@ std::string tls_directory_problem(const std::string& dir);
 struct AcceptedConnection {
   int fd = -1;
   std::string peer;  // "127.0.0.1:40312" ("[::1]:40312" for IPv6)
-  std::int64_t idle_ms = 0;  // since data last went either way (the kernel's count)
+  std::int64_t idle_ms = 0;  // since data last went either way (the kernel's count); 0: not read
 };
 
 // Finds the process's sockets accepted on `ports` (TCP, local address
@@ -35,7 +35,9 @@ class ConnectionScanner {
   ConnectionScanner& operator=(const ConnectionScanner&) = delete;
 
   // `host`: the listeners' address; a wildcard (0.0.0.0, ::) matches any.
-  std::vector<AcceptedConnection> scan(const std::string& host, const std::vector<int>& ports) const;
+  // `with_idle`: also read each connection's idle time (one more call each).
+  std::vector<AcceptedConnection> scan(const std::string& host, const std::vector<int>& ports,
+                                       bool with_idle = true) const;
 
   // Shuts down (both ways) the connections beyond `max`: first those whose
   // peer `keep` refuses, highest descriptor (most recent) first. The owner

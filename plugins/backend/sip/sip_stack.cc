@@ -43,9 +43,9 @@
 
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/transports.h"
 #include "plugins/backend/sip/outbound_register.h"
 #include "plugins/backend/sip/qualify.h"
-#include "plugins/backend/sip/transports.h"
 
 namespace dialtone::plugins::backend::sip {
 namespace {

@@ -717,6 +717,27 @@ TEST_F(SipTransportTest, MissingCertificateFolderLeavesTlsOffWithOneLineAndUdpSe
   EXPECT_EQ(register_udp("bob", "bobpw", 5999, &out), 0) << out;
 }
 
+TEST_F(SipTransportTest, TlsPortInUseLeavesTlsOffWithOneLineAndUdpServing) {
+  // Another program holds the TLS port.
+  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(taken, 4), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len);
+  std::string port = std::to_string(ntohs(a.sin_port));
+  start_tls({{"sip.tls_port", port}});
+  EXPECT_EQ(plugin_->tls_port(), 0);
+  EXPECT_TRUE(inner_->logger().contains("sip: sip.tls_port: cannot listen for TLS on 127.0.0.1:" +
+                                        port))
+      << log_text();
+  std::string out;
+  EXPECT_EQ(register_udp("bob", "bobpw", 5999, &out), 0) << out;
+  ::close(taken);
+}
+
 TEST_F(SipTransportTest, BadCertificateFilesAreNamedWithTheFix) {
   // Each broken layout and the line an admin gets.
   struct Case {

@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libpoco-dev libpq-dev rapidjson-dev libspdlog-dev libfmt-dev liblua5.4-dev lua5.4
-  libgtest-dev libgmock-dev googletest libssl-dev
+  libgtest-dev libgmock-dev googletest libssl-dev openssl
   postgresql postgresql-contrib
   libsofia-sip-ua-dev sip-tester
   libldap2-dev slapd ldap-utils

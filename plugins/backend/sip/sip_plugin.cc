@@ -19,11 +19,18 @@ using sdk::OptionType;
 const sdk::OptionSpec kOptions[] = {
     {"sip.listen", OptionType::address, "127.0.0.1:5060",
      "address and port for SIP over UDP and TCP (port 0: any free port)"},
-    {"sip.transports", OptionType::list, "udp,tcp", "transports on sip.listen: udp, tcp or both"},
+    {"sip.transports", OptionType::list, "udp,tcp",
+     "transports served: udp and tcp on sip.listen, tls on sip.tls_port (udp or tcp needed)"},
     {"sip.tls_certificate_dir", OptionType::path, "",
-     "folder with agent.pem (certificate and key) and cafile.pem; empty: no TLS"},
-    {"sip.tls_port", OptionType::integer, "5061", "port for SIP over TLS", sdk::kNone, nullptr, 1,
-     65535},
+     "folder with agent.pem (private key and certificate) and cafile.pem; setting it also "
+     "turns tls on"},
+    {"sip.tls_port", OptionType::integer, "5061", "port for SIP over TLS (0: any free port)",
+     sdk::kNone, nullptr, 0, 65535},
+    {"sip.tcp_max_connections", OptionType::integer, "4096",
+     "TCP and TLS connections accepted at most (0: no limit); past it the newest without a "
+     "registration are closed", sdk::kNone, nullptr, 0, 1000000},
+    {"sip.tcp_idle_timeout", OptionType::duration, "10m",
+     "a TCP or TLS connection silent this long is closed, unless a registration came over it"},
     {"sip.realm", OptionType::string, "dialtone", "digest authentication realm"},
     {"registrar.expires_min", OptionType::integer, "60",
      "shortest registration accepted (shorter gets 423 Interval Too Brief)", sdk::kNone, nullptr,
@@ -391,12 +398,25 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   if (c.host.size() > 2 && c.host.front() == '[') c.host = c.host.substr(1, c.host.size() - 2);
   if (o.has("sip.transports")) c.transports = o.get_list("sip.transports");
   for (auto& t : c.transports)
-    if (t != "udp" && t != "tcp")
-      return sdk::Error::invalid("sip.transports: unknown transport '" + t +
-                                 "'; use udp, tcp (TLS is enabled by sip.tls_certificate_dir)");
-  if (c.transports.empty()) return sdk::Error::invalid("sip.transports: give udp, tcp or both");
+    if (t != "udp" && t != "tcp" && t != "tls")
+      return sdk::Error::invalid("sip.transports: unknown transport '" + t + "'; use udp, tcp, tls");
+  auto has = [&](const char* t) {
+    return std::find(c.transports.begin(), c.transports.end(), t) != c.transports.end();
+  };
+  if (!has("udp") && !has("tcp"))
+    return sdk::Error::invalid("sip.transports: give udp, tcp or both (tls comes in addition)");
   c.tls_certificate_dir = o.get("sip.tls_certificate_dir");
+  // Before tls was a transport name, the folder alone turned TLS on.
+  if (!c.tls_certificate_dir.empty() && !has("tls")) c.transports.push_back("tls");
+  if (has("tls") && c.tls_certificate_dir.empty())
+    return sdk::Error::invalid(
+        "sip.transports lists tls but sip.tls_certificate_dir is empty; set it to the folder "
+        "holding agent.pem and cafile.pem");
   c.tls_port = static_cast<int>(o.get_int("sip.tls_port", 5061));
+  c.tcp_max_connections = static_cast<std::size_t>(o.get_int("sip.tcp_max_connections", 4096));
+  c.tcp_idle_timeout = o.get_duration("sip.tcp_idle_timeout", std::chrono::minutes(10));
+  if (c.tcp_idle_timeout.count() <= 0)
+    return sdk::Error::invalid("sip.tcp_idle_timeout must be positive (e.g. 10m)");
   c.realm = o.get("sip.realm", "dialtone");
   c.expires_min = static_cast<int>(o.get_int("registrar.expires_min", 60));
   c.expires_max = static_cast<int>(o.get_int("registrar.expires_max", 3600));

@@ -40,6 +40,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
 
   // For tests and the admin: the bound SIP port and registration counts.
   int port() const { return stack_ ? stack_->port() : 0; }
+  int tls_port() const { return stack_ ? stack_->tls_port() : 0; }
+  std::size_t tcp_connections() const { return stack_ ? stack_->tcp_connections() : 0; }
   std::size_t contact_count(const std::string& aor) const {
     return stack_ ? stack_->contact_count(aor) : 0;
   }

@@ -22,6 +22,7 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_wait.h>
+#include <sofia-sip/tport.h>
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
@@ -43,6 +44,7 @@
 
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/transports.h"
 #include "plugins/backend/sip/outbound_register.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/sdp.h"
@@ -129,6 +131,12 @@ Source source_of(nta_incoming_t* irq) {
   }
   s.ip = buf;
   if (ai->ai_protocol == IPPROTO_TCP) s.transport = "tcp";
+  // TLS runs over TCP too: only the transport object tells them apart.
+  if (tport_t* tp = nta_incoming_transport(nullptr, irq, nullptr)) {
+    const tp_name_t* name = tport_name(tp);
+    if (name && name->tpn_proto && su_casematch(name->tpn_proto, "tls")) s.transport = "tls";
+    tport_unref(tp);
+  }
   return s;
 }
 
@@ -385,13 +393,8 @@ struct SipStack::Impl {
                              NTATAG_MAXSIZE(65536), TAG_END());
     if (!agent)
       return "cannot listen on " + url + " (address in use or not local?); set sip.listen";
-    if (!cfg.tls_certificate_dir.empty()) {
-      std::string tls = "sips:" + cfg.host + ":" + std::to_string(cfg.tls_port);
-      if (nta_agent_add_tport(agent, URL_STRING_MAKE(tls.c_str()),
-                              TPTAG_CERTIFICATE(cfg.tls_certificate_dir.c_str()), TAG_END()) < 0)
-        return "cannot listen for TLS on " + tls + " with certificates from " +
-               cfg.tls_certificate_dir + "; check sip.tls_certificate_dir";
-    }
+    open_tls();
+    limit_connections(tcp);
     default_leg = nta_leg_tcreate(agent, &Impl::on_request, this, NTATAG_NO_DIALOG(1), TAG_END());
     if (!default_leg) return "cannot create the SIP default leg";
     contact = sip_contact_dup(home.get(), nta_agent_contact(agent));
@@ -406,6 +409,7 @@ struct SipStack::Impl {
 
   void close() {
     inbox->close();
+    close_connections();
     for (auto& [_, call] : calls) release(*call);
     calls.clear();
     call_count = 0;
@@ -615,6 +619,7 @@ struct SipStack::Impl {
       return;
     }
     Source src = source_of(irq);
+    hold_connection(irq, src);
     auto now = unix_now();
     auto& bindings = locations[aor];
     std::string call_id = str(sip->sip_call_id->i_id);
@@ -945,9 +950,10 @@ struct SipStack::Impl {
                                   TAG_END());
         if (!br->leg) continue;
         nta_leg_tag(br->leg, nullptr);
+        tport_t* via = line ? connection_for(target, uri) : nullptr;
         br->orq = nta_outgoing_tcreate(
             br->leg, &Impl::on_b_response, br, nullptr, SIP_METHOD_INVITE,
-            URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT(contact),
+            URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)), SIPTAG_CONTACT(contact),
             SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
             SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
             TAG_IF(!extra.empty(), SIPTAG_HEADER_STR(extra.c_str())),
@@ -2730,6 +2736,163 @@ struct SipStack::Impl {
     regs.clear();
   }
 
+  // ---- TCP and TLS connections -------------------------------------------
+
+  std::atomic<int> tls_bound_port{0};
+  std::atomic<std::size_t> tcp_open{0};
+  // The connection each TCP/TLS registration came over, by Binding::received:
+  // the phone is called over it, and the reference keeps sofia from closing
+  // it as idle.
+  std::unordered_map<std::string, tport_t*> held;
+  ConnectionScanner scanner;
+  std::vector<int> conn_ports;  // local ports of the TCP and TLS listeners
+  su_timer_t* conn_timer = nullptr;
+  unsigned conn_ticks = 0;
+  bool over_limit = false;
+
+  static bool stream_transport(const std::string& received) {
+    return received.rfind("tcp:", 0) == 0 || received.rfind("tls:", 0) == 0;
+  }
+
+  // Adds the TLS listener when asked for. A certificate folder that cannot
+  // serve leaves TLS off with one error line; UDP and TCP keep serving.
+  void open_tls() {
+    bool tls = std::find(cfg.transports.begin(), cfg.transports.end(), "tls") != cfg.transports.end();
+    if (!tls) return;
+    std::string where = cfg.host + ":" + std::to_string(cfg.tls_port);
+    std::string problem = cfg.tls_certificate_dir.empty()
+                              ? std::string("sip.tls_certificate_dir is empty; set it to the folder "
+                                            "holding agent.pem and cafile.pem")
+                              : tls_directory_problem(cfg.tls_certificate_dir);
+    if (problem.empty()) {
+      std::string url = "sips:" + where;
+      // TPTAG_TLS_VERSION(0): negotiate (TLS 1.2 and 1.3) rather than sofia's
+      // default TLS 1.0 only, which OpenSSL 3 refuses.
+      if (nta_agent_add_tport(agent, URL_STRING_MAKE(url.c_str()),
+                              TPTAG_CERTIFICATE(cfg.tls_certificate_dir.c_str()),
+                              TPTAG_TLS_VERSION(0), TAG_END()) < 0)
+        problem = "sip.tls_port: cannot listen for TLS on " + where +
+                  " (port in use, address not local, or sofia refused the certificates in " +
+                  cfg.tls_certificate_dir + "); choose a free port or check the files";
+    }
+    if (!problem.empty()) {
+      log.error("sip: " + problem + "; SIP over TLS is off, UDP and TCP keep serving");
+      return;
+    }
+    tls_bound_port = cfg.tls_port;
+    log.info("sip: TLS on " + where + " with certificates from " + cfg.tls_certificate_dir);
+  }
+
+  // The periodic check closing idle TCP/TLS connections and holding them
+  // under tcp_max_connections. Sofia's own idle timer (TPTAG_IDLE) only
+  // starts once a connection has carried a message, so a connection that
+  // never sends one (a stalled TLS handshake, a silent flood) would stay.
+  void limit_connections(bool tcp) {
+    if (tcp) conn_ports.push_back(bound_port_of("tcp"));
+    if (tls_bound_port) conn_ports.push_back(tls_bound_port);
+    if (conn_ports.empty()) return;
+    conn_timer = su_timer_create(su_root_task(root), 250);
+    su_timer_set_interval(conn_timer, &Impl::on_connections, this, 250);
+  }
+
+  int bound_port_of(const char* proto) {
+    tport_t* tp = tport_by_protocol(nta_agent_tports(agent), proto);
+    const tp_name_t* name = tp ? tport_name(tp) : nullptr;
+    return name && name->tpn_port ? std::atoi(name->tpn_port) : 0;
+  }
+
+  void hold_connection(nta_incoming_t* irq, const Source& src) {
+    if (src.transport != "tcp" && src.transport != "tls") return;
+    tport_t* tp = nta_incoming_transport(agent, irq, nullptr);
+    if (!tp) return;
+    auto& slot = held[src.text()];
+    if (slot) tport_unref(slot);
+    slot = tp;
+  }
+
+  // The live connection a REGISTER came over (`received`), or null.
+  tport_t* connection_of(const std::string& received) {
+    auto it = held.find(received);
+    if (it == held.end() || tport_is_closed(it->second)) return nullptr;
+    return it->second;
+  }
+
+  tport_t* connection_for(const std::string& aor, const std::string& contact) {
+    auto it = locations.find(aor);
+    if (it == locations.end()) return nullptr;
+    for (auto& b : it->second)
+      if (b.contact == contact) return connection_of(b.received);
+    return nullptr;
+  }
+
+  static std::string peer_of(const std::string& received) {
+    auto first = received.find(':');
+    auto last = received.rfind(':');
+    if (first == std::string::npos || last == first) return {};
+    std::string ip = received.substr(first + 1, last - first - 1);
+    if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+    return ip + ":" + received.substr(last + 1);
+  }
+
+  // Four times a second, so a burst of connections is cut back well before
+  // the process runs out of descriptors; less often when the scan itself
+  // grows costly (thousands of connections), keeping it near 5 % of a core.
+  static void on_connections(void* magic, su_timer_t* t, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    auto started = std::chrono::steady_clock::now();
+    self->check_connections();
+    auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count();
+    auto next = std::clamp<std::int64_t>(spent * 20, 250, 5000);
+    su_timer_set_interval(t, &Impl::on_connections, self, static_cast<su_duration_t>(next));
+  }
+
+  void check_connections() {
+    // Every 20th check: let go of connections whose registrations are gone.
+    if (++conn_ticks % 20 == 0) {
+      std::unordered_map<std::string, bool> used;
+      for (auto& [aor, bindings] : locations)
+        for (auto& b : bindings) used[b.received] = true;
+      for (auto it = held.begin(); it != held.end();) {
+        if (!used.count(it->first) || tport_is_closed(it->second)) {
+          tport_unref(it->second);
+          it = held.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    // Idle times need one more call per connection: read them every 4th check.
+    bool idle_check = conn_ticks % 4 == 0;
+    auto open = scanner.scan(cfg.host, conn_ports, idle_check);
+    std::unordered_map<std::string, bool> registered;
+    for (auto& [received, tp] : held)
+      if (!tport_is_closed(tp)) registered[peer_of(received)] = true;
+    auto keep = [&](const std::string& peer) { return registered.count(peer) > 0; };
+    if (idle_check) ConnectionScanner::close_idle(open, cfg.tcp_idle_timeout.count(), keep);
+    tcp_open = open.size();
+    if (cfg.tcp_max_connections == 0 || open.size() <= cfg.tcp_max_connections) {
+      over_limit = false;
+      return;
+    }
+    auto n = ConnectionScanner::shed(open, cfg.tcp_max_connections, keep);
+    tcp_open = open.size() - n;
+    if (!over_limit)
+      log.warn("sip: " + std::to_string(open.size()) +
+               " TCP/TLS connections open, above sip.tcp_max_connections (" +
+               std::to_string(cfg.tcp_max_connections) + "): closing the newest " +
+               std::to_string(n) + " without a registration; raise the limit if these are phones");
+    over_limit = true;
+  }
+
+  void close_connections() {
+    if (conn_timer) su_timer_destroy(conn_timer);
+    conn_timer = nullptr;
+    for (auto& [_, tp] : held) tport_unref(tp);
+    held.clear();
+  }
+
   // ---- qualify and out-of-dialog requests ------------------------------
 
   // One OPTIONS or NOTIFY outside any dialog, with its own deadline.
@@ -2780,11 +2943,15 @@ struct SipStack::Impl {
                              SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()),
                              SIPTAG_CALL_ID_STR(call_id.c_str()), TAG_END());
     if (r->leg) nta_leg_tag(r->leg, nullptr);
-    std::string route = route_of(received);
+    // Over TCP and TLS: the phone's own connection, or its Contact once that
+    // connection is gone (its source port no longer listens).
+    tport_t* via = connection_of(received);
+    std::string route = via || stream_transport(received) ? std::string() : route_of(received);
     if (r->leg)
       r->orq = nta_outgoing_tcreate(
           r->leg, &Impl::on_out_response, r, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
-          method, method_name, URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT(contact),
+          method, method_name, URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)),
+          SIPTAG_CONTACT(contact),
           SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
           TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
     if (!r->orq) {
@@ -2968,6 +3135,7 @@ sdk::Status SipStack::start() {
   int port = impl->cfg.port;
   if (port == 0) port = free_port(impl->cfg.host);
   if (port == 0) return sdk::Error::unavailable("sip: no free port on " + impl->cfg.host);
+  if (impl->cfg.tls_port == 0) impl->cfg.tls_port = free_port(impl->cfg.host);
   auto& media = impl->cfg.media;
   // A wildcard relay address cannot go in SDP: phones get the SIP address.
   if (media.advertise.empty() && (media.relay.bind == "0.0.0.0" || media.relay.bind == "::"))
@@ -3004,6 +3172,10 @@ void SipStack::stop() {
 }
 
 int SipStack::port() const { return impl_->bound_port; }
+
+int SipStack::tls_port() const { return impl_->tls_bound_port; }
+
+std::size_t SipStack::tcp_connections() const { return impl_->tcp_open; }
 
 void SipStack::invalidate_credentials() {
   auto impl = impl_;

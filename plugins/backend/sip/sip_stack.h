@@ -26,6 +26,12 @@ struct SipConfig {
   std::vector<std::string> transports{"udp", "tcp"};
   std::string tls_certificate_dir;  // sofia's TLS layout: agent.pem, cafile.pem
   int tls_port = 5061;
+  // Accepted TCP and TLS connections kept open at most (0: no limit); past
+  // it the newest connections without a registration are closed.
+  std::size_t tcp_max_connections = 4096;
+  // A TCP or TLS connection silent this long is closed, unless a
+  // registration holds it (its phone is called over it).
+  std::chrono::milliseconds tcp_idle_timeout{600000};
   std::string realm = "dialtone";
   int expires_min = 60;
   int expires_max = 3600;
@@ -177,6 +183,10 @@ class SipStack {
 
   // The port actually bound (after start()).
   int port() const;
+  // The TLS port bound (after start()); 0 when TLS is not served.
+  int tls_port() const;
+  // Accepted TCP and TLS connections open at the last check (thread-safe).
+  std::size_t tcp_connections() const;
   // Drops cached credentials (a line changed in the store).
   void invalidate_credentials();
   // Number of registered contacts of `aor` (thread-safe snapshot).

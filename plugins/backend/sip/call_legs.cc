@@ -19,7 +19,7 @@ class SipChannelDriver final : public sdk::ChannelDriver {
     if (!stack_mutex_) return sdk::Error::unavailable("sip: the SIP stack is stopped");
     std::lock_guard<std::mutex> stack_lock(*stack_mutex_);
     if (!*stack_) return sdk::Error::unavailable("sip: the SIP stack is stopped");
-    (*stack_)->hangup(channel.backend_ref, cause);
+    (*stack_)->hangup(channel.backend_ref, cause, channel.id);
     return {};
   }
   void detach() {

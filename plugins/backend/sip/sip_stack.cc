@@ -959,10 +959,17 @@ struct SipStack::Impl {
     if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", 480);
   }
 
-  // SipStack::hangup on the SIP thread.
-  void hangup(const std::string& call_id, int status) {
+  // SipStack::hangup on the SIP thread. A leg moved to another call (blind
+  // transfer) is found by its channel id.
+  void hangup(const std::string& call_id, int status, const std::string& channel) {
     auto id = call_ids.find(call_id);
     Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+    for (auto it = calls.begin(); !c && !channel.empty() && it != calls.end(); ++it) {
+      Call& other = *it->second;
+      bool has = other.channel == channel;
+      for (auto& b : other.branches) has = has || b->channel == channel;
+      if (has) c = &other;
+    }
     if (!c) return;
     if (c->state == Call::State::answered) {
       c->state = Call::State::ending;
@@ -2230,9 +2237,9 @@ void SipStack::dial(const std::string& call_id, DialRequest req,
 
 namespace dialtone::plugins::backend::sip {
 
-void SipStack::hangup(const std::string& call_id, int status) {
+void SipStack::hangup(const std::string& call_id, int status, const std::string& channel) {
   auto impl = impl_;
-  impl->inbox->post([impl, call_id, status] { impl->hangup(call_id, status); });
+  impl->inbox->post([impl, call_id, status, channel] { impl->hangup(call_id, status, channel); });
 }
 
 std::map<std::string, std::string> SipStack::registrations() const {

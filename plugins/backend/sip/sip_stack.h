@@ -209,10 +209,11 @@ class SipStack {
   // After a failure the call stays with the dialplan, which may dial again.
   void dial(const std::string& call_id, DialRequest req, std::function<void(DialResult)> done);
 
-  // Hangs up the call `call_id` (CallInfo::id), from any thread: answered,
-  // BYE to both legs; still routing or ringing, CANCEL to the rung branches
-  // and `status` (a 4xx-6xx, else 480) to the caller. Unknown: nothing.
-  void hangup(const std::string& call_id, int status = 0);
+  // Hangs up the call `call_id` (CallInfo::id), or else the call holding the
+  // leg `channel` (its call-core id), from any thread: answered, BYE to both
+  // legs; still routing or ringing, CANCEL to the rung branches and `status`
+  // (a 4xx-6xx, else 480) to the caller. Unknown: nothing.
+  void hangup(const std::string& call_id, int status = 0, const std::string& channel = {});
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).
   std::vector<ContactReachability> reachability(const std::string& aor) const;

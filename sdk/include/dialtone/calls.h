@@ -7,8 +7,9 @@
 //   auto core = host.services().find<dialtone::sdk::CallCore>();   // null: run without one
 //   if (core) (void)core->register_driver("sip", my_driver);       // hang-ups come back here
 //   // On its own thread, for each leg:
-//   dialtone::sdk::ChannelSpec a{.backend = "sip", .endpoint = "alice",
-//                                .direction = dialtone::sdk::ChannelDirection::inbound};
+//   dialtone::sdk::ChannelSpec a;
+//   a.backend = "sip";
+//   a.endpoint = "alice";                                           // inbound by default
 //   auto id = core->create_channel(std::move(a));                  // a new call: call_id = *id
 //   core->set_state(*id, dialtone::sdk::ChannelState::up);
 //   core->link(*id, b_id);                                          // the two legs talk

@@ -77,8 +77,9 @@ void SipPlugin::leg_event(const std::string& leg_id, LegState state, int status,
       (void)calls_->set_state(leg_id, sdk::ChannelState::ringing);
       break;
     case LegState::up:
-      (void)calls_->set_state(leg_id, sdk::ChannelState::up);
+      // Linked first, so that the `up` event already names the peer.
       if (!peer.empty()) (void)calls_->link(leg_id, peer);
+      (void)calls_->set_state(leg_id, sdk::ChannelState::up);
       break;
     case LegState::ended:
       (void)calls_->end_channel(leg_id, status);

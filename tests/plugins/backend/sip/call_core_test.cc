@@ -129,6 +129,15 @@ TEST_F(SipCallCoreTest, AnsweredCallIsTwoLinkedChannelsAndTheCoreHangsItUp) {
   auto ended = host_->test_bus().wait_for("calls.channel.ended");
   ASSERT_TRUE(ended);
   EXPECT_NE(ended->body.find("\"backend\":\"sip\""), std::string::npos) << ended->body;
+  // Published in order, before any `ended`: both `up` events name the peer,
+  // so a follower needs no second look-up.
+  std::size_t ups_with_peer = 0;
+  for (auto& e : host_->test_bus().events())
+    if (e.topic == "calls.channel.state" && e.body.find("\"state\":\"up\"") != std::string::npos &&
+        (e.body.find("\"peer\":\"" + a.id + "\"") != std::string::npos ||
+         e.body.find("\"peer\":\"" + b.id + "\"") != std::string::npos))
+      ++ups_with_peer;
+  EXPECT_EQ(ups_with_peer, 2u);
 }
 
 TEST_F(SipCallCoreTest, ACallThatFailsLeavesNoChannel) {

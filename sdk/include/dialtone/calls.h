@@ -11,9 +11,9 @@
 //   a.backend = "sip";
 //   a.endpoint = "alice";                                           // inbound by default
 //   auto id = core->create_channel(std::move(a));                  // a new call: call_id = *id
-//   core->set_state(*id, dialtone::sdk::ChannelState::up);
-//   core->link(*id, b_id);                                          // the two legs talk
-//   core->end_channel(*id, 200);                                    // removed from the core
+//   (void)core->set_state(*id, dialtone::sdk::ChannelState::up);
+//   (void)core->link(*id, b_id);                                    // the two legs talk
+//   (void)core->end_channel(*id, 200);                              // removed from the core
 //   // Anyone:
 //   for (auto& ch : core->channels()) ...;
 //   (void)core->hangup_call(call_id);   // the owning backend's driver is asked

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
 
   std::string k = "[plugin]\nname = kernel\n[log]\nlevel = info\n[store]\ndsn = " + dsn + "\n[lua]\nscript = " +
                   (dir / "extensions.lua").string() + "\n";
-  for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones"})
+  for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones", "calld"})
     k += std::string("[http.") + l + "]\nlisten = 127.0.0.1:0\n";
   write_file(dir / "conf.d" / "00-kernel.conf", k);
   write_file(dir / "extensions.lua", "-- kernel start benchmark: an empty dialplan\n");

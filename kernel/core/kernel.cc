@@ -137,6 +137,11 @@ sdk::Status Kernel::start() {
   http_->set_auth(auth_.get());
   (void)registry_.provide_as("kernel", std::string(sdk::Auth::kServiceName), sdk::Auth::kServiceVersion,
                              "", std::shared_ptr<void>(std::shared_ptr<void>(), auth_.get()));
+  // The call core: backends register their legs, calld-style REST on "calld".
+  calls_ = std::make_unique<CallCoreImpl>(*bus_, *log_);
+  if (auto s = calls_->mount(*http_, "calld"); !s) return sdk::Error::internal("calls: " + s.error().message);
+  (void)registry_.provide_as("kernel", std::string(sdk::CallCore::kServiceName), sdk::CallCore::kServiceVersion,
+                             "", std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<sdk::CallCore*>(calls_.get())));
   sdk::Route reload_route;
   reload_route.method = "POST";
   reload_route.path = "/0.1/reload";
@@ -249,6 +254,7 @@ void Kernel::stop() {
   if (http_) http_->stop();
   if (lua_) lua_->stop();
   registry_.withdraw_all("kernel");
+  if (calls_) calls_->stop();
   if (store_) store_->close();
   if (cluster_) cluster_->stop();
   if (pool_) pool_->shutdown();

@@ -16,6 +16,7 @@
 
 #include "kernel/auth/auth_service.h"
 #include "kernel/bus/event_bus.h"
+#include "kernel/calls/call_core.h"
 #include "kernel/core/plugin_manager.h"
 #include "kernel/core/service_registry.h"
 #include "kernel/core/setup.h"
@@ -57,6 +58,8 @@ class Kernel {
   std::string token_url() const;
   sdk::Logger& log() { return *log_; }
   int http_port(std::string_view listener) const { return http_ ? http_->port(listener) : 0; }
+  // The call core (null before start()).
+  CallCoreImpl* calls() { return calls_.get(); }
   // Every mounted route, the kernel's and the plugins'.
   std::vector<HttpServerImpl::RouteInfo> routes() const {
     return http_ ? http_->routes() : std::vector<HttpServerImpl::RouteInfo>{};
@@ -80,6 +83,7 @@ class Kernel {
   std::unique_ptr<PrivateCluster> cluster_;
   std::unique_ptr<PgStore> store_;
   std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<CallCoreImpl> calls_;
   std::unique_ptr<HttpServerImpl> http_;
   std::unique_ptr<LuaHostImpl> lua_;
   ServiceRegistryImpl registry_;

@@ -33,6 +33,7 @@ const sdk::OptionSpec kKernelOptions[] = {
     DIALTONE_LISTENER_OPTIONS("phoned", "127.0.0.1:9498"),
     DIALTONE_LISTENER_OPTIONS("provd", "127.0.0.1:8666"),
     DIALTONE_LISTENER_OPTIONS("provd_phones", "127.0.0.1:8667"),
+    DIALTONE_LISTENER_OPTIONS("calld", "127.0.0.1:9500"),
     {"auth.token_expiration", OptionType::duration, "7200s", "lifetime of a new token"},
     {"auth.max_failures", OptionType::integer, "5",
      "failed logins from one address within failure_window before it is banned", sdk::kNone,

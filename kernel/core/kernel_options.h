@@ -18,6 +18,7 @@ struct ListenerDefault {
 inline constexpr ListenerDefault kListenerDefaults[] = {
     {"confd", "127.0.0.1:9486"},  {"auth", "127.0.0.1:9497"},  {"dird", "127.0.0.1:9489"},
     {"phoned", "127.0.0.1:9498"}, {"provd", "127.0.0.1:8666"}, {"provd_phones", "127.0.0.1:8667"},
+    {"calld", "127.0.0.1:9500"},
 };
 
 // Ends with an entry whose name is null.

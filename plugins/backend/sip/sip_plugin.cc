@@ -490,8 +490,12 @@ sdk::Status SipPlugin::start() {
     std::lock_guard<std::mutex> lock(writes_->mutex);
     writes_->stopped = false;
   }
+  attach_call_core();
   auto stack = std::make_unique<SipStack>(config_, static_cast<SipBackend&>(*this), host_.log());
-  if (auto s = stack->start(); !s) return s;
+  if (auto s = stack->start(); !s) {
+    detach_call_core();
+    return s;
+  }
   {
     std::lock_guard<std::mutex> lock(stack_mutex_);
     stack_ = std::move(stack);
@@ -508,6 +512,7 @@ void SipPlugin::stop() {
     stack = std::move(stack_);
   }
   if (stack) stack->stop();
+  detach_call_core();
   std::lock_guard<std::mutex> lock(writes_->mutex);
   writes_->stopped = true;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <dialtone/bus.h>
+#include <dialtone/calls.h>
 #include <dialtone/host.h>
 #include <dialtone/lua.h>
 #include <dialtone/options.h>
@@ -28,6 +29,7 @@ extern const sdk::OptionSpec kOptions[];
 sdk::Result<SipConfig> config_from_options(const sdk::Options& options);
 
 class StackNotifier;
+class SipChannelDriver;
 
 class SipPlugin final : public sdk::Plugin, public SipBackend {
  public:
@@ -68,6 +70,12 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
                             const std::string& detail) override;
 
   void reachability_changed(const ReachabilityChange& change) override;
+  std::string leg_created(const LegInfo& leg) override;
+  void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
+
+  // call_legs.cc: the kernel's call core, when the host provides one.
+  void attach_call_core();
+  void detach_call_core();
 
   // plugin_services.cc: the SipNotifier service, the `provisioning` Lua
   // module and the reachability view.
@@ -86,6 +94,9 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::unique_ptr<SipStack> stack_;
   std::unique_ptr<sdk::Subscription> config_listener_;
   std::shared_ptr<StackNotifier> notifier_;
+  // Set before the stack starts and cleared after it stops: read on the SIP thread.
+  std::shared_ptr<sdk::CallCore> calls_;
+  std::shared_ptr<SipChannelDriver> channel_driver_;
   // Ring-strategy memory of groups, shared by the Lua states.
   std::shared_ptr<GroupMemory> groups_ = std::make_shared<GroupMemory>();
 

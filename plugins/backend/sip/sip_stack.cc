@@ -177,6 +177,7 @@ struct Branch {
   int round = 0;         // which sip.dial of the call rang it
   std::uint32_t invite_cseq = 0;
   std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
+  std::string channel;   // the leg's id in the call core; empty once ended
 };
 
 // An in-dialog request sent on one leg: relayed from the other leg's `irq`
@@ -271,6 +272,7 @@ struct Call {
   MediaLeg join_side = MediaLeg::a;
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
+  std::string channel;  // A's id in the call core; empty once ended
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -848,6 +850,9 @@ struct SipStack::Impl {
     call_ids[c->id] = c->serial;
     calls.emplace(c->serial, std::move(call));
     call_count = calls.size();
+    c->channel = backend.leg_created(LegInfo{c->id, {}, true, trunk ? trunk->name : line.username,
+                                             info.caller_number, info.caller_name, c->called,
+                                             sip->sip_call_id ? str(sip->sip_call_id->i_id) : std::string()});
 
     std::weak_ptr<Inbox> weak = inbox;
     auto serial = c->serial;
@@ -969,6 +974,9 @@ struct SipStack::Impl {
         }
         c->branches.push_back(std::move(branch));
         ++started;
+        br->channel = backend.leg_created(
+            LegInfo{c->id, c->channel, false, target, number,
+                    req.caller_name.empty() ? c->caller_name : req.caller_name, target, call_id});
       }
     }
     if (started == 0) return 0;
@@ -1002,6 +1010,40 @@ struct SipStack::Impl {
     if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", 480);
   }
 
+  // SipStack::hangup on the SIP thread. A leg moved to another call (blind
+  // transfer) is found by its channel id.
+  void hangup(const std::string& call_id, int status, const std::string& channel) {
+    auto id = call_ids.find(call_id);
+    Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+    for (auto it = calls.begin(); !c && !channel.empty() && it != calls.end(); ++it) {
+      Call& other = *it->second;
+      bool has = other.channel == channel;
+      for (auto& b : other.branches) has = has || b->channel == channel;
+      if (has) c = &other;
+    }
+    if (!c) return;
+    if (c->state == Call::State::answered) {
+      c->state = Call::State::ending;
+      send_bye(*c, c->a_leg);
+      if (c->winner) send_bye(*c, c->winner->leg);
+      backend.call_event(c->id, "ended", 200);
+      c->ended_status = 200;
+    } else if (c->state == Call::State::routing || c->state == Call::State::ringing) {
+      c->state = Call::State::ending;
+      for (auto& b : c->branches)
+        if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+      int st = status >= 400 && status <= 699 ? status : 480;
+      const char* phrase = sip_status_phrase(st);
+      answer_a(*c, st, phrase ? phrase : "Hung Up");
+      if (c->dial_done) {
+        auto done = std::move(c->dial_done);
+        c->dial_done = nullptr;
+        done(DialResult{"cancelled", st});
+      }
+    }
+    maybe_finish(*c);
+  }
+
   static void on_ring_timeout(void* magic, su_timer_t*, void* arg) {
     auto* c = static_cast<Call*>(arg);
     if (c->state != Call::State::ringing) return;
@@ -1030,6 +1072,7 @@ struct SipStack::Impl {
     int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
     if (status < 200) {
       if (status > 100 && sip && sip->sip_rseq) self->prack(*br, sip);
+      if (status > 100 && !br->channel.empty()) self->backend.leg_event(br->channel, LegState::ringing, status, {});
       if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
         std::optional<std::string> body;
         if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) body = self->sdp_from_b(c, sip);
@@ -1049,6 +1092,7 @@ struct SipStack::Impl {
               TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
               TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
           if (!c.relayed_ringing) self->backend.call_event(c.id, "ringing", status);
+          if (!c.relayed_ringing) self->backend.leg_event(c.channel, LegState::ringing, status, {});
           c.relayed_ringing = true;
         }
       }
@@ -1104,6 +1148,8 @@ struct SipStack::Impl {
         if (has_sdp) c.a_sdp_sent = *body;
         self->session_answered(c, sip);
         self->backend.call_event(c.id, "answered", 200);
+        self->backend.leg_event(br->channel, LegState::up, 200, c.channel);
+        self->backend.leg_event(c.channel, LegState::up, 200, br->channel);
         self->finish_dial(c, "answered", 200);
       } else {
         // Answered after the call was settled (cancel race): hang it up.
@@ -1113,6 +1159,10 @@ struct SipStack::Impl {
     }
     br->final = true;
     br->status = status;
+    if (!br->channel.empty()) {
+      self->backend.leg_event(br->channel, LegState::ended, status, {});
+      br->channel.clear();
+    }
     if (br->counted) {
       self->count_line(br->target, -1);
       br->counted = false;
@@ -1286,6 +1336,9 @@ struct SipStack::Impl {
   }
 
   void release(Call& c) {
+    for (auto& b : c.branches)
+      if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});
+    if (!c.channel.empty()) backend.leg_event(c.channel, LegState::ended, c.ended_status, {});
     release_dialog(c);
     if (c.dial_done) {
       auto done = std::move(c.dial_done);
@@ -3225,6 +3278,11 @@ void SipStack::dial(const std::string& call_id, DialRequest req,
 }  // namespace dialtone::plugins::backend::sip
 
 namespace dialtone::plugins::backend::sip {
+
+void SipStack::hangup(const std::string& call_id, int status, const std::string& channel) {
+  auto impl = impl_;
+  impl->inbox->post([impl, call_id, status, channel] { impl->hangup(call_id, status, channel); });
+}
 
 std::map<std::string, std::string> SipStack::registrations() const {
   std::lock_guard<std::mutex> lock(impl_->regs_mutex);

@@ -141,6 +141,21 @@ struct RouteDecision {
   std::string reason;
 };
 
+// One leg of a call as the call core sees it: A (the caller's, inbound) or a
+// B branch (one rung contact, outbound).
+struct LegInfo {
+  std::string call_id;      // the stack's call id (SipStack::hangup takes it)
+  std::string a_leg;        // B legs: the A leg's id, naming the call they belong to
+  bool inbound = true;
+  std::string endpoint;     // line username, trunk name, or the rung sip: URI
+  std::string caller_number;
+  std::string caller_name;
+  std::string callee_number;
+  std::string sip_call_id;  // this leg's Call-ID on the wire
+};
+
+enum class LegState { ringing, up, ended };
+
 // What the stack needs from the rest of the process. Each method is called on
 // the SIP thread, must not block, and may complete from any thread.
 class SipBackend {
@@ -167,6 +182,12 @@ class SipBackend {
   // A trunk registration succeeded or failed (called on the SIP thread).
   virtual void registration_changed(const TrunkRegistration& /*trunk*/, bool /*registered*/,
                                     int /*status*/, const std::string& /*detail*/) {}
+  // Legs for the call core (called on the SIP thread, must stay cheap): the
+  // id later events name ("": not tracked, no events follow).
+  virtual std::string leg_created(const LegInfo& /*leg*/) { return {}; }
+  // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
+  virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
+                         const std::string& /*peer*/) {}
 };
 
 class SipStack {
@@ -203,6 +224,12 @@ class SipStack {
   // calls `done` once, from the SIP thread, when it is answered or failed.
   // After a failure the call stays with the dialplan, which may dial again.
   void dial(const std::string& call_id, DialRequest req, std::function<void(DialResult)> done);
+
+  // Hangs up the call `call_id` (CallInfo::id), or else the call holding the
+  // leg `channel` (its call-core id), from any thread: answered, BYE to both
+  // legs; still routing or ringing, CANCEL to the rung branches and `status`
+  // (a 4xx-6xx, else 480) to the caller. Unknown: nothing.
+  void hangup(const std::string& call_id, int status = 0, const std::string& channel = {});
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).
   std::vector<ContactReachability> reachability(const std::string& aor) const;

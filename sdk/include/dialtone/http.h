@@ -15,7 +15,7 @@
 //
 // Listeners (name -> address, TLS, body limit, allowed subnets) are configured
 // in the kernel's conf.d file; defaults follow XiVO's ports: confd 9486,
-// auth 9497, dird 9489, phoned 9498, provd 8666, provd_phones 8667.
+// auth 9497, dird 9489, phoned 9498, provd 8666, provd_phones 8667, calld 9500.
 //
 // The kernel does, before the handler runs: subnet check (403), token check
 // from `X-Auth-Token` (401) and ACL check (403) with `{param}` substituted,

@@ -72,7 +72,7 @@ class SipE2E : public ::testing::Test {
       if (auto e = create_user_line(n); !e.empty()) setup_error_ = e;
   }
   static std::vector<int> used_lines() {
-    std::vector<int> v{1200, 1500, 1501, 1600, 1601};
+    std::vector<int> v{1200, 1500, 1501, 1600, 1601, 1700, 1701};
     for (int i = 0; i < 10; ++i) v.push_back(1100 + i * 37);
     return v;
   }
@@ -249,6 +249,55 @@ TEST_F(SipE2E, AChangedRingSecondsAppliesToTheNextCall) {
   double longer_ring = ring_for(10);
   EXPECT_GE(longer_ring, 9.0);
   EXPECT_LT(longer_ring, 20.0);
+}
+
+// The kernel's call core follows what backend.sip carries: GET /1.0/calls on
+// the calld listener lists both legs of an answered call, and DELETE hangs
+// it up (both phones get a BYE).
+TEST_F(SipE2E, CallsApiListsAnAnsweredCallAndHangsItUp) {
+  int callee_port = free_tcp_udp_port();
+  std::string out;
+  ASSERT_EQ(register_line("u1701", "pw1701", callee_port, &out), 0) << out;
+  auto uas = std::async(std::launch::async, [callee_port] {
+    std::string o;
+    int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(callee_port), &o);
+    return std::make_pair(rc, o);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  auto uac = std::async(std::launch::async, [] {
+    std::string o;
+    int rc = client("-sf " + scenario("uac_call_remote_hangup.xml") + " -s 1701 -au u1700 -ap pw1700 -key user u1700",
+                    &o);
+    return std::make_pair(rc, o);
+  });
+  auto both_up = [](const std::string& body) {
+    std::size_t up = 0;
+    for (auto at = body.find("\"status\":\"Up\""); at != std::string::npos; at = body.find("\"status\":\"Up\"", at + 1))
+      ++up;
+    return json_size(body, "/items") == 2 && up == 2;
+  };
+  dialtone::testing::HttpAnswer list;
+  for (int i = 0; i < 400 && !both_up(list.body); ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    list = d_->http("GET", "calld", "/1.0/calls", "", headers());
+  }
+  ASSERT_TRUE(both_up(list.body)) << list.status << " " << list.body;
+  EXPECT_NE(list.body.find("\"line\":\"u1700\""), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("\"line\":\"u1701\""), std::string::npos) << list.body;
+  auto call_id = json_string(list.body, "/items/0/call_id");
+  EXPECT_EQ(d_->http("GET", "calld", "/1.0/calls", "").status, 401);
+  auto del = d_->http("DELETE", "calld", "/1.0/calls/" + call_id, "", headers());
+  EXPECT_EQ(del.status, 204) << del.body;
+  auto [uac_rc, uac_out] = uac.get();
+  EXPECT_EQ(uac_rc, 0) << uac_out;
+  auto [uas_rc, uas_out] = uas.get();
+  EXPECT_EQ(uas_rc, 0) << uas_out;
+  for (int i = 0; i < 400 && json_size(list.body, "/items") != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    list = d_->http("GET", "calld", "/1.0/calls", "", headers());
+  }
+  EXPECT_EQ(json_size(list.body, "/items"), 0u) << list.body;
+  EXPECT_EQ(d_->http("DELETE", "calld", "/1.0/calls/" + call_id, "", headers()).status, 404);
 }
 
 }  // namespace

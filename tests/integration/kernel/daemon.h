@@ -52,7 +52,7 @@ class Daemon {
     dir_ = mkdtemp(tmpl.data());
     dsn_ = dsn.empty() ? dialtone::testing::test_dsn() : std::move(dsn);
     std::string k = "[plugin]\nname = kernel\n[store]\ndsn = " + dsn_ + "\npool_size = 2\n[lua]\nstates = 1\n";
-    for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones"})
+    for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones", "calld"})
       k += std::string("[http.") + l + "]\nlisten = 127.0.0.1:0\n";
     write_conf("00-kernel.conf", k);
     std::filesystem::create_directories(plugins());

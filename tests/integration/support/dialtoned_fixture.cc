@@ -47,7 +47,7 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
-const char* kListeners[] = {"confd", "auth", "dird", "phoned", "provd", "provd_phones"};
+const char* kListeners[] = {"confd", "auth", "dird", "phoned", "provd", "provd_phones", "calld"};
 
 }  // namespace
 

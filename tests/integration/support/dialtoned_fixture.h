@@ -67,7 +67,7 @@ class Dialtoned {
 
   bool ready() const { return ready_; }
   const std::string& error() const { return error_; }
-  // Port of a kernel listener (confd, auth, dird, phoned, provd, provd_phones); 0 if unknown.
+  // Port of a kernel listener (confd, auth, dird, phoned, provd, provd_phones, calld); 0 if unknown.
   int port(const std::string& listener) const;
   const std::string& dsn() const { return dsn_; }
   const std::filesystem::path& dir() const { return dir_; }

@@ -44,7 +44,7 @@ class DaemonTest : public ::testing::Test {
     // The private cluster runs as the postgres user when dialtoned is root.
     std::filesystem::permissions(tmp_.path(), std::filesystem::perms(0755));
     std::string k = "[plugin]\nname = kernel\n";
-    for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones"})
+    for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones", "calld"})
       k += std::string("[http.") + l + "]\nlisten = 127.0.0.1:0\n";
     write_file(conf_ / "00-kernel.conf", k);
     install_fixture(plugins_, "good");

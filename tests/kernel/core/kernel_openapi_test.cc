@@ -1,6 +1,7 @@
-// kernel/auth/api.yml against the running kernel: the spec served on the auth
-// listener without a token names exactly the routes the kernel mounts itself
-// (token routes on "auth", POST /0.1/reload on "confd"), each with its ACL.
+// kernel/auth/api.yml and kernel/calls/api.yml against the running kernel:
+// the spec served on the auth listener without a token names exactly the
+// routes the kernel mounts itself (token routes on "auth", POST /0.1/reload on
+// "confd"), the one served on "calld" exactly the calls routes, each with its ACL.
 #include <gtest/gtest.h>
 
 #include "kernel/core/kernel.h"
@@ -16,7 +17,7 @@ TEST(KernelOpenApi, ServedSpecDescribesExactlyTheKernelsRoutes) {
   testing::TempDir tmp;
   std::string k = "[plugin]\nname = kernel\n[store]\ndsn = " + dialtone::testing::test_dsn() +
                   "\n[lua]\nscript = " + (tmp / "dialplan.lua").string() + "\n";
-  for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones"})
+  for (auto l : {"confd", "auth", "dird", "phoned", "provd", "provd_phones", "calld"})
     k += std::string("[http.") + l + "]\nlisten = 127.0.0.1:0\n";
   testing::write_file(tmp / "dialplan.lua", "");
   testing::write_file(tmp / "conf.d" / "00-kernel.conf", k);
@@ -35,14 +36,25 @@ TEST(KernelOpenApi, ServedSpecDescribesExactlyTheKernelsRoutes) {
   auto spec = dialtone::testing::read_openapi(served.body);
   EXPECT_TRUE(spec.problems.empty()) << spec.problems.front();
 
-  std::map<std::string, std::string> mounted;
+  auto calls_served = dialtone::testing::get(kernel.http_port("calld"), "/1.0/api/api.yml");
+  ASSERT_EQ(calls_served.status, 200) << calls_served.body;
+  auto calls_spec = dialtone::testing::read_openapi(calls_served.body);
+  EXPECT_TRUE(calls_spec.problems.empty()) << calls_spec.problems.front();
+
+  std::map<std::string, std::string> mounted, calls_mounted;
   for (auto& r : kernel.routes()) {
     ASSERT_TRUE(r.owner.rfind("kernel", 0) == 0) << r.owner << " mounted " << r.path;
+    if (r.listener == "calld") {
+      calls_mounted[dialtone::testing::route_key(r.method, r.path)] = r.acl;
+      continue;
+    }
     EXPECT_TRUE(r.listener == "auth" || r.path == "/0.1/reload") << r.path << " on " << r.listener;
     mounted[dialtone::testing::route_key(r.method, r.path)] = r.acl;
   }
   EXPECT_EQ(spec.operations, mounted);
   EXPECT_EQ(spec.operations["POST /0.1/reload"], "dialtone.reload");
+  EXPECT_EQ(calls_spec.operations, calls_mounted);
+  EXPECT_EQ(calls_spec.operations["DELETE /1.0/calls/{call_id}"], "calld.calls.{call_id}.delete");
   kernel.stop();
 }
 

@@ -446,6 +446,10 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
          return LuaReply(LuaValues{LuaValue(u)});
        }},
       {"user", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
+      {"group_by_exten", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
+      {"callpermissions", "", "", "", [](const LuaValues&) {
+         return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});
+       }},
       {"outcalls", "", "", "", [](const LuaValues&) {
          return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});
        }}}).ok());

@@ -19,7 +19,39 @@
 
 namespace dialtone::testing {
 
+sdk::Status TestServiceRegistry::provide_erased(std::string name, int version, std::string instance,
+                                                std::shared_ptr<void> impl) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::erase_if(entries_, [&](const Entry& e) { return e.name == name && e.instance == instance; });
+  entries_.push_back({std::move(name), version, std::move(instance), std::move(impl)});
+  return {};
+}
+
+std::shared_ptr<void> TestServiceRegistry::find_erased(std::string_view name, int version,
+                                                       std::string_view instance) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& e : entries_)
+    if (e.name == name && e.version == version && (instance.empty() || e.instance == instance)) return e.impl;
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<void>>> TestServiceRegistry::all_erased(
+    std::string_view name, int version) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
+  for (auto& e : entries_)
+    if (e.name == name && e.version == version) out.emplace_back(e.instance, e.impl);
+  return out;
+}
+
+void TestServiceRegistry::withdraw_erased(std::string_view name, std::string_view instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::erase_if(entries_, [&](const Entry& e) { return e.name == name && e.instance == instance; });
+}
+
 SipTestHost::SipTestHost(std::filesystem::path script) {
+  calls_ = std::make_shared<kernel::CallCoreImpl>(bus_, log_);
+  (void)services_.provide<sdk::CallCore>("", calls_);
   pool_ = std::make_unique<kernel::ThreadPool>(2, &log_);
   auto store = kernel::PgStore::open(kernel::StoreConfig{test_dsn()}, bus_, log_);
   if (!store) throw std::runtime_error("store: " + store.error().message);
@@ -37,6 +69,7 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
 }
 
 SipTestHost::~SipTestHost() {
+  calls_->stop();
   lua_->stop();
   pool_->shutdown();
   store_->close();

@@ -3,13 +3,16 @@
 // pool, a capturing bus and logger; plus helpers to run SIPp.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <dialtone/host.h>
 #include <dialtone/services.h>
 
+#include "kernel/calls/call_core.h"
 #include "kernel/executor/thread_pool.h"
 #include "kernel/lua/lua_host.h"
 #include "kernel/store/pg_store.h"
@@ -18,20 +21,27 @@
 
 namespace dialtone::testing {
 
-// backend.sip provides no services yet; lookups find nothing.
-class EmptyServiceRegistry final : public sdk::ServiceRegistry {
+// Services by (name, version, instance), as the kernel's registry finds them;
+// the last provided under a name wins. Holds the kernel's call core.
+class TestServiceRegistry final : public sdk::ServiceRegistry {
  public:
-  sdk::Status provide_erased(std::string, int, std::string, std::shared_ptr<void>) override {
-    return {};
-  }
-  std::shared_ptr<void> find_erased(std::string_view, int, std::string_view) const override {
-    return nullptr;
-  }
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(std::string_view,
-                                                                        int) const override {
-    return {};
-  }
-  void withdraw_erased(std::string_view, std::string_view) override {}
+  sdk::Status provide_erased(std::string name, int version, std::string instance,
+                             std::shared_ptr<void> impl) override;
+  std::shared_ptr<void> find_erased(std::string_view name, int version,
+                                    std::string_view instance) const override;
+  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(std::string_view name,
+                                                                        int version) const override;
+  void withdraw_erased(std::string_view name, std::string_view instance) override;
+
+ private:
+  struct Entry {
+    std::string name;
+    int version = 0;
+    std::string instance;
+    std::shared_ptr<void> impl;
+  };
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
 };
 
 class SipTestHost final : public sdk::Host {
@@ -52,6 +62,8 @@ class SipTestHost final : public sdk::Host {
 
   TestLogger& logger() { return log_; }
   TestBus& test_bus() { return bus_; }
+  // The kernel's call core, provided as sdk::CallCore to the plugin.
+  kernel::CallCoreImpl& calls() { return *calls_; }
   kernel::PgStore& pg() { return *store_; }
 
   // Adds a user with one SIP line `username`/`secret` and extension `exten`
@@ -64,7 +76,8 @@ class SipTestHost final : public sdk::Host {
  private:
   TestLogger log_;
   TestBus bus_;
-  EmptyServiceRegistry services_;
+  TestServiceRegistry services_;
+  std::shared_ptr<kernel::CallCoreImpl> calls_;
   std::unique_ptr<kernel::ThreadPool> pool_;
   std::unique_ptr<kernel::PgStore> store_;
   std::unique_ptr<kernel::LuaHostImpl> lua_;

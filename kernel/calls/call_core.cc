@@ -171,13 +171,22 @@ sdk::Status CallCoreImpl::set_state(std::string_view channel_id, sdk::ChannelSta
 }
 
 sdk::Status CallCoreImpl::link(std::string_view channel_a, std::string_view channel_b) {
-  std::lock_guard lock(mutex_);
-  auto a = channels_.find(channel_a);
-  auto b = channels_.find(channel_b);
-  if (a == channels_.end() || b == channels_.end())
-    return sdk::Error::not_found("no channel " + std::string(a == channels_.end() ? channel_a : channel_b));
-  a->second.peer = b->first;
-  b->second.peer = a->first;
+  // A channel already up that changes peer (a transfer) is reported again so
+  // that followers see who it talks to now; on answer set_state reports it.
+  std::vector<sdk::Channel> relinked;
+  {
+    std::lock_guard lock(mutex_);
+    auto a = channels_.find(channel_a);
+    auto b = channels_.find(channel_b);
+    if (a == channels_.end() || b == channels_.end())
+      return sdk::Error::not_found("no channel " + std::string(a == channels_.end() ? channel_a : channel_b));
+    for (auto [self, other] : {std::pair{a, b}, std::pair{b, a}}) {
+      if (self->second.peer == other->first) continue;
+      self->second.peer = other->first;
+      if (self->second.state == sdk::ChannelState::up) relinked.push_back(self->second);
+    }
+  }
+  for (auto& c : relinked) queue(Kind::state, c);
   return {};
 }
 

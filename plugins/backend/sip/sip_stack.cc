@@ -1676,10 +1676,25 @@ struct SipStack::Impl {
     br->final = true;
     br->acked = true;
     br->status = 200;
+    br->channel = std::move(c.channel);  // the channel follows its party
+    c.channel.clear();
     c.a_leg = nullptr;
     c.caller_username.clear();
     nta_leg_bind(br->leg, &Impl::on_b_request, br.get());
     return br;
+  }
+
+  // The call core's view of a transfer: the party leaving `c` ends, the one
+  // taking its place is linked with the party staying.
+  void relink_channels(Branch* leaving, const std::string& staying, std::string& arriving) {
+    if (leaving && !leaving->channel.empty()) {
+      backend.leg_event(leaving->channel, LegState::ended, 200, {});
+      leaving->channel.clear();
+    }
+    if (!arriving.empty() && !staying.empty()) {
+      backend.leg_event(arriving, LegState::up, 200, staying);
+      backend.leg_event(staying, LegState::up, 200, arriving);
+    }
   }
 
   // Puts `br`'s dialog on `side` of `c` in place of the party there, whose
@@ -1695,6 +1710,7 @@ struct SipStack::Impl {
         old->counted = false;
       }
       c.winner = br.get();
+      relink_channels(old, c.channel, br->channel);
       c.branches.push_back(std::move(br));
       return old ? old->leg : nullptr;
     }
@@ -1703,6 +1719,9 @@ struct SipStack::Impl {
       count_line(old->target, -1);
       old->counted = false;
     }
+    c.channel = std::move(br->channel);
+    br->channel.clear();
+    relink_channels(old.get(), c.winner ? c.winner->channel : std::string(), c.channel);
     nta_leg_t* old_leg = old->leg;
     c.branches.push_back(std::move(old));
     // The newcomer is A now: its leg answers to on_a_request and its line

@@ -110,6 +110,30 @@ TEST_F(CallCoreTest, EveryChangeIsOneBusEventWithTheChannel) {
   EXPECT_EQ(ended["cause"].GetInt(), 486);
 }
 
+// A transfer: alice, up with bob, is linked to carol instead; followers see
+// alice and carol reported again with their new peer, bob's link dropped.
+TEST_F(CallCoreTest, RelinkingChannelsThatAreUpReportsTheirNewPeer) {
+  auto a = core_.create_channel(leg(ChannelDirection::inbound, "alice"));
+  auto b = core_.create_channel(leg(ChannelDirection::outbound, "bob", *a));
+  auto c = core_.create_channel(leg(ChannelDirection::outbound, "carol"));
+  ASSERT_TRUE(core_.link(*a, *b));  // not up yet: reported by the state change
+  for (auto& id : {*a, *b, *c}) ASSERT_TRUE(core_.set_state(id, ChannelState::up));
+  ASSERT_TRUE(core_.link(*a, *b));  // same peer: nothing new
+  ASSERT_TRUE(core_.end_channel(*b, 200));
+  ASSERT_TRUE(core_.link(*c, *a));
+  core_.stop();
+
+  std::vector<std::string> states;
+  for (auto& e : bus_.events())
+    if (e.topic == "calls.channel.state") {
+      auto j = json(e.body);
+      states.push_back(std::string(j["endpoint"].GetString()) + "->" + j["peer"].GetString());
+    }
+  EXPECT_EQ(states, (std::vector<std::string>{"alice->" + *b, "bob->" + *a, "carol->", "carol->" + *a,
+                                              "alice->" + *c}));
+  EXPECT_EQ(core_.channel(*a)->peer, *c);
+}
+
 TEST_F(CallCoreTest, EndedChannelsAreGoneAndTheirPeerUnlinked) {
   auto a = core_.create_channel(leg(ChannelDirection::inbound, "alice"));
   auto b = core_.create_channel(leg(ChannelDirection::outbound, "bob", *a));
@@ -186,9 +210,11 @@ TEST(CallCoreConcurrency, ParallelBackendsKeepTheTableConsistent) {
       for (int i = 0; i < kCalls; ++i) {
         auto a = core.create_channel(leg(ChannelDirection::inbound, "alice"));
         auto b = core.create_channel(leg(ChannelDirection::outbound, "bob", a ? *a : ""));
-        if (!a || !b || !core.set_state(*b, ChannelState::ringing) || !core.set_state(*a, ChannelState::up) ||
-            !core.set_state(*b, ChannelState::up) || !core.link(*a, *b) || !core.end_channel(*b, 200) ||
-            !core.end_channel(*a, 200))
+        // Linked before up, as a backend answering does (a re-link of
+        // channels already up is one more event each).
+        if (!a || !b || !core.set_state(*b, ChannelState::ringing) || !core.link(*a, *b) ||
+            !core.set_state(*a, ChannelState::up) || !core.set_state(*b, ChannelState::up) ||
+            !core.end_channel(*b, 200) || !core.end_channel(*a, 200))
           ++failures;
       }
     });

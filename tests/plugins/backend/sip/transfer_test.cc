@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -129,8 +130,35 @@ class TransferTest : public ::testing::Test {
     return n;
   }
 
+  static std::string json_field(const std::string& body, const std::string& key) {
+    auto k = body.find("\"" + key + "\":\"");
+    if (k == std::string::npos) return {};
+    auto b = k + key.size() + 4;
+    return body.substr(b, body.find('"', b) - b);
+  }
+
+  // True once the call core has reported `a`'s channel up and talking to
+  // `b`'s (endpoints are line usernames), among the events from `from` on.
+  bool linked_in_core(const std::string& a, const std::string& b, std::size_t from) {
+    return eventually([&] {
+      std::map<std::string, std::string> endpoint_of;
+      auto events = host_->test_bus().events();
+      for (std::size_t i = from; i < events.size(); ++i) {
+        auto& e = events[i];
+        if (e.topic == "calls.channel.created")
+          endpoint_of[json_field(e.body, "id")] = json_field(e.body, "endpoint");
+        if (e.topic == "calls.channel.state" && json_field(e.body, "state") == "up" &&
+            json_field(e.body, "endpoint") == a && endpoint_of[json_field(e.body, "peer")] == b)
+          return true;
+      }
+      return false;
+    });
+  }
+
   // Nothing left over: no call, every relay port back in the pool.
   void expect_idle() {
+    EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
+        << host_->calls().channels().size() << " channels left in the call core";
     EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }))
         << plugin_->active_calls() << " calls left";
     EXPECT_TRUE(eventually([&] { return plugin_->media_free_pairs() == free_pairs_; }))
@@ -147,6 +175,7 @@ SipTestHost* TransferTest::host_ = nullptr;
 
 TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
   auto transferred = count("sip.call.transferred");
+  auto events = host_->test_bus().events().size();
   Phone bob, carol, alice;
   ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
   ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
@@ -157,11 +186,14 @@ TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  // In the call core the caller now talks to the target.
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
   expect_idle();
 }
 
 TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
   auto transferred = count("sip.call.transferred");
+  auto events = host_->test_bus().events().size();
   Phone bob, carol, alice;
   ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
   ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_transferee_callee.xml"));
@@ -172,6 +204,7 @@ TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  EXPECT_TRUE(linked_in_core("carol", "bob", events));
   expect_idle();
 }
 
@@ -222,6 +255,7 @@ TEST_F(TransferTest, UnansweredTransferAfterTheTransferorHungUpHangsUpTheCaller)
 
 TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {
   auto transferred = count("sip.call.transferred");
+  auto events = host_->test_bus().events().size();
   Phone bob, carol, alice;
   // bob answers two calls: carol's (the consultation), then alice's, on
   // which it sends REFER with Replaces naming its dialog with carol.
@@ -238,11 +272,13 @@ TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   // The call kept reports the transfer (the consultation call just ends).
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  EXPECT_TRUE(linked_in_core("alice", "carol", events));
   expect_idle();
 }
 
 TEST_F(TransferTest, AttendedTransferByTheCallerOfBothCallsJoinsTheCallees) {
   auto transferred = count("sip.call.transferred");
+  auto events = host_->test_bus().events().size();
   Phone alice, carol, bob;
   // alice is re-INVITEd with carol's offer, then hangs up on carol; carol
   // gets a re-INVITE without SDP, offers, and gets alice's answer in the ACK.
@@ -255,6 +291,7 @@ TEST_F(TransferTest, AttendedTransferByTheCallerOfBothCallsJoinsTheCallees) {
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  EXPECT_TRUE(linked_in_core("alice", "carol", events));
   expect_idle();
 }
 

@@ -130,6 +130,10 @@ Source source_of(nta_incoming_t* irq) {
 
 std::string url_string(const url_t* u) {
   if (!u) return {};
+  // Most URIs fit a stack buffer: no allocator home per REGISTER contact.
+  char buf[512];
+  issize_t n = url_e(buf, sizeof buf, u);
+  if (n >= 0 && static_cast<std::size_t>(n) < sizeof buf) return std::string(buf, static_cast<std::size_t>(n));
   Home h;
   char* s = url_as_string(h.get(), u);
   return str(s);

@@ -541,10 +541,13 @@ struct SipStack::Impl {
       switch (nonces.use(c.nonce, count)) {
         case NonceFactory::Use::fresh:
           break;
+        // stale=true: the credentials were right, so a phone that merely
+        // reused a count retries with the new nonce instead of asking its
+        // user; a replayer gains nothing from it.
         case NonceFactory::Use::replayed:
           log.warn("sip: replayed digest (nc " + c.nc + ") for \"" + c.username + "\" from " +
                    src.ip);
-          challenge(irq, proxy, false);
+          challenge(irq, proxy, true);
           return;
         case NonceFactory::Use::forgotten:
           challenge(irq, proxy, true);

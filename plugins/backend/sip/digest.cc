@@ -1,9 +1,9 @@
 #include "plugins/backend/sip/digest.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -116,6 +116,37 @@ std::optional<DigestAlgorithm> digest_algorithm(std::string_view name) {
   return std::nullopt;
 }
 
+const char* digest_algorithm_name(DigestAlgorithm a) {
+  return a == DigestAlgorithm::sha256 ? "SHA-256" : "MD5";
+}
+
+std::optional<std::vector<DigestAlgorithm>> parse_digest_algorithms(
+    const std::vector<std::string>& names) {
+  std::vector<DigestAlgorithm> out;
+  for (auto& n : names) {
+    if (n.empty()) return std::nullopt;
+    auto a = digest_algorithm(n);
+    if (!a) return std::nullopt;
+    if (std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+std::optional<std::uint32_t> parse_nonce_count(std::string_view nc) {
+  if (nc.empty() || nc.size() > 8) return std::nullopt;
+  std::uint32_t v = 0;
+  for (char ch : nc) {
+    int d;
+    if (ch >= '0' && ch <= '9') d = ch - '0';
+    else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
+    else if (ch >= 'A' && ch <= 'F') d = ch - 'A' + 10;
+    else return std::nullopt;
+    v = (v << 4) | static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
 std::string digest_response(DigestAlgorithm a, const DigestCredentials& c,
                             std::string_view password, std::string_view method) {
   std::string ha1 = hash_hex(a, c.username + ":" + c.realm + ":" + std::string(password));
@@ -133,44 +164,116 @@ bool equal_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-NonceFactory::NonceFactory(std::string realm, std::chrono::seconds lifetime)
-    : realm_(std::move(realm)), lifetime_(lifetime), key_(32, '\0') {
+namespace {
+
+void put_hex64(std::uint64_t v, char* out) {
+  static const char* d = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = d[v & 15];
+}
+
+bool get_hex64(std::string_view s, std::uint64_t& v) {
+  v = 0;
+  for (char ch : s) {
+    int d;
+    if (ch >= '0' && ch <= '9') d = ch - '0';
+    else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
+    else return false;
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  return true;
+}
+
+constexpr std::size_t kNonceSize = 64;  // 16 stamp + 16 serial + 32 MAC
+
+}  // namespace
+
+NonceFactory::NonceFactory(std::string realm, std::chrono::seconds lifetime, std::size_t window)
+    : realm_(std::move(realm)), lifetime_(lifetime), counts_(window < 1 ? 1 : window, 0) {
   // A fresh key per process: nonces from a previous run come back as invalid,
   // the client gets a new challenge and no user-visible failure.
-  RAND_bytes(reinterpret_cast<unsigned char*>(key_.data()), static_cast<int>(key_.size()));
+  unsigned char key[32];
+  RAND_bytes(key, sizeof key);
+  unsigned char ipad[64], opad[64];
+  for (std::size_t i = 0; i < 64; ++i) {
+    unsigned char k = i < sizeof key ? key[i] : 0;
+    ipad[i] = k ^ 0x36;
+    opad[i] = k ^ 0x5c;
+  }
+  inner_ = EVP_MD_CTX_new();
+  outer_ = EVP_MD_CTX_new();
+  work_ = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(inner_, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(inner_, ipad, sizeof ipad);
+  EVP_DigestInit_ex(outer_, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(outer_, opad, sizeof opad);
+  // Serials start at a random point so that two processes sharing a realm
+  // (and a restart) do not hand out the same stamp and serial.
+  RAND_bytes(reinterpret_cast<unsigned char*>(&next_serial_), sizeof next_serial_);
+  next_serial_ >>= 1;
 }
 
-std::string NonceFactory::mac(std::uint64_t stamp) const {
-  std::string data = std::to_string(stamp) + ":" + realm_;
+NonceFactory::~NonceFactory() {
+  EVP_MD_CTX_free(inner_);
+  EVP_MD_CTX_free(outer_);
+  EVP_MD_CTX_free(work_);
+}
+
+void NonceFactory::mac(std::uint64_t stamp, std::uint64_t serial, char out[32]) const {
+  unsigned char data[16];
+  for (int i = 0; i < 8; ++i) {
+    data[i] = static_cast<unsigned char>(stamp >> (56 - 8 * i));
+    data[8 + i] = static_cast<unsigned char>(serial >> (56 - 8 * i));
+  }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return hex(md, 16);
+  EVP_MD_CTX_copy_ex(work_, inner_);
+  EVP_DigestUpdate(work_, data, sizeof data);
+  EVP_DigestUpdate(work_, realm_.data(), realm_.size());
+  EVP_DigestFinal_ex(work_, md, &len);
+  EVP_MD_CTX_copy_ex(work_, outer_);
+  EVP_DigestUpdate(work_, md, len);
+  EVP_DigestFinal_ex(work_, md, &len);
+  static const char* d = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) {
+    out[2 * i] = d[md[i] >> 4];
+    out[2 * i + 1] = d[md[i] & 15];
+  }
 }
 
-std::string NonceFactory::make(std::int64_t now) const {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(now));
-  return std::string(buf) + mac(static_cast<std::uint64_t>(now));
+std::string NonceFactory::make(std::int64_t now) {
+  std::uint64_t serial = next_serial_++;
+  counts_[serial % counts_.size()] = 0;
+  std::string out(kNonceSize, '0');
+  put_hex64(static_cast<std::uint64_t>(now), out.data());
+  put_hex64(serial, out.data() + 16);
+  mac(static_cast<std::uint64_t>(now), serial, out.data() + 32);
+  return out;
 }
 
 NonceFactory::Check NonceFactory::check(std::string_view nonce, std::int64_t now) const {
-  if (nonce.size() != 48) return Check::invalid;
-  std::uint64_t stamp = 0;
-  for (std::size_t i = 0; i < 16; ++i) {
-    char ch = nonce[i];
-    int v;
-    if (ch >= '0' && ch <= '9') v = ch - '0';
-    else if (ch >= 'a' && ch <= 'f') v = ch - 'a' + 10;
-    else return Check::invalid;
-    stamp = (stamp << 4) | static_cast<std::uint64_t>(v);
-  }
-  if (!equal_secret(nonce.substr(16), mac(stamp))) return Check::invalid;
+  if (nonce.size() != kNonceSize) return Check::invalid;
+  std::uint64_t stamp = 0, serial = 0;
+  if (!get_hex64(nonce.substr(0, 16), stamp) || !get_hex64(nonce.substr(16, 16), serial))
+    return Check::invalid;
+  char expected[32];
+  mac(stamp, serial, expected);
+  if (!equal_secret(nonce.substr(32), std::string_view(expected, sizeof expected)))
+    return Check::invalid;
   auto age = now - static_cast<std::int64_t>(stamp);
   if (age < -5) return Check::invalid;
   if (age > lifetime_.count()) return Check::stale;
   return Check::valid;
+}
+
+NonceFactory::Use NonceFactory::use(std::string_view nonce, std::uint32_t nc) {
+  std::uint64_t serial = 0;
+  if (nonce.size() != kNonceSize || !get_hex64(nonce.substr(16, 16), serial)) return Use::forgotten;
+  // Issued before the last `window` nonces: its slot now belongs to another.
+  if (serial >= next_serial_ || next_serial_ - serial > counts_.size()) return Use::forgotten;
+  auto& last = counts_[serial % counts_.size()];
+  if (nc <= last) return Use::replayed;
+  last = nc;
+  return Use::fresh;
 }
 
 }  // namespace dialtone::plugins::backend::sip

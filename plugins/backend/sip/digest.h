@@ -8,6 +8,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace dialtone::plugins::backend::sip {
 
@@ -34,6 +37,18 @@ std::optional<DigestCredentials> parse_digest(std::string_view value);
 // MD5 or SHA-256 per the `algorithm` parameter; nothing for others.
 std::optional<DigestAlgorithm> digest_algorithm(std::string_view name);
 
+// "MD5" or "SHA-256", as written in a challenge.
+const char* digest_algorithm_name(DigestAlgorithm algorithm);
+
+// The auth.algorithms option ("SHA-256, MD5"): the algorithms offered, in
+// order of preference, without repeats; nothing for an unknown name or an
+// empty list.
+std::optional<std::vector<DigestAlgorithm>> parse_digest_algorithms(
+    const std::vector<std::string>& names);
+
+// The nc parameter (8 hex digits, RFC 7616); nothing when malformed.
+std::optional<std::uint32_t> parse_nonce_count(std::string_view nc);
+
 // The expected `response` for these credentials and password (hex).
 std::string digest_response(DigestAlgorithm algorithm, const DigestCredentials& c,
                             std::string_view password, std::string_view method);
@@ -41,22 +56,44 @@ std::string digest_response(DigestAlgorithm algorithm, const DigestCredentials& 
 // Constant-time comparison, so response checks leak nothing through timing.
 bool equal_secret(std::string_view a, std::string_view b);
 
-// Nonces that need no server state: hex(issue time) + hex(HMAC-SHA256(key,
-// time|realm)). A nonce is valid while younger than the lifetime; an older
-// one with a good MAC is stale (the client retries without asking the user).
+// Nonces that need no state to verify: hex(issue time) + hex(serial) +
+// hex(HMAC-SHA256(key, time|serial|realm)). A nonce is valid while younger
+// than the lifetime; an older one with a good MAC is stale (the client
+// retries without asking the user). The serial makes every challenge's
+// nonce distinct, so nonce counts can be tracked per nonce.
+//
+// Replay protection (RFC 7616 nc): use() remembers the highest nonce count
+// seen for each of the last `window` nonces issued, in a fixed ring indexed
+// by serial: memory stays constant whatever the load. A nonce that has left
+// the window is "forgotten" and the client is sent a fresh, stale nonce.
 class NonceFactory {
  public:
   enum class Check { valid, stale, invalid };
+  enum class Use { fresh, replayed, forgotten };
+  static constexpr std::size_t kDefaultWindow = 1 << 18;
 
-  NonceFactory(std::string realm, std::chrono::seconds lifetime);
-  std::string make(std::int64_t now_seconds) const;
+  NonceFactory(std::string realm, std::chrono::seconds lifetime,
+               std::size_t window = kDefaultWindow);
+  ~NonceFactory();
+  NonceFactory(const NonceFactory&) = delete;
+  NonceFactory& operator=(const NonceFactory&) = delete;
+  std::string make(std::int64_t now_seconds);
   Check check(std::string_view nonce, std::int64_t now_seconds) const;
+  // For a nonce that check() found valid and a verified response: records
+  // `nc` (requests without qop count as 1, so such a nonce is single-use).
+  Use use(std::string_view nonce, std::uint32_t nc);
 
  private:
-  std::string mac(std::uint64_t stamp) const;
+  void mac(std::uint64_t stamp, std::uint64_t serial, char out[32]) const;
   std::string realm_;
   std::chrono::seconds lifetime_;
-  std::string key_;
+  // HMAC-SHA256 with the key's inner and outer pads hashed once, copied for
+  // each nonce (keying a fresh HMAC per nonce cost more than the rest).
+  ::evp_md_ctx_st* inner_ = nullptr;
+  ::evp_md_ctx_st* outer_ = nullptr;
+  ::evp_md_ctx_st* work_ = nullptr;
+  std::uint64_t next_serial_ = 0;
+  std::vector<std::uint32_t> counts_;  // by serial % window: the highest nc used
 };
 
 }  // namespace dialtone::plugins::backend::sip

@@ -41,6 +41,9 @@ const sdk::OptionSpec kOptions[] = {
      "registration length when the phone asks for none", sdk::kNone, nullptr, 1, 604800},
     {"auth.nonce_lifetime", OptionType::duration, "300s",
      "age after which a nonce is stale and the phone is challenged again"},
+    {"auth.algorithms", OptionType::list, "MD5",
+     "digest algorithms offered to phones, preferred first: MD5, SHA-256 or \"SHA-256, MD5\" "
+     "(one challenge each; answers with another algorithm are challenged again)"},
     {"auth.ban_failures", OptionType::integer, "5",
      "authentication failures from one address that ban it (0: never ban)", sdk::kNone, nullptr, 0,
      1000000},
@@ -425,6 +428,13 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
     return sdk::Error::invalid("registrar.expires_min is above registrar.expires_max; lower it");
   c.expires_default = std::clamp(c.expires_default, c.expires_min, c.expires_max);
   c.nonce_lifetime = secs(o.get_duration("auth.nonce_lifetime", std::chrono::seconds(300)));
+  if (o.has("auth.algorithms")) {
+    auto algorithms = parse_digest_algorithms(o.get_list("auth.algorithms"));
+    if (!algorithms)
+      return sdk::Error::invalid("auth.algorithms: '" + o.get("auth.algorithms") +
+                                 "' is not a list of MD5 and SHA-256; write e.g. \"SHA-256, MD5\"");
+    c.auth_algorithms = *algorithms;
+  }
   c.ban_failures = static_cast<int>(o.get_int("auth.ban_failures", 5));
   c.ban_window = secs(o.get_duration("auth.ban_window", std::chrono::seconds(60)));
   c.ban_time = secs(o.get_duration("auth.ban_time", std::chrono::minutes(10)));

@@ -142,6 +142,10 @@ Source source_of(nta_incoming_t* irq) {
 
 std::string url_string(const url_t* u) {
   if (!u) return {};
+  // Most URIs fit a stack buffer: no allocator home per REGISTER contact.
+  char buf[512];
+  issize_t n = url_e(buf, sizeof buf, u);
+  if (n >= 0 && static_cast<std::size_t>(n) < sizeof buf) return std::string(buf, static_cast<std::size_t>(n));
   Home h;
   char* s = url_as_string(h.get(), u);
   return str(s);
@@ -490,16 +494,22 @@ struct SipStack::Impl {
 
   enum class AuthStep { challenge, stale, check, forbidden };
 
+  // One challenge per offered algorithm, preferred first, sharing one nonce
+  // (RFC 8760 section 2.4); a client takes the first it supports.
   void challenge(nta_incoming_t* irq, bool proxy, bool stale) {
-    std::string value = "Digest realm=\"" + cfg.realm + "\", nonce=\"" + nonces.make(unix_now()) +
-                        "\", qop=\"auth\", algorithm=MD5";
-    if (stale) value += ", stale=true";
+    std::string head = "Digest realm=\"" + cfg.realm + "\", nonce=\"" + nonces.make(unix_now()) +
+                       "\", qop=\"auth\", algorithm=";
+    const char* tail = stale ? ", stale=true" : "";
+    std::string first = head + digest_algorithm_name(cfg.auth_algorithms.front()) + tail;
+    bool two = cfg.auth_algorithms.size() > 1;
+    std::string second = two ? head + digest_algorithm_name(cfg.auth_algorithms[1]) + tail : "";
     if (proxy)
       nta_incoming_treply(irq, SIP_407_PROXY_AUTH_REQUIRED,
-                          SIPTAG_PROXY_AUTHENTICATE_STR(value.c_str()), TAG_END());
+                          SIPTAG_PROXY_AUTHENTICATE_STR(first.c_str()),
+                          TAG_IF(two, SIPTAG_PROXY_AUTHENTICATE_STR(second.c_str())), TAG_END());
     else
-      nta_incoming_treply(irq, SIP_401_UNAUTHORIZED, SIPTAG_WWW_AUTHENTICATE_STR(value.c_str()),
-                          TAG_END());
+      nta_incoming_treply(irq, SIP_401_UNAUTHORIZED, SIPTAG_WWW_AUTHENTICATE_STR(first.c_str()),
+                          TAG_IF(two, SIPTAG_WWW_AUTHENTICATE_STR(second.c_str())), TAG_END());
     nta_incoming_destroy(irq);
   }
 
@@ -540,7 +550,14 @@ struct SipStack::Impl {
       return 0;
     }
     auto algorithm = digest_algorithm(creds->algorithm);
-    if (!algorithm || (!creds->qop.empty() && creds->qop != "auth")) {
+    bool offered = algorithm && std::find(cfg.auth_algorithms.begin(), cfg.auth_algorithms.end(),
+                                          *algorithm) != cfg.auth_algorithms.end();
+    // With qop the nonce count must be there (it is what replay protection
+    // checks); without, a nonce serves once (counted as 1).
+    std::optional<std::uint32_t> nc = 1;
+    if (!creds->qop.empty()) nc = parse_nonce_count(creds->nc);
+    if (!offered || (!creds->qop.empty() && (creds->qop != "auth" || creds->cnonce.empty())) ||
+        !nc) {
       challenge(irq, proxy, false);
       return 0;
     }
@@ -555,8 +572,8 @@ struct SipStack::Impl {
         break;
     }
     std::string m = method;
-    with_credentials(creds->username, [this, irq, src, c = *creds, a = *algorithm, m,
-                                       next = std::move(next)](
+    with_credentials(creds->username, [this, irq, src, proxy, c = *creds, a = *algorithm,
+                                       count = *nc, m, next = std::move(next)](
                                           const std::optional<LineCredentials>& line, bool ok) {
       if (!ok) {
         reply(irq, SIP_503_SERVICE_UNAVAILABLE);
@@ -566,6 +583,23 @@ struct SipStack::Impl {
         auth_failed(c.username, src);
         reply(irq, SIP_403_FORBIDDEN);
         return;
+      }
+      // Counted only once the response is verified, so a forged request
+      // cannot use up a client's nonce counts.
+      switch (nonces.use(c.nonce, count)) {
+        case NonceFactory::Use::fresh:
+          break;
+        // stale=true: the credentials were right, so a phone that merely
+        // reused a count retries with the new nonce instead of asking its
+        // user; a replayer gains nothing from it.
+        case NonceFactory::Use::replayed:
+          log.warn("sip: replayed digest (nc " + c.nc + ") for \"" + c.username + "\" from " +
+                   src.ip);
+          challenge(irq, proxy, true);
+          return;
+        case NonceFactory::Use::forgotten:
+          challenge(irq, proxy, true);
+          return;
       }
       bans.success(src.ip);
       next(irq, *line);

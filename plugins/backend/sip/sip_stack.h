@@ -15,6 +15,7 @@
 #include <dialtone/host.h>
 #include <dialtone/result.h>
 
+#include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/rtp_relay.h"
 
@@ -37,6 +38,9 @@ struct SipConfig {
   int expires_max = 3600;
   int expires_default = 3600;
   std::chrono::seconds nonce_lifetime{300};
+  // Challenges offered (one header each, preferred first) and the only
+  // algorithms accepted in answers.
+  std::vector<DigestAlgorithm> auth_algorithms{DigestAlgorithm::md5};
   int ban_failures = 5;
   std::chrono::seconds ban_window{60};
   std::chrono::seconds ban_time{600};

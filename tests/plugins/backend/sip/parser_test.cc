@@ -56,6 +56,49 @@ TEST(SipDigest, NoncesExpireAndCannotBeForged) {
   EXPECT_EQ(other.check(n, 1010), sip::NonceFactory::Check::invalid);
 }
 
+TEST(SipDigest, ComputesTheRfc7616Sha256Response) {
+  // RFC 7616 section 3.9.1 example (SHA-256).
+  sip::DigestCredentials c;
+  c.username = "Mufasa";
+  c.realm = "http-auth@example.org";
+  c.nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+  c.uri = "/dir/index.html";
+  c.qop = "auth";
+  c.nc = "00000001";
+  c.cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+  EXPECT_EQ(sip::digest_response(sip::DigestAlgorithm::sha256, c, "Circle of Life", "GET"),
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+}
+
+TEST(SipDigest, AlgorithmListKeepsThePreferenceOrderAndRefusesUnknownNames) {
+  auto both = sip::parse_digest_algorithms({"SHA-256", "md5", "MD5"});
+  ASSERT_TRUE(both);
+  EXPECT_EQ(*both, (std::vector<sip::DigestAlgorithm>{sip::DigestAlgorithm::sha256,
+                                                      sip::DigestAlgorithm::md5}));
+  EXPECT_FALSE(sip::parse_digest_algorithms({}));
+  EXPECT_FALSE(sip::parse_digest_algorithms({"SHA-512-256"}));
+  EXPECT_EQ(sip::parse_nonce_count("0000000a"), 10u);
+  EXPECT_FALSE(sip::parse_nonce_count("00000g01"));
+  EXPECT_FALSE(sip::parse_nonce_count("123456789"));
+}
+
+TEST(SipDigest, EachNonceIsDistinctAndItsCountsOnlyGoUp) {
+  sip::NonceFactory f("dialtone", std::chrono::seconds(30), 4);
+  auto a = f.make(1000);
+  auto b = f.make(1000);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(f.check(b, 1000), sip::NonceFactory::Check::valid);
+  EXPECT_EQ(f.use(a, 1), sip::NonceFactory::Use::fresh);
+  EXPECT_EQ(f.use(a, 1), sip::NonceFactory::Use::replayed);
+  EXPECT_EQ(f.use(a, 2), sip::NonceFactory::Use::fresh);
+  EXPECT_EQ(f.use(a, 2), sip::NonceFactory::Use::replayed);
+  EXPECT_EQ(f.use(b, 1), sip::NonceFactory::Use::fresh);  // counted per nonce
+  // Four more nonces push `a` out of the window of 4: its counts are gone,
+  // so it is refused (the client gets a fresh nonce) rather than replayable.
+  for (int i = 0; i < 4; ++i) f.make(1001);
+  EXPECT_EQ(f.use(a, 3), sip::NonceFactory::Use::forgotten);
+}
+
 TEST(SipAuthBan, BansAfterFailuresInTheWindow) {
   sip::AuthBan ban(3, std::chrono::seconds(60), std::chrono::seconds(600));
   auto t = sip::AuthBan::Clock::now();

@@ -54,6 +54,17 @@ void SipPlugin::reachability_changed(const ReachabilityChange& change) {
   if (c.rtt_ms >= 0) w.Int(c.rtt_ms);
   else w.Null();
   w.EndObject();
+  // Trunks are qualified under the AOR "trunk:<name>" and reported with the
+  // trunk's other events.
+  if (c.aor.rfind("trunk:", 0) == 0) {
+    std::string name = c.aor.substr(6);
+    if (c.state == Reachability::unreachable)
+      host_.log().warn("sip: trunk " + name + " (" + c.contact +
+                       ") does not answer OPTIONS; outgoing routes skip it until it does");
+    if (c.state == Reachability::reachable || c.state == Reachability::unreachable)
+      host_.bus().publish("sip.trunk." + name + "." + to_string(c.state), sb.GetString());
+    return;
+  }
   host_.bus().publish("sip.reachability." + c.aor, sb.GetString());
 }
 

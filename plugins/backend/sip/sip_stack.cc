@@ -39,6 +39,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -259,6 +260,7 @@ struct Call {
   bool a_rel100 = false;
   std::string context;       // the caller's
   std::string caller_name;
+  int trunks_down = 0;       // trunk targets of the last dial skipped as unreachable
   // Blind transfer: on the transferred call, the transfer's call and the
   // leg that sent REFER (on side `referrer_side`); on the transfer's call,
   // the call it serves.
@@ -410,6 +412,7 @@ struct SipStack::Impl {
     // su_timer_set_interval() fires once; su_timer_run() every second.
     su_timer_run(sweep_timer, &Impl::on_sweep, this);
     load_registrations();
+    with_trunks([] {});  // loaded now so that trunks are qualified from the start
     return {};
   }
 
@@ -798,6 +801,7 @@ struct SipStack::Impl {
           if (ok) {
             trunks = list;
             trunks_fetched_ms = mono_ms();
+            sync_trunk_qualify();
           }
           auto waiters = std::move(trunk_waiters);
           trunk_waiters.clear();
@@ -948,6 +952,7 @@ struct SipStack::Impl {
   std::size_t start_branches(Call& call, const DialRequest& req) {
     Call* c = &call;
     ++c->round;
+    c->trunks_down = 0;
     std::string number = req.caller_number.empty() ? c->from_user : req.caller_number;
     std::string display = c->from_display;
     if (!req.caller_name.empty()) {
@@ -973,6 +978,8 @@ struct SipStack::Impl {
         // A contact that stopped answering OPTIONS is not rung.
         for (auto& b : it->second)
           if (!qualify.unreachable(target, b.contact)) uris.push_back(b.contact);
+      } else if (trunk_unreachable(target)) {
+        ++c->trunks_down;
       } else {
         uris.push_back(target);
       }
@@ -1041,7 +1048,7 @@ struct SipStack::Impl {
       return;
     }
     c->dial_done = std::move(done);
-    if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", 480);
+    if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", c->trunks_down ? 503 : 480);
   }
 
   // SipStack::hangup on the SIP thread. A leg moved to another call (blind
@@ -2715,6 +2722,7 @@ struct SipStack::Impl {
       set_reg_state(*p, "pending");
       send_register(*p, {}, false);
     }
+    sync_trunk_qualify();
     std::lock_guard<std::mutex> lock(regs_mutex);
     for (auto it = reg_states.begin(); it != reg_states.end();)
       it = regs.count(it->first) ? std::next(it) : reg_states.erase(it);
@@ -3144,6 +3152,56 @@ struct SipStack::Impl {
     }
   }
 
+  // ---- trunk qualify -------------------------------------------------------
+  // Trunks are probed like registered contacts, under the AOR
+  // "trunk:<name>": peer trunks at their address, registering trunks at their
+  // registrar. A trunk found unreachable is not rung (its dial fails at once
+  // with 503, so an outgoing route goes on to its next trunk) until it
+  // answers a probe again.
+
+  std::set<std::string> qualified_trunks;
+  // host[:port] as dialed (sip:<number>@<host[:port]>) -> (AOR, contact).
+  std::map<std::string, std::pair<std::string, std::string>> trunk_hosts;
+
+  void sync_trunk_qualify() {
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> want;
+    std::map<std::string, std::pair<std::string, std::string>> hosts;
+    auto add = [&](const std::string& name, const std::string& host, int port) {
+      if (host.empty() || host == "dynamic") return;
+      std::string hostport = port ? host + ":" + std::to_string(port) : host;
+      std::string aor = "trunk:" + name;
+      std::string contact = "sip:" + hostport;
+      want[aor] = {{contact, "udp:" + host + ":" + std::to_string(port ? port : 5060)}};
+      hosts[hostport] = {aor, contact};
+    };
+    for (auto& t : trunks) add(t.name, t.ip, t.port);
+    for (auto& [name, r] : regs) {
+      const std::string& h = r->trunk.host;
+      auto colon = h.rfind(':');
+      bool has_port = colon != std::string::npos && h.find(':') == colon;
+      add(name, has_port ? h.substr(0, colon) : h, has_port ? std::atoi(h.c_str() + colon + 1) : 0);
+    }
+    auto now = mono_ms();
+    for (auto& aor : qualified_trunks)
+      if (!want.count(aor)) qualify.sync(aor, {}, now);
+    qualified_trunks.clear();
+    for (auto& [aor, contacts] : want) {
+      qualify.sync(aor, contacts, now);
+      qualified_trunks.insert(aor);
+    }
+    trunk_hosts = std::move(hosts);
+  }
+
+  // True when `uri` (sip:<number>@<host[:port]>) goes to a trunk that stopped
+  // answering its probes.
+  bool trunk_unreachable(const std::string& uri) const {
+    auto at = uri.find('@');
+    if (at == std::string::npos) return false;
+    auto end = uri.find_first_of(";>?", at + 1);
+    auto it = trunk_hosts.find(uri.substr(at + 1, end == std::string::npos ? end : end - at - 1));
+    return it != trunk_hosts.end() && qualify.unreachable(it->second.first, it->second.second);
+  }
+
   // The contacts a NOTIFY for `t` goes to: those registered from the
   // device's IP (the AOR named first if it is among them), or the AOR's
   // when no IP is given. One per source address.
@@ -3289,6 +3347,7 @@ void SipStack::invalidate_credentials() {
     impl->credentials.clear();
     impl->trunks_fetched_ms = -1;
     impl->load_registrations();
+    impl->with_trunks([] {});  // the trunks qualified follow the configuration
   });
 }
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -389,6 +390,7 @@ TEST_F(SipTest, DidFromAPeerTrunkReachesTheIncallUserWithANormalizedCaller) {
              "ON CONFLICT DO NOTHING");
   int trunk_port = dialtone::testing::free_port();
   add_trunk("did-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
+  start({});  // trunks are read at start (confd's changes notify a running plugin)
   auto bob = host_->sql("SELECT id FROM confd_users WHERE firstname = 'bob'");
   auto incall = host_->sql(
       "INSERT INTO confd_incalls (destination) VALUES (json_build_object('type', 'user', 'user_id', $1::int)) "
@@ -499,6 +501,7 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
   auto group = add_group(*host_, "sales", "all", {gina, hank}, "");
   int trunk_port = dialtone::testing::free_port();
   add_trunk("group-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
+  start({});
   auto incall = host_->sql(
       "INSERT INTO confd_incalls (destination) VALUES (json_build_object('type', 'group', 'group_id', $1::int)) "
       "RETURNING id", {group});
@@ -554,14 +557,21 @@ class UdpSink {
     std::string all;
     char buf[4096];
     for (;;) {
-      auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      from_len_ = sizeof from_;
+      auto n = ::recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from_), &from_len_);
       if (n <= 0) return all;
       all.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // Sends `datagram` to whoever sent the last one drained.
+  void reply(const std::string& datagram) {
+    ::sendto(fd_, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&from_), from_len_);
+  }
 
  private:
   int fd_;
+  sockaddr_in from_{};
+  socklen_t from_len_ = sizeof from_;
 };
 
 TEST_F(SipTest, LinearGroupStopsAtTheFirstMemberThatAnswers) {
@@ -579,6 +589,76 @@ TEST_F(SipTest, LinearGroupStopsAtTheFirstMemberThatAnswers) {
   EXPECT_EQ(callee_.get(), 0) << callee_out_;
   // With ring-all mike would have got an INVITE then a CANCEL.
   EXPECT_EQ(mike_phone.drain().find("INVITE sip:"), std::string::npos);
+}
+
+// A trunk on UDP 127.0.0.1:`port` that answers OPTIONS 200 and every
+// INVITE `invite_status`, on its own thread until destroyed.
+class TrunkResponder {
+ public:
+  TrunkResponder(int port, int invite_status) : sink_(port), status_(invite_status) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~TrunkResponder() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      std::string got = sink_.drain();
+      if (got.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      bool invite = got.rfind("INVITE ", 0) == 0;
+      if (!invite && got.rfind("OPTIONS ", 0) != 0) continue;  // ACK and others
+      std::string reply = invite ? "SIP/2.0 " + std::to_string(status_) + " Busy Here\r\n"
+                                 : std::string("SIP/2.0 200 OK\r\n");
+      std::istringstream lines(got);
+      for (std::string line; std::getline(lines, line) && line != "\r";) {
+        for (const char* h : {"Via:", "From:", "To:", "Call-ID:", "CSeq:"})
+          if (line.rfind(h, 0) == 0) {
+            if (line.back() == '\r') line.pop_back();
+            if (invite && std::string(h) == "To:") line += ";tag=trunk";
+            reply += line + "\r\n";
+          }
+      }
+      reply += "Content-Length: 0\r\n\r\n";
+      sink_.reply(reply);
+    }
+  }
+  UdpSink sink_;
+  int status_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_F(SipTest, UnreachableTrunkIsSkippedAndTheRouteGoesOnAtOnce) {
+  int dead = dialtone::testing::free_port();
+  int live = dialtone::testing::free_port();
+  std::string dead_name = "dead-" + std::to_string(dead);
+  auto t1 = add_trunk(dead_name, dead, "default");
+  auto t2 = add_trunk("live-" + std::to_string(live), live, "default");
+  auto route = host_->sql(
+      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('qualify-' || $1, 1, "
+      "'[{\"pattern\":\"0XXXXXXXXX\"}]') RETURNING id", {std::to_string(dead)});
+  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1), ($1::int, $3::int, 2)",
+             {route, t1, t2});
+  UdpSink dead_trunk(dead);  // takes the probes and never answers
+  TrunkResponder live_trunk(live, 486);
+  start({{"qualify.interval", "1s"}, {"qualify.timeout", "300ms"}});
+  ASSERT_TRUE(host_->test_bus().wait_for("sip.trunk." + dead_name + ".unreachable", std::chrono::seconds(15)));
+  EXPECT_TRUE(host_->logger().contains("trunk " + dead_name));
+
+  // The busy answer can only come from the second trunk: the first one is
+  // not rung (rung, it would hold the call until its ring time).
+  std::string out;
+  EXPECT_EQ(call("uac_call_486.xml", "0123456789", &out), 0) << out;
+  auto seen = dead_trunk.drain();
+  EXPECT_NE(seen.find("OPTIONS sip:"), std::string::npos);
+  EXPECT_EQ(seen.find("INVITE sip:"), std::string::npos);
+  host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
 }
 
 TEST_F(SipTest, GroupWithNoRegisteredMemberGives480) {

@@ -1117,6 +1117,19 @@ struct SipStack::Impl {
 
   // A's ACK to the 2xx: with a late offer it carries A's answer for B.
   void on_a_ack(Call& c, const sip_t* sip) {
+    if (c.a_irq && c.state == Call::State::answered) {
+      // A's INVITE transaction ends with this ACK. Kept until the call
+      // ended, each answered call left a live transaction that sofia's
+      // timer walks at every tick. Destroyed from the loop: this may run
+      // inside the transaction's own ACK callback.
+      auto serial = c.serial;
+      later([this, serial] {
+        Call* call = find_call(serial);
+        if (!call || !call->a_irq || nta_incoming_status(call->a_irq) < 200) return;
+        nta_incoming_destroy(call->a_irq);
+        call->a_irq = nullptr;
+      });
+    }
     Branch* br = c.winner;
     if (!br || !br->ack_waits) return;
     br->ack_waits = false;

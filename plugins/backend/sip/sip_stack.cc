@@ -735,10 +735,12 @@ struct SipStack::Impl {
       if (!contacts.empty()) contacts += ", ";
       contacts += "<" + b.contact + ">;expires=" + std::to_string(std::max<std::int64_t>(0, b.expires_at - now));
     }
+    // Published before the 200 so that a phone told it is registered is
+    // already counted and rung.
+    if (changed) publish_bindings(aor);
     nta_incoming_treply(irq, SIP_200_OK, TAG_IF(!contacts.empty(), SIPTAG_CONTACT_STR(contacts.c_str())),
                         TAG_END());
     nta_incoming_destroy(irq);
-    if (changed) publish_bindings(aor);
   }
 
   void publish_bindings(const std::string& aor) {

@@ -16,20 +16,10 @@ using dialtone::sdk::ChannelDirection;
 using dialtone::sdk::ChannelState;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::eventually;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 400; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 class SipCallCoreTest : public ::testing::Test {
  protected:

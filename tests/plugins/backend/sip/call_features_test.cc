@@ -19,35 +19,11 @@ namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::free_port;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::eventually;
+using dialtone::testing::wait_udp_bound;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 200; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-// Waits until something (SIPp) listens on UDP `port` of 127.0.0.1.
-void wait_bound(int port) {
-  for (int i = 0; i < 100; ++i) {
-    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    bool taken = ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
-    ::close(u);
-    if (taken) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
 
 // The value logged by a scenario as "<key>=<value>".
 std::string logged(const std::string& out, const std::string& key) {
@@ -146,7 +122,7 @@ TEST_F(CallFeaturesTest, TrunkRegistersWithDigestAndRefreshesBeforeExpiry) {
                      std::to_string(registrar), "-m", "1", "-timeout", "35s", "-timeout_error"},
                     &out);
   });
-  wait_bound(registrar);
+  wait_udp_bound(registrar);
   auto id = host_->sql(
       "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
       "VALUES ('trunkuser', 'trunkpw', 'peer', $1, "
@@ -170,7 +146,7 @@ TEST_F(CallFeaturesTest, WrongTrunkCredentialsAreReportedOnTheBusAndInTheLog) {
                      std::to_string(registrar), "-m", "1", "-timeout", "8s"},
                     &out);
   });
-  wait_bound(registrar);
+  wait_udp_bound(registrar);
   auto id = host_->sql(
       "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
       "VALUES ('trunkuser', 'wrongpw', 'peer', $1, '[[\"outbound_register\", \"yes\"]]') RETURNING id",

@@ -16,12 +16,9 @@ namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::free_port;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
 
 class FeatureCodes : public ::testing::Test {
  protected:

@@ -25,12 +25,10 @@ namespace prov = dialtone::plugins::provisioning;
 namespace sdk = dialtone::sdk;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::eventually;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
 
 // Services by (name, instance), as the kernel keeps them.
 class Registry final : public sdk::ServiceRegistry {
@@ -86,14 +84,6 @@ class SharedHost final : public sdk::Host {
   SipTestHost& inner_;
   Registry services_;
 };
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 400; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
-}
 
 class SipProvisioningTest : public ::testing::Test {
  protected:

@@ -17,20 +17,10 @@ namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::free_port;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::eventually;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 200; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 // The value logged by a scenario as "<key>=<value>".
 std::string logged(const std::string& out, const std::string& key) {

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "plugins/api/confd/schema.h"
 #include "tests/support/pg_fixture.h"
@@ -112,6 +113,34 @@ std::string SipTestHost::add_line(const std::string& username, const std::string
   });
   if (!s) throw std::runtime_error("add_line: " + s.error().message);
   return user_id;
+}
+
+std::string scenario(const std::string& name) {
+  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
+}
+
+bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return f();
+}
+
+bool wait_udp_bound(int port) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+    ::close(fd);
+    if (taken) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 int free_port() {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <map>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,6 +87,17 @@ class SipTestHost final : public sdk::Host {
 
 // A port on 127.0.0.1 free (at the time of asking) for UDP and TCP.
 int free_port();
+
+// The SIPp scenario `name` of tests/plugins/backend/sip/scenarios.
+std::string scenario(const std::string& name);
+
+// Polls `f` every 50 ms until it holds (true) or `timeout` passes (false).
+bool eventually(const std::function<bool()>& f,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
+// SIPp phone started in the background is ready to be rung.
+bool wait_udp_bound(int port);
 
 // Runs SIPp with `args` (bounded by a timeout) in a scratch folder; returns
 // its exit status (0: every call succeeded). `output` receives its logs.

@@ -22,29 +22,10 @@
 namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::wait_udp_bound;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
-
-// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
-// SIPp UAS started in the background is ready to answer.
-bool udp_bound(int port) {
-  for (int i = 0; i < 200; ++i) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
-    ::close(fd);
-    if (taken) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 class SipTest : public ::testing::Test {
  protected:
@@ -113,7 +94,7 @@ class SipTest : public ::testing::Test {
                        "1", "-timeout", "25s", "-timeout_error"},
                       &callee_out_);
     });
-    udp_bound(port);  // ringing a callee not yet listening would fail the call
+    wait_udp_bound(port);  // ringing a callee not yet listening would fail the call
     return port;
   }
 
@@ -124,7 +105,7 @@ class SipTest : public ::testing::Test {
                        "1", "-timeout", "25s", "-timeout_error"},
                       out);
     });
-    udp_bound(port);
+    wait_udp_bound(port);
     return f;
   }
 
@@ -512,7 +493,7 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
   int gina_port = callee("uas_ring_cancel.xml");  // rings, then is cancelled
   int hank_port = dialtone::testing::free_port();
   auto answering = uas("uas_answer.xml", hank_port, &hank_out);
-  ASSERT_TRUE(udp_bound(gina_port) && udp_bound(hank_port));
+  ASSERT_TRUE(wait_udp_bound(gina_port) && wait_udp_bound(hank_port));
   ASSERT_EQ(register_line("gina", "ginapw", gina_port, &out), 0) << out;
   ASSERT_EQ(register_line("hank", "hankpw", hank_port, &out), 0) << out;
   EXPECT_EQ(run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "6001", "-i", "127.0.0.1", "-p",
@@ -533,7 +514,7 @@ TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
   int ivan_port = callee("uas_ring_cancel.xml");  // first, rings its 2 s, then cancelled
   int judy_port = dialtone::testing::free_port();
   auto answering = uas("uas_answer.xml", judy_port, &judy_out);
-  ASSERT_TRUE(udp_bound(ivan_port) && udp_bound(judy_port));
+  ASSERT_TRUE(wait_udp_bound(ivan_port) && wait_udp_bound(judy_port));
   ASSERT_EQ(register_line("ivan", "ivanpw", ivan_port, &out), 0) << out;
   ASSERT_EQ(register_line("judy", "judypw", judy_port, &out), 0) << out;
   EXPECT_EQ(call("uac_call_hangup.xml", "2302", &out), 0) << out;
@@ -582,7 +563,7 @@ TEST_F(SipTest, LinearGroupStopsAtTheFirstMemberThatAnswers) {
   int lena_port = callee("uas_answer.xml");
   int mike_port = dialtone::testing::free_port();
   UdpSink mike_phone(mike_port);
-  ASSERT_TRUE(udp_bound(lena_port));
+  ASSERT_TRUE(wait_udp_bound(lena_port));
   ASSERT_EQ(register_line("lena", "lenapw", lena_port, &out), 0) << out;
   ASSERT_EQ(register_line("mike", "mikepw", mike_port, &out), 0) << out;
   EXPECT_EQ(call("uac_call_hangup.xml", "2304", &out), 0) << out;

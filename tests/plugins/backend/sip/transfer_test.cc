@@ -23,35 +23,11 @@ namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::free_port;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::eventually;
+using dialtone::testing::wait_udp_bound;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 300; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-// Waits until something (SIPp) listens on UDP `port` of 127.0.0.1.
-void wait_bound(int port) {
-  for (int i = 0; i < 100; ++i) {
-    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    bool taken = ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
-    ::close(u);
-    if (taken) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
 
 // A SIPp phone running in the background.
 struct Phone {
@@ -102,7 +78,7 @@ class TransferTest : public ::testing::Test {
     auto args = base(file, calls);
     int port = std::stoi(args[7]);
     p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
-    wait_bound(port);
+    wait_udp_bound(port);
     std::string out;
     std::vector<std::string> reg{target_, "-sf", scenario("register.xml"), "-i", "127.0.0.1", "-p",
                                  std::to_string(free_port()), "-m", "1", "-au", user, "-ap", user + "pw",

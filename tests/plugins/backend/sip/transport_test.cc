@@ -37,12 +37,10 @@ namespace sip = dialtone::plugins::backend::sip;
 namespace sdk = dialtone::sdk;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipTestHost;
+using dialtone::testing::scenario;
+using dialtone::testing::eventually;
 
 namespace {
-
-std::string scenario(const std::string& name) {
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
-}
 
 std::string random_hex(std::size_t n) {
   static std::mutex m;
@@ -65,14 +63,6 @@ std::string md5_hex(const std::string& in) {
     s += digits[out[i] & 15];
   }
   return s;
-}
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 400; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
 }
 
 // A folder made fresh for one test, removed after it.

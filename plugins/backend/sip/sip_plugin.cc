@@ -237,6 +237,22 @@ CREATE INDEX sip_locations_node ON sip_locations(node);
 
 constexpr sdk::Migration kMigrations[] = {{1, "sip locations", kLocationsV1}};
 
+// One binding's fields, as the bus events and the sip_locations rows carry them.
+void write_binding_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const Binding& b) {
+  w.Key("contact");
+  w.String(b.contact.c_str());
+  w.Key("expires");
+  w.Int64(b.expires_at);
+  w.Key("call_id");
+  w.String(b.call_id.c_str());
+  w.Key("cseq");
+  w.Uint(b.cseq);
+  w.Key("received");
+  w.String(b.received.c_str());
+  w.Key("user_agent");
+  w.String(b.user_agent.c_str());
+}
+
 std::string bindings_json(const std::string& aor, const std::vector<Binding>& bindings) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
@@ -249,18 +265,7 @@ std::string bindings_json(const std::string& aor, const std::vector<Binding>& bi
   w.StartArray();
   for (auto& b : bindings) {
     w.StartObject();
-    w.Key("contact");
-    w.String(b.contact.c_str());
-    w.Key("expires");
-    w.Int64(b.expires_at);
-    w.Key("call_id");
-    w.String(b.call_id.c_str());
-    w.Key("cseq");
-    w.Uint(b.cseq);
-    w.Key("received");
-    w.String(b.received.c_str());
-    w.Key("user_agent");
-    w.String(b.user_agent.c_str());
+    write_binding_fields(w, b);
     w.EndObject();
   }
   w.EndArray();
@@ -858,18 +863,7 @@ void SipPlugin::flush_locations() {
           w.StartObject();
           w.Key("aor");
           w.String(aor.c_str());
-          w.Key("contact");
-          w.String(b.contact.c_str());
-          w.Key("expires");
-          w.Int64(b.expires_at);
-          w.Key("call_id");
-          w.String(b.call_id.c_str());
-          w.Key("cseq");
-          w.Uint(b.cseq);
-          w.Key("received");
-          w.String(b.received.c_str());
-          w.Key("user_agent");
-          w.String(b.user_agent.c_str());
+          write_binding_fields(w, b);
           w.EndObject();
         }
       }

@@ -30,71 +30,15 @@ using dialtone::testing::eventually;
 
 namespace {
 
-// Services by (name, instance), as the kernel keeps them.
-class Registry final : public sdk::ServiceRegistry {
- public:
-  sdk::Status provide_erased(std::string name, int, std::string instance,
-                             std::shared_ptr<void> impl) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto& slot = entries_[{name, instance}];
-    if (slot) return sdk::Error::conflict(name + "/" + instance + " is already provided");
-    slot = std::move(impl);
-    return {};
-  }
-  std::shared_ptr<void> find_erased(std::string_view name, int, std::string_view instance) const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [key, impl] : entries_)
-      if (key.first == name && (instance.empty() || key.second == instance)) return impl;
-    return nullptr;
-  }
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(std::string_view name,
-                                                                        int) const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
-    for (auto& [key, impl] : entries_)
-      if (key.first == name) out.emplace_back(key.second, impl);
-    return out;
-  }
-  void withdraw_erased(std::string_view name, std::string_view instance) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    entries_.erase({std::string(name), std::string(instance)});
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<void>> entries_;
-};
-
-// SipTestHost's pieces with a working service registry, shared by the SIP
-// plugin and provd as the kernel's is.
-class SharedHost final : public sdk::Host {
- public:
-  explicit SharedHost(SipTestHost& inner) : inner_(inner) {}
-  std::string_view plugin_id() const override { return "backend.sip"; }
-  sdk::Logger& log() override { return inner_.log(); }
-  sdk::ServiceRegistry& services() override { return services_; }
-  sdk::EventBus& bus() override { return inner_.bus(); }
-  sdk::Executor& executor() override { return inner_.executor(); }
-  sdk::Store* store() override { return inner_.store(); }
-  sdk::HttpServer* http() override { return nullptr; }
-  sdk::LuaHost* lua() override { return inner_.lua(); }
-  std::filesystem::path data_dir() const override { return "/tmp"; }
-
- private:
-  SipTestHost& inner_;
-  Registry services_;
-};
-
 class SipProvisioningTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     inner_ = new SipTestHost(std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
     inner_->add_line("alice", "alicepw", "1001");
     inner_->add_line("bob", "bobpw", "1002");
-    host_ = new SharedHost(*inner_);
+    host_ = inner_;  // its registry holds the plugins' services, as the kernel's does
   }
   static void TearDownTestSuite() {
-    delete host_;
     delete inner_;
   }
 
@@ -180,14 +124,14 @@ class SipProvisioningTest : public ::testing::Test {
   }
 
   static SipTestHost* inner_;
-  static SharedHost* host_;
+  static SipTestHost* host_;
   std::unique_ptr<sip::SipPlugin> plugin_;
   std::shared_ptr<prov::Provd> provd_;
   std::string target_;
 };
 
 SipTestHost* SipProvisioningTest::inner_ = nullptr;
-SharedHost* SipProvisioningTest::host_ = nullptr;
+SipTestHost* SipProvisioningTest::host_ = nullptr;
 
 TEST_F(SipProvisioningTest, QualifyMarksAContactReachableThenUnreachableAndItIsNoLongerRung) {
   start_sip({{"qualify.interval", "1s"}, {"qualify.timeout", "1s"}});

@@ -479,7 +479,8 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
              "ON CONFLICT DO NOTHING");
   auto gina = host_->add_line("gina", "ginapw", "1041");
   auto hank = host_->add_line("hank", "hankpw", "1042");
-  auto group = add_group(*host_, "sales", "all", {gina, hank}, "");
+  // hank comes first and answers: gina rings only because "all" rings everyone.
+  auto group = add_group(*host_, "sales", "all", {hank, gina}, "");
   int trunk_port = dialtone::testing::free_port();
   add_trunk("group-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
   start({});

@@ -434,57 +434,6 @@ class StreamPhone {
   std::string dialog_target_;
 };
 
-// Services by (name, instance), so the plugin's SipNotifier can be found.
-class Registry final : public sdk::ServiceRegistry {
- public:
-  sdk::Status provide_erased(std::string name, int, std::string instance,
-                             std::shared_ptr<void> impl) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    entries_[{name, instance}] = std::move(impl);
-    return {};
-  }
-  std::shared_ptr<void> find_erased(std::string_view name, int, std::string_view) const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [key, impl] : entries_)
-      if (key.first == name) return impl;
-    return nullptr;
-  }
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(std::string_view name,
-                                                                        int) const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
-    for (auto& [key, impl] : entries_)
-      if (key.first == name) out.emplace_back(key.second, impl);
-    return out;
-  }
-  void withdraw_erased(std::string_view name, std::string_view instance) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    entries_.erase({std::string(name), std::string(instance)});
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<void>> entries_;
-};
-
-class ServicesHost final : public sdk::Host {
- public:
-  explicit ServicesHost(SipTestHost& inner) : inner_(inner) {}
-  std::string_view plugin_id() const override { return "backend.sip"; }
-  sdk::Logger& log() override { return inner_.log(); }
-  sdk::ServiceRegistry& services() override { return services_; }
-  sdk::EventBus& bus() override { return inner_.bus(); }
-  sdk::Executor& executor() override { return inner_.executor(); }
-  sdk::Store* store() override { return inner_.store(); }
-  sdk::HttpServer* http() override { return nullptr; }
-  sdk::LuaHost* lua() override { return inner_.lua(); }
-  std::filesystem::path data_dir() const override { return "/tmp"; }
-
- private:
-  SipTestHost& inner_;
-  Registry services_;
-};
-
 class SipTransportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -492,10 +441,9 @@ class SipTransportTest : public ::testing::Test {
     inner_->add_line("alice", "alicepw", "1001");
     inner_->add_line("bob", "bobpw", "1002");
     inner_->add_line("carol", "carolpw", "1003");
-    host_ = new ServicesHost(*inner_);
+    host_ = inner_;  // its registry holds the plugins' services, as the kernel's does
   }
   static void TearDownTestSuite() {
-    delete host_;
     delete inner_;
     host_ = nullptr;
     inner_ = nullptr;
@@ -575,14 +523,14 @@ class SipTransportTest : public ::testing::Test {
   }
 
   static SipTestHost* inner_;
-  static ServicesHost* host_;
+  static SipTestHost* host_;
   TempDir certs_;
   std::unique_ptr<sip::SipPlugin> plugin_;
   std::string target_;
 };
 
 SipTestHost* SipTransportTest::inner_ = nullptr;
-ServicesHost* SipTransportTest::host_ = nullptr;
+SipTestHost* SipTransportTest::host_ = nullptr;
 
 // ---- TLS ---------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ int run(KernelSetup setup) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Kernel kernel(std::move(setup));
+  Logging::install_fatal_handlers();
   if (auto s = kernel.start(); !s) {
     std::cerr << "dialtoned: " << s.error().message << "\n";
     kernel.stop();

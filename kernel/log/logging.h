@@ -2,6 +2,13 @@
 // logger, each logger tagged with its owner's id (plugin id or kernel
 // component) and filtered by a level that can be set per id.
 //
+// Logging never blocks the caller on I/O: a line is formatted into a bounded
+// queue and written by one background thread. When the queue is full the
+// oldest queued line is dropped (and counted), never the caller delayed, so
+// the SIP, media and dialplan threads can log at any rate. flush() waits for
+// the queue to be written; a critical line, the destructor and a fatal signal
+// (after install_fatal_handlers()) flush too.
+//
 //   Logging logging({.level = "info", .file = "/var/log/dialtone/dialtoned.log"});
 //   auto log = logging.logger("directory.ldap");
 //   log->info("connected");   // 2024-05-01T12:00:00.123 info [directory.ldap] connected
@@ -11,6 +18,7 @@
 // sdk::Logger interface. All members are thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +41,8 @@ namespace dialtone::kernel {
 struct LoggingConfig {
   std::string level = "info";
   std::string file;  // empty = stderr
+  // Lines waiting for the writer thread; past it the oldest is dropped.
+  std::size_t queue_size = 8192;
 };
 
 class Logging {
@@ -51,8 +61,18 @@ class Logging {
   // The level of loggers whose id has no override.
   void set_default_level(sdk::LogLevel level);
   sdk::LogLevel default_level() const;
-  // Writes buffered lines to the sink's file now.
+  // Waits until every line logged before the call is written to the sink,
+  // then flushes the sink's file.
   void flush();
+  // Lines dropped so far because the queue was full.
+  std::size_t dropped() const;
+
+  // Makes SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT and std::terminate write
+  // the queued lines of the most recently constructed Logging (bounded wait)
+  // before the process dies. For dialtoned's main(), once.
+  static void install_fatal_handlers();
+
+  struct Writer;  // the queue and its thread (logging.cc)
 
   // "trace", "debug", "info", "warn"/"warning", "error"/"err", "critical", "off".
   static std::optional<sdk::LogLevel> parse_level(std::string_view name);
@@ -62,6 +82,9 @@ class Logging {
   void apply_locked(const std::string& id);
 
   std::shared_ptr<spdlog::sinks::sink> sink_;
+  // Shared with every logger made here, so a logger that outlives this object
+  // still has its writer thread.
+  std::shared_ptr<Writer> writer_;
   mutable std::mutex mutex_;
   sdk::LogLevel default_level_ = sdk::LogLevel::info;
   std::map<std::string, sdk::LogLevel, std::less<>> overrides_;

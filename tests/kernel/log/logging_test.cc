@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -149,6 +151,67 @@ TEST_F(LoggingTest, LoggerOutlivesLogging) {
   auto l = lines();
   ASSERT_EQ(l.size(), 1u);
   EXPECT_NE(l[0].find("[plugin] still written"), std::string::npos);
+}
+
+TEST_F(LoggingTest, CriticalLineIsOnDiskWhenTheCallReturns) {
+  Logging logging({.level = "info", .file = path_.string()});
+  auto log = logging.logger("kernel");
+  for (int i = 0; i < 100; ++i) log->info("before " + std::to_string(i));
+  log->log(sdk::LogLevel::critical, "cannot go on");
+  // No flush(): a critical line waits for the queue.
+  auto l = lines();
+  ASSERT_EQ(l.size(), 101u);
+  EXPECT_NE(l[100].find("critical [kernel] cannot go on"), std::string::npos) << l[100];
+}
+
+// The writer thread is stuck on a pipe nobody reads: callers still return,
+// the oldest queued lines are dropped and counted, the newest kept.
+TEST_F(LoggingTest, FullQueueDropsOldestLinesInsteadOfBlockingTheCaller) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  ASSERT_GE(saved, 0);
+  ASSERT_EQ(::dup2(fds[1], 2), 2);
+  std::size_t dropped = 0;
+  std::string read_back;
+  std::thread reader;
+  {
+    Logging logging({.level = "info", .file = "", .queue_size = 64});
+    auto log = logging.logger("backend.sip");
+    // Far more than the pipe (64 KiB) and the queue hold together.
+    for (int i = 0; i < 20000; ++i) log->info("line " + std::to_string(i) + " of a burst");
+    dropped = logging.dropped();
+    reader = std::thread([&] {
+      char buf[65536];
+      for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) read_back.append(buf, static_cast<std::size_t>(n));
+    });
+    logging.flush();
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(fds[1]);
+  reader.join();
+  ::close(fds[0]);
+  EXPECT_GT(dropped, 0u);
+  EXPECT_NE(read_back.find("[backend.sip] line 19999 of a burst"), std::string::npos);
+  EXPECT_NE(read_back.find("log lines were dropped because the log queue was full"), std::string::npos);
+}
+
+TEST_F(LoggingTest, FatalSignalWritesTheQueuedLinesFirst) {
+  EXPECT_EXIT(
+      {
+        Logging logging({.level = "info", .file = path_.string()});
+        Logging::install_fatal_handlers();
+        auto log = logging.logger("kernel");
+        for (int i = 0; i < 5000; ++i) log->info("queued " + std::to_string(i));
+        ::raise(SIGSEGV);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
+  auto l = lines();
+  ASSERT_EQ(l.size(), 5000u);
+  EXPECT_NE(l.back().find("queued 4999"), std::string::npos) << l.back();
 }
 
 }  // namespace

@@ -1,40 +1,66 @@
 #include "plugins/backend/sip/notifier.h"
 
-#include <future>
-#include <memory>
+#include <utility>
 
 namespace dialtone::plugins::backend::sip {
 
-sdk::Status StackNotifier::notify_check_sync(const sdk::SyncTarget& target) {
+void StackNotifier::notify_check_sync(const sdk::SyncTarget& target, sdk::SyncDone done) {
   if (target.device_ip.empty() && target.sip_username.empty())
-    return sdk::Error::invalid("check-sync: give the device's IP or SIP username");
+    return done(sdk::Error::invalid("check-sync: give the device's IP or SIP username"));
   if (target.event.empty() || target.event.find_first_of("\r\n") != std::string::npos)
-    return sdk::Error::invalid("check-sync: bad Event value '" + target.event + "'");
-  auto promise = std::make_shared<std::promise<SipStack::NotifyResult>>();
-  auto future = promise->get_future();
+    return done(sdk::Error::invalid("check-sync: bad Event value '" + target.event + "'"));
+  const std::string who = target.device_ip.empty() ? target.sip_username : target.device_ip;
+  const std::string event = target.event;
+  std::uint64_t id = 0;
+  Send send;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    bool sent = send_ && send_({target.device_ip, target.sip_username, target.event},
-                               [promise](SipStack::NotifyResult r) { promise->set_value(std::move(r)); });
-    if (!sent) return sdk::Error::unavailable("check-sync: backend.sip is stopped");
+    send = send_;
+    if (send) {
+      id = next_id_++;
+      pending_.emplace(id, std::move(done));
+    }
   }
-  std::string who = target.device_ip.empty() ? target.sip_username : target.device_ip;
-  if (future.wait_for(wait_) != std::future_status::ready)
-    return sdk::Error::timeout("check-sync: no answer from the phone at " + who);
-  auto r = future.get();
-  if (r.status / 100 == 2) {
-    log_.info("sip: check-sync (" + target.event + ") accepted by " + r.detail);
-    return {};
+  if (!send) return done(sdk::Error::unavailable("check-sync: backend.sip is stopped"));
+  // Sent outside the lock: the stack may answer at once, on this thread.
+  std::weak_ptr<StackNotifier> self = weak_from_this();
+  auto answer = [self, id, who, event](SipStack::NotifyResult r) {
+    auto me = self.lock();
+    if (!me) return;
+    if (r.status / 100 == 2) {
+      me->log_.info("sip: check-sync (" + event + ") accepted by " + r.detail);
+      return me->finish(id, {});
+    }
+    if (r.status == 404) return me->finish(id, sdk::Error::not_found("check-sync: " + r.detail));
+    if (r.status == 408)
+      return me->finish(id, sdk::Error::timeout("check-sync: no answer from the phone at " + who +
+                                                " (" + r.detail + ")"));
+    me->finish(id, sdk::Error::unavailable("check-sync refused by the phone at " + who + ": " + r.detail));
+  };
+  if (!send({target.device_ip, target.sip_username, event}, std::move(answer)))
+    finish(id, sdk::Error::unavailable("check-sync: backend.sip is stopped"));
+}
+
+void StackNotifier::finish(std::uint64_t id, sdk::Status status) {
+  sdk::SyncDone done;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // already answered (detach)
+    done = std::move(it->second);
+    pending_.erase(it);
   }
-  if (r.status == 404) return sdk::Error::not_found("check-sync: " + r.detail);
-  if (r.status == 408)
-    return sdk::Error::timeout("check-sync: no answer from the phone at " + who + " (" + r.detail + ")");
-  return sdk::Error::unavailable("check-sync refused by the phone at " + who + ": " + r.detail);
+  done(std::move(status));
 }
 
 void StackNotifier::detach() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  send_ = nullptr;
+  std::map<std::uint64_t, sdk::SyncDone> orphans;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    send_ = nullptr;
+    orphans.swap(pending_);
+  }
+  for (auto& [_, done] : orphans) done(sdk::Error::unavailable("check-sync: backend.sip stopped before the phone answered"));
 }
 
 }  // namespace dialtone::plugins::backend::sip

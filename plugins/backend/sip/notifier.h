@@ -3,8 +3,10 @@
 // contacts, sent where its REGISTER came from.
 #pragma once
 
-#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include <dialtone/host.h>
@@ -14,25 +16,30 @@
 
 namespace dialtone::plugins::backend::sip {
 
-class StackNotifier final : public sdk::SipNotifier {
+class StackNotifier final : public sdk::SipNotifier,
+                            public std::enable_shared_from_this<StackNotifier> {
  public:
   // `send` hands the NOTIFY to the running stack; false when it is stopped.
+  // The stack answers every NOTIFY it accepted (408 after its own timeout).
   using Send = std::function<bool(SipStack::NotifyTarget, std::function<void(SipStack::NotifyResult)>)>;
-  StackNotifier(Send send, sdk::Logger& log, std::chrono::milliseconds wait)
-      : send_(std::move(send)), log_(log), wait_(wait) {}
+  StackNotifier(Send send, sdk::Logger& log) : send_(std::move(send)), log_(log) {}
 
-  // Blocks the calling thread (provd's worker) until every contact answered
-  // or `wait` passed: ok on a 2xx, not_found when no contact matches.
-  sdk::Status notify_check_sync(const sdk::SyncTarget& target) override;
+  // Never waits: `done` runs once, on the SIP thread when the phone answers
+  // (or at once, on the caller's thread, when the request is refused).
+  void notify_check_sync(const sdk::SyncTarget& target, sdk::SyncDone done) override;
 
-  // The plugin stops: later calls fail with unavailable.
+  // The plugin stops: NOTIFYs still unanswered fail with unavailable, later
+  // calls too.
   void detach();
 
  private:
+  void finish(std::uint64_t id, sdk::Status status);
+
   std::mutex mutex_;
   Send send_;
   sdk::Logger& log_;
-  std::chrono::milliseconds wait_;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, sdk::SyncDone> pending_;
 };
 
 }  // namespace dialtone::plugins::backend::sip

@@ -24,7 +24,7 @@ sdk::Status SipPlugin::start_services() {
         stack_->notify(std::move(t), std::move(done));
         return true;
       },
-      host_.log(), config_.notify_timeout + std::chrono::seconds(2));
+      host_.log());
   return host_.services().provide<sdk::SipNotifier>("sip", notifier_);
 }
 

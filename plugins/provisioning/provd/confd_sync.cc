@@ -306,8 +306,9 @@ void Provd::regenerate(const std::string& device_id) {
   auto d = device(device_id);
   if (!d) return;
   (void)rendered(*d);
-  if (auto s = synchronize(device_id); !s)
-    host_.log().debug("provd: device " + device_id + " regenerated, not synchronized: " + s.error().message);
+  synchronize(device_id, [this, device_id](sdk::Status s) {
+    if (!s) host_.log().debug("provd: device " + device_id + " regenerated, not synchronized: " + s.error().message);
+  });
 }
 
 }  // namespace dialtone::plugins::provisioning

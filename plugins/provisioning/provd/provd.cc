@@ -836,26 +836,35 @@ sdk::Status Provd::assign_config(std::string_view device_id, std::string_view co
     return sdk::Error::not_found("config " + std::string(config_id) + " was not found");
   d->config = std::string(config_id);
   if (auto s = update_device(*d); !s) return s;
-  return synchronize(d->id);
+  // The new config is in place; the phone's answer only says whether it
+  // fetched it now or will at its next reboot.
+  synchronize(d->id, [this, id = d->id](sdk::Status s) {
+    if (!s) host_.log().warn("provd: device " + id + " has a new config but was not resynchronized: " +
+                             s.error().message);
+  });
+  return {};
 }
 
 sdk::Status Provd::reset_to_autoprov(std::string_view device_id) {
   return assign_config(device_id, "autoprov");
 }
 
-sdk::Status Provd::synchronize(const std::string& id) {
+void Provd::synchronize(const std::string& id, sdk::SyncDone done) {
   auto d = device(id);
-  if (!d) return sdk::Error::not_found("device " + id + " was not found");
+  if (!d) return done(sdk::Error::not_found("device " + id + " was not found"));
   auto v = vendor(d->plugin);
-  if (!v) return sdk::Error::not_found("plugin " + d->plugin + " of device " + id + " is not loaded");
+  if (!v) return done(sdk::Error::not_found("plugin " + d->plugin + " of device " + id + " is not loaded"));
   auto event = v->sync_event({d->vendor, d->model, d->version, d->mac});
-  if (!event) return sdk::Error::unsupported("device " + id + " cannot be synchronized remotely");
+  if (!event) return done(sdk::Error::unsupported("device " + id + " cannot be synchronized remotely"));
   auto notifier = host_.services().find<sdk::SipNotifier>();
   if (!notifier)
-    return sdk::Error::unavailable("no SIP backend provides provisioning.sip_notifier: enable backend.sip");
+    return done(sdk::Error::unavailable("no SIP backend provides provisioning.sip_notifier: enable backend.sip"));
   std::string user;
   if (auto cfg = device_config(*d); cfg && !cfg->lines.empty()) user = cfg->lines.front().username;
-  return notifier->notify_check_sync({d->ip, user, *event});
+  notifier->notify_check_sync({d->ip, user, *event},
+                              [alive = std::weak_ptr<int>(alive_), done = std::move(done)](sdk::Status s) {
+                                if (alive.lock()) done(std::move(s));
+                              });
 }
 
 }  // namespace dialtone::plugins::provisioning

@@ -120,8 +120,10 @@ class Provd final : public sdk::ProvisioningService {
   sdk::Status assign_config(std::string_view device_id, std::string_view config_id) override;
   sdk::Status reset_to_autoprov(std::string_view device_id) override;
 
-  // Asks the SIP backend to make the device re-fetch its files.
-  sdk::Status synchronize(const std::string& device_id);
+  // Asks the SIP backend to make the device re-fetch its files. Never waits:
+  // `done` runs once with the phone's answer, on the SIP backend's thread (or
+  // at once when the request cannot be sent).
+  void synchronize(const std::string& device_id, sdk::SyncDone done);
 
   // Brings the configs of the devices confd's lines point to (confd_lines.
   // device_id = provd device id; config id = device id, role "confd") in line
@@ -215,6 +217,8 @@ class Provd final : public sdk::ProvisioningService {
   std::mutex rate_mutex_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> unknown_;
 
+  // Answers that arrive after this object is gone are dropped.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::mutex ops_mutex_;
   std::map<std::string, std::string> operations_;  // id -> status JSON
   std::uint64_t next_op_ = 1;

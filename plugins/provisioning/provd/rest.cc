@@ -384,12 +384,15 @@ sdk::HttpResponse Provd::rest_synchronize(const sdk::HttpRequest& r) {
     operations_[op] = R"({"status":"progress"})";
     if (operations_.size() > 1000) operations_.erase(operations_.begin());
   }
+  // Device lookups may read the store: off the HTTP thread. The phone's
+  // answer completes the operation later; nothing waits for it.
   host_.executor().post([this, id, op] {
-    auto s = synchronize(id);
-    std::string st = s ? R"({"status":"success"})"
-                       : "{\"status\":\"fail\",\"label\":\"" + sdk::json_escape(s.error().message) + "\"}";
-    std::lock_guard lock(ops_mutex_);
-    operations_[op] = st;
+    synchronize(id, [this, op](sdk::Status s) {
+      std::string st = s ? R"({"status":"success"})"
+                         : "{\"status\":\"fail\",\"label\":\"" + sdk::json_escape(s.error().message) + "\"}";
+      std::lock_guard lock(ops_mutex_);
+      operations_[op] = st;
+    });
   });
   auto resp = reply(201, "{}");
   resp.headers.emplace_back("Location", "/provd/dev_mgr/synchronize/" + op);

@@ -42,6 +42,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -279,13 +280,21 @@ struct SyncTarget {
   std::string event;         // ProvisioningVendor::sync_event()
 };
 
+// Called once with the phone's answer: ok on a 2xx, not_found when no
+// registered contact matches the target, timeout when the phone does not
+// answer, unavailable when the backend stopped.
+using SyncDone = std::function<void(Status)>;
+
 class SipNotifier {
  public:
   static constexpr std::string_view kServiceName = "provisioning.sip_notifier";
-  static constexpr int kServiceVersion = 1;
+  // 2: asynchronous (version 1 blocked its caller until the phone answered).
+  static constexpr int kServiceVersion = 2;
   virtual ~SipNotifier() = default;
-  // not_found when no registered contact matches the target.
-  virtual Status notify_check_sync(const SyncTarget& target) = 0;
+  // Sends the NOTIFY and returns at once; `done` runs on the backend's
+  // thread when the answer comes (or at once, on the caller's thread, when
+  // the request is refused). It must not block.
+  virtual void notify_check_sync(const SyncTarget& target, SyncDone done) = 0;
 };
 
 // Provided by provd to the SIP backend and the dialplan (provisioning code,

@@ -168,15 +168,21 @@ TEST_F(SipProvisioningTest, NotifierSendsCheckSyncToTheAddressTheRegisterCameFro
   start_sip();
   auto notifier = host_->services().find<sdk::SipNotifier>();
   ASSERT_TRUE(notifier) << "backend.sip provides no SipNotifier";
+  auto check_sync = [&](sdk::SyncTarget t) {
+    std::promise<sdk::Status> answer;
+    auto f = answer.get_future();
+    notifier->notify_check_sync(t, [&answer](sdk::Status s) { answer.set_value(std::move(s)); });
+    return f.get();
+  };
   // Nobody registered from 127.0.0.2.
-  auto none = notifier->notify_check_sync({"127.0.0.2", "", "check-sync"});
+  auto none = check_sync({"127.0.0.2", "", "check-sync"});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, sdk::ErrorCode::not_found);
 
   std::string out;
   auto phone_done = phone("bob", "bobpw", "ooc_notify.xml", 6000, &out);
   ASSERT_TRUE(eventually([&] { return plugin_->contact_count("bob") == 1; }));
-  auto s = notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync;reboot=false"});
+  auto s = check_sync({"127.0.0.1", "bob", "check-sync;reboot=false"});
   EXPECT_TRUE(s) << s.error().message;
   EXPECT_EQ(phone_done.get(), 0) << out;
   EXPECT_NE(out.find("Event: check-sync;reboot=false"), std::string::npos) << out;

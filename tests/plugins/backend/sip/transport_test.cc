@@ -754,9 +754,12 @@ TEST_F(SipTransportTest, CheckSyncNotifyGoesBackOverThePhonesTcpConnection) {
   StreamPhone bob(plugin_->port(), nullptr, "bob");
   ASSERT_TRUE(bob.connected());
   ASSERT_EQ(bob.register_line("bobpw"), 200);
-  auto sent = std::async(std::launch::async, [&] {
-    return notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync;reboot=false"});
-  });
+  // Sent from this thread, which then plays the phone: a notifier that
+  // waited for the answer would never see it.
+  std::promise<sdk::Status> answer;
+  auto sent = answer.get_future();
+  notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync;reboot=false"},
+                              [&answer](sdk::Status s) { answer.set_value(std::move(s)); });
   auto notify = bob.request_of("NOTIFY");
   ASSERT_TRUE(notify) << "no NOTIFY on the TCP connection";
   EXPECT_EQ(notify->header("Event"), "check-sync;reboot=false");
@@ -765,6 +768,29 @@ TEST_F(SipTransportTest, CheckSyncNotifyGoesBackOverThePhonesTcpConnection) {
   auto s = sent.get();
   EXPECT_TRUE(s) << s.error().message;
   EXPECT_TRUE(inner_->logger().contains("sip: check-sync (check-sync;reboot=false) accepted by"));
+}
+
+TEST_F(SipTransportTest, CheckSyncStillUnansweredWhenTheBackendStopsFailsAsUnavailable) {
+  start({{"sip.transports", "udp,tcp"}});
+  auto notifier = host_->services().find<sdk::SipNotifier>();
+  ASSERT_TRUE(notifier);
+  StreamPhone bob(plugin_->port(), nullptr, "bob");
+  ASSERT_TRUE(bob.connected());
+  ASSERT_EQ(bob.register_line("bobpw"), 200);
+  std::promise<sdk::Status> answer;
+  auto sent = answer.get_future();
+  notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync"},
+                              [&answer](sdk::Status s) { answer.set_value(std::move(s)); });
+  ASSERT_TRUE(bob.request_of("NOTIFY")) << "no NOTIFY on the TCP connection";
+  plugin_->stop();  // the phone never answers
+  auto s = sent.get();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, sdk::ErrorCode::unavailable) << s.error().message;
+  // Later requests are refused at once.
+  std::optional<sdk::Status> late;
+  notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync"}, [&](sdk::Status st) { late = st; });
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->error().code, sdk::ErrorCode::unavailable);
 }
 
 TEST_F(SipTransportTest, MalformedMessageOverTcpClosesThatConnectionOnly) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -359,14 +360,17 @@ TEST_F(ProvdTest, SynchronizeWithoutSipBackendReportsWhy) {
 
   struct Notifier final : sdk::SipNotifier {
     std::vector<sdk::SyncTarget> sent;
-    sdk::Status notify_check_sync(const sdk::SyncTarget& t) override {
+    void notify_check_sync(const sdk::SyncTarget& t, sdk::SyncDone done) override {
       sent.push_back(t);
-      return {};
+      done({});
     }
   };
   auto n = std::make_shared<Notifier>();
   ASSERT_TRUE(host_.services().provide<sdk::SipNotifier>("sip", n));
-  ASSERT_TRUE(provd_->synchronize(id).ok());
+  std::optional<sdk::Status> answered;
+  provd_->synchronize(id, [&](sdk::Status s) { answered = std::move(s); });
+  ASSERT_TRUE(answered.has_value());
+  ASSERT_TRUE(answered->ok());
   ASSERT_EQ(n->sent.size(), 1u);
   EXPECT_EQ(n->sent[0].event, "check-sync;reboot=false");
   EXPECT_EQ(n->sent[0].device_ip, "127.0.0.1");

@@ -41,7 +41,37 @@ std::string single_line(std::string s) {
   return s;
 }
 
+std::string contract_text(const dialtone_abi_contract& c) {
+  std::string out = c.compiler_family ? c.compiler_family : "?";
+  out += c.libstdcxx_major ? " libstdc++ " + std::to_string(c.libstdcxx_major) : " without libstdc++";
+  out += " _GLIBCXX_USE_CXX11_ABI=" + std::to_string(c.cxx11_abi);
+  return out;
+}
+
 }  // namespace
+
+const dialtone_abi_contract& kernel_contract() {
+  static const dialtone_abi_contract c = DIALTONE_ABI_CONTRACT;
+  return c;
+}
+
+std::string describe_contract(const dialtone_abi_contract& c) { return contract_text(c); }
+
+sdk::Status check_contract(const dialtone_abi_contract& plugin) {
+  const auto& mine = kernel_contract();
+  const std::string family = plugin.compiler_family ? plugin.compiler_family : "";
+  const bool same = plugin.struct_size >= sizeof(dialtone_abi_contract) && family == mine.compiler_family &&
+                    plugin.cxx11_abi == mine.cxx11_abi && plugin.libstdcxx_major != 0 &&
+                    plugin.libstdcxx_major <= mine.libstdcxx_major;
+  if (same) return {};
+  return sdk::Error::invalid("built under the C++ ABI contract '" + contract_text(plugin) +
+                             "' but dialtoned needs '" + contract_text(mine) +
+                             "' (std::string and std::map cross the plugin boundary); rebuild the "
+                             "plugin with a " + mine.compiler_family + " compiler, libstdc++ " +
+                             std::to_string(mine.libstdcxx_major) + " or older and "
+                             "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(mine.cxx11_abi) +
+                             " (docs/plugin-guide.md, ABI contract)");
+}
 
 std::string kernel_abi() { return abi(DIALTONE_SDK_ABI_MAJOR, DIALTONE_SDK_ABI_MINOR); }
 
@@ -79,6 +109,7 @@ sdk::Result<PluginLibrary> open_plugin_library(const std::filesystem::path& file
     return sdk::Error::invalid("manifest struct_size " + std::to_string(m.struct_size) +
                                " is smaller than the " + std::to_string(sizeof(dialtone_plugin_manifest)) +
                                " bytes of ABI " + plugin_abi + "; rebuild the plugin against this SDK");
+  if (auto st = check_contract(m.contract); !st) return st.error();
   if (!m.id || !*m.id) return sdk::Error::invalid("manifest has no plugin id");
   if (!lib->has(kEntrySymbol))
     return sdk::Error::invalid(std::string("missing entry symbol ") + kEntrySymbol +

@@ -39,6 +39,13 @@ sdk::Result<PluginLibrary> open_plugin_library(const std::filesystem::path& file
 // Calls the entry point and checks the vtable it returns.
 sdk::Result<const dialtone_plugin_vtable*> plugin_vtable(const PluginLibrary& lib);
 
-std::string kernel_abi();  // "1.0"
+std::string kernel_abi();  // "1.1"
+
+// The C++ ABI contract dialtoned was built under, and the check a plugin's
+// recorded contract must pass: same compiler family, same
+// _GLIBCXX_USE_CXX11_ABI, libstdc++ headers no newer than dialtoned's.
+const dialtone_abi_contract& kernel_contract();
+sdk::Status check_contract(const dialtone_abi_contract& plugin);
+std::string describe_contract(const dialtone_abi_contract& c);  // "gnu libstdc++ 12 _GLIBCXX_USE_CXX11_ABI=1"
 
 }  // namespace dialtone::kernel

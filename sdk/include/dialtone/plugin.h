@@ -28,6 +28,9 @@
 //
 // Rules the kernel enforces (docs/plugin-guide.md):
 //  - `abi_major` must equal the kernel's; `abi_minor` must not be newer.
+//  - The C++ ABI contract recorded when the plugin was compiled (compiler
+//    family, libstdc++ release, _GLIBCXX_USE_CXX11_ABI) must match the
+//    kernel's: std::string, std::map and std::function cross the boundary.
 //  - `requires` plugins start before this one; if one is missing or failed,
 //    this plugin is not started. `optional` only orders start-up.
 //  - Exceptions never leave the plugin: DIALTONE_PLUGIN wraps every entry
@@ -46,7 +49,32 @@
 #define DIALTONE_SDK_ABI_MAJOR 1
 // Bumped when something is appended compatibly; a plugin needing a newer
 // minor than the kernel provides is refused.
-#define DIALTONE_SDK_ABI_MINOR 0
+// 1: the manifest records the C++ ABI contract.
+#define DIALTONE_SDK_ABI_MINOR 1
+
+// The C++ ABI contract, as seen by the compiler building this file.
+#if defined(__GNUC__)  // GCC and Clang: the Itanium C++ ABI
+#define DIALTONE_COMPILER_FAMILY "gnu"
+#elif defined(_MSC_VER)
+#define DIALTONE_COMPILER_FAMILY "msvc"
+#else
+#define DIALTONE_COMPILER_FAMILY "other"
+#endif
+#if defined(_GLIBCXX_RELEASE)
+#define DIALTONE_LIBSTDCXX_MAJOR _GLIBCXX_RELEASE
+#else
+#define DIALTONE_LIBSTDCXX_MAJOR 0  // not libstdc++ (libc++, MSVC STL)
+#endif
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+#define DIALTONE_CXX11_ABI _GLIBCXX_USE_CXX11_ABI
+#else
+#define DIALTONE_CXX11_ABI 0
+#endif
+#define DIALTONE_ABI_CONTRACT                                                          \
+  dialtone_abi_contract {                                                               \
+    sizeof(dialtone_abi_contract), DIALTONE_COMPILER_FAMILY, DIALTONE_LIBSTDCXX_MAJOR, \
+        DIALTONE_CXX11_ABI                                                              \
+  }
 
 #if defined(_WIN32)
 #define DIALTONE_EXPORT __declspec(dllexport)
@@ -81,6 +109,16 @@ class Plugin {
 
 extern "C" {
 
+// What the C++ types crossing the plugin boundary were compiled as. Filled in
+// by DIALTONE_PLUGIN from the compiler's own macros, so it records how the
+// plugin was really built.
+struct dialtone_abi_contract {
+  std::uint32_t struct_size;
+  const char* compiler_family;    // "gnu" (GCC, Clang), "msvc", "other"
+  std::uint32_t libstdcxx_major;  // _GLIBCXX_RELEASE of the headers; 0: not libstdc++
+  std::uint32_t cxx11_abi;        // _GLIBCXX_USE_CXX11_ABI: 1 for the C++11 std::string
+};
+
 // Read by the kernel with the library loaded but no plugin code called.
 // Fields are only ever appended; struct_size tells the kernel which it has.
 struct dialtone_plugin_manifest {
@@ -94,6 +132,7 @@ struct dialtone_plugin_manifest {
   const char* requires_;    // comma-separated plugin ids
   const char* optional_;    // comma-separated plugin ids
   const dialtone::sdk::OptionSpec* options;  // ends with an entry whose name is null
+  dialtone_abi_contract contract;            // since ABI 1.1
 };
 
 // Entry points, each wrapped so that no exception escapes. `out` receives the
@@ -174,7 +213,7 @@ struct Shim {
 #define DIALTONE_PLUGIN(CLASS, ID, KIND, VERSION, DESCRIPTION, REQUIRES, OPTIONAL, OPTIONS) \
   extern "C" DIALTONE_EXPORT const dialtone_plugin_manifest dialtone_plugin_manifest_v1 = { \
       sizeof(dialtone_plugin_manifest), DIALTONE_SDK_ABI_MAJOR, DIALTONE_SDK_ABI_MINOR,      \
-      ID, KIND, VERSION, DESCRIPTION, REQUIRES, OPTIONAL, OPTIONS};                          \
+      ID, KIND, VERSION, DESCRIPTION, REQUIRES, OPTIONAL, OPTIONS, DIALTONE_ABI_CONTRACT};   \
   extern "C" DIALTONE_EXPORT const dialtone_plugin_vtable* dialtone_plugin_entry_v1() {      \
     return &::dialtone::sdk::detail::Shim<CLASS>::vtable;                                    \
   }

@@ -148,6 +148,43 @@ TEST_F(PluginManagerTest, NewerMinorIsRefused) {
       << s.reason;
 }
 
+TEST_F(PluginManagerTest, PluginBuiltWithTheOldStdStringIsRefusedInOneLineNamingBothContracts) {
+  load({"old_string_abi", "good"}, {{"fixture.good", enable("fixture.good")}});
+  run();
+  auto s = status_of("fixture_old_string_abi.so");
+  EXPECT_EQ(s.state, PluginState::refused);
+  const std::string mine = describe_contract(kernel_contract());
+  EXPECT_NE(mine.find("_GLIBCXX_USE_CXX11_ABI=1"), std::string::npos) << mine;
+  EXPECT_NE(s.reason.find("built under the C++ ABI contract 'gnu libstdc++ " +
+                          std::to_string(_GLIBCXX_RELEASE) + " _GLIBCXX_USE_CXX11_ABI=0' but dialtoned needs '" +
+                          mine + "'"),
+            std::string::npos)
+      << s.reason;
+  EXPECT_NE(s.reason.find("rebuild the plugin"), std::string::npos) << s.reason;
+  ASSERT_EQ(manager_->problems().size(), 1u);
+  EXPECT_EQ(manager_->problems()[0].find('\n'), std::string::npos);
+  // The others load as usual.
+  EXPECT_EQ(status_of("fixture_good.so").state, PluginState::started);
+}
+
+TEST_F(PluginManagerTest, PluginOfAnotherCompilerFamilyIsRefused) {
+  load({"foreign_compiler"}, {});
+  auto s = status_of("fixture_foreign_compiler.so");
+  EXPECT_EQ(s.state, PluginState::refused);
+  EXPECT_NE(s.reason.find("contract 'msvc without libstdc++ _GLIBCXX_USE_CXX11_ABI=0'"), std::string::npos)
+      << s.reason;
+}
+
+TEST_F(PluginManagerTest, OwnContractPassesTheCheck) {
+  EXPECT_TRUE(check_contract(kernel_contract()));
+  auto older = kernel_contract();
+  older.libstdcxx_major -= 1;  // older headers: libstdc++ stays backward compatible
+  EXPECT_TRUE(check_contract(older));
+  auto newer = kernel_contract();
+  newer.libstdcxx_major += 1;
+  EXPECT_FALSE(check_contract(newer));
+}
+
 TEST_F(PluginManagerTest, TooSmallManifestIsRefused) {
   load({"small_manifest"}, {});
   auto s = status_of("fixture_small_manifest.so");

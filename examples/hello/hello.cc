@@ -63,11 +63,10 @@ sdk::Status Hello::start() {
   }
   if (auto* lua = host_.lua()) {
     auto s = lua->export_module(
-        "hello", {{"greet", "name: string", "greeting: string", "A greeting for `name`.",
+        // The host checks the declared types before the function runs.
+        "hello", {{"greet", "name?: string", "greeting: string", "A greeting for `name`.",
                    [this](const sdk::LuaValues& args) -> sdk::LuaReply {
                      const std::string* name = args.empty() ? nullptr : args[0].as_string();
-                     if (!args.empty() && !args[0].is_nil() && !name)
-                       return sdk::LuaReply::error("hello.greet: name must be a string");
                      return sdk::LuaValues{greet(name ? *name : "")};
                    }}});
     if (!s) return s;

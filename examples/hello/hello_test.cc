@@ -35,7 +35,8 @@ TEST(Hello, LuaGreetUsesTheDefaultGreetingAndPublishes) {
   EXPECT_EQ(events[0].body, R"({"message":"Hello, Bob!"})");
 
   auto bad = host.lua()->call_function("hello", "greet", {42});
-  EXPECT_FALSE(bad);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "hello.greet: argument 1 (name) must be a string or nil, got an integer");
 }
 
 TEST(Hello, ReloadChangesTheGreetingWithoutRestart) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include <dialtone/option_check.h>
 #include <dialtone/options.h>
 #include <dialtone/result.h>
 
@@ -34,16 +35,12 @@ struct PluginConf {
 
 std::string_view type_name(sdk::OptionType type);
 
-// `name` matches `pattern` where each `*` segment of the pattern stands for
-// exactly one segment of the name.
-bool option_name_matches(std::string_view pattern, std::string_view name);
-const sdk::OptionSpec* find_option(const sdk::OptionSpec* table, std::string_view name);
-
-// Checks one value and returns its canonical form: booleans as true/false,
-// durations as whole milliseconds, relative paths made absolute against
-// `base`. The error message says what was expected, without file:line.
-sdk::Result<std::string> normalize_option(const sdk::OptionSpec& spec, std::string_view raw,
-                                          const std::filesystem::path& base);
+// Matching and checking single values is the SDK's (dialtone/option_check.h),
+// shared with the fake host.
+using sdk::closest_option;
+using sdk::find_option;
+using sdk::normalize_option;
+using sdk::option_name_matches;
 
 struct ValidatedOptions {
   sdk::Options options;
@@ -56,10 +53,6 @@ struct ValidatedOptions {
 ValidatedOptions validate_options(std::string_view plugin_id, const sdk::OptionSpec* table,
                                   const PluginConf* conf,
                                   const std::filesystem::path& default_base);
-
-// Closest known option name for an unknown one (wildcards filled in from the
-// unknown name where they line up), or empty when the table is empty.
-std::string closest_option(const sdk::OptionSpec* table, std::string_view unknown);
 
 // The `--describe` table: name, type, default, flags, help; secret defaults hidden.
 std::string describe_options(const sdk::OptionSpec* table);

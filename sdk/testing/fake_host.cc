@@ -1,5 +1,8 @@
 #include "dialtone/testing/fake_host.h"
 
+#include <dialtone/lua_signature.h>
+#include <dialtone/option_check.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,36 +49,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
-}
-
-// "300ms", "1.5s", "2m", "1h", or a bare number of seconds.
-std::optional<long long> duration_ms(std::string_view v) {
-  std::size_t i = 0;
-  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
-  if (i == 0) return std::nullopt;
-  double n;
-  try {
-    n = std::stod(std::string(v.substr(0, i)));
-  } catch (...) {
-    return std::nullopt;
-  }
-  auto unit = v.substr(i);
-  double scale;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m") scale = 60000;
-  else if (unit == "h") scale = 3600000;
-  else return std::nullopt;
-  return std::llround(n * scale);
-}
-
-bool name_matches(std::string_view spec, std::string_view name) {
-  auto a = split(spec, '.');
-  auto b = split(name, '.');
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i] != "*" && a[i] != b[i]) return false;
-  return true;
 }
 
 }  // namespace
@@ -548,6 +521,9 @@ std::vector<FakeHttp::Mounted> FakeHttp::routes() const {
 // ---- FakeLua
 
 sdk::Status FakeLua::export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) {
+  // Declarations dialtoned cannot read are refused here too.
+  for (auto& f : functions)
+    if (auto p = sdk::parse_lua_args(f.args, module + "." + f.name); !p) return sdk::Error::invalid("lua: " + p.error().message);
   std::lock_guard l(mutex_);
   if (modules_.count(module))
     return sdk::Error::conflict("Lua module '" + module + "' is already exported");
@@ -575,17 +551,26 @@ sdk::Status FakeLua::reload() {
 sdk::Result<sdk::LuaValues> FakeLua::call_function(std::string_view module,
                                                    std::string_view function, sdk::LuaValues args) {
   sdk::LuaFunction fn;
+  std::string declared;
   {
     std::lock_guard l(mutex_);
     auto m = modules_.find(module);
     if (m == modules_.end())
       return sdk::Error::not_found("no Lua module '" + std::string(module) + "'");
     for (auto& spec : m->second)
-      if (spec.name == function) fn = spec.fn;
+      if (spec.name == function) {
+        fn = spec.fn;
+        declared = spec.args;
+      }
     if (!fn)
       return sdk::Error::not_found("no Lua function '" + std::string(module) + "." +
                                    std::string(function) + "'");
   }
+  // The arguments are checked against the declaration as dialtoned does.
+  const std::string qualified = std::string(module) + "." + std::string(function);
+  auto params = sdk::parse_lua_args(declared, qualified);
+  if (!params) return params.error();
+  if (auto wrong = sdk::check_lua_args(qualified, *params, args)) return sdk::Error::invalid(*wrong);
   auto reply = fn(args);
   if (reply.failure()) return sdk::Error::invalid(*reply.failure());
   if (!reply.starter()) return reply.result();
@@ -640,78 +625,18 @@ FakeHost::~FakeHost() {
 // ---- options
 
 sdk::Result<sdk::Options> validate_options(const sdk::OptionSpec* specs,
-                                           const std::map<std::string, std::string>& values) {
-  std::map<std::string, std::string> out;
-  auto find_spec = [&](std::string_view name) -> const sdk::OptionSpec* {
-    for (auto* s = specs; s && s->name; ++s)
-      if (name_matches(s->name, name)) return s;
-    return nullptr;
-  };
-  for (auto* s = specs; s && s->name; ++s) {
-    bool wildcard = std::string_view(s->name).find('*') != std::string_view::npos;
-    if (!wildcard && s->default_value) out[s->name] = s->default_value;
-    if (!wildcard && (s->flags & sdk::kRequired) && !values.count(s->name))
-      return sdk::Error::invalid(std::string("option ") + s->name +
-                                 " is required: set it in the plugin's conf.d section");
-  }
-  for (auto& [name, raw] : values) {
-    auto* s = find_spec(name);
-    if (!s) return sdk::Error::invalid("unknown option " + name + ": remove it or fix its name");
-    std::string v = raw;
-    auto bad = [&](std::string_view expect) {
-      return sdk::Error::invalid("option " + name + " = '" + raw + "' is not " + std::string(expect));
-    };
-    switch (s->type) {
-      case sdk::OptionType::integer: {
-        std::size_t used = 0;
-        long long n = 0;
-        try {
-          n = std::stoll(v, &used);
-        } catch (...) {
-          return bad("an integer");
-        }
-        if (used != v.size()) return bad("an integer");
-        if (n < s->min || n > s->max)
-          return bad("in range [" + std::to_string(s->min) + ", " + std::to_string(s->max) + "]");
-        break;
-      }
-      case sdk::OptionType::boolean: {
-        auto l = lower(v);
-        if (l == "true" || l == "yes" || l == "on" || l == "1") v = "true";
-        else if (l == "false" || l == "no" || l == "off" || l == "0") v = "false";
-        else return bad("a boolean (true/false)");
-        break;
-      }
-      case sdk::OptionType::duration: {
-        auto ms = duration_ms(v);
-        if (!ms) return bad("a duration such as 300ms, 1.5s, 2m, 1h");
-        v = std::to_string(*ms);
-        break;
-      }
-      case sdk::OptionType::decimal: {
-        try {
-          (void)std::stod(v);
-        } catch (...) {
-          return bad("a number");
-        }
-        break;
-      }
-      case sdk::OptionType::choice: {
-        auto choices = split(s->choices ? s->choices : "", '|');
-        if (std::find(choices.begin(), choices.end(), v) == choices.end())
-          return bad(std::string("one of ") + (s->choices ? s->choices : ""));
-        break;
-      }
-      default:
-        break;
-    }
-    out[name] = v;
-  }
-  // Defaults given as durations are normalized too.
-  for (auto* s = specs; s && s->name; ++s)
-    if (s->type == sdk::OptionType::duration && !values.count(s->name) && out.count(s->name))
-      if (auto ms = duration_ms(out[s->name])) out[s->name] = std::to_string(*ms);
-  return sdk::Options(std::move(out));
+                                           const std::map<std::string, std::string>& values,
+                                           std::string_view plugin_id) {
+  // dialtoned's own validator: conf.d locations aside, the same checks and
+  // the same messages. Relative paths resolve against the working directory,
+  // where dialtoned would use the conf.d file's folder.
+  std::error_code ec;
+  auto base = std::filesystem::current_path(ec);
+  std::map<std::string, sdk::OptionValue> given;
+  for (auto& [name, raw] : values) given[name] = {raw, "", base};
+  auto checked = sdk::check_options(plugin_id, specs, given, "", base);
+  if (!checked.errors.empty()) return sdk::Error::invalid(checked.errors.front());
+  return std::move(checked.options);
 }
 
 }  // namespace dialtone::testing

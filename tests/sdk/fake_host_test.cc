@@ -85,7 +85,7 @@ TEST(PluginHarness, ValidatesOptionsLikeTheKernel) {
   expect_refused({{"recorder.count", "11"}}, "recorder.count");
   expect_refused({{"recorder.count", "two"}}, "recorder.count");
   expect_refused({{"recorder.timeout", "soon"}}, "recorder.timeout");
-  expect_refused({{"recorder.mode", "other"}}, "normal|fail");
+  expect_refused({{"recorder.mode", "other"}}, "expected one of normal, fail");
   expect_refused({{"recorder.mode", "fail"}}, "recorder.mode=fail");  // the plugin's own refusal
 }
 

@@ -269,11 +269,14 @@ class FakeHost final : public sdk::Host {
   std::filesystem::path data_dir_;
 };
 
-// Checks `values` against a plugin's option table like the kernel does
-// (unknown names, required options, integer/boolean/choice/duration values)
-// and returns them merged over the defaults, durations normalized to ms.
+// Checks `values` against a plugin's option table with dialtoned's own
+// validator (dialtone/option_check.h: every type, address, subnets, path and
+// lists included) and returns them merged over the defaults, in the
+// canonical form the plugin will get from dialtoned (durations in ms...).
+// The error is dialtoned's first message for these values.
 sdk::Result<sdk::Options> validate_options(const sdk::OptionSpec* specs,
-                                           const std::map<std::string, std::string>& values);
+                                           const std::map<std::string, std::string>& values,
+                                           std::string_view plugin_id = "plugin");
 
 // Drives plugin P through Shim<P>, the vtable DIALTONE_PLUGIN exports:
 // create -> configure -> start -> (reload) -> stop -> destroy. The
@@ -344,7 +347,7 @@ class PluginHarness {
   static const dialtone_plugin_vtable& vt() { return sdk::detail::Shim<P>::vtable; }
   sdk::Result<sdk::Options> prepare(const std::map<std::string, std::string>& values) {
     if (!specs_) return sdk::Options(values);
-    return validate_options(specs_, values);
+    return validate_options(specs_, values, host_.plugin_id());
   }
 
   FakeHost& host_;

@@ -27,10 +27,9 @@ Kernel::Kernel(KernelSetup setup) : setup_(std::move(setup)) {
 
 Kernel::~Kernel() {
   stop();
-  // Lua exports are code from the plugins' libraries: destroy them before the
-  // plugin manager unloads those libraries (members would otherwise be
-  // destroyed after it, in reverse declaration order). Routes are already
-  // unmounted per plugin by PluginManager::stop().
+  // The plugins' Lua functions were withdrawn by PluginManager::stop(); the
+  // states still point at their (empty) entries, so the Lua host goes
+  // before the plugin manager that unloads the libraries.
   lua_.reset();
   plugins_.reset();
 }
@@ -86,6 +85,15 @@ void Kernel::make_plugin_manager(sdk::Store* store, bool with_http) {
     };
   }
   ctx.lua = lua_.get();
+  if (lua_) {
+    ctx.export_lua_as = [this](std::string owner, std::string module,
+                               std::vector<sdk::LuaFunctionSpec> functions) {
+      return lua_->export_module_as(std::move(owner), std::move(module), std::move(functions));
+    };
+    ctx.withdraw_lua = [this](std::string_view owner, std::string_view reason) {
+      lua_->withdraw(owner, reason);
+    };
+  }
   ctx.data_dir = setup_.data_dir;
   plugins_ = std::make_unique<PluginManager>(std::move(ctx), *log_);
 }

@@ -10,7 +10,8 @@ PluginHost::PluginHost(const KernelContext& ctx, std::string id,
       id_(std::move(id)),
       log_(ctx.make_logger(id_)),
       services_(*ctx.services, id_, std::move(library)),
-      http_(ctx, id_) {}
+      http_(ctx, id_),
+      lua_(ctx, id_) {}
 
 std::filesystem::path PluginHost::data_dir() const {
   auto dir = ctx_.data_dir / "plugins" / id_;

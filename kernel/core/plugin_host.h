@@ -1,6 +1,7 @@
 // sdk::Host for one plugin: its id, a logger tagged with the id, its view of
-// the service registry, the shared kernel services, an HTTP proxy that
-// records the plugin as the owner of its routes, and its data directory.
+// the service registry, the shared kernel services, HTTP and Lua proxies that
+// record the plugin as the owner of its routes and Lua functions (taken back
+// when it stops or fails), and its data directory.
 #pragma once
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 
 #include <dialtone/host.h>
 #include <dialtone/http.h>
+#include <dialtone/lua.h>
 
 #include "kernel/core/service_registry.h"
 
@@ -27,6 +29,11 @@ struct KernelContext {
   // Mounts a route on behalf of a plugin; required when `http` is set.
   std::function<sdk::Status(std::string owner, std::string_view listener, sdk::Route)> mount_as;
   sdk::LuaHost* lua = nullptr;
+  // Exports Lua functions on behalf of a plugin, and takes them all back;
+  // both required when `lua` is set.
+  std::function<sdk::Status(std::string owner, std::string module,
+                            std::vector<sdk::LuaFunctionSpec>)> export_lua_as;
+  std::function<void(std::string_view owner, std::string_view reason)> withdraw_lua;
   std::filesystem::path data_dir;  // plugins get <data_dir>/plugins/<id>
 };
 
@@ -45,6 +52,23 @@ class PluginHttp final : public sdk::HttpServer {
   std::string owner_;
 };
 
+class PluginLua final : public sdk::LuaHost {
+ public:
+  PluginLua(const KernelContext& ctx, std::string owner) : ctx_(ctx), owner_(std::move(owner)) {}
+  sdk::Status export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) override {
+    return ctx_.export_lua_as(owner_, std::move(module), std::move(functions));
+  }
+  void call(std::string function, sdk::LuaValues args,
+            std::function<void(sdk::Result<sdk::LuaValues>)> done) override {
+    ctx_.lua->call(std::move(function), std::move(args), std::move(done));
+  }
+  sdk::Status reload() override { return ctx_.lua->reload(); }
+
+ private:
+  const KernelContext& ctx_;
+  std::string owner_;
+};
+
 class PluginHost final : public sdk::Host {
  public:
   PluginHost(const KernelContext& ctx, std::string id,
@@ -57,7 +81,7 @@ class PluginHost final : public sdk::Host {
   sdk::Executor& executor() override { return *ctx_.executor; }
   sdk::Store* store() override { return ctx_.store; }
   sdk::HttpServer* http() override { return ctx_.http ? &http_ : nullptr; }
-  sdk::LuaHost* lua() override { return ctx_.lua; }
+  sdk::LuaHost* lua() override { return ctx_.lua ? &lua_ : nullptr; }
   // Created on first use, so plugins that keep no state leave no directory.
   std::filesystem::path data_dir() const override;
 
@@ -67,6 +91,7 @@ class PluginHost final : public sdk::Host {
   std::unique_ptr<sdk::Logger> log_;
   PluginServices services_;
   PluginHttp http_;
+  PluginLua lua_;
 };
 
 }  // namespace dialtone::kernel

@@ -238,7 +238,13 @@ void PluginManager::block_dependents() {
   }
 }
 
+void PluginManager::withdraw_lua(Record& r, std::string_view why) {
+  if (ctx_.withdraw_lua) ctx_.withdraw_lua(r.lib.id, std::string(r.lib.id) + " " + std::string(why));
+}
+
 void PluginManager::destroy(Record& r) {
+  // Before the object goes: its Lua functions capture it.
+  withdraw_lua(r, "is gone");
   if (r.instance) {
     r.vt->destroy(r.instance);
     r.instance = nullptr;
@@ -271,6 +277,7 @@ void PluginManager::configure() {
       continue;
     }
     if (!r->vt->configure(r->instance, &r->options, &err)) {
+      withdraw_lua(*r, "failed to configure");
       destroy(*r);
       set_state(*r, PluginState::failed, "configure: " + err.message);
       continue;
@@ -286,6 +293,7 @@ void PluginManager::start() {
     if (r->state != PluginState::configured) continue;
     sdk::Error err;
     if (!r->vt->start(r->instance, &err)) {
+      withdraw_lua(*r, "failed to start");
       destroy(*r);
       set_state(*r, PluginState::failed, "start: " + err.message);
       continue;
@@ -300,6 +308,8 @@ void PluginManager::stop() {
   for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
     Record& r = **it;
     if (r.state != PluginState::started) continue;
+    // First, so no script reaches what stop() releases.
+    withdraw_lua(r, "stopped");
     sdk::Error err;
     if (!r.vt->stop(r.instance, &err))
       log_.error("stop " + r.lib.id + ": " + err.message);

@@ -84,6 +84,7 @@ class PluginManager {
   Record* find(std::string_view id) const;
   void set_state(Record& r, PluginState s, std::string reason);
   void block_dependents();
+  void withdraw_lua(Record& r, std::string_view why);
   void destroy(Record& r);
 
   KernelContext ctx_;

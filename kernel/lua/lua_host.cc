@@ -19,6 +19,8 @@
 
 #include <lua.hpp>
 
+#include <dialtone/lua_signature.h>
+
 #include "kernel/lua/lua_values.h"
 #include "kernel/lua/timer_thread.h"
 
@@ -37,10 +39,40 @@ constexpr int kHookStep = 1000;          // instructions between two budget chec
 constexpr std::int64_t kMaxSleepMs = 86'400'000;
 constexpr const char* kBuiltinModule = "dialtone";
 
+// One exported function. The Lua states keep a raw pointer to it for the
+// host's lifetime; the implementation (plugin code) is dropped when its
+// owner withdraws it, and calls from then on raise an error naming it.
 struct Export {
   std::string module;
-  sdk::LuaFunctionSpec spec;
-  std::string qualified;  // "module.name", for messages
+  sdk::LuaFunctionSpec spec;  // spec.fn moved out into `fn`
+  std::string qualified;      // "module.name", for messages
+  std::string owner;          // plugin id; empty for the kernel's own
+  std::vector<sdk::LuaParam> params;  // spec.args, checked before every call
+
+  using Fn = std::shared_ptr<const sdk::LuaFunction>;
+  Fn current(std::string* why) const {
+    std::lock_guard lk(fn_mutex);
+    if (!fn && why != nullptr) *why = withdrawn_because;
+    return fn;
+  }
+  // Returns the implementation so the caller can wait for calls running it.
+  std::weak_ptr<const sdk::LuaFunction> withdraw(std::string why) {
+    std::lock_guard lk(fn_mutex);
+    if (!fn) return {};  // the first reason stays
+    std::weak_ptr<const sdk::LuaFunction> last = fn;
+    fn.reset();
+    withdrawn_because = std::move(why);
+    return last;
+  }
+  void set(sdk::LuaFunction f) {
+    std::lock_guard lk(fn_mutex);
+    fn = std::make_shared<const sdk::LuaFunction>(std::move(f));
+  }
+
+ private:
+  mutable std::mutex fn_mutex;
+  Fn fn;
+  std::string withdrawn_because;
 };
 
 // One dialplan call: a coroutine of a state, alive until its function returns.
@@ -54,6 +86,10 @@ struct CallContext {
   // it once the coroutine is suspended.
   bool awaiting = false;
   std::string awaiting_name;
+  // Keeps the function that returned pending_start from being withdrawn
+  // (and its plugin unloaded) before the start has run. Declared first so it
+  // is released after pending_start, which is the owner's code too.
+  std::shared_ptr<const sdk::LuaFunction> pending_owner;
   std::function<void(sdk::LuaResume)> pending_start;
 };
 
@@ -137,7 +173,8 @@ struct LuaHostImpl::Impl {
   std::vector<Export*> exports_snapshot(std::uint64_t* version) const;
   std::vector<Export*> exports_locked() const;
   void reap_locked();
-  Status add_exports(const std::string& module, std::vector<sdk::LuaFunctionSpec> functions);
+  Status add_exports(const std::string& owner, const std::string& module,
+                     std::vector<sdk::LuaFunctionSpec> functions);
   void register_builtins();
 
   LuaConfig cfg;
@@ -297,15 +334,24 @@ void push_where_message(lua_State* L, const std::string& message) {
 
 int host_function_impl(lua_State* co) {
   auto* ex = static_cast<Export*>(lua_touserdata(co, lua_upvalueindex(1)));
-  LuaValues args;
   std::string error;
+  const Export::Fn fn = ex->current(&error);
+  if (!fn) {
+    push_where_message(co, ex->qualified + " is no longer available: " + error);
+    return kRaise;
+  }
+  LuaValues args;
   if (!read_lua_values(co, 1, lua_gettop(co), args, error)) {
     push_where_message(co, ex->qualified + ": " + error);
     return kRaise;
   }
+  if (auto wrong = sdk::check_lua_args(ex->qualified, ex->params, args)) {
+    push_where_message(co, *wrong);
+    return kRaise;
+  }
   sdk::LuaReply reply;
   try {
-    reply = ex->spec.fn(args);
+    reply = (*fn)(args);
   } catch (const std::exception& e) {
     push_where_message(co, ex->qualified + ": " + e.what());
     return kRaise;
@@ -329,6 +375,7 @@ int host_function_impl(lua_State* co) {
     c->awaiting = true;
     c->awaiting_name = ex->qualified;
     c->pending_start = reply.starter();
+    c->pending_owner = fn;
     lua_settop(co, 0);
     return kYield;
   }
@@ -708,6 +755,9 @@ void Worker::drive(CallContext* c, int nargs) {
       finish(c, Error::invalid(msg));
       return;
     }
+    // Declared first, so released last: `start` is the owner's code too.
+    const auto owner_fn = std::move(c->pending_owner);
+    c->pending_owner = nullptr;
     auto start = std::move(c->pending_start);
     c->pending_start = nullptr;
     auto once = std::make_shared<std::atomic<bool>>(false);
@@ -802,8 +852,16 @@ void LuaHostImpl::Impl::reap_locked() {
   }
 }
 
-Status LuaHostImpl::Impl::add_exports(const std::string& module,
+Status LuaHostImpl::Impl::add_exports(const std::string& owner, const std::string& module,
                                       std::vector<sdk::LuaFunctionSpec> functions) {
+  // The declared arguments are data the host checks every call against: a
+  // declaration it cannot read refuses the whole module.
+  std::vector<std::vector<sdk::LuaParam>> params;
+  for (const auto& spec : functions) {
+    auto p = sdk::parse_lua_args(spec.args, module + "." + spec.name);
+    if (!p) return Error::invalid("lua: " + p.error().message);
+    params.push_back(std::move(*p));
+  }
   std::vector<Export*> added;
   std::vector<std::shared_ptr<Worker>> targets;
   {
@@ -813,10 +871,15 @@ Status LuaHostImpl::Impl::add_exports(const std::string& module,
       modules[module];
     }
     auto& list = modules[module];
-    for (auto& spec : functions) {
+    for (std::size_t i = 0; i < functions.size(); ++i) {
+      auto& spec = functions[i];
       auto ex = std::make_unique<Export>();
+      ex->params = std::move(params[i]);
       ex->module = module;
       ex->qualified = module + "." + spec.name;
+      ex->owner = owner;
+      ex->set(std::move(spec.fn));
+      spec.fn = nullptr;
       ex->spec = std::move(spec);
       Export* raw = ex.get();
       all_exports.push_back(std::move(ex));
@@ -840,7 +903,7 @@ Status LuaHostImpl::Impl::add_exports(const std::string& module,
 
 void LuaHostImpl::Impl::register_builtins() {
   std::vector<sdk::LuaFunctionSpec> specs;
-  specs.push_back({"log", "level: string, message: string", "nothing",
+  specs.push_back({"log", "level: string, message?: string|number", "nothing",
                    "Writes one line to the kernel log. `level` is one of trace, debug, info, "
                    "warn, error.",
                    [this](const LuaValues& args) -> sdk::LuaReply {
@@ -888,7 +951,7 @@ void LuaHostImpl::Impl::register_builtins() {
                          std::chrono::system_clock::now().time_since_epoch());
                      return sdk::LuaReply::values({LuaValue(static_cast<std::int64_t>(now.count()))});
                    }});
-  (void)add_exports(kBuiltinModule, std::move(specs));
+  (void)add_exports("", kBuiltinModule, std::move(specs));
 }
 
 // ---- LuaHostImpl ----------------------------------------------------------
@@ -965,6 +1028,11 @@ Status LuaHostImpl::reload() {
 }
 
 Status LuaHostImpl::export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) {
+  return export_module_as("", std::move(module), std::move(functions));
+}
+
+Status LuaHostImpl::export_module_as(std::string owner, std::string module,
+                                     std::vector<sdk::LuaFunctionSpec> functions) {
   if (!valid_identifier(module) || is_reserved_global(module)) {
     return Error::invalid("lua: module name '" + module +
                           "' is not a free Lua identifier (letters, digits, _; not a standard library)");
@@ -979,7 +1047,34 @@ Status LuaHostImpl::export_module(std::string module, std::vector<sdk::LuaFuncti
     }
     if (!f.fn) return Error::invalid("lua: function " + module + "." + f.name + " has no implementation");
   }
-  return impl_->add_exports(module, std::move(functions));
+  return impl_->add_exports(owner, module, std::move(functions));
+}
+
+std::size_t LuaHostImpl::withdraw(std::string_view owner, std::string_view reason) {
+  if (owner.empty()) return 0;
+  std::vector<std::weak_ptr<const sdk::LuaFunction>> running;
+  {
+    std::lock_guard lk(impl_->mu);
+    for (auto& ex : impl_->all_exports) {
+      if (ex->owner != owner) continue;
+      auto last = ex->withdraw(std::string(reason));
+      if (!last.expired()) running.push_back(std::move(last));
+    }
+    ++impl_->exports_version;
+  }
+  // Host functions never block, so calls still inside one end quickly; the
+  // owner's code must not be torn down under them.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& w : running) {
+    while (!w.expired() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!w.expired()) {
+      impl_->log.error("lua: a function of " + std::string(owner) +
+                       " is still running 10 s after it was withdrawn (a host function that blocks?)");
+      break;
+    }
+  }
+  return running.size();
 }
 
 void LuaHostImpl::call(std::string function, LuaValues args, Done done) {
@@ -1022,10 +1117,14 @@ std::string LuaHostImpl::reference_markdown() const {
   std::ostringstream out;
   bool first = true;
   for (const auto& m : order) {
+    std::vector<Export*> live;  // withdrawn functions are not documented
+    for (Export* ex : modules[m])
+      if (ex->current(nullptr)) live.push_back(ex);
+    if (live.empty()) continue;
     if (!first) out << "\n";
     first = false;
     out << "### Module `" << m << "`\n";
-    for (Export* ex : modules[m]) {
+    for (Export* ex : live) {
       std::string args = ex->spec.args;
       out << "\n#### `" << m << "." << ex->spec.name << "(" << args << ")`\n\n";
       out << "- Returns: `" << (ex->spec.returns.empty() ? "nothing" : ex->spec.returns) << "`\n\n";

@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <dialtone/host.h>
@@ -64,6 +65,15 @@ class LuaHostImpl final : public sdk::LuaHost {
   // `dialtone` is reserved for the host's own functions. Exporting an
   // existing module adds its functions (same name: replaced).
   sdk::Status export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) override;
+  // The same, recorded as `owner`'s (a plugin id), so withdraw() can take
+  // them back.
+  sdk::Status export_module_as(std::string owner, std::string module,
+                               std::vector<sdk::LuaFunctionSpec> functions);
+  // Drops the implementations `owner` exported: a script calling one gets a
+  // Lua error "<module>.<name> is no longer available: <reason>". Waits for
+  // calls already inside one of them, so the owner may then be destroyed.
+  // Returns how many functions were still referenced when it started.
+  std::size_t withdraw(std::string_view owner, std::string_view reason);
   void call(std::string function, sdk::LuaValues args,
             std::function<void(sdk::Result<sdk::LuaValues>)> done) override;
   sdk::Status reload() override;

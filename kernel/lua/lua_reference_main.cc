@@ -1,6 +1,14 @@
 // dialtone-lua-reference: prints the generated Markdown reference of the
-// functions the Lua host exports by itself.
+// functions the Lua host exports by itself, from the same declarations that
+// register them and check their arguments.
+//
+//   dialtone-lua-reference                          # print it
+//   dialtone-lua-reference --update docs/lua-dialplan.md
+//       # rewrite the section between <!-- BEGIN GENERATED --> and <!-- END GENERATED -->
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 #include "kernel/lua/lua_host.h"
@@ -13,11 +21,42 @@ class SilentLogger final : public dialtone::sdk::Logger {
   bool enabled(dialtone::sdk::LogLevel) const override { return false; }
 };
 
+constexpr std::string_view kBegin = "<!-- BEGIN GENERATED -->\n";
+constexpr std::string_view kEnd = "<!-- END GENERATED -->";
+
+int update(const std::string& file, const std::string& reference) {
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "dialtone-lua-reference: cannot read " << file << "\n";
+    return 1;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  const auto b = doc.find(kBegin), e = doc.find(kEnd);
+  if (b == std::string::npos || e == std::string::npos || e < b) {
+    std::cerr << "dialtone-lua-reference: " << file << " has no " << kBegin.substr(0, kBegin.size() - 1)
+              << " ... " << kEnd << " section\n";
+    return 1;
+  }
+  std::string body = reference;
+  while (!body.empty() && body.back() == '\n') body.pop_back();
+  doc.replace(b + kBegin.size(), e - b - kBegin.size(), body + "\n");
+  std::ofstream(file, std::ios::trunc) << doc;
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   SilentLogger log;
   dialtone::kernel::LuaHostImpl host({}, log);
-  std::cout << host.reference_markdown();
+  const std::string reference = host.reference_markdown();
+  if (argc == 3 && std::string_view(argv[1]) == "--update") return update(argv[2], reference);
+  if (argc != 1) {
+    std::cerr << "usage: dialtone-lua-reference [--update docs/lua-dialplan.md]\n";
+    return 2;
+  }
+  std::cout << reference;
   return 0;
 }

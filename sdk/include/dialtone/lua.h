@@ -16,8 +16,12 @@
 //
 // Every call of the dialplan runs as its own coroutine. A function that
 // returns LuaReply::async suspends only that coroutine; the others keep
-// running. The declared (name, args, returns, doc) rows also generate the
-// reference in docs/lua-dialplan.md.
+// running. The declared (name, args, returns, doc) rows are the one
+// declaration of a function: they register it, its argument types are
+// checked on every call (a wrong type is a Lua error naming the function,
+// the argument and the expected type), and they generate the reference in
+// docs/lua-dialplan.md. Functions belong to the plugin that exported them and
+// are withdrawn when it stops.
 #pragma once
 
 #include <cstdint>
@@ -96,7 +100,9 @@ using LuaFunction = std::function<LuaReply(const LuaValues& args)>;
 
 struct LuaFunctionSpec {
   std::string name;     // "reverse" -> dird.reverse in Lua
-  std::string args;     // "profile: string, number: string"
+  // "profile: string, number?: string": the host checks every call against
+  // it before `fn` runs (grammar in dialtone/lua_signature.h).
+  std::string args;
   std::string returns;  // "name: string|nil"
   std::string doc;      // one or two sentences
   LuaFunction fn;

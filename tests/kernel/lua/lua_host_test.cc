@@ -433,7 +433,7 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
   // (extension 1002, line "bob") and a phone that answers.
   std::vector<std::string> dialed;
   ASSERT_TRUE(host.export_module("config", {
-      {"user_by_exten", "", "", "", [](const LuaValues& a) {
+      {"user_by_exten", "...: any", "", "", [](const LuaValues& a) {
          if (a.empty() || !a[0].as_string() || *a[0].as_string() != "1002") return LuaReply(LuaValues{LuaValue()});
          auto u = std::make_shared<LuaTable>();
          auto lines = std::make_shared<LuaTable>();
@@ -445,17 +445,17 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
          u->fields["context"] = LuaValue("default");
          return LuaReply(LuaValues{LuaValue(u)});
        }},
-      {"user", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
-      {"group_by_exten", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
-      {"callpermissions", "", "", "", [](const LuaValues&) {
+      {"user", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
+      {"group_by_exten", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
+      {"callpermissions", "...: any", "", "", [](const LuaValues&) {
          return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});
        }},
-      {"outcalls", "", "", "", [](const LuaValues&) {
+      {"outcalls", "...: any", "", "", [](const LuaValues&) {
          return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});
        }}}).ok());
   ASSERT_TRUE(host.export_module("sip", {
-      {"active_calls", "", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue(0)}); }},
-      {"dial", "", "", "", [&dialed](const LuaValues& a) {
+      {"active_calls", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue(0)}); }},
+      {"dial", "...: any", "", "", [&dialed](const LuaValues& a) {
          if (a.size() > 1 && a[1].as_table())
            for (auto& t : a[1].as_table()->array) dialed.push_back(*t.as_string());
          auto r = std::make_shared<LuaTable>();
@@ -518,7 +518,76 @@ TEST(LuaDialplan, DocsReferenceMatchesGenerator) {
   ASSERT_FALSE(generated.empty());
   while (!generated.empty() && generated.back() == '\n') generated.pop_back();
   EXPECT_EQ(section, generated)
-      << "docs/lua-dialplan.md is out of date: paste the output of dialtone-lua-reference between the markers";
+      << "docs/lua-dialplan.md is out of date: run build/bin/dialtone-lua-reference --update docs/lua-dialplan.md";
+}
+
+// The declared arguments are checked by the host before the function runs:
+// a wrong type is a Lua error naming the function, the argument and the type.
+TEST_F(Fixture, ArgumentsAreCheckedAgainstTheDeclaredTypes) {
+  std::atomic<int> ran{0};
+  start_ok(R"(
+function call_with(kind)
+  if kind == "ok" then return typed.greet("alice", 3, { loud = true }) end
+  if kind == "float_integer" then return typed.greet("alice", 3.0) end
+  if kind == "wrong_type" then return typed.greet("alice", "three") end
+  if kind == "missing" then return typed.greet() end
+  if kind == "fraction" then return typed.greet("alice", 2.5) end
+  if kind == "too_many" then return typed.greet("alice", 1, {}, "extra") end
+  if kind == "trailing_nil" then return typed.greet("alice", 1, nil, nil) end
+  if kind == "variadic" then return typed.sum(1, 2, 3.5) end
+  if kind == "variadic_bad" then return typed.sum(1, "2") end
+end
+)");
+  ASSERT_TRUE(host->export_module("typed", {
+      {"greet", "name: string, times: integer, opts?: table", "text: string", "Greets.",
+       [&](const LuaValues& a) {
+         ++ran;
+         return LuaReply(LuaValues{LuaValue(*a[0].as_string() + " x" + std::to_string(*a[1].as_int()))});
+       }},
+      {"sum", "...: number", "total: number", "Adds.", [&](const LuaValues& a) {
+         ++ran;
+         double t = 0;
+         for (auto& v : a) t += v.as_int() && !std::get_if<double>(&v.v) ? static_cast<double>(*v.as_int()) : std::get<double>(v.v);
+         return LuaReply(LuaValues{LuaValue(t)});
+       }}}).ok());
+  auto ok = call_sync(*host, "call_with", {LuaValue("ok")});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(*(*ok)[0].as_string(), "alice x3");
+  ASSERT_TRUE(call_sync(*host, "call_with", {LuaValue("float_integer")}).ok());
+  ASSERT_TRUE(call_sync(*host, "call_with", {LuaValue("trailing_nil")}).ok());
+  ASSERT_TRUE(call_sync(*host, "call_with", {LuaValue("variadic")}).ok());
+  EXPECT_EQ(ran.load(), 4);
+
+  auto message = [&](const char* kind) {
+    auto r = call_sync(*host, "call_with", {LuaValue(kind)});
+    EXPECT_FALSE(r.ok()) << kind;
+    return r.ok() ? std::string() : r.error().message;
+  };
+  EXPECT_NE(message("wrong_type").find("typed.greet: argument 2 (times) must be an integer, got a string"),
+            std::string::npos);
+  EXPECT_NE(message("missing").find("typed.greet: argument 1 (name) must be a string, got no value"),
+            std::string::npos);
+  EXPECT_NE(message("fraction").find("typed.greet: argument 2 (times) must be an integer, got a number"),
+            std::string::npos);
+  EXPECT_NE(message("too_many").find("typed.greet: takes 3 arguments, got 4"), std::string::npos);
+  EXPECT_NE(message("variadic_bad").find("typed.sum: argument 2 (...) must be a number, got a string"),
+            std::string::npos);
+  // The error points at the script line that made the call.
+  EXPECT_NE(message("wrong_type").find("extensions.lua:5:"), std::string::npos);
+  EXPECT_EQ(ran.load(), 4) << "a refused call reached the function";
+}
+
+TEST_F(Fixture, UnreadableArgumentDeclarationRefusesTheModule) {
+  start_ok("function f() end");
+  auto unknown = host->export_module("bad", {{"f", "x: strnig", "", "", [](const LuaValues&) { return LuaReply(); }}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "lua: bad.f: argument 'x' has unknown type 'strnig' (use nil, boolean, integer, number, string, "
+            "table or any)");
+  auto untyped = host->export_module("bad", {{"f", "x", "", "", [](const LuaValues&) { return LuaReply(); }}});
+  ASSERT_FALSE(untyped.ok());
+  EXPECT_NE(untyped.error().message.find("argument 'x' has no type"), std::string::npos);
+  EXPECT_EQ(host->reference_markdown().find("bad.f"), std::string::npos);
 }
 
 }  // namespace

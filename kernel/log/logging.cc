@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <spdlog/async_logger.h>
 #include <spdlog/details/thread_pool.h>
@@ -144,7 +145,9 @@ std::atomic<Logging*> g_fatal_target{nullptr};
 
 void on_fatal_signal(int sig) {
   // Not async-signal-safe, but the process is dying: writing what is queued
-  // is worth the risk, and the wait is bounded.
+  // is worth the risk. Should the flush deadlock (a crash inside malloc),
+  // SIGALRM's default action ends the process anyway.
+  ::alarm(3);
   if (Logging* l = g_fatal_target.load()) l->flush();
   ::raise(sig);  // SA_RESETHAND restored the default action
 }

@@ -27,6 +27,7 @@ struct EngineConfig {
   std::string country = "fr";
   int jitter_ms = 60;
   int tick_ms = 20;
+  bool realtime = true;  // SCHED_FIFO media threads, as Asterisk -p / FreeSWITCH -rp
 };
 
 struct EngineContext {

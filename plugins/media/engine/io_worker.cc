@@ -1,6 +1,9 @@
 #include "io_worker.h"
 
+#include <pthread.h>
 #include <sndfile.h>
+
+#include <algorithm>
 
 namespace dialtone::plugins::media {
 
@@ -99,6 +102,7 @@ void IoWorker::add_recording(std::shared_ptr<Recording> r) {
 }
 
 void IoWorker::run() {
+  pthread_setname_np(pthread_self(), "media-io");
   std::unique_lock lk(m_);
   while (true) {
     cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return stop_ || !tasks_.empty(); });

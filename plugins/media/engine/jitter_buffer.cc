@@ -11,7 +11,7 @@ void JitterBuffer::reset() {
 }
 
 bool JitterBuffer::push(const RtpPacket& p) {
-  if (p.payload_len <= 0 || p.payload_len > kMaxEncoded) return false;
+  if (p.payload_len <= 0 || p.payload_len > kMaxPayload) return false;
   if (count_ == 0 && !started_) {
     next_ = p.seq;
   } else {

@@ -14,13 +14,15 @@ namespace dialtone::plugins::media {
 class JitterBuffer {
  public:
   static constexpr int kSlots = 32;
+  // G.711 up to 60 ms ptime, Opus voice at any sane bitrate; larger is refused.
+  static constexpr int kMaxPayload = 512;
 
   struct Slot {
     bool used = false;
     std::uint8_t pt = 0;
     std::uint16_t seq = 0;
     std::uint16_t len = 0;
-    std::uint8_t data[kMaxEncoded];
+    std::uint8_t data[kMaxPayload];
   };
 
   enum class Pop { packet, lost, empty };

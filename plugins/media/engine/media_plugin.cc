@@ -21,6 +21,8 @@ constexpr sdk::OptionSpec kOptions[] = {
      65535},
     {"media.threads", OptionType::integer, "2", "media threads (each ticks its endpoints every 20 ms)", sdk::kNone,
      nullptr, 1, 64},
+    {"media.realtime", OptionType::boolean, "true",
+     "run media threads with real-time priority (SCHED_FIFO 10) so other load cannot delay a tick"},
     {"media.jitter_buffer", OptionType::duration, "60ms",
      "audio buffered before playout; absorbs that much network jitter"},
     {"sounds.path", OptionType::path, "/usr/share/asterisk/sounds",
@@ -43,6 +45,7 @@ class MediaPlugin final : public sdk::Plugin {
     if (cfg_.port_max - cfg_.port_min < 2)
       return sdk::Error::invalid("media: rtp.port_max must be at least rtp.port_min + 2");
     cfg_.threads = static_cast<int>(o.get_int("media.threads", 2));
+    cfg_.realtime = o.get_bool("media.realtime", true);
     cfg_.jitter_ms = static_cast<int>(o.get_duration("media.jitter_buffer", std::chrono::milliseconds(60)).count());
     if (cfg_.jitter_ms < 20 || cfg_.jitter_ms > 300)
       return sdk::Error::invalid("media: media.jitter_buffer must be between 20ms and 300ms");

@@ -1,11 +1,14 @@
 #include "media_thread.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "endpoint.h"
 #include "engine_context.h"
@@ -56,6 +59,18 @@ void MediaThread::post(std::function<void(MediaThread&)> cmd) {
 }
 
 void MediaThread::run() {
+  // Named so `top -H` and the bench can tell media threads apart.
+  pthread_setname_np(pthread_self(), ("media-" + std::to_string(index_)).c_str());
+  if (ctx_.cfg.realtime) {
+    // A compiler or a database on the same cores must not delay a 20 ms tick.
+    sched_param sp{};
+    sp.sched_priority = 10;
+    if (int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); err != 0 && index_ == 0)
+      ctx_.io.post([&log = ctx_.log, err] {
+        log.warn(std::string("media: cannot give media threads real-time priority (") + std::strerror(err) +
+                 "); audio may stutter under load - grant CAP_SYS_NICE or set media.realtime = false");
+      });
+  }
   epoll_event events[256];
   while (!stop_.load(std::memory_order_relaxed)) {
     int n = epoll_wait(epfd_, events, 256, 100);

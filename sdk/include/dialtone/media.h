@@ -50,6 +50,28 @@ enum class Codec : std::uint8_t {
   opus,  // RTP clock 48000 (RFC 7587); offered only when both ends do
 };
 
+// The SDP rtpmap encoding of a codec: "PCMU/8000", "G722/8000", "opus/48000/2".
+inline std::string rtpmap(Codec c) {
+  switch (c) {
+    case Codec::pcmu: return "PCMU/8000";
+    case Codec::pcma: return "PCMA/8000";
+    case Codec::g722: return "G722/8000";
+    case Codec::opus: return "opus/48000/2";
+  }
+  return {};
+}
+
+// The codec of an rtpmap encoding name ("pcmu", "G722", "opus"; case-insensitive).
+inline std::optional<Codec> codec_from_name(std::string_view name) {
+  std::string n(name.substr(0, name.find('/')));
+  for (auto& ch : n) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  if (n == "pcmu") return Codec::pcmu;
+  if (n == "pcma") return Codec::pcma;
+  if (n == "g722") return Codec::g722;
+  if (n == "opus") return Codec::opus;
+  return std::nullopt;
+}
+
 // One payload type of the negotiated SDP.
 struct PayloadFormat {
   Codec codec = Codec::pcmu;

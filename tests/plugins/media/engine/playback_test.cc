@@ -1,6 +1,8 @@
 // Prompts, tones, recordings and bad sound files, asserted on the audio a
 // real RTP peer receives over loopback.
+#include <signal.h>
 #include <sndfile.h>
+#include <sys/resource.h>
 
 #include <fstream>
 
@@ -163,6 +165,54 @@ TEST_F(PlaybackTest, RecordingIntoAnUnwritablePlaceIsReportedAndTheCallGoesOn) {
   auto a = peer.audio();
   std::size_t s = first_loud(a, 8000, start);
   EXPECT_GT(tone_share(a, 8000, 440, s, s + 1600), 0.9);
+}
+
+TEST_F(PlaybackTest, DiskFullDuringRecordingIsReportedAndTheCallGoesOn) {
+  // A file-size limit stands in for a full disk: writes past 8 KiB fail.
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit small{8192, old.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  RtpPeer peer(sm::Codec::pcmu, 0);
+  Events ev;
+  auto ep = endpoint_for(peer, sm::Codec::pcmu, 0);
+  ep->set_handler(ev.handler());
+  auto file = dir_ / "full.wav";
+  ep->record(file);
+  peer.send_audio(make_tone(1000, 1.0, 8000));  // 16 KB of samples
+  bool reported = eventually([&] { return ev.count(sm::EventType::record_done) == 1; });
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(reported);
+  EXPECT_FALSE(ev.all().back().ok);
+  EXPECT_TRUE(log_.contains("recording " + file.string() + " stopped: cannot write"));
+  std::size_t start = peer.audio_size();
+  ep->play_tone("dial");
+  ASSERT_TRUE(eventually([&] { return peer.audio_size() > start + 4000; }));
+  auto a = peer.audio();
+  std::size_t s = first_loud(a, 8000, start);
+  EXPECT_GT(tone_share(a, 8000, 440, s, s + 1600), 0.9) << "the call still hears its tone";
+}
+
+TEST_F(PlaybackTest, MusicOnHoldLoops) {
+  auto files = engine_->music_files("default");
+  ASSERT_FALSE(files.empty()) << "asterisk-moh-opsound-wav is not installed";
+  auto a = dir_ / "short.wav";
+  write_wav(a, make_tone(900, 0.3, 8000), 8000);
+  RtpPeer peer(sm::Codec::pcmu, 0);
+  Events ev;
+  auto ep = endpoint_for(peer, sm::Codec::pcmu, 0);
+  ep->set_handler(ev.handler());
+  sm::PlayOptions o;
+  o.loop = true;
+  ep->play({a.string()}, o);
+  // Three loops of a 0.3 s file without a play_done in between.
+  ASSERT_TRUE(eventually([&] { return loud_samples(peer.audio(), 8000) >= 8000 * 0.9; }));
+  EXPECT_EQ(ev.count(sm::EventType::play_done), 0u);
+  ep->stop_playing();
+  ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::play_done) == 1; }));
+  EXPECT_TRUE(ev.all().back().stopped);
 }
 
 TEST_F(PlaybackTest, CorruptWavLogsOneLineAndPlaysTheInfoTone) {

@@ -49,6 +49,13 @@ TEST(MediaCrypto, ParsesAndPrintsSdpCryptoLines) {
   EXPECT_FALSE(sdk::media::CryptoAttribute::parse("1 AES_CM_128_HMAC_SHA1_80 inline:abc UNENCRYPTED_SRTP"));
 }
 
+TEST(MediaCodecs, RtpmapNamesRoundTrip) {
+  for (auto c : {sdk::media::Codec::pcmu, sdk::media::Codec::pcma, sdk::media::Codec::g722, sdk::media::Codec::opus})
+    EXPECT_EQ(sdk::media::codec_from_name(sdk::media::rtpmap(c)), c);
+  EXPECT_EQ(sdk::media::codec_from_name("OPUS/48000/2"), sdk::media::Codec::opus);
+  EXPECT_FALSE(sdk::media::codec_from_name("G729/8000"));
+}
+
 TEST(MediaJitterBuffer, ReordersAndCountsLossAndLatePackets) {
   JitterBuffer jb;
   jb.set_prefill(3);

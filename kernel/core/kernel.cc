@@ -87,11 +87,14 @@ void Kernel::make_plugin_manager(sdk::Store* store, bool with_http) {
   ctx.lua = lua_.get();
   if (lua_) {
     ctx.export_lua_as = [this](std::string owner, std::string module,
-                               std::vector<sdk::LuaFunctionSpec> functions) {
+                               std::vector<sdk::LuaFunctionSpec> functions) -> sdk::Status {
+      if (!lua_) return sdk::Error::unavailable("lua: the dialplan host is gone");
       return lua_->export_module_as(std::move(owner), std::move(module), std::move(functions));
     };
+    // ~Kernel drops the Lua host before the plugin manager: by then there is
+    // nothing left to withdraw from.
     ctx.withdraw_lua = [this](std::string_view owner, std::string_view reason) {
-      lua_->withdraw(owner, reason);
+      if (lua_) lua_->withdraw(owner, reason);
     };
   }
   ctx.data_dir = setup_.data_dir;

@@ -71,6 +71,32 @@ sdk::Result<std::string> render(std::string_view source, const sdk::TemplateData
   return out;
 }
 
+struct Template::Impl {
+  mutable kainjow::mustache::mustache tmpl;
+  std::string error;
+  explicit Impl(std::string_view source) : tmpl(std::string(source)) {}
+};
+
+Template::Template(std::string_view source, sdk::Escape escape)
+    : impl_(std::make_unique<Impl>(source)) {
+  if (!impl_->tmpl.is_valid()) impl_->error = impl_->tmpl.error_message();
+  if (escape == sdk::Escape::xml)
+    impl_->tmpl.set_custom_escape([](const std::string& s) { return escape_xml(s); });
+  else
+    impl_->tmpl.set_custom_escape([](const std::string& s) { return escape_text(s); });
+}
+
+Template::~Template() = default;
+Template::Template(Template&&) noexcept = default;
+Template& Template::operator=(Template&&) noexcept = default;
+
+const std::string& Template::error() const { return impl_->error; }
+
+std::string Template::render(const sdk::TemplateData& context) const {
+  if (!impl_->error.empty()) return {};
+  return impl_->tmpl.render(to_mustache(context));
+}
+
 BundledRenderer::BundledRenderer(std::vector<sdk::TemplateFile> templates)
     : templates_(std::move(templates)) {
   for (auto& t : templates_) names_.push_back(t.name);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,24 @@ std::string escape_xml(std::string_view s);
 // Escape::text: control characters become spaces, so a value cannot add a
 // line (a key) to a `key = value` file.
 std::string escape_text(std::string_view s);
+
+// A template parsed once and rendered many times, e.g. a phone view's item
+// for every entry of a page. Not for concurrent use: one per thread/request.
+class Template {
+ public:
+  Template(std::string_view source, sdk::Escape escape);
+  ~Template();
+  Template(Template&&) noexcept;
+  Template& operator=(Template&&) noexcept;
+  // Empty when the template parses; otherwise why not.
+  const std::string& error() const;
+  // The rendered text; empty when the template is invalid.
+  std::string render(const sdk::TemplateData& context) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Renders a fixed set of templates (a vendor's bundled ones, a view's) by
 // name; every template is a partial of the others.

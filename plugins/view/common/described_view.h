@@ -35,7 +35,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <dialtone/directory.h>
 #include <dialtone/host.h>
@@ -61,7 +63,8 @@ struct ViewDescription {
 
 class DescribedView final : public sdk::PhoneView {
  public:
-  explicit DescribedView(ViewDescription description) : d_(std::move(description)) {}
+  explicit DescribedView(ViewDescription description);
+  ~DescribedView() override;
 
   std::string_view vendor() const override { return d_.vendor; }
   sdk::PhoneViewPage render_input(const sdk::PhoneViewRequest& request) const override;
@@ -69,8 +72,16 @@ class DescribedView final : public sdk::PhoneView {
                                     const std::vector<sdk::PhoneEntry>& entries) const override;
   const ViewDescription& description() const { return d_; }
 
+  // The templates parsed once; a set is used by one request at a time.
+  struct Compiled;
+
  private:
+  std::unique_ptr<Compiled> acquire() const;
+  void release(std::unique_ptr<Compiled> c) const;
+
   ViewDescription d_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Compiled>> idle_;
 };
 
 // The plugin providing one described view under its vendor name.

@@ -53,7 +53,7 @@ constexpr const char* kDefault = R"(<?xml version="1.0" encoding="UTF-8"?>
 </member>
 </members>
 </callManagerGroup>
-{{> cisco-sccp-custom-default}}
+{{> cisco-sccp-custom-common}}
 </Default>
 )";
 
@@ -109,7 +109,7 @@ const VendorDescription& cisco_sccp_description() {
                 xml("SEP{{MAC_PLAIN}}.cnf.xml", "SEP.cnf.xml", true)},
       .templates = {{"XMLDefault.cnf.xml", kDefault},
                     {"SEP.cnf.xml", kDevice},
-                    {"cisco-sccp-custom-default", ""},
+                    {"cisco-sccp-custom-common", ""},
                     {"cisco-sccp-custom-device", ""}},
       .languages = {{"fr", "French_France"},
                     {"de", "German_Germany"},

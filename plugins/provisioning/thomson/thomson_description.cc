@@ -17,7 +17,7 @@ fwurl={{provisioning_url}}/binary/{{firmware}}
 
 [config]
 config={{provisioning_url}}/
-{{> thomson-custom-inf}}
+{{> thomson-custom-common}}
 )";
 
 constexpr const char* kDevice = R"([ipp]
@@ -123,7 +123,7 @@ const VendorDescription& thomson_description() {
                 text("{{model}}S_{{MAC_PLAIN}}.txt", "device.txt", true)},
       .templates = {{"model.inf", kInf},
                     {"device.txt", kDevice},
-                    {"thomson-custom-inf", ""},
+                    {"thomson-custom-common", ""},
                     {"thomson-custom-device", ""}},
       .languages = {{"fr", "1"}, {"de", "3"}, {"es", "2"}},
       .default_language = "0",

@@ -513,7 +513,7 @@ void EndpointCore::tick_output() {
     if (!more) rec_.reset();
   }
 
-  if (!event_sent) {
+  if (!event_sent && remote_len_) {  // nobody to send to yet: spare the encoder
     std::uint8_t payload[kMaxEncoded];
     int n = encoder_->encode(out_, payload);
     if (n > 0) send_packet(send_pt_, marker_, payload, n, ts_);

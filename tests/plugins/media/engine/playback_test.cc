@@ -150,6 +150,32 @@ TEST_F(PlaybackTest, RecordingContainsTheSentTone) {
   EXPECT_GT(tone_share(rec, 8000, 1000, s + 160, s + 7200), 0.9);
 }
 
+TEST_F(PlaybackTest, RecordingBothDirectionsHasTheCallerAndWhatWasPlayed) {
+  RtpPeer peer(sm::Codec::g722, 9);
+  Events ev;
+  auto ep = endpoint_for(peer, sm::Codec::g722, 9);
+  ep->set_handler(ev.handler());
+  auto file = dir_ / "both.wav";
+  sm::RecordOptions o;
+  o.both_directions = true;
+  o.sample_rate = 16000;
+  ep->record(file, o);
+  ep->play_tone("dial");  // fr: 440 Hz to the caller
+  peer.send_audio(make_tone(1000, 1.0, 16000));
+  ep->stop_recording();
+  ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::record_done) == 1; }));
+  int rate = 0;
+  auto rec = read_wav(file, &rate);
+  EXPECT_EQ(rate, 16000);
+  std::size_t s = first_loud(rec, 16000, 0);
+  ASSERT_LT(s + 9600, rec.size());
+  double caller = tone_share(rec, 16000, 1000, s + 3200, rec.size() - 3200);
+  double played = tone_share(rec, 16000, 440, s + 3200, rec.size() - 3200);
+  EXPECT_GT(caller, 0.2) << "the caller's 1 kHz";
+  EXPECT_GT(played, 0.2) << "the 440 Hz dial tone sent to the caller";
+  EXPECT_GT(caller + played, 0.85);
+}
+
 TEST_F(PlaybackTest, RecordingIntoAnUnwritablePlaceIsReportedAndTheCallGoesOn) {
   RtpPeer peer(sm::Codec::pcmu, 0);
   Events ev;

@@ -56,6 +56,10 @@ std::vector<ListenerConfig> Kernel::listeners() const {
     l.port = port.empty() ? def_port : std::stoi(port);
     l.tls_cert = setup_.options.get(p + "tls_cert");
     l.tls_key = setup_.options.get(p + "tls_key");
+    if (l.tls_cert.empty() && l.tls_key.empty() && !self_signed_.cert.empty()) {
+      l.tls_cert = self_signed_.cert.string();
+      l.tls_key = self_signed_.key.string();
+    }
     l.max_body = static_cast<std::size_t>(setup_.options.get_int(p + "max_body", 1 << 20));
     l.subnets = setup_.options.get_list(p + "subnets");
     out.push_back(std::move(l));
@@ -140,9 +144,23 @@ sdk::Status Kernel::start() {
   auth_config.failure_window =
       static_cast<int>(setup_.options.get_duration("auth.failure_window").count() / 1000);
   auth_config.ban = static_cast<int>(setup_.options.get_duration("auth.ban").count() / 1000);
+  auth_config.ldap_uri = setup_.options.get("auth.ldap_uri");
+  auth_config.ldap_bind_dn = setup_.options.get("auth.ldap_bind_dn");
+  auth_config.ldap_bind_password = setup_.options.get("auth.ldap_bind_password");
+  auth_config.ldap_base_dn = setup_.options.get("auth.ldap_base_dn");
+  auth_config.ldap_login_attribute = setup_.options.get("auth.ldap_login_attribute", "uid");
+  auth_config.ldap_email_attribute = setup_.options.get("auth.ldap_email_attribute", "mail");
+  if (auto acls = setup_.options.get_list("auth.ldap_acls"); !acls.empty()) auth_config.ldap_acls = acls;
   auth_ = std::make_unique<AuthService>(*store_, *log_, auth_config);
   if (auto s = auth_->migrate(); !s) return sdk::Error::unavailable("auth: " + s.error().message);
 
+  if (setup_.options.get_bool("http.tls_self_signed", false)) {
+    auto pair = ensure_self_signed(setup_.data_dir / "tls");
+    if (!pair) return pair.error();
+    self_signed_ = *pair;
+    log_->info(std::string("http: ") + (pair->created ? "created" : "using") + " the self-signed certificate " +
+               pair->cert.string() + " (clients trust this file, or set tls_cert/tls_key per listener)");
+  }
   http_ = std::make_unique<HttpServerImpl>(listeners(), *log_);
   if (auto s = auth_->mount(*http_, "auth"); !s) return sdk::Error::internal("auth: " + s.error().message);
   http_->set_auth(auth_.get());

@@ -18,7 +18,7 @@ namespace dialtone::plugins::media {
 
 struct EngineConfig {
   std::string address = "127.0.0.1";
-  int port_min = 20000;
+  int port_min = 20002;
   int port_max = 30000;
   int threads = 2;
   std::filesystem::path sounds_path = "/usr/share/asterisk/sounds";

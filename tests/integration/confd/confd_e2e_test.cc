@@ -127,9 +127,9 @@ TEST_F(ConfdE2E, WithoutTokenIs401AndSpecIsPublic) {
 }
 
 // A user with only `confd.users.me.#` reads and changes their own forwards
-// and services, nobody else's. There is no REST route for auth users: the
-// account is written to the kernel's auth_user table with the confd user's
-// uuid, as docs/admin/auth.md describes the table.
+// and services, nobody else's. The account is written to the kernel's
+// auth_user table with the confd user's uuid, as docs/admin/auth.md describes
+// the table (POST /0.1/users does the same over REST: tests/integration/auth).
 TEST_F(ConfdE2E, MeAclReachesOnlyOwnForwardsAndServices) {
   auto me = api("POST", "/users", R"({"firstname":"Mia","lastname":"Self"})");
   auto other = api("POST", "/users", R"({"firstname":"Otto","lastname":"Else"})");

@@ -43,22 +43,22 @@ struct Vendor {
   std::string root;        // results document element
   std::string item_tag;    // element counted against limits.max_items
   bool nav_counts;         // navigation items are item_tag elements too
+  const ViewDescription* description;
 };
 
-template <class V>
-Vendor vendor(std::string root, std::string item_tag, bool nav_counts = false) {
-  V v;
-  return {std::string(v.vendor()), [] { return std::make_unique<V>(); }, V::kLimits,
-          V::kNameChars, std::move(root), std::move(item_tag), nav_counts};
+Vendor vendor(const ViewDescription& d, std::string root, std::string item_tag,
+              bool nav_counts = false) {
+  return {d.vendor, [&d] { return std::make_unique<DescribedView>(d); }, d.limits, d.name_chars,
+          std::move(root), std::move(item_tag), nav_counts, &d};
 }
 
 std::vector<Vendor> all_vendors() {
-  return {vendor<CiscoView>("CiscoIPPhoneDirectory", "DirectoryEntry"),
-          vendor<YealinkView>("YealinkIPPhoneDirectory", "DirectoryEntry"),
-          vendor<SnomView>("SnomIPPhoneDirectory", "DirectoryEntry"),
-          vendor<AastraView>("AastraIPPhoneTextMenu", "MenuItem", true),
-          vendor<PolycomView>("html", "a", true),
-          vendor<ThomsonView>("ThomsonPhoneBook", "DirectoryEntry")};
+  return {vendor(cisco_view(), "CiscoIPPhoneDirectory", "DirectoryEntry"),
+          vendor(yealink_view(), "YealinkIPPhoneDirectory", "DirectoryEntry"),
+          vendor(snom_view(), "SnomIPPhoneDirectory", "DirectoryEntry"),
+          vendor(aastra_view(), "AastraIPPhoneTextMenu", "MenuItem", true),
+          vendor(polycom_view(), "html", "a", true),
+          vendor(thomson_view(), "ThomsonPhoneBook", "DirectoryEntry")};
 }
 
 constexpr const char* kSelf = "http://pbx.example.com:9498/0.1/directories/lookup/default/";
@@ -258,6 +258,21 @@ TEST_P(VendorView, LongListPagesStayWithinLimitsAndVisitEveryEntryOnce) {
   }
   EXPECT_EQ(seen.size(), 2000u);
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 2000u) << "an entry twice";
+}
+
+TEST_P(VendorView, DescriptionPassesItsCheck) {
+  DescribedView view(*GetParam().description);
+  auto ok = DescribedView::check(view.description());
+  EXPECT_TRUE(ok) << (ok ? "" : ok.error().message);
+}
+
+TEST(ViewDescriptionCheck, UnparsableTemplateIsRefusedNamingIt) {
+  ViewDescription d{.vendor = "broken", .input = "<x/>", .empty = "<x/>", .head = "<x>",
+                    .item = "{{#name}}", .tail = "</x>"};
+  auto ok = DescribedView::check(d);
+  ASSERT_FALSE(ok);
+  EXPECT_NE(ok.error().message.find("view broken: template 'item' does not parse"),
+            std::string::npos) << ok.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Vendors, VendorView, ::testing::ValuesIn(all_vendors()),

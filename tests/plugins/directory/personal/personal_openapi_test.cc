@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/personal/personal_plugin.cc"
+#include "plugins/directory/personal/personal_plugin.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -18,7 +18,7 @@ TEST(PersonalOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
   host.set_store(store->get());
   {
     dialtone::testing::PluginHarness<dialtone::plugins::directory::PersonalPlugin> plugin(
-        host, dialtone::plugins::directory::kOptions);
+        host, dialtone::plugins::directory::kPersonalOptions);
     ASSERT_TRUE(plugin.run({}));
     host.http()->set_token(std::nullopt);
 

@@ -5,7 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/personal/personal_plugin.cc"
+#include "plugins/directory/personal/personal_plugin.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -32,7 +32,7 @@ class PersonalTest : public ::testing::Test {
     store_ = std::move(*s);
     host_.set_store(store_.get());
     harness_ = std::make_unique<dialtone::testing::PluginHarness<PersonalPlugin>>(
-        host_, dialtone::plugins::directory::kOptions);
+        host_, dialtone::plugins::directory::kPersonalOptions);
     ASSERT_TRUE(harness_->run({{"source.personal.searched_columns", "firstname,lastname,company"},
                                {"source.personal.first_matched_columns", "number,mobile"},
                                {"source.personal.format_columns", "name = {firstname} {lastname}"}}));

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/phonebook/phonebook_plugin.cc"
+#include "plugins/directory/phonebook/phonebook_plugin.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -18,7 +18,7 @@ TEST(PhonebookOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
   host.set_store(store->get());
   {
     dialtone::testing::PluginHarness<dialtone::plugins::directory::PhonebookPlugin> plugin(
-        host, dialtone::plugins::directory::kOptions);
+        host, dialtone::plugins::directory::kPhonebookOptions);
     ASSERT_TRUE(plugin.run({{"source.pb.phonebook_name", "main"}}));
     host.http()->set_token(std::nullopt);
 

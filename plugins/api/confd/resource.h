@@ -26,32 +26,34 @@ struct ApiError {
 
 enum class FieldType { string, integer, boolean, json };
 
+// Every member has a default so the tables in confd_api.cc can name only
+// what they set (designated or leading initializers) without warnings.
 struct Field {
-  std::string name;
+  std::string name{};
   FieldType type = FieldType::string;
   bool required = false;  // on create
   bool nullable = true;
   // Extra check on a present, well-typed value: returns a reason to refuse.
-  std::function<std::optional<std::string>(const rapidjson::Value&)> check;
+  std::function<std::optional<std::string>(const rapidjson::Value&)> check{};
 };
 
 struct Resource {
-  std::string path;      // "users": /1.1/users, ACL confd.users.*
-  std::string table;     // confd_users
-  std::string singular;  // "User" in messages
-  std::string event;     // "user": config.user.created, pg_notify user.created:<id>
-  std::vector<Field> fields;
-  std::vector<std::string> searchable;
-  std::vector<std::string> sortable;  // first is the default order
+  std::string path{};      // "users": /1.1/users, ACL confd.users.*
+  std::string table{};     // confd_users
+  std::string singular{};  // "User" in messages
+  std::string event{};     // "user": config.user.created, pg_notify user.created:<id>
+  std::vector<Field> fields{};
+  std::vector<std::string> searchable{};
+  std::vector<std::string> sortable{};  // first is the default order
   // Column sets that must be unique, checked to give XiVO's message.
-  std::vector<std::vector<std::string>> uniques;
+  std::vector<std::vector<std::string>> uniques{};
   // Columns hidden from the JSON representation.
-  std::vector<std::string> hidden;
+  std::vector<std::string> hidden{};
   bool has_uuid = false;
   // Runs inside the write transaction after INSERT/UPDATE (id known).
-  std::function<void(sdk::Transaction&, long id)> after_write;
+  std::function<void(sdk::Transaction&, long id)> after_write{};
   // Runs inside the delete transaction before DELETE.
-  std::function<void(sdk::Transaction&, long id)> before_delete;
+  std::function<void(sdk::Transaction&, long id)> before_delete{};
 };
 
 // Parses a JSON request body, refusing invalid UTF-8 and non-objects.

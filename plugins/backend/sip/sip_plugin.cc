@@ -748,9 +748,22 @@ void SipPlugin::find_registrations(std::function<void(std::vector<TrunkRegistrat
 
 void SipPlugin::registration_changed(const TrunkRegistration& trunk, bool registered, int status,
                                      const std::string& detail) {
-  std::string body = "{\"trunk\":\"" + trunk.name + "\",\"host\":\"" + trunk.host +
-                     "\",\"status\":" + std::to_string(status) + ",\"detail\":\"" + detail + "\"}";
-  host_.bus().publish("sip.trunk." + trunk.name + (registered ? ".registered" : ".failed"), body);
+  // Names, hosts and details come from confd and from the registrar: written
+  // by the JSON writer so a quote in them cannot break the event.
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("trunk");
+  w.String(trunk.name.c_str(), static_cast<rapidjson::SizeType>(trunk.name.size()));
+  w.Key("host");
+  w.String(trunk.host.c_str(), static_cast<rapidjson::SizeType>(trunk.host.size()));
+  w.Key("status");
+  w.Int(status);
+  w.Key("detail");
+  w.String(detail.c_str(), static_cast<rapidjson::SizeType>(detail.size()));
+  w.EndObject();
+  host_.bus().publish("sip.trunk." + trunk.name + (registered ? ".registered" : ".failed"),
+                      std::string(sb.GetString(), sb.GetSize()));
 }
 
 void SipPlugin::find_credentials(const std::string& username,

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include "plugins/backend/sip/sip_plugin.h"
 #include "tests/plugins/backend/sip/sip_host.h"
@@ -161,6 +162,28 @@ TEST_F(CallFeaturesTest, WrongTrunkCredentialsAreReportedOnTheBusAndInTheLog) {
   EXPECT_TRUE(host_->logger().contains("check the trunk's username and secret"));
   host_->sql("DELETE FROM confd_trunks");
   host_->sql("DELETE FROM confd_endpoints_sip WHERE username = 'trunkuser'");
+}
+
+// A trunk's name and host come from confd as typed, the detail from the
+// stack: a quote in any of them must leave the event valid JSON carrying them.
+TEST_F(CallFeaturesTest, TrunkEventWithQuotesInNameHostAndDetailIsValidJson) {
+  auto id = host_->sql(
+      "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+      "VALUES ('trunk\"q', 'pw', 'peer', 'bad\"host', '[[\"outbound_register\", \"yes\"]]') RETURNING id");
+  host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int)", {id});
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  auto ev = host_->test_bus().wait_for("sip.trunk.trunk\"q.failed", std::chrono::seconds(10));
+  ASSERT_TRUE(ev.has_value()) << "no failed event";
+  rapidjson::Document d;
+  d.Parse(ev->body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << ev->body;
+  EXPECT_STREQ(d["trunk"].GetString(), "trunk\"q");
+  EXPECT_STREQ(d["host"].GetString(), "bad\"host");
+  ASSERT_TRUE(d["detail"].IsString()) << ev->body;
+  EXPECT_NE(std::string(d["detail"].GetString()).find("bad\"host"), std::string::npos) << ev->body;
+  EXPECT_TRUE(d["status"].IsInt()) << ev->body;
+  host_->sql("DELETE FROM confd_trunks");
+  host_->sql("DELETE FROM confd_endpoints_sip WHERE username = 'trunk\"q'");
 }
 
 }  // namespace

@@ -95,8 +95,9 @@ std::string scenario(const std::string& name);
 bool eventually(const std::function<bool()>& f,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
-// SIPp phone started in the background is ready to be rung.
+// Waits (at most 20 s) until something listens on UDP `port`: a SIPp phone
+// started in the background is ready to be rung. Reads the kernel's socket
+// table; never binds the port itself.
 bool wait_udp_bound(int port);
 
 // Runs SIPp with `args` (bounded by a timeout) in a scratch folder; returns

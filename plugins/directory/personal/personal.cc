@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "plugins/directory/phonebook/rest_util.h"
+#include "plugins/directory/common/rest_util.h"
 
 namespace dialtone::plugins::directory {
 namespace {

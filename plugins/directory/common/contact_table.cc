@@ -1,4 +1,4 @@
-#include "plugins/directory/phonebook/contact_table.h"
+#include "plugins/directory/common/contact_table.h"
 
 #include <dialtone/http.h>
 #include <rapidjson/document.h>

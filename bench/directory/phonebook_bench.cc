@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   auto imported = store->import("default", pb->id, csv);
   if (!imported) return std::cerr << imported.error().message << "\n", 1;
   double import_ms = ms_since(t0);
-  (*db)->exec("ANALYZE dird_phonebook_contact");
+  (void)(*db)->exec("ANALYZE dird_phonebook_contact");
 
   PhonebookSourceConfig c;
   c.source.name = "pb";

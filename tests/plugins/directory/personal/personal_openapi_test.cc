@@ -31,8 +31,9 @@ TEST(PersonalOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
     std::map<std::string, std::string> mounted;
     for (auto& m : host.http()->routes()) {
       EXPECT_EQ(m.listener, "dird") << m.route.path;
-      if (m.route.auth == dialtone::sdk::RouteAuth::token)
+      if (m.route.auth == dialtone::sdk::RouteAuth::token) {
         EXPECT_EQ(host.http()->call(m.route.method, m.route.path).status, 401) << m.route.path;
+      }
       mounted[dialtone::testing::route_key(m.route.method, m.route.path)] = m.route.acl;
     }
     EXPECT_EQ(spec.operations, mounted);

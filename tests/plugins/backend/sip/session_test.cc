@@ -173,10 +173,7 @@ TEST_F(SessionTest, ReliableRingingFromTheCalleeIsPrackedAndTheCallCompletes) {
 TEST_F(SessionTest, InviteRequiringAnUnknownExtensionGets420WithUnsupported) {
   ASSERT_NO_FATAL_FAILURE(start_plugin());
   std::string out;
-  auto args = base("uac_call_420.xml");
-  args.insert(args.begin(), target_);
-  args.insert(args.end(), {"-s", "1002", "-key", "user", "alice"});
-  EXPECT_EQ(run_sipp(args, &out), 0) << out;
+  EXPECT_EQ(client("uac_call_420.xml", {"-s", "1002", "-key", "user", "alice"}, &out), 0) << out;
   EXPECT_EQ(logged(out, "UNSUPPORTED"), "unknown-ext") << out;
   still_serving();
 }

@@ -15,11 +15,11 @@
 
 #include "kernel/http/http_server.h"
 #include "kernel/store/pg_store.h"
-#include "plugins/provisioning/null/null_vendor.h"
-#include "plugins/provisioning/polycom/polycom_vendor.h"
+#include "plugins/provisioning/null/null_description.h"
+#include "plugins/provisioning/polycom/polycom_description.h"
 #include "plugins/provisioning/provd/provd.h"
-#include "plugins/provisioning/snom/snom_vendor.h"
-#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "plugins/provisioning/snom/snom_description.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -114,10 +114,10 @@ class ProvdTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.error().message;
     store_ = std::move(*st);
     host_.set_store(store_.get());
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkVendor>()));
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("snom", std::make_shared<SnomVendor>()));
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("polycom", std::make_shared<PolycomVendor>()));
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("null", std::make_shared<NullVendor>()));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description())));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("snom", std::make_shared<DescribedVendor>(snom_description())));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("polycom", std::make_shared<DescribedVendor>(polycom_description())));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("null", std::make_shared<DescribedVendor>(null_description())));
     http_ = std::make_unique<kernel::HttpServerImpl>(
         std::vector<kernel::ListenerConfig>{{.name = "provd"}, {.name = "provd_phones"}}, host_.log());
     http_->set_auth(&auth_);
@@ -300,6 +300,27 @@ TEST_F(ProvdTest, TftpServesFilesAsPhonesFetchThem) {
   EXPECT_EQ(*fw, big);
 }
 
+// A Yealink fetches its model's common file, whose name is a model code and
+// not a MAC: the phone stays one device, whichever file comes first.
+TEST_F(ProvdTest, YealinkCommonFileOverTftpStaysTheSamePhone) {
+  auto dir = host_.data_dir() / "tftp-client";
+  fs::create_directories(dir);
+  auto common = tftp_get(provd_->tftp_port(), "y000000000028.cfg", dir);
+  ASSERT_TRUE(common);
+  EXPECT_NE(common->find("static.auto_provision.server.url"), std::string::npos) << *common;
+  ASSERT_EQ(provd_->devices().size(), 1u);
+  EXPECT_EQ(provd_->devices()[0].mac, "");
+  EXPECT_EQ(provd_->devices()[0].model, "T46G");
+  auto own = tftp_get(provd_->tftp_port(), "001565aabbcc.cfg", dir);
+  ASSERT_TRUE(own);
+  EXPECT_NE(own->find("account.1.user_name = autoprov"), std::string::npos) << *own;
+  ASSERT_TRUE(tftp_get(provd_->tftp_port(), "y000000000028.cfg", dir));
+  auto devs = provd_->devices();
+  ASSERT_EQ(devs.size(), 1u);
+  EXPECT_EQ(devs[0].mac, "00:15:65:aa:bb:cc");
+  EXPECT_EQ(devs[0].model, "T46G");
+}
+
 TEST_F(ProvdTest, CustomTemplateSurvivesVendorUpgradeAndChangesRegenerate) {
   ASSERT_EQ(http(phones(), "GET", "/001565aabbcd.cfg", "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cd").status, 200);
   auto vdir = provd_->templates().root() / "vendor" / "provisioning.yealink";
@@ -329,7 +350,7 @@ TEST_F(ProvdTest, CustomTemplateSurvivesVendorUpgradeAndChangesRegenerate) {
       return base_.files(c, rr);
     }
    private:
-    YealinkVendor base_;
+    DescribedVendor base_{yealink_description()};
   };
   host_.services().withdraw<sdk::ProvisioningVendor>("yealink");
   ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkV2>()));

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "plugins/view/cisco/cisco_view.h"
-#include "plugins/view/common/view_plugin.h"
+#include "plugins/view/common/described_view.h"
 #include "plugins/view/phoned/subnets.h"
 #include "plugins/view/snom/snom_view.h"
 #include "tests/support/openapi_spec.h"
@@ -64,8 +64,8 @@ class Phoned : public ::testing::Test {
   }
 
   FakeHost host_{"view.phoned"};
-  PluginHarness<ViewPlugin<CiscoView>> cisco_{host_};
-  PluginHarness<ViewPlugin<SnomView>> snom_{host_};
+  PluginHarness<DescribedViewPlugin<&cisco_view>> cisco_{host_};
+  PluginHarness<DescribedViewPlugin<&snom_view>> snom_{host_};
   PluginHarness<PhonedPlugin> phoned_{host_, kPhonedOptions};
   std::shared_ptr<FakeLookup> lookup_ = std::make_shared<FakeLookup>();
 };

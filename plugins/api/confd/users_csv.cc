@@ -14,18 +14,15 @@
 #include <rapidjson/document.h>
 
 #include <dialtone/bus.h>
+#include <dialtone/text.h>
 
 #include "plugins/api/confd/confd_api.h"
+#include "plugins/common/csv/csv.h"
 
 namespace dialtone::plugins::api::confd {
 namespace {
 
 using sdk::HttpResponse;
-
-struct Record {
-  int line = 0;  // file line where the record starts (header is line 1)
-  std::vector<std::string> cells;
-};
 
 bool valid_utf8(const std::string& s, std::size_t* bad) {
   std::size_t i = 0, n = s.size();
@@ -49,55 +46,6 @@ std::vector<std::string> as_messages(const std::string& body) {
     for (auto& m : d.GetArray())
       if (m.IsString()) out.emplace_back(m.GetString());
   if (out.empty()) out.push_back(body);
-  return out;
-}
-
-// RFC 4180: quoted fields may hold commas, doubled quotes and newlines.
-std::vector<Record> parse_csv(const std::string& text, std::vector<std::string>& errors) {
-  std::vector<Record> out;
-  Record rec;
-  std::string cell;
-  bool quoted = false, in_quotes = false, any = false;
-  int line = 1;
-  rec.line = 1;
-  auto end_cell = [&] {
-    rec.cells.push_back(cell);
-    cell.clear();
-    quoted = false;
-  };
-  auto end_record = [&] {
-    end_cell();
-    if (!(rec.cells.size() == 1 && rec.cells[0].empty())) out.push_back(rec);
-    rec = Record{};
-    rec.line = line;
-  };
-  std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // BOM from spreadsheets
-  for (std::size_t i = start; i < text.size(); ++i) {
-    char c = text[i];
-    any = true;
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') { cell += '"'; ++i; }
-        else in_quotes = false;
-      } else {
-        if (c == '\n') ++line;
-        cell += c;
-      }
-    } else if (c == '"' && cell.empty() && !quoted) {
-      in_quotes = quoted = true;
-    } else if (c == ',') {
-      end_cell();
-    } else if (c == '\r') {
-      continue;
-    } else if (c == '\n') {
-      ++line;
-      end_record();
-    } else {
-      cell += c;
-    }
-  }
-  if (in_quotes) errors.push_back("line " + std::to_string(rec.line) + ": Input Error - unterminated quoted field");
-  if (any && (!cell.empty() || !rec.cells.empty())) end_record();
   return out;
 }
 
@@ -192,20 +140,8 @@ std::optional<std::string> bool_param(const Row& r, const std::string& k) {
   return *v == "1" ? "true" : "false";
 }
 
-std::vector<std::string> split_semicolon(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b <= s.size()) {
-    auto e = s.find(';', b);
-    if (e == std::string::npos) e = s.size();
-    auto item = s.substr(b, e - b);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    b = e + 1;
-  }
-  return out;
-}
+// "a; b;;c" -> {"a", "b", "c"}: labels and call permissions in one cell.
+std::vector<std::string> split_semicolon(const std::string& s) { return sdk::text::split_list(s, ';'); }
 
 // Checks cell syntax common to import and update.
 void check_cells(const Row& r, std::vector<std::string>& errs) {
@@ -293,8 +229,12 @@ std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<s
     errs.push_back("Input Error - CSV is not valid UTF-8 (byte offset " + std::to_string(bad) + "): save the file as UTF-8");
     return std::nullopt;
   }
-  auto recs = parse_csv(body, errs);
-  if (!errs.empty()) return std::nullopt;
+  std::size_t unterminated = 0;
+  auto recs = common::csv::read(body, ',', &unterminated);
+  if (unterminated) {
+    errs.push_back("line " + std::to_string(unterminated) + ": Input Error - unterminated quoted field");
+    return std::nullopt;
+  }
   if (recs.empty()) {
     errs.push_back("Input Error - CSV is empty: the first line must name the columns");
     return std::nullopt;
@@ -306,7 +246,7 @@ std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<s
   }
   std::vector<Row> rows;
   for (std::size_t i = 1; i < recs.size(); ++i) {
-    Row r{recs[i].line, {}};
+    Row r{static_cast<int>(recs[i].line), {}};
     if (recs[i].cells.size() > header.size()) {
       errs.push_back("line " + std::to_string(r.line) + ": Input Error - " + std::to_string(recs[i].cells.size()) +
                      " fields but the header has " + std::to_string(header.size()));
@@ -769,19 +709,9 @@ HttpResponse ConfdApi::export_users(const sdk::HttpRequest&) {
   if (!q) return HttpResponse::error(503, {"Resource Error - " + q.error().message});
   std::string out = std::string(kHeader) + "\r\n";
   for (auto& row : q->rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      if (c) out += ',';
-      if (!row[c]) continue;
-      const auto& v = *row[c];
-      if (v.find_first_of(",\"\r\n") == std::string::npos) {
-        out += v;
-      } else {
-        out += '"';
-        for (char ch : v) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-        out += '"';
-      }
-    }
-    out += "\r\n";
+    std::vector<std::string> cells;
+    for (auto& v : row) cells.push_back(v.value_or(""));
+    common::csv::write_row(out, cells);
   }
   return HttpResponse::text(200, std::move(out), "text/csv; charset=utf-8");
 }

@@ -34,6 +34,15 @@ TEST(Text, LowerAndJoin) {
   EXPECT_EQ(text::join({}, ","), "");
 }
 
+TEST(Text, UuidLikeAndLdapEscapes) {
+  EXPECT_TRUE(text::is_uuid("11111111-1111-4111-8111-11111111111A"));
+  EXPECT_FALSE(text::is_uuid("11111111-1111-4111-8111-11111111111"));
+  EXPECT_FALSE(text::is_uuid("11111111x1111-4111-8111-111111111111"));
+  EXPECT_FALSE(text::is_uuid("g1111111-1111-4111-8111-111111111111"));
+  EXPECT_EQ(text::like_escape("50%_off\\x"), "50\\%\\_off\\\\x");
+  EXPECT_EQ(text::ldap_filter_escape(std::string("a*(b)\\\0", 7)), "a\\2a\\28b\\29\\5c\\00");
+}
+
 TEST(Topic, StarIsOneSegmentHashIsZeroOrMore) {
   EXPECT_TRUE(topic_matches("call.*.answered", "call.42.answered"));
   EXPECT_FALSE(topic_matches("call.*.answered", "call.42.x.answered"));

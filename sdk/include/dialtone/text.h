@@ -9,6 +9,9 @@
 //   text::split_list(" a, b ,,c");   // {"a", "b", "c"}: trimmed, empty items dropped
 //   text::to_lower("Yealink");       // "yealink"
 //   text::join({"a", "b"}, ", ");    // "a, b"
+//   text::is_uuid("11111111-1111-4111-8111-111111111111");  // true
+//   text::like_escape("50%_off");    // "50\\%\\_off", for SQL LIKE ... ESCAPE '\\'
+//   text::ldap_filter_escape("a*(b)");  // "a\\2a\\28b\\29" (RFC 4515)
 // @endcode
 #pragma once
 
@@ -75,6 +78,44 @@ inline std::string join(const std::vector<std::string>& items, std::string_view 
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) out += sep;
     out += items[i];
+  }
+  return out;
+}
+
+// 8-4-4-4-12 hexadecimal digits, as XiVO's uuids are written.
+inline bool is_uuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < 36; ++i) {
+    char c = s[i];
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if ((i == 8 || i == 13 || i == 18 || i == 23) ? c != '-' : !hex) return false;
+  }
+  return true;
+}
+
+// `s` with SQL LIKE's wildcards (% and _) and the escape character escaped
+// by a backslash: matches itself only (LIKE's default escape is \).
+inline std::string like_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A value for an LDAP search filter (RFC 4515): *, (, ), \ and NUL as \XX.
+inline std::string ldap_filter_escape(std::string_view v) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : v) {
+    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == 0) {
+      out += '\\';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include "kernel/bus/event_bus.h"
 #include "kernel/calls/call_core.h"
+#include "bench/support/bench_util.h"
 
 namespace {
 
@@ -17,11 +18,6 @@ using namespace dialtone;
 using sdk::ChannelDirection;
 using sdk::ChannelState;
 
-class NullLogger final : public sdk::Logger {
- public:
-  void log(sdk::LogLevel, std::string_view) override {}
-  bool enabled(sdk::LogLevel) const override { return false; }
-};
 
 sdk::ChannelSpec leg(ChannelDirection dir, std::string endpoint, std::string call_id = {}) {
   sdk::ChannelSpec s;
@@ -39,7 +35,7 @@ sdk::ChannelSpec leg(ChannelDirection dir, std::string endpoint, std::string cal
 
 int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::atoi(argv[1]) : 20000;
-  NullLogger log;
+  bench::NullLog log;
   kernel::EventBusImpl bus(log);
   std::atomic<std::uint64_t> seen{0};
   auto sub = bus.subscribe("calls.#", [&](const sdk::Event&) { ++seen; });

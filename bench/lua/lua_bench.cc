@@ -17,17 +17,13 @@
 #include <thread>
 
 #include "kernel/lua/lua_host.h"
+#include "bench/support/bench_util.h"
 
 namespace {
 
 using namespace dialtone;
 using Clock = std::chrono::steady_clock;
 
-class NullLogger final : public sdk::Logger {
- public:
-  void log(sdk::LogLevel, std::string_view) override {}
-  bool enabled(sdk::LogLevel) const override { return false; }
-};
 
 // Submits `n` calls at once and waits for all: ns per call at full load.
 double pipelined(kernel::LuaHostImpl& host, const char* fn, int n) {
@@ -108,7 +104,7 @@ function trivial(i) return { action = "dial", destination = "100" .. (i % 10) } 
 function with_async(i) return bench.echo(i) end
 function sleeper(i) dialtone.sleep(100) return i end
 )";
-  NullLogger log;
+  bench::NullLog log;
   kernel::LuaConfig cfg;
   cfg.script = dir / "extensions.lua";
   cfg.states = 2;

@@ -1,6 +1,7 @@
 #include "dialtone/provisioning/described_vendor.h"
 
 #include <cstdio>
+#include <regex>
 
 #include "plugins/provisioning/common/vendor_util.h"
 
@@ -74,13 +75,21 @@ bool expand_path(const std::string& pattern,
 
 }  // namespace
 
+struct DescribedVendor::Patterns {
+  std::vector<std::regex> user_agents, paths;
+};
+
 DescribedVendor::DescribedVendor(VendorDescription description) : d_(std::move(description)) {
   constexpr auto flags = std::regex::ECMAScript | std::regex::icase | std::regex::optimize;
-  for (auto& p : d_.user_agents) ua_.emplace_back(p.regex, flags);
-  for (auto& p : d_.paths) paths_.emplace_back(p.regex, flags);
+  auto p = std::make_unique<Patterns>();
+  for (auto& x : d_.user_agents) p->user_agents.emplace_back(x.regex, flags);
+  for (auto& x : d_.paths) p->paths.emplace_back(x.regex, flags);
+  patterns_ = std::move(p);
   for (auto& prefix : d_.mac_prefixes)
     for (auto& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
+
+DescribedVendor::~DescribedVendor() = default;
 
 std::vector<sdk::ModelInfo> DescribedVendor::models() const {
   std::vector<sdk::ModelInfo> out;
@@ -109,9 +118,9 @@ bool DescribedVendor::known_prefix(std::string_view mac) const {
 
 std::optional<sdk::DeviceInfo> DescribedVendor::from_path(std::string_view file) const {
   std::string name(file);
-  for (std::size_t i = 0; i < paths_.size(); ++i) {
+  for (std::size_t i = 0; i < patterns_->paths.size(); ++i) {
     std::smatch m;
-    if (!std::regex_match(name, m, paths_[i])) continue;
+    if (!std::regex_match(name, m, patterns_->paths[i])) continue;
     auto& p = d_.paths[i];
     sdk::DeviceInfo d{d_.vendor, "", "", ""};
     if (p.mac) {
@@ -131,9 +140,9 @@ std::optional<sdk::DeviceInfo> DescribedVendor::from_path(std::string_view file)
 }
 
 std::optional<sdk::DeviceInfo> DescribedVendor::from_user_agent(const sdk::DeviceRequest& r) const {
-  for (std::size_t i = 0; i < ua_.size(); ++i) {
+  for (std::size_t i = 0; i < patterns_->user_agents.size(); ++i) {
     std::smatch m;
-    if (!std::regex_search(r.user_agent, m, ua_[i])) continue;
+    if (!std::regex_search(r.user_agent, m, patterns_->user_agents[i])) continue;
     auto& p = d_.user_agents[i];
     sdk::DeviceInfo d{d_.vendor, "", group(m, p.version), ""};
     auto name = without(group(m, p.model), p.model_drop);

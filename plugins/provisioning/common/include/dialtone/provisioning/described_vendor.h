@@ -33,7 +33,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -124,6 +123,7 @@ struct VendorDescription {
 class DescribedVendor final : public sdk::ProvisioningVendor {
  public:
   explicit DescribedVendor(VendorDescription description);
+  ~DescribedVendor() override;
 
   std::string_view id() const override { return d_.id; }
   std::string_view vendor() const override { return d_.vendor; }
@@ -152,8 +152,8 @@ class DescribedVendor final : public sdk::ProvisioningVendor {
   bool known_prefix(std::string_view mac) const;
 
   VendorDescription d_;
-  std::vector<std::regex> ua_;
-  std::vector<std::regex> paths_;
+  struct Patterns;  // the compiled regexes (<regex> stays out of this header)
+  std::unique_ptr<const Patterns> patterns_;
 };
 
 // The plugin providing one described vendor under its id.

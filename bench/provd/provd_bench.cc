@@ -20,7 +20,7 @@
 #include "kernel/http/http_server.h"
 #include "kernel/store/pg_store.h"
 #include "plugins/provisioning/provd/provd.h"
-#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/support/pg_fixture.h"
 
 extern "C" const dialtone_plugin_manifest dialtone_plugin_manifest_v1 = {};
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   }
   auto store = std::move(*st);
   host.set_store(store.get());
-  (void)host.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkVendor>());
+  (void)host.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description()));
   kernel::HttpServerImpl http({{.name = "provd"}, {.name = "provd_phones", .max_threads = 16}}, host.log());
   ProvdSettings s;
   s.phones_host = "10.0.0.1";

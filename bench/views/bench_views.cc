@@ -62,12 +62,12 @@ int main(int argc, char** argv) {
     entries.push_back({"Fran\xc3\xa7oise L\xc3\xa9" "ger & Associ\xc3\xa9s " + std::to_string(i),
                        "+33 1 23 45 " + std::to_string(1000 + i)});
   std::vector<std::unique_ptr<sdk::PhoneView>> views;
-  views.push_back(std::make_unique<plugins::view::CiscoView>());
-  views.push_back(std::make_unique<plugins::view::YealinkView>());
-  views.push_back(std::make_unique<plugins::view::SnomView>());
-  views.push_back(std::make_unique<plugins::view::AastraView>());
-  views.push_back(std::make_unique<plugins::view::PolycomView>());
-  views.push_back(std::make_unique<plugins::view::ThomsonView>());
+  views.push_back(std::make_unique<plugins::view::DescribedView>(plugins::view::cisco_view()));
+  views.push_back(std::make_unique<plugins::view::DescribedView>(plugins::view::yealink_view()));
+  views.push_back(std::make_unique<plugins::view::DescribedView>(plugins::view::snom_view()));
+  views.push_back(std::make_unique<plugins::view::DescribedView>(plugins::view::aastra_view()));
+  views.push_back(std::make_unique<plugins::view::DescribedView>(plugins::view::polycom_view()));
+  views.push_back(std::make_unique<plugins::view::DescribedView>(plugins::view::thomson_view()));
 
   std::printf("%-8s %14s %8s %14s %8s %12s\n", "vendor", "first page/s", "bytes", "last page/s",
               "bytes", "last offset");

@@ -1,59 +1,51 @@
 #include "acme_vendor.h"
 
-#include <dialtone/host.h>
-#include <dialtone/plugin.h>
-#include <dialtone/services.h>
-
-namespace sdk = dialtone::sdk;
-
-std::vector<sdk::ModelInfo> AcmeVendor::models() const { return {{"A100", 2, 6}}; }
-
-std::optional<sdk::DeviceInfo> AcmeVendor::detect(const sdk::DeviceRequest& r) const {
-  if (r.user_agent.rfind("Acme A100 ", 0) != 0) return std::nullopt;
-  auto rest = r.user_agent.substr(10);
-  auto space = rest.find(' ');
-  sdk::DeviceInfo d{"Acme", "A100", rest.substr(0, space), ""};
-  if (space != std::string::npos) d.mac = sdk::normalize_mac(rest.substr(space + 1));
-  if (d.mac.empty()) d.mac = sdk::mac_in(r.path);
-  return d;
-}
-
-std::vector<sdk::TemplateFile> AcmeVendor::templates() const {
-  // {{x}} is escaped for the format (Escape::text: no line breaks in values).
-  return {{"device.cfg",
-           "{{#lines}}line{{position}}.server={{proxy_ip}}:{{proxy_port}}\n"
-           "line{{position}}.user={{username}}\nline{{position}}.password={{password}}\n{{/lines}}"
-           "{{> acme-custom}}"},
-          {"acme-custom", ""}};
-}
-
-sdk::Result<std::vector<sdk::ProvisioningFile>> AcmeVendor::files(
-    const sdk::DeviceConfig& c, const sdk::TemplateRenderer& renderer) const {
-  if (c.device.mac.empty()) return std::vector<sdk::ProvisioningFile>{};
-  auto body = renderer.render("device.cfg", sdk::standard_context(c));
-  if (!body) return body.error();
-  return std::vector<sdk::ProvisioningFile>{
-      {"acme-" + sdk::mac_plain(c.device.mac) + ".cfg", std::move(*body), /*sensitive=*/true}};
-}
+namespace prov = dialtone::plugins::provisioning;
 
 namespace {
 
-class AcmePlugin final : public sdk::Plugin {
- public:
-  explicit AcmePlugin(sdk::Host& host) : host_(host) {}
-  sdk::Status configure(const sdk::Options&) override { return {}; }
-  sdk::Status start() override {
-    return host_.services().provide<sdk::ProvisioningVendor>("acme", std::make_shared<AcmeVendor>());
-  }
-  void stop() override { host_.services().withdraw<sdk::ProvisioningVendor>("acme"); }
-
- private:
-  sdk::Host& host_;
-};
-
-constexpr sdk::OptionSpec kOptions[] = {{}};
+// {{x}} is escaped for the format (Escape::text: no line breaks in values);
+// acme-custom is an empty partial the admin can override to add settings.
+constexpr const char* kDevice = R"(# Acme {{model}} {{mac}}
+{{#lines}}
+line{{position}}.server={{proxy_ip}}:{{proxy_port}}
+line{{position}}.user={{username}}
+line{{position}}.password={{password}}
+line{{position}}.name={{display_name}}
+{{/lines}}
+{{#function_keys}}
+key{{position}}={{key_type}}:{{value}}:{{label}}
+{{/function_keys}}
+timezone={{tz_hours}}
+language={{vendor_language}}
+directory={{directory_lookup_url}}?term=#SEARCH
+{{> acme-custom}}
+)";
 
 }  // namespace
 
+const prov::VendorDescription& acme_description() {
+  static const prov::VendorDescription d{
+      .id = "provisioning.acme",
+      .vendor = "Acme",
+      .version = "1.0.0",
+      .models = {{.name = "A100", .lines = 2, .function_keys = 6},
+                 {.name = "A200", .lines = 4, .function_keys = 12}},
+      .mac_prefixes = {"00:11:22"},
+      .user_agents = {{.regex = R"(^Acme (A\d+) (\S+)(?: (\S+))?)", .model = 1, .version = 2, .mac = 3}},
+      .paths = {{.regex = R"(acme-([0-9a-f]{12})\.cfg)", .mac = 1}},
+      .files = {{.path = "acme-{{mac_plain}}.cfg", .template_name = "device.cfg", .sensitive = true}},
+      .templates = {{"device.cfg", kDevice}, {"acme-custom", ""}},
+      .key_types = {.speed_dial = "speed", .blf = "blf", .park = "park", .forward = "speed"},
+      .languages = {{"fr", "fr-FR"}, {"de", "de-DE"}},
+      .default_language = "en-US",
+      .view = "acme",
+  };
+  return d;
+}
+
+using AcmePlugin = prov::DescribedVendorPlugin<&acme_description>;
+
 DIALTONE_PLUGIN(AcmePlugin, "provisioning.acme", "provisioning", "1.0.0",
-                "provisions Acme A100 phones (example)", "", "provisioning.provd", kOptions)
+                "provisions Acme A100/A200 phones (example)", "", "provisioning.provd",
+                prov::kNoVendorOptions)

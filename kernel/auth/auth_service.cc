@@ -17,8 +17,11 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "kernel/auth/acl.h"
+#include "kernel/auth/auth_internal.h"
 
 namespace dialtone::kernel {
 extern const char* const kAuthApiSpec;  // kernel/auth/api.yml, embedded at build time
@@ -51,6 +54,9 @@ constexpr sdk::Migration kMigrations[] = {
      "  issued_at timestamptz NOT NULL,"
      "  expires_at timestamptz NOT NULL);"
      "CREATE INDEX auth_token_expires_at ON auth_token (expires_at);"},
+    {2, "auth user names and email (wazo-auth users API)",
+     "ALTER TABLE auth_user ADD COLUMN firstname text, ADD COLUMN lastname text, ADD COLUMN email text;"
+     "CREATE INDEX auth_user_email ON auth_user (lower(email));"},
 };
 
 std::int64_t now_unix() {
@@ -184,13 +190,54 @@ std::string token_json(const sdk::TokenInfo& t) {
     acls += "\"" + sdk::json_escape(t.acls[i]) + "\"";
   }
   acls += "]";
-  std::string user_uuid = t.backend == "dialtone_user" ? "\"" + t.auth_id + "\"" : "null";
+  std::string user_uuid = t.backend == "dialtone_user" || t.backend == "ldap_user" ? "\"" + t.auth_id + "\"" : "null";
   return "{\"data\":{\"token\":\"" + t.token + "\",\"auth_id\":\"" + t.auth_id + "\",\"xivo_user_uuid\":" +
          user_uuid + ",\"username\":\"" + sdk::json_escape(t.username) + "\",\"backend\":\"" + t.backend +
          "\",\"issued_at\":\"" + iso_time(t.issued_at, false) + "\",\"expires_at\":\"" +
          iso_time(t.expires_at, false) + "\",\"utc_issued_at\":\"" + iso_time(t.issued_at, true) +
          "\",\"utc_expires_at\":\"" + iso_time(t.expires_at, true) + "\",\"acls\":" + acls + "}}";
 }
+
+}  // namespace
+
+namespace auth_detail {
+std::int64_t now_unix() { return kernel::now_unix(); }
+std::string new_uuid() { return kernel::new_uuid(); }
+bool is_uuid(std::string_view s) { return kernel::is_uuid(s); }
+std::string pg_array(const std::vector<std::string>& v) { return kernel::pg_array(v); }
+std::vector<std::string> parse_pg_array(std::string_view s) { return kernel::parse_pg_array(s); }
+std::string token_json(const sdk::TokenInfo& t) { return kernel::token_json(t); }
+}  // namespace auth_detail
+
+// xivo-auth's error body: {"reason": [msg], "timestamp": [t], "status_code": n}.
+HttpResponse auth_error(int status, const std::string& message) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("reason");
+  w.StartArray();
+  w.String(message.c_str(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndArray();
+  w.Key("timestamp");
+  w.StartArray();
+  w.Double(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  w.EndArray();
+  w.Key("status_code");
+  w.Int(status);
+  w.EndObject();
+  return HttpResponse::json(status, sb.GetString());
+}
+
+std::string backend_alias(std::string_view backend) {
+  // XiVO and Wazo names of the same account kinds: user accounts (xivo_user,
+  // wazo_user, and xivo_admin for administrators, who are accounts with
+  // broader ACLs here) and service accounts (xivo_service).
+  if (backend == "xivo_user" || backend == "wazo_user" || backend == "xivo_admin") return "dialtone_user";
+  if (backend == "xivo_service") return "dialtone_service";
+  return std::string(backend);
+}
+
+namespace {
 
 // Keeps the log line one line and unambiguous whatever a client sends as a name.
 std::string log_safe(std::string_view s) {
@@ -325,6 +372,9 @@ sdk::Status AuthService::mount(HttpServerImpl& http, std::string_view listener) 
   for (auto* r : {&post, &head, &get, &del, &spec}) {
     if (auto s = http.mount_as("kernel.auth", listener, std::move(*r)); !s) return s;
   }
+  for (auto& r : account_routes()) {
+    if (auto s = http.mount_as("kernel.auth", listener, std::move(r)); !s) return s;
+  }
   return {};
 }
 
@@ -424,11 +474,16 @@ sdk::Result<sdk::TokenInfo> AuthService::create_token(std::string_view username,
   if (!ok) return sdk::Error{sdk::ErrorCode::unauthorized, "wrong user name or password"};
 
   auto info = std::make_shared<sdk::TokenInfo>();
-  info->token = new_uuid();
   info->auth_id = r->get(0, "uuid");
   info->username = std::string(username);
   info->backend = r->get(0, "backend");
   info->acls = parse_pg_array(r->get(0, "acls"));
+  return issue_token(std::move(info), expiration);
+}
+
+sdk::Result<sdk::TokenInfo> AuthService::issue_token(std::shared_ptr<sdk::TokenInfo> info, int expiration) {
+  if (expiration == 0) expiration = config_.default_expiration;
+  info->token = new_uuid();
   info->issued_at = now_unix();
   info->expires_at = info->issued_at + expiration;
   auto ins = store_.exec(
@@ -546,12 +601,12 @@ HttpResponse AuthService::post_token(const sdk::HttpRequest& req) {
   const std::string& ip = req.remote_address;
   std::int64_t now = now_unix();
   if (int left = limiter_.banned_for(ip, now); left > 0) {
-    auto out = HttpResponse::error(429, {"Too many failed logins from " + ip + "; retry in " + std::to_string(left) + "s"});
+    auto out = auth_error(429, "Too many failed logins from " + ip + "; retry in " + std::to_string(left) + "s");
     out.headers.emplace_back("Retry-After", std::to_string(left));
     return out;
   }
   auto unauthorized = [](std::string msg) {
-    auto out = HttpResponse::error(401, {std::move(msg)});
+    auto out = auth_error(401, msg);
     out.headers.emplace_back("WWW-Authenticate", "Basic realm=\"dialtone\"");
     return out;
   };
@@ -570,29 +625,28 @@ HttpResponse AuthService::post_token(const sdk::HttpRequest& req) {
     rapidjson::Document doc;
     doc.Parse(req.body.data(), req.body.size());
     if (doc.HasParseError() || !doc.IsObject()) {
-      return HttpResponse::error(400, {"Invalid body: expected a JSON object like {\"expiration\": 3600}"});
+      return auth_error(400, "Invalid body: expected a JSON object like {\"expiration\": 3600}");
     }
     if (auto it = doc.FindMember("backend"); it != doc.MemberEnd()) {
-      if (!it->value.IsString()) return HttpResponse::error(400, {"Invalid 'backend': expected a string"});
+      if (!it->value.IsString()) return auth_error(400, "Invalid 'backend': expected a string");
       backend = it->value.GetString();
-      // XiVO clients send xivo_user / xivo_service: same meaning.
-      if (backend == "xivo_user") backend = "dialtone_user";
-      if (backend == "xivo_service") backend = "dialtone_service";
+      backend = backend_alias(backend);
     }
     if (auto it = doc.FindMember("expiration"); it != doc.MemberEnd()) {
       if (!it->value.IsInt() || it->value.GetInt() < 1 || it->value.GetInt() > config_.max_expiration) {
-        return HttpResponse::error(400, {"Invalid 'expiration': expected seconds between 1 and " +
-                                         std::to_string(config_.max_expiration)});
+        return auth_error(400, "Invalid 'expiration': expected seconds between 1 and " +
+                                   std::to_string(config_.max_expiration));
       }
       expiration = it->value.GetInt();
     }
   }
 
+  if (backend == "ldap_user") return ldap_token(req, username, password, expiration);
   auto token = create_token(username, password, backend, expiration);
   if (!token) {
     if (token.error().code != sdk::ErrorCode::unauthorized) {
       log_.error("auth: cannot create a token: " + token.error().message);
-      return HttpResponse::error(503, {"Token store unavailable; see the server log"});
+      return auth_error(503, "Token store unavailable; see the server log");
     }
     log_.warn("auth: failed login for user \"" + log_safe(username) + "\" from " + ip);
     auto outcome = limiter_.record_failure(ip, now);
@@ -611,13 +665,13 @@ HttpResponse AuthService::token_info(const sdk::HttpRequest& req, bool with_body
   auto found = lookup(token);
   if (!found) {
     if (found.error().code == sdk::ErrorCode::unavailable) {
-      return HttpResponse::error(503, {"Token store unavailable; see the server log"});
+      return auth_error(503, "Token store unavailable; see the server log");
     }
-    return HttpResponse::error(404, {"No such token, or it has expired"});
+    return auth_error(404, "No such token, or it has expired");
   }
   auto scope = req.query.find("scope");
   if (scope != req.query.end() && !acl_allows(**found, scope->second)) {
-    return HttpResponse::error(403, {"The token does not grant " + scope->second});
+    return auth_error(403, "The token does not grant " + scope->second);
   }
   if (!with_body) return HttpResponse::empty(204);
   return HttpResponse::json(200, token_json(**found));
@@ -626,9 +680,9 @@ HttpResponse AuthService::token_info(const sdk::HttpRequest& req, bool with_body
 HttpResponse AuthService::delete_token(const sdk::HttpRequest& req) {
   auto s = revoke(req.params.at("token"));
   if (!s) {
-    if (s.error().code == sdk::ErrorCode::not_found) return HttpResponse::error(404, {"No such token"});
+    if (s.error().code == sdk::ErrorCode::not_found) return auth_error(404, "No such token");
     log_.error("auth: cannot revoke a token: " + s.error().message);
-    return HttpResponse::error(503, {"Token store unavailable; see the server log"});
+    return auth_error(503, "Token store unavailable; see the server log");
   }
   return HttpResponse::empty(204);
 }

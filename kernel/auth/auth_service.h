@@ -41,7 +41,19 @@ struct AuthConfig {
   int max_failures = 5;             // failed logins from one address...
   int failure_window = 60;          // ...within this many seconds...
   int ban = 300;                    // ...ban it for this many seconds (429)
+  // The ldap_user backend (empty uri: not offered). The login is searched
+  // under base_dn by login_attribute, then bound with the password; the
+  // entry's email_attribute names the PBX user the token belongs to.
+  std::string ldap_uri, ldap_bind_dn, ldap_bind_password, ldap_base_dn;
+  std::string ldap_login_attribute = "uid", ldap_email_attribute = "mail";
+  std::vector<std::string> ldap_acls = {"confd.users.me.#"};
 };
+
+// xivo-auth's error body: {"reason": [msg], "timestamp": [unix], "status_code": n}.
+sdk::HttpResponse auth_error(int status, const std::string& message);
+// Dialtone's backend for a XiVO/Wazo backend name (xivo_user, wazo_user,
+// xivo_admin -> dialtone_user; xivo_service -> dialtone_service).
+std::string backend_alias(std::string_view backend);
 
 // Failed-login accounting per source address. Time is passed in (unix
 // seconds) so behaviour is deterministic. Thread-safe.
@@ -114,6 +126,13 @@ class AuthService final : public sdk::Auth {
 
  private:
   sdk::HttpResponse post_token(const sdk::HttpRequest& req);
+  // POST /0.1/token with backend ldap_user (ldap_backend.cc).
+  sdk::HttpResponse ldap_token(const sdk::HttpRequest& req, const std::string& username,
+                               const std::string& password, int expiration);
+  // Stores and caches a token for `info` (auth_id, username, backend, acls set).
+  sdk::Result<sdk::TokenInfo> issue_token(std::shared_ptr<sdk::TokenInfo> info, int expiration);
+  // /0.1/users and /0.1/backends (accounts_api.cc).
+  std::vector<sdk::Route> account_routes();
   sdk::HttpResponse token_info(const sdk::HttpRequest& req, bool with_body);
   sdk::HttpResponse delete_token(const sdk::HttpRequest& req);
   sdk::Result<std::shared_ptr<const sdk::TokenInfo>> lookup(std::string_view token);

@@ -129,6 +129,13 @@ sdk::Status Kernel::start() {
   auth_config.failure_window =
       static_cast<int>(setup_.options.get_duration("auth.failure_window").count() / 1000);
   auth_config.ban = static_cast<int>(setup_.options.get_duration("auth.ban").count() / 1000);
+  auth_config.ldap_uri = setup_.options.get("auth.ldap_uri");
+  auth_config.ldap_bind_dn = setup_.options.get("auth.ldap_bind_dn");
+  auth_config.ldap_bind_password = setup_.options.get("auth.ldap_bind_password");
+  auth_config.ldap_base_dn = setup_.options.get("auth.ldap_base_dn");
+  auth_config.ldap_login_attribute = setup_.options.get("auth.ldap_login_attribute", "uid");
+  auth_config.ldap_email_attribute = setup_.options.get("auth.ldap_email_attribute", "mail");
+  if (auto acls = setup_.options.get_list("auth.ldap_acls"); !acls.empty()) auth_config.ldap_acls = acls;
   auth_ = std::make_unique<AuthService>(*store_, *log_, auth_config);
   if (auto s = auth_->migrate(); !s) return sdk::Error::unavailable("auth: " + s.error().message);
 

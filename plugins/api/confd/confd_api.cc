@@ -1,6 +1,7 @@
 #include "plugins/api/confd/confd_api.h"
 
 #include <algorithm>
+#include <random>
 #include <regex>
 #include <set>
 
@@ -8,6 +9,7 @@
 #include <dialtone/services.h>
 #include <dialtone/store.h>
 
+#include "plugins/api/confd/embeds.h"
 #include "plugins/api/confd/schema.h"
 #include "plugins/api/confd/user_features.h"
 
@@ -128,7 +130,7 @@ std::optional<std::string> funckey_destination(const rapidjson::Value& v) {
   static const std::map<std::string, std::vector<std::string>> need = {
       {"agent", {"agent_id"}}, {"bsfilter", {"filter_member_id"}}, {"conference", {"conference_id"}},
       {"custom", {"exten"}}, {"forward", {"forward"}}, {"group", {"group_id"}}, {"onlinerec", {}},
-      {"paging", {"paging_id"}}, {"park", {}}, {"park_position", {"position"}}, {"queue", {"queue_id"}},
+      {"paging", {"paging_id"}}, {"park", {}}, {"parking", {}}, {"park_position", {"position"}}, {"queue", {"queue_id"}},
       {"service", {"service"}}, {"transfer", {"transfer"}}, {"user", {"user_id"}}};
   auto it = need.find(t);
   if (it == need.end()) return "unknown destination type '" + t + "'";
@@ -151,6 +153,30 @@ std::optional<std::string> funckey_destination(const rapidjson::Value& v) {
       return "unknown service";
   }
   return std::nullopt;
+}
+
+// {"<position>": {"blf", "label", "destination"}} of a template or a bulk PUT.
+Check funckey_map() {
+  return [](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsObject()) return "Must be an object of positions.";
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      std::string pos = m->name.GetString();
+      if (pos.empty() || pos.size() > 3 || !std::all_of(pos.begin(), pos.end(), ::isdigit) || std::stoi(pos) < 1)
+        return "position '" + pos + "' must be a number from 1 to 999.";
+      if (!m->value.IsObject() || !m->value.HasMember("destination"))
+        return "key " + pos + " needs a destination.";
+      if (auto why = funckey_destination(m->value["destination"])) return "key " + pos + ": " + *why;
+    }
+    return std::nullopt;
+  };
+}
+
+std::string random_word(std::size_t n) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* alpha = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += alpha[rng() % 36];
+  return s;
 }
 
 std::string qstr(const std::string& s) { return "'" + s + "'"; }
@@ -286,15 +312,31 @@ void ConfdApi::define_resources() {
                   {"dtmf_hangup_enabled", F::boolean, false, false},
                   {"simultaneous_calls", F::integer, false, false, int_range(1, 20)},
                   {"ring_seconds", F::integer, false, false, int_range(0, 60, 5)},
-                  {"call_permission_password", F::string, false, true, matches("[0-9]{1,16}", "Must be 1 to 16 digits.")},
-                  {"labels", F::json, false, false, string_list()}},
-       .searchable = {"firstname", "lastname", "email", "mobile_phone_number", "outgoing_caller_id", "uuid"},
-       .sortable = {"firstname", "id", "lastname", "email", "mobile_phone_number", "outgoing_caller_id"},
-       .hidden = {"forward_busy_enabled", "forward_busy_destination", "forward_noanswer_enabled",
+                  {"call_permission_password", F::string, false, true, matches("[0-9#*]{1,16}", "Must be 1 to 16 digits, # or *.")},
+                  {"labels", F::json, false, false, string_list()},
+                  {"caller_id", F::string, false, true, matches("\"(.*)\"( <\\+?[0-9]+>)?", "Must be \"Name\" or \"Name\" <number>.")},
+                  {"userfield", F::string},
+                  {"description", F::string},
+                  {"timezone", F::string},
+                  {"username", F::string, false, true, matches("[a-zA-Z0-9\\-._~!$&'()*+,;=%@]{2,254}", "Must be 2 to 254 URL-safe characters.")},
+                  {"password", F::string, false, true, matches("[a-zA-Z0-9\\-._~!$&'()*+,;=%]{4,64}", "Must be 4 to 64 URL-safe characters.")},
+                  {"music_on_hold", F::string},
+                  {"preprocess_subroutine", F::string},
+                  {"call_record_enabled", F::boolean, false, false},
+                  {"online_call_record_enabled", F::boolean, false, false}},
+       .searchable = {"firstname", "lastname", "email", "mobile_phone_number", "outgoing_caller_id", "uuid",
+                      "userfield", "description", "username"},
+       .sortable = {"firstname", "id", "lastname", "email", "mobile_phone_number", "outgoing_caller_id",
+                    "userfield", "description", "username"},
+       .uniques = {{"username"}},
+       .hidden = {"password", "fallbacks", "forward_busy_enabled", "forward_busy_destination", "forward_noanswer_enabled",
                   "forward_noanswer_destination", "forward_unconditional_enabled",
                   "forward_unconditional_destination", "service_dnd_enabled", "service_incallfilter_enabled"},
        .has_uuid = true,
        .after_write = [](sdk::Transaction& tx, long id) {
+         // XiVO fills the caller id from the name when none is given.
+         run(tx, "UPDATE confd_users SET caller_id = '\"' || firstname || coalesce(' ' || lastname, '') || '\"' "
+                 "WHERE id = $1 AND caller_id IS NULL", {std::to_string(id)});
          auto q = run(tx,
                       "SELECT l FROM confd_users u, jsonb_array_elements_text(u.labels) l WHERE u.id = $1 "
                       "AND l NOT IN (SELECT name FROM confd_labels)",
@@ -306,7 +348,14 @@ void ConfdApi::define_resources() {
        .before_delete = [](sdk::Transaction& tx, long id) {
          refuse_if(tx, "SELECT 1 FROM confd_user_lines WHERE user_id = $1", id,
                    "User is associated with a Line (DELETE /1.1/users/{id}/lines/{line_id} first)");
-       }});
+       },
+       .embed = user_embed,
+       .filters = {{"exten", "t.id IN (SELECT ul.user_id FROM confd_user_lines ul JOIN confd_line_extensions le "
+                             "ON le.line_id = ul.line_id JOIN confd_extensions e ON e.id = le.extension_id WHERE e.exten = ?)"},
+                   {"context", "t.id IN (SELECT ul.user_id FROM confd_user_lines ul JOIN confd_lines l ON l.id = ul.line_id "
+                               "WHERE l.context = ?)"},
+                   {"line_id", "t.id IN (SELECT ul.user_id FROM confd_user_lines ul WHERE ul.line_id::text = ?)"}},
+       .views = {{"directory", user_directory_view}, {"summary", user_summary_view}}});
 
   res({.path = "endpoints/sip", .table = "confd_endpoints_sip", .singular = "SIPEndpoint", .event = "endpoint_sip",
        .fields = {{"username", F::string, true, false, matches("[A-Za-z0-9_.+-]{1,40}", "Must match [A-Za-z0-9_.+-]{1,40}.")},
@@ -320,7 +369,14 @@ void ConfdApi::define_resources() {
        .before_delete = [](sdk::Transaction& tx, long id) {
          refuse_if(tx, "SELECT 1 FROM confd_lines WHERE endpoint_sip_id = $1", id, "SIPEndpoint is associated with a Line");
          refuse_if(tx, "SELECT 1 FROM confd_trunks WHERE endpoint_sip_id = $1", id, "SIPEndpoint is associated with a Trunk");
-       }});
+       },
+       // XiVO generates both when absent (8 lowercase letters / digits).
+       .fill_defaults = [](rapidjson::Document& d) {
+         for (auto* k : {"username", "secret"})
+           if (!d.HasMember(k))
+             d.AddMember(rapidjson::StringRef(k), rapidjson::Value(random_word(8).c_str(), d.GetAllocator()), d.GetAllocator());
+       },
+       .embed = endpoint_sip_embed});
 
   res({.path = "lines", .table = "confd_lines", .singular = "Line", .event = "line",
        .fields = {{"context", F::string, true, false},
@@ -342,7 +398,14 @@ void ConfdApi::define_resources() {
        .before_delete = [](sdk::Transaction& tx, long id) {
          refuse_if(tx, "SELECT 1 FROM confd_user_lines WHERE line_id = $1", id,
                    "Line is associated with a User (DELETE /1.1/users/{user_id}/lines/{id} first)");
-       }});
+       },
+       .embed = line_embed,
+       .filters = {{"user_id", "t.id IN (SELECT ul.line_id FROM confd_user_lines ul WHERE ul.user_id::text = ?)"},
+                   {"exten", "t.id IN (SELECT le.line_id FROM confd_line_extensions le JOIN confd_extensions e "
+                             "ON e.id = le.extension_id WHERE e.exten = ?)"},
+                   {"name", "t.endpoint_sip_id IN (SELECT s.id FROM confd_endpoints_sip s WHERE s.username = ?)"},
+                   {"device_id", "t.device_id = ?"},
+                   {"protocol", "t.protocol = ?"}}});
 
   res({.path = "extensions", .table = "confd_extensions", .singular = "Extension", .event = "extension",
        .fields = {{"exten", F::string, true, false, matches("[0-9*#]{1,40}|_[0-9A-Za-z*#\\[\\].!-]{1,40}", "Must be digits, * or #, or a pattern starting with _.")},
@@ -362,7 +425,11 @@ void ConfdApi::define_resources() {
          refuse_if(tx, "SELECT 1 FROM confd_line_extensions WHERE extension_id = $1", id, "Extension is associated with a Line");
          refuse_if(tx, "SELECT 1 FROM confd_incall_extensions WHERE extension_id = $1", id, "Extension is associated with an Incall");
          refuse_if(tx, "SELECT 1 FROM confd_group_extensions WHERE extension_id = $1", id, "Extension is associated with a Group");
-       }});
+       },
+       .embed = extension_embed,
+       .filters = {{"line_id", "t.id IN (SELECT le.extension_id FROM confd_line_extensions le WHERE le.line_id::text = ?)"},
+                   {"type", "CASE WHEN EXISTS (SELECT 1 FROM confd_incall_extensions ie WHERE ie.extension_id = t.id) "
+                            "THEN 'incall' ELSE 'internal' END = ?"}}});
 
   auto context_exists = [](const char* table) {
     return [table](sdk::Transaction& tx, long id) {
@@ -459,7 +526,9 @@ void ConfdApi::define_resources() {
        .after_write = context_exists("confd_voicemails"),
        .before_delete = [](sdk::Transaction& tx, long id) {
          refuse_if(tx, "SELECT 1 FROM confd_user_voicemails WHERE voicemail_id = $1", id, "Voicemail is associated with a User");
-       }});
+       },
+       .embed = voicemail_embed,
+       .filters = {{"user_id", "t.id IN (SELECT uv.voicemail_id FROM confd_user_voicemails uv WHERE uv.user_id::text = ?)"}}});
 
   auto periods = [](const rapidjson::Value& v) -> std::optional<std::string> {
     if (!v.IsArray()) return "Must be a list of periods.";
@@ -486,7 +555,22 @@ void ConfdApi::define_resources() {
                   {"description", F::string}},
        .searchable = {"name", "description"},
        .sortable = {"name", "id", "mode", "description"},
-       .uniques = {{"name"}}});
+       .uniques = {{"name"}},
+       .filters = {{"user_id", "t.id IN (SELECT uc.callpermission_id FROM confd_user_callpermissions uc WHERE uc.user_id::text = ?)"}}});
+
+  res({.path = "funckeys/templates", .table = "confd_funckey_templates", .singular = "FuncKeyTemplate",
+       .event = "func_key_template",
+       .fields = {{"name", F::string}, {"keys", F::json, false, false, funckey_map()}},
+       .searchable = {"name"},
+       .sortable = {"name", "id"}});
+
+  // Every other resource carries at least its own link, as in XiVO.
+  for (auto& r : resources_) {
+    if (r->embed) continue;
+    std::string rel = r->path == "funckeys/templates" ? "func_key_templates" : r->path;
+    std::string path = r->path;
+    r->embed = [rel, path](const std::string& b) { return links_embed(b, rel, path); };
+  }
 }
 
 sdk::Status ConfdApi::configure(const sdk::Options& options) {
@@ -578,12 +662,12 @@ std::vector<sdk::Route> ConfdApi::routes() {
     add("GET", p, acl + ".read", "List " + r->path,
         [this, r](auto& req) { return engine_->list(*r, req); }, r->sortable);
     add("POST", p, acl + ".create", "Create a " + r->singular,
-        [this, r](auto& req) { return engine_->create(*r, req.body); });
+        [this, r](auto& req) { return engine_->create(*r, req.body, base_url(req)); });
     auto resolve = [this, r, users](const HttpRequest& req) {
       return users ? user_id(nullptr, req.params.at("id")) : parse_id(r->singular, req.params.at("id"));
     };
     add("GET", p + "/{id}", acl + ".{id}.read", "Read a " + r->singular,
-        [this, r, resolve](auto& req) { return engine_->get(*r, resolve(req)); });
+        [this, r, resolve](auto& req) { return engine_->get(*r, resolve(req), base_url(req)); });
     add("PUT", p + "/{id}", acl + ".{id}.update", "Update a " + r->singular,
         [this, r, resolve](auto& req) { return engine_->update(*r, resolve(req), req.body); });
     add("DELETE", p + "/{id}", acl + ".{id}.delete", "Delete a " + r->singular,
@@ -603,12 +687,14 @@ std::vector<sdk::Route> ConfdApi::routes() {
   add("GET", "/users/{user_id}/lines", "confd.users.{user_id}.lines.read", "Lines of a user",
       [this](auto& req) {
         long uid = user_id(nullptr, req.params.at("user_id"));
-        auto q = engine_->store().exec(
-            "SELECT coalesce(json_agg(json_build_object('user_id', user_id, 'line_id', line_id, 'main_user', main_user, "
-            "'main_line', main_line) ORDER BY main_line DESC, line_id), '[]') AS j FROM confd_user_lines WHERE user_id = $1",
-            {std::to_string(uid)});
-        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-        return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
+        auto q = read(engine_->store(),
+                      "SELECT count(*) AS n, coalesce(jsonb_agg(jsonb_build_object('user_id', user_id, 'line_id', line_id, "
+                      "'main_user', main_user, 'main_line', main_line, 'links', jsonb_build_array(" +
+                          sql_link("$2::text", "lines", "lines", "line_id") + ", " +
+                          sql_link("$2::text", "users", "users", "user_id") +
+                          ")) ORDER BY main_line DESC, line_id), '[]') AS j FROM confd_user_lines WHERE user_id = $1",
+                      {std::to_string(uid), base_url(req)});
+        return HttpResponse::json(200, "{\"total\":" + q.get(0, "n") + ",\"items\":" + q.get(0, "j") + "}");
       });
   add("PUT", "/users/{user_id}/lines/{line_id}", "confd.users.{user_id}.lines.{line_id}.update", "Associate a line to a user",
       [this, id_of, assoc_event](auto& req) {
@@ -993,9 +1079,15 @@ std::vector<sdk::Route> ConfdApi::routes() {
   add("GET", "/users/{user_id}/funckeys", "confd.users.{user_id}.funckeys.read", "Function keys of a user",
       [this](auto& req) {
         long uid = user_id(nullptr, req.params.at("user_id"));
+        // The user's own keys, then keys of associated templates at free positions.
         auto q = engine_->store().exec(
-            "SELECT coalesce(json_object_agg(position::text, json_build_object('blf', blf, 'label', label, "
-            "'destination', destination) ORDER BY position), '{}') AS j FROM confd_user_funckeys WHERE user_id = $1",
+            "SELECT coalesce(jsonb_object_agg(k.pos, k.j), '{}') AS j FROM ("
+            "SELECT position::text AS pos, jsonb_build_object('blf', blf, 'label', label, 'inherited', false, "
+            "'destination', destination) AS j FROM confd_user_funckeys WHERE user_id = $1 UNION ALL "
+            "(SELECT DISTINCT ON (kv.key) kv.key, kv.value || '{\"inherited\": true}' FROM confd_user_funckey_templates ut "
+            "JOIN confd_funckey_templates ft ON ft.id = ut.template_id, jsonb_each(ft.keys) kv WHERE ut.user_id = $1 "
+            "AND kv.key NOT IN (SELECT position::text FROM confd_user_funckeys WHERE user_id = $1) "
+            "ORDER BY kv.key, ut.template_id)) k",
             {std::to_string(uid)});
         if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
         return HttpResponse::json(200, "{\"keys\":" + q->get(0, "j") + "}");
@@ -1078,16 +1170,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
                       "voicemail_id", "user_voicemail"}}) {
     std::string base = std::string("/users/{user_id}/") + l.path;
     std::string acl = std::string("confd.users.{user_id}.") + l.path;
-    add("GET", base, acl + ".read", std::string("The ") + l.path + " of a user",
-        [this, l](auto& req) {
-          long uid = user_id(nullptr, req.params.at("user_id"));
-          auto q = engine_->store().exec(std::string("SELECT coalesce(json_agg(json_build_object('user_id', user_id, '") + l.col +
-                                             "', " + l.col + ") ORDER BY " + l.col + "), '[]') AS j FROM " + l.link +
-                                             " WHERE user_id = $1",
-                                         {std::to_string(uid)});
-          if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-          return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
-        });
+    // The GET sides are in relations.cc (XiVO's shapes differ per link).
     add("PUT", base + "/{" + l.param + "}", acl + ".{" + l.param + "}.update", std::string("Associate a ") + l.singular + " to a user",
         [this, l, id_of, assoc_event](auto& req) {
           long oid = id_of(req, l.param, l.singular);
@@ -1121,6 +1204,12 @@ std::vector<sdk::Route> ConfdApi::routes() {
           });
         });
   }
+  AddRoute adder = [&add](std::string method, std::string path, std::string acl, std::string summary, Handler h) {
+    add(std::move(method), std::move(path), std::move(acl), std::move(summary), std::move(h));
+  };
+  relation_routes(adder);
+  funckey_routes(adder);
+  system_routes(adder);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // provides their in-memory snapshot as sdk::ConfigService (config_service.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +34,14 @@ class ConfdApi final : public sdk::Plugin {
   std::vector<sdk::Route> routes();
 
  private:
+  using Handler = std::function<sdk::HttpResponse(const sdk::HttpRequest&)>;
+  using AddRoute = std::function<void(std::string method, std::string path, std::string acl,
+                                      std::string summary, Handler handler)>;
   void define_resources();
+  // Routes by capability (relations.cc, funckeys.cc, system_routes.cc).
+  void relation_routes(const AddRoute& add);
+  void funckey_routes(const AddRoute& add);
+  void system_routes(const AddRoute& add);
   sdk::HttpResponse import_users(const sdk::HttpRequest& req);
   sdk::HttpResponse update_users_csv(const sdk::HttpRequest& req);
   sdk::HttpResponse export_users(const sdk::HttpRequest& req);

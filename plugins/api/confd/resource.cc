@@ -83,6 +83,12 @@ sdk::QueryResult run(sdk::Transaction& tx, std::string_view sql, const sdk::Para
   throw ApiError{500, {"Internal Error - " + e.message}};
 }
 
+sdk::QueryResult read(sdk::Store& store, std::string_view sql, const sdk::Params& params) {
+  auto r = store.exec(sql, params);
+  if (!r) throw ApiError{503, {"Resource Error - " + r.error().message}};
+  return std::move(*r);
+}
+
 std::string not_found(const std::string& singular, const std::string& key, const std::string& value) {
   return "Resource Not Found - " + singular + " was not found ('" + key + "': " + value + ")";
 }
@@ -127,10 +133,23 @@ void Engine::notify(sdk::Transaction& tx, const std::string& event, const std::s
   if (t_pending) t_pending->emplace_back("config." + event + "." + action, json);
 }
 
-std::string Engine::json_expr(const Resource& r) {
+std::string Engine::json_expr(const Resource& r, const std::string& base_sql) {
   std::string e = "to_jsonb(t)";
   for (auto& h : r.hidden) e += " - '" + h + "'";
+  if (r.embed) e = "(" + e + ") || " + r.embed("(" + base_sql + ")::text");
   return e;
+}
+
+std::string base_url(const sdk::HttpRequest& req) {
+  auto host = req.header("host", "127.0.0.1");
+  std::string scheme = req.header("x-forwarded-proto", "http");
+  if (scheme != "https") scheme = "http";
+  return scheme + "://" + host + "/1.1";
+}
+
+std::string sql_link(const std::string& base, const std::string& rel, const std::string& path,
+                     const std::string& id_sql) {
+  return "jsonb_build_object('rel', '" + rel + "', 'href', " + base + " || '/" + path + "/' || (" + id_sql + ")::text)";
 }
 
 std::string Engine::id_json(sdk::Transaction& tx, const Resource& r, long id) {
@@ -147,10 +166,9 @@ std::vector<std::string> Engine::validate(const Resource& r, const rapidjson::Va
     std::string name(it->name.GetString(), it->name.GetStringLength());
     if (name == "id" || name == "uuid") continue;  // echoed back by clients, never written
     auto f = std::find_if(r.fields.begin(), r.fields.end(), [&](auto& x) { return x.name == name; });
-    if (f == r.fields.end()) {
-      errs.push_back("Input Error - field '" + name + "': Unknown field.");
-      continue;
-    }
+    // XiVO ignores fields it does not write (links, embedded relations,
+    // read-only columns), so a client can PUT back what it read.
+    if (f == r.fields.end()) continue;
     const auto& v = it->value;
     if (v.IsNull()) {
       if (!f->nullable || f->required)
@@ -245,13 +263,16 @@ long Engine::upsert(sdk::Transaction& tx, const Resource& r, const rapidjson::Va
   return new_id;
 }
 
-std::optional<std::string> Engine::fetch(sdk::Transaction* tx, const Resource& r, long id) {
-  std::string sql = "SELECT " + json_expr(r) + " AS j FROM " + r.table + " t WHERE t.id = $1";
+std::optional<std::string> Engine::fetch(sdk::Transaction* tx, const Resource& r, long id,
+                                         const std::string& base) {
+  // $2 is always named so its type is known even when nothing embeds links.
+  std::string sql = "SELECT " + json_expr(r, "$2") + " AS j, $2::text AS base FROM " + r.table + " t WHERE t.id = $1";
   sdk::QueryResult q;
+  sdk::Params ps = {std::to_string(id), base.empty() ? std::string("/1.1") : base};
   if (tx) {
-    q = run(*tx, sql, {std::to_string(id)});
+    q = run(*tx, sql, ps);
   } else {
-    auto res = store_.exec(sql, {std::to_string(id)});
+    auto res = store_.exec(sql, ps);
     if (!res) throw ApiError{503, {"Resource Error - " + res.error().message}};
     q = std::move(*res);
   }
@@ -271,12 +292,34 @@ sdk::HttpResponse Engine::list(const Resource& r, const sdk::HttpRequest& req,
     for (auto& c : r.searchable) ors += (ors.empty() ? "" : " OR ") + ("t." + c + "::text ILIKE " + p);
     if (!ors.empty()) where += " AND (" + ors + ")";
   }
+  std::string view;
   for (auto& [k, v] : lq.filters) {
+    if (k == "view") {
+      view = v;
+      continue;
+    }
+    if (auto f = r.filters.find(k); f != r.filters.end()) {
+      ps.push_back(v);
+      std::string cond = f->second;
+      for (auto at = cond.find('?'); at != std::string::npos; at = cond.find('?'))
+        cond.replace(at, 1, "$" + std::to_string(ps.size()) + "::text");
+      where += " AND (" + cond + ")";
+      continue;
+    }
     bool known = k == "id" || k == "uuid" ||
                  std::any_of(r.fields.begin(), r.fields.end(), [&](auto& f) { return f.name == k; });
     if (!known) continue;  // XiVO ignores query parameters it does not know
     ps.push_back(v);
     where += " AND t." + k + "::text = $" + std::to_string(ps.size());
+  }
+  ps.push_back(base_url(req));
+  std::string base_sql = "$" + std::to_string(ps.size());
+  std::string item = json_expr(r, base_sql);
+  if (!view.empty()) {
+    auto vw = r.views.find(view);
+    if (vw == r.views.end())
+      return sdk::HttpResponse::error(400, {"Invalid parameters - view: '" + view + "' is not a view of " + r.path});
+    item = vw->second("(" + base_sql + ")::text");
   }
   std::string order = lq.order.empty() ? r.sortable.front() : lq.order;
   if (std::find(r.sortable.begin(), r.sortable.end(), order) == r.sortable.end())
@@ -292,27 +335,30 @@ sdk::HttpResponse Engine::list(const Resource& r, const sdk::HttpRequest& req,
   std::string page = "SELECT * FROM " + r.table + " t WHERE " + where + " ORDER BY t." + order + dir + ", t.id";
   if (lq.limit) page += " LIMIT " + std::to_string(*lq.limit);
   if (lq.offset) page += " OFFSET " + std::to_string(lq.offset);
-  std::string sql = "SELECT (SELECT count(*) FROM " + r.table + " t WHERE " + where + ") AS n, (SELECT coalesce(json_agg(" +
-                    json_expr(r) + " ORDER BY t." + order + dir + ", t.id), '[]') FROM (" + page + ") t) AS items";
+  std::string sql = "SELECT " + base_sql + "::text AS base, (SELECT count(*) FROM " + r.table + " t WHERE " + where + ") AS n, (SELECT coalesce(json_agg(" +
+                    item + " ORDER BY t." + order + dir + ", t.id), '[]') FROM (" + page + ") t) AS items";
   auto res = store_.exec(sql, ps);
   if (!res) return sdk::HttpResponse::error(503, {"Resource Error - " + res.error().message});
   std::string body = "{\"total\":" + res->get(0, "n", "0") + ",\"items\":" + res->get(0, "items", "[]") + "}";
   return sdk::HttpResponse::json(200, std::move(body));
 }
 
-sdk::HttpResponse Engine::get(const Resource& r, long id) {
-  auto j = fetch(nullptr, r, id);
+sdk::HttpResponse Engine::get(const Resource& r, long id, const std::string& base) {
+  auto j = fetch(nullptr, r, id, base);
   if (!j) return sdk::HttpResponse::error(404, {not_found(r.singular, "id", std::to_string(id))});
   return sdk::HttpResponse::json(200, *j);
 }
 
-sdk::HttpResponse Engine::create(const Resource& r, const std::string& body) {
+sdk::HttpResponse Engine::create(const Resource& r, const std::string& body, const std::string& base) {
   auto doc = parse_body(body);
+  if (r.fill_defaults && doc.IsObject()) r.fill_defaults(doc);
   if (auto errs = validate(r, doc, true); !errs.empty()) return sdk::HttpResponse::error(400, errs);
   return write([&](sdk::Transaction& tx) {
     long id = upsert(tx, r, doc, -1);
     notify(tx, r.event, "created", id, id_json(tx, r, id));
-    return sdk::HttpResponse::json(201, *fetch(&tx, r, id));
+    auto out = sdk::HttpResponse::json(201, *fetch(&tx, r, id, base));
+    out.headers.emplace_back("Location", (base.empty() ? std::string("/1.1") : base) + "/" + r.path + "/" + std::to_string(id));
+    return out;
   });
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,7 +53,24 @@ struct Resource {
   std::function<void(sdk::Transaction&, long id)> after_write;
   // Runs inside the delete transaction before DELETE.
   std::function<void(sdk::Transaction&, long id)> before_delete;
+  // Completes a create body before validation (XiVO generates some values,
+  // e.g. a SIP endpoint's username and secret).
+  std::function<void(rapidjson::Document&)> fill_defaults;
+  // SQL jsonb merged over a row's columns (row alias `t`): relations and
+  // `links` as XiVO embeds them. `base` is the SQL of the API's base URL.
+  std::function<std::string(const std::string& base)> embed;
+  // List filters beyond the columns: name -> SQL condition on `t` where `?`
+  // stands for the (text) value, e.g. exten= on users.
+  std::map<std::string, std::string> filters;
+  // view= of a list: name -> SQL jsonb of one row `t` replacing the full shape.
+  std::map<std::string, std::function<std::string(const std::string& base)>> views;
 };
+
+// The base URL of links in answers: scheme, Host header and /1.1.
+std::string base_url(const sdk::HttpRequest& req);
+// One XiVO link object {"rel": rel, "href": base/path/id} as SQL jsonb.
+std::string sql_link(const std::string& base, const std::string& rel, const std::string& path,
+                     const std::string& id_sql);
 
 // Parses a JSON request body, refusing invalid UTF-8 and non-objects.
 rapidjson::Document parse_body(const std::string& body);
@@ -60,6 +78,9 @@ rapidjson::Document parse_body(const std::string& body);
 // Runs a query inside a transaction; a failure becomes ApiError (unique
 // violations 400, others 500) so the whole request rolls back.
 sdk::QueryResult run(sdk::Transaction& tx, std::string_view sql, const sdk::Params& params = {});
+
+// Runs a read outside a transaction; a store failure becomes ApiError 503.
+sdk::QueryResult read(sdk::Store& store, std::string_view sql, const sdk::Params& params = {});
 
 std::string to_param(const rapidjson::Value& v);
 std::string to_json(const rapidjson::Value& v);
@@ -77,8 +98,8 @@ class Engine {
 
   sdk::HttpResponse list(const Resource& r, const sdk::HttpRequest& req,
                          const std::string& extra_where = {}, const sdk::Params& extra = {});
-  sdk::HttpResponse get(const Resource& r, long id);
-  sdk::HttpResponse create(const Resource& r, const std::string& body);
+  sdk::HttpResponse get(const Resource& r, long id, const std::string& base = {});
+  sdk::HttpResponse create(const Resource& r, const std::string& body, const std::string& base = {});
   sdk::HttpResponse update(const Resource& r, long id, const std::string& body);
   sdk::HttpResponse remove(const Resource& r, long id);
 
@@ -87,10 +108,12 @@ class Engine {
                                            bool creating);
   // INSERT (id < 0) or UPDATE of the provided fields in `tx`; returns the id.
   long upsert(sdk::Transaction& tx, const Resource& r, const rapidjson::Value& obj, long id);
-  // The JSON of one row, or nullopt.
-  std::optional<std::string> fetch(sdk::Transaction* tx, const Resource& r, long id);
+  // The JSON of one row (relations embedded, links under `base`), or nullopt.
+  std::optional<std::string> fetch(sdk::Transaction* tx, const Resource& r, long id,
+                                   const std::string& base = {});
   void check_uniques(sdk::Transaction& tx, const Resource& r, const rapidjson::Value& obj, long id);
-  static std::string json_expr(const Resource& r);
+  // The jsonb of row `t`; `base_sql` is the SQL of the base URL (a parameter).
+  static std::string json_expr(const Resource& r, const std::string& base_sql = "''");
   std::string id_json(sdk::Transaction& tx, const Resource& r, long id);
 
   sdk::Store& store() { return store_; }

@@ -221,12 +221,47 @@ CREATE TABLE confd_schedules (
   closed_destination jsonb NOT NULL DEFAULT '{"type":"none"}');
 )SQL";
 
+// XiVO 2017 user fields, function key templates, fallbacks and the system
+// settings the API exposes (/infos uuid, live reload).
+constexpr const char* kV3 = R"SQL(
+ALTER TABLE confd_users
+  ADD COLUMN caller_id text,
+  ADD COLUMN userfield text,
+  ADD COLUMN description text,
+  ADD COLUMN timezone text,
+  ADD COLUMN username text UNIQUE,
+  ADD COLUMN password text,
+  ADD COLUMN music_on_hold text,
+  ADD COLUMN preprocess_subroutine text,
+  ADD COLUMN call_record_enabled boolean NOT NULL DEFAULT false,
+  ADD COLUMN online_call_record_enabled boolean NOT NULL DEFAULT false,
+  ADD COLUMN fallbacks jsonb NOT NULL DEFAULT '{}';
+
+CREATE TABLE confd_funckey_templates (
+  id serial PRIMARY KEY,
+  name text,
+  keys jsonb NOT NULL DEFAULT '{}');
+
+CREATE TABLE confd_user_funckey_templates (
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  template_id integer NOT NULL REFERENCES confd_funckey_templates(id) ON DELETE CASCADE,
+  PRIMARY KEY (user_id, template_id));
+
+CREATE TABLE confd_settings (
+  name text PRIMARY KEY,
+  value jsonb NOT NULL);
+INSERT INTO confd_settings VALUES
+  ('uuid', to_jsonb(gen_random_uuid()::text)),
+  ('live_reload', '{"enabled": true}');
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
      "CREATE INDEX confd_users_firstname ON confd_users (firstname, id);"
      "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
      "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
+    {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
 };
 
 }  // namespace

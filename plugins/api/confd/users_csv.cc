@@ -4,6 +4,8 @@
 // transaction, so 10,000 users cost a handful of round trips.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <map>
 #include <random>
 #include <regex>
@@ -36,6 +38,18 @@ bool valid_utf8(const std::string& s, std::size_t* bad) {
     i += len;
   }
   return true;
+}
+
+// The messages of an XiVO error list body (what Engine::write answers).
+std::vector<std::string> as_messages(const std::string& body) {
+  std::vector<std::string> out;
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  if (d.IsArray())
+    for (auto& m : d.GetArray())
+      if (m.IsString()) out.emplace_back(m.GetString());
+  if (out.empty()) out.push_back(body);
+  return out;
 }
 
 // RFC 4180: quoted fields may hold commas, doubled quotes and newlines.
@@ -153,9 +167,11 @@ std::map<std::string, Context> load_contexts(sdk::Transaction& tx) {
 const std::vector<std::string> kUserCols = {
     "firstname", "lastname", "email", "language", "mobile_phone_number", "outgoing_caller_id",
     "enabled", "supervision_enabled", "call_transfer_enabled", "dtmf_hangup_enabled",
-    "simultaneous_calls", "ring_seconds", "call_permission_password"};
+    "simultaneous_calls", "ring_seconds", "call_permission_password", "username", "password",
+    "userfield", "call_record_enabled", "online_call_record_enabled"};
 const std::set<std::string> kBoolCols = {"enabled", "supervision_enabled", "call_transfer_enabled",
-                                         "dtmf_hangup_enabled", "voicemail_attach_audio",
+                                         "dtmf_hangup_enabled", "call_record_enabled",
+                                         "online_call_record_enabled", "voicemail_attach_audio",
                                          "voicemail_delete_messages", "voicemail_ask_password"};
 const std::set<std::string> kIntCols = {"simultaneous_calls", "ring_seconds", "incall_ring_seconds", "entity_id"};
 
@@ -223,8 +239,51 @@ void check_cells(const Row& r, std::vector<std::string>& errs) {
     err("sip_username", "Must match [A-Za-z0-9_.+-]{1,40}.");
   if (r.has("call_permission_password") && !std::regex_match(r.get("call_permission_password"), cpp))
     err("call_permission_password", "Must be 1 to 16 digits.");
-  if (r.has("line_protocol") && r.get("line_protocol") != "sip")
-    err("line_protocol", "Only 'sip' lines are supported.");
+  if (r.has("line_protocol") && r.get("line_protocol") != "sip" && r.get("line_protocol") != "sccp")
+    err("line_protocol", "Must be sip or sccp.");
+  static const std::regex username("[a-zA-Z0-9\\-._~!$&'()*+,;=%@]{2,254}"), password("[a-zA-Z0-9\\-._~!$&'()*+,;=%]{4,64}");
+  if (r.has("username") && !std::regex_match(r.get("username"), username))
+    err("username", "Must be 2 to 254 URL-safe characters.");
+  if (r.has("password") && !std::regex_match(r.get("password"), password))
+    err("password", "Must be 4 to 64 URL-safe characters.");
+}
+
+// A row with line_protocol=sccp: Dialtone has no SCCP phones, so the user and
+// the rest of the row are imported and the phone part is left out (logged).
+bool sccp_row(const Row& r) { return r.get("line_protocol") == "sccp"; }
+
+// XiVO's error body: {"errors": [{"message", "timestamp", "details":
+// {"row": {cells}, "row_number": n}}]} where n counts data rows from 1.
+// Errors are collected as "line <file line>: <message>" and mapped here.
+HttpResponse csv_errors(const std::vector<std::string>& errs, const std::vector<Row>* rows) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  rapidjson::Value list(rapidjson::kArrayType);
+  long now = static_cast<long>(std::time(nullptr));
+  for (auto& e : errs) {
+    rapidjson::Value item(rapidjson::kObjectType), details(rapidjson::kObjectType);
+    std::string message = e;
+    if (e.rfind("line ", 0) == 0 && rows) {
+      auto colon = e.find(": ");
+      int line = std::atoi(e.c_str() + 5);
+      message = colon == std::string::npos ? e : e.substr(colon + 2);
+      for (std::size_t i = 0; i < rows->size(); ++i) {
+        if ((*rows)[i].line != line) continue;
+        rapidjson::Value row(rapidjson::kObjectType);
+        for (auto& [k, v] : (*rows)[i].v)
+          row.AddMember(rapidjson::Value(k.c_str(), a), rapidjson::Value(v.c_str(), a), a);
+        details.AddMember("row", row, a);
+        details.AddMember("row_number", static_cast<int>(i + 1), a);
+        break;
+      }
+    }
+    item.AddMember("message", rapidjson::Value(message.c_str(), a), a);
+    item.AddMember("timestamp", rapidjson::Value(static_cast<int64_t>(now)), a);
+    item.AddMember("details", details, a);
+    list.PushBack(item, a);
+  }
+  d.AddMember("errors", list, a);
+  return HttpResponse::json(400, to_json(d));
 }
 
 std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<std::string>& errs,
@@ -265,9 +324,15 @@ std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<s
 HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
   std::vector<std::string> errs, header;
   auto parsed = read_rows(req.body, errs, header);
-  if (!parsed) return HttpResponse::error(400, errs);
+  if (!parsed) return csv_errors(errs, nullptr);
   auto& rows = *parsed;
-  if (rows.empty()) return HttpResponse::error(400, {"Input Error - CSV has a header but no users"});
+  if (rows.empty()) return csv_errors({"Input Error - CSV has a header but no users"}, nullptr);
+  for (auto& r : rows)
+    if (sccp_row(r)) {
+      host_.log().warn("users import: row at line " + std::to_string(r.line) +
+                       " asks for an SCCP line; Dialtone has no SCCP phones, the user is imported without it");
+      for (auto* k : {"exten", "context", "line_protocol", "sip_username", "sip_secret"}) r.v.erase(k);
+    }
 
   for (auto& r : rows) {
     check_cells(r, errs);
@@ -284,7 +349,7 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     if ((r.has("sip_username") || r.has("sip_secret")) && !line)
       err("Input Error - sip_username/sip_secret need a phone (exten, context, line_protocol)");
   }
-  if (!errs.empty()) return HttpResponse::error(400, errs);
+  if (!errs.empty()) return csv_errors(errs, &rows);
 
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::pair<std::string, std::string>> events;
@@ -383,6 +448,20 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
       });
       throw ApiError{400, errs2};
     }
+    {
+      std::vector<std::optional<std::string>> names;
+      for (auto& r : rows)
+        if (r.has("username")) names.push_back(r.get("username"));
+      if (!names.empty()) {
+        auto q = run(tx, "SELECT username FROM confd_users WHERE username = ANY($1::text[])", {pg_array(names)});
+        for (std::size_t i = 0; i < q.rows.size(); ++i)
+          for (auto& r : rows)
+            if (r.get("username") == q.get(i, "username"))
+              errs2.push_back("line " + std::to_string(r.line) + ": Resource Error - User already exists ('username': '" +
+                              q.get(i, "username") + "')");
+      }
+      if (!errs2.empty()) throw ApiError{400, errs2};
+    }
 
     auto ids = [&](const char* seq, std::size_t n) {
       std::vector<std::string> out;
@@ -419,7 +498,7 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
       std::string lj = "[";
       for (auto& l : split_semicolon(r.get("labels"))) lj += (lj.size() > 1 ? ",\"" : "\"") + sdk::json_escape(l) + "\"";
       u_labels.push_back(lj + "]");
-      std::string item = "{\"row_number\":" + std::to_string(r.line) + ",\"user_id\":" + user_ids[k];
+      std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k];
       if (r.has("exten")) {
         s_id.push_back(sip_ids[li]);
         s_user.push_back(r.has("sip_username") ? r.get("sip_username") : random_token(10));
@@ -481,11 +560,14 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     run(tx,
         "INSERT INTO confd_users (id, firstname, lastname, email, language, mobile_phone_number, outgoing_caller_id, "
         "enabled, supervision_enabled, call_transfer_enabled, dtmf_hangup_enabled, simultaneous_calls, ring_seconds, "
-        "call_permission_password, labels) "
+        "call_permission_password, username, password, userfield, call_record_enabled, online_call_record_enabled, "
+        "labels, caller_id) "
         "SELECT id, fn, ln, em, lang, mob, oci, coalesce(en, true), coalesce(sup, true), coalesce(ct, false), "
-        "coalesce(dh, false), coalesce(sc, 5), coalesce(rs, 30), cpp, lab::jsonb FROM unnest($1::int[], $2::text[], "
+        "coalesce(dh, false), coalesce(sc, 5), coalesce(rs, 30), cpp, un, pw, uf, coalesce(cr, false), coalesce(ocr, false), "
+        "lab::jsonb, '\"' || fn || coalesce(' ' || ln, '') || '\"' FROM unnest($1::int[], $2::text[], "
         "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::bool[], $10::bool[], $11::bool[], "
-        "$12::int[], $13::int[], $14::text[], $15::text[]) AS x(id, fn, ln, em, lang, mob, oci, en, sup, ct, dh, sc, rs, cpp, lab)",
+        "$12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::bool[], $20::text[]) "
+        "AS x(id, fn, ln, em, lang, mob, oci, en, sup, ct, dh, sc, rs, cpp, un, pw, uf, cr, ocr, lab)",
         ps);
     if (!l_id.empty()) {
       run(tx,
@@ -531,11 +613,17 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
                  "SELECT id, uuid, pg_notify('dialtone_config', 'user.created:' || id) FROM confd_users "
                  "WHERE id = ANY($1::int[]) ORDER BY id",
                  {pg_array(Col(user_ids.begin(), user_ids.end()))});
-    for (std::size_t i = 0; i < q.rows.size(); ++i)
+    for (std::size_t i = 0; i < q.rows.size(); ++i) {
       events.emplace_back("config.user.created",
                           "{\"id\":" + q.get(i, "id") + ",\"uuid\":\"" + q.get(i, "uuid") + "\"}");
+      auto at = created.find("\"user_id\":" + q.get(i, "id") + ",");
+      if (at == std::string::npos) at = created.find("\"user_id\":" + q.get(i, "id") + "}");
+      if (at != std::string::npos)
+        created.insert(at, "\"user_uuid\":\"" + q.get(i, "uuid") + "\",");
+    }
     return HttpResponse::json(201, created);
   });
+  if (resp.status == 400) return csv_errors(as_messages(resp.body), &rows);
   if (resp.status == 201) {
     for (auto& [t, b] : events) host_.bus().publish(t, b);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -547,9 +635,9 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
 HttpResponse ConfdApi::update_users_csv(const sdk::HttpRequest& req) {
   std::vector<std::string> errs, header;
   auto parsed = read_rows(req.body, errs, header);
-  if (!parsed) return HttpResponse::error(400, errs);
+  if (!parsed) return csv_errors(errs, nullptr);
   if (std::find(header.begin(), header.end(), "uuid") == header.end())
-    return HttpResponse::error(400, {"Input Error - the CSV header must contain 'uuid' to update users"});
+    return csv_errors({"Input Error - the CSV header must contain 'uuid' to update users"}, nullptr);
   std::set<std::string> cols(header.begin(), header.end());
   for (auto& r : *parsed) {
     check_cells(r, errs);
@@ -557,15 +645,19 @@ HttpResponse ConfdApi::update_users_csv(const sdk::HttpRequest& req) {
     if (cols.count("firstname") && !r.has("firstname"))
       errs.push_back("line " + std::to_string(r.line) + ": Input Error - field 'firstname': may not be empty.");
   }
-  if (!errs.empty()) return HttpResponse::error(400, errs);
+  if (!errs.empty()) return csv_errors(errs, &*parsed);
   static const std::set<std::string> not_null = {"enabled", "supervision_enabled", "call_transfer_enabled",
-                                                 "dtmf_hangup_enabled", "simultaneous_calls", "ring_seconds"};
+                                                 "dtmf_hangup_enabled", "simultaneous_calls", "ring_seconds",
+                                                 "call_record_enabled", "online_call_record_enabled"};
+  int row_number = 0;
   std::vector<std::pair<std::string, std::string>> events;
   auto resp = engine_->write([&](sdk::Transaction& tx) {
     std::vector<std::string> errs2;
     std::string updated = "{\"updated\":[";
     bool first = true;
+    row_number = 0;
     for (auto& r : *parsed) {
+      ++row_number;
       auto err = [&](const std::string& m) { errs2.push_back("line " + std::to_string(r.line) + ": " + m); };
       static const std::regex uuid_re("[0-9a-fA-F-]{36}");
       if (!std::regex_match(r.get("uuid"), uuid_re)) { err("Input Error - field 'uuid': Not a valid UUID."); continue; }
@@ -629,27 +721,31 @@ HttpResponse ConfdApi::update_users_csv(const sdk::HttpRequest& req) {
         }
       }
       engine_->notify(tx, "user", "edited", std::stol(uid), "{\"id\":" + uid + ",\"uuid\":\"" + r.get("uuid") + "\"}");
-      updated += std::string(first ? "" : ",") + "{\"row_number\":" + std::to_string(r.line) + ",\"user_id\":" + uid +
+      updated += std::string(first ? "" : ",") + "{\"row_number\":" + std::to_string(row_number) + ",\"user_id\":" + uid +
                  ",\"user_uuid\":\"" + r.get("uuid") + "\"}";
       first = false;
     }
     if (!errs2.empty()) throw ApiError{400, errs2};
-    return HttpResponse::json(200, updated + "]}");
+    // XiVO answers an update with 201 as well.
+    return HttpResponse::json(201, updated + "]}");
   });
+  if (resp.status == 400) return csv_errors(as_messages(resp.body), &*parsed);
   return resp;
 }
 
 HttpResponse ConfdApi::export_users(const sdk::HttpRequest&) {
   static const char* kHeader =
-      "uuid,firstname,lastname,email,language,mobile_phone_number,outgoing_caller_id,enabled,supervision_enabled,"
-      "call_transfer_enabled,dtmf_hangup_enabled,simultaneous_calls,ring_seconds,call_permission_password,labels,"
+      "uuid,entity_id,firstname,lastname,email,language,mobile_phone_number,outgoing_caller_id,enabled,supervision_enabled,"
+      "call_transfer_enabled,dtmf_hangup_enabled,simultaneous_calls,ring_seconds,call_permission_password,username,"
+      "userfield,call_record_enabled,online_call_record_enabled,labels,"
       "exten,context,line_protocol,sip_username,sip_secret,provisioning_code,voicemail_name,voicemail_number,"
       "voicemail_context,voicemail_password,voicemail_email,voicemail_attach_audio,voicemail_delete_messages,"
       "voicemail_ask_password,incall_exten,incall_context,call_permissions";
   auto q = engine_->store().exec(
-      "SELECT u.uuid, u.firstname, u.lastname, u.email, u.language, u.mobile_phone_number, u.outgoing_caller_id, "
+      "SELECT u.uuid, 1 AS entity_id, u.firstname, u.lastname, u.email, u.language, u.mobile_phone_number, u.outgoing_caller_id, "
       "u.enabled::int, u.supervision_enabled::int, u.call_transfer_enabled::int, u.dtmf_hangup_enabled::int, "
-      "u.simultaneous_calls, u.ring_seconds, u.call_permission_password, "
+      "u.simultaneous_calls, u.ring_seconds, u.call_permission_password, u.username, u.userfield, "
+      "u.call_record_enabled::int, u.online_call_record_enabled::int, "
       "(SELECT string_agg(l, ';') FROM jsonb_array_elements_text(u.labels) l) AS labels, "
       "e.exten, e.context, l.protocol, s.username, s.secret, l.provisioning_code, v.name, v.number, v.context AS vctx, "
       "v.password, v.email AS vemail, v.attach_audio::int, v.delete_messages::int, v.ask_password::int, "

@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/aastra/aastra_vendor.h"
+#include "plugins/provisioning/aastra/aastra_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::AastraVendor>;
+using AastraPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::aastra_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.aastra", "provisioning", "1.0.0",
+DIALTONE_PLUGIN(AastraPlugin, "provisioning.aastra", "provisioning", "1.0.0",
                 "provisions Aastra/Mitel 67xx SIP phones (aastra.cfg, <MAC>.cfg)", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+                dialtone::plugins::provisioning::kNoVendorOptions)

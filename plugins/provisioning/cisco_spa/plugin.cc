@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/cisco_spa/cisco_spa_vendor.h"
+#include "plugins/provisioning/cisco_spa/cisco_spa_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::CiscoSpaVendor>;
+using CiscoSpaPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::cisco_spa_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.cisco_spa", "provisioning", "1.0.0",
-                "provisions Cisco/Linksys SPA phones (spa<MAC>.xml flat profile)", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+DIALTONE_PLUGIN(CiscoSpaPlugin, "provisioning.cisco_spa", "provisioning", "1.0.0",
+                "provisions Cisco/Linksys SPA phones and ATAs (spa<mac>.xml flat profile)", "", "",
+                dialtone::plugins::provisioning::kNoVendorOptions)

@@ -22,15 +22,6 @@ bool istarts_with(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && ifind(s.substr(0, p.size()), p) == 0;
 }
 
-std::string token_after(std::string_view s, std::string_view after) {
-  auto i = ifind(s, after);
-  if (i == std::string_view::npos) return {};
-  i += after.size();
-  auto j = i;
-  while (j < s.size() && s[j] != ' ' && s[j] != '/' && s[j] != ';' && s[j] != ')') ++j;
-  return std::string(s.substr(i, j - i));
-}
-
 std::string_view basename(std::string_view path) {
   auto slash = path.find_last_of('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -64,17 +55,6 @@ std::string utc_offset_hhmm(int m) {
   int a = m < 0 ? -m : m;
   std::snprintf(buf, sizeof buf, "%c%02d:%02d", m < 0 ? '-' : '+', a / 60, a % 60);
   return buf;
-}
-
-const sdk::ModelInfo* find_model(const std::vector<sdk::ModelInfo>& models, std::string_view name) {
-  for (auto& m : models)
-    if (m.name.size() == name.size() && ifind(m.name, name) == 0) return &m;
-  return nullptr;
-}
-
-std::string canonical_model(const std::vector<sdk::ModelInfo>& models, std::string_view name) {
-  auto* m = find_model(models, name);
-  return m ? m->name : std::string(name);
 }
 
 }  // namespace dialtone::plugins::provisioning

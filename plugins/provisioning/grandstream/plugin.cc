@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/grandstream/grandstream_vendor.h"
+#include "plugins/provisioning/grandstream/grandstream_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::GrandstreamVendor>;
+using GrandstreamPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::grandstream_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.grandstream", "provisioning", "1.0.0",
+DIALTONE_PLUGIN(GrandstreamPlugin, "provisioning.grandstream", "provisioning", "1.0.0",
                 "provisions Grandstream GXP/GRP phones (cfg<mac>.xml P-values)", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+                dialtone::plugins::provisioning::kNoVendorOptions)

@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/null/null_vendor.h"
+#include "plugins/provisioning/null/null_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::NullVendor>;
+using NullPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::null_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.null", "provisioning", "1.0.0",
+DIALTONE_PLUGIN(NullPlugin, "provisioning.null", "provisioning", "1.0.0",
                 "refuses to provision the devices assigned to it (404)", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+                dialtone::plugins::provisioning::kNoVendorOptions)

@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/polycom/polycom_vendor.h"
+#include "plugins/provisioning/polycom/polycom_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::PolycomVendor>;
+using PolycomPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::polycom_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.polycom", "provisioning", "1.0.0",
+DIALTONE_PLUGIN(PolycomPlugin, "provisioning.polycom", "provisioning", "1.0.0",
                 "provisions Polycom VVX and SoundPoint IP phones (000000000000.cfg, <mac>-phone.cfg)", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+                dialtone::plugins::provisioning::kNoVendorOptions)

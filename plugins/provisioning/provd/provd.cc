@@ -316,7 +316,10 @@ PhoneAnswer Provd::serve(const sdk::DeviceRequest& request) {
 
   std::string vendor_id;
   auto info = detect(r, &vendor_id);
-  std::string mac = info && !info->mac.empty() ? info->mac : sdk::mac_in(r.path);
+  // A vendor that recognises the request knows whether its file name holds
+  // a MAC: Yealink's common y000000000028.cfg is a model code, and reading
+  // it as 00:00:00:00:00:28 would make a second device of the same phone.
+  std::string mac = info ? info->mac : sdk::mac_in(r.path);
 
   std::optional<Device> dev;
   {

@@ -2,8 +2,9 @@
 
 #include <fstream>
 #include <functional>
-#include <kainjow/mustache.hpp>
 #include <sstream>
+
+#include <dialtone/mustache.h>
 
 namespace dialtone::plugins::provisioning {
 
@@ -110,53 +111,6 @@ std::optional<std::string> MustacheRenderer::source(const std::string& name) con
   return std::nullopt;
 }
 
-namespace {
-
-kainjow::mustache::data to_mustache(const sdk::TemplateData& d) {
-  using K = sdk::TemplateData::Kind;
-  switch (d.kind()) {
-    case K::text: return kainjow::mustache::data(d.text());
-    case K::boolean: return kainjow::mustache::data(d.flag());
-    case K::list: {
-      kainjow::mustache::data l(kainjow::mustache::data::type::list);
-      for (auto& i : d.items()) l.push_back(to_mustache(i));
-      return l;
-    }
-    case K::object: {
-      kainjow::mustache::data o;
-      for (auto& [k, v] : d.fields()) o.set(k, to_mustache(v));
-      return o;
-    }
-  }
-  return {};
-}
-
-std::string escape_xml(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// One value per line in key = value formats: a line break would add a key.
-std::string escape_text(const std::string& s) {
-  std::string out = s;
-  for (auto& c : out)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  return out;
-}
-
-}  // namespace
-
 sdk::Result<std::string> MustacheRenderer::render(std::string_view name_view,
                                                   const sdk::TemplateData& context,
                                                   sdk::Escape escape) const {
@@ -165,29 +119,14 @@ sdk::Result<std::string> MustacheRenderer::render(std::string_view name_view,
   if (!src) return sdk::Error::not_found("template '" + name + "' of " + scope_.vendor_id +
                                          " was not found (bundled or under " +
                                          store_.root().string() + ")");
-  kainjow::mustache::mustache tmpl(*src);
-  if (!tmpl.is_valid())
-    return sdk::Error::invalid("template '" + name + "' of " + scope_.vendor_id +
-                               " does not parse: " + tmpl.error_message());
-  if (escape == sdk::Escape::xml)
-    tmpl.set_custom_escape(escape_xml);
-  else
-    tmpl.set_custom_escape(escape_text);
-  auto data = to_mustache(context);
   // Every bundled and site template is a partial: {{> name}}.
-  auto add_partial = [&](const std::string& pname) {
-    if (pname == name) return;
-    data.set(pname, kainjow::mustache::partial([this, pname]() {
-               return source(pname).value_or(std::string());
-             }));
-  };
-  for (auto& t : bundled_) add_partial(t.name);
-  for (auto& s : store_.site_names()) add_partial(s);
-  auto out = tmpl.render(data);
-  if (!tmpl.is_valid())
-    return sdk::Error::invalid("template '" + name + "' of " + scope_.vendor_id +
-                               " failed to render: " + tmpl.error_message());
-  return out;
+  std::vector<std::string> partials;
+  for (auto& t : bundled_)
+    if (t.name != name) partials.push_back(t.name);
+  for (auto& s : store_.site_names())
+    if (s != name) partials.push_back(s);
+  return mustache::render(*src, context, escape, "template '" + name + "' of " + scope_.vendor_id,
+                          partials, [this](const std::string& n) { return source(n); });
 }
 
 }  // namespace dialtone::plugins::provisioning

@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/snom/snom_vendor.h"
+#include "plugins/provisioning/snom/snom_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::SnomVendor>;
+using SnomPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::snom_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.snom", "provisioning", "1.0.0",
+DIALTONE_PLUGIN(SnomPlugin, "provisioning.snom", "provisioning", "1.0.0",
                 "provisions Snom SIP phones (snom<model>.htm, snom<model>-<MAC>.htm)", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+                dialtone::plugins::provisioning::kNoVendorOptions)

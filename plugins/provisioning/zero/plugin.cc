@@ -1,11 +1,10 @@
-#include "plugins/provisioning/common/vendor_util.h"
-#include "plugins/provisioning/zero/zero_vendor.h"
+#include "plugins/provisioning/zero/zero_description.h"
 
 namespace {
-using ThisPlugin = dialtone::plugins::provisioning::VendorPlugin<
-    dialtone::plugins::provisioning::ZeroVendor>;
+using ZeroPlugin = dialtone::plugins::provisioning::DescribedVendorPlugin<
+    &dialtone::plugins::provisioning::zero_description>;
 }
 
-DIALTONE_PLUGIN(ThisPlugin, "provisioning.zero", "provisioning", "1.0.0",
+DIALTONE_PLUGIN(ZeroPlugin, "provisioning.zero", "provisioning", "1.0.0",
                 "serves static files to its devices without configuring lines", "", "",
-                dialtone::plugins::provisioning::kNoOptions)
+                dialtone::plugins::provisioning::kNoVendorOptions)

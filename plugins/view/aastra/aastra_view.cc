@@ -1,84 +1,53 @@
+// Aastra/Mitel XML API: AastraIPPhoneInputScreen for the search form,
+// AastraIPPhoneTextMenu for results (Previous/Next are menu items, so paging
+// works on phones without softkeys), AastraIPPhoneTextScreen when nothing
+// matched. Selecting an entry dials it; off-hook dials it too through <Dial>.
 #include "plugins/view/aastra/aastra_view.h"
 
-#include "plugins/view/common/page_text.h"
-#include "plugins/view/common/text.h"
-
 namespace dialtone::plugins::view {
-namespace {
 
-void menu_item(std::string& out, std::string_view prompt, std::string_view uri,
-               std::string_view dial = {}) {
-  out += "<MenuItem>\n";
-  append_element(out, "Prompt", prompt);
-  append_element(out, "URI", uri);
-  if (!dial.empty()) append_element(out, "Dial", dial);
-  out += "</MenuItem>\n";
-}
-
-class AastraResults final : public PageTemplate {
- public:
-  explicit AastraResults(const sdk::PhoneViewRequest& r) : r_(r) {}
-
-  std::string head(const PageInfo& page) const override {
-    std::string out(kXmlDeclaration);
-    out += "<AastraIPPhoneTextMenu destroyOnExit=\"yes\" style=\"none\">\n";
-    append_element(out, "Title", std::string(kTitle) + " " + position_text(page));
-    if (page.prev)
-      menu_item(out, std::string("<< ") + kPrevious, page_url(r_.self_url, term_, *page.prev));
-    return out;
-  }
-
-  // Selecting an entry dials it; off-hook dials it too through <Dial>.
-  std::string item(const sdk::PhoneEntry& e) const override {
-    std::string number = display_text(e.number, AastraView::kNumberChars);
-    std::string out;
-    menu_item(out, display_text(e.name, AastraView::kNameChars), "Dial:" + number, number);
-    return out;
-  }
-
-  std::string tail(const PageInfo& page) const override {
-    std::string out;
-    if (page.next)
-      menu_item(out, std::string(kNext) + " >>", page_url(r_.self_url, term_, *page.next));
-    out += "</AastraIPPhoneTextMenu>\n";
-    return out;
-  }
-
-  std::size_t nav_items(const PageInfo& page) const override {
-    return (page.prev ? 1 : 0) + (page.next ? 1 : 0);
-  }
-
- private:
-  const sdk::PhoneViewRequest& r_;
-  std::string term_ = clean_utf8(r_.term);
-};
-
-}  // namespace
-
-sdk::PhoneViewPage AastraView::render_input(const sdk::PhoneViewRequest& request) const {
-  std::string out(kXmlDeclaration);
-  out += "<AastraIPPhoneInputScreen type=\"string\" destroyOnExit=\"yes\">\n";
-  append_element(out, "Title", kTitle);
-  append_element(out, "Prompt", kInputPrompt);
-  append_element(out, "URL", clean_utf8(request.self_url));
-  append_element(out, "Parameter", "term");
-  append_element(out, "Default", "");
-  out += "</AastraIPPhoneInputScreen>\n";
-  return {std::string(kXmlContentType), std::move(out)};
-}
-
-sdk::PhoneViewPage AastraView::render_results(const sdk::PhoneViewRequest& request,
-                                              const std::vector<sdk::PhoneEntry>& entries) const {
-  if (request.offset >= entries.size()) {
-    std::string out(kXmlDeclaration);
-    out += "<AastraIPPhoneTextScreen destroyOnExit=\"yes\">\n";
-    append_element(out, "Title", kTitle);
-    append_element(out, "Text", kNoEntries);
-    out += "</AastraIPPhoneTextScreen>\n";
-    return {std::string(kXmlContentType), std::move(out)};
-  }
-  AastraResults tmpl(request);
-  return {std::string(kXmlContentType), render_page(tmpl, kLimits, entries, request.offset).body};
+const ViewDescription& aastra_view() {
+  static const ViewDescription d{
+      .vendor = "aastra",
+      .limits = {10000, 30},
+      .nav_in_list = true,
+      .input = R"(<?xml version="1.0" encoding="UTF-8"?>
+<AastraIPPhoneInputScreen type="string" destroyOnExit="yes">
+<Title>{{title}}</Title>
+<Prompt>{{prompt}}</Prompt>
+<URL>{{self_url}}</URL>
+<Parameter>term</Parameter>
+<Default></Default>
+</AastraIPPhoneInputScreen>
+)",
+      .empty = R"(<?xml version="1.0" encoding="UTF-8"?>
+<AastraIPPhoneTextScreen destroyOnExit="yes">
+<Title>{{title}}</Title>
+<Text>{{no_entries}}</Text>
+</AastraIPPhoneTextScreen>
+)",
+      .head = R"(<?xml version="1.0" encoding="UTF-8"?>
+<AastraIPPhoneTextMenu destroyOnExit="yes" style="none">
+<Title>{{title_position}}</Title>
+{{#prev}}<MenuItem>
+<Prompt>&lt;&lt; {{previous}}</Prompt>
+<URI>{{url}}</URI>
+</MenuItem>
+{{/prev}})",
+      .item = R"(<MenuItem>
+<Prompt>{{name}}</Prompt>
+<URI>Dial:{{number}}</URI>
+{{#has_number}}<Dial>{{number}}</Dial>
+{{/has_number}}</MenuItem>
+)",
+      .tail = R"({{#next}}<MenuItem>
+<Prompt>{{next_label}} &gt;&gt;</Prompt>
+<URI>{{url}}</URI>
+</MenuItem>
+{{/next}}</AastraIPPhoneTextMenu>
+)",
+  };
+  return d;
 }
 
 }  // namespace dialtone::plugins::view

@@ -1,89 +1,76 @@
+// Cisco IP Phone Services XML: CiscoIPPhoneInput for the search form,
+// CiscoIPPhoneDirectory for results, CiscoIPPhoneText when nothing matched.
+// 79xx phones refuse documents over 4000 bytes; a CiscoIPPhoneDirectory
+// holds at most 32 DirectoryEntry items; Name, Telephone, Title and Prompt
+// are limited to 32 characters.
 #include "plugins/view/cisco/cisco_view.h"
 
-#include "plugins/view/common/page_text.h"
-#include "plugins/view/common/text.h"
-
 namespace dialtone::plugins::view {
-namespace {
 
-void element(std::string& out, std::string_view name, std::string_view clean) {
-  append_element(out, name, clean);
-}
-
-void soft_key(std::string& out, const char* name, std::string_view url, int position) {
-  out += "<SoftKeyItem>\n";
-  element(out, "Name", name);
-  element(out, "URL", url);
-  element(out, "Position", std::to_string(position));
-  out += "</SoftKeyItem>\n";
-}
-
-class CiscoResults final : public PageTemplate {
- public:
-  explicit CiscoResults(const sdk::PhoneViewRequest& r) : r_(r) {}
-
-  std::string head(const PageInfo& page) const override {
-    std::string out(kXmlDeclaration);
-    out += "<CiscoIPPhoneDirectory>\n";
-    element(out, "Title", truncate_chars(kTitle, CiscoView::kTitleChars));
-    element(out, "Prompt", truncate_chars(position_text(page), CiscoView::kTitleChars));
-    return out;
-  }
-
-  std::string item(const sdk::PhoneEntry& e) const override {
-    std::string out = "<DirectoryEntry>\n";
-    element(out, "Name", display_text(e.name, CiscoView::kNameChars));
-    element(out, "Telephone", display_text(e.number, CiscoView::kNumberChars));
-    out += "</DirectoryEntry>\n";
-    return out;
-  }
-
-  std::string tail(const PageInfo& page) const override {
-    std::string out;
-    int pos = 1;
-    soft_key(out, "Dial", "SoftKey:Dial", pos++);
-    soft_key(out, "EditDial", "SoftKey:EditDial", pos++);
-    if (page.prev) soft_key(out, kPrevious, page_url(r_.self_url, term_, *page.prev), pos++);
-    if (page.next) soft_key(out, kNext, page_url(r_.self_url, term_, *page.next), pos++);
-    soft_key(out, "Exit", "SoftKey:Exit", pos++);
-    out += "</CiscoIPPhoneDirectory>\n";
-    return out;
-  }
-
- private:
-  const sdk::PhoneViewRequest& r_;
-  std::string term_ = clean_utf8(r_.term);
-};
-
-}  // namespace
-
-sdk::PhoneViewPage CiscoView::render_input(const sdk::PhoneViewRequest& request) const {
-  std::string out(kXmlDeclaration);
-  out += "<CiscoIPPhoneInput>\n";
-  element(out, "Title", kTitle);
-  element(out, "Prompt", kInputPrompt);
-  element(out, "URL", clean_utf8(request.self_url));
-  out += "<InputItem>\n";
-  element(out, "DisplayName", "Search");
-  element(out, "QueryStringParam", "term");
-  element(out, "DefaultValue", "");
-  element(out, "InputFlags", "A");
-  out += "</InputItem>\n</CiscoIPPhoneInput>\n";
-  return {std::string(kXmlContentType), std::move(out)};
-}
-
-sdk::PhoneViewPage CiscoView::render_results(const sdk::PhoneViewRequest& request,
-                                             const std::vector<sdk::PhoneEntry>& entries) const {
-  if (request.offset >= entries.size()) {
-    std::string out(kXmlDeclaration);
-    out += "<CiscoIPPhoneText>\n";
-    element(out, "Title", kTitle);
-    element(out, "Text", kNoEntries);
-    out += "</CiscoIPPhoneText>\n";
-    return {std::string(kXmlContentType), std::move(out)};
-  }
-  CiscoResults tmpl(request);
-  return {std::string(kXmlContentType), render_page(tmpl, kLimits, entries, request.offset).body};
+const ViewDescription& cisco_view() {
+  static const ViewDescription d{
+      .vendor = "cisco",
+      .limits = {4000, 32},
+      .title_chars = 32,
+      .nav_first_index = 3,
+      .input = R"(<?xml version="1.0" encoding="UTF-8"?>
+<CiscoIPPhoneInput>
+<Title>{{title}}</Title>
+<Prompt>{{prompt}}</Prompt>
+<URL>{{self_url}}</URL>
+<InputItem>
+<DisplayName>Search</DisplayName>
+<QueryStringParam>term</QueryStringParam>
+<DefaultValue></DefaultValue>
+<InputFlags>A</InputFlags>
+</InputItem>
+</CiscoIPPhoneInput>
+)",
+      .empty = R"(<?xml version="1.0" encoding="UTF-8"?>
+<CiscoIPPhoneText>
+<Title>{{title}}</Title>
+<Text>{{no_entries}}</Text>
+</CiscoIPPhoneText>
+)",
+      .head = R"(<?xml version="1.0" encoding="UTF-8"?>
+<CiscoIPPhoneDirectory>
+<Title>{{title}}</Title>
+<Prompt>{{position}}</Prompt>
+)",
+      .item = R"(<DirectoryEntry>
+<Name>{{name}}</Name>
+<Telephone>{{number}}</Telephone>
+</DirectoryEntry>
+)",
+      .tail = R"(<SoftKeyItem>
+<Name>Dial</Name>
+<URL>SoftKey:Dial</URL>
+<Position>1</Position>
+</SoftKeyItem>
+<SoftKeyItem>
+<Name>EditDial</Name>
+<URL>SoftKey:EditDial</URL>
+<Position>2</Position>
+</SoftKeyItem>
+{{#prev}}<SoftKeyItem>
+<Name>{{previous}}</Name>
+<URL>{{url}}</URL>
+<Position>{{index}}</Position>
+</SoftKeyItem>
+{{/prev}}{{#next}}<SoftKeyItem>
+<Name>{{next_label}}</Name>
+<URL>{{url}}</URL>
+<Position>{{index}}</Position>
+</SoftKeyItem>
+{{/next}}<SoftKeyItem>
+<Name>Exit</Name>
+<URL>SoftKey:Exit</URL>
+<Position>{{after_nav}}</Position>
+</SoftKeyItem>
+</CiscoIPPhoneDirectory>
+)",
+  };
+  return d;
 }
 
 }  // namespace dialtone::plugins::view

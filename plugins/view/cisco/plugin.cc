@@ -1,10 +1,10 @@
 #include "plugins/view/cisco/cisco_view.h"
-#include "plugins/view/common/view_plugin.h"
 
 namespace {
-using CiscoViewPlugin = dialtone::plugins::view::ViewPlugin<dialtone::plugins::view::CiscoView>;
+using CiscoViewPlugin =
+    dialtone::plugins::view::DescribedViewPlugin<&dialtone::plugins::view::cisco_view>;
 }
 
 DIALTONE_PLUGIN(CiscoViewPlugin, "view.cisco", "view", "0.1.0",
                 "renders directory search pages for Cisco IP phones (CiscoIPPhoneDirectory)",
-                "", "", dialtone::plugins::view::kNoOptions)
+                "", "", dialtone::plugins::view::kNoViewOptions)

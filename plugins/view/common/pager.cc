@@ -32,6 +32,7 @@ class Layout {
       std::size_t end = begin + k;
       PageInfo info{begin, end, n, prev, end < n ? std::optional<std::size_t>(end) : std::nullopt};
       if (k + tmpl_.nav_items(info) > limits_.max_items) continue;
+      if (prefix[k] > limits_.max_bytes) continue;  // the entries alone are too big
       std::size_t bytes = tmpl_.head(info).size() + prefix[k] + tmpl_.tail(info).size();
       if (bytes <= limits_.max_bytes) return info;
     }

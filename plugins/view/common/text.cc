@@ -93,36 +93,6 @@ std::string display_text(std::string_view in, std::size_t max_chars) {
   return truncate_chars(clean_utf8(in), max_chars);
 }
 
-void append_xml_escaped(std::string& out, std::string_view clean) {
-  for (char c : clean) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-}
-
-void append_element(std::string& out, std::string_view name, std::string_view clean) {
-  out += '<';
-  out += name;
-  out += '>';
-  append_xml_escaped(out, clean);
-  out += "</";
-  out += name;
-  out += ">\n";
-}
-
-std::string xml_escape(std::string_view clean) {
-  std::string out;
-  out.reserve(clean.size() + 8);
-  append_xml_escaped(out, clean);
-  return out;
-}
-
 std::string url_encode(std::string_view in) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

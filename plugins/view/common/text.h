@@ -1,5 +1,6 @@
 // Text helpers shared by the phone views: UTF-8 cleaning, truncation by
-// characters, XML escaping and the paging links phones follow.
+// characters and the paging links phones follow. Escaping is the template
+// engine's (dialtone/mustache.h).
 #pragma once
 
 #include <cstddef>
@@ -20,20 +21,12 @@ std::string truncate_chars(std::string_view clean, std::size_t max_chars);
 // clean_utf8 then truncate_chars.
 std::string display_text(std::string_view in, std::size_t max_chars);
 
-// Escapes & < > " ' for element text and attribute values alike.
-std::string xml_escape(std::string_view clean);
-void append_xml_escaped(std::string& out, std::string_view clean);
-
-// <name>escaped text</name> and a newline.
-void append_element(std::string& out, std::string_view name, std::string_view clean);
-
 // Percent-encodes everything except RFC 3986 unreserved characters.
 std::string url_encode(std::string_view in);
 
 // self_url?term=<term>&offset=<offset> (unescaped; escape it for XML).
 std::string page_url(std::string_view self_url, std::string_view term, std::size_t offset);
 
-inline constexpr std::string_view kXmlDeclaration = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 inline constexpr std::string_view kXmlContentType = "text/xml; charset=utf-8";
 inline constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
 

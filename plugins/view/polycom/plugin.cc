@@ -1,10 +1,10 @@
 #include "plugins/view/polycom/polycom_view.h"
-#include "plugins/view/common/view_plugin.h"
 
 namespace {
-using PolycomViewPlugin = dialtone::plugins::view::ViewPlugin<dialtone::plugins::view::PolycomView>;
+using PolycomViewPlugin =
+    dialtone::plugins::view::DescribedViewPlugin<&dialtone::plugins::view::polycom_view>;
 }
 
 DIALTONE_PLUGIN(PolycomViewPlugin, "view.polycom", "view", "0.1.0",
                 "renders directory search pages for the Polycom microbrowser (XHTML)",
-                "", "", dialtone::plugins::view::kNoOptions)
+                "", "", dialtone::plugins::view::kNoViewOptions)

@@ -1,10 +1,10 @@
 #include "plugins/view/snom/snom_view.h"
-#include "plugins/view/common/view_plugin.h"
 
 namespace {
-using SnomViewPlugin = dialtone::plugins::view::ViewPlugin<dialtone::plugins::view::SnomView>;
+using SnomViewPlugin =
+    dialtone::plugins::view::DescribedViewPlugin<&dialtone::plugins::view::snom_view>;
 }
 
 DIALTONE_PLUGIN(SnomViewPlugin, "view.snom", "view", "0.1.0",
                 "renders directory search pages for snom IP phones (SnomIPPhoneDirectory)",
-                "", "", dialtone::plugins::view::kNoOptions)
+                "", "", dialtone::plugins::view::kNoViewOptions)

@@ -1,10 +1,10 @@
 #include "plugins/view/thomson/thomson_view.h"
-#include "plugins/view/common/view_plugin.h"
 
 namespace {
-using ThomsonViewPlugin = dialtone::plugins::view::ViewPlugin<dialtone::plugins::view::ThomsonView>;
+using ThomsonViewPlugin =
+    dialtone::plugins::view::DescribedViewPlugin<&dialtone::plugins::view::thomson_view>;
 }
 
 DIALTONE_PLUGIN(ThomsonViewPlugin, "view.thomson", "view", "0.1.0",
                 "renders directory search pages for Thomson ST2022/ST2030 phones (ThomsonPhoneBook)",
-                "", "", dialtone::plugins::view::kNoOptions)
+                "", "", dialtone::plugins::view::kNoViewOptions)

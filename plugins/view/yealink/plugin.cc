@@ -1,10 +1,10 @@
 #include "plugins/view/yealink/yealink_view.h"
-#include "plugins/view/common/view_plugin.h"
 
 namespace {
-using YealinkViewPlugin = dialtone::plugins::view::ViewPlugin<dialtone::plugins::view::YealinkView>;
+using YealinkViewPlugin =
+    dialtone::plugins::view::DescribedViewPlugin<&dialtone::plugins::view::yealink_view>;
 }
 
 DIALTONE_PLUGIN(YealinkViewPlugin, "view.yealink", "view", "0.1.0",
                 "renders directory search pages for Yealink IP phones (YealinkIPPhoneDirectory)",
-                "", "", dialtone::plugins::view::kNoOptions)
+                "", "", dialtone::plugins::view::kNoViewOptions)

@@ -49,7 +49,6 @@ int main() {
                      "        - {name: offset, in: query, schema: {type: integer, minimum: 0}}\n";
       }
       std::string ok = method == "POST" ? "201" : (method == "GET" ? "200" : "204");
-      if (path == "/1.1/users/import" && method == "PUT") ok = "200";
       std::cout << "      responses:\n        \"" << ok << "\": {description: \"success\"}\n";
       if (r.auth != dialtone::sdk::RouteAuth::none)
         std::cout << "        \"400\": {description: \"list of error messages\"}\n"

@@ -18,7 +18,7 @@
 #include "plugins/backend/sip/sip_plugin.h"
 #include "plugins/provisioning/provd/autoprov_lua.h"
 #include "plugins/provisioning/provd/provd.h"
-#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/plugins/backend/sip/sip_host.h"
 
 namespace sip = dialtone::plugins::backend::sip;
@@ -47,7 +47,7 @@ class SipProvisioningTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
-        "yealink", std::make_shared<prov::YealinkVendor>()));
+        "yealink", std::make_shared<prov::DescribedVendor>(prov::yealink_description())));
   }
   void TearDown() override {
     if (plugin_) plugin_->stop();

@@ -18,7 +18,7 @@
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/confd_api.h"
 #include "plugins/provisioning/provd/provd.h"
-#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/support/pg_fixture.h"
 
 // PluginHarness needs the symbol; this binary holds no plugin.
@@ -63,7 +63,7 @@ class ProvdConfd : public ::testing::Test {
     store_ = std::move(*st);
     host_.set_store(store_.get());
     confd_host_.set_store(store_.get());
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkVendor>()));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description())));
     http_ = std::make_unique<kernel::HttpServerImpl>(
         std::vector<kernel::ListenerConfig>{{.name = "provd"}, {.name = "provd_phones"}}, host_.log());
     ProvdSettings s;

@@ -13,7 +13,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "plugins/provisioning/provd/provd_plugin.h"
-#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/support/pg_fixture.h"
 
 namespace dialtone::plugins::provisioning {
@@ -48,7 +48,7 @@ class ProvdPluginTest : public ::testing::Test {
     store_ = std::move(*st);
     host_.set_store(store_.get());
     host_.http()->set_listeners({"provd", "provd_phones"});
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<YealinkVendor>()));
+    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description())));
   }
   void TearDown() override {
     plugin_.reset();

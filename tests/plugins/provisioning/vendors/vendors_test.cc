@@ -11,13 +11,17 @@
 #include <map>
 #include <sstream>
 
-#include "plugins/provisioning/aastra/aastra_vendor.h"
-#include "plugins/provisioning/cisco_spa/cisco_spa_vendor.h"
-#include "plugins/provisioning/grandstream/grandstream_vendor.h"
-#include "plugins/provisioning/polycom/polycom_vendor.h"
+#include "plugins/provisioning/aastra/aastra_description.h"
+#include "plugins/provisioning/cisco_sccp/cisco_sccp_description.h"
+#include "plugins/provisioning/cisco_spa/cisco_spa_description.h"
+#include "plugins/provisioning/grandstream/grandstream_description.h"
+#include "plugins/provisioning/null/null_description.h"
+#include "plugins/provisioning/polycom/polycom_description.h"
 #include "plugins/provisioning/provd/template_store.h"
-#include "plugins/provisioning/snom/snom_vendor.h"
-#include "plugins/provisioning/yealink/yealink_vendor.h"
+#include "plugins/provisioning/snom/snom_description.h"
+#include "plugins/provisioning/thomson/thomson_description.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
+#include "plugins/provisioning/zero/zero_description.h"
 
 namespace dialtone::plugins::provisioning {
 namespace {
@@ -137,7 +141,7 @@ std::string xml_text(Poco::XML::Document* d, const std::string& name, const std:
 }
 
 TEST_F(Render, YealinkDetectsRealUserAgentsAndFileNames) {
-  YealinkVendor y;
+  DescribedVendor y{yealink_description()};
   auto d = y.detect(ua("Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->vendor, "Yealink");
@@ -154,7 +158,7 @@ TEST_F(Render, YealinkDetectsRealUserAgentsAndFileNames) {
 }
 
 TEST_F(Render, YealinkFilesCarryLinesKeysAndSettings) {
-  YealinkVendor y;
+  DescribedVendor y{yealink_description()};
   auto f = files(y, sample("Yealink", "T46S", "00:15:65:aa:bb:cc"));
   ASSERT_TRUE(f.count("y000000000066.cfg"));
   ASSERT_TRUE(f.count("001565aabbcc.cfg"));
@@ -177,13 +181,15 @@ TEST_F(Render, YealinkFilesCarryLinesKeysAndSettings) {
   EXPECT_EQ(kv["local_time.time_zone"], "+1");
   EXPECT_EQ(kv["local_time.ntp_server1"], "10.0.0.2");
   EXPECT_EQ(kv["lang.gui"], "French");
+  // The remote phone book is the lookup route, where the phone puts what
+  // the user typed in place of #SEARCH (the input route answers a form).
   EXPECT_EQ(kv["remote_phonebook.data.1.url"],
-            "http://10.0.0.1:9498/0.1/directories/input/default/yealink");
+            "http://10.0.0.1:9498/0.1/directories/lookup/default/yealink?term=#SEARCH");
   EXPECT_EQ(kv["security.user_password"], "admin:adminpw");
 }
 
 TEST_F(Render, YealinkValueWithLineBreakCannotInjectAKey) {
-  YealinkVendor y;
+  DescribedVendor y{yealink_description()};
   auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");
   c.lines[0].display_name = "Eve\nsecurity.user_password = admin:owned";
   auto kv = parse_kv(files(y, c)["001565aabbcc.cfg"].content, '=');
@@ -191,7 +197,7 @@ TEST_F(Render, YealinkValueWithLineBreakCannotInjectAKey) {
 }
 
 TEST_F(Render, SnomDetectsAndRendersXmlSettings) {
-  SnomVendor s;
+  DescribedVendor s{snom_description()};
   auto d = s.detect(ua("Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25)"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->vendor, "Snom");
@@ -222,7 +228,7 @@ TEST_F(Render, SnomDetectsAndRendersXmlSettings) {
 }
 
 TEST_F(Render, PolycomDetectsAndRendersRegAttributes) {
-  PolycomVendor p;
+  DescribedVendor p{polycom_description()};
   auto d = p.detect(ua("FileTransport PolycomVVX-VVX_410-UA/5.9.0.9373", "0004f2aabbcc-phone.cfg"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->model, "VVX410");
@@ -262,7 +268,7 @@ TEST_F(Render, PolycomDetectsAndRendersRegAttributes) {
 }
 
 TEST_F(Render, AastraDetectsAndRendersColonSeparatedKeys) {
-  AastraVendor v;
+  DescribedVendor v{aastra_description()};
   auto d = v.detect(ua("Aastra6731i MAC:00-08-5D-23-74-29 V:3.3.1.2235-SIP"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->model, "6731i");
@@ -285,7 +291,7 @@ TEST_F(Render, AastraDetectsAndRendersColonSeparatedKeys) {
 }
 
 TEST_F(Render, CiscoSpaDetectsAndRendersFlatProfile) {
-  CiscoSpaVendor v;
+  DescribedVendor v{cisco_spa_description()};
   auto d = v.detect(ua("Cisco/SPA504G-7.5.5 (0022555eab12)(CCQ162306EA)"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->model, "SPA504G");
@@ -304,7 +310,7 @@ TEST_F(Render, CiscoSpaDetectsAndRendersFlatProfile) {
 }
 
 TEST_F(Render, GrandstreamDetectsAndRendersPValues) {
-  GrandstreamVendor v;
+  DescribedVendor v{grandstream_description()};
   auto d = v.detect(ua("Grandstream Model HW GXP2170 SW 1.0.11.3 DevId 000b82aabbcc"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->model, "GXP2170");
@@ -321,6 +327,156 @@ TEST_F(Render, GrandstreamDetectsAndRendersPValues) {
   EXPECT_EQ(xml_text(doc, "P404"), "bob1001");
   EXPECT_EQ(xml_text(doc, "P323"), "1");
   EXPECT_EQ(xml_text(doc, "P326"), "1002");
+}
+
+TEST_F(Render, YealinkCommonFileNameIsAModelNotAMac) {
+  DescribedVendor y{yealink_description()};
+  // Over HTTP the User-Agent may lack the MAC: the common file must not lend one.
+  auto d = y.detect(ua("Yealink SIP-T46G 28.81.0.110", "y000000000028.cfg"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "T46G");
+  EXPECT_EQ(d->mac, "");
+  auto own = y.detect(ua("Yealink SIP-T46G 28.81.0.110", "001565aabbcc.cfg"));
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->mac, "00:15:65:aa:bb:cc");
+  auto t = y.detect(tftp("y000000000028.cfg"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->mac, "");
+}
+
+TEST_F(Render, YealinkV7xModelsGetTheirCommonFileAndFirmware) {
+  DescribedVendor y{yealink_description()};
+  struct Case {
+    const char *model, *common, *firmware;
+  };
+  for (auto c : {Case{"T32G", "y000000000032.cfg", "32.70.1.33.rom"},
+                 Case{"T42G", "y000000000029.cfg", "29.71.0.155.rom"},
+                 Case{"T21P", "y000000000034.cfg", "34.72.0.75.rom"},
+                 Case{"T28P", "y000000000000.cfg", "2.73.0.50.rom"},
+                 Case{"W52P", "y000000000025.cfg", "25.73.0.40.rom"}}) {
+    SCOPED_TRACE(c.model);
+    auto t = y.detect(tftp(c.common));
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->model, c.model);
+    auto f = files(y, sample("Yealink", c.model, "00:15:65:aa:bb:cc"));
+    ASSERT_TRUE(f.count(c.common));
+    auto kv = parse_kv(f[c.common].content, '=');
+    EXPECT_EQ(kv["static.firmware.url"], std::string("http://10.0.0.1:8667/firmware/") + c.firmware);
+  }
+  auto d = y.detect(ua("Yealink SIP-T28P 2.73.0.50 00:15:65:12:34:56"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "T28P");
+  EXPECT_EQ(d->version, "2.73.0.50");
+  EXPECT_EQ(d->mac, "00:15:65:12:34:56");
+  // V8x firmwares are not bundled: no firmware line.
+  auto f = files(y, sample("Yealink", "T46S", "00:15:65:aa:bb:cc"));
+  EXPECT_EQ(parse_kv(f["y000000000066.cfg"].content, '=').count("static.firmware.url"), 0u);
+}
+
+TEST_F(Render, CiscoSpaAnalogAdaptersAreDetected) {
+  DescribedVendor v{cisco_spa_description()};
+  auto d = v.detect(ua("Linksys/PAP2T-5.1.6(LS)", "spa001122334455.xml"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model, "PAP2T");
+  EXPECT_EQ(d->mac, "00:11:22:33:44:55");
+  auto a = v.detect(ua("Cisco/SPA112-1.4.1(SR1) (0011223344aa)"));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->model, "SPA112");
+  EXPECT_EQ(a->mac, "00:11:22:33:44:aa");
+  auto f = files(v, sample("Cisco", "SPA2102", "00:11:22:33:44:55"));
+  auto doc = parse_xml(f["spa001122334455.xml"].content);
+  EXPECT_EQ(xml_text(doc, "Proxy_2_"), "10.0.0.1:5060");
+  EXPECT_EQ(xml_text(doc, "Extended_Function_1_"), "fnc=blf+sd+cp;sub=1002@10.0.0.1;nme=Carol");
+}
+
+TEST_F(Render, CiscoSccpDetectsTftpNamesAndRendersCnfXml) {
+  DescribedVendor v{cisco_sccp_description()};
+  auto d = v.detect(tftp("SEP001AA1B2C3D4.cnf.xml"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->vendor, "Cisco");
+  EXPECT_EQ(d->mac, "00:1a:a1:b2:c3:d4");
+  ASSERT_TRUE(v.detect(tftp("CTLSEP001AA1B2C3D4.tlv")));
+  auto x = v.detect(tftp("XMLDefault.cnf.xml"));
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->mac, "");
+  EXPECT_FALSE(v.detect(tftp("y000000000028.cfg")));
+  EXPECT_FALSE(v.sync_event(*d));
+
+  auto f = files(v, sample("Cisco", "7941G", "00:1a:a1:b2:c3:d4"));
+  ASSERT_TRUE(f.count("XMLDefault.cnf.xml"));
+  ASSERT_TRUE(f.count("SEP001AA1B2C3D4.cnf.xml"));
+  EXPECT_TRUE(f["SEP001AA1B2C3D4.cnf.xml"].sensitive);
+  EXPECT_FALSE(f["XMLDefault.cnf.xml"].sensitive);
+  auto doc = parse_xml(f["SEP001AA1B2C3D4.cnf.xml"].content);
+  EXPECT_EQ(xml_text(doc, "deviceProtocol"), "SCCP");
+  EXPECT_EQ(xml_text(doc, "processNodeName"), "10.0.0.1");
+  EXPECT_EQ(xml_text(doc, "loadInformation"), "SCCP41.9-4-2SR3-1S");
+  EXPECT_EQ(xml_text(doc, "timeZone"), "Romance Standard/Daylight Time");
+  Poco::AutoPtr<Poco::XML::NodeList> locale = doc->getElementsByTagName("userLocale");
+  ASSERT_EQ(locale->length(), 1u);
+  auto* user_locale = static_cast<Poco::XML::Element*>(locale->item(0));
+  EXPECT_EQ(user_locale->getChildElement("name")->innerText(), "French_France");
+  EXPECT_EQ(user_locale->getChildElement("langCode")->innerText(), "fr");
+  EXPECT_EQ(xml_text(doc, "name"), "10.0.0.2");  // the NTP server
+  EXPECT_EQ(xml_text(doc, "networkLocale"), "France");
+  EXPECT_EQ(xml_text(doc, "directoryURL"), "http://10.0.0.1:9498/0.1/directories/input/default/cisco");
+  auto def = parse_xml(f["XMLDefault.cnf.xml"].content);
+  EXPECT_EQ(xml_text(def, "processNodeName"), "10.0.0.1");
+}
+
+TEST_F(Render, ThomsonDetectsAndRendersIniSections) {
+  DescribedVendor v{thomson_description()};
+  auto d = v.detect(ua("THOMSON ST2030 hw5 fw2.74 00-14-7F-E1-47-B3"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->vendor, "Thomson");
+  EXPECT_EQ(d->model, "ST2030");
+  EXPECT_EQ(d->version, "2.74");
+  EXPECT_EQ(d->mac, "00:14:7f:e1:47:b3");
+  auto t = v.detect(tftp("ST2030S_00147FE147B3.txt"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->model, "ST2030");
+  EXPECT_EQ(t->mac, "00:14:7f:e1:47:b3");
+  auto inf = v.detect(tftp("TB30S.inf"));
+  ASSERT_TRUE(inf);
+  EXPECT_EQ(inf->model, "TB30");
+
+  auto c = sample("Thomson", "ST2030", "00:14:7f:e1:47:b3");
+  auto f = files(v, c);
+  ASSERT_TRUE(f.count("ST2030S.inf"));
+  ASSERT_TRUE(f.count("ST2030S_00147FE147B3.txt"));
+  EXPECT_TRUE(f["ST2030S_00147FE147B3.txt"].sensitive);
+  auto kv = parse_kv(f["ST2030S_00147FE147B3.txt"].content, '=');
+  EXPECT_EQ(kv["regid1"], "alice-auth");
+  EXPECT_EQ(kv["regpwd1"], "s3cret&<x>");
+  EXPECT_EQ(kv["TEL1Number"], "alice1000");
+  EXPECT_EQ(kv["DisplayName1"], "Alice \"Ops\" Martin");
+  EXPECT_EQ(kv["ProxyServerMP1"], "10.0.0.1");
+  EXPECT_EQ(kv["TEL2Number"], "bob1001");
+  EXPECT_EQ(kv["VoiceMailTelNum"], "*98");
+  EXPECT_EQ(kv["FeatureKeyExt01"], "S/<sip:1002>");
+  EXPECT_EQ(kv["FeatureKeyExt02"], "L/<sip:0612345678>");
+  EXPECT_EQ(kv["NtpZoneNum"], "22");
+  EXPECT_EQ(kv["LanguageType"], "1");
+  EXPECT_EQ(kv["CountryCode"], "FR");
+  EXPECT_EQ(kv["Phonebook1_url"],
+            "http://10.0.0.1:9498/0.1/directories/lookup/default/thomson?term=#SEARCH");
+  EXPECT_EQ(kv["config_sn"].size(), 12u);
+  // The phone applies a file only when config_sn changes.
+  c.lines[0].password = "changed";
+  auto changed = parse_kv(files(v, c)["ST2030S_00147FE147B3.txt"].content, '=');
+  EXPECT_NE(changed["config_sn"], kv["config_sn"]);
+  auto inf_kv = parse_kv(f["ST2030S.inf"].content, '=');
+  EXPECT_EQ(inf_kv["config"], "http://10.0.0.1:8667/");
+  EXPECT_EQ(inf_kv["fwurl"], "http://10.0.0.1:8667/binary/v2030SG.R11.1.SED.101223.2.74.zz");
+}
+
+TEST_F(Render, NullAndZeroAreOneDescriptionEach) {
+  DescribedVendor null_v{null_description()}, zero_v{zero_description()};
+  EXPECT_EQ(null_v.policy(), sdk::ServePolicy::refuse);
+  EXPECT_EQ(zero_v.policy(), sdk::ServePolicy::configure);
+  EXPECT_FALSE(null_v.detect(ua("Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc", "001565aabbcc.cfg")));
+  EXPECT_FALSE(zero_v.detect(tftp("001565aabbcc.cfg")));
+  EXPECT_TRUE(files(zero_v, sample("zero", "", "00:15:65:aa:bb:cc")).empty());
 }
 
 // provd's forward keys (raw_config type "forward", value *21<exten> ...) and
@@ -347,7 +503,7 @@ std::map<std::string, std::pair<std::string, std::string>> xml_all(Poco::XML::Do
 
 TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
   {
-    YealinkVendor v;
+    DescribedVendor v{yealink_description()};
     auto kv = parse_kv(files(v, with_feature_keys("Yealink", "T46S", "00:15:65:aa:bb:cc"))["001565aabbcc.cfg"].content, '=');
     EXPECT_EQ(kv["linekey.4.type"], "13");  // speed dial
     EXPECT_EQ(kv["linekey.4.value"], "*211002");
@@ -356,14 +512,14 @@ TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
     EXPECT_EQ(kv["linekey.5.label"], "DND");
   }
   {
-    SnomVendor v;
+    DescribedVendor v{snom_description()};
     auto doc = parse_xml(files(v, with_feature_keys("Snom", "360", "00:04:13:aa:bb:cc"))["snom360-000413AABBCC.htm"].content);
     auto keys = xml_all(doc, "fkey");
     EXPECT_EQ(keys["3"], std::make_pair(std::string("speed *211002"), std::string("Fwd Carol")));
     EXPECT_EQ(keys["4"], std::make_pair(std::string("speed *25"), std::string("DND")));
   }
   {
-    PolycomVendor v;
+    DescribedVendor v{polycom_description()};
     auto f = files(v, with_feature_keys("Polycom", "VVX410", "00:04:f2:aa:bb:cc"));
     auto dir = parse_xml(f["0004f2aabbcc-directory.xml"].content);
     Poco::AutoPtr<Poco::XML::NodeList> items = dir->getElementsByTagName("item");
@@ -378,7 +534,7 @@ TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
     EXPECT_EQ(by_number["*25"], "DND");
   }
   {
-    AastraVendor v;
+    DescribedVendor v{aastra_description()};
     auto kv = parse_kv(files(v, with_feature_keys("Aastra", "6731i", "00:08:5d:23:74:29"))["00085D237429.cfg"].content, ':');
     EXPECT_EQ(kv["prgkey4 type"], "speeddial");
     EXPECT_EQ(kv["prgkey4 value"], "*211002");
@@ -386,13 +542,13 @@ TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
     EXPECT_EQ(kv["prgkey5 value"], "*25");
   }
   {
-    CiscoSpaVendor v;
+    DescribedVendor v{cisco_spa_description()};
     auto doc = parse_xml(files(v, with_feature_keys("Cisco", "SPA504G", "00:22:55:5e:ab:12"))["spa0022555eab12.xml"].content);
     EXPECT_EQ(xml_text(doc, "Extended_Function_4_"), "fnc=sd;ext=*211002@10.0.0.1;nme=Fwd Carol");
     EXPECT_EQ(xml_text(doc, "Extended_Function_5_"), "fnc=sd;ext=*25@10.0.0.1;nme=DND");
   }
   {
-    GrandstreamVendor v;
+    DescribedVendor v{grandstream_description()};
     auto doc = parse_xml(files(v, with_feature_keys("Grandstream", "GXP2170", "00:0b:82:aa:bb:cc"))["cfg000b82aabbcc.xml"].content);
     // Key 4: P335 mode (0 speed dial), P337 label, P338 value.
     EXPECT_EQ(xml_text(doc, "P335"), "0");
@@ -403,7 +559,7 @@ TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
 }
 
 TEST_F(Render, TemplateLayersDeviceOverModelOverVendorOverSite) {
-  YealinkVendor y;
+  DescribedVendor y{yealink_description()};
   auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");
   auto write = [&](const fs::path& p, const std::string& text) {
     fs::create_directories(p.parent_path());
@@ -426,7 +582,7 @@ TEST_F(Render, TemplateLayersDeviceOverModelOverVendorOverSite) {
 }
 
 TEST_F(Render, BrokenTemplateIsAnErrorNamingIt) {
-  YealinkVendor y;
+  DescribedVendor y{yealink_description()};
   fs::create_directories(root_ / "vendor" / "provisioning.yealink");
   std::ofstream(root_ / "vendor" / "provisioning.yealink" / "device.cfg") << "{{#lines}}unclosed\n";
   store_->changed();

@@ -2,11 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include <dialtone/mustache.h>
+
 namespace dialtone::plugins::view {
 namespace {
 
+// Views escape through the template engine, as provisioning files do.
 TEST(ViewText, EscapesAllFiveXmlSpecials) {
-  EXPECT_EQ(xml_escape("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+  EXPECT_EQ(mustache::escape_xml("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+  sdk::TemplateData ctx;
+  ctx.set("v", "a&b<c>d\"e'f");
+  auto out = mustache::render("<x a=\"{{v}}\">{{v}}</x>", ctx, sdk::Escape::xml);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out, "<x a=\"a&amp;b&lt;c&gt;d&quot;e&apos;f\">a&amp;b&lt;c&gt;d&quot;e&apos;f</x>");
 }
 
 TEST(ViewText, ControlCharactersBecomeSingleSpaces) {

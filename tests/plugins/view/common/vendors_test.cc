@@ -45,20 +45,19 @@ struct Vendor {
   bool nav_counts;         // navigation items are item_tag elements too
 };
 
-template <class V>
-Vendor vendor(std::string root, std::string item_tag, bool nav_counts = false) {
-  V v;
-  return {std::string(v.vendor()), [] { return std::make_unique<V>(); }, V::kLimits,
-          V::kNameChars, std::move(root), std::move(item_tag), nav_counts};
+Vendor vendor(const ViewDescription& d, std::string root, std::string item_tag,
+              bool nav_counts = false) {
+  return {d.vendor, [&d] { return std::make_unique<DescribedView>(d); }, d.limits, d.name_chars,
+          std::move(root), std::move(item_tag), nav_counts};
 }
 
 std::vector<Vendor> all_vendors() {
-  return {vendor<CiscoView>("CiscoIPPhoneDirectory", "DirectoryEntry"),
-          vendor<YealinkView>("YealinkIPPhoneDirectory", "DirectoryEntry"),
-          vendor<SnomView>("SnomIPPhoneDirectory", "DirectoryEntry"),
-          vendor<AastraView>("AastraIPPhoneTextMenu", "MenuItem", true),
-          vendor<PolycomView>("html", "a", true),
-          vendor<ThomsonView>("ThomsonPhoneBook", "DirectoryEntry")};
+  return {vendor(cisco_view(), "CiscoIPPhoneDirectory", "DirectoryEntry"),
+          vendor(yealink_view(), "YealinkIPPhoneDirectory", "DirectoryEntry"),
+          vendor(snom_view(), "SnomIPPhoneDirectory", "DirectoryEntry"),
+          vendor(aastra_view(), "AastraIPPhoneTextMenu", "MenuItem", true),
+          vendor(polycom_view(), "html", "a", true),
+          vendor(thomson_view(), "ThomsonPhoneBook", "DirectoryEntry")};
 }
 
 constexpr const char* kSelf = "http://pbx.example.com:9498/0.1/directories/lookup/default/";

@@ -2,13 +2,18 @@
 
 #include <mutex>
 
+#include <dialtone/mustache.h>
 #include <dialtone/testing/fake_host.h>
 #include <gtest/gtest.h>
 
 #include "plugins/view/cisco/cisco_view.h"
-#include "plugins/view/common/view_plugin.h"
+#include "plugins/view/common/described_view.h"
 #include "plugins/view/phoned/subnets.h"
 #include "plugins/view/snom/snom_view.h"
+#include "plugins/view/thomson/thomson_view.h"
+#include "plugins/view/yealink/yealink_view.h"
+#include "plugins/provisioning/thomson/thomson_description.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/support/openapi_spec.h"
 
 namespace dialtone::plugins::view {
@@ -52,6 +57,8 @@ class Phoned : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(cisco_.run());
     ASSERT_TRUE(snom_.run());
+    ASSERT_TRUE(yealink_.run());
+    ASSERT_TRUE(thomson_.run());
     for (int i = 0; i < 100; ++i)
       lookup_->entries.push_back({"Alice " + std::to_string(i), std::to_string(2000 + i)});
     lookup_->entries.push_back({"Bob & Co", "3000"});
@@ -64,8 +71,10 @@ class Phoned : public ::testing::Test {
   }
 
   FakeHost host_{"view.phoned"};
-  PluginHarness<ViewPlugin<CiscoView>> cisco_{host_};
-  PluginHarness<ViewPlugin<SnomView>> snom_{host_};
+  PluginHarness<DescribedViewPlugin<&cisco_view>> cisco_{host_};
+  PluginHarness<DescribedViewPlugin<&snom_view>> snom_{host_};
+  PluginHarness<DescribedViewPlugin<&yealink_view>> yealink_{host_};
+  PluginHarness<DescribedViewPlugin<&thomson_view>> thomson_{host_};
   PluginHarness<PhonedPlugin> phoned_{host_, kPhonedOptions};
   std::shared_ptr<FakeLookup> lookup_ = std::make_shared<FakeLookup>();
 };
@@ -127,6 +136,56 @@ TEST_F(Phoned, LookupRendersResultsThroughTheLookupService) {
   EXPECT_EQ(lookup_->asked[0].term, "Bob");
 }
 
+// The remote phone book URL the provisioning plugins write into Yealink and
+// Thomson files, with the term the phone puts in place of #SEARCH, answers
+// results; the input route would answer a second search form.
+std::string provisioned_phonebook_url(const provisioning::VendorDescription& vendor,
+                                      const std::string& key, const std::string& mac) {
+  provisioning::DescribedVendor v{vendor};
+  sdk::DeviceConfig c;
+  c.device = {std::string(v.vendor()), vendor.models.front().name, "", mac};
+  c.directory_base_url = "http://pbx.example.com:9498/0.1/directories/input/default";
+  c.provisioning_url = "http://pbx.example.com:8667";
+  mustache::BundledRenderer renderer(v.templates());
+  auto files = v.files(c, renderer);
+  if (!files) return "render failed: " + files.error().message;
+  for (const auto& f : *files) {
+    auto at = f.content.find(key);
+    if (at == std::string::npos) continue;
+    auto begin = f.content.find_first_not_of(" =", at + key.size());
+    return f.content.substr(begin, f.content.find('\n', begin) - begin);
+  }
+  return key + " not found";
+}
+
+TEST_F(Phoned, ProvisionedRemotePhoneBookUrlsAnswerResults) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  const std::string host = "http://pbx.example.com:9498";
+  struct Case {
+    const provisioning::VendorDescription& vendor;
+    std::string key, mac, root;
+  };
+  for (const auto& c : {Case{provisioning::yealink_description(), "remote_phonebook.data.1.url",
+                             "00:15:65:aa:bb:cc", "<YealinkIPPhoneDirectory>"},
+                        Case{provisioning::thomson_description(), "Phonebook1_url",
+                             "00:14:7f:e1:47:b3", "<ThomsonPhoneBook>"}}) {
+    auto url = provisioned_phonebook_url(c.vendor, c.key, c.mac);
+    SCOPED_TRACE(url);
+    ASSERT_EQ(url.rfind(host, 0), 0u);
+    auto search = url.find("#SEARCH");
+    ASSERT_NE(search, std::string::npos);
+    url.replace(search, 7, "Bob");
+    auto r = get(url.substr(host.size()));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(c.root), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("<Name>Bob &amp; Co</Name>"), std::string::npos) << r.body;
+  }
+  // What the Yealink files used to say: the input route, which asks again.
+  auto input = get("/0.1/directories/input/default/yealink?term=Bob");
+  EXPECT_NE(input.body.find("<YealinkIPPhoneInputScreen"), std::string::npos) << input.body;
+}
+
 TEST_F(Phoned, NextLinkOfTheFirstPageServesTheRest) {
   provide_lookup();
   ASSERT_TRUE(phoned_.run());
@@ -163,6 +222,20 @@ TEST_F(Phoned, UserUuidIsPassedInEitherSegmentOrder) {
   ASSERT_EQ(lookup_->asked.size(), 2u);
   EXPECT_EQ(lookup_->asked[0].user_uuid, uuid);
   EXPECT_EQ(lookup_->asked[1].user_uuid, uuid);
+}
+
+// xivo-phoned's form: /0.1/directories/lookup/<profile>/<vendor>?xivo_user_uuid=...
+TEST_F(Phoned, UserUuidIsTakenFromTheQueryAsXivoPhonedDoes) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  const std::string uuid = "7f523550-03cf-4dac-a858-cb8afdb34775";
+  auto a = get("/0.1/directories/lookup/default/cisco?xivo_user_uuid=" + uuid + "&term=Bob");
+  auto b = get("/0.1/directories/lookup/default/cisco?xivo_user_uuid=00000000-0000-0000-0000-000000000000&term=Bob");
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(b.status, 200) << b.body;
+  ASSERT_EQ(lookup_->asked.size(), 2u);
+  EXPECT_EQ(lookup_->asked[0].user_uuid, uuid);
+  EXPECT_EQ(lookup_->asked[1].user_uuid, "");
 }
 
 TEST_F(Phoned, AddressOutsideAuthorizedSubnetsIsRefused) {

@@ -1,0 +1,301 @@
+// Attended transfer: REFER with Replaces joins two calls (RFC 3725
+// third-party call control), and INVITE with Replaces (RFC 3891).
+#include "plugins/backend/sip/stack_impl.h"
+
+namespace dialtone::plugins::backend::sip {
+
+void SipStack::Impl::refuse_offer(nta_leg_t* leg, std::uint32_t cseq, const std::string& offer) {
+  std::string answer;
+  if (auto s = parse_sdp(offer)) {
+    for (auto& m : s->media) m.port = 0;
+    answer = s->to_string();
+  }
+  if (leg) ack_on(leg, cseq, answer);
+}
+
+void SipStack::Impl::attended_transfer(Call& c1, MediaLeg from, const std::string& value) {
+  nta_leg_t* ref = leg_of(c1, from);
+  Home h;
+  sip_replaces_t* rp = sip_replaces_make(h.get(), value.c_str());
+  auto p = party_by_replaces(rp);
+  std::string who = user_of(c1, from);
+  if (!p || p->call == &c1 || who.empty() || user_of(*p->call, p->side) != who) {
+    log.info("sip: call " + c1.id + ": attended transfer refused: Replaces \"" + value +
+             "\" names no other call of " + (who.empty() ? std::string("the referrer") : who));
+    notify_refer(ref, 481, "Call/Transaction Does Not Exist", true, nullptr);
+    return;
+  }
+  Call& c2 = *p->call;
+  if (c2.transfer || c2.joined_with || c2.offer_pending) {
+    notify_refer(ref, 491, "Request Pending", true, nullptr);
+    return;
+  }
+  MediaLeg yside = other_side(p->side);
+  c1.referrer = ref;
+  c1.referrer_side = from;
+  c1.referrer_gone = false;
+  c1.joined_with = c2.serial;
+  c1.join_notify = true;
+  c2.referrer = leg_of(c2, p->side);
+  c2.referrer_side = p->side;
+  c2.referrer_gone = false;
+  c2.joined_with = c1.serial;
+  c2.join_notify = false;
+  notify_refer(ref, 100, "Trying", false, nullptr);
+  log.info("sip: call " + c1.id + ": " + who + " joins it to call " + c2.id);
+  DialogRequest* d = send_in_dialog(c2, leg_of(c2, yside), sip_method_invite, "INVITE", "", "");
+  if (!d) {
+    join_failed(c1, 500, false);
+    return;
+  }
+  d->raw = true;
+  d->from = p->side;
+  c2.offer_pending = true;
+  auto s1 = c1.serial;
+  auto s2 = c2.serial;
+  d->on_final = [this, s1, s2, yside, d](int status, const std::string& offer) {
+    join_offered(s1, s2, yside, status, offer, d->cseq);
+  };
+}
+
+void SipStack::Impl::join_offered(std::uint64_t s1, std::uint64_t s2, MediaLeg yside, int status,
+                                  const std::string& offer, std::uint32_t cseq) {
+  Call* c2 = find_call(s2);
+  if (!c2) return;
+  nta_leg_t* yleg = leg_of(*c2, yside);
+  Call* c1 = find_call(s1);
+  bool live = c1 && c1->joined_with == s2 && c2->joined_with == s1;
+  if (status >= 300 || offer.empty() || !live) {
+    if (status < 300) refuse_offer(yleg, cseq, offer);
+    if (live) join_failed(*c1, status >= 300 ? status : 488, status < 300 && !offer.empty());
+    else if (status < 300 && !offer.empty()) end_call(*c2);
+    return;
+  }
+  auto r = c1->media->offer(c1->referrer_side, offer);
+  DialogRequest* d = nullptr;
+  if (r)
+    d = send_in_dialog(*c1, leg_of(*c1, other_side(c1->referrer_side)), sip_method_invite, "INVITE",
+                       "application/sdp", *r);
+  else
+    log.warn("sip: call " + c2->id + ": SDP of the party to join not usable: " + r.error().message);
+  if (!d) {
+    refuse_offer(yleg, cseq, offer);
+    join_failed(*c1, r ? 500 : media_error_status(r.error()), true);
+    return;
+  }
+  d->from = c1->referrer_side;
+  d->offer = true;
+  c1->offer_pending = true;
+  c2->join_cseq = cseq;
+  c2->join_offer = offer;
+  c2->join_side = yside;
+  d->on_final = [this, s1, s2](int st, const std::string& answer) { joined(s1, s2, st, answer); };
+}
+
+void SipStack::Impl::joined(std::uint64_t s1, std::uint64_t s2, int status,
+                            const std::string& answer) {
+  Call* c2 = find_call(s2);
+  if (!c2 || !c2->join_cseq) return;
+  MediaLeg yside = c2->join_side;
+  nta_leg_t* yleg = leg_of(*c2, yside);
+  std::uint32_t cseq = c2->join_cseq;
+  c2->join_cseq = 0;
+  Call* c1 = find_call(s1);
+  bool live = c1 && c1->joined_with == s2 && c2->joined_with == s1;
+  if (status >= 300 || answer.empty() || !live) {
+    refuse_offer(yleg, cseq, c2->join_offer);
+    if (live) join_failed(*c1, status >= 300 ? status : 488, true);
+    else end_call(*c2);
+    return;
+  }
+  ack_on(yleg, cseq, answer);
+  c1->joined_with = 0;
+  c1->join_notify = false;
+  c2->joined_with = 0;
+  auto y = take_leg(*c2, yside);
+  std::string joined_user = y ? y->target : std::string();
+  nta_leg_t* ref = c1->referrer;
+  nta_leg_t* old = y ? put_leg(*c1, c1->referrer_side, std::move(y)) : nullptr;
+  c1->referrer = nullptr;
+  bool gone1 = c1->referrer_gone;
+  c1->referrer_gone = false;
+  // c2 keeps only the transferor's leg.
+  nta_leg_t* ref2 = leg_of(*c2, c2->referrer_side);
+  bool gone2 = c2->referrer_gone;
+  c2->referrer = nullptr;
+  c2->referrer_gone = false;
+  c2->state = Call::State::ending;
+  if (ref2 && !gone2) send_bye(*c2, ref2);
+  if (c2->ended_status == 0) {
+    c2->ended_status = 200;
+    backend.call_event(c2->id, "ended", 200);
+  }
+  maybe_finish(*c2);
+  log.info("sip: call " + c1->id + ": joined with " + (joined_user.empty() ? "a trunk" : joined_user) +
+           " from call " + c2->id);
+  backend.call_event(c1->id, "transferred", 200);
+  if (gone1 || !old) return;
+  notify_refer(ref, 200, "OK", true, [this, s1, old] {
+    Call* c = find_call(s1);
+    if (c && !c->finishing) send_bye(*c, old);
+  });
+}
+
+void SipStack::Impl::join_failed(Call& c1, int status, bool c2_touched) {
+  Call* c2 = find_call(c1.joined_with);
+  c1.joined_with = 0;
+  c1.join_notify = false;
+  nta_leg_t* ref = c1.referrer;
+  c1.referrer = nullptr;
+  bool gone1 = c1.referrer_gone;
+  c1.referrer_gone = false;
+  log.info("sip: call " + c1.id + ": attended transfer failed with " + std::to_string(status));
+  if (c2) {
+    c2->joined_with = 0;
+    c2->join_cseq = 0;
+    nta_leg_t* ref2 = c2->referrer;
+    bool gone2 = c2->referrer_gone;
+    c2->referrer = nullptr;
+    c2->referrer_gone = false;
+    if (gone2 || c2_touched) end_call(*c2, gone2 ? ref2 : nullptr);
+  }
+  if (gone1) {
+    end_call(c1, ref);
+    return;
+  }
+  notify_refer(ref, status, phrase_of(status), true, nullptr);
+}
+
+void SipStack::Impl::join_abandoned(std::uint64_t other, std::uint64_t gone) {
+  Call* o = find_call(other);
+  if (!o || o->joined_with != gone) return;
+  o->joined_with = 0;
+  nta_leg_t* ref = o->referrer;
+  o->referrer = nullptr;
+  bool notify = o->join_notify;
+  o->join_notify = false;
+  bool left = o->referrer_gone;
+  o->referrer_gone = false;
+  if (o->join_cseq) {
+    // Its party's offer was waiting for the other call's answer.
+    refuse_offer(leg_of(*o, o->join_side), o->join_cseq, o->join_offer);
+    o->join_cseq = 0;
+    end_call(*o, left ? ref : nullptr);
+    return;
+  }
+  if (left) {
+    end_call(*o, ref);
+    return;
+  }
+  if (notify) notify_refer(ref, 487, "Request Terminated", true, nullptr);
+}
+
+int SipStack::Impl::on_replacing_invite(nta_incoming_t* irq, const sip_t* sip) {
+  if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id) return 400;
+  authenticate(irq, sip, true, "INVITE", [this, sip](nta_incoming_t* irq, const LineCredentials& line) {
+    replace_party(irq, sip, line);
+  });
+  return 0;
+}
+
+void SipStack::Impl::replace_party(nta_incoming_t* irq, const sip_t* sip,
+                                   const LineCredentials& line) {
+  auto p = party_by_replaces(sip->sip_replaces);
+  if (!p) {
+    log.info("sip: INVITE with Replaces from " + line.username + " names no answered call");
+    reply(irq, SIP_481_NO_TRANSACTION);
+    return;
+  }
+  Call& c = *p->call;
+  if (c.transfer || c.joined_with || c.offer_pending) {
+    reply(irq, SIP_491_REQUEST_PENDING);
+    return;
+  }
+  std::string offer = body_of(sip);
+  std::string sent;
+  if (!offer.empty()) {
+    auto r = c.media->offer(p->side, offer);
+    if (!r) {
+      int st = media_error_status(r.error());
+      log.info("sip: call " + c.id + ": INVITE with Replaces refused with " + std::to_string(st) + ": " +
+               r.error().message);
+      reply(irq, st, sip_status_phrase(st));
+      return;
+    }
+    sent = *r;
+  }
+  // The newcomer's dialog, kept as a branch of the call until it is connected.
+  auto br = std::make_unique<Branch>();
+  br->call = &c;
+  br->target = line.username;
+  br->final = true;
+  br->acked = true;
+  br->status = 200;
+  br->leg = nta_leg_tcreate(agent, &Impl::on_b_request, br.get(), SIPTAG_CALL_ID(sip->sip_call_id),
+                            SIPTAG_FROM(sip->sip_to), SIPTAG_TO(sip->sip_from), TAG_END());
+  if (!br->leg) {
+    reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+    return;
+  }
+  nta_leg_tag(br->leg, nullptr);
+  nta_leg_server_route(br->leg, sip->sip_record_route, sip->sip_contact);
+  nta_incoming_tag(irq, nta_leg_get_tag(br->leg));
+  nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+  Branch* nb = br.get();
+  c.branches.push_back(std::move(br));
+  DialogRequest* d = send_in_dialog(c, leg_of(c, other_side(p->side)), sip_method_invite, "INVITE",
+                                    sent.empty() ? "" : "application/sdp", sent);
+  if (!d) {
+    reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+    return;
+  }
+  d->from = p->side;
+  d->offer = !sent.empty();
+  d->irq = irq;  // answered 481 by release_dialog if the call ends meanwhile
+  c.offer_pending = true;
+  auto serial = c.serial;
+  MediaLeg side = p->side;
+  log.info("sip: call " + c.id + ": " + line.username + " replaces " +
+           (side == MediaLeg::a ? "the caller" : "the callee"));
+  d->on_final = [this, serial, side, nb, d](int status, const std::string& body) {
+    replaced(serial, side, nb, d, status, body);
+  };
+}
+
+void SipStack::Impl::replaced(std::uint64_t serial, MediaLeg side, Branch* nb, DialogRequest* d,
+                              int status, const std::string& body) {
+  Call* c = find_call(serial);
+  nta_incoming_t* irq = d->irq;
+  d->irq = nullptr;
+  if (!c || !irq) return;
+  if (nta_incoming_status(irq) >= 200) {
+    // Cancelled meanwhile (answered 487 by the stack).
+    nta_incoming_destroy(irq);
+    end_call(*c);
+    return;
+  }
+  if (status >= 300) {
+    nta_incoming_treply(irq, status, phrase_of(status), TAG_END());
+    nta_incoming_destroy(irq);
+    return;
+  }
+  auto it = std::find_if(c->branches.begin(), c->branches.end(),
+                         [nb](const auto& b) { return b.get() == nb; });
+  if (it == c->branches.end()) {
+    reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+    return;
+  }
+  std::unique_ptr<Branch> owned = std::move(*it);
+  c->branches.erase(it);
+  owned->counted = !owned->target.empty();
+  count_line(owned->target, 1);
+  nta_leg_t* old = put_leg(*c, side, std::move(owned));
+  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact),
+                      TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
+  nta_incoming_destroy(irq);
+  if (old) send_bye(*c, old);
+  backend.call_event(c->id, "transferred", 200);
+}
+
+}  // namespace dialtone::plugins::backend::sip

@@ -1,0 +1,652 @@
+// The B2BUA: an INVITE becomes a call routed by the dialplan, whose dial
+// rings B branches; answers, ACK, CANCEL, BYE and the release of a call.
+#include "plugins/backend/sip/stack_impl.h"
+
+namespace dialtone::plugins::backend::sip {
+
+int SipStack::Impl::on_invite(nta_incoming_t* irq, const sip_t* sip) {
+  if (!sip->sip_from || !sip->sip_to || !sip->sip_request->rq_url) return 400;
+  if (refuse_invite(irq, sip)) return 0;
+  Source src = source_of(irq);
+  with_trunks([this, irq, sip, src] {
+    // A peer trunk is recognized by its address and needs no digest.
+    for (auto& t : trunks) {
+      if (t.ip != src.ip || (t.port != 0 && t.port != src.port)) continue;
+      LineCredentials line;
+      line.username = t.name;
+      line.context = t.context;
+      start_call(irq, sip, line, &t);
+      return;
+    }
+    authenticate(irq, sip, true, "INVITE",
+                 [this, sip](nta_incoming_t* irq, const LineCredentials& line) {
+                   start_call(irq, sip, line, nullptr);
+                 });
+  });
+  return 0;
+}
+
+void SipStack::Impl::with_trunks(std::function<void()> next) {
+  auto now = mono_ms();
+  if (trunks_fetched_ms >= 0 && now - trunks_fetched_ms < cfg.credential_cache.count() * 1000) {
+    next();
+    return;
+  }
+  trunk_waiters.push_back(std::move(next));
+  if (trunk_waiters.size() > 1) return;
+  std::weak_ptr<Inbox> weak = inbox;
+  backend.find_trunks([this, weak](std::vector<TrunkInfo> list, bool ok) {
+    if (auto in = weak.lock())
+      in->post([this, list = std::move(list), ok] {
+        if (ok) {
+          trunks = list;
+          trunks_fetched_ms = mono_ms();
+          sync_trunk_qualify();
+        }
+        auto waiters = std::move(trunk_waiters);
+        trunk_waiters.clear();
+        for (auto& w : waiters) w();
+      });
+  });
+}
+
+void SipStack::Impl::count_line(const std::string& user, int delta) {
+  if (user.empty()) return;
+  std::lock_guard<std::mutex> lock(lines_mutex);
+  auto& n = line_calls[user];
+  n += delta;
+  if (n <= 0) line_calls.erase(user);
+}
+
+void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line,
+                                const TrunkInfo* trunk) {
+  auto call = std::make_unique<Call>();
+  Call* c = call.get();
+  c->serial = next_call++;
+  c->id = random_token(16);
+  c->a_irq = irq;
+  c->from_display = str(sip->sip_from->a_display);
+  c->from_user = str(sip->sip_from->a_url->url_user);
+  c->called = str(sip->sip_request->rq_url->url_user);
+  caller_extensions(*c, sip);
+  if (sip->sip_payload && sip->sip_payload->pl_data)
+    c->sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+  if (sip->sip_content_type) c->content_type = str(sip->sip_content_type->c_type);
+  c->media = std::make_unique<CallMedia>(relay.get(), cfg.media,
+                                         line.direct_media.value_or(cfg.media.direct_media),
+                                         c->id, &log);
+  if (!c->sdp.empty()) {
+    auto offer = c->media->offer(MediaLeg::a, c->sdp);
+    if (!offer) {
+      int st = media_error_status(offer.error());
+      log.info("sip: call " + c->id + " refused with " + std::to_string(st) + ": " +
+               offer.error().message);
+      reply(irq, st, sip_status_phrase(st));
+      return;
+    }
+    c->sdp = *offer;
+  }
+
+  c->a_leg = nta_leg_tcreate(agent, &Impl::on_a_request, c, SIPTAG_CALL_ID(sip->sip_call_id),
+                             SIPTAG_FROM(sip->sip_to), SIPTAG_TO(sip->sip_from), TAG_END());
+  if (!c->a_leg) {
+    reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
+    return;
+  }
+  nta_leg_tag(c->a_leg, nullptr);
+  nta_leg_server_route(c->a_leg, sip->sip_record_route, sip->sip_contact);
+  nta_incoming_tag(irq, nta_leg_get_tag(c->a_leg));
+  nta_incoming_bind(irq, &Impl::on_a_ack_cancel, c);
+  nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+
+  CallInfo info;
+  info.id = c->id;
+  info.caller_username = line.username;
+  info.caller_number = line.caller_number.empty() ? c->from_user : line.caller_number;
+  info.caller_name = line.caller_name.empty() ? c->from_display : line.caller_name;
+  if (info.caller_name.size() >= 2 && info.caller_name.front() == '"' && info.caller_name.back() == '"')
+    info.caller_name = info.caller_name.substr(1, info.caller_name.size() - 2);
+  info.called_number = c->called;
+  info.context = line.context;
+  info.origin = trunk ? "extern" : "intern";
+  info.variables = {{"XIVO_SRCNUM", info.caller_number},
+                    {"XIVO_DSTNUM", info.called_number},
+                    {"XIVO_CONTEXT", info.context},
+                    {"XIVO_CALLORIGIN", info.origin},
+                    {"XIVO_USERID", line.user_id},
+                    {"XIVO_LINEID", line.line_id},
+                    {"SIP_SOURCE_IP", source_of(irq).ip}};
+  if (trunk) info.variables["XIVO_TRUNKID"] = trunk->id;
+  c->caller_number = info.caller_number;
+  c->caller_name = info.caller_name;
+  c->context = info.context;
+  if (!trunk) {
+    c->caller_username = line.username;
+    count_line(c->caller_username, 1);
+  }
+  c->state = Call::State::routing;
+  call_ids[c->id] = c->serial;
+  calls.emplace(c->serial, std::move(call));
+  call_count = calls.size();
+  c->channel = backend.leg_created(LegInfo{c->id, {}, true, trunk ? trunk->name : line.username,
+                                           info.caller_number, info.caller_name, c->called,
+                                           sip->sip_call_id ? str(sip->sip_call_id->i_id) : std::string()});
+
+  std::weak_ptr<Inbox> weak = inbox;
+  auto serial = c->serial;
+  backend.route_call(info, [this, weak, serial](RouteDecision d) {
+    if (auto in = weak.lock()) in->post([this, serial, d = std::move(d)] { on_decision(serial, d); });
+  });
+}
+
+Call* SipStack::Impl::find_call(std::uint64_t serial) {
+  auto it = calls.find(serial);
+  return it == calls.end() ? nullptr : it->second.get();
+}
+
+void SipStack::Impl::answer_a(Call& c, int status, const char* phrase) {
+  if (c.a_irq && nta_incoming_status(c.a_irq) < 200) {
+    nta_incoming_treply(c.a_irq, status, phrase, TAG_END());
+  }
+  if (c.ended_status == 0) {
+    c.ended_status = status;
+    backend.call_event(c.id, "ended", status);
+  }
+}
+
+void SipStack::Impl::on_decision(std::uint64_t serial, const RouteDecision& d) {
+  Call* c = find_call(serial);
+  if (!c) return;
+  if (c->state != Call::State::routing) {
+    maybe_finish(*c);
+    return;
+  }
+  if (d.action == RouteDecision::Action::reject) {
+    int status = d.status >= 400 && d.status <= 699 ? d.status : 404;
+    const char* phrase = d.reason.empty() ? sip_status_phrase(status) : d.reason.c_str();
+    answer_a(*c, status, phrase ? phrase : "Rejected");
+    c->state = Call::State::ending;
+    maybe_finish(*c);
+    return;
+  }
+  if (d.action == RouteDecision::Action::done) {
+    // "done" while nothing was dialed: the script settled nothing.
+    answer_a(*c, SIP_500_INTERNAL_SERVER_ERROR);
+    c->state = Call::State::ending;
+    maybe_finish(*c);
+    return;
+  }
+  DialRequest req;
+  req.targets = d.targets;
+  req.timeout_seconds = d.timeout_seconds;
+  if (start_branches(*c, req) == 0) {
+    answer_a(*c, SIP_480_TEMPORARILY_UNAVAILABLE);
+    c->state = Call::State::ending;
+    maybe_finish(*c);
+  }
+}
+
+std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
+  Call* c = &call;
+  ++c->round;
+  c->trunks_down = 0;
+  std::string number = req.caller_number.empty() ? c->from_user : req.caller_number;
+  std::string display = c->from_display;
+  if (!req.caller_name.empty()) {
+    std::string name = req.caller_name;
+    name.erase(std::remove(name.begin(), name.end(), '"'), name.end());
+    display = "\"" + name + "\"";
+  }
+  std::string from = "<sip:" + number + "@" + cfg.host + ">";
+  if (!display.empty()) from = display + " " + from;
+  std::string extra;
+  if (req.anonymous) {
+    // RFC 3325: the number goes only in P-Asserted-Identity.
+    from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>";
+    extra = "P-Asserted-Identity: <sip:" + number + "@" + cfg.host + ">\r\nPrivacy: id";
+  }
+  std::size_t started = 0;
+  for (auto& target : req.targets) {
+    bool line = target.rfind("sip:", 0) != 0;
+    std::vector<std::string> uris;
+    if (line) {
+      auto it = locations.find(target);
+      if (it == locations.end()) continue;
+      // A contact that stopped answering OPTIONS is not rung.
+      for (auto& b : it->second)
+        if (!qualify.unreachable(target, b.contact)) uris.push_back(b.contact);
+    } else if (trunk_unreachable(target)) {
+      ++c->trunks_down;
+    } else {
+      uris.push_back(target);
+    }
+    for (auto& uri : uris) {
+      auto branch = std::make_unique<Branch>();
+      Branch* br = branch.get();
+      br->call = c;
+      br->target = target;
+      br->round = c->round;
+      std::string to = line ? "<sip:" + target + "@" + cfg.host + ">" : "<" + target + ">";
+      std::string call_id = random_token(20) + "@dialtone";
+      br->leg = nta_leg_tcreate(agent, &Impl::on_b_request, br, SIPTAG_FROM_STR(from.c_str()),
+                                SIPTAG_TO_STR(to.c_str()), SIPTAG_CALL_ID_STR(call_id.c_str()),
+                                TAG_END());
+      if (!br->leg) continue;
+      nta_leg_tag(br->leg, nullptr);
+      tport_t* via = line ? connection_for(target, uri) : nullptr;
+      br->orq = nta_outgoing_tcreate(
+          br->leg, &Impl::on_b_response, br, nullptr, SIP_METHOD_INVITE,
+          URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)), SIPTAG_CONTACT(contact),
+          SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+          SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
+          TAG_IF(!extra.empty(), SIPTAG_HEADER_STR(extra.c_str())),
+          TAG_IF(!c->content_type.empty(), SIPTAG_CONTENT_TYPE_STR(c->content_type.c_str())),
+          TAG_IF(!c->sdp.empty(), SIPTAG_PAYLOAD_STR(c->sdp.c_str())), TAG_END());
+      if (!br->orq) {
+        nta_leg_destroy(br->leg);
+        continue;
+      }
+      if (line) {
+        br->counted = true;
+        count_line(target, 1);
+      }
+      c->branches.push_back(std::move(branch));
+      ++started;
+      br->channel = backend.leg_created(
+          LegInfo{c->id, c->channel, false, target, number,
+                  req.caller_name.empty() ? c->caller_name : req.caller_name, target, call_id});
+    }
+  }
+  if (started == 0) return 0;
+  c->state = Call::State::ringing;
+  int timeout = req.timeout_seconds > 0 ? req.timeout_seconds : 30;
+  if (!c->ring_timer) c->ring_timer = su_timer_create(su_root_task(root), timeout * 1000);
+  su_timer_set_interval(c->ring_timer, &Impl::on_ring_timeout, c, timeout * 1000);
+  return started;
+}
+
+void SipStack::Impl::finish_dial(Call& c, const char* status, int code) {
+  if (!c.dial_done) return;
+  if (c.state == Call::State::ringing) c.state = Call::State::routing;
+  if (c.ring_timer) su_timer_reset(c.ring_timer);
+  auto done = std::move(c.dial_done);
+  c.dial_done = nullptr;
+  done(DialResult{status, code});
+}
+
+void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
+                          std::function<void(DialResult)> done) {
+  auto id = call_ids.find(call_id);
+  Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+  if (!c || c->state != Call::State::routing || c->dial_done) {
+    done(DialResult{"cancelled", 0});
+    return;
+  }
+  c->dial_done = std::move(done);
+  if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", c->trunks_down ? 503 : 480);
+}
+
+void SipStack::Impl::hangup(const std::string& call_id, int status, const std::string& channel) {
+  auto id = call_ids.find(call_id);
+  Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+  for (auto it = calls.begin(); !c && !channel.empty() && it != calls.end(); ++it) {
+    Call& other = *it->second;
+    bool has = other.channel == channel;
+    for (auto& b : other.branches) has = has || b->channel == channel;
+    if (has) c = &other;
+  }
+  if (!c) return;
+  if (c->state == Call::State::answered) {
+    c->state = Call::State::ending;
+    send_bye(*c, c->a_leg);
+    if (c->winner) send_bye(*c, c->winner->leg);
+    backend.call_event(c->id, "ended", 200);
+    c->ended_status = 200;
+  } else if (c->state == Call::State::routing || c->state == Call::State::ringing) {
+    c->state = Call::State::ending;
+    for (auto& b : c->branches)
+      if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+    int st = status >= 400 && status <= 699 ? status : 480;
+    const char* phrase = sip_status_phrase(st);
+    answer_a(*c, st, phrase ? phrase : "Hung Up");
+    if (c->dial_done) {
+      auto done = std::move(c->dial_done);
+      c->dial_done = nullptr;
+      done(DialResult{"cancelled", st});
+    }
+  }
+  maybe_finish(*c);
+}
+
+void SipStack::Impl::on_ring_timeout(void* magic, su_timer_t*, void* arg) {
+  auto* c = static_cast<Call*>(arg);
+  if (c->state != Call::State::ringing) return;
+  if (c->ring_timer) su_timer_reset(c->ring_timer);
+  for (auto& b : c->branches)
+    if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+  if (c->dial_done) {
+    current()->finish_dial(*c, "noanswer", 408);
+    return;
+  }
+  c->state = Call::State::ending;
+  current()->answer_a(*c, SIP_480_TEMPORARILY_UNAVAILABLE);
+  current()->maybe_finish(*c);
+}
+
+SipStack::Impl*& SipStack::Impl::current() {
+  static thread_local Impl* impl = nullptr;
+  return impl;
+}
+
+int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* br = static_cast<Branch*>(magic);
+  Impl* self = current();
+  Call& c = *br->call;
+  int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
+  if (status < 200) {
+    if (status > 100 && sip && sip->sip_rseq) self->prack(*br, sip);
+    if (status > 100 && !br->channel.empty()) self->backend.leg_event(br->channel, LegState::ringing, status, {});
+    if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
+      std::optional<std::string> body;
+      if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) body = self->sdp_from_b(c, sip);
+      bool has_sdp = body && !body->empty();
+      if (!c.relayed_ringing || has_sdp) {
+        const char* phrase = sip->sip_status->st_phrase;
+        // Reliably (RSeq, Require: 100rel) when A asked for it (sofia
+        // holds a 2xx until A PRACKs an 18x that carried SDP); otherwise,
+        // or if sofia cannot, the plain reply below.
+        if (!c.a_rel100 ||
+            !nta_reliable_treply(
+                c.a_irq, nullptr, nullptr, status, phrase, SIPTAG_CONTACT(self->contact),
+                TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
+                TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END()))
+        nta_incoming_treply(
+            c.a_irq, status, phrase, SIPTAG_CONTACT(self->contact),
+            TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
+            TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
+        if (!c.relayed_ringing) self->backend.call_event(c.id, "ringing", status);
+        if (!c.relayed_ringing) self->backend.leg_event(c.channel, LegState::ringing, status, {});
+        c.relayed_ringing = true;
+      }
+    }
+    return 0;
+  }
+  if (status < 300 && sip) {
+    if (!br->acked) {
+      br->acked = true;
+      br->invite_cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
+      if (sip->sip_to && sip->sip_to->a_tag) nta_leg_rtag(br->leg, sip->sip_to->a_tag);
+      nta_leg_client_route(br->leg, sip->sip_record_route, sip->sip_contact);
+      // B offered (A's INVITE had no SDP): the ACK waits for A's answer.
+      br->ack_waits = c.sdp.empty() && sip->sip_payload && sip->sip_payload->pl_len > 0 &&
+                      c.state == Call::State::ringing && br->round == c.round;
+    }
+    if (!br->ack_waits) self->send_ack(*br);
+    if (br->final) return 0;  // a retransmitted 2xx: ACK again only
+    br->final = true;
+    br->status = status;
+    if (c.state == Call::State::ringing && br->round == c.round) {
+      c.state = Call::State::answered;
+      c.winner = br;
+      if (c.ring_timer) su_timer_reset(c.ring_timer);
+      for (auto& other : c.branches)
+        if (other.get() != br && !other->final && other->orq) nta_outgoing_cancel(other->orq);
+      if (c.transfer_of) {
+        self->finish_dial(c, "answered", 200);
+        self->transfer_answered(c, *br, sip);
+        return 0;
+      }
+      std::optional<std::string> body;
+      if (sip->sip_payload && sip->sip_payload->pl_len > 0) {
+        body = self->sdp_from_b(c, sip);
+        if (!body) {
+          // No codec in common with B's SDP: nothing to connect.
+          br->ack_waits = false;
+          self->send_ack(*br);
+          self->send_bye(c, br->leg);
+          c.state = Call::State::ending;
+          self->answer_a(c, SIP_488_NOT_ACCEPTABLE);
+          self->maybe_finish(c);
+          return 0;
+        }
+      }
+      bool has_sdp = body && !body->empty();
+      std::string timer = self->timer_headers(c.a_timer);
+      nta_incoming_treply(
+          c.a_irq, SIP_200_OK, SIPTAG_CONTACT(self->contact),
+          SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),
+          TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
+          TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
+          TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
+      if (has_sdp) c.a_sdp_sent = *body;
+      self->session_answered(c, sip);
+      self->backend.call_event(c.id, "answered", 200);
+      self->backend.leg_event(br->channel, LegState::up, 200, c.channel);
+      self->backend.leg_event(c.channel, LegState::up, 200, br->channel);
+      self->finish_dial(c, "answered", 200);
+    } else {
+      // Answered after the call was settled (cancel race): hang it up.
+      self->send_bye(c, br->leg);
+    }
+    return 0;
+  }
+  br->final = true;
+  br->status = status;
+  if (!br->channel.empty()) {
+    self->backend.leg_event(br->channel, LegState::ended, status, {});
+    br->channel.clear();
+  }
+  if (br->counted) {
+    self->count_line(br->target, -1);
+    br->counted = false;
+  }
+  if (c.state == Call::State::ringing && br->round == c.round) {
+    int round = c.round;
+    bool open = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
+      return b->round == round && !b->final;
+    });
+    if (!open) {
+      bool busy = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
+        return b->round == round && (b->status == 486 || b->status == 600);
+      });
+      if (c.dial_done) {
+        self->finish_dial(c, busy ? "busy" : "unavailable", busy ? 486 : status);
+        self->maybe_finish(c);
+        return 0;
+      }
+      c.state = Call::State::ending;
+      if (busy) self->answer_a(c, SIP_486_BUSY_HERE);
+      else if (status == 603) self->answer_a(c, SIP_603_DECLINE);
+      else self->answer_a(c, SIP_480_TEMPORARILY_UNAVAILABLE);
+    }
+  }
+  self->maybe_finish(c);
+  return 0;
+}
+
+void SipStack::Impl::send_ack(Branch& br, const std::string& sdp) {
+  Home h;
+  sip_cseq_t* cseq = sip_cseq_create(h.get(), br.invite_cseq, SIP_METHOD_ACK);
+  nta_outgoing_t* ack = nta_outgoing_tcreate(
+      br.leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ(cseq),
+      TAG_IF(!sdp.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+      TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
+  if (ack) nta_outgoing_destroy(ack);
+}
+
+std::optional<std::string> SipStack::Impl::sdp_from_b(Call& c, const sip_t* sip) {
+  std::string text(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+  auto r = c.sdp.empty() ? c.media->offer(MediaLeg::b, text) : c.media->answer(MediaLeg::b, text);
+  if (r) return *r;
+  log.warn("sip: call " + c.id + ": SDP from the callee not relayed: " + r.error().message);
+  return std::nullopt;
+}
+
+void SipStack::Impl::on_a_ack(Call& c, const sip_t* sip) {
+  if (c.a_irq && c.state == Call::State::answered) {
+    // A's INVITE transaction ends with this ACK. Kept until the call
+    // ended, each answered call left a live transaction that sofia's
+    // timer walks at every tick. Destroyed from the loop: this may run
+    // inside the transaction's own ACK callback.
+    auto serial = c.serial;
+    later([this, serial] {
+      Call* call = find_call(serial);
+      if (!call || !call->a_irq || nta_incoming_status(call->a_irq) < 200) return;
+      nta_incoming_destroy(call->a_irq);
+      call->a_irq = nullptr;
+    });
+  }
+  Branch* br = c.winner;
+  if (!br || !br->ack_waits) return;
+  br->ack_waits = false;
+  std::string answer;
+  if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) {
+    auto r = c.media->answer(MediaLeg::a,
+                             std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len));
+    if (r) answer = *r;
+    else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
+  }
+  send_ack(*br, answer);
+  if (!answer.empty()) c.b_sdp_sent = answer;
+}
+
+void SipStack::Impl::send_bye(Call& c, nta_leg_t* leg) {
+  nta_outgoing_t* bye = nta_outgoing_tcreate(leg, &Impl::on_bye_response, &c, nullptr,
+                                             SIP_METHOD_BYE, nullptr, TAG_END());
+  if (bye) ++c.pending_byes;
+}
+
+int SipStack::Impl::on_bye_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* c = static_cast<Call*>(magic);
+  int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
+  if (status < 200) return 0;
+  nta_outgoing_destroy(orq);
+  --c->pending_byes;
+  current()->maybe_finish(*c);
+  return 0;
+}
+
+int SipStack::Impl::on_a_ack_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip) {
+  auto* c = static_cast<Call*>(magic);
+  Impl* self = current();
+  if (!sip && nta_incoming_status(irq) < 200) self->rel100_timeout(*c);
+  if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack) self->on_a_ack(*c, sip);
+  if (sip && sip->sip_request && sip->sip_request->rq_method == sip_method_cancel) {
+    if (c->state == Call::State::routing || c->state == Call::State::ringing) {
+      c->state = Call::State::ending;
+      for (auto& b : c->branches)
+        if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+      self->answer_a(*c, SIP_487_REQUEST_TERMINATED);
+      if (c->dial_done) {
+        auto done = std::move(c->dial_done);
+        c->dial_done = nullptr;
+        done(DialResult{"cancelled", 487});
+      }
+      self->maybe_finish(*c);
+    }
+  }
+  return 0;
+}
+
+int SipStack::Impl::on_a_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq,
+                                 const sip_t* sip) {
+  auto* c = static_cast<Call*>(magic);
+  Impl* self = current();
+  switch (sip->sip_request->rq_method) {
+    case sip_method_ack:
+      self->on_a_ack(*c, sip);
+      self->relay_ack(*c, MediaLeg::a, sip);
+      return 0;
+    case sip_method_bye:
+      if (c->state == Call::State::answered && self->absorbs_bye(*c, MediaLeg::a)) return 200;
+      if (c->state == Call::State::answered) {
+        c->state = Call::State::ending;
+        if (c->winner) self->send_bye(*c, c->winner->leg);
+        self->backend.call_event(c->id, "ended", 200);
+        c->ended_status = 200;
+      }
+      self->maybe_finish(*c);
+      return 200;
+    default:
+      return self->in_dialog(*c, MediaLeg::a, nullptr, irq, sip);
+  }
+}
+
+int SipStack::Impl::on_b_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq,
+                                 const sip_t* sip) {
+  auto* br = static_cast<Branch*>(magic);
+  Call& c = *br->call;
+  Impl* self = current();
+  switch (sip->sip_request->rq_method) {
+    case sip_method_ack:
+      if (c.winner == br) self->relay_ack(c, MediaLeg::b, sip);
+      return 0;
+    case sip_method_bye:
+      if (c.state == Call::State::answered && c.winner == br && self->absorbs_bye(c, MediaLeg::b)) {
+        // The referrer hangs up once it has handed the call over: A waits for C.
+        return 200;
+      }
+      if (c.state == Call::State::answered && c.winner == br) {
+        c.state = Call::State::ending;
+        self->send_bye(c, c.a_leg);
+        self->backend.call_event(c.id, "ended", 200);
+        c.ended_status = 200;
+      }
+      self->maybe_finish(c);
+      return 200;
+    default:
+      return self->in_dialog(c, MediaLeg::b, br, irq, sip);
+  }
+}
+
+void SipStack::Impl::maybe_finish(Call& c) {
+  if (c.state != Call::State::ending || c.finishing) return;
+  for (auto& b : c.branches)
+    if (!b->final) return;
+  if (c.pending_byes > 0) return;
+  c.finishing = true;
+  auto serial = c.serial;
+  later([this, serial] {
+    auto it = calls.find(serial);
+    if (it == calls.end()) return;
+    release(*it->second);
+    calls.erase(it);
+    call_count = calls.size();
+  });
+}
+
+void SipStack::Impl::release(Call& c) {
+  for (auto& b : c.branches)
+    if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});
+  if (!c.channel.empty()) backend.leg_event(c.channel, LegState::ended, c.ended_status, {});
+  release_dialog(c);
+  if (c.dial_done) {
+    auto done = std::move(c.dial_done);
+    c.dial_done = nullptr;
+    done(DialResult{"cancelled", 0});
+  }
+  call_ids.erase(c.id);
+  count_line(c.caller_username, -1);
+  c.caller_username.clear();
+  if (c.ring_timer) su_timer_destroy(c.ring_timer);
+  c.ring_timer = nullptr;
+  drop_session_timers(c);
+  for (auto& b : c.branches) {
+    if (b->counted) count_line(b->target, -1);
+    b->counted = false;
+    if (b->orq) nta_outgoing_destroy(b->orq);
+    if (b->leg) nta_leg_destroy(b->leg);
+    b->orq = nullptr;
+    b->leg = nullptr;
+  }
+  if (c.a_irq) {
+    if (nta_incoming_status(c.a_irq) < 200) nta_incoming_treply(c.a_irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+    nta_incoming_destroy(c.a_irq);
+  }
+  c.a_irq = nullptr;
+  if (c.a_leg) nta_leg_destroy(c.a_leg);
+  c.a_leg = nullptr;
+  c.media.reset();  // the relay ports go back to the pool
+}
+
+}  // namespace dialtone::plugins::backend::sip

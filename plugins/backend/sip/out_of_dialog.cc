@@ -1,0 +1,214 @@
+// Requests outside any dialog: the dispatcher of new requests (REGISTER,
+// INVITE, OPTIONS...), and Dialtone's own OPTIONS (qualify) and NOTIFY
+// (check-sync) with their deadlines.
+#include "plugins/backend/sip/stack_impl.h"
+
+namespace dialtone::plugins::backend::sip {
+
+int SipStack::Impl::on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) {
+  auto* self = static_cast<Impl*>(magic);
+  if (!sip || !sip->sip_request) return 400;
+  switch (sip->sip_request->rq_method) {
+    case sip_method_register:
+      return self->on_register(irq, sip);
+    case sip_method_invite:
+      if (sip->sip_to && sip->sip_to->a_tag) return 481;
+      if (sip->sip_replaces) return self->on_replacing_invite(irq, sip);
+      return self->on_invite(irq, sip);
+    case sip_method_options:
+      nta_incoming_treply(irq, SIP_200_OK,
+                          SIPTAG_ALLOW_STR(kAllow),
+                          SIPTAG_ACCEPT_STR("application/sdp"),
+                          SIPTAG_USER_AGENT_STR(self->cfg.user_agent.c_str()), TAG_END());
+      nta_incoming_destroy(irq);
+      return 0;
+    case sip_method_ack:
+      return 0;
+    case sip_method_bye:
+    case sip_method_cancel:
+      return 481;
+    default:
+      nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED,
+                          SIPTAG_ALLOW_STR(kAllow),
+                          TAG_END());
+      nta_incoming_destroy(irq);
+      return 0;
+  }
+}
+
+std::string SipStack::Impl::route_of(const std::string& received) {
+  auto first = received.find(':');
+  auto last = received.rfind(':');
+  if (first == std::string::npos || last == first) return {};
+  std::string transport = received.substr(0, first);
+  std::string ip = received.substr(first + 1, last - first - 1);
+  if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+  return "sip:" + ip + ":" + received.substr(last + 1) + ";transport=" + transport;
+}
+
+void SipStack::Impl::send_request(sip_method_t method, const char* method_name,
+                                  const std::string& uri, const std::string& received,
+                                  const std::string& to_user, const std::string& headers,
+                                  std::chrono::milliseconds timeout,
+                                  std::function<void(int, int)> done) {
+  auto req = std::make_unique<OutRequest>();
+  OutRequest* r = req.get();
+  r->self = this;
+  r->id = next_out++;
+  r->done = std::move(done);
+  std::string from = "<sip:" + cfg.user_agent + "@" + cfg.host + ">";
+  std::string to = "<sip:" + to_user + "@" + cfg.host + ">";
+  std::string call_id = random_token(20) + "@dialtone";
+  r->leg = nta_leg_tcreate(agent, &Impl::on_out_leg_request, nullptr,
+                           SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()),
+                           SIPTAG_CALL_ID_STR(call_id.c_str()), TAG_END());
+  if (r->leg) nta_leg_tag(r->leg, nullptr);
+  // Over TCP and TLS: the phone's own connection, or its Contact once that
+  // connection is gone (its source port no longer listens).
+  tport_t* via = connection_of(received);
+  std::string route = via || stream_transport(received) ? std::string() : route_of(received);
+  if (r->leg)
+    r->orq = nta_outgoing_tcreate(
+        r->leg, &Impl::on_out_response, r, route.empty() ? nullptr : URL_STRING_MAKE(route.c_str()),
+        method, method_name, URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)),
+        SIPTAG_CONTACT(contact),
+        SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+  if (!r->orq) {
+    if (r->leg) nta_leg_destroy(r->leg);
+    auto cb = std::move(r->done);
+    later([cb] { cb(503, -1); });
+    return;
+  }
+  r->sent_ms = mono_ms();
+  r->deadline_ms = r->sent_ms + timeout.count();
+  out_requests.emplace(r->id, std::move(req));
+}
+
+void SipStack::Impl::finish_request(OutRequest& r, int status) {
+  if (r.finished) return;
+  r.finished = true;
+  int rtt = static_cast<int>(mono_ms() - r.sent_ms);
+  auto done = std::move(r.done);
+  auto id = r.id;
+  // Sofia objects are destroyed outside their own callbacks.
+  later([this, id] {
+    auto it = out_requests.find(id);
+    if (it == out_requests.end()) return;
+    auto& q = *it->second;
+    if (q.orq) nta_outgoing_destroy(q.orq);
+    if (q.leg) nta_leg_destroy(q.leg);
+    out_requests.erase(it);
+  });
+  if (done) done(status, rtt);
+}
+
+int SipStack::Impl::on_out_response(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  auto* r = static_cast<OutRequest*>(magic);
+  int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
+                                      : nta_outgoing_status(orq);
+  if (status >= 200) r->self->finish_request(*r, status);
+  return 0;
+}
+
+void SipStack::Impl::expire_requests() {
+  auto now = mono_ms();
+  std::vector<OutRequest*> late;
+  for (auto& [_, r] : out_requests)
+    if (!r->finished && r->deadline_ms <= now) late.push_back(r.get());
+  for (auto* r : late) finish_request(*r, 408);
+}
+
+void SipStack::Impl::drop_requests() {
+  closing = true;
+  for (auto& [_, r] : out_requests) {
+    if (!r->finished && r->done) r->done(503, -1);
+    r->finished = true;
+    if (r->orq) nta_outgoing_destroy(r->orq);
+    if (r->leg) nta_leg_destroy(r->leg);
+  }
+  out_requests.clear();
+}
+
+void SipStack::Impl::qualify_sync(const std::string& aor) {
+  std::vector<std::pair<std::string, std::string>> contacts;
+  auto it = locations.find(aor);
+  if (it != locations.end())
+    for (auto& b : it->second) contacts.emplace_back(b.contact, b.received);
+  qualify.sync(aor, contacts, mono_ms());
+}
+
+void SipStack::Impl::qualify_tick() {
+  for (auto& c : qualify.due(mono_ms())) {
+    send_request(sip_method_options, "OPTIONS", c.contact, c.received, c.aor, {},
+                 qualify.timeout(), [this, aor = c.aor, contact = c.contact](int status, int rtt) {
+                   if (closing) return;
+                   bool answered = status != 408 && status != 503;
+                   if (auto change = qualify.result(aor, contact, answered, rtt, mono_ms())) {
+                     log.info("sip: contact " + contact + " of " + aor + " is " +
+                              to_string(change->now.state) +
+                              (answered ? " (" + std::to_string(rtt) + " ms)" : ""));
+                     backend.reachability_changed(*change);
+                   }
+                 });
+  }
+}
+
+std::vector<std::pair<std::string, Binding>> SipStack::Impl::notify_targets(const SipStack::NotifyTarget& t) {
+  std::vector<std::pair<std::string, Binding>> by_ip, by_user;
+  for (auto& [aor, bindings] : locations)
+    for (auto& b : bindings) {
+      auto first = b.received.find(':');
+      auto last = b.received.rfind(':');
+      std::string ip = first == std::string::npos || last == first
+                           ? std::string()
+                           : b.received.substr(first + 1, last - first - 1);
+      bool ip_match = !t.device_ip.empty() && ip == t.device_ip;
+      if (ip_match && aor == t.username) by_user.emplace_back(aor, b);
+      else if (ip_match) by_ip.emplace_back(aor, b);
+      else if (t.device_ip.empty() && aor == t.username) by_user.emplace_back(aor, b);
+    }
+  auto& chosen = by_user.empty() ? by_ip : by_user;
+  std::vector<std::pair<std::string, Binding>> out;
+  for (auto& c : chosen) {
+    bool seen = false;
+    for (auto& o : out) seen = seen || o.second.received == c.second.received;
+    if (!seen) out.push_back(c);
+  }
+  return out;
+}
+
+void SipStack::Impl::notify(const SipStack::NotifyTarget& t,
+                            std::function<void(SipStack::NotifyResult)> done) {
+  auto targets = notify_targets(t);
+  if (targets.empty()) {
+    done({404, 0,
+          "no registered contact " +
+              (t.device_ip.empty() ? "of " + t.username : "from " + t.device_ip)});
+    return;
+  }
+  struct Pending {
+    std::size_t left;
+    SipStack::NotifyResult result;
+    std::function<void(SipStack::NotifyResult)> done;
+  };
+  auto p = std::make_shared<Pending>();
+  p->left = targets.size();
+  p->result.contacts = targets.size();
+  p->done = std::move(done);
+  std::string headers = "Event: " + t.event + "\r\nSubscription-State: terminated";
+  for (auto& [aor, b] : targets) {
+    std::string where = b.contact + " via " + b.received;
+    send_request(sip_method_notify, "NOTIFY", b.contact, b.received, aor, headers,
+                 cfg.notify_timeout, [p, where](int status, int) {
+                   auto& r = p->result;
+                   bool better = r.status == 0 || (status / 100 == 2 && r.status / 100 != 2);
+                   if (better) r.status = status;
+                   if (!r.detail.empty()) r.detail += ", ";
+                   r.detail += where + ": " + std::to_string(status);
+                   if (--p->left == 0) p->done(r);
+                 });
+  }
+}
+
+}  // namespace dialtone::plugins::backend::sip

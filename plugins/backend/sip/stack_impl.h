@@ -1,0 +1,738 @@
+// The SIP stack's shared state: calls and their legs, and SipStack::Impl,
+// whose members are defined in one file per capability (see the table in
+// docs/architecture.md): stack_loop.cc, out_of_dialog.cc, authentication.cc,
+// registrar.cc, b2bua.cc, in_dialog.cc, transfer.cc, attended_transfer.cc,
+// session_timers.cc, trunks.cc, connections.cc. Private to the plugin.
+#pragma once
+
+#include "plugins/backend/sip/sofia_wrappers.h"
+
+#include "plugins/backend/sip/sip_stack.h"
+
+#include <malloc.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "plugins/backend/sip/auth_ban.h"
+#include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/transports.h"
+#include "plugins/backend/sip/outbound_register.h"
+#include "plugins/backend/sip/qualify.h"
+#include "plugins/backend/sip/sdp.h"
+
+namespace dialtone::plugins::backend::sip {
+
+struct Call;
+
+struct Branch {
+  Call* call = nullptr;
+  std::string target;
+  nta_leg_t* leg = nullptr;
+  nta_outgoing_t* orq = nullptr;
+  int status = 0;
+  bool final = false;
+  bool acked = false;
+  bool counted = false;  // `target` is in the active-line counts
+  bool ack_waits = false;  // late offer: the ACK carries A's answer, sent when A ACKs
+  int round = 0;         // which sip.dial of the call rang it
+  std::uint32_t invite_cseq = 0;
+  std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
+  std::string channel;   // the leg's id in the call core; empty once ended
+};
+
+// An in-dialog request sent on one leg: relayed from the other leg's `irq`
+// (re-INVITE, UPDATE, INFO), or the stack's own (a transfer's re-INVITE),
+// which `on_final` completes instead.
+struct DialogRequest {
+  std::uint64_t serial = 0;  // the call
+  MediaLeg from = MediaLeg::a;  // the side the request came from
+  sip_method_t method = sip_method_unknown;
+  nta_incoming_t* irq = nullptr;
+  nta_outgoing_t* orq = nullptr;
+  nta_leg_t* to_leg = nullptr;
+  bool offer = false;      // the request carried an SDP offer
+  bool finished = false;
+  // raw: the stack's own request whose answer it handles itself (no SDP
+  // rewriting, no ACK); `cseq` is the final response's, for that ACK.
+  bool raw = false;
+  std::uint32_t cseq = 0;
+  std::function<void(int status, const std::string& body)> on_final;
+};
+
+// A session timer (RFC 4028) on one leg of an answered call: Dialtone
+// refreshes the leg at half the interval, or hangs up when the peer, the
+// refresher, lets the session lapse.
+struct SessionTimer {
+  Call* call = nullptr;
+  MediaLeg side = MediaLeg::a;
+  int interval = 0;           // seconds; 0: no session timer on this leg
+  bool we_refresh = false;
+  bool peer_timer = false;    // the peer supports "timer": answers carry Require: timer
+  bool peer_update = false;   // the peer allows UPDATE: refreshes use it
+  su_timer_t* timer = nullptr;
+  nta_outgoing_t* refresh = nullptr;  // our refresh in flight
+  bool refresh_invite = false;
+};
+
+struct Call {
+  std::uint64_t serial = 0;
+  std::string id;
+  enum class State { authenticating, routing, ringing, answered, ending } state = State::authenticating;
+  nta_leg_t* a_leg = nullptr;
+  nta_incoming_t* a_irq = nullptr;
+  std::vector<std::unique_ptr<Branch>> branches;
+  Branch* winner = nullptr;
+  su_timer_t* ring_timer = nullptr;
+  std::string sdp;
+  std::string content_type;
+  std::string from_display;
+  std::string from_user;
+  std::string called;
+  int pending_byes = 0;
+  int ended_status = 0;
+  bool relayed_ringing = false;
+  bool finishing = false;
+  std::string caller_username;  // counted in the active-line counts
+  std::string caller_number;
+  // The dial in progress for the dialplan (sip.dial), by round.
+  int round = 0;
+  std::function<void(DialResult)> dial_done;
+  std::unique_ptr<CallMedia> media;  // the SDP rewriting and relay ports
+  // In-dialog requests in flight, and whether one carries an offer (a second
+  // offer meanwhile gets 491, RFC 3261 14.1).
+  std::vector<std::unique_ptr<DialogRequest>> dialog;
+  bool offer_pending = false;
+  // Late-offer re-INVITE: the leg to ACK once the other side's ACK brings the answer.
+  nta_leg_t* ack_leg = nullptr;
+  std::uint32_t ack_cseq = 0;
+  MediaLeg ack_from = MediaLeg::a;
+  // Session timers per leg, the last SDP sent on each leg (a re-INVITE
+  // refresh offers it again), and whether 18x go to A reliably.
+  SessionTimer a_timer;
+  SessionTimer b_timer;
+  std::string a_sdp_sent;
+  std::string b_sdp_sent;
+  bool a_rel100 = false;
+  std::string context;       // the caller's
+  std::string caller_name;
+  int trunks_down = 0;       // trunk targets of the last dial skipped as unreachable
+  // Blind transfer: on the transferred call, the transfer's call and the
+  // leg that sent REFER (on side `referrer_side`); on the transfer's call,
+  // the call it serves.
+  std::uint64_t transfer = 0;
+  nta_leg_t* referrer = nullptr;
+  MediaLeg referrer_side = MediaLeg::b;
+  bool referrer_gone = false;
+  // Attended transfer: the transferor's other call while the two are being
+  // joined (on both calls; `join_notify` on the one that got the REFER), and
+  // on the call giving its party, that party's offer waiting for its ACK.
+  std::uint64_t joined_with = 0;
+  bool join_notify = false;
+  std::uint32_t join_cseq = 0;
+  std::string join_offer;
+  MediaLeg join_side = MediaLeg::a;
+  std::uint64_t transfer_of = 0;
+  bool transfer_done = false;
+  std::string channel;  // A's id in the call core; empty once ended
+};
+
+// Tasks posted from other threads, run on the SIP thread. Shared with the
+// completion callbacks so a late completion after stop() is dropped safely.
+struct Inbox {
+  std::mutex mutex;
+  std::deque<std::function<void()>> tasks;
+  int fd = -1;
+  bool open = true;
+
+  bool post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!open) return false;
+      tasks.push_back(std::move(task));
+      // One wakeup per batch: the SIP thread takes every queued task when
+      // it swaps the queue, so only the post that finds it empty writes.
+      if (tasks.size() > 1) return true;
+    }
+    std::uint64_t one = 1;
+    ssize_t n = ::write(fd, &one, sizeof one);
+    (void)n;
+    return true;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex);
+    open = false;
+    tasks.clear();
+  }
+};
+
+struct SipStack::Impl {
+  SipConfig cfg;
+  SipBackend& backend;
+  sdk::Logger& log;
+  NonceFactory nonces;
+  AuthBan bans;
+  QualifyTable qualify{cfg.qualify_interval, cfg.qualify_timeout};
+  std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
+
+  std::thread thread;
+  std::atomic<int> bound_port{0};
+  std::mutex start_mutex;
+  std::condition_variable start_cv;
+  bool start_done = false;
+  std::string start_error;
+
+  // Sofia objects: only touched on the SIP thread.
+  su_root_t* root = nullptr;
+  nta_agent_t* agent = nullptr;
+  nta_leg_t* default_leg = nullptr;
+  su_timer_t* sweep_timer = nullptr;
+  unsigned sweeps = 0;
+  su_wait_t inbox_wait[1];
+  int inbox_index = -1;
+  Home home;
+  sip_contact_t* contact = nullptr;
+
+  // Registrar working copy (SIP thread) and a snapshot for other threads.
+  std::unordered_map<std::string, std::vector<Binding>> locations;
+  mutable std::mutex snapshot_mutex;
+  std::unordered_map<std::string, std::size_t> snapshot;
+
+  struct CachedCredentials {
+    std::optional<LineCredentials> creds;
+    std::int64_t fetched_ms = 0;
+  };
+  std::unordered_map<std::string, CachedCredentials> credentials;
+  std::unordered_map<std::string,
+                     std::vector<std::function<void(const std::optional<LineCredentials>&, bool)>>>
+      credential_waiters;
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls;
+  std::unordered_map<std::string, std::uint64_t> call_ids;  // Call::id -> serial
+  std::atomic<std::size_t> call_count{0};
+  std::unique_ptr<RtpRelay> relay;  // started before and stopped after the SIP thread
+  // Calls per line username (caller or rung), read by the dialplan.
+  mutable std::mutex lines_mutex;
+  std::unordered_map<std::string, int> line_calls;
+  // Peer trunks, cached like credentials.
+  std::vector<TrunkInfo> trunks;
+  std::int64_t trunks_fetched_ms = -1;
+  std::vector<std::function<void()>> trunk_waiters;
+  std::uint64_t next_call = 1;
+
+  Impl(SipConfig c, SipBackend& b, sdk::Logger& l)
+      : cfg(std::move(c)),
+        backend(b),
+        log(l),
+        nonces(cfg.realm, cfg.nonce_lifetime),
+        bans(cfg.ban_failures, cfg.ban_window, cfg.ban_time) {}
+
+  // ---- thread and loop ------------------------------------------------
+
+  void run(int port);
+
+  std::string open(int port);
+
+  void close();
+
+  static int on_inbox(void* magic, su_wait_t* w, void* arg);
+
+  // Runs `fn` on the SIP thread later (also used to leave sofia callbacks
+  // before destroying the objects they belong to).
+  void later(std::function<void()> fn) { inbox->post(std::move(fn)); }
+
+  static int on_stray(void*, nta_agent_t* agent, msg_t* msg, sip_t* sip);
+
+  // ---- requests outside dialogs -------------------------------------
+
+  static int on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);
+
+  // ---- authentication --------------------------------------------------
+
+  enum class AuthStep { challenge, stale, check, forbidden };
+
+  // One challenge per offered algorithm, preferred first, sharing one nonce
+  // (RFC 8760 section 2.4); a client takes the first it supports.
+  void challenge(nta_incoming_t* irq, bool proxy, bool stale);
+
+  void reply(nta_incoming_t* irq, int status, const char* phrase);
+
+  // The credentials in `list` meant for our realm, parsed.
+  std::optional<DigestCredentials> our_credentials(const msg_auth_t* list);
+
+  void auth_failed(const std::string& user, const Source& src);
+
+  // Challenges, refuses, or calls `next(creds)` once the user's credentials
+  // have been looked up and the response verified. Returns 0 (the request is
+  // answered here or later).
+  int authenticate(nta_incoming_t* irq, const sip_t* sip, bool proxy, const char* method,
+                   std::function<void(nta_incoming_t*, const LineCredentials&)> next);
+
+  void with_credentials(const std::string& user,
+                        std::function<void(const std::optional<LineCredentials>&, bool)> cb);
+
+  void on_credentials(const std::string& user, const std::optional<LineCredentials>& c, bool ok);
+
+  // ---- registrar ---------------------------------------------------------
+
+  int on_register(nta_incoming_t* irq, const sip_t* sip);
+
+  void do_register(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line);
+
+  void publish_bindings(const std::string& aor);
+
+  static void on_sweep(void* magic, su_timer_t*, void* arg);
+
+  // ---- calls ---------------------------------------------------------------
+
+  int on_invite(nta_incoming_t* irq, const sip_t* sip);
+
+  // Runs `next` once the peer trunk list is loaded (kept like credentials).
+  void with_trunks(std::function<void()> next);
+
+  void count_line(const std::string& user, int delta);
+
+  void start_call(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line,
+                  const TrunkInfo* trunk);
+
+  Call* find_call(std::uint64_t serial);
+
+  void answer_a(Call& c, int status, const char* phrase);
+
+  void on_decision(std::uint64_t serial, const RouteDecision& d);
+
+  // Rings `req.targets` for `c` as a new round: a line username on each of
+  // its registered contacts, a sip: URI as it is. Returns how many branches
+  // started; with some, the call is ringing until answer, failure or timeout.
+  std::size_t start_branches(Call& call, const DialRequest& req);
+
+  // Hands the outcome of the current sip.dial back to the dialplan; on a
+  // failure the call returns to routing so the script can go on.
+  void finish_dial(Call& c, const char* status, int code);
+
+  void dial(const std::string& call_id, const DialRequest& req,
+            std::function<void(DialResult)> done);
+
+  // SipStack::hangup on the SIP thread. A leg moved to another call (blind
+  // transfer) is found by its channel id.
+  void hangup(const std::string& call_id, int status, const std::string& channel);
+
+  static void on_ring_timeout(void* magic, su_timer_t*, void* arg);
+
+  // The Impl running on this thread (timer callbacks carry only the call).
+  static Impl*& current();
+
+  static int on_b_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  void send_ack(Branch& br, const std::string& sdp = {});
+
+  // B's SDP as sent to A: the answer to A's offer, or B's offer when A's
+  // INVITE had none. nullopt when it shares no codec with the offer.
+  std::optional<std::string> sdp_from_b(Call& c, const sip_t* sip);
+
+  // A's ACK to the 2xx: with a late offer it carries A's answer for B.
+  void on_a_ack(Call& c, const sip_t* sip);
+
+  void send_bye(Call& c, nta_leg_t* leg);
+
+  static int on_bye_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  // ACK or CANCEL for A's INVITE.
+  static int on_a_ack_cancel(void* magic, nta_incoming_t* irq, const sip_t* sip);
+
+  // In-dialog requests from A.
+  static int on_a_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);
+
+  // In-dialog requests from a B leg.
+  static int on_b_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);
+
+  // Frees the call once nothing is in flight; deferred to the loop so no
+  // sofia object is destroyed inside its own callback.
+  void maybe_finish(Call& c);
+
+  void release(Call& c);
+
+  // ---- in-dialog requests: re-INVITE, UPDATE, INFO, OPTIONS, REFER --------
+
+  static std::string body_of(const sip_t* sip);
+  static std::string type_of(const sip_t* sip);
+  static MediaLeg other_side(MediaLeg l) { return l == MediaLeg::a ? MediaLeg::b : MediaLeg::a; }
+
+  // A request inside a call from side `from` (`br`: the B leg it came on).
+  // Offers and INFO go to the other leg and its answer comes back.
+  int in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t* irq, const sip_t* sip);
+
+  DialogRequest* send_in_dialog(Call& c, nta_leg_t* leg, sip_method_t method, const std::string& name,
+                                const std::string& type, const std::string& body);
+
+  static int on_dialog_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  void ack_on(nta_leg_t* leg, std::uint32_t cseq_number, const std::string& sdp = {});
+
+  void dialog_final(DialogRequest& d, const sip_t* sip, int status);
+
+  // The ACK to a relayed re-INVITE that had no SDP carries the answer.
+  void relay_ack(Call& c, MediaLeg from, const sip_t* sip);
+
+  void release_dialog(Call& c);
+
+  // ---- blind transfer (REFER) -------------------------------------------
+
+  struct NotifyAfter {
+    std::function<void()> fn;
+  };
+
+  // NOTIFY (Event: refer) on the REFER's dialog `leg` with the transfer's
+  // progress as a sipfrag; `after` runs once it is answered.
+  void notify_refer(nta_leg_t* leg, int status, const std::string& phrase, bool final,
+                    std::function<void()> after);
+
+  static int on_refer_notify_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  // The leg of the party on `side` of an answered call.
+  static nta_leg_t* leg_of(Call& c, MediaLeg side);
+
+  // The line username of the party on `side` (empty: a trunk).
+  static std::string user_of(Call& c, MediaLeg side);
+
+  static const char* phrase_of(int status);
+
+  // A BYE from the transferor while its transfer runs: answered, and the
+  // call waits for the transfer's outcome.
+  bool absorbs_bye(Call& c, MediaLeg side);
+
+  // Hangs up an answered call on both sides (but `except`, already gone).
+  void end_call(Call& c, nta_leg_t* except = nullptr);
+
+  // Takes the dialog of the party on `side` out of `c`, as a branch whose
+  // leg answers to on_b_request; its line stays counted on the branch.
+  std::unique_ptr<Branch> take_leg(Call& c, MediaLeg side);
+
+  // The call core's view of a transfer: the party leaving `c` ends, the one
+  // taking its place is linked with the party staying.
+  void relink_channels(Branch* leaving, const std::string& staying, std::string& arriving);
+
+  // Puts `br`'s dialog on `side` of `c` in place of the party there, whose
+  // leg stays in c.branches (no longer connected) for its BYE; returns it.
+  nta_leg_t* put_leg(Call& c, MediaLeg side, std::unique_ptr<Branch> br);
+
+  // The Replaces value of a Refer-To URI's headers (RFC 3891), unescaped.
+  static std::string replaces_param(const url_t* u);
+
+  // The answered call and side whose dialog (Dialtone's leg) `rp` names:
+  // to-tag is Dialtone's tag, from-tag the phone's; the reverse is accepted
+  // too, as some phones write the tags as they see them.
+  struct Party {
+    Call* call = nullptr;
+    MediaLeg side = MediaLeg::a;
+  };
+  std::optional<Party> party_by_replaces(const sip_replaces_t* rp);
+
+  // A REFER from either party of an answered call. Blind (Refer-To without
+  // Replaces): a new call (the transfer's) is routed through the dialplan as
+  // the referrer and rung without SDP; C's answer is offered to the other
+  // party by re-INVITE. With Replaces: an attended transfer.
+  int on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip);
+
+  // C answered the transfer's call `t` with its offer: the party that stays
+  // gets it by re-INVITE, C taking the referrer's media side.
+  void transfer_answered(Call& t, Branch& brc, const sip_t* sip);
+
+  void drop_transfer_leg(Call& t, Branch& brc, int status);
+
+  // The other party answered the re-INVITE with C's media: C's leg takes
+  // the referrer's place.
+  void transfer_reinvited(std::uint64_t serial, int status, const std::string& answer);
+
+  // The transfer's call ended without bridging: the referrer hears why and
+  // keeps its call, or the other party is hung up when the referrer is gone.
+  void transfer_failed(Call& t);
+
+  // The transferred call ended first: its transfer stops.
+  void abandon_transfer(std::uint64_t serial);
+
+  // ---- attended transfer (REFER with Replaces, INVITE with Replaces) ------
+
+  // ACKs a 2xx whose offer will not be used: every stream refused (port 0).
+  void refuse_offer(nta_leg_t* leg, std::uint32_t cseq, const std::string& offer);
+
+  // The transferor on side `from` of `c1` asks to join its other party to
+  // the party of the call whose dialog `value` names (its other call, c2).
+  // Third-party call control (RFC 3725): c2's party is asked for an offer by
+  // a re-INVITE without SDP, the offer goes to c1's party, whose answer goes
+  // back in the ACK; c2's party then takes the transferor's place in c1.
+  void attended_transfer(Call& c1, MediaLeg from, const std::string& value);
+
+  // c2's party answered with its offer: c1's party gets it by re-INVITE.
+  void join_offered(std::uint64_t s1, std::uint64_t s2, MediaLeg yside, int status,
+                    const std::string& offer, std::uint32_t cseq);
+
+  // c1's party answered: the answer goes to c2's party in its ACK, and the
+  // two are one call; the transferor is released from both.
+  void joined(std::uint64_t s1, std::uint64_t s2, int status, const std::string& answer);
+
+  // The attended transfer stopped: the transferor hears why and keeps its
+  // calls; a call it already left, or whose party was re-INVITEd, ends.
+  void join_failed(Call& c1, int status, bool c2_touched);
+
+  // Call `gone` ended while being joined to `other`.
+  void join_abandoned(std::uint64_t other, std::uint64_t gone);
+
+  // An INVITE with Replaces (RFC 3891) from a line: its sender takes the
+  // place of the party whose dialog it names, which gets BYE.
+  int on_replacing_invite(nta_incoming_t* irq, const sip_t* sip);
+
+  void replace_party(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line);
+
+  // The other party took the newcomer's media: the newcomer is connected.
+  void replaced(std::uint64_t serial, MediaLeg side, Branch* nb, DialogRequest* d, int status,
+                const std::string& body);
+
+  // ---- session timers (RFC 4028) and reliable provisionals (RFC 3262) -----
+
+  static bool has_feature(const msg_list_t* list, const char* feature);
+  SessionTimer& timer_of(Call& c, MediaLeg side) { return side == MediaLeg::a ? c.a_timer : c.b_timer; }
+  std::string& sdp_sent_on(Call& c, MediaLeg side);
+  std::string& sdp_sent_on(Call& c, nta_leg_t* leg);
+
+  // An INVITE requiring an extension Dialtone lacks gets 420 with
+  // Unsupported; a Session-Expires below session_min_se gets 422 with
+  // Min-SE. True when the INVITE was answered here.
+  bool refuse_invite(nta_incoming_t* irq, const sip_t* sip);
+
+  bool refuse_extensions(nta_incoming_t* irq, const sip_t* sip);
+
+  bool too_brief(const sip_t* sip) const;
+  void reply_too_brief(nta_incoming_t* irq);
+
+  // The session timer `sip` (an INVITE or UPDATE from the peer of `st`)
+  // asks for, RFC 4028 section 9: the refresher the peer named, else the
+  // peer when it supports timer, else Dialtone. Without Session-Expires the
+  // leg keeps what it had.
+  static void timer_from_request(SessionTimer& st, const sip_t* sip);
+
+  // The session timer a peer set in its 2xx to Dialtone's INVITE or UPDATE:
+  // refresher=uac (or none) makes Dialtone the refresher.
+  static void timer_from_response(SessionTimer& st, const sip_t* sip);
+
+  void caller_extensions(Call& c, const sip_t* sip);
+
+  // Headers of Dialtone's 2xx to a request from the peer of `st`, which
+  // was the UAC: refresher=uac names the peer.
+  static std::string timer_headers(const SessionTimer& st);
+
+  // Headers of an INVITE or UPDATE Dialtone sends on `leg` (Dialtone is
+  // the UAC): every such request refreshes the leg's session.
+  std::string timer_request_headers(Call& c, nta_leg_t* leg);
+
+  // The call is answered: B's 2xx may impose a session timer on B's leg;
+  // both legs' timers start.
+  void session_answered(Call& c, const sip_t* b_ok);
+
+  // RFC 4028 section 10: the refresher refreshes at half the interval; the
+  // other side hangs up when no refresh came by the interval minus the
+  // smaller of 32 s and a third of it.
+  void arm_session_timer(Call& c, MediaLeg side, long delay_ms = -1);
+
+  static void on_session_timer(void*, su_timer_t*, void* arg);
+
+  // A refresh of ours: UPDATE without SDP when the peer allows it, else a
+  // re-INVITE offering the SDP last sent on the leg again (RFC 4028 7.4).
+  void send_refresh(Call& c, SessionTimer& st);
+
+  static int on_refresh_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  // The session of one leg lapsed: both legs are hung up.
+  void session_expired(Call& c, SessionTimer& st, const std::string& why);
+
+  // An INVITE or UPDATE from `from` in an answered call refreshes its
+  // leg: its Session-Expires is taken (420 for an unknown Require, 422
+  // below session_min_se) and an UPDATE without SDP is answered here.
+  // Returns 0 when answered here, -1 when the request goes on to the
+  // other leg.
+  int take_refresh(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip);
+
+  // A relayed INVITE or UPDATE got a 2xx: the leg it went to is refreshed
+  // (its 2xx may change the timer) and so is the leg that sent it.
+  void session_refreshed(Call& c, DialogRequest& d, const sip_t* sip);
+
+  void drop_session_timers(Call& c);
+
+  // B's reliable 18x (Require: 100rel, RSeq): PRACKed in B's early dialog,
+  // once per RSeq (a retransmission is not PRACKed again).
+  void prack(Branch& br, const sip_t* sip);
+
+  static int on_prack_response(void*, nta_outgoing_t* orq, const sip_t* sip);
+
+  // A never PRACKed a reliable 18x (sofia answers it 503): the call ends.
+  void rel100_timeout(Call& c);
+
+  // ---- trunk registrations (outbound REGISTER) ----------------------------
+
+  struct OutboundReg {
+    TrunkRegistration trunk;
+    nta_leg_t* leg = nullptr;
+    nta_outgoing_t* orq = nullptr;
+    su_timer_t* timer = nullptr;
+    std::string state = "pending";
+    int failures = 0;
+    int auth_tries = 0;  // challenges answered since the last final answer
+    unsigned nonce_count = 0;
+  };
+  std::map<std::string, std::unique_ptr<OutboundReg>> regs;
+  mutable std::mutex regs_mutex;
+  std::map<std::string, std::string> reg_states;  // snapshot for other threads
+
+  static bool same_registration(const TrunkRegistration& a, const TrunkRegistration& b);
+
+  void load_registrations();
+
+  void sync_registrations(const std::vector<TrunkRegistration>& list);
+
+  void drop_registration(OutboundReg& r);
+
+  void set_reg_state(OutboundReg& r, const std::string& state);
+
+  std::string registrar_uri(const OutboundReg& r) const { return "sip:" + r.trunk.host; }
+
+  void send_register(OutboundReg& r, const std::string& authorization, bool proxy);
+
+  static void on_register_timer(void*, su_timer_t*, void* arg);
+
+  static int on_register_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  void on_register_final(OutboundReg& r, const sip_t* sip, int status);
+
+  void registration_failed(OutboundReg& r, int status, const std::string& detail);
+
+  void close_registrations();
+
+  // ---- TCP and TLS connections -------------------------------------------
+
+  std::atomic<int> tls_bound_port{0};
+  std::atomic<std::size_t> tcp_open{0};
+  // The connection each TCP/TLS registration came over, by Binding::received:
+  // the phone is called over it, and the reference keeps sofia from closing
+  // it as idle.
+  std::unordered_map<std::string, tport_t*> held;
+  ConnectionScanner scanner;
+  std::vector<int> conn_ports;  // local ports of the TCP and TLS listeners
+  su_timer_t* conn_timer = nullptr;
+  unsigned conn_ticks = 0;
+  bool over_limit = false;
+
+  static bool stream_transport(const std::string& received);
+
+  // Adds the TLS listener when asked for. A certificate folder that cannot
+  // serve leaves TLS off with one error line; UDP and TCP keep serving.
+  void open_tls();
+
+  // The periodic check closing idle TCP/TLS connections and holding them
+  // under tcp_max_connections. Sofia's own idle timer (TPTAG_IDLE) only
+  // starts once a connection has carried a message, so a connection that
+  // never sends one (a stalled TLS handshake, a silent flood) would stay.
+  void limit_connections(bool tcp);
+
+  int bound_port_of(const char* proto);
+
+  void hold_connection(nta_incoming_t* irq, const Source& src);
+
+  // The live connection a REGISTER came over (`received`), or null.
+  tport_t* connection_of(const std::string& received);
+
+  tport_t* connection_for(const std::string& aor, const std::string& contact);
+
+  static std::string peer_of(const std::string& received);
+
+  // Four times a second, so a burst of connections is cut back well before
+  // the process runs out of descriptors; less often when the scan itself
+  // grows costly (thousands of connections), keeping it near 5 % of a core.
+  static void on_connections(void* magic, su_timer_t* t, void* arg);
+
+  void check_connections();
+
+  void close_connections();
+
+  // ---- qualify and out-of-dialog requests ------------------------------
+
+  // One OPTIONS or NOTIFY outside any dialog, with its own deadline.
+  struct OutRequest {
+    Impl* self = nullptr;
+    std::uint64_t id = 0;
+    nta_leg_t* leg = nullptr;
+    nta_outgoing_t* orq = nullptr;
+    std::int64_t sent_ms = 0;
+    std::int64_t deadline_ms = 0;
+    bool finished = false;
+    std::function<void(int status, int rtt_ms)> done;
+  };
+  std::unordered_map<std::uint64_t, std::unique_ptr<OutRequest>> out_requests;
+  std::uint64_t next_out = 1;
+  bool closing = false;  // probes cut short by stop() change no state
+
+  // "udp:1.2.3.4:5060" (Binding::received) -> the next hop URI, so the
+  // request reaches a phone behind NAT where its REGISTER came from.
+  static std::string route_of(const std::string& received);
+
+  static int on_out_leg_request(void*, nta_leg_t*, nta_incoming_t*, const sip_t*) { return 481; }
+
+  // Sends `method` to `uri` through `received`; `done(status, rtt_ms)` runs
+  // once on the SIP thread (408 when the deadline passes first, 503 when it
+  // could not be sent).
+  void send_request(sip_method_t method, const char* method_name, const std::string& uri,
+                    const std::string& received, const std::string& to_user,
+                    const std::string& headers, std::chrono::milliseconds timeout,
+                    std::function<void(int, int)> done);
+
+  void finish_request(OutRequest& r, int status);
+
+  static int on_out_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+
+  // Requests past their deadline fail with 408 (checked on each sweep).
+  void expire_requests();
+
+  // On stop: pending requests fail now, so nobody waits for them.
+  void drop_requests();
+
+  void qualify_sync(const std::string& aor);
+
+  // Probes the contacts due: any final answer but a local 408/503 (timeout,
+  // transport failure) counts as reachable.
+  void qualify_tick();
+
+  // ---- trunk qualify -------------------------------------------------------
+  // Trunks are probed like registered contacts, under the AOR
+  // "trunk:<name>": peer trunks at their address, registering trunks at their
+  // registrar. A trunk found unreachable is not rung (its dial fails at once
+  // with 503, so an outgoing route goes on to its next trunk) until it
+  // answers a probe again.
+
+  std::set<std::string> qualified_trunks;
+  // host[:port] as dialed (sip:<number>@<host[:port]>) -> (AOR, contact).
+  std::map<std::string, std::pair<std::string, std::string>> trunk_hosts;
+
+  void sync_trunk_qualify();
+
+  // True when `uri` (sip:<number>@<host[:port]>) goes to a trunk that stopped
+  // answering its probes.
+  bool trunk_unreachable(const std::string& uri) const;
+
+  // The contacts a NOTIFY for `t` goes to: those registered from the
+  // device's IP (the AOR named first if it is among them), or the AOR's
+  // when no IP is given. One per source address.
+  std::vector<std::pair<std::string, Binding>> notify_targets(const SipStack::NotifyTarget& t);
+
+  void notify(const SipStack::NotifyTarget& t, std::function<void(SipStack::NotifyResult)> done);
+};
+
+}  // namespace dialtone::plugins::backend::sip

@@ -1,0 +1,158 @@
+// The application side of an endpoint: every call turns into a command for
+// the media thread, or into a task for the I/O thread when a file is involved.
+#include <sndfile.h>
+
+#include "endpoint.h"
+#include "engine_context.h"
+#include "media_thread.h"
+
+namespace dialtone::plugins::media {
+
+namespace sm = sdk::media;
+
+EndpointHandle::EndpointHandle(std::shared_ptr<EngineContext> ctx, EndpointCore* core,
+                               std::shared_ptr<EndpointShared> shared, std::uint16_t port, std::string address,
+                               std::string language, std::string country)
+    : ctx_(std::move(ctx)),
+      core_(core),
+      shared_(std::move(shared)),
+      port_(port),
+      address_(std::move(address)),
+      language_(std::move(language)),
+      country_(std::move(country)) {}
+
+EndpointHandle::~EndpointHandle() {
+  {
+    std::lock_guard lk(shared_->m);
+    shared_->handler = nullptr;
+  }
+  EndpointCore* ep = core_;
+  ep->home.load(std::memory_order_acquire)->post([ep](MediaThread& t) { t.destroy(ep); });
+}
+
+void EndpointHandle::set_remote(std::string host_port) {
+  sockaddr_storage a;
+  socklen_t len = 0;
+  if (!parse_address(host_port, a, len)) {
+    ctx_->log.warn("media: remote address '" + host_port + "' for port " + std::to_string(port_) +
+                   " is not a numeric host:port; keeping the previous one");
+    return;
+  }
+  core_->post([a, len](EndpointCore& c) { c.set_remote(a, len); });
+}
+
+void EndpointHandle::set_handler(sm::EventHandler handler) {
+  std::lock_guard lk(shared_->m);
+  shared_->handler = std::move(handler);
+}
+
+void EndpointHandle::play(std::vector<std::string> sounds, sm::PlayOptions options) {
+  std::uint64_t request = ++shared_->play_request;
+  auto ctx = ctx_;
+  EndpointCore* ep = core_;
+  // Resolve and decode on the I/O thread; the core gets a ready playlist. The
+  // core is deleted by a later I/O task, so it outlives this one.
+  ctx_->io.post([ctx, ep, request, sounds = std::move(sounds), options, lang = language_] {
+    auto list = std::make_unique<Playlist>();
+    list->options = options;
+    for (const auto& name : sounds) {
+      auto path = ctx->sounds.find(name, lang);
+      if (!path) {
+        ctx->log.warn("media: sound '" + name + "' not found under " + ctx->sounds.sounds_path().string() +
+                      " for language '" + (lang.empty() ? ctx->sounds.language() : lang) +
+                      "' (nor en); playing the info tone instead - install asterisk-core-sounds-<lang>-wav "
+                      "or set sounds.path");
+        list->items.push_back(nullptr);
+        list->any_failed = true;
+        continue;
+      }
+      auto sound = ctx->sounds.load(*path);
+      if (!sound) {
+        ctx->log.warn("media: cannot play " + sound.error().message +
+                      "; playing the info tone instead - replace the file");
+        list->items.push_back(nullptr);
+        list->any_failed = true;
+        continue;
+      }
+      list->items.push_back(std::move(*sound));
+    }
+    ep->post([request, l = std::shared_ptr<Playlist>(list.release())](EndpointCore& c) mutable {
+      c.start_playlist(request, std::unique_ptr<Playlist>(new Playlist(std::move(*l))));
+    });
+  });
+}
+
+void EndpointHandle::play_tone(std::string_view name) {
+  auto tone = country_tone(country_, name);
+  if (!tone) tone = country_tone(ctx_->cfg.country, name);
+  if (!tone) tone = parse_tone(name);  // an indications string: "425/200,0/200"
+  std::uint64_t request = ++shared_->play_request;
+  if (!tone) {
+    ctx_->log.warn("media: unknown tone '" + std::string(name) + "' for country '" + country_ +
+                   "'; playing the info tone - use dial, ring, busy, congestion, callwaiting, info or record");
+    tone = parse_tone("!950/330,!1400/330,!1800/330");
+  }
+  core_->post([request, t = *tone](EndpointCore& c) { c.start_tone(request, t); });
+}
+
+void EndpointHandle::stop_playing() {
+  std::uint64_t request = ++shared_->play_request;
+  core_->post([request](EndpointCore& c) { c.stop_playing(request); });
+}
+
+void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions options) {
+  auto ctx = ctx_;
+  EndpointCore* ep = core_;
+  auto shared = shared_;
+  ctx_->io.post([ctx, ep, shared, file = std::move(file), options] {
+    int rate = options.sample_rate == 16000 ? 16000 : 8000;
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    std::error_code ec;
+    if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
+    SNDFILE* sf = sf_open(file.c_str(), SFM_WRITE, &info);
+    auto done = [ctx, shared](sm::MediaEvent e) { shared->deliver(e); };
+    if (!sf) {
+      std::string why = sf_strerror(nullptr);
+      ctx->log.error("media: cannot record to " + file.string() + ": " + why +
+                     "; the call goes on without recording - check the directory and its permissions");
+      sm::MediaEvent e;
+      e.type = sm::EventType::record_done;
+      e.ok = false;
+      e.detail = file.string() + ": " + why;
+      shared->deliver(e);
+      return;
+    }
+    auto rec = std::make_shared<Recording>(file, sf, rate, options.max_seconds, done);
+    ctx->io.add_recording(rec);
+    ep->post([rec, both = options.both_directions](EndpointCore& c) { c.attach_recording(rec, both); });
+  });
+}
+
+void EndpointHandle::stop_recording() {
+  core_->post([](EndpointCore& c) { c.stop_recording(); });
+}
+
+void EndpointHandle::send_dtmf(std::string_view digits) {
+  core_->post([d = std::string(digits)](EndpointCore& c) { c.queue_dtmf(d); });
+}
+
+void EndpointHandle::echo(bool on) {
+  core_->post([on](EndpointCore& c) { c.set_echo(on); });
+}
+
+sm::EndpointStats EndpointHandle::stats() const {
+  sm::EndpointStats s;
+  s.packets_in = shared_->packets_in.load();
+  s.packets_out = shared_->packets_out.load();
+  s.lost = shared_->lost.load();
+  s.late = shared_->late.load();
+  s.srtp_failures = shared_->srtp_failures.load();
+  std::lock_guard lk(shared_->m);
+  s.remote = shared_->remote;
+  return s;
+}
+
+}  // namespace dialtone::plugins::media

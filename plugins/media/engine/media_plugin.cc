@@ -1,0 +1,86 @@
+// media.engine: terminated RTP (prompts, tones, recording, mixing, DTMF,
+// SRTP) provided to other plugins as the `media.engine` service.
+#include <dialtone/host.h>
+#include <dialtone/plugin.h>
+#include <dialtone/services.h>
+
+#include "engine.h"
+#include "tones.h"
+
+namespace dialtone::plugins::media {
+namespace {
+
+using sdk::OptionType;
+
+constexpr sdk::OptionSpec kOptions[] = {
+    {"rtp.address", OptionType::string, "127.0.0.1",
+     "IP address the media endpoints bind (0.0.0.0 or the LAN address for phones)"},
+    {"rtp.port_min", OptionType::integer, "20002", "lowest UDP port of terminated media", sdk::kNone, nullptr, 1024,
+     65535},
+    {"rtp.port_max", OptionType::integer, "30000", "highest UDP port of terminated media", sdk::kNone, nullptr, 1024,
+     65535},
+    {"media.threads", OptionType::integer, "2", "media threads (each ticks its endpoints every 20 ms)", sdk::kNone,
+     nullptr, 1, 64},
+    {"media.realtime", OptionType::boolean, "true",
+     "run media threads with real-time priority (SCHED_FIFO 10) so other load cannot delay a tick"},
+    {"media.jitter_buffer", OptionType::duration, "60ms",
+     "audio buffered before playout; absorbs that much network jitter"},
+    {"sounds.path", OptionType::path, "/usr/share/asterisk/sounds",
+     "prompt root: <path>/<language>/<name>.wav (Debian asterisk-core-sounds-*-wav)"},
+    {"sounds.language", OptionType::string, "en", "default prompt language (fallback: en)"},
+    {"sounds.moh_path", OptionType::path, "/usr/share/asterisk/moh",
+     "music on hold: class `default` is this directory, other classes its sub-directories"},
+    {"tones.country", OptionType::choice, "fr", "default tone table (dial, ring, busy, congestion)", sdk::kNone,
+     "fr|us|uk|de"},
+    {}};
+
+class MediaPlugin final : public sdk::Plugin {
+ public:
+  explicit MediaPlugin(sdk::Host& host) : host_(host) {}
+
+  sdk::Status configure(const sdk::Options& o) override {
+    cfg_.address = o.get("rtp.address", "127.0.0.1");
+    cfg_.port_min = static_cast<int>(o.get_int("rtp.port_min", 20002));
+    cfg_.port_max = static_cast<int>(o.get_int("rtp.port_max", 30000));
+    if (cfg_.port_max - cfg_.port_min < 2)
+      return sdk::Error::invalid("media: rtp.port_max must be at least rtp.port_min + 2");
+    cfg_.threads = static_cast<int>(o.get_int("media.threads", 2));
+    cfg_.realtime = o.get_bool("media.realtime", true);
+    cfg_.jitter_ms = static_cast<int>(o.get_duration("media.jitter_buffer", std::chrono::milliseconds(60)).count());
+    if (cfg_.jitter_ms < 20 || cfg_.jitter_ms > 300)
+      return sdk::Error::invalid("media: media.jitter_buffer must be between 20ms and 300ms");
+    cfg_.sounds_path = o.get("sounds.path", "/usr/share/asterisk/sounds");
+    cfg_.language = o.get("sounds.language", "en");
+    cfg_.moh_path = o.get("sounds.moh_path", "/usr/share/asterisk/moh");
+    cfg_.country = o.get("tones.country", "fr");
+    return {};
+  }
+
+  sdk::Status start() override {
+    engine_ = std::make_shared<Engine>(cfg_, host_.log());
+    if (auto s = engine_->start(); !s.ok()) return s;
+    if (auto s = host_.services().provide<sdk::media::MediaEngine>("default", engine_); !s.ok()) return s;
+    host_.log().info("media: " + std::to_string(cfg_.threads) + " media threads, ports " +
+                     std::to_string(cfg_.port_min) + "-" + std::to_string(cfg_.port_max) + " on " + cfg_.address +
+                     ", sounds " + cfg_.sounds_path.string() + " (" + cfg_.language + ")");
+    return {};
+  }
+
+  void stop() override {
+    host_.services().withdraw<sdk::media::MediaEngine>("default");
+    if (engine_) engine_->stop();
+    engine_.reset();
+  }
+
+ private:
+  sdk::Host& host_;
+  EngineConfig cfg_;
+  std::shared_ptr<Engine> engine_;
+};
+
+}  // namespace
+}  // namespace dialtone::plugins::media
+
+DIALTONE_PLUGIN(dialtone::plugins::media::MediaPlugin, "media.engine", "media", "1.0.0",
+                "terminated RTP: prompts, tones, recording, DTMF, mixing, SRTP", "", "",
+                dialtone::plugins::media::kOptions)

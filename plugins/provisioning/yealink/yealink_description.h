@@ -1,0 +1,5 @@
+#pragma once
+#include <dialtone/provisioning/described_vendor.h>
+namespace dialtone::plugins::provisioning {
+const VendorDescription& yealink_description();
+}

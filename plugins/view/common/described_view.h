@@ -1,0 +1,110 @@
+// A phone directory view written as data: its limits and five mustache
+// templates, rendered by one engine (DescribedView) with provisioning's
+// template engine and XML escaping (dialtone/mustache.h).
+//
+// @code
+//   const ViewDescription& acme_view() {
+//     static const ViewDescription d{
+//         .vendor = "acme", .limits = {4000, 32},
+//         .input = "<Input url=\"{{self_url}}\" param=\"term\"/>\n",
+//         .empty = "<Text>{{no_entries}}</Text>\n",
+//         .head = "<Book title=\"{{title}}\">\n",
+//         .item = "<Entry name=\"{{name}}\" number=\"{{number}}\"/>\n",
+//         .tail = "{{#next}}<More url=\"{{url}}\"/>\n{{/next}}</Book>\n"};
+//     return d;
+//   }
+//   using AcmeViewPlugin = DescribedViewPlugin<&acme_view>;
+// @endcode
+//
+// Values are cleaned (valid UTF-8, no control characters), cut to the
+// vendor's field limits and XML-escaped by {{x}}. The pager measures the
+// rendered head + items + tail against `limits`.
+//
+// Keys: input and empty pages: title, prompt, no_entries, self_url.
+// head and tail: the same plus position ("1-32 of 2000"), title_position
+// ("Directory 1-32 of 2000"), previous and next (labels); prev and next
+// (lists of zero or one {url, index}), has_nav, has_both, after_nav (the
+// index following the paging links; indexes count from nav_first_index).
+// item: name, number, dial (the number as a tel: URI part: digits and
+// dial characters, percent-encoded), has_number.
+//
+// A section whose line may be skipped is written inline
+// ("{{#next}}<Item>...\n{{/next}}</Book>"): the template engine keeps the
+// line break of a skipped standalone section, and the bytes are measured.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <dialtone/directory.h>
+#include <dialtone/host.h>
+#include <dialtone/plugin.h>
+#include <dialtone/services.h>
+
+#include "plugins/view/common/pager.h"
+#include "plugins/view/common/text.h"
+
+namespace dialtone::plugins::view {
+
+struct ViewDescription {
+  std::string vendor{};  // the phoned route's <vendor>: "cisco"
+  std::string content_type{kXmlContentType};
+  PageLimits limits{10000, 30};
+  std::size_t name_chars = 32;
+  std::size_t number_chars = 32;
+  std::size_t title_chars = 0;  // 0: Title and Prompt are not cut
+  bool nav_in_list = false;     // Previous/Next links take list slots (limits.max_items)
+  int nav_first_index = 1;      // {{index}} of the first paging link
+  std::string input{}, empty{}, head{}, item{}, tail{};
+};
+
+class DescribedView final : public sdk::PhoneView {
+ public:
+  explicit DescribedView(ViewDescription description);
+  ~DescribedView() override;
+
+  std::string_view vendor() const override { return d_.vendor; }
+  sdk::PhoneViewPage render_input(const sdk::PhoneViewRequest& request) const override;
+  sdk::PhoneViewPage render_results(const sdk::PhoneViewRequest& request,
+                                    const std::vector<sdk::PhoneEntry>& entries) const override;
+  const ViewDescription& description() const { return d_; }
+
+  // The templates parsed once; a set is used by one request at a time.
+  struct Compiled;
+
+ private:
+  std::unique_ptr<Compiled> acquire() const;
+  void release(std::unique_ptr<Compiled> c) const;
+
+  ViewDescription d_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Compiled>> idle_;
+};
+
+// The plugin providing one described view under its vendor name.
+template <const ViewDescription& (*Describe)()>
+class DescribedViewPlugin final : public sdk::Plugin {
+ public:
+  explicit DescribedViewPlugin(sdk::Host& host) : host_(host) {}
+  sdk::Status configure(const sdk::Options&) override { return {}; }
+  sdk::Status start() override {
+    auto view = std::make_shared<DescribedView>(Describe());
+    instance_ = std::string(view->vendor());
+    return host_.services().provide<sdk::PhoneView>(instance_, view);
+  }
+  void stop() override {
+    if (!instance_.empty()) host_.services().withdraw<sdk::PhoneView>(instance_);
+    instance_.clear();
+  }
+
+ private:
+  sdk::Host& host_;
+  std::string instance_;
+};
+
+inline constexpr sdk::OptionSpec kNoViewOptions[] = {{}};
+
+}  // namespace dialtone::plugins::view

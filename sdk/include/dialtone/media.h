@@ -1,0 +1,245 @@
+// Terminated media: RTP endpoints that Dialtone itself speaks and listens on,
+// the sounds they play and the mixers that join them. Provided by the
+// `media.engine` plugin as the `media.engine` service.
+//
+// @code
+//   #include <dialtone/media.h>
+//   #include <dialtone/services.h>
+//   namespace media = dialtone::sdk::media;
+//
+//   auto engine = host_.services().find<media::MediaEngine>();   // null if not loaded
+//   media::EndpointConfig cfg;
+//   cfg.formats = {{media::Codec::pcma, 8}, {media::Codec::pcmu, 0}};  // first one is sent
+//   cfg.remote = "127.0.0.1:40000";               // from the peer's SDP; latching may move it
+//   auto ep = engine->create_endpoint(cfg);       // Result<shared_ptr<Endpoint>>
+//   if (!ep) return ep.error();
+//   // put (*ep)->local_port() into our SDP answer, then:
+//   (*ep)->set_handler([](const media::MediaEvent& e) {   // on the engine's event thread
+//     if (e.type == media::EventType::dtmf) { /* e.digit */ }
+//     if (e.type == media::EventType::play_done) { /* next step of the IVR */ }
+//   });
+//   (*ep)->play({"conf-getpin", "beep"});         // names resolved by sound path + language
+//   (*ep)->play_tone("busy");                     // the endpoint's country table
+//   auto bridge = engine->create_mixer();         // 2 legs: a transcoding bridge; N: a conference
+//   bridge->add(*ep);
+// @endcode
+//
+// Threads: every method may be called from any thread and never blocks on
+// I/O (sound files load on the engine's I/O thread). Event handlers run on the
+// engine's event thread: keep them short and post real work elsewhere.
+// Dropping the last shared_ptr to an endpoint closes its socket.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dialtone/result.h"
+
+namespace dialtone::sdk::media {
+
+enum class Codec : std::uint8_t {
+  pcmu,  // G.711 mu-law, 8 kHz
+  pcma,  // G.711 A-law, 8 kHz
+  g722,  // 16 kHz audio, RTP clock 8000 (RFC 3551)
+  opus,  // RTP clock 48000 (RFC 7587); offered only when both ends do
+};
+
+// The SDP rtpmap encoding of a codec: "PCMU/8000", "G722/8000", "opus/48000/2".
+inline std::string rtpmap(Codec c) {
+  switch (c) {
+    case Codec::pcmu: return "PCMU/8000";
+    case Codec::pcma: return "PCMA/8000";
+    case Codec::g722: return "G722/8000";
+    case Codec::opus: return "opus/48000/2";
+  }
+  return {};
+}
+
+// The codec of an rtpmap encoding name ("pcmu", "G722", "opus"; case-insensitive).
+inline std::optional<Codec> codec_from_name(std::string_view name) {
+  std::string n(name.substr(0, name.find('/')));
+  for (auto& ch : n) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  if (n == "pcmu") return Codec::pcmu;
+  if (n == "pcma") return Codec::pcma;
+  if (n == "g722") return Codec::g722;
+  if (n == "opus") return Codec::opus;
+  return std::nullopt;
+}
+
+// One payload type of the negotiated SDP.
+struct PayloadFormat {
+  Codec codec = Codec::pcmu;
+  std::uint8_t payload_type = 0;
+};
+
+// An SDP `a=crypto` line (RFC 4568) for SRTP with SDES keys.
+// AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32 are supported.
+struct CryptoAttribute {
+  int tag = 1;
+  std::string suite = "AES_CM_128_HMAC_SHA1_80";
+  std::string key_base64;  // 30 bytes: 16 of master key then 14 of salt
+
+  // The value after "a=crypto:", e.g. "1 AES_CM_128_HMAC_SHA1_80 inline:<key>".
+  std::string to_sdp() const { return std::to_string(tag) + " " + suite + " inline:" + key_base64; }
+
+  // Parses the value after "a=crypto:". Lifetime and MKI parameters after a
+  // '|' are ignored; session parameters are not supported and give nullopt.
+  static std::optional<CryptoAttribute> parse(std::string_view v) {
+    auto sp1 = v.find(' ');
+    if (sp1 == std::string_view::npos) return std::nullopt;
+    auto sp2 = v.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) return std::nullopt;
+    CryptoAttribute a;
+    try {
+      a.tag = std::stoi(std::string(v.substr(0, sp1)));
+    } catch (...) {
+      return std::nullopt;
+    }
+    a.suite = std::string(v.substr(sp1 + 1, sp2 - sp1 - 1));
+    auto key = v.substr(sp2 + 1);
+    if (key.substr(0, 7) != "inline:") return std::nullopt;
+    key.remove_prefix(7);
+    auto end = key.find_first_of("| ");
+    a.key_base64 = std::string(key.substr(0, end));
+    if (end != std::string_view::npos && key[end] == ' ') return std::nullopt;  // session params
+    return a;
+  }
+};
+
+struct EndpointConfig {
+  // Accepted payload types; the first one is what the endpoint sends.
+  std::vector<PayloadFormat> formats;
+  // RFC 4733 telephone-event payload type; 0 when the peer did not offer it
+  // (digits are then sent and detected in-band).
+  std::uint8_t telephone_event_pt = 101;
+  // "host:port" from the peer's SDP; may be empty and set later.
+  std::string remote;
+  // Follow the source address of the peer's packets (phones behind NAT).
+  bool latch = true;
+  // SRTP: both set, or neither. `local` is our a=crypto (what we send with),
+  // `remote` the peer's (what we receive with).
+  std::optional<CryptoAttribute> srtp_local;
+  std::optional<CryptoAttribute> srtp_remote;
+  // Detect DTMF in the audio too (phones without RFC 4733). Digits already
+  // announced with RFC 4733 by this peer switch in-band detection off.
+  bool detect_inband_dtmf = true;
+  // Sound language ("fr", "en"); empty: the engine's `sounds.language`.
+  std::string language;
+  // Tone table ("fr", "us"); empty: the engine's `tones.country`.
+  std::string tone_country;
+};
+
+enum class EventType : std::uint8_t {
+  dtmf,         // digit, dtmf_source
+  play_done,    // the play() list (or a tone with an end) finished or was stopped
+  record_done,  // ok false: the file could not be written (detail says why)
+  srtp_refused, // the first packet that failed SRTP authentication
+};
+
+enum class DtmfSource : std::uint8_t { rfc4733, inband };
+
+struct MediaEvent {
+  EventType type = EventType::dtmf;
+  char digit = 0;
+  DtmfSource dtmf_source = DtmfSource::rfc4733;
+  bool ok = true;          // play_done: false if a sound was missing (a tone was played instead)
+  bool stopped = false;    // play_done: stop_playing() or a DTMF with stop_on_dtmf
+  std::string detail;
+};
+
+using EventHandler = std::function<void(const MediaEvent&)>;
+
+struct PlayOptions {
+  bool loop = false;          // music: start again after the last file
+  bool stop_on_dtmf = false;  // prompts that a digit interrupts (read_digits)
+};
+
+struct RecordOptions {
+  int max_seconds = 0;        // 0: until stop_recording()
+  int sample_rate = 8000;     // 8000 or 16000
+  bool both_directions = false;  // the peer and what is sent to it, mixed
+};
+
+struct EndpointStats {
+  std::uint64_t packets_in = 0, packets_out = 0;
+  std::uint64_t lost = 0;          // sequence gaps concealed by the jitter buffer
+  std::uint64_t late = 0;          // arrived after their playout time, dropped
+  std::uint64_t srtp_failures = 0; // failed authentication, dropped
+  std::string remote;              // current (possibly latched) peer address
+};
+
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+
+  virtual std::uint16_t local_port() const = 0;
+  virtual std::string local_address() const = 0;
+  // A re-INVITE moved the peer. Latching still applies.
+  virtual void set_remote(std::string host_port) = 0;
+  virtual void set_handler(EventHandler handler) = 0;
+
+  // Plays sounds in sequence: names ("vm-intro") looked up by sound path and
+  // language, or file paths (.wav, .gsm, .sln, .sln16, .raw). A missing or
+  // corrupt file logs one line and plays the `info` tone in its place.
+  // Replaces what was playing.
+  virtual void play(std::vector<std::string> sounds, PlayOptions options = {}) = 0;
+  // dial, ring, busy, congestion, callwaiting, info, record ...: the country table.
+  // Tones without an end play until stop_playing() or another play.
+  virtual void play_tone(std::string_view name) = 0;
+  virtual void stop_playing() = 0;
+
+  // The file is opened on the I/O thread; errors arrive as record_done(ok=false).
+  virtual void record(std::filesystem::path wav_file, RecordOptions options = {}) = 0;
+  virtual void stop_recording() = 0;
+
+  // RFC 4733 events when negotiated, otherwise in-band tones. 0-9 * # A-D.
+  virtual void send_dtmf(std::string_view digits) = 0;
+  // Sends back what is received (the *55 echo test).
+  virtual void echo(bool on) = 0;
+
+  virtual EndpointStats stats() const = 0;
+};
+
+// Each member hears every other member and not itself. Two members make a
+// bridge that transcodes between their codecs.
+class Mixer {
+ public:
+  virtual ~Mixer() = default;
+  virtual void add(const std::shared_ptr<Endpoint>& endpoint) = 0;
+  virtual void remove(const std::shared_ptr<Endpoint>& endpoint) = 0;
+  // A muted member is heard by nobody but still hears the others.
+  virtual void mute(const std::shared_ptr<Endpoint>& endpoint, bool muted) = 0;
+  virtual std::size_t size() const = 0;
+};
+
+class MediaEngine {
+ public:
+  static constexpr std::string_view kServiceName = "media.engine";
+  static constexpr int kServiceVersion = 1;
+  virtual ~MediaEngine() = default;
+
+  // Binds a UDP port from the configured range on the engine's address.
+  virtual Result<std::shared_ptr<Endpoint>> create_endpoint(EndpointConfig config) = 0;
+  virtual std::shared_ptr<Mixer> create_mixer() = 0;
+
+  // Codecs this build supports, in the engine's preference order.
+  virtual std::vector<Codec> codecs() const = 0;
+  // A fresh random SRTP key for our side of an offer or answer.
+  virtual CryptoAttribute new_crypto(int tag = 1, std::string suite = "AES_CM_128_HMAC_SHA1_80") = 0;
+
+  // The file a sound name resolves to in `language` (falling back to the
+  // engine's default, then to "en"); nullopt if none.
+  virtual std::optional<std::filesystem::path> find_sound(std::string_view name,
+                                                          std::string_view language = {}) const = 0;
+  // The files of a music-on-hold class: `default` is `sounds.moh_path` itself,
+  // another class a sub-directory of it. Sorted by name.
+  virtual std::vector<std::filesystem::path> music_files(std::string_view moh_class) const = 0;
+};
+
+}  // namespace dialtone::sdk::media

@@ -82,7 +82,11 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
       int st = media_error_status(offer.error());
       log.info("sip: call " + c->id + " refused with " + std::to_string(st) + ": " +
                offer.error().message);
-      reply(irq, st, sip_status_phrase(st));
+      // No free relay ports is overload too: the caller is told when to retry.
+      std::string retry = std::to_string(cfg.retry_after.count());
+      nta_incoming_treply(irq, st, sip_status_phrase(st),
+                          TAG_IF(st == 503, SIPTAG_RETRY_AFTER_STR(retry.c_str())), TAG_END());
+      nta_incoming_destroy(irq);
       return;
     }
     c->sdp = *offer;

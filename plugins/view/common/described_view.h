@@ -61,6 +61,14 @@ struct ViewDescription {
   std::string input{}, empty{}, head{}, item{}, tail{};
 };
 
+// The result item of the IP Phone Services family of formats (Cisco,
+// Yealink, snom, Thomson all read it).
+inline constexpr const char* kDirectoryEntryItem = R"(<DirectoryEntry>
+<Name>{{name}}</Name>
+<Telephone>{{number}}</Telephone>
+</DirectoryEntry>
+)";
+
 class DescribedView final : public sdk::PhoneView {
  public:
   explicit DescribedView(ViewDescription description);

@@ -122,6 +122,7 @@ sdk::HttpResponse Engine::write(const std::function<sdk::HttpResponse(sdk::Trans
     return sdk::HttpResponse::error(status, {"Resource Error - " + s.error().message});
   }
   for (auto& [topic, json] : events) bus_.publish(topic, json);
+  if (!events.empty() && on_commit_) on_commit_();
   return out;
 }
 

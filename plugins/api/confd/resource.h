@@ -117,10 +117,14 @@ class Engine {
   std::string id_json(sdk::Transaction& tx, const Resource& r, long id);
 
   sdk::Store& store() { return store_; }
+  // Runs after each write that announced something, once its events are
+  // published (the config service refreshes its snapshot there).
+  void on_commit(std::function<void()> f) { on_commit_ = std::move(f); }
 
  private:
   sdk::Store& store_;
   sdk::EventBus& bus_;
+  std::function<void()> on_commit_;
 };
 
 std::string not_found(const std::string& singular, const std::string& key, const std::string& value);

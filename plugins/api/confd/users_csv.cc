@@ -412,6 +412,12 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     };
     std::size_t n = rows.size();
     auto user_ids = ids("confd_users_id_seq", n);
+    // The uuids are chosen here so the answer names them without a search.
+    std::vector<std::string> user_uuids;
+    {
+      auto q = run(tx, "SELECT gen_random_uuid()::text AS u FROM generate_series(1, $1)", {std::to_string(n)});
+      for (std::size_t i = 0; i < q.rows.size(); ++i) user_uuids.push_back(q.get(i, "u"));
+    }
     std::size_t n_line = 0, n_vm = 0, n_in = 0;
     for (auto& r : rows) {
       n_line += r.has("exten");
@@ -438,7 +444,8 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
       std::string lj = "[";
       for (auto& l : split_semicolon(r.get("labels"))) lj += (lj.size() > 1 ? ",\"" : "\"") + sdk::json_escape(l) + "\"";
       u_labels.push_back(lj + "]");
-      std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k];
+      std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k] +
+                         ",\"user_uuid\":\"" + user_uuids[k] + "\"";
       if (r.has("exten")) {
         s_id.push_back(sip_ids[li]);
         s_user.push_back(r.has("sip_username") ? r.get("sip_username") : random_token(10));
@@ -497,17 +504,18 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     sdk::Params ps = {pg_array(Col(user_ids.begin(), user_ids.end()))};
     for (auto& c : kUserCols) ps.push_back(pg_array(u[c]));
     ps.push_back(pg_array(u_labels));
+    ps.push_back(pg_array(Col(user_uuids.begin(), user_uuids.end())));
     run(tx,
         "INSERT INTO confd_users (id, firstname, lastname, email, language, mobile_phone_number, outgoing_caller_id, "
         "enabled, supervision_enabled, call_transfer_enabled, dtmf_hangup_enabled, simultaneous_calls, ring_seconds, "
         "call_permission_password, username, password, userfield, call_record_enabled, online_call_record_enabled, "
-        "labels, caller_id) "
+        "labels, caller_id, uuid) "
         "SELECT id, fn, ln, em, lang, mob, oci, coalesce(en, true), coalesce(sup, true), coalesce(ct, false), "
         "coalesce(dh, false), coalesce(sc, 5), coalesce(rs, 30), cpp, un, pw, uf, coalesce(cr, false), coalesce(ocr, false), "
-        "lab::jsonb, '\"' || fn || coalesce(' ' || ln, '') || '\"' FROM unnest($1::int[], $2::text[], "
+        "lab::jsonb, '\"' || fn || coalesce(' ' || ln, '') || '\"', uu::uuid FROM unnest($1::int[], $2::text[], "
         "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::bool[], $10::bool[], $11::bool[], "
-        "$12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::bool[], $20::text[]) "
-        "AS x(id, fn, ln, em, lang, mob, oci, en, sup, ct, dh, sc, rs, cpp, un, pw, uf, cr, ocr, lab)",
+        "$12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::bool[], $20::text[], "
+        "$21::text[]) AS x(id, fn, ln, em, lang, mob, oci, en, sup, ct, dh, sc, rs, cpp, un, pw, uf, cr, ocr, lab, uu)",
         ps);
     if (!l_id.empty()) {
       run(tx,
@@ -553,14 +561,9 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
                  "SELECT id, uuid, pg_notify('dialtone_config', 'user.created:' || id) FROM confd_users "
                  "WHERE id = ANY($1::int[]) ORDER BY id",
                  {pg_array(Col(user_ids.begin(), user_ids.end()))});
-    for (std::size_t i = 0; i < q.rows.size(); ++i) {
+    for (std::size_t i = 0; i < q.rows.size(); ++i)
       events.emplace_back("config.user.created",
                           "{\"id\":" + q.get(i, "id") + ",\"uuid\":\"" + q.get(i, "uuid") + "\"}");
-      auto at = created.find("\"user_id\":" + q.get(i, "id") + ",");
-      if (at == std::string::npos) at = created.find("\"user_id\":" + q.get(i, "id") + "}");
-      if (at != std::string::npos)
-        created.insert(at, "\"user_uuid\":\"" + q.get(i, "uuid") + "\",");
-    }
     return HttpResponse::json(201, created);
   });
   if (resp.status == 400) return csv_errors(as_messages(resp.body), &rows);
@@ -568,6 +571,13 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     for (auto& [t, b] : events) host_.bus().publish(t, b);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     host_.log().info("imported " + std::to_string(rows.size()) + " users in " + std::to_string(ms) + " ms");
+    // A bulk insert leaves the planner's statistics stale: reads that embed
+    // relations (user -> lines -> extensions) would scan instead of using the
+    // keys until autovacuum passes. Failures only cost speed.
+    if (rows.size() >= 1000)
+      (void)engine_->store().exec(
+          "ANALYZE confd_users, confd_lines, confd_user_lines, confd_line_extensions, confd_extensions, "
+          "confd_endpoints_sip, confd_user_voicemails, confd_voicemails, confd_incalls");
   }
   return resp;
 }

@@ -151,13 +151,14 @@ std::string alice_authorization(const std::string& challenge, const std::string&
 class Holds {
  public:
   void export_to(sdk::LuaHost& lua) {
-    lua.export_module("test", {{"hold", "", "", "waits until the test releases it",
+    auto s = lua.export_module("test", {{"hold", "", "", "waits until the test releases it",
                                 [this](const sdk::LuaValues&) {
                                   return sdk::LuaReply::async([this](sdk::LuaResume resume) {
                                     std::lock_guard<std::mutex> lock(mutex_);
                                     waiting_.push_back(std::move(resume));
                                   });
                                 }}});
+    EXPECT_TRUE(s) << s.error().message;
   }
   std::size_t waiting() {
     std::lock_guard<std::mutex> lock(mutex_);

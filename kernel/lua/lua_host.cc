@@ -1027,6 +1027,11 @@ Status LuaHostImpl::reload() {
   return {};
 }
 
+bool LuaHostImpl::running() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->running;
+}
+
 Status LuaHostImpl::export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) {
   return export_module_as("", std::move(module), std::move(functions));
 }

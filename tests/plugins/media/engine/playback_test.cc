@@ -209,6 +209,31 @@ TEST_F(PlaybackTest, RecordingBothDirectionsHasTheCallerAndWhatWasPlayed) {
   EXPECT_GT(caller + played, 0.85);
 }
 
+// Open descriptors of this process on `file`.
+int open_fds_on(const std::filesystem::path& file) {
+  int n = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code ec2;
+    if (std::filesystem::read_symlink(e.path(), ec2) == file) ++n;
+  }
+  return n;
+}
+
+TEST_F(PlaybackTest, DroppingAnEndpointClosesItsRecording) {
+  auto file = dir_ / "dropped.wav";
+  {
+    RtpPeer peer(sm::Codec::pcmu, 0);
+    auto ep = endpoint_for(peer, sm::Codec::pcmu, 0);
+    ep->record(file);
+    ASSERT_TRUE(eventually([&] { return open_fds_on(file) == 1; }));
+  }  // the call hangs up while recording
+  EXPECT_TRUE(eventually([&] { return open_fds_on(file) == 0; }));
+  int rate = 0;
+  read_wav(file, &rate);
+  EXPECT_EQ(rate, 8000) << "a valid WAV was left behind";
+}
+
 TEST_F(PlaybackTest, RecordingIntoAnUnwritablePlaceIsReportedAndTheCallGoesOn) {
   RtpPeer peer(sm::Codec::pcmu, 0);
   Events ev;

@@ -57,6 +57,10 @@ std::vector<ListenerConfig> Kernel::listeners() const {
     l.port = port.empty() ? def_port : std::stoi(port);
     l.tls_cert = setup_.options.get(p + "tls_cert");
     l.tls_key = setup_.options.get(p + "tls_key");
+    if (l.tls_cert.empty() && l.tls_key.empty() && !self_signed_.cert.empty()) {
+      l.tls_cert = self_signed_.cert.string();
+      l.tls_key = self_signed_.key.string();
+    }
     l.max_body = static_cast<std::size_t>(setup_.options.get_int(p + "max_body", 1 << 20));
     l.subnets = setup_.options.get_list(p + "subnets");
     out.push_back(std::move(l));
@@ -139,6 +143,13 @@ sdk::Status Kernel::start() {
   auth_ = std::make_unique<AuthService>(*store_, *log_, auth_config);
   if (auto s = auth_->migrate(); !s) return sdk::Error::unavailable("auth: " + s.error().message);
 
+  if (setup_.options.get_bool("http.tls_self_signed", false)) {
+    auto pair = ensure_self_signed(setup_.data_dir / "tls");
+    if (!pair) return pair.error();
+    self_signed_ = *pair;
+    log_->info(std::string("http: ") + (pair->created ? "created" : "using") + " the self-signed certificate " +
+               pair->cert.string() + " (clients trust this file, or set tls_cert/tls_key per listener)");
+  }
   http_ = std::make_unique<HttpServerImpl>(listeners(), *log_);
   if (auto s = auth_->mount(*http_, "auth"); !s) return sdk::Error::internal("auth: " + s.error().message);
   http_->set_auth(auth_.get());

@@ -22,6 +22,7 @@
 #include "kernel/core/setup.h"
 #include "kernel/executor/thread_pool.h"
 #include "kernel/http/http_server.h"
+#include "kernel/http/self_signed_cert.h"
 #include "kernel/log/logging.h"
 #include "kernel/lua/lua_host.h"
 #include "kernel/store/pg_store.h"
@@ -75,6 +76,7 @@ class Kernel {
   std::mutex reload_mutex_;
   bool stopped_ = false;
   std::string admin_hint_;
+  CertificatePair self_signed_;  // set when http.tls_self_signed is on
   // Declaration order is construction order; destruction runs backwards.
   std::unique_ptr<Logging> logging_;
   std::unique_ptr<sdk::Logger> log_;

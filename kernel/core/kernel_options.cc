@@ -34,6 +34,8 @@ const sdk::OptionSpec kKernelOptions[] = {
     DIALTONE_LISTENER_OPTIONS("provd", "127.0.0.1:8666"),
     DIALTONE_LISTENER_OPTIONS("provd_phones", "127.0.0.1:8667"),
     DIALTONE_LISTENER_OPTIONS("calld", "127.0.0.1:9500"),
+    {"http.tls_self_signed", OptionType::boolean, "false",
+     "HTTPS on every listener without tls_cert/tls_key, with a certificate generated once in <data_dir>/tls"},
     {"auth.token_expiration", OptionType::duration, "7200s", "lifetime of a new token"},
     {"auth.max_failures", OptionType::integer, "5",
      "failed logins from one address within failure_window before it is banned", sdk::kNone,

@@ -30,6 +30,11 @@ class ConfdApi final : public sdk::Plugin {
 
   // The routes start() mounts, for documentation and the OpenAPI check.
   std::vector<sdk::Route> routes();
+  // The table-driven resources, for the OpenAPI schemas (openapi_gen).
+  const std::vector<std::shared_ptr<Resource>>& resources() {
+    if (resources_.empty()) define_resources();
+    return resources_;
+  }
 
  private:
   using Handler = std::function<sdk::HttpResponse(const sdk::HttpRequest&)>;

@@ -4,13 +4,20 @@
 
 namespace dialtone::plugins::backend::sip {
 
-void SipStack::Impl::challenge(nta_incoming_t* irq, bool proxy, bool stale) {
+auto SipStack::Impl::make_challenge(bool stale) -> Challenge {
   std::string head = "Digest realm=\"" + cfg.realm + "\", nonce=\"" + nonces.make(unix_now()) +
                      "\", qop=\"auth\", algorithm=";
   const char* tail = stale ? ", stale=true" : "";
-  std::string first = head + digest_algorithm_name(cfg.auth_algorithms.front()) + tail;
-  bool two = cfg.auth_algorithms.size() > 1;
-  std::string second = two ? head + digest_algorithm_name(cfg.auth_algorithms[1]) + tail : "";
+  Challenge c;
+  c.first = head + digest_algorithm_name(cfg.auth_algorithms.front()) + tail;
+  if (cfg.auth_algorithms.size() > 1)
+    c.second = head + digest_algorithm_name(cfg.auth_algorithms[1]) + tail;
+  return c;
+}
+
+void SipStack::Impl::challenge(nta_incoming_t* irq, bool proxy, bool stale) {
+  auto [first, second] = make_challenge(stale);
+  bool two = !second.empty();
   if (proxy)
     nta_incoming_treply(irq, SIP_407_PROXY_AUTH_REQUIRED,
                         SIPTAG_PROXY_AUTHENTICATE_STR(first.c_str()),
@@ -41,6 +48,32 @@ void SipStack::Impl::auth_failed(const std::string& user, const Source& src) {
              "s after " + std::to_string(cfg.ban_failures) + " auth failures");
 }
 
+std::optional<std::uint32_t> SipStack::Impl::nonce_count(const DigestCredentials& c) {
+  // With qop the nonce count must be there (it is what replay protection
+  // checks); without, a nonce serves once (counted as 1).
+  if (c.qop.empty()) return 1;
+  return parse_nonce_count(c.nc);
+}
+
+auto SipStack::Impl::auth_step(const std::optional<DigestCredentials>& creds) -> AuthStep {
+  if (!creds) return AuthStep::challenge;
+  auto algorithm = digest_algorithm(creds->algorithm);
+  bool offered = algorithm && std::find(cfg.auth_algorithms.begin(), cfg.auth_algorithms.end(),
+                                        *algorithm) != cfg.auth_algorithms.end();
+  if (!offered || (!creds->qop.empty() && (creds->qop != "auth" || creds->cnonce.empty())) ||
+      !nonce_count(*creds))
+    return AuthStep::challenge;
+  switch (nonces.check(creds->nonce, unix_now())) {
+    case NonceFactory::Check::invalid:
+      return AuthStep::challenge;
+    case NonceFactory::Check::stale:
+      return AuthStep::stale;
+    case NonceFactory::Check::valid:
+      break;
+  }
+  return AuthStep::check;
+}
+
 int SipStack::Impl::authenticate(nta_incoming_t* irq, const sip_t* sip, bool proxy,
                                  const char* method,
                                  std::function<void(nta_incoming_t*, const LineCredentials&)> next) {
@@ -50,36 +83,25 @@ int SipStack::Impl::authenticate(nta_incoming_t* irq, const sip_t* sip, bool pro
     return 0;
   }
   auto creds = our_credentials(proxy ? sip->sip_proxy_authorization : sip->sip_authorization);
-  if (!creds) {
-    challenge(irq, proxy, false);
-    return 0;
-  }
-  auto algorithm = digest_algorithm(creds->algorithm);
-  bool offered = algorithm && std::find(cfg.auth_algorithms.begin(), cfg.auth_algorithms.end(),
-                                        *algorithm) != cfg.auth_algorithms.end();
-  // With qop the nonce count must be there (it is what replay protection
-  // checks); without, a nonce serves once (counted as 1).
-  std::optional<std::uint32_t> nc = 1;
-  if (!creds->qop.empty()) nc = parse_nonce_count(creds->nc);
-  if (!offered || (!creds->qop.empty() && (creds->qop != "auth" || creds->cnonce.empty())) ||
-      !nc) {
-    challenge(irq, proxy, false);
-    return 0;
-  }
-  switch (nonces.check(creds->nonce, unix_now())) {
-    case NonceFactory::Check::invalid:
+  switch (auth_step(creds)) {
+    case AuthStep::challenge:
       challenge(irq, proxy, false);
       return 0;
-    case NonceFactory::Check::stale:
+    case AuthStep::stale:
       challenge(irq, proxy, true);
       return 0;
-    case NonceFactory::Check::valid:
+    default:
       break;
   }
+  auto algorithm = digest_algorithm(creds->algorithm);
+  std::optional<std::uint32_t> nc = nonce_count(*creds);
   std::string m = method;
+  std::uint32_t request = request_fingerprint(sip);
+  ++awaiting_credentials;
   with_credentials(creds->username, [this, irq, src, proxy, c = *creds, a = *algorithm,
-                                     count = *nc, m, next = std::move(next)](
+                                     count = *nc, m, request, next = std::move(next)](
                                         const std::optional<LineCredentials>& line, bool ok) {
+    --awaiting_credentials;
     if (!ok) {
       reply(irq, SIP_503_SERVICE_UNAVAILABLE);
       return;
@@ -91,9 +113,14 @@ int SipStack::Impl::authenticate(nta_incoming_t* irq, const sip_t* sip, bool pro
     }
     // Counted only once the response is verified, so a forged request
     // cannot use up a client's nonce counts.
-    switch (nonces.use(c.nonce, count)) {
+    switch (nonces.use(c.nonce, count, request)) {
       case NonceFactory::Use::fresh:
         break;
+      // The same request again after its transaction ended (the front door
+      // drops those it sees): merged, RFC 3261 8.2.2.2, not a replay.
+      case NonceFactory::Use::retransmission:
+        reply(irq, SIP_482_LOOP_DETECTED);
+        return;
       // stale=true: the credentials were right, so a phone that merely
       // reused a count retries with the new nonce instead of asking its
       // user; a replayer gains nothing from it.

@@ -41,6 +41,7 @@ void SipStack::Impl::with_trunks(std::function<void()> next) {
         if (ok) {
           trunks = list;
           trunks_fetched_ms = mono_ms();
+          trunks_known = true;
           sync_trunk_qualify();
         }
         auto waiters = std::move(trunk_waiters);
@@ -125,6 +126,8 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
     count_line(c->caller_username, 1);
   }
   c->state = Call::State::routing;
+  c->awaits_route = true;
+  ++awaiting_route;
   call_ids[c->id] = c->serial;
   calls.emplace(c->serial, std::move(call));
   call_count = calls.size();
@@ -157,6 +160,7 @@ void SipStack::Impl::answer_a(Call& c, int status, const char* phrase) {
 void SipStack::Impl::on_decision(std::uint64_t serial, const RouteDecision& d) {
   Call* c = find_call(serial);
   if (!c) return;
+  routed(*c);
   if (c->state != Call::State::routing) {
     maybe_finish(*c);
     return;
@@ -283,6 +287,7 @@ void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
     return;
   }
   c->dial_done = std::move(done);
+  routed(*c);
   if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", c->trunks_down ? 503 : 480);
 }
 
@@ -556,6 +561,7 @@ int SipStack::Impl::on_a_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
     case sip_method_ack:
       self->on_a_ack(*c, sip);
       self->relay_ack(*c, MediaLeg::a, sip);
+      nta_incoming_destroy(irq);  // an ACK's transaction is never answered: kept otherwise
       return 0;
     case sip_method_bye:
       if (c->state == Call::State::answered && self->absorbs_bye(*c, MediaLeg::a)) return 200;
@@ -580,6 +586,7 @@ int SipStack::Impl::on_b_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
   switch (sip->sip_request->rq_method) {
     case sip_method_ack:
       if (c.winner == br) self->relay_ack(c, MediaLeg::b, sip);
+      nta_incoming_destroy(irq);  // an ACK's transaction is never answered: kept otherwise
       return 0;
     case sip_method_bye:
       if (c.state == Call::State::answered && c.winner == br && self->absorbs_bye(c, MediaLeg::b)) {
@@ -616,6 +623,7 @@ void SipStack::Impl::maybe_finish(Call& c) {
 }
 
 void SipStack::Impl::release(Call& c) {
+  routed(c);
   for (auto& b : c.branches)
     if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});
   if (!c.channel.empty()) backend.leg_event(c.channel, LegState::ended, c.ended_status, {});

@@ -188,7 +188,10 @@ constexpr std::size_t kNonceSize = 64;  // 16 stamp + 16 serial + 32 MAC
 }  // namespace
 
 NonceFactory::NonceFactory(std::string realm, std::chrono::seconds lifetime, std::size_t window)
-    : realm_(std::move(realm)), lifetime_(lifetime), counts_(window < 1 ? 1 : window, 0) {
+    : realm_(std::move(realm)),
+      lifetime_(lifetime),
+      counts_(window < 1 ? 1 : window, 0),
+      requests_(counts_.size(), 0) {
   // A fresh key per process: nonces from a previous run come back as invalid,
   // the client gets a new challenge and no user-visible failure.
   unsigned char key[32];
@@ -243,6 +246,7 @@ void NonceFactory::mac(std::uint64_t stamp, std::uint64_t serial, char out[32]) 
 std::string NonceFactory::make(std::int64_t now) {
   std::uint64_t serial = next_serial_++;
   counts_[serial % counts_.size()] = 0;
+  requests_[serial % counts_.size()] = 0;
   std::string out(kNonceSize, '0');
   put_hex64(static_cast<std::uint64_t>(now), out.data());
   put_hex64(serial, out.data() + 16);
@@ -265,15 +269,27 @@ NonceFactory::Check NonceFactory::check(std::string_view nonce, std::int64_t now
   return Check::valid;
 }
 
-NonceFactory::Use NonceFactory::use(std::string_view nonce, std::uint32_t nc) {
+NonceFactory::Use NonceFactory::use(std::string_view nonce, std::uint32_t nc, std::uint32_t request) {
   std::uint64_t serial = 0;
   if (nonce.size() != kNonceSize || !get_hex64(nonce.substr(16, 16), serial)) return Use::forgotten;
   // Issued before the last `window` nonces: its slot now belongs to another.
   if (serial >= next_serial_ || next_serial_ - serial > counts_.size()) return Use::forgotten;
-  auto& last = counts_[serial % counts_.size()];
+  auto slot = serial % counts_.size();
+  auto& last = counts_[slot];
+  if (nc == last && request != 0 && requests_[slot] == request) return Use::retransmission;
   if (nc <= last) return Use::replayed;
   last = nc;
+  requests_[slot] = request;
   return Use::fresh;
+}
+
+bool NonceFactory::used_by(std::string_view nonce, std::uint32_t nc, std::uint32_t request) const {
+  std::uint64_t serial = 0;
+  if (request == 0 || nonce.size() != kNonceSize || !get_hex64(nonce.substr(16, 16), serial))
+    return false;
+  if (serial >= next_serial_ || next_serial_ - serial > counts_.size()) return false;
+  auto slot = serial % counts_.size();
+  return counts_[slot] == nc && requests_[slot] == request;
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -66,10 +66,13 @@ bool equal_secret(std::string_view a, std::string_view b);
 // seen for each of the last `window` nonces issued, in a fixed ring indexed
 // by serial: memory stays constant whatever the load. A nonce that has left
 // the window is "forgotten" and the client is sent a fresh, stale nonce.
+// With the count, a fingerprint of the request that used it (Call-ID, CSeq,
+// method, Via branch) is kept: the same request again is a retransmission
+// (RFC 3261 17.2.3), not a replay.
 class NonceFactory {
  public:
   enum class Check { valid, stale, invalid };
-  enum class Use { fresh, replayed, forgotten };
+  enum class Use { fresh, replayed, forgotten, retransmission };
   static constexpr std::size_t kDefaultWindow = 1 << 18;
 
   NonceFactory(std::string realm, std::chrono::seconds lifetime,
@@ -80,8 +83,12 @@ class NonceFactory {
   std::string make(std::int64_t now_seconds);
   Check check(std::string_view nonce, std::int64_t now_seconds) const;
   // For a nonce that check() found valid and a verified response: records
-  // `nc` (requests without qop count as 1, so such a nonce is single-use).
-  Use use(std::string_view nonce, std::uint32_t nc);
+  // `nc` (requests without qop count as 1, so such a nonce is single-use)
+  // and the fingerprint of the request (0: none).
+  Use use(std::string_view nonce, std::uint32_t nc, std::uint32_t request = 0);
+  // True when `request` is the one that last used `nc` of `nonce`: a
+  // retransmission, dropped before any work.
+  bool used_by(std::string_view nonce, std::uint32_t nc, std::uint32_t request) const;
 
  private:
   void mac(std::uint64_t stamp, std::uint64_t serial, char out[32]) const;
@@ -94,6 +101,7 @@ class NonceFactory {
   ::evp_md_ctx_st* work_ = nullptr;
   std::uint64_t next_serial_ = 0;
   std::vector<std::uint32_t> counts_;  // by serial % window: the highest nc used
+  std::vector<std::uint32_t> requests_;  // by serial % window: the request that used it
 };
 
 }  // namespace dialtone::plugins::backend::sip

@@ -5,6 +5,126 @@
 
 namespace dialtone::plugins::backend::sip {
 
+int SipStack::Impl::on_stray(void* magic, nta_agent_t* agent, msg_t* msg, sip_t* sip) {
+  auto* self = static_cast<Impl*>(magic);
+  // Responses that match no request of ours, and requests while stopping.
+  if (!self || !sip || !sip->sip_request || self->closing) {
+    nta_msg_discard(agent, msg);
+    return 0;
+  }
+  self->front_door(msg, sip);
+  return 0;
+}
+
+void SipStack::Impl::reply_stateless(msg_t* msg, int status, const char* phrase) {
+  nta_msg_treply(agent, msg, status, phrase, TAG_END());
+}
+
+bool SipStack::Impl::overloaded() {
+  if (cfg.max_pending == 0) return false;
+  std::size_t pending = awaiting_credentials + awaiting_route;
+  if (pending < cfg.max_pending) pending += inbox->depth();
+  return pending >= cfg.max_pending;
+}
+
+void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
+  sip_method_t method = sip->sip_request->rq_method;
+  switch (method) {
+    case sip_method_register:
+    case sip_method_invite:
+      break;
+    case sip_method_ack:  // an ACK is never answered; this one belongs to nothing
+      nta_msg_discard(agent, msg);
+      return;
+    case sip_method_options:
+      nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow),
+                     SIPTAG_ACCEPT_STR("application/sdp"),
+                     SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()), TAG_END());
+      return;
+    case sip_method_bye:
+    case sip_method_cancel:
+      reply_stateless(msg, SIP_481_NO_TRANSACTION);
+      return;
+    default:
+      nta_msg_treply(agent, msg, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR(kAllow), TAG_END());
+      return;
+  }
+  bool invite = method == sip_method_invite;
+  if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id || !sip->sip_cseq ||
+      (!invite && !sip->sip_to->a_url->url_user)) {
+    reply_stateless(msg, SIP_400_BAD_REQUEST);
+    return;
+  }
+  if (invite && sip->sip_to->a_tag) {  // a dialog that is gone
+    reply_stateless(msg, SIP_481_NO_TRANSACTION);
+    return;
+  }
+  Source src = source_of(msg);
+  if (bans.banned(src.ip, std::chrono::steady_clock::now())) {
+    reply_stateless(msg, SIP_403_FORBIDDEN);
+    return;
+  }
+  const msg_auth_t* auth = invite ? sip->sip_proxy_authorization : sip->sip_authorization;
+  auto creds = our_credentials(auth);
+  AuthStep step = auth_step(creds);
+  // Its transaction has ended (a late retransmission, e.g. an INVITE that
+  // crossed our 200 and the ACK): nothing to answer, not a replay.
+  if (step == AuthStep::check &&
+      nonces.used_by(creds->nonce, *nonce_count(*creds), request_fingerprint(sip))) {
+    nta_msg_discard(agent, msg);
+    return;
+  }
+  if (overloaded()) {
+    ++overload_refused;
+    std::string retry = std::to_string(cfg.retry_after.count());
+    nta_msg_treply(agent, msg, SIP_503_SERVICE_UNAVAILABLE,
+                   SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
+    return;
+  }
+  // Without usable credentials: challenged here, keeping nothing, unless an
+  // INVITE may come from a peer trunk (recognized by address, no digest) or
+  // gets 420/422 for its Require or Session-Expires before any challenge.
+  if (step != AuthStep::check) {
+    bool stateful = false;
+    if (invite)
+      stateful = !trunks_known || unsupported_required(sip) || too_brief(sip) ||
+                 sip->sip_replaces ||
+                 std::any_of(trunks.begin(), trunks.end(),
+                             [&](const TrunkInfo& t) { return t.ip == src.ip; });
+    if (!stateful) {
+      auto [first, second] = make_challenge(step == AuthStep::stale);
+      bool two = !second.empty();
+      if (invite)
+        nta_msg_treply(agent, msg, SIP_407_PROXY_AUTH_REQUIRED,
+                       SIPTAG_PROXY_AUTHENTICATE_STR(first.c_str()),
+                       TAG_IF(two, SIPTAG_PROXY_AUTHENTICATE_STR(second.c_str())), TAG_END());
+      else
+        nta_msg_treply(agent, msg, SIP_401_UNAUTHORIZED,
+                       SIPTAG_WWW_AUTHENTICATE_STR(first.c_str()),
+                       TAG_IF(two, SIPTAG_WWW_AUTHENTICATE_STR(second.c_str())), TAG_END());
+      return;
+    }
+  }
+  accept(msg, sip);
+}
+
+// What sofia's default leg did: a transaction for the request, on_request,
+// and the status it returns sent (0: answered there or later).
+void SipStack::Impl::accept(msg_t* msg, sip_t* sip) {
+  // Held so that `sip` stays readable even if the transaction ends inside.
+  msg_t* keep = msg_ref_create(msg);
+  nta_incoming_t* irq = nta_incoming_create(agent, nullptr, msg, sip, TAG_END());
+  if (irq) {
+    int status = on_request(this, nullptr, irq, sip);
+    if (status != 0) {
+      if (status < 100 || status > 699) status = 500;
+      if (nta_incoming_status(irq) < 200) nta_incoming_treply(irq, status, nullptr, TAG_END());
+      if (status >= 200) nta_incoming_destroy(irq);
+    }
+  }
+  msg_destroy(keep);
+}
+
 int SipStack::Impl::on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip) {
   auto* self = static_cast<Impl*>(magic);
   if (!sip || !sip->sip_request) return 400;
@@ -22,7 +142,8 @@ int SipStack::Impl::on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq,
                           SIPTAG_USER_AGENT_STR(self->cfg.user_agent.c_str()), TAG_END());
       nta_incoming_destroy(irq);
       return 0;
-    case sip_method_ack:
+    case sip_method_ack:  // never answered: the transaction ends now
+      nta_incoming_destroy(irq);
       return 0;
     case sip_method_bye:
     case sip_method_cancel:

@@ -105,29 +105,17 @@ void SipStack::Impl::publish_bindings(const std::string& aor) {
   backend.bindings_changed(aor, copy);
 }
 
-void SipStack::Impl::on_sweep(void* magic, su_timer_t*, void* arg) {
-  auto* self = static_cast<Impl*>(arg);
+void SipStack::Impl::expire_bindings() {
   auto now = unix_now();
   std::vector<std::string> changed;
-  for (auto& [aor, bindings] : self->locations) {
+  for (auto& [aor, bindings] : locations) {
     auto before = bindings.size();
     bindings.erase(std::remove_if(bindings.begin(), bindings.end(),
                                   [&](const Binding& b) { return b.expires_at <= now; }),
                    bindings.end());
     if (bindings.size() != before) changed.push_back(aor);
   }
-  for (auto& aor : changed) self->publish_bindings(aor);
-  self->bans.expire(std::chrono::steady_clock::now());
-  // Sofia keeps each finished transaction with its messages for up to 32 s
-  // (64*T1: timers J and M), about 30 KB per call, so 1,000 calls/s hold
-  // ~1 GB at peak; once freed, malloc keeps those pages in the SIP thread's
-  // arena. Hand them back to the system every minute.
-  if (++self->sweeps % 60 == 0) malloc_trim(0);
-  // Probes and deadlines run from the inbox, outside sofia's timer dispatch.
-  self->later([self] {
-    self->expire_requests();
-    self->qualify_tick();
-  });
+  for (auto& aor : changed) publish_bindings(aor);
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -25,6 +25,13 @@ bool SipStack::Impl::refuse_invite(nta_incoming_t* irq, const sip_t* sip) {
   return false;
 }
 
+bool SipStack::Impl::unsupported_required(const sip_t* sip) {
+  if (!sip->sip_require) return false;
+  Home h;
+  sip_supported_t* ours = sip_supported_make(h.get(), kSupported);
+  return sip_has_unsupported(h.get(), ours, sip->sip_require) != nullptr;
+}
+
 bool SipStack::Impl::refuse_extensions(nta_incoming_t* irq, const sip_t* sip) {
   if (!sip->sip_require) return false;
   Home h;

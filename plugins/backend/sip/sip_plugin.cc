@@ -31,6 +31,15 @@ const sdk::OptionSpec kOptions[] = {
      "registration are closed", sdk::kNone, nullptr, 0, 1000000},
     {"sip.tcp_idle_timeout", OptionType::duration, "10m",
      "a TCP or TLS connection silent this long is closed, unless a registration came over it"},
+    {"sip.transaction_timeout", OptionType::duration, "32s",
+     "64*T1 (RFC 3261): how long a finished transaction is kept to absorb retransmissions, and "
+     "how long a request Dialtone sends waits for its answer"},
+    {"sip.max_pending", OptionType::integer, "1000",
+     "new INVITEs and REGISTERs waiting for credentials or the dialplan (plus work queued for "
+     "the SIP thread) at most; past it new ones get 503 with Retry-After while calls in "
+     "progress go on (0: no bound)", sdk::kNone, nullptr, 0, 1000000},
+    {"sip.retry_after", OptionType::duration, "5s",
+     "Retry-After sent with the 503 of overload (whole seconds)"},
     {"sip.realm", OptionType::string, "dialtone", "digest authentication realm"},
     {"registrar.expires_min", OptionType::integer, "60",
      "shortest registration accepted (shorter gets 423 Interval Too Brief)", sdk::kNone, nullptr,
@@ -425,6 +434,14 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.tcp_idle_timeout = o.get_duration("sip.tcp_idle_timeout", std::chrono::minutes(10));
   if (c.tcp_idle_timeout.count() <= 0)
     return sdk::Error::invalid("sip.tcp_idle_timeout must be positive (e.g. 10m)");
+  c.transaction_timeout = o.get_duration("sip.transaction_timeout", std::chrono::seconds(32));
+  if (c.transaction_timeout < std::chrono::milliseconds(500) ||
+      c.transaction_timeout > std::chrono::minutes(5))
+    return sdk::Error::invalid("sip.transaction_timeout must be between 500ms and 5m (RFC 3261: 32s)");
+  c.max_pending = static_cast<std::size_t>(o.get_int("sip.max_pending", 1000));
+  c.retry_after = secs(o.get_duration("sip.retry_after", std::chrono::seconds(5)));
+  if (c.retry_after.count() < 1)
+    return sdk::Error::invalid("sip.retry_after must be at least 1s");
   c.realm = o.get("sip.realm", "dialtone");
   c.expires_min = static_cast<int>(o.get_int("registrar.expires_min", 60));
   c.expires_max = static_cast<int>(o.get_int("registrar.expires_max", 3600));

@@ -57,6 +57,9 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   }
   RelayStats media_totals() const { return stack_ ? stack_->media_totals() : RelayStats{}; }
   std::size_t media_free_pairs() const { return stack_ ? stack_->media_free_pairs() : 0; }
+  SipStack::TransactionCounts transactions() const {
+    return stack_ ? stack_->transactions() : SipStack::TransactionCounts{};
+  }
 
  private:
   void find_credentials(const std::string& username,

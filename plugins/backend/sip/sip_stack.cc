@@ -141,6 +141,11 @@ void SipStack::hangup(const std::string& call_id, int status, const std::string&
   impl->inbox->post([impl, call_id, status, channel] { impl->hangup(call_id, status, channel); });
 }
 
+SipStack::TransactionCounts SipStack::transactions() const {
+  return {impl_->server_transactions.load(), impl_->client_transactions.load(),
+          impl_->dialog_legs.load(), impl_->transaction_samples.load()};
+}
+
 std::map<std::string, std::string> SipStack::registrations() const {
   std::lock_guard<std::mutex> lock(impl_->regs_mutex);
   return impl_->reg_states;

@@ -53,6 +53,14 @@ struct SipConfig {
   std::chrono::milliseconds qualify_timeout{3000};
   // How long an out-of-dialog NOTIFY (check-sync) may stay unanswered.
   std::chrono::milliseconds notify_timeout{8000};
+  // 64*T1 (RFC 3261): how long a finished transaction is kept to absorb
+  // retransmissions, and how long a request of ours waits for an answer.
+  std::chrono::milliseconds transaction_timeout{32000};
+  // Overload: new INVITEs and REGISTERs waiting for credentials or the
+  // dialplan, plus tasks queued for the SIP thread, at most (0: no bound);
+  // past it new ones get 503 with Retry-After, dialogs go on.
+  std::size_t max_pending = 1000;
+  std::chrono::seconds retry_after{5};
   // Session timers (RFC 4028): a caller's Session-Expires below this gets
   // 422 with Min-SE (the RFC's floor is 90; tests go lower).
   int session_min_se = 90;
@@ -256,6 +264,16 @@ class SipStack {
   // Trunk registrations: "registered", "failed" or "pending" by trunk name
   // (thread-safe snapshot).
   std::map<std::string, std::string> registrations() const;
+
+  // Sofia's transactions alive, finished ones included until they end,
+  // sampled every second on the SIP thread (thread-safe).
+  struct TransactionCounts {
+    std::size_t server = 0;  // incoming requests (ACKs included)
+    std::size_t client = 0;  // requests we sent
+    std::size_t dialogs = 0;  // legs
+    std::uint64_t samples = 0;  // samples taken so far: a later one is fresh
+  };
+  TransactionCounts transactions() const;
 
   struct Impl;
 

@@ -15,6 +15,7 @@
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
+#include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/nta_tport.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
@@ -104,11 +105,11 @@ struct Source {
   std::string text() const { return transport + ":" + ip + ":" + std::to_string(port); }
 };
 
-inline Source source_of(nta_incoming_t* irq) {
+// The sender of `msg` (TLS shows as "tcp": only the transport object knows).
+inline Source source_of(msg_t* msg) {
   Source s;
-  MsgRef msg(nta_incoming_getrequest(irq));
-  if (!msg.get()) return s;
-  su_addrinfo_t* ai = msg_addrinfo(msg.get());
+  if (!msg) return s;
+  su_addrinfo_t* ai = msg_addrinfo(msg);
   if (!ai || !ai->ai_addr) return s;
   char buf[INET6_ADDRSTRLEN] = {0};
   if (ai->ai_addr->sa_family == AF_INET) {
@@ -122,6 +123,13 @@ inline Source source_of(nta_incoming_t* irq) {
   }
   s.ip = buf;
   if (ai->ai_protocol == IPPROTO_TCP) s.transport = "tcp";
+  return s;
+}
+
+inline Source source_of(nta_incoming_t* irq) {
+  MsgRef msg(nta_incoming_getrequest(irq));
+  Source s = source_of(msg.get());
+  if (!msg.get()) return s;
   // TLS runs over TCP too: only the transport object tells them apart.
   if (tport_t* tp = nta_incoming_transport(nullptr, irq, nullptr)) {
     const tp_name_t* name = tport_name(tp);
@@ -153,6 +161,23 @@ inline std::string auth_text(const msg_auth_t* au) {
     first = false;
   }
   return out;
+}
+
+// Names one request (Call-ID, CSeq, method, top Via branch) in 32 bits
+// (never 0): its retransmissions have the same fingerprint.
+inline std::uint32_t request_fingerprint(const sip_t* sip) {
+  std::uint32_t h = 2166136261u;
+  auto mix = [&h](const char* s) {
+    for (; s && *s; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 16777619u;
+    h = (h ^ 0xff) * 16777619u;
+  };
+  if (sip->sip_call_id) mix(sip->sip_call_id->i_id);
+  if (sip->sip_cseq) {
+    mix(std::to_string(sip->sip_cseq->cs_seq).c_str());
+    mix(sip->sip_cseq->cs_method_name);
+  }
+  if (sip->sip_via) mix(sip->sip_via->v_branch);
+  return h ? h : 1;
 }
 
 }  // namespace dialtone::plugins::backend::sip

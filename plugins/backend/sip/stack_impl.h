@@ -145,6 +145,7 @@ struct Call {
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
   std::string channel;  // A's id in the call core; empty once ended
+  bool awaits_route = false;  // counted in Impl::awaiting_route
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -174,6 +175,10 @@ struct Inbox {
     open = false;
     tasks.clear();
   }
+  std::size_t depth() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return tasks.size();
+  }
 };
 
 struct SipStack::Impl {
@@ -195,9 +200,13 @@ struct SipStack::Impl {
   // Sofia objects: only touched on the SIP thread.
   su_root_t* root = nullptr;
   nta_agent_t* agent = nullptr;
-  nta_leg_t* default_leg = nullptr;
   su_timer_t* sweep_timer = nullptr;
   unsigned sweeps = 0;
+  // Sofia's transaction and leg counts, sampled by the sweep.
+  std::atomic<std::size_t> server_transactions{0};
+  std::atomic<std::size_t> client_transactions{0};
+  std::atomic<std::size_t> dialog_legs{0};
+  std::atomic<std::uint64_t> transaction_samples{0};
   su_wait_t inbox_wait[1];
   int inbox_index = -1;
   Home home;
@@ -227,6 +236,7 @@ struct SipStack::Impl {
   // Peer trunks, cached like credentials.
   std::vector<TrunkInfo> trunks;
   std::int64_t trunks_fetched_ms = -1;
+  bool trunks_known = false;  // loaded once: the front door goes by the last list
   std::vector<std::function<void()>> trunk_waiters;
   std::uint64_t next_call = 1;
 
@@ -253,17 +263,54 @@ struct SipStack::Impl {
 
   static int on_stray(void*, nta_agent_t* agent, msg_t* msg, sip_t* sip);
 
+  // Every second: registrations and bans expire, sofia's counts are sampled,
+  // probes and request deadlines run.
+  static void on_sweep(void* magic, su_timer_t*, void* arg);
+  void sample_transactions();
+
   // ---- requests outside dialogs -------------------------------------
+
+  // The front door: every request that matches no transaction or dialog
+  // arrives here before sofia keeps anything for it. What can be answered
+  // at once (OPTIONS, challenges, 481, 405, 400, the 503 of overload) is
+  // answered statelessly, so junk and floods cost no memory after the
+  // reply; retransmissions of requests whose transaction ended are dropped;
+  // the rest becomes a transaction for on_request.
+  void front_door(msg_t* msg, sip_t* sip);
+  void reply_stateless(msg_t* msg, int status, const char* phrase);
+  void accept(msg_t* msg, sip_t* sip);
+  // New INVITEs and REGISTERs waiting for credentials or the dialplan, and
+  // tasks queued for the SIP thread: past cfg.max_pending new ones get 503.
+  bool overloaded();
+  // The call's route decision came, or it rings or ends: no longer pending.
+  void routed(Call& c) {
+    if (c.awaits_route) --awaiting_route;
+    c.awaits_route = false;
+  }
+  std::size_t awaiting_credentials = 0;
+  std::size_t awaiting_route = 0;
+  std::atomic<std::uint64_t> overload_refused{0};
+  std::uint64_t overload_logged = 0;  // refusals already reported
+  bool overload_reported = false;
 
   static int on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);
 
   // ---- authentication --------------------------------------------------
 
   enum class AuthStep { challenge, stale, check, forbidden };
+  // What credentials call for before any lookup: none or unusable ones a
+  // challenge, an expired nonce a stale one, else a check of the response.
+  AuthStep auth_step(const std::optional<DigestCredentials>& creds);
+  static std::optional<std::uint32_t> nonce_count(const DigestCredentials& c);
 
   // One challenge per offered algorithm, preferred first, sharing one nonce
   // (RFC 8760 section 2.4); a client takes the first it supports.
   void challenge(nta_incoming_t* irq, bool proxy, bool stale);
+  struct Challenge {
+    std::string first;
+    std::string second;  // empty: one algorithm offered
+  };
+  Challenge make_challenge(bool stale);
 
   void reply(nta_incoming_t* irq, int status, const char* phrase);
 
@@ -291,7 +338,8 @@ struct SipStack::Impl {
 
   void publish_bindings(const std::string& aor);
 
-  static void on_sweep(void* magic, su_timer_t*, void* arg);
+  // Drops the bindings past their expiry and publishes the AORs changed.
+  void expire_bindings();
 
   // ---- calls ---------------------------------------------------------------
 
@@ -511,6 +559,7 @@ struct SipStack::Impl {
   bool refuse_invite(nta_incoming_t* irq, const sip_t* sip);
 
   bool refuse_extensions(nta_incoming_t* irq, const sip_t* sip);
+  bool unsupported_required(const sip_t* sip);
 
   bool too_brief(const sip_t* sip) const;
   void reply_too_brief(nta_incoming_t* irq);

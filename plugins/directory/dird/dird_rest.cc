@@ -87,11 +87,25 @@ std::string lookup_json(const sdk::LookupResult& r, std::string_view term, Looku
         b += v.empty() ? std::string("null") : quote(v);
       }
     }
+    // xivo-dird's relations: a users entry names the server (xivo_id), the
+    // user (user_id, user_uuid) and its main line (endpoint_id).
+    bool user = types[e.source] == "xivo";  // UsersSource::type(), XiVO's name
+    auto text_or_null = [&](const char* f) {
+      auto v = user ? e.field(f) : std::string();
+      return v.empty() ? std::string("null") : quote(v);
+    };
+    auto int_or_null = [&](const char* f) {
+      auto v = user ? e.field(f) : std::string();
+      bool digits = !v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos;
+      return digits ? v : std::string("null");
+    };
     b += "],\"relations\":{\"source_entry_id\":";
     b += e.unique_id.empty() ? std::string("null") : quote(e.unique_id);
-    b += ",\"user_uuid\":";
-    auto uuid = types[e.source] == "users" ? e.field("uuid") : std::string();
-    b += uuid.empty() ? std::string("null") : quote(uuid);
+    b += ",\"user_uuid\":" + text_or_null("uuid");
+    b += ",\"user_id\":" + int_or_null("id");
+    b += ",\"xivo_id\":" + text_or_null("xivo_id");
+    b += ",\"endpoint_id\":" + int_or_null("line_id");
+    b += ",\"agent_id\":null";
     b += "},\"source\":" + quote(e.source) + "}";
   }
   b += "],\"failed_sources\":[";

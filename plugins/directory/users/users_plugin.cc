@@ -17,7 +17,7 @@ struct UsersTraits {
         if (std::find(cols.begin(), cols.end(), col) == cols.end())
           return sdk::Error::invalid("source " + c.name + ": unknown column '" + col +
                                      "'; use id, uuid, firstname, lastname, email, mobile_phone_number, exten, "
-                                     "context or voicemail_number");
+                                     "context, voicemail_number, line_id or xivo_id");
       }
     return c;
   }

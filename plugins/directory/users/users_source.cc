@@ -15,9 +15,10 @@ constexpr const char* kBase =
     "SELECT * FROM (SELECT u.id::text AS id, u.uuid::text AS uuid, u.firstname, coalesce(u.lastname, '') AS lastname,"
     " coalesce(u.email, '') AS email, coalesce(u.mobile_phone_number, '') AS mobile_phone_number,"
     " coalesce(x.exten, '') AS exten, coalesce(x.context, '') AS context,"
-    " coalesce(v.number, '') AS voicemail_number"
+    " coalesce(v.number, '') AS voicemail_number, coalesce(x.line_id::text, '') AS line_id,"
+    " coalesce((SELECT s.value #>> '{}' FROM confd_settings s WHERE s.name = 'uuid'), '') AS xivo_id"
     " FROM confd_users u"
-    " LEFT JOIN LATERAL (SELECT e.exten, e.context FROM confd_user_lines ul"
+    " LEFT JOIN LATERAL (SELECT e.exten, e.context, ul.line_id FROM confd_user_lines ul"
     "   JOIN confd_line_extensions le ON le.line_id = ul.line_id"
     "   JOIN confd_extensions e ON e.id = le.extension_id"
     "   WHERE ul.user_id = u.id AND NOT e.commented"
@@ -44,7 +45,8 @@ std::string like_contains(std::string_view folded) {
 
 const std::vector<std::string>& user_columns() {
   static const std::vector<std::string> c{"id",    "uuid",    "firstname", "lastname",        "email",
-                                          "mobile_phone_number", "exten", "context", "voicemail_number"};
+                                          "mobile_phone_number", "exten", "context", "voicemail_number",
+                                          "line_id", "xivo_id"};
   return c;
 }
 
@@ -56,10 +58,10 @@ sdk::Status UsersSource::ready() {
   auto r = store_.exec(
       "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN "
       "('confd_users','confd_user_lines','confd_line_extensions','confd_extensions','confd_user_voicemails',"
-      "'confd_voicemails')");
+      "'confd_voicemails','confd_settings')");
   std::string msg;
   if (!r) msg = r.error().message;
-  else if (r->get(0, "count") != "6")
+  else if (r->get(0, "count") != "7")
     msg = "the users tables of api.confd do not exist yet; enable the api.confd plugin";
   if (!msg.empty()) {
     msg = "directory source " + config_.name + ": " + msg;

@@ -20,16 +20,7 @@ constexpr const char* kDevice = R"(<?xml version="1.0" encoding="UTF-8"?>
 <ntps><ntp><name>{{ntp_server}}</name><ntpMode>Unicast</ntpMode></ntp></ntps>
 {{/ntp_enabled}}
 </dateTimeSetting>
-<callManagerGroup>
-<members>
-<member priority="0">
-<callManager>
-<ports><ethernetPhonePort>2000</ethernetPhonePort></ports>
-<processNodeName>{{call_manager}}</processNodeName>
-</callManager>
-</member>
-</members>
-</callManagerGroup>
+{{> cisco-sccp-call-manager}}
 </devicePool>
 {{#has_firmware}}
 <loadInformation>{{firmware}}</loadInformation>
@@ -41,9 +32,8 @@ constexpr const char* kDevice = R"(<?xml version="1.0" encoding="UTF-8"?>
 </device>
 )";
 
-constexpr const char* kDefault = R"(<?xml version="1.0" encoding="UTF-8"?>
-<Default>
-<callManagerGroup>
+// Both files name the call manager the same way.
+constexpr const char* kCallManager = R"(<callManagerGroup>
 <members>
 <member priority="0">
 <callManager>
@@ -52,7 +42,11 @@ constexpr const char* kDefault = R"(<?xml version="1.0" encoding="UTF-8"?>
 </callManager>
 </member>
 </members>
-</callManagerGroup>
+</callManagerGroup>)";
+
+constexpr const char* kDefault = R"(<?xml version="1.0" encoding="UTF-8"?>
+<Default>
+{{> cisco-sccp-call-manager}}
 {{> cisco-sccp-custom-common}}
 </Default>
 )";
@@ -109,6 +103,7 @@ const VendorDescription& cisco_sccp_description() {
                 xml("SEP{{MAC_PLAIN}}.cnf.xml", "SEP.cnf.xml", true)},
       .templates = {{"XMLDefault.cnf.xml", kDefault},
                     {"SEP.cnf.xml", kDevice},
+                    {"cisco-sccp-call-manager", kCallManager},
                     {"cisco-sccp-custom-common", ""},
                     {"cisco-sccp-custom-device", ""}},
       .languages = {{"fr", "French_France"},

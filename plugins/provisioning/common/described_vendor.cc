@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <regex>
 
+#include <dialtone/mustache.h>
+
 #include "plugins/provisioning/common/vendor_util.h"
 
 namespace dialtone::plugins::provisioning {
@@ -90,6 +92,39 @@ DescribedVendor::DescribedVendor(VendorDescription description) : d_(std::move(d
 }
 
 DescribedVendor::~DescribedVendor() = default;
+
+sdk::Status DescribedVendor::check(const VendorDescription& d) {
+  auto refuse = [&d](const std::string& what) {
+    return sdk::Error::invalid(d.id + ": " + what + "; fix the vendor description");
+  };
+  auto pattern = [&](const std::string& regex, std::initializer_list<int> groups) -> sdk::Status {
+    try {
+      std::regex re(regex, std::regex::ECMAScript | std::regex::icase);
+      for (int g : groups)
+        if (g < 0 || static_cast<unsigned>(g) > re.mark_count())
+          return refuse("pattern '" + regex + "' has no group " + std::to_string(g));
+    } catch (const std::regex_error& e) {
+      return refuse("pattern '" + regex + "' does not compile: " + e.what());
+    }
+    return {};
+  };
+  for (auto& p : d.user_agents)
+    if (auto ok = pattern(p.regex, {p.model, p.version, p.mac}); !ok) return ok;
+  for (auto& p : d.paths)
+    if (auto ok = pattern(p.regex, {p.mac, p.model, p.model_code}); !ok) return ok;
+  for (auto& f : d.files) {
+    bool bundled = false;
+    for (auto& t : d.templates) bundled = bundled || t.name == f.template_name;
+    if (!bundled) return refuse("file '" + f.path + "' uses template '" + f.template_name +
+                                "', which is not bundled");
+  }
+  for (auto& t : d.templates) {
+    mustache::Template parsed(t.content, sdk::Escape::text);
+    if (!parsed.error().empty())
+      return refuse("template '" + t.name + "' does not parse: " + parsed.error());
+  }
+  return {};
+}
 
 std::vector<sdk::ModelInfo> DescribedVendor::models() const {
   std::vector<sdk::ModelInfo> out;

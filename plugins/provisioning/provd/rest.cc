@@ -79,6 +79,62 @@ std::string field(const Device& d, const std::string& k) {
   return {};
 }
 
+// xivo-provd's selector language on a device's fields: {"key": value} is
+// equality, {"key": {"$op": value, ...}} applies every operator ($in, $nin,
+// $contains, $gt, $ge, $lt, $le, $ne, $exists). Values compare as text; a
+// mac in the selector is normalized like the stored one.
+std::optional<std::string> selector_text(const rapidjson::Value& v, const std::string& key) {
+  std::string t;
+  if (v.IsString()) t = v.GetString();
+  else if (v.IsBool()) t = v.GetBool() ? "true" : "false";
+  else if (v.IsInt64()) t = std::to_string(v.GetInt64());
+  else if (v.IsNumber()) t = std::to_string(v.GetDouble());
+  else return std::nullopt;
+  if (key == "mac" && !sdk::normalize_mac(t).empty()) t = sdk::normalize_mac(t);
+  return t;
+}
+
+sdk::Result<bool> selector_matches(const Device& d, const rapidjson::Value& sel) {
+  for (auto& m : sel.GetObject()) {
+    std::string key = m.name.GetString();
+    std::string have = field(d, key);
+    bool present = !have.empty();
+    if (!m.value.IsObject()) {
+      auto want = selector_text(m.value, key);
+      if (!want) return sdk::Error::invalid("selector value of '" + key + "' must be a string, number or boolean");
+      if (have != *want) return false;
+      continue;
+    }
+    for (auto& op : m.value.GetObject()) {
+      std::string o = op.name.GetString();
+      if (o == "$exists") {
+        if (present != (op.value.IsBool() ? op.value.GetBool() : true)) return false;
+        continue;
+      }
+      if (o == "$in" || o == "$nin") {
+        if (!op.value.IsArray()) return sdk::Error::invalid("selector value for " + o + " must be a list");
+        bool found = false;
+        for (auto& e : op.value.GetArray())
+          if (auto t = selector_text(e, key); t && present && *t == have) found = true;
+        if (found != (o == "$in")) return false;
+        continue;
+      }
+      auto want = selector_text(op.value, key);
+      if (!want) return sdk::Error::invalid("selector value for " + o + " must be a string, number or boolean");
+      bool ok;
+      if (o == "$ne") ok = !present || have != *want;
+      else if (o == "$contains") ok = present && have.find(*want) != std::string::npos;
+      else if (o == "$gt") ok = present && have > *want;
+      else if (o == "$ge") ok = present && have >= *want;
+      else if (o == "$lt") ok = present && have < *want;
+      else if (o == "$le") ok = present && have <= *want;
+      else return sdk::Error::invalid("invalid operator: " + o + " (use $in, $nin, $contains, $gt, $ge, $lt, $le, $ne, $exists)");
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
 // Reads {"device": {...}} into `d` (only the members present).
 sdk::Status read_device(const std::string& body, Device& d) {
   rapidjson::Document doc;
@@ -211,6 +267,8 @@ void Provd::mount_rest_routes() {
        [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "install"); }},
       {"POST", "/provd/pg_mgr/install/upgrade", "provd.pg_mgr.install", "Upgrade a plugin from the repository",
        [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "upgrade"); }},
+      {"GET", "/provd/pg_mgr/install/install/{op}", "provd.pg_mgr.install", "Install operation status", bind(&Provd::rest_operation)},
+      {"GET", "/provd/pg_mgr/install/upgrade/{op}", "provd.pg_mgr.install", "Upgrade operation status", bind(&Provd::rest_operation)},
       {"POST", "/provd/pg_mgr/install/uninstall", "provd.pg_mgr.install", "Uninstall a plugin",
        [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "uninstall"); }},
       {"GET", "/provd/configure", "provd.configure.read", "provd parameters", bind(&Provd::rest_configure_list)},
@@ -247,20 +305,13 @@ sdk::HttpResponse Provd::rest_devices_list(const sdk::HttpRequest& r) {
     sel.Parse(q->second.c_str());
     if (sel.HasParseError() || !sel.IsObject())
       return sdk::HttpResponse::error(400, {"q must be a JSON object selector, e.g. {\"mac\": \"00:11:22:33:44:55\"}"});
-    std::vector<std::pair<std::string, std::string>> want;
-    for (auto& m : sel.GetObject()) {
-      std::string k = m.name.GetString();
-      auto v = str_of(sel, k.c_str());
-      if (k == "mac") v = sdk::normalize_mac(v).empty() ? v : sdk::normalize_mac(v);
-      want.emplace_back(k, v);
+    std::vector<Device> kept;
+    for (auto& d : all) {
+      auto ok = selector_matches(d, sel);
+      if (!ok) return sdk::HttpResponse::error(400, {ok.error().message});
+      if (*ok) kept.push_back(d);
     }
-    all.erase(std::remove_if(all.begin(), all.end(),
-                             [&](const Device& d) {
-                               for (auto& [k, v] : want)
-                                 if (field(d, k) != v) return true;
-                               return false;
-                             }),
-              all.end());
+    all = std::move(kept);
   }
   std::string sort = r.query.count("sort") ? r.query.at("sort") : "id";
   bool desc = r.query.count("sort_ord") && r.query.at("sort_ord") == "DESC";
@@ -546,7 +597,18 @@ sdk::HttpResponse Provd::rest_plugin_install(const sdk::HttpRequest& r, const st
   fs::copy_file(source, target, fs::copy_options::overwrite_existing, ec);
   if (ec) return sdk::HttpResponse::error(500, {"cannot copy " + source.string() + ": " + ec.message()});
   host_.log().info("provd: " + action + " of " + id + " done; restart dialtoned to load it");
-  return sdk::HttpResponse::empty(204);
+  // xivo-provd answers 201 with the operation to poll: the copy is already
+  // done, so the operation is born successful.
+  std::string op;
+  {
+    std::lock_guard lock(ops_mutex_);
+    op = std::to_string(next_op_++);
+    operations_[op] = R"({"status":"success"})";
+    if (operations_.size() > 1000) operations_.erase(operations_.begin());
+  }
+  auto resp = reply(201, "{}");
+  resp.headers.emplace_back("Location", "/provd/pg_mgr/install/" + action + "/" + op);
+  return resp;
 }
 
 sdk::HttpResponse Provd::rest_configure_list(const sdk::HttpRequest&) {

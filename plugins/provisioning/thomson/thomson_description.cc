@@ -108,9 +108,10 @@ const VendorDescription& thomson_description() {
       .id = "provisioning.thomson",
       .vendor = "Thomson",
       .version = "1.0.0",
-      .models = {{"ST2022", 4, 0, "", "v2022SG.080604.4.78.1.zz"},
-                 {"ST2030", 4, 10, "", "v2030SG.R11.1.SED.101223.2.74.zz"},
-                 {"TB30", 4, 10, "", "v30SG.1.74.0.zz"}},
+      // Firmware images as XiVO's plugins name them (ST2022's is not bundled).
+      .models = {{"ST2022", 2, 5},
+                 {"ST2030", 4, 66, "", "v2030SG.R11.1.SED.101223.2.74.zz"},
+                 {"TB30", 4, 66, "", "TB30S.R11.101217.1.74.0.zz"}},
       .mac_prefixes = {"00:14:7f", "00:18:f6", "00:1f:9f"},
       // "THOMSON ST2030 hw5 fw2.74 00-14-7F-E1-47-B3", "Thomson TB30 hw1 fw1.74.0 00-1F-9F-84-F1-80"
       .user_agents = {{.regex = R"(^Thomson (\w+) hw\S* fw(\S+)(?: (\S+))?)",

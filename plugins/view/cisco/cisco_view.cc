@@ -37,11 +37,7 @@ const ViewDescription& cisco_view() {
 <Title>{{title}}</Title>
 <Prompt>{{position}}</Prompt>
 )",
-      .item = R"(<DirectoryEntry>
-<Name>{{name}}</Name>
-<Telephone>{{number}}</Telephone>
-</DirectoryEntry>
-)",
+      .item = kDirectoryEntryItem,
       .tail = R"(<SoftKeyItem>
 <Name>Dial</Name>
 <URL>SoftKey:Dial</URL>

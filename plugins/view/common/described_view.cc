@@ -115,6 +115,19 @@ struct DescribedView::Compiled {
 DescribedView::DescribedView(ViewDescription description) : d_(std::move(description)) {}
 DescribedView::~DescribedView() = default;
 
+sdk::Status DescribedView::check(const ViewDescription& d) {
+  const std::pair<const char*, const std::string*> parts[] = {
+      {"input", &d.input}, {"empty", &d.empty}, {"head", &d.head}, {"item", &d.item},
+      {"tail", &d.tail}};
+  for (auto& [name, source] : parts) {
+    mustache::Template t(*source, sdk::Escape::xml);
+    if (!t.error().empty())
+      return sdk::Error::invalid("view " + d.vendor + ": template '" + name +
+                                 "' does not parse: " + t.error() + "; fix the view description");
+  }
+  return {};
+}
+
 std::unique_ptr<DescribedView::Compiled> DescribedView::acquire() const {
   {
     std::lock_guard lock(mutex_);

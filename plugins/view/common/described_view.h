@@ -61,6 +61,14 @@ struct ViewDescription {
   std::string input{}, empty{}, head{}, item{}, tail{};
 };
 
+// The result item of the IP Phone Services family of formats (Cisco,
+// Yealink, snom, Thomson all read it).
+inline constexpr const char* kDirectoryEntryItem = R"(<DirectoryEntry>
+<Name>{{name}}</Name>
+<Telephone>{{number}}</Telephone>
+</DirectoryEntry>
+)";
+
 class DescribedView final : public sdk::PhoneView {
  public:
   explicit DescribedView(ViewDescription description);
@@ -71,6 +79,8 @@ class DescribedView final : public sdk::PhoneView {
   sdk::PhoneViewPage render_results(const sdk::PhoneViewRequest& request,
                                     const std::vector<sdk::PhoneEntry>& entries) const override;
   const ViewDescription& description() const { return d_; }
+  // Refuses a description whose templates do not parse, naming the template.
+  static sdk::Status check(const ViewDescription& description);
 
   // The templates parsed once; a set is used by one request at a time.
   struct Compiled;
@@ -91,6 +101,7 @@ class DescribedViewPlugin final : public sdk::Plugin {
   explicit DescribedViewPlugin(sdk::Host& host) : host_(host) {}
   sdk::Status configure(const sdk::Options&) override { return {}; }
   sdk::Status start() override {
+    if (auto ok = DescribedView::check(Describe()); !ok) return ok;
     auto view = std::make_shared<DescribedView>(Describe());
     instance_ = std::string(view->vendor());
     return host_.services().provide<sdk::PhoneView>(instance_, view);

@@ -145,6 +145,10 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, bool inp
   std::string profile = param(request, "profile");
   std::string vendor = param(request, "vendor");
   std::string user_uuid = param(request, "xivo_user_uuid");
+  // xivo-phoned's form: the user in the query (?xivo_user_uuid=), where the
+  // all-zero uuid its provisioning writes for a phone without user means none.
+  if (user_uuid.empty()) user_uuid = query(request, "xivo_user_uuid");
+  if (user_uuid == "00000000-0000-0000-0000-000000000000") user_uuid.clear();
   auto found = find_view(host_.services(), vendor);
   if (!found.view && !user_uuid.empty()) {
     // Also accept .../{vendor}/{xivo_user_uuid}.

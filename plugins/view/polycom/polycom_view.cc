@@ -3,6 +3,17 @@
 #include "plugins/view/polycom/polycom_view.h"
 
 namespace dialtone::plugins::view {
+namespace {
+
+constexpr const char* kHtmlHead = R"(<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml">
+<head>
+<title>{{title}}</title>
+</head>
+<body>
+)";
+
+}  // namespace
 
 const ViewDescription& polycom_view() {
   static const ViewDescription d{
@@ -10,13 +21,7 @@ const ViewDescription& polycom_view() {
       .content_type = std::string(kHtmlContentType),
       .limits = {10000, 30},
       .nav_in_list = true,
-      .input = R"(<?xml version="1.0" encoding="UTF-8"?>
-<html xmlns="http://www.w3.org/1999/xhtml">
-<head>
-<title>{{title}}</title>
-</head>
-<body>
-<form action="{{self_url}}" method="get">
+      .input = std::string(kHtmlHead) + R"(<form action="{{self_url}}" method="get">
 <p>{{prompt}}</p>
 <input type="text" name="term" value=""/>
 <input type="submit" value="Search"/>
@@ -24,23 +29,11 @@ const ViewDescription& polycom_view() {
 </body>
 </html>
 )",
-      .empty = R"(<?xml version="1.0" encoding="UTF-8"?>
-<html xmlns="http://www.w3.org/1999/xhtml">
-<head>
-<title>{{title}}</title>
-</head>
-<body>
-<p>{{no_entries}}</p>
+      .empty = std::string(kHtmlHead) + R"(<p>{{no_entries}}</p>
 </body>
 </html>
 )",
-      .head = R"(<?xml version="1.0" encoding="UTF-8"?>
-<html xmlns="http://www.w3.org/1999/xhtml">
-<head>
-<title>{{title}}</title>
-</head>
-<body>
-<p>{{position}}</p>
+      .head = std::string(kHtmlHead) + R"(<p>{{position}}</p>
 )",
       .item = R"(<a href="tel://{{dial}}">{{name}} {{number}}</a><br/>
 )",

@@ -33,11 +33,7 @@ const ViewDescription& snom_view() {
 <Title>{{title}}</Title>
 <Prompt>{{position}}</Prompt>
 )",
-      .item = R"(<DirectoryEntry>
-<Name>{{name}}</Name>
-<Telephone>{{number}}</Telephone>
-</DirectoryEntry>
-)",
+      .item = kDirectoryEntryItem,
       .tail = R"({{#prev}}<SoftKeyItem>
 <Name>F1</Name>
 <Label>{{previous}}</Label>

@@ -29,11 +29,7 @@ const ViewDescription& thomson_view() {
       .head = R"(<?xml version="1.0" encoding="UTF-8"?>
 <ThomsonPhoneBook>
 )",
-      .item = R"(<DirectoryEntry>
-<Name>{{name}}</Name>
-<Telephone>{{number}}</Telephone>
-</DirectoryEntry>
-)",
+      .item = kDirectoryEntryItem,
       .tail = R"({{#prev}}<MenuItem>
 <Name>{{previous}}</Name>
 <URL>{{url}}</URL>

@@ -32,11 +32,7 @@ const ViewDescription& yealink_view() {
 <YealinkIPPhoneDirectory>
 <Title>{{title_position}}</Title>
 )",
-      .item = R"(<DirectoryEntry>
-<Name>{{name}}</Name>
-<Telephone>{{number}}</Telephone>
-</DirectoryEntry>
-)",
+      .item = kDirectoryEntryItem,
       .tail = R"(<SoftKey index="1">
 <Label>Dial</Label>
 <URI>SoftKey:Dial</URI>

@@ -38,7 +38,16 @@ std::string dump(const rapidjson::Value& v) {
 class ConfdClientCompat : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    d_ = new Dialtoned({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"}}});
+    // The users directory and dird too: lookups name the confd user (relations).
+    d_ = new Dialtoned({.plugin_files = {
+                            {"50-confd.conf", "[plugin]\nname = api.confd\n"},
+                            {"22-directory-users.conf",
+                             "[plugin]\nname = directory.users\n\n[source.users]\nunique_column = uuid\n"
+                             "searched_columns = firstname, lastname\nfirst_matched_columns = exten\n"
+                             "format_columns = name = {firstname} {lastname}, number = {exten}\n"},
+                            {"29-directory-dird.conf",
+                             "[plugin]\nname = directory.dird\n\n[profile.default]\nsources = users\n"
+                             "display = d\n\n[display.d]\ncolumns = Name|name|name, Number|number|number\n"}}});
   }
   static void TearDownTestSuite() {
     delete d_;
@@ -209,6 +218,22 @@ TEST_F(ConfdClientCompat, UsersWithTheirFieldsRelationsAndFilters) {
   EXPECT_EQ(put("/users/" + uid + "/lines", R"({"lines": [{"id": )" + lid + "}]}").status, 204);
   EXPECT_EQ(json_int(get("/users/" + uid + "/lines").body, "/total"), 1);
   EXPECT_EQ(put("/users/" + uid + "/lines", R"({"lines": [{"id": 999999}]})").status, 400);
+}
+
+// xivo-dird-client's directories.lookup: a users entry's relations name the
+// confd user, its main line and the server (GET /1.1/infos uuid).
+TEST_F(ConfdClientCompat, DirdLookupRelationsNameTheUser) {
+  ASSERT_EQ(post("/contexts", R"({"name": "cc-dird", "type": "internal", "user_ranges": [{"start": "4000", "end": "4999"}]})").status, 201);
+  auto imp = csv("POST", "firstname,lastname,exten,context,line_protocol\nDora,Dirdsearch,4001,cc-dird,sip\n");
+  ASSERT_EQ(imp.status, 201) << imp.body;
+  auto r = d_->http("GET", "dird", "/0.1/directories/lookup/default?term=dirdsearch", "",
+                    {{"Accept", "application/json"}, {"X-Auth-Token", d_->token()}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json_string(r.body, "/results/0/relations/user_uuid"), json_string(imp.body, "/created/0/user_uuid")) << r.body;
+  EXPECT_EQ(json_int(r.body, "/results/0/relations/user_id"), json_int(imp.body, "/created/0/user_id")) << r.body;
+  EXPECT_EQ(json_int(r.body, "/results/0/relations/endpoint_id"), json_int(imp.body, "/created/0/line_id")) << r.body;
+  EXPECT_EQ(json_string(r.body, "/results/0/relations/xivo_id"), json_string(get("/infos").body, "/uuid")) << r.body;
+  EXPECT_EQ(json_string(r.body, "/results/0/column_values/1"), "4001") << r.body;
 }
 
 // users(u).add_voicemail/get_voicemail/remove_voicemail,

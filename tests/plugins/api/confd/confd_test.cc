@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 #include <rapidjson/document.h>
 
 #include <dialtone/testing/fake_host.h>
@@ -358,6 +359,51 @@ TEST_F(Confd, ConcurrentEditsOfOneUserSerialize) {
   auto d = js(call("GET", "/1.1/users/" + std::to_string(u)).body);
   std::string ln = d["lastname"].GetString(), em = d["email"].GetString();
   EXPECT_EQ(em, "w" + ln.substr(1) + "@x");  // never half of one edit and half of the other
+}
+
+// Contract from the OpenAPI file: every property a resource's schema declares
+// (readable ones: not writeOnly) is in what GET returns for that resource.
+TEST_F(Confd, EveryDeclaredFieldIsReturned) {
+  default_context();
+  post_id("/1.1/contexts", R"({"name":"to-pstn","type":"outcall"})");
+  const std::map<std::string, std::string> bodies = {
+      {"/1.1/users", R"({"firstname":"Ada"})"},
+      {"/1.1/contexts", R"({"name":"ctr"})"},
+      {"/1.1/labels", R"({"name":"ctr-label"})"},
+      {"/1.1/endpoints/sip", R"({})"},
+      {"/1.1/lines", R"({"context":"default"})"},
+      {"/1.1/extensions", R"({"exten":"1500","context":"default"})"},
+      {"/1.1/trunks", R"({"context":"to-pstn"})"},
+      {"/1.1/incalls", R"({"destination":{"type":"none"}})"},
+      {"/1.1/outcalls", R"({"name":"ctr-out"})"},
+      {"/1.1/groups", R"({"name":"ctr-group"})"},
+      {"/1.1/voicemails", R"({"number":"1500","context":"default","name":"Ctr"})"},
+      {"/1.1/schedules", R"({"name":"ctr-schedule"})"},
+      {"/1.1/callpermissions", R"({"name":"ctr-cp"})"},
+      {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"}};
+  auto spec = YAML::LoadFile(CONFD_API_YML);
+  auto schemas = spec["components"]["schemas"];
+  ASSERT_TRUE(schemas && schemas.IsMap());
+  std::size_t checked = 0;
+  for (auto it = schemas.begin(); it != schemas.end(); ++it) {
+    auto path = it->second["x-path"].as<std::string>();
+    auto body = bodies.find(path);
+    ASSERT_NE(body, bodies.end()) << "no example body for " << path << ": add one to this test";
+    int id = post_id(path, body->second);
+    auto got = call("GET", path + "/" + std::to_string(id));
+    ASSERT_EQ(got.status, 200) << path << ": " << got.body;
+    auto d = js(got.body);
+    for (auto p = it->second["properties"].begin(); p != it->second["properties"].end(); ++p) {
+      auto name = p->first.as<std::string>();
+      if (p->second["writeOnly"] && p->second["writeOnly"].as<bool>()) {
+        EXPECT_FALSE(d.HasMember(name.c_str())) << path << " returns the writeOnly " << name;
+        continue;
+      }
+      EXPECT_TRUE(d.HasMember(name.c_str())) << path << " does not return " << name << ": " << got.body;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100u);
 }
 
 TEST_F(Confd, OpenApiFileDescribesExactlyTheMountedRoutes) {

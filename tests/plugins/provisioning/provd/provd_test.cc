@@ -4,8 +4,12 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,7 +50,14 @@ class TokenAuth final : public sdk::Auth {
 struct Reply {
   int status = 0;
   std::string body;
+  std::string location;
 };
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  Poco::URI::encode(s, "?#[]@!$&'()*+,;=/:{}\"", out);
+  return out;
+}
 
 Reply http(int port, const std::string& method, const std::string& path,
            const std::string& user_agent = {}, const std::string& body = {},
@@ -66,6 +77,7 @@ Reply http(int port, const std::string& method, const std::string& path,
   auto& is = s.receiveResponse(resp);
   Reply r;
   r.status = resp.getStatus();
+  r.location = resp.get("Location", "");
   Poco::StreamCopier::copyToString(is, r.body);
   return r;
 }
@@ -124,7 +136,7 @@ class ProvdTest : public ::testing::Test {
     start_provd();
   }
 
-  void start_provd(int unknown_limit = 30) {
+  void start_provd(int unknown_limit = 30, const std::function<void(ProvdSettings&)>& tweak = {}) {
     ProvdSettings s;
     s.phones_host = "10.0.0.1";
     s.tftp_host = "127.0.0.1";
@@ -132,6 +144,10 @@ class ProvdTest : public ::testing::Test {
     s.template_check = std::chrono::milliseconds(0);
     s.unknown_limit = unknown_limit;
     s.timezone = "Europe/Paris";
+    if (tweak) tweak(s);
+    // A restarted provd mounts its routes again: the previous one's (which
+    // point at it) must go first, or they would keep answering.
+    if (started_) http_->unmount_all("kernel");
     provd_ = std::make_unique<Provd>(host_, *store_, http_.get(), s);
     auto st = provd_->start();
     ASSERT_TRUE(st.ok()) << st.error().message;
@@ -235,6 +251,53 @@ TEST_F(ProvdTest, RestDeviceCrudAndListSelectors) {
   EXPECT_EQ(http(rest(), "GET", "/provd/dev_mgr/devices/" + id, "", "", "tok").status, 404);
   auto info = http(rest(), "GET", "/provd/pg_mgr/plugins/provisioning.yealink/info", "", "", "tok");
   EXPECT_NE(info.body.find("\"Yealink, T46S\":{\"sip.lines\":16"), std::string::npos) << info.body;
+}
+
+// xivo-provd's selector operators in q, as xivo-provd-client sends them.
+TEST_F(ProvdTest, ListSelectorOperators) {
+  for (auto* d : {R"({"device": {"mac": "00:15:65:00:00:11", "ip": "10.1.1.11", "vendor": "Yealink", "model": "T42S"}})",
+                  R"({"device": {"mac": "00:15:65:00:00:12", "ip": "10.1.1.12", "vendor": "Snom", "model": "D785"}})",
+                  R"({"device": {"mac": "00:15:65:00:00:13", "vendor": "Polycom", "model": "VVX 400"}})"})
+    ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/devices", "", d, "tok").status, 201);
+  auto macs = [&](const std::string& q) {
+    auto r = http(rest(), "GET", "/provd/dev_mgr/devices?fields=mac&sort=mac&q=" + url_encode(q), "", "", "tok");
+    EXPECT_EQ(r.status, 200) << q << ": " << r.body;
+    std::string out;
+    for (auto at = r.body.find("00:15:65:00:00:"); at != std::string::npos; at = r.body.find("00:15:65:00:00:", at + 1))
+      out += r.body.substr(at + 15, 2) + " ";
+    return out;
+  };
+  EXPECT_EQ(macs(R"({"vendor": {"$in": ["Yealink", "Snom"]}})"), "11 12 ");
+  EXPECT_EQ(macs(R"({"vendor": {"$nin": ["Yealink", "Snom"]}})"), "13 ");
+  EXPECT_EQ(macs(R"({"model": {"$contains": "VVX"}})"), "13 ");
+  EXPECT_EQ(macs(R"({"ip": {"$exists": false}})"), "13 ");
+  EXPECT_EQ(macs(R"({"ip": {"$gt": "10.1.1.11", "$le": "10.1.1.12"}})"), "12 ");
+  EXPECT_EQ(macs(R"({"vendor": {"$ne": "Snom"}, "mac": {"$in": ["00-15-65-00-00-11", "00:15:65:00:00:13"]}})"), "11 13 ");
+  EXPECT_EQ(macs(R"({"mac": "001565000012"})"), "12 ");
+  auto bad = http(rest(), "GET", "/provd/dev_mgr/devices?q=" + url_encode(R"({"ip": {"$regex": "10"}})"), "", "", "tok");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("invalid operator: $regex"), std::string::npos) << bad.body;
+}
+
+// pg_mgr install answers 201 and the operation to poll, as xivo-provd does.
+TEST_F(ProvdTest, PluginInstallAnswersWithTheOperationToPoll) {
+  auto dir = fs::temp_directory_path() / ("provd-pgmgr-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "repo");
+  std::ofstream(dir / "repo" / "provisioning_acme.so") << "not really a plugin";
+  provd_->stop();
+  start_provd(30, [&](ProvdSettings& s) {
+    s.plugin_repository = dir / "repo";
+    s.plugin_dir = dir / "plugins";
+  });
+  auto r = http(rest(), "POST", "/provd/pg_mgr/install/install", "", R"({"id": "provisioning.acme"})", "tok");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(r.location.rfind("/provd/pg_mgr/install/install/", 0), 0u) << r.location;
+  EXPECT_TRUE(fs::exists(dir / "plugins" / "provisioning_acme.so"));
+  auto op = http(rest(), "GET", r.location, "", "", "tok");
+  EXPECT_EQ(op.status, 200);
+  EXPECT_EQ(op.body, R"({"status":"success"})");
+  EXPECT_EQ(http(rest(), "POST", "/provd/pg_mgr/install/uninstall", "", R"({"id": "provisioning.acme"})", "tok").status, 204);
+  fs::remove_all(dir);
 }
 
 TEST_F(ProvdTest, SensitiveFileRefusedToAnotherAddress) {

@@ -593,6 +593,50 @@ TEST_F(Render, BrokenTemplateIsAnErrorNamingIt) {
   EXPECT_NE(out.error().message.find("device.cfg"), std::string::npos);
 }
 
+TEST(Description, EveryShippedVendorPassesItsCheck) {
+  for (auto* d : {&aastra_description(), &cisco_sccp_description(), &cisco_spa_description(),
+                  &grandstream_description(), &null_description(), &polycom_description(),
+                  &snom_description(), &thomson_description(), &yealink_description(),
+                  &zero_description()}) {
+    auto ok = DescribedVendor::check(*d);
+    EXPECT_TRUE(ok) << (ok ? "" : ok.error().message);
+  }
+}
+
+// A plugin whose description cannot work is refused at start with a
+// sentence naming the plugin and the part to fix.
+TEST(Description, BrokenDescriptionIsRefusedNamingWhatToFix) {
+  auto base = [] {
+    VendorDescription d;
+    d.id = "provisioning.broken";
+    d.vendor = "Broken";
+    d.user_agents = {{.regex = "^Broken (\\S+)", .model = 1}};
+    d.files = {{.path = "{{mac_plain}}.cfg", .template_name = "device.cfg"}};
+    d.templates = {{"device.cfg", "{{#lines}}{{username}}{{/lines}}"}};
+    return d;
+  };
+  ASSERT_TRUE(DescribedVendor::check(base()));
+  auto message = [](const VendorDescription& d) {
+    auto ok = DescribedVendor::check(d);
+    return ok ? std::string() : ok.error().message;
+  };
+  auto bad_regex = base();
+  bad_regex.user_agents[0].regex = "^Broken (";
+  EXPECT_NE(message(bad_regex).find("provisioning.broken: pattern '^Broken (' does not compile"),
+            std::string::npos) << message(bad_regex);
+  auto bad_group = base();
+  bad_group.user_agents[0].mac = 3;
+  EXPECT_NE(message(bad_group).find("has no group 3"), std::string::npos) << message(bad_group);
+  auto missing = base();
+  missing.files[0].template_name = "phone.cfg";
+  EXPECT_NE(message(missing).find("uses template 'phone.cfg', which is not bundled"),
+            std::string::npos) << message(missing);
+  auto unparsable = base();
+  unparsable.templates[0].content = "{{#lines}}unclosed";
+  EXPECT_NE(message(unparsable).find("template 'device.cfg' does not parse"), std::string::npos)
+      << message(unparsable);
+}
+
 TEST(Mac, NormalizesTheSpellingsPhonesUse) {
   EXPECT_EQ(sdk::normalize_mac("00:15:65:AA:BB:CC"), "00:15:65:aa:bb:cc");
   EXPECT_EQ(sdk::normalize_mac("00-08-5D-23-74-29"), "00:08:5d:23:74:29");

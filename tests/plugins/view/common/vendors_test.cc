@@ -43,12 +43,13 @@ struct Vendor {
   std::string root;        // results document element
   std::string item_tag;    // element counted against limits.max_items
   bool nav_counts;         // navigation items are item_tag elements too
+  const ViewDescription* description;
 };
 
 Vendor vendor(const ViewDescription& d, std::string root, std::string item_tag,
               bool nav_counts = false) {
   return {d.vendor, [&d] { return std::make_unique<DescribedView>(d); }, d.limits, d.name_chars,
-          std::move(root), std::move(item_tag), nav_counts};
+          std::move(root), std::move(item_tag), nav_counts, &d};
 }
 
 std::vector<Vendor> all_vendors() {
@@ -257,6 +258,21 @@ TEST_P(VendorView, LongListPagesStayWithinLimitsAndVisitEveryEntryOnce) {
   }
   EXPECT_EQ(seen.size(), 2000u);
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 2000u) << "an entry twice";
+}
+
+TEST_P(VendorView, DescriptionPassesItsCheck) {
+  DescribedView view(*GetParam().description);
+  auto ok = DescribedView::check(view.description());
+  EXPECT_TRUE(ok) << (ok ? "" : ok.error().message);
+}
+
+TEST(ViewDescriptionCheck, UnparsableTemplateIsRefusedNamingIt) {
+  ViewDescription d{.vendor = "broken", .input = "<x/>", .empty = "<x/>", .head = "<x>",
+                    .item = "{{#name}}", .tail = "</x>"};
+  auto ok = DescribedView::check(d);
+  ASSERT_FALSE(ok);
+  EXPECT_NE(ok.error().message.find("view broken: template 'item' does not parse"),
+            std::string::npos) << ok.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Vendors, VendorView, ::testing::ValuesIn(all_vendors()),

@@ -224,6 +224,20 @@ TEST_F(Phoned, UserUuidIsPassedInEitherSegmentOrder) {
   EXPECT_EQ(lookup_->asked[1].user_uuid, uuid);
 }
 
+// xivo-phoned's form: /0.1/directories/lookup/<profile>/<vendor>?xivo_user_uuid=...
+TEST_F(Phoned, UserUuidIsTakenFromTheQueryAsXivoPhonedDoes) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  const std::string uuid = "7f523550-03cf-4dac-a858-cb8afdb34775";
+  auto a = get("/0.1/directories/lookup/default/cisco?xivo_user_uuid=" + uuid + "&term=Bob");
+  auto b = get("/0.1/directories/lookup/default/cisco?xivo_user_uuid=00000000-0000-0000-0000-000000000000&term=Bob");
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(b.status, 200) << b.body;
+  ASSERT_EQ(lookup_->asked.size(), 2u);
+  EXPECT_EQ(lookup_->asked[0].user_uuid, uuid);
+  EXPECT_EQ(lookup_->asked[1].user_uuid, "");
+}
+
 TEST_F(Phoned, AddressOutsideAuthorizedSubnetsIsRefused) {
   provide_lookup();
   ASSERT_TRUE(phoned_.run({{"phoned.authorized_subnets", "10.0.0.0/8, 192.168.1.0/24"}}));

@@ -139,6 +139,10 @@ class DescribedVendor final : public sdk::ProvisioningVendor {
   sdk::ServePolicy policy() const override { return d_.policy; }
 
   const VendorDescription& description() const { return d_; }
+  // Refuses a description that cannot work, naming what to fix: a pattern
+  // that does not compile or names a group it lacks, a file whose template
+  // is not bundled, a bundled template that does not parse.
+  static sdk::Status check(const VendorDescription& description);
   // The context files() renders with (exposed for tests and admin previews).
   sdk::TemplateData context(const sdk::DeviceConfig& config) const;
   // The model named `name` ignoring case, or by its code; null if unknown.
@@ -163,6 +167,7 @@ class DescribedVendorPlugin final : public sdk::Plugin {
   explicit DescribedVendorPlugin(sdk::Host& host) : host_(host) {}
   sdk::Status configure(const sdk::Options&) override { return {}; }
   sdk::Status start() override {
+    if (auto ok = DescribedVendor::check(Describe()); !ok) return ok;
     auto v = std::make_shared<DescribedVendor>(Describe());
     instance_ = std::string(v->id());
     return host_.services().provide<sdk::ProvisioningVendor>(instance_, v);

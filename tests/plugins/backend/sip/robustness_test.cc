@@ -1,0 +1,445 @@
+// backend.sip under abuse: overload answered with 503 and Retry-After while
+// calls in progress go on, junk answered without keeping anything, ACK
+// transactions ended, and a late retransmission not taken for a replay.
+// SIPp phones and raw UDP against the plugin on the test host.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/sip_plugin.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+
+namespace sip = dialtone::plugins::backend::sip;
+namespace sdk = dialtone::sdk;
+using dialtone::testing::eventually;
+using dialtone::testing::run_sipp;
+using dialtone::testing::scenario;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+// A UDP socket on 127.0.0.1 talking to the plugin.
+class Udp {
+ public:
+  explicit Udp(int server_port) : server_port_(server_port) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
+    socklen_t len = sizeof local;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
+    port_ = ntohs(local.sin_port);
+  }
+  ~Udp() { ::close(fd_); }
+  int port() const { return port_; }
+  void send(const std::string& m) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(server_port_));
+    ::sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  // The next message received within `ms` ("" if none).
+  std::string receive(int ms = 5000) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return {};
+    char buf[65536];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }
+  // The next final response (status >= 200), skipping provisionals.
+  std::string final_response(int ms = 5000) {
+    for (int i = 0; i < 10; ++i) {
+      auto r = receive(ms);
+      if (r.empty() || r.rfind("SIP/2.0 1", 0) != 0) return r;
+    }
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  int server_port_ = 0;
+};
+
+std::string header_value(const std::string& msg, const std::string& name) {
+  auto at = msg.find("\r\n" + name + ":");
+  if (at == std::string::npos) return {};
+  at += name.size() + 3;
+  auto end = msg.find("\r\n", at);
+  auto v = msg.substr(at, end - at);
+  return v.substr(v.find_first_not_of(' '));
+}
+
+std::string quoted_param(const std::string& value, const std::string& name) {
+  auto at = value.find(name + "=\"");
+  if (at == std::string::npos) return {};
+  at += name.size() + 2;
+  return value.substr(at, value.find('"', at) - at);
+}
+
+std::string tag_of(const std::string& to) {
+  auto at = to.find(";tag=");
+  if (at == std::string::npos) return {};
+  at += 5;
+  return to.substr(at, to.find_first_of(";> ", at) - at);
+}
+
+struct Request {
+  std::string method = "INVITE";
+  std::string exten = "1999";
+  std::string call_id = "robust-1";
+  int cseq = 1;
+  std::string branch = "z9hG4bK-robust-1";
+  std::string from_tag = "ft1";
+  std::string to_tag;
+  std::string authorization;  // full header line, or empty
+};
+
+std::string request_text(const Request& r, int local_port, int server_port) {
+  std::string uri = r.method == "REGISTER" ? "sip:127.0.0.1:" + std::to_string(server_port)
+                                           : "sip:" + r.exten + "@127.0.0.1:" + std::to_string(server_port);
+  std::string lp = std::to_string(local_port);
+  std::string m = r.method + " " + uri + " SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.1:" + lp + ";branch=" + r.branch + "\r\n"
+                  "From: <sip:alice@127.0.0.1>;tag=" + r.from_tag + "\r\n"
+                  "To: <sip:" + (r.method == "REGISTER" ? "alice" : r.exten) + "@127.0.0.1>" +
+                  (r.to_tag.empty() ? "" : ";tag=" + r.to_tag) + "\r\n"
+                  "Call-ID: " + r.call_id + "\r\n"
+                  "CSeq: " + std::to_string(r.cseq) + " " + r.method + "\r\n"
+                  "Contact: <sip:alice@127.0.0.1:" + lp + ">\r\n"
+                  "Max-Forwards: 70\r\n";
+  if (!r.authorization.empty()) m += r.authorization + "\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  return m;
+}
+
+// Proxy-Authorization answering `challenge` for alice (qop=auth, nc 1).
+std::string alice_authorization(const std::string& challenge, const std::string& uri) {
+  sip::DigestCredentials c;
+  c.username = "alice";
+  c.realm = quoted_param(challenge, "realm");
+  c.nonce = quoted_param(challenge, "nonce");
+  c.uri = uri;
+  c.cnonce = "c0ffee";
+  c.nc = "00000001";
+  c.qop = "auth";
+  auto response = sip::digest_response(sip::DigestAlgorithm::md5, c, "alicepw", "INVITE");
+  return "Proxy-Authorization: Digest username=\"alice\", realm=\"" + c.realm + "\", nonce=\"" +
+         c.nonce + "\", uri=\"" + uri + "\", response=\"" + response +
+         "\", algorithm=MD5, cnonce=\"c0ffee\", nc=00000001, qop=auth";
+}
+
+// Lua `test.hold()`: the calling coroutine waits until release().
+class Holds {
+ public:
+  void export_to(sdk::LuaHost& lua) {
+    lua.export_module("test", {{"hold", "", "", "waits until the test releases it",
+                                [this](const sdk::LuaValues&) {
+                                  return sdk::LuaReply::async([this](sdk::LuaResume resume) {
+                                    std::lock_guard<std::mutex> lock(mutex_);
+                                    waiting_.push_back(std::move(resume));
+                                  });
+                                }}});
+  }
+  std::size_t waiting() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return waiting_.size();
+  }
+  void release() {
+    std::vector<sdk::LuaResume> all;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      all.swap(waiting_);
+    }
+    for (auto& r : all) r(sdk::LuaValues{});
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<sdk::LuaResume> waiting_;
+};
+
+class SipRobustnessTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    host_ = new SipTestHost(std::filesystem::path(SIP_TEST_DIR) / "overload_dialplan.lua");
+    host_->add_line("alice", "alicepw", "1001");
+    host_->add_line("bob", "bobpw", "1002");
+    holds_ = new Holds();
+    holds_->export_to(*host_->lua());
+  }
+  static void TearDownTestSuite() {
+    holds_->release();
+    delete host_;
+    host_ = nullptr;
+    delete holds_;
+    holds_ = nullptr;
+  }
+  void TearDown() override {
+    holds_->release();
+    if (plugin_) plugin_->stop();
+    plugin_.reset();
+  }
+
+  void start(std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
+                                              {"auth.ban_failures", "1000"},
+                                              {"qualify.interval", "0"},
+                                              {"sip.node", "test-node"}};
+    for (auto& [k, v] : extra) values[k] = v;
+    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
+    auto configured = plugin_->configure(sdk::Options(values));
+    ASSERT_TRUE(configured) << configured.error().message;
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+  }
+
+  std::vector<std::string> sipp_args(const std::string& file, int port) {
+    return {"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-m", "1",
+            "-timeout", "30s", "-timeout_error"};
+  }
+  int register_line(const std::string& user, int contact_port, std::string* out) {
+    auto args = sipp_args("register.xml", dialtone::testing::free_port());
+    args.insert(args.begin(), target_);
+    for (const std::string& a : {std::string("-au"), user, std::string("-ap"), user + "pw",
+                                 std::string("-key"), std::string("user"), user, std::string("-key"),
+                                 std::string("contact_port"), std::to_string(contact_port),
+                                 std::string("-key"), std::string("expires"), std::string("3600")})
+      args.push_back(a);
+    return run_sipp(args, out);
+  }
+  std::future<int> alice_calls(const std::string& file, const std::string& exten, std::string* out,
+                               std::vector<std::string> extra = {}) {
+    auto args = sipp_args(file, dialtone::testing::free_port());
+    args.insert(args.begin(), target_);
+    for (auto a : {"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-s"}) args.push_back(a);
+    args.push_back(exten);
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
+  }
+  std::future<int> bob_answers(const std::string& file, int port, std::string* out) {
+    auto args = sipp_args(file, port);
+    auto f = std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
+    dialtone::testing::wait_udp_bound(port);
+    return f;
+  }
+
+  std::size_t server_transactions() const { return plugin_->transactions().server; }
+  // Waits for sofia's server transactions to reach zero in a sample taken
+  // after this call (they are sampled every second).
+  bool server_transactions_end() {
+    auto from = plugin_->transactions().samples;
+    return eventually([&] {
+      auto t = plugin_->transactions();
+      return t.samples > from + 1 && t.server == 0;
+    });
+  }
+
+  static SipTestHost* host_;
+  static Holds* holds_;
+  std::unique_ptr<sip::SipPlugin> plugin_;
+  std::string target_;
+};
+
+SipTestHost* SipRobustnessTest::host_ = nullptr;
+Holds* SipRobustnessTest::holds_ = nullptr;
+
+TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn) {
+  ASSERT_NO_FATAL_FAILURE(start({{"sip.max_pending", "2"}, {"sip.retry_after", "7000"}}));
+  std::string out, alice_out, bob_out, held_out;
+  int bob_port = dialtone::testing::free_port();
+  auto bob = bob_answers("uas_answer.xml", bob_port, &bob_out);
+  ASSERT_EQ(register_line("bob", bob_port, &out), 0) << out;
+  // Alice's call is up before the overload and hangs up during it.
+  auto alice = alice_calls("uac_call_bye_after_pause.xml", "1002", &alice_out, {"-d", "10000"});
+  ASSERT_TRUE(eventually([&] {
+    auto legs = host_->calls().channels();
+    return legs.size() == 2 && legs[0].state == sdk::ChannelState::up &&
+           legs[1].state == sdk::ChannelState::up;
+  }));
+
+  // Two calls wait in the dialplan: the bound is reached.
+  auto held = alice_calls("uac_call_480.xml", "1999", &held_out, {"-m", "2", "-l", "2"});
+  ASSERT_TRUE(eventually([&] { return holds_->waiting() == 2; }));
+  ASSERT_NE(alice.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "alice hung up before the overload began: " << alice_out;
+
+  Udp udp(plugin_->port());
+  Request invite;
+  invite.exten = "1002";
+  udp.send(request_text(invite, udp.port(), plugin_->port()));
+  auto refused = udp.final_response();
+  EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
+  EXPECT_EQ(header_value(refused, "Retry-After"), "7") << refused;
+  Request reg;
+  reg.method = "REGISTER";
+  reg.exten = "127.0.0.1";
+  reg.call_id = "robust-reg";
+  reg.branch = "z9hG4bK-robust-reg";
+  udp.send(request_text(reg, udp.port(), plugin_->port()));
+  refused = udp.final_response();
+  EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
+  EXPECT_EQ(header_value(refused, "Retry-After"), "7") << refused;
+  // OPTIONS and in-dialog requests are not refused: alice's BYE gets its 200.
+  EXPECT_EQ(alice.get(), 0) << alice_out;
+  EXPECT_EQ(bob.get(), 0) << bob_out;
+  EXPECT_EQ(holds_->waiting(), 2u) << "the overload lasted through alice's BYE";
+
+  // Once the dialplan lets the calls go, new requests are served again.
+  holds_->release();
+  EXPECT_EQ(held.get(), 0) << held_out;
+  udp.send(request_text(invite, udp.port(), plugin_->port()));
+  auto served = udp.final_response();
+  EXPECT_EQ(served.rfind("SIP/2.0 407", 0), 0u) << served;
+}
+
+TEST_F(SipRobustnessTest, AckTransactionsEndWithTheirCall) {
+  ASSERT_NO_FATAL_FAILURE(start({{"sip.transaction_timeout", "1000"}}));
+  std::string out, alice_out, bob_out;
+  int bob_port = dialtone::testing::free_port();
+  auto bob = bob_answers("uas_answer.xml", bob_port, &bob_out);
+  ASSERT_EQ(register_line("bob", bob_port, &out), 0) << out;
+  // The second ACK reaches the dialog after the INVITE's transaction ended.
+  auto alice = alice_calls("uac_call_double_ack.xml", "1002", &alice_out);
+  EXPECT_EQ(alice.get(), 0) << alice_out;
+  EXPECT_EQ(bob.get(), 0) << bob_out;
+  EXPECT_TRUE(server_transactions_end())
+      << server_transactions() << " server transactions left after the call";
+}
+
+// What a scanner or a broken phone sends: the malformed corpus and requests
+// nobody will complete (no credentials, no dialog, unknown methods).
+std::vector<std::string> junk(int server_port) {
+  std::vector<std::string> out;
+  for (auto& f : std::filesystem::directory_iterator(std::string(SIP_TEST_DIR) + "/malformed")) {
+    if (f.path().extension() != ".sip") continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out.push_back(ss.str());
+  }
+  int n = 0;
+  for (std::string method : {"INVITE", "REGISTER", "OPTIONS", "SUBSCRIBE", "BYE", "INFO", "CANCEL", "ACK"}) {
+    for (bool tagged : {false, true}) {
+      Request r;
+      r.method = method;
+      r.exten = method == "REGISTER" ? "127.0.0.1" : "1002";
+      r.call_id = "junk-" + std::to_string(++n);
+      r.branch = "z9hG4bK-junk-" + std::to_string(n);
+      if (tagged) r.to_tag = "gone";
+      if (method == "INVITE" && tagged) r.authorization =
+          "Proxy-Authorization: Digest username=\"alice\", realm=\"dialtone\", nonce=\"forged\", "
+          "uri=\"sip:1002@127.0.0.1\", response=\"00000000000000000000000000000000\"";
+      out.push_back(request_text(r, 5999, server_port));
+    }
+  }
+  return out;
+}
+
+TEST_F(SipRobustnessTest, JunkIsAnsweredWithoutKeepingTransactions) {
+  // Finished transactions would stay 5 minutes: any kept for junk shows.
+  ASSERT_NO_FATAL_FAILURE(start({{"sip.transaction_timeout", "300000"}}));
+  int port = plugin_->port();
+  auto messages = junk(port);
+  ASSERT_GE(messages.size(), 60u);
+  Udp udp(port);
+  // Until the trunk list is loaded an INVITE without credentials might come
+  // from a trunk and is taken statefully: its 407 comes after the loading.
+  Request warm_up;
+  udp.send(request_text(warm_up, udp.port(), port));
+  auto challenge = udp.final_response();
+  ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
+  Request ack = warm_up;
+  ack.method = "ACK";
+  ack.to_tag = tag_of(header_value(challenge, "To"));
+  udp.send(request_text(ack, udp.port(), port));
+  std::size_t sent = 0;
+  for (int round = 0; sent < 3000; ++round)
+    for (auto& m : messages) {
+      // Distinct Call-IDs and branches, as a fuzzer's mutations would have.
+      std::string text = m;
+      for (auto key : {"junk-", "z9hG4bK-junk-"}) {
+        auto at = text.find(key);
+        if (at != std::string::npos) text.insert(at + std::strlen(key), std::to_string(round) + "r");
+      }
+      udp.send(text);
+      ++sent;
+      if (sent % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  Udp probe(port);
+  Request options;
+  options.method = "OPTIONS";
+  options.call_id = "after-junk";
+  options.branch = "z9hG4bK-after-junk";
+  probe.send(request_text(options, probe.port(), port));
+  auto answer = probe.final_response();
+  EXPECT_EQ(answer.rfind("SIP/2.0 200", 0), 0u) << answer;
+  EXPECT_TRUE(server_transactions_end())
+      << server_transactions() << " server transactions kept for junk";
+}
+
+TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
+  ASSERT_NO_FATAL_FAILURE(start({{"sip.transaction_timeout", "1000"}}));
+  int port = plugin_->port();
+  Udp udp(port);
+  Request first;
+  first.exten = "1999";
+  udp.send(request_text(first, udp.port(), port));
+  auto challenge = udp.final_response();
+  ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
+  Request ack_challenge = first;
+  ack_challenge.method = "ACK";
+  ack_challenge.to_tag = tag_of(header_value(challenge, "To"));
+  udp.send(request_text(ack_challenge, udp.port(), port));
+
+  // The authenticated INVITE to a number nobody has: 404, ACKed.
+  Request invite = first;
+  invite.exten = "1777";
+  invite.cseq = 2;
+  invite.branch = "z9hG4bK-robust-2";
+  invite.authorization = alice_authorization(header_value(challenge, "Proxy-Authenticate"),
+                                             "sip:1777@127.0.0.1:" + std::to_string(port));
+  udp.send(request_text(invite, udp.port(), port));
+  auto refused = udp.final_response();
+  ASSERT_EQ(refused.rfind("SIP/2.0 404", 0), 0u) << refused;
+  Request ack = invite;
+  ack.method = "ACK";
+  ack.to_tag = tag_of(header_value(refused, "To"));
+  udp.send(request_text(ack, udp.port(), port));
+  ASSERT_TRUE(server_transactions_end());
+
+  // The same INVITE again, its transaction gone: dropped, not a replay.
+  udp.send(request_text(invite, udp.port(), port));
+  // The same credentials on another request: a replay.
+  Request replay = invite;
+  replay.call_id = "robust-replay";
+  replay.branch = "z9hG4bK-robust-replay";
+  udp.send(request_text(replay, udp.port(), port));
+  auto stale = udp.final_response();
+  EXPECT_EQ(stale.rfind("SIP/2.0 407", 0), 0u) << stale;
+  EXPECT_NE(header_value(stale, "Proxy-Authenticate").find("stale=true"), std::string::npos) << stale;
+  EXPECT_EQ(header_value(stale, "Call-ID"), "robust-replay") << "the retransmission got an answer: " << stale;
+  std::size_t replays = 0;
+  for (auto& l : host_->logger().lines())
+    if (l.find("replayed digest") != std::string::npos) ++replays;
+  EXPECT_EQ(replays, 1u) << "only the replay is logged as one";
+}
+
+}  // namespace

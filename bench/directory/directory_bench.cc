@@ -11,28 +11,16 @@
 
 #include "plugins/directory/csv/csv_source.h"
 #include "plugins/directory/dird/lookup_service.h"
+#include "bench/support/bench_util.h"
 
 using namespace dialtone;
 using namespace dialtone::plugins::directory;
-
-namespace {
-class QuietLog final : public sdk::Logger {
- public:
-  void log(sdk::LogLevel, std::string_view m) override { std::cerr << m << "\n"; }
-  bool enabled(sdk::LogLevel) const override { return true; }
-};
-
-double pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   int entries = argc > 1 ? std::atoi(argv[1]) : 100000;
   int nsources = argc > 2 ? std::atoi(argv[2]) : 2;
   int queries = argc > 3 ? std::atoi(argv[3]) : 2000;
-  QuietLog log;
+  bench::StderrLog log;
   auto dir = std::filesystem::temp_directory_path() / ("dird_bench_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const char* first[] = {"Alice", "Bob", "Émile", "Jürgen", "François", "Gaëlle", "Hugo", "Inès"};
@@ -79,7 +67,7 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("lookup: %d sources x %d entries, %d queries, %.1f lookups/s, p50 %.2f ms, p99 %.2f ms, "
               "%.1f results/query\n",
-              nsources, entries, queries, queries / secs, pct(lat, 0.5), pct(lat, 0.99),
+              nsources, entries, queries, queries / secs, bench::percentile(lat, 0.5), bench::percentile(lat, 0.99),
               static_cast<double>(hits) / queries);
   lat.clear();
   for (int q = 0; q < queries; ++q) {
@@ -90,7 +78,7 @@ int main(int argc, char** argv) {
     lat.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
     if (!r || !*r) { std::fprintf(stderr, "reverse %s found nothing\n", num); return 1; }
   }
-  std::printf("reverse: p50 %.3f ms, p99 %.3f ms\n", pct(lat, 0.5), pct(lat, 0.99));
+  std::printf("reverse: p50 %.3f ms, p99 %.3f ms\n", bench::percentile(lat, 0.5), bench::percentile(lat, 0.99));
   std::filesystem::remove_all(dir);
   return 0;
 }

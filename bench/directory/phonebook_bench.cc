@@ -12,30 +12,15 @@
 #include "plugins/directory/phonebook/phonebook.h"
 #include "tests/support/pg_fixture.h"
 #include "tests/support/test_bus.h"
+#include "bench/support/bench_util.h"
 
 using namespace dialtone;
 using namespace dialtone::plugins::directory;
 
-namespace {
-class StderrLog final : public sdk::Logger {
- public:
-  void log(sdk::LogLevel, std::string_view m) override { std::cerr << m << "\n"; }
-  bool enabled(sdk::LogLevel) const override { return true; }
-};
-
-double pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
-}
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   int contacts = argc > 1 ? std::atoi(argv[1]) : 100000;
   int queries = argc > 2 ? std::atoi(argv[2]) : 2000;
-  StderrLog log;
+  bench::StderrLog log;
   testing::TestBus bus;
   auto db = kernel::PgStore::open({.dsn = testing::test_dsn()}, bus, log);
   if (!db) return std::cerr << db.error().message << "\n", 1;
@@ -55,8 +40,8 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   auto imported = store->import("default", pb->id, csv);
   if (!imported) return std::cerr << imported.error().message << "\n", 1;
-  double import_ms = ms_since(t0);
-  (*db)->exec("ANALYZE dird_phonebook_contact");
+  double import_ms = bench::ms_since(t0);
+  (void)(*db)->exec("ANALYZE dird_phonebook_contact");
 
   PhonebookSourceConfig c;
   c.source.name = "pb";
@@ -72,16 +57,16 @@ int main(int argc, char** argv) {
     auto n = static_cast<int>(rng() % contacts);
     auto t = std::chrono::steady_clock::now();
     auto r = src.search({.term = "name" + std::to_string(n)});
-    search_ms.push_back(ms_since(t));
+    search_ms.push_back(bench::ms_since(t));
     if (r) hits += r->size();
     t = std::chrono::steady_clock::now();
     auto m = src.first_match({.term = std::to_string(60000000 + n)});
-    reverse_ms.push_back(ms_since(t));
+    reverse_ms.push_back(bench::ms_since(t));
     if (!m || !*m) return std::cerr << "reverse lookup missed " << n << "\n", 1;
   }
   std::printf("import %d contacts: %.0f ms (%.0f contacts/s)\n", contacts, import_ms, contacts / import_ms * 1000);
-  std::printf("search  (%d, %zu results): p50 %.2f ms  p99 %.2f ms\n", queries, hits, pct(search_ms, 0.5),
-              pct(search_ms, 0.99));
-  std::printf("reverse (%d): p50 %.2f ms  p99 %.2f ms\n", queries, pct(reverse_ms, 0.5), pct(reverse_ms, 0.99));
+  std::printf("search  (%d, %zu results): p50 %.2f ms  p99 %.2f ms\n", queries, hits, bench::percentile(search_ms, 0.5),
+              bench::percentile(search_ms, 0.99));
+  std::printf("reverse (%d): p50 %.2f ms  p99 %.2f ms\n", queries, bench::percentile(reverse_ms, 0.5), bench::percentile(reverse_ms, 0.99));
   return 0;
 }

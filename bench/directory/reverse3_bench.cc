@@ -22,21 +22,13 @@
 #include "plugins/directory/phonebook/phonebook.h"
 #include "tests/support/pg_fixture.h"
 #include "tests/support/test_bus.h"
+#include "bench/support/bench_util.h"
 
 using namespace dialtone;
 using namespace dialtone::plugins::directory;
 
 namespace {
-class StderrLog final : public sdk::Logger {
- public:
-  void log(sdk::LogLevel, std::string_view m) override { std::cerr << m << "\n"; }
-  bool enabled(sdk::LogLevel) const override { return true; }
-};
 
-double pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
-}
 
 SourceConfig common(const std::string& name, const std::string& numbers, const std::string& fmt) {
   auto c = read_source_config(
@@ -65,7 +57,7 @@ void measure(const char* label, int queries, int entries, char prefix, bool expe
       std::exit(1);
     }
   }
-  std::printf("%-44s p50 %.3f ms  p99 %.3f ms\n", label, pct(lat, 0.5), pct(lat, 0.99));
+  std::printf("%-44s p50 %.3f ms  p99 %.3f ms\n", label, bench::percentile(lat, 0.5), bench::percentile(lat, 0.99));
 }
 }  // namespace
 
@@ -73,7 +65,7 @@ int main(int argc, char** argv) {
   if (argc < 3) return std::cerr << "usage: reverse3_bench <ldap-uri> <base-dn> [entries] [queries]\n", 2;
   int entries = argc > 3 ? std::atoi(argv[3]) : 100000;
   int queries = argc > 4 ? std::atoi(argv[4]) : 2000;
-  StderrLog log;
+  bench::StderrLog log;
   std::map<std::string, std::shared_ptr<sdk::DirectorySource>> sources;
 
   LdapConfig lc;

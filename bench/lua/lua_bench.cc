@@ -17,17 +17,13 @@
 #include <thread>
 
 #include "kernel/lua/lua_host.h"
+#include "bench/support/bench_util.h"
 
 namespace {
 
 using namespace dialtone;
 using Clock = std::chrono::steady_clock;
 
-class NullLogger final : public sdk::Logger {
- public:
-  void log(sdk::LogLevel, std::string_view) override {}
-  bool enabled(sdk::LogLevel) const override { return false; }
-};
 
 // Submits `n` calls at once and waits for all: ns per call at full load.
 double pipelined(kernel::LuaHostImpl& host, const char* fn, int n) {
@@ -106,8 +102,9 @@ int main(int argc, char** argv) {
   std::ofstream(dir / "extensions.lua") << R"(
 function trivial(i) return { action = "dial", destination = "100" .. (i % 10) } end
 function with_async(i) return bench.echo(i) end
+function sleeper(i) dialtone.sleep(100) return i end
 )";
-  NullLogger log;
+  bench::NullLog log;
   kernel::LuaConfig cfg;
   cfg.script = dir / "extensions.lua";
   cfg.states = 2;
@@ -130,12 +127,15 @@ function with_async(i) return bench.echo(i) end
   const double trivial_seq = sequential(host, "trivial", n / 10);
   const double async_pipe = pipelined(host, "with_async", n / 10);
   const double async_seq = sequential(host, "with_async", n / 20);
+  // 1,000 calls each sleeping 100 ms at once: sleeping holds no Lua thread.
+  const double sleep_ms = pipelined(host, "sleeper", 1000) * 1000 / 1e6;
   std::printf("states=%zu calls=%d\n", cfg.states, n);
   std::printf("trivial call, pipelined (coroutine create+resume+done): %8.0f ns/call (%.0f calls/s)\n",
               trivial_pipe, 1e9 / trivial_pipe);
   std::printf("trivial call, one at a time (round trip):              %8.0f ns/call\n", trivial_seq);
   std::printf("async host function, pipelined:                         %8.0f ns/call\n", async_pipe);
   std::printf("async host function, one at a time (round trip):        %8.0f ns/call\n", async_seq);
+  std::printf("1000 x dialtone.sleep(100) at once:                     %8.0f ms wall\n", sleep_ms);
   host.stop();
   std::filesystem::remove_all(dir);
   return 0;

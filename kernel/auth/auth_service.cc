@@ -1,5 +1,7 @@
 #include "kernel/auth/auth_service.h"
 
+#include <dialtone/text.h>
+
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -88,18 +90,7 @@ std::string new_uuid() {
   return out;
 }
 
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < 36; ++i) {
-    char c = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
+bool is_uuid(std::string_view s) { return sdk::text::is_uuid(s); }
 
 std::string b64_encode(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');

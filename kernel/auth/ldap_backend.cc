@@ -4,6 +4,8 @@
 // Runs on an HTTP worker thread; every LDAP call has a network timeout.
 #include <ldap.h>
 
+#include <dialtone/text.h>
+
 #include <memory>
 
 #include "kernel/auth/auth_internal.h"
@@ -21,20 +23,7 @@ struct LdapCloser {
 using LdapPtr = std::unique_ptr<LDAP, LdapCloser>;
 
 // RFC 4515 escaping of a value inside a filter.
-std::string filter_escape(const std::string& v) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : v) {
-    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == 0) {
-      out += '\\';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
+std::string filter_escape(const std::string& v) { return sdk::text::ldap_filter_escape(v); }
 
 LdapPtr connect(const std::string& uri, std::string* error) {
   LDAP* ld = nullptr;

@@ -1,5 +1,7 @@
 #include "kernel/bus/event_bus.h"
 
+#include <dialtone/topic.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -25,21 +27,6 @@ std::int64_t now_ns() {
       .count();
 }
 
-void split(std::string_view s, std::vector<std::string_view>& out) {
-  out.clear();
-  if (s.empty()) return;
-  std::size_t start = 0;
-  for (;;) {
-    auto dot = s.find('.', start);
-    if (dot == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return;
-    }
-    out.push_back(s.substr(start, dot - start));
-    start = dot + 1;
-  }
-}
-
 // At most one report per interval from any number of threads; returns the
 // count to report (0: stay quiet).
 class RateLimit {
@@ -59,29 +46,7 @@ class RateLimit {
 
 }  // namespace
 
-bool topic_matches(std::string_view pattern, std::string_view topic) {
-  thread_local std::vector<std::string_view> p, t;
-  split(pattern, p);
-  split(topic, t);
-  // Glob matching over segments: `#` is the star, `*` the single wildcard.
-  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == "#") {
-      star = pi++;
-      mark = ti;
-    } else if (pi < p.size() && (p[pi] == "*" || p[pi] == t[ti])) {
-      ++pi;
-      ++ti;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      ti = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == "#") ++pi;
-  return pi == p.size();
-}
+bool topic_matches(std::string_view pattern, std::string_view topic) { return sdk::topic_matches(pattern, topic); }
 
 struct EventBusImpl::Subscriber {
   std::string name;

@@ -6,6 +6,7 @@
 
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/parsers.hpp>
+#include <dialtone/text.h>
 
 #include "kernel/core/option_values.h"
 
@@ -14,12 +15,7 @@ namespace {
 
 namespace po = boost::program_options;
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
+using sdk::text::trim;
 
 struct Entry {
   std::string key;  // "section.key"

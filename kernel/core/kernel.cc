@@ -228,6 +228,19 @@ ReloadReport Kernel::reload() {
     for (auto& e : report.errors) log_->error("reload refused, running configuration kept: " + e);
     return report;
   }
+  // The dialplan is re-read from its file first: new calls take the new
+  // script, calls in progress finish on the old states. A script that does
+  // not compile refuses the whole reload, so nothing changes.
+  // Without a dialplan running (it failed at start), a script that still
+  // fails is only logged, as at start. The Lua host logs what it loaded.
+  if (lua_) {
+    const bool had_dialplan = lua_->running();
+    if (auto s = lua_->reload(); !s && had_dialplan) {
+      report.errors.push_back(s.error().message + "; the running dialplan stays");
+      log_->error("reload refused, running configuration kept: " + report.errors.back());
+      return report;
+    }
+  }
   report = plugins_->reload(fresh.conf, fresh.conf_root);
   if (!report.ok()) return report;
   std::vector<std::string> fixed;

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <dialtone/text.h>
+
 #include <cstddef>
 
 #include "kernel/core/dll.h"
@@ -9,27 +11,7 @@
 namespace dialtone::kernel {
 namespace {
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
-
-std::vector<std::string> split_ids(const char* s) {
-  std::vector<std::string> out;
-  if (!s) return out;
-  std::string_view v(s);
-  std::size_t start = 0;
-  while (start <= v.size()) {
-    auto end = v.find(',', start);
-    if (end == std::string_view::npos) end = v.size();
-    auto item = trim(v.substr(start, end - start));
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
-}
+std::vector<std::string> split_ids(const char* s) { return s ? sdk::text::split_list(s) : std::vector<std::string>{}; }
 
 std::string abi(unsigned major, unsigned minor) {
   return std::to_string(major) + "." + std::to_string(minor);

@@ -1,5 +1,7 @@
 #include "kernel/core/plugin_manager.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -40,14 +42,7 @@ std::string_view to_string(PluginState s) {
 }
 
 namespace {
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
-}
+using sdk::text::join;
 }  // namespace
 
 PluginManager::PluginManager(KernelContext ctx, sdk::Logger& log) : ctx_(std::move(ctx)), log_(log) {}

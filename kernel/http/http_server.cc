@@ -1,5 +1,7 @@
 #include "kernel/http/http_server.h"
 
+#include <dialtone/text.h>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -228,14 +230,7 @@ std::optional<long> parse_non_negative(const std::string& s) {
   return v;
 }
 
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
-}
+using sdk::text::join;
 
 void ensure_ssl_initialized() {
   static std::once_flag once;

@@ -30,12 +30,12 @@
 namespace dialtone::kernel {
 
 struct ListenerConfig {
-  std::string name;
+  std::string name{};
   std::string host = "127.0.0.1";
   int port = 0;  // 0: ephemeral, see HttpServerImpl::port()
-  std::string tls_cert, tls_key;  // both set: HTTPS
+  std::string tls_cert{}, tls_key{};  // both set: HTTPS
   std::size_t max_body = 1 << 20;
-  std::vector<std::string> subnets;  // CIDR allow-list; empty = any
+  std::vector<std::string> subnets{};  // CIDR allow-list; empty = any
   // Poco serves one keep-alive connection per thread: this bounds concurrent clients.
   int max_threads = 128;
   int max_queued = 256;  // accepted connections waiting for a thread

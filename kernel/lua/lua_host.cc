@@ -964,6 +964,11 @@ Status LuaHostImpl::reload() {
   return {};
 }
 
+bool LuaHostImpl::running() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->running;
+}
+
 Status LuaHostImpl::export_module(std::string module, std::vector<sdk::LuaFunctionSpec> functions) {
   if (!valid_identifier(module) || is_reserved_global(module)) {
     return Error::invalid("lua: module name '" + module +

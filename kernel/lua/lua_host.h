@@ -67,6 +67,8 @@ class LuaHostImpl final : public sdk::LuaHost {
   void call(std::string function, sdk::LuaValues args,
             std::function<void(sdk::Result<sdk::LuaValues>)> done) override;
   sdk::Status reload() override;
+  // True once a script is loaded (start() or reload() succeeded) and until stop().
+  bool running() const;
 
   // Resolved `require` folders (after defaults).
   const std::vector<std::filesystem::path>& module_paths() const;

@@ -1,5 +1,8 @@
 #include "dialtone/testing/fake_host.h"
 
+#include <dialtone/text.h>
+#include <dialtone/topic.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,17 +16,8 @@ namespace {
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
-  if (s.empty()) return out;
-  std::size_t start = 0;
-  for (;;) {
-    auto p = s.find(sep, start);
-    if (p == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, p - start));
-    start = p + 1;
-  }
+  sdk::text::split_into(s, sep, out);
+  return out;
 }
 
 std::string url_decode(std::string_view s) {
@@ -80,27 +74,7 @@ bool name_matches(std::string_view spec, std::string_view name) {
 
 }  // namespace
 
-bool topic_matches(std::string_view pattern, std::string_view topic) {
-  auto p = split(pattern, '.');
-  auto t = split(topic, '.');
-  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == "#") {
-      star = pi++;
-      mark = ti;
-    } else if (pi < p.size() && (p[pi] == "*" || p[pi] == t[ti])) {
-      ++pi;
-      ++ti;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      ti = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == "#") ++pi;
-  return pi == p.size();
-}
+bool topic_matches(std::string_view pattern, std::string_view topic) { return sdk::topic_matches(pattern, topic); }
 
 // ---- FakeLogger
 

@@ -1,38 +1,11 @@
 #include "tests/support/test_bus.h"
 
+#include <dialtone/topic.h>
+
 #include <vector>
 
 namespace dialtone::testing {
-namespace {
-
-std::vector<std::string_view> split(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t pos = 0;
-  for (;;) {
-    std::size_t dot = s.find('.', pos);
-    out.push_back(s.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos));
-    if (dot == std::string_view::npos) return out;
-    pos = dot + 1;
-  }
-}
-
-bool match(const std::vector<std::string_view>& p, std::size_t i, const std::vector<std::string_view>& t,
-           std::size_t j) {
-  if (i == p.size()) return j == t.size();
-  if (p[i] == "#") {
-    for (std::size_t k = j; k <= t.size(); ++k)
-      if (match(p, i + 1, t, k)) return true;
-    return false;
-  }
-  if (j == t.size()) return false;
-  return (p[i] == "*" || p[i] == t[j]) && match(p, i + 1, t, j + 1);
-}
-
-}  // namespace
-
-bool topic_matches(std::string_view pattern, std::string_view topic) {
-  return match(split(pattern), 0, split(topic), 0);
-}
+bool topic_matches(std::string_view pattern, std::string_view topic) { return sdk::topic_matches(pattern, topic); }
 
 class TestBus::Handle final : public sdk::Subscription {
  public:

@@ -6,10 +6,12 @@
 #include <set>
 
 #include <dialtone/bus.h>
+#include <dialtone/services.h>
 #include <dialtone/store.h>
 
 #include "plugins/api/confd/embeds.h"
 #include "plugins/api/confd/schema.h"
+#include "plugins/api/confd/user_features.h"
 
 namespace dialtone::plugins::api::confd {
 
@@ -581,7 +583,12 @@ sdk::Status ConfdApi::start() {
   if (!store) return sdk::Error::unavailable("api.confd needs the store: set store.dsn in conf.d/00-kernel.conf");
   if (!host_.http()) return sdk::Error::unavailable("api.confd needs the kernel HTTP server");
   if (auto s = store->migrate(kOwner, migrations()); !s) return s;
-  engine_ = std::make_unique<Engine>(*store, host_.bus());
+  config_ = std::make_shared<ConfigServiceImpl>(*store, host_.bus(), host_.executor(), host_.log());
+  if (auto s = config_->start(); !s) return s;
+  engine_ = &config_->engine();
+  if (auto s = host_.services().provide<sdk::ConfigService>("", config_); !s) return s;
+  if (auto* lua = host_.lua())
+    if (auto s = config_->export_lua(*lua); !s) return s;
   if (resources_.empty()) define_resources();
   for (auto& r : routes()) {
     if (auto s = host_.http()->mount(listener_, std::move(r)); !s) {
@@ -597,7 +604,12 @@ sdk::Status ConfdApi::start() {
 void ConfdApi::stop() {
   if (mounted_ && host_.http()) host_.http()->unmount_all(host_.plugin_id());
   mounted_ = false;
-  engine_.reset();
+  if (config_) {
+    host_.services().withdraw<sdk::ConfigService>("");
+    config_->stop();
+  }
+  engine_ = nullptr;
+  config_.reset();
 }
 
 namespace {
@@ -954,8 +966,8 @@ std::vector<sdk::Route> ConfdApi::routes() {
         });
       });
 
-  // users -> forwards
-  static const std::vector<std::string> kForwards = {"busy", "noanswer", "unconditional"};
+  // users -> forwards (the checks and the write are user_features.cc's,
+  // shared with the feature codes through the config service)
   auto forward_json = [](const sdk::QueryResult& q, const std::string& f) {
     return "{\"enabled\":" + std::string(q.get(0, "forward_" + f + "_enabled") == "t" ? "true" : "false") +
            ",\"destination\":" + str_or_null(q.get(0, "forward_" + f + "_destination"),
@@ -967,38 +979,9 @@ std::vector<sdk::Route> ConfdApi::routes() {
     if (q->rows.empty()) throw ApiError{404, {not_found("User", "id", std::to_string(uid))}};
     return std::move(*q);
   };
-  // Parses {"enabled": bool, "destination": string|null} into SET fragments.
-  auto forward_sets = [](const rapidjson::Value& v, const std::string& f, sdk::Params& ps, std::string& sets) {
-    if (!v.IsObject()) throw ApiError{400, {"Input Error - field '" + f + "': Must be an object {enabled, destination}."}};
-    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
-      std::string k = m->name.GetString();
-      if (k == "enabled") {
-        if (!m->value.IsBool()) throw ApiError{400, {"Input Error - field 'enabled': Not a valid boolean."}};
-        ps.push_back(m->value.GetBool() ? "true" : "false");
-      } else if (k == "destination") {
-        if (m->value.IsNull()) {
-          ps.push_back(std::nullopt);
-        } else if (m->value.IsString() && m->value.GetStringLength() <= 128) {
-          ps.push_back(std::string(m->value.GetString()));
-        } else {
-          throw ApiError{400, {"Input Error - field 'destination': Not a valid string (max 128 characters)."}};
-        }
-      } else {
-        throw ApiError{400, {"Input Error - field '" + k + "': Unknown field."}};
-      }
-      sets += (sets.empty() ? "" : ",") + ("forward_" + f + "_" + k + " = $" + std::to_string(ps.size()));
-    }
-  };
   auto save_user = [this](const HttpRequest& req, const std::string& sets, sdk::Params ps) {
     return engine_->write([&](sdk::Transaction& tx) {
-      long uid = user_id(&tx, req.params.at("user_id"));
-      if (!sets.empty()) {
-        ps.push_back(std::to_string(uid));
-        run(tx, "UPDATE confd_users SET " + sets + " WHERE id = $" + std::to_string(ps.size()), ps);
-      }
-      auto u = run(tx, "SELECT uuid FROM confd_users WHERE id = $1", {std::to_string(uid)});
-      engine_->notify(tx, "user", "edited", uid,
-                      "{\"id\":" + std::to_string(uid) + ",\"uuid\":\"" + u.get(0, "uuid") + "\"}");
+      save_user_features(*engine_, tx, user_id(&tx, req.params.at("user_id")), sets, ps);
       return HttpResponse::empty(204);
     });
   };
@@ -1006,18 +989,18 @@ std::vector<sdk::Route> ConfdApi::routes() {
       [this, read_user, forward_json](auto& req) {
         auto q = read_user(user_id(nullptr, req.params.at("user_id")));
         std::string b = "{";
-        for (auto& f : kForwards) b += (b.size() > 1 ? "," : "") + ("\"" + f + "\":" + forward_json(q, f));
+        for (auto& f : kForwardKinds) b += (b.size() > 1 ? "," : "") + ("\"" + f + "\":" + forward_json(q, f));
         return HttpResponse::json(200, b + "}");
       });
   add("PUT", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.update", "Set all forwards of a user",
-      [forward_sets, save_user](auto& req) {
+      [save_user](auto& req) {
         auto doc = parse_body(req.body);
         if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
         sdk::Params ps;
         std::string sets;
         for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
           std::string f = m->name.GetString();
-          if (std::find(kForwards.begin(), kForwards.end(), f) == kForwards.end())
+          if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
             throw ApiError{400, {"Input Error - field '" + f + "': Unknown forward (busy, noanswer, unconditional)."}};
           forward_sets(m->value, f, ps, sets);
         }
@@ -1026,15 +1009,15 @@ std::vector<sdk::Route> ConfdApi::routes() {
   add("GET", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.read", "One forward of a user",
       [this, read_user, forward_json](auto& req) {
         auto f = req.params.at("forward");
-        if (std::find(kForwards.begin(), kForwards.end(), f) == kForwards.end())
+        if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
           throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
         auto q = read_user(user_id(nullptr, req.params.at("user_id")));
         return HttpResponse::json(200, forward_json(q, f));
       });
   add("PUT", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.update", "Set one forward of a user",
-      [forward_sets, save_user](auto& req) {
+      [save_user](auto& req) {
         auto f = req.params.at("forward");
-        if (std::find(kForwards.begin(), kForwards.end(), f) == kForwards.end())
+        if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
           throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
         auto doc = parse_body(req.body);
         sdk::Params ps;
@@ -1044,15 +1027,8 @@ std::vector<sdk::Route> ConfdApi::routes() {
       });
 
   // users -> services
-  static const std::vector<std::string> kServices = {"dnd", "incallfilter"};
   auto service_json = [](const sdk::QueryResult& q, const std::string& s) {
     return std::string("{\"enabled\":") + (q.get(0, "service_" + s + "_enabled") == "t" ? "true" : "false") + "}";
-  };
-  auto service_sets = [](const rapidjson::Value& v, const std::string& s, sdk::Params& ps, std::string& sets) {
-    if (!v.IsObject() || !v.HasMember("enabled") || !v["enabled"].IsBool() || v.MemberCount() != 1)
-      throw ApiError{400, {"Input Error - field '" + s + "': Must be {\"enabled\": true|false}."}};
-    ps.push_back(v["enabled"].GetBool() ? "true" : "false");
-    sets += (sets.empty() ? "" : ",") + ("service_" + s + "_enabled = $" + std::to_string(ps.size()));
   };
   add("GET", "/users/{user_id}/services", "confd.users.{user_id}.services.read", "Services of a user",
       [this, read_user, service_json](auto& req) {
@@ -1061,14 +1037,14 @@ std::vector<sdk::Route> ConfdApi::routes() {
                                            service_json(q, "incallfilter") + "}");
       });
   add("PUT", "/users/{user_id}/services", "confd.users.{user_id}.services.update", "Set all services of a user",
-      [service_sets, save_user](auto& req) {
+      [save_user](auto& req) {
         auto doc = parse_body(req.body);
         if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
         sdk::Params ps;
         std::string sets;
         for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
           std::string s = m->name.GetString();
-          if (std::find(kServices.begin(), kServices.end(), s) == kServices.end())
+          if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
             throw ApiError{400, {"Input Error - field '" + s + "': Unknown service (dnd, incallfilter)."}};
           service_sets(m->value, s, ps, sets);
         }
@@ -1077,14 +1053,14 @@ std::vector<sdk::Route> ConfdApi::routes() {
   add("GET", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.read", "One service of a user",
       [this, read_user, service_json](auto& req) {
         auto s = req.params.at("service");
-        if (std::find(kServices.begin(), kServices.end(), s) == kServices.end())
+        if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
           throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
         return HttpResponse::json(200, service_json(read_user(user_id(nullptr, req.params.at("user_id"))), s));
       });
   add("PUT", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.update", "Set one service of a user",
-      [service_sets, save_user](auto& req) {
+      [save_user](auto& req) {
         auto s = req.params.at("service");
-        if (std::find(kServices.begin(), kServices.end(), s) == kServices.end())
+        if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
           throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
         auto doc = parse_body(req.body);
         sdk::Params ps;

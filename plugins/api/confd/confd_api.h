@@ -1,5 +1,6 @@
 // api.confd: XiVO's configuration REST API (xivo-confd 1.1) as a plugin.
-// Mounts /1.1/... on the "confd" listener, owns the confd_* tables.
+// Mounts /1.1/... on the "confd" listener, owns the confd_* tables and
+// provides their in-memory snapshot as sdk::ConfigService (config_service.h).
 #pragma once
 
 #include <functional>
@@ -12,6 +13,7 @@
 #include <dialtone/options.h>
 #include <dialtone/plugin.h>
 
+#include "plugins/api/confd/config_service.h"
 #include "plugins/api/confd/resource.h"
 
 namespace dialtone::plugins::api::confd {
@@ -52,7 +54,9 @@ class ConfdApi final : public sdk::Plugin {
 
   sdk::Host& host_;
   std::string listener_ = "confd";
-  std::unique_ptr<Engine> engine_;
+  // The configuration snapshot and the Engine every write goes through.
+  std::shared_ptr<ConfigServiceImpl> config_;
+  Engine* engine_ = nullptr;
   std::vector<std::shared_ptr<Resource>> resources_;
   bool mounted_ = false;
 };

@@ -1,5 +1,7 @@
 #include "plugins/api/confd/resource.h"
 
+#include <dialtone/text.h>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -35,14 +37,7 @@ bool type_ok(FieldType t, const rapidjson::Value& v) {
   return false;
 }
 
-std::string escape_like(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
+std::string escape_like(const std::string& s) { return sdk::text::like_escape(s); }
 
 }  // namespace
 
@@ -122,6 +117,7 @@ sdk::HttpResponse Engine::write(const std::function<sdk::HttpResponse(sdk::Trans
     return sdk::HttpResponse::error(status, {"Resource Error - " + s.error().message});
   }
   for (auto& [topic, json] : events) bus_.publish(topic, json);
+  if (!events.empty() && on_commit_) on_commit_();
   return out;
 }
 

@@ -27,43 +27,45 @@ struct ApiError {
 
 enum class FieldType { string, integer, boolean, json };
 
+// Every member has a default so the tables in confd_api.cc can name only
+// what they set (designated or leading initializers) without warnings.
 struct Field {
-  std::string name;
+  std::string name{};
   FieldType type = FieldType::string;
   bool required = false;  // on create
   bool nullable = true;
   // Extra check on a present, well-typed value: returns a reason to refuse.
-  std::function<std::optional<std::string>(const rapidjson::Value&)> check;
+  std::function<std::optional<std::string>(const rapidjson::Value&)> check{};
 };
 
 struct Resource {
-  std::string path;      // "users": /1.1/users, ACL confd.users.*
-  std::string table;     // confd_users
-  std::string singular;  // "User" in messages
-  std::string event;     // "user": config.user.created, pg_notify user.created:<id>
-  std::vector<Field> fields;
-  std::vector<std::string> searchable;
-  std::vector<std::string> sortable;  // first is the default order
+  std::string path{};      // "users": /1.1/users, ACL confd.users.*
+  std::string table{};     // confd_users
+  std::string singular{};  // "User" in messages
+  std::string event{};     // "user": config.user.created, pg_notify user.created:<id>
+  std::vector<Field> fields{};
+  std::vector<std::string> searchable{};
+  std::vector<std::string> sortable{};  // first is the default order
   // Column sets that must be unique, checked to give XiVO's message.
-  std::vector<std::vector<std::string>> uniques;
+  std::vector<std::vector<std::string>> uniques{};
   // Columns hidden from the JSON representation.
-  std::vector<std::string> hidden;
+  std::vector<std::string> hidden{};
   bool has_uuid = false;
   // Runs inside the write transaction after INSERT/UPDATE (id known).
-  std::function<void(sdk::Transaction&, long id)> after_write;
+  std::function<void(sdk::Transaction&, long id)> after_write{};
   // Runs inside the delete transaction before DELETE.
-  std::function<void(sdk::Transaction&, long id)> before_delete;
+  std::function<void(sdk::Transaction&, long id)> before_delete{};
   // Completes a create body before validation (XiVO generates some values,
   // e.g. a SIP endpoint's username and secret).
-  std::function<void(rapidjson::Document&)> fill_defaults;
+  std::function<void(rapidjson::Document&)> fill_defaults{};
   // SQL jsonb merged over a row's columns (row alias `t`): relations and
   // `links` as XiVO embeds them. `base` is the SQL of the API's base URL.
-  std::function<std::string(const std::string& base)> embed;
+  std::function<std::string(const std::string& base)> embed{};
   // List filters beyond the columns: name -> SQL condition on `t` where `?`
   // stands for the (text) value, e.g. exten= on users.
-  std::map<std::string, std::string> filters;
+  std::map<std::string, std::string> filters{};
   // view= of a list: name -> SQL jsonb of one row `t` replacing the full shape.
-  std::map<std::string, std::function<std::string(const std::string& base)>> views;
+  std::map<std::string, std::function<std::string(const std::string& base)>> views{};
 };
 
 // The base URL of links in answers: scheme, Host header and /1.1.
@@ -117,10 +119,14 @@ class Engine {
   std::string id_json(sdk::Transaction& tx, const Resource& r, long id);
 
   sdk::Store& store() { return store_; }
+  // Runs after each write that announced something, once its events are
+  // published (the config service refreshes its snapshot there).
+  void on_commit(std::function<void()> f) { on_commit_ = std::move(f); }
 
  private:
   sdk::Store& store_;
   sdk::EventBus& bus_;
+  std::function<void()> on_commit_;
 };
 
 std::string not_found(const std::string& singular, const std::string& key, const std::string& value);

@@ -14,18 +14,15 @@
 #include <rapidjson/document.h>
 
 #include <dialtone/bus.h>
+#include <dialtone/text.h>
 
 #include "plugins/api/confd/confd_api.h"
+#include "plugins/common/csv/csv.h"
 
 namespace dialtone::plugins::api::confd {
 namespace {
 
 using sdk::HttpResponse;
-
-struct Record {
-  int line = 0;  // file line where the record starts (header is line 1)
-  std::vector<std::string> cells;
-};
 
 bool valid_utf8(const std::string& s, std::size_t* bad) {
   std::size_t i = 0, n = s.size();
@@ -49,55 +46,6 @@ std::vector<std::string> as_messages(const std::string& body) {
     for (auto& m : d.GetArray())
       if (m.IsString()) out.emplace_back(m.GetString());
   if (out.empty()) out.push_back(body);
-  return out;
-}
-
-// RFC 4180: quoted fields may hold commas, doubled quotes and newlines.
-std::vector<Record> parse_csv(const std::string& text, std::vector<std::string>& errors) {
-  std::vector<Record> out;
-  Record rec;
-  std::string cell;
-  bool quoted = false, in_quotes = false, any = false;
-  int line = 1;
-  rec.line = 1;
-  auto end_cell = [&] {
-    rec.cells.push_back(cell);
-    cell.clear();
-    quoted = false;
-  };
-  auto end_record = [&] {
-    end_cell();
-    if (!(rec.cells.size() == 1 && rec.cells[0].empty())) out.push_back(rec);
-    rec = Record{};
-    rec.line = line;
-  };
-  std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // BOM from spreadsheets
-  for (std::size_t i = start; i < text.size(); ++i) {
-    char c = text[i];
-    any = true;
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') { cell += '"'; ++i; }
-        else in_quotes = false;
-      } else {
-        if (c == '\n') ++line;
-        cell += c;
-      }
-    } else if (c == '"' && cell.empty() && !quoted) {
-      in_quotes = quoted = true;
-    } else if (c == ',') {
-      end_cell();
-    } else if (c == '\r') {
-      continue;
-    } else if (c == '\n') {
-      ++line;
-      end_record();
-    } else {
-      cell += c;
-    }
-  }
-  if (in_quotes) errors.push_back("line " + std::to_string(rec.line) + ": Input Error - unterminated quoted field");
-  if (any && (!cell.empty() || !rec.cells.empty())) end_record();
   return out;
 }
 
@@ -192,20 +140,8 @@ std::optional<std::string> bool_param(const Row& r, const std::string& k) {
   return *v == "1" ? "true" : "false";
 }
 
-std::vector<std::string> split_semicolon(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b <= s.size()) {
-    auto e = s.find(';', b);
-    if (e == std::string::npos) e = s.size();
-    auto item = s.substr(b, e - b);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    b = e + 1;
-  }
-  return out;
-}
+// "a; b;;c" -> {"a", "b", "c"}: labels and call permissions in one cell.
+std::vector<std::string> split_semicolon(const std::string& s) { return sdk::text::split_list(s, ';'); }
 
 // Checks cell syntax common to import and update.
 void check_cells(const Row& r, std::vector<std::string>& errs) {
@@ -293,8 +229,12 @@ std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<s
     errs.push_back("Input Error - CSV is not valid UTF-8 (byte offset " + std::to_string(bad) + "): save the file as UTF-8");
     return std::nullopt;
   }
-  auto recs = parse_csv(body, errs);
-  if (!errs.empty()) return std::nullopt;
+  std::size_t unterminated = 0;
+  auto recs = common::csv::read(body, ',', &unterminated);
+  if (unterminated) {
+    errs.push_back("line " + std::to_string(unterminated) + ": Input Error - unterminated quoted field");
+    return std::nullopt;
+  }
   if (recs.empty()) {
     errs.push_back("Input Error - CSV is empty: the first line must name the columns");
     return std::nullopt;
@@ -306,7 +246,7 @@ std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<s
   }
   std::vector<Row> rows;
   for (std::size_t i = 1; i < recs.size(); ++i) {
-    Row r{recs[i].line, {}};
+    Row r{static_cast<int>(recs[i].line), {}};
     if (recs[i].cells.size() > header.size()) {
       errs.push_back("line " + std::to_string(r.line) + ": Input Error - " + std::to_string(recs[i].cells.size()) +
                      " fields but the header has " + std::to_string(header.size()));
@@ -472,6 +412,12 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     };
     std::size_t n = rows.size();
     auto user_ids = ids("confd_users_id_seq", n);
+    // The uuids are chosen here so the answer names them without a search.
+    std::vector<std::string> user_uuids;
+    {
+      auto q = run(tx, "SELECT gen_random_uuid()::text AS u FROM generate_series(1, $1)", {std::to_string(n)});
+      for (std::size_t i = 0; i < q.rows.size(); ++i) user_uuids.push_back(q.get(i, "u"));
+    }
     std::size_t n_line = 0, n_vm = 0, n_in = 0;
     for (auto& r : rows) {
       n_line += r.has("exten");
@@ -498,7 +444,8 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
       std::string lj = "[";
       for (auto& l : split_semicolon(r.get("labels"))) lj += (lj.size() > 1 ? ",\"" : "\"") + sdk::json_escape(l) + "\"";
       u_labels.push_back(lj + "]");
-      std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k];
+      std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k] +
+                         ",\"user_uuid\":\"" + user_uuids[k] + "\"";
       if (r.has("exten")) {
         s_id.push_back(sip_ids[li]);
         s_user.push_back(r.has("sip_username") ? r.get("sip_username") : random_token(10));
@@ -557,17 +504,18 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     sdk::Params ps = {pg_array(Col(user_ids.begin(), user_ids.end()))};
     for (auto& c : kUserCols) ps.push_back(pg_array(u[c]));
     ps.push_back(pg_array(u_labels));
+    ps.push_back(pg_array(Col(user_uuids.begin(), user_uuids.end())));
     run(tx,
         "INSERT INTO confd_users (id, firstname, lastname, email, language, mobile_phone_number, outgoing_caller_id, "
         "enabled, supervision_enabled, call_transfer_enabled, dtmf_hangup_enabled, simultaneous_calls, ring_seconds, "
         "call_permission_password, username, password, userfield, call_record_enabled, online_call_record_enabled, "
-        "labels, caller_id) "
+        "labels, caller_id, uuid) "
         "SELECT id, fn, ln, em, lang, mob, oci, coalesce(en, true), coalesce(sup, true), coalesce(ct, false), "
         "coalesce(dh, false), coalesce(sc, 5), coalesce(rs, 30), cpp, un, pw, uf, coalesce(cr, false), coalesce(ocr, false), "
-        "lab::jsonb, '\"' || fn || coalesce(' ' || ln, '') || '\"' FROM unnest($1::int[], $2::text[], "
+        "lab::jsonb, '\"' || fn || coalesce(' ' || ln, '') || '\"', uu::uuid FROM unnest($1::int[], $2::text[], "
         "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::bool[], $10::bool[], $11::bool[], "
-        "$12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::bool[], $20::text[]) "
-        "AS x(id, fn, ln, em, lang, mob, oci, en, sup, ct, dh, sc, rs, cpp, un, pw, uf, cr, ocr, lab)",
+        "$12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::bool[], $20::text[], "
+        "$21::text[]) AS x(id, fn, ln, em, lang, mob, oci, en, sup, ct, dh, sc, rs, cpp, un, pw, uf, cr, ocr, lab, uu)",
         ps);
     if (!l_id.empty()) {
       run(tx,
@@ -613,14 +561,9 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
                  "SELECT id, uuid, pg_notify('dialtone_config', 'user.created:' || id) FROM confd_users "
                  "WHERE id = ANY($1::int[]) ORDER BY id",
                  {pg_array(Col(user_ids.begin(), user_ids.end()))});
-    for (std::size_t i = 0; i < q.rows.size(); ++i) {
+    for (std::size_t i = 0; i < q.rows.size(); ++i)
       events.emplace_back("config.user.created",
                           "{\"id\":" + q.get(i, "id") + ",\"uuid\":\"" + q.get(i, "uuid") + "\"}");
-      auto at = created.find("\"user_id\":" + q.get(i, "id") + ",");
-      if (at == std::string::npos) at = created.find("\"user_id\":" + q.get(i, "id") + "}");
-      if (at != std::string::npos)
-        created.insert(at, "\"user_uuid\":\"" + q.get(i, "uuid") + "\",");
-    }
     return HttpResponse::json(201, created);
   });
   if (resp.status == 400) return csv_errors(as_messages(resp.body), &rows);
@@ -628,6 +571,13 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     for (auto& [t, b] : events) host_.bus().publish(t, b);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     host_.log().info("imported " + std::to_string(rows.size()) + " users in " + std::to_string(ms) + " ms");
+    // A bulk insert leaves the planner's statistics stale: reads that embed
+    // relations (user -> lines -> extensions) would scan instead of using the
+    // keys until autovacuum passes. Failures only cost speed.
+    if (rows.size() >= 1000)
+      (void)engine_->store().exec(
+          "ANALYZE confd_users, confd_lines, confd_user_lines, confd_line_extensions, confd_extensions, "
+          "confd_endpoints_sip, confd_user_voicemails, confd_voicemails, confd_incalls");
   }
   return resp;
 }
@@ -769,19 +719,9 @@ HttpResponse ConfdApi::export_users(const sdk::HttpRequest&) {
   if (!q) return HttpResponse::error(503, {"Resource Error - " + q.error().message});
   std::string out = std::string(kHeader) + "\r\n";
   for (auto& row : q->rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      if (c) out += ',';
-      if (!row[c]) continue;
-      const auto& v = *row[c];
-      if (v.find_first_of(",\"\r\n") == std::string::npos) {
-        out += v;
-      } else {
-        out += '"';
-        for (char ch : v) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-        out += '"';
-      }
-    }
-    out += "\r\n";
+    std::vector<std::string> cells;
+    for (auto& v : row) cells.push_back(v.value_or(""));
+    common::csv::write_row(out, cells);
   }
   return HttpResponse::text(200, std::move(out), "text/csv; charset=utf-8");
 }

@@ -1,7 +1,7 @@
 // Autoprov (XiVO 5.27.2): a phone in autoprov mode registers with the guest
 // line provd puts in its "autoprov" config; it may only dial provisioning
-// codes. The dialplan (lua-dialplan/lib/autoprov.lua) uses the Lua module
-// exported here: `provisioning.associate(code, ip)`, `provisioning.reset(ip)`.
+// codes. The `provisioning` Lua module the dialplan uses to give the phone a
+// line is provd's (plugins/provisioning/provd/autoprov_lua.h).
 #pragma once
 
 #include <functional>
@@ -23,10 +23,5 @@ inline constexpr const char* kAutoprovContext = "xivo-initconfig";
 // also when provd's tables are absent.
 void autoprov_credentials(sdk::Store& store, sdk::Logger& log, const std::string& username,
                           std::function<void(std::optional<LineCredentials>, bool ok)> done);
-
-// Exports the `provisioning` Lua module. Its functions run on the executor
-// (the provisioning service blocks while the phone is notified) and resume
-// the calling coroutine with `true` or `nil, reason`.
-sdk::Status export_provisioning_lua(sdk::Host& host);
 
 }  // namespace dialtone::plugins::backend::sip

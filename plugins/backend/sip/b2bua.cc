@@ -5,7 +5,7 @@
 namespace dialtone::plugins::backend::sip {
 
 int SipStack::Impl::on_invite(nta_incoming_t* irq, const sip_t* sip) {
-  if (!sip->sip_from || !sip->sip_to || !sip->sip_request->rq_url) return 400;
+  if (!sip->sip_from || !sip->sip_to || !sip->sip_request) return 400;
   if (refuse_invite(irq, sip)) return 0;
   Source src = source_of(irq);
   with_trunks([this, irq, sip, src] {
@@ -82,7 +82,11 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
       int st = media_error_status(offer.error());
       log.info("sip: call " + c->id + " refused with " + std::to_string(st) + ": " +
                offer.error().message);
-      reply(irq, st, sip_status_phrase(st));
+      // No free relay ports is overload too: the caller is told when to retry.
+      std::string retry = std::to_string(cfg.retry_after.count());
+      nta_incoming_treply(irq, st, sip_status_phrase(st),
+                          TAG_IF(st == 503, SIPTAG_RETRY_AFTER_STR(retry.c_str())), TAG_END());
+      nta_incoming_destroy(irq);
       return;
     }
     c->sdp = *offer;

@@ -8,15 +8,12 @@
 #include <dialtone/services.h>
 
 #include "plugins/backend/sip/autoprov.h"
-#include "plugins/backend/sip/features.h"
 #include "plugins/backend/sip/notifier.h"
 #include "plugins/backend/sip/sip_plugin.h"
 
 namespace dialtone::plugins::backend::sip {
 
 sdk::Status SipPlugin::start_services() {
-  if (auto s = export_provisioning_lua(host_); !s) return s;
-  if (auto s = export_features_lua(host_); !s) return s;
   notifier_ = std::make_shared<StackNotifier>(
       [this](SipStack::NotifyTarget t, std::function<void(SipStack::NotifyResult)> done) {
         std::lock_guard<std::mutex> lock(stack_mutex_);

@@ -120,10 +120,19 @@ struct RtpRelay::Impl {
   std::thread thread;
   std::atomic<bool> running{false};
 
+  // Guards the tables below and each session's addresses and counters; held
+  // for table look-ups and counter updates only, never across a system call
+  // on a media socket, so the SIP thread never waits for the relay's I/O.
   mutable std::mutex mutex;
   std::deque<int> free_pairs;  // even ports
   std::vector<Slot> slots;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions;
+  // The session whose sockets the relay thread is reading or writing now.
+  // Released meanwhile, it goes to `retired` with its sockets open, and the
+  // relay thread closes them (and frees the ports) when it is done with it;
+  // any other session is closed at once.
+  Session* busy = nullptr;
+  std::vector<std::unique_ptr<Session>> retired;
   SessionId next_id = 1;
   RelayStats released;
 
@@ -150,10 +159,10 @@ struct RtpRelay::Impl {
     epoll_event events[kEvents];
     alignas(8) unsigned char buf[2048];
     while (running.load(std::memory_order_relaxed)) {
+      bury();
       int n = ::epoll_wait(epfd, events, kEvents, 500);
       if (n <= 0) continue;
       std::int64_t now = mono_ms();
-      std::lock_guard<std::mutex> lock(mutex);
       for (int i = 0; i < n; ++i) {
         std::uint64_t key = events[i].data.u64;
         if (key == UINT64_MAX) {
@@ -164,24 +173,76 @@ struct RtpRelay::Impl {
         }
         auto index = static_cast<std::uint32_t>(key & 0xffffffffu);
         auto generation = static_cast<std::uint32_t>(key >> 32);
-        if (index >= slots.size()) continue;
-        Slot& slot = slots[index];
-        if (!slot.session || slot.generation != generation) continue;
+        int fd = -1;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (index >= slots.size()) continue;
+          Slot& slot = slots[index];
+          if (!slot.session || slot.generation != generation) continue;
+          fd = slot.session->ep[slot.leg][slot.rtcp].fd;
+          busy = slot.session;
+        }
+        // `busy` keeps the session's sockets open until bury(): safe to use
+        // without the lock even if the session is released meanwhile.
         // A bounded batch per socket keeps one busy stream from starving others.
         for (int k = 0; k < 32; ++k) {
-          Endpoint& in = slot.session->ep[slot.leg][slot.rtcp];
           sockaddr_storage src;
           socklen_t len = sizeof src;
-          ssize_t got = ::recvfrom(in.fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
+          ssize_t got = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
           if (got < 0) break;
-          on_packet(*slot.session, slot.leg, slot.rtcp, src, buf, static_cast<std::size_t>(got), now);
+          Target out;
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            Slot& slot = slots[index];
+            if (!slot.session || slot.generation != generation) break;
+            out = on_packet(*slot.session, slot.leg, slot.rtcp, src, buf,
+                            static_cast<std::size_t>(got), now);
+          }
+          if (out.fd < 0) continue;
+          ssize_t sent = ::sendto(out.fd, buf, static_cast<std::size_t>(got), 0,
+                                  reinterpret_cast<const sockaddr*>(&out.to), addr_len(out.to));
+          if (sent < 0) {
+            std::lock_guard<std::mutex> lock(mutex);
+            Slot& slot = slots[index];
+            if (slot.session && slot.generation == generation)
+              unsent(*slot.session, slot.leg, slot.rtcp, static_cast<std::size_t>(got));
+          }
         }
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          busy = nullptr;
+        }
+        bury();
       }
     }
   }
 
-  void on_packet(Session& s, int leg, int rtcp, const sockaddr_storage& src, const unsigned char* data,
-                 std::size_t len, std::int64_t now) {
+  // Closes the sockets of released sessions and returns their ports.
+  void bury() {
+    std::vector<std::unique_ptr<Session>> dead;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (retired.empty()) return;
+      dead.swap(retired);
+    }
+    for (auto& s : dead)
+      for (auto& leg : s->ep)
+        for (auto& e : leg)
+          if (e.fd >= 0) ::close(e.fd);
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& s : dead)
+      for (int l = 0; l < 2; ++l)
+        if (s->base[l]) free_pairs.push_back(s->base[l]);
+  }
+
+  // Where a packet goes on: the other leg's socket and address (fd -1: nowhere).
+  struct Target {
+    int fd = -1;
+    sockaddr_storage to{};
+  };
+
+  Target on_packet(Session& s, int leg, int rtcp, const sockaddr_storage& src,
+                   const unsigned char* data, std::size_t len, std::int64_t now) {
     Endpoint& in = s.ep[leg][rtcp];
     LegStats& st = s.stats[leg];
     if (!in.latched) {
@@ -191,7 +252,7 @@ struct RtpRelay::Impl {
     } else if (!same_addr(src, in.remote)) {
       if (now - in.last_rx_ms < cfg.relatch_quiet.count()) {
         ++st.dropped;
-        return;
+        return {};
       }
       in.remote = src;
       ++st.relatched;
@@ -213,22 +274,20 @@ struct RtpRelay::Impl {
           auto delta = static_cast<std::uint16_t>(seq - s.last_seq[leg]);
           // Forward jumps below 3000 are gaps; anything else is a late or
           // repeated packet, or a sender restart, and is not counted.
-          if (delta == 0 || delta >= 3000) return forward(s, leg, rtcp, data, len);
+          if (delta == 0 || delta >= 3000) return forward(s, leg, rtcp, len);
           st.lost += delta - 1u;
         }
         s.last_seq[leg] = seq;
       }
     }
-    forward(s, leg, rtcp, data, len);
+    return forward(s, leg, rtcp, len);
   }
 
-  void forward(Session& s, int leg, int rtcp, const unsigned char* data, std::size_t len) {
+  // Counted as sent here; unsent() takes it back if sendto() fails.
+  Target forward(Session& s, int leg, int rtcp, std::size_t len) {
     int other = 1 - leg;
     Endpoint& out = s.ep[other][rtcp];
-    if (!out.has_remote) return;
-    ssize_t sent = ::sendto(out.fd, data, len, 0, reinterpret_cast<const sockaddr*>(&out.remote),
-                            addr_len(out.remote));
-    if (sent < 0) return;
+    if (!out.has_remote) return {};
     LegStats& st = s.stats[other];
     if (rtcp) {
       ++st.rtcp_out;
@@ -236,23 +295,39 @@ struct RtpRelay::Impl {
       ++st.packets_out;
       st.bytes_out += len;
     }
+    return Target{out.fd, out.remote};
   }
 
-  void close_session(Session& s) {
-    for (auto& leg : s.ep)
+  void unsent(Session& s, int leg, int rtcp, std::size_t len) {
+    LegStats& st = s.stats[1 - leg];
+    if (rtcp) {
+      --st.rtcp_out;
+    } else {
+      --st.packets_out;
+      st.bytes_out -= len;
+    }
+  }
+
+  // Out of the tables (under the lock); its sockets are closed now, or by
+  // the relay thread when it is using them.
+  void retire(std::unique_ptr<Session> s) {
+    for (auto& leg : s->ep)
       for (auto& e : leg) {
         if (e.fd < 0) continue;
         ::epoll_ctl(epfd, EPOLL_CTL_DEL, e.fd, nullptr);
-        ::close(e.fd);
-        e.fd = -1;
         Slot& slot = slots[e.port - cfg.port_min];
         slot.session = nullptr;
         ++slot.generation;
       }
-    for (int l = 0; l < 2; ++l) {
-      if (s.base[l]) free_pairs.push_back(s.base[l]);
-      s.base[l] = 0;
+    if (s.get() == busy) {
+      retired.push_back(std::move(s));
+      return;
     }
+    for (auto& leg : s->ep)
+      for (auto& e : leg)
+        if (e.fd >= 0) ::close(e.fd);
+    for (int l = 0; l < 2; ++l)
+      if (s->base[l]) free_pairs.push_back(s->base[l]);
   }
 };
 
@@ -300,9 +375,12 @@ void RtpRelay::stop() {
   ssize_t w = ::write(d.wake_fd, &one, sizeof one);
   (void)w;
   d.thread.join();
-  std::lock_guard<std::mutex> lock(d.mutex);
-  for (auto& [id, s] : d.sessions) d.close_session(*s);
-  d.sessions.clear();
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    for (auto& [id, s] : d.sessions) d.retire(std::move(s));
+    d.sessions.clear();
+  }
+  d.bury();
   ::close(d.epfd);
   ::close(d.wake_fd);
   d.epfd = d.wake_fd = -1;
@@ -312,18 +390,28 @@ sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate(
   auto& d = *impl_;
   if (!d.running) return sdk::Error::unavailable("rtp: the relay is not running");
   auto s = std::make_unique<Impl::Session>();
-  std::unique_lock<std::mutex> lock(d.mutex);
-  // A pair whose ports another program holds goes to the back of the queue.
-  std::size_t attempts = d.free_pairs.size();
+  // Pairs taken under the lock and bound outside it: the relay thread never
+  // waits for a bind(). A pair another program holds goes to the back.
   int got = 0;
-  while (got < 2 && attempts-- > 0 && !d.free_pairs.empty()) {
-    int p = d.free_pairs.front();
-    d.free_pairs.pop_front();
+  std::vector<int> busy;
+  std::size_t attempts = 0;
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    attempts = d.free_pairs.size();
+  }
+  while (got < 2 && attempts-- > 0) {
+    int p = 0;
+    {
+      std::lock_guard<std::mutex> lock(d.mutex);
+      if (d.free_pairs.empty()) break;
+      p = d.free_pairs.front();
+      d.free_pairs.pop_front();
+    }
     int rtp = d.open_socket(p);
     int rtcp = rtp >= 0 ? d.open_socket(p + 1) : -1;
     if (rtp < 0 || rtcp < 0) {
       if (rtp >= 0) ::close(rtp);
-      d.free_pairs.push_back(p);
+      busy.push_back(p);
       continue;
     }
     s->base[got] = p;
@@ -333,11 +421,13 @@ sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate(
     s->ep[got][1].port = p + 1;
     ++got;
   }
+  std::unique_lock<std::mutex> lock(d.mutex);
+  for (int p : busy) d.free_pairs.push_back(p);
   if (got < 2) {
     for (int l = 0; l < got; ++l) {
       ::close(s->ep[l][0].fd);
       ::close(s->ep[l][1].fd);
-      d.free_pairs.push_back(s->base[l]);
+      d.free_pairs.push_front(s->base[l]);
     }
     return sdk::Error::unavailable("rtp: no free port pair in " + std::to_string(config_.port_min) +
                                    "-" + std::to_string(config_.port_max) + "; widen rtp.port_min/rtp.port_max");
@@ -399,7 +489,7 @@ std::optional<RelayStats> RtpRelay::release(SessionId id) {
   RelayStats out{it->second->stats[0], it->second->stats[1]};
   add(d.released.a, out.a);
   add(d.released.b, out.b);
-  d.close_session(*it->second);
+  d.retire(std::move(it->second));
   d.sessions.erase(it);
   return out;
 }

@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include <dialtone/lua.h>
+#include <dialtone/services.h>
 
 #include "plugins/backend/sip/autoprov.h"
 #include "plugins/backend/sip/outbound_register.h"
@@ -59,7 +60,7 @@ const sdk::OptionSpec kOptions[] = {
     {"auth.ban_window", OptionType::duration, "60s", "period in which failures are counted"},
     {"auth.ban_time", OptionType::duration, "10m", "how long a banned address gets 403"},
     {"auth.credential_cache", OptionType::duration, "5m",
-     "how long line credentials are kept in memory (a change in the store clears them)"},
+     "how long line credentials are kept in memory (a change in the configuration clears them)"},
     {"dialplan.function", OptionType::string, "route_call",
      "global Lua function called for each incoming call"},
     {"sip.node", OptionType::string, "", "name of this node in the location table (default: host name)"},
@@ -67,7 +68,8 @@ const sdk::OptionSpec kOptions[] = {
      "address the RTP relay binds and writes in SDP (0.0.0.0: all, SDP gets the sip.listen host)"},
     {"rtp.port_min", OptionType::integer, "10000", "lowest RTP relay port", sdk::kNone, nullptr, 1024,
      65535},
-    {"rtp.port_max", OptionType::integer, "20000", "highest RTP relay port", sdk::kNone, nullptr, 1024,
+    {"rtp.port_max", OptionType::integer, "30000",
+     "highest RTP relay port (a relayed call takes four: the default range holds 5,000 calls)", sdk::kNone, nullptr, 1024,
      65535},
     {"rtp.relatch_quiet", OptionType::duration, "2s",
      "how long a latched RTP source must be silent before another source takes over"},
@@ -104,131 +106,6 @@ std::int64_t unix_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-constexpr const char* kCredentialsSql = R"SQL(
-SELECT e.username, e.secret, l.id AS line_id, l.context,
-       coalesce(nullif(l.caller_id_name, ''),
-                nullif(trim(u.firstname || ' ' || coalesce(u.lastname, '')), '')) AS caller_name,
-       coalesce(nullif(l.caller_id_num, ''),
-                (SELECT x.exten FROM confd_line_extensions le
-                   JOIN confd_extensions x ON x.id = le.extension_id
-                  WHERE le.line_id = l.id ORDER BY x.id LIMIT 1)) AS caller_number,
-       u.id AS user_id, e.options::text AS endpoint_options
-  FROM confd_endpoints_sip e
-  JOIN confd_lines l ON l.endpoint_sip_id = e.id
-  LEFT JOIN confd_user_lines ul ON ul.line_id = l.id AND ul.main_user
-  LEFT JOIN confd_users u ON u.id = ul.user_id AND u.enabled
- WHERE e.username = $1
- LIMIT 1)SQL";
-
-constexpr const char* kFindLineSql = R"SQL(
-SELECT e.username
-  FROM confd_extensions x
-  JOIN confd_line_extensions le ON le.extension_id = x.id
-  JOIN confd_lines l ON l.id = le.line_id
-  JOIN confd_endpoints_sip e ON e.id = l.endpoint_sip_id
- WHERE x.exten = $1 AND x.context = $2 AND NOT x.commented
- ORDER BY l.position)SQL";
-
-// The dialplan's view of a user, as one JSON object (users.lua documents
-// the fields). `%WHERE%` picks the user.
-constexpr const char* kUserSql = R"SQL(
-SELECT json_build_object(
-  'id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, 'lastname', u.lastname,
-  'mobile_phone_number', u.mobile_phone_number,
-  'outgoing_caller_id', coalesce(u.outgoing_caller_id, 'default'),
-  'simultaneous_calls', u.simultaneous_calls, 'ring_seconds', u.ring_seconds,
-  'dnd', u.service_dnd_enabled,
-  'forward_unconditional_enabled', u.forward_unconditional_enabled,
-  'forward_unconditional_destination', u.forward_unconditional_destination,
-  'forward_busy_enabled', u.forward_busy_enabled,
-  'forward_busy_destination', u.forward_busy_destination,
-  'forward_noanswer_enabled', u.forward_noanswer_enabled,
-  'forward_noanswer_destination', u.forward_noanswer_destination,
-  'exten', x.exten, 'context', x.context,
-  'lines', coalesce((SELECT json_agg(e.username ORDER BY ul2.main_line DESC, l2.position, l2.id)
-                       FROM confd_user_lines ul2
-                       JOIN confd_lines l2 ON l2.id = ul2.line_id
-                       JOIN confd_endpoints_sip e ON e.id = l2.endpoint_sip_id
-                      WHERE ul2.user_id = u.id), '[]'::json))::text
-  FROM confd_users u
-  JOIN confd_user_lines ul ON ul.user_id = u.id
-  JOIN confd_line_extensions le ON le.line_id = ul.line_id
-  JOIN confd_extensions x ON x.id = le.extension_id AND NOT x.commented
- WHERE u.enabled AND %WHERE%
- ORDER BY ul.main_line DESC, x.id
- LIMIT 1)SQL";
-
-constexpr const char* kIncallsSql = R"SQL(
-SELECT coalesce(json_agg(json_build_object(
-  'id', i.id, 'exten', x.exten, 'context', x.context, 'destination', i.destination,
-  'caller_id_mode', i.caller_id_mode, 'caller_id_name', i.caller_id_name,
-  'preprocess_subroutine', i.preprocess_subroutine) ORDER BY i.id), '[]'::json)::text
-  FROM confd_incalls i
-  JOIN confd_incall_extensions ie ON ie.incall_id = i.id
-  JOIN confd_extensions x ON x.id = ie.extension_id AND NOT x.commented
- WHERE x.context = $1)SQL";
-
-// The dialplan's view of a group (groups.lua documents the fields), its
-// enabled members in position order with their lines. `%WHERE%` picks it.
-constexpr const char* kGroupSql = R"SQL(
-SELECT json_build_object(
-  'id', g.id, 'name', g.name, 'label', g.label, 'ring_strategy', g.ring_strategy,
-  'timeout', g.timeout, 'preprocess_subroutine', g.preprocess_subroutine,
-  'exten', x.exten, 'context', x.context,
-  'members', coalesce((SELECT json_agg(json_build_object(
-      'user_id', u.id, 'firstname', u.firstname, 'lastname', u.lastname,
-      'lines', coalesce((SELECT json_agg(e.username ORDER BY ul.main_line DESC, l.position, l.id)
-                           FROM confd_user_lines ul
-                           JOIN confd_lines l ON l.id = ul.line_id
-                           JOIN confd_endpoints_sip e ON e.id = l.endpoint_sip_id
-                          WHERE ul.user_id = u.id), '[]'::json))
-      ORDER BY m.position, u.id)
-      FROM confd_group_members m
-      JOIN confd_users u ON u.id = m.user_id AND u.enabled
-     WHERE m.group_id = g.id), '[]'::json))::text
-  FROM confd_groups g
-  LEFT JOIN confd_group_extensions ge ON ge.group_id = g.id
-  LEFT JOIN confd_extensions x ON x.id = ge.extension_id AND NOT x.commented
- WHERE g.enabled AND %WHERE%
- LIMIT 1)SQL";
-
-constexpr const char* kCallPermissionsSql = R"SQL(
-SELECT coalesce(json_agg(json_build_object(
-  'id', c.id, 'name', c.name, 'mode', c.mode, 'extensions', c.extensions,
-  'password_protected', coalesce(c.password, '') <> '') ORDER BY c.id), '[]'::json)::text
-  FROM confd_callpermissions c
-  JOIN confd_user_callpermissions uc ON uc.callpermission_id = c.id
- WHERE uc.user_id = $1::int AND c.enabled)SQL";
-
-constexpr const char* kOutcallsSql = R"SQL(
-SELECT coalesce(json_agg(json_build_object(
-  'id', o.id, 'name', o.name, 'priority', o.priority,
-  'internal_caller_id', o.internal_caller_id,
-  'preprocess_subroutine', o.preprocess_subroutine, 'ring_time', o.ring_time,
-  'patterns', o.patterns,
-  'trunks', coalesce((SELECT json_agg(json_build_object(
-                        'id', t.id, 'name', e.username, 'host', e.host, 'context', t.context)
-                        ORDER BY ot.position)
-                        FROM confd_outcall_trunks ot
-                        JOIN confd_trunks t ON t.id = ot.trunk_id
-                        JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
-                       WHERE ot.outcall_id = o.id), '[]'::json))
-  ORDER BY o.priority, o.id), '[]'::json)::text
-  FROM confd_outcalls o
- WHERE o.enabled)SQL";
-
-constexpr const char* kTrunksSql = R"SQL(
-SELECT t.id, e.username, e.host, coalesce(t.context, '') AS context
-  FROM confd_trunks t
-  JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
- WHERE e.host <> 'dynamic' AND e.host <> '')SQL";
-
-constexpr const char* kRegistrationsSql = R"SQL(
-SELECT t.id, e.username, e.secret, e.host, e.options::text AS options
-  FROM confd_trunks t
-  JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id
- WHERE e.host <> 'dynamic' AND e.host <> '')SQL";
 
 constexpr const char* kLocationsV1 = R"SQL(
 CREATE TABLE sip_locations (
@@ -280,50 +157,6 @@ std::string bindings_json(const std::string& aor, const std::vector<Binding>& bi
   w.EndArray();
   w.EndObject();
   return sb.GetString();
-}
-
-sdk::LuaValue lua_from_json(const rapidjson::Value& v) {
-  if (v.IsNull()) return {};
-  if (v.IsBool()) return v.GetBool();
-  if (v.IsInt64()) return static_cast<std::int64_t>(v.GetInt64());
-  if (v.IsNumber()) return v.GetDouble();
-  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
-  auto t = std::make_shared<sdk::LuaTable>();
-  if (v.IsArray())
-    for (auto& e : v.GetArray()) t->array.push_back(lua_from_json(e));
-  if (v.IsObject())
-    for (auto& m : v.GetObject())
-      t->fields[std::string(m.name.GetString(), m.name.GetStringLength())] = lua_from_json(m.value);
-  return t;
-}
-
-// Runs `sql` (one JSON text column) and resumes the coroutine with the
-// value as Lua (nil when no row).
-sdk::LuaReply json_query(sdk::Store* store, std::string sql, sdk::Params params) {
-  return sdk::LuaReply::async([store, sql = std::move(sql), params = std::move(params)](
-                                  sdk::LuaResume resume) {
-    if (!store) {
-      resume(sdk::Error::unavailable("no store: the dialplan cannot read the configuration"));
-      return;
-    }
-    store->exec_async(sql, params, [resume](sdk::Result<sdk::QueryResult> r) {
-      if (!r) {
-        resume(r.error());
-        return;
-      }
-      if (r->rows.empty() || !r->rows[0][0]) {
-        resume(sdk::LuaValues{sdk::LuaValue()});
-        return;
-      }
-      rapidjson::Document d;
-      d.Parse(r->rows[0][0]->c_str());
-      if (d.HasParseError()) {
-        resume(sdk::Error::internal("configuration query returned bad JSON"));
-        return;
-      }
-      resume(sdk::LuaValues{lua_from_json(d)});
-    });
-  });
 }
 
 std::string arg_string(const sdk::LuaValues& args, std::size_t i) {
@@ -465,7 +298,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   if (c.media.relay.bind.size() > 2 && c.media.relay.bind.front() == '[')
     c.media.relay.bind = c.media.relay.bind.substr(1, c.media.relay.bind.size() - 2);
   c.media.relay.port_min = static_cast<int>(o.get_int("rtp.port_min", 10000));
-  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 20000));
+  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 30000));
   if (c.media.relay.port_max - c.media.relay.port_min < 3)
     return sdk::Error::invalid("rtp.port_max must be at least rtp.port_min + 3 (two port pairs)");
   c.media.relay.relatch_quiet = o.get_duration("rtp.relatch_quiet", std::chrono::seconds(2));
@@ -511,11 +344,22 @@ sdk::Status SipPlugin::start() {
     // holds in memory; phones re-register.
     if (auto r = store->exec("DELETE FROM sip_locations WHERE node = $1", {node_}); !r)
       return r.error();
-    config_listener_ = store->listen("dialtone_config", [this](const std::string&) {
+  } else {
+    host_.log().warn("sip: no store: registrations are not shared with other nodes");
+  }
+  {
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    config_service_ = host_.services().find<sdk::ConfigService>();
+  }
+  if (config_service_) {
+    // A new snapshot: cached credentials, trunks and registrations follow it.
+    config_watch_ = config_service_->watch([this](const sdk::ConfigSnapshot&) {
+      std::lock_guard<std::mutex> lock(stack_mutex_);
       if (stack_) stack_->invalidate_credentials();
     });
   } else {
-    host_.log().warn("sip: no store: every registration and call is refused (no credentials)");
+    host_.log().warn("sip: no configuration service: every registration and call is refused (no "
+                     "credentials); enable api.confd");
   }
   if (auto s = export_lua(); !s) return s;
   {
@@ -537,7 +381,7 @@ sdk::Status SipPlugin::start() {
 
 void SipPlugin::stop() {
   stop_services();
-  config_listener_.reset();
+  config_watch_.reset();
   std::unique_ptr<SipStack> stack;
   {
     std::lock_guard<std::mutex> lock(stack_mutex_);
@@ -545,6 +389,10 @@ void SipPlugin::stop() {
   }
   if (stack) stack->stop();
   detach_call_core();
+  {
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    config_service_.reset();
+  }
   std::lock_guard<std::mutex> lock(writes_->mutex);
   writes_->stopped = true;
 }
@@ -552,30 +400,16 @@ void SipPlugin::stop() {
 sdk::Status SipPlugin::export_lua() {
   auto* lua = host_.lua();
   if (!lua) return {};
-  auto* store = host_.store();
   auto sip_functions = std::vector<sdk::LuaFunctionSpec>{
       {"find_line", "exten: string, context: string", "usernames: table",
        "SIP usernames of the lines that own extension `exten` in `context` (empty when none).",
-       [store](const sdk::LuaValues& args) {
-         std::string exten = arg_string(args, 0);
-         std::string context = arg_string(args, 1);
-         return sdk::LuaReply::async([store, exten, context](sdk::LuaResume resume) {
-           if (!store) {
-             resume(sdk::LuaValues{std::make_shared<sdk::LuaTable>()});
-             return;
-           }
-           store->exec_async(kFindLineSql, {exten, context},
-                             [resume](sdk::Result<sdk::QueryResult> r) {
-                               if (!r) {
-                                 resume(r.error());
-                                 return;
-                               }
-                               auto t = std::make_shared<sdk::LuaTable>();
-                               for (auto& row : r->rows)
-                                 if (row[0]) t->array.emplace_back(*row[0]);
-                               resume(sdk::LuaValues{t});
-                             });
-         });
+       [this](const sdk::LuaValues& args) {
+         auto t = std::make_shared<sdk::LuaTable>();
+         auto snap = config_snapshot();
+         if (auto* x = snap->extension(arg_string(args, 0), arg_string(args, 1)); x && !x->commented)
+           for (auto id : snap->lines_of(x->id))
+             if (auto* l = snap->line(id); l && !l->username.empty()) t->array.emplace_back(l->username);
+         return sdk::LuaReply(sdk::LuaValues{t});
        }},
       {"dial", "call_id: string, targets: table, timeout: integer, caller: table|nil",
        "result: table",
@@ -648,157 +482,119 @@ sdk::Status SipPlugin::export_lua() {
          std::int64_t n = stack_ ? static_cast<std::int64_t>(stack_->active_calls_of(lines)) : 0;
          return sdk::LuaReply(sdk::LuaValues{n});
        }}};
-  if (auto s = lua->export_module("sip", std::move(sip_functions)); !s) return s;
-
-  std::string user_by_exten = kUserSql;
-  user_by_exten.replace(user_by_exten.find("%WHERE%"), 7, "x.exten = $1 AND x.context = $2");
-  std::string user_by_id = kUserSql;
-  user_by_id.replace(user_by_id.find("%WHERE%"), 7, "u.id = $1::int");
-  std::string group_by_exten = kGroupSql;
-  group_by_exten.replace(group_by_exten.find("%WHERE%"), 7, "x.exten = $1 AND x.context = $2");
-  std::string group_by_id = kGroupSql;
-  group_by_id.replace(group_by_id.find("%WHERE%"), 7, "g.id = $1::int");
-  return lua->export_module(
-      "config",
-      {{"user_by_exten", "exten: string, context: string", "user: table|nil",
-        "The enabled user owning extension `exten` in `context` (fields in lib/users.lua), or nil.",
-        [store, user_by_exten](const sdk::LuaValues& args) {
-          return json_query(store, user_by_exten, {arg_string(args, 0), arg_string(args, 1)});
-        }},
-       {"user", "id: integer", "user: table|nil", "The enabled user `id`, or nil.",
-        [store, user_by_id](const sdk::LuaValues& args) {
-          return json_query(store, user_by_id, {arg_string(args, 0)});
-        }},
-       {"group_by_exten", "exten: string, context: string", "group: table|nil",
-        "The enabled group owning extension `exten` in `context` (fields in lib/groups.lua), or nil.",
-        [store, group_by_exten](const sdk::LuaValues& args) {
-          return json_query(store, group_by_exten, {arg_string(args, 0), arg_string(args, 1)});
-        }},
-       {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
-        [store, group_by_id](const sdk::LuaValues& args) {
-          return json_query(store, group_by_id, {arg_string(args, 0)});
-        }},
-       {"callpermissions", "user_id: integer", "permissions: table",
-        "The user's enabled call permissions: {{id, name, mode=\"allow\"|\"deny\", extensions, "
-        "password_protected}} (lib/callpermissions.lua applies them).",
-        [store](const sdk::LuaValues& args) {
-          return json_query(store, kCallPermissionsSql, {arg_string(args, 0)});
-        }},
-       {"incalls", "context: string", "incalls: table",
-        "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
-        "caller_id_name, preprocess_subroutine}.",
-        [store](const sdk::LuaValues& args) {
-          return json_query(store, kIncallsSql, {arg_string(args, 0)});
-        }},
-       {"outcalls", "context: string|nil", "outcalls: table",
-        "Enabled outgoing routes by priority: {id, name, priority, internal_caller_id, "
-        "preprocess_subroutine, ring_time, patterns, trunks = {{id, name, host, context}}}.",
-        [store](const sdk::LuaValues&) { return json_query(store, kOutcallsSql, {}); }}});
+  // The `config` module is api.confd's (served from its snapshot).
+  return lua->export_module("sip", std::move(sip_functions));
 }
 
-namespace {
-
-// Runs `sql` and turns each row into a T with `row` (nullopt skips it). No
-// store reads as no rows; a failed query is logged and reported as ok=false.
-template <typename T, typename RowFn>
-void load_rows(sdk::Store* store, sdk::Logger& log, const char* sql, const char* what,
-               std::function<void(std::vector<T>, bool)> done, RowFn row) {
-  if (!store) {
-    done({}, true);
-    return;
-  }
-  store->exec_async(sql, {}, [done = std::move(done), log = &log, what, row](sdk::Result<sdk::QueryResult> r) {
-    if (!r) {
-      log->error(std::string("sip: ") + what + " lookup failed: " + r.error().message);
-      done({}, false);
-      return;
-    }
-    std::vector<T> out;
-    for (std::size_t i = 0; i < r->rows.size(); ++i)
-      if (auto v = row(*r, i)) out.push_back(std::move(*v));
-    done(std::move(out), true);
-  });
+std::shared_ptr<const sdk::ConfigSnapshot> SipPlugin::config_snapshot() const {
+  std::lock_guard<std::mutex> lock(config_mutex_);
+  if (config_service_) return config_service_->snapshot();
+  static const auto empty = std::make_shared<const sdk::ConfigSnapshot>();
+  return empty;
 }
-
-}  // namespace
 
 void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> done) {
-  load_rows<TrunkInfo>(host_.store(), host_.log(), kTrunksSql, "trunk", std::move(done),
-                       [](const sdk::QueryResult& q, std::size_t i) -> std::optional<TrunkInfo> {
-                         TrunkInfo t;
-                         t.id = q.get(i, "id");
-                         t.name = q.get(i, "username");
-                         t.context = q.get(i, "context");
-                         std::string host = q.get(i, "host");
-                         auto colon = host.rfind(':');
-                         if (colon != std::string::npos) {
-                           t.port = std::atoi(host.c_str() + colon + 1);
-                           host = host.substr(0, colon);
-                         }
-                         t.ip = host;
-                         return t;
-                       });
+  std::vector<TrunkInfo> out;
+  auto snap = config_snapshot();
+  for (auto& [id, tr] : snap->trunks) {
+    if (!tr.has_endpoint || tr.host.empty() || tr.host == "dynamic") continue;
+    TrunkInfo t;
+    t.id = std::to_string(tr.id);
+    t.name = tr.username;
+    t.context = tr.context.value_or("");
+    std::string host = tr.host;
+    auto colon = host.rfind(':');
+    if (colon != std::string::npos) {
+      t.port = std::atoi(host.c_str() + colon + 1);
+      host = host.substr(0, colon);
+    }
+    t.ip = host;
+    out.push_back(std::move(t));
+  }
+  done(std::move(out), true);
 }
 
 void SipPlugin::find_registrations(std::function<void(std::vector<TrunkRegistration>, bool)> done) {
-  sdk::Logger* log = &host_.log();
-  load_rows<TrunkRegistration>(
-      host_.store(), *log, kRegistrationsSql, "trunk registration", std::move(done),
-      [log](const sdk::QueryResult& q, std::size_t i) -> std::optional<TrunkRegistration> {
-        std::string options = q.get(i, "options");
-        if (!wants_outbound_register(options)) return std::nullopt;
-        TrunkRegistration t;
-        t.id = q.get(i, "id");
-        t.name = q.get(i, "username");
-        t.username = t.name;
-        t.secret = q.get(i, "secret");
-        t.host = q.get(i, "host");
-        if (auto e = endpoint_option(options, "register_expires")) {
-          int v = std::atoi(e->c_str());
-          if (v > 0) t.expires = v;
-          else log->warn("sip: trunk " + t.name + ": register_expires \"" + *e +
-                         "\" is not a positive number of seconds; using 3600");
-        }
-        return t;
-      });
+  std::vector<TrunkRegistration> out;
+  auto snap = config_snapshot();
+  for (auto& [id, tr] : snap->trunks) {
+    if (!tr.has_endpoint || tr.host.empty() || tr.host == "dynamic") continue;
+    if (!wants_outbound_register(tr.endpoint_options)) continue;
+    TrunkRegistration t;
+    t.id = std::to_string(tr.id);
+    t.name = tr.username;
+    t.username = t.name;
+    t.secret = tr.secret;
+    t.host = tr.host;
+    if (auto e = endpoint_option(tr.endpoint_options, "register_expires")) {
+      int v = std::atoi(e->c_str());
+      if (v > 0) t.expires = v;
+      else host_.log().warn("sip: trunk " + t.name + ": register_expires \"" + *e +
+                            "\" is not a positive number of seconds; using 3600");
+    }
+    out.push_back(std::move(t));
+  }
+  done(std::move(out), true);
 }
 
 void SipPlugin::registration_changed(const TrunkRegistration& trunk, bool registered, int status,
                                      const std::string& detail) {
-  std::string body = "{\"trunk\":\"" + trunk.name + "\",\"host\":\"" + trunk.host +
-                     "\",\"status\":" + std::to_string(status) + ",\"detail\":\"" + detail + "\"}";
-  host_.bus().publish("sip.trunk." + trunk.name + (registered ? ".registered" : ".failed"), body);
+  // Names, hosts and details come from confd and from the registrar: written
+  // by the JSON writer so a quote in them cannot break the event.
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("trunk");
+  w.String(trunk.name.c_str(), static_cast<rapidjson::SizeType>(trunk.name.size()));
+  w.Key("host");
+  w.String(trunk.host.c_str(), static_cast<rapidjson::SizeType>(trunk.host.size()));
+  w.Key("status");
+  w.Int(status);
+  w.Key("detail");
+  w.String(detail.c_str(), static_cast<rapidjson::SizeType>(detail.size()));
+  w.EndObject();
+  host_.bus().publish("sip.trunk." + trunk.name + (registered ? ".registered" : ".failed"),
+                      std::string(sb.GetString(), sb.GetSize()));
 }
 
+// From the configuration snapshot: no store round trip on a REGISTER or
+// INVITE. Only a username the configuration does not know is looked up in
+// provd's autoprov config (a phone in autoprov mode).
 void SipPlugin::find_credentials(const std::string& username,
                                  std::function<void(std::optional<LineCredentials>, bool)> done) {
+  auto snap = config_snapshot();
+  if (auto* line = snap->line_by_username(username)) {
+    LineCredentials c;
+    c.username = line->username;
+    c.secret = line->secret;
+    c.line_id = std::to_string(line->id);
+    c.context = line->context;
+    const sdk::ConfigUser* user = nullptr;
+    if (line->main_user_id)
+      if (auto* u = snap->user(*line->main_user_id); u && u->enabled) user = u;
+    if (line->caller_id_name && !line->caller_id_name->empty()) {
+      c.caller_name = *line->caller_id_name;
+    } else if (user) {
+      std::string name = user->firstname + " " + user->lastname.value_or("");
+      auto first = name.find_first_not_of(' ');
+      auto last = name.find_last_not_of(' ');
+      if (first != std::string::npos) c.caller_name = name.substr(first, last - first + 1);
+    }
+    if (line->caller_id_num && !line->caller_id_num->empty())
+      c.caller_number = *line->caller_id_num;
+    else if (!line->extension_ids.empty())
+      if (auto* x = snap->extension(line->extension_ids.front())) c.caller_number = x->exten;
+    if (user) c.user_id = std::to_string(user->id);
+    c.direct_media = direct_media_option(line->endpoint_options);
+    done(std::move(c), true);
+    return;
+  }
   auto* store = host_.store();
   if (!store) {
     done(std::nullopt, true);
     return;
   }
-  sdk::Logger* log = &host_.log();
-  store->exec_async(kCredentialsSql, {username}, [done, log, store, username](sdk::Result<sdk::QueryResult> r) {
-    if (!r) {
-      log->error("sip: credential lookup failed: " + r.error().message);
-      done(std::nullopt, false);
-      return;
-    }
-    if (r->rows.empty()) {
-      autoprov_credentials(*store, *log, username, done);
-      return;
-    }
-    LineCredentials c;
-    c.username = r->get(0, "username");
-    c.secret = r->get(0, "secret");
-    c.line_id = r->get(0, "line_id");
-    c.context = r->get(0, "context");
-    c.caller_name = r->get(0, "caller_name");
-    c.caller_number = r->get(0, "caller_number");
-    c.user_id = r->get(0, "user_id");
-    c.direct_media = direct_media_option(r->get(0, "endpoint_options"));
-    done(std::move(c), true);
-  });
+  autoprov_credentials(*store, host_.log(), username, std::move(done));
 }
 
 void SipPlugin::route_call(const CallInfo& call, std::function<void(RouteDecision)> done) {

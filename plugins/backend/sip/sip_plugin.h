@@ -1,5 +1,6 @@
 // backend.sip: the plugin object. Glue between the SIP stack (sip_stack.h),
-// the store (credentials, locations), the Lua dialplan and the bus.
+// the configuration snapshot (credentials, trunks), the store (locations),
+// the Lua dialplan and the bus.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include <dialtone/bus.h>
 #include <dialtone/calls.h>
+#include <dialtone/config.h>
 #include <dialtone/host.h>
 #include <dialtone/lua.h>
 #include <dialtone/options.h>
@@ -86,6 +88,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void stop_services();
   sdk::LuaReply reachability_lua(const std::string& username);
 
+  std::shared_ptr<const sdk::ConfigSnapshot> config_snapshot() const;
   void flush_locations();
   sdk::Status export_lua();
 
@@ -95,7 +98,11 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::string node_;
   std::mutex stack_mutex_;  // stack_ is read by Lua host functions
   std::unique_ptr<SipStack> stack_;
-  std::unique_ptr<sdk::Subscription> config_listener_;
+  // api.confd's configuration: credentials, trunks and lines come from its
+  // snapshot, read on the SIP and Lua threads without waiting.
+  mutable std::mutex config_mutex_;
+  std::shared_ptr<sdk::ConfigService> config_service_;
+  std::unique_ptr<sdk::ConfigService::Watch> config_watch_;
   std::shared_ptr<StackNotifier> notifier_;
   // Set before the stack starts and cleared after it stops: read on the SIP thread.
   std::shared_ptr<sdk::CallCore> calls_;

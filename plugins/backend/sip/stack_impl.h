@@ -207,6 +207,7 @@ struct SipStack::Impl {
   std::atomic<std::size_t> client_transactions{0};
   std::atomic<std::size_t> dialog_legs{0};
   std::atomic<std::uint64_t> transaction_samples{0};
+  std::size_t held_peak = 0;  // most transactions held since the last malloc_trim
   su_wait_t inbox_wait[1];
   int inbox_index = -1;
   Home home;

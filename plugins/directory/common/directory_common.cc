@@ -3,15 +3,12 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::directory {
 namespace {
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
+using sdk::text::trim;
 
 // U+00C0..U+00FF folded; "\0" entries keep the character.
 const char* const kLatin1[64] = {
@@ -140,55 +137,6 @@ std::string normalize_number(std::string_view n) {
   for (char ch : n)
     if (ch != ' ' && ch != '.' && ch != '-' && ch != '(' && ch != ')') out += ch;
   return out;
-}
-
-std::vector<std::vector<std::string>> parse_csv(std::string_view text, char delim) {
-  std::vector<std::vector<std::string>> rows;
-  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, field_started = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char ch = text[i];
-    if (quoted) {
-      if (ch == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') { field += '"'; ++i; }
-        else quoted = false;
-      } else {
-        field += ch;
-      }
-      continue;
-    }
-    if (ch == '"' && !field_started) { quoted = true; field_started = true; continue; }
-    if (ch == delim) { row.push_back(std::move(field)); field.clear(); field_started = false; continue; }
-    if (ch == '\r') continue;
-    if (ch == '\n') {
-      row.push_back(std::move(field));
-      field.clear();
-      field_started = false;
-      if (!(row.size() == 1 && row[0].empty())) rows.push_back(std::move(row));
-      row.clear();
-      continue;
-    }
-    field += ch;
-    field_started = true;
-  }
-  if (field_started || !field.empty() || !row.empty()) {
-    row.push_back(std::move(field));
-    if (!(row.size() == 1 && row[0].empty())) rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-std::string csv_field(std::string_view v, char delim) {
-  if (v.find_first_of(std::string{delim, '"', '\n', '\r'}) == std::string_view::npos)
-    return std::string(v);
-  std::string out = "\"";
-  for (char ch : v) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  return out + "\"";
 }
 
 RowTable::RowTable(std::vector<std::vector<std::string>> rows, const SourceConfig& config) {

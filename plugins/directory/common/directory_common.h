@@ -1,7 +1,7 @@
 // Helpers shared by the directory source plugins (plugins/directory/*):
 // the options every `[source.<name>]` section accepts, `format_columns`
 // templating, accent folding for comparison and sorting, in-memory matching
-// and CSV parsing.
+// (CSV reading and writing: plugins/common/csv/csv.h).
 #pragma once
 
 #include <dialtone/directory.h>
@@ -15,6 +15,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "plugins/common/csv/csv.h"
 
 namespace dialtone::plugins::directory {
 
@@ -68,10 +70,6 @@ int match_rank(std::string_view folded_text, std::string_view folded_term);
 
 // Phone numbers compare without spaces, dots, dashes and parentheses.
 std::string normalize_number(std::string_view number);
-
-// Splits CSV text (RFC 4180 quoting, any one-byte delimiter, CRLF or LF).
-std::vector<std::vector<std::string>> parse_csv(std::string_view text, char delimiter);
-std::string csv_field(std::string_view value, char delimiter);
 
 // Rows with a header, searched in memory (CSV, CSV web service results).
 class RowTable {

@@ -31,7 +31,7 @@ sdk::Result<std::shared_ptr<const RowTable>> CsvSource::table() {
     if (table_) return table_;
     return sdk::Error::unavailable(msg);
   }
-  table_ = std::make_shared<const RowTable>(parse_csv(ss.str(), config_.delimiter), config_.source);
+  table_ = std::make_shared<const RowTable>(common::csv::read_rows(ss.str(), config_.delimiter), config_.source);
   mtime_ = mtime;
   size_ = size;
   failures_.succeeded(log_, config_.source.name);

@@ -56,7 +56,7 @@ sdk::Result<std::vector<std::vector<std::string>>> CsvWsSource::fetch(
       return sdk::Error::unavailable(msg);
     }
     failures_.succeeded(log_, config_.source.name);
-    return parse_csv(body, config_.delimiter);
+    return common::csv::read_rows(body, config_.delimiter);
   } catch (const Poco::TimeoutException&) {
     auto msg = where + " did not answer within " + std::to_string(timeout.count()) + " ms";
     failures_.failed(log_, msg);

@@ -1,85 +1,70 @@
 // directory.dird: the lookup service over the configured profiles, its REST
 // API on the "dird" listener and `dird.reverse()` for the Lua dialplan.
+#include "plugins/directory/dird/dird_plugin.h"
+
 #include <dialtone/lua.h>
-#include <dialtone/plugin.h>
 #include <dialtone/services.h>
 
-#include "plugins/directory/dird/dird_rest.h"
-
 namespace dialtone::plugins::directory {
-namespace {
 
-class DirdPlugin final : public sdk::Plugin {
- public:
-  explicit DirdPlugin(sdk::Host& host) : host_(host) {}
+sdk::Status DirdPlugin::configure(const sdk::Options& o) {
+  auto p = read_profiles(o);
+  if (!p) return p.error();
+  profiles_ = std::move(*p);
+  return {};
+}
 
-  sdk::Status configure(const sdk::Options& o) override {
-    auto p = read_profiles(o);
-    if (!p) return p.error();
-    profiles_ = std::move(*p);
-    return {};
+sdk::Status DirdPlugin::start() {
+  auto& services = host_.services();
+  service_ = std::make_shared<LookupService>(
+      profiles_, [&services](const std::string& n) { return services.find<sdk::DirectorySource>(n); },
+      host_.log());
+  if (auto* store = host_.store()) {
+    favorites_ = std::make_unique<Favorites>(*store);
+    if (auto s = favorites_->migrate(); !s) return s;
   }
-
-  sdk::Status start() override {
-    auto& services = host_.services();
-    service_ = std::make_shared<LookupService>(
-        profiles_, [&services](const std::string& n) { return services.find<sdk::DirectorySource>(n); },
-        host_.log());
-    if (auto* store = host_.store()) {
-      favorites_ = std::make_unique<Favorites>(*store);
-      if (auto s = favorites_->migrate(); !s) return s;
-    }
-    if (auto s = services.provide<sdk::DirectoryLookup>("default", service_); !s) return s;
-    if (auto* http = host_.http()) {
-      rest_ = std::make_unique<DirdRest>(*service_, favorites_.get());
-      for (auto& r : rest_->routes())
-        if (auto s = http->mount("dird", std::move(r)); !s) return s;
-    }
-    if (auto* lua = host_.lua()) {
-      std::weak_ptr<LookupService> weak = service_;
-      auto pool = pool_;
-      auto s = lua->export_module(
-          "dird",
-          {{"reverse", "profile: string, number: string", "name: string|nil",
-            "Caller-ID name for a number from the profile's directories (first match), or nil.",
-            [weak, pool](const sdk::LuaValues& args) {
-              auto* profile = args.size() > 0 ? args[0].as_string() : nullptr;
-              auto* number = args.size() > 1 ? args[1].as_string() : nullptr;
-              if (!profile || !number) return sdk::LuaReply::error("dird.reverse(profile, number): two strings expected");
-              return sdk::LuaReply::async([weak, pool, p = *profile, n = *number](sdk::LuaResume resume) {
-                pool->post([weak, p, n, resume] {
-                  auto svc = weak.lock();
-                  if (!svc) return resume(sdk::LuaValues{sdk::LuaValue()});
-                  auto r = svc->reverse({p, n, ""});
-                  if (!r || !*r) return resume(sdk::LuaValues{sdk::LuaValue()});
-                  auto name = svc->display_name(*svc->profile(p), **r);
-                  resume(sdk::LuaValues{name.empty() ? sdk::LuaValue() : sdk::LuaValue(name)});
-                });
+  if (auto s = services.provide<sdk::DirectoryLookup>("default", service_); !s) return s;
+  if (auto* http = host_.http()) {
+    rest_ = std::make_unique<DirdRest>(*service_, favorites_.get());
+    for (auto& r : rest_->routes())
+      if (auto s = http->mount("dird", std::move(r)); !s) return s;
+  }
+  if (auto* lua = host_.lua()) {
+    std::weak_ptr<LookupService> weak = service_;
+    auto pool = pool_;
+    auto s = lua->export_module(
+        "dird",
+        {{"reverse", "profile: string, number: string", "name: string|nil",
+          "Caller-ID name for a number from the profile's directories (first match), or nil.",
+          [weak, pool](const sdk::LuaValues& args) {
+            auto* profile = args.size() > 0 ? args[0].as_string() : nullptr;
+            auto* number = args.size() > 1 ? args[1].as_string() : nullptr;
+            if (!profile || !number) return sdk::LuaReply::error("dird.reverse(profile, number): two strings expected");
+            return sdk::LuaReply::async([weak, pool, p = *profile, n = *number](sdk::LuaResume resume) {
+              pool->post([weak, p, n, resume] {
+                auto svc = weak.lock();
+                if (!svc) return resume(sdk::LuaValues{sdk::LuaValue()});
+                auto r = svc->reverse({p, n, ""});
+                if (!r || !*r) return resume(sdk::LuaValues{sdk::LuaValue()});
+                auto name = svc->display_name(*svc->profile(p), **r);
+                resume(sdk::LuaValues{name.empty() ? sdk::LuaValue() : sdk::LuaValue(name)});
               });
-            }}});
-      if (!s) return s;
-    }
-    return {};
+            });
+          }}});
+    if (!s) return s;
   }
+  return {};
+}
 
-  void stop() override {
-    if (host_.http()) host_.http()->unmount_all(host_.plugin_id());
-    host_.services().withdraw<sdk::DirectoryLookup>("default");
-    rest_.reset();
-    favorites_.reset();
-    service_.reset();
-  }
+void DirdPlugin::stop() {
+  if (host_.http()) host_.http()->unmount_all(host_.plugin_id());
+  host_.services().withdraw<sdk::DirectoryLookup>("default");
+  rest_.reset();
+  favorites_.reset();
+  service_.reset();
+}
 
- private:
-  sdk::Host& host_;
-  std::map<std::string, Profile> profiles_;
-  std::shared_ptr<LookupService> service_;
-  std::unique_ptr<Favorites> favorites_;
-  std::unique_ptr<DirdRest> rest_;
-  std::shared_ptr<WorkerPool> pool_ = std::make_shared<WorkerPool>(16);
-};
-
-constexpr sdk::OptionSpec kOptions[] = {
+constexpr sdk::OptionSpec kDirdOptions[] = {
     {"profile.*.sources", sdk::OptionType::list, "", "source names queried by this profile"},
     {"profile.*.timeout", sdk::OptionType::duration, "2s", "lookup deadline; slower sources are dropped"},
     {"profile.*.reverse_timeout", sdk::OptionType::duration, "1s", "reverse lookup deadline"},
@@ -93,11 +78,10 @@ constexpr sdk::OptionSpec kOptions[] = {
      "number fields, each `field` or `field:{name} (Mobile)`"},
     {}};
 
-}  // namespace
 }  // namespace dialtone::plugins::directory
 
 DIALTONE_PLUGIN(dialtone::plugins::directory::DirdPlugin, "directory.dird", "directory", "1.0.0",
                 "directory lookup service, dird REST API and dird.reverse() for the dialplan", "",
                 "directory.ldap,directory.csv,directory.csv_ws,directory.phonebook,directory.users,"
                 "directory.personal",
-                dialtone::plugins::directory::kOptions)
+                dialtone::plugins::directory::kDirdOptions)

@@ -1,5 +1,7 @@
 #include "plugins/directory/dird/dird_rest.h"
 
+#include "plugins/directory/common/rest_util.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -15,20 +17,6 @@ constexpr sdk::Migration kFavoriteMigrations[] = {
 };
 
 std::string quote(std::string_view s) { return "\"" + sdk::json_escape(s) + "\""; }
-
-int http_status(const sdk::Error& e) {
-  switch (e.code) {
-    case sdk::ErrorCode::invalid: return 400;
-    case sdk::ErrorCode::not_found: return 404;
-    case sdk::ErrorCode::conflict: return 409;
-    case sdk::ErrorCode::unauthorized: return 401;
-    case sdk::ErrorCode::forbidden: return 403;
-    case sdk::ErrorCode::unsupported: return 400;
-    case sdk::ErrorCode::timeout: return 504;
-    case sdk::ErrorCode::unavailable: return 503;
-    default: return 500;
-  }
-}
 
 }  // namespace
 
@@ -130,13 +118,13 @@ sdk::HttpResponse DirdRest::get_lookup(const sdk::HttpRequest& req) {
     return sdk::HttpResponse::error(400, {"term is missing: add ?term=<text>"});
   auto user = user_of(req);
   auto r = lookup_.lookup({req.params.at("profile"), it->second, user});
-  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  if (!r) return error_response(r.error());
   return sdk::HttpResponse::json(200, lookup_json(*r, it->second, lookup_, favorites_of(user)));
 }
 
 sdk::HttpResponse DirdRest::get_headers(const sdk::HttpRequest& req) {
   auto r = lookup_.headers(req.params.at("profile"));
-  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  if (!r) return error_response(r.error());
   std::string b = "{\"column_headers\":[";
   for (std::size_t i = 0; i < r->size(); ++i) b += (i ? "," : "") + quote((*r)[i].title);
   b += "],\"column_types\":[";
@@ -151,7 +139,7 @@ sdk::HttpResponse DirdRest::get_reverse(const sdk::HttpRequest& req) {
     return sdk::HttpResponse::error(400, {"exten is missing: add ?exten=<number>"});
   const auto& profile = req.params.at("profile");
   auto r = lookup_.reverse({profile, it->second, req.params.at("user_uuid")});
-  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  if (!r) return error_response(r.error());
   std::string b = "{\"exten\":" + quote(it->second);
   if (!*r) return sdk::HttpResponse::json(200, b + ",\"display\":null,\"fields\":{},\"source\":null}");
   auto& e = **r;
@@ -170,7 +158,7 @@ sdk::HttpResponse DirdRest::get_favorites(const sdk::HttpRequest& req) {
   auto user = user_of(req);
   auto fav = favorites_of(user);
   auto r = lookup_.list(req.params.at("profile"), fav, user);
-  if (!r) return sdk::HttpResponse::error(http_status(r.error()), {r.error().message});
+  if (!r) return error_response(r.error());
   return sdk::HttpResponse::json(200, lookup_json(*r, "", lookup_, fav));
 }
 
@@ -189,14 +177,14 @@ sdk::HttpResponse DirdRest::put_favorite(const sdk::HttpRequest& req) {
   if (auto l = src->list({contact}, probe); !l && l.error().code == sdk::ErrorCode::unsupported)
     return sdk::HttpResponse::error(400, {l.error().message});
   auto s = favorites_->add(user, directory, contact);
-  if (!s) return sdk::HttpResponse::error(http_status(s.error()), {s.error().message});
+  if (!s) return error_response(s.error());
   return sdk::HttpResponse::empty(204);
 }
 
 sdk::HttpResponse DirdRest::delete_favorite(const sdk::HttpRequest& req) {
   if (!favorites_) return sdk::HttpResponse::error(503, {"favorites need the database; enable the store"});
   auto s = favorites_->remove(user_of(req), req.params.at("directory"), req.params.at("contact"));
-  if (!s) return sdk::HttpResponse::error(http_status(s.error()), {s.error().message});
+  if (!s) return error_response(s.error());
   return sdk::HttpResponse::empty(204);
 }
 

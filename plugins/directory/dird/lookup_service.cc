@@ -2,27 +2,20 @@
 
 #include <algorithm>
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::directory {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
+using sdk::text::trim;
 
+// Every piece, trimmed; empty pieces kept (a column may have empty parts).
 std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (true) {
-    auto end = s.find(sep, start);
-    out.push_back(trim(s.substr(start, end == std::string_view::npos ? end : end - start)));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
+  auto out = sdk::text::split(s, sep);
+  if (out.empty()) out.emplace_back();
+  for (auto& p : out) p = trim(p);
   return out;
 }
 

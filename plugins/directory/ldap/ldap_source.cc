@@ -1,5 +1,7 @@
 #include "plugins/directory/ldap/ldap_source.h"
 
+#include <dialtone/text.h>
+
 #define LDAP_DEPRECATED 0
 #include <lber.h>
 #include <ldap.h>
@@ -34,20 +36,7 @@ std::string replace_q(std::string_view filter, std::string_view escaped) {
 
 }  // namespace
 
-std::string ldap_escape(std::string_view v) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : v) {
-    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == 0) {
-      out += '\\';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
+std::string ldap_escape(std::string_view v) { return sdk::text::ldap_filter_escape(v); }
 
 static std::string custom_part(const LdapConfig& c, std::string_view escaped) {
   if (c.custom_filter.empty()) return {};

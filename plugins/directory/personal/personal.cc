@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "plugins/directory/phonebook/rest_util.h"
+#include "plugins/directory/common/rest_util.h"
 
 namespace dialtone::plugins::directory {
 namespace {
@@ -65,7 +65,7 @@ sdk::Result<PersonalStore::ImportResult> PersonalStore::import(const std::string
     }
   }
   if (lines.empty()) return sdk::Error::invalid("the file is empty; the first line must be the header (company,email,fax,firstname,lastname,mobile,number)");
-  auto hrows = parse_csv(lines[0].second, ',');
+  auto hrows = common::csv::read_rows(lines[0].second);
   auto header = hrows.empty() ? std::vector<std::string>{} : hrows[0];
   for (auto& h : header) {
     while (!h.empty() && h.back() == ' ') h.pop_back();
@@ -78,7 +78,7 @@ sdk::Result<PersonalStore::ImportResult> PersonalStore::import(const std::string
   std::vector<std::size_t> row_lines;
   std::set<std::string> seen;
   for (std::size_t i = 1; i < lines.size(); ++i) {
-    auto parsed = parse_csv(lines[i].second, ',');
+    auto parsed = common::csv::read_rows(lines[i].second);
     auto values = parsed.empty() ? std::vector<std::string>{} : parsed[0];
     if (values.size() > header.size()) {
       out.failed.emplace_back(lines[i].first, "too many fields");
@@ -117,14 +117,14 @@ sdk::Result<std::string> PersonalStore::export_csv(const std::string& user) {
   if (!all) return all.error();
   auto& cols = personal_columns();
   std::string out;
-  for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + cols[i];
-  out += "\n";
+  common::csv::write_row(out, cols);
   for (auto& c : *all) {
-    for (std::size_t i = 0; i < cols.size(); ++i) {
-      auto it = c.fields.find(cols[i]);
-      out += (i ? "," : "") + csv_field(it == c.fields.end() ? "" : it->second, ',');
+    std::vector<std::string> cells;
+    for (auto& col : cols) {
+      auto it = c.fields.find(col);
+      cells.push_back(it == c.fields.end() ? "" : it->second);
     }
-    out += "\n";
+    common::csv::write_row(out, cells);
   }
   return out;
 }

@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "plugins/directory/phonebook/contact_table.h"
+#include "plugins/directory/common/contact_table.h"
 
 namespace dialtone::plugins::directory {
 

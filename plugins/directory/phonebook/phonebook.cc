@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "plugins/directory/phonebook/rest_util.h"
+#include "plugins/directory/common/rest_util.h"
 
 namespace dialtone::plugins::directory {
 namespace {
@@ -65,27 +65,6 @@ Phonebook phonebook_of(const sdk::QueryResult& r, std::size_t i) {
   return {std::stol(r.get(i, "id", "0")), r.get(i, "tenant"), r.get(i, "name"), r.get(i, "description")};
 }
 
-// Splits `text` into CSV records (a quoted field may span lines) with the
-// 1-based line each starts on; blank lines are skipped.
-std::vector<std::pair<std::size_t, std::string_view>> records(std::string_view text) {
-  std::vector<std::pair<std::size_t, std::string_view>> out;
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  std::size_t line = 1, start = 0, start_line = 1;
-  bool quoted = false;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (i < text.size() && text[i] == '"') quoted = !quoted;
-    if (i == text.size() || (text[i] == '\n' && !quoted)) {
-      auto rec = text.substr(start, i - start);
-      if (!rec.empty() && rec.back() == '\r') rec.remove_suffix(1);
-      if (!rec.empty()) out.emplace_back(start_line, rec);
-      start = i + 1;
-      start_line = line + 1;
-    }
-    if (i < text.size() && text[i] == '\n') ++line;
-  }
-  return out;
-}
-
 }  // namespace
 
 Fields expand_phonebook_contact(const Fields& in) {
@@ -139,13 +118,12 @@ std::vector<std::string> validate_phonebook_contact(const Fields& fields) {
 }
 
 sdk::Result<std::vector<Fields>> parse_phonebook_import(std::string_view csv, std::vector<std::string>& errors) {
-  auto recs = records(csv);
+  auto recs = common::csv::read(csv, '|');
   if (recs.empty()) {
     errors.push_back("line 1: the file is empty; the first line must be the header (title|displayname|...)");
     return sdk::Error::invalid(errors.back());
   }
-  auto parsed = parse_csv(recs[0].second, '|');
-  std::vector<std::string> header = parsed.empty() ? std::vector<std::string>{} : parsed[0];
+  std::vector<std::string> header = recs[0].cells;
   for (auto& h : header) {
     while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
     while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(h.begin());
@@ -160,9 +138,8 @@ sdk::Result<std::vector<Fields>> parse_phonebook_import(std::string_view csv, st
   std::vector<Fields> out;
   std::set<std::string> seen;
   for (std::size_t r = 1; r < recs.size(); ++r) {
-    auto [line, text] = recs[r];
-    auto rows = parse_csv(text, '|');
-    auto values = rows.empty() ? std::vector<std::string>{} : rows[0];
+    auto line = recs[r].line;
+    const auto& values = recs[r].cells;
     auto where = "line " + std::to_string(line) + ": ";
     if (values.size() > header.size()) {
       errors.push_back(where + "too many fields (" + std::to_string(values.size()) + " for " +
@@ -267,14 +244,14 @@ sdk::Result<std::size_t> PhonebookStore::import(const std::string& tenant, long 
   auto rows = parse_phonebook_import(csv, errors);
   if (!rows) return import_error(std::move(errors));
   // Lines of the file by row index: the header is line 1 of `records`.
-  auto recs = records(csv);
+  auto recs = common::csv::read(csv, '|');
   std::size_t inserted = 0;
   auto s = store_.transaction([&](sdk::Transaction& tx) -> sdk::Status {
     auto ids = contacts_.insert_many(tx, std::to_string(id), *rows);
     if (!ids) return ids.error();
     for (std::size_t i = 0; i < ids->size(); ++i)
       if (!(*ids)[i])
-        errors.push_back("line " + std::to_string(recs[i + 1].first) + ": the phonebook already has this contact");
+        errors.push_back("line " + std::to_string(recs[i + 1].line) + ": the phonebook already has this contact");
     if (!errors.empty()) return sdk::Error::conflict(errors.front());
     inserted = ids->size();
     return {};

@@ -9,7 +9,7 @@
 #include <memory>
 #include <mutex>
 
-#include "plugins/directory/phonebook/contact_table.h"
+#include "plugins/directory/common/contact_table.h"
 
 namespace dialtone::plugins::directory {
 

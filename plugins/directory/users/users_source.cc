@@ -1,5 +1,7 @@
 #include "plugins/directory/users/users_source.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 
 namespace dialtone::plugins::directory {
@@ -32,14 +34,7 @@ bool known(const std::string& c) {
   return std::find(cols.begin(), cols.end(), c) != cols.end();
 }
 
-std::string like_contains(std::string_view folded) {
-  std::string out = "%";
-  for (char c : folded) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
-}
+std::string like_contains(std::string_view folded) { return "%" + sdk::text::like_escape(folded) + "%"; }
 
 }  // namespace
 

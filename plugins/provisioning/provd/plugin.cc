@@ -4,4 +4,4 @@
 DIALTONE_PLUGIN(dialtone::plugins::provisioning::ProvdPlugin, "provisioning.provd", "provisioning",
                 "1.0.0",
                 "phone provisioning: devices, configs, HTTP/TFTP file server and provd REST API",
-                "", "backend.sip,view.phoned", dialtone::plugins::provisioning::kOptions)
+                "", "api.confd,backend.sip,view.phoned", dialtone::plugins::provisioning::kOptions)

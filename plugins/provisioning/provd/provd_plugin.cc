@@ -4,6 +4,8 @@
 
 #include <dialtone/services.h>
 
+#include "plugins/provisioning/provd/autoprov_lua.h"
+
 namespace dialtone::plugins::provisioning {
 
 const sdk::OptionSpec kOptions[] = {
@@ -73,6 +75,9 @@ sdk::Status ProvdPlugin::start() {
     provd_.reset();
     return s;
   }
+  // The functions find provd and the configuration through the registry at
+  // each call, so the module exported by an earlier start stays right.
+  if (auto s = export_autoprov_lua(host_); !s && s.error().code != sdk::ErrorCode::conflict) return s;
   return host_.services().provide<sdk::ProvisioningService>("provd", provd_);
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::view {
 namespace {
 
@@ -44,12 +46,7 @@ bool prefix_equal(const std::array<std::uint8_t, 16>& a, const std::array<std::u
   return (a[full] & mask) == (b[full] & mask);
 }
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
+using sdk::text::trim;
 
 }  // namespace
 

@@ -45,8 +45,8 @@ struct DirectoryEntry {
 };
 
 struct DirectoryQuery {
-  std::string term;       // search term (search) or number (first_match)
-  std::string user_uuid;  // the asking user; personal/favorite sources need it
+  std::string term{};       // search term (search) or number (first_match)
+  std::string user_uuid{};  // the asking user; personal/favorite sources need it
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 

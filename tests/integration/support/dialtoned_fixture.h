@@ -46,13 +46,13 @@ int run_command(const std::string& cmd, std::string* out = nullptr);
 
 struct DialtonedOptions {
   // file name -> content, written next to the generated 00-kernel.conf.
-  std::map<std::string, std::string> plugin_files;
+  std::map<std::string, std::string> plugin_files{};
   // Extra lines appended to the kernel conf (e.g. "[http.phoned]\nsubnets = ...").
-  std::string kernel_extra;
+  std::string kernel_extra{};
   // Empty: a fresh database from test_dsn().
-  std::string dsn;
+  std::string dsn{};
   // Empty: the repository's lua-dialplan/extensions.lua.
-  std::string lua_script;
+  std::string lua_script{};
   std::string log_level = "info";
   int pool_size = 8;
   long max_body = 1048576;

@@ -226,35 +226,5 @@ TEST(CallCoreConcurrency, ParallelBackendsKeepTheTableConsistent) {
   EXPECT_EQ(bus.events().size() + core.events_dropped(), std::size_t(kThreads) * kCalls * 7);
 }
 
-// Rough cost of one answered call's worth of core calls on the caller's
-// thread (printed, not asserted): the figure docs/performance.md quotes. The
-// kernel's bus with one subscriber on calls.#, as a CTI plugin would have.
-TEST(CallCoreCost, PrintsTheCallersCostPerCall) {
-  testing::TestLogger log;
-  EventBusImpl bus(log);
-  std::atomic<std::uint64_t> seen{0};
-  auto sub = bus.subscribe("calls.#", [&](const sdk::Event&) { ++seen; });
-  CallCoreImpl core(bus, log);
-  constexpr int kCalls = 20000;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kCalls; ++i) {
-    auto a = core.create_channel(leg(ChannelDirection::inbound, "alice"));
-    auto b = core.create_channel(leg(ChannelDirection::outbound, "bob", *a));
-    (void)core.set_state(*b, ChannelState::ringing);
-    (void)core.set_state(*a, ChannelState::ringing);
-    (void)core.set_state(*b, ChannelState::up);
-    (void)core.set_state(*a, ChannelState::up);
-    (void)core.link(*a, *b);
-    (void)core.end_channel(*b, 200);
-    (void)core.end_channel(*a, 200);
-  }
-  auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-  core.stop();
-  std::printf("call core: %.2f us per answered call (2 channels, 9 calls) on the caller's thread; "
-              "%llu events dropped by the core\n",
-              us / kCalls, static_cast<unsigned long long>(core.events_dropped()));
-  EXPECT_TRUE(core.channels().empty());
-}
-
 }  // namespace
 }  // namespace dialtone::kernel

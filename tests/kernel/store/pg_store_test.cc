@@ -50,6 +50,16 @@ class StoreTest : public ::testing::Test {
 };
 
 // Collects payloads delivered to a LISTEN callback.
+// Polls `pred` until it holds; false after 30 s.
+template <class F>
+bool eventually(F pred) {
+  for (int i = 0; i < 3000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 struct Inbox {
   std::mutex m;
   std::condition_variable cv;
@@ -311,14 +321,19 @@ TEST_F(StoreTest, ListenSurvivesLostConnection) {
   ASSERT_TRUE(killed) << killed.error().message;
   ASSERT_EQ(killed->rows.size(), 1u);
 
-  // Notifications sent while reconnecting are lost; keep sending until one arrives.
-  bool got = false;
-  for (int i = 0; i < 150 && !got; ++i) {
-    ASSERT_TRUE(store_->exec("NOTIFY dt_reconnect, 'after'"));
-    got = inbox.wait_for("after", std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(got);
-  EXPECT_TRUE(log_.contains("LISTEN connection lost"));
+  // pg_terminate_backend only signals the backend: until the listener has seen
+  // its connection go, a NOTIFY may still be delivered on the old one. So wait
+  // for the loss, then for the new connection to have run its LISTEN (idle
+  // after it), and only then notify: that one notification must arrive.
+  ASSERT_TRUE(eventually([&] { return log_.contains("LISTEN connection lost"); }));
+  ASSERT_TRUE(eventually([&] {
+    auto r = store_->exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle' "
+        "AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+    return r && r->rows.size() == 1 && r->rows[0][0] && *r->rows[0][0] == "1";
+  }));
+  ASSERT_TRUE(store_->exec("NOTIFY dt_reconnect, 'after'"));
+  EXPECT_TRUE(inbox.wait_for("after"));
 }
 
 TEST_F(StoreTest, PoolServesManyThreadsCorrectly) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -17,12 +18,11 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::run_sipp;
-using dialtone::testing::SipTestHost;
+using dialtone::testing::SipPluginTest;
 
 namespace {
 
@@ -161,31 +161,13 @@ class UdpPhone {
   unsigned cseq_ = 0;
 };
 
-class SipAuthTest : public ::testing::Test {
+class SipAuthTest : public SipPluginTest {
  protected:
-  static void SetUpTestSuite() {
-    host_ = new SipTestHost();
-    host_->add_line("alice", "alicepw", "1001");
-  }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
-  }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-    plugin_.reset();
-  }
-
-  void start(std::map<std::string, std::string> extra) {
-    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
-                                              {"auth.ban_failures", "1000"},
-                                              {"sip.node", "auth-test"}};
+  static void SetUpTestSuite() { make_host({{"alice", "1001"}}); }
+  void start(const std::map<std::string, std::string>& extra) {
+    std::map<std::string, std::string> values{{"auth.ban_failures", "1000"}, {"sip.node", "auth-test"}};
     for (auto& [k, v] : extra) values[k] = v;
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    auto c = plugin_->configure(dialtone::sdk::Options(values));
-    ASSERT_TRUE(c) << c.error().message;
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
+    start_plugin(values);
   }
 
   // The registrar answers before it updates the count other threads read.
@@ -197,11 +179,8 @@ class SipAuthTest : public ::testing::Test {
     return false;
   }
 
-  static SipTestHost* host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
 };
 
-SipTestHost* SipAuthTest::host_ = nullptr;
 
 TEST_F(SipAuthTest, OffersSha256FirstAndRegistersAPhoneAnsweringIt) {
   start({{"auth.algorithms", "SHA-256, MD5"}});

@@ -11,14 +11,13 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
-#include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
-namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::free_port;
 using dialtone::testing::run_sipp;
-using dialtone::testing::SipTestHost;
+using dialtone::testing::TwoPartyCallTest;
 using dialtone::testing::scenario;
 using dialtone::testing::eventually;
 using dialtone::testing::wait_udp_bound;
@@ -32,68 +31,15 @@ std::string logged(const std::string& out, const std::string& key) {
   return {};
 }
 
-class CallFeaturesTest : public ::testing::Test {
+class CallFeaturesTest : public TwoPartyCallTest {
  protected:
-  static void SetUpTestSuite() {
-    host_ = new SipTestHost();
-    host_->add_line("alice", "alicepw", "1001");
-    host_->add_line("bob", "bobpw", "1002");
-  }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
-  }
-
   void start_plugin() {
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options({{"sip.listen", "127.0.0.1:0"},
-                                                           {"sip.node", "features-test"},
-                                                           {"rtp.bind", "127.0.0.2"},
-                                                           {"rtp.port_min", "27000"},
-                                                           {"rtp.port_max", "27999"}})));
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+    TwoPartyCallTest::start_plugin({{"sip.node", "features-test"},
+                                    {"rtp.bind", "127.0.0.2"},
+                                    {"rtp.port_min", "27000"},
+                                    {"rtp.port_max", "27999"}});
   }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-  }
-
-  std::vector<std::string> base(const std::string& file) {
-    return {"-sf", scenario(file), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p",
-            std::to_string(free_port()), "-mp", std::to_string(free_port()), "-m", "1",
-            "-timeout", "30s", "-timeout_error", "-trace_logs"};
-  }
-
-  // Registers bob on a SIPp callee running `file`.
-  void callee(const std::string& file) {
-    auto args = base(file);
-    int port = std::stoi(args[7]);
-    callee_ = std::async(std::launch::async, [this, args] { return run_sipp(args, &callee_out_); });
-    std::string out;
-    std::vector<std::string> reg{target_, "-sf", scenario("register.xml"), "-i", "127.0.0.1", "-p",
-                                 std::to_string(free_port()), "-m", "1", "-au", "bob", "-ap", "bobpw",
-                                 "-key", "user", "bob", "-key", "contact_port", std::to_string(port),
-                                 "-key", "expires", "3600", "-timeout", "25s", "-timeout_error"};
-    ASSERT_EQ(run_sipp(reg, &out), 0) << out;
-  }
-
-  int caller(const std::string& file, std::string* out) {
-    auto args = base(file);
-    args.insert(args.begin(), target_);
-    std::vector<std::string> extra{"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_sipp(args, out);
-  }
-
-  static SipTestHost* host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string target_;
-  std::future<int> callee_;
-  std::string callee_out_;
 };
-
-SipTestHost* CallFeaturesTest::host_ = nullptr;
 
 TEST_F(CallFeaturesTest, HoldAndResumeReachTheCalleeOnTheSameRelayPort) {
   ASSERT_NO_FATAL_FAILURE(start_plugin());
@@ -103,11 +49,11 @@ TEST_F(CallFeaturesTest, HoldAndResumeReachTheCalleeOnTheSameRelayPort) {
   ASSERT_NO_FATAL_FAILURE(callee("uas_hold.xml"));
   std::string out;
   EXPECT_EQ(caller("uac_call_hold.xml", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
-  auto p0 = logged(callee_out_, "PORT0");
-  ASSERT_FALSE(p0.empty()) << callee_out_;
-  EXPECT_EQ(logged(callee_out_, "PORT1"), p0) << "the hold re-INVITE moved the relay port";
-  EXPECT_EQ(logged(callee_out_, "PORT2"), p0) << "the resume re-INVITE moved the relay port";
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
+  auto p0 = logged(bob_.out, "PORT0");
+  ASSERT_FALSE(p0.empty()) << bob_.out;
+  EXPECT_EQ(logged(bob_.out, "PORT1"), p0) << "the hold re-INVITE moved the relay port";
+  EXPECT_EQ(logged(bob_.out, "PORT2"), p0) << "the resume re-INVITE moved the relay port";
   EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
   EXPECT_EQ(plugin_->media_free_pairs(), free_pairs);
 }
@@ -161,6 +107,45 @@ TEST_F(CallFeaturesTest, WrongTrunkCredentialsAreReportedOnTheBusAndInTheLog) {
   EXPECT_TRUE(host_->logger().contains("check the trunk's username and secret"));
   host_->sql("DELETE FROM confd_trunks");
   host_->sql("DELETE FROM confd_endpoints_sip WHERE username = 'trunkuser'");
+}
+
+// A trunk's name and host come from confd as typed, the detail from the
+// stack: a quote in any of them must leave the event valid JSON carrying them.
+TEST_F(CallFeaturesTest, TrunkEventWithQuotesInNameHostAndDetailIsValidJson) {
+  auto id = host_->sql(
+      "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+      "VALUES ('trunk\"q', 'pw', 'peer', 'bad\"host', '[[\"outbound_register\", \"yes\"]]') RETURNING id");
+  host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int)", {id});
+  ASSERT_NO_FATAL_FAILURE(start_plugin());
+  auto ev = host_->test_bus().wait_for("sip.trunk.trunk\"q.failed", std::chrono::seconds(10));
+  ASSERT_TRUE(ev.has_value()) << "no failed event";
+  rapidjson::Document d;
+  d.Parse(ev->body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << ev->body;
+  EXPECT_STREQ(d["trunk"].GetString(), "trunk\"q");
+  EXPECT_STREQ(d["host"].GetString(), "bad\"host");
+  EXPECT_STREQ(d["detail"].GetString(), "registrar answered 503") << ev->body;
+  EXPECT_EQ(d["status"].GetInt(), 503) << ev->body;
+  // The stack's own details hold no quote; a registrar's could: the event the
+  // plugin publishes for one carries it unchanged.
+  dialtone::plugins::backend::sip::TrunkRegistration trunk;
+  trunk.name = "trunk\"q";
+  trunk.host = "bad\"host";
+  auto seen = host_->test_bus().events().size();
+  static_cast<dialtone::plugins::backend::sip::SipBackend&>(*plugin_).registration_changed(
+      trunk, false, 403, "said \"no\" \\ twice");
+  // The test bus records synchronously; the stack's own retries say 503.
+  std::string body;
+  auto events = host_->test_bus().events();
+  for (auto i = seen; i < events.size(); ++i)
+    if (events[i].topic == "sip.trunk.trunk\"q.failed" && events[i].body.find("403") != std::string::npos)
+      body = events[i].body;
+  d.Parse(body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << body;
+  EXPECT_STREQ(d["detail"].GetString(), "said \"no\" \\ twice");
+  EXPECT_EQ(d["status"].GetInt(), 403);
+  host_->sql("DELETE FROM confd_trunks");
+  host_->sql("DELETE FROM confd_endpoints_sip WHERE username = 'trunk\"q'");
 }
 
 }  // namespace

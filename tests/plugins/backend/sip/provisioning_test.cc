@@ -16,6 +16,7 @@
 #include <dialtone/services.h>
 
 #include "plugins/backend/sip/sip_plugin.h"
+#include "plugins/provisioning/provd/autoprov_lua.h"
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/plugins/backend/sip/sip_host.h"
@@ -37,6 +38,8 @@ class SipProvisioningTest : public ::testing::Test {
     inner_->add_line("alice", "alicepw", "1001");
     inner_->add_line("bob", "bobpw", "1002");
     host_ = inner_;  // its registry holds the plugins' services, as the kernel's does
+    // provisioning.provd's `provisioning` module, as its plugin exports it.
+    ASSERT_TRUE(prov::export_autoprov_lua(*host_));
   }
   static void TearDownTestSuite() {
     delete inner_;

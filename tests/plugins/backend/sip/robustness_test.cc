@@ -109,6 +109,7 @@ struct Request {
   std::string from_tag = "ft1";
   std::string to_tag;
   std::string authorization;  // full header line, or empty
+  std::string sdp;            // body, or empty
 };
 
 std::string request_text(const Request& r, int local_port, int server_port) {
@@ -125,7 +126,8 @@ std::string request_text(const Request& r, int local_port, int server_port) {
                   "Contact: <sip:alice@127.0.0.1:" + lp + ">\r\n"
                   "Max-Forwards: 70\r\n";
   if (!r.authorization.empty()) m += r.authorization + "\r\n";
-  m += "Content-Length: 0\r\n\r\n";
+  if (!r.sdp.empty()) m += "Content-Type: application/sdp\r\n";
+  m += "Content-Length: " + std::to_string(r.sdp.size()) + "\r\n\r\n" + r.sdp;
   return m;
 }
 
@@ -149,13 +151,14 @@ std::string alice_authorization(const std::string& challenge, const std::string&
 class Holds {
  public:
   void export_to(sdk::LuaHost& lua) {
-    lua.export_module("test", {{"hold", "", "", "waits until the test releases it",
+    auto s = lua.export_module("test", {{"hold", "", "", "waits until the test releases it",
                                 [this](const sdk::LuaValues&) {
                                   return sdk::LuaReply::async([this](sdk::LuaResume resume) {
                                     std::lock_guard<std::mutex> lock(mutex_);
                                     waiting_.push_back(std::move(resume));
                                   });
                                 }}});
+    EXPECT_TRUE(s) << s.error().message;
   }
   std::size_t waiting() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -440,6 +443,47 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
   for (auto& l : host_->logger().lines())
     if (l.find("replayed digest") != std::string::npos) ++replays;
   EXPECT_EQ(replays, 1u) << "only the replay is logged as one";
+}
+
+TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
+  // The relay's whole range is held by another program.
+  std::vector<int> held;
+  for (int p = 31000; p <= 31003; ++p) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(p));
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "port " << p << " in use";
+    held.push_back(fd);
+  }
+  ASSERT_NO_FATAL_FAILURE(start({{"rtp.port_min", "31000"}, {"rtp.port_max", "31003"},
+                                 {"sip.retry_after", "9000"}}));
+  int port = plugin_->port();
+  Udp udp(port);
+  Request first;
+  first.exten = "1002";
+  first.call_id = "robust-ports";
+  udp.send(request_text(first, udp.port(), port));
+  auto challenge = udp.final_response();
+  ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
+  Request ack = first;
+  ack.method = "ACK";
+  ack.to_tag = tag_of(header_value(challenge, "To"));
+  udp.send(request_text(ack, udp.port(), port));
+
+  Request invite = first;
+  invite.cseq = 2;
+  invite.branch = "z9hG4bK-robust-ports-2";
+  invite.authorization = alice_authorization(header_value(challenge, "Proxy-Authenticate"),
+                                             "sip:1002@127.0.0.1:" + std::to_string(port));
+  invite.sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio 4000 RTP/AVP 0\r\n";
+  udp.send(request_text(invite, udp.port(), port));
+  auto refused = udp.final_response();
+  EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
+  EXPECT_EQ(header_value(refused, "Retry-After"), "9") << refused;
+  for (int fd : held) ::close(fd);
 }
 
 }  // namespace

@@ -10,15 +10,10 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
-namespace sip = dialtone::plugins::backend::sip;
-using dialtone::testing::free_port;
-using dialtone::testing::run_sipp;
-using dialtone::testing::SipTestHost;
-using dialtone::testing::scenario;
 using dialtone::testing::eventually;
+using dialtone::testing::TwoPartyCallTest;
 
 namespace {
 
@@ -29,63 +24,15 @@ std::string logged(const std::string& out, const std::string& key) {
   return {};
 }
 
-class SessionTest : public ::testing::Test {
+class SessionTest : public TwoPartyCallTest {
  protected:
-  static void SetUpTestSuite() {
-    host_ = new SipTestHost();
-    host_->add_line("alice", "alicepw", "1001");
-    host_->add_line("bob", "bobpw", "1002");
-  }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
-  }
-
-  void start_plugin(std::map<std::string, std::string> extra = {}) {
-    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
-                                              {"sip.node", "session-test"},
+  void start_plugin(const std::map<std::string, std::string>& extra = {}) {
+    std::map<std::string, std::string> values{{"sip.node", "session-test"},
                                               {"rtp.bind", "127.0.0.2"},
                                               {"rtp.port_min", "28000"},
                                               {"rtp.port_max", "28999"}};
     for (auto& [k, v] : extra) values[k] = v;
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options(values)));
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
-  }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-  }
-
-  std::vector<std::string> base(const std::string& file) {
-    return {"-sf", scenario(file), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p",
-            std::to_string(free_port()), "-mp", std::to_string(free_port()), "-m", "1",
-            "-timeout", "30s", "-timeout_error", "-trace_logs"};
-  }
-
-  // Registers bob on a SIPp callee running `file` (with `keys`).
-  void callee(const std::string& file, std::vector<std::string> keys = {}) {
-    auto args = base(file);
-    int port = std::stoi(args[7]);
-    args.insert(args.end(), keys.begin(), keys.end());
-    callee_ = std::async(std::launch::async, [this, args] { return run_sipp(args, &callee_out_); });
-    std::string out;
-    std::vector<std::string> reg{target_, "-sf", scenario("register.xml"), "-i", "127.0.0.1", "-p",
-                                 std::to_string(free_port()), "-m", "1", "-au", "bob", "-ap", "bobpw",
-                                 "-key", "user", "bob", "-key", "contact_port", std::to_string(port),
-                                 "-key", "expires", "3600", "-timeout", "25s", "-timeout_error"};
-    ASSERT_EQ(run_sipp(reg, &out), 0) << out;
-  }
-
-  // alice calls 1002 running `file` (with `keys`).
-  int caller(const std::string& file, std::string* out, std::vector<std::string> keys = {}) {
-    auto args = base(file);
-    args.insert(args.begin(), target_);
-    std::vector<std::string> extra{"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    args.insert(args.end(), keys.begin(), keys.end());
-    return run_sipp(args, out);
+    TwoPartyCallTest::start_plugin(values);
   }
 
   // The plugin still answers calls: a plain call goes through and every
@@ -95,18 +42,10 @@ class SessionTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(callee("uas_answer.xml"));
     std::string out;
     EXPECT_EQ(caller("uac_call_hangup.xml", &out), 0) << out;
-    EXPECT_EQ(callee_.get(), 0) << callee_out_;
+    EXPECT_EQ(bob_.finish(), 0) << bob_.out;
     EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
   }
-
-  static SipTestHost* host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string target_;
-  std::future<int> callee_;
-  std::string callee_out_;
 };
-
-SipTestHost* SessionTest::host_ = nullptr;
 
 TEST_F(SessionTest, CallerAskingForTimersGetsSessionExpiresAndRequireTimer) {
   ASSERT_NO_FATAL_FAILURE(start_plugin());
@@ -114,7 +53,7 @@ TEST_F(SessionTest, CallerAskingForTimersGetsSessionExpiresAndRequireTimer) {
   std::string out;
   // uac_timer.xml fails unless the 200 has Session-Expires ;refresher=uac and Require: timer.
   EXPECT_EQ(caller("uac_timer.xml", &out, {"-key", "se", "1800"}), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "SE"), "1800;refresher=uac") << out;
   still_serving();
 }
@@ -124,7 +63,7 @@ TEST_F(SessionTest, TooSmallSessionExpiresGets422WithMinSeAndTheRetrySucceeds) {
   ASSERT_NO_FATAL_FAILURE(callee("uas_answer.xml"));
   std::string out;
   EXPECT_EQ(caller("uac_timer_422.xml", &out, {"-key", "se", "30"}), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "MINSE"), "90") << out;
   EXPECT_EQ(logged(out, "SE"), "90;refresher=uac") << out;
   still_serving();
@@ -137,7 +76,7 @@ TEST_F(SessionTest, CallerThatNeverRefreshesIsHungUpOnBothLegs) {
   ASSERT_NO_FATAL_FAILURE(callee("uas_answer.xml"));  // waits for a BYE
   std::string out;
   EXPECT_EQ(caller("uac_timer_expire.xml", &out, {"-key", "se", "6"}), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   // The call ends with 408 (no refresh) on the bus.
   EXPECT_TRUE(eventually([&] {
     for (auto& e : host_->test_bus().events())
@@ -154,7 +93,7 @@ TEST_F(SessionTest, DialtoneRefreshesACallerThatAllowsUpdateWithUpdate) {
   std::string out;
   // The caller waits for the refresh (due after 3 s) before hanging up.
   EXPECT_EQ(caller("uac_timer_refresh_update.xml", &out, {"-key", "se", "6"}), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "REFRESH"), "UPDATE") << out;
   still_serving();
 }
@@ -164,7 +103,7 @@ TEST_F(SessionTest, DialtoneRefreshesACallerWithoutUpdateByReInvite) {
   ASSERT_NO_FATAL_FAILURE(callee("uas_answer.xml"));
   std::string out;
   EXPECT_EQ(caller("uac_timer_refresh_invite.xml", &out, {"-key", "se", "6"}), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "REFRESH"), "INVITE") << out;
   still_serving();
 }
@@ -176,8 +115,8 @@ TEST_F(SessionTest, CalleeImposingATimerIsRefreshedByDialtone) {
   ASSERT_NO_FATAL_FAILURE(callee("uas_timer_refresh.xml", {"-key", "se", "6"}));
   std::string out;
   EXPECT_EQ(caller("uac_call_remote_hangup.xml", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
-  EXPECT_EQ(logged(callee_out_, "REFRESH"), "UPDATE") << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
+  EXPECT_EQ(logged(bob_.out, "REFRESH"), "UPDATE") << bob_.out;
   still_serving();
 }
 
@@ -187,7 +126,7 @@ TEST_F(SessionTest, CallerRequiring100relGetsAReliable180AndItsPrackIsAnswered) 
   ASSERT_NO_FATAL_FAILURE(callee("uas_answer_early.xml"));
   std::string out;
   EXPECT_EQ(caller("uac_100rel.xml", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "REQUIRE"), "100rel") << out;
   EXPECT_EQ(logged(out, "PRACK_OK"), "PRACK") << out;
   EXPECT_EQ(logged(out, "INVITE_OK"), "INVITE") << out;
@@ -199,7 +138,7 @@ TEST_F(SessionTest, CallerOnlySupporting100relGetsAReliable180WhenConfiguredTo) 
   ASSERT_NO_FATAL_FAILURE(callee("uas_answer_early.xml"));
   std::string out;
   EXPECT_EQ(caller("uac_100rel_supported.xml", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "REQUIRE"), "100rel") << out;
   EXPECT_EQ(logged(out, "PRACK_OK"), "PRACK") << out;
   still_serving();
@@ -212,12 +151,8 @@ TEST_F(SessionTest, CallerThatNeverPracksGets503AndTheCalleeIsCancelled) {
   host_->sql("UPDATE confd_users SET ring_seconds = 45 WHERE firstname = 'bob'");
   ASSERT_NO_FATAL_FAILURE(callee("uas_ring_cancel.xml", {"-timeout", "38s"}));
   std::string out;
-  auto args = base("uac_100rel_no_prack.xml");
-  args.insert(args.begin(), target_);
-  args.insert(args.end(), {"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
-                           "-timeout", "38s"});
-  EXPECT_EQ(run_sipp(args, &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(caller("uac_100rel_no_prack.xml", &out, {"-timeout", "38s"}), 0) << out;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_TRUE(host_->logger().contains("did not PRACK a reliable provisional response"));
   host_->sql("UPDATE confd_users SET ring_seconds = 30 WHERE firstname = 'bob'");
   still_serving();
@@ -228,9 +163,9 @@ TEST_F(SessionTest, ReliableRingingFromTheCalleeIsPrackedAndTheCallCompletes) {
   ASSERT_NO_FATAL_FAILURE(callee("uas_100rel.xml"));
   std::string out;
   EXPECT_EQ(caller("uac_call_hangup.xml", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
-  auto rack = logged(callee_out_, "RACK");
-  EXPECT_EQ(rack.rfind("1", 0), 0u) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
+  auto rack = logged(bob_.out, "RACK");
+  EXPECT_EQ(rack.rfind("1", 0), 0u) << bob_.out;
   EXPECT_TRUE(host_->test_bus().wait_for("sip.call.answered", std::chrono::seconds(10)));
   still_serving();
 }
@@ -238,10 +173,7 @@ TEST_F(SessionTest, ReliableRingingFromTheCalleeIsPrackedAndTheCallCompletes) {
 TEST_F(SessionTest, InviteRequiringAnUnknownExtensionGets420WithUnsupported) {
   ASSERT_NO_FATAL_FAILURE(start_plugin());
   std::string out;
-  auto args = base("uac_call_420.xml");
-  args.insert(args.begin(), target_);
-  args.insert(args.end(), {"-s", "1002", "-key", "user", "alice"});
-  EXPECT_EQ(run_sipp(args, &out), 0) << out;
+  EXPECT_EQ(client("uac_call_420.xml", {"-s", "1002", "-key", "user", "alice"}, &out), 0) << out;
   EXPECT_EQ(logged(out, "UNSUPPORTED"), "unknown-ext") << out;
   still_serving();
 }
@@ -251,7 +183,7 @@ TEST_F(SessionTest, ReInviteRequiringAnUnknownExtensionGets420AndTheCallGoesOn) 
   ASSERT_NO_FATAL_FAILURE(callee("uas_answer.xml"));  // answers, waits for the BYE
   std::string out;
   EXPECT_EQ(caller("uac_reinvite_420.xml", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   EXPECT_EQ(logged(out, "UNSUPPORTED"), "unknown-ext") << out;
   still_serving();
 }

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,22 +55,29 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   calls_ = std::make_shared<kernel::CallCoreImpl>(bus_, log_);
   (void)services_.provide<sdk::CallCore>("", calls_);
   pool_ = std::make_unique<kernel::ThreadPool>(2, &log_);
-  auto store = kernel::PgStore::open(kernel::StoreConfig{test_dsn()}, bus_, log_);
+  dsn_ = test_dsn();
+  auto store = kernel::PgStore::open(kernel::StoreConfig{dsn_}, bus_, log_);
   if (!store) throw std::runtime_error("store: " + store.error().message);
   store_ = std::move(*store);
   if (auto s = store_->migrate(plugins::api::confd::kOwner, plugins::api::confd::migrations()); !s)
     throw std::runtime_error("confd schema: " + s.error().message);
   if (auto r = store_->exec("INSERT INTO confd_contexts (name) VALUES ('default')"); !r)
     throw std::runtime_error(r.error().message);
+  // api.confd's configuration service, as the kernel would have it.
+  config_ = std::make_shared<plugins::api::confd::ConfigServiceImpl>(*store_, bus_, *pool_, log_);
+  if (auto s = config_->start(); !s) throw std::runtime_error("config: " + s.error().message);
+  (void)services_.provide<sdk::ConfigService>("", config_);
   kernel::LuaConfig cfg;
   cfg.script = script.empty() ? std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua" : script;
   cfg.states = 2;
   cfg.module_paths = {cfg.script.parent_path(), SIP_LUA_LIB_DIR};
   lua_ = std::make_unique<kernel::LuaHostImpl>(cfg, log_);
   if (auto s = lua_->start(); !s) throw std::runtime_error("lua: " + s.error().message);
+  if (auto s = config_->export_lua(*lua_); !s) throw std::runtime_error("config lua: " + s.error().message);
 }
 
 SipTestHost::~SipTestHost() {
+  config_->stop();
   calls_->stop();
   lua_->stop();
   pool_->shutdown();
@@ -81,6 +89,7 @@ std::string SipTestHost::sql(const std::string& statement, const std::vector<std
   for (auto& v : params) p.emplace_back(v);
   auto r = store_->exec(statement, p);
   if (!r) throw std::runtime_error("sql: " + r.error().message + " in " + statement);
+  refresh_config();
   return r->rows.empty() || r->rows[0].empty() || !r->rows[0][0] ? "" : *r->rows[0][0];
 }
 
@@ -112,7 +121,12 @@ std::string SipTestHost::add_line(const std::string& username, const std::string
     return {};
   });
   if (!s) throw std::runtime_error("add_line: " + s.error().message);
+  refresh_config();
   return user_id;
+}
+
+void SipTestHost::refresh_config() {
+  if (!config_->refresh(std::chrono::seconds(30))) throw std::runtime_error("config: refresh failed");
 }
 
 std::string scenario(const std::string& name) {
@@ -128,16 +142,32 @@ bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeou
   return f();
 }
 
+namespace {
+
+// True when a UDP socket is bound to `port` on any IPv4 address: read from
+// /proc/net/udp ("sl local_address ...", the address as hex IP:port).
+bool udp_port_bound(int port) {
+  std::ifstream in("/proc/net/udp");
+  std::string line;
+  std::getline(in, line);  // header
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local;
+    fields >> slot >> local;
+    if (local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// Only looks: probing by binding the port ourselves would make SIPp's own
+// bind fail whenever it started at that moment (a phone that never answers).
 bool wait_udp_bound(int port) {
-  for (int i = 0; i < 200; ++i) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
-    ::close(fd);
-    if (taken) return true;
+  for (int i = 0; i < 400; ++i) {
+    if (udp_port_bound(port)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;

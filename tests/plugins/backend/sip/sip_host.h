@@ -1,5 +1,5 @@
 // A test host for backend.sip: real PostgreSQL store (fresh database with the
-// confd schema and a few lines), real Lua host running dialplan.lua, a thread
+// confd schema and a few lines) and api.confd's configuration service, real Lua host running dialplan.lua, a thread
 // pool, a capturing bus and logger; plus helpers to run SIPp.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include "kernel/executor/thread_pool.h"
 #include "kernel/lua/lua_host.h"
 #include "kernel/store/pg_store.h"
+#include "plugins/api/confd/config_service.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
 
@@ -67,13 +68,20 @@ class SipTestHost final : public sdk::Host {
   // The kernel's call core, provided as sdk::CallCore to the plugin.
   kernel::CallCoreImpl& calls() { return *calls_; }
   kernel::PgStore& pg() { return *store_; }
+  // The test database, for a connection of the test's own.
+  const std::string& dsn() const { return dsn_; }
 
   // Adds a user with one SIP line `username`/`secret` and extension `exten`
   // in context "default".
   // Returns the user id.
   std::string add_line(const std::string& username, const std::string& secret, const std::string& exten);
-  // Runs one SQL statement on the test database; throws on failure.
+  // Runs one SQL statement on the test database and waits for the
+  // configuration snapshot to hold it; throws on failure.
   std::string sql(const std::string& statement, const std::vector<std::string>& params = {});
+  // Waits for a configuration snapshot holding everything committed so far
+  // (after writing to the store another way than sql()).
+  void refresh_config();
+  plugins::api::confd::ConfigServiceImpl& config() { return *config_; }
 
  private:
   TestLogger log_;
@@ -83,6 +91,8 @@ class SipTestHost final : public sdk::Host {
   std::unique_ptr<kernel::ThreadPool> pool_;
   std::unique_ptr<kernel::PgStore> store_;
   std::unique_ptr<kernel::LuaHostImpl> lua_;
+  std::shared_ptr<plugins::api::confd::ConfigServiceImpl> config_;
+  std::string dsn_;
 };
 
 // A port on 127.0.0.1 free (at the time of asking) for UDP and TCP.
@@ -95,8 +105,9 @@ std::string scenario(const std::string& name);
 bool eventually(const std::function<bool()>& f,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// Waits (at most 10 s) until something listens on UDP 127.0.0.1:`port`: a
-// SIPp phone started in the background is ready to be rung.
+// Waits (at most 20 s) until something listens on UDP `port`: a SIPp phone
+// started in the background is ready to be rung. Reads the kernel's socket
+// table; never binds the port itself.
 bool wait_udp_bound(int port);
 
 // Runs SIPp with `args` (bounded by a timeout) in a scratch folder; returns

@@ -16,65 +16,35 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::run_sipp;
+using dialtone::testing::SipPluginTest;
 using dialtone::testing::SipTestHost;
 using dialtone::testing::scenario;
 using dialtone::testing::wait_udp_bound;
 
 namespace {
 
-class SipTest : public ::testing::Test {
+class SipTest : public SipPluginTest {
  protected:
   static void SetUpTestSuite() {
-    host_ = new SipTestHost();
-    host_->add_line("alice", "alicepw", "1001");
-    host_->add_line("bob", "bobpw", "1002");
-    host_->add_line("carol", "carolpw", "1003");
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}, {"nora", "1014"}, {"erin", "1015"},
+               {"frank", "1016"}});
     // nora: 5 s ring time, forwards to erin on no answer; frank forwards to
     // erin when busy.
-    auto nora = host_->add_line("nora", "norapw", "1014");
-    host_->add_line("erin", "erinpw", "1015");
-    auto frank = host_->add_line("frank", "frankpw", "1016");
     host_->sql("UPDATE confd_users SET ring_seconds = 5, forward_noanswer_enabled = true, "
-               "forward_noanswer_destination = '1015' WHERE id = $1::int", {nora});
+               "forward_noanswer_destination = '1015' WHERE id = $1::int", {user_ids_["nora"]});
     host_->sql("UPDATE confd_users SET forward_busy_enabled = true, "
-               "forward_busy_destination = '1015' WHERE id = $1::int", {frank});
-  }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
+               "forward_busy_destination = '1015' WHERE id = $1::int", {user_ids_["frank"]});
   }
 
   void SetUp() override { start({}); }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-    plugin_.reset();
-  }
-
-  void start(std::map<std::string, std::string> extra) {
-    if (plugin_) plugin_->stop();
-    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
-                                              {"auth.ban_failures", "1000"},
-                                              {"sip.node", "test-node"}};
+  void start(const std::map<std::string, std::string>& extra) {
+    std::map<std::string, std::string> values{{"auth.ban_failures", "1000"}};
     for (auto& [k, v] : extra) values[k] = v;
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options(values)));
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
-  }
-
-  // SIPp as a client of the plugin.
-  int client(const std::string& file, std::vector<std::string> extra, std::string* out) {
-    std::vector<std::string> args{target_, "-sf", scenario(file), "-i", "127.0.0.1", "-p",
-                                  std::to_string(dialtone::testing::free_port()), "-m", "1",
-                                  "-timeout", "25s", "-timeout_error"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_sipp(args, out);
+    start_plugin(values);
   }
 
   int register_line(const std::string& user, const std::string& password, int contact_port,
@@ -136,14 +106,9 @@ class SipTest : public ::testing::Test {
     return r ? std::stoul(r->get(0, "count", "0")) : 0;
   }
 
-  static SipTestHost* host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string target_;
   std::future<int> callee_;
   std::string callee_out_;
 };
-
-SipTestHost* SipTest::host_ = nullptr;
 
 TEST_F(SipTest, RegistersWithDigestAuthAndStoresTheLocation) {
   std::string out;

@@ -16,87 +16,22 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
-namespace sip = dialtone::plugins::backend::sip;
-using dialtone::testing::free_port;
-using dialtone::testing::run_sipp;
-using dialtone::testing::SipTestHost;
-using dialtone::testing::scenario;
 using dialtone::testing::eventually;
-using dialtone::testing::wait_udp_bound;
+using dialtone::testing::SipPluginTest;
 
 namespace {
 
-// A SIPp phone running in the background.
-struct Phone {
-  std::future<int> rc;
-  std::string out;
-  int finish() { return rc.get(); }
-};
-
-class TransferTest : public ::testing::Test {
+class TransferTest : public SipPluginTest {
  protected:
-  static void SetUpTestSuite() {
-    host_ = new SipTestHost();
-    host_->add_line("alice", "alicepw", "1001");
-    host_->add_line("bob", "bobpw", "1002");
-    host_->add_line("carol", "carolpw", "1003");
-  }
-  static void TearDownTestSuite() {
-    delete host_;
-    host_ = nullptr;
-  }
-
+  static void SetUpTestSuite() { make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}}); }
   void SetUp() override {
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options({{"sip.listen", "127.0.0.1:0"},
-                                                           {"sip.node", "transfer-test"},
-                                                           {"qualify.interval", "0s"},
-                                                           {"rtp.bind", "127.0.0.2"},
-                                                           {"rtp.port_min", "28000"},
-                                                           {"rtp.port_max", "28999"}})));
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
-    free_pairs_ = plugin_->media_free_pairs();
-  }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-  }
-
-  std::vector<std::string> base(const std::string& file, int calls) {
-    return {"-sf", scenario(file), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p",
-            std::to_string(free_port()), "-mp", std::to_string(free_port()), "-m",
-            std::to_string(calls), "-timeout", "30s", "-timeout_error", "-trace_logs"};
-  }
-
-  // `user` (password user + "pw") answers on a SIPp callee running `file`
-  // for `calls` calls, registered on its port.
-  void callee(Phone& p, const std::string& user, const std::string& file, int calls = 1) {
-    auto args = base(file, calls);
-    int port = std::stoi(args[7]);
-    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
-    wait_udp_bound(port);
-    std::string out;
-    std::vector<std::string> reg{target_, "-sf", scenario("register.xml"), "-i", "127.0.0.1", "-p",
-                                 std::to_string(free_port()), "-m", "1", "-au", user, "-ap", user + "pw",
-                                 "-key", "user", user, "-key", "contact_port", std::to_string(port),
-                                 "-key", "expires", "3600", "-timeout", "25s", "-timeout_error"};
-    ASSERT_EQ(run_sipp(reg, &out), 0) << out;
-  }
-
-  // `user` calls extension `exten` from a SIPp caller running `file`
-  // (`calls` calls, `more` further SIPp options).
-  void caller(Phone& p, const std::string& user, const std::string& exten, const std::string& file,
-              int calls = 1, const std::vector<std::string>& more = {}) {
-    auto args = base(file, calls);
-    args.insert(args.begin(), target_);
-    std::vector<std::string> extra{"-s", exten, "-au", user, "-ap", user + "pw", "-key", "user", user};
-    extra.insert(extra.end(), more.begin(), more.end());
-    args.insert(args.end(), extra.begin(), extra.end());
-    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+    start_plugin({{"sip.node", "transfer-test"},
+                  {"qualify.interval", "0s"},
+                  {"rtp.bind", "127.0.0.2"},
+                  {"rtp.port_min", "28000"},
+                  {"rtp.port_max", "28999"}});
   }
 
   std::size_t count(const std::string& topic) {
@@ -130,24 +65,7 @@ class TransferTest : public ::testing::Test {
       return false;
     });
   }
-
-  // Nothing left over: no call, every relay port back in the pool.
-  void expect_idle() {
-    EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
-        << host_->calls().channels().size() << " channels left in the call core";
-    EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }))
-        << plugin_->active_calls() << " calls left";
-    EXPECT_TRUE(eventually([&] { return plugin_->media_free_pairs() == free_pairs_; }))
-        << "relay ports not released";
-  }
-
-  static SipTestHost* host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string target_;
-  std::size_t free_pairs_ = 0;
 };
-
-SipTestHost* TransferTest::host_ = nullptr;
 
 TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
   auto transferred = count("sip.call.transferred");

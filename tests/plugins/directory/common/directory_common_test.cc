@@ -43,15 +43,5 @@ TEST(DirectoryCommon, MatchRankOrdersWholeWordThenPrefixThenAnywhere) {
   EXPECT_EQ(match_rank("paul", "jean"), 3);
 }
 
-TEST(DirectoryCommon, CsvParsingHandlesQuotesDelimitersAndCrlf) {
-  auto rows = parse_csv("a|b|c\r\n\"x|y\"|\"say \"\"hi\"\"\"|\n1|2|3", '|');
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[1][0], "x|y");
-  EXPECT_EQ(rows[1][1], "say \"hi\"");
-  EXPECT_EQ(rows[1][2], "");
-  EXPECT_EQ(rows[2][2], "3");
-  EXPECT_EQ(csv_field("x|y", '|'), "\"x|y\"");
-}
-
 }  // namespace
 }  // namespace dialtone::plugins::directory

@@ -3,7 +3,7 @@
 #include <dialtone/testing/fake_host.h>
 #include <gtest/gtest.h>
 
-#include "plugins/directory/dird/dird_plugin.cc"
+#include "plugins/directory/dird/dird_plugin.h"
 #include "tests/support/openapi_spec.h"
 
 namespace {
@@ -11,7 +11,7 @@ namespace {
 TEST(DirdOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
   dialtone::testing::FakeHost host("directory.dird");
   dialtone::testing::PluginHarness<dialtone::plugins::directory::DirdPlugin> plugin(
-      host, dialtone::plugins::directory::kOptions);
+      host, dialtone::plugins::directory::kDirdOptions);
   ASSERT_TRUE(plugin.run({{"profile.default.sources", ""}}));
   host.http()->set_token(std::nullopt);
 

@@ -11,7 +11,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "plugins/directory/csv/csv_source.h"
-#include "plugins/directory/dird/dird_plugin.cc"
+#include "plugins/directory/dird/dird_plugin.h"
 #include "plugins/directory/personal/personal.h"
 #include "tests/support/pg_fixture.h"
 
@@ -62,7 +62,7 @@ class FavoritesTest : public ::testing::Test {
         "personal", std::make_shared<dir::PersonalSource>(*pc, personal_store_, host_.log())));
     for (auto& r : dir::personal_routes(personal_store_)) ASSERT_TRUE(host_.http()->mount("dird", std::move(r)));
 
-    harness_ = std::make_unique<dialtone::testing::PluginHarness<dir::DirdPlugin>>(host_, dir::kOptions);
+    harness_ = std::make_unique<dialtone::testing::PluginHarness<dir::DirdPlugin>>(host_, dir::kDirdOptions);
     ASSERT_TRUE(harness_->run({{"profile.default.sources", "csv, nouid, personal"},
                                {"profile.default.display", "d"},
                                {"display.d.columns",

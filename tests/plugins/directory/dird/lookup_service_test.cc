@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include <thread>
+#include <future>
 
 #include "plugins/directory/dird/dird_rest.h"
 #include "tests/support/test_logger.h"
@@ -9,14 +9,14 @@
 namespace dialtone::plugins::directory {
 namespace {
 
-using namespace std::chrono_literals;
 
-// An in-memory source; `delay` makes it answer late.
+// An in-memory source; with a `gate` it answers only once the test opens it,
+// so "the service did not wait for it" is decided without a clock.
 class TestSource final : public sdk::DirectorySource {
  public:
   TestSource(std::string name, std::vector<std::map<std::string, std::string>> rows,
-             std::chrono::milliseconds delay = 0ms)
-      : name_(std::move(name)), delay_(delay) {
+             std::shared_future<void> gate = {})
+      : name_(std::move(name)), gate_(std::move(gate)) {
     for (auto& r : rows) {
       sdk::DirectoryEntry e{name_, r.count("id") ? r.at("id") : "", r};
       entries_.push_back(e);
@@ -25,14 +25,14 @@ class TestSource final : public sdk::DirectorySource {
   std::string_view name() const override { return name_; }
   std::string_view type() const override { return "test"; }
   sdk::Result<std::vector<sdk::DirectoryEntry>> search(const sdk::DirectoryQuery& q) override {
-    std::this_thread::sleep_for(delay_);
+    if (gate_.valid()) gate_.wait();
     std::vector<sdk::DirectoryEntry> out;
     for (auto& e : entries_)
       if (fold(e.field("name")).find(fold(q.term)) != std::string::npos) out.push_back(e);
     return out;
   }
   sdk::Result<std::optional<sdk::DirectoryEntry>> first_match(const sdk::DirectoryQuery& q) override {
-    std::this_thread::sleep_for(delay_);
+    if (gate_.valid()) gate_.wait();
     for (auto& e : entries_)
       if (e.field("number") == q.term) return std::optional<sdk::DirectoryEntry>(e);
     return std::optional<sdk::DirectoryEntry>();
@@ -47,12 +47,20 @@ class TestSource final : public sdk::DirectorySource {
 
  private:
   std::string name_;
-  std::chrono::milliseconds delay_;
+  std::shared_future<void> gate_;
   std::vector<sdk::DirectoryEntry> entries_;
 };
 
 class LookupTest : public ::testing::Test {
  protected:
+  // Released before the sources go, so no worker stays blocked in one.
+  void TearDown() override { release(); }
+  void release() {
+    if (!std::exchange(released_, true)) open_gate_.set_value();
+  }
+  std::promise<void> open_gate_;
+  std::shared_future<void> hung_gate_ = open_gate_.get_future().share();
+  bool released_ = false;
   std::map<std::string, std::shared_ptr<sdk::DirectorySource>> sources_;
   dialtone::testing::TestLogger log_;
 
@@ -74,16 +82,16 @@ TEST_F(LookupTest, HangingSourceIsDroppedAndTheOthersAnswerWithinTheProfileTimeo
       "fast", std::vector<std::map<std::string, std::string>>{{{"name", "Alice Abrams"}, {"number", "101"}}});
   sources_["hung"] = std::make_shared<TestSource>(
       "hung", std::vector<std::map<std::string, std::string>>{{{"name", "Alice Hung"}, {"number", "102"}}},
-      3000ms);
+      hung_gate_);
   auto svc = make({{"profile.default.sources", "fast,hung"}, {"profile.default.timeout", "300"}});
-  auto start = std::chrono::steady_clock::now();
+  // `hung` answers only after the lookup returned: a lookup that waited for
+  // it would never return.
   auto r = svc->lookup({"default", "ali", ""});
-  auto took = std::chrono::steady_clock::now() - start;
+  release();
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->entries.size(), 1u);
   EXPECT_EQ(r->entries[0].field("name"), "Alice Abrams");
   EXPECT_EQ(r->failed_sources, std::vector<std::string>{"hung"});
-  EXPECT_LT(took, 2000ms);  // the issue asks: answer within the profile timeout (generous bound)
   EXPECT_TRUE(log_.contains("directory source hung did not answer"));
 }
 
@@ -122,14 +130,16 @@ TEST_F(LookupTest, ReverseTakesTheFirstSourceInProfileOrderWithoutWaitingForLate
       "first", std::vector<std::map<std::string, std::string>>{{{"name", "Desk"}, {"number", "555"}}});
   sources_["slow"] = std::make_shared<TestSource>(
       "slow", std::vector<std::map<std::string, std::string>>{{{"name", "Other"}, {"number", "555"}}},
-      3000ms);
-  auto svc = make({{"profile.default.sources", "first,slow"}, {"profile.default.reverse_timeout", "5000"}});
-  auto start = std::chrono::steady_clock::now();
+      hung_gate_);
+  // `slow` answers only after the reverse lookup returned; had the lookup
+  // waited for it, it would have run into the timeout and said so.
+  auto svc = make({{"profile.default.sources", "first,slow"}, {"profile.default.reverse_timeout", "20000"}});
   auto r = svc->reverse({"default", "555", ""});
+  release();
   ASSERT_TRUE(r);
   ASSERT_TRUE(r->has_value());
   EXPECT_EQ((*r)->field("name"), "Desk");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+  EXPECT_FALSE(log_.contains("did not answer"));
   auto none = svc->reverse({"default", "999", ""});
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->has_value());

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/personal/personal_plugin.cc"
+#include "plugins/directory/personal/personal_plugin.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -18,7 +18,7 @@ TEST(PersonalOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
   host.set_store(store->get());
   {
     dialtone::testing::PluginHarness<dialtone::plugins::directory::PersonalPlugin> plugin(
-        host, dialtone::plugins::directory::kOptions);
+        host, dialtone::plugins::directory::kPersonalOptions);
     ASSERT_TRUE(plugin.run({}));
     host.http()->set_token(std::nullopt);
 
@@ -31,8 +31,9 @@ TEST(PersonalOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
     std::map<std::string, std::string> mounted;
     for (auto& m : host.http()->routes()) {
       EXPECT_EQ(m.listener, "dird") << m.route.path;
-      if (m.route.auth == dialtone::sdk::RouteAuth::token)
+      if (m.route.auth == dialtone::sdk::RouteAuth::token) {
         EXPECT_EQ(host.http()->call(m.route.method, m.route.path).status, 401) << m.route.path;
+      }
       mounted[dialtone::testing::route_key(m.route.method, m.route.path)] = m.route.acl;
     }
     EXPECT_EQ(spec.operations, mounted);

@@ -5,7 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/personal/personal_plugin.cc"
+#include "plugins/directory/personal/personal_plugin.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -32,7 +32,7 @@ class PersonalTest : public ::testing::Test {
     store_ = std::move(*s);
     host_.set_store(store_.get());
     harness_ = std::make_unique<dialtone::testing::PluginHarness<PersonalPlugin>>(
-        host_, dialtone::plugins::directory::kOptions);
+        host_, dialtone::plugins::directory::kPersonalOptions);
     ASSERT_TRUE(harness_->run({{"source.personal.searched_columns", "firstname,lastname,company"},
                                {"source.personal.first_matched_columns", "number,mobile"},
                                {"source.personal.format_columns", "name = {firstname} {lastname}"}}));
@@ -145,7 +145,8 @@ TEST_F(PersonalTest, ImportReportsFailedLinesAndExportRoundTrips) {
   auto exp = call("GET", "/0.1/personal?format=text/csv");
   ASSERT_EQ(exp.status, 200);
   EXPECT_EQ(exp.content_type.rfind("text/csv", 0), 0u);
-  EXPECT_EQ(exp.body.substr(0, exp.body.find('\n')), "company,email,fax,firstname,lastname,mobile,number");
+  // RFC 4180 records end in CRLF, as xivo-dird's csv writer ends them.
+  EXPECT_EQ(exp.body.substr(0, exp.body.find("\r\n")), "company,email,fax,firstname,lastname,mobile,number");
   EXPECT_NE(exp.body.find("\"Hawking, Inc\",,,Stephen,Hawking,,4444"), std::string::npos) << exp.body;
 
   // The export imports into another user's contacts unchanged.

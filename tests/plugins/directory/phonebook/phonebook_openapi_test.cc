@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/phonebook/phonebook_plugin.cc"
+#include "plugins/directory/phonebook/phonebook_plugin.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -18,7 +18,7 @@ TEST(PhonebookOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
   host.set_store(store->get());
   {
     dialtone::testing::PluginHarness<dialtone::plugins::directory::PhonebookPlugin> plugin(
-        host, dialtone::plugins::directory::kOptions);
+        host, dialtone::plugins::directory::kPhonebookOptions);
     ASSERT_TRUE(plugin.run({{"source.pb.phonebook_name", "main"}}));
     host.http()->set_token(std::nullopt);
 
@@ -31,8 +31,9 @@ TEST(PhonebookOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
     std::map<std::string, std::string> mounted;
     for (auto& m : host.http()->routes()) {
       EXPECT_EQ(m.listener, "dird") << m.route.path;
-      if (m.route.auth == dialtone::sdk::RouteAuth::token)
+      if (m.route.auth == dialtone::sdk::RouteAuth::token) {
         EXPECT_EQ(host.http()->call(m.route.method, m.route.path).status, 401) << m.route.path;
+      }
       mounted[dialtone::testing::route_key(m.route.method, m.route.path)] = m.route.acl;
     }
     EXPECT_EQ(spec.operations, mounted);

@@ -5,7 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "kernel/store/pg_store.h"
-#include "plugins/directory/phonebook/phonebook_plugin.cc"
+#include "plugins/directory/phonebook/phonebook_plugin.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -29,7 +29,7 @@ class PhonebookTest : public ::testing::Test {
     store_ = std::move(*s);
     host_.set_store(store_.get());
     harness_ = std::make_unique<dialtone::testing::PluginHarness<PhonebookPlugin>>(
-        host_, dialtone::plugins::directory::kOptions);
+        host_, dialtone::plugins::directory::kPhonebookOptions);
   }
   void TearDown() override {
     harness_.reset();

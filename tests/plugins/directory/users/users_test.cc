@@ -4,7 +4,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/schema.h"
-#include "plugins/directory/users/users_plugin.cc"
+#include "plugins/directory/users/users_plugin.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -28,7 +28,7 @@ class UsersTest : public ::testing::Test {
     store_ = std::move(*s);
     host_.set_store(store_.get());
     harness_ = std::make_unique<dialtone::testing::PluginHarness<UsersPlugin>>(
-        host_, dialtone::plugins::directory::kOptions);
+        host_, dialtone::plugins::directory::kUsersOptions);
   }
   void TearDown() override {
     harness_.reset();

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "plugins/directory/phonebook/contact_table.h"
+#include "plugins/directory/common/contact_table.h"
 
 namespace dialtone::plugins::directory {
 

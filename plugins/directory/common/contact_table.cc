@@ -1,4 +1,6 @@
-#include "plugins/directory/phonebook/contact_table.h"
+#include "plugins/directory/common/contact_table.h"
+
+#include <dialtone/text.h>
 
 #include <dialtone/http.h>
 #include <rapidjson/document.h>
@@ -10,14 +12,7 @@ namespace {
 
 std::string quote(std::string_view s) { return "\"" + sdk::json_escape(s) + "\""; }
 
-std::string like_contains(std::string_view folded) {
-  std::string out = "%";
-  for (char c : folded) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
-}
+std::string like_contains(std::string_view folded) { return "%" + sdk::text::like_escape(folded) + "%"; }
 
 bool is_number(std::string_view n) {
   if (n.empty()) return false;
@@ -108,18 +103,7 @@ std::string contact_json(const Contact& c) {
   return fields_json(f);
 }
 
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
+bool is_uuid(std::string_view s) { return sdk::text::is_uuid(s); }
 
 ContactTable::ContactTable(sdk::Store& store, std::string table, std::string scope_column, Expand expand)
     : store_(store), table_(std::move(table)), scope_(std::move(scope_column)), expand_(expand) {}

@@ -1,4 +1,4 @@
-#include "plugins/directory/phonebook/rest_util.h"
+#include "plugins/directory/common/rest_util.h"
 
 #include <algorithm>
 

@@ -1,0 +1,376 @@
+// The `config` Lua module: the dialplan's view of users, groups, routes and
+// permissions, read from the snapshot (no SQL, no suspension), and the
+// feature-code writes, which go through ConfigService like a confd PUT.
+// Table shapes are those lua-dialplan/lib/*.lua document.
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "plugins/api/confd/config_service.h"
+
+namespace dialtone::plugins::api::confd {
+namespace {
+
+using sdk::ConfigSnapshot;
+using sdk::LuaTable;
+using sdk::LuaValue;
+using sdk::LuaValues;
+using Table = std::shared_ptr<LuaTable>;
+
+// The longest forward destination api.confd accepts.
+constexpr std::size_t kMaxDestination = 128;
+
+LuaValue lua_from_json(const rapidjson::Value& v) {
+  if (v.IsNull()) return {};
+  if (v.IsBool()) return v.GetBool();
+  if (v.IsInt64()) return static_cast<std::int64_t>(v.GetInt64());
+  if (v.IsNumber()) return v.GetDouble();
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  auto t = std::make_shared<LuaTable>();
+  if (v.IsArray())
+    for (auto& e : v.GetArray()) t->array.push_back(lua_from_json(e));
+  if (v.IsObject())
+    for (auto& m : v.GetObject())
+      t->fields[std::string(m.name.GetString(), m.name.GetStringLength())] = lua_from_json(m.value);
+  return t;
+}
+
+LuaValue lua_from_json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  if (d.HasParseError()) return {};
+  return lua_from_json(static_cast<const rapidjson::Value&>(d));
+}
+
+// NULL columns are absent fields, as when the rows came from json_build_object.
+void set(LuaTable& t, const char* key, const std::optional<std::string>& v) {
+  if (v) t.fields[key] = *v;
+}
+void set(LuaTable& t, const char* key, const std::optional<int>& v) {
+  if (v) t.fields[key] = *v;
+}
+
+std::string arg_string(const LuaValues& args, std::size_t i) {
+  if (i >= args.size()) return {};
+  if (auto* s = args[i].as_string()) return *s;
+  if (auto n = args[i].as_int()) return std::to_string(*n);
+  return {};
+}
+
+std::int64_t arg_id(const LuaValues& args, std::size_t i) {
+  if (i >= args.size()) return 0;
+  if (auto n = args[i].as_int(); n && *n > 0 && *n < 1000000000) return *n;
+  if (auto* s = args[i].as_string();
+      s && !s->empty() && s->size() <= 9 &&
+      std::all_of(s->begin(), s->end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return std::atoll(s->c_str());
+  return 0;
+}
+
+Table usernames(const ConfigSnapshot& s, const std::vector<std::int64_t>& line_ids) {
+  auto t = std::make_shared<LuaTable>();
+  for (auto id : line_ids)
+    if (auto* l = s.line(id); l && !l->username.empty()) t->array.emplace_back(l->username);
+  return t;
+}
+
+// The user as lib/users.lua reads it; `x` is the extension it was found by.
+LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk::ConfigExtension& x) {
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = u.id;
+  t->fields["uuid"] = u.uuid;
+  t->fields["firstname"] = u.firstname;
+  set(*t, "lastname", u.lastname);
+  set(*t, "mobile_phone_number", u.mobile_phone_number);
+  t->fields["outgoing_caller_id"] = u.outgoing_caller_id.value_or("default");
+  t->fields["simultaneous_calls"] = u.simultaneous_calls;
+  t->fields["ring_seconds"] = u.ring_seconds;
+  t->fields["dnd"] = u.dnd;
+  for (auto [name, f] : {std::pair{"unconditional", &u.forward_unconditional}, std::pair{"busy", &u.forward_busy},
+                         std::pair{"noanswer", &u.forward_noanswer}}) {
+    t->fields[std::string("forward_") + name + "_enabled"] = f->enabled;
+    if (f->destination) t->fields[std::string("forward_") + name + "_destination"] = *f->destination;
+  }
+  t->fields["exten"] = x.exten;
+  t->fields["context"] = x.context;
+  t->fields["lines"] = usernames(s, u.line_ids);
+  return t;
+}
+
+// The user's own extension: on the main line first, then the lowest id.
+const sdk::ConfigExtension* main_extension(const ConfigSnapshot& s, const sdk::ConfigUser& u) {
+  const sdk::ConfigExtension* best = nullptr;
+  bool best_main = false;
+  for (auto lid : u.line_ids) {
+    auto* l = s.line(lid);
+    if (!l) continue;
+    bool main = u.main_line_id == lid;
+    for (auto xid : l->extension_ids) {
+      auto* x = s.extension(xid);
+      if (!x || x->commented) continue;
+      if (!best || (main && !best_main) || (main == best_main && x->id < best->id)) {
+        best = x;
+        best_main = main;
+      }
+    }
+  }
+  return best;
+}
+
+LuaValue user_by_exten(const ConfigSnapshot& s, const std::string& exten, const std::string& context) {
+  auto* x = s.extension(exten, context);
+  if (!x || x->commented) return {};
+  const sdk::ConfigUser* best = nullptr;
+  for (auto lid : s.lines_of(x->id)) {
+    auto* l = s.line(lid);
+    for (auto uid : l->user_ids) {
+      auto* u = s.user(uid);
+      if (!u || !u->enabled) continue;
+      if (!best || (u->main_line_id == lid && best->main_line_id != lid)) best = u;
+    }
+  }
+  return best ? user_view(s, *best, *x) : LuaValue();
+}
+
+LuaValue user_by_id(const ConfigSnapshot& s, std::int64_t id) {
+  auto* u = s.user(id);
+  if (!u || !u->enabled) return {};
+  auto* x = main_extension(s, *u);
+  return x ? user_view(s, *u, *x) : LuaValue();
+}
+
+// The group as lib/groups.lua reads it, enabled members in position order.
+LuaValue group_view(const ConfigSnapshot& s, const sdk::ConfigGroup& g, const sdk::ConfigExtension* x) {
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = g.id;
+  t->fields["name"] = g.name;
+  set(*t, "label", g.label);
+  t->fields["ring_strategy"] = g.ring_strategy;
+  set(*t, "timeout", g.timeout);
+  set(*t, "preprocess_subroutine", g.preprocess_subroutine);
+  if (x) {
+    t->fields["exten"] = x->exten;
+    t->fields["context"] = x->context;
+  }
+  auto members = std::make_shared<LuaTable>();
+  for (auto uid : g.member_user_ids) {
+    auto* u = s.user(uid);
+    if (!u || !u->enabled) continue;
+    auto m = std::make_shared<LuaTable>();
+    m->fields["user_id"] = u->id;
+    m->fields["firstname"] = u->firstname;
+    set(*m, "lastname", u->lastname);
+    m->fields["lines"] = usernames(s, u->line_ids);
+    members->array.emplace_back(m);
+  }
+  t->fields["members"] = members;
+  return t;
+}
+
+LuaValue group_by_exten(const ConfigSnapshot& s, const std::string& exten, const std::string& context) {
+  auto* x = s.extension(exten, context);
+  if (!x || x->commented) return {};
+  auto gid = ConfigSnapshot::find(s.group_of_extension_, x->id);
+  auto* g = gid ? s.group(*gid) : nullptr;
+  return g && g->enabled ? group_view(s, *g, x) : LuaValue();
+}
+
+LuaValue group_by_id(const ConfigSnapshot& s, std::int64_t id) {
+  auto* g = s.group(id);
+  if (!g || !g->enabled) return {};
+  const sdk::ConfigExtension* x = nullptr;
+  for (auto xid : g->extension_ids)
+    if (auto* e = s.extension(xid); e && !e->commented) {
+      x = e;
+      break;
+    }
+  return group_view(s, *g, x);
+}
+
+LuaValue callpermissions(const ConfigSnapshot& s, std::int64_t user_id) {
+  auto t = std::make_shared<LuaTable>();
+  auto* u = s.user(user_id);
+  if (!u) return t;
+  for (auto cid : u->callpermission_ids) {
+    auto* c = ConfigSnapshot::find(s.callpermissions, cid);
+    if (!c || !c->enabled) continue;
+    auto p = std::make_shared<LuaTable>();
+    p->fields["id"] = c->id;
+    p->fields["name"] = c->name;
+    p->fields["mode"] = c->mode;
+    auto ext = std::make_shared<LuaTable>();
+    for (auto& e : c->extensions) ext->array.emplace_back(e);
+    p->fields["extensions"] = ext;
+    p->fields["password_protected"] = c->password_protected;
+    t->array.emplace_back(p);
+  }
+  return t;
+}
+
+LuaValue incalls(const ConfigSnapshot& s, const std::string& context) {
+  auto t = std::make_shared<LuaTable>();
+  for (auto& [id, i] : s.incalls)
+    for (auto xid : i.extension_ids) {
+      auto* x = s.extension(xid);
+      if (!x || x->commented || x->context != context) continue;
+      auto e = std::make_shared<LuaTable>();
+      e->fields["id"] = i.id;
+      e->fields["exten"] = x->exten;
+      e->fields["context"] = x->context;
+      e->fields["destination"] = lua_from_json(i.destination);
+      set(*e, "caller_id_mode", i.caller_id_mode);
+      set(*e, "caller_id_name", i.caller_id_name);
+      set(*e, "preprocess_subroutine", i.preprocess_subroutine);
+      t->array.emplace_back(e);
+    }
+  return t;
+}
+
+LuaValue outcalls(const ConfigSnapshot& s) {
+  std::vector<const sdk::ConfigOutcall*> list;
+  for (auto& [id, o] : s.outcalls)
+    if (o.enabled) list.push_back(&o);
+  std::stable_sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->priority < b->priority; });
+  auto t = std::make_shared<LuaTable>();
+  for (auto* o : list) {
+    auto e = std::make_shared<LuaTable>();
+    e->fields["id"] = o->id;
+    e->fields["name"] = o->name;
+    e->fields["priority"] = o->priority;
+    e->fields["internal_caller_id"] = o->internal_caller_id;
+    set(*e, "preprocess_subroutine", o->preprocess_subroutine);
+    set(*e, "ring_time", o->ring_time);
+    e->fields["patterns"] = lua_from_json(o->patterns);
+    auto trunks = std::make_shared<LuaTable>();
+    for (auto tid : o->trunk_ids) {
+      auto* tr = s.trunk(tid);
+      if (!tr || !tr->has_endpoint) continue;
+      auto x = std::make_shared<LuaTable>();
+      x->fields["id"] = tr->id;
+      x->fields["name"] = tr->username;
+      x->fields["host"] = tr->host;
+      set(*x, "context", tr->context);
+      trunks->array.emplace_back(x);
+    }
+    e->fields["trunks"] = trunks;
+    t->array.emplace_back(e);
+  }
+  return t;
+}
+
+LuaValues failure(const std::string& reason) { return {LuaValue(), reason}; }
+
+bool valid_destination(const std::string& d) {
+  return !d.empty() && d.size() <= kMaxDestination && std::all_of(d.begin(), d.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || c == '*' || c == '#' || c == '+';
+         });
+}
+
+}  // namespace
+
+sdk::Status ConfigServiceImpl::export_lua(sdk::LuaHost& lua) {
+  // The Lua states hold these functions beyond a plugin stop: a weak
+  // reference, and an empty snapshot once the service is gone.
+  std::weak_ptr<ConfigServiceImpl> weak = weak_from_this();
+  auto snap = [weak]() -> std::shared_ptr<const ConfigSnapshot> {
+    if (auto self = weak.lock()) return self->snapshot();
+    return std::make_shared<const ConfigSnapshot>();
+  };
+  auto value = [](LuaValue v) { return sdk::LuaReply(LuaValues{std::move(v)}); };
+  return lua.export_module(
+      "config",
+      {{"user_by_exten", "exten: string, context: string", "user: table|nil",
+        "The enabled user owning extension `exten` in `context` (fields in lib/users.lua), or nil.",
+        [snap, value](const LuaValues& args) {
+          return value(user_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
+        }},
+       {"user", "id: integer", "user: table|nil", "The enabled user `id`, or nil.",
+        [snap, value](const LuaValues& args) { return value(user_by_id(*snap(), arg_id(args, 0))); }},
+       {"group_by_exten", "exten: string, context: string", "group: table|nil",
+        "The enabled group owning extension `exten` in `context` (fields in lib/groups.lua), or nil.",
+        [snap, value](const LuaValues& args) {
+          return value(group_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
+        }},
+       {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
+        [snap, value](const LuaValues& args) { return value(group_by_id(*snap(), arg_id(args, 0))); }},
+       {"callpermissions", "user_id: integer", "permissions: table",
+        "The user's enabled call permissions: {{id, name, mode=\"allow\"|\"deny\", extensions, "
+        "password_protected}} (lib/callpermissions.lua applies them).",
+        [snap, value](const LuaValues& args) { return value(callpermissions(*snap(), arg_id(args, 0))); }},
+       {"incalls", "context: string", "incalls: table",
+        "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
+        "caller_id_name, preprocess_subroutine}.",
+        [snap, value](const LuaValues& args) { return value(incalls(*snap(), arg_string(args, 0))); }},
+       {"outcalls", "context: string|nil", "outcalls: table",
+        "Enabled outgoing routes by priority: {id, name, priority, internal_caller_id, "
+        "preprocess_subroutine, ring_time, patterns, trunks = {{id, name, host, context}}}.",
+        [snap, value](const LuaValues&) { return value(outcalls(*snap())); }},
+       {"set_forward", "user_id: integer, kind: string, enabled: boolean, destination: string|nil",
+        "forward: table|nil, reason: string",
+        "Sets the user's forward `kind` (unconditional, busy, noanswer; `all` with enabled=false "
+        "turns the three off) and, when given, its destination; returns {enabled, destination} "
+        "as saved. Saved as PUT /1.1/users/{id}/forwards does (same checks, event and notify).",
+        [weak](const LuaValues& args) {
+          auto uid = arg_id(args, 0);
+          std::string kind = args.size() > 1 && args[1].as_string() ? *args[1].as_string() : "";
+          const bool* flag = args.size() > 2 ? std::get_if<bool>(&args[2].v) : nullptr;
+          std::optional<std::string> destination;
+          if (args.size() > 3 && !args[3].is_nil()) {
+            auto* s = args[3].as_string();
+            if (!s || !valid_destination(*s))
+              return sdk::LuaReply::error(
+                  "config.set_forward: destination must be a number (digits, *, #, +; at most 128)");
+            destination = *s;
+          }
+          if (uid == 0) return sdk::LuaReply::error("config.set_forward: user_id must be a user id");
+          if (!flag) return sdk::LuaReply::error("config.set_forward: enabled must be true or false");
+          bool enabled = *flag;
+          if (kind == "all" && (enabled || destination))
+            return sdk::LuaReply::error(
+                "config.set_forward: kind 'all' only turns forwards off (enabled=false, no destination)");
+          if (kind != "all" && kind != "unconditional" && kind != "busy" && kind != "noanswer")
+            return sdk::LuaReply::error("config.set_forward: kind '" + kind +
+                                        "' is not unconditional, busy, noanswer or all");
+          return sdk::LuaReply::async([weak, uid, kind, enabled, destination](sdk::LuaResume resume) {
+            auto self = weak.lock();
+            if (!self) {
+              resume(failure("the configuration service stopped"));
+              return;
+            }
+            self->set_forward(uid, kind, enabled, destination, [resume](sdk::Result<sdk::ConfigForward> r) {
+              if (!r) {
+                resume(failure(r.error().message));
+                return;
+              }
+              auto t = std::make_shared<LuaTable>();
+              t->fields["enabled"] = r->enabled;
+              t->fields["destination"] = r->destination.value_or("");
+              resume(LuaValues{t});
+            });
+          });
+        }},
+       {"toggle_dnd", "user_id: integer", "enabled: boolean|nil, reason: string",
+        "Turns the user's do-not-disturb on when it is off and off when it is on; returns the "
+        "new state. Saved as PUT /1.1/users/{id}/services/dnd does.",
+        [weak](const LuaValues& args) {
+          auto uid = arg_id(args, 0);
+          if (uid == 0) return sdk::LuaReply::error("config.toggle_dnd: user_id must be a user id");
+          return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
+            auto self = weak.lock();
+            if (!self) {
+              resume(failure("the configuration service stopped"));
+              return;
+            }
+            self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
+              if (!r) {
+                resume(failure(r.error().message));
+                return;
+              }
+              resume(LuaValues{*r});
+            });
+          });
+        }}});
+}
+
+}  // namespace dialtone::plugins::api::confd

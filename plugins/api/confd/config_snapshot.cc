@@ -1,0 +1,283 @@
+#include "plugins/api/confd/config_snapshot.h"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace dialtone::plugins::api::confd {
+namespace {
+
+using Row = std::vector<std::optional<std::string>>;
+
+std::int64_t num(const Row& r, std::size_t i) { return r[i] ? std::atoll(r[i]->c_str()) : 0; }
+std::string text(const Row& r, std::size_t i) { return r[i] ? *r[i] : std::string(); }
+std::optional<std::string> opt(const Row& r, std::size_t i) { return r[i]; }
+bool flag(const Row& r, std::size_t i) { return r[i] && *r[i] == "t"; }
+std::optional<int> opt_int(const Row& r, std::size_t i) {
+  if (!r[i]) return std::nullopt;
+  return std::atoi(r[i]->c_str());
+}
+
+std::vector<std::string> string_list(const std::string& json) {
+  std::vector<std::string> out;
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsArray()) return out;
+  for (auto& v : d.GetArray())
+    if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+  return out;
+}
+
+// Each query is one table (or one link table) in a fixed column order.
+constexpr const char* kUsers =
+    "SELECT id, uuid, firstname, lastname, mobile_phone_number, outgoing_caller_id, enabled, "
+    "simultaneous_calls, ring_seconds, forward_busy_enabled, forward_busy_destination, "
+    "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
+    "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled "
+    "FROM confd_users";
+constexpr const char* kLines =
+    "SELECT l.id, l.context, l.position, l.caller_id_name, l.caller_id_num, l.device_id, "
+    "l.provisioning_code, e.username, e.secret, e.host, e.options::text "
+    "FROM confd_lines l LEFT JOIN confd_endpoints_sip e ON e.id = l.endpoint_sip_id";
+constexpr const char* kUserLines = "SELECT user_id, line_id, main_user, main_line FROM confd_user_lines";
+constexpr const char* kExtensions = "SELECT id, exten, context, commented FROM confd_extensions";
+constexpr const char* kLineExtensions = "SELECT line_id, extension_id FROM confd_line_extensions ORDER BY extension_id";
+constexpr const char* kContexts = "SELECT id, name, type, enabled FROM confd_contexts";
+constexpr const char* kIncalls =
+    "SELECT id, destination::text, caller_id_mode, caller_id_name, preprocess_subroutine FROM confd_incalls";
+constexpr const char* kIncallExtensions =
+    "SELECT incall_id, extension_id FROM confd_incall_extensions ORDER BY extension_id";
+constexpr const char* kTrunks =
+    "SELECT t.id, t.context, e.username, e.secret, e.host, e.options::text, e.id IS NOT NULL "
+    "FROM confd_trunks t LEFT JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id";
+constexpr const char* kOutcalls =
+    "SELECT id, name, priority, internal_caller_id, enabled, preprocess_subroutine, ring_time, "
+    "patterns::text FROM confd_outcalls";
+constexpr const char* kOutcallTrunks =
+    "SELECT outcall_id, trunk_id FROM confd_outcall_trunks ORDER BY outcall_id, position";
+constexpr const char* kGroups =
+    "SELECT id, name, ring_strategy, label, preprocess_subroutine, timeout, enabled FROM confd_groups";
+constexpr const char* kGroupMembers =
+    "SELECT group_id, user_id FROM confd_group_members ORDER BY group_id, position, user_id";
+constexpr const char* kGroupExtensions =
+    "SELECT group_id, extension_id FROM confd_group_extensions ORDER BY extension_id";
+constexpr const char* kCallPermissions =
+    "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled FROM confd_callpermissions";
+constexpr const char* kUserCallPermissions =
+    "SELECT user_id, callpermission_id FROM confd_user_callpermissions ORDER BY callpermission_id";
+
+}  // namespace
+
+sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& store, std::uint64_t version) {
+  auto s = std::make_shared<sdk::ConfigSnapshot>();
+  s->version = version;
+  auto st = store.transaction([&](sdk::Transaction& tx) -> sdk::Status {
+    if (auto r = tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r.error();
+    auto each = [&](const char* sql, const std::function<void(const Row&)>& f) -> sdk::Status {
+      auto r = tx.exec(sql);
+      if (!r) return r.error();
+      for (auto& row : r->rows) f(row);
+      return {};
+    };
+    std::vector<std::function<sdk::Status()>> steps = {
+        [&] {
+          return each(kUsers, [&](const Row& r) {
+            sdk::ConfigUser u;
+            u.id = num(r, 0);
+            u.uuid = text(r, 1);
+            u.firstname = text(r, 2);
+            u.lastname = opt(r, 3);
+            u.mobile_phone_number = opt(r, 4);
+            u.outgoing_caller_id = opt(r, 5);
+            u.enabled = flag(r, 6);
+            u.simultaneous_calls = static_cast<int>(num(r, 7));
+            u.ring_seconds = static_cast<int>(num(r, 8));
+            u.forward_busy = {flag(r, 9), opt(r, 10)};
+            u.forward_noanswer = {flag(r, 11), opt(r, 12)};
+            u.forward_unconditional = {flag(r, 13), opt(r, 14)};
+            u.dnd = flag(r, 15);
+            u.incallfilter = flag(r, 16);
+            s->users.emplace(u.id, std::move(u));
+          });
+        },
+        [&] {
+          return each(kLines, [&](const Row& r) {
+            sdk::ConfigLine l;
+            l.id = num(r, 0);
+            l.context = text(r, 1);
+            l.position = static_cast<int>(num(r, 2));
+            l.caller_id_name = opt(r, 3);
+            l.caller_id_num = opt(r, 4);
+            l.device_id = opt(r, 5);
+            l.provisioning_code = text(r, 6);
+            l.username = text(r, 7);
+            l.secret = text(r, 8);
+            l.host = text(r, 9);
+            if (r[10]) l.endpoint_options = *r[10];
+            if (!l.username.empty()) s->line_by_username_[l.username] = l.id;
+            s->lines.emplace(l.id, std::move(l));
+          });
+        },
+        [&] {
+          // Main user first on each line; per user, line order is fixed below.
+          std::vector<std::tuple<std::int64_t, std::int64_t, bool, bool>> links;
+          auto st = each(kUserLines, [&](const Row& r) {
+            links.emplace_back(num(r, 0), num(r, 1), flag(r, 2), flag(r, 3));
+          });
+          std::stable_sort(links.begin(), links.end(),
+                           [](auto& a, auto& b) { return std::get<2>(a) > std::get<2>(b); });
+          for (auto& [uid, lid, main_user, main_line] : links) {
+            auto l = s->lines.find(lid);
+            auto u = s->users.find(uid);
+            if (l == s->lines.end() || u == s->users.end()) continue;
+            l->second.user_ids.push_back(uid);
+            if (main_user) l->second.main_user_id = uid;
+            u->second.line_ids.push_back(lid);
+            if (main_line) u->second.main_line_id = lid;
+          }
+          return st;
+        },
+        [&] {
+          return each(kExtensions, [&](const Row& r) {
+            sdk::ConfigExtension x{num(r, 0), text(r, 1), text(r, 2), flag(r, 3)};
+            s->extension_by_key_[x.exten + "@" + x.context] = x.id;
+            s->extensions.emplace(x.id, std::move(x));
+          });
+        },
+        [&] {
+          return each(kLineExtensions, [&](const Row& r) {
+            auto l = s->lines.find(num(r, 0));
+            if (l == s->lines.end()) return;
+            l->second.extension_ids.push_back(num(r, 1));
+            s->lines_of_extension_[num(r, 1)].push_back(l->first);
+          });
+        },
+        [&] {
+          return each(kContexts, [&](const Row& r) {
+            sdk::ConfigContext c{num(r, 0), text(r, 1), text(r, 2), flag(r, 3)};
+            s->contexts.emplace(c.name, std::move(c));
+          });
+        },
+        [&] {
+          return each(kIncalls, [&](const Row& r) {
+            sdk::ConfigIncall i;
+            i.id = num(r, 0);
+            if (r[1]) i.destination = *r[1];
+            i.caller_id_mode = opt(r, 2);
+            i.caller_id_name = opt(r, 3);
+            i.preprocess_subroutine = opt(r, 4);
+            s->incalls.emplace(i.id, std::move(i));
+          });
+        },
+        [&] {
+          return each(kIncallExtensions, [&](const Row& r) {
+            auto i = s->incalls.find(num(r, 0));
+            if (i == s->incalls.end()) return;
+            i->second.extension_ids.push_back(num(r, 1));
+            s->incall_of_extension_[num(r, 1)] = i->first;
+          });
+        },
+        [&] {
+          return each(kTrunks, [&](const Row& r) {
+            sdk::ConfigTrunk t;
+            t.id = num(r, 0);
+            t.context = opt(r, 1);
+            t.username = text(r, 2);
+            t.secret = text(r, 3);
+            t.host = text(r, 4);
+            if (r[5]) t.endpoint_options = *r[5];
+            t.has_endpoint = flag(r, 6);
+            s->trunks.emplace(t.id, std::move(t));
+          });
+        },
+        [&] {
+          return each(kOutcalls, [&](const Row& r) {
+            sdk::ConfigOutcall o;
+            o.id = num(r, 0);
+            o.name = text(r, 1);
+            o.priority = static_cast<int>(num(r, 2));
+            o.internal_caller_id = flag(r, 3);
+            o.enabled = flag(r, 4);
+            o.preprocess_subroutine = opt(r, 5);
+            o.ring_time = opt_int(r, 6);
+            if (r[7]) o.patterns = *r[7];
+            s->outcalls.emplace(o.id, std::move(o));
+          });
+        },
+        [&] {
+          return each(kOutcallTrunks, [&](const Row& r) {
+            if (auto o = s->outcalls.find(num(r, 0)); o != s->outcalls.end())
+              o->second.trunk_ids.push_back(num(r, 1));
+          });
+        },
+        [&] {
+          return each(kGroups, [&](const Row& r) {
+            sdk::ConfigGroup g;
+            g.id = num(r, 0);
+            g.name = text(r, 1);
+            g.ring_strategy = text(r, 2);
+            g.label = opt(r, 3);
+            g.preprocess_subroutine = opt(r, 4);
+            g.timeout = opt_int(r, 5);
+            g.enabled = flag(r, 6);
+            s->groups.emplace(g.id, std::move(g));
+          });
+        },
+        [&] {
+          return each(kGroupMembers, [&](const Row& r) {
+            if (auto g = s->groups.find(num(r, 0)); g != s->groups.end())
+              g->second.member_user_ids.push_back(num(r, 1));
+          });
+        },
+        [&] {
+          return each(kGroupExtensions, [&](const Row& r) {
+            auto g = s->groups.find(num(r, 0));
+            if (g == s->groups.end()) return;
+            g->second.extension_ids.push_back(num(r, 1));
+            s->group_of_extension_[num(r, 1)] = g->first;
+          });
+        },
+        [&] {
+          return each(kCallPermissions, [&](const Row& r) {
+            sdk::ConfigCallPermission c;
+            c.id = num(r, 0);
+            c.name = text(r, 1);
+            c.mode = text(r, 2);
+            c.extensions = string_list(text(r, 3));
+            c.password_protected = flag(r, 4);
+            c.enabled = flag(r, 5);
+            s->callpermissions.emplace(c.id, std::move(c));
+          });
+        },
+        [&] {
+          return each(kUserCallPermissions, [&](const Row& r) {
+            if (auto u = s->users.find(num(r, 0)); u != s->users.end())
+              u->second.callpermission_ids.push_back(num(r, 1));
+          });
+        },
+    };
+    for (auto& step : steps)
+      if (auto st = step(); !st) return st;
+    return {};
+  });
+  if (!st) return st.error();
+  // A user's lines: main line first, then by position and id (the order
+  // phones are rung in).
+  for (auto& [id, u] : s->users)
+    std::sort(u.line_ids.begin(), u.line_ids.end(), [&](std::int64_t a, std::int64_t b) {
+      auto& la = s->lines.at(a);
+      auto& lb = s->lines.at(b);
+      bool ma = u.main_line_id == a, mb = u.main_line_id == b;
+      if (ma != mb) return ma;
+      if (la.position != lb.position) return la.position < lb.position;
+      return a < b;
+    });
+  for (auto& [ext, lines] : s->lines_of_extension_)
+    std::stable_sort(lines.begin(), lines.end(), [&](std::int64_t a, std::int64_t b) {
+      return s->lines.at(a).position < s->lines.at(b).position;
+    });
+  return s;
+}
+
+}  // namespace dialtone::plugins::api::confd

@@ -1,0 +1,213 @@
+// The PBX configuration (users, lines, extensions, routes, trunks, groups...)
+// as an immutable in-memory snapshot, and the writes the call path may make.
+//
+// @code
+//   auto config = host_.services().find<dialtone::sdk::ConfigService>();   // api.confd provides it
+//   auto snap = config->snapshot();            // any thread, never waits: one atomic load
+//   if (auto* line = snap->line_by_username("1001"))
+//     use(line->secret, line->context);
+//   // Told after each new snapshot is published (on the service's thread):
+//   auto watch = config->watch([this](const dialtone::sdk::ConfigSnapshot& s) { forget_cache(s.version); });
+//   // Same validation, NOTIFY and bus event as PUT /1.1/users/{id}/forwards/busy:
+//   config->set_forward(42, "busy", true, "1002", [](dialtone::sdk::Result<dialtone::sdk::ConfigForward> r) {});
+// @endcode
+//
+// Threads: snapshot() may be called from any thread, including the SIP and
+// dialplan threads: it never touches PostgreSQL. A snapshot is shared and
+// never changes; keep the shared_ptr for as long as you read from it (a
+// whole call, say) and you see one consistent configuration. Writes run on
+// the executor and call `done` there, after the new snapshot that holds
+// them is published.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "dialtone/result.h"
+
+namespace dialtone::sdk {
+
+struct ConfigForward {
+  bool enabled = false;
+  std::optional<std::string> destination;
+};
+
+struct ConfigUser {
+  std::int64_t id = 0;
+  std::string uuid, firstname;
+  std::optional<std::string> lastname, mobile_phone_number, outgoing_caller_id;
+  bool enabled = true;
+  int simultaneous_calls = 5;
+  int ring_seconds = 30;
+  ConfigForward forward_busy, forward_noanswer, forward_unconditional;
+  bool dnd = false, incallfilter = false;
+  std::vector<std::int64_t> line_ids;            // main line first, then position, id
+  std::optional<std::int64_t> main_line_id;
+  std::vector<std::int64_t> callpermission_ids;  // by id
+};
+
+// A line with its SIP endpoint (username empty when it has none yet).
+struct ConfigLine {
+  std::int64_t id = 0;
+  std::string context;
+  int position = 1;
+  std::optional<std::string> caller_id_name, caller_id_num, device_id;
+  std::string provisioning_code;
+  std::optional<std::int64_t> main_user_id;
+  std::vector<std::int64_t> user_ids;       // main user first
+  std::vector<std::int64_t> extension_ids;  // by id
+  std::string username, secret, host;
+  std::string endpoint_options = "[]";      // the endpoint's options, JSON [[name, value], ...]
+};
+
+struct ConfigExtension {
+  std::int64_t id = 0;
+  std::string exten, context;
+  bool commented = false;
+};
+
+struct ConfigContext {
+  std::int64_t id = 0;
+  std::string name, type;
+  bool enabled = true;
+};
+
+struct ConfigIncall {
+  std::int64_t id = 0;
+  std::vector<std::int64_t> extension_ids;
+  std::string destination = "{\"type\":\"none\"}";  // JSON object, as confd stores it
+  std::optional<std::string> caller_id_mode, caller_id_name, preprocess_subroutine;
+};
+
+struct ConfigTrunk {
+  std::int64_t id = 0;
+  std::optional<std::string> context;
+  std::string username, secret, host;  // of its SIP endpoint; empty when it has none
+  std::string endpoint_options = "[]";
+  bool has_endpoint = false;
+};
+
+struct ConfigOutcall {
+  std::int64_t id = 0;
+  std::string name;
+  int priority = 5;
+  bool internal_caller_id = false, enabled = true;
+  std::optional<std::string> preprocess_subroutine;
+  std::optional<int> ring_time;
+  std::string patterns = "[]";             // JSON list, as confd stores it
+  std::vector<std::int64_t> trunk_ids;     // in position order
+};
+
+struct ConfigGroup {
+  std::int64_t id = 0;
+  std::string name, ring_strategy;
+  std::optional<std::string> label, preprocess_subroutine;
+  std::optional<int> timeout;
+  bool enabled = true;
+  std::vector<std::int64_t> member_user_ids;  // in position order
+  std::vector<std::int64_t> extension_ids;
+};
+
+struct ConfigCallPermission {
+  std::int64_t id = 0;
+  std::string name, mode;
+  std::vector<std::string> extensions;
+  bool password_protected = false, enabled = true;
+};
+
+// One consistent view of the configuration, read in one transaction.
+struct ConfigSnapshot {
+  std::uint64_t version = 0;  // grows with each snapshot published
+  std::map<std::int64_t, ConfigUser> users;
+  std::map<std::int64_t, ConfigLine> lines;
+  std::map<std::int64_t, ConfigExtension> extensions;
+  std::map<std::string, ConfigContext> contexts;  // by name
+  std::map<std::int64_t, ConfigIncall> incalls;
+  std::map<std::int64_t, ConfigOutcall> outcalls;
+  std::map<std::int64_t, ConfigTrunk> trunks;
+  std::map<std::int64_t, ConfigGroup> groups;
+  std::map<std::int64_t, ConfigCallPermission> callpermissions;
+
+  // Indexes, built with the snapshot.
+  std::unordered_map<std::string, std::int64_t> line_by_username_;         // SIP username -> line
+  std::unordered_map<std::string, std::int64_t> extension_by_key_;         // "exten@context" -> extension
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> lines_of_extension_;  // by line position
+  std::unordered_map<std::int64_t, std::int64_t> incall_of_extension_;
+  std::unordered_map<std::int64_t, std::int64_t> group_of_extension_;
+
+  template <class M>
+  static const typename M::mapped_type* find(const M& m, const typename M::key_type& k) {
+    auto it = m.find(k);
+    return it == m.end() ? nullptr : &it->second;
+  }
+  const ConfigUser* user(std::int64_t id) const { return find(users, id); }
+  const ConfigLine* line(std::int64_t id) const { return find(lines, id); }
+  const ConfigGroup* group(std::int64_t id) const { return find(groups, id); }
+  const ConfigTrunk* trunk(std::int64_t id) const { return find(trunks, id); }
+  const ConfigExtension* extension(std::int64_t id) const { return find(extensions, id); }
+  const ConfigLine* line_by_username(const std::string& username) const {
+    auto id = find(line_by_username_, username);
+    return id ? line(*id) : nullptr;
+  }
+  // The extension `exten` of `context`, commented or not.
+  const ConfigExtension* extension(const std::string& exten, const std::string& context) const {
+    auto id = find(extension_by_key_, exten + "@" + context);
+    return id ? extension(*id) : nullptr;
+  }
+  // Lines owning an extension, in line position order.
+  const std::vector<std::int64_t>& lines_of(std::int64_t extension_id) const {
+    static const std::vector<std::int64_t> none;
+    auto v = find(lines_of_extension_, extension_id);
+    return v ? *v : none;
+  }
+};
+
+class ConfigService {
+ public:
+  static constexpr std::string_view kServiceName = "config";
+  static constexpr int kServiceVersion = 1;
+  virtual ~ConfigService() = default;
+
+  // The current snapshot; never null once the service is provided. Any
+  // thread, never blocks.
+  virtual std::shared_ptr<const ConfigSnapshot> snapshot() const = 0;
+
+  // `on_change` runs on the service's thread after each new snapshot is
+  // published, until the returned handle is destroyed. Keep it short.
+  class Watch {
+   public:
+    virtual ~Watch() = default;
+  };
+  virtual std::unique_ptr<Watch> watch(std::function<void(const ConfigSnapshot&)> on_change) = 0;
+
+  // The user's forward `kind` (busy, noanswer, unconditional) set as PUT
+  // /1.1/users/{id}/forwards/{kind} does; destination nullopt keeps the
+  // saved one. `done` gets the forward as saved (not_found: no such user,
+  // invalid: bad kind or destination).
+  virtual void set_forward(std::int64_t user_id, std::string kind, bool enabled,
+                           std::optional<std::string> destination,
+                           std::function<void(Result<ConfigForward>)> done) = 0;
+  // The user's service (dnd, incallfilter) set as PUT
+  // /1.1/users/{id}/services/{service} does; `enabled` nullopt turns it
+  // over. `done` gets the new state.
+  virtual void set_service(std::int64_t user_id, std::string service, std::optional<bool> enabled,
+                           std::function<void(Result<bool>)> done) = 0;
+  // Lines whose provisioning code is `code` take device `device_id`, as PUT
+  // /1.1/lines/{id}/devices/{device_id} does; `done` gets the line ids
+  // (not_found: no line has that code).
+  virtual void associate_device(std::string code, std::string device_id,
+                                std::function<void(Result<std::vector<std::int64_t>>)> done) = 0;
+  // Every line of device `device_id` loses it (DELETE
+  // /1.1/lines/{id}/devices/{device_id} for each); `done` gets the line ids.
+  virtual void dissociate_device(std::string device_id,
+                                 std::function<void(Result<std::vector<std::int64_t>>)> done) = 0;
+};
+
+}  // namespace dialtone::sdk

@@ -1,0 +1,168 @@
+// The call path never waits on PostgreSQL: with every backend process of the
+// database stopped (SIGSTOP) for 5 s, calls between registered SIPp phones
+// through the shipped lua-dialplan keep completing, credentials and routing
+// coming from the configuration snapshot. After the stall, a change made by
+// "another node" (UPDATE + pg_notify on its own connection, no refresh asked)
+// reaches the next calls through LISTEN/NOTIFY.
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include "plugins/backend/sip/sip_plugin.h"
+#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/support/pg_fixture.h"
+
+namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::free_port;
+using dialtone::testing::run_sipp;
+using dialtone::testing::scenario;
+using dialtone::testing::SipTestHost;
+
+namespace {
+
+// One libpq connection of the test's own (not the store's pool).
+class Conn {
+ public:
+  explicit Conn(const std::string& dsn) : c_(PQconnectdb(dsn.c_str())) {}
+  ~Conn() { PQfinish(c_); }
+  bool ok() const { return PQstatus(c_) == CONNECTION_OK; }
+  std::vector<std::string> column(const std::string& sql, const std::vector<std::string>& params = {}) {
+    std::vector<const char*> values;
+    for (auto& p : params) values.push_back(p.c_str());
+    PGresult* r = PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                               nullptr, 0);
+    std::vector<std::string> out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+      for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetvalue(r, i, 0));
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+      ADD_FAILURE() << sql << ": " << PQerrorMessage(c_);
+    PQclear(r);
+    return out;
+  }
+
+ private:
+  PGconn* c_;
+};
+
+// SIGSTOPs every backend process serving `database` until destroyed.
+class Stall {
+ public:
+  Stall(Conn& admin, const std::string& database) {
+    for (auto& pid : admin.column("SELECT pid FROM pg_stat_activity WHERE datname = $1", {database}))
+      if (kill(std::stoi(pid), SIGSTOP) == 0) pids_.push_back(std::stoi(pid));
+  }
+  ~Stall() {
+    for (int pid : pids_) kill(pid, SIGCONT);
+  }
+  std::size_t stopped() const { return pids_.size(); }
+
+ private:
+  std::vector<int> pids_;
+};
+
+class ConfigStall : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_ = std::make_unique<SipTestHost>(std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
+    host_->add_line("alice", "alicepw", "1001");
+    bob_ = host_->add_line("bob", "bobpw", "1002");
+    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
+    // Credentials are asked for again after a second, so the stalled calls
+    // also fetch them (from the snapshot).
+    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options({{"sip.listen", "127.0.0.1:0"},
+                                                           {"auth.ban_failures", "1000"},
+                                                           {"auth.credential_cache", "1s"},
+                                                           {"sip.node", "stall-test"}})));
+    auto s = plugin_->start();
+    ASSERT_TRUE(s) << s.error().message;
+    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+  }
+  void TearDown() override {
+    if (plugin_) plugin_->stop();
+    plugin_.reset();
+    host_.reset();
+  }
+
+  int client(const std::string& file, std::vector<std::string> extra, std::string* out) {
+    std::vector<std::string> args{target_, "-sf", scenario(file), "-i", "127.0.0.1", "-p",
+                                  std::to_string(free_port()), "-timeout", "20s", "-timeout_error"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_sipp(args, out);
+  }
+
+  std::unique_ptr<SipTestHost> host_;
+  std::unique_ptr<sip::SipPlugin> plugin_;
+  std::string bob_;
+  std::string target_;
+};
+
+TEST_F(ConfigStall, CallsCompleteWhilePostgresIsStoppedAndANotifiedChangeReachesTheNextCall) {
+  constexpr int kCalls = 6;
+  std::string out, bob_out;
+  int bob_port = free_port();
+  auto bob = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("uas_answer.xml"), "-i", "127.0.0.1", "-p", std::to_string(bob_port), "-m",
+                     std::to_string(kCalls), "-timeout", "60s", "-timeout_error"},
+                    &bob_out);
+  });
+  ASSERT_TRUE(dialtone::testing::wait_udp_bound(bob_port));
+  ASSERT_EQ(client("register.xml", {"-m", "1", "-au", "bob", "-ap", "bobpw", "-key", "user", "bob", "-key",
+                                    "contact_port", std::to_string(bob_port), "-key", "expires", "3600"},
+                   &out),
+            0)
+      << out;
+  // Alice's credentials leave the stack's cache before the stall.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+
+  const std::string database = host_->sql("SELECT current_database()");
+  Conn admin(dialtone::testing::test_admin_dsn());
+  ASSERT_TRUE(admin.ok());
+  {
+    Stall stall(admin, database);
+    ASSERT_GT(stall.stopped(), 0u) << "no backend of " << database << " to stop";
+    const auto stalled_at = std::chrono::steady_clock::now();
+    // A store query issued now cannot be answered until the stall ends.
+    auto probe = std::make_shared<std::promise<bool>>();
+    auto probe_done = probe->get_future();
+    host_->pg().exec_async("SELECT 1", {}, [probe](auto r) { probe->set_value(static_cast<bool>(r)); });
+
+    // Alice calls Bob, one call after the other: each completes (SIPp fails
+    // on any call not answered and hung up within its timeout).
+    int rc = client("uac_call_hangup.xml", {"-m", std::to_string(kCalls), "-l", "1", "-s", "1002", "-au", "alice",
+                                            "-ap", "alicepw", "-key", "user", "alice"},
+                    &out);
+    EXPECT_EQ(rc, 0) << out;
+    // ...and they completed while PostgreSQL was still stopped.
+    EXPECT_EQ(probe_done.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+        << "the store answered during the stall: it was not stalled";
+    std::this_thread::sleep_until(stalled_at + std::chrono::seconds(5));
+  }
+  EXPECT_EQ(bob.get(), 0) << bob_out;
+
+  // Another node (its own connection, as api.confd does it) turns Bob's DND
+  // on and notifies; no refresh is asked of this process.
+  Conn other(host_->dsn());
+  ASSERT_TRUE(other.ok());
+  other.column("BEGIN");
+  other.column("UPDATE confd_users SET service_dnd_enabled = true WHERE id = $1::int", {bob_});
+  other.column("SELECT pg_notify('dialtone_config', 'user.edited:' || $1)", {bob_});
+  other.column("COMMIT");
+  // The next calls see it: Bob is busy (486). Eventually, not on a timer.
+  bool busy = false;
+  for (int attempt = 0; attempt < 40 && !busy; ++attempt) {
+    busy = client("uac_call_486.xml", {"-m", "1", "-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user",
+                                       "alice"},
+                  &out) == 0;
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_TRUE(busy) << out;
+}
+
+}  // namespace

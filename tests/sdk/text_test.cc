@@ -1,0 +1,60 @@
+// dialtone/text.h and dialtone/topic.h: the string helpers and the bus's topic
+// matching the kernel, the fake host and the plugins share.
+#include <dialtone/text.h>
+#include <dialtone/topic.h>
+#include <gtest/gtest.h>
+
+namespace text = dialtone::sdk::text;
+using dialtone::sdk::topic_matches;
+
+namespace {
+
+TEST(Text, TrimDropsSpacesTabsAndLineEndsOnBothSides) {
+  EXPECT_EQ(text::trim("  a b \r\n"), "a b");
+  EXPECT_EQ(text::trim("\t\t"), "");
+  EXPECT_EQ(text::trim(""), "");
+  EXPECT_EQ(text::trim_view(" x "), "x");
+}
+
+TEST(Text, SplitKeepsEmptyPiecesAndGivesNoneForEmptyText) {
+  EXPECT_EQ(text::split("a,b,,c", ','), (std::vector<std::string>{"a", "b", "", "c"}));
+  EXPECT_EQ(text::split(",", ','), (std::vector<std::string>{"", ""}));
+  EXPECT_TRUE(text::split("", ',').empty());
+}
+
+TEST(Text, SplitListTrimsAndDropsEmptyItems) {
+  EXPECT_EQ(text::split_list(" a, b ,,c, "), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(text::split_list("x; y", ';'), (std::vector<std::string>{"x", "y"}));
+  EXPECT_TRUE(text::split_list(" , ").empty());
+}
+
+TEST(Text, LowerAndJoin) {
+  EXPECT_EQ(text::to_lower("YeaLink-T46S"), "yealink-t46s");
+  EXPECT_EQ(text::join({"a", "b", "c"}, ", "), "a, b, c");
+  EXPECT_EQ(text::join({}, ","), "");
+}
+
+TEST(Text, UuidLikeAndLdapEscapes) {
+  EXPECT_TRUE(text::is_uuid("11111111-1111-4111-8111-11111111111A"));
+  EXPECT_FALSE(text::is_uuid("11111111-1111-4111-8111-11111111111"));
+  EXPECT_FALSE(text::is_uuid("11111111x1111-4111-8111-111111111111"));
+  EXPECT_FALSE(text::is_uuid("g1111111-1111-4111-8111-111111111111"));
+  EXPECT_EQ(text::like_escape("50%_off\\x"), "50\\%\\_off\\\\x");
+  EXPECT_EQ(text::ldap_filter_escape(std::string("a*(b)\\\0", 7)), "a\\2a\\28b\\29\\5c\\00");
+}
+
+TEST(Topic, StarIsOneSegmentHashIsZeroOrMore) {
+  EXPECT_TRUE(topic_matches("call.*.answered", "call.42.answered"));
+  EXPECT_FALSE(topic_matches("call.*.answered", "call.42.x.answered"));
+  EXPECT_TRUE(topic_matches("config.user.#", "config.user"));
+  EXPECT_TRUE(topic_matches("config.user.#", "config.user.created.now"));
+  EXPECT_FALSE(topic_matches("config.*", "config.user.created"));
+  EXPECT_TRUE(topic_matches("#", "anything.at.all"));
+  EXPECT_TRUE(topic_matches("#.ended", "calls.channel.ended"));
+  EXPECT_FALSE(topic_matches("#.ended", "calls.channel.state"));
+  EXPECT_TRUE(topic_matches("a.#.z", "a.z"));
+  EXPECT_TRUE(topic_matches("a.#.z", "a.b.c.z"));
+  EXPECT_FALSE(topic_matches("a.b", "a.b.c"));
+}
+
+}  // namespace

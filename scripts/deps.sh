@@ -13,6 +13,7 @@ PKGS=(
   clang
   libkainjow-mustache-dev
   libyaml-cpp-dev
+  python3-websockets
   libspandsp-dev libsndfile1-dev libsrtp2-dev libopus-dev
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-moh-opsound-wav
 )

@@ -133,6 +133,8 @@ EndpointCore::EndpointCore(EngineContext& ctx, int fd, sm::EndpointConfig cfg, s
 }
 
 EndpointCore::~EndpointCore() {
+  for (auto& w : shared_->recordings)
+    if (auto r = w.lock()) r->finish();
   if (fd_ >= 0) ::close(fd_);
   if (dtmf_rx_) dtmf_rx_free(dtmf_rx_);
   if (dtmf_tx_) dtmf_tx_free(dtmf_tx_);

@@ -39,6 +39,9 @@ struct EndpointShared {
   std::string remote;
   std::atomic<std::uint64_t> packets_in{0}, packets_out{0}, lost{0}, late{0}, srtp_failures{0};
   std::atomic<std::uint64_t> play_request{0};
+  // I/O thread only: recordings opened for this endpoint, finished when the
+  // endpoint is deleted even if their attach command never ran.
+  std::vector<std::weak_ptr<Recording>> recordings;
   void deliver(const sdk::media::MediaEvent& e);
 };
 

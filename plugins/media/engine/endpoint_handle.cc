@@ -127,6 +127,8 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
     }
     auto rec = std::make_shared<Recording>(file, sf, rate, options.max_seconds, done);
     ctx->io.add_recording(rec);
+    std::erase_if(shared->recordings, [](auto& w) { return w.expired(); });
+    shared->recordings.push_back(rec);
     ep->post([rec, both = options.both_directions](EndpointCore& c) { c.attach_recording(rec, both); });
   });
 }

@@ -87,6 +87,39 @@ TEST_F(PlaybackTest, ListOfFilesPlaysInSequence) {
   EXPECT_NEAR(loud_samples(got, 8000) / 8000.0, 1.0, 0.06);
 }
 
+TEST_F(PlaybackTest, GsmAndSlinFilesPlay) {
+  // Raw GSM 06.10 (.gsm), signed linear 8 kHz (.sln) and 16 kHz (.sln16), as Asterisk stores them.
+  auto write_raw = [](const std::filesystem::path& p, int format, int rate, const std::vector<std::int16_t>& s) {
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = 1;
+    info.format = SF_FORMAT_RAW | format;
+    SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
+    ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
+    sf_write_short(f, s.data(), static_cast<sf_count_t>(s.size()));
+    sf_close(f);
+  };
+  auto gsm = dir_ / "tone.gsm", sln = dir_ / "tone.sln", sln16 = dir_ / "tone.sln16";
+  write_raw(gsm, SF_FORMAT_GSM610, 8000, make_tone(700, 0.6, 8000));
+  write_raw(sln, SF_FORMAT_PCM_16 | SF_ENDIAN_LITTLE, 8000, make_tone(1300, 0.6, 8000));
+  write_raw(sln16, SF_FORMAT_PCM_16 | SF_ENDIAN_LITTLE, 16000, make_tone(2500, 0.6, 16000));
+  RtpPeer peer(sm::Codec::g722, 9);
+  Events ev;
+  auto ep = endpoint_for(peer, sm::Codec::g722, 9);
+  ep->set_handler(ev.handler());
+  std::size_t start = peer.audio_size();
+  ep->play({gsm.string(), sln.string(), sln16.string()});
+  ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::play_done) == 1; }));
+  EXPECT_TRUE(ev.all().back().ok);
+  ASSERT_TRUE(eventually([&] { return peer.audio_size() > start + 16000 * 2; }));
+  auto a = peer.audio();
+  std::size_t s = first_loud(a, 16000, start);
+  ASSERT_LT(s + 16000 * 1.8, a.size());
+  EXPECT_GT(tone_share(a, 16000, 700, s + 1600, s + 8000), 0.8) << "GSM";
+  EXPECT_GT(tone_share(a, 16000, 1300, s + 11200, s + 17600), 0.9) << "sln";
+  EXPECT_GT(tone_share(a, 16000, 2500, s + 20800, s + 27200), 0.9) << "sln16";
+}
+
 TEST_F(PlaybackTest, FrenchAndUsTonesHaveTheirFrequencies) {
   RtpPeer fr(sm::Codec::pcmu, 0), us(sm::Codec::g722, 9);
   auto ep_fr = endpoint_for(fr, sm::Codec::pcmu, 0);
@@ -174,6 +207,31 @@ TEST_F(PlaybackTest, RecordingBothDirectionsHasTheCallerAndWhatWasPlayed) {
   EXPECT_GT(caller, 0.2) << "the caller's 1 kHz";
   EXPECT_GT(played, 0.2) << "the 440 Hz dial tone sent to the caller";
   EXPECT_GT(caller + played, 0.85);
+}
+
+// Open descriptors of this process on `file`.
+int open_fds_on(const std::filesystem::path& file) {
+  int n = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code ec2;
+    if (std::filesystem::read_symlink(e.path(), ec2) == file) ++n;
+  }
+  return n;
+}
+
+TEST_F(PlaybackTest, DroppingAnEndpointClosesItsRecording) {
+  auto file = dir_ / "dropped.wav";
+  {
+    RtpPeer peer(sm::Codec::pcmu, 0);
+    auto ep = endpoint_for(peer, sm::Codec::pcmu, 0);
+    ep->record(file);
+    ASSERT_TRUE(eventually([&] { return open_fds_on(file) == 1; }));
+  }  // the call hangs up while recording
+  EXPECT_TRUE(eventually([&] { return open_fds_on(file) == 0; }));
+  int rate = 0;
+  read_wav(file, &rate);
+  EXPECT_EQ(rate, 8000) << "a valid WAV was left behind";
 }
 
 TEST_F(PlaybackTest, RecordingIntoAnUnwritablePlaceIsReportedAndTheCallGoesOn) {

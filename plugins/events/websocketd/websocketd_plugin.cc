@@ -1,0 +1,367 @@
+// events.websocketd: bus events over WebSocket (RFC 6455), filtered by the
+// token's ACLs (docs/api/events.md). One bus subscription feeds every client;
+// each client has a bounded queue and its own writer thread, so the bus
+// delivery thread never waits on a socket, and a client whose queue
+// overflows is closed (1008) instead of growing memory.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/WebSocket.h>
+#include <Poco/URI.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <dialtone/auth.h>
+#include <dialtone/bus.h>
+#include <dialtone/host.h>
+#include <dialtone/plugin.h>
+#include <dialtone/services.h>
+
+namespace dialtone::plugins::events {
+namespace {
+
+// `*` one dotted segment, `#` zero or more (the bus's own rule).
+std::vector<std::string_view> segments(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    auto d = s.find('.');
+    out.push_back(s.substr(0, d));
+    if (d == std::string_view::npos) break;
+    s = s.substr(d + 1);
+  }
+  return out;
+}
+bool match_segs(const std::vector<std::string_view>& p, std::size_t i, const std::vector<std::string_view>& t,
+                std::size_t j) {
+  if (i == p.size()) return j == t.size();
+  if (p[i] == "#") {
+    for (std::size_t k = j; k <= t.size(); ++k)
+      if (match_segs(p, i + 1, t, k)) return true;
+    return false;
+  }
+  if (j == t.size() || (p[i] != "*" && p[i] != t[j])) return false;
+  return match_segs(p, i + 1, t, j + 1);
+}
+bool matches(std::string_view p, std::string_view t) { return match_segs(segments(p), 0, segments(t), 0); }
+
+std::string reply(const char* op, int code, const std::string& msg = {}) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("op"); w.String(op);
+  w.Key("code"); w.Int(code);
+  if (!msg.empty()) { w.Key("msg"); w.String(msg.c_str()); }
+  w.EndObject();
+  return sb.GetString();
+}
+
+struct Config {
+  std::string listen = "127.0.0.1:9502";
+  std::size_t queue_size = 1024;
+  std::chrono::milliseconds ping_interval{30000};
+  int max_clients = 1000;
+  int socket_buffer = 0;
+};
+
+class Client {
+ public:
+  Client(sdk::TokenInfo token, std::shared_ptr<sdk::Auth> auth, std::size_t cap)
+      : token_(std::move(token)), auth_(std::move(auth)), cap_(cap) {}
+
+  // Bus delivery thread: never blocks beyond this client's short lock.
+  void offer(const std::shared_ptr<const sdk::Event>& e) {
+    std::lock_guard l(m_);
+    if (closed_ || overflowed_) return;
+    bool wanted = false;
+    for (auto& s : subs_) if (matches(s, e->topic)) { wanted = true; break; }
+    if (!wanted) return;
+    auto it = allowed_.find(e->topic);
+    if (it == allowed_.end())
+      it = allowed_.emplace(e->topic, auth_->acl_allows(token_, "events." + e->topic)).first;
+    if (!it->second) return;
+    if (q_.size() >= cap_) {
+      overflowed_ = true;
+      q_.clear();
+    } else {
+      q_.push_back(e);
+    }
+    cv_.notify_one();
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<const sdk::Event>> q_;
+  std::set<std::string> subs_;
+  std::unordered_map<std::string, bool> allowed_;
+  bool closed_ = false, overflowed_ = false;
+  sdk::TokenInfo token_;
+  std::shared_ptr<sdk::Auth> auth_;
+  std::size_t cap_;
+};
+
+struct Shared {
+  Config cfg;
+  sdk::Logger* log = nullptr;
+  std::shared_ptr<sdk::Auth> auth;
+  std::mutex m;
+  std::set<std::shared_ptr<Client>> clients;
+  std::atomic<int> count{0};
+  void publish(const sdk::Event& e) {
+    // One shared copy per event for every client's queue.
+    auto ev = std::make_shared<const sdk::Event>(e);
+    std::lock_guard l(m);
+    for (auto& c : clients) c->offer(ev);
+  }
+};
+
+class Session final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Session(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+    auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus st, const std::string& msg) {
+      resp.setStatusAndReason(st);
+      resp.setContentType("application/json");
+      std::string body = "[\"" + sdk::json_escape(msg) + "\"]";
+      resp.setContentLength(static_cast<std::streamsize>(body.size()));
+      resp.send() << body;
+    };
+    std::string token = req.get("X-Auth-Token", "");
+    if (token.empty()) {
+      for (auto& [k, v] : Poco::URI(req.getURI()).getQueryParameters())
+        if (k == "token") token = v;
+    }
+    auto t = s_->auth->check(token, "");
+    if (!t) return refuse(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "invalid or expired token");
+    if (s_->count.load() >= s_->cfg.max_clients)
+      return refuse(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "too many event stream clients");
+    std::unique_ptr<Poco::Net::WebSocket> ws;
+    try {
+      ws = std::make_unique<Poco::Net::WebSocket>(req, resp);
+    } catch (const Poco::Exception& e) {
+      return;  // Poco answered 400 (not an upgrade request)
+    }
+    if (s_->cfg.socket_buffer > 0) ws->setSendBufferSize(s_->cfg.socket_buffer);
+    auto c = std::make_shared<Client>(*t, s_->auth, s_->cfg.queue_size);
+    {
+      std::lock_guard l(s_->m);
+      s_->clients.insert(c);
+    }
+    ++s_->count;
+    run(*ws, c);
+    {
+      std::lock_guard l(s_->m);
+      s_->clients.erase(c);
+    }
+    --s_->count;
+  }
+
+ private:
+  void run(Poco::Net::WebSocket& ws, const std::shared_ptr<Client>& c) {
+    std::mutex send_m;
+    auto send = [&](const std::string& text, int flags = Poco::Net::WebSocket::FRAME_TEXT) {
+      std::lock_guard l(send_m);
+      ws.sendFrame(text.data(), static_cast<int>(text.size()), flags);
+    };
+    std::atomic<bool> done{false};
+    // Writer: events out, pings, and the overflow close.
+    std::thread writer([&] {
+      auto next_ping = std::chrono::steady_clock::now() + s_->cfg.ping_interval;
+      try {
+        for (;;) {
+          std::deque<std::shared_ptr<const sdk::Event>> batch;
+          bool overflow = false;
+          {
+            std::unique_lock l(c->m_);
+            c->cv_.wait_until(l, next_ping, [&] { return c->closed_ || c->overflowed_ || !c->q_.empty(); });
+            if (c->closed_) return;
+            overflow = c->overflowed_;
+            batch.swap(c->q_);
+          }
+          if (overflow) {
+            s_->log->warn("events.websocketd: client " + c->token_.username +
+                          " closed: it read slower than events came (more than " +
+                          std::to_string(s_->cfg.queue_size) + " queued; raise websocketd.queue_size if legitimate)");
+            std::string reason = "client too slow: event queue overflowed";
+            std::string payload;
+            payload.push_back(static_cast<char>(1008 >> 8));
+            payload.push_back(static_cast<char>(1008 & 0xff));
+            payload += reason;
+            send(payload, Poco::Net::WebSocket::FRAME_OP_CLOSE | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+            ws.shutdownSend();
+            done = true;
+            return;
+          }
+          for (auto& e : batch) {
+            rapidjson::StringBuffer sb;
+            rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+            w.StartObject();
+            w.Key("name");
+            w.String(e->topic.c_str(), static_cast<rapidjson::SizeType>(e->topic.size()));
+            w.Key("data");
+            w.RawValue(e->body.empty() ? "null" : e->body.c_str(), e->body.empty() ? 4 : e->body.size(),
+                       rapidjson::kObjectType);
+            w.EndObject();
+            send(std::string(sb.GetString(), sb.GetSize()));
+          }
+          if (std::chrono::steady_clock::now() >= next_ping) {
+            send("", Poco::Net::WebSocket::FRAME_OP_PING | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+            next_ping = std::chrono::steady_clock::now() + s_->cfg.ping_interval;
+          }
+        }
+      } catch (const Poco::Exception&) {
+        done = true;
+      }
+    });
+    // Reader: this thread. A client silent for two ping intervals is gone.
+    ws.setReceiveTimeout(Poco::Timespan(0, 200000));
+    char buf[4096];
+    auto last_heard = std::chrono::steady_clock::now();
+    try {
+      while (!done) {
+        int flags = 0;
+        int n = 0;
+        try {
+          n = ws.receiveFrame(buf, sizeof buf, flags);
+        } catch (const Poco::TimeoutException&) {
+          if (std::chrono::steady_clock::now() - last_heard > 2 * s_->cfg.ping_interval + std::chrono::seconds(1))
+            break;
+          continue;
+        }
+        last_heard = std::chrono::steady_clock::now();
+        int op = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+        if (n <= 0 && op != Poco::Net::WebSocket::FRAME_OP_PING && op != Poco::Net::WebSocket::FRAME_OP_PONG) break;
+        if (op == Poco::Net::WebSocket::FRAME_OP_CLOSE) break;
+        if (op == Poco::Net::WebSocket::FRAME_OP_PING) {
+          send(std::string(buf, n), Poco::Net::WebSocket::FRAME_OP_PONG | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+          continue;
+        }
+        if (op != Poco::Net::WebSocket::FRAME_OP_TEXT) continue;
+        handle(std::string(buf, n), c, send);
+      }
+    } catch (const Poco::Exception&) {
+    }
+    {
+      std::lock_guard l(c->m_);
+      c->closed_ = true;
+    }
+    c->cv_.notify_one();
+    writer.join();
+  }
+
+  template <class Send>
+  void handle(const std::string& text, const std::shared_ptr<Client>& c, Send& send) {
+    rapidjson::Document d;
+    d.Parse(text.c_str(), text.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("op") || !d["op"].IsString())
+      return send(reply("error", 400, "expected {\"op\": \"subscribe\"|\"unsubscribe\", \"data\": {\"event_name\": \"...\"}}"));
+    std::string op = d["op"].GetString();
+    std::string name;
+    if (d.HasMember("data") && d["data"].IsObject() && d["data"].HasMember("event_name") &&
+        d["data"]["event_name"].IsString())
+      name = d["data"]["event_name"].GetString();
+    if ((op != "subscribe" && op != "unsubscribe") || name.empty())
+      return send(reply(op == "subscribe" || op == "unsubscribe" ? op.c_str() : "error", 400,
+                        "expected {\"op\": \"subscribe\"|\"unsubscribe\", \"data\": {\"event_name\": \"...\"}}"));
+    {
+      std::lock_guard l(c->m_);
+      if (op == "subscribe") c->subs_.insert(name);
+      else c->subs_.erase(name);
+    }
+    send(reply(op.c_str(), 0));
+  }
+  std::shared_ptr<Shared> s_;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Session(s_);
+  }
+ private:
+  std::shared_ptr<Shared> s_;
+};
+
+class WebSocketd final : public sdk::Plugin {
+ public:
+  explicit WebSocketd(sdk::Host& host) : host_(host) {}
+  sdk::Status configure(const sdk::Options& o) override {
+    cfg_.listen = o.get("websocketd.listen", cfg_.listen);
+    cfg_.queue_size = static_cast<std::size_t>(o.get_int("websocketd.queue_size", 1024));
+    cfg_.ping_interval = o.get_duration("websocketd.ping_interval", cfg_.ping_interval);
+    cfg_.max_clients = static_cast<int>(o.get_int("websocketd.max_clients", 1000));
+    cfg_.socket_buffer = static_cast<int>(o.get_int("websocketd.socket_buffer", 0));
+    return {};
+  }
+  sdk::Status start() override {
+    auto s = std::make_shared<Shared>();
+    s->cfg = cfg_;
+    s->log = &host_.log();
+    s->auth = host_.services().find<sdk::Auth>();
+    if (!s->auth) return sdk::Error::invalid("events.websocketd: the kernel auth service is missing");
+    try {
+      Poco::Net::ServerSocket sock{Poco::Net::SocketAddress(cfg_.listen)};
+      auto params = new Poco::Net::HTTPServerParams;
+      params->setMaxThreads(cfg_.max_clients + 4);
+      params->setMaxQueued(64);
+      server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(s), sock, params);
+      server_->start();
+      host_.log().info("events.websocketd: listening on " + sock.address().toString());
+    } catch (const Poco::Exception& e) {
+      return sdk::Error::invalid("events.websocketd: cannot listen on " + cfg_.listen + ": " + e.displayText() +
+                                 " (set websocketd.listen to a free address)");
+    }
+    shared_ = s;
+    sub_ = host_.bus().subscribe("#", [s](const sdk::Event& e) { s->publish(e); },
+                                 {.queue_capacity = 65536, .name = "events.websocketd"});
+    return {};
+  }
+  void stop() override {
+    sub_.reset();
+    if (server_) server_->stopAll(true);
+    server_.reset();
+    shared_.reset();
+  }
+
+ private:
+  sdk::Host& host_;
+  Config cfg_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<sdk::Subscription> sub_;
+};
+
+constexpr sdk::OptionSpec kOptions[] = {
+    {"websocketd.listen", sdk::OptionType::address, "127.0.0.1:9502", "address the event stream listens on"},
+    {"websocketd.queue_size", sdk::OptionType::integer, "1024",
+     "events queued per client; a client with more waiting is closed (1008)"},
+    {"websocketd.ping_interval", sdk::OptionType::duration, "30s",
+     "a ping is sent this often; a client silent for two intervals is closed"},
+    {"websocketd.max_clients", sdk::OptionType::integer, "1000", "clients beyond this are refused with 503"},
+    {"websocketd.socket_buffer", sdk::OptionType::integer, "0",
+     "kernel send buffer per client in bytes (0: the system's); small values cut slow clients sooner"},
+    {}};
+
+}  // namespace
+}  // namespace dialtone::plugins::events
+
+DIALTONE_PLUGIN(dialtone::plugins::events::WebSocketd, "events.websocketd", "events", "1.0.0",
+                "bus events streamed over WebSocket, filtered by token ACLs", "", "",
+                dialtone::plugins::events::kOptions)

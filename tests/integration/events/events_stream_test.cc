@@ -1,0 +1,148 @@
+// The event stream (events.websocketd) against a real dialtoned with confd,
+// through a real WebSocket client (python3-websockets, ws_client.py): config
+// events arrive in order, the token's ACLs filter them, a bad token is
+// refused at the upgrade, and a client that stops reading is cut with 1008.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/support/dialtoned_fixture.h"
+
+namespace {
+
+using dialtone::testing::Dialtoned;
+using dialtone::testing::json_string;
+
+// A ws_client.py run whose output lines are read as they come.
+class Client {
+ public:
+  explicit Client(const std::string& args) {
+    std::string cmd = std::string(WS_PYTHON) + " " + WS_CLIENT + " " + args + " 2>&1";
+    f_ = popen(cmd.c_str(), "r");
+  }
+  ~Client() { if (f_) pclose(f_); }
+  // The next line, "" at end of output.
+  std::string line() {
+    char buf[8192];
+    if (!f_ || !fgets(buf, sizeof buf, f_)) return "";
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  std::vector<std::string> rest() {
+    std::vector<std::string> out;
+    for (auto l = line(); !l.empty(); l = line()) out.push_back(l);
+    return out;
+  }
+ private:
+  FILE* f_ = nullptr;
+};
+
+class EventStream : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    port_ = dialtone::testing::free_tcp_udp_port();
+    d_ = new Dialtoned({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"},
+                                         {"60-events.conf", "[plugin]\nname = events.websocketd\n\n[websocketd]\n"
+                                                            "listen = 127.0.0.1:" + std::to_string(port_) +
+                                                            "\nqueue_size = 8\nsocket_buffer = 4096\n"}}});
+  }
+  static void TearDownTestSuite() {
+    delete d_;
+    d_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(d_->ready()) << d_->error(); }
+  static std::string url() { return "--url ws://127.0.0.1:" + std::to_string(port_) + "/"; }
+  dialtone::testing::HttpAnswer confd(const std::string& method, const std::string& path,
+                                      const std::string& body = "") {
+    return d_->http(method, "confd", "/1.1" + path, body, {{"X-Auth-Token", d_->token()}});
+  }
+  static Dialtoned* d_;
+  static int port_;
+};
+Dialtoned* EventStream::d_ = nullptr;
+int EventStream::port_ = 0;
+
+TEST_F(EventStream, EventsInOrderAndFilteredByAcl) {
+  auto acct = d_->http("POST", "auth", "/0.1/users",
+                       R"({"username":"watcher","password":"watch-pw","acls":["events.config.user.created"]})",
+                       {{"X-Auth-Token", d_->token()}});
+  ASSERT_TRUE(acct.status == 200 || acct.status == 201) << acct.body;
+  auto limited = d_->token_for("watcher", "watch-pw");
+  ASSERT_FALSE(limited.empty());
+
+  Client admin(url() + " --header-token " + d_->token() + " --subscribe config.user.# --count 4");
+  Client watcher(url() + " --query-token " + limited + " --subscribe config.# --count 2");
+  ASSERT_EQ(admin.line(), "ready");
+  ASSERT_EQ(watcher.line(), "ready");
+
+  auto u1 = confd("POST", "/users", R"({"firstname":"Ev","lastname":"One"})");
+  ASSERT_EQ(u1.status, 201) << u1.body;
+  auto id = json_string(u1.body, "/id");
+  ASSERT_EQ(confd("PUT", "/users/" + id, R"({"firstname":"Eve","lastname":"One"})").status, 204);
+  ASSERT_EQ(confd("DELETE", "/users/" + id).status, 204);
+  auto u2 = confd("POST", "/users", R"({"firstname":"Ev","lastname":"Two"})");
+  ASSERT_EQ(u2.status, 201) << u2.body;
+  auto one = "\"id\":" + id + ",";
+  auto two = "\"id\":" + json_string(u2.body, "/id") + ",";
+
+  auto a = admin.rest();
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a[0].rfind("event config.user.created ", 0), 0u) << a[0];
+  EXPECT_NE(a[0].find(one), std::string::npos) << a[0];
+  EXPECT_NE(a[1].find(one), std::string::npos) << a[1];
+  EXPECT_NE(a[2].find(one), std::string::npos) << a[2];
+  EXPECT_EQ(a[1].rfind("event config.user.edited ", 0), 0u) << a[1];
+  EXPECT_EQ(a[2].rfind("event config.user.deleted ", 0), 0u) << a[2];
+  EXPECT_EQ(a[3].rfind("event config.user.created ", 0), 0u) << a[3];
+  EXPECT_NE(a[3].find(two), std::string::npos) << a[3];
+
+  // The watcher's ACL names only creations: edits and deletions never reach it.
+  auto w = watcher.rest();
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].rfind("event config.user.created ", 0), 0u) << w[0];
+  EXPECT_NE(w[0].find(one), std::string::npos) << w[0];
+  EXPECT_EQ(w[1].rfind("event config.user.created ", 0), 0u) << w[1];
+  EXPECT_NE(w[1].find(two), std::string::npos) << w[1];
+}
+
+TEST_F(EventStream, BadTokenIsRefusedAtUpgrade) {
+  Client c(url() + " --header-token not-a-token --subscribe config.#");
+  EXPECT_EQ(c.line(), "refused 401");
+  Client q(url() + " --query-token not-a-token --subscribe config.#");
+  EXPECT_EQ(q.line(), "refused 401");
+}
+
+TEST_F(EventStream, SlowClientIsCutWithCloseFrame) {
+  auto flag = d_->dir() / "drain-now";
+  Client slow(url() + " --header-token " + d_->token() + " --subscribe config.user.# --slow-until " + flag.string());
+  ASSERT_EQ(slow.line(), "ready");
+  const int produced = 1000;
+  for (int i = 0; i < produced; ++i)
+    ASSERT_EQ(confd("POST", "/users", R"({"firstname":"Slow","lastname":"Reader )" + std::to_string(i) +
+                                          R"(","description":"padding padding padding padding padding padding"})")
+                  .status,
+              201);
+  std::ofstream(flag.string()) << "go\n";
+  auto lines = slow.rest();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("closed 1008 ", 0), 0u) << lines.back();
+  EXPECT_LT(lines.size() - 1, static_cast<std::size_t>(produced));
+  EXPECT_TRUE(d_->wait_output("read slower than events came", 10)) << d_->output();
+
+  // The server keeps serving others.
+  Client next(url() + " --header-token " + d_->token() + " --subscribe config.user.# --count 1");
+  ASSERT_EQ(next.line(), "ready");
+  auto after = confd("POST", "/users", R"({"firstname":"After","lastname":"Cut"})");
+  ASSERT_EQ(after.status, 201) << after.body;
+  auto n = next.rest();
+  ASSERT_EQ(n.size(), 1u);
+  EXPECT_NE(n[0].find("\"id\":" + json_string(after.body, "/id") + ","), std::string::npos) << n[0];
+}
+
+}  // namespace

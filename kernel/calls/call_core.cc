@@ -1,6 +1,8 @@
 #include "kernel/calls/call_core.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -19,7 +21,21 @@ void field(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key, const
   w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
-std::string event_body(const sdk::Channel& c, bool ended, int cause) {
+const char* topic_of(int kind) {
+  static const char* topics[] = {"calls.channel.created",  "calls.channel.state",
+                                 "calls.channel.ended",    "calls.channel.bridged",
+                                 "calls.channel.unbridged", "calls.channel.held",
+                                 "calls.channel.unheld",   "calls.channel.transferred"};
+  return topics[kind];
+}
+
+}  // namespace
+
+// Followers (call records, CTI, BLF) read these fields: names are only ever added.
+static std::string event_body_of(const sdk::Channel& c, bool ended, std::int64_t duration_ms, const std::string& extra_key,
+                          const std::string& extra, int cause, int q850, int sip,
+                          const std::string& exten, const std::string& context,
+                          const std::string& target) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -41,15 +57,28 @@ std::string event_body(const sdk::Channel& c, bool ended, int cause) {
   w.Int64(c.created_at_ms);
   w.Key("answered_at_ms");
   w.Int64(c.answered_at_ms);
+  w.Key("held");
+  w.Bool(c.held);
+  if (!extra_key.empty()) field(w, extra_key.c_str(), extra);
+  if (!exten.empty() || !context.empty()) {
+    field(w, "exten", exten);
+    field(w, "context", context);
+  }
+  if (!target.empty()) field(w, "target_channel", target);
   if (ended) {
     w.Key("cause");
     w.Int(cause);
+    w.Key("q850_cause");
+    w.Int(q850);
+    w.Key("sip_code");
+    w.Int(sip);
+    w.Key("duration_ms");
+    w.Int64(duration_ms);
   }
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-}  // namespace
 
 CallCoreImpl::CallCoreImpl(sdk::EventBus& bus, sdk::Logger& log, CallCoreConfig config)
     : bus_(bus),
@@ -62,6 +91,7 @@ CallCoreImpl::CallCoreImpl(sdk::EventBus& bus, sdk::Logger& log, CallCoreConfig 
 CallCoreImpl::~CallCoreImpl() { stop(); }
 
 void CallCoreImpl::stop() {
+  timers_.stop();
   {
     std::lock_guard lock(events_mutex_);
     if (stopping_) return;
@@ -71,7 +101,7 @@ void CallCoreImpl::stop() {
   if (publisher_.joinable()) publisher_.join();
 }
 
-void CallCoreImpl::queue(Kind kind, const sdk::Channel& channel, int cause) {
+void CallCoreImpl::queue(Pending p) {
   bool wake = false;
   {
     std::lock_guard lock(events_mutex_);
@@ -82,7 +112,7 @@ void CallCoreImpl::queue(Kind kind, const sdk::Channel& channel, int cause) {
       return;
     }
     wake = events_.empty();
-    events_.push_back(Pending{kind, channel, cause});
+    events_.push_back(std::move(p));
   }
   if (wake) events_cv_.notify_one();
 }
@@ -98,10 +128,10 @@ void CallCoreImpl::publish_loop() {
       batch.swap(events_);
     }
     for (auto& p : batch) {
-      const char* topic = p.kind == Kind::created ? "calls.channel.created"
-                          : p.kind == Kind::state ? "calls.channel.state"
-                                                  : "calls.channel.ended";
-      bus_.publish(topic, event_body(p.channel, p.kind == Kind::ended, p.cause));
+      const char* extra_key = p.kind == Kind::bridged ? "media" : p.kind == Kind::transferred ? "kind" : "";
+      bus_.publish(topic_of(static_cast<int>(p.kind)),
+                   event_body_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause, p.q850, p.sip,
+                                 p.exten, p.context, p.target));
     }
     batch.clear();
     if (auto d = dropped_.load(); d != reported) {
@@ -135,7 +165,10 @@ void CallCoreImpl::unregister_driver(std::string_view backend) {
       }
     }
   }
-  for (auto& c : gone) queue(Kind::ended, c, 0);
+  for (auto& c : gone) {
+    if (c.state != sdk::ChannelState::up) c.answered_at_ms = 0;
+    queue(Pending{Kind::ended, c, 0, sdk::q850::normal_unspecified, 0});
+  }
 }
 
 sdk::Result<std::string> CallCoreImpl::create_channel(sdk::ChannelSpec spec) {
@@ -149,6 +182,7 @@ sdk::Result<std::string> CallCoreImpl::create_channel(sdk::ChannelSpec spec) {
                                      " channels held, the maximum; a backend does not end its channels");
     c.id = id_prefix_ + std::to_string(next_id_++);
     if (c.call_id.empty()) c.call_id = c.id;
+    ++busy_[c.backend + "/" + c.endpoint];
     channels_.emplace(c.id, c);
   }
   queue(Kind::created, c);
@@ -167,13 +201,14 @@ sdk::Status CallCoreImpl::set_state(std::string_view channel_id, sdk::ChannelSta
     snapshot = it->second;
   }
   queue(Kind::state, snapshot);
+  if (state == sdk::ChannelState::up) dial_leg_up(snapshot.id);
   return {};
 }
 
 sdk::Status CallCoreImpl::link(std::string_view channel_a, std::string_view channel_b) {
   // A channel already up that changes peer (a transfer) is reported again so
   // that followers see who it talks to now; on answer set_state reports it.
-  std::vector<sdk::Channel> relinked;
+  std::vector<sdk::Channel> relinked, bridged;
   {
     std::lock_guard lock(mutex_);
     auto a = channels_.find(channel_a);
@@ -184,26 +219,176 @@ sdk::Status CallCoreImpl::link(std::string_view channel_a, std::string_view chan
       if (self->second.peer == other->first) continue;
       self->second.peer = other->first;
       if (self->second.state == sdk::ChannelState::up) relinked.push_back(self->second);
+      bridged.push_back(self->second);
     }
   }
   for (auto& c : relinked) queue(Kind::state, c);
+  for (auto& c : bridged) queue(Pending{Kind::bridged, c, 0, 0, 0, "relayed"});
   return {};
 }
 
 sdk::Status CallCoreImpl::end_channel(std::string_view channel_id, int cause) {
+  return end(channel_id, cause, sdk::q850_from_sip(cause), cause);
+}
+
+sdk::Status CallCoreImpl::end_channel_q850(std::string_view channel_id, int q850_cause) {
+  int sip = sdk::sip_from_q850(q850_cause);
+  return end(channel_id, sip, q850_cause, sip);
+}
+
+sdk::Status CallCoreImpl::end(std::string_view channel_id, int cause, int q850, int sip) {
   sdk::Channel gone;
+  std::optional<sdk::Channel> unbridged;
   {
     std::lock_guard lock(mutex_);
     auto it = channels_.find(channel_id);
     if (it == channels_.end()) return sdk::Error::not_found("no channel " + std::string(channel_id));
     gone = std::move(it->second);
     channels_.erase(it);
+    if (auto b = busy_.find(gone.backend + "/" + gone.endpoint); b != busy_.end() && --b->second == 0)
+      busy_.erase(b);
+    if (auto v = vars_.find(gone.id); v != vars_.end()) vars_.erase(v);
+    if (auto d = depth_.find(gone.id); d != depth_.end()) depth_.erase(d);
     // The peer no longer talks to anyone.
     if (!gone.peer.empty())
-      if (auto p = channels_.find(gone.peer); p != channels_.end() && p->second.peer == gone.id)
+      if (auto p = channels_.find(gone.peer); p != channels_.end() && p->second.peer == gone.id) {
         p->second.peer.clear();
+        unbridged = p->second;
+      }
   }
-  queue(Kind::ended, gone, cause);
+  if (unbridged) queue(Kind::unbridged, *unbridged);
+  Pending p{Kind::ended, gone, cause, q850, sip};
+  p.duration_ms = gone.answered_at_ms ? std::max<std::int64_t>(0, now_ms() - gone.answered_at_ms) : 0;
+  queue(std::move(p));
+  dial_leg_ended(gone.id, q850, sip);
+  dial_origin_ended(gone.id);
+  return {};
+}
+
+sdk::Status CallCoreImpl::set_held(std::string_view channel_id, bool held) {
+  sdk::Channel snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = channels_.find(channel_id);
+    if (it == channels_.end()) return sdk::Error::not_found("no channel " + std::string(channel_id));
+    if (it->second.held == held) return {};
+    it->second.held = held;
+    snapshot = it->second;
+  }
+  queue(held ? Kind::held : Kind::unheld, snapshot);
+  return {};
+}
+
+sdk::Status CallCoreImpl::set_variable(std::string_view channel_id, std::string name, std::string value) {
+  if (name.empty()) return sdk::Error::invalid("a channel variable needs a name");
+  std::lock_guard lock(mutex_);
+  if (!channels_.count(channel_id)) return sdk::Error::not_found("no channel " + std::string(channel_id));
+  vars_[std::string(channel_id)][std::move(name)] = std::move(value);
+  return {};
+}
+
+sdk::Result<std::string> CallCoreImpl::variable(std::string_view channel_id, std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  if (!channels_.count(channel_id)) return sdk::Error::not_found("no channel " + std::string(channel_id));
+  auto v = vars_.find(channel_id);
+  if (v == vars_.end()) return sdk::Error::not_found("no variable " + std::string(name));
+  auto it = v->second.find(std::string(name));
+  if (it == v->second.end()) return sdk::Error::not_found("no variable " + std::string(name));
+  return it->second;
+}
+
+std::map<std::string, std::string> CallCoreImpl::variables(std::string_view channel_id) const {
+  std::lock_guard lock(mutex_);
+  auto v = vars_.find(channel_id);
+  return v == vars_.end() ? std::map<std::string, std::string>{} : v->second;
+}
+
+int CallCoreImpl::depth_of(std::string_view channel_id) const {
+  std::lock_guard lock(mutex_);
+  auto d = depth_.find(channel_id);
+  return d == depth_.end() ? 0 : d->second;
+}
+
+std::size_t CallCoreImpl::active_calls(const std::vector<std::string>& interfaces) const {
+  std::size_t n = 0;
+  std::lock_guard lock(mutex_);
+  for (auto& i : interfaces)
+    if (auto it = busy_.find(i); it != busy_.end()) n += it->second;
+  return n;
+}
+
+std::shared_ptr<sdk::ChannelDriver> CallCoreImpl::driver_of(const std::string& backend) const {
+  std::lock_guard lock(mutex_);
+  auto it = drivers_.find(backend);
+  return it == drivers_.end() ? nullptr : it->second;
+}
+
+sdk::Status CallCoreImpl::with_driver(
+    std::string_view channel_id,
+    const std::function<sdk::Status(sdk::ChannelDriver&, const sdk::Channel&)>& act) {
+  auto c = channel(channel_id);
+  if (!c) return c.error();
+  auto driver = driver_of(c->backend);
+  if (!driver)
+    return sdk::Error::unavailable("backend '" + c->backend + "' of channel " + c->id + " has no driver");
+  return act(*driver, *c);
+}
+
+sdk::Status CallCoreImpl::bridge(std::string_view a, std::string_view b, bool relayed) {
+  auto ca = channel(a);
+  if (!ca) return ca.error();
+  auto cb = channel(b);
+  if (!cb) return cb.error();
+  if (ca->backend != cb->backend)
+    return sdk::Error::unsupported("cannot bridge a " + ca->backend + " channel with a " + cb->backend +
+                                   " channel without the media engine");
+  auto driver = driver_of(ca->backend);
+  if (!driver) return sdk::Error::unavailable("backend '" + ca->backend + "' has no driver");
+  auto path = relayed ? sdk::MediaPath::relayed : sdk::MediaPath::direct;
+  if (auto s = driver->bridge(*ca, *cb, path); !s) return s;
+  std::vector<sdk::Channel> both;
+  {
+    std::lock_guard lock(mutex_);
+    auto ia = channels_.find(a);
+    auto ib = channels_.find(b);
+    if (ia == channels_.end() || ib == channels_.end()) return sdk::Error::not_found("a channel ended");
+    ia->second.peer = ib->first;
+    ib->second.peer = ia->first;
+    both = {ia->second, ib->second};
+  }
+  for (auto& c : both) queue(Pending{Kind::bridged, c, 0, 0, 0, sdk::to_string(path)});
+  return {};
+}
+
+sdk::Status CallCoreImpl::request_transfer(sdk::TransferRequest request) {
+  auto self = channel(request.channel_id);
+  if (!self) return self.error();
+  if (request.kind == sdk::TransferRequest::Kind::attended) {
+    // The transferor's peer and the target talk; the transferor leaves.
+    if (request.target_channel.empty()) return sdk::Error::invalid("attended transfer without a target channel");
+    auto target = channel(request.target_channel);
+    if (!target) return target.error();
+    if (self->peer.empty()) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
+    Pending p{Kind::transferred, *self, 0, 0, 0, "attended"};
+    p.target = request.target_channel;
+    std::string peer = self->peer, other = target->peer;
+    if (auto s = bridge(peer, request.target_channel, false); !s) return s;
+    queue(std::move(p));
+    (void)hangup_channel(self->id, sdk::q850::normal_clearing);
+    return {};
+  }
+  // Blind: the transferor's peer dials exten@context through a local leg.
+  if (request.exten.empty()) return sdk::Error::invalid("blind transfer without an extension");
+  if (self->peer.empty()) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
+  Pending p{Kind::transferred, *self, 0, 0, 0, "blind"};
+  p.exten = request.exten;
+  p.context = request.context;
+  queue(std::move(p));
+  std::string transferor = self->id;
+  sdk::DialOptions options;
+  options.targets = {"local/" + request.exten + (request.context.empty() ? "" : "@" + request.context)};
+  (void)hangup_channel(transferor, sdk::q850::normal_clearing);
+  dial(self->peer, std::move(options), [](const sdk::DialOutcome&) {});
   return {};
 }
 
@@ -222,7 +407,7 @@ sdk::Result<sdk::Channel> CallCoreImpl::channel(std::string_view channel_id) con
   return it->second;
 }
 
-sdk::Status CallCoreImpl::hangup(const std::vector<sdk::Channel>& targets, int cause) {
+sdk::Status CallCoreImpl::hangup(const std::vector<sdk::Channel>& targets, int q850_cause) {
   sdk::Status result;
   for (auto& c : targets) {
     std::shared_ptr<sdk::ChannelDriver> driver;
@@ -231,7 +416,7 @@ sdk::Status CallCoreImpl::hangup(const std::vector<sdk::Channel>& targets, int c
       if (auto it = drivers_.find(c.backend); it != drivers_.end()) driver = it->second;
     }
     // The driver only posts to its backend's thread: called without the lock.
-    auto s = driver ? driver->hangup(c, cause)
+    auto s = driver ? driver->hangup(c, q850_cause)
                     : sdk::Status(sdk::Error::unavailable("backend '" + c.backend + "' of channel " + c.id +
                                                           " cannot hang up (no driver)"));
     if (!s && result) result = s;
@@ -239,13 +424,13 @@ sdk::Status CallCoreImpl::hangup(const std::vector<sdk::Channel>& targets, int c
   return result;
 }
 
-sdk::Status CallCoreImpl::hangup_channel(std::string_view channel_id, int cause) {
+sdk::Status CallCoreImpl::hangup_channel(std::string_view channel_id, int q850_cause) {
   auto c = channel(channel_id);
   if (!c) return c.error();
-  return hangup({*c}, cause);
+  return hangup({*c}, q850_cause);
 }
 
-sdk::Status CallCoreImpl::hangup_call(std::string_view call_id, int cause) {
+sdk::Status CallCoreImpl::hangup_call(std::string_view call_id, int q850_cause) {
   std::vector<sdk::Channel> legs;
   {
     std::lock_guard lock(mutex_);
@@ -253,7 +438,7 @@ sdk::Status CallCoreImpl::hangup_call(std::string_view call_id, int cause) {
       if (c.call_id == call_id) legs.push_back(c);
   }
   if (legs.empty()) return sdk::Error::not_found("no call " + std::string(call_id));
-  return hangup(legs, cause);
+  return hangup(legs, q850_cause);
 }
 
 }  // namespace dialtone::kernel

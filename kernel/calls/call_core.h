@@ -1,10 +1,13 @@
 // The kernel's call core (sdk::CallCore): the channels of every backend in
-// one table, bus events for each change, and the calld-style REST view.
+// one table, bus events for each change, the calld-style REST view, dialing
+// (call_dial.cc), the dialplan's `channel` module (call_lua.cc), busy counts
+// and the ring memory of groups (group_memory.h).
 //
 // @code
 //   dialtone::kernel::CallCoreImpl calls(bus, log);
 //   registry.provide_as("kernel", "kernel.calls", 1, "", ...&calls...);
 //   if (auto s = calls.mount(http, "calld"); !s) return s;   // GET/DELETE /1.0/calls
+//   (void)calls.export_lua(lua);          // call:dial{...}, call:answer() ... in the dialplan
 //   ...
 //   calls.stop();   // publishes what is queued, then joins the publisher
 // @endcode
@@ -19,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -30,7 +34,9 @@
 #include <dialtone/calls.h>
 #include <dialtone/host.h>
 
+#include "kernel/calls/group_memory.h"
 #include "kernel/http/http_server.h"
+#include "kernel/lua/timer_thread.h"
 
 namespace dialtone::kernel {
 
@@ -54,16 +60,49 @@ class CallCoreImpl final : public sdk::CallCore {
 
   std::uint64_t events_dropped() const { return dropped_; }
 
+  // Exports the `channel` module (methods of the dialplan's `call` table)
+  // to `lua`, and later verbs registered with register_verb().
+  sdk::Status export_lua(sdk::LuaHost& lua);
+  // The module's declarations (call_lua.cc), in order: they register the
+  // functions and generate their reference in docs/lua-dialplan.md.
+  std::vector<sdk::LuaFunctionSpec> lua_functions();
+  // What ring strategies of groups remember (channel.group_memory).
+  GroupMemory& groups() { return groups_; }
+
   sdk::Status register_driver(std::string backend, std::shared_ptr<sdk::ChannelDriver> driver) override;
   void unregister_driver(std::string_view backend) override;
   sdk::Result<std::string> create_channel(sdk::ChannelSpec spec) override;
   sdk::Status set_state(std::string_view channel_id, sdk::ChannelState state) override;
   sdk::Status link(std::string_view channel_a, std::string_view channel_b) override;
   sdk::Status end_channel(std::string_view channel_id, int cause) override;
+  sdk::Status end_channel_q850(std::string_view channel_id, int q850_cause) override;
+  sdk::Status set_held(std::string_view channel_id, bool held) override;
+  sdk::Status request_transfer(sdk::TransferRequest request) override;
   std::vector<sdk::Channel> channels() const override;
   sdk::Result<sdk::Channel> channel(std::string_view channel_id) const override;
-  sdk::Status hangup_channel(std::string_view channel_id, int cause = 0) override;
-  sdk::Status hangup_call(std::string_view call_id, int cause = 0) override;
+  sdk::Status hangup_channel(std::string_view channel_id, int q850_cause = 0) override;
+  sdk::Status hangup_call(std::string_view call_id, int q850_cause = 0) override;
+  std::string dial(std::string_view origin, sdk::DialOptions options,
+                   std::function<void(const sdk::DialOutcome&)> done) override;
+  void cancel_dial(std::string_view dial_id) override;
+  std::size_t active_calls(const std::vector<std::string>& interfaces) const override;
+  sdk::Status set_variable(std::string_view channel_id, std::string name, std::string value) override;
+  sdk::Result<std::string> variable(std::string_view channel_id, std::string_view name) const override;
+  sdk::Status register_verb(sdk::LuaFunctionSpec verb) override;
+
+  // Asks the owning driver to act on a channel (answer, hold, DTMF...):
+  // not_found for an unknown channel, the driver's status otherwise.
+  sdk::Status with_driver(std::string_view channel_id,
+                          const std::function<sdk::Status(sdk::ChannelDriver&, const sdk::Channel&)>& act);
+  // Bridges two channels of one driver (media path: direct, or relayed when
+  // `relayed`), publishing calls.channel.bridged.
+  sdk::Status bridge(std::string_view a, std::string_view b, bool relayed);
+  // Local legs above `channel_id` (0 for a channel no local leg dialed).
+  int depth_of(std::string_view channel_id) const;
+  // The Q.850 cause of the last dial `channel_id` made (0: none).
+  int last_dial_cause(std::string_view channel_id) const;
+  // Every variable of a channel (copied to the legs it dials).
+  std::map<std::string, std::string> variables(std::string_view channel_id) const;
 
  private:
   struct Hash {
@@ -71,16 +110,45 @@ class CallCoreImpl final : public sdk::CallCore {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Table = std::unordered_map<std::string, sdk::Channel, Hash, std::equal_to<>>;
-  enum class Kind { created, state, ended };
+  enum class Kind { created, state, ended, bridged, unbridged, held, unheld, transferred };
   struct Pending {
+    Pending(Kind k, sdk::Channel c, int cause_ = 0, int q850_ = 0, int sip_ = 0, std::string extra_ = {})
+        : kind(k), channel(std::move(c)), cause(cause_), q850(q850_), sip(sip_), extra(std::move(extra_)) {}
     Kind kind;
     sdk::Channel channel;
-    int cause = 0;
+    int cause = 0;      // ended: as the backend gave it (SIP-style)
+    int q850 = 0;       // ended
+    int sip = 0;        // ended
+    std::string extra;  // bridged: media path; transferred: kind
+    std::string exten, context, target;  // transferred
+    std::int64_t duration_ms = 0;        // ended: since the answer
+  };
+  // One dial in progress (call_dial.cc).
+  struct Dial {
+    std::string id;
+    std::string origin;
+    std::vector<std::string> legs;            // channel ids
+    std::map<std::string, std::string> targets;  // channel id -> target
+    std::size_t ended = 0;
+    int busy = 0, noanswer = 0, congestion = 0, cancelled = 0;
+    int last_q850 = 0, last_sip = 0;
+    bool finished = false;
+    std::function<void(const sdk::DialOutcome&)> done;
   };
 
-  void queue(Kind kind, const sdk::Channel& channel, int cause = 0);
+  void queue(Pending p);
+  void queue(Kind kind, const sdk::Channel& channel) { queue(Pending{kind, channel}); }
   void publish_loop();
-  sdk::Status hangup(const std::vector<sdk::Channel>& targets, int cause);
+  sdk::Status hangup(const std::vector<sdk::Channel>& targets, int q850_cause);
+  sdk::Status end(std::string_view channel_id, int cause, int q850, int sip);
+  std::shared_ptr<sdk::ChannelDriver> driver_of(const std::string& backend) const;
+  // call_dial.cc: a leg of a dial answered / ended, its origin ended, the time ran out.
+  void dial_leg_up(const std::string& channel_id);
+  void dial_leg_ended(const std::string& channel_id, int q850, int sip);
+  void dial_origin_ended(const std::string& channel_id);
+  void dial_timeout(const std::string& dial_id);
+  // Ends the dial (once): cancels `cancel` legs, then calls its done.
+  void finish(std::shared_ptr<Dial> d, sdk::DialOutcome outcome, std::vector<std::string> cancel);
 
   sdk::EventBus& bus_;
   sdk::Logger& log_;
@@ -91,6 +159,24 @@ class CallCoreImpl final : public sdk::CallCore {
   Table channels_;
   std::unordered_map<std::string, std::shared_ptr<sdk::ChannelDriver>, Hash, std::equal_to<>> drivers_;
   std::uint64_t next_id_ = 1;
+  std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> busy_;  // "backend/endpoint"
+  std::unordered_map<std::string, std::map<std::string, std::string>, Hash, std::equal_to<>> vars_;
+  std::unordered_map<std::string, int, Hash, std::equal_to<>> depth_;  // channel -> local legs above
+  std::unordered_map<std::string, std::shared_ptr<Dial>, Hash, std::equal_to<>> dials_;
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> dial_of_leg_;
+  std::unordered_multimap<std::string, std::string> dials_of_origin_;
+  std::unordered_map<std::string, std::string> origin_of_;
+  std::unordered_map<std::string, int> last_cause_;  // channel -> cause of its last dial  // dialed leg -> the channel that dialed it
+  // A local leg lives as long as both channels it joins: when one of these
+  // keys ends, the local legs listed end too.
+  std::unordered_multimap<std::string, std::string> ends_with_;
+  std::uint64_t next_dial_ = 1;
+  GroupMemory groups_;
+  // Verbs added by media applications, and where to export them.
+  std::mutex lua_mutex_;
+  sdk::LuaHost* lua_ = nullptr;
+  std::vector<sdk::LuaFunctionSpec> verbs_;
+  TimerThread timers_;  // ring timeouts
 
   std::mutex events_mutex_;
   std::condition_variable events_cv_;

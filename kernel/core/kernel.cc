@@ -184,6 +184,11 @@ sdk::Status Kernel::start() {
   // A broken dialplan fails calls, not the PBX: plugins and the REST API keep running.
   if (auto s = lua_->start(); !s)
     log_->error(s.error().message.rfind("lua: ", 0) == 0 ? s.error().message : "lua: " + s.error().message);
+  // The dialplan's call API (call:dial{...}) and `local/<exten>@<context>` legs.
+  if (auto s = calls_->export_lua(*lua_); !s) return sdk::Error::internal("calls: " + s.error().message);
+  local_driver_ = std::make_shared<LocalDriver>(*calls_, *lua_, *log_);
+  if (auto s = calls_->register_driver("local", local_driver_); !s)
+    return sdk::Error::internal("calls: " + s.error().message);
 
   make_plugin_manager(store_.get(), true);
   plugins_->load_dir(setup_.plugin_dir);
@@ -294,6 +299,7 @@ void Kernel::stop() {
   }
   if (plugins_) plugins_->stop();
   if (http_) http_->stop();
+  if (calls_ && local_driver_) calls_->unregister_driver("local");
   if (lua_) lua_->stop();
   registry_.withdraw_all("kernel");
   if (calls_) calls_->stop();

@@ -17,6 +17,7 @@
 #include "kernel/auth/auth_service.h"
 #include "kernel/bus/event_bus.h"
 #include "kernel/calls/call_core.h"
+#include "kernel/calls/local_driver.h"
 #include "kernel/core/plugin_manager.h"
 #include "kernel/core/service_registry.h"
 #include "kernel/core/setup.h"
@@ -88,6 +89,7 @@ class Kernel {
   std::unique_ptr<CallCoreImpl> calls_;
   std::unique_ptr<HttpServerImpl> http_;
   std::unique_ptr<LuaHostImpl> lua_;
+  std::shared_ptr<LocalDriver> local_driver_;
   ServiceRegistryImpl registry_;
   std::unique_ptr<PluginManager> plugins_;
 };

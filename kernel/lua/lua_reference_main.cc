@@ -1,6 +1,8 @@
 // dialtone-lua-reference: prints the generated Markdown reference of the
-// functions the Lua host exports by itself, from the same declarations that
-// register them and check their arguments.
+// functions the kernel exports to the dialplan (the Lua host's own
+// `dialtone` module and the call core's `channel` module, the methods of
+// `call`), from the same declarations that register them and check their
+// arguments.
 //
 //   dialtone-lua-reference                          # print it
 //   dialtone-lua-reference --update docs/lua-dialplan.md
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "kernel/calls/call_core.h"
 #include "kernel/lua/lua_host.h"
 
 namespace {
@@ -19,6 +22,17 @@ class SilentLogger final : public dialtone::sdk::Logger {
  public:
   void log(dialtone::sdk::LogLevel, std::string_view) override {}
   bool enabled(dialtone::sdk::LogLevel) const override { return false; }
+};
+
+// The call core publishes nothing here: it only declares its functions.
+class NullBus final : public dialtone::sdk::EventBus {
+ public:
+  using dialtone::sdk::EventBus::publish;
+  void publish(std::shared_ptr<const dialtone::sdk::Event>) override {}
+  std::unique_ptr<dialtone::sdk::Subscription> subscribe(std::string, dialtone::sdk::EventHandler,
+                                                         dialtone::sdk::SubscribeOptions) override {
+    return nullptr;
+  }
 };
 
 constexpr std::string_view kBegin = "<!-- BEGIN GENERATED -->\n";
@@ -51,6 +65,13 @@ int update(const std::string& file, const std::string& reference) {
 int main(int argc, char** argv) {
   SilentLogger log;
   dialtone::kernel::LuaHostImpl host({}, log);
+  NullBus bus;
+  dialtone::kernel::CallCoreImpl calls(bus, log);
+  if (auto s = calls.export_lua(host); !s) {
+    std::cerr << "dialtone-lua-reference: " << s.error().message << "\n";
+    return 1;
+  }
+  calls.stop();
   const std::string reference = host.reference_markdown();
   if (argc == 3 && std::string_view(argv[1]) == "--update") return update(argv[2], reference);
   if (argc != 1) {

@@ -1,12 +1,15 @@
--- Call routing for the SIP backend: the XiVO dialplan in Lua.
+-- Call routing: the XiVO dialplan in Lua.
 --
--- backend.sip calls the global `route_call(call)` (option dialplan.function)
--- for every authenticated INVITE from a line and every INVITE from a trunk.
--- `call` holds: id, caller (SIP username or trunk name), caller_number,
--- caller_name, called_number (also callee), context, origin ("intern" from
--- a line, "extern" from a trunk), vars (XIVO_* variables, see below).
+-- The global `route_call(call)` runs for every call a backend takes in
+-- (backend.sip: an authenticated INVITE from a line, an INVITE from a
+-- trunk) and for every `local/<exten>@<context>` leg the call core dials.
+-- `call` holds: id, channel (its channel in the call core), caller (line
+-- username or trunk name), caller_number, caller_name, called_number (also
+-- callee), context, origin ("intern" from a line, "extern" from a trunk),
+-- vars (XIVO_* variables, see below). Its methods are the call core's
+-- (`channel` module): call:dial{...}, call:answer(), call:hangup(cause) ...
 --
--- The script dials with sip.dial(), which returns once the call is
+-- The script dials with call:dial{...}, which returns once the call is
 -- answered, cancelled or failed, so a failure can be forwarded; it returns
 -- one decision for what is left:
 --   { action = "done" }                      -- answered or caller gone
@@ -34,8 +37,17 @@ local function reject(code, reason)
   return { action = "reject", code = code, status = code, reason = reason }
 end
 
--- Fills the XIVO_* variables every subroutine can read.
+-- The interfaces of SIP line usernames, as the call core names them.
+function M.interfaces(lines)
+  local out = {}
+  for i, l in ipairs(lines or {}) do out[i] = "sip/" .. l end
+  return out
+end
+
+-- Fills the XIVO_* variables every subroutine can read, and gives `call`
+-- its methods (call:dial{...}).
 function M.prepare(call)
+  if getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
   call.vars = call.vars or {}
   local v = call.vars
   call.called_number = call.called_number or call.callee

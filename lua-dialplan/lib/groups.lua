@@ -17,8 +17,12 @@
 --   memorized_round_robin  one at a time, starting after the member that answered last
 -- One at a time means each member rings for M.member_ring_seconds, then the
 -- next, round again, until the group's ring time is over. What the last
--- three remember (sip.group_memory) lives in memory and restarts with the
--- process, as Asterisk's queue statistics do.
+-- three remember (channel.group_memory, kept by the call core) lives in
+-- memory and restarts with the process, as Asterisk's queue statistics do.
+--
+-- Members are rung as `local/<exten>@<context>` legs when M.ring_members_locally
+-- is set (each member's own dialplan runs: its forwards, DND and ring time,
+-- as Asterisk's Local channels in queues), otherwise on their SIP lines.
 local subroutines = require("subroutines")
 
 local M = {}
@@ -30,6 +34,8 @@ M.default_timeout = 30
 M.member_ring_seconds = 15
 -- Members already in a call are not rung (Asterisk's ringinuse = no).
 M.skip_busy_members = true
+-- Ring members through their own dialplan (local/<exten>@<context>).
+M.ring_members_locally = false
 
 M.final = {
   busy = { action = "reject", code = 486, status = 486, reason = "Busy Here" },
@@ -56,7 +62,7 @@ function M.order(strategy, group, members)
   local list = copy(members)
   if strategy == "random" or strategy == "weight_random" then return shuffle(list) end
   if strategy == "linear" then return list end
-  local memory = sip.group_memory(group.id) or {}
+  local memory = channel.group_memory(group.id) or {}
   local known = memory.members or {}
   local function stat(m, key) return (known[tostring(m.user_id)] or {})[key] or 0 end
   local position = {}
@@ -86,15 +92,49 @@ function M.order(strategy, group, members)
   return list
 end
 
-local function dial(call, lines, seconds)
-  return sip.dial(call.id, lines, seconds, { number = call.caller_number, name = call.caller_name })
+local function in_call(lines)
+  local interfaces = {}
+  for i, l in ipairs(lines) do interfaces[i] = "sip/" .. l end
+  return channel.active_calls(interfaces) > 0
+end
+
+-- The interfaces that ring `members`.
+local function interfaces(members)
+  local out = {}
+  for _, m in ipairs(members) do
+    local user = M.ring_members_locally and config.user(m.user_id) or nil
+    if user and user.exten and user.exten ~= "" then
+      out[#out + 1] = "local/" .. user.exten .. "@" .. (user.context or "default")
+    else
+      for _, l in ipairs(m.lines or {}) do out[#out + 1] = "sip/" .. l end
+    end
+  end
+  return out
+end
+
+local function dial(call, members, seconds)
+  local targets = interfaces(members)
+  targets.timeout = seconds
+  targets.caller_number = call.caller_number
+  targets.caller_name = call.caller_name
+  return call:dial(targets)
+end
+
+-- The member whose interface answered.
+local function member_of(members, outcome)
+  for _, m in ipairs(members) do
+    for _, i in ipairs(interfaces({ m })) do
+      if i == outcome.target then return m end
+    end
+  end
+  return nil
 end
 
 local function answered(call, group, member, outcome)
   call.dial_status = outcome.status
   call.vars.XIVO_DIALSTATUS = outcome.status
   if outcome.status == "answered" and member then
-    sip.group_answered(group.id, member.user_id)
+    channel.group_answered(group.id, member.user_id)
   end
   return { action = "done" }
 end
@@ -114,7 +154,7 @@ function M.call(call, group)
   for _, m in ipairs(group.members or {}) do
     local lines = m.lines or {}
     if #lines > 0 then
-      if M.skip_busy_members and sip.active_calls(lines) > 0 then
+      if M.skip_busy_members and in_call(lines) then
         busy = busy + 1
       else
         members[#members + 1] = m
@@ -131,13 +171,9 @@ function M.call(call, group)
 
   local strategy = group.ring_strategy or "all"
   if strategy == "all" then
-    local lines = {}
-    for _, m in ipairs(members) do
-      for _, l in ipairs(m.lines) do lines[#lines + 1] = l end
-    end
-    local outcome = dial(call, lines, timeout)
-    if outcome.status == "answered" or outcome.status == "cancelled" then
-      return answered(call, group, nil, outcome)
+    local outcome = dial(call, members, timeout)
+    if outcome.status == "answered" or outcome.status == "cancel" then
+      return answered(call, group, member_of(members, outcome), outcome)
     end
     vars.XIVO_DIALSTATUS = outcome.status
     return M.final[outcome.status] or M.final.noanswer
@@ -154,9 +190,9 @@ function M.call(call, group)
         vars.XIVO_DIALSTATUS = "noanswer"
         return M.final.noanswer
       end
-      if not (M.skip_busy_members and sip.active_calls(m.lines) > 0) then
-        local outcome = dial(call, m.lines, math.min(M.member_ring_seconds, left))
-        if outcome.status == "answered" or outcome.status == "cancelled" then
+      if not (M.skip_busy_members and in_call(m.lines)) then
+        local outcome = dial(call, { m }, math.min(M.member_ring_seconds, left))
+        if outcome.status == "answered" or outcome.status == "cancel" then
           return answered(call, group, m, outcome)
         end
         if outcome.status == "noanswer" then rang = true end

@@ -56,7 +56,8 @@ end
 -- (5xx), a timeout (no final answer) or a transport failure.
 function M.failover(outcome)
   local code = tonumber(outcome.code) or 0
-  return outcome.status == "noanswer" or code == 0 or code == 408 or (code >= 500 and code < 600)
+  return outcome.status == "noanswer" or outcome.status == "congestion" or code == 0 or code == 408
+      or (code >= 500 and code < 600)
 end
 
 -- Dials `dialed` through the trunks of `outcall` for `call`; `user` is the
@@ -80,10 +81,11 @@ function M.dial(call, outcall, pattern, dialed, user)
   for _, trunk in ipairs(outcall.trunks or {}) do
     if trunk.host and trunk.host ~= "" and trunk.host ~= "dynamic" then
       local uri = "sip:" .. dialed .. "@" .. trunk.host
-      local outcome = sip.dial(call.id, { uri }, ring, cid)
+      local outcome = call:dial({ "sip/" .. uri, timeout = ring, caller_number = cid.number,
+                                  caller_name = cid.name, anonymous = cid.anonymous })
       call.dial_status = outcome.status
       vars.XIVO_DIALSTATUS = outcome.status
-      if outcome.status == "answered" or outcome.status == "cancelled" then
+      if outcome.status == "answered" or outcome.status == "cancel" then
         return { action = "done" }
       end
       last = outcome

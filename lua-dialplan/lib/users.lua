@@ -67,21 +67,28 @@ function M.call(call, user, depth)
     outcome = { status = "busy", code = 486 }
   elseif #targets == 0 then
     outcome = { status = "unavailable", code = 480 }
-  elseif sip.active_calls(targets) >= (tonumber(vars.XIVO_SIMULTCALLS) or 5) then
-    outcome = { status = "busy", code = 486 }
   else
-    outcome = sip.dial(call.id, targets, ring, { number = call.caller_number, name = call.caller_name })
+    local interfaces = {}
+    for i, l in ipairs(targets) do interfaces[i] = "sip/" .. l end
+    if channel.active_calls(interfaces) >= (tonumber(vars.XIVO_SIMULTCALLS) or 5) then
+      outcome = { status = "busy", code = 486 }
+    else
+      interfaces.timeout = ring
+      interfaces.caller_number = call.caller_number
+      interfaces.caller_name = call.caller_name
+      outcome = call:dial(interfaces)
+    end
   end
   call.dial_status = outcome.status
   vars.XIVO_DIALSTATUS = outcome.status
 
-  if outcome.status == "answered" or outcome.status == "cancelled" then
+  if outcome.status == "answered" or outcome.status == "cancel" then
     return { action = "done" }
   end
   if outcome.status == "busy" and forward_enabled(user, "busy") then
     return forward(call, user, "busy", depth)
   end
-  if (outcome.status == "noanswer" or outcome.status == "unavailable")
+  if (outcome.status == "noanswer" or outcome.status == "unavailable" or outcome.status == "congestion")
       and forward_enabled(user, "noanswer") then
     return forward(call, user, "noanswer", depth)
   end

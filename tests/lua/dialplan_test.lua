@@ -86,7 +86,7 @@ end
 
 function group_answer(exten, user_id)
   local g = config.group_by_exten(exten, "default")
-  sip.group_answered(g.id, tonumber(user_id))  -- declared `user_id: integer`
+  channel.group_answered(g.id, tonumber(user_id))
 end
 
 -- The user ids in the order `strategy` would ring the group at `exten`.

@@ -138,6 +138,7 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
   c->channel = backend.leg_created(LegInfo{c->id, {}, true, trunk ? trunk->name : line.username,
                                            info.caller_number, info.caller_name, c->called,
                                            sip->sip_call_id ? str(sip->sip_call_id->i_id) : std::string()});
+  info.channel = c->channel;
 
   std::weak_ptr<Inbox> weak = inbox;
   auto serial = c->serial;
@@ -214,7 +215,9 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
     extra = "P-Asserted-Identity: <sip:" + number + "@" + cfg.host + ">\r\nPrivacy: id";
   }
   std::size_t started = 0;
-  for (auto& target : req.targets) {
+  for (std::size_t ti = 0; ti < req.targets.size(); ++ti) {
+    const std::string& target = req.targets[ti];
+    const std::string core_channel = ti < req.target_channels.size() ? req.target_channels[ti] : std::string();
     bool line = target.rfind("sip:", 0) != 0;
     std::vector<std::string> uris;
     if (line) {
@@ -260,9 +263,14 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
       }
       c->branches.push_back(std::move(branch));
       ++started;
-      br->channel = backend.leg_created(
-          LegInfo{c->id, c->channel, false, target, number,
-                  req.caller_name.empty() ? c->caller_name : req.caller_name, target, call_id});
+      if (!core_channel.empty()) {
+        br->channel = core_channel;
+        br->shared_channel = true;
+      } else {
+        br->channel = backend.leg_created(
+            LegInfo{c->id, c->channel, false, target, number,
+                    req.caller_name.empty() ? c->caller_name : req.caller_name, target, call_id});
+      }
     }
   }
   if (started == 0) return 0;
@@ -286,6 +294,11 @@ void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
                           std::function<void(DialResult)> done) {
   auto id = call_ids.find(call_id);
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+  if (c && c->state == Call::State::ringing && c->dial_done) {
+    // Another dial of this call rings (a local leg beside SIP targets).
+    done(DialResult{"congestion", 503});
+    return;
+  }
   if (!c || c->state != Call::State::routing || c->dial_done) {
     done(DialResult{"cancelled", 0});
     return;
@@ -325,6 +338,13 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
     }
   }
   maybe_finish(*c);
+}
+
+void SipStack::Impl::cancel_leg(const std::string& channel) {
+  if (channel.empty()) return;
+  for (auto& [serial, call] : calls)
+    for (auto& b : call->branches)
+      if (b->channel == channel && !b->final && b->orq) nta_outgoing_cancel(b->orq);
 }
 
 void SipStack::Impl::on_ring_timeout(void* magic, su_timer_t*, void* arg) {
@@ -442,7 +462,12 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
   br->final = true;
   br->status = status;
   if (!br->channel.empty()) {
-    self->backend.leg_event(br->channel, LegState::ended, status, {});
+    // A target's channel ends with its last branch, never under its winner.
+    bool others = br->shared_channel &&
+                  std::any_of(c.branches.begin(), c.branches.end(), [br, &c](const auto& b) {
+                    return b.get() != br && b->channel == br->channel && (!b->final || c.winner == b.get());
+                  });
+    if (!others) self->backend.leg_event(br->channel, LegState::ended, status, {});
     br->channel.clear();
   }
   if (br->counted) {

@@ -101,12 +101,6 @@ std::chrono::seconds secs(std::chrono::milliseconds ms) {
   return std::chrono::duration_cast<std::chrono::seconds>(ms);
 }
 
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 constexpr const char* kLocationsV1 = R"SQL(
 CREATE TABLE sip_locations (
   aor text NOT NULL,
@@ -164,16 +158,6 @@ std::string arg_string(const sdk::LuaValues& args, std::size_t i) {
   if (auto* s = args[i].as_string()) return *s;
   if (auto n = args[i].as_int()) return std::to_string(*n);
   return {};
-}
-
-std::vector<std::string> arg_strings(const sdk::LuaValues& args, std::size_t i) {
-  std::vector<std::string> out;
-  if (i >= args.size()) return out;
-  if (auto* s = args[i].as_string()) out.push_back(*s);
-  if (auto* t = args[i].as_table())
-    for (auto& v : t->array)
-      if (auto* s = v.as_string()) out.push_back(*s);
-  return out;
 }
 
 std::string field(const sdk::LuaTable& t, const char* key) {
@@ -411,77 +395,10 @@ sdk::Status SipPlugin::export_lua() {
              if (auto* l = snap->line(id); l && !l->username.empty()) t->array.emplace_back(l->username);
          return sdk::LuaReply(sdk::LuaValues{t});
        }},
-      {"dial", "call_id: string, targets: table, timeout: integer, caller: table|nil",
-       "result: table",
-       "Rings `targets` (line usernames, or sip: URIs for trunks) for the call until one answers, "
-       "all fail or `timeout` seconds pass. Returns {status=\"answered\"|\"busy\"|\"noanswer\"|"
-       "\"unavailable\"|\"cancelled\", code=<SIP status>}. `caller` = {number, name, anonymous} "
-       "sets the caller ID presented.",
-       [this](const sdk::LuaValues& args) {
-         DialRequest req;
-         std::string call_id = arg_string(args, 0);
-         req.targets = arg_strings(args, 1);
-         if (args.size() > 2 && args[2].as_int()) req.timeout_seconds = static_cast<int>(*args[2].as_int());
-         if (args.size() > 3)
-           if (auto* c = args[3].as_table()) {
-             req.caller_number = field(*c, "number");
-             req.caller_name = field(*c, "name");
-             auto a = c->fields.find("anonymous");
-             req.anonymous = a != c->fields.end() && std::get_if<bool>(&a->second.v) &&
-                             *std::get_if<bool>(&a->second.v);
-           }
-         return sdk::LuaReply::async([this, call_id, req](sdk::LuaResume resume) {
-           auto to_lua = [resume](DialResult r) {
-             auto t = std::make_shared<sdk::LuaTable>();
-             t->fields["status"] = r.status;
-             t->fields["code"] = r.code;
-             resume(sdk::LuaValues{t});
-           };
-           std::lock_guard<std::mutex> lock(stack_mutex_);
-           if (!stack_) {
-             to_lua(DialResult{"cancelled", 0});
-             return;
-           }
-           stack_->dial(call_id, req, to_lua);
-         });
-       }},
       {"reachability", "username: string", "contacts: table",
        "Qualify state of the line's registered contacts: {{contact, state=\"reachable\"|"
        "\"unreachable\"|\"unknown\", rtt_ms}} (unreachable ones are not rung).",
-       [this](const sdk::LuaValues& args) { return reachability_lua(arg_string(args, 0)); }},
-      {"group_answered", "group_id: integer, user_id: integer", "",
-       "Records that member `user_id` of group `group_id` answered a call (ring strategies "
-       "least_recent, fewest_calls and memorized_round_robin read it back).",
-       [this](const sdk::LuaValues& args) {
-         groups_->answered(arg_string(args, 0), arg_string(args, 1), unix_ms());
-         groups_->trim(10000);
-         return sdk::LuaReply(sdk::LuaValues{});
-       }},
-      {"group_memory", "group_id: integer", "memory: table",
-       "What ring strategies remember of the group since start: {last_member = <user id or nil>, "
-       "members = {[\"<user id>\"] = {answered = n, last_answered_ms = t}}}.",
-       [this](const sdk::LuaValues& args) {
-         auto g = groups_->snapshot(arg_string(args, 0));
-         auto t = std::make_shared<sdk::LuaTable>();
-         if (!g.last_member.empty()) t->fields["last_member"] = g.last_member;
-         auto members = std::make_shared<sdk::LuaTable>();
-         for (auto& [id, m] : g.members) {
-           auto e = std::make_shared<sdk::LuaTable>();
-           e->fields["answered"] = m.answered;
-           e->fields["last_answered_ms"] = m.last_answered_ms;
-           members->fields[id] = e;
-         }
-         t->fields["members"] = members;
-         return sdk::LuaReply(sdk::LuaValues{t});
-       }},
-      {"active_calls", "usernames: table", "count: integer",
-       "Calls in progress (ringing or answered, as caller or callee) on these lines.",
-       [this](const sdk::LuaValues& args) {
-         auto lines = arg_strings(args, 0);
-         std::lock_guard<std::mutex> lock(stack_mutex_);
-         std::int64_t n = stack_ ? static_cast<std::int64_t>(stack_->active_calls_of(lines)) : 0;
-         return sdk::LuaReply(sdk::LuaValues{n});
-       }}};
+       [this](const sdk::LuaValues& args) { return reachability_lua(arg_string(args, 0)); }}};
   // The `config` module is api.confd's (served from its snapshot).
   return lua->export_module("sip", std::move(sip_functions));
 }
@@ -608,6 +525,7 @@ void SipPlugin::route_call(const CallInfo& call, std::function<void(RouteDecisio
   }
   auto t = std::make_shared<sdk::LuaTable>();
   t->fields["id"] = call.id;
+  t->fields["channel"] = call.channel;
   t->fields["caller"] = call.caller_username;
   t->fields["caller_number"] = call.caller_number;
   t->fields["caller_name"] = call.caller_name;

@@ -19,7 +19,6 @@
 #include <dialtone/plugin.h>
 #include <dialtone/store.h>
 
-#include "plugins/backend/sip/group_memory.h"
 #include "plugins/backend/sip/sip_stack.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -107,8 +106,6 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   // Set before the stack starts and cleared after it stops: read on the SIP thread.
   std::shared_ptr<sdk::CallCore> calls_;
   std::shared_ptr<SipChannelDriver> channel_driver_;
-  // Ring-strategy memory of groups, shared by the Lua states.
-  std::shared_ptr<GroupMemory> groups_ = std::make_shared<GroupMemory>();
 
   // Location writes, batched: at most one transaction in flight.
   struct Writes {

@@ -141,6 +141,11 @@ void SipStack::hangup(const std::string& call_id, int status, const std::string&
   impl->inbox->post([impl, call_id, status, channel] { impl->hangup(call_id, status, channel); });
 }
 
+void SipStack::cancel_leg(const std::string& channel) {
+  auto impl = impl_;
+  impl->inbox->post([impl, channel] { impl->cancel_leg(channel); });
+}
+
 SipStack::TransactionCounts SipStack::transactions() const {
   return {impl_->server_transactions.load(), impl_->client_transactions.load(),
           impl_->dialog_legs.load(), impl_->transaction_samples.load()};

@@ -99,6 +99,7 @@ struct CallInfo {
   std::string caller_name;
   std::string called_number;
   std::string context;
+  std::string channel;  // the caller's channel in the call core ("" without one)
   std::string origin = "intern";  // "extern": from a trunk
   std::map<std::string, std::string> variables;  // XIVO_* style
 };
@@ -124,10 +125,13 @@ struct TrunkRegistration {
   int expires = 3600;    // asked for; the registrar's grant is used
 };
 
-// A dial asked by the dialplan (sip.dial): line usernames (rung on all
-// their contacts) or sip: URIs (trunks), rung together.
+// A dial asked by the call core (the SIP channel driver's originate): line
+// usernames (rung on all their contacts) or sip: URIs (trunks), rung together.
 struct DialRequest {
   std::vector<std::string> targets;
+  // The call core's channel of each target (same order), created by the
+  // core; empty: the stack asks the backend for one per branch.
+  std::vector<std::string> target_channels;
   int timeout_seconds = 30;
   std::string caller_number;  // empty: the caller's From user
   std::string caller_name;
@@ -136,7 +140,8 @@ struct DialRequest {
 
 // How a dial ended: "answered", "busy", "noanswer" (ring timeout),
 // "unavailable" (no contact, 4xx/5xx/6xx other than busy), "cancelled"
-// (the caller hung up, or the call is gone). `code`: the SIP status.
+// (the caller hung up, or the call is gone), "congestion" (the call already
+// rings another dial: one SIP dial per call at a time). `code`: the SIP status.
 struct DialResult {
   std::string status;
   int code = 0;
@@ -242,6 +247,9 @@ class SipStack {
   // legs; still routing or ringing, CANCEL to the rung branches and `status`
   // (a 4xx-6xx, else 480) to the caller. Unknown: nothing.
   void hangup(const std::string& call_id, int status = 0, const std::string& channel = {});
+  // Stops ringing the branches of the call core's channel `channel` (CANCEL),
+  // leaving the call and its other branches alone; from any thread.
+  void cancel_leg(const std::string& channel);
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).
   std::vector<ContactReachability> reachability(const std::string& aor) const;

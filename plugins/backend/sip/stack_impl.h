@@ -49,6 +49,9 @@ struct Branch {
   std::uint32_t invite_cseq = 0;
   std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
   std::string channel;   // the leg's id in the call core; empty once ended
+  // The channel is the call core's, one per dialed target: the target's
+  // branches (one per contact) share it, and it ends with the last of them.
+  bool shared_channel = false;
 };
 
 // An in-dialog request sent on one leg: relayed from the other leg's `irq`
@@ -375,6 +378,7 @@ struct SipStack::Impl {
   // SipStack::hangup on the SIP thread. A leg moved to another call (blind
   // transfer) is found by its channel id.
   void hangup(const std::string& call_id, int status, const std::string& channel);
+  void cancel_leg(const std::string& channel);
 
   static void on_ring_timeout(void* magic, su_timer_t*, void* arg);
 

@@ -241,8 +241,13 @@ int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const 
   log.info("sip: call " + c.id + ": " + (referrer.empty() ? std::string("the caller") : referrer) +
            " transfers " + (rest == MediaLeg::a ? "the caller" : "the callee") + " to " + target);
 
+  // The call core's leg of the transfer's dialing: the dialplan dials from
+  // it (call:dial), and the legs it rings join the transferred call.
+  t->channel = backend.leg_created(LegInfo{t->id, c.channel, true, referrer.empty() ? number : referrer,
+                                           number, name, target, {}});
   CallInfo info;
   info.id = t->id;
+  info.channel = t->channel;
   info.caller_number = number;
   info.caller_name = name;
   info.called_number = target;

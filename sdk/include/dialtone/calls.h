@@ -1,40 +1,165 @@
-// The kernel's call core: every leg of every call is a channel here, whatever
-// backend carries it (SIP today). Backends report their legs; anyone lists
-// them or asks to hang one up.
+// The kernel's call core owns every call: each leg of a call is a channel,
+// whatever backend carries it (SIP, `local`, a test driver...). Backends are
+// channel drivers: the core asks them to originate, cancel, answer, bridge,
+// hold, send DTMF and hang up; they report what happens on their legs. The
+// dialplan dials through the core (`call:dial{ "sip/1001", "local/2000@default" }`,
+// docs/lua-dialplan.md), never through a backend's own functions.
 //
 // @code
-//   // A backend, in start():
-//   auto core = host.services().find<dialtone::sdk::CallCore>();   // null: run without one
-//   if (core) (void)core->register_driver("sip", my_driver);       // hang-ups come back here
-//   // On its own thread, for each leg:
+//   // A channel driver for backend "demo": legs that answer at once.
+//   class DemoDriver final : public dialtone::sdk::ChannelDriver {
+//    public:
+//     explicit DemoDriver(std::shared_ptr<dialtone::sdk::CallCore> core) : core_(std::move(core)) {}
+//     // The core created one channel per target (outbound, state down).
+//     dialtone::sdk::Status originate(const dialtone::sdk::OriginateRequest& req) override {
+//       for (auto& leg : req.legs) {   // leg.target: "1001" of "demo/1001"
+//         // A real backend posts the work to its own thread and returns.
+//         (void)core_->set_state(leg.channel_id, dialtone::sdk::ChannelState::ringing);
+//         (void)core_->set_state(leg.channel_id, dialtone::sdk::ChannelState::up);  // first up wins
+//       }
+//       return {};
+//     }
+//     dialtone::sdk::Status hangup(const dialtone::sdk::Channel& ch, int q850) override {
+//       (void)core_->end_channel_q850(ch.id, q850 ? q850 : dialtone::sdk::q850::normal_clearing);
+//       return {};
+//     }
+//    private:
+//     std::shared_ptr<dialtone::sdk::CallCore> core_;
+//   };
+//
+//   // In the plugin's start():
+//   auto core = host.services().find<dialtone::sdk::CallCore>();       // null: run without one
+//   if (core) (void)core->register_driver("demo", std::make_shared<DemoDriver>(core));
+//   // An inbound leg (a caller) of a new call, on the backend's own thread:
 //   dialtone::sdk::ChannelSpec a;
-//   a.backend = "sip";
-//   a.endpoint = "alice";                                           // inbound by default
-//   auto id = core->create_channel(std::move(a));                  // a new call: call_id = *id
-//   (void)core->set_state(*id, dialtone::sdk::ChannelState::up);
-//   (void)core->link(*id, b_id);                                    // the two legs talk
-//   (void)core->end_channel(*id, 200);                              // removed from the core
-//   // Anyone:
-//   for (auto& ch : core->channels()) ...;
-//   (void)core->hangup_call(call_id);   // the owning backend's driver is asked
+//   a.backend = "demo";
+//   a.endpoint = "alice";
+//   auto id = core->create_channel(std::move(a));                       // call_id = *id
+//   // Ring two targets in parallel for 20 s; `done` runs once, on any thread.
+//   dialtone::sdk::DialOptions dial;
+//   dial.targets = {"demo/1001", "local/2000@default"};
+//   dial.timeout_seconds = 20;
+//   core->dial(*id, dial, [](const dialtone::sdk::DialOutcome& o) {
+//     // o.status: "answered", "busy", "noanswer", "cancel", "congestion" or
+//     // "unavailable"; o.q850 / o.sip: the cause; o.channel: who answered.
+//   });
+//   // Later, the caller hangs up:
+//   (void)core->end_channel_q850(*id, dialtone::sdk::q850::normal_clearing);
 // @endcode
 //
-// Every method is thread-safe, never blocks on I/O and holds the core's lock
-// only to copy small values, so a backend may call it from its signalling
-// thread. Bus events (JSON bodies, one channel each) are published by the core
-// off the caller's thread: `calls.channel.created`, `calls.channel.state`,
-// `calls.channel.ended`.
+// Every method of CallCore is thread-safe, never blocks on I/O and holds the
+// core's lock only to copy small values, so a backend may call it from its
+// signalling thread. It calls drivers without holding its lock; a driver may
+// call the core back from inside a driver method.
+//
+// Bus events (JSON bodies, one channel each, every one with `id` and
+// `call_id`), published off the caller's thread:
+//   calls.channel.created     a leg exists (state down)
+//   calls.channel.state       ringing or up (answered), or a new peer
+//   calls.channel.bridged     two legs talk (`peer`, `media`: direct|relayed|engine)
+//   calls.channel.unbridged   they no longer do
+//   calls.channel.held / unheld
+//   calls.channel.transferred a transfer asked by a driver (`kind`, `exten`, `context`)
+//   calls.channel.ended       hung up: `cause` (as the backend gave it), `q850_cause`,
+//                             `sip_code`, `duration_ms` (0 when never answered)
+// Common body fields: id, call_id, backend, endpoint, direction, state,
+// caller_number, caller_name, callee_number, callee_name, protocol_id, peer,
+// created_at_ms, answered_at_ms.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dialtone/lua.h"
 #include "dialtone/result.h"
 
 namespace dialtone::sdk {
+
+// ---- Causes ---------------------------------------------------------------
+// Q.850 cause values the core and the drivers speak (a subset; any 1..127
+// passes through).
+namespace q850 {
+constexpr int unallocated_number = 1;
+constexpr int no_route_destination = 3;
+constexpr int normal_clearing = 16;
+constexpr int user_busy = 17;
+constexpr int no_user_response = 18;
+constexpr int no_answer = 19;
+constexpr int subscriber_absent = 20;
+constexpr int call_rejected = 21;
+constexpr int number_changed = 22;
+constexpr int destination_out_of_order = 27;
+constexpr int invalid_number_format = 28;
+constexpr int normal_unspecified = 31;
+constexpr int no_circuit_available = 34;
+constexpr int network_out_of_order = 38;
+constexpr int temporary_failure = 41;
+constexpr int switching_equipment_congestion = 42;
+constexpr int bearer_capability_not_available = 58;
+constexpr int service_not_implemented = 79;
+constexpr int incompatible_destination = 88;
+constexpr int recovery_on_timer_expiry = 102;
+constexpr int interworking = 127;
+}  // namespace q850
+
+// RFC 3398 mapping, in one table. `to_q850`: the row maps this SIP status to
+// the cause (section 8.2.6.1, SIP -> ISDN); `to_sip`: the row gives the SIP
+// status sent for the cause (section 8.2.4, ISDN -> SIP).
+struct CauseMapping {
+  int sip;
+  int q850;
+  bool to_q850;
+  bool to_sip;
+};
+inline constexpr CauseMapping kCauseMappings[] = {
+    {400, 41, true, false},  {401, 21, true, false},  {402, 21, true, false},
+    {403, 21, true, true},   {404, 1, true, true},    {405, 63, true, false},
+    {406, 79, true, false},  {407, 21, true, false},  {408, 102, true, true},
+    {410, 22, true, true},   {413, 127, true, false}, {414, 127, true, false},
+    {415, 79, true, false},  {416, 127, true, false}, {420, 127, true, false},
+    {480, 18, true, false},  {481, 127, true, false}, {482, 127, true, false},
+    {483, 127, true, false}, {484, 28, true, true},   {485, 1, true, false},
+    {486, 17, true, true},   {500, 41, true, false},  {501, 79, true, true},
+    {502, 38, true, false},  {503, 41, true, true},   {504, 102, true, false},
+    {505, 127, true, false}, {580, 47, true, false},  {600, 17, true, false},
+    {603, 21, true, false},  {604, 1, true, false},   {606, 58, true, false},
+    // ISDN -> SIP only.
+    {404, 2, false, true},   {404, 3, false, true},   {408, 18, false, true},
+    {480, 19, false, true},  {480, 20, false, true},  {410, 23, false, true},
+    {404, 26, false, true},  {502, 27, false, true},  {501, 29, false, true},
+    {480, 31, false, true},  {503, 34, false, true},  {503, 38, false, true},
+    {503, 42, false, true},  {503, 47, false, true},  {403, 55, false, true},
+    {403, 57, false, true},  {503, 58, false, true},  {488, 65, false, true},
+    {488, 70, false, true},  {403, 87, false, true},  {503, 88, false, true},
+    {500, 111, false, true}, {500, 127, false, true},
+};
+
+// The Q.850 cause of a SIP final status: 2xx -> 16 (normal clearing), 487
+// (the caller cancelled) -> 16, unknown 4xx/5xx/6xx -> the class default of
+// RFC 3398 (31, 41, 31).
+constexpr int q850_from_sip(int sip) {
+  if (sip >= 200 && sip < 300) return q850::normal_clearing;
+  if (sip == 487 || sip == 0) return q850::normal_clearing;
+  for (const auto& m : kCauseMappings)
+    if (m.to_q850 && m.sip == sip) return m.q850;
+  if (sip >= 500 && sip < 600) return q850::temporary_failure;
+  return q850::normal_unspecified;
+}
+// The SIP final status for a Q.850 cause (16, normal clearing: 200, a BYE);
+// unknown causes: 500.
+constexpr int sip_from_q850(int cause) {
+  if (cause == q850::normal_clearing) return 200;
+  for (const auto& m : kCauseMappings)
+    if (m.to_sip && m.q850 == cause) return m.sip;
+  return 500;
+}
+
+// ---- Channels -------------------------------------------------------------
 
 enum class ChannelDirection {
   inbound,   // towards the PBX: the caller's leg
@@ -78,22 +203,126 @@ struct Channel : ChannelSpec {
   std::string peer;               // the linked channel's id, empty when not bridged
   std::int64_t created_at_ms = 0;   // unix milliseconds
   std::int64_t answered_at_ms = 0;  // 0 until up
+  bool held = false;
 };
 
-// What a backend gives the core so that hang-ups reach it.
+// How the media of two bridged legs flows; the core chooses.
+enum class MediaPath {
+  direct,   // endpoint to endpoint (SDP passed through)
+  relayed,  // through the backend's RTP relay
+  engine,   // through the media engine (mixing, playback, recording): the
+            // hook for media applications, set by CallCore::set_media_engine
+};
+inline const char* to_string(MediaPath m) {
+  return m == MediaPath::direct ? "direct" : m == MediaPath::relayed ? "relayed" : "engine";
+}
+
+// One leg the core asks a driver to originate: the core created the channel
+// (outbound, down) before asking.
+struct OriginateLeg {
+  std::string channel_id;
+  std::string target;  // after "<backend>/": "1001", "2000@default", "sip:x@trunk"
+};
+
+// The legs of one dial that go to one driver (rung together, in parallel
+// with the other drivers' legs).
+struct OriginateRequest {
+  std::string dial_id;
+  std::string call_id;
+  Channel origin;        // the channel that dials (the caller's leg)
+  // The first non-local channel of the call: the leg whose media (e.g. the
+  // SIP offer) the new legs answer. Same as origin unless a local leg dials.
+  Channel media_origin;
+  std::vector<OriginateLeg> legs;
+  int timeout_seconds = 30;
+  std::string caller_number, caller_name;  // caller ID presented
+  bool anonymous = false;
+  std::map<std::string, std::string> variables;  // the dialing channel's
+  int depth = 0;  // local legs above this dial (loop guard)
+};
+
+// A transfer a driver received (a SIP REFER...) and hands to the core.
+struct TransferRequest {
+  enum class Kind { blind, attended } kind = Kind::blind;
+  std::string channel_id;    // the leg that asked (the transferor's)
+  std::string exten, context;  // blind: where the transferor's peer goes
+  std::string target_channel;  // attended: the leg that replaces the transferor
+};
+
+// What a backend does for the core. Methods are called on any thread
+// without the core's lock: post the work to the backend's own thread and
+// return; report what happened through the CallCore methods. Every method
+// but hangup has a default answering `unsupported`.
 class ChannelDriver {
  public:
   virtual ~ChannelDriver() = default;
-  // Called on any thread (a REST worker): post the work to the backend's own
-  // thread and return. `cause` is a SIP-style status (0: the backend's
-  // choice). Ending the channel is reported later through end_channel().
-  virtual Status hangup(const Channel& channel, int cause) = 0;
+  // Ring the legs; each leg reports ringing / up (set_state) or its end
+  // (end_channel*). A leg that cannot be rung is ended with its cause.
+  virtual Status originate(const OriginateRequest& request);
+  // Stop ringing a leg (another answered, the caller left, the time ran out).
+  virtual Status cancel(const Channel& channel, int q850_cause);
+  // Tell the caller of an inbound leg that the call progresses / rings.
+  virtual Status progress(const Channel& channel);
+  virtual Status ringing(const Channel& channel);
+  // Answer an inbound leg.
+  virtual Status answer(const Channel& channel);
+  // Connect two legs of this driver, media through `path`.
+  virtual Status bridge(const Channel& a, const Channel& b, MediaPath path);
+  virtual Status unbridge(const Channel& channel);
+  virtual Status hold(const Channel& channel);
+  virtual Status unhold(const Channel& channel);
+  virtual Status send_dtmf(const Channel& channel, const std::string& digits);
+  // Hang the leg up; `q850_cause` 0: the backend's choice. Ending the channel
+  // is reported later through end_channel*().
+  virtual Status hangup(const Channel& channel, int q850_cause) = 0;
+};
+
+inline Status ChannelDriver::originate(const OriginateRequest&) {
+  return Error::unsupported("this backend cannot originate calls");
+}
+inline Status ChannelDriver::cancel(const Channel& channel, int q850_cause) {
+  return hangup(channel, q850_cause);
+}
+inline Status ChannelDriver::progress(const Channel&) { return Error::unsupported("no progress"); }
+inline Status ChannelDriver::ringing(const Channel&) { return Error::unsupported("no ringing"); }
+inline Status ChannelDriver::answer(const Channel&) { return Error::unsupported("no answer"); }
+inline Status ChannelDriver::bridge(const Channel&, const Channel&, MediaPath) {
+  return Error::unsupported("this backend cannot bridge two channels");
+}
+inline Status ChannelDriver::unbridge(const Channel&) { return Error::unsupported("no unbridge"); }
+inline Status ChannelDriver::hold(const Channel&) { return Error::unsupported("no hold"); }
+inline Status ChannelDriver::unhold(const Channel&) { return Error::unsupported("no unhold"); }
+inline Status ChannelDriver::send_dtmf(const Channel&, const std::string&) {
+  return Error::unsupported("no DTMF");
+}
+
+// ---- Dialing --------------------------------------------------------------
+
+struct DialOptions {
+  // "<backend>/<target>": "sip/1001", "local/2000@default", "test/bob".
+  std::vector<std::string> targets;
+  int timeout_seconds = 30;  // then every leg still ringing is cancelled
+  std::string caller_number, caller_name;  // empty: the dialing channel's
+  bool anonymous = false;
+};
+
+// How a dial ended, once.
+struct DialOutcome {
+  // answered, busy, noanswer (time ran out), cancel (the caller left or the
+  // dial was cancelled), congestion (network or resources), unavailable
+  // (nothing could be rung, or every leg refused).
+  std::string status;
+  int q850 = 0;   // the deciding cause
+  int sip = 0;    // its SIP status (RFC 3398)
+  std::string channel;  // answered: the leg that answered (linked to the caller)
+  std::string target;   // answered: its target string
 };
 
 class CallCore {
  public:
   static constexpr std::string_view kServiceName = "kernel.calls";
-  static constexpr int kServiceVersion = 1;
+  // 2: drivers originate, dials go through the core, causes are Q.850.
+  static constexpr int kServiceVersion = 2;
   virtual ~CallCore() = default;
 
   // One driver per backend name; conflict when one is registered already.
@@ -109,13 +338,43 @@ class CallCore {
   virtual Status link(std::string_view channel_a, std::string_view channel_b) = 0;
   // Removes the channel; `cause` is a SIP-style status (200: normal clearing).
   virtual Status end_channel(std::string_view channel_id, int cause) = 0;
+  // The same with a Q.850 cause (16: normal clearing).
+  virtual Status end_channel_q850(std::string_view channel_id, int q850_cause) = 0;
+  // Held / resumed by the far end (published as held / unheld).
+  virtual Status set_held(std::string_view channel_id, bool held) = 0;
+  // A transfer the driver received; the core carries it out (or refuses it
+  // with the returned status) and publishes calls.channel.transferred.
+  virtual Status request_transfer(TransferRequest request) = 0;
 
   virtual std::vector<Channel> channels() const = 0;
   virtual Result<Channel> channel(std::string_view channel_id) const = 0;
-  // Asks the owning backend to hang up; not_found when unknown, unavailable
-  // when its backend has no driver.
-  virtual Status hangup_channel(std::string_view channel_id, int cause = 0) = 0;
-  virtual Status hangup_call(std::string_view call_id, int cause = 0) = 0;
+  // Asks the owning backend to hang up (`q850_cause` 0: its choice);
+  // not_found when unknown, unavailable when its backend has no driver.
+  virtual Status hangup_channel(std::string_view channel_id, int q850_cause = 0) = 0;
+  virtual Status hangup_call(std::string_view call_id, int q850_cause = 0) = 0;
+
+  // Rings `options.targets` in parallel for the channel `origin`: the first
+  // leg that answers is linked to it and the others are cancelled. `done`
+  // runs once, on any thread (possibly inside dial()). Returns the dial id
+  // (cancel_dial takes it).
+  virtual std::string dial(std::string_view origin, DialOptions options,
+                           std::function<void(const DialOutcome&)> done) = 0;
+  virtual void cancel_dial(std::string_view dial_id) = 0;
+
+  // Channels in progress (any state) on these "<backend>/<endpoint>"
+  // interfaces: the busy count of a user's lines.
+  virtual std::size_t active_calls(const std::vector<std::string>& interfaces) const = 0;
+  // Channel variables: set by the dialplan or a driver, inherited by the
+  // legs the channel dials, dropped with it.
+  virtual Status set_variable(std::string_view channel_id, std::string name, std::string value) = 0;
+  virtual Result<std::string> variable(std::string_view channel_id, std::string_view name) const = 0;
+
+  // Media applications add verbs to the dialplan's `call` object
+  // (call:play, call:record ...): `verb.fn` gets the call table first, then
+  // the script's arguments; `verb.args` declares them all ("call: table,
+  // file: string"). Exported to the dialplan at once; conflict on a name
+  // the core already has.
+  virtual Status register_verb(LuaFunctionSpec verb) = 0;
 };
 
 }  // namespace dialtone::sdk

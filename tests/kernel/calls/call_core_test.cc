@@ -157,12 +157,12 @@ TEST_F(CallCoreTest, HangupsReachTheOwningBackendsDriver) {
   auto a = core_.create_channel(leg(ChannelDirection::inbound, "alice"));
   auto b = core_.create_channel(leg(ChannelDirection::outbound, "bob", *a));
 
-  ASSERT_TRUE(core_.hangup_channel(*b, 486));
+  ASSERT_TRUE(core_.hangup_channel(*b, sdk::q850::user_busy));
   ASSERT_TRUE(core_.hangup_call(*a));
   {
     std::lock_guard lock(driver->mutex);
     ASSERT_EQ(driver->asked.size(), 3u) << "one channel, then both legs of the call";
-    EXPECT_EQ(driver->asked[0], (std::pair<std::string, int>{"stack-call-1", 486}));
+    EXPECT_EQ(driver->asked[0], (std::pair<std::string, int>{"stack-call-1", sdk::q850::user_busy}));
   }
   EXPECT_EQ(core_.hangup_channel("nope").error().code, sdk::ErrorCode::not_found);
   EXPECT_EQ(core_.hangup_call("nope").error().code, sdk::ErrorCode::not_found);

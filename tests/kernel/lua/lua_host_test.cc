@@ -428,8 +428,8 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
   cfg.script = fs::path(DIALTONE_SOURCE_DIR) / "lua-dialplan" / "extensions.lua";
   cfg.states = 1;
   LuaHostImpl host(cfg, log);
-  // The functions backend.sip exports, answering as a store with one user
-  // (extension 1002, line "bob") and a phone that answers.
+  // The functions api.confd and the call core export, answering as a store
+  // with one user (extension 1002, line "bob") and a phone that answers.
   std::vector<std::string> dialed;
   ASSERT_TRUE(host.export_module("config", {
       {"user_by_exten", "...: any", "", "", [](const LuaValues& a) {
@@ -452,7 +452,7 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
       {"outcalls", "...: any", "", "", [](const LuaValues&) {
          return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});
        }}}).ok());
-  ASSERT_TRUE(host.export_module("sip", {
+  ASSERT_TRUE(host.export_module("channel", {
       {"active_calls", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue(0)}); }},
       {"dial", "...: any", "", "", [&dialed](const LuaValues& a) {
          if (a.size() > 1 && a[1].as_table())
@@ -474,7 +474,7 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
   const LuaTable* d = (*r)[0].as_table();
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(*d->fields.at("action").as_string(), "done");
-  EXPECT_EQ(dialed, std::vector<std::string>{"bob"});
+  EXPECT_EQ(dialed, std::vector<std::string>{"sip/bob"});
 
   auto unknown = std::make_shared<LuaTable>();
   unknown->fields["id"] = LuaValue("c3");

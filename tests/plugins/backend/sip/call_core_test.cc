@@ -111,7 +111,7 @@ TEST_F(SipCallCoreTest, RingingCallHungUpThroughTheCoreCancelsTheCallee) {
     return false;
   })) << "channels: " << core.channels().size();
   for (auto& c : legs) EXPECT_TRUE(c.peer.empty()) << "nothing is bridged before an answer";
-  auto hung = core.hangup_call(legs[0].call_id, 486);
+  auto hung = core.hangup_call(legs[0].call_id, dialtone::sdk::q850::user_busy);  // SIP 486
   ASSERT_TRUE(hung) << hung.error().message;
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(rita.finish(), 0) << rita.out;

@@ -74,9 +74,14 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   lua_ = std::make_unique<kernel::LuaHostImpl>(cfg, log_);
   if (auto s = lua_->start(); !s) throw std::runtime_error("lua: " + s.error().message);
   if (auto s = config_->export_lua(*lua_); !s) throw std::runtime_error("config lua: " + s.error().message);
+  // The call API and `local` legs, as the kernel has them.
+  if (auto s = calls_->export_lua(*lua_); !s) throw std::runtime_error("calls lua: " + s.error().message);
+  local_ = std::make_shared<kernel::LocalDriver>(*calls_, *lua_, log_);
+  if (auto s = calls_->register_driver("local", local_); !s) throw std::runtime_error(s.error().message);
 }
 
 SipTestHost::~SipTestHost() {
+  calls_->unregister_driver("local");
   config_->stop();
   calls_->stop();
   lua_->stop();

@@ -15,6 +15,7 @@
 #include <dialtone/services.h>
 
 #include "kernel/calls/call_core.h"
+#include "kernel/calls/local_driver.h"
 #include "kernel/executor/thread_pool.h"
 #include "kernel/lua/lua_host.h"
 #include "kernel/store/pg_store.h"
@@ -91,6 +92,7 @@ class SipTestHost final : public sdk::Host {
   std::unique_ptr<kernel::ThreadPool> pool_;
   std::unique_ptr<kernel::PgStore> store_;
   std::unique_ptr<kernel::LuaHostImpl> lua_;
+  std::shared_ptr<kernel::LocalDriver> local_;
   std::shared_ptr<plugins::api::confd::ConfigServiceImpl> config_;
   std::string dsn_;
 };

@@ -471,6 +471,45 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
   EXPECT_EQ(callee_.get(), 0) << callee_out_;
 }
 
+// A SIP phone dials a `local` target: the call core runs the dialplan again
+// for the group's extension as a local leg, which rings both members' SIP
+// phones; one answers and the other gets CANCEL. The channels show the
+// caller, the local leg and the answering phone, all of one call.
+TEST_F(SipTest, LocalTargetRingsTwoPhonesOneAnswersTheOtherIsCancelled) {
+  auto olga = host_->add_line("olga", "olgapw", "1051");
+  auto pete = host_->add_line("pete", "petepw", "1052");
+  add_group(*host_, "desk", "all", {olga, pete}, "2310");
+  start({});
+  std::string out, pete_out;
+  int olga_port = callee("uas_ring_cancel.xml");
+  int pete_port = dialtone::testing::free_port();
+  auto answering = uas("uas_answer.xml", pete_port, &pete_out);
+  ASSERT_EQ(register_line("olga", "olgapw", olga_port, &out), 0) << out;
+  ASSERT_EQ(register_line("pete", "petepw", pete_port, &out), 0) << out;
+  const auto before = host_->test_bus().events().size();
+  EXPECT_EQ(call("uac_call_hangup.xml", "72310", &out), 0) << out;  // dialplan.lua: local/2310@default
+  EXPECT_EQ(answering.get(), 0) << pete_out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_ << " (olga is cancelled)";
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+  EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
+      << host_->calls().channels().size() << " channel(s) left";
+  // Every leg was a channel of the caller's call: the local one included.
+  std::map<std::string, std::string> ended;  // endpoint -> call_id
+  auto events = host_->test_bus().events();
+  for (auto i = before; i < events.size(); ++i)
+    if (auto& e = events[i]; e.topic == "calls.channel.ended") {
+      auto endpoint = e.body.substr(e.body.find("\"endpoint\":\"") + 12);
+      endpoint = endpoint.substr(0, endpoint.find('"'));
+      auto call_id = e.body.substr(e.body.find("\"call_id\":\"") + 11);
+      ended[endpoint] = call_id.substr(0, call_id.find('"'));
+    }
+  ASSERT_TRUE(ended.count("2310@default")) << "a local leg was dialed";
+  ASSERT_TRUE(ended.count("olga") && ended.count("pete") && ended.count("alice"));
+  EXPECT_EQ(ended["2310@default"], ended["alice"]);
+  EXPECT_EQ(ended["olga"], ended["alice"]);
+  EXPECT_EQ(ended["pete"], ended["alice"]);
+}
+
 TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
   auto ivan = host_->add_line("ivan", "ivanpw", "1043");
   auto judy = host_->add_line("judy", "judypw", "1044");

@@ -1,9 +1,9 @@
-#include "plugins/backend/sip/group_memory.h"
+#include "kernel/calls/group_memory.h"
 
 #include <algorithm>
 #include <vector>
 
-namespace dialtone::plugins::backend::sip {
+namespace dialtone::kernel {
 
 void GroupMemory::answered(const std::string& group, const std::string& member,
                            std::int64_t now_ms) {
@@ -35,4 +35,4 @@ void GroupMemory::trim(std::size_t max_groups) {
   }
 }
 
-}  // namespace dialtone::plugins::backend::sip
+}  // namespace dialtone::kernel

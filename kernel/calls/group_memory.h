@@ -1,7 +1,7 @@
 // What ring strategies of groups remember between calls: per group, the
 // member that answered last and, per member, how many calls it answered and
 // when. Kept in memory like Asterisk's queue member statistics (a restart
-// starts the rotation over); shared by every Lua state of the pool.
+// starts the rotation over); shared by every Lua state of the pool; owned by the call core.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-namespace dialtone::plugins::backend::sip {
+namespace dialtone::kernel {
 
 class GroupMemory {
  public:
@@ -36,4 +36,4 @@ class GroupMemory {
   std::map<std::string, std::int64_t> touched_;  // group -> last answer
 };
 
-}  // namespace dialtone::plugins::backend::sip
+}  // namespace dialtone::kernel

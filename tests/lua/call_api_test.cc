@@ -1,0 +1,244 @@
+// The dialplan's call API with no SIP at all: the kernel's call core and
+// Lua host, the `local` channel driver and the SDK's TestChannelDriver.
+// Answer, busy, no answer, parallel ring (first answer wins, the others are
+// cancelled), a local leg that runs the dialplan again, the loop guard,
+// channel variables, argument checking and the ended events.
+#include <future>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <dialtone/testing/test_channel_driver.h>
+
+#include "kernel/calls/call_core.h"
+#include "kernel/calls/local_driver.h"
+#include "kernel/lua/lua_host.h"
+#include "tests/support/test_bus.h"
+#include "tests/support/test_logger.h"
+
+namespace sdk = dialtone::sdk;
+using dialtone::testing::TestChannelDriver;
+using Behaviour = TestChannelDriver::Behaviour;
+
+namespace {
+
+class CallApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    core_ = std::make_shared<dialtone::kernel::CallCoreImpl>(bus_, log_);
+    dialtone::kernel::LuaConfig cfg;
+    cfg.script = std::filesystem::path(LUA_TEST_DIR) / "call_api_test.lua";
+    lua_ = std::make_unique<dialtone::kernel::LuaHostImpl>(cfg, log_);
+    ASSERT_TRUE(lua_->start());
+    ASSERT_TRUE(core_->export_lua(*lua_));
+    local_ = std::make_shared<dialtone::kernel::LocalDriver>(*core_, *lua_, log_);
+    ASSERT_TRUE(core_->register_driver("local", local_));
+    driver_ = std::make_shared<TestChannelDriver>(core_);
+    ASSERT_TRUE(core_->register_driver("test", driver_));
+  }
+  void TearDown() override {
+    core_->unregister_driver("local");
+    core_->unregister_driver("test");
+    lua_->stop();
+    core_->stop();
+  }
+
+  // Runs `fn` for a new inbound call to `callee`, as a backend does.
+  sdk::Result<sdk::LuaValues> run(const std::string& fn, const std::string& callee,
+                                  std::map<std::string, std::string> vars = {}, sdk::LuaValues extra = {}) {
+    caller_ = driver_->call_in("alice", callee);
+    auto t = std::make_shared<sdk::LuaTable>();
+    t->fields["id"] = caller_;
+    t->fields["channel"] = caller_;
+    t->fields["caller_number"] = "1000";
+    t->fields["called_number"] = callee;
+    t->fields["context"] = "default";
+    auto v = std::make_shared<sdk::LuaTable>();
+    for (auto& [k, val] : vars) v->fields[k] = val;
+    t->fields["vars"] = v;
+    sdk::LuaValues args{t};
+    for (auto& e : extra) args.push_back(e);
+    std::promise<sdk::Result<sdk::LuaValues>> p;
+    lua_->call(fn, args, [&](sdk::Result<sdk::LuaValues> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  // A field of the decision table route_call returned.
+  static std::string field(const sdk::Result<sdk::LuaValues>& r, const char* key) {
+    if (!r || r->empty() || !r->front().as_table()) return "<no table>";
+    auto& f = r->front().as_table()->fields;
+    auto it = f.find(key);
+    if (it == f.end()) return "<nil>";
+    if (auto* s = it->second.as_string()) return *s;
+    if (auto i = it->second.as_int()) return std::to_string(*i);
+    return "<other>";
+  }
+  std::future<sdk::Result<sdk::LuaValues>> run_async(const std::string& callee,
+                                                     std::map<std::string, std::string> vars) {
+    return std::async(std::launch::async, [this, callee, vars] { return run("route_call", callee, vars); });
+  }
+  bool wait_ringing(const std::string& target, std::size_t n = 1) {
+    for (int i = 0; i < 2000; ++i) {
+      std::size_t ringing = 0;
+      for (auto& c : core_->channels())
+        if (c.backend == "test" && c.endpoint == target && c.state == sdk::ChannelState::ringing) ++ringing;
+      if (ringing >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  dialtone::testing::TestLogger log_;
+  dialtone::testing::TestBus bus_;
+  std::shared_ptr<dialtone::kernel::CallCoreImpl> core_;
+  std::unique_ptr<dialtone::kernel::LuaHostImpl> lua_;
+  std::shared_ptr<dialtone::kernel::LocalDriver> local_;
+  std::shared_ptr<TestChannelDriver> driver_;
+  std::string caller_;
+};
+
+TEST_F(CallApi, AnsweredLegIsLinkedToTheCaller) {
+  driver_->script("bob", Behaviour::answer);
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(field(r, "status"), "answered");
+  EXPECT_EQ(field(r, "cause"), "16");
+  EXPECT_EQ(field(r, "target"), "test/bob");
+  EXPECT_EQ(field(r, "var"), "yes") << "call:setvar then call:getvar";
+  auto caller = core_->channel(caller_);
+  ASSERT_TRUE(caller);
+  ASSERT_FALSE(caller->peer.empty());
+  auto bob = core_->channel(caller->peer);
+  ASSERT_TRUE(bob);
+  EXPECT_EQ(bob->endpoint, "bob");
+  EXPECT_EQ(bob->state, sdk::ChannelState::up);
+  EXPECT_EQ(bob->call_id, caller->call_id) << "the dialed leg belongs to the caller's call";
+  auto v = core_->variable(bob->id, "FROM_DIALPLAN");
+  EXPECT_TRUE(v && *v == "yes") << "the dialed leg inherits the caller's variables";
+}
+
+TEST_F(CallApi, BusyLegGivesBusyWithItsCause) {
+  driver_->script("bob", Behaviour::busy);
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(field(r, "status"), "busy");
+  EXPECT_EQ(field(r, "cause"), "17");
+  EXPECT_EQ(field(r, "code"), "486") << "RFC 3398: 17 -> 486";
+  auto ended = bus_.wait_for("calls.channel.ended");
+  ASSERT_TRUE(ended);
+  rapidjson::Document d;
+  d.Parse(ended->body.c_str());
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["q850_cause"].GetInt(), 17);
+  EXPECT_EQ(d["sip_code"].GetInt(), 486);
+  EXPECT_EQ(d["duration_ms"].GetInt64(), 0) << "never answered";
+  EXPECT_STREQ(d["endpoint"].GetString(), "bob");
+}
+
+TEST_F(CallApi, NoAnswerCancelsTheLegWhenTheTimeRunsOut) {
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}, {"TIMEOUT", "1"}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(field(r, "status"), "noanswer");
+  EXPECT_EQ(driver_->cancelled("bob"), 1u);
+  for (auto& c : core_->channels()) EXPECT_NE(c.endpoint, "bob") << "the cancelled leg is gone";
+}
+
+TEST_F(CallApi, ParallelRingFirstAnswerWinsOthersAreCancelled) {
+  auto result = run_async("1", {{"TARGETS", "test/bob,test/carol,test/erin"}, {"TIMEOUT", "20"}});
+  ASSERT_TRUE(wait_ringing("bob"));
+  ASSERT_TRUE(wait_ringing("carol"));
+  ASSERT_TRUE(wait_ringing("erin"));
+  ASSERT_TRUE(driver_->answer_leg("carol"));
+  auto r = result.get();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(field(r, "status"), "answered");
+  EXPECT_EQ(field(r, "target"), "test/carol");
+  EXPECT_EQ(driver_->cancelled("bob"), 1u);
+  EXPECT_EQ(driver_->cancelled("erin"), 1u);
+  EXPECT_EQ(driver_->cancelled("carol"), 0u);
+}
+
+TEST_F(CallApi, BusyAndRefusedLegsLetAnotherAnswer) {
+  driver_->script("bob", Behaviour::busy);
+  driver_->script("carol", Behaviour::refuse);
+  auto result = run_async("1", {{"TARGETS", "test/bob,test/carol,test/erin"}, {"TIMEOUT", "20"}});
+  ASSERT_TRUE(wait_ringing("erin"));
+  ASSERT_TRUE(driver_->answer_leg("erin"));
+  auto r = result.get();
+  EXPECT_EQ(field(r, "status"), "answered");
+  EXPECT_EQ(field(r, "target"), "test/erin");
+}
+
+TEST_F(CallApi, LocalLegRunsTheDialplanForItsExtension) {
+  auto result = run_async("1", {{"TARGETS", "local/2000@default"}, {"TIMEOUT", "20"}});
+  ASSERT_TRUE(wait_ringing("dave")) << "route_call ran for 2000 and dialed test/dave";
+  ASSERT_TRUE(driver_->answer_leg("dave"));
+  auto r = result.get();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(field(r, "status"), "answered");
+  EXPECT_EQ(field(r, "target"), "local/2000@default");
+  // Caller, local leg and dave; hanging dave up ends the local leg too.
+  std::string local, dave;
+  for (auto& c : core_->channels()) {
+    if (c.backend == "local") local = c.id;
+    if (c.endpoint == "dave") dave = c.id;
+  }
+  ASSERT_FALSE(local.empty());
+  ASSERT_FALSE(dave.empty());
+  EXPECT_EQ(core_->channel(local)->state, sdk::ChannelState::up);
+  ASSERT_TRUE(core_->hangup_channel(dave));
+  EXPECT_FALSE(core_->channel(local)) << "a local leg ends with either side";
+}
+
+TEST_F(CallApi, CallerLeavingCancelsLocalLegAndWhatItRings) {
+  auto result = run_async("1", {{"TARGETS", "local/2000@default"}, {"TIMEOUT", "20"}});
+  ASSERT_TRUE(wait_ringing("dave"));
+  ASSERT_TRUE(core_->hangup_channel(caller_));
+  auto r = result.get();
+  EXPECT_EQ(field(r, "status"), "cancel");
+  EXPECT_EQ(driver_->cancelled("dave"), 1u);
+  EXPECT_TRUE(core_->channels().empty()) << core_->channels().size() << " channel(s) left";
+}
+
+TEST_F(CallApi, LocalLoopIsStoppedWithAClearError) {
+  auto r = run("route_call", "1", {{"TARGETS", "local/3000@default"}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(field(r, "status"), "unavailable");
+  EXPECT_TRUE(log_.contains("local legs nested")) << "one line names the loop";
+  EXPECT_TRUE(core_->channels().size() == 1u) << "only the caller is left";
+}
+
+TEST_F(CallApi, UnknownBackendIsSkippedAndNamed) {
+  auto r = run("route_call", "1", {{"TARGETS", "pots/12"}});
+  EXPECT_EQ(field(r, "status"), "unavailable");
+  EXPECT_TRUE(log_.contains("no channel driver 'pots'"));
+}
+
+TEST_F(CallApi, WrongArgumentIsALuaErrorNamingTheFunction) {
+  auto r = run("wrong_dial", "1");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("channel.dial"), std::string::npos) << r.error().message;
+}
+
+TEST_F(CallApi, DtmfReachesTheDriver) {
+  auto r = run("dtmf", "1", {}, {sdk::LuaValue("12#")});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(driver_->dtmf(caller_), "12#");
+  auto bad = run("dtmf", "1", {}, {sdk::LuaValue("12x")});
+  EXPECT_FALSE(bad);
+}
+
+TEST(CauseMapping, FollowsRfc3398BothWays) {
+  EXPECT_EQ(sdk::q850_from_sip(486), 17);
+  EXPECT_EQ(sdk::q850_from_sip(404), 1);
+  EXPECT_EQ(sdk::q850_from_sip(480), 18);
+  EXPECT_EQ(sdk::q850_from_sip(503), 41);
+  EXPECT_EQ(sdk::q850_from_sip(200), 16);
+  EXPECT_EQ(sdk::sip_from_q850(17), 486);
+  EXPECT_EQ(sdk::sip_from_q850(34), 503);
+  EXPECT_EQ(sdk::sip_from_q850(19), 480);
+  EXPECT_EQ(sdk::sip_from_q850(16), 200);
+  EXPECT_EQ(sdk::sip_from_q850(102), 408);
+}
+
+}  // namespace

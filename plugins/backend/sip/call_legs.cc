@@ -132,4 +132,8 @@ void SipPlugin::leg_event(const std::string& leg_id, LegState state, int status,
   }
 }
 
+void SipPlugin::leg_held(const std::string& leg_id, bool held) {
+  if (calls_ && !leg_id.empty()) (void)calls_->set_held(leg_id, held);
+}
+
 }  // namespace dialtone::plugins::backend::sip

@@ -46,6 +46,14 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
   std::string type = type_of(sip);
   bool offer = offerish && !body.empty();
   if (offer) {
+    // A phone holds by offering sendonly or inactive media (RFC 6337): the
+    // call core is told, so CTI and BLF see held calls.
+    bool held = body.find("a=sendonly") != std::string::npos || body.find("a=inactive") != std::string::npos;
+    const std::string& leg = from == MediaLeg::a ? c.channel : c.winner->channel;
+    if (held != (from == MediaLeg::a ? c.a_held : c.b_held)) {
+      (from == MediaLeg::a ? c.a_held : c.b_held) = held;
+      backend.leg_held(leg, held);
+    }
     auto r = c.media->offer(from, body);
     if (!r) {
       int st = media_error_status(r.error());

@@ -205,6 +205,8 @@ class SipBackend {
   // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
   virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
                          const std::string& /*peer*/) {}
+  // The party of the leg put the call on hold (true) or resumed it.
+  virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
 };
 
 class SipStack {

@@ -148,6 +148,7 @@ struct Call {
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
   std::string channel;  // A's id in the call core; empty once ended
+  bool a_held = false, b_held = false;  // the side's last offer held the call
   bool awaits_route = false;  // counted in Impl::awaiting_route
 };
 

@@ -48,7 +48,21 @@ TEST_F(CallFeaturesTest, HoldAndResumeReachTheCalleeOnTheSameRelayPort) {
   // the relay's address; uac_call_hold.xml checks the answers (recvonly, sendrecv).
   ASSERT_NO_FATAL_FAILURE(callee("uas_hold.xml"));
   std::string out;
+  const auto before = host_->test_bus().events().size();
   EXPECT_EQ(caller("uac_call_hold.xml", &out), 0) << out;
+  // The call core saw the caller hold then resume, on the caller's channel.
+  // (Published by the core's own thread: read once both are there.)
+  std::vector<std::string> holds;
+  dialtone::testing::eventually([&] {
+    holds.clear();
+    auto events = host_->test_bus().events();
+    for (auto i = before; i < events.size(); ++i)
+      if (events[i].topic == "calls.channel.held" || events[i].topic == "calls.channel.unheld")
+        holds.push_back(events[i].topic.substr(14) + ":" +
+                        (events[i].body.find("\"direction\":\"inbound\"") != std::string::npos ? "caller" : "callee"));
+    return holds.size() >= 2;
+  });
+  EXPECT_EQ(holds, (std::vector<std::string>{"held:caller", "unheld:caller"}));
   EXPECT_EQ(bob_.finish(), 0) << bob_.out;
   auto p0 = logged(bob_.out, "PORT0");
   ASSERT_FALSE(p0.empty()) << bob_.out;

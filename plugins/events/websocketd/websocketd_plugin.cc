@@ -138,7 +138,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
     auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus st, const std::string& msg) {
       resp.setStatusAndReason(st);
       resp.setContentType("application/json");
-      std::string body = "[\"" + sdk::json_escape(msg) + "\"]";
+      std::string body = sdk::json::array({msg});
       resp.setContentLength(static_cast<std::streamsize>(body.size()));
       resp.send() << body;
     };
@@ -203,7 +203,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
             payload.push_back(static_cast<char>(1008 >> 8));
             payload.push_back(static_cast<char>(1008 & 0xff));
             payload += reason;
-            send(payload, Poco::Net::WebSocket::FRAME_OP_CLOSE | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+            send(payload, int(Poco::Net::WebSocket::FRAME_OP_CLOSE) | int(Poco::Net::WebSocket::FRAME_FLAG_FIN));
             ws.shutdownSend();
             done = true;
             return;
@@ -221,7 +221,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
             send(std::string(sb.GetString(), sb.GetSize()));
           }
           if (std::chrono::steady_clock::now() >= next_ping) {
-            send("", Poco::Net::WebSocket::FRAME_OP_PING | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+            send("", int(Poco::Net::WebSocket::FRAME_OP_PING) | int(Poco::Net::WebSocket::FRAME_FLAG_FIN));
             next_ping = std::chrono::steady_clock::now() + s_->cfg.ping_interval;
           }
         }
@@ -249,7 +249,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
         if (n <= 0 && op != Poco::Net::WebSocket::FRAME_OP_PING && op != Poco::Net::WebSocket::FRAME_OP_PONG) break;
         if (op == Poco::Net::WebSocket::FRAME_OP_CLOSE) break;
         if (op == Poco::Net::WebSocket::FRAME_OP_PING) {
-          send(std::string(buf, n), Poco::Net::WebSocket::FRAME_OP_PONG | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+          send(std::string(buf, n), int(Poco::Net::WebSocket::FRAME_OP_PONG) | int(Poco::Net::WebSocket::FRAME_FLAG_FIN));
           continue;
         }
         if (op != Poco::Net::WebSocket::FRAME_OP_TEXT) continue;

@@ -2,7 +2,8 @@
 // through backend.sip and the lua-dialplan (answered, busy, not answered,
 // cancelled); records.cel writes their CEL, records.call_logs builds their
 // call logs, read back over confd's REST API as XiVO's CSV and as JSON, per
-// user with ACLs, and rebuilt by `dialtoned --generate-call-logs N`.
+// user with ACLs, and rebuilt by `dialtoned --generate-call-logs N`. A real
+// WebSocket client (events.websocketd) follows a call live.
 #include <libpq-fe.h>
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <future>
 #include <sstream>
 #include <string>
@@ -56,13 +58,16 @@ class CallLogsE2E : public ::testing::Test {
     fs::remove_all(lua_dir_);
     auto script = dialplan_copy(lua_dir_);
     sip_port_ = free_tcp_udp_port();
+    ws_port_ = free_tcp_udp_port();
     std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
                            "\ntransports = udp\nnode = records\n\n[auth]\nban_failures = 0\n";
     d_ = new Dialtoned({.plugin_files = {{"40-sip.conf", sip_conf},
                                          {"50-confd.conf", "[plugin]\nname = api.confd\n"},
                                          {"70-records-cel.conf",
                                           "[plugin]\nname = records.cel\n\n[cel]\nbatch_interval = 100ms\n"},
-                                         {"71-records-call-logs.conf", "[plugin]\nname = records.call_logs\n"}},
+                                         {"71-records-call-logs.conf", "[plugin]\nname = records.call_logs\n"},
+                                         {"80-events.conf", "[plugin]\nname = events.websocketd\n\n[websocketd]\n"
+                                                            "listen = 127.0.0.1:" + std::to_string(ws_port_) + "\n"}},
                         .lua_script = script});
     if (!d_->ready()) return;
     auto h = headers();
@@ -193,7 +198,7 @@ class CallLogsE2E : public ::testing::Test {
 
   static Dialtoned* d_;
   static fs::path lua_dir_;
-  static int sip_port_;
+  static int sip_port_, ws_port_;
   static std::string setup_error_;
   static std::vector<std::string> user_id_, user_uuid_;
   static std::vector<Call> calls_;
@@ -201,6 +206,7 @@ class CallLogsE2E : public ::testing::Test {
 Dialtoned* CallLogsE2E::d_ = nullptr;
 fs::path CallLogsE2E::lua_dir_;
 int CallLogsE2E::sip_port_ = 0;
+int CallLogsE2E::ws_port_ = 0;
 std::string CallLogsE2E::setup_error_;
 std::vector<std::string> CallLogsE2E::user_id_, CallLogsE2E::user_uuid_;
 std::vector<Call> CallLogsE2E::calls_;
@@ -341,6 +347,100 @@ TEST_F(CallLogsE2E, GenerateCallLogsCommandRebuildsFromCel) {
                    &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("0 call log(s) generated"), std::string::npos) << out;
+}
+
+// A ws_client.py run (tests/integration/events) whose lines are read as they come.
+class WsClient {
+ public:
+  explicit WsClient(const std::string& args) {
+    f_ = popen((std::string(WS_PYTHON) + " " + WS_CLIENT + " " + args + " 2>&1").c_str(), "r");
+  }
+  ~WsClient() {
+    if (f_) pclose(f_);
+  }
+  std::string line() {
+    char buf[16384];
+    if (!f_ || !fgets(buf, sizeof buf, f_)) return "";
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  std::vector<std::string> rest() {
+    std::vector<std::string> out;
+    for (auto l = line(); !l.empty(); l = line()) out.push_back(l);
+    return out;
+  }
+
+ private:
+  FILE* f_ = nullptr;
+};
+
+// Dashboards follow calls live: the callee's registration and then each
+// channel's created -> state -> ended events arrive in order; a token whose
+// ACLs grant only creations and ends never receives state changes, though it
+// subscribed to everything.
+TEST_F(CallLogsE2E, WebSocketFollowsACallLiveWithinItsAcl) {
+  auto acct = d_->http("POST", "auth", "/0.1/users",
+                       R"({"username":"board","password":"board-pw",)"
+                       R"("acls":["events.calls.channel.created","events.calls.channel.ended"]})",
+                       headers());
+  ASSERT_TRUE(acct.status == 200 || acct.status == 201) << acct.body;
+  auto limited = d_->token_for("board", "board-pw");
+  ASSERT_FALSE(limited.empty());
+  // u1001 keeps one contact, so that the call forks to one phone.
+  std::string out;
+  ASSERT_EQ(client("-sf " + scenario("unregister_all.xml") +
+                       " -au u1001 -ap pw1001 -key user u1001 -key contact_port 1 -key expires 0",
+                   &out),
+            0)
+      << out;
+  std::string url = "--url ws://127.0.0.1:" + std::to_string(ws_port_) + "/";
+  WsClient all(url + " --header-token " + d_->token() +
+               " --subscribe calls.channel.# --subscribe sip.registration.# --count 1000 --timeout 5");
+  WsClient board(url + " --query-token " + limited + " --subscribe '#' --count 4 --timeout 30");
+  ASSERT_EQ(all.line(), "ready");
+  ASSERT_EQ(board.line(), "ready");
+
+  int port = free_tcp_udp_port();
+  ASSERT_EQ(register_line("u1001", "pw1001", port, &out), 0) << out;
+  auto uas = std::async(std::launch::async, [port] {
+    std::string o;
+    return sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(port), &o);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1001 -au u1000 -ap pw1000 -key user u1000", &out),
+            0)
+      << out;
+  EXPECT_EQ(uas.get(), 0);
+
+  auto seen = all.rest();
+  ASSERT_GE(seen.size(), 6u);
+  EXPECT_EQ(seen.front().rfind("event sip.registration.", 0), 0u) << seen.front();
+  EXPECT_EQ(seen.back(), "timeout");
+  // Per channel: created first, ended last, an `up` state in between.
+  std::map<std::string, std::vector<std::string>> per_channel;
+  for (auto& l : seen) {
+    if (l.rfind("event calls.channel.", 0) != 0) continue;
+    auto kind = l.substr(20, l.find(' ', 20) - 20);
+    auto body = l.substr(l.find(' ', 20) + 1);
+    auto state = json_string(body, "/state");
+    per_channel[json_string(body, "/id")].push_back(kind == "state" ? "state:" + state : kind);
+  }
+  std::string all_lines;
+  for (auto& l : seen) all_lines += l + "\n";
+  ASSERT_EQ(per_channel.size(), 2u) << "the caller's and the callee's channels:\n" << all_lines;
+  for (auto& [id, kinds] : per_channel) {
+    EXPECT_EQ(kinds.front(), "created") << id;
+    EXPECT_EQ(kinds.back(), "ended") << id;
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "state:up"), kinds.end()) << id;
+  }
+
+  auto limited_seen = board.rest();
+  ASSERT_EQ(limited_seen.size(), 4u);
+  EXPECT_EQ(limited_seen[0].rfind("event calls.channel.created ", 0), 0u) << limited_seen[0];
+  EXPECT_EQ(limited_seen[1].rfind("event calls.channel.created ", 0), 0u) << limited_seen[1];
+  EXPECT_EQ(limited_seen[2].rfind("event calls.channel.ended ", 0), 0u) << limited_seen[2];
+  EXPECT_EQ(limited_seen[3].rfind("event calls.channel.ended ", 0), 0u) << limited_seen[3];
 }
 
 }  // namespace

@@ -279,7 +279,7 @@ void SipStack::Impl::finish_dial(Call& c, const char* status, int code) {
   if (c.ring_timer) su_timer_reset(c.ring_timer);
   auto done = std::move(c.dial_done);
   c.dial_done = nullptr;
-  done(DialResult{status, code});
+  done(DialResult{status, code, dial_fails_over(c, code)});
 }
 
 void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
@@ -439,6 +439,12 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     }
     return 0;
   }
+  // A branch still wanted answers its trunk's challenge.
+  if (c.state == Call::State::ringing && br->round == c.round)
+    if (auto* again = self->answer_challenge(orq, sip, &Impl::on_b_response, br)) {
+      br->orq = again;
+      return 0;
+    }
   br->final = true;
   br->status = status;
   if (!br->channel.empty()) {
@@ -529,6 +535,7 @@ int SipStack::Impl::on_bye_response(void* magic, nta_outgoing_t* orq, const sip_
   auto* c = static_cast<Call*>(magic);
   int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
   if (status < 200) return 0;
+  if (current()->answer_challenge(orq, sip, &Impl::on_bye_response, c)) return 0;
   nta_outgoing_destroy(orq);
   --c->pending_byes;
   current()->maybe_finish(*c);

@@ -416,7 +416,8 @@ sdk::Status SipPlugin::export_lua() {
        "result: table",
        "Rings `targets` (line usernames, or sip: URIs for trunks) for the call until one answers, "
        "all fail or `timeout` seconds pass. Returns {status=\"answered\"|\"busy\"|\"noanswer\"|"
-       "\"unavailable\"|\"cancelled\", code=<SIP status>}. `caller` = {number, name, anonymous} "
+       "\"unavailable\"|\"cancelled\", code=<SIP status>, failover=<the trunk's "
+       "failover_codes say the route goes on>}. `caller` = {number, name, anonymous} "
        "sets the caller ID presented.",
        [this](const sdk::LuaValues& args) {
          DialRequest req;
@@ -436,6 +437,7 @@ sdk::Status SipPlugin::export_lua() {
              auto t = std::make_shared<sdk::LuaTable>();
              t->fields["status"] = r.status;
              t->fields["code"] = r.code;
+             if (r.failover) t->fields["failover"] = *r.failover;
              resume(sdk::LuaValues{t});
            };
            std::lock_guard<std::mutex> lock(stack_mutex_);
@@ -510,6 +512,18 @@ void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> do
       host = host.substr(0, colon);
     }
     t.ip = host;
+    t.secret = tr.secret;
+    t.auth_username = endpoint_option(tr.endpoint_options, "auth_username").value_or("");
+    t.auth_realm = endpoint_option(tr.endpoint_options, "auth_realm").value_or("");
+    if (auto f = endpoint_option(tr.endpoint_options, "failover_codes")) {
+      if (auto codes = parse_failover_codes(*f)) {
+        t.failover = *codes;
+      } else if (warned_options_.insert(t.name + "\n" + *f).second) {
+        host_.log().warn("sip: trunk " + t.name + ": failover_codes \"" + *f +
+                         "\" is not a list of SIP statuses and classes (e.g. \"404,480,5xx\"); "
+                         "using the default " + kDefaultFailoverCodes);
+      }
+    }
     out.push_back(std::move(t));
   }
   done(std::move(out), true);

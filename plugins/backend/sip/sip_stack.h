@@ -18,6 +18,7 @@
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/rtp_relay.h"
+#include "plugins/backend/sip/trunk_auth.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -111,6 +112,12 @@ struct TrunkInfo {
   std::string ip;
   int port = 0;
   std::string context;
+  // Requests Dialtone sends to the trunk (to `ip`[:`port`]) answer the
+  // provider's 401/407 with these; no secret: challenges are not answered.
+  std::string auth_username;
+  std::string secret;
+  std::string auth_realm;  // only challenges in this realm are answered (empty: any)
+  FailoverCodes failover = default_failover_codes();
 };
 
 // A trunk that registers to its provider (option outbound_register = yes):
@@ -138,8 +145,14 @@ struct DialRequest {
 // "unavailable" (no contact, 4xx/5xx/6xx other than busy), "cancelled"
 // (the caller hung up, or the call is gone). `code`: the SIP status.
 struct DialResult {
+  DialResult() = default;
+  DialResult(std::string s, int c, std::optional<bool> f = std::nullopt)
+      : status(std::move(s)), code(c), failover(f) {}
   std::string status;
   int code = 0;
+  // Whether an outgoing route goes on to its next trunk after this, per the
+  // failover_codes of the trunk dialed (unset: nothing was dialed).
+  std::optional<bool> failover;
 };
 
 // What the dialplan decided.

@@ -627,6 +627,31 @@ struct SipStack::Impl {
   // A never PRACKed a reliable 18x (sofia answers it 503): the call ends.
   void rel100_timeout(Call& c);
 
+  // ---- requests to trunks: digest answers and failover (outgoing_auth.cc) --
+
+  // The trunk at `host`[:`port`] (0: none written) as a trunk's host names it.
+  const TrunkInfo* trunk_at(const std::string& host, int port) const;
+  // The trunk a request of ours goes to: its request URI's host, else its
+  // To's (in a dialog, the request URI is the provider's Contact).
+  const TrunkInfo* trunk_of_request(const sip_t* request) const;
+  // The trunk of a dial target "sip:<number>@<host[:port]>".
+  const TrunkInfo* trunk_of_target(const std::string& uri) const;
+
+  // `sip`, a 401 or 407 to our request `orq`, comes from a trunk with
+  // credentials: the request goes again, same dialog, CSeq + 1, with the
+  // digest answer, to `callback`/`magic`; `orq` is destroyed from the loop.
+  // Nothing (and one log line when the credentials are at fault) when it
+  // cannot be answered or was answered once already: the challenge is then
+  // the request's final answer.
+  nta_outgoing_t* answer_challenge(nta_outgoing_t* orq, const sip_t* sip, nta_response_f* callback,
+                                   void* magic);
+  // Nonce counts of the providers' nonces (RFC 7616 nc), kept small.
+  std::unordered_map<std::string, unsigned> trunk_nonce_counts;
+
+  // Whether the route goes on after the dial of `c`'s current round ended
+  // with `code`: the failover_codes of the trunk it dialed.
+  bool dial_fails_over(const Call& c, int code) const;
+
   // ---- trunk registrations (outbound REGISTER) ----------------------------
 
   struct OutboundReg {

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "kernel/core/kernel.h"
+#include "kernel/core/maintenance.h"
 #include "kernel/core/plugin_library.h"
 #include "kernel/core/setup.h"
 
@@ -76,6 +77,7 @@ int run(KernelSetup setup) {
 int main(int argc, char** argv) {
   CommandLine cli;
   std::string describe_id;
+  long call_log_cels = 0;
   po::options_description visible("dialtoned options");
   visible.add_options()
       ("help,h", "show this help")
@@ -86,7 +88,9 @@ int main(int argc, char** argv) {
       ("log-level", po::value<std::string>(), "trace|debug|info|warn|error|critical|off (overrides log.level)")
       ("check-config", "validate conf.d and every plugin manifest, print problems, exit 0 or 1")
       ("list-plugins", "load and configure the plugins, show each one's state, exit")
-      ("describe", po::value<std::string>(&describe_id), "print a plugin's options (`kernel` for dialtoned's own)");
+      ("describe", po::value<std::string>(&describe_id), "print a plugin's options (`kernel` for dialtoned's own)")
+      ("generate-call-logs", po::value<long>(&call_log_cels),
+       "build call logs from the N last CEL entries not yet in one (as xivo-call-logs -c N), exit");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(visible).run(), vm);
@@ -112,5 +116,6 @@ int main(int argc, char** argv) {
   if (vm.count("check-config")) return check_config(setup, std::cout);
   if (vm.count("describe")) return describe(setup, describe_id, std::cout);
   if (vm.count("list-plugins")) return list_plugins(std::move(setup));
+  if (vm.count("generate-call-logs")) return generate_call_logs(setup, call_log_cels, std::cout, std::cerr);
   return run(std::move(setup));
 }

@@ -61,6 +61,7 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     if (!c) break;
     media = *c;
   }
+  (void)set_variable(origin, "DIAL_FAILOVER", "");  // this dial's word only
   const int depth = depth_of(origin);
   const auto vars = variables(origin);
   std::map<std::string, sdk::OriginateRequest> requests;  // by backend
@@ -291,6 +292,9 @@ void CallCoreImpl::finish(std::shared_ptr<Dial> d, sdk::DialOutcome outcome, std
         break;
       }
   }
+  if (outcome.status != "answered")
+    if (auto f = variable(d->origin, "DIAL_FAILOVER"); f && (*f == "yes" || *f == "no"))
+      outcome.failover = *f == "yes";
   for (auto& leg : cancel)
     (void)with_driver(leg, [](sdk::ChannelDriver& driver, const sdk::Channel& c) {
       return driver.cancel(c, sdk::q850::normal_clearing);

@@ -49,6 +49,7 @@ std::shared_ptr<LuaTable> outcome_table(const sdk::DialOutcome& o) {
   t->fields["code"] = o.sip;
   if (!o.channel.empty()) t->fields["channel"] = o.channel;
   if (!o.target.empty()) t->fields["target"] = o.target;
+  if (o.failover) t->fields["failover"] = *o.failover;
   return t;
 }
 
@@ -68,9 +69,10 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
        "parallel (`<backend>/<target>`; `caller_number`, `caller_name`, `anonymous` set the caller "
        "ID presented) until one answers, all fail or `timeout` seconds (default 30) pass; the "
        "first answer wins and the others are cancelled. Only this call's coroutine waits. Returns "
-       "`{status, cause, code, channel, target}`: `status` is answered, busy, noanswer, cancel, "
-       "congestion or unavailable, `cause` the Q.850 cause, `code` its SIP status (RFC 3398), "
-       "`channel` and `target` the leg that answered.",
+       "`{status, cause, code, channel, target, failover}`: `status` is answered, busy, noanswer, "
+       "cancel, congestion or unavailable, `cause` the Q.850 cause, `code` its SIP status (RFC "
+       "3398), `channel` and `target` the leg that answered, `failover` the backend's word on "
+       "trying a route's next trunk (SIP: the trunk's failover_codes; nil when it gave none).",
        [this](const LuaValues& args) -> LuaReply {
          auto origin = channel_of(args);
          if (origin.empty()) return no_channel("dial");

@@ -1,8 +1,6 @@
 // dialtone-lua-reference: prints the generated Markdown reference of the
-// functions the kernel exports to the dialplan (the Lua host's own
-// `dialtone` module and the call core's `channel` module, the methods of
-// `call`), from the same declarations that register them and check their
-// arguments.
+// functions the Lua host exports by itself, from the same declarations that
+// register them and check their arguments.
 //
 //   dialtone-lua-reference                          # print it
 //   dialtone-lua-reference --update docs/lua-dialplan.md
@@ -13,7 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "kernel/calls/call_core.h"
+#include <dialtone/lua_reference.h>
+
 #include "kernel/lua/lua_host.h"
 
 namespace {
@@ -24,20 +23,6 @@ class SilentLogger final : public dialtone::sdk::Logger {
   bool enabled(dialtone::sdk::LogLevel) const override { return false; }
 };
 
-// The call core publishes nothing here: it only declares its functions.
-class NullBus final : public dialtone::sdk::EventBus {
- public:
-  using dialtone::sdk::EventBus::publish;
-  void publish(std::shared_ptr<const dialtone::sdk::Event>) override {}
-  std::unique_ptr<dialtone::sdk::Subscription> subscribe(std::string, dialtone::sdk::EventHandler,
-                                                         dialtone::sdk::SubscribeOptions) override {
-    return nullptr;
-  }
-};
-
-constexpr std::string_view kBegin = "<!-- BEGIN GENERATED -->\n";
-constexpr std::string_view kEnd = "<!-- END GENERATED -->";
-
 int update(const std::string& file, const std::string& reference) {
   std::ifstream in(file);
   if (!in) {
@@ -46,17 +31,12 @@ int update(const std::string& file, const std::string& reference) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string doc = ss.str();
-  const auto b = doc.find(kBegin), e = doc.find(kEnd);
-  if (b == std::string::npos || e == std::string::npos || e < b) {
-    std::cerr << "dialtone-lua-reference: " << file << " has no " << kBegin.substr(0, kBegin.size() - 1)
-              << " ... " << kEnd << " section\n";
+  auto doc = dialtone::sdk::replace_generated_section(ss.str(), "", reference);
+  if (!doc) {
+    std::cerr << "dialtone-lua-reference: " << file << ": " << doc.error().message << "\n";
     return 1;
   }
-  std::string body = reference;
-  while (!body.empty() && body.back() == '\n') body.pop_back();
-  doc.replace(b + kBegin.size(), e - b - kBegin.size(), body + "\n");
-  std::ofstream(file, std::ios::trunc) << doc;
+  std::ofstream(file, std::ios::trunc) << *doc;
   return 0;
 }
 
@@ -65,13 +45,6 @@ int update(const std::string& file, const std::string& reference) {
 int main(int argc, char** argv) {
   SilentLogger log;
   dialtone::kernel::LuaHostImpl host({}, log);
-  NullBus bus;
-  dialtone::kernel::CallCoreImpl calls(bus, log);
-  if (auto s = calls.export_lua(host); !s) {
-    std::cerr << "dialtone-lua-reference: " << s.error().message << "\n";
-    return 1;
-  }
-  calls.stop();
   const std::string reference = host.reference_markdown();
   if (argc == 3 && std::string_view(argv[1]) == "--update") return update(argv[2], reference);
   if (argc != 1) {

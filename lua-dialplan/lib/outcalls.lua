@@ -52,9 +52,12 @@ function M.find(outcalls, number)
   return nil
 end
 
--- True when the next trunk should be tried after `outcome`: a server error
--- (5xx), a timeout (no final answer) or a transport failure.
+-- True when the next trunk should be tried after `outcome`. The backend
+-- says so from the trunk's failover_codes (XiVO's default: 401, 403, 404,
+-- 407, 408, 480, 5xx); without its word, a server error (5xx), a timeout or
+-- a transport failure.
 function M.failover(outcome)
+  if outcome.failover ~= nil then return outcome.failover end
   local code = tonumber(outcome.code) or 0
   return outcome.status == "noanswer" or outcome.status == "congestion" or code == 0 or code == 408
       or (code >= 500 and code < 600)
@@ -97,6 +100,9 @@ function M.dial(call, outcall, pattern, dialed, user)
   end
   local code = tonumber(last.code) or 503
   if last.status == "busy" then code = 486 end
+  -- The provider refused Dialtone's credentials: a challenge relayed to the
+  -- caller would ask it for credentials it does not have.
+  if code == 401 or code == 407 then code = 403 end
   if code < 400 or code > 699 then code = 503 end
   return { action = "reject", code = code, status = code, reason = last.status }
 end

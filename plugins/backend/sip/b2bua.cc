@@ -99,7 +99,15 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
     return;
   }
   nta_leg_tag(c->a_leg, nullptr);
-  nta_leg_server_route(c->a_leg, sip->sip_record_route, sip->sip_contact);
+  {
+    // A phone behind NAT is reached where its INVITE came from; a trunk's
+    // Contact is taken as it is.
+    Home h;
+    Source src = source_of(irq);
+    std::string received = !trunk && behind_nat(line.nat, sip, src) ? src.text() : "";
+    nta_leg_server_route(c->a_leg, sip->sip_record_route,
+                         reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route, received));
+  }
   nta_incoming_tag(irq, nta_leg_get_tag(c->a_leg));
   nta_incoming_bind(irq, &Impl::on_a_ack_cancel, c);
   nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
@@ -245,8 +253,10 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
       if (!br->leg) continue;
       nta_leg_tag(br->leg, nullptr);
       tport_t* via = line ? connection_for(target, uri) : nullptr;
+      std::string hop = line ? nat_next_hop(*br, target, uri) : std::string();
       br->orq = nta_outgoing_tcreate(
-          br->leg, &Impl::on_b_response, br, nullptr, SIP_METHOD_INVITE,
+          br->leg, &Impl::on_b_response, br, hop.empty() ? nullptr : URL_STRING_MAKE(hop.c_str()),
+          SIP_METHOD_INVITE,
           URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)), SIPTAG_CONTACT(contact),
           SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
           SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
@@ -287,7 +297,7 @@ void SipStack::Impl::finish_dial(Call& c, const char* status, int code) {
   if (c.ring_timer) su_timer_reset(c.ring_timer);
   auto done = std::move(c.dial_done);
   c.dial_done = nullptr;
-  done(DialResult{status, code});
+  done(DialResult{status, code, dial_fails_over(c, code)});
 }
 
 void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
@@ -405,7 +415,10 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       br->acked = true;
       br->invite_cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
       if (sip->sip_to && sip->sip_to->a_tag) nta_leg_rtag(br->leg, sip->sip_to->a_tag);
-      nta_leg_client_route(br->leg, sip->sip_record_route, sip->sip_contact);
+      Home h;
+      nta_leg_client_route(br->leg, sip->sip_record_route,
+                           reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route,
+                                             br->nat_received));
       // B offered (A's INVITE had no SDP): the ACK waits for A's answer.
       br->ack_waits = c.sdp.empty() && sip->sip_payload && sip->sip_payload->pl_len > 0 &&
                       c.state == Call::State::ringing && br->round == c.round;
@@ -459,6 +472,12 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     }
     return 0;
   }
+  // A branch still wanted answers its trunk's challenge.
+  if (c.state == Call::State::ringing && br->round == c.round)
+    if (auto* again = self->answer_challenge(orq, sip, &Impl::on_b_response, br)) {
+      br->orq = again;
+      return 0;
+    }
   br->final = true;
   br->status = status;
   if (!br->channel.empty()) {
@@ -554,6 +573,7 @@ int SipStack::Impl::on_bye_response(void* magic, nta_outgoing_t* orq, const sip_
   auto* c = static_cast<Call*>(magic);
   int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
   if (status < 200) return 0;
+  if (current()->answer_challenge(orq, sip, &Impl::on_bye_response, c)) return 0;
   nta_outgoing_destroy(orq);
   --c->pending_byes;
   current()->maybe_finish(*c);

@@ -34,9 +34,12 @@ class SipChannelDriver final : public sdk::ChannelDriver {
     d.anonymous = req.anonymous;
     auto core = core_;
     auto legs = d.target_channels;
+    std::string origin = req.origin.id;
     return with_stack([&](SipStack& stack) {
-      stack.dial(req.media_origin.backend_ref, std::move(d), [core, legs](DialResult r) {
+      stack.dial(req.media_origin.backend_ref, std::move(d), [core, legs, origin](DialResult r) {
         if (r.status == "answered") return;
+        // The trunk's failover_codes: call:dial returns it as outcome.failover.
+        if (r.failover) (void)core->set_variable(origin, "DIAL_FAILOVER", *r.failover ? "yes" : "no");
         // Legs the stack still holds end with its outcome (not_found: ended).
         int code = r.code >= 400 ? r.code : r.status == "busy" ? 486 : r.status == "noanswer" ? 408 : 487;
         for (auto& leg : legs) (void)core->end_channel(leg, code);

@@ -100,6 +100,10 @@ int SipStack::Impl::on_dialog_response(void* magic, nta_outgoing_t* orq, const s
   int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status)
                                       : nta_outgoing_status(orq);
   if (status < 200 || d->finished) return 0;
+  if (auto* again = current()->answer_challenge(orq, sip, &Impl::on_dialog_response, d)) {
+    d->orq = again;
+    return 0;
+  }
   current()->dialog_final(*d, sip, status);
   return 0;
 }

@@ -162,6 +162,10 @@ int SipStack::Impl::on_refresh_response(void* magic, nta_outgoing_t* orq, const 
                                       : nta_outgoing_status(orq);
   if (status < 200 || st->refresh != orq) return 0;
   Impl* self = current();
+  if (auto* again = self->answer_challenge(orq, sip, &Impl::on_refresh_response, st)) {
+    st->refresh = again;
+    return 0;
+  }
   Call& c = *st->call;
   bool invite = st->refresh_invite;
   st->refresh = nullptr;

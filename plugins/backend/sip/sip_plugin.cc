@@ -68,8 +68,9 @@ const sdk::OptionSpec kOptions[] = {
      "address the RTP relay binds and writes in SDP (0.0.0.0: all, SDP gets the sip.listen host)"},
     {"rtp.port_min", OptionType::integer, "10000", "lowest RTP relay port", sdk::kNone, nullptr, 1024,
      65535},
-    {"rtp.port_max", OptionType::integer, "30000",
-     "highest RTP relay port (a relayed call takes four: the default range holds 5,000 calls)", sdk::kNone, nullptr, 1024,
+    {"rtp.port_max", OptionType::integer, "20000",
+     "highest RTP relay port (a relayed call takes four: the default range holds 2,500 calls; "
+     "media.engine's rtp.* range must not overlap it)", sdk::kNone, nullptr, 1024,
      65535},
     {"rtp.relatch_quiet", OptionType::duration, "2s",
      "how long a latched RTP source must be silent before another source takes over"},
@@ -89,6 +90,9 @@ const sdk::OptionSpec kOptions[] = {
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",
      sdk::kNone, nullptr, 1, 86400},
+    {"sip.force_rport", OptionType::boolean, "true",
+     "answer requests over UDP at the port they came from even when their Via has no rport "
+     "(phones behind NAT that do not ask for it, RFC 3581); false: only when asked"},
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
      "to callers that only support it (supported)",
@@ -282,7 +286,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   if (c.media.relay.bind.size() > 2 && c.media.relay.bind.front() == '[')
     c.media.relay.bind = c.media.relay.bind.substr(1, c.media.relay.bind.size() - 2);
   c.media.relay.port_min = static_cast<int>(o.get_int("rtp.port_min", 10000));
-  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 30000));
+  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 20000));
   if (c.media.relay.port_max - c.media.relay.port_min < 3)
     return sdk::Error::invalid("rtp.port_max must be at least rtp.port_min + 3 (two port pairs)");
   c.media.relay.relatch_quiet = o.get_duration("rtp.relatch_quiet", std::chrono::seconds(2));
@@ -299,6 +303,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
     return sdk::Error::invalid("qualify.interval, qualify.timeout and notify.timeout must be positive");
   c.session_min_se = static_cast<int>(o.get_int("session_timers.min_se", 90));
   c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
+  c.force_rport = o.get_bool("sip.force_rport", true);
   return c;
 }
 
@@ -426,6 +431,18 @@ void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> do
       host = host.substr(0, colon);
     }
     t.ip = host;
+    t.secret = tr.secret;
+    t.auth_username = endpoint_option(tr.endpoint_options, "auth_username").value_or("");
+    t.auth_realm = endpoint_option(tr.endpoint_options, "auth_realm").value_or("");
+    if (auto f = endpoint_option(tr.endpoint_options, "failover_codes")) {
+      if (auto codes = parse_failover_codes(*f)) {
+        t.failover = *codes;
+      } else if (warned_options_.insert(t.name + "\n" + *f).second) {
+        host_.log().warn("sip: trunk " + t.name + ": failover_codes \"" + *f +
+                         "\" is not a list of SIP statuses and classes (e.g. \"404,480,5xx\"); "
+                         "using the default " + kDefaultFailoverCodes);
+      }
+    }
     out.push_back(std::move(t));
   }
   done(std::move(out), true);
@@ -503,6 +520,12 @@ void SipPlugin::find_credentials(const std::string& username,
       if (auto* x = snap->extension(line->extension_ids.front())) c.caller_number = x->exten;
     if (user) c.user_id = std::to_string(user->id);
     c.direct_media = direct_media_option(line->endpoint_options);
+    if (auto nat = endpoint_option(line->endpoint_options, "nat")) {
+      if (auto mode = parse_nat_mode(*nat)) c.nat = *mode;
+      else if (warned_options_.insert(line->username + "\nnat\n" + *nat).second)
+        host_.log().warn("sip: line " + line->username + ": nat \"" + *nat +
+                         "\" is not one of auto_force_rport, force_rport, no; using auto_force_rport");
+    }
     done(std::move(c), true);
     return;
   }

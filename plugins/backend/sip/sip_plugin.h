@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -69,6 +70,9 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void bindings_changed(const std::string& aor, const std::vector<Binding>& bindings) override;
   void call_event(const std::string& call_id, const std::string& state, int status) override;
   void find_trunks(std::function<void(std::vector<TrunkInfo>, bool ok)> done) override;
+  // Bad trunk and line options already reported (name and value): once
+  // each. Touched on the SIP thread only.
+  std::set<std::string> warned_options_;
   void find_registrations(std::function<void(std::vector<TrunkRegistration>, bool ok)> done) override;
   void registration_changed(const TrunkRegistration& trunk, bool registered, int status,
                             const std::string& detail) override;

@@ -16,8 +16,10 @@
 #include <dialtone/result.h>
 
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/nat.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/rtp_relay.h"
+#include "plugins/backend/sip/trunk_auth.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -67,6 +69,9 @@ struct SipConfig {
   // RFC 3262: 18x go reliably (PRACK) to callers that require 100rel, and
   // with this also to callers that only support it.
   bool rel100_when_supported = false;
+  // Responses over UDP go to the port the request came from even without
+  // rport in its Via (force_rport); with rport (RFC 3581) they always do.
+  bool force_rport = true;
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.
@@ -79,6 +84,7 @@ struct LineCredentials {
   std::string caller_number;
   std::string user_id;
   std::optional<bool> direct_media;  // the line's own setting, else media.direct_media
+  NatMode nat = NatMode::automatic;  // the line's `nat` option
 };
 
 // One registered contact of an AOR, as persisted and published.
@@ -89,6 +95,9 @@ struct Binding {
   std::int64_t expires_at = 0;  // unix seconds
   std::string received;    // transport:ip:port the REGISTER came from
   std::string user_agent;
+  // The phone is reached at `received`, not at its Contact (behind NAT, per
+  // the line's `nat` option); kept in memory only.
+  bool behind_nat = false;
 };
 
 // The call as handed to the dialplan.
@@ -112,6 +121,12 @@ struct TrunkInfo {
   std::string ip;
   int port = 0;
   std::string context;
+  // Requests Dialtone sends to the trunk (to `ip`[:`port`]) answer the
+  // provider's 401/407 with these; no secret: challenges are not answered.
+  std::string auth_username;
+  std::string secret;
+  std::string auth_realm;  // only challenges in this realm are answered (empty: any)
+  FailoverCodes failover = default_failover_codes();
 };
 
 // A trunk that registers to its provider (option outbound_register = yes):
@@ -143,8 +158,14 @@ struct DialRequest {
 // (the caller hung up, or the call is gone), "congestion" (the call already
 // rings another dial: one SIP dial per call at a time). `code`: the SIP status.
 struct DialResult {
+  DialResult() = default;
+  DialResult(std::string s, int c, std::optional<bool> f = std::nullopt)
+      : status(std::move(s)), code(c), failover(f) {}
   std::string status;
   int code = 0;
+  // Whether an outgoing route goes on to its next trunk after this, per the
+  // failover_codes of the trunk dialed (unset: nothing was dialed).
+  std::optional<bool> failover;
 };
 
 // What the dialplan decided.
@@ -157,6 +178,10 @@ struct RouteDecision {
   int status = 404;
   std::string reason;
 };
+
+// A port free for both UDP and TCP on `host` (sip.listen port 0, and tests
+// that need a port for a peer); 0 when none was found.
+int free_port(const std::string& host);
 
 // One leg of a call as the call core sees it: A (the caller's, inbound) or a
 // B branch (one rung contact, outbound).

@@ -52,6 +52,7 @@ struct Branch {
   // The channel is the call core's, one per dialed target: the target's
   // branches (one per contact) share it, and it ends with the last of them.
   bool shared_channel = false;
+  std::string nat_received;  // a phone behind NAT: where its REGISTER came from
 };
 
 // An in-dialog request sent on one leg: relayed from the other leg's `irq`
@@ -631,6 +632,47 @@ struct SipStack::Impl {
 
   // A never PRACKed a reliable 18x (sofia answers it 503): the call ends.
   void rel100_timeout(Call& c);
+
+  // ---- requests to trunks: digest answers and failover (outgoing_auth.cc) --
+
+  // The trunk at `host`[:`port`] (0: none written) as a trunk's host names it.
+  const TrunkInfo* trunk_at(const std::string& host, int port) const;
+  // The trunk a request of ours goes to: its request URI's host, else its
+  // To's (in a dialog, the request URI is the provider's Contact).
+  const TrunkInfo* trunk_of_request(const sip_t* request) const;
+  // The trunk of a dial target "sip:<number>@<host[:port]>".
+  const TrunkInfo* trunk_of_target(const std::string& uri) const;
+
+  // `sip`, a 401 or 407 to our request `orq`, comes from a trunk with
+  // credentials: the request goes again, same dialog, CSeq + 1, with the
+  // digest answer, to `callback`/`magic`; `orq` is destroyed from the loop.
+  // Nothing (and one log line when the credentials are at fault) when it
+  // cannot be answered or was answered once already: the challenge is then
+  // the request's final answer.
+  nta_outgoing_t* answer_challenge(nta_outgoing_t* orq, const sip_t* sip, nta_response_f* callback,
+                                   void* magic);
+  // Nonce counts of the providers' nonces (RFC 7616 nc), kept small.
+  std::unordered_map<std::string, unsigned> trunk_nonce_counts;
+
+  // Whether the route goes on after the dial of `c`'s current round ended
+  // with `code`: the failover_codes of the trunk it dialed.
+  bool dial_fails_over(const Call& c, int code) const;
+
+  // ---- phones behind NAT (nat.cc) -----------------------------------------
+
+  // Whether the phone whose request `sip` came from `src` is reached at
+  // `src` (the line's `nat` option; automatic: its Via names another address).
+  static bool behind_nat(NatMode mode, const sip_t* sip, const Source& src);
+  const Binding* binding_of(const std::string& aor, const std::string& contact) const;
+  // The next hop of an INVITE to `aor`'s `contact`: its registration's
+  // source for a phone behind NAT over UDP (noted in `br`), else none.
+  std::string nat_next_hop(Branch& br, const std::string& aor, const std::string& contact);
+  // The dialog target of a phone: its Contact `m`, or for a phone behind
+  // NAT (`received` not empty, no Record-Route) the Contact with the
+  // address it sends from (rewrite_contact), so in-dialog requests reach it.
+  static const sip_contact_t* reachable_contact(su_home_t* home, const sip_contact_t* m,
+                                                const sip_record_route_t* rr,
+                                                const std::string& received);
 
   // ---- trunk registrations (outbound REGISTER) ----------------------------
 

@@ -1,8 +1,11 @@
 // events.websocketd: bus events over WebSocket (RFC 6455), filtered by the
-// token's ACLs (docs/api/events.md). One bus subscription feeds every client;
+// token's ACLs (docs/api/events.md). The stream lives as long as its token:
+// it is closed (4001) when the token expires or is found revoked, unless the
+// client renews it ({"op": "token"}). One bus subscription feeds every client;
 // each client has a bounded queue and its own writer thread, so the bus
 // delivery thread never waits on a socket, and a client whose queue
 // overflows is closed (1008) instead of growing memory.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -77,6 +80,7 @@ struct Config {
   std::string listen = "127.0.0.1:9502";
   std::size_t queue_size = 1024;
   std::chrono::milliseconds ping_interval{30000};
+  std::chrono::milliseconds token_check_interval{60000};
   int max_clients = 1000;
   int socket_buffer = 0;
 };
@@ -93,7 +97,7 @@ class Client {
     bool wanted = false;
     for (auto& s : subs_) if (matches(s, e->topic)) { wanted = true; break; }
     if (!wanted) return;
-    auto it = allowed_.find(e->topic);
+    auto it = allowed_.find(e->topic);  // cleared when the token changes
     if (it == allowed_.end())
       it = allowed_.emplace(e->topic, auth_->acl_allows(token_, "events." + e->topic)).first;
     if (!it->second) return;
@@ -111,6 +115,13 @@ class Client {
   std::set<std::string> subs_;
   std::unordered_map<std::string, bool> allowed_;
   bool closed_ = false, overflowed_ = false;
+  // A renewed token ({"op": "token"}) replaces the one of the upgrade.
+  void renew(sdk::TokenInfo t) {
+    std::lock_guard l(m_);
+    token_ = std::move(t);
+    allowed_.clear();
+    cv_.notify_one();  // the writer's expiry deadline moved
+  }
   sdk::TokenInfo token_;
   std::shared_ptr<sdk::Auth> auth_;
   std::size_t cap_;
@@ -138,7 +149,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
     auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus st, const std::string& msg) {
       resp.setStatusAndReason(st);
       resp.setContentType("application/json");
-      std::string body = "[\"" + sdk::json_escape(msg) + "\"]";
+      std::string body = sdk::json::array({msg});
       resp.setContentLength(static_cast<std::streamsize>(body.size()));
       resp.send() << body;
     };
@@ -182,31 +193,63 @@ class Session final : public Poco::Net::HTTPRequestHandler {
     std::atomic<bool> done{false};
     // Writer: events out, pings, and the overflow close.
     std::thread writer([&] {
+      auto close = [&](int code, const std::string& reason) {
+        std::string payload;
+        payload.push_back(static_cast<char>(code >> 8));
+        payload.push_back(static_cast<char>(code & 0xff));
+        payload += reason;
+        send(payload, static_cast<int>(Poco::Net::WebSocket::FRAME_OP_CLOSE) | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+        ws.shutdownSend();
+        done = true;
+      };
       auto next_ping = std::chrono::steady_clock::now() + s_->cfg.ping_interval;
+      auto next_check = std::chrono::steady_clock::now() + s_->cfg.token_check_interval;
       try {
         for (;;) {
           std::deque<std::shared_ptr<const sdk::Event>> batch;
           bool overflow = false;
+          std::string token;
+          std::chrono::system_clock::time_point expires;
           {
             std::unique_lock l(c->m_);
-            c->cv_.wait_until(l, next_ping, [&] { return c->closed_ || c->overflowed_ || !c->q_.empty(); });
+            // The token's expiry is a deadline too: the stream ends with it.
+            auto until = std::min(next_ping, next_check);
+            if (c->token_.expires_at > 0) {
+              auto left = std::chrono::system_clock::from_time_t(c->token_.expires_at) -
+                          std::chrono::system_clock::now();
+              until = std::min(until, std::chrono::steady_clock::now() +
+                                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(left));
+            }
+            c->cv_.wait_until(l, until, [&] { return c->closed_ || c->overflowed_ || !c->q_.empty(); });
             if (c->closed_) return;
             overflow = c->overflowed_;
             batch.swap(c->q_);
+            token = c->token_.token;
+            expires = std::chrono::system_clock::from_time_t(c->token_.expires_at);
+            if (c->token_.expires_at > 0 && std::chrono::system_clock::now() >= expires) {
+              c->closed_ = true;
+              l.unlock();
+              s_->log->info("events.websocketd: client " + c->token_.username + " closed: its token expired");
+              return close(4001, "token expired: connect again with a new token, or renew it with {\"op\": \"token\"}");
+            }
           }
           if (overflow) {
             s_->log->warn("events.websocketd: client " + c->token_.username +
                           " closed: it read slower than events came (more than " +
                           std::to_string(s_->cfg.queue_size) + " queued; raise websocketd.queue_size if legitimate)");
-            std::string reason = "client too slow: event queue overflowed";
-            std::string payload;
-            payload.push_back(static_cast<char>(1008 >> 8));
-            payload.push_back(static_cast<char>(1008 & 0xff));
-            payload += reason;
-            send(payload, Poco::Net::WebSocket::FRAME_OP_CLOSE | Poco::Net::WebSocket::FRAME_FLAG_FIN);
-            ws.shutdownSend();
-            done = true;
-            return;
+            return close(1008, "client too slow: event queue overflowed");
+          }
+          // A token revoked (DELETE /0.1/token) or its account disabled ends the stream too.
+          if (std::chrono::steady_clock::now() >= next_check) {
+            next_check = std::chrono::steady_clock::now() + s_->cfg.token_check_interval;
+            if (!s_->auth->check(token, "")) {
+              {
+                std::lock_guard l(c->m_);
+                c->closed_ = true;
+              }
+              s_->log->info("events.websocketd: client " + c->token_.username + " closed: its token was revoked");
+              return close(4001, "token revoked or expired: connect again with a new token");
+            }
           }
           for (auto& e : batch) {
             rapidjson::StringBuffer sb;
@@ -221,7 +264,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
             send(std::string(sb.GetString(), sb.GetSize()));
           }
           if (std::chrono::steady_clock::now() >= next_ping) {
-            send("", Poco::Net::WebSocket::FRAME_OP_PING | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+            send("", static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PING) | Poco::Net::WebSocket::FRAME_FLAG_FIN);
             next_ping = std::chrono::steady_clock::now() + s_->cfg.ping_interval;
           }
         }
@@ -249,7 +292,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
         if (n <= 0 && op != Poco::Net::WebSocket::FRAME_OP_PING && op != Poco::Net::WebSocket::FRAME_OP_PONG) break;
         if (op == Poco::Net::WebSocket::FRAME_OP_CLOSE) break;
         if (op == Poco::Net::WebSocket::FRAME_OP_PING) {
-          send(std::string(buf, n), Poco::Net::WebSocket::FRAME_OP_PONG | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+          send(std::string(buf, n), static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PONG) | Poco::Net::WebSocket::FRAME_FLAG_FIN);
           continue;
         }
         if (op != Poco::Net::WebSocket::FRAME_OP_TEXT) continue;
@@ -270,8 +313,20 @@ class Session final : public Poco::Net::HTTPRequestHandler {
     rapidjson::Document d;
     d.Parse(text.c_str(), text.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("op") || !d["op"].IsString())
-      return send(reply("error", 400, "expected {\"op\": \"subscribe\"|\"unsubscribe\", \"data\": {\"event_name\": \"...\"}}"));
+      return send(reply("error", 400, "expected {\"op\": \"subscribe\"|\"unsubscribe\"|\"token\"|\"heartbeat\", ...}"));
     std::string op = d["op"].GetString();
+    if (op == "heartbeat") return send(reply("heartbeat", 0));
+    if (op == "token") {
+      const char* fresh = d.HasMember("data") && d["data"].IsObject() && d["data"].HasMember("token") &&
+                                  d["data"]["token"].IsString()
+                              ? d["data"]["token"].GetString()
+                              : nullptr;
+      if (!fresh) return send(reply("token", 400, "expected {\"op\": \"token\", \"data\": {\"token\": \"...\"}}"));
+      auto t = s_->auth->check(fresh, "");
+      if (!t) return send(reply("token", 401, "invalid or expired token; the current one stays"));
+      c->renew(*t);
+      return send(reply("token", 0));
+    }
     std::string name;
     if (d.HasMember("data") && d["data"].IsObject() && d["data"].HasMember("event_name") &&
         d["data"]["event_name"].IsString())
@@ -306,6 +361,7 @@ class WebSocketd final : public sdk::Plugin {
     cfg_.listen = o.get("websocketd.listen", cfg_.listen);
     cfg_.queue_size = static_cast<std::size_t>(o.get_int("websocketd.queue_size", 1024));
     cfg_.ping_interval = o.get_duration("websocketd.ping_interval", cfg_.ping_interval);
+    cfg_.token_check_interval = o.get_duration("websocketd.token_check_interval", cfg_.token_check_interval);
     cfg_.max_clients = static_cast<int>(o.get_int("websocketd.max_clients", 1000));
     cfg_.socket_buffer = static_cast<int>(o.get_int("websocketd.socket_buffer", 0));
     return {};
@@ -354,6 +410,8 @@ constexpr sdk::OptionSpec kOptions[] = {
      "events queued per client; a client with more waiting is closed (1008)"},
     {"websocketd.ping_interval", sdk::OptionType::duration, "30s",
      "a ping is sent this often; a client silent for two intervals is closed"},
+    {"websocketd.token_check_interval", sdk::OptionType::duration, "60s",
+     "each client's token is checked again this often; a revoked token closes the stream (4001)"},
     {"websocketd.max_clients", sdk::OptionType::integer, "1000", "clients beyond this are refused with 503"},
     {"websocketd.socket_buffer", sdk::OptionType::integer, "0",
      "kernel send buffer per client in bytes (0: the system's); small values cut slow clients sooner"},

@@ -71,6 +71,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -316,6 +317,11 @@ struct DialOutcome {
   int sip = 0;    // its SIP status (RFC 3398)
   std::string channel;  // answered: the leg that answered (linked to the caller)
   std::string target;   // answered: its target string
+  // The backend's word on whether an outgoing route should try its next
+  // trunk after this failure (SIP: the trunk's failover_codes); unset when
+  // it gave none. A driver gives it by setting the dialing channel's
+  // variable DIAL_FAILOVER to "yes" or "no" before ending its legs.
+  std::optional<bool> failover;
 };
 
 class CallCore {

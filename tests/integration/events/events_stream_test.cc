@@ -9,6 +9,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
@@ -50,7 +52,8 @@ class EventStream : public ::testing::Test {
     d_ = new Dialtoned({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"},
                                          {"60-events.conf", "[plugin]\nname = events.websocketd\n\n[websocketd]\n"
                                                             "listen = 127.0.0.1:" + std::to_string(port_) +
-                                                            "\nqueue_size = 8\nsocket_buffer = 4096\n"}}});
+                                                            "\nqueue_size = 8\nsocket_buffer = 4096\n"
+                                                            "token_check_interval = 1s\n"}}});
   }
   static void TearDownTestSuite() {
     delete d_;
@@ -143,6 +146,63 @@ TEST_F(EventStream, SlowClientIsCutWithCloseFrame) {
   auto n = next.rest();
   ASSERT_EQ(n.size(), 1u);
   EXPECT_NE(n[0].find("\"id\":" + json_string(after.body, "/id") + ","), std::string::npos) << n[0];
+}
+
+// The stream lives as long as its token: an expired token closes it with
+// 4001, and a revoked one at the next check (token_check_interval = 1s).
+TEST_F(EventStream, ExpiredOrRevokedTokenEndsTheStream) {
+  auto acct = d_->http("POST", "auth", "/0.1/users",
+                       R"({"username":"brief","password":"brief-pw","acls":["events.#"]})",
+                       {{"X-Auth-Token", d_->token()}});
+  ASSERT_TRUE(acct.status == 200 || acct.status == 201) << acct.body;
+  auto short_lived = d_->token_for("brief", "brief-pw", 3);
+  ASSERT_FALSE(short_lived.empty());
+  Client expiring(url() + " --header-token " + short_lived + " --subscribe config.# --count 1000 --timeout 30");
+  ASSERT_EQ(expiring.line(), "ready");
+  auto lines = expiring.rest();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("closed 4001 token expired", 0), 0u) << lines.back();
+
+  auto revoked = d_->token_for("brief", "brief-pw");
+  Client cut(url() + " --header-token " + revoked + " --subscribe config.# --count 1000 --timeout 30");
+  ASSERT_EQ(cut.line(), "ready");
+  ASSERT_EQ(d_->http("DELETE", "auth", "/0.1/token/" + revoked, "", {{"X-Auth-Token", revoked}}).status, 204);
+  lines = cut.rest();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("closed 4001 token revoked", 0), 0u) << lines.back();
+  EXPECT_TRUE(d_->wait_output("closed: its token was revoked", 10)) << d_->output();
+}
+
+// A client renews its token before it expires and keeps the stream; the
+// heartbeat op is answered at once.
+TEST_F(EventStream, RenewedTokenKeepsTheStreamAndHeartbeatIsAnswered) {
+  auto acct = d_->http("POST", "auth", "/0.1/users",
+                       R"({"username":"renewer","password":"renew-pw","acls":["events.config.#"]})",
+                       {{"X-Auth-Token", d_->token()}});
+  ASSERT_TRUE(acct.status == 200 || acct.status == 201) << acct.body;
+  auto first = d_->token_for("renewer", "renew-pw", 3);
+  auto second = d_->token_for("renewer", "renew-pw", 3600);
+  ASSERT_FALSE(first.empty());
+  Client c(url() + " --header-token " + first + " --subscribe config.user.created --heartbeat --renew-token " +
+           second + " --count 1 --timeout 30");
+  EXPECT_EQ(c.line(), "reply heartbeat 0");
+  ASSERT_EQ(c.line(), "ready");
+  EXPECT_EQ(c.line(), "reply token 0");
+  // Past the first token's expiry the stream still delivers.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  auto u = confd("POST", "/users", R"({"firstname":"Renewed","lastname":"Stream"})");
+  ASSERT_EQ(u.status, 201) << u.body;
+  auto rest = c.rest();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].rfind("event config.user.created ", 0), 0u) << rest[0];
+  EXPECT_NE(rest[0].find("\"id\":" + json_string(u.body, "/id") + ","), std::string::npos) << rest[0];
+
+  // A bad token is refused and the current one stays.
+  Client bad(url() + " --header-token " + second + " --subscribe config.user.created --renew-token nope --count 1 "
+             "--timeout 2");
+  EXPECT_EQ(bad.line(), "ready");
+  EXPECT_EQ(bad.line(), "reply token 401");
+  EXPECT_EQ(bad.line(), "timeout");
 }
 
 }  // namespace

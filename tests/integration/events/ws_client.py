@@ -2,7 +2,8 @@
 """A real RFC 6455 client (python3-websockets) for the event stream tests.
 
 Prints one line per thing seen: `refused <status>`, `ready`, `event <name> <data>`,
-`closed <code> <reason>`, `timeout`. With --slow-until FILE it reads nothing
+`reply <op> <code>` (answers to --heartbeat and --renew-token), `closed <code> <reason>`,
+`timeout`. With --slow-until FILE it reads nothing
 until FILE exists (its socket buffers kept tiny), then drains what is left.
 """
 import argparse, asyncio, json, os, socket, sys
@@ -32,7 +33,18 @@ async def main(a):
         if r.get("op") != "subscribe" or r.get("code") != 0:
             out("bad-reply", json.dumps(r))
             return
+    if a.heartbeat:
+        await ws.send(json.dumps({"op": "heartbeat"}))
+        r = json.loads(await ws.recv())
+        out("reply", r.get("op"), r.get("code"))
     out("ready")
+    if a.renew_token:
+        # Renewed once the file exists, so the test controls when.
+        for _ in range(600):
+            if not a.renew_after or os.path.exists(a.renew_after):
+                break
+            await asyncio.sleep(0.1)
+        await ws.send(json.dumps({"op": "token", "data": {"token": a.renew_token}}))
     if a.slow_until:
         for _ in range(600):
             if os.path.exists(a.slow_until):
@@ -43,6 +55,9 @@ async def main(a):
         while a.slow_until or seen < a.count:
             msg = await asyncio.wait_for(ws.recv(), timeout=a.timeout)
             e = json.loads(msg)
+            if "op" in e:
+                out("reply", e["op"], e.get("code"))
+                continue
             out("event", e["name"], json.dumps(e["data"], separators=(",", ":")))
             seen += 1
     except asyncio.TimeoutError:
@@ -59,4 +74,7 @@ p.add_argument("--subscribe", action="append", default=[])
 p.add_argument("--count", type=int, default=0)
 p.add_argument("--timeout", type=float, default=20)
 p.add_argument("--slow-until")
+p.add_argument("--heartbeat", action="store_true")
+p.add_argument("--renew-token")
+p.add_argument("--renew-after")
 asyncio.run(main(p.parse_args()))

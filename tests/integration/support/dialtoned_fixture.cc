@@ -253,7 +253,7 @@ int Dialtoned::port(const std::string& listener) const {
   return it == ports_.end() ? 0 : it->second;
 }
 
-std::string Dialtoned::token_for(const std::string& username, const std::string& password) const {
+std::string Dialtoned::token_for(const std::string& username, const std::string& password, int expiration) const {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string in = username + ":" + password, b64;
   std::size_t i = 0;
@@ -269,7 +269,7 @@ std::string Dialtoned::token_for(const std::string& username, const std::string&
     unsigned n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     b64 += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], '='};
   }
-  auto r = http_request("POST", port("auth"), "/0.1/token", R"({"expiration": 3600})",
+  auto r = http_request("POST", port("auth"), "/0.1/token", "{\"expiration\": " + std::to_string(expiration) + "}",
                         {{"Authorization", "Basic " + b64}});
   if (r.status != 200) return "";
   return json_string(r.body, "/data/token");

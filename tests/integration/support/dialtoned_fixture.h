@@ -74,8 +74,8 @@ class Dialtoned {
   const std::string& admin_password() const { return admin_password_; }
   // An admin token (ACL #), fetched once.
   const std::string& token();
-  // A token for any auth user; empty on failure.
-  std::string token_for(const std::string& username, const std::string& password) const;
+  // A token for any auth user, valid `expiration` seconds; empty on failure.
+  std::string token_for(const std::string& username, const std::string& password, int expiration = 3600) const;
   HttpAnswer http(const std::string& method, const std::string& listener, const std::string& path,
                   const std::string& body = "", Headers headers = {}) const;
   // stdout + stderr of dialtoned so far.

@@ -1,0 +1,259 @@
+#include "plugins/records/cel/cel_mapper.h"
+
+#include <cctype>
+#include <cstdio>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace dialtone::plugins::records {
+namespace {
+
+std::string str(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                                                     : std::string();
+}
+std::int64_t num(const rapidjson::Value& v, const char* key, std::int64_t fallback = 0) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : fallback;
+}
+
+// Asterisk names a channel <TECH>/<peer>-<8 hex digits>; XiVO's call logs
+// read the line identity ("sip/alice") back from it.
+std::string channel_name(const std::string& backend, const std::string& endpoint, std::uint64_t n) {
+  std::string tech;
+  for (char c : backend.empty() ? std::string("local") : backend)
+    tech += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  char suffix[20];
+  std::snprintf(suffix, sizeof suffix, "-%08llx", static_cast<unsigned long long>(n & 0xffffffffULL));
+  return tech + "/" + endpoint + suffix;
+}
+
+class Extra {
+ public:
+  Extra() : w_(sb_) { w_.StartObject(); }
+  Extra& s(const char* k, const std::string& v) {
+    w_.Key(k);
+    w_.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    return *this;
+  }
+  Extra& i(const char* k, std::int64_t v) {
+    w_.Key(k);
+    w_.Int64(v);
+    return *this;
+  }
+  std::string done() {
+    w_.EndObject();
+    return std::string(sb_.GetString(), sb_.GetSize());
+  }
+
+ private:
+  rapidjson::StringBuffer sb_;
+  rapidjson::Writer<rapidjson::StringBuffer> w_;
+};
+
+}  // namespace
+
+int q850_of(int sip) {
+  // RFC 3398's mapping read backwards, for the statuses the backends give.
+  switch (sip) {
+    case 0:
+    case 200: return 16;   // normal clearing
+    case 486:
+    case 600: return 17;   // user busy
+    case 408:
+    case 480: return 19;   // no answer
+    case 487: return 16;   // cancelled by the caller: normal clearing, DIALSTATUS CANCEL
+    case 404:
+    case 484: return 1;    // unallocated number
+    case 403:
+    case 603: return 21;   // call rejected
+    case 488:
+    case 606: return 58;   // bearer capability not available
+    case 503: return 34;   // no circuit available
+    case 502: return 38;   // network out of order
+    default: return sip >= 500 ? 41 : sip >= 400 ? 31 : 16;
+  }
+}
+
+const char* dialstatus_of(int sip, bool answered) {
+  if (answered) return "ANSWER";
+  switch (sip) {
+    case 486:
+    case 600: return "BUSY";
+    case 408:
+    case 480: return "NOANSWER";
+    case 0:
+    case 200:
+    case 487: return "CANCEL";
+    case 503: return "CONGESTION";
+    default: return "CHANUNAVAIL";
+  }
+}
+
+std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms) {
+  std::vector<CelRow> out;
+  constexpr std::string_view prefix = "calls.channel.";
+  if (event.topic.compare(0, prefix.size(), prefix) != 0) return out;
+  const std::string kind = event.topic.substr(prefix.size());
+  rapidjson::Document d;
+  d.Parse(event.body.c_str(), event.body.size());
+  if (d.HasParseError() || !d.IsObject()) return out;
+  const std::string id = str(d, "id");
+  if (id.empty()) return out;
+
+  const bool inbound = str(d, "direction") != "outbound";
+  const std::string endpoint = str(d, "endpoint");
+  auto known = channels_.find(id);
+
+  auto row = [&](const char* type, std::int64_t at) {
+    CelRow r;
+    r.eventtype = type;
+    r.eventtime_ms = at > 0 ? at : now_ms;
+    // A callee's leg carries the callee's identity, as Asterisk's dialed channel does.
+    r.cid_num = inbound ? str(d, "caller_number") : str(d, "callee_number");
+    r.cid_name = inbound ? str(d, "caller_name") : str(d, "callee_name");
+    r.cid_ani = r.cid_num;
+    r.cid_dnid = inbound ? str(d, "callee_number") : std::string();
+    r.exten = str(d, "callee_number");
+    r.uniqueid = id;
+    r.linkedid = str(d, "call_id").empty() ? id : str(d, "call_id");
+    if (known != channels_.end()) {
+      r.channame = known->second.channame;
+      r.linkedid = known->second.linkedid;
+    }
+    return r;
+  };
+  auto peer_name = [&](const std::string& peer_id) {
+    auto p = channels_.find(peer_id);
+    return p == channels_.end() ? std::string() : p->second.channame;
+  };
+  auto bridge_id = [&](const std::string& a, const std::string& b) { return a < b ? a + "+" + b : b + "+" + a; };
+
+  if (kind == "created") {
+    if (known != channels_.end()) return out;  // reported twice: keep the first
+    Open o;
+    o.channame = channel_name(str(d, "backend"), endpoint, ++next_channel_);
+    o.linkedid = str(d, "call_id").empty() ? id : str(d, "call_id");
+    known = channels_.emplace(id, o).first;
+    ++open_per_call_[o.linkedid];
+    auto info = lookup_ ? lookup_(endpoint) : std::nullopt;
+    CelRow start = row("CHAN_START", num(d, "created_at_ms"));
+    Extra extra;
+    extra.s("backend", str(d, "backend")).s("endpoint", endpoint).s("direction", inbound ? "inbound" : "outbound");
+    if (!str(d, "protocol_id").empty()) extra.s("protocol_id", str(d, "protocol_id"));
+    if (info) {
+      start.context = info->context;
+      if (start.cid_name.empty()) start.cid_name = info->user_name;
+      if (!info->user_uuid.empty()) extra.s("user_uuid", info->user_uuid);
+      if (info->line_id) extra.i("line_id", info->line_id);
+    }
+    start.extra = extra.done();
+    out.push_back(start);
+    // XiVO's dialplan marks calls from and to trunks with these user events;
+    // call logs take the direction from them.
+    if (lookup_ && !info) {
+      CelRow mark = row("USER_DEFINED", num(d, "created_at_ms"));
+      mark.userdeftype = inbound ? "XIVO_INCALL" : "XIVO_OUTCALL";
+      mark.context = start.context;
+      mark.cid_name = start.cid_name;
+      out.push_back(mark);
+    }
+    return out;
+  }
+  if (known == channels_.end()) return out;  // began before this plugin listened
+  Open& o = known->second;
+
+  auto enter = [&](const std::string& peer_id, std::int64_t at) {
+    CelRow r = row("BRIDGE_ENTER", at);
+    r.peer = peer_name(peer_id);
+    r.extra = Extra().s("bridge_id", bridge_id(id, peer_id)).done();
+    o.peer = peer_id;
+    out.push_back(r);
+  };
+  auto exit = [&](std::int64_t at) {
+    if (o.peer.empty()) return;
+    CelRow r = row("BRIDGE_EXIT", at);
+    r.peer = peer_name(o.peer);
+    r.extra = Extra().s("bridge_id", bridge_id(id, o.peer)).done();
+    o.peer.clear();
+    out.push_back(r);
+  };
+
+  if (kind == "state") {
+    const std::string state = str(d, "state");
+    const std::string peer = str(d, "peer");
+    if (state == "up" && !o.answered) {
+      o.answered = true;
+      out.push_back(row("ANSWER", num(d, "answered_at_ms")));
+    }
+    if (state == "up" && peer != o.peer) {
+      exit(now_ms);
+      if (!peer.empty()) enter(peer, now_ms);
+    }
+    return out;
+  }
+  if (kind == "bridged") {
+    auto peer = str(d, "peer");
+    if (!peer.empty() && peer != o.peer) {
+      exit(now_ms);
+      enter(peer, now_ms);
+    }
+    return out;
+  }
+  if (kind == "unbridged") {
+    exit(now_ms);
+    return out;
+  }
+  if (kind == "held" || kind == "unheld") {
+    bool held = kind == "held";
+    if (o.held == held) return out;
+    o.held = held;
+    out.push_back(row(held ? "HOLD" : "UNHOLD", now_ms));
+    return out;
+  }
+  if (kind == "transferred") {
+    const std::string how = str(d, "kind");
+    CelRow r = row(how == "attended" ? "ATTENDEDTRANSFER" : "BLINDTRANSFER", now_ms);
+    Extra extra;
+    for (auto* k : {"transferee", "target", "extension", "context"})
+      if (!str(d, k).empty()) extra.s(k, str(d, k));
+    r.extra = extra.done();
+    out.push_back(r);
+    return out;
+  }
+  if (kind == "ended") {
+    std::int64_t at = now_ms;
+    if (auto dur = num(d, "duration_ms", -1); dur >= 0 && num(d, "created_at_ms") > 0)
+      at = num(d, "created_at_ms") + dur;
+    exit(at);
+    const int cause = static_cast<int>(num(d, "cause"));
+    const int sip = static_cast<int>(num(d, "sip_code", cause));
+    const int q850 = static_cast<int>(num(d, "q850_cause", q850_of(sip)));
+    CelRow hangup = row("HANGUP", at);
+    hangup.extra = Extra()
+                       .i("hangupcause", q850)
+                       .s("hangupsource", "")
+                       .s("dialstatus", dialstatus_of(sip, o.answered))
+                       .i("sip_code", sip)
+                       .done();
+    out.push_back(hangup);
+    out.push_back(row("CHAN_END", at));
+    const std::string linkedid = o.linkedid, channame = o.channame;
+    channels_.erase(known);
+    known = channels_.end();
+    if (auto c = open_per_call_.find(linkedid); c != open_per_call_.end() && --c->second <= 0) {
+      open_per_call_.erase(c);
+      CelRow end = row("LINKEDID_END", at);
+      end.linkedid = linkedid;
+      end.channame = channame;
+      out.push_back(end);
+    }
+    return out;
+  }
+  return out;
+}
+
+}  // namespace dialtone::plugins::records

@@ -1,0 +1,110 @@
+// CelMapper: the call core's channel events give the CEL rows Asterisk would
+// write for the same call, in order, with the peer's channel name, the
+// Q.850 cause and LINKEDID_END after the call's last channel.
+#include <gtest/gtest.h>
+
+#include "plugins/records/cel/cel_mapper.h"
+
+namespace {
+
+using dialtone::plugins::records::CelMapper;
+using dialtone::plugins::records::CelRow;
+using dialtone::plugins::records::EndpointInfo;
+
+std::string body(const std::string& id, const std::string& call, const std::string& endpoint, const char* dir,
+                 const char* state, const std::string& peer = "", int cause = -1) {
+  std::string b = R"({"id":")" + id + R"(","call_id":")" + call + R"(","backend":"sip","endpoint":")" + endpoint +
+                  R"(","direction":")" + dir + R"(","state":")" + state +
+                  R"(","caller_number":"1001","caller_name":"Alice","callee_number":"1002","callee_name":"",)" +
+                  R"("protocol_id":"abc","peer":")" + peer + R"(","created_at_ms":1700000000000,"answered_at_ms":0)";
+  if (cause >= 0) b += ",\"cause\":" + std::to_string(cause);
+  return b + "}";
+}
+
+std::vector<std::string> types(const std::vector<CelRow>& rows) {
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.eventtype + (r.userdeftype.empty() ? "" : ":" + r.userdeftype));
+  return out;
+}
+
+CelMapper lines_only() {
+  return CelMapper([](const std::string& endpoint) -> std::optional<EndpointInfo> {
+    if (endpoint == "alice") return EndpointInfo{"uuid-a", "Alice Liddell", "default", 1};
+    if (endpoint == "bob") return EndpointInfo{"uuid-b", "Bob Marley", "default", 2};
+    return std::nullopt;
+  });
+}
+
+TEST(CelMapper, AnsweredInternalCall) {
+  auto m = lines_only();
+  std::vector<CelRow> all;
+  auto feed = [&](const char* topic, const std::string& b) {
+    auto rows = m.map({topic, b}, 1700000001000);
+    all.insert(all.end(), rows.begin(), rows.end());
+  };
+  feed("calls.channel.created", body("c-1", "c-1", "alice", "inbound", "down"));
+  feed("calls.channel.created", body("c-2", "c-1", "bob", "outbound", "down"));
+  feed("calls.channel.state", body("c-2", "c-1", "bob", "outbound", "ringing"));
+  feed("calls.channel.state", body("c-2", "c-1", "bob", "outbound", "up", "c-1"));
+  feed("calls.channel.state", body("c-1", "c-1", "alice", "inbound", "up", "c-2"));
+  feed("calls.channel.ended", body("c-1", "c-1", "alice", "inbound", "ended", "c-2", 200));
+  feed("calls.channel.ended", body("c-2", "c-1", "bob", "outbound", "ended", "", 200));
+  EXPECT_EQ(types(all), (std::vector<std::string>{"CHAN_START", "CHAN_START", "ANSWER", "BRIDGE_ENTER", "ANSWER",
+                                                  "BRIDGE_ENTER", "BRIDGE_EXIT", "HANGUP", "CHAN_END", "BRIDGE_EXIT",
+                                                  "HANGUP", "CHAN_END", "LINKEDID_END"}));
+  EXPECT_EQ(all[0].cid_num, "1001");
+  EXPECT_EQ(all[0].cid_name, "Alice");
+  EXPECT_EQ(all[0].exten, "1002");
+  EXPECT_EQ(all[0].context, "default");
+  EXPECT_EQ(all[0].channame.rfind("SIP/alice-", 0), 0u) << all[0].channame;
+  EXPECT_NE(all[0].extra.find("\"user_uuid\":\"uuid-a\""), std::string::npos) << all[0].extra;
+  // The callee's leg carries the callee: his name from the configuration.
+  EXPECT_EQ(all[1].cid_num, "1002");
+  EXPECT_EQ(all[1].cid_name, "Bob Marley");
+  EXPECT_EQ(all[1].linkedid, "c-1");
+  EXPECT_EQ(all[1].uniqueid, "c-2");
+  EXPECT_EQ(all[3].peer, all[0].channame) << "BRIDGE_ENTER names the peer's channel";
+  EXPECT_NE(all[7].extra.find("\"hangupcause\":16"), std::string::npos) << all[7].extra;
+  EXPECT_NE(all[7].extra.find("\"dialstatus\":\"ANSWER\""), std::string::npos) << all[7].extra;
+  EXPECT_EQ(all.back().linkedid, "c-1");
+  EXPECT_EQ(m.open_channels(), 0u);
+}
+
+TEST(CelMapper, BusyCalleeAndTrunkDirection) {
+  auto m = lines_only();
+  std::vector<CelRow> all;
+  auto feed = [&](const char* topic, const std::string& b) {
+    auto rows = m.map({topic, b}, 1700000001000);
+    all.insert(all.end(), rows.begin(), rows.end());
+  };
+  // From a trunk (not a line) to bob, who is busy.
+  feed("calls.channel.created", body("t-1", "t-1", "provider", "inbound", "down"));
+  feed("calls.channel.created", body("t-2", "t-1", "bob", "outbound", "down"));
+  feed("calls.channel.ended", body("t-2", "t-1", "bob", "outbound", "ended", "", 486));
+  feed("calls.channel.ended", body("t-1", "t-1", "provider", "inbound", "ended", "", 486));
+  EXPECT_EQ(types(all), (std::vector<std::string>{"CHAN_START", "USER_DEFINED:XIVO_INCALL", "CHAN_START", "HANGUP",
+                                                  "CHAN_END", "HANGUP", "CHAN_END", "LINKEDID_END"}));
+  EXPECT_NE(all[3].extra.find("\"hangupcause\":17"), std::string::npos) << all[3].extra;
+  EXPECT_NE(all[3].extra.find("\"dialstatus\":\"BUSY\""), std::string::npos) << all[3].extra;
+}
+
+TEST(CelMapper, EventsOfUnknownChannelsAndBadBodiesGiveNothing) {
+  auto m = lines_only();
+  EXPECT_TRUE(m.map({"calls.channel.state", body("x", "x", "alice", "inbound", "up")}, 1).empty());
+  EXPECT_TRUE(m.map({"calls.channel.created", "not json"}, 1).empty());
+  EXPECT_TRUE(m.map({"config.user.created", "{}"}, 1).empty());
+}
+
+TEST(CelMapper, HoldAndTransferEventsWhenTheCoreSendsThem) {
+  auto m = lines_only();
+  (void)m.map({"calls.channel.created", body("h-1", "h-1", "alice", "inbound", "down")}, 1);
+  EXPECT_EQ(types(m.map({"calls.channel.held", body("h-1", "h-1", "alice", "inbound", "up")}, 2)),
+            std::vector<std::string>{"HOLD"});
+  EXPECT_TRUE(m.map({"calls.channel.held", body("h-1", "h-1", "alice", "inbound", "up")}, 2).empty());
+  EXPECT_EQ(types(m.map({"calls.channel.unheld", body("h-1", "h-1", "alice", "inbound", "up")}, 3)),
+            std::vector<std::string>{"UNHOLD"});
+  EXPECT_EQ(types(m.map({"calls.channel.transferred", body("h-1", "h-1", "alice", "inbound", "up")}, 4)),
+            std::vector<std::string>{"BLINDTRANSFER"});
+}
+
+}  // namespace

@@ -1,0 +1,164 @@
+// CelWriter against a real PostgreSQL: rows land in `cel` in order with
+// XiVO's columns, the calls a batch closes are reported, and rows a crashed
+// process had queued are written by the next start from the spool, which
+// says how many.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "kernel/store/pg_store.h"
+#include "plugins/records/cel/cel_writer.h"
+#include "tests/support/pg_fixture.h"
+#include "tests/support/test_bus.h"
+#include "tests/support/test_logger.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dialtone::plugins::records::CelRow;
+using dialtone::plugins::records::CelWriter;
+using dialtone::plugins::records::cel_migrations;
+
+CelRow row(const std::string& type, const std::string& uniqueid, const std::string& linkedid, std::int64_t at) {
+  CelRow r;
+  r.eventtype = type;
+  r.eventtime_ms = at;
+  r.uniqueid = uniqueid;
+  r.linkedid = linkedid;
+  r.cid_name = "Zoë, \"the\" caller";
+  r.cid_num = "1001";
+  r.channame = "SIP/alice-00000001";
+  return r;
+}
+
+std::unique_ptr<dialtone::kernel::PgStore> open(const std::string& dsn, dialtone::testing::TestBus& bus,
+                                                dialtone::testing::TestLogger& log) {
+  auto s = dialtone::kernel::PgStore::open({.dsn = dsn}, bus, log);
+  if (!s) return nullptr;
+  auto store = std::move(*s);
+  if (!store->migrate("records.cel", cel_migrations())) return nullptr;
+  return store;
+}
+
+std::string join(const dialtone::testing::TestLogger& log) {
+  std::string out;
+  for (auto& l : log.lines()) out += l + "\n";
+  return out;
+}
+
+fs::path temp_spool() {
+  auto p = fs::temp_directory_path() / ("dt-cel-spool-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(std::rand()));
+  fs::remove(p);
+  return p;
+}
+
+TEST(CelWriter, WritesRowsInOrderAndReportsEndedCalls) {
+  dialtone::testing::TestBus bus;
+  dialtone::testing::TestLogger log;
+  auto store = open(dialtone::testing::test_dsn(), bus, log);
+  ASSERT_TRUE(store);
+  auto spool = temp_spool();
+  std::vector<std::string> ended;
+  {
+    CelWriter w(*store, log, {.batch_size = 10, .spool = spool, .writer_key = "t"},
+                [&](const std::vector<std::string>& ids) { ended.insert(ended.end(), ids.begin(), ids.end()); });
+    ASSERT_TRUE(w.start());
+    for (int i = 0; i < 25; ++i) {
+      std::string call = "call-" + std::to_string(i / 5);
+      w.push({row(i % 5 == 4 ? "LINKEDID_END" : "CHAN_START", call + "-" + std::to_string(i), call,
+                  1700000000000 + i)});
+    }
+    w.stop();
+    EXPECT_EQ(w.written(), 25u);
+    EXPECT_EQ(w.dropped(), 0u);
+  }
+  auto r = store->exec("SELECT eventtype, uniqueid, linkedid, cid_name, amaflags, "
+                       "extract(epoch FROM eventtime)*1000 AS ms, call_log_id FROM cel ORDER BY id");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->rows.size(), 25u);
+  for (std::size_t i = 0; i < 25; ++i) {
+    EXPECT_EQ(r->get(i, "uniqueid"), "call-" + std::to_string(i / 5) + "-" + std::to_string(i)) << i;
+    EXPECT_EQ(std::stoll(r->get(i, "ms")), 1700000000000 + static_cast<long long>(i)) << i;
+  }
+  EXPECT_EQ(r->get(0, "cid_name"), "Zoë, \"the\" caller");
+  EXPECT_EQ(r->get(0, "amaflags"), "3");
+  EXPECT_FALSE(r->rows[0][r->column("call_log_id")].has_value());
+  EXPECT_EQ(ended, (std::vector<std::string>{"call-0", "call-1", "call-2", "call-3", "call-4"}));
+  auto progress = store->exec("SELECT last_seq FROM cel_writer WHERE writer = 't'");
+  ASSERT_TRUE(progress);
+  EXPECT_EQ(progress->get(0, "last_seq"), "25");
+  EXPECT_EQ(fs::file_size(spool), 0u) << "the spool is emptied once its rows are committed";
+  fs::remove(spool);
+}
+
+// A child process queues rows and dies without writing them (its batch would
+// only be written after an hour); the next writer on the same spool writes
+// them and logs how many.
+TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
+  const std::string dsn = dialtone::testing::test_dsn();
+  {
+    dialtone::testing::TestBus bus;
+    dialtone::testing::TestLogger log;
+    ASSERT_TRUE(open(dsn, bus, log)) << "schema";
+  }
+  auto spool = temp_spool();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    dialtone::testing::TestBus bus;
+    dialtone::testing::TestLogger log;
+    auto store = open(dsn, bus, log);
+    if (!store) _exit(2);
+    // Three rows committed by a first batch, seven more queued at the crash.
+    auto* w = new CelWriter(*store, log, {.batch_size = 3, .batch_interval = std::chrono::hours(1),
+                                          .spool = spool, .writer_key = "crash"});
+    if (!w->start()) _exit(3);
+    w->push({row("CHAN_START", "a", "a", 1), row("ANSWER", "a", "a", 2), row("HANGUP", "a", "a", 3)});
+    for (int i = 0; i < 200 && w->written() < 3; ++i) usleep(50000);
+    if (w->written() != 3) _exit(4);
+    std::vector<CelRow> rest;
+    for (int i = 0; i < 7; ++i) rest.push_back(row("CHAN_START", "b" + std::to_string(i), "b", 10 + i));
+    for (auto& r : rest) w->push({r});
+    _exit(0);  // no stop(), no destructor: the process is gone
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the child could not queue its rows";
+  // A line half-written by the crash.
+  std::ofstream(spool, std::ios::app) << "{\"seq\":99,\"eventtype\":\"CHAN_";
+
+  dialtone::testing::TestBus bus;
+  dialtone::testing::TestLogger log;
+  auto store = open(dsn, bus, log);
+  ASSERT_TRUE(store);
+  auto before = store->exec("SELECT count(*) AS n FROM cel");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->get(0, "n"), "3");
+  CelWriter w(*store, log, {.spool = spool, .writer_key = "crash"});
+  ASSERT_TRUE(w.start());
+  EXPECT_EQ(w.recovered(), 7u);
+  EXPECT_TRUE(log.contains("7 CEL row(s) of the last batch were not written")) << join(log);
+  EXPECT_TRUE(log.contains("1 damaged line(s)")) << join(log);
+  w.push({row("CHAN_START", "c", "c", 100)});
+  w.stop();
+  auto after = store->exec("SELECT uniqueid FROM cel ORDER BY id");
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->rows.size(), 11u);
+  EXPECT_EQ(after->get(3, "uniqueid"), "b0");
+  EXPECT_EQ(after->get(9, "uniqueid"), "b6");
+  EXPECT_EQ(after->get(10, "uniqueid"), "c");
+  // A second start finds nothing left to write.
+  CelWriter again(*store, log, {.spool = spool, .writer_key = "crash"});
+  ASSERT_TRUE(again.start());
+  EXPECT_EQ(again.recovered(), 0u);
+  again.stop();
+  fs::remove(spool);
+}
+
+}  // namespace

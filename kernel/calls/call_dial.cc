@@ -186,9 +186,11 @@ void CallCoreImpl::dial_leg_up(const std::string& channel_id) {
     if (w != channels_.end() && w->second.backend == "local") ends_with_.emplace(d->origin, channel_id);
   }
   if (link_them) (void)link(channel_id, d->origin);
+  // The local leg is up before its dialplan resumes, so that its decision
+  // finds it answered.
+  if (!origin_to_answer.empty()) (void)set_state(origin_to_answer, sdk::ChannelState::up);
   sdk::DialOutcome outcome{"answered", sdk::q850::normal_clearing, 200, channel_id, d->targets[channel_id]};
   finish(d, std::move(outcome), std::move(cancel));
-  if (!origin_to_answer.empty()) (void)set_state(origin_to_answer, sdk::ChannelState::up);
 }
 
 void CallCoreImpl::dial_leg_ended(const std::string& channel_id, int q850, int sip) {

@@ -228,6 +228,44 @@ TEST_F(CallApi, DtmfReachesTheDriver) {
   EXPECT_FALSE(bad);
 }
 
+// A media application's verb becomes a method of `call`.
+TEST_F(CallApi, RegisteredVerbIsAMethodOfCall) {
+  std::string played;
+  ASSERT_TRUE(core_->register_verb({"play", "call: table, file: string", "nothing", "Plays `file`.",
+                                    [&played](const sdk::LuaValues& args) {
+                                      played = *args[1].as_string();
+                                      return sdk::LuaReply::values({});
+                                    }}));
+  EXPECT_EQ(core_->register_verb({"dial", "", "", "", [](const sdk::LuaValues&) { return sdk::LuaReply(); }})
+                .error()
+                .code,
+            sdk::ErrorCode::conflict);
+  auto r = run("play", "1", {}, {sdk::LuaValue("welcome.wav")});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(played, "welcome.wav");
+}
+
+// A driver reports a blind transfer: the core hangs up the transferor and
+// its peer dials the extension through a local leg.
+TEST_F(CallApi, BlindTransferReportedByADriverIsCarriedOut) {
+  driver_->script("bob", Behaviour::answer);
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+  ASSERT_EQ(field(r, "status"), "answered");
+  auto bob = core_->channel(caller_)->peer;
+  sdk::TransferRequest t;
+  t.channel_id = bob;
+  t.exten = "2000";
+  t.context = "default";
+  ASSERT_TRUE(core_->request_transfer(t));
+  EXPECT_FALSE(core_->channel(bob)) << "the transferor is hung up";
+  ASSERT_TRUE(wait_ringing("dave")) << "the caller now rings 2000's dialplan target";
+  ASSERT_TRUE(driver_->answer_leg("dave"));
+  auto ev = bus_.wait_for("calls.channel.transferred");
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
+  EXPECT_NE(ev->body.find("\"kind\":\"blind\""), std::string::npos) << ev->body;
+}
+
 TEST(CauseMapping, FollowsRfc3398BothWays) {
   EXPECT_EQ(sdk::q850_from_sip(486), 17);
   EXPECT_EQ(sdk::q850_from_sip(404), 1);

@@ -40,3 +40,8 @@ function dtmf(call, digits)
   methods(call)
   return call:send_dtmf(digits)
 end
+
+function play(call, file)
+  methods(call)
+  return call:play(file)
+end

@@ -174,6 +174,14 @@ void SipStack::Impl::on_decision(std::uint64_t serial, const RouteDecision& d) {
   Call* c = find_call(serial);
   if (!c) return;
   routed(*c);
+  if (c->state == Call::State::ringing && c->dial_done) {
+    // The call core ended the dial first (its ring timer, or a target of
+    // another backend answered or failed) and the dialplan moved on while
+    // the branches still ring: they are cancelled and the decision applies.
+    for (auto& b : c->branches)
+      if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
+    finish_dial(*c, "cancelled", 487);
+  }
   if (c->state != Call::State::routing) {
     maybe_finish(*c);
     return;
@@ -305,9 +313,17 @@ void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
   auto id = call_ids.find(call_id);
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
   if (c && c->state == Call::State::ringing && c->dial_done) {
-    // Another dial of this call rings (a local leg beside SIP targets).
-    done(DialResult{"congestion", 503});
-    return;
+    // The call core ended the previous dial and cancelled its branches
+    // (their 487s are on their way): this dial follows it, e.g. a forward.
+    bool superseded = std::all_of(c->branches.begin(), c->branches.end(), [c](const auto& b) {
+      return b->round != c->round || b->final || b->cancelled;
+    });
+    if (!superseded) {
+      // Another dial of this call still rings (a local leg beside SIP targets).
+      done(DialResult{"congestion", 503});
+      return;
+    }
+    finish_dial(*c, "cancelled", 487);
   }
   if (!c || c->state != Call::State::routing || c->dial_done) {
     done(DialResult{"cancelled", 0});
@@ -354,7 +370,10 @@ void SipStack::Impl::cancel_leg(const std::string& channel) {
   if (channel.empty()) return;
   for (auto& [serial, call] : calls)
     for (auto& b : call->branches)
-      if (b->channel == channel && !b->final && b->orq) nta_outgoing_cancel(b->orq);
+      if (b->channel == channel && !b->final && b->orq) {
+        b->cancelled = true;
+        nta_outgoing_cancel(b->orq);
+      }
 }
 
 void SipStack::Impl::on_ring_timeout(void* magic, su_timer_t*, void* arg) {
@@ -486,7 +505,15 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
                   std::any_of(c.branches.begin(), c.branches.end(), [br, &c](const auto& b) {
                     return b.get() != br && b->channel == br->channel && (!b->final || c.winner == b.get());
                   });
-    if (!others) self->backend.leg_event(br->channel, LegState::ended, status, {});
+    // The last branch of the call core's dial: finish_dial below ends its
+    // channels through the driver, with the dial's outcome and the trunk's
+    // failover word set first.
+    int round = br->round;
+    bool last_of_dial = br->shared_channel && c.dial_done && c.state == Call::State::ringing &&
+                        round == c.round &&
+                        std::none_of(c.branches.begin(), c.branches.end(),
+                                     [round](const auto& b) { return b->round == round && !b->final; });
+    if (!others && !last_of_dial) self->backend.leg_event(br->channel, LegState::ended, status, {});
     br->channel.clear();
   }
   if (br->counted) {

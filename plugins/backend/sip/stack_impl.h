@@ -52,6 +52,7 @@ struct Branch {
   // The channel is the call core's, one per dialed target: the target's
   // branches (one per contact) share it, and it ends with the last of them.
   bool shared_channel = false;
+  bool cancelled = false;  // the call core cancelled it (another target won, time ran out)
   std::string nat_received;  // a phone behind NAT: where its REGISTER came from
 };
 

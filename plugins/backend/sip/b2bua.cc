@@ -99,7 +99,15 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
     return;
   }
   nta_leg_tag(c->a_leg, nullptr);
-  nta_leg_server_route(c->a_leg, sip->sip_record_route, sip->sip_contact);
+  {
+    // A phone behind NAT is reached where its INVITE came from; a trunk's
+    // Contact is taken as it is.
+    Home h;
+    Source src = source_of(irq);
+    std::string received = !trunk && behind_nat(line.nat, sip, src) ? src.text() : "";
+    nta_leg_server_route(c->a_leg, sip->sip_record_route,
+                         reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route, received));
+  }
   nta_incoming_tag(irq, nta_leg_get_tag(c->a_leg));
   nta_incoming_bind(irq, &Impl::on_a_ack_cancel, c);
   nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
@@ -242,8 +250,10 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
       if (!br->leg) continue;
       nta_leg_tag(br->leg, nullptr);
       tport_t* via = line ? connection_for(target, uri) : nullptr;
+      std::string hop = line ? nat_next_hop(*br, target, uri) : std::string();
       br->orq = nta_outgoing_tcreate(
-          br->leg, &Impl::on_b_response, br, nullptr, SIP_METHOD_INVITE,
+          br->leg, &Impl::on_b_response, br, hop.empty() ? nullptr : URL_STRING_MAKE(hop.c_str()),
+          SIP_METHOD_INVITE,
           URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)), SIPTAG_CONTACT(contact),
           SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
           SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
@@ -385,7 +395,10 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       br->acked = true;
       br->invite_cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
       if (sip->sip_to && sip->sip_to->a_tag) nta_leg_rtag(br->leg, sip->sip_to->a_tag);
-      nta_leg_client_route(br->leg, sip->sip_record_route, sip->sip_contact);
+      Home h;
+      nta_leg_client_route(br->leg, sip->sip_record_route,
+                           reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route,
+                                             br->nat_received));
       // B offered (A's INVITE had no SDP): the ACK waits for A's answer.
       br->ack_waits = c.sdp.empty() && sip->sip_payload && sip->sip_payload->pl_len > 0 &&
                       c.state == Call::State::ringing && br->round == c.round;

@@ -73,6 +73,7 @@ void SipStack::Impl::do_register(nta_incoming_t* irq, const sip_t* sip,
       it->cseq = cseq;
       it->expires_at = now + e;
       it->received = src.text();
+      it->behind_nat = behind_nat(line.nat, sip, src);
       it->user_agent = sip->sip_user_agent ? str(sip->sip_user_agent->g_string) : "";
       changed = true;
     }

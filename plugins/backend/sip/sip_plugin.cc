@@ -89,6 +89,9 @@ const sdk::OptionSpec kOptions[] = {
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",
      sdk::kNone, nullptr, 1, 86400},
+    {"sip.force_rport", OptionType::boolean, "true",
+     "answer requests over UDP at the port they came from even when their Via has no rport "
+     "(phones behind NAT that do not ask for it, RFC 3581); false: only when asked"},
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
      "to callers that only support it (supported)",
@@ -315,6 +318,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
     return sdk::Error::invalid("qualify.interval, qualify.timeout and notify.timeout must be positive");
   c.session_min_se = static_cast<int>(o.get_int("session_timers.min_se", 90));
   c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
+  c.force_rport = o.get_bool("sip.force_rport", true);
   return c;
 }
 
@@ -600,6 +604,12 @@ void SipPlugin::find_credentials(const std::string& username,
       if (auto* x = snap->extension(line->extension_ids.front())) c.caller_number = x->exten;
     if (user) c.user_id = std::to_string(user->id);
     c.direct_media = direct_media_option(line->endpoint_options);
+    if (auto nat = endpoint_option(line->endpoint_options, "nat")) {
+      if (auto mode = parse_nat_mode(*nat)) c.nat = *mode;
+      else if (warned_options_.insert(line->username + "\nnat\n" + *nat).second)
+        host_.log().warn("sip: line " + line->username + ": nat \"" + *nat +
+                         "\" is not one of auto_force_rport, force_rport, no; using auto_force_rport");
+    }
     done(std::move(c), true);
     return;
   }

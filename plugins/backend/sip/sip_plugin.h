@@ -71,7 +71,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void bindings_changed(const std::string& aor, const std::vector<Binding>& bindings) override;
   void call_event(const std::string& call_id, const std::string& state, int status) override;
   void find_trunks(std::function<void(std::vector<TrunkInfo>, bool ok)> done) override;
-  // Bad trunk options already reported (trunk name and value): once each.
+  // Bad trunk and line options already reported (name and value): once
+  // each. Touched on the SIP thread only.
   std::set<std::string> warned_options_;
   void find_registrations(std::function<void(std::vector<TrunkRegistration>, bool ok)> done) override;
   void registration_changed(const TrunkRegistration& trunk, bool registered, int status,

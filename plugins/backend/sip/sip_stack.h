@@ -16,6 +16,7 @@
 #include <dialtone/result.h>
 
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/nat.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/rtp_relay.h"
 #include "plugins/backend/sip/trunk_auth.h"
@@ -68,6 +69,9 @@ struct SipConfig {
   // RFC 3262: 18x go reliably (PRACK) to callers that require 100rel, and
   // with this also to callers that only support it.
   bool rel100_when_supported = false;
+  // Responses over UDP go to the port the request came from even without
+  // rport in its Via (force_rport); with rport (RFC 3581) they always do.
+  bool force_rport = true;
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.
@@ -80,6 +84,7 @@ struct LineCredentials {
   std::string caller_number;
   std::string user_id;
   std::optional<bool> direct_media;  // the line's own setting, else media.direct_media
+  NatMode nat = NatMode::automatic;  // the line's `nat` option
 };
 
 // One registered contact of an AOR, as persisted and published.
@@ -90,6 +95,9 @@ struct Binding {
   std::int64_t expires_at = 0;  // unix seconds
   std::string received;    // transport:ip:port the REGISTER came from
   std::string user_agent;
+  // The phone is reached at `received`, not at its Contact (behind NAT, per
+  // the line's `nat` option); kept in memory only.
+  bool behind_nat = false;
 };
 
 // The call as handed to the dialplan.

@@ -49,6 +49,7 @@ struct Branch {
   std::uint32_t invite_cseq = 0;
   std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
   std::string channel;   // the leg's id in the call core; empty once ended
+  std::string nat_received;  // a phone behind NAT: where its REGISTER came from
 };
 
 // An in-dialog request sent on one leg: relayed from the other leg's `irq`
@@ -651,6 +652,22 @@ struct SipStack::Impl {
   // Whether the route goes on after the dial of `c`'s current round ended
   // with `code`: the failover_codes of the trunk it dialed.
   bool dial_fails_over(const Call& c, int code) const;
+
+  // ---- phones behind NAT (nat.cc) -----------------------------------------
+
+  // Whether the phone whose request `sip` came from `src` is reached at
+  // `src` (the line's `nat` option; automatic: its Via names another address).
+  static bool behind_nat(NatMode mode, const sip_t* sip, const Source& src);
+  const Binding* binding_of(const std::string& aor, const std::string& contact) const;
+  // The next hop of an INVITE to `aor`'s `contact`: its registration's
+  // source for a phone behind NAT over UDP (noted in `br`), else none.
+  std::string nat_next_hop(Branch& br, const std::string& aor, const std::string& contact);
+  // The dialog target of a phone: its Contact `m`, or for a phone behind
+  // NAT (`received` not empty, no Record-Route) the Contact with the
+  // address it sends from (rewrite_contact), so in-dialog requests reach it.
+  static const sip_contact_t* reachable_contact(su_home_t* home, const sip_contact_t* m,
+                                                const sip_record_route_t* rr,
+                                                const std::string& received);
 
   // ---- trunk registrations (outbound REGISTER) ----------------------------
 

@@ -32,7 +32,7 @@ std::string SipStack::Impl::open(int port) {
   if (udp && !tcp) url += ";transport=udp";
   if (tcp && !udp) url += ";transport=tcp";
   agent = nta_agent_create(root, URL_STRING_MAKE(url.c_str()), &Impl::on_stray, this,
-                           NTATAG_UA(1), NTATAG_CANCEL_487(1), NTATAG_SERVER_RPORT(1),
+                           NTATAG_UA(1), NTATAG_CANCEL_487(1), NTATAG_SERVER_RPORT(cfg.force_rport ? 2 : 1),
                            NTATAG_MAXSIZE(65536),
                            NTATAG_SIP_T1X64(static_cast<unsigned>(cfg.transaction_timeout.count())),
                            // The kernel's default (208 KB, about 90 datagrams) overflows

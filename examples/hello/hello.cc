@@ -6,6 +6,7 @@
 
 #include <dialtone/bus.h>
 #include <dialtone/http.h>
+#include <dialtone/json.h>
 #include <dialtone/lua.h>
 
 namespace hello {
@@ -43,7 +44,7 @@ std::string Hello::greet(const std::string& name) {
     std::lock_guard lock(mutex_);
     text = greeting_ + ", " + (name.empty() ? std::string("world") : name) + "!";
   }
-  host_.bus().publish("hello.greeted", "{\"message\":\"" + sdk::json_escape(text) + "\"}");
+  host_.bus().publish("hello.greeted", sdk::json::object({{"message", text}}));
   return text;
 }
 
@@ -57,7 +58,7 @@ sdk::Status Hello::start() {
                                        auto it = req.query.find("name");
                                        auto text = greet(it == req.query.end() ? "" : it->second);
                                        return sdk::HttpResponse::json(
-                                           200, "{\"message\":\"" + sdk::json_escape(text) + "\"}");
+                                           200, sdk::json::object({{"message", text}}));
                                      }});
     if (!s) return s;
   }

@@ -175,18 +175,20 @@ std::string iso_time(std::int64_t t, bool utc) {
 }
 
 std::string token_json(const sdk::TokenInfo& t) {
-  std::string acls = "[";
-  for (std::size_t i = 0; i < t.acls.size(); ++i) {
-    if (i) acls += ',';
-    acls += "\"" + sdk::json_escape(t.acls[i]) + "\"";
-  }
-  acls += "]";
-  std::string user_uuid = t.backend == "dialtone_user" || t.backend == "ldap_user" ? "\"" + t.auth_id + "\"" : "null";
-  return "{\"data\":{\"token\":\"" + t.token + "\",\"auth_id\":\"" + t.auth_id + "\",\"xivo_user_uuid\":" +
-         user_uuid + ",\"username\":\"" + sdk::json_escape(t.username) + "\",\"backend\":\"" + t.backend +
-         "\",\"issued_at\":\"" + iso_time(t.issued_at, false) + "\",\"expires_at\":\"" +
-         iso_time(t.expires_at, false) + "\",\"utc_issued_at\":\"" + iso_time(t.issued_at, true) +
-         "\",\"utc_expires_at\":\"" + iso_time(t.expires_at, true) + "\",\"acls\":" + acls + "}}";
+  namespace json = sdk::json;
+  const bool user = t.backend == "dialtone_user" || t.backend == "ldap_user";
+  return json::object({{"data", json::Raw{json::object({
+                                    {"token", t.token},
+                                    {"auth_id", t.auth_id},
+                                    {"xivo_user_uuid", user ? json::Value(t.auth_id) : json::Value(nullptr)},
+                                    {"username", t.username},
+                                    {"backend", t.backend},
+                                    {"issued_at", iso_time(t.issued_at, false)},
+                                    {"expires_at", iso_time(t.expires_at, false)},
+                                    {"utc_issued_at", iso_time(t.issued_at, true)},
+                                    {"utc_expires_at", iso_time(t.expires_at, true)},
+                                    {"acls", json::Raw{json::array(t.acls)}},
+                                })}}});
 }
 
 }  // namespace

@@ -5,16 +5,6 @@
 #include "kernel/core/kernel_options.h"
 
 namespace dialtone::kernel {
-namespace {
-
-std::string json_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i)
-    out += (i ? ",\"" : "\"") + sdk::json_escape(items[i]) + "\"";
-  return out + "]";
-}
-
-}  // namespace
 
 Kernel::Kernel(KernelSetup setup) : setup_(std::move(setup)) {
   logging_ = std::make_unique<Logging>(
@@ -283,7 +273,8 @@ sdk::HttpResponse Kernel::handle_reload() {
   auto r = reload();
   if (!r.ok()) return sdk::HttpResponse::error(400, r.errors);
   return sdk::HttpResponse::json(
-      200, "{\"applied\":" + json_list(r.applied) + ",\"restart_needed\":" + json_list(r.restart_needed) + "}");
+      200, sdk::json::object({{"applied", sdk::json::Raw{sdk::json::array(r.applied)}},
+                              {"restart_needed", sdk::json::Raw{sdk::json::array(r.restart_needed)}}}));
 }
 
 void Kernel::stop() {

@@ -3,17 +3,12 @@
 #include <algorithm>
 #include <sstream>
 
+#include <dialtone/text.h>
+
 namespace dialtone::kernel {
 namespace {
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += sep;
-    out += items[i];
-  }
-  return out;
-}
+using sdk::text::join;
 
 std::string where(const ConfValue& v) { return v.file.string() + ":" + std::to_string(v.line); }
 

@@ -43,6 +43,29 @@ std::string_view to_string(PluginState s) {
 
 namespace {
 using sdk::text::join;
+
+// One UDP port range a plugin binds from: an integer option pair
+// `<section>.port_min` / `<section>.port_max` (the SIP relay's and the media
+// engine's rtp.*).
+struct PortRange {
+  std::string plugin, section, file;
+  std::int64_t min = 0, max = 0;
+};
+
+std::vector<PortRange> port_ranges(const std::string& plugin, const sdk::OptionSpec* table,
+                                   const sdk::Options& values, const std::string& file) {
+  std::vector<PortRange> out;
+  constexpr std::string_view kMin = ".port_min";
+  for (auto* o = table; o && o->name; ++o) {
+    std::string_view name = o->name;
+    if (o->type != sdk::OptionType::integer || !name.ends_with(kMin)) continue;
+    std::string section(name.substr(0, name.size() - kMin.size()));
+    if (!find_option(table, section + ".port_max")) continue;
+    out.push_back({plugin, section, file, values.get_int(section + ".port_min"),
+                   values.get_int(section + ".port_max")});
+  }
+  return out;
+}
 }  // namespace
 
 PluginManager::PluginManager(KernelContext ctx, sdk::Logger& log) : ctx_(std::move(ctx)), log_(log) {}
@@ -136,6 +159,29 @@ std::vector<std::string> PluginManager::resolve(const ConfDir& conf,
     }
     r->options = std::move(v.options);
     r->log_level = pc->log_level;
+  }
+
+  // Two plugins binding from overlapping port ranges take each other's ports
+  // at random (a call then fails to get one): refused here, not found later.
+  {
+    std::vector<PortRange> ranges;
+    for (auto& r : records_) {
+      if (r->state != PluginState::loaded) continue;
+      auto mine = port_ranges(r->lib.id, r->lib.options, r->options, conf.find(r->lib.id)->file.string());
+      ranges.insert(ranges.end(), mine.begin(), mine.end());
+    }
+    for (std::size_t i = 0; i < ranges.size(); ++i)
+      for (std::size_t j = i + 1; j < ranges.size(); ++j) {
+        const auto &a = ranges[i], &b = ranges[j];
+        if (a.plugin == b.plugin || a.max < b.min || b.max < a.min) continue;
+        auto range = [](const PortRange& p) {
+          return p.plugin + " " + p.section + ".port_min-" + p.section + ".port_max (" + std::to_string(p.min) +
+                 "-" + std::to_string(p.max) + ")";
+        };
+        errors.push_back(b.file + ": " + range(b) + " overlaps " + range(a) + " of " + a.file +
+                         ": both bind UDP ports from their range, so calls would fail at random; "
+                         "make the two ranges disjoint");
+      }
   }
 
   // Unmet requires: a missing or disabled plugin refuses its dependents.

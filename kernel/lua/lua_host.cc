@@ -1,5 +1,7 @@
 #include "kernel/lua/lua_host.h"
 
+#include <dialtone/lua_reference.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -1119,24 +1121,16 @@ std::string LuaHostImpl::reference_markdown() const {
     order = impl_->module_order;
     modules = impl_->modules;
   }
-  std::ostringstream out;
-  bool first = true;
+  std::string out;
   for (const auto& m : order) {
-    std::vector<Export*> live;  // withdrawn functions are not documented
+    std::vector<sdk::LuaFunctionSpec> live;  // withdrawn functions are not documented
     for (Export* ex : modules[m])
-      if (ex->current(nullptr)) live.push_back(ex);
+      if (ex->current(nullptr)) live.push_back(ex->spec);
     if (live.empty()) continue;
-    if (!first) out << "\n";
-    first = false;
-    out << "### Module `" << m << "`\n";
-    for (Export* ex : live) {
-      std::string args = ex->spec.args;
-      out << "\n#### `" << m << "." << ex->spec.name << "(" << args << ")`\n\n";
-      out << "- Returns: `" << (ex->spec.returns.empty() ? "nothing" : ex->spec.returns) << "`\n\n";
-      out << ex->spec.doc << "\n";
-    }
+    if (!out.empty()) out += "\n";
+    out += sdk::lua_reference_markdown(m, live);
   }
-  return out.str();
+  return out;
 }
 
 }  // namespace dialtone::kernel

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include <dialtone/lua_reference.h>
+
 #include "kernel/lua/lua_host.h"
 
 namespace {
@@ -21,9 +23,6 @@ class SilentLogger final : public dialtone::sdk::Logger {
   bool enabled(dialtone::sdk::LogLevel) const override { return false; }
 };
 
-constexpr std::string_view kBegin = "<!-- BEGIN GENERATED -->\n";
-constexpr std::string_view kEnd = "<!-- END GENERATED -->";
-
 int update(const std::string& file, const std::string& reference) {
   std::ifstream in(file);
   if (!in) {
@@ -32,17 +31,12 @@ int update(const std::string& file, const std::string& reference) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string doc = ss.str();
-  const auto b = doc.find(kBegin), e = doc.find(kEnd);
-  if (b == std::string::npos || e == std::string::npos || e < b) {
-    std::cerr << "dialtone-lua-reference: " << file << " has no " << kBegin.substr(0, kBegin.size() - 1)
-              << " ... " << kEnd << " section\n";
+  auto doc = dialtone::sdk::replace_generated_section(ss.str(), "", reference);
+  if (!doc) {
+    std::cerr << "dialtone-lua-reference: " << file << ": " << doc.error().message << "\n";
     return 1;
   }
-  std::string body = reference;
-  while (!body.empty() && body.back() == '\n') body.pop_back();
-  doc.replace(b + kBegin.size(), e - b - kBegin.size(), body + "\n");
-  std::ofstream(file, std::ios::trunc) << doc;
+  std::ofstream(file, std::ios::trunc) << *doc;
   return 0;
 }
 

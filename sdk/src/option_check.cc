@@ -3,6 +3,8 @@
 // refuse exactly what dialtoned refuses, with the same words.
 #include "dialtone/option_check.h"
 
+#include "dialtone/text.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -16,48 +18,12 @@
 namespace dialtone::sdk {
 namespace {
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
+using text::join;
+using text::split;
+using text::trim;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (true) {
-    auto end = s.find(sep, start);
-    out.emplace_back(s.substr(start, end == std::string_view::npos ? s.size() - start : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
-std::vector<std::string> split_items(std::string_view s) {
-  std::vector<std::string> out;
-  for (auto& item : split(s, ',')) {
-    auto t = trim(item);
-    if (!t.empty()) out.push_back(t);
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += sep;
-    out += items[i];
-  }
-  return out;
-}
+std::string lower(std::string_view s) { return text::to_lower(s); }
+std::vector<std::string> split_items(std::string_view s) { return text::split_list(s, ','); }
 
 bool parse_int(std::string_view s, std::int64_t& out) {
   if (s.empty()) return false;

@@ -615,7 +615,7 @@ void ConfdApi::stop() {
 namespace {
 
 std::string str_or_null(const std::string& v, bool null) {
-  return null ? "null" : "\"" + sdk::json_escape(v) + "\"";
+  return null ? "null" : sdk::json::string(v);
 }
 
 }  // namespace
@@ -820,8 +820,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
         return engine_->write([&](sdk::Transaction& tx) {
           require_row(tx, "confd_lines", "Line", lid);
           run(tx, "UPDATE confd_lines SET device_id = $2 WHERE id = $1", {std::to_string(lid), dev});
-          engine_->notify(tx, "line_device", "created", lid,
-                          "{\"line_id\":" + std::to_string(lid) + ",\"device_id\":\"" + sdk::json_escape(dev) + "\"}");
+          engine_->notify_line_device(tx, "created", lid, dev);
           return HttpResponse::empty(204);
         });
       });
@@ -835,8 +834,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
           if (q.rows.empty())
             throw ApiError{404, {"Resource Not Found - LineDevice was not found ('line_id': " + std::to_string(lid) +
                                  ", 'device_id': '" + dev + "')"}};
-          engine_->notify(tx, "line_device", "deleted", lid,
-                          "{\"line_id\":" + std::to_string(lid) + ",\"device_id\":\"" + sdk::json_escape(dev) + "\"}");
+          engine_->notify_line_device(tx, "deleted", lid, dev);
           return HttpResponse::empty(204);
         });
       });

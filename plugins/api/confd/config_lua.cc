@@ -270,107 +270,108 @@ bool valid_destination(const std::string& d) {
 }  // namespace
 
 sdk::Status ConfigServiceImpl::export_lua(sdk::LuaHost& lua) {
+  return lua.export_module("config", config_lua_functions(weak_from_this()));
+}
+
+std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServiceImpl> weak) {
   // The Lua states hold these functions beyond a plugin stop: a weak
   // reference, and an empty snapshot once the service is gone.
-  std::weak_ptr<ConfigServiceImpl> weak = weak_from_this();
   auto snap = [weak]() -> std::shared_ptr<const ConfigSnapshot> {
     if (auto self = weak.lock()) return self->snapshot();
     return std::make_shared<const ConfigSnapshot>();
   };
   auto value = [](LuaValue v) { return sdk::LuaReply(LuaValues{std::move(v)}); };
-  return lua.export_module(
-      "config",
-      {{"user_by_exten", "exten: string, context: string", "user: table|nil",
-        "The enabled user owning extension `exten` in `context` (fields in lib/users.lua), or nil.",
-        [snap, value](const LuaValues& args) {
-          return value(user_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
-        }},
-       {"user", "id: integer", "user: table|nil", "The enabled user `id`, or nil.",
-        [snap, value](const LuaValues& args) { return value(user_by_id(*snap(), arg_id(args, 0))); }},
-       {"group_by_exten", "exten: string, context: string", "group: table|nil",
-        "The enabled group owning extension `exten` in `context` (fields in lib/groups.lua), or nil.",
-        [snap, value](const LuaValues& args) {
-          return value(group_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
-        }},
-       {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
-        [snap, value](const LuaValues& args) { return value(group_by_id(*snap(), arg_id(args, 0))); }},
-       {"callpermissions", "user_id: integer", "permissions: table",
-        "The user's enabled call permissions: {{id, name, mode=\"allow\"|\"deny\", extensions, "
-        "password_protected}} (lib/callpermissions.lua applies them).",
-        [snap, value](const LuaValues& args) { return value(callpermissions(*snap(), arg_id(args, 0))); }},
-       {"incalls", "context: string", "incalls: table",
-        "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
-        "caller_id_name, preprocess_subroutine}.",
-        [snap, value](const LuaValues& args) { return value(incalls(*snap(), arg_string(args, 0))); }},
-       {"outcalls", "context: string|nil", "outcalls: table",
-        "Enabled outgoing routes by priority: {id, name, priority, internal_caller_id, "
-        "preprocess_subroutine, ring_time, patterns, trunks = {{id, name, host, context}}}.",
-        [snap, value](const LuaValues&) { return value(outcalls(*snap())); }},
-       {"set_forward", "user_id: integer, kind: string, enabled: boolean, destination: string|nil",
-        "forward: table|nil, reason: string",
-        "Sets the user's forward `kind` (unconditional, busy, noanswer; `all` with enabled=false "
-        "turns the three off) and, when given, its destination; returns {enabled, destination} "
-        "as saved. Saved as PUT /1.1/users/{id}/forwards does (same checks, event and notify).",
-        [weak](const LuaValues& args) {
-          auto uid = arg_id(args, 0);
-          std::string kind = args.size() > 1 && args[1].as_string() ? *args[1].as_string() : "";
-          const bool* flag = args.size() > 2 ? std::get_if<bool>(&args[2].v) : nullptr;
-          std::optional<std::string> destination;
-          if (args.size() > 3 && !args[3].is_nil()) {
-            auto* s = args[3].as_string();
-            if (!s || !valid_destination(*s))
-              return sdk::LuaReply::error(
-                  "config.set_forward: destination must be a number (digits, *, #, +; at most 128)");
-            destination = *s;
-          }
-          if (uid == 0) return sdk::LuaReply::error("config.set_forward: user_id must be a user id");
-          if (!flag) return sdk::LuaReply::error("config.set_forward: enabled must be true or false");
-          bool enabled = *flag;
-          if (kind == "all" && (enabled || destination))
-            return sdk::LuaReply::error(
-                "config.set_forward: kind 'all' only turns forwards off (enabled=false, no destination)");
-          if (kind != "all" && kind != "unconditional" && kind != "busy" && kind != "noanswer")
-            return sdk::LuaReply::error("config.set_forward: kind '" + kind +
-                                        "' is not unconditional, busy, noanswer or all");
-          return sdk::LuaReply::async([weak, uid, kind, enabled, destination](sdk::LuaResume resume) {
-            auto self = weak.lock();
-            if (!self) {
-              resume(failure("the configuration service stopped"));
-              return;
-            }
-            self->set_forward(uid, kind, enabled, destination, [resume](sdk::Result<sdk::ConfigForward> r) {
-              if (!r) {
-                resume(failure(r.error().message));
-                return;
-              }
-              auto t = std::make_shared<LuaTable>();
-              t->fields["enabled"] = r->enabled;
-              t->fields["destination"] = r->destination.value_or("");
-              resume(LuaValues{t});
-            });
-          });
-        }},
-       {"toggle_dnd", "user_id: integer", "enabled: boolean|nil, reason: string",
-        "Turns the user's do-not-disturb on when it is off and off when it is on; returns the "
-        "new state. Saved as PUT /1.1/users/{id}/services/dnd does.",
-        [weak](const LuaValues& args) {
-          auto uid = arg_id(args, 0);
-          if (uid == 0) return sdk::LuaReply::error("config.toggle_dnd: user_id must be a user id");
-          return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
-            auto self = weak.lock();
-            if (!self) {
-              resume(failure("the configuration service stopped"));
-              return;
-            }
-            self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
-              if (!r) {
-                resume(failure(r.error().message));
-                return;
-              }
-              resume(LuaValues{*r});
-            });
-          });
-        }}});
+  return {{"user_by_exten", "exten: string, context: string", "user: table|nil",
+           "The enabled user owning extension `exten` in `context` (fields in lib/users.lua), or nil.",
+           [snap, value](const LuaValues& args) {
+             return value(user_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
+           }},
+          {"user", "id: integer", "user: table|nil", "The enabled user `id`, or nil.",
+           [snap, value](const LuaValues& args) { return value(user_by_id(*snap(), arg_id(args, 0))); }},
+          {"group_by_exten", "exten: string, context: string", "group: table|nil",
+           "The enabled group owning extension `exten` in `context` (fields in lib/groups.lua), or nil.",
+           [snap, value](const LuaValues& args) {
+             return value(group_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
+           }},
+          {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
+           [snap, value](const LuaValues& args) { return value(group_by_id(*snap(), arg_id(args, 0))); }},
+          {"callpermissions", "user_id: integer", "permissions: table",
+           "The user's enabled call permissions: {{id, name, mode=\"allow\"|\"deny\", extensions, "
+           "password_protected}} (lib/callpermissions.lua applies them).",
+           [snap, value](const LuaValues& args) { return value(callpermissions(*snap(), arg_id(args, 0))); }},
+          {"incalls", "context: string", "incalls: table",
+           "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
+           "caller_id_name, preprocess_subroutine}.",
+           [snap, value](const LuaValues& args) { return value(incalls(*snap(), arg_string(args, 0))); }},
+          {"outcalls", "context: string|nil", "outcalls: table",
+           "Enabled outgoing routes by priority: {id, name, priority, internal_caller_id, "
+           "preprocess_subroutine, ring_time, patterns, trunks = {{id, name, host, context}}}.",
+           [snap, value](const LuaValues&) { return value(outcalls(*snap())); }},
+          {"set_forward", "user_id: integer, kind: string, enabled: boolean, destination: string|nil",
+           "forward: table|nil, reason: string",
+           "Sets the user's forward `kind` (unconditional, busy, noanswer; `all` with enabled=false "
+           "turns the three off) and, when given, its destination; returns {enabled, destination} "
+           "as saved. Saved as PUT /1.1/users/{id}/forwards does (same checks, event and notify).",
+           [weak](const LuaValues& args) {
+             auto uid = arg_id(args, 0);
+             std::string kind = args.size() > 1 && args[1].as_string() ? *args[1].as_string() : "";
+             const bool* flag = args.size() > 2 ? std::get_if<bool>(&args[2].v) : nullptr;
+             std::optional<std::string> destination;
+             if (args.size() > 3 && !args[3].is_nil()) {
+               auto* s = args[3].as_string();
+               if (!s || !valid_destination(*s))
+                 return sdk::LuaReply::error(
+                     "config.set_forward: destination must be a number (digits, *, #, +; at most 128)");
+               destination = *s;
+             }
+             if (uid == 0) return sdk::LuaReply::error("config.set_forward: user_id must be a user id");
+             if (!flag) return sdk::LuaReply::error("config.set_forward: enabled must be true or false");
+             bool enabled = *flag;
+             if (kind == "all" && (enabled || destination))
+               return sdk::LuaReply::error(
+                   "config.set_forward: kind 'all' only turns forwards off (enabled=false, no destination)");
+             if (kind != "all" && kind != "unconditional" && kind != "busy" && kind != "noanswer")
+               return sdk::LuaReply::error("config.set_forward: kind '" + kind +
+                                           "' is not unconditional, busy, noanswer or all");
+             return sdk::LuaReply::async([weak, uid, kind, enabled, destination](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->set_forward(uid, kind, enabled, destination, [resume](sdk::Result<sdk::ConfigForward> r) {
+                 if (!r) {
+                   resume(failure(r.error().message));
+                   return;
+                 }
+                 auto t = std::make_shared<LuaTable>();
+                 t->fields["enabled"] = r->enabled;
+                 t->fields["destination"] = r->destination.value_or("");
+                 resume(LuaValues{t});
+               });
+             });
+           }},
+          {"toggle_dnd", "user_id: integer", "enabled: boolean|nil, reason: string",
+           "Turns the user's do-not-disturb on when it is off and off when it is on; returns the "
+           "new state. Saved as PUT /1.1/users/{id}/services/dnd does.",
+           [weak](const LuaValues& args) {
+             auto uid = arg_id(args, 0);
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_dnd: user_id must be a user id");
+             return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
+                 if (!r) {
+                   resume(failure(r.error().message));
+                   return;
+                 }
+                 resume(LuaValues{*r});
+               });
+             });
+           }}};
 }
 
 }  // namespace dialtone::plugins::api::confd

@@ -254,21 +254,19 @@ void ConfigServiceImpl::set_service(std::int64_t user_id, std::string service, s
   });
 }
 
-void ConfigServiceImpl::associate_device(std::string code, std::string device_id,
+void ConfigServiceImpl::set_line_devices(std::string sql, std::vector<std::string> params, std::string action,
+                                         std::string device_id, std::string none_matched,
                                          std::function<void(sdk::Result<std::vector<std::int64_t>>)> done) {
   auto self = shared_from_this();
-  executor_.post([self, code, device_id, done] {
+  executor_.post([self, sql, params, action, device_id, none_matched, done] {
     std::vector<std::int64_t> ids;
     auto r = self->engine_->write([&](sdk::Transaction& tx) {
-      auto q = run(tx, "UPDATE confd_lines SET device_id = $2 WHERE provisioning_code = $1 RETURNING id",
-                   {code, device_id});
-      if (q.rows.empty()) throw ApiError{404, {"no line has provisioning code " + code}};
+      auto q = run(tx, sql, sdk::Params(params.begin(), params.end()));
+      if (q.rows.empty() && !none_matched.empty()) throw ApiError{404, {none_matched}};
       for (auto& row : q.rows) {
         long lid = std::stol(*row[0]);
         ids.push_back(lid);
-        self->engine_->notify(tx, "line_device", "created", lid,
-                              "{\"line_id\":" + std::to_string(lid) + ",\"device_id\":\"" +
-                                  sdk::json_escape(device_id) + "\"}");
+        self->engine_->notify_line_device(tx, action, lid, device_id);
       }
       return sdk::HttpResponse::empty(204);
     });
@@ -280,28 +278,17 @@ void ConfigServiceImpl::associate_device(std::string code, std::string device_id
   });
 }
 
+void ConfigServiceImpl::associate_device(std::string code, std::string device_id,
+                                         std::function<void(sdk::Result<std::vector<std::int64_t>>)> done) {
+  set_line_devices("UPDATE confd_lines SET device_id = $2 WHERE provisioning_code = $1 RETURNING id",
+                   {code, device_id}, "created", device_id, "no line has provisioning code " + code,
+                   std::move(done));
+}
+
 void ConfigServiceImpl::dissociate_device(std::string device_id,
                                           std::function<void(sdk::Result<std::vector<std::int64_t>>)> done) {
-  auto self = shared_from_this();
-  executor_.post([self, device_id, done] {
-    std::vector<std::int64_t> ids;
-    auto r = self->engine_->write([&](sdk::Transaction& tx) {
-      auto q = run(tx, "UPDATE confd_lines SET device_id = NULL WHERE device_id = $1 RETURNING id", {device_id});
-      for (auto& row : q.rows) {
-        long lid = std::stol(*row[0]);
-        ids.push_back(lid);
-        self->engine_->notify(tx, "line_device", "deleted", lid,
-                              "{\"line_id\":" + std::to_string(lid) + ",\"device_id\":\"" +
-                                  sdk::json_escape(device_id) + "\"}");
-      }
-      return sdk::HttpResponse::empty(204);
-    });
-    if (r.status >= 300) {
-      done(error_of(r));
-      return;
-    }
-    done(ids);
-  });
+  set_line_devices("UPDATE confd_lines SET device_id = NULL WHERE device_id = $1 RETURNING id", {device_id},
+                   "deleted", device_id, "", std::move(done));
 }
 
 }  // namespace dialtone::plugins::api::confd

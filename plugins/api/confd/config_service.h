@@ -64,6 +64,10 @@ class ConfigServiceImpl final : public sdk::ConfigService,
  private:
   class WatchHandle;
   void build(std::uint64_t target);
+  // Runs `sql` (UPDATE ... RETURNING id) and announces line_device.<action>
+  // for each line; `none_matched` non-empty: no line is a 404 with that text.
+  void set_line_devices(std::string sql, std::vector<std::string> params, std::string action, std::string device_id,
+                        std::string none_matched, std::function<void(sdk::Result<std::vector<std::int64_t>>)> done);
   void unwatch(std::uint64_t id);
 
   sdk::Store& store_;
@@ -89,5 +93,11 @@ class ConfigServiceImpl final : public sdk::ConfigService,
   std::uint64_t next_watch_ = 1;
   std::map<std::uint64_t, std::function<void(const sdk::ConfigSnapshot&)>> watchers_;
 };
+
+// The `config` Lua module: its one declaration, from which export_lua()
+// registers the functions and docs/lua-dialplan.md's reference is generated.
+// An empty `service` (only the declarations are wanted) reads an empty
+// configuration.
+std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServiceImpl> service);
 
 }  // namespace dialtone::plugins::api::confd

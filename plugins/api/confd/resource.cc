@@ -1,5 +1,6 @@
 #include "plugins/api/confd/resource.h"
 
+#include <dialtone/json.h>
 #include <dialtone/text.h>
 
 #include <rapidjson/error/en.h>
@@ -126,6 +127,11 @@ void Engine::notify(sdk::Transaction& tx, const std::string& event, const std::s
   run(tx, "SELECT pg_notify('dialtone_config', $1)",
       {event + "." + action + ":" + std::to_string(id)});
   if (t_pending) t_pending->emplace_back("config." + event + "." + action, json);
+}
+
+void Engine::notify_line_device(sdk::Transaction& tx, const std::string& action, long line_id,
+                                const std::string& device_id) {
+  notify(tx, "line_device", action, line_id, sdk::json::object({{"line_id", line_id}, {"device_id", device_id}}));
 }
 
 std::string Engine::json_expr(const Resource& r, const std::string& base_sql) {

@@ -97,6 +97,8 @@ class Engine {
   // Queues config.<event>.<action> with `json`, and pg_notify in `tx`.
   void notify(sdk::Transaction& tx, const std::string& event, const std::string& action,
               long id, const std::string& json);
+  // config.line_device.<action> for a line and provd's device id.
+  void notify_line_device(sdk::Transaction& tx, const std::string& action, long line_id, const std::string& device_id);
 
   sdk::HttpResponse list(const Resource& r, const sdk::HttpRequest& req,
                          const std::string& extra_where = {}, const sdk::Params& extra = {});

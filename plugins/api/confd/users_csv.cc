@@ -441,9 +441,7 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     for (std::size_t k = 0; k < n; ++k) {
       auto& r = rows[k];
       for (auto& c : kUserCols) u[c].push_back(kBoolCols.count(c) ? bool_param(r, c) : r.opt(c));
-      std::string lj = "[";
-      for (auto& l : split_semicolon(r.get("labels"))) lj += (lj.size() > 1 ? ",\"" : "\"") + sdk::json_escape(l) + "\"";
-      u_labels.push_back(lj + "]");
+      u_labels.push_back(sdk::json::array(split_semicolon(r.get("labels"))));
       std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k] +
                          ",\"user_uuid\":\"" + user_uuids[k] + "\"";
       if (r.has("exten")) {
@@ -623,9 +621,7 @@ HttpResponse ConfdApi::update_users_csv(const sdk::HttpRequest& req) {
         sets += (sets.empty() ? "" : ",") + c + "=$" + std::to_string(ps.size());
       }
       if (cols.count("labels")) {
-        std::string lj = "[";
-        for (auto& l : split_semicolon(r.get("labels"))) lj += (lj.size() > 1 ? ",\"" : "\"") + sdk::json_escape(l) + "\"";
-        ps.push_back(lj + "]");
+        ps.push_back(sdk::json::array(split_semicolon(r.get("labels"))));
         sets += (sets.empty() ? "" : ",") + ("labels=$" + std::to_string(ps.size()) + "::jsonb");
       }
       if (!sets.empty()) {

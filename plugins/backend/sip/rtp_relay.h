@@ -25,7 +25,7 @@ namespace dialtone::plugins::backend::sip {
 struct RelayConfig {
   std::string bind = "127.0.0.1";  // IPv4 or IPv6 literal
   int port_min = 10000;
-  int port_max = 30000;  // 20,000 ports: 5,000 relayed calls
+  int port_max = 20000;  // 10,000 ports: 2,500 relayed calls; media.engine takes 20002-30000
   std::chrono::milliseconds relatch_quiet{2000};
 };
 

@@ -14,8 +14,6 @@ SipStack::SipStack(SipConfig config, SipBackend& backend, sdk::Logger& log)
 
 SipStack::~SipStack() { stop(); }
 
-namespace {
-// A port free for both UDP and TCP on `host`, for sip.listen port 0.
 int free_port(const std::string& host) {
   for (int attempt = 0; attempt < 50; ++attempt) {
     int t = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -37,7 +35,6 @@ int free_port(const std::string& host) {
   }
   return 0;
 }
-}  // namespace
 
 sdk::Status SipStack::start() {
   auto impl = impl_;

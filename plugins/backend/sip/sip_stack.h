@@ -177,6 +177,10 @@ struct RouteDecision {
   std::string reason;
 };
 
+// A port free for both UDP and TCP on `host` (sip.listen port 0, and tests
+// that need a port for a peer); 0 when none was found.
+int free_port(const std::string& host);
+
 // One leg of a call as the call core sees it: A (the caller's, inbound) or a
 // B branch (one rung contact, outbound).
 struct LegInfo {

@@ -10,7 +10,7 @@
 namespace dialtone::plugins::directory {
 namespace {
 
-std::string quote(std::string_view s) { return "\"" + sdk::json_escape(s) + "\""; }
+std::string quote(std::string_view s) { return sdk::json::string(s); }
 
 std::string like_contains(std::string_view folded) { return "%" + sdk::text::like_escape(folded) + "%"; }
 

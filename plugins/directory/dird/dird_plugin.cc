@@ -2,6 +2,8 @@
 // API on the "dird" listener and `dird.reverse()` for the Lua dialplan.
 #include "plugins/directory/dird/dird_plugin.h"
 
+#include "plugins/directory/dird/dird_lua.h"
+
 #include <dialtone/lua.h>
 #include <dialtone/services.h>
 
@@ -29,30 +31,8 @@ sdk::Status DirdPlugin::start() {
     for (auto& r : rest_->routes())
       if (auto s = http->mount("dird", std::move(r)); !s) return s;
   }
-  if (auto* lua = host_.lua()) {
-    std::weak_ptr<LookupService> weak = service_;
-    auto pool = pool_;
-    auto s = lua->export_module(
-        "dird",
-        {{"reverse", "profile: string, number: string", "name: string|nil",
-          "Caller-ID name for a number from the profile's directories (first match), or nil.",
-          [weak, pool](const sdk::LuaValues& args) {
-            auto* profile = args.size() > 0 ? args[0].as_string() : nullptr;
-            auto* number = args.size() > 1 ? args[1].as_string() : nullptr;
-            if (!profile || !number) return sdk::LuaReply::error("dird.reverse(profile, number): two strings expected");
-            return sdk::LuaReply::async([weak, pool, p = *profile, n = *number](sdk::LuaResume resume) {
-              pool->post([weak, p, n, resume] {
-                auto svc = weak.lock();
-                if (!svc) return resume(sdk::LuaValues{sdk::LuaValue()});
-                auto r = svc->reverse({p, n, ""});
-                if (!r || !*r) return resume(sdk::LuaValues{sdk::LuaValue()});
-                auto name = svc->display_name(*svc->profile(p), **r);
-                resume(sdk::LuaValues{name.empty() ? sdk::LuaValue() : sdk::LuaValue(name)});
-              });
-            });
-          }}});
-    if (!s) return s;
-  }
+  if (auto* lua = host_.lua())
+    if (auto s = lua->export_module("dird", dird_lua_functions(service_, pool_)); !s) return s;
   return {};
 }
 

@@ -16,7 +16,7 @@ constexpr sdk::Migration kFavoriteMigrations[] = {
      " PRIMARY KEY (user_uuid, source, contact_id))"},
 };
 
-std::string quote(std::string_view s) { return "\"" + sdk::json_escape(s) + "\""; }
+std::string quote(std::string_view s) { return sdk::json::string(s); }
 
 }  // namespace
 

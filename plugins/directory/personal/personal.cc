@@ -33,8 +33,7 @@ std::string created_json(const PersonalStore::ImportResult& r) {
   for (std::size_t i = 0; i < r.created.size(); ++i) b += (i ? "," : "") + contact_json(r.created[i]);
   b += "],\"failed\":[";
   for (std::size_t i = 0; i < r.failed.size(); ++i)
-    b += std::string(i ? "," : "") + "{\"line\":" + std::to_string(r.failed[i].first) + ",\"errors\":[\"" +
-         sdk::json_escape(r.failed[i].second) + "\"]}";
+    b += std::string(i ? "," : "") + sdk::json::object({{"line", r.failed[i].first}, {"errors", sdk::json::Raw{sdk::json::array({r.failed[i].second})}}});
   return b + "]}";
 }
 

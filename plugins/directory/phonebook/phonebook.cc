@@ -56,9 +56,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 
 std::string phonebook_json(const Phonebook& p) {
-  return "{\"id\":" + std::to_string(p.id) + ",\"tenant\":\"" + sdk::json_escape(p.tenant) +
-         "\",\"name\":\"" + sdk::json_escape(p.name) + "\",\"description\":\"" +
-         sdk::json_escape(p.description) + "\"}";
+  return sdk::json::object({{"id", p.id}, {"tenant", p.tenant}, {"name", p.name}, {"description", p.description}});
 }
 
 Phonebook phonebook_of(const sdk::QueryResult& r, std::size_t i) {

@@ -149,7 +149,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
     auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus st, const std::string& msg) {
       resp.setStatusAndReason(st);
       resp.setContentType("application/json");
-      std::string body = "[\"" + sdk::json_escape(msg) + "\"]";
+      std::string body = sdk::json::array({msg});
       resp.setContentLength(static_cast<std::streamsize>(body.size()));
       resp.send() << body;
     };

@@ -6,7 +6,10 @@
 // /1.1/lines/{id}/devices/{device_id} do.
 #pragma once
 
+#include <vector>
+
 #include <dialtone/host.h>
+#include <dialtone/lua.h>
 #include <dialtone/result.h>
 
 namespace dialtone::plugins::provisioning {
@@ -15,5 +18,10 @@ namespace dialtone::plugins::provisioning {
 // (the phone is notified to resynchronize) and resume the calling coroutine
 // with `true` or `nil, reason`.
 sdk::Status export_autoprov_lua(sdk::Host& host);
+
+// The module's one declaration, from which export_autoprov_lua() registers
+// it and docs/lua-dialplan.md's reference is generated. `host` is only used
+// when a function runs: null will do for the declarations.
+std::vector<sdk::LuaFunctionSpec> autoprov_lua_functions(sdk::Host* host);
 
 }  // namespace dialtone::plugins::provisioning

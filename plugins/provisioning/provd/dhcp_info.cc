@@ -96,18 +96,7 @@ sdk::Status Provd::dhcp_info(const DhcpInfo& in) {
   }
 
   if (!dev) {
-    Device d;
-    d.mac = mac;
-    d.ip = nat ? std::string() : in.ip;
-    if (info) {
-      d.vendor = info->vendor;
-      d.model = info->model;
-      d.version = info->version;
-      d.plugin = vendor_id;
-    }
-    d.config = "autoprov";
-    d.added = "auto";
-    auto id = add_device(d);
+    auto id = add_device(discovered_device(mac, in.ip, nat, info, vendor_id));
     if (!id) return id.error();
     host_.log().info("provd: device " + *id + " added from DHCP " + in.ip + " " + mac +
                      (info ? " (" + info->vendor + ")" : std::string()));

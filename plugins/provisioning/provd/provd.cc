@@ -376,16 +376,7 @@ PhoneAnswer Provd::serve(const sdk::DeviceRequest& request) {
       host_.log().warn("provd: too many unknown device requests from " + ip + ", refusing " + r.path);
       return {429, "too many requests", "text/plain"};
     }
-    Device d;
-    d.mac = mac;
-    d.ip = nat ? std::string() : ip;
-    d.vendor = info->vendor;
-    d.model = info->model;
-    d.version = info->version;
-    d.plugin = vendor_id;
-    d.config = "autoprov";
-    d.added = "auto";
-    d.configured = false;
+    Device d = discovered_device(mac, ip, nat, info, vendor_id);
     auto id = add_device(d);
     if (!id) {
       host_.log().warn("provd: could not add device for " + ip + ": " + id.error().message);
@@ -636,6 +627,22 @@ sdk::Status Provd::persist(const Device& d, bool insert) {
                              p);
   if (!r) return r.error();
   return {};
+}
+
+Device Provd::discovered_device(const std::string& mac, const std::string& ip, bool nat,
+                               const std::optional<sdk::DeviceInfo>& info, const std::string& vendor_id) {
+  Device d;
+  d.mac = mac;
+  d.ip = nat ? std::string() : ip;  // behind NAT every device shares one address
+  if (info) {
+    d.vendor = info->vendor;
+    d.model = info->model;
+    d.version = info->version;
+    d.plugin = vendor_id;
+  }
+  d.config = "autoprov";
+  d.added = "auto";
+  return d;
 }
 
 sdk::Result<std::string> Provd::add_device(Device d) {

@@ -96,6 +96,10 @@ class Provd final : public sdk::ProvisioningService {
   std::optional<Device> device(const std::string& id) const;
   std::vector<Device> devices() const;
   sdk::Result<std::string> add_device(Device d);
+  // A device found by a request or a DHCP lease, bound to the autoprov
+  // config; `info` (what the vendor recognised) may be absent for a lease.
+  static Device discovered_device(const std::string& mac, const std::string& ip, bool nat,
+                                  const std::optional<sdk::DeviceInfo>& info, const std::string& vendor_id);
   sdk::Status update_device(const Device& d);
   sdk::Status remove_device(const std::string& id);
 

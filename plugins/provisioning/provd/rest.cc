@@ -360,7 +360,7 @@ sdk::HttpResponse Provd::rest_device_create(const sdk::HttpRequest& r) {
   if (auto s = read_device(r.body, d); !s) return fail(s.error());
   auto id = add_device(d);
   if (!id) return fail(id.error());
-  auto resp = reply(201, "{\"id\":\"" + sdk::json_escape(*id) + "\"}");
+  auto resp = reply(201, sdk::json::object({{"id", *id}}));
   resp.headers.emplace_back("Location", "/provd/dev_mgr/devices/" + *id);
   return resp;
 }
@@ -440,7 +440,7 @@ sdk::HttpResponse Provd::rest_synchronize(const sdk::HttpRequest& r) {
   host_.executor().post([this, id, op] {
     synchronize(id, [this, op](sdk::Status s) {
       std::string st = s ? R"({"status":"success"})"
-                         : "{\"status\":\"fail\",\"label\":\"" + sdk::json_escape(s.error().message) + "\"}";
+                         : sdk::json::object({{"status", "fail"}, {"label", s.error().message}});
       std::lock_guard lock(ops_mutex_);
       operations_[op] = st;
     });
@@ -474,7 +474,7 @@ sdk::HttpResponse Provd::rest_config_create(const sdk::HttpRequest& r) {
   if (!c) return fail(c.error());
   auto id = add_config(*c);
   if (!id) return fail(id.error());
-  auto resp = reply(201, "{\"id\":\"" + sdk::json_escape(*id) + "\"}");
+  auto resp = reply(201, sdk::json::object({{"id", *id}}));
   resp.headers.emplace_back("Location", "/provd/cfg_mgr/configs/" + *id);
   return resp;
 }
@@ -519,7 +519,7 @@ sdk::HttpResponse Provd::rest_autocreate(const sdk::HttpRequest&) {
   c.parent_ids = {parent};
   auto id = add_config(c);
   if (!id) return fail(id.error());
-  return reply(201, "{\"id\":\"" + sdk::json_escape(*id) + "\"}");
+  return reply(201, sdk::json::object({{"id", *id}}));
 }
 
 sdk::HttpResponse Provd::rest_plugins(const sdk::HttpRequest&) {
@@ -632,8 +632,7 @@ sdk::HttpResponse Provd::rest_configure_list(const sdk::HttpRequest&) {
                     : std::string(k) == "locale" ? settings_.locale
                     : std::string(k) == "sip_proxy" ? settings_.sip_proxy
                                                     : settings_.plugin_repository.string();
-    b += "{\"id\":\"" + std::string(k) + "\",\"description\":\"" + desc + "\",\"value\":\"" +
-         sdk::json_escape(v) + "\"}";
+    b += sdk::json::object({{"id", k}, {"description", desc}, {"value", v}});
   }
   return reply(200, b + "]}");
 }
@@ -648,7 +647,7 @@ sdk::HttpResponse Provd::rest_configure_get(const sdk::HttpRequest& r) {
   else if (k == "sip_proxy") v = settings_.sip_proxy;
   else if (k == "plugin_server") v = settings_.plugin_repository.string();
   else return sdk::HttpResponse::error(404, {"parameter " + k + " does not exist"});
-  return reply(200, "{\"param\":{\"value\":\"" + sdk::json_escape(v) + "\"}}");
+  return reply(200, sdk::json::object({{"param", sdk::json::Raw{sdk::json::object({{"value", v}})}}}));
 }
 
 sdk::HttpResponse Provd::rest_configure_put(const sdk::HttpRequest& r) {

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "dialtone/json.h"
 #include "dialtone/result.h"
 
 namespace dialtone::sdk {
@@ -117,39 +118,8 @@ class HttpServer {
   virtual int port(std::string_view listener) const = 0;
 };
 
-// Inline so plugins need no kernel symbol for it.
-inline std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 inline HttpResponse HttpResponse::error(int status, const std::vector<std::string>& messages) {
-  std::string b = "[";
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (i) b += ",";
-    b += "\"" + json_escape(messages[i]) + "\"";
-  }
-  b += "]";
-  return json(status, std::move(b));
+  return json(status, ::dialtone::sdk::json::array(messages));
 }
 
 }  // namespace dialtone::sdk

@@ -349,6 +349,43 @@ TEST_F(CallLogsE2E, GenerateCallLogsCommandRebuildsFromCel) {
   EXPECT_NE(out.find("0 call log(s) generated"), std::string::npos) << out;
 }
 
+// XiVO's rule for forwards: the call log keeps the number dialed, and says
+// who answered. 1002 forwards everything to 1004, who answers.
+TEST_F(CallLogsE2E, ForwardedCallKeepsTheNumberDialedAndWhoAnswered) {
+  auto fwd = d_->http("PUT", "confd", "/1.1/users/" + user_id_[2] + "/forwards/unconditional",
+                      R"({"enabled":true,"destination":"1004"})", headers());
+  ASSERT_EQ(fwd.status, 204) << fwd.body;
+  std::string out;
+  ASSERT_EQ(client("-sf " + scenario("unregister_all.xml") +
+                       " -au u1004 -ap pw1004 -key user u1004 -key contact_port 1 -key expires 0",
+                   &out),
+            0)
+      << out;
+  int port = free_tcp_udp_port();
+  ASSERT_EQ(register_line("u1004", "pw1004", port, &out), 0) << out;
+  auto uas = std::async(std::launch::async, [port] {
+    std::string o;
+    int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(port), &o);
+    return std::make_pair(rc, o);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1002 -au u1000 -ap pw1000 -key user u1000", &out),
+            0)
+      << out;
+  auto [rc, uas_out] = uas.get();
+  EXPECT_EQ(rc, 0) << uas_out;
+  std::string body;
+  for (int i = 0; i < 300 && json_int(body, "/total") < 5; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    body = json_logs("/1.1/call_logs?order=date&direction=desc&limit=1");
+  }
+  ASSERT_EQ(json_int(body, "/total"), 5) << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "1002") << body;
+  EXPECT_EQ(json_string(body, "/items/0/status"), "answered") << body;
+  EXPECT_EQ(json_string(body, "/items/0/answered_by"), "sip/u1004") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_user_uuid"), user_uuid_[4]) << body;
+}
+
 // A ws_client.py run (tests/integration/events) whose lines are read as they come.
 class WsClient {
  public:

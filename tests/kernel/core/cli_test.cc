@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -141,6 +143,45 @@ TEST_F(CliTest, ListPluginsShowsEveryState) {
             std::string::npos) << r.out;
   EXPECT_NE(line_of("fixture_fails_configure.so").find("disabled"), std::string::npos) << r.out;
   EXPECT_NE(line_of("fixture_cycle_a.so").find("(disabled: no conf.d file enables it)"), std::string::npos) << r.out;
+}
+
+// The SIP relay and the media engine both bind UDP ports from a range: the
+// shipped conf.d keeps them apart, and an overlap is a configuration error
+// naming both ranges.
+class RtpRangesTest : public CliTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(plugins_);
+    std::filesystem::create_directories(conf_);
+    for (auto so : {"backend_sip.so", "media_engine.so"})
+      std::filesystem::create_symlink(std::filesystem::path(DIALTONE_PLUGIN_BUILD_DIR) / so, plugins_ / so);
+    for (auto conf : {"40-sip.conf", "45-media.conf"})
+      std::filesystem::copy_file(std::filesystem::path(DIALTONE_SOURCE_DIR) / "conf.d" / conf, conf_ / conf);
+  }
+};
+
+TEST_F(RtpRangesTest, ShippedRangesAreDisjoint) {
+  auto r = dialtoned("--check-config " + args());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("overlaps"), std::string::npos) << r.out;
+}
+
+TEST_F(RtpRangesTest, AnOverlapFailsCheckConfigNamingBothRanges) {
+  // media.engine's shipped default is 20002-30000.
+  std::ifstream in(conf_ / "40-sip.conf");
+  std::stringstream sip;
+  sip << in.rdbuf();
+  std::string text = sip.str();
+  const auto at = text.find("port_max = 20000\n");
+  ASSERT_NE(at, std::string::npos) << "40-sip.conf no longer sets rtp.port_max = 20000";
+  write_file(conf_ / "40-sip.conf", text.replace(at, 16, "port_max = 20003"));
+  auto r = dialtoned("--check-config " + args());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("media.engine rtp.port_min-rtp.port_max (20002-30000) overlaps backend.sip "
+                       "rtp.port_min-rtp.port_max (10000-20003)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("make the two ranges disjoint"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, BadCommandLineNamesTheFix) {

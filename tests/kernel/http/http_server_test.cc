@@ -51,11 +51,15 @@ Route public_route(std::string method, std::string path, std::function<HttpRespo
 }
 
 HttpResponse echo_params(const HttpRequest& req) {
-  std::string b = "{";
-  for (const auto& [k, v] : req.params) b += "\"" + k + "\":\"" + sdk::json_escape(v) + "\",";
-  if (b.size() > 1) b.pop_back();
-  b += "}";
-  return HttpResponse::json(200, b);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  for (const auto& [k, v] : req.params) {
+    w.Key(k.c_str());
+    w.String(v.c_str());
+  }
+  w.EndObject();
+  return HttpResponse::json(200, sb.GetString());
 }
 
 class HttpServerTest : public ::testing::Test {

@@ -37,7 +37,7 @@ class LuaExportsTest : public ::testing::Test {
                                    "fixture_asan_lua_exports.so",
                                dir_ / "plugins" / "fixture_asan_lua_exports.so");
     std::ofstream(dir_ / "extensions.lua") << "function greet() return fixture_lua.greet() end\n";
-    lua_ = std::make_unique<LuaHostImpl>(LuaConfig{.script = dir_ / "extensions.lua", .states = 1}, log_);
+    lua_ = std::make_unique<LuaHostImpl>(LuaConfig{.script = dir_ / "extensions.lua", .states = 1, .module_paths = {}}, log_);
     ASSERT_TRUE(lua_->start());
     ctx_.make_logger = [](std::string) { return std::make_unique<Discard>(); };
     ctx_.services = &registry_;

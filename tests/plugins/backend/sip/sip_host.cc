@@ -1,5 +1,7 @@
 #include "tests/plugins/backend/sip/sip_host.h"
 
+#include "plugins/backend/sip/sip_stack.h"
+
 #include <atomic>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -173,23 +175,7 @@ bool wait_udp_bound(int port) {
   return false;
 }
 
-int free_port() {
-  for (int i = 0; i < 100; ++i) {
-    int t = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(t, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(t, reinterpret_cast<sockaddr*>(&a), &len);
-    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
-    bool ok = ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(u);
-    ::close(t);
-    if (ok) return ntohs(a.sin_port);
-  }
-  return 0;
-}
+int free_port() { return plugins::backend::sip::free_port("127.0.0.1"); }
 
 int run_sipp(const std::vector<std::string>& args, std::string* output) {
   // Tests run several SIPp at once from different threads: each run needs a

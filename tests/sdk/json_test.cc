@@ -1,0 +1,50 @@
+// dialtone/json.h: every value written by RapidJSON's writer, so the text
+// parses back to what was given, whatever the value holds.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <dialtone/http.h>
+#include <dialtone/json.h>
+
+namespace {
+
+namespace json = dialtone::sdk::json;
+
+TEST(Json, ObjectKeepsOrderAndTypes) {
+  EXPECT_EQ(json::object({{"id", 7}, {"big", 5'000'000'000LL}, {"ok", true}, {"ratio", 0.5}, {"none", nullptr},
+                          {"name", "a"}}),
+            R"({"id":7,"big":5000000000,"ok":true,"ratio":0.5,"none":null,"name":"a"})");
+  EXPECT_EQ(json::object({}), "{}");
+}
+
+TEST(Json, StringsWithQuotesBackslashesAndControlCharactersParseBack) {
+  const std::string nasty = "say \"hi\"\\ \n\t\x01 caf\xc3\xa9";
+  auto text = json::object({{"detail", nasty}, {"k\"ey", "v"}});
+  rapidjson::Document d;
+  ASSERT_FALSE(d.Parse(text.c_str()).HasParseError()) << text;
+  EXPECT_EQ(std::string(d["detail"].GetString(), d["detail"].GetStringLength()), nasty);
+  EXPECT_STREQ(d["k\"ey"].GetString(), "v");
+  EXPECT_EQ(json::string("a\"b"), R"("a\"b")");
+}
+
+TEST(Json, ArraysRawValuesAndOptionalStrings) {
+  std::vector<std::string> tags{"x", "y\"z"};
+  EXPECT_EQ(json::array(tags), R"(["x","y\"z"])");
+  EXPECT_EQ(json::array(std::vector<std::string>{}), "[]");
+  EXPECT_EQ(json::array({1, "two", nullptr}), R"([1,"two",null])");
+  EXPECT_EQ(json::object({{"list", json::Raw{json::array(tags)}}}), R"({"list":["x","y\"z"]})");
+  std::optional<std::string> none, some = "d";
+  EXPECT_EQ(json::object({{"a", none}, {"b", some}}), R"({"a":null,"b":"d"})");
+}
+
+TEST(Json, HttpErrorBodyIsAListOfEscapedMessages) {
+  auto r = dialtone::sdk::HttpResponse::error(400, {"bad \"name\"", "second"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, R"(["bad \"name\"","second"])");
+}
+
+}  // namespace

@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <dialtone/json.h>
 #include <dialtone/lua.h>
 #include <dialtone/services.h>
 
@@ -732,8 +733,8 @@ void SipPlugin::flush_locations() {
 }
 
 void SipPlugin::call_event(const std::string& call_id, const std::string& state, int status) {
-  host_.bus().publish("sip.call." + state,
-                      "{\"call_id\":\"" + call_id + "\",\"status\":" + std::to_string(status) + "}");
+  // A peer's Call-ID may hold quotes and backslashes (RFC 3261 `word`).
+  host_.bus().publish("sip.call." + state, sdk::json::object({{"call_id", call_id}, {"status", status}}));
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -91,6 +91,9 @@ const sdk::OptionSpec kOptions[] = {
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",
      sdk::kNone, nullptr, 1, 86400},
+    {"sip.resolv_conf", OptionType::path, "",
+     "resolv.conf used to look up trunk hosts given by name (empty: /etc/resolv.conf); a "
+     "\"port N\" line sets the DNS server's port"},
     {"sip.force_rport", OptionType::boolean, "true",
      "answer requests over UDP at the port they came from even when their Via has no rport "
      "(phones behind NAT that do not ask for it, RFC 3581); false: only when asked"},
@@ -321,6 +324,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.session_min_se = static_cast<int>(o.get_int("session_timers.min_se", 90));
   c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
   c.force_rport = o.get_bool("sip.force_rport", true);
+  c.resolv_conf = o.get("sip.resolv_conf");
   return c;
 }
 

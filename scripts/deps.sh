@@ -7,7 +7,7 @@ PKGS=(
   libpoco-dev libpq-dev rapidjson-dev libspdlog-dev libfmt-dev liblua5.4-dev lua5.4
   libgtest-dev libgmock-dev googletest libssl-dev openssl
   postgresql postgresql-contrib
-  libsofia-sip-ua-dev sip-tester
+  libsofia-sip-ua-dev sip-tester dnsmasq-base
   libldap2-dev slapd ldap-utils
   tftp-hpa curl wrk
   clang

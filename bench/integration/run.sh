@@ -26,50 +26,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { # a free TCP port on 127.0.0.1
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }
-  done
-}
+. "$here/bench/support/slapd.sh"
+port() { free_tcp_port; }
 say() { printf '%s\n' "$*" >&2; }
 
 # --- slapd with N_ENTRIES people, bulk-loaded with slapadd before it starts
-mkdir -p "$work/ldap/db"
-cat > "$work/ldap/slapd.conf" <<CONF
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile $work/ldap/slapd.pid
-sizelimit unlimited
-database mdb
-maxsize 2147483648
-dbnosync
-suffix "dc=bench,dc=test"
-rootdn "cn=admin,dc=bench,dc=test"
-rootpw secret
-directory $work/ldap/db
-index objectClass eq
-index cn,sn sub,eq
-index telephoneNumber,mobile eq
-index entryUUID eq
-CONF
-{
-  printf 'dn: dc=bench,dc=test\nobjectClass: dcObject\nobjectClass: organization\no: bench\ndc: bench\n\n'
-  printf 'dn: ou=people,dc=bench,dc=test\nobjectClass: organizationalUnit\nou: people\n\n'
-  awk -v n="$N_ENTRIES" 'BEGIN { for (i = 0; i < n; i++) {
-    id = sprintf("%06d", i)
-    printf "dn: cn=Given%s Fam%s,ou=people,dc=bench,dc=test\nobjectClass: inetOrgPerson\ncn: Given%s Fam%s\nsn: Fam%s\ntelephoneNumber: 1%s\n\n", id, id, id, id, id, id } }'
-} > "$work/ldap/people.ldif"
-t0=$(date +%s.%N)
-slapadd -q -f "$work/ldap/slapd.conf" -l "$work/ldap/people.ldif"
-say "slapadd $N_ENTRIES entries: $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}') s"
 ldap_port=$(port)
-slapd -h "ldap://127.0.0.1:$ldap_port/" -f "$work/ldap/slapd.conf"
-sleep 0.5
+bench_slapd "$work/ldap" "$N_ENTRIES" "$ldap_port"
 pids+=("$(cat "$work/ldap/slapd.pid")")
 
 # --- CSV source with N_ENTRIES rows

@@ -1,12 +1,23 @@
 // Runs backend.sip on 127.0.0.1:<port> with users u0..u<n-1> (password
 // "pw<i>", extension 2000+i) until stdin closes; writes users.csv for SIPp.
 // Usage: sip_bench_server <port> <users> [option=value ...]
+// `records=<plugin dir>` also loads records_cel.so and records_call_logs.so
+// from that directory (as dialtoned does, through their entry points) on a
+// real event bus: calls then cost what they cost with CEL and call logs on.
+#include <dlfcn.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <stdexcept>
+#include <vector>
 #include <string>
 
+#include <dialtone/plugin.h>
+
+#include "kernel/bus/event_bus.h"
 #include "plugins/backend/sip/sip_plugin.h"
 #include "tests/plugins/backend/sip/sip_host.h"
 
@@ -40,14 +51,19 @@ class BenchHost final : public dialtone::sdk::Host {
  public:
   // A call core of its own, publishing to the quiet bus: the legs cost what
   // they cost in dialtoned, without the test bus recording every event.
-  explicit BenchHost(dialtone::testing::SipTestHost& inner) : inner_(inner) {
+  // `bus`: null for the quiet one (no subscriber), else a real bus.
+  BenchHost(dialtone::testing::SipTestHost& inner, dialtone::sdk::EventBus* bus)
+      : inner_(inner), bus_(bus ? bus : &quiet_),
+        calls_(std::make_shared<dialtone::kernel::CallCoreImpl>(*bus_, log_)) {
     (void)services_.provide<dialtone::sdk::CallCore>("", calls_);
+    if (auto config = inner.services().find<dialtone::sdk::ConfigService>())
+      (void)services_.provide<dialtone::sdk::ConfigService>("", config);
   }
   ~BenchHost() override { calls_->stop(); }
   std::string_view plugin_id() const override { return inner_.plugin_id(); }
   dialtone::sdk::Logger& log() override { return log_; }
   dialtone::sdk::ServiceRegistry& services() override { return services_; }
-  dialtone::sdk::EventBus& bus() override { return bus_; }
+  dialtone::sdk::EventBus& bus() override { return *bus_; }
   dialtone::sdk::Executor& executor() override { return inner_.executor(); }
   dialtone::sdk::Store* store() override { return inner_.store(); }
   dialtone::sdk::HttpServer* http() override { return nullptr; }
@@ -56,11 +72,40 @@ class BenchHost final : public dialtone::sdk::Host {
 
  private:
   dialtone::testing::SipTestHost& inner_;
-  QuietBus bus_;
+  QuietBus quiet_;
+  dialtone::sdk::EventBus* bus_;
   WarnLogger log_;
   dialtone::testing::TestServiceRegistry services_;
-  std::shared_ptr<dialtone::kernel::CallCoreImpl> calls_ =
-      std::make_shared<dialtone::kernel::CallCoreImpl>(bus_, log_);
+  std::shared_ptr<dialtone::kernel::CallCoreImpl> calls_;
+};
+
+// A plugin .so driven through its exported entry points, as the kernel does.
+class LoadedPlugin {
+ public:
+  LoadedPlugin(const std::filesystem::path& file, dialtone::sdk::Host& host) {
+    lib_ = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib_) throw std::runtime_error(std::string("cannot load ") + file.string() + ": " + dlerror());
+    auto entry = reinterpret_cast<const dialtone_plugin_vtable* (*)()>(dlsym(lib_, "dialtone_plugin_entry_v1"));
+    if (!entry) throw std::runtime_error(file.string() + " has no dialtone_plugin_entry_v1");
+    vt_ = entry();
+    dialtone::sdk::Error err;
+    self_ = vt_->create(&host, &err);
+    dialtone::sdk::Options none;
+    if (!self_ || !vt_->configure(self_, &none, &err) || !vt_->start(self_, &err))
+      throw std::runtime_error(file.string() + ": " + err.message);
+  }
+  ~LoadedPlugin() {
+    dialtone::sdk::Error err;
+    if (self_) {
+      vt_->stop(self_, &err);
+      vt_->destroy(self_);
+    }
+  }
+
+ private:
+  void* lib_ = nullptr;  // left loaded: objects of it may outlive stop()
+  const dialtone_plugin_vtable* vt_ = nullptr;
+  void* self_ = nullptr;
 };
 
 }  // namespace
@@ -81,11 +126,10 @@ int main(int argc, char** argv) {
   // The most simultaneous calls a user may take, so that load spread over
   // the callees is not refused as busy.
   host.sql("UPDATE confd_users SET simultaneous_calls = 20");
-  BenchHost bench_host(host);
-  dialtone::plugins::backend::sip::SipPlugin plugin(bench_host);
   std::map<std::string, std::string> options = {
       {"sip.listen", "127.0.0.1:" + std::to_string(port)}, {"auth.ban_failures", "0"},
       {"sip.node", "bench"}};
+  std::string records_dir;
   // Further plugin options as key=value, e.g. media.direct_media=true.
   for (int i = 3; i < argc; ++i) {
     std::string kv = argv[i];
@@ -94,18 +138,35 @@ int main(int argc, char** argv) {
       std::cerr << "option \"" << kv << "\" is not key=value; write e.g. media.direct_media=true\n";
       return 1;
     }
-    options[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (kv.substr(0, eq) == "records") records_dir = kv.substr(eq + 1);
+    else options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  WarnLogger bus_log;
+  std::unique_ptr<dialtone::kernel::EventBusImpl> bus;
+  if (!records_dir.empty()) bus = std::make_unique<dialtone::kernel::EventBusImpl>(bus_log);
+  BenchHost bench_host(host, bus.get());
+  std::vector<std::unique_ptr<LoadedPlugin>> records;
+  try {
+    for (auto* so : {"records_cel.so", "records_call_logs.so"})
+      if (!records_dir.empty())
+        records.push_back(std::make_unique<LoadedPlugin>(std::filesystem::path(records_dir) / so, bench_host));
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  dialtone::plugins::backend::sip::SipPlugin plugin(bench_host);
   auto s = plugin.configure(dialtone::sdk::Options(options));
   if (s) s = plugin.start();
   if (!s) {
     std::cerr << s.error().message << "\n";
     return 1;
   }
-  std::cout << "ready on 127.0.0.1:" << plugin.port() << std::endl;
+  std::cout << "ready on 127.0.0.1:" << plugin.port() << (records.empty() ? "" : " with CEL and call logs")
+            << " (database " << host.dsn() << ")" << std::endl;
   std::string line;
   while (std::getline(std::cin, line)) {
   }
   plugin.stop();
+  records.clear();
   return 0;
 }

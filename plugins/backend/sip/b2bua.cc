@@ -11,7 +11,7 @@ int SipStack::Impl::on_invite(nta_incoming_t* irq, const sip_t* sip) {
   with_trunks([this, irq, sip, src] {
     // A peer trunk is recognized by its address and needs no digest.
     for (auto& t : trunks) {
-      if (t.ip != src.ip || (t.port != 0 && t.port != src.port)) continue;
+      if (!from_trunk(t, src)) continue;
       LineCredentials line;
       line.username = t.name;
       line.context = t.context;

@@ -90,7 +90,7 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
       stateful = !trunks_known || unsupported_required(sip) || too_brief(sip) ||
                  sip->sip_replaces ||
                  std::any_of(trunks.begin(), trunks.end(),
-                             [&](const TrunkInfo& t) { return t.ip == src.ip; });
+                             [&](const TrunkInfo& t) { return from_trunk(t, src); });
     if (!stateful) {
       auto [first, second] = make_challenge(step == AuthStep::stale);
       bool two = !second.empty();

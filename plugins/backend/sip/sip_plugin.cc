@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <dialtone/json.h>
 #include <dialtone/lua.h>
 #include <dialtone/services.h>
 
@@ -90,6 +91,9 @@ const sdk::OptionSpec kOptions[] = {
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",
      sdk::kNone, nullptr, 1, 86400},
+    {"sip.resolv_conf", OptionType::path, "",
+     "resolv.conf used to look up trunk hosts given by name (empty: /etc/resolv.conf); a "
+     "\"port N\" line sets the DNS server's port"},
     {"sip.force_rport", OptionType::boolean, "true",
      "answer requests over UDP at the port they came from even when their Via has no rport "
      "(phones behind NAT that do not ask for it, RFC 3581); false: only when asked"},
@@ -304,6 +308,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.session_min_se = static_cast<int>(o.get_int("session_timers.min_se", 90));
   c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
   c.force_rport = o.get_bool("sip.force_rport", true);
+  c.resolv_conf = o.get("sip.resolv_conf");
   return c;
 }
 
@@ -644,8 +649,8 @@ void SipPlugin::flush_locations() {
 }
 
 void SipPlugin::call_event(const std::string& call_id, const std::string& state, int status) {
-  host_.bus().publish("sip.call." + state,
-                      "{\"call_id\":\"" + call_id + "\",\"status\":" + std::to_string(status) + "}");
+  // A peer's Call-ID may hold quotes and backslashes (RFC 3261 `word`).
+  host_.bus().publish("sip.call." + state, sdk::json::object({{"call_id", call_id}, {"status", status}}));
 }
 
 }  // namespace dialtone::plugins::backend::sip

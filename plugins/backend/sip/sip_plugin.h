@@ -49,6 +49,9 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::size_t contact_count(const std::string& aor) const {
     return stack_ ? stack_->contact_count(aor) : 0;
   }
+  std::map<std::string, std::vector<std::string>> trunk_addresses() const {
+    return stack_ ? stack_->trunk_addresses() : std::map<std::string, std::vector<std::string>>{};
+  }
   std::vector<ContactReachability> reachability(const std::string& aor) const {
     return stack_ ? stack_->reachability(aor) : std::vector<ContactReachability>{};
   }

@@ -153,6 +153,11 @@ std::map<std::string, std::string> SipStack::registrations() const {
   return impl_->reg_states;
 }
 
+std::map<std::string, std::vector<std::string>> SipStack::trunk_addresses() const {
+  std::lock_guard<std::mutex> lock(impl_->dns_mutex);
+  return impl_->dns_snapshot;
+}
+
 std::vector<ContactReachability> SipStack::reachability(const std::string& aor) const {
   return impl_->qualify.of(aor);
 }

@@ -72,6 +72,9 @@ struct SipConfig {
   // Responses over UDP go to the port the request came from even without
   // rport in its Via (force_rport); with rport (RFC 3581) they always do.
   bool force_rport = true;
+  // resolv.conf for trunk host names (empty: the system's); sofia reads
+  // `nameserver` and also `port` lines.
+  std::string resolv_conf;
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.
@@ -299,6 +302,10 @@ class SipStack {
   // Trunk registrations: "registered", "failed" or "pending" by trunk name
   // (thread-safe snapshot).
   std::map<std::string, std::string> registrations() const;
+
+  // The addresses each trunk host name resolves to, as last looked up
+  // (thread-safe snapshot).
+  std::map<std::string, std::vector<std::string>> trunk_addresses() const;
 
   // Sofia's transactions alive, finished ones included until they end,
   // sampled every second on the SIP thread (thread-safe).

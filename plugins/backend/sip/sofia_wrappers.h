@@ -12,6 +12,7 @@
 #define SU_ROOT_MAGIC_T void
 #define SU_WAKEUP_ARG_T void
 #define SU_TIMER_ARG_T void
+#define SRES_CONTEXT_T void
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
@@ -29,6 +30,7 @@
 #include <sofia-sip/tport.h>
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
+#include <sofia-sip/sresolv.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -675,6 +675,47 @@ struct SipStack::Impl {
                                                 const sip_record_route_t* rr,
                                                 const std::string& received);
 
+  // ---- trunk hosts by name (dns_resolver.cc) ------------------------------
+  // Requests to a trunk named by host name are resolved by sofia's own
+  // RFC 3263 resolver (NAPTR, SRV in priority and weight order with failover
+  // to the next target, A/AAAA), asynchronous on this loop and cached with
+  // the records' TTL. For incoming requests, each named trunk's addresses
+  // (its SRV targets' and its own A/AAAA) are kept here, looked up again
+  // when their TTL runs out.
+
+  struct TrunkDns {
+    std::string host;
+    std::set<std::string> addresses;  // from the last round that found some
+    std::set<std::string> found;      // the round in progress
+    int outstanding = 0;              // its queries not answered yet
+    std::uint32_t ttl = 0;            // its smallest TTL
+    std::uint64_t round = 0;
+    su_timer_t* timer = nullptr;
+    bool failing = false;             // reported as not resolving
+  };
+  struct DnsQuery {
+    Impl* self = nullptr;
+    std::string host;
+    std::uint64_t round = 0;
+  };
+  sres_resolver_t* resolver = nullptr;
+  std::map<std::string, std::unique_ptr<TrunkDns>> trunk_dns;  // by host name
+  mutable std::mutex dns_mutex;
+  std::map<std::string, std::vector<std::string>> dns_snapshot;  // for other threads
+
+  // Follows the trunk list: a lookup for each new host name, none kept for
+  // names no longer used.
+  void sync_trunk_dns();
+  void resolve(TrunkDns& d);
+  void query(TrunkDns& d, std::uint16_t type, const std::string& name);
+  static void on_dns_answer(sres_context_t* context, sres_query_t* q, sres_record_t** answers);
+  void dns_round_done(TrunkDns& d);
+  static void on_dns_timer(void*, su_timer_t*, void* arg);
+  void close_dns();
+  // A request from `src` comes from trunk `t`: its address, or one its
+  // host name resolves to (and its port when it names one).
+  bool from_trunk(const TrunkInfo& t, const Source& src) const;
+
   // ---- trunk registrations (outbound REGISTER) ----------------------------
 
   struct OutboundReg {

@@ -38,7 +38,9 @@ std::string SipStack::Impl::open(int port) {
                            // The kernel's default (208 KB, about 90 datagrams) overflows
                            // in 10 ms at 1,500 calls/s whenever the SIP thread is
                            // descheduled; every drop is a retransmission later.
-                           TPTAG_UDP_RMEM(kUdpBuffer), TPTAG_UDP_WMEM(kUdpBuffer), TAG_END());
+                           TPTAG_UDP_RMEM(kUdpBuffer), TPTAG_UDP_WMEM(kUdpBuffer),
+                           TAG_IF(!cfg.resolv_conf.empty(), SRESTAG_RESOLV_CONF(cfg.resolv_conf.c_str())),
+                           TAG_END());
   if (!agent)
     return "cannot listen on " + url + " (address in use or not local?); set sip.listen";
   open_tls();
@@ -65,6 +67,7 @@ void SipStack::Impl::close() {
   if (sweep_timer) su_timer_destroy(sweep_timer);
   sweep_timer = nullptr;
   drop_requests();
+  close_dns();
   if (agent) nta_agent_destroy(agent);
   agent = nullptr;
   if (root && inbox_index >= 0) su_root_deregister(root, inbox_index);

@@ -191,6 +191,7 @@ void SipStack::Impl::sync_trunk_qualify() {
     qualified_trunks.insert(aor);
   }
   trunk_hosts = std::move(hosts);
+  sync_trunk_dns();
 }
 
 bool SipStack::Impl::trunk_unreachable(const std::string& uri) const {

@@ -208,7 +208,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
         for (;;) {
           std::deque<std::shared_ptr<const sdk::Event>> batch;
           bool overflow = false;
-          std::string token;
+          std::string token, user;  // copied under the lock: a renewal replaces them
           std::chrono::system_clock::time_point expires;
           {
             std::unique_lock l(c->m_);
@@ -225,16 +225,17 @@ class Session final : public Poco::Net::HTTPRequestHandler {
             overflow = c->overflowed_;
             batch.swap(c->q_);
             token = c->token_.token;
+            user = c->token_.username;
             expires = std::chrono::system_clock::from_time_t(c->token_.expires_at);
             if (c->token_.expires_at > 0 && std::chrono::system_clock::now() >= expires) {
               c->closed_ = true;
               l.unlock();
-              s_->log->info("events.websocketd: client " + c->token_.username + " closed: its token expired");
+              s_->log->info("events.websocketd: client " + user + " closed: its token expired");
               return close(4001, "token expired: connect again with a new token, or renew it with {\"op\": \"token\"}");
             }
           }
           if (overflow) {
-            s_->log->warn("events.websocketd: client " + c->token_.username +
+            s_->log->warn("events.websocketd: client " + user +
                           " closed: it read slower than events came (more than " +
                           std::to_string(s_->cfg.queue_size) + " queued; raise websocketd.queue_size if legitimate)");
             return close(1008, "client too slow: event queue overflowed");
@@ -247,7 +248,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
                 std::lock_guard l(c->m_);
                 c->closed_ = true;
               }
-              s_->log->info("events.websocketd: client " + c->token_.username + " closed: its token was revoked");
+              s_->log->info("events.websocketd: client " + user + " closed: its token was revoked");
               return close(4001, "token revoked or expired: connect again with a new token");
             }
           }

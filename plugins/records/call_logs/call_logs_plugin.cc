@@ -5,7 +5,7 @@
 // statement when they come quickly. At start the calls of the last
 // `call_logs.catch_up` CEL rows without a log are generated, as XiVO's
 // nightly run does. The REST routes live on confd's listener.
-#include <atomic>
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,35 +43,44 @@ std::string pg_array(const std::vector<std::string>& v) {
 
 }  // namespace
 
-// Shared with executor tasks, which may outlive a stop.
+// Shared with executor tasks, which may outlive a stop. One run at a time:
+// calls ending while a statement runs wait for the next one.
 struct CallLogGenerator {
+  // Calls per statement at most, so that one statement stays short.
+  static constexpr std::size_t kMaxPerStatement = 500;
   sdk::Store* store;
   sdk::Logger* log;
   sdk::EventBus* bus;
   std::mutex mutex;
   std::vector<std::string> pending;
   bool scheduled = false, stopped = false;
-  std::atomic<bool> failing{false};  // two runs may overlap
+  bool failing = false;  // only the running task touches it
 
-  // Runs on an executor thread: everything pending in one statement.
+  // Runs on an executor thread until nothing is pending.
   void run() {
-    std::vector<std::string> ids;
-    {
-      std::lock_guard lock(mutex);
-      ids.swap(pending);
-      scheduled = false;
-      if (stopped || ids.empty()) return;
+    for (;;) {
+      std::vector<std::string> ids;
+      {
+        std::lock_guard lock(mutex);
+        if (stopped || pending.empty()) {
+          scheduled = false;
+          return;
+        }
+        auto n = std::min(pending.size(), kMaxPerStatement);
+        ids.assign(std::make_move_iterator(pending.begin()), std::make_move_iterator(pending.begin() + n));
+        pending.erase(pending.begin(), pending.begin() + n);
+      }
+      auto r = store->exec("SELECT call_logs_generate_for($1::text[]) AS n", {pg_array(ids)});
+      if (!r) {
+        if (!failing)
+          log->error("records.call_logs: cannot generate " + std::to_string(ids.size()) + " call log(s): " +
+                     r.error().message + " (the next start, or dialtoned --generate-call-logs N, builds them)");
+        failing = true;
+        continue;
+      }
+      failing = false;
+      bus->publish("call_logs.created", "{\"count\":" + r->get(0, "n", "0") + "}");
     }
-    auto r = store->exec("SELECT call_logs_generate_for($1::text[]) AS n", {pg_array(ids)});
-    if (!r) {
-      if (!failing)
-        log->error("records.call_logs: cannot generate " + std::to_string(ids.size()) + " call log(s): " +
-                   r.error().message + " (the next start, or dialtoned --generate-call-logs N, builds them)");
-      failing = true;
-      return;
-    }
-    failing = false;
-    bus->publish("call_logs.created", "{\"count\":" + r->get(0, "n", "0") + "}");
   }
 };
 

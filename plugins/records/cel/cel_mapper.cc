@@ -218,16 +218,18 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     const std::string how = str(d, "kind");
     CelRow r = row(how == "attended" ? "ATTENDEDTRANSFER" : "BLINDTRANSFER", now_ms);
     Extra extra;
-    for (auto* k : {"transferee", "target", "extension", "context"})
+    for (auto* k : {"exten", "context", "target_channel"})
       if (!str(d, k).empty()) extra.s(k, str(d, k));
     r.extra = extra.done();
     out.push_back(r);
     return out;
   }
   if (kind == "ended") {
+    // duration_ms (when the core sends it) counts from the answer: the end
+    // is exact for an answered channel, else the time the event is seen.
     std::int64_t at = now_ms;
-    if (auto dur = num(d, "duration_ms", -1); dur >= 0 && num(d, "created_at_ms") > 0)
-      at = num(d, "created_at_ms") + dur;
+    if (auto dur = num(d, "duration_ms", -1); dur >= 0 && num(d, "answered_at_ms") > 0)
+      at = num(d, "answered_at_ms") + dur;
     exit(at);
     const int cause = static_cast<int>(num(d, "cause"));
     const int sip = static_cast<int>(num(d, "sip_code", cause));

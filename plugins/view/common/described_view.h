@@ -13,7 +13,8 @@
 //         .tail = "{{#next}}<More url=\"{{url}}\"/>\n{{/next}}</Book>\n"};
 //     return d;
 //   }
-//   using AcmeViewPlugin = DescribedViewPlugin<&acme_view>;
+//   // plugin.cc, the whole plugin:
+//   DIALTONE_VIEW_PLUGIN(acme_view, "view.acme", "renders directory pages for Acme phones (AcmeBook)")
 // @endcode
 //
 // Values are cleaned (valid UTF-8, no control characters), cut to the
@@ -119,3 +120,12 @@ class DescribedViewPlugin final : public sdk::Plugin {
 inline constexpr sdk::OptionSpec kNoViewOptions[] = {{}};
 
 }  // namespace dialtone::plugins::view
+
+// The manifest and entry points of a view plugin over the description
+// returned by dialtone::plugins::view::<describe>() (no options).
+#define DIALTONE_VIEW_PLUGIN(describe, id, summary)                                                      \
+  namespace {                                                                                            \
+  using DescribedViewPluginType = dialtone::plugins::view::DescribedViewPlugin<&dialtone::plugins::view::describe>; \
+  }                                                                                                      \
+  DIALTONE_PLUGIN(DescribedViewPluginType, id, "view", "0.1.0", summary, "", "",                         \
+                  dialtone::plugins::view::kNoViewOptions)

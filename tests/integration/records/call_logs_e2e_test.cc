@@ -72,7 +72,8 @@ class CallLogsE2E : public ::testing::Test {
     if (!d_->ready()) return;
     auto h = headers();
     auto ctx = d_->http("POST", "confd", "/1.1/contexts",
-                        R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1999"}]})", h);
+                        R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1899"}],)"
+                        R"("group_ranges":[{"start":"1900","end":"1999"}]})", h);
     if (ctx.status != 201) return fail("context: " + ctx.body);
     for (int n = 1000; n <= 1004; ++n)
       if (auto e = create_user_line(n); !e.empty()) return fail(e);
@@ -347,6 +348,101 @@ TEST_F(CallLogsE2E, GenerateCallLogsCommandRebuildsFromCel) {
                    &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("0 call log(s) generated"), std::string::npos) << out;
+}
+
+// XiVO's rule for forwards: the call log keeps the number dialed, and says
+// who answered. 1002 forwards everything to 1004, who answers.
+TEST_F(CallLogsE2E, ForwardedCallKeepsTheNumberDialedAndWhoAnswered) {
+  auto fwd = d_->http("PUT", "confd", "/1.1/users/" + user_id_[2] + "/forwards/unconditional",
+                      R"({"enabled":true,"destination":"1004"})", headers());
+  ASSERT_EQ(fwd.status, 204) << fwd.body;
+  std::string out;
+  ASSERT_EQ(client("-sf " + scenario("unregister_all.xml") +
+                       " -au u1004 -ap pw1004 -key user u1004 -key contact_port 1 -key expires 0",
+                   &out),
+            0)
+      << out;
+  int port = free_tcp_udp_port();
+  ASSERT_EQ(register_line("u1004", "pw1004", port, &out), 0) << out;
+  auto uas = std::async(std::launch::async, [port] {
+    std::string o;
+    int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(port), &o);
+    return std::make_pair(rc, o);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1002 -au u1000 -ap pw1000 -key user u1000", &out),
+            0)
+      << out;
+  auto [rc, uas_out] = uas.get();
+  EXPECT_EQ(rc, 0) << uas_out;
+  std::string body;
+  for (int i = 0; i < 300 && json_int(body, "/total") < 5; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    body = json_logs("/1.1/call_logs?order=date&direction=desc&limit=1");
+  }
+  ASSERT_EQ(json_int(body, "/total"), 5) << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "1002") << body;
+  EXPECT_EQ(json_string(body, "/items/0/status"), "answered") << body;
+  EXPECT_EQ(json_string(body, "/items/0/answered_by"), "sip/u1004") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_user_uuid"), user_uuid_[4]) << body;
+}
+
+// A group rings two members at once: the call log names the group's number
+// and the member who answered; the other member's phone rang and was
+// cancelled (its channel is in the CEL, not in the call log's answer).
+TEST_F(CallLogsE2E, GroupCallNamesTheMemberWhoAnswered) {
+  auto h = headers();
+  auto group = d_->http("POST", "confd", "/1.1/groups", R"({"name":"sales","label":"Sales","ring_strategy":"all"})", h);
+  ASSERT_EQ(group.status, 201) << group.body;
+  auto gid = json_string(group.body, "/id");
+  auto ext = d_->http("POST", "confd", "/1.1/extensions", R"({"exten":"1900","context":"default"})", h);
+  ASSERT_EQ(ext.status, 201) << ext.body;
+  auto assoc = d_->http("PUT", "confd", "/1.1/groups/" + gid + "/extensions/" + json_string(ext.body, "/id"), "", h);
+  ASSERT_EQ(assoc.status, 204) << assoc.body;
+  auto members = d_->http("PUT", "confd", "/1.1/groups/" + gid + "/members/users",
+                          R"({"users":[{"uuid":")" + user_uuid_[1] + R"("},{"uuid":")" + user_uuid_[3] + R"("}]})", h);
+  ASSERT_EQ(members.status, 204) << members.body;
+  std::string out;
+  for (auto* line : {"1001", "1003"})
+    ASSERT_EQ(client("-sf " + scenario("unregister_all.xml") + " -au u" + line + " -ap pw" + line + " -key user u" +
+                         line + " -key contact_port 1 -key expires 0",
+                     &out),
+              0)
+        << out;
+  int answers = free_tcp_udp_port(), rings = free_tcp_udp_port();
+  ASSERT_EQ(register_line("u1001", "pw1001", answers, &out), 0) << out;
+  ASSERT_EQ(register_line("u1003", "pw1003", rings, &out), 0) << out;
+  auto a = std::async(std::launch::async, [answers] {
+    std::string o;
+    int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(answers), &o);
+    return std::make_pair(rc, o);
+  });
+  auto r = std::async(std::launch::async, [rings] {
+    std::string o;
+    int rc = sipp("-sf " + scenario("uas_ring_cancel.xml") + " -p " + std::to_string(rings), &o);
+    return std::make_pair(rc, o);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS sockets are bound
+  EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1900 -au u1000 -ap pw1000 -key user u1000", &out),
+            0)
+      << out << d_->output();
+  auto [arc, aout] = a.get();
+  EXPECT_EQ(arc, 0) << aout;
+  auto [rrc, rout] = r.get();
+  EXPECT_EQ(rrc, 0) << rout;
+  std::string body;
+  for (int i = 0; i < 300 && json_int(body, "/total") < 5; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    body = json_logs("/1.1/call_logs?order=date&direction=desc&limit=1");
+  }
+  ASSERT_EQ(json_int(body, "/total"), 5) << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "1900") << body;
+  EXPECT_EQ(json_string(body, "/items/0/status"), "answered") << body;
+  EXPECT_EQ(json_string(body, "/items/0/answered_by"), "sip/u1001") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_user_uuid"), user_uuid_[1]) << body;
+  auto legs = query("SELECT count(DISTINCT uniqueid) FROM cel WHERE linkedid = (SELECT linkedid FROM call_log "
+                    "ORDER BY date DESC LIMIT 1)");
+  EXPECT_EQ(legs, "3\n") << "the caller and both members' phones";
 }
 
 // A ws_client.py run (tests/integration/events) whose lines are read as they come.

@@ -16,14 +16,13 @@
 #include <libpq-fe.h>
 
 #include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 #include "tests/support/pg_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::free_port;
 using dialtone::testing::run_sipp;
 using dialtone::testing::scenario;
-using dialtone::testing::SipTestHost;
 
 namespace {
 
@@ -67,40 +66,17 @@ class Stall {
   std::vector<int> pids_;
 };
 
-class ConfigStall : public ::testing::Test {
+class ConfigStall : public dialtone::testing::SipPluginTest {
  protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}},
+              std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
+  }
   void SetUp() override {
-    host_ = std::make_unique<SipTestHost>(std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
-    host_->add_line("alice", "alicepw", "1001");
-    bob_ = host_->add_line("bob", "bobpw", "1002");
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
     // Credentials are asked for again after a second, so the stalled calls
     // also fetch them (from the snapshot).
-    ASSERT_TRUE(plugin_->configure(dialtone::sdk::Options({{"sip.listen", "127.0.0.1:0"},
-                                                           {"auth.ban_failures", "1000"},
-                                                           {"auth.credential_cache", "1s"},
-                                                           {"sip.node", "stall-test"}})));
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+    start_plugin({{"auth.ban_failures", "1000"}, {"auth.credential_cache", "1s"}, {"sip.node", "stall-test"}});
   }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-    plugin_.reset();
-    host_.reset();
-  }
-
-  int client(const std::string& file, std::vector<std::string> extra, std::string* out) {
-    std::vector<std::string> args{target_, "-sf", scenario(file), "-i", "127.0.0.1", "-p",
-                                  std::to_string(free_port()), "-timeout", "20s", "-timeout_error"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_sipp(args, out);
-  }
-
-  std::unique_ptr<SipTestHost> host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string bob_;
-  std::string target_;
 };
 
 TEST_F(ConfigStall, CallsCompleteWhilePostgresIsStoppedAndANotifiedChangeReachesTheNextCall) {
@@ -113,11 +89,7 @@ TEST_F(ConfigStall, CallsCompleteWhilePostgresIsStoppedAndANotifiedChangeReaches
                     &bob_out);
   });
   ASSERT_TRUE(dialtone::testing::wait_udp_bound(bob_port));
-  ASSERT_EQ(client("register.xml", {"-m", "1", "-au", "bob", "-ap", "bobpw", "-key", "user", "bob", "-key",
-                                    "contact_port", std::to_string(bob_port), "-key", "expires", "3600"},
-                   &out),
-            0)
-      << out;
+  ASSERT_EQ(register_contact("bob", bob_port, &out), 0) << out;
   // Alice's credentials leave the stack's cache before the stall.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
 
@@ -135,9 +107,9 @@ TEST_F(ConfigStall, CallsCompleteWhilePostgresIsStoppedAndANotifiedChangeReaches
 
     // Alice calls Bob, one call after the other: each completes (SIPp fails
     // on any call not answered and hung up within its timeout).
-    int rc = client("uac_call_hangup.xml", {"-m", std::to_string(kCalls), "-l", "1", "-s", "1002", "-au", "alice",
+    int rc = client("uac_call_hangup.xml", {"-l", "1", "-s", "1002", "-au", "alice",
                                             "-ap", "alicepw", "-key", "user", "alice"},
-                    &out);
+                    &out, kCalls);
     EXPECT_EQ(rc, 0) << out;
     // ...and they completed while PostgreSQL was still stopped.
     EXPECT_EQ(probe_done.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
@@ -151,13 +123,13 @@ TEST_F(ConfigStall, CallsCompleteWhilePostgresIsStoppedAndANotifiedChangeReaches
   Conn other(host_->dsn());
   ASSERT_TRUE(other.ok());
   other.column("BEGIN");
-  other.column("UPDATE confd_users SET service_dnd_enabled = true WHERE id = $1::int", {bob_});
-  other.column("SELECT pg_notify('dialtone_config', 'user.edited:' || $1)", {bob_});
+  other.column("UPDATE confd_users SET service_dnd_enabled = true WHERE id = $1::int", {user_ids_["bob"]});
+  other.column("SELECT pg_notify('dialtone_config', 'user.edited:' || $1)", {user_ids_["bob"]});
   other.column("COMMIT");
   // The next calls see it: Bob is busy (486). Eventually, not on a timer.
   bool busy = false;
   for (int attempt = 0; attempt < 40 && !busy; ++attempt) {
-    busy = client("uac_call_486.xml", {"-m", "1", "-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user",
+    busy = client("uac_call_486.xml", {"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user",
                                        "alice"},
                   &out) == 0;
     if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(250));

@@ -19,30 +19,24 @@
 #include "plugins/provisioning/provd/autoprov_lua.h"
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 namespace prov = dialtone::plugins::provisioning;
 namespace sdk = dialtone::sdk;
 using dialtone::testing::run_sipp;
-using dialtone::testing::SipTestHost;
 using dialtone::testing::scenario;
 using dialtone::testing::eventually;
 
 namespace {
 
-class SipProvisioningTest : public ::testing::Test {
+class SipProvisioningTest : public dialtone::testing::SipPluginTest {
  protected:
   static void SetUpTestSuite() {
-    inner_ = new SipTestHost(std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
-    inner_->add_line("alice", "alicepw", "1001");
-    inner_->add_line("bob", "bobpw", "1002");
-    host_ = inner_;  // its registry holds the plugins' services, as the kernel's does
+    make_host({{"alice", "1001"}, {"bob", "1002"}},
+              std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
     // provisioning.provd's `provisioning` module, as its plugin exports it.
     ASSERT_TRUE(prov::export_autoprov_lua(*host_));
-  }
-  static void TearDownTestSuite() {
-    delete inner_;
   }
 
   void SetUp() override {
@@ -50,8 +44,7 @@ class SipProvisioningTest : public ::testing::Test {
         "yealink", std::make_shared<prov::DescribedVendor>(prov::yealink_description())));
   }
   void TearDown() override {
-    if (plugin_) plugin_->stop();
-    plugin_.reset();
+    SipPluginTest::TearDown();
     if (provd_) {
       host_->services().withdraw<sdk::ProvisioningService>("provd");
       provd_->stop();
@@ -61,15 +54,9 @@ class SipProvisioningTest : public ::testing::Test {
   }
 
   void start_sip(std::map<std::string, std::string> extra = {}) {
-    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
-                                              {"auth.ban_failures", "1000"},
-                                              {"sip.node", "prov-node"}};
-    for (auto& [k, v] : extra) values[k] = v;
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    ASSERT_TRUE(plugin_->configure(sdk::Options(values)));
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+    extra.emplace("auth.ban_failures", "1000");
+    extra.emplace("sip.node", "prov-node");
+    start_plugin(extra);
   }
 
   // provd with one Yealink phone at 127.0.0.1 in autoprov; returns its id.
@@ -111,36 +98,25 @@ class SipProvisioningTest : public ::testing::Test {
 
   int call(const std::string& file, const std::string& user, const std::string& password,
            const std::string& exten, std::string* out) {
-    return run_sipp({target_, "-sf", scenario(file), "-i", "127.0.0.1", "-p",
-                     std::to_string(dialtone::testing::free_port()), "-m", "1", "-s", exten, "-au",
-                     user, "-ap", password, "-key", "user", user, "-timeout", "25s",
-                     "-timeout_error"},
-                    out);
+    return client(file, {"-s", exten, "-au", user, "-ap", password, "-key", "user", user}, out);
   }
 
   std::string autoprov_password() {
-    return inner_->sql("SELECT raw_config->'sip_lines'->'1'->>'password' FROM provd_config WHERE id = 'autoprov'");
+    return host_->sql("SELECT raw_config->'sip_lines'->'1'->>'password' FROM provd_config WHERE id = 'autoprov'");
   }
   std::string line_of(const std::string& username, const std::string& column) {
-    return inner_->sql("SELECT coalesce(l." + column + ", '') FROM confd_lines l JOIN confd_endpoints_sip e "
+    return host_->sql("SELECT coalesce(l." + column + ", '') FROM confd_lines l JOIN confd_endpoints_sip e "
                        "ON e.id = l.endpoint_sip_id WHERE e.username = $1", {username});
   }
 
-  static SipTestHost* inner_;
-  static SipTestHost* host_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
   std::shared_ptr<prov::Provd> provd_;
-  std::string target_;
 };
-
-SipTestHost* SipProvisioningTest::inner_ = nullptr;
-SipTestHost* SipProvisioningTest::host_ = nullptr;
 
 TEST_F(SipProvisioningTest, QualifyMarksAContactReachableThenUnreachableAndItIsNoLongerRung) {
   start_sip({{"qualify.interval", "1s"}, {"qualify.timeout", "1s"}});
   std::string out;
   auto phone_done = phone("alice", "alicepw", "ooc_options.xml", 3500, &out);
-  auto& bus = inner_->test_bus();
+  auto& bus = host_->test_bus();
   auto up = bus.wait_for("sip.reachability.alice", std::chrono::seconds(20));
   ASSERT_TRUE(up) << "no reachability event";
   EXPECT_NE(up->body.find("\"state\":\"reachable\""), std::string::npos) << up->body;
@@ -154,7 +130,7 @@ TEST_F(SipProvisioningTest, QualifyMarksAContactReachableThenUnreachableAndItIsN
   auto down = bus.wait_for("sip.reachability.alice", std::chrono::seconds(20), 1);
   ASSERT_TRUE(down) << "no unreachable event; log:\n" << [&] {
     std::string all;
-    for (auto& l : inner_->logger().lines()) all += l + "\n";
+    for (auto& l : host_->logger().lines()) all += l + "\n";
     return all;
   }();
   EXPECT_NE(down->body.find("\"state\":\"unreachable\""), std::string::npos) << down->body;
@@ -221,7 +197,7 @@ TEST_F(SipProvisioningTest, AutoprovPhoneDialsAProvisioningCodeAndGetsTheLine) {
 TEST_F(SipProvisioningTest, StarGuestWithThePasswordResetsThePhoneToAutoprov) {
   start_sip();
   auto dev = start_provd();
-  inner_->sql("UPDATE confd_lines SET device_id = $1 FROM confd_endpoints_sip e "
+  host_->sql("UPDATE confd_lines SET device_id = $1 FROM confd_endpoints_sip e "
               "WHERE e.id = confd_lines.endpoint_sip_id AND e.username = 'bob'", {dev});
   ASSERT_TRUE(provd_->sync_from_confd());
   ASSERT_EQ(provd_->device(dev)->config, dev);

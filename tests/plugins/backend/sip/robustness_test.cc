@@ -21,14 +21,13 @@
 
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/sip_plugin.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 namespace sdk = dialtone::sdk;
 using dialtone::testing::eventually;
 using dialtone::testing::run_sipp;
 using dialtone::testing::scenario;
-using dialtone::testing::SipTestHost;
 
 namespace {
 
@@ -178,67 +177,46 @@ class Holds {
   std::vector<sdk::LuaResume> waiting_;
 };
 
-class SipRobustnessTest : public ::testing::Test {
+class SipRobustnessTest : public dialtone::testing::SipPluginTest {
  protected:
   static void SetUpTestSuite() {
-    host_ = new SipTestHost(std::filesystem::path(SIP_TEST_DIR) / "overload_dialplan.lua");
-    host_->add_line("alice", "alicepw", "1001");
-    host_->add_line("bob", "bobpw", "1002");
+    make_host({{"alice", "1001"}, {"bob", "1002"}}, std::filesystem::path(SIP_TEST_DIR) / "overload_dialplan.lua");
     holds_ = new Holds();
     holds_->export_to(*host_->lua());
   }
   static void TearDownTestSuite() {
     holds_->release();
-    delete host_;
-    host_ = nullptr;
+    SipPluginTest::TearDownTestSuite();
     delete holds_;
     holds_ = nullptr;
   }
   void TearDown() override {
     holds_->release();
-    if (plugin_) plugin_->stop();
-    plugin_.reset();
+    SipPluginTest::TearDown();
   }
 
   void start(std::map<std::string, std::string> extra) {
-    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
-                                              {"auth.ban_failures", "1000"},
-                                              {"qualify.interval", "0"},
-                                              {"sip.node", "test-node"}};
-    for (auto& [k, v] : extra) values[k] = v;
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    auto configured = plugin_->configure(sdk::Options(values));
-    ASSERT_TRUE(configured) << configured.error().message;
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+    extra.emplace("auth.ban_failures", "1000");
+    extra.emplace("qualify.interval", "0");
+    start_plugin(extra);
   }
 
-  std::vector<std::string> sipp_args(const std::string& file, int port) {
-    return {"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-m", "1",
-            "-timeout", "30s", "-timeout_error"};
-  }
   int register_line(const std::string& user, int contact_port, std::string* out) {
-    auto args = sipp_args("register.xml", dialtone::testing::free_port());
-    args.insert(args.begin(), target_);
-    for (const std::string& a : {std::string("-au"), user, std::string("-ap"), user + "pw",
-                                 std::string("-key"), std::string("user"), user, std::string("-key"),
-                                 std::string("contact_port"), std::to_string(contact_port),
-                                 std::string("-key"), std::string("expires"), std::string("3600")})
-      args.push_back(a);
-    return run_sipp(args, out);
+    return register_contact(user, contact_port, out);
   }
   std::future<int> alice_calls(const std::string& file, const std::string& exten, std::string* out,
                                std::vector<std::string> extra = {}) {
-    auto args = sipp_args(file, dialtone::testing::free_port());
+    auto args = sipp_args(file);
     args.insert(args.begin(), target_);
     for (auto a : {"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-s"}) args.push_back(a);
     args.push_back(exten);
     args.insert(args.end(), extra.begin(), extra.end());
     return std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
   }
+  // bob's phone on `port` (already registered there by the test).
   std::future<int> bob_answers(const std::string& file, int port, std::string* out) {
-    auto args = sipp_args(file, port);
+    std::vector<std::string> args{"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-m", "1",
+                                  "-timeout", "30s", "-timeout_error"};
     auto f = std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
     dialtone::testing::wait_udp_bound(port);
     return f;
@@ -255,14 +233,8 @@ class SipRobustnessTest : public ::testing::Test {
     });
   }
 
-  static SipTestHost* host_;
-  static Holds* holds_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string target_;
+  static inline Holds* holds_ = nullptr;
 };
-
-SipTestHost* SipRobustnessTest::host_ = nullptr;
-Holds* SipRobustnessTest::holds_ = nullptr;
 
 TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn) {
   ASSERT_NO_FATAL_FAILURE(start({{"sip.max_pending", "2"}, {"sip.retry_after", "7000"}}));

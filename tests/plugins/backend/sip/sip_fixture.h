@@ -85,9 +85,10 @@ class SipPluginTest : public ::testing::Test {
             std::to_string(calls), "-timeout", timeout, "-timeout_error", "-trace_logs"};
   }
 
-  // SIPp as a client of the plugin running `file`, `extra` appended; its exit status.
-  int client(const std::string& file, const std::vector<std::string>& extra, std::string* out) {
-    auto args = sipp_args(file, 1, "25s");
+  // SIPp as a client of the plugin running `file` for `calls` calls, `extra`
+  // appended; its exit status.
+  int client(const std::string& file, const std::vector<std::string>& extra, std::string* out, int calls = 1) {
+    auto args = sipp_args(file, calls, "25s");
     args.insert(args.begin(), target_);
     args.insert(args.end(), extra.begin(), extra.end());
     return run_sipp(args, out);

@@ -31,12 +31,11 @@
 
 #include "plugins/backend/sip/sip_plugin.h"
 #include "plugins/backend/sip/transports.h"
-#include "tests/plugins/backend/sip/sip_host.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 namespace sdk = dialtone::sdk;
 using dialtone::testing::run_sipp;
-using dialtone::testing::SipTestHost;
 using dialtone::testing::scenario;
 using dialtone::testing::eventually;
 
@@ -434,42 +433,19 @@ class StreamPhone {
   std::string dialog_target_;
 };
 
-class SipTransportTest : public ::testing::Test {
+class SipTransportTest : public dialtone::testing::SipPluginTest {
  protected:
-  static void SetUpTestSuite() {
-    inner_ = new SipTestHost();
-    inner_->add_line("alice", "alicepw", "1001");
-    inner_->add_line("bob", "bobpw", "1002");
-    inner_->add_line("carol", "carolpw", "1003");
-    host_ = inner_;  // its registry holds the plugins' services, as the kernel's does
-  }
-  static void TearDownTestSuite() {
-    delete inner_;
-    host_ = nullptr;
-    inner_ = nullptr;
-  }
+  static void SetUpTestSuite() { make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}}); }
 
   void SetUp() override { ASSERT_TRUE(make_certificate(certs_)) << "openssl req failed"; }
-  void TearDown() override {
-    if (plugin_) plugin_->stop();
-    plugin_.reset();
-  }
 
   // Starts the plugin with `extra` options over the defaults below.
   void start(std::map<std::string, std::string> extra) {
-    if (plugin_) plugin_->stop();
-    std::map<std::string, std::string> values{{"sip.listen", "127.0.0.1:0"},
-                                              {"sip.tls_port", "0"},
-                                              {"auth.ban_failures", "1000"},
-                                              {"qualify.interval", "0"},
-                                              {"sip.node", "transport-test"}};
-    for (auto& [k, v] : extra) values[k] = v;
-    plugin_ = std::make_unique<sip::SipPlugin>(*host_);
-    auto c = plugin_->configure(sdk::Options(values));
-    ASSERT_TRUE(c) << c.error().message;
-    auto s = plugin_->start();
-    ASSERT_TRUE(s) << s.error().message;
-    target_ = "127.0.0.1:" + std::to_string(plugin_->port());
+    extra.emplace("sip.tls_port", "0");
+    extra.emplace("auth.ban_failures", "1000");
+    extra.emplace("qualify.interval", "0");
+    extra.emplace("sip.node", "transport-test");
+    start_plugin(extra);
   }
 
   void start_tls(std::map<std::string, std::string> extra = {}) {
@@ -511,26 +487,19 @@ class SipTransportTest : public ::testing::Test {
   // Whether a registration event of `aor` carried `text` (the bus keeps
   // every test's events).
   static bool published(const std::string& aor, const std::string& text) {
-    for (auto& e : inner_->test_bus().events())
+    for (auto& e : host_->test_bus().events())
       if (e.topic == "sip.registration." + aor && e.body.find(text) != std::string::npos) return true;
     return false;
   }
 
   std::string log_text() {
     std::string all;
-    for (auto& l : inner_->logger().lines()) all += l + "\n";
+    for (auto& l : host_->logger().lines()) all += l + "\n";
     return all;
   }
 
-  static SipTestHost* inner_;
-  static SipTestHost* host_;
   TempDir certs_;
-  std::unique_ptr<sip::SipPlugin> plugin_;
-  std::string target_;
 };
-
-SipTestHost* SipTransportTest::inner_ = nullptr;
-SipTestHost* SipTransportTest::host_ = nullptr;
 
 // ---- TLS ---------------------------------------------------------------------
 
@@ -555,7 +524,7 @@ TEST_F(SipTransportTest, TlsWrongPasswordGets403AndAFail2banLine) {
   ASSERT_TRUE(phone.connected()) << phone.handshake_error();
   EXPECT_EQ(phone.register_line("not-the-password"), 403);
   EXPECT_EQ(plugin_->contact_count("alice"), 0u);
-  EXPECT_TRUE(inner_->logger().contains("sip: auth failed for \"alice\" from 127.0.0.1"));
+  EXPECT_TRUE(host_->logger().contains("sip: auth failed for \"alice\" from 127.0.0.1"));
 }
 
 TEST_F(SipTransportTest, TlsPhoneCallsAUdpPhoneAnswersAndHangsUp) {
@@ -648,7 +617,7 @@ TEST_F(SipTransportTest, GarbageAndAStalledHandshakeOnTheTlsPortDoNotStopService
 TEST_F(SipTransportTest, MissingCertificateFolderLeavesTlsOffWithOneLineAndUdpServing) {
   start({{"sip.transports", "udp,tcp,tls"}, {"sip.tls_certificate_dir", certs_.file("nowhere")}});
   EXPECT_EQ(plugin_->tls_port(), 0);
-  EXPECT_TRUE(inner_->logger().contains(
+  EXPECT_TRUE(host_->logger().contains(
       "sip: sip.tls_certificate_dir: '" + certs_.file("nowhere") + "' is not a folder"))
       << log_text();
   std::string out;
@@ -668,7 +637,7 @@ TEST_F(SipTransportTest, TlsPortInUseLeavesTlsOffWithOneLineAndUdpServing) {
   std::string port = std::to_string(ntohs(a.sin_port));
   start_tls({{"sip.tls_port", port}});
   EXPECT_EQ(plugin_->tls_port(), 0);
-  EXPECT_TRUE(inner_->logger().contains("sip: sip.tls_port: cannot listen for TLS on 127.0.0.1:" +
+  EXPECT_TRUE(host_->logger().contains("sip: sip.tls_port: cannot listen for TLS on 127.0.0.1:" +
                                         port))
       << log_text();
   std::string out;
@@ -706,10 +675,10 @@ TEST_F(SipTransportTest, BadCertificateFilesAreNamedWithTheFix) {
   start_tls();
   EXPECT_EQ(plugin_->tls_port(), 0);
   std::size_t lines = 0;
-  for (auto& l : inner_->logger().lines())
+  for (auto& l : host_->logger().lines())
     if (l.find("agent.pem holds no usable private key") != std::string::npos) ++lines;
   EXPECT_EQ(lines, 1u) << log_text();
-  EXPECT_TRUE(inner_->logger().contains("SIP over TLS is off, UDP and TCP keep serving"));
+  EXPECT_TRUE(host_->logger().contains("SIP over TLS is off, UDP and TCP keep serving"));
   std::string out;
   EXPECT_EQ(register_udp("bob", "bobpw", 5999, &out), 0) << out;
 }
@@ -767,7 +736,7 @@ TEST_F(SipTransportTest, CheckSyncNotifyGoesBackOverThePhonesTcpConnection) {
   bob.send(bob.response(*notify, 200, "OK"));
   auto s = sent.get();
   EXPECT_TRUE(s) << s.error().message;
-  EXPECT_TRUE(inner_->logger().contains("sip: check-sync (check-sync;reboot=false) accepted by"));
+  EXPECT_TRUE(host_->logger().contains("sip: check-sync (check-sync;reboot=false) accepted by"));
 }
 
 TEST_F(SipTransportTest, CheckSyncStillUnansweredWhenTheBackendStopsFailsAsUnavailable) {
@@ -841,7 +810,7 @@ TEST_F(SipTransportTest, ConnectionsPastTheCeilingAreClosedAndUdpKeepsServing) {
   EXPECT_EQ(closed(), 61u);
   EXPECT_TRUE(eventually([&] { return plugin_->tcp_connections() == 20; }))
       << plugin_->tcp_connections() << " connections open";
-  EXPECT_TRUE(inner_->logger().contains("above sip.tcp_max_connections (20)")) << log_text();
+  EXPECT_TRUE(host_->logger().contains("above sip.tcp_max_connections (20)")) << log_text();
 
   std::string out;
   EXPECT_EQ(register_udp("bob", "bobpw", 5999, &out), 0) << out;

@@ -105,6 +105,24 @@ TEST(CelMapper, HoldAndTransferEventsWhenTheCoreSendsThem) {
             std::vector<std::string>{"UNHOLD"});
   EXPECT_EQ(types(m.map({"calls.channel.transferred", body("h-1", "h-1", "alice", "inbound", "up")}, 4)),
             std::vector<std::string>{"BLINDTRANSFER"});
+  auto attended = body("h-1", "h-1", "alice", "inbound", "up");
+  attended.insert(attended.size() - 1, R"(,"kind":"attended","target_channel":"h-9")");
+  auto rows = m.map({"calls.channel.transferred", attended}, 5);
+  ASSERT_EQ(types(rows), std::vector<std::string>{"ATTENDEDTRANSFER"});
+  EXPECT_EQ(rows[0].extra, R"({"target_channel":"h-9"})");
+}
+
+// The core's duration_ms counts from the answer: an answered channel's end
+// is answered_at_ms + duration_ms, whenever the event is delivered.
+TEST(CelMapper, EndTimeFromTheCoresDuration) {
+  auto m = lines_only();
+  (void)m.map({"calls.channel.created", body("d-1", "d-1", "alice", "inbound", "down")}, 1);
+  auto ended = body("d-1", "d-1", "alice", "inbound", "ended", "", 200);
+  auto at = ended.find("\"answered_at_ms\":0");
+  ended.replace(at, 18, "\"answered_at_ms\":1700000002000,\"duration_ms\":1500");
+  auto rows = m.map({"calls.channel.ended", ended}, 1800000000000);
+  ASSERT_EQ(types(rows), (std::vector<std::string>{"HANGUP", "CHAN_END", "LINKEDID_END"}));
+  for (auto& r : rows) EXPECT_EQ(r.eventtime_ms, 1700000003500) << r.eventtype;
 }
 
 }  // namespace

@@ -161,4 +161,46 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
   fs::remove(spool);
 }
 
+// The database refuses the inserts for a while (the table is renamed away):
+// the writer logs one line, keeps the rows and writes them once it can;
+// rows beyond the queue's bound are dropped, counted and logged, never
+// blocking push().
+TEST(CelWriter, AFailingDatabaseKeepsRowsUpToTheBoundAndRecovers) {
+  dialtone::testing::TestBus bus;
+  dialtone::testing::TestLogger log;
+  auto store = open(dialtone::testing::test_dsn(), bus, log);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->exec("ALTER TABLE cel RENAME TO cel_away"));
+  CelWriter w(*store, log, {.batch_size = 10, .batch_interval = std::chrono::milliseconds(50), .queue_size = 100,
+                            .spool = {}, .writer_key = "failing"});
+  ASSERT_TRUE(w.start());
+  for (int i = 0; i < 30; ++i) w.push({row("CHAN_START", "f" + std::to_string(i), "f", i + 1)});
+  for (int i = 0; i < 500 && !log.contains("cannot write"); ++i) usleep(20000);
+  ASSERT_TRUE(log.contains("cannot write")) << join(log);
+  // The failing batch (10 rows at most) is held apart; the queue takes 100
+  // more at most, whatever comes: the rest is dropped and counted.
+  for (int i = 30; i < 200; ++i) w.push({row("CHAN_START", "f" + std::to_string(i), "f", i + 1)});
+  const auto dropped = w.dropped();
+  EXPECT_GE(dropped, 90u);
+  EXPECT_LE(dropped, 100u);
+  ASSERT_TRUE(store->exec("ALTER TABLE cel_away RENAME TO cel"));
+  for (int i = 0; i < 500 && w.written() < 200 - dropped; ++i) usleep(20000);
+  EXPECT_EQ(w.written(), 200 - dropped);
+  w.stop();
+  EXPECT_TRUE(log.contains("writing CEL again")) << join(log);
+  std::uint64_t logged_drops = 0;  // one line per burst of drops
+  for (auto& l : log.lines())
+    if (auto at = l.find(" CEL row(s) dropped"); at != std::string::npos) {
+      auto from = l.rfind(' ', at - 1) + 1;
+      logged_drops += std::stoull(l.substr(from, at - from));
+    }
+  EXPECT_EQ(logged_drops, dropped) << join(log);
+  std::size_t errors = 0;
+  for (auto& l : log.lines()) errors += l.find("cannot write") != std::string::npos;
+  EXPECT_EQ(errors, 1u) << "one line per outage, not one per retry:\n" << join(log);
+  auto r = store->exec("SELECT count(*) AS n FROM cel");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get(0, "n"), std::to_string(200 - dropped));
+}
+
 }  // namespace

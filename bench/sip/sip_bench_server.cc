@@ -58,8 +58,16 @@ class BenchHost final : public dialtone::sdk::Host {
     (void)services_.provide<dialtone::sdk::CallCore>("", calls_);
     if (auto config = inner.services().find<dialtone::sdk::ConfigService>())
       (void)services_.provide<dialtone::sdk::ConfigService>("", config);
+    // The dialplan dials through this core (its `channel` functions replace
+    // the test host's), with `local` legs as in dialtoned.
+    if (auto s = calls_->export_lua(*inner.lua()); !s) throw std::runtime_error(s.error().message);
+    local_ = std::make_shared<dialtone::kernel::LocalDriver>(*calls_, *inner.lua(), log_);
+    (void)calls_->register_driver("local", local_);
   }
-  ~BenchHost() override { calls_->stop(); }
+  ~BenchHost() override {
+    calls_->unregister_driver("local");
+    calls_->stop();
+  }
   std::string_view plugin_id() const override { return inner_.plugin_id(); }
   dialtone::sdk::Logger& log() override { return log_; }
   dialtone::sdk::ServiceRegistry& services() override { return services_; }
@@ -77,6 +85,7 @@ class BenchHost final : public dialtone::sdk::Host {
   WarnLogger log_;
   dialtone::testing::TestServiceRegistry services_;
   std::shared_ptr<dialtone::kernel::CallCoreImpl> calls_;
+  std::shared_ptr<dialtone::kernel::LocalDriver> local_;
 };
 
 // A plugin .so driven through its exported entry points, as the kernel does.

@@ -19,6 +19,7 @@
 #include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::eventually;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipPluginTest;
 using dialtone::testing::SipTestHost;
@@ -93,12 +94,14 @@ class SipTest : public SipPluginTest {
     return client(file, {"-s", exten, "-au", "alice", "-ap", password, "-key", "user", "alice"}, out);
   }
 
-  static bool eventually(const std::function<bool()>& f) {
-    for (int i = 0; i < 200; ++i) {
-      if (f()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+  // bob answers on a SIPp phone running `uas`, alice calls 1002 running
+  // `uac`: both scenarios must end as written.
+  void alice_calls_bob(const std::string& uas, const std::string& uac) {
+    std::string out;
+    int port = callee(uas);
+    ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
+    EXPECT_EQ(call(uac, "1002", &out), 0) << out;
+    EXPECT_EQ(callee_.get(), 0) << callee_out_;
   }
 
   std::size_t stored_contacts(const std::string& aor) {
@@ -167,47 +170,27 @@ TEST_F(SipTest, LineCreatedInTheStoreRegistersRightAway) {
 }
 
 TEST_F(SipTest, CallAnsweredThenCallerHangsUp) {
-  std::string out;
-  int port = callee("uas_answer.xml");
-  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
-  EXPECT_EQ(call("uac_call_hangup.xml", "1002", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  ASSERT_NO_FATAL_FAILURE(alice_calls_bob("uas_answer.xml", "uac_call_hangup.xml"));
   EXPECT_TRUE(host_->test_bus().wait_for("sip.call.answered"));
   EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
 }
 
 TEST_F(SipTest, CallAnsweredThenCalleeHangsUp) {
-  std::string out;
-  int port = callee("uas_answer_hangup.xml");
-  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
-  EXPECT_EQ(call("uac_call_remote_hangup.xml", "1002", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  ASSERT_NO_FATAL_FAILURE(alice_calls_bob("uas_answer_hangup.xml", "uac_call_remote_hangup.xml"));
   EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
 }
 
 TEST_F(SipTest, CallerCancelsBeforeAnswer) {
-  std::string out;
-  int port = callee("uas_ring_cancel.xml");
-  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
-  EXPECT_EQ(call("uac_call_cancel.xml", "1002", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  ASSERT_NO_FATAL_FAILURE(alice_calls_bob("uas_ring_cancel.xml", "uac_call_cancel.xml"));
   EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
 }
 
 TEST_F(SipTest, BusyCalleeGives486) {
-  std::string out;
-  int port = callee("uas_busy.xml");
-  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
-  EXPECT_EQ(call("uac_call_486.xml", "1002", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  ASSERT_NO_FATAL_FAILURE(alice_calls_bob("uas_busy.xml", "uac_call_486.xml"));
 }
 
 TEST_F(SipTest, NoAnswerTimesOutWith480AndCancelsTheCallee) {
-  std::string out;
-  int port = callee("uas_ring_cancel.xml");
-  ASSERT_EQ(register_line("bob", "bobpw", port, &out), 0) << out;
-  EXPECT_EQ(call("uac_call_480.xml", "1002", &out), 0) << out;
-  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  ASSERT_NO_FATAL_FAILURE(alice_calls_bob("uas_ring_cancel.xml", "uac_call_480.xml"));
 }
 
 TEST_F(SipTest, UnknownExtensionGives404) {

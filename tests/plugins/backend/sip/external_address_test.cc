@@ -77,7 +77,7 @@ TEST(ExternalAddress, OnlyTheRelayAddressIsReplacedInTheSdp) {
 
 class ExternalAddressTest : public SipPluginTest {
  protected:
-  static void SetUpTestSuite() { make_host({{"alice", "1001"}}); }
+  static void SetUpTestSuite() { make_host({{"alice", "1001"}, {"bob", "1002"}}); }
   void start() {
     ASSERT_NO_FATAL_FAILURE(start_plugin({{"sip.external_signaling_address", "203.0.113.10:5099"},
                                           {"sip.external_media_address", "203.0.113.11"},
@@ -118,6 +118,32 @@ TEST_F(ExternalAddressTest, OutsideTrunkSeesTheExternalAddressesAndTheInsideCall
       << out;
   EXPECT_EQ(trunk.get(), 0) << trunk_out;
   host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
+}
+
+TEST_F(ExternalAddressTest, CallFromAnOutsideTrunkIsAnsweredWithTheExternalAddressesAndRingsTheInsidePhoneWithTheRealOnes) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
+  int trunk_port = free_port();
+  auto e = host_->sql("INSERT INTO confd_endpoints_sip (username, secret, type, host) "
+                      "VALUES ($1, '', 'peer', $2) RETURNING id",
+                      {"outside-in-" + std::to_string(trunk_port), "127.0.0.9:" + std::to_string(trunk_port)});
+  host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ('from-extern', $1::int)", {e});
+  auto incall = host_->sql(
+      "INSERT INTO confd_incalls (destination) VALUES (json_build_object('type', 'user', 'user_id', $1::int)) "
+      "RETURNING id", {user_ids_["bob"]});
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('70XX', 'from-extern') RETURNING id");
+  host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {incall, x});
+  ASSERT_NO_FATAL_FAILURE(start());  // trunks are read at start
+
+  Phone bob;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer_inside.xml"));
+  std::string out;
+  EXPECT_EQ(run_sipp({target_, "-sf", scenario("trunk_call_outside.xml"), "-s", "7012", "-i", "127.0.0.9", "-mi",
+                      "127.0.0.9", "-p", std::to_string(trunk_port), "-m", "1", "-timeout", "25s",
+                      "-timeout_error"},
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
 }
 
 }  // namespace

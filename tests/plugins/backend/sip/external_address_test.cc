@@ -120,6 +120,27 @@ TEST_F(ExternalAddressTest, OutsideTrunkSeesTheExternalAddressesAndTheInsideCall
   host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
 }
 
+TEST_F(ExternalAddressTest, ReInvitesRelayedToAnOutsideTrunkNameTheExternalAddresses) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  int trunk_port = free_port();
+  auto route = add_outside_trunk(trunk_port);
+  std::string trunk_out;
+  auto trunk = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("uas_hold_outside.xml"), "-i", "127.0.0.9", "-mi", "127.0.0.9", "-p",
+                     std::to_string(trunk_port), "-m", "1", "-timeout", "25s", "-timeout_error"},
+                    &trunk_out);
+  });
+  ASSERT_TRUE(dialtone::testing::wait_udp_bound(trunk_port));
+  std::string out;
+  EXPECT_EQ(client("uac_call_hold.xml", {"-s", "0123456789", "-au", "alice", "-ap", "alicepw", "-key", "user",
+                                         "alice"},
+                   &out),
+            0)
+      << out;
+  EXPECT_EQ(trunk.get(), 0) << trunk_out;
+  host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
+}
+
 TEST_F(ExternalAddressTest, CallFromAnOutsideTrunkIsAnsweredWithTheExternalAddressesAndRingsTheInsidePhoneWithTheRealOnes) {
   host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
   int trunk_port = free_port();

@@ -39,31 +39,31 @@ const sdk::OptionSpec kOptions[] = {
     {"sip.max_pending", OptionType::integer, "1000",
      "new INVITEs and REGISTERs waiting for credentials or the dialplan (plus work queued for "
      "the SIP thread) at most; past it new ones get 503 with Retry-After while calls in "
-     "progress go on (0: no bound)", sdk::kNone, nullptr, 0, 1000000},
+     "progress go on (0: no bound)", sdk::kReloadable, nullptr, 0, 1000000},
     {"sip.retry_after", OptionType::duration, "5s",
-     "Retry-After sent with the 503 of overload (whole seconds)"},
+     "Retry-After sent with the 503 of overload (whole seconds)", sdk::kReloadable},
     {"sip.realm", OptionType::string, "dialtone", "digest authentication realm"},
     {"registrar.expires_min", OptionType::integer, "60",
-     "shortest registration accepted (shorter gets 423 Interval Too Brief)", sdk::kNone, nullptr,
+     "shortest registration accepted (shorter gets 423 Interval Too Brief)", sdk::kReloadable, nullptr,
      1, 86400},
     {"registrar.expires_max", OptionType::integer, "3600", "longest registration granted",
-     sdk::kNone, nullptr, 1, 604800},
+     sdk::kReloadable, nullptr, 1, 604800},
     {"registrar.expires_default", OptionType::integer, "3600",
-     "registration length when the phone asks for none", sdk::kNone, nullptr, 1, 604800},
+     "registration length when the phone asks for none", sdk::kReloadable, nullptr, 1, 604800},
     {"auth.nonce_lifetime", OptionType::duration, "300s",
      "age after which a nonce is stale and the phone is challenged again"},
     {"auth.algorithms", OptionType::list, "MD5",
      "digest algorithms offered to phones, preferred first: MD5, SHA-256 or \"SHA-256, MD5\" "
-     "(one challenge each; answers with another algorithm are challenged again)"},
+     "(one challenge each; answers with another algorithm are challenged again)", sdk::kReloadable},
     {"auth.ban_failures", OptionType::integer, "5",
      "authentication failures from one address that ban it (0: never ban)", sdk::kNone, nullptr, 0,
      1000000},
     {"auth.ban_window", OptionType::duration, "60s", "period in which failures are counted"},
     {"auth.ban_time", OptionType::duration, "10m", "how long a banned address gets 403"},
     {"auth.credential_cache", OptionType::duration, "5m",
-     "how long line credentials are kept in memory (a change in the configuration clears them)"},
+     "how long line credentials are kept in memory (a change in the configuration clears them)", sdk::kReloadable},
     {"dialplan.function", OptionType::string, "route_call",
-     "global Lua function called for each incoming call"},
+     "global Lua function called for each incoming call", sdk::kReloadable},
     {"sip.node", OptionType::string, "", "name of this node in the location table (default: host name)"},
     {"rtp.bind", OptionType::string, "127.0.0.1",
      "address the RTP relay binds and writes in SDP (0.0.0.0: all, SDP gets the sip.listen host)"},
@@ -77,20 +77,20 @@ const sdk::OptionSpec kOptions[] = {
      "how long a latched RTP source must be silent before another source takes over"},
     {"media.direct_media", OptionType::boolean, "false",
      "default for lines without direct_media in their options: true sends SDP through unchanged "
-     "(media flows phone to phone), false anchors RTP on the relay"},
+     "(media flows phone to phone), false anchors RTP on the relay", sdk::kReloadable},
     {"qualify.interval", OptionType::duration, "60s",
      "how often each registered contact is sent OPTIONS (0: never); one that stops answering "
      "is unreachable and not rung"},
     {"qualify.timeout", OptionType::duration, "3s",
      "how long an OPTIONS may stay unanswered before the contact is unreachable"},
     {"notify.timeout", OptionType::duration, "8s",
-     "how long a phone may take to answer a check-sync NOTIFY (provisioning synchronize)"},
+     "how long a phone may take to answer a check-sync NOTIFY (provisioning synchronize)", sdk::kReloadable},
     {"media.codecs", OptionType::list, "pcmu,pcma,g722,telephone-event",
-     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, telephone-event"},
+     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, telephone-event", sdk::kReloadable},
     {"session_timers.min_se", OptionType::integer, "90",
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",
-     sdk::kNone, nullptr, 1, 86400},
+     sdk::kReloadable, nullptr, 1, 86400},
     {"sip.resolv_conf", OptionType::path, "",
      "resolv.conf used to look up trunk hosts given by name (empty: /etc/resolv.conf); a "
      "\"port N\" line sets the DNS server's port"},
@@ -100,7 +100,7 @@ const sdk::OptionSpec kOptions[] = {
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
      "to callers that only support it (supported)",
-     sdk::kNone, "required|supported"},
+     sdk::kReloadable, "required|supported"},
     {}};
 
 namespace {
@@ -650,7 +650,7 @@ void SipPlugin::route_call(const CallInfo& call, std::function<void(RouteDecisio
   t->fields["vars"] = vars;
   sdk::Logger* log = &host_.log();
   std::string id = call.id;
-  lua->call(dialplan_function_, {t}, [done, log, id](sdk::Result<sdk::LuaValues> r) {
+  lua->call(dialplan_function(), {t}, [done, log, id](sdk::Result<sdk::LuaValues> r) {
     done(decision_from(r, *log, id));
   });
 }

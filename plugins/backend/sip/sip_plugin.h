@@ -40,6 +40,11 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   ~SipPlugin() override;
 
   sdk::Status configure(const sdk::Options& options) override;
+  // The options marked kReloadable apply to what comes next (registrations,
+  // new calls, challenges); calls in progress keep what they started with.
+  // The kernel reports the others as needing a restart.
+  bool supports_reload() const override { return true; }
+  sdk::Status reload(const sdk::Options& options) override;
   sdk::Status start() override;
   void stop() override;
 
@@ -101,7 +106,12 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
 
   sdk::Host& host_;
   SipConfig config_;
-  std::string dialplan_function_ = "route_call";
+  std::string dialplan_function_ = "route_call";  // under reload_mutex_ once started
+  mutable std::mutex reload_mutex_;
+  std::string dialplan_function() const {
+    std::lock_guard<std::mutex> lock(reload_mutex_);
+    return dialplan_function_;
+  }
   std::string node_;
   std::mutex stack_mutex_;  // stack_ is read by Lua host functions
   std::unique_ptr<SipStack> stack_;

@@ -83,6 +83,25 @@ int SipStack::tls_port() const { return impl_->tls_bound_port; }
 
 std::size_t SipStack::tcp_connections() const { return impl_->tcp_open; }
 
+void SipStack::reconfigure(const SipConfig& c) {
+  auto impl = impl_;
+  impl->inbox->post([impl, c] {
+    auto& cfg = impl->cfg;
+    cfg.max_pending = c.max_pending;
+    cfg.retry_after = c.retry_after;
+    cfg.expires_min = c.expires_min;
+    cfg.expires_max = c.expires_max;
+    cfg.expires_default = c.expires_default;
+    cfg.auth_algorithms = c.auth_algorithms;
+    cfg.credential_cache = c.credential_cache;
+    cfg.notify_timeout = c.notify_timeout;
+    cfg.session_min_se = c.session_min_se;
+    cfg.rel100_when_supported = c.rel100_when_supported;
+    cfg.media.direct_media = c.media.direct_media;
+    cfg.media.codecs = c.media.codecs;
+  });
+}
+
 void SipStack::invalidate_credentials() {
   auto impl = impl_;
   impl->inbox->post([impl] {

@@ -250,6 +250,10 @@ class SipStack {
   std::size_t tcp_connections() const;
   // Drops cached credentials (a line changed in the store).
   void invalidate_credentials();
+  // Takes the reloadable settings of `config` (limits, registrar expiries,
+  // digest algorithms, caches, session timers, PRACK, media defaults) for
+  // what comes next; the rest stays as started.
+  void reconfigure(const SipConfig& config);
   // Number of registered contacts of `aor` (thread-safe snapshot).
   std::size_t contact_count(const std::string& aor) const;
   std::size_t active_calls() const;

@@ -1,17 +1,8 @@
-// records.purge: CEL and call logs older than `purge.days_to_keep` days
-// removed every night at `purge.time` (local time), in batches of
-// `purge.batch_size` rows, on a thread of its own (docs/admin/purge.md).
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <ctime>
-#include <mutex>
-#include <regex>
-#include <thread>
+#include "plugins/records/purge/purge_plugin.h"
 
-#include <dialtone/host.h>
-#include <dialtone/plugin.h>
-#include <dialtone/store.h>
+#include <chrono>
+#include <ctime>
+#include <regex>
 
 #include "plugins/records/purge/purger.h"
 
@@ -37,72 +28,59 @@ std::chrono::system_clock::time_point next_at(int hour, int minute) {
   return at;
 }
 
-class PurgePlugin final : public sdk::Plugin {
- public:
-  explicit PurgePlugin(sdk::Host& host) : host_(host) {}
+}  // namespace
 
-  sdk::Status configure(const sdk::Options& o) override {
-    days_ = static_cast<int>(o.get_int("purge.days_to_keep", 365));
-    batch_ = o.get_int("purge.batch_size", 10000);
-    std::smatch m;
-    std::string at = o.get("purge.time", "03:00");
-    static const std::regex hhmm(R"(^([01]?\d|2[0-3]):([0-5]\d)$)");
-    if (!std::regex_match(at, m, hhmm))
-      return sdk::Error::invalid("purge.time = \"" + at + "\" is not a time of day; write it HH:MM, e.g. 03:00");
-    hour_ = std::stoi(m[1]);
-    minute_ = std::stoi(m[2]);
-    return {};
+sdk::Status PurgePlugin::configure(const sdk::Options& o) {
+  days_ = static_cast<int>(o.get_int("purge.days_to_keep", 365));
+  batch_ = o.get_int("purge.batch_size", 10000);
+  std::smatch m;
+  std::string at = o.get("purge.time", "03:00");
+  static const std::regex hhmm(R"(^([01]?\d|2[0-3]):([0-5]\d)$)");
+  if (!std::regex_match(at, m, hhmm))
+    return sdk::Error::invalid("purge.time = \"" + at + "\" is not a time of day; write it HH:MM, e.g. 03:00");
+  hour_ = std::stoi(m[1]);
+  minute_ = std::stoi(m[2]);
+  return {};
+}
+
+sdk::Status PurgePlugin::start() {
+  store_ = host_.store();
+  if (!store_) return sdk::Error::unavailable("records.purge needs the database; set store.dsn in conf.d");
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void PurgePlugin::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
   }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
 
-  sdk::Status start() override {
-    store_ = host_.store();
-    if (!store_) return sdk::Error::unavailable("records.purge needs the database; set store.dsn in conf.d");
-    stop_ = false;
-    thread_ = std::thread([this] { run(); });
-    return {};
-  }
-
-  void stop() override {
+void PurgePlugin::run() {
+  for (;;) {
+    auto at = next_at(hour_, minute_);
     {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
+      std::unique_lock lock(mutex_);
+      if (cv_.wait_until(lock, at, [this] { return stop_.load(); })) return;
     }
-    cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void run() {
-    for (;;) {
-      auto at = next_at(hour_, minute_);
-      {
-        std::unique_lock lock(mutex_);
-        if (cv_.wait_until(lock, at, [this] { return stop_.load(); })) return;
-      }
-      RecordsPurger purger(*store_, kPurgedTables);
-      auto r = purger.purge(days_, batch_, stop_);
-      if (!r) {
-        host_.log().error("records.purge: purge failed, retried next night: " + r.error().message);
-        continue;
-      }
-      for (auto& t : r->tables)
-        host_.log().info("records.purge: " + std::to_string(t.deleted) + " " + t.table + " row(s) older than " +
-                         std::to_string(days_) + " day(s) removed in " + std::to_string(t.batches) + " batch(es)");
-      if (r->interrupted) host_.log().info("records.purge: stopped before the end; the rest goes next night");
+    RecordsPurger purger(*store_, kPurgedTables);
+    auto r = purger.purge(days_, batch_, stop_);
+    if (!r) {
+      host_.log().error("records.purge: purge failed, retried next night: " + r.error().message);
+      continue;
     }
+    for (auto& t : r->tables)
+      host_.log().info("records.purge: " + std::to_string(t.deleted) + " " + t.table + " row(s) older than " +
+                       std::to_string(days_) + " day(s) removed in " + std::to_string(t.batches) + " batch(es)");
+    if (r->interrupted) host_.log().info("records.purge: stopped before the end; the rest goes next night");
   }
+}
 
-  sdk::Host& host_;
-  sdk::Store* store_ = nullptr;
-  int days_ = 365, hour_ = 3, minute_ = 0;
-  std::int64_t batch_ = 10000;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-constexpr sdk::OptionSpec kOptions[] = {
+constexpr sdk::OptionSpec kPurgeOptions[] = {
     {"purge.days_to_keep", sdk::OptionType::integer, "365",
      "CEL and call logs older than this many days are removed (0 removes them all, as XiVO)", sdk::kNone, nullptr,
      0},
@@ -111,9 +89,8 @@ constexpr sdk::OptionSpec kOptions[] = {
      100, 1000000},
     {}};
 
-}  // namespace
 }  // namespace dialtone::plugins::records
 
 DIALTONE_PLUGIN(dialtone::plugins::records::PurgePlugin, "records.purge", "records", "1.0.0",
                 "nightly removal of old CEL and call logs, in bounded batches", "", "records.cel,records.call_logs",
-                dialtone::plugins::records::kOptions)
+                dialtone::plugins::records::kPurgeOptions)

@@ -4,7 +4,11 @@
 // order, the next target when the first refuses; incoming calls from a named
 // trunk are recognized by its resolved address, and follow the record when
 // it moves.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,6 +142,43 @@ TEST_F(DnsTest, OutgoingCallFollowsNaptrAndSrvToTheNextTargetWhenTheFirstRefuses
             0)
       << out;
   EXPECT_EQ(provider.get(), 0) << live_out;
+  expect_idle();
+}
+
+TEST_F(DnsTest, OutgoingCallGoesToTheSrvTargetOfLowestPriorityFirst) {
+  int first = free_port();   // priority 10, answers
+  int second = free_port();  // priority 20 on 127.0.0.8: must get nothing
+  Dnsmasq dns({"--srv-host=_sip._udp.provider.test,sip2.provider.test," + std::to_string(second) + ",20,0",
+               "--srv-host=_sip._udp.provider.test,sip1.provider.test," + std::to_string(first) + ",10,0",
+               "--host-record=sip1.provider.test,127.0.0.7", "--host-record=sip2.provider.test,127.0.0.8"});
+  ASSERT_TRUE(dns.ready()) << "dnsmasq did not start";
+  int sink = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(second));
+  ::inet_pton(AF_INET, "127.0.0.8", &a.sin_addr);
+  ASSERT_EQ(::bind(sink, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto trunk = add_trunk("provider", "provider.test", "default");
+  auto route = host_->sql(
+      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('by-name', 1, "
+      "'[{\"pattern\":\"0XXXXXXXXX\"}]') RETURNING id");
+  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {route, trunk});
+  ASSERT_NO_FATAL_FAILURE(start(dns));
+  std::string first_out, out;
+  auto provider = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("uas_answer.xml"), "-i", "127.0.0.7", "-mi", "127.0.0.7", "-p",
+                     std::to_string(first), "-m", "1", "-timeout", "25s", "-timeout_error"},
+                    &first_out);
+  });
+  ASSERT_TRUE(wait_udp_bound(first));
+  EXPECT_EQ(client("uac_call_hangup.xml",
+                   {"-s", "0123456789", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"}, &out),
+            0)
+      << out;
+  EXPECT_EQ(provider.get(), 0) << first_out;
+  pollfd p{sink, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "the priority 20 target got a request";
+  ::close(sink);
   expect_idle();
 }
 

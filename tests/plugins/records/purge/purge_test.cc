@@ -2,15 +2,15 @@
 // SQL, 600,000 of them older than the limit; the purge removes exactly those,
 // never more than one batch per statement, and keeps the recent rows and the
 // recent call logs. No timing is asserted: the batch counts show the bound.
+#include <dialtone/testing/fake_host.h>
 #include <gtest/gtest.h>
 
 #include "kernel/store/pg_store.h"
 #include "plugins/records/call_logs/call_log_schema.h"
 #include "plugins/records/cel/cel_writer.h"
+#include "plugins/records/purge/purge_plugin.h"
 #include "plugins/records/purge/purger.h"
 #include "tests/support/pg_fixture.h"
-#include "tests/support/test_bus.h"
-#include "tests/support/test_logger.h"
 
 namespace {
 
@@ -20,7 +20,7 @@ using dialtone::plugins::records::RecordsPurger;
 class Purge : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, bus_, log_);
+    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host_.bus(), host_.log());
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     ASSERT_TRUE(store_->migrate("records.cel", dialtone::plugins::records::cel_migrations()));
@@ -31,8 +31,7 @@ class Purge : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return r && !r->rows.empty() ? r->rows[0][0].value_or("") : "";
   }
-  dialtone::testing::TestBus bus_;
-  dialtone::testing::TestLogger log_;
+  dialtone::testing::FakeHost host_{"records.purge"};
   std::unique_ptr<dialtone::kernel::PgStore> store_;
 };
 
@@ -90,6 +89,31 @@ TEST_F(Purge, ZeroDaysRemovesEverythingAndAStopIsHonoured) {
   EXPECT_EQ(all->tables[0].deleted, 1000u);
   EXPECT_EQ(all->tables[0].batches, 11u);
   EXPECT_EQ(one("SELECT count(*) FROM cel"), "0");
+}
+
+// The plugin: a time of day it cannot read is refused with the value and
+// the form expected; a valid one starts the nightly thread, which stop() ends
+// at once (it waits for the night, not for a timer to fire).
+TEST(PurgePlugin, BadTimeIsRefusedAndStopEndsTheWait) {
+  dialtone::testing::FakeHost host("records.purge");
+  auto store = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host.bus(), host.log());
+  ASSERT_TRUE(store) << store.error().message;
+  host.set_store(store->get());
+  {
+    dialtone::testing::PluginHarness<dialtone::plugins::records::PurgePlugin> bad(
+        host, dialtone::plugins::records::kPurgeOptions);
+    auto s = bad.run({{"purge.time", "25:00"}});
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("purge.time = \"25:00\""), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("HH:MM"), std::string::npos) << s.error().message;
+  }
+  {
+    dialtone::testing::PluginHarness<dialtone::plugins::records::PurgePlugin> good(
+        host, dialtone::plugins::records::kPurgeOptions);
+    ASSERT_TRUE(good.run({{"purge.time", "04:30"}, {"purge.days_to_keep", "30"}}));
+    EXPECT_TRUE(good.stop());
+  }
+  (*store)->close();
 }
 
 }  // namespace

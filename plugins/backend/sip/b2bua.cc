@@ -251,15 +251,21 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
       nta_leg_tag(br->leg, nullptr);
       tport_t* via = line ? connection_for(target, uri) : nullptr;
       std::string hop = line ? nat_next_hop(*br, target, uri) : std::string();
+      // Behind NAT, an outside peer is told the external addresses.
+      std::string peer = host_of_uri(hop.empty() ? uri : hop);
+      std::string sdp = sdp_toward(c->sdp, peer);
+      std::string user_via = via_toward(peer, hop.empty() ? uri : hop);
       br->orq = nta_outgoing_tcreate(
           br->leg, &Impl::on_b_response, br, hop.empty() ? nullptr : URL_STRING_MAKE(hop.c_str()),
           SIP_METHOD_INVITE,
-          URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)), SIPTAG_CONTACT(contact),
+          URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)),
+          SIPTAG_CONTACT(contact_toward(peer)), TAG_IF(!user_via.empty(), NTATAG_USER_VIA(1)),
+          TAG_IF(!user_via.empty(), SIPTAG_VIA_STR(user_via.c_str())),
           SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
           SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
           TAG_IF(!extra.empty(), SIPTAG_HEADER_STR(extra.c_str())),
           TAG_IF(!c->content_type.empty(), SIPTAG_CONTENT_TYPE_STR(c->content_type.c_str())),
-          TAG_IF(!c->sdp.empty(), SIPTAG_PAYLOAD_STR(c->sdp.c_str())), TAG_END());
+          TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
       if (!br->orq) {
         nta_leg_destroy(br->leg);
         continue;
@@ -376,11 +382,11 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
         // or if sofia cannot, the plain reply below.
         if (!c.a_rel100 ||
             !nta_reliable_treply(
-                c.a_irq, nullptr, nullptr, status, phrase, SIPTAG_CONTACT(self->contact),
+                c.a_irq, nullptr, nullptr, status, phrase, SIPTAG_CONTACT(self->contact_toward(self->caller_peer(c))),
                 TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
                 TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END()))
         nta_incoming_treply(
-            c.a_irq, status, phrase, SIPTAG_CONTACT(self->contact),
+            c.a_irq, status, phrase, SIPTAG_CONTACT(self->contact_toward(self->caller_peer(c))),
             TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
             TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
         if (!c.relayed_ringing) self->backend.call_event(c.id, "ringing", status);
@@ -435,7 +441,7 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       bool has_sdp = body && !body->empty();
       std::string timer = self->timer_headers(c.a_timer);
       nta_incoming_treply(
-          c.a_irq, SIP_200_OK, SIPTAG_CONTACT(self->contact),
+          c.a_irq, SIP_200_OK, SIPTAG_CONTACT(self->contact_toward(self->caller_peer(c))),
           SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),
           TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
           TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
@@ -505,7 +511,7 @@ void SipStack::Impl::send_ack(Branch& br, const std::string& sdp) {
 std::optional<std::string> SipStack::Impl::sdp_from_b(Call& c, const sip_t* sip) {
   std::string text(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
   auto r = c.sdp.empty() ? c.media->offer(MediaLeg::b, text) : c.media->answer(MediaLeg::b, text);
-  if (r) return *r;
+  if (r) return sdp_toward(*r, caller_peer(c));
   log.warn("sip: call " + c.id + ": SDP from the callee not relayed: " + r.error().message);
   return std::nullopt;
 }

@@ -97,6 +97,18 @@ const sdk::OptionSpec kOptions[] = {
     {"sip.force_rport", OptionType::boolean, "true",
      "answer requests over UDP at the port they came from even when their Via has no rport "
      "(phones behind NAT that do not ask for it, RFC 3581); false: only when asked"},
+    {"sip.external_signaling_address", OptionType::string, "",
+     "Dialtone behind NAT: public host[:port] (port: sip.listen's) the NAT forwards to "
+     "Dialtone, written in Via and Contact toward peers outside sip.local_net (empty: none)"},
+    {"sip.external_tls_port", OptionType::integer, "0",
+     "public port forwarded to sip.tls_port, written in Via toward outside peers over TLS "
+     "(0: sip.tls_port)", sdk::kNone, nullptr, 0, 65535},
+    {"sip.external_media_address", OptionType::string, "",
+     "public IP address written in the SDP of relayed media toward peers outside "
+     "sip.local_net (empty: sip.external_signaling_address's host)"},
+    {"sip.local_net", OptionType::subnets, "",
+     "networks reached without the NAT (e.g. 192.168.0.0/16, 10.0.0.0/8): peers there see the "
+     "real addresses; required with an external address"},
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
      "to callers that only support it (supported)",
@@ -325,6 +337,12 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
   c.force_rport = o.get_bool("sip.force_rport", true);
   c.resolv_conf = o.get("sip.resolv_conf");
+  auto external = parse_external_address(
+      o.get("sip.external_signaling_address"), static_cast<int>(o.get_int("sip.external_tls_port", 0)),
+      o.get("sip.external_media_address"),
+      o.has("sip.local_net") ? o.get_list("sip.local_net") : std::vector<std::string>{});
+  if (!external) return external.error();
+  c.external = *external;
   return c;
 }
 

@@ -17,6 +17,7 @@
 
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/nat.h"
+#include "plugins/backend/sip/external_address.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/rtp_relay.h"
 #include "plugins/backend/sip/trunk_auth.h"
@@ -49,6 +50,8 @@ struct SipConfig {
   std::chrono::seconds credential_cache{300};
   std::string user_agent = "Dialtone";
   MediaConfig media;  // RTP relay, codecs, direct media default
+  // Dialtone behind NAT: public addresses and the local networks.
+  ExternalAddress external;
   // OPTIONS qualify of registered contacts (0: off) and how long a probe
   // may stay unanswered before the contact is unreachable.
   std::chrono::milliseconds qualify_interval{60000};

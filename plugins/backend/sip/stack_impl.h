@@ -669,6 +669,24 @@ struct SipStack::Impl {
                                                 const sip_record_route_t* rr,
                                                 const std::string& received);
 
+  // ---- Dialtone behind NAT (outside_peers.cc) ------------------------------
+  // Toward a peer outside sip.local_net, the external addresses replace the
+  // real ones in Via, Contact and anchored SDP; inside peers see the real
+  // ones. `peer` is an IP or a host name (host_of_uri).
+
+  // The host of a SIP URI or next hop ("sip:1001@10.0.0.5:5060;transport=tcp").
+  static std::string host_of_uri(const std::string& uri);
+  bool outside(const std::string& peer) const { return cfg.external.outside(peer); }
+  // The Contact of Dialtone as `peer` must see it.
+  const sip_contact_t* contact_toward(const std::string& peer);
+  // Anchored SDP as `peer` must see it.
+  std::string sdp_toward(const std::string& sdp, const std::string& peer) const;
+  // The Via for a request to `peer` over `uri`'s transport; empty: sofia's own.
+  std::string via_toward(const std::string& peer, const std::string& uri);
+  // Where the caller of `c` sent its INVITE from (empty once answered).
+  std::string caller_peer(const Call& c) const;
+  sip_contact_t* external_contact = nullptr;
+
   // ---- trunk hosts by name (dns_resolver.cc) ------------------------------
   // Requests to a trunk named by host name are resolved by sofia's own
   // RFC 3263 resolver (NAPTR, SRV in priority and weight order with failover

@@ -160,6 +160,7 @@ class Provd final : public sdk::ProvisioningService {
   sdk::Status ensure_default_configs();
   void mount_phone_routes();
   void mount_rest_routes();
+  void open_to_loopback(sdk::Route& route);
   void schedule_template_check();
   void watch_confd();
   void unwatch_confd();

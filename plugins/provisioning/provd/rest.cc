@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <dialtone/auth.h>
 #include <dialtone/services.h>
 
 #include "plugins/provisioning/provd/json_util.h"
@@ -198,6 +199,8 @@ void write_config(Writer& w, const Provd::Config& c) {
   w.EndObject();
 }
 
+bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
+
 std::string id_from(const std::string& body) {
   rapidjson::Document doc;
   doc.Parse(body.c_str());
@@ -226,6 +229,30 @@ void Provd::mount_phone_routes() {
     auto s = http_->mount("provd_phones", std::move(route));
     if (!s) host_.log().error("provd: cannot mount " + std::string(path) + ": " + s.error().message);
   }
+}
+
+// XiVO's DHCP server hook pushes leases to provd from the PBX itself with no
+// token (xivo-provd's REST API had none). That one route stays open to callers
+// on the loopback address; any other caller needs the token and ACL as before,
+// checked here because the kernel checks only routes mounted with a token.
+void Provd::open_to_loopback(sdk::Route& route) {
+  route.auth = sdk::RouteAuth::none;
+  route.handler = [this, acl = route.acl, inner = std::move(route.handler)](const sdk::HttpRequest& r) {
+    if (is_loopback(r.remote_address)) return inner(r);
+    auto token = r.header("x-auth-token");
+    if (token.empty())
+      return sdk::HttpResponse::error(401, {"Unauthorized: missing X-Auth-Token header (only callers on the "
+                                            "loopback address may omit it)"});
+    auto auth = host_.services().find<sdk::Auth>();
+    if (!auth) return sdk::HttpResponse::error(503, {"Authentication service is not available"});
+    auto checked = auth->check(token, acl);
+    if (!checked) {
+      if (checked.error().code == sdk::ErrorCode::forbidden)
+        return sdk::HttpResponse::error(403, {"Forbidden: the token does not grant " + acl});
+      return sdk::HttpResponse::error(401, {"Unauthorized: invalid or expired token"});
+    }
+    return inner(r);
+  };
 }
 
 void Provd::mount_rest_routes() {
@@ -282,6 +309,7 @@ void Provd::mount_rest_routes() {
     route.acl = r.acl;
     route.summary = r.summary;
     route.handler = r.h;
+    if (route.path == "/provd/dev_mgr/dhcpinfo") open_to_loopback(route);
     auto s = http_->mount("provd", std::move(route));
     if (!s) host_.log().error("provd: cannot mount " + std::string(r.path) + ": " + s.error().message);
   }

@@ -6,6 +6,10 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,6 +107,21 @@ std::optional<std::string> tftp_get(int port, const std::string& file, const fs:
   return ss.str();
 }
 
+// An IPv4 address of this host other than 127.x, to be a non-loopback client.
+std::string first_non_loopback_ipv4() {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return {};
+  std::string found;
+  for (auto* i = all; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK)) continue;
+    char buf[INET_ADDRSTRLEN];
+    auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf)) found = buf;
+  }
+  freeifaddrs(all);
+  return found;
+}
+
 class ThrowingVendor final : public sdk::ProvisioningVendor {
  public:
   std::string_view id() const override { return "provisioning.broken"; }
@@ -132,8 +151,12 @@ class ProvdTest : public ::testing::Test {
     ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("polycom", std::make_shared<DescribedVendor>(polycom_description())));
     ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("null", std::make_shared<DescribedVendor>(null_description())));
     http_ = std::make_unique<kernel::HttpServerImpl>(
-        std::vector<kernel::ListenerConfig>{{.name = "provd"}, {.name = "provd_phones"}}, host_.log());
+        // "provd" on every interface so that a test can reach it from a
+        // non-loopback address of this host.
+        std::vector<kernel::ListenerConfig>{{.name = "provd", .host = "0.0.0.0"}, {.name = "provd_phones"}},
+        host_.log());
     http_->set_auth(&auth_);
+    ASSERT_TRUE(host_.services().provide<sdk::Auth>("kernel", std::shared_ptr<sdk::Auth>(&auth_, [](sdk::Auth*) {})));
     start_provd();
   }
 
@@ -501,6 +524,54 @@ TEST_F(ProvdTest, DhcpCommitAddsTheDeviceWithItsVendorAndTheFilesFollow) {
   EXPECT_EQ(provd_->devices()[0].ip, "");
 }
 
+// XiVO's dhcpd hook and tools on the PBX push leases with no token (xivo-provd's
+// REST API had none); Dialtone leaves only that route open, and only to the
+// loopback address: the rest of the management API still needs a token.
+TEST_F(ProvdTest, DhcpInfoFromLoopbackNeedsNoTokenTheRestOfTheApiDoes) {
+  const std::string lease =
+      R"({"dhcp_info": {"op": "commit", "ip": "10.0.0.77", "mac": "00:15:65:dd:00:07",
+          "options": ["06079.65.61.6c.69.6e.6b"]}})";
+  auto r = http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", lease);
+  ASSERT_EQ(r.status, 204) << r.body;
+  ASSERT_EQ(provd_->devices().size(), 1u);
+  EXPECT_EQ(provd_->devices()[0].ip, "10.0.0.77");
+  EXPECT_EQ(provd_->devices()[0].vendor, "Yealink");
+
+  // Management routes stay closed without a token, as xivo-provd-client sends none.
+  for (auto [method, path] : {std::pair{"GET", "/provd/dev_mgr/devices"}, {"GET", "/provd"},
+                              {"GET", "/provd/cfg_mgr/configs"}, {"POST", "/provd/dev_mgr/reconfigure"}}) {
+    auto m = http(rest(), method, path, "", std::string(method) == "POST" ? R"({"id": "x"})" : "");
+    EXPECT_EQ(m.status, 401) << path << " " << m.body;
+  }
+
+  // From a non-loopback address of this host, dhcpinfo needs the token too.
+  std::string other = first_non_loopback_ipv4();
+  ASSERT_FALSE(other.empty()) << "the test host has no non-loopback IPv4 address";
+  auto remote = [&](const std::string& token) {
+    Poco::Net::HTTPClientSession s(other, static_cast<Poco::UInt16>(rest()));
+    s.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest req("POST", "/provd/dev_mgr/dhcpinfo", Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty()) req.set("X-Auth-Token", token);
+    const std::string body =
+        R"({"dhcp_info": {"op": "commit", "ip": "10.0.0.88", "mac": "00:15:65:dd:00:07"}})";
+    req.setContentType("application/vnd.proformatique.provd+json");
+    req.setContentLength(static_cast<std::streamsize>(body.size()));
+    s.sendRequest(req) << body;
+    Poco::Net::HTTPResponse resp;
+    std::string out;
+    Poco::StreamCopier::copyToString(s.receiveResponse(resp), out);
+    return std::pair{static_cast<int>(resp.getStatus()), out};
+  };
+  auto refused = remote("");
+  EXPECT_EQ(refused.first, 401) << refused.second;
+  EXPECT_NE(refused.second.find("loopback"), std::string::npos) << refused.second;
+  EXPECT_EQ(remote("wrong").first, 401);
+  EXPECT_EQ(provd_->devices()[0].ip, "10.0.0.77");  // nothing changed
+  auto ok = remote("tok");
+  EXPECT_EQ(ok.first, 204) << ok.second;
+  EXPECT_EQ(provd_->devices()[0].ip, "10.0.0.88");
+}
+
 TEST_F(ProvdTest, DhcpUnknownVendorThenPhoneRequestTakesThePlugin) {
   // Option 77 (user class) "SomePhone": no vendor plugin claims it.
   ASSERT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "",
@@ -531,7 +602,10 @@ TEST_F(ProvdTest, DhcpBadInputNamesTheField) {
   EXPECT_NE(r.body.find("option '60yealink'"), std::string::npos) << r.body;
   EXPECT_EQ(post("{}").status, 400);
   EXPECT_TRUE(provd_->devices().empty());
-  EXPECT_EQ(http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", R"({"dhcp_info": {}})", "").status, 401);
+  // Without a token from loopback (the DHCP hook), bad input is named all the same.
+  r = http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", R"({"dhcp_info": {"op": "commit"}})", "");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("ip '' must be an IPv4 address"), std::string::npos) << r.body;
 }
 
 // plugins/provisioning/provd/api.yml, served without a token on the real

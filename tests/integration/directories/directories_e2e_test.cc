@@ -167,6 +167,51 @@ TEST_F(DirectoriesE2E, A_HeadersAndReverse) {
   EXPECT_TRUE(json_string(none.body, "/display").empty()) << none.body;
 }
 
+// xivo-dird's import: comma CSV with a header line and RFC 4180 quoting, sent
+// as text/csv; every good line is created, the others come back with their
+// line. The web interface's '|' file stays accepted, all or nothing.
+TEST_F(DirectoriesE2E, A_PhonebookImportTakesXivoDirdCommaCsvAndTheWebInterfacePipeFile) {
+  auto h = headers();
+  auto book = d_->http("POST", "dird", "/0.1/tenants/default/phonebooks", R"({"name":"imported"})", h);
+  ASSERT_EQ(book.status, 201) << book.body;
+  auto base = "/0.1/tenants/default/phonebooks/" + json_string(book.body, "/id") + "/contacts";
+  auto csv_headers = h;
+  csv_headers["Content-Type"] = "text/csv; charset=utf-8";
+  std::string comma =
+      "firstname,lastname,officenumbers,society,description\r\n"
+      "Ada,Lovelace,4101,\"Analytical Engines, Ltd\",\"said \"\"hello\"\"\"\r\n"
+      "Bad,Number,41x1,,\r\n"
+      "Multi,Line,4102,,\"first\nsecond\"\r\n"
+      "Ada,Lovelace,4101,\"Analytical Engines, Ltd\",\"said \"\"hello\"\"\"\r\n";
+  auto r = d_->http("POST", "dird", base + "/import", comma, csv_headers);
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(json_size(r.body, "/created"), 2u) << r.body;
+  EXPECT_EQ(json_string(r.body, "/created/0/society"), "Analytical Engines, Ltd");
+  EXPECT_EQ(json_string(r.body, "/created/0/description"), "said \"hello\"");
+  EXPECT_EQ(json_string(r.body, "/created/1/description"), "first\nsecond");
+  EXPECT_FALSE(json_string(r.body, "/created/0/id").empty());
+  ASSERT_EQ(json_size(r.body, "/failed"), 2u) << r.body;
+  const std::string bad_number =
+      R"x({"line":3,"errors":["officenumbers '41x1' must be digits or video:<room> (without ?&'\"%:#)"]})x";
+  const std::string repeated = R"({"line":6,"errors":["duplicates line 2"]})";
+  EXPECT_NE(r.body.find(bad_number), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(repeated), std::string::npos) << r.body;
+
+  // A bad header refuses the whole file, naming the header.
+  auto bad = d_->http("POST", "dird", base + "/import", "firstname,number\nZoe,4103\n", csv_headers);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("line 1: unknown header 'number'"), std::string::npos) << bad.body;
+
+  auto pipe = d_->http("POST", "dird", base + "/import",
+                       "title|displayname|firstname|officenumbers\nmr|Carl Pipe|Carl|4104\n", csv_headers);
+  ASSERT_EQ(pipe.status, 201) << pipe.body;
+  EXPECT_EQ(pipe.body, R"({"created":1})");
+
+  auto all = d_->http("GET", "dird", base, "", h);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(json_size(all.body, "/items"), 3u) << all.body;
+}
+
 TEST_F(DirectoriesE2E, A_PhoneViewsRenderCiscoAndYealinkXml) {
   auto r = d_->http("GET", "phoned", "/0.1/directories/lookup/default/cisco?term=ali");
   ASSERT_EQ(r.status, 200) << r.body;

@@ -238,6 +238,39 @@ TEST_F(DirectoriesE2E, A_PhoneViewsRenderCiscoAndYealinkXml) {
   EXPECT_EQ(d_->http("GET", "phoned", "/0.1/directories/lookup/default/nosuchvendor?term=a").status, 404);
 }
 
+// xivo-phoned's Cisco directory menu: the phone's directory URL answers a
+// CiscoIPPhoneMenu whose one item opens the search form, the user kept in the
+// path so the form's lookups include that user's personal contacts.
+TEST_F(DirectoriesE2E, A_CiscoDirectoryMenuOpensTheSearchForm) {
+  auto m = d_->http("GET", "phoned", "/0.1/directories/menu/default/cisco?xivo_user_uuid=" + std::string(kUserUuid),
+                    "", {{"Host", "pbx.example.com:9498"}});
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(m.body,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneMenu>\n<MenuItem>\n<Name>Directory</Name>\n"
+            "<URL>http://pbx.example.com:9498/0.1/directories/input/default/" + std::string(kUserUuid) +
+                "/cisco</URL>\n</MenuItem>\n</CiscoIPPhoneMenu>\n");
+  // The path form, and the all-zero uuid of a phone without user.
+  auto p = d_->http("GET", "phoned", "/0.1/directories/menu/default/" + std::string(kUserUuid) + "/cisco", "",
+                    {{"Host", "pbx"}});
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_NE(p.body.find("<URL>http://pbx/0.1/directories/input/default/" + std::string(kUserUuid) + "/cisco</URL>"),
+            std::string::npos) << p.body;
+  auto none = d_->http("GET", "phoned",
+                       "/0.1/directories/menu/default/cisco?xivo_user_uuid=00000000-0000-0000-0000-000000000000",
+                       "", {{"Host", "pbx"}});
+  EXPECT_NE(none.body.find("<URL>http://pbx/0.1/directories/input/default/cisco</URL>"), std::string::npos)
+      << none.body;
+  // The item's URL is the form the phone then opens.
+  auto form = d_->http("GET", "phoned", "/0.1/directories/input/default/" + std::string(kUserUuid) + "/cisco");
+  ASSERT_EQ(form.status, 200) << form.body;
+  EXPECT_NE(form.body.find("<CiscoIPPhoneInput>"), std::string::npos) << form.body;
+  // Other vendors open the form directly: no menu, one line saying where to go.
+  auto y = d_->http("GET", "phoned", "/0.1/directories/menu/default/yealink");
+  EXPECT_EQ(y.status, 404);
+  EXPECT_NE(y.body.find("have no directory menu; point them at /0.1/directories/input/<profile>/yealink"),
+            std::string::npos) << y.body;
+}
+
 // authorized_subnets is reloadable: rewrite the file, POST /0.1/reload, and
 // this host (127.0.0.1) is outside 10.0.0.0/8.
 TEST_F(DirectoriesE2E, B_PhoneOutsideAuthorizedSubnetsGets403) {

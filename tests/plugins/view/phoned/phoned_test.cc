@@ -82,7 +82,7 @@ class Phoned : public ::testing::Test {
 TEST_F(Phoned, MountsPublicRoutesOnThePhonedListener) {
   ASSERT_TRUE(phoned_.run());
   auto routes = host_.http()->routes();
-  ASSERT_EQ(routes.size(), 5u);
+  ASSERT_EQ(routes.size(), 7u);  // menu, input, lookup twice each, and api.yml
   for (const auto& m : routes) {
     EXPECT_EQ(m.listener, "phoned") << m.route.path;
     EXPECT_EQ(m.route.auth, sdk::RouteAuth::none) << m.route.path;

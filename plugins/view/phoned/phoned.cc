@@ -228,9 +228,13 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
   }
 
   // Links on the page point at the lookup resource; the input form submits there.
+  // The phone drops the query when it submits the form, so a user given as
+  // ?xivo_user_uuid= goes into the path of the links.
   std::string path = request.path.substr(0, request.path.find('?'));
   if (path.compare(0, kInputPrefix.size(), kInputPrefix) == 0)
     path = std::string(kLookupPrefix) + path.substr(kInputPrefix.size());
+  if (!user_uuid.empty() && param(request, "xivo_user_uuid").empty())
+    path = std::string(kLookupPrefix) + url_segment(profile) + "/" + url_segment(user_uuid) + "/" + vendor;
 
   sdk::PhoneViewRequest view_request;
   view_request.profile = profile;

@@ -104,6 +104,8 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
     // Contact is taken as it is.
     Home h;
     Source src = source_of(irq);
+    c->a_peer = src.ip;
+    c->a_peer_uri = "sip:" + src.ip + (src.transport == "udp" ? "" : ";transport=" + src.transport);
     std::string received = !trunk && behind_nat(line.nat, sip, src) ? src.text() : "";
     nta_leg_server_route(c->a_leg, sip->sip_record_route,
                          reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route, received));
@@ -255,6 +257,8 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
       std::string peer = host_of_uri(hop.empty() ? uri : hop);
       std::string sdp = sdp_toward(c->sdp, peer);
       std::string user_via = via_toward(peer, hop.empty() ? uri : hop);
+      br->peer = peer;
+      br->peer_uri = hop.empty() ? uri : hop;
       br->orq = nta_outgoing_tcreate(
           br->leg, &Impl::on_b_response, br, hop.empty() ? nullptr : URL_STRING_MAKE(hop.c_str()),
           SIP_METHOD_INVITE,
@@ -501,8 +505,10 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
 void SipStack::Impl::send_ack(Branch& br, const std::string& sdp) {
   Home h;
   sip_cseq_t* cseq = sip_cseq_create(h.get(), br.invite_cseq, SIP_METHOD_ACK);
+  std::string via = via_toward(br.peer, br.peer_uri);
   nta_outgoing_t* ack = nta_outgoing_tcreate(
       br.leg, nullptr, nullptr, nullptr, SIP_METHOD_ACK, nullptr, SIPTAG_CSEQ(cseq),
+      TAG_IF(!via.empty(), NTATAG_USER_VIA(1)), TAG_IF(!via.empty(), SIPTAG_VIA_STR(via.c_str())),
       TAG_IF(!sdp.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
       TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
   if (ack) nta_outgoing_destroy(ack);
@@ -537,7 +543,7 @@ void SipStack::Impl::on_a_ack(Call& c, const sip_t* sip) {
   if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) {
     auto r = c.media->answer(MediaLeg::a,
                              std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len));
-    if (r) answer = *r;
+    if (r) answer = sdp_toward(*r, br->peer);
     else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
   }
   send_ack(*br, answer);
@@ -545,8 +551,12 @@ void SipStack::Impl::on_a_ack(Call& c, const sip_t* sip) {
 }
 
 void SipStack::Impl::send_bye(Call& c, nta_leg_t* leg) {
+  auto [peer, uri] = leg_peer(c, leg);
+  std::string via = via_toward(peer, uri);
   nta_outgoing_t* bye = nta_outgoing_tcreate(leg, &Impl::on_bye_response, &c, nullptr,
-                                             SIP_METHOD_BYE, nullptr, TAG_END());
+                                             SIP_METHOD_BYE, nullptr,
+                                             TAG_IF(!via.empty(), NTATAG_USER_VIA(1)),
+                                             TAG_IF(!via.empty(), SIPTAG_VIA_STR(via.c_str())), TAG_END());
   if (bye) ++c.pending_byes;
 }
 

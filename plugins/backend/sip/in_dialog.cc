@@ -75,14 +75,19 @@ DialogRequest* SipStack::Impl::send_in_dialog(Call& c, nta_leg_t* leg, sip_metho
   d->to_leg = leg;
   bool refresh = method == sip_method_invite || method == sip_method_update;
   std::string timer = refresh ? timer_request_headers(c, leg) : std::string();
+  // Behind NAT, an outside peer is told the external addresses.
+  auto [peer, uri] = leg_peer(c, leg);
+  std::string via = via_toward(peer, uri);
+  std::string sdp = type == "application/sdp" ? sdp_toward(body, peer) : body;
   d->orq = nta_outgoing_tcreate(
       leg, &Impl::on_dialog_response, d.get(), nullptr, method, name.c_str(), nullptr,
-      TAG_IF(refresh, SIPTAG_CONTACT(contact)), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+      TAG_IF(refresh, SIPTAG_CONTACT(contact_toward(peer))), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+      TAG_IF(!via.empty(), NTATAG_USER_VIA(1)), TAG_IF(!via.empty(), SIPTAG_VIA_STR(via.c_str())),
       TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
-      TAG_IF(!body.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
-      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
+      TAG_IF(!sdp.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
+      TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
   if (!d->orq) return nullptr;
-  if (refresh && !body.empty()) sdp_sent_on(c, leg) = body;
+  if (refresh && !sdp.empty()) sdp_sent_on(c, leg) = sdp;
   c.dialog.push_back(std::move(d));
   return c.dialog.back().get();
 }
@@ -147,9 +152,11 @@ void SipStack::Impl::dialog_final(DialogRequest& d, const sip_t* sip, int status
   } else if (d.irq) {
     const char* phrase = sip && sip->sip_status ? sip->sip_status->st_phrase : sip_status_phrase(status);
     std::string timer = offerish && status < 300 ? timer_headers(timer_of(*c, d.from)) : std::string();
+    std::string peer = side_peer(*c, d.from).first;
+    if (offerish && !body.empty()) body = sdp_toward(body, peer);
     if (offerish && status < 300 && !body.empty()) sdp_sent_on(*c, d.from) = body;
     nta_incoming_treply(d.irq, status, phrase ? phrase : "Error",
-                        TAG_IF(offerish && status < 300, SIPTAG_CONTACT(contact)),
+                        TAG_IF(offerish && status < 300, SIPTAG_CONTACT(contact_toward(peer))),
                         TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
                         TAG_IF(!body.empty() && !type.empty(), SIPTAG_CONTENT_TYPE_STR(type.c_str())),
                         TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());

@@ -51,9 +51,17 @@ std::string SipStack::Impl::via_toward(const std::string& peer, const std::strin
          ";rport";
 }
 
-std::string SipStack::Impl::caller_peer(const Call& c) const {
-  if (!c.a_irq) return {};
-  return source_of(c.a_irq).ip;
+std::pair<std::string, std::string> SipStack::Impl::leg_peer(const Call& c, nta_leg_t* leg) const {
+  if (leg && leg == c.a_leg) return {c.a_peer, c.a_peer_uri};
+  for (auto& br : c.branches)
+    if (leg && br->leg == leg) return {br->peer, br->peer_uri};
+  return {};
+}
+
+std::pair<std::string, std::string> SipStack::Impl::side_peer(const Call& c, MediaLeg side) const {
+  if (side == MediaLeg::a) return {c.a_peer, c.a_peer_uri};
+  if (c.winner) return {c.winner->peer, c.winner->peer_uri};
+  return {};
 }
 
 }  // namespace dialtone::plugins::backend::sip

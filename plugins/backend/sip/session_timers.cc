@@ -140,10 +140,13 @@ void SipStack::Impl::send_refresh(Call& c, SessionTimer& st) {
   }
   std::string se = "Session-Expires: " + std::to_string(st.interval) + ";refresher=uac";
   std::string min = std::to_string(cfg.session_min_se);
+  auto [peer, uri] = leg_peer(c, leg);
+  std::string via = via_toward(peer, uri);
   st.refresh = nta_outgoing_tcreate(
       leg, &Impl::on_refresh_response, &st, nullptr,
       update ? sip_method_update : sip_method_invite, update ? "UPDATE" : "INVITE", nullptr,
-      SIPTAG_CONTACT(contact), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+      SIPTAG_CONTACT(contact_toward(peer)), SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
+      TAG_IF(!via.empty(), NTATAG_USER_VIA(1)), TAG_IF(!via.empty(), SIPTAG_VIA_STR(via.c_str())),
       SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_HEADER_STR(se.c_str()),
       SIPTAG_MIN_SE_STR(min.c_str()),
       TAG_IF(!update, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
@@ -222,7 +225,8 @@ int SipStack::Impl::take_refresh(Call& c, MediaLeg from, nta_incoming_t* irq, co
   timer_from_request(st, sip);
   if (sip->sip_request->rq_method != sip_method_update || !body_of(sip).empty()) return -1;
   std::string timer = timer_headers(st);
-  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact), SIPTAG_SUPPORTED_STR(kSupported),
+  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(side_peer(c, from).first)),
+                      SIPTAG_SUPPORTED_STR(kSupported),
                       TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())), TAG_END());
   nta_incoming_destroy(irq);
   arm_session_timer(c, from);

@@ -45,6 +45,9 @@ struct Branch {
   bool acked = false;
   bool counted = false;  // `target` is in the active-line counts
   bool ack_waits = false;  // late offer: the ACK carries A's answer, sent when A ACKs
+  // Where the INVITE went (host, and the URI or hop it went to): what this
+  // leg is told when Dialtone is behind NAT (outside_peers.cc).
+  std::string peer, peer_uri;
   int round = 0;         // which sip.dial of the call rang it
   std::uint32_t invite_cseq = 0;
   std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
@@ -92,6 +95,9 @@ struct Call {
   enum class State { authenticating, routing, ringing, answered, ending } state = State::authenticating;
   nta_leg_t* a_leg = nullptr;
   nta_incoming_t* a_irq = nullptr;
+  // Where the caller's INVITE came from (IP, and as a URI with its
+  // transport): what A is told when Dialtone is behind NAT.
+  std::string a_peer, a_peer_uri;
   std::vector<std::unique_ptr<Branch>> branches;
   Branch* winner = nullptr;
   su_timer_t* ring_timer = nullptr;
@@ -683,8 +689,12 @@ struct SipStack::Impl {
   std::string sdp_toward(const std::string& sdp, const std::string& peer) const;
   // The Via for a request to `peer` over `uri`'s transport; empty: sofia's own.
   std::string via_toward(const std::string& peer, const std::string& uri);
-  // Where the caller of `c` sent its INVITE from (empty once answered).
-  std::string caller_peer(const Call& c) const;
+  // Where the caller of `c` sent its INVITE from.
+  std::string caller_peer(const Call& c) const { return c.a_peer; }
+  // The peer (host) and URI of the leg `leg` of `c` (A's, or a branch's).
+  std::pair<std::string, std::string> leg_peer(const Call& c, nta_leg_t* leg) const;
+  // The peer and URI on `side` of `c` (B: the answered branch's).
+  std::pair<std::string, std::string> side_peer(const Call& c, MediaLeg side) const;
   sip_contact_t* external_contact = nullptr;
 
   // ---- trunk hosts by name (dns_resolver.cc) ------------------------------

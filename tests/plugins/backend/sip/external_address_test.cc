@@ -120,6 +120,48 @@ TEST_F(ExternalAddressTest, OutsideTrunkSeesTheExternalAddressesAndTheInsideCall
   host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
 }
 
+TEST_F(ExternalAddressTest, ReInvitesRelayedToAnOutsideTrunkNameTheExternalAddresses) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  int trunk_port = free_port();
+  auto route = add_outside_trunk(trunk_port);
+  std::string trunk_out;
+  auto trunk = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("uas_hold_outside.xml"), "-i", "127.0.0.9", "-mi", "127.0.0.9", "-p",
+                     std::to_string(trunk_port), "-m", "1", "-timeout", "25s", "-timeout_error"},
+                    &trunk_out);
+  });
+  ASSERT_TRUE(dialtone::testing::wait_udp_bound(trunk_port));
+  std::string out;
+  EXPECT_EQ(client("uac_call_hold.xml", {"-s", "0123456789", "-au", "alice", "-ap", "alicepw", "-key", "user",
+                                         "alice"},
+                   &out),
+            0)
+      << out;
+  EXPECT_EQ(trunk.get(), 0) << trunk_out;
+  host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
+}
+
+TEST_F(ExternalAddressTest, TrunkRegisteringToAnOutsideProviderGivesTheExternalContact) {
+  int registrar = free_port();
+  std::string out;
+  auto provider = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("registrar_outside.xml"), "-i", "127.0.0.9", "-p", std::to_string(registrar),
+                     "-m", "1", "-timeout", "25s", "-timeout_error"},
+                    &out);
+  });
+  ASSERT_TRUE(dialtone::testing::wait_udp_bound(registrar));
+  auto id = host_->sql(
+      "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+      "VALUES ('trunkout', 'trunkpw', 'peer', $1, '[[\"outbound_register\", \"yes\"]]') RETURNING id",
+      {"127.0.0.9:" + std::to_string(registrar)});
+  host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int)", {id});
+  ASSERT_NO_FATAL_FAILURE(start());
+  EXPECT_EQ(provider.get(), 0) << out;
+  EXPECT_TRUE(host_->test_bus().wait_for("sip.trunk.trunkout.registered", std::chrono::seconds(10)).has_value());
+  host_->sql("DELETE FROM confd_trunks WHERE endpoint_sip_id = $1::int", {id});
+  host_->sql("DELETE FROM confd_endpoints_sip WHERE id = $1::int", {id});
+}
+
 TEST_F(ExternalAddressTest, CallFromAnOutsideTrunkIsAnsweredWithTheExternalAddressesAndRingsTheInsidePhoneWithTheRealOnes) {
   host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
   int trunk_port = free_port();

@@ -194,15 +194,11 @@ bool is_accepted_body_type(std::string_view ct) {
 // True when the Accept header admits application/json (absent header: yes).
 bool accepts_json(std::string_view accept) {
   if (accept.empty()) return true;
-  std::size_t i = 0;
-  while (i <= accept.size()) {
-    auto j = accept.find(',', i);
-    if (j == std::string_view::npos) j = accept.size();
-    auto item = accept.substr(i, j - i);
+  std::vector<std::string_view> items;
+  sdk::text::split_into(accept, ',', items);
+  for (auto item : items) {
     auto semi = item.find(';');
-    auto type = item.substr(0, semi);
-    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
-    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    auto type = sdk::text::trim_view(item.substr(0, semi));
     bool q_zero = false;
     if (semi != std::string_view::npos) {
       auto params = item.substr(semi);
@@ -218,7 +214,6 @@ bool accepts_json(std::string_view accept) {
     if (!q_zero && (type == "*/*" || type == "application/*" || type == "application/json" ||
                     json_suffix))
       return true;
-    i = j + 1;
   }
   return false;
 }

@@ -69,12 +69,20 @@ void SipStack::Impl::send_register(OutboundReg& r, const std::string& authorizat
     if (r.leg) nta_leg_tag(r.leg, nullptr);
   }
   std::string uri = registrar_uri(r);
-  std::string me = "<sip:" + t.username + "@" + cfg.host + ":" + std::to_string(bound_port.load()) + ">";
+  // Behind NAT, a provider outside sip.local_net calls the external address.
+  std::string peer = host_of_uri(uri);
+  std::string via = via_toward(peer, uri);
+  const auto& ext = cfg.external;
+  bool external = !ext.signaling_host.empty() && outside(peer);
+  std::string host = external ? ext.signaling_host : cfg.host;
+  int port = external && ext.signaling_port ? ext.signaling_port : bound_port.load();
+  std::string me = "<sip:" + t.username + "@" + host + ":" + std::to_string(port) + ">";
   std::string expires = std::to_string(t.expires);
   if (r.leg)
     r.orq = nta_outgoing_tcreate(
         r.leg, &Impl::on_register_response, &r, nullptr, SIP_METHOD_REGISTER,
         URL_STRING_MAKE(uri.c_str()), SIPTAG_CONTACT_STR(me.c_str()), SIPTAG_EXPIRES_STR(expires.c_str()),
+        TAG_IF(!via.empty(), NTATAG_USER_VIA(1)), TAG_IF(!via.empty(), SIPTAG_VIA_STR(via.c_str())),
         SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
         TAG_IF(!authorization.empty() && !proxy, SIPTAG_AUTHORIZATION_STR(authorization.c_str())),
         TAG_IF(!authorization.empty() && proxy, SIPTAG_PROXY_AUTHORIZATION_STR(authorization.c_str())),

@@ -235,9 +235,88 @@ sdk::Status PhonebookStore::remove(const std::string& tenant, long id) {
   return {};
 }
 
-sdk::Result<std::size_t> PhonebookStore::import(const std::string& tenant, long id, std::string_view csv) {
+namespace {
+
+// A header that splits on '|' and not on ',' is the web interface's file;
+// anything else is read as comma CSV.
+bool is_pipe_file(std::string_view csv) {
+  auto first = csv.substr(0, csv.find('\n'));
+  auto pipe = common::csv::read_rows(first, '|');
+  auto comma = common::csv::read_rows(first, ',');
+  return !pipe.empty() && !comma.empty() && pipe[0].size() > comma[0].size();
+}
+
+}  // namespace
+
+sdk::Result<PhonebookStore::ImportResult> PhonebookStore::import_comma(long id, std::string_view csv) {
+  std::size_t unterminated = 0;
+  auto recs = common::csv::read(csv, ',', &unterminated);
+  if (recs.empty())
+    return sdk::Error::invalid(
+        "line 1: the file is empty; the first line must be the header (firstname,lastname,officenumbers,...)");
+  std::vector<std::string> header = recs[0].cells, errors;
+  std::set<std::string> seen_headers;
+  for (auto& h : header) {
+    while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
+    while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(h.begin());
+    if (!known(h))
+      errors.push_back("line 1: unknown header '" + h + "'; see the import headers in docs/admin/directories.md");
+    else if (!seen_headers.insert(h).second)
+      errors.push_back("line 1: header '" + h + "' appears twice");
+  }
+  if (!errors.empty()) return import_error(std::move(errors));
+
+  ImportResult out;
+  std::vector<Fields> rows;
+  std::vector<std::size_t> row_lines;
+  std::map<std::string, std::size_t> seen;  // fields -> line
+  for (std::size_t r = 1; r < recs.size(); ++r) {
+    auto line = recs[r].line;
+    const auto& values = recs[r].cells;
+    std::vector<std::string> errs;
+    if (unterminated == line) errs.push_back("a quoted field is never closed");
+    if (values.size() > header.size())
+      errs.push_back("too many fields (" + std::to_string(values.size()) + " for " +
+                     std::to_string(header.size()) + " headers)");
+    Fields f;
+    for (std::size_t c = 0; c < values.size() && c < header.size(); ++c) f[header[c]] = values[c];
+    f = clean_fields(std::move(f));
+    if (errs.empty() && f.empty()) errs.push_back("no field set");
+    if (errs.empty()) errs = validate_phonebook_contact(f);
+    if (errs.empty()) {
+      auto [it, fresh] = seen.emplace(fields_json(f), line);
+      if (!fresh) errs.push_back("duplicates line " + std::to_string(it->second));
+    }
+    if (!errs.empty()) {
+      out.failed.emplace_back(line, std::move(errs));
+      continue;
+    }
+    rows.push_back(std::move(f));
+    row_lines.push_back(line);
+  }
+  auto s = store_.transaction([&](sdk::Transaction& tx) -> sdk::Status {
+    auto ids = contacts_.insert_many(tx, std::to_string(id), rows);
+    if (!ids) return ids.error();
+    for (std::size_t i = 0; i < ids->size(); ++i) {
+      if ((*ids)[i])
+        out.created.push_back({*(*ids)[i], rows[i]});
+      else
+        out.failed.push_back({row_lines[i], {"the phonebook already has this contact"}});
+    }
+    return {};
+  });
+  if (!s) return s.error();
+  std::sort(out.failed.begin(), out.failed.end());
+  out.count = out.created.size();
+  return out;
+}
+
+sdk::Result<PhonebookStore::ImportResult> PhonebookStore::import(const std::string& tenant, long id,
+                                                                 std::string_view csv) {
   auto pb = get(tenant, id);
   if (!pb) return pb.error();
+  if (csv.substr(0, 3) == "\xEF\xBB\xBF") csv.remove_prefix(3);
+  if (!is_pipe_file(csv)) return import_comma(id, csv);
   std::vector<std::string> errors;
   auto rows = parse_phonebook_import(csv, errors);
   if (!rows) return import_error(std::move(errors));
@@ -268,7 +347,10 @@ sdk::Result<std::size_t> PhonebookStore::import(const std::string& tenant, long 
         "SELECT gin_clean_pending_list(c.oid) FROM pg_class c "
         "WHERE c.relname IN ('dird_phonebook_contact_numbers', 'dird_phonebook_contact_folded')");
   }
-  return inserted;
+  ImportResult out;
+  out.pipe_file = true;
+  out.count = inserted;
+  return out;
 }
 
 PhonebookSource::PhonebookSource(PhonebookSourceConfig config, std::shared_ptr<PhonebookStore> store,
@@ -442,13 +524,22 @@ std::vector<sdk::Route> phonebook_routes(std::shared_ptr<PhonebookStore> store) 
                    return HttpResponse::json(201, contact_json(*r));
                  }});
   out.push_back({"POST", contacts + "/import", cacl + ".import.create", sdk::RouteAuth::token,
-                 "Import contacts from a '|'-delimited CSV file, all or nothing", {},
+                 "Import contacts from CSV: ',' (xivo-dird, each good line) or '|' (web interface, all or nothing)",
+                 {},
                  [store](const HttpRequest& req) {
                    auto id = phonebook_id(req);
                    if (!id) return error_response(id.error());
                    auto r = store->import(req.params.at("tenant"), *id, req.body);
                    if (!r) return error_response(r.error());
-                   return HttpResponse::json(201, "{\"created\":" + std::to_string(*r) + "}");
+                   if (r->pipe_file) return HttpResponse::json(201, "{\"created\":" + std::to_string(r->count) + "}");
+                   std::string b = "{\"created\":[";
+                   for (std::size_t i = 0; i < r->created.size(); ++i) b += (i ? "," : "") + contact_json(r->created[i]);
+                   b += "],\"failed\":[";
+                   for (std::size_t i = 0; i < r->failed.size(); ++i)
+                     b += std::string(i ? "," : "") +
+                          sdk::json::object({{"line", r->failed[i].first},
+                                             {"errors", sdk::json::Raw{sdk::json::array(r->failed[i].second)}}});
+                   return HttpResponse::json(201, b + "]}");
                  }});
   auto one = [store](const HttpRequest& req, auto&& act) -> HttpResponse {
     auto id = phonebook_id(req);

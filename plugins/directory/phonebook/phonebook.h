@@ -50,13 +50,25 @@ class PhonebookStore {
   sdk::Result<Phonebook> update(const std::string& tenant, long id, const std::string& name,
                                 const std::string& description);
   sdk::Status remove(const std::string& tenant, long id);
-  // All rows or none: on any invalid or duplicate line nothing is written and
-  // the error lists every offending line.
-  sdk::Result<std::size_t> import(const std::string& tenant, long id, std::string_view csv);
+  struct ImportResult {
+    bool pipe_file = false;  // seed 5.26.2's '|' file: all or nothing, `count` rows
+    std::size_t count = 0;
+    std::vector<Contact> created;                                           // ',' file
+    std::vector<std::pair<std::size_t, std::vector<std::string>>> failed;  // ',' file: line, errors
+  };
+  // The header line says the format. A '|'-delimited file (the XiVO web
+  // interface's, seed 5.26.2) is all rows or none: on any invalid or duplicate
+  // line nothing is written and the error lists every offending line. A
+  // ','-delimited RFC 4180 file (xivo-dird's import) creates every good line
+  // and reports the others with their line number; only a bad header refuses
+  // the whole file.
+  sdk::Result<ImportResult> import(const std::string& tenant, long id, std::string_view csv);
 
   ContactTable& contacts() { return contacts_; }
 
  private:
+  sdk::Result<ImportResult> import_comma(long id, std::string_view csv);
+
   sdk::Store& store_;
   ContactTable contacts_;
 };

@@ -1,6 +1,7 @@
 #include "plugins/view/phoned/phoned.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <dialtone/services.h>
@@ -30,6 +31,37 @@ std::string param(const sdk::HttpRequest& r, const char* name) {
 std::string query(const sdk::HttpRequest& r, const char* name) {
   auto it = r.query.find(name);
   return it == r.query.end() ? std::string() : it->second;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// A path segment taken from the request, percent-encoded again for a link.
+std::string url_segment(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
 }
 
 struct Installed {
@@ -77,16 +109,20 @@ sdk::Status PhonedPlugin::start() {
   if (!http) return sdk::Error::unavailable("view.phoned needs the kernel's HTTP server");
   struct Spec {
     std::string path;
-    bool input;
+    Page page;
     const char* summary;
   };
   const Spec specs[] = {
-      {"/0.1/directories/input/{profile}/{vendor}", true, "Directory search form for a phone"},
-      {"/0.1/directories/lookup/{profile}/{vendor}", false,
+      {"/0.1/directories/menu/{profile}/{vendor}", Page::menu,
+       "Directory menu of a Cisco phone (one item opening the search form)"},
+      {"/0.1/directories/input/{profile}/{vendor}", Page::input, "Directory search form for a phone"},
+      {"/0.1/directories/lookup/{profile}/{vendor}", Page::lookup,
        "Directory search results for a phone (?term=&offset=)"},
-      {"/0.1/directories/input/{profile}/{xivo_user_uuid}/{vendor}", true,
+      {"/0.1/directories/menu/{profile}/{xivo_user_uuid}/{vendor}", Page::menu,
+       "Directory menu of a user's Cisco phone"},
+      {"/0.1/directories/input/{profile}/{xivo_user_uuid}/{vendor}", Page::input,
        "Directory search form for a user's phone (vendor and uuid may be swapped)"},
-      {"/0.1/directories/lookup/{profile}/{xivo_user_uuid}/{vendor}", false,
+      {"/0.1/directories/lookup/{profile}/{xivo_user_uuid}/{vendor}", Page::lookup,
        "Directory search results for a user's phone, personal contacts included"},
   };
   for (const auto& spec : specs) {
@@ -95,8 +131,8 @@ sdk::Status PhonedPlugin::start() {
     route.path = spec.path;
     route.auth = sdk::RouteAuth::none;
     route.summary = spec.summary;
-    bool input = spec.input;
-    route.handler = [this, input](const sdk::HttpRequest& r) { return handle(r, input); };
+    Page page = spec.page;
+    route.handler = [this, page](const sdk::HttpRequest& r) { return handle(r, page); };
     auto s = http->mount(kListener, std::move(route));
     if (!s) {
       http->unmount_all(host_.plugin_id());
@@ -133,7 +169,8 @@ sdk::HttpResponse PhonedPlugin::unknown_vendor(const std::string& vendor) const 
       404, {"Unknown phone vendor '" + vendor + "'; installed vendors: " + list});
 }
 
-sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, bool input) const {
+sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page page) const {
+  bool input = page == Page::input;
   auto cfg = settings();
   if (!cfg || !cfg->subnets.contains(request.remote_address)) {
     return sdk::HttpResponse::error(
@@ -160,6 +197,25 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, bool inp
   }
   if (!found.view) return unknown_vendor(vendor);
 
+  std::string base = cfg->public_url;
+  if (base.empty()) base = "http://" + request.header("host", "127.0.0.1");
+  if (page == Page::menu) {
+    // Cisco phones open their directory URL as a menu (CiscoIPPhoneMenu, as
+    // xivo-phoned serves it); the other vendors' phones open the form itself.
+    if (vendor != "cisco")
+      return sdk::HttpResponse::error(
+          404, {"phones of vendor '" + vendor + "' have no directory menu; point them at " +
+                std::string(kInputPrefix) + "<profile>/" + vendor});
+    // The user stays in the path, so the form's links keep it.
+    std::string url = base + std::string(kInputPrefix) + url_segment(profile) + "/" +
+                      (user_uuid.empty() ? "" : url_segment(user_uuid) + "/") + "cisco";
+    return sdk::HttpResponse::text(200,
+                                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneMenu>\n<MenuItem>\n"
+                                   "<Name>Directory</Name>\n<URL>" +
+                                       xml_escape(url) + "</URL>\n</MenuItem>\n</CiscoIPPhoneMenu>\n",
+                                   "text/xml");
+  }
+
   std::size_t offset = 0;
   std::string offset_text = query(request, "offset");
   if (!offset_text.empty()) {
@@ -172,11 +228,13 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, bool inp
   }
 
   // Links on the page point at the lookup resource; the input form submits there.
+  // The phone drops the query when it submits the form, so a user given as
+  // ?xivo_user_uuid= goes into the path of the links.
   std::string path = request.path.substr(0, request.path.find('?'));
   if (path.compare(0, kInputPrefix.size(), kInputPrefix) == 0)
     path = std::string(kLookupPrefix) + path.substr(kInputPrefix.size());
-  std::string base = cfg->public_url;
-  if (base.empty()) base = "http://" + request.header("host", "127.0.0.1");
+  if (!user_uuid.empty() && param(request, "xivo_user_uuid").empty())
+    path = std::string(kLookupPrefix) + url_segment(profile) + "/" + url_segment(user_uuid) + "/" + vendor;
 
   sdk::PhoneViewRequest view_request;
   view_request.profile = profile;

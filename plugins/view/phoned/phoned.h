@@ -31,8 +31,10 @@ class PhonedPlugin final : public sdk::Plugin {
   sdk::Status reload(const sdk::Options& options) override { return configure(options); }
 
  private:
-  // `input`: the form route; a lookup route without a term shows the form too.
-  sdk::HttpResponse handle(const sdk::HttpRequest& request, bool input) const;
+  // menu: Cisco's directory menu (one item opening the form); input: the form
+  // route; a lookup route without a term shows the form too.
+  enum class Page { menu, input, lookup };
+  sdk::HttpResponse handle(const sdk::HttpRequest& request, Page page) const;
   struct Settings {
     SubnetList subnets;
     std::string public_url;

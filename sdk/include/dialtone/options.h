@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dialtone/text.h"
+
 namespace dialtone::sdk {
 
 enum class OptionType : std::uint8_t {
@@ -104,21 +106,7 @@ class Options {
   }
 
   // Comma-separated values, trimmed, empty items dropped.
-  std::vector<std::string> get_list(std::string_view name) const {
-    std::vector<std::string> out;
-    auto v = get(name);
-    std::size_t start = 0;
-    while (start <= v.size()) {
-      auto end = v.find(',', start);
-      if (end == std::string::npos) end = v.size();
-      auto item = v.substr(start, end - start);
-      auto b = item.find_first_not_of(" \t");
-      auto e = item.find_last_not_of(" \t");
-      if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-      start = end + 1;
-    }
-    return out;
-  }
+  std::vector<std::string> get_list(std::string_view name) const { return text::split_list(get(name), ','); }
 
   // Names of the `[prefix.<name>]` sections that were configured, sorted.
   std::vector<std::string> instances(std::string_view prefix) const {

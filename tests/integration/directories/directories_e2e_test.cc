@@ -167,6 +167,51 @@ TEST_F(DirectoriesE2E, A_HeadersAndReverse) {
   EXPECT_TRUE(json_string(none.body, "/display").empty()) << none.body;
 }
 
+// xivo-dird's import: comma CSV with a header line and RFC 4180 quoting, sent
+// as text/csv; every good line is created, the others come back with their
+// line. The web interface's '|' file stays accepted, all or nothing.
+TEST_F(DirectoriesE2E, A_PhonebookImportTakesXivoDirdCommaCsvAndTheWebInterfacePipeFile) {
+  auto h = headers();
+  auto book = d_->http("POST", "dird", "/0.1/tenants/default/phonebooks", R"({"name":"imported"})", h);
+  ASSERT_EQ(book.status, 201) << book.body;
+  auto base = "/0.1/tenants/default/phonebooks/" + json_string(book.body, "/id") + "/contacts";
+  auto csv_headers = h;
+  csv_headers["Content-Type"] = "text/csv; charset=utf-8";
+  std::string comma =
+      "firstname,lastname,officenumbers,society,description\r\n"
+      "Ada,Lovelace,4101,\"Analytical Engines, Ltd\",\"said \"\"hello\"\"\"\r\n"
+      "Bad,Number,41x1,,\r\n"
+      "Multi,Line,4102,,\"first\nsecond\"\r\n"
+      "Ada,Lovelace,4101,\"Analytical Engines, Ltd\",\"said \"\"hello\"\"\"\r\n";
+  auto r = d_->http("POST", "dird", base + "/import", comma, csv_headers);
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(json_size(r.body, "/created"), 2u) << r.body;
+  EXPECT_EQ(json_string(r.body, "/created/0/society"), "Analytical Engines, Ltd");
+  EXPECT_EQ(json_string(r.body, "/created/0/description"), "said \"hello\"");
+  EXPECT_EQ(json_string(r.body, "/created/1/description"), "first\nsecond");
+  EXPECT_FALSE(json_string(r.body, "/created/0/id").empty());
+  ASSERT_EQ(json_size(r.body, "/failed"), 2u) << r.body;
+  const std::string bad_number =
+      R"x({"line":3,"errors":["officenumbers '41x1' must be digits or video:<room> (without ?&'\"%:#)"]})x";
+  const std::string repeated = R"({"line":6,"errors":["duplicates line 2"]})";
+  EXPECT_NE(r.body.find(bad_number), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(repeated), std::string::npos) << r.body;
+
+  // A bad header refuses the whole file, naming the header.
+  auto bad = d_->http("POST", "dird", base + "/import", "firstname,number\nZoe,4103\n", csv_headers);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("line 1: unknown header 'number'"), std::string::npos) << bad.body;
+
+  auto pipe = d_->http("POST", "dird", base + "/import",
+                       "title|displayname|firstname|officenumbers\nmr|Carl Pipe|Carl|4104\n", csv_headers);
+  ASSERT_EQ(pipe.status, 201) << pipe.body;
+  EXPECT_EQ(pipe.body, R"({"created":1})");
+
+  auto all = d_->http("GET", "dird", base, "", h);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(json_size(all.body, "/items"), 3u) << all.body;
+}
+
 TEST_F(DirectoriesE2E, A_PhoneViewsRenderCiscoAndYealinkXml) {
   auto r = d_->http("GET", "phoned", "/0.1/directories/lookup/default/cisco?term=ali");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -191,6 +236,39 @@ TEST_F(DirectoriesE2E, A_PhoneViewsRenderCiscoAndYealinkXml) {
   EXPECT_EQ(ydoc->documentElement()->nodeName(), "YealinkIPPhoneDirectory") << y.body;
   EXPECT_NE(y.body.find("Yann Book"), std::string::npos);
   EXPECT_EQ(d_->http("GET", "phoned", "/0.1/directories/lookup/default/nosuchvendor?term=a").status, 404);
+}
+
+// xivo-phoned's Cisco directory menu: the phone's directory URL answers a
+// CiscoIPPhoneMenu whose one item opens the search form, the user kept in the
+// path so the form's lookups include that user's personal contacts.
+TEST_F(DirectoriesE2E, A_CiscoDirectoryMenuOpensTheSearchForm) {
+  auto m = d_->http("GET", "phoned", "/0.1/directories/menu/default/cisco?xivo_user_uuid=" + std::string(kUserUuid),
+                    "", {{"Host", "pbx.example.com:9498"}});
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(m.body,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneMenu>\n<MenuItem>\n<Name>Directory</Name>\n"
+            "<URL>http://pbx.example.com:9498/0.1/directories/input/default/" + std::string(kUserUuid) +
+                "/cisco</URL>\n</MenuItem>\n</CiscoIPPhoneMenu>\n");
+  // The path form, and the all-zero uuid of a phone without user.
+  auto p = d_->http("GET", "phoned", "/0.1/directories/menu/default/" + std::string(kUserUuid) + "/cisco", "",
+                    {{"Host", "pbx"}});
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_NE(p.body.find("<URL>http://pbx/0.1/directories/input/default/" + std::string(kUserUuid) + "/cisco</URL>"),
+            std::string::npos) << p.body;
+  auto none = d_->http("GET", "phoned",
+                       "/0.1/directories/menu/default/cisco?xivo_user_uuid=00000000-0000-0000-0000-000000000000",
+                       "", {{"Host", "pbx"}});
+  EXPECT_NE(none.body.find("<URL>http://pbx/0.1/directories/input/default/cisco</URL>"), std::string::npos)
+      << none.body;
+  // The item's URL is the form the phone then opens.
+  auto form = d_->http("GET", "phoned", "/0.1/directories/input/default/" + std::string(kUserUuid) + "/cisco");
+  ASSERT_EQ(form.status, 200) << form.body;
+  EXPECT_NE(form.body.find("<CiscoIPPhoneInput>"), std::string::npos) << form.body;
+  // Other vendors open the form directly: no menu, one line saying where to go.
+  auto y = d_->http("GET", "phoned", "/0.1/directories/menu/default/yealink");
+  EXPECT_EQ(y.status, 404);
+  EXPECT_NE(y.body.find("have no directory menu; point them at /0.1/directories/input/<profile>/yealink"),
+            std::string::npos) << y.body;
 }
 
 // authorized_subnets is reloadable: rewrite the file, POST /0.1/reload, and

@@ -141,6 +141,27 @@ TEST_F(ExternalAddressTest, ReInvitesRelayedToAnOutsideTrunkNameTheExternalAddre
   host_->sql("DELETE FROM confd_outcalls WHERE id = $1::int", {route});
 }
 
+TEST_F(ExternalAddressTest, TrunkRegisteringToAnOutsideProviderGivesTheExternalContact) {
+  int registrar = free_port();
+  std::string out;
+  auto provider = std::async(std::launch::async, [&] {
+    return run_sipp({"-sf", scenario("registrar_outside.xml"), "-i", "127.0.0.9", "-p", std::to_string(registrar),
+                     "-m", "1", "-timeout", "25s", "-timeout_error"},
+                    &out);
+  });
+  ASSERT_TRUE(dialtone::testing::wait_udp_bound(registrar));
+  auto id = host_->sql(
+      "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+      "VALUES ('trunkout', 'trunkpw', 'peer', $1, '[[\"outbound_register\", \"yes\"]]') RETURNING id",
+      {"127.0.0.9:" + std::to_string(registrar)});
+  host_->sql("INSERT INTO confd_trunks (endpoint_sip_id) VALUES ($1::int)", {id});
+  ASSERT_NO_FATAL_FAILURE(start());
+  EXPECT_EQ(provider.get(), 0) << out;
+  EXPECT_TRUE(host_->test_bus().wait_for("sip.trunk.trunkout.registered", std::chrono::seconds(10)).has_value());
+  host_->sql("DELETE FROM confd_trunks WHERE endpoint_sip_id = $1::int", {id});
+  host_->sql("DELETE FROM confd_endpoints_sip WHERE id = $1::int", {id});
+}
+
 TEST_F(ExternalAddressTest, CallFromAnOutsideTrunkIsAnsweredWithTheExternalAddressesAndRingsTheInsidePhoneWithTheRealOnes) {
   host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
   int trunk_port = free_port();

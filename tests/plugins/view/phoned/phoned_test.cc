@@ -82,7 +82,7 @@ class Phoned : public ::testing::Test {
 TEST_F(Phoned, MountsPublicRoutesOnThePhonedListener) {
   ASSERT_TRUE(phoned_.run());
   auto routes = host_.http()->routes();
-  ASSERT_EQ(routes.size(), 5u);
+  ASSERT_EQ(routes.size(), 7u);  // menu, input, lookup twice each, and api.yml
   for (const auto& m : routes) {
     EXPECT_EQ(m.listener, "phoned") << m.route.path;
     EXPECT_EQ(m.route.auth, sdk::RouteAuth::none) << m.route.path;
@@ -236,6 +236,13 @@ TEST_F(Phoned, UserUuidIsTakenFromTheQueryAsXivoPhonedDoes) {
   ASSERT_EQ(lookup_->asked.size(), 2u);
   EXPECT_EQ(lookup_->asked[0].user_uuid, uuid);
   EXPECT_EQ(lookup_->asked[1].user_uuid, "");
+  // The form submits to a URL that still names the user (the phone drops the query).
+  auto form = get("/0.1/directories/input/default/cisco?xivo_user_uuid=" + uuid);
+  ASSERT_EQ(form.status, 200) << form.body;
+  EXPECT_NE(form.body.find("/0.1/directories/lookup/default/" + uuid + "/cisco</URL>"), std::string::npos)
+      << form.body;
+  auto none = get("/0.1/directories/input/default/cisco?xivo_user_uuid=00000000-0000-0000-0000-000000000000");
+  EXPECT_NE(none.body.find("/0.1/directories/lookup/default/cisco</URL>"), std::string::npos) << none.body;
 }
 
 TEST_F(Phoned, AddressOutsideAuthorizedSubnetsIsRefused) {

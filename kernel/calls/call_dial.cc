@@ -44,7 +44,7 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
       std::lock_guard lock(mutex_);
       d->finished = true;
     }
-    finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}}, {});
+    finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}, {}}, {});
     return d->id;
   }
   // The channel whose media the new legs answer: local legs carry none.
@@ -115,7 +115,7 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     }
   }
   if (empty) {
-    finish(d, {"unavailable", sdk::q850::subscriber_absent, 480, {}, {}}, {});
+    finish(d, {"unavailable", sdk::q850::subscriber_absent, 480, {}, {}, {}}, {});
     return d->id;
   }
   const int timeout = options.timeout_seconds > 0 ? options.timeout_seconds : 30;
@@ -155,7 +155,7 @@ void CallCoreImpl::cancel_dial(std::string_view dial_id) {
     for (auto& leg : d->legs)
       if (channels_.count(leg)) cancel.push_back(leg);
   }
-  finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}}, std::move(cancel));
+  finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}, {}}, std::move(cancel));
 }
 
 void CallCoreImpl::dial_leg_up(const std::string& channel_id) {
@@ -189,7 +189,7 @@ void CallCoreImpl::dial_leg_up(const std::string& channel_id) {
   // The local leg is up before its dialplan resumes, so that its decision
   // finds it answered.
   if (!origin_to_answer.empty()) (void)set_state(origin_to_answer, sdk::ChannelState::up);
-  sdk::DialOutcome outcome{"answered", sdk::q850::normal_clearing, 200, channel_id, d->targets[channel_id]};
+  sdk::DialOutcome outcome{"answered", sdk::q850::normal_clearing, 200, channel_id, d->targets[channel_id], {}};
   finish(d, std::move(outcome), std::move(cancel));
 }
 
@@ -226,11 +226,11 @@ void CallCoreImpl::dial_leg_ended(const std::string& channel_id, int q850, int s
           d->finished = true;
           const std::size_t n = d->legs.size();
           const auto unavailable = n - d->busy - d->noanswer - d->congestion - d->cancelled;
-          if (d->busy) outcome = {"busy", sdk::q850::user_busy, 486, {}, {}};
-          else if (d->noanswer) outcome = {"noanswer", sdk::q850::no_answer, 408, {}, {}};
-          else if (unavailable) outcome = {"unavailable", d->last_q850, d->last_sip, {}, {}};
-          else if (d->congestion) outcome = {"congestion", d->last_q850, d->last_sip, {}, {}};
-          else outcome = {"cancel", sdk::q850::normal_clearing, 487, {}, {}};
+          if (d->busy) outcome = {"busy", sdk::q850::user_busy, 486, {}, {}, {}};
+          else if (d->noanswer) outcome = {"noanswer", sdk::q850::no_answer, 408, {}, {}, {}};
+          else if (unavailable) outcome = {"unavailable", d->last_q850, d->last_sip, {}, {}, {}};
+          else if (d->congestion) outcome = {"congestion", d->last_q850, d->last_sip, {}, {}, {}};
+          else outcome = {"cancel", sdk::q850::normal_clearing, 487, {}, {}, {}};
           if (outcome.status == "unavailable" && (outcome.q850 == sdk::q850::normal_clearing || outcome.sip < 400)) {
             outcome.q850 = sdk::q850::no_user_response;
             outcome.sip = 480;
@@ -258,7 +258,7 @@ void CallCoreImpl::dial_origin_ended(const std::string& channel_id) {
       gone.emplace_back(d->second, std::move(cancel));
     }
   }
-  for (auto& [d, cancel] : gone) finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}}, std::move(cancel));
+  for (auto& [d, cancel] : gone) finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}, {}}, std::move(cancel));
 }
 
 void CallCoreImpl::dial_timeout(const std::string& dial_id) {
@@ -273,7 +273,7 @@ void CallCoreImpl::dial_timeout(const std::string& dial_id) {
     for (auto& leg : d->legs)
       if (channels_.count(leg)) cancel.push_back(leg);
   }
-  finish(d, {"noanswer", sdk::q850::no_answer, 408, {}, {}}, std::move(cancel));
+  finish(d, {"noanswer", sdk::q850::no_answer, 408, {}, {}, {}}, std::move(cancel));
 }
 
 int CallCoreImpl::last_dial_cause(std::string_view channel_id) const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/support/udp_ports.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ using dialtone::testing::free_tcp_udp_port;
 using dialtone::testing::json_size;
 using dialtone::testing::json_string;
 using dialtone::testing::run_command;
+using dialtone::testing::wait_udp_bound;
 
 constexpr int kImported = 1000;
 
@@ -180,7 +182,7 @@ TEST_F(SipE2E, OneImportedUserCallsAnotherWhoAnswers) {
     int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(callee_port), &o);
     return std::make_pair(rc, o);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  ASSERT_TRUE(wait_udp_bound(callee_port)) << "the UAS did not bind";
   int rc = client("-sf " + scenario("uac_call_hangup.xml") + " -s 1501 -au u1500 -ap pw1500 -key user u1500", &out);
   EXPECT_EQ(rc, 0) << out << d_->output();
   auto [uas_rc, uas_out] = uas.get();
@@ -229,7 +231,7 @@ TEST_F(SipE2E, AChangedRingSecondsAppliesToTheNextCall) {
       int rc = sipp("-sf " + scenario("uas_ring_cancel.xml") + " -p " + std::to_string(callee_port), &o);
       return std::make_pair(rc, o);
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_TRUE(wait_udp_bound(callee_port)) << "the UAS did not bind";
     auto t0 = std::chrono::steady_clock::now();
     std::string o;
     int rc = client("-sf " + scenario("uac_call_480.xml") + " -s 1601 -au u1600 -ap pw1600 -key user u1600", &o);
@@ -239,13 +241,15 @@ TEST_F(SipE2E, AChangedRingSecondsAppliesToTheNextCall) {
     EXPECT_EQ(uas_rc, 0) << uas_out;
     return took;
   };
-  // Generous bounds: the issue asks that the new value is used, not a precise timer.
+  // No upper bound on a duration (a loaded machine only makes calls longer):
+  // each ring lasts at least what was set, and the shorter setting rings
+  // clearly shorter than the longer one, which fails if either change (or
+  // both, leaving the imported 30 s) were ignored.
   double short_ring = ring_for(5);
   EXPECT_GE(short_ring, 4.0);
-  EXPECT_LT(short_ring, 9.0);
   double longer_ring = ring_for(10);
   EXPECT_GE(longer_ring, 9.0);
-  EXPECT_LT(longer_ring, 20.0);
+  EXPECT_LT(short_ring, longer_ring - 2.0);
 }
 
 // The kernel's call core follows what backend.sip carries: GET /1.0/calls on
@@ -260,7 +264,7 @@ TEST_F(SipE2E, CallsApiListsAnAnsweredCallAndHangsItUp) {
     int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(callee_port), &o);
     return std::make_pair(rc, o);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  ASSERT_TRUE(wait_udp_bound(callee_port)) << "the UAS did not bind";
   auto uac = std::async(std::launch::async, [] {
     std::string o;
     int rc = client("-sf " + scenario("uac_call_remote_hangup.xml") + " -s 1701 -au u1700 -ap pw1700 -key user u1700",

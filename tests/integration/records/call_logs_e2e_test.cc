@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/support/udp_ports.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ using dialtone::testing::json_int;
 using dialtone::testing::json_size;
 using dialtone::testing::json_string;
 using dialtone::testing::run_command;
+using dialtone::testing::wait_udp_bound;
 
 std::string dialplan_copy(const fs::path& where) {
   fs::copy(dialtone::testing::source_dir() / "lua-dialplan", where, fs::copy_options::recursive);
@@ -94,7 +96,7 @@ class CallLogsE2E : public ::testing::Test {
         int rc = sipp("-sf " + scenario(c.uas) + " -p " + std::to_string(port), &o);
         return std::make_pair(rc, o);
       });
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+      if (!wait_udp_bound(port)) return fail("the UAS for " + c.callee + " did not bind");
       c.uac_rc = client("-sf " + scenario(c.uac) + " -s " + c.callee + " -au u1000 -ap pw1000 -key user u1000 " +
                             c.extra,
                         &c.out);
@@ -369,7 +371,7 @@ TEST_F(CallLogsE2E, ForwardedCallKeepsTheNumberDialedAndWhoAnswered) {
     int rc = sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(port), &o);
     return std::make_pair(rc, o);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  ASSERT_TRUE(wait_udp_bound(port)) << "the UAS did not bind";
   EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1002 -au u1000 -ap pw1000 -key user u1000", &out),
             0)
       << out;
@@ -422,7 +424,7 @@ TEST_F(CallLogsE2E, GroupCallNamesTheMemberWhoAnswered) {
     int rc = sipp("-sf " + scenario("uas_ring_cancel.xml") + " -p " + std::to_string(rings), &o);
     return std::make_pair(rc, o);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS sockets are bound
+  ASSERT_TRUE(wait_udp_bound(answers) && wait_udp_bound(rings)) << "the UAS did not bind";
   EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1900 -au u1000 -ap pw1000 -key user u1000", &out),
             0)
       << out << d_->output();
@@ -503,7 +505,7 @@ TEST_F(CallLogsE2E, WebSocketFollowsACallLiveWithinItsAcl) {
     std::string o;
     return sipp("-sf " + scenario("uas_answer.xml") + " -p " + std::to_string(port), &o);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the UAS socket is bound
+  ASSERT_TRUE(wait_udp_bound(port)) << "the UAS did not bind";
   EXPECT_EQ(client("-sf " + scenario("uac_call_hangup.xml") + " -s 1001 -au u1000 -ap pw1000 -key user u1000", &out),
             0)
       << out;

@@ -149,37 +149,6 @@ bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeou
   return f();
 }
 
-namespace {
-
-// True when a UDP socket is bound to `port` on any IPv4 address: read from
-// /proc/net/udp ("sl local_address ...", the address as hex IP:port).
-bool udp_port_bound(int port) {
-  std::ifstream in("/proc/net/udp");
-  std::string line;
-  std::getline(in, line);  // header
-  char want[8];
-  std::snprintf(want, sizeof want, ":%04X", port);
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string slot, local;
-    fields >> slot >> local;
-    if (local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-// Only looks: probing by binding the port ourselves would make SIPp's own
-// bind fail whenever it started at that moment (a phone that never answers).
-bool wait_udp_bound(int port) {
-  for (int i = 0; i < 400; ++i) {
-    if (udp_port_bound(port)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 int free_port() { return plugins::backend::sip::free_port("127.0.0.1"); }
 
 int run_sipp(const std::vector<std::string>& args, std::string* output) {

@@ -3,6 +3,8 @@
 // pool, a capturing bus and logger; plus helpers to run SIPp.
 #pragma once
 
+#include "tests/support/udp_ports.h"  // wait_udp_bound: a SIPp phone is ready to be rung
+
 #include <map>
 #include <chrono>
 #include <functional>
@@ -106,11 +108,6 @@ std::string scenario(const std::string& name);
 // Polls `f` every 50 ms until it holds (true) or `timeout` passes (false).
 bool eventually(const std::function<bool()>& f,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
-
-// Waits (at most 20 s) until something listens on UDP `port`: a SIPp phone
-// started in the background is ready to be rung. Reads the kernel's socket
-// table; never binds the port itself.
-bool wait_udp_bound(int port);
 
 // Runs SIPp with `args` (bounded by a timeout) in a scratch folder; returns
 // its exit status (0: every call succeeded). `output` receives its logs.

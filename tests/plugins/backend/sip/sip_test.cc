@@ -358,7 +358,7 @@ TEST_F(SipTest, OutgoingCallIsRewrittenAndFailsOverToTheNextTrunkOn503) {
   std::string out, out1, out2;
   auto down = uas("uas_503.xml", first, &out1);
   auto up = uas("uas_answer_trunk.xml", second, &out2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(wait_udp_bound(first) && wait_udp_bound(second)) << "the trunks did not bind";
   EXPECT_EQ(call("uac_call_hangup.xml", "0123456789", &out), 0) << out;
   EXPECT_EQ(down.get(), 0) << out1;
   EXPECT_EQ(up.get(), 0) << out2;

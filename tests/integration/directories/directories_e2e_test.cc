@@ -297,6 +297,8 @@ TEST_F(DirectoriesE2E, Z_DeadLdapServerLeavesTheOtherSourcesAndOneLogLine) {
   }
   auto rev = dird(std::string("/0.1/directories/reverse/default/") + kUserUuid + "?exten=202");
   EXPECT_EQ(json_string(rev.body, "/display"), "Yann Book") << rev.body;
+  // The logger is asynchronous: the line may reach stderr after the answer.
+  EXPECT_TRUE(d_->wait_output("directory source corp")) << d_->output();
   auto out = d_->output();
   std::istringstream lines(out);
   std::string line;

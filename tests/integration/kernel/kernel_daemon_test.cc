@@ -97,7 +97,7 @@ TEST(KernelDaemon, ReloadReportsOnlyPluginsEnabledSinceStart) {
   Daemon d;
   auto ghost = d.write_conf("60-ghost.conf", "[plugin]\nname = fixture.ghost\n");
   ASSERT_TRUE(d.start()) << d.output();
-  EXPECT_NE(d.err().find(ghost.string() + ":2: plugin 'fixture.ghost' is not installed"), std::string::npos)
+  EXPECT_TRUE(d.wait_for_err(ghost.string() + ":2: plugin 'fixture.ghost' is not installed"))
       << d.err();
   auto admin = d.admin_token();
   ASSERT_FALSE(admin.empty()) << d.output();

@@ -6,7 +6,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "plugins/directory/personal/personal_plugin.h"
-#include "tests/support/openapi_spec.h"
+#include "tests/support/openapi_drift.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -22,21 +22,7 @@ TEST(PersonalOpenApi, ServedSpecDescribesExactlyTheMountedRoutes) {
     ASSERT_TRUE(plugin.run({}));
     host.http()->set_token(std::nullopt);
 
-    auto served = host.http()->call("GET", "/0.1/api/personal.yml");
-    ASSERT_EQ(served.status, 200) << served.body;
-    EXPECT_EQ(served.content_type, "application/x-yaml");
-    auto spec = dialtone::testing::read_openapi(served.body);
-    EXPECT_TRUE(spec.problems.empty()) << spec.problems.front();
-
-    std::map<std::string, std::string> mounted;
-    for (auto& m : host.http()->routes()) {
-      EXPECT_EQ(m.listener, "dird") << m.route.path;
-      if (m.route.auth == dialtone::sdk::RouteAuth::token) {
-        EXPECT_EQ(host.http()->call(m.route.method, m.route.path).status, 401) << m.route.path;
-      }
-      mounted[dialtone::testing::route_key(m.route.method, m.route.path)] = m.route.acl;
-    }
-    EXPECT_EQ(spec.operations, mounted);
+    dialtone::testing::expect_served_spec_matches_routes(*host.http(), "/0.1/api/personal.yml", "dird");
   }
   (*store)->close();
 }

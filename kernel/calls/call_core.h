@@ -147,6 +147,7 @@ class CallCoreImpl final : public sdk::CallCore {
   void dial_leg_ended(const std::string& channel_id, int q850, int sip);
   void dial_origin_ended(const std::string& channel_id);
   void dial_timeout(const std::string& dial_id);
+  void end_dial(std::string_view dial_id, sdk::DialOutcome outcome);
   // Ends the dial (once): cancels `cancel` legs, then calls its done.
   void finish(std::shared_ptr<Dial> d, sdk::DialOutcome outcome, std::vector<std::string> cancel);
 

@@ -144,18 +144,7 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
 }
 
 void CallCoreImpl::cancel_dial(std::string_view dial_id) {
-  std::shared_ptr<Dial> d;
-  std::vector<std::string> cancel;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = dials_.find(dial_id);
-    if (it == dials_.end() || it->second->finished) return;
-    d = it->second;
-    d->finished = true;
-    for (auto& leg : d->legs)
-      if (channels_.count(leg)) cancel.push_back(leg);
-  }
-  finish(d, {"cancel", sdk::q850::normal_clearing, 487, {}, {}, {}}, std::move(cancel));
+  end_dial(dial_id, {"cancel", sdk::q850::normal_clearing, 487, {}, {}, {}});
 }
 
 void CallCoreImpl::dial_leg_up(const std::string& channel_id) {
@@ -262,6 +251,12 @@ void CallCoreImpl::dial_origin_ended(const std::string& channel_id) {
 }
 
 void CallCoreImpl::dial_timeout(const std::string& dial_id) {
+  end_dial(dial_id, {"noanswer", sdk::q850::no_answer, 408, {}, {}, {}});
+}
+
+// A dial ended from outside its legs (cancelled, or its time ran out): the
+// legs still up are cancelled and the dialplan resumes with `outcome`.
+void CallCoreImpl::end_dial(std::string_view dial_id, sdk::DialOutcome outcome) {
   std::shared_ptr<Dial> d;
   std::vector<std::string> cancel;
   {
@@ -273,7 +268,7 @@ void CallCoreImpl::dial_timeout(const std::string& dial_id) {
     for (auto& leg : d->legs)
       if (channels_.count(leg)) cancel.push_back(leg);
   }
-  finish(d, {"noanswer", sdk::q850::no_answer, 408, {}, {}, {}}, std::move(cancel));
+  finish(d, std::move(outcome), std::move(cancel));
 }
 
 int CallCoreImpl::last_dial_cause(std::string_view channel_id) const {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include <dialtone/mustache.h>
 #include <dialtone/services.h>
 
 namespace dialtone::plugins::view {
@@ -31,21 +32,6 @@ std::string param(const sdk::HttpRequest& r, const char* name) {
 std::string query(const sdk::HttpRequest& r, const char* name) {
   auto it = r.query.find(name);
   return it == r.query.end() ? std::string() : it->second;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 // A path segment taken from the request, percent-encoded again for a link.
@@ -212,7 +198,7 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
     return sdk::HttpResponse::text(200,
                                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneMenu>\n<MenuItem>\n"
                                    "<Name>Directory</Name>\n<URL>" +
-                                       xml_escape(url) + "</URL>\n</MenuItem>\n</CiscoIPPhoneMenu>\n",
+                                       mustache::escape_xml(url) + "</URL>\n</MenuItem>\n</CiscoIPPhoneMenu>\n",
                                    "text/xml");
   }
 

@@ -81,7 +81,7 @@ class SipPluginTest : public ::testing::Test {
   static std::vector<std::string> sipp_args(const std::string& file, int calls = 1,
                                             const std::string& timeout = "30s") {
     return {"-sf", scenario(file), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p",
-            std::to_string(free_port()), "-mp", std::to_string(free_port()), "-m",
+            std::to_string(free_port()), "-mp", std::to_string(free_media_port()), "-m",
             std::to_string(calls), "-timeout", timeout, "-timeout_error", "-trace_logs"};
   }
 

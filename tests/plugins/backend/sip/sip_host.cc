@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -150,6 +151,31 @@ bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeou
 }
 
 int free_port() { return plugins::backend::sip::free_port("127.0.0.1"); }
+
+// Taken below the kernel's ephemeral range (32768 and up) and above the RTP
+// ranges dialtoned and the tests give it (up to 31003): a socket some other test binds to port 0
+// can never land on p+2 between our check and SIPp's bind.
+int free_media_port() {
+  static std::mt19937 rng{std::random_device{}()};
+  static std::mutex m;
+  std::lock_guard lock(m);
+  std::uniform_int_distribution<int> pick(31100 / 2, 32700 / 2);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int p = pick(rng) * 2;
+    bool all_free = true;
+    for (int q = p; q < p + 4 && all_free; ++q) {
+      int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(q));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      all_free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+    }
+    if (all_free) return p;
+  }
+  throw std::runtime_error("no free UDP port quadruple between 31100 and 32700 for SIPp's media");
+}
 
 int run_sipp(const std::vector<std::string>& args, std::string* output) {
   // Tests run several SIPp at once from different threads: each run needs a

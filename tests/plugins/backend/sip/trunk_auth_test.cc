@@ -112,7 +112,7 @@ class TrunkAuthTest : public SipPluginTest {
   static std::future<int> provider(const std::string& file, int port, std::string* out) {
     auto f = std::async(std::launch::async, [file, port, out] {
       return run_sipp({"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-mp",
-                       std::to_string(free_port()), "-m", "1", "-timeout", "25s", "-timeout_error",
+                       std::to_string(dialtone::testing::free_media_port()), "-m", "1", "-timeout", "25s", "-timeout_error",
                        "-trace_logs"},
                       out);
     });

@@ -25,7 +25,8 @@ const char* topic_of(int kind) {
   static const char* topics[] = {"calls.channel.created",  "calls.channel.state",
                                  "calls.channel.ended",    "calls.channel.bridged",
                                  "calls.channel.unbridged", "calls.channel.held",
-                                 "calls.channel.unheld",   "calls.channel.transferred"};
+                                 "calls.channel.unheld",   "calls.channel.transferred",
+                                 "calls.channel.dtmf"};
   return topics[kind];
 }
 
@@ -35,7 +36,7 @@ const char* topic_of(int kind) {
 static std::string event_body_of(const sdk::Channel& c, bool ended, std::int64_t duration_ms, const std::string& extra_key,
                           const std::string& extra, int cause, int q850, int sip,
                           const std::string& exten, const std::string& context,
-                          const std::string& target) {
+                          const std::string& target, const std::string& source = {}) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -65,6 +66,7 @@ static std::string event_body_of(const sdk::Channel& c, bool ended, std::int64_t
     field(w, "context", context);
   }
   if (!target.empty()) field(w, "target_channel", target);
+  if (!source.empty()) field(w, "source", source);
   if (ended) {
     w.Key("cause");
     w.Int(cause);
@@ -128,10 +130,15 @@ void CallCoreImpl::publish_loop() {
       batch.swap(events_);
     }
     for (auto& p : batch) {
-      const char* extra_key = p.kind == Kind::bridged ? "media" : p.kind == Kind::transferred ? "kind" : "";
+      const char* extra_key = p.kind == Kind::bridged       ? "media"
+                              : p.kind == Kind::transferred ? "kind"
+                              : p.kind == Kind::dtmf        ? "digit"
+                                                            : "";
+      // A digit's source travels in `target` (no transfer target on a DTMF event).
+      bool dtmf = p.kind == Kind::dtmf;
       bus_.publish(topic_of(static_cast<int>(p.kind)),
                    event_body_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause, p.q850, p.sip,
-                                 p.exten, p.context, p.target));
+                                 p.exten, p.context, dtmf ? std::string() : p.target, dtmf ? p.target : std::string()));
     }
     batch.clear();
     if (auto d = dropped_.load(); d != reported) {
@@ -201,7 +208,64 @@ sdk::Status CallCoreImpl::set_state(std::string_view channel_id, sdk::ChannelSta
     snapshot = it->second;
   }
   queue(Kind::state, snapshot);
-  if (state == sdk::ChannelState::up) dial_leg_up(snapshot.id);
+  if (state == sdk::ChannelState::up) {
+    wake_up_waiters(snapshot.id, true);
+    dial_leg_up(snapshot.id);
+  }
+  return {};
+}
+
+void CallCoreImpl::wake_up_waiters(const std::string& channel_id, bool up) {
+  std::vector<std::function<void(bool, std::string)>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    auto [from, to] = up_waiters_.equal_range(channel_id);
+    for (auto it = from; it != to; ++it) ready.push_back(std::move(it->second));
+    up_waiters_.erase(from, to);
+  }
+  for (auto& w : ready) w(up, up ? std::string() : "the call ended before it was answered");
+}
+
+void CallCoreImpl::answer_channel(std::string_view channel_id, std::function<void(bool, std::string)> done) {
+  std::string id(channel_id);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = channels_.find(id);
+    if (it == channels_.end()) {
+      done(false, "no channel " + id);
+      return;
+    }
+    if (it->second.state == sdk::ChannelState::up) {
+      done(true, {});
+      return;
+    }
+    // Registered before the driver runs: it may report `up` from inside answer().
+    up_waiters_.emplace(id, std::move(done));
+  }
+  bool wireless = false;
+  auto s = with_driver(id, [&wireless](sdk::ChannelDriver& d, const sdk::Channel& c) {
+    // A local leg has no wire to answer on: its driver accepts and nothing
+    // will come up, so the script goes on at once (as it always did).
+    wireless = c.backend == "local";
+    return d.answer(c);
+  });
+  if (s && !wireless) return;
+  std::vector<std::function<void(bool, std::string)>> refused;
+  {
+    std::lock_guard lock(mutex_);
+    auto [from, to] = up_waiters_.equal_range(id);
+    for (auto it = from; it != to; ++it) refused.push_back(std::move(it->second));
+    up_waiters_.erase(from, to);
+  }
+  for (auto& w : refused) w(static_cast<bool>(s), s ? std::string() : s.error().message);
+}
+
+sdk::Status CallCoreImpl::dtmf_received(std::string_view channel_id, char digit, std::string_view source) {
+  auto c = channel(channel_id);
+  if (!c) return c.error();
+  Pending p{Kind::dtmf, *c, 0, 0, 0, std::string(1, digit)};
+  p.target = std::string(source);
+  queue(std::move(p));
   return {};
 }
 
@@ -257,6 +321,7 @@ sdk::Status CallCoreImpl::end(std::string_view channel_id, int cause, int q850, 
       }
   }
   if (unbridged) queue(Kind::unbridged, *unbridged);
+  wake_up_waiters(gone.id, false);
   Pending p{Kind::ended, gone, cause, q850, sip};
   p.duration_ms = gone.answered_at_ms ? std::max<std::int64_t>(0, now_ms() - gone.answered_at_ms) : 0;
   queue(std::move(p));

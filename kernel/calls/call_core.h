@@ -78,6 +78,7 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::Status end_channel_q850(std::string_view channel_id, int q850_cause) override;
   sdk::Status set_held(std::string_view channel_id, bool held) override;
   sdk::Status request_transfer(sdk::TransferRequest request) override;
+  sdk::Status dtmf_received(std::string_view channel_id, char digit, std::string_view source) override;
   std::vector<sdk::Channel> channels() const override;
   sdk::Result<sdk::Channel> channel(std::string_view channel_id) const override;
   sdk::Status hangup_channel(std::string_view channel_id, int q850_cause = 0) override;
@@ -94,6 +95,9 @@ class CallCoreImpl final : public sdk::CallCore {
   // not_found for an unknown channel, the driver's status otherwise.
   sdk::Status with_driver(std::string_view channel_id,
                           const std::function<sdk::Status(sdk::ChannelDriver&, const sdk::Channel&)>& act);
+  // Asks the channel's driver to answer; `done(ok, error)` runs once, when
+  // the channel is up (at once if it is), ended, or the driver refused.
+  void answer_channel(std::string_view channel_id, std::function<void(bool ok, std::string error)> done);
   // Bridges two channels of one driver (media path: direct, or relayed when
   // `relayed`), publishing calls.channel.bridged.
   sdk::Status bridge(std::string_view a, std::string_view b, bool relayed);
@@ -110,7 +114,7 @@ class CallCoreImpl final : public sdk::CallCore {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Table = std::unordered_map<std::string, sdk::Channel, Hash, std::equal_to<>>;
-  enum class Kind { created, state, ended, bridged, unbridged, held, unheld, transferred };
+  enum class Kind { created, state, ended, bridged, unbridged, held, unheld, transferred, dtmf };
   struct Pending {
     Pending(Kind k, sdk::Channel c, int cause_ = 0, int q850_ = 0, int sip_ = 0, std::string extra_ = {})
         : kind(k), channel(std::move(c)), cause(cause_), q850(q850_), sip(sip_), extra(std::move(extra_)) {}
@@ -178,6 +182,9 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::LuaHost* lua_ = nullptr;
   std::vector<sdk::LuaFunctionSpec> verbs_;
   TimerThread timers_;  // ring timeouts
+  // call:answer() calls waiting for their channel to be up (under mutex_).
+  std::unordered_multimap<std::string, std::function<void(bool, std::string)>> up_waiters_;
+  void wake_up_waiters(const std::string& channel_id, bool up);
 
   std::mutex events_mutex_;
   std::condition_variable events_cv_;

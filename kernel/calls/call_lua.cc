@@ -90,13 +90,19 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
          });
        }});
   f.push_back({"answer", "call: table", "ok: boolean, error: string|nil",
-               "Answers the call (its backend sends the answer, e.g. SIP 200 OK).",
+               "Answers the call (its backend sends the answer, e.g. SIP 200 OK, with the call's "
+               "media ending in the media engine so that call:play and the other media verbs work) "
+               "and returns once it is answered; false and why when it could not be (the caller "
+               "left, the backend cannot answer). Only this call's coroutine waits.",
                [this](const LuaValues& args) -> LuaReply {
                  auto id = channel_of(args);
                  if (id.empty()) return no_channel("answer");
-                 return status_reply(with_driver(id, [](sdk::ChannelDriver& d, const sdk::Channel& c) {
-                   return d.answer(c);
-                 }));
+                 return LuaReply::async([this, id](sdk::LuaResume resume) {
+                   answer_channel(id, [resume](bool ok, std::string error) {
+                     if (ok) resume(LuaValues{LuaValue(true)});
+                     else resume(LuaValues{LuaValue(false), LuaValue(std::move(error))});
+                   });
+                 });
                }});
   f.push_back({"hangup", "call: table, cause?: integer", "ok: boolean, error: string|nil",
                "Hangs the call up with a Q.850 `cause` (default 16, normal clearing; 17 busy, 21 "

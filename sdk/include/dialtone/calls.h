@@ -60,6 +60,8 @@
 //   calls.channel.unbridged   they no longer do
 //   calls.channel.held / unheld
 //   calls.channel.transferred a transfer asked by a driver (`kind`, `exten`, `context`)
+//   calls.channel.dtmf        a digit the channel's party sent (`digit`, `source`:
+//                             rfc4733|inband|info), reported by its driver or the media engine
 //   calls.channel.ended       hung up: `cause` (as the backend gave it), `q850_cause`,
 //                             `sip_code`, `duration_ms` (0 when never answered)
 // Common body fields: id, call_id, backend, endpoint, direction, state,
@@ -351,6 +353,9 @@ class CallCore {
   // A transfer the driver received; the core carries it out (or refuses it
   // with the returned status) and publishes calls.channel.transferred.
   virtual Status request_transfer(TransferRequest request) = 0;
+  // A DTMF digit the channel's party sent (`source`: rfc4733, inband,
+  // info): published as calls.channel.dtmf.
+  virtual Status dtmf_received(std::string_view channel_id, char digit, std::string_view source);
 
   virtual std::vector<Channel> channels() const = 0;
   virtual Result<Channel> channel(std::string_view channel_id) const = 0;
@@ -382,5 +387,9 @@ class CallCore {
   // the core already has.
   virtual Status register_verb(LuaFunctionSpec verb) = 0;
 };
+
+inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {
+  return Error::unsupported("this call core takes no DTMF reports");
+}
 
 }  // namespace dialtone::sdk

@@ -140,6 +140,7 @@ enum class EventType : std::uint8_t {
   play_done,    // the play() list (or a tone with an end) finished or was stopped
   record_done,  // ok false: the file could not be written (detail says why)
   srtp_refused, // the first packet that failed SRTP authentication
+  detached,     // channel listeners only: the channel left the engine (hung up)
 };
 
 enum class DtmfSource : std::uint8_t { rfc4733, inband };
@@ -164,6 +165,7 @@ struct RecordOptions {
   int max_seconds = 0;        // 0: until stop_recording()
   int sample_rate = 8000;     // 8000 or 16000
   bool both_directions = false;  // the peer and what is sent to it, mixed
+  int silence_seconds = 0;    // > 0: ends after this much silence once sound was heard
 };
 
 struct EndpointStats {
@@ -221,7 +223,8 @@ class Mixer {
 class MediaEngine {
  public:
   static constexpr std::string_view kServiceName = "media.engine";
-  static constexpr int kServiceVersion = 1;
+  // 2: call channels attached to endpoints (attach_channel, listen).
+  static constexpr int kServiceVersion = 2;
   virtual ~MediaEngine() = default;
 
   // Binds a UDP port from the configured range on the engine's address.
@@ -240,6 +243,25 @@ class MediaEngine {
   // The files of a music-on-hold class: `default` is `sounds.moh_path` itself,
   // another class a sub-directory of it. Sorted by name.
   virtual std::vector<std::filesystem::path> music_files(std::string_view moh_class) const = 0;
+
+  // ---- Call channels whose media ends in the engine ---------------------
+  // A backend that answers a channel with an endpoint attaches it under the
+  // call core's channel id; media applications (call:play, voicemail,
+  // conferences) find it there. The engine then owns the endpoint's handler:
+  // its events go to every listener of the channel, and its digits to the
+  // DTMF sink (the call core). Replaces an endpoint attached before.
+  virtual void attach_channel(std::string channel_id, std::shared_ptr<Endpoint> endpoint) = 0;
+  // The channel ended or its media moved away: listeners get `detached`.
+  virtual void detach_channel(std::string_view channel_id) = 0;
+  // Null when the channel's media does not end in the engine.
+  virtual std::shared_ptr<Endpoint> channel_endpoint(std::string_view channel_id) const = 0;
+  // Events of the channel's endpoint, on the engine's event thread, until
+  // unlisten(); 0 when the channel is not attached (nothing will come).
+  virtual std::uint64_t listen(std::string_view channel_id, EventHandler handler) = 0;
+  virtual void unlisten(std::string_view channel_id, std::uint64_t listener) = 0;
+  // Where digits of attached channels go (besides listeners); set once by
+  // the plugin that provides the engine.
+  virtual void set_dtmf_sink(std::function<void(const std::string& channel_id, char digit, DtmfSource source)> sink) = 0;
 };
 
 }  // namespace dialtone::sdk::media

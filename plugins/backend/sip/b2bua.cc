@@ -78,7 +78,15 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
                                          c->id, &log);
   if (!c->sdp.empty()) {
     auto offer = c->media->offer(MediaLeg::a, c->sdp);
-    if (!offer) {
+    // SRTP offers (RTP/SAVP) do not cross the relay but the media engine
+    // answers them: the call goes to the dialplan, and only a dial refuses it.
+    bool srtp_only = !offer && offer.error().code == sdk::ErrorCode::unsupported &&
+                     c->sdp.find("RTP/SAVP") != std::string::npos;
+    if (srtp_only) {
+      c->offer_refused = media_error_status(offer.error());
+      c->a_offer = std::move(c->sdp);
+      c->sdp.clear();
+    } else if (!offer) {
       int st = media_error_status(offer.error());
       log.info("sip: call " + c->id + " refused with " + std::to_string(st) + ": " +
                offer.error().message);
@@ -88,8 +96,10 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
                           TAG_IF(st == 503, SIPTAG_RETRY_AFTER_STR(retry.c_str())), TAG_END());
       nta_incoming_destroy(irq);
       return;
+    } else {
+      c->a_offer = std::move(c->sdp);
+      c->sdp = *offer;
     }
-    c->sdp = *offer;
   }
 
   c->a_leg = nta_leg_tcreate(agent, &Impl::on_a_request, c, SIPTAG_CALL_ID(sip->sip_call_id),
@@ -184,6 +194,7 @@ void SipStack::Impl::on_decision(std::uint64_t serial, const RouteDecision& d) {
       if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
     finish_dial(*c, "cancelled", 487);
   }
+  if (c->engine && engine_script_done(*c)) return;
   if (c->state != Call::State::routing) {
     maybe_finish(*c);
     return;
@@ -206,6 +217,14 @@ void SipStack::Impl::on_decision(std::uint64_t serial, const RouteDecision& d) {
   DialRequest req;
   req.targets = d.targets;
   req.timeout_seconds = d.timeout_seconds;
+  if (c->offer_refused) {
+    log.info("sip: call " + c->id + ": its RTP/SAVP offer cannot be relayed to a callee; refused with " +
+             std::to_string(c->offer_refused));
+    answer_a(*c, c->offer_refused, sip_status_phrase(c->offer_refused));
+    c->state = Call::State::ending;
+    maybe_finish(*c);
+    return;
+  }
   if (start_branches(*c, req) == 0) {
     answer_a(*c, SIP_480_TEMPORARILY_UNAVAILABLE);
     c->state = Call::State::ending;
@@ -341,6 +360,12 @@ void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
   }
   c->dial_done = std::move(done);
   routed(*c);
+  if (c->offer_refused) {
+    log.info("sip: call " + c->id + ": its RTP/SAVP offer cannot be relayed to a callee (" +
+             std::to_string(c->offer_refused) + ")");
+    finish_dial(*c, "unavailable", c->offer_refused);
+    return;
+  }
   if (start_branches(*c, req) == 0) finish_dial(*c, "unavailable", c->trunks_down ? 503 : 480);
 }
 
@@ -490,6 +515,7 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
           TAG_IF(has_sdp && sip->sip_content_type, SIPTAG_CONTENT_TYPE(sip->sip_content_type)),
           TAG_IF(has_sdp, SIPTAG_PAYLOAD_STR(has_sdp ? body->c_str() : "")), TAG_END());
       if (has_sdp) c.a_sdp_sent = *body;
+      std::string().swap(c.a_offer);  // only a dialplan answer needs it; none now
       self->session_answered(c, sip);
       self->backend.call_event(c.id, "answered", 200);
       self->backend.leg_event(br->channel, LegState::up, 200, c.channel);
@@ -666,6 +692,7 @@ int SipStack::Impl::on_a_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
       self->maybe_finish(*c);
       return 200;
     default:
+      if (c->engine) return self->engine_in_dialog(*c, irq, sip);
       return self->in_dialog(*c, MediaLeg::a, nullptr, irq, sip);
   }
 }
@@ -716,6 +743,7 @@ void SipStack::Impl::maybe_finish(Call& c) {
 
 void SipStack::Impl::release(Call& c) {
   routed(c);
+  if (c.engine) engine_release(c);
   for (auto& b : c.branches)
     if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});
   if (!c.channel.empty()) backend.leg_event(c.channel, LegState::ended, c.ended_status, {});

@@ -5,87 +5,78 @@
 // are simply not tracked and the dialplan cannot dial.
 #include <dialtone/services.h>
 
+#include "plugins/backend/sip/sip_channel_driver.h"
 #include "plugins/backend/sip/sip_plugin.h"
 
 namespace dialtone::plugins::backend::sip {
 
-// Posts each request to the SIP thread; detached when the plugin stops.
-class SipChannelDriver final : public sdk::ChannelDriver {
- public:
-  SipChannelDriver(std::mutex& stack_mutex, std::unique_ptr<SipStack>& stack,
-                   std::shared_ptr<sdk::CallCore> core)
-      : stack_mutex_(&stack_mutex), stack_(&stack), core_(std::move(core)) {}
-
-  // INVITEs to the targets (line usernames, or sip: URIs of trunks) from the
-  // call's SIP caller, whose offer they carry: the B2BUA rings them as
-  // branches of that call. Legs the stack could not ring end with its status.
-  sdk::Status originate(const sdk::OriginateRequest& req) override {
-    if (req.media_origin.backend != "sip" || req.media_origin.backend_ref.empty())
-      return sdk::Error::unsupported("sip: only a call from a SIP phone or trunk can ring SIP targets "
-                                     "(calls started elsewhere need the media engine)");
-    DialRequest d;
-    for (auto& leg : req.legs) {
-      d.targets.push_back(leg.target);
-      d.target_channels.push_back(leg.channel_id);
-    }
-    d.timeout_seconds = req.timeout_seconds;
-    d.caller_number = req.caller_number;
-    d.caller_name = req.caller_name;
-    d.anonymous = req.anonymous;
-    auto core = core_;
-    auto legs = d.target_channels;
-    std::string origin = req.origin.id;
-    return with_stack([&](SipStack& stack) {
-      stack.dial(req.media_origin.backend_ref, std::move(d), [core, legs, origin](DialResult r) {
-        if (r.status == "answered") return;
-        // The trunk's failover_codes: call:dial returns it as outcome.failover.
-        if (r.failover) (void)core->set_variable(origin, "DIAL_FAILOVER", *r.failover ? "yes" : "no");
-        // Legs the stack still holds end with its outcome (not_found: ended).
-        int code = r.code >= 400 ? r.code : r.status == "busy" ? 486 : r.status == "noanswer" ? 408 : 487;
-        for (auto& leg : legs) (void)core->end_channel(leg, code);
-      });
-      return sdk::Status{};
+// INVITEs to the targets (line usernames, or sip: URIs of trunks) from the
+// call's SIP caller, whose offer they carry: the B2BUA rings them as
+// branches of that call. Legs the stack could not ring end with its status.
+sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
+  if (req.media_origin.backend != "sip" || req.media_origin.backend_ref.empty())
+    return sdk::Error::unsupported("sip: only a call from a SIP phone or trunk can ring SIP targets "
+                                   "(calls started elsewhere need the media engine)");
+  DialRequest d;
+  for (auto& leg : req.legs) {
+    d.targets.push_back(leg.target);
+    d.target_channels.push_back(leg.channel_id);
+  }
+  d.timeout_seconds = req.timeout_seconds;
+  d.caller_number = req.caller_number;
+  d.caller_name = req.caller_name;
+  d.anonymous = req.anonymous;
+  auto core = core_;
+  auto legs = d.target_channels;
+  std::string origin = req.origin.id;
+  return with_stack([&](SipStack& stack) {
+    stack.dial(req.media_origin.backend_ref, std::move(d), [core, legs, origin](DialResult r) {
+      if (r.status == "answered") return;
+      // The trunk's failover_codes: call:dial returns it as outcome.failover.
+      if (r.failover) (void)core->set_variable(origin, "DIAL_FAILOVER", *r.failover ? "yes" : "no");
+      // Legs the stack still holds end with its outcome (not_found: ended).
+      int code = r.code >= 400 ? r.code : r.status == "busy" ? 486 : r.status == "noanswer" ? 408 : 487;
+      for (auto& leg : legs) (void)core->end_channel(leg, code);
     });
-  }
+    return sdk::Status{};
+  });
+}
 
-  sdk::Status cancel(const sdk::Channel& channel, int) override {
-    return with_stack([&](SipStack& stack) {
-      stack.cancel_leg(channel.id);
-      return sdk::Status{};
-    });
-  }
+sdk::Status SipChannelDriver::cancel(const sdk::Channel& channel, int) {
+  return with_stack([&](SipStack& stack) {
+    stack.cancel_leg(channel.id);
+    return sdk::Status{};
+  });
+}
 
-  sdk::Status hangup(const sdk::Channel& channel, int q850_cause) override {
-    return with_stack([&](SipStack& stack) {
-      stack.hangup(channel.backend_ref, q850_cause ? sdk::sip_from_q850(q850_cause) : 0, channel.id);
-      return sdk::Status{};
-    });
-  }
-  void detach() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stack_mutex_ = nullptr;
-    stack_ = nullptr;
-  }
+sdk::Status SipChannelDriver::hangup(const sdk::Channel& channel, int q850_cause) {
+  return with_stack([&](SipStack& stack) {
+    stack.hangup(channel.backend_ref, q850_cause ? sdk::sip_from_q850(q850_cause) : 0, channel.id);
+    return sdk::Status{};
+  });
+}
 
- private:
-  sdk::Status with_stack(const std::function<sdk::Status(SipStack&)>& f) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!stack_mutex_) return sdk::Error::unavailable("sip: the SIP stack is stopped");
-    std::lock_guard<std::mutex> stack_lock(*stack_mutex_);
-    if (!*stack_) return sdk::Error::unavailable("sip: the SIP stack is stopped");
-    return f(**stack_);
-  }
+void SipChannelDriver::detach() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stack_mutex_ = nullptr;
+  stack_ = nullptr;
+}
 
-  std::mutex mutex_;
-  std::mutex* stack_mutex_;
-  std::unique_ptr<SipStack>* stack_;
-  std::shared_ptr<sdk::CallCore> core_;
-};
+sdk::Status SipChannelDriver::with_stack(const std::function<sdk::Status(SipStack&)>& f) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!stack_mutex_) return sdk::Error::unavailable("sip: the SIP stack is stopped");
+  std::lock_guard<std::mutex> stack_lock(*stack_mutex_);
+  if (!*stack_) return sdk::Error::unavailable("sip: the SIP stack is stopped");
+  return f(**stack_);
+}
 
 void SipPlugin::attach_call_core() {
   calls_ = host_.services().find<sdk::CallCore>();
   if (!calls_) return;
-  channel_driver_ = std::make_shared<SipChannelDriver>(stack_mutex_, stack_, calls_);
+  sdk::Host* host = &host_;
+  channel_driver_ = std::make_shared<SipChannelDriver>(stack_mutex_, stack_, calls_, [host] {
+    return host->services().find<sdk::media::MediaEngine>();
+  });
   if (auto s = calls_->register_driver("sip", channel_driver_); !s) {
     host_.log().warn("sip: calls cannot be hung up through the call core: " + s.error().message);
     channel_driver_.reset();
@@ -133,6 +124,10 @@ void SipPlugin::leg_event(const std::string& leg_id, LegState state, int status,
       (void)calls_->end_channel(leg_id, status);
       break;
   }
+}
+
+void SipPlugin::leg_dtmf(const std::string& leg_id, char digit) {
+  if (calls_ && !leg_id.empty()) (void)calls_->dtmf_received(leg_id, digit, "info");
 }
 
 void SipPlugin::leg_held(const std::string& leg_id, bool held) {

@@ -89,6 +89,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::string leg_created(const LegInfo& leg) override;
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
   void leg_held(const std::string& leg_id, bool held) override;
+  void leg_dtmf(const std::string& leg_id, char digit) override;
 
   // call_legs.cc: the kernel's call core, when the host provides one.
   void attach_call_core();

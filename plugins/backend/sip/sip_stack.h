@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <dialtone/host.h>
+#include <dialtone/media.h>
 #include <dialtone/result.h>
 
 #include "plugins/backend/sip/digest.h"
@@ -238,6 +239,8 @@ class SipBackend {
                          const std::string& /*peer*/) {}
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
+  // The party of the leg sent a DTMF digit by SIP INFO (application/dtmf-relay).
+  virtual void leg_dtmf(const std::string& /*leg_id*/, char /*digit*/) {}
 };
 
 class SipStack {
@@ -287,6 +290,18 @@ class SipStack {
   // Stops ringing the branches of the call core's channel `channel` (CANCEL),
   // leaving the call and its other branches alone; from any thread.
   void cancel_leg(const std::string& channel);
+
+  // Answers the call `call_id` still being routed with its media ending in
+  // `engine` (sip_media_answer.cc): an endpoint for the caller's offer, 200 OK
+  // with its SDP, `channel` attached to the endpoint and reported up. A call
+  // that cannot be answered so (no common codec, no port) is refused and
+  // ends. From any thread.
+  void answer(const std::string& call_id, const std::string& channel,
+              std::shared_ptr<sdk::media::MediaEngine> engine);
+  // Two calls answered that way talk through `mixer` (already holding both
+  // endpoints); when one ends, the other is hung up. From any thread.
+  void bridge_engine(const std::string& call_a, const std::string& call_b,
+                     std::shared_ptr<sdk::media::Mixer> mixer);
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).
   std::vector<ContactReachability> reachability(const std::string& aor) const;

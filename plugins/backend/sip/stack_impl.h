@@ -34,6 +34,7 @@
 namespace dialtone::plugins::backend::sip {
 
 struct Call;
+struct EngineMedia;  // sip_media_answer.h: a call answered with media in the engine
 
 struct Branch {
   Call* call = nullptr;
@@ -158,6 +159,10 @@ struct Call {
   std::string channel;  // A's id in the call core; empty once ended
   bool a_held = false, b_held = false;  // the side's last offer held the call
   bool awaits_route = false;  // counted in Impl::awaiting_route
+  int offer_refused = 0;  // A's offer cannot cross the relay (RTP/SAVP): a dial gets this status
+  std::string a_offer;  // A's INVITE SDP as it came (an answer from the media engine takes it)
+  // Answered by the dialplan (call:answer): A's media ends in the engine.
+  std::shared_ptr<EngineMedia> engine;
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -423,6 +428,23 @@ struct SipStack::Impl {
   void maybe_finish(Call& c);
 
   void release(Call& c);
+
+  // ---- calls answered with media in the engine (sip_media_answer.cc) -------
+
+  // call:answer(): an endpoint for A's offer and a 200 OK with its SDP.
+  void answer_with_engine(const std::string& call_id, const std::string& channel,
+                          std::shared_ptr<sdk::media::MediaEngine> engine);
+  // In-dialog requests of an engine-answered call (re-INVITE, UPDATE, INFO).
+  int engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* sip);
+  // The dialplan finished: an engine-answered call bridged to nothing ends.
+  bool engine_script_done(Call& c);
+  // Two engine-answered calls talk through `mixer` (call:bridge).
+  void engine_bridge(const std::string& call_a, const std::string& call_b,
+                     std::shared_ptr<sdk::media::Mixer> mixer);
+  // On release: the endpoint leaves the engine, a bridged peer is hung up.
+  void engine_release(Call& c);
+  // Hangs up an answered engine call (BYE to A).
+  void engine_hangup(Call& c);
 
   // ---- in-dialog requests: re-INVITE, UPDATE, INFO, OPTIONS, REFER --------
 

@@ -1,0 +1,44 @@
+// backend.sip's channel driver (the call core's view of the SIP stack):
+// originate, cancel and hang up in call_legs.cc; answer, DTMF and bridges
+// through the media engine in sip_media_driver.cc.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <dialtone/calls.h>
+#include <dialtone/media.h>
+
+#include "plugins/backend/sip/sip_stack.h"
+
+namespace dialtone::plugins::backend::sip {
+
+// Posts each request to the SIP thread; detached when the plugin stops.
+class SipChannelDriver final : public sdk::ChannelDriver {
+ public:
+  using EngineFinder = std::function<std::shared_ptr<sdk::media::MediaEngine>()>;
+  SipChannelDriver(std::mutex& stack_mutex, std::unique_ptr<SipStack>& stack,
+                   std::shared_ptr<sdk::CallCore> core, EngineFinder engine)
+      : stack_mutex_(&stack_mutex), stack_(&stack), core_(std::move(core)), engine_(std::move(engine)) {}
+
+  sdk::Status originate(const sdk::OriginateRequest& req) override;
+  sdk::Status cancel(const sdk::Channel& channel, int) override;
+  sdk::Status hangup(const sdk::Channel& channel, int q850_cause) override;
+  // sip_media_driver.cc: the caller's media ends in the media engine.
+  sdk::Status answer(const sdk::Channel& channel) override;
+  sdk::Status send_dtmf(const sdk::Channel& channel, const std::string& digits) override;
+  sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
+  void detach();
+
+ private:
+  sdk::Status with_stack(const std::function<sdk::Status(SipStack&)>& f);
+
+  std::mutex mutex_;
+  std::mutex* stack_mutex_;
+  std::unique_ptr<SipStack>* stack_;
+  std::shared_ptr<sdk::CallCore> core_;
+  EngineFinder engine_;
+};
+
+}  // namespace dialtone::plugins::backend::sip

@@ -1,0 +1,275 @@
+// Calls the dialplan answers itself (call:answer()): the caller's media ends
+// in the media engine instead of going on to a callee. The 200 OK carries an
+// engine endpoint's SDP (PCMU, PCMA, G.722, Opus when offered, RFC 4733
+// telephone-event, SDES SRTP for RTP/SAVP offers); the channel is attached
+// to the engine so that media verbs (call:play, call:read_digits ...) find
+// its endpoint; BYE either way, or the end of the script, frees it.
+#include "plugins/backend/sip/stack_impl.h"
+
+#include <cstring>
+
+namespace dialtone::plugins::backend::sip {
+
+namespace sm = sdk::media;
+
+struct EngineMedia {
+  std::shared_ptr<sm::MediaEngine> engine;
+  std::shared_ptr<sm::Endpoint> endpoint;
+  std::string channel;                // attached under this call-core id
+  std::shared_ptr<sm::Mixer> mixer;   // call:bridge with another engine call
+  std::uint64_t peer = 0;             // that call's serial
+};
+
+namespace {
+
+struct Negotiated {
+  sm::EndpointConfig config;
+  std::string proto = "RTP/AVP";
+  std::vector<std::pair<int, std::string>> rtpmaps;  // pt, encoding (answer order)
+  int telephone_event = -1;
+  std::string fmtp_lines;                             // a=fmtp of the kept formats
+};
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// What the engine answers to `offer`'s first audio stream; an error names why
+// nothing can be kept (488).
+sdk::Result<Negotiated> negotiate(const Sdp& offer, const std::vector<sm::Codec>& supported) {
+  const SdpMedia* audio = offer.audio();
+  if (!audio) return sdk::Error::unsupported("the offer has no active audio stream");
+  Negotiated n;
+  bool srtp = audio->proto == "RTP/SAVP";
+  if (!srtp && audio->proto != "RTP/AVP")
+    return sdk::Error::unsupported("audio profile " + audio->proto + " (RTP/AVP and RTP/SAVP are answered)");
+  n.proto = audio->proto;
+  for (const auto& pt : audio->formats) {
+    std::string enc = audio->encoding(pt);
+    int number = std::atoi(pt.c_str());
+    if (lower(enc).rfind("telephone-event/8000", 0) == 0) {
+      if (n.telephone_event < 0) n.telephone_event = number;
+      continue;
+    }
+    auto codec = sm::codec_from_name(enc);
+    if (!codec || std::find(supported.begin(), supported.end(), *codec) == supported.end()) continue;
+    // G.711 and G.722 have one clock; Opus must say 48000/2.
+    if (*codec == sm::Codec::opus && lower(enc) != "opus/48000/2") continue;
+    n.config.formats.push_back({*codec, static_cast<std::uint8_t>(number)});
+    n.rtpmaps.emplace_back(number, sm::rtpmap(*codec));
+    for (const auto& line : audio->lines)
+      if (line.rfind("a=fmtp:" + pt + " ", 0) == 0) n.fmtp_lines += line + "\r\n";
+  }
+  if (n.config.formats.empty()) return sdk::Error::unsupported("no codec of the offer is PCMU, PCMA, G722 or Opus");
+  n.config.telephone_event_pt = n.telephone_event >= 0 ? static_cast<std::uint8_t>(n.telephone_event) : 0;
+  std::string ip = offer.connection(*audio);
+  n.config.remote = (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(audio->port);
+  if (srtp) {
+    for (const auto& line : audio->lines) {
+      if (line.rfind("a=crypto:", 0) != 0) continue;
+      auto c = sm::CryptoAttribute::parse(std::string_view(line).substr(9));
+      if (c && (c->suite == "AES_CM_128_HMAC_SHA1_80" || c->suite == "AES_CM_128_HMAC_SHA1_32")) {
+        n.config.srtp_remote = c;
+        break;
+      }
+    }
+    if (!n.config.srtp_remote)
+      return sdk::Error::unsupported("RTP/SAVP offer without an a=crypto line of a supported suite "
+                                     "(AES_CM_128_HMAC_SHA1_80 or _32)");
+  }
+  return n;
+}
+
+// The answer: our endpoint for the audio stream, every other stream refused.
+std::string answer_sdp(const Sdp& offer, const Negotiated& n, const std::string& address, int port,
+                       const std::optional<sm::CryptoAttribute>& crypto) {
+  std::string family = address.find(':') != std::string::npos ? "IP6" : "IP4";
+  std::string session = std::to_string(std::hash<std::string>{}(random_token(12)) % 1000000000u);
+  std::string s = "v=0\r\no=dialtone " + session + " " + session + " IN " + family + " " + address +
+                  "\r\ns=dialtone\r\nc=IN " + family + " " + address + "\r\nt=0 0\r\n";
+  const SdpMedia* audio = offer.audio();
+  for (const auto& m : offer.media) {
+    if (&m != audio) {
+      s += "m=" + m.type + " 0 " + m.proto + " " + (m.formats.empty() ? "0" : m.formats.front()) + "\r\n";
+      continue;
+    }
+    s += "m=audio " + std::to_string(port) + " " + n.proto;
+    for (auto& [pt, enc] : n.rtpmaps) s += " " + std::to_string(pt);
+    if (n.telephone_event >= 0) s += " " + std::to_string(n.telephone_event);
+    s += "\r\n";
+    for (auto& [pt, enc] : n.rtpmaps) s += "a=rtpmap:" + std::to_string(pt) + " " + enc + "\r\n";
+    s += n.fmtp_lines;
+    if (n.telephone_event >= 0)
+      s += "a=rtpmap:" + std::to_string(n.telephone_event) + " telephone-event/8000\r\na=fmtp:" +
+           std::to_string(n.telephone_event) + " 0-16\r\n";
+    if (crypto) s += "a=crypto:" + crypto->to_sdp() + "\r\n";
+    s += "a=ptime:20\r\na=sendrecv\r\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+void SipStack::answer(const std::string& call_id, const std::string& channel,
+                      std::shared_ptr<sm::MediaEngine> engine) {
+  auto impl = impl_;
+  impl->later([impl, call_id, channel, engine = std::move(engine)]() mutable {
+    impl->answer_with_engine(call_id, channel, std::move(engine));
+  });
+}
+
+void SipStack::bridge_engine(const std::string& call_a, const std::string& call_b,
+                             std::shared_ptr<sm::Mixer> mixer) {
+  auto impl = impl_;
+  impl->later([impl, call_a, call_b, mixer = std::move(mixer)]() mutable {
+    impl->engine_bridge(call_a, call_b, std::move(mixer));
+  });
+}
+
+void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::string& channel,
+                                        std::shared_ptr<sm::MediaEngine> engine) {
+  auto id = call_ids.find(call_id);
+  Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+  if (!c || c->state == Call::State::ending) return;  // gone: the core wakes call:answer()
+  if (c->state == Call::State::answered) return;      // up already
+  auto refuse = [&](int status, const std::string& why) {
+    log.warn("sip: call " + c->id + ": cannot answer with the media engine, refused with " +
+             std::to_string(status) + ": " + why);
+    c->state = Call::State::ending;
+    answer_a(*c, status, sip_status_phrase(status));
+    maybe_finish(*c);
+  };
+  if (c->state != Call::State::routing || !c->a_irq || nta_incoming_status(c->a_irq) >= 200)
+    return refuse(500, "the call is ringing a callee");
+  if (c->a_offer.empty())
+    return refuse(488, "the INVITE carried no SDP offer (late offer is not answered by the media engine)");
+  auto offer = parse_sdp(c->a_offer);
+  if (!offer) return refuse(488, "bad SDP offer: " + offer.error().message);
+  auto n = negotiate(*offer, engine->codecs());
+  if (!n) return refuse(488, n.error().message);
+  if (n->config.srtp_remote)
+    n->config.srtp_local = engine->new_crypto(n->config.srtp_remote->tag, n->config.srtp_remote->suite);
+  auto crypto = n->config.srtp_local;
+  auto ep = engine->create_endpoint(n->config);
+  if (!ep) return refuse(503, "no media endpoint: " + ep.error().message);
+  std::string address = (*ep)->local_address();
+  if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
+  std::string sdp = answer_sdp(*offer, *n, address, (*ep)->local_port(), crypto);
+
+  auto media = std::make_shared<EngineMedia>();
+  media->engine = engine;
+  media->endpoint = *ep;
+  media->channel = channel.empty() ? c->channel : channel;
+  c->engine = media;
+  // Attached before the answer is reported: the script's next verb finds it.
+  if (!media->channel.empty()) engine->attach_channel(media->channel, media->endpoint);
+  nta_incoming_treply(c->a_irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(*c))),
+                      SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),
+                      SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp.c_str()), TAG_END());
+  c->a_sdp_sent = sdp;
+  c->state = Call::State::answered;
+  routed(*c);  // an answered script (an IVR) no longer counts as a call waiting for its route
+  backend.call_event(c->id, "answered", 200);
+  backend.leg_event(c->channel, LegState::up, 200, {});
+}
+
+int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* sip) {
+  auto method = sip->sip_request->rq_method;
+  if (c.state != Call::State::answered) return 481;
+  if (method == sip_method_options) {
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), SIPTAG_ACCEPT_STR("application/sdp"),
+                        SIPTAG_CONTACT(contact), TAG_END());
+    nta_incoming_destroy(irq);
+    return 0;
+  }
+  if (method == sip_method_info) {
+    // SIP INFO DTMF (application/dtmf-relay "Signal=5"): phones that send
+    // digits neither in RTP nor in the audio.
+    std::string body = body_of(sip);
+    auto at = body.find("Signal=");
+    if (type_of(sip) == "application/dtmf-relay" && at != std::string::npos) {
+      auto v = body.find_first_not_of(" \t", at + 7);
+      char digit = v == std::string::npos ? 0 : body[v];
+      if (std::strchr("0123456789*#ABCD", digit) && digit)
+        backend.leg_dtmf(c.engine->channel, digit);
+    }
+    return 200;
+  }
+  if (method != sip_method_invite && method != sip_method_update) return 501;
+  // A refresh or a new offer (hold, a moved phone): the peer may move, our
+  // endpoint stays; the answer is the SDP we answered with.
+  std::string body = body_of(sip);
+  if (!body.empty()) {
+    auto offer = parse_sdp(body);
+    if (offer)
+      if (auto addr = audio_address(*offer); addr && addr->rtp_port > 0)
+        c.engine->endpoint->set_remote((addr->ip.find(':') != std::string::npos ? "[" + addr->ip + "]" : addr->ip) +
+                                       ":" + std::to_string(addr->rtp_port));
+    bool held = body.find("a=sendonly") != std::string::npos || body.find("a=inactive") != std::string::npos;
+    if (held != c.a_held) {
+      c.a_held = held;
+      backend.leg_held(c.channel, held);
+    }
+  }
+  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(c))), SIPTAG_ALLOW_STR(kAllow),
+                      SIPTAG_SUPPORTED_STR(kSupported),
+                      TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(c.a_sdp_sent.c_str())), TAG_END());
+  nta_incoming_destroy(irq);
+  return 0;
+}
+
+bool SipStack::Impl::engine_script_done(Call& c) {
+  routed(c);
+  if (c.state != Call::State::answered || c.engine->peer != 0) return false;
+  // The dialplan ended with the caller talking to the engine alone: as an
+  // Asterisk dialplan that runs out of priorities, the call is hung up.
+  engine_hangup(c);
+  return true;
+}
+
+void SipStack::Impl::engine_hangup(Call& c) {
+  if (c.state != Call::State::answered) return;
+  c.state = Call::State::ending;
+  send_bye(c, c.a_leg);
+  backend.call_event(c.id, "ended", 200);
+  c.ended_status = 200;
+  maybe_finish(c);
+}
+
+void SipStack::Impl::engine_bridge(const std::string& call_a, const std::string& call_b,
+                                   std::shared_ptr<sm::Mixer> mixer) {
+  auto find = [&](const std::string& id) -> Call* {
+    auto it = call_ids.find(id);
+    Call* c = it == call_ids.end() ? nullptr : find_call(it->second);
+    return c && c->engine && c->state == Call::State::answered ? c : nullptr;
+  };
+  Call* a = find(call_a);
+  Call* b = find(call_b);
+  if (!a || !b) {
+    // One ended meanwhile: the other hears nothing more from the mixer.
+    if (a) mixer->remove(a->engine->endpoint);
+    if (b) mixer->remove(b->engine->endpoint);
+    return;
+  }
+  a->engine->mixer = mixer;
+  b->engine->mixer = mixer;
+  a->engine->peer = b->serial;
+  b->engine->peer = a->serial;
+}
+
+void SipStack::Impl::engine_release(Call& c) {
+  auto media = std::move(c.engine);
+  c.engine.reset();
+  if (media->mixer) media->mixer->remove(media->endpoint);
+  if (!media->channel.empty()) media->engine->detach_channel(media->channel);
+  if (media->peer)
+    if (Call* peer = find_call(media->peer); peer && peer->engine) {
+      peer->engine->peer = 0;
+      // The bridge ends with either party, as a B2BUA call does.
+      engine_hangup(*peer);
+    }
+}
+
+}  // namespace dialtone::plugins::backend::sip

@@ -125,7 +125,7 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
       shared->deliver(e);
       return;
     }
-    auto rec = std::make_shared<Recording>(file, sf, rate, options.max_seconds, done);
+    auto rec = std::make_shared<Recording>(file, sf, rate, options.max_seconds, done, options.silence_seconds);
     ctx->io.add_recording(rec);
     std::erase_if(shared->recordings, [](auto& w) { return w.expired(); });
     shared->recordings.push_back(rec);

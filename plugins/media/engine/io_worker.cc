@@ -8,11 +8,12 @@
 namespace dialtone::plugins::media {
 
 Recording::Recording(std::filesystem::path path, SNDFILE* file, int rate, int max_seconds,
-                     std::function<void(sdk::media::MediaEvent)> done)
+                     std::function<void(sdk::media::MediaEvent)> done, int silence_seconds)
     : path_(std::move(path)),
       file_(file),
       rate_(rate),
       max_samples_(max_seconds > 0 ? static_cast<std::uint64_t>(max_seconds) * rate : 0),
+      silence_limit_(silence_seconds > 0 ? static_cast<std::uint64_t>(silence_seconds) * rate : 0),
       ring_(new std::int16_t[kCap]),
       done_(std::move(done)) {}
 
@@ -27,6 +28,15 @@ bool Recording::append(const std::int16_t* s, int n) {
     finished_.store(true, std::memory_order_release);
   }
   produced_ += n;
+  if (silence_limit_ && n > 0) {
+    // Mean square of the frame against about -40 dBFS (RMS 328).
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += static_cast<double>(s[i]) * s[i];
+    bool quiet = sum / n < 328.0 * 328.0;
+    if (!quiet) heard_ = true;
+    quiet_ = quiet ? quiet_ + n : 0;
+    if (heard_ && quiet_ >= silence_limit_) finished_.store(true, std::memory_order_release);
+  }
   std::size_t head = head_.load(std::memory_order_relaxed);
   std::size_t tail = tail_.load(std::memory_order_acquire);
   if (head - tail + n > kCap) {

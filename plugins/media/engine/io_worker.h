@@ -25,8 +25,10 @@ namespace dialtone::plugins::media {
 // single-producer ring, the I/O thread drains it into the file.
 class Recording {
  public:
+  // `silence_seconds` > 0: the recording ends after that much silence
+  // following some sound (a caller who stopped talking).
   Recording(std::filesystem::path path, SNDFILE* file, int rate, int max_seconds,
-            std::function<void(sdk::media::MediaEvent)> done);
+            std::function<void(sdk::media::MediaEvent)> done, int silence_seconds = 0);
   ~Recording();
 
   // Media thread. False once the recording is over (stopped, full, max length).
@@ -46,6 +48,9 @@ class Recording {
   int rate_;
   std::uint64_t max_samples_;
   std::uint64_t produced_ = 0;
+  std::uint64_t silence_limit_ = 0;  // samples
+  std::uint64_t quiet_ = 0;          // consecutive quiet samples
+  bool heard_ = false;               // some sound came: silence counts from then
   std::unique_ptr<std::int16_t[]> ring_;
   std::atomic<std::size_t> head_{0}, tail_{0};
   std::atomic<bool> finished_{false}, failed_{false};

@@ -1,9 +1,11 @@
 // media.engine: terminated RTP (prompts, tones, recording, mixing, DTMF,
 // SRTP) provided to other plugins as the `media.engine` service.
+#include <dialtone/calls.h>
 #include <dialtone/host.h>
 #include <dialtone/plugin.h>
 #include <dialtone/services.h>
 
+#include "call_verbs.h"
 #include "engine.h"
 #include "tones.h"
 
@@ -59,7 +61,30 @@ class MediaPlugin final : public sdk::Plugin {
   sdk::Status start() override {
     engine_ = std::make_shared<Engine>(cfg_, host_.log());
     if (auto s = engine_->start(); !s.ok()) return s;
+    // Digits of channels answered with their media here reach the call core
+    // (calls.channel.dtmf) whatever application listens.
+    auto core = host_.services().find<sdk::CallCore>();
+    if (core)
+      engine_->set_dtmf_sink([core](const std::string& channel, char digit, sdk::media::DtmfSource source) {
+        (void)core->dtmf_received(channel, digit,
+                                  source == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+      });
     if (auto s = host_.services().provide<sdk::media::MediaEngine>("default", engine_); !s.ok()) return s;
+    // call:play, call:read_digits ...: the call core keeps them for its
+    // `channel` module (once per process: a restart finds them registered).
+    // The call core cannot withdraw a verb: the first start registers them
+    // and later starts give the same verbs the new engine.
+    static std::shared_ptr<CallVerbs> verbs;
+    if (!verbs) {
+      verbs = std::make_shared<CallVerbs>(engine_, &host_.executor(), &host_.log());
+      if (core)
+        for (auto& v : verbs->functions())
+          if (auto s = core->register_verb(std::move(v)); !s)
+            host_.log().warn("media: call verb not registered: " + s.error().message);
+    } else {
+      verbs->rebind(engine_);
+    }
+    verbs_ = verbs;
     host_.log().info("media: " + std::to_string(cfg_.threads) + " media threads, ports " +
                      std::to_string(cfg_.port_min) + "-" + std::to_string(cfg_.port_max) + " on " + cfg_.address +
                      ", sounds " + cfg_.sounds_path.string() + " (" + cfg_.language + ")");
@@ -68,6 +93,7 @@ class MediaPlugin final : public sdk::Plugin {
 
   void stop() override {
     host_.services().withdraw<sdk::media::MediaEngine>("default");
+    if (verbs_) verbs_->rebind(nullptr);
     if (engine_) engine_->stop();
     engine_.reset();
   }
@@ -76,6 +102,7 @@ class MediaPlugin final : public sdk::Plugin {
   sdk::Host& host_;
   EngineConfig cfg_;
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<CallVerbs> verbs_;
 };
 
 }  // namespace

@@ -1,0 +1,352 @@
+#include "call_verbs.h"
+
+#include <algorithm>
+#include <atomic>
+#include <variant>
+#include <mutex>
+
+namespace dialtone::plugins::media {
+namespace {
+
+namespace sm = sdk::media;
+using sdk::LuaReply;
+using sdk::LuaTable;
+using sdk::LuaValue;
+using sdk::LuaValues;
+
+std::string channel_of(const LuaValues& args) {
+  if (args.empty()) return {};
+  if (auto* t = args[0].as_table()) {
+    auto it = t->fields.find("channel");
+    if (it != t->fields.end())
+      if (auto* s = it->second.as_string()) return *s;
+  }
+  if (auto* s = args[0].as_string()) return *s;
+  return {};
+}
+
+std::optional<std::int64_t> int_field(const LuaTable& t, const char* key) {
+  auto it = t.fields.find(key);
+  if (it == t.fields.end()) return std::nullopt;
+  if (auto i = it->second.as_int()) return i;
+  if (auto* d = std::get_if<double>(&it->second.v)) return static_cast<std::int64_t>(*d);
+  return std::nullopt;
+}
+
+std::string string_field(const LuaTable& t, const char* key) {
+  auto it = t.fields.find(key);
+  if (it == t.fields.end()) return {};
+  if (auto* s = it->second.as_string()) return *s;
+  if (auto i = it->second.as_int()) return std::to_string(*i);
+  return {};
+}
+
+// One waiting verb: resumes the coroutine once, whoever comes first (an
+// engine event, the timer, the hang-up), and stops listening.
+struct Wait : std::enable_shared_from_this<Wait> {
+  std::shared_ptr<sm::MediaEngine> engine;
+  sdk::Executor* executor = nullptr;
+  std::string channel;
+  sdk::LuaResume resume;
+  std::atomic<bool> done{false};
+  std::mutex m;
+  std::uint64_t listener = 0;
+  std::uint64_t timer = 0;
+
+  // False when it already finished.
+  bool finish(LuaValues values) {
+    if (done.exchange(true)) return false;
+    std::uint64_t l, t;
+    {
+      std::lock_guard lk(m);
+      l = listener;
+      t = timer;
+    }
+    if (l) engine->unlisten(channel, l);
+    if (t && executor) executor->cancel(t);
+    resume(std::move(values));
+    return true;
+  }
+  // (Re)arms the timeout: `on_timeout` runs on the executor.
+  void arm(std::chrono::milliseconds delay, std::function<void()> on_timeout) {
+    if (!executor || done) return;
+    std::uint64_t old;
+    {
+      std::lock_guard lk(m);
+      old = timer;
+      timer = 0;
+    }
+    if (old) executor->cancel(old);
+    std::weak_ptr<Wait> weak = shared_from_this();
+    auto id = executor->after(delay, [weak, on_timeout = std::move(on_timeout)] {
+      if (auto w = weak.lock(); w && !w->done) on_timeout();
+    });
+    std::lock_guard lk(m);
+    timer = id;
+  }
+};
+
+}  // namespace
+
+CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log)
+    : engine_(std::move(engine)), executor_(executor), log_(log) {}
+
+std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
+  std::weak_ptr<CallVerbs> weak = weak_from_this();
+  // The endpoint of the call, or the error every verb gives when there is none.
+  auto endpoint = [weak](const LuaValues& args, const char* verb,
+                         std::string& channel) -> std::variant<std::shared_ptr<sm::Endpoint>, LuaReply> {
+    auto self = weak.lock();
+    channel = channel_of(args);
+    auto engine = self ? self->engine() : nullptr;
+    if (!engine) return LuaReply::error(std::string("call:") + verb + ": the media engine is stopped");
+    if (channel.empty())
+      return LuaReply::error(std::string("call:") + verb + ": the call has no `channel` field");
+    auto ep = engine->channel_endpoint(channel);
+    if (!ep)
+      return LuaReply::values({LuaValue(false), LuaValue(std::string("call:") + verb +
+                                                         ": the call's media does not end in Dialtone; "
+                                                         "call call:answer() first")});
+    return ep;
+  };
+  // A wait on `channel` whose events go to `on_event` (hang-up: `on_event` gets `detached`).
+  auto start_wait = [weak](const std::string& channel, sdk::LuaResume resume) {
+    auto self = weak.lock();
+    auto w = std::make_shared<Wait>();
+    w->engine = self ? self->engine() : nullptr;
+    w->executor = self->executor_;
+    w->channel = channel;
+    w->resume = std::move(resume);
+    return w;
+  };
+  auto listen = [](const std::shared_ptr<Wait>& w, std::function<void(const sm::MediaEvent&)> on_event) {
+    std::weak_ptr<Wait> ww = w;
+    if (!w->engine) return false;
+    auto id = w->engine->listen(w->channel, [ww, on_event](const sm::MediaEvent& e) {
+      if (auto w = ww.lock(); w && !w->done) on_event(e);
+    });
+    {
+      std::lock_guard lk(w->m);
+      w->listener = id;
+    }
+    return id != 0;
+  };
+  auto hung_up = [] { return LuaValues{LuaValue(false), LuaValue("hangup")}; };
+
+  std::vector<sdk::LuaFunctionSpec> f;
+  f.push_back(
+      {"play", "call: table, sounds: string|table", "ok: boolean, error: string|nil",
+       "`call:play(\"vm-intro\")` or `call:play{ \"conf-getpin\", \"beep\" }` plays the sounds in turn "
+       "and returns when they end: names are found under `sounds.path`/<language> (the media "
+       "engine's options), paths (.wav, .gsm, .sln) are taken as they are. A missing or corrupt file "
+       "is logged in one line and replaced by the info tone (then `false, \"missing sound\"`). "
+       "`false, \"hangup\"` when the caller hangs up; needs call:answer() first.",
+       [endpoint, start_wait, listen, hung_up](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "play", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         std::vector<std::string> sounds;
+         if (auto* s = args[1].as_string()) sounds.push_back(*s);
+         if (auto* t = args[1].as_table())
+           for (auto& v : t->array)
+             if (auto* s = v.as_string()) sounds.push_back(*s);
+         if (sounds.empty()) return LuaReply::error("call:play: give a sound name or a list of them");
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           auto w = start_wait(channel, std::move(resume));
+           if (!listen(w, [w, hung_up](const sm::MediaEvent& e) {
+                 if (e.type == sm::EventType::detached) w->finish(hung_up());
+                 // `stopped`: what played before was replaced by this play.
+                 if (e.type == sm::EventType::play_done && !e.stopped)
+                   w->finish(e.ok ? LuaValues{LuaValue(true)} : LuaValues{LuaValue(false), LuaValue("missing sound")});
+               })) {
+             w->finish(hung_up());
+             return;
+           }
+           endpoint_ptr->play(sounds);
+         });
+       }});
+  f.push_back(
+      {"read_digits", "call: table, options?: table", "digits: string, reason: string",
+       "`call:read_digits{ max = 4, timeout = 5, terminator = \"#\", prompt = \"vm-password\" }` "
+       "collects DTMF digits (RFC 4733, SIP INFO or in-band) until `max` digits (default 1), the "
+       "`terminator` (not returned; default none) or `timeout` seconds (default 5) without a digit, "
+       "counted once the prompt ended; a digit stops the prompt. Returns the digits and why it "
+       "stopped: max, terminator, timeout or hangup. Digits beyond `max` are ignored.",
+       [endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "read_digits", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         std::size_t max = 1;
+         long timeout_ms = 5000;
+         std::string terminator, prompt;
+         if (args.size() > 1)
+           if (auto* t = args[1].as_table()) {
+             if (auto m = int_field(*t, "max")) max = static_cast<std::size_t>(std::clamp<std::int64_t>(*m, 1, 64));
+             if (auto s = int_field(*t, "timeout")) timeout_ms = static_cast<long>(std::clamp<std::int64_t>(*s, 1, 3600)) * 1000;
+             terminator = string_field(*t, "terminator");
+             prompt = string_field(*t, "prompt");
+           }
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           auto w = start_wait(channel, std::move(resume));
+           auto digits = std::make_shared<std::string>();
+           auto finish = [w, digits](const char* why) {
+             std::string got;
+             {
+               std::lock_guard lk(w->m);
+               got = *digits;
+             }
+             w->finish(LuaValues{LuaValue(got), LuaValue(why)});
+           };
+           auto rearm = [w, finish, timeout_ms] {
+             w->arm(std::chrono::milliseconds(timeout_ms), [finish] { finish("timeout"); });
+           };
+           bool prompting = !prompt.empty();
+           if (!listen(w, [w, digits, finish, rearm, max, terminator, endpoint_ptr, prompting](const sm::MediaEvent& e) {
+                 if (e.type == sm::EventType::detached) return finish("hangup");
+                 if (e.type == sm::EventType::play_done && prompting && !e.stopped) return rearm();
+                 if (e.type != sm::EventType::dtmf) return;
+                 if (prompting) endpoint_ptr->stop_playing();
+                 if (!terminator.empty() && terminator.find(e.digit) != std::string::npos) return finish("terminator");
+                 std::size_t n;
+                 {
+                   std::lock_guard lk(w->m);
+                   if (digits->size() < max) digits->push_back(e.digit);
+                   n = digits->size();
+                 }
+                 if (n >= max) return finish("max");
+                 rearm();
+               })) {
+             finish("hangup");
+             return;
+           }
+           if (prompting) {
+             sm::PlayOptions o;
+             o.stop_on_dtmf = true;
+             endpoint_ptr->play({prompt}, o);
+           } else {
+             rearm();
+           }
+         });
+       }});
+  f.push_back(
+      {"record", "call: table, options: table", "ok: boolean, error: string|nil",
+       "`call:record{ file = \"/var/lib/dialtone/rec/x.wav\", max_seconds = 60, silence = 3 }` "
+       "records what the caller says to a WAV file (8 kHz, 16-bit) until `max_seconds` (default "
+       "3600), `silence` seconds of silence after some sound (default 0: off), `#`, or the hang-up "
+       "(the file is kept). `false` and why when the file cannot be written (the call goes on).",
+       [endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "record", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         const LuaTable& t = *args[1].as_table();
+         std::string file = string_field(t, "file");
+         if (file.empty()) return LuaReply::error("call:record: give `file`, the WAV file to write");
+         sm::RecordOptions o;
+         o.max_seconds = static_cast<int>(std::clamp<std::int64_t>(int_field(t, "max_seconds").value_or(3600), 1, 86400));
+         o.silence_seconds = static_cast<int>(std::clamp<std::int64_t>(int_field(t, "silence").value_or(0), 0, 3600));
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           auto w = start_wait(channel, std::move(resume));
+           if (!listen(w, [w, endpoint_ptr](const sm::MediaEvent& e) {
+                 if (e.type == sm::EventType::detached) return (void)w->finish(LuaValues{LuaValue(true)});
+                 if (e.type == sm::EventType::dtmf && e.digit == '#') endpoint_ptr->stop_recording();
+                 if (e.type == sm::EventType::record_done)
+                   w->finish(e.ok ? LuaValues{LuaValue(true)} : LuaValues{LuaValue(false), LuaValue(e.detail)});
+               })) {
+             w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+             return;
+           }
+           endpoint_ptr->record(file, o);
+         });
+       }});
+  f.push_back({"playtones", "call: table, name: string", "ok: boolean, error: string|nil",
+               "Plays the tone `name` of the country table (`tones.country`: fr, us ...): dial, ring, "
+               "busy, congestion, callwaiting, info, record. Returns at once; the tone goes on until "
+               "the next play, call:stop_playing() or the end of the call.",
+               [endpoint](const LuaValues& args) -> LuaReply {
+                 std::string channel;
+                 auto ep = endpoint(args, "playtones", channel);
+                 if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+                 std::get<std::shared_ptr<sm::Endpoint>>(ep)->play_tone(*args[1].as_string());
+                 return LuaReply::values({LuaValue(true)});
+               }});
+  f.push_back({"stop_playing", "call: table", "ok: boolean, error: string|nil",
+               "Stops the sound, tone or music playing to the call.",
+               [endpoint](const LuaValues& args) -> LuaReply {
+                 std::string channel;
+                 auto ep = endpoint(args, "stop_playing", channel);
+                 if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+                 std::get<std::shared_ptr<sm::Endpoint>>(ep)->stop_playing();
+                 return LuaReply::values({LuaValue(true)});
+               }});
+  f.push_back({"echo", "call: table", "ok: boolean, error: string|nil",
+               "The echo test (*55): the caller hears what it says until it presses `#` or hangs up.",
+               [endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
+                 std::string channel;
+                 auto ep = endpoint(args, "echo", channel);
+                 if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+                 auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+                 return LuaReply::async([=](sdk::LuaResume resume) {
+                   auto w = start_wait(channel, std::move(resume));
+                   if (!listen(w, [w, endpoint_ptr](const sm::MediaEvent& e) {
+                         if (e.type == sm::EventType::detached) return (void)w->finish(LuaValues{LuaValue(true)});
+                         if (e.type == sm::EventType::dtmf && e.digit == '#') {
+                           endpoint_ptr->echo(false);
+                           w->finish(LuaValues{LuaValue(true)});
+                         }
+                       })) {
+                     w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+                     return;
+                   }
+                   endpoint_ptr->echo(true);
+                 });
+               }});
+  f.push_back(
+      {"moh", "call: table, class?: string, seconds?: integer", "ok: boolean, error: string|nil",
+       "Plays the music-on-hold class `class` (default `default`: the files of `sounds.moh_path`, "
+       "other classes its sub-directories), looping, for `seconds` then returns; without `seconds` it "
+       "returns at once and the music goes on until the next play or call:stop_playing(). An empty "
+       "or unknown class is logged and gives `false`.",
+       [weak, endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "moh", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         std::string cls = args.size() > 1 && args[1].as_string() ? *args[1].as_string() : "default";
+         auto self = weak.lock();
+         std::vector<std::string> files;
+         if (auto engine = self ? self->engine() : nullptr)
+           for (auto& p : engine->music_files(cls)) files.push_back(p.string());
+         if (files.empty()) {
+           if (self && self->log_)
+             self->log_->warn("media: music on hold class '" + cls + "' has no files (sounds.moh_path or its "
+                              "sub-directory " + cls + "); install asterisk-moh-opsound-wav or fix the class");
+           return LuaReply::values({LuaValue(false), LuaValue("no music in class " + cls)});
+         }
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         sm::PlayOptions o;
+         o.loop = true;
+         endpoint_ptr->play(files, o);
+         std::optional<std::int64_t> seconds;
+         if (args.size() > 2) seconds = args[2].as_int();
+         if (!seconds || *seconds <= 0) return LuaReply::values({LuaValue(true)});
+         long ms = static_cast<long>(std::min<std::int64_t>(*seconds, 86400)) * 1000;
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           auto w = start_wait(channel, std::move(resume));
+           if (!listen(w, [w](const sm::MediaEvent& e) {
+                 if (e.type == sm::EventType::detached) w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+               })) {
+             w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+             return;
+           }
+           w->arm(std::chrono::milliseconds(ms), [w, endpoint_ptr] {
+             endpoint_ptr->stop_playing();
+             w->finish(LuaValues{LuaValue(true)});
+           });
+         });
+       }});
+  return f;
+}
+
+}  // namespace dialtone::plugins::media

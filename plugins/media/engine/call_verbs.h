@@ -1,0 +1,46 @@
+// The dialplan's media verbs (call:play, call:read_digits, call:record,
+// call:playtones, call:echo, call:moh), declared once in call_verbs.cc: the
+// rows register them with the call core (CallCore::register_verb) and
+// generate their reference in docs/lua-dialplan.md.
+//
+// @code
+//   auto verbs = std::make_shared<CallVerbs>(engine, host.executor(), host.log());
+//   for (auto& v : verbs->functions()) (void)core->register_verb(std::move(v));
+// @endcode
+//
+// A verb works on a call answered with its media in the engine (call:answer()
+// first): it finds the channel's endpoint with MediaEngine::channel_endpoint.
+// Verbs that wait (play, read_digits, record, echo, moh with a duration)
+// suspend only the call's coroutine: they listen to the channel's events and
+// resume it from the engine's event thread or the executor's timer, never
+// blocking the dialplan thread. A caller who hangs up resumes them at once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include <dialtone/host.h>
+#include <dialtone/lua.h>
+#include <dialtone/media.h>
+
+namespace dialtone::plugins::media {
+
+class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
+ public:
+  // `engine` and `executor` may be null for the reference (docs) only.
+  CallVerbs(std::shared_ptr<sdk::media::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log);
+
+  // The verbs as the call core registers them.
+  std::vector<sdk::LuaFunctionSpec> functions();
+  // The engine the verbs use from now on (null: stopped, verbs fail cleanly).
+  void rebind(std::shared_ptr<sdk::media::MediaEngine> engine) { std::atomic_store(&engine_, std::move(engine)); }
+  std::shared_ptr<sdk::media::MediaEngine> engine() const { return std::atomic_load(&engine_); }
+
+ private:
+  std::shared_ptr<sdk::media::MediaEngine> engine_;
+  sdk::Executor* executor_;
+  sdk::Logger* log_;
+};
+
+}  // namespace dialtone::plugins::media

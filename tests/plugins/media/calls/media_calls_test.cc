@@ -1,0 +1,321 @@
+// Calls answered by the dialplan with their media in the media engine, and
+// the media verbs, end to end: SIPp callers authenticate and call numbers of
+// media_dialplan.lua; their SDP points at an RTP peer of the test, which hears
+// what Dialtone plays and sends digits. Every check is on that audio: the
+// prompt's energy, a tone's frequency (Goertzel), the digits the script read
+// and sent back as RFC 4733 events.
+#include <algorithm>
+#include <fstream>
+
+#include <dialtone/services.h>
+
+#include "plugins/media/engine/call_verbs.h"
+#include "plugins/media/engine/engine.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace pm = plugins::media;
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+class MediaCallsTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}}, std::filesystem::path(SIP_TEST_DIR) / "media_dialplan.lua");
+    pm::EngineConfig cfg;
+    cfg.port_min = 31000;
+    cfg.port_max = 31999;
+    cfg.threads = 1;
+    cfg.realtime = false;
+    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
+    ASSERT_TRUE(engine_->start());
+    auto core = host_->services().find<sdk::CallCore>();
+    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
+      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+    });
+    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
+    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+  }
+  static void TearDownTestSuite() {
+    verbs_->rebind(nullptr);
+    engine_->stop();
+    SipPluginTest::TearDownTestSuite();
+    engine_.reset();
+  }
+  void SetUp() override { start_plugin(); }
+
+  // alice calls `number` with `file`, her RTP at `peer`.
+  void call(Phone& p, const std::string& number, tm::RtpPeer& peer, const std::string& file = "uac_media.xml") {
+    caller(p, "alice", number, file, 1, {"-key", "rtp_port", std::to_string(peer.port())});
+  }
+  // The engine endpoint answering alice's call; the peer sends to it.
+  std::uint16_t connect(tm::RtpPeer& peer) {
+    std::uint16_t port = 0;
+    EXPECT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id)) port = ep->local_port();
+      return port != 0;
+    })) << "no channel attached to the media engine; log:\n" << log_tail();
+    if (port) peer.set_remote(port);
+    return port;
+  }
+  static std::string log_tail() {
+    auto lines = host_->logger().lines();
+    std::string out;
+    for (std::size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+    return out;
+  }
+  void expect_media_idle() {
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+  }
+  // Over the 20 ms frames that carry sound, the mean share of the strongest
+  // of `hz`: a cadenced or stepped tone (busy, info) scores as its tones do.
+  static double share(const std::vector<std::int16_t>& a, std::initializer_list<double> hz) {
+    double sum = 0;
+    std::size_t frames = 0;
+    for (std::size_t i = 0; i + 160 <= a.size(); i += 160) {
+      if (tm::loud_samples(std::vector<std::int16_t>(a.begin() + i, a.begin() + i + 160), 8000) == 0) continue;
+      double best = 0;
+      for (double f : hz) best = std::max(best, tm::tone_share(a, 8000, f, i, i + 160));
+      sum += best;
+      ++frames;
+    }
+    return frames ? sum / frames : 0;
+  }
+
+  static inline std::shared_ptr<pm::Engine> engine_;
+  static inline std::shared_ptr<pm::CallVerbs> verbs_;
+};
+
+TEST_F(MediaCallsTest, AnsweredCallPlaysPromptReadsDigitsAndSendsThemBack) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "801", peer);
+  ASSERT_NE(connect(peer), 0);
+  // The prompt (beep.wav of asterisk-core-sounds-en-wav) reaches the caller.
+  ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no prompt heard";
+  peer.send_digits("123");
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "123"; })) << "digits sent back: " << peer.digits();
+  // Then the French busy tone: 440 Hz.
+  peer.clear();
+  ASSERT_TRUE(eventually([&] { return peer.audio_size() >= 8000; }));
+  auto busy = peer.audio();
+  EXPECT_GT(tm::energy(busy), 1000.0);
+  EXPECT_GT(share(busy, {440}), 0.8);
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;  // the script ended: Dialtone hung up
+  // The digits reached the call core too (calls.channel.dtmf).
+  std::string bus_digits;
+  for (auto& e : host_->test_bus().events())
+    if (e.topic == "calls.channel.dtmf" && e.body.find("\"rfc4733\"") != std::string::npos) {
+      auto at = e.body.find("\"digit\":\"");
+      if (at != std::string::npos) bus_digits += e.body[at + 9];
+    }
+  EXPECT_NE(bus_digits.find("123"), std::string::npos) << bus_digits;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, UnknownSoundPlaysTheInfoToneAndSaysSo) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "802", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "0"; })) << peer.digits();
+  auto audio = peer.audio();
+  EXPECT_GT(tm::loud_samples(audio, 8000), 1600u) << "silence instead of the info tone";
+  EXPECT_GT(share(audio, {950, 1400, 1800}), 0.6);
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(eventually([] { return host_->logger().contains("no-such-sound-anywhere"); }));
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, CorruptWavPlaysTheInfoTone) {
+  {
+    std::ofstream f("/tmp/dialtone-corrupt.wav", std::ios::binary);
+    f << "RIFF\x10\x00\x00\x00WAVEfmt garbage that is not a wave file at all";
+  }
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "803", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "0"; })) << peer.digits();
+  EXPECT_GT(share(peer.audio(), {950, 1400, 1800}), 0.6);
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, CallerHangingUpDuringAVerbFreesTheEndpoint) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "804", peer, "uac_media_hangup.xml");
+  ASSERT_NE(connect(peer), 0);
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, DtmfFloodStopsAtMaxAndTheCallGoesOn) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "805", peer);
+  ASSERT_NE(connect(peer), 0);
+  peer.send_digits("12345678901234567890");
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "1234A"; })) << peer.digits();
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, TerminatorEndsReadDigits) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "805", peer);
+  ASSERT_NE(connect(peer), 0);
+  peer.send_digits("42#");
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "42*"; })) << peer.digits();
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, RecordStopsOnSilenceAndPlaysBack) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "806", peer);
+  ASSERT_NE(connect(peer), 0);
+  auto speech = tm::make_tone(700, 1.0, 8000);
+  speech.resize(speech.size() + 8000 * 3, 0);  // then 3 s of silence
+  peer.send_audio(speech);
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "1"; })) << peer.digits();
+  peer.clear();
+  peer.send_digits("5");  // play it now
+  // "2": the playback ended, the script waits for the test's "D".
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "2"; })) << peer.digits();
+  // The recording played back: the caller's 700 Hz tone.
+  ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) >= 4000; })) << "no playback";
+  EXPECT_GT(share(peer.audio(), {700}), 0.8);
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, MusicOnHoldPlaysForItsDuration) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "807", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "7"; })) << peer.digits();
+  // About 2 s of music came before the digit (asterisk-moh-opsound-wav).
+  EXPECT_GT(tm::loud_samples(peer.audio(), 8000), 8000u);
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, SrtpOfferIsAnsweredWithSdesKeys) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "804", peer, "uac_media_srtp.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;  // the scenario checks RTP/SAVP and a=crypto
+  expect_media_idle();
+}
+
+TEST_F(MediaCallsTest, OfferWithoutACommonCodecIsRefused) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "804", peer, "uac_media_488.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(eventually([] { return host_->logger().contains("refused with 488"); }));
+  expect_media_idle();
+}
+
+// Feature codes with the media engine: *25 answers, saves DND and says so
+// (do-not-disturb, activated), then Dialtone hangs up.
+TEST_F(MediaCallsTest, DndCodeConfirmsWithAPrompt) {
+  auto dnd = [] {
+    return host_->sql("SELECT coalesce(service_dnd_enabled::text, '<null>') FROM confd_users WHERE id = $1::int",
+                      {user_ids_["alice"]});
+  };
+  std::string before = dnd();
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "*25", peer);
+  ASSERT_NE(connect(peer), 0);
+  EXPECT_EQ(alice.finish(), 0) << alice.out;  // answered, prompt, BYE from Dialtone
+  EXPECT_NE(dnd(), before);
+  // "do not disturb" + "activated" (or "de-activated"): over a second of speech.
+  EXPECT_GT(tm::loud_samples(peer.audio(), 8000), 8000u);
+  expect_media_idle();
+}
+
+// *55, the echo test: a digit skips the announcement, then what the caller
+// says comes back (a 600 Hz tone here) until #.
+TEST_F(MediaCallsTest, EchoTestSendsTheCallerBackItsAudio) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "*55", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no announcement";
+  peer.send_digits("1");
+  auto tone = tm::make_tone(600, 1.0, 8000);
+  bool echoed = false;
+  for (int i = 0; i < 20 && !echoed; ++i) {  // until the echo is on: each round is one second of tone
+    peer.clear();
+    peer.send_audio(tone);
+    auto a = peer.audio();
+    echoed = tm::loud_samples(a, 8000) >= 2400 && share(a, {600}) > 0.9;
+  }
+  EXPECT_TRUE(echoed) << "the caller's tone never came back";
+  peer.send_digits("#");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;  // demo-echodone, then BYE from Dialtone
+  expect_media_idle();
+}
+
+// Two callers answered by Dialtone, bridged through the call core (the
+// driver joins their endpoints in an engine mixer): each hears the other's
+// tone; when one hangs up, the other is hung up too.
+TEST_F(MediaCallsTest, TwoAnsweredCallsBridgedHearEachOther) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);  // both offer PCMU first
+  Phone a, b;
+  call(a, "809", pa);
+  call(b, "809", pb);
+  // Each peer's channel: the endpoint that sends to it (its SDP address).
+  std::string ca, cb;
+  ASSERT_TRUE(eventually([&] {
+    for (auto& c : host_->calls().channels())
+      if (auto ep = engine_->channel_endpoint(c.id)) {
+        auto remote = ep->stats().remote;
+        if (remote == pa.address()) ca = c.id, pa.set_remote(ep->local_port());
+        if (remote == pb.address()) cb = c.id, pb.set_remote(ep->local_port());
+      }
+    return !ca.empty() && !cb.empty();
+  })) << log_tail();
+  ASSERT_TRUE(host_->calls().bridge(ca, cb, true));
+  auto heard = [](tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
+    auto tone = tm::make_tone(hz, 1.0, 8000);
+    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
+      to.clear();
+      from.send_audio(tone);
+      auto got = to.audio();
+      if (tm::loud_samples(got, 8000) >= 2400 && share(got, {hz}) > 0.9) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(heard(pa, pb, 500)) << "b does not hear a";
+  EXPECT_TRUE(heard(pb, pa, 900)) << "a does not hear b";
+  EXPECT_EQ(host_->calls().channel(ca)->peer, cb);
+  pa.send_digits("D");  // a's script hangs up; the bridge ends b too
+  EXPECT_EQ(a.finish(), 0) << a.out;
+  EXPECT_EQ(b.finish(), 0) << b.out;
+  expect_media_idle();
+}
+
+}  // namespace
+}  // namespace dialtone::testing

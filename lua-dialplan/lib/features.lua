@@ -7,14 +7,18 @@
 --   *22, *23     the same for the no-answer and busy forwards
 --   *25          DND on when off, off when on
 --   *20          every forward off
+--   *55          echo test: an announcement, then the caller hears itself until #
 --
--- The change is saved in confd_users by backend.sip (config.set_forward,
--- config.toggle_dnd) and announced as an api.confd user edit, so provd and
--- every cache see it. There is no prompt or tone: the call ends unanswered
--- with 480 and the new state as reason ("Forward enabled", "Forward
--- disabled", "DND enabled", "DND disabled", "Forwards disabled"); 484 when
--- *2x alone has no destination to go back to, 403 for a line without user,
--- 500 when the change could not be saved.
+-- The change is saved in confd_users by api.confd (config.set_forward,
+-- config.toggle_dnd) and announced as a user edit, so provd and every cache
+-- see it. With the media engine loaded, the call is answered and a prompt
+-- says the result ("call forward unconditional ... activated", "do not
+-- disturb ... de-activated"; an error prompt when the code cannot apply),
+-- then Dialtone hangs up. Without it the call ends unanswered with a status
+-- whose reason tells the result: 480 "Forward enabled", "Forward disabled",
+-- "DND enabled", "DND disabled", "Forwards disabled"; 484 when *2x alone has
+-- no destination to go back to, 403 for a line without user, 500 when the
+-- change could not be saved.
 local M = {}
 
 -- The codes, as provd's exten_* keys; function keys dial the same ones.
@@ -24,6 +28,22 @@ M.codes = {
   fwd_busy = "*23",
   dnd = "*25",
   fwd_disable_all = "*20",
+  echo = "*55",
+}
+
+-- The prompts (asterisk-core-sounds names) of each result.
+M.prompts = {
+  unconditional = "call-fwd-unconditional",
+  noanswer = "call-fwd-no-ans",
+  busy = "call-fwd-on-busy",
+  all = "call-forwarding",
+  dnd = "do-not-disturb",
+  on = "activated",
+  off = "de-activated",
+  error = "feature-not-avail-line",
+  failed = "beeperr",
+  echo_intro = "demo-echotest",
+  echo_done = "demo-echodone",
 }
 
 local forward_kinds = {
@@ -34,6 +54,27 @@ local forward_kinds = {
 
 local function reject(code, reason)
   return { action = "reject", code = code, status = code, reason = reason }
+end
+
+-- Answers and plays `prompts`, then the call ends (Dialtone hangs up); when
+-- the call cannot be answered with media (no media engine), the old answer:
+-- a refusal with `code` and `reason`.
+local function announce(call, prompts, code, reason)
+  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if call.channel and call.answer and call:answer() then
+    call:play(prompts)
+    return { action = "done" }
+  end
+  return reject(code, reason)
+end
+
+-- *55: XiVO's echo test. A digit skips the announcement; # ends the echo.
+local function echo_test(call)
+  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if not (call.channel and call.answer and call:answer()) then return reject(480, "Echo test needs the media engine") end
+  call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
+  if call:echo() then call:play(M.prompts.echo_done) end
+  return { action = "done" }
 end
 
 local function saved(call, what, ok, why)
@@ -50,21 +91,24 @@ local function forward(call, uid, kind, destination)
     state, why = config.set_forward(uid, kind, true, destination)
   else
     local user = config.user(uid)
-    if not user then return reject(403, "Feature codes need a user") end
+    if not user then return announce(call, { M.prompts.error }, 403, "Feature codes need a user") end
     if user["forward_" .. kind .. "_enabled"] then
       state, why = config.set_forward(uid, kind, false, nil)
     else
       local stored = user["forward_" .. kind .. "_destination"]
       if type(stored) ~= "string" or stored == "" then
-        return reject(484, "Forward destination needed")
+        return announce(call, { M.prompts[kind], M.prompts.error }, 484, "Forward destination needed")
       end
       state, why = config.set_forward(uid, kind, true, nil)
     end
   end
-  if not saved(call, kind .. " forward", state, why) then return reject(500, "Feature not saved") end
+  if not saved(call, kind .. " forward", state, why) then
+    return announce(call, { M.prompts.failed }, 500, "Feature not saved")
+  end
   dialtone.log("info", string.format("user %s: %s forward %s%s", tostring(uid), kind,
                                      state.enabled and "on to " or "off", state.enabled and state.destination or ""))
-  return reject(480, state.enabled and "Forward enabled" or "Forward disabled")
+  return announce(call, { M.prompts[kind], state.enabled and M.prompts.on or M.prompts.off }, 480,
+                  state.enabled and "Forward enabled" or "Forward disabled")
 end
 
 -- Which feature `number` asks for: name, kind, destination; nil if none.
@@ -78,6 +122,7 @@ function M.parse(number)
   end
   if number == M.codes.dnd then return "dnd" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
+  if number == M.codes.echo then return "echo" end
   return nil
 end
 
@@ -88,17 +133,21 @@ function M.route(call)
   local number = call.called_number or call.callee or ""
   local name, kind, destination = M.parse(number)
   if not name then return nil end
+  if name == "echo" then return echo_test(call) end
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
-  if not uid then return reject(403, "Feature codes need a user") end
+  if not uid then return announce(call, { M.prompts.error }, 403, "Feature codes need a user") end
   if kind then return forward(call, uid, kind, destination) end
   if name == "dnd" then
     local enabled, why = config.toggle_dnd(uid)
-    if not saved(call, "DND", enabled, why) then return reject(500, "Feature not saved") end
-    return reject(480, enabled and "DND enabled" or "DND disabled")
+    if not saved(call, "DND", enabled, why) then return announce(call, { M.prompts.failed }, 500, "Feature not saved") end
+    return announce(call, { M.prompts.dnd, enabled and M.prompts.on or M.prompts.off }, 480,
+                    enabled and "DND enabled" or "DND disabled")
   end
   local state, why = config.set_forward(uid, "all", false, nil)
-  if not saved(call, "forwards", state, why) then return reject(500, "Feature not saved") end
-  return reject(480, "Forwards disabled")
+  if not saved(call, "forwards", state, why) then
+    return announce(call, { M.prompts.failed }, 500, "Feature not saved")
+  end
+  return announce(call, { M.prompts.all, M.prompts.off }, 480, "Forwards disabled")
 end
 
 return M

@@ -405,12 +405,13 @@ TEST_F(SipTest, CallPermissionDenyingTheExtensionGives403) {
 
 // ---- groups (seed 5.16) -------------------------------------------------------
 
-// A group `name` ringing `members` (user ids, in order) by `strategy`;
-// `exten` in "default" when not empty. Returns the group id.
+// A group `name` ringing `members` (user ids, in order) by `strategy`, each
+// member 2 s at a time with no pause between tries; `exten` in "default"
+// when not empty. Returns the group id.
 std::string add_group(SipTestHost& host, const std::string& name, const std::string& strategy,
                       const std::vector<std::string>& members, const std::string& exten) {
-  auto g = host.sql("INSERT INTO confd_groups (name, ring_strategy, timeout) VALUES ($1, $2, 20) "
-                    "RETURNING id", {name, strategy});
+  auto g = host.sql("INSERT INTO confd_groups (name, ring_strategy, timeout, user_timeout, retry_delay) "
+                    "VALUES ($1, $2, 20, 2, 0) RETURNING id", {name, strategy});
   for (std::size_t i = 0; i < members.size(); ++i)
     host.sql("INSERT INTO confd_group_members VALUES ($1::int, $2::int, $3::int)",
              {g, members[i], std::to_string(i + 1)});

@@ -1,13 +1,13 @@
 -- The dahdi tests' dialplan: the shipped routing (lib/calls.lua) and DID
 -- matching (lib/incalls.lua), with the incalls of each span's context given
--- here instead of by confd. Their destinations are extensions of context
--- "test", served below: each logs what it received and does what its name
--- says.
+-- here instead of by confd. Their destinations are of type "test", served
+-- below (lib/destinations.lua's handlers): each logs what it received and
+-- does what its name says.
 local calls = require("calls")
-local incalls = require("incalls")
+local destinations = require("destinations")
 calls.reverse_profile = nil  -- no directory lookups
 
-local function to(exten) return { type = "extension", exten = exten, context = "test" } end
+local function to(exten) return { type = "test", exten = exten } end
 
 local dids = {
   ["from-extern"] = {
@@ -24,12 +24,15 @@ local dids = {
 
 config = {
   incalls = function(context) return dids[context] or {} end,
+  callpermissions = function() return {} end,
+  schedule = function() return nil end,
   user_by_exten = function() return nil end,
   group_by_exten = function() return nil end,
   outcalls = function() return {} end,
 }
 
-incalls.route = function(call, exten, context)
+destinations.handlers.test = function(call, d)
+  local exten = d.exten
   dialtone.log("info", string.format(
     "routed %s did=%s context=%s caller=%s name=%s incall=%s calling_ton=%s called_ton=%s pres=%s span=%s",
     exten, call.called_number, tostring(call.context), tostring(call.caller_number), tostring(call.caller_name),

@@ -121,8 +121,6 @@ TEST(DahdiMalformedTest, BrokenQ931FromTheFarEndNeverStopsTheSpan) {
   peer.raw({0x42});
   peer.raw({0xff, 0xff, 0xff, 0xff});
   peer.raw(noise);
-  ASSERT_TRUE(peer.pump([&] { return driver->spans()[0].malformed >= corpus.size(); }))
-      << driver->spans()[0].malformed;
 
   // A valid SETUP (call reference 0x0010) for DID 140001017 (busy in the
   // test dialplan), sending complete.
@@ -149,6 +147,10 @@ TEST(DahdiMalformedTest, BrokenQ931FromTheFarEndNeverStopsTheSpan) {
       ASSERT_TRUE(it != m.end() && it + 3 < m.end());
       EXPECT_EQ(*(it + 3) & 0x7f, 17) << "user busy, from the dialplan's 486";
     }
+  // Everything sent before the SETUP has been read: the nine messages
+  // whose structure is broken were seen as such (the others, well formed
+  // but meaningless, are libpri's to refuse).
+  EXPECT_GE(driver->spans()[0].malformed, 9u);
   bool routed = false;
   for (auto& l : host.logger().lines()) routed |= l.find("routed busy did=140001017") != std::string::npos;
   EXPECT_TRUE(routed);

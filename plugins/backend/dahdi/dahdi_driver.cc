@@ -20,6 +20,7 @@ extern "C" {
 #include <dialtone/bus.h>
 #include <dialtone/json.h>
 #include <dialtone/lua.h>
+#include <dialtone/services.h>
 
 #include "pri_span.h"
 
@@ -381,6 +382,7 @@ void DahdiDriver::handle_event(Span& span, void* ev) {
     case PRI_EVENT_RINGING:
     case PRI_EVENT_PROGRESS: {
       auto c = call_of(span, e->e == PRI_EVENT_RINGING ? e->ringing.call : e->proceeding.call);
+      if (c && !c->ended) open_media(*c);
       if (c && !c->ended && !c->alerted) {
         // In-band early media (the far end's ringback or announcement)
         // flows on the B-channel from here.
@@ -393,6 +395,7 @@ void DahdiDriver::handle_event(Span& span, void* ev) {
       auto c = call_of(span, e->answer.call);
       if (c && !c->ended) {
         c->answered = true;
+        open_media(*c);
         (void)core_->set_state(c->channel_id, sdk::ChannelState::up);
       }
       break;
@@ -620,6 +623,10 @@ void DahdiDriver::end_call(const std::shared_ptr<Call>& c, int cause, bool send_
   c->ended = true;
   c->overlap_deadline.reset();
   pump_.disconnect({c->span, c->chan});
+  {
+    std::lock_guard lock(mutex_);
+    media_.erase(c->channel_id);
+  }
   if (!c->channel_id.empty()) (void)core_->end_channel_q850(c->channel_id, cause);
 }
 
@@ -756,17 +763,73 @@ sdk::Status DahdiDriver::answer(const sdk::Channel& channel) {
   // Up at once for the core and the dialplan (the script that answered
   // reads it next); the CONNECT follows on the signalling thread.
   (void)core_->set_state(channel.id, sdk::ChannelState::up);
-  with_call(channel.id, [](Span& s, Call& c) {
+  auto self = shared_from_this();
+  with_call(channel.id, [self](Span& s, Call& c) {
     if (c.outbound || c.answered) return;
     c.answered = true;
+    self->open_media(c);
     pri_answer(s.pri->pri(), c.q, c.chan, 0);
   });
   return {};
 }
 
+void DahdiDriver::open_media(Call& c) {
+  if (c.channel_id.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (media_.count(c.channel_id)) return;
+  }
+  auto engine = host_.services().find<sdk::media::MediaEngine>();
+  if (!engine) return;  // no media.engine plugin: the B-channel stays silent
+  auto it = spans_.find(c.span);
+  if (it == spans_.end()) return;
+  const auto& cfg = it->second->cfg;
+  auto bridge = MediaBridge::open(*engine, cfg.alaw, cfg.echocancel ? cfg.echocancel_taps : 0);
+  if (!bridge) {
+    host_.log().warn("dahdi: call " + c.channel_id + ": no media: " + bridge.error().message);
+    return;
+  }
+  pump_.connect({c.span, c.chan}, (*bridge)->port(*bridge));
+  std::lock_guard lock(mutex_);
+  media_[c.channel_id] = *bridge;
+}
+
+std::shared_ptr<sdk::media::Endpoint> DahdiDriver::media_endpoint(const std::string& channel_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = media_.find(channel_id);
+  return it == media_.end() ? nullptr : it->second->endpoint();
+}
+
+std::optional<MediaBridgeStats> DahdiDriver::media_stats(const std::string& channel_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = media_.find(channel_id);
+  if (it == media_.end()) return std::nullopt;
+  return it->second->stats();
+}
+
+sdk::Status DahdiDriver::bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath) {
+  auto ea = media_endpoint(a.id), eb = media_endpoint(b.id);
+  if (!ea || !eb)
+    return sdk::Error::unsupported("dahdi: both calls need their media in the engine (media.engine loaded, "
+                                   "calls answered)");
+  auto engine = host_.services().find<sdk::media::MediaEngine>();
+  if (!engine) return sdk::Error::unavailable("dahdi: the media.engine plugin is not loaded");
+  auto mixer = engine->create_mixer();
+  mixer->add(ea);
+  mixer->add(eb);
+  std::lock_guard lock(mutex_);
+  std::erase_if(mixers_, [](const std::shared_ptr<sdk::media::Mixer>& m) { return m->size() < 2; });
+  mixers_.push_back(std::move(mixer));
+  return {};
+}
+
 sdk::Status DahdiDriver::send_dtmf(const sdk::Channel& channel, const std::string& digits) {
-  // Keypad digits in INFORMATION messages while the call is up; in-band
-  // tones come with the media bridge.
+  // In band through the engine when the call's audio is there (what a
+  // phone or an operator hears); keypad INFORMATION messages otherwise.
+  if (auto ep = media_endpoint(channel.id)) {
+    ep->send_dtmf(digits);
+    return {};
+  }
   with_call(channel.id, [digits](Span& s, Call& c) {
     for (char d : digits) pri_information(s.pri->pri(), c.q, d);
   });

@@ -26,6 +26,7 @@
 #include <dialtone/host.h>
 
 #include "b_channels.h"
+#include "media_bridge.h"
 #include "span_config.h"
 
 struct q931_call;
@@ -59,6 +60,7 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   sdk::Status ringing(const sdk::Channel& channel) override;
   sdk::Status answer(const sdk::Channel& channel) override;
   sdk::Status send_dtmf(const sdk::Channel& channel, const std::string& digits) override;
+  sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
   sdk::Status hangup(const sdk::Channel& channel, int q850_cause) override;
 
   std::vector<SpanStatus> spans() const;
@@ -79,6 +81,11 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   void connect_audio(ChannelKey key, AudioPort port) { pump_.connect(key, std::move(port)); }
   BChannelStats audio_stats(ChannelKey key) const { return pump_.stats(key); }
   const BChannelPump& pump() const { return pump_; }
+  // The media engine's endpoint carrying a call's B-channel (null without
+  // the media.engine plugin, or before the call has media: an outgoing call
+  // from its ALERTING or PROGRESS, an incoming one from its answer).
+  std::shared_ptr<sdk::media::Endpoint> media_endpoint(const std::string& channel_id) const;
+  std::optional<MediaBridgeStats> media_stats(const std::string& channel_id) const;
 
  private:
   struct Call;
@@ -96,6 +103,7 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   void end_call(const std::shared_ptr<Call>& call, int cause, bool send_hangup);
   void forget(const std::shared_ptr<Call>& call);
   void set_dchan(Span& span, bool up);
+  void open_media(Call& call);
   void on_leg_event(const std::string& topic, const std::string& body);
   std::shared_ptr<Call> call_of_channel(const std::string& channel_id) const;
   std::shared_ptr<Call> call_of(Span& span, q931_call* q) const;
@@ -115,6 +123,8 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   mutable std::mutex mutex_;
   std::deque<std::function<void()>> queue_;
   std::map<std::string, std::shared_ptr<Call>> by_channel_;
+  std::map<std::string, std::shared_ptr<MediaBridge>> media_;  // channel id -> its B-channel's bridge
+  std::vector<std::shared_ptr<sdk::media::Mixer>> mixers_;     // dahdi-to-dahdi bridges
   int wake_fd_ = -1;
   std::unique_ptr<sdk::Subscription> legs_;
   std::thread thread_;

@@ -54,5 +54,6 @@ class DahdiPlugin final : public sdk::Plugin {
 }  // namespace dialtone::plugins::dahdi
 
 DIALTONE_PLUGIN(dialtone::plugins::dahdi::DahdiPlugin, "backend.dahdi", "backend", "1.0.0",
-                "ISDN spans (PRI, BRI) through libpri: calls to and from operators and PBXs", "", "",
+                "ISDN spans (PRI, BRI) through libpri: calls to and from operators and PBXs", "",
+                /*optional=*/"media.engine",
                 dialtone::plugins::dahdi::kOptions)

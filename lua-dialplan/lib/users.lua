@@ -5,7 +5,12 @@
 --   id, uuid, firstname, lastname, exten, context, lines (SIP usernames),
 --   ring_seconds, simultaneous_calls, dnd, mobile_phone_number,
 --   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination}
+--   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
+--   noanswer_destination, congestion_destination, fail_destination}: where
+--   a call nothing forwards goes, per reason (lib/destinations.lua)
 local subroutines = require("subroutines")
+local schedules = require("schedules")
+local destinations = require("destinations")
 
 local M = {}
 
@@ -37,9 +42,23 @@ M.final = {
   unavailable = { action = "reject", code = 480, status = 480, reason = "Temporarily Unavailable" },
 }
 
+-- The fallback reason of a dial status (XiVO's dialactions).
+local fallback_of = { busy = "busy", noanswer = "noanswer", congestion = "congestion", unavailable = "fail" }
+
+local function fallback(call, user, status, depth)
+  local reason = fallback_of[status] or "fail"
+  local d = (user.fallbacks or {})[reason .. "_destination"]
+  if not destinations.is_set(d) then return nil end
+  local what = string.format("user %s's %s fallback", tostring(user.id), reason)
+  dialtone.log("info", string.format("call %s: %s sends it to %s", tostring(call.id), what, destinations.describe(d)))
+  return destinations.route(call, d, user.context, depth + 1, what)
+end
+
 -- Rings `user` for `call`; returns the decision for the caller.
 function M.call(call, user, depth)
   depth = depth or 0
+  local closed = schedules.check(call, "user", user, user.context, depth)
+  if closed then return closed end
   if forward_enabled(user, "unconditional") then return forward(call, user, "unconditional", depth) end
 
   local vars = call.vars
@@ -92,7 +111,7 @@ function M.call(call, user, depth)
       and forward_enabled(user, "noanswer") then
     return forward(call, user, "noanswer", depth)
   end
-  return M.final[outcome.status] or M.final.unavailable
+  return fallback(call, user, outcome.status, depth) or M.final[outcome.status] or M.final.unavailable
 end
 
 return M

@@ -74,6 +74,7 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   cfg.script = script.empty() ? std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua" : script;
   cfg.states = 2;
   cfg.module_paths = {cfg.script.parent_path(), SIP_LUA_LIB_DIR};
+  cfg.clock = [this] { return std::chrono::system_clock::now() + std::chrono::milliseconds(clock_shift_ms_.load()); };
   lua_ = std::make_unique<kernel::LuaHostImpl>(cfg, log_);
   if (auto s = lua_->start(); !s) throw std::runtime_error("lua: " + s.error().message);
   if (auto s = config_->export_lua(*lua_); !s) throw std::runtime_error("config lua: " + s.error().message);

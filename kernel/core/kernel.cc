@@ -168,6 +168,16 @@ sdk::Status Kernel::start() {
   });
   (void)registry_.provide_as("kernel", std::string(sdk::CallCore::kServiceName), sdk::CallCore::kServiceVersion,
                              "", std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<sdk::CallCore*>(calls_.get())));
+  // The presence model (BLF, MWI): channel events now, the configuration
+  // service once api.confd provides it.
+  presence_ = std::make_unique<PresenceServiceImpl>(*bus_, *log_, [this] {
+    return std::static_pointer_cast<sdk::ConfigService>(
+        registry_.find_erased(sdk::ConfigService::kServiceName, sdk::ConfigService::kServiceVersion, ""));
+  });
+  (void)registry_.provide_as("kernel", std::string(sdk::PresenceService::kServiceName),
+                             sdk::PresenceService::kServiceVersion, "",
+                             std::shared_ptr<void>(std::shared_ptr<void>(),
+                                                   static_cast<sdk::PresenceService*>(presence_.get())));
   sdk::Route reload_route;
   reload_route.method = "POST";
   reload_route.path = "/0.1/reload";
@@ -192,6 +202,7 @@ sdk::Status Kernel::start() {
   for (auto& e : plugins_->resolve(setup_.conf, setup_.conf_root)) log_->error(e);
   plugins_->configure();
   plugins_->start();
+  presence_->attach_config();
 
   if (auto s = http_->start(); !s) return sdk::Error::unavailable("http: " + s.error().message);
 
@@ -295,6 +306,8 @@ void Kernel::stop() {
     if (stopped_) return;
     stopped_ = true;
   }
+  // Before the plugins: its configuration watch belongs to one of them.
+  if (presence_) presence_->stop();
   if (plugins_) plugins_->stop();
   if (http_) http_->stop();
   if (calls_ && local_driver_) calls_->unregister_driver("local");

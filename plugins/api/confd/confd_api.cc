@@ -808,11 +808,13 @@ std::vector<sdk::Route> ConfdApi::routes() {
           long oid = id_of(req, a.param, a.owner);
           auto q = engine_->store().exec(
               std::string("SELECT coalesce(json_agg(json_build_object('") + a.link_col + "', l." + a.link_col +
-                  ", 'extension_id', e.id, 'exten', e.exten, 'context', e.context) ORDER BY e.id), '[]') AS j FROM " +
+                  ", 'extension_id', e.id, 'exten', e.exten, 'context', e.context) ORDER BY e.id), '[]') AS j, "
+                  "count(*) AS n FROM " +
                   a.link + " l JOIN confd_extensions e ON e.id = l.extension_id WHERE l." + a.link_col + " = $1",
               {std::to_string(oid)});
           if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-          return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
+          // xivo-confd-client's list_extensions() callers read "total".
+          return HttpResponse::json(200, "{\"total\":" + q->get(0, "n") + ",\"items\":" + q->get(0, "j") + "}");
         });
     add("PUT", base + "/{extension_id}", acl + ".{extension_id}.update", std::string("Associate an extension to a ") + a.owner,
         [this, a, id_of, assoc_event](auto& req) {

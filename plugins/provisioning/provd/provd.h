@@ -186,6 +186,11 @@ class Provd final : public sdk::ProvisioningService {
   sdk::HttpResponse rest_reconfigure(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_synchronize(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_operation(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_operation_delete(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugins_installed(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugins_installable(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugin_get(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugin_reload(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_preview(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_configs_list(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_config_create(const sdk::HttpRequest& r);

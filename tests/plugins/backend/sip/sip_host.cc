@@ -70,6 +70,9 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   config_ = std::make_shared<plugins::api::confd::ConfigServiceImpl>(*store_, bus_, *pool_, log_);
   if (auto s = config_->start(); !s) throw std::runtime_error("config: " + s.error().message);
   (void)services_.provide<sdk::ConfigService>("", config_);
+  presence_ = std::make_shared<kernel::PresenceServiceImpl>(bus_, log_, [c = config_] { return c; });
+  presence_->attach_config();
+  (void)services_.provide<sdk::PresenceService>("", presence_);
   kernel::LuaConfig cfg;
   cfg.script = script.empty() ? std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua" : script;
   cfg.states = 2;
@@ -85,6 +88,7 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
 }
 
 SipTestHost::~SipTestHost() {
+  presence_->stop();
   calls_->unregister_driver("local");
   config_->stop();
   calls_->stop();

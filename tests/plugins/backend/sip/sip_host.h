@@ -21,6 +21,7 @@
 #include "kernel/calls/local_driver.h"
 #include "kernel/executor/thread_pool.h"
 #include "kernel/lua/lua_host.h"
+#include "kernel/presence/presence_service.h"
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/config_service.h"
 #include "tests/support/test_bus.h"
@@ -86,6 +87,8 @@ class SipTestHost final : public sdk::Host {
   // (after writing to the store another way than sql()).
   void refresh_config();
   plugins::api::confd::ConfigServiceImpl& config() { return *config_; }
+  // The kernel's presence model, provided as sdk::PresenceService.
+  kernel::PresenceServiceImpl& presence() { return *presence_; }
   // From now on dialtone.now() reads `t` plus the time elapsed since this
   // call: the dialplan sees a chosen time of day, and ring times still run.
   void set_time(std::chrono::system_clock::time_point t) {
@@ -102,6 +105,7 @@ class SipTestHost final : public sdk::Host {
   std::unique_ptr<kernel::LuaHostImpl> lua_;
   std::shared_ptr<kernel::LocalDriver> local_;
   std::shared_ptr<plugins::api::confd::ConfigServiceImpl> config_;
+  std::shared_ptr<kernel::PresenceServiceImpl> presence_;
   std::string dsn_;
   std::atomic<std::int64_t> clock_shift_ms_{0};
 };

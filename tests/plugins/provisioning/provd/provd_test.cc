@@ -29,6 +29,7 @@
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/snom/snom_description.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
+#include "tests/support/openapi_fields.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -324,6 +325,64 @@ TEST_F(ProvdTest, PluginInstallAnswersWithTheOperationToPoll) {
   fs::remove_all(dir);
 }
 
+// xivo-provd-client's calls that a XiVO tool makes, with its media type and
+// bodies: configure_service.infos() pops each param's links;
+// config_manager.find(selector, fields, skip, limit, sort) sends q, fields,
+// sort and sort_ord (a list field matches on one element); a device made by
+// XiVO names its plugin "null" or "xivo-<vendor>-<version>" and reconfigure
+// then renders it; an operation is deleted after polling; the install
+// service lists installed and installable plugins; reload takes an id.
+TEST_F(ProvdTest, XivoProvdClientFindsConfigsReconfiguresAndListsPlugins) {
+  auto infos = http(rest(), "GET", "/provd/configure", "", "", "tok");
+  ASSERT_EQ(infos.status, 200);
+  EXPECT_NE(infos.body.find(R"("id":"NAT")"), std::string::npos) << infos.body;
+  EXPECT_NE(infos.body.find(R"("links":[{"rel":"srv.configure.param","href":"/provd/configure/NAT"}])"),
+            std::string::npos) << infos.body;
+
+  ASSERT_EQ(http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                 R"({"config": {"id": "site1", "parent_ids": [], "raw_config": {"ip": "10.0.0.5"}}})", "tok").status, 201);
+  ASSERT_EQ(http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                 R"({"config": {"id": "line-a", "parent_ids": ["site1", "base"], "raw_config": {}}})", "tok").status, 201);
+  auto child = http(rest(), "GET", "/provd/cfg_mgr/configs?q=" + url_encode(R"({"parent_ids": "site1"})"), "", "", "tok");
+  ASSERT_EQ(child.status, 200) << child.body;
+  EXPECT_NE(child.body.find(R"("id":"line-a")"), std::string::npos) << child.body;
+  EXPECT_EQ(child.body.find(R"("id":"site1")"), std::string::npos) << child.body;
+  auto ids = http(rest(), "GET", "/provd/cfg_mgr/configs?q=" + url_encode(R"({"id": {"$in": ["site1", "line-a"]}})") +
+                                    "&fields=id&sort=id&sort_ord=DESC", "", "", "tok");
+  EXPECT_EQ(ids.body, R"({"configs":[{"id":"site1"},{"id":"line-a"}]})");
+  auto raw = http(rest(), "GET", "/provd/cfg_mgr/configs?fields=id&q=" + url_encode(R"({"raw_config.ip": "10.0.0.5"})"),
+                  "", "", "tok");
+  EXPECT_EQ(raw.body, R"({"configs":[{"id":"site1"}]})");
+
+  for (const char* plugin : {"null", "xivo-yealink-v80"}) {
+    auto c = http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                  std::string(R"({"device": {"mac": "00:15:65:00:0a:)") + (plugin[0] == 'n' ? "01" : "02") +
+                      R"(", "vendor": "Yealink", "model": "T46S", "plugin": ")" + plugin + R"(", "config": "line-a"}})",
+                  "tok");
+    ASSERT_EQ(c.status, 201) << c.body;
+    auto id = c.body.substr(7, 32);
+    auto re = http(rest(), "POST", "/provd/dev_mgr/reconfigure", "", R"({"id": ")" + id + R"("})", "tok");
+    EXPECT_EQ(re.status, 204) << plugin << ": " << re.body;
+  }
+
+  auto sync = http(rest(), "POST", "/provd/dev_mgr/synchronize", "",
+                   R"({"id": ")" + provd_->devices()[0].id + R"("})", "tok");
+  ASSERT_EQ(sync.status, 201);
+  EXPECT_EQ(http(rest(), "DELETE", sync.location, "", "", "tok").status, 204);
+  EXPECT_EQ(http(rest(), "GET", sync.location, "", "", "tok").status, 404);
+
+  auto installed = http(rest(), "GET", "/provd/pg_mgr/install/installed", "", "", "tok");
+  ASSERT_EQ(installed.status, 200);
+  EXPECT_NE(installed.body.find(R"("provisioning.yealink":{"version":)"), std::string::npos) << installed.body;
+  auto installable = http(rest(), "GET", "/provd/pg_mgr/install/installable", "", "", "tok");
+  EXPECT_EQ(installable.body, R"({"pkgs":{}})");
+  auto plugin = http(rest(), "GET", "/provd/pg_mgr/plugins/provisioning.yealink", "", "", "tok");
+  EXPECT_NE(plugin.body.find(R"("links":[{"rel":"pg.info","href":"/provd/pg_mgr/plugins/provisioning.yealink/info"}])"),
+            std::string::npos) << plugin.body;
+  EXPECT_EQ(http(rest(), "POST", "/provd/pg_mgr/reload", "", R"({"id": "null"})", "tok").status, 204);
+  EXPECT_EQ(http(rest(), "POST", "/provd/pg_mgr/reload", "", R"({"id": "acme"})", "tok").status, 404);
+}
+
 TEST_F(ProvdTest, SensitiveFileRefusedToAnotherAddress) {
   auto c = http(rest(), "POST", "/provd/dev_mgr/devices", "",
                 R"({"device": {"mac": "00:15:65:00:00:03", "ip": "10.9.9.9", "plugin": "provisioning.yealink", "vendor": "Yealink", "model": "T46S"}})",
@@ -606,6 +665,49 @@ TEST_F(ProvdTest, DhcpBadInputNamesTheField) {
   r = http(rest(), "POST", "/provd/dev_mgr/dhcpinfo", "", R"({"dhcp_info": {"op": "commit"}})", "");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("ip '' must be an IPv4 address"), std::string::npos) << r.body;
+}
+
+// The field contract of plugins/provisioning/provd/api.yml (as served):
+// every field declared for an answer is in the real answer, on a device
+// that has a config with a line.
+TEST_F(ProvdTest, EveryDeclaredFieldIsReturned) {
+  auto spec = YAML::Load(http(rest(), "GET", "/provd/api/api.yml").body);
+  using testing::missing_fields;
+  auto dev = http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                  R"({"device": {"mac": "00:15:65:00:0f:01", "ip": "10.1.1.9", "plugin": "provisioning.yealink", "vendor": "Yealink", "model": "T46S", "version": "66.86.0.15", "description": "desk"}})",
+                  "tok");
+  ASSERT_EQ(dev.status, 201) << dev.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/provd/dev_mgr/devices", dev.body, 201), "") << dev.body;
+  auto id = dev.body.substr(7, 32);
+  auto cfg = http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                  R"({"config": {"id": "fields", "parent_ids": ["base"], "raw_config": {"sip_lines": {"1": {"username": "f"}}}}})",
+                  "tok");
+  ASSERT_EQ(cfg.status, 201) << cfg.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/provd/cfg_mgr/configs", cfg.body, 201), "") << cfg.body;
+  ASSERT_EQ(http(rest(), "PUT", "/provd/dev_mgr/devices/" + id, "", R"({"device": {"config": "fields"}})", "tok").status, 204);
+  auto sync = http(rest(), "POST", "/provd/dev_mgr/synchronize", "", R"({"id": ")" + id + R"("})", "tok");
+  ASSERT_EQ(sync.status, 201);
+  const std::pair<std::string, std::string> routes[] = {
+      {"/provd", "/provd"},
+      {"/provd/dev_mgr/devices", "/provd/dev_mgr/devices"},
+      {"/provd/dev_mgr/devices/{id}", "/provd/dev_mgr/devices/" + id},
+      {"/provd/dev_mgr/devices/{id}/preview", "/provd/dev_mgr/devices/" + id + "/preview"},
+      {"/provd/dev_mgr/synchronize/{op}", sync.location},
+      {"/provd/cfg_mgr/configs", "/provd/cfg_mgr/configs"},
+      {"/provd/cfg_mgr/configs/{id}", "/provd/cfg_mgr/configs/fields"},
+      {"/provd/cfg_mgr/configs/{id}/raw", "/provd/cfg_mgr/configs/fields/raw"},
+      {"/provd/pg_mgr/plugins", "/provd/pg_mgr/plugins"},
+      {"/provd/pg_mgr/plugins/{id}", "/provd/pg_mgr/plugins/provisioning.yealink"},
+      {"/provd/pg_mgr/plugins/{id}/info", "/provd/pg_mgr/plugins/provisioning.yealink/info"},
+      {"/provd/pg_mgr/install/installed", "/provd/pg_mgr/install/installed"},
+      {"/provd/pg_mgr/install/installable", "/provd/pg_mgr/install/installable"},
+      {"/provd/configure", "/provd/configure"},
+      {"/provd/configure/{param}", "/provd/configure/NAT"}};
+  for (auto& [declared, path] : routes) {
+    auto r = http(rest(), "GET", path, "", "", "tok");
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(missing_fields(spec, "GET", declared, r.body), "") << path << ": " << r.body;
+  }
 }
 
 // plugins/provisioning/provd/api.yml, served without a token on the real

@@ -182,6 +182,8 @@ class CallCoreImpl final : public sdk::CallCore {
   mutable std::mutex config_mutex_;
   ConfigSource config_source_;
   std::shared_ptr<sdk::ChannelDriver> api_driver_;  // hangs up `api` channels
+  // Why a driver refused the last dial of a channel (the API's answer names it).
+  std::unordered_map<std::string, std::string> refusals_;
   CallCoreConfig config_;
   std::string id_prefix_;  // "<unix seconds at start>-": no dot, so an id is one ACL segment
 

@@ -115,10 +115,14 @@ sdk::Result<std::string> CallCoreImpl::originate(Origination o) {
       if (from == *origin) leg = id;
   }
   if (failed || leg.empty()) {
+    std::string why;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = refusals_.find(*origin); it != refusals_.end()) why = ": " + it->second;
+    }
     (void)end_channel_q850(*origin, sdk::q850::normal_clearing);
     return sdk::Error::unavailable(o.line_target + " could not be rung (" + (failed ? failed->status : "no leg") +
-                                   ", Q.850 cause " + std::to_string(failed ? failed->q850 : 0) +
-                                   "); the calls log line before this one says why");
+                                   ", Q.850 cause " + std::to_string(failed ? failed->q850 : 0) + ")" + why);
   }
   return leg;
 }

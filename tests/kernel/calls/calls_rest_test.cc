@@ -336,6 +336,7 @@ TEST_F(OriginateRestTest, ALineThatCannotBeRungAnswers503WithTheReason) {
   auto r = post("/1.0/calls", R"({"source": {"user": ")" + user_uuid_ + R"("}, "destination": {"extension": "1002", "context": "default"}})", admin_);
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_NE(r.body.find("sip/alice-line could not be rung"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("this phone cannot be rung"), std::string::npos) << "the driver's reason: " << r.body;
   EXPECT_TRUE(log_.contains("cannot ring: this phone cannot be rung"));
   EXPECT_TRUE(calls_->channels().empty());
 }

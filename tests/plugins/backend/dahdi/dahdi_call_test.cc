@@ -114,6 +114,7 @@ TEST_F(DahdiCallTest, BusyOnTheFarSpanIsCause17AndSip486) {
   EXPECT_EQ(o->status, "busy");
   EXPECT_EQ(o->q850, 17);
   EXPECT_EQ(o->sip, 486);
+  EXPECT_EQ(o->failover, std::optional<bool>(false)) << "a busy callee is busy through any trunk";
   // Overlap out of span 1 (digits after SETUP ACKNOWLEDGE), the type of
   // number from pridialplan = dynamic: the national prefix travels as the
   // type of number and comes back on the caller's number.
@@ -255,6 +256,7 @@ TEST_F(DahdiCallTest, PulledCableTakesTheDChannelDownThenUpAgain) {
   auto o = DahdiTestHost::wait_outcome(*d);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->q850, 34);
+  EXPECT_EQ(o->failover, std::optional<bool>(true)) << "an outgoing route tries its next trunk";
   driver_->unplug(1, false);
   ASSERT_TRUE(eventually([&] {
     for (auto& s : driver_->spans())

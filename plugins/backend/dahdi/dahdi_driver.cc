@@ -666,19 +666,25 @@ sdk::Status DahdiDriver::originate(const sdk::OriginateRequest& request) {
   return {};
 }
 
-// "g<group>/<number>" or "<span>/<number>".
+// "g<group>/<number>", "<span>/<number>" or "<span>/<channel>/<number>"
+// (channel: its DAHDI number, as in bchan).
 void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::OriginateLeg& leg) {
   auto slash = leg.target.find('/');
   std::string where = leg.target.substr(0, slash);
   std::string number = slash == std::string::npos ? std::string() : leg.target.substr(slash + 1);
+  std::string channel;
+  if (auto second = number.find('/'); second != std::string::npos) {
+    channel = number.substr(0, second);
+    number = number.substr(second + 1);
+  }
   auto refuse = [&](int cause, const std::string& why) {
     host_.log().warn("dahdi: dahdi/" + leg.target + ": " + why);
     (void)core_->set_variable(req.origin.id, "DIAL_FAILOVER", failover_cause(cause) ? "yes" : "no");
     (void)core_->end_channel_q850(leg.channel_id, cause);
   };
-  if (number.empty() || where.empty())
+  if (number.empty() || where.empty() || (!channel.empty() && where[0] == 'g'))
     return refuse(sdk::q850::invalid_number_format,
-                  "expected dahdi/g<group>/<number> or dahdi/<span>/<number>");
+                  "expected dahdi/g<group>/<number>, dahdi/<span>/<number> or dahdi/<span>/<channel>/<number>");
   std::vector<Span*> candidates;
   try {
     if (where[0] == 'g') {
@@ -698,7 +704,23 @@ void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::Origin
                                                        (where[0] == 'g' ? "in group " + where.substr(1) : where));
   Span* span = nullptr;
   int ch = 0;
+  if (!channel.empty()) {
+    Span* s = candidates.front();
+    int global = 0;
+    try {
+      global = std::stoi(channel);
+    } catch (...) {
+    }
+    if (std::find(s->cfg.bchan.begin(), s->cfg.bchan.end(), global) == s->cfg.bchan.end())
+      return refuse(sdk::q850::invalid_number_format,
+                    "channel '" + channel + "' is not a bchan of span " + where);
+    ch = s->cfg.span_channel(global);
+    if (!s->pri->dchan_up() || s->by_chan.count(ch))
+      return refuse(44, "channel " + channel + " is busy or its D-channel is down");  // requested circuit
+    span = s;
+  }
   for (auto* s : candidates) {
+    if (span) break;
     if (!s->pri->dchan_up()) continue;
     if ((ch = free_b_channel(*s))) {
       span = s;

@@ -507,6 +507,25 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
   EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";
 }
 
+// The user service "incoming call filtering" is call screening in XiVO: not
+// available without media, it is named in the log and the user still rings.
+TEST_F(Routing, IncomingCallFilteringIsLoggedAndTheUserStillRings) {
+  auto b = user("bob", "1102");
+  host_->sql("UPDATE confd_users SET service_incallfilter_enabled = true WHERE id = $1::int", {b});
+  driver_->script("bob", Behaviour::answer);
+  EXPECT_EQ(call("1102"), "done");
+  EXPECT_TRUE(host_->logger().contains("user " + b + " has incoming call filtering on, which needs call screening"));
+  // *27 turns it off, and on again.
+  auto star27 = [&] {
+    auto r = run("*27", {{"XIVO_USERID", b}}, "bob");
+    return outcome(r) + " " + *r->front().as_table()->fields.at("reason").as_string();
+  };
+  EXPECT_EQ(star27(), "480 Call screening disabled");
+  EXPECT_EQ(host_->sql("SELECT service_incallfilter_enabled::text FROM confd_users WHERE id = $1::int", {b}), "false");
+  EXPECT_EQ(star27(), "480 Call screening enabled");
+  EXPECT_EQ(host_->sql("SELECT service_incallfilter_enabled::text FROM confd_users WHERE id = $1::int", {b}), "true");
+}
+
 // ---- boss-secretary filter (seed 5.2) ---------------------------------------
 
 class BossSecretary : public Routing {

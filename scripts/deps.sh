@@ -15,6 +15,7 @@ PKGS=(
   libyaml-cpp-dev
   python3-websockets
   libspandsp-dev libsndfile1-dev libsrtp2-dev libopus-dev
+  libpri-dev
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-moh-opsound-wav
 )
 missing=()

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <dialtone/config.h>
+
 #include "kernel/core/kernel_options.h"
 
 namespace dialtone::kernel {
@@ -159,6 +161,11 @@ sdk::Status Kernel::start() {
   // The call core: backends register their legs, calld-style REST on "calld".
   calls_ = std::make_unique<CallCoreImpl>(*bus_, *log_);
   if (auto s = calls_->mount(*http_, "calld"); !s) return sdk::Error::internal("calls: " + s.error().message);
+  // Originating reads users and lines from api.confd's snapshot, found when asked.
+  calls_->set_config_source([this]() -> std::shared_ptr<const sdk::ConfigSnapshot> {
+    auto config = registry_.find<sdk::ConfigService>();
+    return config ? config->snapshot() : nullptr;
+  });
   (void)registry_.provide_as("kernel", std::string(sdk::CallCore::kServiceName), sdk::CallCore::kServiceVersion,
                              "", std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<sdk::CallCore*>(calls_.get())));
   // The presence model (BLF, MWI): channel events now, the configuration

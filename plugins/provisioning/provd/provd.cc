@@ -104,6 +104,7 @@ sdk::Status Provd::start() {
   if (http_) {
     mount_phone_routes();
     mount_rest_routes();
+    mount_confd_device_routes();
   }
   running_ = true;
   if (settings_.tftp_enabled) {

@@ -160,6 +160,7 @@ class Provd final : public sdk::ProvisioningService {
   sdk::Status ensure_default_configs();
   void mount_phone_routes();
   void mount_rest_routes();
+  void mount_confd_device_routes();  // confd_devices.cc: /1.1/devices on "confd"
   void open_to_loopback(sdk::Route& route);
   void schedule_template_check();
   void watch_confd();

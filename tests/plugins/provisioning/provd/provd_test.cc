@@ -67,14 +67,15 @@ std::string url_encode(const std::string& s) {
 
 Reply http(int port, const std::string& method, const std::string& path,
            const std::string& user_agent = {}, const std::string& body = {},
-           const std::string& token = {}) {
+           const std::string& token = {},
+           const std::string& content_type = "application/vnd.proformatique.provd+json") {
   Poco::Net::HTTPClientSession s("127.0.0.1", static_cast<Poco::UInt16>(port));
   s.setTimeout(Poco::Timespan(10, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
   if (!user_agent.empty()) req.set("User-Agent", user_agent);
   if (!token.empty()) req.set("X-Auth-Token", token);
   if (!body.empty()) {
-    req.setContentType("application/vnd.proformatique.provd+json");
+    req.setContentType(content_type);
     req.setContentLength(static_cast<std::streamsize>(body.size()));
   }
   auto& os = s.sendRequest(req);
@@ -154,7 +155,7 @@ class ProvdTest : public ::testing::Test {
     http_ = std::make_unique<kernel::HttpServerImpl>(
         // "provd" on every interface so that a test can reach it from a
         // non-loopback address of this host.
-        std::vector<kernel::ListenerConfig>{{.name = "provd", .host = "0.0.0.0"}, {.name = "provd_phones"}},
+        std::vector<kernel::ListenerConfig>{{.name = "provd", .host = "0.0.0.0"}, {.name = "provd_phones"}, {.name = "confd"}},
         host_.log());
     http_->set_auth(&auth_);
     ASSERT_TRUE(host_.services().provide<sdk::Auth>("kernel", std::shared_ptr<sdk::Auth>(&auth_, [](sdk::Auth*) {})));
@@ -718,11 +719,64 @@ TEST_F(ProvdTest, ServedOpenApiSpecDescribesExactlyTheMountedRoutes) {
   auto spec = testing::read_openapi(served.body);
   EXPECT_TRUE(spec.problems.empty()) << spec.problems.front();
   std::map<std::string, std::string> mounted;
+  std::map<std::string, std::string> on_confd;
   for (auto& r : http_->routes()) {
-    EXPECT_TRUE(r.listener == "provd" || r.listener == "provd_phones") << r.path;
-    mounted[testing::route_key(r.method, r.path)] = r.acl;
+    EXPECT_TRUE(r.listener == "provd" || r.listener == "provd_phones" || r.listener == "confd") << r.path;
+    (r.listener == "confd" ? on_confd : mounted)[testing::route_key(r.method, r.path)] = r.acl;
   }
   EXPECT_EQ(spec.operations, mounted);
+  // /1.1/devices on the confd listener has its own file.
+  auto devices = http(http_->port("confd"), "GET", "/1.1/api/devices.yml");
+  ASSERT_EQ(devices.status, 200) << devices.body;
+  auto devices_spec = testing::read_openapi(devices.body);
+  EXPECT_TRUE(devices_spec.problems.empty()) << devices_spec.problems.front();
+  EXPECT_EQ(devices_spec.operations, on_confd);
+}
+
+// xivo-confd-client's devices flow on the confd listener, with its headers
+// (Accept and Content-Type application/json) and bodies: devices.create,
+// list(mac=), get, update() of what get() returned (links and read-only
+// fields included, ignored), synchronize, autoprov, list_lines, delete; and
+// the field contract of confd_devices.yml on the answers.
+TEST_F(ProvdTest, ConfdDevicesAsXivoConfdClientManagesThem) {
+  auto confd = http_->port("confd");
+  const std::string kJson = "application/json";
+  auto spec = YAML::Load(http(confd, "GET", "/1.1/api/devices.yml").body);
+  using testing::missing_fields;
+  auto made = http(confd, "POST", "/1.1/devices", "",
+                   R"({"mac": "00-15-65-0C-0D-01", "vendor": "Yealink", "model": "T46S", "plugin": "xivo-yealink-v80", "unknown": 1})",
+                   "tok", kJson);
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/1.1/devices", made.body, 201), "") << made.body;
+  EXPECT_NE(made.body.find(R"("mac":"00:15:65:0c:0d:01")"), std::string::npos) << made.body;
+  EXPECT_NE(made.body.find(R"("status":"autoprov")"), std::string::npos) << made.body;
+  auto id_at = made.body.find(R"("id":")");
+  auto id = made.body.substr(id_at + 6, 32);
+  EXPECT_EQ(http(confd, "POST", "/1.1/devices", "", R"({"mac": "00:15:65:0c:0d:01"})", "tok", kJson).status, 400);
+
+  auto list = http(confd, "GET", "/1.1/devices?mac=00:15:65:0c:0d:01", "", "", "tok", kJson);
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_NE(list.body.find(R"("total":1)"), std::string::npos) << list.body;
+  EXPECT_EQ(missing_fields(spec, "GET", "/1.1/devices", list.body), "") << list.body;
+  auto got = http(confd, "GET", "/1.1/devices/" + id, "", "", "tok", kJson);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(missing_fields(spec, "GET", "/1.1/devices/{id}", got.body), "") << got.body;
+  auto edited = got.body;
+  edited.replace(edited.find(R"("description":"")"), 16, R"("description":"desk 4")");
+  EXPECT_EQ(http(confd, "PUT", "/1.1/devices/" + id, "", edited, "tok", kJson).status, 204);
+  EXPECT_EQ(provd_->device(id)->description, "desk 4");
+  EXPECT_EQ(provd_->device(id)->mac, "00:15:65:0c:0d:01");
+
+  EXPECT_EQ(http(confd, "GET", "/1.1/devices/" + id + "/synchronize", "", "", "tok", kJson).status, 204);
+  EXPECT_EQ(http(confd, "GET", "/1.1/devices/" + id + "/autoprov", "", "", "tok", kJson).status, 204);
+  auto lines = http(confd, "GET", "/1.1/devices/" + id + "/lines", "", "", "tok", kJson);
+  ASSERT_EQ(lines.status, 200) << lines.body;
+  EXPECT_EQ(lines.body, R"({"total":0,"items":[]})");
+  EXPECT_EQ(http(confd, "GET", "/1.1/devices", "", "", "").status, 401);
+  EXPECT_EQ(http(confd, "DELETE", "/1.1/devices/" + id, "", "", "tok", kJson).status, 204);
+  auto gone = http(confd, "GET", "/1.1/devices/" + id, "", "", "tok", kJson);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_NE(gone.body.find("Device was not found"), std::string::npos) << gone.body;
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 --   *22, *23     the same for the no-answer and busy forwards
 --   *25          DND on when off, off when on
 --   *20          every forward off
+--   *37<member>  the boss-secretary filter on or off for that filter member
+--                (lib/bsfilter.lua; 480 "Call filter enabled|disabled")
 --
 -- The change is saved in confd_users by backend.sip (config.set_forward,
 -- config.toggle_dnd) and announced as an api.confd user edit, so provd and
@@ -15,6 +17,8 @@
 -- disabled", "DND enabled", "DND disabled", "Forwards disabled"); 484 when
 -- *2x alone has no destination to go back to, 403 for a line without user,
 -- 500 when the change could not be saved.
+local bsfilter = require("bsfilter")
+
 local M = {}
 
 -- The codes, as provd's exten_* keys; function keys dial the same ones.
@@ -24,6 +28,7 @@ M.codes = {
   fwd_busy = "*23",
   dnd = "*25",
   fwd_disable_all = "*20",
+  bsfilter = "*37",
 }
 
 local forward_kinds = {
@@ -76,6 +81,10 @@ function M.parse(number)
       if rest == "" or rest:match("^[%d%*#+]+$") then return name, kind, rest end
     end
   end
+  local bs = M.codes.bsfilter
+  if bs and number:sub(1, #bs) == bs and number:sub(#bs + 1):match("^%d+$") then
+    return "bsfilter", nil, number:sub(#bs + 1)
+  end
   if number == M.codes.dnd then return "dnd" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
   return nil
@@ -91,6 +100,7 @@ function M.route(call)
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
   if not uid then return reject(403, "Feature codes need a user") end
   if kind then return forward(call, uid, kind, destination) end
+  if name == "bsfilter" then return bsfilter.toggle(call, destination) end
   if name == "dnd" then
     local enabled, why = config.toggle_dnd(uid)
     if not saved(call, "DND", enabled, why) then return reject(500, "Feature not saved") end

@@ -11,6 +11,7 @@
 local subroutines = require("subroutines")
 local schedules = require("schedules")
 local destinations = require("destinations")
+local bsfilter = require("bsfilter")
 
 local M = {}
 
@@ -60,6 +61,9 @@ function M.call(call, user, depth)
   local closed = schedules.check(call, "user", user, user.context, depth)
   if closed then return closed end
   if forward_enabled(user, "unconditional") then return forward(call, user, "unconditional", depth) end
+  -- A boss whose secretaries filter the call (lib/bsfilter.lua).
+  local filtered = bsfilter.call(call, user, depth)
+  if filtered then return filtered end
 
   local vars = call.vars
   local lines = user.lines or {}

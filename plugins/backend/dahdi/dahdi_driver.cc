@@ -103,7 +103,7 @@ std::string field(const sdk::LuaTable& t, const char* key) {
 }  // namespace
 
 DahdiDriver::DahdiDriver(DahdiConfig config, sdk::Host& host, std::shared_ptr<sdk::CallCore> core)
-    : config_(std::move(config)), host_(host), core_(std::move(core)), pump_(host.log()) {}
+    : config_(std::move(config)), host_(host), core_(std::move(core)), pump_(host.log(), config_.realtime) {}
 
 DahdiDriver::~DahdiDriver() { stop(); }
 

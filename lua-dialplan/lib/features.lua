@@ -7,6 +7,9 @@
 --   *22, *23     the same for the no-answer and busy forwards
 --   *25          DND on when off, off when on
 --   *20          every forward off
+--   *27          incoming call filtering (call screening) on when off, off
+--                when on (480 "Call screening enabled|disabled"); screening
+--                itself needs the media applications (lib/users.lua)
 --   *37<member>  the boss-secretary filter on or off for that filter member
 --                (lib/bsfilter.lua; 480 "Call filter enabled|disabled")
 --
@@ -28,6 +31,7 @@ M.codes = {
   fwd_busy = "*23",
   dnd = "*25",
   fwd_disable_all = "*20",
+  incallfilter = "*27",
   bsfilter = "*37",
 }
 
@@ -86,6 +90,7 @@ function M.parse(number)
     return "bsfilter", nil, number:sub(#bs + 1)
   end
   if number == M.codes.dnd then return "dnd" end
+  if number == M.codes.incallfilter then return "incallfilter" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
   return nil
 end
@@ -101,6 +106,11 @@ function M.route(call)
   if not uid then return reject(403, "Feature codes need a user") end
   if kind then return forward(call, uid, kind, destination) end
   if name == "bsfilter" then return bsfilter.toggle(call, destination) end
+  if name == "incallfilter" then
+    local enabled, why = config.toggle_incallfilter(uid)
+    if not saved(call, "call screening", enabled, why) then return reject(500, "Feature not saved") end
+    return reject(480, enabled and "Call screening enabled" or "Call screening disabled")
+  end
   if name == "dnd" then
     local enabled, why = config.toggle_dnd(uid)
     if not saved(call, "DND", enabled, why) then return reject(500, "Feature not saved") end

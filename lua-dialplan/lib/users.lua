@@ -3,7 +3,7 @@
 --
 -- The user table comes from config.user_by_exten / config.user:
 --   id, uuid, firstname, lastname, exten, context, lines (SIP usernames),
---   ring_seconds, simultaneous_calls, dnd, mobile_phone_number,
+--   ring_seconds, simultaneous_calls, dnd, incallfilter, mobile_phone_number,
 --   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination}
 --   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
 --   noanswer_destination, congestion_destination, fail_destination}: where
@@ -64,6 +64,14 @@ function M.call(call, user, depth)
   -- A boss whose secretaries filter the call (lib/bsfilter.lua).
   local filtered = bsfilter.call(call, user, depth)
   if filtered then return filtered end
+  if user.incallfilter then
+    -- XiVO's "incoming call filtering" is Asterisk's call screening (Dial
+    -- option p): the caller records a name the callee hears before taking
+    -- the call. That needs the media applications.
+    dialtone.log("info", string.format("call %s: user %s has incoming call filtering on, which needs call "
+                                       .. "screening prompts (media applications); the user is rung without screening",
+                                       tostring(call.id), tostring(user.id)))
+  end
 
   local vars = call.vars
   local lines = user.lines or {}

@@ -303,6 +303,27 @@ TEST_F(Routing, ScheduleHoursAreReadInTheSchedulesTimeZone) {
   EXPECT_EQ(str(probe("schedule_state", {paris})), "open");
 }
 
+// A period whose end comes before its start spans midnight; "24:00" ends
+// at midnight; the end minute itself is outside.
+TEST_F(Routing, PeriodsSpanMidnightAndEndBeforeTheirLastMinute) {
+  auto night = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods) VALUES ('night', 'UTC', "
+                          "'[{\"hours_start\": \"22:00\", \"hours_end\": \"06:00\"}]') RETURNING id");
+  auto late = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods) VALUES ('late', 'UTC', "
+                         "'[{\"hours_start\": \"18:00\", \"hours_end\": \"24:00\", \"months\": [7]}]') RETURNING id");
+  auto at = [&](int h, int m, const std::string& id) {
+    host_->set_time(utc(2026, 7, 15, h, m));
+    return str(probe("schedule_state", {id}));
+  };
+  EXPECT_EQ(at(23, 0, night), "open");
+  EXPECT_EQ(at(5, 59, night), "open");
+  EXPECT_EQ(at(6, 0, night), "closed");
+  EXPECT_EQ(at(12, 0, night), "closed");
+  EXPECT_EQ(at(23, 59, late), "open");
+  EXPECT_EQ(at(17, 59, late), "closed");
+  host_->set_time(utc(2026, 8, 15, 20, 0));
+  EXPECT_EQ(str(probe("schedule_state", {late})), "closed") << "months: July only";
+}
+
 TEST_F(Routing, UnknownTimeZoneIsNamedInTheLogAndReadAsUtc) {
   auto s = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods) VALUES ('mars', 'Mars/Olympus', "
                       "'[{\"hours_start\": \"09:00\", \"hours_end\": \"10:00\"}]') RETURNING id");
@@ -505,6 +526,25 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
     EXPECT_TRUE(host_->logger().contains(r.log)) << r.log;
   }
   EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";
+}
+
+// The user service "incoming call filtering" is call screening in XiVO: not
+// available without media, it is named in the log and the user still rings.
+TEST_F(Routing, IncomingCallFilteringIsLoggedAndTheUserStillRings) {
+  auto b = user("bob", "1102");
+  host_->sql("UPDATE confd_users SET service_incallfilter_enabled = true WHERE id = $1::int", {b});
+  driver_->script("bob", Behaviour::answer);
+  EXPECT_EQ(call("1102"), "done");
+  EXPECT_TRUE(host_->logger().contains("user " + b + " has incoming call filtering on, which needs call screening"));
+  // *27 turns it off, and on again.
+  auto star27 = [&] {
+    auto r = run("*27", {{"XIVO_USERID", b}}, "bob");
+    return outcome(r) + " " + *r->front().as_table()->fields.at("reason").as_string();
+  };
+  EXPECT_EQ(star27(), "480 Call screening disabled");
+  EXPECT_EQ(host_->sql("SELECT service_incallfilter_enabled::text FROM confd_users WHERE id = $1::int", {b}), "false");
+  EXPECT_EQ(star27(), "480 Call screening enabled");
+  EXPECT_EQ(host_->sql("SELECT service_incallfilter_enabled::text FROM confd_users WHERE id = $1::int", {b}), "true");
 }
 
 // ---- boss-secretary filter (seed 5.2) ---------------------------------------

@@ -87,6 +87,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["simultaneous_calls"] = u.simultaneous_calls;
   t->fields["ring_seconds"] = u.ring_seconds;
   t->fields["dnd"] = u.dnd;
+  t->fields["incallfilter"] = u.incallfilter;
   for (auto [name, f] : {std::pair{"unconditional", &u.forward_unconditional}, std::pair{"busy", &u.forward_busy},
                          std::pair{"noanswer", &u.forward_noanswer}}) {
     t->fields[std::string("forward_") + name + "_enabled"] = f->enabled;
@@ -520,6 +521,28 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
                  return;
                }
                self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
+                 if (!r) {
+                   resume(failure(r.error().message));
+                   return;
+                 }
+                 resume(LuaValues{*r});
+               });
+             });
+           }},
+          {"toggle_incallfilter", "user_id: integer", "enabled: boolean|nil, reason: string",
+           "Turns the user's incoming call filtering (call screening, *27) on when it is off and "
+           "off when it is on; returns the new state. Saved as PUT "
+           "/1.1/users/{id}/services/incallfilter does.",
+           [weak](const LuaValues& args) {
+             auto uid = arg_id(args, 0);
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_incallfilter: user_id must be a user id");
+             return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->set_service(uid, "incallfilter", std::nullopt, [resume](sdk::Result<bool> r) {
                  if (!r) {
                    resume(failure(r.error().message));
                    return;

@@ -366,6 +366,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
     std::string zone = sc.timezone.value_or("");
     if (s->zones.count(zone)) continue;
     if (auto z = read_zone(zone)) s->zones.emplace(zone, std::move(*z));
+    // Without /etc/localtime the server's clock is UTC (an empty zone).
+    else if (zone.empty()) s->zones.emplace(zone, sdk::ConfigZone{});
   }
   // A user's lines: main line first, then by position and id (the order
   // phones are rung in).

@@ -1,0 +1,365 @@
+// Voicemail end to end with SIPp phones: a caller leaves a message (a
+// 1 kHz tone) after the greeting; the stored WAV holds that tone for its
+// duration (Goertzel); *98 with the PIN plays it back to the phone (the tone
+// heard at the RTP peer); a phone subscribed to message-summary sees the
+// counts change; the box's address gets an e-mail whose WAV attachment has
+// the message's length. Plus the spool on its own: atomic files, restart,
+// folders, a dead SMTP relay.
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <fstream>
+#include <sstream>
+
+#include <Poco/Net/MailMessage.h>
+#include <Poco/Net/PartHandler.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/StreamCopier.h>
+
+#include <dialtone/services.h>
+
+#include "plugins/app/voicemail/voicemail_app.h"
+#include "plugins/media/engine/call_verbs.h"
+#include "plugins/media/engine/engine.h"
+#include "tests/plugins/app/voicemail/smtp_sink.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace pm = plugins::media;
+namespace vm = plugins::voicemail;
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+const std::string kMediaScenario = "../../../media/calls/scenarios/uac_media.xml";
+const std::string kMwiScenario = "../../../app/voicemail/scenarios/subscribe_mwi_voicemail.xml";
+
+// Samples of a 16-bit mono WAV file (the data chunk).
+std::vector<std::int16_t> wav_samples(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::int16_t> out;
+  auto at = all.find("data");
+  if (at == std::string::npos) return out;
+  out.resize((all.size() - at - 8) / 2);
+  std::memcpy(out.data(), all.data() + at + 8, out.size() * 2);
+  return out;
+}
+
+// Seconds of 20 ms frames of `s` that carry the tone `hz`.
+double tone_seconds(const std::vector<std::int16_t>& s, double hz, int rate = 8000) {
+  std::size_t frame = static_cast<std::size_t>(rate / 50), n = 0;
+  for (std::size_t i = 0; i + frame <= s.size(); i += frame)
+    if (tm::energy(s, i, i + frame) > 1e5 && tm::tone_share(s, rate, hz, i, i + frame) > 0.8) ++n;
+  return static_cast<double>(n) * 0.02;
+}
+
+// The attachments of a MIME message, by file name.
+struct Attachments : Poco::Net::PartHandler {
+  std::map<std::string, std::string> parts;
+  void handlePart(const Poco::Net::MessageHeader& header, std::istream& stream) override {
+    std::string name = "part" + std::to_string(parts.size());
+    if (header.has("Content-Disposition")) {
+      std::string disp;
+      Poco::Net::NameValueCollection params;
+      Poco::Net::MessageHeader::splitParameters(header["Content-Disposition"], disp, params);
+      name = params.get("filename", name);
+    }
+    std::string data;
+    Poco::StreamCopier::copyToString(stream, data);
+    parts[name] = data;
+  }
+};
+
+class VoicemailTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}}, fs::path(VM_TEST_DIR) / "voicemail_dialplan.lua");
+    pm::EngineConfig cfg;
+    cfg.port_min = 32000;
+    cfg.port_max = 32999;
+    cfg.threads = 1;
+    cfg.realtime = false;
+    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
+    ASSERT_TRUE(engine_->start());
+    auto core = host_->services().find<sdk::CallCore>();
+    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
+      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+    });
+    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
+    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+
+    spool_ = fs::temp_directory_path() / ("dialtone-vm-test-" + std::to_string(::getpid()));
+    fs::remove_all(spool_);
+    smtp_ = new SmtpSink();
+    vm::AppConfig vc;
+    vc.spool = spool_;
+    vc.mail.host = "127.0.0.1";
+    vc.mail.port = smtp_->port();
+    app_ = std::make_shared<vm::VoicemailApp>(vc, &host_->executor(), &host_->log(), host_->store(),
+                                              host_->services().find<sdk::PresenceService>());
+    ASSERT_TRUE(host_->lua()->export_module("voicemail", app_->functions()));
+    // alice's box 1001 with PIN 1234, mailed with the audio; bob's 1002 has no password.
+    std::string alice_vm = host_->sql(
+        "INSERT INTO confd_voicemails (number, context, name, password, email, attach_audio) "
+        "VALUES ('1001', 'default', 'Alice', '1234', 'alice@example.com', true) RETURNING id");
+    host_->sql("INSERT INTO confd_user_voicemails (user_id, voicemail_id) VALUES ($1::int, $2::int)",
+               {user_ids_["alice"], alice_vm});
+    host_->sql("INSERT INTO confd_voicemails (number, context, name) VALUES ('1002', 'default', 'Bob')");
+  }
+  static void TearDownTestSuite() {
+    verbs_->rebind(nullptr);
+    engine_->stop();
+    SipPluginTest::TearDownTestSuite();
+    engine_.reset();
+    app_.reset();
+    delete smtp_;
+    fs::remove_all(spool_);
+  }
+  void SetUp() override { start_plugin(); }
+
+  void call(Phone& p, const std::string& user, const std::string& number, tm::RtpPeer& peer) {
+    caller(p, user, number, kMediaScenario, 1, {"-key", "rtp_port", std::to_string(peer.port())});
+  }
+  std::uint16_t connect(tm::RtpPeer& peer) {
+    std::uint16_t port = 0;
+    EXPECT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id))
+          if (ep->stats().remote == peer.address()) port = ep->local_port();
+      return port != 0;
+    })) << "no channel attached to the media engine";
+    if (port) peer.set_remote(port);
+    return port;
+  }
+  static std::vector<fs::path> files(const fs::path& dir, const std::string& ext) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ext) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  void expect_media_idle() {
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+  }
+  // alice's phone hears the tone `hz`: sends `digit` (a menu choice) until
+  // the tone comes, as a person presses again when nothing happens.
+  static bool hears(tm::RtpPeer& peer, double hz, const std::string& digit) {
+    for (int i = 0; i < 30; ++i) {
+      peer.clear();
+      if (!digit.empty()) peer.send_digits(digit);
+      peer.send_audio(std::vector<std::int16_t>(8000, 0));  // one second of silence from the phone
+      if (tone_seconds(peer.audio(), hz) >= 0.3) return true;
+    }
+    return false;
+  }
+
+  static inline std::shared_ptr<pm::Engine> engine_;
+  static inline std::shared_ptr<pm::CallVerbs> verbs_;
+  static inline std::shared_ptr<vm::VoicemailApp> app_;
+  static inline fs::path spool_;
+  static inline SmtpSink* smtp_ = nullptr;
+};
+
+// The issue's sequence, with alice's phone subscribed to her mailbox: bob
+// leaves a 2 s 1 kHz tone after her unavailable greeting (Dialtone's default
+// prompts); the WAV in INBOX holds it; a mail with it attached reaches the
+// relay; alice dials *98, gives her PIN and hears it; the lamp goes 0/0,
+// 1/0 (left), 0/1 (heard).
+TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
+  Phone lamp;
+  {
+    auto args = sipp_args(kMwiScenario, 1, "120s");
+    args.insert(args.begin(), target_);
+    std::vector<std::string> keys{"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target",
+                                  "alice", "-key", "event", "message-summary", "-key", "accept",
+                                  "application/simple-message-summary", "-key", "expires", "600"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    lamp.rc = std::async(std::launch::async, [args, &lamp] { return run_sipp(args, &lamp.out); });
+  }
+  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << lamp.out;
+
+  fs::path box = spool_ / "default" / "1001";
+  {
+    tm::RtpPeer peer(Codec::pcmu, 0, 101);
+    Phone bob;
+    call(bob, "bob", "8001", peer);
+    ASSERT_NE(connect(peer), 0);
+    // The greeting reaches bob ("the person at extension 1 0 0 1 is unavailable ...").
+    ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 8000; })) << "no greeting heard";
+    // Recording has begun once its file exists under tmp/.
+    ASSERT_TRUE(eventually([&] { return !files(box / "tmp", ".wav").empty(); })) << "recording never started";
+    auto speech = tm::make_tone(1000, 2.0, 8000);
+    speech.resize(speech.size() + 4000, 0);  // then half a second of silence
+    peer.send_audio(speech);
+    peer.send_digits("#");
+    EXPECT_EQ(bob.finish(), 0) << bob.out;  // vm-msgsaved, goodbye, BYE from Dialtone
+    expect_media_idle();
+  }
+  auto txt = files(box / "INBOX", ".txt");
+  ASSERT_EQ(txt.size(), 1u);
+  EXPECT_EQ(txt[0].filename(), "msg0000.txt");
+  std::ifstream meta(txt[0]);
+  std::string metadata((std::istreambuf_iterator<char>(meta)), std::istreambuf_iterator<char>());
+  EXPECT_NE(metadata.find("callerid=\"bob\" <1002>"), std::string::npos) << metadata;
+  EXPECT_NE(metadata.find("[message]"), std::string::npos);
+  auto samples = wav_samples(box / "INBOX" / "msg0000.wav");
+  double seconds = tone_seconds(samples, 1000);
+  EXPECT_GT(seconds, 1.8) << "the caller's tone is not in the message";
+  EXPECT_LT(seconds, 2.2);
+  EXPECT_TRUE(files(box / "tmp", ".wav").empty()) << "a recording was left behind in tmp/";
+
+  // The e-mail, with the message attached.
+  ASSERT_TRUE(eventually([&] { return !smtp_->messages().empty(); })) << "no mail reached the relay";
+  std::istringstream raw(smtp_->messages()[0]);
+  Poco::Net::MailMessage mail;
+  Attachments parts;
+  mail.read(raw, parts);
+  EXPECT_NE(mail.getSubject().find("1001@default"), std::string::npos) << mail.getSubject();
+  ASSERT_TRUE(parts.parts.count("msg.wav")) << smtp_->messages()[0].substr(0, 2000);
+  auto& wav = parts.parts["msg.wav"];
+  EXPECT_EQ(wav.size(), fs::file_size(box / "INBOX" / "msg0000.wav"));
+  EXPECT_EQ(wav.substr(0, 4), "RIFF");
+
+  // *98: PIN, then 1 plays the message to alice.
+  {
+    tm::RtpPeer peer(Codec::pcmu, 0, 101);
+    Phone alice;
+    call(alice, "alice", "*98", peer);
+    ASSERT_NE(connect(peer), 0);
+    ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no PIN prompt";
+    peer.send_digits("1234#");
+    EXPECT_TRUE(hears(peer, 1000, "1")) << "the message's tone never reached the phone";
+    // Heard: filed in Old. Then # leaves the menus, and Dialtone hangs up.
+    ASSERT_TRUE(eventually([&] { return files(box / "Old", ".txt").size() == 1; }));
+    for (int i = 0; i < 40 && alice.rc.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready; ++i) {
+      peer.send_digits("#");
+      peer.send_audio(std::vector<std::int16_t>(4000, 0));
+    }
+    EXPECT_EQ(alice.finish(), 0) << alice.out;
+    expect_media_idle();
+  }
+  EXPECT_TRUE(files(box / "INBOX", ".txt").empty());
+  EXPECT_EQ(lamp.finish(), 0) << lamp.out;  // the NOTIFY bodies: 0/0, 1/0, 0/1
+}
+
+// A wrong PIN three times: goodbye, nothing read or moved.
+TEST_F(VoicemailTest, WrongPinIsRefused) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "alice", "*98", peer);
+  ASSERT_NE(connect(peer), 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no PIN prompt";
+    peer.clear();
+    peer.send_digits("9999#");
+    // vm-incorrect, then the next prompt (or goodbye)
+    peer.send_audio(std::vector<std::int16_t>(8000, 0));
+  }
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(eventually([] { return host_->logger().contains("wrong PIN 3 times for voicemail 1001@default"); }));
+  expect_media_idle();
+}
+
+// *99<box> of a box without password: no PIN asked, and the log warns (seed
+// 5.35.5); the box is empty: "you have 0 ... messages", then # and goodbye.
+TEST_F(VoicemailTest, BoxWithoutPasswordIsOpenAndWarned) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "alice", "*991002", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([] { return host_->logger().contains("voicemail 1002@default has no password"); }));
+  ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; }));
+  for (int i = 0; i < 40 && alice.rc.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready; ++i) {
+    peer.send_digits("#");
+    peer.send_audio(std::vector<std::int16_t>(4000, 0));
+  }
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+// The spool alone: files appear whole (no .part left), folders, forward,
+// delete, and the counts survive a restart (a new application on the same
+// directory publishes them).
+TEST(VoicemailSpool, FoldersForwardDeleteAndRestart) {
+  fs::path root = fs::temp_directory_path() / ("dialtone-vm-spool-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  vm::Spool spool(root);
+  auto box = *vm::Mailbox::parse("2001@default");
+  auto other = *vm::Mailbox::parse("2002@default");
+  for (int i = 0; i < 2; ++i) {
+    auto f = spool.recording_file(box, "rec");
+    ASSERT_TRUE(f);
+    std::ofstream(*f, std::ios::binary) << "RIFF....WAVE";
+    ASSERT_TRUE(spool.deliver(box, *f, "\"x\" <1>", 1000 + i));
+  }
+  EXPECT_EQ(spool.counts(box).new_messages, 2);
+  ASSERT_TRUE(spool.move(box, "INBOX", "msg0000", "Work"));
+  ASSERT_TRUE(spool.move(box, "INBOX", "msg0001", "Old"));
+  auto c = spool.counts(box);
+  EXPECT_EQ(c.new_messages, 0);
+  EXPECT_EQ(c.old_messages, 1);  // Work is filed away, not "old"
+  ASSERT_TRUE(spool.forward(box, "Work", "msg0000", other, 2000));
+  EXPECT_EQ(spool.counts(other).new_messages, 1);
+  ASSERT_TRUE(spool.remove(box, "Old", "msg0000"));
+  EXPECT_FALSE(spool.remove(box, "Old", "msg0000"));
+  for (auto& e : fs::recursive_directory_iterator(root))
+    EXPECT_NE(e.path().extension(), ".part") << e.path();
+  EXPECT_FALSE(vm::Mailbox::parse("../../etc@default"));
+  EXPECT_FALSE(vm::Mailbox::parse("1001@../x"));
+  // A restart: the new application reads the disk.
+  struct Mwi : sdk::PresenceService {
+    std::map<std::string, std::pair<int, int>> seen;
+    sdk::Result<sdk::PresenceResource> resolve(std::string_view, std::string_view) const override {
+      return sdk::Error::not_found("");
+    }
+    sdk::Result<sdk::PresenceResource> mailbox_of(std::string_view) const override { return sdk::Error::not_found(""); }
+    std::unique_ptr<Watch> watch(const sdk::PresenceResource&, std::function<void(const sdk::PresenceState&)>) override {
+      return nullptr;
+    }
+    sdk::PresenceState state(const sdk::PresenceResource&) const override { return {}; }
+    void set_mwi(const std::string& m, int n, int o) override { seen[m] = {n, o}; }
+  };
+  auto mwi = std::make_shared<Mwi>();
+  vm::AppConfig cfg;
+  cfg.spool = root;
+  auto app = std::make_shared<vm::VoicemailApp>(cfg, nullptr, nullptr, nullptr, mwi);
+  app->publish_all();
+  EXPECT_EQ(mwi->seen["2001@default"], std::make_pair(0, 0));
+  EXPECT_EQ(mwi->seen["2002@default"], std::make_pair(1, 0));
+  fs::remove_all(root);
+}
+
+// A relay that does not answer: one clear error, nothing thrown.
+TEST(VoicemailMail, DeadRelayIsOneClearError) {
+  int port;
+  {
+    SmtpSink s;
+    port = s.port();
+  }  // closed: nothing listens there now
+  vm::MailConfig cfg;
+  cfg.host = "127.0.0.1";
+  cfg.port = port;
+  struct NoExecutor : sdk::Executor {
+    void post(std::function<void()> t) override { t(); }
+    std::uint64_t after(std::chrono::milliseconds, std::function<void()>) override { return 0; }
+    bool cancel(std::uint64_t) override { return false; }
+  } ex;
+  TestLogger log;
+  auto mailer = std::make_shared<vm::Mailer>(cfg, ex, log);
+  vm::MailJob job;
+  job.to = "a@example.com";
+  job.mailbox = "1001@default";
+  mailer->send(job);
+  EXPECT_TRUE(log.contains("e-mail for box 1001@default to a@example.com not sent"));
+  EXPECT_TRUE(log.contains("voicemail.smtp_host"));
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -24,6 +24,7 @@ local groups = require("groups")
 local callpermissions = require("callpermissions")
 local destinations = require("destinations")
 local schedules = require("schedules")
+local voicemails = require("voicemails")
 
 local M = {}
 
@@ -34,6 +35,21 @@ M.normalize_incoming = true
 -- Directory profile used to name callers from trunks (dird.reverse); nil
 -- turns the reverse lookup off.
 M.reverse_profile = "default"
+
+-- A voicemail destination (an incall, a fallback or a schedule sending to
+-- confd voicemail `voicemail_id`): the caller leaves a message after the
+-- box's unavailable greeting, or its busy one when `greeting` is "busy".
+destinations.handlers.voicemail = function(call, d)
+  local box = voicemail and channel and voicemail.by_id(d.voicemail_id or 0)
+  if not box then
+    dialtone.log("warn", string.format("call %s: a destination sends to voicemail %s, which needs the app.voicemail "
+      .. "plugin, the media engine and an enabled voicemail of that id", tostring(call.id), tostring(d.voicemail_id)))
+    return destinations.unserved
+  end
+  voicemails.attach(call)
+  call:voicemail(box, d.greeting == "busy" and "busy" or "unavail")
+  return { action = "done" }
+end
 
 local function reject(code, reason)
   return { action = "reject", code = code, status = code, reason = reason }
@@ -49,7 +65,7 @@ end
 -- Fills the XIVO_* variables every subroutine can read, and gives `call`
 -- its methods (call:dial{...}).
 function M.prepare(call)
-  if getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  voicemails.attach(call)
   call.vars = call.vars or {}
   local v = call.vars
   call.called_number = call.called_number or call.callee

@@ -13,6 +13,8 @@
 --   *37<member>  the boss-secretary filter on or off for that filter member
 --                (lib/bsfilter.lua; 480 "Call filter enabled|disabled")
 --   *55          echo test: an announcement, then the caller hears itself until #
+--   *98          consults the caller's own voicemail (lib/voicemails.lua)
+--   *99<box>     consults voicemail <box> of the caller's context
 --
 -- The change is saved in confd_users by api.confd (config.set_forward,
 -- config.toggle_dnd) and announced as a user edit, so provd and every cache
@@ -25,6 +27,7 @@
 -- enabled|disabled"; 484 when *2x alone has no destination to go back to,
 -- 403 for a line without user, 500 when the change could not be saved.
 local bsfilter = require("bsfilter")
+local voicemails = require("voicemails")
 
 local M = {}
 
@@ -38,6 +41,8 @@ M.codes = {
   incallfilter = "*27",
   bsfilter = "*37",
   echo = "*55",
+  voicemail = "*98",
+  voicemail_box = "*99",
 }
 
 -- The prompts (asterisk-core-sounds names) of each result.
@@ -69,7 +74,7 @@ end
 -- the call cannot be answered with media (no media engine), the old answer:
 -- a refusal with `code` and `reason`.
 local function announce(call, prompts, code, reason)
-  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if channel then voicemails.attach(call) end
   if call.channel and call.answer and call:answer() then
     call:play(prompts)
     return { action = "done" }
@@ -77,9 +82,18 @@ local function announce(call, prompts, code, reason)
   return reject(code, reason)
 end
 
+-- *98 (the caller's own box) and *99<box> (a box of the caller's context):
+-- the consultation menus of lib/voicemails.lua.
+local function consult(call, box)
+  if channel then voicemails.attach(call) end
+  if not (voicemail and call.channel and call.answer) then return reject(480, "Voicemail needs app.voicemail and media") end
+  call:voicemail_main(box)
+  return { action = "done" }
+end
+
 -- *55: XiVO's echo test. A digit skips the announcement; # ends the echo.
 local function echo_test(call)
-  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if channel then voicemails.attach(call) end
   if not (call.channel and call.answer and call:answer()) then return reject(480, "Echo test needs the media engine") end
   call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
   if call:echo() then call:play(M.prompts.echo_done) end
@@ -137,6 +151,11 @@ function M.parse(number)
   if number == M.codes.incallfilter then return "incallfilter" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
   if number == M.codes.echo then return "echo" end
+  if number == M.codes.voicemail then return "voicemail" end
+  local vb = M.codes.voicemail_box
+  if vb and number:sub(1, #vb) == vb and number:sub(#vb + 1):match("^%d+$") then
+    return "voicemail_box", nil, number:sub(#vb + 1)
+  end
   return nil
 end
 
@@ -148,10 +167,16 @@ function M.route(call)
   local name, kind, destination = M.parse(number)
   if not name then return nil end
   if name == "echo" then return echo_test(call) end
+  if name == "voicemail_box" then return consult(call, destination) end
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
   if not uid then return announce(call, { M.prompts.error }, 403, "Feature codes need a user") end
   if kind then return forward(call, uid, kind, destination) end
   if name == "bsfilter" then return bsfilter.toggle(call, destination) end
+  if name == "voicemail" then
+    local box = voicemail and voicemail.of_user(uid)
+    if not box then return announce(call, { voicemails.prompts.nobox }, 404, "No voicemail") end
+    return consult(call, box)
+  end
   if name == "incallfilter" then
     local enabled, why = config.toggle_incallfilter(uid)
     if not saved(call, "call screening", enabled, why) then

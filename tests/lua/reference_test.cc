@@ -13,6 +13,7 @@
 #include "plugins/api/confd/config_service.h"
 #include "plugins/directory/dird/dird_lua.h"
 #include "plugins/media/engine/call_verbs.h"
+#include "plugins/app/voicemail/voicemail_app.h"
 #include "plugins/provisioning/provd/autoprov_lua.h"
 
 namespace {
@@ -34,6 +35,13 @@ TEST(LuaReference, ConfigSectionMatchesItsDeclarations) {
 TEST(LuaReference, ProvisioningSectionMatchesItsDeclarations) {
   auto stale = dialtone::testing::stale_lua_reference(
       kDoc, "provisioning", dialtone::plugins::provisioning::autoprov_lua_functions(nullptr));
+  EXPECT_FALSE(stale) << *stale;
+}
+
+TEST(LuaReference, VoicemailSectionMatchesItsDeclarations) {
+  auto app = std::make_shared<dialtone::plugins::voicemail::VoicemailApp>(
+      dialtone::plugins::voicemail::AppConfig{}, nullptr, nullptr, nullptr, nullptr);
+  auto stale = dialtone::testing::stale_lua_reference(kDoc, "voicemail", app->functions());
   EXPECT_FALSE(stale) << *stale;
 }
 

@@ -514,7 +514,7 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
     const char* destination;
     const char* log;
   } rows[] = {
-      {R"({"type": "voicemail", "voicemail_id": 1})", "sends to voicemail 1, which needs the voicemail application"},
+      {R"({"type": "voicemail", "voicemail_id": 1})", "sends to voicemail 1, which needs the app.voicemail plugin"},
       {R"({"type": "ivr", "ivr_id": 2})", "sends to ivr 2, which needs the IVR application"},
       {R"({"type": "conference", "conference_id": 3})", "sends to conference 3, which needs the conference application"},
       {R"({"type": "sound", "filename": "closed"})", "sends to sound closed, which needs the sound playback application"},

@@ -336,6 +336,43 @@ TEST(VoicemailSpool, FoldersForwardDeleteAndRestart) {
   fs::remove_all(root);
 }
 
+// A full disk while filing a message: a clear error naming the cause, no
+// message listed, nothing half-written left (a small tmpfs filled up; skipped
+// where the test may not mount one).
+TEST(VoicemailSpool, FullDiskLeavesNothingHalfWritten) {
+  fs::path root = fs::temp_directory_path() / ("dialtone-vm-full-" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  std::string mount = "mount -t tmpfs -o size=64k tmpfs " + root.string() + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) {
+    fs::remove_all(root);
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
+  }
+  vm::Spool spool(root);
+  auto box = *vm::Mailbox::parse("3001@default");
+  fs::create_directories(root / "default" / "3001" / "INBOX");
+  auto f = spool.recording_file(box, "rec");
+  ASSERT_TRUE(f);
+  std::ofstream(*f, std::ios::binary) << std::string(2048, 'x');
+  {
+    std::ofstream filler(root / "filler", std::ios::binary);
+    std::string block(1024, 'f');
+    while (filler.write(block.data(), static_cast<std::streamsize>(block.size())) && filler.flush()) {}
+  }
+  auto m = spool.deliver(box, *f, "\"x\" <1>", 1000);
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("No space left"), std::string::npos) << m.error().message;
+  auto list = spool.messages(box, "INBOX");
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+  std::vector<std::string> left;
+  for (auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file() && e.path().filename() != "filler") left.push_back(e.path().string());
+  EXPECT_TRUE(left.empty()) << left.front();
+  EXPECT_EQ(spool.counts(box).new_messages, 0);
+  (void)std::system(("umount " + root.string()).c_str());
+  fs::remove_all(root);
+}
+
 // A relay that does not answer: one clear error, nothing thrown.
 TEST(VoicemailMail, DeadRelayIsOneClearError) {
   int port;

@@ -35,6 +35,7 @@ class TestChannelDriver final : public sdk::ChannelDriver {
     answer,   // rings, then answers at once
     busy,     // ends with 17 (user busy)
     refuse,   // ends with 21 (call rejected)
+    congestion,  // ends with 42 (switching equipment congestion)
   };
   struct Leg {
     std::string channel_id;
@@ -75,6 +76,9 @@ class TestChannelDriver final : public sdk::ChannelDriver {
       switch (b) {
         case Behaviour::busy: (void)core_->end_channel_q850(l.channel_id, sdk::q850::user_busy); break;
         case Behaviour::refuse: (void)core_->end_channel_q850(l.channel_id, sdk::q850::call_rejected); break;
+        case Behaviour::congestion:
+          (void)core_->end_channel_q850(l.channel_id, sdk::q850::switching_equipment_congestion);
+          break;
         case Behaviour::answer:
           (void)core_->set_state(l.channel_id, sdk::ChannelState::ringing);
           (void)core_->set_state(l.channel_id, sdk::ChannelState::up);

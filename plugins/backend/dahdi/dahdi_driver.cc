@@ -42,7 +42,7 @@ struct DahdiDriver::Call {
   q931_call* q = nullptr;    // libpri's; valid until HANGUP / HANGUP_ACK
   std::string channel_id;    // in the call core; empty before routing
   bool outbound = false;
-  bool ended = false;        // the core's channel has been ended
+  std::atomic<bool> ended{false};  // the core's channel has been ended (read by open_media anywhere)
   bool hangup_sent = false;  // pri_hangup called
   bool alerted = false, answered = false;
   bool routed = false;
@@ -801,19 +801,21 @@ sdk::Status DahdiDriver::ringing(const sdk::Channel& channel) {
 sdk::Status DahdiDriver::answer(const sdk::Channel& channel) {
   auto c = call_of_channel(channel.id);
   if (!c || c->outbound) return sdk::Error::not_found("dahdi: no incoming call on channel " + channel.id);
-  // Up at once for the core and the dialplan (the script that answered
-  // reads it next); the CONNECT follows on the signalling thread.
+  // Media and state at once for the core and the dialplan (the script that
+  // answered plays to the call next); the CONNECT follows on the
+  // signalling thread.
+  open_media(*c);
   (void)core_->set_state(channel.id, sdk::ChannelState::up);
-  auto self = shared_from_this();
-  with_call(channel.id, [self](Span& s, Call& c) {
+  with_call(channel.id, [](Span& s, Call& c) {
     if (c.outbound || c.answered) return;
     c.answered = true;
-    self->open_media(c);
     pri_answer(s.pri->pri(), c.q, c.chan, 0);
   });
   return {};
 }
 
+// Any thread: a call's span and channel never change, and media_ is
+// guarded; two callers at once open one bridge (the second is dropped).
 void DahdiDriver::open_media(Call& c) {
   if (c.channel_id.empty()) return;
   {
@@ -830,9 +832,17 @@ void DahdiDriver::open_media(Call& c) {
     host_.log().warn("dahdi: call " + c.channel_id + ": no media: " + bridge.error().message);
     return;
   }
+  {
+    std::lock_guard lock(mutex_);
+    if (c.ended || !media_.emplace(c.channel_id, *bridge).second) return;
+  }
   pump_.connect({c.span, c.chan}, (*bridge)->port(*bridge));
-  std::lock_guard lock(mutex_);
-  media_[c.channel_id] = *bridge;
+  // Ended meanwhile (end_call sets `ended` before it disconnects): undo.
+  if (c.ended) {
+    pump_.disconnect({c.span, c.chan});
+    std::lock_guard lock(mutex_);
+    media_.erase(c.channel_id);
+  }
 }
 
 std::shared_ptr<sdk::media::Endpoint> DahdiDriver::media_endpoint(const std::string& channel_id) const {

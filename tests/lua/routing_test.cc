@@ -58,6 +58,7 @@ class Routing : public ::testing::Test {
     t->fields["channel"] = channel;
     t->fields["caller"] = caller;
     t->fields["caller_number"] = caller;
+    t->fields["caller_name"] = caller;
     t->fields["called_number"] = callee;
     t->fields["context"] = context;
     t->fields["origin"] = origin;
@@ -592,8 +593,15 @@ TEST_F(BossSecretary, BossFirstThenSecretariesOneByOneFromTheLastOfTheList) {
   activate(linda_member_);
   activate(rebecca_member_);
   driver_->script("linda", Behaviour::answer);
-  EXPECT_EQ(from(caller_, "1201"), "done");
+  auto r = run("1201", {{"XIVO_USERID", caller_}}, "alice");
+  EXPECT_EQ(outcome(r), "done");
   EXPECT_EQ(rung(), "boss,rebecca,linda") << "the boss rings its 1 s, then the secretaries serially, last of the list first";
+  // The secretaries see which boss was called (caller_id_mode prepend).
+  auto legs = driver_->legs();
+  ASSERT_EQ(legs.size(), 3u);
+  EXPECT_EQ(legs[0].caller_name, "alice") << "the boss sees the caller as is";
+  EXPECT_EQ(legs[1].caller_name, "Boss: alice");
+  EXPECT_EQ(legs[2].caller_name, "Boss: alice");
 }
 
 TEST_F(BossSecretary, EveryStrategyRingsInItsOrder) {

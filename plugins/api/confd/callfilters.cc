@@ -34,6 +34,8 @@ void ConfdApi::callfilter_routes(const AddRoute& add) {
     add("GET", path, acl + ".read", std::string("The ") + role.role + " users of a call filter",
         [this, role](const HttpRequest& req) {
           long fid = parse_id("CallFilter", req.params.at("callfilter_id"));
+          if (read(engine_->store(), "SELECT 1 FROM confd_callfilters WHERE id = $1", {std::to_string(fid)}).rows.empty())
+            throw ApiError{404, {not_found("CallFilter", "id", std::to_string(fid))}};
           auto q = read(engine_->store(),
                         "SELECT coalesce(jsonb_agg(jsonb_build_object('member_id', m.id, 'uuid', u.uuid, 'id', u.id, "
                         "'firstname', u.firstname, 'lastname', u.lastname, 'timeout', m.timeout, 'active', m.active) "

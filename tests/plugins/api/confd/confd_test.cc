@@ -287,6 +287,9 @@ TEST_F(Confd, RoutingSettingsSchedulesPermissionsAndCallFilters) {
     EXPECT_EQ(js(call("GET", path + "/callpermissions").body)["items"].Size(), 1u) << path;
     EXPECT_EQ(call("PUT", path + "/callpermissions/9999").status, 404) << path;
   }
+  EXPECT_EQ(call("GET", "/1.1/groups/9999/callpermissions").status, 404);
+  EXPECT_EQ(call("GET", "/1.1/outcalls/9999/schedules").status, 404);
+  EXPECT_EQ(call("GET", "/1.1/callfilters/9999/surrogates/users").status, 404);
   EXPECT_EQ(call("DELETE", "/1.1/groups/" + G + "/callpermissions/" + CP).status, 204);
   EXPECT_EQ(count("confd_group_callpermissions"), 0);
 

@@ -86,7 +86,9 @@ end
 -- the consultation menus of lib/voicemails.lua.
 local function consult(call, box)
   if channel then voicemails.attach(call) end
-  if not (voicemail and call.channel and call.answer) then return reject(480, "Voicemail needs app.voicemail and media") end
+  if not (voicemail and call.channel and call.answer and call.play) then
+    return reject(480, "Voicemail needs app.voicemail and the media engine")
+  end
   call:voicemail_main(box)
   return { action = "done" }
 end

@@ -12,6 +12,7 @@ local subroutines = require("subroutines")
 local schedules = require("schedules")
 local destinations = require("destinations")
 local bsfilter = require("bsfilter")
+local voicemails = require("voicemails")
 
 local M = {}
 
@@ -123,7 +124,9 @@ function M.call(call, user, depth)
       and forward_enabled(user, "noanswer") then
     return forward(call, user, "noanswer", depth)
   end
-  return fallback(call, user, outcome.status, depth) or M.final[outcome.status] or M.final.unavailable
+  return fallback(call, user, outcome.status, depth)
+      or voicemails.unanswered(call, user, outcome.status)
+      or M.final[outcome.status] or M.final.unavailable
 end
 
 return M

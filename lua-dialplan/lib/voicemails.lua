@@ -240,6 +240,19 @@ function M.main(call, box, opts)
   return true
 end
 
+-- A call `user` did not take (dial status busy, noanswer, unavailable,
+-- congestion) and no fallback claimed: with the user's voicemail enabled and
+-- the media verbs loaded, the caller leaves a message after the busy or
+-- unavailable greeting (XiVO's "Enable voicemail"). nil otherwise.
+function M.unanswered(call, user, status)
+  if not (voicemail and channel and channel.play and call.channel and user and user.id) then return nil end
+  local box = voicemail.of_user(user.id)
+  if not box then return nil end
+  M.attach(call)
+  call:voicemail(box, status == "busy" and "busy" or "unavail")
+  return { action = "done" }
+end
+
 -- The methods a call gets: the `channel` module's (the call core and the
 -- media verbs), then these Lua applications.
 M.methods = { voicemail = M.leave, voicemail_main = M.main }

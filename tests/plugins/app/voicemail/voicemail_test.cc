@@ -249,6 +249,29 @@ TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
   EXPECT_EQ(lamp.finish(), 0) << lamp.out;  // the NOTIFY bodies: 0/0, 1/0, 0/1
 }
 
+// XiVO's "Enable voicemail": a call to alice that nobody takes (her phone
+// is not registered) ends in her box after the unavailable greeting.
+TEST_F(VoicemailTest, UnansweredCallToAUserLeavesAMessageInHerBox) {
+  fs::path box = spool_ / "default" / "1001";
+  auto before = files(box / "INBOX", ".txt").size();
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone bob;
+  call(bob, "bob", "1001", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([&] { return !files(box / "tmp", ".wav").empty(); })) << "recording never started";
+  auto speech = tm::make_tone(1500, 1.0, 8000);
+  speech.resize(speech.size() + 4000, 0);
+  peer.send_audio(speech);
+  peer.send_digits("#");
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+  auto txt = files(box / "INBOX", ".txt");
+  ASSERT_EQ(txt.size(), before + 1);
+  auto wav = txt.back();
+  wav.replace_extension(".wav");
+  EXPECT_GT(tone_seconds(wav_samples(wav), 1500), 0.8);
+}
+
 // A wrong PIN three times: goodbye, nothing read or moved.
 TEST_F(VoicemailTest, WrongPinIsRefused) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);

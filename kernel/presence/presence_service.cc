@@ -25,6 +25,7 @@ constexpr FeatureCode kFeatureCodes[] = {
     {"*22", "forward_noanswer", true},
     {"*23", "forward_busy", true},
     {"*25", "dnd", false},
+    {"*37", "bsfilter", true},  // *37<member id>: that boss-secretary filter member
 };
 
 const std::shared_ptr<const sdk::ConfigSnapshot>& empty_snapshot() {
@@ -106,6 +107,21 @@ sdk::Result<sdk::PresenceResource> PresenceServiceImpl::resolve(std::string_view
     if (!line->main_user_id)
       return sdk::Error::not_found("presence: line '" + std::string(watcher_line) + "' has no user for " +
                                    std::string(target));
+    if (std::string_view(fc.feature) == "bsfilter") {
+      // Only a member of the filter (boss or secretary) supervises it.
+      bool member = false;
+      for (auto& [_, f] : snap->callfilters) {
+        bool has_member = false, has_user = false;
+        for (auto& m : f.members) {
+          has_member = has_member || std::to_string(m.id) == rest;
+          has_user = has_user || m.user_id == *line->main_user_id;
+        }
+        member = member || (has_member && has_user);
+      }
+      if (rest.empty() || !member)
+        return sdk::Error::not_found("presence: " + std::string(target) + " names no call filter member of " +
+                                     std::string(watcher_line) + "'s filters");
+    }
     r.kind = sdk::PresenceResource::Kind::feature;
     r.user_id = *line->main_user_id;
     r.feature = fc.feature;
@@ -208,6 +224,10 @@ sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::Confi
       else if (r.feature == "forward_unconditional") s.feature_on = forward(u->forward_unconditional);
       else if (r.feature == "forward_noanswer") s.feature_on = forward(u->forward_noanswer);
       else if (r.feature == "forward_busy") s.feature_on = forward(u->forward_busy);
+      else if (r.feature == "bsfilter")
+        for (auto& [_, f] : snap.callfilters)
+          for (auto& m : f.members)
+            if (std::to_string(m.id) == r.argument) s.feature_on = m.active;
       s.dnd = u->dnd;
       if (s.feature_on) {
         // Phones light a key on a confirmed dialog: the feature is one while on.

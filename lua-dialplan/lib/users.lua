@@ -3,7 +3,7 @@
 --
 -- The user table comes from config.user_by_exten / config.user:
 --   id, uuid, firstname, lastname, exten, context, lines (SIP usernames),
---   ring_seconds, simultaneous_calls, dnd, mobile_phone_number,
+--   ring_seconds, simultaneous_calls, dnd, incallfilter, mobile_phone_number,
 --   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination}
 --   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
 --   noanswer_destination, congestion_destination, fail_destination}: where
@@ -11,6 +11,7 @@
 local subroutines = require("subroutines")
 local schedules = require("schedules")
 local destinations = require("destinations")
+local bsfilter = require("bsfilter")
 
 local M = {}
 
@@ -60,6 +61,17 @@ function M.call(call, user, depth)
   local closed = schedules.check(call, "user", user, user.context, depth)
   if closed then return closed end
   if forward_enabled(user, "unconditional") then return forward(call, user, "unconditional", depth) end
+  -- A boss whose secretaries filter the call (lib/bsfilter.lua).
+  local filtered = bsfilter.call(call, user, depth)
+  if filtered then return filtered end
+  if user.incallfilter then
+    -- XiVO's "incoming call filtering" is Asterisk's call screening (Dial
+    -- option p): the caller records a name the callee hears before taking
+    -- the call. That needs the media applications.
+    dialtone.log("info", string.format("call %s: user %s has incoming call filtering on, which needs call "
+                                       .. "screening prompts (media applications); the user is rung without screening",
+                                       tostring(call.id), tostring(user.id)))
+  end
 
   local vars = call.vars
   local lines = user.lines or {}

@@ -58,6 +58,7 @@ class Routing : public ::testing::Test {
     t->fields["channel"] = channel;
     t->fields["caller"] = caller;
     t->fields["caller_number"] = caller;
+    t->fields["caller_name"] = caller;
     t->fields["called_number"] = callee;
     t->fields["context"] = context;
     t->fields["origin"] = origin;
@@ -303,6 +304,27 @@ TEST_F(Routing, ScheduleHoursAreReadInTheSchedulesTimeZone) {
   EXPECT_EQ(str(probe("schedule_state", {paris})), "open");
 }
 
+// A period whose end comes before its start spans midnight; "24:00" ends
+// at midnight; the end minute itself is outside.
+TEST_F(Routing, PeriodsSpanMidnightAndEndBeforeTheirLastMinute) {
+  auto night = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods) VALUES ('night', 'UTC', "
+                          "'[{\"hours_start\": \"22:00\", \"hours_end\": \"06:00\"}]') RETURNING id");
+  auto late = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods) VALUES ('late', 'UTC', "
+                         "'[{\"hours_start\": \"18:00\", \"hours_end\": \"24:00\", \"months\": [7]}]') RETURNING id");
+  auto at = [&](int h, int m, const std::string& id) {
+    host_->set_time(utc(2026, 7, 15, h, m));
+    return str(probe("schedule_state", {id}));
+  };
+  EXPECT_EQ(at(23, 0, night), "open");
+  EXPECT_EQ(at(5, 59, night), "open");
+  EXPECT_EQ(at(6, 0, night), "closed");
+  EXPECT_EQ(at(12, 0, night), "closed");
+  EXPECT_EQ(at(23, 59, late), "open");
+  EXPECT_EQ(at(17, 59, late), "closed");
+  host_->set_time(utc(2026, 8, 15, 20, 0));
+  EXPECT_EQ(str(probe("schedule_state", {late})), "closed") << "months: July only";
+}
+
 TEST_F(Routing, UnknownTimeZoneIsNamedInTheLogAndReadAsUtc) {
   auto s = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods) VALUES ('mars', 'Mars/Olympus', "
                       "'[{\"hours_start\": \"09:00\", \"hours_end\": \"10:00\"}]') RETURNING id");
@@ -505,6 +527,166 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
     EXPECT_TRUE(host_->logger().contains(r.log)) << r.log;
   }
   EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";
+}
+
+// The user service "incoming call filtering" is call screening in XiVO: not
+// available without media, it is named in the log and the user still rings.
+TEST_F(Routing, IncomingCallFilteringIsLoggedAndTheUserStillRings) {
+  auto b = user("bob", "1102");
+  host_->sql("UPDATE confd_users SET service_incallfilter_enabled = true WHERE id = $1::int", {b});
+  driver_->script("bob", Behaviour::answer);
+  EXPECT_EQ(call("1102"), "done");
+  EXPECT_TRUE(host_->logger().contains("user " + b + " has incoming call filtering on, which needs call screening"));
+  // *27 turns it off, and on again.
+  auto star27 = [&] {
+    auto r = run("*27", {{"XIVO_USERID", b}}, "bob");
+    return outcome(r) + " " + *r->front().as_table()->fields.at("reason").as_string();
+  };
+  EXPECT_EQ(star27(), "480 Call screening disabled");
+  EXPECT_EQ(host_->sql("SELECT service_incallfilter_enabled::text FROM confd_users WHERE id = $1::int", {b}), "false");
+  EXPECT_EQ(star27(), "480 Call screening enabled");
+  EXPECT_EQ(host_->sql("SELECT service_incallfilter_enabled::text FROM confd_users WHERE id = $1::int", {b}), "true");
+}
+
+// ---- boss-secretary filter (seed 5.2) ---------------------------------------
+
+class BossSecretary : public Routing {
+ protected:
+  void SetUp() override {
+    Routing::SetUp();
+    boss_ = user("boss", "1201");
+    linda_ = user("linda", "1202");
+    rebecca_ = user("rebecca", "1203");
+    caller_ = user("alice", "1204");
+    filter_ = host_->sql("INSERT INTO confd_callfilters (name, surrogates_timeout, caller_id_mode, caller_id_name) "
+                         "VALUES ('fernando', 1, 'prepend', 'Boss: ') RETURNING id");
+    boss_member_ = member(boss_, "boss", 1);
+    linda_member_ = member(linda_, "secretary", 1);
+    rebecca_member_ = member(rebecca_, "secretary", 2);
+    host_->sql("UPDATE confd_callfilter_members SET timeout = 1 WHERE id = $1::int", {boss_member_});
+  }
+  std::string member(const std::string& uid, const std::string& role, int position) {
+    return host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role, position) "
+                      "VALUES ($1::int, $2::int, $3, $4::int) RETURNING id",
+                      {filter_, uid, role, std::to_string(position)});
+  }
+  void strategy(const std::string& s) {
+    host_->sql("UPDATE confd_callfilters SET strategy = $2 WHERE id = $1::int", {filter_, s});
+  }
+  void activate(const std::string& member_id) {
+    host_->sql("UPDATE confd_callfilter_members SET active = true WHERE id = $1::int", {member_id});
+  }
+  // A call from user `from` (id) to `exten`.
+  std::string from(const std::string& from, const std::string& exten) {
+    return outcome(run(exten, {{"XIVO_USERID", from}}, from == linda_ ? "linda" : from == boss_ ? "boss" : "alice"));
+  }
+  std::string boss_, linda_, rebecca_, caller_, filter_, boss_member_, linda_member_, rebecca_member_;
+};
+
+TEST_F(BossSecretary, InactiveFilterLetsCallsReachTheBoss) {
+  driver_->script("boss", Behaviour::answer);
+  EXPECT_EQ(from(caller_, "1201"), "done");
+  EXPECT_EQ(rung(), "boss");
+}
+
+TEST_F(BossSecretary, BossFirstThenSecretariesOneByOneFromTheLastOfTheList) {
+  activate(linda_member_);
+  activate(rebecca_member_);
+  driver_->script("linda", Behaviour::answer);
+  auto r = run("1201", {{"XIVO_USERID", caller_}}, "alice");
+  EXPECT_EQ(outcome(r), "done");
+  EXPECT_EQ(rung(), "boss,rebecca,linda") << "the boss rings its 1 s, then the secretaries serially, last of the list first";
+  // The secretaries see which boss was called (caller_id_mode prepend).
+  auto legs = driver_->legs();
+  ASSERT_EQ(legs.size(), 3u);
+  EXPECT_EQ(legs[0].caller_name, "alice") << "the boss sees the caller as is";
+  EXPECT_EQ(legs[1].caller_name, "Boss: alice");
+  EXPECT_EQ(legs[2].caller_name, "Boss: alice");
+}
+
+TEST_F(BossSecretary, EveryStrategyRingsInItsOrder) {
+  activate(linda_member_);
+  activate(rebecca_member_);
+  // Nobody answers: every step rings its 1 s and the order shows.
+  struct Row {
+    const char* strategy;
+    const char* order;
+  } rows[] = {{"all-recipients-then-all-surrogates", "boss,linda,rebecca"},
+              {"linear-surrogates-then-all-recipients", "rebecca,linda,boss"},
+              {"all-surrogates-then-all-recipients", "linda,rebecca,boss"},
+              {"all", "linda,rebecca,boss"}};
+  for (auto& r : rows) {
+    strategy(r.strategy);
+    auto before = driver_->legs().size();
+    EXPECT_EQ(from(caller_, "1201"), "480") << r.strategy;
+    auto legs = driver_->legs();
+    std::string order;
+    for (auto i = before; i < legs.size(); ++i) order += (order.empty() ? "" : ",") + legs[i].target;
+    EXPECT_EQ(order, r.order) << r.strategy;
+  }
+}
+
+TEST_F(BossSecretary, OnlyActiveSecretariesRingAndSecretariesReachTheBossDirectly) {
+  activate(rebecca_member_);
+  strategy("all-surrogates-then-all-recipients");
+  driver_->script("rebecca", Behaviour::answer);
+  EXPECT_EQ(from(caller_, "1201"), "done");
+  EXPECT_EQ(rung(), "rebecca") << "linda has not turned the filter on";
+  driver_->script("boss", Behaviour::answer);
+  EXPECT_EQ(from(linda_, "1201"), "done");
+  EXPECT_EQ(rung(), "rebecca,boss") << "a secretary of the boss calls the boss directly";
+}
+
+TEST_F(BossSecretary, SourceLimitsTheFilterToInternalOrExternalCalls) {
+  activate(linda_member_);
+  strategy("all-surrogates-then-all-recipients");
+  host_->sql("UPDATE confd_callfilters SET source = 'external' WHERE id = $1::int", {filter_});
+  driver_->script("boss", Behaviour::answer);
+  driver_->script("linda", Behaviour::answer);
+  EXPECT_EQ(from(caller_, "1201"), "done");
+  EXPECT_EQ(rung(), "boss") << "an internal call is not filtered";
+  auto i = host_->sql("INSERT INTO confd_incalls (destination) VALUES (jsonb_build_object('type', 'user', 'user_id', $1::int)) "
+                      "RETURNING id", {boss_});
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('5201', 'from-extern') RETURNING id");
+  host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+  EXPECT_EQ(outcome(run("5201", {}, "0600000000", "extern", "from-extern")), "done");
+  EXPECT_EQ(rung(), "boss,linda") << "an external call is";
+}
+
+TEST_F(BossSecretary, UnansweredFilteredCallGoesToTheFiltersFallback) {
+  activate(linda_member_);
+  auto dan = user("dan", "1205");
+  host_->sql("UPDATE confd_callfilters SET fallbacks = jsonb_build_object('noanswer_destination', "
+             "jsonb_build_object('type', 'user', 'user_id', $2::int)) WHERE id = $1::int", {filter_, dan});
+  driver_->script("dan", Behaviour::answer);
+  EXPECT_EQ(from(caller_, "1201"), "done");
+  EXPECT_EQ(rung(), "boss,linda,dan");
+}
+
+TEST_F(BossSecretary, Star37TogglesTheFilterFromTheBossOrTheSecretaryOnly) {
+  auto active = [&](const std::string& m) {
+    return host_->sql("SELECT active::text FROM confd_callfilter_members WHERE id = $1::int", {m});
+  };
+  auto decision = [&](const std::string& user_id, const std::string& number) {
+    auto r = run(number, {{"XIVO_USERID", user_id}});
+    auto& f = r->front().as_table()->fields;
+    return outcome(r) + " " + *f.at("reason").as_string();
+  };
+  EXPECT_EQ(decision(linda_, "*37" + linda_member_), "480 Call filter enabled");
+  host_->refresh_config();
+  EXPECT_EQ(active(linda_member_), "true");
+  EXPECT_EQ(decision(boss_, "*37" + linda_member_), "480 Call filter disabled") << "the boss turns it off";
+  host_->refresh_config();
+  EXPECT_EQ(active(linda_member_), "false");
+  EXPECT_EQ(decision(caller_, "*37" + linda_member_), "403 Not in this call filter");
+  EXPECT_EQ(active(linda_member_), "false");
+  EXPECT_EQ(decision(boss_, "*379999"), "404 No such call filter member");
+  // Turned on by *37, the filter applies to the next call.
+  EXPECT_EQ(decision(boss_, "*37" + rebecca_member_), "480 Call filter enabled");
+  host_->refresh_config();
+  driver_->script("rebecca", Behaviour::answer);
+  EXPECT_EQ(from(caller_, "1201"), "done");
+  EXPECT_EQ(rung(), "boss,rebecca");
 }
 
 }  // namespace

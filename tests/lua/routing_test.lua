@@ -1,6 +1,7 @@
 -- The routing tests' dialplan: the shipped lua-dialplan/lib (calls.route)
 -- with the caller's typed digits played by the test, plus a few probes.
 local calls = require("calls")
+local features = require("features")
 local callpermissions = require("callpermissions")
 local groups = require("groups")
 local schedules = require("schedules")
@@ -11,7 +12,7 @@ local function typed(call) return call.vars.TYPED end
 
 function route_call(call)
   callpermissions.ask_password = call.vars and call.vars.TYPED and typed or nil
-  return calls.route(call)
+  return features.route(call) or calls.route(call)
 end
 
 -- The user ids in the order `strategy` would ring group `group_id`.

@@ -591,6 +591,22 @@ void ConfdApi::define_resources() {
        .uniques = {{"name"}},
        .filters = {{"user_id", "t.id IN (SELECT uc.callpermission_id FROM confd_user_callpermissions uc WHERE uc.user_id::text = ?)"}}});
 
+  res({.path = "callfilters", .table = "confd_callfilters", .singular = "CallFilter", .event = "call_filter",
+       .fields = {{"name", F::string, true, false, non_empty()},
+                  {"strategy", F::string, false, false,
+                   one_of({"all-recipients-then-linear-surrogates", "all-recipients-then-all-surrogates",
+                           "all-surrogates-then-all-recipients", "linear-surrogates-then-all-recipients", "all"})},
+                  {"source", F::string, false, false, one_of({"internal", "external", "all"})},
+                  {"caller_id_mode", F::string, false, true, one_of({"prepend", "overwrite", "append"})},
+                  {"caller_id_name", F::string},
+                  {"surrogates_timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"description", F::string},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id", "strategy", "source", "description"},
+       .uniques = {{"name"}},
+       .hidden = {"fallbacks"}});
+
   res({.path = "funckeys/templates", .table = "confd_funckey_templates", .singular = "FuncKeyTemplate",
        .event = "func_key_template",
        .fields = {{"name", F::string}, {"keys", F::json, false, false, funckey_map()}},
@@ -1250,6 +1266,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   };
   relation_routes(adder);
   routing_routes(adder);
+  callfilter_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
   return out;

@@ -87,6 +87,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["simultaneous_calls"] = u.simultaneous_calls;
   t->fields["ring_seconds"] = u.ring_seconds;
   t->fields["dnd"] = u.dnd;
+  t->fields["incallfilter"] = u.incallfilter;
   for (auto [name, f] : {std::pair{"unconditional", &u.forward_unconditional}, std::pair{"busy", &u.forward_busy},
                          std::pair{"noanswer", &u.forward_noanswer}}) {
     t->fields[std::string("forward_") + name + "_enabled"] = f->enabled;
@@ -235,6 +236,41 @@ LuaValue callpermissions(const ConfigSnapshot& s, const std::string& kind, std::
   return callpermissions(s, *ids);
 }
 
+LuaValue callfilter_view(const sdk::ConfigCallFilter& f) {
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = f.id;
+  t->fields["name"] = f.name;
+  t->fields["strategy"] = f.strategy;
+  t->fields["source"] = f.source;
+  set(*t, "caller_id_mode", f.caller_id_mode);
+  set(*t, "caller_id_name", f.caller_id_name);
+  set(*t, "surrogates_timeout", f.surrogates_timeout);
+  t->fields["fallbacks"] = lua_from_json(f.fallbacks);
+  auto bosses = std::make_shared<LuaTable>();
+  auto secretaries = std::make_shared<LuaTable>();
+  for (auto& m : f.members) {
+    auto e = std::make_shared<LuaTable>();
+    e->fields["member_id"] = m.id;
+    e->fields["user_id"] = m.user_id;
+    set(*e, "timeout", m.timeout);
+    e->fields["active"] = m.active;
+    (m.role == "boss" ? bosses : secretaries)->array.emplace_back(e);
+  }
+  t->fields["bosses"] = bosses;
+  t->fields["secretaries"] = secretaries;
+  return t;
+}
+
+// The enabled filter where `user_id` is a boss (the lowest id when several).
+LuaValue callfilter_of_boss(const ConfigSnapshot& s, std::int64_t user_id) {
+  for (auto& [id, f] : s.callfilters) {
+    if (!f.enabled) continue;
+    for (auto& m : f.members)
+      if (m.user_id == user_id && m.role == "boss") return callfilter_view(f);
+  }
+  return {};
+}
+
 LuaValue schedule(const ConfigSnapshot& s, std::int64_t id) {
   auto* c = ConfigSnapshot::find(s.schedules, id);
   if (!c) return {};
@@ -379,6 +415,34 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
                return value(callpermissions(*snap(), *args[0].as_string(), arg_id(args, 1)));
              return value(callpermissions(*snap(), "user", arg_id(args, 0)));
            }},
+          {"callfilter_of_boss", "user_id: integer", "filter: table|nil",
+           "The enabled boss-secretary filter (seed 5.2) whose boss is `user_id`: {id, name, strategy, "
+           "source, caller_id_mode, caller_id_name, surrogates_timeout, fallbacks, bosses = {{member_id, "
+           "user_id, timeout, active}}, secretaries = {...} in ring order}, or nil (lib/bsfilter.lua).",
+           [snap, value](const LuaValues& args) { return value(callfilter_of_boss(*snap(), arg_id(args, 0))); }},
+          {"toggle_callfilter", "member_id: integer, user_id: integer", "active: boolean|nil, reason: string",
+           "*37<member_id>: turns the filter member on when off and off when on, for `user_id`, a boss "
+           "or secretary of the same filter; the new state, or nil and why (\"forbidden: ...\" when "
+           "the user is not in the filter, \"not_found: ...\" when the member does not exist).",
+           [weak](const LuaValues& args) {
+             auto member = arg_id(args, 0), uid = arg_id(args, 1);
+             if (member == 0) return sdk::LuaReply::error("config.toggle_callfilter: member_id must be a member id");
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_callfilter: user_id must be a user id");
+             return sdk::LuaReply::async([weak, member, uid](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->toggle_callfilter(member, uid, [resume](sdk::Result<bool> r) {
+                 if (!r) {
+                   resume(failure(std::string(sdk::to_string(r.error().code)) + ": " + r.error().message));
+                   return;
+                 }
+                 resume(LuaValues{*r});
+               });
+             });
+           }},
           {"schedule", "id: integer", "schedule: table|nil",
            "Schedule `id`: {id, name, timezone, enabled, open_periods, exceptional_periods, "
            "closed_destination} as confd stores them (lib/schedules.lua applies them), or nil.",
@@ -457,6 +521,28 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
                  return;
                }
                self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
+                 if (!r) {
+                   resume(failure(r.error().message));
+                   return;
+                 }
+                 resume(LuaValues{*r});
+               });
+             });
+           }},
+          {"toggle_incallfilter", "user_id: integer", "enabled: boolean|nil, reason: string",
+           "Turns the user's incoming call filtering (call screening, *27) on when it is off and "
+           "off when it is on; returns the new state. Saved as PUT "
+           "/1.1/users/{id}/services/incallfilter does.",
+           [weak](const LuaValues& args) {
+             auto uid = arg_id(args, 0);
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_incallfilter: user_id must be a user id");
+             return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->set_service(uid, "incallfilter", std::nullopt, [resume](sdk::Result<bool> r) {
                  if (!r) {
                    resume(failure(r.error().message));
                    return;

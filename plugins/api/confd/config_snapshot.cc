@@ -70,6 +70,12 @@ constexpr const char* kCallPermissions =
     "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled, password FROM confd_callpermissions";
 constexpr const char* kUserCallPermissions =
     "SELECT user_id, callpermission_id FROM confd_user_callpermissions ORDER BY callpermission_id";
+constexpr const char* kCallFilters =
+    "SELECT id, name, strategy, source, caller_id_mode, caller_id_name, surrogates_timeout, enabled, fallbacks::text "
+    "FROM confd_callfilters";
+constexpr const char* kCallFilterMembers =
+    "SELECT id, callfilter_id, user_id, role, timeout, active FROM confd_callfilter_members "
+    "ORDER BY callfilter_id, position, id";
 constexpr const char* kSchedules =
     "SELECT id, name, timezone, enabled, open_periods::text, exceptional_periods::text, closed_destination::text "
     "FROM confd_schedules";
@@ -285,6 +291,28 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
+          return each(kCallFilters, [&](const Row& r) {
+            sdk::ConfigCallFilter f;
+            f.id = num(r, 0);
+            f.name = text(r, 1);
+            f.strategy = text(r, 2);
+            f.source = text(r, 3);
+            f.caller_id_mode = opt(r, 4);
+            f.caller_id_name = opt(r, 5);
+            f.surrogates_timeout = opt_int(r, 6);
+            f.enabled = flag(r, 7);
+            if (r[8]) f.fallbacks = *r[8];
+            s->callfilters.emplace(f.id, std::move(f));
+          });
+        },
+        [&] {
+          return each(kCallFilterMembers, [&](const Row& r) {
+            auto f = s->callfilters.find(num(r, 1));
+            if (f == s->callfilters.end()) return;
+            f->second.members.push_back({num(r, 0), num(r, 2), text(r, 3), opt_int(r, 4), flag(r, 5)});
+          });
+        },
+        [&] {
           return each(kSchedules, [&](const Row& r) {
             sdk::ConfigSchedule c;
             c.id = num(r, 0);
@@ -338,6 +366,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
     std::string zone = sc.timezone.value_or("");
     if (s->zones.count(zone)) continue;
     if (auto z = read_zone(zone)) s->zones.emplace(zone, std::move(*z));
+    // Without /etc/localtime the server's clock is UTC (an empty zone).
+    else if (zone.empty()) s->zones.emplace(zone, sdk::ConfigZone{});
   }
   // A user's lines: main line first, then by position and id (the order
   // phones are rung in).

@@ -32,6 +32,11 @@ void require_row(sdk::Transaction& tx, const std::string& table, const std::stri
     throw ApiError{404, {not_found(singular, "id", std::to_string(id))}};
 }
 
+void require_row(sdk::Store& store, const std::string& table, const std::string& singular, long id) {
+  if (read(store, "SELECT 1 FROM " + table + " WHERE id = $1", {std::to_string(id)}).rows.empty())
+    throw ApiError{404, {not_found(singular, "id", std::to_string(id))}};
+}
+
 }  // namespace
 
 void ConfdApi::routing_routes(const AddRoute& add) {
@@ -54,7 +59,8 @@ void ConfdApi::routing_routes(const AddRoute& add) {
     std::string col = std::string(o.kind) + "_id";
     add("GET", base, acl + ".read", std::string("The schedule of a ") + o.singular + " (none or one)",
         [this, o, link, col, owner_id](const HttpRequest& req) {
-          long id = o.kind == std::string("user") ? owner_id(o, req, nullptr) : parse_id(o.singular, req.params.at(o.param));
+          long id = owner_id(o, req, nullptr);
+          if (o.kind != std::string("user")) require_row(engine_->store(), o.table, o.singular, id);
           auto q = read(engine_->store(),
                         "SELECT count(*) AS n, coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name)), "
                         "'[]') AS j FROM " + link + " l JOIN confd_schedules s ON s.id = l.schedule_id WHERE l." + col +
@@ -102,6 +108,7 @@ void ConfdApi::routing_routes(const AddRoute& add) {
     add("GET", base, acl + ".read", std::string("Call permissions of a ") + o.singular,
         [this, o, link, col](const HttpRequest& req) {
           long id = parse_id(o.singular, req.params.at(o.param));
+          require_row(engine_->store(), o.table, o.singular, id);
           auto q = read(engine_->store(),
                         "SELECT count(*) AS n, coalesce(jsonb_agg(jsonb_build_object('" + col + "', l." + col +
                             ", 'call_permission_id', l.callpermission_id) ORDER BY l.callpermission_id), '[]') AS j "

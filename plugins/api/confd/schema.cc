@@ -298,6 +298,35 @@ CREATE TABLE confd_incall_callpermissions (
   PRIMARY KEY (incall_id, callpermission_id));
 )SQL";
 
+// Boss-secretary filters (seed 5.2, XiVO's call filters): a filter, its
+// bosses (recipients) and secretaries (surrogates). A member's id is the
+// number after *37 that turns the filter on or off for that member.
+constexpr const char* kV5 = R"SQL(
+CREATE TABLE confd_callfilters (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  strategy text NOT NULL DEFAULT 'all-recipients-then-linear-surrogates' CHECK (strategy IN (
+    'all-recipients-then-linear-surrogates', 'all-recipients-then-all-surrogates',
+    'all-surrogates-then-all-recipients', 'linear-surrogates-then-all-recipients', 'all')),
+  source text NOT NULL DEFAULT 'all' CHECK (source IN ('internal', 'external', 'all')),
+  caller_id_mode text CHECK (caller_id_mode IS NULL OR caller_id_mode IN ('prepend', 'overwrite', 'append')),
+  caller_id_name text,
+  surrogates_timeout integer CHECK (surrogates_timeout IS NULL OR surrogates_timeout >= 0),
+  description text,
+  enabled boolean NOT NULL DEFAULT true,
+  fallbacks jsonb NOT NULL DEFAULT '{}');
+
+CREATE TABLE confd_callfilter_members (
+  id serial PRIMARY KEY,
+  callfilter_id integer NOT NULL REFERENCES confd_callfilters(id) ON DELETE CASCADE,
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  role text NOT NULL CHECK (role IN ('boss', 'secretary')),
+  position integer NOT NULL DEFAULT 0,
+  timeout integer CHECK (timeout IS NULL OR timeout >= 0),
+  active boolean NOT NULL DEFAULT false,
+  UNIQUE (callfilter_id, user_id));
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -306,6 +335,7 @@ constexpr sdk::Migration kMigrations[] = {
      "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
     {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
     {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
+    {5, "confd boss-secretary call filters", kV5},
 };
 
 }  // namespace

@@ -1,8 +1,13 @@
 #include "b_channels.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <string>
 
 namespace dialtone::plugins::dahdi {
 
@@ -42,6 +47,16 @@ BChannelStats BChannelPump::stats(ChannelKey key) const {
 // Absolute 20 ms deadlines on CLOCK_MONOTONIC: a late tick does not shift
 // the ones after it, so the pace stays 8 kHz on average.
 void BChannelPump::run() {
+  if (realtime_) {
+    // As the media engine's threads: other load on the cores must not
+    // delay a tick, or every line hears a gap.
+    sched_param p{};
+    p.sched_priority = 10;
+    if (int rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p); rc != 0)
+      log_.log(sdk::LogLevel::warn, "dahdi: B-channel thread without real-time priority (" +
+                                        std::string(std::strerror(rc)) +
+                                        "): run dialtoned as root or with CAP_SYS_NICE, or set dahdi.realtime = false");
+  }
   timespec next{};
   clock_gettime(CLOCK_MONOTONIC, &next);
   Frame in{}, out{};

@@ -36,7 +36,7 @@ struct BChannelStats {
 
 class BChannelPump {
  public:
-  explicit BChannelPump(sdk::Logger& log) : log_(log) {}
+  BChannelPump(sdk::Logger& log, bool realtime) : log_(log), realtime_(realtime) {}
   ~BChannelPump() { stop(); }
 
   // Before start(): the channel's file descriptor (non-blocking, one frame
@@ -62,6 +62,7 @@ class BChannelPump {
     BChannelStats stats;
   };
   sdk::Logger& log_;
+  bool realtime_;
   mutable std::mutex mutex_;
   std::map<ChannelKey, Chan> chans_;
   std::thread thread_;

@@ -42,7 +42,7 @@ struct DahdiDriver::Call {
   q931_call* q = nullptr;    // libpri's; valid until HANGUP / HANGUP_ACK
   std::string channel_id;    // in the call core; empty before routing
   bool outbound = false;
-  bool ended = false;        // the core's channel has been ended
+  std::atomic<bool> ended{false};  // the core's channel has been ended (read by open_media anywhere)
   bool hangup_sent = false;  // pri_hangup called
   bool alerted = false, answered = false;
   bool routed = false;
@@ -50,6 +50,7 @@ struct DahdiDriver::Call {
   int calling_plan = 0, called_plan = 0, calling_pres = 0;
   std::optional<Clock::time_point> overlap_deadline;
   std::string more_digits;   // outgoing overlap: sent after SETUP ACKNOWLEDGE
+  std::string origin;        // outgoing: the channel that dialed
 };
 
 namespace {
@@ -92,6 +93,20 @@ std::string with_prefix(const SpanConfig& s, int plan, const std::string& number
   }
 }
 
+// Whether an outgoing route should try its next trunk after a call on a
+// span ended with `cause`: yes when the network or the span failed (no
+// circuit, out of order, congestion, timers), no when the callee answered
+// for itself (busy, unallocated, rejected...): another trunk would hear
+// the same.
+bool failover_cause(int cause) {
+  switch (cause) {
+    case 3: case 27: case 34: case 38: case 41: case 42: case 44: case 47: case 58: case 63: case 102:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string field(const sdk::LuaTable& t, const char* key) {
   auto it = t.fields.find(key);
   if (it == t.fields.end()) return {};
@@ -103,7 +118,7 @@ std::string field(const sdk::LuaTable& t, const char* key) {
 }  // namespace
 
 DahdiDriver::DahdiDriver(DahdiConfig config, sdk::Host& host, std::shared_ptr<sdk::CallCore> core)
-    : config_(std::move(config)), host_(host), core_(std::move(core)), pump_(host.log()) {}
+    : config_(std::move(config)), host_(host), core_(std::move(core)), pump_(host.log(), config_.realtime) {}
 
 DahdiDriver::~DahdiDriver() { stop(); }
 
@@ -627,6 +642,8 @@ void DahdiDriver::end_call(const std::shared_ptr<Call>& c, int cause, bool send_
     std::lock_guard lock(mutex_);
     media_.erase(c->channel_id);
   }
+  if (c->outbound && !c->answered && !c->origin.empty())
+    (void)core_->set_variable(c->origin, "DIAL_FAILOVER", failover_cause(cause) ? "yes" : "no");
   if (!c->channel_id.empty()) (void)core_->end_channel_q850(c->channel_id, cause);
 }
 
@@ -649,18 +666,25 @@ sdk::Status DahdiDriver::originate(const sdk::OriginateRequest& request) {
   return {};
 }
 
-// "g<group>/<number>" or "<span>/<number>".
+// "g<group>/<number>", "<span>/<number>" or "<span>/<channel>/<number>"
+// (channel: its DAHDI number, as in bchan).
 void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::OriginateLeg& leg) {
   auto slash = leg.target.find('/');
   std::string where = leg.target.substr(0, slash);
   std::string number = slash == std::string::npos ? std::string() : leg.target.substr(slash + 1);
+  std::string channel;
+  if (auto second = number.find('/'); second != std::string::npos) {
+    channel = number.substr(0, second);
+    number = number.substr(second + 1);
+  }
   auto refuse = [&](int cause, const std::string& why) {
     host_.log().warn("dahdi: dahdi/" + leg.target + ": " + why);
+    (void)core_->set_variable(req.origin.id, "DIAL_FAILOVER", failover_cause(cause) ? "yes" : "no");
     (void)core_->end_channel_q850(leg.channel_id, cause);
   };
-  if (number.empty() || where.empty())
+  if (number.empty() || where.empty() || (!channel.empty() && where[0] == 'g'))
     return refuse(sdk::q850::invalid_number_format,
-                  "expected dahdi/g<group>/<number> or dahdi/<span>/<number>");
+                  "expected dahdi/g<group>/<number>, dahdi/<span>/<number> or dahdi/<span>/<channel>/<number>");
   std::vector<Span*> candidates;
   try {
     if (where[0] == 'g') {
@@ -680,7 +704,23 @@ void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::Origin
                                                        (where[0] == 'g' ? "in group " + where.substr(1) : where));
   Span* span = nullptr;
   int ch = 0;
+  if (!channel.empty()) {
+    Span* s = candidates.front();
+    int global = 0;
+    try {
+      global = std::stoi(channel);
+    } catch (...) {
+    }
+    if (std::find(s->cfg.bchan.begin(), s->cfg.bchan.end(), global) == s->cfg.bchan.end())
+      return refuse(sdk::q850::invalid_number_format,
+                    "channel '" + channel + "' is not a bchan of span " + where);
+    ch = s->cfg.span_channel(global);
+    if (!s->pri->dchan_up() || s->by_chan.count(ch))
+      return refuse(44, "channel " + channel + " is busy or its D-channel is down");  // requested circuit
+    span = s;
+  }
   for (auto* s : candidates) {
+    if (span) break;
     if (!s->pri->dchan_up()) continue;
     if ((ch = free_b_channel(*s))) {
       span = s;
@@ -694,6 +734,7 @@ void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::Origin
   c->outbound = true;
   c->routed = true;
   c->channel_id = leg.channel_id;
+  c->origin = req.origin.id;
   c->called = number;
   c->q = pri_new_call(span->pri->pri());
   if (!c->q) return refuse(sdk::q850::temporary_failure, "libpri could not create a call");
@@ -760,19 +801,21 @@ sdk::Status DahdiDriver::ringing(const sdk::Channel& channel) {
 sdk::Status DahdiDriver::answer(const sdk::Channel& channel) {
   auto c = call_of_channel(channel.id);
   if (!c || c->outbound) return sdk::Error::not_found("dahdi: no incoming call on channel " + channel.id);
-  // Up at once for the core and the dialplan (the script that answered
-  // reads it next); the CONNECT follows on the signalling thread.
+  // Media and state at once for the core and the dialplan (the script that
+  // answered plays to the call next); the CONNECT follows on the
+  // signalling thread.
+  open_media(*c);
   (void)core_->set_state(channel.id, sdk::ChannelState::up);
-  auto self = shared_from_this();
-  with_call(channel.id, [self](Span& s, Call& c) {
+  with_call(channel.id, [](Span& s, Call& c) {
     if (c.outbound || c.answered) return;
     c.answered = true;
-    self->open_media(c);
     pri_answer(s.pri->pri(), c.q, c.chan, 0);
   });
   return {};
 }
 
+// Any thread: a call's span and channel never change, and media_ is
+// guarded; two callers at once open one bridge (the second is dropped).
 void DahdiDriver::open_media(Call& c) {
   if (c.channel_id.empty()) return;
   {
@@ -789,9 +832,17 @@ void DahdiDriver::open_media(Call& c) {
     host_.log().warn("dahdi: call " + c.channel_id + ": no media: " + bridge.error().message);
     return;
   }
+  {
+    std::lock_guard lock(mutex_);
+    if (c.ended || !media_.emplace(c.channel_id, *bridge).second) return;
+  }
   pump_.connect({c.span, c.chan}, (*bridge)->port(*bridge));
-  std::lock_guard lock(mutex_);
-  media_[c.channel_id] = *bridge;
+  // Ended meanwhile (end_call sets `ended` before it disconnects): undo.
+  if (c.ended) {
+    pump_.disconnect({c.span, c.chan});
+    std::lock_guard lock(mutex_);
+    media_.erase(c.channel_id);
+  }
 }
 
 std::shared_ptr<sdk::media::Endpoint> DahdiDriver::media_endpoint(const std::string& channel_id) const {

@@ -5,7 +5,8 @@
 // commands, so neither ever waits on a D-channel.
 //
 // Dial targets (docs/lua-dialplan.md): `dahdi/g<group>/<number>` takes a free
-// B-channel on any span of the group, `dahdi/<span>/<number>` one of that span.
+// B-channel on any span of the group, `dahdi/<span>/<number>` one of that
+// span, `dahdi/<span>/<channel>/<number>` that channel (its DAHDI number).
 #pragma once
 
 #include <atomic>

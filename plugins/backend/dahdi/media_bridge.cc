@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -56,14 +58,18 @@ sdk::Result<std::shared_ptr<MediaBridge>> MediaBridge::open(sdk::media::MediaEng
   std::random_device rd;
   b->ssrc_ = rd();
   b->seq_ = static_cast<std::uint16_t>(rd());
-  if (echo_taps > 0)
-    b->echo_ = echo_can_init(echo_taps, ECHO_CAN_USE_ADAPTION | ECHO_CAN_USE_NLP | ECHO_CAN_USE_CNG |
-                                            ECHO_CAN_USE_CLIP | ECHO_CAN_USE_TX_HPF | ECHO_CAN_USE_RX_HPF);
+  // spandsp's NLMS line canceller. Its `echo_can` (the G.168 one) is not
+  // usable: 0.0.6 as Debian ships it prints a line on stdout for every
+  // sample it processes.
+  if (echo_taps > 0) {
+    b->echo_ = modem_echo_can_init(echo_taps);
+    modem_echo_can_adaption_mode(b->echo_, 1);
+  }
   return b;
 }
 
 MediaBridge::~MediaBridge() {
-  if (echo_) echo_can_free(echo_);
+  if (echo_) modem_echo_can_free(echo_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -116,11 +122,21 @@ void MediaBridge::from_line(const Frame& in) {
   for (int i = 0; i < 4; ++i) pkt[4 + i] = static_cast<std::uint8_t>(ts_ >> (24 - 8 * i));
   for (int i = 0; i < 4; ++i) pkt[8 + i] = static_cast<std::uint8_t>(ssrc_ >> (24 - 8 * i));
   if (echo_) {
-    // What the line sent back, less the echo of what we sent it.
+    // What the line sent back, less the echo of what we sent it. Geigel
+    // double-talk detection: a line louder than half of what we sent is
+    // the far party talking, and the filter must not learn from it.
+    int16_t tx[kFrameBytes], rx[kFrameBytes];
+    int frame_tx_peak = 0, rx_peak = 0;
     for (std::size_t i = 0; i < kFrameBytes; ++i) {
-      int16_t tx = alaw_ ? alaw_to_linear(last_sent_[i]) : ulaw_to_linear(last_sent_[i]);
-      int16_t rx = alaw_ ? alaw_to_linear(in[i]) : ulaw_to_linear(in[i]);
-      int16_t clean = echo_can_update(echo_, tx, rx);
+      tx[i] = alaw_ ? alaw_to_linear(last_sent_[i]) : ulaw_to_linear(last_sent_[i]);
+      rx[i] = alaw_ ? alaw_to_linear(in[i]) : ulaw_to_linear(in[i]);
+      frame_tx_peak = std::max(frame_tx_peak, std::abs(static_cast<int>(tx[i])));
+      rx_peak = std::max(rx_peak, std::abs(static_cast<int>(rx[i])));
+    }
+    tx_peak_ = std::max(frame_tx_peak, tx_peak_ * 7 / 8);  // decays over a few frames
+    modem_echo_can_adaption_mode(echo_, rx_peak * 2 <= tx_peak_ ? 1 : 0);
+    for (std::size_t i = 0; i < kFrameBytes; ++i) {
+      int16_t clean = modem_echo_can_update(echo_, tx[i], rx[i]);
       pkt[kRtpHeader + i] = alaw_ ? linear_to_alaw(clean) : linear_to_ulaw(clean);
     }
   } else {

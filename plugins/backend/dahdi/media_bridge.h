@@ -15,7 +15,7 @@
 
 #include "b_channels.h"
 
-struct echo_can_state_s;
+struct modem_echo_can_state_s;
 
 namespace dialtone::plugins::dahdi {
 
@@ -53,7 +53,8 @@ class MediaBridge {
   std::deque<Frame> queue_;
   bool primed_ = false;
   Frame last_sent_{};
-  echo_can_state_s* echo_ = nullptr;
+  modem_echo_can_state_s* echo_ = nullptr;
+  int tx_peak_ = 0;  // loudest sample sent over the echo tail, for double-talk detection
   // Written on the pump thread, read by stats() anywhere.
   std::atomic<std::uint64_t> to_engine_{0}, from_engine_{0}, underruns_{0}, dropped_{0};
 };

@@ -73,6 +73,7 @@ struct DahdiConfig {
   std::string dialplan_function = "route_call";
   std::string device = "/dev/dahdi";
   int overlap_timeout_ms = 4000;  // inter-digit time of incoming overlap dialling
+  bool realtime = true;           // SCHED_FIFO for the B-channel thread
   std::map<int, SpanConfig> spans;
 };
 

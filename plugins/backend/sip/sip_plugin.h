@@ -68,6 +68,10 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   RelayStats media_totals() const { return stack_ ? stack_->media_totals() : RelayStats{}; }
   std::size_t media_free_pairs() const { return stack_ ? stack_->media_free_pairs() : 0; }
   std::size_t subscriptions() const { return stack_ ? stack_->subscriptions() : 0; }
+  // NOTIFYs of subscriptions: sent, answered 2xx.
+  std::pair<std::uint64_t, std::uint64_t> notifies() const {
+    return stack_ ? stack_->notifies() : std::pair<std::uint64_t, std::uint64_t>{};
+  }
   SipStack::TransactionCounts transactions() const {
     return stack_ ? stack_->transactions() : SipStack::TransactionCounts{};
   }

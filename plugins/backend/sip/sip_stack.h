@@ -336,8 +336,10 @@ class SipStack {
   };
   TransactionCounts transactions() const;
 
-  // SUBSCRIBE dialogs held (thread-safe).
+  // SUBSCRIBE dialogs held, and their NOTIFYs (sent, answered 2xx) since
+  // start (thread-safe).
   std::size_t subscriptions() const;
+  std::pair<std::uint64_t, std::uint64_t> notifies() const;
 
   struct Impl;
 

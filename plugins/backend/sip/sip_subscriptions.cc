@@ -45,6 +45,10 @@ constexpr std::size_t kMaxQueued = 16;
 
 std::size_t SipStack::subscriptions() const { return impl_->subscriptions->count(); }
 
+std::pair<std::uint64_t, std::uint64_t> SipStack::notifies() const {
+  return {impl_->subscriptions->notifies_sent(), impl_->subscriptions->notifies_answered()};
+}
+
 Subscriptions::~Subscriptions() { close(); }
 
 std::size_t Subscriptions::count_of(const std::string& line) const {
@@ -268,6 +272,7 @@ void Subscriptions::send_next(Sub& sub) {
                                  SIPTAG_CONTACT(s_.contact), SIPTAG_USER_AGENT_STR(s_.cfg.user_agent.c_str()),
                                  SIPTAG_CONTENT_TYPE_STR(content_type(sub.package)),
                                  SIPTAG_PAYLOAD_STR(body.c_str()), TAG_END());
+  if (sub.orq) ++sent_;
   if (!sub.orq) {
     s_.log.warn("sip: NOTIFY (" + std::string(event_name(sub.package)) + ") to " + sub.line +
                 " could not be sent: subscription dropped");
@@ -291,6 +296,7 @@ int Subscriptions::on_notify_response(void* magic, nta_outgoing_t* orq, const si
     self->erase(sub->id);
     return 0;
   }
+  ++self->answered_;
   if (sub->terminating && sub->queue.empty()) {
     self->erase(sub->id);
     return 0;

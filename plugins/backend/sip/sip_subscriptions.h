@@ -42,6 +42,9 @@ class Subscriptions {
   // Any thread.
   std::size_t count() const { return count_.load(); }
   std::size_t count_of(const std::string& line) const;
+  // NOTIFYs sent and answered 2xx since start (any thread).
+  std::uint64_t notifies_sent() const { return sent_.load(); }
+  std::uint64_t notifies_answered() const { return answered_.load(); }
 
  private:
   struct Sub {
@@ -86,6 +89,7 @@ class Subscriptions {
   std::uint64_t next_id_ = 1;
   su_timer_t* timer_ = nullptr;
   std::atomic<std::size_t> count_{0};  // read by other threads
+  std::atomic<std::uint64_t> sent_{0}, answered_{0};
 };
 
 }  // namespace dialtone::plugins::backend::sip

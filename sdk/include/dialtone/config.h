@@ -149,6 +149,24 @@ struct ConfigSchedule {
   std::string closed_destination = "{\"type\":\"none\"}";
 };
 
+// A boss-secretary filter (seed 5.2). Member ids are what *37<id> toggles.
+struct ConfigCallFilterMember {
+  std::int64_t id = 0, user_id = 0;
+  std::string role;  // boss, secretary
+  std::optional<int> timeout;
+  bool active = false;
+};
+
+struct ConfigCallFilter {
+  std::int64_t id = 0;
+  std::string name, strategy, source;
+  std::optional<std::string> caller_id_mode, caller_id_name;
+  std::optional<int> surrogates_timeout;
+  bool enabled = true;
+  std::string fallbacks = "{}";
+  std::vector<ConfigCallFilterMember> members;  // by role's position, then id
+};
+
 // A time zone's UTC offsets, from its TZif file: `offsets[i]` holds from
 // `transitions[i]` (Unix seconds) on, `initial` before the first one.
 struct ConfigZone {
@@ -178,6 +196,7 @@ struct ConfigSnapshot {
   std::map<std::int64_t, ConfigGroup> groups;
   std::map<std::int64_t, ConfigCallPermission> callpermissions;
   std::map<std::int64_t, ConfigSchedule> schedules;
+  std::map<std::int64_t, ConfigCallFilter> callfilters;
   // The zones schedules name ("" for the server's own), read off the call
   // path when the snapshot is built; a zone whose file is missing is absent.
   std::map<std::string, ConfigZone> zones;

@@ -76,7 +76,7 @@ struct PresenceResource {
   std::string exten, context;  // extension: "1002", "default"
   std::int64_t user_id = 0;    // feature: whose; extension: its main user (0: none)
   // feature: dnd, incallfilter, forward_unconditional, forward_noanswer,
-  // forward_busy.
+  // forward_busy, bsfilter (a boss-secretary filter member: `argument`).
   std::string feature;
   std::string argument;  // forward: the destination the key names ("": any)
   std::string mailbox;   // mailbox: "1001@default"
@@ -112,7 +112,9 @@ class PresenceService {
   // What `target` (the user part a phone subscribes to: "1002", "*25",
   // "*211002") means for the watcher whose line username is `watcher_line`,
   // in that line's context. Feature codes (*21, *22, *23 with or without a
-  // destination, *25) name the watcher's own user's forward or DND.
+  // destination, *25) name the watcher's own user's forward or DND;
+  // *37<member id> a boss-secretary filter member of a filter the
+  // watcher's user belongs to (lit while that member has it on).
   // not_found: no such extension in the line's context, no such line, or a
   // feature code for a line without user.
   virtual Result<PresenceResource> resolve(std::string_view watcher_line, std::string_view target) const = 0;

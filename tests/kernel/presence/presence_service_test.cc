@@ -193,6 +193,32 @@ TEST_F(PresenceTest, FeatureFollowsTheConfiguration) {
   EXPECT_EQ(seen().size(), 1u);
 }
 
+// A boss-secretary key (*37<member id>, seed 5.2): lit while that member
+// has the filter on; only members of the filter may watch it.
+TEST_F(PresenceTest, CallFilterMemberKey) {
+  auto snap = two_users();
+  sdk::ConfigCallFilter f;
+  f.id = 1;
+  f.members = {{7, 1, "boss", std::nullopt, false}, {8, 2, "secretary", std::nullopt, false}};
+  snap.callfilters[1] = f;
+  config_->publish(snap);
+  auto key = presence_->resolve("alice", "*378");
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(key->feature, "bsfilter");
+  EXPECT_FALSE(presence_->resolve("alice", "*379"));  // no such member
+  EXPECT_FALSE(presence_->resolve("alice", "*37"));
+  auto w = follow(*key);
+  snap.callfilters[1].members[1].active = true;
+  config_->publish(snap);
+  auto s = seen();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_TRUE(s[0].feature_on);
+  snap.callfilters[1].members.clear();
+  snap.callfilters[1].members.push_back({7, 1, "boss", std::nullopt, false});
+  config_->publish(snap);
+  EXPECT_FALSE(presence_->resolve("bob", "*377"));  // bob is no longer in the filter
+}
+
 TEST_F(PresenceTest, MailboxCountsAndStoppedWatches) {
   auto box = *presence_->mailbox_of("alice");
   auto w = follow(box);

@@ -5,6 +5,10 @@
 // ways.
 #include <gtest/gtest.h>
 
+#include <deque>
+
+#include <spandsp.h>
+
 #include "dahdi_host.h"
 #include "plugins/media/engine/engine.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
@@ -139,6 +143,116 @@ TEST_F(DahdiMediaTest, DtmfCrossesTheBChannelInBandBothWays) {
   ASSERT_TRUE(driver_->send_dtmf(far_ch, "*07"));
   ASSERT_TRUE(eventually([&] { return at_near.digits().size() >= 3; }, std::chrono::seconds(20))) << at_near.digits();
   EXPECT_EQ(at_near.digits(), "*07");
+}
+
+}  // namespace
+}  // namespace dialtone::testing
+
+namespace dialtone::testing {
+namespace {
+
+// Two pairs of spans: span 1 cancels echo, span 3 does not. On each call
+// the far end (span 2, span 4) sends back what it hears 6 dB down (a
+// line's hybrid), and the near end plays a tone mixed with a phone: the
+// phone of span 1 hears the echo much weaker than the phone of span 3.
+TEST(DahdiEchoTest, TheEchoCancellerTakesTheLinesEchoAwayFromThePhone) {
+  DahdiTestHost host;
+  plugins::media::EngineConfig cfg;
+  cfg.realtime = false;
+  cfg.port_min = 32000;
+  cfg.port_max = 32999;
+  auto engine = std::make_shared<plugins::media::Engine>(cfg, host.logger());
+  ASSERT_TRUE(engine->start());
+  ASSERT_TRUE(host.services().provide<sm::MediaEngine>("default", engine));
+  std::map<std::string, std::string> o;
+  for (int n = 1; n <= 4; ++n) {
+    std::string s = "span." + std::to_string(n) + ".";
+    int base = (n - 1) * 31;
+    o[s + "driver"] = "simulated";
+    o[s + "peer"] = std::to_string(n % 2 ? n + 1 : n - 1);
+    o[s + "bchan"] = std::to_string(base + 1) + "-" + std::to_string(base + 15) + "," +
+                     std::to_string(base + 17) + "-" + std::to_string(base + 31);
+    o[s + "dchan"] = std::to_string(base + 16);
+    o[s + "signalling"] = n % 2 ? "pri_cpe" : "pri_net";
+    o[s + "context"] = "from-extern";
+  }
+  o["span.1.echocancel"] = "yes";
+  auto driver = host.start_dahdi(o);
+  ASSERT_TRUE(eventually([&] {
+    for (auto& s : driver->spans())
+      if (!s.dchan_up) return false;
+    return true;
+  }));
+  struct Leg {
+    std::string origin, near, far;
+    std::unique_ptr<RtpPeer> phone;
+    std::shared_ptr<sm::Mixer> mixer;
+  };
+  std::vector<Leg> legs;
+  for (int span : {1, 3}) {
+    Leg l;
+    auto d = host.dial({"dahdi/" + std::to_string(span) + "/140001000"});
+    auto out = DahdiTestHost::wait_outcome(*d);
+    ASSERT_TRUE(out && out->status == "answered");
+    l.origin = d->origin;
+    l.near = out->channel;
+    ASSERT_TRUE(eventually([&] {
+      for (auto& c : host.calls().channels())
+        if (c.backend == "dahdi" && c.direction == sdk::ChannelDirection::inbound &&
+            c.endpoint.rfind(std::to_string(span + 1) + "/", 0) == 0)
+          l.far = c.id;
+      return !l.far.empty() && driver->media_endpoint(l.near) && driver->media_endpoint(l.far);
+    }));
+    // The far end: an echo of what it hears, 6 dB down, nothing else.
+    auto echo = std::make_shared<std::deque<plugins::dahdi::Frame>>();
+    auto far_key = driver->b_channel(l.far);
+    ASSERT_TRUE(far_key);
+    driver->connect_audio(*far_key, plugins::dahdi::AudioPort{
+                                        [echo](plugins::dahdi::Frame& f) {
+                                          if (echo->empty()) return f.fill(0xd5);
+                                          for (std::size_t i = 0; i < f.size(); ++i)
+                                            f[i] = linear_to_alaw(alaw_to_linear((*echo)[0][i]) / 2);
+                                          echo->pop_front();
+                                        },
+                                        [echo](const plugins::dahdi::Frame& f) {
+                                          echo->push_back(f);
+                                          if (echo->size() > 3) echo->pop_front();
+                                        }});
+    l.phone = std::make_unique<RtpPeer>(sm::Codec::pcma, 8);
+    sm::EndpointConfig pc;
+    pc.formats = {{sm::Codec::pcma, 8}};
+    pc.remote = l.phone->address();
+    auto pep = engine->create_endpoint(pc);
+    ASSERT_TRUE(pep);
+    l.phone->set_remote((*pep)->local_port());
+    l.mixer = engine->create_mixer();
+    l.mixer->add(*pep);
+    l.mixer->add(driver->media_endpoint(l.near));
+    // What the phone's caller hears on the line is the far party; what
+    // the near end plays toward the line is this tone.
+    driver->media_endpoint(l.near)->play_tone("dial");
+    legs.push_back(std::move(l));
+  }
+  // Three seconds for the canceller to adapt, then one second measured.
+  for (auto& l : legs)
+    ASSERT_TRUE(eventually([&] { return l.phone->audio_size() >= 8000 * 4; }, std::chrono::seconds(20)));
+  auto last_second = [](const RtpPeer& p) {
+    auto a = p.audio();
+    return testing::media::energy(a, a.size() - 8000);
+  };
+  double with_ec = last_second(*legs[0].phone), without_ec = last_second(*legs[1].phone);
+  std::printf("echo energy at the phone over 1 s: %.0f with the canceller, %.0f without (%.1f dB less)\n", with_ec,
+              without_ec, 10 * std::log10(without_ec / std::max(with_ec, 1.0)));
+  EXPECT_GT(without_ec, 1e5) << "the echo reaches the phone of the span without a canceller";
+  EXPECT_LT(with_ec, without_ec / 10) << "at least 10 dB less echo: " << with_ec << " vs " << without_ec;
+  for (auto& l : legs) (void)host.calls().hangup_channel(l.origin, 16);
+  eventually([&] {
+    for (auto& c : host.calls().channels())
+      if (c.backend == "dahdi") return false;
+    return true;
+  });
+  driver->stop();
+  engine->stop();
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ class SubscriptionTest : public SipPluginTest {
     static const std::map<std::string, std::string> accept{
         {"dialog", "application/dialog-info+xml"},
         {"presence", "application/pidf+xml"},
-        {"message-summary", "application/simple-message-summary"}};
+        {"message-summary", "application/simple-message-summary"},
+        {"conference", "application/conference-info+xml"}};
     auto args = sipp_args(file, 1, "25s");
     args.insert(args.begin(), target_);
     if (password.empty()) password = user + "pw";
@@ -112,6 +113,13 @@ TEST_F(SubscriptionTest, WrongPasswordIsChallengedThenForbidden) {
 TEST_F(SubscriptionTest, UnknownExtensionIsNotFound) {
   Phone carol;
   watcher(carol, "carol", "1999", "dialog", "subscribe_not_found.xml");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(plugin_->subscriptions(), 0u);
+}
+
+TEST_F(SubscriptionTest, UnservedEventPackageGets489) {
+  Phone carol;
+  watcher(carol, "carol", "1002", "conference", "subscribe_bad_event.xml");
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   EXPECT_EQ(plugin_->subscriptions(), 0u);
 }

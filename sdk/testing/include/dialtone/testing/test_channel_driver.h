@@ -41,6 +41,7 @@ class TestChannelDriver final : public sdk::ChannelDriver {
     std::string channel_id;
     std::string target;
     std::string dial_id;
+    std::string caller_name;  // the caller ID name presented to the leg
     bool cancelled = false;
   };
 
@@ -69,7 +70,7 @@ class TestChannelDriver final : public sdk::ChannelDriver {
       Behaviour b;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        legs_.push_back(Leg{l.channel_id, l.target, req.dial_id});
+        legs_.push_back(Leg{l.channel_id, l.target, req.dial_id, req.caller_name});
         auto it = behaviours_.find(l.target);
         b = it == behaviours_.end() ? Behaviour::ring : it->second;
       }

@@ -266,6 +266,9 @@ ReloadReport Kernel::reload() {
     }
   }
   report = plugins_->reload(fresh.conf, fresh.conf_root);
+  // api.confd may have been stopped or started again: presence follows the
+  // configuration service provided now.
+  if (presence_) presence_->attach_config();
   if (!report.ok()) return report;
   std::vector<std::string> fixed;
   for (auto& k : changed_options(setup_.options, fresh.options)) {

@@ -75,7 +75,25 @@ void PresenceServiceImpl::stop() {
   stopped_ = true;
 }
 
-void PresenceServiceImpl::attach_config() { (void)snapshot(); }
+void PresenceServiceImpl::attach_config() {
+  std::shared_ptr<sdk::ConfigService> now;
+  std::unique_ptr<sdk::ConfigService::Watch> old_watch;
+  std::shared_ptr<sdk::ConfigService> old;
+  {
+    std::lock_guard lock(config_mutex_);
+    if (!find_config_) return;
+    now = find_config_();
+    if (now == config_) return;
+    old_watch = std::move(config_watch_);
+    old = std::move(config_);
+    config_ = now;
+    if (config_) config_watch_ = config_->watch([this](const sdk::ConfigSnapshot& s) { on_config(s); });
+  }
+  // Released outside the lock: a watch may wait for its callback to end.
+  old_watch.reset();
+  old.reset();
+  if (now) on_config(*now->snapshot());
+}
 
 std::shared_ptr<const sdk::ConfigSnapshot> PresenceServiceImpl::snapshot() const {
   std::shared_ptr<sdk::ConfigService> config;

@@ -41,8 +41,10 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   PresenceServiceImpl(const PresenceServiceImpl&) = delete;
   PresenceServiceImpl& operator=(const PresenceServiceImpl&) = delete;
 
-  // Follows the configuration service if one is provided now (the kernel
-  // calls it after the plugins started; resolve() also tries).
+  // Follows the configuration service provided now (the kernel calls it
+  // after the plugins started and after each reload, which may have
+  // started api.confd again; resolve() also looks for one while none is
+  // followed).
   void attach_config();
   void stop();
 

@@ -219,6 +219,23 @@ TEST_F(PresenceTest, CallFilterMemberKey) {
   EXPECT_FALSE(presence_->resolve("bob", "*377"));  // bob is no longer in the filter
 }
 
+// api.confd started again (a reload): the service follows the new one.
+TEST_F(PresenceTest, FollowsAConfigurationServiceStartedAgain) {
+  auto other = std::make_shared<FakeConfig>();
+  auto snap = two_users();
+  snap.users[1].dnd = true;
+  other->publish(snap);
+  std::shared_ptr<FakeConfig> current = config_;
+  PresenceServiceImpl presence(bus_, log_, [&current] { return current; });
+  presence.attach_config();
+  auto r = *presence.resolve("alice", "*25");
+  EXPECT_FALSE(presence.state(r).feature_on);
+  current = other;
+  presence.attach_config();
+  EXPECT_TRUE(presence.state(r).feature_on);
+  presence.stop();
+}
+
 TEST_F(PresenceTest, MailboxCountsAndStoppedWatches) {
   auto box = *presence_->mailbox_of("alice");
   auto w = follow(box);

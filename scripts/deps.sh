@@ -15,6 +15,8 @@ PKGS=(
   libyaml-cpp-dev
   python3-websockets
   libspandsp-dev libsndfile1-dev libsrtp2-dev libopus-dev
+  libpri-dev
+  tzdata
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-moh-opsound-wav
 )
 missing=()

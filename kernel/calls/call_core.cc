@@ -313,6 +313,7 @@ sdk::Status CallCoreImpl::end(std::string_view channel_id, int cause, int q850, 
       busy_.erase(b);
     if (auto v = vars_.find(gone.id); v != vars_.end()) vars_.erase(v);
     if (auto d = depth_.find(gone.id); d != depth_.end()) depth_.erase(d);
+    refusals_.erase(gone.id);
     // The peer no longer talks to anyone.
     if (!gone.peer.empty())
       if (auto p = channels_.find(gone.peer); p != channels_.end() && p->second.peer == gone.id) {

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <map>
 #include <mutex>
@@ -32,6 +33,7 @@
 
 #include <dialtone/bus.h>
 #include <dialtone/calls.h>
+#include <dialtone/config.h>
 #include <dialtone/host.h>
 
 #include "kernel/calls/group_memory.h"
@@ -59,6 +61,27 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::Status mount(HttpServerImpl& http, std::string_view listener);
 
   std::uint64_t events_dropped() const { return dropped_; }
+
+  // The configuration the calls API reads users and lines from (api.confd's
+  // snapshot); without one, originating answers 503.
+  using ConfigSource = std::function<std::shared_ptr<const sdk::ConfigSnapshot>()>;
+  void set_config_source(ConfigSource source);
+
+  // A call started from the REST API (xivo-calld's POST /1.0/calls): the
+  // user's line rings first; once the user answers, the user's leg dials
+  // local/<exten>@<context>, so the dialplan routes the destination as if
+  // the user had dialed it. An `api` channel stands for the API while the
+  // user's phone rings and ends when it answers.
+  struct Origination {
+    std::string line_target;                  // "sip/<username>"
+    std::string exten, context;               // the destination
+    std::string user_number, user_name;       // caller id shown to the destination
+    int ring_seconds = 30;                    // the user's ring time
+    std::map<std::string, std::string> variables;
+  };
+  // The id of the user's leg (ringing); unavailable when the line could not
+  // be rung at all, with the reason.
+  sdk::Result<std::string> originate(Origination o);
 
   // Exports the `channel` module (methods of the dialplan's `call` table)
   // to `lua`, and later verbs registered with register_verb().
@@ -144,6 +167,9 @@ class CallCoreImpl final : public sdk::CallCore {
   void queue(Kind kind, const sdk::Channel& channel) { queue(Pending{kind, channel}); }
   void publish_loop();
   sdk::Status hangup(const std::vector<sdk::Channel>& targets, int q850_cause);
+  std::shared_ptr<const sdk::ConfigSnapshot> config_snapshot() const;
+  // calls_api.cc: POST /1.0/calls and the /1.0/users/me/calls routes.
+  sdk::Status mount_originate(HttpServerImpl& http, std::string_view listener);
   sdk::Status end(std::string_view channel_id, int cause, int q850, int sip);
   std::shared_ptr<sdk::ChannelDriver> driver_of(const std::string& backend) const;
   // call_dial.cc: a leg of a dial answered / ended, its origin ended, the time ran out.
@@ -157,6 +183,11 @@ class CallCoreImpl final : public sdk::CallCore {
 
   sdk::EventBus& bus_;
   sdk::Logger& log_;
+  mutable std::mutex config_mutex_;
+  ConfigSource config_source_;
+  std::shared_ptr<sdk::ChannelDriver> api_driver_;  // hangs up `api` channels
+  // Why a driver refused the last dial of a channel (the API's answer names it).
+  std::unordered_map<std::string, std::string> refusals_;
   CallCoreConfig config_;
   std::string id_prefix_;  // "<unix seconds at start>-": no dot, so an id is one ACL segment
 

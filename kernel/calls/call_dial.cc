@@ -134,6 +134,10 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     // A driver that refuses ends its legs at once: the dial goes on with the others.
     if (auto s = drivers[backend]->originate(req); !s) {
       log_.warn("calls: dial from " + o->id + ": backend '" + backend + "' cannot ring: " + s.error().message);
+      {
+        std::lock_guard lock(mutex_);
+        refusals_[o->id] = s.error().message;
+      }
       for (auto& leg : req.legs)
         (void)end_channel_q850(leg.channel_id, s.error().code == sdk::ErrorCode::unsupported
                                                    ? sdk::q850::service_not_implemented

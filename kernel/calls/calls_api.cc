@@ -1,10 +1,15 @@
-// The calld-compatible REST view of the call core: xivo-calld 1.0's
-// GET /1.0/calls and DELETE /1.0/calls/{call_id}, where a "call" is one
-// channel (one leg), as in xivo-calld.
+// The calld-compatible REST view of the call core: xivo-calld 1.0's (the
+// xivo-ctid-ng of XiVO, with its ACL names) GET/POST /1.0/calls,
+// GET/DELETE /1.0/calls/{call_id} and the token user's /1.0/users/me/calls,
+// where a "call" is one channel (one leg), as in xivo-calld.
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
 
+#include <map>
+#include <optional>
+
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -92,7 +97,7 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
   sdk::Route list;
   list.method = "GET";
   list.path = "/1.0/calls";
-  list.acl = "calld.calls.read";
+  list.acl = "ctid-ng.calls.read";
   list.summary = "List the calls: one item per channel (leg), oldest first";
   list.handler = [this](const sdk::HttpRequest&) {
     auto all = channels();
@@ -104,7 +109,8 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
     w.StartObject();
     w.Key("items");
     w.StartArray();
-    for (auto& c : all) write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
+    for (auto& c : all)
+      if (c.backend != "api") write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
     w.EndArray();
     w.EndObject();
     return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
@@ -112,7 +118,7 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
   sdk::Route get;
   get.method = "GET";
   get.path = "/1.0/calls/{call_id}";
-  get.acl = "calld.calls.{call_id}.read";
+  get.acl = "ctid-ng.calls.{call_id}.read";
   get.summary = "Read one call (channel)";
   get.handler = [this](const sdk::HttpRequest& r) {
     auto& id = r.params.at("call_id");
@@ -129,7 +135,7 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
   sdk::Route del;
   del.method = "DELETE";
   del.path = "/1.0/calls/{call_id}";
-  del.acl = "calld.calls.{call_id}.delete";
+  del.acl = "ctid-ng.calls.{call_id}.delete";
   del.summary = "Hang up a call: its backend ends the channel and the legs bridged to it";
   del.handler = [this](const sdk::HttpRequest& r) {
     auto& id = r.params.at("call_id");
@@ -147,6 +153,218 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
     return sdk::HttpResponse::text(200, kCallsApiSpec, "application/x-yaml");
   };
   for (auto* r : {&list, &get, &del, &spec}) {
+    if (auto s = http.mount_as("kernel.calls", listener, std::move(*r)); !s) return s;
+  }
+  return mount_originate(http, listener);
+}
+
+namespace {
+
+struct ApiError {
+  int status;
+  std::string message;
+};
+
+rapidjson::Document parse_object(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  if (d.HasParseError() || !d.IsObject()) throw ApiError{400, "the body must be a JSON object"};
+  return d;
+}
+
+std::string text(const rapidjson::Value& v, const char* key, bool required, const std::string& where) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || it->value.IsNull()) {
+    if (required) throw ApiError{400, where + key + " is missing"};
+    return {};
+  }
+  if (!it->value.IsString() || it->value.GetStringLength() == 0)
+    throw ApiError{400, where + key + " must be a non-empty string"};
+  return it->value.GetString();
+}
+
+std::optional<std::int64_t> integer(const rapidjson::Value& v, const char* key, const std::string& where) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || it->value.IsNull()) return std::nullopt;
+  if (!it->value.IsInt64()) throw ApiError{400, where + key + " must be an integer"};
+  return it->value.GetInt64();
+}
+
+std::map<std::string, std::string> variables_of(const rapidjson::Value& v) {
+  std::map<std::string, std::string> out;
+  auto it = v.FindMember("variables");
+  if (it == v.MemberEnd() || it->value.IsNull()) return out;
+  if (!it->value.IsObject()) throw ApiError{400, "variables must be an object of strings"};
+  for (auto& m : it->value.GetObject()) {
+    if (!m.value.IsString()) throw ApiError{400, std::string("variables.") + m.name.GetString() + " must be a string"};
+    out[m.name.GetString()] = m.value.GetString();
+  }
+  return out;
+}
+
+void refuse_mobile(const rapidjson::Value& v) {
+  auto it = v.FindMember("from_mobile");
+  if (it != v.MemberEnd() && it->value.IsBool() && it->value.GetBool())
+    throw ApiError{400, "from_mobile is not supported: the call starts on one of the user's lines (line_id)"};
+}
+
+const sdk::ConfigUser* user_by_uuid(const sdk::ConfigSnapshot& snap, const std::string& uuid) {
+  for (auto& [id, u] : snap.users)
+    if (u.uuid == uuid) return &u;
+  return nullptr;
+}
+
+// The user's line to ring: `line_id` when given (one of theirs), else the main line.
+const sdk::ConfigLine* line_of(const sdk::ConfigSnapshot& snap, const sdk::ConfigUser& user,
+                               std::optional<std::int64_t> line_id) {
+  if (line_id) {
+    if (std::find(user.line_ids.begin(), user.line_ids.end(), *line_id) == user.line_ids.end())
+      throw ApiError{400, "line " + std::to_string(*line_id) + " is not a line of user " + user.uuid};
+    return snap.line(*line_id);
+  }
+  if (user.main_line_id) return snap.line(*user.main_line_id);
+  return user.line_ids.empty() ? nullptr : snap.line(user.line_ids.front());
+}
+
+}  // namespace
+
+sdk::Status CallCoreImpl::mount_originate(HttpServerImpl& http, std::string_view listener) {
+  // Builds the origination for `user_uuid`, rings, and answers with the
+  // user's leg as xivo-calld's call object (201).
+  auto start = [this](const std::string& user_uuid, std::optional<std::int64_t> line_id, std::string exten,
+                      std::string context, std::map<std::string, std::string> variables) {
+    auto snap = config_snapshot();
+    if (!snap) throw ApiError{503, "no configuration service: enable api.confd (conf.d/50-confd.conf)"};
+    auto* user = user_by_uuid(*snap, user_uuid);
+    if (!user) throw ApiError{400, "No such user: " + user_uuid};
+    auto* line = line_of(*snap, *user, line_id);
+    if (!line) throw ApiError{400, "User has no line: " + user_uuid};
+    if (line->username.empty())
+      throw ApiError{400, "line " + std::to_string(line->id) + " has no SIP endpoint to ring"};
+    if (context.empty()) context = line->context;
+    Origination o;
+    o.line_target = "sip/" + line->username;
+    o.exten = std::move(exten);
+    o.context = std::move(context);
+    o.ring_seconds = user->ring_seconds;
+    o.variables = std::move(variables);
+    o.variables["XIVO_USERUUID"] = user->uuid;
+    std::string first_exten;
+    if (!line->extension_ids.empty())
+      if (auto* e = snap->extension(line->extension_ids.front())) first_exten = e->exten;
+    o.user_number = line->caller_id_num.value_or(first_exten);
+    o.user_name = line->caller_id_name.value_or(user->firstname + (user->lastname ? " " + *user->lastname : ""));
+    auto leg = originate(std::move(o));
+    if (!leg) throw ApiError{503, leg.error().message};
+    auto c = channel(*leg);
+    if (!c) throw ApiError{503, "the user's leg ended at once"};
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    write_call(w, *c, "");
+    return sdk::HttpResponse::json(201, std::string(sb.GetString(), sb.GetSize()));
+  };
+  auto guarded = [](auto&& f) {
+    try {
+      return f();
+    } catch (const ApiError& e) {
+      return sdk::HttpResponse::error(e.status, {e.message});
+    }
+  };
+  // The user's own calls: the legs on their lines.
+  auto user_legs = [this](const std::string& user_uuid) {
+    std::vector<sdk::Channel> out;
+    auto snap = config_snapshot();
+    const sdk::ConfigUser* user = snap ? user_by_uuid(*snap, user_uuid) : nullptr;
+    if (!user) return out;
+    std::vector<std::string> usernames;
+    for (auto id : user->line_ids)
+      if (auto* l = snap->line(id); l && !l->username.empty()) usernames.push_back(l->username);
+    for (auto& c : channels())
+      if (c.backend == "sip" && std::find(usernames.begin(), usernames.end(), c.endpoint) != usernames.end())
+        out.push_back(c);
+    std::sort(out.begin(), out.end(), [](const sdk::Channel& a, const sdk::Channel& b) {
+      return a.created_at_ms != b.created_at_ms ? a.created_at_ms < b.created_at_ms : a.id < b.id;
+    });
+    return out;
+  };
+  auto token_user = [](const sdk::HttpRequest& r) {
+    std::string uuid = r.token ? r.token->auth_id : std::string();
+    if (uuid.empty()) throw ApiError{400, "the token names no user: create it as the user's account"};
+    return uuid;
+  };
+
+  sdk::Route create;
+  create.method = "POST";
+  create.path = "/1.0/calls";
+  create.acl = "ctid-ng.calls.create";
+  create.summary = "Make a call: ring the source user's line, then the destination";
+  create.handler = [start, guarded](const sdk::HttpRequest& r) {
+    return guarded([&] {
+      auto d = parse_object(r.body);
+      auto src = d.FindMember("source");
+      auto dst = d.FindMember("destination");
+      if (src == d.MemberEnd() || !src->value.IsObject()) throw ApiError{400, "source is missing: {\"user\": <uuid>}"};
+      if (dst == d.MemberEnd() || !dst->value.IsObject())
+        throw ApiError{400, "destination is missing: {\"extension\", \"context\", \"priority\"}"};
+      refuse_mobile(src->value);
+      auto user = text(src->value, "user", true, "source.");
+      auto line_id = integer(src->value, "line_id", "source.");
+      auto exten = text(dst->value, "extension", true, "destination.");
+      auto context = text(dst->value, "context", true, "destination.");
+      (void)integer(dst->value, "priority", "destination.");
+      return start(user, line_id, exten, context, variables_of(d));
+    });
+  };
+  sdk::Route mine;
+  mine.method = "GET";
+  mine.path = "/1.0/users/me/calls";
+  mine.acl = "ctid-ng.users.me.calls.read";
+  mine.summary = "The token's user's calls: the legs on their lines";
+  mine.handler = [this, user_legs, token_user, guarded](const sdk::HttpRequest& r) {
+    return guarded([&] {
+      auto legs = user_legs(token_user(r));
+      auto all = channels();
+      rapidjson::StringBuffer sb;
+      Writer w(sb);
+      w.StartObject();
+      w.Key("items");
+      w.StartArray();
+      for (auto& c : legs) write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
+      w.EndArray();
+      w.EndObject();
+      return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
+    });
+  };
+  sdk::Route mine_create;
+  mine_create.method = "POST";
+  mine_create.path = "/1.0/users/me/calls";
+  mine_create.acl = "ctid-ng.users.me.calls.create";
+  mine_create.summary = "Make a call from the token's user to an extension of their line's context";
+  mine_create.handler = [start, token_user, guarded](const sdk::HttpRequest& r) {
+    return guarded([&] {
+      auto d = parse_object(r.body);
+      refuse_mobile(d);
+      auto exten = text(d, "extension", true, "");
+      return start(token_user(r), integer(d, "line_id", ""), exten, "", variables_of(d));
+    });
+  };
+  sdk::Route mine_delete;
+  mine_delete.method = "DELETE";
+  mine_delete.path = "/1.0/users/me/calls/{call_id}";
+  mine_delete.acl = "ctid-ng.users.me.calls.{call_id}.delete";
+  mine_delete.summary = "Hang up one of the token's user's calls";
+  mine_delete.handler = [this, user_legs, token_user, guarded](const sdk::HttpRequest& r) {
+    return guarded([&] {
+      auto& id = r.params.at("call_id");
+      auto legs = user_legs(token_user(r));
+      if (std::none_of(legs.begin(), legs.end(), [&](const sdk::Channel& c) { return c.id == id; }))
+        throw ApiError{404, "No such call for this user: " + id};
+      auto s = hangup_channel(id, 0);
+      if (!s) throw ApiError{s.error().code == sdk::ErrorCode::not_found ? 404 : 503, s.error().message};
+      return sdk::HttpResponse::empty(204);
+    });
+  };
+  for (auto* r : {&create, &mine, &mine_create, &mine_delete}) {
     if (auto s = http.mount_as("kernel.calls", listener, std::move(*r)); !s) return s;
   }
   return {};

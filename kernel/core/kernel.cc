@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <dialtone/config.h>
+
 #include "kernel/core/kernel_options.h"
 
 namespace dialtone::kernel {
@@ -159,8 +161,23 @@ sdk::Status Kernel::start() {
   // The call core: backends register their legs, calld-style REST on "calld".
   calls_ = std::make_unique<CallCoreImpl>(*bus_, *log_);
   if (auto s = calls_->mount(*http_, "calld"); !s) return sdk::Error::internal("calls: " + s.error().message);
+  // Originating reads users and lines from api.confd's snapshot, found when asked.
+  calls_->set_config_source([this]() -> std::shared_ptr<const sdk::ConfigSnapshot> {
+    auto config = registry_.find<sdk::ConfigService>();
+    return config ? config->snapshot() : nullptr;
+  });
   (void)registry_.provide_as("kernel", std::string(sdk::CallCore::kServiceName), sdk::CallCore::kServiceVersion,
                              "", std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<sdk::CallCore*>(calls_.get())));
+  // The presence model (BLF, MWI): channel events now, the configuration
+  // service once api.confd provides it.
+  presence_ = std::make_unique<PresenceServiceImpl>(*bus_, *log_, [this] {
+    return std::static_pointer_cast<sdk::ConfigService>(
+        registry_.find_erased(sdk::ConfigService::kServiceName, sdk::ConfigService::kServiceVersion, ""));
+  });
+  (void)registry_.provide_as("kernel", std::string(sdk::PresenceService::kServiceName),
+                             sdk::PresenceService::kServiceVersion, "",
+                             std::shared_ptr<void>(std::shared_ptr<void>(),
+                                                   static_cast<sdk::PresenceService*>(presence_.get())));
   sdk::Route reload_route;
   reload_route.method = "POST";
   reload_route.path = "/0.1/reload";
@@ -185,6 +202,7 @@ sdk::Status Kernel::start() {
   for (auto& e : plugins_->resolve(setup_.conf, setup_.conf_root)) log_->error(e);
   plugins_->configure();
   plugins_->start();
+  presence_->attach_config();
 
   if (auto s = http_->start(); !s) return sdk::Error::unavailable("http: " + s.error().message);
 
@@ -248,6 +266,9 @@ ReloadReport Kernel::reload() {
     }
   }
   report = plugins_->reload(fresh.conf, fresh.conf_root);
+  // api.confd may have been stopped or started again: presence follows the
+  // configuration service provided now.
+  if (presence_) presence_->attach_config();
   if (!report.ok()) return report;
   std::vector<std::string> fixed;
   for (auto& k : changed_options(setup_.options, fresh.options)) {
@@ -288,6 +309,8 @@ void Kernel::stop() {
     if (stopped_) return;
     stopped_ = true;
   }
+  // Before the plugins: its configuration watch belongs to one of them.
+  if (presence_) presence_->stop();
   if (plugins_) plugins_->stop();
   if (http_) http_->stop();
   if (calls_ && local_driver_) calls_->unregister_driver("local");

@@ -18,6 +18,7 @@
 #include "kernel/bus/event_bus.h"
 #include "kernel/calls/call_core.h"
 #include "kernel/calls/local_driver.h"
+#include "kernel/presence/presence_service.h"
 #include "kernel/core/plugin_manager.h"
 #include "kernel/core/service_registry.h"
 #include "kernel/core/setup.h"
@@ -87,6 +88,7 @@ class Kernel {
   std::unique_ptr<PgStore> store_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<CallCoreImpl> calls_;
+  std::unique_ptr<PresenceServiceImpl> presence_;
   std::unique_ptr<HttpServerImpl> http_;
   std::unique_ptr<LuaHostImpl> lua_;
   std::shared_ptr<LocalDriver> local_driver_;

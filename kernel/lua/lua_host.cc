@@ -948,9 +948,9 @@ void LuaHostImpl::Impl::register_builtins() {
                    }});
   specs.push_back({"now", "", "ms: integer",
                    "Wall-clock time in milliseconds since the Unix epoch.",
-                   [](const LuaValues&) -> sdk::LuaReply {
+                   [this](const LuaValues&) -> sdk::LuaReply {
                      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch());
+                         (cfg.clock ? cfg.clock() : std::chrono::system_clock::now()).time_since_epoch());
                      return sdk::LuaReply::values({LuaValue(static_cast<std::int64_t>(now.count()))});
                    }});
   (void)add_exports("", kBuiltinModule, std::move(specs));

@@ -20,7 +20,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +46,9 @@ struct LuaConfig {
   // Bytes one Lua state may allocate; an allocation beyond fails with
   // "not enough memory" in the script that asked for it.
   std::size_t memory_limit = 256u << 20;
+  // The wall clock dialtone.now() reads; empty: the system clock. Tests set
+  // it to put the dialplan at a chosen time of day (schedules).
+  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 class LuaHostImpl final : public sdk::LuaHost {

@@ -1,22 +1,36 @@
--- Call permissions (seed 5.5): rules attached to users that deny, or allow,
--- the extensions a user may call. Checked for calls towards a user's
--- extension and for numbers that go out through an outgoing route; a
--- forwarded call is checked against the forwarder, not the caller.
+-- Call permissions (seed 5.5): rules that deny, or allow, the numbers a
+-- call may reach. A rule applies when one of its extensions matches the
+-- number (X, Z, N, [..], "." and "!" patterns as everywhere in the
+-- dialplan).
 --
--- config.callpermissions(user_id) gives the user's enabled permissions:
---   { id, name, mode = "allow" | "deny", extensions = { <exten or pattern> },
---     password_protected }
--- A rule applies when one of its extensions matches the number (X, Z, N,
--- [..], "." and "!" patterns as everywhere in the dialplan). An "allow"
--- that applies wins over a "deny", so a "deny all" rule can be opened for a
--- few numbers. A deny with a password would ask for it in XiVO; prompts need
--- media applications this release does not have, so the call is refused and
--- the log says why.
+-- Outgoing side (a call towards a user's extension or out through a route),
+-- in XiVO's order, the first level with a rule that applies decides:
+--   1. the rules of the user (the forwarder when a user forwards, seed 5.5.1)
+--   2. the rules of the groups the user is a member of
+--   3. the rules of the outgoing route the number goes through
+-- Within a level an "allow" that applies wins over every "deny", so a
+-- "deny all" rule can be opened for a few numbers; else the call is denied,
+-- with the password of the level's last rule (at level 1 the user's own
+-- call permission password replaces it). No rule applying: allowed.
+-- Incoming side: the rules of an incall match the caller's number.
+--
+-- config.callpermissions(kind, id) gives the enabled rules of a user, group,
+-- outcall or incall: { id, name, mode = "allow" | "deny", extensions,
+-- password_protected, password }.
+--
+-- A denial with a password lets the caller through when M.ask_password
+-- returns the right digits. Asking needs a prompt and digit collection from
+-- the media applications; until one sets M.ask_password(call, rule) (it
+-- returns the digits typed, or nil), such a call is refused and the log
+-- says why.
 local patterns = require("patterns")
 
 local M = {}
 
 M.denied = { action = "reject", code = 403, status = 403, reason = "Forbidden" }
+
+-- function(call, rule) -> digits or nil; see above.
+M.ask_password = nil
 
 -- The user whose permissions apply to `call`: the forwarder when a user
 -- forwards, else the calling user; nil for calls from trunks.
@@ -35,32 +49,88 @@ local function applies(rule, number)
   return false
 end
 
--- True when `user_id` may call `number`; else false and the rule that denies.
-function M.allowed(user_id, number)
-  if not user_id then return true end
-  local deny
-  for _, rule in ipairs(config.callpermissions(user_id) or {}) do
+-- XiVO's apply_rules on the rules of one level: nil when none applies to
+-- `number`; true when one allows; else false, the last rule applying and
+-- its password (replaced by `code` when given).
+local function level(rules, number, code)
+  local last
+  for _, rule in ipairs(rules or {}) do
     if applies(rule, number) then
       if rule.mode == "allow" then return true end
-      deny = deny or rule
+      last = rule
     end
   end
-  if deny then return false, deny end
+  if not last then return nil end
+  local password = last.password_protected and last.password or nil
+  if password and code and code ~= "" then password = code end
+  return false, last, password
+end
+
+-- Whether `number` may be reached: true, or false with the denying rule and
+-- the password that would open it (nil: denied outright).
+--   user_id: the subject (may be nil); outcall_id: the route (may be nil).
+function M.allowed(user_id, number, outcall_id)
+  if user_id then
+    local user = config.user(user_id)
+    local ok, rule, password = level(config.callpermissions("user", user_id), number,
+                                     user and user.call_permission_password)
+    if ok ~= nil then return ok, rule, password end
+    for _, gid in ipairs(user and user.group_ids or {}) do
+      ok, rule, password = level(config.callpermissions("group", gid), number)
+      if ok ~= nil then return ok, rule, password end
+    end
+  end
+  if outcall_id then
+    local ok, rule, password = level(config.callpermissions("outcall", outcall_id), number)
+    if ok ~= nil then return ok, rule, password end
+  end
   return true
 end
 
--- nil when `call` may go on to `number`; else the decision refusing it.
-function M.check(call, number)
-  local subject = M.subject(call)
-  local ok, rule = M.allowed(subject, number)
-  if ok then return nil end
-  local why = rule.password_protected
-      and " (it asks for a password; password prompts are not available, so the call is refused)" or ""
-  dialtone.log("info", string.format("call %s: user %s may not call %s: call permission '%s'%s",
-                                     tostring(call.id), tostring(subject), tostring(number),
-                                     tostring(rule.name), why))
+local function refuse(call, who, number, rule, why)
+  dialtone.log("info", string.format("call %s: %s may not call %s: call permission '%s'%s", tostring(call.id),
+                                     who, tostring(number), tostring(rule.name), why or ""))
+  call.vars.XIVO_AUTHORIZATION = "DENY"
   call.vars.XIVO_DIALSTATUS = "forbidden"
   return M.denied
+end
+
+-- Asks for `password` when the dialplan can; true when the right one came.
+local function unlocked(call, rule, password)
+  if not M.ask_password then return false end
+  local typed = M.ask_password(call, rule)
+  return typed ~= nil and tostring(typed) == tostring(password)
+end
+
+-- nil when `call` may go on to `number` (through outcall `outcall_id`, may
+-- be nil); else the decision refusing it.
+function M.check(call, number, outcall_id)
+  local subject = M.subject(call)
+  local ok, rule, password = M.allowed(subject, number, outcall_id)
+  if ok then
+    call.vars.XIVO_AUTHORIZATION = "ALLOW"
+    return nil
+  end
+  local who = subject and ("user " .. tostring(subject)) or "the caller"
+  if password then
+    if unlocked(call, rule, password) then
+      call.vars.XIVO_AUTHORIZATION = "ALLOW"
+      return nil
+    end
+    return refuse(call, who, number, rule, M.ask_password and " (wrong or no password)"
+      or " (it asks for a password; password prompts are not available, so the call is refused)")
+  end
+  return refuse(call, who, number, rule)
+end
+
+-- nil when the caller of `call` may reach incall `incall` (its rules match
+-- the caller's number); else the decision refusing it.
+function M.check_incoming(call, incall)
+  local number = call.caller_number or ""
+  local ok, rule, password = level(config.callpermissions("incall", incall.id), number)
+  if ok ~= false then return nil end
+  if password and unlocked(call, rule, password) then return nil end
+  return refuse(call, "caller " .. number, "incall " .. tostring(incall.id), rule)
 end
 
 return M

@@ -22,6 +22,8 @@ local incalls = require("incalls")
 local outcalls = require("outcalls")
 local groups = require("groups")
 local callpermissions = require("callpermissions")
+local destinations = require("destinations")
+local schedules = require("schedules")
 
 local M = {}
 
@@ -75,11 +77,13 @@ function M.dispatch(call, number, context, depth)
     return users.call(call, user, depth)
   end
   local group = config.group_by_exten(number, context)
-  if group then return groups.call(call, group) end
+  if group then return groups.call(call, group, depth) end
   local route, pattern, dialed = outcalls.find(config.outcalls(context), number)
   if route then
-    local refused = callpermissions.check(call, number)
+    local refused = callpermissions.check(call, number, route.id)
     if refused then return refused end
+    local closed = schedules.check(call, "outcall", route, context, depth)
+    if closed then return closed end
     local caller = nil
     local uid = tonumber(call.vars.XIVO_USERID)
     if uid then caller = config.user(uid) end
@@ -89,9 +93,10 @@ function M.dispatch(call, number, context, depth)
 end
 
 users.route = M.dispatch
-incalls.route = M.dispatch
-incalls.users = users
-incalls.groups = groups
+destinations.dispatch = M.dispatch
+destinations.users = users
+destinations.groups = groups
+destinations.outcalls = outcalls
 
 function M.route(call)
   M.prepare(call)

@@ -8,6 +8,11 @@
 --   *25          DND on when off, off when on
 --   *20          every forward off
 --   *55          echo test: an announcement, then the caller hears itself until #
+--   *27          incoming call filtering (call screening) on when off, off
+--                when on (480 "Call screening enabled|disabled"); screening
+--                itself needs the media applications (lib/users.lua)
+--   *37<member>  the boss-secretary filter on or off for that filter member
+--                (lib/bsfilter.lua; 480 "Call filter enabled|disabled")
 --
 -- The change is saved in confd_users by api.confd (config.set_forward,
 -- config.toggle_dnd) and announced as a user edit, so provd and every cache
@@ -19,6 +24,8 @@
 -- "DND enabled", "DND disabled", "Forwards disabled"; 484 when *2x alone has
 -- no destination to go back to, 403 for a line without user, 500 when the
 -- change could not be saved.
+local bsfilter = require("bsfilter")
+
 local M = {}
 
 -- The codes, as provd's exten_* keys; function keys dial the same ones.
@@ -29,6 +36,8 @@ M.codes = {
   dnd = "*25",
   fwd_disable_all = "*20",
   echo = "*55",
+  incallfilter = "*27",
+  bsfilter = "*37",
 }
 
 -- The prompts (asterisk-core-sounds names) of each result.
@@ -120,7 +129,12 @@ function M.parse(number)
       if rest == "" or rest:match("^[%d%*#+]+$") then return name, kind, rest end
     end
   end
+  local bs = M.codes.bsfilter
+  if bs and number:sub(1, #bs) == bs and number:sub(#bs + 1):match("^%d+$") then
+    return "bsfilter", nil, number:sub(#bs + 1)
+  end
   if number == M.codes.dnd then return "dnd" end
+  if number == M.codes.incallfilter then return "incallfilter" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
   if number == M.codes.echo then return "echo" end
   return nil
@@ -137,6 +151,12 @@ function M.route(call)
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
   if not uid then return announce(call, { M.prompts.error }, 403, "Feature codes need a user") end
   if kind then return forward(call, uid, kind, destination) end
+  if name == "bsfilter" then return bsfilter.toggle(call, destination) end
+  if name == "incallfilter" then
+    local enabled, why = config.toggle_incallfilter(uid)
+    if not saved(call, "call screening", enabled, why) then return reject(500, "Feature not saved") end
+    return reject(480, enabled and "Call screening enabled" or "Call screening disabled")
+  end
   if name == "dnd" then
     local enabled, why = config.toggle_dnd(uid)
     if not saved(call, "DND", enabled, why) then return announce(call, { M.prompts.failed }, 500, "Feature not saved") end

@@ -3,17 +3,18 @@
 -- destination receives the call.
 --
 -- config.incalls(context) gives { id, exten, destination = {type, ...},
---   caller_id_mode, caller_id_name, preprocess_subroutine }.
+--   caller_id_mode, caller_id_name, preprocess_subroutine, schedule_id }.
+-- Before the destination: the incall's call permissions (matching the
+-- caller's number, seed 5.5.2) and its schedule (lib/schedules.lua); the
+-- destination is any type lib/destinations.lua serves.
 local patterns = require("patterns")
 local callerid = require("callerid")
 local subroutines = require("subroutines")
+local schedules = require("schedules")
+local destinations = require("destinations")
+local callpermissions = require("callpermissions")
 
 local M = {}
-
--- Set by calls.lua: routes an extension in a context.
-M.route = nil
-M.users = nil
-M.groups = nil
 
 -- The incall for `did`: an exact DID first, then the most specific pattern.
 function M.find(incalls, did)
@@ -40,28 +41,19 @@ function M.call(call, did, context)
                                           incall.caller_id_name)
   call.vars.XIVO_INCALL_ID = tostring(incall.id)
   call.vars.XIVO_DSTNUM = did
+  local refused = callpermissions.check_incoming(call, incall)
+  if refused then return refused end
+  local closed = schedules.check(call, "incall", { id = incall.id, name = did, schedule_id = incall.schedule_id },
+                                 context, 0)
+  if closed then return closed end
   subroutines.run("did", incall.preprocess_subroutine, call)
 
   local d = incall.destination or { type = "none" }
-  if d.type == "user" then
-    local user = config.user(tonumber(d.user_id) or 0)
-    if not user then return { action = "reject", code = 404, status = 404, reason = "Not Found" } end
-    return M.users.call(call, user, 0)
-  end
-  if d.type == "group" then
-    local group = config.group(tonumber(d.group_id) or 0)
-    if not group then return { action = "reject", code = 404, status = 404, reason = "Not Found" } end
-    return M.groups.call(call, group)
-  end
-  if d.type == "extension" then
-    return M.route(call, tostring(d.exten), d.context or context, 0)
-  end
-  if d.type == "hangup" then
-    return { action = "reject", code = 603, status = 603, reason = "Decline" }
-  end
-  dialtone.log("info", string.format("call %s: incall %s has destination '%s', which this dialplan does not serve",
-                                     tostring(call.id), tostring(incall.id), tostring(d.type)))
-  return { action = "reject", code = 404, status = 404, reason = "Not Found" }
+  local what = "incall " .. tostring(incall.id) .. " (DID " .. did .. ")"
+  local decision = destinations.route(call, d, context, 0, what)
+  if decision then return decision end
+  dialtone.log("info", string.format("call %s: %s has no destination; the call is declined", tostring(call.id), what))
+  return { action = "reject", code = 603, status = 603, reason = "Decline" }
 end
 
 return M

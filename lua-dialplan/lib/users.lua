@@ -3,9 +3,15 @@
 --
 -- The user table comes from config.user_by_exten / config.user:
 --   id, uuid, firstname, lastname, exten, context, lines (SIP usernames),
---   ring_seconds, simultaneous_calls, dnd, mobile_phone_number,
+--   ring_seconds, simultaneous_calls, dnd, incallfilter, mobile_phone_number,
 --   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination}
+--   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
+--   noanswer_destination, congestion_destination, fail_destination}: where
+--   a call nothing forwards goes, per reason (lib/destinations.lua)
 local subroutines = require("subroutines")
+local schedules = require("schedules")
+local destinations = require("destinations")
+local bsfilter = require("bsfilter")
 
 local M = {}
 
@@ -37,10 +43,35 @@ M.final = {
   unavailable = { action = "reject", code = 480, status = 480, reason = "Temporarily Unavailable" },
 }
 
+-- The fallback reason of a dial status (XiVO's dialactions).
+local fallback_of = { busy = "busy", noanswer = "noanswer", congestion = "congestion", unavailable = "fail" }
+
+local function fallback(call, user, status, depth)
+  local reason = fallback_of[status] or "fail"
+  local d = (user.fallbacks or {})[reason .. "_destination"]
+  if not destinations.is_set(d) then return nil end
+  local what = string.format("user %s's %s fallback", tostring(user.id), reason)
+  dialtone.log("info", string.format("call %s: %s sends it to %s", tostring(call.id), what, destinations.describe(d)))
+  return destinations.route(call, d, user.context, depth + 1, what)
+end
+
 -- Rings `user` for `call`; returns the decision for the caller.
 function M.call(call, user, depth)
   depth = depth or 0
+  local closed = schedules.check(call, "user", user, user.context, depth)
+  if closed then return closed end
   if forward_enabled(user, "unconditional") then return forward(call, user, "unconditional", depth) end
+  -- A boss whose secretaries filter the call (lib/bsfilter.lua).
+  local filtered = bsfilter.call(call, user, depth)
+  if filtered then return filtered end
+  if user.incallfilter then
+    -- XiVO's "incoming call filtering" is Asterisk's call screening (Dial
+    -- option p): the caller records a name the callee hears before taking
+    -- the call. That needs the media applications.
+    dialtone.log("info", string.format("call %s: user %s has incoming call filtering on, which needs call "
+                                       .. "screening prompts (media applications); the user is rung without screening",
+                                       tostring(call.id), tostring(user.id)))
+  end
 
   local vars = call.vars
   local lines = user.lines or {}
@@ -92,7 +123,7 @@ function M.call(call, user, depth)
       and forward_enabled(user, "noanswer") then
     return forward(call, user, "noanswer", depth)
   end
-  return M.final[outcome.status] or M.final.unavailable
+  return fallback(call, user, outcome.status, depth) or M.final[outcome.status] or M.final.unavailable
 end
 
 return M

@@ -93,6 +93,7 @@ std::string_view option_type_name(OptionType type) {
     case T::path: return "path";
     case T::address: return "address";
     case T::subnets: return "subnets";
+    case T::ranges: return "ranges";
   }
   return "string";
 }
@@ -220,6 +221,38 @@ Result<std::string> normalize_option(const OptionSpec& spec, std::string_view ra
                                      "' is not a subnet; expected CIDRs such as 127.0.0.0/8, ::1/128");
       }
       return join(items, ",");
+    }
+    case T::ranges: {
+      // Each item "n" or "lo-hi", within [min, max], none overlapping:
+      // normalized ascending, so "17-31,1-15" reads back as "1-15,17-31".
+      const std::string fix = "expected numbers and ranges such as 1-15,17-31";
+      auto items = split_items(raw);
+      if (items.empty()) return Error::invalid(fix);
+      std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+      for (auto& item : items) {
+        auto dash = item.find('-', 1);
+        std::int64_t lo = 0, hi = 0;
+        if (!parse_int(trim(item.substr(0, dash)), lo) ||
+            (dash != std::string::npos && !parse_int(trim(item.substr(dash + 1)), hi)))
+          return Error::invalid("'" + item + "': " + fix);
+        if (dash == std::string::npos) hi = lo;
+        if (hi < lo) return Error::invalid("'" + item + "' runs backwards; write it " + std::to_string(hi) + "-" +
+                                           std::to_string(lo));
+        if (lo < spec.min || hi > spec.max)
+          return Error::invalid("'" + item + "' is outside " + std::to_string(spec.min) + "-" +
+                                std::to_string(spec.max));
+        spans.emplace_back(lo, hi);
+      }
+      std::sort(spans.begin(), spans.end());
+      std::vector<std::string> out;
+      for (std::size_t i = 0; i < spans.size(); ++i) {
+        if (i > 0 && spans[i].first <= spans[i - 1].second)
+          return Error::invalid(std::to_string(spans[i].first) + " is listed twice");
+        out.push_back(spans[i].first == spans[i].second
+                          ? std::to_string(spans[i].first)
+                          : std::to_string(spans[i].first) + "-" + std::to_string(spans[i].second));
+      }
+      return join(out, ",");
     }
   }
   return raw;

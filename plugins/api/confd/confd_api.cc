@@ -109,15 +109,29 @@ Check destination() {
       return "Must be an object with a \"type\".";
     std::string t = v["type"].GetString();
     static const std::map<std::string, std::string> need = {
-        {"user", "user_id"}, {"group", "group_id"}, {"voicemail", "voicemail_id"},
-        {"none", ""}, {"hangup", ""}, {"custom", "command"}, {"extension", "exten"}};
+        {"user", "user_id"}, {"group", "group_id"}, {"voicemail", "voicemail_id"}, {"queue", "queue_id"},
+        {"ivr", "ivr_id"}, {"conference", "conference_id"}, {"outcall", "outcall_id"},
+        {"application", "application"}, {"sound", "filename"}, {"none", ""}, {"hangup", ""},
+        {"custom", "command"}, {"extension", "exten"}};
     auto it = need.find(t);
     if (it == need.end())
-      return "Unknown destination type '" + t + "' (user, group, voicemail, extension, custom, hangup, none).";
+      return "Unknown destination type '" + t + "' (user, group, queue, voicemail, ivr, conference, outcall, "
+             "application, sound, extension, custom, hangup, none).";
     if (!it->second.empty() && !v.HasMember(it->second.c_str()))
       return "Destination '" + t + "' needs '" + it->second + "'.";
-    if ((t == "user" || t == "group" || t == "voicemail") && !v[it->second.c_str()].IsInt())
+    if (it->second.size() > 3 && it->second.compare(it->second.size() - 3, 3, "_id") == 0 &&
+        !v[it->second.c_str()].IsInt())
       return "'" + it->second + "' must be an integer.";
+    if (t == "hangup" && v.HasMember("cause")) {
+      static const std::set<std::string> causes = {"normal", "busy", "congestion"};
+      if (!v["cause"].IsString() || !causes.count(v["cause"].GetString()))
+        return "'cause' must be normal, busy or congestion.";
+    }
+    if (t == "application") {
+      static const std::set<std::string> apps = {"callback_disa", "directory", "disa", "fax_to_mail", "voicemail"};
+      if (!v["application"].IsString() || !apps.count(v["application"].GetString()))
+        return "'application' must be callback_disa, directory, disa, fax_to_mail or voicemail.";
+    }
     return std::nullopt;
   };
 }
@@ -504,11 +518,16 @@ void ConfdApi::define_resources() {
                   {"ring_strategy", F::string, false, false,
                    one_of({"all", "linear", "least_recent", "fewest_calls", "memorized_round_robin", "random", "weight_random"})},
                   {"timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"user_timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"retry_delay", F::integer, false, false, int_range(0, 86400)},
+                  {"ring_in_use", F::boolean, false, false},
+                  {"music_on_hold", F::string},
                   {"preprocess_subroutine", F::string},
                   {"enabled", F::boolean, false, false}},
        .searchable = {"name", "label", "preprocess_subroutine"},
        .sortable = {"name", "id", "label"},
-       .uniques = {{"name"}}});
+       .uniques = {{"name"}},
+       .hidden = {"fallbacks"}});
 
   res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
        .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},
@@ -532,8 +551,22 @@ void ConfdApi::define_resources() {
 
   auto periods = [](const rapidjson::Value& v) -> std::optional<std::string> {
     if (!v.IsArray()) return "Must be a list of periods.";
-    for (auto& p : v.GetArray())
+    static const std::regex hhmm("([01][0-9]|2[0-3]):[0-5][0-9]|24:00");
+    for (auto& p : v.GetArray()) {
       if (!p.IsObject()) return "Each period must be an object (hours_start, hours_end, week_days, month_days, months).";
+      for (auto* k : {"hours_start", "hours_end"})
+        if (p.HasMember(k) && (!p[k].IsString() || !std::regex_match(p[k].GetString(), hhmm)))
+          return std::string("'") + k + "' must be HH:MM (00:00 to 24:00).";
+      for (auto [k, hi] : {std::pair{"week_days", 7}, std::pair{"month_days", 31}, std::pair{"months", 12}}) {
+        if (!p.HasMember(k)) continue;
+        if (!p[k].IsArray()) return std::string("'") + k + "' must be a list of numbers.";
+        for (auto& n : p[k].GetArray())
+          if (!n.IsInt() || n.GetInt() < 1 || n.GetInt() > hi)
+            return std::string("'") + k + "' must hold numbers from 1 to " + std::to_string(hi) + ".";
+      }
+      if (p.HasMember("destination"))
+        if (auto why = destination()(p["destination"])) return "destination: " + *why;
+    }
     return std::nullopt;
   };
   res({.path = "schedules", .table = "confd_schedules", .singular = "Schedule", .event = "schedule",
@@ -557,6 +590,22 @@ void ConfdApi::define_resources() {
        .sortable = {"name", "id", "mode", "description"},
        .uniques = {{"name"}},
        .filters = {{"user_id", "t.id IN (SELECT uc.callpermission_id FROM confd_user_callpermissions uc WHERE uc.user_id::text = ?)"}}});
+
+  res({.path = "callfilters", .table = "confd_callfilters", .singular = "CallFilter", .event = "call_filter",
+       .fields = {{"name", F::string, true, false, non_empty()},
+                  {"strategy", F::string, false, false,
+                   one_of({"all-recipients-then-linear-surrogates", "all-recipients-then-all-surrogates",
+                           "all-surrogates-then-all-recipients", "linear-surrogates-then-all-recipients", "all"})},
+                  {"source", F::string, false, false, one_of({"internal", "external", "all"})},
+                  {"caller_id_mode", F::string, false, true, one_of({"prepend", "overwrite", "append"})},
+                  {"caller_id_name", F::string},
+                  {"surrogates_timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"description", F::string},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id", "strategy", "source", "description"},
+       .uniques = {{"name"}},
+       .hidden = {"fallbacks"}});
 
   res({.path = "funckeys/templates", .table = "confd_funckey_templates", .singular = "FuncKeyTemplate",
        .event = "func_key_template",
@@ -759,11 +808,13 @@ std::vector<sdk::Route> ConfdApi::routes() {
           long oid = id_of(req, a.param, a.owner);
           auto q = engine_->store().exec(
               std::string("SELECT coalesce(json_agg(json_build_object('") + a.link_col + "', l." + a.link_col +
-                  ", 'extension_id', e.id, 'exten', e.exten, 'context', e.context) ORDER BY e.id), '[]') AS j FROM " +
+                  ", 'extension_id', e.id, 'exten', e.exten, 'context', e.context) ORDER BY e.id), '[]') AS j, "
+                  "count(*) AS n FROM " +
                   a.link + " l JOIN confd_extensions e ON e.id = l.extension_id WHERE l." + a.link_col + " = $1",
               {std::to_string(oid)});
           if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-          return HttpResponse::json(200, "{\"items\":" + q->get(0, "j") + "}");
+          // xivo-confd-client's list_extensions() callers read "total".
+          return HttpResponse::json(200, "{\"total\":" + q->get(0, "n") + ",\"items\":" + q->get(0, "j") + "}");
         });
     add("PUT", base + "/{extension_id}", acl + ".{extension_id}.update", std::string("Associate an extension to a ") + a.owner,
         [this, a, id_of, assoc_event](auto& req) {
@@ -925,7 +976,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
         long gid = id_of(req, "group_id", "Group");
         auto q = engine_->store().exec(
             "SELECT coalesce(json_agg(json_build_object('id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, "
-            "'lastname', u.lastname, 'priority', m.position) ORDER BY m.position), '[]') AS j "
+            "'lastname', u.lastname, 'priority', m.position, 'penalty', m.penalty) ORDER BY m.position), '[]') AS j "
             "FROM confd_group_members m JOIN confd_users u ON u.id = m.user_id WHERE m.group_id = $1", {std::to_string(gid)});
         if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
         return HttpResponse::json(200, "{\"users\":" + q->get(0, "j") + "}");
@@ -936,11 +987,19 @@ std::vector<sdk::Route> ConfdApi::routes() {
         auto doc = parse_body(req.body);
         if (!doc.IsObject() || !doc.HasMember("users") || !doc["users"].IsArray())
           throw ApiError{400, {"Input Error - field 'users': Missing list of {\"uuid\": ...} or {\"id\": ...}."}};
-        std::vector<std::string> refs;
+        std::vector<std::string> refs, penalties;
         for (auto& u : doc["users"].GetArray()) {
           if (u.IsObject() && u.HasMember("uuid") && u["uuid"].IsString()) refs.push_back(u["uuid"].GetString());
           else if (u.IsObject() && u.HasMember("id") && u["id"].IsInt()) refs.push_back(std::to_string(u["id"].GetInt()));
           else throw ApiError{400, {"Input Error - field 'users': each item must be {\"uuid\": <string>} or {\"id\": <integer>}."}};
+          // The weight of ring strategy weight_random: a higher penalty rings first less often.
+          int penalty = 0;
+          if (u.HasMember("penalty")) {
+            if (!u["penalty"].IsInt() || u["penalty"].GetInt() < 0 || u["penalty"].GetInt() > 99)
+              throw ApiError{400, {"Input Error - field 'users': penalty must be an integer from 0 to 99."}};
+            penalty = u["penalty"].GetInt();
+          }
+          penalties.push_back(std::to_string(penalty));
         }
         return engine_->write([&](sdk::Transaction& tx) {
           require_row(tx, "confd_groups", "Group", gid);
@@ -956,8 +1015,8 @@ std::vector<sdk::Route> ConfdApi::routes() {
             }
             if (!seen.insert(uid).second)
               throw ApiError{400, {"Input Error - field 'users': user " + refs[i] + " is listed twice"}};
-            run(tx, "INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1, $2, $3)",
-                {std::to_string(gid), std::to_string(uid), std::to_string(i + 1)});
+            run(tx, "INSERT INTO confd_group_members (group_id, user_id, position, penalty) VALUES ($1, $2, $3, $4)",
+                {std::to_string(gid), std::to_string(uid), std::to_string(i + 1), penalties[i]});
           }
           engine_->notify(tx, "group_members", "edited", gid, "{\"group_id\":" + std::to_string(gid) + "}");
           return HttpResponse::empty(204);
@@ -1206,6 +1265,8 @@ std::vector<sdk::Route> ConfdApi::routes() {
     add(std::move(method), std::move(path), std::move(acl), std::move(summary), std::move(h));
   };
   relation_routes(adder);
+  routing_routes(adder);
+  callfilter_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
   return out;

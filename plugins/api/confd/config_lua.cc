@@ -87,6 +87,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["simultaneous_calls"] = u.simultaneous_calls;
   t->fields["ring_seconds"] = u.ring_seconds;
   t->fields["dnd"] = u.dnd;
+  t->fields["incallfilter"] = u.incallfilter;
   for (auto [name, f] : {std::pair{"unconditional", &u.forward_unconditional}, std::pair{"busy", &u.forward_busy},
                          std::pair{"noanswer", &u.forward_noanswer}}) {
     t->fields[std::string("forward_") + name + "_enabled"] = f->enabled;
@@ -95,6 +96,12 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["exten"] = x.exten;
   t->fields["context"] = x.context;
   t->fields["lines"] = usernames(s, u.line_ids);
+  if (u.schedule_id) t->fields["schedule_id"] = *u.schedule_id;
+  set(*t, "call_permission_password", u.call_permission_password);
+  t->fields["fallbacks"] = lua_from_json(u.fallbacks);
+  auto groups = std::make_shared<LuaTable>();
+  for (auto gid : u.group_ids) groups->array.emplace_back(gid);
+  t->fields["group_ids"] = groups;
   return t;
 }
 
@@ -148,17 +155,24 @@ LuaValue group_view(const ConfigSnapshot& s, const sdk::ConfigGroup& g, const sd
   set(*t, "label", g.label);
   t->fields["ring_strategy"] = g.ring_strategy;
   set(*t, "timeout", g.timeout);
+  set(*t, "user_timeout", g.user_timeout);
+  t->fields["retry_delay"] = g.retry_delay;
+  t->fields["ring_in_use"] = g.ring_in_use;
+  set(*t, "music_on_hold", g.music_on_hold);
+  if (g.schedule_id) t->fields["schedule_id"] = *g.schedule_id;
+  t->fields["fallbacks"] = lua_from_json(g.fallbacks);
   set(*t, "preprocess_subroutine", g.preprocess_subroutine);
   if (x) {
     t->fields["exten"] = x->exten;
     t->fields["context"] = x->context;
   }
   auto members = std::make_shared<LuaTable>();
-  for (auto uid : g.member_user_ids) {
-    auto* u = s.user(uid);
+  for (std::size_t i = 0; i < g.member_user_ids.size(); ++i) {
+    auto* u = s.user(g.member_user_ids[i]);
     if (!u || !u->enabled) continue;
     auto m = std::make_shared<LuaTable>();
     m->fields["user_id"] = u->id;
+    m->fields["penalty"] = i < g.member_penalties.size() ? g.member_penalties[i] : 0;
     m->fields["firstname"] = u->firstname;
     set(*m, "lastname", u->lastname);
     m->fields["lines"] = usernames(s, u->line_ids);
@@ -188,11 +202,9 @@ LuaValue group_by_id(const ConfigSnapshot& s, std::int64_t id) {
   return group_view(s, *g, x);
 }
 
-LuaValue callpermissions(const ConfigSnapshot& s, std::int64_t user_id) {
+LuaValue callpermissions(const ConfigSnapshot& s, const std::vector<std::int64_t>& ids) {
   auto t = std::make_shared<LuaTable>();
-  auto* u = s.user(user_id);
-  if (!u) return t;
-  for (auto cid : u->callpermission_ids) {
+  for (auto cid : ids) {
     auto* c = ConfigSnapshot::find(s.callpermissions, cid);
     if (!c || !c->enabled) continue;
     auto p = std::make_shared<LuaTable>();
@@ -203,9 +215,105 @@ LuaValue callpermissions(const ConfigSnapshot& s, std::int64_t user_id) {
     for (auto& e : c->extensions) ext->array.emplace_back(e);
     p->fields["extensions"] = ext;
     p->fields["password_protected"] = c->password_protected;
+    if (c->password_protected) p->fields["password"] = *c->password;
     t->array.emplace_back(p);
   }
   return t;
+}
+
+LuaValue callpermissions(const ConfigSnapshot& s, const std::string& kind, std::int64_t id) {
+  static const std::vector<std::int64_t> none;
+  const std::vector<std::int64_t>* ids = &none;
+  if (kind == "user") {
+    if (auto* u = s.user(id)) ids = &u->callpermission_ids;
+  } else if (kind == "group") {
+    if (auto* g = s.group(id)) ids = &g->callpermission_ids;
+  } else if (kind == "outcall") {
+    if (auto* o = ConfigSnapshot::find(s.outcalls, id)) ids = &o->callpermission_ids;
+  } else if (kind == "incall") {
+    if (auto* i = ConfigSnapshot::find(s.incalls, id)) ids = &i->callpermission_ids;
+  }
+  return callpermissions(s, *ids);
+}
+
+LuaValue callfilter_view(const sdk::ConfigCallFilter& f) {
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = f.id;
+  t->fields["name"] = f.name;
+  t->fields["strategy"] = f.strategy;
+  t->fields["source"] = f.source;
+  set(*t, "caller_id_mode", f.caller_id_mode);
+  set(*t, "caller_id_name", f.caller_id_name);
+  set(*t, "surrogates_timeout", f.surrogates_timeout);
+  t->fields["fallbacks"] = lua_from_json(f.fallbacks);
+  auto bosses = std::make_shared<LuaTable>();
+  auto secretaries = std::make_shared<LuaTable>();
+  for (auto& m : f.members) {
+    auto e = std::make_shared<LuaTable>();
+    e->fields["member_id"] = m.id;
+    e->fields["user_id"] = m.user_id;
+    set(*e, "timeout", m.timeout);
+    e->fields["active"] = m.active;
+    (m.role == "boss" ? bosses : secretaries)->array.emplace_back(e);
+  }
+  t->fields["bosses"] = bosses;
+  t->fields["secretaries"] = secretaries;
+  return t;
+}
+
+// The enabled filter where `user_id` is a boss (the lowest id when several).
+LuaValue callfilter_of_boss(const ConfigSnapshot& s, std::int64_t user_id) {
+  for (auto& [id, f] : s.callfilters) {
+    if (!f.enabled) continue;
+    for (auto& m : f.members)
+      if (m.user_id == user_id && m.role == "boss") return callfilter_view(f);
+  }
+  return {};
+}
+
+LuaValue schedule(const ConfigSnapshot& s, std::int64_t id) {
+  auto* c = ConfigSnapshot::find(s.schedules, id);
+  if (!c) return {};
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = c->id;
+  t->fields["name"] = c->name;
+  set(*t, "timezone", c->timezone);
+  t->fields["enabled"] = c->enabled;
+  t->fields["open_periods"] = lua_from_json(c->open_periods);
+  t->fields["exceptional_periods"] = lua_from_json(c->exceptional_periods);
+  t->fields["closed_destination"] = lua_from_json(c->closed_destination);
+  return t;
+}
+
+// Civil date and time of `ms` (Unix milliseconds) in `zone`, or nil and why.
+LuaValues localtime(const ConfigSnapshot& s, std::int64_t ms, const std::string& zone) {
+  auto* z = ConfigSnapshot::find(s.zones, zone);
+  if (!z)
+    return {LuaValue(), "time zone '" + zone + "' is not known here (no such file under /usr/share/zoneinfo, "
+                        "or no schedule names it)"};
+  std::int64_t secs = (ms >= 0 ? ms / 1000 : (ms - 999) / 1000) + z->offset_at(ms / 1000);
+  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  std::int64_t rem = secs - days * 86400;
+  // Days to civil date (H. Hinnant's algorithm).
+  std::int64_t zd = days + 719468;
+  std::int64_t era = (zd >= 0 ? zd : zd - 146096) / 146097;
+  std::int64_t doe = zd - era * 146097;
+  std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  std::int64_t mp = (5 * doy + 2) / 153;
+  std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  auto t = std::make_shared<LuaTable>();
+  t->fields["year"] = year;
+  t->fields["month"] = month;
+  t->fields["day"] = day;
+  t->fields["hour"] = rem / 3600;
+  t->fields["min"] = rem % 3600 / 60;
+  // 1970-01-01 was a Thursday; 1 is Monday as XiVO's week_days.
+  t->fields["wday"] = ((days % 7 + 7) % 7 + 3) % 7 + 1;
+  t->fields["offset"] = static_cast<std::int64_t>(z->offset_at(ms / 1000));
+  return {LuaValue(t)};
 }
 
 LuaValue incalls(const ConfigSnapshot& s, const std::string& context) {
@@ -222,6 +330,7 @@ LuaValue incalls(const ConfigSnapshot& s, const std::string& context) {
       set(*e, "caller_id_mode", i.caller_id_mode);
       set(*e, "caller_id_name", i.caller_id_name);
       set(*e, "preprocess_subroutine", i.preprocess_subroutine);
+      if (i.schedule_id) e->fields["schedule_id"] = *i.schedule_id;
       t->array.emplace_back(e);
     }
   return t;
@@ -241,6 +350,7 @@ LuaValue outcalls(const ConfigSnapshot& s) {
     e->fields["internal_caller_id"] = o->internal_caller_id;
     set(*e, "preprocess_subroutine", o->preprocess_subroutine);
     set(*e, "ring_time", o->ring_time);
+    if (o->schedule_id) e->fields["schedule_id"] = *o->schedule_id;
     e->fields["patterns"] = lua_from_json(o->patterns);
     auto trunks = std::make_shared<LuaTable>();
     for (auto tid : o->trunk_ids) {
@@ -295,10 +405,57 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
            }},
           {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
            [snap, value](const LuaValues& args) { return value(group_by_id(*snap(), arg_id(args, 0))); }},
-          {"callpermissions", "user_id: integer", "permissions: table",
-           "The user's enabled call permissions: {{id, name, mode=\"allow\"|\"deny\", extensions, "
-           "password_protected}} (lib/callpermissions.lua applies them).",
-           [snap, value](const LuaValues& args) { return value(callpermissions(*snap(), arg_id(args, 0))); }},
+          {"callpermissions", "user_id: integer|string, id?: integer", "permissions: table",
+           "The enabled call permissions of a user (`config.callpermissions(user_id)`) or of "
+           "`config.callpermissions(kind, id)` with kind user, group, outcall or incall: {{id, name, "
+           "mode=\"allow\"|\"deny\", extensions, password_protected, password}} "
+           "(lib/callpermissions.lua applies them).",
+           [snap, value](const LuaValues& args) {
+             if (args.size() > 1 && args[0].as_string() && !arg_id(args, 0))
+               return value(callpermissions(*snap(), *args[0].as_string(), arg_id(args, 1)));
+             return value(callpermissions(*snap(), "user", arg_id(args, 0)));
+           }},
+          {"callfilter_of_boss", "user_id: integer", "filter: table|nil",
+           "The enabled boss-secretary filter (seed 5.2) whose boss is `user_id`: {id, name, strategy, "
+           "source, caller_id_mode, caller_id_name, surrogates_timeout, fallbacks, bosses = {{member_id, "
+           "user_id, timeout, active}}, secretaries = {...} in ring order}, or nil (lib/bsfilter.lua).",
+           [snap, value](const LuaValues& args) { return value(callfilter_of_boss(*snap(), arg_id(args, 0))); }},
+          {"toggle_callfilter", "member_id: integer, user_id: integer", "active: boolean|nil, reason: string",
+           "*37<member_id>: turns the filter member on when off and off when on, for `user_id`, a boss "
+           "or secretary of the same filter; the new state, or nil and why (\"forbidden: ...\" when "
+           "the user is not in the filter, \"not_found: ...\" when the member does not exist).",
+           [weak](const LuaValues& args) {
+             auto member = arg_id(args, 0), uid = arg_id(args, 1);
+             if (member == 0) return sdk::LuaReply::error("config.toggle_callfilter: member_id must be a member id");
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_callfilter: user_id must be a user id");
+             return sdk::LuaReply::async([weak, member, uid](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->toggle_callfilter(member, uid, [resume](sdk::Result<bool> r) {
+                 if (!r) {
+                   resume(failure(std::string(sdk::to_string(r.error().code)) + ": " + r.error().message));
+                   return;
+                 }
+                 resume(LuaValues{*r});
+               });
+             });
+           }},
+          {"schedule", "id: integer", "schedule: table|nil",
+           "Schedule `id`: {id, name, timezone, enabled, open_periods, exceptional_periods, "
+           "closed_destination} as confd stores them (lib/schedules.lua applies them), or nil.",
+           [snap, value](const LuaValues& args) { return value(schedule(*snap(), arg_id(args, 0))); }},
+          {"localtime", "ms: integer, zone?: string", "time: table|nil, reason: string",
+           "Civil time of `ms` (Unix milliseconds, e.g. dialtone.now()) in time zone `zone` (nil or "
+           "\"\": the server's), one a schedule names: {year, month, day, hour, min, wday (1 Monday "
+           "to 7 Sunday), offset (seconds east of UTC)}; nil and why for a zone not known.",
+           [snap](const LuaValues& args) {
+             auto ms = args.empty() ? std::nullopt : args[0].as_int();
+             if (!ms) return sdk::LuaReply::error("config.localtime: ms must be an integer");
+             return sdk::LuaReply::values(localtime(*snap(), *ms, arg_string(args, 1)));
+           }},
           {"incalls", "context: string", "incalls: table",
            "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
            "caller_id_name, preprocess_subroutine}.",
@@ -364,6 +521,28 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
                  return;
                }
                self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
+                 if (!r) {
+                   resume(failure(r.error().message));
+                   return;
+                 }
+                 resume(LuaValues{*r});
+               });
+             });
+           }},
+          {"toggle_incallfilter", "user_id: integer", "enabled: boolean|nil, reason: string",
+           "Turns the user's incoming call filtering (call screening, *27) on when it is off and "
+           "off when it is on; returns the new state. Saved as PUT "
+           "/1.1/users/{id}/services/incallfilter does.",
+           [weak](const LuaValues& args) {
+             auto uid = arg_id(args, 0);
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_incallfilter: user_id must be a user id");
+             return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
+               auto self = weak.lock();
+               if (!self) {
+                 resume(failure("the configuration service stopped"));
+                 return;
+               }
+               self->set_service(uid, "incallfilter", std::nullopt, [resume](sdk::Result<bool> r) {
                  if (!r) {
                    resume(failure(r.error().message));
                    return;

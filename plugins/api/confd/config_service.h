@@ -60,6 +60,10 @@ class ConfigServiceImpl final : public sdk::ConfigService,
                         std::function<void(sdk::Result<std::vector<std::int64_t>>)> done) override;
   void dissociate_device(std::string device_id,
                          std::function<void(sdk::Result<std::vector<std::int64_t>>)> done) override;
+  // *37<member_id>: turns call filter member `member_id` on when off and off
+  // when on, for `user_id`, who must be a boss or a secretary of that
+  // filter (a forbidden error otherwise); the new state (callfilters.cc).
+  void toggle_callfilter(std::int64_t member_id, std::int64_t user_id, std::function<void(sdk::Result<bool>)> done);
 
  private:
   class WatchHandle;

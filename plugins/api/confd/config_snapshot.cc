@@ -1,5 +1,7 @@
 #include "plugins/api/confd/config_snapshot.h"
 
+#include "plugins/api/confd/timezones.h"
+
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -34,7 +36,8 @@ constexpr const char* kUsers =
     "SELECT id, uuid, firstname, lastname, mobile_phone_number, outgoing_caller_id, enabled, "
     "simultaneous_calls, ring_seconds, forward_busy_enabled, forward_busy_destination, "
     "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
-    "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled "
+    "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
+    "call_permission_password, fallbacks::text "
     "FROM confd_users";
 constexpr const char* kLines =
     "SELECT l.id, l.context, l.position, l.caller_id_name, l.caller_id_num, l.device_id, "
@@ -57,15 +60,35 @@ constexpr const char* kOutcalls =
 constexpr const char* kOutcallTrunks =
     "SELECT outcall_id, trunk_id FROM confd_outcall_trunks ORDER BY outcall_id, position";
 constexpr const char* kGroups =
-    "SELECT id, name, ring_strategy, label, preprocess_subroutine, timeout, enabled FROM confd_groups";
+    "SELECT id, name, ring_strategy, label, preprocess_subroutine, timeout, enabled, user_timeout, retry_delay, "
+    "ring_in_use, music_on_hold, fallbacks::text FROM confd_groups";
 constexpr const char* kGroupMembers =
-    "SELECT group_id, user_id FROM confd_group_members ORDER BY group_id, position, user_id";
+    "SELECT group_id, user_id, penalty FROM confd_group_members ORDER BY group_id, position, user_id";
 constexpr const char* kGroupExtensions =
     "SELECT group_id, extension_id FROM confd_group_extensions ORDER BY extension_id";
 constexpr const char* kCallPermissions =
-    "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled FROM confd_callpermissions";
+    "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled, password FROM confd_callpermissions";
 constexpr const char* kUserCallPermissions =
     "SELECT user_id, callpermission_id FROM confd_user_callpermissions ORDER BY callpermission_id";
+constexpr const char* kCallFilters =
+    "SELECT id, name, strategy, source, caller_id_mode, caller_id_name, surrogates_timeout, enabled, fallbacks::text "
+    "FROM confd_callfilters";
+constexpr const char* kCallFilterMembers =
+    "SELECT id, callfilter_id, user_id, role, timeout, active FROM confd_callfilter_members "
+    "ORDER BY callfilter_id, position, id";
+constexpr const char* kSchedules =
+    "SELECT id, name, timezone, enabled, open_periods::text, exceptional_periods::text, closed_destination::text "
+    "FROM confd_schedules";
+// (kind, owner id, schedule id) of every schedule attachment.
+constexpr const char* kScheduleLinks =
+    "SELECT 'user', user_id, schedule_id FROM confd_user_schedules UNION ALL "
+    "SELECT 'group', group_id, schedule_id FROM confd_group_schedules UNION ALL "
+    "SELECT 'incall', incall_id, schedule_id FROM confd_incall_schedules UNION ALL "
+    "SELECT 'outcall', outcall_id, schedule_id FROM confd_outcall_schedules";
+constexpr const char* kOtherCallPermissions =
+    "SELECT * FROM (SELECT 'group' AS k, group_id AS o, callpermission_id AS c FROM confd_group_callpermissions "
+    "UNION ALL SELECT 'outcall', outcall_id, callpermission_id FROM confd_outcall_callpermissions "
+    "UNION ALL SELECT 'incall', incall_id, callpermission_id FROM confd_incall_callpermissions) l ORDER BY c";
 
 }  // namespace
 
@@ -98,6 +121,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             u.forward_unconditional = {flag(r, 13), opt(r, 14)};
             u.dnd = flag(r, 15);
             u.incallfilter = flag(r, 16);
+            u.call_permission_password = opt(r, 17);
+            if (r[18]) u.fallbacks = *r[18];
             s->users.emplace(u.id, std::move(u));
           });
         },
@@ -221,13 +246,21 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             g.preprocess_subroutine = opt(r, 4);
             g.timeout = opt_int(r, 5);
             g.enabled = flag(r, 6);
+            g.user_timeout = opt_int(r, 7);
+            g.retry_delay = static_cast<int>(num(r, 8));
+            g.ring_in_use = flag(r, 9);
+            g.music_on_hold = opt(r, 10);
+            if (r[11]) g.fallbacks = *r[11];
             s->groups.emplace(g.id, std::move(g));
           });
         },
         [&] {
           return each(kGroupMembers, [&](const Row& r) {
-            if (auto g = s->groups.find(num(r, 0)); g != s->groups.end())
+            if (auto g = s->groups.find(num(r, 0)); g != s->groups.end()) {
               g->second.member_user_ids.push_back(num(r, 1));
+              g->second.member_penalties.push_back(static_cast<int>(num(r, 2)));
+              if (auto u = s->users.find(num(r, 1)); u != s->users.end()) u->second.group_ids.push_back(g->first);
+            }
           });
         },
         [&] {
@@ -247,6 +280,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             c.extensions = string_list(text(r, 3));
             c.password_protected = flag(r, 4);
             c.enabled = flag(r, 5);
+            c.password = opt(r, 6);
             s->callpermissions.emplace(c.id, std::move(c));
           });
         },
@@ -256,12 +290,85 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
               u->second.callpermission_ids.push_back(num(r, 1));
           });
         },
+        [&] {
+          return each(kCallFilters, [&](const Row& r) {
+            sdk::ConfigCallFilter f;
+            f.id = num(r, 0);
+            f.name = text(r, 1);
+            f.strategy = text(r, 2);
+            f.source = text(r, 3);
+            f.caller_id_mode = opt(r, 4);
+            f.caller_id_name = opt(r, 5);
+            f.surrogates_timeout = opt_int(r, 6);
+            f.enabled = flag(r, 7);
+            if (r[8]) f.fallbacks = *r[8];
+            s->callfilters.emplace(f.id, std::move(f));
+          });
+        },
+        [&] {
+          return each(kCallFilterMembers, [&](const Row& r) {
+            auto f = s->callfilters.find(num(r, 1));
+            if (f == s->callfilters.end()) return;
+            f->second.members.push_back({num(r, 0), num(r, 2), text(r, 3), opt_int(r, 4), flag(r, 5)});
+          });
+        },
+        [&] {
+          return each(kSchedules, [&](const Row& r) {
+            sdk::ConfigSchedule c;
+            c.id = num(r, 0);
+            c.name = text(r, 1);
+            c.timezone = opt(r, 2);
+            c.enabled = flag(r, 3);
+            if (r[4]) c.open_periods = *r[4];
+            if (r[5]) c.exceptional_periods = *r[5];
+            if (r[6]) c.closed_destination = *r[6];
+            s->schedules.emplace(c.id, std::move(c));
+          });
+        },
+        [&] {
+          return each(kScheduleLinks, [&](const Row& r) {
+            std::string kind = text(r, 0);
+            auto owner = num(r, 1);
+            auto sid = num(r, 2);
+            if (kind == "user") {
+              if (auto u = s->users.find(owner); u != s->users.end()) u->second.schedule_id = sid;
+            } else if (kind == "group") {
+              if (auto g = s->groups.find(owner); g != s->groups.end()) g->second.schedule_id = sid;
+            } else if (kind == "incall") {
+              if (auto i = s->incalls.find(owner); i != s->incalls.end()) i->second.schedule_id = sid;
+            } else if (auto o = s->outcalls.find(owner); o != s->outcalls.end()) {
+              o->second.schedule_id = sid;
+            }
+          });
+        },
+        [&] {
+          return each(kOtherCallPermissions, [&](const Row& r) {
+            std::string kind = text(r, 0);
+            auto owner = num(r, 1);
+            auto cid = num(r, 2);
+            if (kind == "group") {
+              if (auto g = s->groups.find(owner); g != s->groups.end()) g->second.callpermission_ids.push_back(cid);
+            } else if (kind == "incall") {
+              if (auto i = s->incalls.find(owner); i != s->incalls.end()) i->second.callpermission_ids.push_back(cid);
+            } else if (auto o = s->outcalls.find(owner); o != s->outcalls.end()) {
+              o->second.callpermission_ids.push_back(cid);
+            }
+          });
+        },
     };
     for (auto& step : steps)
       if (auto st = step(); !st) return st;
     return {};
   });
   if (!st) return st.error();
+  // The files are read here, on the executor, never when a call asks.
+  for (auto& [id, sc] : s->schedules) {
+    std::string zone = sc.timezone.value_or("");
+    if (s->zones.count(zone)) continue;
+    if (auto z = read_zone(zone)) s->zones.emplace(zone, std::move(*z));
+    // Without /etc/localtime the server's clock is UTC (an empty zone).
+    else if (zone.empty()) s->zones.emplace(zone, sdk::ConfigZone{});
+  }
   // A user's lines: main line first, then by position and id (the order
   // phones are rung in).
   for (auto& [id, u] : s->users)

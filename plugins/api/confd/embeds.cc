@@ -64,7 +64,11 @@ std::string user_embed(const std::string& b) {
          "'noanswer_destination', t.fallbacks->'noanswer_destination', "
          "'congestion_destination', t.fallbacks->'congestion_destination', "
          "'fail_destination', t.fallbacks->'fail_destination'), "
-         "'agent', NULL, 'cti_profile', NULL, 'schedules', '[]'::jsonb, 'switchboards', '[]'::jsonb)";
+         "'agent', NULL, 'cti_profile', NULL, "
+         "'schedules', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name, 'links', " +
+         links(b, "schedules", "schedules", "s.id") + ")), '[]') FROM confd_user_schedules us "
+         "JOIN confd_schedules s ON s.id = us.schedule_id WHERE us.user_id = t.id), "
+         "'switchboards', '[]'::jsonb)";
 }
 
 std::string line_embed(const std::string& b) {

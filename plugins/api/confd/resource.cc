@@ -74,6 +74,10 @@ sdk::QueryResult run(sdk::Transaction& tx, std::string_view sql, const sdk::Para
   auto r = tx.exec(sql, params);
   if (r) return std::move(*r);
   const auto& e = r.error();
+  // Every context column references confd_contexts(name): the key fires at
+  // INSERT, before a resource's own check could name the field.
+  if (e.message.find("_context_fkey") != std::string::npos)
+    throw ApiError{400, {"Input Error - field 'context': context does not exist (create it with POST /1.1/contexts)"}};
   if (e.code == sdk::ErrorCode::conflict || e.code == sdk::ErrorCode::invalid)
     throw ApiError{400, {"Resource Error - " + e.message}};
   throw ApiError{500, {"Internal Error - " + e.message}};

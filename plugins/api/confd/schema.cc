@@ -255,6 +255,78 @@ INSERT INTO confd_settings VALUES
   ('live_reload', '{"enabled": true}');
 )SQL";
 
+
+// What the dialplan applies beyond the 2017 fields (seeds 5.5, 5.16, 5.29):
+// group ring settings and fallbacks, member penalties (weights of
+// weight_random), schedules attached to users, groups, incalls and outcalls
+// (one each, as XiVO), and call permissions on groups, outcalls and incalls.
+constexpr const char* kV4 = R"SQL(
+ALTER TABLE confd_groups
+  ADD COLUMN user_timeout integer DEFAULT 15 CHECK (user_timeout IS NULL OR user_timeout >= 0),
+  ADD COLUMN retry_delay integer NOT NULL DEFAULT 5 CHECK (retry_delay >= 0),
+  ADD COLUMN ring_in_use boolean NOT NULL DEFAULT true,
+  ADD COLUMN music_on_hold text,
+  ADD COLUMN fallbacks jsonb NOT NULL DEFAULT '{}';
+
+ALTER TABLE confd_group_members
+  ADD COLUMN penalty integer NOT NULL DEFAULT 0 CHECK (penalty BETWEEN 0 AND 99);
+
+CREATE TABLE confd_user_schedules (
+  user_id integer PRIMARY KEY REFERENCES confd_users(id) ON DELETE CASCADE,
+  schedule_id integer NOT NULL REFERENCES confd_schedules(id) ON DELETE CASCADE);
+CREATE TABLE confd_group_schedules (
+  group_id integer PRIMARY KEY REFERENCES confd_groups(id) ON DELETE CASCADE,
+  schedule_id integer NOT NULL REFERENCES confd_schedules(id) ON DELETE CASCADE);
+CREATE TABLE confd_incall_schedules (
+  incall_id integer PRIMARY KEY REFERENCES confd_incalls(id) ON DELETE CASCADE,
+  schedule_id integer NOT NULL REFERENCES confd_schedules(id) ON DELETE CASCADE);
+CREATE TABLE confd_outcall_schedules (
+  outcall_id integer PRIMARY KEY REFERENCES confd_outcalls(id) ON DELETE CASCADE,
+  schedule_id integer NOT NULL REFERENCES confd_schedules(id) ON DELETE CASCADE);
+
+CREATE TABLE confd_group_callpermissions (
+  group_id integer NOT NULL REFERENCES confd_groups(id) ON DELETE CASCADE,
+  callpermission_id integer NOT NULL REFERENCES confd_callpermissions(id) ON DELETE CASCADE,
+  PRIMARY KEY (group_id, callpermission_id));
+CREATE TABLE confd_outcall_callpermissions (
+  outcall_id integer NOT NULL REFERENCES confd_outcalls(id) ON DELETE CASCADE,
+  callpermission_id integer NOT NULL REFERENCES confd_callpermissions(id) ON DELETE CASCADE,
+  PRIMARY KEY (outcall_id, callpermission_id));
+CREATE TABLE confd_incall_callpermissions (
+  incall_id integer NOT NULL REFERENCES confd_incalls(id) ON DELETE CASCADE,
+  callpermission_id integer NOT NULL REFERENCES confd_callpermissions(id) ON DELETE CASCADE,
+  PRIMARY KEY (incall_id, callpermission_id));
+)SQL";
+
+// Boss-secretary filters (seed 5.2, XiVO's call filters): a filter, its
+// bosses (recipients) and secretaries (surrogates). A member's id is the
+// number after *37 that turns the filter on or off for that member.
+constexpr const char* kV5 = R"SQL(
+CREATE TABLE confd_callfilters (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  strategy text NOT NULL DEFAULT 'all-recipients-then-linear-surrogates' CHECK (strategy IN (
+    'all-recipients-then-linear-surrogates', 'all-recipients-then-all-surrogates',
+    'all-surrogates-then-all-recipients', 'linear-surrogates-then-all-recipients', 'all')),
+  source text NOT NULL DEFAULT 'all' CHECK (source IN ('internal', 'external', 'all')),
+  caller_id_mode text CHECK (caller_id_mode IS NULL OR caller_id_mode IN ('prepend', 'overwrite', 'append')),
+  caller_id_name text,
+  surrogates_timeout integer CHECK (surrogates_timeout IS NULL OR surrogates_timeout >= 0),
+  description text,
+  enabled boolean NOT NULL DEFAULT true,
+  fallbacks jsonb NOT NULL DEFAULT '{}');
+
+CREATE TABLE confd_callfilter_members (
+  id serial PRIMARY KEY,
+  callfilter_id integer NOT NULL REFERENCES confd_callfilters(id) ON DELETE CASCADE,
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  role text NOT NULL CHECK (role IN ('boss', 'secretary')),
+  position integer NOT NULL DEFAULT 0,
+  timeout integer CHECK (timeout IS NULL OR timeout >= 0),
+  active boolean NOT NULL DEFAULT false,
+  UNIQUE (callfilter_id, user_id));
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -262,6 +334,8 @@ constexpr sdk::Migration kMigrations[] = {
      "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
      "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
     {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
+    {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
+    {5, "confd boss-secretary call filters", kV5},
 };
 
 }  // namespace

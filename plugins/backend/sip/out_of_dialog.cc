@@ -32,6 +32,7 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
   switch (method) {
     case sip_method_register:
     case sip_method_invite:
+    case sip_method_subscribe:
       break;
     case sip_method_ack:  // an ACK is never answered; this one belongs to nothing
       nta_msg_discard(agent, msg);
@@ -55,7 +56,7 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
     reply_stateless(msg, SIP_400_BAD_REQUEST);
     return;
   }
-  if (invite && sip->sip_to->a_tag) {  // a dialog that is gone
+  if ((invite || method == sip_method_subscribe) && sip->sip_to->a_tag) {  // a dialog that is gone
     reply_stateless(msg, SIP_481_NO_TRANSACTION);
     return;
   }
@@ -135,6 +136,9 @@ int SipStack::Impl::on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq,
       if (sip->sip_to && sip->sip_to->a_tag) return 481;
       if (sip->sip_replaces) return self->on_replacing_invite(irq, sip);
       return self->on_invite(irq, sip);
+    case sip_method_subscribe:
+      if (sip->sip_to && sip->sip_to->a_tag) return 481;
+      return self->subscriptions->on_subscribe(irq, sip);
     case sip_method_options:
       nta_incoming_treply(irq, SIP_200_OK,
                           SIPTAG_ALLOW_STR(kAllow),

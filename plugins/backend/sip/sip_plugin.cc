@@ -109,6 +109,20 @@ const sdk::OptionSpec kOptions[] = {
     {"sip.local_net", OptionType::subnets, "",
      "networks reached without the NAT (e.g. 192.168.0.0/16, 10.0.0.0/8): peers there see the "
      "real addresses; required with an external address"},
+    {"subscribe.expires_min", OptionType::integer, "60",
+     "shortest subscription accepted (BLF, presence, MWI; shorter gets 423 Interval Too Brief)",
+     sdk::kReloadable, nullptr, 1, 86400},
+    {"subscribe.expires_max", OptionType::integer, "3600", "longest subscription granted",
+     sdk::kReloadable, nullptr, 1, 604800},
+    {"subscribe.expires_default", OptionType::integer, "3600",
+     "subscription length when the phone asks for none", sdk::kReloadable, nullptr, 1, 604800},
+    {"subscribe.max_per_line", OptionType::integer, "200",
+     "subscriptions one line may hold at once (a phone subscribes once per BLF key); past it 403",
+     sdk::kReloadable, nullptr, 1, 100000},
+    {"presence.pickup_prefix", OptionType::string, "*8",
+     "directed pickup code written as the target of a ringing BLF dialog (a Snom key pressed "
+     "while the watched line rings dials it followed by the extension); empty: none",
+     sdk::kReloadable},
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
      "to callers that only support it (supported)",
@@ -319,6 +333,18 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
     return sdk::Error::invalid("qualify.interval, qualify.timeout and notify.timeout must be positive");
   c.session_min_se = static_cast<int>(o.get_int("session_timers.min_se", 90));
   c.rel100_when_supported = o.get("rel100.mode", "required") == "supported";
+  c.subscribe_expires_min = static_cast<int>(o.get_int("subscribe.expires_min", 60));
+  c.subscribe_expires_max = static_cast<int>(o.get_int("subscribe.expires_max", 3600));
+  c.subscribe_expires_default = static_cast<int>(o.get_int("subscribe.expires_default", 3600));
+  if (c.subscribe_expires_min > c.subscribe_expires_max)
+    return sdk::Error::invalid("subscribe.expires_min is above subscribe.expires_max; lower it");
+  c.subscribe_expires_default = std::clamp(c.subscribe_expires_default, c.subscribe_expires_min,
+                                           c.subscribe_expires_max);
+  c.subscribe_max_per_line = static_cast<std::size_t>(o.get_int("subscribe.max_per_line", 200));
+  c.pickup_prefix = o.get("presence.pickup_prefix", "*8");
+  if (c.pickup_prefix.find_first_not_of("0123456789*#") != std::string::npos)
+    return sdk::Error::invalid("presence.pickup_prefix: '" + c.pickup_prefix +
+                               "' is not a feature code (digits, * and #, e.g. *8)");
   c.force_rport = o.get_bool("sip.force_rport", true);
   c.resolv_conf = o.get("sip.resolv_conf");
   auto external = parse_external_address(
@@ -379,6 +405,10 @@ sdk::Status SipPlugin::start() {
     writes_->stopped = false;
   }
   attach_call_core();
+  {
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    presence_ = host_.services().find<sdk::PresenceService>();
+  }
   auto stack = std::make_unique<SipStack>(config_, static_cast<SipBackend&>(*this), host_.log());
   if (auto s = stack->start(); !s) {
     detach_call_core();
@@ -404,6 +434,7 @@ void SipPlugin::stop() {
   {
     std::lock_guard<std::mutex> lock(config_mutex_);
     config_service_.reset();
+    presence_.reset();
   }
   std::lock_guard<std::mutex> lock(writes_->mutex);
   writes_->stopped = true;
@@ -429,6 +460,11 @@ sdk::Status SipPlugin::export_lua() {
        [this](const sdk::LuaValues& args) { return reachability_lua(arg_string(args, 0)); }}};
   // The `config` module is api.confd's (served from its snapshot).
   return lua->export_module("sip", std::move(sip_functions));
+}
+
+std::shared_ptr<sdk::PresenceService> SipPlugin::presence() {
+  std::lock_guard<std::mutex> lock(config_mutex_);
+  return presence_;
 }
 
 std::shared_ptr<const sdk::ConfigSnapshot> SipPlugin::config_snapshot() const {

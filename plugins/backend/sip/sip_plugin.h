@@ -67,6 +67,11 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   }
   RelayStats media_totals() const { return stack_ ? stack_->media_totals() : RelayStats{}; }
   std::size_t media_free_pairs() const { return stack_ ? stack_->media_free_pairs() : 0; }
+  std::size_t subscriptions() const { return stack_ ? stack_->subscriptions() : 0; }
+  // NOTIFYs of subscriptions: sent, answered 2xx.
+  std::pair<std::uint64_t, std::uint64_t> notifies() const {
+    return stack_ ? stack_->notifies() : std::pair<std::uint64_t, std::uint64_t>{};
+  }
   SipStack::TransactionCounts transactions() const {
     return stack_ ? stack_->transactions() : SipStack::TransactionCounts{};
   }
@@ -90,6 +95,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
   void leg_held(const std::string& leg_id, bool held) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
+  std::shared_ptr<sdk::PresenceService> presence() override;
 
   // call_legs.cc: the kernel's call core, when the host provides one.
   void attach_call_core();
@@ -122,6 +128,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::shared_ptr<sdk::ConfigService> config_service_;
   std::unique_ptr<sdk::ConfigService::Watch> config_watch_;
   std::shared_ptr<StackNotifier> notifier_;
+  std::shared_ptr<sdk::PresenceService> presence_;  // the kernel's, under config_mutex_
   // Set before the stack starts and cleared after it stops: read on the SIP thread.
   std::shared_ptr<sdk::CallCore> calls_;
   std::shared_ptr<SipChannelDriver> channel_driver_;

@@ -99,6 +99,12 @@ void SipStack::reconfigure(const SipConfig& c) {
     cfg.rel100_when_supported = c.rel100_when_supported;
     cfg.media.direct_media = c.media.direct_media;
     cfg.media.codecs = c.media.codecs;
+    // Subscriptions held stay; these apply to the next SUBSCRIBE.
+    cfg.subscribe_expires_min = c.subscribe_expires_min;
+    cfg.subscribe_expires_max = c.subscribe_expires_max;
+    cfg.subscribe_expires_default = c.subscribe_expires_default;
+    cfg.subscribe_max_per_line = c.subscribe_max_per_line;
+    cfg.pickup_prefix = c.pickup_prefix;
   });
 }
 

@@ -14,6 +14,7 @@
 
 #include <dialtone/host.h>
 #include <dialtone/media.h>
+#include <dialtone/presence.h>
 #include <dialtone/result.h>
 
 #include "plugins/backend/sip/digest.h"
@@ -79,6 +80,14 @@ struct SipConfig {
   // resolv.conf for trunk host names (empty: the system's); sofia reads
   // `nameserver` and also `port` lines.
   std::string resolv_conf;
+  // SUBSCRIBE (sip_subscriptions.cc): granted lengths, and subscriptions
+  // one line may hold at once (past it: 403).
+  int subscribe_expires_min = 60;
+  int subscribe_expires_max = 3600;
+  int subscribe_expires_default = 3600;
+  std::size_t subscribe_max_per_line = 200;
+  // Directed pickup code written as the target of a ringing BLF dialog.
+  std::string pickup_prefix = "*8";
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.
@@ -241,6 +250,9 @@ class SipBackend {
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // The party of the leg sent a DTMF digit by SIP INFO (application/dtmf-relay).
   virtual void leg_dtmf(const std::string& /*leg_id*/, char /*digit*/) {}
+  // The kernel's presence service, served to SUBSCRIBE (null: SUBSCRIBE
+  // gets 503). Thread-safe.
+  virtual std::shared_ptr<sdk::PresenceService> presence() { return nullptr; }
 };
 
 class SipStack {
@@ -338,6 +350,11 @@ class SipStack {
     std::uint64_t samples = 0;  // samples taken so far: a later one is fresh
   };
   TransactionCounts transactions() const;
+
+  // SUBSCRIBE dialogs held, and their NOTIFYs (sent, answered 2xx) since
+  // start (thread-safe).
+  std::size_t subscriptions() const;
+  std::pair<std::uint64_t, std::uint64_t> notifies() const;
 
   struct Impl;
 

@@ -59,7 +59,7 @@ inline std::string str(const char* s) { return s ? std::string(s) : std::string(
 // and wmem_max unless the process may force them).
 constexpr unsigned kUdpBuffer = 8u << 20;
 
-constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY";
+constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE";
 // The extensions an INVITE may require: session timers and PRACK.
 constexpr const char* kSupported = "timer, 100rel";
 

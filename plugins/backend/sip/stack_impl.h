@@ -2,7 +2,8 @@
 // whose members are defined in one file per capability (see the table in
 // docs/architecture.md): stack_loop.cc, out_of_dialog.cc, authentication.cc,
 // registrar.cc, b2bua.cc, in_dialog.cc, transfer.cc, attended_transfer.cc,
-// session_timers.cc, trunks.cc, connections.cc. Private to the plugin.
+// session_timers.cc, trunks.cc, connections.cc, sip_subscriptions.cc.
+// Private to the plugin.
 #pragma once
 
 #include "plugins/backend/sip/sofia_wrappers.h"
@@ -30,6 +31,7 @@
 #include "plugins/backend/sip/outbound_register.h"
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/sdp.h"
+#include "plugins/backend/sip/sip_subscriptions.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -257,6 +259,9 @@ struct SipStack::Impl {
   bool trunks_known = false;  // loaded once: the front door goes by the last list
   std::vector<std::function<void()>> trunk_waiters;
   std::uint64_t next_call = 1;
+
+  // SUBSCRIBE dialogs and their NOTIFYs (sip_subscriptions.cc).
+  std::unique_ptr<Subscriptions> subscriptions = std::make_unique<Subscriptions>(*this);
 
   Impl(SipConfig c, SipBackend& b, sdk::Logger& l)
       : cfg(std::move(c)),

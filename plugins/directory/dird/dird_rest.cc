@@ -162,6 +162,30 @@ sdk::HttpResponse DirdRest::get_favorites(const sdk::HttpRequest& req) {
   return sdk::HttpResponse::json(200, lookup_json(*r, "", lookup_, fav));
 }
 
+// xivo-dird's /directories/personal/{profile}: every personal contact of the
+// user, from the profile's personal sources, in the profile's display.
+sdk::HttpResponse DirdRest::get_personal(const sdk::HttpRequest& req) {
+  auto user = user_of(req);
+  if (user.empty()) return sdk::HttpResponse::error(401, {"personal contacts need a user token (X-Auth-Token of a user)"});
+  const auto* p = lookup_.profile(req.params.at("profile"));
+  if (!p)
+    return sdk::HttpResponse::error(404, {"directory profile '" + req.params.at("profile") + "' is not configured"});
+  sdk::LookupResult r;
+  r.columns = p->display;
+  sdk::DirectoryQuery q{"", user, std::chrono::steady_clock::now() + p->timeout};
+  for (const auto& name : p->sources) {
+    if (lookup_.source_type(name) != "personal") continue;
+    auto src = lookup_.source(name);
+    auto found = src ? src->search(q) : sdk::Result<std::vector<sdk::DirectoryEntry>>(sdk::Error::unavailable(name));
+    if (!found) {
+      r.failed_sources.push_back(name);
+      continue;
+    }
+    for (auto& e : *found) r.entries.push_back(std::move(e));
+  }
+  return sdk::HttpResponse::json(200, lookup_json(r, "", lookup_, favorites_of(user)));
+}
+
 sdk::HttpResponse DirdRest::put_favorite(const sdk::HttpRequest& req) {
   if (!favorites_) return sdk::HttpResponse::error(503, {"favorites need the database; enable the store"});
   const auto& directory = req.params.at("directory");
@@ -205,6 +229,9 @@ std::vector<sdk::Route> DirdRest::routes() {
                  "First contact matching a number", {}, h(&DirdRest::get_reverse)});
   out.push_back({"GET", "/0.1/directories/favorites/{profile}", "dird.directories.favorites.read",
                  sdk::RouteAuth::token, "The user's favorite contacts", {}, h(&DirdRest::get_favorites)});
+  out.push_back({"GET", "/0.1/directories/personal/{profile}", "dird.directories.personal.{profile}.read",
+                 sdk::RouteAuth::token, "The user's personal contacts in the profile's display", {},
+                 h(&DirdRest::get_personal)});
   out.push_back({"PUT", "/0.1/directories/favorites/{directory}/{contact}",
                  "dird.directories.favorites.{directory}.{contact}.create", sdk::RouteAuth::token,
                  "Mark a contact as favorite", {}, h(&DirdRest::put_favorite)});

@@ -34,6 +34,7 @@ class DirdRest {
   sdk::HttpResponse get_headers(const sdk::HttpRequest& req);
   sdk::HttpResponse get_reverse(const sdk::HttpRequest& req);
   sdk::HttpResponse get_favorites(const sdk::HttpRequest& req);
+  sdk::HttpResponse get_personal(const sdk::HttpRequest& req);
   sdk::HttpResponse put_favorite(const sdk::HttpRequest& req);
   sdk::HttpResponse delete_favorite(const sdk::HttpRequest& req);
 

@@ -65,6 +65,9 @@ ORDER BY f.user_id, f.position)SQL";
 struct FeatureCode {
   const char* code;
   const char* label;
+  // backend.sip serves this code's state to a BLF key (the kernel's
+  // presence service): a supervised key subscribes to it and lights.
+  bool supervised = true;
 };
 
 std::optional<FeatureCode> forward_code(const std::string& forward) {
@@ -78,7 +81,7 @@ std::optional<FeatureCode> forward_code(const std::string& forward) {
 // none in the dialplan and stay off the phone.
 std::optional<FeatureCode> service_code(const std::string& service) {
   if (service == "enablednd") return FeatureCode{"*25", "DND"};
-  if (service == "fwdundoall") return FeatureCode{"*20", "Forwards off"};
+  if (service == "fwdundoall") return FeatureCode{"*20", "Forwards off", false};
   return std::nullopt;
 }
 
@@ -203,16 +206,18 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
       std::string value, kind;
       if (type == "forward") {
         // A speed dial on *21<exten> etc.; without exten the code toggles.
+        // Supervised, a BLF on that code: lit while the forward is on (to
+        // that destination when the key names one, seed 5.33.3).
         if (auto f = forward_code(keys->get(i, "forward"))) {
           value = f->code + keys->get(i, "value");
-          kind = "forward";
+          kind = keys->get(i, "blf") == "t" ? "blf" : "forward";
           if (label.empty())
             label = std::string(f->label) + (keys->get(i, "value").empty() ? "" : " " + keys->get(i, "value"));
         }
       } else if (type == "service") {
         if (auto f = service_code(keys->get(i, "service"))) {
           value = f->code;
-          kind = "speeddial";
+          kind = keys->get(i, "blf") == "t" && f->supervised ? "blf" : "speeddial";
           if (label.empty()) label = f->label;
         }
       } else if (type == "user") {

@@ -104,6 +104,7 @@ sdk::Status Provd::start() {
   if (http_) {
     mount_phone_routes();
     mount_rest_routes();
+    mount_confd_device_routes();
   }
   running_ = true;
   if (settings_.tftp_enabled) {
@@ -247,13 +248,30 @@ sdk::Status Provd::ensure_default_configs() {
   return {};
 }
 
+// Dialtone's ids ("provisioning.yealink") and xivo-provd's plugin names, which
+// devices made by XiVO tools carry: "null", "zero", "xivo-yealink-v80",
+// "xivo-cisco-spa-7.5.5" (the longest loaded provisioning.<a>_<b> prefix).
 std::shared_ptr<sdk::ProvisioningVendor> Provd::vendor(const std::string& id) const {
-  for (auto& [name, v] : host_.services().all<sdk::ProvisioningVendor>()) {
-    try {
-      if (v && std::string(v->id()) == id) return v;
-    } catch (...) {
+  std::vector<std::string> wanted{id, "provisioning." + id};
+  if (id.rfind("xivo-", 0) == 0) {
+    std::string name;
+    std::size_t i = 5;
+    while (i < id.size()) {
+      auto j = id.find('-', i);
+      if (j == std::string::npos) j = id.size();
+      name += (name.empty() ? "" : "_") + id.substr(i, j - i);
+      wanted.insert(wanted.begin() + 2, "provisioning." + name);
+      i = j + 1;
     }
   }
+  auto vendors = host_.services().all<sdk::ProvisioningVendor>();
+  for (auto& want : wanted)
+    for (auto& [name, v] : vendors) {
+      try {
+        if (v && std::string(v->id()) == want) return v;
+      } catch (...) {
+      }
+    }
   return nullptr;
 }
 

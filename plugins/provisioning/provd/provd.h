@@ -160,6 +160,7 @@ class Provd final : public sdk::ProvisioningService {
   sdk::Status ensure_default_configs();
   void mount_phone_routes();
   void mount_rest_routes();
+  void mount_confd_device_routes();  // confd_devices.cc: /1.1/devices on "confd"
   void open_to_loopback(sdk::Route& route);
   void schedule_template_check();
   void watch_confd();
@@ -186,6 +187,11 @@ class Provd final : public sdk::ProvisioningService {
   sdk::HttpResponse rest_reconfigure(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_synchronize(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_operation(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_operation_delete(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugins_installed(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugins_installable(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugin_get(const sdk::HttpRequest& r);
+  sdk::HttpResponse rest_plugin_reload(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_preview(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_configs_list(const sdk::HttpRequest& r);
   sdk::HttpResponse rest_config_create(const sdk::HttpRequest& r);

@@ -2,6 +2,7 @@
 // "provd", and the phone-facing routes on listener "provd_phones".
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 
 #include <dialtone/auth.h>
 #include <dialtone/services.h>
@@ -95,45 +96,123 @@ std::optional<std::string> selector_text(const rapidjson::Value& v, const std::s
   return t;
 }
 
-sdk::Result<bool> selector_matches(const Device& d, const rapidjson::Value& sel) {
-  for (auto& m : sel.GetObject()) {
-    std::string key = m.name.GetString();
-    std::string have = field(d, key);
-    bool present = !have.empty();
-    if (!m.value.IsObject()) {
-      auto want = selector_text(m.value, key);
-      if (!want) return sdk::Error::invalid("selector value of '" + key + "' must be a string, number or boolean");
-      if (have != *want) return false;
+// One operator set, on whatever texts a document holds under a key: one
+// for a plain field, each element of a list (a config's parent_ids), none
+// when absent. A list matches when one of its elements does, as in xivo-provd.
+using SelectorValues = std::function<std::vector<std::string>(const std::string&)>;
+
+sdk::Result<bool> value_matches(const std::string& key, const std::string& have, const rapidjson::Value& value) {
+  bool present = !have.empty();
+  if (!value.IsObject()) {
+    auto want = selector_text(value, key);
+    if (!want) return sdk::Error::invalid("selector value of '" + key + "' must be a string, number or boolean");
+    return have == *want;
+  }
+  for (auto& op : value.GetObject()) {
+    std::string o = op.name.GetString();
+    if (o == "$exists") {
+      if (present != (op.value.IsBool() ? op.value.GetBool() : true)) return false;
       continue;
     }
-    for (auto& op : m.value.GetObject()) {
-      std::string o = op.name.GetString();
-      if (o == "$exists") {
-        if (present != (op.value.IsBool() ? op.value.GetBool() : true)) return false;
-        continue;
-      }
-      if (o == "$in" || o == "$nin") {
-        if (!op.value.IsArray()) return sdk::Error::invalid("selector value for " + o + " must be a list");
-        bool found = false;
-        for (auto& e : op.value.GetArray())
-          if (auto t = selector_text(e, key); t && present && *t == have) found = true;
-        if (found != (o == "$in")) return false;
-        continue;
-      }
-      auto want = selector_text(op.value, key);
-      if (!want) return sdk::Error::invalid("selector value for " + o + " must be a string, number or boolean");
-      bool ok;
-      if (o == "$ne") ok = !present || have != *want;
-      else if (o == "$contains") ok = present && have.find(*want) != std::string::npos;
-      else if (o == "$gt") ok = present && have > *want;
-      else if (o == "$ge") ok = present && have >= *want;
-      else if (o == "$lt") ok = present && have < *want;
-      else if (o == "$le") ok = present && have <= *want;
-      else return sdk::Error::invalid("invalid operator: " + o + " (use $in, $nin, $contains, $gt, $ge, $lt, $le, $ne, $exists)");
-      if (!ok) return false;
+    if (o == "$in" || o == "$nin") {
+      if (!op.value.IsArray()) return sdk::Error::invalid("selector value for " + o + " must be a list");
+      bool found = false;
+      for (auto& e : op.value.GetArray())
+        if (auto t = selector_text(e, key); t && present && *t == have) found = true;
+      if (found != (o == "$in")) return false;
+      continue;
     }
+    auto want = selector_text(op.value, key);
+    if (!want) return sdk::Error::invalid("selector value for " + o + " must be a string, number or boolean");
+    bool ok;
+    if (o == "$ne") ok = !present || have != *want;
+    else if (o == "$contains") ok = present && have.find(*want) != std::string::npos;
+    else if (o == "$gt") ok = present && have > *want;
+    else if (o == "$ge") ok = present && have >= *want;
+    else if (o == "$lt") ok = present && have < *want;
+    else if (o == "$le") ok = present && have <= *want;
+    else return sdk::Error::invalid("invalid operator: " + o + " (use $in, $nin, $contains, $gt, $ge, $lt, $le, $ne, $exists)");
+    if (!ok) return false;
   }
   return true;
+}
+
+sdk::Result<bool> selector_matches(const SelectorValues& values, const rapidjson::Value& sel) {
+  for (auto& m : sel.GetObject()) {
+    std::string key = m.name.GetString();
+    auto texts = values(key);
+    if (texts.empty()) texts.emplace_back();  // absent: "$exists": false and "$ne" still match
+    bool any = false;
+    for (auto& have : texts) {
+      auto ok = value_matches(key, have, m.value);
+      if (!ok) return ok;
+      any = any || *ok;
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+sdk::Result<bool> selector_matches(const Device& d, const rapidjson::Value& sel) {
+  return selector_matches(
+      [&](const std::string& key) {
+        auto v = field(d, key);
+        return v.empty() ? std::vector<std::string>{} : std::vector<std::string>{v};
+      },
+      sel);
+}
+
+// The texts of a config under a selector key: its own fields, parent_ids
+// element by element, and raw_config.<name> for its raw parameters.
+std::vector<std::string> config_values(const Provd::Config& c, const std::string& key) {
+  if (key == "id") return {c.id};
+  if (key == "role") return c.role.empty() ? std::vector<std::string>{} : std::vector<std::string>{c.role};
+  if (key == "deletable") return {c.deletable ? "true" : "false"};
+  if (key == "parent_ids") return c.parent_ids;
+  if (key.rfind("raw_config.", 0) == 0) {
+    rapidjson::Document raw;
+    raw.Parse(c.raw_config.c_str());
+    if (!raw.IsObject()) return {};
+    auto it = raw.FindMember(key.substr(11).c_str());
+    if (it == raw.MemberEnd()) return {};
+    if (auto t = selector_text(it->value, key)) return {*t};
+  }
+  return {};
+}
+
+
+// skip, limit (0 or absent: no limit, as xivo-provd-client sends none) and
+// fields of a find.
+struct ListQuery {
+  long skip = 0;
+  long limit = -1;
+  std::vector<std::string> fields;
+};
+
+ListQuery list_query(const sdk::HttpRequest& r) {
+  auto num = [&](const char* k, long fallback) {
+    auto it = r.query.find(k);
+    if (it == r.query.end()) return fallback;
+    try {
+      return std::max(0L, std::stol(it->second));
+    } catch (...) {
+      return fallback;
+    }
+  };
+  ListQuery q;
+  q.skip = num("skip", 0);
+  q.limit = num("limit", 0);
+  if (q.limit == 0) q.limit = -1;  // Mongo's meaning, which xivo-provd kept
+  if (auto f = r.query.find("fields"); f != r.query.end()) {
+    std::size_t i = 0;
+    while (i <= f->second.size()) {
+      auto j = f->second.find(',', i);
+      if (j == std::string::npos) j = f->second.size();
+      if (j > i) q.fields.push_back(f->second.substr(i, j - i));
+      i = j + 1;
+    }
+  }
+  return q;
 }
 
 // Reads {"device": {...}} into `d` (only the members present).
@@ -182,20 +261,33 @@ sdk::Result<Provd::Config> read_config(const std::string& body) {
   return c;
 }
 
-void write_config(Writer& w, const Provd::Config& c) {
+void write_config(Writer& w, const Provd::Config& c, const std::vector<std::string>& fields = {}) {
+  auto want = [&](const char* f) {
+    return fields.empty() || std::find(fields.begin(), fields.end(), f) != fields.end();
+  };
   w.StartObject();
-  w.Key("id");
-  w.String(c.id.c_str());
-  w.Key("parent_ids");
-  w.StartArray();
-  for (auto& p : c.parent_ids) w.String(p.c_str());
-  w.EndArray();
-  w.Key("raw_config");
-  w.RawValue(c.raw_config.c_str(), c.raw_config.size(), rapidjson::kObjectType);
-  w.Key("deletable");
-  w.Bool(c.deletable);
-  w.Key("role");
-  w.String(c.role.c_str());
+  if (want("id")) {
+    w.Key("id");
+    w.String(c.id.c_str());
+  }
+  if (want("parent_ids")) {
+    w.Key("parent_ids");
+    w.StartArray();
+    for (auto& p : c.parent_ids) w.String(p.c_str());
+    w.EndArray();
+  }
+  if (want("raw_config")) {
+    w.Key("raw_config");
+    w.RawValue(c.raw_config.c_str(), c.raw_config.size(), rapidjson::kObjectType);
+  }
+  if (want("deletable")) {
+    w.Key("deletable");
+    w.Bool(c.deletable);
+  }
+  if (want("role")) {
+    w.Key("role");
+    w.String(c.role.c_str());
+  }
   w.EndObject();
 }
 
@@ -281,6 +373,7 @@ void Provd::mount_rest_routes() {
       {"POST", "/provd/dev_mgr/synchronize", "provd.dev_mgr.synchronize", "Make a device re-fetch its files", bind(&Provd::rest_synchronize)},
       {"POST", "/provd/dev_mgr/dhcpinfo", "provd.dev_mgr.dhcpinfo", "Push DHCP lease information", bind(&Provd::rest_dhcpinfo)},
       {"GET", "/provd/dev_mgr/synchronize/{op}", "provd.dev_mgr.synchronize", "Synchronize operation status", bind(&Provd::rest_operation)},
+      {"DELETE", "/provd/dev_mgr/synchronize/{op}", "provd.dev_mgr.synchronize", "Forget a synchronize operation", bind(&Provd::rest_operation_delete)},
       {"GET", "/provd/cfg_mgr/configs", "provd.cfg_mgr.configs.read", "List configs", bind(&Provd::rest_configs_list)},
       {"POST", "/provd/cfg_mgr/configs", "provd.cfg_mgr.configs.create", "Create a config", bind(&Provd::rest_config_create)},
       {"GET", "/provd/cfg_mgr/configs/{id}", "provd.cfg_mgr.configs.{id}.read", "Read a config", bind(&Provd::rest_config_get)},
@@ -295,7 +388,13 @@ void Provd::mount_rest_routes() {
       {"POST", "/provd/pg_mgr/install/upgrade", "provd.pg_mgr.install", "Upgrade a plugin from the repository",
        [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "upgrade"); }},
       {"GET", "/provd/pg_mgr/install/install/{op}", "provd.pg_mgr.install", "Install operation status", bind(&Provd::rest_operation)},
+      {"DELETE", "/provd/pg_mgr/install/install/{op}", "provd.pg_mgr.install", "Forget an install operation", bind(&Provd::rest_operation_delete)},
       {"GET", "/provd/pg_mgr/install/upgrade/{op}", "provd.pg_mgr.install", "Upgrade operation status", bind(&Provd::rest_operation)},
+      {"DELETE", "/provd/pg_mgr/install/upgrade/{op}", "provd.pg_mgr.install", "Forget an upgrade operation", bind(&Provd::rest_operation_delete)},
+      {"GET", "/provd/pg_mgr/install/installed", "provd.pg_mgr.install.read", "Installed plugins", bind(&Provd::rest_plugins_installed)},
+      {"GET", "/provd/pg_mgr/install/installable", "provd.pg_mgr.install.read", "Plugins the repository offers", bind(&Provd::rest_plugins_installable)},
+      {"GET", "/provd/pg_mgr/plugins/{id}", "provd.pg_mgr.plugins.{id}.read", "A loaded plugin's services", bind(&Provd::rest_plugin_get)},
+      {"POST", "/provd/pg_mgr/reload", "provd.pg_mgr.reload", "Reload a plugin", bind(&Provd::rest_plugin_reload)},
       {"POST", "/provd/pg_mgr/install/uninstall", "provd.pg_mgr.install", "Uninstall a plugin",
        [this](const sdk::HttpRequest& r) { return rest_plugin_install(r, "uninstall"); }},
       {"GET", "/provd/configure", "provd.configure.read", "provd parameters", bind(&Provd::rest_configure_list)},
@@ -346,26 +445,7 @@ sdk::HttpResponse Provd::rest_devices_list(const sdk::HttpRequest& r) {
   std::stable_sort(all.begin(), all.end(), [&](const Device& a, const Device& b) {
     return desc ? field(a, sort) > field(b, sort) : field(a, sort) < field(b, sort);
   });
-  auto num = [&](const char* k, long fallback) {
-    auto it = r.query.find(k);
-    if (it == r.query.end()) return fallback;
-    try {
-      return std::max(0L, std::stol(it->second));
-    } catch (...) {
-      return fallback;
-    }
-  };
-  long skip = num("skip", 0), limit = num("limit", -1);
-  std::vector<std::string> fields;
-  if (auto f = r.query.find("fields"); f != r.query.end()) {
-    std::size_t i = 0;
-    while (i <= f->second.size()) {
-      auto j = f->second.find(',', i);
-      if (j == std::string::npos) j = f->second.size();
-      if (j > i) fields.push_back(f->second.substr(i, j - i));
-      i = j + 1;
-    }
-  }
+  auto [skip, limit, fields] = list_query(r);
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -485,13 +565,49 @@ sdk::HttpResponse Provd::rest_operation(const sdk::HttpRequest& r) {
   return reply(200, it->second);
 }
 
-sdk::HttpResponse Provd::rest_configs_list(const sdk::HttpRequest&) {
+// xivo-provd-client's config_manager.find(selector, fields, skip, limit,
+// sort): q, fields, skip, limit, sort and sort_ord, as for devices.
+sdk::HttpResponse Provd::rest_operation_delete(const sdk::HttpRequest& r) {
+  std::lock_guard lock(ops_mutex_);
+  if (operations_.erase(r.params.at("op")) == 0) return sdk::HttpResponse::error(404, {"operation was not found"});
+  return sdk::HttpResponse::empty(204);
+}
+
+sdk::HttpResponse Provd::rest_configs_list(const sdk::HttpRequest& r) {
+  auto all = configs();
+  if (auto q = r.query.find("q"); q != r.query.end() && !q->second.empty()) {
+    rapidjson::Document sel;
+    sel.Parse(q->second.c_str());
+    if (sel.HasParseError() || !sel.IsObject())
+      return sdk::HttpResponse::error(400, {"q must be a JSON object selector, e.g. {\"parent_ids\": \"base\"}"});
+    std::vector<Config> kept;
+    for (auto& c : all) {
+      auto ok = selector_matches([&](const std::string& k) { return config_values(c, k); }, sel);
+      if (!ok) return sdk::HttpResponse::error(400, {ok.error().message});
+      if (*ok) kept.push_back(c);
+    }
+    all = std::move(kept);
+  }
+  std::string sort = r.query.count("sort") ? r.query.at("sort") : "id";
+  bool desc = r.query.count("sort_ord") && r.query.at("sort_ord") == "DESC";
+  auto first = [&](const Config& c) {
+    auto v = config_values(c, sort);
+    return v.empty() ? std::string() : v.front();
+  };
+  std::stable_sort(all.begin(), all.end(),
+                   [&](const Config& a, const Config& b) { return desc ? first(a) > first(b) : first(a) < first(b); });
+  auto q = list_query(r);
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
   w.Key("configs");
   w.StartArray();
-  for (auto& c : configs()) write_config(w, c);
+  long n = 0;
+  for (std::size_t i = static_cast<std::size_t>(q.skip); i < all.size(); ++i) {
+    if (q.limit >= 0 && n >= q.limit) break;
+    write_config(w, all[i], q.fields);
+    ++n;
+  }
   w.EndArray();
   w.EndObject();
   return reply(200, buf.GetString());
@@ -568,6 +684,73 @@ sdk::HttpResponse Provd::rest_plugins(const sdk::HttpRequest&) {
   w.EndObject();
   w.EndObject();
   return reply(200, buf.GetString());
+}
+
+// {"pkgs": {id: {"version", "description"}}} as xivo-provd's install service.
+namespace {
+std::string pkgs_json(const std::vector<std::pair<std::string, std::pair<std::string, std::string>>>& pkgs) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("pkgs");
+  w.StartObject();
+  for (auto& [id, vd] : pkgs) {
+    w.Key(id.c_str());
+    w.StartObject();
+    w.Key("version");
+    w.String(vd.first.c_str());
+    w.Key("description");
+    w.String(vd.second.c_str());
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+}  // namespace
+
+sdk::HttpResponse Provd::rest_plugins_installed(const sdk::HttpRequest&) {
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> pkgs;
+  for (auto& [name, v] : host_.services().all<sdk::ProvisioningVendor>())
+    pkgs.push_back({std::string(v->id()), {std::string(v->version()), std::string(v->vendor()) + " phones"}});
+  std::sort(pkgs.begin(), pkgs.end());
+  return reply(200, pkgs_json(pkgs));
+}
+
+// The repository's plugin_<name>.so files not loaded now (empty without
+// pg_mgr.repository).
+sdk::HttpResponse Provd::rest_plugins_installable(const sdk::HttpRequest&) {
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> pkgs;
+  std::error_code ec;
+  if (!settings_.plugin_repository.empty() && fs::is_directory(settings_.plugin_repository, ec)) {
+    for (auto& e : fs::directory_iterator(settings_.plugin_repository, ec)) {
+      auto stem = e.path().stem().string();
+      if (e.path().extension() != ".so" || stem.rfind("provisioning_", 0) != 0) continue;
+      std::string id = "provisioning." + stem.substr(13);
+      if (vendor(id)) continue;
+      pkgs.push_back({id, {"", "from " + settings_.plugin_repository.string()}});
+    }
+  }
+  std::sort(pkgs.begin(), pkgs.end());
+  return reply(200, pkgs_json(pkgs));
+}
+
+sdk::HttpResponse Provd::rest_plugin_get(const sdk::HttpRequest& r) {
+  const auto& id = r.params.at("id");
+  if (!vendor(id)) return sdk::HttpResponse::error(404, {"plugin " + id + " is not loaded"});
+  std::string href = "/provd/pg_mgr/plugins/" + id + "/info";
+  return reply(200, "{\"id\":" + sdk::json::string(id) + ",\"links\":[" +
+                        sdk::json::object({{"rel", "pg.info"}, {"href", href}}) + "]}");
+}
+
+// Plugins are shared objects loaded at start: a reload re-renders the files
+// of the plugin's devices (what a reload changes for them in xivo-provd).
+sdk::HttpResponse Provd::rest_plugin_reload(const sdk::HttpRequest& r) {
+  auto id = id_from(r.body);
+  auto v = vendor(id);
+  if (!v) return sdk::HttpResponse::error(404, {"plugin " + id + " is not loaded"});
+  invalidate_all();
+  return sdk::HttpResponse::empty(204);
 }
 
 sdk::HttpResponse Provd::rest_plugin_info(const sdk::HttpRequest& r) {
@@ -660,7 +843,11 @@ sdk::HttpResponse Provd::rest_configure_list(const sdk::HttpRequest&) {
                     : std::string(k) == "locale" ? settings_.locale
                     : std::string(k) == "sip_proxy" ? settings_.sip_proxy
                                                     : settings_.plugin_repository.string();
-    b += sdk::json::object({{"id", k}, {"description", desc}, {"value", v}});
+    // xivo-provd-client's configure_service.infos() pops each param's links.
+    std::string href = std::string("/provd/configure/") + k;
+    b += sdk::json::object(
+        {{"id", k}, {"description", desc}, {"value", v},
+         {"links", sdk::json::Raw{"[" + sdk::json::object({{"rel", "srv.configure.param"}, {"href", href}}) + "]"}}});
   }
   return reply(200, b + "]}");
 }

@@ -51,6 +51,10 @@ struct ConfigUser {
   std::vector<std::int64_t> line_ids;            // main line first, then position, id
   std::optional<std::int64_t> main_line_id;
   std::vector<std::int64_t> callpermission_ids;  // by id
+  std::optional<std::int64_t> schedule_id;
+  std::optional<std::string> call_permission_password;  // XiVO's rightcall code
+  std::string fallbacks = "{}";  // JSON object of destinations, as confd stores it
+  std::vector<std::int64_t> group_ids;  // groups the user is a member of, by id
 };
 
 // A line with its SIP endpoint (username empty when it has none yet).
@@ -84,6 +88,8 @@ struct ConfigIncall {
   std::vector<std::int64_t> extension_ids;
   std::string destination = "{\"type\":\"none\"}";  // JSON object, as confd stores it
   std::optional<std::string> caller_id_mode, caller_id_name, preprocess_subroutine;
+  std::optional<std::int64_t> schedule_id;
+  std::vector<std::int64_t> callpermission_ids;
 };
 
 struct ConfigTrunk {
@@ -103,6 +109,8 @@ struct ConfigOutcall {
   std::optional<int> ring_time;
   std::string patterns = "[]";             // JSON list, as confd stores it
   std::vector<std::int64_t> trunk_ids;     // in position order
+  std::optional<std::int64_t> schedule_id;
+  std::vector<std::int64_t> callpermission_ids;
 };
 
 struct ConfigGroup {
@@ -110,9 +118,17 @@ struct ConfigGroup {
   std::string name, ring_strategy;
   std::optional<std::string> label, preprocess_subroutine;
   std::optional<int> timeout;
+  std::optional<int> user_timeout = 15;  // one member's ring time; nil: the group's
+  int retry_delay = 5;                   // seconds between two rounds (or members)
+  bool ring_in_use = true;               // ring members already in a call
+  std::optional<std::string> music_on_hold;
   bool enabled = true;
   std::vector<std::int64_t> member_user_ids;  // in position order
+  std::vector<int> member_penalties;          // one per member id
   std::vector<std::int64_t> extension_ids;
+  std::optional<std::int64_t> schedule_id;
+  std::vector<std::int64_t> callpermission_ids;
+  std::string fallbacks = "{}";
 };
 
 struct ConfigCallPermission {
@@ -120,9 +136,54 @@ struct ConfigCallPermission {
   std::string name, mode;
   std::vector<std::string> extensions;
   bool password_protected = false, enabled = true;
+  std::optional<std::string> password;
 };
 
 // One consistent view of the configuration, read in one transaction.
+struct ConfigSchedule {
+  std::int64_t id = 0;
+  std::string name;
+  std::optional<std::string> timezone;  // IANA name; nil: the server's zone
+  bool enabled = true;
+  std::string open_periods = "[]", exceptional_periods = "[]";  // JSON, as confd stores them
+  std::string closed_destination = "{\"type\":\"none\"}";
+};
+
+// A boss-secretary filter (seed 5.2). Member ids are what *37<id> toggles.
+struct ConfigCallFilterMember {
+  std::int64_t id = 0, user_id = 0;
+  std::string role;  // boss, secretary
+  std::optional<int> timeout;
+  bool active = false;
+};
+
+struct ConfigCallFilter {
+  std::int64_t id = 0;
+  std::string name, strategy, source;
+  std::optional<std::string> caller_id_mode, caller_id_name;
+  std::optional<int> surrogates_timeout;
+  bool enabled = true;
+  std::string fallbacks = "{}";
+  std::vector<ConfigCallFilterMember> members;  // by role's position, then id
+};
+
+// A time zone's UTC offsets, from its TZif file: `offsets[i]` holds from
+// `transitions[i]` (Unix seconds) on, `initial` before the first one.
+struct ConfigZone {
+  std::vector<std::int64_t> transitions;
+  std::vector<std::int32_t> offsets;
+  std::int32_t initial = 0;
+  std::int32_t offset_at(std::int64_t unix_seconds) const {
+    std::size_t lo = 0, hi = transitions.size();
+    while (lo < hi) {
+      std::size_t mid = (lo + hi) / 2;
+      if (transitions[mid] <= unix_seconds) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo == 0 ? initial : offsets[lo - 1];
+  }
+};
+
 struct ConfigSnapshot {
   std::uint64_t version = 0;  // grows with each snapshot published
   std::map<std::int64_t, ConfigUser> users;
@@ -134,6 +195,11 @@ struct ConfigSnapshot {
   std::map<std::int64_t, ConfigTrunk> trunks;
   std::map<std::int64_t, ConfigGroup> groups;
   std::map<std::int64_t, ConfigCallPermission> callpermissions;
+  std::map<std::int64_t, ConfigSchedule> schedules;
+  std::map<std::int64_t, ConfigCallFilter> callfilters;
+  // The zones schedules name ("" for the server's own), read off the call
+  // path when the snapshot is built; a zone whose file is missing is absent.
+  std::map<std::string, ConfigZone> zones;
 
   // Indexes, built with the snapshot.
   std::unordered_map<std::string, std::int64_t> line_by_username_;         // SIP username -> line

@@ -42,6 +42,7 @@ enum class OptionType : std::uint8_t {
   path,      // a file-system path (relative paths are relative to the conf.d file)
   address,   // host:port, [v6]:port or host
   subnets,   // comma-separated CIDRs: "127.0.0.0/8, ::1/128"
+  ranges,    // numbers and ranges as in DAHDI's system.conf: "1-15,17-31"; [min, max] bound each
 };
 
 enum OptionFlags : std::uint32_t {
@@ -103,6 +104,21 @@ class Options {
     auto it = values_.find(std::string(name));
     if (it == values_.end()) return fallback;
     try { return std::chrono::milliseconds(std::stoll(it->second)); } catch (...) { return fallback; }
+  }
+
+  // The numbers of a `ranges` value ("1-3,5" -> 1, 2, 3, 5), ascending.
+  std::vector<std::int64_t> get_ranges(std::string_view name) const {
+    std::vector<std::int64_t> out;
+    for (auto& item : get_list(name)) {
+      auto dash = item.find('-');
+      try {
+        std::int64_t lo = std::stoll(item.substr(0, dash));
+        std::int64_t hi = dash == std::string::npos ? lo : std::stoll(item.substr(dash + 1));
+        for (auto v = lo; v <= hi; ++v) out.push_back(v);
+      } catch (...) {
+      }
+    }
+    return out;
   }
 
   // Comma-separated values, trimmed, empty items dropped.

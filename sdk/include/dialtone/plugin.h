@@ -50,7 +50,8 @@
 // Bumped when something is appended compatibly; a plugin needing a newer
 // minor than the kernel provides is refused.
 // 1: the manifest records the C++ ABI contract.
-#define DIALTONE_SDK_ABI_MINOR 1
+// 2: OptionType::ranges.
+#define DIALTONE_SDK_ABI_MINOR 2
 
 // The C++ ABI contract, as seen by the compiler building this file.
 #if defined(__GNUC__)  // GCC and Clang: the Itanium C++ ABI

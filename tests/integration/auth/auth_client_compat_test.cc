@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/support/openapi_fields.h"
 #include "tests/plugins/directory/ldap/slapd_fixture.h"
 
 namespace {
@@ -144,6 +145,43 @@ TEST_F(AuthClientCompat, AccountsOverRest) {
 
 // ldap_user: the login is found in slapd, the password checked by a bind,
 // and the token belongs to the PBX user with the entry's email.
+// The field contract of kernel/auth/api.yml (the file served on the auth
+// listener): every field it declares for an answer is in the real answer,
+// token, accounts (with an email), account list and backends, and an
+// error answer has xivo-auth's three fields.
+TEST_F(AuthClientCompat, EveryDeclaredFieldIsReturned) {
+  auto served = d_->http("GET", "auth", "/0.1/api/api.yml", "", {});
+  ASSERT_EQ(served.status, 200);
+  auto spec = YAML::Load(served.body);
+  using dialtone::testing::missing_fields;
+
+  auto tok = new_token("admin", d_->admin_password(), R"({"expiration": 600})");
+  ASSERT_EQ(tok.status, 200) << tok.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/0.1/token", tok.body), "") << tok.body;
+  auto t = json_string(tok.body, "/data/token");
+  auto got = auth("GET", "/token/" + t);
+  EXPECT_EQ(missing_fields(spec, "GET", "/0.1/token/{token}", got.body), "") << got.body;
+  auto backends = d_->http("GET", "auth", "/0.1/backends", "", {{"Accept", kJson}});
+  EXPECT_EQ(missing_fields(spec, "GET", "/0.1/backends", backends.body), "") << backends.body;
+
+  auto created = auth("POST", "/users",
+                      R"({"username": "fields-user", "password": "fields-pw", "firstname": "F", "lastname": "L",
+                          "email_address": "fields@example.com", "acls": ["confd.users.me.read"]})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/0.1/users", created.body), "") << created.body;
+  auto uuid = json_string(created.body, "/uuid");
+  auto one = auth("GET", "/users/" + uuid);
+  EXPECT_EQ(missing_fields(spec, "GET", "/0.1/users/{user_uuid}", one.body), "") << one.body;
+  auto list = auth("GET", "/users?search=fields-user");
+  ASSERT_EQ(json_int(list.body, "/filtered"), 1) << list.body;
+  EXPECT_EQ(missing_fields(spec, "GET", "/0.1/users", list.body), "") << list.body;
+
+  auto refused = new_token("admin", "wrong", "{}");
+  ASSERT_EQ(refused.status, 401);
+  EXPECT_EQ(missing_fields(spec, "POST", "/0.1/token", refused.body, 401), "") << refused.body;
+  EXPECT_EQ(auth("DELETE", "/users/" + uuid).status, 204);
+}
+
 TEST_F(AuthClientCompat, LdapUserBackend) {
   auto pbx = d_->http("POST", "confd", "/1.1/users", R"({"firstname": "Lucy", "email": "lucy@example.com"})",
                       {{"Content-Type", kJson}, {"X-Auth-Token", d_->token()}});

@@ -144,6 +144,10 @@ TEST_F(ConfdClientCompat, UsersWithTheirFieldsRelationsAndFilters) {
   EXPECT_EQ(put("/lines/" + lid + "/endpoints/sip/" + sid).status, 204);   // lines(l).add_endpoint_sip
   EXPECT_EQ(put("/lines/" + lid + "/extensions/" + eid).status, 204);      // lines(l).add_extension
   EXPECT_EQ(put("/users/" + uid + "/lines/" + lid).status, 204);           // users(u).add_line
+  // lines(l).list_extensions() / extensions(e).list_lines(): scripts read "total".
+  auto lext = get("/lines/" + lid + "/extensions");
+  EXPECT_EQ(json_int(lext.body, "/total"), 1) << lext.body;
+  EXPECT_EQ(json_int(lext.body, "/items/0/extension_id"), std::stol(eid)) << lext.body;
 
   // get(): the relations XiVO embeds.
   auto u = get("/users/" + uuid);
@@ -218,6 +222,21 @@ TEST_F(ConfdClientCompat, UsersWithTheirFieldsRelationsAndFilters) {
   EXPECT_EQ(put("/users/" + uid + "/lines", R"({"lines": [{"id": )" + lid + "}]}").status, 204);
   EXPECT_EQ(json_int(get("/users/" + uid + "/lines").body, "/total"), 1);
   EXPECT_EQ(put("/users/" + uid + "/lines", R"({"lines": [{"id": 999999}]})").status, 400);
+}
+
+// lines.create / extensions.create / voicemails.create with a context that
+// does not exist: the client raises with the joined messages, which name
+// the field (not a database constraint).
+TEST_F(ConfdClientCompat, UnknownContextIsAnInputErrorNamingTheField) {
+  for (auto [path, body] : {std::pair{"/lines", R"({"context": "cc-nosuch"})"},
+                            std::pair{"/extensions", R"({"exten": "1999", "context": "cc-nosuch"})"},
+                            std::pair{"/voicemails", R"({"name": "x", "number": "1999", "context": "cc-nosuch"})"},
+                            std::pair{"/trunks", R"({"context": "cc-nosuch"})"}}) {
+    auto r = post(path, body);
+    EXPECT_EQ(r.status, 400) << path;
+    EXPECT_NE(r.body.find("Input Error - field 'context'"), std::string::npos) << path << ": " << r.body;
+    EXPECT_EQ(r.body.find("constraint"), std::string::npos) << path << ": " << r.body;
+  }
 }
 
 // xivo-dird-client's directories.lookup: a users entry's relations name the

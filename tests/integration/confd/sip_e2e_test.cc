@@ -74,7 +74,7 @@ class SipE2E : public ::testing::Test {
       if (auto e = create_user_line(n); !e.empty()) setup_error_ = e;
   }
   static std::vector<int> used_lines() {
-    std::vector<int> v{1200, 1500, 1501, 1600, 1601, 1700, 1701};
+    std::vector<int> v{1200, 1500, 1501, 1600, 1601, 1700, 1701, 1800, 1801};
     for (int i = 0; i < 10; ++i) v.push_back(1100 + i * 37);
     return v;
   }
@@ -299,6 +299,40 @@ TEST_F(SipE2E, CallsApiListsAnAnsweredCallAndHangsItUp) {
   }
   EXPECT_EQ(json_size(list.body, "/items"), 0u) << list.body;
   EXPECT_EQ(d_->http("DELETE", "calld", "/1.0/calls/" + call_id, "", headers()).status, 404);
+}
+
+// What confd stores applies to the next call with no reload: a call
+// permission on a group the caller belongs to refuses the number (403), a
+// schedule on the callee with no open hours sends the call to its closed
+// destination (hangup busy: 486); both detached, the call reaches the
+// callee's unregistered line (480). Everything is set over REST.
+TEST_F(SipE2E, GroupPermissionAndScheduleSetOverRestApplyToTheNextCall) {
+  auto h = headers();
+  auto caller = json_string(d_->http("GET", "confd", "/1.1/users?firstname=User800", "", h).body, "/items/0/id");
+  auto callee = json_string(d_->http("GET", "confd", "/1.1/users?firstname=User801", "", h).body, "/items/0/id");
+  ASSERT_FALSE(caller.empty());
+  ASSERT_FALSE(callee.empty());
+  auto cp = d_->http("POST", "confd", "/1.1/callpermissions", R"({"name":"e2e-no-1801","extensions":["1801"]})", h);
+  auto group = d_->http("POST", "confd", "/1.1/groups", R"({"name":"e2e-staff"})", h);
+  auto schedule = d_->http("POST", "confd", "/1.1/schedules",
+                           R"({"name":"e2e-never-open","closed_destination":{"type":"hangup","cause":"busy"}})", h);
+  ASSERT_EQ(cp.status, 201) << cp.body;
+  ASSERT_EQ(group.status, 201) << group.body;
+  ASSERT_EQ(schedule.status, 201) << schedule.body;
+  auto g = json_string(group.body, "/id"), c = json_string(cp.body, "/id"), s = json_string(schedule.body, "/id");
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/groups/" + g + "/members/users", R"({"users":[{"id":)" + caller + "}]}", h).status, 204);
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/groups/" + g + "/callpermissions/" + c, "", h).status, 204);
+  auto dial = [&](const std::string& file) {
+    std::string out;
+    int rc = client("-sf " + scenario(file) + " -s 1801 -au u1800 -ap pw1800 -key user u1800", &out);
+    EXPECT_EQ(rc, 0) << file << ": " << out << d_->output();
+  };
+  dial("uac_call_forbidden.xml");
+  ASSERT_EQ(d_->http("DELETE", "confd", "/1.1/groups/" + g + "/callpermissions/" + c, "", h).status, 204);
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/users/" + callee + "/schedules/" + s, "", h).status, 204);
+  dial("uac_call_486.xml");
+  ASSERT_EQ(d_->http("DELETE", "confd", "/1.1/users/" + callee + "/schedules/" + s, "", h).status, 204);
+  dial("uac_call_480.xml");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/support/openapi_fields.h"
 #include "tests/support/udp_ports.h"
 
 namespace {
@@ -324,6 +325,20 @@ TEST_F(CallLogsE2E, UsersSeeTheirOwnHistoryOnly) {
   auto caller = json_logs("/1.1/users/" + user_uuid_[0] + "/call_logs?number=1003&call_direction=internal");
   EXPECT_EQ(json_int(caller, "/total"), 1) << caller;
   EXPECT_EQ(json_int(json_logs("/1.1/users/" + user_uuid_[0] + "/call_logs"), "/total"), 4);
+}
+
+// The field contract of plugins/records/call_logs/api.yml (as served): every
+// field declared for a JSON call log is in the rows of the calls above,
+// answered or not, in the list and in a user's history.
+TEST_F(CallLogsE2E, EveryDeclaredFieldIsReturned) {
+  auto served = d_->http("GET", "confd", "/1.1/api/call_logs.yml", "");
+  ASSERT_EQ(served.status, 200) << served.body;
+  auto spec = YAML::Load(served.body);
+  auto all = json_logs("/1.1/call_logs?order=date");
+  ASSERT_EQ(json_int(all, "/total"), 4) << all;
+  EXPECT_EQ(dialtone::testing::missing_fields(spec, "GET", "/1.1/call_logs", all), "") << all;
+  auto user = json_logs("/1.1/users/" + user_uuid_[0] + "/call_logs");
+  EXPECT_EQ(dialtone::testing::missing_fields(spec, "GET", "/1.1/users/{user_uuid}/call_logs", user), "") << user;
 }
 
 TEST_F(CallLogsE2E, GenerateCallLogsCommandRebuildsFromCel) {

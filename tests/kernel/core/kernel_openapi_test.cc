@@ -54,7 +54,7 @@ TEST(KernelOpenApi, ServedSpecDescribesExactlyTheKernelsRoutes) {
   EXPECT_EQ(spec.operations, mounted);
   EXPECT_EQ(spec.operations["POST /0.1/reload"], "dialtone.reload");
   EXPECT_EQ(calls_spec.operations, calls_mounted);
-  EXPECT_EQ(calls_spec.operations["DELETE /1.0/calls/{call_id}"], "calld.calls.{call_id}.delete");
+  EXPECT_EQ(calls_spec.operations["DELETE /1.0/calls/{call_id}"], "ctid-ng.calls.{call_id}.delete");
   kernel.stop();
 }
 

@@ -22,6 +22,7 @@ constexpr sdk::OptionSpec kAll[] = {
     {"t.dir", sdk::OptionType::path, "/var/lib/dialtone", "path"},
     {"t.listen", sdk::OptionType::address, "127.0.0.1:5060", "address"},
     {"t.allow", sdk::OptionType::subnets, "127.0.0.0/8", "subnets"},
+    {"t.chans", sdk::OptionType::ranges, "1-2", "ranges", sdk::kNone, nullptr, 1, 31},
     {"source.*.uri", sdk::OptionType::string, nullptr, "per source"},
     {"source.*.port", sdk::OptionType::integer, "389", "per source"},
     {}};
@@ -69,6 +70,9 @@ TEST(OptionParity, EveryTypeIsCheckedTheSameWayByTheFakeHostAndDialtoned) {
       {"t.allow", "127.0.0.0/8, ::1/128"}, {"t.allow", "10.0.0.0/33"},
       {"t.allow", "corp"},           {"source.corp.uri", "ldap://127.0.0.1"},
       {"source.corp.port", "x"},     {"t.nmae", "typo"},
+      {"t.chans", "17-31,1-15"},     {"t.chans", "1-32"},
+      {"t.chans", "5-3"},            {"t.chans", "1-3,3"},
+      {"t.chans", "a-b"},
   };
   for (auto& [name, value] : cases) {
     SCOPED_TRACE(name + " = " + value);

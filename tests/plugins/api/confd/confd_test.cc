@@ -232,6 +232,86 @@ TEST_F(Confd, TrunksIncallsOutcallsGroups) {
   EXPECT_EQ(js(call("GET", "/1.1/users/" + std::to_string(u) + "/callpermissions").body)["items"].Size(), 1u);
 }
 
+// What the dialplan applies: group settings and fallbacks, schedules and
+// call permissions attached to users, groups, incalls and outcalls, and
+// boss-secretary filters (docs/admin/groups.md, schedules.md,
+// call-permissions.md, boss-secretary.md).
+TEST_F(Confd, RoutingSettingsSchedulesPermissionsAndCallFilters) {
+  default_context();
+  int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  int v = post_id("/1.1/users", R"({"firstname":"Bob"})");
+  auto U = std::to_string(u), V = std::to_string(v);
+  int g = post_id("/1.1/groups", R"({"name":"desk","user_timeout":10,"retry_delay":2,"ring_in_use":false})");
+  auto G = std::to_string(g);
+  auto group = js(call("GET", "/1.1/groups/" + G).body);
+  EXPECT_EQ(group["user_timeout"].GetInt(), 10);
+  EXPECT_EQ(group["retry_delay"].GetInt(), 2);
+  EXPECT_FALSE(group["ring_in_use"].GetBool());
+  EXPECT_EQ(js(call("GET", "/1.1/groups/" + std::to_string(post_id("/1.1/groups", R"({"name":"plain"})"))).body)
+                ["user_timeout"].GetInt(), 15) << "XiVO's default reachability timeout";
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + G + "/members/users",
+                 "{\"users\":[{\"id\":" + U + ",\"penalty\":3},{\"id\":" + V + "}]}").status, 204);
+  auto members = js(call("GET", "/1.1/groups/" + G + "/members/users").body);
+  EXPECT_EQ(members["users"][0]["penalty"].GetInt(), 3);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + G + "/members/users", "{\"users\":[{\"id\":" + U + ",\"penalty\":-1}]}").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + G + "/fallbacks", R"({"noanswer_destination":{"type":"user","user_id":1}})").status, 204);
+  EXPECT_STREQ(js(call("GET", "/1.1/groups/" + G + "/fallbacks").body)["noanswer_destination"]["type"].GetString(), "user");
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + G + "/fallbacks", R"({"busy_destination":"nowhere"})").status, 400);
+
+  // Schedules: periods are checked, one schedule per object.
+  EXPECT_EQ(call("POST", "/1.1/schedules", R"({"name":"bad","open_periods":[{"hours_start":"25:00"}]})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/schedules", R"({"name":"bad","open_periods":[{"week_days":[0]}]})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/schedules", R"({"name":"bad","exceptional_periods":[{"destination":{"type":"moon"}}]})").status, 400);
+  int s1 = post_id("/1.1/schedules", R"({"name":"office","timezone":"Europe/Paris","open_periods":[{"hours_start":"08:00","hours_end":"18:00","week_days":[1,2,3,4,5]}],"closed_destination":{"type":"hangup","cause":"busy"}})");
+  int s2 = post_id("/1.1/schedules", R"({"name":"night"})");
+  EXPECT_EQ(call("PUT", "/1.1/users/" + U + "/schedules/" + std::to_string(s1)).status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + U + "/schedules/" + std::to_string(s2)).status, 204);
+  auto attached = js(call("GET", "/1.1/users/" + U + "/schedules").body);
+  ASSERT_EQ(attached["items"].Size(), 1u) << "the second replaces the first";
+  EXPECT_EQ(attached["items"][0]["id"].GetInt(), s2);
+  EXPECT_EQ(js(call("GET", "/1.1/users/" + U).body)["schedules"][0]["id"].GetInt(), s2);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + G + "/schedules/" + std::to_string(s1)).status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/groups/9999/schedules/" + std::to_string(s1)).status, 404);
+  EXPECT_EQ(call("DELETE", "/1.1/groups/" + G + "/schedules/" + std::to_string(s1)).status, 204);
+  EXPECT_EQ(call("DELETE", "/1.1/groups/" + G + "/schedules/" + std::to_string(s1)).status, 404);
+
+  // Call permissions on groups, outcalls and incalls.
+  int cp = post_id("/1.1/callpermissions", R"({"name":"no-intl","extensions":["00."]})");
+  auto CP = std::to_string(cp);
+  int o = post_id("/1.1/outcalls", R"({"name":"national"})");
+  int in = post_id("/1.1/incalls", R"({"destination":{"type":"hangup","cause":"congestion"}})");
+  EXPECT_EQ(call("POST", "/1.1/incalls", R"({"destination":{"type":"hangup","cause":"maybe"}})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/incalls", R"({"destination":{"type":"ivr","ivr_id":"x"}})").status, 400);
+  for (auto& path : {"/1.1/groups/" + G, "/1.1/outcalls/" + std::to_string(o), "/1.1/incalls/" + std::to_string(in)}) {
+    EXPECT_EQ(call("PUT", path + "/callpermissions/" + CP).status, 204) << path;
+    EXPECT_EQ(js(call("GET", path + "/callpermissions").body)["items"].Size(), 1u) << path;
+    EXPECT_EQ(call("PUT", path + "/callpermissions/9999").status, 404) << path;
+  }
+  EXPECT_EQ(call("GET", "/1.1/groups/9999/callpermissions").status, 404);
+  EXPECT_EQ(call("GET", "/1.1/outcalls/9999/schedules").status, 404);
+  EXPECT_EQ(call("GET", "/1.1/callfilters/9999/surrogates/users").status, 404);
+  EXPECT_EQ(call("DELETE", "/1.1/groups/" + G + "/callpermissions/" + CP).status, 204);
+  EXPECT_EQ(count("confd_group_callpermissions"), 0);
+
+  // A boss-secretary filter: member ids survive a list replacement.
+  int f = post_id("/1.1/callfilters", R"({"name":"fernando","strategy":"all","surrogates_timeout":20})");
+  auto F = std::to_string(f);
+  EXPECT_EQ(call("POST", "/1.1/callfilters", R"({"name":"x","strategy":"boss-never"})").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/callfilters/" + F + "/recipients/users", "{\"users\":[{\"id\":" + U + ",\"timeout\":15}]}").status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/callfilters/" + F + "/surrogates/users", "{\"users\":[{\"id\":" + V + "}]}").status, 204);
+  auto sec = js(call("GET", "/1.1/callfilters/" + F + "/surrogates/users").body);
+  ASSERT_EQ(sec["users"].Size(), 1u);
+  int member = sec["users"][0]["member_id"].GetInt();
+  EXPECT_FALSE(sec["users"][0]["active"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/callfilters/" + F + "/surrogates/users", "{\"users\":[{\"id\":" + V + "}]}").status, 204);
+  EXPECT_EQ(js(call("GET", "/1.1/callfilters/" + F + "/surrogates/users").body)["users"][0]["member_id"].GetInt(), member);
+  EXPECT_EQ(call("PUT", "/1.1/callfilters/" + F + "/surrogates/users", "{\"users\":[{\"id\":" + U + "}]}").status, 400)
+      << "the boss cannot be a secretary of the same filter";
+  EXPECT_EQ(call("PUT", "/1.1/callfilters/" + F + "/surrogates/users", "{\"users\":[{\"id\":" + V + ",\"timeout\":5}]}").status, 400);
+  EXPECT_EQ(js(call("GET", "/1.1/callfilters/" + F + "/recipients/users").body)["users"][0]["timeout"].GetInt(), 15);
+  EXPECT_EQ(call("PUT", "/1.1/callfilters/" + F + "/fallbacks", R"({"noanswer_destination":{"type":"none"}})").status, 204);
+}
+
 TEST_F(Confd, ForwardsServicesFunckeysAndTheirAcls) {
   int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
   auto uuid = std::string(js(call("GET", "/1.1/users/" + std::to_string(u)).body)["uuid"].GetString());
@@ -378,6 +458,7 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/voicemails", R"({"number":"1500","context":"default","name":"Ctr"})"},
       {"/1.1/schedules", R"({"name":"ctr-schedule"})"},
       {"/1.1/callpermissions", R"({"name":"ctr-cp"})"},
+      {"/1.1/callfilters", R"({"name":"ctr-filter"})"},
       {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);
   auto schemas = spec["components"]["schemas"];

@@ -66,4 +66,29 @@ TEST_F(FeatureCodes, Star25MakesTheUserBusyUntilDialedAgain) {
   EXPECT_EQ(dial("alice", "uac_call_480.xml", "1003", &out), 0) << out;
 }
 
+// *37<member id> (seed 5.2.4): the secretary turns the boss's filter on;
+// alice's next call to the boss (bob) rings the secretary (carol), who
+// answers; *37 again turns it off.
+TEST_F(FeatureCodes, Star37TurnsTheBossSecretaryFilterOnAndOff) {
+  auto filter = host_->sql("INSERT INTO confd_callfilters (name, strategy) VALUES ('bob-filter', "
+                           "'all-surrogates-then-all-recipients') RETURNING id");
+  host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) VALUES ($1::int, $2::int, 'boss')",
+             {filter, user_ids_["bob"]});
+  auto member = host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) "
+                           "VALUES ($1::int, $2::int, 'secretary') RETURNING id", {filter, user_ids_["carol"]});
+  std::string out;
+  ASSERT_EQ(dial("carol", "uac_call_480.xml", "*37" + member, &out), 0) << out;
+  EXPECT_EQ(host_->sql("SELECT active::text FROM confd_callfilter_members WHERE id = $1::int", {member}), "true");
+  ASSERT_TRUE(host_->test_bus().wait_for("config.call_filter_member.edited"));
+
+  Phone carol;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_answer.xml"));
+  EXPECT_EQ(dial("alice", "uac_call_hangup.xml", "1002", &out), 0) << out;  // bob is not registered
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+
+  ASSERT_EQ(dial("bob", "uac_call_480.xml", "*37" + member, &out), 0) << out;
+  EXPECT_EQ(host_->sql("SELECT active::text FROM confd_callfilter_members WHERE id = $1::int", {member}), "false");
+  EXPECT_EQ(dial("alice", "uac_call_480.xml", "1002", &out), 0) << out << " (filter off: bob's unregistered line)";
+}
+
 }  // namespace

@@ -70,10 +70,14 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   config_ = std::make_shared<plugins::api::confd::ConfigServiceImpl>(*store_, bus_, *pool_, log_);
   if (auto s = config_->start(); !s) throw std::runtime_error("config: " + s.error().message);
   (void)services_.provide<sdk::ConfigService>("", config_);
+  presence_ = std::make_shared<kernel::PresenceServiceImpl>(bus_, log_, [c = config_] { return c; });
+  presence_->attach_config();
+  (void)services_.provide<sdk::PresenceService>("", presence_);
   kernel::LuaConfig cfg;
   cfg.script = script.empty() ? std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua" : script;
   cfg.states = 2;
   cfg.module_paths = {cfg.script.parent_path(), SIP_LUA_LIB_DIR};
+  cfg.clock = [this] { return std::chrono::system_clock::now() + std::chrono::milliseconds(clock_shift_ms_.load()); };
   lua_ = std::make_unique<kernel::LuaHostImpl>(cfg, log_);
   if (auto s = lua_->start(); !s) throw std::runtime_error("lua: " + s.error().message);
   if (auto s = config_->export_lua(*lua_); !s) throw std::runtime_error("config lua: " + s.error().message);
@@ -84,6 +88,7 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
 }
 
 SipTestHost::~SipTestHost() {
+  presence_->stop();
   calls_->unregister_driver("local");
   config_->stop();
   calls_->stop();

@@ -5,6 +5,7 @@
 
 #include "tests/support/udp_ports.h"  // wait_udp_bound: a SIPp phone is ready to be rung
 
+#include <atomic>
 #include <map>
 #include <chrono>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "kernel/calls/local_driver.h"
 #include "kernel/executor/thread_pool.h"
 #include "kernel/lua/lua_host.h"
+#include "kernel/presence/presence_service.h"
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/config_service.h"
 #include "tests/support/test_bus.h"
@@ -85,6 +87,13 @@ class SipTestHost final : public sdk::Host {
   // (after writing to the store another way than sql()).
   void refresh_config();
   plugins::api::confd::ConfigServiceImpl& config() { return *config_; }
+  // The kernel's presence model, provided as sdk::PresenceService.
+  kernel::PresenceServiceImpl& presence() { return *presence_; }
+  // From now on dialtone.now() reads `t` plus the time elapsed since this
+  // call: the dialplan sees a chosen time of day, and ring times still run.
+  void set_time(std::chrono::system_clock::time_point t) {
+    clock_shift_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(t - std::chrono::system_clock::now()).count();
+  }
 
  private:
   TestLogger log_;
@@ -96,7 +105,9 @@ class SipTestHost final : public sdk::Host {
   std::unique_ptr<kernel::LuaHostImpl> lua_;
   std::shared_ptr<kernel::LocalDriver> local_;
   std::shared_ptr<plugins::api::confd::ConfigServiceImpl> config_;
+  std::shared_ptr<kernel::PresenceServiceImpl> presence_;
   std::string dsn_;
+  std::atomic<std::int64_t> clock_shift_ms_{0};
 };
 
 // A port on 127.0.0.1 free (at the time of asking) for UDP and TCP.

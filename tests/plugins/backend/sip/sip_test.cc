@@ -405,12 +405,13 @@ TEST_F(SipTest, CallPermissionDenyingTheExtensionGives403) {
 
 // ---- groups (seed 5.16) -------------------------------------------------------
 
-// A group `name` ringing `members` (user ids, in order) by `strategy`;
-// `exten` in "default" when not empty. Returns the group id.
+// A group `name` ringing `members` (user ids, in order) by `strategy`, each
+// member 2 s at a time with no pause between tries; `exten` in "default"
+// when not empty. Returns the group id.
 std::string add_group(SipTestHost& host, const std::string& name, const std::string& strategy,
                       const std::vector<std::string>& members, const std::string& exten) {
-  auto g = host.sql("INSERT INTO confd_groups (name, ring_strategy, timeout) VALUES ($1, $2, 20) "
-                    "RETURNING id", {name, strategy});
+  auto g = host.sql("INSERT INTO confd_groups (name, ring_strategy, timeout, user_timeout, retry_delay) "
+                    "VALUES ($1, $2, 20, 2, 0) RETURNING id", {name, strategy});
   for (std::size_t i = 0; i < members.size(); ++i)
     host.sql("INSERT INTO confd_group_members VALUES ($1::int, $2::int, $3::int)",
              {g, members[i], std::to_string(i + 1)});
@@ -635,6 +636,82 @@ TEST_F(SipTest, GroupWithNoRegisteredMemberGives480) {
   add_group(*host_, "night", "all", {kate}, "2303");
   std::string out;
   EXPECT_EQ(call("uac_call_480.xml", "2303", &out), 0) << out;
+}
+
+// ---- what confd stores, applied to SIP calls (docs/admin/groups.md,
+// schedules.md, call-permissions.md) ------------------------------------------
+
+// Nobody answers the group in its ring time: the call goes to the group's
+// no-answer fallback, a user whose phone answers.
+TEST_F(SipTest, GroupNoAnswerGoesToItsNoAnswerFallback) {
+  auto quinn = host_->add_line("quinn", "quinnpw", "1061");
+  auto rita = host_->add_line("rita", "ritapw", "1062");
+  auto g = add_group(*host_, "fallback", "all", {quinn}, "2320");
+  host_->sql("UPDATE confd_groups SET timeout = 2, user_timeout = 0, fallbacks = jsonb_build_object("
+             "'noanswer_destination', jsonb_build_object('type', 'user', 'user_id', $2::int)) WHERE id = $1::int",
+             {g, rita});
+  std::string out, rita_out;
+  int quinn_port = callee("uas_ring_cancel.xml");  // rings its 2 s, then cancelled
+  int rita_port = dialtone::testing::free_port();
+  auto answering = uas("uas_answer.xml", rita_port, &rita_out);
+  ASSERT_EQ(register_line("quinn", "quinnpw", quinn_port, &out), 0) << out;
+  ASSERT_EQ(register_line("rita", "ritapw", rita_port, &out), 0) << out;
+  EXPECT_EQ(call("uac_call_hangup.xml", "2320", &out), 0) << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(answering.get(), 0) << rita_out;
+  EXPECT_TRUE(host_->logger().contains("group fallback's noanswer fallback sends it to user " + rita));
+}
+
+// A DID whose incall is closed (a Sunday, the schedule opens on weekdays)
+// reaches the schedule's closed destination; the incall's own user is not
+// rung.
+TEST_F(SipTest, ClosedIncallScheduleSendsTheCallToTheClosedDestination) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
+  auto sam = host_->add_line("sam", "sampw", "1063");
+  auto tess = host_->add_line("tess", "tesspw", "1064");
+  int trunk_port = dialtone::testing::free_port();
+  add_trunk("sched-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
+  start({});
+  auto incall = host_->sql("INSERT INTO confd_incalls (destination) VALUES (json_build_object('type', 'user', "
+                           "'user_id', $1::int)) RETURNING id", {sam});
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('6101', 'from-extern') RETURNING id");
+  host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {incall, x});
+  auto s = host_->sql("INSERT INTO confd_schedules (name, timezone, open_periods, closed_destination) VALUES "
+                      "('weekdays', 'Europe/Paris', '[{\"hours_start\": \"08:00\", \"hours_end\": \"19:00\", "
+                      "\"week_days\": [1, 2, 3, 4, 5]}]', json_build_object('type', 'user', 'user_id', $1::int)) "
+                      "RETURNING id", {tess});
+  host_->sql("INSERT INTO confd_incall_schedules VALUES ($1::int, $2::int)", {incall, s});
+  using namespace std::chrono;
+  host_->set_time(sys_days{year{2026} / 7 / 19} + hours{10});  // Sunday noon in Paris
+
+  std::string out;
+  int sam_port = dialtone::testing::free_port();
+  UdpSink sam_phone(sam_port);
+  int tess_port = callee("uas_answer.xml");
+  ASSERT_EQ(register_line("sam", "sampw", sam_port, &out), 0) << out;
+  ASSERT_EQ(register_line("tess", "tesspw", tess_port, &out), 0) << out;
+  EXPECT_EQ(run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "6101", "-i", "127.0.0.1", "-p",
+                      std::to_string(trunk_port), "-m", "1", "-timeout", "25s", "-timeout_error"},
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_;
+  EXPECT_EQ(sam_phone.drain().find("INVITE sip:"), std::string::npos) << "the incall's own user is not rung";
+}
+
+// A permission on a group the caller belongs to refuses the number (seed
+// 5.5.2, "denying a user of a group").
+TEST_F(SipTest, GroupCallPermissionRefusesItsMembersWith403) {
+  auto uma = host_->add_line("uma", "umapw", "1065");
+  host_->add_line("vic", "vicpw", "1066");
+  auto g = add_group(*host_, "interns", "all", {uma}, "");
+  auto rule = host_->sql("INSERT INTO confd_callpermissions (name, extensions) VALUES ('interns-not-vic', '[\"1066\"]') "
+                         "RETURNING id");
+  host_->sql("INSERT INTO confd_group_callpermissions VALUES ($1::int, $2::int)", {g, rule});
+  std::string out;
+  EXPECT_EQ(client("uac_call_forbidden.xml", {"-s", "1066", "-au", "uma", "-ap", "umapw", "-key", "user", "uma"}, &out), 0)
+      << out;
+  EXPECT_TRUE(host_->logger().contains("call permission 'interns-not-vic'"));
 }
 
 }  // namespace

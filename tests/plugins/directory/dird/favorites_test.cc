@@ -13,6 +13,7 @@
 #include "plugins/directory/csv/csv_source.h"
 #include "plugins/directory/dird/dird_plugin.h"
 #include "plugins/directory/personal/personal.h"
+#include "tests/support/openapi_fields.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -187,6 +188,61 @@ TEST_F(FavoritesTest, LookupMarksTheUsersFavoritesAndPersonalContacts) {
   auto b = json(call("GET", "/0.1/directories/lookup/default?term=ali").body);
   EXPECT_EQ(marks(b, "csv")["Alice Abrams"], std::make_pair(false, false));
   EXPECT_TRUE(marks(b, "personal").empty());
+}
+
+// xivo-dird-client's directories.personal(profile): GET
+// /0.1/directories/personal/<profile> with the user's token; the client
+// returns the lookup body, whose results are that user's personal contacts
+// only, in the profile's display, marked personal.
+TEST_F(FavoritesTest, PersonalOfAProfileListsOnlyTheUsersPersonalContacts) {
+  EXPECT_EQ(host_.http()->required_acl("GET", "/0.1/directories/personal/default"),
+            "dird.directories.personal.default.read");
+  ASSERT_EQ(call("POST", "/0.1/personal", R"({"firstname":"Pat","lastname":"Perso","number":"2002"})").status, 201);
+  ASSERT_EQ(call("POST", "/0.1/personal", R"({"firstname":"Zoe","lastname":"Zed","number":"2003"})").status, 201);
+  as(kBob);
+  ASSERT_EQ(call("POST", "/0.1/personal", R"({"firstname":"Bobby","lastname":"Own","number":"2004"})").status, 201);
+
+  as(kAlice);
+  auto r = call("GET", "/0.1/directories/personal/default");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto d = json(r.body);
+  EXPECT_STREQ(d["column_headers"][0].GetString(), "Name");
+  EXPECT_STREQ(d["term"].GetString(), "");
+  auto mine = marks(d, "personal");
+  EXPECT_EQ(mine.size(), 2u) << r.body;
+  EXPECT_EQ(mine["Pat Perso"], std::make_pair(false, true));
+  EXPECT_EQ(mine["Zoe Zed"], std::make_pair(false, true));
+  EXPECT_TRUE(marks(d, "csv").empty()) << r.body;
+
+  as(kBob);
+  auto b = json(call("GET", "/0.1/directories/personal/default").body);
+  ASSERT_EQ(b["results"].Size(), 1u);
+  EXPECT_STREQ(b["results"][0]["column_values"][0].GetString(), "Bobby Own");
+  EXPECT_EQ(call("GET", "/0.1/directories/personal/nope").status, 404);
+}
+
+// The field contract of plugins/directory/dird/api.yml (as served): every
+// field declared for lookup, headers, reverse, favorites and personal is in
+// the real answers, with results from a CSV and a personal source.
+TEST_F(FavoritesTest, EveryDeclaredFieldIsReturned) {
+  auto spec = YAML::Load(call("GET", "/0.1/api/api.yml").body);
+  using dialtone::testing::missing_fields;
+  ASSERT_EQ(call("POST", "/0.1/personal", R"({"firstname":"Alix","lastname":"Perso","number":"2001"})").status, 201);
+  ASSERT_EQ(call("PUT", "/0.1/directories/favorites/csv/1").status, 204);
+  const std::pair<std::string, std::string> routes[] = {
+      {"/0.1/directories/lookup/{profile}", "/0.1/directories/lookup/default?term=ali"},
+      {"/0.1/directories/lookup/{profile}/headers", "/0.1/directories/lookup/default/headers"},
+      {"/0.1/directories/reverse/{profile}/{user_uuid}",
+       std::string("/0.1/directories/reverse/default/") + kAlice + "?exten=1002"},
+      {"/0.1/directories/favorites/{profile}", "/0.1/directories/favorites/default"},
+      {"/0.1/directories/personal/{profile}", "/0.1/directories/personal/default"}};
+  for (auto& [declared, path] : routes) {
+    auto r = call("GET", path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(missing_fields(spec, "GET", declared, r.body), "") << path << ": " << r.body;
+  }
+  // A result row is checked, not only the empty list around it.
+  EXPECT_NE(call("GET", "/0.1/directories/personal/default").body.find("Alix"), std::string::npos);
 }
 
 }  // namespace

@@ -192,7 +192,8 @@ TEST_F(ProvdConfd, AssociatingALineProvisionsThePhoneAndRenamingTheUserChangesIt
 }
 
 // Forward and service keys become speed dials on the feature codes the
-// dialplan answers (lua-dialplan/lib/features.lua).
+// dialplan answers (lua-dialplan/lib/features.lua); supervised ones BLF
+// keys on those codes, whose state backend.sip serves.
 TEST_F(ProvdConfd, ForwardAndDndKeysDialTheFeatureCodes) {
   start_confd(host_);
   auto dev = phone_boots();
@@ -206,7 +207,10 @@ TEST_F(ProvdConfd, ForwardAndDndKeysDialTheFeatureCodes) {
   put("/1.1/users/" + U + "/funckeys/6", R"({"destination":{"type":"service","service":"enablednd"}})");
   put("/1.1/users/" + U + "/funckeys/7", R"({"destination":{"type":"forward","forward":"busy","exten":"0612345678"}})");
   put("/1.1/users/" + U + "/funckeys/8", R"({"destination":{"type":"service","service":"incallfilter"}})");
-  ASSERT_TRUE(eventually([&] { return file_has("linekey.7.value = *230612345678"); }))
+  put("/1.1/users/" + U + "/funckeys/9", R"({"blf":true,"destination":{"type":"service","service":"enablednd"}})");
+  put("/1.1/users/" + U + "/funckeys/10",
+      R"({"blf":true,"destination":{"type":"forward","forward":"unconditional","exten":"1001"}})");
+  ASSERT_TRUE(eventually([&] { return file_has("linekey.10.value = *211001"); }))
       << phone_get(phones(), "/001565123456.cfg");
   auto file = phone_get(phones(), "/001565123456.cfg");
   EXPECT_NE(file.find("linekey.4.value = *211001"), std::string::npos) << file;
@@ -217,6 +221,8 @@ TEST_F(ProvdConfd, ForwardAndDndKeysDialTheFeatureCodes) {
   EXPECT_NE(file.find("linekey.6.value = *25"), std::string::npos);
   EXPECT_NE(file.find("linekey.6.label = DND"), std::string::npos);
   EXPECT_NE(file.find("linekey.7.label = Busy forward 0612345678"), std::string::npos);
+  EXPECT_NE(file.find("linekey.9.type = 16\nlinekey.9.value = *25\n"), std::string::npos) << file;
+  EXPECT_NE(file.find("linekey.10.type = 16\nlinekey.10.value = *211001\n"), std::string::npos) << file;
   // No feature code for incoming call filtering: not on the phone.
   EXPECT_EQ(file.find("linekey.8."), std::string::npos);
 }

@@ -29,6 +29,7 @@
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/snom/snom_description.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
+#include "tests/support/openapi_fields.h"
 #include "tests/support/openapi_spec.h"
 #include "tests/support/pg_fixture.h"
 
@@ -66,14 +67,15 @@ std::string url_encode(const std::string& s) {
 
 Reply http(int port, const std::string& method, const std::string& path,
            const std::string& user_agent = {}, const std::string& body = {},
-           const std::string& token = {}) {
+           const std::string& token = {},
+           const std::string& content_type = "application/vnd.proformatique.provd+json") {
   Poco::Net::HTTPClientSession s("127.0.0.1", static_cast<Poco::UInt16>(port));
   s.setTimeout(Poco::Timespan(10, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
   if (!user_agent.empty()) req.set("User-Agent", user_agent);
   if (!token.empty()) req.set("X-Auth-Token", token);
   if (!body.empty()) {
-    req.setContentType("application/vnd.proformatique.provd+json");
+    req.setContentType(content_type);
     req.setContentLength(static_cast<std::streamsize>(body.size()));
   }
   auto& os = s.sendRequest(req);
@@ -153,7 +155,7 @@ class ProvdTest : public ::testing::Test {
     http_ = std::make_unique<kernel::HttpServerImpl>(
         // "provd" on every interface so that a test can reach it from a
         // non-loopback address of this host.
-        std::vector<kernel::ListenerConfig>{{.name = "provd", .host = "0.0.0.0"}, {.name = "provd_phones"}},
+        std::vector<kernel::ListenerConfig>{{.name = "provd", .host = "0.0.0.0"}, {.name = "provd_phones"}, {.name = "confd"}},
         host_.log());
     http_->set_auth(&auth_);
     ASSERT_TRUE(host_.services().provide<sdk::Auth>("kernel", std::shared_ptr<sdk::Auth>(&auth_, [](sdk::Auth*) {})));
@@ -322,6 +324,64 @@ TEST_F(ProvdTest, PluginInstallAnswersWithTheOperationToPoll) {
   EXPECT_EQ(op.body, R"({"status":"success"})");
   EXPECT_EQ(http(rest(), "POST", "/provd/pg_mgr/install/uninstall", "", R"({"id": "provisioning.acme"})", "tok").status, 204);
   fs::remove_all(dir);
+}
+
+// xivo-provd-client's calls that a XiVO tool makes, with its media type and
+// bodies: configure_service.infos() pops each param's links;
+// config_manager.find(selector, fields, skip, limit, sort) sends q, fields,
+// sort and sort_ord (a list field matches on one element); a device made by
+// XiVO names its plugin "null" or "xivo-<vendor>-<version>" and reconfigure
+// then renders it; an operation is deleted after polling; the install
+// service lists installed and installable plugins; reload takes an id.
+TEST_F(ProvdTest, XivoProvdClientFindsConfigsReconfiguresAndListsPlugins) {
+  auto infos = http(rest(), "GET", "/provd/configure", "", "", "tok");
+  ASSERT_EQ(infos.status, 200);
+  EXPECT_NE(infos.body.find(R"("id":"NAT")"), std::string::npos) << infos.body;
+  EXPECT_NE(infos.body.find(R"("links":[{"rel":"srv.configure.param","href":"/provd/configure/NAT"}])"),
+            std::string::npos) << infos.body;
+
+  ASSERT_EQ(http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                 R"({"config": {"id": "site1", "parent_ids": [], "raw_config": {"ip": "10.0.0.5"}}})", "tok").status, 201);
+  ASSERT_EQ(http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                 R"({"config": {"id": "line-a", "parent_ids": ["site1", "base"], "raw_config": {}}})", "tok").status, 201);
+  auto child = http(rest(), "GET", "/provd/cfg_mgr/configs?q=" + url_encode(R"({"parent_ids": "site1"})"), "", "", "tok");
+  ASSERT_EQ(child.status, 200) << child.body;
+  EXPECT_NE(child.body.find(R"("id":"line-a")"), std::string::npos) << child.body;
+  EXPECT_EQ(child.body.find(R"("id":"site1")"), std::string::npos) << child.body;
+  auto ids = http(rest(), "GET", "/provd/cfg_mgr/configs?q=" + url_encode(R"({"id": {"$in": ["site1", "line-a"]}})") +
+                                    "&fields=id&sort=id&sort_ord=DESC", "", "", "tok");
+  EXPECT_EQ(ids.body, R"({"configs":[{"id":"site1"},{"id":"line-a"}]})");
+  auto raw = http(rest(), "GET", "/provd/cfg_mgr/configs?fields=id&q=" + url_encode(R"({"raw_config.ip": "10.0.0.5"})"),
+                  "", "", "tok");
+  EXPECT_EQ(raw.body, R"({"configs":[{"id":"site1"}]})");
+
+  for (const char* plugin : {"null", "xivo-yealink-v80"}) {
+    auto c = http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                  std::string(R"({"device": {"mac": "00:15:65:00:0a:)") + (plugin[0] == 'n' ? "01" : "02") +
+                      R"(", "vendor": "Yealink", "model": "T46S", "plugin": ")" + plugin + R"(", "config": "line-a"}})",
+                  "tok");
+    ASSERT_EQ(c.status, 201) << c.body;
+    auto id = c.body.substr(7, 32);
+    auto re = http(rest(), "POST", "/provd/dev_mgr/reconfigure", "", R"({"id": ")" + id + R"("})", "tok");
+    EXPECT_EQ(re.status, 204) << plugin << ": " << re.body;
+  }
+
+  auto sync = http(rest(), "POST", "/provd/dev_mgr/synchronize", "",
+                   R"({"id": ")" + provd_->devices()[0].id + R"("})", "tok");
+  ASSERT_EQ(sync.status, 201);
+  EXPECT_EQ(http(rest(), "DELETE", sync.location, "", "", "tok").status, 204);
+  EXPECT_EQ(http(rest(), "GET", sync.location, "", "", "tok").status, 404);
+
+  auto installed = http(rest(), "GET", "/provd/pg_mgr/install/installed", "", "", "tok");
+  ASSERT_EQ(installed.status, 200);
+  EXPECT_NE(installed.body.find(R"("provisioning.yealink":{"version":)"), std::string::npos) << installed.body;
+  auto installable = http(rest(), "GET", "/provd/pg_mgr/install/installable", "", "", "tok");
+  EXPECT_EQ(installable.body, R"({"pkgs":{}})");
+  auto plugin = http(rest(), "GET", "/provd/pg_mgr/plugins/provisioning.yealink", "", "", "tok");
+  EXPECT_NE(plugin.body.find(R"("links":[{"rel":"pg.info","href":"/provd/pg_mgr/plugins/provisioning.yealink/info"}])"),
+            std::string::npos) << plugin.body;
+  EXPECT_EQ(http(rest(), "POST", "/provd/pg_mgr/reload", "", R"({"id": "null"})", "tok").status, 204);
+  EXPECT_EQ(http(rest(), "POST", "/provd/pg_mgr/reload", "", R"({"id": "acme"})", "tok").status, 404);
 }
 
 TEST_F(ProvdTest, SensitiveFileRefusedToAnotherAddress) {
@@ -608,6 +668,49 @@ TEST_F(ProvdTest, DhcpBadInputNamesTheField) {
   EXPECT_NE(r.body.find("ip '' must be an IPv4 address"), std::string::npos) << r.body;
 }
 
+// The field contract of plugins/provisioning/provd/api.yml (as served):
+// every field declared for an answer is in the real answer, on a device
+// that has a config with a line.
+TEST_F(ProvdTest, EveryDeclaredFieldIsReturned) {
+  auto spec = YAML::Load(http(rest(), "GET", "/provd/api/api.yml").body);
+  using testing::missing_fields;
+  auto dev = http(rest(), "POST", "/provd/dev_mgr/devices", "",
+                  R"({"device": {"mac": "00:15:65:00:0f:01", "ip": "10.1.1.9", "plugin": "provisioning.yealink", "vendor": "Yealink", "model": "T46S", "version": "66.86.0.15", "description": "desk"}})",
+                  "tok");
+  ASSERT_EQ(dev.status, 201) << dev.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/provd/dev_mgr/devices", dev.body, 201), "") << dev.body;
+  auto id = dev.body.substr(7, 32);
+  auto cfg = http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                  R"({"config": {"id": "fields", "parent_ids": ["base"], "raw_config": {"sip_lines": {"1": {"username": "f"}}}}})",
+                  "tok");
+  ASSERT_EQ(cfg.status, 201) << cfg.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/provd/cfg_mgr/configs", cfg.body, 201), "") << cfg.body;
+  ASSERT_EQ(http(rest(), "PUT", "/provd/dev_mgr/devices/" + id, "", R"({"device": {"config": "fields"}})", "tok").status, 204);
+  auto sync = http(rest(), "POST", "/provd/dev_mgr/synchronize", "", R"({"id": ")" + id + R"("})", "tok");
+  ASSERT_EQ(sync.status, 201);
+  const std::pair<std::string, std::string> routes[] = {
+      {"/provd", "/provd"},
+      {"/provd/dev_mgr/devices", "/provd/dev_mgr/devices"},
+      {"/provd/dev_mgr/devices/{id}", "/provd/dev_mgr/devices/" + id},
+      {"/provd/dev_mgr/devices/{id}/preview", "/provd/dev_mgr/devices/" + id + "/preview"},
+      {"/provd/dev_mgr/synchronize/{op}", sync.location},
+      {"/provd/cfg_mgr/configs", "/provd/cfg_mgr/configs"},
+      {"/provd/cfg_mgr/configs/{id}", "/provd/cfg_mgr/configs/fields"},
+      {"/provd/cfg_mgr/configs/{id}/raw", "/provd/cfg_mgr/configs/fields/raw"},
+      {"/provd/pg_mgr/plugins", "/provd/pg_mgr/plugins"},
+      {"/provd/pg_mgr/plugins/{id}", "/provd/pg_mgr/plugins/provisioning.yealink"},
+      {"/provd/pg_mgr/plugins/{id}/info", "/provd/pg_mgr/plugins/provisioning.yealink/info"},
+      {"/provd/pg_mgr/install/installed", "/provd/pg_mgr/install/installed"},
+      {"/provd/pg_mgr/install/installable", "/provd/pg_mgr/install/installable"},
+      {"/provd/configure", "/provd/configure"},
+      {"/provd/configure/{param}", "/provd/configure/NAT"}};
+  for (auto& [declared, path] : routes) {
+    auto r = http(rest(), "GET", path, "", "", "tok");
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(missing_fields(spec, "GET", declared, r.body), "") << path << ": " << r.body;
+  }
+}
+
 // plugins/provisioning/provd/api.yml, served without a token on the real
 // listener, names exactly the routes mounted on "provd" and "provd_phones".
 TEST_F(ProvdTest, ServedOpenApiSpecDescribesExactlyTheMountedRoutes) {
@@ -616,11 +719,64 @@ TEST_F(ProvdTest, ServedOpenApiSpecDescribesExactlyTheMountedRoutes) {
   auto spec = testing::read_openapi(served.body);
   EXPECT_TRUE(spec.problems.empty()) << spec.problems.front();
   std::map<std::string, std::string> mounted;
+  std::map<std::string, std::string> on_confd;
   for (auto& r : http_->routes()) {
-    EXPECT_TRUE(r.listener == "provd" || r.listener == "provd_phones") << r.path;
-    mounted[testing::route_key(r.method, r.path)] = r.acl;
+    EXPECT_TRUE(r.listener == "provd" || r.listener == "provd_phones" || r.listener == "confd") << r.path;
+    (r.listener == "confd" ? on_confd : mounted)[testing::route_key(r.method, r.path)] = r.acl;
   }
   EXPECT_EQ(spec.operations, mounted);
+  // /1.1/devices on the confd listener has its own file.
+  auto devices = http(http_->port("confd"), "GET", "/1.1/api/devices.yml");
+  ASSERT_EQ(devices.status, 200) << devices.body;
+  auto devices_spec = testing::read_openapi(devices.body);
+  EXPECT_TRUE(devices_spec.problems.empty()) << devices_spec.problems.front();
+  EXPECT_EQ(devices_spec.operations, on_confd);
+}
+
+// xivo-confd-client's devices flow on the confd listener, with its headers
+// (Accept and Content-Type application/json) and bodies: devices.create,
+// list(mac=), get, update() of what get() returned (links and read-only
+// fields included, ignored), synchronize, autoprov, list_lines, delete; and
+// the field contract of confd_devices.yml on the answers.
+TEST_F(ProvdTest, ConfdDevicesAsXivoConfdClientManagesThem) {
+  auto confd = http_->port("confd");
+  const std::string kJson = "application/json";
+  auto spec = YAML::Load(http(confd, "GET", "/1.1/api/devices.yml").body);
+  using testing::missing_fields;
+  auto made = http(confd, "POST", "/1.1/devices", "",
+                   R"({"mac": "00-15-65-0C-0D-01", "vendor": "Yealink", "model": "T46S", "plugin": "xivo-yealink-v80", "unknown": 1})",
+                   "tok", kJson);
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(missing_fields(spec, "POST", "/1.1/devices", made.body, 201), "") << made.body;
+  EXPECT_NE(made.body.find(R"("mac":"00:15:65:0c:0d:01")"), std::string::npos) << made.body;
+  EXPECT_NE(made.body.find(R"("status":"autoprov")"), std::string::npos) << made.body;
+  auto id_at = made.body.find(R"("id":")");
+  auto id = made.body.substr(id_at + 6, 32);
+  EXPECT_EQ(http(confd, "POST", "/1.1/devices", "", R"({"mac": "00:15:65:0c:0d:01"})", "tok", kJson).status, 400);
+
+  auto list = http(confd, "GET", "/1.1/devices?mac=00:15:65:0c:0d:01", "", "", "tok", kJson);
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_NE(list.body.find(R"("total":1)"), std::string::npos) << list.body;
+  EXPECT_EQ(missing_fields(spec, "GET", "/1.1/devices", list.body), "") << list.body;
+  auto got = http(confd, "GET", "/1.1/devices/" + id, "", "", "tok", kJson);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(missing_fields(spec, "GET", "/1.1/devices/{id}", got.body), "") << got.body;
+  auto edited = got.body;
+  edited.replace(edited.find(R"("description":"")"), 16, R"("description":"desk 4")");
+  EXPECT_EQ(http(confd, "PUT", "/1.1/devices/" + id, "", edited, "tok", kJson).status, 204);
+  EXPECT_EQ(provd_->device(id)->description, "desk 4");
+  EXPECT_EQ(provd_->device(id)->mac, "00:15:65:0c:0d:01");
+
+  EXPECT_EQ(http(confd, "GET", "/1.1/devices/" + id + "/synchronize", "", "", "tok", kJson).status, 204);
+  EXPECT_EQ(http(confd, "GET", "/1.1/devices/" + id + "/autoprov", "", "", "tok", kJson).status, 204);
+  auto lines = http(confd, "GET", "/1.1/devices/" + id + "/lines", "", "", "tok", kJson);
+  ASSERT_EQ(lines.status, 200) << lines.body;
+  EXPECT_EQ(lines.body, R"({"total":0,"items":[]})");
+  EXPECT_EQ(http(confd, "GET", "/1.1/devices", "", "", "").status, 401);
+  EXPECT_EQ(http(confd, "DELETE", "/1.1/devices/" + id, "", "", "tok", kJson).status, 204);
+  auto gone = http(confd, "GET", "/1.1/devices/" + id, "", "", "tok", kJson);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_NE(gone.body.find("Device was not found"), std::string::npos) << gone.body;
 }
 
 }  // namespace

@@ -35,11 +35,13 @@ class TestChannelDriver final : public sdk::ChannelDriver {
     answer,   // rings, then answers at once
     busy,     // ends with 17 (user busy)
     refuse,   // ends with 21 (call rejected)
+    congestion,  // ends with 42 (switching equipment congestion)
   };
   struct Leg {
     std::string channel_id;
     std::string target;
     std::string dial_id;
+    std::string caller_name;  // the caller ID name presented to the leg
     bool cancelled = false;
   };
 
@@ -68,13 +70,16 @@ class TestChannelDriver final : public sdk::ChannelDriver {
       Behaviour b;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        legs_.push_back(Leg{l.channel_id, l.target, req.dial_id});
+        legs_.push_back(Leg{l.channel_id, l.target, req.dial_id, req.caller_name});
         auto it = behaviours_.find(l.target);
         b = it == behaviours_.end() ? Behaviour::ring : it->second;
       }
       switch (b) {
         case Behaviour::busy: (void)core_->end_channel_q850(l.channel_id, sdk::q850::user_busy); break;
         case Behaviour::refuse: (void)core_->end_channel_q850(l.channel_id, sdk::q850::call_rejected); break;
+        case Behaviour::congestion:
+          (void)core_->end_channel_q850(l.channel_id, sdk::q850::switching_equipment_congestion);
+          break;
         case Behaviour::answer:
           (void)core_->set_state(l.channel_id, sdk::ChannelState::ringing);
           (void)core_->set_state(l.channel_id, sdk::ChannelState::up);

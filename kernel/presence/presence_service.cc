@@ -1,0 +1,447 @@
+#include "kernel/presence/presence_service.h"
+
+#include <algorithm>
+
+#include <rapidjson/document.h>
+
+namespace dialtone::kernel {
+namespace {
+
+std::string str(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                                                     : std::string();
+}
+
+// The feature codes of lua-dialplan/lib/features.lua whose state a key can
+// show, and the feature each names.
+struct FeatureCode {
+  const char* code;
+  const char* feature;
+  bool takes_destination;
+};
+constexpr FeatureCode kFeatureCodes[] = {
+    {"*21", "forward_unconditional", true},
+    {"*22", "forward_noanswer", true},
+    {"*23", "forward_busy", true},
+    {"*25", "dnd", false},
+    {"*37", "bsfilter", true},  // *37<member id>: that boss-secretary filter member
+};
+
+const std::shared_ptr<const sdk::ConfigSnapshot>& empty_snapshot() {
+  static const auto empty = std::make_shared<const sdk::ConfigSnapshot>();
+  return empty;
+}
+
+}  // namespace
+
+class PresenceServiceImpl::WatchHandle final : public sdk::PresenceService::Watch {
+ public:
+  WatchHandle(PresenceServiceImpl& owner, std::string key, std::uint64_t id)
+      : owner_(owner), key_(std::move(key)), id_(id) {}
+  ~WatchHandle() override { owner_.unwatch(key_, id_); }
+
+ private:
+  PresenceServiceImpl& owner_;
+  std::string key_;
+  std::uint64_t id_;
+};
+
+PresenceServiceImpl::PresenceServiceImpl(sdk::EventBus& bus, sdk::Logger& log, ConfigFinder find_config)
+    : log_(log), find_config_(std::move(find_config)) {
+  // Order matters (ringing before up before ended): one subscription, one
+  // delivery thread, in publication order.
+  sdk::SubscribeOptions options;
+  options.name = "kernel.presence";
+  channel_events_ = bus.subscribe("calls.channel.#", [this](const sdk::Event& e) { on_channel_event(e); }, options);
+}
+
+PresenceServiceImpl::~PresenceServiceImpl() { stop(); }
+
+void PresenceServiceImpl::stop() {
+  channel_events_.reset();
+  std::unique_ptr<sdk::ConfigService::Watch> watch;
+  std::shared_ptr<sdk::ConfigService> config;
+  {
+    std::lock_guard lock(config_mutex_);
+    watch = std::move(config_watch_);
+    config = std::move(config_);
+    find_config_ = nullptr;  // the plugin providing it is about to stop
+  }
+  watch.reset();
+  config.reset();
+  std::lock_guard order(notify_mutex_);
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+}
+
+void PresenceServiceImpl::attach_config() {
+  std::shared_ptr<sdk::ConfigService> now;
+  std::unique_ptr<sdk::ConfigService::Watch> old_watch;
+  std::shared_ptr<sdk::ConfigService> old;
+  {
+    std::lock_guard lock(config_mutex_);
+    if (!find_config_) return;
+    now = find_config_();
+    if (now == config_) return;
+    old_watch = std::move(config_watch_);
+    old = std::move(config_);
+    config_ = now;
+    if (config_) config_watch_ = config_->watch([this](const sdk::ConfigSnapshot& s) { on_config(s); });
+  }
+  // Released outside the lock: a watch may wait for its callback to end.
+  old_watch.reset();
+  old.reset();
+  if (now) on_config(*now->snapshot());
+}
+
+std::shared_ptr<const sdk::ConfigSnapshot> PresenceServiceImpl::snapshot() const {
+  std::shared_ptr<sdk::ConfigService> config;
+  {
+    std::lock_guard lock(config_mutex_);
+    if (!config_ && find_config_) {
+      config_ = find_config_();
+      if (config_) {
+        auto* self = const_cast<PresenceServiceImpl*>(this);
+        config_watch_ = config_->watch([self](const sdk::ConfigSnapshot& s) { self->on_config(s); });
+      }
+    }
+    config = config_;
+  }
+  return config ? config->snapshot() : empty_snapshot();
+}
+
+sdk::Result<sdk::PresenceResource> PresenceServiceImpl::resolve(std::string_view watcher_line,
+                                                                std::string_view target) const {
+  auto snap = snapshot();
+  const auto* line = snap->line_by_username(std::string(watcher_line));
+  if (!line) return sdk::Error::not_found("presence: no line '" + std::string(watcher_line) + "'");
+  sdk::PresenceResource r;
+  for (auto& fc : kFeatureCodes) {
+    std::string_view code = fc.code;
+    if (target.substr(0, code.size()) != code) continue;
+    auto rest = target.substr(code.size());
+    if (!rest.empty() && !fc.takes_destination) continue;
+    if (!line->main_user_id)
+      return sdk::Error::not_found("presence: line '" + std::string(watcher_line) + "' has no user for " +
+                                   std::string(target));
+    if (std::string_view(fc.feature) == "bsfilter") {
+      // Only a member of the filter (boss or secretary) supervises it.
+      bool member = false;
+      for (auto& [_, f] : snap->callfilters) {
+        bool has_member = false, has_user = false;
+        for (auto& m : f.members) {
+          has_member = has_member || std::to_string(m.id) == rest;
+          has_user = has_user || m.user_id == *line->main_user_id;
+        }
+        member = member || (has_member && has_user);
+      }
+      if (rest.empty() || !member)
+        return sdk::Error::not_found("presence: " + std::string(target) + " names no call filter member of " +
+                                     std::string(watcher_line) + "'s filters");
+    }
+    r.kind = sdk::PresenceResource::Kind::feature;
+    r.user_id = *line->main_user_id;
+    r.feature = fc.feature;
+    r.argument = std::string(rest);
+    r.exten = std::string(target);
+    r.context = line->context;
+    return r;
+  }
+  const auto* x = snap->extension(std::string(target), line->context);
+  if (!x || x->commented) {
+    // A line named by its username ("sip:bob@..."): its first extension.
+    if (const auto* other = snap->line_by_username(std::string(target)); other && !other->extension_ids.empty())
+      x = snap->extension(other->extension_ids.front());
+  }
+  if (!x || x->commented)
+    return sdk::Error::not_found("presence: no extension " + std::string(target) + " in context " + line->context);
+  r.kind = sdk::PresenceResource::Kind::extension;
+  r.exten = x->exten;
+  r.context = x->context;
+  return r;
+}
+
+sdk::Result<sdk::PresenceResource> PresenceServiceImpl::mailbox_of(std::string_view line_name) const {
+  auto snap = snapshot();
+  const auto* line = snap->line_by_username(std::string(line_name));
+  if (!line) return sdk::Error::not_found("presence: no line '" + std::string(line_name) + "'");
+  for (auto id : line->extension_ids)
+    if (const auto* x = snap->extension(id); x && !x->commented) {
+      sdk::PresenceResource r;
+      r.kind = sdk::PresenceResource::Kind::mailbox;
+      r.mailbox = x->exten + "@" + x->context;
+      return r;
+    }
+  return sdk::Error::not_found("presence: line '" + std::string(line_name) + "' has no extension, so no mailbox");
+}
+
+void PresenceServiceImpl::bind(Entry& e, const sdk::ConfigSnapshot& snap) {
+  if (e.resource.kind != sdk::PresenceResource::Kind::extension) return;
+  std::set<std::string> now;
+  e.resource.user_id = 0;
+  if (const auto* x = snap.extension(e.resource.exten, e.resource.context); x && !x->commented)
+    for (auto id : snap.lines_of(x->id))
+      if (const auto* l = snap.line(id); l && !l->username.empty()) {
+        now.insert("sip/" + l->username);
+        if (!e.resource.user_id && l->main_user_id) e.resource.user_id = *l->main_user_id;
+      }
+  auto key = e.resource.key();
+  for (auto& i : e.interfaces)
+    if (!now.count(i)) {
+      auto it = watched_.find(i);
+      if (it != watched_.end() && (it->second.erase(key), it->second.empty())) watched_.erase(it);
+    }
+  for (auto& i : now) watched_[i].insert(key);
+  e.interfaces = std::move(now);
+}
+
+sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::ConfigSnapshot& snap) const {
+  sdk::PresenceState s;
+  const auto& r = e.resource;
+  switch (r.kind) {
+    case sdk::PresenceResource::Kind::extension: {
+      for (auto& i : e.interfaces) {
+        auto it = legs_of_.find(i);
+        if (it == legs_of_.end()) continue;
+        for (auto& id : it->second) {
+          auto l = legs_.find(id);
+          if (l == legs_.end()) continue;
+          const Leg& leg = l->second;
+          sdk::PresenceDialog d;
+          d.initiator = leg.direction == "inbound";
+          if (leg.ended) d.state = sdk::DialogState::terminated;
+          else if (leg.state == "up") d.state = sdk::DialogState::confirmed;
+          else if (leg.state == "ringing") d.state = sdk::DialogState::early;
+          else if (d.initiator) d.state = sdk::DialogState::trying;
+          else continue;  // a callee's leg not yet alerting: nothing rings
+          d.id = leg.id;
+          d.call_id = leg.call_id;
+          d.endpoint = leg.interface;
+          d.local_number = r.exten;
+          d.remote_number = d.initiator ? leg.callee_number : leg.caller_number;
+          d.remote_name = d.initiator ? leg.callee_name : leg.caller_name;
+          d.started_ms = leg.created_ms;
+          s.dialogs.push_back(std::move(d));
+        }
+      }
+      std::sort(s.dialogs.begin(), s.dialogs.end(), [](auto& a, auto& b) {
+        return a.started_ms != b.started_ms ? a.started_ms < b.started_ms : a.id < b.id;
+      });
+      if (const auto* u = snap.user(r.user_id)) s.dnd = u->dnd;
+      break;
+    }
+    case sdk::PresenceResource::Kind::feature: {
+      const auto* u = snap.user(r.user_id);
+      if (!u) break;
+      auto forward = [&](const sdk::ConfigForward& f) {
+        return f.enabled && (r.argument.empty() || f.destination.value_or("") == r.argument);
+      };
+      if (r.feature == "dnd") s.feature_on = u->dnd;
+      else if (r.feature == "incallfilter") s.feature_on = u->incallfilter;
+      else if (r.feature == "forward_unconditional") s.feature_on = forward(u->forward_unconditional);
+      else if (r.feature == "forward_noanswer") s.feature_on = forward(u->forward_noanswer);
+      else if (r.feature == "forward_busy") s.feature_on = forward(u->forward_busy);
+      else if (r.feature == "bsfilter")
+        for (auto& [_, f] : snap.callfilters)
+          for (auto& m : f.members)
+            if (std::to_string(m.id) == r.argument) s.feature_on = m.active;
+      s.dnd = u->dnd;
+      if (s.feature_on) {
+        // Phones light a key on a confirmed dialog: the feature is one while on.
+        sdk::PresenceDialog d;
+        d.id = r.feature + "-" + std::to_string(r.user_id);
+        d.state = sdk::DialogState::confirmed;
+        d.local_number = r.exten;
+        s.dialogs.push_back(std::move(d));
+      }
+      break;
+    }
+    case sdk::PresenceResource::Kind::mailbox: {
+      if (auto it = mailboxes_.find(r.mailbox); it != mailboxes_.end()) {
+        s.new_messages = it->second.first;
+        s.old_messages = it->second.second;
+      }
+      break;
+    }
+  }
+  return s;
+}
+
+std::vector<PresenceServiceImpl::Change> PresenceServiceImpl::collect(const std::vector<std::string>& keys,
+                                                                     const sdk::ConfigSnapshot& snap) {
+  std::vector<Change> out;
+  if (stopped_) return out;
+  for (auto& key : keys) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    auto now = compute(it->second, snap);
+    now.version = it->second.last.version;
+    if (now == it->second.last) continue;
+    now.version = ++version_;
+    it->second.last = now;
+    out.push_back({std::move(now), it->second.watchers});
+  }
+  return out;
+}
+
+void PresenceServiceImpl::tell(const std::vector<Change>& changes) {
+  for (auto& c : changes)
+    for (auto& w : c.watchers) w.fn(c.state);
+}
+
+void PresenceServiceImpl::refresh(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap) {
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mutex_);
+    changes = collect(keys, snap);
+  }
+  tell(changes);
+}
+
+void PresenceServiceImpl::on_channel_event(const sdk::Event& e) {
+  rapidjson::Document doc;
+  doc.Parse(e.body.c_str(), e.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  std::string id = str(doc, "id");
+  if (id.empty()) return;
+  const bool ended = e.topic == "calls.channel.ended";
+  std::string interface = str(doc, "backend") + "/" + str(doc, "endpoint");
+  auto snap = snapshot();
+  std::lock_guard order(notify_mutex_);
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> keys;
+    auto& leg = legs_[id];
+    if (leg.id.empty()) {
+      leg.id = id;
+      auto c = doc.FindMember("created_at_ms");
+      leg.created_ms = c != doc.MemberEnd() && c->value.IsInt64() ? c->value.GetInt64() : 0;
+    }
+    // A transfer may move the leg to another endpoint.
+    if (!leg.interface.empty() && leg.interface != interface) {
+      auto old = legs_of_.find(leg.interface);
+      if (old != legs_of_.end() && (old->second.erase(id), old->second.empty())) legs_of_.erase(old);
+      if (auto w = watched_.find(leg.interface); w != watched_.end())
+        keys.insert(keys.end(), w->second.begin(), w->second.end());
+    }
+    leg.interface = interface;
+    legs_of_[interface].insert(id);
+    leg.call_id = str(doc, "protocol_id");
+    leg.direction = str(doc, "direction");
+    leg.state = str(doc, "state");
+    leg.caller_number = str(doc, "caller_number");
+    leg.caller_name = str(doc, "caller_name");
+    leg.callee_number = str(doc, "callee_number");
+    leg.callee_name = str(doc, "callee_name");
+    leg.ended = ended;
+    if (auto w = watched_.find(interface); w != watched_.end())
+      keys.insert(keys.end(), w->second.begin(), w->second.end());
+    changes = collect(keys, *snap);
+    if (ended) {
+      // Told once as terminated; then gone, in the same hold of the lock
+      // (state() never sees it again), silently, so the next change of
+      // the extension no longer lists it.
+      legs_.erase(id);
+      if (auto it = legs_of_.find(interface); it != legs_of_.end() && (it->second.erase(id), it->second.empty()))
+        legs_of_.erase(it);
+      for (auto& key : keys) {
+        auto it = entries_.find(key);
+        if (it == entries_.end()) continue;
+        auto now = compute(it->second, *snap);
+        now.version = it->second.last.version;
+        it->second.last = std::move(now);
+      }
+    }
+  }
+  tell(changes);
+}
+
+void PresenceServiceImpl::on_config(const sdk::ConfigSnapshot& snap) {
+  std::lock_guard order(notify_mutex_);
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, e] : entries_) {
+      bind(e, snap);
+      keys.push_back(key);
+    }
+  }
+  refresh(keys, snap);
+}
+
+std::unique_ptr<sdk::PresenceService::Watch> PresenceServiceImpl::watch(
+    const sdk::PresenceResource& resource, std::function<void(const sdk::PresenceState&)> on_change) {
+  auto snap = snapshot();
+  auto key = resource.key();
+  std::lock_guard order(notify_mutex_);
+  std::lock_guard lock(mutex_);
+  auto [it, fresh] = entries_.try_emplace(key);
+  if (fresh) {
+    it->second.resource = resource;
+    bind(it->second, *snap);
+    it->second.last = compute(it->second, *snap);
+  }
+  auto id = next_watcher_++;
+  it->second.watchers.push_back({id, std::move(on_change)});
+  return std::make_unique<WatchHandle>(*this, key, id);
+}
+
+void PresenceServiceImpl::unwatch(const std::string& key, std::uint64_t id) {
+  std::lock_guard order(notify_mutex_);
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  auto& w = it->second.watchers;
+  w.erase(std::remove_if(w.begin(), w.end(), [id](auto& x) { return x.id == id; }), w.end());
+  if (!w.empty()) return;
+  for (auto& i : it->second.interfaces) {
+    auto wi = watched_.find(i);
+    if (wi != watched_.end() && (wi->second.erase(key), wi->second.empty())) watched_.erase(wi);
+  }
+  entries_.erase(it);
+}
+
+sdk::PresenceState PresenceServiceImpl::state(const sdk::PresenceResource& resource) const {
+  auto snap = snapshot();
+  std::lock_guard lock(mutex_);
+  if (auto it = entries_.find(resource.key()); it != entries_.end()) return compute(it->second, *snap);
+  Entry e;
+  e.resource = resource;
+  if (resource.kind == sdk::PresenceResource::Kind::extension)
+    if (const auto* x = snap->extension(resource.exten, resource.context); x && !x->commented)
+      for (auto id : snap->lines_of(x->id))
+        if (const auto* l = snap->line(id); l && !l->username.empty()) {
+          e.interfaces.insert("sip/" + l->username);
+          if (!e.resource.user_id && l->main_user_id) e.resource.user_id = *l->main_user_id;
+        }
+  return compute(e, *snap);
+}
+
+void PresenceServiceImpl::set_mwi(const std::string& mailbox, int new_messages, int old_messages) {
+  {
+    std::lock_guard lock(mutex_);
+    mailboxes_[mailbox] = {std::max(0, new_messages), std::max(0, old_messages)};
+  }
+  auto snap = snapshot();
+  std::lock_guard order(notify_mutex_);
+  sdk::PresenceResource r;
+  r.kind = sdk::PresenceResource::Kind::mailbox;
+  r.mailbox = mailbox;
+  refresh({r.key()}, *snap);
+}
+
+std::size_t PresenceServiceImpl::resources() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+std::size_t PresenceServiceImpl::watchers() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (auto& [_, e] : entries_) n += e.watchers.size();
+  return n;
+}
+
+}  // namespace dialtone::kernel

@@ -1,0 +1,78 @@
+// backend.dahdi in the real dialtoned: a span configured for hardware on a
+// machine without /dev/dahdi is refused with one line at start while the
+// simulated spans and the rest of Dialtone (the HTTP APIs) run; a bad value
+// in its conf.d file is refused by --check-config with file:line.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/support/dialtoned_fixture.h"
+
+namespace {
+
+using dialtone::testing::Dialtoned;
+
+const char* kSpans = R"([plugin]
+name = backend.dahdi
+[dahdi]
+device = /nonexistent/dahdi
+[span.1]
+driver = hardware
+timing = 1
+bchan = 1-15,17-31
+dchan = 16
+signalling = pri_cpe
+[span.8]
+driver = simulated
+peer = 9
+bchan = 63-77,79-93
+dchan = 78
+signalling = pri_cpe
+[span.9]
+driver = simulated
+peer = 8
+bchan = 94-108,110-124
+dchan = 109
+signalling = pri_net
+)";
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(DahdiDaemon, AHardwareSpanWithoutTheModuleIsRefusedAloneAndEverythingElseRuns) {
+  Dialtoned d({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"}, {"55-dahdi.conf", kSpans}}});
+  ASSERT_TRUE(d.ready()) << d.error() << d.output();
+  ASSERT_TRUE(d.wait_output("dahdi: span 8: D-channel up", 20)) << d.output();
+  ASSERT_TRUE(d.wait_output("dahdi: span 9: D-channel up", 20)) << d.output();
+  auto out = d.output();
+  EXPECT_EQ(count(out, "refused"), 1u) << out;
+  EXPECT_EQ(count(out, "dahdi: span 1 refused: it is configured for hardware (driver = hardware) but "
+                       "/nonexistent/dahdi does not exist"),
+            1u)
+      << out;
+  // The rest runs: the configuration and call APIs answer.
+  EXPECT_EQ(d.http("GET", "confd", "/1.1/users", "", {{"X-Auth-Token", d.token()}}).status, 200);
+  EXPECT_EQ(d.http("GET", "calld", "/1.0/calls", "", {{"X-Auth-Token", d.token()}}).status, 200);
+}
+
+TEST(DahdiDaemon, CheckConfigNamesTheFileAndLineOfABadSpanValue) {
+  auto dir = std::filesystem::temp_directory_path() / ("dahdi-check-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "55-dahdi.conf") << "[plugin]\nname = backend.dahdi\nenabled = true\n[span.1]\n"
+                                          "bchan = 1-15,17-31\ndchan = 16\nsignalling = pri_cpx\n";
+  std::string out;
+  int rc = dialtone::testing::run_command(dialtone::testing::dialtoned_binary().string() + " --check-config" +
+                                              " --config-dir " + dir.string() + " --plugin-dir " +
+                                              dialtone::testing::plugin_dir().string() + " 2>&1",
+                                          &out);
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find((dir / "55-dahdi.conf").string() + ":7: bad value 'pri_cpx' for span.1.signalling"),
+            std::string::npos)
+      << out;
+}
+
+}  // namespace

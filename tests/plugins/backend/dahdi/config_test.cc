@@ -1,0 +1,158 @@
+// conf.d for backend.dahdi: the kernel's option validator refuses single
+// bad values with file:line, parse_config refuses what joins two values,
+// and a hardware span without the DAHDI module is refused alone at start.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "dahdi_host.h"
+#include "kernel/core/conf_dir.h"
+#include "kernel/core/option_values.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using plugins::dahdi::kOptions;
+using plugins::dahdi::parse_config;
+
+class DahdiConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("dahdi-conf-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // The kernel's reading and validation of one conf.d file.
+  kernel::ValidatedOptions load(const std::string& text) {
+    std::ofstream(dir_ / "55-dahdi.conf") << "[plugin]\nname = backend.dahdi\nenabled = true\n" << text;
+    auto conf = kernel::read_conf_dir(dir_);
+    EXPECT_TRUE(conf.errors.empty()) << conf.errors.front();
+    return kernel::validate_options("backend.dahdi", kOptions, conf.find("backend.dahdi"), dir_);
+  }
+  fs::path dir_;
+};
+
+TEST_F(DahdiConfigTest, TheShippedFileValidatesAndDescribesTheSeedsPriSpan) {
+  auto conf = kernel::read_conf_dir(fs::path(DAHDI_CONF_DIR));
+  auto* mine = conf.find("backend.dahdi");
+  ASSERT_NE(mine, nullptr);
+  auto v = kernel::validate_options("backend.dahdi", kOptions, mine, DAHDI_CONF_DIR);
+  ASSERT_TRUE(v.errors.empty()) << v.errors.front();
+  auto c = parse_config(v.options);
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->spans.size(), 1u);
+  auto& s = c->spans.at(1);
+  EXPECT_EQ(s.timing, 1);
+  EXPECT_EQ(s.coding, "hdb3");
+  EXPECT_EQ(s.bchan.size(), 30u);
+  EXPECT_EQ(s.dchan, 16);
+  EXPECT_EQ(s.groups, (std::vector<int>{0, 11}));
+  EXPECT_EQ(s.context, "from-extern");
+  EXPECT_EQ(s.signalling, plugins::dahdi::Signalling::pri_cpe);
+  EXPECT_TRUE(s.echocancel);
+}
+
+TEST_F(DahdiConfigTest, BadSingleValuesAreRefusedWithFileAndLine) {
+  auto v = load("[span.1]\nbchan = 1-15,17-31\ndchan = 16\nsignalling = pri_cpx\ncoding = hbd3\n"
+                "group = 0,64\n[span.2]\nbchan = 15-1\ndchan = 16\nbchann = 1\n");
+  std::string all;
+  for (auto& e : v.errors) all += e + "\n";
+  auto file = (dir_ / "55-dahdi.conf").string();
+  EXPECT_NE(all.find(file + ":7: bad value 'pri_cpx' for span.1.signalling"), std::string::npos) << all;
+  EXPECT_NE(all.find(file + ":8: bad value 'hbd3' for span.1.coding"), std::string::npos) << all;
+  EXPECT_NE(all.find(file + ":9: bad value '0,64' for span.1.group"), std::string::npos) << all;
+  EXPECT_NE(all.find("'64' is outside 0-63"), std::string::npos) << all;
+  EXPECT_NE(all.find(file + ":11: bad value '15-1' for span.2.bchan"), std::string::npos) << all;
+  EXPECT_NE(all.find("runs backwards; write it 1-15"), std::string::npos) << all;
+  EXPECT_NE(all.find(file + ":13:"), std::string::npos) << "unknown key bchann: " << all;
+  EXPECT_EQ(v.errors.size(), 5u) << all;
+}
+
+TEST_F(DahdiConfigTest, RangesAreNormalizedAscending) {
+  auto v = load("[span.1]\nbchan = 17-31, 1-15\ndchan = 16\n");
+  ASSERT_TRUE(v.errors.empty()) << v.errors.front();
+  EXPECT_EQ(v.options.get("span.1.bchan"), "1-15,17-31");
+  auto c = parse_config(v.options);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->spans.at(1).bchan.front(), 1);
+  EXPECT_EQ(c->spans.at(1).bchan.back(), 31);
+}
+
+struct Refusal {
+  const char* text;
+  const char* says;
+};
+
+TEST_F(DahdiConfigTest, ValuesThatContradictEachOtherAreRefusedNamingTheSpan) {
+  const Refusal cases[] = {
+      {"[span.1]\nbchan = 1-31\ndchan = 16\n", "[span.1]: D-channel 16 is also in bchan"},
+      {"[span.1]\nbchan = 1-15,17-31\n", "[span.1]: pri_cpe needs a D-channel: dchan = 16"},
+      {"[span.1]\nbchan = 1-3\nhardhdlc = 4\nsignalling = bri_cpe\n", "has 3 bchan; a BRI port has 2"},
+      {"[span.1]\nbchan = 1-15,17-31\ndchan = 16\n[span.2]\nbchan = 31-45\ndchan = 46\n",
+       "channel 31 is also used by span 1"},
+      {"[span.first]\nbchan = 1-2\nhardhdlc = 3\nsignalling = bri_cpe\n", "write [span.1]"},
+      {"[span.1]\ndriver = simulated\npeer = 2\nbchan = 1-2\nhardhdlc = 3\nsignalling = bri_cpe\n",
+       "a simulated span needs peer"},
+      {"[span.1]\ndriver = simulated\npeer = 2\nbchan = 1-15,17-31\ndchan = 16\n"
+       "[span.2]\ndriver = simulated\npeer = 1\nbchan = 32-46,48-62\ndchan = 47\n",
+       "both user side; one end is pri_net"},
+  };
+  for (auto& c : cases) {
+    auto v = load(c.text);
+    ASSERT_TRUE(v.errors.empty()) << c.text << v.errors.front();
+    auto r = parse_config(v.options);
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+  }
+}
+
+TEST_F(DahdiConfigTest, BriModesOfTheSeedParse) {
+  auto v = load("[span.1]\nframing = ccs\ncoding = ami\nbchan = 1-2\nhardhdlc = 3\nsignalling = bri_cpe_ptmp\n"
+                "layer1_presence = ignore\nlayer2_persistence = leave_down\n"
+                "[span.2]\ncoding = ami\nbchan = 4-5\nhardhdlc = 6\nsignalling = bri_cpe\n");
+  ASSERT_TRUE(v.errors.empty()) << v.errors.front();
+  auto c = parse_config(v.options);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->spans.at(1).layer1_required);
+  EXPECT_EQ(c->spans.at(1).layer2_persistence, "leave_down");
+  EXPECT_EQ(c->spans.at(2).span_channel(4), 1) << "BRI port 2's channels count from 1 within the span";
+  EXPECT_EQ(c->spans.at(2).span_channel(6), 3);
+}
+
+TEST(DahdiStartTest, AHardwareSpanWithoutTheDahdiModuleIsRefusedAloneWithOneLine) {
+  DahdiTestHost host;
+  auto driver = host.start_dahdi({
+      {"dahdi.device", "/nonexistent/dahdi"},
+      {"span.3.driver", "hardware"}, {"span.3.bchan", "63-77,79-93"}, {"span.3.dchan", "78"},
+      {"span.1.driver", "simulated"}, {"span.1.peer", "2"}, {"span.1.bchan", "1-2"}, {"span.1.hardhdlc", "3"},
+      {"span.1.signalling", "bri_cpe"},
+      {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "4-5"}, {"span.2.hardhdlc", "6"},
+      {"span.2.signalling", "bri_net"},
+  });
+  std::vector<std::string> refusals;
+  for (auto& l : host.logger().lines())
+    if (l.find("refused") != std::string::npos) refusals.push_back(l);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_NE(refusals[0].find("dahdi: span 3 refused: it is configured for hardware (driver = hardware) but "
+                             "/nonexistent/dahdi does not exist: load the card's DAHDI kernel module"),
+            std::string::npos)
+      << refusals[0];
+  // The simulated BRI pair runs: both D-channels up, and a call crosses.
+  ASSERT_TRUE(eventually([&] {
+    int up = 0;
+    for (auto& s : driver->spans()) up += s.dchan_up;
+    return up == 2;
+  }));
+  for (auto& s : driver->spans())
+    if (s.number == 3) EXPECT_FALSE(s.running);
+  auto d = host.dial({"dahdi/1/140001017"});
+  auto o = DahdiTestHost::wait_outcome(*d);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->q850, 17) << "busy, across the BRI pair: " << o->status;
+}
+
+}  // namespace
+}  // namespace dialtone::testing

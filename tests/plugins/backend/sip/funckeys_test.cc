@@ -1,0 +1,194 @@
+// Function keys as provisioned, served: users' keys stored as api.confd
+// stores them, the files provd renders for a Yealink and a Snom phone, the
+// BLF URIs read back from those files, and each subscribed to with SIPp:
+// every one must be accepted (202 and a dialog-info NOTIFY). Then a DND key
+// lit by dialing *25 through the shipped lua-dialplan/extensions.lua.
+#include <future>
+#include <regex>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include <dialtone/provisioning.h>
+#include <dialtone/services.h>
+
+#include "plugins/provisioning/provd/provd.h"
+#include "plugins/provisioning/snom/snom_description.h"
+#include "plugins/provisioning/yealink/yealink_description.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
+
+namespace prov = dialtone::plugins::provisioning;
+namespace sdk = dialtone::sdk;
+
+namespace dialtone::testing {
+namespace {
+
+class FunckeyTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}},
+              std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
+  }
+  void SetUp() override {
+    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
+        "yealink", std::make_shared<prov::DescribedVendor>(prov::yealink_description())));
+    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
+        "snom", std::make_shared<prov::DescribedVendor>(prov::snom_description())));
+    start_plugin({{"auth.ban_failures", "1000"}});
+  }
+  void TearDown() override {
+    SipPluginTest::TearDown();
+    if (provd_) {
+      host_->services().withdraw<sdk::ProvisioningService>("provd");
+      provd_->stop();
+    }
+    provd_.reset();
+    host_->services().withdraw<sdk::ProvisioningVendor>("yealink");
+    host_->services().withdraw<sdk::ProvisioningVendor>("snom");
+  }
+
+  std::string add_device(const std::string& mac, const std::string& vendor, const std::string& model,
+                         const std::string& plugin) {
+    prov::Device d;
+    d.mac = mac;
+    d.ip = "127.0.0.1";
+    d.vendor = vendor;
+    d.model = model;
+    d.plugin = plugin;
+    d.config = "autoprov";
+    auto id = provd_->add_device(d);
+    EXPECT_TRUE(id);
+    return id ? *id : std::string();
+  }
+
+  void start_provd() {
+    prov::ProvdSettings s;
+    s.tftp_enabled = false;
+    s.template_check = std::chrono::milliseconds(0);
+    provd_ = std::make_shared<prov::Provd>(*host_, *host_->store(), nullptr, s);
+    auto st = provd_->start();
+    ASSERT_TRUE(st) << (st ? "" : st.error().message);
+    for (auto& d : provd_->devices()) (void)provd_->remove_device(d.id);
+  }
+
+  // `user`'s line goes to device `dev`; its keys are `keys` (position ->
+  // JSON destination, all supervised), as PUT /1.1/users/{id}/funckeys
+  // stores them.
+  void provision(const std::string& user, const std::string& dev, const std::map<int, std::string>& keys) {
+    host_->sql("UPDATE confd_lines SET device_id = $1 FROM confd_endpoints_sip e "
+               "WHERE e.id = confd_lines.endpoint_sip_id AND e.username = $2", {dev, user});
+    host_->sql("DELETE FROM confd_user_funckeys WHERE user_id = $1", {user_ids_.at(user)});
+    for (auto& [pos, dest] : keys)
+      host_->sql("INSERT INTO confd_user_funckeys (user_id, position, blf, destination) VALUES ($1, $2, true, $3)",
+                 {user_ids_.at(user), std::to_string(pos), dest});
+  }
+
+  std::string file_of(const std::string& dev, const std::string& needle) {
+    auto files = provd_->preview(dev);
+    EXPECT_TRUE(files) << (files ? "" : files.error().message);
+    if (!files) return {};
+    for (auto& f : *files)
+      if (f.content.find(needle) != std::string::npos) return f.content;
+    return {};
+  }
+
+  // `user` subscribes to `target` (dialog) with a SIPp phone; its status.
+  int subscribe(const std::string& user, const std::string& target, const std::string& file, std::string* out) {
+    return client(file, {"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "target", target, "-key",
+                         "event", "dialog", "-key", "accept", "application/dialog-info+xml", "-key", "expires",
+                         "600"},
+                  out);
+  }
+
+  std::shared_ptr<prov::Provd> provd_;
+};
+
+const std::map<int, std::string> kKeys = {
+    {1, R"({"type":"user","user_id":%BOB%})"},
+    {2, R"({"type":"service","service":"enablednd"})"},
+    {3, R"({"type":"forward","forward":"unconditional","exten":"1003"})"},
+    {4, R"({"type":"forward","forward":"busy"})"},
+    {5, R"({"type":"custom","exten":"1003"})"},
+};
+
+std::map<int, std::string> keys_for(const std::string& bob_id) {
+  auto out = kKeys;
+  auto& k = out[1];
+  k.replace(k.find("%BOB%"), 5, bob_id);
+  return out;
+}
+
+const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003"};
+
+TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
+  ASSERT_NO_FATAL_FAILURE(start_provd());
+  auto yealink = add_device("00:15:65:aa:bb:01", "Yealink", "T46S", "provisioning.yealink");
+  auto snom = add_device("00:04:13:aa:bb:02", "Snom", "D785", "provisioning.snom");
+  provision("alice", yealink, keys_for(user_ids_.at("bob")));
+  provision("carol", snom, keys_for(user_ids_.at("bob")));
+  ASSERT_TRUE(provd_->sync_from_confd());
+
+  // Yealink: linekey.N.type = 16 (BLF) and its value.
+  auto y = file_of(yealink, "linekey.");
+  std::set<std::string> yealink_blf;
+  std::regex ykey(R"(linekey\.(\d+)\.type = 16\nlinekey\.\1\.value = ([^\n]+)\n)");
+  for (std::sregex_iterator it(y.begin(), y.end(), ykey), end; it != end; ++it) yealink_blf.insert((*it)[2]);
+  EXPECT_EQ(yealink_blf, kExpected) << y;
+
+  // Snom: <fkey ...>blf &lt;sip:<value>@<domain>&gt;</fkey>.
+  auto s = file_of(snom, "<fkey");
+  std::set<std::string> snom_blf;
+  std::regex skey(R"(>blf &lt;sip:([^@]+)@[^&]*&gt;</fkey>)");
+  for (std::sregex_iterator it(s.begin(), s.end(), skey), end; it != end; ++it) snom_blf.insert((*it)[1]);
+  EXPECT_EQ(snom_blf, kExpected) << s;
+
+  for (auto& [user, values] : {std::pair{std::string("alice"), yealink_blf}, std::pair{std::string("carol"), snom_blf}})
+    for (auto& v : values) {
+      std::string out;
+      EXPECT_EQ(subscribe(user, v, "subscribe_served.xml", &out), 0) << user << " -> " << v << "\n" << out;
+    }
+  EXPECT_TRUE(eventually([&] { return plugin_->subscriptions() == 0; }));
+}
+
+// The provisioned DND key (*25) lights when its user dials *25 (the shipped
+// dialplan turns the service on), and goes dark when it is dialed again.
+TEST_F(FunckeyTest, DialingStar25LightsTheDndKey) {
+  auto r = host_->presence().resolve("alice", "*25");
+  ASSERT_TRUE(r);
+  std::mutex m;
+  std::vector<bool> seen;
+  auto w = host_->presence().watch(*r, [&](const sdk::PresenceState& s) {
+    std::lock_guard lock(m);
+    seen.push_back(s.feature_on);
+  });
+  auto saw = [&](std::size_t n) {
+    return eventually([&] {
+      std::lock_guard lock(m);
+      return seen.size() >= n;
+    });
+  };
+  Phone key;
+  auto args = sipp_args("subscribe_feature.xml", 1, "25s");
+  args.insert(args.begin(), target_);
+  for (std::string a : {"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target", "*25", "-key",
+                        "event", "dialog", "-key", "accept", "application/dialog-info+xml", "-key", "expires", "600"})
+    args.push_back(a);
+  key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << key.out;
+
+  std::string out;
+  ASSERT_EQ(client("uac_call_480.xml", {"-s", "*25", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"}, &out),
+            0) << out;
+  ASSERT_TRUE(saw(1));
+  ASSERT_EQ(client("uac_call_480.xml", {"-s", "*25", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"}, &out),
+            0) << out;
+  ASSERT_TRUE(saw(2));
+  {
+    std::lock_guard lock(m);
+    EXPECT_EQ(seen, (std::vector<bool>{true, false}));
+  }
+  EXPECT_EQ(key.finish(), 0) << key.out;
+}
+
+}  // namespace
+}  // namespace dialtone::testing

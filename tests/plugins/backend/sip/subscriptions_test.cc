@@ -1,0 +1,210 @@
+// SUBSCRIBE/NOTIFY with SIPp phones: BLF keys (dialog) following a real
+// call through the call core and the kernel's presence model, refresh and
+// expiry, refusals, PIDF, message-summary, and keys on feature codes
+// (do-not-disturb, forwards) lit by the configuration. Every NOTIFY body is
+// checked by the scenario (tests/plugins/backend/sip/scenarios/subscribe_*).
+#include <atomic>
+#include <future>
+
+#include "tests/plugins/backend/sip/sip_fixture.h"
+
+namespace dialtone::testing {
+namespace {
+
+class SubscriptionTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}});
+  }
+  void SetUp() override { start_plugin({{"subscribe.expires_min", "1"}}); }
+
+  // `user` subscribes to `target` for `event` in the background, running
+  // `file` (its password: `password`, default user + "pw").
+  void watcher(Phone& p, const std::string& user, const std::string& target, const std::string& event,
+               const std::string& file, const std::string& expires = "600", std::string password = {}) {
+    static const std::map<std::string, std::string> accept{
+        {"dialog", "application/dialog-info+xml"},
+        {"presence", "application/pidf+xml"},
+        {"message-summary", "application/simple-message-summary"},
+        {"conference", "application/conference-info+xml"}};
+    auto args = sipp_args(file, 1, "25s");
+    args.insert(args.begin(), target_);
+    if (password.empty()) password = user + "pw";
+    std::vector<std::string> keys{"-au", user, "-ap", password, "-key", "user", user, "-key", "target", target,
+                                  "-key", "event", event, "-key", "accept", accept.at(event),
+                                  "-key", "expires", expires};
+    args.insert(args.end(), keys.begin(), keys.end());
+    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+  }
+
+  bool subscriptions(std::size_t n) {
+    return eventually([&] { return plugin_->subscriptions() == n; });
+  }
+
+  std::int64_t uid(const std::string& user) { return std::stoll(user_ids_.at(user)); }
+
+  // Sets a user's service through the configuration service, as PUT
+  // /1.1/users/{id}/services/{service} does, and waits for the answer.
+  void set_service(const std::string& user, const std::string& service, bool on) {
+    std::promise<bool> done;
+    host_->config().set_service(uid(user), service, on, [&](sdk::Result<bool> r) { done.set_value(static_cast<bool>(r)); });
+    ASSERT_TRUE(done.get_future().get());
+  }
+
+  // Waits until the presence model told its watchers that `resource` is
+  // in the state `pred` describes: the SIP subscription's NOTIFY is then
+  // queued, in order, behind the earlier ones.
+  struct Seen {
+    std::mutex m;
+    std::vector<sdk::PresenceState> states;
+  };
+  std::unique_ptr<sdk::PresenceService::Watch> follow(const std::string& line, const std::string& target,
+                                                      std::shared_ptr<Seen> seen) {
+    auto r = host_->presence().resolve(line, target);
+    EXPECT_TRUE(r) << r.error().message;
+    return host_->presence().watch(*r, [seen](const sdk::PresenceState& s) {
+      std::lock_guard lock(seen->m);
+      seen->states.push_back(s);
+    });
+  }
+  static bool seen_state(const std::shared_ptr<Seen>& seen, const std::function<bool(const sdk::PresenceState&)>& pred) {
+    return eventually([&] {
+      std::lock_guard lock(seen->m);
+      for (auto& s : seen->states)
+        if (pred(s)) return true;
+      return false;
+    });
+  }
+};
+
+// The sequence: idle, early (ringing, with the caller and the
+// directed pickup target), confirmed, terminated; then unsubscribed.
+TEST_F(SubscriptionTest, BlfFollowsACallFromIdleToTerminated) {
+  Phone bob;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", "subscribe_blf_sequence.xml");
+  ASSERT_TRUE(subscriptions(1)) << carol.out;
+  Phone alice;
+  caller(alice, "alice", "1002", "uac_call_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(subscriptions(0));
+  expect_idle();
+}
+
+// Refreshed in its dialog (200, then a NOTIFY of the current state), then
+// left to run out: terminated;reason=timeout, and nothing is held.
+TEST_F(SubscriptionTest, RefreshThenExpiry) {
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", "subscribe_refresh_expiry.xml", "2");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(subscriptions(0));
+}
+
+TEST_F(SubscriptionTest, WrongPasswordIsChallengedThenForbidden) {
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", "subscribe_refused.xml", "600", "not-the-password");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(plugin_->subscriptions(), 0u);
+}
+
+TEST_F(SubscriptionTest, UnknownExtensionIsNotFound) {
+  Phone carol;
+  watcher(carol, "carol", "1999", "dialog", "subscribe_not_found.xml");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(plugin_->subscriptions(), 0u);
+}
+
+TEST_F(SubscriptionTest, UnservedEventPackageGets489) {
+  Phone carol;
+  watcher(carol, "carol", "1002", "conference", "subscribe_bad_event.xml");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(plugin_->subscriptions(), 0u);
+}
+
+// A line holding subscribe.max_per_line subscriptions gets 403 for one more;
+// the one it holds goes on.
+TEST_F(SubscriptionTest, PerLineLimit) {
+  start_plugin({{"subscribe.max_per_line", "1"}});
+  Phone mwi;
+  watcher(mwi, "alice", "alice", "message-summary", "subscribe_mwi.xml");
+  ASSERT_TRUE(subscriptions(1)) << mwi.out;
+  Phone second;
+  watcher(second, "alice", "1002", "dialog", "subscribe_refused.xml");
+  EXPECT_EQ(second.finish(), 0) << second.out;
+  EXPECT_TRUE(host_->logger().contains("holds 1 subscriptions, the most allowed (subscribe.max_per_line)"));
+  host_->presence().set_mwi("1001@default", 2, 1);
+  EXPECT_EQ(mwi.finish(), 0) << mwi.out;
+  host_->presence().set_mwi("1001@default", 0, 0);
+}
+
+// message-summary: a line's own mailbox, its counts as the voicemail
+// application reports them through the presence service.
+TEST_F(SubscriptionTest, MessageSummaryFollowsTheMailbox) {
+  Phone alice;
+  watcher(alice, "alice", "alice", "message-summary", "subscribe_mwi.xml");
+  ASSERT_TRUE(subscriptions(1)) << alice.out;
+  host_->presence().set_mwi("1001@default", 2, 1);
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  host_->presence().set_mwi("1001@default", 0, 0);
+  EXPECT_TRUE(subscriptions(0));
+}
+
+TEST_F(SubscriptionTest, AnotherLinesMailboxIsForbidden) {
+  Phone carol;
+  watcher(carol, "carol", "1001", "message-summary", "subscribe_refused.xml");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+}
+
+// PIDF: open, then closed and busy once bob turns do-not-disturb on.
+TEST_F(SubscriptionTest, PidfFollowsDoNotDisturb) {
+  Phone carol;
+  watcher(carol, "carol", "1002", "presence", "subscribe_pidf.xml");
+  ASSERT_TRUE(subscriptions(1)) << carol.out;
+  ASSERT_NO_FATAL_FAILURE(set_service("bob", "dnd", true));
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  ASSERT_NO_FATAL_FAILURE(set_service("bob", "dnd", false));
+}
+
+// A DND key (*25): lit when the service is turned on through the
+// configuration service (as PUT .../services/dnd or the *25 feature code
+// do), dark when off; a reload of the plugin in between keeps it.
+TEST_F(SubscriptionTest, DndKeyLightsAndSurvivesAReload) {
+  auto seen = std::make_shared<Seen>();
+  auto w = follow("alice", "*25", seen);
+  Phone alice;
+  watcher(alice, "alice", "*25", "dialog", "subscribe_feature.xml");
+  ASSERT_TRUE(subscriptions(1)) << alice.out;
+  ASSERT_TRUE(plugin_->reload(sdk::Options({{"sip.listen", "127.0.0.1:0"}, {"sip.node", "test-node"},
+                                            {"subscribe.expires_min", "1"}, {"subscribe.max_per_line", "10"}})));
+  EXPECT_EQ(plugin_->subscriptions(), 1u);
+  ASSERT_NO_FATAL_FAILURE(set_service("alice", "dnd", true));
+  ASSERT_TRUE(seen_state(seen, [](auto& s) { return s.feature_on; }));
+  ASSERT_NO_FATAL_FAILURE(set_service("alice", "dnd", false));
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+}
+
+// A forward key with its destination (*211003): lit while the
+// unconditional forward goes to 1003, dark when it is turned off.
+TEST_F(SubscriptionTest, ForwardKeyWithDestination) {
+  auto seen = std::make_shared<Seen>();
+  auto w = follow("alice", "*211003", seen);
+  Phone alice;
+  watcher(alice, "alice", "*211003", "dialog", "subscribe_feature.xml");
+  ASSERT_TRUE(subscriptions(1)) << alice.out;
+  auto forward = [&](bool on) {
+    std::promise<bool> done;
+    host_->config().set_forward(uid("alice"), "unconditional", on, std::string("1003"),
+                                [&](sdk::Result<sdk::ConfigForward> r) { done.set_value(static_cast<bool>(r)); });
+    return done.get_future().get();
+  };
+  ASSERT_TRUE(forward(true));
+  ASSERT_TRUE(seen_state(seen, [](auto& s) { return s.feature_on; }));
+  ASSERT_TRUE(forward(false));
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -7,12 +7,12 @@
 --   *22, *23     the same for the no-answer and busy forwards
 --   *25          DND on when off, off when on
 --   *20          every forward off
---   *55          echo test: an announcement, then the caller hears itself until #
 --   *27          incoming call filtering (call screening) on when off, off
---                when on (480 "Call screening enabled|disabled"); screening
---                itself needs the media applications (lib/users.lua)
+--                when on; screening itself needs the media applications
+--                (lib/users.lua)
 --   *37<member>  the boss-secretary filter on or off for that filter member
 --                (lib/bsfilter.lua; 480 "Call filter enabled|disabled")
+--   *55          echo test: an announcement, then the caller hears itself until #
 --
 -- The change is saved in confd_users by api.confd (config.set_forward,
 -- config.toggle_dnd) and announced as a user edit, so provd and every cache
@@ -21,9 +21,9 @@
 -- disturb ... de-activated"; an error prompt when the code cannot apply),
 -- then Dialtone hangs up. Without it the call ends unanswered with a status
 -- whose reason tells the result: 480 "Forward enabled", "Forward disabled",
--- "DND enabled", "DND disabled", "Forwards disabled"; 484 when *2x alone has
--- no destination to go back to, 403 for a line without user, 500 when the
--- change could not be saved.
+-- "DND enabled", "DND disabled", "Forwards disabled", "Call screening
+-- enabled|disabled"; 484 when *2x alone has no destination to go back to,
+-- 403 for a line without user, 500 when the change could not be saved.
 local bsfilter = require("bsfilter")
 
 local M = {}
@@ -35,9 +35,9 @@ M.codes = {
   fwd_busy = "*23",
   dnd = "*25",
   fwd_disable_all = "*20",
-  echo = "*55",
   incallfilter = "*27",
   bsfilter = "*37",
+  echo = "*55",
 }
 
 -- The prompts (asterisk-core-sounds names) of each result.
@@ -154,8 +154,11 @@ function M.route(call)
   if name == "bsfilter" then return bsfilter.toggle(call, destination) end
   if name == "incallfilter" then
     local enabled, why = config.toggle_incallfilter(uid)
-    if not saved(call, "call screening", enabled, why) then return reject(500, "Feature not saved") end
-    return reject(480, enabled and "Call screening enabled" or "Call screening disabled")
+    if not saved(call, "call screening", enabled, why) then
+      return announce(call, { M.prompts.failed }, 500, "Feature not saved")
+    end
+    return announce(call, { enabled and M.prompts.on or M.prompts.off }, 480,
+                    enabled and "Call screening enabled" or "Call screening disabled")
   end
   if name == "dnd" then
     local enabled, why = config.toggle_dnd(uid)

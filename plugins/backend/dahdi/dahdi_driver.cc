@@ -715,13 +715,15 @@ void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::Origin
       return refuse(sdk::q850::invalid_number_format,
                     "channel '" + channel + "' is not a bchan of span " + where);
     ch = s->cfg.span_channel(global);
-    if (!s->pri->dchan_up() || s->by_chan.count(ch))
+    bool on_demand = is_ptmp(s->cfg.signalling) && !is_network_side(s->cfg.signalling);
+    if ((!s->pri->dchan_up() && !on_demand) || s->by_chan.count(ch))
       return refuse(44, "channel " + channel + " is busy or its D-channel is down");  // requested circuit
     span = s;
   }
   for (auto* s : candidates) {
     if (span) break;
-    if (!s->pri->dchan_up()) continue;
+    // A PTMP user side with layer 2 left down brings it up for the call.
+    if (!s->pri->dchan_up() && !(is_ptmp(s->cfg.signalling) && !is_network_side(s->cfg.signalling))) continue;
     if ((ch = free_b_channel(*s))) {
       span = s;
       break;

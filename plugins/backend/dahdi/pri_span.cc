@@ -78,6 +78,13 @@ PriSpan::PriSpan(const SpanConfig& config, int fd, sdk::Logger& log) : config_(c
   pri_set_overlapdial(pri_, config.overlap_incoming() || config.overlap_outgoing() ? 1 : 0);
   // Tones and announcements before the answer reach the caller.
   pri_set_inbanddisconnect(pri_, 0);
+  // BRI point to multipoint: the seed's modes (layer 2 kept up, or left
+  // down between calls and brought up by each call).
+  if (is_ptmp(config.signalling)) {
+    if (config.layer2_persistence == "keep_up") pri_persistent_layer2_option(pri_, PRI_L2_PERSISTENCE_KEEP_UP);
+    else if (config.layer2_persistence == "leave_down")
+      pri_persistent_layer2_option(pri_, PRI_L2_PERSISTENCE_LEAVE_DOWN);
+  }
 }
 
 PriSpan::~PriSpan() {

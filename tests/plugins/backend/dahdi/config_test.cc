@@ -156,3 +156,31 @@ TEST(DahdiStartTest, AHardwareSpanWithoutTheDahdiModuleIsRefusedAloneWithOneLine
 
 }  // namespace
 }  // namespace dialtone::testing
+
+namespace dialtone::testing {
+namespace {
+
+// The seed's first BRI mode, point to multipoint: the user side asks the
+// network side for a TEI (Q.921 TEI management) before its first call.
+TEST(DahdiStartTest, APointToMultipointBriPairCarriesACall) {
+  DahdiTestHost host;
+  auto driver = host.start_dahdi({
+      {"span.1.driver", "simulated"}, {"span.1.peer", "2"}, {"span.1.bchan", "1-2"}, {"span.1.hardhdlc", "3"},
+      {"span.1.coding", "ami"}, {"span.1.signalling", "bri_cpe_ptmp"}, {"span.1.layer1_presence", "ignore"},
+      {"span.1.layer2_persistence", "leave_down"},
+      {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "4-5"}, {"span.2.hardhdlc", "6"},
+      {"span.2.coding", "ami"}, {"span.2.signalling", "bri_net_ptmp"},
+  });
+  auto d = host.dial({"dahdi/1/140001017"});
+  auto o = DahdiTestHost::wait_outcome(*d);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->q850, 17) << "busy, across the PTMP BRI pair: " << o->status;
+  auto d2 = host.dial({"dahdi/1/140001000"});
+  auto o2 = DahdiTestHost::wait_outcome(*d2);
+  ASSERT_TRUE(o2);
+  EXPECT_EQ(o2->status, "answered");
+  (void)host.calls().hangup_channel(d2->origin, 16);
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -80,6 +80,12 @@ routes["809"] = function(call)
   call:hangup()
 end
 
+-- 810: the echo alone, until the caller hangs up (a softphone test).
+routes["810"] = function(call)
+  call:answer()
+  call:echo()
+end
+
 function route_call(call)
   calls.prepare(call)
   local route = routes[call.callee or ""]

@@ -1,0 +1,148 @@
+// A real softphone against a call answered by Dialtone: baresip (Debian
+// baresip-core) authenticates as alice, calls the echo route of
+// media_dialplan.lua with a 600 Hz tone as its microphone (aufile), and records
+// what it hears (sndfile). The recording must hold the tone, echoed back by
+// the media engine.
+#include <sndfile.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <dialtone/services.h>
+
+#include "plugins/media/engine/call_verbs.h"
+#include "plugins/media/engine/engine.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace pm = plugins::media;
+namespace tm = testing::media;
+
+fs::path which(const char* name) {
+  for (const char* dir : {"/usr/bin", "/usr/local/bin"})
+    if (fs::exists(fs::path(dir) / name)) return fs::path(dir) / name;
+  return {};
+}
+
+std::vector<std::int16_t> read_wav(const fs::path& p, int* rate) {
+  SF_INFO info{};
+  SNDFILE* f = sf_open(p.c_str(), SFM_READ, &info);
+  if (!f) return {};
+  std::vector<std::int16_t> out(static_cast<std::size_t>(info.frames * info.channels));
+  sf_read_short(f, out.data(), static_cast<sf_count_t>(out.size()));
+  sf_close(f);
+  *rate = info.samplerate;
+  if (info.channels == 2) {  // keep the first channel
+    for (std::size_t i = 0; i < out.size() / 2; ++i) out[i] = out[2 * i];
+    out.resize(out.size() / 2);
+  }
+  return out;
+}
+
+class BaresipEchoTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}}, fs::path(SIP_TEST_DIR) / "media_dialplan.lua");
+    pm::EngineConfig cfg;
+    cfg.port_min = 32000;
+    cfg.port_max = 32999;
+    cfg.threads = 1;
+    cfg.realtime = false;
+    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
+    ASSERT_TRUE(engine_->start());
+    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
+    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    auto core = host_->services().find<sdk::CallCore>();
+    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+  }
+  static void TearDownTestSuite() {
+    verbs_->rebind(nullptr);
+    engine_->stop();
+    SipPluginTest::TearDownTestSuite();
+    engine_.reset();
+  }
+  void SetUp() override {
+    if (which("baresip").empty()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+    start_plugin();
+  }
+  static inline std::shared_ptr<pm::Engine> engine_;
+  static inline std::shared_ptr<pm::CallVerbs> verbs_;
+};
+
+TEST_F(BaresipEchoTest, SoftphoneHearsItsOwnToneBack) {
+  fs::path dir = fs::temp_directory_path() / ("dialtone-baresip-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    auto tone = tm::make_tone(600, 20.0, 8000);
+    SF_INFO info{};
+    info.samplerate = 8000;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* f = sf_open((dir / "mic.wav").c_str(), SFM_WRITE, &info);
+    ASSERT_NE(f, nullptr);
+    sf_write_short(f, tone.data(), static_cast<sf_count_t>(tone.size()));
+    sf_close(f);
+  }
+  int port = plugin_->port();
+  int sip_port = free_port();
+  std::ofstream(dir / "config") << "poll_method epoll\n"
+                                << "sip_listen 127.0.0.1:" << sip_port << "\n"
+                                << "net_interface lo\n"
+                                << "audio_source aufile," << (dir / "mic.wav").string() << "\n"
+                                << "audio_player aubridge,echo-sink\n"
+                                << "audio_alert aubridge,echo-sink\n"
+                                << "rtp_ports 33000-33999\n"
+                                << "module_path /usr/lib/baresip/modules\n"
+                                << "module stdio.so\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\n"
+                                << "module sndfile.so\nmodule_app account.so\nmodule_app menu.so\n"
+                                << "snd_path " << dir.string() << "\n";
+  std::ofstream(dir / "accounts") << "<sip:alice@127.0.0.1:" << port
+                                  << ">;auth_pass=alicepw;regint=0;audio_codecs=PCMU\n";
+  std::string dial = "/dial sip:810@127.0.0.1:" + std::to_string(port);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::freopen((dir / "baresip.log").c_str(), "w", stdout);
+    ::freopen((dir / "baresip.log").c_str(), "a", stderr);
+    ::execl(which("baresip").c_str(), "baresip", "-f", dir.c_str(), "-e", dial.c_str(), "-t", "8",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  auto log = [&] {
+    std::ifstream f(dir / "baresip.log");
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  // sndfile writes what the phone heard as dump-*-dec.wav.
+  fs::path heard;
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find("-dec.wav") != std::string::npos) heard = e.path();
+  ASSERT_FALSE(heard.empty()) << "baresip recorded nothing:\n" << log();
+  int rate = 8000;
+  auto audio = read_wav(heard, &rate);
+  ASSERT_GT(tm::loud_samples(audio, rate), static_cast<std::size_t>(rate)) << "less than 1 s heard:\n" << log();
+  // Over the frames that carry sound, the 600 Hz tone.
+  double sum = 0;
+  std::size_t frames = 0, frame = static_cast<std::size_t>(rate / 50);
+  for (std::size_t i = 0; i + frame <= audio.size(); i += frame) {
+    if (tm::loud_samples(std::vector<std::int16_t>(audio.begin() + i, audio.begin() + i + frame), rate) == 0) continue;
+    sum += tm::tone_share(audio, rate, 600, i, i + frame);
+    ++frames;
+  }
+  EXPECT_GT(sum / frames, 0.8) << log();
+  expect_idle();
+  EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; }));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dialtone::testing

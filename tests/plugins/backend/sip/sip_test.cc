@@ -390,13 +390,13 @@ TEST_F(SipTest, BusyUserForwardsToTheBusyDestination) {
 }
 
 TEST_F(SipTest, CallPermissionDenyingTheExtensionGives403) {
-  auto owen = host_->add_line("owen", "owenpw", "1051");
-  host_->add_line("pam", "pampw", "1052");
+  auto owen = host_->add_line("owen", "owenpw", "1071");
+  host_->add_line("pam", "pampw", "1072");
   auto rule = host_->sql("INSERT INTO confd_callpermissions (name, extensions) "
-                         "VALUES ('not-pam', '[\"1052\"]') RETURNING id");
+                         "VALUES ('not-pam', '[\"1072\"]') RETURNING id");
   host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {owen, rule});
   std::string out;
-  EXPECT_EQ(client("uac_call_forbidden.xml", {"-s", "1052", "-au", "owen", "-ap", "owenpw", "-key", "user", "owen"},
+  EXPECT_EQ(client("uac_call_forbidden.xml", {"-s", "1072", "-au", "owen", "-ap", "owenpw", "-key", "user", "owen"},
                    &out),
             0)
       << out;

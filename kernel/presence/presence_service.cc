@@ -54,12 +54,20 @@ PresenceServiceImpl::PresenceServiceImpl(sdk::EventBus& bus, sdk::Logger& log, C
   sdk::SubscribeOptions options;
   options.name = "kernel.presence";
   channel_events_ = bus.subscribe("calls.channel.#", [this](const sdk::Event& e) { on_channel_event(e); }, options);
+  // Registrations come from the registrar through the bus (the service
+  // never reads a backend's location table). The registrar forgets its
+  // bindings when it starts, so none is missed by starting empty.
+  sdk::SubscribeOptions reg_options;
+  reg_options.name = "kernel.presence.registrations";
+  registration_events_ = bus.subscribe(
+      "sip.registration.#", [this](const sdk::Event& e) { on_registration_event(e); }, reg_options);
 }
 
 PresenceServiceImpl::~PresenceServiceImpl() { stop(); }
 
 void PresenceServiceImpl::stop() {
   channel_events_.reset();
+  registration_events_.reset();
   std::unique_ptr<sdk::ConfigService::Watch> watch;
   std::shared_ptr<sdk::ConfigService> config;
   {
@@ -229,6 +237,7 @@ sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::Confi
         return a.started_ms != b.started_ms ? a.started_ms < b.started_ms : a.id < b.id;
       });
       if (const auto* u = snap.user(r.user_id)) s.dnd = u->dnd;
+      for (auto& i : e.interfaces) s.registered = s.registered || registered_.count(i) > 0;
       break;
     }
     case sdk::PresenceResource::Kind::feature: {
@@ -401,6 +410,27 @@ void PresenceServiceImpl::unwatch(const std::string& key, std::uint64_t id) {
     if (wi != watched_.end() && (wi->second.erase(key), wi->second.empty())) watched_.erase(wi);
   }
   entries_.erase(it);
+}
+
+void PresenceServiceImpl::on_registration_event(const sdk::Event& e) {
+  rapidjson::Document doc;
+  doc.Parse(e.body.c_str(), e.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  std::string aor = str(doc, "aor");
+  auto r = doc.FindMember("registered");
+  if (aor.empty() || r == doc.MemberEnd() || !r->value.IsBool()) return;
+  std::string interface = "sip/" + aor;
+  auto snap = snapshot();
+  std::lock_guard order(notify_mutex_);
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mutex_);
+    bool changed = r->value.GetBool() ? registered_.insert(interface).second : registered_.erase(interface) > 0;
+    if (!changed) return;
+    if (auto w = watched_.find(interface); w != watched_.end())
+      changes = collect({w->second.begin(), w->second.end()}, *snap);
+  }
+  tell(changes);
 }
 
 sdk::PresenceState PresenceServiceImpl::state(const sdk::PresenceResource& resource) const {

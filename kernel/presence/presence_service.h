@@ -62,6 +62,8 @@ class PresenceServiceImpl final : public sdk::PresenceService {
 
   // A calls.channel.* event (the bus subscription calls it; tests may too).
   void on_channel_event(const sdk::Event& e);
+  // A sip.registration.<line> event: whether the line has a contact.
+  void on_registration_event(const sdk::Event& e);
 
  private:
   struct Leg {
@@ -109,6 +111,7 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   mutable std::unique_ptr<sdk::ConfigService::Watch> config_watch_;
   std::unordered_map<std::string, Leg> legs_;  // by channel id
   std::unordered_map<std::string, std::set<std::string>> legs_of_;  // interface -> channel ids
+  std::set<std::string> registered_;  // interfaces ("sip/<line>") with a contact
   std::unordered_map<std::string, Entry> entries_;  // by resource key
   std::unordered_map<std::string, std::set<std::string>> watched_;  // interface -> entry keys
   std::map<std::string, std::pair<int, int>> mailboxes_;
@@ -116,6 +119,7 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   std::uint64_t version_ = 0;
   bool stopped_ = false;
   std::unique_ptr<sdk::Subscription> channel_events_;
+  std::unique_ptr<sdk::Subscription> registration_events_;
 };
 
 }  // namespace dialtone::kernel

@@ -1,6 +1,7 @@
 // RFC 3863 PIDF with the RPID activities (RFC 4480) phones and softphones
-// show: basic open/closed, on-the-phone while a call is up or ringing,
-// busy under do-not-disturb.
+// show: basic open/closed (closed under do-not-disturb or while none of the
+// user's lines is registered: nothing would ring), on-the-phone while a call
+// is up or ringing, busy under do-not-disturb.
 #include "plugins/backend/sip/event_bodies.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -14,7 +15,7 @@ std::string pidf_xml(const sdk::PresenceState& s, const std::string& entity) {
        "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "
        "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"" + e + "\">\n";
   x += "<tuple id=\"dialtone\">\n<status><basic>";
-  x += s.dnd ? "closed" : "open";
+  x += s.dnd || !s.registered ? "closed" : "open";
   x += "</basic></status>\n<contact>" + e + "</contact>\n</tuple>\n";
   x += "<dm:person id=\"p\"><rpid:activities>";
   if (s.dnd) x += "<rpid:busy/>";
@@ -23,6 +24,7 @@ std::string pidf_xml(const sdk::PresenceState& s, const std::string& entity) {
   x += "</rpid:activities></dm:person>\n";
   if (active) x += "<note>On the phone</note>\n";
   else if (s.dnd) x += "<note>Do not disturb</note>\n";
+  else if (!s.registered) x += "<note>Offline</note>\n";
   x += "</presence>\n";
   return x;
 }

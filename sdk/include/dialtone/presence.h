@@ -96,6 +96,9 @@ struct PresenceState {
   std::vector<PresenceDialog> dialogs;  // extension and feature resources
   bool feature_on = false;              // feature
   bool dnd = false;                     // extension: its main user's do-not-disturb
+  // extension: one of its lines has a registered contact (the registrar's
+  // sip.registration.<line> events on the bus); PIDF shows `closed` without.
+  bool registered = false;
   int new_messages = 0, old_messages = 0;  // mailbox
   // Grows with every change of this resource (NOTIFY version counters are
   // the subscriber's own; this only orders the callbacks).
@@ -138,7 +141,7 @@ class PresenceService {
 };
 
 inline bool PresenceState::operator==(const PresenceState& o) const {
-  if (feature_on != o.feature_on || dnd != o.dnd || new_messages != o.new_messages ||
+  if (feature_on != o.feature_on || dnd != o.dnd || registered != o.registered || new_messages != o.new_messages ||
       old_messages != o.old_messages || dialogs.size() != o.dialogs.size())
     return false;
   for (std::size_t i = 0; i < dialogs.size(); ++i) {

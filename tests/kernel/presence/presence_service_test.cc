@@ -273,5 +273,25 @@ TEST_F(PresenceTest, FollowsTheBus) {
   ASSERT_EQ(seen().size(), 1u);
 }
 
+// The registrar's sip.registration.<line> events say whether an
+// extension's phone can ring: told once per change, other lines ignored.
+TEST_F(PresenceTest, FollowsRegistrations) {
+  auto r = *presence_->resolve("alice", "1002");
+  EXPECT_FALSE(presence_->state(r).registered);
+  auto w = follow(r);
+  bus_.publish("sip.registration.alice", R"({"aor":"alice","registered":true,"contacts":[{}]})");
+  EXPECT_TRUE(seen().empty());  // alice's line is not 1002's
+  bus_.publish("sip.registration.bob", R"({"aor":"bob","registered":true,"contacts":[{}]})");
+  bus_.publish("sip.registration.bob", R"({"aor":"bob","registered":true,"contacts":[{},{}]})");
+  ASSERT_EQ(seen().size(), 1u);
+  EXPECT_TRUE(seen().back().registered);
+  EXPECT_TRUE(presence_->state(r).registered);
+  bus_.publish("sip.registration.bob", R"({"aor":"bob","registered":false,"contacts":[]})");
+  ASSERT_EQ(seen().size(), 2u);
+  EXPECT_FALSE(seen().back().registered);
+  bus_.publish("sip.registration.bob", "not json");  // ignored
+  EXPECT_EQ(seen().size(), 2u);
+}
+
 }  // namespace
 }  // namespace dialtone::kernel

@@ -41,6 +41,13 @@ class SubscriptionTest : public SipPluginTest {
     return eventually([&] { return plugin_->subscriptions() == n; });
   }
 
+  // Waits until the presence model sees bob's extension (1002) registered
+  // or not.
+  bool bob_registered(bool want) {
+    auto r = host_->presence().resolve("carol", "1002");
+    return r && eventually([&] { return host_->presence().state(*r).registered == want; });
+  }
+
   std::int64_t uid(const std::string& user) { return std::stoll(user_ids_.at(user)); }
 
   // Sets a user's service through the configuration service, as PUT
@@ -158,14 +165,36 @@ TEST_F(SubscriptionTest, AnotherLinesMailboxIsForbidden) {
   EXPECT_EQ(carol.finish(), 0) << carol.out;
 }
 
-// PIDF: open, then closed and busy once bob turns do-not-disturb on.
+// PIDF: open (bob's phone registered), then closed and busy once bob turns
+// do-not-disturb on.
 TEST_F(SubscriptionTest, PidfFollowsDoNotDisturb) {
+  std::string out;
+  ASSERT_EQ(register_contact("bob", 5998, &out), 0) << out;
+  ASSERT_TRUE(bob_registered(true));
   Phone carol;
   watcher(carol, "carol", "1002", "presence", "subscribe_pidf.xml");
   ASSERT_TRUE(subscriptions(1)) << carol.out;
   ASSERT_NO_FATAL_FAILURE(set_service("bob", "dnd", true));
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   ASSERT_NO_FATAL_FAILURE(set_service("bob", "dnd", false));
+}
+
+// PIDF follows bob's registration, as the registrar publishes it on the
+// bus: closed while no phone of his is registered, open once one
+// registers, closed again after REGISTER with Expires: 0.
+TEST_F(SubscriptionTest, PidfFollowsRegistration) {
+  std::string out;
+  ASSERT_EQ(register_contact("bob", 5998, &out, "unregister_all.xml", "0"), 0) << out;
+  ASSERT_TRUE(bob_registered(false));
+  Phone carol;
+  watcher(carol, "carol", "1002", "presence", "subscribe_pidf_registration.xml");
+  ASSERT_TRUE(subscriptions(1)) << carol.out;
+  ASSERT_EQ(register_contact("bob", 5998, &out), 0) << out;
+  // The open NOTIFY is queued before the unregistration can be seen.
+  ASSERT_TRUE(bob_registered(true));
+  ASSERT_EQ(register_contact("bob", 5998, &out, "register.xml", "0"), 0) << out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(subscriptions(0));
 }
 
 // A DND key (*25): lit when the service is turned on through the

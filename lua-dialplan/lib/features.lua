@@ -70,7 +70,8 @@ end
 -- a refusal with `code` and `reason`.
 local function announce(call, prompts, code, reason)
   if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
-  if call.channel and call.answer and call:answer() then
+  -- call.play: the media engine registered its verbs (media.engine loaded).
+  if call.channel and call.play and call:answer() then
     call:play(prompts)
     return { action = "done" }
   end
@@ -80,7 +81,7 @@ end
 -- *55: XiVO's echo test. A digit skips the announcement; # ends the echo.
 local function echo_test(call)
   if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
-  if not (call.channel and call.answer and call:answer()) then return reject(480, "Echo test needs the media engine") end
+  if not (call.channel and call.echo and call:answer()) then return reject(480, "Echo test needs the media engine") end
   call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
   if call:echo() then call:play(M.prompts.echo_done) end
   return { action = "done" }

@@ -95,7 +95,7 @@ TEST_F(BaresipEchoTest, SoftphoneHearsItsOwnToneBack) {
   int sip_port = free_port();
   std::ofstream(dir / "config") << "poll_method epoll\n"
                                 << "sip_listen 127.0.0.1:" << sip_port << "\n"
-                                << "net_interface lo\n"
+                                << "net_interface 127.0.0.1\n"
                                 << "audio_source aufile," << (dir / "mic.wav").string() << "\n"
                                 << "audio_player aubridge,echo-sink\n"
                                 << "audio_alert aubridge,echo-sink\n"

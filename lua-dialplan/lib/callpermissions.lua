@@ -19,18 +19,31 @@
 -- password_protected, password }.
 --
 -- A denial with a password lets the caller through when M.ask_password
--- returns the right digits. Asking needs a prompt and digit collection from
--- the media applications; until one sets M.ask_password(call, rule) (it
--- returns the digits typed, or nil), such a call is refused and the log
--- says why.
+-- returns the right digits. The default one answers the call with its media
+-- in the engine and asks with `agent-pass` (digits then #), as XiVO's
+-- Authenticate does; a wrong password plays `auth-incorrect` and the call is
+-- refused. Without the media engine nothing can ask: such a call is refused
+-- and the log says why. A dialplan may set its own M.ask_password(call,
+-- rule), returning the digits typed or nil and why.
 local patterns = require("patterns")
 
 local M = {}
 
 M.denied = { action = "reject", code = 403, status = 403, reason = "Forbidden" }
 
--- function(call, rule) -> digits or nil; see above.
-M.ask_password = nil
+M.prompts = { password = "agent-pass", wrong = "auth-incorrect" }
+
+-- function(call, rule) -> digits, or nil and why; see above.
+M.ask_password = function(call, rule)
+  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if not (call.channel and call.read_digits and call.answer) then
+    return nil, "password prompts need the media engine (load plugin media.engine)"
+  end
+  if not call:answer() then return nil, "the call could not be answered with media" end
+  local typed, why = call:read_digits{ max = 40, timeout = 10, terminator = "#", prompt = M.prompts.password }
+  if why == "hangup" then return nil, "the caller hung up" end
+  return typed
+end
 
 -- The user whose permissions apply to `call`: the forwarder when a user
 -- forwards, else the calling user; nil for calls from trunks.
@@ -96,10 +109,14 @@ local function refuse(call, who, number, rule, why)
 end
 
 -- Asks for `password` when the dialplan can; true when the right one came.
+-- Also why not, for the log.
 local function unlocked(call, rule, password)
-  if not M.ask_password then return false end
-  local typed = M.ask_password(call, rule)
-  return typed ~= nil and tostring(typed) == tostring(password)
+  if not M.ask_password then return false, "no password prompt in this dialplan" end
+  local typed, why = M.ask_password(call, rule)
+  if typed == nil then return false, why or "no password typed" end
+  if tostring(typed) == tostring(password) then return true end
+  if call.play then call:play(M.prompts.wrong) end
+  return false, "wrong password"
 end
 
 -- nil when `call` may go on to `number` (through outcall `outcall_id`, may
@@ -113,12 +130,12 @@ function M.check(call, number, outcall_id)
   end
   local who = subject and ("user " .. tostring(subject)) or "the caller"
   if password then
-    if unlocked(call, rule, password) then
+    local ok, why = unlocked(call, rule, password)
+    if ok then
       call.vars.XIVO_AUTHORIZATION = "ALLOW"
       return nil
     end
-    return refuse(call, who, number, rule, M.ask_password and " (wrong or no password)"
-      or " (it asks for a password; password prompts are not available, so the call is refused)")
+    return refuse(call, who, number, rule, " (it asks for a password: " .. why .. ")")
   end
   return refuse(call, who, number, rule)
 end

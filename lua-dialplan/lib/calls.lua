@@ -24,6 +24,7 @@ local groups = require("groups")
 local callpermissions = require("callpermissions")
 local destinations = require("destinations")
 local schedules = require("schedules")
+local conferences = require("conferences")
 
 local M = {}
 
@@ -78,6 +79,8 @@ function M.dispatch(call, number, context, depth)
   end
   local group = config.group_by_exten(number, context)
   if group then return groups.call(call, group, depth) end
+  local room = config.conference_by_exten(number, context)
+  if room then return conferences.join(call, room) end
   local route, pattern, dialed = outcalls.find(config.outcalls(context), number)
   if route then
     local refused = callpermissions.check(call, number, route.id)

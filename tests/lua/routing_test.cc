@@ -451,7 +451,7 @@ TEST_F(Permissions, PasswordChallengesInsteadOfDenying) {
   auto p = permission(*host_, "carol-code", "[\"1003\"]", "deny", "1234");
   host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {alice_, p});
   EXPECT_EQ(from(alice_, "1003"), "403") << "no prompt available: refused";
-  EXPECT_TRUE(host_->logger().contains("it asks for a password; password prompts are not available"));
+  EXPECT_TRUE(host_->logger().contains("it asks for a password: no password prompt in this dialplan"));
   EXPECT_EQ(from(alice_, "1003", {{"TYPED", "0000"}}), "403") << "wrong password";
   EXPECT_EQ(from(alice_, "1003", {{"TYPED", "1234"}}), "done") << "the rule's password";
   // The user's own call permission password overrides the rules' (5.5.2 note).
@@ -516,8 +516,6 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
   } rows[] = {
       {R"({"type": "voicemail", "voicemail_id": 1})", "sends to voicemail 1, which needs the voicemail application"},
       {R"({"type": "ivr", "ivr_id": 2})", "sends to ivr 2, which needs the IVR application"},
-      {R"({"type": "conference", "conference_id": 3})", "sends to conference 3, which needs the conference application"},
-      {R"({"type": "sound", "filename": "closed"})", "sends to sound closed, which needs the sound playback application"},
       {R"({"type": "queue", "queue_id": 4})", "sends to queue 4, which needs call center queues"},
       {R"({"type": "application", "application": "directory"})", "sends to application directory, which needs the application it names"},
       {R"j({"type": "custom", "command": "Playback(x)"})j", "sends to custom Playback(x), which needs a Lua handler"},
@@ -526,6 +524,20 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
     EXPECT_EQ(to(r.destination), "480") << r.destination;
     EXPECT_TRUE(host_->logger().contains(r.log)) << r.log;
   }
+  EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";
+}
+
+// Conference rooms and sounds are served by lib/conferences.lua, with the
+// media engine: without it (this host has none) 480 and a log line naming
+// what to load; a room that does not exist is a 404.
+TEST_F(Destinations, ConferenceAndSoundWithoutTheMediaEngineGive480) {
+  auto room = host_->sql("INSERT INTO confd_conferences (name) VALUES ('r') RETURNING id");
+  EXPECT_EQ(to("{\"type\": \"conference\", \"conference_id\": " + room + "}"), "480");
+  EXPECT_TRUE(host_->logger().contains("conference room " + room + " needs the media engine"));
+  EXPECT_EQ(to(R"({"type": "conference", "conference_id": 999})"), "404");
+  EXPECT_TRUE(host_->logger().contains("destination conference 999 does not exist"));
+  EXPECT_EQ(to(R"({"type": "sound", "filename": "closed"})"), "480");
+  EXPECT_TRUE(host_->logger().contains("sound destination closed needs the media engine"));
   EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";
 }
 

@@ -216,6 +216,7 @@ void check_extension_range(sdk::Transaction& tx, long extension_id, const std::s
   if (kind == "user") expr = "confd_in_ranges(c.user_ranges, $1)";
   else if (kind == "group") expr = "confd_in_ranges(c.group_ranges, $1)";
   else if (kind == "incall") expr = "confd_in_ranges(c.incall_ranges, $1)";
+  else if (kind == "conference") expr = "confd_in_ranges(c.conference_room_ranges, $1)";
   else if (type == "outcall" || type == "services" || type == "others") return;
   else
     expr = "(confd_in_ranges(c.user_ranges, $1) OR confd_in_ranges(c.group_ranges, $1) OR "
@@ -235,6 +236,7 @@ std::string extension_owner(sdk::Transaction& tx, long extension_id) {
                "SELECT CASE WHEN EXISTS (SELECT 1 FROM confd_line_extensions WHERE extension_id=$1) THEN 'user' "
                "WHEN EXISTS (SELECT 1 FROM confd_incall_extensions WHERE extension_id=$1) THEN 'incall' "
                "WHEN EXISTS (SELECT 1 FROM confd_group_extensions WHERE extension_id=$1) THEN 'group' "
+               "WHEN EXISTS (SELECT 1 FROM confd_conference_extensions WHERE extension_id=$1) THEN 'conference' "
                "ELSE 'any' END AS k",
                {std::to_string(extension_id)});
   return q.get(0, "k");
@@ -439,6 +441,7 @@ void ConfdApi::define_resources() {
          refuse_if(tx, "SELECT 1 FROM confd_line_extensions WHERE extension_id = $1", id, "Extension is associated with a Line");
          refuse_if(tx, "SELECT 1 FROM confd_incall_extensions WHERE extension_id = $1", id, "Extension is associated with an Incall");
          refuse_if(tx, "SELECT 1 FROM confd_group_extensions WHERE extension_id = $1", id, "Extension is associated with a Group");
+         refuse_if(tx, "SELECT 1 FROM confd_conference_extensions WHERE extension_id = $1", id, "Extension is associated with a Conference");
        },
        .embed = extension_embed,
        .filters = {{"line_id", "t.id IN (SELECT le.extension_id FROM confd_line_extensions le WHERE le.line_id::text = ?)"},
@@ -528,6 +531,30 @@ void ConfdApi::define_resources() {
        .sortable = {"name", "id", "label"},
        .uniques = {{"name"}},
        .hidden = {"fallbacks"}});
+
+  // Conference rooms (seed 5.7; wazo-confd's /conferences fields). The
+  // dialplan (lib/conferences.lua) asks for `pin` when set; `admin_pin` makes
+  // the caller an organizer, who may mute the others.
+  res({.path = "conferences", .table = "confd_conferences", .singular = "Conference", .event = "conference",
+       .fields = {{"name", F::string},
+                  {"max_users", F::integer, false, false, int_range(0, 1000)},
+                  {"pin", F::string, false, true, matches("[0-9]{1,80}", "A sequence of digits.")},
+                  {"admin_pin", F::string, false, true, matches("[0-9]{1,80}", "A sequence of digits.")},
+                  {"announce_join_leave", F::boolean, false, false},
+                  {"music_on_hold", F::string},
+                  {"preprocess_subroutine", F::string}},
+       .searchable = {"name", "preprocess_subroutine"},
+       .sortable = {"name", "id"},
+       .after_write = [](sdk::Transaction& tx, long id) {
+         // XiVO: the organizer PIN needs the room's PIN (callers without a
+         // PIN prompt could never become organizers), and the two differ.
+         auto q = run(tx, "SELECT pin IS NULL AND admin_pin IS NOT NULL AS orphan, pin = admin_pin AS same "
+                          "FROM confd_conferences WHERE id = $1", {std::to_string(id)});
+         if (q.get(0, "orphan") == "t")
+           throw ApiError{400, {"Input Error - field 'admin_pin': set 'pin' too (callers are asked for a PIN only when the room has one)"}};
+         if (q.get(0, "same") == "t")
+           throw ApiError{400, {"Input Error - field 'admin_pin': must differ from 'pin'"}};
+       }});
 
   res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
        .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},
@@ -800,7 +827,9 @@ std::vector<sdk::Route> ConfdApi::routes() {
   };
   for (auto a : {ExtAssoc{"lines", "line_id", "confd_lines", "Line", "confd_line_extensions", "line_id", "user", "line_extension"},
                  ExtAssoc{"incalls", "incall_id", "confd_incalls", "Incall", "confd_incall_extensions", "incall_id", "incall", "incall_extension"},
-                 ExtAssoc{"groups", "group_id", "confd_groups", "Group", "confd_group_extensions", "group_id", "group", "group_extension"}}) {
+                 ExtAssoc{"groups", "group_id", "confd_groups", "Group", "confd_group_extensions", "group_id", "group", "group_extension"},
+                 ExtAssoc{"conferences", "conference_id", "confd_conferences", "Conference", "confd_conference_extensions",
+                          "conference_id", "conference", "conference_extension"}}) {
     std::string base = std::string("/") + a.path + "/{" + a.param + "}/extensions";
     std::string acl = std::string("confd.") + a.path + ".{" + a.param + "}.extensions";
     add("GET", base, acl + ".read", std::string("Extensions of a ") + a.owner,
@@ -829,7 +858,10 @@ std::vector<sdk::Route> ConfdApi::routes() {
                        {std::to_string(oid), std::to_string(eid)}).rows.empty())
                 return HttpResponse::empty(204);
               throw ApiError{400, {"Resource Error - Extension is already associated with a " +
-                                   std::string(owner == "user" ? "Line" : owner == "incall" ? "Incall" : "Group")}};
+                                   std::string(owner == "user"     ? "Line"
+                                               : owner == "incall"   ? "Incall"
+                                               : owner == "conference" ? "Conference"
+                                                                     : "Group")}};
             }
             check_extension_range(tx, eid, a.kind);
             if (std::string(a.kind) == "user") {

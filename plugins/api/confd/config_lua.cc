@@ -271,6 +271,34 @@ LuaValue callfilter_of_boss(const ConfigSnapshot& s, std::int64_t user_id) {
   return {};
 }
 
+// A conference room as lib/conferences.lua reads it.
+LuaValue conference_view(const ConfigSnapshot& s, const sdk::ConfigConference& c) {
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = c.id;
+  set(*t, "name", c.name);
+  set(*t, "pin", c.pin);
+  set(*t, "admin_pin", c.admin_pin);
+  set(*t, "music_on_hold", c.music_on_hold);
+  set(*t, "preprocess_subroutine", c.preprocess_subroutine);
+  t->fields["max_users"] = c.max_users;
+  t->fields["announce_join_leave"] = c.announce_join_leave;
+  for (auto xid : c.extension_ids)
+    if (auto* x = s.extension(xid); x && !x->commented) {
+      t->fields["exten"] = x->exten;
+      t->fields["context"] = x->context;
+      break;
+    }
+  return t;
+}
+
+LuaValue conference_by_exten(const ConfigSnapshot& s, const std::string& exten, const std::string& context) {
+  auto* x = s.extension(exten, context);
+  if (!x || x->commented) return {};
+  auto id = ConfigSnapshot::find(s.conference_of_extension_, x->id);
+  auto* c = id ? ConfigSnapshot::find(s.conferences, *id) : nullptr;
+  return c ? conference_view(s, *c) : LuaValue();
+}
+
 LuaValue schedule(const ConfigSnapshot& s, std::int64_t id) {
   auto* c = ConfigSnapshot::find(s.schedules, id);
   if (!c) return {};
@@ -405,6 +433,17 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
            }},
           {"group", "id: integer", "group: table|nil", "The enabled group `id`, or nil.",
            [snap, value](const LuaValues& args) { return value(group_by_id(*snap(), arg_id(args, 0))); }},
+          {"conference_by_exten", "exten: string, context: string", "conference: table|nil",
+           "The conference room owning extension `exten` in `context` (fields in lib/conferences.lua), or nil.",
+           [snap, value](const LuaValues& args) {
+             return value(conference_by_exten(*snap(), arg_string(args, 0), arg_string(args, 1)));
+           }},
+          {"conference", "id: integer", "conference: table|nil", "The conference room `id`, or nil.",
+           [snap, value](const LuaValues& args) {
+             auto s = snap();
+             auto* c = ConfigSnapshot::find(s->conferences, arg_id(args, 0));
+             return value(c ? conference_view(*s, *c) : LuaValue());
+           }},
           {"callpermissions", "user_id: integer|string, id?: integer", "permissions: table",
            "The enabled call permissions of a user (`config.callpermissions(user_id)`) or of "
            "`config.callpermissions(kind, id)` with kind user, group, outcall or incall: {{id, name, "

@@ -66,6 +66,11 @@ constexpr const char* kGroupMembers =
     "SELECT group_id, user_id, penalty FROM confd_group_members ORDER BY group_id, position, user_id";
 constexpr const char* kGroupExtensions =
     "SELECT group_id, extension_id FROM confd_group_extensions ORDER BY extension_id";
+constexpr const char* kConferences =
+    "SELECT id, name, pin, admin_pin, music_on_hold, preprocess_subroutine, max_users, announce_join_leave "
+    "FROM confd_conferences";
+constexpr const char* kConferenceExtensions =
+    "SELECT conference_id, extension_id FROM confd_conference_extensions ORDER BY extension_id";
 constexpr const char* kCallPermissions =
     "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled, password FROM confd_callpermissions";
 constexpr const char* kUserCallPermissions =
@@ -269,6 +274,28 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             if (g == s->groups.end()) return;
             g->second.extension_ids.push_back(num(r, 1));
             s->group_of_extension_[num(r, 1)] = g->first;
+          });
+        },
+        [&] {
+          return each(kConferences, [&](const Row& r) {
+            sdk::ConfigConference c;
+            c.id = num(r, 0);
+            c.name = opt(r, 1);
+            c.pin = opt(r, 2);
+            c.admin_pin = opt(r, 3);
+            c.music_on_hold = opt(r, 4);
+            c.preprocess_subroutine = opt(r, 5);
+            c.max_users = static_cast<int>(num(r, 6));
+            c.announce_join_leave = flag(r, 7);
+            s->conferences.emplace(c.id, std::move(c));
+          });
+        },
+        [&] {
+          return each(kConferenceExtensions, [&](const Row& r) {
+            auto c = s->conferences.find(num(r, 0));
+            if (c == s->conferences.end()) return;
+            c->second.extension_ids.push_back(num(r, 1));
+            s->conference_of_extension_[num(r, 1)] = c->first;
           });
         },
         [&] {

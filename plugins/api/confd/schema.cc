@@ -327,6 +327,24 @@ CREATE TABLE confd_callfilter_members (
   UNIQUE (callfilter_id, user_id));
 )SQL";
 
+// Conference rooms (seed 5.7) and their extensions.
+constexpr const char* kV6 = R"SQL(
+CREATE TABLE confd_conferences (
+  id serial PRIMARY KEY,
+  name text,
+  max_users integer NOT NULL DEFAULT 0 CHECK (max_users >= 0),
+  pin text CHECK (pin IS NULL OR pin ~ '^[0-9]{1,80}$'),
+  admin_pin text CHECK (admin_pin IS NULL OR admin_pin ~ '^[0-9]{1,80}$'),
+  announce_join_leave boolean NOT NULL DEFAULT true,
+  music_on_hold text,
+  preprocess_subroutine text);
+
+CREATE TABLE confd_conference_extensions (
+  conference_id integer NOT NULL REFERENCES confd_conferences(id) ON DELETE CASCADE,
+  extension_id integer NOT NULL UNIQUE REFERENCES confd_extensions(id) ON DELETE CASCADE,
+  PRIMARY KEY (conference_id, extension_id));
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -336,6 +354,7 @@ constexpr sdk::Migration kMigrations[] = {
     {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
     {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
     {5, "confd boss-secretary call filters", kV5},
+    {6, "confd conference rooms", kV6},
 };
 
 }  // namespace

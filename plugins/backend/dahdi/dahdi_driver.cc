@@ -247,6 +247,7 @@ void DahdiDriver::on_leg_event(const std::string& topic, const std::string& body
     }
     return;
   }
+  if (!peer.empty() && state == "up") join_media(id, peer);
   if (id == call_id) return;
   std::shared_ptr<Call> ours = call_of_channel(call_id);
   if (!ours || ours->outbound) return;
@@ -254,6 +255,32 @@ void DahdiDriver::on_leg_event(const std::string& topic, const std::string& body
   ch.id = call_id;
   if (state == "ringing") (void)ringing(ch);
   else if (state == "up" && peer == call_id) (void)answer(ch);
+}
+
+// A span's call linked to a call whose media ends in the engine (a SIP
+// phone answered by the dialplan, another span's call): one mixer joins
+// their endpoints, as long as both last.
+void DahdiDriver::join_media(const std::string& a, const std::string& b) {
+  std::string mine = media_endpoint(a) ? a : media_endpoint(b) ? b : std::string();
+  if (mine.empty()) return;
+  std::string other = mine == a ? b : a;
+  auto engine = host_.services().find<sdk::media::MediaEngine>();
+  if (!engine) return;
+  auto ep_mine = media_endpoint(mine);
+  auto ep_other = engine->channel_endpoint(other);
+  if (!ep_mine || !ep_other) return;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = joined_.find(mine);
+    if (it != joined_.end() && it->second.first == other) return;
+    auto back = joined_.find(other);
+    if (back != joined_.end() && back->second.first == mine) return;  // the other span's side did it
+  }
+  auto mixer = engine->create_mixer();
+  mixer->add(ep_mine);
+  mixer->add(ep_other);
+  std::lock_guard lock(mutex_);
+  joined_[mine] = {other, std::move(mixer)};
 }
 
 void DahdiDriver::post(std::function<void()> fn) {
@@ -638,10 +665,14 @@ void DahdiDriver::end_call(const std::shared_ptr<Call>& c, int cause, bool send_
   c->ended = true;
   c->overlap_deadline.reset();
   pump_.disconnect({c->span, c->chan});
+  bool had_media = false;
   {
     std::lock_guard lock(mutex_);
-    media_.erase(c->channel_id);
+    had_media = media_.erase(c->channel_id) > 0;
+    joined_.erase(c->channel_id);
   }
+  if (had_media)
+    if (auto engine = host_.services().find<sdk::media::MediaEngine>()) engine->detach_channel(c->channel_id);
   if (c->outbound && !c->answered && !c->origin.empty())
     (void)core_->set_variable(c->origin, "DIAL_FAILOVER", failover_cause(cause) ? "yes" : "no");
   if (!c->channel_id.empty()) (void)core_->end_channel_q850(c->channel_id, cause);
@@ -839,9 +870,13 @@ void DahdiDriver::open_media(Call& c) {
     if (c.ended || !media_.emplace(c.channel_id, *bridge).second) return;
   }
   pump_.connect({c.span, c.chan}, (*bridge)->port(*bridge));
+  // Media applications (call:play, call:playtones, call:read_digits...)
+  // find the call's media under its channel id.
+  engine->attach_channel(c.channel_id, (*bridge)->endpoint());
   // Ended meanwhile (end_call sets `ended` before it disconnects): undo.
   if (c.ended) {
     pump_.disconnect({c.span, c.chan});
+    engine->detach_channel(c.channel_id);
     std::lock_guard lock(mutex_);
     media_.erase(c.channel_id);
   }

@@ -105,6 +105,7 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   void forget(const std::shared_ptr<Call>& call);
   void set_dchan(Span& span, bool up);
   void open_media(Call& call);
+  void join_media(const std::string& a, const std::string& b);
   void on_leg_event(const std::string& topic, const std::string& body);
   std::shared_ptr<Call> call_of_channel(const std::string& channel_id) const;
   std::shared_ptr<Call> call_of(Span& span, q931_call* q) const;
@@ -125,7 +126,9 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   std::deque<std::function<void()>> queue_;
   std::map<std::string, std::shared_ptr<Call>> by_channel_;
   std::map<std::string, std::shared_ptr<MediaBridge>> media_;  // channel id -> its B-channel's bridge
-  std::vector<std::shared_ptr<sdk::media::Mixer>> mixers_;     // dahdi-to-dahdi bridges
+  std::vector<std::shared_ptr<sdk::media::Mixer>> mixers_;     // call:bridge of two span calls
+  // A span call's channel -> (the linked channel, the mixer joining them).
+  std::map<std::string, std::pair<std::string, std::shared_ptr<sdk::media::Mixer>>> joined_;
   int wake_fd_ = -1;
   std::unique_ptr<sdk::Subscription> legs_;
   std::thread thread_;

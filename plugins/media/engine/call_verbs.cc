@@ -89,7 +89,7 @@ struct Wait : std::enable_shared_from_this<Wait> {
 }  // namespace
 
 CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log)
-    : engine_(std::move(engine)), executor_(executor), log_(log) {}
+    : engine_(std::move(engine)), executor_(executor), log_(log), rooms_(std::make_shared<ConferenceRooms>(log)) {}
 
 std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
   std::weak_ptr<CallVerbs> weak = weak_from_this();
@@ -171,7 +171,8 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
        "`call:read_digits{ max = 4, timeout = 5, terminator = \"#\", prompt = \"vm-password\" }` "
        "collects DTMF digits (RFC 4733, SIP INFO or in-band) until `max` digits (default 1), the "
        "`terminator` (not returned; default none) or `timeout` seconds (default 5) without a digit, "
-       "counted once the prompt ended; a digit stops the prompt. Returns the digits and why it "
+       "counted once the prompt ended; a digit stops the prompt (`prompt` may be a list of sounds, "
+       "played in turn). Returns the digits and why it "
        "stopped: max, terminator, timeout or hangup. Digits beyond `max` are ignored.",
        [endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
          std::string channel;
@@ -179,13 +180,21 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
          std::size_t max = 1;
          long timeout_ms = 5000;
-         std::string terminator, prompt;
+         std::string terminator;
+         std::vector<std::string> prompt;
          if (args.size() > 1)
            if (auto* t = args[1].as_table()) {
              if (auto m = int_field(*t, "max")) max = static_cast<std::size_t>(std::clamp<std::int64_t>(*m, 1, 64));
              if (auto s = int_field(*t, "timeout")) timeout_ms = static_cast<long>(std::clamp<std::int64_t>(*s, 1, 3600)) * 1000;
              terminator = string_field(*t, "terminator");
-             prompt = string_field(*t, "prompt");
+             // One sound or a list (an error prompt then the question):
+             // a digit typed during any of them counts.
+             if (auto it = t->fields.find("prompt"); it != t->fields.end()) {
+               if (auto* one = it->second.as_string()) prompt.push_back(*one);
+               if (auto* list = it->second.as_table())
+                 for (auto& v : list->array)
+                   if (auto* s = v.as_string()) prompt.push_back(*s);
+             }
            }
          auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
          return LuaReply::async([=](sdk::LuaResume resume) {
@@ -224,7 +233,7 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
            if (prompting) {
              sm::PlayOptions o;
              o.stop_on_dtmf = true;
-             endpoint_ptr->play({prompt}, o);
+             endpoint_ptr->play(prompt, o);
            } else {
              rearm();
            }
@@ -344,6 +353,45 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
              endpoint_ptr->stop_playing();
              w->finish(LuaValues{LuaValue(true)});
            });
+         });
+       }});
+  f.push_back(
+      {"conference", "call: table, room: table", "ok: boolean, why: string",
+       "`call:conference{ room = \"4010\", max_participants = 10, music_on_hold = \"default\", "
+       "quiet = false, admin = false }` puts the caller in conference room `room` (its number or "
+       "name) and returns when the caller leaves: `true, \"hangup\"`, or `true, \"left\"` after DTMF #; or at once with "
+       "`false, \"full\"` when `max_participants` (0: no limit) are in. Each participant hears "
+       "the others, not itself; alone in the room it hears `music_on_hold` (\"\": silence). Joins "
+       "and leaves play confbridge-join / confbridge-leave to the others unless `quiet`. DTMF 1 "
+       "mutes or unmutes oneself; with `admin` (the organizer PIN), DTMF 2 mutes or unmutes the "
+       "other participants. The PIN prompt is the dialplan's (lib/conferences.lua); needs "
+       "call:answer() first.",
+       [weak, endpoint](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "conference", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         const LuaTable* t = args.size() > 1 ? args[1].as_table() : nullptr;
+         ConferenceRooms::Join j;
+         if (t) j.room = string_field(*t, "room");
+         if (j.room.empty()) return LuaReply::error("call:conference: give `room`, the room's number or name");
+         j.max_participants = static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(*t, "max_participants").value_or(0)));
+         if (auto it = t->fields.find("music_on_hold"); it != t->fields.end())
+           if (auto* s = it->second.as_string()) j.moh_class = *s;
+         auto flag = [t](const char* k) {
+           auto it = t->fields.find(k);
+           if (it == t->fields.end()) return false;
+           auto* b = std::get_if<bool>(&it->second.v);
+           return b && *b;
+         };
+         j.quiet = flag("quiet");
+         j.admin = flag("admin");
+         auto self = weak.lock();
+         auto engine = self ? self->engine() : nullptr;
+         if (!self || !engine) return LuaReply::error("call:conference: the media engine is stopped");
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         auto rooms = self->rooms_;
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           rooms->join(engine, channel, endpoint_ptr, j, std::move(resume));
          });
        }});
   return f;

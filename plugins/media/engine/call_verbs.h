@@ -1,5 +1,5 @@
 // The dialplan's media verbs (call:play, call:read_digits, call:record,
-// call:playtones, call:echo, call:moh), declared once in call_verbs.cc: the
+// call:playtones, call:echo, call:moh, call:conference), declared once in call_verbs.cc: the
 // rows register them with the call core (CallCore::register_verb) and
 // generate their reference in docs/lua-dialplan.md.
 //
@@ -24,6 +24,8 @@
 #include <dialtone/lua.h>
 #include <dialtone/media.h>
 
+#include "plugins/media/engine/conference_rooms.h"
+
 namespace dialtone::plugins::media {
 
 class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
@@ -41,6 +43,10 @@ class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
   std::shared_ptr<sdk::media::MediaEngine> engine_;
   sdk::Executor* executor_;
   sdk::Logger* log_;
+  std::shared_ptr<ConferenceRooms> rooms_;
+
+ public:
+  ConferenceRooms& rooms() { return *rooms_; }
 };
 
 }  // namespace dialtone::plugins::media

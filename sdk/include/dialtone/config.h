@@ -131,6 +131,15 @@ struct ConfigGroup {
   std::string fallbacks = "{}";
 };
 
+// A conference room (seed 5.7).
+struct ConfigConference {
+  std::int64_t id = 0;
+  std::optional<std::string> name, pin, admin_pin, music_on_hold, preprocess_subroutine;
+  int max_users = 0;  // 0: no limit
+  bool announce_join_leave = true;
+  std::vector<std::int64_t> extension_ids;
+};
+
 struct ConfigCallPermission {
   std::int64_t id = 0;
   std::string name, mode;
@@ -197,6 +206,7 @@ struct ConfigSnapshot {
   std::map<std::int64_t, ConfigCallPermission> callpermissions;
   std::map<std::int64_t, ConfigSchedule> schedules;
   std::map<std::int64_t, ConfigCallFilter> callfilters;
+  std::map<std::int64_t, ConfigConference> conferences;
   // The zones schedules name ("" for the server's own), read off the call
   // path when the snapshot is built; a zone whose file is missing is absent.
   std::map<std::string, ConfigZone> zones;
@@ -207,6 +217,7 @@ struct ConfigSnapshot {
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> lines_of_extension_;  // by line position
   std::unordered_map<std::int64_t, std::int64_t> incall_of_extension_;
   std::unordered_map<std::int64_t, std::int64_t> group_of_extension_;
+  std::unordered_map<std::int64_t, std::int64_t> conference_of_extension_;
 
   template <class M>
   static const typename M::mapped_type* find(const M& m, const typename M::key_type& k) {

@@ -446,6 +446,7 @@ TEST(LuaDialplan, ShippedExtensionsRouteAnInternalCall) {
        }},
       {"user", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
       {"group_by_exten", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
+      {"conference_by_exten", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
       {"callfilter_of_boss", "...: any", "", "", [](const LuaValues&) { return LuaReply(LuaValues{LuaValue()}); }},
       {"callpermissions", "...: any", "", "", [](const LuaValues&) {
          return LuaReply(LuaValues{LuaValue(std::make_shared<LuaTable>())});

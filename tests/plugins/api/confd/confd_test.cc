@@ -441,6 +441,42 @@ TEST_F(Confd, ConcurrentEditsOfOneUserSerialize) {
 
 // Contract from the OpenAPI file: every property a resource's schema declares
 // (readable ones: not writeOnly) is in what GET returns for that resource.
+// Conference rooms (seed 5.7): CRUD, PIN rules, the conference room range of
+// the extension, one owner per extension, and what the dialplan reads.
+TEST_F(Confd, ConferencesAndTheirExtensions) {
+  default_context();
+  post_id("/1.1/contexts", R"({"name":"rooms","conference_room_ranges":[{"start":"4000","end":"4999"}]})");
+  int c = post_id("/1.1/conferences", R"({"name":"room-4010","pin":"1234","admin_pin":"9999","max_users":10})");
+  auto C = std::to_string(c);
+  auto got = js(call("GET", "/1.1/conferences/" + C).body);
+  EXPECT_STREQ(got["pin"].GetString(), "1234");
+  EXPECT_EQ(got["max_users"].GetInt(), 10);
+  EXPECT_TRUE(got["announce_join_leave"].GetBool());
+  EXPECT_EQ(call("POST", "/1.1/conferences", R"({"admin_pin":"9999"})").status, 400) << "organizer PIN without PIN";
+  EXPECT_EQ(call("POST", "/1.1/conferences", R"({"pin":"12","admin_pin":"12"})").status, 400) << "same PINs";
+  EXPECT_EQ(call("POST", "/1.1/conferences", R"({"pin":"12ab"})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/conferences", R"({"max_users":-1})").status, 400);
+  EXPECT_EQ(count("confd_conferences"), 1);
+  EXPECT_EQ(call("PUT", "/1.1/conferences/" + C, R"({"max_users":3,"announce_join_leave":false})").status, 204);
+
+  int room = post_id("/1.1/extensions", R"({"exten":"4010","context":"rooms"})");
+  int user = post_id("/1.1/extensions", R"({"exten":"1500","context":"default"})");
+  EXPECT_EQ(call("PUT", "/1.1/conferences/" + C + "/extensions/" + std::to_string(user)).status, 400)
+      << "outside the conference room range";
+  EXPECT_EQ(call("PUT", "/1.1/conferences/" + C + "/extensions/" + std::to_string(room)).status, 204);
+  EXPECT_EQ(call("PUT", "/1.1/conferences/999/extensions/" + std::to_string(room)).status, 404);
+  int g = post_id("/1.1/groups", R"({"name":"g"})");
+  auto taken = call("PUT", "/1.1/groups/" + std::to_string(g) + "/extensions/" + std::to_string(room));
+  EXPECT_EQ(taken.status, 400);
+  EXPECT_NE(taken.body.find("already associated with a Conference"), std::string::npos) << taken.body;
+  EXPECT_EQ(js(call("GET", "/1.1/conferences/" + C + "/extensions").body)["items"].Size(), 1u);
+  EXPECT_EQ(call("DELETE", "/1.1/extensions/" + std::to_string(room)).status, 400) << "still the room's";
+  EXPECT_EQ(call("POST", "/1.1/incalls", "{\"destination\":{\"type\":\"conference\",\"conference_id\":" + C + "}}").status, 201);
+  EXPECT_EQ(call("DELETE", "/1.1/conferences/" + C + "/extensions/" + std::to_string(room)).status, 204);
+  EXPECT_EQ(call("DELETE", "/1.1/conferences/" + C).status, 204);
+  EXPECT_EQ(count("confd_conferences"), 0);
+}
+
 TEST_F(Confd, EveryDeclaredFieldIsReturned) {
   default_context();
   post_id("/1.1/contexts", R"({"name":"to-pstn","type":"outcall"})");
@@ -459,6 +495,7 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/schedules", R"({"name":"ctr-schedule"})"},
       {"/1.1/callpermissions", R"({"name":"ctr-cp"})"},
       {"/1.1/callfilters", R"({"name":"ctr-filter"})"},
+      {"/1.1/conferences", R"({"name":"ctr-room"})"},
       {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);
   auto schemas = spec["components"]["schemas"];

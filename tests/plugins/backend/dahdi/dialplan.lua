@@ -28,6 +28,7 @@ config = {
   schedule = function() return nil end,
   user_by_exten = function() return nil end,
   group_by_exten = function() return nil end,
+  conference_by_exten = function() return nil end,
   outcalls = function() return {} end,
 }
 

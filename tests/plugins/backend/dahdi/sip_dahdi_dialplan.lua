@@ -1,0 +1,26 @@
+-- A SIP phone and two simulated spans back to back: alice (a SIPp phone)
+-- calls 0140001000, which goes out on span 1; the call arrives on span 2
+-- (context from-extern), where "the operator" answers with a tone. Both
+-- scripts keep their call until the test sends "D" (read_digits), so no
+-- sleep decides when the call ends.
+local calls = require("calls")
+
+function route_call(call)
+  calls.prepare(call)
+  if call.context == "from-extern" then
+    dialtone.log("info", "operator answers " .. tostring(call.called_number) .. " from " ..
+                 tostring(call.caller_number))
+    call:answer()
+    call:playtones("dial")
+    call:read_digits{ max = 64, timeout = 60, terminator = "D" }
+    return { action = "done" }
+  end
+  if call.called_number == "0140001000" then
+    call:answer()
+    local o = call:dial{ "dahdi/1/140001000", caller_number = "0612345678" }
+    if o.status ~= "answered" then return { action = "reject", code = o.code } end
+    call:read_digits{ max = 64, timeout = 60, terminator = "D" }
+    return { action = "done" }
+  end
+  return calls.route(call)
+end

@@ -1,0 +1,121 @@
+// A SIP phone calls out through span 1; the "operator" on span 2 answers
+// with a tone, which reaches the phone: SIPp for the phone's signalling, an
+// RTP peer for its audio, backend.sip answering it with its media in the
+// engine, two simulated spans with libpri on both ends, and the DAHDI
+// driver joining the span's B-channel with the phone's endpoint.
+#include <gtest/gtest.h>
+
+#include "plugins/backend/dahdi/dahdi_driver.h"
+#include "plugins/media/engine/call_verbs.h"
+#include "plugins/media/engine/engine.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace pm = plugins::media;
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+class SipThroughSpanTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}}, std::filesystem::path(DAHDI_TEST_DIR) / "sip_dahdi_dialplan.lua");
+    pm::EngineConfig cfg;
+    cfg.port_min = 33000;
+    cfg.port_max = 33999;
+    cfg.realtime = false;
+    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
+    ASSERT_TRUE(engine_->start());
+    auto core = host_->services().find<sdk::CallCore>();
+    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
+      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+    });
+    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
+    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+  }
+  static void TearDownTestSuite() {
+    verbs_->rebind(nullptr);
+    engine_->stop();
+    SipPluginTest::TearDownTestSuite();
+    engine_.reset();
+  }
+  void SetUp() override {
+    start_plugin();
+    sdk::Options o({{"span.1.driver", "simulated"}, {"span.1.peer", "2"}, {"span.1.bchan", "1-15,17-31"},
+                    {"span.1.dchan", "16"}, {"span.1.signalling", "pri_cpe"}, {"span.1.context", "from-pabx"},
+                    {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "32-46,48-62"},
+                    {"span.2.dchan", "47"}, {"span.2.signalling", "pri_net"}, {"span.2.context", "from-extern"},
+                    {"dahdi.realtime", "false"}});
+    auto config = plugins::dahdi::parse_config(o);
+    ASSERT_TRUE(config) << config.error().message;
+    auto core = host_->services().find<sdk::CallCore>();
+    driver_ = std::make_shared<plugins::dahdi::DahdiDriver>(std::move(*config), *host_, core);
+    ASSERT_TRUE(driver_->start());
+    ASSERT_TRUE(core->register_driver("dahdi", driver_));
+    ASSERT_TRUE(eventually([&] {
+      for (auto& s : driver_->spans())
+        if (!s.dchan_up) return false;
+      return true;
+    }));
+  }
+  void TearDown() override {
+    host_->calls().unregister_driver("dahdi");
+    driver_->stop();
+  }
+
+  static inline std::shared_ptr<pm::Engine> engine_;
+  static inline std::shared_ptr<pm::CallVerbs> verbs_;
+  std::shared_ptr<plugins::dahdi::DahdiDriver> driver_;
+};
+
+TEST_F(SipThroughSpanTest, TheOperatorsToneOnSpan2ReachesThePhoneCallingOutOnSpan1) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  caller(alice, "alice", "0140001000", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(peer.port())});
+  // alice's call is answered with an engine endpoint; her RTP goes there.
+  std::string alice_channel;
+  ASSERT_TRUE(eventually([&] {
+    for (auto& c : host_->calls().channels())
+      if (c.backend == "sip")
+        if (auto ep = engine_->channel_endpoint(c.id)) {
+          peer.set_remote(ep->local_port());
+          alice_channel = c.id;
+        }
+    return !alice_channel.empty();
+  }));
+  // The call crossed the spans: span 2's leg is up, the operator answered.
+  std::string operator_leg;
+  ASSERT_TRUE(eventually([&] {
+    for (auto& c : host_->calls().channels())
+      if (c.backend == "dahdi" && c.direction == sdk::ChannelDirection::inbound && c.state == sdk::ChannelState::up)
+        operator_leg = c.id;
+    return !operator_leg.empty();
+  }));
+  // One second of the operator's tone at the phone: France's 440 Hz.
+  peer.clear();
+  ASSERT_TRUE(eventually([&] {
+    auto a = peer.audio();
+    return a.size() >= 8000 && tm::tone_share(a, 8000, 440, a.size() - 8000) > 0.6;
+  }, std::chrono::seconds(20))) << "the operator's tone does not reach the phone";
+  auto a = peer.audio();
+  EXPECT_GT(tm::energy(a, a.size() - 8000), 1e5);
+  EXPECT_LT(tm::tone_share(a, 8000, 1000, a.size() - 8000), 0.05);
+  bool routed = false;
+  for (auto& l : host_->logger().lines())
+    routed |= l.find("operator answers 140001000 from 0612345678") != std::string::npos;
+  EXPECT_TRUE(routed) << "span 2 got the number and the caller alice's script sent";
+  // alice ends her script with "D"; both spans clear.
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(eventually([&] {
+    for (auto& c : host_->calls().channels())
+      if (c.backend == "dahdi") return false;
+    return true;
+  })) << "the spans' legs end with the phone's";
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -1,0 +1,314 @@
+// Conference rooms and the prompts of the dialplan's destinations, end to
+// end: SIPp callers dial a room's extension (rows of confd_conferences and
+// confd_conference_extensions) through the shipped lua-dialplan/lib; their
+// SDP points at RTP peers of the test, which send a tone of their own and
+// keep what they hear. Every check is on that audio (Goertzel shares of each
+// caller's frequency, prompt energy) or on the room's participant count.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include <dialtone/services.h>
+
+#include "plugins/media/engine/call_verbs.h"
+#include "plugins/media/engine/engine.h"
+#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace pm = plugins::media;
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+// A caller talking: its peer sends a tone of `hz` until stopped (the peer's
+// sender is not thread-safe: stop it before sending digits).
+class Talker {
+ public:
+  Talker(tm::RtpPeer& peer, double hz) : peer_(peer), hz_(hz) { start(); }
+  ~Talker() { stop(); }
+  void start() {
+    stop_ = false;
+    thread_ = std::thread([this] {
+      auto tone = tm::make_tone(hz_, 0.2, 8000);
+      while (!stop_) peer_.send_audio(tone);
+    });
+  }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  tm::RtpPeer& peer_;
+  double hz_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class ConferenceTest : public SipPluginTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}}, CONFERENCE_DIALPLAN);
+    pm::EngineConfig cfg;
+    cfg.port_min = 32000;
+    cfg.port_max = 32999;
+    cfg.threads = 1;
+    cfg.realtime = false;
+    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
+    ASSERT_TRUE(engine_->start());
+    auto core = host_->services().find<sdk::CallCore>();
+    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
+      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+    });
+    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
+    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+    // Room 1 (4010): open. Room 2 (4011): PIN 1234, organizer 9999.
+    // Room 3 (4012): one participant at most.
+    room("1", "4010", "", "", 0);
+    room("2", "4011", "1234", "9999", 0);
+    room("3", "4012", "", "", 1);
+  }
+  static void TearDownTestSuite() {
+    verbs_->rebind(nullptr);
+    engine_->stop();
+    SipPluginTest::TearDownTestSuite();
+    engine_.reset();
+  }
+  void SetUp() override { start_plugin(); }
+
+  static void room(const std::string& id, const std::string& exten, const std::string& pin,
+                   const std::string& admin_pin, int max_users) {
+    host_->sql("INSERT INTO confd_conferences (id, name, pin, admin_pin, max_users) "
+               "VALUES ($1::int, $2, NULLIF($3, ''), NULLIF($4, ''), $5::int)",
+               {id, "room-" + exten, pin, admin_pin, std::to_string(max_users)});
+    auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'default') RETURNING id", {exten});
+    host_->sql("INSERT INTO confd_conference_extensions VALUES ($1::int, $2::int)", {id, x});
+  }
+
+  void call(Phone& p, const std::string& number, tm::RtpPeer& peer) {
+    caller(p, "alice", number, "../../../media/calls/scenarios/uac_media.xml", 1, {"-key", "rtp_port", std::to_string(peer.port())});
+  }
+  // Points the peer at the engine endpoint that answered its call (the one
+  // sending to the peer's address); false when none came.
+  bool connect(tm::RtpPeer& peer) {
+    bool found = eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == peer.address()) {
+          peer.set_remote(ep->local_port());
+          return true;
+        }
+      return false;
+    });
+    EXPECT_TRUE(found) << "no engine endpoint for " << peer.address() << "; log:\n" << log_tail();
+    return found;
+  }
+  static std::string log_tail() {
+    auto lines = host_->logger().lines();
+    std::string out;
+    for (std::size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+    return out;
+  }
+  static std::size_t log_count(const std::string& needle) {
+    auto lines = host_->logger().lines();
+    return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
+      return l.find(needle) != std::string::npos;
+    }));
+  }
+  // Waits for a prompt (or music) to be heard from now on.
+  static bool hears_sound(tm::RtpPeer& peer, std::size_t loud = 800) {
+    peer.clear();
+    return eventually([&] { return tm::loud_samples(peer.audio(), 8000) >= loud; });
+  }
+  // True once one second heard by `peer` holds every frequency of `present`
+  // (each at least 30 % of the energy) and none of `absent` (under 2 %).
+  // Windows with a join sound or a prompt fail and the next one is tried.
+  static bool hears(tm::RtpPeer& peer, std::initializer_list<double> present, std::initializer_list<double> absent,
+                    std::string* last = nullptr) {
+    for (int window = 0; window < 30; ++window) {
+      peer.clear();
+      if (!eventually([&] { return peer.audio_size() >= 8000; })) return false;
+      auto a = peer.audio();
+      a.resize(8000);
+      bool ok = tm::loud_samples(a, 8000) >= 7000;
+      std::string seen;
+      for (double f : present) {
+        double s = tm::tone_share(a, 8000, f);
+        ok = ok && s > 0.3;
+        seen += std::to_string(int(f)) + " Hz: " + std::to_string(s) + "  ";
+      }
+      for (double f : absent) {
+        double s = tm::tone_share(a, 8000, f);
+        ok = ok && s < 0.02;
+        seen += std::to_string(int(f)) + " Hz: " + std::to_string(s) + "  ";
+      }
+      if (last) *last = seen;
+      if (ok) return true;
+    }
+    return false;
+  }
+  static bool silent(tm::RtpPeer& peer) {
+    for (int window = 0; window < 30; ++window) {
+      peer.clear();
+      if (!eventually([&] { return peer.audio_size() >= 8000; })) return false;
+      if (tm::loud_samples(peer.audio(), 8000, 300) == 0) return true;
+    }
+    return false;
+  }
+  void expect_media_idle() {
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+  }
+
+  static inline std::shared_ptr<pm::Engine> engine_;
+  static inline std::shared_ptr<pm::CallVerbs> verbs_;
+};
+
+// Three callers in room 4010, each sending its own tone: each hears the two
+// others and not itself. A caller who mutes itself (DTMF 1) is no longer
+// heard; # leaves the room and the script ends the call.
+TEST_F(ConferenceTest, ThreeCallersEachHearTheOtherTwoAndNotThemselves) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101), pc(Codec::pcmu, 0, 101);
+  Phone a, b, c;
+  call(a, "4010", pa);
+  ASSERT_TRUE(connect(pa));
+  // Alone in the room: the music on hold.
+  EXPECT_TRUE(hears_sound(pa, 4000)) << "no music for the caller alone in the room";
+  call(b, "4010", pb);
+  ASSERT_TRUE(connect(pb));
+  call(c, "4010", pc);
+  ASSERT_TRUE(connect(pc));
+  ASSERT_TRUE(eventually([&] { return verbs_->rooms().participants("1") == 3; })) << log_tail();
+
+  constexpr double fa = 500, fb = 1000, fc = 1700;
+  {
+    Talker ta(pa, fa), tb(pb, fb), tc(pc, fc);
+    std::string seen;
+    EXPECT_TRUE(hears(pa, {fb, fc}, {fa}, &seen)) << "a: " << seen;
+    EXPECT_TRUE(hears(pb, {fa, fc}, {fb}, &seen)) << "b: " << seen;
+    EXPECT_TRUE(hears(pc, {fa, fb}, {fc}, &seen)) << "c: " << seen;
+    // a mutes itself: b hears c only, a still hears both.
+    ta.stop();
+    pa.send_digits("1");
+    ta.start();
+    EXPECT_TRUE(hears(pb, {fc}, {fa, fb}, &seen)) << "b, a muted: " << seen;
+    EXPECT_TRUE(hears(pa, {fb, fc}, {fa}, &seen)) << "a, muted: " << seen;
+  }
+  for (auto* p : {&pa, &pb, &pc}) p->send_digits("#");
+  EXPECT_EQ(a.finish(), 0) << a.out;
+  EXPECT_EQ(b.finish(), 0) << b.out;
+  EXPECT_EQ(c.finish(), 0) << c.out;
+  EXPECT_EQ(verbs_->rooms().participants("1"), 0u);
+  expect_media_idle();
+}
+
+// Room 4011 asks for its PIN: a wrong one is refused and asked again, the
+// right one lets the caller in; the organizer PIN lets a second caller in as
+// organizer, whose DTMF 2 mutes the others; three wrong PINs end the call.
+TEST_F(ConferenceTest, PinIsAskedRefusedAndAccepted) {
+  const std::string wrong = "wrong PIN for conference room 2";
+  tm::RtpPeer p1(Codec::pcmu, 0, 101), org(Codec::pcmu, 0, 101), p3(Codec::pcmu, 0, 101);
+  Phone c1, c2, c3;
+  call(c1, "4011", p1);
+  ASSERT_TRUE(connect(p1));
+  ASSERT_TRUE(hears_sound(p1)) << "no PIN prompt";
+  auto before = log_count(wrong);
+  p1.send_digits("0000#");
+  ASSERT_TRUE(eventually([&] { return log_count(wrong) == before + 1; })) << log_tail();
+  EXPECT_EQ(verbs_->rooms().participants("2"), 0u);
+  ASSERT_TRUE(hears_sound(p1)) << "PIN not asked again";  // conf-invalidpin, conf-getpin
+  p1.send_digits("1234#");
+  ASSERT_TRUE(eventually([&] { return verbs_->rooms().participants("2") == 1; })) << log_tail();
+
+  call(c2, "4011", org);
+  ASSERT_TRUE(connect(org));
+  ASSERT_TRUE(hears_sound(org)) << "no PIN prompt";
+  org.send_digits("9999#");
+  ASSERT_TRUE(eventually([&] { return verbs_->rooms().participants("2") == 2; })) << log_tail();
+  {
+    Talker t1(p1, 700);
+    std::string seen;
+    EXPECT_TRUE(hears(org, {700}, {}, &seen)) << seen;
+    org.send_digits("2");  // the organizer mutes the others
+    EXPECT_TRUE(silent(org)) << "the organizer still hears the muted participant";
+  }
+
+  call(c3, "4011", p3);
+  ASSERT_TRUE(connect(p3));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(hears_sound(p3)) << "no PIN prompt, try " << i + 1;
+    auto n = log_count(wrong);
+    p3.send_digits("5555#");
+    ASSERT_TRUE(eventually([&] { return log_count(wrong) == n + 1; })) << log_tail();
+  }
+  EXPECT_EQ(c3.finish(), 0) << c3.out;  // Dialtone hung up after the third
+  EXPECT_EQ(verbs_->rooms().participants("2"), 2u);
+
+  p1.send_digits("#");
+  org.send_digits("#");
+  EXPECT_EQ(c1.finish(), 0) << c1.out;
+  EXPECT_EQ(c2.finish(), 0) << c2.out;
+  expect_media_idle();
+}
+
+// Room 4012 takes one participant: the second caller hears conf-full and
+// Dialtone hangs up; the first one, alone, hears music throughout.
+TEST_F(ConferenceTest, FullRoomRefusesTheNextCaller) {
+  tm::RtpPeer p1(Codec::pcmu, 0, 101), p2(Codec::pcmu, 0, 101);
+  Phone c1, c2;
+  call(c1, "4012", p1);
+  ASSERT_TRUE(connect(p1));
+  ASSERT_TRUE(eventually([&] { return verbs_->rooms().participants("3") == 1; })) << log_tail();
+  call(c2, "4012", p2);
+  ASSERT_TRUE(connect(p2));
+  EXPECT_TRUE(hears_sound(p2)) << "no conf-full prompt";
+  EXPECT_EQ(c2.finish(), 0) << c2.out;
+  EXPECT_TRUE(host_->logger().contains("conference room 3 is full"));
+  EXPECT_EQ(verbs_->rooms().participants("3"), 1u);
+  EXPECT_TRUE(hears_sound(p1, 4000)) << "no music for the caller alone in the room";
+  p1.send_digits("#");
+  EXPECT_EQ(c1.finish(), 0) << c1.out;
+  expect_media_idle();
+}
+
+// A call permission with a password: alice is asked (agent-pass) and types
+// it as RFC 4733 digits. A wrong one plays auth-incorrect and ends the call;
+// the right one lets the dialplan go on to ring bob (a channel to bob is
+// created in the call core). Ringing a SIP phone from a call Dialtone has
+// already answered is not possible yet (the B2BUA offers the caller's own
+// SDP), so bob's leg fails and the call ends; this checks the permission.
+TEST_F(ConferenceTest, CallPermissionPasswordTypedAsDtmf) {
+  auto p = host_->sql("INSERT INTO confd_callpermissions (name, extensions, mode, password) "
+                      "VALUES ('bob-code', '[\"1002\"]'::jsonb, 'deny', '4242') RETURNING id");
+  host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {user_ids_["alice"], p});
+  const std::string refused = "may not call 1002: call permission 'bob-code' (it asks for a password: wrong password)";
+  auto legs_to_bob = [] {
+    std::size_t n = 0;
+    for (auto& e : host_->test_bus().events())
+      if (e.topic == "calls.channel.created" && e.body.find("bob") != std::string::npos) ++n;
+    return n;
+  };
+
+  for (auto [typed, right] : {std::pair{"1111#", false}, std::pair{"4242#", true}}) {
+    tm::RtpPeer pa(Codec::pcmu, 0, 101);
+    Phone alice;
+    auto refusals = log_count(refused);
+    auto legs = legs_to_bob();
+    call(alice, "1002", pa);
+    ASSERT_TRUE(connect(pa));
+    ASSERT_TRUE(hears_sound(pa)) << "no password prompt";
+    pa.send_digits(typed);
+    if (!right) EXPECT_TRUE(hears_sound(pa)) << "no auth-incorrect prompt";
+    EXPECT_EQ(alice.finish(), 0) << alice.out << log_tail();
+    EXPECT_EQ(log_count(refused), refusals + (right ? 0 : 1)) << typed << "\n" << log_tail();
+    EXPECT_EQ(legs_to_bob() > legs, right) << typed << ": a leg to bob";
+    expect_media_idle();
+  }
+  host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {p});
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -169,7 +169,7 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
   f.push_back(
       {"read_digits", "call: table, options?: table", "digits: string, reason: string",
        "`call:read_digits{ max = 4, timeout = 5, terminator = \"#\", prompt = \"vm-password\" }` "
-       "collects DTMF digits (RFC 4733, SIP INFO or in-band) until `max` digits (default 1), the "
+       "collects DTMF digits (RFC 4733 or in-band; SIP INFO digits only reach calls.channel.dtmf) until `max` digits (default 1), the "
        "`terminator` (not returned; default none) or `timeout` seconds (default 5) without a digit, "
        "counted once the prompt ended; a digit stops the prompt (`prompt` may be a list of sounds, "
        "played in turn). Returns the digits and why it "

@@ -14,6 +14,7 @@ PKGS=(
   libkainjow-mustache-dev
   libyaml-cpp-dev
   python3-websockets
+  baresip-core
   libspandsp-dev libsndfile1-dev libsrtp2-dev libopus-dev
   libpri-dev
   tzdata

@@ -19,17 +19,14 @@
 #include <dialtone/services.h>
 
 #include "plugins/app/voicemail/voicemail_app.h"
-#include "plugins/media/engine/call_verbs.h"
-#include "plugins/media/engine/engine.h"
 #include "tests/plugins/app/voicemail/smtp_sink.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/calls/sip_media_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
 namespace dialtone::testing {
 namespace {
 
 namespace fs = std::filesystem;
-namespace pm = plugins::media;
 namespace vm = plugins::voicemail;
 namespace tm = testing::media;
 using sdk::media::Codec;
@@ -74,24 +71,11 @@ struct Attachments : Poco::Net::PartHandler {
   }
 };
 
-class VoicemailTest : public SipPluginTest {
+class VoicemailTest : public SipMediaTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}, {"bob", "1002"}}, fs::path(VM_TEST_DIR) / "voicemail_dialplan.lua");
-    pm::EngineConfig cfg;
-    cfg.port_min = 32000;
-    cfg.port_max = 32999;
-    cfg.threads = 1;
-    cfg.realtime = false;
-    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
-    ASSERT_TRUE(engine_->start());
-    auto core = host_->services().find<sdk::CallCore>();
-    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
-      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
-    });
-    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
-    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
-    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+    start_media();
 
     spool_ = fs::temp_directory_path() / ("dialtone-vm-test-" + std::to_string(::getpid()));
     fs::remove_all(spool_);
@@ -112,10 +96,7 @@ class VoicemailTest : public SipPluginTest {
     host_->sql("INSERT INTO confd_voicemails (number, context, name) VALUES ('1002', 'default', 'Bob')");
   }
   static void TearDownTestSuite() {
-    verbs_->rebind(nullptr);
-    engine_->stop();
-    SipPluginTest::TearDownTestSuite();
-    engine_.reset();
+    SipMediaTest::TearDownTestSuite();
     app_.reset();
     delete smtp_;
     fs::remove_all(spool_);
@@ -160,8 +141,6 @@ class VoicemailTest : public SipPluginTest {
     return false;
   }
 
-  static inline std::shared_ptr<pm::Engine> engine_;
-  static inline std::shared_ptr<pm::CallVerbs> verbs_;
   static inline std::shared_ptr<vm::VoicemailApp> app_;
   static inline fs::path spool_;
   static inline SmtpSink* smtp_ = nullptr;

@@ -12,6 +12,7 @@
 #include "dahdi_host.h"
 #include "plugins/media/engine/engine.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
+#include "tests/support/udp_ports.h"
 
 namespace dialtone::testing {
 namespace {
@@ -59,8 +60,8 @@ class DahdiMediaTest : public ::testing::Test {
   void SetUp() override {
     plugins::media::EngineConfig cfg;
     cfg.realtime = false;
-    cfg.port_min = 31000;
-    cfg.port_max = 31999;
+    cfg.port_min = kTestEnginePortMin;
+    cfg.port_max = kTestEnginePortMax;
     engine_ = std::make_shared<plugins::media::Engine>(cfg, host_.logger());
     ASSERT_TRUE(engine_->start());
     ASSERT_TRUE(host_.services().provide<sm::MediaEngine>("default", engine_));
@@ -159,8 +160,8 @@ TEST(DahdiEchoTest, TheEchoCancellerTakesTheLinesEchoAwayFromThePhone) {
   DahdiTestHost host;
   plugins::media::EngineConfig cfg;
   cfg.realtime = false;
-  cfg.port_min = 32000;
-  cfg.port_max = 32999;
+  cfg.port_min = kTestEnginePortMin;
+  cfg.port_max = kTestEnginePortMax;
   auto engine = std::make_shared<plugins::media::Engine>(cfg, host.logger());
   ASSERT_TRUE(engine->start());
   ASSERT_TRUE(host.services().provide<sm::MediaEngine>("default", engine));

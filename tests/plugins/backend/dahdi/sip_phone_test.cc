@@ -6,41 +6,20 @@
 #include <gtest/gtest.h>
 
 #include "plugins/backend/dahdi/dahdi_driver.h"
-#include "plugins/media/engine/call_verbs.h"
-#include "plugins/media/engine/engine.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/calls/sip_media_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
 namespace dialtone::testing {
 namespace {
 
-namespace pm = plugins::media;
 namespace tm = testing::media;
 using sdk::media::Codec;
 
-class SipThroughSpanTest : public SipPluginTest {
+class SipThroughSpanTest : public SipMediaTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}}, std::filesystem::path(DAHDI_TEST_DIR) / "sip_dahdi_dialplan.lua");
-    pm::EngineConfig cfg;
-    cfg.port_min = 33000;
-    cfg.port_max = 33999;
-    cfg.realtime = false;
-    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
-    ASSERT_TRUE(engine_->start());
-    auto core = host_->services().find<sdk::CallCore>();
-    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
-      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
-    });
-    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
-    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
-    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
-  }
-  static void TearDownTestSuite() {
-    verbs_->rebind(nullptr);
-    engine_->stop();
-    SipPluginTest::TearDownTestSuite();
-    engine_.reset();
+    start_media();
   }
   void SetUp() override {
     start_plugin();
@@ -66,8 +45,6 @@ class SipThroughSpanTest : public SipPluginTest {
     driver_->stop();
   }
 
-  static inline std::shared_ptr<pm::Engine> engine_;
-  static inline std::shared_ptr<pm::CallVerbs> verbs_;
   std::shared_ptr<plugins::dahdi::DahdiDriver> driver_;
 };
 

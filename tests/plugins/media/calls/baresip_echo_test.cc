@@ -13,16 +13,13 @@
 
 #include <dialtone/services.h>
 
-#include "plugins/media/engine/call_verbs.h"
-#include "plugins/media/engine/engine.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/calls/sip_media_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
 namespace dialtone::testing {
 namespace {
 
 namespace fs = std::filesystem;
-namespace pm = plugins::media;
 namespace tm = testing::media;
 
 fs::path which(const char* name) {
@@ -46,34 +43,16 @@ std::vector<std::int16_t> read_wav(const fs::path& p, int* rate) {
   return out;
 }
 
-class BaresipEchoTest : public SipPluginTest {
+class BaresipEchoTest : public SipMediaTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}}, fs::path(SIP_TEST_DIR) / "media_dialplan.lua");
-    pm::EngineConfig cfg;
-    cfg.port_min = 32000;
-    cfg.port_max = 32999;
-    cfg.threads = 1;
-    cfg.realtime = false;
-    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
-    ASSERT_TRUE(engine_->start());
-    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
-    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
-    auto core = host_->services().find<sdk::CallCore>();
-    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
-  }
-  static void TearDownTestSuite() {
-    verbs_->rebind(nullptr);
-    engine_->stop();
-    SipPluginTest::TearDownTestSuite();
-    engine_.reset();
+    start_media();
   }
   void SetUp() override {
     if (which("baresip").empty()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
     start_plugin();
   }
-  static inline std::shared_ptr<pm::Engine> engine_;
-  static inline std::shared_ptr<pm::CallVerbs> verbs_;
 };
 
 TEST_F(BaresipEchoTest, SoftphoneHearsItsOwnToneBack) {

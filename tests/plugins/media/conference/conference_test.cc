@@ -10,15 +10,12 @@
 
 #include <dialtone/services.h>
 
-#include "plugins/media/engine/call_verbs.h"
-#include "plugins/media/engine/engine.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/calls/sip_media_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
 namespace dialtone::testing {
 namespace {
 
-namespace pm = plugins::media;
 namespace tm = testing::media;
 using sdk::media::Codec;
 
@@ -47,35 +44,16 @@ class Talker {
   std::thread thread_;
 };
 
-class ConferenceTest : public SipPluginTest {
+class ConferenceTest : public SipMediaTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}, {"bob", "1002"}}, CONFERENCE_DIALPLAN);
-    pm::EngineConfig cfg;
-    cfg.port_min = 32000;
-    cfg.port_max = 32999;
-    cfg.threads = 1;
-    cfg.realtime = false;
-    engine_ = std::make_shared<pm::Engine>(cfg, host_->log());
-    ASSERT_TRUE(engine_->start());
-    auto core = host_->services().find<sdk::CallCore>();
-    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
-      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
-    });
-    ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
-    verbs_ = std::make_shared<pm::CallVerbs>(engine_, &host_->executor(), &host_->log());
-    for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+    start_media();
     // Room 1 (4010): open. Room 2 (4011): PIN 1234, organizer 9999.
     // Room 3 (4012): one participant at most.
     room("1", "4010", "", "", 0);
     room("2", "4011", "1234", "9999", 0);
     room("3", "4012", "", "", 1);
-  }
-  static void TearDownTestSuite() {
-    verbs_->rebind(nullptr);
-    engine_->stop();
-    SipPluginTest::TearDownTestSuite();
-    engine_.reset();
   }
   void SetUp() override { start_plugin(); }
 
@@ -163,8 +141,6 @@ class ConferenceTest : public SipPluginTest {
     EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
   }
 
-  static inline std::shared_ptr<pm::Engine> engine_;
-  static inline std::shared_ptr<pm::CallVerbs> verbs_;
 };
 
 // Three callers in room 4010, each sending its own tone: each hears the two

@@ -15,6 +15,7 @@
 
 #include "plugins/media/engine/engine.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
+#include "tests/support/udp_ports.h"
 #include "tests/support/test_logger.h"
 
 namespace dialtone::testing::media {
@@ -71,8 +72,8 @@ class MediaTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     plugins::media::EngineConfig cfg;
     cfg.address = "127.0.0.1";
-    cfg.port_min = 31000 + 2000 * (::getpid() % 10);
-    cfg.port_max = cfg.port_min + 1999;
+    cfg.port_min = kTestEnginePortMin;
+    cfg.port_max = kTestEnginePortMax;
     cfg.threads = 2;
     cfg.sounds_path = sounds_path();
     cfg.language = "en";

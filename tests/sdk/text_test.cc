@@ -41,6 +41,7 @@ TEST(Text, UuidLikeAndLdapEscapes) {
   EXPECT_FALSE(text::is_uuid("g1111111-1111-4111-8111-111111111111"));
   EXPECT_EQ(text::like_escape("50%_off\\x"), "50\\%\\_off\\\\x");
   EXPECT_EQ(text::ldap_filter_escape(std::string("a*(b)\\\0", 7)), "a\\2a\\28b\\29\\5c\\00");
+  EXPECT_EQ(text::xml_escape("<a href=\"x?a=1&b='2'\">"), "&lt;a href=&quot;x?a=1&amp;b=&apos;2&apos;&quot;&gt;");
 }
 
 TEST(Topic, StarIsOneSegmentHashIsZeroOrMore) {

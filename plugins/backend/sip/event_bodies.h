@@ -9,11 +9,12 @@
 #include <string_view>
 
 #include <dialtone/presence.h>
+#include <dialtone/text.h>
 
 namespace dialtone::plugins::backend::sip {
 
-// &, <, >, " and ' as XML entities.
-std::string xml_escape(std::string_view s);
+// Bodies escape values with the SDK's one XML escaper.
+using sdk::text::xml_escape;
 
 struct DialogInfoParams {
   std::string entity;     // "sip:1002@pbx": the resource the phone subscribed to

@@ -2,6 +2,8 @@
 
 #include <kainjow/mustache.hpp>
 
+#include <dialtone/text.h>
+
 namespace dialtone::mustache {
 namespace {
 
@@ -26,21 +28,7 @@ kainjow::mustache::data to_mustache(const sdk::TemplateData& d) {
 
 }  // namespace
 
-std::string escape_xml(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string escape_xml(std::string_view s) { return sdk::text::xml_escape(s); }
 
 std::string escape_text(std::string_view s) {
   std::string out(s);

@@ -12,6 +12,7 @@
 //   text::is_uuid("11111111-1111-4111-8111-111111111111");  // true
 //   text::like_escape("50%_off");    // "50\\%\\_off", for SQL LIKE ... ESCAPE '\\'
 //   text::ldap_filter_escape("a*(b)");  // "a\\2a\\28b\\29" (RFC 4515)
+//   text::xml_escape("a<b & \"c\"");  // "a&lt;b &amp; &quot;c&quot;", for text and attributes
 // @endcode
 #pragma once
 
@@ -105,6 +106,24 @@ inline std::string like_escape(std::string_view s) {
 }
 
 // A value for an LDAP search filter (RFC 4515): *, (, ), \ and NUL as \XX.
+// The five XML predefined entities, so a value is safe in element text and in
+// attribute values quoted either way (phone XML, dialog-info, PIDF).
+inline std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 inline std::string ldap_filter_escape(std::string_view v) {
   static const char* hex = "0123456789abcdef";
   std::string out;

@@ -29,8 +29,6 @@ void require(sdk::Store& store, const std::string& table, const std::string& sin
     throw ApiError{404, {not_found(singular, "id", std::to_string(id))}};
 }
 
-const char* const kFallbacks[] = {"busy_destination", "noanswer_destination", "congestion_destination",
-                                  "fail_destination"};
 
 }  // namespace
 
@@ -288,21 +286,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
       });
   add("PUT", "/users/{user_id}/fallbacks", "confd.users.{user_id}.fallbacks.update", "Set the fallbacks of a user",
       [this](const HttpRequest& req) {
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
-        rapidjson::Document out(rapidjson::kObjectType);
-        std::vector<std::string> errs;
-        for (auto* k : kFallbacks) {
-          if (!doc.HasMember(k) || doc[k].IsNull()) continue;
-          const auto& d = doc[k];
-          if (!d.IsObject() || !d.HasMember("type") || !d["type"].IsString()) {
-            errs.push_back(std::string("Input Error - field '") + k + "': Must be a destination object with a \"type\".");
-            continue;
-          }
-          out.AddMember(rapidjson::StringRef(k), rapidjson::Value(d, out.GetAllocator()), out.GetAllocator());
-        }
-        if (!errs.empty()) throw ApiError{400, errs};
-        std::string json = to_json(out);
+        std::string json = fallbacks_json(req.body);
         return engine_->write([&](sdk::Transaction& tx) {
           long uid = user_id(&tx, req.params.at("user_id"));
           auto u = run(tx, "UPDATE confd_users SET fallbacks = $2::jsonb WHERE id = $1 RETURNING uuid",

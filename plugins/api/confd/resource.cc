@@ -42,6 +42,26 @@ std::string escape_like(const std::string& s) { return sdk::text::like_escape(s)
 
 }  // namespace
 
+std::string fallbacks_json(const std::string& body) {
+  static const char* const kFallbacks[] = {"busy_destination", "noanswer_destination", "congestion_destination",
+                                           "fail_destination"};
+  auto doc = parse_body(body);
+  if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
+  rapidjson::Document out(rapidjson::kObjectType);
+  std::vector<std::string> errs;
+  for (auto* k : kFallbacks) {
+    if (!doc.HasMember(k) || doc[k].IsNull()) continue;
+    const auto& d = doc[k];
+    if (!d.IsObject() || !d.HasMember("type") || !d["type"].IsString()) {
+      errs.push_back(std::string("Input Error - field '") + k + "': Must be a destination object with a \"type\".");
+      continue;
+    }
+    out.AddMember(rapidjson::StringRef(k), rapidjson::Value(d, out.GetAllocator()), out.GetAllocator());
+  }
+  if (!errs.empty()) throw ApiError{400, errs};
+  return to_json(out);
+}
+
 rapidjson::Document parse_body(const std::string& body) {
   rapidjson::Document d;
   d.Parse<rapidjson::kParseValidateEncodingFlag>(body.c_str(), body.size());

@@ -87,6 +87,12 @@ sdk::QueryResult read(sdk::Store& store, std::string_view sql, const sdk::Params
 std::string to_param(const rapidjson::Value& v);
 std::string to_json(const rapidjson::Value& v);
 
+// The body of PUT .../fallbacks (users and groups) checked and reduced to the
+// four XiVO fallbacks as a JSON object for the jsonb column: each one absent,
+// null, or a destination object with a string "type"; anything else is a 400
+// naming the field.
+std::string fallbacks_json(const std::string& body);
+
 class Engine {
  public:
   Engine(sdk::Store& store, sdk::EventBus& bus) : store_(store), bus_(bus) {}

@@ -24,8 +24,6 @@ constexpr Owner kScheduled[] = {{"users", "user_id", "confd_users", "User", "use
                                 {"outcalls", "outcall_id", "confd_outcalls", "Outcall", "outcall"}};
 constexpr const Owner* kPermitted[] = {&kScheduled[1], &kScheduled[2], &kScheduled[3]};
 
-const char* const kFallbacks[] = {"busy_destination", "noanswer_destination", "congestion_destination",
-                                  "fail_destination"};
 
 void require_row(sdk::Transaction& tx, const std::string& table, const std::string& singular, long id) {
   if (run(tx, "SELECT 1 FROM " + table + " WHERE id = $1 FOR UPDATE", {std::to_string(id)}).rows.empty())
@@ -162,21 +160,7 @@ void ConfdApi::routing_routes(const AddRoute& add) {
   add("PUT", "/groups/{group_id}/fallbacks", "confd.groups.{group_id}.fallbacks.update", "Set the fallbacks of a group",
       [this](const HttpRequest& req) {
         long gid = parse_id("Group", req.params.at("group_id"));
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
-        rapidjson::Document out(rapidjson::kObjectType);
-        std::vector<std::string> errs;
-        for (auto* k : kFallbacks) {
-          if (!doc.HasMember(k) || doc[k].IsNull()) continue;
-          const auto& d = doc[k];
-          if (!d.IsObject() || !d.HasMember("type") || !d["type"].IsString()) {
-            errs.push_back(std::string("Input Error - field '") + k + "': Must be a destination object with a \"type\".");
-            continue;
-          }
-          out.AddMember(rapidjson::StringRef(k), rapidjson::Value(d, out.GetAllocator()), out.GetAllocator());
-        }
-        if (!errs.empty()) throw ApiError{400, errs};
-        std::string json = to_json(out);
+        std::string json = fallbacks_json(req.body);
         return engine_->write([&](sdk::Transaction& tx) {
           require_row(tx, "confd_groups", "Group", gid);
           run(tx, "UPDATE confd_groups SET fallbacks = $2::jsonb WHERE id = $1", {std::to_string(gid), json});

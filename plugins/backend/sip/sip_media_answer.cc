@@ -4,6 +4,7 @@
 // telephone-event, SDES SRTP for RTP/SAVP offers); the channel is attached
 // to the engine so that media verbs (call:play, call:read_digits ...) find
 // its endpoint; BYE either way, or the end of the script, frees it.
+#include "plugins/backend/sip/engine_media.h"
 #include "plugins/backend/sip/stack_impl.h"
 
 #include <cstring>
@@ -12,13 +13,6 @@ namespace dialtone::plugins::backend::sip {
 
 namespace sm = sdk::media;
 
-struct EngineMedia {
-  std::shared_ptr<sm::MediaEngine> engine;
-  std::shared_ptr<sm::Endpoint> endpoint;
-  std::string channel;                // attached under this call-core id
-  std::shared_ptr<sm::Mixer> mixer;   // call:bridge with another engine call
-  std::uint64_t peer = 0;             // that call's serial
-};
 
 namespace {
 
@@ -210,6 +204,7 @@ int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* 
     if (held != c.a_held) {
       c.a_held = held;
       backend.leg_held(c.channel, held);
+      hold_changed(c, MediaLeg::a, held);
     }
   }
   nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(c))), SIPTAG_ALLOW_STR(kAllow),

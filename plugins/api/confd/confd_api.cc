@@ -18,6 +18,9 @@ namespace dialtone::plugins::api::confd {
 const sdk::OptionSpec kOptions[] = {
     {"confd.listener", sdk::OptionType::string, "confd",
      "HTTP listener (conf.d of the kernel) the /1.1 routes are mounted on"},
+    {"moh.path", sdk::OptionType::path, "/usr/share/asterisk/moh",
+     "music on hold classes (/1.1/moh): one directory each, `default` being this one; set it to the "
+     "media.engine's sounds.moh_path so that uploaded files are played"},
     {}};
 
 namespace {
@@ -651,6 +654,7 @@ void ConfdApi::define_resources() {
 
 sdk::Status ConfdApi::configure(const sdk::Options& options) {
   listener_ = options.get("confd.listener", "confd");
+  moh_path_ = options.get("moh.path", "/usr/share/asterisk/moh");
   return {};
 }
 
@@ -1301,6 +1305,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   callfilter_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
+  moh_routes(adder);
   return out;
 }
 

@@ -963,97 +963,113 @@ std::vector<sdk::Route> ConfdApi::routes() {
         });
   }
 
-  // outcalls -> trunks, ordered
-  add("GET", "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks.read", "Trunks of an outcall, in order",
-      [this, id_of](auto& req) {
-        long oid = id_of(req, "outcall_id", "Outcall");
-        auto q = engine_->store().exec(
-            "SELECT coalesce(json_agg(json_build_object('id', trunk_id, 'position', position) ORDER BY position), '[]') AS j "
-            "FROM confd_outcall_trunks WHERE outcall_id = $1", {std::to_string(oid)});
-        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-        return HttpResponse::json(200, "{\"trunks\":" + q->get(0, "j") + "}");
-      });
-  add("PUT", "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks.update", "Set the ordered trunks of an outcall",
-      [this, id_of](auto& req) {
-        long oid = id_of(req, "outcall_id", "Outcall");
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject() || !doc.HasMember("trunks") || !doc["trunks"].IsArray())
-          throw ApiError{400, {"Input Error - field 'trunks': Missing list of {\"id\": <trunk id>}."}};
-        std::vector<long> ids;
-        for (auto& t : doc["trunks"].GetArray()) {
-          if (!t.IsObject() || !t.HasMember("id") || !t["id"].IsInt())
-            throw ApiError{400, {"Input Error - field 'trunks': each item must be {\"id\": <integer>}."}};
-          long id = t["id"].GetInt();
-          if (std::find(ids.begin(), ids.end(), id) != ids.end())
-            throw ApiError{400, {"Input Error - field 'trunks': trunk " + std::to_string(id) + " is listed twice"}};
-          ids.push_back(id);
+  // Ordered member lists (an outcall's trunks, a group's users): GET reads
+  // them in position order (404 for a parent that does not exist), PUT
+  // replaces the whole list, positions from 1.
+  struct MemberList {
+    std::string path, acl;     // "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks"
+    const char* parent_param;  // "outcall_id"
+    const char* parent;        // "Outcall"
+    const char* parent_table;  // "confd_outcalls"
+    const char* link_table;    // "confd_outcall_trunks"
+    const char* field;         // "trunks": the body's and the answer's list
+    const char* noun;          // "trunk", in "trunk 3 is listed twice"
+    const char* missing;       // the 400's words when the list is absent
+    const char* event;         // "outcall_trunks"
+    std::string select;        // one row, "j": the json list; $1 the parent id
+    // Checks one item: its reference (id or uuid) first, then the other
+    // columns' values; throws the 400 naming what is wrong.
+    std::function<std::vector<std::string>(const rapidjson::Value&)> parse;
+    // The member's id for a reference, or the 400 naming it.
+    std::function<long(sdk::Transaction&, const std::string&)> resolve;
+    // The INSERT: $1 parent, $2 member, $3 position, then parse's other values.
+    std::string insert;
+  };
+  auto member_routes = [this, &add, id_of](const char* read_summary, const char* set_summary, MemberList m) {
+    add("GET", m.path, m.acl + ".read", read_summary, [this, m, id_of](auto& req) {
+      long pid = id_of(req, m.parent_param, m.parent);
+      auto found = engine_->store().exec(std::string("SELECT 1 FROM ") + m.parent_table + " WHERE id = $1",
+                                         {std::to_string(pid)});
+      if (!found) throw ApiError{503, {"Resource Error - " + found.error().message}};
+      if (found->rows.empty()) throw ApiError{404, {not_found(m.parent, "id", std::to_string(pid))}};
+      auto q = engine_->store().exec(m.select, {std::to_string(pid)});
+      if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+      return HttpResponse::json(200, "{\"" + std::string(m.field) + "\":" + q->get(0, "j") + "}");
+    });
+    add("PUT", m.path, m.acl + ".update", set_summary, [this, m, id_of](auto& req) {
+      long pid = id_of(req, m.parent_param, m.parent);
+      auto doc = parse_body(req.body);
+      if (!doc.IsObject() || !doc.HasMember(m.field) || !doc[m.field].IsArray())
+        throw ApiError{400, {std::string("Input Error - field '") + m.field + "': " + m.missing}};
+      std::vector<std::vector<std::string>> items;
+      for (auto& v : doc[m.field].GetArray()) items.push_back(m.parse(v));
+      return engine_->write([&](sdk::Transaction& tx) {
+        require_row(tx, m.parent_table, m.parent, pid);
+        run(tx, std::string("DELETE FROM ") + m.link_table + " WHERE " + m.parent_param + " = $1", {std::to_string(pid)});
+        std::set<long> seen;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          long id = m.resolve(tx, items[i][0]);
+          if (!seen.insert(id).second)
+            throw ApiError{400, {std::string("Input Error - field '") + m.field + "': " + m.noun + " " + items[i][0] +
+                                 " is listed twice"}};
+          sdk::Params ps{std::to_string(pid), std::to_string(id), std::to_string(i + 1)};
+          ps.insert(ps.end(), items[i].begin() + 1, items[i].end());
+          run(tx, m.insert, ps);
         }
-        return engine_->write([&](sdk::Transaction& tx) {
-          require_row(tx, "confd_outcalls", "Outcall", oid);
-          run(tx, "DELETE FROM confd_outcall_trunks WHERE outcall_id = $1", {std::to_string(oid)});
-          for (std::size_t i = 0; i < ids.size(); ++i) {
-            auto q = run(tx, "SELECT 1 FROM confd_trunks WHERE id = $1", {std::to_string(ids[i])});
-            if (q.rows.empty()) throw ApiError{400, {"Input Error - field 'trunks': " + not_found("Trunk", "id", std::to_string(ids[i]))}};
-            run(tx, "INSERT INTO confd_outcall_trunks (outcall_id, trunk_id, position) VALUES ($1, $2, $3)",
-                {std::to_string(oid), std::to_string(ids[i]), std::to_string(i + 1)});
-          }
-          engine_->notify(tx, "outcall_trunks", "edited", oid, "{\"outcall_id\":" + std::to_string(oid) + "}");
-          return HttpResponse::empty(204);
-        });
+        engine_->notify(tx, m.event, "edited", pid, "{\"" + std::string(m.parent_param) + "\":" + std::to_string(pid) + "}");
+        return HttpResponse::empty(204);
       });
+    });
+  };
 
-  // groups -> member users
-  add("GET", "/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users.read", "Member users of a group",
-      [this, id_of](auto& req) {
-        long gid = id_of(req, "group_id", "Group");
-        auto q = engine_->store().exec(
-            "SELECT coalesce(json_agg(json_build_object('id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, "
-            "'lastname', u.lastname, 'priority', m.position, 'penalty', m.penalty) ORDER BY m.position), '[]') AS j "
-            "FROM confd_group_members m JOIN confd_users u ON u.id = m.user_id WHERE m.group_id = $1", {std::to_string(gid)});
-        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-        return HttpResponse::json(200, "{\"users\":" + q->get(0, "j") + "}");
-      });
-  add("PUT", "/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users.update", "Set the member users of a group",
-      [this, id_of](auto& req) {
-        long gid = id_of(req, "group_id", "Group");
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject() || !doc.HasMember("users") || !doc["users"].IsArray())
-          throw ApiError{400, {"Input Error - field 'users': Missing list of {\"uuid\": ...} or {\"id\": ...}."}};
-        std::vector<std::string> refs, penalties;
-        for (auto& u : doc["users"].GetArray()) {
-          if (u.IsObject() && u.HasMember("uuid") && u["uuid"].IsString()) refs.push_back(u["uuid"].GetString());
-          else if (u.IsObject() && u.HasMember("id") && u["id"].IsInt()) refs.push_back(std::to_string(u["id"].GetInt()));
-          else throw ApiError{400, {"Input Error - field 'users': each item must be {\"uuid\": <string>} or {\"id\": <integer>}."}};
-          // The weight of ring strategy weight_random: a higher penalty rings first less often.
-          int penalty = 0;
-          if (u.HasMember("penalty")) {
-            if (!u["penalty"].IsInt() || u["penalty"].GetInt() < 0 || u["penalty"].GetInt() > 99)
-              throw ApiError{400, {"Input Error - field 'users': penalty must be an integer from 0 to 99."}};
-            penalty = u["penalty"].GetInt();
-          }
-          penalties.push_back(std::to_string(penalty));
-        }
-        return engine_->write([&](sdk::Transaction& tx) {
-          require_row(tx, "confd_groups", "Group", gid);
-          run(tx, "DELETE FROM confd_group_members WHERE group_id = $1", {std::to_string(gid)});
-          std::set<long> seen;
-          for (std::size_t i = 0; i < refs.size(); ++i) {
-            long uid;
-            try {
-              uid = user_id(&tx, refs[i]);
-            } catch (ApiError& e) {
-              e.status = 400;
-              throw;
-            }
-            if (!seen.insert(uid).second)
-              throw ApiError{400, {"Input Error - field 'users': user " + refs[i] + " is listed twice"}};
-            run(tx, "INSERT INTO confd_group_members (group_id, user_id, position, penalty) VALUES ($1, $2, $3, $4)",
-                {std::to_string(gid), std::to_string(uid), std::to_string(i + 1), penalties[i]});
-          }
-          engine_->notify(tx, "group_members", "edited", gid, "{\"group_id\":" + std::to_string(gid) + "}");
-          return HttpResponse::empty(204);
-        });
-      });
+  member_routes(
+      "Trunks of an outcall, in order", "Set the ordered trunks of an outcall",
+      {"/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks", "outcall_id", "Outcall", "confd_outcalls",
+       "confd_outcall_trunks", "trunks", "trunk", "Missing list of {\"id\": <trunk id>}.", "outcall_trunks",
+       "SELECT coalesce(json_agg(json_build_object('id', trunk_id, 'position', position) ORDER BY position), '[]') AS j "
+       "FROM confd_outcall_trunks WHERE outcall_id = $1",
+       [](const rapidjson::Value& t) -> std::vector<std::string> {
+         if (!t.IsObject() || !t.HasMember("id") || !t["id"].IsInt())
+           throw ApiError{400, {"Input Error - field 'trunks': each item must be {\"id\": <integer>}."}};
+         return {std::to_string(t["id"].GetInt())};
+       },
+       [](sdk::Transaction& tx, const std::string& id) {
+         if (run(tx, "SELECT 1 FROM confd_trunks WHERE id = $1", {id}).rows.empty())
+           throw ApiError{400, {"Input Error - field 'trunks': " + not_found("Trunk", "id", id)}};
+         return std::stol(id);
+       },
+       "INSERT INTO confd_outcall_trunks (outcall_id, trunk_id, position) VALUES ($1, $2, $3)"});
+
+  member_routes(
+      "Member users of a group", "Set the member users of a group",
+      {"/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users", "group_id", "Group", "confd_groups",
+       "confd_group_members", "users", "user", "Missing list of {\"uuid\": ...} or {\"id\": ...}.", "group_members",
+       "SELECT coalesce(json_agg(json_build_object('id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, "
+       "'lastname', u.lastname, 'priority', m.position, 'penalty', m.penalty) ORDER BY m.position), '[]') AS j "
+       "FROM confd_group_members m JOIN confd_users u ON u.id = m.user_id WHERE m.group_id = $1",
+       [](const rapidjson::Value& u) -> std::vector<std::string> {
+         std::string ref;
+         if (u.IsObject() && u.HasMember("uuid") && u["uuid"].IsString()) ref = u["uuid"].GetString();
+         else if (u.IsObject() && u.HasMember("id") && u["id"].IsInt()) ref = std::to_string(u["id"].GetInt());
+         else throw ApiError{400, {"Input Error - field 'users': each item must be {\"uuid\": <string>} or {\"id\": <integer>}."}};
+         // The weight of ring strategy weight_random: a higher penalty rings first less often.
+         int penalty = 0;
+         if (u.HasMember("penalty")) {
+           if (!u["penalty"].IsInt() || u["penalty"].GetInt() < 0 || u["penalty"].GetInt() > 99)
+             throw ApiError{400, {"Input Error - field 'users': penalty must be an integer from 0 to 99."}};
+           penalty = u["penalty"].GetInt();
+         }
+         return {ref, std::to_string(penalty)};
+       },
+       [this](sdk::Transaction& tx, const std::string& ref) {
+         try {
+           return user_id(&tx, ref);
+         } catch (ApiError& e) {
+           e.status = 400;
+           throw;
+         }
+       },
+       "INSERT INTO confd_group_members (group_id, user_id, position, penalty) VALUES ($1, $2, $3, $4)"});
 
   // users -> forwards (the checks and the write are user_features.cc's,
   // shared with the feature codes through the config service)

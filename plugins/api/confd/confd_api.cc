@@ -1090,89 +1090,71 @@ std::vector<sdk::Route> ConfdApi::routes() {
       return HttpResponse::empty(204);
     });
   };
-  add("GET", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.read", "Forwards of a user",
-      [this, read_user, forward_json](auto& req) {
-        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-        std::string b = "{";
-        for (auto& f : kForwardKinds) b += (b.size() > 1 ? "," : "") + ("\"" + f + "\":" + forward_json(q, f));
-        return HttpResponse::json(200, b + "}");
-      });
-  add("PUT", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.update", "Set all forwards of a user",
-      [save_user](auto& req) {
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
-        sdk::Params ps;
-        std::string sets;
-        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
-          std::string f = m->name.GetString();
-          if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
-            throw ApiError{400, {"Input Error - field '" + f + "': Unknown forward (busy, noanswer, unconditional)."}};
-          forward_sets(m->value, f, ps, sets);
-        }
-        return save_user(req, sets, ps);
-      });
-  add("GET", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.read", "One forward of a user",
-      [this, read_user, forward_json](auto& req) {
-        auto f = req.params.at("forward");
-        if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
-          throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
-        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-        return HttpResponse::json(200, forward_json(q, f));
-      });
-  add("PUT", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.update", "Set one forward of a user",
-      [save_user](auto& req) {
-        auto f = req.params.at("forward");
-        if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
-          throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
-        auto doc = parse_body(req.body);
-        sdk::Params ps;
-        std::string sets;
-        forward_sets(doc, f, ps, sets);
-        return save_user(req, sets, ps);
-      });
-
-  // users -> services
   auto service_json = [](const sdk::QueryResult& q, const std::string& s) {
     return std::string("{\"enabled\":") + (q.get(0, "service_" + s + "_enabled") == "t" ? "true" : "false") + "}";
   };
-  add("GET", "/users/{user_id}/services", "confd.users.{user_id}.services.read", "Services of a user",
-      [this, read_user, service_json](auto& req) {
-        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-        return HttpResponse::json(200, "{\"dnd\":" + service_json(q, "dnd") + ",\"incallfilter\":" +
-                                           service_json(q, "incallfilter") + "}");
-      });
-  add("PUT", "/users/{user_id}/services", "confd.users.{user_id}.services.update", "Set all services of a user",
-      [save_user](auto& req) {
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
-        sdk::Params ps;
-        std::string sets;
-        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
-          std::string s = m->name.GetString();
-          if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
-            throw ApiError{400, {"Input Error - field '" + s + "': Unknown service (dnd, incallfilter)."}};
-          service_sets(m->value, s, ps, sets);
-        }
-        return save_user(req, sets, ps);
-      });
-  add("GET", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.read", "One service of a user",
-      [this, read_user, service_json](auto& req) {
-        auto s = req.params.at("service");
-        if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
-          throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
-        return HttpResponse::json(200, service_json(read_user(user_id(nullptr, req.params.at("user_id"))), s));
-      });
-  add("PUT", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.update", "Set one service of a user",
-      [save_user](auto& req) {
-        auto s = req.params.at("service");
-        if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
-          throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
-        auto doc = parse_body(req.body);
-        sdk::Params ps;
-        std::string sets;
-        service_sets(doc, s, ps, sets);
-        return save_user(req, sets, ps);
-      });
+  // A user's forwards and services: the whole set and each one by name, read
+  // from and written to the user's row.
+  struct Features {
+    const char* path;    // "forwards"
+    const char* param;   // "forward"
+    const char* noun;    // "Forward"
+    const char* plural;  // "Forwards", in the summaries
+    const std::vector<std::string>* names;
+    const char* unknown;  // the 400 for a name not in `names`
+    std::function<std::string(const sdk::QueryResult&, const std::string&)> json;
+    void (*sets)(const rapidjson::Value&, const std::string&, sdk::Params&, std::string&);
+  };
+  auto feature_routes = [this, &add, read_user, save_user](const Features& f) {
+    std::string base = std::string("/users/{user_id}/") + f.path;
+    std::string acl = std::string("confd.users.{user_id}.") + f.path;
+    std::string one = std::string("/{") + f.param + "}";
+    std::string one_acl = std::string(".{") + f.param + "}";
+    auto known = [f](const std::string& name) {
+      if (std::find(f.names->begin(), f.names->end(), name) == f.names->end())
+        throw ApiError{404, {std::string("Resource Not Found - ") + f.noun + " was not found ('" + f.param + "': '" +
+                             name + "')"}};
+    };
+    add("GET", base, acl + ".read", std::string(f.plural) + " of a user", [this, f, read_user](auto& req) {
+      auto q = read_user(user_id(nullptr, req.params.at("user_id")));
+      std::string b = "{";
+      for (auto& n : *f.names) b += (b.size() > 1 ? "," : "") + ("\"" + n + "\":" + f.json(q, n));
+      return HttpResponse::json(200, b + "}");
+    });
+    add("PUT", base, acl + ".update", "Set all " + std::string(f.path) + " of a user", [f, save_user](auto& req) {
+      auto doc = parse_body(req.body);
+      if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
+      sdk::Params ps;
+      std::string sets;
+      for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+        std::string n = m->name.GetString();
+        if (std::find(f.names->begin(), f.names->end(), n) == f.names->end())
+          throw ApiError{400, {"Input Error - field '" + n + "': " + f.unknown}};
+        f.sets(m->value, n, ps, sets);
+      }
+      return save_user(req, sets, ps);
+    });
+    add("GET", base + one, acl + one_acl + ".read", "One " + std::string(f.param) + " of a user",
+        [this, f, known, read_user](auto& req) {
+          auto n = req.params.at(f.param);
+          known(n);
+          return HttpResponse::json(200, f.json(read_user(user_id(nullptr, req.params.at("user_id"))), n));
+        });
+    add("PUT", base + one, acl + one_acl + ".update", "Set one " + std::string(f.param) + " of a user",
+        [f, known, save_user](auto& req) {
+          auto n = req.params.at(f.param);
+          known(n);
+          auto doc = parse_body(req.body);
+          sdk::Params ps;
+          std::string sets;
+          f.sets(doc, n, ps, sets);
+          return save_user(req, sets, ps);
+        });
+  };
+  feature_routes({"forwards", "forward", "Forward", "Forwards", &kForwardKinds,
+                  "Unknown forward (busy, noanswer, unconditional).", forward_json, forward_sets});
+  feature_routes({"services", "service", "Service", "Services", &kServiceNames, "Unknown service (dnd, incallfilter).",
+                  service_json, service_sets});
 
   // users -> funckeys
   auto position_of = [](const HttpRequest& req) {

@@ -335,6 +335,16 @@ TEST_F(Confd, ForwardsServicesFunckeysAndTheirAcls) {
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards/sideways", R"({"enabled":true})").status, 404);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services/dnd", R"({"enabled":true})").status, 204);
   EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services").body)["dnd"]["enabled"].GetBool());
+  // The whole set at once, each name checked; one by name.
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services", R"({"dnd":{"enabled":false},"incallfilter":{"enabled":true}})").status, 204);
+  EXPECT_FALSE(js(call("GET", "/1.1/users/" + uuid + "/services/dnd").body)["enabled"].GetBool());
+  EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services/incallfilter").body)["enabled"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services", R"({"dnd":{"enabled":true},"vacation":{"enabled":true}})").status, 400);
+  EXPECT_FALSE(js(call("GET", "/1.1/users/" + uuid + "/services/dnd").body)["enabled"].GetBool()) << "a refused set changes nothing";
+  EXPECT_EQ(call("GET", "/1.1/users/" + uuid + "/services/vacation").status, 404);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards", R"({"unconditional":{"enabled":true,"destination":"1002"}})").status, 204);
+  EXPECT_STREQ(js(call("GET", "/1.1/users/" + uuid + "/forwards/unconditional").body)["destination"].GetString(), "1002");
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards", R"({"sideways":{"enabled":true}})").status, 400);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/1", R"({"blf":true,"destination":{"type":"service","service":"enablednd"}})").status, 204);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/2", R"({"destination":{"type":"teleport"}})").status, 400);
   EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/funckeys").body)["keys"]["1"]["blf"].GetBool());

@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include <dialtone/text.h>
+
 #include "plugins/provisioning/aastra/aastra_description.h"
 #include "plugins/provisioning/cisco_sccp/cisco_sccp_description.h"
 #include "plugins/provisioning/cisco_spa/cisco_spa_description.h"
@@ -111,11 +113,7 @@ std::map<std::string, std::string> parse_kv(const std::string& text, char sep) {
   std::map<std::string, std::string> out;
   std::istringstream in(text);
   std::string line;
-  auto trim = [](std::string s) {
-    auto b = s.find_first_not_of(" \t\r");
-    auto e = s.find_last_not_of(" \t\r");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-  };
+  using sdk::text::trim;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     auto i = line.find(sep);

@@ -111,6 +111,19 @@ class PickupParkingTest : public SipMediaTest {
   // party bridged with it too.
   void hang_up(const std::string& channel) { ASSERT_TRUE(host_->calls().hangup_channel(channel)); }
 
+  // `user`'s BLF key on `target` (a SUBSCRIBE for the dialog package) in
+  // the background, running `file`; subscribed once this returns.
+  void watch(Phone& p, const std::string& user, const std::string& target, const std::string& file) {
+    auto args = sipp_args(file, 1, "25s");
+    args.insert(args.begin(), target_);
+    std::vector<std::string> keys{"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "target", target,
+                                  "-key", "event", "dialog", "-key", "accept", "application/dialog-info+xml",
+                                  "-key", "expires", "600"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+    ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << "no subscription\n" << log_tail();
+  }
+
   std::size_t events_before_ = 0;
 };
 
@@ -290,6 +303,32 @@ TEST_F(PickupParkingTest, AbandonFullLotAndTimeout) {
   expect_media_idle();
   host_->sql("DELETE FROM confd_parkinglots WHERE id IN ($1, $2)", {lot, brief});
   host_->sql("DELETE FROM confd_extensions WHERE id IN ($1, $2)", {ext, ext2});
+}
+
+// A BLF key on a slot: idle, lit while a call is parked there (the parked
+// caller as remote party), idle again once it is taken out; each NOTIFY body
+// is checked by the watcher's scenario.
+TEST_F(PickupParkingTest, BlfKeyOnASlotLightsWhileACallIsParked) {
+  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
+                        "VALUES ('watched', '881', '881', 0) RETURNING id");
+  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('880', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
+  Phone dave, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(watch(dave, "dave", "881", "subscribe_park_slot.xml"));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "880", pa);
+  auto ca = inbound_of("alice");
+  ASSERT_TRUE(event("calls.park.parked", "\"id\":\"" + ca + "\"")) << log_tail();
+  dial(carol, "carol", "881", pc);
+  auto cc = inbound_of("carol");
+  ASSERT_TRUE(event("calls.park.retrieved", "\"id\":\"" + ca + "\"")) << log_tail();
+  EXPECT_EQ(dave.finish(), 0) << "the slot's NOTIFYs:\n" << dave.out;
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_parkinglots WHERE id = $1", {lot});
+  host_->sql("DELETE FROM confd_extensions WHERE id = $1", {ext});
 }
 
 }  // namespace

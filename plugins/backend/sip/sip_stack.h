@@ -246,6 +246,9 @@ class SipBackend {
   // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
   virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
                          const std::string& /*peer*/) {}
+  // The leg's dialog identifiers: Call-ID, its party's tag, Dialtone's tag.
+  virtual void leg_ids(const std::string& /*leg_id*/, const std::string& /*call_id*/,
+                       const std::string& /*local_tag*/, const std::string& /*remote_tag*/) {}
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // Music on hold (SIP thread, cheap): the engine that plays it (null: none

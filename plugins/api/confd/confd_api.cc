@@ -623,6 +623,7 @@ void ConfdApi::define_resources() {
        .searchable = {"name", "number", "email", "context"},
        .sortable = {"number", "id", "name", "context", "email"},
        .uniques = {{"number", "context"}},
+       .full_delete_event = true,
        .after_write = context_exists("confd_voicemails"),
        .before_delete = [](sdk::Transaction& tx, long id) {
          refuse_if(tx, "SELECT 1 FROM confd_user_voicemails WHERE voicemail_id = $1", id, "Voicemail is associated with a User");

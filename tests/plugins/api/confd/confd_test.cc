@@ -681,6 +681,20 @@ TEST_F(Confd, OpenApiFileDescribesExactlyTheMountedRoutes) {
   EXPECT_NE(served.body.find("openapi: \"3.0.3\""), std::string::npos);
 }
 
+// A deleted voicemail's event names its box (number, context), so that the
+// voicemail application removes its spool.
+TEST_F(Confd, VoicemailDeletedEventNamesTheBox) {
+  default_context();
+  int id = post_id("/1.1/voicemails", R"({"number":"1500","context":"default","name":"Ann"})");
+  EXPECT_EQ(call("DELETE", "/1.1/voicemails/" + std::to_string(id)).status, 204);
+  auto events = host_.bus().published("config.voicemail.deleted");
+  ASSERT_EQ(events.size(), 1u);
+  auto ev = js(events[0].body);
+  EXPECT_EQ(ev["id"].GetInt(), id);
+  EXPECT_STREQ(ev["number"].GetString(), "1500");
+  EXPECT_STREQ(ev["context"].GetString(), "default");
+}
+
 // /1.1/moh with its classes' directories in a temporary moh.path.
 class ConfdMoh : public Confd {
  protected:

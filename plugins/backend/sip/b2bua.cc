@@ -439,6 +439,10 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
   if (status < 200) {
     if (status > 100 && sip && sip->sip_rseq) self->prack(*br, sip);
     if (status > 100 && !br->channel.empty()) self->backend.leg_event(br->channel, LegState::ringing, status, {});
+    if (status > 100 && c.originated) {
+      self->engine_progress(c, *br, sip);
+      return 0;
+    }
     if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
       std::optional<std::string> body;
       if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) body = self->sdp_from_b(c, sip);
@@ -487,6 +491,10 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       if (c.ring_timer) su_timer_reset(c.ring_timer);
       for (auto& other : c.branches)
         if (other.get() != br && !other->final && other->orq) nta_outgoing_cancel(other->orq);
+      if (c.originated) {
+        self->engine_answered(c, *br, sip);
+        return 0;
+      }
       if (c.transfer_of) {
         self->finish_dial(c, "answered", 200);
         self->transfer_answered(c, *br, sip);
@@ -535,6 +543,8 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     }
   br->final = true;
   br->status = status;
+  if (c.originated && std::none_of(c.branches.begin(), c.branches.end(), [](const auto& b) { return !b->final; }))
+    self->engine_leg_over(c);  // the ringback stops before the dial's outcome is known
   if (!br->channel.empty()) {
     // A target's channel ends with its last branch, never under its winner.
     bool others = br->shared_channel &&
@@ -565,6 +575,13 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       bool busy = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
         return b->round == round && (b->status == 486 || b->status == 600);
       });
+      if (c.originated) {
+        c.state = Call::State::ending;
+        c.ended_status = busy ? 486 : status;
+        self->log.info("sip: call " + c.id + " to " + c.called + " not answered: " + std::to_string(status));
+        self->maybe_finish(c);
+        return 0;
+      }
       if (c.dial_done) {
         self->finish_dial(c, busy ? "busy" : "unavailable", busy ? 486 : status);
         self->maybe_finish(c);
@@ -629,6 +646,7 @@ void SipStack::Impl::on_a_ack(Call& c, const sip_t* sip) {
 }
 
 void SipStack::Impl::send_bye(Call& c, nta_leg_t* leg) {
+  if (!leg) return;  // an outgoing engine leg has no A side
   auto [peer, uri] = leg_peer(c, leg);
   std::string via = via_toward(peer, uri);
   nta_outgoing_t* bye = nta_outgoing_tcreate(leg, &Impl::on_bye_response, &c, nullptr,
@@ -692,7 +710,7 @@ int SipStack::Impl::on_a_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
       self->maybe_finish(*c);
       return 200;
     default:
-      if (c->engine) return self->engine_in_dialog(*c, irq, sip);
+      if (c->engine) return self->engine_in_dialog(*c, MediaLeg::a, irq, sip);
       return self->in_dialog(*c, MediaLeg::a, nullptr, irq, sip);
   }
 }
@@ -721,6 +739,7 @@ int SipStack::Impl::on_b_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
       self->maybe_finish(c);
       return 200;
     default:
+      if (c.originated) return self->engine_in_dialog(c, MediaLeg::b, irq, sip);
       return self->in_dialog(c, MediaLeg::b, br, irq, sip);
   }
 }

@@ -5,20 +5,13 @@
 // to the engine so that media verbs (call:play, call:read_digits ...) find
 // its endpoint; BYE either way, or the end of the script, frees it.
 #include "plugins/backend/sip/stack_impl.h"
+#include "plugins/backend/sip/engine_media.h"
 
 #include <cstring>
 
 namespace dialtone::plugins::backend::sip {
 
 namespace sm = sdk::media;
-
-struct EngineMedia {
-  std::shared_ptr<sm::MediaEngine> engine;
-  std::shared_ptr<sm::Endpoint> endpoint;
-  std::string channel;                // attached under this call-core id
-  std::shared_ptr<sm::Mixer> mixer;   // call:bridge with another engine call
-  std::uint64_t peer = 0;             // that call's serial
-};
 
 namespace {
 
@@ -174,9 +167,11 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   backend.leg_event(c->channel, LegState::up, 200, {});
 }
 
-int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* sip) {
+int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip) {
   auto method = sip->sip_request->rq_method;
   if (c.state != Call::State::answered) return 481;
+  // The party's address as it sees us: A's source, or the callee's next hop.
+  std::string peer = side == MediaLeg::a ? caller_peer(c) : c.winner ? c.winner->peer : std::string();
   if (method == sip_method_options) {
     nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), SIPTAG_ACCEPT_STR("application/sdp"),
                         SIPTAG_CONTACT(contact), TAG_END());
@@ -198,8 +193,11 @@ int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* 
   }
   if (method != sip_method_invite && method != sip_method_update) return 501;
   // A refresh or a new offer (hold, a moved phone): the peer may move, our
-  // endpoint stays; the answer is the SDP we answered with.
+  // endpoint stays; the answer is the SDP we sent last.
   std::string body = body_of(sip);
+  bool& was_held = side == MediaLeg::a ? c.a_held : c.b_held;
+  const std::string& ours = side == MediaLeg::a ? c.a_sdp_sent : c.b_sdp_sent;
+  const std::string& channel = side == MediaLeg::a ? c.channel : c.engine->channel;
   if (!body.empty()) {
     auto offer = parse_sdp(body);
     if (offer)
@@ -207,15 +205,15 @@ int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* 
         c.engine->endpoint->set_remote((addr->ip.find(':') != std::string::npos ? "[" + addr->ip + "]" : addr->ip) +
                                        ":" + std::to_string(addr->rtp_port));
     bool held = body.find("a=sendonly") != std::string::npos || body.find("a=inactive") != std::string::npos;
-    if (held != c.a_held) {
-      c.a_held = held;
-      backend.leg_held(c.channel, held);
+    if (held != was_held) {
+      was_held = held;
+      backend.leg_held(channel, held);
     }
   }
-  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(c))), SIPTAG_ALLOW_STR(kAllow),
+  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(peer)), SIPTAG_ALLOW_STR(kAllow),
                       SIPTAG_SUPPORTED_STR(kSupported),
                       TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(c.a_sdp_sent.c_str())), TAG_END());
+                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(ours.c_str())), TAG_END());
   nta_incoming_destroy(irq);
   return 0;
 }
@@ -232,7 +230,7 @@ bool SipStack::Impl::engine_script_done(Call& c) {
 void SipStack::Impl::engine_hangup(Call& c) {
   if (c.state != Call::State::answered) return;
   c.state = Call::State::ending;
-  send_bye(c, c.a_leg);
+  send_bye(c, c.originated ? (c.winner ? c.winner->leg : nullptr) : c.a_leg);
   backend.call_event(c.id, "ended", 200);
   c.ended_status = 200;
   maybe_finish(c);
@@ -260,15 +258,19 @@ void SipStack::Impl::engine_bridge(const std::string& call_a, const std::string&
 }
 
 void SipStack::Impl::engine_release(Call& c) {
+  engine_leg_over(c);
   auto media = std::move(c.engine);
   c.engine.reset();
   if (media->mixer) media->mixer->remove(media->endpoint);
-  if (!media->channel.empty()) media->engine->detach_channel(media->channel);
+  if (!media->channel.empty() && (!c.originated || media->attached)) media->engine->detach_channel(media->channel);
   if (media->peer)
-    if (Call* peer = find_call(media->peer); peer && peer->engine) {
+    if (Call* peer = find_call(media->peer); peer && peer->engine && peer->engine->peer == c.serial) {
       peer->engine->peer = 0;
-      // The bridge ends with either party, as a B2BUA call does.
-      engine_hangup(*peer);
+      if (peer->engine->mixer) peer->engine->mixer->remove(peer->engine->endpoint);
+      peer->engine->mixer.reset();
+      // The bridge ends with either party, as a B2BUA call does; a leg that
+      // only gave early media leaves the caller to its dialplan.
+      if (media->connected) engine_hangup(*peer);
     }
 }
 

@@ -132,6 +132,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   // Set before the stack starts and cleared after it stops: read on the SIP thread.
   std::shared_ptr<sdk::CallCore> calls_;
   std::shared_ptr<SipChannelDriver> channel_driver_;
+  std::unique_ptr<sdk::Subscription> unbridged_;  // calls.channel.unbridged: engine legs end with their peer
 
   // Location writes, batched: at most one transaction in flight.
   struct Writes {

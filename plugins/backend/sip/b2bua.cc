@@ -404,11 +404,16 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
 void SipStack::Impl::cancel_leg(const std::string& channel) {
   if (channel.empty()) return;
   for (auto& [serial, call] : calls)
-    for (auto& b : call->branches)
-      if (b->channel == channel && !b->final && b->orq) {
+    for (auto& b : call->branches) {
+      if (b->channel != channel) continue;
+      if (!b->final && b->orq) {
         b->cancelled = true;
         nta_outgoing_cancel(b->orq);
+      } else if (call->originated && call->winner == b.get()) {
+        // Answered while the call core ended the dial: nobody wants it now.
+        engine_hangup(*call);
       }
+    }
 }
 
 void SipStack::Impl::on_ring_timeout(void* magic, su_timer_t*, void* arg) {
@@ -485,6 +490,16 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     if (br->final) return 0;  // a retransmitted 2xx: ACK again only
     br->final = true;
     br->status = status;
+    if (c.originated && br->cancelled) {
+      // The 2xx crossed our CANCEL (the dial ended meanwhile): ACKed, now BYE.
+      self->log.info("sip: leg " + br->channel + " to " + br->target + " answered after it was cancelled; hung up");
+      self->send_bye(c, br->leg);
+      c.state = Call::State::ending;
+      c.ended_status = 487;
+      self->engine_leg_over(c);
+      self->maybe_finish(c);
+      return 0;
+    }
     if (c.state == Call::State::ringing && br->round == c.round) {
       c.state = Call::State::answered;
       c.winner = br;

@@ -206,6 +206,12 @@ void SipPlugin::leg_event(const std::string& leg_id, LegState state, int status,
   }
 }
 
+bool SipPlugin::leg_linked(const std::string& leg_id) {
+  if (!calls_ || leg_id.empty()) return false;
+  auto c = calls_->channel(leg_id);
+  return c && !c->peer.empty();
+}
+
 void SipPlugin::leg_dtmf(const std::string& leg_id, char digit) {
   if (calls_ && !leg_id.empty()) (void)calls_->dtmf_received(leg_id, digit, "info");
 }

@@ -32,6 +32,8 @@ struct EngineMedia {
   // Talking: its end hangs up the joined peer (an early-media leg that
   // fails leaves the caller to its dialplan).
   bool connected = true;
+  // A caller's dialplan ended while it talked to a leg of another backend.
+  bool script_done = false;
 };
 
 }  // namespace dialtone::plugins::backend::sip

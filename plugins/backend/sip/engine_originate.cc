@@ -110,11 +110,14 @@ void SipStack::originate_engine(EngineDial dial, std::shared_ptr<sm::MediaEngine
 void SipStack::end_engine_leg(const std::string& channel) {
   auto impl = impl_;
   impl->later([impl, channel] {
-    for (auto& [serial, call] : impl->calls)
-      if (call->originated && call->winner && call->winner->channel == channel) {
+    for (auto& [serial, call] : impl->calls) {
+      bool leg = call->originated && call->winner && call->winner->channel == channel;
+      bool caller = !call->originated && call->engine && call->engine->script_done && call->channel == channel;
+      if (leg || caller) {
         impl->engine_hangup(*call);
         return;
       }
+    }
   });
 }
 
@@ -176,15 +179,20 @@ void SipStack::Impl::originate_engine(EngineDial d, std::shared_ptr<sm::MediaEng
   DialRequest req;
   req.targets = {d.target};
   req.target_channels = {d.channel};
-  req.timeout_seconds = d.timeout_seconds;
   req.caller_number = d.caller_number;
   req.caller_name = d.caller_name;
   req.anonymous = d.anonymous;
+  // The call core's timer decides when a dial stops ringing (its outcome is
+  // "noanswer"); the stack's own is only there should the core never cancel.
+  req.timeout_seconds = d.timeout_seconds + 5;
   if (start_branches(*c, req) == 0) {
     bool trunk = c->trunks_down > 0;
     c->state = Call::State::ending;
     c->ended_status = trunk ? 503 : 480;
-    fail(c->ended_status, trunk ? "its trunk does not answer OPTIONS" : "no reachable registered contact");
+    log.warn("sip: leg " + d.channel + " to " + d.target + " not rung (" + std::to_string(c->ended_status) +
+             "): " + (trunk ? "its trunk does not answer OPTIONS" : "no reachable registered contact"));
+    engine_leg_over(*c);
+    backend.leg_event(d.channel, LegState::ended, c->ended_status, {});
     maybe_finish(*c);
   }
 }

@@ -221,6 +221,12 @@ int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq
 bool SipStack::Impl::engine_script_done(Call& c) {
   routed(c);
   if (c.state != Call::State::answered || c.engine->peer != 0) return false;
+  // Linked by the call core to another backend's leg (a span's call): the
+  // call goes on until either side hangs up (calls.channel.unbridged).
+  if (backend.leg_linked(c.channel)) {
+    c.engine->script_done = true;
+    return false;
+  }
   // The dialplan ended with the caller talking to the engine alone: as an
   // Asterisk dialplan that runs out of priorities, the call is hung up.
   engine_hangup(c);

@@ -95,6 +95,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
   void leg_held(const std::string& leg_id, bool held) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
+  bool leg_linked(const std::string& leg_id) override;
   std::shared_ptr<sdk::PresenceService> presence() override;
 
   // call_legs.cc: the kernel's call core, when the host provides one.

@@ -306,6 +306,9 @@ class SipBackend {
   // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
   virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
                          const std::string& /*peer*/) {}
+  // Whether the call core has the leg linked to another channel (a leg of
+  // another backend the dialplan dialed); called on the SIP thread, cheap.
+  virtual bool leg_linked(const std::string& /*leg_id*/) { return false; }
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // The party of the leg sent a DTMF digit by SIP INFO (application/dtmf-relay).
@@ -377,8 +380,9 @@ class SipStack {
   // Rings `dial.target` with an offer from `engine` (engine_originate.cc);
   // the leg reports ringing / up / ended on `dial.channel`. From any thread.
   void originate_engine(EngineDial dial, std::shared_ptr<sdk::media::MediaEngine> engine);
-  // The party an answered engine leg (`channel`) talked to is gone: BYE.
-  // Legs of other kinds are left alone. From any thread.
+  // The party an answered engine leg (`channel`) talked to is gone: BYE to
+  // an outgoing engine leg, or to a caller whose dialplan has ended. Other
+  // legs are left alone. From any thread.
   void end_engine_leg(const std::string& channel);
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).

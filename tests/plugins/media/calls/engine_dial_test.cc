@@ -170,5 +170,94 @@ TEST_F(EngineDialTest, PhoneThatNeverAnswersIsCancelled) {
   expect_media_idle();
 }
 
+// The caller hangs up while bob rings, and bob's 200 OK crosses the CANCEL:
+// Dialtone ACKs it and sends BYE; nothing is left over.
+TEST_F(EngineDialTest, AnswerCrossingTheCancelIsHungUp) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_cancel_200.xml", pb);
+  call(alice, "820", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_TRUE(eventually([] {
+    auto b = bob_leg();
+    return b && b->state == sdk::ChannelState::ringing;
+  })) << log_tail();
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;  // 200 to CANCEL, 200 to INVITE, ACK, BYE
+  EXPECT_TRUE(eventually([] { return host_->logger().contains("answered after it was cancelled; hung up"); }))
+      << log_tail();
+  expect_media_idle();
+}
+
+// Call permissions (seed 5.5): alice may call 1002 with a password. The
+// dialplan answers, reads it (agent-pass, digits then #) and then dials bob
+// from the answered call: they talk.
+TEST_F(EngineDialTest, CallPermissionPasswordThenTheDialConnects) {
+  auto rule = host_->sql("INSERT INTO confd_callpermissions (name, password, extensions) "
+                         "VALUES ('bob-with-code', '4321', '[\"1002\"]') RETURNING id");
+  host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {user_ids_["alice"], rule});
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);  // bob answers PCMA
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_answer.xml", pb);
+  call(alice, "1002", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  pa.send_digits("4321#");
+  std::string cb = connect(pb);
+  ASSERT_FALSE(cb.empty()) << log_tail();
+  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
+  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
+  ASSERT_TRUE(host_->calls().hangup_channel(cb));  // bob's side ends first: alice gets BYE
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {rule});
+  expect_media_idle();
+}
+
+// The REST originate (POST /1.0/calls goes to CallCoreImpl::originate):
+// alice's phone rings first; when she answers, 1002 is dialled through the
+// dialplan and bob's phone rings; alice hears the ringback, then they talk.
+TEST_F(EngineDialTest, OriginateRingsTheUserThenTheDestination) {
+  tm::RtpPeer pa(Codec::pcma, 8, 101), pb(Codec::pcma, 8, 101);  // both phones answer PCMA
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_answer.xml", pb);
+  callee(alice, "alice", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pa.port()), "-d", "0"});
+  kernel::CallCoreImpl::Origination o;
+  o.line_target = "sip/alice";
+  o.exten = "1002";
+  o.context = "default";
+  o.user_number = "1001";
+  o.user_name = "Alice";
+  auto leg = host_->calls().originate(o);
+  ASSERT_TRUE(leg) << leg.error().message;
+  std::string ca = connect(pa);
+  ASSERT_EQ(ca, *leg);
+  std::string cb = connect(pb);
+  ASSERT_FALSE(cb.empty()) << log_tail();
+  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
+  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // the API hangs the user up: bob gets BYE
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+}
+
+// A user whose phone is not registered: the originate still answers with the
+// user's leg (the INVITE is sent from the SIP thread), which ends at once
+// with 480, and the log says why.
+TEST_F(EngineDialTest, OriginateToAnUnregisteredLineEndsItsLeg) {
+  kernel::CallCoreImpl::Origination o;
+  o.line_target = "sip/nobody";
+  o.exten = "1002";
+  o.context = "default";
+  auto leg = host_->calls().originate(o);
+  if (leg) EXPECT_TRUE(eventually([&] { return !host_->calls().channel(*leg); }));
+  EXPECT_TRUE(eventually([] { return host_->logger().contains("to nobody not rung (480): no reachable registered contact"); }))
+      << log_tail();
+  expect_media_idle();
+}
+
 }  // namespace
 }  // namespace dialtone::testing

@@ -212,6 +212,8 @@ void check_extension_range(sdk::Transaction& tx, long extension_id, const std::s
                {std::to_string(extension_id)});
   if (q.rows.empty()) throw ApiError{404, {not_found("Extension", "id", std::to_string(extension_id))}};
   std::string exten = q.get(0, "exten"), context = q.get(0, "context"), type = q.get(0, "type");
+  // A parking extension (700) sits outside the numbering ranges, as in XiVO.
+  if (kind == "parking") return;
   std::string expr;
   if (kind == "user") expr = "confd_in_ranges(c.user_ranges, $1)";
   else if (kind == "group") expr = "confd_in_ranges(c.group_ranges, $1)";
@@ -237,6 +239,7 @@ std::string extension_owner(sdk::Transaction& tx, long extension_id) {
                "WHEN EXISTS (SELECT 1 FROM confd_incall_extensions WHERE extension_id=$1) THEN 'incall' "
                "WHEN EXISTS (SELECT 1 FROM confd_group_extensions WHERE extension_id=$1) THEN 'group' "
                "WHEN EXISTS (SELECT 1 FROM confd_conference_extensions WHERE extension_id=$1) THEN 'conference' "
+               "WHEN EXISTS (SELECT 1 FROM confd_parkinglot_extensions WHERE extension_id=$1) THEN 'parking' "
                "ELSE 'any' END AS k",
                {std::to_string(extension_id)});
   return q.get(0, "k");
@@ -442,6 +445,7 @@ void ConfdApi::define_resources() {
          refuse_if(tx, "SELECT 1 FROM confd_incall_extensions WHERE extension_id = $1", id, "Extension is associated with an Incall");
          refuse_if(tx, "SELECT 1 FROM confd_group_extensions WHERE extension_id = $1", id, "Extension is associated with a Group");
          refuse_if(tx, "SELECT 1 FROM confd_conference_extensions WHERE extension_id = $1", id, "Extension is associated with a Conference");
+         refuse_if(tx, "SELECT 1 FROM confd_parkinglot_extensions WHERE extension_id = $1", id, "Extension is associated with a ParkingLot");
        },
        .embed = extension_embed,
        .filters = {{"line_id", "t.id IN (SELECT le.extension_id FROM confd_line_extensions le WHERE le.line_id::text = ?)"},
@@ -555,6 +559,53 @@ void ConfdApi::define_resources() {
          if (q.get(0, "same") == "t")
            throw ApiError{400, {"Input Error - field 'admin_pin': must differ from 'pin'"}};
        }});
+
+  // Call pickup groups (seed 5.17; wazo-confd's /callpickups): members are
+  // set with PUT /callpickups/{id}/{interceptors,targets}/{users,groups}
+  // (callpickups.cc) and shown here as XiVO shows them.
+  res({.path = "callpickups", .table = "confd_callpickups", .singular = "CallPickup", .event = "call_pickup",
+       .fields = {{"name", F::string, true, false, matches("[-_.a-zA-Z0-9 ]{1,128}", "Must match [-_.a-zA-Z0-9 ]{1,128}.")},
+                  {"description", F::string},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id", "description"},
+       .uniques = {{"name"}},
+       .embed = callpickup_embed});
+
+  // Parking lots (seed 5.25; wazo-confd's /parkinglots). Its extension (PUT
+  // /parkinglots/{id}/extensions/{extension_id}) is where calls are parked;
+  // its slots are dialed to take them out. `timeout_destination` (Dialtone's)
+  // is where a call whose time ran out goes; null: back to who parked it.
+  auto slot_number = matches("[0-9]{1,9}", "A number of 1 to 9 digits.");
+  res({.path = "parkinglots", .table = "confd_parkinglots", .singular = "ParkingLot", .event = "parking_lot",
+       .fields = {{"name", F::string},
+                  {"slots_start", F::string, true, false, slot_number},
+                  {"slots_end", F::string, true, false, slot_number},
+                  {"timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"music_on_hold", F::string},
+                  {"timeout_destination", F::json, false, true, destination()}},
+       .searchable = {"name", "slots_start", "slots_end", "music_on_hold"},
+       .sortable = {"name", "id", "slots_start", "slots_end", "timeout"},
+       .after_write = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx, "SELECT slots_start::bigint > slots_end::bigint AS backwards FROM confd_parkinglots WHERE id = $1",
+                      {std::to_string(id)});
+         if (q.get(0, "backwards") == "t")
+           throw ApiError{400, {"Input Error - field 'slots_end': must not be lower than slots_start"}};
+         // Two lots sharing a slot number in one context would make a
+         // dialed slot ambiguous.
+         auto o = run(tx,
+                      "SELECT o.id FROM confd_parkinglots t, confd_parkinglots o WHERE t.id = $1 AND o.id <> t.id "
+                      "AND o.slots_start::bigint <= t.slots_end::bigint AND t.slots_start::bigint <= o.slots_end::bigint "
+                      "AND (SELECT coalesce(array_agg(e.context ORDER BY e.context), '{}') FROM confd_parkinglot_extensions pe "
+                      "JOIN confd_extensions e ON e.id = pe.extension_id WHERE pe.parkinglot_id = t.id) = "
+                      "(SELECT coalesce(array_agg(e.context ORDER BY e.context), '{}') FROM confd_parkinglot_extensions pe "
+                      "JOIN confd_extensions e ON e.id = pe.extension_id WHERE pe.parkinglot_id = o.id) LIMIT 1",
+                      {std::to_string(id)});
+         if (!o.rows.empty())
+           throw ApiError{400, {"Input Error - field 'slots_start': the slots overlap those of parking lot " +
+                                o.get(0, "id") + " in the same context"}};
+       },
+       .embed = parkinglot_embed});
 
   res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
        .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},
@@ -829,7 +880,9 @@ std::vector<sdk::Route> ConfdApi::routes() {
                  ExtAssoc{"incalls", "incall_id", "confd_incalls", "Incall", "confd_incall_extensions", "incall_id", "incall", "incall_extension"},
                  ExtAssoc{"groups", "group_id", "confd_groups", "Group", "confd_group_extensions", "group_id", "group", "group_extension"},
                  ExtAssoc{"conferences", "conference_id", "confd_conferences", "Conference", "confd_conference_extensions",
-                          "conference_id", "conference", "conference_extension"}}) {
+                          "conference_id", "conference", "conference_extension"},
+                 ExtAssoc{"parkinglots", "parkinglot_id", "confd_parkinglots", "ParkingLot", "confd_parkinglot_extensions",
+                          "parkinglot_id", "parking", "parkinglot_extension"}}) {
     std::string base = std::string("/") + a.path + "/{" + a.param + "}/extensions";
     std::string acl = std::string("confd.") + a.path + ".{" + a.param + "}.extensions";
     add("GET", base, acl + ".read", std::string("Extensions of a ") + a.owner,
@@ -861,6 +914,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
                                    std::string(owner == "user"     ? "Line"
                                                : owner == "incall"   ? "Incall"
                                                : owner == "conference" ? "Conference"
+                                               : owner == "parking"    ? "ParkingLot"
                                                                      : "Group")}};
             }
             check_extension_range(tx, eid, a.kind);
@@ -1299,6 +1353,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   relation_routes(adder);
   routing_routes(adder);
   callfilter_routes(adder);
+  callpickup_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
   return out;

@@ -212,6 +212,11 @@ bool SipPlugin::leg_linked(const std::string& leg_id) {
   return c && !c->peer.empty();
 }
 
+void SipPlugin::leg_ids(const std::string& leg_id, const std::string& call_id, const std::string& local_tag,
+                        const std::string& remote_tag) {
+  if (calls_ && !leg_id.empty()) (void)calls_->set_protocol_ids(leg_id, call_id, local_tag, remote_tag);
+}
+
 void SipPlugin::leg_dtmf(const std::string& leg_id, char digit) {
   if (calls_ && !leg_id.empty()) (void)calls_->dtmf_received(leg_id, digit, "info");
 }

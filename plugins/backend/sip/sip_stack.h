@@ -309,6 +309,9 @@ class SipBackend {
   // Whether the call core has the leg linked to another channel (a leg of
   // another backend the dialplan dialed); called on the SIP thread, cheap.
   virtual bool leg_linked(const std::string& /*leg_id*/) { return false; }
+  // The leg's dialog identifiers: Call-ID, its party's tag, Dialtone's tag.
+  virtual void leg_ids(const std::string& /*leg_id*/, const std::string& /*call_id*/,
+                       const std::string& /*local_tag*/, const std::string& /*remote_tag*/) {}
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // The party of the leg sent a DTMF digit by SIP INFO (application/dtmf-relay).

@@ -477,6 +477,82 @@ TEST_F(Confd, ConferencesAndTheirExtensions) {
   EXPECT_EQ(count("confd_conferences"), 0);
 }
 
+// Call pickup groups (seed 5.17) as wazo-confd has them: the lists of user
+// and group interceptors and targets, set whole, read back in the pickup.
+TEST_F(Confd, CallPickupsAndTheirMembers) {
+  default_context();
+  int a = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  int b = post_id("/1.1/users", R"({"firstname":"Bob"})");
+  int g = post_id("/1.1/groups", R"({"name":"sales"})");
+  auto buuid = std::string(js(call("GET", "/1.1/users/" + std::to_string(b)).body)["uuid"].GetString());
+  int p = post_id("/1.1/callpickups", R"({"name":"reception","description":"front desk"})");
+  auto P = "/1.1/callpickups/" + std::to_string(p);
+  EXPECT_EQ(call("POST", "/1.1/callpickups", R"({"name":"reception"})").status, 400) << "names are unique";
+  EXPECT_EQ(call("POST", "/1.1/callpickups", R"({"description":"no name"})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/interceptors/users", "{\"users\":[{\"id\":" + std::to_string(a) + "}]}").status, 204);
+  EXPECT_EQ(call("PUT", P + "/targets/users", "{\"users\":[{\"uuid\":\"" + buuid + "\"}]}").status, 204);
+  EXPECT_EQ(call("PUT", P + "/targets/groups", "{\"groups\":[{\"id\":" + std::to_string(g) + "}]}").status, 204);
+  auto got = js(call("GET", P).body);
+  ASSERT_TRUE(got.HasMember("interceptors")) << call("GET", P).body;
+  EXPECT_EQ(got["interceptors"]["users"].Size(), 1u);
+  EXPECT_EQ(got["interceptors"]["users"][0]["id"].GetInt(), a);
+  EXPECT_EQ(got["interceptors"]["groups"].Size(), 0u);
+  EXPECT_EQ(std::string(got["targets"]["users"][0]["uuid"].GetString()), buuid);
+  EXPECT_STREQ(got["targets"]["groups"][0]["name"].GetString(), "sales");
+  EXPECT_TRUE(got["enabled"].GetBool());
+  // Bad members: nothing changes.
+  EXPECT_EQ(call("PUT", P + "/targets/users", R"({"users":[{"uuid":"no-such-user"}]})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/targets/groups", R"({"groups":[{"id":999}]})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/targets/users", R"({"users":"bob"})").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/callpickups/999/targets/users", R"({"users":[]})").status, 404);
+  EXPECT_EQ(js(call("GET", P).body)["targets"]["users"].Size(), 1u);
+  // An empty list empties it; a deleted user leaves every list.
+  EXPECT_EQ(call("PUT", P + "/targets/groups", R"({"groups":[]})").status, 204);
+  EXPECT_EQ(call("DELETE", "/1.1/users/" + std::to_string(a)).status, 204);
+  got = js(call("GET", P).body);
+  EXPECT_EQ(got["interceptors"]["users"].Size(), 0u);
+  EXPECT_EQ(got["targets"]["groups"].Size(), 0u);
+  EXPECT_EQ(call("DELETE", P).status, 204);
+  EXPECT_EQ(count("confd_callpickup_users"), 0);
+}
+
+// Parking lots (seed 5.25): the default lot XiVO ships (701-750), slot
+// checks, the extension (outside the numbering ranges, as 700 is) and one
+// lot per slot number in a context.
+TEST_F(Confd, ParkingLotsAndTheirExtensions) {
+  default_context();
+  auto lots = js(call("GET", "/1.1/parkinglots").body);
+  ASSERT_EQ(lots["items"].Size(), 1u) << "the default lot";
+  EXPECT_STREQ(lots["items"][0]["slots_start"].GetString(), "701");
+  EXPECT_STREQ(lots["items"][0]["slots_end"].GetString(), "750");
+  EXPECT_EQ(lots["items"][0]["timeout"].GetInt(), 45);
+  int l = post_id("/1.1/parkinglots", R"({"name":"east","slots_start":"801","slots_end":"810","timeout":30,
+                                          "music_on_hold":"default","timeout_destination":{"type":"hangup"}})");
+  auto L = "/1.1/parkinglots/" + std::to_string(l);
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"820","slots_end":"810"})").status, 400) << "backwards";
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"8a","slots_end":"810"})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"801"})").status, 400) << "slots_end is required";
+  EXPECT_EQ(call("POST", "/1.1/parkinglots",
+                 R"({"slots_start":"830","slots_end":"840","timeout_destination":{"type":"nowhere"}})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"805","slots_end":"806"})").status, 400)
+      << "overlaps lot east (both without extension)";
+  int x = post_id("/1.1/extensions", R"({"exten":"1800","context":"default"})");
+  EXPECT_EQ(call("PUT", L + "/extensions/" + std::to_string(x)).status, 204);
+  auto got = js(call("GET", L).body);
+  EXPECT_EQ(got["timeout"].GetInt(), 30);
+  EXPECT_STREQ(got["timeout_destination"]["type"].GetString(), "hangup");
+  ASSERT_EQ(got["extensions"].Size(), 1u);
+  EXPECT_STREQ(got["extensions"][0]["exten"].GetString(), "1800");
+  int g = post_id("/1.1/groups", R"({"name":"g"})");
+  auto taken = call("PUT", "/1.1/groups/" + std::to_string(g) + "/extensions/" + std::to_string(x));
+  EXPECT_NE(taken.body.find("already associated with a ParkingLot"), std::string::npos) << taken.body;
+  EXPECT_EQ(call("DELETE", "/1.1/extensions/" + std::to_string(x)).status, 400) << "still the lot's";
+  EXPECT_EQ(call("PUT", L, R"({"timeout":null})").status, 204);
+  EXPECT_TRUE(js(call("GET", L).body)["timeout"].IsNull());
+  EXPECT_EQ(call("DELETE", L).status, 204);
+  EXPECT_EQ(count("confd_parkinglot_extensions"), 0);
+}
+
 TEST_F(Confd, EveryDeclaredFieldIsReturned) {
   default_context();
   post_id("/1.1/contexts", R"({"name":"to-pstn","type":"outcall"})");
@@ -496,6 +572,8 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/callpermissions", R"({"name":"ctr-cp"})"},
       {"/1.1/callfilters", R"({"name":"ctr-filter"})"},
       {"/1.1/conferences", R"({"name":"ctr-room"})"},
+      {"/1.1/callpickups", R"({"name":"ctr-pickup"})"},
+      {"/1.1/parkinglots", R"({"slots_start":"901","slots_end":"902"})"},
       {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);
   auto schemas = spec["components"]["schemas"];

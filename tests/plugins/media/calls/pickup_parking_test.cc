@@ -177,6 +177,35 @@ TEST_F(PickupParkingTest, GroupPickupServesOnlyInterceptors) {
   host_->sql("DELETE FROM confd_callpickups WHERE id = $1", {group});
 }
 
+// The same through groups: carol intercepts as a member of an interceptor
+// group, bob is rung as a member of a target group.
+TEST_F(PickupParkingTest, GroupPickupThroughGroupMembership) {
+  auto front = host_->sql("INSERT INTO confd_groups (name) VALUES ('front') RETURNING id");
+  auto sales = host_->sql("INSERT INTO confd_groups (name) VALUES ('sales') RETURNING id");
+  host_->sql("INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1, $2, 1), ($3, $4, 1)",
+             {front, user_ids_["carol"], sales, user_ids_["bob"]});
+  auto group = host_->sql("INSERT INTO confd_callpickups (name) VALUES ('by-groups') RETURNING id");
+  host_->sql("INSERT INTO confd_callpickup_groups (callpickup_id, category, group_id) VALUES ($1, 'interceptor', $2), "
+             "($1, 'target', $3)", {group, front, sales});
+  Phone bob, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
+  wait_ringing("bob");
+  dial(carol, "carol", "*8", pc);
+  auto ca = inbound_of("alice"), cc = inbound_of("carol");
+  connect(ca, pa);
+  connect(cc, pc);
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_talking(pa, pc);
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_callpickups WHERE id = $1", {group});
+  host_->sql("DELETE FROM confd_groups WHERE id IN ($1, $2)", {front, sales});
+}
+
 // Picking up where nothing rings: refused with 480, nothing left over.
 TEST_F(PickupParkingTest, PickingUpNothingIsRefused) {
   Phone carol;

@@ -209,6 +209,12 @@ TEST_F(Confd, TrunksIncallsOutcallsGroups) {
   EXPECT_EQ(tr["trunks"][0]["id"].GetInt(), t2);
   EXPECT_EQ(call("PUT", "/1.1/outcalls/" + O + "/trunks", R"({"trunks":[{"id":999}]})").status, 400);
   EXPECT_EQ(js(call("GET", "/1.1/outcalls/" + O + "/trunks").body)["trunks"].Size(), 2u);  // unchanged
+  auto twice = call("PUT", "/1.1/outcalls/" + O + "/trunks",
+                    "{\"trunks\":[{\"id\":" + std::to_string(t1) + "},{\"id\":" + std::to_string(t1) + "}]}");
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_NE(twice.body.find("trunk " + std::to_string(t1) + " is listed twice"), std::string::npos) << twice.body;
+  EXPECT_EQ(js(call("GET", "/1.1/outcalls/" + O + "/trunks").body)["trunks"][0]["id"].GetInt(), t2);  // unchanged
+  EXPECT_EQ(call("GET", "/1.1/outcalls/999/trunks").status, 404);
   EXPECT_EQ(call("POST", "/1.1/outcalls", R"({"name":"bad","patterns":[{"pattern":"1","color":"red"}]})").status, 400);
 
   int in = post_id("/1.1/incalls", "{\"destination\":{\"type\":\"user\",\"user_id\":" + std::to_string(u) + "}}");
@@ -222,6 +228,12 @@ TEST_F(Confd, TrunksIncallsOutcallsGroups) {
   EXPECT_EQ(call("POST", "/1.1/groups", R"({"name":"x","ring_strategy":"loudest"})").status, 400);
   EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
                  "{\"users\":[{\"id\":" + std::to_string(u) + "}]}").status, 204);
+  EXPECT_EQ(js(call("GET", "/1.1/groups/" + std::to_string(g) + "/members/users").body)["users"].Size(), 1u);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
+                 "{\"users\":[{\"id\":" + std::to_string(u) + "},{\"id\":" + std::to_string(u) + "}]}").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
+                 R"({"users":[{"uuid":"00000000-0000-4000-8000-000000000000"}]})").status, 400)
+      << "an unknown member is the body's error, not a missing route";
   EXPECT_EQ(js(call("GET", "/1.1/groups/" + std::to_string(g) + "/members/users").body)["users"].Size(), 1u);
   int vm = post_id("/1.1/voicemails", R"({"number":"1000","context":"default","name":"Alice","password":"1234"})");
   EXPECT_EQ(call("POST", "/1.1/voicemails", R"({"number":"1000","context":"default","name":"dup"})").status, 400);
@@ -323,6 +335,16 @@ TEST_F(Confd, ForwardsServicesFunckeysAndTheirAcls) {
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards/sideways", R"({"enabled":true})").status, 404);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services/dnd", R"({"enabled":true})").status, 204);
   EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services").body)["dnd"]["enabled"].GetBool());
+  // The whole set at once, each name checked; one by name.
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services", R"({"dnd":{"enabled":false},"incallfilter":{"enabled":true}})").status, 204);
+  EXPECT_FALSE(js(call("GET", "/1.1/users/" + uuid + "/services/dnd").body)["enabled"].GetBool());
+  EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services/incallfilter").body)["enabled"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services", R"({"dnd":{"enabled":true},"vacation":{"enabled":true}})").status, 400);
+  EXPECT_FALSE(js(call("GET", "/1.1/users/" + uuid + "/services/dnd").body)["enabled"].GetBool()) << "a refused set changes nothing";
+  EXPECT_EQ(call("GET", "/1.1/users/" + uuid + "/services/vacation").status, 404);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards", R"({"unconditional":{"enabled":true,"destination":"1002"}})").status, 204);
+  EXPECT_STREQ(js(call("GET", "/1.1/users/" + uuid + "/forwards/unconditional").body)["destination"].GetString(), "1002");
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards", R"({"sideways":{"enabled":true}})").status, 400);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/1", R"({"blf":true,"destination":{"type":"service","service":"enablednd"}})").status, 204);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/2", R"({"destination":{"type":"teleport"}})").status, 400);
   EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/funckeys").body)["keys"]["1"]["blf"].GetBool());
@@ -417,6 +439,27 @@ TEST_F(Confd, ExportRoundTripsThroughUpdate) {
   auto l = js(call("GET", "/1.1/users?search=Dough").body);
   EXPECT_EQ(l["total"].GetInt(), 1);
   EXPECT_EQ(call("GET", "/1.1/users/export").body, edited);
+}
+
+// An import whose extension or voicemail is already configured names the
+// line and what collides, and creates nothing.
+TEST_F(Confd, ImportCollidingWithConfiguredExtensionAndVoicemailNamesTheLines) {
+  default_context();
+  post_id("/1.1/extensions", R"({"exten":"1001","context":"default"})");
+  post_id("/1.1/voicemails", R"({"number":"2000","context":"default","name":"kept"})");
+  std::string csv =
+      "firstname,lastname,exten,context,line_protocol,voicemail_name,voicemail_number,voicemail_context\n"
+      "Jane,Doe,1000,default,sip,Jane VM,2000,default\n"
+      "John,Doe,1001,default,sip,,,\n";
+  auto r = call("POST", "/1.1/users/import", csv);
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("Voicemail already exists ('number': '2000', 'context': 'default')"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("Extension already exists ('exten': '1001', 'context': 'default')"), std::string::npos) << r.body;
+  auto d = js(r.body);
+  ASSERT_EQ(d["errors"].Size(), 2u) << r.body;
+  EXPECT_EQ(d["errors"][0]["details"]["row_number"].GetInt(), 1) << r.body;
+  EXPECT_EQ(d["errors"][1]["details"]["row_number"].GetInt(), 2) << r.body;
+  EXPECT_EQ(count("confd_users"), 0);
 }
 
 TEST_F(Confd, ConcurrentEditsOfOneUserSerialize) {

@@ -294,7 +294,7 @@ TEST_F(PickupParkingTest, ParkRotatesSlotsAndDialingTheSlotTakesTheCall) {
 // bob as her parker; carol dials the slot and talks to her.
 TEST_F(PickupParkingTest, BlindTransferToTheParkingExtensionParksTheCaller) {
   Phone bob, alice, carol;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml", 1, {"-key", "park_exten", "700"}));
   tm::RtpPeer pa, pc;
   dial(alice, "alice", "1002", pa, "uac_media_transferred.xml");
   auto parked = event("calls.park.parked", "\"parker_endpoint\":\"sip/bob\"");

@@ -104,6 +104,28 @@ std::string answer_sdp(const Sdp& offer, const Negotiated& n, const std::string&
 
 }  // namespace
 
+sdk::Result<std::string> SipStack::Impl::engine_answer(Call& c, const std::string& offer_text, const std::string& channel,
+                                                       std::shared_ptr<sm::MediaEngine> engine) {
+  auto offer = parse_sdp(offer_text);
+  if (!offer) return sdk::Error::invalid("bad SDP offer: " + offer.error().message);
+  auto n = negotiate(*offer, engine->codecs());
+  if (!n) return n.error();
+  if (n->config.srtp_remote)
+    n->config.srtp_local = engine->new_crypto(n->config.srtp_remote->tag, n->config.srtp_remote->suite);
+  auto crypto = n->config.srtp_local;
+  auto ep = engine->create_endpoint(n->config);
+  if (!ep) return sdk::Error::unavailable("no media endpoint: " + ep.error().message);
+  std::string address = (*ep)->local_address();
+  if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
+  auto media = std::make_shared<EngineMedia>();
+  media->engine = engine;
+  media->endpoint = *ep;
+  media->channel = channel;
+  c.engine = media;
+  if (!channel.empty()) engine->attach_channel(channel, media->endpoint);
+  return answer_sdp(*offer, *n, address, (*ep)->local_port(), crypto);
+}
+
 void SipStack::answer(const std::string& call_id, const std::string& channel,
                       std::shared_ptr<sm::MediaEngine> engine) {
   auto impl = impl_;
@@ -126,6 +148,9 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
   if (!c || c->state == Call::State::ending) return;  // gone: the core wakes call:answer()
   if (c->state == Call::State::answered) return;      // up already
+  // A blind transfer's call (no INVITE of its own): the transferred party
+  // is taken into the engine (engine_takeover.cc).
+  if (c->transfer_of && !c->a_leg && !c->a_irq) return engine_takeover(*c, channel.empty() ? c->channel : channel, engine);
   if (c->state == Call::State::ringing && c->dial_done &&
       std::all_of(c->branches.begin(), c->branches.end(),
                   [c](const auto& b) { return b->round != c->round || b->final || b->cancelled; })) {

@@ -449,6 +449,18 @@ struct SipStack::Impl {
   // call:answer(): an endpoint for A's offer and a 200 OK with its SDP.
   void answer_with_engine(const std::string& call_id, const std::string& channel,
                           std::shared_ptr<sdk::media::MediaEngine> engine);
+  // Answers `offer` with a new engine endpoint attached under `channel`,
+  // kept as `c.engine`: the SDP answer, or why not.
+  sdk::Result<std::string> engine_answer(Call& c, const std::string& offer, const std::string& channel,
+                                         std::shared_ptr<sdk::media::MediaEngine> engine);
+  // engine_takeover.cc: the dialplan of blind transfer `t` answers (a
+  // parking extension): the transferred party is asked for a new offer
+  // (re-INVITE without SDP), answered by the engine, and its dialog moves
+  // to `t`, which becomes an engine-answered call; the transferor is told
+  // the transfer succeeded and leaves.
+  void engine_takeover(Call& t, const std::string& channel, std::shared_ptr<sdk::media::MediaEngine> engine);
+  void takeover_offered(std::uint64_t t, std::uint64_t o, int status, const std::string& offer, std::uint32_t cseq,
+                        const std::string& channel, std::shared_ptr<sdk::media::MediaEngine> engine);
   // In-dialog requests of an engine-answered call (re-INVITE, UPDATE, INFO).
   int engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip);
   // The dialplan finished: an engine-answered call bridged to nothing ends.

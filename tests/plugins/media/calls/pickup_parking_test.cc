@@ -288,6 +288,39 @@ TEST_F(PickupParkingTest, ParkRotatesSlotsAndDialingTheSlotTakesTheCall) {
   expect_media_idle();
 }
 
+// bob answers alice, then parks her with a blind transfer to 700: alice's
+// media moves into the engine (re-INVITE without SDP, answered in the ACK),
+// bob is told the transfer succeeded and hung up, alice waits in a slot with
+// bob as her parker; carol dials the slot and talks to her.
+TEST_F(PickupParkingTest, BlindTransferToTheParkingExtensionParksTheCaller) {
+  Phone bob, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml", 1, {"-key", "park_exten", "700"}));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "1002", pa, "uac_media_transferred.xml");
+  auto parked = event("calls.park.parked", "\"parker_endpoint\":\"sip/bob\"");
+  if (!parked) {
+    alice.finish();
+    bob.finish();
+    FAIL() << "not parked:\n" << log_tail() << alice.out << bob.out;
+  }
+  rapidjson::Document d;
+  d.Parse(parked->body.c_str());
+  std::string ca = d["id"].GetString(), slot = d["slot"].GetString();
+  EXPECT_EQ(std::string(d["caller_number"].GetString()), "1001") << parked->body;
+  EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 200 then BYE:\n" << bob.out;
+  connect(ca, pa);
+  EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
+  dial(carol, "carol", slot, pc);
+  auto cc = inbound_of("carol");
+  connect(cc, pc);
+  ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
+  expect_talking(pa, pc);
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
 // A lot of one slot: the parked caller hanging up frees the slot
 // (abandoned); a second call while the slot is taken is refused (full, a
 // prompt then hang-up); a lot whose time runs out sends the call to its

@@ -244,18 +244,18 @@ TEST_F(EngineDialTest, OriginateRingsTheUserThenTheDestination) {
   expect_media_idle();
 }
 
-// A user whose phone is not registered: the originate still answers with the
-// user's leg (the INVITE is sent from the SIP thread), which ends at once
-// with 480, and the log says why.
-TEST_F(EngineDialTest, OriginateToAnUnregisteredLineEndsItsLeg) {
+// A user whose phone is not registered: the originate is refused at once
+// (the REST API answers 503 with the reason) and the log names the line.
+TEST_F(EngineDialTest, OriginateToAnUnregisteredLineIsRefused) {
   kernel::CallCoreImpl::Origination o;
   o.line_target = "sip/nobody";
   o.exten = "1002";
   o.context = "default";
   auto leg = host_->calls().originate(o);
-  if (leg) EXPECT_TRUE(eventually([&] { return !host_->calls().channel(*leg); }));
-  EXPECT_TRUE(eventually([] { return host_->logger().contains("to nobody not rung (480): no reachable registered contact"); }))
-      << log_tail();
+  ASSERT_FALSE(leg);
+  EXPECT_NE(leg.error().message.find("sip/nobody could not be rung (unavailable"), std::string::npos)
+      << leg.error().message;
+  EXPECT_TRUE(host_->logger().contains("to nobody not rung (480): no registered contact")) << log_tail();
   expect_media_idle();
 }
 

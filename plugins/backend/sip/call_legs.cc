@@ -68,8 +68,16 @@ sdk::Status SipChannelDriver::originate_engine(const sdk::OriginateRequest& req,
     if (ringback)
       for (auto& leg : req.legs) ringbacks_[leg.channel_id] = ringback;
   }
-  return with_stack([&](SipStack& stack) {
+  // A line with no registered phone ends its leg before originate returns,
+  // so the caller (the REST originate) learns it at once, every time.
+  std::vector<std::string> unregistered;
+  auto s = with_stack([&](SipStack& stack) {
     for (auto& leg : req.legs) {
+      if (leg.target.rfind("sip:", 0) != 0 && leg.target.rfind("sips:", 0) != 0 && stack.contact_count(leg.target) == 0) {
+        unregistered.push_back(leg.channel_id);
+        log_.warn("sip: leg " + leg.channel_id + " to " + leg.target + " not rung (480): no registered contact");
+        continue;
+      }
       EngineDial d;
       d.target = leg.target;
       d.channel = leg.channel_id;
@@ -84,6 +92,11 @@ sdk::Status SipChannelDriver::originate_engine(const sdk::OriginateRequest& req,
     }
     return sdk::Status{};
   });
+  for (auto& id : unregistered) {
+    if (ringback) ringback->leg_ended();
+    (void)core_->end_channel(id, 480);
+  }
+  return s;
 }
 
 // Called before the call core hands a dial's outcome to the dialplan: the
@@ -143,7 +156,7 @@ void SipPlugin::attach_call_core() {
   sdk::Host* host = &host_;
   channel_driver_ = std::make_shared<SipChannelDriver>(stack_mutex_, stack_, calls_, [host] {
     return host->services().find<sdk::media::MediaEngine>();
-  });
+  }, host_.log());
   if (auto s = calls_->register_driver("sip", channel_driver_); !s) {
     host_.log().warn("sip: calls cannot be hung up through the call core: " + s.error().message);
     channel_driver_.reset();

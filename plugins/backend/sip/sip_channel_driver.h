@@ -20,8 +20,8 @@ class SipChannelDriver final : public sdk::ChannelDriver {
  public:
   using EngineFinder = std::function<std::shared_ptr<sdk::media::MediaEngine>()>;
   SipChannelDriver(std::mutex& stack_mutex, std::unique_ptr<SipStack>& stack,
-                   std::shared_ptr<sdk::CallCore> core, EngineFinder engine)
-      : stack_mutex_(&stack_mutex), stack_(&stack), core_(std::move(core)), engine_(std::move(engine)) {}
+                   std::shared_ptr<sdk::CallCore> core, EngineFinder engine, sdk::Logger& log)
+      : stack_mutex_(&stack_mutex), stack_(&stack), core_(std::move(core)), engine_(std::move(engine)), log_(log) {}
 
   sdk::Status originate(const sdk::OriginateRequest& req) override;
   sdk::Status cancel(const sdk::Channel& channel, int) override;
@@ -46,6 +46,7 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   std::unique_ptr<SipStack>* stack_;
   std::shared_ptr<sdk::CallCore> core_;
   EngineFinder engine_;
+  sdk::Logger& log_;
   // The ringback of each ringing engine leg's dial, by the leg's channel.
   std::map<std::string, std::weak_ptr<Ringback>> ringbacks_;
 };

@@ -119,6 +119,29 @@ TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther)
   expect_media_idle();
 }
 
+// Early media: bob's 183 carries SDP; what he sends before answering (an
+// announcement, his own ringback) reaches alice instead of Dialtone's.
+TEST_F(EngineDialTest, EarlyMediaReachesTheCallerBeforeTheAnswer) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_early.xml", pb);  // 183 with SDP, never answers
+  call(alice, "820", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_TRUE(eventually([] {
+    auto b = bob_leg();
+    return b && b->state == sdk::ChannelState::ringing;
+  })) << log_tail();
+  // bob's leg is attached from the INVITE on; the 183's SDP sets its remote.
+  ASSERT_FALSE(connect(pb).empty());
+  EXPECT_TRUE(heard(pb, pa, 700)) << "alice does not hear bob's early media";
+  EXPECT_EQ(bob_leg()->state, sdk::ChannelState::ringing);
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // alice gives up: bob gets CANCEL
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+}
+
 TEST_F(EngineDialTest, CalleeHangingUpEndsTheCaller) {
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
   Phone bob, alice;
@@ -244,18 +267,18 @@ TEST_F(EngineDialTest, OriginateRingsTheUserThenTheDestination) {
   expect_media_idle();
 }
 
-// A user whose phone is not registered: the originate still answers with the
-// user's leg (the INVITE is sent from the SIP thread), which ends at once
-// with 480, and the log says why.
-TEST_F(EngineDialTest, OriginateToAnUnregisteredLineEndsItsLeg) {
+// A user whose phone is not registered: the originate is refused at once
+// (the REST API answers 503 with the reason) and the log names the line.
+TEST_F(EngineDialTest, OriginateToAnUnregisteredLineIsRefused) {
   kernel::CallCoreImpl::Origination o;
   o.line_target = "sip/nobody";
   o.exten = "1002";
   o.context = "default";
   auto leg = host_->calls().originate(o);
-  if (leg) EXPECT_TRUE(eventually([&] { return !host_->calls().channel(*leg); }));
-  EXPECT_TRUE(eventually([] { return host_->logger().contains("to nobody not rung (480): no reachable registered contact"); }))
-      << log_tail();
+  ASSERT_FALSE(leg);
+  EXPECT_NE(leg.error().message.find("sip/nobody could not be rung (unavailable"), std::string::npos)
+      << leg.error().message;
+  EXPECT_TRUE(host_->logger().contains("to nobody not rung (480): no registered contact")) << log_tail();
   expect_media_idle();
 }
 

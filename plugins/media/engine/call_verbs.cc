@@ -8,6 +8,9 @@
 namespace dialtone::plugins::media {
 namespace {
 
+// How long call:moh waits for its music to load before it counts the seconds anyway.
+constexpr std::chrono::seconds kMusicLoadLimit{30};
+
 namespace sm = sdk::media;
 using sdk::LuaReply;
 using sdk::LuaTable;
@@ -336,23 +339,33 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
          sm::PlayOptions o;
          o.loop = true;
-         endpoint_ptr->play(files, o);
          std::optional<std::int64_t> seconds;
          if (args.size() > 2) seconds = args[2].as_int();
-         if (!seconds || *seconds <= 0) return LuaReply::values({LuaValue(true)});
+         if (!seconds || *seconds <= 0) {
+           endpoint_ptr->play(files, o);
+           return LuaReply::values({LuaValue(true)});
+         }
          long ms = static_cast<long>(std::min<std::int64_t>(*seconds, 86400)) * 1000;
          return LuaReply::async([=](sdk::LuaResume resume) {
            auto w = start_wait(channel, std::move(resume));
-           if (!listen(w, [w](const sm::MediaEvent& e) {
+           auto stop = [w, endpoint_ptr] {
+             endpoint_ptr->stop_playing();
+             w->finish(LuaValues{LuaValue(true)});
+           };
+           // The files load on the I/O thread first (seconds on a cold cache), so
+           // the `seconds` count from play_started: the caller hears all of them.
+           // Listening before play() so the event cannot be missed.
+           if (!listen(w, [w, ms, stop](const sm::MediaEvent& e) {
                  if (e.type == sm::EventType::detached) w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+                 if (e.type == sm::EventType::play_started) w->arm(std::chrono::milliseconds(ms), stop);
                })) {
              w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
              return;
            }
-           w->arm(std::chrono::milliseconds(ms), [w, endpoint_ptr] {
-             endpoint_ptr->stop_playing();
-             w->finish(LuaValues{LuaValue(true)});
-           });
+           // Backstop in case the music never starts (a later play or tone on the
+           // channel replaced it before it loaded): the verb still returns.
+           w->arm(std::chrono::milliseconds(ms) + kMusicLoadLimit, stop);
+           endpoint_ptr->play(files, o);
          });
        }});
   f.push_back(

@@ -403,6 +403,11 @@ void EndpointCore::start_playlist(std::uint64_t request, std::unique_ptr<Playlis
   playlist_ = std::move(list);
   item_ = 0;
   pos_ = 0;
+  // Loading took an I/O-thread while (a cold cache can cost seconds): whoever
+  // times the playback counts from here, not from the play() call.
+  sm::MediaEvent e;
+  e.type = sm::EventType::play_started;
+  emit(std::move(e));
 }
 
 void EndpointCore::start_tone(std::uint64_t request, const ToneSpec& tone) {

@@ -141,6 +141,7 @@ enum class EventType : std::uint8_t {
   record_done,  // ok false: the file could not be written (detail says why)
   srtp_refused, // the first packet that failed SRTP authentication
   detached,     // channel listeners only: the channel left the engine (hung up)
+  play_started, // a play() list is loaded and its first sample goes out now
 };
 
 enum class DtmfSource : std::uint8_t { rfc4733, inband };

@@ -93,6 +93,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void reachability_changed(const ReachabilityChange& change) override;
   std::string leg_created(const LegInfo& leg) override;
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
+  void leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
+                       const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
   std::shared_ptr<sdk::PresenceService> presence() override;

@@ -246,6 +246,11 @@ class SipBackend {
   // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
   virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
                          const std::string& /*peer*/) {}
+  // The stack completed a transfer (REFER, or INVITE with Replaces): `leg_id`
+  // is the transferor's leg, still open; `exten` the blind transfer's target
+  // number; `target_leg` the leg that took the transferor's place.
+  virtual void leg_transferred(const std::string& /*leg_id*/, bool /*attended*/, const std::string& /*exten*/,
+                               const std::string& /*target_leg*/) {}
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // The party of the leg sent a DTMF digit by SIP INFO (application/dtmf-relay).

@@ -59,7 +59,8 @@
 //   calls.channel.bridged     two legs talk (`peer`, `media`: direct|relayed|engine)
 //   calls.channel.unbridged   they no longer do
 //   calls.channel.held / unheld
-//   calls.channel.transferred a transfer asked by a driver (`kind`, `exten`, `context`)
+//   calls.channel.transferred a transfer asked by a driver or done by it (`kind`,
+//                             `exten`, `context`, `target_channel`)
 //   calls.channel.dtmf        a digit the channel's party sent (`digit`, `source`:
 //                             rfc4733|inband|info), reported by its driver or the media engine
 //   calls.channel.ended       hung up: `cause` (as the backend gave it), `q850_cause`,
@@ -356,6 +357,11 @@ class CallCore {
   // A DTMF digit the channel's party sent (`source`: rfc4733, inband,
   // info): published as calls.channel.dtmf.
   virtual Status dtmf_received(std::string_view channel_id, char digit, std::string_view source);
+  // A transfer the driver carried out itself (a SIP REFER the backend
+  // completed between its own legs): published as calls.channel.transferred
+  // on `done.channel_id`, the transferor's leg, which must still be open, so
+  // that records (CEL) see every transfer whoever performs it.
+  virtual Status transfer_done(const TransferRequest& done);
 
   virtual std::vector<Channel> channels() const = 0;
   virtual Result<Channel> channel(std::string_view channel_id) const = 0;
@@ -390,6 +396,10 @@ class CallCore {
 
 inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {
   return Error::unsupported("this call core takes no DTMF reports");
+}
+
+inline Status CallCore::transfer_done(const TransferRequest&) {
+  return Error::unsupported("this call core takes no transfer reports");
 }
 
 }  // namespace dialtone::sdk

@@ -41,6 +41,19 @@ class TransferTest : public SipPluginTest {
     return n;
   }
 
+  // True once the core published calls.channel.transferred of `kind` on a
+  // channel of `endpoint`, among the events from `from` on.
+  bool core_reported_transfer(const std::string& kind, const std::string& endpoint, std::size_t from) {
+    return eventually([&] {
+      auto events = host_->test_bus().events();
+      for (std::size_t i = from; i < events.size(); ++i)
+        if (events[i].topic == "calls.channel.transferred" && json_field(events[i].body, "kind") == kind &&
+            json_field(events[i].body, "endpoint") == endpoint)
+          return true;
+      return false;
+    });
+  }
+
   static std::string json_field(const std::string& body, const std::string& key) {
     auto k = body.find("\"" + key + "\":\"");
     if (k == std::string::npos) return {};
@@ -80,8 +93,10 @@ TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
-  // In the call core the caller now talks to the target.
+  // In the call core the caller now talks to the target; the core reports
+  // the transfer on bob's channel (records write it as BLINDTRANSFER).
   EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_reported_transfer("blind", "bob", events));
   expect_idle();
 }
 
@@ -167,6 +182,7 @@ TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {
   // The call kept reports the transfer (the consultation call just ends).
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
   EXPECT_TRUE(linked_in_core("alice", "carol", events));
+  EXPECT_TRUE(core_reported_transfer("attended", "bob", events));
   expect_idle();
 }
 

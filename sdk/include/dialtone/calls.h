@@ -357,11 +357,6 @@ class CallCore {
   // A DTMF digit the channel's party sent (`source`: rfc4733, inband,
   // info): published as calls.channel.dtmf.
   virtual Status dtmf_received(std::string_view channel_id, char digit, std::string_view source);
-  // A transfer the driver carried out itself (a SIP REFER the backend
-  // completed between its own legs): published as calls.channel.transferred
-  // on `done.channel_id`, the transferor's leg, which must still be open, so
-  // that records (CEL) see every transfer whoever performs it.
-  virtual Status transfer_done(const TransferRequest& done);
 
   virtual std::vector<Channel> channels() const = 0;
   virtual Result<Channel> channel(std::string_view channel_id) const = 0;
@@ -392,6 +387,13 @@ class CallCore {
   // file: string"). Exported to the dialplan at once; conflict on a name
   // the core already has.
   virtual Status register_verb(LuaFunctionSpec verb) = 0;
+
+  // Appended last, so that plugins built before it keep their vtable:
+  // a transfer the driver carried out itself (a SIP REFER the backend
+  // completed between its own legs), published as calls.channel.transferred
+  // on `done.channel_id`, the transferor's leg, which must still be open, so
+  // that records (CEL) see every transfer whoever performs it.
+  virtual Status transfer_done(const TransferRequest& done);
 };
 
 inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {

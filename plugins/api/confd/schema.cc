@@ -345,6 +345,22 @@ CREATE TABLE confd_conference_extensions (
   PRIMARY KEY (conference_id, extension_id));
 )SQL";
 
+// Routing per context (seed 5.23): XiVO's context inclusion (contextinclude)
+// and the contexts an outgoing route is attached to (none: every context).
+constexpr const char* kV7 = R"SQL(
+CREATE TABLE confd_context_includes (
+  context_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
+  included_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  PRIMARY KEY (context_id, included_id),
+  CHECK (context_id <> included_id));
+
+CREATE TABLE confd_outcall_contexts (
+  outcall_id integer NOT NULL REFERENCES confd_outcalls(id) ON DELETE CASCADE,
+  context_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
+  PRIMARY KEY (outcall_id, context_id));
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -355,6 +371,7 @@ constexpr sdk::Migration kMigrations[] = {
     {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
     {5, "confd boss-secretary call filters", kV5},
     {6, "confd conference rooms", kV6},
+    {7, "confd context inclusion and outgoing routes per context", kV7},
 };
 
 }  // namespace

@@ -3,7 +3,7 @@
 -- backend.sip calls route_call(call) for each new call, in its own
 -- coroutine. The logic lives in lib/: calls.lua (entry), users.lua,
 -- groups.lua, incalls.lua, outcalls.lua, callerid.lua, patterns.lua, subroutines.lua,
--- features.lua (feature codes *20 to *25).
+-- features.lua (feature codes *20 to *25, pickup *8 in pickup.lua), parking.lua.
 -- See docs/lua-dialplan.md.
 local calls = require("calls")
 local autoprov = require("autoprov")

@@ -36,7 +36,8 @@ const char* topic_of(int kind) {
 static std::string event_body_of(const sdk::Channel& c, bool ended, std::int64_t duration_ms, const std::string& extra_key,
                           const std::string& extra, int cause, int q850, int sip,
                           const std::string& exten, const std::string& context,
-                          const std::string& target, const std::string& source = {}) {
+                          const std::string& target, const std::string& source = {},
+                          const std::vector<std::pair<std::string, std::string>>& more = {}) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -67,6 +68,7 @@ static std::string event_body_of(const sdk::Channel& c, bool ended, std::int64_t
   }
   if (!target.empty()) field(w, "target_channel", target);
   if (!source.empty()) field(w, "source", source);
+  for (auto& [k, v] : more) field(w, k.c_str(), v);
   if (ended) {
     w.Key("cause");
     w.Int(cause);
@@ -119,6 +121,14 @@ void CallCoreImpl::queue(Pending p) {
   if (wake) events_cv_.notify_one();
 }
 
+void CallCoreImpl::queue_service(std::string topic, const sdk::Channel& c,
+                                 std::vector<std::pair<std::string, std::string>> more) {
+  Pending p{Kind::service, c};
+  p.topic = std::move(topic);
+  p.more = std::move(more);
+  queue(std::move(p));
+}
+
 void CallCoreImpl::publish_loop() {
   std::vector<Pending> batch;
   std::uint64_t reported = 0;
@@ -129,7 +139,20 @@ void CallCoreImpl::publish_loop() {
       if (events_.empty() && stopping_) return;
       batch.swap(events_);
     }
+    {
+      // The dialog tags of each leg that has them (BLF pickup with Replaces).
+      std::lock_guard lock(mutex_);
+      for (auto& p : batch)
+        if (auto t = tags_.find(p.channel.id); t != tags_.end() && p.kind != Kind::service) {
+          p.more.emplace_back("local_tag", t->second.first);
+          p.more.emplace_back("remote_tag", t->second.second);
+        }
+    }
     for (auto& p : batch) {
+      if (p.kind == Kind::service) {
+        bus_.publish(p.topic, event_body_of(p.channel, false, 0, "", "", 0, 0, 0, {}, {}, {}, {}, p.more));
+        continue;
+      }
       const char* extra_key = p.kind == Kind::bridged       ? "media"
                               : p.kind == Kind::transferred ? "kind"
                               : p.kind == Kind::dtmf        ? "digit"
@@ -138,7 +161,8 @@ void CallCoreImpl::publish_loop() {
       bool dtmf = p.kind == Kind::dtmf;
       bus_.publish(topic_of(static_cast<int>(p.kind)),
                    event_body_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause, p.q850, p.sip,
-                                 p.exten, p.context, dtmf ? std::string() : p.target, dtmf ? p.target : std::string()));
+                                 p.exten, p.context, dtmf ? std::string() : p.target, dtmf ? p.target : std::string(),
+                                 p.more));
     }
     batch.clear();
     if (auto d = dropped_.load(); d != reported) {
@@ -326,6 +350,10 @@ sdk::Status CallCoreImpl::end(std::string_view channel_id, int cause, int q850, 
     if (auto v = vars_.find(gone.id); v != vars_.end()) vars_.erase(v);
     if (auto d = depth_.find(gone.id); d != depth_.end()) depth_.erase(d);
     refusals_.erase(gone.id);
+    tags_.erase(gone.id);
+    if (!gone.protocol_id.empty())
+      if (auto b = by_protocol_id_.find(gone.protocol_id); b != by_protocol_id_.end() && b->second == gone.id)
+        by_protocol_id_.erase(b);
     // The peer no longer talks to anyone.
     if (!gone.peer.empty())
       if (auto p = channels_.find(gone.peer); p != channels_.end() && p->second.peer == gone.id) {
@@ -335,6 +363,10 @@ sdk::Status CallCoreImpl::end(std::string_view channel_id, int cause, int q850, 
   }
   if (unbridged) queue(Kind::unbridged, *unbridged);
   wake_up_waiters(gone.id, false);
+  sdk::ParkedCall was;
+  if (unpark_as(gone.id, "hangup", &was))
+    queue_service("calls.park.abandoned", gone, {{"slot", std::to_string(was.slot)}, {"lot", was.lot},
+                                                 {"context", was.context}});
   Pending p{Kind::ended, gone, cause, q850, sip};
   p.duration_ms = gone.answered_at_ms ? std::max<std::int64_t>(0, now_ms() - gone.answered_at_ms) : 0;
   queue(std::move(p));

@@ -114,6 +114,18 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::Status set_variable(std::string_view channel_id, std::string name, std::string value) override;
   sdk::Result<std::string> variable(std::string_view channel_id, std::string_view name) const override;
   sdk::Status register_verb(sdk::LuaFunctionSpec verb) override;
+  // call_pickup.cc
+  sdk::Status set_protocol_ids(std::string_view channel_id, std::string protocol_id, std::string local_tag,
+                               std::string remote_tag) override;
+  sdk::Result<std::string> channel_by_protocol_id(std::string_view protocol_id) const override;
+  sdk::Result<std::string> ringing_leg(const std::vector<std::string>& interfaces) const override;
+  void pickup(std::string_view picker, std::string_view ringing_leg, std::function<void(sdk::Status)> done) override;
+  // call_parking.cc
+  sdk::Result<int> park(std::string_view channel, sdk::ParkRequest request) override;
+  void wait_parked(std::string_view channel, std::function<void(std::string)> done) override;
+  void unpark(std::string_view retriever, std::string_view lot, int slot,
+              std::function<void(sdk::Status)> done) override;
+  std::vector<sdk::ParkedCall> parked_calls() const override;
 
   // Asks the owning driver to act on a channel (answer, hold, DTMF...):
   // not_found for an unknown channel, the driver's status otherwise.
@@ -138,7 +150,7 @@ class CallCoreImpl final : public sdk::CallCore {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Table = std::unordered_map<std::string, sdk::Channel, Hash, std::equal_to<>>;
-  enum class Kind { created, state, ended, bridged, unbridged, held, unheld, transferred, dtmf };
+  enum class Kind { created, state, ended, bridged, unbridged, held, unheld, transferred, dtmf, service };
   struct Pending {
     Pending(Kind k, sdk::Channel c, int cause_ = 0, int q850_ = 0, int sip_ = 0, std::string extra_ = {})
         : kind(k), channel(std::move(c)), cause(cause_), q850(q850_), sip(sip_), extra(std::move(extra_)) {}
@@ -150,6 +162,30 @@ class CallCoreImpl final : public sdk::CallCore {
     std::string extra;  // bridged: media path; transferred: kind
     std::string exten, context, target;  // transferred
     std::int64_t duration_ms = 0;        // ended: since the answer
+    // service: the topic (calls.pickup, calls.park.*) and its own fields.
+    std::string topic;
+    std::vector<std::pair<std::string, std::string>> more;
+  };
+  // A call service's event about `c` (calls.pickup, calls.park.*).
+  void queue_service(std::string topic, const sdk::Channel& c, std::vector<std::pair<std::string, std::string>> more);
+  // Answers `a` then `b` (each through its driver), then bridges them;
+  // `done` once, off the caller's thread.
+  void join_answered(std::string a, std::string b, std::function<void(sdk::Status)> done);
+  // The first non-local channel above `channel_id` (the real caller of a local leg).
+  std::string media_origin_of(const std::string& channel_id) const;
+  // A parked channel ended, or its fate came (call_parking.cc): taken out
+  // of its slot, its waiter told `outcome` (false: it was not parked).
+  bool unpark_as(const std::string& channel_id, const std::string& outcome, sdk::ParkedCall* out = nullptr);
+  void park_timeout(const std::string& channel_id, std::uint64_t generation);
+  struct Parked {
+    sdk::ParkedCall call;
+    std::uint64_t generation = 0;                    // which timer is its own
+    std::function<void(std::string)> waiter;         // wait_parked
+    std::string outcome;                             // decided before anyone waited
+  };
+  struct Lot {
+    int last_slot = 0;                     // rotation: the next search starts after it
+    std::map<int, std::string> slots;      // slot -> channel
   };
   // One dial in progress (call_dial.cc).
   struct Dial {
@@ -216,6 +252,13 @@ class CallCoreImpl final : public sdk::CallCore {
   TimerThread timers_;  // ring timeouts
   // call:answer() calls waiting for their channel to be up (under mutex_).
   std::unordered_multimap<std::string, std::function<void(bool, std::string)>> up_waiters_;
+  // Dialog identifiers backends gave (set_protocol_ids), under mutex_.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> tags_;  // channel -> local, remote
+  std::unordered_map<std::string, std::string> by_protocol_id_;               // protocol id -> channel
+  // Parking (call_parking.cc), under mutex_.
+  std::unordered_map<std::string, Parked> parked_;  // channel -> its slot
+  std::map<std::string, Lot> lots_;
+  std::uint64_t next_park_ = 1;
   void wake_up_waiters(const std::string& channel_id, bool up);
 
   std::mutex events_mutex_;

@@ -210,6 +210,94 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                    if (auto* s = v.as_string()) list.push_back(*s);
                  return LuaReply::values({LuaValue(static_cast<std::int64_t>(active_calls(list)))});
                }});
+  f.push_back(
+      {"pickup", "call: table, target: table|string", "ok: boolean, error: string|nil",
+       "Takes a call that rings elsewhere (seed 5.12 directed and 5.17 group pickup): `target` is a "
+       "list of interfaces (`{ \"sip/1002\" }`: the oldest call ringing on one of them) or the channel "
+       "id of the ringing leg. The ringing phones stop (CANCEL), the caller and this call are answered "
+       "and bridged, and the caller's call:dial returns `answered`. `false, \"nothing rings\"` when "
+       "no call rings there; `false` and why when it could not be taken (answered meanwhile, the "
+       "caller left). Only this call's coroutine waits. Publishes calls.pickup.",
+       [this](const LuaValues& args) -> LuaReply {
+         auto picker = channel_of(args);
+         if (picker.empty()) return no_channel("pickup");
+         std::string leg;
+         if (auto* s = args[1].as_string()) {
+           leg = *s;
+         } else {
+           std::vector<std::string> list;
+           for (auto& v : args[1].as_table()->array)
+             if (auto* s = v.as_string()) list.push_back(*s);
+           auto r = ringing_leg(list);
+           if (!r) return LuaReply::values({LuaValue(false), LuaValue("nothing rings")});
+           leg = *r;
+         }
+         return LuaReply::async([this, picker, leg](sdk::LuaResume resume) {
+           pickup(picker, leg, [resume](sdk::Status s) {
+             if (s) resume(LuaValues{LuaValue(true)});
+             else resume(LuaValues{LuaValue(false), LuaValue(s.error().message)});
+           });
+         });
+       }});
+  f.push_back(
+      {"park", "call: table, lot: table", "slot: integer|nil, error: string|nil",
+       "Parks the call (seed 5.25) in the next free slot of `lot` = `{ id, context, slots_start, "
+       "slots_end, timeout, parker, parker_endpoint }` (slots rotate: the search starts after the "
+       "last slot taken; `timeout` seconds, 0 for none; `parker`: the channel id of who parked it, "
+       "`parker_endpoint` its \"sip/<line>\"). Returns the slot, or nil and `full` when every slot "
+       "is taken. The call stays where it is: play it the slot and the music, then "
+       "call:wait_parked(). Publishes calls.park.parked.",
+       [this](const LuaValues& args) -> LuaReply {
+         auto id = channel_of(args);
+         if (id.empty()) return no_channel("park");
+         const LuaTable& t = *args[1].as_table();
+         sdk::ParkRequest r;
+         r.lot = field(t, "id");
+         r.context = field(t, "context");
+         auto num = [&](const char* k, int dflt) {
+           auto v = field(t, k);
+           return v.empty() ? dflt : std::atoi(v.c_str());
+         };
+         r.first_slot = num("slots_start", 701);
+         r.last_slot = num("slots_end", 750);
+         r.timeout_seconds = num("timeout", 45);
+         r.parker = field(t, "parker");
+         r.parker_endpoint = field(t, "parker_endpoint");
+         auto slot = park(id, std::move(r));
+         if (!slot) {
+           bool full = slot.error().code == sdk::ErrorCode::unavailable;
+           return LuaReply::values({LuaValue(), LuaValue(full ? std::string("full") : slot.error().message)});
+         }
+         return LuaReply::values({LuaValue(static_cast<std::int64_t>(*slot))});
+       }});
+  f.push_back({"wait_parked", "call: table", "outcome: string",
+               "Waits while the call is parked; returns `retrieved` (someone dialed its slot: the call "
+               "now talks to them), `timeout` (its time ran out: the dialplan decides where it goes) or "
+               "`hangup`. Only this call's coroutine waits.",
+               [this](const LuaValues& args) -> LuaReply {
+                 auto id = channel_of(args);
+                 if (id.empty()) return no_channel("wait_parked");
+                 return LuaReply::async([this, id](sdk::LuaResume resume) {
+                   wait_parked(id, [resume](std::string outcome) { resume(LuaValues{LuaValue(std::move(outcome))}); });
+                 });
+               }});
+  f.push_back({"unpark", "call: table, lot: string|integer, slot: integer", "ok: boolean, error: string|nil",
+               "Takes the call parked in `slot` of lot `lot` (its id): both are answered and bridged. "
+               "`false, \"empty\"` when nothing waits in that slot. Publishes calls.park.retrieved.",
+               [this](const LuaValues& args) -> LuaReply {
+                 auto id = channel_of(args);
+                 if (id.empty()) return no_channel("unpark");
+                 std::string lot = args[1].as_string() ? *args[1].as_string() : std::to_string(*args[1].as_int());
+                 int slot = static_cast<int>(*args[2].as_int());
+                 return LuaReply::async([this, id, lot, slot](sdk::LuaResume resume) {
+                   unpark(id, lot, slot, [resume](sdk::Status s) {
+                     if (s) resume(LuaValues{LuaValue(true)});
+                     else if (s.error().code == sdk::ErrorCode::not_found)
+                       resume(LuaValues{LuaValue(false), LuaValue("empty")});
+                     else resume(LuaValues{LuaValue(false), LuaValue(s.error().message)});
+                   });
+                 });
+               }});
   f.push_back({"group_answered", "group_id: integer|string, user_id: integer|string", "nothing",
                "Records that member `user_id` of group `group_id` answered a call (ring strategies "
                "least_recent, fewest_calls and memorized_round_robin read it back).",

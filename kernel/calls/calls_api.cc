@@ -91,6 +91,20 @@ std::string status_of(const std::vector<sdk::Channel>& all, const std::string& i
   return "Down";
 }
 
+// {"items": [...]}: `calls` as calld lists them, each with its peer's
+// status looked up among `all`.
+sdk::HttpResponse items_answer(const std::vector<sdk::Channel>& calls, const std::vector<sdk::Channel>& all) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("items");
+  w.StartArray();
+  for (auto& c : calls) write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
+  w.EndArray();
+  w.EndObject();
+  return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
+}
+
 }  // namespace
 
 sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener) {
@@ -104,16 +118,10 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
     std::sort(all.begin(), all.end(), [](const sdk::Channel& a, const sdk::Channel& b) {
       return a.created_at_ms != b.created_at_ms ? a.created_at_ms < b.created_at_ms : a.id < b.id;
     });
-    rapidjson::StringBuffer sb;
-    Writer w(sb);
-    w.StartObject();
-    w.Key("items");
-    w.StartArray();
+    std::vector<sdk::Channel> listed;
     for (auto& c : all)
-      if (c.backend != "api") write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
-    w.EndArray();
-    w.EndObject();
-    return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
+      if (c.backend != "api") listed.push_back(c);
+    return items_answer(listed, all);
   };
   sdk::Route get;
   get.method = "GET";
@@ -324,15 +332,7 @@ sdk::Status CallCoreImpl::mount_originate(HttpServerImpl& http, std::string_view
     return guarded([&] {
       auto legs = user_legs(token_user(r));
       auto all = channels();
-      rapidjson::StringBuffer sb;
-      Writer w(sb);
-      w.StartObject();
-      w.Key("items");
-      w.StartArray();
-      for (auto& c : legs) write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
-      w.EndArray();
-      w.EndObject();
-      return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
+      return items_answer(legs, all);
     });
   };
   sdk::Route mine_create;

@@ -1,19 +1,10 @@
 #include "kernel/calls/local_driver.h"
 
+#include <dialtone/dialplan_decision.h>
+
 #include "kernel/calls/call_core.h"
 
 namespace dialtone::kernel {
-namespace {
-
-std::string field(const sdk::LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return {};
-  if (auto* s = it->second.as_string()) return *s;
-  if (auto i = it->second.as_int()) return std::to_string(*i);
-  return {};
-}
-
-}  // namespace
 
 LocalDriver::LocalDriver(CallCoreImpl& core, sdk::LuaHost& lua, sdk::Logger& log, std::string function,
                          int max_depth)
@@ -74,11 +65,10 @@ void LocalDriver::decided(const std::string& leg, sdk::Result<sdk::LuaValues> r)
     (void)core_.end_channel_q850(leg, sdk::q850::temporary_failure);
     return;
   }
-  const sdk::LuaTable* t = r->empty() ? nullptr : r->front().as_table();
-  std::string action = t ? field(*t, "action") : std::string();
+  auto d = sdk::read_decision(*r);
+  std::string action = d ? d->action : std::string();
   if (action == "reject") {
-    auto code = field(*t, "code");
-    int sip = code.empty() ? 404 : std::atoi(code.c_str());
+    int sip = d->code.value_or(404);
     // The script passes on what its own dial got: keep that dial's cause,
     // which the SIP status alone may not carry (RFC 3398 is not one-to-one).
     int cause = core_.last_dial_cause(leg);
@@ -88,11 +78,8 @@ void LocalDriver::decided(const std::string& leg, sdk::Result<sdk::LuaValues> r)
   }
   if (action == "dial") {
     sdk::DialOptions o;
-    if (auto it = t->fields.find("targets"); it != t->fields.end())
-      if (auto* list = it->second.as_table())
-        for (auto& v : list->array)
-          if (auto* s = v.as_string()) o.targets.push_back(s->find('/') == std::string::npos ? "sip/" + *s : *s);
-    if (auto n = field(*t, "timeout"); !n.empty()) o.timeout_seconds = std::atoi(n.c_str());
+    for (auto& s : d->targets) o.targets.push_back(s.find('/') == std::string::npos ? "sip/" + s : s);
+    if (d->timeout_seconds) o.timeout_seconds = *d->timeout_seconds;
     core_.dial(leg, std::move(o), [self = shared_from_this(), leg](const sdk::DialOutcome& out) {
       if (out.status != "answered") (void)self->core_.end_channel_q850(leg, out.q850);
     });

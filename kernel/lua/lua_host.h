@@ -48,7 +48,7 @@ struct LuaConfig {
   std::size_t memory_limit = 256u << 20;
   // The wall clock dialtone.now() reads; empty: the system clock. Tests set
   // it to put the dialplan at a chosen time of day (schedules).
-  std::function<std::chrono::system_clock::time_point()> clock;
+  std::function<std::chrono::system_clock::time_point()> clock{};
 };
 
 class LuaHostImpl final : public sdk::LuaHost {

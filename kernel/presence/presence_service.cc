@@ -33,6 +33,21 @@ const std::shared_ptr<const sdk::ConfigSnapshot>& empty_snapshot() {
   return empty;
 }
 
+// Whether `exten` is a slot of a parking lot dialed in `context` (a lot
+// without an extension: in every context).
+bool park_slot(const sdk::ConfigSnapshot& snap, const std::string& exten, const std::string& context) {
+  if (exten.empty() || exten.size() > 9 || exten.find_first_not_of("0123456789") != std::string::npos) return false;
+  long n = std::atol(exten.c_str());
+  for (auto& [_, lot] : snap.parkinglots) {
+    if (n < std::atol(lot.slots_start.c_str()) || n > std::atol(lot.slots_end.c_str())) continue;
+    bool here = lot.extension_ids.empty();
+    for (auto xid : lot.extension_ids)
+      if (const auto* x = snap.extension(xid)) here = here || x->context == context;
+    if (here) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 class PresenceServiceImpl::WatchHandle final : public sdk::PresenceService::Watch {
@@ -54,6 +69,9 @@ PresenceServiceImpl::PresenceServiceImpl(sdk::EventBus& bus, sdk::Logger& log, C
   sdk::SubscribeOptions options;
   options.name = "kernel.presence";
   channel_events_ = bus.subscribe("calls.channel.#", [this](const sdk::Event& e) { on_channel_event(e); }, options);
+  sdk::SubscribeOptions park_options;
+  park_options.name = "kernel.presence.parking";
+  park_events_ = bus.subscribe("calls.park.#", [this](const sdk::Event& e) { on_park_event(e); }, park_options);
   // Registrations come from the registrar through the bus (the service
   // never reads a backend's location table). The registrar forgets its
   // bindings when it starts, so none is missed by starting empty.
@@ -67,6 +85,7 @@ PresenceServiceImpl::~PresenceServiceImpl() { stop(); }
 
 void PresenceServiceImpl::stop() {
   channel_events_.reset();
+  park_events_.reset();
   registration_events_.reset();
   std::unique_ptr<sdk::ConfigService::Watch> watch;
   std::shared_ptr<sdk::ConfigService> config;
@@ -162,6 +181,12 @@ sdk::Result<sdk::PresenceResource> PresenceServiceImpl::resolve(std::string_view
     if (const auto* other = snap->line_by_username(std::string(target)); other && !other->extension_ids.empty())
       x = snap->extension(other->extension_ids.front());
   }
+  if ((!x || x->commented) && park_slot(*snap, std::string(target), line->context)) {
+    r.kind = sdk::PresenceResource::Kind::extension;
+    r.exten = std::string(target);
+    r.context = line->context;
+    return r;
+  }
   if (!x || x->commented)
     return sdk::Error::not_found("presence: no extension " + std::string(target) + " in context " + line->context);
   r.kind = sdk::PresenceResource::Kind::extension;
@@ -188,7 +213,10 @@ void PresenceServiceImpl::bind(Entry& e, const sdk::ConfigSnapshot& snap) {
   if (e.resource.kind != sdk::PresenceResource::Kind::extension) return;
   std::set<std::string> now;
   e.resource.user_id = 0;
-  if (const auto* x = snap.extension(e.resource.exten, e.resource.context); x && !x->commented)
+  const auto* x = snap.extension(e.resource.exten, e.resource.context);
+  if ((!x || x->commented) && park_slot(snap, e.resource.exten, e.resource.context))
+    now.insert("park/" + e.resource.exten + "@" + e.resource.context);
+  if (x && !x->commented)
     for (auto id : snap.lines_of(x->id))
       if (const auto* l = snap.line(id); l && !l->username.empty()) {
         now.insert("sip/" + l->username);
@@ -225,6 +253,8 @@ sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::Confi
           else continue;  // a callee's leg not yet alerting: nothing rings
           d.id = leg.id;
           d.call_id = leg.call_id;
+          d.local_tag = leg.local_tag;
+          d.remote_tag = leg.remote_tag;
           d.endpoint = leg.interface;
           d.local_number = r.exten;
           d.remote_number = d.initiator ? leg.callee_number : leg.caller_number;
@@ -312,9 +342,34 @@ void PresenceServiceImpl::on_channel_event(const sdk::Event& e) {
   rapidjson::Document doc;
   doc.Parse(e.body.c_str(), e.body.size());
   if (doc.HasParseError() || !doc.IsObject()) return;
+  update_leg(doc, e.topic == "calls.channel.ended");
+}
+
+void PresenceServiceImpl::on_park_event(const sdk::Event& e) {
+  rapidjson::Document doc;
+  doc.Parse(e.body.c_str(), e.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  // A parked call is a confirmed dialog of its slot ("park/701@default"),
+  // the parked caller as the remote party: a BLF key on the slot lights.
+  auto set = [&doc](const char* key, const std::string& v) {
+    rapidjson::Value value(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), doc.GetAllocator());
+    if (doc.HasMember(key)) doc[key] = value;
+    else doc.AddMember(rapidjson::StringRef(key), value, doc.GetAllocator());
+  };
+  std::string slot = str(doc, "slot"), context = str(doc, "context");
+  if (slot.empty()) return;
+  set("id", "park:" + str(doc, "id"));
+  set("backend", "park");
+  set("endpoint", slot + "@" + context);
+  set("state", "up");
+  set("direction", "outbound");
+  set("protocol_id", "");
+  update_leg(doc, e.topic != "calls.park.parked");
+}
+
+void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended) {
   std::string id = str(doc, "id");
   if (id.empty()) return;
-  const bool ended = e.topic == "calls.channel.ended";
   std::string interface = str(doc, "backend") + "/" + str(doc, "endpoint");
   auto snap = snapshot();
   std::lock_guard order(notify_mutex_);
@@ -338,6 +393,8 @@ void PresenceServiceImpl::on_channel_event(const sdk::Event& e) {
     leg.interface = interface;
     legs_of_[interface].insert(id);
     leg.call_id = str(doc, "protocol_id");
+    if (auto t = str(doc, "local_tag"); !t.empty()) leg.local_tag = t;
+    if (auto t = str(doc, "remote_tag"); !t.empty()) leg.remote_tag = t;
     leg.direction = str(doc, "direction");
     leg.state = str(doc, "state");
     leg.caller_number = str(doc, "caller_number");

@@ -28,6 +28,7 @@
 #include <dialtone/config.h>
 #include <dialtone/host.h>
 #include <dialtone/presence.h>
+#include <rapidjson/document.h>
 
 namespace dialtone::kernel {
 
@@ -64,11 +65,14 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   void on_channel_event(const sdk::Event& e);
   // A sip.registration.<line> event: whether the line has a contact.
   void on_registration_event(const sdk::Event& e);
+  // A calls.park.* event: the slot's BLF.
+  void on_park_event(const sdk::Event& e);
 
  private:
   struct Leg {
     std::string id, interface, call_id, state, direction;
     std::string caller_number, caller_name, callee_number, callee_name;
+    std::string local_tag, remote_tag;
     std::int64_t created_ms = 0;
     bool ended = false;
   };
@@ -94,6 +98,8 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   };
   // The new states of `keys` that changed (mutex_ held), then told to
   // their watchers (mutex_ released, notify_mutex_ held: in order).
+  // A leg's new state from a calls.channel.* body (or a park event made one).
+  void update_leg(const rapidjson::Document& doc, bool ended);
   std::vector<Change> collect(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap);
   void tell(const std::vector<Change>& changes);
   void refresh(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap);
@@ -120,6 +126,7 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   bool stopped_ = false;
   std::unique_ptr<sdk::Subscription> channel_events_;
   std::unique_ptr<sdk::Subscription> registration_events_;
+  std::unique_ptr<sdk::Subscription> park_events_;
 };
 
 }  // namespace dialtone::kernel

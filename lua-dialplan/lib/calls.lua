@@ -26,6 +26,7 @@ local destinations = require("destinations")
 local schedules = require("schedules")
 local voicemails = require("voicemails")
 local conferences = require("conferences")
+local parking = require("parking")
 
 local M = {}
 
@@ -97,6 +98,8 @@ function M.dispatch(call, number, context, depth)
   if group then return groups.call(call, group, depth) end
   local room = config.conference_by_exten(number, context)
   if room then return conferences.join(call, room) end
+  local parked = parking.route(call, number, context, depth)
+  if parked then return parked end
   local route, pattern, dialed = outcalls.find(config.outcalls(context), number)
   if route then
     local refused = callpermissions.check(call, number, route.id)

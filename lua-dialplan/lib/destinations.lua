@@ -68,27 +68,21 @@ function M.route(call, d, context, depth, what)
   local t = d.type
   local handler = M.handlers[t]
   if handler then return handler(call, d, context, depth) end
-  if t == "user" then
-    local user = config.user(tonumber(d.user_id) or 0)
-    if not user then
-      dialtone.log("warn", string.format("call %s: %s sends to user %s, which does not exist or is disabled",
-                                         tostring(call.id), what or "a destination", tostring(d.user_id)))
+  if t == "user" or t == "group" then
+    -- config.user / config.group; d.user_id / d.group_id
+    local target = config[t](tonumber(d[t .. "_id"]) or 0)
+    if not target then
+      dialtone.log("warn", string.format("call %s: %s sends to %s %s, which does not exist or is disabled",
+                                         tostring(call.id), what or "a destination", t, tostring(d[t .. "_id"])))
       return reject(404, "Not Found")
     end
     local ring = tonumber(d.ring_time)
-    if ring and ring > 0 then user.ring_seconds = ring end
-    return M.users.call(call, user, depth)
-  end
-  if t == "group" then
-    local group = config.group(tonumber(d.group_id) or 0)
-    if not group then
-      dialtone.log("warn", string.format("call %s: %s sends to group %s, which does not exist or is disabled",
-                                         tostring(call.id), what or "a destination", tostring(d.group_id)))
-      return reject(404, "Not Found")
+    if t == "user" then
+      if ring and ring > 0 then target.ring_seconds = ring end
+      return M.users.call(call, target, depth)
     end
-    local ring = tonumber(d.ring_time)
-    if ring and ring > 0 then group.timeout = ring end
-    return M.groups.call(call, group, depth)
+    if ring and ring > 0 then target.timeout = ring end
+    return M.groups.call(call, target, depth)
   end
   if t == "extension" then
     return M.dispatch(call, tostring(d.exten or ""), d.context or context, depth + 1)

@@ -15,6 +15,7 @@
 --   *55          echo test: an announcement, then the caller hears itself until #
 --   *98          consults the caller's own voicemail (lib/voicemails.lua)
 --   *99<box>     consults voicemail <box> of the caller's context
+--   *8, *8<exten>  group and directed pickup (lib/pickup.lua)
 --
 -- The change is saved in confd_users by api.confd (config.set_forward,
 -- config.toggle_dnd) and announced as a user edit, so provd and every cache
@@ -28,6 +29,7 @@
 -- 403 for a line without user, 500 when the change could not be saved.
 local bsfilter = require("bsfilter")
 local voicemails = require("voicemails")
+local pickup = require("pickup")
 
 local M = {}
 
@@ -165,6 +167,8 @@ end
 -- The decision for a feature code dialed from a line; nil to route the
 -- call normally.
 function M.route(call)
+  local picked = pickup.route(call)
+  if picked then return picked end
   if (call.origin or "intern") ~= "intern" then return nil end
   local number = call.called_number or call.callee or ""
   local name, kind, destination = M.parse(number)

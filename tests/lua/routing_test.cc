@@ -509,6 +509,14 @@ TEST_F(Destinations, HangupCarriesItsCause) {
   EXPECT_EQ(to("{\"type\": \"none\"}"), "603");
 }
 
+TEST_F(Destinations, MissingUserOrGroupIsOneLogLineAnd404) {
+  EXPECT_EQ(to(R"({"type": "user", "user_id": 999999})"), "404");
+  EXPECT_TRUE(host_->logger().contains("sends to user 999999, which does not exist or is disabled"));
+  EXPECT_EQ(to(R"({"type": "group", "group_id": 999998})"), "404");
+  EXPECT_TRUE(host_->logger().contains("sends to group 999998, which does not exist or is disabled"));
+  EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";
+}
+
 TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
   struct Row {
     const char* destination;

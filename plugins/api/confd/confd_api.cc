@@ -213,6 +213,8 @@ void check_extension_range(sdk::Transaction& tx, long extension_id, const std::s
                {std::to_string(extension_id)});
   if (q.rows.empty()) throw ApiError{404, {not_found("Extension", "id", std::to_string(extension_id))}};
   std::string exten = q.get(0, "exten"), context = q.get(0, "context"), type = q.get(0, "type");
+  // A parking extension (700) sits outside the numbering ranges, as in XiVO.
+  if (kind == "parking") return;
   std::string expr;
   if (kind == "user") expr = "confd_in_ranges(c.user_ranges, $1)";
   else if (kind == "group") expr = "confd_in_ranges(c.group_ranges, $1)";
@@ -238,6 +240,7 @@ std::string extension_owner(sdk::Transaction& tx, long extension_id) {
                "WHEN EXISTS (SELECT 1 FROM confd_incall_extensions WHERE extension_id=$1) THEN 'incall' "
                "WHEN EXISTS (SELECT 1 FROM confd_group_extensions WHERE extension_id=$1) THEN 'group' "
                "WHEN EXISTS (SELECT 1 FROM confd_conference_extensions WHERE extension_id=$1) THEN 'conference' "
+               "WHEN EXISTS (SELECT 1 FROM confd_parkinglot_extensions WHERE extension_id=$1) THEN 'parking' "
                "ELSE 'any' END AS k",
                {std::to_string(extension_id)});
   return q.get(0, "k");
@@ -443,6 +446,7 @@ void ConfdApi::define_resources() {
          refuse_if(tx, "SELECT 1 FROM confd_incall_extensions WHERE extension_id = $1", id, "Extension is associated with an Incall");
          refuse_if(tx, "SELECT 1 FROM confd_group_extensions WHERE extension_id = $1", id, "Extension is associated with a Group");
          refuse_if(tx, "SELECT 1 FROM confd_conference_extensions WHERE extension_id = $1", id, "Extension is associated with a Conference");
+         refuse_if(tx, "SELECT 1 FROM confd_parkinglot_extensions WHERE extension_id = $1", id, "Extension is associated with a ParkingLot");
        },
        .embed = extension_embed,
        .filters = {{"line_id", "t.id IN (SELECT le.extension_id FROM confd_line_extensions le WHERE le.line_id::text = ?)"},
@@ -567,6 +571,53 @@ void ConfdApi::define_resources() {
          if (q.get(0, "same") == "t")
            throw ApiError{400, {"Input Error - field 'admin_pin': must differ from 'pin'"}};
        }});
+
+  // Call pickup groups (seed 5.17; wazo-confd's /callpickups): members are
+  // set with PUT /callpickups/{id}/{interceptors,targets}/{users,groups}
+  // (callpickups.cc) and shown here as XiVO shows them.
+  res({.path = "callpickups", .table = "confd_callpickups", .singular = "CallPickup", .event = "call_pickup",
+       .fields = {{"name", F::string, true, false, matches("[-_.a-zA-Z0-9 ]{1,128}", "Must match [-_.a-zA-Z0-9 ]{1,128}.")},
+                  {"description", F::string},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id", "description"},
+       .uniques = {{"name"}},
+       .embed = callpickup_embed});
+
+  // Parking lots (seed 5.25; wazo-confd's /parkinglots). Its extension (PUT
+  // /parkinglots/{id}/extensions/{extension_id}) is where calls are parked;
+  // its slots are dialed to take them out. `timeout_destination` (Dialtone's)
+  // is where a call whose time ran out goes; null: back to who parked it.
+  auto slot_number = matches("[0-9]{1,9}", "A number of 1 to 9 digits.");
+  res({.path = "parkinglots", .table = "confd_parkinglots", .singular = "ParkingLot", .event = "parking_lot",
+       .fields = {{"name", F::string},
+                  {"slots_start", F::string, true, false, slot_number},
+                  {"slots_end", F::string, true, false, slot_number},
+                  {"timeout", F::integer, false, true, int_range(0, 86400)},
+                  {"music_on_hold", F::string},
+                  {"timeout_destination", F::json, false, true, destination()}},
+       .searchable = {"name", "slots_start", "slots_end", "music_on_hold"},
+       .sortable = {"name", "id", "slots_start", "slots_end", "timeout"},
+       .after_write = [](sdk::Transaction& tx, long id) {
+         auto q = run(tx, "SELECT slots_start::bigint > slots_end::bigint AS backwards FROM confd_parkinglots WHERE id = $1",
+                      {std::to_string(id)});
+         if (q.get(0, "backwards") == "t")
+           throw ApiError{400, {"Input Error - field 'slots_end': must not be lower than slots_start"}};
+         // Two lots sharing a slot number in one context would make a
+         // dialed slot ambiguous.
+         auto o = run(tx,
+                      "SELECT o.id FROM confd_parkinglots t, confd_parkinglots o WHERE t.id = $1 AND o.id <> t.id "
+                      "AND o.slots_start::bigint <= t.slots_end::bigint AND t.slots_start::bigint <= o.slots_end::bigint "
+                      "AND (SELECT coalesce(array_agg(e.context ORDER BY e.context), '{}') FROM confd_parkinglot_extensions pe "
+                      "JOIN confd_extensions e ON e.id = pe.extension_id WHERE pe.parkinglot_id = t.id) = "
+                      "(SELECT coalesce(array_agg(e.context ORDER BY e.context), '{}') FROM confd_parkinglot_extensions pe "
+                      "JOIN confd_extensions e ON e.id = pe.extension_id WHERE pe.parkinglot_id = o.id) LIMIT 1",
+                      {std::to_string(id)});
+         if (!o.rows.empty())
+           throw ApiError{400, {"Input Error - field 'slots_start': the slots overlap those of parking lot " +
+                                o.get(0, "id") + " in the same context"}};
+       },
+       .embed = parkinglot_embed});
 
   res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
        .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},
@@ -841,7 +892,9 @@ std::vector<sdk::Route> ConfdApi::routes() {
                  ExtAssoc{"incalls", "incall_id", "confd_incalls", "Incall", "confd_incall_extensions", "incall_id", "incall", "incall_extension"},
                  ExtAssoc{"groups", "group_id", "confd_groups", "Group", "confd_group_extensions", "group_id", "group", "group_extension"},
                  ExtAssoc{"conferences", "conference_id", "confd_conferences", "Conference", "confd_conference_extensions",
-                          "conference_id", "conference", "conference_extension"}}) {
+                          "conference_id", "conference", "conference_extension"},
+                 ExtAssoc{"parkinglots", "parkinglot_id", "confd_parkinglots", "ParkingLot", "confd_parkinglot_extensions",
+                          "parkinglot_id", "parking", "parkinglot_extension"}}) {
     std::string base = std::string("/") + a.path + "/{" + a.param + "}/extensions";
     std::string acl = std::string("confd.") + a.path + ".{" + a.param + "}.extensions";
     add("GET", base, acl + ".read", std::string("Extensions of a ") + a.owner,
@@ -873,6 +926,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
                                    std::string(owner == "user"     ? "Line"
                                                : owner == "incall"   ? "Incall"
                                                : owner == "conference" ? "Conference"
+                                               : owner == "parking"    ? "ParkingLot"
                                                                      : "Group")}};
             }
             check_extension_range(tx, eid, a.kind);
@@ -975,97 +1029,113 @@ std::vector<sdk::Route> ConfdApi::routes() {
         });
   }
 
-  // outcalls -> trunks, ordered
-  add("GET", "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks.read", "Trunks of an outcall, in order",
-      [this, id_of](auto& req) {
-        long oid = id_of(req, "outcall_id", "Outcall");
-        auto q = engine_->store().exec(
-            "SELECT coalesce(json_agg(json_build_object('id', trunk_id, 'position', position) ORDER BY position), '[]') AS j "
-            "FROM confd_outcall_trunks WHERE outcall_id = $1", {std::to_string(oid)});
-        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-        return HttpResponse::json(200, "{\"trunks\":" + q->get(0, "j") + "}");
-      });
-  add("PUT", "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks.update", "Set the ordered trunks of an outcall",
-      [this, id_of](auto& req) {
-        long oid = id_of(req, "outcall_id", "Outcall");
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject() || !doc.HasMember("trunks") || !doc["trunks"].IsArray())
-          throw ApiError{400, {"Input Error - field 'trunks': Missing list of {\"id\": <trunk id>}."}};
-        std::vector<long> ids;
-        for (auto& t : doc["trunks"].GetArray()) {
-          if (!t.IsObject() || !t.HasMember("id") || !t["id"].IsInt())
-            throw ApiError{400, {"Input Error - field 'trunks': each item must be {\"id\": <integer>}."}};
-          long id = t["id"].GetInt();
-          if (std::find(ids.begin(), ids.end(), id) != ids.end())
-            throw ApiError{400, {"Input Error - field 'trunks': trunk " + std::to_string(id) + " is listed twice"}};
-          ids.push_back(id);
+  // Ordered member lists (an outcall's trunks, a group's users): GET reads
+  // them in position order (404 for a parent that does not exist), PUT
+  // replaces the whole list, positions from 1.
+  struct MemberList {
+    std::string path, acl;     // "/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks"
+    const char* parent_param;  // "outcall_id"
+    const char* parent;        // "Outcall"
+    const char* parent_table;  // "confd_outcalls"
+    const char* link_table;    // "confd_outcall_trunks"
+    const char* field;         // "trunks": the body's and the answer's list
+    const char* noun;          // "trunk", in "trunk 3 is listed twice"
+    const char* missing;       // the 400's words when the list is absent
+    const char* event;         // "outcall_trunks"
+    std::string select;        // one row, "j": the json list; $1 the parent id
+    // Checks one item: its reference (id or uuid) first, then the other
+    // columns' values; throws the 400 naming what is wrong.
+    std::function<std::vector<std::string>(const rapidjson::Value&)> parse;
+    // The member's id for a reference, or the 400 naming it.
+    std::function<long(sdk::Transaction&, const std::string&)> resolve;
+    // The INSERT: $1 parent, $2 member, $3 position, then parse's other values.
+    std::string insert;
+  };
+  auto member_routes = [this, &add, id_of](const char* read_summary, const char* set_summary, MemberList m) {
+    add("GET", m.path, m.acl + ".read", read_summary, [this, m, id_of](auto& req) {
+      long pid = id_of(req, m.parent_param, m.parent);
+      auto found = engine_->store().exec(std::string("SELECT 1 FROM ") + m.parent_table + " WHERE id = $1",
+                                         {std::to_string(pid)});
+      if (!found) throw ApiError{503, {"Resource Error - " + found.error().message}};
+      if (found->rows.empty()) throw ApiError{404, {not_found(m.parent, "id", std::to_string(pid))}};
+      auto q = engine_->store().exec(m.select, {std::to_string(pid)});
+      if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
+      return HttpResponse::json(200, "{\"" + std::string(m.field) + "\":" + q->get(0, "j") + "}");
+    });
+    add("PUT", m.path, m.acl + ".update", set_summary, [this, m, id_of](auto& req) {
+      long pid = id_of(req, m.parent_param, m.parent);
+      auto doc = parse_body(req.body);
+      if (!doc.IsObject() || !doc.HasMember(m.field) || !doc[m.field].IsArray())
+        throw ApiError{400, {std::string("Input Error - field '") + m.field + "': " + m.missing}};
+      std::vector<std::vector<std::string>> items;
+      for (auto& v : doc[m.field].GetArray()) items.push_back(m.parse(v));
+      return engine_->write([&](sdk::Transaction& tx) {
+        require_row(tx, m.parent_table, m.parent, pid);
+        run(tx, std::string("DELETE FROM ") + m.link_table + " WHERE " + m.parent_param + " = $1", {std::to_string(pid)});
+        std::set<long> seen;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          long id = m.resolve(tx, items[i][0]);
+          if (!seen.insert(id).second)
+            throw ApiError{400, {std::string("Input Error - field '") + m.field + "': " + m.noun + " " + items[i][0] +
+                                 " is listed twice"}};
+          sdk::Params ps{std::to_string(pid), std::to_string(id), std::to_string(i + 1)};
+          ps.insert(ps.end(), items[i].begin() + 1, items[i].end());
+          run(tx, m.insert, ps);
         }
-        return engine_->write([&](sdk::Transaction& tx) {
-          require_row(tx, "confd_outcalls", "Outcall", oid);
-          run(tx, "DELETE FROM confd_outcall_trunks WHERE outcall_id = $1", {std::to_string(oid)});
-          for (std::size_t i = 0; i < ids.size(); ++i) {
-            auto q = run(tx, "SELECT 1 FROM confd_trunks WHERE id = $1", {std::to_string(ids[i])});
-            if (q.rows.empty()) throw ApiError{400, {"Input Error - field 'trunks': " + not_found("Trunk", "id", std::to_string(ids[i]))}};
-            run(tx, "INSERT INTO confd_outcall_trunks (outcall_id, trunk_id, position) VALUES ($1, $2, $3)",
-                {std::to_string(oid), std::to_string(ids[i]), std::to_string(i + 1)});
-          }
-          engine_->notify(tx, "outcall_trunks", "edited", oid, "{\"outcall_id\":" + std::to_string(oid) + "}");
-          return HttpResponse::empty(204);
-        });
+        engine_->notify(tx, m.event, "edited", pid, "{\"" + std::string(m.parent_param) + "\":" + std::to_string(pid) + "}");
+        return HttpResponse::empty(204);
       });
+    });
+  };
 
-  // groups -> member users
-  add("GET", "/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users.read", "Member users of a group",
-      [this, id_of](auto& req) {
-        long gid = id_of(req, "group_id", "Group");
-        auto q = engine_->store().exec(
-            "SELECT coalesce(json_agg(json_build_object('id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, "
-            "'lastname', u.lastname, 'priority', m.position, 'penalty', m.penalty) ORDER BY m.position), '[]') AS j "
-            "FROM confd_group_members m JOIN confd_users u ON u.id = m.user_id WHERE m.group_id = $1", {std::to_string(gid)});
-        if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-        return HttpResponse::json(200, "{\"users\":" + q->get(0, "j") + "}");
-      });
-  add("PUT", "/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users.update", "Set the member users of a group",
-      [this, id_of](auto& req) {
-        long gid = id_of(req, "group_id", "Group");
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject() || !doc.HasMember("users") || !doc["users"].IsArray())
-          throw ApiError{400, {"Input Error - field 'users': Missing list of {\"uuid\": ...} or {\"id\": ...}."}};
-        std::vector<std::string> refs, penalties;
-        for (auto& u : doc["users"].GetArray()) {
-          if (u.IsObject() && u.HasMember("uuid") && u["uuid"].IsString()) refs.push_back(u["uuid"].GetString());
-          else if (u.IsObject() && u.HasMember("id") && u["id"].IsInt()) refs.push_back(std::to_string(u["id"].GetInt()));
-          else throw ApiError{400, {"Input Error - field 'users': each item must be {\"uuid\": <string>} or {\"id\": <integer>}."}};
-          // The weight of ring strategy weight_random: a higher penalty rings first less often.
-          int penalty = 0;
-          if (u.HasMember("penalty")) {
-            if (!u["penalty"].IsInt() || u["penalty"].GetInt() < 0 || u["penalty"].GetInt() > 99)
-              throw ApiError{400, {"Input Error - field 'users': penalty must be an integer from 0 to 99."}};
-            penalty = u["penalty"].GetInt();
-          }
-          penalties.push_back(std::to_string(penalty));
-        }
-        return engine_->write([&](sdk::Transaction& tx) {
-          require_row(tx, "confd_groups", "Group", gid);
-          run(tx, "DELETE FROM confd_group_members WHERE group_id = $1", {std::to_string(gid)});
-          std::set<long> seen;
-          for (std::size_t i = 0; i < refs.size(); ++i) {
-            long uid;
-            try {
-              uid = user_id(&tx, refs[i]);
-            } catch (ApiError& e) {
-              e.status = 400;
-              throw;
-            }
-            if (!seen.insert(uid).second)
-              throw ApiError{400, {"Input Error - field 'users': user " + refs[i] + " is listed twice"}};
-            run(tx, "INSERT INTO confd_group_members (group_id, user_id, position, penalty) VALUES ($1, $2, $3, $4)",
-                {std::to_string(gid), std::to_string(uid), std::to_string(i + 1), penalties[i]});
-          }
-          engine_->notify(tx, "group_members", "edited", gid, "{\"group_id\":" + std::to_string(gid) + "}");
-          return HttpResponse::empty(204);
-        });
-      });
+  member_routes(
+      "Trunks of an outcall, in order", "Set the ordered trunks of an outcall",
+      {"/outcalls/{outcall_id}/trunks", "confd.outcalls.{outcall_id}.trunks", "outcall_id", "Outcall", "confd_outcalls",
+       "confd_outcall_trunks", "trunks", "trunk", "Missing list of {\"id\": <trunk id>}.", "outcall_trunks",
+       "SELECT coalesce(json_agg(json_build_object('id', trunk_id, 'position', position) ORDER BY position), '[]') AS j "
+       "FROM confd_outcall_trunks WHERE outcall_id = $1",
+       [](const rapidjson::Value& t) -> std::vector<std::string> {
+         if (!t.IsObject() || !t.HasMember("id") || !t["id"].IsInt())
+           throw ApiError{400, {"Input Error - field 'trunks': each item must be {\"id\": <integer>}."}};
+         return {std::to_string(t["id"].GetInt())};
+       },
+       [](sdk::Transaction& tx, const std::string& id) {
+         if (run(tx, "SELECT 1 FROM confd_trunks WHERE id = $1", {id}).rows.empty())
+           throw ApiError{400, {"Input Error - field 'trunks': " + not_found("Trunk", "id", id)}};
+         return std::stol(id);
+       },
+       "INSERT INTO confd_outcall_trunks (outcall_id, trunk_id, position) VALUES ($1, $2, $3)"});
+
+  member_routes(
+      "Member users of a group", "Set the member users of a group",
+      {"/groups/{group_id}/members/users", "confd.groups.{group_id}.members.users", "group_id", "Group", "confd_groups",
+       "confd_group_members", "users", "user", "Missing list of {\"uuid\": ...} or {\"id\": ...}.", "group_members",
+       "SELECT coalesce(json_agg(json_build_object('id', u.id, 'uuid', u.uuid, 'firstname', u.firstname, "
+       "'lastname', u.lastname, 'priority', m.position, 'penalty', m.penalty) ORDER BY m.position), '[]') AS j "
+       "FROM confd_group_members m JOIN confd_users u ON u.id = m.user_id WHERE m.group_id = $1",
+       [](const rapidjson::Value& u) -> std::vector<std::string> {
+         std::string ref;
+         if (u.IsObject() && u.HasMember("uuid") && u["uuid"].IsString()) ref = u["uuid"].GetString();
+         else if (u.IsObject() && u.HasMember("id") && u["id"].IsInt()) ref = std::to_string(u["id"].GetInt());
+         else throw ApiError{400, {"Input Error - field 'users': each item must be {\"uuid\": <string>} or {\"id\": <integer>}."}};
+         // The weight of ring strategy weight_random: a higher penalty rings first less often.
+         int penalty = 0;
+         if (u.HasMember("penalty")) {
+           if (!u["penalty"].IsInt() || u["penalty"].GetInt() < 0 || u["penalty"].GetInt() > 99)
+             throw ApiError{400, {"Input Error - field 'users': penalty must be an integer from 0 to 99."}};
+           penalty = u["penalty"].GetInt();
+         }
+         return {ref, std::to_string(penalty)};
+       },
+       [this](sdk::Transaction& tx, const std::string& ref) {
+         try {
+           return user_id(&tx, ref);
+         } catch (ApiError& e) {
+           e.status = 400;
+           throw;
+         }
+       },
+       "INSERT INTO confd_group_members (group_id, user_id, position, penalty) VALUES ($1, $2, $3, $4)"});
 
   // users -> forwards (the checks and the write are user_features.cc's,
   // shared with the feature codes through the config service)
@@ -1086,89 +1156,71 @@ std::vector<sdk::Route> ConfdApi::routes() {
       return HttpResponse::empty(204);
     });
   };
-  add("GET", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.read", "Forwards of a user",
-      [this, read_user, forward_json](auto& req) {
-        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-        std::string b = "{";
-        for (auto& f : kForwardKinds) b += (b.size() > 1 ? "," : "") + ("\"" + f + "\":" + forward_json(q, f));
-        return HttpResponse::json(200, b + "}");
-      });
-  add("PUT", "/users/{user_id}/forwards", "confd.users.{user_id}.forwards.update", "Set all forwards of a user",
-      [save_user](auto& req) {
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
-        sdk::Params ps;
-        std::string sets;
-        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
-          std::string f = m->name.GetString();
-          if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
-            throw ApiError{400, {"Input Error - field '" + f + "': Unknown forward (busy, noanswer, unconditional)."}};
-          forward_sets(m->value, f, ps, sets);
-        }
-        return save_user(req, sets, ps);
-      });
-  add("GET", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.read", "One forward of a user",
-      [this, read_user, forward_json](auto& req) {
-        auto f = req.params.at("forward");
-        if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
-          throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
-        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-        return HttpResponse::json(200, forward_json(q, f));
-      });
-  add("PUT", "/users/{user_id}/forwards/{forward}", "confd.users.{user_id}.forwards.{forward}.update", "Set one forward of a user",
-      [save_user](auto& req) {
-        auto f = req.params.at("forward");
-        if (std::find(kForwardKinds.begin(), kForwardKinds.end(), f) == kForwardKinds.end())
-          throw ApiError{404, {"Resource Not Found - Forward was not found ('forward': '" + f + "')"}};
-        auto doc = parse_body(req.body);
-        sdk::Params ps;
-        std::string sets;
-        forward_sets(doc, f, ps, sets);
-        return save_user(req, sets, ps);
-      });
-
-  // users -> services
   auto service_json = [](const sdk::QueryResult& q, const std::string& s) {
     return std::string("{\"enabled\":") + (q.get(0, "service_" + s + "_enabled") == "t" ? "true" : "false") + "}";
   };
-  add("GET", "/users/{user_id}/services", "confd.users.{user_id}.services.read", "Services of a user",
-      [this, read_user, service_json](auto& req) {
-        auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-        return HttpResponse::json(200, "{\"dnd\":" + service_json(q, "dnd") + ",\"incallfilter\":" +
-                                           service_json(q, "incallfilter") + "}");
-      });
-  add("PUT", "/users/{user_id}/services", "confd.users.{user_id}.services.update", "Set all services of a user",
-      [save_user](auto& req) {
-        auto doc = parse_body(req.body);
-        if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
-        sdk::Params ps;
-        std::string sets;
-        for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
-          std::string s = m->name.GetString();
-          if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
-            throw ApiError{400, {"Input Error - field '" + s + "': Unknown service (dnd, incallfilter)."}};
-          service_sets(m->value, s, ps, sets);
-        }
-        return save_user(req, sets, ps);
-      });
-  add("GET", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.read", "One service of a user",
-      [this, read_user, service_json](auto& req) {
-        auto s = req.params.at("service");
-        if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
-          throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
-        return HttpResponse::json(200, service_json(read_user(user_id(nullptr, req.params.at("user_id"))), s));
-      });
-  add("PUT", "/users/{user_id}/services/{service}", "confd.users.{user_id}.services.{service}.update", "Set one service of a user",
-      [save_user](auto& req) {
-        auto s = req.params.at("service");
-        if (std::find(kServiceNames.begin(), kServiceNames.end(), s) == kServiceNames.end())
-          throw ApiError{404, {"Resource Not Found - Service was not found ('service': '" + s + "')"}};
-        auto doc = parse_body(req.body);
-        sdk::Params ps;
-        std::string sets;
-        service_sets(doc, s, ps, sets);
-        return save_user(req, sets, ps);
-      });
+  // A user's forwards and services: the whole set and each one by name, read
+  // from and written to the user's row.
+  struct Features {
+    const char* path;    // "forwards"
+    const char* param;   // "forward"
+    const char* noun;    // "Forward"
+    const char* plural;  // "Forwards", in the summaries
+    const std::vector<std::string>* names;
+    const char* unknown;  // the 400 for a name not in `names`
+    std::function<std::string(const sdk::QueryResult&, const std::string&)> json;
+    void (*sets)(const rapidjson::Value&, const std::string&, sdk::Params&, std::string&);
+  };
+  auto feature_routes = [this, &add, read_user, save_user](const Features& f) {
+    std::string base = std::string("/users/{user_id}/") + f.path;
+    std::string acl = std::string("confd.users.{user_id}.") + f.path;
+    std::string one = std::string("/{") + f.param + "}";
+    std::string one_acl = std::string(".{") + f.param + "}";
+    auto known = [f](const std::string& name) {
+      if (std::find(f.names->begin(), f.names->end(), name) == f.names->end())
+        throw ApiError{404, {std::string("Resource Not Found - ") + f.noun + " was not found ('" + f.param + "': '" +
+                             name + "')"}};
+    };
+    add("GET", base, acl + ".read", std::string(f.plural) + " of a user", [this, f, read_user](auto& req) {
+      auto q = read_user(user_id(nullptr, req.params.at("user_id")));
+      std::string b = "{";
+      for (auto& n : *f.names) b += (b.size() > 1 ? "," : "") + ("\"" + n + "\":" + f.json(q, n));
+      return HttpResponse::json(200, b + "}");
+    });
+    add("PUT", base, acl + ".update", "Set all " + std::string(f.path) + " of a user", [f, save_user](auto& req) {
+      auto doc = parse_body(req.body);
+      if (!doc.IsObject()) throw ApiError{400, {"Input Error - body must be a JSON object"}};
+      sdk::Params ps;
+      std::string sets;
+      for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+        std::string n = m->name.GetString();
+        if (std::find(f.names->begin(), f.names->end(), n) == f.names->end())
+          throw ApiError{400, {"Input Error - field '" + n + "': " + f.unknown}};
+        f.sets(m->value, n, ps, sets);
+      }
+      return save_user(req, sets, ps);
+    });
+    add("GET", base + one, acl + one_acl + ".read", "One " + std::string(f.param) + " of a user",
+        [this, f, known, read_user](auto& req) {
+          auto n = req.params.at(f.param);
+          known(n);
+          return HttpResponse::json(200, f.json(read_user(user_id(nullptr, req.params.at("user_id"))), n));
+        });
+    add("PUT", base + one, acl + one_acl + ".update", "Set one " + std::string(f.param) + " of a user",
+        [f, known, save_user](auto& req) {
+          auto n = req.params.at(f.param);
+          known(n);
+          auto doc = parse_body(req.body);
+          sdk::Params ps;
+          std::string sets;
+          f.sets(doc, n, ps, sets);
+          return save_user(req, sets, ps);
+        });
+  };
+  feature_routes({"forwards", "forward", "Forward", "Forwards", &kForwardKinds,
+                  "Unknown forward (busy, noanswer, unconditional).", forward_json, forward_sets});
+  feature_routes({"services", "service", "Service", "Services", &kServiceNames, "Unknown service (dnd, incallfilter).",
+                  service_json, service_sets});
 
   // users -> funckeys
   auto position_of = [](const HttpRequest& req) {
@@ -1312,6 +1364,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   routing_routes(adder);
   context_routes(adder);
   callfilter_routes(adder);
+  callpickup_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
   return out;

@@ -44,11 +44,12 @@ class ConfdApi final : public sdk::Plugin {
                                       std::string summary, Handler handler)>;
   void define_resources();
   // Routes by capability (relations.cc, routing_routes.cc, context_routing.cc,
-  // callfilters.cc, funckeys.cc, system_routes.cc).
+  // callfilters.cc, callpickups.cc, funckeys.cc, system_routes.cc).
   void relation_routes(const AddRoute& add);
   void routing_routes(const AddRoute& add);
   void context_routes(const AddRoute& add);
   void callfilter_routes(const AddRoute& add);
+  void callpickup_routes(const AddRoute& add);
   void funckey_routes(const AddRoute& add);
   void system_routes(const AddRoute& add);
   sdk::HttpResponse import_users(const sdk::HttpRequest& req);

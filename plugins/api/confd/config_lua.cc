@@ -300,6 +300,69 @@ LuaValue conference_by_exten(const ConfigSnapshot& s, const std::string& exten, 
   return c ? conference_view(s, *c) : LuaValue();
 }
 
+// The lines of the calls `user_id` may pick up as a group interceptor
+// (seed 5.17): every target of the enabled pickup groups where the user, or
+// a group the user is in, intercepts; "sip/<line>" as the call core names
+// them. The interceptor's own lines are left out.
+LuaValue pickup_interfaces(const ConfigSnapshot& s, std::int64_t user_id) {
+  auto t = std::make_shared<LuaTable>();
+  const auto* me = s.user(user_id);
+  if (!me) return t;
+  auto in = [](const std::vector<std::int64_t>& v, std::int64_t id) { return std::find(v.begin(), v.end(), id) != v.end(); };
+  std::vector<std::int64_t> users;
+  for (auto& [_, p] : s.callpickups) {
+    if (!p.enabled) continue;
+    bool intercepts = in(p.interceptor_user_ids, user_id);
+    for (auto g : p.interceptor_group_ids) intercepts = intercepts || in(me->group_ids, g);
+    if (!intercepts) continue;
+    for (auto u : p.target_user_ids) users.push_back(u);
+    for (auto gid : p.target_group_ids)
+      if (const auto* g = s.group(gid))
+        for (auto u : g->member_user_ids) users.push_back(u);
+  }
+  std::vector<std::string> seen;
+  for (auto uid : users) {
+    const auto* u = s.user(uid);
+    if (!u || !u->enabled || uid == user_id) continue;
+    for (auto lid : u->line_ids)
+      if (const auto* l = s.line(lid); l && !l->username.empty()) {
+        std::string i = "sip/" + l->username;
+        if (std::find(seen.begin(), seen.end(), i) != seen.end()) continue;
+        seen.push_back(i);
+        t->array.emplace_back(i);
+      }
+  }
+  return t;
+}
+
+// Every parking lot as lib/parking.lua reads it: {id, name, slots_start,
+// slots_end, timeout, music_on_hold, timeout_destination, extensions =
+// {{exten, context}}} (no extensions: the dialplan's default one).
+LuaValue parkinglots(const ConfigSnapshot& s) {
+  auto out = std::make_shared<LuaTable>();
+  for (auto& [_, p] : s.parkinglots) {
+    auto t = std::make_shared<LuaTable>();
+    t->fields["id"] = p.id;
+    set(*t, "name", p.name);
+    t->fields["slots_start"] = p.slots_start;
+    t->fields["slots_end"] = p.slots_end;
+    t->fields["timeout"] = p.timeout ? *p.timeout : 0;
+    set(*t, "music_on_hold", p.music_on_hold);
+    if (p.timeout_destination) t->fields["timeout_destination"] = lua_from_json(*p.timeout_destination);
+    auto xs = std::make_shared<LuaTable>();
+    for (auto xid : p.extension_ids)
+      if (auto* x = s.extension(xid); x && !x->commented) {
+        auto e = std::make_shared<LuaTable>();
+        e->fields["exten"] = x->exten;
+        e->fields["context"] = x->context;
+        xs->array.emplace_back(e);
+      }
+    t->fields["extensions"] = xs;
+    out->array.emplace_back(t);
+  }
+  return out;
+}
+
 LuaValue schedule(const ConfigSnapshot& s, std::int64_t id) {
   auto* c = ConfigSnapshot::find(s.schedules, id);
   if (!c) return {};
@@ -473,6 +536,15 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
              auto* c = ConfigSnapshot::find(s->conferences, arg_id(args, 0));
              return value(c ? conference_view(*s, *c) : LuaValue());
            }},
+          {"pickup_interfaces", "user_id: integer", "interfaces: table",
+           "The lines (`\"sip/<username>\"`) whose ringing calls user `user_id` may pick up with the "
+           "group pickup code: the targets (users, members of target groups) of every enabled call pickup "
+           "the user intercepts in, directly or through a group (seed 5.17; lib/pickup.lua).",
+           [snap, value](const LuaValues& args) { return value(pickup_interfaces(*snap(), arg_id(args, 0))); }},
+          {"parkinglots", "", "lots: table",
+           "Every parking lot: {{id, name, slots_start, slots_end, timeout, music_on_hold, "
+           "timeout_destination, extensions = {{exten, context}}}} (seed 5.25; lib/parking.lua).",
+           [snap, value](const LuaValues&) { return value(parkinglots(*snap())); }},
           {"callpermissions", "user_id: integer|string, id?: integer", "permissions: table",
            "The enabled call permissions of a user (`config.callpermissions(user_id)`) or of "
            "`config.callpermissions(kind, id)` with kind user, group, outcall or incall: {{id, name, "

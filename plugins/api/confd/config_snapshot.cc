@@ -77,6 +77,15 @@ constexpr const char* kConferences =
     "FROM confd_conferences";
 constexpr const char* kConferenceExtensions =
     "SELECT conference_id, extension_id FROM confd_conference_extensions ORDER BY extension_id";
+constexpr const char* kCallPickups = "SELECT id, name, enabled FROM confd_callpickups";
+// (callpickup, category, 'user'|'group', member id).
+constexpr const char* kCallPickupMembers =
+    "SELECT callpickup_id, category, 'user', user_id FROM confd_callpickup_users UNION ALL "
+    "SELECT callpickup_id, category, 'group', group_id FROM confd_callpickup_groups ORDER BY 1, 4";
+constexpr const char* kParkingLots =
+    "SELECT id, name, slots_start, slots_end, timeout, music_on_hold, timeout_destination::text FROM confd_parkinglots";
+constexpr const char* kParkingLotExtensions =
+    "SELECT parkinglot_id, extension_id FROM confd_parkinglot_extensions ORDER BY extension_id";
 constexpr const char* kCallPermissions =
     "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled, password FROM confd_callpermissions";
 constexpr const char* kUserCallPermissions =
@@ -304,6 +313,46 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             c.max_users = static_cast<int>(num(r, 6));
             c.announce_join_leave = flag(r, 7);
             s->conferences.emplace(c.id, std::move(c));
+          });
+        },
+        [&] {
+          return each(kCallPickups, [&](const Row& r) {
+            sdk::ConfigCallPickup p;
+            p.id = num(r, 0);
+            p.name = text(r, 1);
+            p.enabled = flag(r, 2);
+            s->callpickups.emplace(p.id, std::move(p));
+          });
+        },
+        [&] {
+          return each(kCallPickupMembers, [&](const Row& r) {
+            auto p = s->callpickups.find(num(r, 0));
+            if (p == s->callpickups.end()) return;
+            bool interceptor = text(r, 1) == "interceptor", user = text(r, 2) == "user";
+            auto& list = interceptor ? (user ? p->second.interceptor_user_ids : p->second.interceptor_group_ids)
+                                     : (user ? p->second.target_user_ids : p->second.target_group_ids);
+            list.push_back(num(r, 3));
+          });
+        },
+        [&] {
+          return each(kParkingLots, [&](const Row& r) {
+            sdk::ConfigParkingLot p;
+            p.id = num(r, 0);
+            p.name = opt(r, 1);
+            p.slots_start = text(r, 2);
+            p.slots_end = text(r, 3);
+            p.timeout = opt_int(r, 4);
+            p.music_on_hold = opt(r, 5);
+            p.timeout_destination = opt(r, 6);
+            s->parkinglots.emplace(p.id, std::move(p));
+          });
+        },
+        [&] {
+          return each(kParkingLotExtensions, [&](const Row& r) {
+            auto p = s->parkinglots.find(num(r, 0));
+            if (p == s->parkinglots.end()) return;
+            p->second.extension_ids.push_back(num(r, 1));
+            s->parkinglot_of_extension_[num(r, 1)] = p->first;
           });
         },
         [&] {

@@ -18,6 +18,10 @@ std::string extension_embed(const std::string& b);
 std::string voicemail_embed(const std::string& b);
 std::string user_directory_view(const std::string& b);
 std::string user_summary_view(const std::string& b);
+// Call pickups: {"interceptors": {"users": [...], "groups": [...]}, "targets": {...}}.
+std::string callpickup_embed(const std::string& b);
+// Parking lots: {"extensions": [{"id", "exten", "context"}]}.
+std::string parkinglot_embed(const std::string& b);
 
 // SQL of the main line's first extension of user `user_sql` (a column).
 std::string main_extension_sql(const std::string& user_sql, const std::string& column);

@@ -345,9 +345,47 @@ CREATE TABLE confd_conference_extensions (
   PRIMARY KEY (conference_id, extension_id));
 )SQL";
 
+// Call pickup groups (seed 5.17): who may intercept (interceptors) and
+// whose calls (targets), users or groups; and parking lots (seed 5.25),
+// reached by their extension, with the default lot XiVO ships (slots
+// 701-750; its extension, 700 by default, is the dialplan's until an
+// extension is associated).
+constexpr const char* kV7 = R"SQL(
+CREATE TABLE confd_callpickups (
+  id serial PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  description text,
+  enabled boolean NOT NULL DEFAULT true);
+CREATE TABLE confd_callpickup_users (
+  callpickup_id integer NOT NULL REFERENCES confd_callpickups(id) ON DELETE CASCADE,
+  category text NOT NULL CHECK (category IN ('interceptor', 'target')),
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  PRIMARY KEY (callpickup_id, category, user_id));
+CREATE TABLE confd_callpickup_groups (
+  callpickup_id integer NOT NULL REFERENCES confd_callpickups(id) ON DELETE CASCADE,
+  category text NOT NULL CHECK (category IN ('interceptor', 'target')),
+  group_id integer NOT NULL REFERENCES confd_groups(id) ON DELETE CASCADE,
+  PRIMARY KEY (callpickup_id, category, group_id));
+
+CREATE TABLE confd_parkinglots (
+  id serial PRIMARY KEY,
+  name text,
+  slots_start text NOT NULL CHECK (slots_start ~ '^[0-9]{1,9}$'),
+  slots_end text NOT NULL CHECK (slots_end ~ '^[0-9]{1,9}$'),
+  timeout integer DEFAULT 45 CHECK (timeout IS NULL OR timeout >= 0),
+  music_on_hold text,
+  timeout_destination jsonb,
+  CHECK (slots_start::bigint <= slots_end::bigint));
+CREATE TABLE confd_parkinglot_extensions (
+  parkinglot_id integer NOT NULL REFERENCES confd_parkinglots(id) ON DELETE CASCADE,
+  extension_id integer NOT NULL UNIQUE REFERENCES confd_extensions(id) ON DELETE CASCADE,
+  PRIMARY KEY (parkinglot_id, extension_id));
+INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout, music_on_hold)
+  VALUES ('default', '701', '750', 45, 'default');
+
 // Routing per context (seed 5.23): XiVO's context inclusion (contextinclude)
 // and the contexts an outgoing route is attached to (none: every context).
-constexpr const char* kV7 = R"SQL(
+constexpr const char* kV8 = R"SQL(
 CREATE TABLE confd_context_includes (
   context_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
   included_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
@@ -371,7 +409,8 @@ constexpr sdk::Migration kMigrations[] = {
     {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
     {5, "confd boss-secretary call filters", kV5},
     {6, "confd conference rooms", kV6},
-    {7, "confd context inclusion and outgoing routes per context", kV7},
+    {7, "confd call pickups and parking lots", kV7},
+    {8, "confd context inclusion and outgoing routes per context", kV8},
 };
 
 }  // namespace

@@ -354,34 +354,26 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     }
     // Collisions with what is already configured: one query per kind.
     auto line_of = [&](std::map<std::string, int>& m, const std::string& k) { return std::to_string(m[k]); };
-    if (!ex_e.empty()) {
+    // Extensions and voicemails are both keyed by (a number, a context).
+    auto at_context_taken = [&](const char* table, const char* col, const char* kind, const auto& values,
+                                const auto& contexts, std::map<std::string, int>& seen) {
+      if (values.empty()) return;
       auto q = run(tx,
-                   "SELECT e.exten, e.context FROM confd_extensions e JOIN unnest($1::text[], $2::text[]) AS n(exten, context) "
-                   "ON n.exten = e.exten AND n.context = e.context",
-                   {pg_array(ex_e), pg_array(ex_c)});
-      for (std::size_t i = 0; i < q.rows.size(); ++i) {
-        auto key = q.get(i, "exten") + "@" + q.get(i, "context");
-        errs2.push_back("line " + line_of(seen_ext, key) + ": Resource Error - Extension already exists ('exten': '" +
-                        q.get(i, "exten") + "', 'context': '" + q.get(i, "context") + "')");
-      }
-    }
+                   std::string("SELECT t.") + col + ", t.context FROM " + table + " t JOIN unnest($1::text[], $2::text[]) AS n(v, c) "
+                   "ON n.v = t." + col + " AND n.c = t.context",
+                   {pg_array(values), pg_array(contexts)});
+      for (std::size_t i = 0; i < q.rows.size(); ++i)
+        errs2.push_back("line " + line_of(seen, q.get(i, col) + "@" + q.get(i, "context")) + ": Resource Error - " + kind +
+                        " already exists ('" + col + "': '" + q.get(i, col) + "', 'context': '" + q.get(i, "context") + "')");
+    };
+    at_context_taken("confd_extensions", "exten", "Extension", ex_e, ex_c, seen_ext);
     if (!sip_u.empty()) {
       auto q = run(tx, "SELECT username FROM confd_endpoints_sip WHERE username = ANY($1::text[])", {pg_array(sip_u)});
       for (std::size_t i = 0; i < q.rows.size(); ++i)
         errs2.push_back("line " + line_of(seen_sip, q.get(i, "username")) +
                         ": Resource Error - SIPEndpoint already exists ('username': '" + q.get(i, "username") + "')");
     }
-    if (!vm_n.empty()) {
-      auto q = run(tx,
-                   "SELECT v.number, v.context FROM confd_voicemails v JOIN unnest($1::text[], $2::text[]) AS n(number, context) "
-                   "ON n.number = v.number AND n.context = v.context",
-                   {pg_array(vm_n), pg_array(vm_c)});
-      for (std::size_t i = 0; i < q.rows.size(); ++i) {
-        auto key = q.get(i, "number") + "@" + q.get(i, "context");
-        errs2.push_back("line " + line_of(seen_vm, key) + ": Resource Error - Voicemail already exists ('number': '" +
-                        q.get(i, "number") + "', 'context': '" + q.get(i, "context") + "')");
-      }
-    }
+    at_context_taken("confd_voicemails", "number", "Voicemail", vm_n, vm_c, seen_vm);
     if (!errs2.empty()) {
       std::stable_sort(errs2.begin(), errs2.end(), [](auto& a, auto& b) {
         return std::stoi(a.substr(5)) < std::stoi(b.substr(5));

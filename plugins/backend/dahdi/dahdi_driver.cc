@@ -18,6 +18,7 @@ extern "C" {
 #include <rapidjson/document.h>
 
 #include <dialtone/bus.h>
+#include <dialtone/dialplan_decision.h>
 #include <dialtone/json.h>
 #include <dialtone/lua.h>
 #include <dialtone/services.h>
@@ -105,14 +106,6 @@ bool failover_cause(int cause) {
     default:
       return false;
   }
-}
-
-std::string field(const sdk::LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return {};
-  if (auto* s = it->second.as_string()) return *s;
-  if (auto i = it->second.as_int()) return std::to_string(*i);
-  return {};
 }
 
 }  // namespace
@@ -602,26 +595,19 @@ void DahdiDriver::decided(const std::string& id, const sdk::Result<sdk::LuaValue
     (void)hangup(*ch, sdk::q850::temporary_failure);
     return;
   }
-  const sdk::LuaTable* t = r->empty() ? nullptr : r->front().as_table();
-  std::string action = t ? field(*t, "action") : std::string();
+  auto d = sdk::read_decision(*r);
+  std::string action = d ? d->action : std::string();
   if (action == "reject") {
     // The cause itself when the script has it (an outcome's `cause`): RFC
     // 3398 maps several causes to one SIP status.
-    auto cause = field(*t, "cause");
-    auto code = field(*t, "code");
-    if (code.empty()) code = field(*t, "status");
-    int q850 = !cause.empty() ? std::atoi(cause.c_str())
-                              : sdk::q850_from_sip(code.empty() ? 404 : std::atoi(code.c_str()));
+    int q850 = d->cause ? *d->cause : sdk::q850_from_sip(d->code.value_or(404));
     (void)hangup(*ch, q850 > 0 && q850 < 128 ? q850 : sdk::q850::normal_unspecified);
     return;
   }
   if (action == "dial") {
     sdk::DialOptions o;
-    if (auto it = t->fields.find("targets"); it != t->fields.end())
-      if (auto* list = it->second.as_table())
-        for (auto& v : list->array)
-          if (auto* s = v.as_string()) o.targets.push_back(*s);
-    if (auto n = field(*t, "timeout"); !n.empty()) o.timeout_seconds = std::atoi(n.c_str());
+    o.targets = d->targets;
+    if (d->timeout_seconds) o.timeout_seconds = *d->timeout_seconds;
     std::weak_ptr<DahdiDriver> weak = weak_from_this();
     core_->dial(id, std::move(o), [weak, id](const sdk::DialOutcome& out) {
       auto self = weak.lock();

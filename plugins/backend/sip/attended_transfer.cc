@@ -203,6 +203,16 @@ int SipStack::Impl::on_replacing_invite(nta_incoming_t* irq, const sip_t* sip) {
 void SipStack::Impl::replace_party(nta_incoming_t* irq, const sip_t* sip,
                                    const LineCredentials& line) {
   auto p = party_by_replaces(sip->sip_replaces);
+  if (!p && sip->sip_replaces && sip->sip_replaces->rp_call_id) {
+    // A dialog still ringing (early): a BLF key picking the call up. The
+    // INVITE becomes a call of its own whose dialplan takes the ringing one.
+    std::string ringing = ringing_branch(sip->sip_replaces);
+    if (!ringing.empty()) {
+      log.info("sip: INVITE with Replaces from " + line.username + " picks up ringing leg " + ringing);
+      start_call(irq, sip, line, nullptr, ringing);
+      return;
+    }
+  }
   if (!p) {
     log.info("sip: INVITE with Replaces from " + line.username + " names no answered call");
     reply(irq, SIP_481_NO_TRANSACTION);

@@ -60,7 +60,7 @@ void SipStack::Impl::count_line(const std::string& user, int delta) {
 }
 
 void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line,
-                                const TrunkInfo* trunk) {
+                                const TrunkInfo* trunk, const std::string& pickup_channel) {
   auto call = std::make_unique<Call>();
   Call* c = call.get();
   c->serial = next_call++;
@@ -142,6 +142,7 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
                     {"XIVO_LINEID", line.line_id},
                     {"SIP_SOURCE_IP", source_of(irq).ip}};
   if (trunk) info.variables["XIVO_TRUNKID"] = trunk->id;
+  if (!pickup_channel.empty()) info.variables["PICKUP_CHANNEL"] = pickup_channel;
   c->caller_number = info.caller_number;
   c->caller_name = info.caller_name;
   c->context = info.context;
@@ -165,6 +166,23 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
   backend.route_call(info, [this, weak, serial](RouteDecision d) {
     if (auto in = weak.lock()) in->post([this, serial, d = std::move(d)] { on_decision(serial, d); });
   });
+}
+
+std::string SipStack::Impl::ringing_branch(const sip_replaces_t* rp) {
+  std::string call_id = str(rp->rp_call_id);
+  std::string to = str(rp->rp_to_tag), from = str(rp->rp_from_tag);
+  for (auto& [serial, c] : calls) {
+    if (c->state != Call::State::ringing) continue;
+    for (auto& b : c->branches) {
+      if (b->sip_call_id != call_id || b->final || b->cancelled || b->channel.empty()) continue;
+      const char* ours_c = nta_leg_get_tag(b->leg);
+      std::string ours = ours_c ? ours_c : "";
+      bool tags = (to.empty() && from.empty()) || (to == ours && from == b->phone_tag) ||
+                  (from == ours && to == b->phone_tag);
+      if (tags) return b->channel;
+    }
+  }
+  return {};
 }
 
 Call* SipStack::Impl::find_call(std::uint64_t serial) {
@@ -280,6 +298,7 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
                                 SIPTAG_TO_STR(to.c_str()), SIPTAG_CALL_ID_STR(call_id.c_str()),
                                 TAG_END());
       if (!br->leg) continue;
+      br->sip_call_id = call_id;
       nta_leg_tag(br->leg, nullptr);
       tport_t* via = line ? connection_for(target, uri) : nullptr;
       std::string hop = line ? nat_next_hop(*br, target, uri) : std::string();
@@ -438,6 +457,14 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
   int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
   if (status < 200) {
     if (status > 100 && sip && sip->sip_rseq) self->prack(*br, sip);
+    if (status > 100 && !br->channel.empty() && !br->ids_told && sip && sip->sip_to && sip->sip_to->a_tag) {
+      // What a BLF key needs to pick the call up with Replaces: the dialog
+      // as the rung phone sees it (its tag local, ours remote).
+      br->ids_told = true;
+      br->phone_tag = sip->sip_to->a_tag;
+      const char* ours = nta_leg_get_tag(br->leg);
+      self->backend.leg_ids(br->channel, br->sip_call_id, sip->sip_to->a_tag, ours ? ours : "");
+    }
     if (status > 100 && !br->channel.empty()) self->backend.leg_event(br->channel, LegState::ringing, status, {});
     if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
       std::optional<std::string> body;

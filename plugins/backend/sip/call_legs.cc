@@ -126,6 +126,11 @@ void SipPlugin::leg_event(const std::string& leg_id, LegState state, int status,
   }
 }
 
+void SipPlugin::leg_ids(const std::string& leg_id, const std::string& call_id, const std::string& local_tag,
+                        const std::string& remote_tag) {
+  if (calls_ && !leg_id.empty()) (void)calls_->set_protocol_ids(leg_id, call_id, local_tag, remote_tag);
+}
+
 void SipPlugin::leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
                                 const std::string& target_leg) {
   if (!calls_ || leg_id.empty()) return;

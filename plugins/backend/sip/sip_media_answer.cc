@@ -133,6 +133,13 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
   if (!c || c->state == Call::State::ending) return;  // gone: the core wakes call:answer()
   if (c->state == Call::State::answered) return;      // up already
+  if (c->state == Call::State::ringing && c->dial_done &&
+      std::all_of(c->branches.begin(), c->branches.end(),
+                  [c](const auto& b) { return b->round != c->round || b->final || b->cancelled; })) {
+    // The call core gave the dial up and cancelled every branch (a pickup
+    // takes the caller): their 487s are on their way, the caller is ours.
+    finish_dial(*c, "cancelled", 487);
+  }
   auto refuse = [&](int status, const std::string& why) {
     log.warn("sip: call " + c->id + ": cannot answer with the media engine, refused with " +
              std::to_string(status) + ": " + why);

@@ -45,7 +45,10 @@ sdk::Status SipChannelDriver::bridge(const sdk::Channel& a, const sdk::Channel& 
   if (!ea || !eb)
     return sdk::Error::unsupported("sip: call:bridge joins two calls answered by Dialtone (call:answer() "
                                    "on both first); channel " + (ea ? b.id : a.id) + " is not");
-  // Two members: the mixer transcodes between their codecs, each hears the other.
+  // Two members: the mixer transcodes between their codecs, each hears the
+  // other. What played to either (a parked call's music) stops: they talk now.
+  ea->stop_playing();
+  eb->stop_playing();
   auto mixer = engine->create_mixer();
   mixer->add(ea);
   mixer->add(eb);

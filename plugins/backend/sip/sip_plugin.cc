@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <dialtone/dialplan_decision.h>
 #include <dialtone/json.h>
 #include <dialtone/lua.h>
 #include <dialtone/services.h>
@@ -194,14 +195,6 @@ std::string arg_string(const sdk::LuaValues& args, std::size_t i) {
   return {};
 }
 
-std::string field(const sdk::LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return {};
-  if (auto* s = it->second.as_string()) return *s;
-  if (auto i = it->second.as_int()) return std::to_string(*i);
-  return {};
-}
-
 // The dialplan's answer as a decision; anything unexpected rejects the call.
 RouteDecision decision_from(const sdk::Result<sdk::LuaValues>& r, sdk::Logger& log,
                             const std::string& call_id) {
@@ -212,23 +205,16 @@ RouteDecision decision_from(const sdk::Result<sdk::LuaValues>& r, sdk::Logger& l
     log.error("sip: call " + call_id + ": dialplan failed: " + r.error().message);
     return d;
   }
-  const sdk::LuaTable* t = r->empty() ? nullptr : r->front().as_table();
-  if (!t) {
+  auto decision = sdk::read_decision(*r);
+  if (!decision) {
     log.error("sip: call " + call_id + ": the dialplan returned no decision table");
     return d;
   }
-  auto action = field(*t, "action");
+  auto& action = decision->action;
   if (action == "dial") {
     d.action = RouteDecision::Action::dial;
-    auto it = t->fields.find("targets");
-    if (it != t->fields.end()) {
-      if (auto* list = it->second.as_table())
-        for (auto& v : list->array)
-          if (auto* s = v.as_string()) d.targets.push_back(*s);
-      if (auto* s = it->second.as_string()) d.targets.push_back(*s);
-    }
-    auto timeout = field(*t, "timeout");
-    if (!timeout.empty()) d.timeout_seconds = std::atoi(timeout.c_str());
+    d.targets = decision->targets;
+    if (decision->timeout_seconds) d.timeout_seconds = *decision->timeout_seconds;
     return d;
   }
   if (action == "done") {
@@ -236,10 +222,8 @@ RouteDecision decision_from(const sdk::Result<sdk::LuaValues>& r, sdk::Logger& l
     return d;
   }
   if (action == "reject") {
-    auto code = field(*t, "code");
-    if (code.empty()) code = field(*t, "status");
-    d.status = code.empty() ? 404 : std::atoi(code.c_str());
-    d.reason = field(*t, "reason");
+    d.status = decision->code.value_or(404);
+    d.reason = decision->reason;
     return d;
   }
   log.error("sip: call " + call_id + ": unknown dialplan action '" + action +

@@ -92,6 +92,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
 
   void reachability_changed(const ReachabilityChange& change) override;
   std::string leg_created(const LegInfo& leg) override;
+  void leg_ids(const std::string& leg_id, const std::string& call_id, const std::string& local_tag,
+               const std::string& remote_tag) override;
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
   void leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
                        const std::string& target_leg) override;

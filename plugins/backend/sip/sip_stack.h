@@ -246,6 +246,9 @@ class SipBackend {
   // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
   virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
                          const std::string& /*peer*/) {}
+  // The leg's dialog identifiers: Call-ID, its party's tag, Dialtone's tag.
+  virtual void leg_ids(const std::string& /*leg_id*/, const std::string& /*call_id*/,
+                       const std::string& /*local_tag*/, const std::string& /*remote_tag*/) {}
   // The stack completed a transfer (REFER, or INVITE with Replaces): `leg_id`
   // is the transferor's leg, still open; `exten` the blind transfer's target
   // number; `target_leg` the leg that took the transferor's place.

@@ -56,7 +56,14 @@ std::size_t Subscriptions::count_of(const std::string& line) const {
   return it == per_line_.end() ? 0 : it->second;
 }
 
-long Subscriptions::clamp_expires(long requested) const {
+std::optional<long> Subscriptions::granted_expires(nta_incoming_t* irq, const sip_t* sip) const {
+  long requested = sip->sip_expires ? static_cast<long>(sip->sip_expires->ex_delta) : -1;
+  if (requested > 0 && requested < s_.cfg.subscribe_expires_min) {
+    std::string min = std::to_string(s_.cfg.subscribe_expires_min);
+    nta_incoming_treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()), TAG_END());
+    nta_incoming_destroy(irq);
+    return std::nullopt;
+  }
   if (requested < 0) requested = s_.cfg.subscribe_expires_default;
   return std::min<long>(requested, s_.cfg.subscribe_expires_max);
 }
@@ -68,14 +75,9 @@ int Subscriptions::on_subscribe(nta_incoming_t* irq, const sip_t* sip) {
     nta_incoming_destroy(irq);
     return 0;
   }
-  long expires = sip->sip_expires ? static_cast<long>(sip->sip_expires->ex_delta) : -1;
-  if (expires > 0 && expires < s_.cfg.subscribe_expires_min) {
-    std::string min = std::to_string(s_.cfg.subscribe_expires_min);
-    nta_incoming_treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()), TAG_END());
-    nta_incoming_destroy(irq);
-    return 0;
-  }
-  expires = clamp_expires(expires);
+  auto granted = granted_expires(irq, sip);
+  if (!granted) return 0;
+  long expires = *granted;
   return s_.authenticate(irq, sip, false, "SUBSCRIBE",
                          [this, sip, p = *package, expires](nta_incoming_t* irq, const LineCredentials& line) {
                            start(irq, sip, line, p, expires);
@@ -198,14 +200,9 @@ int Subscriptions::refresh(Sub& sub, nta_incoming_t* irq, const sip_t* sip) {
     nta_incoming_destroy(irq);
     return 0;
   }
-  long expires = sip->sip_expires ? static_cast<long>(sip->sip_expires->ex_delta) : -1;
-  if (expires > 0 && expires < s_.cfg.subscribe_expires_min) {
-    std::string min = std::to_string(s_.cfg.subscribe_expires_min);
-    nta_incoming_treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()), TAG_END());
-    nta_incoming_destroy(irq);
-    return 0;
-  }
-  expires = clamp_expires(expires);
+  auto granted = granted_expires(irq, sip);
+  if (!granted) return 0;
+  long expires = *granted;
   std::string exp = std::to_string(expires);
   nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(s_.contact), SIPTAG_EXPIRES_STR(exp.c_str()), TAG_END());
   nta_incoming_destroy(irq);

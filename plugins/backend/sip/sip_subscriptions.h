@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -81,7 +82,10 @@ class Subscriptions {
   void erase(std::uint64_t id);
   static void on_timer(void*, su_timer_t*, void* arg);
   void expire();
-  long clamp_expires(long requested) const;
+  // The expiry granted to a SUBSCRIBE (RFC 6665 4.1.2.1: shortened to
+  // subscribe.expires_max, the default when absent), or nullopt after
+  // answering 423 when it asks for less than subscribe.expires_min.
+  std::optional<long> granted_expires(nta_incoming_t* irq, const sip_t* sip) const;
 
   SipStack::Impl& s_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs_;

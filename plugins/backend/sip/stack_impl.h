@@ -60,6 +60,9 @@ struct Branch {
   bool shared_channel = false;
   bool cancelled = false;  // the call core cancelled it (another target won, time ran out)
   std::string nat_received;  // a phone behind NAT: where its REGISTER came from
+  std::string sip_call_id;   // the Call-ID of the INVITE: BLF watchers pick up with it (Replaces)
+  std::string phone_tag;     // the rung phone's tag, from its first 18x
+  bool ids_told = false;     // the call core has the dialog's Call-ID and tags
 };
 
 // An in-dialog request sent on one leg: relayed from the other leg's `irq`
@@ -373,8 +376,13 @@ struct SipStack::Impl {
 
   void count_line(const std::string& user, int delta);
 
+  // `pickup_channel`: the INVITE's Replaces named that ringing leg (a BLF
+  // key's pickup): the dialplan gets it as PICKUP_CHANNEL.
   void start_call(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line,
-                  const TrunkInfo* trunk);
+                  const TrunkInfo* trunk, const std::string& pickup_channel = {});
+  // The core channel of a branch still ringing whose dialog `rp` names
+  // (Call-ID, and both tags in either order when given).
+  std::string ringing_branch(const sip_replaces_t* rp);
 
   Call* find_call(std::uint64_t serial);
 

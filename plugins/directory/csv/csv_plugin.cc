@@ -8,18 +8,15 @@ namespace {
 
 struct CsvTraits {
   using Config = CsvConfig;
-  static sdk::Result<Config> parse(const sdk::Options& o, SourceConfig common) {
-    auto name = common.name;
-    CsvConfig c{std::move(common), o.get(source_key(name, "file")), ','};
+  using Source = CsvSource;
+  static sdk::Result<Config> parse(const SourceOptions& o, SourceConfig common) {
+    CsvConfig c{std::move(common), o.get("file"), ','};
     if (c.file.empty())
-      return sdk::Error::invalid("source " + name + ": file is not set; add `file = /path/to.csv`");
-    auto d = read_delimiter(o, name);
+      return sdk::Error::invalid("source " + o.name() + ": file is not set; add `file = /path/to.csv`");
+    auto d = o.delimiter();
     if (!d) return d.error();
     c.delimiter = *d;
     return c;
-  }
-  static sdk::Result<std::shared_ptr<sdk::DirectorySource>> make(const Config& c, sdk::Host& host) {
-    return std::shared_ptr<sdk::DirectorySource>(std::make_shared<CsvSource>(c, host.log()));
   }
 };
 

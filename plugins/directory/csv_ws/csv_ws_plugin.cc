@@ -8,27 +8,23 @@ namespace {
 
 struct CsvWsTraits {
   using Config = CsvWsConfig;
-  static sdk::Result<Config> parse(const sdk::Options& o, SourceConfig common) {
-    auto name = common.name;
-    auto k = [&](const char* key) { return source_key(name, key); };
+  using Source = CsvWsSource;
+  static sdk::Result<Config> parse(const SourceOptions& o, SourceConfig common) {
     CsvWsConfig c;
     c.source = std::move(common);
-    c.lookup_url = o.get(k("lookup_url"));
+    c.lookup_url = o.get("lookup_url");
     if (c.lookup_url.rfind("http://", 0) != 0 && c.lookup_url.rfind("https://", 0) != 0)
-      return sdk::Error::invalid("source " + name + ": lookup_url '" + c.lookup_url +
+      return sdk::Error::invalid("source " + o.name() + ": lookup_url '" + c.lookup_url +
                                  "' must be an http:// or https:// URL");
-    c.list_url = o.get(k("list_url"));
-    auto d = read_delimiter(o, name);
+    c.list_url = o.get("list_url");
+    auto d = o.delimiter();
     if (!d) return d.error();
     c.delimiter = *d;
-    c.timeout = o.get_duration(k("timeout"), std::chrono::seconds(10));
-    auto v = o.get(k("verify_certificate"), "true");
+    c.timeout = o.get_duration("timeout", std::chrono::seconds(10));
+    auto v = o.get("verify_certificate", "true");
     if (v == "false" || v == "no" || v == "off" || v == "0") c.verify_certificate = false;
     else if (v != "true" && v != "yes" && v != "on" && v != "1") c.ca_file = v;
     return c;
-  }
-  static sdk::Result<std::shared_ptr<sdk::DirectorySource>> make(const Config& c, sdk::Host& host) {
-    return std::shared_ptr<sdk::DirectorySource>(std::make_shared<CsvWsSource>(c, host.log()));
   }
 };
 

@@ -8,27 +8,23 @@ namespace {
 
 struct LdapTraits {
   using Config = LdapConfig;
-  static sdk::Result<Config> parse(const sdk::Options& o, SourceConfig common) {
-    auto name = common.name;
-    auto k = [&](const char* key) { return source_key(name, key); };
+  using Source = LdapSource;
+  static sdk::Result<Config> parse(const SourceOptions& o, SourceConfig common) {
     LdapConfig c;
     c.source = std::move(common);
-    c.uri = o.get(k("uri"));
+    c.uri = o.get("uri");
     if (c.uri.empty())
-      return sdk::Error::invalid("source " + name + ": uri is not set; add `uri = ldap://host`");
-    c.base_dn = o.get(k("base_dn"));
-    c.bind_dn = o.get(k("bind_dn"));
-    c.bind_password = o.get(k("bind_password"));
-    c.custom_filter = o.get(k("custom_filter"));
-    c.start_tls = o.get_bool(k("start_tls"));
-    c.binary_uuid = o.get(k("unique_column_format"), "string") == "binary_uuid";
-    c.network_timeout = o.get_duration(k("network_timeout"), std::chrono::milliseconds(300));
-    c.search_timeout = o.get_duration(k("search_timeout"), std::chrono::milliseconds(1000));
-    c.size_limit = static_cast<int>(o.get_int(k("size_limit"), 1000));
+      return sdk::Error::invalid("source " + o.name() + ": uri is not set; add `uri = ldap://host`");
+    c.base_dn = o.get("base_dn");
+    c.bind_dn = o.get("bind_dn");
+    c.bind_password = o.get("bind_password");
+    c.custom_filter = o.get("custom_filter");
+    c.start_tls = o.get_bool("start_tls");
+    c.binary_uuid = o.get("unique_column_format", "string") == "binary_uuid";
+    c.network_timeout = o.get_duration("network_timeout", std::chrono::milliseconds(300));
+    c.search_timeout = o.get_duration("search_timeout", std::chrono::milliseconds(1000));
+    c.size_limit = static_cast<int>(o.get_int("size_limit", 1000));
     return c;
-  }
-  static sdk::Result<std::shared_ptr<sdk::DirectorySource>> make(const Config& c, sdk::Host& host) {
-    return std::shared_ptr<sdk::DirectorySource>(std::make_shared<LdapSource>(c, host.log()));
   }
 };
 

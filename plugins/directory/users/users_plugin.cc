@@ -7,7 +7,7 @@
 
 namespace dialtone::plugins::directory {
 
-sdk::Result<SourceConfig> UsersTraits::parse(const sdk::Options&, SourceConfig c) {
+sdk::Result<SourceConfig> UsersTraits::parse(const SourceOptions&, SourceConfig c) {
   for (auto* list : {&c.searched_columns, &c.first_matched_columns})
     for (auto& col : *list) {
       auto& cols = user_columns();

@@ -20,7 +20,7 @@ namespace dialtone::plugins::directory {
 struct UsersTraits {
   using Config = SourceConfig;
   // Refuses a searched or first-matched column the users table does not have.
-  static sdk::Result<Config> parse(const sdk::Options&, SourceConfig c);
+  static sdk::Result<Config> parse(const SourceOptions&, SourceConfig c);
   static sdk::Result<std::shared_ptr<sdk::DirectorySource>> make(const Config& c, sdk::Host& host);
 };
 

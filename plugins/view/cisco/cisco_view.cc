@@ -13,30 +13,9 @@ const ViewDescription& cisco_view() {
       .limits = {4000, 32},
       .title_chars = 32,
       .nav_first_index = 3,
-      .input = R"(<?xml version="1.0" encoding="UTF-8"?>
-<CiscoIPPhoneInput>
-<Title>{{title}}</Title>
-<Prompt>{{prompt}}</Prompt>
-<URL>{{self_url}}</URL>
-<InputItem>
-<DisplayName>Search</DisplayName>
-<QueryStringParam>term</QueryStringParam>
-<DefaultValue></DefaultValue>
-<InputFlags>A</InputFlags>
-</InputItem>
-</CiscoIPPhoneInput>
-)",
-      .empty = R"(<?xml version="1.0" encoding="UTF-8"?>
-<CiscoIPPhoneText>
-<Title>{{title}}</Title>
-<Text>{{no_entries}}</Text>
-</CiscoIPPhoneText>
-)",
-      .head = R"(<?xml version="1.0" encoding="UTF-8"?>
-<CiscoIPPhoneDirectory>
-<Title>{{title}}</Title>
-<Prompt>{{position}}</Prompt>
-)",
+      .input = ip_phone_input("CiscoIPPhone", "A"),
+      .empty = ip_phone_text("CiscoIPPhone"),
+      .head = ip_phone_directory_head("CiscoIPPhone"),
       .item = kDirectoryEntryItem,
       .tail = R"(<SoftKeyItem>
 <Name>Dial</Name>

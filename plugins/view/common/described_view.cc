@@ -9,6 +9,39 @@
 #include "plugins/view/common/page_text.h"
 
 namespace dialtone::plugins::view {
+
+std::string ip_phone_input(std::string_view prefix, std::string_view input_flags) {
+  std::string root = std::string(prefix) + "Input";
+  return R"(<?xml version="1.0" encoding="UTF-8"?>
+<)" + root + R"(>
+<Title>{{title}}</Title>
+<Prompt>{{prompt}}</Prompt>
+<URL>{{self_url}}</URL>
+<InputItem>
+<DisplayName>Search</DisplayName>
+<QueryStringParam>term</QueryStringParam>
+<DefaultValue></DefaultValue>
+<InputFlags>)" + std::string(input_flags) + R"(</InputFlags>
+</InputItem>
+</)" + root + ">\n";
+}
+
+std::string ip_phone_text(std::string_view prefix) {
+  std::string root = std::string(prefix) + "Text";
+  return R"(<?xml version="1.0" encoding="UTF-8"?>
+<)" + root + R"(>
+<Title>{{title}}</Title>
+<Text>{{no_entries}}</Text>
+</)" + root + ">\n";
+}
+
+std::string ip_phone_directory_head(std::string_view prefix) {
+  return R"(<?xml version="1.0" encoding="UTF-8"?>
+<)" + std::string(prefix) + R"(Directory>
+<Title>{{title}}</Title>
+<Prompt>{{position}}</Prompt>
+)";
+}
 namespace {
 
 // Keeps what a dial string can hold; spaces and separators people type in

@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <dialtone/directory.h>
@@ -69,6 +70,15 @@ inline constexpr const char* kDirectoryEntryItem = R"(<DirectoryEntry>
 <Telephone>{{number}}</Telephone>
 </DirectoryEntry>
 )";
+
+// The search form, the "nothing found" text and the directory head of the
+// IP Phone Services XML that Cisco defined and snom copied: the same
+// elements under the vendor's prefix ("CiscoIPPhone", "SnomIPPhone").
+// input_flags is the search field's InputFlags: "A" (Cisco: ASCII), "a"
+// (snom: lower-case first).
+std::string ip_phone_input(std::string_view prefix, std::string_view input_flags);
+std::string ip_phone_text(std::string_view prefix);
+std::string ip_phone_directory_head(std::string_view prefix);
 
 class DescribedView final : public sdk::PhoneView {
  public:

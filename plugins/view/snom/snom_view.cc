@@ -9,30 +9,9 @@ const ViewDescription& snom_view() {
   static const ViewDescription d{
       .vendor = "snom",
       .limits = {10000, 32},
-      .input = R"(<?xml version="1.0" encoding="UTF-8"?>
-<SnomIPPhoneInput>
-<Title>{{title}}</Title>
-<Prompt>{{prompt}}</Prompt>
-<URL>{{self_url}}</URL>
-<InputItem>
-<DisplayName>Search</DisplayName>
-<QueryStringParam>term</QueryStringParam>
-<DefaultValue></DefaultValue>
-<InputFlags>a</InputFlags>
-</InputItem>
-</SnomIPPhoneInput>
-)",
-      .empty = R"(<?xml version="1.0" encoding="UTF-8"?>
-<SnomIPPhoneText>
-<Title>{{title}}</Title>
-<Text>{{no_entries}}</Text>
-</SnomIPPhoneText>
-)",
-      .head = R"(<?xml version="1.0" encoding="UTF-8"?>
-<SnomIPPhoneDirectory>
-<Title>{{title}}</Title>
-<Prompt>{{position}}</Prompt>
-)",
+      .input = ip_phone_input("SnomIPPhone", "a"),
+      .empty = ip_phone_text("SnomIPPhone"),
+      .head = ip_phone_directory_head("SnomIPPhone"),
       .item = kDirectoryEntryItem,
       .tail = R"({{#prev}}<SoftKeyItem>
 <Name>F1</Name>

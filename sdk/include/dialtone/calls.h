@@ -67,7 +67,22 @@
 //                             `sip_code`, `duration_ms` (0 when never answered)
 // Common body fields: id, call_id, backend, endpoint, direction, state,
 // caller_number, caller_name, callee_number, callee_name, protocol_id, peer,
-// created_at_ms, answered_at_ms.
+// created_at_ms, answered_at_ms; local_tag and remote_tag when the backend
+// gave them (set_protocol_ids).
+//
+// Call services (the same common fields, of the channel named):
+//   calls.pickup              a ringing call was taken by another phone: the
+//                             body is the caller's channel; `picker` (the
+//                             channel that took it), `ringing_channel` (the
+//                             leg that stopped ringing), `ringing_endpoint`
+//   calls.park.parked         the channel waits in a parking slot: `slot`,
+//                             `lot`, `context`, `parker` (channel id),
+//                             `parker_endpoint`, `timeout` (seconds)
+//   calls.park.retrieved      taken out by `retriever` (channel id)
+//   calls.park.timeout        its time ran out (`slot`, `lot`, `context`,
+//                             `parker_endpoint`): the dialplan decides where it goes
+//   calls.park.abandoned      the parked caller hung up
+// Every park event carries `slot`, `lot` and `context`.
 #pragma once
 
 #include <cstdint>
@@ -327,6 +342,28 @@ struct DialOutcome {
   std::optional<bool> failover;
 };
 
+// A call parked in a slot of a parking lot (seed 5.25).
+struct ParkRequest {
+  std::string lot;         // the lot's key ("<id>"): its slots are shared by every parker
+  std::string context;     // where the slots are dialed (BLF and retrieval)
+  int first_slot = 701, last_slot = 750;
+  int timeout_seconds = 45;  // 0: no timeout
+  // The channel of who parked it (empty: the parked caller itself), and
+  // its "<backend>/<endpoint>" (kept after that channel ends: the timeout
+  // calls it back).
+  std::string parker, parker_endpoint;
+};
+
+// A parked call as the core holds it.
+struct ParkedCall {
+  std::string channel;
+  std::string lot, context;
+  int slot = 0;
+  std::string parker, parker_endpoint;
+  std::int64_t parked_at_ms = 0;
+  int timeout_seconds = 0;
+};
+
 class CallCore {
  public:
   static constexpr std::string_view kServiceName = "kernel.calls";
@@ -388,6 +425,41 @@ class CallCore {
   // the core already has.
   virtual Status register_verb(LuaFunctionSpec verb) = 0;
 
+  // ---- Call services (added in version 2; defaults: unsupported) --------
+
+  // The backend's dialog identifiers of a leg (SIP: Call-ID, the tag of the
+  // leg's party and Dialtone's own tag), published with its next events so
+  // that BLF watchers can pick the call up with Replaces.
+  virtual Status set_protocol_ids(std::string_view channel_id, std::string protocol_id, std::string local_tag,
+                                  std::string remote_tag);
+  // The channel a backend's protocol id names (the SIP Call-ID of a leg).
+  virtual Result<std::string> channel_by_protocol_id(std::string_view protocol_id) const;
+  // The oldest leg ringing (outbound, alerting, in a dial) on one of these
+  // "<backend>/<endpoint>" interfaces; not_found when nothing rings there.
+  virtual Result<std::string> ringing_leg(const std::vector<std::string>& interfaces) const;
+  // Pickup: `picker` takes the call ringing on `ringing_leg`. The leg and
+  // the others of its dial are cancelled (the phones stop ringing), the
+  // caller and the picker are answered and bridged; the caller's dial ends
+  // `answered` with `channel` = the picker. `done` runs once, on any thread:
+  // invalid when the leg no longer rings (answered, ended), or the error
+  // that prevented the bridge (the caller's dial then ends `unavailable`).
+  virtual void pickup(std::string_view picker, std::string_view ringing_leg, std::function<void(Status)> done);
+
+  // Parking: `channel` takes the next free slot of `request.lot` (rotating:
+  // the slot after the last one taken); unavailable ("full") when none is
+  // free. Published as calls.park.parked.
+  virtual Result<int> park(std::string_view channel, ParkRequest request);
+  // Waits for the parked channel's fate: "retrieved", "timeout" or "hangup"
+  // (`done` once, on any thread; at once when it is already decided or the
+  // channel is not parked: "hangup").
+  virtual void wait_parked(std::string_view channel, std::function<void(std::string outcome)> done);
+  // `retriever` takes the call parked in `slot` of `lot`: answered and
+  // bridged with it. not_found when the slot is empty.
+  virtual void unpark(std::string_view retriever, std::string_view lot, int slot,
+                      std::function<void(Status)> done);
+  // The calls parked now, by lot then slot.
+  virtual std::vector<ParkedCall> parked_calls() const;
+
   // Appended last, so that plugins built before it keep their vtable:
   // a transfer the driver carried out itself (a SIP REFER the backend
   // completed between its own legs), published as calls.channel.transferred
@@ -399,6 +471,26 @@ class CallCore {
 inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {
   return Error::unsupported("this call core takes no DTMF reports");
 }
+inline Status CallCore::set_protocol_ids(std::string_view, std::string, std::string, std::string) {
+  return Error::unsupported("this call core keeps no protocol ids");
+}
+inline Result<std::string> CallCore::channel_by_protocol_id(std::string_view) const {
+  return Error::unsupported("this call core keeps no protocol ids");
+}
+inline Result<std::string> CallCore::ringing_leg(const std::vector<std::string>&) const {
+  return Error::unsupported("this call core has no pickup");
+}
+inline void CallCore::pickup(std::string_view, std::string_view, std::function<void(Status)> done) {
+  done(Error::unsupported("this call core has no pickup"));
+}
+inline Result<int> CallCore::park(std::string_view, ParkRequest) {
+  return Error::unsupported("this call core has no parking");
+}
+inline void CallCore::wait_parked(std::string_view, std::function<void(std::string)> done) { done("hangup"); }
+inline void CallCore::unpark(std::string_view, std::string_view, int, std::function<void(Status)> done) {
+  done(Error::unsupported("this call core has no parking"));
+}
+inline std::vector<ParkedCall> CallCore::parked_calls() const { return {}; }
 
 inline Status CallCore::transfer_done(const TransferRequest&) {
   return Error::unsupported("this call core takes no transfer reports");

@@ -142,6 +142,27 @@ struct ConfigConference {
   std::vector<std::int64_t> extension_ids;
 };
 
+// A call pickup group (seed 5.17): interceptors may take the calls ringing
+// on the targets' lines (users, and the members of the groups named).
+struct ConfigCallPickup {
+  std::int64_t id = 0;
+  std::string name;
+  bool enabled = true;
+  std::vector<std::int64_t> interceptor_user_ids, interceptor_group_ids;
+  std::vector<std::int64_t> target_user_ids, target_group_ids;
+};
+
+// A parking lot (seed 5.25): calls parked on its extension wait in slots
+// slots_start..slots_end of the same context.
+struct ConfigParkingLot {
+  std::int64_t id = 0;
+  std::optional<std::string> name, music_on_hold;
+  std::string slots_start, slots_end;
+  std::optional<int> timeout = 45;  // seconds; nil: none
+  std::optional<std::string> timeout_destination;  // JSON destination; nil: back to the parker
+  std::vector<std::int64_t> extension_ids;
+};
+
 struct ConfigCallPermission {
   std::int64_t id = 0;
   std::string name, mode;
@@ -209,6 +230,8 @@ struct ConfigSnapshot {
   std::map<std::int64_t, ConfigSchedule> schedules;
   std::map<std::int64_t, ConfigCallFilter> callfilters;
   std::map<std::int64_t, ConfigConference> conferences;
+  std::map<std::int64_t, ConfigCallPickup> callpickups;
+  std::map<std::int64_t, ConfigParkingLot> parkinglots;
   // The zones schedules name ("" for the server's own), read off the call
   // path when the snapshot is built; a zone whose file is missing is absent.
   std::map<std::string, ConfigZone> zones;
@@ -220,6 +243,7 @@ struct ConfigSnapshot {
   std::unordered_map<std::int64_t, std::int64_t> incall_of_extension_;
   std::unordered_map<std::int64_t, std::int64_t> group_of_extension_;
   std::unordered_map<std::int64_t, std::int64_t> conference_of_extension_;
+  std::unordered_map<std::int64_t, std::int64_t> parkinglot_of_extension_;
 
   template <class M>
   static const typename M::mapped_type* find(const M& m, const typename M::key_type& k) {

@@ -68,11 +68,9 @@ class DialplanReload : public ::testing::Test {
 
   // The caller dials `number` and expects the scenario's final answer.
   int call(const std::string& scenario, const std::string& number, std::string* out) {
-    auto cmd = "cd " + dir_.string() + " && timeout -k 5 40 " + dialtone::testing::sipp_binary() + " 127.0.0.1:" +
-               std::to_string(sip_port_) + " -i 127.0.0.1 -p " + std::to_string(free_tcp_udp_port()) +
-               " -m 1 -timeout 25s -timeout_error -nostdin -sf " + std::string(INTEGRATION_SCENARIOS) + "/" +
-               scenario + " -s " + number + " -au caller -ap callerpw -key user caller";
-    return run_command(cmd, out);
+    dialtone::testing::SippPhones phones{dir_, sip_port_, INTEGRATION_SCENARIOS};
+    return phones.client("-sf " + phones.scenario(scenario) + " -s " + number + " -au caller -ap callerpw -key user caller",
+                         out);
   }
   dialtone::testing::HttpAnswer reload() { return d_->http("POST", "confd", "/0.1/reload", "", headers()); }
 

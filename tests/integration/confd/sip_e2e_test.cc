@@ -108,28 +108,12 @@ class SipE2E : public ::testing::Test {
   }
   static dialtone::testing::Headers headers() { return {{"X-Auth-Token", d_->token()}}; }
 
-  static std::string scenario(const std::string& name) { return std::string(INTEGRATION_SCENARIOS) + "/" + name; }
-
-  static int sipp(const std::string& args, std::string* out) {
-    auto cmd = "cd " + lua_dir_.string() + " && timeout -k 5 40 " + dialtone::testing::sipp_binary() + " 127.0.0.1:" +
-               std::to_string(sip_port_) + " -i 127.0.0.1 -m 1 -timeout 25s -timeout_error -nostdin " + args;
-    return run_command(cmd, out);
-  }
-  // SIPp as a client on a free local port; another process may take the port
-  // between the probe and SIPp's bind, so a bind failure is retried.
-  static int client(const std::string& args, std::string* out) {
-    int rc = 0;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      rc = sipp(args + " -p " + std::to_string(free_tcp_udp_port()), out);
-      if (out->find("Unable to bind main socket") == std::string::npos) break;
-    }
-    return rc;
-  }
-  static int register_line(const std::string& user, const std::string& password, int contact_port,
-                           std::string* out) {
-    return client("-sf " + scenario("register.xml") + " -au " + user + " -ap " + password + " -key user " + user +
-                      " -key contact_port " + std::to_string(contact_port) + " -key expires 3600",
-                  out);
+  static dialtone::testing::SippPhones phones() { return {lua_dir_, sip_port_, INTEGRATION_SCENARIOS}; }
+  static std::string scenario(const std::string& name) { return phones().scenario(name); }
+  static int sipp(const std::string& args, std::string* out) { return phones().run(args, out); }
+  static int client(const std::string& args, std::string* out) { return phones().client(args, out); }
+  static int register_line(const std::string& user, const std::string& password, int port, std::string* out) {
+    return phones().register_line(user, password, port, out);
   }
 
   static Dialtoned* d_;

@@ -38,6 +38,28 @@ fs::path dialtoned_binary() {
 }
 std::string sipp_binary() { return SIPP_BINARY; }
 
+int SippPhones::run(const std::string& args, std::string* out) const {
+  auto cmd = "cd " + dir.string() + " && timeout -k 5 40 " + sipp_binary() + " 127.0.0.1:" + std::to_string(sip_port) +
+             " -i 127.0.0.1 -m 1 -timeout 25s -timeout_error -nostdin " + args;
+  return run_command(cmd, out);
+}
+
+int SippPhones::client(const std::string& args, std::string* out) const {
+  int rc = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    rc = run(args + " -p " + std::to_string(free_tcp_udp_port()), out);
+    if (out->find("Unable to bind main socket") == std::string::npos) break;
+  }
+  return rc;
+}
+
+int SippPhones::register_line(const std::string& user, const std::string& password, int contact_port,
+                              std::string* out) const {
+  return client("-sf " + scenario("register.xml") + " -au " + user + " -ap " + password + " -key user " + user +
+                    " -key contact_port " + std::to_string(contact_port) + " -key expires 3600",
+                out);
+}
+
 namespace {
 
 std::string read_file(const fs::path& p) {

@@ -104,6 +104,27 @@ std::filesystem::path plugin_dir();
 std::filesystem::path dialtoned_binary();
 std::string sipp_binary();
 
+// SIPp phones against a running dialtoned on 127.0.0.1:`sip_port`, one call
+// each, run from `dir` (where the scenarios' injection files are).
+//
+//   SippPhones phones{lua_dir, sip_port, INTEGRATION_SCENARIOS};
+//   ASSERT_EQ(phones.register_line("u1000", "pw1000", contact_port, &out), 0) << out;
+//   phones.client("-sf " + phones.scenario("uac_call_hangup.xml") + " -s 1001 -au u1000 -ap pw1000", &out);
+struct SippPhones {
+  std::filesystem::path dir;
+  int sip_port = 0;
+  std::filesystem::path scenarios;  // folder of the .xml scenarios
+
+  std::string scenario(const std::string& name) const { return (scenarios / name).string(); }
+  // SIPp with `args` (its own -p, if any); its exit status, its output in `out`.
+  int run(const std::string& args, std::string* out) const;
+  // SIPp as a client on a free local port; another process may take the
+  // port between the probe and SIPp's bind, so a bind failure is retried.
+  int client(const std::string& args, std::string* out) const;
+  // Registers `user` (register.xml) with its contact on `contact_port`.
+  int register_line(const std::string& user, const std::string& password, int contact_port, std::string* out) const;
+};
+
 // Minimal JSON helpers for assertions (RapidJSON underneath).
 std::string json_string(const std::string& json, const std::string& pointer);  // "/data/token"
 long json_int(const std::string& json, const std::string& pointer, long fallback = -1);

@@ -91,63 +91,55 @@ TEST_F(ConfDirTest, DurationsInEveryUnit) {
   EXPECT_EQ(*normalize_option(d, "7", {}), "7000");  // bare number: seconds
 }
 
-TEST_F(ConfDirTest, UnknownKeySuggestsClosest) {
-  EXPECT_EQ(one_error("timout = 2s\n"),
-            file("10-ldap.conf") + ":5: unknown option 'ldap.timout' for plugin test.ldap; did you mean 'ldap.timeout'?");
+// One bad line in 10-ldap.conf: one error naming the file, the line, the
+// option, its type and what is expected (after "10-ldap.conf:<line>: ").
+struct BadLine {
+  const char* name;
+  const char* body;  // after [ldap] base_dn = ... (line 5 on)
+  int line;
+  const char* error;
+};
+
+void PrintTo(const BadLine& b, std::ostream* os) { *os << b.name; }
+
+class BadConfLine : public ConfDirTest, public ::testing::WithParamInterface<BadLine> {};
+
+TEST_P(BadConfLine, IsOneErrorNamingLineAndFix) {
+  auto& c = GetParam();
+  EXPECT_EQ(one_error(c.body), file("10-ldap.conf") + ":" + std::to_string(c.line) + ": " + c.error);
 }
 
-TEST_F(ConfDirTest, UnknownKeyInWildcardSectionSuggestsInstanceName) {
-  EXPECT_EQ(one_error("[source.corp]\nuri = x\nurl = y\n"),
-            file("10-ldap.conf") + ":7: unknown option 'source.corp.url' for plugin test.ldap; did you mean 'source.corp.uri'?");
-}
+INSTANTIATE_TEST_SUITE_P(
+    ConfDir, BadConfLine,
+    ::testing::Values(
+        BadLine{"UnknownKey", "timout = 2s\n", 5,
+                "unknown option 'ldap.timout' for plugin test.ldap; did you mean 'ldap.timeout'?"},
+        BadLine{"UnknownKeyInInstance", "[source.corp]\nuri = x\nurl = y\n", 7,
+                "unknown option 'source.corp.url' for plugin test.ldap; did you mean 'source.corp.uri'?"},
+        BadLine{"BadInteger", "port = 38x\n", 5, "bad value '38x' for ldap.port (integer): expected a whole number"},
+        BadLine{"IntegerBelowMinimum", "port = 0\n", 5, "bad value '0' for ldap.port (integer): 0 is below the minimum 1"},
+        BadLine{"IntegerAboveMaximum", "port = 65536\n", 5,
+                "bad value '65536' for ldap.port (integer): 65536 is above the maximum 65535"},
+        BadLine{"BadBoolean", "tls = maybe\n", 5,
+                "bad value 'maybe' for ldap.tls (boolean): expected true or false (also yes/no, on/off, 1/0)"},
+        BadLine{"BadDecimal", "ratio = half\n", 5, "bad value 'half' for ldap.ratio (decimal): expected a number such as 0.5"},
+        BadLine{"BadDuration", "timeout = 5 parsecs\n", 5,
+                "bad value '5 parsecs' for ldap.timeout (duration): expected a duration such as 300ms, 1.5s, 2m or 1h"},
+        BadLine{"BadChoice", "scope = all\n", 5, "bad value 'all' for ldap.scope (choice): expected one of base, one, sub"},
+        BadLine{"BadAddressPort", "bind = 127.0.0.1:99999\n", 5,
+                "bad value '127.0.0.1:99999' for ldap.bind (address): port must be 0-65535; expected host:port, [v6]:port or host"},
+        BadLine{"BadAddressBareIpv6", "bind = ::1:389\n", 5,
+                "bad value '::1:389' for ldap.bind (address): write an IPv6 address as [v6]:port; expected host:port, [v6]:port or host"},
+        BadLine{"BadSubnet", "allow = 10.0.0.0/8, 192.168.1.0/33\n", 5,
+                "bad value '10.0.0.0/8, 192.168.1.0/33' for ldap.allow (subnets): '192.168.1.0/33' is not a subnet; expected CIDRs such as 127.0.0.0/8, ::1/128"},
+        BadLine{"MissingRequiredInInstance", "[source.corp]\ndelimiter = ;\n", 2,
+                "plugin test.ldap: required option 'source.corp.uri' is not set; add `uri = ...` under [source.corp]"}),
+    [](const ::testing::TestParamInfo<BadLine>& i) { return std::string(i.param.name); });
 
-TEST_F(ConfDirTest, BadInteger) {
-  EXPECT_EQ(one_error("port = 38x\n"),
-            file("10-ldap.conf") + ":5: bad value '38x' for ldap.port (integer): expected a whole number");
-}
-
-TEST_F(ConfDirTest, IntegerOutOfRange) {
-  EXPECT_EQ(one_error("port = 0\n"),
-            file("10-ldap.conf") + ":5: bad value '0' for ldap.port (integer): 0 is below the minimum 1");
-  std::filesystem::remove_all(dir_);
-  EXPECT_EQ(one_error("port = 65536\n"),
-            file("10-ldap.conf") + ":5: bad value '65536' for ldap.port (integer): 65536 is above the maximum 65535");
-}
-
-TEST_F(ConfDirTest, BadBoolean) {
-  EXPECT_EQ(one_error("tls = maybe\n"),
-            file("10-ldap.conf") + ":5: bad value 'maybe' for ldap.tls (boolean): expected true or false (also yes/no, on/off, 1/0)");
-}
-
-TEST_F(ConfDirTest, BadDecimal) {
-  EXPECT_EQ(one_error("ratio = half\n"),
-            file("10-ldap.conf") + ":5: bad value 'half' for ldap.ratio (decimal): expected a number such as 0.5");
-}
-
-TEST_F(ConfDirTest, BadDuration) {
-  EXPECT_EQ(one_error("timeout = 5 parsecs\n"),
-            file("10-ldap.conf") + ":5: bad value '5 parsecs' for ldap.timeout (duration): expected a duration such as 300ms, 1.5s, 2m or 1h");
-}
-
-TEST_F(ConfDirTest, BadChoice) {
-  EXPECT_EQ(one_error("scope = all\n"),
-            file("10-ldap.conf") + ":5: bad value 'all' for ldap.scope (choice): expected one of base, one, sub");
-}
-
-TEST_F(ConfDirTest, BadAddress) {
-  EXPECT_EQ(one_error("bind = 127.0.0.1:99999\n"),
-            file("10-ldap.conf") + ":5: bad value '127.0.0.1:99999' for ldap.bind (address): port must be 0-65535; expected host:port, [v6]:port or host");
-  std::filesystem::remove_all(dir_);
-  EXPECT_EQ(one_error("bind = ::1:389\n"),
-            file("10-ldap.conf") + ":5: bad value '::1:389' for ldap.bind (address): write an IPv6 address as [v6]:port; expected host:port, [v6]:port or host");
+TEST_F(ConfDirTest, AddressesInEveryForm) {
   sdk::OptionSpec a{"x.a", OptionType::address};
   EXPECT_TRUE(normalize_option(a, "[::1]:5060", {}).ok());
   EXPECT_TRUE(normalize_option(a, "pbx.example.com", {}).ok());
-}
-
-TEST_F(ConfDirTest, BadSubnet) {
-  EXPECT_EQ(one_error("allow = 10.0.0.0/8, 192.168.1.0/33\n"),
-            file("10-ldap.conf") + ":5: bad value '10.0.0.0/8, 192.168.1.0/33' for ldap.allow (subnets): '192.168.1.0/33' is not a subnet; expected CIDRs such as 127.0.0.0/8, ::1/128");
 }
 
 TEST_F(ConfDirTest, MissingRequired) {
@@ -155,11 +147,6 @@ TEST_F(ConfDirTest, MissingRequired) {
   auto e = errors();
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0], file("10-ldap.conf") + ":2: plugin test.ldap: required option 'ldap.base_dn' is not set; add `base_dn = ...` under [ldap]");
-}
-
-TEST_F(ConfDirTest, MissingRequiredInWildcardInstance) {
-  EXPECT_EQ(one_error("[source.corp]\ndelimiter = ;\n"),
-            file("10-ldap.conf") + ":2: plugin test.ldap: required option 'source.corp.uri' is not set; add `uri = ...` under [source.corp]");
 }
 
 TEST_F(ConfDirTest, MissingPluginName) {

@@ -209,6 +209,12 @@ TEST_F(Confd, TrunksIncallsOutcallsGroups) {
   EXPECT_EQ(tr["trunks"][0]["id"].GetInt(), t2);
   EXPECT_EQ(call("PUT", "/1.1/outcalls/" + O + "/trunks", R"({"trunks":[{"id":999}]})").status, 400);
   EXPECT_EQ(js(call("GET", "/1.1/outcalls/" + O + "/trunks").body)["trunks"].Size(), 2u);  // unchanged
+  auto twice = call("PUT", "/1.1/outcalls/" + O + "/trunks",
+                    "{\"trunks\":[{\"id\":" + std::to_string(t1) + "},{\"id\":" + std::to_string(t1) + "}]}");
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_NE(twice.body.find("trunk " + std::to_string(t1) + " is listed twice"), std::string::npos) << twice.body;
+  EXPECT_EQ(js(call("GET", "/1.1/outcalls/" + O + "/trunks").body)["trunks"][0]["id"].GetInt(), t2);  // unchanged
+  EXPECT_EQ(call("GET", "/1.1/outcalls/999/trunks").status, 404);
   EXPECT_EQ(call("POST", "/1.1/outcalls", R"({"name":"bad","patterns":[{"pattern":"1","color":"red"}]})").status, 400);
 
   int in = post_id("/1.1/incalls", "{\"destination\":{\"type\":\"user\",\"user_id\":" + std::to_string(u) + "}}");
@@ -222,6 +228,12 @@ TEST_F(Confd, TrunksIncallsOutcallsGroups) {
   EXPECT_EQ(call("POST", "/1.1/groups", R"({"name":"x","ring_strategy":"loudest"})").status, 400);
   EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
                  "{\"users\":[{\"id\":" + std::to_string(u) + "}]}").status, 204);
+  EXPECT_EQ(js(call("GET", "/1.1/groups/" + std::to_string(g) + "/members/users").body)["users"].Size(), 1u);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
+                 "{\"users\":[{\"id\":" + std::to_string(u) + "},{\"id\":" + std::to_string(u) + "}]}").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/groups/" + std::to_string(g) + "/members/users",
+                 R"({"users":[{"uuid":"00000000-0000-4000-8000-000000000000"}]})").status, 400)
+      << "an unknown member is the body's error, not a missing route";
   EXPECT_EQ(js(call("GET", "/1.1/groups/" + std::to_string(g) + "/members/users").body)["users"].Size(), 1u);
   int vm = post_id("/1.1/voicemails", R"({"number":"1000","context":"default","name":"Alice","password":"1234"})");
   EXPECT_EQ(call("POST", "/1.1/voicemails", R"({"number":"1000","context":"default","name":"dup"})").status, 400);
@@ -323,6 +335,16 @@ TEST_F(Confd, ForwardsServicesFunckeysAndTheirAcls) {
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards/sideways", R"({"enabled":true})").status, 404);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services/dnd", R"({"enabled":true})").status, 204);
   EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services").body)["dnd"]["enabled"].GetBool());
+  // The whole set at once, each name checked; one by name.
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services", R"({"dnd":{"enabled":false},"incallfilter":{"enabled":true}})").status, 204);
+  EXPECT_FALSE(js(call("GET", "/1.1/users/" + uuid + "/services/dnd").body)["enabled"].GetBool());
+  EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/services/incallfilter").body)["enabled"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/services", R"({"dnd":{"enabled":true},"vacation":{"enabled":true}})").status, 400);
+  EXPECT_FALSE(js(call("GET", "/1.1/users/" + uuid + "/services/dnd").body)["enabled"].GetBool()) << "a refused set changes nothing";
+  EXPECT_EQ(call("GET", "/1.1/users/" + uuid + "/services/vacation").status, 404);
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards", R"({"unconditional":{"enabled":true,"destination":"1002"}})").status, 204);
+  EXPECT_STREQ(js(call("GET", "/1.1/users/" + uuid + "/forwards/unconditional").body)["destination"].GetString(), "1002");
+  EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/forwards", R"({"sideways":{"enabled":true}})").status, 400);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/1", R"({"blf":true,"destination":{"type":"service","service":"enablednd"}})").status, 204);
   EXPECT_EQ(call("PUT", "/1.1/users/" + uuid + "/funckeys/2", R"({"destination":{"type":"teleport"}})").status, 400);
   EXPECT_TRUE(js(call("GET", "/1.1/users/" + uuid + "/funckeys").body)["keys"]["1"]["blf"].GetBool());
@@ -419,6 +441,27 @@ TEST_F(Confd, ExportRoundTripsThroughUpdate) {
   EXPECT_EQ(call("GET", "/1.1/users/export").body, edited);
 }
 
+// An import whose extension or voicemail is already configured names the
+// line and what collides, and creates nothing.
+TEST_F(Confd, ImportCollidingWithConfiguredExtensionAndVoicemailNamesTheLines) {
+  default_context();
+  post_id("/1.1/extensions", R"({"exten":"1001","context":"default"})");
+  post_id("/1.1/voicemails", R"({"number":"2000","context":"default","name":"kept"})");
+  std::string csv =
+      "firstname,lastname,exten,context,line_protocol,voicemail_name,voicemail_number,voicemail_context\n"
+      "Jane,Doe,1000,default,sip,Jane VM,2000,default\n"
+      "John,Doe,1001,default,sip,,,\n";
+  auto r = call("POST", "/1.1/users/import", csv);
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("Voicemail already exists ('number': '2000', 'context': 'default')"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("Extension already exists ('exten': '1001', 'context': 'default')"), std::string::npos) << r.body;
+  auto d = js(r.body);
+  ASSERT_EQ(d["errors"].Size(), 2u) << r.body;
+  EXPECT_EQ(d["errors"][0]["details"]["row_number"].GetInt(), 1) << r.body;
+  EXPECT_EQ(d["errors"][1]["details"]["row_number"].GetInt(), 2) << r.body;
+  EXPECT_EQ(count("confd_users"), 0);
+}
+
 TEST_F(Confd, ConcurrentEditsOfOneUserSerialize) {
   int u = post_id("/1.1/users", R"({"firstname":"Alice"})");
   std::atomic<int> ok{0}, other{0};
@@ -477,6 +520,82 @@ TEST_F(Confd, ConferencesAndTheirExtensions) {
   EXPECT_EQ(count("confd_conferences"), 0);
 }
 
+// Call pickup groups (seed 5.17) as wazo-confd has them: the lists of user
+// and group interceptors and targets, set whole, read back in the pickup.
+TEST_F(Confd, CallPickupsAndTheirMembers) {
+  default_context();
+  int a = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  int b = post_id("/1.1/users", R"({"firstname":"Bob"})");
+  int g = post_id("/1.1/groups", R"({"name":"sales"})");
+  auto buuid = std::string(js(call("GET", "/1.1/users/" + std::to_string(b)).body)["uuid"].GetString());
+  int p = post_id("/1.1/callpickups", R"({"name":"reception","description":"front desk"})");
+  auto P = "/1.1/callpickups/" + std::to_string(p);
+  EXPECT_EQ(call("POST", "/1.1/callpickups", R"({"name":"reception"})").status, 400) << "names are unique";
+  EXPECT_EQ(call("POST", "/1.1/callpickups", R"({"description":"no name"})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/interceptors/users", "{\"users\":[{\"id\":" + std::to_string(a) + "}]}").status, 204);
+  EXPECT_EQ(call("PUT", P + "/targets/users", "{\"users\":[{\"uuid\":\"" + buuid + "\"}]}").status, 204);
+  EXPECT_EQ(call("PUT", P + "/targets/groups", "{\"groups\":[{\"id\":" + std::to_string(g) + "}]}").status, 204);
+  auto got = js(call("GET", P).body);
+  ASSERT_TRUE(got.HasMember("interceptors")) << call("GET", P).body;
+  EXPECT_EQ(got["interceptors"]["users"].Size(), 1u);
+  EXPECT_EQ(got["interceptors"]["users"][0]["id"].GetInt(), a);
+  EXPECT_EQ(got["interceptors"]["groups"].Size(), 0u);
+  EXPECT_EQ(std::string(got["targets"]["users"][0]["uuid"].GetString()), buuid);
+  EXPECT_STREQ(got["targets"]["groups"][0]["name"].GetString(), "sales");
+  EXPECT_TRUE(got["enabled"].GetBool());
+  // Bad members: nothing changes.
+  EXPECT_EQ(call("PUT", P + "/targets/users", R"({"users":[{"uuid":"no-such-user"}]})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/targets/groups", R"({"groups":[{"id":999}]})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/targets/users", R"({"users":"bob"})").status, 400);
+  EXPECT_EQ(call("PUT", "/1.1/callpickups/999/targets/users", R"({"users":[]})").status, 404);
+  EXPECT_EQ(js(call("GET", P).body)["targets"]["users"].Size(), 1u);
+  // An empty list empties it; a deleted user leaves every list.
+  EXPECT_EQ(call("PUT", P + "/targets/groups", R"({"groups":[]})").status, 204);
+  EXPECT_EQ(call("DELETE", "/1.1/users/" + std::to_string(a)).status, 204);
+  got = js(call("GET", P).body);
+  EXPECT_EQ(got["interceptors"]["users"].Size(), 0u);
+  EXPECT_EQ(got["targets"]["groups"].Size(), 0u);
+  EXPECT_EQ(call("DELETE", P).status, 204);
+  EXPECT_EQ(count("confd_callpickup_users"), 0);
+}
+
+// Parking lots (seed 5.25): the default lot XiVO ships (701-750), slot
+// checks, the extension (outside the numbering ranges, as 700 is) and one
+// lot per slot number in a context.
+TEST_F(Confd, ParkingLotsAndTheirExtensions) {
+  default_context();
+  auto lots = js(call("GET", "/1.1/parkinglots").body);
+  ASSERT_EQ(lots["items"].Size(), 1u) << "the default lot";
+  EXPECT_STREQ(lots["items"][0]["slots_start"].GetString(), "701");
+  EXPECT_STREQ(lots["items"][0]["slots_end"].GetString(), "750");
+  EXPECT_EQ(lots["items"][0]["timeout"].GetInt(), 45);
+  int l = post_id("/1.1/parkinglots", R"({"name":"east","slots_start":"801","slots_end":"810","timeout":30,
+                                          "music_on_hold":"default","timeout_destination":{"type":"hangup"}})");
+  auto L = "/1.1/parkinglots/" + std::to_string(l);
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"820","slots_end":"810"})").status, 400) << "backwards";
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"8a","slots_end":"810"})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"801"})").status, 400) << "slots_end is required";
+  EXPECT_EQ(call("POST", "/1.1/parkinglots",
+                 R"({"slots_start":"830","slots_end":"840","timeout_destination":{"type":"nowhere"}})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/parkinglots", R"({"slots_start":"805","slots_end":"806"})").status, 400)
+      << "overlaps lot east (both without extension)";
+  int x = post_id("/1.1/extensions", R"({"exten":"1800","context":"default"})");
+  EXPECT_EQ(call("PUT", L + "/extensions/" + std::to_string(x)).status, 204);
+  auto got = js(call("GET", L).body);
+  EXPECT_EQ(got["timeout"].GetInt(), 30);
+  EXPECT_STREQ(got["timeout_destination"]["type"].GetString(), "hangup");
+  ASSERT_EQ(got["extensions"].Size(), 1u);
+  EXPECT_STREQ(got["extensions"][0]["exten"].GetString(), "1800");
+  int g = post_id("/1.1/groups", R"({"name":"g"})");
+  auto taken = call("PUT", "/1.1/groups/" + std::to_string(g) + "/extensions/" + std::to_string(x));
+  EXPECT_NE(taken.body.find("already associated with a ParkingLot"), std::string::npos) << taken.body;
+  EXPECT_EQ(call("DELETE", "/1.1/extensions/" + std::to_string(x)).status, 400) << "still the lot's";
+  EXPECT_EQ(call("PUT", L, R"({"timeout":null})").status, 204);
+  EXPECT_TRUE(js(call("GET", L).body)["timeout"].IsNull());
+  EXPECT_EQ(call("DELETE", L).status, 204);
+  EXPECT_EQ(count("confd_parkinglot_extensions"), 0);
+}
+
 TEST_F(Confd, EveryDeclaredFieldIsReturned) {
   default_context();
   post_id("/1.1/contexts", R"({"name":"to-pstn","type":"outcall"})");
@@ -496,6 +615,8 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/callpermissions", R"({"name":"ctr-cp"})"},
       {"/1.1/callfilters", R"({"name":"ctr-filter"})"},
       {"/1.1/conferences", R"({"name":"ctr-room"})"},
+      {"/1.1/callpickups", R"({"name":"ctr-pickup"})"},
+      {"/1.1/parkinglots", R"({"slots_start":"901","slots_end":"902"})"},
       {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);
   auto schemas = spec["components"]["schemas"];

@@ -146,8 +146,11 @@ TEST(DahdiStartTest, AHardwareSpanWithoutTheDahdiModuleIsRefusedAloneWithOneLine
     for (auto& s : driver->spans()) up += s.dchan_up;
     return up == 2;
   }));
-  for (auto& s : driver->spans())
-    if (s.number == 3) EXPECT_FALSE(s.running);
+  for (auto& s : driver->spans()) {
+    if (s.number == 3) {
+      EXPECT_FALSE(s.running);
+    }
+  }
   auto d = host.dial({"dahdi/1/140001017"});
   auto o = DahdiTestHost::wait_outcome(*d);
   ASSERT_TRUE(o);

@@ -4,7 +4,6 @@
 // replay protection.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,27 +17,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/plugins/backend/sip/digest_client.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/support/loopback_udp.h"
 
 namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::digest_params;
+using dialtone::testing::qop_auth_response;
 using dialtone::testing::run_sipp;
 using dialtone::testing::SipPluginTest;
 
 namespace {
-
-std::string hash_hex(const std::string& algorithm, const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, algorithm == "SHA-256" ? EVP_sha256() : EVP_md5(),
-             nullptr);
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(d[md[i] >> 4]);
-    out.push_back(d[md[i] & 15]);
-  }
-  return out;
-}
 
 // One WWW-Authenticate value, as much as the client needs.
 struct Challenge {
@@ -47,20 +36,6 @@ struct Challenge {
   std::string realm;
   bool stale = false;
 };
-
-std::string param(const std::string& value, const std::string& key) {
-  auto at = value.find(key + "=");
-  while (at != std::string::npos && at > 0 && value[at - 1] != ' ' && value[at - 1] != ',')
-    at = value.find(key + "=", at + 1);
-  if (at == std::string::npos) return {};
-  auto v = at + key.size() + 1;
-  if (v < value.size() && value[v] == '"') {
-    auto end = value.find('"', v + 1);
-    return value.substr(v + 1, end - v - 1);
-  }
-  auto end = value.find_first_of(", \r", v);
-  return value.substr(v, end == std::string::npos ? std::string::npos : end - v);
-}
 
 struct Response {
   int status = 0;
@@ -71,18 +46,9 @@ struct Response {
 class UdpPhone {
  public:
   UdpPhone(int server_port, std::string user, std::string password)
-      : server_port_(server_port), user_(std::move(user)), password_(std::move(password)) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+      : port_(udp_.port()), server_port_(server_port), user_(std::move(user)), password_(std::move(password)) {
     call_id_ = "auth-test-" + std::to_string(port_);
   }
-  ~UdpPhone() { ::close(fd_); }
 
   // The Authorization value answering `ch` with nonce count `nc`.
   std::string authorization(const Challenge& ch, unsigned nc, const std::string& algorithm) const {
@@ -90,10 +56,8 @@ class UdpPhone {
     std::snprintf(ncs, sizeof ncs, "%08x", nc);
     std::string uri = "sip:127.0.0.1:" + std::to_string(server_port_);
     std::string cnonce = "c0ffee" + std::to_string(nc);
-    std::string ha1 = hash_hex(algorithm, user_ + ":" + ch.realm + ":" + password_);
-    std::string ha2 = hash_hex(algorithm, "REGISTER:" + uri);
     std::string response =
-        hash_hex(algorithm, ha1 + ":" + ch.nonce + ":" + ncs + ":" + cnonce + ":auth:" + ha2);
+        qop_auth_response(algorithm, user_, ch.realm, password_, "REGISTER", uri, ch.nonce, ncs, cnonce);
     return "Digest username=\"" + user_ + "\", realm=\"" + ch.realm + "\", nonce=\"" + ch.nonce +
            "\", uri=\"" + uri + "\", response=\"" + response + "\", algorithm=" + algorithm +
            ", cnonce=\"" + cnonce + "\", qop=auth, nc=" + ncs;
@@ -117,18 +81,9 @@ class UdpPhone {
                       "Expires: 3600\r\n";
     if (!authorization.empty()) msg += "Authorization: " + authorization + "\r\n";
     msg += "Content-Length: 0\r\n\r\n";
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to.sin_port = htons(static_cast<std::uint16_t>(server_port_));
     for (int attempt = 0; attempt < 20; ++attempt) {
-      ::sendto(fd_, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      pollfd p{fd_, POLLIN, 0};
-      while (::poll(&p, 1, 500) > 0) {
-        char buf[8192];
-        auto n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        std::string text(buf, static_cast<std::size_t>(n));
+      udp_.send_to(server_port_, msg);
+      for (std::string text; !(text = udp_.receive(500)).empty();) {
         if (text.find(branch) == std::string::npos) continue;  // an older transaction's
         int status = std::atoi(text.c_str() + 8);
         if (status < 200) continue;
@@ -139,10 +94,11 @@ class UdpPhone {
           at += 19;
           auto value = text.substr(at, text.find("\r\n", at) - at);
           Challenge ch;
-          ch.algorithm = param(value, "algorithm");
-          ch.nonce = param(value, "nonce");
-          ch.realm = param(value, "realm");
-          ch.stale = param(value, "stale") == "true";
+          auto params = digest_params(value);
+          ch.algorithm = params["algorithm"];
+          ch.nonce = params["nonce"];
+          ch.realm = params["realm"];
+          ch.stale = params["stale"] == "true";
           r.challenges.push_back(ch);
         }
         return r;
@@ -152,7 +108,7 @@ class UdpPhone {
   }
 
  private:
-  int fd_ = -1;
+  dialtone::testing::LoopbackUdp udp_;
   int port_ = 0;
   int server_port_;
   std::string user_;

@@ -22,6 +22,7 @@
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/sip_plugin.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/support/loopback_udp.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 namespace sdk = dialtone::sdk;
@@ -30,51 +31,6 @@ using dialtone::testing::run_sipp;
 using dialtone::testing::scenario;
 
 namespace {
-
-// A UDP socket on 127.0.0.1 talking to the plugin.
-class Udp {
- public:
-  explicit Udp(int server_port) : server_port_(server_port) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
-    socklen_t len = sizeof local;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
-    port_ = ntohs(local.sin_port);
-  }
-  ~Udp() { ::close(fd_); }
-  int port() const { return port_; }
-  void send(const std::string& m) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(server_port_));
-    ::sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  // The next message received within `ms` ("" if none).
-  std::string receive(int ms = 5000) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, ms) <= 0) return {};
-    char buf[65536];
-    auto n = ::recv(fd_, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  }
-  // The next final response (status >= 200), skipping provisionals.
-  std::string final_response(int ms = 5000) {
-    for (int i = 0; i < 10; ++i) {
-      auto r = receive(ms);
-      if (r.empty() || r.rfind("SIP/2.0 1", 0) != 0) return r;
-    }
-    return {};
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  int server_port_ = 0;
-};
 
 std::string header_value(const std::string& msg, const std::string& name) {
   auto at = msg.find("\r\n" + name + ":");
@@ -129,6 +85,31 @@ std::string request_text(const Request& r, int local_port, int server_port) {
   m += "Content-Length: " + std::to_string(r.sdp.size()) + "\r\n\r\n" + r.sdp;
   return m;
 }
+
+// A UDP socket on 127.0.0.1 talking to the plugin.
+class Udp : public dialtone::testing::LoopbackUdp {
+ public:
+  explicit Udp(int server_port) : server_port_(server_port) {}
+  void send(const std::string& m) { send_to(server_port_, m); }
+  void send(const Request& r) { send(request_text(r, port(), server_port_)); }
+  // ACKs `invite`'s final response `answer` (a 407 or a refusal).
+  void ack(Request invite, const std::string& answer) {
+    invite.method = "ACK";
+    invite.to_tag = tag_of(header_value(answer, "To"));
+    send(invite);
+  }
+  // The next final response (status >= 200), skipping provisionals.
+  std::string final_response(int ms = 5000) {
+    for (int i = 0; i < 10; ++i) {
+      auto r = receive(ms);
+      if (r.empty() || r.rfind("SIP/2.0 1", 0) != 0) return r;
+    }
+    return {};
+  }
+
+ private:
+  int server_port_ = 0;
+};
 
 // Proxy-Authorization answering `challenge` for alice (qop=auth, nc 1).
 std::string alice_authorization(const std::string& challenge, const std::string& uri) {
@@ -259,7 +240,7 @@ TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn)
   Udp udp(plugin_->port());
   Request invite;
   invite.exten = "1002";
-  udp.send(request_text(invite, udp.port(), plugin_->port()));
+  udp.send(invite);
   auto refused = udp.final_response();
   EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
   EXPECT_EQ(header_value(refused, "Retry-After"), "7") << refused;
@@ -268,7 +249,7 @@ TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn)
   reg.exten = "127.0.0.1";
   reg.call_id = "robust-reg";
   reg.branch = "z9hG4bK-robust-reg";
-  udp.send(request_text(reg, udp.port(), plugin_->port()));
+  udp.send(reg);
   refused = udp.final_response();
   EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
   EXPECT_EQ(header_value(refused, "Retry-After"), "7") << refused;
@@ -280,7 +261,7 @@ TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn)
   // Once the dialplan lets the calls go, new requests are served again.
   holds_->release();
   EXPECT_EQ(held.get(), 0) << held_out;
-  udp.send(request_text(invite, udp.port(), plugin_->port()));
+  udp.send(invite);
   auto served = udp.final_response();
   EXPECT_EQ(served.rfind("SIP/2.0 407", 0), 0u) << served;
 }
@@ -338,13 +319,10 @@ TEST_F(SipRobustnessTest, JunkIsAnsweredWithoutKeepingTransactions) {
   // Until the trunk list is loaded an INVITE without credentials might come
   // from a trunk and is taken statefully: its 407 comes after the loading.
   Request warm_up;
-  udp.send(request_text(warm_up, udp.port(), port));
+  udp.send(warm_up);
   auto challenge = udp.final_response();
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  Request ack = warm_up;
-  ack.method = "ACK";
-  ack.to_tag = tag_of(header_value(challenge, "To"));
-  udp.send(request_text(ack, udp.port(), port));
+  udp.ack(warm_up, challenge);
   std::size_t sent = 0;
   for (int round = 0; sent < 3000; ++round)
     for (auto& m : messages) {
@@ -363,7 +341,7 @@ TEST_F(SipRobustnessTest, JunkIsAnsweredWithoutKeepingTransactions) {
   options.method = "OPTIONS";
   options.call_id = "after-junk";
   options.branch = "z9hG4bK-after-junk";
-  probe.send(request_text(options, probe.port(), port));
+  probe.send(options);
   auto answer = probe.final_response();
   EXPECT_EQ(answer.rfind("SIP/2.0 200", 0), 0u) << answer;
   EXPECT_TRUE(server_transactions_end())
@@ -376,13 +354,10 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
   Udp udp(port);
   Request first;
   first.exten = "1999";
-  udp.send(request_text(first, udp.port(), port));
+  udp.send(first);
   auto challenge = udp.final_response();
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  Request ack_challenge = first;
-  ack_challenge.method = "ACK";
-  ack_challenge.to_tag = tag_of(header_value(challenge, "To"));
-  udp.send(request_text(ack_challenge, udp.port(), port));
+  udp.ack(first, challenge);
 
   // The authenticated INVITE to a number nobody has: 404, ACKed.
   Request invite = first;
@@ -391,22 +366,19 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
   invite.branch = "z9hG4bK-robust-2";
   invite.authorization = alice_authorization(header_value(challenge, "Proxy-Authenticate"),
                                              "sip:1777@127.0.0.1:" + std::to_string(port));
-  udp.send(request_text(invite, udp.port(), port));
+  udp.send(invite);
   auto refused = udp.final_response();
   ASSERT_EQ(refused.rfind("SIP/2.0 404", 0), 0u) << refused;
-  Request ack = invite;
-  ack.method = "ACK";
-  ack.to_tag = tag_of(header_value(refused, "To"));
-  udp.send(request_text(ack, udp.port(), port));
+  udp.ack(invite, refused);
   ASSERT_TRUE(server_transactions_end());
 
   // The same INVITE again, its transaction gone: dropped, not a replay.
-  udp.send(request_text(invite, udp.port(), port));
+  udp.send(invite);
   // The same credentials on another request: a replay.
   Request replay = invite;
   replay.call_id = "robust-replay";
   replay.branch = "z9hG4bK-robust-replay";
-  udp.send(request_text(replay, udp.port(), port));
+  udp.send(replay);
   auto stale = udp.final_response();
   EXPECT_EQ(stale.rfind("SIP/2.0 407", 0), 0u) << stale;
   EXPECT_NE(header_value(stale, "Proxy-Authenticate").find("stale=true"), std::string::npos) << stale;
@@ -419,15 +391,10 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
 
 TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
   // The relay's whole range is held by another program.
-  std::vector<int> held;
+  std::vector<std::unique_ptr<dialtone::testing::LoopbackUdp>> held;
   for (int p = 31000; p <= 31003; ++p) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(p));
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "port " << p << " in use";
-    held.push_back(fd);
+    held.push_back(std::make_unique<dialtone::testing::LoopbackUdp>(p));
+    ASSERT_TRUE(held.back()->bound()) << "port " << p << " in use";
   }
   ASSERT_NO_FATAL_FAILURE(start({{"rtp.port_min", "31000"}, {"rtp.port_max", "31003"},
                                  {"sip.retry_after", "9000"}}));
@@ -436,13 +403,10 @@ TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
   Request first;
   first.exten = "1002";
   first.call_id = "robust-ports";
-  udp.send(request_text(first, udp.port(), port));
+  udp.send(first);
   auto challenge = udp.final_response();
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  Request ack = first;
-  ack.method = "ACK";
-  ack.to_tag = tag_of(header_value(challenge, "To"));
-  udp.send(request_text(ack, udp.port(), port));
+  udp.ack(first, challenge);
 
   Request invite = first;
   invite.cseq = 2;
@@ -451,11 +415,11 @@ TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
                                              "sip:1002@127.0.0.1:" + std::to_string(port));
   invite.sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                "m=audio 4000 RTP/AVP 0\r\n";
-  udp.send(request_text(invite, udp.port(), port));
+  udp.send(invite);
   auto refused = udp.final_response();
   EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
   EXPECT_EQ(header_value(refused, "Retry-After"), "9") << refused;
-  for (int fd : held) ::close(fd);
+  held.clear();
 }
 
 }  // namespace

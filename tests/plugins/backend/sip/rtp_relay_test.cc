@@ -14,50 +14,13 @@
 
 #include "plugins/backend/sip/rtp_relay.h"
 #include "plugins/backend/sip/sdp.h"
+#include "tests/support/loopback_udp.h"
 
 namespace dialtone::plugins::backend::sip {
 namespace {
 
-// A phone's socket.
-class Peer {
- public:
-  Peer() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Peer() { ::close(fd_); }
-  int port() const { return port_; }
-
-  void send(int to_port, const std::string& data) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<std::uint16_t>(to_port));
-    ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  // The next datagram within `ms` (empty when none) and the port it came from.
-  std::string receive(int* from_port = nullptr, int ms = 5000) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, ms) <= 0) return {};
-    char buf[2048];
-    sockaddr_in a{};
-    socklen_t len = sizeof a;
-    auto n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&a), &len);
-    if (n < 0) return {};
-    if (from_port) *from_port = ntohs(a.sin_port);
-    return std::string(buf, static_cast<std::size_t>(n));
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
+// A phone's RTP or RTCP socket.
+using Peer = dialtone::testing::LoopbackUdp;
 
 std::string rtp(std::uint16_t seq, std::uint32_t ssrc = 0x11223344, const std::string& payload = "voice") {
   std::string p(12, '\0');
@@ -108,21 +71,21 @@ TEST(RtpRelay, ForwardsRtpAndRtcpBothWays) {
   Peer a, a_rtcp, b, b_rtcp;
   relay.set_remote(id, MediaLeg::b, "127.0.0.1", b.port(), b_rtcp.port());
 
-  a.send(ports.a, rtp(1));
+  a.send_to(ports.a, rtp(1));
   int from = 0;
-  EXPECT_EQ(b.receive(&from), rtp(1));
+  EXPECT_EQ(b.receive(5000, &from), rtp(1));
   EXPECT_EQ(from, ports.b);  // B sees the relay, not A
 
   // A latched on its first packet: B's answer goes back to where A sent from.
-  b.send(ports.b, rtp(7, 0x55));
-  EXPECT_EQ(a.receive(&from), rtp(7, 0x55));
+  b.send_to(ports.b, rtp(7, 0x55));
+  EXPECT_EQ(a.receive(5000, &from), rtp(7, 0x55));
   EXPECT_EQ(from, ports.a);
 
-  a_rtcp.send(ports.a + 1, "rtcp-from-a");
-  EXPECT_EQ(b_rtcp.receive(&from), "rtcp-from-a");
+  a_rtcp.send_to(ports.a + 1, "rtcp-from-a");
+  EXPECT_EQ(b_rtcp.receive(5000, &from), "rtcp-from-a");
   EXPECT_EQ(from, ports.b + 1);
-  b_rtcp.send(ports.b + 1, "rtcp-from-b");
-  EXPECT_EQ(a_rtcp.receive(&from), "rtcp-from-b");
+  b_rtcp.send_to(ports.b + 1, "rtcp-from-b");
+  EXPECT_EQ(a_rtcp.receive(5000, &from), "rtcp-from-b");
 
   auto st = relay.stats(id);
   ASSERT_TRUE(st);
@@ -144,7 +107,7 @@ TEST(RtpRelay, EstimatesLossFromSequenceGaps) {
   Peer a, b;
   relay.set_remote(s->first, MediaLeg::b, "127.0.0.1", b.port(), b.port() + 1);
   for (std::uint16_t seq : {65534, 65535, 0, 3, 4}) {  // wraps; 1 and 2 missing
-    a.send(s->second.a, rtp(seq));
+    a.send_to(s->second.a, rtp(seq));
     ASSERT_FALSE(b.receive().empty());
   }
   auto st = relay.stats(s->first);
@@ -164,21 +127,21 @@ TEST(RtpRelay, RelatchesToANewSourceOnlyAfterAQuietPeriod) {
   Peer a_old, a_new, b;
   relay.set_remote(id, MediaLeg::b, "127.0.0.1", b.port(), b.port() + 1);
 
-  a_old.send(ports.a, rtp(1));
+  a_old.send_to(ports.a, rtp(1));
   ASSERT_EQ(b.receive(), rtp(1));
   // A stray source while the latched one is talking is dropped.
-  a_new.send(ports.a, rtp(100, 0x99));
+  a_new.send_to(ports.a, rtp(100, 0x99));
   ASSERT_TRUE(eventually([&] { return relay.stats(id)->a.dropped == 1; }));
-  b.send(ports.b, rtp(1, 0x55));
+  b.send_to(ports.b, rtp(1, 0x55));
   EXPECT_EQ(a_old.receive(), rtp(1, 0x55));
 
   // The NAT rebinds: the old source falls silent, the new one takes over.
   std::this_thread::sleep_for(std::chrono::milliseconds(1800));
-  a_new.send(ports.a, rtp(2));
+  a_new.send_to(ports.a, rtp(2));
   EXPECT_EQ(b.receive(), rtp(2));
-  b.send(ports.b, rtp(2, 0x55));
+  b.send_to(ports.b, rtp(2, 0x55));
   EXPECT_EQ(a_new.receive(), rtp(2, 0x55));
-  EXPECT_TRUE(a_old.receive(nullptr, 200).empty());
+  EXPECT_TRUE(a_old.receive(200).empty());
   EXPECT_EQ(relay.stats(id)->a.relatched, 1u);
 }
 
@@ -198,7 +161,7 @@ TEST(RtpRelay, ThousandCallsLeaveThePoolFull) {
     ASSERT_TRUE(call.offer(MediaLeg::a, offer));
     if (i % 3 == 0) continue;  // CANCEL before any answer
     ASSERT_TRUE(call.answer(MediaLeg::b, answer));
-    if (i % 3 == 1) a.send(call.ports()->a, rtp(static_cast<std::uint16_t>(i)));
+    if (i % 3 == 1) a.send_to(call.ports()->a, rtp(static_cast<std::uint16_t>(i)));
   }
   EXPECT_EQ(relay.sessions(), 0u);
   EXPECT_TRUE(eventually([&] { return relay.free_pairs() == relay.capacity() && open_fds() == fds; }))
@@ -246,9 +209,9 @@ TEST(CallMedia, AnchorsOfferAndAnswerAndMediaFlows) {
   EXPECT_NE(to_a->find("m=audio " + std::to_string(ports.a) + " RTP/AVP 8\r\n"), std::string::npos) << *to_a;
 
   // Both addresses came from SDP: either side may talk first.
-  b.send(ports.b, rtp(1, 0x55));
+  b.send_to(ports.b, rtp(1, 0x55));
   EXPECT_EQ(a.receive(), rtp(1, 0x55));
-  a.send(ports.a, rtp(1));
+  a.send_to(ports.a, rtp(1));
   EXPECT_EQ(b.receive(), rtp(1));
   call.release();
   // Ports come back at once, or as soon as the relay thread is done with them.

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/support/loopback_udp.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 using dialtone::testing::eventually;
@@ -247,28 +248,9 @@ std::string with_via_port(std::string m, int port) {
 }
 
 std::string udp_exchange(int port, const std::string& text, int wait_ms) {
-  int s = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&local), sizeof local);
-  socklen_t len = sizeof local;
-  getsockname(s, reinterpret_cast<sockaddr*>(&local), &len);
-  std::string msg = with_via_port(text, ntohs(local.sin_port));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  ::sendto(s, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  std::string reply;
-  pollfd p{s, POLLIN, 0};
-  if (::poll(&p, 1, wait_ms) > 0) {
-    char buf[65536];
-    auto n = ::recv(s, buf, sizeof buf, 0);
-    if (n > 0) reply.assign(buf, n);
-  }
-  ::close(s);
-  return reply;
+  dialtone::testing::LoopbackUdp s;
+  s.send_to(port, with_via_port(text, s.port()));
+  return s.receive(wait_ms);
 }
 
 std::string tcp_exchange(int port, const std::string& text, int wait_ms) {

@@ -131,6 +131,16 @@ TEST_F(SubscriptionTest, UnservedEventPackageGets489) {
   EXPECT_EQ(plugin_->subscriptions(), 0u);
 }
 
+// Shorter than subscribe.expires_min: 423 with Min-Expires once the
+// credentials are checked (a refresh is checked the same way).
+TEST_F(SubscriptionTest, TooBriefGets423WithTheMinimum) {
+  ASSERT_NO_FATAL_FAILURE(start_plugin({{"subscribe.expires_min", "60"}}));
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", "subscribe_too_brief.xml", "10");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(plugin_->subscriptions(), 0u);
+}
+
 // A line holding subscribe.max_per_line subscriptions gets 403 for one more;
 // the one it holds goes on.
 TEST_F(SubscriptionTest, PerLineLimit) {

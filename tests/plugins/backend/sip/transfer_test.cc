@@ -41,6 +41,24 @@ class TransferTest : public SipPluginTest {
     return n;
   }
 
+  // carol (the transfer target) and bob answer with their scenarios, alice
+  // calls bob (1002) with hers. Each phone must finish its scenario,
+  // `transfers` more sip.call.transferred be published, and nothing be
+  // left over.
+  void three_phones(const std::string& carol_file, const std::string& bob_file, const std::string& alice_file,
+                    std::size_t transfers) {
+    auto transferred = count("sip.call.transferred");
+    Phone bob, carol, alice;
+    ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", carol_file));
+    ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", bob_file));
+    caller(alice, "alice", "1002", alice_file);
+    EXPECT_EQ(alice.finish(), 0) << alice.out;
+    EXPECT_EQ(bob.finish(), 0) << bob.out;
+    EXPECT_EQ(carol.finish(), 0) << carol.out;
+    EXPECT_EQ(count("sip.call.transferred"), transferred + transfers);
+    expect_idle();
+  }
+
   // True once the core published calls.channel.transferred of `kind` on a
   // channel of `endpoint`, among the events from `from` on.
   bool core_reported_transfer(const std::string& kind, const std::string& endpoint, std::size_t from) {
@@ -81,85 +99,41 @@ class TransferTest : public SipPluginTest {
 };
 
 TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
-  auto transferred = count("sip.call.transferred");
   auto events = host_->test_bus().events().size();
-  Phone bob, carol, alice;
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
   // alice is re-INVITEd with carol's media and hangs up: carol gets the BYE.
   // bob gets NOTIFY 100 then 200 and is released by BYE.
-  caller(alice, "alice", "1002", "xfer_caller.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
-  // In the call core the caller now talks to the target; the core reports
-  // the transfer on bob's channel (records write it as BLINDTRANSFER).
+  ASSERT_NO_FATAL_FAILURE(three_phones("xfer_target.xml", "xfer_blind_by_callee.xml", "xfer_caller.xml", 1));
+  // In the call core the caller talked to the target.
   EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  // The core reports the transfer on bob's channel (records write it as
+  // BLINDTRANSFER).
   EXPECT_TRUE(core_reported_transfer("blind", "bob", events));
-  expect_idle();
 }
 
 TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
-  auto transferred = count("sip.call.transferred");
   auto events = host_->test_bus().events().size();
-  Phone bob, carol, alice;
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_transferee_callee.xml"));
   // alice refers bob to 1003 and is released; bob, re-INVITEd with carol's
   // media, hangs up: carol gets the BYE.
-  caller(alice, "alice", "1002", "xfer_blind_by_caller.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  ASSERT_NO_FATAL_FAILURE(three_phones("xfer_target.xml", "xfer_transferee_callee.xml", "xfer_blind_by_caller.xml", 1));
   EXPECT_TRUE(linked_in_core("carol", "bob", events));
-  expect_idle();
 }
 
 TEST_F(TransferTest, BlindTransferToABusyTargetKeepsTheCallAndNotifiesTheFailure) {
-  auto transferred = count("sip.call.transferred");
-  Phone bob, carol, alice;
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_busy.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_busy_by_callee.xml"));
   // bob gets NOTIFY 486 and, still talking to alice, hangs up: alice gets BYE.
-  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(count("sip.call.transferred"), transferred);
-  expect_idle();
+  ASSERT_NO_FATAL_FAILURE(three_phones("uas_busy.xml", "xfer_blind_busy_by_callee.xml", "uac_call_remote_hangup.xml", 0));
 }
 
 TEST_F(TransferTest, TransferorHangingUpAfterReferStillGetsTheCallerConnected) {
-  auto transferred = count("sip.call.transferred");
-  Phone bob, carol, alice;
-  // carol rings 1 s: bob's BYE right after NOTIFY 100 comes first.
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target_late.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_hangup_by_callee.xml"));
-  // alice stays through bob's BYE, is re-INVITEd with carol's media and
-  // hangs up on carol.
-  caller(alice, "alice", "1002", "xfer_caller.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
-  expect_idle();
+  // carol rings 1 s: bob's BYE right after NOTIFY 100 comes first. alice
+  // stays through bob's BYE, is re-INVITEd with carol's media and hangs up
+  // on carol.
+  ASSERT_NO_FATAL_FAILURE(three_phones("xfer_target_late.xml", "xfer_blind_hangup_by_callee.xml", "xfer_caller.xml", 1));
 }
 
 TEST_F(TransferTest, UnansweredTransferAfterTheTransferorHungUpHangsUpTheCaller) {
-  auto transferred = count("sip.call.transferred");
-  Phone bob, carol, alice;
-  // carol rings until the dialplan's ring time (2 s) cancels her.
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "uas_ring_cancel.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_hangup_by_callee.xml"));
-  // Nobody is left for alice: she gets BYE.
-  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(count("sip.call.transferred"), transferred);
-  expect_idle();
+  // carol rings until the dialplan's ring time (2 s) cancels her. Nobody is
+  // left for alice: she gets BYE.
+  ASSERT_NO_FATAL_FAILURE(three_phones("uas_ring_cancel.xml", "xfer_blind_hangup_by_callee.xml", "uac_call_remote_hangup.xml", 0));
 }
 
 TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {

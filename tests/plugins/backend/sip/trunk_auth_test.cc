@@ -2,8 +2,6 @@
 // 127.0.0.1): the 401/407 answered with the trunk's credentials on INVITE and
 // BYE, MD5 and SHA-256, the provider's realm; refused credentials reported
 // once and failed over; the trunk's failover_codes deciding the route.
-#include <openssl/evp.h>
-
 #include <future>
 #include <map>
 #include <regex>
@@ -12,10 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "plugins/backend/sip/trunk_auth.h"
+#include "tests/plugins/backend/sip/digest_client.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
+using dialtone::testing::digest_params;
 using dialtone::testing::free_port;
+using dialtone::testing::qop_auth_response;
 using dialtone::testing::run_sipp;
 using dialtone::testing::scenario;
 using dialtone::testing::SipPluginTest;
@@ -23,37 +24,11 @@ using dialtone::testing::wait_udp_bound;
 
 namespace {
 
-std::string hash_hex(const std::string& algorithm, const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, algorithm == "SHA-256" ? EVP_sha256() : EVP_md5(),
-             nullptr);
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(d[md[i] >> 4]);
-    out.push_back(d[md[i] & 15]);
-  }
-  return out;
-}
-
-// The parameters of a Digest header value.
-std::map<std::string, std::string> digest_params(const std::string& value) {
-  std::map<std::string, std::string> out;
-  std::regex param(R"(([a-z]+)=(\"([^\"]*)\"|[^, ]+))");
-  for (std::sregex_iterator it(value.begin(), value.end(), param), end; it != end; ++it)
-    out[(*it)[1]] = (*it)[3].matched ? (*it)[3].str() : (*it)[2].str();
-  return out;
-}
-
 // RFC 7616 qop=auth response, computed here independently of the plugin.
 std::string expected_response(const std::map<std::string, std::string>& p, const std::string& method,
                               const std::string& password) {
-  std::string algorithm = p.count("algorithm") ? p.at("algorithm") : "MD5";
-  std::string ha1 = hash_hex(algorithm, p.at("username") + ":" + p.at("realm") + ":" + password);
-  std::string ha2 = hash_hex(algorithm, method + ":" + p.at("uri"));
-  return hash_hex(algorithm, ha1 + ":" + p.at("nonce") + ":" + p.at("nc") + ":" + p.at("cnonce") +
-                                 ":auth:" + ha2);
+  return qop_auth_response(p.count("algorithm") ? p.at("algorithm") : "MD5", p.at("username"), p.at("realm"),
+                           password, method, p.at("uri"), p.at("nonce"), p.at("nc"), p.at("cnonce"));
 }
 
 // The value a scenario logged as "<key>=<value>" (to the end of the line).
@@ -137,6 +112,32 @@ class TrunkAuthTest : public SipPluginTest {
     return client(file, {"-s", "0123456789", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"},
                   out);
   }
+
+  struct Trunk {
+    std::string username, secret, options = "[]";
+    std::string provider;  // the provider's scenario; empty: nothing listens there
+  };
+  // The route over `trunks`, in order, each to a provider on a free port;
+  // alice calls through it running `call_file`. Every scenario must pass.
+  void call_through(const std::vector<Trunk>& trunks, const std::string& call_file) {
+    std::vector<int> ports;
+    std::vector<std::string> ids;
+    for (auto& t : trunks) {
+      ports.push_back(free_port());
+      ids.push_back(add_trunk(t.username, t.secret, ports.back(), t.options));
+    }
+    add_route(ids);
+    ASSERT_NO_FATAL_FAILURE(start());
+    std::vector<std::string> outs(trunks.size());
+    std::vector<std::future<int>> providers;
+    for (std::size_t i = 0; i < trunks.size(); ++i)
+      providers.push_back(trunks[i].provider.empty() ? std::future<int>()
+                                                     : provider(trunks[i].provider, ports[i], &outs[i]));
+    std::string out;
+    EXPECT_EQ(call(call_file, &out), 0) << out;
+    for (std::size_t i = 0; i < trunks.size(); ++i)
+      if (providers[i].valid()) EXPECT_EQ(providers[i].get(), 0) << trunks[i].username << ": " << outs[i];
+  }
 };
 
 TEST_F(TrunkAuthTest, ChallengedInviteAndByeAreAnsweredWithTheTrunksCredentials) {
@@ -188,76 +189,45 @@ TEST_F(TrunkAuthTest, Sha256ChallengeInTheTrunksRealmIsTheOneAnswered) {
 }
 
 TEST_F(TrunkAuthTest, RefusedCredentialsAreLoggedOnceAndTheRouteFailsOver) {
-  int refusing = free_port();
-  int second = free_port();
-  add_route({add_trunk("trunkuser", "wrongpw", refusing), add_trunk("backup", "", second)});
   auto log_from = host_->logger().lines().size();
-  ASSERT_NO_FATAL_FAILURE(start());
-  std::string refusing_out, second_out, out;
-  auto prov = provider("provider_refuse.xml", refusing, &refusing_out);
-  auto backup = provider("uas_answer.xml", second, &second_out);
-  EXPECT_EQ(call("uac_call_hangup.xml", &out), 0) << out;
-  EXPECT_EQ(backup.get(), 0) << second_out;
-  // Answered once, then given up: no third INVITE to the provider.
-  EXPECT_EQ(prov.get(), 0) << refusing_out;
+  // The refusing provider's scenario ends after the answered challenge: a
+  // third INVITE to it would fail it.
+  ASSERT_NO_FATAL_FAILURE(call_through({{"trunkuser", "wrongpw", "[]", "provider_refuse.xml"},
+                                        {"backup", "", "[]", "uas_answer.xml"}},
+                                       "uac_call_hangup.xml"));
   EXPECT_EQ(logged_since(log_from, "refused the credentials of \"trunkuser\" for INVITE"), 1u);
   EXPECT_TRUE(host_->logger().contains("check the trunk's username and secret"));
   expect_idle();
 }
 
 TEST_F(TrunkAuthTest, RefusedCredentialsWithoutFailoverReachTheCallerAs403) {
-  int refusing = free_port();
-  int second = free_port();  // never rung: 407 is not among the trunk's failover codes
-  add_route({add_trunk("trunkuser", "wrongpw", refusing, R"([["failover_codes", "5xx, 408"]])"),
-             add_trunk("backup", "", second)});
-  ASSERT_NO_FATAL_FAILURE(start());
-  std::string prov_out, out;
-  auto prov = provider("provider_refuse.xml", refusing, &prov_out);
-  // With a failover, the dead second trunk would have made it a 503.
-  EXPECT_EQ(call("uac_call_forbidden.xml", &out), 0) << out;
-  EXPECT_EQ(prov.get(), 0) << prov_out;
+  // The second trunk is never rung: 407 is not among the first's failover
+  // codes. With a failover, its dead provider would have made it a 503.
+  ASSERT_NO_FATAL_FAILURE(call_through({{"trunkuser", "wrongpw", R"([["failover_codes", "5xx, 408"]])", "provider_refuse.xml"},
+                                        {"backup", "", "[]", ""}},
+                                       "uac_call_forbidden.xml"));
   expect_idle();
 }
 
 TEST_F(TrunkAuthTest, ByDefaultA404FailsOverToTheNextTrunk) {
-  int first = free_port();
-  int second = free_port();
-  add_route({add_trunk("first", "", first), add_trunk("second", "", second)});
-  ASSERT_NO_FATAL_FAILURE(start());
-  std::string first_out, second_out, out;
-  auto a = provider("provider_404.xml", first, &first_out);
-  auto b = provider("uas_answer.xml", second, &second_out);
-  EXPECT_EQ(call("uac_call_hangup.xml", &out), 0) << out;
-  EXPECT_EQ(a.get(), 0) << first_out;
-  EXPECT_EQ(b.get(), 0) << second_out;
+  ASSERT_NO_FATAL_FAILURE(call_through({{"first", "", "[]", "provider_404.xml"}, {"second", "", "[]", "uas_answer.xml"}},
+                                       "uac_call_hangup.xml"));
   expect_idle();
 }
 
 TEST_F(TrunkAuthTest, FailoverCodesWithout404EndTheRouteOnIt) {
-  int first = free_port();
-  int second = free_port();  // nothing listens: a failover would end in 503
-  add_route({add_trunk("first", "", first, R"([["failover_codes", "5xx"]])"), add_trunk("second", "", second)});
-  ASSERT_NO_FATAL_FAILURE(start());
-  std::string first_out, out;
-  auto a = provider("provider_404.xml", first, &first_out);
-  EXPECT_EQ(call("uac_call_404.xml", &out), 0) << out;
-  EXPECT_EQ(a.get(), 0) << first_out;
+  // Nothing listens at the second trunk: a failover would end in 503.
+  ASSERT_NO_FATAL_FAILURE(call_through({{"first", "", R"([["failover_codes", "5xx"]])", "provider_404.xml"},
+                                        {"second", "", "[]", ""}},
+                                       "uac_call_404.xml"));
   expect_idle();
 }
 
 TEST_F(TrunkAuthTest, BadFailoverCodesAreReportedOnceAndTheDefaultApplies) {
-  int first = free_port();
-  int second = free_port();
-  add_route({add_trunk("first", "", first, R"([["failover_codes", "404,busy"]])"),
-             add_trunk("second", "", second)});
   auto log_from = host_->logger().lines().size();
-  ASSERT_NO_FATAL_FAILURE(start());
-  std::string first_out, second_out, out;
-  auto a = provider("provider_404.xml", first, &first_out);
-  auto b = provider("uas_answer.xml", second, &second_out);
-  EXPECT_EQ(call("uac_call_hangup.xml", &out), 0) << out;
-  EXPECT_EQ(a.get(), 0) << first_out;
-  EXPECT_EQ(b.get(), 0) << second_out;
+  ASSERT_NO_FATAL_FAILURE(call_through({{"first", "", R"([["failover_codes", "404,busy"]])", "provider_404.xml"},
+                                        {"second", "", "[]", "uas_answer.xml"}},
+                                       "uac_call_hangup.xml"));
   EXPECT_EQ(logged_since(log_from, "failover_codes \"404,busy\" is not a list of SIP statuses"), 1u);
   expect_idle();
 }

@@ -9,12 +9,11 @@
 
 #include <fstream>
 
-#include "kernel/store/pg_store.h"
 #include "plugins/directory/csv/csv_source.h"
 #include "plugins/directory/dird/dird_plugin.h"
 #include "plugins/directory/personal/personal.h"
 #include "tests/support/openapi_fields.h"
-#include "tests/support/pg_fixture.h"
+#include "tests/plugins/directory/common/plugin_test.h"
 
 namespace {
 
@@ -24,13 +23,11 @@ namespace dir = dialtone::plugins::directory;
 constexpr const char* kAlice = "11111111-1111-4111-8111-111111111111";
 constexpr const char* kBob = "22222222-2222-4222-8222-222222222222";
 
-class FavoritesTest : public ::testing::Test {
+class FavoritesTest : public dialtone::testing::DirectoryPluginTest<dir::DirdPlugin> {
  protected:
+  FavoritesTest() : DirectoryPluginTest("directory.dird", dir::kDirdOptions) {}
   void SetUp() override {
-    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
-    host_.set_store(store_.get());
+    ASSERT_NO_FATAL_FAILURE(DirectoryPluginTest::SetUp());
 
     auto file = host_.data_dir() / "contacts.csv";
     std::ofstream(file) << "id,firstname,lastname,number\n"
@@ -63,7 +60,6 @@ class FavoritesTest : public ::testing::Test {
         "personal", std::make_shared<dir::PersonalSource>(*pc, personal_store_, host_.log())));
     for (auto& r : dir::personal_routes(personal_store_)) ASSERT_TRUE(host_.http()->mount("dird", std::move(r)));
 
-    harness_ = std::make_unique<dialtone::testing::PluginHarness<dir::DirdPlugin>>(host_, dir::kDirdOptions);
     ASSERT_TRUE(harness_->run({{"profile.default.sources", "csv, nouid, personal"},
                                {"profile.default.display", "d"},
                                {"display.d.columns",
@@ -71,26 +67,7 @@ class FavoritesTest : public ::testing::Test {
                                 "Personal|personal|personal"}}));
     as(kAlice);
   }
-  void TearDown() override {
-    harness_.reset();
-    store_.reset();
-  }
-
-  void as(const std::string& user) {
-    sdk::TokenInfo t;
-    t.token = "tok-" + user;
-    t.auth_id = user;
-    t.acls = {"dird.#"};
-    host_.http()->set_token(t);
-  }
-  sdk::HttpResponse call(std::string_view m, std::string_view path, std::string body = {}) {
-    return host_.http()->call(m, path, std::move(body));
-  }
-  static rapidjson::Document json(const std::string& body) {
-    rapidjson::Document d;
-    d.Parse(body.c_str());
-    return d;
-  }
+  void as(const std::string& user) { DirectoryPluginTest::as(user, {"dird.#"}); }
   // "Name" -> {favorite, personal} of each result row, for the rows of `source`.
   static std::map<std::string, std::pair<bool, bool>> marks(const rapidjson::Document& d,
                                                             const std::string& source) {
@@ -102,10 +79,7 @@ class FavoritesTest : public ::testing::Test {
     return out;
   }
 
-  dialtone::testing::FakeHost host_{"directory.dird"};
-  std::unique_ptr<dialtone::kernel::PgStore> store_;
   std::shared_ptr<dir::PersonalStore> personal_store_;
-  std::unique_ptr<dialtone::testing::PluginHarness<dir::DirdPlugin>> harness_;
 };
 
 TEST_F(FavoritesTest, PutListsTheContactWithTheDisplayColumnsAndDeleteRemovesIt) {

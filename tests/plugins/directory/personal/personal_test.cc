@@ -1,70 +1,33 @@
 // directory.personal against a real PostgreSQL: /0.1/personal REST through
 // the fake host's HTTP with per-user tokens, import/export, the source.
-#include <dialtone/testing/fake_host.h>
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
 
-#include "kernel/store/pg_store.h"
 #include "plugins/directory/personal/personal_plugin.h"
-#include "tests/support/pg_fixture.h"
+#include "tests/plugins/directory/common/plugin_test.h"
 
 namespace {
 
 using dialtone::plugins::directory::PersonalPlugin;
 namespace sdk = dialtone::sdk;
 
-sdk::DirectoryQuery q(std::string term, std::string user = {}) {
-  sdk::DirectoryQuery d;
-  d.term = std::move(term);
-  d.user_uuid = std::move(user);
-  return d;
-}
-
-
 constexpr const char* kAlice = "11111111-1111-4111-8111-111111111111";
 constexpr const char* kBob = "22222222-2222-4222-8222-222222222222";
 
-class PersonalTest : public ::testing::Test {
+class PersonalTest : public dialtone::testing::DirectoryPluginTest<PersonalPlugin> {
  protected:
+  PersonalTest() : DirectoryPluginTest("directory.personal", dialtone::plugins::directory::kPersonalOptions) {}
   void SetUp() override {
-    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
-    host_.set_store(store_.get());
-    harness_ = std::make_unique<dialtone::testing::PluginHarness<PersonalPlugin>>(
-        host_, dialtone::plugins::directory::kPersonalOptions);
+    ASSERT_NO_FATAL_FAILURE(DirectoryPluginTest::SetUp());
     ASSERT_TRUE(harness_->run({{"source.personal.searched_columns", "firstname,lastname,company"},
                                {"source.personal.first_matched_columns", "number,mobile"},
                                {"source.personal.format_columns", "name = {firstname} {lastname}"}}));
     as(kAlice);
   }
-  void TearDown() override {
-    harness_.reset();
-    store_.reset();
-  }
 
-  void as(const std::string& user) {
-    sdk::TokenInfo t;
-    t.token = "tok-" + user;
-    t.auth_id = user;
-    t.acls = {"dird.personal.#"};
-    host_.http()->set_token(t);
-  }
-  sdk::HttpResponse call(std::string_view m, std::string_view path, std::string body = {}) {
-    return host_.http()->call(m, path, std::move(body));
-  }
-  static rapidjson::Document json(const std::string& body) {
-    rapidjson::Document d;
-    d.Parse(body.c_str());
-    return d;
-  }
+  void as(const std::string& user) { DirectoryPluginTest::as(user, {"dird.personal.#"}); }
   std::shared_ptr<sdk::DirectorySource> source() {
     return host_.services().find<sdk::DirectorySource>("personal");
   }
-
-  dialtone::testing::FakeHost host_{"directory.personal"};
-  std::unique_ptr<dialtone::kernel::PgStore> store_;
-  std::unique_ptr<dialtone::testing::PluginHarness<PersonalPlugin>> harness_;
 };
 
 TEST_F(PersonalTest, CrudAclsAndDuplicateConflict) {

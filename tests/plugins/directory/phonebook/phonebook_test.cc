@@ -1,53 +1,24 @@
 // directory.phonebook against a real PostgreSQL: REST CRUD through the fake
 // host's HTTP, the source's search and first_match, all-or-nothing import.
-#include <dialtone/testing/fake_host.h>
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
 
-#include "kernel/store/pg_store.h"
 #include "plugins/directory/phonebook/phonebook_plugin.h"
-#include "tests/support/pg_fixture.h"
+#include "tests/plugins/directory/common/plugin_test.h"
 
 namespace {
 
 using dialtone::plugins::directory::PhonebookPlugin;
 namespace sdk = dialtone::sdk;
 
-sdk::DirectoryQuery q(std::string term, std::string user = {}) {
-  sdk::DirectoryQuery d;
-  d.term = std::move(term);
-  d.user_uuid = std::move(user);
-  return d;
-}
-
-
-class PhonebookTest : public ::testing::Test {
+class PhonebookTest : public dialtone::testing::DirectoryPluginTest<PhonebookPlugin> {
  protected:
-  void SetUp() override {
-    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
-    host_.set_store(store_.get());
-    harness_ = std::make_unique<dialtone::testing::PluginHarness<PhonebookPlugin>>(
-        host_, dialtone::plugins::directory::kPhonebookOptions);
-  }
-  void TearDown() override {
-    harness_.reset();
-    store_.reset();
-  }
-
+  PhonebookTest() : DirectoryPluginTest("directory.phonebook", dialtone::plugins::directory::kPhonebookOptions) {}
   void start_with_source() {
     ASSERT_TRUE(harness_->run({{"source.pb.phonebook_name", "main"},
                                {"source.pb.searched_columns", "firstname,lastname,displayname"},
                                {"source.pb.first_matched_columns", "officenumbers,mobilenumbers"},
                                {"source.pb.format_columns", "name = {fullname}, number = {officenumbers}"},
                                {"source.pb.unique_column", "id"}}));
-  }
-
-  static rapidjson::Document json(const std::string& body) {
-    rapidjson::Document d;
-    d.Parse(body.c_str());
-    return d;
   }
 
   std::string create_phonebook(const std::string& name) {
@@ -58,10 +29,6 @@ class PhonebookTest : public ::testing::Test {
   }
 
   std::shared_ptr<sdk::DirectorySource> source() { return host_.services().find<sdk::DirectorySource>("pb"); }
-
-  dialtone::testing::FakeHost host_{"directory.phonebook"};
-  std::unique_ptr<dialtone::kernel::PgStore> store_;
-  std::unique_ptr<dialtone::testing::PluginHarness<PhonebookPlugin>> harness_;
 };
 
 TEST_F(PhonebookTest, PhonebookCrudAndAcls) {

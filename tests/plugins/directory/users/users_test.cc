@@ -1,40 +1,18 @@
 // directory.users against a real PostgreSQL holding api.confd's schema.
-#include <dialtone/testing/fake_host.h>
 #include <gtest/gtest.h>
 
-#include "kernel/store/pg_store.h"
 #include "plugins/api/confd/schema.h"
 #include "plugins/directory/users/users_plugin.h"
-#include "tests/support/pg_fixture.h"
+#include "tests/plugins/directory/common/plugin_test.h"
 
 namespace {
 
 using dialtone::plugins::directory::UsersPlugin;
 namespace sdk = dialtone::sdk;
 
-sdk::DirectoryQuery q(std::string term, std::string user = {}) {
-  sdk::DirectoryQuery d;
-  d.term = std::move(term);
-  d.user_uuid = std::move(user);
-  return d;
-}
-
-
-class UsersTest : public ::testing::Test {
+class UsersTest : public dialtone::testing::DirectoryPluginTest<UsersPlugin> {
  protected:
-  void SetUp() override {
-    auto s = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
-    host_.set_store(store_.get());
-    harness_ = std::make_unique<dialtone::testing::PluginHarness<UsersPlugin>>(
-        host_, dialtone::plugins::directory::kUsersOptions);
-  }
-  void TearDown() override {
-    harness_.reset();
-    store_.reset();
-  }
-
+  UsersTest() : DirectoryPluginTest("directory.users", dialtone::plugins::directory::kUsersOptions) {}
   void start() {
     ASSERT_TRUE(harness_->run({{"source.users.searched_columns", "firstname,lastname"},
                                {"source.users.first_matched_columns", "exten,mobile_phone_number"},
@@ -63,10 +41,6 @@ class UsersTest : public ::testing::Test {
   }
 
   std::shared_ptr<sdk::DirectorySource> source() { return host_.services().find<sdk::DirectorySource>("users"); }
-
-  dialtone::testing::FakeHost host_{"directory.users"};
-  std::unique_ptr<dialtone::kernel::PgStore> store_;
-  std::unique_ptr<dialtone::testing::PluginHarness<UsersPlugin>> harness_;
 };
 
 TEST_F(UsersTest, SearchesUsersWithExtensionMobileAndVoicemail) {

@@ -47,6 +47,19 @@ class MediaCallsTest : public SipMediaTest {
     for (std::size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
     return out;
   }
+  // alice calls `number` and Dialtone answers in the engine: her peer sends
+  // to its endpoint.
+  void answered(Phone& alice, const std::string& number, tm::RtpPeer& peer) {
+    call(alice, number, peer);
+    ASSERT_NE(connect(peer), 0);
+  }
+  // "D" ends media_dialplan.lua's test calls: Dialtone hangs up, alice's
+  // scenario ends, and nothing is left in the engine.
+  void hang_up(Phone& alice, tm::RtpPeer& peer) {
+    peer.send_digits("D");
+    EXPECT_EQ(alice.finish(), 0) << alice.out;
+    expect_media_idle();
+  }
   void expect_media_idle() {
     expect_idle();
     EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
@@ -72,8 +85,7 @@ class MediaCallsTest : public SipMediaTest {
 TEST_F(MediaCallsTest, AnsweredCallPlaysPromptReadsDigitsAndSendsThemBack) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "801", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "801", peer));
   // The prompt (beep.wav of asterisk-core-sounds-en-wav) reaches the caller.
   ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no prompt heard";
   peer.send_digits("123");
@@ -84,8 +96,7 @@ TEST_F(MediaCallsTest, AnsweredCallPlaysPromptReadsDigitsAndSendsThemBack) {
   auto busy = peer.audio();
   EXPECT_GT(tm::energy(busy), 1000.0);
   EXPECT_GT(share(busy, {440}), 0.8);
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;  // the script ended: Dialtone hung up
+  hang_up(alice, peer);
   // The digits reached the call core too (calls.channel.dtmf).
   std::string bus_digits;
   for (auto& e : host_->test_bus().events())
@@ -94,22 +105,18 @@ TEST_F(MediaCallsTest, AnsweredCallPlaysPromptReadsDigitsAndSendsThemBack) {
       if (at != std::string::npos) bus_digits += e.body[at + 9];
     }
   EXPECT_NE(bus_digits.find("123"), std::string::npos) << bus_digits;
-  expect_media_idle();
 }
 
 TEST_F(MediaCallsTest, UnknownSoundPlaysTheInfoToneAndSaysSo) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "802", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "802", peer));
   ASSERT_TRUE(eventually([&] { return peer.digits() == "0"; })) << peer.digits();
   auto audio = peer.audio();
   EXPECT_GT(tm::loud_samples(audio, 8000), 1600u) << "silence instead of the info tone";
   EXPECT_GT(share(audio, {950, 1400, 1800}), 0.6);
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  hang_up(alice, peer);
   EXPECT_TRUE(eventually([] { return host_->logger().contains("no-such-sound-anywhere"); }));
-  expect_media_idle();
 }
 
 TEST_F(MediaCallsTest, CorruptWavPlaysTheInfoTone) {
@@ -119,13 +126,10 @@ TEST_F(MediaCallsTest, CorruptWavPlaysTheInfoTone) {
   }
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "803", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "803", peer));
   ASSERT_TRUE(eventually([&] { return peer.digits() == "0"; })) << peer.digits();
   EXPECT_GT(share(peer.audio(), {950, 1400, 1800}), 0.6);
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up(alice, peer);
 }
 
 TEST_F(MediaCallsTest, CallerHangingUpDuringAVerbFreesTheEndpoint) {
@@ -140,32 +144,25 @@ TEST_F(MediaCallsTest, CallerHangingUpDuringAVerbFreesTheEndpoint) {
 TEST_F(MediaCallsTest, DtmfFloodStopsAtMaxAndTheCallGoesOn) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "805", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "805", peer));
   peer.send_digits("12345678901234567890");
   ASSERT_TRUE(eventually([&] { return peer.digits() == "1234A"; })) << peer.digits();
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up(alice, peer);
 }
 
 TEST_F(MediaCallsTest, TerminatorEndsReadDigits) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "805", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "805", peer));
   peer.send_digits("42#");
   ASSERT_TRUE(eventually([&] { return peer.digits() == "42*"; })) << peer.digits();
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up(alice, peer);
 }
 
 TEST_F(MediaCallsTest, RecordStopsOnSilenceAndPlaysBack) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "806", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "806", peer));
   auto speech = tm::make_tone(700, 1.0, 8000);
   speech.resize(speech.size() + 8000 * 3, 0);  // then 3 s of silence
   peer.send_audio(speech);
@@ -177,22 +174,17 @@ TEST_F(MediaCallsTest, RecordStopsOnSilenceAndPlaysBack) {
   // The recording played back: the caller's 700 Hz tone.
   ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) >= 4000; })) << "no playback";
   EXPECT_GT(share(peer.audio(), {700}), 0.8);
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up(alice, peer);
 }
 
 TEST_F(MediaCallsTest, MusicOnHoldPlaysForItsDuration) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "807", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "807", peer));
   ASSERT_TRUE(eventually([&] { return peer.digits() == "7"; })) << peer.digits();
   // About 2 s of music came before the digit (asterisk-moh-opsound-wav).
   EXPECT_GT(tm::loud_samples(peer.audio(), 8000), 8000u);
-  peer.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up(alice, peer);
 }
 
 TEST_F(MediaCallsTest, SrtpOfferIsAnsweredWithSdesKeys) {

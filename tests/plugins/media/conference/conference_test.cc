@@ -277,7 +277,9 @@ TEST_F(ConferenceTest, CallPermissionPasswordTypedAsDtmf) {
     ASSERT_TRUE(connect(pa));
     ASSERT_TRUE(hears_sound(pa)) << "no password prompt";
     pa.send_digits(typed);
-    if (!right) EXPECT_TRUE(hears_sound(pa)) << "no auth-incorrect prompt";
+    if (!right) {
+      EXPECT_TRUE(hears_sound(pa)) << "no auth-incorrect prompt";
+    }
     EXPECT_EQ(alice.finish(), 0) << alice.out << log_tail();
     EXPECT_EQ(log_count(refused), refusals + (right ? 0 : 1)) << typed << "\n" << log_tail();
     EXPECT_EQ(legs_to_bob() > legs, right) << typed << ": a leg to bob";

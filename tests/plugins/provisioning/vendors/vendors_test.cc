@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include <dialtone/text.h>
+
 #include "plugins/provisioning/aastra/aastra_description.h"
 #include "plugins/provisioning/cisco_sccp/cisco_sccp_description.h"
 #include "plugins/provisioning/cisco_spa/cisco_spa_description.h"
@@ -111,11 +113,7 @@ std::map<std::string, std::string> parse_kv(const std::string& text, char sep) {
   std::map<std::string, std::string> out;
   std::istringstream in(text);
   std::string line;
-  auto trim = [](std::string s) {
-    auto b = s.find_first_not_of(" \t\r");
-    auto e = s.find_last_not_of(" \t\r");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-  };
+  using sdk::text::trim;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     auto i = line.find(sep);
@@ -140,14 +138,137 @@ std::string xml_text(Poco::XML::Document* d, const std::string& name, const std:
   return "<missing>";
 }
 
-TEST_F(Render, YealinkDetectsRealUserAgentsAndFileNames) {
+// What each vendor reads from a phone's request: the real User-Agents of
+// their firmwares (and the file asked for, where the MAC is only there).
+struct Detection {
+  const char* name;
+  const VendorDescription& (*describe)();
+  const char *user_agent, *path;
+  const char *vendor, *model, *version, *mac;
+};
+
+void PrintTo(const Detection& d, std::ostream* os) { *os << d.name; }
+
+class UserAgents : public ::testing::TestWithParam<Detection> {};
+
+TEST_P(UserAgents, GiveModelFirmwareAndMac) {
+  auto& c = GetParam();
+  DescribedVendor v{c.describe()};
+  auto d = v.detect(ua(c.user_agent, c.path));
+  ASSERT_TRUE(d) << c.user_agent;
+  EXPECT_EQ(d->vendor, c.vendor);
+  EXPECT_EQ(d->model, c.model);
+  EXPECT_EQ(d->version, c.version);
+  EXPECT_EQ(d->mac, c.mac);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Vendors, UserAgents,
+    ::testing::Values(
+        Detection{"YealinkV8x", yealink_description, "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc", "x.cfg",
+                  "Yealink", "T46S", "66.86.0.15", "00:15:65:aa:bb:cc"},
+        Detection{"YealinkV7x", yealink_description, "Yealink SIP-T28P 2.73.0.50 00:15:65:12:34:56", "x.cfg",
+                  "Yealink", "T28P", "2.73.0.50", "00:15:65:12:34:56"},
+        Detection{"Snom", snom_description, "Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25)", "snom360-000413AABBCC.htm",
+                  "Snom", "360", "8.7.3.25", "00:04:13:aa:bb:cc"},
+        Detection{"Polycom", polycom_description, "FileTransport PolycomVVX-VVX_410-UA/5.9.0.9373",
+                  "0004f2aabbcc-phone.cfg", "Polycom", "VVX410", "5.9.0.9373", "00:04:f2:aa:bb:cc"},
+        Detection{"Aastra", aastra_description, "Aastra6731i MAC:00-08-5D-23-74-29 V:3.3.1.2235-SIP", "x.cfg", "Aastra",
+                  "6731i", "3.3.1.2235", "00:08:5d:23:74:29"},
+        Detection{"CiscoSpaPhone", cisco_spa_description, "Cisco/SPA504G-7.5.5 (0022555eab12)(CCQ162306EA)", "x.cfg",
+                  "Cisco", "SPA504G", "7.5.5", "00:22:55:5e:ab:12"},
+        Detection{"LinksysAdapter", cisco_spa_description, "Linksys/PAP2T-5.1.6(LS)", "spa001122334455.xml", "Cisco",
+                  "PAP2T", "5.1.6(LS)", "00:11:22:33:44:55"},
+        Detection{"CiscoSpaAdapter", cisco_spa_description, "Cisco/SPA112-1.4.1(SR1) (0011223344aa)", "x.cfg", "Cisco",
+                  "SPA112", "1.4.1(SR1)", "00:11:22:33:44:aa"},
+        Detection{"Grandstream", grandstream_description, "Grandstream Model HW GXP2170 SW 1.0.11.3 DevId 000b82aabbcc",
+                  "x.cfg", "Grandstream", "GXP2170", "1.0.11.3", "00:0b:82:aa:bb:cc"},
+        Detection{"Thomson", thomson_description, "THOMSON ST2030 hw5 fw2.74 00-14-7F-E1-47-B3", "x.cfg", "Thomson",
+                  "ST2030", "2.74", "00:14:7f:e1:47:b3"}),
+    [](const ::testing::TestParamInfo<Detection>& i) { return std::string(i.param.name); });
+
+// Where each vendor's device file puts the sample's two lines, read back in
+// the file's own syntax: a vendor that drops, mixes up or mis-escapes a line
+// setting fails here.
+enum class Syntax { equals, colon, xml, polycom_reg };
+
+struct LineKeys {
+  const char* name;
+  const VendorDescription& (*describe)();
+  const char *vendor, *model, *mac, *file;
+  Syntax syntax;
+  // line 1's user name, auth name, password, display name, server; line 2's user name
+  const char *user, *auth, *password, *display_name, *server, *user2;
+  const char* server_value;
+};
+
+// The value at `key`: "name" or "name#idx" for XML elements, an attribute
+// of the <reg> element for Polycom.
+std::string read_setting(const std::string& content, Syntax syntax, const std::string& key) {
+  switch (syntax) {
+    case Syntax::equals:
+      return parse_kv(content, '=')[key];
+    case Syntax::colon:
+      return parse_kv(content, ':')[key];
+    case Syntax::xml: {
+      auto hash = key.find('#');
+      auto doc = parse_xml(content);
+      return xml_text(doc, key.substr(0, hash), hash == std::string::npos ? "" : key.substr(hash + 1));
+    }
+    case Syntax::polycom_reg: {
+      auto doc = parse_xml(content);
+      Poco::AutoPtr<Poco::XML::NodeList> regs = doc->getElementsByTagName("reg");
+      return regs->length() ? static_cast<Poco::XML::Element*>(regs->item(0))->getAttribute(key) : "<missing>";
+    }
+  }
+  return {};
+}
+
+void PrintTo(const LineKeys& k, std::ostream* os) { *os << k.name; }
+
+class LineSettings : public Render, public ::testing::WithParamInterface<LineKeys> {};
+
+TEST_P(LineSettings, CarryTheSampleLines) {
+  auto& k = GetParam();
+  DescribedVendor v{k.describe()};
+  auto f = files(v, sample(k.vendor, k.model, k.mac));
+  ASSERT_TRUE(f.count(k.file)) << k.file;
+  auto at = [&](const char* key) { return read_setting(f[k.file].content, k.syntax, key); };
+  EXPECT_EQ(at(k.user), "alice1000");
+  EXPECT_EQ(at(k.auth), "alice-auth");
+  EXPECT_EQ(at(k.password), "s3cret&<x>");
+  EXPECT_EQ(at(k.display_name), "Alice \"Ops\" Martin");
+  EXPECT_EQ(at(k.server), k.server_value);
+  EXPECT_EQ(at(k.user2), "bob1001");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Vendors, LineSettings,
+    ::testing::Values(
+        LineKeys{"Yealink", yealink_description, "Yealink", "T46S", "00:15:65:aa:bb:cc", "001565aabbcc.cfg",
+                 Syntax::equals, "account.1.user_name", "account.1.auth_name", "account.1.password",
+                 "account.1.display_name", "account.1.sip_server.1.address", "account.2.user_name", "10.0.0.1"},
+        LineKeys{"Snom", snom_description, "Snom", "360", "00:04:13:aa:bb:cc", "snom360-000413AABBCC.htm", Syntax::xml,
+                 "user_name#1", "user_pname#1", "user_pass#1", "user_realname#1", "user_host#1", "user_name#2",
+                 "10.0.0.1:5060"},
+        LineKeys{"Polycom", polycom_description, "Polycom", "VVX410", "00:04:f2:aa:bb:cc", "0004f2aabbcc-phone.cfg",
+                 Syntax::polycom_reg, "reg.1.address", "reg.1.auth.userId", "reg.1.auth.password", "reg.1.displayName",
+                 "reg.1.server.1.address", "reg.2.address", "10.0.0.1"},
+        LineKeys{"Aastra", aastra_description, "Aastra", "6731i", "00:08:5d:23:74:29", "00085D237429.cfg", Syntax::colon,
+                 "sip line1 user name", "sip line1 auth name", "sip line1 password", "sip line1 display name",
+                 "sip line1 proxy ip", "sip line2 user name", "10.0.0.1"},
+        LineKeys{"CiscoSpa", cisco_spa_description, "Cisco", "SPA504G", "00:22:55:5e:ab:12", "spa0022555eab12.xml",
+                 Syntax::xml, "User_ID_1_", "Auth_ID_1_", "Password_1_", "Display_Name_1_", "Proxy_1_", "User_ID_2_",
+                 "10.0.0.1:5060"},
+        LineKeys{"Grandstream", grandstream_description, "Grandstream", "GXP2170", "00:0b:82:aa:bb:cc",
+                 "cfg000b82aabbcc.xml", Syntax::xml, "P35", "P36", "P34", "P3", "P47", "P404", "10.0.0.1:5060"},
+        LineKeys{"Thomson", thomson_description, "Thomson", "ST2030", "00:14:7f:e1:47:b3", "ST2030S_00147FE147B3.txt",
+                 Syntax::equals, "TEL1Number", "regid1", "regpwd1", "DisplayName1", "ProxyServerMP1", "TEL2Number",
+                 "10.0.0.1"}),
+    [](const ::testing::TestParamInfo<LineKeys>& i) { return std::string(i.param.name); });
+
+TEST_F(Render, YealinkDetectsTftpFileNamesAndNotOtherVendors) {
   DescribedVendor y{yealink_description()};
-  auto d = y.detect(ua("Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:cc"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->vendor, "Yealink");
-  EXPECT_EQ(d->model, "T46S");
-  EXPECT_EQ(d->version, "66.86.0.15");
-  EXPECT_EQ(d->mac, "00:15:65:aa:bb:cc");
   auto t = y.detect(tftp("y000000000028.cfg"));
   ASSERT_TRUE(t);
   EXPECT_EQ(t->model, "T46G");
@@ -166,14 +287,8 @@ TEST_F(Render, YealinkFilesCarryLinesKeysAndSettings) {
   EXPECT_TRUE(f["001565aabbcc.cfg"].sensitive);
   EXPECT_EQ(f["001565aabbcc.cfg"].content.rfind("#!version:1.0.0.1\n", 0), 0u);
   auto kv = parse_kv(f["001565aabbcc.cfg"].content, '=');
-  EXPECT_EQ(kv["account.1.sip_server.1.address"], "10.0.0.1");
   EXPECT_EQ(kv["account.1.sip_server.1.port"], "5060");
-  EXPECT_EQ(kv["account.1.user_name"], "alice1000");
-  EXPECT_EQ(kv["account.1.auth_name"], "alice-auth");
-  EXPECT_EQ(kv["account.1.password"], "s3cret&<x>");
-  EXPECT_EQ(kv["account.1.display_name"], "Alice \"Ops\" Martin");
-  EXPECT_EQ(kv["account.2.user_name"], "bob1001");
-  EXPECT_EQ(kv["account.2.auth_name"], "bob1001");
+  EXPECT_EQ(kv["account.2.auth_name"], "bob1001");  // no auth name: the user name
   EXPECT_EQ(kv["linekey.1.type"], "16");
   EXPECT_EQ(kv["linekey.1.value"], "1002");
   EXPECT_EQ(kv["linekey.2.type"], "13");
@@ -198,11 +313,6 @@ TEST_F(Render, YealinkValueWithLineBreakCannotInjectAKey) {
 
 TEST_F(Render, SnomDetectsAndRendersXmlSettings) {
   DescribedVendor s{snom_description()};
-  auto d = s.detect(ua("Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25)"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->vendor, "Snom");
-  EXPECT_EQ(d->model, "360");
-  EXPECT_EQ(d->version, "8.7.3.25");
   auto t = s.detect(tftp("snom360-000413AABBCC.htm"));
   ASSERT_TRUE(t);
   EXPECT_EQ(t->model, "360");
@@ -213,12 +323,6 @@ TEST_F(Render, SnomDetectsAndRendersXmlSettings) {
   ASSERT_TRUE(f.count("snom360-000413AABBCC.htm"));
   EXPECT_TRUE(f["snom360-000413AABBCC.htm"].sensitive);
   auto doc = parse_xml(f["snom360-000413AABBCC.htm"].content);
-  EXPECT_EQ(xml_text(doc, "user_host", "1"), "10.0.0.1:5060");
-  EXPECT_EQ(xml_text(doc, "user_name", "1"), "alice1000");
-  EXPECT_EQ(xml_text(doc, "user_pname", "1"), "alice-auth");
-  EXPECT_EQ(xml_text(doc, "user_pass", "1"), "s3cret&<x>");
-  EXPECT_EQ(xml_text(doc, "user_realname", "1"), "Alice \"Ops\" Martin");
-  EXPECT_EQ(xml_text(doc, "user_name", "2"), "bob1001");
   EXPECT_EQ(xml_text(doc, "fkey", "0"), "blf <sip:1002@10.0.0.1>");
   EXPECT_EQ(xml_text(doc, "fkey", "1"), "speed 0612345678");
   EXPECT_EQ(xml_text(doc, "timezone"), "FRA+1");
@@ -229,11 +333,6 @@ TEST_F(Render, SnomDetectsAndRendersXmlSettings) {
 
 TEST_F(Render, PolycomDetectsAndRendersRegAttributes) {
   DescribedVendor p{polycom_description()};
-  auto d = p.detect(ua("FileTransport PolycomVVX-VVX_410-UA/5.9.0.9373", "0004f2aabbcc-phone.cfg"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->model, "VVX410");
-  EXPECT_EQ(d->version, "5.9.0.9373");
-  EXPECT_EQ(d->mac, "00:04:f2:aa:bb:cc");
   ASSERT_TRUE(p.detect(tftp("000000000000.cfg")));
 
   auto f = files(p, sample("Polycom", "VVX410", "00:04:f2:aa:bb:cc"));
@@ -250,13 +349,7 @@ TEST_F(Render, PolycomDetectsAndRendersRegAttributes) {
   Poco::AutoPtr<Poco::XML::NodeList> regs = doc->getElementsByTagName("reg");
   ASSERT_EQ(regs->length(), 1u);
   auto* reg = static_cast<Poco::XML::Element*>(regs->item(0));
-  EXPECT_EQ(reg->getAttribute("reg.1.address"), "alice1000");
-  EXPECT_EQ(reg->getAttribute("reg.1.auth.userId"), "alice-auth");
-  EXPECT_EQ(reg->getAttribute("reg.1.auth.password"), "s3cret&<x>");
-  EXPECT_EQ(reg->getAttribute("reg.1.displayName"), "Alice \"Ops\" Martin");
-  EXPECT_EQ(reg->getAttribute("reg.1.server.1.address"), "10.0.0.1");
   EXPECT_EQ(reg->getAttribute("reg.1.server.1.port"), "5060");
-  EXPECT_EQ(reg->getAttribute("reg.2.address"), "bob1001");
   Poco::AutoPtr<Poco::XML::NodeList> att = doc->getElementsByTagName("attendant");
   auto* a = static_cast<Poco::XML::Element*>(att->item(0));
   EXPECT_EQ(a->getAttribute("attendant.resourceList.1.address"), "1002");
@@ -269,22 +362,11 @@ TEST_F(Render, PolycomDetectsAndRendersRegAttributes) {
 
 TEST_F(Render, AastraDetectsAndRendersColonSeparatedKeys) {
   DescribedVendor v{aastra_description()};
-  auto d = v.detect(ua("Aastra6731i MAC:00-08-5D-23-74-29 V:3.3.1.2235-SIP"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->model, "6731i");
-  EXPECT_EQ(d->mac, "00:08:5d:23:74:29");
-  EXPECT_EQ(d->version, "3.3.1.2235");
   auto f = files(v, sample("Aastra", "6731i", "00:08:5d:23:74:29"));
   ASSERT_TRUE(f.count("aastra.cfg"));
   ASSERT_TRUE(f.count("00085D237429.cfg"));
   auto kv = parse_kv(f["00085D237429.cfg"].content, ':');
-  EXPECT_EQ(kv["sip line1 user name"], "alice1000");
-  EXPECT_EQ(kv["sip line1 auth name"], "alice-auth");
-  EXPECT_EQ(kv["sip line1 password"], "s3cret&<x>");
-  EXPECT_EQ(kv["sip line1 proxy ip"], "10.0.0.1");
   EXPECT_EQ(kv["sip line1 proxy port"], "5060");
-  EXPECT_EQ(kv["sip line1 display name"], "Alice \"Ops\" Martin");
-  EXPECT_EQ(kv["sip line2 user name"], "bob1001");
   EXPECT_EQ(kv["prgkey1 type"], "blf");
   EXPECT_EQ(kv["prgkey1 value"], "1002");
   EXPECT_EQ(kv["time zone name"], "FR-Paris");
@@ -292,39 +374,17 @@ TEST_F(Render, AastraDetectsAndRendersColonSeparatedKeys) {
 
 TEST_F(Render, CiscoSpaDetectsAndRendersFlatProfile) {
   DescribedVendor v{cisco_spa_description()};
-  auto d = v.detect(ua("Cisco/SPA504G-7.5.5 (0022555eab12)(CCQ162306EA)"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->model, "SPA504G");
-  EXPECT_EQ(d->version, "7.5.5");
-  EXPECT_EQ(d->mac, "00:22:55:5e:ab:12");
   auto f = files(v, sample("Cisco", "SPA504G", "00:22:55:5e:ab:12"));
   ASSERT_TRUE(f.count("spa0022555eab12.xml"));
   auto doc = parse_xml(f["spa0022555eab12.xml"].content);
-  EXPECT_EQ(xml_text(doc, "User_ID_1_"), "alice1000");
-  EXPECT_EQ(xml_text(doc, "Auth_ID_1_"), "alice-auth");
-  EXPECT_EQ(xml_text(doc, "Password_1_"), "s3cret&<x>");
-  EXPECT_EQ(xml_text(doc, "Proxy_1_"), "10.0.0.1:5060");
-  EXPECT_EQ(xml_text(doc, "Display_Name_1_"), "Alice \"Ops\" Martin");
-  EXPECT_EQ(xml_text(doc, "User_ID_2_"), "bob1001");
   EXPECT_EQ(xml_text(doc, "Time_Zone"), "GMT+01:00");
 }
 
 TEST_F(Render, GrandstreamDetectsAndRendersPValues) {
   DescribedVendor v{grandstream_description()};
-  auto d = v.detect(ua("Grandstream Model HW GXP2170 SW 1.0.11.3 DevId 000b82aabbcc"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->model, "GXP2170");
-  EXPECT_EQ(d->version, "1.0.11.3");
-  EXPECT_EQ(d->mac, "00:0b:82:aa:bb:cc");
   auto f = files(v, sample("Grandstream", "GXP2170", "00:0b:82:aa:bb:cc"));
   ASSERT_TRUE(f.count("cfg000b82aabbcc.xml"));
   auto doc = parse_xml(f["cfg000b82aabbcc.xml"].content);
-  EXPECT_EQ(xml_text(doc, "P47"), "10.0.0.1:5060");
-  EXPECT_EQ(xml_text(doc, "P35"), "alice1000");
-  EXPECT_EQ(xml_text(doc, "P36"), "alice-auth");
-  EXPECT_EQ(xml_text(doc, "P34"), "s3cret&<x>");
-  EXPECT_EQ(xml_text(doc, "P3"), "Alice \"Ops\" Martin");
-  EXPECT_EQ(xml_text(doc, "P404"), "bob1001");
   EXPECT_EQ(xml_text(doc, "P323"), "1");
   EXPECT_EQ(xml_text(doc, "P326"), "1002");
 }
@@ -363,26 +423,13 @@ TEST_F(Render, YealinkV7xModelsGetTheirCommonFileAndFirmware) {
     auto kv = parse_kv(f[c.common].content, '=');
     EXPECT_EQ(kv["static.firmware.url"], std::string("http://10.0.0.1:8667/firmware/") + c.firmware);
   }
-  auto d = y.detect(ua("Yealink SIP-T28P 2.73.0.50 00:15:65:12:34:56"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->model, "T28P");
-  EXPECT_EQ(d->version, "2.73.0.50");
-  EXPECT_EQ(d->mac, "00:15:65:12:34:56");
   // V8x firmwares are not bundled: no firmware line.
   auto f = files(y, sample("Yealink", "T46S", "00:15:65:aa:bb:cc"));
   EXPECT_EQ(parse_kv(f["y000000000066.cfg"].content, '=').count("static.firmware.url"), 0u);
 }
 
-TEST_F(Render, CiscoSpaAnalogAdaptersAreDetected) {
+TEST_F(Render, CiscoSpaAnalogAdapterGetsItsSecondPortAndKeys) {
   DescribedVendor v{cisco_spa_description()};
-  auto d = v.detect(ua("Linksys/PAP2T-5.1.6(LS)", "spa001122334455.xml"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->model, "PAP2T");
-  EXPECT_EQ(d->mac, "00:11:22:33:44:55");
-  auto a = v.detect(ua("Cisco/SPA112-1.4.1(SR1) (0011223344aa)"));
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->model, "SPA112");
-  EXPECT_EQ(a->mac, "00:11:22:33:44:aa");
   auto f = files(v, sample("Cisco", "SPA2102", "00:11:22:33:44:55"));
   auto doc = parse_xml(f["spa001122334455.xml"].content);
   EXPECT_EQ(xml_text(doc, "Proxy_2_"), "10.0.0.1:5060");
@@ -426,12 +473,6 @@ TEST_F(Render, CiscoSccpDetectsTftpNamesAndRendersCnfXml) {
 
 TEST_F(Render, ThomsonDetectsAndRendersIniSections) {
   DescribedVendor v{thomson_description()};
-  auto d = v.detect(ua("THOMSON ST2030 hw5 fw2.74 00-14-7F-E1-47-B3"));
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->vendor, "Thomson");
-  EXPECT_EQ(d->model, "ST2030");
-  EXPECT_EQ(d->version, "2.74");
-  EXPECT_EQ(d->mac, "00:14:7f:e1:47:b3");
   auto t = v.detect(tftp("ST2030S_00147FE147B3.txt"));
   ASSERT_TRUE(t);
   EXPECT_EQ(t->model, "ST2030");
@@ -446,12 +487,6 @@ TEST_F(Render, ThomsonDetectsAndRendersIniSections) {
   ASSERT_TRUE(f.count("ST2030S_00147FE147B3.txt"));
   EXPECT_TRUE(f["ST2030S_00147FE147B3.txt"].sensitive);
   auto kv = parse_kv(f["ST2030S_00147FE147B3.txt"].content, '=');
-  EXPECT_EQ(kv["regid1"], "alice-auth");
-  EXPECT_EQ(kv["regpwd1"], "s3cret&<x>");
-  EXPECT_EQ(kv["TEL1Number"], "alice1000");
-  EXPECT_EQ(kv["DisplayName1"], "Alice \"Ops\" Martin");
-  EXPECT_EQ(kv["ProxyServerMP1"], "10.0.0.1");
-  EXPECT_EQ(kv["TEL2Number"], "bob1001");
   EXPECT_EQ(kv["VoiceMailTelNum"], "*98");
   EXPECT_EQ(kv["FeatureKeyExt01"], "S/<sip:1002>");
   EXPECT_EQ(kv["FeatureKeyExt02"], "L/<sip:0612345678>");

@@ -1,0 +1,364 @@
+// Pickup (seed 5.12 directed, 5.17 group, a BLF key's Replaces) and parking
+// (seed 5.25) end to end, on what the people on the phones notice: SIPp
+// phones through backend.sip, the real media engine and the project's
+// dialplan (lib/pickup.lua, lib/parking.lua). Who ends up talking to whom is
+// checked on the audio: each side's RTP peer sends its own tone and the
+// other must hear it (Goertzel); a phone that stops ringing got a CANCEL
+// (its SIPp scenario fails otherwise).
+#include <algorithm>
+
+#include <rapidjson/document.h>
+
+#include <dialtone/services.h>
+
+#include "tests/plugins/media/calls/sip_media_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+class PickupParkingTest : public SipMediaTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}, {"dave", "1004"}},
+              std::filesystem::path(SIP_TEST_DIR) / "media_dialplan.lua");
+    start_media();
+  }
+  void SetUp() override {
+    start_plugin();
+    events_before_ = host_->test_bus().events().size();
+  }
+
+  // `user` dials `number` from a SIPp phone whose RTP is `peer`.
+  void dial(Phone& p, const std::string& user, const std::string& number, tm::RtpPeer& peer,
+            const std::string& file = "uac_media.xml", std::vector<std::string> extra = {}) {
+    extra.insert(extra.end(), {"-key", "rtp_port", std::to_string(peer.port())});
+    caller(p, user, number, file, 1, extra);
+  }
+  // The channel of `user`'s own call (inbound), once it exists.
+  std::string inbound_of(const std::string& user) {
+    std::string id;
+    EXPECT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (c.backend == "sip" && c.endpoint == user && c.direction == sdk::ChannelDirection::inbound) id = c.id;
+      return !id.empty();
+    })) << "no call from " << user << "\n" << log_tail();
+    return id;
+  }
+  // Waits until `user`'s phone rings (its leg alerting).
+  void wait_ringing(const std::string& user) {
+    EXPECT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (c.endpoint == user && c.direction == sdk::ChannelDirection::outbound &&
+            c.state == sdk::ChannelState::ringing)
+          return true;
+      return false;
+    })) << user << " never rang\n" << log_tail();
+  }
+  // `peer` sends to the engine endpoint answering `channel`.
+  void connect(const std::string& channel, tm::RtpPeer& peer) {
+    std::shared_ptr<sdk::media::Endpoint> ep;
+    ASSERT_TRUE(eventually([&] { return (ep = engine_->channel_endpoint(channel)) != nullptr; }))
+        << "channel " << channel << " is not answered by the engine\n" << log_tail();
+    peer.set_remote(ep->local_port());
+  }
+  // `from`'s tone reaches `to`.
+  static bool hears(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
+    auto tone = tm::make_tone(hz, 1.0, 8000);
+    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
+      to.clear();
+      from.send_audio(tone);
+      auto got = to.audio();
+      if (tm::loud_samples(got, 8000) >= 2400 && tm::tone_share(got, 8000, hz) > 0.8) return true;
+    }
+    return false;
+  }
+  // Two parties talk: each hears the other's tone.
+  static void expect_talking(tm::RtpPeer& a, tm::RtpPeer& b) {
+    EXPECT_TRUE(hears(a, b, 500)) << "the second party does not hear the first";
+    EXPECT_TRUE(hears(b, a, 900)) << "the first party does not hear the second";
+  }
+  // The first event of this test on `topic` whose body holds `text`.
+  std::optional<sdk::Event> event(const std::string& topic, const std::string& text = {}) {
+    std::optional<sdk::Event> found;
+    eventually([&] {
+      auto all = host_->test_bus().events();
+      for (std::size_t i = events_before_; i < all.size(); ++i)
+        if (all[i].topic == topic && all[i].body.find(text) != std::string::npos) {
+          found = all[i];
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
+  static std::string log_tail() {
+    auto lines = host_->logger().lines();
+    std::string out;
+    for (std::size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+    return out;
+  }
+  void expect_media_idle() {
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+    EXPECT_TRUE(host_->calls().parked_calls().empty()) << "a parking slot is still taken";
+  }
+  // Hangs up `channel` from Dialtone's side: its phone gets a BYE, and the
+  // party bridged with it too.
+  void hang_up(const std::string& channel) { ASSERT_TRUE(host_->calls().hangup_channel(channel)); }
+
+  // `user`'s BLF key on `target` (a SUBSCRIBE for the dialog package) in
+  // the background, running `file`; subscribed once this returns.
+  void watch(Phone& p, const std::string& user, const std::string& target, const std::string& file) {
+    auto args = sipp_args(file, 1, "25s");
+    args.insert(args.begin(), target_);
+    std::vector<std::string> keys{"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "target", target,
+                                  "-key", "event", "dialog", "-key", "accept", "application/dialog-info+xml",
+                                  "-key", "expires", "600"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+    ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << "no subscription\n" << log_tail();
+  }
+
+  std::size_t events_before_ = 0;
+};
+
+// alice calls bob (1002), whose phone rings; carol dials *81002: bob's
+// phone stops ringing (CANCEL), alice and carol talk.
+TEST_F(PickupParkingTest, DirectedPickupTakesTheRingingCall) {
+  Phone bob, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
+  wait_ringing("bob");
+  dial(carol, "carol", "*81002", pc);
+  auto ca = inbound_of("alice"), cc = inbound_of("carol");
+  connect(ca, pa);
+  connect(cc, pc);
+  EXPECT_EQ(bob.finish(), 0) << "bob's phone was not cancelled:\n" << bob.out;
+  expect_talking(pa, pc);
+  auto picked = event("calls.pickup", "\"picker\":\"" + cc + "\"");
+  ASSERT_TRUE(picked) << "no calls.pickup event";
+  EXPECT_NE(picked->body.find("\"id\":\"" + ca + "\""), std::string::npos) << picked->body;
+  EXPECT_NE(picked->body.find("\"ringing_endpoint\":\"sip/bob\""), std::string::npos) << picked->body;
+  hang_up(cc);  // carol hangs up: alice's call ends with it
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+// Group pickup (*8): carol intercepts bob's calls (a pickup group); dave,
+// who intercepts nothing, is refused while bob rings; carol takes the call.
+TEST_F(PickupParkingTest, GroupPickupServesOnlyInterceptors) {
+  auto group = host_->sql("INSERT INTO confd_callpickups (name) VALUES ('reception') RETURNING id");
+  host_->sql("INSERT INTO confd_callpickup_users (callpickup_id, category, user_id) VALUES ($1, 'interceptor', $2), "
+             "($1, 'target', $3)", {group, user_ids_["carol"], user_ids_["bob"]});
+  Phone bob, alice, dave, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
+  tm::RtpPeer pa, pd, pc;
+  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
+  wait_ringing("bob");
+  dial(dave, "dave", "*8", pd, "uac_media_480.xml");
+  EXPECT_EQ(dave.finish(), 0) << "dave should be refused with 480:\n" << dave.out;
+  dial(carol, "carol", "*8", pc);
+  auto ca = inbound_of("alice"), cc = inbound_of("carol");
+  connect(ca, pa);
+  connect(cc, pc);
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_talking(pa, pc);
+  hang_up(ca);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_callpickups WHERE id = $1", {group});
+}
+
+// The same through groups: carol intercepts as a member of an interceptor
+// group, bob is rung as a member of a target group.
+TEST_F(PickupParkingTest, GroupPickupThroughGroupMembership) {
+  auto front = host_->sql("INSERT INTO confd_groups (name) VALUES ('front') RETURNING id");
+  auto sales = host_->sql("INSERT INTO confd_groups (name) VALUES ('sales') RETURNING id");
+  host_->sql("INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1, $2, 1), ($3, $4, 1)",
+             {front, user_ids_["carol"], sales, user_ids_["bob"]});
+  auto group = host_->sql("INSERT INTO confd_callpickups (name) VALUES ('by-groups') RETURNING id");
+  host_->sql("INSERT INTO confd_callpickup_groups (callpickup_id, category, group_id) VALUES ($1, 'interceptor', $2), "
+             "($1, 'target', $3)", {group, front, sales});
+  Phone bob, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
+  wait_ringing("bob");
+  dial(carol, "carol", "*8", pc);
+  auto ca = inbound_of("alice"), cc = inbound_of("carol");
+  connect(ca, pa);
+  connect(cc, pc);
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_talking(pa, pc);
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_callpickups WHERE id = $1", {group});
+  host_->sql("DELETE FROM confd_groups WHERE id IN ($1, $2)", {front, sales});
+}
+
+// Picking up where nothing rings: refused with 480, nothing left over.
+TEST_F(PickupParkingTest, PickingUpNothingIsRefused) {
+  Phone carol;
+  tm::RtpPeer pc;
+  dial(carol, "carol", "*81002", pc, "uac_media_480.xml");
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  auto line = host_->logger().lines();
+  EXPECT_TRUE(std::any_of(line.begin(), line.end(), [](const std::string& l) {
+    return l.find("nothing picked up") != std::string::npos && l.find("1002") != std::string::npos;
+  })) << log_tail();
+  expect_media_idle();
+}
+
+// A BLF key: the ringing leg's event carries its Call-ID and tags (what
+// the dialog NOTIFY shows); dave's INVITE with Replaces naming that dialog
+// takes the call.
+TEST_F(PickupParkingTest, InviteWithReplacesToARingingDialogPicksItUp) {
+  Phone bob, alice, dave;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
+  tm::RtpPeer pa, pd;
+  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
+  wait_ringing("bob");
+  auto ringing = event("calls.channel.state", "\"local_tag\"");
+  ASSERT_TRUE(ringing) << "the ringing leg's event has no tags\n" << log_tail();
+  rapidjson::Document d;
+  d.Parse(ringing->body.c_str());
+  std::string call_id = d["protocol_id"].GetString(), phone = d["local_tag"].GetString(),
+              ours = d["remote_tag"].GetString();
+  EXPECT_EQ(std::string(d["endpoint"].GetString()), "bob");
+  EXPECT_FALSE(call_id.empty() || phone.empty() || ours.empty()) << ringing->body;
+  // As a Yealink builds it from the dialog-info: to-tag the remote, from-tag the local.
+  dial(dave, "dave", "1002", pd, "uac_media_replaces.xml",
+       {"-key", "replaces_callid", call_id, "-key", "to_tag", ours, "-key", "from_tag", phone});
+  auto ca = inbound_of("alice"), cd = inbound_of("dave");
+  connect(ca, pa);
+  connect(cd, pd);
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_talking(pa, pd);
+  hang_up(cd);
+  EXPECT_EQ(dave.finish(), 0) << dave.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+// alice dials 700: parked in 701, she hears the slot then music; bob dials
+// 700: 702 (slots rotate); carol dials 702 and talks to bob; dave dials 702
+// again: empty, he hears the "invalid park" prompt and Dialtone hangs up.
+TEST_F(PickupParkingTest, ParkRotatesSlotsAndDialingTheSlotTakesTheCall) {
+  Phone alice, bob, carol, dave;
+  tm::RtpPeer pa, pb, pc, pd;
+  dial(alice, "alice", "700", pa);
+  auto ca = inbound_of("alice");
+  connect(ca, pa);
+  auto parked = event("calls.park.parked", "\"id\":\"" + ca + "\"");
+  ASSERT_TRUE(parked) << log_tail();
+  EXPECT_NE(parked->body.find("\"slot\":\"701\""), std::string::npos) << parked->body;
+  // The slot number, then the music: alice hears sound all along.
+  EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
+  dial(bob, "bob", "700", pb);
+  auto cb = inbound_of("bob");
+  connect(cb, pb);
+  auto second = event("calls.park.parked", "\"id\":\"" + cb + "\"");
+  ASSERT_TRUE(second) << log_tail();
+  EXPECT_NE(second->body.find("\"slot\":\"702\""), std::string::npos) << second->body;
+  dial(carol, "carol", "702", pc);
+  auto cc = inbound_of("carol");
+  connect(cc, pc);
+  ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
+  expect_talking(pb, pc);
+  dial(dave, "dave", "702", pd);  // empty now
+  auto cd = inbound_of("dave");
+  connect(cd, pd);
+  EXPECT_EQ(dave.finish(), 0) << "dave's call should end after the prompt:\n" << dave.out;
+  EXPECT_GT(tm::loud_samples(pd.audio(), 8000), 4000u) << "dave heard no prompt";
+  ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
+  EXPECT_EQ(host_->calls().parked_calls()[0].slot, 701);
+  hang_up(cc);
+  hang_up(ca);
+  for (auto* p : {&alice, &bob, &carol}) EXPECT_EQ(p->finish(), 0) << p->out;
+  expect_media_idle();
+}
+
+// A lot of one slot: the parked caller hanging up frees the slot
+// (abandoned); a second call while the slot is taken is refused (full, a
+// prompt then hang-up); a lot whose time runs out sends the call to its
+// timeout destination (here: hang up).
+TEST_F(PickupParkingTest, AbandonFullLotAndTimeout) {
+  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
+                        "VALUES ('small', '861', '861', 0) RETURNING id");
+  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('860', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
+  auto brief = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout, timeout_destination) "
+                          "VALUES ('brief', '871', '879', 1, '{\"type\": \"hangup\"}') RETURNING id");
+  auto ext2 = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('870', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {brief, ext2});
+  Phone alice, bob, carol, dave;
+  tm::RtpPeer pa, pb, pc, pd;
+  dial(alice, "alice", "860", pa, "uac_media_hangup.xml");  // hangs up 1.5 s after the answer
+  auto ca = inbound_of("alice");
+  ASSERT_TRUE(event("calls.park.parked", "\"id\":\"" + ca + "\"")) << log_tail();
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  auto abandoned = event("calls.park.abandoned", "\"id\":\"" + ca + "\"");
+  ASSERT_TRUE(abandoned) << log_tail();
+  EXPECT_NE(abandoned->body.find("\"slot\":\"861\""), std::string::npos) << abandoned->body;
+  EXPECT_TRUE(eventually([&] { return host_->calls().parked_calls().empty(); }));
+  dial(carol, "carol", "860", pc);  // the slot is free again
+  auto cc = inbound_of("carol");
+  ASSERT_TRUE(event("calls.park.parked", "\"id\":\"" + cc + "\"")) << log_tail();
+  dial(bob, "bob", "860", pb);  // full
+  auto cb = inbound_of("bob");
+  connect(cb, pb);
+  EXPECT_EQ(bob.finish(), 0) << "bob's call should end after the prompt:\n" << bob.out;
+  EXPECT_GT(tm::loud_samples(pb.audio(), 8000), 4000u) << "bob heard no prompt";
+  auto lines = host_->logger().lines();
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+    return l.find("parking lot " + lot + " refused it: full") != std::string::npos;
+  })) << log_tail();
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  dial(dave, "dave", "870", pd);  // nobody takes it: hung up after 1 s
+  auto cd = inbound_of("dave");
+  ASSERT_TRUE(event("calls.park.timeout", "\"id\":\"" + cd + "\"")) << log_tail();
+  EXPECT_EQ(dave.finish(), 0) << "dave's call should be hung up at the timeout:\n" << dave.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_parkinglots WHERE id IN ($1, $2)", {lot, brief});
+  host_->sql("DELETE FROM confd_extensions WHERE id IN ($1, $2)", {ext, ext2});
+}
+
+// A BLF key on a slot: idle, lit while a call is parked there (the parked
+// caller as remote party), idle again once it is taken out; each NOTIFY body
+// is checked by the watcher's scenario.
+TEST_F(PickupParkingTest, BlfKeyOnASlotLightsWhileACallIsParked) {
+  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
+                        "VALUES ('watched', '881', '881', 0) RETURNING id");
+  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('880', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
+  Phone dave, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(watch(dave, "dave", "881", "subscribe_park_slot.xml"));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "880", pa);
+  auto ca = inbound_of("alice");
+  ASSERT_TRUE(event("calls.park.parked", "\"id\":\"" + ca + "\"")) << log_tail();
+  dial(carol, "carol", "881", pc);
+  auto cc = inbound_of("carol");
+  ASSERT_TRUE(event("calls.park.retrieved", "\"id\":\"" + ca + "\"")) << log_tail();
+  EXPECT_EQ(dave.finish(), 0) << "the slot's NOTIFYs:\n" << dave.out;
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_parkinglots WHERE id = $1", {lot});
+  host_->sql("DELETE FROM confd_extensions WHERE id = $1", {ext});
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -382,6 +382,7 @@ CREATE TABLE confd_parkinglot_extensions (
   PRIMARY KEY (parkinglot_id, extension_id));
 INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout, music_on_hold)
   VALUES ('default', '701', '750', 45, 'default');
+)SQL";
 
 // Routing per context (seed 5.23): XiVO's context inclusion (contextinclude)
 // and the contexts an outgoing route is attached to (none: every context).

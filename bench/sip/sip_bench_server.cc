@@ -4,6 +4,11 @@
 // `records=<plugin dir>` also loads records_cel.so and records_call_logs.so
 // from that directory (as dialtoned does, through their entry points) on a
 // real event bus: calls then cost what they cost with CEL and call logs on.
+// `engine=1` runs a media engine (ports 40000-49999, 2 media threads) with
+// its call verbs, as the media.engine plugin does; `dialplan=<file>` runs
+// that script instead of lua-dialplan/extensions.lua (bench/sip/
+// engine_dial.lua answers each call, then dials its callee through the
+// engine: the engine-bridged path).
 #include <dlfcn.h>
 
 #include <filesystem>
@@ -19,6 +24,8 @@
 
 #include "kernel/bus/event_bus.h"
 #include "plugins/backend/sip/sip_plugin.h"
+#include "plugins/media/engine/call_verbs.h"
+#include "plugins/media/engine/engine.h"
 #include "tests/plugins/backend/sip/sip_host.h"
 
 namespace {
@@ -65,8 +72,28 @@ class BenchHost final : public dialtone::sdk::Host {
     (void)calls_->register_driver("local", local_);
   }
   ~BenchHost() override {
+    if (verbs_) verbs_->rebind(nullptr);
+    if (engine_) engine_->stop();
     calls_->unregister_driver("local");
     calls_->stop();
+  }
+  // A media engine with its call verbs, as the media.engine plugin sets up.
+  void start_engine() {
+    dialtone::plugins::media::EngineConfig cfg;
+    cfg.port_min = 40000;
+    cfg.port_max = 49999;
+    cfg.threads = 2;
+    cfg.realtime = false;
+    engine_ = std::make_shared<dialtone::plugins::media::Engine>(cfg, log_);
+    if (auto s = engine_->start(); !s) throw std::runtime_error(s.error().message);
+    auto core = calls_;
+    engine_->set_dtmf_sink([core](const std::string& ch, char d, dialtone::sdk::media::DtmfSource s) {
+      (void)core->dtmf_received(ch, d, s == dialtone::sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+    });
+    (void)services_.provide<dialtone::sdk::media::MediaEngine>("default", engine_);
+    verbs_ = std::make_shared<dialtone::plugins::media::CallVerbs>(engine_, &inner_.executor(), &log_);
+    for (auto& v : verbs_->functions())
+      if (auto s = calls_->register_verb(std::move(v)); !s) throw std::runtime_error(s.error().message);
   }
   std::string_view plugin_id() const override { return inner_.plugin_id(); }
   dialtone::sdk::Logger& log() override { return log_; }
@@ -86,6 +113,8 @@ class BenchHost final : public dialtone::sdk::Host {
   dialtone::testing::TestServiceRegistry services_;
   std::shared_ptr<dialtone::kernel::CallCoreImpl> calls_;
   std::shared_ptr<dialtone::kernel::LocalDriver> local_;
+  std::shared_ptr<dialtone::plugins::media::Engine> engine_;
+  std::shared_ptr<dialtone::plugins::media::CallVerbs> verbs_;
 };
 
 // A plugin .so driven through its exported entry points, as the kernel does.
@@ -122,8 +151,16 @@ class LoadedPlugin {
 int main(int argc, char** argv) {
   int port = argc > 1 ? std::atoi(argv[1]) : 5060;
   int users = argc > 2 ? std::atoi(argv[2]) : 1000;
-  // The shipped dialplan (lua-dialplan/extensions.lua), as in production.
-  dialtone::testing::SipTestHost host(std::filesystem::path(DIALTONE_DIALPLAN));
+  // The shipped dialplan (lua-dialplan/extensions.lua), as in production,
+  // unless dialplan=<file> names another.
+  std::filesystem::path dialplan = DIALTONE_DIALPLAN;
+  bool engine = false;
+  for (int i = 3; i < argc; ++i) {
+    std::string kv = argv[i];
+    if (kv.rfind("dialplan=", 0) == 0) dialplan = kv.substr(9);
+    if (kv == "engine=1") engine = true;
+  }
+  dialtone::testing::SipTestHost host(dialplan);
   {
     std::ofstream csv("users.csv");
     csv << "SEQUENTIAL\n";
@@ -148,12 +185,18 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (kv.substr(0, eq) == "records") records_dir = kv.substr(eq + 1);
-    else options[kv.substr(0, eq)] = kv.substr(eq + 1);
+    else if (kv.substr(0, eq) != "dialplan" && kv.substr(0, eq) != "engine") options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   WarnLogger bus_log;
   std::unique_ptr<dialtone::kernel::EventBusImpl> bus;
   if (!records_dir.empty()) bus = std::make_unique<dialtone::kernel::EventBusImpl>(bus_log);
   BenchHost bench_host(host, bus.get());
+  try {
+    if (engine) bench_host.start_engine();
+  } catch (const std::exception& e) {
+    std::cerr << "media engine: " << e.what() << "\n";
+    return 1;
+  }
   std::vector<std::unique_ptr<LoadedPlugin>> records;
   try {
     for (auto* so : {"records_cel.so", "records_call_logs.so"})

@@ -134,6 +134,10 @@ class CallCoreImpl final : public sdk::CallCore {
   // Asks the channel's driver to answer; `done(ok, error)` runs once, when
   // the channel is up (at once if it is), ended, or the driver refused.
   void answer_channel(std::string_view channel_id, std::function<void(bool ok, std::string error)> done);
+  // The `api` channel of an originate hands its answered leg over: the two
+  // are no longer linked, without the unbridged event that makes a driver
+  // hang its leg up (call_originate.cc).
+  void release_link(const std::string& channel_id);
   // Bridges two channels of one driver (media path: direct, or relayed when
   // `relayed`), publishing calls.channel.bridged.
   sdk::Status bridge(std::string_view a, std::string_view b, bool relayed);

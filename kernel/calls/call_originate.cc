@@ -39,6 +39,15 @@ std::shared_ptr<const sdk::ConfigSnapshot> CallCoreImpl::config_snapshot() const
   return source ? source() : nullptr;
 }
 
+void CallCoreImpl::release_link(const std::string& channel_id) {
+  std::lock_guard lock(mutex_);
+  auto a = channels_.find(channel_id);
+  if (a == channels_.end() || a->second.peer.empty()) return;
+  if (auto b = channels_.find(a->second.peer); b != channels_.end() && b->second.peer == channel_id)
+    b->second.peer.clear();
+  a->second.peer.clear();
+}
+
 sdk::Result<std::string> CallCoreImpl::originate(Origination o) {
   {
     std::lock_guard lock(mutex_);
@@ -65,7 +74,9 @@ sdk::Result<std::string> CallCoreImpl::originate(Origination o) {
       return;
     }
     const std::string user_leg = outcome.channel;
-    // The API channel leaves: the user's leg is free to be linked to the destination.
+    // The API channel leaves: the user's leg is free to be linked to the
+    // destination, and stays up (drivers hang up a leg whose peer left).
+    release_link(origin);
     (void)end_channel_q850(origin, sdk::q850::normal_clearing);
     sdk::DialOptions to;
     to.targets = {"local/" + o.exten + "@" + o.context};

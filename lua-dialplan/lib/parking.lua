@@ -20,7 +20,8 @@ local M = {}
 
 M.default_exten = "700"
 M.prompts = { full = "pbx-parkingfailed", empty = "pbx-invalidpark" }
--- How long the parker's phone rings when a parked call comes back.
+-- How long the parker's phone rings when a parked call comes back (the
+-- parked call dials it, its media in the engine).
 M.callback_ring_seconds = 30
 
 local function reject(code, reason)

@@ -619,8 +619,10 @@ void DahdiDriver::decided(const std::string& id, const sdk::Result<sdk::LuaValue
   if (action != "done")
     host_.log().error("dahdi: call " + id + ": the dialplan returned no decision (expected done, dial or reject)");
   // Done: an answered call goes on until someone hangs up; an unanswered
-  // one has nothing left to wait for.
-  if (ch->state != sdk::ChannelState::up)
+  // one has nothing left to wait for. A call linked to the leg that
+  // answered it is answered too: its own answer (from the bus event of
+  // that leg) may still be on its way.
+  if (ch->state != sdk::ChannelState::up && ch->peer.empty())
     (void)hangup(*ch, action == "done" ? sdk::q850::no_user_response : sdk::q850::temporary_failure);
 }
 

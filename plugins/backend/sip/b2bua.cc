@@ -423,11 +423,16 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
 void SipStack::Impl::cancel_leg(const std::string& channel) {
   if (channel.empty()) return;
   for (auto& [serial, call] : calls)
-    for (auto& b : call->branches)
-      if (b->channel == channel && !b->final && b->orq) {
+    for (auto& b : call->branches) {
+      if (b->channel != channel) continue;
+      if (!b->final && b->orq) {
         b->cancelled = true;
         nta_outgoing_cancel(b->orq);
+      } else if (call->originated && call->winner == b.get()) {
+        // Answered while the call core ended the dial: nobody wants it now.
+        engine_hangup(*call);
       }
+    }
 }
 
 void SipStack::Impl::on_ring_timeout(void* magic, su_timer_t*, void* arg) {
@@ -466,6 +471,10 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       self->backend.leg_ids(br->channel, br->sip_call_id, sip->sip_to->a_tag, ours ? ours : "");
     }
     if (status > 100 && !br->channel.empty()) self->backend.leg_event(br->channel, LegState::ringing, status, {});
+    if (status > 100 && c.originated) {
+      self->engine_progress(c, *br, sip);
+      return 0;
+    }
     if (status > 100 && c.state == Call::State::ringing && c.a_irq) {
       std::optional<std::string> body;
       if (sip && sip->sip_payload && sip->sip_payload->pl_len > 0) body = self->sdp_from_b(c, sip);
@@ -508,12 +517,26 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     if (br->final) return 0;  // a retransmitted 2xx: ACK again only
     br->final = true;
     br->status = status;
+    if (c.originated && br->cancelled) {
+      // The 2xx crossed our CANCEL (the dial ended meanwhile): ACKed, now BYE.
+      self->log.info("sip: leg " + br->channel + " to " + br->target + " answered after it was cancelled; hung up");
+      self->send_bye(c, br->leg);
+      c.state = Call::State::ending;
+      c.ended_status = 487;
+      self->engine_leg_over(c);
+      self->maybe_finish(c);
+      return 0;
+    }
     if (c.state == Call::State::ringing && br->round == c.round) {
       c.state = Call::State::answered;
       c.winner = br;
       if (c.ring_timer) su_timer_reset(c.ring_timer);
       for (auto& other : c.branches)
         if (other.get() != br && !other->final && other->orq) nta_outgoing_cancel(other->orq);
+      if (c.originated) {
+        self->engine_answered(c, *br, sip);
+        return 0;
+      }
       if (c.transfer_of) {
         self->finish_dial(c, "answered", 200);
         self->transfer_answered(c, *br, sip);
@@ -562,6 +585,8 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     }
   br->final = true;
   br->status = status;
+  if (c.originated && std::none_of(c.branches.begin(), c.branches.end(), [](const auto& b) { return !b->final; }))
+    self->engine_leg_over(c);  // the ringback stops before the dial's outcome is known
   if (!br->channel.empty()) {
     // A target's channel ends with its last branch, never under its winner.
     bool others = br->shared_channel &&
@@ -592,6 +617,13 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
       bool busy = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
         return b->round == round && (b->status == 486 || b->status == 600);
       });
+      if (c.originated) {
+        c.state = Call::State::ending;
+        c.ended_status = busy ? 486 : status;
+        self->log.info("sip: call " + c.id + " to " + c.called + " not answered: " + std::to_string(status));
+        self->maybe_finish(c);
+        return 0;
+      }
       if (c.dial_done) {
         self->finish_dial(c, busy ? "busy" : "unavailable", busy ? 486 : status);
         self->maybe_finish(c);
@@ -656,6 +688,7 @@ void SipStack::Impl::on_a_ack(Call& c, const sip_t* sip) {
 }
 
 void SipStack::Impl::send_bye(Call& c, nta_leg_t* leg) {
+  if (!leg) return;  // an outgoing engine leg has no A side
   auto [peer, uri] = leg_peer(c, leg);
   std::string via = via_toward(peer, uri);
   nta_outgoing_t* bye = nta_outgoing_tcreate(leg, &Impl::on_bye_response, &c, nullptr,
@@ -719,7 +752,7 @@ int SipStack::Impl::on_a_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
       self->maybe_finish(*c);
       return 200;
     default:
-      if (c->engine) return self->engine_in_dialog(*c, irq, sip);
+      if (c->engine) return self->engine_in_dialog(*c, MediaLeg::a, irq, sip);
       return self->in_dialog(*c, MediaLeg::a, nullptr, irq, sip);
   }
 }
@@ -748,6 +781,7 @@ int SipStack::Impl::on_b_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
       self->maybe_finish(c);
       return 200;
     default:
+      if (c.originated) return self->engine_in_dialog(c, MediaLeg::b, irq, sip);
       return self->in_dialog(c, MediaLeg::b, br, irq, sip);
   }
 }

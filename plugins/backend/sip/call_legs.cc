@@ -3,7 +3,9 @@
 // (originate = INVITE the targets, cancel, hang up) comes back to the stack
 // through SipChannelDriver. Without a core (tests that provide none) legs
 // are simply not tracked and the dialplan cannot dial.
+#include <dialtone/bus.h>
 #include <dialtone/services.h>
+#include <rapidjson/document.h>
 
 #include "plugins/backend/sip/sip_channel_driver.h"
 #include "plugins/backend/sip/sip_plugin.h"
@@ -14,9 +16,13 @@ namespace dialtone::plugins::backend::sip {
 // call's SIP caller, whose offer they carry: the B2BUA rings them as
 // branches of that call. Legs the stack could not ring end with its status.
 sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
-  if (req.media_origin.backend != "sip" || req.media_origin.backend_ref.empty())
-    return sdk::Error::unsupported("sip: only a call from a SIP phone or trunk can ring SIP targets "
-                                   "(calls started elsewhere need the media engine)");
+  auto engine = engine_ ? engine_() : nullptr;
+  auto origin_media = engine && !req.media_origin.id.empty() ? engine->channel_endpoint(req.media_origin.id) : nullptr;
+  // A SIP caller still being routed has its offer relayed to the callee;
+  // every other origin (answered by the dialplan, another backend, the API)
+  // gets legs whose media ends in the engine.
+  if (req.media_origin.backend != "sip" || req.media_origin.backend_ref.empty() || origin_media)
+    return originate_engine(req, std::move(engine), std::move(origin_media));
   DialRequest d;
   for (auto& leg : req.legs) {
     d.targets.push_back(leg.target);
@@ -42,7 +48,78 @@ sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
   });
 }
 
+sdk::Status SipChannelDriver::originate_engine(const sdk::OriginateRequest& req,
+                                               std::shared_ptr<sdk::media::MediaEngine> engine,
+                                               std::shared_ptr<sdk::media::Endpoint> origin_media) {
+  if (!engine)
+    return sdk::Error::unsupported("sip: ringing a SIP target for a " + req.media_origin.backend +
+                                   " channel needs the media engine: load the media.engine plugin");
+  // This stack joins the media of its own SIP callers; other backends join
+  // theirs (dahdi joins a span's call linked to an engine channel).
+  bool join = req.media_origin.backend == "sip" && origin_media;
+  std::shared_ptr<Ringback> ringback;
+  if (join && req.media_origin.state == sdk::ChannelState::up)
+    ringback = std::make_shared<Ringback>(origin_media, req.legs.size());
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::erase_if(ringbacks_, [](const auto& kv) { return kv.second.expired(); });
+    if (ringback)
+      for (auto& leg : req.legs) ringbacks_[leg.channel_id] = ringback;
+  }
+  // A line with no registered phone ends its leg before originate returns,
+  // so the caller (the REST originate) learns it at once, every time.
+  std::vector<std::string> unregistered;
+  auto s = with_stack([&](SipStack& stack) {
+    for (auto& leg : req.legs) {
+      if (leg.target.rfind("sip:", 0) != 0 && leg.target.rfind("sips:", 0) != 0 && stack.contact_count(leg.target) == 0) {
+        unregistered.push_back(leg.channel_id);
+        log_.warn("sip: leg " + leg.channel_id + " to " + leg.target + " not rung (480): no registered contact");
+        continue;
+      }
+      EngineDial d;
+      d.target = leg.target;
+      d.channel = leg.channel_id;
+      d.origin = req.media_origin.id;
+      d.join = join;
+      d.ringback = ringback;
+      d.timeout_seconds = req.timeout_seconds;
+      d.caller_number = req.caller_number;
+      d.caller_name = req.caller_name;
+      d.anonymous = req.anonymous;
+      stack.originate_engine(std::move(d), engine);
+    }
+    return sdk::Status{};
+  });
+  for (auto& id : unregistered) {
+    if (ringback) ringback->leg_ended();
+    (void)core_->end_channel(id, 480);
+  }
+  return s;
+}
+
+// Called before the call core hands a dial's outcome to the dialplan: the
+// ringback is stopped now, before the script plays anything of its own.
+void SipChannelDriver::stop_ringback(const std::string& channel) {
+  std::shared_ptr<Ringback> rb;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = ringbacks_.find(channel);
+    if (it == ringbacks_.end()) return;
+    rb = it->second.lock();
+    ringbacks_.erase(it);
+  }
+  if (rb) rb->stop();
+}
+
+void SipChannelDriver::peer_gone(const std::string& channel) {
+  (void)with_stack([&](SipStack& stack) {
+    stack.end_engine_leg(channel);
+    return sdk::Status{};
+  });
+}
+
 sdk::Status SipChannelDriver::cancel(const sdk::Channel& channel, int) {
+  stop_ringback(channel.id);
   return with_stack([&](SipStack& stack) {
     stack.cancel_leg(channel.id);
     return sdk::Status{};
@@ -50,6 +127,7 @@ sdk::Status SipChannelDriver::cancel(const sdk::Channel& channel, int) {
 }
 
 sdk::Status SipChannelDriver::hangup(const sdk::Channel& channel, int q850_cause) {
+  stop_ringback(channel.id);
   return with_stack([&](SipStack& stack) {
     stack.hangup(channel.backend_ref, q850_cause ? sdk::sip_from_q850(q850_cause) : 0, channel.id);
     return sdk::Status{};
@@ -76,14 +154,29 @@ void SipPlugin::attach_call_core() {
   sdk::Host* host = &host_;
   channel_driver_ = std::make_shared<SipChannelDriver>(stack_mutex_, stack_, calls_, [host] {
     return host->services().find<sdk::media::MediaEngine>();
-  });
+  }, host_.log());
   if (auto s = calls_->register_driver("sip", channel_driver_); !s) {
     host_.log().warn("sip: calls cannot be hung up through the call core: " + s.error().message);
     channel_driver_.reset();
+    return;
   }
+  // An outgoing leg with its media in the engine ends with the party it was
+  // linked to (the call core reports it unbridged when that party left), as
+  // dahdi's calls do.
+  std::weak_ptr<SipChannelDriver> weak = channel_driver_;
+  unbridged_ = host_.bus().subscribe("calls.channel.unbridged", [weak](const sdk::Event& e) {
+    auto driver = weak.lock();
+    if (!driver) return;
+    rapidjson::Document d;
+    d.Parse(e.body.c_str());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsString()) return;
+    if (!d.HasMember("backend") || !d["backend"].IsString() || std::string(d["backend"].GetString()) != "sip") return;
+    driver->peer_gone(d["id"].GetString());
+  });
 }
 
 void SipPlugin::detach_call_core() {
+  unbridged_.reset();
   if (channel_driver_) {
     channel_driver_->detach();
     // Also ends the channels of calls the stopped stack did not release.
@@ -124,6 +217,12 @@ void SipPlugin::leg_event(const std::string& leg_id, LegState state, int status,
       (void)calls_->end_channel(leg_id, status);
       break;
   }
+}
+
+bool SipPlugin::leg_linked(const std::string& leg_id) {
+  if (!calls_ || leg_id.empty()) return false;
+  auto c = calls_->channel(leg_id);
+  return c && !c->peer.empty();
 }
 
 void SipPlugin::leg_ids(const std::string& leg_id, const std::string& call_id, const std::string& local_tag,

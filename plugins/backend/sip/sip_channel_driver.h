@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -19,8 +20,8 @@ class SipChannelDriver final : public sdk::ChannelDriver {
  public:
   using EngineFinder = std::function<std::shared_ptr<sdk::media::MediaEngine>()>;
   SipChannelDriver(std::mutex& stack_mutex, std::unique_ptr<SipStack>& stack,
-                   std::shared_ptr<sdk::CallCore> core, EngineFinder engine)
-      : stack_mutex_(&stack_mutex), stack_(&stack), core_(std::move(core)), engine_(std::move(engine)) {}
+                   std::shared_ptr<sdk::CallCore> core, EngineFinder engine, sdk::Logger& log)
+      : stack_mutex_(&stack_mutex), stack_(&stack), core_(std::move(core)), engine_(std::move(engine)), log_(log) {}
 
   sdk::Status originate(const sdk::OriginateRequest& req) override;
   sdk::Status cancel(const sdk::Channel& channel, int) override;
@@ -30,15 +31,24 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   sdk::Status send_dtmf(const sdk::Channel& channel, const std::string& digits) override;
   sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
   void detach();
+  // The call core reported `channel` unbridged: an outgoing engine leg hangs up.
+  void peer_gone(const std::string& channel);
 
  private:
   sdk::Status with_stack(const std::function<sdk::Status(SipStack&)>& f);
+  // Legs for a channel that is not a SIP caller being routed (engine_originate.cc).
+  sdk::Status originate_engine(const sdk::OriginateRequest& req, std::shared_ptr<sdk::media::MediaEngine> engine,
+                               std::shared_ptr<sdk::media::Endpoint> origin_media);
+  void stop_ringback(const std::string& channel);
 
   std::mutex mutex_;
   std::mutex* stack_mutex_;
   std::unique_ptr<SipStack>* stack_;
   std::shared_ptr<sdk::CallCore> core_;
   EngineFinder engine_;
+  sdk::Logger& log_;
+  // The ringback of each ringing engine leg's dial, by the leg's channel.
+  std::map<std::string, std::weak_ptr<Ringback>> ringbacks_;
 };
 
 }  // namespace dialtone::plugins::backend::sip

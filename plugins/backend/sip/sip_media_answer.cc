@@ -5,20 +5,13 @@
 // to the engine so that media verbs (call:play, call:read_digits ...) find
 // its endpoint; BYE either way, or the end of the script, frees it.
 #include "plugins/backend/sip/stack_impl.h"
+#include "plugins/backend/sip/engine_media.h"
 
 #include <cstring>
 
 namespace dialtone::plugins::backend::sip {
 
 namespace sm = sdk::media;
-
-struct EngineMedia {
-  std::shared_ptr<sm::MediaEngine> engine;
-  std::shared_ptr<sm::Endpoint> endpoint;
-  std::string channel;                // attached under this call-core id
-  std::shared_ptr<sm::Mixer> mixer;   // call:bridge with another engine call
-  std::uint64_t peer = 0;             // that call's serial
-};
 
 namespace {
 
@@ -111,6 +104,28 @@ std::string answer_sdp(const Sdp& offer, const Negotiated& n, const std::string&
 
 }  // namespace
 
+sdk::Result<std::string> SipStack::Impl::engine_answer(Call& c, const std::string& offer_text, const std::string& channel,
+                                                       std::shared_ptr<sm::MediaEngine> engine) {
+  auto offer = parse_sdp(offer_text);
+  if (!offer) return sdk::Error::invalid("bad SDP offer: " + offer.error().message);
+  auto n = negotiate(*offer, engine->codecs());
+  if (!n) return n.error();
+  if (n->config.srtp_remote)
+    n->config.srtp_local = engine->new_crypto(n->config.srtp_remote->tag, n->config.srtp_remote->suite);
+  auto crypto = n->config.srtp_local;
+  auto ep = engine->create_endpoint(n->config);
+  if (!ep) return sdk::Error::unavailable("no media endpoint: " + ep.error().message);
+  std::string address = (*ep)->local_address();
+  if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
+  auto media = std::make_shared<EngineMedia>();
+  media->engine = engine;
+  media->endpoint = *ep;
+  media->channel = channel;
+  c.engine = media;
+  if (!channel.empty()) engine->attach_channel(channel, media->endpoint);
+  return answer_sdp(*offer, *n, address, (*ep)->local_port(), crypto);
+}
+
 void SipStack::answer(const std::string& call_id, const std::string& channel,
                       std::shared_ptr<sm::MediaEngine> engine) {
   auto impl = impl_;
@@ -133,6 +148,9 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
   if (!c || c->state == Call::State::ending) return;  // gone: the core wakes call:answer()
   if (c->state == Call::State::answered) return;      // up already
+  // A blind transfer's call (no INVITE of its own): the transferred party
+  // is taken into the engine (engine_takeover.cc).
+  if (c->transfer_of && !c->a_leg && !c->a_irq) return engine_takeover(*c, channel.empty() ? c->channel : channel, engine);
   if (c->state == Call::State::ringing && c->dial_done &&
       std::all_of(c->branches.begin(), c->branches.end(),
                   [c](const auto& b) { return b->round != c->round || b->final || b->cancelled; })) {
@@ -181,9 +199,11 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   backend.leg_event(c->channel, LegState::up, 200, {});
 }
 
-int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* sip) {
+int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip) {
   auto method = sip->sip_request->rq_method;
   if (c.state != Call::State::answered) return 481;
+  // The party's address as it sees us: A's source, or the callee's next hop.
+  std::string peer = side == MediaLeg::a ? caller_peer(c) : c.winner ? c.winner->peer : std::string();
   if (method == sip_method_options) {
     nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(kAllow), SIPTAG_ACCEPT_STR("application/sdp"),
                         SIPTAG_CONTACT(contact), TAG_END());
@@ -205,8 +225,11 @@ int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* 
   }
   if (method != sip_method_invite && method != sip_method_update) return 501;
   // A refresh or a new offer (hold, a moved phone): the peer may move, our
-  // endpoint stays; the answer is the SDP we answered with.
+  // endpoint stays; the answer is the SDP we sent last.
   std::string body = body_of(sip);
+  bool& was_held = side == MediaLeg::a ? c.a_held : c.b_held;
+  const std::string& ours = side == MediaLeg::a ? c.a_sdp_sent : c.b_sdp_sent;
+  const std::string& channel = side == MediaLeg::a ? c.channel : c.engine->channel;
   if (!body.empty()) {
     auto offer = parse_sdp(body);
     if (offer)
@@ -214,15 +237,15 @@ int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* 
         c.engine->endpoint->set_remote((addr->ip.find(':') != std::string::npos ? "[" + addr->ip + "]" : addr->ip) +
                                        ":" + std::to_string(addr->rtp_port));
     bool held = body.find("a=sendonly") != std::string::npos || body.find("a=inactive") != std::string::npos;
-    if (held != c.a_held) {
-      c.a_held = held;
-      backend.leg_held(c.channel, held);
+    if (held != was_held) {
+      was_held = held;
+      backend.leg_held(channel, held);
     }
   }
-  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(c))), SIPTAG_ALLOW_STR(kAllow),
+  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(peer)), SIPTAG_ALLOW_STR(kAllow),
                       SIPTAG_SUPPORTED_STR(kSupported),
                       TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(c.a_sdp_sent.c_str())), TAG_END());
+                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(ours.c_str())), TAG_END());
   nta_incoming_destroy(irq);
   return 0;
 }
@@ -230,6 +253,12 @@ int SipStack::Impl::engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* 
 bool SipStack::Impl::engine_script_done(Call& c) {
   routed(c);
   if (c.state != Call::State::answered || c.engine->peer != 0) return false;
+  // Linked by the call core to another backend's leg (a span's call): the
+  // call goes on until either side hangs up (calls.channel.unbridged).
+  if (backend.leg_linked(c.channel)) {
+    c.engine->script_done = true;
+    return false;
+  }
   // The dialplan ended with the caller talking to the engine alone: as an
   // Asterisk dialplan that runs out of priorities, the call is hung up.
   engine_hangup(c);
@@ -239,7 +268,7 @@ bool SipStack::Impl::engine_script_done(Call& c) {
 void SipStack::Impl::engine_hangup(Call& c) {
   if (c.state != Call::State::answered) return;
   c.state = Call::State::ending;
-  send_bye(c, c.a_leg);
+  send_bye(c, c.originated ? (c.winner ? c.winner->leg : nullptr) : c.a_leg);
   backend.call_event(c.id, "ended", 200);
   c.ended_status = 200;
   maybe_finish(c);
@@ -267,15 +296,19 @@ void SipStack::Impl::engine_bridge(const std::string& call_a, const std::string&
 }
 
 void SipStack::Impl::engine_release(Call& c) {
+  engine_leg_over(c);
   auto media = std::move(c.engine);
   c.engine.reset();
   if (media->mixer) media->mixer->remove(media->endpoint);
-  if (!media->channel.empty()) media->engine->detach_channel(media->channel);
+  if (!media->channel.empty() && (!c.originated || media->attached)) media->engine->detach_channel(media->channel);
   if (media->peer)
-    if (Call* peer = find_call(media->peer); peer && peer->engine) {
+    if (Call* peer = find_call(media->peer); peer && peer->engine && peer->engine->peer == c.serial) {
       peer->engine->peer = 0;
-      // The bridge ends with either party, as a B2BUA call does.
-      engine_hangup(*peer);
+      if (peer->engine->mixer) peer->engine->mixer->remove(peer->engine->endpoint);
+      peer->engine->mixer.reset();
+      // The bridge ends with either party, as a B2BUA call does; a leg that
+      // only gave early media leaves the caller to its dialplan.
+      if (media->connected) engine_hangup(*peer);
     }
 }
 

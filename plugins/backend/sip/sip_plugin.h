@@ -99,6 +99,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
                        const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
+  bool leg_linked(const std::string& leg_id) override;
   std::shared_ptr<sdk::PresenceService> presence() override;
 
   // call_legs.cc: the kernel's call core, when the host provides one.
@@ -136,6 +137,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   // Set before the stack starts and cleared after it stops: read on the SIP thread.
   std::shared_ptr<sdk::CallCore> calls_;
   std::shared_ptr<SipChannelDriver> channel_driver_;
+  std::unique_ptr<sdk::Subscription> unbridged_;  // calls.channel.unbridged: engine legs end with their peer
 
   // Location writes, batched: at most one transaction in flight.
   struct Writes {

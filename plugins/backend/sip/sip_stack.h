@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -169,6 +170,65 @@ struct DialRequest {
   bool anonymous = false;     // From: Anonymous, number in P-Asserted-Identity
 };
 
+// Ringback to the channel that dials, while its SIP legs ring: the ring
+// tone on its media-engine endpoint from the first 18x without early media,
+// stopped once (an answer, early media, the last leg ending, or the call
+// core cancelling the dial). Shared by the legs of one dial; thread-safe,
+// because the call core cancels from its own thread and must have stopped
+// the tone before the dialplan resumes and plays its own sounds.
+class Ringback {
+ public:
+  explicit Ringback(std::shared_ptr<sdk::media::Endpoint> origin, std::size_t legs)
+      : origin_(std::move(origin)), legs_(legs) {}
+  void start() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!origin_ || playing_ || done_) return;
+    playing_ = true;
+    origin_->play_tone("ring");
+  }
+  void stop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (done_) return;
+    done_ = true;
+    if (playing_ && origin_) origin_->stop_playing();
+  }
+  // One leg ended without answering: the last one stops the tone.
+  void leg_ended() {
+    bool last;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      last = legs_ > 0 && --legs_ == 0;
+    }
+    if (last) stop();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<sdk::media::Endpoint> origin_;
+  std::size_t legs_;
+  bool playing_ = false;
+  bool done_ = false;
+};
+
+// One outgoing SIP call whose media ends in the media engine (the call
+// core's originate when the dialing channel is not a SIP caller still being
+// routed: a call the dialplan answered, a DAHDI span's call, an API
+// originate). The INVITE offers an engine endpoint; its answer is applied to
+// it and the leg is attached to the engine under `channel`.
+struct EngineDial {
+  std::string target;   // line username or sip: URI
+  std::string channel;  // the call core's channel of this leg
+  // The dialing channel whose media this leg joins (its engine endpoint);
+  // `join` when this stack mixes the two (the origin is a SIP call of this
+  // stack), else the origin's own driver joins them (DAHDI does).
+  std::string origin;
+  bool join = false;
+  std::shared_ptr<Ringback> ringback;
+  int timeout_seconds = 30;
+  std::string caller_number, caller_name;
+  bool anonymous = false;
+};
+
 // How a dial ended: "answered", "busy", "noanswer" (ring timeout),
 // "unavailable" (no contact, 4xx/5xx/6xx other than busy), "cancelled"
 // (the caller hung up, or the call is gone), "congestion" (the call already
@@ -246,6 +306,9 @@ class SipBackend {
   // `status`: the SIP status that caused it; `peer`: with `up`, the leg it is bridged to.
   virtual void leg_event(const std::string& /*leg_id*/, LegState /*state*/, int /*status*/,
                          const std::string& /*peer*/) {}
+  // Whether the call core has the leg linked to another channel (a leg of
+  // another backend the dialplan dialed); called on the SIP thread, cheap.
+  virtual bool leg_linked(const std::string& /*leg_id*/) { return false; }
   // The leg's dialog identifiers: Call-ID, its party's tag, Dialtone's tag.
   virtual void leg_ids(const std::string& /*leg_id*/, const std::string& /*call_id*/,
                        const std::string& /*local_tag*/, const std::string& /*remote_tag*/) {}
@@ -322,6 +385,13 @@ class SipStack {
   // endpoints); when one ends, the other is hung up. From any thread.
   void bridge_engine(const std::string& call_a, const std::string& call_b,
                      std::shared_ptr<sdk::media::Mixer> mixer);
+  // Rings `dial.target` with an offer from `engine` (engine_originate.cc);
+  // the leg reports ringing / up / ended on `dial.channel`. From any thread.
+  void originate_engine(EngineDial dial, std::shared_ptr<sdk::media::MediaEngine> engine);
+  // The party an answered engine leg (`channel`) talked to is gone: BYE to
+  // an outgoing engine leg, or to a caller whose dialplan has ended. Other
+  // legs are left alone. From any thread.
+  void end_engine_leg(const std::string& channel);
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).
   std::vector<ContactReachability> reachability(const std::string& aor) const;

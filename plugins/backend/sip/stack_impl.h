@@ -168,6 +168,8 @@ struct Call {
   std::string a_offer;  // A's INVITE SDP as it came (an answer from the media engine takes it)
   // Answered by the dialplan (call:answer): A's media ends in the engine.
   std::shared_ptr<EngineMedia> engine;
+  // An outgoing engine leg (engine_originate.cc): no A side, one target.
+  bool originated = false;
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -447,8 +449,20 @@ struct SipStack::Impl {
   // call:answer(): an endpoint for A's offer and a 200 OK with its SDP.
   void answer_with_engine(const std::string& call_id, const std::string& channel,
                           std::shared_ptr<sdk::media::MediaEngine> engine);
+  // Answers `offer` with a new engine endpoint attached under `channel`,
+  // kept as `c.engine`: the SDP answer, or why not.
+  sdk::Result<std::string> engine_answer(Call& c, const std::string& offer, const std::string& channel,
+                                         std::shared_ptr<sdk::media::MediaEngine> engine);
+  // engine_takeover.cc: the dialplan of blind transfer `t` answers (a
+  // parking extension): the transferred party is asked for a new offer
+  // (re-INVITE without SDP), answered by the engine, and its dialog moves
+  // to `t`, which becomes an engine-answered call; the transferor is told
+  // the transfer succeeded and leaves.
+  void engine_takeover(Call& t, const std::string& channel, std::shared_ptr<sdk::media::MediaEngine> engine);
+  void takeover_offered(std::uint64_t t, std::uint64_t o, int status, const std::string& offer, std::uint32_t cseq,
+                        const std::string& channel, std::shared_ptr<sdk::media::MediaEngine> engine);
   // In-dialog requests of an engine-answered call (re-INVITE, UPDATE, INFO).
-  int engine_in_dialog(Call& c, nta_incoming_t* irq, const sip_t* sip);
+  int engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip);
   // The dialplan finished: an engine-answered call bridged to nothing ends.
   bool engine_script_done(Call& c);
   // Two engine-answered calls talk through `mixer` (call:bridge).
@@ -456,8 +470,24 @@ struct SipStack::Impl {
                      std::shared_ptr<sdk::media::Mixer> mixer);
   // On release: the endpoint leaves the engine, a bridged peer is hung up.
   void engine_release(Call& c);
-  // Hangs up an answered engine call (BYE to A).
+  // Hangs up an answered engine call (BYE to A, or to the callee of an
+  // outgoing engine leg).
   void engine_hangup(Call& c);
+
+  // ---- outgoing calls with media in the engine (engine_originate.cc) -------
+
+  void originate_engine(EngineDial d, std::shared_ptr<sdk::media::MediaEngine> engine);
+  // A target reached over TLS (registered so, or a sips: / transport=tls URI) gets SRTP.
+  bool wants_srtp(const std::string& target) const;
+  // 18x of an outgoing engine leg: early media applied and joined, else ringback.
+  void engine_progress(Call& c, Branch& br, const sip_t* sip);
+  // Its 2xx (already ACKed): the answer applied, the leg attached and joined, up.
+  void engine_answered(Call& c, Branch& br, const sip_t* sip);
+  sdk::Status engine_apply_answer(Call& c, const sip_t* sip);
+  // Joins the leg's endpoint with its origin's (a SIP call of this stack) in one mixer.
+  void engine_join_origin(Call& c);
+  // The leg stops ringing for good: its share of the dial's ringback ends.
+  void engine_leg_over(Call& c);
 
   // ---- in-dialog requests: re-INVITE, UPDATE, INFO, OPTIONS, REFER --------
 

@@ -187,6 +187,28 @@ void EndpointCore::set_remote(const sockaddr_storage& a, socklen_t len) {
   shared_->remote = std::move(text);
 }
 
+void EndpointCore::apply_answer(const sm::EndpointConfig& answer) {
+  if (!answer.formats.empty()) {
+    encoder_ = std::make_unique<Encoder>(answer.formats.front().codec);
+    send_pt_ = answer.formats.front().payload_type;
+    last_decoder_ = nullptr;
+    decoders_.clear();
+    for (const auto& f : answer.formats) decoders_.emplace_back(f.payload_type, std::make_unique<Decoder>(f.codec));
+    cfg_.formats = answer.formats;
+  }
+  cfg_.telephone_event_pt = answer.telephone_event_pt;
+  if (!answer.remote.empty()) {
+    sockaddr_storage a;
+    socklen_t len = 0;
+    if (parse_address(answer.remote, a, len)) set_remote(a, len);
+  }
+  if (answer.srtp_local && answer.srtp_remote && !srtp_.active()) {
+    cfg_.srtp_local = answer.srtp_local;
+    cfg_.srtp_remote = answer.srtp_remote;
+    if (auto s = init_srtp(); !s.ok()) warn("media: SRTP of the answer refused: " + s.error().message);
+  }
+}
+
 void EndpointCore::on_readable() {
   if (fd_ < 0) return;
   for (;;) {

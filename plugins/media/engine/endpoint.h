@@ -76,6 +76,7 @@ class EndpointCore {
   void close();
 
   void set_remote(const sockaddr_storage& a, socklen_t len);
+  void apply_answer(const sdk::media::EndpointConfig& answer);
   void start_playlist(std::uint64_t request, std::unique_ptr<Playlist> list);
   void start_tone(std::uint64_t request, const ToneSpec& tone);
   void stop_playing(std::uint64_t request);
@@ -190,6 +191,7 @@ class EndpointHandle final : public sdk::media::Endpoint {
   std::uint16_t local_port() const override { return port_; }
   std::string local_address() const override { return address_; }
   void set_remote(std::string host_port) override;
+  void apply_answer(sdk::media::EndpointConfig answer) override;
   void set_handler(sdk::media::EventHandler handler) override;
   void play(std::vector<std::string> sounds, sdk::media::PlayOptions options) override;
   void play_tone(std::string_view name) override;

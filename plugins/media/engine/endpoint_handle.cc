@@ -41,6 +41,16 @@ void EndpointHandle::set_remote(std::string host_port) {
   core_->post([a, len](EndpointCore& c) { c.set_remote(a, len); });
 }
 
+void EndpointHandle::apply_answer(sm::EndpointConfig answer) {
+  for (const auto& f : answer.formats)
+    if (!Decoder(f.codec).ok()) {
+      ctx_->log.warn(std::string("media: the answer for port ") + std::to_string(port_) + " names codec " +
+                     codec_name(f.codec) + ", unavailable in this build; keeping the offered formats");
+      return;
+    }
+  core_->post([answer = std::move(answer)](EndpointCore& c) { c.apply_answer(answer); });
+}
+
 void EndpointHandle::set_handler(sm::EventHandler handler) {
   std::lock_guard lk(shared_->m);
   shared_->handler = std::move(handler);

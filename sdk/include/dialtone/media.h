@@ -184,6 +184,13 @@ class Endpoint {
   virtual std::string local_address() const = 0;
   // A re-INVITE moved the peer. Latching still applies.
   virtual void set_remote(std::string host_port) = 0;
+  // The peer answered our offer (an outgoing call: the endpoint was created
+  // with every format offered): from now on it sends the first of
+  // `answer.formats` and accepts those, uses `answer.telephone_event_pt`,
+  // sends to `answer.remote` when set, and protects with SRTP when both
+  // keys are set (taken once). Formats the engine lacks are refused with a
+  // log line and the endpoint keeps what it had.
+  virtual void apply_answer(EndpointConfig answer) = 0;
   virtual void set_handler(EventHandler handler) = 0;
 
   // Plays sounds in sequence: names ("vm-intro") looked up by sound path and

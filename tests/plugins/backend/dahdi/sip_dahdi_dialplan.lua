@@ -20,6 +20,8 @@ function route_call(call)
     local o = call:dial{ "dahdi/1/140001000", caller_number = "0612345678" }
     if o.status ~= "answered" then return { action = "reject", code = o.code } end
     call:read_digits{ max = 64, timeout = 60, terminator = "D" }
+    -- Still linked to the span's leg: the call would go on past the script.
+    call:hangup()
     return { action = "done" }
   end
   return calls.route(call)

@@ -135,8 +135,11 @@ class TrunkAuthTest : public SipPluginTest {
                                                      : provider(trunks[i].provider, ports[i], &outs[i]));
     std::string out;
     EXPECT_EQ(call(call_file, &out), 0) << out;
-    for (std::size_t i = 0; i < trunks.size(); ++i)
-      if (providers[i].valid()) EXPECT_EQ(providers[i].get(), 0) << trunks[i].username << ": " << outs[i];
+    for (std::size_t i = 0; i < trunks.size(); ++i) {
+      if (providers[i].valid()) {
+        EXPECT_EQ(providers[i].get(), 0) << trunks[i].username << ": " << outs[i];
+      }
+    }
   }
 };
 

@@ -288,6 +288,79 @@ TEST_F(PickupParkingTest, ParkRotatesSlotsAndDialingTheSlotTakesTheCall) {
   expect_media_idle();
 }
 
+// bob answers alice, then parks her with a blind transfer to 700: alice's
+// media moves into the engine (re-INVITE without SDP, answered in the ACK),
+// bob is told the transfer succeeded and hung up, alice waits in a slot with
+// bob as her parker; carol dials the slot and talks to her.
+TEST_F(PickupParkingTest, BlindTransferToTheParkingExtensionParksTheCaller) {
+  Phone bob, alice, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml", 1, {"-key", "park_exten", "700"}));
+  tm::RtpPeer pa, pc;
+  dial(alice, "alice", "1002", pa, "uac_media_transferred.xml");
+  auto parked = event("calls.park.parked", "\"parker_endpoint\":\"sip/bob\"");
+  if (!parked) {
+    alice.finish();
+    bob.finish();
+    FAIL() << "not parked:\n" << log_tail() << alice.out << bob.out;
+  }
+  rapidjson::Document d;
+  d.Parse(parked->body.c_str());
+  std::string ca = d["id"].GetString(), slot = d["slot"].GetString();
+  EXPECT_EQ(std::string(d["caller_number"].GetString()), "1001") << parked->body;
+  EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 200 then BYE:\n" << bob.out;
+  connect(ca, pa);
+  EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
+  dial(carol, "carol", slot, pc);
+  auto cc = inbound_of("carol");
+  connect(cc, pc);
+  ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
+  expect_talking(pa, pc);
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+// Nobody takes a call bob parked (lot timeout 1 s, no timeout destination):
+// it rings bob's line again, from the parked call, and once bob answers the
+// two talk.
+TEST_F(PickupParkingTest, TimeoutCallsTheParkerBack) {
+  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
+                        "VALUES ('back', '891', '891', 1) RETURNING id");
+  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('890', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
+  Phone bob, alice, bob_again;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml", 1, {"-key", "park_exten", "890"}));
+  tm::RtpPeer pa, pb(Codec::pcma, 8, 101);  // bob's phone answers PCMA
+  dial(alice, "alice", "1002", pa, "uac_media_transferred.xml");
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  // bob's phone, free again, answers what rings it next: the call back.
+  ASSERT_NO_FATAL_FAILURE(callee(bob_again, "bob", "uas_engine_answer.xml", 1,
+                                 {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"}));
+  auto timeout = event("calls.park.timeout", "\"parker_endpoint\":\"sip/bob\"");
+  ASSERT_TRUE(timeout) << log_tail();
+  rapidjson::Document d;
+  d.Parse(timeout->body.c_str());
+  std::string ca = d["id"].GetString();
+  connect(ca, pa);
+  std::string cb;
+  ASSERT_TRUE(eventually([&] {
+    for (auto& c : host_->calls().channels())
+      if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == pb.address()) {
+        cb = c.id;
+        pb.set_remote(ep->local_port());
+      }
+    return !cb.empty();
+  })) << "bob was not called back\n" << log_tail();
+  expect_talking(pa, pb);
+  hang_up(ca);
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob_again.finish(), 0) << bob_again.out;
+  expect_media_idle();
+  host_->sql("DELETE FROM confd_parkinglots WHERE id = $1", {lot});
+  host_->sql("DELETE FROM confd_extensions WHERE id = $1", {ext});
+}
+
 // A lot of one slot: the parked caller hanging up frees the slot
 // (abandoned); a second call while the slot is taken is refused (full, a
 // prompt then hang-up); a lot whose time runs out sends the call to its

@@ -1,0 +1,263 @@
+// Dials from calls whose media ends in the media engine, end to end: alice
+// (SIPp) is answered by the dialplan, which then rings bob (another SIPp
+// phone) with an offer from the engine. Each side's SDP points at an RTP
+// peer of the test: alice hears the ringback, then each hears the other's
+// tone (Goertzel), across codecs (alice PCMU, bob PCMA); failures reach
+// alice's dialplan as the SIP status it sends back as DTMF.
+#include <algorithm>
+
+#include <dialtone/services.h>
+
+#include "tests/plugins/media/calls/sip_media_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+class EngineDialTest : public SipMediaTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}}, std::filesystem::path(SIP_TEST_DIR) / "engine_dial_dialplan.lua");
+    start_media();
+  }
+  void SetUp() override { start_plugin(); }
+
+  void call(Phone& p, const std::string& number, tm::RtpPeer& peer) {
+    caller(p, "alice", number, "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(peer.port())});
+  }
+  void ring_bob(Phone& p, const std::string& file, tm::RtpPeer& peer, const std::string& pause_ms = "0") {
+    callee(p, "bob", file, 1, {"-key", "rtp_port", std::to_string(peer.port()), "-d", pause_ms});
+  }
+  // The channel whose engine endpoint sends to `peer`, once there; the peer
+  // then sends to that endpoint.
+  std::string connect(tm::RtpPeer& peer) {
+    std::string id;
+    EXPECT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == peer.address()) {
+          id = c.id;
+          peer.set_remote(ep->local_port());
+        }
+      return !id.empty();
+    })) << "no engine endpoint sends to " << peer.address() << "; log:\n" << log_tail();
+    return id;
+  }
+  static std::string log_tail() {
+    auto lines = host_->logger().lines();
+    std::string out;
+    for (std::size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+    return out;
+  }
+  void expect_media_idle() {
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+  }
+  static double share(const std::vector<std::int16_t>& a, std::initializer_list<double> hz) {
+    double sum = 0;
+    std::size_t frames = 0;
+    for (std::size_t i = 0; i + 160 <= a.size(); i += 160) {
+      if (tm::loud_samples(std::vector<std::int16_t>(a.begin() + i, a.begin() + i + 160), 8000) == 0) continue;
+      double best = 0;
+      for (double f : hz) best = std::max(best, tm::tone_share(a, 8000, f, i, i + 160));
+      sum += best;
+      ++frames;
+    }
+    return frames ? sum / frames : 0;
+  }
+  static bool heard(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
+    auto tone = tm::make_tone(hz, 1.0, 8000);
+    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
+      to.clear();
+      from.send_audio(tone);
+      auto got = to.audio();
+      if (tm::loud_samples(got, 8000) >= 2400 && share(got, {hz}) > 0.9) return true;
+    }
+    return false;
+  }
+  // bob's leg in the call core (outbound, endpoint "bob").
+  static std::optional<sdk::Channel> bob_leg() {
+    for (auto& c : host_->calls().channels())
+      if (c.endpoint == "bob" && c.direction == sdk::ChannelDirection::outbound) return c;
+    return std::nullopt;
+  }
+};
+
+TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_answer.xml", pb, "2500");  // rings 2.5 s, answers PCMA
+  call(alice, "820", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  // While bob rings, alice hears the ring tone (French table: 440 Hz).
+  ASSERT_TRUE(eventually([] {
+    auto b = bob_leg();
+    return b && b->state != sdk::ChannelState::down;
+  })) << log_tail();
+  std::vector<std::int16_t> ringing;
+  ASSERT_TRUE(eventually([&] {
+    auto b = bob_leg();
+    if (b && b->state == sdk::ChannelState::ringing) ringing = pa.audio();
+    return !b || b->state == sdk::ChannelState::up;
+  }));
+  EXPECT_GT(tm::loud_samples(ringing, 8000), 800u) << "no ringback while bob rang";
+  EXPECT_GT(share(ringing, {440}), 0.8);
+  // Answered: bob's leg is linked to alice's and its endpoint sends PCMA to pb.
+  std::string cb = connect(pb);
+  ASSERT_FALSE(cb.empty());
+  EXPECT_TRUE(eventually([&] { return host_->calls().channel(ca) && host_->calls().channel(ca)->peer == cb; }));
+  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
+  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
+  // Dialtone hangs alice up: bob gets BYE too.
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+}
+
+TEST_F(EngineDialTest, CalleeHangingUpEndsTheCaller) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_bye.xml", pb, "500");  // answers, BYE half a second later
+  call(alice, "820", pa);
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;  // BYE from Dialtone
+  expect_media_idle();
+}
+
+TEST_F(EngineDialTest, OfferRefusedWith488ReachesTheDialplan) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_488.xml", pb);
+  call(alice, "820", pa);
+  ASSERT_FALSE(connect(pa).empty());
+  ASSERT_TRUE(eventually([&] { return pa.digits() == "488"; })) << pa.digits() << "\n" << log_tail();
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  pa.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(EngineDialTest, AnswerWithoutACommonCodecIsHungUpAndSaysWhy) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_g729.xml", pb);
+  call(alice, "820", pa);
+  ASSERT_FALSE(connect(pa).empty());
+  ASSERT_TRUE(eventually([&] { return pa.digits() == "488"; })) << pa.digits() << "\n" << log_tail();
+  EXPECT_EQ(bob.finish(), 0) << bob.out;  // ACK then BYE
+  EXPECT_TRUE(host_->logger().contains("answered but hung up: no codec of the answer is one offered"))
+      << log_tail();
+  pa.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+TEST_F(EngineDialTest, PhoneThatNeverAnswersIsCancelled) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_ring_cancel.xml", pb);
+  call(alice, "821", pa);  // rings 2 s
+  ASSERT_FALSE(connect(pa).empty());
+  ASSERT_TRUE(eventually([&] { return pa.digits() == "408"; })) << pa.digits() << "\n" << log_tail();
+  EXPECT_EQ(bob.finish(), 0) << bob.out;  // CANCEL, 487
+  pa.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+// The caller hangs up while bob rings, and bob's 200 OK crosses the CANCEL:
+// Dialtone ACKs it and sends BYE; nothing is left over.
+TEST_F(EngineDialTest, AnswerCrossingTheCancelIsHungUp) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_cancel_200.xml", pb);
+  call(alice, "820", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_TRUE(eventually([] {
+    auto b = bob_leg();
+    return b && b->state == sdk::ChannelState::ringing;
+  })) << log_tail();
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;  // 200 to CANCEL, 200 to INVITE, ACK, BYE
+  EXPECT_TRUE(eventually([] { return host_->logger().contains("answered after it was cancelled; hung up"); }))
+      << log_tail();
+  expect_media_idle();
+}
+
+// Call permissions (seed 5.5): alice may call 1002 with a password. The
+// dialplan answers, reads it (agent-pass, digits then #) and then dials bob
+// from the answered call: they talk.
+TEST_F(EngineDialTest, CallPermissionPasswordThenTheDialConnects) {
+  auto rule = host_->sql("INSERT INTO confd_callpermissions (name, password, extensions) "
+                         "VALUES ('bob-with-code', '4321', '[\"1002\"]') RETURNING id");
+  host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {user_ids_["alice"], rule});
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);  // bob answers PCMA
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_answer.xml", pb);
+  call(alice, "1002", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  pa.send_digits("4321#");
+  std::string cb = connect(pb);
+  ASSERT_FALSE(cb.empty()) << log_tail();
+  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
+  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
+  ASSERT_TRUE(host_->calls().hangup_channel(cb));  // bob's side ends first: alice gets BYE
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {rule});
+  expect_media_idle();
+}
+
+// The REST originate (POST /1.0/calls goes to CallCoreImpl::originate):
+// alice's phone rings first; when she answers, 1002 is dialled through the
+// dialplan and bob's phone rings; alice hears the ringback, then they talk.
+TEST_F(EngineDialTest, OriginateRingsTheUserThenTheDestination) {
+  tm::RtpPeer pa(Codec::pcma, 8, 101), pb(Codec::pcma, 8, 101);  // both phones answer PCMA
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_answer.xml", pb);
+  callee(alice, "alice", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pa.port()), "-d", "0"});
+  kernel::CallCoreImpl::Origination o;
+  o.line_target = "sip/alice";
+  o.exten = "1002";
+  o.context = "default";
+  o.user_number = "1001";
+  o.user_name = "Alice";
+  auto leg = host_->calls().originate(o);
+  ASSERT_TRUE(leg) << leg.error().message;
+  std::string ca = connect(pa);
+  ASSERT_EQ(ca, *leg);
+  std::string cb = connect(pb);
+  ASSERT_FALSE(cb.empty()) << log_tail();
+  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
+  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // the API hangs the user up: bob gets BYE
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+}
+
+// A user whose phone is not registered: the originate is refused at once
+// (the REST API answers 503 with the reason) and the log names the line.
+TEST_F(EngineDialTest, OriginateToAnUnregisteredLineIsRefused) {
+  kernel::CallCoreImpl::Origination o;
+  o.line_target = "sip/nobody";
+  o.exten = "1002";
+  o.context = "default";
+  auto leg = host_->calls().originate(o);
+  ASSERT_FALSE(leg);
+  EXPECT_NE(leg.error().message.find("sip/nobody could not be rung (unavailable"), std::string::npos)
+      << leg.error().message;
+  EXPECT_TRUE(host_->logger().contains("to nobody not rung (480): no registered contact")) << log_tail();
+  expect_media_idle();
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -98,6 +98,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
                        const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
+  std::shared_ptr<sdk::media::MediaEngine> media_engine() override;
+  std::string hold_music_class(const std::string& holder_leg, const std::string& held_leg) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
   bool leg_linked(const std::string& leg_id) override;
   std::shared_ptr<sdk::PresenceService> presence() override;

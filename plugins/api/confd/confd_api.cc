@@ -18,6 +18,9 @@ namespace dialtone::plugins::api::confd {
 const sdk::OptionSpec kOptions[] = {
     {"confd.listener", sdk::OptionType::string, "confd",
      "HTTP listener (conf.d of the kernel) the /1.1 routes are mounted on"},
+    {"moh.path", sdk::OptionType::path, "/usr/share/asterisk/moh",
+     "music on hold classes (/1.1/moh): one directory each, `default` being this one; set it to the "
+     "media.engine's sounds.moh_path so that uploaded files are played"},
     {}};
 
 namespace {
@@ -620,6 +623,7 @@ void ConfdApi::define_resources() {
        .searchable = {"name", "number", "email", "context"},
        .sortable = {"number", "id", "name", "context", "email"},
        .uniques = {{"number", "context"}},
+       .full_delete_event = true,
        .after_write = context_exists("confd_voicemails"),
        .before_delete = [](sdk::Transaction& tx, long id) {
          refuse_if(tx, "SELECT 1 FROM confd_user_voicemails WHERE voicemail_id = $1", id, "Voicemail is associated with a User");
@@ -702,6 +706,7 @@ void ConfdApi::define_resources() {
 
 sdk::Status ConfdApi::configure(const sdk::Options& options) {
   listener_ = options.get("confd.listener", "confd");
+  moh_path_ = options.get("moh.path", "/usr/share/asterisk/moh");
   return {};
 }
 
@@ -1354,6 +1359,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   callpickup_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
+  moh_routes(adder);
   return out;
 }
 

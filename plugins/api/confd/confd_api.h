@@ -3,6 +3,7 @@
 // provides their in-memory snapshot as sdk::ConfigService (config_service.h).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,6 +52,7 @@ class ConfdApi final : public sdk::Plugin {
   void callpickup_routes(const AddRoute& add);
   void funckey_routes(const AddRoute& add);
   void system_routes(const AddRoute& add);
+  void moh_routes(const AddRoute& add);  // moh_routes.cc
   sdk::HttpResponse import_users(const sdk::HttpRequest& req);
   sdk::HttpResponse update_users_csv(const sdk::HttpRequest& req);
   sdk::HttpResponse export_users(const sdk::HttpRequest& req);
@@ -58,6 +60,7 @@ class ConfdApi final : public sdk::Plugin {
 
   sdk::Host& host_;
   std::string listener_ = "confd";
+  std::filesystem::path moh_path_ = "/usr/share/asterisk/moh";  // classes' directories
   // The configuration snapshot and the Engine every write goes through.
   std::shared_ptr<ConfigServiceImpl> config_;
   Engine* engine_ = nullptr;

@@ -98,6 +98,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["lines"] = usernames(s, u.line_ids);
   if (u.schedule_id) t->fields["schedule_id"] = *u.schedule_id;
   set(*t, "call_permission_password", u.call_permission_password);
+  set(*t, "music_on_hold", u.music_on_hold);
   t->fields["fallbacks"] = lua_from_json(u.fallbacks);
   auto groups = std::make_shared<LuaTable>();
   for (auto gid : u.group_ids) groups->array.emplace_back(gid);

@@ -402,6 +402,8 @@ sdk::HttpResponse Engine::remove(const Resource& r, long id) {
     auto ids = id_json(tx, r, id);
     auto q = run(tx, "SELECT id FROM " + r.table + " WHERE id = $1 FOR UPDATE", {std::to_string(id)});
     if (q.rows.empty()) throw ApiError{404, {not_found(r.singular, "id", std::to_string(id))}};
+    if (r.full_delete_event)
+      if (auto row = fetch(&tx, r, id)) ids = *row;
     if (r.before_delete) r.before_delete(tx, id);
     run(tx, "DELETE FROM " + r.table + " WHERE id = $1", {std::to_string(id)});
     notify(tx, r.event, "deleted", id, ids);

@@ -51,6 +51,9 @@ struct Resource {
   // Columns hidden from the JSON representation.
   std::vector<std::string> hidden{};
   bool has_uuid = false;
+  // The `deleted` event carries the whole row, not only its ids (what a
+  // subscriber needs to clean up after it, e.g. a voicemail's spool).
+  bool full_delete_event = false;
   // Runs inside the write transaction after INSERT/UPDATE (id known).
   std::function<void(sdk::Transaction&, long id)> after_write{};
   // Runs inside the delete transaction before DELETE.

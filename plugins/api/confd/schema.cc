@@ -384,6 +384,19 @@ INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout, music_on_h
   VALUES ('default', '701', '750', 45, 'default');
 )SQL";
 
+// Music on hold classes (seed 5.22); their files live in moh.path/<name>.
+constexpr const char* kV8 = R"SQL(
+CREATE TABLE confd_moh (
+  id serial PRIMARY KEY,
+  uuid uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+  name text NOT NULL UNIQUE CHECK (name ~ '^[a-zA-Z0-9][-_.a-zA-Z0-9]{0,19}$'),
+  label text CHECK (label IS NULL OR length(label) <= 128),
+  mode text NOT NULL DEFAULT 'files' CHECK (mode IN ('custom', 'files', 'mp3')),
+  application text CHECK (application IS NULL OR length(application) <= 256),
+  sort text CHECK (sort IS NULL OR sort IN ('alphabetical', 'random', 'random_start')));
+INSERT INTO confd_moh (name, label, mode, sort) VALUES ('default', 'Default', 'files', 'alphabetical');
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -395,6 +408,7 @@ constexpr sdk::Migration kMigrations[] = {
     {5, "confd boss-secretary call filters", kV5},
     {6, "confd conference rooms", kV6},
     {7, "confd call pickups and parking lots", kV7},
+    {8, "confd music on hold classes", kV8},
 };
 
 }  // namespace

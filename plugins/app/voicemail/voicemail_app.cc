@@ -4,6 +4,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <rapidjson/document.h>
+
 namespace dialtone::plugins::voicemail {
 namespace {
 
@@ -48,6 +50,31 @@ void VoicemailApp::publish(const Mailbox& box) {
   if (!presence_) return;
   auto c = spool_.counts(box);
   presence_->set_mwi(box.key(), c.new_messages, c.old_messages);
+}
+
+bool VoicemailApp::box_deleted(const std::string& event_body) {
+  rapidjson::Document d;
+  d.Parse(event_body.c_str());
+  auto text = [&](const char* k) {
+    return d.IsObject() && d.HasMember(k) && d[k].IsString() ? std::string(d[k].GetString()) : std::string();
+  };
+  auto box = Mailbox::parse(text("number") + "@" + text("context"));
+  if (!box || text("number").empty() || text("context").empty()) {
+    if (log_) log_->warn("voicemail: a deleted voicemail's event names no box (number and context): its spool, if any, stays");
+    return false;
+  }
+  std::error_code ec;
+  auto dir = spool_.box_dir(*box);
+  auto removed = std::filesystem::remove_all(dir, ec);
+  if (ec) {
+    if (log_) log_->error("voicemail: box " + box->key() + " deleted in confd but its spool " + dir.string() +
+                          " could not be removed: " + ec.message() + "; remove it by hand");
+    return false;
+  }
+  if (presence_) presence_->set_mwi(box->key(), 0, 0);
+  if (log_ && removed)
+    log_->info("voicemail: box " + box->key() + " deleted in confd: its spool " + dir.string() + " removed");
+  return true;
 }
 
 void VoicemailApp::publish_all() {

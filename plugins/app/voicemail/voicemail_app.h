@@ -42,6 +42,10 @@ class VoicemailApp : public std::enable_shared_from_this<VoicemailApp> {
   // the disk after a restart).
   void publish_all();
   Spool& spool() { return spool_; }
+  // A box deleted in confd (config.voicemail.deleted, whose body has its
+  // number and context): its spool directory goes, its lamps go out.
+  // Returns false when the body names no valid box (logged).
+  bool box_deleted(const std::string& event_body);
 
  private:
   void publish(const Mailbox& box);

@@ -1,5 +1,6 @@
 // app.voicemail: the `voicemail` Lua module (spool, MWI, e-mail); the
 // caller-facing flows are lua-dialplan/lib/voicemail.lua.
+#include <dialtone/bus.h>
 #include <dialtone/host.h>
 #include <dialtone/plugin.h>
 #include <dialtone/presence.h>
@@ -45,6 +46,14 @@ class VoicemailPlugin final : public sdk::Plugin {
                                           host_.services().find<sdk::PresenceService>());
     if (auto* lua = host_.lua())
       if (auto s = lua->export_module("voicemail", app_->functions()); !s) return s;
+    // A box deleted in confd takes its messages and greetings with it.
+    std::weak_ptr<VoicemailApp> weak = app_;
+    sdk::Executor* executor = &host_.executor();
+    deleted_ = host_.bus().subscribe("config.voicemail.deleted", [weak, executor](const sdk::Event& e) {
+      executor->post([weak, body = e.body] {
+        if (auto app = weak.lock()) app->box_deleted(body);
+      });
+    });
     // The lamps match the disk after a restart.
     host_.executor().post([app = app_] { app->publish_all(); });
     host_.log().info("voicemail: spool " + cfg_.spool.string() +
@@ -53,12 +62,16 @@ class VoicemailPlugin final : public sdk::Plugin {
     return {};
   }
 
-  void stop() override { app_.reset(); }
+  void stop() override {
+    deleted_.reset();
+    app_.reset();
+  }
 
  private:
   sdk::Host& host_;
   AppConfig cfg_;
   std::shared_ptr<VoicemailApp> app_;
+  std::unique_ptr<sdk::Subscription> deleted_;
 };
 
 }  // namespace

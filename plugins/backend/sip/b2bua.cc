@@ -804,6 +804,7 @@ void SipStack::Impl::maybe_finish(Call& c) {
 
 void SipStack::Impl::release(Call& c) {
   routed(c);
+  end_hold_music(c);
   if (c.engine) engine_release(c);
   for (auto& b : c.branches)
     if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});

@@ -3,6 +3,8 @@
 // (originate = INVITE the targets, cancel, hang up) comes back to the stack
 // through SipChannelDriver. Without a core (tests that provide none) legs
 // are simply not tracked and the dialplan cannot dial.
+#include <algorithm>
+
 #include <dialtone/bus.h>
 #include <dialtone/services.h>
 #include <rapidjson/document.h>
@@ -236,6 +238,30 @@ void SipPlugin::leg_dtmf(const std::string& leg_id, char digit) {
 
 void SipPlugin::leg_held(const std::string& leg_id, bool held) {
   if (calls_ && !leg_id.empty()) (void)calls_->set_held(leg_id, held);
+}
+
+std::shared_ptr<sdk::media::MediaEngine> SipPlugin::media_engine() {
+  return host_.services().find<sdk::media::MediaEngine>();
+}
+
+// What the held party hears, as in XiVO: the dialplan's choice for its
+// channel (MUSICCLASS, Asterisk's CHANNEL(musicclass)), else the holder's
+// user's music on hold (confd users' music_on_hold: Asterisk's mohsuggest),
+// else `default`.
+std::string SipPlugin::hold_music_class(const std::string& holder_leg, const std::string& held_leg) {
+  if (calls_) {
+    if (auto v = calls_->variable(held_leg, "MUSICCLASS"); v && !v->empty()) return *v;
+    if (auto holder = calls_->channel(holder_leg); holder && !holder->endpoint.empty()) {
+      auto snap = config_snapshot();
+      auto line = snap->line_by_username_.find(holder->endpoint);
+      if (line != snap->line_by_username_.end())
+        for (const auto& [id, user] : snap->users)
+          if (std::find(user.line_ids.begin(), user.line_ids.end(), line->second) != user.line_ids.end() &&
+              user.music_on_hold && !user.music_on_hold->empty())
+            return *user.music_on_hold;
+    }
+  }
+  return "default";
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -154,6 +154,13 @@ void SipStack::Impl::originate_engine(EngineDial d, std::shared_ptr<sm::MediaEng
   media->join = d.join;
   media->ringback = d.ringback;
   media->connected = false;
+  // Attached from the INVITE on: early media and digits are the leg's
+  // before the answer too.
+  media->channel = d.channel;
+  if (!media->channel.empty()) {
+    engine->attach_channel(media->channel, media->endpoint);
+    media->attached = true;
+  }
   if (wants_srtp(d.target)) media->offered_crypto = engine->new_crypto();
   std::string address = (*ep)->local_address();
   if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
@@ -251,10 +258,11 @@ void SipStack::Impl::engine_answered(Call& c, Branch& br, const sip_t* sip) {
   auto& m = *c.engine;
   if (m.ringback) m.ringback->stop();
   m.ringback.reset();
-  m.channel = br.channel;
-  if (!m.channel.empty()) {
-    m.engine->attach_channel(m.channel, m.endpoint);
-    m.attached = true;
+  if (m.channel != br.channel) {
+    if (m.attached) m.engine->detach_channel(m.channel);
+    m.channel = br.channel;
+    m.attached = !m.channel.empty();
+    if (m.attached) m.engine->attach_channel(m.channel, m.endpoint);
   }
   if (m.join) engine_join_origin(c);
   m.connected = true;

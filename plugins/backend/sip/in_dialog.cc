@@ -45,6 +45,7 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
   std::string body = body_of(sip);
   std::string type = type_of(sip);
   bool offer = offerish && !body.empty();
+  int d_hold = 0;
   if (offer) {
     // A phone holds by offering sendonly or inactive media (RFC 6337): the
     // call core is told, so CTI and BLF see held calls.
@@ -53,6 +54,7 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
     if (held != (from == MediaLeg::a ? c.a_held : c.b_held)) {
       (from == MediaLeg::a ? c.a_held : c.b_held) = held;
       backend.leg_held(leg, held);
+      d_hold = held ? 1 : -1;
     }
     auto r = c.media->offer(from, body);
     if (!r) {
@@ -63,6 +65,8 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
       return 0;
     }
     body = *r;
+    // A resume stops the music at once, before the other side answers.
+    if (d_hold < 0) hold_changed(c, from, false);
   }
   nta_leg_t* to = from == MediaLeg::a ? c.winner->leg : c.a_leg;
   DialogRequest* d = send_in_dialog(c, to, method, str(sip->sip_request->rq_method_name), type, body);
@@ -70,6 +74,7 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
   d->from = from;
   d->irq = irq;
   d->offer = offer;
+  d->hold = d_hold > 0;
   if (offerish) c.offer_pending = true;
   return 0;
 }
@@ -152,6 +157,8 @@ void SipStack::Impl::dialog_final(DialogRequest& d, const sip_t* sip, int status
     }
   }
   if (ack_now) ack_on(d.to_leg, cseq);
+  // The held side answered the hold: its music starts with the answer's codec.
+  if (d.hold && status < 300) hold_changed(*c, d.from, true);
   if (offerish && status < 300) session_refreshed(*c, d, sip);
   if (d.on_final) {
     auto fn = std::move(d.on_final);

@@ -102,12 +102,16 @@ struct RtpRelay::Impl {
     bool have_seq[2] = {false, false};
     std::uint16_t last_seq[2] = {0, 0};
     std::uint32_t ssrc[2] = {0, 0};
+    // Music on hold: feed[L] takes RTP from a local source (a media engine
+    // endpoint) and sends it to leg L in place of what the other leg sends.
+    Endpoint feed[2];
+    int feed_base[2] = {0, 0};
   };
   // Socket slots indexed by port - port_min; the generation makes an event
   // for a socket closed meanwhile harmless.
   struct Slot {
     Session* session = nullptr;
-    int leg = 0;
+    int leg = 0;  // 0, 1: the legs; 2 + L: the feed toward leg L
     int rtcp = 0;
     std::uint32_t generation = 0;
   };
@@ -133,6 +137,7 @@ struct RtpRelay::Impl {
   // any other session is closed at once.
   Session* busy = nullptr;
   std::vector<std::unique_ptr<Session>> retired;
+  std::vector<std::pair<int, int>> retired_feeds;  // (fd, port pair) of a busy session
   SessionId next_id = 1;
   RelayStats released;
 
@@ -179,7 +184,7 @@ struct RtpRelay::Impl {
           if (index >= slots.size()) continue;
           Slot& slot = slots[index];
           if (!slot.session || slot.generation != generation) continue;
-          fd = slot.session->ep[slot.leg][slot.rtcp].fd;
+          fd = slot.leg >= 2 ? slot.session->feed[slot.leg - 2].fd : slot.session->ep[slot.leg][slot.rtcp].fd;
           busy = slot.session;
         }
         // `busy` keeps the session's sockets open until bury(): safe to use
@@ -195,8 +200,9 @@ struct RtpRelay::Impl {
             std::lock_guard<std::mutex> lock(mutex);
             Slot& slot = slots[index];
             if (!slot.session || slot.generation != generation) break;
-            out = on_packet(*slot.session, slot.leg, slot.rtcp, src, buf,
-                            static_cast<std::size_t>(got), now);
+            out = slot.leg >= 2 ? on_feed(*slot.session, slot.leg - 2, src, static_cast<std::size_t>(got))
+                                : on_packet(*slot.session, slot.leg, slot.rtcp, src, buf,
+                                            static_cast<std::size_t>(got), now);
           }
           if (out.fd < 0) continue;
           ssize_t sent = ::sendto(out.fd, buf, static_cast<std::size_t>(got), 0,
@@ -204,7 +210,7 @@ struct RtpRelay::Impl {
           if (sent < 0) {
             std::lock_guard<std::mutex> lock(mutex);
             Slot& slot = slots[index];
-            if (slot.session && slot.generation == generation)
+            if (slot.session && slot.generation == generation && slot.leg < 2)
               unsent(*slot.session, slot.leg, slot.rtcp, static_cast<std::size_t>(got));
           }
         }
@@ -217,29 +223,74 @@ struct RtpRelay::Impl {
     }
   }
 
-  // Closes the sockets of released sessions and returns their ports.
-  void bury() {
-    std::vector<std::unique_ptr<Session>> dead;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (retired.empty()) return;
-      dead.swap(retired);
-    }
-    for (auto& s : dead)
-      for (auto& leg : s->ep)
-        for (auto& e : leg)
-          if (e.fd >= 0) ::close(e.fd);
-    std::lock_guard<std::mutex> lock(mutex);
-    for (auto& s : dead)
-      for (int l = 0; l < 2; ++l)
-        if (s->base[l]) free_pairs.push_back(s->base[l]);
-  }
-
   // Where a packet goes on: the other leg's socket and address (fd -1: nowhere).
   struct Target {
     int fd = -1;
     sockaddr_storage to{};
   };
+
+  // Closes the sockets of released sessions and returns their ports.
+  void bury() {
+    std::vector<std::unique_ptr<Session>> dead;
+    std::vector<std::pair<int, int>> feeds;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (retired.empty() && retired_feeds.empty()) return;
+      dead.swap(retired);
+      feeds.swap(retired_feeds);
+    }
+    for (auto& s : dead) {
+      for (auto& leg : s->ep)
+        for (auto& e : leg)
+          if (e.fd >= 0) ::close(e.fd);
+      for (auto& f : s->feed)
+        if (f.fd >= 0) ::close(f.fd);
+    }
+    for (auto& [fd, port] : feeds) ::close(fd);
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& s : dead)
+      for (int l = 0; l < 2; ++l) {
+        if (s->base[l]) free_pairs.push_back(s->base[l]);
+        if (s->feed_base[l]) free_pairs.push_back(s->feed_base[l]);
+      }
+    for (auto& [fd, port] : feeds) free_pairs.push_back(port);
+  }
+
+  // A packet of the music fed toward leg `to`: only from the first source
+  // heard (the engine endpoint), sent from the socket that faces the leg.
+  Target on_feed(Session& s, int to, const sockaddr_storage& src, std::size_t len) {
+    Endpoint& in = s.feed[to];
+    if (!in.latched) {
+      in.remote = src;
+      in.latched = true;
+    } else if (!same_addr(src, in.remote)) {
+      return {};
+    }
+    Endpoint& out = s.ep[to][0];
+    if (!out.has_remote) return {};
+    ++s.stats[to].packets_out;
+    s.stats[to].bytes_out += len;
+    return Target{out.fd, out.remote};
+  }
+
+  // Closes the feed toward `to` (under the lock).
+  void close_feed(Session& s, int to) {
+    Endpoint& f = s.feed[to];
+    if (f.fd < 0) return;
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, f.fd, nullptr);
+    Slot& slot = slots[f.port - cfg.port_min];
+    slot.session = nullptr;
+    ++slot.generation;
+    if (&s == busy) {
+      retired_feeds.emplace_back(f.fd, s.feed_base[to]);
+    } else {
+      ::close(f.fd);
+      free_pairs.push_back(s.feed_base[to]);
+    }
+    f = Endpoint{};
+    s.feed_base[to] = 0;
+  }
+
 
   Target on_packet(Session& s, int leg, int rtcp, const sockaddr_storage& src,
                    const unsigned char* data, std::size_t len, std::int64_t now) {
@@ -288,6 +339,7 @@ struct RtpRelay::Impl {
     int other = 1 - leg;
     Endpoint& out = s.ep[other][rtcp];
     if (!out.has_remote) return {};
+    if (!rtcp && s.feed[other].fd >= 0) return {};  // the other leg hears the music instead
     LegStats& st = s.stats[other];
     if (rtcp) {
       ++st.rtcp_out;
@@ -311,6 +363,13 @@ struct RtpRelay::Impl {
   // Out of the tables (under the lock); its sockets are closed now, or by
   // the relay thread when it is using them.
   void retire(std::unique_ptr<Session> s) {
+    for (auto& f : s->feed)
+      if (f.fd >= 0) {
+        ::epoll_ctl(epfd, EPOLL_CTL_DEL, f.fd, nullptr);
+        Slot& slot = slots[f.port - cfg.port_min];
+        slot.session = nullptr;
+        ++slot.generation;
+      }
     for (auto& leg : s->ep)
       for (auto& e : leg) {
         if (e.fd < 0) continue;
@@ -326,8 +385,12 @@ struct RtpRelay::Impl {
     for (auto& leg : s->ep)
       for (auto& e : leg)
         if (e.fd >= 0) ::close(e.fd);
-    for (int l = 0; l < 2; ++l)
+    for (auto& f : s->feed)
+      if (f.fd >= 0) ::close(f.fd);
+    for (int l = 0; l < 2; ++l) {
       if (s->base[l]) free_pairs.push_back(s->base[l]);
+      if (s->feed_base[l]) free_pairs.push_back(s->feed_base[l]);
+    }
   }
 };
 
@@ -473,6 +536,66 @@ void RtpRelay::set_remote(SessionId id, MediaLeg leg, const std::string& ip, int
   }
 }
 
+sdk::Result<int> RtpRelay::feed(SessionId id, MediaLeg toward) {
+  auto& d = *impl_;
+  int l = static_cast<int>(toward);
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    auto it = d.sessions.find(id);
+    if (it == d.sessions.end()) return sdk::Error::not_found("rtp: no relay session " + std::to_string(id));
+    if (it->second->feed[l].fd >= 0) return it->second->feed[l].port;
+  }
+  // A pair of the range (its RTCP port unused), bound outside the lock.
+  int port = 0, fd = -1;
+  std::vector<int> busy;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(d.mutex);
+      if (d.free_pairs.empty()) break;
+      port = d.free_pairs.front();
+      d.free_pairs.pop_front();
+    }
+    fd = d.open_socket(port);
+    if (fd >= 0) break;
+    busy.push_back(port);
+    if (busy.size() > 16) break;
+  }
+  std::lock_guard<std::mutex> lock(d.mutex);
+  for (int p : busy) d.free_pairs.push_back(p);
+  if (fd < 0)
+    return sdk::Error::unavailable("rtp: no free port pair in " + std::to_string(config_.port_min) + "-" +
+                                   std::to_string(config_.port_max) + " for music on hold; widen rtp.port_min/rtp.port_max");
+  auto it = d.sessions.find(id);
+  if (it == d.sessions.end() || it->second->feed[l].fd >= 0) {  // released, or fed meanwhile
+    ::close(fd);
+    d.free_pairs.push_back(port);
+    if (it == d.sessions.end()) return sdk::Error::not_found("rtp: no relay session " + std::to_string(id));
+    return it->second->feed[l].port;
+  }
+  auto& s = *it->second;
+  s.feed[l].fd = fd;
+  s.feed[l].port = port;
+  s.feed_base[l] = port;
+  auto index = port - config_.port_min;
+  auto& slot = d.slots[index];
+  slot.session = &s;
+  slot.leg = 2 + l;
+  slot.rtcp = 0;
+  ++slot.generation;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = Impl::event_key(index, slot.generation);
+  ::epoll_ctl(d.epfd, EPOLL_CTL_ADD, fd, &ev);
+  return port;
+}
+
+void RtpRelay::end_feed(SessionId id, MediaLeg toward) {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.sessions.find(id);
+  if (it != d.sessions.end()) d.close_feed(*it->second, static_cast<int>(toward));
+}
+
 std::optional<RelayStats> RtpRelay::stats(SessionId id) const {
   auto& d = *impl_;
   std::lock_guard<std::mutex> lock(d.mutex);
@@ -536,6 +659,8 @@ struct CallMedia::State {
   std::optional<RtpRelay::SessionId> session;
   RtpRelay::Ports ports;
   std::optional<Sdp> last_offer;
+  MediaLeg offerer = MediaLeg::a;
+  std::optional<Sdp> last_answer;
 };
 
 CallMedia::CallMedia(RtpRelay* relay, const MediaConfig& config, bool direct, std::string call_id,
@@ -563,6 +688,8 @@ sdk::Result<std::string> CallMedia::offer(MediaLeg from, const std::string& text
   if (auto addr = audio_address(*filtered))
     relay_->set_remote(*state_->session, from, addr->ip, addr->rtp_port, addr->rtcp_port);
   state_->last_offer = *filtered;
+  state_->offerer = from;
+  state_->last_answer.reset();
   Sdp out = std::move(*filtered);
   // The other leg sends to the relay port that faces it.
   anchor(out, state_->advertise, from == MediaLeg::a ? state_->ports.b : state_->ports.a);
@@ -579,9 +706,44 @@ sdk::Result<std::string> CallMedia::answer(MediaLeg from, const std::string& tex
   if (!filtered) return filtered.error();
   if (auto addr = audio_address(*filtered))
     relay_->set_remote(*state_->session, from, addr->ip, addr->rtp_port, addr->rtcp_port);
+  state_->last_answer = *filtered;
   Sdp out = std::move(*filtered);
   anchor(out, state_->advertise, from == MediaLeg::a ? state_->ports.b : state_->ports.a);
   return out.to_string();
+}
+
+sdk::Result<CallMedia::Feed> CallMedia::start_feed(MediaLeg toward) {
+  if (direct_) return sdk::Error::unsupported("direct media: the relay does not carry this call's audio");
+  if (!state_->session || !state_->last_offer || !state_->last_answer)
+    return sdk::Error::unavailable("the call's media is not negotiated yet");
+  const Sdp& answer = *state_->last_answer;
+  const Sdp& own = toward == state_->offerer ? *state_->last_offer : answer;
+  const SdpMedia* chosen = answer.audio();
+  const SdpMedia* mine = own.audio();
+  if (!chosen || !mine) return sdk::Error::unsupported("the call has no active audio stream");
+  if (chosen->proto != "RTP/AVP")
+    return sdk::Error::unsupported(chosen->proto + " media: the relay cannot add music to an encrypted stream");
+  // The answer's first codec is what flows; `toward` receives it under the
+  // payload type of its own SDP.
+  for (const auto& pt : chosen->formats) {
+    std::string enc = chosen->encoding(pt);
+    if (enc.rfind("telephone-event", 0) == 0 || enc.empty()) continue;
+    Feed f;
+    f.encoding = enc;
+    f.payload_type = std::atoi(pt.c_str());
+    for (const auto& own_pt : mine->formats)
+      if (mine->encoding(own_pt) == enc) f.payload_type = std::atoi(own_pt.c_str());
+    auto port = relay_->feed(*state_->session, toward);
+    if (!port) return port.error();
+    f.address = relay_->address();
+    f.port = *port;
+    return f;
+  }
+  return sdk::Error::unsupported("no audio codec in the answer");
+}
+
+void CallMedia::end_feed(MediaLeg toward) {
+  if (!direct_ && state_->session) relay_->end_feed(*state_->session, toward);
 }
 
 std::optional<RelayStats> CallMedia::stats() const {

@@ -73,6 +73,11 @@ class RtpRelay {
   // the leg's previous SDP (another forked callee answered) drops the latch.
   void set_remote(SessionId id, MediaLeg leg, const std::string& ip, int rtp_port, int rtcp_port);
   std::optional<RelayStats> stats(SessionId id) const;
+  // Music on hold: a port of the range whose RTP (from the first source that
+  // sends to it) goes to `toward` in place of what the other leg sends, until
+  // end_feed(). The same port when already feeding.
+  sdk::Result<int> feed(SessionId id, MediaLeg toward);
+  void end_feed(SessionId id, MediaLeg toward);
   // Closes the sockets and returns the ports to the pool; the final counters.
   std::optional<RelayStats> release(SessionId id);
 
@@ -111,6 +116,18 @@ class CallMedia {
 
   sdk::Result<std::string> offer(MediaLeg from, const std::string& sdp);
   sdk::Result<std::string> answer(MediaLeg from, const std::string& sdp);
+
+  // Music on hold toward `toward`: where to send it (the relay's feed port)
+  // and what that leg receives (the answer's codec, under `toward`'s own
+  // payload type). unsupported: direct media or SRTP.
+  struct Feed {
+    std::string address;
+    int port = 0;
+    std::string encoding;  // "PCMU/8000"
+    int payload_type = 0;
+  };
+  sdk::Result<Feed> start_feed(MediaLeg toward);
+  void end_feed(MediaLeg toward);
 
   bool direct() const { return direct_; }
   std::optional<RelayStats> stats() const;

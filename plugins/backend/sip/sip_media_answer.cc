@@ -240,6 +240,7 @@ int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq
     if (held != was_held) {
       was_held = held;
       backend.leg_held(channel, held);
+      hold_changed(c, MediaLeg::a, held);
     }
   }
   nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(peer)), SIPTAG_ALLOW_STR(kAllow),

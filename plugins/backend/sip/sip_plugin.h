@@ -96,6 +96,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
                const std::string& remote_tag) override;
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
   void leg_held(const std::string& leg_id, bool held) override;
+  std::shared_ptr<sdk::media::MediaEngine> media_engine() override;
+  std::string hold_music_class(const std::string& holder_leg, const std::string& held_leg) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
   bool leg_linked(const std::string& leg_id) override;
   std::shared_ptr<sdk::PresenceService> presence() override;

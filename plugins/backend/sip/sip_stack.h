@@ -314,6 +314,13 @@ class SipBackend {
                        const std::string& /*local_tag*/, const std::string& /*remote_tag*/) {}
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
+  // Music on hold (SIP thread, cheap): the engine that plays it (null: none
+  // loaded, the held party hears silence) and the class the party of
+  // `held_leg` hears while the party of `holder_leg` holds it.
+  virtual std::shared_ptr<sdk::media::MediaEngine> media_engine() { return nullptr; }
+  virtual std::string hold_music_class(const std::string& /*holder_leg*/, const std::string& /*held_leg*/) {
+    return "default";
+  }
   // The party of the leg sent a DTMF digit by SIP INFO (application/dtmf-relay).
   virtual void leg_dtmf(const std::string& /*leg_id*/, char /*digit*/) {}
   // The kernel's presence service, served to SUBSCRIBE (null: SUBSCRIBE

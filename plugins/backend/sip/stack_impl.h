@@ -36,7 +36,7 @@
 namespace dialtone::plugins::backend::sip {
 
 struct Call;
-struct EngineMedia;  // sip_media_answer.h: a call answered with media in the engine
+struct EngineMedia;  // engine_media.h: a call answered with media in the engine
 
 struct Branch {
   Call* call = nullptr;
@@ -76,6 +76,7 @@ struct DialogRequest {
   nta_outgoing_t* orq = nullptr;
   nta_leg_t* to_leg = nullptr;
   bool offer = false;      // the request carried an SDP offer
+  bool hold = false;       // that offer held the call: music once it is answered
   bool finished = false;
   // raw: the stack's own request whose answer it handles itself (no SDP
   // rewriting, no ACK); `cseq` is the final response's, for that ACK.
@@ -170,6 +171,8 @@ struct Call {
   std::shared_ptr<EngineMedia> engine;
   // An outgoing engine leg (engine_originate.cc): no A side, one target.
   bool originated = false;
+  // Music on hold sent through the relay toward each side (a held party).
+  std::shared_ptr<sdk::media::Endpoint> hold_music[2];
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -488,6 +491,13 @@ struct SipStack::Impl {
   void engine_join_origin(Call& c);
   // The leg stops ringing for good: its share of the dial's ringback ends.
   void engine_leg_over(Call& c);
+  // ---- music on hold (hold_music.cc) ---------------------------------------
+
+  // The party on side `holder` held (or resumed) the call: the other side
+  // hears music of its class until the resume.
+  void hold_changed(Call& c, MediaLeg holder, bool held);
+  // The call ends: its music stops and the relay's feed ports are freed.
+  void end_hold_music(Call& c);
 
   // ---- in-dialog requests: re-INVITE, UPDATE, INFO, OPTIONS, REFER --------
 

@@ -195,6 +195,7 @@ class EndpointHandle final : public sdk::media::Endpoint {
   void set_handler(sdk::media::EventHandler handler) override;
   void play(std::vector<std::string> sounds, sdk::media::PlayOptions options) override;
   void play_tone(std::string_view name) override;
+  void play_music(std::string moh_class) override;
   void stop_playing() override;
   void record(std::filesystem::path wav_file, sdk::media::RecordOptions options) override;
   void stop_recording() override;

@@ -2,6 +2,8 @@
 // the media thread, or into a task for the I/O thread when a file is involved.
 #include <sndfile.h>
 
+#include <algorithm>
+
 #include "endpoint.h"
 #include "engine_context.h"
 #include "media_thread.h"
@@ -103,6 +105,39 @@ void EndpointHandle::play_tone(std::string_view name) {
     tone = parse_tone("!950/330,!1400/330,!1800/330");
   }
   core_->post([request, t = *tone](EndpointCore& c) { c.start_tone(request, t); });
+}
+
+void EndpointHandle::play_music(std::string moh_class) {
+  std::uint64_t request = ++shared_->play_request;
+  auto ctx = ctx_;
+  EndpointCore* ep = core_;
+  ctx_->io.post([ctx, ep, request, moh_class = std::move(moh_class)] {
+    auto list = std::make_unique<Playlist>();
+    list->options.loop = true;
+    for (const auto& file : ctx->sounds.music_files(moh_class)) {
+      auto sound = ctx->sounds.load(file);
+      if (!sound) {
+        ctx->log.warn("media: music on hold class '" + moh_class + "': cannot play " + sound.error().message +
+                      "; the info tone replaces it - replace or remove the file");
+        list->items.push_back(nullptr);
+        list->any_failed = true;
+        continue;
+      }
+      list->items.push_back(std::move(*sound));
+    }
+    if (std::none_of(list->items.begin(), list->items.end(), [](auto& i) { return i != nullptr; })) {
+      ctx->log.warn("media: music on hold class '" + moh_class + "' has no playable file under " +
+                    ctx->sounds.music_dir(moh_class).string() +
+                    "; playing a repeating info tone - upload files to the class (confd /1.1/moh) or "
+                    "install asterisk-moh-opsound-wav");
+      auto tone = parse_tone("950/330,1400/330,1800/330,0/1000");
+      ep->post([request, t = *tone](EndpointCore& c) { c.start_tone(request, t); });
+      return;
+    }
+    ep->post([request, l = std::shared_ptr<Playlist>(list.release())](EndpointCore& c) mutable {
+      c.start_playlist(request, std::unique_ptr<Playlist>(new Playlist(std::move(*l))));
+    });
+  });
 }
 
 void EndpointHandle::stop_playing() {

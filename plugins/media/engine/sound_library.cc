@@ -81,9 +81,15 @@ std::optional<fs::path> SoundLibrary::find(std::string_view name, std::string_vi
   return std::nullopt;
 }
 
+fs::path SoundLibrary::music_dir(std::string_view moh_class) const {
+  return (moh_class.empty() || moh_class == "default") ? moh_ : moh_ / std::string(moh_class);
+}
+
 std::vector<fs::path> SoundLibrary::music_files(std::string_view moh_class) const {
-  fs::path dir = (moh_class.empty() || moh_class == "default") ? moh_ : moh_ / std::string(moh_class);
   std::vector<fs::path> out;
+  // A class is one directory name: nothing outside sounds.moh_path.
+  if (moh_class.find('/') != std::string_view::npos || moh_class.substr(0, 1) == ".") return out;
+  fs::path dir = music_dir(moh_class);
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;

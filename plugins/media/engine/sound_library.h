@@ -31,6 +31,8 @@ class SoundLibrary {
   // `name`: an absolute or relative file path with extension, or a prompt name.
   std::optional<std::filesystem::path> find(std::string_view name, std::string_view language) const;
   std::vector<std::filesystem::path> music_files(std::string_view moh_class) const;
+  // The directory of a class: `sounds.moh_path` for `default`, else its sub-directory.
+  std::filesystem::path music_dir(std::string_view moh_class) const;
   // Reads and decodes (cached by path and modification time). The error says
   // which file and why, for the admin's log.
   sdk::Result<std::shared_ptr<const Sound>> load(const std::filesystem::path& file);

@@ -55,6 +55,7 @@ struct ConfigUser {
   std::optional<std::string> call_permission_password;  // XiVO's rightcall code
   std::string fallbacks = "{}";  // JSON object of destinations, as confd stores it
   std::vector<std::int64_t> group_ids;  // groups the user is a member of, by id
+  std::optional<std::string> music_on_hold;  // the class its held parties hear
 };
 
 // A line with its SIP endpoint (username empty when it has none yet).

@@ -201,6 +201,11 @@ class Endpoint {
   // dial, ring, busy, congestion, callwaiting, info, record ...: the country table.
   // Tones without an end play until stop_playing() or another play.
   virtual void play_tone(std::string_view name) = 0;
+  // Music on hold: the files of class `moh_class` (MediaEngine::music_files),
+  // looping until stop_playing() or another play. The class is read on the
+  // engine's I/O thread; a class without files logs one line and plays a
+  // repeating info tone instead of silence.
+  virtual void play_music(std::string moh_class) = 0;
   virtual void stop_playing() = 0;
 
   // The file is opened on the I/O thread; errors arrive as record_done(ok=false).

@@ -1,6 +1,9 @@
 // api.confd through the fake host against a real PostgreSQL. FakeHttp does
 // not enforce ACLs: ACL semantics are checked on the route ACL strings.
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -36,12 +39,21 @@ class Confd : public ::testing::Test {
     store_ = std::move(*s);
     host_.set_store(store_.get());
     harness_ = std::make_unique<dialtone::testing::PluginHarness<ConfdApi>>(host_, dialtone::plugins::api::confd::kOptions);
-    auto st = harness_->run();
+    auto st = harness_->run(options());
     ASSERT_TRUE(st) << st.error().message;
   }
+  // Music on hold classes in a directory of the test's own.
+  std::map<std::string, std::string> options() {
+    moh_dir_ = std::filesystem::temp_directory_path() / ("dialtone-confd-moh-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(moh_dir_);
+    std::filesystem::create_directories(moh_dir_);
+    return {{"moh.path", moh_dir_.string()}};
+  }
+  std::filesystem::path moh_dir_;
   void TearDown() override {
     harness_.reset();
     store_->close();
+    std::filesystem::remove_all(moh_dir_);
   }
   HttpResponse call(const std::string& m, const std::string& t, const std::string& b = {}) {
     return host_.http()->call(m, t, b);
@@ -617,7 +629,8 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/conferences", R"({"name":"ctr-room"})"},
       {"/1.1/callpickups", R"({"name":"ctr-pickup"})"},
       {"/1.1/parkinglots", R"({"slots_start":"901","slots_end":"902"})"},
-      {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"}};
+      {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"},
+      {"/1.1/moh", R"({"name":"ctr-moh","mode":"files"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);
   auto schemas = spec["components"]["schemas"];
   ASSERT_TRUE(schemas && schemas.IsMap());
@@ -626,8 +639,11 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
     auto path = it->second["x-path"].as<std::string>();
     auto body = bodies.find(path);
     ASSERT_NE(body, bodies.end()) << "no example body for " << path << ": add one to this test";
-    int id = post_id(path, body->second);
-    auto got = call("GET", path + "/" + std::to_string(id));
+    auto created = js(call("POST", path, body->second).body);
+    ASSERT_TRUE(created.IsObject() && (created.HasMember("id") || created.HasMember("uuid"))) << path;
+    // Resources addressed by uuid (moh) have no id.
+    std::string key = created.HasMember("id") ? std::to_string(created["id"].GetInt()) : created["uuid"].GetString();
+    auto got = call("GET", path + "/" + key);
     ASSERT_EQ(got.status, 200) << path << ": " << got.body;
     auto d = js(got.body);
     for (auto p = it->second["properties"].begin(); p != it->second["properties"].end(); ++p) {
@@ -663,6 +679,129 @@ TEST_F(Confd, OpenApiFileDescribesExactlyTheMountedRoutes) {
   auto served = call("GET", "/1.1/api/api.yml");
   EXPECT_EQ(served.status, 200);
   EXPECT_NE(served.body.find("openapi: \"3.0.3\""), std::string::npos);
+}
+
+// A deleted voicemail's event names its box (number, context), so that the
+// voicemail application removes its spool.
+TEST_F(Confd, VoicemailDeletedEventNamesTheBox) {
+  default_context();
+  int id = post_id("/1.1/voicemails", R"({"number":"1500","context":"default","name":"Ann"})");
+  EXPECT_EQ(call("DELETE", "/1.1/voicemails/" + std::to_string(id)).status, 204);
+  auto events = host_.bus().published("config.voicemail.deleted");
+  ASSERT_EQ(events.size(), 1u);
+  auto ev = js(events[0].body);
+  EXPECT_EQ(ev["id"].GetInt(), id);
+  EXPECT_STREQ(ev["number"].GetString(), "1500");
+  EXPECT_STREQ(ev["context"].GetString(), "default");
+}
+
+// /1.1/moh with its classes' directories in a temporary moh.path.
+class ConfdMoh : public Confd {
+ protected:
+  // An 8 kHz 16-bit WAV of `channels` channels and `frames` frames of a ramp.
+  static std::string wav(int channels = 1, int frames = 800) {
+    std::string data;
+    for (int i = 0; i < frames * channels; ++i) {
+      auto v = static_cast<std::int16_t>((i % 64) * 200);
+      data.append(reinterpret_cast<const char*>(&v), 2);
+    }
+    std::string h = "RIFF";
+    auto u32 = [&](std::uint32_t v) { h.append(reinterpret_cast<const char*>(&v), 4); };
+    auto u16 = [&](std::uint16_t v) { h.append(reinterpret_cast<const char*>(&v), 2); };
+    u32(static_cast<std::uint32_t>(36 + data.size()));
+    h += "WAVEfmt ";
+    u32(16);
+    u16(1);
+    u16(static_cast<std::uint16_t>(channels));
+    u32(8000);
+    u32(16000u * channels);
+    u16(static_cast<std::uint16_t>(2 * channels));
+    u16(16);
+    h += "data";
+    u32(static_cast<std::uint32_t>(data.size()));
+    return h + data;
+  }
+  std::set<std::string> files_in(const std::filesystem::path& d) {
+    std::set<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator(d)) out.insert(e.path().filename().string());
+    return out;
+  }
+};
+
+TEST_F(ConfdMoh, ClassCrudAndFilesLandInTheClassDirectory) {
+  // The migration's `default` class is there (the moh.path directory itself).
+  auto l = js(call("GET", "/1.1/moh").body);
+  ASSERT_EQ(l["total"].GetInt(), 1);
+  EXPECT_STREQ(l["items"][0]["name"].GetString(), "default");
+
+  auto r = call("POST", "/1.1/moh", R"({"name":"jazz","label":"Jazz","mode":"files","sort":"random"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto c = js(r.body);
+  std::string uuid = c["uuid"].GetString();
+  EXPECT_STREQ(c["label"].GetString(), "Jazz");
+  EXPECT_STREQ(c["sort"].GetString(), "random");
+  EXPECT_EQ(c["files"].Size(), 0u);
+  EXPECT_TRUE(std::filesystem::is_directory(moh_dir_ / "jazz"));
+  EXPECT_EQ(call("POST", "/1.1/moh", R"({"name":"jazz","mode":"files"})").status, 400);  // name taken
+
+  // Upload, list, download, replace, delete a file.
+  auto audio = wav();
+  EXPECT_EQ(call("PUT", "/1.1/moh/" + uuid + "/files/track1.wav", audio).status, 204);
+  EXPECT_EQ(files_in(moh_dir_ / "jazz"), std::set<std::string>{"track1.wav"});
+  c = js(call("GET", "/1.1/moh/" + uuid).body);
+  ASSERT_EQ(c["files"].Size(), 1u);
+  EXPECT_STREQ(c["files"][0]["name"].GetString(), "track1.wav");
+  auto got = call("GET", "/1.1/moh/" + uuid + "/files/track1.wav");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, audio);
+  EXPECT_EQ(call("GET", "/1.1/moh/" + uuid + "/files/nope.wav").status, 404);
+
+  EXPECT_EQ(call("PUT", "/1.1/moh/" + uuid, R"({"label":"Cool jazz","sort":null})").status, 204);
+  c = js(call("GET", "/1.1/moh/" + uuid).body);
+  EXPECT_STREQ(c["label"].GetString(), "Cool jazz");
+  EXPECT_TRUE(c["sort"].IsNull());
+  EXPECT_STREQ(c["name"].GetString(), "jazz");
+
+  EXPECT_EQ(call("DELETE", "/1.1/moh/" + uuid + "/files/track1.wav").status, 204);
+  EXPECT_TRUE(files_in(moh_dir_ / "jazz").empty());
+  EXPECT_EQ(call("PUT", "/1.1/moh/" + uuid + "/files/track2.wav", audio).status, 204);
+  EXPECT_EQ(call("DELETE", "/1.1/moh/" + uuid).status, 204);
+  EXPECT_FALSE(std::filesystem::exists(moh_dir_ / "jazz")) << "the class's files stay after its deletion";
+  EXPECT_EQ(call("GET", "/1.1/moh/" + uuid).status, 404);
+  EXPECT_EQ(call("GET", "/1.1/moh/not-a-uuid").status, 404);
+
+  EXPECT_EQ(host_.bus().published("config.moh.created").size(), 1u);
+  EXPECT_EQ(host_.bus().published("config.moh.deleted").size(), 1u);
+}
+
+TEST_F(ConfdMoh, BadUploadsAre400NamingTheProblemAndWriteNothing) {
+  auto r = call("POST", "/1.1/moh", R"({"name":"hold","mode":"files"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::string base = "/1.1/moh/" + std::string(js(r.body)["uuid"].GetString()) + "/files/";
+  EXPECT_EQ(call("PUT", base + "good.wav", wav()).status, 204);
+  auto refused = [&](const std::string& file, const std::string& body, const std::string& says) {
+    auto res = call("PUT", base + file, body);
+    EXPECT_EQ(res.status, 400) << file;
+    EXPECT_NE(res.body.find(says), std::string::npos) << file << ": " << res.body;
+  };
+  refused("empty.wav", "", "body is empty");
+  refused("junk.wav", "RIFF\x10\x00\x00\x00WAVEfmt this is no wave", "not a WAV file");
+  refused("stereo.wav", wav(2), "2 channels");
+  refused("silence.wav", wav(1, 0), "no audio frames");
+  refused("track.mp3", wav(), "ending in .wav");
+  refused(".hidden.wav", wav(), "filename");
+  // A bad replacement leaves the good file as it was.
+  refused("good.wav", wav().substr(0, 20), "good.wav");
+  EXPECT_EQ(files_in(moh_dir_ / "hold"), std::set<std::string>{"good.wav"});
+  EXPECT_EQ(call("GET", base + "good.wav").body, wav());
+
+  auto bad = call("POST", "/1.1/moh", R"({"name":"../etc","mode":"shuffle","bogus":1})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("field 'name'"), std::string::npos) << bad.body;
+  EXPECT_NE(bad.body.find("field 'mode'"), std::string::npos) << bad.body;
+  EXPECT_NE(bad.body.find("field 'bogus'"), std::string::npos) << bad.body;
+  EXPECT_EQ(call("POST", "/1.1/moh", R"({"label":"x"})").status, 400);  // name and mode required
+  EXPECT_EQ(js(call("GET", "/1.1/moh").body)["total"].GetInt(), 2);
 }
 
 }  // namespace

@@ -335,6 +335,17 @@ TEST(VoicemailSpool, FoldersForwardDeleteAndRestart) {
   app->publish_all();
   EXPECT_EQ(mwi->seen["2001@default"], std::make_pair(0, 0));
   EXPECT_EQ(mwi->seen["2002@default"], std::make_pair(1, 0));
+  // Box 2002 deleted in confd (config.voicemail.deleted carries the row):
+  // its spool goes and its lamp goes out; 2001 stays; a body naming no
+  // valid box removes nothing.
+  ASSERT_TRUE(fs::exists(root / "default" / "2002"));
+  EXPECT_TRUE(app->box_deleted(R"({"id":7,"number":"2002","context":"default","name":"Bob"})"));
+  EXPECT_FALSE(fs::exists(root / "default" / "2002"));
+  EXPECT_TRUE(fs::exists(root / "default" / "2001"));
+  EXPECT_EQ(mwi->seen["2002@default"], std::make_pair(0, 0));
+  EXPECT_FALSE(app->box_deleted(R"({"id":8,"number":"../2001","context":"default"})"));
+  EXPECT_FALSE(app->box_deleted(R"({"id":9})"));
+  EXPECT_TRUE(fs::exists(root / "default" / "2001"));
   fs::remove_all(root);
 }
 

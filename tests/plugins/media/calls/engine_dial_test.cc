@@ -119,6 +119,29 @@ TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther)
   expect_media_idle();
 }
 
+// Early media: bob's 183 carries SDP; what he sends before answering (an
+// announcement, his own ringback) reaches alice instead of Dialtone's.
+TEST_F(EngineDialTest, EarlyMediaReachesTheCallerBeforeTheAnswer) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_early.xml", pb);  // 183 with SDP, never answers
+  call(alice, "820", pa);
+  std::string ca = connect(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_TRUE(eventually([] {
+    auto b = bob_leg();
+    return b && b->state == sdk::ChannelState::ringing;
+  })) << log_tail();
+  // bob's leg is attached from the INVITE on; the 183's SDP sets its remote.
+  ASSERT_FALSE(connect(pb).empty());
+  EXPECT_TRUE(heard(pb, pa, 700)) << "alice does not hear bob's early media";
+  EXPECT_EQ(bob_leg()->state, sdk::ChannelState::ringing);
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // alice gives up: bob gets CANCEL
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+}
+
 TEST_F(EngineDialTest, CalleeHangingUpEndsTheCaller) {
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
   Phone bob, alice;

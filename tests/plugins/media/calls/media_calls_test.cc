@@ -285,5 +285,41 @@ TEST_F(MediaCallsTest, TwoAnsweredCallsBridgedHearEachOther) {
   expect_media_idle();
 }
 
+// An IVR menu (lib/ivr.lua): a wrong digit gets the invalid prompt and the
+// menu again; 2 opens the submenu, whose 3 comes back; 2 then 1 reaches the
+// submenu's choice, which answers "21" (the caller's RTP peer decodes it).
+TEST_F(MediaCallsTest, IvrMenuRoutesAChoiceThroughASubmenu) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "811", peer);
+  ASSERT_NE(connect(peer), 0);
+  ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no prompt";
+  // Each digit once the menu listens: the prompt it plays next is heard
+  // (a digit stops the prompt playing, the next read plays it again).
+  for (char d : std::string("92321")) {
+    peer.clear();
+    peer.send_digits(std::string(1, d));
+    if (d != '1') ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 400; })) << d;
+  }
+  ASSERT_TRUE(eventually([&] { return peer.digits() == "21"; })) << "got '" << peer.digits() << "'\n" << log_tail();
+  EXPECT_TRUE(host_->logger().contains("IVR invalid (9), try 1 of 2"));
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
+// Nobody answers the menu: after two timeouts the error prompt plays and the
+// menu hangs up (the caller's SIPp gets the BYE).
+TEST_F(MediaCallsTest, IvrMenuHangsUpAfterTheLastTimeout) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "812", peer);
+  ASSERT_NE(connect(peer), 0);
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(host_->logger().contains("IVR timeout (), try 2 of 2"));
+  EXPECT_GT(tm::loud_samples(peer.audio(), 8000), 1200u) << "the prompts were not heard";
+  expect_media_idle();
+}
+
 }  // namespace
 }  // namespace dialtone::testing

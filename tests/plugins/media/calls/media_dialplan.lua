@@ -86,6 +86,35 @@ routes["810"] = function(call)
   call:echo()
 end
 
+-- 811: an IVR menu (lib/ivr.lua, the seed's 5.20 shape): 1 sends back "1";
+-- 2 opens a submenu whose 1 sends back "21" and whose 3 goes back; 4 repeats;
+-- two wrong or missing answers play the error prompt and hang up. 812: the
+-- same menu, timing out after 1 s.
+local ivr = require("ivr")
+local function report(digits)
+  return function(call)
+    call:send_dtmf(digits)
+    wait_for_test(call)
+    return { action = "done" }
+  end
+end
+local function menu(timeout)
+  return {
+    prompt = "beep",
+    timeout = timeout,
+    max_tries = 2,
+    invalid = "",
+    error = "beep",
+    choices = {
+      ["1"] = report("1"),
+      ["2"] = { menu = { prompt = "beep", timeout = 20, back = "3", choices = { ["1"] = report("21") } } },
+      ["4"] = "repeat",
+    },
+  }
+end
+routes["811"] = function(call) return ivr.menu(call, menu(20)) end
+routes["812"] = function(call) return ivr.menu(call, menu(1)) end
+
 function route_call(call)
   calls.prepare(call)
   local route = routes[call.callee or ""]

@@ -29,8 +29,10 @@ namespace dialtone::testing {
 
 class SipMediaTest : public SipPluginTest {
  protected:
-  static void start_media() {
+  // `moh_path`: the music-on-hold classes (empty: the engine's default).
+  static void start_media(const std::filesystem::path& moh_path = {}) {
     plugins::media::EngineConfig cfg;
+    if (!moh_path.empty()) cfg.moh_path = moh_path;
     cfg.port_min = kTestEnginePortMin;
     cfg.port_max = kTestEnginePortMax;
     cfg.threads = 1;

@@ -225,8 +225,11 @@ void RtpPeer::receive_loop() {
   while (!stop_) {
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 20) <= 0) continue;
-    int n = static_cast<int>(recv(fd_, b, sizeof b, 0));
+    sockaddr_in src{};
+    socklen_t src_len = sizeof src;
+    int n = static_cast<int>(recvfrom(fd_, b, sizeof b, 0, reinterpret_cast<sockaddr*>(&src), &src_len));
     if (n < 12) continue;
+    source_port_ = ntohs(src.sin_port);
     std::lock_guard lk(m_);
     if (srtp_rx_ && srtp_unprotect(static_cast<srtp_t>(srtp_rx_), b, &n) != srtp_err_status_ok) continue;
     ++packets_;

@@ -55,6 +55,9 @@ class RtpPeer {
   std::size_t audio_size() const;
   std::string digits() const;
   std::size_t packets() const { return packets_.load(); }
+  // The port the last packet came from (0: none yet): where a relay sends
+  // from, so where to answer it (symmetric RTP).
+  std::uint16_t source_port() const { return source_port_.load(); }
   void clear();
   int rate() const { return peer_rate(codec_); }
 
@@ -79,6 +82,7 @@ class RtpPeer {
   bool have_event_ = false;
   std::uint32_t last_event_ts_ = 0;
   std::atomic<std::size_t> packets_{0};
+  std::atomic<std::uint16_t> source_port_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

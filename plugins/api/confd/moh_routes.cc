@@ -1,0 +1,353 @@
+// /1.1/moh: music-on-hold classes (XiVO's On-hold Music, seed 5.22) and
+// their audio files. A class is a row (uuid, name, label, mode, application,
+// sort) and a directory of `moh.path` named after it (`default` is
+// `moh.path` itself), the directory the media engine plays from
+// (media.engine's sounds.moh_path): an uploaded file is heard from the next
+// hold on, with no reload. Files are checked before they land: a WAV that
+// libsndfile decodes, mono, 8-48 kHz; written to a hidden temporary file
+// and renamed, so a bad or interrupted upload leaves nothing half-written.
+#include <sndfile.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <dialtone/json.h>
+
+#include "plugins/api/confd/confd_api.h"
+
+namespace dialtone::plugins::api::confd {
+namespace {
+
+namespace fs = std::filesystem;
+using sdk::HttpRequest;
+using sdk::HttpResponse;
+
+constexpr std::size_t kMaxUpload = 64u << 20;  // 64 MiB: about 70 min of 8 kHz 16-bit audio
+
+const std::regex kName("[a-zA-Z0-9][-_.a-zA-Z0-9]{0,19}");
+const std::regex kFile("[a-zA-Z0-9][-_.a-zA-Z0-9]{0,127}\\.wav");
+const std::regex kUuid("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+fs::path class_dir(const fs::path& root, const std::string& name) { return name == "default" ? root : root / name; }
+
+// The class's playable files, by name (what the engine plays, in its order).
+std::vector<std::string> class_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (!it->is_regular_file() || name.empty() || name[0] == '.') continue;
+    auto ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == ".wav" || ext == ".gsm" || ext == ".sln" || ext == ".sln16" || ext == ".raw") out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+struct MohRow {
+  long id = 0;
+  std::string uuid, name, mode;
+  std::optional<std::string> label, application, sort;
+};
+
+std::optional<std::string> opt(const sdk::QueryResult& q, std::size_t row, const char* col) {
+  int c = q.column(col);
+  if (c < 0 || row >= q.rows.size()) return std::nullopt;
+  return q.rows[row][c];
+}
+
+constexpr const char* kColumns = "id, uuid::text AS uuid, name, label, mode, application, sort";
+
+MohRow row_of(const sdk::QueryResult& q, std::size_t i) {
+  return MohRow{std::stol(q.get(i, "id")), q.get(i, "uuid"), q.get(i, "name"), q.get(i, "mode"),
+                opt(q, i, "label"), opt(q, i, "application"), opt(q, i, "sort")};
+}
+
+std::string moh_json(const MohRow& m, const fs::path& root, const std::string& base) {
+  std::vector<std::string> files;
+  for (auto& f : class_files(class_dir(root, m.name))) files.push_back(sdk::json::object({{"name", f}}));
+  std::string list = "[";
+  for (std::size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + files[i];
+  list += "]";
+  return sdk::json::object(
+      {{"uuid", m.uuid},
+       {"name", m.name},
+       {"label", m.label},
+       {"mode", m.mode},
+       {"application", m.application},
+       {"sort", m.sort},
+       {"files", sdk::json::Raw{list}},
+       {"links", sdk::json::Raw{"[" + sdk::json::object({{"rel", "moh"}, {"href", base + "/moh/" + m.uuid}}) + "]"}}});
+}
+
+MohRow find_moh(sdk::Store& store, const std::string& uuid) {
+  if (!std::regex_match(uuid, kUuid))
+    throw ApiError{404, {not_found("MOH", "uuid", "'" + uuid + "'")}};
+  auto q = read(store, std::string("SELECT ") + kColumns + " FROM confd_moh WHERE uuid = $1::uuid", {uuid});
+  if (q.rows.empty()) throw ApiError{404, {not_found("MOH", "uuid", "'" + uuid + "'")}};
+  return row_of(q, 0);
+}
+
+// The checked fields of a create (all) or update (label, mode, application,
+// sort; name is read-only) body, as column -> value (nullopt: NULL).
+std::map<std::string, std::optional<std::string>> moh_fields(const std::string& body, bool creating) {
+  auto doc = parse_body(body);
+  std::vector<std::string> errors;
+  std::map<std::string, std::optional<std::string>> out;
+  auto field = [&](const char* key, bool required, bool nullable, auto check) {
+    if (!doc.HasMember(key)) {
+      if (required) errors.push_back(std::string("Input Error - field '") + key + "': Missing data for required field.");
+      return;
+    }
+    const auto& v = doc[key];
+    if (v.IsNull()) {
+      if (!nullable) errors.push_back(std::string("Input Error - field '") + key + "': Field may not be null.");
+      else out[key] = std::nullopt;
+      return;
+    }
+    if (!v.IsString()) {
+      errors.push_back(std::string("Input Error - field '") + key + "': Not a valid string.");
+      return;
+    }
+    std::string s(v.GetString(), v.GetStringLength());
+    if (auto why = check(s)) errors.push_back(std::string("Input Error - field '") + key + "': " + *why);
+    else out[key] = s;
+  };
+  auto longest = [](std::size_t n) {
+    return [n](const std::string& s) -> std::optional<std::string> {
+      if (s.size() > n) return "Longer than maximum length " + std::to_string(n) + ".";
+      return std::nullopt;
+    };
+  };
+  auto among = [](std::vector<std::string> values) {
+    return [values](const std::string& s) -> std::optional<std::string> {
+      if (std::find(values.begin(), values.end(), s) != values.end()) return std::nullopt;
+      std::string all;
+      for (auto& v : values) all += (all.empty() ? "" : ", ") + v;
+      return "Must be one of: " + all + ".";
+    };
+  };
+  if (creating)
+    field("name", true, false, [](const std::string& s) -> std::optional<std::string> {
+      if (std::regex_match(s, kName)) return std::nullopt;
+      return "Must be 1 to 20 letters, digits, '-', '_' or '.', starting with a letter or digit "
+             "(it names the class's directory).";
+    });
+  field("label", false, true, longest(128));
+  field("mode", creating, false, among({"custom", "files", "mp3"}));
+  field("application", false, true, longest(256));
+  field("sort", false, true, among({"alphabetical", "random", "random_start"}));
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    std::string k(it->name.GetString(), it->name.GetStringLength());
+    static const std::set<std::string> known{"uuid", "name", "label", "mode", "application", "sort", "files",
+                                             "links", "tenant_uuid"};
+    if (!known.count(k)) errors.push_back("Input Error - field '" + k + "': Unknown field.");
+  }
+  if (!errors.empty()) throw ApiError{400, errors};
+  return out;
+}
+
+// libsndfile reading from memory, to check an upload before it is written.
+struct Memory {
+  const std::string* data;
+  sf_count_t at = 0;
+};
+sf_count_t mem_length(void* u) { return static_cast<sf_count_t>(static_cast<Memory*>(u)->data->size()); }
+sf_count_t mem_seek(sf_count_t off, int whence, void* u) {
+  auto* m = static_cast<Memory*>(u);
+  sf_count_t size = static_cast<sf_count_t>(m->data->size());
+  sf_count_t to = whence == SEEK_SET ? off : whence == SEEK_CUR ? m->at + off : size + off;
+  m->at = std::clamp<sf_count_t>(to, 0, size);
+  return m->at;
+}
+sf_count_t mem_read(void* ptr, sf_count_t n, void* u) {
+  auto* m = static_cast<Memory*>(u);
+  sf_count_t left = static_cast<sf_count_t>(m->data->size()) - m->at;
+  n = std::min(n, left);
+  std::memcpy(ptr, m->data->data() + m->at, static_cast<std::size_t>(n));
+  m->at += n;
+  return n;
+}
+sf_count_t mem_write(const void*, sf_count_t, void*) { return 0; }
+sf_count_t mem_tell(void* u) { return static_cast<Memory*>(u)->at; }
+
+// Why `body` is not a music file the engine plays (nullopt: it is).
+std::optional<std::string> audio_problem(const std::string& body) {
+  if (body.empty()) return "the body is empty: send the WAV file's bytes (Content-Type: audio/wav)";
+  if (body.size() > kMaxUpload) return "larger than " + std::to_string(kMaxUpload >> 20) + " MiB";
+  SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
+  Memory mem{&body};
+  SF_INFO info{};
+  SNDFILE* sf = sf_open_virtual(&io, SFM_READ, &info, &mem);
+  if (!sf) return std::string("not a WAV file libsndfile can read (") + sf_strerror(nullptr) + ")";
+  std::string why;
+  std::int16_t frame[256];
+  if ((info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_WAV) why = "not a WAV file";
+  else if (info.channels != 1) why = std::to_string(info.channels) + " channels: music on hold files must be mono";
+  else if (info.samplerate < 8000 || info.samplerate > 48000)
+    why = "sample rate " + std::to_string(info.samplerate) + " Hz: use 8000 to 48000 Hz";
+  else if (info.frames <= 0 || sf_readf_short(sf, frame, 256) <= 0) why = "no audio frames (empty or truncated)";
+  sf_close(sf);
+  if (why.empty()) return std::nullopt;
+  return why;
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::ostringstream o;
+  o << std::hex << rng();
+  return o.str();
+}
+
+}  // namespace
+
+void ConfdApi::moh_routes(const AddRoute& add) {
+  add("GET", "/moh", "confd.moh.read", "List music on hold classes", [this](const HttpRequest& req) {
+    std::string search = req.query.count("search") ? req.query.at("search") : "";
+    auto q = read(engine_->store(),
+                  std::string("SELECT ") + kColumns +
+                      " FROM confd_moh WHERE $1 = '' OR name ILIKE '%' || $1 || '%' OR label ILIKE '%' || $1 || '%' "
+                      "ORDER BY name",
+                  {search});
+    std::string base = base_url(req), items;
+    for (std::size_t i = 0; i < q.rows.size(); ++i)
+      items += (i ? "," : "") + moh_json(row_of(q, i), moh_path_, base);
+    return HttpResponse::json(200, "{\"total\":" + std::to_string(q.rows.size()) + ",\"items\":[" + items + "]}");
+  });
+
+  add("POST", "/moh", "confd.moh.create", "Create a music on hold class", [this](const HttpRequest& req) {
+    auto f = moh_fields(req.body, true);
+    std::string name = *f["name"];
+    if (!f.count("sort") && f["mode"] == std::optional<std::string>("files")) f["sort"] = "alphabetical";
+    auto base = base_url(req);
+    return engine_->write([&](sdk::Transaction& tx) {
+      if (!run(tx, "SELECT 1 FROM confd_moh WHERE name = $1", {name}).rows.empty())
+        throw ApiError{400, {"Resource Error - MOH already exists ('name': '" + name + "')"}};
+      auto q = run(tx,
+                   std::string("INSERT INTO confd_moh (name, label, mode, application, sort) VALUES ($1, $2, $3, $4, $5) "
+                               "RETURNING ") + kColumns,
+                   {name, f["label"], f["mode"], f["application"], f["sort"]});
+      auto m = row_of(q, 0);
+      std::error_code ec;
+      fs::create_directories(class_dir(moh_path_, name), ec);
+      if (ec)
+        throw ApiError{500, {"cannot create the class directory " + class_dir(moh_path_, name).string() + ": " +
+                             ec.message() + " (check moh.path and its permissions)"}};
+      auto json = moh_json(m, moh_path_, base);
+      engine_->notify(tx, "moh", "created", m.id, json);
+      return HttpResponse::json(201, json);
+    });
+  });
+
+  add("GET", "/moh/{uuid}", "confd.moh.{uuid}.read", "Read a music on hold class", [this](const HttpRequest& req) {
+    return HttpResponse::json(200, moh_json(find_moh(engine_->store(), req.params.at("uuid")), moh_path_, base_url(req)));
+  });
+
+  add("PUT", "/moh/{uuid}", "confd.moh.{uuid}.update", "Update a music on hold class", [this](const HttpRequest& req) {
+    auto m = find_moh(engine_->store(), req.params.at("uuid"));
+    auto f = moh_fields(req.body, false);
+    return engine_->write([&](sdk::Transaction& tx) {
+      for (auto& [col, value] : f)  // columns from moh_fields' fixed list only
+        run(tx, "UPDATE confd_moh SET " + col + " = $1 WHERE id = $2", {value, std::to_string(m.id)});
+      auto q = run(tx, std::string("SELECT ") + kColumns + " FROM confd_moh WHERE id = $1", {std::to_string(m.id)});
+      engine_->notify(tx, "moh", "edited", m.id, moh_json(row_of(q, 0), moh_path_, base_url(req)));
+      return HttpResponse::empty(204);
+    });
+  });
+
+  add("DELETE", "/moh/{uuid}", "confd.moh.{uuid}.delete", "Delete a music on hold class and its files",
+      [this](const HttpRequest& req) {
+        auto m = find_moh(engine_->store(), req.params.at("uuid"));
+        auto r = engine_->write([&](sdk::Transaction& tx) {
+          run(tx, "DELETE FROM confd_moh WHERE id = $1", {std::to_string(m.id)});
+          engine_->notify(tx, "moh", "deleted", m.id, sdk::json::object({{"uuid", m.uuid}, {"name", m.name}}));
+          return HttpResponse::empty(204);
+        });
+        // After the commit: the files go with the class (the `default`
+        // directory, sounds.moh_path itself, keeps its files).
+        if (r.status == 204 && m.name != "default") {
+          auto dir = class_dir(moh_path_, m.name);
+          std::error_code ec;
+          for (auto& f : class_files(dir)) fs::remove(dir / f, ec);
+          fs::remove(dir, ec);  // only if empty: files of another origin stay
+        }
+        return r;
+      });
+
+  auto file_of = [this](const HttpRequest& req) {
+    auto m = find_moh(engine_->store(), req.params.at("uuid"));
+    const auto& name = req.params.at("filename");
+    return std::make_pair(m, name);
+  };
+
+  add("GET", "/moh/{uuid}/files/{filename}", "confd.moh.{uuid}.files.{filename}.read",
+      "Download a music on hold file", [this, file_of](const HttpRequest& req) {
+        auto [m, name] = file_of(req);
+        auto files = class_files(class_dir(moh_path_, m.name));
+        if (std::find(files.begin(), files.end(), name) == files.end())
+          throw ApiError{404, {not_found("MOH file", "filename", "'" + name + "'")}};
+        std::ifstream in(class_dir(moh_path_, m.name) / name, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof())
+          throw ApiError{500, {"cannot read " + (class_dir(moh_path_, m.name) / name).string()}};
+        return HttpResponse{200, "application/octet-stream", std::move(bytes), {}};
+      });
+
+  add("PUT", "/moh/{uuid}/files/{filename}", "confd.moh.{uuid}.files.{filename}.update",
+      "Add or replace a music on hold file (WAV, mono, 8-48 kHz)", [this, file_of](const HttpRequest& req) {
+        auto [m, name] = file_of(req);
+        if (!std::regex_match(name, kFile))
+          throw ApiError{400, {"Input Error - filename '" + name + "': must be 1 to 128 letters, digits, '-', '_' or "
+                               "'.' ending in .wav, starting with a letter or digit"}};
+        if (auto why = audio_problem(req.body))
+          throw ApiError{400, {"Input Error - file '" + name + "': " + *why}};
+        auto dir = class_dir(moh_path_, m.name);
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        auto tmp = dir / (".upload-" + random_suffix() + ".tmp");
+        {
+          std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+          out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+          out.flush();
+          if (!out) {
+            fs::remove(tmp, ec);
+            throw ApiError{500, {"cannot write " + (dir / name).string() + " (disk full, or check moh.path and "
+                                 "its permissions); nothing was changed"}};
+          }
+        }
+        fs::rename(tmp, dir / name, ec);
+        if (ec) {
+          fs::remove(tmp, ec);
+          throw ApiError{500, {"cannot write " + (dir / name).string() + ": " + ec.message()}};
+        }
+        return engine_->write([&](sdk::Transaction& tx) {
+          engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_path_, base_url(req)));
+          return HttpResponse::empty(204);
+        });
+      });
+
+  add("DELETE", "/moh/{uuid}/files/{filename}", "confd.moh.{uuid}.files.{filename}.delete",
+      "Delete a music on hold file", [this, file_of](const HttpRequest& req) {
+        auto [m, name] = file_of(req);
+        auto dir = class_dir(moh_path_, m.name);
+        auto files = class_files(dir);
+        if (std::find(files.begin(), files.end(), name) == files.end())
+          throw ApiError{404, {not_found("MOH file", "filename", "'" + name + "'")}};
+        std::error_code ec;
+        if (!fs::remove(dir / name, ec) || ec)
+          throw ApiError{500, {"cannot delete " + (dir / name).string() + ": " + ec.message()}};
+        return engine_->write([&](sdk::Transaction& tx) {
+          engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_path_, base_url(req)));
+          return HttpResponse::empty(204);
+        });
+      });
+}
+
+}  // namespace dialtone::plugins::api::confd

@@ -359,6 +359,8 @@ class SipStack {
   void reconfigure(const SipConfig& config);
   // Number of registered contacts of `aor` (thread-safe snapshot).
   std::size_t contact_count(const std::string& aor) const;
+  // The AORs with at least one contact (thread-safe snapshot).
+  std::vector<std::string> registered_aors() const;
   std::size_t active_calls() const;
   // RTP relay counters over every anchored call since start, and the port
   // pairs not held by a call (thread-safe).

@@ -293,6 +293,18 @@ sdk::Status CallCoreImpl::dtmf_received(std::string_view channel_id, char digit,
   return {};
 }
 
+sdk::Status CallCoreImpl::transfer_done(const sdk::TransferRequest& done) {
+  auto self = channel(done.channel_id);
+  if (!self) return self.error();
+  bool attended = done.kind == sdk::TransferRequest::Kind::attended;
+  Pending p{Kind::transferred, *self, 0, 0, 0, attended ? "attended" : "blind"};
+  p.exten = done.exten;
+  p.context = done.context;
+  p.target = done.target_channel;
+  queue(std::move(p));
+  return {};
+}
+
 sdk::Status CallCoreImpl::link(std::string_view channel_a, std::string_view channel_b) {
   // A channel already up that changes peer (a transfer) is reported again so
   // that followers see who it talks to now; on answer set_state reports it.

@@ -102,6 +102,7 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::Status set_held(std::string_view channel_id, bool held) override;
   sdk::Status request_transfer(sdk::TransferRequest request) override;
   sdk::Status dtmf_received(std::string_view channel_id, char digit, std::string_view source) override;
+  sdk::Status transfer_done(const sdk::TransferRequest& done) override;
   std::vector<sdk::Channel> channels() const override;
   sdk::Result<sdk::Channel> channel(std::string_view channel_id) const override;
   sdk::Status hangup_channel(std::string_view channel_id, int q850_cause = 0) override;

@@ -1,4 +1,5 @@
 #include "plugins/api/confd/confd_api.h"
+#include "plugins/api/confd/context_routing.h"
 
 #include <algorithm>
 #include <random>
@@ -500,11 +501,22 @@ void ConfdApi::define_resources() {
         std::string k = m->name.GetString();
         if (k == "strip_digits") {
           if (!m->value.IsInt() || m->value.GetInt() < 0) return "strip_digits must be a positive integer.";
-        } else if (k == "prefix" || k == "caller_id" || k == "pattern") {
+        } else if (k == "prefix" || k == "caller_id" || k == "pattern" || k == "regexp" || k == "target") {
           if (!m->value.IsString() && !m->value.IsNull()) return k + " must be a string.";
         } else {
-          return "Unknown pattern key '" + k + "' (pattern, strip_digits, prefix, caller_id).";
+          return "Unknown pattern key '" + k + "' (pattern, strip_digits, prefix, caller_id, regexp, target).";
         }
+      }
+      // RegExp and Target (seed 5.23.2): checked here rather than failing
+      // calls later in the dialplan.
+      auto str = [&](const char* k) {
+        auto m = p.FindMember(k);
+        return m != p.MemberEnd() && m->value.IsString() ? std::string(m->value.GetString()) : std::string();
+      };
+      if (!str("regexp").empty()) {
+        if (auto problem = outcall_regexp_problem(str("regexp"), str("target"))) return *problem;
+      } else if (!str("target").empty()) {
+        return "target needs a regexp.";
       }
     }
     return std::nullopt;
@@ -1355,6 +1367,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   };
   relation_routes(adder);
   routing_routes(adder);
+  context_routes(adder);
   callfilter_routes(adder);
   callpickup_routes(adder);
   funckey_routes(adder);

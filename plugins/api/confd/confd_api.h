@@ -44,10 +44,11 @@ class ConfdApi final : public sdk::Plugin {
   using AddRoute = std::function<void(std::string method, std::string path, std::string acl,
                                       std::string summary, Handler handler)>;
   void define_resources();
-  // Routes by capability (relations.cc, routing_routes.cc, callfilters.cc, callpickups.cc, funckeys.cc,
-  // system_routes.cc).
+  // Routes by capability (relations.cc, routing_routes.cc, context_routing.cc,
+  // callfilters.cc, callpickups.cc, funckeys.cc, system_routes.cc).
   void relation_routes(const AddRoute& add);
   void routing_routes(const AddRoute& add);
+  void context_routes(const AddRoute& add);
   void callfilter_routes(const AddRoute& add);
   void callpickup_routes(const AddRoute& add);
   void funckey_routes(const AddRoute& add);

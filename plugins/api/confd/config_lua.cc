@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <set>
 #include <cctype>
 
 #include "plugins/api/confd/config_service.h"
@@ -428,10 +429,35 @@ LuaValue incalls(const ConfigSnapshot& s, const std::string& context) {
   return t;
 }
 
-LuaValue outcalls(const ConfigSnapshot& s) {
+// `context` and every context it includes, directly or through others
+// (XiVO's include chain; each once, so a loop written in the store ends).
+std::set<std::string> reachable_contexts(const ConfigSnapshot& s, const std::string& context) {
+  std::set<std::string> seen{context};
+  std::vector<std::string> todo{context};
+  while (!todo.empty()) {
+    auto name = std::move(todo.back());
+    todo.pop_back();
+    auto* c = ConfigSnapshot::find(s.contexts, name);
+    if (!c) continue;
+    for (auto& i : c->includes)
+      if (seen.insert(i).second) todo.push_back(i);
+  }
+  return seen;
+}
+
+// The enabled routes a caller of `context` may use ("": every route): those
+// attached to no context, and those attached to a context it reaches.
+LuaValue outcalls(const ConfigSnapshot& s, const std::string& context) {
   std::vector<const sdk::ConfigOutcall*> list;
-  for (auto& [id, o] : s.outcalls)
-    if (o.enabled) list.push_back(&o);
+  std::set<std::string> reach;
+  if (!context.empty()) reach = reachable_contexts(s, context);
+  for (auto& [id, o] : s.outcalls) {
+    if (!o.enabled) continue;
+    if (!context.empty() && !o.contexts.empty() &&
+        std::none_of(o.contexts.begin(), o.contexts.end(), [&](auto& c) { return reach.count(c) > 0; }))
+      continue;
+    list.push_back(&o);
+  }
   std::stable_sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->priority < b->priority; });
   auto t = std::make_shared<LuaTable>();
   for (auto* o : list) {
@@ -444,6 +470,9 @@ LuaValue outcalls(const ConfigSnapshot& s) {
     set(*e, "ring_time", o->ring_time);
     if (o->schedule_id) e->fields["schedule_id"] = *o->schedule_id;
     e->fields["patterns"] = lua_from_json(o->patterns);
+    auto contexts = std::make_shared<LuaTable>();
+    for (auto& c : o->contexts) contexts->array.emplace_back(c);
+    e->fields["contexts"] = contexts;
     auto trunks = std::make_shared<LuaTable>();
     for (auto tid : o->trunk_ids) {
       auto* tr = s.trunk(tid);
@@ -573,9 +602,11 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
            "caller_id_name, preprocess_subroutine}.",
            [snap, value](const LuaValues& args) { return value(incalls(*snap(), arg_string(args, 0))); }},
           {"outcalls", "context: string|nil", "outcalls: table",
-           "Enabled outgoing routes by priority: {id, name, priority, internal_caller_id, "
-           "preprocess_subroutine, ring_time, patterns, trunks = {{id, name, host, context}}}.",
-           [snap, value](const LuaValues&) { return value(outcalls(*snap())); }},
+           "Enabled outgoing routes a caller of `context` may use (attached to no context, or to "
+           "`context` or a context it includes; nil: every route), by priority: {id, name, priority, "
+           "internal_caller_id, preprocess_subroutine, ring_time, contexts, patterns, trunks = {{id, "
+           "name, host, context}}}.",
+           [snap, value](const LuaValues& args) { return value(outcalls(*snap(), arg_string(args, 0))); }},
           {"set_forward", "user_id: integer, kind: string, enabled: boolean, destination: string|nil",
            "forward: table|nil, reason: string",
            "Sets the user's forward `kind` (unconditional, busy, noanswer; `all` with enabled=false "

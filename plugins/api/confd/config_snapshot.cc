@@ -57,6 +57,12 @@ constexpr const char* kTrunks =
 constexpr const char* kOutcalls =
     "SELECT id, name, priority, internal_caller_id, enabled, preprocess_subroutine, ring_time, "
     "patterns::text FROM confd_outcalls";
+constexpr const char* kContextIncludes =
+    "SELECT c.name, i.name FROM confd_context_includes x JOIN confd_contexts c ON c.id = x.context_id "
+    "JOIN confd_contexts i ON i.id = x.included_id ORDER BY x.context_id, x.position";
+constexpr const char* kOutcallContexts =
+    "SELECT x.outcall_id, c.name FROM confd_outcall_contexts x JOIN confd_contexts c ON c.id = x.context_id "
+    "ORDER BY x.outcall_id, c.name";
 constexpr const char* kOutcallTrunks =
     "SELECT outcall_id, trunk_id FROM confd_outcall_trunks ORDER BY outcall_id, position";
 constexpr const char* kGroups =
@@ -195,7 +201,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
         },
         [&] {
           return each(kContexts, [&](const Row& r) {
-            sdk::ConfigContext c{num(r, 0), text(r, 1), text(r, 2), flag(r, 3)};
+            sdk::ConfigContext c{num(r, 0), text(r, 1), text(r, 2), flag(r, 3), {}};
             s->contexts.emplace(c.name, std::move(c));
           });
         },
@@ -243,6 +249,16 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             o.ring_time = opt_int(r, 6);
             if (r[7]) o.patterns = *r[7];
             s->outcalls.emplace(o.id, std::move(o));
+          });
+        },
+        [&] {
+          return each(kContextIncludes, [&](const Row& r) {
+            if (auto c = s->contexts.find(text(r, 0)); c != s->contexts.end()) c->second.includes.push_back(text(r, 1));
+          });
+        },
+        [&] {
+          return each(kOutcallContexts, [&](const Row& r) {
+            if (auto o = s->outcalls.find(num(r, 0)); o != s->outcalls.end()) o->second.contexts.push_back(text(r, 1));
           });
         },
         [&] {

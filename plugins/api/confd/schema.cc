@@ -397,6 +397,22 @@ CREATE TABLE confd_moh (
 INSERT INTO confd_moh (name, label, mode, sort) VALUES ('default', 'Default', 'files', 'alphabetical');
 )SQL";
 
+// Routing per context (seed 5.23): XiVO's context inclusion (contextinclude)
+// and the contexts an outgoing route is attached to (none: every context).
+constexpr const char* kV9 = R"SQL(
+CREATE TABLE confd_context_includes (
+  context_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
+  included_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  PRIMARY KEY (context_id, included_id),
+  CHECK (context_id <> included_id));
+
+CREATE TABLE confd_outcall_contexts (
+  outcall_id integer NOT NULL REFERENCES confd_outcalls(id) ON DELETE CASCADE,
+  context_id integer NOT NULL REFERENCES confd_contexts(id) ON DELETE CASCADE,
+  PRIMARY KEY (outcall_id, context_id));
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -409,6 +425,7 @@ constexpr sdk::Migration kMigrations[] = {
     {6, "confd conference rooms", kV6},
     {7, "confd call pickups and parking lots", kV7},
     {8, "confd music on hold classes", kV8},
+    {9, "confd context inclusion and outgoing routes per context", kV9},
 };
 
 }  // namespace

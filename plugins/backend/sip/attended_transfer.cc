@@ -112,6 +112,8 @@ void SipStack::Impl::joined(std::uint64_t s1, std::uint64_t s2, int status,
   c1->joined_with = 0;
   c1->join_notify = false;
   c2->joined_with = 0;
+  // Reported while the transferor's channel is open: put_leg ends it.
+  backend.leg_transferred(channel_of(*c1, c1->referrer_side), true, {}, channel_of(*c2, yside));
   auto y = take_leg(*c2, yside);
   std::string joined_user = y ? y->target : std::string();
   nta_leg_t* ref = c1->referrer;
@@ -299,6 +301,7 @@ void SipStack::Impl::replaced(std::uint64_t serial, MediaLeg side, Branch* nb, D
   c->branches.erase(it);
   owned->counted = !owned->target.empty();
   count_line(owned->target, 1);
+  backend.leg_transferred(channel_of(*c, side), true, {}, owned->channel);
   nta_leg_t* old = put_leg(*c, side, std::move(owned));
   nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact),
                       TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),

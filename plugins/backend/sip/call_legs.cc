@@ -232,6 +232,17 @@ void SipPlugin::leg_ids(const std::string& leg_id, const std::string& call_id, c
   if (calls_ && !leg_id.empty()) (void)calls_->set_protocol_ids(leg_id, call_id, local_tag, remote_tag);
 }
 
+void SipPlugin::leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
+                                const std::string& target_leg) {
+  if (!calls_ || leg_id.empty()) return;
+  sdk::TransferRequest done;
+  done.kind = attended ? sdk::TransferRequest::Kind::attended : sdk::TransferRequest::Kind::blind;
+  done.channel_id = leg_id;
+  done.exten = exten;
+  done.target_channel = target_leg;
+  (void)calls_->transfer_done(done);
+}
+
 void SipPlugin::leg_dtmf(const std::string& leg_id, char digit) {
   if (calls_ && !leg_id.empty()) (void)calls_->dtmf_received(leg_id, digit, "info");
 }

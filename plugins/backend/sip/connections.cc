@@ -22,7 +22,7 @@ void SipStack::Impl::open_tls() {
     // default TLS 1.0 only, which OpenSSL 3 refuses.
     if (nta_agent_add_tport(agent, URL_STRING_MAKE(url.c_str()),
                             TPTAG_CERTIFICATE(cfg.tls_certificate_dir.c_str()),
-                            TPTAG_TLS_VERSION(0), TAG_END()) < 0)
+                            TPTAG_TLS_VERSION(0), TPTAG_PONG2PING(1), TAG_END()) < 0)
       problem = "sip.tls_port: cannot listen for TLS on " + where +
                 " (port in use, address not local, or sofia refused the certificates in " +
                 cfg.tls_certificate_dir + "); choose a free port or check the files";

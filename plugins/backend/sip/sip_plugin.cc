@@ -413,7 +413,15 @@ void SipPlugin::stop() {
     std::lock_guard<std::mutex> lock(stack_mutex_);
     stack = std::move(stack_);
   }
-  if (stack) stack->stop();
+  if (stack) {
+    stack->stop();
+    // The bindings end with the stack (the next start forgets them), so
+    // every line it held is published unregistered: the presence model and
+    // other listeners on the bus would otherwise keep a phone registered
+    // that no registrar knows, through a restart of the plugin.
+    for (auto& aor : stack->registered_aors())
+      host_.bus().publish("sip.registration." + aor, bindings_json(aor, {}));
+  }
   detach_call_core();
   {
     std::lock_guard<std::mutex> lock(config_mutex_);

@@ -95,6 +95,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void leg_ids(const std::string& leg_id, const std::string& call_id, const std::string& local_tag,
                const std::string& remote_tag) override;
   void leg_event(const std::string& leg_id, LegState state, int status, const std::string& peer) override;
+  void leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
+                       const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
   std::shared_ptr<sdk::media::MediaEngine> media_engine() override;
   std::string hold_music_class(const std::string& holder_leg, const std::string& held_leg) override;

@@ -124,6 +124,14 @@ std::size_t SipStack::contact_count(const std::string& aor) const {
   return it == impl_->snapshot.end() ? 0 : it->second;
 }
 
+std::vector<std::string> SipStack::registered_aors() const {
+  std::lock_guard<std::mutex> lock(impl_->snapshot_mutex);
+  std::vector<std::string> aors;
+  for (auto& [aor, n] : impl_->snapshot)
+    if (n > 0) aors.push_back(aor);
+  return aors;
+}
+
 std::size_t SipStack::active_calls() const { return impl_->call_count; }
 
 RelayStats SipStack::media_totals() const {

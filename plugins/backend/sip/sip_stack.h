@@ -312,6 +312,11 @@ class SipBackend {
   // The leg's dialog identifiers: Call-ID, its party's tag, Dialtone's tag.
   virtual void leg_ids(const std::string& /*leg_id*/, const std::string& /*call_id*/,
                        const std::string& /*local_tag*/, const std::string& /*remote_tag*/) {}
+  // The stack completed a transfer (REFER, or INVITE with Replaces): `leg_id`
+  // is the transferor's leg, still open; `exten` the blind transfer's target
+  // number; `target_leg` the leg that took the transferor's place.
+  virtual void leg_transferred(const std::string& /*leg_id*/, bool /*attended*/, const std::string& /*exten*/,
+                               const std::string& /*target_leg*/) {}
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // Music on hold (SIP thread, cheap): the engine that plays it (null: none
@@ -354,6 +359,8 @@ class SipStack {
   void reconfigure(const SipConfig& config);
   // Number of registered contacts of `aor` (thread-safe snapshot).
   std::size_t contact_count(const std::string& aor) const;
+  // The AORs with at least one contact (thread-safe snapshot).
+  std::vector<std::string> registered_aors() const;
   std::size_t active_calls() const;
   // RTP relay counters over every anchored call since start, and the port
   // pairs not held by a call (thread-safe).

@@ -541,6 +541,8 @@ struct SipStack::Impl {
 
   // The line username of the party on `side` (empty: a trunk).
   static std::string user_of(Call& c, MediaLeg side);
+  // The call core's channel of that side of the call ("" when none).
+  static std::string channel_of(Call& c, MediaLeg side);
 
   static const char* phrase_of(int status);
 

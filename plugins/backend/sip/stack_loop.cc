@@ -39,6 +39,10 @@ std::string SipStack::Impl::open(int port) {
                            // in 10 ms at 1,500 calls/s whenever the SIP thread is
                            // descheduled; every drop is a retransmission later.
                            TPTAG_UDP_RMEM(kUdpBuffer), TPTAG_UDP_WMEM(kUdpBuffer),
+                           // RFC 5626 3.5.1: a phone's double-CRLF ping on TCP/TLS gets
+                           // the CRLF pong that tells it its NAT binding is alive
+                           // (sofia answers none by default).
+                           TPTAG_PONG2PING(1),
                            TAG_IF(!cfg.resolv_conf.empty(), SRESTAG_RESOLV_CONF(cfg.resolv_conf.c_str())),
                            TAG_END());
   if (!agent)

@@ -42,6 +42,11 @@ nta_leg_t* SipStack::Impl::leg_of(Call& c, MediaLeg side) {
   return c.winner ? c.winner->leg : nullptr;
 }
 
+std::string SipStack::Impl::channel_of(Call& c, MediaLeg side) {
+  if (side == MediaLeg::a) return c.channel;
+  return c.winner ? c.winner->channel : std::string();
+}
+
 std::string SipStack::Impl::user_of(Call& c, MediaLeg side) {
   if (side == MediaLeg::a) return c.caller_username;
   if (!c.winner || c.winner->target.rfind("sip:", 0) == 0) return {};
@@ -362,6 +367,8 @@ void SipStack::Impl::transfer_reinvited(std::uint64_t serial, int status,
   t->branches.erase(it);
   t->winner = nullptr;
   nta_leg_t* ref = o->referrer;
+  // Reported while the transferor's channel is open: put_leg ends it.
+  backend.leg_transferred(channel_of(*o, o->referrer_side), false, t->called, owned->channel);
   nta_leg_t* old = put_leg(*o, o->referrer_side, std::move(owned));
   o->transfer = 0;
   o->referrer = nullptr;

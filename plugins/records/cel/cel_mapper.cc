@@ -96,8 +96,13 @@ const char* dialstatus_of(int sip, bool answered) {
 std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms) {
   std::vector<CelRow> out;
   constexpr std::string_view prefix = "calls.channel.";
-  if (event.topic.compare(0, prefix.size(), prefix) != 0) return out;
-  const std::string kind = event.topic.substr(prefix.size());
+  // The call core's services: parking (calls.park.*) and pickup.
+  constexpr std::string_view park = "calls.park.";
+  std::string kind;
+  if (event.topic.compare(0, prefix.size(), prefix) == 0) kind = event.topic.substr(prefix.size());
+  else if (event.topic.compare(0, park.size(), park) == 0) kind = "park." + event.topic.substr(park.size());
+  else if (event.topic == "calls.pickup") kind = "pickup";
+  else return out;
   rapidjson::Document d;
   d.Parse(event.body.c_str(), event.body.size());
   if (d.HasParseError() || !d.IsObject()) return out;
@@ -221,6 +226,44 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     for (auto* k : {"exten", "context", "target_channel"})
       if (!str(d, k).empty()) extra.s(k, str(d, k));
     r.extra = extra.done();
+    out.push_back(r);
+    return out;
+  }
+  // Asterisk's parking CEL: PARK_START when the call takes a slot, PARK_END
+  // with why it left it, on the parked channel.
+  if (kind == "park.parked") {
+    CelRow r = row("PARK_START", now_ms);
+    r.extra = Extra()
+                  .s("parking_lot", str(d, "lot"))
+                  .s("parking_space", str(d, "slot"))
+                  .s("parker_dial_string", str(d, "parker_endpoint"))
+                  .s("parker", peer_name(str(d, "parker")))
+                  .done();
+    out.push_back(r);
+    return out;
+  }
+  if (kind == "park.retrieved" || kind == "park.timeout" || kind == "park.abandoned") {
+    CelRow r = row("PARK_END", now_ms);
+    Extra extra;
+    extra.s("reason", kind == "park.retrieved" ? "ParkedCallUnparked"
+                      : kind == "park.timeout" ? "ParkedCallTimeOut"
+                                               : "ParkedCallGiveUp");
+    extra.s("parking_lot", str(d, "lot")).s("parking_space", str(d, "slot"));
+    if (kind == "park.retrieved") extra.s("retriever", peer_name(str(d, "retriever")));
+    r.extra = extra.done();
+    out.push_back(r);
+    return out;
+  }
+  // A ringing call taken by another phone: on the caller's channel (the
+  // event's), naming the phone that picked it up and the leg that rang
+  // (which is cancelled, and may already be gone).
+  if (kind == "pickup") {
+    CelRow r = row("PICKUP", now_ms);
+    auto ringing = peer_name(str(d, "ringing_channel"));
+    r.extra = Extra()
+                  .s("pickup_channel", peer_name(str(d, "picker")))
+                  .s("ringing_channel", ringing.empty() ? str(d, "ringing_endpoint") : ringing)
+                  .done();
     out.push_back(r);
     return out;
   }

@@ -92,8 +92,10 @@ class CelPlugin final : public sdk::Plugin {
     if (!host_.services().find<sdk::ConfigService>())
       host_.log().warn("records.cel: no configuration service (api.confd): calls cannot be told inbound or "
                        "outbound and carry no user uuid; enable api.confd");
+    // calls.# in one subscription: park and pickup events keep their place
+    // among the channel events (a parked caller's hang-up after its PARK_END).
     sub_ = host_.bus().subscribe(
-        "calls.channel.#",
+        "calls.#",
         [this](const sdk::Event& e) {
           auto rows = mapper_->map(e, now_ms());
           writer_->push(std::move(rows));

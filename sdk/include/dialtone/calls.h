@@ -59,7 +59,8 @@
 //   calls.channel.bridged     two legs talk (`peer`, `media`: direct|relayed|engine)
 //   calls.channel.unbridged   they no longer do
 //   calls.channel.held / unheld
-//   calls.channel.transferred a transfer asked by a driver (`kind`, `exten`, `context`)
+//   calls.channel.transferred a transfer asked by a driver or done by it (`kind`,
+//                             `exten`, `context`, `target_channel`)
 //   calls.channel.dtmf        a digit the channel's party sent (`digit`, `source`:
 //                             rfc4733|inband|info), reported by its driver or the media engine
 //   calls.channel.ended       hung up: `cause` (as the backend gave it), `q850_cause`,
@@ -458,6 +459,13 @@ class CallCore {
                       std::function<void(Status)> done);
   // The calls parked now, by lot then slot.
   virtual std::vector<ParkedCall> parked_calls() const;
+
+  // Appended last, so that plugins built before it keep their vtable:
+  // a transfer the driver carried out itself (a SIP REFER the backend
+  // completed between its own legs), published as calls.channel.transferred
+  // on `done.channel_id`, the transferor's leg, which must still be open, so
+  // that records (CEL) see every transfer whoever performs it.
+  virtual Status transfer_done(const TransferRequest& done);
 };
 
 inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {
@@ -483,5 +491,9 @@ inline void CallCore::unpark(std::string_view, std::string_view, int, std::funct
   done(Error::unsupported("this call core has no parking"));
 }
 inline std::vector<ParkedCall> CallCore::parked_calls() const { return {}; }
+
+inline Status CallCore::transfer_done(const TransferRequest&) {
+  return Error::unsupported("this call core takes no transfer reports");
+}
 
 }  // namespace dialtone::sdk

@@ -82,6 +82,7 @@ struct ConfigContext {
   std::int64_t id = 0;
   std::string name, type;
   bool enabled = true;
+  std::vector<std::string> includes;  // names of the contexts it includes, in order
 };
 
 struct ConfigIncall {
@@ -112,6 +113,7 @@ struct ConfigOutcall {
   std::vector<std::int64_t> trunk_ids;     // in position order
   std::optional<std::int64_t> schedule_id;
   std::vector<std::int64_t> callpermission_ids;
+  std::vector<std::string> contexts;  // attached to these contexts; empty: every context
 };
 
 struct ConfigGroup {

@@ -59,6 +59,19 @@ class TransferTest : public SipPluginTest {
     expect_idle();
   }
 
+  // True once the core published calls.channel.transferred of `kind` on a
+  // channel of `endpoint`, among the events from `from` on.
+  bool core_reported_transfer(const std::string& kind, const std::string& endpoint, std::size_t from) {
+    return eventually([&] {
+      auto events = host_->test_bus().events();
+      for (std::size_t i = from; i < events.size(); ++i)
+        if (events[i].topic == "calls.channel.transferred" && json_field(events[i].body, "kind") == kind &&
+            json_field(events[i].body, "endpoint") == endpoint)
+          return true;
+      return false;
+    });
+  }
+
   static std::string json_field(const std::string& body, const std::string& key) {
     auto k = body.find("\"" + key + "\":\"");
     if (k == std::string::npos) return {};
@@ -92,6 +105,9 @@ TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
   ASSERT_NO_FATAL_FAILURE(three_phones("xfer_target.xml", "xfer_blind_by_callee.xml", "xfer_caller.xml", 1));
   // In the call core the caller talked to the target.
   EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  // The core reports the transfer on bob's channel (records write it as
+  // BLINDTRANSFER).
+  EXPECT_TRUE(core_reported_transfer("blind", "bob", events));
 }
 
 TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
@@ -140,6 +156,7 @@ TEST_F(TransferTest, AttendedTransferJoinsBothPartiesAndReleasesTheTransferor) {
   // The call kept reports the transfer (the consultation call just ends).
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
   EXPECT_TRUE(linked_in_core("alice", "carol", events));
+  EXPECT_TRUE(core_reported_transfer("attended", "bob", events));
   expect_idle();
 }
 

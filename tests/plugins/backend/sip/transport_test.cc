@@ -239,6 +239,28 @@ class StreamPhone {
            ";branch=z9hG4bK" + random_hex(16) + ";rport";
   }
 
+  // RFC 5626 keep-alive: a double-CRLF ping; true when the CRLF pong comes
+  // back within 5 s.
+  bool ping() {
+    if (!send("\r\n\r\n")) return false;
+    std::string got;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (got.size() < 2 && std::chrono::steady_clock::now() < until) {
+      if (!(ssl_ && SSL_pending(ssl_) > 0)) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0) continue;
+      }
+      char b[16];
+      int n = ssl_ ? SSL_read(ssl_, b, sizeof b) : static_cast<int>(::recv(fd_, b, sizeof b, 0));
+      if (n <= 0) {
+        if (ssl_ && SSL_get_error(ssl_, n) == SSL_ERROR_WANT_READ) continue;
+        return false;
+      }
+      got.append(b, static_cast<std::size_t>(n));
+    }
+    return got == "\r\n";
+  }
+
   bool send(const std::string& text) {
     std::lock_guard<std::mutex> lock(write_mutex_);
     std::size_t done = 0;
@@ -690,6 +712,28 @@ TEST_F(SipTransportTest, TlsWithoutACertificateFolderIsAConfigurationError) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("sip.tls_certificate_dir is empty"), std::string::npos)
       << s.error().message;
+}
+
+// ---- CRLF keep-alive (RFC 5626 3.5.1) -----------------------------------------
+
+// A phone behind NAT keeps its connection's binding alive with double-CRLF
+// pings; over TCP the PBX answers each with a CRLF pong, and SIP goes on
+// after it. Sofia's TLS transport reads pings as blank lines and answers
+// none (docs/admin/sip.md): the connection and its SIP go on.
+TEST_F(SipTransportTest, DoubleCrlfPingGetsAPongOverTcpAndLeavesTlsServing) {
+  start_tls();
+  StreamPhone tcp(plugin_->port(), nullptr, "alice");
+  ASSERT_TRUE(tcp.connected());
+  ASSERT_EQ(tcp.register_line("alicepw"), 200);
+  EXPECT_TRUE(tcp.ping()) << "no CRLF pong over TCP";
+  EXPECT_TRUE(tcp.ping()) << "no second pong over TCP";
+  EXPECT_EQ(tcp.register_line("alicepw"), 200);
+  ClientTls tls(certs_.file("cafile.pem"));
+  StreamPhone secure(plugin_->tls_port(), tls.ctx, "alice");
+  ASSERT_TRUE(secure.connected()) << "TLS handshake: " << secure.handshake_error();
+  ASSERT_EQ(secure.register_line("alicepw"), 200);
+  ASSERT_TRUE(secure.send("\r\n\r\n"));
+  EXPECT_EQ(secure.register_line("alicepw"), 200);
 }
 
 // ---- TCP ---------------------------------------------------------------------

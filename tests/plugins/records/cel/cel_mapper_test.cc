@@ -112,6 +112,47 @@ TEST(CelMapper, HoldAndTransferEventsWhenTheCoreSendsThem) {
   EXPECT_EQ(rows[0].extra, R"({"target_channel":"h-9"})");
 }
 
+// Parking and pickup as the call core publishes them (calls.park.*,
+// calls.pickup: the channel's body plus the service's string fields) give
+// Asterisk's PARK_START / PARK_END (with the reason) and PICKUP rows.
+TEST(CelMapper, ParkAndPickupEventsGiveXivosRows) {
+  auto m = lines_only();
+  (void)m.map({"calls.channel.created", body("p-1", "p-1", "alice", "inbound", "down")}, 1);
+  (void)m.map({"calls.channel.created", body("p-2", "p-2", "bob", "inbound", "down")}, 1);
+  auto with = [](std::string b, const std::string& fields) { return b.insert(b.size() - 1, "," + fields); };
+  auto parked = m.map({"calls.park.parked", with(body("p-1", "p-1", "alice", "inbound", "up"),
+                                                  R"("slot":"701","lot":"default","parker":"p-2","parker_endpoint":"sip/bob","timeout":"45")")},
+                      2);
+  ASSERT_EQ(types(parked), std::vector<std::string>{"PARK_START"});
+  EXPECT_EQ(parked[0].uniqueid, "p-1");
+  EXPECT_EQ(parked[0].linkedid, "p-1");
+  EXPECT_NE(parked[0].extra.find(R"("parking_lot":"default","parking_space":"701","parker_dial_string":"sip/bob")"),
+            std::string::npos)
+      << parked[0].extra;
+  EXPECT_NE(parked[0].extra.find(R"("parker":"SIP/bob-)"), std::string::npos) << parked[0].extra;
+  auto slot = R"("slot":"701","lot":"default")";
+  auto end = [&](const char* topic, const std::string& more) {
+    auto rows = m.map({topic, with(body("p-1", "p-1", "alice", "inbound", "up"), more)}, 3);
+    return rows.size() == 1 && rows[0].eventtype == "PARK_END" ? rows[0].extra : "rows: " + std::to_string(rows.size());
+  };
+  EXPECT_NE(end("calls.park.retrieved", std::string(slot) + R"(,"retriever":"p-2")").find(R"("reason":"ParkedCallUnparked")"),
+            std::string::npos);
+  EXPECT_NE(end("calls.park.retrieved", std::string(slot) + R"(,"retriever":"p-2")").find(R"("retriever":"SIP/bob-)"),
+            std::string::npos);
+  EXPECT_NE(end("calls.park.timeout", slot).find(R"("reason":"ParkedCallTimeOut")"), std::string::npos);
+  EXPECT_NE(end("calls.park.abandoned", slot).find(R"("reason":"ParkedCallGiveUp")"), std::string::npos);
+  // bob's phone picks up a call ringing on carol's (gone already).
+  auto picked = m.map({"calls.pickup", with(body("p-1", "p-1", "alice", "inbound", "up"),
+                                            R"("picker":"p-2","ringing_channel":"p-9","ringing_endpoint":"sip/carol")")},
+                      4);
+  ASSERT_EQ(types(picked), std::vector<std::string>{"PICKUP"});
+  EXPECT_EQ(picked[0].uniqueid, "p-1");
+  EXPECT_NE(picked[0].extra.find(R"("pickup_channel":"SIP/bob-)"), std::string::npos) << picked[0].extra;
+  EXPECT_NE(picked[0].extra.find(R"("ringing_channel":"sip/carol")"), std::string::npos) << picked[0].extra;
+  // Not a service the mapper knows: nothing.
+  EXPECT_TRUE(m.map({"calls.park.moved", body("p-1", "p-1", "alice", "inbound", "up")}, 5).empty());
+}
+
 // The core's duration_ms counts from the answer: an answered channel's end
 // is answered_at_ms + duration_ms, whenever the event is delivered.
 TEST(CelMapper, EndTimeFromTheCoresDuration) {

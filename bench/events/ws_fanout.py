@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""WebSocket fan-out load for events.websocketd (docs/performance.md, "Event stream").
+
+Opens CLIENTS streams subscribed to EVENT (calls.# by default). PROBES of them
+are real RFC 6455 clients (python3-websockets) that parse every event and
+measure its latency: now minus the time the call core stamped on the channel
+(`created_at_ms` of calls.channel.created; the other events carry no time of
+their own). The others are sinks: the handshake and the subscribe frame by
+hand, then every byte read and thrown away, so that 1,000 clients cost this
+process little and the server, not the client, is what is measured.
+
+Prints `ready` once every stream is subscribed, then, when stdin closes (or
+SIGTERM), one summary line per kind of client.
+Usage: ws_fanout.py ws://127.0.0.1:9502/ TOKEN CLIENTS [PROBES] [EVENT]
+"""
+import asyncio, base64, json, os, signal, socket, struct, sys, time
+import websockets
+
+
+def masked_text(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    n = len(payload)
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + struct.pack("!H", n)
+    return head + mask + body
+
+
+class Sinks:
+    def __init__(self):
+        self.bytes = 0
+        self.closed = 0
+
+
+async def sink(host, port, token, event, stats, ready):
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nX-Auth-Token: {token}\r\n\r\n").encode())
+    status = await reader.readuntil(b"\r\n\r\n")
+    if b" 101 " not in status.split(b"\r\n")[0]:
+        raise RuntimeError("upgrade refused: " + status.split(b"\r\n")[0].decode())
+    writer.write(masked_text(json.dumps({"op": "subscribe", "data": {"event_name": event}}).encode()))
+    await writer.drain()
+    ready()
+    while True:
+        chunk = await reader.read(1 << 16)
+        if not chunk:
+            stats.closed += 1
+            return
+        stats.bytes += len(chunk)
+
+
+class Probe:
+    def __init__(self):
+        self.latencies = []
+        self.events = 0
+        self.closed = 0
+
+
+async def probe(url, token, event, p, ready):
+    async with websockets.connect(url, extra_headers={"X-Auth-Token": token}, ping_interval=None,
+                                  max_queue=None, open_timeout=30) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "data": {"event_name": event}}))
+        ready()
+        try:
+            async for msg in ws:
+                now = time.time() * 1000.0
+                m = json.loads(msg)
+                if "name" not in m:
+                    continue
+                p.events += 1
+                if m["name"] == "calls.channel.created":
+                    at = m["data"].get("created_at_ms")
+                    if at:
+                        p.latencies.append(now - at)
+        except websockets.exceptions.ConnectionClosed:
+            p.closed += 1
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def main():
+    url, token, clients = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    probes = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+    event = sys.argv[5] if len(sys.argv) > 5 else "calls.#"
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    stats, probe_stats = Sinks(), [Probe() for _ in range(probes)]
+    subscribed = 0
+
+    def ready():
+        nonlocal subscribed
+        subscribed += 1
+        if subscribed == clients:
+            print("ready", flush=True)
+
+    tasks = [asyncio.create_task(probe(url, token, event, p, ready)) for p in probe_stats]
+    for i in range(clients - probes):
+        tasks.append(asyncio.create_task(sink(host, int(port), token, event, stats, ready)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)  # do not flood the listener's backlog
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, done.set)
+    loop.add_reader(sys.stdin.fileno(), lambda: (sys.stdin.buffer.read1(4096) or done.set()))
+    await done.wait()
+    await asyncio.sleep(1)  # the last events of the run
+    lat = [v for p in probe_stats for v in p.latencies]
+    events = [p.events for p in probe_stats]
+    print(f"probes {probes}: events each min {min(events)} max {max(events)}, "
+          f"created-event latency n={len(lat)} p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms "
+          f"max {max(lat) if lat else float('nan'):.1f} ms, closed {sum(p.closed for p in probe_stats)}", flush=True)
+    print(f"sinks {clients - probes}: {stats.bytes} bytes read, closed by the server {stats.closed}", flush=True)
+    for t in tasks:
+        t.cancel()
+
+
+asyncio.run(main())

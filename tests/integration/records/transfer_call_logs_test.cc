@@ -1,0 +1,282 @@
+// Call logs of transferred calls through the real dialtoned: SIPp phones
+// alice (1001), bob (1002) and carol (1003) transfer calls with REFER
+// through backend.sip; records.cel writes the CEL, records.call_logs builds
+// the call logs, read back over confd's REST API.
+//
+// xivo-call-logd makes one call log per linked id (one per call as the PBX
+// numbers them), so a transfer gives the rows XiVO gives:
+//   blind: the transferee's call goes on to the target under its own linked
+//     id: one call log, caller -> the number dialed, answered by the
+//     transferor, until the last party hangs up;
+//   attended: the consultation is a call of its own: two call logs, each
+//     lasting until its remaining party hangs up.
+#include <libpq-fe.h>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/support/udp_ports.h"
+
+namespace {
+
+using dialtone::testing::Dialtoned;
+using dialtone::testing::free_tcp_udp_port;
+using dialtone::testing::json_int;
+using dialtone::testing::json_string;
+using dialtone::testing::run_command;
+using dialtone::testing::wait_udp_bound;
+
+struct Phone {
+  std::future<std::pair<int, std::string>> run;
+  std::pair<int, std::string> result;
+  void finish() { result = run.get(); }
+};
+
+class TransferCallLogs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sip_port_ = free_tcp_udp_port();
+    // The relay on 127.0.0.2: the transfer scenarios check the re-INVITE
+    // carries the relay's address, not the phones'.
+    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
+                           "\ntransports = udp\nnode = transfers\n\n[rtp]\nbind = 127.0.0.2\n\n[auth]\nban_failures = 0\n";
+    d_ = std::make_unique<Dialtoned>(dialtone::testing::DialtonedOptions{
+        .plugin_files = {{"40-sip.conf", sip_conf},
+                         {"50-confd.conf", "[plugin]\nname = api.confd\n"},
+                         {"70-records-cel.conf", "[plugin]\nname = records.cel\n\n[cel]\nbatch_interval = 100ms\n"},
+                         {"71-records-call-logs.conf", "[plugin]\nname = records.call_logs\n"}}});
+    ASSERT_TRUE(d_->ready()) << d_->error();
+    auto ctx = d_->http("POST", "confd", "/1.1/contexts",
+                        R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1999"}]})", h());
+    ASSERT_EQ(ctx.status, 201) << ctx.body;
+    for (auto [n, who] : {std::pair{1001, "alice"}, {1002, "bob"}, {1003, "carol"}})
+      ASSERT_NO_FATAL_FAILURE(user_line(n, who));
+  }
+  void TearDown() override { d_.reset(); }
+
+  dialtone::testing::Headers h() { return {{"X-Auth-Token", d_->token()}}; }
+
+  void user_line(int n, const std::string& who) {
+    auto num = std::to_string(n);
+    std::string first(1, static_cast<char>(who[0] - 'a' + 'A'));
+    auto user = d_->http("POST", "confd", "/1.1/users",
+                         R"({"firstname":")" + first + who.substr(1) + R"(","lastname":"Transfer"})", h());
+    auto line = d_->http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h());
+    auto sip = d_->http("POST", "confd", "/1.1/endpoints/sip",
+                        R"({"username":")" + who + R"(","secret":")" + who + R"(pw"})", h());
+    auto ext = d_->http("POST", "confd", "/1.1/extensions", R"({"exten":")" + num + R"(","context":"default"})", h());
+    ASSERT_TRUE(user.status == 201 && line.status == 201 && sip.status == 201 && ext.status == 201)
+        << user.body << line.body << sip.body << ext.body;
+    uuid_[who] = json_string(user.body, "/uuid");
+    auto lid = json_string(line.body, "/id");
+    for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
+                       "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
+                       "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")}) {
+      auto r = d_->http("PUT", "confd", path, "", h());
+      ASSERT_EQ(r.status, 204) << path << ": " << r.body;
+    }
+  }
+
+  static std::string scenario(const std::string& name) { return std::string(INTEGRATION_SCENARIOS) + "/" + name; }
+  int sipp(const std::string& args, std::string* out) {
+    auto cmd = "cd /tmp && timeout -k 5 40 " + dialtone::testing::sipp_binary() + " 127.0.0.1:" +
+               std::to_string(sip_port_) + " -i 127.0.0.1 -timeout 25s -timeout_error -nostdin " + args;
+    return run_command(cmd, out);
+  }
+  // A registered phone answering with `file` (`calls` calls).
+  void callee(Phone& p, const std::string& who, const std::string& file, int calls = 1) {
+    int port = free_tcp_udp_port();
+    std::string out;
+    ASSERT_EQ(sipp("-sf " + scenario("register.xml") + " -m 1 -p " + std::to_string(free_tcp_udp_port()) + " -au " +
+                       who + " -ap " + who + "pw -key user " + who + " -key contact_port " + std::to_string(port) +
+                       " -key expires 3600",
+                   &out),
+              0)
+        << out;
+    p.run = std::async(std::launch::async, [this, port, file, calls] {
+      std::string o;
+      int rc = sipp("-sf " + scenario(file) + " -m " + std::to_string(calls) + " -p " + std::to_string(port), &o);
+      return std::make_pair(rc, o);
+    });
+    ASSERT_TRUE(wait_udp_bound(port)) << who << "'s phone did not bind";
+  }
+  void caller(Phone& p, const std::string& who, const std::string& exten, const std::string& file) {
+    p.run = std::async(std::launch::async, [this, who, exten, file] {
+      std::string o;
+      int rc = sipp("-sf " + scenario(file) + " -m 1 -p " + std::to_string(free_tcp_udp_port()) + " -s " + exten +
+                        " -au " + who + " -ap " + who + "pw -key user " + who,
+                    &o);
+      return std::make_pair(rc, o);
+    });
+  }
+
+  std::string logs(const std::string& query = "") {
+    return d_->http("GET", "confd", "/1.1/call_logs?order=date" + query, "",
+                    {{"X-Auth-Token", d_->token()}, {"Accept", "application/json"}})
+        .body;
+  }
+  // The call logs once `n` calls are built (CEL is written in batches, then
+  // logs are built: both off the call path).
+  std::string logs_once(long n) {
+    std::string body;
+    for (int i = 0; i < 200; ++i) {
+      body = logs();
+      if (json_int(body, "/total") >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return body;
+  }
+  std::string query(const std::string& statement) {
+    PGconn* c = PQconnectdb(d_->dsn().c_str());
+    std::string out;
+    PGresult* r = PQexec(c, statement.c_str());
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) out = PQerrorMessage(c);
+    else
+      for (int i = 0; i < PQntuples(r); ++i) out += std::string(PQgetvalue(r, i, 0)) + "\n";
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+  double seconds(const std::string& json, const std::string& pointer) {
+    rapidjson::Document d;
+    d.Parse(json.c_str());
+    auto* v = rapidjson::Pointer(pointer.c_str()).Get(d);
+    return v && v->IsNumber() ? v->GetDouble() : -1;
+  }
+
+  std::unique_ptr<Dialtoned> d_;
+  int sip_port_ = 0;
+  std::map<std::string, std::string> uuid_;
+};
+
+TEST_F(TransferCallLogs, BlindTransferKeepsOneCallLogAnsweredByTheTransferor) {
+  Phone alice, bob, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
+  // bob answers alice and refers her to 1003; carol answers; alice hangs up.
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  alice.finish();
+  bob.finish();
+  carol.finish();
+  ASSERT_EQ(alice.result.first, 0) << alice.result.second;
+  ASSERT_EQ(bob.result.first, 0) << bob.result.second;
+  ASSERT_EQ(carol.result.first, 0) << carol.result.second;
+
+  auto body = logs_once(1);
+  ASSERT_EQ(json_int(body, "/total"), 1) << body << d_->output();
+  EXPECT_EQ(json_string(body, "/items/0/source_exten"), "1001") << body;
+  EXPECT_EQ(json_string(body, "/items/0/source_user_uuid"), uuid_["alice"]) << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "1002") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_user_uuid"), uuid_["bob"]) << body;
+  EXPECT_EQ(json_string(body, "/items/0/answered_by"), "sip/bob") << body;
+  EXPECT_EQ(json_string(body, "/items/0/status"), "answered") << body;
+  EXPECT_EQ(json_string(body, "/items/0/direction"), "internal") << body;
+  EXPECT_NE(body.find("\"transferred\":true"), std::string::npos) << body;
+  // The transfer row names where bob sent alice; carol's leg is a channel of
+  // alice's call, and the call ends when its last channel does.
+  auto rows = query("SELECT eventtype || ' ' || channame || ' ' || coalesce(extra::jsonb->>'exten', '') FROM cel "
+                    "WHERE eventtype IN ('BLINDTRANSFER', 'ATTENDEDTRANSFER') ORDER BY id");
+  EXPECT_EQ(rows.substr(0, 18), "BLINDTRANSFER SIP/") << rows;
+  EXPECT_NE(rows.find("bob-"), std::string::npos) << rows;
+  EXPECT_NE(rows.find(" 1003\n"), std::string::npos) << rows;
+  EXPECT_EQ(query("SELECT count(DISTINCT linkedid) FROM cel"), "1\n");
+  EXPECT_EQ(query("SELECT count(*) FROM cel WHERE eventtype = 'CHAN_START' AND channame LIKE 'SIP/carol-%'"), "1\n");
+  // The duration runs to alice's hang-up, after she talked to carol: the end
+  // is the last CHAN_END, the talk time counts from bob's answer.
+  EXPECT_EQ(query("SELECT (c.date_end = (SELECT max(eventtime) FROM cel WHERE eventtype = 'CHAN_END'))::text "
+                  "FROM call_log c"),
+            "true\n");
+  EXPECT_GT(seconds(body, "/items/0/duration"), 0.3) << body;
+}
+
+TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
+  Phone alice, bob, carol;
+  // bob answers two calls: carol's (the consultation), then alice's, on
+  // which it refers alice to carol with Replaces. alice hangs up on carol.
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_attended_callee.xml", 2));
+  caller(carol, "carol", "1002", "xfer_consulted_caller.xml");
+  bool talking = false;
+  for (int i = 0; i < 200 && !talking; ++i) {
+    auto calls = d_->http("GET", "calld", "/1.0/calls", "", h()).body;
+    talking = calls.find("\"status\":\"Up\"") != std::string::npos;
+    if (!talking) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(talking) << "the consultation call was not answered";
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  alice.finish();
+  carol.finish();
+  bob.finish();
+  ASSERT_EQ(alice.result.first, 0) << alice.result.second;
+  ASSERT_EQ(carol.result.first, 0) << carol.result.second;
+  ASSERT_EQ(bob.result.first, 0) << bob.result.second;
+
+  auto body = logs_once(2);
+  ASSERT_EQ(json_int(body, "/total"), 2) << body << d_->output();
+  // By date: the consultation (carol -> 1002) first, then alice's call.
+  EXPECT_EQ(json_string(body, "/items/0/source_exten"), "1003") << body;
+  EXPECT_EQ(json_string(body, "/items/1/source_exten"), "1001") << body;
+  for (auto* i : {"/items/0", "/items/1"}) {
+    std::string at(i);
+    EXPECT_EQ(json_string(body, at + "/destination_exten"), "1002") << body;
+    EXPECT_EQ(json_string(body, at + "/destination_user_uuid"), uuid_["bob"]) << body;
+    EXPECT_EQ(json_string(body, at + "/answered_by"), "sip/bob") << body;
+    EXPECT_EQ(json_string(body, at + "/status"), "answered") << body;
+  }
+  // The transfer is the call on which bob sent REFER (alice's), as the
+  // ATTENDEDTRANSFER row names it; both calls end when alice hangs up on carol.
+  EXPECT_EQ(query("SELECT transferred::text FROM call_log ORDER BY date"), "false\ntrue\n");
+  auto rows = query("SELECT eventtype || ' ' || channame FROM cel WHERE eventtype LIKE '%TRANSFER' ORDER BY id");
+  EXPECT_EQ(rows.substr(0, 21), "ATTENDEDTRANSFER SIP/") << rows;
+  EXPECT_EQ(query("SELECT count(DISTINCT linkedid) FROM cel"), "2\n");
+  // A user's history has both calls for bob, each party's one for them.
+  auto of = [&](const std::string& who) {
+    return json_int(d_->http("GET", "confd", "/1.1/users/" + uuid_[who] + "/call_logs", "",
+                             {{"X-Auth-Token", d_->token()}, {"Accept", "application/json"}})
+                        .body,
+                    "/total");
+  };
+  EXPECT_EQ(of("bob"), 2);
+  EXPECT_EQ(of("alice"), 1);
+  EXPECT_EQ(of("carol"), 1);
+}
+
+// Dates are UTC and a filter may carry any zone: the same instant written
+// with +02:00 selects the same rows.
+TEST_F(TransferCallLogs, DateFiltersTakeAZoneAndRowsAreUtc) {
+  Phone alice, bob, carol;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  alice.finish();
+  bob.finish();
+  carol.finish();
+  auto body = logs_once(1);
+  ASSERT_EQ(json_int(body, "/total"), 1) << body;
+  auto date = json_string(body, "/items/0/date");  // 2026-12-07T02:10:00.123+00:00
+  ASSERT_EQ(date.size(), 29u) << date;
+  EXPECT_EQ(date.substr(23), "+00:00") << date;
+  // One second before the call, in UTC and at +02:00 (two hours later on the clock).
+  auto utc = query("SELECT to_char(date AT TIME ZONE 'UTC' - interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+                   "FROM call_log");
+  auto plus2 = query("SELECT to_char(date AT TIME ZONE 'UTC' + interval '2 hours' - interval '1 second', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS') FROM call_log");
+  utc.pop_back();
+  plus2.pop_back();
+  EXPECT_EQ(json_int(logs("&start_date=" + utc), "/total"), 1);
+  EXPECT_EQ(json_int(logs("&start_date=" + plus2 + "%2B02:00"), "/total"), 1);
+  EXPECT_EQ(json_int(logs("&end_date=" + plus2 + "%2B02:00"), "/total"), 0);
+  // XiVO's CSV: the date in UTC to the second, no zone.
+  auto csv = d_->http("GET", "confd", "/1.1/call_logs", "", h()).body;
+  EXPECT_NE(csv.find("\r\n" + date.substr(0, 19) + ","), std::string::npos) << csv;
+}
+
+}  // namespace

@@ -294,6 +294,9 @@ TEST_F(PlaybackTest, MusicOnHoldLoops) {
   // Three loops of a 0.3 s file without a play_done in between.
   ASSERT_TRUE(eventually([&] { return loud_samples(peer.audio(), 8000) >= 8000 * 0.9; }));
   EXPECT_EQ(ev.count(sm::EventType::play_done), 0u);
+  // Announced once, when the loaded list began (call:moh times its seconds from it).
+  ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::play_started) == 1; }));
+  EXPECT_EQ(ev.all().front().type, sm::EventType::play_started);
   ep->stop_playing();
   ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::play_done) == 1; }));
   EXPECT_TRUE(ev.all().back().stopped);

@@ -433,14 +433,14 @@ LuaValue incalls(const ConfigSnapshot& s, const std::string& context) {
 // (XiVO's include chain; each once, so a loop written in the store ends).
 std::set<std::string> reachable_contexts(const ConfigSnapshot& s, const std::string& context) {
   std::set<std::string> seen{context};
-  std::vector<std::string> todo{context};
-  while (!todo.empty()) {
-    auto name = std::move(todo.back());
-    todo.pop_back();
+  std::vector<std::string> pending{context};
+  while (!pending.empty()) {
+    auto name = std::move(pending.back());
+    pending.pop_back();
     auto* c = ConfigSnapshot::find(s.contexts, name);
     if (!c) continue;
     for (auto& i : c->includes)
-      if (seen.insert(i).second) todo.push_back(i);
+      if (seen.insert(i).second) pending.push_back(i);
   }
   return seen;
 }

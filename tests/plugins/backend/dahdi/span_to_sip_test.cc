@@ -52,27 +52,6 @@ class SpanToSipTest : public SipMediaTest {
     host_->calls().unregister_driver("dahdi");
     driver_->stop();
   }
-  // The channel whose engine endpoint sends to `peer`; the peer then sends to it.
-  std::string connect(tm::RtpPeer& peer) {
-    std::string id;
-    EXPECT_TRUE(eventually([&] {
-      for (auto& c : host_->calls().channels())
-        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == peer.address()) {
-          id = c.id;
-          peer.set_remote(ep->local_port());
-        }
-      return !id.empty();
-    })) << "no engine endpoint sends to " << peer.address() << "; log:\n" << log_tail();
-    return id;
-  }
-  static std::string log_tail() {
-    auto lines = host_->logger().lines();
-    std::string out;
-    for (std::size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
-    for (auto& e : host_->test_bus().events())
-      if (e.topic.rfind("calls.channel.", 0) == 0) out += e.topic + " " + e.body + "\n";
-    return out;
-  }
   // `to` hears `from`'s tone: most of a second of it, mostly at `hz`.
   static bool heard(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
     auto tone = tm::make_tone(hz, 1.0, 8000);
@@ -95,10 +74,10 @@ TEST_F(SpanToSipTest, IncallOnASpanRingsTheSipPhoneAndTonesCrossBothWays) {
   Phone bob, alice;
   callee(bob, "bob", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pb.port()), "-d", "1000"});
   caller(alice, "alice", "0140002000", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
-  std::string ca = connect(pa);
+  std::string ca = connect_engine(pa);
   ASSERT_FALSE(ca.empty());
   // Span 2's call rang bob's SIP line; he answered.
-  std::string cb = connect(pb);
+  std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty());
   auto bob_leg = host_->calls().channel(cb);
   ASSERT_TRUE(bob_leg);

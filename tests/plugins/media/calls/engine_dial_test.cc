@@ -31,43 +31,6 @@ class EngineDialTest : public SipMediaTest {
   void ring_bob(Phone& p, const std::string& file, tm::RtpPeer& peer, const std::string& pause_ms = "0") {
     callee(p, "bob", file, 1, {"-key", "rtp_port", std::to_string(peer.port()), "-d", pause_ms});
   }
-  // The channel whose engine endpoint sends to `peer`, once there; the peer
-  // then sends to that endpoint.
-  std::string connect(tm::RtpPeer& peer) {
-    std::string id;
-    EXPECT_TRUE(eventually([&] {
-      for (auto& c : host_->calls().channels())
-        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == peer.address()) {
-          id = c.id;
-          peer.set_remote(ep->local_port());
-        }
-      return !id.empty();
-    })) << "no engine endpoint sends to " << peer.address() << "; log:\n" << log_tail();
-    return id;
-  }
-  static std::string log_tail() {
-    auto lines = host_->logger().lines();
-    std::string out;
-    for (std::size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
-    return out;
-  }
-  void expect_media_idle() {
-    expect_idle();
-    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
-    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
-  }
-  static double share(const std::vector<std::int16_t>& a, std::initializer_list<double> hz) {
-    double sum = 0;
-    std::size_t frames = 0;
-    for (std::size_t i = 0; i + 160 <= a.size(); i += 160) {
-      if (tm::loud_samples(std::vector<std::int16_t>(a.begin() + i, a.begin() + i + 160), 8000) == 0) continue;
-      double best = 0;
-      for (double f : hz) best = std::max(best, tm::tone_share(a, 8000, f, i, i + 160));
-      sum += best;
-      ++frames;
-    }
-    return frames ? sum / frames : 0;
-  }
   static bool heard(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
     auto tone = tm::make_tone(hz, 1.0, 8000);
     for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
@@ -91,7 +54,7 @@ TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther)
   Phone bob, alice;
   ring_bob(bob, "uas_engine_answer.xml", pb, "2500");  // rings 2.5 s, answers PCMA
   call(alice, "820", pa);
-  std::string ca = connect(pa);
+  std::string ca = connect_engine(pa);
   ASSERT_FALSE(ca.empty());
   // While bob rings, alice hears the ring tone (French table: 440 Hz).
   ASSERT_TRUE(eventually([] {
@@ -107,7 +70,7 @@ TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther)
   EXPECT_GT(tm::loud_samples(ringing, 8000), 800u) << "no ringback while bob rang";
   EXPECT_GT(share(ringing, {440}), 0.8);
   // Answered: bob's leg is linked to alice's and its endpoint sends PCMA to pb.
-  std::string cb = connect(pb);
+  std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty());
   EXPECT_TRUE(eventually([&] { return host_->calls().channel(ca) && host_->calls().channel(ca)->peer == cb; }));
   EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
@@ -126,14 +89,14 @@ TEST_F(EngineDialTest, EarlyMediaReachesTheCallerBeforeTheAnswer) {
   Phone bob, alice;
   ring_bob(bob, "uas_engine_early.xml", pb);  // 183 with SDP, never answers
   call(alice, "820", pa);
-  std::string ca = connect(pa);
+  std::string ca = connect_engine(pa);
   ASSERT_FALSE(ca.empty());
   ASSERT_TRUE(eventually([] {
     auto b = bob_leg();
     return b && b->state == sdk::ChannelState::ringing;
   })) << log_tail();
   // bob's leg is attached from the INVITE on; the 183's SDP sets its remote.
-  ASSERT_FALSE(connect(pb).empty());
+  ASSERT_FALSE(connect_engine(pb).empty());
   EXPECT_TRUE(heard(pb, pa, 700)) << "alice does not hear bob's early media";
   EXPECT_EQ(bob_leg()->state, sdk::ChannelState::ringing);
   ASSERT_TRUE(host_->calls().hangup_channel(ca));  // alice gives up: bob gets CANCEL
@@ -157,7 +120,7 @@ TEST_F(EngineDialTest, OfferRefusedWith488ReachesTheDialplan) {
   Phone bob, alice;
   ring_bob(bob, "uas_engine_488.xml", pb);
   call(alice, "820", pa);
-  ASSERT_FALSE(connect(pa).empty());
+  ASSERT_FALSE(connect_engine(pa).empty());
   ASSERT_TRUE(eventually([&] { return pa.digits() == "488"; })) << pa.digits() << "\n" << log_tail();
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   pa.send_digits("D");
@@ -170,7 +133,7 @@ TEST_F(EngineDialTest, AnswerWithoutACommonCodecIsHungUpAndSaysWhy) {
   Phone bob, alice;
   ring_bob(bob, "uas_engine_g729.xml", pb);
   call(alice, "820", pa);
-  ASSERT_FALSE(connect(pa).empty());
+  ASSERT_FALSE(connect_engine(pa).empty());
   ASSERT_TRUE(eventually([&] { return pa.digits() == "488"; })) << pa.digits() << "\n" << log_tail();
   EXPECT_EQ(bob.finish(), 0) << bob.out;  // ACK then BYE
   EXPECT_TRUE(host_->logger().contains("answered but hung up: no codec of the answer is one offered"))
@@ -185,7 +148,7 @@ TEST_F(EngineDialTest, PhoneThatNeverAnswersIsCancelled) {
   Phone bob, alice;
   ring_bob(bob, "uas_engine_ring_cancel.xml", pb);
   call(alice, "821", pa);  // rings 2 s
-  ASSERT_FALSE(connect(pa).empty());
+  ASSERT_FALSE(connect_engine(pa).empty());
   ASSERT_TRUE(eventually([&] { return pa.digits() == "408"; })) << pa.digits() << "\n" << log_tail();
   EXPECT_EQ(bob.finish(), 0) << bob.out;  // CANCEL, 487
   pa.send_digits("D");
@@ -200,7 +163,7 @@ TEST_F(EngineDialTest, AnswerCrossingTheCancelIsHungUp) {
   Phone bob, alice;
   ring_bob(bob, "uas_engine_cancel_200.xml", pb);
   call(alice, "820", pa);
-  std::string ca = connect(pa);
+  std::string ca = connect_engine(pa);
   ASSERT_FALSE(ca.empty());
   ASSERT_TRUE(eventually([] {
     auto b = bob_leg();
@@ -225,10 +188,10 @@ TEST_F(EngineDialTest, CallPermissionPasswordThenTheDialConnects) {
   Phone bob, alice;
   ring_bob(bob, "uas_engine_answer.xml", pb);
   call(alice, "1002", pa);
-  std::string ca = connect(pa);
+  std::string ca = connect_engine(pa);
   ASSERT_FALSE(ca.empty());
   pa.send_digits("4321#");
-  std::string cb = connect(pb);
+  std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty()) << log_tail();
   EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
   EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
@@ -255,9 +218,9 @@ TEST_F(EngineDialTest, OriginateRingsTheUserThenTheDestination) {
   o.user_name = "Alice";
   auto leg = host_->calls().originate(o);
   ASSERT_TRUE(leg) << leg.error().message;
-  std::string ca = connect(pa);
+  std::string ca = connect_engine(pa);
   ASSERT_EQ(ca, *leg);
-  std::string cb = connect(pb);
+  std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty()) << log_tail();
   EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
   EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";

@@ -91,8 +91,9 @@ class HoldMusicTest : public SipMediaTest {
   // Tells alice's phone to take its next step (hold, resume, hang up).
   void next_step(int sipp_port) {
     static int cseq = 100;
+    ++cseq;
     std::string m = "INFO sip:alice@127.0.0.1:" + std::to_string(sipp_port) +
-                    " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstep" + std::to_string(++cseq) +
+                    " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstep" + std::to_string(cseq) +
                     "\r\nFrom: <sip:test@127.0.0.1>;tag=step\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: " +
                     call_id_ + "\r\nCSeq: " + std::to_string(cseq) +
                     " INFO\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
@@ -109,20 +110,6 @@ class HoldMusicTest : public SipMediaTest {
     std::size_t n = 0;
     for (auto& e : host_->test_bus().events()) n += e.topic == topic;
     return n;
-  }
-  // Over the 20 ms frames that carry sound, the mean share of the strongest
-  // of `hz` (a stepped tone scores as its steps do).
-  static double share(const std::vector<std::int16_t>& a, std::initializer_list<double> hz) {
-    double sum = 0;
-    std::size_t frames = 0;
-    for (std::size_t i = 0; i + 160 <= a.size(); i += 160) {
-      if (tm::loud_samples(std::vector<std::int16_t>(a.begin() + i, a.begin() + i + 160), 8000) == 0) continue;
-      double best = 0;
-      for (double f : hz) best = std::max(best, tm::tone_share(a, 8000, f, i, i + 160));
-      sum += best;
-      ++frames;
-    }
-    return frames ? sum / frames : 0;
   }
   // Over a second of what `peer` hears, the share of `hz`.
   static bool hears(tm::RtpPeer& peer, double hz, double at_least = 0.8) {

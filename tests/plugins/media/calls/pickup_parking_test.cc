@@ -95,16 +95,8 @@ class PickupParkingTest : public SipMediaTest {
     });
     return found;
   }
-  static std::string log_tail() {
-    auto lines = host_->logger().lines();
-    std::string out;
-    for (std::size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
-    return out;
-  }
   void expect_media_idle() {
-    expect_idle();
-    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
-    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+    SipMediaTest::expect_media_idle();
     EXPECT_TRUE(host_->calls().parked_calls().empty()) << "a parking slot is still taken";
   }
   // Hangs up `channel` from Dialtone's side: its phone gets a BYE, and the

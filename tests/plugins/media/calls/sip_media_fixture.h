@@ -15,7 +15,11 @@
 // @endcode
 #pragma once
 
+#include <algorithm>
+#include <initializer_list>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <dialtone/calls.h>
 #include <dialtone/media.h>
@@ -23,6 +27,7 @@
 #include "plugins/media/engine/call_verbs.h"
 #include "plugins/media/engine/engine.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
 #include "tests/support/udp_ports.h"
 
 namespace dialtone::testing {
@@ -54,6 +59,51 @@ class SipMediaTest : public SipPluginTest {
     if (engine_) engine_->stop();
     SipPluginTest::TearDownTestSuite();
     engine_.reset();
+  }
+
+  // The channel whose engine endpoint sends to `peer`, once there; the peer
+  // then sends to that endpoint.
+  std::string connect_engine(media::RtpPeer& peer) {
+    std::string id;
+    EXPECT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == peer.address()) {
+          id = c.id;
+          peer.set_remote(ep->local_port());
+        }
+      return !id.empty();
+    })) << "no engine endpoint sends to " << peer.address() << "; log:\n" << log_tail();
+    return id;
+  }
+  // What a failed expectation prints: the last log lines and the channel
+  // events the call core published.
+  static std::string log_tail() {
+    auto lines = host_->logger().lines();
+    std::string out;
+    for (std::size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+    for (auto& e : host_->test_bus().events())
+      if (e.topic.rfind("calls.channel.", 0) == 0) out += e.topic + " " + e.body + "\n";
+    return out;
+  }
+  // No call, relay port or engine endpoint left behind.
+  void expect_media_idle() {
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+  }
+  // Over the 20 ms frames that carry sound, the mean share of the strongest
+  // of `hz`: a cadenced or stepped tone (busy, info) scores as its tones do.
+  static double share(const std::vector<std::int16_t>& a, std::initializer_list<double> hz) {
+    double sum = 0;
+    std::size_t frames = 0;
+    for (std::size_t i = 0; i + 160 <= a.size(); i += 160) {
+      if (media::loud_samples(std::vector<std::int16_t>(a.begin() + i, a.begin() + i + 160), 8000) == 0) continue;
+      double best = 0;
+      for (double f : hz) best = std::max(best, media::tone_share(a, 8000, f, i, i + 160));
+      sum += best;
+      ++frames;
+    }
+    return frames ? sum / frames : 0;
   }
 
   static inline std::shared_ptr<plugins::media::Engine> engine_;

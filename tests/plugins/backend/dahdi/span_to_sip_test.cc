@@ -7,8 +7,7 @@
 // span to phone and phone to span, each checked at an RTP peer (Goertzel).
 #include <gtest/gtest.h>
 
-#include "plugins/backend/dahdi/dahdi_driver.h"
-#include "tests/plugins/media/calls/sip_media_fixture.h"
+#include "tests/plugins/backend/dahdi/span_sip_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
 namespace dialtone::testing {
@@ -17,7 +16,7 @@ namespace {
 namespace tm = testing::media;
 using sdk::media::Codec;
 
-class SpanToSipTest : public SipMediaTest {
+class SpanToSipTest : public SpanSipTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}, {"bob", "1002"}}, std::filesystem::path(DAHDI_TEST_DIR) / "span_incall_dialplan.lua");
@@ -28,29 +27,6 @@ class SpanToSipTest : public SipMediaTest {
     auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('140002000', 'from-extern') RETURNING id");
     host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
     host_->refresh_config();  // the dialplan's config snapshot holds the incall
-  }
-  void SetUp() override {
-    start_plugin();
-    sdk::Options o({{"span.1.driver", "simulated"}, {"span.1.peer", "2"}, {"span.1.bchan", "1-15,17-31"},
-                    {"span.1.dchan", "16"}, {"span.1.signalling", "pri_cpe"}, {"span.1.context", "from-pabx"},
-                    {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "32-46,48-62"},
-                    {"span.2.dchan", "47"}, {"span.2.signalling", "pri_net"}, {"span.2.context", "from-extern"},
-                    {"dahdi.realtime", "false"}});
-    auto config = plugins::dahdi::parse_config(o);
-    ASSERT_TRUE(config) << config.error().message;
-    auto core = host_->services().find<sdk::CallCore>();
-    driver_ = std::make_shared<plugins::dahdi::DahdiDriver>(std::move(*config), *host_, core);
-    ASSERT_TRUE(driver_->start());
-    ASSERT_TRUE(core->register_driver("dahdi", driver_));
-    ASSERT_TRUE(eventually([&] {
-      for (auto& s : driver_->spans())
-        if (!s.dchan_up) return false;
-      return true;
-    }));
-  }
-  void TearDown() override {
-    host_->calls().unregister_driver("dahdi");
-    driver_->stop();
   }
   // `to` hears `from`'s tone: most of a second of it, mostly at `hz`.
   static bool heard(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
@@ -66,7 +42,6 @@ class SpanToSipTest : public SipMediaTest {
     return false;
   }
 
-  std::shared_ptr<plugins::dahdi::DahdiDriver> driver_;
 };
 
 TEST_F(SpanToSipTest, IncallOnASpanRingsTheSipPhoneAndTonesCrossBothWays) {

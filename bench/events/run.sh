@@ -76,7 +76,7 @@ fi
 t1=$(ticks "$dpid" 2>/dev/null || echo "$t0")
 awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$CALLS" -v e="${per_client:-0}" -v c="$CLIENTS" 'BEGIN {
   printf "dialtoned CPU %.2f s: %.3f ms per call, %.2f us per event delivered (%d events x %d clients)\n",
-    t / hz, 1000 * t / hz / n, e > 0 ? 1e6 * t / hz / (e * c) : 0, e, c }'
+    t / hz, 1000 * t / hz / n, (e > 0 ? 1e6 * t / hz / (e * c) : 0), e, c }'
 grep -ih "websocketd\|records" "$work/stdout.log" "$work/stderr.log" | grep -iv "listening" | tail -3 || true
 if [ "$RECORDS" = 1 ]; then
   pgdir=$(dirname "$(find "$work/data" -name dialtone.conf | head -1)")

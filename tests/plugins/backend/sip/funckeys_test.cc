@@ -30,7 +30,8 @@ class FunckeyTest : public ProvdSipTest {
               std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
   }
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(provide_vendors({"yealink", "snom"}));
+    ASSERT_NO_FATAL_FAILURE(
+        provide_vendors({{"yealink", prov::yealink_description()}, {"snom", prov::snom_description()}}));
     start_plugin({{"auth.ban_failures", "1000"}});
   }
 

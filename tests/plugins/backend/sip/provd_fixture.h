@@ -5,7 +5,10 @@
 // @code
 //   class AutoprovTest : public dialtone::testing::ProvdSipTest {
 //    protected:
-//     void SetUp() override { provide_vendors({"yealink"}); start_plugin(); }
+//     void SetUp() override {
+//       provide_vendors({{"yealink", plugins::provisioning::yealink_description()}});
+//       start_plugin();
+//     }
 //   };
 //   TEST_F(AutoprovTest, X) {
 //     ASSERT_NO_FATAL_FAILURE(start_provd());
@@ -17,31 +20,31 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <dialtone/provisioning.h>
+#include <dialtone/provisioning/described_vendor.h>
 #include <dialtone/services.h>
 
 #include "plugins/provisioning/provd/provd.h"
-#include "plugins/provisioning/snom/snom_description.h"
-#include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
 
 namespace dialtone::testing {
 
 class ProvdSipTest : public SipPluginTest {
  protected:
-  // The described vendors `names` (yealink, snom) as their plugins provide them.
-  void provide_vendors(std::vector<std::string> names) {
-    namespace prov = plugins::provisioning;
-    for (auto& n : names) {
-      const auto& d = n == "snom" ? prov::snom_description() : prov::yealink_description();
-      ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(n, std::make_shared<prov::DescribedVendor>(d)))
-          << n;
+  // Each (name, description) as its vendor plugin provides it.
+  void provide_vendors(
+      std::initializer_list<std::pair<std::string, const plugins::provisioning::VendorDescription&>> vendors) {
+    for (auto& [name, description] : vendors) {
+      vendors_.push_back(name);
+      ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
+          name, std::make_shared<plugins::provisioning::DescribedVendor>(description)))
+          << name;
     }
-    vendors_ = std::move(names);
   }
   void TearDown() override {
     SipPluginTest::TearDown();
@@ -62,7 +65,9 @@ class ProvdSipTest : public SipPluginTest {
     provd_ = std::make_shared<plugins::provisioning::Provd>(*host_, *host_->store(), nullptr, s);
     auto st = provd_->start();
     ASSERT_TRUE(st) << st.error().message;
-    if (provide) ASSERT_TRUE(host_->services().provide<sdk::ProvisioningService>("provd", provd_));
+    if (provide) {
+      ASSERT_TRUE(host_->services().provide<sdk::ProvisioningService>("provd", provd_));
+    }
     for (auto& d : provd_->devices()) (void)provd_->remove_device(d.id);
   }
   // A device at 127.0.0.1 in autoprov; its id.

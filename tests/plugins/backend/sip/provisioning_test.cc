@@ -39,7 +39,7 @@ class SipProvisioningTest : public dialtone::testing::ProvdSipTest {
     ASSERT_TRUE(prov::export_autoprov_lua(*host_));
   }
 
-  void SetUp() override { provide_vendors({"yealink"}); }
+  void SetUp() override { provide_vendors({{"yealink", prov::yealink_description()}}); }
 
   void start_sip(std::map<std::string, std::string> extra = {}) {
     extra.emplace("auth.ban_failures", "1000");

@@ -23,7 +23,7 @@ class CallCompletionTest : public SipMediaTest {
     start_media();
   }
   void SetUp() override {
-    start_plugin();
+    SipMediaTest::SetUp();
     mark_ = host_->logger().lines().size();
   }
   // A log line of this test holds `needle` (the logger serves the suite).
@@ -69,17 +69,6 @@ class CallCompletionTest : public SipMediaTest {
     EXPECT_EQ(bob.finish(), 0) << bob.out << log_tail();
   }
   std::size_t mark_ = 0;
-
-  static bool hears(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
-    auto tone = tm::make_tone(hz, 1.0, 8000);
-    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
-      to.clear();
-      from.send_audio(tone);
-      auto got = to.audio();
-      if (tm::loud_samples(got, 8000) >= 2400 && tm::tone_share(got, 8000, hz) > 0.8) return true;
-    }
-    return false;
-  }
 };
 
 // Seed 5.3, no answer: alice's call to bob is not answered, she dials *40;
@@ -106,15 +95,12 @@ TEST_F(CallCompletionTest, CallsBackOnceTheCalleeHasBeenBusyAndIsFree) {
   std::string cb = connect_engine(pb);  // then bob's
   ASSERT_FALSE(cb.empty());
   EXPECT_EQ(host_->completion().requests(), 0u);
-  EXPECT_TRUE(hears(pa, pb, 500)) << "bob does not hear alice";
-  EXPECT_TRUE(hears(pb, pa, 900)) << "alice does not hear bob";
+  EXPECT_TRUE(hears_tone(pa, pb, 500)) << "bob does not hear alice";
+  EXPECT_TRUE(hears_tone(pb, pa, 900)) << "alice does not hear bob";
   auto a = host_->calls().channel(ca);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->endpoint, "alice");
-  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // alice hangs up: bob gets BYE
-  EXPECT_EQ(alice_back.finish(), 0) << alice_back.out;
-  EXPECT_EQ(bob_back.finish(), 0) << bob_back.out;
-  expect_media_idle();
+  hang_up_and_finish(ca, {&alice_back, &bob_back});  // alice hangs up: bob gets BYE
 }
 
 // *40 with no call to complete says so; *40 after an unanswered call

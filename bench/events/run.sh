@@ -23,6 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
+. "$here/bench/support/dialtoned.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 sip=$(free_port) ws=$(free_port)
 mkdir -p "$work/conf.d" "$work/data"
@@ -58,26 +59,14 @@ if [ "$RECORDS" = 1 ]; then
   printf '[plugin]\nname = records.cel\n' > "$work/conf.d/70-records-cel.conf"
   printf '[plugin]\nname = records.call_logs\n' > "$work/conf.d/71-records-call-logs.conf"
 fi
-"$build/bin/dialtoned" --config-dir "$work/conf.d" --plugin-dir "$build/plugins" --data-dir "$work/data" \
-  > "$work/stdout.log" 2> "$work/stderr.log" &
-dpid=$!
+start_dialtoned "$build/bin/dialtoned" "$build/plugins" "$work"
 pids=("$dpid")
-for _ in $(seq 600); do grep -q "admin password in" "$work/stdout.log" && break; sleep 0.1; done
-grep -q "admin password in" "$work/stdout.log" || { cat "$work/stdout.log" "$work/stderr.log"; exit 1; }
-lport() { sed -n "s|^listening: $1 http://127.0.0.1:\([0-9]*\)|\1|p" "$work/stdout.log"; }
-confd=$(lport confd) auth=$(lport auth)
-pw=$(cat "$work/data/admin-password")
-token=$(curl -s -u "admin:$pw" -X POST -H 'Content-Type: application/json' -d '{"expiration":36000}' \
-  "http://127.0.0.1:$auth/0.1/token" | sed 's/.*"token":"\([^"]*\)".*/\1/')
-H="X-Auth-Token: $token"
 # The users bench/sip/run_calls.sh calls: u0..u199 at 2000..2199, u999 calls.
 curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$confd/1.1/contexts" \
   -d '{"name":"default","type":"internal","user_ranges":[{"start":"2000","end":"2999"}]}'
 { echo "firstname,lastname,exten,context,line_protocol,sip_username,sip_secret"
   for i in $(seq 0 199) 999; do echo "User$i,Bench,$((2000 + i)),default,sip,u$i,pw$i"; done; } > "$work/users.csv"
-code=$(curl -s -o "$work/import.json" -w '%{http_code}' -H "$H" -H 'Content-Type: text/csv; charset=utf-8' \
-  --data-binary @"$work/users.csv" -X POST "http://127.0.0.1:$confd/1.1/users/import")
-[ "$code" = 201 ] || { say "import failed: $code $(head -c 300 "$work/import.json")"; exit 1; }
+import_users "$work" "$work/users.csv"
 
 fpid=
 if [ "$CLIENTS" -gt 0 ]; then
@@ -109,6 +98,5 @@ awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$CALLS" -v e="${per_clien
     t / hz, 1000 * t / hz / n, e > 0 ? 1e6 * t / hz / (e * c) : 0, e, c }'
 grep -ih "websocketd\|records" "$work/stdout.log" "$work/stderr.log" | grep -iv "listening" | tail -3 || true
 if [ "$RECORDS" = 1 ]; then
-  pgdir=$(dirname "$(find "$work/data" -name dialtone.conf | head -1)")
-  psql "host=$pgdir dbname=dialtone user=postgres" -Atc "SELECT 'cel rows ' || (SELECT count(*) FROM cel) || ', call logs ' || (SELECT count(*) FROM call_log)" || true
+  psql "$(dialtoned_dsn "$work")" -Atc "SELECT 'cel rows ' || (SELECT count(*) FROM cel) || ', call logs ' || (SELECT count(*) FROM call_log)" || true
 fi

@@ -3,11 +3,14 @@
 namespace dialtone::plugins::backend::sip {
 
 bool AnsweredRequests::begin(std::string key, std::int64_t now_ms) {
-  if (index_.count(key)) return false;
-  if (max_entries_ && index_.size() >= max_entries_) drop_oldest();
+  // One hash look-up: entered first, taken back if the key was there.
   entries_.push_back(Entry{std::move(key), now_ms + lifetime_ms_, {}});
   Entry& e = entries_.back();
-  index_.emplace(e.key, &e);
+  if (!index_.emplace(e.key, &e).second) {
+    entries_.pop_back();
+    return false;
+  }
+  if (max_entries_ && index_.size() > max_entries_) drop_oldest();
   return true;
 }
 

@@ -60,7 +60,8 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
     reply_stateless(msg, SIP_481_NO_TRANSACTION);
     return;
   }
-  if (method == sip_method_register && answered_again(msg, sip)) return;
+  // Only a REGISTER with credentials is remembered (challenges are not).
+  if (method == sip_method_register && sip->sip_authorization && answered_again(msg, sip)) return;
   Source src = source_of(msg);
   if (bans.banned(src.ip, std::chrono::steady_clock::now())) {
     reply_stateless(msg, SIP_403_FORBIDDEN);

@@ -14,19 +14,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$1 sip=$2 users=${3:-1000}
-work=$(mktemp -d /tmp/dt-bench-sip-XXXXXX)
-chmod 755 "$work"
-dpid=
-cleanup() {
-  if [ -n "$dpid" ]; then
-    kill -TERM "$dpid" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/bench/support/dialtoned.sh"
-mkdir -p "$work/conf.d"
+bench_work dt-bench-sip
 cp "$here"/conf.d/*.conf "$here"/conf.d/*.csv "$work/conf.d/"
 # Paths relative to the parent of conf.d, as in an installation.
 ln -s "$here/lua-dialplan" "$work/lua-dialplan"
@@ -52,14 +41,13 @@ ban_failures = 0
 port_min = ${rtp%-*}
 port_max = ${rtp#*-}
 CONF
-start_dialtoned "$build/bin/dialtoned" "$build/plugins" "$work"
-curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$confd/1.1/contexts" \
-  -d '{"name":"default","type":"internal","user_ranges":[{"start":"2000","end":"9999"}]}'
+bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
+bench_context 2000 9999
 { echo "firstname,lastname,exten,context,line_protocol,sip_username,sip_secret"
   for i in $( (seq 0 $((users - 1)); echo 999) | sort -un); do
     echo "User$i,Bench,$((2000 + i)),default,sip,u$i,pw$i"
   done; } > "$work/users.csv"
-import_users "$work" "$work/users.csv"
-dsn=$(dialtoned_dsn "$work")
+bench_import_users "$work/users.csv"
+dsn="host=$(dirname "$(find "$work/data" -name dialtone.conf | head -1)") dbname=dialtone user=postgres"
 echo "ready pid=$dpid sip=$sip dsn=$dsn log=$work/stderr.log"
 cat > /dev/null  # until stdin closes

@@ -64,8 +64,7 @@ class InterconnectE2E : public ::testing::Test {
   }
 
   void start(Server& s, const std::string& node) {
-    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(s.sip_port) +
-                           "\ntransports = udp\nnode = " + node + "\n\n[auth]\nban_failures = 0\n";
+    auto sip_conf = dialtone::testing::sip_plugin_conf(s.sip_port, node);
     s.d = std::make_unique<Dialtoned>(dialtone::testing::DialtonedOptions{
         .plugin_files = {{"40-sip.conf", sip_conf}, {"50-confd.conf", "[plugin]\nname = api.confd\n"}}});
     ASSERT_TRUE(s.d->ready()) << s.d->error();

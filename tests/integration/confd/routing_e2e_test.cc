@@ -44,8 +44,7 @@ class RoutingE2E : public ::testing::Test {
     sip_port_ = free_tcp_udp_port();
     prov_a_ = free_tcp_udp_port();
     prov_b_ = free_tcp_udp_port();
-    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
-                           "\ntransports = udp\nnode = routing\n\n[qualify]\ninterval = 0s\n\n[auth]\nban_failures = 0\n";
+    auto sip_conf = dialtone::testing::sip_plugin_conf(sip_port_, "routing", "\n[qualify]\ninterval = 0s\n");
     d_ = std::make_unique<Dialtoned>(dialtone::testing::DialtonedOptions{
         .plugin_files = {{"40-sip.conf", sip_conf}, {"50-confd.conf", "[plugin]\nname = api.confd\n"}}});
     ASSERT_TRUE(d_->ready()) << d_->error();

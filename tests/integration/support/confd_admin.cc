@@ -33,18 +33,11 @@ void ConfdAdmin::include(const std::string& context, const std::string& included
 
 std::string ConfdAdmin::user_line(const std::string& exten, const std::string& firstname, const std::string& lastname,
                                   const std::string& username, const std::string& secret, const std::string& context) {
-  auto user = post("/1.1/users", R"({"firstname":")" + firstname + R"(","lastname":")" + lastname + R"("})");
-  auto line = post("/1.1/lines", R"({"context":")" + context + R"("})");
-  auto sip = post("/1.1/endpoints/sip", R"({"username":")" + username + R"(","secret":")" + secret + R"("})");
-  auto ext = post("/1.1/extensions", R"({"exten":")" + exten + R"(","context":")" + context + R"("})");
-  EXPECT_TRUE(user.status == 201 && line.status == 201 && sip.status == 201 && ext.status == 201)
-      << user.body << line.body << sip.body << ext.body;
-  auto uid = json_string(user.body, "/id");
-  auto lid = json_string(line.body, "/id");
-  expect_put("/1.1/users/" + uid + "/lines/" + lid);
-  expect_put("/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"));
-  expect_put("/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id"));
-  return uid;
+  std::string user;
+  auto e = create_user_line(d_, exten, R"({"firstname":")" + firstname + R"(","lastname":")" + lastname + R"("})",
+                            username, secret, &user, context);
+  EXPECT_EQ(e, "");
+  return json_string(user, "/id");
 }
 
 std::string ConfdAdmin::trunk(const std::string& username, const std::string& host, const std::string& context,

@@ -10,11 +10,8 @@
 //     transferor, until the last party hangs up;
 //   attended: the consultation is a call of its own: two call logs, each
 //     lasting until its remaining party hangs up.
-#include <libpq-fe.h>
 
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
-#include <rapidjson/pointer.h>
 
 #include <chrono>
 #include <future>
@@ -23,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/integration/records/records_fixture.h"
 #include "tests/integration/support/dialtoned_fixture.h"
 #include "tests/support/udp_ports.h"
 
@@ -34,6 +32,7 @@ using dialtone::testing::json_int;
 using dialtone::testing::json_string;
 using dialtone::testing::run_command;
 using dialtone::testing::wait_udp_bound;
+namespace records = dialtone::testing::records;
 
 struct Phone {
   std::future<std::pair<int, std::string>> run;
@@ -66,24 +65,13 @@ class TransferCallLogs : public ::testing::Test {
   dialtone::testing::Headers h() { return {{"X-Auth-Token", d_->token()}}; }
 
   void user_line(int n, const std::string& who) {
-    auto num = std::to_string(n);
     std::string first(1, static_cast<char>(who[0] - 'a' + 'A'));
-    auto user = d_->http("POST", "confd", "/1.1/users",
-                         R"({"firstname":")" + first + who.substr(1) + R"(","lastname":"Transfer"})", h());
-    auto line = d_->http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h());
-    auto sip = d_->http("POST", "confd", "/1.1/endpoints/sip",
-                        R"({"username":")" + who + R"(","secret":")" + who + R"(pw"})", h());
-    auto ext = d_->http("POST", "confd", "/1.1/extensions", R"({"exten":")" + num + R"(","context":"default"})", h());
-    ASSERT_TRUE(user.status == 201 && line.status == 201 && sip.status == 201 && ext.status == 201)
-        << user.body << line.body << sip.body << ext.body;
-    uuid_[who] = json_string(user.body, "/uuid");
-    auto lid = json_string(line.body, "/id");
-    for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
-                       "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
-                       "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")}) {
-      auto r = d_->http("PUT", "confd", path, "", h());
-      ASSERT_EQ(r.status, 204) << path << ": " << r.body;
-    }
+    records::UserLine u;
+    ASSERT_EQ(records::create_user_line(*d_, std::to_string(n),
+                                        R"({"firstname":")" + first + who.substr(1) + R"(","lastname":"Transfer"})",
+                                        who, who + "pw", &u),
+              "");
+    uuid_[who] = u.uuid;
   }
 
   static std::string scenario(const std::string& name) { return std::string(INTEGRATION_SCENARIOS) + "/" + name; }
@@ -119,39 +107,10 @@ class TransferCallLogs : public ::testing::Test {
     });
   }
 
-  std::string logs(const std::string& query = "") {
-    return d_->http("GET", "confd", "/1.1/call_logs?order=date" + query, "",
-                    {{"X-Auth-Token", d_->token()}, {"Accept", "application/json"}})
-        .body;
-  }
-  // The call logs once `n` calls are built (CEL is written in batches, then
-  // logs are built: both off the call path).
-  std::string logs_once(long n) {
-    std::string body;
-    for (int i = 0; i < 200; ++i) {
-      body = logs();
-      if (json_int(body, "/total") >= n) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return body;
-  }
-  std::string query(const std::string& statement) {
-    PGconn* c = PQconnectdb(d_->dsn().c_str());
-    std::string out;
-    PGresult* r = PQexec(c, statement.c_str());
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) out = PQerrorMessage(c);
-    else
-      for (int i = 0; i < PQntuples(r); ++i) out += std::string(PQgetvalue(r, i, 0)) + "\n";
-    PQclear(r);
-    PQfinish(c);
-    return out;
-  }
-  double seconds(const std::string& json, const std::string& pointer) {
-    rapidjson::Document d;
-    d.Parse(json.c_str());
-    auto* v = rapidjson::Pointer(pointer.c_str()).Get(d);
-    return v && v->IsNumber() ? v->GetDouble() : -1;
-  }
+  std::string logs(const std::string& query = "") { return records::call_logs(*d_, "/1.1/call_logs?order=date" + query); }
+  std::string logs_once(long n) { return records::wait_call_logs(*d_, n); }
+  std::string query(const std::string& statement) { return records::sql_rows(*d_, statement); }
+  double seconds(const std::string& json, const std::string& pointer) { return records::number(json, pointer); }
 
   std::unique_ptr<Dialtoned> d_;
   int sip_port_ = 0;
@@ -196,6 +155,9 @@ TEST_F(TransferCallLogs, BlindTransferKeepsOneCallLogAnsweredByTheTransferor) {
                   "FROM call_log c"),
             "true\n");
   EXPECT_GT(seconds(body, "/items/0/duration"), 0.3) << body;
+  // XiVO's CSV: one line, alice calling the number she dialed.
+  EXPECT_EQ(records::csv(*d_), "Call Date,Caller,Called,Period,user Field\r\n" +
+                                   records::expected_csv_line(body, "/items/0", "Alice Transfer", "1001", "1002"));
 }
 
 TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
@@ -247,6 +209,10 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
   EXPECT_EQ(of("bob"), 2);
   EXPECT_EQ(of("alice"), 1);
   EXPECT_EQ(of("carol"), 1);
+  // XiVO's CSV: a line per call, the consultation first.
+  EXPECT_EQ(records::csv(*d_), "Call Date,Caller,Called,Period,user Field\r\n" +
+                                   records::expected_csv_line(body, "/items/0", "Carol Transfer", "1003", "1002") +
+                                   records::expected_csv_line(body, "/items/1", "Alice Transfer", "1001", "1002"));
 }
 
 // Dates are UTC and a filter may carry any zone: the same instant written

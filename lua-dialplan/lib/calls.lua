@@ -53,9 +53,7 @@ destinations.handlers.voicemail = function(call, d)
   return { action = "done" }
 end
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 -- The interfaces of SIP line usernames, as the call core names them.
 function M.interfaces(lines)

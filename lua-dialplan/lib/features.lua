@@ -30,6 +30,7 @@
 local bsfilter = require("bsfilter")
 local voicemails = require("voicemails")
 local pickup = require("pickup")
+local destinations = require("destinations")
 
 local M = {}
 
@@ -68,9 +69,7 @@ local forward_kinds = {
   fwd_busy = "busy",
 }
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 -- Answers and plays `prompts`, then the call ends (Dialtone hangs up); when
 -- the call cannot be answered with media (no media engine), the old answer:

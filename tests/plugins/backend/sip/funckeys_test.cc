@@ -15,7 +15,7 @@
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/snom/snom_description.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/backend/sip/provd_fixture.h"
 
 namespace prov = dialtone::plugins::provisioning;
 namespace sdk = dialtone::sdk;
@@ -23,52 +23,16 @@ namespace sdk = dialtone::sdk;
 namespace dialtone::testing {
 namespace {
 
-class FunckeyTest : public SipPluginTest {
+class FunckeyTest : public ProvdSipTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}},
               std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
   }
   void SetUp() override {
-    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
-        "yealink", std::make_shared<prov::DescribedVendor>(prov::yealink_description())));
-    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
-        "snom", std::make_shared<prov::DescribedVendor>(prov::snom_description())));
+    ASSERT_NO_FATAL_FAILURE(
+        provide_vendors({{"yealink", prov::yealink_description()}, {"snom", prov::snom_description()}}));
     start_plugin({{"auth.ban_failures", "1000"}});
-  }
-  void TearDown() override {
-    SipPluginTest::TearDown();
-    if (provd_) {
-      host_->services().withdraw<sdk::ProvisioningService>("provd");
-      provd_->stop();
-    }
-    provd_.reset();
-    host_->services().withdraw<sdk::ProvisioningVendor>("yealink");
-    host_->services().withdraw<sdk::ProvisioningVendor>("snom");
-  }
-
-  std::string add_device(const std::string& mac, const std::string& vendor, const std::string& model,
-                         const std::string& plugin) {
-    prov::Device d;
-    d.mac = mac;
-    d.ip = "127.0.0.1";
-    d.vendor = vendor;
-    d.model = model;
-    d.plugin = plugin;
-    d.config = "autoprov";
-    auto id = provd_->add_device(d);
-    EXPECT_TRUE(id);
-    return id ? *id : std::string();
-  }
-
-  void start_provd() {
-    prov::ProvdSettings s;
-    s.tftp_enabled = false;
-    s.template_check = std::chrono::milliseconds(0);
-    provd_ = std::make_shared<prov::Provd>(*host_, *host_->store(), nullptr, s);
-    auto st = provd_->start();
-    ASSERT_TRUE(st) << (st ? "" : st.error().message);
-    for (auto& d : provd_->devices()) (void)provd_->remove_device(d.id);
   }
 
   // `user`'s line goes to device `dev`; its keys are `keys` (position ->
@@ -100,7 +64,6 @@ class FunckeyTest : public SipPluginTest {
                   out);
   }
 
-  std::shared_ptr<prov::Provd> provd_;
 };
 
 const std::map<int, std::string> kKeys = {

@@ -153,7 +153,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "(`phase`, `app`, `data`), which records.cel writes as Asterisk's APP_START / APP_END "
                "rows. False when the call is gone.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("app_event");
                  std::string phase = *args[1].as_string();
                  if (phase != "start" && phase != "end")

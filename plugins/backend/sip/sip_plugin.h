@@ -108,6 +108,8 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void subscription_gone(const std::string& call_id, const std::string& local_tag) override;
   // This node's subscriptions of an earlier run, not expired, taken out of the store.
   std::vector<SavedSubscription> take_saved_subscriptions();
+  // Queues a save (true) or a removal, and starts a flush unless one runs.
+  void queue_subscription_write(bool save, SavedSubscription sub);
   void flush_subscriptions();
 
   // call_legs.cc: the kernel's call core, when the host provides one.

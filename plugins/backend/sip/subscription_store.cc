@@ -32,29 +32,21 @@ std::vector<SavedSubscription> SipPlugin::take_saved_subscriptions() {
   return out;
 }
 
-void SipPlugin::subscription_saved(const SavedSubscription& saved) {
-  if (!host_.store()) return;
-  bool flush = false;
-  {
-    std::lock_guard<std::mutex> lock(subscription_writes_->mutex);
-    subscription_writes_->pending.emplace_back(true, saved);
-    if (!subscription_writes_->in_flight && !subscription_writes_->stopped) {
-      subscription_writes_->in_flight = true;
-      flush = true;
-    }
-  }
-  if (flush) flush_subscriptions();
-}
+void SipPlugin::subscription_saved(const SavedSubscription& saved) { queue_subscription_write(true, saved); }
 
 void SipPlugin::subscription_gone(const std::string& call_id, const std::string& local_tag) {
-  if (!host_.store()) return;
   SavedSubscription gone;
   gone.call_id = call_id;
   gone.local_tag = local_tag;
+  queue_subscription_write(false, std::move(gone));
+}
+
+void SipPlugin::queue_subscription_write(bool save, SavedSubscription sub) {
+  if (!host_.store()) return;
   bool flush = false;
   {
     std::lock_guard<std::mutex> lock(subscription_writes_->mutex);
-    subscription_writes_->pending.emplace_back(false, std::move(gone));
+    subscription_writes_->pending.emplace_back(save, std::move(sub));
     if (!subscription_writes_->in_flight && !subscription_writes_->stopped) {
       subscription_writes_->in_flight = true;
       flush = true;

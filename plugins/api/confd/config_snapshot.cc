@@ -37,7 +37,7 @@ constexpr const char* kUsers =
     "simultaneous_calls, ring_seconds, forward_busy_enabled, forward_busy_destination, "
     "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
     "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
-    "call_permission_password, fallbacks::text, music_on_hold "
+    "call_permission_password, fallbacks::text, music_on_hold, userfield "
     "FROM confd_users";
 constexpr const char* kLines =
     "SELECT l.id, l.context, l.position, l.caller_id_name, l.caller_id_num, l.device_id, "
@@ -144,6 +144,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             u.call_permission_password = opt(r, 17);
             if (r[18]) u.fallbacks = *r[18];
             u.music_on_hold = opt(r, 19);
+            u.userfield = opt(r, 20);
             s->users.emplace(u.id, std::move(u));
           });
         },

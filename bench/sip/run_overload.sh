@@ -48,7 +48,7 @@ report() {  # name offered-rate
     NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "SuccessfulCall(P)") s = i; if ($i == "FailedCall(P)") f = i } next }
     { n++; printf "%s t=%ds goodput=%s failed=%s\n", name, n, $s, $f; ok += $s; bad += $f
       if (name == "overload" && n >= 3 && n <= 30) { m++; sum += $s; if (min == "" || $s < min) min = $s }
-      if (name == "recovery") { good[n] = ($s >= 0.9 * rate) } }
+      if (name == "recovery" && n <= 30) { last = n; good[n] = ($s >= 0.9 * rate) } }
     END {
       printf "%s total: %d successful, %d failed\n", name, ok, bad
       if (name == "overload" && m)
@@ -56,9 +56,10 @@ report() {  # name offered-rate
           min, 100 * min / cap, cap, sum / m, 100 * sum / m / cap
       if (name == "recovery") {
         back = 0
-        for (i = n; i >= 1; i--) { if (!good[i]) { back = i + 1; break } }
+        # Its 30 offered seconds (what follows is the last calls ending).
+        for (i = last; i >= 1; i--) { if (!good[i]) { back = i + 1; break } }
         if (back == 0) back = 1
-        if (back > n) print "recovery: goodput never stayed at 90 % of the offered rate"
+        if (back > last) print "recovery: goodput never stayed at 90 % of the offered rate"
         else printf "recovery: goodput at 90 %% of %d/s or more from second %d on\n", rate, back
       } }' "$work/$1.csv"
 }

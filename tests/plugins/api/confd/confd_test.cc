@@ -603,8 +603,8 @@ TEST_F(Confd, PagingsTheirOptionsMembersAndCallers) {
   EXPECT_EQ(std::string(got["members"]["users"][0]["uuid"].GetString()), buuid);
   ASSERT_EQ(got["callers"]["users"].Size(), 1u);
   EXPECT_EQ(got["callers"]["users"][0]["id"].GetInt(), a);
-  auto snap = host_.services().find<sdk::ConfigService>()->snapshot();
-  auto id = sdk::ConfigSnapshot::find(snap->paging_by_number_, std::string("601"));
+  auto snap = host_.services().find<dialtone::sdk::ConfigService>()->snapshot();
+  auto id = dialtone::sdk::ConfigSnapshot::find(snap->paging_by_number_, std::string("601"));
   ASSERT_TRUE(id);
   const auto& cfg = snap->pagings.at(*id);
   EXPECT_TRUE(cfg.duplex);

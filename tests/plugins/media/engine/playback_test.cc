@@ -331,22 +331,22 @@ TEST_F(PlaybackTest, SoundsResolveByLanguageWithEnglishFallback) {
 // picks the French recording of a prompt: what the peer hears has the
 // French file's seconds of speech, not the English one's.
 TEST_F(PlaybackTest, EndpointLanguagePicksThePromptOfThatLanguage) {
-  auto fr = engine_->find_sound("conf-getpin", "fr_FR"), en = engine_->find_sound("conf-getpin", "en");
+  auto fr = engine_->find_sound("vm-intro", "fr_FR"), en = engine_->find_sound("vm-intro", "en");
   ASSERT_TRUE(fr && en);
   ASSERT_NE(fr->string().find("/fr"), std::string::npos) << "asterisk-core-sounds-fr-wav is not installed";
   double fr_loud = loud_samples(read_wav(*fr), 8000) / 8000.0, en_loud = loud_samples(read_wav(*en), 8000) / 8000.0;
-  ASSERT_GT(std::abs(fr_loud - en_loud), 0.4) << "the two recordings are too alike to tell apart";
+  ASSERT_GT(std::abs(fr_loud - en_loud), 0.6) << "the two recordings are too alike to tell apart";
   RtpPeer peer(sm::Codec::pcmu, 0);
   Events ev;
   auto ep = endpoint_for(peer, sm::Codec::pcmu, 0);
   ep->set_handler(ev.handler());
   ep->set_language("fr_FR");
-  ep->play({"conf-getpin"});
+  ep->play({"vm-intro"});
   ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::play_done) == 1; }));
   std::size_t at_done = peer.audio_size();
   ASSERT_TRUE(eventually([&] { return peer.audio_size() > at_done + 4000; }));
   double got = loud_samples(peer.audio(), 8000) / 8000.0;
-  EXPECT_NEAR(got, fr_loud, 0.15) << "seconds of speech heard; English has " << en_loud;
+  EXPECT_NEAR(got, fr_loud, 0.3) << "seconds of speech heard; English has " << en_loud;
 }
 
 TEST_F(PlaybackTest, StopOnDtmfInterruptsAPrompt) {

@@ -267,9 +267,23 @@ function M.unanswered(call, user, status)
   return { action = "done" }
 end
 
+-- `fn` as the application `name` of CEL (APP_START / APP_END around it,
+-- appdata the box), so that call logs can tell a call that ended in a
+-- voicemail from one a person answered.
+local function application(name, fn)
+  return function(call, box, ...)
+    local mark = call.channel and channel and channel.app_event
+    local data = box and mailbox(call, box) or ""
+    if mark then call:app_event("start", name, data) end
+    local result = table.pack(fn(call, box, ...))
+    if mark then call:app_event("end", name, data) end
+    return table.unpack(result, 1, result.n)
+  end
+end
+
 -- The methods a call gets: the `channel` module's (the call core and the
 -- media verbs), then these Lua applications.
-M.methods = { voicemail = M.leave, voicemail_main = M.main }
+M.methods = { voicemail = application("VoiceMail", M.leave), voicemail_main = application("VoiceMailMain", M.main) }
 M.call_metatable = {
   __index = function(_, k)
     local v = channel and channel[k]

@@ -37,7 +37,7 @@ constexpr const char* kUsers =
     "simultaneous_calls, ring_seconds, forward_busy_enabled, forward_busy_destination, "
     "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
     "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
-    "call_permission_password, fallbacks::text, music_on_hold, call_record_enabled, language "
+    "call_permission_password, fallbacks::text, music_on_hold, userfield, call_record_enabled, language "
     "FROM confd_users";
 constexpr const char* kMoh = "SELECT name, coalesce(sort, 'alphabetical') FROM confd_moh";
 constexpr const char* kLines =
@@ -149,8 +149,9 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             u.call_permission_password = opt(r, 17);
             if (r[18]) u.fallbacks = *r[18];
             u.music_on_hold = opt(r, 19);
-            u.call_record = flag(r, 20);
-            u.language = opt(r, 21);
+            u.userfield = opt(r, 20);
+            u.call_record = flag(r, 21);
+            u.language = opt(r, 22);
             s->users.emplace(u.id, std::move(u));
           });
         },

@@ -278,6 +278,19 @@ struct LegInfo {
 
 enum class LegState { ringing, up, ended };
 
+// A subscription's dialog as the store keeps it (sip_subscriptions.cc), so
+// that after a restart its phone can be told to subscribe again.
+struct SavedSubscription {
+  std::string call_id, local_tag;  // the dialog: its Call-ID and Dialtone's tag
+  std::string local_uri;           // Dialtone's side, "<sip:1002@pbx>"
+  std::string remote;              // the phone's From, with its tag
+  std::string target;              // where NOTIFYs go, "<sip:alice@10.0.0.5:5060>"
+  std::string route;               // the Record-Route set, "" when none
+  std::string event;               // dialog, presence, message-summary
+  std::string line;                // the subscriber's line
+  std::int64_t expires_at = 0;     // unix seconds
+};
+
 // What the stack needs from the rest of the process. Each method is called on
 // the SIP thread, must not block, and may complete from any thread.
 class SipBackend {
@@ -335,6 +348,10 @@ class SipBackend {
   // The kernel's presence service, served to SUBSCRIBE (null: SUBSCRIBE
   // gets 503). Thread-safe.
   virtual std::shared_ptr<sdk::PresenceService> presence() { return nullptr; }
+  // A subscription started or was refreshed (`saved`), or ended: kept in the
+  // store so that a restart can end it properly (SIP thread, must not block).
+  virtual void subscription_saved(const SavedSubscription& /*saved*/) {}
+  virtual void subscription_gone(const std::string& /*call_id*/, const std::string& /*local_tag*/) {}
 };
 
 class SipStack {
@@ -357,6 +374,10 @@ class SipStack {
   std::size_t tcp_connections() const;
   // Drops cached credentials (a line changed in the store).
   void invalidate_credentials();
+  // Subscriptions an earlier run of the stack held: each phone gets NOTIFY
+  // `Subscription-State: terminated;reason=deactivated` in that dialog, which
+  // tells it to subscribe again at once (RFC 6665 4.2.2). Any thread.
+  void deactivate(std::vector<SavedSubscription> subscriptions);
   // Takes the reloadable settings of `config` (limits, registrar expiries,
   // digest algorithms, caches, session timers, PRACK, media defaults) for
   // what comes next; the rest stays as started.

@@ -56,6 +56,7 @@ struct ConfigUser {
   std::string fallbacks = "{}";  // JSON object of destinations, as confd stores it
   std::vector<std::int64_t> group_ids;  // groups the user is a member of, by id
   std::optional<std::string> music_on_hold;  // the class its held parties hear
+  std::optional<std::string> userfield;      // XiVO's free "user field" (CEL userfield of its outgoing calls)
   bool call_record = false;  // every call to or from the user is recorded (XiVO's *26)
   std::optional<std::string> language;  // prompt language ("fr_FR"); nil: the engine's
 };

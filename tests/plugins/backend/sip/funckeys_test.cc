@@ -1,4 +1,5 @@
-// Function keys as provisioned, served: users' keys stored as api.confd
+// Function keys as provisioned, served: users' keys (user, custom, forward,
+// DND, call screening, group, boss-secretary filter) stored as api.confd
 // stores them, the files provd renders for a Yealink and a Snom phone, the
 // BLF URIs read back from those files, and each subscribed to with SIPp:
 // every one must be accepted (202 and a dialog-info NOTIFY). Then a DND key
@@ -72,23 +73,39 @@ const std::map<int, std::string> kKeys = {
     {3, R"({"type":"forward","forward":"unconditional","exten":"1003"})"},
     {4, R"({"type":"forward","forward":"busy"})"},
     {5, R"({"type":"custom","exten":"1003"})"},
+    {6, R"({"type":"group","group_id":%GROUP%})"},
+    {7, R"({"type":"service","service":"incallfilter"})"},
+    {8, R"({"type":"bsfilter","filter_member_id":%MEMBER%})"},
 };
 
-std::map<int, std::string> keys_for(const std::string& bob_id) {
+// The keys with `%NAME%` replaced by `values`' ids.
+std::map<int, std::string> keys_for(const std::map<std::string, std::string>& values) {
   auto out = kKeys;
-  auto& k = out[1];
-  k.replace(k.find("%BOB%"), 5, bob_id);
+  for (auto& [_, k] : out)
+    for (auto& [name, v] : values)
+      if (auto at = k.find("%" + name + "%"); at != std::string::npos) k.replace(at, name.size() + 2, v);
   return out;
 }
 
-const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003"};
-
 TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
   ASSERT_NO_FATAL_FAILURE(start_provd());
+  // A group on 2000 with bob; bob's boss-secretary filter, alice and carol its secretaries.
+  auto group = host_->sql("INSERT INTO confd_groups (name) VALUES ('sales') RETURNING id");
+  auto gx = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('2000', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_group_extensions VALUES ($1::int, $2::int)", {group, gx});
+  host_->sql("INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1::int, $2::int, 1)",
+             {group, user_ids_.at("bob")});
+  auto filter = host_->sql("INSERT INTO confd_callfilters (name) VALUES ('bob-filter') RETURNING id");
+  auto boss = host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) "
+                         "VALUES ($1::int, $2::int, 'boss') RETURNING id", {filter, user_ids_.at("bob")});
+  host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) VALUES ($1::int, $2::int, "
+             "'secretary'), ($1::int, $3::int, 'secretary')", {filter, user_ids_.at("alice"), user_ids_.at("carol")});
+  auto keys = keys_for({{"BOB", user_ids_.at("bob")}, {"GROUP", group}, {"MEMBER", boss}});
+  const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003", "2000", "*27", "*37" + boss};
   auto yealink = add_device("00:15:65:aa:bb:01", "Yealink", "T46S", "provisioning.yealink");
   auto snom = add_device("00:04:13:aa:bb:02", "Snom", "D785", "provisioning.snom");
-  provision("alice", yealink, keys_for(user_ids_.at("bob")));
-  provision("carol", snom, keys_for(user_ids_.at("bob")));
+  provision("alice", yealink, keys);
+  provision("carol", snom, keys);
   ASSERT_TRUE(provd_->sync_from_confd());
 
   // Yealink: linekey.N.type = 16 (BLF) and its value.
@@ -111,6 +128,9 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
       EXPECT_EQ(subscribe(user, v, "subscribe_served.xml", &out), 0) << user << " -> " << v << "\n" << out;
     }
   EXPECT_TRUE(eventually([&] { return plugin_->subscriptions() == 0; }));
+  host_->sql("DELETE FROM confd_callfilters WHERE id = $1::int", {filter});
+  host_->sql("DELETE FROM confd_groups WHERE id = $1::int", {group});
+  host_->sql("DELETE FROM confd_extensions WHERE id = $1::int", {gx});
 }
 
 // The provisioned DND key (*25) lights when its user dials *25 (the shipped

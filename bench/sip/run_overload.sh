@@ -37,7 +37,9 @@ for i in $(seq 0 199); do
     -timeout 10s >/dev/null 2>&1 || echo "register u$i failed"
 done
 phase() {  # name rate seconds local-port
-  sipp 127.0.0.1:$port -sf "$here/uac_call.xml" -inf "$here/callees.csv" \
+  # SIPp 3.6.1 can outlive its -timeout while calls wait for answers that
+  # never come: stopped (with its statistics written) 45 s after its last call.
+  timeout -s INT $(($3 + hold / 1000 + 45)) sipp 127.0.0.1:$port -sf "$here/uac_call.xml" -inf "$here/callees.csv" \
     -au u999 -ap pw999 -key user u999 -r "$2" -m $(($2 * $3)) -l 60000 -d "$hold" \
     -i 127.0.0.1 -p "$4" -nostdin -timeout $(($3 + hold / 1000 + 40))s -max_socket 60000 \
     -trace_stat -stf "$work/$1.csv" -fd 1 >/dev/null 2>&1

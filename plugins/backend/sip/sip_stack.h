@@ -168,6 +168,9 @@ struct DialRequest {
   std::string caller_number;  // empty: the caller's From user
   std::string caller_name;
   bool anonymous = false;     // From: Anonymous, number in P-Asserted-Identity
+  // Each phone is asked to answer on its own, with the header its vendor
+  // understands (auto_answer.h): paging, intercom.
+  bool auto_answer = false;
 };
 
 // Ringback to the channel that dials, while its SIP legs ring: the ring
@@ -227,6 +230,7 @@ struct EngineDial {
   int timeout_seconds = 30;
   std::string caller_number, caller_name;
   bool anonymous = false;
+  bool auto_answer = false;  // DialRequest::auto_answer
 };
 
 // How a dial ended: "answered", "busy", "noanswer" (ring timeout),

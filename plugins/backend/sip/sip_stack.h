@@ -174,6 +174,9 @@ struct DialRequest {
   std::string caller_number;  // empty: the caller's From user
   std::string caller_name;
   bool anonymous = false;     // From: Anonymous, number in P-Asserted-Identity
+  // Each phone is asked to answer on its own, with the header its vendor
+  // understands (auto_answer.h): paging, intercom.
+  bool auto_answer = false;
 };
 
 // Ringback to the channel that dials, while its SIP legs ring: the ring
@@ -236,6 +239,7 @@ struct EngineDial {
   // The origin's call id when it is a SIP call of this stack: a caller who
   // asked for privacy stays hidden on this leg.
   std::string origin_call;
+  bool auto_answer = false;  // DialRequest::auto_answer
 };
 
 // How a dial ended: "answered", "busy", "noanswer" (ring timeout),

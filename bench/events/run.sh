@@ -76,7 +76,8 @@ pg_ticks() {
   echo "$t"
 }
 t0=$(ticks "$dpid") p0=$(pg_ticks)
-"$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
+UAS_PORT=$(free_port) REG_PORT=$(free_port) UAC_PORT=$(free_port) \
+  "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
 per_client=
 if [ -n "$fpid" ]; then
   exec 3>&-

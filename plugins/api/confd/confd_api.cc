@@ -1372,6 +1372,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   callpickup_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
+  wizard_routes(adder);
   moh_routes(adder);
   return out;
 }

@@ -54,25 +54,12 @@ TEST(PersonalOpenApi, EveryDeclaredFieldIsReturned) {
     rapidjson::Document d;
     d.Parse(created.body.c_str());
     const std::string one = std::string("/0.1/personal/") + d["id"].GetString();
-    struct Check {
-      const char* method;
-      const char* declared;
-      std::string target;
-      std::string body;
-    };
-    const Check checks[] = {
+    dialtone::testing::expect_declared_fields(http, spec, {
         {"GET", "/0.1/personal", "/0.1/personal", ""},
         {"GET", "/0.1/personal/{contact_id}", one, ""},
         {"PUT", "/0.1/personal/{contact_id}", one, R"({"firstname": "Ada", "lastname": "Lovelace", "number": "5550001"})"},
         {"POST", "/0.1/personal/import", "/0.1/personal/import", "firstname,lastname,number\nBea,B,5550002\n"},
-    };
-    for (const auto& c : checks) {
-      auto r = http.call(c.method, c.target, c.body,
-                         c.body.empty() || c.body[0] == '{' ? std::map<std::string, std::string>{}
-                                                            : std::map<std::string, std::string>{{"content-type", "text/csv"}});
-      ASSERT_LT(r.status, 300) << c.method << " " << c.target << ": " << r.body;
-      EXPECT_EQ(missing_fields(spec, c.method, c.declared, r.body, r.status), "") << c.method << " " << c.target << ": " << r.body;
-    }
+    });
   }
   (*store)->close();
 }

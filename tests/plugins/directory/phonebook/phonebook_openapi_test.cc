@@ -55,13 +55,7 @@ TEST(PhonebookOpenApi, EveryDeclaredFieldIsReturned) {
     ASSERT_EQ(contact.status, 201) << contact.body;
     d.Parse(contact.body.c_str());
     const std::string contact_path = contacts + "/" + d["id"].GetString();
-    struct Check {
-      const char* method;
-      const char* declared;
-      std::string target;
-      std::string body;
-    };
-    const Check checks[] = {
+    dialtone::testing::expect_declared_fields(http, spec, {
         {"POST", "/0.1/tenants/{tenant}/phonebooks/{phonebook_id}/contacts", contacts,
          R"({"firstname": "Bea", "officenumbers": "5550002"})"},
         {"GET", "/0.1/tenants/{tenant}/phonebooks", pbs, ""},
@@ -75,14 +69,7 @@ TEST(PhonebookOpenApi, EveryDeclaredFieldIsReturned) {
          "firstname,lastname,officenumbers\nCyd,C,5550003\n,,\n"},
         {"POST", "/0.1/tenants/{tenant}/phonebooks/{phonebook_id}/contacts/import", contacts + "/import",
          "title|displayname|firstname|lastname|officenumbers\nmr|Dee D|Dee|D|5550004\n"},
-    };
-    for (const auto& c : checks) {
-      auto r = http.call(c.method, c.target, c.body,
-                         c.body.empty() || c.body[0] == '{' ? std::map<std::string, std::string>{}
-                                                            : std::map<std::string, std::string>{{"content-type", "text/csv"}});
-      ASSERT_LT(r.status, 300) << c.method << " " << c.target << ": " << r.body;
-      EXPECT_EQ(missing_fields(spec, c.method, c.declared, r.body, r.status), "") << c.method << " " << c.target << ": " << r.body;
-    }
+    });
   }
   (*store)->close();
 }

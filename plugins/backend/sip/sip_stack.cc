@@ -2,6 +2,7 @@
 // requests that other threads post to the SIP thread.
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ sdk::Status SipStack::start() {
     return s.error();
   }
   impl->thread = std::thread([impl, port] {
+    // Named for top -H, perf and the benchmarks (bench/sip/run_interconnect.sh).
+    pthread_setname_np(pthread_self(), "sip");
     Impl::current() = impl.get();
     impl->run(port);
   });
@@ -105,6 +108,13 @@ void SipStack::reconfigure(const SipConfig& c) {
     cfg.subscribe_expires_default = c.subscribe_expires_default;
     cfg.subscribe_max_per_line = c.subscribe_max_per_line;
     cfg.pickup_prefix = c.pickup_prefix;
+  });
+}
+
+void SipStack::deactivate(std::vector<SavedSubscription> subscriptions) {
+  auto impl = impl_;
+  impl->inbox->post([impl, subscriptions = std::move(subscriptions)]() mutable {
+    impl->subscriptions->deactivate(std::move(subscriptions));
   });
 }
 

@@ -18,6 +18,7 @@
 #include <dialtone/presence.h>
 #include <dialtone/result.h>
 
+#include "plugins/backend/sip/caller_identity.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/nat.h"
 #include "plugins/backend/sip/external_address.h"
@@ -144,6 +145,11 @@ struct TrunkInfo {
   std::string secret;
   std::string auth_realm;  // only challenges in this realm are answered (empty: any)
   FailoverCodes failover = default_failover_codes();
+  // XiVO's trustrpid: an incoming call's P-Asserted-Identity or
+  // Remote-Party-ID names the caller rather than its From.
+  bool trust_id = false;
+  // XiVO's sendrpid: the caller's identity added to INVITEs to this trunk.
+  SendIdentity send_identity = SendIdentity::none;
 };
 
 // A trunk that registers to its provider (option outbound_register = yes):
@@ -168,6 +174,9 @@ struct DialRequest {
   std::string caller_number;  // empty: the caller's From user
   std::string caller_name;
   bool anonymous = false;     // From: Anonymous, number in P-Asserted-Identity
+  // Each phone is asked to answer on its own, with the header its vendor
+  // understands (auto_answer.h): paging, intercom.
+  bool auto_answer = false;
 };
 
 // Ringback to the channel that dials, while its SIP legs ring: the ring
@@ -227,6 +236,10 @@ struct EngineDial {
   int timeout_seconds = 30;
   std::string caller_number, caller_name;
   bool anonymous = false;
+  // The origin's call id when it is a SIP call of this stack: a caller who
+  // asked for privacy stays hidden on this leg.
+  std::string origin_call;
+  bool auto_answer = false;  // DialRequest::auto_answer
 };
 
 // How a dial ended: "answered", "busy", "noanswer" (ring timeout),
@@ -273,6 +286,19 @@ struct LegInfo {
 };
 
 enum class LegState { ringing, up, ended };
+
+// A subscription's dialog as the store keeps it (sip_subscriptions.cc), so
+// that after a restart its phone can be told to subscribe again.
+struct SavedSubscription {
+  std::string call_id, local_tag;  // the dialog: its Call-ID and Dialtone's tag
+  std::string local_uri;           // Dialtone's side, "<sip:1002@pbx>"
+  std::string remote;              // the phone's From, with its tag
+  std::string target;              // where NOTIFYs go, "<sip:alice@10.0.0.5:5060>"
+  std::string route;               // the Record-Route set, "" when none
+  std::string event;               // dialog, presence, message-summary
+  std::string line;                // the subscriber's line
+  std::int64_t expires_at = 0;     // unix seconds
+};
 
 // What the stack needs from the rest of the process. Each method is called on
 // the SIP thread, must not block, and may complete from any thread.
@@ -331,6 +357,10 @@ class SipBackend {
   // The kernel's presence service, served to SUBSCRIBE (null: SUBSCRIBE
   // gets 503). Thread-safe.
   virtual std::shared_ptr<sdk::PresenceService> presence() { return nullptr; }
+  // A subscription started or was refreshed (`saved`), or ended: kept in the
+  // store so that a restart can end it properly (SIP thread, must not block).
+  virtual void subscription_saved(const SavedSubscription& /*saved*/) {}
+  virtual void subscription_gone(const std::string& /*call_id*/, const std::string& /*local_tag*/) {}
 };
 
 class SipStack {
@@ -353,6 +383,10 @@ class SipStack {
   std::size_t tcp_connections() const;
   // Drops cached credentials (a line changed in the store).
   void invalidate_credentials();
+  // Subscriptions an earlier run of the stack held: each phone gets NOTIFY
+  // `Subscription-State: terminated;reason=deactivated` in that dialog, which
+  // tells it to subscribe again at once (RFC 6665 4.2.2). Any thread.
+  void deactivate(std::vector<SavedSubscription> subscriptions);
   // Takes the reloadable settings of `config` (limits, registrar expiries,
   // digest algorithms, caches, session timers, PRACK, media defaults) for
   // what comes next; the rest stays as started.

@@ -52,6 +52,34 @@ class SipPluginTest : public ::testing::Test {
     user_ids_.clear();
     for (auto& [user, exten] : lines) user_ids_[user] = host_->add_line(user, user + "pw", exten);
   }
+  // A peer trunk `username` to `host` (host[:port]) whose incoming calls
+  // land in `context`, with `secret` and endpoint `options` (a JSON list of
+  // [key, value] pairs); its confd_trunks id. Read when the plugin starts.
+  static std::string add_peer_trunk(const std::string& username, const std::string& host,
+                                    const std::string& context, const std::string& options = "[]",
+                                    const std::string& secret = "") {
+    auto e = host_->sql(
+        "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+        "VALUES ($1, $2, 'peer', $3, $4::json) RETURNING id",
+        {username, secret, host, options});
+    return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ($1, $2::int) RETURNING id",
+                      {context, e});
+  }
+  // A SIPp peer (a provider, another PBX) on 127.0.0.1:`port` running `file`
+  // once in the background, `extra` appended, its log in `out`. With a
+  // `remote` (host:port) it sends there first, as a calling peer does;
+  // without, it waits for requests and is bound before this returns.
+  static std::future<int> peer(const std::string& file, int port, std::string* out,
+                               const std::vector<std::string>& extra = {}, const std::string& remote = "") {
+    std::vector<std::string> args{"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-mp",
+                                  std::to_string(free_media_port()), "-m", "1", "-timeout", "25s", "-timeout_error",
+                                  "-trace_logs"};
+    if (!remote.empty()) args.insert(args.begin(), remote);
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto f = std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
+    if (remote.empty()) wait_udp_bound(port);
+    return f;
+  }
   static void TearDownTestSuite() {
     delete host_;
     host_ = nullptr;
@@ -94,19 +122,22 @@ class SipPluginTest : public ::testing::Test {
     return run_sipp(args, out);
   }
 
-  // Registers `user` (password user + "pw") with its contact on `contact_port`.
+  // Registers `user` (password user + "pw") with its contact on `contact_port`
+  // (`extra`: more SIPp arguments, e.g. the -key of `file`'s own keywords).
   int register_contact(const std::string& user, int contact_port, std::string* out,
-                       const std::string& file = "register.xml", const std::string& expires = "3600") {
-    return client(file,
-                  {"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "contact_port",
-                   std::to_string(contact_port), "-key", "expires", expires},
-                  out);
+                       const std::string& file = "register.xml", const std::string& expires = "3600",
+                       const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "contact_port",
+                                  std::to_string(contact_port), "-key", "expires", expires};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return client(file, args, out);
   }
 
   // `user` answers on a SIPp phone running `file` for `calls` calls (with
   // `extra` arguments), bound and registered before this returns.
+  // `user_agent`: the REGISTER's User-Agent (none when empty).
   void callee(Phone& p, const std::string& user, const std::string& file, int calls = 1,
-              const std::vector<std::string>& extra = {}) {
+              const std::vector<std::string>& extra = {}, const std::string& user_agent = {}) {
     auto args = sipp_args(file, calls);
     int port = std::stoi(args[7]);
     args.insert(args.end(), extra.begin(), extra.end());
@@ -114,7 +145,8 @@ class SipPluginTest : public ::testing::Test {
     // An INVITE to a phone not yet listening would fail the call.
     ASSERT_TRUE(wait_udp_bound(port)) << "SIPp for " << user << " did not bind 127.0.0.1:" << port;
     std::string out;
-    ASSERT_EQ(register_contact(user, port, &out), 0) << out;
+    if (user_agent.empty()) ASSERT_EQ(register_contact(user, port, &out), 0) << out;
+    else ASSERT_EQ(register_contact(user, port, &out, "register_ua.xml", "3600", {"-key", "ua", user_agent}), 0) << out;
   }
 
   // `user` calls `exten` from a SIPp phone running `file` in the background

@@ -313,6 +313,85 @@ TEST_F(PickupParkingTest, BlindTransferToTheParkingExtensionParksTheCaller) {
   expect_media_idle();
 }
 
+// alice calls bob, then parks him with a blind transfer to 700 (the caller
+// transfers its callee): bob's media moves into the engine (re-INVITE
+// without SDP, answered in the ACK), alice is told the transfer succeeded
+// and hung up, bob waits in a slot with alice as his parker; carol dials the
+// slot and talks to him.
+TEST_F(PickupParkingTest, CallerBlindTransferToTheParkingExtensionParksTheCallee) {
+  Phone bob, alice, carol;
+  tm::RtpPeer pb, pc;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_media_transferred.xml", 1, {"-key", "rtp_port", std::to_string(pb.port())}));
+  caller(alice, "alice", "1002", "xfer_blind_to_park_by_caller.xml", 1, {"-key", "park_exten", "700"});
+  auto parked = event("calls.park.parked", "\"parker_endpoint\":\"sip/alice\"");
+  if (!parked) {
+    alice.finish();
+    bob.finish();
+    FAIL() << "not parked:\n" << log_tail() << alice.out << bob.out;
+  }
+  rapidjson::Document d;
+  d.Parse(parked->body.c_str());
+  std::string cb = d["id"].GetString(), slot = d["slot"].GetString();
+  EXPECT_EQ(alice.finish(), 0) << "alice should get NOTIFY 200 then BYE:\n" << alice.out;
+  connect(cb, pb);
+  EXPECT_TRUE(eventually([&] { return tm::loud_samples(pb.audio(), 8000) > 8000; })) << "bob hears nothing";
+  dial(carol, "carol", slot, pc);
+  auto cc = inbound_of("carol");
+  connect(cc, pc);
+  ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
+  expect_talking(pb, pc);
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+}
+
+// bob talks to alice, calls 700 (he is parked and hears his slot), then
+// transfers alice there (REFER with Replaces naming his parked call): alice
+// takes his place in the slot (re-INVITE without SDP, the engine's answer in
+// the ACK), bob is released from both calls; carol dials the slot and talks
+// to alice.
+TEST_F(PickupParkingTest, AttendedTransferToTheParkingExtensionParksTheParty) {
+  Phone alice, bob, carol;
+  tm::RtpPeer pa, pc;
+  auto events = host_->test_bus().events().size();
+  ASSERT_NO_FATAL_FAILURE(
+      callee(alice, "alice", "uas_media_transferred.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())}));
+  caller(bob, "bob", "1001", "xfer_attended_to_park.xml", 2,
+         {"-r", "1", "-rp", "1000", "-cid_str", "%u-%p-xfer", "-key", "park_exten", "700"});
+  auto parked = event("calls.park.parked", "\"endpoint\":\"bob\"");
+  if (!parked) {
+    alice.finish();
+    bob.finish();
+    FAIL() << "bob's call to 700 was not parked:\n" << log_tail() << alice.out << bob.out;
+  }
+  rapidjson::Document d;
+  d.Parse(parked->body.c_str());
+  std::string slot_channel = d["id"].GetString(), slot = d["slot"].GetString();
+  EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 100, NOTIFY 200 and BYE on both calls:\n" << bob.out << log_tail();
+  // The slot's channel goes on, carrying alice: she hears the music.
+  connect(slot_channel, pa);
+  EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
+  ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
+  EXPECT_EQ(host_->calls().parked_calls().front().channel, slot_channel);
+  bool reported = false;
+  auto all = host_->test_bus().events();
+  for (std::size_t i = events; i < all.size(); ++i)
+    if (all[i].topic == "calls.channel.transferred" && all[i].body.find("\"kind\":\"attended\"") != std::string::npos &&
+        all[i].body.find("\"endpoint\":\"bob\"") != std::string::npos)
+      reported = true;
+  EXPECT_TRUE(reported) << "no attended calls.channel.transferred for bob";
+  dial(carol, "carol", slot, pc);
+  auto cc = inbound_of("carol");
+  connect(cc, pc);
+  ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
+  expect_talking(pa, pc);
+  hang_up(cc);
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+}
+
 // Nobody takes a call bob parked (lot timeout 1 s, no timeout destination):
 // it rings bob's line again, from the parked call, and once bob answers the
 // two talk.

@@ -11,6 +11,7 @@
 #include "kernel/bus/event_bus.h"
 #include "kernel/calls/call_core.h"
 #include "bench/support/bench_util.h"
+#include "tests/support/sip_leg.h"
 
 namespace {
 
@@ -20,15 +21,7 @@ using sdk::ChannelState;
 
 
 sdk::ChannelSpec leg(ChannelDirection dir, std::string endpoint, std::string call_id = {}) {
-  sdk::ChannelSpec s;
-  s.backend = "sip";
-  s.endpoint = std::move(endpoint);
-  s.direction = dir;
-  s.call_id = std::move(call_id);
-  s.caller_number = "1001";
-  s.callee_number = "1002";
-  s.backend_ref = "stack-call-1";
-  return s;
+  return testing::sip_leg(dir, std::move(endpoint), std::move(call_id));
 }
 
 }  // namespace

@@ -12,27 +12,11 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
 RATE=${RATE:-100} CALLS=${CALLS:-3000} HOLD=${HOLD:-500} CLIENTS=${CLIENTS:-1000} PROBES=${PROBES:-20}
 RECORDS=${RECORDS:-0}
-work=$(mktemp -d /tmp/dt-bench-events-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '%s\n' "$*" >&2; }
+. "$here/bench/support/dialtoned.sh"
+bench_work dt-bench-events
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 sip=$(free_port) ws=$(free_port)
-mkdir -p "$work/conf.d" "$work/data"
-cat > "$work/conf.d/00-kernel.conf" <<CONF
-[plugin]
-name = kernel
-[kernel]
-data_dir = $work/data
-[log]
-level = warn
+bench_kernel_conf <<CONF
 [lua]
 script = $here/lua-dialplan/extensions.lua
 [http.confd]
@@ -58,26 +42,12 @@ if [ "$RECORDS" = 1 ]; then
   printf '[plugin]\nname = records.cel\n' > "$work/conf.d/70-records-cel.conf"
   printf '[plugin]\nname = records.call_logs\n' > "$work/conf.d/71-records-call-logs.conf"
 fi
-"$build/bin/dialtoned" --config-dir "$work/conf.d" --plugin-dir "$build/plugins" --data-dir "$work/data" \
-  > "$work/stdout.log" 2> "$work/stderr.log" &
-dpid=$!
-pids=("$dpid")
-for _ in $(seq 600); do grep -q "admin password in" "$work/stdout.log" && break; sleep 0.1; done
-grep -q "admin password in" "$work/stdout.log" || { cat "$work/stdout.log" "$work/stderr.log"; exit 1; }
-lport() { sed -n "s|^listening: $1 http://127.0.0.1:\([0-9]*\)|\1|p" "$work/stdout.log"; }
-confd=$(lport confd) auth=$(lport auth)
-pw=$(cat "$work/data/admin-password")
-token=$(curl -s -u "admin:$pw" -X POST -H 'Content-Type: application/json' -d '{"expiration":36000}' \
-  "http://127.0.0.1:$auth/0.1/token" | sed 's/.*"token":"\([^"]*\)".*/\1/')
-H="X-Auth-Token: $token"
+bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
 # The users bench/sip/run_calls.sh calls: u0..u199 at 2000..2199, u999 calls.
-curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$confd/1.1/contexts" \
-  -d '{"name":"default","type":"internal","user_ranges":[{"start":"2000","end":"2999"}]}'
+bench_context 2000 2999
 { echo "firstname,lastname,exten,context,line_protocol,sip_username,sip_secret"
   for i in $(seq 0 199) 999; do echo "User$i,Bench,$((2000 + i)),default,sip,u$i,pw$i"; done; } > "$work/users.csv"
-code=$(curl -s -o "$work/import.json" -w '%{http_code}' -H "$H" -H 'Content-Type: text/csv; charset=utf-8' \
-  --data-binary @"$work/users.csv" -X POST "http://127.0.0.1:$confd/1.1/users/import")
-[ "$code" = 201 ] || { say "import failed: $code $(head -c 300 "$work/import.json")"; exit 1; }
+bench_import_users "$work/users.csv"
 
 fpid=
 if [ "$CLIENTS" -gt 0 ]; then
@@ -106,7 +76,7 @@ fi
 t1=$(ticks "$dpid" 2>/dev/null || echo "$t0")
 awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$CALLS" -v e="${per_client:-0}" -v c="$CLIENTS" 'BEGIN {
   printf "dialtoned CPU %.2f s: %.3f ms per call, %.2f us per event delivered (%d events x %d clients)\n",
-    t / hz, 1000 * t / hz / n, e > 0 ? 1e6 * t / hz / (e * c) : 0, e, c }'
+    t / hz, 1000 * t / hz / n, (e > 0 ? 1e6 * t / hz / (e * c) : 0), e, c }'
 grep -ih "websocketd\|records" "$work/stdout.log" "$work/stderr.log" | grep -iv "listening" | tail -3 || true
 if [ "$RECORDS" = 1 ]; then
   pgdir=$(dirname "$(find "$work/data" -name dialtone.conf | head -1)")

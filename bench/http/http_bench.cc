@@ -13,37 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/bench_util.h"
 #include "kernel/auth/auth_service.h"
 #include "kernel/http/http_server.h"
 #include "kernel/store/pg_store.h"
 #include "kernel/store/private_cluster.h"
 
-namespace {
-
-class QuietLogger final : public dialtone::sdk::Logger {
- public:
-  void log(dialtone::sdk::LogLevel level, std::string_view m) override {
-    if (level >= dialtone::sdk::LogLevel::warn) std::cerr << m << "\n";
-  }
-  bool enabled(dialtone::sdk::LogLevel level) const override { return level >= dialtone::sdk::LogLevel::warn; }
-};
-
-class NullBus final : public dialtone::sdk::EventBus {
- public:
-  using dialtone::sdk::EventBus::publish;
-  void publish(std::shared_ptr<const dialtone::sdk::Event>) override {}
-  std::unique_ptr<dialtone::sdk::Subscription> subscribe(std::string, dialtone::sdk::EventHandler,
-                                                         dialtone::sdk::SubscribeOptions) override {
-    return nullptr;
-  }
-};
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace dialtone;
-  QuietLogger log;
-  NullBus bus;
+  bench::WarnLog log;
+  bench::NullBus bus;
   std::unique_ptr<kernel::PrivateCluster> cluster;
   std::string dsn = std::getenv("DIALTONE_TEST_DSN") ? std::getenv("DIALTONE_TEST_DSN") : "";
   std::filesystem::path dir;

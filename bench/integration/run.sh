@@ -15,20 +15,10 @@ REVERSE_ONLY=${REVERSE_ONLY:-0}
 N_ENTRIES=${N_ENTRIES:-100000}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-8}
-work=$(mktemp -d /tmp/dt-bench-XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$here/bench/support/dialtoned.sh"
 . "$here/bench/support/slapd.sh"
+bench_work dt-bench
 port() { free_tcp_port; }
-say() { printf '%s\n' "$*" >&2; }
 
 # --- slapd with N_ENTRIES people, bulk-loaded with slapadd before it starts
 ldap_port=$(port)
@@ -41,14 +31,7 @@ awk -v n="$N_ENTRIES" 'BEGIN { print "id,firstname,lastname,phone"
   > "$work/contacts.csv"
 
 # --- dialtoned on its private cluster, every listener on a free port
-mkdir -p "$work/conf.d" "$work/data"
-cat > "$work/conf.d/00-kernel.conf" <<CONF
-[plugin]
-name = kernel
-[kernel]
-data_dir = $work/data
-[log]
-level = warn
+bench_kernel_conf <<CONF
 [store]
 pool_size = 8
 [http.confd]
@@ -112,18 +95,8 @@ sources = pb
 CONF
 printf '[plugin]\nname = view.phoned\n' > "$work/conf.d/30-phoned.conf"
 printf '[plugin]\nname = view.cisco\n' > "$work/conf.d/31-cisco.conf"
-"$dialtoned" --config-dir "$work/conf.d" --plugin-dir "$build/plugins" --data-dir "$work/data" \
-  > "$work/stdout.log" 2> "$work/stderr.log" &
-dpid=$!
-pids=("$dpid" "${pids[@]}")
-for _ in $(seq 600); do grep -q "admin password in" "$work/stdout.log" && break; sleep 0.1; done
-grep -q "admin password in" "$work/stdout.log" || { cat "$work/stdout.log" "$work/stderr.log"; exit 1; }
-lport() { sed -n "s|^listening: $1 http://127.0.0.1:\([0-9]*\)|\1|p" "$work/stdout.log"; }
-confd=$(lport confd) auth=$(lport auth) dird=$(lport dird) phoned=$(lport phoned)
-pw=$(cat "$work/data/admin-password")
-token=$(curl -s -u "admin:$pw" -X POST -H 'Content-Type: application/json' -d '{"expiration":36000}' \
-  "http://127.0.0.1:$auth/0.1/token" | sed 's/.*"token":"\([^"]*\)".*/\1/')
-H="X-Auth-Token: $token"
+bench_dialtoned "$dialtoned" "$build/plugins"
+confd=$(listen_port confd) dird=$(listen_port dird) phoned=$(listen_port phoned)
 
 run_wrk() { # label url [script]
   local label=$1 url=$2 script=${3:-}
@@ -141,16 +114,13 @@ run_wrk() { # label url [script]
 
 if [ "$REVERSE_ONLY" = 0 ]; then
 # --- (b) import N_USERS users with lines and extensions over REST
-curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$confd/1.1/contexts" \
-  -d '{"name":"default","type":"internal","user_ranges":[{"start":"100000","end":"199999"}]}'
+bench_context 100000 199999
 awk -v n="$N_USERS" 'BEGIN { print "firstname,lastname,exten,context,line_protocol,sip_username,sip_secret"
   for (i = 0; i < n; i++) printf "User%d,Bench%05d,%d,default,sip,b%d,secret%d\n", i, i, 100000 + i, i, i }' \
   > "$work/users.csv"
 t0=$(date +%s.%N)
-code=$(curl -s -o "$work/import.json" -w '%{http_code}' -H "$H" -H 'Content-Type: text/csv; charset=utf-8' \
-  --data-binary @"$work/users.csv" -X POST "http://127.0.0.1:$confd/1.1/users/import")
+bench_import_users "$work/users.csv"
 t1=$(date +%s.%N)
-[ "$code" = 201 ] || { say "import failed: $code $(head -c 500 "$work/import.json")"; exit 1; }
 printf '%-44s %10.2f s\n' "import $N_USERS users (POST /1.1/users/import)" "$(awk -v a="$t1" -v b="$t0" 'BEGIN{print a-b}')"
 
 # --- (a) list users

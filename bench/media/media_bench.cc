@@ -35,6 +35,7 @@ extern "C" {
 #include <spandsp.h>
 }
 
+#include "bench/support/bench_util.h"
 #include "plugins/media/engine/engine.h"
 
 namespace sm = dialtone::sdk::media;
@@ -42,14 +43,6 @@ using dialtone::plugins::media::Engine;
 using dialtone::plugins::media::EngineConfig;
 
 namespace {
-
-class QuietLogger final : public dialtone::sdk::Logger {
- public:
-  void log(dialtone::sdk::LogLevel l, std::string_view m) override {
-    if (l >= dialtone::sdk::LogLevel::warn) std::cerr << m << "\n";
-  }
-  bool enabled(dialtone::sdk::LogLevel) const override { return true; }
-};
 
 struct Stream {
   bool started = false;
@@ -218,7 +211,7 @@ int main(int argc, char** argv) {
   sm::Codec c = codec == "g722" ? sm::Codec::g722 : codec == "pcma" ? sm::Codec::pcma : sm::Codec::pcmu;
   std::uint8_t pt = c == sm::Codec::g722 ? 9 : c == sm::Codec::pcma ? 8 : 0;
 
-  QuietLogger log;
+  dialtone::bench::WarnLog log;
   EngineConfig cfg;
   cfg.threads = threads;
   cfg.port_min = 40000;

@@ -22,6 +22,7 @@
 
 #include <dialtone/plugin.h>
 
+#include "bench/support/bench_util.h"
 #include "kernel/bus/event_bus.h"
 #include "plugins/backend/sip/sip_plugin.h"
 #include "plugins/media/engine/call_verbs.h"
@@ -34,26 +35,6 @@ namespace {
 // load that is memory growing with each call, so the plugin gets a host
 // that drops events and prints only warnings and errors, like a production
 // bus with no subscriber and a logger at level warn.
-class QuietBus final : public dialtone::sdk::EventBus {
- public:
-  using dialtone::sdk::EventBus::publish;
-  void publish(std::shared_ptr<const dialtone::sdk::Event>) override {}
-  std::unique_ptr<dialtone::sdk::Subscription> subscribe(std::string, dialtone::sdk::EventHandler,
-                                                         dialtone::sdk::SubscribeOptions) override {
-    return nullptr;
-  }
-};
-
-class WarnLogger final : public dialtone::sdk::Logger {
- public:
-  void log(dialtone::sdk::LogLevel level, std::string_view message) override {
-    if (enabled(level)) std::cerr << message << "\n";
-  }
-  bool enabled(dialtone::sdk::LogLevel level) const override {
-    return level >= dialtone::sdk::LogLevel::warn;
-  }
-};
-
 class BenchHost final : public dialtone::sdk::Host {
  public:
   // A call core of its own, publishing to the quiet bus: the legs cost what
@@ -107,9 +88,9 @@ class BenchHost final : public dialtone::sdk::Host {
 
  private:
   dialtone::testing::SipTestHost& inner_;
-  QuietBus quiet_;
+  dialtone::bench::NullBus quiet_;
   dialtone::sdk::EventBus* bus_;
-  WarnLogger log_;
+  dialtone::bench::WarnLog log_;
   dialtone::testing::TestServiceRegistry services_;
   std::shared_ptr<dialtone::kernel::CallCoreImpl> calls_;
   std::shared_ptr<dialtone::kernel::LocalDriver> local_;
@@ -187,7 +168,7 @@ int main(int argc, char** argv) {
     if (kv.substr(0, eq) == "records") records_dir = kv.substr(eq + 1);
     else if (kv.substr(0, eq) != "dialplan" && kv.substr(0, eq) != "engine") options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  WarnLogger bus_log;
+  dialtone::bench::WarnLog bus_log;
   std::unique_ptr<dialtone::kernel::EventBusImpl> bus;
   if (!records_dir.empty()) bus = std::make_unique<dialtone::kernel::EventBusImpl>(bus_log);
   BenchHost bench_host(host, bus.get());

@@ -1,9 +1,10 @@
-// What every benchmark needs besides the code it measures: a logger, a
-// percentile and a stopwatch. Header-only.
+// What every benchmark needs besides the code it measures: a logger, a bus
+// that drops what it is given, a percentile and a stopwatch. Header-only.
 //
 // @code
 //   #include "bench/support/bench_util.h"
-//   dialtone::bench::StderrLog log;                    // or NullLog for quiet runs
+//   dialtone::bench::StderrLog log;                    // or WarnLog, NullLog for quiet runs
+//   dialtone::bench::NullBus bus;                      // a production bus with no subscriber
 //   auto t0 = std::chrono::steady_clock::now();
 //   ...
 //   std::printf("%.1f ms, p99 %.2f ms\n", dialtone::bench::ms_since(t0),
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include <dialtone/bus.h>
 #include <dialtone/host.h>
 
 namespace dialtone::bench {
@@ -28,11 +30,31 @@ class StderrLog final : public sdk::Logger {
   bool enabled(sdk::LogLevel) const override { return true; }
 };
 
+// Warnings and errors only, as dialtoned logs at level warn.
+class WarnLog final : public sdk::Logger {
+ public:
+  void log(sdk::LogLevel l, std::string_view m) override {
+    if (enabled(l)) std::cerr << m << "\n";
+  }
+  bool enabled(sdk::LogLevel l) const override { return l >= sdk::LogLevel::warn; }
+};
+
 // Nothing logged: what a benchmark of the hot path wants.
 class NullLog final : public sdk::Logger {
  public:
   void log(sdk::LogLevel, std::string_view) override {}
   bool enabled(sdk::LogLevel) const override { return false; }
+};
+
+// Drops every event: the bus of a server nobody subscribes to, whose cost
+// (and memory, under load) a benchmark should not count.
+class NullBus final : public sdk::EventBus {
+ public:
+  using sdk::EventBus::publish;
+  void publish(std::shared_ptr<const sdk::Event>) override {}
+  std::unique_ptr<sdk::Subscription> subscribe(std::string, sdk::EventHandler, sdk::SubscribeOptions) override {
+    return nullptr;
+  }
 };
 
 // The `p` quantile (0..1) of `v`, nearest rank.

@@ -25,6 +25,7 @@
 #include <memory>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -82,6 +83,12 @@ class CallCoreImpl final : public sdk::CallCore {
   // The id of the user's leg (ringing); unavailable when the line could not
   // be rung at all, with the reason.
   sdk::Result<std::string> originate(Origination o);
+  // The origination of a call from `user`: its line `line_id` (one of its
+  // own) or else its main line rings; `context` "" is that line's. invalid
+  // with a sentence when the user has no line to ring.
+  static sdk::Result<Origination> user_origination(const sdk::ConfigSnapshot& snap, const sdk::ConfigUser& user,
+                                                   std::optional<std::int64_t> line_id, std::string exten,
+                                                   std::string context);
 
   // Exports the `channel` module (methods of the dialplan's `call` table)
   // to `lua`, and later verbs registered with register_verb().

@@ -5,6 +5,7 @@
 // functions, check their arguments and generate docs/lua-dialplan.md.
 #include <chrono>
 
+#include "dialtone/lua_fields.h"
 #include "kernel/calls/call_core.h"
 
 namespace dialtone::kernel {
@@ -14,22 +15,6 @@ using sdk::LuaReply;
 using sdk::LuaTable;
 using sdk::LuaValue;
 using sdk::LuaValues;
-
-std::string field(const LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return {};
-  if (auto* s = it->second.as_string()) return *s;
-  if (auto i = it->second.as_int()) return std::to_string(*i);
-  return {};
-}
-
-// The core's channel of a call table (its `channel` field).
-std::string channel_of(const LuaValues& args, std::size_t i = 0) {
-  if (i >= args.size()) return {};
-  if (auto* s = args[i].as_string()) return *s;
-  if (auto* t = args[i].as_table()) return field(*t, "channel");
-  return {};
-}
 
 LuaReply no_channel(const char* fn) {
   return LuaReply::error(std::string("channel.") + fn +
@@ -74,17 +59,16 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
        "3398), `channel` and `target` the leg that answered, `failover` the backend's word on "
        "trying a route's next trunk (SIP: the trunk's failover_codes; nil when it gave none).",
        [this](const LuaValues& args) -> LuaReply {
-         auto origin = channel_of(args);
+         auto origin = sdk::call_channel(args);
          if (origin.empty()) return no_channel("dial");
          const LuaTable& t = *args[1].as_table();
          sdk::DialOptions o;
          for (auto& v : t.array)
            if (auto* s = v.as_string()) o.targets.push_back(*s);
-         if (auto n = field(t, "timeout"); !n.empty()) o.timeout_seconds = std::atoi(n.c_str());
-         o.caller_number = field(t, "caller_number");
-         o.caller_name = field(t, "caller_name");
-         if (auto a = t.fields.find("anonymous"); a != t.fields.end())
-           if (auto* b = std::get_if<bool>(&a->second.v)) o.anonymous = *b;
+         if (auto n = sdk::text_field(t, "timeout"); !n.empty()) o.timeout_seconds = std::atoi(n.c_str());
+         o.caller_number = sdk::text_field(t, "caller_number");
+         o.caller_name = sdk::text_field(t, "caller_name");
+         if (auto a = sdk::bool_field(t, "anonymous")) o.anonymous = *a;
          return LuaReply::async([this, origin, o](sdk::LuaResume resume) {
            dial(origin, o, [resume](const sdk::DialOutcome& r) { resume(LuaValues{outcome_table(r)}); });
          });
@@ -95,7 +79,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "and returns once it is answered; false and why when it could not be (the caller "
                "left, the backend cannot answer). Only this call's coroutine waits.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("answer");
                  return LuaReply::async([this, id](sdk::LuaResume resume) {
                    answer_channel(id, [resume](bool ok, std::string error) {
@@ -108,7 +92,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "Hangs the call up with a Q.850 `cause` (default 16, normal clearing; 17 busy, 21 "
                "rejected...); its backend turns it into its own status (RFC 3398).",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("hangup");
                  int cause = args.size() > 1 && args[1].as_int() ? static_cast<int>(*args[1].as_int())
                                                                 : sdk::q850::normal_clearing;
@@ -118,20 +102,20 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "Connects the call with `other` (a call table or a channel id) of the same backend; "
                "the core chooses the media path (relayed).",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("bridge");
-                 return status_reply(bridge(id, channel_of(args, 1), true));
+                 return status_reply(bridge(id, sdk::call_channel(args, 1), true));
                }});
   f.push_back({"transfer", "call: table, exten: string, context?: string", "ok: boolean, error: string|nil",
                "Sends the call to `exten` in `context` (default: the call's own): the party it talks "
                "to is hung up and the call dials `local/<exten>@<context>`.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("transfer");
                  std::string exten = *args[1].as_string();
                  std::string context = args.size() > 2 && args[2].as_string() ? *args[2].as_string() : "";
                  if (context.empty())
-                   if (auto* t = args[0].as_table()) context = field(*t, "context");
+                   if (auto* t = args[0].as_table()) context = sdk::text_field(*t, "context");
                  auto c = channel(id);
                  if (!c) return status_reply(c.error());
                  if (!c->peer.empty()) {
@@ -149,7 +133,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
   f.push_back({"hold", "call: table", "ok: boolean, error: string|nil",
                "Puts the call on hold (its backend re-offers the media as inactive).",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("hold");
                  auto s = with_driver(id, [](sdk::ChannelDriver& d, const sdk::Channel& c) { return d.hold(c); });
                  if (s) (void)set_held(id, true);
@@ -157,7 +141,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                }});
   f.push_back({"unhold", "call: table", "ok: boolean, error: string|nil", "Takes the call off hold.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("unhold");
                  auto s = with_driver(id, [](sdk::ChannelDriver& d, const sdk::Channel& c) { return d.unhold(c); });
                  if (s) (void)set_held(id, false);
@@ -166,7 +150,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
   f.push_back({"send_dtmf", "call: table, digits: string", "ok: boolean, error: string|nil",
                "Sends DTMF `digits` (0-9, *, #, A-D) to the call's party.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("send_dtmf");
                  std::string digits = *args[1].as_string();
                  if (digits.find_first_not_of("0123456789*#ABCD") != std::string::npos)
@@ -180,7 +164,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "Sets the channel variable `name` (nil removes nothing: it sets \"\"); the legs the "
                "call dials inherit the variables.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("setvar");
                  std::string value;
                  if (args.size() > 2) {
@@ -196,7 +180,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
   f.push_back({"getvar", "call: table, name: string", "value: string|nil",
                "The channel variable `name`, nil when unset.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("getvar");
                  auto v = variable(id, *args[1].as_string());
                  return LuaReply::values({v ? LuaValue(*v) : LuaValue()});
@@ -219,7 +203,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
        "no call rings there; `false` and why when it could not be taken (answered meanwhile, the "
        "caller left). Only this call's coroutine waits. Publishes calls.pickup.",
        [this](const LuaValues& args) -> LuaReply {
-         auto picker = channel_of(args);
+         auto picker = sdk::call_channel(args);
          if (picker.empty()) return no_channel("pickup");
          std::string leg;
          if (auto* s = args[1].as_string()) {
@@ -248,21 +232,21 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
        "is taken. The call stays where it is: play it the slot and the music, then "
        "call:wait_parked(). Publishes calls.park.parked.",
        [this](const LuaValues& args) -> LuaReply {
-         auto id = channel_of(args);
+         auto id = sdk::call_channel(args);
          if (id.empty()) return no_channel("park");
          const LuaTable& t = *args[1].as_table();
          sdk::ParkRequest r;
-         r.lot = field(t, "id");
-         r.context = field(t, "context");
+         r.lot = sdk::text_field(t, "id");
+         r.context = sdk::text_field(t, "context");
          auto num = [&](const char* k, int dflt) {
-           auto v = field(t, k);
+           auto v = sdk::text_field(t, k);
            return v.empty() ? dflt : std::atoi(v.c_str());
          };
          r.first_slot = num("slots_start", 701);
          r.last_slot = num("slots_end", 750);
          r.timeout_seconds = num("timeout", 45);
-         r.parker = field(t, "parker");
-         r.parker_endpoint = field(t, "parker_endpoint");
+         r.parker = sdk::text_field(t, "parker");
+         r.parker_endpoint = sdk::text_field(t, "parker_endpoint");
          auto slot = park(id, std::move(r));
          if (!slot) {
            bool full = slot.error().code == sdk::ErrorCode::unavailable;
@@ -275,7 +259,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "now talks to them), `timeout` (its time ran out: the dialplan decides where it goes) or "
                "`hangup`. Only this call's coroutine waits.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("wait_parked");
                  return LuaReply::async([this, id](sdk::LuaResume resume) {
                    wait_parked(id, [resume](std::string outcome) { resume(LuaValues{LuaValue(std::move(outcome))}); });
@@ -285,7 +269,7 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                "Takes the call parked in `slot` of lot `lot` (its id): both are answered and bridged. "
                "`false, \"empty\"` when nothing waits in that slot. Publishes calls.park.retrieved.",
                [this](const LuaValues& args) -> LuaReply {
-                 auto id = channel_of(args);
+                 auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("unpark");
                  std::string lot = args[1].as_string() ? *args[1].as_string() : std::to_string(*args[1].as_int());
                  int slot = static_cast<int>(*args[2].as_int());

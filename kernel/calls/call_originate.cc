@@ -2,6 +2,7 @@
 // channel dials the user's line; when the user answers, the `api` channel
 // ends and the user's leg dials local/<exten>@<context>, so the dialplan
 // routes the destination as for a call the user dialed.
+#include <algorithm>
 #include <optional>
 
 #include "kernel/calls/call_core.h"
@@ -136,6 +137,39 @@ sdk::Result<std::string> CallCoreImpl::originate(Origination o) {
                                    ", Q.850 cause " + std::to_string(failed ? failed->q850 : 0) + ")" + why);
   }
   return leg;
+}
+
+
+sdk::Result<CallCoreImpl::Origination> CallCoreImpl::user_origination(const sdk::ConfigSnapshot& snap,
+                                                                      const sdk::ConfigUser& user,
+                                                                      std::optional<std::int64_t> line_id,
+                                                                      std::string exten, std::string context) {
+  const sdk::ConfigLine* line = nullptr;
+  if (line_id) {
+    if (std::find(user.line_ids.begin(), user.line_ids.end(), *line_id) == user.line_ids.end())
+      return sdk::Error::invalid("line " + std::to_string(*line_id) + " is not a line of user " + user.uuid);
+    line = snap.line(*line_id);
+  } else if (user.main_line_id) {
+    line = snap.line(*user.main_line_id);
+  } else if (!user.line_ids.empty()) {
+    line = snap.line(user.line_ids.front());
+  }
+  if (!line) return sdk::Error::invalid("User has no line: " + user.uuid);
+  if (line->username.empty())
+    return sdk::Error::invalid("line " + std::to_string(line->id) + " has no SIP endpoint to ring");
+  if (context.empty()) context = line->context;
+  Origination o;
+  o.line_target = "sip/" + line->username;
+  o.exten = std::move(exten);
+  o.context = std::move(context);
+  o.ring_seconds = user.ring_seconds;
+  o.variables["XIVO_USERUUID"] = user.uuid;
+  std::string first_exten;
+  if (!line->extension_ids.empty())
+    if (auto* e = snap.extension(line->extension_ids.front())) first_exten = e->exten;
+  o.user_number = line->caller_id_num.value_or(first_exten);
+  o.user_name = line->caller_id_name.value_or(user.firstname + (user.lastname ? " " + *user.lastname : ""));
+  return o;
 }
 
 }  // namespace dialtone::kernel

@@ -222,18 +222,6 @@ const sdk::ConfigUser* user_by_uuid(const sdk::ConfigSnapshot& snap, const std::
   return nullptr;
 }
 
-// The user's line to ring: `line_id` when given (one of theirs), else the main line.
-const sdk::ConfigLine* line_of(const sdk::ConfigSnapshot& snap, const sdk::ConfigUser& user,
-                               std::optional<std::int64_t> line_id) {
-  if (line_id) {
-    if (std::find(user.line_ids.begin(), user.line_ids.end(), *line_id) == user.line_ids.end())
-      throw ApiError{400, "line " + std::to_string(*line_id) + " is not a line of user " + user.uuid};
-    return snap.line(*line_id);
-  }
-  if (user.main_line_id) return snap.line(*user.main_line_id);
-  return user.line_ids.empty() ? nullptr : snap.line(user.line_ids.front());
-}
-
 }  // namespace
 
 sdk::Status CallCoreImpl::mount_originate(HttpServerImpl& http, std::string_view listener) {
@@ -245,24 +233,10 @@ sdk::Status CallCoreImpl::mount_originate(HttpServerImpl& http, std::string_view
     if (!snap) throw ApiError{503, "no configuration service: enable api.confd (conf.d/50-confd.conf)"};
     auto* user = user_by_uuid(*snap, user_uuid);
     if (!user) throw ApiError{400, "No such user: " + user_uuid};
-    auto* line = line_of(*snap, *user, line_id);
-    if (!line) throw ApiError{400, "User has no line: " + user_uuid};
-    if (line->username.empty())
-      throw ApiError{400, "line " + std::to_string(line->id) + " has no SIP endpoint to ring"};
-    if (context.empty()) context = line->context;
-    Origination o;
-    o.line_target = "sip/" + line->username;
-    o.exten = std::move(exten);
-    o.context = std::move(context);
-    o.ring_seconds = user->ring_seconds;
-    o.variables = std::move(variables);
-    o.variables["XIVO_USERUUID"] = user->uuid;
-    std::string first_exten;
-    if (!line->extension_ids.empty())
-      if (auto* e = snap->extension(line->extension_ids.front())) first_exten = e->exten;
-    o.user_number = line->caller_id_num.value_or(first_exten);
-    o.user_name = line->caller_id_name.value_or(user->firstname + (user->lastname ? " " + *user->lastname : ""));
-    auto leg = originate(std::move(o));
+    auto o = user_origination(*snap, *user, line_id, std::move(exten), std::move(context));
+    if (!o) throw ApiError{400, o.error().message};
+    for (auto& [name, value] : variables) o->variables.try_emplace(name, value);
+    auto leg = originate(std::move(*o));
     if (!leg) throw ApiError{503, leg.error().message};
     auto c = channel(*leg);
     if (!c) throw ApiError{503, "the user's leg ended at once"};

@@ -193,6 +193,13 @@ sdk::Status Kernel::start() {
     log_->error(s.error().message.rfind("lua: ", 0) == 0 ? s.error().message : "lua: " + s.error().message);
   // The dialplan's call API (call:dial{...}) and `local/<exten>@<context>` legs.
   if (auto s = calls_->export_lua(*lua_); !s) return sdk::Error::internal("calls: " + s.error().message);
+  // Call completion (*40): the dialplan's `completion` module.
+  completion_ = std::make_unique<CallCompletion>(*calls_, *presence_, *log_,
+                                                 [this]() -> std::shared_ptr<const sdk::ConfigSnapshot> {
+                                                   auto config = registry_.find<sdk::ConfigService>();
+                                                   return config ? config->snapshot() : nullptr;
+                                                 });
+  if (auto s = completion_->export_lua(*lua_); !s) return sdk::Error::internal("completion: " + s.error().message);
   local_driver_ = std::make_shared<LocalDriver>(*calls_, *lua_, *log_);
   if (auto s = calls_->register_driver("local", local_driver_); !s)
     return sdk::Error::internal("calls: " + s.error().message);
@@ -309,6 +316,8 @@ void Kernel::stop() {
     if (stopped_) return;
     stopped_ = true;
   }
+  // Before presence: its requests watch presence resources.
+  if (completion_) completion_->stop();
   // Before the plugins: its configuration watch belongs to one of them.
   if (presence_) presence_->stop();
   if (plugins_) plugins_->stop();

@@ -16,6 +16,7 @@
 
 #include "kernel/auth/auth_service.h"
 #include "kernel/bus/event_bus.h"
+#include "kernel/calls/call_completion.h"
 #include "kernel/calls/call_core.h"
 #include "kernel/calls/local_driver.h"
 #include "kernel/presence/presence_service.h"
@@ -89,6 +90,7 @@ class Kernel {
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<CallCoreImpl> calls_;
   std::unique_ptr<PresenceServiceImpl> presence_;
+  std::unique_ptr<CallCompletion> completion_;  // *40, on the call core and presence
   std::unique_ptr<HttpServerImpl> http_;
   std::unique_ptr<LuaHostImpl> lua_;
   std::shared_ptr<LocalDriver> local_driver_;

@@ -25,6 +25,7 @@ constexpr FeatureCode kFeatureCodes[] = {
     {"*22", "forward_noanswer", true},
     {"*23", "forward_busy", true},
     {"*25", "dnd", false},
+    {"*27", "incallfilter", false},  // incoming call filtering (call screening)
     {"*37", "bsfilter", true},  // *37<member id>: that boss-secretary filter member
 };
 
@@ -222,6 +223,16 @@ void PresenceServiceImpl::bind(Entry& e, const sdk::ConfigSnapshot& snap) {
         now.insert("sip/" + l->username);
         if (!e.resource.user_id && l->main_user_id) e.resource.user_id = *l->main_user_id;
       }
+  // A group's extension: the lines of its members, so the key flashes while
+  // a call to the group (or to a member) rings them and is lit while one talks.
+  if (x && !x->commented)
+    for (auto& [_, g] : snap.groups) {
+      if (std::find(g.extension_ids.begin(), g.extension_ids.end(), x->id) == g.extension_ids.end()) continue;
+      for (auto uid : g.member_user_ids)
+        if (const auto* u = snap.user(uid); u && u->enabled)
+          for (auto lid : u->line_ids)
+            if (const auto* l = snap.line(lid); l && !l->username.empty()) now.insert("sip/" + l->username);
+    }
   auto key = e.resource.key();
   for (auto& i : e.interfaces)
     if (!now.count(i)) {

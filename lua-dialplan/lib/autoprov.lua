@@ -11,15 +11,15 @@
 -- Host functions (backend.sip, running off the dialplan thread):
 --   provisioning.associate(code, ip) -> true | nil, reason
 --   provisioning.reset(ip)           -> true | nil, reason
+local destinations = require("destinations")
+
 local M = {}
 
 M.context = "xivo-initconfig"
 M.reset_code = "*48378"
 M.reset_password = "9486"
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 local function source_ip(call)
   return (call.vars and call.vars.SIP_SOURCE_IP) or ""

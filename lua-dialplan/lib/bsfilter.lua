@@ -118,9 +118,7 @@ function M.call(call, user, depth)
   return destinations.route(call, d, user.context, (depth or 0) + 1, what) or M.noanswer
 end
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 -- *37<member id> from a user's line: turns the filter on or off for that
 -- member; ends with 480 "Call filter enabled|disabled" (no prompt), 403 for

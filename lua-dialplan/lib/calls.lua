@@ -27,6 +27,7 @@ local schedules = require("schedules")
 local voicemails = require("voicemails")
 local conferences = require("conferences")
 local parking = require("parking")
+local callcompletion = require("callcompletion")
 
 local M = {}
 
@@ -53,9 +54,7 @@ destinations.handlers.voicemail = function(call, d)
   return { action = "done" }
 end
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 -- The interfaces of SIP line usernames, as the call core names them.
 function M.interfaces(lines)
@@ -90,6 +89,7 @@ function M.dispatch(call, number, context, depth)
   if number == nil or number == "" then return reject(484, "Address Incomplete") end
   local user = config.user_by_exten(number, context)
   if user then
+    if depth == 0 then callcompletion.forget(call) end
     local refused = callpermissions.check(call, number)
     if refused then return refused end
     return users.call(call, user, depth)

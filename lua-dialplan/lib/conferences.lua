@@ -20,9 +20,7 @@ local M = {}
 M.pin_tries = 3
 M.prompts = { pin = "conf-getpin", bad_pin = "conf-invalidpin", full = "conf-full" }
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 -- True once `call` is answered with its media in the engine.
 local function answered(call)

@@ -23,9 +23,6 @@ M.dispatch = nil
 -- type -> function(call, destination, context, depth) returning a decision.
 M.handlers = {}
 
--- What a caller gets for a destination nothing serves.
-M.unserved = { action = "reject", code = 480, status = 480, reason = "Temporarily Unavailable" }
-
 local hangup_codes = {
   normal = { 603, "Decline" },
   busy = { 486, "Busy Here" },
@@ -43,9 +40,15 @@ local needs = {
   custom = "a Lua handler (custom destinations are Asterisk commands elsewhere)",
 }
 
-local function reject(code, reason)
+-- The decision refusing a call with a SIP status and reason phrase
+-- (`status` too, the name older scripts read); every module refuses this way.
+function M.reject(code, reason)
   return { action = "reject", code = code, status = code, reason = reason }
 end
+local reject = M.reject
+
+-- What a caller gets for a destination nothing serves.
+M.unserved = reject(480, "Temporarily Unavailable")
 
 -- True when `d` sends the call somewhere (not nil, not "none").
 function M.is_set(d)

@@ -16,6 +16,9 @@
 --   *98          consults the caller's own voicemail (lib/voicemails.lua)
 --   *99<box>     consults voicemail <box> of the caller's context
 --   *8, *8<exten>  group and directed pickup (lib/pickup.lua)
+--   *40          call completion: asks to be called back once the user
+--                last called busy or unanswered is free again; cancels a
+--                waiting request (lib/callcompletion.lua)
 --
 -- The change is saved in confd_users by api.confd (config.set_forward,
 -- config.toggle_dnd) and announced as a user edit, so provd and every cache
@@ -30,6 +33,8 @@
 local bsfilter = require("bsfilter")
 local voicemails = require("voicemails")
 local pickup = require("pickup")
+local callcompletion = require("callcompletion")
+local destinations = require("destinations")
 
 local M = {}
 
@@ -45,6 +50,7 @@ M.codes = {
   echo = "*55",
   voicemail = "*98",
   voicemail_box = "*99",
+  callcompletion = "*40",
 }
 
 -- The prompts (asterisk-core-sounds names) of each result.
@@ -68,9 +74,7 @@ local forward_kinds = {
   fwd_busy = "busy",
 }
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 -- Answers and plays `prompts`, then the call ends (Dialtone hangs up); when
 -- the call cannot be answered with media (no media engine), the old answer:
@@ -156,6 +160,7 @@ function M.parse(number)
   if number == M.codes.incallfilter then return "incallfilter" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
   if number == M.codes.echo then return "echo" end
+  if number == M.codes.callcompletion then return "callcompletion" end
   if number == M.codes.voicemail then return "voicemail" end
   local vb = M.codes.voicemail_box
   if vb and number:sub(1, #vb) == vb and number:sub(#vb + 1):match("^%d+$") then
@@ -191,6 +196,16 @@ function M.route(call)
     end
     return announce(call, { enabled and M.prompts.on or M.prompts.off }, 480,
                     enabled and "Call screening enabled" or "Call screening disabled")
+  end
+  if name == "callcompletion" then
+    local result = callcompletion.toggle(uid)
+    dialtone.log("info", string.format("user %s: call completion %s", tostring(uid), result))
+    if result == "activated" then
+      return announce(call, { M.prompts.on }, 480, "Call completion activated")
+    elseif result == "cancelled" then
+      return announce(call, { M.prompts.off }, 480, "Call completion cancelled")
+    end
+    return announce(call, { M.prompts.error }, 404, "No call completion offer")
   end
   if name == "dnd" then
     local enabled, why = config.toggle_dnd(uid)

@@ -24,9 +24,7 @@ M.prompts = { full = "pbx-parkingfailed", empty = "pbx-invalidpark" }
 -- parked call dials it, its media in the engine).
 M.callback_ring_seconds = 30
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 local function digits(n)
   local out = {}

@@ -14,13 +14,13 @@
 -- (call:pickup, the call core's). When nothing rings there the call is
 -- refused with 480 "Nothing to pick up" and one log line says where
 -- nobody rang. XiVO's default codes: *8 for both (M.codes).
+local destinations = require("destinations")
+
 local M = {}
 
 M.codes = { directed = "*8", group = "*8" }
 
-local function reject(code, reason)
-  return { action = "reject", code = code, status = code, reason = reason }
-end
+local reject = destinations.reject
 
 local function take(call, target, what)
   if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end

@@ -13,6 +13,7 @@ local schedules = require("schedules")
 local destinations = require("destinations")
 local bsfilter = require("bsfilter")
 local voicemails = require("voicemails")
+local callcompletion = require("callcompletion")
 
 local M = {}
 
@@ -103,7 +104,7 @@ function M.call(call, user, depth)
     local interfaces = {}
     for i, l in ipairs(targets) do interfaces[i] = "sip/" .. l end
     if channel.active_calls(interfaces) >= (tonumber(vars.XIVO_SIMULTCALLS) or 5) then
-      outcome = { status = "busy", code = 486 }
+      outcome = { status = "busy", code = 486, limited = true }
     else
       interfaces.timeout = ring
       interfaces.caller_number = call.caller_number
@@ -113,6 +114,9 @@ function M.call(call, user, depth)
   end
   call.dial_status = outcome.status
   vars.XIVO_DIALSTATUS = outcome.status
+  -- *40 may ask to be called back (lib/callcompletion.lua): the user first
+  -- called, not one a forward reached.
+  if depth == 0 then callcompletion.offer(call, user, outcome.status, outcome.limited) end
 
   if outcome.status == "answered" or outcome.status == "cancel" then
     return { action = "done" }

@@ -2,6 +2,8 @@
 // shared by the kernel's Lua host and the fake host.
 #include "dialtone/lua_signature.h"
 
+#include "dialtone/text.h"
+
 #include <cctype>
 #include <cmath>
 #include <utility>
@@ -9,11 +11,7 @@
 namespace dialtone::sdk {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using text::trim_view;
 
 bool identifier(std::string_view s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
@@ -83,18 +81,16 @@ std::string describe_lua_value(const LuaValue& v) {
 Result<std::vector<LuaParam>> parse_lua_args(std::string_view args, std::string_view function) {
   std::vector<LuaParam> out;
   const std::string who = function.empty() ? std::string("lua") : std::string(function);
-  args = trim(args);
+  args = trim_view(args);
   if (args.empty()) return out;
-  std::size_t start = 0;
-  while (start <= args.size()) {
-    auto end = args.find(',', start);
-    if (end == std::string_view::npos) end = args.size();
-    const std::string_view item = trim(args.substr(start, end - start));
-    start = end + 1;
+  std::vector<std::string_view> items, types;
+  text::split_into(args, ',', items);
+  for (auto raw : items) {
+    const std::string_view item = trim_view(raw);
     const auto colon = item.find(':');
     if (colon == std::string_view::npos)
       return Error::invalid(who + ": argument '" + std::string(item) + "' has no type (write `name: type`)");
-    std::string_view name = trim(item.substr(0, colon));
+    std::string_view name = trim_view(item.substr(0, colon));
     LuaParam p;
     bool optional = false;
     if (name == "...") {
@@ -111,13 +107,9 @@ Result<std::vector<LuaParam>> parse_lua_args(std::string_view args, std::string_
       return Error::invalid(who + ": `...` must be the last argument");
     p.name = std::string(name);
     p.types = 0;
-    std::string_view types = trim(item.substr(colon + 1));
-    std::size_t t0 = 0;
-    while (t0 <= types.size()) {
-      auto t1 = types.find('|', t0);
-      if (t1 == std::string_view::npos) t1 = types.size();
-      const std::string_view t = trim(types.substr(t0, t1 - t0));
-      t0 = t1 + 1;
+    text::split_into(trim_view(item.substr(colon + 1)), '|', types);
+    for (auto raw_type : types) {
+      const std::string_view t = trim_view(raw_type);
       std::uint8_t bit = 0;
       for (auto& [tn, tb] : kTypes)
         if (t == tn) bit = tb;
@@ -126,10 +118,11 @@ Result<std::vector<LuaParam>> parse_lua_args(std::string_view args, std::string_
                               "' (use nil, boolean, integer, number, string, table or any)");
       p.types |= bit;
     }
+    if (p.types == 0)
+      return Error::invalid(who + ": argument '" + p.name + "' has no type (write `name: type`)");
     if (p.types & kLuaNumber) p.types |= kLuaInteger;
     if (optional) p.types |= kLuaNil;
     out.push_back(std::move(p));
-    if (end == args.size()) break;
   }
   return out;
 }

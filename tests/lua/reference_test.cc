@@ -9,7 +9,9 @@
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
 
+#include "kernel/calls/call_completion.h"
 #include "kernel/calls/call_core.h"
+#include "kernel/presence/presence_service.h"
 #include "plugins/api/confd/config_service.h"
 #include "plugins/directory/dird/dird_lua.h"
 #include "plugins/media/engine/call_verbs.h"
@@ -55,6 +57,20 @@ TEST(LuaReference, ChannelSectionMatchesItsDeclarations) {
   auto verbs = std::make_shared<dialtone::plugins::media::CallVerbs>(nullptr, nullptr, nullptr);
   for (auto& v : verbs->functions()) functions.push_back(std::move(v));
   auto stale = dialtone::testing::stale_lua_reference(kDoc, "channel", functions);
+  core.stop();
+  EXPECT_FALSE(stale) << *stale;
+}
+
+// Call completion (*40): the kernel's `completion` module.
+TEST(LuaReference, CompletionSectionMatchesItsDeclarations) {
+  dialtone::testing::TestBus bus;
+  dialtone::testing::TestLogger log;
+  dialtone::kernel::CallCoreImpl core(bus, log);
+  dialtone::kernel::PresenceServiceImpl presence(bus, log, [] { return nullptr; });
+  dialtone::kernel::CallCompletion completion(core, presence, log, [] { return nullptr; });
+  auto stale = dialtone::testing::stale_lua_reference(kDoc, "completion", completion.lua_functions());
+  completion.stop();
+  presence.stop();
   core.stop();
   EXPECT_FALSE(stale) << *stale;
 }

@@ -96,12 +96,14 @@ void ConfdApi::relation_routes(const AddRoute& add) {
         });
   }
 
-  auto line_extensions = [store](const HttpRequest& req, long eid) {
+  // One line-extension association as confd answers it (links to both).
+  const std::string line_extension_json =
+      assoc_json("$2", {{"line_id", "line_id"}, {"extension_id", "extension_id"}},
+                 sql_link("$2::text", "lines", "lines", "line_id") + ", " +
+                     sql_link("$2::text", "extensions", "extensions", "extension_id"));
+  auto line_extensions = [store, line_extension_json](const HttpRequest& req, long eid) {
     return read(store(),
-                "SELECT count(*) AS n, coalesce(jsonb_agg(" +
-                    assoc_json("$2", {{"line_id", "line_id"}, {"extension_id", "extension_id"}},
-                               sql_link("$2::text", "lines", "lines", "line_id") + ", " +
-                                   sql_link("$2::text", "extensions", "extensions", "extension_id")) +
+                "SELECT count(*) AS n, coalesce(jsonb_agg(" + line_extension_json +
                     " ORDER BY line_id), '[]') AS j, min(line_id) AS first FROM confd_line_extensions WHERE extension_id = $1",
                 {std::to_string(eid), base_url(req)});
   };
@@ -112,14 +114,11 @@ void ConfdApi::relation_routes(const AddRoute& add) {
         return HttpResponse::json(200, items(line_extensions(req, eid)));
       });
   add("GET", "/extensions/{extension_id}/line", "confd.extensions.{extension_id}.line.read", "The line of an extension",
-      [store](const HttpRequest& req) {
+      [store, line_extension_json](const HttpRequest& req) {
         long eid = parse_id("Extension", req.params.at("extension_id"));
         require(store(), "confd_extensions", "Extension", eid);
         auto q = read(store(),
-                      "SELECT " +
-                          assoc_json("$2", {{"line_id", "line_id"}, {"extension_id", "extension_id"}},
-                                     sql_link("$2::text", "lines", "lines", "line_id") + ", " +
-                                         sql_link("$2::text", "extensions", "extensions", "extension_id")) +
+                      "SELECT " + line_extension_json +
                           " AS j FROM confd_line_extensions WHERE extension_id = $1 ORDER BY line_id LIMIT 1",
                       {std::to_string(eid), base_url(req)});
         if (q.rows.empty())

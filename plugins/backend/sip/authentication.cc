@@ -93,22 +93,52 @@ int SipStack::Impl::authenticate(nta_incoming_t* irq, const sip_t* sip, bool pro
     default:
       break;
   }
-  auto algorithm = digest_algorithm(creds->algorithm);
-  std::optional<std::uint32_t> nc = nonce_count(*creds);
+  verify_digest(src, *creds, sip, method,
+                [this, irq, proxy, next = std::move(next)](Verdict v, const LineCredentials* line) {
+                  switch (v) {
+                    case Verdict::ok:
+                      next(irq, *line);
+                      return;
+                    case Verdict::unavailable:
+                      reply(irq, SIP_503_SERVICE_UNAVAILABLE);
+                      return;
+                    case Verdict::forbidden:
+                      reply(irq, SIP_403_FORBIDDEN);
+                      return;
+                    case Verdict::retransmission:
+                      reply(irq, SIP_482_LOOP_DETECTED);
+                      return;
+                    case Verdict::stale:
+                      challenge(irq, proxy, true);
+                      return;
+                  }
+                });
+  return 0;
+}
+
+void SipStack::Impl::verify_digest(const Source& src, const DigestCredentials& c, const sip_t* sip,
+                                   const char* method,
+                                   std::function<void(Verdict, const LineCredentials*)> done) {
+  auto algorithm = digest_algorithm(c.algorithm);
+  std::optional<std::uint32_t> nc = nonce_count(c);
+  if (!algorithm || !nc) {  // auth_step() lets none of these through
+    done(Verdict::stale, nullptr);
+    return;
+  }
   std::string m = method;
   std::uint32_t request = request_fingerprint(sip);
   ++awaiting_credentials;
-  with_credentials(creds->username, [this, irq, src, proxy, c = *creds, a = *algorithm,
-                                     count = *nc, m, request, next = std::move(next)](
-                                        const std::optional<LineCredentials>& line, bool ok) {
+  with_credentials(c.username, [this, src, c, a = *algorithm, count = *nc, m, request,
+                                done = std::move(done)](const std::optional<LineCredentials>& line,
+                                                        bool ok) {
     --awaiting_credentials;
     if (!ok) {
-      reply(irq, SIP_503_SERVICE_UNAVAILABLE);
+      done(Verdict::unavailable, nullptr);
       return;
     }
     if (!line || !equal_secret(digest_response(a, c, line->secret, m), c.response)) {
       auth_failed(c.username, src);
-      reply(irq, SIP_403_FORBIDDEN);
+      done(Verdict::forbidden, nullptr);
       return;
     }
     // Counted only once the response is verified, so a forged request
@@ -119,7 +149,7 @@ int SipStack::Impl::authenticate(nta_incoming_t* irq, const sip_t* sip, bool pro
       // The same request again after its transaction ended (the front door
       // drops those it sees): merged, RFC 3261 8.2.2.2, not a replay.
       case NonceFactory::Use::retransmission:
-        reply(irq, SIP_482_LOOP_DETECTED);
+        done(Verdict::retransmission, nullptr);
         return;
       // stale=true: the credentials were right, so a phone that merely
       // reused a count retries with the new nonce instead of asking its
@@ -127,16 +157,15 @@ int SipStack::Impl::authenticate(nta_incoming_t* irq, const sip_t* sip, bool pro
       case NonceFactory::Use::replayed:
         log.warn("sip: replayed digest (nc " + c.nc + ") for \"" + c.username + "\" from " +
                  src.ip);
-        challenge(irq, proxy, true);
+        done(Verdict::stale, nullptr);
         return;
       case NonceFactory::Use::forgotten:
-        challenge(irq, proxy, true);
+        done(Verdict::stale, nullptr);
         return;
     }
     bans.success(src.ip);
-    next(irq, *line);
+    done(Verdict::ok, &*line);
   });
-  return 0;
 }
 
 void SipStack::Impl::with_credentials(const std::string& user,

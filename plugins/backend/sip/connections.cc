@@ -49,9 +49,9 @@ int SipStack::Impl::bound_port_of(const char* proto) {
   return name && name->tpn_port ? std::atoi(name->tpn_port) : 0;
 }
 
-void SipStack::Impl::hold_connection(nta_incoming_t* irq, const Source& src) {
+void SipStack::Impl::hold_connection(tport_t* via, const Source& src) {
   if (src.transport != "tcp" && src.transport != "tls") return;
-  tport_t* tp = nta_incoming_transport(agent, irq, nullptr);
+  tport_t* tp = tport_ref(via);
   if (!tp) return;
   auto& slot = held[src.text()];
   if (slot) tport_unref(slot);

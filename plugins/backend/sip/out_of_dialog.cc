@@ -60,6 +60,8 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
     reply_stateless(msg, SIP_481_NO_TRANSACTION);
     return;
   }
+  // Only a REGISTER with credentials is remembered (challenges are not).
+  if (method == sip_method_register && sip->sip_authorization && answered_again(msg, sip)) return;
   Source src = source_of(msg);
   if (bans.banned(src.ip, std::chrono::steady_clock::now())) {
     reply_stateless(msg, SIP_403_FORBIDDEN);
@@ -106,7 +108,8 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
       return;
     }
   }
-  accept(msg, sip);
+  if (method == sip_method_register) register_statelessly(msg, sip, *creds);
+  else accept(msg, sip);
 }
 
 // What sofia's default leg did: a transaction for the request, on_request,
@@ -130,8 +133,8 @@ int SipStack::Impl::on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq,
   auto* self = static_cast<Impl*>(magic);
   if (!sip || !sip->sip_request) return 400;
   switch (sip->sip_request->rq_method) {
-    case sip_method_register:
-      return self->on_register(irq, sip);
+    case sip_method_register:  // answered by the front door, never as a transaction
+      return 500;
     case sip_method_invite:
       if (sip->sip_to && sip->sip_to->a_tag) return 481;
       if (sip->sip_replaces) return self->on_replacing_invite(irq, sip);

@@ -3,24 +3,84 @@
 
 namespace dialtone::plugins::backend::sip {
 
-int SipStack::Impl::on_register(nta_incoming_t* irq, const sip_t* sip) {
-  if (!sip->sip_to || !sip->sip_to->a_url->url_user || !sip->sip_call_id || !sip->sip_cseq)
-    return 400;
-  return authenticate(irq, sip, false, "REGISTER",
-                      [this, sip](nta_incoming_t* irq, const LineCredentials& line) {
-                        do_register(irq, sip, line);
-                      });
+// REGISTER keeps no sofia transaction: it is verified and answered from the
+// request's own message, and what its retransmissions need is kept in
+// `answered` (answered_requests.h) until timer J runs out.
+bool SipStack::Impl::answered_again(msg_t* msg, const sip_t* sip) {
+  std::string key = transaction_key(sip);
+  const AnsweredRequests::Answer* a = answered.find(key);
+  if (!a) return false;
+  if (a->status == 0) nta_msg_discard(agent, msg);  // still being answered
+  else send_answer(msg, sip, key, *a);
+  return true;
 }
 
-void SipStack::Impl::do_register(nta_incoming_t* irq, const sip_t* sip,
-                                 const LineCredentials& line) {
+void SipStack::Impl::send_answer(msg_t* msg, const sip_t* sip, const std::string& key,
+                                 const AnsweredRequests::Answer& a, tport_t* via) {
+  // The same To tag for the answer and its repeats, made from the key.
+  char tag[24];
+  std::snprintf(tag, sizeof tag, "%016zx", std::hash<std::string>{}(key));
+  Home h;
+  sip_to_t* to = sip_to_dup(h.get(), sip->sip_to);
+  if (to) sip_to_tag(h.get(), to, tag);
+  nta_msg_treply(agent, msg, a.status, a.phrase.empty() ? nullptr : a.phrase.c_str(),
+                 TAG_IF(via, NTATAG_TPORT(via)), TAG_IF(to, SIPTAG_TO(to)),
+                 TAG_IF(!a.headers.empty(), SIPTAG_HEADER_STR(a.headers.c_str())), TAG_END());
+}
+
+void SipStack::Impl::register_statelessly(msg_t* msg, sip_t* sip, const DigestCredentials& creds) {
+  std::string key = transaction_key(sip);
+  answered.begin(key, mono_ms());
+  Source src = source_of(agent, msg);
+  // The request and the transport it came on (only known while sofia
+  // delivers it), for an answer sent after a credentials lookup.
+  struct Taken {
+    MsgRef msg;
+    tport_t* via;
+    Taken(msg_t* m, tport_t* t) : msg(m), via(tport_ref(t)) {}
+    ~Taken() { tport_unref(via); }
+  };
+  auto request = std::make_shared<Taken>(msg, tport_delivered_by(nta_agent_tports(agent), msg));
+  verify_digest(src, creds, sip, "REGISTER",
+                [this, request, sip, src, key](Verdict v, const LineCredentials* line) {
+                  AnsweredRequests::Answer a;
+                  switch (v) {
+                    case Verdict::ok:
+                      a = do_register(request->via, sip, *line, src);
+                      break;
+                    case Verdict::unavailable:
+                      a.status = 503;
+                      break;
+                    case Verdict::forbidden:
+                      a.status = 403;
+                      break;
+                    case Verdict::retransmission:
+                      a.status = 482;
+                      break;
+                    case Verdict::stale: {
+                      auto [first, second] = make_challenge(true);
+                      a.status = 401;
+                      a.headers = "WWW-Authenticate: " + first;
+                      if (!second.empty()) a.headers += "\r\nWWW-Authenticate: " + second;
+                      break;
+                    }
+                  }
+                  if (closing) return;
+                  send_answer(msg_ref_create(request->msg.get()), sip, key, a, request->via);
+                  answered.answer(key, std::move(a));
+                });
+}
+
+AnsweredRequests::Answer SipStack::Impl::do_register(tport_t* via, const sip_t* sip,
+                                                     const LineCredentials& line, const Source& src) {
+  AnsweredRequests::Answer answer;
   std::string aor = str(sip->sip_to->a_url->url_user);
   if (aor != line.username) {
-    reply(irq, 403, "Authenticated user does not own this AOR");
-    return;
+    answer.status = 403;
+    answer.phrase = "Authenticated user does not own this AOR";
+    return answer;
   }
-  Source src = source_of(irq);
-  hold_connection(irq, src);
+  hold_connection(via, src);
   auto now = unix_now();
   auto& bindings = locations[aor];
   std::string call_id = str(sip->sip_call_id->i_id);
@@ -30,8 +90,9 @@ void SipStack::Impl::do_register(nta_incoming_t* irq, const sip_t* sip,
 
   if (sip->sip_contact && sip->sip_contact->m_url->url_type == url_any) {
     if (header_expires != 0 || sip->sip_contact->m_next) {
-      reply(irq, 400, "Wildcard Contact needs Expires: 0");
-      return;
+      answer.status = 400;
+      answer.phrase = "Wildcard Contact needs Expires: 0";
+      return answer;
     }
     changed = !bindings.empty();
     bindings.clear();
@@ -41,11 +102,9 @@ void SipStack::Impl::do_register(nta_incoming_t* irq, const sip_t* sip,
       long e = m->m_expires ? std::strtol(m->m_expires, nullptr, 10) : header_expires;
       if (e < 0) e = cfg.expires_default;
       if (e > 0 && e < cfg.expires_min) {
-        std::string min = std::to_string(cfg.expires_min);
-        nta_incoming_treply(irq, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min.c_str()),
-                            TAG_END());
-        nta_incoming_destroy(irq);
-        return;
+        answer.status = 423;
+        answer.headers = "Min-Expires: " + std::to_string(cfg.expires_min);
+        return answer;
       }
     }
     for (auto* m = sip->sip_contact; m; m = m->m_next) {
@@ -81,15 +140,15 @@ void SipStack::Impl::do_register(nta_incoming_t* irq, const sip_t* sip,
 
   std::string contacts;
   for (auto& b : bindings) {
-    if (!contacts.empty()) contacts += ", ";
+    contacts += contacts.empty() ? "Contact: " : ", ";
     contacts += "<" + b.contact + ">;expires=" + std::to_string(std::max<std::int64_t>(0, b.expires_at - now));
   }
   // Published before the 200 so that a phone told it is registered is
   // already counted and rung.
   if (changed) publish_bindings(aor);
-  nta_incoming_treply(irq, SIP_200_OK, TAG_IF(!contacts.empty(), SIPTAG_CONTACT_STR(contacts.c_str())),
-                      TAG_END());
-  nta_incoming_destroy(irq);
+  answer.status = 200;
+  answer.headers = std::move(contacts);
+  return answer;
 }
 
 void SipStack::Impl::publish_bindings(const std::string& aor) {

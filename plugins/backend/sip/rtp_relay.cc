@@ -97,7 +97,8 @@ struct RtpRelay::Impl {
   struct Session {
     SessionId id = 0;
     int base[2] = {0, 0};   // RTP port per leg
-    Endpoint ep[2][2];      // [leg][0 rtp, 1 rtcp]
+    Endpoint ep[2][2];      // [leg][0 rtp, 1 rtcp]; no RTCP socket on a muxed leg
+    bool mux[2] = {false, false};  // RTCP shares the RTP socket (RFC 5761)
     LegStats stats[2];
     bool have_seq[2] = {false, false};
     std::uint16_t last_seq[2] = {0, 0};
@@ -128,7 +129,15 @@ struct RtpRelay::Impl {
   // for table look-ups and counter updates only, never across a system call
   // on a media socket, so the SIP thread never waits for the relay's I/O.
   mutable std::mutex mutex;
-  std::deque<int> free_pairs;  // even ports
+  // The range as pairs (RTP even, RTCP odd) and single ports: a leg with
+  // rtcp-mux takes one port, split from a pair when no single is free, and
+  // a port given back joins its partner again when that one is free.
+  // Both lists may hold ports taken since (checked against `state`).
+  enum PortState : std::uint8_t { taken, in_pair, single };
+  std::vector<std::uint8_t> state;  // by port - port_min
+  std::deque<int> free_pairs;       // even ports
+  std::deque<int> free_singles;
+  std::size_t pairs_free = 0;
   std::vector<Slot> slots;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions;
   // The session whose sockets the relay thread is reading or writing now.
@@ -137,7 +146,7 @@ struct RtpRelay::Impl {
   // any other session is closed at once.
   Session* busy = nullptr;
   std::vector<std::unique_ptr<Session>> retired;
-  std::vector<std::pair<int, int>> retired_feeds;  // (fd, port pair) of a busy session
+  std::vector<std::pair<int, int>> retired_feeds;  // (fd, port) of a busy session
   SessionId next_id = 1;
   RelayStats released;
 
@@ -248,12 +257,70 @@ struct RtpRelay::Impl {
     }
     for (auto& [fd, port] : feeds) ::close(fd);
     std::lock_guard<std::mutex> lock(mutex);
-    for (auto& s : dead)
-      for (int l = 0; l < 2; ++l) {
-        if (s->base[l]) free_pairs.push_back(s->base[l]);
-        if (s->feed_base[l]) free_pairs.push_back(s->feed_base[l]);
-      }
-    for (auto& [fd, port] : feeds) free_pairs.push_back(port);
+    for (auto& s : dead) give_back_ports(*s);
+    for (auto& [fd, port] : feeds) give_back(port);
+  }
+
+  // ---- the port pool (under the lock) ----
+  std::uint8_t& state_of(int port) { return state[static_cast<std::size_t>(port - cfg.port_min)]; }
+  // An even port whose pair is free, or 0.
+  int take_pair() {
+    while (!free_pairs.empty()) {
+      int p = free_pairs.front();
+      free_pairs.pop_front();
+      if (state_of(p) != in_pair) continue;
+      state_of(p) = state_of(p + 1) = taken;
+      --pairs_free;
+      return p;
+    }
+    return 0;
+  }
+  // One port: a single if there is one, else half of a pair; 0 if none.
+  int take_single() {
+    while (!free_singles.empty()) {
+      int p = free_singles.front();
+      free_singles.pop_front();
+      if (state_of(p) != single) continue;
+      state_of(p) = taken;
+      return p;
+    }
+    int p = take_pair();
+    if (!p) return 0;
+    state_of(p + 1) = single;
+    free_singles.push_back(p + 1);
+    return p;
+  }
+  void give_pair(int p) {  // both ports taken by the caller
+    state_of(p) = state_of(p + 1) = in_pair;
+    free_pairs.push_back(p);
+    ++pairs_free;
+  }
+  void give_back(int port) {
+    int partner = port ^ 1;
+    if (state_of(partner) == single) {
+      give_pair(std::min(port, partner));
+      return;
+    }
+    state_of(port) = single;
+    free_singles.push_back(port);
+    // Entries left behind by pairs that joined again: dropped now and then.
+    if (free_singles.size() > state.size()) {
+      std::deque<int> live;
+      for (int p : free_singles)
+        if (state_of(p) == single) {
+          live.push_back(p);
+          state_of(p) = taken;  // once each
+        }
+      for (int p : live) state_of(p) = single;
+      free_singles.swap(live);
+    }
+  }
+  void give_back_ports(const Session& s) {
+    for (auto& leg : s.ep)
+      for (auto& e : leg)
+        if (e.port) give_back(e.port);
+    for (auto& f : s.feed)
+      if (f.port) give_back(f.port);
   }
 
   // A packet of the music fed toward leg `to`: only from the first source
@@ -282,10 +349,10 @@ struct RtpRelay::Impl {
     slot.session = nullptr;
     ++slot.generation;
     if (&s == busy) {
-      retired_feeds.emplace_back(f.fd, s.feed_base[to]);
+      retired_feeds.emplace_back(f.fd, f.port);
     } else {
       ::close(f.fd);
-      free_pairs.push_back(s.feed_base[to]);
+      give_back(f.port);
     }
     f = Endpoint{};
     s.feed_base[to] = 0;
@@ -294,7 +361,10 @@ struct RtpRelay::Impl {
 
   Target on_packet(Session& s, int leg, int rtcp, const sockaddr_storage& src,
                    const unsigned char* data, std::size_t len, std::int64_t now) {
-    Endpoint& in = s.ep[leg][rtcp];
+    // RFC 5761 4: on a muxed port, RTCP is told apart by its packet type
+    // (the second byte, 192-223 there, never an RTP payload type in use).
+    if (s.mux[leg] && len >= 2 && data[1] >= 192 && data[1] <= 223) rtcp = 1;
+    Endpoint& in = s.ep[leg][s.mux[leg] ? 0 : rtcp];
     LegStats& st = s.stats[leg];
     if (!in.latched) {
       in.remote = src;
@@ -337,7 +407,7 @@ struct RtpRelay::Impl {
   // Counted as sent here; unsent() takes it back if sendto() fails.
   Target forward(Session& s, int leg, int rtcp, std::size_t len) {
     int other = 1 - leg;
-    Endpoint& out = s.ep[other][rtcp];
+    Endpoint& out = s.ep[other][rtcp && !s.mux[other] ? 1 : 0];
     if (!out.has_remote) return {};
     if (!rtcp && s.feed[other].fd >= 0) return {};  // the other leg hears the music instead
     LegStats& st = s.stats[other];
@@ -387,10 +457,7 @@ struct RtpRelay::Impl {
         if (e.fd >= 0) ::close(e.fd);
     for (auto& f : s->feed)
       if (f.fd >= 0) ::close(f.fd);
-    for (int l = 0; l < 2; ++l) {
-      if (s->base[l]) free_pairs.push_back(s->base[l]);
-      if (s->feed_base[l]) free_pairs.push_back(s->feed_base[l]);
-    }
+    give_back_ports(*s);
   }
 };
 
@@ -415,10 +482,14 @@ sdk::Status RtpRelay::start() {
   if (probe < 0)
     return sdk::Error::unavailable("rtp.bind: cannot bind UDP on " + config_.bind + ": " + std::strerror(errno));
   ::close(probe);
-  d.slots.assign(static_cast<std::size_t>(config_.port_max - config_.port_min + 1), {});
+  auto range = static_cast<std::size_t>(config_.port_max - config_.port_min + 1);
+  d.slots.assign(range, {});
+  d.state.assign(range, Impl::taken);  // a port outside every pair stays taken
   d.free_pairs.clear();
+  d.free_singles.clear();
+  d.pairs_free = 0;
   int first = config_.port_min + (config_.port_min % 2);
-  for (int p = first; p + 1 <= config_.port_max; p += 2) d.free_pairs.push_back(p);
+  for (int p = first; p + 1 <= config_.port_max; p += 2) d.give_pair(p);
   d.epfd = ::epoll_create1(EPOLL_CLOEXEC);
   d.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (d.epfd < 0 || d.wake_fd < 0) return sdk::Error::internal("rtp: cannot create epoll/eventfd");
@@ -449,49 +520,49 @@ void RtpRelay::stop() {
   d.epfd = d.wake_fd = -1;
 }
 
-sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate() {
+sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate(bool mux_a, bool mux_b) {
   auto& d = *impl_;
   if (!d.running) return sdk::Error::unavailable("rtp: the relay is not running");
   auto s = std::make_unique<Impl::Session>();
-  // Pairs taken under the lock and bound outside it: the relay thread never
-  // waits for a bind(). A pair another program holds goes to the back.
+  s->mux[0] = mux_a;
+  s->mux[1] = mux_b;
+  // Ports taken under the lock and bound outside it: the relay thread never
+  // waits for a bind(). A port another program holds goes to the back.
   int got = 0;
-  std::vector<int> busy;
-  std::size_t attempts = 0;
-  {
-    std::lock_guard<std::mutex> lock(d.mutex);
-    attempts = d.free_pairs.size();
-  }
-  while (got < 2 && attempts-- > 0) {
+  // Ports that fail to bind stay aside until the end, so the loop ends.
+  std::vector<int> busy_pairs, busy_singles;
+  while (got < 2) {
+    bool single = s->mux[got];
     int p = 0;
     {
       std::lock_guard<std::mutex> lock(d.mutex);
-      if (d.free_pairs.empty()) break;
-      p = d.free_pairs.front();
-      d.free_pairs.pop_front();
+      p = single ? d.take_single() : d.take_pair();
     }
+    if (!p) break;
     int rtp = d.open_socket(p);
-    int rtcp = rtp >= 0 ? d.open_socket(p + 1) : -1;
-    if (rtp < 0 || rtcp < 0) {
+    int rtcp = rtp >= 0 && !single ? d.open_socket(p + 1) : -1;
+    if (rtp < 0 || (!single && rtcp < 0)) {
       if (rtp >= 0) ::close(rtp);
-      busy.push_back(p);
+      (single ? busy_singles : busy_pairs).push_back(p);
       continue;
     }
     s->base[got] = p;
     s->ep[got][0].fd = rtp;
     s->ep[got][0].port = p;
-    s->ep[got][1].fd = rtcp;
-    s->ep[got][1].port = p + 1;
+    if (!single) {
+      s->ep[got][1].fd = rtcp;
+      s->ep[got][1].port = p + 1;
+    }
     ++got;
   }
   std::unique_lock<std::mutex> lock(d.mutex);
-  for (int p : busy) d.free_pairs.push_back(p);
+  for (int p : busy_pairs) d.give_pair(p);
+  for (int p : busy_singles) d.give_back(p);
   if (got < 2) {
-    for (int l = 0; l < got; ++l) {
-      ::close(s->ep[l][0].fd);
-      ::close(s->ep[l][1].fd);
-      d.free_pairs.push_front(s->base[l]);
-    }
+    for (int l = 0; l < got; ++l)
+      for (auto& e : s->ep[l])
+        if (e.fd >= 0) ::close(e.fd);
+    d.give_back_ports(*s);
     return sdk::Error::unavailable("rtp: no free port pair in " + std::to_string(config_.port_min) +
                                    "-" + std::to_string(config_.port_max) + "; widen rtp.port_min/rtp.port_max");
   }
@@ -499,6 +570,7 @@ sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate(
   for (int l = 0; l < 2; ++l)
     for (int r = 0; r < 2; ++r) {
       auto& e = s->ep[l][r];
+      if (e.fd < 0) continue;
       auto index = e.port - config_.port_min;
       auto& slot = d.slots[index];
       slot.session = s.get();
@@ -510,10 +582,35 @@ sdk::Result<std::pair<RtpRelay::SessionId, RtpRelay::Ports>> RtpRelay::allocate(
       ev.data.u64 = Impl::event_key(index, slot.generation);
       ::epoll_ctl(d.epfd, EPOLL_CTL_ADD, e.fd, &ev);
     }
-  Ports ports{s->base[0], s->base[1]};
+  Ports ports{s->base[0], s->base[1], s->mux[0], s->mux[1]};
   SessionId id = s->id;
   d.sessions.emplace(id, std::move(s));
   return std::make_pair(id, ports);
+}
+
+bool RtpRelay::mux(SessionId id, MediaLeg leg) {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.sessions.find(id);
+  if (it == d.sessions.end()) return false;
+  auto& s = *it->second;
+  int l = static_cast<int>(leg);
+  if (s.mux[l]) return true;
+  s.mux[l] = true;
+  auto& e = s.ep[l][1];
+  if (e.fd < 0) return true;
+  ::epoll_ctl(d.epfd, EPOLL_CTL_DEL, e.fd, nullptr);
+  Impl::Slot& slot = d.slots[e.port - config_.port_min];
+  slot.session = nullptr;
+  ++slot.generation;
+  if (&s == d.busy) {
+    d.retired_feeds.emplace_back(e.fd, e.port);
+  } else {
+    ::close(e.fd);
+    d.give_back(e.port);
+  }
+  e = Impl::Endpoint{};
+  return true;
 }
 
 void RtpRelay::set_remote(SessionId id, MediaLeg leg, const std::string& ip, int rtp_port, int rtcp_port) {
@@ -545,30 +642,29 @@ sdk::Result<int> RtpRelay::feed(SessionId id, MediaLeg toward) {
     if (it == d.sessions.end()) return sdk::Error::not_found("rtp: no relay session " + std::to_string(id));
     if (it->second->feed[l].fd >= 0) return it->second->feed[l].port;
   }
-  // A pair of the range (its RTCP port unused), bound outside the lock.
+  // One port of the range, bound outside the lock.
   int port = 0, fd = -1;
   std::vector<int> busy;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(d.mutex);
-      if (d.free_pairs.empty()) break;
-      port = d.free_pairs.front();
-      d.free_pairs.pop_front();
+      port = d.take_single();
     }
+    if (!port) break;
     fd = d.open_socket(port);
     if (fd >= 0) break;
     busy.push_back(port);
     if (busy.size() > 16) break;
   }
   std::lock_guard<std::mutex> lock(d.mutex);
-  for (int p : busy) d.free_pairs.push_back(p);
+  for (int p : busy) d.give_back(p);
   if (fd < 0)
-    return sdk::Error::unavailable("rtp: no free port pair in " + std::to_string(config_.port_min) + "-" +
+    return sdk::Error::unavailable("rtp: no free port in " + std::to_string(config_.port_min) + "-" +
                                    std::to_string(config_.port_max) + " for music on hold; widen rtp.port_min/rtp.port_max");
   auto it = d.sessions.find(id);
   if (it == d.sessions.end() || it->second->feed[l].fd >= 0) {  // released, or fed meanwhile
     ::close(fd);
-    d.free_pairs.push_back(port);
+    d.give_back(port);
     if (it == d.sessions.end()) return sdk::Error::not_found("rtp: no relay session " + std::to_string(id));
     return it->second->feed[l].port;
   }
@@ -624,7 +720,7 @@ std::size_t RtpRelay::capacity() const {
 
 std::size_t RtpRelay::free_pairs() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->free_pairs.size();
+  return impl_->pairs_free;
 }
 
 std::size_t RtpRelay::sessions() const {
@@ -661,7 +757,16 @@ struct CallMedia::State {
   std::optional<Sdp> last_offer;
   MediaLeg offerer = MediaLeg::a;
   std::optional<Sdp> last_answer;
+  // Our offer to a leg carried rtcp-mux (its RTCP port held until it answers).
+  bool offered_mux[2] = {false, false};
+
+  bool muxed(MediaLeg l) const { return l == MediaLeg::a ? ports.mux_a : ports.mux_b; }
+  int port(MediaLeg l) const { return l == MediaLeg::a ? ports.a : ports.b; }
 };
+
+namespace {
+MediaLeg other(MediaLeg l) { return l == MediaLeg::a ? MediaLeg::b : MediaLeg::a; }
+}  // namespace
 
 CallMedia::CallMedia(RtpRelay* relay, const MediaConfig& config, bool direct, std::string call_id,
                      sdk::Logger* log)
@@ -679,8 +784,11 @@ sdk::Result<std::string> CallMedia::offer(MediaLeg from, const std::string& text
   if (!parsed) return parsed.error();
   auto filtered = filter_offer(*parsed, state_->cfg.codecs);
   if (!filtered) return filtered.error();
+  // rtcp-mux where the caller offers it: one port for its leg, and offered
+  // on to the other leg, whose RTCP port is held only until it answers.
+  bool mux = rtcp_mux(*filtered);
   if (!state_->session) {
-    auto a = relay_->allocate();
+    auto a = relay_->allocate(mux && from == MediaLeg::a, mux && from == MediaLeg::b);
     if (!a) return a.error();
     state_->session = a->first;
     state_->ports = a->second;
@@ -690,9 +798,11 @@ sdk::Result<std::string> CallMedia::offer(MediaLeg from, const std::string& text
   state_->last_offer = *filtered;
   state_->offerer = from;
   state_->last_answer.reset();
+  MediaLeg to = other(from);
+  state_->offered_mux[static_cast<int>(to)] = mux && !state_->muxed(to);
   Sdp out = std::move(*filtered);
   // The other leg sends to the relay port that faces it.
-  anchor(out, state_->advertise, from == MediaLeg::a ? state_->ports.b : state_->ports.a);
+  anchor(out, state_->advertise, state_->port(to), state_->muxed(to) || mux);
   return out.to_string();
 }
 
@@ -704,11 +814,16 @@ sdk::Result<std::string> CallMedia::answer(MediaLeg from, const std::string& tex
   if (!parsed) return parsed.error();
   auto filtered = filter_answer(*parsed, *state_->last_offer);
   if (!filtered) return filtered.error();
+  int leg = static_cast<int>(from);
+  if (state_->offered_mux[leg] && rtcp_mux(*filtered) && relay_->mux(*state_->session, from))
+    (from == MediaLeg::a ? state_->ports.mux_a : state_->ports.mux_b) = true;
+  state_->offered_mux[leg] = false;
   if (auto addr = audio_address(*filtered))
     relay_->set_remote(*state_->session, from, addr->ip, addr->rtp_port, addr->rtcp_port);
   state_->last_answer = *filtered;
   Sdp out = std::move(*filtered);
-  anchor(out, state_->advertise, from == MediaLeg::a ? state_->ports.b : state_->ports.a);
+  MediaLeg to = other(from);
+  anchor(out, state_->advertise, state_->port(to), state_->muxed(to));
   return out.to_string();
 }
 

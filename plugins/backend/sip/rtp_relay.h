@@ -1,6 +1,8 @@
-// The RTP relay that anchors call media: per call one port pair (RTP even,
-// RTCP odd) per leg, and one thread (epoll, non-blocking UDP) forwarding
-// between the legs. The SIP thread only allocates, points and releases.
+// The RTP relay that anchors call media: per call and leg one port pair (RTP
+// even, RTCP odd), or one port for a leg that multiplexes RTCP with RTP
+// (rtcp-mux, RFC 5761), and one thread (epoll, non-blocking UDP) forwarding
+// between the legs. A call whose two phones offer rtcp-mux costs two ports,
+// else up to four. The SIP thread only allocates, points and releases.
 //
 // Latching (symmetric RTP): each socket sends to the address it last received
 // from on that leg, so phones behind NAT work without knowing their public
@@ -25,7 +27,7 @@ namespace dialtone::plugins::backend::sip {
 struct RelayConfig {
   std::string bind = "127.0.0.1";  // IPv4 or IPv6 literal
   int port_min = 10000;
-  int port_max = 20000;  // 10,000 ports: 2,500 relayed calls; media.engine takes 20002-30000
+  int port_max = 20000;  // 10,000 ports: 5,000 calls with rtcp-mux, 2,500 without; media.engine takes 20002-30000
   std::chrono::milliseconds relatch_quiet{2000};
 };
 
@@ -53,8 +55,10 @@ class RtpRelay {
  public:
   using SessionId = std::uint64_t;
   struct Ports {
-    int a = 0;  // RTP port facing leg A (RTCP: a + 1)
+    int a = 0;  // RTP port facing leg A (RTCP: a + 1, or a itself when muxed)
     int b = 0;
+    bool mux_a = false;
+    bool mux_b = false;
   };
 
   explicit RtpRelay(RelayConfig config, sdk::Logger* log = nullptr);
@@ -66,9 +70,12 @@ class RtpRelay {
   sdk::Status start();
   void stop();
 
-  // Two port pairs from the range; fails with ErrorCode::unavailable when the
-  // range is exhausted.
-  sdk::Result<std::pair<SessionId, Ports>> allocate();
+  // A port pair per leg from the range, or one port for a leg that muxes
+  // RTCP; fails with ErrorCode::unavailable when the range is exhausted.
+  sdk::Result<std::pair<SessionId, Ports>> allocate(bool mux_a = false, bool mux_b = false);
+  // `leg` accepted rtcp-mux: its RTCP port goes back to the range and its
+  // RTCP comes and goes on the RTP port. False for an unknown session.
+  bool mux(SessionId id, MediaLeg leg);
   // Where to send to `leg` until it sends itself. A different address than
   // the leg's previous SDP (another forked callee answered) drops the latch.
   void set_remote(SessionId id, MediaLeg leg, const std::string& ip, int rtp_port, int rtcp_port);
@@ -83,7 +90,7 @@ class RtpRelay {
 
   const std::string& address() const { return config_.bind; }
   std::size_t capacity() const;    // port pairs in the range
-  std::size_t free_pairs() const;  // not held by a session
+  std::size_t free_pairs() const;  // whole pairs not held by a session
   std::size_t sessions() const;
   RelayStats totals() const;       // every session since start, open or released
   double cpu_seconds() const;      // CPU time of the relay thread

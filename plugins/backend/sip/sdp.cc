@@ -269,7 +269,13 @@ std::optional<MediaAddress> audio_address(const Sdp& sdp) {
   return a;
 }
 
-void anchor(Sdp& sdp, const std::string& ip, int port) {
+bool rtcp_mux(const Sdp& sdp) {
+  const SdpMedia* m = sdp.audio();
+  return m && std::any_of(m->lines.begin(), m->lines.end(),
+                          [](const std::string& l) { return starts_with(l, "a=rtcp-mux"); });
+}
+
+void anchor(Sdp& sdp, const std::string& ip, int port, bool mux) {
   std::string family = ip.find(':') != std::string::npos ? "IP6" : "IP4";
   std::string c = "c=IN " + family + " " + ip;
   SdpMedia* audio = sdp.audio();
@@ -307,6 +313,7 @@ void anchor(Sdp& sdp, const std::string& ip, int port) {
                            [](const std::string& l) { return !starts_with(l, "i="); });
     lines.insert(at, c);
   }
+  if (mux) lines.push_back("a=rtcp-mux");
 }
 
 }  // namespace dialtone::plugins::backend::sip

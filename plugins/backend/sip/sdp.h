@@ -64,8 +64,12 @@ struct MediaAddress {
 std::optional<MediaAddress> audio_address(const Sdp& sdp);
 
 // Points the first active audio stream (and o=/session c=) at ip:port, with
-// RTCP on port+1; drops ICE candidates and rtcp-mux, which would name the
-// phone's own addresses.
-void anchor(Sdp& sdp, const std::string& ip, int port);
+// RTCP on port+1, or on port itself with `mux` (a=rtcp-mux, RFC 5761); drops
+// ICE candidates and the phone's own rtcp/rtcp-mux attributes, which would
+// name the phone's addresses or promise what the relay does not do.
+void anchor(Sdp& sdp, const std::string& ip, int port, bool mux = false);
+
+// Whether the first active audio stream offers or accepts rtcp-mux.
+bool rtcp_mux(const Sdp& sdp);
 
 }  // namespace dialtone::plugins::backend::sip

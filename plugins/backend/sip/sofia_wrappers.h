@@ -128,6 +128,17 @@ inline Source source_of(msg_t* msg) {
   return s;
 }
 
+// The sender of a request taken without a transaction; TLS told apart by the
+// transport that delivered it.
+inline Source source_of(nta_agent_t* agent, msg_t* msg) {
+  Source s = source_of(msg);
+  if (tport_t* tp = tport_delivered_by(nta_agent_tports(agent), msg)) {
+    const tp_name_t* name = tport_name(tp);
+    if (name && name->tpn_proto && su_casematch(name->tpn_proto, "tls")) s.transport = "tls";
+  }
+  return s;
+}
+
 inline Source source_of(nta_incoming_t* irq) {
   MsgRef msg(nta_incoming_getrequest(irq));
   Source s = source_of(msg.get());
@@ -180,6 +191,28 @@ inline std::uint32_t request_fingerprint(const sip_t* sip) {
   }
   if (sip->sip_via) mix(sip->sip_via->v_branch);
   return h ? h : 1;
+}
+
+// The key of a server transaction (RFC 3261 17.2.3: the top Via's branch and
+// sent-by, and the method), with the Call-ID and CSeq for requests from
+// RFC 2543 clients that send no branch.
+inline std::string transaction_key(const sip_t* sip) {
+  std::string k;
+  auto add = [&k](const char* s) {
+    if (s) k += s;
+    k += '\n';
+  };
+  if (const sip_via_t* v = sip->sip_via) {
+    add(v->v_branch);
+    add(v->v_host);
+    add(v->v_port);
+  }
+  add(sip->sip_call_id ? sip->sip_call_id->i_id : nullptr);
+  if (sip->sip_cseq) {
+    k += std::to_string(sip->sip_cseq->cs_seq);
+    add(sip->sip_cseq->cs_method_name);
+  }
+  return k;
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -25,6 +25,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "plugins/backend/sip/answered_requests.h"
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/transports.h"
@@ -364,6 +365,12 @@ struct SipStack::Impl {
   int authenticate(nta_incoming_t* irq, const sip_t* sip, bool proxy, const char* method,
                    std::function<void(nta_incoming_t*, const LineCredentials&)> next);
 
+  // The response of credentials that passed auth_step() checked against the
+  // user's secret (looked up, maybe later), and the nonce count used.
+  enum class Verdict { ok, unavailable, forbidden, retransmission, stale };
+  void verify_digest(const Source& src, const DigestCredentials& c, const sip_t* sip,
+                     const char* method, std::function<void(Verdict, const LineCredentials*)> done);
+
   void with_credentials(const std::string& user,
                         std::function<void(const std::optional<LineCredentials>&, bool)> cb);
 
@@ -371,9 +378,22 @@ struct SipStack::Impl {
 
   // ---- registrar ---------------------------------------------------------
 
-  int on_register(nta_incoming_t* irq, const sip_t* sip);
-
-  void do_register(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line);
+  // REGISTER with credentials to check: verified and answered without a
+  // sofia transaction, its answer kept in `answered` for retransmissions.
+  void register_statelessly(msg_t* msg, sip_t* sip, const DigestCredentials& creds);
+  // A retransmission of a REGISTER taken: answered again (or dropped while
+  // its answer is on the way); false for a new request.
+  bool answered_again(msg_t* msg, const sip_t* sip);
+  // Sends `a` in answer to `msg` (taken over), with a To tag made from `key`,
+  // over `via` (null: the transport sofia is delivering `msg` from, or the
+  // request's Via).
+  void send_answer(msg_t* msg, const sip_t* sip, const std::string& key,
+                   const AnsweredRequests::Answer& a, tport_t* via = nullptr);
+  // Applies the bindings `sip` (received over `via`) asks for; the answer to send.
+  AnsweredRequests::Answer do_register(tport_t* via, const sip_t* sip, const LineCredentials& line,
+                                       const Source& src);
+  static constexpr std::size_t kMaxAnswered = 400000;  // 12,500 REGISTER/s for 32 s; ~100 MB
+  AnsweredRequests answered{cfg.transaction_timeout.count(), kMaxAnswered};
 
   void publish_bindings(const std::string& aor);
 
@@ -925,7 +945,7 @@ struct SipStack::Impl {
 
   int bound_port_of(const char* proto);
 
-  void hold_connection(nta_incoming_t* irq, const Source& src);
+  void hold_connection(tport_t* via, const Source& src);
 
   // The live connection a REGISTER came over (`received`), or null.
   tport_t* connection_of(const std::string& received);

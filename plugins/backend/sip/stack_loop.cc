@@ -102,12 +102,14 @@ void SipStack::Impl::on_sweep(void* magic, su_timer_t*, void* arg) {
   self->expire_bindings();
   self->bans.expire(std::chrono::steady_clock::now());
   self->sample_transactions();
+  self->answered.expire(mono_ms());
   // Sofia keeps each finished transaction with its messages until it ends
   // (64*T1: timers J and M), about 30 KB per call, so 1,000 calls/s hold
   // ~1 GB at peak; once freed, malloc keeps those pages in the SIP thread's
   // arena. Hand them back every minute, and as soon as a burst has ended
   // (the transactions fell to half of their peak, by 1,000 or more).
-  std::size_t now_held = self->server_transactions + self->client_transactions;
+  std::size_t now_held =
+      self->server_transactions + self->client_transactions + self->answered.size();
   self->held_peak = std::max(self->held_peak, now_held);
   bool burst_over = self->held_peak >= now_held + 1000 && now_held <= self->held_peak / 2;
   if (++self->sweeps % 60 == 0 || burst_over) {

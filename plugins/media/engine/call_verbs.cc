@@ -5,6 +5,8 @@
 #include <variant>
 #include <mutex>
 
+#include "dialtone/lua_fields.h"
+
 namespace dialtone::plugins::media {
 namespace {
 
@@ -16,33 +18,6 @@ using sdk::LuaReply;
 using sdk::LuaTable;
 using sdk::LuaValue;
 using sdk::LuaValues;
-
-std::string channel_of(const LuaValues& args) {
-  if (args.empty()) return {};
-  if (auto* t = args[0].as_table()) {
-    auto it = t->fields.find("channel");
-    if (it != t->fields.end())
-      if (auto* s = it->second.as_string()) return *s;
-  }
-  if (auto* s = args[0].as_string()) return *s;
-  return {};
-}
-
-std::optional<std::int64_t> int_field(const LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return std::nullopt;
-  if (auto i = it->second.as_int()) return i;
-  if (auto* d = std::get_if<double>(&it->second.v)) return static_cast<std::int64_t>(*d);
-  return std::nullopt;
-}
-
-std::string string_field(const LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return {};
-  if (auto* s = it->second.as_string()) return *s;
-  if (auto i = it->second.as_int()) return std::to_string(*i);
-  return {};
-}
 
 // One waiting verb: resumes the coroutine once, whoever comes first (an
 // engine event, the timer, the hang-up), and stops listening.
@@ -100,7 +75,7 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
   auto endpoint = [weak](const LuaValues& args, const char* verb,
                          std::string& channel) -> std::variant<std::shared_ptr<sm::Endpoint>, LuaReply> {
     auto self = weak.lock();
-    channel = channel_of(args);
+    channel = sdk::call_channel(args);
     auto engine = self ? self->engine() : nullptr;
     if (!engine) return LuaReply::error(std::string("call:") + verb + ": the media engine is stopped");
     if (channel.empty())
@@ -187,17 +162,12 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          std::vector<std::string> prompt;
          if (args.size() > 1)
            if (auto* t = args[1].as_table()) {
-             if (auto m = int_field(*t, "max")) max = static_cast<std::size_t>(std::clamp<std::int64_t>(*m, 1, 64));
-             if (auto s = int_field(*t, "timeout")) timeout_ms = static_cast<long>(std::clamp<std::int64_t>(*s, 1, 3600)) * 1000;
-             terminator = string_field(*t, "terminator");
+             if (auto m = sdk::int_field(*t, "max")) max = static_cast<std::size_t>(std::clamp<std::int64_t>(*m, 1, 64));
+             if (auto s = sdk::int_field(*t, "timeout")) timeout_ms = static_cast<long>(std::clamp<std::int64_t>(*s, 1, 3600)) * 1000;
+             terminator = sdk::text_field(*t, "terminator");
              // One sound or a list (an error prompt then the question):
              // a digit typed during any of them counts.
-             if (auto it = t->fields.find("prompt"); it != t->fields.end()) {
-               if (auto* one = it->second.as_string()) prompt.push_back(*one);
-               if (auto* list = it->second.as_table())
-                 for (auto& v : list->array)
-                   if (auto* s = v.as_string()) prompt.push_back(*s);
-             }
+             prompt = sdk::strings_field(*t, "prompt");
            }
          auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
          return LuaReply::async([=](sdk::LuaResume resume) {
@@ -253,11 +223,11 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          auto ep = endpoint(args, "record", channel);
          if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
          const LuaTable& t = *args[1].as_table();
-         std::string file = string_field(t, "file");
+         std::string file = sdk::text_field(t, "file");
          if (file.empty()) return LuaReply::error("call:record: give `file`, the WAV file to write");
          sm::RecordOptions o;
-         o.max_seconds = static_cast<int>(std::clamp<std::int64_t>(int_field(t, "max_seconds").value_or(3600), 1, 86400));
-         o.silence_seconds = static_cast<int>(std::clamp<std::int64_t>(int_field(t, "silence").value_or(0), 0, 3600));
+         o.max_seconds = static_cast<int>(std::clamp<std::int64_t>(sdk::int_field(t, "max_seconds").value_or(3600), 1, 86400));
+         o.silence_seconds = static_cast<int>(std::clamp<std::int64_t>(sdk::int_field(t, "silence").value_or(0), 0, 3600));
          auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
          return LuaReply::async([=](sdk::LuaResume resume) {
            auto w = start_wait(channel, std::move(resume));
@@ -385,19 +355,13 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
          const LuaTable* t = args.size() > 1 ? args[1].as_table() : nullptr;
          ConferenceRooms::Join j;
-         if (t) j.room = string_field(*t, "room");
+         if (t) j.room = sdk::text_field(*t, "room");
          if (j.room.empty()) return LuaReply::error("call:conference: give `room`, the room's number or name");
-         j.max_participants = static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(*t, "max_participants").value_or(0)));
-         if (auto it = t->fields.find("music_on_hold"); it != t->fields.end())
-           if (auto* s = it->second.as_string()) j.moh_class = *s;
-         auto flag = [t](const char* k) {
-           auto it = t->fields.find(k);
-           if (it == t->fields.end()) return false;
-           auto* b = std::get_if<bool>(&it->second.v);
-           return b && *b;
-         };
-         j.quiet = flag("quiet");
-         j.admin = flag("admin");
+         j.max_participants = static_cast<std::size_t>(std::max<std::int64_t>(0, sdk::int_field(*t, "max_participants").value_or(0)));
+         if (auto* v = sdk::lua_field(*t, "music_on_hold"))
+           if (auto* s = v->as_string()) j.moh_class = *s;
+         j.quiet = sdk::bool_field(*t, "quiet").value_or(false);
+         j.admin = sdk::bool_field(*t, "admin").value_or(false);
          auto self = weak.lock();
          auto engine = self ? self->engine() : nullptr;
          if (!self || !engine) return LuaReply::error("call:conference: the media engine is stopped");

@@ -53,7 +53,13 @@ SELECT f.user_id::text AS user_id, f.position, f.blf, coalesce(f.label, '') AS l
                  JOIN confd_extensions x ON x.id = le.extension_id
                  WHERE (f.destination->>'user_id') ~ '^[0-9]{1,9}$'
                    AND ul2.user_id = (f.destination->>'user_id')::int
-                 ORDER BY ul2.main_line DESC, x.id LIMIT 1), '') AS user_exten
+                 ORDER BY ul2.main_line DESC, x.id LIMIT 1), '') AS user_exten,
+       coalesce((SELECT x.exten FROM confd_group_extensions ge
+                 JOIN confd_extensions x ON x.id = ge.extension_id
+                 WHERE (f.destination->>'group_id') ~ '^[0-9]{1,9}$'
+                   AND ge.group_id = (f.destination->>'group_id')::int
+                 ORDER BY x.id LIMIT 1), '') AS group_exten,
+       coalesce(f.destination->>'filter_member_id', '') AS filter_member
 FROM confd_user_funckeys f
 WHERE f.user_id IN (SELECT ul.user_id FROM confd_user_lines ul
                     JOIN confd_lines l ON l.id = ul.line_id
@@ -77,10 +83,12 @@ std::optional<FeatureCode> forward_code(const std::string& forward) {
   return std::nullopt;
 }
 
-// Services with a feature code; the others (incallfilter, callrecord...) have
+// Services with a feature code; the others (callrecord, phonestatus...) have
 // none in the dialplan and stay off the phone.
 std::optional<FeatureCode> service_code(const std::string& service) {
   if (service == "enablednd") return FeatureCode{"*25", "DND"};
+  if (service == "incallfilter") return FeatureCode{"*27", "Call screening"};
+  if (service == "pickup") return FeatureCode{"*8", "Pickup", false};
   if (service == "fwdundoall") return FeatureCode{"*20", "Forwards off", false};
   return std::nullopt;
 }
@@ -229,9 +237,21 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
       } else if (type == "park_position") {
         value = keys->get(i, "value");
         kind = "park";
+      } else if (type == "group") {
+        // The group's extension: supervised, lit while its members' lines ring or talk.
+        value = keys->get(i, "group_exten");
+        kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+      } else if (type == "bsfilter") {
+        // *37<member id> toggles that member's filter; supervised, lit while it is on.
+        auto member = keys->get(i, "filter_member");
+        if (!member.empty() && member.find_first_not_of("0123456789") == std::string::npos) {
+          value = "*37" + member;
+          kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+          if (label.empty()) label = "Call filter";
+        }
       }
-      // Other destinations (groups, queues, agents...) have no extension or
-      // feature code the dialplan answers yet: not on the phone.
+      // Other destinations (queues, agents, paging, call recording...) have
+      // no extension or feature code the dialplan answers yet: not on the phone.
       if (value.empty()) continue;
       rapidjson::Value k(rapidjson::kObjectType);
       k.AddMember("type", rapidjson::Value(kind.c_str(), a), a);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <dialtone/lua.h>
+#include <dialtone/lua_fields.h>
 
 namespace dialtone::sdk {
 
@@ -33,16 +34,8 @@ struct DialplanDecision {
 };
 
 namespace detail {
-// A string or a number as text; "" for anything else or nothing.
-inline std::string decision_text(const LuaTable& t, const char* key) {
-  auto it = t.fields.find(key);
-  if (it == t.fields.end()) return {};
-  if (auto* s = it->second.as_string()) return *s;
-  if (auto i = it->second.as_int()) return std::to_string(*i);
-  return {};
-}
 inline std::optional<int> decision_int(const LuaTable& t, const char* key) {
-  auto s = decision_text(t, key);
+  auto s = text_field(t, key);
   if (s.empty()) return std::nullopt;
   try {
     return std::stoi(s);
@@ -58,18 +51,13 @@ inline std::optional<DialplanDecision> read_decision(const LuaValues& results) {
   const LuaTable* t = results.empty() ? nullptr : results.front().as_table();
   if (!t) return std::nullopt;
   DialplanDecision d;
-  d.action = detail::decision_text(*t, "action");
-  if (auto it = t->fields.find("targets"); it != t->fields.end()) {
-    if (auto* list = it->second.as_table())
-      for (auto& v : list->array)
-        if (auto* s = v.as_string()) d.targets.push_back(*s);
-    if (auto* s = it->second.as_string()) d.targets.push_back(*s);
-  }
+  d.action = text_field(*t, "action");
+  d.targets = strings_field(*t, "targets");
   d.timeout_seconds = detail::decision_int(*t, "timeout");
   d.code = detail::decision_int(*t, "code");
   if (!d.code) d.code = detail::decision_int(*t, "status");
   d.cause = detail::decision_int(*t, "cause");
-  d.reason = detail::decision_text(*t, "reason");
+  d.reason = text_field(*t, "reason");
   return d;
 }
 

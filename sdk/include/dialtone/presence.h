@@ -68,7 +68,7 @@ struct PresenceDialog {
 // What a subscription watches.
 struct PresenceResource {
   enum class Kind {
-    extension,  // the legs of the lines owning exten@context
+    extension,  // the legs of the lines owning exten@context (a group's: its members' lines)
     feature,    // a user's forward or service: on or off
     mailbox,    // a voicemail box's message counts
   };
@@ -116,8 +116,9 @@ class PresenceService {
   // "*211002") means for the watcher whose line username is `watcher_line`,
   // in that line's context. Feature codes (*21, *22, *23 with or without a
   // destination, *25) name the watcher's own user's forward or DND;
-  // *37<member id> a boss-secretary filter member of a filter the
-  // watcher's user belongs to (lit while that member has it on).
+  // *27 its incoming call filtering; *37<member id> a boss-secretary filter
+  // member of a filter the watcher's user belongs to (lit while that member
+  // has it on).
   // not_found: no such extension in the line's context, no such line, or a
   // feature code for a line without user.
   virtual Result<PresenceResource> resolve(std::string_view watcher_line, std::string_view target) const = 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/integration/support/sip_suite.h"
 #include "tests/support/udp_ports.h"
 
 namespace {
@@ -26,30 +27,10 @@ using dialtone::testing::wait_udp_bound;
 
 constexpr int kImported = 1000;
 
-// lua-dialplan with the route_call entry point backend.sip calls, in case the
-// shipped extensions.lua does not define it yet.
-std::string dialplan_copy(const fs::path& where) {
-  fs::copy(dialtone::testing::source_dir() / "lua-dialplan", where, fs::copy_options::recursive);
-  auto script = where / "extensions.lua";
-  std::stringstream ss;
-  ss << std::ifstream(script).rdbuf();
-  if (ss.str().find("function route_call") == std::string::npos)
-    std::ofstream(script, std::ios::app)
-        << "\nlocal calls = require(\"calls\")\nfunction route_call(call) return calls.route(call) end\n";
-  return script.string();
-}
-
-class SipE2E : public ::testing::Test {
+class SipE2E : public dialtone::testing::SipSuite {
  protected:
   static void SetUpTestSuite() {
-    lua_dir_ = fs::temp_directory_path() / ("dt-int-lua-" + std::to_string(::getpid()));
-    fs::remove_all(lua_dir_);
-    auto script = dialplan_copy(lua_dir_);
-    sip_port_ = free_tcp_udp_port();
-    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
-                           "\ntransports = udp\nnode = integration\n\n[auth]\nban_failures = 0\n";
-    d_ = new Dialtoned({.plugin_files = {{"40-sip.conf", sip_conf}, {"50-confd.conf", "[plugin]\nname = api.confd\n"}},
-                        .lua_script = script});
+    start_dialtoned("integration");
     if (!d_->ready()) return;
     auto h = headers();
     auto ctx = d_->http("POST", "confd", "/1.1/contexts",
@@ -79,58 +60,16 @@ class SipE2E : public ::testing::Test {
     return v;
   }
   static std::string create_user_line(int n) {
-    auto h = headers();
     auto num = std::to_string(n);
-    auto user = d_->http("POST", "confd", "/1.1/users",
-                         R"({"firstname":"User)" + std::to_string(n - 1000) + R"(","lastname":"Imported"})", h);
-    auto line = d_->http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h);
-    auto sip = d_->http("POST", "confd", "/1.1/endpoints/sip",
-                        R"({"username":"u)" + num + R"(","secret":"pw)" + num + R"("})", h);
-    auto ext = d_->http("POST", "confd", "/1.1/extensions", R"({"exten":")" + num + R"(","context":"default"})", h);
-    if (user.status != 201 || line.status != 201 || sip.status != 201 || ext.status != 201)
-      return "creating line " + num + ": " + user.body + line.body + sip.body + ext.body;
-    auto lid = json_string(line.body, "/id");
-    for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
-                       "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
-                       "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")})
-      if (auto r = d_->http("PUT", "confd", path, "", h); r.status != 204) return path + ": " + r.body;
-    return "";
-  }
-  static void TearDownTestSuite() {
-    delete d_;
-    d_ = nullptr;
-    std::error_code ec;
-    fs::remove_all(lua_dir_, ec);
-  }
-  void SetUp() override {
-    ASSERT_TRUE(d_->ready()) << d_->error();
-    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
-  }
-  static dialtone::testing::Headers headers() { return {{"X-Auth-Token", d_->token()}}; }
-
-  static dialtone::testing::SippPhones phones() { return {lua_dir_, sip_port_, INTEGRATION_SCENARIOS}; }
-  static std::string scenario(const std::string& name) { return phones().scenario(name); }
-  static int sipp(const std::string& args, std::string* out) { return phones().run(args, out); }
-  static int client(const std::string& args, std::string* out) { return phones().client(args, out); }
-  static int register_line(const std::string& user, const std::string& password, int port, std::string* out) {
-    return phones().register_line(user, password, port, out);
+    return dialtone::testing::create_user_line(
+        *d_, num, R"({"firstname":"User)" + std::to_string(n - 1000) + R"(","lastname":"Imported"})", "u" + num,
+        "pw" + num);
   }
 
-  static Dialtoned* d_;
-  static fs::path lua_dir_;
-  static int sip_port_;
-  static int import_status_;
-  static std::size_t import_created_;
-  static std::string setup_error_;
-  static std::string import_body_;
+  static inline int import_status_ = 0;
+  static inline std::size_t import_created_ = 0;
+  static inline std::string import_body_;
 };
-Dialtoned* SipE2E::d_ = nullptr;
-fs::path SipE2E::lua_dir_;
-int SipE2E::sip_port_ = 0;
-int SipE2E::import_status_ = 0;
-std::size_t SipE2E::import_created_ = 0;
-std::string SipE2E::setup_error_;
-std::string SipE2E::import_body_;
 
 TEST_F(SipE2E, ImportCreatesAThousandUsersWithLines) {
   EXPECT_EQ(import_status_, 201) << import_body_;

@@ -21,28 +21,8 @@ using dialtone::testing::Dialtoned;
 using dialtone::testing::json_string;
 
 // A ws_client.py run whose output lines are read as they come.
-class Client {
- public:
-  explicit Client(const std::string& args) {
-    std::string cmd = std::string(WS_PYTHON) + " " + WS_CLIENT + " " + args + " 2>&1";
-    f_ = popen(cmd.c_str(), "r");
-  }
-  ~Client() { if (f_) pclose(f_); }
-  // The next line, "" at end of output.
-  std::string line() {
-    char buf[8192];
-    if (!f_ || !fgets(buf, sizeof buf, f_)) return "";
-    std::string s(buf);
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  std::vector<std::string> rest() {
-    std::vector<std::string> out;
-    for (auto l = line(); !l.empty(); l = line()) out.push_back(l);
-    return out;
-  }
- private:
-  FILE* f_ = nullptr;
+struct Client : dialtone::testing::OutputLines {
+  explicit Client(const std::string& args) : OutputLines(std::string(WS_PYTHON) + " " + WS_CLIENT + " " + args) {}
 };
 
 class EventStream : public ::testing::Test {

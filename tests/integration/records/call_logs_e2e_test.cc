@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
+#include "tests/integration/support/sip_suite.h"
 #include "tests/support/openapi_fields.h"
 #include "tests/support/udp_ports.h"
 
@@ -37,41 +38,21 @@ using dialtone::testing::json_string;
 using dialtone::testing::run_command;
 using dialtone::testing::wait_udp_bound;
 
-std::string dialplan_copy(const fs::path& where) {
-  fs::copy(dialtone::testing::source_dir() / "lua-dialplan", where, fs::copy_options::recursive);
-  auto script = where / "extensions.lua";
-  std::stringstream ss;
-  ss << std::ifstream(script).rdbuf();
-  if (ss.str().find("function route_call") == std::string::npos)
-    std::ofstream(script, std::ios::app)
-        << "\nlocal calls = require(\"calls\")\nfunction route_call(call) return calls.route(call) end\n";
-  return script.string();
-}
-
 struct Call {
   std::string callee, uas, uac, extra;
   int uac_rc = -1, uas_rc = -1;
   std::string out;
 };
 
-class CallLogsE2E : public ::testing::Test {
+class CallLogsE2E : public dialtone::testing::SipSuite {
  protected:
   static void SetUpTestSuite() {
-    lua_dir_ = fs::temp_directory_path() / ("dt-int-records-" + std::to_string(::getpid()));
-    fs::remove_all(lua_dir_);
-    auto script = dialplan_copy(lua_dir_);
-    sip_port_ = free_tcp_udp_port();
     ws_port_ = free_tcp_udp_port();
-    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
-                           "\ntransports = udp\nnode = records\n\n[auth]\nban_failures = 0\n";
-    d_ = new Dialtoned({.plugin_files = {{"40-sip.conf", sip_conf},
-                                         {"50-confd.conf", "[plugin]\nname = api.confd\n"},
-                                         {"70-records-cel.conf",
-                                          "[plugin]\nname = records.cel\n\n[cel]\nbatch_interval = 100ms\n"},
-                                         {"71-records-call-logs.conf", "[plugin]\nname = records.call_logs\n"},
-                                         {"80-events.conf", "[plugin]\nname = events.websocketd\n\n[websocketd]\n"
-                                                            "listen = 127.0.0.1:" + std::to_string(ws_port_) + "\n"}},
-                        .lua_script = script});
+    start_dialtoned("records",
+                    {{"70-records-cel.conf", "[plugin]\nname = records.cel\n\n[cel]\nbatch_interval = 100ms\n"},
+                     {"71-records-call-logs.conf", "[plugin]\nname = records.call_logs\n"},
+                     {"80-events.conf", "[plugin]\nname = events.websocketd\n\n[websocketd]\n"
+                                        "listen = 127.0.0.1:" + std::to_string(ws_port_) + "\n"}});
     if (!d_->ready()) return;
     auto h = headers();
     auto ctx = d_->http("POST", "confd", "/1.1/contexts",
@@ -114,50 +95,22 @@ class CallLogsE2E : public ::testing::Test {
   }
   static void fail(const std::string& e) { setup_error_ = e; }
   static std::string create_user_line(int n) {
-    auto h = headers();
     auto num = std::to_string(n);
-    // The caller's name has a comma and a non-ASCII letter: CSV quotes it, in UTF-8.
-    auto user = d_->http("POST", "confd", "/1.1/users",
-                         n == 1000 ? std::string(R"({"firstname":"Zoë","lastname":"Records, Jr."})")
-                                   : R"({"firstname":"User)" + num + R"(","lastname":"Records"})",
-                         h);
-    auto line = d_->http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h);
-    auto sip = d_->http("POST", "confd", "/1.1/endpoints/sip",
-                        R"({"username":"u)" + num + R"(","secret":"pw)" + num + R"("})", h);
-    auto ext = d_->http("POST", "confd", "/1.1/extensions", R"({"exten":")" + num + R"(","context":"default"})", h);
-    if (user.status != 201 || line.status != 201 || sip.status != 201 || ext.status != 201)
-      return "creating line " + num + ": " + user.body + line.body + sip.body + ext.body;
-    user_id_.push_back(json_string(user.body, "/id"));
-    user_uuid_.push_back(json_string(user.body, "/uuid"));
-    auto lid = json_string(line.body, "/id");
-    for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
-                       "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
-                       "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")})
-      if (auto r = d_->http("PUT", "confd", path, "", h); r.status != 204) return path + ": " + r.body;
+    std::string user;
+    auto e = dialtone::testing::create_user_line(
+        *d_, num,
+        n == 1000 ? std::string(R"({"firstname":"Zoë","lastname":"Records, Jr."})")
+                  : R"({"firstname":"User)" + num + R"(","lastname":"Records"})",
+        "u" + num, "pw" + num, &user);
+    if (!e.empty()) return e;
+    user_id_.push_back(json_string(user, "/id"));
+    user_uuid_.push_back(json_string(user, "/uuid"));
     return "";
   }
-  static void TearDownTestSuite() {
-    delete d_;
-    d_ = nullptr;
-    std::error_code ec;
-    fs::remove_all(lua_dir_, ec);
-  }
-  void SetUp() override {
-    ASSERT_TRUE(d_->ready()) << d_->error();
-    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
-  }
-  static dialtone::testing::Headers headers() { return {{"X-Auth-Token", d_->token()}}; }
   static std::string json_logs(const std::string& path, const std::string& token = "") {
     return d_->http("GET", "confd", path, "",
                     {{"X-Auth-Token", token.empty() ? d_->token() : token}, {"Accept", "application/json"}})
         .body;
-  }
-  static dialtone::testing::SippPhones phones() { return {lua_dir_, sip_port_, INTEGRATION_SCENARIOS}; }
-  static std::string scenario(const std::string& name) { return phones().scenario(name); }
-  static int sipp(const std::string& args, std::string* out) { return phones().run(args, out); }
-  static int client(const std::string& args, std::string* out) { return phones().client(args, out); }
-  static int register_line(const std::string& user, const std::string& password, int port, std::string* out) {
-    return phones().register_line(user, password, port, out);
   }
   static double num(const std::string& json, const std::string& pointer) {
     rapidjson::Document d;
@@ -166,17 +119,7 @@ class CallLogsE2E : public ::testing::Test {
     return v && v->IsNumber() ? v->GetDouble() : -1;
   }
   // Rows of one text column, each followed by a line break.
-  static std::string query(const std::string& statement) {
-    PGconn* c = PQconnectdb(d_->dsn().c_str());
-    std::string out;
-    PGresult* r = PQexec(c, statement.c_str());
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) out = PQerrorMessage(c);
-    else
-      for (int i = 0; i < PQntuples(r); ++i) out += std::string(PQgetvalue(r, i, 0)) + "\n";
-    PQclear(r);
-    PQfinish(c);
-    return out;
-  }
+  static std::string query(const std::string& statement) { return dialtone::testing::sql_lines(d_->dsn(), statement); }
   static void sql(const std::string& statement) {
     PGconn* c = PQconnectdb(d_->dsn().c_str());
     ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
@@ -187,20 +130,10 @@ class CallLogsE2E : public ::testing::Test {
     PQfinish(c);
   }
 
-  static Dialtoned* d_;
-  static fs::path lua_dir_;
-  static int sip_port_, ws_port_;
-  static std::string setup_error_;
-  static std::vector<std::string> user_id_, user_uuid_;
-  static std::vector<Call> calls_;
+  static inline int ws_port_ = 0;
+  static inline std::vector<std::string> user_id_, user_uuid_;
+  static inline std::vector<Call> calls_;
 };
-Dialtoned* CallLogsE2E::d_ = nullptr;
-fs::path CallLogsE2E::lua_dir_;
-int CallLogsE2E::sip_port_ = 0;
-int CallLogsE2E::ws_port_ = 0;
-std::string CallLogsE2E::setup_error_;
-std::vector<std::string> CallLogsE2E::user_id_, CallLogsE2E::user_uuid_;
-std::vector<Call> CallLogsE2E::calls_;
 
 TEST_F(CallLogsE2E, PhonesPlayedTheirScenarios) {
   for (auto& c : calls_) {
@@ -450,29 +383,8 @@ TEST_F(CallLogsE2E, GroupCallNamesTheMemberWhoAnswered) {
 }
 
 // A ws_client.py run (tests/integration/events) whose lines are read as they come.
-class WsClient {
- public:
-  explicit WsClient(const std::string& args) {
-    f_ = popen((std::string(WS_PYTHON) + " " + WS_CLIENT + " " + args + " 2>&1").c_str(), "r");
-  }
-  ~WsClient() {
-    if (f_) pclose(f_);
-  }
-  std::string line() {
-    char buf[16384];
-    if (!f_ || !fgets(buf, sizeof buf, f_)) return "";
-    std::string s(buf);
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  std::vector<std::string> rest() {
-    std::vector<std::string> out;
-    for (auto l = line(); !l.empty(); l = line()) out.push_back(l);
-    return out;
-  }
-
- private:
-  FILE* f_ = nullptr;
+struct WsClient : dialtone::testing::OutputLines {
+  explicit WsClient(const std::string& args) : OutputLines(std::string(WS_PYTHON) + " " + WS_CLIENT + " " + args) {}
 };
 
 // Dashboards follow calls live: the callee's registration and then each

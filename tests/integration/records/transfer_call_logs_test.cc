@@ -10,8 +10,6 @@
 //     transferor, until the last party hangs up;
 //   attended: the consultation is a call of its own: two call logs, each
 //     lasting until its remaining party hangs up.
-#include <libpq-fe.h>
-
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
@@ -32,7 +30,6 @@ using dialtone::testing::Dialtoned;
 using dialtone::testing::free_tcp_udp_port;
 using dialtone::testing::json_int;
 using dialtone::testing::json_string;
-using dialtone::testing::run_command;
 using dialtone::testing::wait_udp_bound;
 
 struct Phone {
@@ -47,8 +44,7 @@ class TransferCallLogs : public ::testing::Test {
     sip_port_ = free_tcp_udp_port();
     // The relay on 127.0.0.2: the transfer scenarios check the re-INVITE
     // carries the relay's address, not the phones'.
-    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
-                           "\ntransports = udp\nnode = transfers\n\n[rtp]\nbind = 127.0.0.2\n\n[auth]\nban_failures = 0\n";
+    std::string sip_conf = dialtone::testing::sip_plugin_conf(sip_port_, "transfers", "\n[rtp]\nbind = 127.0.0.2\n");
     d_ = std::make_unique<Dialtoned>(dialtone::testing::DialtonedOptions{
         .plugin_files = {{"40-sip.conf", sip_conf},
                          {"50-confd.conf", "[plugin]\nname = api.confd\n"},
@@ -65,58 +61,52 @@ class TransferCallLogs : public ::testing::Test {
 
   dialtone::testing::Headers h() { return {{"X-Auth-Token", d_->token()}}; }
 
+  // `who` (alice, bob, carol) at `n`, SIP username `who`, secret who + "pw".
   void user_line(int n, const std::string& who) {
-    auto num = std::to_string(n);
-    std::string first(1, static_cast<char>(who[0] - 'a' + 'A'));
-    auto user = d_->http("POST", "confd", "/1.1/users",
-                         R"({"firstname":")" + first + who.substr(1) + R"(","lastname":"Transfer"})", h());
-    auto line = d_->http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h());
-    auto sip = d_->http("POST", "confd", "/1.1/endpoints/sip",
-                        R"({"username":")" + who + R"(","secret":")" + who + R"(pw"})", h());
-    auto ext = d_->http("POST", "confd", "/1.1/extensions", R"({"exten":")" + num + R"(","context":"default"})", h());
-    ASSERT_TRUE(user.status == 201 && line.status == 201 && sip.status == 201 && ext.status == 201)
-        << user.body << line.body << sip.body << ext.body;
-    uuid_[who] = json_string(user.body, "/uuid");
-    auto lid = json_string(line.body, "/id");
-    for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
-                       "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
-                       "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")}) {
-      auto r = d_->http("PUT", "confd", path, "", h());
-      ASSERT_EQ(r.status, 204) << path << ": " << r.body;
-    }
+    std::string first(1, static_cast<char>(who[0] - 'a' + 'A')), user;
+    auto e = dialtone::testing::create_user_line(
+        *d_, std::to_string(n), R"({"firstname":")" + first + who.substr(1) + R"(","lastname":"Transfer"})", who,
+        who + "pw", &user);
+    ASSERT_EQ(e, "");
+    uuid_[who] = json_string(user, "/uuid");
   }
 
-  static std::string scenario(const std::string& name) { return std::string(INTEGRATION_SCENARIOS) + "/" + name; }
-  int sipp(const std::string& args, std::string* out) {
-    auto cmd = "cd /tmp && timeout -k 5 40 " + dialtone::testing::sipp_binary() + " 127.0.0.1:" +
-               std::to_string(sip_port_) + " -i 127.0.0.1 -timeout 25s -timeout_error -nostdin " + args;
-    return run_command(cmd, out);
-  }
+  dialtone::testing::SippPhones phones() const { return {d_->dir(), sip_port_, INTEGRATION_SCENARIOS}; }
   // A registered phone answering with `file` (`calls` calls).
   void callee(Phone& p, const std::string& who, const std::string& file, int calls = 1) {
     int port = free_tcp_udp_port();
     std::string out;
-    ASSERT_EQ(sipp("-sf " + scenario("register.xml") + " -m 1 -p " + std::to_string(free_tcp_udp_port()) + " -au " +
-                       who + " -ap " + who + "pw -key user " + who + " -key contact_port " + std::to_string(port) +
-                       " -key expires 3600",
-                   &out),
-              0)
-        << out;
-    p.run = std::async(std::launch::async, [this, port, file, calls] {
+    ASSERT_EQ(phones().register_line(who, who + "pw", port, &out), 0) << out;
+    p.run = std::async(std::launch::async, [phones = phones(), port, file, calls] {
       std::string o;
-      int rc = sipp("-sf " + scenario(file) + " -m " + std::to_string(calls) + " -p " + std::to_string(port), &o);
+      int rc = phones.run("-sf " + phones.scenario(file) + " -m " + std::to_string(calls) + " -p " +
+                              std::to_string(port),
+                          &o);
       return std::make_pair(rc, o);
     });
     ASSERT_TRUE(wait_udp_bound(port)) << who << "'s phone did not bind";
   }
   void caller(Phone& p, const std::string& who, const std::string& exten, const std::string& file) {
-    p.run = std::async(std::launch::async, [this, who, exten, file] {
+    p.run = std::async(std::launch::async, [phones = phones(), who, exten, file] {
       std::string o;
-      int rc = sipp("-sf " + scenario(file) + " -m 1 -p " + std::to_string(free_tcp_udp_port()) + " -s " + exten +
-                        " -au " + who + " -ap " + who + "pw -key user " + who,
-                    &o);
+      int rc = phones.client("-sf " + phones.scenario(file) + " -s " + exten + " -au " + who + " -ap " + who +
+                                 "pw -key user " + who,
+                             &o);
       return std::make_pair(rc, o);
     });
+  }
+  // Waits for every phone; each scenario must have ended well.
+  static void finish(std::initializer_list<Phone*> phones) {
+    for (auto* p : phones) p->finish();
+    for (auto* p : phones) ASSERT_EQ(p->result.first, 0) << p->result.second;
+  }
+  // bob answers alice and refers her to 1003; carol answers; alice hangs up.
+  void blind_transfer() {
+    Phone alice, bob, carol;
+    ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+    ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
+    caller(alice, "alice", "1002", "xfer_caller.xml");
+    finish({&alice, &bob, &carol});
   }
 
   std::string logs(const std::string& query = "") {
@@ -135,17 +125,7 @@ class TransferCallLogs : public ::testing::Test {
     }
     return body;
   }
-  std::string query(const std::string& statement) {
-    PGconn* c = PQconnectdb(d_->dsn().c_str());
-    std::string out;
-    PGresult* r = PQexec(c, statement.c_str());
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) out = PQerrorMessage(c);
-    else
-      for (int i = 0; i < PQntuples(r); ++i) out += std::string(PQgetvalue(r, i, 0)) + "\n";
-    PQclear(r);
-    PQfinish(c);
-    return out;
-  }
+  std::string query(const std::string& statement) { return dialtone::testing::sql_lines(d_->dsn(), statement); }
   double seconds(const std::string& json, const std::string& pointer) {
     rapidjson::Document d;
     d.Parse(json.c_str());
@@ -159,17 +139,7 @@ class TransferCallLogs : public ::testing::Test {
 };
 
 TEST_F(TransferCallLogs, BlindTransferKeepsOneCallLogAnsweredByTheTransferor) {
-  Phone alice, bob, carol;
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
-  // bob answers alice and refers her to 1003; carol answers; alice hangs up.
-  caller(alice, "alice", "1002", "xfer_caller.xml");
-  alice.finish();
-  bob.finish();
-  carol.finish();
-  ASSERT_EQ(alice.result.first, 0) << alice.result.second;
-  ASSERT_EQ(bob.result.first, 0) << bob.result.second;
-  ASSERT_EQ(carol.result.first, 0) << carol.result.second;
+  ASSERT_NO_FATAL_FAILURE(blind_transfer());
 
   auto body = logs_once(1);
   ASSERT_EQ(json_int(body, "/total"), 1) << body << d_->output();
@@ -212,12 +182,7 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
   }
   ASSERT_TRUE(talking) << "the consultation call was not answered";
   caller(alice, "alice", "1002", "xfer_caller.xml");
-  alice.finish();
-  carol.finish();
-  bob.finish();
-  ASSERT_EQ(alice.result.first, 0) << alice.result.second;
-  ASSERT_EQ(carol.result.first, 0) << carol.result.second;
-  ASSERT_EQ(bob.result.first, 0) << bob.result.second;
+  ASSERT_NO_FATAL_FAILURE(finish({&alice, &carol, &bob}));
 
   auto body = logs_once(2);
   ASSERT_EQ(json_int(body, "/total"), 2) << body << d_->output();
@@ -252,13 +217,7 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
 // Dates are UTC and a filter may carry any zone: the same instant written
 // with +02:00 selects the same rows.
 TEST_F(TransferCallLogs, DateFiltersTakeAZoneAndRowsAreUtc) {
-  Phone alice, bob, carol;
-  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
-  caller(alice, "alice", "1002", "xfer_caller.xml");
-  alice.finish();
-  bob.finish();
-  carol.finish();
+  ASSERT_NO_FATAL_FAILURE(blind_transfer());
   auto body = logs_once(1);
   ASSERT_EQ(json_int(body, "/total"), 1) << body;
   auto date = json_string(body, "/items/0/date");  // 2026-12-07T02:10:00.123+00:00

@@ -6,6 +6,7 @@
 #include <Poco/Net/NetException.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
@@ -58,6 +59,66 @@ int SippPhones::register_line(const std::string& user, const std::string& passwo
   return client("-sf " + scenario("register.xml") + " -au " + user + " -ap " + password + " -key user " + user +
                     " -key contact_port " + std::to_string(contact_port) + " -key expires 3600",
                 out);
+}
+
+std::string sip_plugin_conf(int port, const std::string& node, const std::string& extra) {
+  return "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(port) +
+         "\ntransports = udp\nnode = " + node + "\n\n[auth]\nban_failures = 0\n" + extra;
+}
+
+std::string create_user_line(Dialtoned& d, const std::string& exten, const std::string& user_json,
+                             const std::string& username, const std::string& secret, std::string* user_body) {
+  Headers h{{"X-Auth-Token", d.token()}};
+  auto user = d.http("POST", "confd", "/1.1/users", user_json, h);
+  auto line = d.http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h);
+  auto sip = d.http("POST", "confd", "/1.1/endpoints/sip",
+                    R"({"username":")" + username + R"(","secret":")" + secret + R"("})", h);
+  auto ext = d.http("POST", "confd", "/1.1/extensions", R"({"exten":")" + exten + R"(","context":"default"})", h);
+  if (user.status != 201 || line.status != 201 || sip.status != 201 || ext.status != 201)
+    return "creating line " + exten + ": " + user.body + line.body + sip.body + ext.body;
+  if (user_body) *user_body = user.body;
+  auto lid = json_string(line.body, "/id");
+  for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
+                     "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
+                     "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")})
+    if (auto r = d.http("PUT", "confd", path, "", h); r.status != 204) return path + ": " + r.body;
+  return "";
+}
+
+std::string sql_lines(const std::string& dsn, const std::string& statement) {
+  PGconn* c = PQconnectdb(dsn.c_str());
+  std::string out;
+  PGresult* r = PQexec(c, statement.c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    out = PQerrorMessage(c);
+  } else {
+    for (int i = 0; i < PQntuples(r); ++i) out += std::string(PQgetvalue(r, i, 0)) + "\n";
+  }
+  PQclear(r);
+  PQfinish(c);
+  return out;
+}
+
+OutputLines::OutputLines(const std::string& command) { f_ = ::popen((command + " 2>&1").c_str(), "r"); }
+OutputLines::~OutputLines() {
+  if (f_) ::pclose(f_);
+}
+std::string OutputLines::line() {
+  std::string s;
+  char buf[4096];
+  while (f_ && std::fgets(buf, sizeof buf, f_)) {
+    s += buf;
+    if (s.back() == '\n') {
+      s.pop_back();
+      return s;
+    }
+  }
+  return s;
+}
+std::vector<std::string> OutputLines::rest() {
+  std::vector<std::string> out;
+  for (auto l = line(); !l.empty(); l = line()) out.push_back(l);
+  return out;
 }
 
 namespace {

@@ -14,6 +14,7 @@
 // DIALTONE_KEEP_INTEGRATION_DIR=1 keeps the temp folder (conf.d, logs).
 #pragma once
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -123,6 +124,39 @@ struct SippPhones {
   int client(const std::string& args, std::string* out) const;
   // Registers `user` (register.xml) with its contact on `contact_port`.
   int register_line(const std::string& user, const std::string& password, int contact_port, std::string* out) const;
+};
+
+// backend.sip's conf.d file for a test: UDP on 127.0.0.1:`port`, node
+// `node`, no ban on failed authentications; `extra` (more sections) appended.
+std::string sip_plugin_conf(int port, const std::string& node, const std::string& extra = "");
+
+// A user with a SIP line over confd's REST API: the user (`user_json`), a
+// line in context "default", its SIP endpoint (`username`, `secret`) and
+// extension `exten`, associated. "" or what failed; `user_body` gets the
+// user's JSON (id, uuid).
+std::string create_user_line(Dialtoned& d, const std::string& exten, const std::string& user_json,
+                             const std::string& username, const std::string& secret,
+                             std::string* user_body = nullptr);
+
+// The first column of `statement`'s rows, one line each, on the database of
+// `dsn`; the error message when it fails.
+std::string sql_lines(const std::string& dsn, const std::string& statement);
+
+// A command whose output (stdout and stderr) is read line by line as it
+// comes, e.g. a WebSocket client following the event stream.
+class OutputLines {
+ public:
+  explicit OutputLines(const std::string& command);
+  ~OutputLines();
+  OutputLines(const OutputLines&) = delete;
+  OutputLines& operator=(const OutputLines&) = delete;
+  // The next line, "" at the end of the output.
+  std::string line();
+  // Every line up to the end of the output.
+  std::vector<std::string> rest();
+
+ private:
+  FILE* f_ = nullptr;
 };
 
 // Minimal JSON helpers for assertions (RapidJSON underneath).

@@ -14,6 +14,7 @@
 #include "kernel/bus/event_bus.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
+#include "tests/support/sip_leg.h"
 
 namespace dialtone::kernel {
 namespace {
@@ -38,17 +39,7 @@ rapidjson::Document json(const std::string& body) {
 }
 
 sdk::ChannelSpec leg(ChannelDirection dir, std::string endpoint, std::string call_id = {}) {
-  sdk::ChannelSpec s;
-  s.backend = "sip";
-  s.endpoint = std::move(endpoint);
-  s.direction = dir;
-  s.call_id = std::move(call_id);
-  s.caller_number = "1001";
-  s.caller_name = "Alice";
-  s.callee_number = "1002";
-  s.protocol_id = "abc@host";
-  s.backend_ref = "stack-call-1";
-  return s;
+  return testing::sip_leg(dir, std::move(endpoint), std::move(call_id));
 }
 
 class CallCoreTest : public ::testing::Test {

@@ -219,6 +219,57 @@ TEST_F(PresenceTest, CallFilterMemberKey) {
   EXPECT_FALSE(presence_->resolve("bob", "*377"));  // bob is no longer in the filter
 }
 
+// A group's key (2000, bob a member): flashes while a call to the group
+// rings bob's line, lit while he talks; the key follows the membership.
+TEST_F(PresenceTest, GroupKeyShowsItsMembersLines) {
+  auto snap = two_users();
+  sdk::ConfigExtension gx;
+  gx.id = 500;
+  gx.exten = "2000";
+  gx.context = "default";
+  snap.extensions[gx.id] = gx;
+  snap.extension_by_key_["2000@default"] = gx.id;
+  sdk::ConfigGroup g;
+  g.id = 1;
+  g.name = "sales";
+  g.member_user_ids = {2};
+  g.extension_ids = {gx.id};
+  snap.groups[1] = g;
+  config_->publish(snap);
+  auto key = presence_->resolve("alice", "2000");
+  ASSERT_TRUE(key) << key.error().message;
+  auto w = follow(*key);
+  presence_->on_channel_event({"calls.channel.created", event("b", "bob", "outbound", "down")});
+  presence_->on_channel_event({"calls.channel.state", event("b", "bob", "outbound", "ringing")});
+  presence_->on_channel_event({"calls.channel.state", event("b", "bob", "outbound", "up")});
+  auto s = seen();
+  ASSERT_EQ(s.size(), 2u);
+  ASSERT_EQ(s[0].dialogs.size(), 1u);
+  EXPECT_EQ(s[0].dialogs[0].state, sdk::DialogState::early);
+  EXPECT_EQ(s[0].dialogs[0].local_number, "2000");
+  EXPECT_EQ(s[1].dialogs[0].state, sdk::DialogState::confirmed);
+  // bob leaves the group: his call no longer shows on its key.
+  snap.groups[1].member_user_ids.clear();
+  config_->publish(snap);
+  EXPECT_TRUE(presence_->state(*key).dialogs.empty());
+  presence_->on_channel_event({"calls.channel.ended", event("b", "bob", "outbound", "ended")});
+}
+
+// *27: the subscriber's incoming call filtering (call screening).
+TEST_F(PresenceTest, CallScreeningKey) {
+  auto key = presence_->resolve("alice", "*27");
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(key->feature, "incallfilter");
+  EXPECT_FALSE(presence_->resolve("alice", "*271003"));  // takes no destination
+  auto w = follow(*key);
+  auto snap = two_users();
+  snap.users[1].incallfilter = true;
+  config_->publish(snap);
+  auto s = seen();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_TRUE(s[0].feature_on);
+}
+
 // api.confd started again (a reload): the service follows the new one.
 TEST_F(PresenceTest, FollowsAConfigurationServiceStartedAgain) {
   auto other = std::make_shared<FakeConfig>();

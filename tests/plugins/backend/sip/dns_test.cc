@@ -103,6 +103,15 @@ class DnsTest : public SipPluginTest {
     return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ($1, $2::int) RETURNING id",
                       {context, e});
   }
+  // The trunk "provider" at host provider.test, the only trunk of an outgoing
+  // route for 0 and nine digits.
+  static void route_through_provider() {
+    auto trunk = add_trunk("provider", "provider.test", "default");
+    auto route = host_->sql(
+        "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('by-name', 1, "
+        "'[{\"pattern\":\"0XXXXXXXXX\"}]') RETURNING id");
+    host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {route, trunk});
+  }
   void start(const Dnsmasq& dns) {
     ASSERT_NO_FATAL_FAILURE(
         start_plugin({{"sip.resolv_conf", dns.resolv_conf()}, {"qualify.interval", "0"}}));
@@ -124,11 +133,7 @@ TEST_F(DnsTest, OutgoingCallFollowsNaptrAndSrvToTheNextTargetWhenTheFirstRefuses
                // Not 127.0.0.1: calls from there (alice's) would be taken as the trunk's.
                "--host-record=sip1.provider.test,127.0.0.7", "--host-record=sip2.provider.test,127.0.0.7"});
   ASSERT_TRUE(dns.ready()) << "dnsmasq did not start";
-  auto trunk = add_trunk("provider", "provider.test", "default");
-  auto route = host_->sql(
-      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('by-name', 1, "
-      "'[{\"pattern\":\"0XXXXXXXXX\"}]') RETURNING id");
-  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {route, trunk});
+  route_through_provider();
   ASSERT_NO_FATAL_FAILURE(start(dns));
   std::string live_out, out;
   auto provider = std::async(std::launch::async, [&] {
@@ -158,11 +163,7 @@ TEST_F(DnsTest, OutgoingCallGoesToTheSrvTargetOfLowestPriorityFirst) {
   a.sin_port = htons(static_cast<std::uint16_t>(second));
   ::inet_pton(AF_INET, "127.0.0.8", &a.sin_addr);
   ASSERT_EQ(::bind(sink, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  auto trunk = add_trunk("provider", "provider.test", "default");
-  auto route = host_->sql(
-      "INSERT INTO confd_outcalls (name, priority, patterns) VALUES ('by-name', 1, "
-      "'[{\"pattern\":\"0XXXXXXXXX\"}]') RETURNING id");
-  host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {route, trunk});
+  route_through_provider();
   ASSERT_NO_FATAL_FAILURE(start(dns));
   std::string first_out, out;
   auto provider = std::async(std::launch::async, [&] {

@@ -1,4 +1,5 @@
-// Function keys as provisioned, served: users' keys stored as api.confd
+// Function keys as provisioned, served: users' keys (user, custom, forward,
+// DND, call screening, group, boss-secretary filter) stored as api.confd
 // stores them, the files provd renders for a Yealink and a Snom phone, the
 // BLF URIs read back from those files, and each subscribed to with SIPp:
 // every one must be accepted (202 and a dialog-info NOTIFY). Then a DND key
@@ -15,7 +16,7 @@
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/snom/snom_description.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/backend/sip/provd_fixture.h"
 
 namespace prov = dialtone::plugins::provisioning;
 namespace sdk = dialtone::sdk;
@@ -23,52 +24,16 @@ namespace sdk = dialtone::sdk;
 namespace dialtone::testing {
 namespace {
 
-class FunckeyTest : public SipPluginTest {
+class FunckeyTest : public ProvdSipTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}},
               std::filesystem::path(SIP_LUA_LIB_DIR).parent_path() / "extensions.lua");
   }
   void SetUp() override {
-    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
-        "yealink", std::make_shared<prov::DescribedVendor>(prov::yealink_description())));
-    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
-        "snom", std::make_shared<prov::DescribedVendor>(prov::snom_description())));
+    ASSERT_NO_FATAL_FAILURE(
+        provide_vendors({{"yealink", prov::yealink_description()}, {"snom", prov::snom_description()}}));
     start_plugin({{"auth.ban_failures", "1000"}});
-  }
-  void TearDown() override {
-    SipPluginTest::TearDown();
-    if (provd_) {
-      host_->services().withdraw<sdk::ProvisioningService>("provd");
-      provd_->stop();
-    }
-    provd_.reset();
-    host_->services().withdraw<sdk::ProvisioningVendor>("yealink");
-    host_->services().withdraw<sdk::ProvisioningVendor>("snom");
-  }
-
-  std::string add_device(const std::string& mac, const std::string& vendor, const std::string& model,
-                         const std::string& plugin) {
-    prov::Device d;
-    d.mac = mac;
-    d.ip = "127.0.0.1";
-    d.vendor = vendor;
-    d.model = model;
-    d.plugin = plugin;
-    d.config = "autoprov";
-    auto id = provd_->add_device(d);
-    EXPECT_TRUE(id);
-    return id ? *id : std::string();
-  }
-
-  void start_provd() {
-    prov::ProvdSettings s;
-    s.tftp_enabled = false;
-    s.template_check = std::chrono::milliseconds(0);
-    provd_ = std::make_shared<prov::Provd>(*host_, *host_->store(), nullptr, s);
-    auto st = provd_->start();
-    ASSERT_TRUE(st) << (st ? "" : st.error().message);
-    for (auto& d : provd_->devices()) (void)provd_->remove_device(d.id);
   }
 
   // `user`'s line goes to device `dev`; its keys are `keys` (position ->
@@ -100,7 +65,6 @@ class FunckeyTest : public SipPluginTest {
                   out);
   }
 
-  std::shared_ptr<prov::Provd> provd_;
 };
 
 const std::map<int, std::string> kKeys = {
@@ -109,23 +73,39 @@ const std::map<int, std::string> kKeys = {
     {3, R"({"type":"forward","forward":"unconditional","exten":"1003"})"},
     {4, R"({"type":"forward","forward":"busy"})"},
     {5, R"({"type":"custom","exten":"1003"})"},
+    {6, R"({"type":"group","group_id":%GROUP%})"},
+    {7, R"({"type":"service","service":"incallfilter"})"},
+    {8, R"({"type":"bsfilter","filter_member_id":%MEMBER%})"},
 };
 
-std::map<int, std::string> keys_for(const std::string& bob_id) {
+// The keys with `%NAME%` replaced by `values`' ids.
+std::map<int, std::string> keys_for(const std::map<std::string, std::string>& values) {
   auto out = kKeys;
-  auto& k = out[1];
-  k.replace(k.find("%BOB%"), 5, bob_id);
+  for (auto& [_, k] : out)
+    for (auto& [name, v] : values)
+      if (auto at = k.find("%" + name + "%"); at != std::string::npos) k.replace(at, name.size() + 2, v);
   return out;
 }
 
-const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003"};
-
 TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
   ASSERT_NO_FATAL_FAILURE(start_provd());
+  // A group on 2000 with bob; bob's boss-secretary filter, alice and carol its secretaries.
+  auto group = host_->sql("INSERT INTO confd_groups (name) VALUES ('sales') RETURNING id");
+  auto gx = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('2000', 'default') RETURNING id");
+  host_->sql("INSERT INTO confd_group_extensions VALUES ($1::int, $2::int)", {group, gx});
+  host_->sql("INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1::int, $2::int, 1)",
+             {group, user_ids_.at("bob")});
+  auto filter = host_->sql("INSERT INTO confd_callfilters (name) VALUES ('bob-filter') RETURNING id");
+  auto boss = host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) "
+                         "VALUES ($1::int, $2::int, 'boss') RETURNING id", {filter, user_ids_.at("bob")});
+  host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) VALUES ($1::int, $2::int, "
+             "'secretary'), ($1::int, $3::int, 'secretary')", {filter, user_ids_.at("alice"), user_ids_.at("carol")});
+  auto keys = keys_for({{"BOB", user_ids_.at("bob")}, {"GROUP", group}, {"MEMBER", boss}});
+  const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003", "2000", "*27", "*37" + boss};
   auto yealink = add_device("00:15:65:aa:bb:01", "Yealink", "T46S", "provisioning.yealink");
   auto snom = add_device("00:04:13:aa:bb:02", "Snom", "D785", "provisioning.snom");
-  provision("alice", yealink, keys_for(user_ids_.at("bob")));
-  provision("carol", snom, keys_for(user_ids_.at("bob")));
+  provision("alice", yealink, keys);
+  provision("carol", snom, keys);
   ASSERT_TRUE(provd_->sync_from_confd());
 
   // Yealink: linekey.N.type = 16 (BLF) and its value.
@@ -148,6 +128,9 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
       EXPECT_EQ(subscribe(user, v, "subscribe_served.xml", &out), 0) << user << " -> " << v << "\n" << out;
     }
   EXPECT_TRUE(eventually([&] { return plugin_->subscriptions() == 0; }));
+  host_->sql("DELETE FROM confd_callfilters WHERE id = $1::int", {filter});
+  host_->sql("DELETE FROM confd_groups WHERE id = $1::int", {group});
+  host_->sql("DELETE FROM confd_extensions WHERE id = $1::int", {gx});
 }
 
 // The provisioned DND key (*25) lights when its user dials *25 (the shipped

@@ -19,7 +19,7 @@
 #include "plugins/provisioning/provd/autoprov_lua.h"
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
-#include "tests/plugins/backend/sip/sip_fixture.h"
+#include "tests/plugins/backend/sip/provd_fixture.h"
 
 namespace sip = dialtone::plugins::backend::sip;
 namespace prov = dialtone::plugins::provisioning;
@@ -30,7 +30,7 @@ using dialtone::testing::eventually;
 
 namespace {
 
-class SipProvisioningTest : public dialtone::testing::SipPluginTest {
+class SipProvisioningTest : public dialtone::testing::ProvdSipTest {
  protected:
   static void SetUpTestSuite() {
     make_host({{"alice", "1001"}, {"bob", "1002"}},
@@ -39,19 +39,7 @@ class SipProvisioningTest : public dialtone::testing::SipPluginTest {
     ASSERT_TRUE(prov::export_autoprov_lua(*host_));
   }
 
-  void SetUp() override {
-    ASSERT_TRUE(host_->services().provide<sdk::ProvisioningVendor>(
-        "yealink", std::make_shared<prov::DescribedVendor>(prov::yealink_description())));
-  }
-  void TearDown() override {
-    SipPluginTest::TearDown();
-    if (provd_) {
-      host_->services().withdraw<sdk::ProvisioningService>("provd");
-      provd_->stop();
-    }
-    provd_.reset();
-    host_->services().withdraw<sdk::ProvisioningVendor>("yealink");
-  }
+  void SetUp() override { provide_vendors({{"yealink", prov::yealink_description()}}); }
 
   void start_sip(std::map<std::string, std::string> extra = {}) {
     extra.emplace("auth.ban_failures", "1000");
@@ -59,26 +47,11 @@ class SipProvisioningTest : public dialtone::testing::SipPluginTest {
     start_plugin(extra);
   }
 
-  // provd with one Yealink phone at 127.0.0.1 in autoprov; returns its id.
-  std::string start_provd() {
-    prov::ProvdSettings s;
-    s.tftp_enabled = false;
-    s.template_check = std::chrono::milliseconds(0);
-    provd_ = std::make_shared<prov::Provd>(*host_, *host_->store(), nullptr, s);
-    auto st = provd_->start();
-    EXPECT_TRUE(st) << (st ? "" : st.error().message);
-    EXPECT_TRUE(host_->services().provide<sdk::ProvisioningService>("provd", provd_));
-    for (auto& d : provd_->devices()) (void)provd_->remove_device(d.id);
-    prov::Device d;
-    d.mac = "00:15:65:12:34:56";
-    d.ip = "127.0.0.1";
-    d.vendor = "Yealink";
-    d.model = "T46S";
-    d.plugin = "provisioning.yealink";
-    d.config = "autoprov";
-    auto id = provd_->add_device(d);
-    EXPECT_TRUE(id);
-    return id ? *id : std::string();
+  // provd, the SIP plugin's provisioning service, with one Yealink phone
+  // at 127.0.0.1 in autoprov; its id.
+  std::string provd_with_a_phone() {
+    start_provd(true);
+    return add_device("00:15:65:12:34:56", "Yealink", "T46S", "provisioning.yealink");
   }
 
   // A phone registered as `user` that stays up `ms` and answers what the
@@ -109,7 +82,6 @@ class SipProvisioningTest : public dialtone::testing::SipPluginTest {
                        "ON e.id = l.endpoint_sip_id WHERE e.username = $1", {username});
   }
 
-  std::shared_ptr<prov::Provd> provd_;
 };
 
 TEST_F(SipProvisioningTest, QualifyMarksAContactReachableThenUnreachableAndItIsNoLongerRung) {
@@ -169,7 +141,7 @@ TEST_F(SipProvisioningTest, NotifierSendsCheckSyncToTheAddressTheRegisterCameFro
 
 TEST_F(SipProvisioningTest, AutoprovPhoneDialsAProvisioningCodeAndGetsTheLine) {
   start_sip();
-  auto dev = start_provd();
+  auto dev = provd_with_a_phone();
   auto password = autoprov_password();
   ASSERT_FALSE(password.empty());
   auto code = line_of("alice", "provisioning_code");
@@ -196,7 +168,7 @@ TEST_F(SipProvisioningTest, AutoprovPhoneDialsAProvisioningCodeAndGetsTheLine) {
 
 TEST_F(SipProvisioningTest, StarGuestWithThePasswordResetsThePhoneToAutoprov) {
   start_sip();
-  auto dev = start_provd();
+  auto dev = provd_with_a_phone();
   host_->sql("UPDATE confd_lines SET device_id = $1 FROM confd_endpoints_sip e "
               "WHERE e.id = confd_lines.endpoint_sip_id AND e.username = 'bob'", {dev});
   ASSERT_TRUE(provd_->sync_from_confd());

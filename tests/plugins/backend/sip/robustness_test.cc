@@ -1,6 +1,8 @@
 // backend.sip under abuse: overload answered with 503 and Retry-After while
 // calls in progress go on, junk answered without keeping anything, ACK
-// transactions ended, and a late retransmission not taken for a replay.
+// transactions ended, a late retransmission not taken for a replay, and
+// REGISTER answered without a sofia transaction, its retransmissions from a
+// compact table (answered_requests.h).
 // SIPp phones and raw UDP against the plugin on the test host.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "plugins/backend/sip/answered_requests.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/sip_plugin.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
@@ -111,8 +114,10 @@ class Udp : public dialtone::testing::LoopbackUdp {
   int server_port_ = 0;
 };
 
-// Proxy-Authorization answering `challenge` for alice (qop=auth, nc 1).
-std::string alice_authorization(const std::string& challenge, const std::string& uri) {
+// Proxy-Authorization (INVITE) or Authorization (REGISTER) answering
+// `challenge` for alice (qop=auth, nc 1).
+std::string alice_authorization(const std::string& challenge, const std::string& uri,
+                                const std::string& method = "INVITE") {
   sip::DigestCredentials c;
   c.username = "alice";
   c.realm = quoted_param(challenge, "realm");
@@ -121,8 +126,9 @@ std::string alice_authorization(const std::string& challenge, const std::string&
   c.cnonce = "c0ffee";
   c.nc = "00000001";
   c.qop = "auth";
-  auto response = sip::digest_response(sip::DigestAlgorithm::md5, c, "alicepw", "INVITE");
-  return "Proxy-Authorization: Digest username=\"alice\", realm=\"" + c.realm + "\", nonce=\"" +
+  auto response = sip::digest_response(sip::DigestAlgorithm::md5, c, "alicepw", method);
+  return std::string(method == "REGISTER" ? "Authorization" : "Proxy-Authorization") +
+         ": Digest username=\"alice\", realm=\"" + c.realm + "\", nonce=\"" +
          c.nonce + "\", uri=\"" + uri + "\", response=\"" + response +
          "\", algorithm=MD5, cnonce=\"c0ffee\", nc=00000001, qop=auth";
 }
@@ -387,6 +393,86 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
   for (auto& l : host_->logger().lines())
     if (l.find("replayed digest") != std::string::npos) ++replays;
   EXPECT_EQ(replays, 1u) << "only the replay is logged as one";
+}
+
+TEST_F(SipRobustnessTest, RegisterKeepsNoTransactionAndARetransmissionGetsTheSameAnswer) {
+  // A transaction kept for a REGISTER would stay 5 minutes and show.
+  ASSERT_NO_FATAL_FAILURE(start({{"sip.transaction_timeout", "300000"}}));
+  std::size_t logged = host_->logger().lines().size();  // the suite shares its log
+  int port = plugin_->port();
+  Udp udp(port);
+  Request first;
+  first.method = "REGISTER";
+  first.exten = "127.0.0.1";
+  first.call_id = "robust-register";
+  first.branch = "z9hG4bK-robust-register-1";
+  udp.send(first);
+  auto challenge = udp.final_response();
+  ASSERT_EQ(challenge.rfind("SIP/2.0 401", 0), 0u) << challenge;
+
+  Request reg = first;
+  reg.cseq = 2;
+  reg.branch = "z9hG4bK-robust-register-2";
+  reg.authorization = alice_authorization(header_value(challenge, "WWW-Authenticate"),
+                                          "sip:127.0.0.1:" + std::to_string(port), "REGISTER");
+  udp.send(reg);
+  auto ok = udp.final_response();
+  ASSERT_EQ(ok.rfind("SIP/2.0 200", 0), 0u) << ok;
+  std::string contact = "<sip:alice@127.0.0.1:" + std::to_string(udp.port()) + ">";
+  EXPECT_EQ(header_value(ok, "Contact").rfind(contact, 0), 0u) << ok;
+  std::string tag = tag_of(header_value(ok, "To"));
+  EXPECT_FALSE(tag.empty()) << ok;
+  EXPECT_TRUE(server_transactions_end())
+      << server_transactions() << " server transactions kept for a REGISTER";
+
+  // The phone missed the 200 and sends the request again: the same answer,
+  // not a replay, not a second registration.
+  udp.send(reg);
+  auto again = udp.final_response();
+  ASSERT_EQ(again.rfind("SIP/2.0 200", 0), 0u) << again;
+  EXPECT_EQ(tag_of(header_value(again, "To")), tag) << again;
+  EXPECT_EQ(header_value(again, "Contact").rfind(contact, 0), 0u) << again;
+  EXPECT_EQ(header_value(again, "CSeq"), "2 REGISTER") << again;
+  auto lines = host_->logger().lines();
+  for (std::size_t i = logged; i < lines.size(); ++i)
+    EXPECT_EQ(lines[i].find("replayed digest"), std::string::npos) << lines[i];
+
+  // The same credentials on another request (new branch, higher CSeq): a
+  // replay, answered with a fresh challenge.
+  Request replay = reg;
+  replay.cseq = 3;
+  replay.branch = "z9hG4bK-robust-register-3";
+  udp.send(replay);
+  auto stale = udp.final_response();
+  EXPECT_EQ(stale.rfind("SIP/2.0 401", 0), 0u) << stale;
+  EXPECT_NE(header_value(stale, "WWW-Authenticate").find("stale=true"), std::string::npos) << stale;
+  EXPECT_TRUE(server_transactions_end());
+}
+
+TEST(AnsweredRequests, KeepsAnswersForTheirLifetimeOldestFirst) {
+  sip::AnsweredRequests t(32000, 3);
+  EXPECT_TRUE(t.begin("a", 0));
+  EXPECT_FALSE(t.begin("a", 10)) << "a retransmission is not a new request";
+  ASSERT_NE(t.find("a"), nullptr);
+  EXPECT_EQ(t.find("a")->status, 0) << "still being answered";
+  t.answer("a", {200, "", "Contact: <sip:x@h>"});
+  EXPECT_EQ(t.find("a")->status, 200);
+  EXPECT_EQ(t.find("a")->headers, "Contact: <sip:x@h>");
+  EXPECT_TRUE(t.begin("b", 1000));
+  EXPECT_TRUE(t.begin("c", 2000));
+  // Full: the oldest goes first.
+  EXPECT_TRUE(t.begin("d", 3000));
+  EXPECT_EQ(t.find("a"), nullptr);
+  EXPECT_EQ(t.size(), 3u);
+  t.expire(32999);
+  EXPECT_EQ(t.size(), 3u);
+  t.expire(33000);
+  EXPECT_EQ(t.find("b"), nullptr);
+  EXPECT_NE(t.find("c"), nullptr);
+  t.expire(40000);
+  EXPECT_EQ(t.size(), 0u);
+  t.answer("c", {200, "", ""});  // forgotten: ignored
+  EXPECT_EQ(t.find("c"), nullptr);
 }
 
 TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {

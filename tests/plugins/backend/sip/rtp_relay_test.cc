@@ -32,6 +32,14 @@ std::string rtp(std::uint16_t seq, std::uint32_t ssrc = 0x11223344, const std::s
   return p + payload;
 }
 
+// An RTCP sender report (packet type 200): what a muxed port tells from RTP.
+std::string rtcp(const std::string& body) {
+  std::string p(8, '\0');
+  p[0] = static_cast<char>(0x80);
+  p[1] = static_cast<char>(200);
+  return p + body;
+}
+
 // A range per test process, so parallel runs rarely meet (busy ports are skipped anyway).
 RelayConfig config(int pairs = 16) {
   static std::mt19937 rng{std::random_device{}()};
@@ -158,9 +166,12 @@ TEST(RtpRelay, ThousandCallsLeaveThePoolFull) {
                        "m=audio " + std::to_string(b.port()) + " RTP/AVP 8\r\n";
   for (int i = 0; i < 1000; ++i) {
     CallMedia call(&relay, mc, false, "c" + std::to_string(i), nullptr);
-    ASSERT_TRUE(call.offer(MediaLeg::a, offer));
+    // Callers with and without rtcp-mux, callees accepting it or not: the
+    // pool splits pairs and joins them again.
+    bool mux_a = i % 4 >= 2, mux_b = i % 5 >= 2;
+    ASSERT_TRUE(call.offer(MediaLeg::a, mux_a ? offer + "a=rtcp-mux\r\n" : offer));
     if (i % 3 == 0) continue;  // CANCEL before any answer
-    ASSERT_TRUE(call.answer(MediaLeg::b, answer));
+    ASSERT_TRUE(call.answer(MediaLeg::b, mux_b ? answer + "a=rtcp-mux\r\n" : answer));
     if (i % 3 == 1) a.send_to(call.ports()->a, rtp(static_cast<std::uint16_t>(i)));
   }
   EXPECT_EQ(relay.sessions(), 0u);
@@ -177,6 +188,60 @@ TEST(RtpRelay, ExhaustedRangeGives503) {
   ASSERT_FALSE(third);
   EXPECT_EQ(media_error_status(third.error()), 503);
   EXPECT_NE(third.error().message.find("rtp.port_max"), std::string::npos);
+}
+
+TEST(RtpRelay, MuxedLegCarriesRtcpOnItsRtpPort) {
+  RtpRelay relay(config());
+  ASSERT_TRUE(relay.start());
+  auto s = relay.allocate(true, false);  // A muxes RTCP, B does not
+  ASSERT_TRUE(s) << s.error().message;
+  auto [id, ports] = *s;
+  EXPECT_TRUE(ports.mux_a);
+  EXPECT_FALSE(ports.mux_b);
+  Peer a, b, b_rtcp;
+  relay.set_remote(id, MediaLeg::a, "127.0.0.1", a.port(), a.port());
+  relay.set_remote(id, MediaLeg::b, "127.0.0.1", b.port(), b_rtcp.port());
+  int from = 0;
+  a.send_to(ports.a, rtp(1));
+  EXPECT_EQ(b.receive(5000, &from), rtp(1));
+  EXPECT_EQ(from, ports.b);
+  // A's RTCP on its one port goes out of B's RTCP port, and back.
+  a.send_to(ports.a, rtcp("sr-a"));
+  EXPECT_EQ(b_rtcp.receive(5000, &from), rtcp("sr-a"));
+  EXPECT_EQ(from, ports.b + 1);
+  b_rtcp.send_to(ports.b + 1, rtcp("sr-b"));
+  EXPECT_EQ(a.receive(5000, &from), rtcp("sr-b"));
+  EXPECT_EQ(from, ports.a);
+  b.send_to(ports.b, rtp(9, 0x55));
+  EXPECT_EQ(a.receive(5000, &from), rtp(9, 0x55));
+  auto st = relay.stats(id);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->a.packets_in, 1u);
+  EXPECT_EQ(st->a.rtcp_in, 1u);
+  EXPECT_EQ(st->a.lost, 0u) << "RTCP counted as RTP";
+  EXPECT_EQ(st->b.rtcp_out, 1u);
+  EXPECT_EQ(st->b.rtcp_in, 1u);
+  EXPECT_EQ(st->a.rtcp_out, 1u);
+}
+
+TEST(RtpRelay, CallsWithRtcpMuxTakeTwoPortsEach) {
+  RtpRelay relay(config(4));  // 8 ports: two calls without rtcp-mux
+  ASSERT_TRUE(relay.start());
+  std::vector<RtpRelay::SessionId> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto s = relay.allocate(true, true);
+    ASSERT_TRUE(s) << "call " << i << ": " << s.error().message;
+    EXPECT_NE(s->second.a, s->second.b);
+    ids.push_back(s->first);
+  }
+  auto fifth = relay.allocate(true, true);
+  ASSERT_FALSE(fifth);
+  EXPECT_EQ(media_error_status(fifth.error()), 503);
+  for (auto id : ids) relay.release(id);
+  // The single ports joined their pairs again: a call without rtcp-mux fits.
+  EXPECT_TRUE(eventually([&] { return relay.free_pairs() == relay.capacity(); }));
+  EXPECT_TRUE(relay.allocate());
+  EXPECT_TRUE(relay.allocate());
 }
 
 TEST(RtpRelay, BadBindAddressIsNamed) {
@@ -217,6 +282,72 @@ TEST(CallMedia, AnchorsOfferAndAnswerAndMediaFlows) {
   // Ports come back at once, or as soon as the relay thread is done with them.
   EXPECT_TRUE(eventually([&] { return relay.free_pairs() == relay.capacity(); }));
   EXPECT_EQ(relay.totals().a.packets_in, 1u);
+}
+
+TEST(CallMedia, RtcpMuxOfferedByTheCallerIsOfferedOnAndTheCalleesRtcpPortGoesBack) {
+  RtpRelay relay(config(4));
+  ASSERT_TRUE(relay.start());
+  MediaConfig mc;
+  mc.relay.bind = "127.0.0.1";
+  Peer a, b;
+  auto offer = [&](bool mux) {
+    return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           "m=audio " + std::to_string(a.port()) + " RTP/AVP 8\r\n" + (mux ? "a=rtcp-mux\r\n" : "");
+  };
+  auto answer = [&](bool mux) {
+    return "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           "m=audio " + std::to_string(b.port()) + " RTP/AVP 8\r\n" + (mux ? "a=rtcp-mux\r\n" : "");
+  };
+  {
+    CallMedia call(&relay, mc, false, "mux", nullptr);
+    auto to_b = call.offer(MediaLeg::a, offer(true));
+    ASSERT_TRUE(to_b) << to_b.error().message;
+    EXPECT_NE(to_b->find("a=rtcp-mux\r\n"), std::string::npos) << *to_b;
+    EXPECT_TRUE(call.ports()->mux_a);
+    EXPECT_FALSE(call.ports()->mux_b) << "B's RTCP port is held until B answers";
+    EXPECT_EQ(relay.free_pairs(), relay.capacity() - 2);
+    auto to_a = call.answer(MediaLeg::b, answer(true));
+    ASSERT_TRUE(to_a) << to_a.error().message;
+    EXPECT_NE(to_a->find("a=rtcp-mux\r\n"), std::string::npos) << *to_a;
+    auto ports = *call.ports();
+    EXPECT_TRUE(ports.mux_b);
+    // Two ports held: the other halves wait as single ports for the next call.
+    CallMedia second(&relay, mc, false, "mux-2", nullptr);
+    ASSERT_TRUE(second.offer(MediaLeg::a, offer(true)));
+    EXPECT_EQ(relay.free_pairs(), relay.capacity() - 3) << "A took a single port";
+    // RTCP both ways on the RTP ports.
+    int from = 0;
+    a.send_to(ports.a, rtcp("sr-a"));
+    EXPECT_EQ(b.receive(5000, &from), rtcp("sr-a"));
+    EXPECT_EQ(from, ports.b);
+    b.send_to(ports.b, rtcp("sr-b"));
+    EXPECT_EQ(a.receive(5000, &from), rtcp("sr-b"));
+    EXPECT_EQ(from, ports.a);
+  }
+  EXPECT_TRUE(eventually([&] { return relay.free_pairs() == relay.capacity(); }));
+  {
+    // A callee that does not take rtcp-mux keeps RTCP on RTP+1; the caller's
+    // leg stays muxed.
+    CallMedia call(&relay, mc, false, "half", nullptr);
+    ASSERT_TRUE(call.offer(MediaLeg::a, offer(true)));
+    auto to_a = call.answer(MediaLeg::b, answer(false));
+    ASSERT_TRUE(to_a);
+    EXPECT_NE(to_a->find("a=rtcp-mux\r\n"), std::string::npos) << *to_a;
+    EXPECT_FALSE(call.ports()->mux_b);
+  }
+  {
+    // Without rtcp-mux in the offer nothing changes: no attribute, pairs.
+    CallMedia call(&relay, mc, false, "plain", nullptr);
+    auto to_b = call.offer(MediaLeg::a, offer(false));
+    ASSERT_TRUE(to_b);
+    EXPECT_EQ(to_b->find("rtcp-mux"), std::string::npos) << *to_b;
+    auto to_a = call.answer(MediaLeg::b, answer(true));
+    ASSERT_TRUE(to_a);
+    EXPECT_EQ(to_a->find("rtcp-mux"), std::string::npos) << *to_a;
+    EXPECT_FALSE(call.ports()->mux_a);
+    EXPECT_FALSE(call.ports()->mux_b);
+  }
+  EXPECT_TRUE(eventually([&] { return relay.free_pairs() == relay.capacity(); }));
 }
 
 TEST(CallMedia, NoCommonCodecGives488AndTakesNoPorts) {

@@ -83,11 +83,14 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   if (auto s = config_->export_lua(*lua_); !s) throw std::runtime_error("config lua: " + s.error().message);
   // The call API and `local` legs, as the kernel has them.
   if (auto s = calls_->export_lua(*lua_); !s) throw std::runtime_error("calls lua: " + s.error().message);
+  completion_ = std::make_unique<kernel::CallCompletion>(*calls_, *presence_, log_, [c = config_] { return c->snapshot(); });
+  if (auto s = completion_->export_lua(*lua_); !s) throw std::runtime_error("completion lua: " + s.error().message);
   local_ = std::make_shared<kernel::LocalDriver>(*calls_, *lua_, log_);
   if (auto s = calls_->register_driver("local", local_); !s) throw std::runtime_error(s.error().message);
 }
 
 SipTestHost::~SipTestHost() {
+  completion_->stop();
   presence_->stop();
   calls_->unregister_driver("local");
   config_->stop();

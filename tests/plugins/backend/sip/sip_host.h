@@ -17,6 +17,7 @@
 #include <dialtone/host.h>
 #include <dialtone/services.h>
 
+#include "kernel/calls/call_completion.h"
 #include "kernel/calls/call_core.h"
 #include "kernel/calls/local_driver.h"
 #include "kernel/executor/thread_pool.h"
@@ -89,6 +90,8 @@ class SipTestHost final : public sdk::Host {
   plugins::api::confd::ConfigServiceImpl& config() { return *config_; }
   // The kernel's presence model, provided as sdk::PresenceService.
   kernel::PresenceServiceImpl& presence() { return *presence_; }
+  // Call completion (*40), exported to the dialplan as `completion`.
+  kernel::CallCompletion& completion() { return *completion_; }
   // From now on dialtone.now() reads `t` plus the time elapsed since this
   // call: the dialplan sees a chosen time of day, and ring times still run.
   void set_time(std::chrono::system_clock::time_point t) {
@@ -106,6 +109,7 @@ class SipTestHost final : public sdk::Host {
   std::shared_ptr<kernel::LocalDriver> local_;
   std::shared_ptr<plugins::api::confd::ConfigServiceImpl> config_;
   std::shared_ptr<kernel::PresenceServiceImpl> presence_;
+  std::unique_ptr<kernel::CallCompletion> completion_;
   std::string dsn_;
   std::atomic<std::int64_t> clock_shift_ms_{0};
 };

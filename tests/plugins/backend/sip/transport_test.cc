@@ -470,6 +470,22 @@ class SipTransportTest : public dialtone::testing::SipPluginTest {
     start_plugin(extra);
   }
 
+  // bob registered over TCP (`bob` connected to the plugin, which serves
+  // udp and tcp), then a check-sync with `event` sent to him from this
+  // thread; the notifier's outcome, once bob answers or the plugin gives up.
+  std::future<sdk::Status> check_sync_over_tcp(StreamPhone& bob, const std::string& event,
+                                               std::shared_ptr<sdk::SipNotifier>& notifier) {
+    notifier = host_->services().find<sdk::SipNotifier>();
+    EXPECT_TRUE(notifier);
+    EXPECT_TRUE(bob.connected());
+    EXPECT_EQ(bob.register_line("bobpw"), 200);
+    auto answer = std::make_shared<std::promise<sdk::Status>>();
+    if (notifier)
+      notifier->notify_check_sync({"127.0.0.1", "bob", event},
+                                  [answer](sdk::Status s) { answer->set_value(std::move(s)); });
+    return answer->get_future();
+  }
+
   void start_tls(std::map<std::string, std::string> extra = {}) {
     extra.emplace("sip.transports", "udp,tcp,tls");
     extra.emplace("sip.tls_certificate_dir", certs_.str());
@@ -762,17 +778,12 @@ TEST_F(SipTransportTest, SippOverTcpRegistersAndCallsAnsweredAndHungUp) {
 
 TEST_F(SipTransportTest, CheckSyncNotifyGoesBackOverThePhonesTcpConnection) {
   start({{"sip.transports", "udp,tcp"}});
-  auto notifier = host_->services().find<sdk::SipNotifier>();
-  ASSERT_TRUE(notifier);
   StreamPhone bob(plugin_->port(), nullptr, "bob");
-  ASSERT_TRUE(bob.connected());
-  ASSERT_EQ(bob.register_line("bobpw"), 200);
   // Sent from this thread, which then plays the phone: a notifier that
   // waited for the answer would never see it.
-  std::promise<sdk::Status> answer;
-  auto sent = answer.get_future();
-  notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync;reboot=false"},
-                              [&answer](sdk::Status s) { answer.set_value(std::move(s)); });
+  std::shared_ptr<sdk::SipNotifier> notifier;
+  auto sent = check_sync_over_tcp(bob, "check-sync;reboot=false", notifier);
+  ASSERT_TRUE(notifier);
   auto notify = bob.request_of("NOTIFY");
   ASSERT_TRUE(notify) << "no NOTIFY on the TCP connection";
   EXPECT_EQ(notify->header("Event"), "check-sync;reboot=false");
@@ -785,15 +796,10 @@ TEST_F(SipTransportTest, CheckSyncNotifyGoesBackOverThePhonesTcpConnection) {
 
 TEST_F(SipTransportTest, CheckSyncStillUnansweredWhenTheBackendStopsFailsAsUnavailable) {
   start({{"sip.transports", "udp,tcp"}});
-  auto notifier = host_->services().find<sdk::SipNotifier>();
-  ASSERT_TRUE(notifier);
   StreamPhone bob(plugin_->port(), nullptr, "bob");
-  ASSERT_TRUE(bob.connected());
-  ASSERT_EQ(bob.register_line("bobpw"), 200);
-  std::promise<sdk::Status> answer;
-  auto sent = answer.get_future();
-  notifier->notify_check_sync({"127.0.0.1", "bob", "check-sync"},
-                              [&answer](sdk::Status s) { answer.set_value(std::move(s)); });
+  std::shared_ptr<sdk::SipNotifier> notifier;
+  auto sent = check_sync_over_tcp(bob, "check-sync", notifier);
+  ASSERT_TRUE(notifier);
   ASSERT_TRUE(bob.request_of("NOTIFY")) << "no NOTIFY on the TCP connection";
   plugin_->stop();  // the phone never answers
   auto s = sent.get();

@@ -2,12 +2,15 @@
 // baresip-core) authenticates as alice, calls the echo route of
 // media_dialplan.lua with a 600 Hz tone as its microphone (aufile), and records
 // what it hears (sndfile). The recording must hold the tone, echoed back by
-// the media engine.
+// the media engine. baresip quits once its recording holds two seconds of
+// sound (however long the call took to set up), or after a minute.
+#include <signal.h>
 #include <sndfile.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -40,6 +43,24 @@ std::vector<std::int16_t> read_wav(const fs::path& p, int* rate) {
     for (std::size_t i = 0; i < out.size() / 2; ++i) out[i] = out[2 * i];
     out.resize(out.size() / 2);
   }
+  return out;
+}
+
+// sndfile's dump of what the phone decoded (dump-*-dec.wav); empty until the call has audio.
+fs::path heard_file(const fs::path& dir) {
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find("-dec.wav") != std::string::npos) return e.path();
+  return {};
+}
+
+// The samples of a WAV that sndfile is still writing (its header not final
+// yet): 16-bit PCM after the 44-byte header.
+std::vector<std::int16_t> samples_so_far(const fs::path& wav) {
+  std::ifstream f(wav, std::ios::binary);
+  std::string bytes(std::istreambuf_iterator<char>(f), {});
+  if (bytes.size() <= 44) return {};
+  std::vector<std::int16_t> out((bytes.size() - 44) / 2);
+  std::memcpy(out.data(), bytes.data() + 44, out.size() * 2);
   return out;
 }
 
@@ -91,20 +112,29 @@ TEST_F(BaresipEchoTest, SoftphoneHearsItsOwnToneBack) {
   if (pid == 0) {
     ::freopen((dir / "baresip.log").c_str(), "w", stdout);
     ::freopen((dir / "baresip.log").c_str(), "a", stderr);
-    ::execl(which("baresip").c_str(), "baresip", "-f", dir.c_str(), "-e", dial.c_str(), "-t", "8",
+    ::execl(which("baresip").c_str(), "baresip", "-f", dir.c_str(), "-e", dial.c_str(), "-t", "60",
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  bool exited = false;
+  // Two seconds of sound heard, or baresip gave up by itself.
+  eventually(
+      [&] {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return exited = true;
+        auto f = heard_file(dir);
+        return !f.empty() && tm::loud_samples(samples_so_far(f), 8000) >= 2 * 8000u;
+      },
+      std::chrono::seconds(90));
+  if (!exited) {
+    ::kill(pid, SIGTERM);  // hangs up and closes the recording, as its -t timer does
+    ::waitpid(pid, &status, 0);
+  }
   auto log = [&] {
     std::ifstream f(dir / "baresip.log");
     return std::string(std::istreambuf_iterator<char>(f), {});
   };
-  // sndfile writes what the phone heard as dump-*-dec.wav.
-  fs::path heard;
-  for (auto& e : fs::directory_iterator(dir))
-    if (e.path().filename().string().find("-dec.wav") != std::string::npos) heard = e.path();
+  fs::path heard = heard_file(dir);
   ASSERT_FALSE(heard.empty()) << "baresip recorded nothing:\n" << log();
   int rate = 8000;
   auto audio = read_wav(heard, &rate);

@@ -24,7 +24,6 @@ class EngineDialTest : public SipMediaTest {
               std::filesystem::path(SIP_TEST_DIR) / "engine_dial_dialplan.lua");
     start_media();
   }
-  void SetUp() override { start_plugin(); }
 
   void call(Phone& p, const std::string& number, tm::RtpPeer& peer) {
     caller(p, "alice", number, "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(peer.port())});
@@ -35,15 +34,38 @@ class EngineDialTest : public SipMediaTest {
     args.insert(args.end(), extra.begin(), extra.end());
     callee(p, "bob", file, 1, args);
   }
-  static bool heard(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
-    auto tone = tm::make_tone(hz, 1.0, 8000);
-    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
-      to.clear();
-      from.send_audio(tone);
-      auto got = to.audio();
-      if (tm::loud_samples(got, 8000) >= 2400 && share(got, {hz}) > 0.9) return true;
-    }
-    return false;
+  // bob's phone runs `bob_file`; alice calls 820, the dialplan answers her
+  // (`ca`: her channel) and rings bob; returns once bob's leg rings.
+  void alice_rings_bob(Phone& alice, Phone& bob, const std::string& bob_file, tm::RtpPeer& pa, tm::RtpPeer& pb,
+                       std::string& ca) {
+    ASSERT_NO_FATAL_FAILURE(ring_bob(bob, bob_file, pb));
+    call(alice, "820", pa);
+    ca = connect_engine(pa);
+    ASSERT_FALSE(ca.empty());
+    ASSERT_TRUE(eventually([] {
+      auto b = bob_leg();
+      return b && b->state == sdk::ChannelState::ringing;
+    })) << log_tail();
+  }
+  // alice and bob (RTP at `pa`, `pb`) hear each other.
+  static void expect_talking(tm::RtpPeer& pa, tm::RtpPeer& pb) {
+    EXPECT_TRUE(hears_tone(pa, pb, 500, 0.9)) << "bob does not hear alice";
+    EXPECT_TRUE(hears_tone(pb, pa, 900, 0.9)) << "alice does not hear bob";
+  }
+  // alice, answered by the dialplan, has it dial `number` while bob's phone
+  // runs `bob_file`: the dial fails and the dialplan sends her the SIP
+  // status as digits; she ends the call with D.
+  void expect_dial_failure(const std::string& bob_file, const std::string& number, const std::string& status) {
+    tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+    Phone bob, alice;
+    ASSERT_NO_FATAL_FAILURE(ring_bob(bob, bob_file, pb));
+    call(alice, number, pa);
+    ASSERT_FALSE(connect_engine(pa).empty());
+    ASSERT_TRUE(eventually([&] { return pa.digits() == status; })) << pa.digits() << "\n" << log_tail();
+    EXPECT_EQ(bob.finish(), 0) << bob.out;
+    pa.send_digits("D");
+    EXPECT_EQ(alice.finish(), 0) << alice.out;
+    expect_media_idle();
   }
   // bob's leg in the call core (outbound, endpoint "bob").
   static std::optional<sdk::Channel> bob_leg() {
@@ -77,13 +99,8 @@ TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther)
   std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty());
   EXPECT_TRUE(eventually([&] { return host_->calls().channel(ca) && host_->calls().channel(ca)->peer == cb; }));
-  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
-  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
-  // Dialtone hangs alice up: bob gets BYE too.
-  ASSERT_TRUE(host_->calls().hangup_channel(ca));
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_media_idle();
+  expect_talking(pa, pb);
+  hang_up_and_finish(ca, {&alice, &bob});  // Dialtone hangs alice up: bob gets BYE too
 }
 
 // Early media: bob's 183 carries SDP; what he sends before answering (an
@@ -91,22 +108,14 @@ TEST_F(EngineDialTest, AnsweredCallRingsAPhoneWithRingbackThenBothHearEachOther)
 TEST_F(EngineDialTest, EarlyMediaReachesTheCallerBeforeTheAnswer) {
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
   Phone bob, alice;
-  ring_bob(bob, "uas_engine_early.xml", pb);  // 183 with SDP, never answers
-  call(alice, "820", pa);
-  std::string ca = connect_engine(pa);
-  ASSERT_FALSE(ca.empty());
-  ASSERT_TRUE(eventually([] {
-    auto b = bob_leg();
-    return b && b->state == sdk::ChannelState::ringing;
-  })) << log_tail();
+  std::string ca;
+  // bob answers 183 with SDP, never 200
+  ASSERT_NO_FATAL_FAILURE(alice_rings_bob(alice, bob, "uas_engine_early.xml", pa, pb, ca));
   // bob's leg is attached from the INVITE on; the 183's SDP sets its remote.
   ASSERT_FALSE(connect_engine(pb).empty());
-  EXPECT_TRUE(heard(pb, pa, 700)) << "alice does not hear bob's early media";
+  EXPECT_TRUE(hears_tone(pb, pa, 700, 0.9)) << "alice does not hear bob's early media";
   EXPECT_EQ(bob_leg()->state, sdk::ChannelState::ringing);
-  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // alice gives up: bob gets CANCEL
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_media_idle();
+  hang_up_and_finish(ca, {&alice, &bob});  // alice gives up: bob gets CANCEL
 }
 
 TEST_F(EngineDialTest, CalleeHangingUpEndsTheCaller) {
@@ -120,44 +129,17 @@ TEST_F(EngineDialTest, CalleeHangingUpEndsTheCaller) {
 }
 
 TEST_F(EngineDialTest, OfferRefusedWith488ReachesTheDialplan) {
-  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
-  Phone bob, alice;
-  ring_bob(bob, "uas_engine_488.xml", pb);
-  call(alice, "820", pa);
-  ASSERT_FALSE(connect_engine(pa).empty());
-  ASSERT_TRUE(eventually([&] { return pa.digits() == "488"; })) << pa.digits() << "\n" << log_tail();
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  pa.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  expect_dial_failure("uas_engine_488.xml", "820", "488");
 }
 
 TEST_F(EngineDialTest, AnswerWithoutACommonCodecIsHungUpAndSaysWhy) {
-  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
-  Phone bob, alice;
-  ring_bob(bob, "uas_engine_g729.xml", pb);
-  call(alice, "820", pa);
-  ASSERT_FALSE(connect_engine(pa).empty());
-  ASSERT_TRUE(eventually([&] { return pa.digits() == "488"; })) << pa.digits() << "\n" << log_tail();
-  EXPECT_EQ(bob.finish(), 0) << bob.out;  // ACK then BYE
+  expect_dial_failure("uas_engine_g729.xml", "820", "488");  // bob: ACK then BYE
   EXPECT_TRUE(host_->logger().contains("answered but hung up: no codec of the answer is one offered"))
       << log_tail();
-  pa.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
 }
 
 TEST_F(EngineDialTest, PhoneThatNeverAnswersIsCancelled) {
-  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
-  Phone bob, alice;
-  ring_bob(bob, "uas_engine_ring_cancel.xml", pb);
-  call(alice, "821", pa);  // rings 2 s
-  ASSERT_FALSE(connect_engine(pa).empty());
-  ASSERT_TRUE(eventually([&] { return pa.digits() == "408"; })) << pa.digits() << "\n" << log_tail();
-  EXPECT_EQ(bob.finish(), 0) << bob.out;  // CANCEL, 487
-  pa.send_digits("D");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  expect_dial_failure("uas_engine_ring_cancel.xml", "821", "408");  // rings 2 s; bob: CANCEL, 487
 }
 
 // The caller hangs up while bob rings, and bob's 200 OK crosses the CANCEL:
@@ -165,14 +147,8 @@ TEST_F(EngineDialTest, PhoneThatNeverAnswersIsCancelled) {
 TEST_F(EngineDialTest, AnswerCrossingTheCancelIsHungUp) {
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
   Phone bob, alice;
-  ring_bob(bob, "uas_engine_cancel_200.xml", pb);
-  call(alice, "820", pa);
-  std::string ca = connect_engine(pa);
-  ASSERT_FALSE(ca.empty());
-  ASSERT_TRUE(eventually([] {
-    auto b = bob_leg();
-    return b && b->state == sdk::ChannelState::ringing;
-  })) << log_tail();
+  std::string ca;
+  ASSERT_NO_FATAL_FAILURE(alice_rings_bob(alice, bob, "uas_engine_cancel_200.xml", pa, pb, ca));
   ASSERT_TRUE(host_->calls().hangup_channel(ca));
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(bob.finish(), 0) << bob.out;  // 200 to CANCEL, 200 to INVITE, ACK, BYE
@@ -197,13 +173,9 @@ TEST_F(EngineDialTest, CallPermissionPasswordThenTheDialConnects) {
   pa.send_digits("4321#");
   std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty()) << log_tail();
-  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
-  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
-  ASSERT_TRUE(host_->calls().hangup_channel(cb));  // bob's side ends first: alice gets BYE
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_talking(pa, pb);
+  hang_up_and_finish(cb, {&bob, &alice});  // bob's side ends first: alice gets BYE
   host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {rule});
-  expect_media_idle();
 }
 
 // The REST originate (POST /1.0/calls goes to CallCoreImpl::originate):
@@ -226,12 +198,8 @@ TEST_F(EngineDialTest, OriginateRingsTheUserThenTheDestination) {
   ASSERT_EQ(ca, *leg);
   std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty()) << log_tail();
-  EXPECT_TRUE(heard(pa, pb, 500)) << "bob does not hear alice";
-  EXPECT_TRUE(heard(pb, pa, 900)) << "alice does not hear bob";
-  ASSERT_TRUE(host_->calls().hangup_channel(ca));  // the API hangs the user up: bob gets BYE
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_media_idle();
+  expect_talking(pa, pb);
+  hang_up_and_finish(ca, {&alice, &bob});  // the API hangs the user up: bob gets BYE
 }
 
 // A user whose phone is not registered: the originate is refused at once

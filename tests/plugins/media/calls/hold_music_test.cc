@@ -1,7 +1,8 @@
 // Music on hold for a held party, on received audio: alice's SIPp phone holds
 // (re-INVITE a=sendonly) and resumes when the test tells it (an INFO with its
-// Call-ID, so no sleep decides when); the held party's RTP peer hears the
-// class's tone (Goertzel) while held, then the other party's voice again.
+// Call-ID, sent once SIPp says it waits for one, so no sleep decides when);
+// the held party's RTP peer hears the class's tone (Goertzel) while held, then
+// the other party's voice again.
 // Classes are directories of a temporary sounds.moh_path: `default` plays
 // 600 Hz, `jazz` 700 Hz, `broken` holds only a corrupt file.
 #include <arpa/inet.h>
@@ -65,22 +66,23 @@ class HoldMusicTest : public SipMediaTest {
     SipMediaTest::TearDownTestSuite();
     fs::remove_all(moh_);
   }
-  void SetUp() override { start_plugin(); }
 
   // alice's paced phone calling `number`, her RTP at `peer`; its SIP port.
   int paced_caller(Phone& p, const std::string& number, tm::RtpPeer& peer) {
-    auto args = sipp_args("uac_hold_paced.xml");
+    // SIPp's own bound covers the whole call, every step's wait included.
+    auto args = sipp_args("uac_hold_paced.xml", 1, "120s");
     int port = std::stoi(args[7]);
     args.insert(args.begin(), target_);
     std::vector<std::string> more{"-s", number, "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
-                                  "-key", "rtp_port", std::to_string(peer.port()), "-cid_str", call_id_};
+                                  "-key", "rtp_port", std::to_string(peer.port()), "-cid_str", call_id_,
+                                  "-key", "ready_file", ready_file_.string()};
     args.insert(args.end(), more.begin(), more.end());
     p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
     return port;
   }
   // bob answers on SIPp with his RTP at `peer`, registered before this returns.
   void held_callee(Phone& p, tm::RtpPeer& peer) {
-    auto args = sipp_args("uas_answer_held.xml");
+    auto args = sipp_args("uas_answer_held.xml", 1, "120s");
     int port = std::stoi(args[7]);
     args.insert(args.end(), {"-key", "rtp_port", std::to_string(peer.port())});
     p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
@@ -88,8 +90,30 @@ class HoldMusicTest : public SipMediaTest {
     std::string out;
     ASSERT_EQ(register_contact("bob", port, &out, "../../../backend/sip/scenarios/register.xml"), 0) << out;
   }
-  // Tells alice's phone to take its next step (hold, resume, hang up).
+  // alice's paced phone (RTP at `pa`) calls bob's (`pb`); returns once both
+  // legs are up, with alice's SIP port for next_step.
+  void held_call(Phone& alice, Phone& bob, tm::RtpPeer& pa, tm::RtpPeer& pb, int& port) {
+    ASSERT_NO_FATAL_FAILURE(held_callee(bob, pb));
+    port = paced_caller(alice, "1002", pa);
+    ASSERT_TRUE(eventually([&] { return plugin_->active_calls() == 1 && host_->calls().channels().size() == 2; }));
+    ASSERT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (c.state != sdk::ChannelState::up) return false;
+      return true;
+    }));
+  }
+  // Tells alice's phone to take its next step (hold, resume, hang up), once
+  // it waits for one: SIPp appends a line to ready_file_ before each wait, so
+  // an INFO never reaches it while it still waits for the 200 of its last
+  // re-INVITE (the call core sees a resume before that 200 is sent).
   void next_step(int sipp_port) {
+    const std::size_t step = ++steps_;
+    ASSERT_TRUE(eventually([&] {
+      std::ifstream f(ready_file_);
+      std::size_t lines = 0;
+      for (std::string l; std::getline(f, l);) ++lines;
+      return lines >= step;
+    })) << "alice's phone never waited for step " << step;
     static int cseq = 100;
     ++cseq;
     std::string m = "INFO sip:alice@127.0.0.1:" + std::to_string(sipp_port) +
@@ -121,23 +145,22 @@ class HoldMusicTest : public SipMediaTest {
     });
   }
   // `from` speaks `hz` until `to` hears it (the first packets may cross a
-  // relay still feeding music).
-  static bool talks(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
-    auto tone = tm::make_tone(hz, 1.0, 8000);
-    for (int i = 0; i < 8; ++i) {
-      to.clear();
-      from.send_audio(tone);
-      auto got = to.audio();
-      if (tm::loud_samples(got, 8000) >= 6400 && tm::tone_share(got, 8000, hz) > 0.9) return true;
-    }
-    return false;
-  }
+  // relay still feeding music): no music mixed in.
+  static bool talks(tm::RtpPeer& from, tm::RtpPeer& to, double hz) { return hears_tone(from, to, hz, 0.9); }
   void set_user_moh(const std::string& user, const std::string& cls) {
     host_->sql("UPDATE confd_users SET music_on_hold = NULLIF($1, '') WHERE id = $2::int", {cls, user_ids_[user]});
   }
 
+  void TearDown() override {
+    SipMediaTest::TearDown();
+    fs::remove(ready_file_);
+  }
+
   static inline fs::path moh_;
   std::string call_id_ = "hold-music-" + std::to_string(::getpid()) + "@127.0.0.1";
+  fs::path ready_file_ = fs::temp_directory_path() / ("dialtone-hold-steps-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::size_t steps_ = 0;
 };
 
 // A relayed call: alice holds bob, who hears alice's class (her user's
@@ -147,14 +170,8 @@ TEST_F(HoldMusicTest, RelayedCallHeldPartyHearsTheHoldersClassUntilResume) {
   set_user_moh("alice", "jazz");
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
   Phone alice, bob;
-  ASSERT_NO_FATAL_FAILURE(held_callee(bob, pb));
-  int port = paced_caller(alice, "1002", pa);
-  ASSERT_TRUE(eventually([&] { return plugin_->active_calls() == 1 && host_->calls().channels().size() == 2; }));
-  ASSERT_TRUE(eventually([&] {
-    for (auto& c : host_->calls().channels())
-      if (c.state != sdk::ChannelState::up) return false;
-    return true;
-  }));
+  int port = 0;
+  ASSERT_NO_FATAL_FAILURE(held_call(alice, bob, pa, pb, port));
   EXPECT_EQ(pb.packets(), 0u) << "bob hears something before the hold";
   const auto held_before = bus_count("calls.channel.held");
   next_step(port);  // hold
@@ -185,14 +202,8 @@ TEST_F(HoldMusicTest, BrokenClassPlaysTheInfoToneAndSaysSo) {
   set_user_moh("alice", "broken");
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
   Phone alice, bob;
-  ASSERT_NO_FATAL_FAILURE(held_callee(bob, pb));
-  int port = paced_caller(alice, "1002", pa);
-  ASSERT_TRUE(eventually([&] { return host_->calls().channels().size() == 2; }));
-  ASSERT_TRUE(eventually([&] {
-    for (auto& c : host_->calls().channels())
-      if (c.state != sdk::ChannelState::up) return false;
-    return true;
-  }));
+  int port = 0;
+  ASSERT_NO_FATAL_FAILURE(held_call(alice, bob, pa, pb, port));
   next_step(port);  // hold
   ASSERT_TRUE(eventually([&] { return pb.audio_size() >= 8000; })) << "silence while held";
   EXPECT_TRUE(eventually([&] {
@@ -217,16 +228,8 @@ TEST_F(HoldMusicTest, EngineBridgedCallHeldPartyHearsTheDefaultClass) {
   Phone a, b;
   int port = paced_caller(a, "809", pa);
   caller(b, "alice", "809", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pb.port())});
-  std::string ca, cb;
-  ASSERT_TRUE(eventually([&] {
-    for (auto& c : host_->calls().channels())
-      if (auto ep = engine_->channel_endpoint(c.id)) {
-        auto remote = ep->stats().remote;
-        if (remote == pa.address()) ca = c.id, pa.set_remote(ep->local_port());
-        if (remote == pb.address()) cb = c.id, pb.set_remote(ep->local_port());
-      }
-    return !ca.empty() && !cb.empty();
-  }));
+  std::string ca = connect_engine(pa), cb = connect_engine(pb);
+  ASSERT_FALSE(ca.empty() || cb.empty());
   ASSERT_TRUE(host_->calls().bridge(ca, cb, true));
   EXPECT_TRUE(talks(pa, pb, 500)) << "b does not hear a";
   next_step(port);  // hold

@@ -24,28 +24,16 @@ class MediaCallsTest : public SipMediaTest {
     make_host({{"alice", "1001"}}, std::filesystem::path(SIP_TEST_DIR) / "media_dialplan.lua");
     start_media();
   }
-  void SetUp() override { start_plugin(); }
 
   // alice calls `number` with `file`, her RTP at `peer`.
   void call(Phone& p, const std::string& number, tm::RtpPeer& peer, const std::string& file = "uac_media.xml") {
     caller(p, "alice", number, file, 1, {"-key", "rtp_port", std::to_string(peer.port())});
   }
-  // The engine endpoint answering alice's call; the peer sends to it.
-  std::uint16_t connect(tm::RtpPeer& peer) {
-    std::uint16_t port = 0;
-    EXPECT_TRUE(eventually([&] {
-      for (auto& c : host_->calls().channels())
-        if (auto ep = engine_->channel_endpoint(c.id)) port = ep->local_port();
-      return port != 0;
-    })) << "no channel attached to the media engine; log:\n" << log_tail();
-    if (port) peer.set_remote(port);
-    return port;
-  }
   // alice calls `number` and Dialtone answers in the engine: her peer sends
   // to its endpoint.
   void answered(Phone& alice, const std::string& number, tm::RtpPeer& peer) {
     call(alice, number, peer);
-    ASSERT_NE(connect(peer), 0);
+    ASSERT_FALSE(connect_engine(peer).empty());
   }
   // "D" ends media_dialplan.lua's test calls: Dialtone hangs up, alice's
   // scenario ends, and nothing is left in the engine.
@@ -111,7 +99,7 @@ TEST_F(MediaCallsTest, CallerHangingUpDuringAVerbFreesTheEndpoint) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
   call(alice, "804", peer, "uac_media_hangup.xml");
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_FALSE(connect_engine(peer).empty());
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   expect_media_idle();
 }
@@ -189,8 +177,7 @@ TEST_F(MediaCallsTest, DndCodeConfirmsWithAPrompt) {
   std::string before = dnd();
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "*25", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "*25", peer));
   EXPECT_EQ(alice.finish(), 0) << alice.out;  // answered, prompt, BYE from Dialtone
   EXPECT_NE(dnd(), before);
   // "do not disturb" + "activated" (or "de-activated"): over a second of speech.
@@ -203,8 +190,7 @@ TEST_F(MediaCallsTest, DndCodeConfirmsWithAPrompt) {
 TEST_F(MediaCallsTest, EchoTestSendsTheCallerBackItsAudio) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "*55", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "*55", peer));
   ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no announcement";
   peer.send_digits("1");
   auto tone = tm::make_tone(600, 1.0, 8000);
@@ -230,29 +216,11 @@ TEST_F(MediaCallsTest, TwoAnsweredCallsBridgedHearEachOther) {
   call(a, "809", pa);
   call(b, "809", pb);
   // Each peer's channel: the endpoint that sends to it (its SDP address).
-  std::string ca, cb;
-  ASSERT_TRUE(eventually([&] {
-    for (auto& c : host_->calls().channels())
-      if (auto ep = engine_->channel_endpoint(c.id)) {
-        auto remote = ep->stats().remote;
-        if (remote == pa.address()) ca = c.id, pa.set_remote(ep->local_port());
-        if (remote == pb.address()) cb = c.id, pb.set_remote(ep->local_port());
-      }
-    return !ca.empty() && !cb.empty();
-  })) << log_tail();
+  std::string ca = connect_engine(pa), cb = connect_engine(pb);
+  ASSERT_FALSE(ca.empty() || cb.empty());
   ASSERT_TRUE(host_->calls().bridge(ca, cb, true));
-  auto heard = [](tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
-    auto tone = tm::make_tone(hz, 1.0, 8000);
-    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
-      to.clear();
-      from.send_audio(tone);
-      auto got = to.audio();
-      if (tm::loud_samples(got, 8000) >= 2400 && share(got, {hz}) > 0.9) return true;
-    }
-    return false;
-  };
-  EXPECT_TRUE(heard(pa, pb, 500)) << "b does not hear a";
-  EXPECT_TRUE(heard(pb, pa, 900)) << "a does not hear b";
+  EXPECT_TRUE(hears_tone(pa, pb, 500, 0.9)) << "b does not hear a";
+  EXPECT_TRUE(hears_tone(pb, pa, 900, 0.9)) << "a does not hear b";
   EXPECT_EQ(host_->calls().channel(ca)->peer, cb);
   pa.send_digits("D");  // a's script hangs up; the bridge ends b too
   EXPECT_EQ(a.finish(), 0) << a.out;
@@ -266,8 +234,7 @@ TEST_F(MediaCallsTest, TwoAnsweredCallsBridgedHearEachOther) {
 TEST_F(MediaCallsTest, IvrMenuRoutesAChoiceThroughASubmenu) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "811", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "811", peer));
   ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no prompt";
   // Each digit once the menu listens: the prompt it plays next is heard
   // (a digit stops the prompt playing, the next read plays it again).
@@ -290,8 +257,7 @@ TEST_F(MediaCallsTest, IvrMenuRoutesAChoiceThroughASubmenu) {
 TEST_F(MediaCallsTest, IvrMenuHangsUpAfterTheLastTimeout) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);
   Phone alice;
-  call(alice, "812", peer);
-  ASSERT_NE(connect(peer), 0);
+  ASSERT_NO_FATAL_FAILURE(answered(alice, "812", peer));
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_TRUE(host_->logger().contains("IVR timeout (), try 2 of 2"));
   EXPECT_GT(tm::loud_samples(peer.audio(), 8000), 1200u) << "the prompts were not heard";

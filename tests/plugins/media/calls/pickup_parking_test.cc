@@ -65,21 +65,10 @@ class PickupParkingTest : public SipMediaTest {
         << "channel " << channel << " is not answered by the engine\n" << log_tail();
     peer.set_remote(ep->local_port());
   }
-  // `from`'s tone reaches `to`.
-  static bool hears(tm::RtpPeer& from, tm::RtpPeer& to, double hz) {
-    auto tone = tm::make_tone(hz, 1.0, 8000);
-    for (int i = 0; i < 10; ++i) {  // the first packets may go before the mixer runs
-      to.clear();
-      from.send_audio(tone);
-      auto got = to.audio();
-      if (tm::loud_samples(got, 8000) >= 2400 && tm::tone_share(got, 8000, hz) > 0.8) return true;
-    }
-    return false;
-  }
   // Two parties talk: each hears the other's tone.
   static void expect_talking(tm::RtpPeer& a, tm::RtpPeer& b) {
-    EXPECT_TRUE(hears(a, b, 500)) << "the second party does not hear the first";
-    EXPECT_TRUE(hears(b, a, 900)) << "the first party does not hear the second";
+    EXPECT_TRUE(hears_tone(a, b, 500)) << "the second party does not hear the first";
+    EXPECT_TRUE(hears_tone(b, a, 900)) << "the first party does not hear the second";
   }
   // The first event of this test on `topic` whose body holds `text`.
   std::optional<sdk::Event> event(const std::string& topic, const std::string& text = {}) {
@@ -95,13 +84,56 @@ class PickupParkingTest : public SipMediaTest {
     });
     return found;
   }
-  void expect_media_idle() {
+  void expect_media_idle() override {
     SipMediaTest::expect_media_idle();
     EXPECT_TRUE(host_->calls().parked_calls().empty()) << "a parking slot is still taken";
   }
   // Hangs up `channel` from Dialtone's side: its phone gets a BYE, and the
   // party bridged with it too.
   void hang_up(const std::string& channel) { ASSERT_TRUE(host_->calls().hangup_channel(channel)); }
+  // `user`'s call once the engine answers it, `peer` sending to its endpoint.
+  std::string answered(const std::string& user, tm::RtpPeer& peer) {
+    auto id = inbound_of(user);
+    connect(id, peer);
+    return id;
+  }
+
+  // alice (RTP at `pa`) calls bob, whose phone rings until a pickup cancels it.
+  void alice_rings_bob(Phone& alice, Phone& bob, tm::RtpPeer& pa) {
+    ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
+    dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
+    wait_ringing("bob");
+  }
+  // After alice_rings_bob, `taker` (RTP at `pt`) took the call: bob's phone
+  // stopped ringing (CANCEL) and alice and the taker talk. Their channels.
+  std::pair<std::string, std::string> expect_taken(Phone& bob, const std::string& taker, tm::RtpPeer& pa,
+                                                   tm::RtpPeer& pt) {
+    auto ca = answered("alice", pa), ct = answered(taker, pt);
+    EXPECT_EQ(bob.finish(), 0) << "bob's phone was not cancelled:\n" << bob.out;
+    expect_talking(pa, pt);
+    return {ca, ct};
+  }
+
+  // A parking lot reached at `exten`: `values` are its (name, slots_start,
+  // slots_end, timeout[, timeout_destination]) as SQL.
+  struct Lot {
+    std::string id, extension;
+  };
+  static Lot add_lot(const std::string& exten, const std::string& columns, const std::string& values) {
+    Lot l;
+    l.id = host_->sql("INSERT INTO confd_parkinglots (" + columns + ") VALUES (" + values + ") RETURNING id");
+    l.extension = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'default') RETURNING id", {exten});
+    host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)",
+               {l.id, l.extension});
+    return l;
+  }
+  static Lot add_lot(const std::string& exten, const std::string& values) {
+    return add_lot(exten, "name, slots_start, slots_end, timeout", values);
+  }
+  static void remove_lot(const Lot& l) {
+    host_->sql("DELETE FROM confd_parkinglots WHERE id = $1", {l.id});
+    host_->sql("DELETE FROM confd_extensions WHERE id = $1", {l.extension});
+  }
 
   // `user`'s BLF key on `target` (a SUBSCRIBE for the dialog package) in
   // the background, running `file`; subscribed once this returns.
@@ -123,24 +155,15 @@ class PickupParkingTest : public SipMediaTest {
 // phone stops ringing (CANCEL), alice and carol talk.
 TEST_F(PickupParkingTest, DirectedPickupTakesTheRingingCall) {
   Phone bob, alice, carol;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
   tm::RtpPeer pa, pc;
-  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
-  wait_ringing("bob");
+  ASSERT_NO_FATAL_FAILURE(alice_rings_bob(alice, bob, pa));
   dial(carol, "carol", "*81002", pc);
-  auto ca = inbound_of("alice"), cc = inbound_of("carol");
-  connect(ca, pa);
-  connect(cc, pc);
-  EXPECT_EQ(bob.finish(), 0) << "bob's phone was not cancelled:\n" << bob.out;
-  expect_talking(pa, pc);
+  auto [ca, cc] = expect_taken(bob, "carol", pa, pc);
   auto picked = event("calls.pickup", "\"picker\":\"" + cc + "\"");
   ASSERT_TRUE(picked) << "no calls.pickup event";
   EXPECT_NE(picked->body.find("\"id\":\"" + ca + "\""), std::string::npos) << picked->body;
   EXPECT_NE(picked->body.find("\"ringing_endpoint\":\"sip/bob\""), std::string::npos) << picked->body;
-  hang_up(cc);  // carol hangs up: alice's call ends with it
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up_and_finish(cc, {&carol, &alice});  // carol hangs up: alice's call ends with it
 }
 
 // Group pickup (*8): carol intercepts bob's calls (a pickup group); dave,
@@ -150,22 +173,13 @@ TEST_F(PickupParkingTest, GroupPickupServesOnlyInterceptors) {
   host_->sql("INSERT INTO confd_callpickup_users (callpickup_id, category, user_id) VALUES ($1, 'interceptor', $2), "
              "($1, 'target', $3)", {group, user_ids_["carol"], user_ids_["bob"]});
   Phone bob, alice, dave, carol;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
   tm::RtpPeer pa, pd, pc;
-  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
-  wait_ringing("bob");
+  ASSERT_NO_FATAL_FAILURE(alice_rings_bob(alice, bob, pa));
   dial(dave, "dave", "*8", pd, "uac_media_480.xml");
   EXPECT_EQ(dave.finish(), 0) << "dave should be refused with 480:\n" << dave.out;
   dial(carol, "carol", "*8", pc);
-  auto ca = inbound_of("alice"), cc = inbound_of("carol");
-  connect(ca, pa);
-  connect(cc, pc);
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_talking(pa, pc);
-  hang_up(ca);
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  auto [ca, cc] = expect_taken(bob, "carol", pa, pc);
+  hang_up_and_finish(ca, {&carol, &alice});
   host_->sql("DELETE FROM confd_callpickups WHERE id = $1", {group});
 }
 
@@ -180,20 +194,11 @@ TEST_F(PickupParkingTest, GroupPickupThroughGroupMembership) {
   host_->sql("INSERT INTO confd_callpickup_groups (callpickup_id, category, group_id) VALUES ($1, 'interceptor', $2), "
              "($1, 'target', $3)", {group, front, sales});
   Phone bob, alice, carol;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
   tm::RtpPeer pa, pc;
-  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
-  wait_ringing("bob");
+  ASSERT_NO_FATAL_FAILURE(alice_rings_bob(alice, bob, pa));
   dial(carol, "carol", "*8", pc);
-  auto ca = inbound_of("alice"), cc = inbound_of("carol");
-  connect(ca, pa);
-  connect(cc, pc);
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_talking(pa, pc);
-  hang_up(cc);
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  auto cc = expect_taken(bob, "carol", pa, pc).second;
+  hang_up_and_finish(cc, {&carol, &alice});
   host_->sql("DELETE FROM confd_callpickups WHERE id = $1", {group});
   host_->sql("DELETE FROM confd_groups WHERE id IN ($1, $2)", {front, sales});
 }
@@ -216,10 +221,8 @@ TEST_F(PickupParkingTest, PickingUpNothingIsRefused) {
 // takes the call.
 TEST_F(PickupParkingTest, InviteWithReplacesToARingingDialogPicksItUp) {
   Phone bob, alice, dave;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
   tm::RtpPeer pa, pd;
-  dial(alice, "alice", "1002", pa, "uac_media_ringing.xml");
-  wait_ringing("bob");
+  ASSERT_NO_FATAL_FAILURE(alice_rings_bob(alice, bob, pa));
   auto ringing = event("calls.channel.state", "\"local_tag\"");
   ASSERT_TRUE(ringing) << "the ringing leg's event has no tags\n" << log_tail();
   rapidjson::Document d;
@@ -231,15 +234,8 @@ TEST_F(PickupParkingTest, InviteWithReplacesToARingingDialogPicksItUp) {
   // As a Yealink builds it from the dialog-info: to-tag the remote, from-tag the local.
   dial(dave, "dave", "1002", pd, "uac_media_replaces.xml",
        {"-key", "replaces_callid", call_id, "-key", "to_tag", ours, "-key", "from_tag", phone});
-  auto ca = inbound_of("alice"), cd = inbound_of("dave");
-  connect(ca, pa);
-  connect(cd, pd);
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_talking(pa, pd);
-  hang_up(cd);
-  EXPECT_EQ(dave.finish(), 0) << dave.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  auto cd = expect_taken(bob, "dave", pa, pd).second;
+  hang_up_and_finish(cd, {&dave, &alice});
 }
 
 // alice dials 700: parked in 701, she hears the slot then music; bob dials
@@ -249,27 +245,23 @@ TEST_F(PickupParkingTest, ParkRotatesSlotsAndDialingTheSlotTakesTheCall) {
   Phone alice, bob, carol, dave;
   tm::RtpPeer pa, pb, pc, pd;
   dial(alice, "alice", "700", pa);
-  auto ca = inbound_of("alice");
-  connect(ca, pa);
+  auto ca = answered("alice", pa);
   auto parked = event("calls.park.parked", "\"id\":\"" + ca + "\"");
   ASSERT_TRUE(parked) << log_tail();
   EXPECT_NE(parked->body.find("\"slot\":\"701\""), std::string::npos) << parked->body;
   // The slot number, then the music: alice hears sound all along.
   EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
   dial(bob, "bob", "700", pb);
-  auto cb = inbound_of("bob");
-  connect(cb, pb);
+  auto cb = answered("bob", pb);
   auto second = event("calls.park.parked", "\"id\":\"" + cb + "\"");
   ASSERT_TRUE(second) << log_tail();
   EXPECT_NE(second->body.find("\"slot\":\"702\""), std::string::npos) << second->body;
   dial(carol, "carol", "702", pc);
-  auto cc = inbound_of("carol");
-  connect(cc, pc);
+  auto cc = answered("carol", pc);
   ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
   expect_talking(pb, pc);
   dial(dave, "dave", "702", pd);  // empty now
-  auto cd = inbound_of("dave");
-  connect(cd, pd);
+  answered("dave", pd);
   EXPECT_EQ(dave.finish(), 0) << "dave's call should end after the prompt:\n" << dave.out;
   EXPECT_GT(tm::loud_samples(pd.audio(), 8000), 4000u) << "dave heard no prompt";
   ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
@@ -303,14 +295,10 @@ TEST_F(PickupParkingTest, BlindTransferToTheParkingExtensionParksTheCaller) {
   connect(ca, pa);
   EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
   dial(carol, "carol", slot, pc);
-  auto cc = inbound_of("carol");
-  connect(cc, pc);
+  auto cc = answered("carol", pc);
   ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
   expect_talking(pa, pc);
-  hang_up(cc);
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
+  hang_up_and_finish(cc, {&carol, &alice});
 }
 
 // alice calls bob, then parks him with a blind transfer to 700 (the caller
@@ -396,10 +384,7 @@ TEST_F(PickupParkingTest, AttendedTransferToTheParkingExtensionParksTheParty) {
 // it rings bob's line again, from the parked call, and once bob answers the
 // two talk.
 TEST_F(PickupParkingTest, TimeoutCallsTheParkerBack) {
-  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
-                        "VALUES ('back', '891', '891', 1) RETURNING id");
-  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('890', 'default') RETURNING id");
-  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
+  auto lot = add_lot("890", "'back', '891', '891', 1");
   Phone bob, alice, bob_again;
   ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml", 1, {"-key", "park_exten", "890"}));
   tm::RtpPeer pa, pb(Codec::pcma, 8, 101);  // bob's phone answers PCMA
@@ -414,22 +399,10 @@ TEST_F(PickupParkingTest, TimeoutCallsTheParkerBack) {
   d.Parse(timeout->body.c_str());
   std::string ca = d["id"].GetString();
   connect(ca, pa);
-  std::string cb;
-  ASSERT_TRUE(eventually([&] {
-    for (auto& c : host_->calls().channels())
-      if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == pb.address()) {
-        cb = c.id;
-        pb.set_remote(ep->local_port());
-      }
-    return !cb.empty();
-  })) << "bob was not called back\n" << log_tail();
+  ASSERT_FALSE(connect_engine(pb).empty()) << "bob was not called back";
   expect_talking(pa, pb);
-  hang_up(ca);
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob_again.finish(), 0) << bob_again.out;
-  expect_media_idle();
-  host_->sql("DELETE FROM confd_parkinglots WHERE id = $1", {lot});
-  host_->sql("DELETE FROM confd_extensions WHERE id = $1", {ext});
+  hang_up_and_finish(ca, {&alice, &bob_again});
+  remove_lot(lot);
 }
 
 // A lot of one slot: the parked caller hanging up frees the slot
@@ -437,14 +410,9 @@ TEST_F(PickupParkingTest, TimeoutCallsTheParkerBack) {
 // prompt then hang-up); a lot whose time runs out sends the call to its
 // timeout destination (here: hang up).
 TEST_F(PickupParkingTest, AbandonFullLotAndTimeout) {
-  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
-                        "VALUES ('small', '861', '861', 0) RETURNING id");
-  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('860', 'default') RETURNING id");
-  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
-  auto brief = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout, timeout_destination) "
-                          "VALUES ('brief', '871', '879', 1, '{\"type\": \"hangup\"}') RETURNING id");
-  auto ext2 = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('870', 'default') RETURNING id");
-  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {brief, ext2});
+  auto lot = add_lot("860", "'small', '861', '861', 0");
+  auto brief = add_lot("870", "name, slots_start, slots_end, timeout, timeout_destination",
+                       "'brief', '871', '879', 1, '{\"type\": \"hangup\"}'");
   Phone alice, bob, carol, dave;
   tm::RtpPeer pa, pb, pc, pd;
   dial(alice, "alice", "860", pa, "uac_media_hangup.xml");  // hangs up 1.5 s after the answer
@@ -459,13 +427,12 @@ TEST_F(PickupParkingTest, AbandonFullLotAndTimeout) {
   auto cc = inbound_of("carol");
   ASSERT_TRUE(event("calls.park.parked", "\"id\":\"" + cc + "\"")) << log_tail();
   dial(bob, "bob", "860", pb);  // full
-  auto cb = inbound_of("bob");
-  connect(cb, pb);
+  answered("bob", pb);
   EXPECT_EQ(bob.finish(), 0) << "bob's call should end after the prompt:\n" << bob.out;
   EXPECT_GT(tm::loud_samples(pb.audio(), 8000), 4000u) << "bob heard no prompt";
   auto lines = host_->logger().lines();
   EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
-    return l.find("parking lot " + lot + " refused it: full") != std::string::npos;
+    return l.find("parking lot " + lot.id + " refused it: full") != std::string::npos;
   })) << log_tail();
   hang_up(cc);
   EXPECT_EQ(carol.finish(), 0) << carol.out;
@@ -474,18 +441,15 @@ TEST_F(PickupParkingTest, AbandonFullLotAndTimeout) {
   ASSERT_TRUE(event("calls.park.timeout", "\"id\":\"" + cd + "\"")) << log_tail();
   EXPECT_EQ(dave.finish(), 0) << "dave's call should be hung up at the timeout:\n" << dave.out;
   expect_media_idle();
-  host_->sql("DELETE FROM confd_parkinglots WHERE id IN ($1, $2)", {lot, brief});
-  host_->sql("DELETE FROM confd_extensions WHERE id IN ($1, $2)", {ext, ext2});
+  remove_lot(lot);
+  remove_lot(brief);
 }
 
 // A BLF key on a slot: idle, lit while a call is parked there (the parked
 // caller as remote party), idle again once it is taken out; each NOTIFY body
 // is checked by the watcher's scenario.
 TEST_F(PickupParkingTest, BlfKeyOnASlotLightsWhileACallIsParked) {
-  auto lot = host_->sql("INSERT INTO confd_parkinglots (name, slots_start, slots_end, timeout) "
-                        "VALUES ('watched', '881', '881', 0) RETURNING id");
-  auto ext = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('880', 'default') RETURNING id");
-  host_->sql("INSERT INTO confd_parkinglot_extensions (parkinglot_id, extension_id) VALUES ($1, $2)", {lot, ext});
+  auto lot = add_lot("880", "'watched', '881', '881', 0");
   Phone dave, alice, carol;
   ASSERT_NO_FATAL_FAILURE(watch(dave, "dave", "881", "subscribe_park_slot.xml"));
   tm::RtpPeer pa, pc;
@@ -496,12 +460,8 @@ TEST_F(PickupParkingTest, BlfKeyOnASlotLightsWhileACallIsParked) {
   auto cc = inbound_of("carol");
   ASSERT_TRUE(event("calls.park.retrieved", "\"id\":\"" + ca + "\"")) << log_tail();
   EXPECT_EQ(dave.finish(), 0) << "the slot's NOTIFYs:\n" << dave.out;
-  hang_up(cc);
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  expect_media_idle();
-  host_->sql("DELETE FROM confd_parkinglots WHERE id = $1", {lot});
-  host_->sql("DELETE FROM confd_extensions WHERE id = $1", {ext});
+  hang_up_and_finish(cc, {&carol, &alice});
+  remove_lot(lot);
 }
 
 }  // namespace

@@ -10,8 +10,15 @@
 //       make_host({{"alice", "1001"}}, "media_dialplan.lua");
 //       start_media();
 //     }
-//     void SetUp() override { start_plugin(); }
 //   };
+//   TEST_F(PromptTest, Greets) {  // each test starts on a fresh plugin
+//     media::RtpPeer pa;
+//     Phone alice;
+//     caller(alice, "alice", "800", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
+//     auto ca = connect_engine(pa);
+//     ...
+//     hang_up_and_finish(ca, {&alice});
+//   }
 // @endcode
 #pragma once
 
@@ -54,6 +61,8 @@ class SipMediaTest : public SipPluginTest {
     for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
   }
 
+  void SetUp() override { start_plugin(); }
+
   static void TearDownTestSuite() {
     if (verbs_) verbs_->rebind(nullptr);
     if (engine_) engine_->stop();
@@ -85,11 +94,32 @@ class SipMediaTest : public SipPluginTest {
       if (e.topic.rfind("calls.channel.", 0) == 0) out += e.topic + " " + e.body + "\n";
     return out;
   }
-  // No call, relay port or engine endpoint left behind.
-  void expect_media_idle() {
+  // No call, relay port or engine endpoint left behind (a suite adds what
+  // else must be gone).
+  virtual void expect_media_idle() {
     expect_idle();
     EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
     EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "endpoint still open";
+  }
+  // Dialtone hangs up `channel` (and whoever is bridged with it): every
+  // phone's scenario then ends well and nothing is left over.
+  void hang_up_and_finish(const std::string& channel, std::initializer_list<Phone*> phones) {
+    ASSERT_TRUE(host_->calls().hangup_channel(channel)) << channel;
+    for (auto* p : phones) EXPECT_EQ(p->finish(), 0) << p->out;
+    expect_media_idle();
+  }
+  // `to` hears the tone `from` sends (`hz` holds more than `min_share` of a
+  // second's sound); the tone is sent again a few times, as the first
+  // packets may go before a mixer or a relay runs.
+  static bool hears_tone(media::RtpPeer& from, media::RtpPeer& to, double hz, double min_share = 0.8) {
+    auto tone = media::make_tone(hz, 1.0, 8000);
+    for (int i = 0; i < 10; ++i) {
+      to.clear();
+      from.send_audio(tone);
+      auto got = to.audio();
+      if (media::loud_samples(got, 8000) >= 2400 && share(got, {hz}) > min_share) return true;
+    }
+    return false;
   }
   // Over the 20 ms frames that carry sound, the mean share of the strongest
   // of `hz`: a cadenced or stepped tone (busy, info) scores as its tones do.

@@ -19,6 +19,7 @@
 #include "plugins/api/confd/confd_api.h"
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
+#include "tests/plugins/provisioning/provd/provd_fixture.h"
 #include "tests/support/pg_fixture.h"
 
 // PluginHarness needs the symbol; this binary holds no plugin.
@@ -55,15 +56,12 @@ bool eventually(const std::function<bool()>& ok) {
   return ok();
 }
 
-class ProvdConfd : public ::testing::Test {
+class ProvdConfd : public ProvdStoreTest {
  protected:
   void SetUp() override {
-    auto st = kernel::PgStore::open({.dsn = testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    store_ = std::move(*st);
-    host_.set_store(store_.get());
+    ASSERT_NO_FATAL_FAILURE(ProvdStoreTest::SetUp());
     confd_host_.set_store(store_.get());
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description())));
+    ASSERT_NO_FATAL_FAILURE(provide_vendor("yealink", yealink_description()));
     http_ = std::make_unique<kernel::HttpServerImpl>(
         std::vector<kernel::ListenerConfig>{{.name = "provd"}, {.name = "provd_phones"}}, host_.log());
     ProvdSettings s;
@@ -81,7 +79,7 @@ class ProvdConfd : public ::testing::Test {
     if (http_) http_->stop();
     provd_.reset();
     http_.reset();
-    if (store_) store_->close();
+    ProvdStoreTest::TearDown();
   }
 
   // api.confd in `host` (this process: provd's host; "another process": its own host and bus).
@@ -132,9 +130,7 @@ class ProvdConfd : public ::testing::Test {
   }
   int phones() { return http_->port("provd_phones"); }
 
-  testing::FakeHost host_{"provisioning.provd"};
   testing::FakeHost confd_host_{"api.confd"};
-  std::unique_ptr<kernel::PgStore> store_;
   std::unique_ptr<kernel::HttpServerImpl> http_;
   std::unique_ptr<Provd> provd_;
   std::unique_ptr<testing::PluginHarness<ConfdApi>> confd_;

@@ -14,6 +14,7 @@
 #include "kernel/store/pg_store.h"
 #include "plugins/provisioning/provd/provd_plugin.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
+#include "tests/plugins/provisioning/provd/provd_fixture.h"
 #include "tests/support/pg_fixture.h"
 
 namespace dialtone::plugins::provisioning {
@@ -40,26 +41,21 @@ std::size_t routes_on(testing::FakeHost& host, const std::string& listener) {
 
 constexpr const char* kUa = "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:01";
 
-class ProvdPluginTest : public ::testing::Test {
+class ProvdPluginTest : public ProvdStoreTest {
  protected:
   void SetUp() override {
-    auto st = kernel::PgStore::open({.dsn = testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    store_ = std::move(*st);
-    host_.set_store(store_.get());
+    ASSERT_NO_FATAL_FAILURE(ProvdStoreTest::SetUp());
     host_.http()->set_listeners({"provd", "provd_phones"});
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description())));
+    ASSERT_NO_FATAL_FAILURE(provide_vendor("yealink", yealink_description()));
   }
   void TearDown() override {
     plugin_.reset();
-    if (store_) store_->close();
+    ProvdStoreTest::TearDown();
   }
 
   const std::map<std::string, std::string> options_{{"phones.host", "10.0.0.1"},
                                                     {"tftp.listen", "127.0.0.1:0"},
                                                     {"templates.check_interval", "0s"}};
-  testing::FakeHost host_{"provisioning.provd"};
-  std::unique_ptr<kernel::PgStore> store_;
   std::unique_ptr<testing::PluginHarness<ProvdPlugin>> plugin_ =
       std::make_unique<testing::PluginHarness<ProvdPlugin>>(host_, kOptions);
 };

@@ -31,6 +31,7 @@
 #include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/support/openapi_fields.h"
 #include "tests/support/openapi_spec.h"
+#include "tests/plugins/provisioning/provd/provd_fixture.h"
 #include "tests/support/pg_fixture.h"
 
 // PluginHarness needs the symbol; this binary holds no plugin.
@@ -141,17 +142,14 @@ class ThrowingVendor final : public sdk::ProvisioningVendor {
   }
 };
 
-class ProvdTest : public ::testing::Test {
+class ProvdTest : public ProvdStoreTest {
  protected:
   void SetUp() override {
-    auto st = kernel::PgStore::open({.dsn = testing::test_dsn()}, host_.bus(), host_.log());
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    store_ = std::move(*st);
-    host_.set_store(store_.get());
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("yealink", std::make_shared<DescribedVendor>(yealink_description())));
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("snom", std::make_shared<DescribedVendor>(snom_description())));
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("polycom", std::make_shared<DescribedVendor>(polycom_description())));
-    ASSERT_TRUE(host_.services().provide<sdk::ProvisioningVendor>("null", std::make_shared<DescribedVendor>(null_description())));
+    ASSERT_NO_FATAL_FAILURE(ProvdStoreTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(provide_vendor("yealink", yealink_description()));
+    ASSERT_NO_FATAL_FAILURE(provide_vendor("snom", snom_description()));
+    ASSERT_NO_FATAL_FAILURE(provide_vendor("polycom", polycom_description()));
+    ASSERT_NO_FATAL_FAILURE(provide_vendor("null", null_description()));
     http_ = std::make_unique<kernel::HttpServerImpl>(
         // "provd" on every interface so that a test can reach it from a
         // non-loopback address of this host.
@@ -188,7 +186,7 @@ class ProvdTest : public ::testing::Test {
     if (http_) http_->stop();
     provd_.reset();
     http_.reset();
-    if (store_) store_->close();
+    ProvdStoreTest::TearDown();
   }
 
   int phones() { return http_->port("provd_phones"); }
@@ -211,9 +209,7 @@ class ProvdTest : public ::testing::Test {
     ASSERT_EQ(p.status, 204) << p.body;
   }
 
-  testing::FakeHost host_{"provisioning.provd"};
   TokenAuth auth_;
-  std::unique_ptr<kernel::PgStore> store_;
   std::unique_ptr<kernel::HttpServerImpl> http_;
   std::unique_ptr<Provd> provd_;
   bool started_ = false;

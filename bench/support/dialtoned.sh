@@ -1,0 +1,76 @@
+# Sourced by the benchmarks that run dialtoned as an admin runs it:
+#   . "$here/bench/support/dialtoned.sh"
+#   bench_work dt-bench-events         # $work (removed at exit), $pids (TERMed at exit)
+#   bench_kernel_conf <<CONF           # 00-kernel.conf: data_dir, log level warn, + these lines
+#   [http.confd]
+#   listen = 127.0.0.1:0
+#   CONF
+#   printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
+#   bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
+#   confd=$(listen_port confd)          # then curl -H "$H" ... (an admin token)
+# bench_dialtoned returns once dialtoned printed its admin password; it sets
+# $dpid, puts it first in $pids, and sets $token and $H from POST /0.1/token.
+
+say() { printf '%s\n' "$*" >&2; }
+
+bench_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
+  rm -rf "$work"
+}
+
+# bench_work <prefix>: a private work folder with conf.d/ and data/.
+bench_work() {
+  work=$(mktemp -d "/tmp/$1-XXXXXX")
+  chmod 755 "$work"
+  mkdir -p "$work/conf.d" "$work/data"
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+# bench_kernel_conf: 00-kernel.conf, its own sections followed by stdin.
+bench_kernel_conf() {
+  {
+    printf '[plugin]\nname = kernel\n[kernel]\ndata_dir = %s\n[log]\nlevel = warn\n' "$work/data"
+    cat
+  } > "$work/conf.d/00-kernel.conf"
+}
+
+# listen_port <listener>: the port dialtoned said it listens on for it.
+listen_port() { sed -n "s|^listening: $1 http://127.0.0.1:\([0-9]*\)|\1|p" "$work/stdout.log"; }
+
+# bench_dialtoned <binary> <plugin-dir>
+bench_dialtoned() {
+  "$1" --config-dir "$work/conf.d" --plugin-dir "$2" --data-dir "$work/data" \
+    > "$work/stdout.log" 2> "$work/stderr.log" &
+  dpid=$!
+  pids=("$dpid" "${pids[@]}")
+  for _ in $(seq 600); do grep -q "admin password in" "$work/stdout.log" && break; sleep 0.1; done
+  grep -q "admin password in" "$work/stdout.log" || { cat "$work/stdout.log" "$work/stderr.log"; exit 1; }
+  local auth pw
+  auth=$(listen_port auth)
+  pw=$(cat "$work/data/admin-password")
+  token=$(curl -s -u "admin:$pw" -X POST -H 'Content-Type: application/json' -d '{"expiration":36000}' \
+    "http://127.0.0.1:$auth/0.1/token" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  H="X-Auth-Token: $token"
+}
+
+# bench_context <first-extension> <last-extension>: the internal context
+# "default" with that user range.
+bench_context() {
+  curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' -X POST \
+    "http://127.0.0.1:$(listen_port confd)/1.1/contexts" \
+    -d "{\"name\":\"default\",\"type\":\"internal\",\"user_ranges\":[{\"start\":\"$1\",\"end\":\"$2\"}]}"
+}
+
+# bench_import_users <users.csv>: POST /1.1/users/import; exits unless it
+# answers 201.
+bench_import_users() {
+  local code
+  code=$(curl -s -o "$work/import.json" -w '%{http_code}' -H "$H" -H 'Content-Type: text/csv; charset=utf-8' \
+    --data-binary @"$1" -X POST "http://127.0.0.1:$(listen_port confd)/1.1/users/import")
+  [ "$code" = 201 ] || { say "import failed: $code $(head -c 500 "$work/import.json")"; exit 1; }
+}

@@ -69,24 +69,9 @@ void SipStack::Impl::takeover_offered(std::uint64_t ts, std::uint64_t os, int st
     return;
   }
   ack_on(party_leg, cseq, *answer);
-  // Where the party is, as it sees us (kept for the requests we send it).
-  std::string peer = side == MediaLeg::a ? o->a_peer : o->winner->peer;
-  std::string peer_uri = side == MediaLeg::a ? o->a_peer_uri : o->winner->peer_uri;
-  // The party's dialog moves to the transfer's call; its old channel ends
-  // (the transfer's channel carries it on).
-  auto party = take_leg(*o, side);
-  if (party->orq) nta_outgoing_destroy(party->orq);  // the callee's INVITE: its magic is this branch
-  party->orq = nullptr;
-  if (!party->channel.empty()) backend.leg_event(party->channel, LegState::ended, 200, {});
-  party->channel.clear();
-  t->a_leg = party->leg;
-  party->leg = nullptr;
-  nta_leg_bind(t->a_leg, &Impl::on_a_request, t);
-  if (party->counted) t->caller_username = party->target;
-  party->counted = false;
-  t->a_peer = peer;
-  t->a_peer_uri = peer_uri;
-  t->a_sdp_sent = *answer;
+  // The party's dialog moves to the transfer's call (the transfer's channel
+  // carries it on).
+  adopt_party(*t, *o, side, *answer);
   t->transfer_of = 0;
   t->transfer_done = true;
   t->state = Call::State::answered;
@@ -184,14 +169,6 @@ void SipStack::Impl::engine_joined(std::uint64_t s1, std::uint64_t s2, int statu
   c1->join_notify = false;
   // Reported while the transferor's channel is open.
   backend.leg_transferred(channel_of(*c1, c1->referrer_side), true, {}, c2->channel);
-  std::string peer = xside == MediaLeg::a ? c1->a_peer : c1->winner->peer;
-  std::string peer_uri = xside == MediaLeg::a ? c1->a_peer_uri : c1->winner->peer_uri;
-  auto x = take_leg(*c1, xside);
-  if (x->orq) nta_outgoing_destroy(x->orq);
-  x->orq = nullptr;
-  // The party's channel in c1 ends; c2's (its script, its slot) carries it on.
-  if (!x->channel.empty()) backend.leg_event(x->channel, LegState::ended, 200, {});
-  x->channel.clear();
   // The transferor's dialog in c2 stays among c2's branches for its BYE.
   auto old = take_leg(*c2, MediaLeg::a);
   c2->channel = std::move(old->channel);
@@ -200,15 +177,8 @@ void SipStack::Impl::engine_joined(std::uint64_t s1, std::uint64_t s2, int statu
   old->counted = false;
   nta_leg_t* old_leg = old->leg;
   c2->branches.push_back(std::move(old));
-  c2->a_leg = x->leg;
-  x->leg = nullptr;
-  nta_leg_bind(c2->a_leg, &Impl::on_a_request, c2);
-  if (x->counted) c2->caller_username = x->target;
-  x->counted = false;
-  c2->a_peer = peer;
-  c2->a_peer_uri = peer_uri;
-  c2->a_sdp_sent = *answer;
-  c2->a_held = false;
+  // The party's channel in c1 ends; c2's (its script, its slot) carries it on.
+  adopt_party(*c2, *c1, xside, *answer);
   send_bye(*c2, old_leg);
   log.info("sip: call " + c1->id + ": its party now talks to call " + c2->id + "'s dialplan");
   backend.call_event(c1->id, "transferred", 200);
@@ -223,6 +193,24 @@ void SipStack::Impl::engine_joined(std::uint64_t s1, std::uint64_t s2, int statu
   notify_refer(ref, 200, "OK", true, [this, s1] {
     if (Call* c = find_call(s1); c && !c->finishing) end_call(*c);
   });
+}
+
+void SipStack::Impl::adopt_party(Call& into, Call& from, MediaLeg side, const std::string& sdp) {
+  auto [peer, peer_uri] = side_peer(from, side);  // where the party is, as it sees us
+  auto party = take_leg(from, side);
+  if (party->orq) nta_outgoing_destroy(party->orq);  // a callee's INVITE: its magic is this branch
+  party->orq = nullptr;
+  if (!party->channel.empty()) backend.leg_event(party->channel, LegState::ended, 200, {});
+  party->channel.clear();
+  into.a_leg = party->leg;
+  party->leg = nullptr;
+  nta_leg_bind(into.a_leg, &Impl::on_a_request, &into);
+  if (party->counted) into.caller_username = party->target;
+  party->counted = false;
+  into.a_peer = peer;
+  into.a_peer_uri = peer_uri;
+  into.a_sdp_sent = sdp;
+  into.a_held = false;
 }
 
 }  // namespace dialtone::plugins::backend::sip

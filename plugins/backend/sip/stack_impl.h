@@ -496,6 +496,10 @@ struct SipStack::Impl {
   // address and direction taken from the offer, the endpoint switched).
   // `previous`: our last SDP on that leg (its o= session goes on, one version up).
   sdk::Result<std::string> engine_reanswer(Call& c, const std::string& offer, const std::string& previous = {});
+  // The party on `side` of `from` becomes `into`'s caller (its dialog
+  // moved, `sdp` the engine's answer it got): its channel in `from` ends,
+  // `into`'s carries it on.
+  void adopt_party(Call& into, Call& from, MediaLeg side, const std::string& sdp);
   // Attended transfer whose Replaces names a call the dialplan answered
   // (engine_takeover.cc): that call, or null.
   Call* engine_call_by_replaces(const sip_replaces_t* rp);

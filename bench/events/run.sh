@@ -4,14 +4,18 @@
 # CLIENTS WebSocket clients follow every call event (docs/performance.md,
 # "Event stream"). Prints SIPp's result, the clients' latency and what
 # dialtoned's process spent (user + system CPU) per call and per event
-# delivered to a client.
+# delivered to a client, and what its PostgreSQL cluster spent per call.
+# With RECORDS=1 and QUERY_ROWS=N, then fills call_log up to N rows (one
+# INSERT ... generate_series, 10,000 users over 12 months) and times one
+# user's month through GET /1.1/users/{uuid}/call_logs on confd, 20 times,
+# with dialtoned's CPU per request and the plans (EXPLAIN ANALYZE).
 # Usage: bench/events/run.sh [build-dir]
-#   RATE (100) CALLS (3000) HOLD ms (500) CLIENTS (1000) PROBES (20) RECORDS (0)
+#   RATE (100) CALLS (3000) HOLD ms (500) CLIENTS (1000) PROBES (20) RECORDS (0) QUERY_ROWS (0)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
 RATE=${RATE:-100} CALLS=${CALLS:-3000} HOLD=${HOLD:-500} CLIENTS=${CLIENTS:-1000} PROBES=${PROBES:-20}
-RECORDS=${RECORDS:-0}
+RECORDS=${RECORDS:-0} QUERY_ROWS=${QUERY_ROWS:-0}
 . "$here/bench/support/dialtoned.sh"
 bench_work dt-bench-events
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -61,8 +65,17 @@ for _ in $(seq 1200); do grep -q "^ready" "$work/fanout.out" && break; sleep 0.1
 grep -q "^ready" "$work/fanout.out" || { cat "$work/fanout.out"; exit 1; }
 fi
 say "$CLIENTS WebSocket clients subscribed to calls.#, records $RECORDS; load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-t0=$(ticks "$dpid")
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# dialtoned's private PostgreSQL cluster: the postmaster and its processes.
+pgdir=$(dirname "$(find "$work/data" -name dialtone.conf | head -1)")
+pg="host=$pgdir dbname=dialtone user=postgres"
+pg_ticks() {
+  local pm p t=0
+  pm=$(head -1 "$pgdir/postmaster.pid")
+  for p in "$pm" $(pgrep -P "$pm"); do t=$((t + $(ticks "$p"))); done
+  echo "$t"
+}
+t0=$(ticks "$dpid") p0=$(pg_ticks)
 "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
 per_client=
 if [ -n "$fpid" ]; then
@@ -73,12 +86,42 @@ if [ -n "$fpid" ]; then
 else
   sleep 3  # the last CEL batch and call logs
 fi
-t1=$(ticks "$dpid" 2>/dev/null || echo "$t0")
-awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$CALLS" -v e="${per_client:-0}" -v c="$CLIENTS" 'BEGIN {
+t1=$(ticks "$dpid") p1=$(pg_ticks)
+awk -v t=$((t1 - t0)) -v p=$((p1 - p0)) -v hz="$(getconf CLK_TCK)" -v n="$CALLS" -v e="${per_client:-0}" \
+  -v c="$CLIENTS" 'BEGIN {
   printf "dialtoned CPU %.2f s: %.3f ms per call, %.2f us per event delivered (%d events x %d clients)\n",
-    t / hz, 1000 * t / hz / n, (e > 0 ? 1e6 * t / hz / (e * c) : 0), e, c }'
+    t / hz, 1000 * t / hz / n, (e > 0 ? 1e6 * t / hz / (e * c) : 0), e, c
+  printf "its PostgreSQL cluster CPU %.2f s: %.3f ms per call\n", p / hz, 1000 * p / hz / n }'
+say "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -ih "websocketd\|records" "$work/stdout.log" "$work/stderr.log" | grep -iv "listening" | tail -3 || true
 if [ "$RECORDS" = 1 ]; then
-  pgdir=$(dirname "$(find "$work/data" -name dialtone.conf | head -1)")
-  psql "host=$pgdir dbname=dialtone user=postgres" -Atc "SELECT 'cel rows ' || (SELECT count(*) FROM cel) || ', call logs ' || (SELECT count(*) FROM call_log)" || true
+  psql "$pg" -Atc "SELECT 'cel rows ' || (SELECT count(*) FROM cel) || ', call logs ' || (SELECT count(*) FROM call_log)" || true
+  if [ "$QUERY_ROWS" -gt 0 ]; then
+    confd=$(listen_port confd)
+    s0=$(date +%s)
+    # Caller and callee drawn from 10,000 users (uuids made from the user number), dates over a year.
+    psql "$pg" -qAt -v ON_ERROR_STOP=1 -c "INSERT INTO call_log (date, date_end, source_exten, destination_exten,
+      answered, duration, direction, source_user_uuid, destination_user_uuid, status, linkedid)
+      SELECT now() - make_interval(secs => ((g * 15773) % 31536000)::int), now(), (1000 + g % 10000)::text,
+      (1000 + (g * 7) % 10000)::text, g % 3 <> 0, make_interval(secs => g % 300), 'internal',
+      md5('u' || (g % 10000))::uuid, md5('u' || ((g * 7) % 10000))::uuid,
+      CASE WHEN g % 3 <> 0 THEN 'answered' ELSE 'noanswer' END, 'bench-' || g
+      FROM generate_series(1, $QUERY_ROWS) g" -c "ANALYZE call_log"
+    say "call_log filled to $(psql "$pg" -Atc 'SELECT count(*) FROM call_log') rows in $(( $(date +%s) - s0 )) s"
+    user=$(psql "$pg" -Atc "SELECT md5('u42')::uuid")
+    from=$(date -u -d '45 days ago' +%F) to=$(date -u -d '15 days ago' +%F)
+    url="http://127.0.0.1:$confd/1.1/users/$user/call_logs?start_date=$from&end_date=$to"
+    curl -s -H "$H" -H 'Accept: application/json' "$url" > "$work/month.json"
+    say "one user's month ($from to $to): $(sed 's/.*"total":\([0-9]*\).*/\1/' "$work/month.json") rows, $(wc -c < "$work/month.json") bytes of JSON"
+    q0=$(ticks "$dpid")
+    for _ in $(seq 20); do
+      curl -s -o /dev/null -w '%{time_total}\n' -H "$H" -H 'Accept: application/json' "$url"
+    done | sort -n | awk '{ t[NR] = $1 * 1000 } END {
+      printf "GET one user'"'"'s month, 20 requests: min %.1f ms, median %.1f ms, max %.1f ms\n", t[1], t[int(NR / 2) + 1], t[NR] }'
+    q1=$(ticks "$dpid")
+    awk -v t=$((q1 - q0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "dialtoned CPU per request %.2f ms\n", 1000 * t / hz / 20 }'
+    where="WHERE date >= '$from+00' AND date < '$to+00' AND (source_user_uuid = '$user' OR destination_user_uuid = '$user')"
+    psql "$pg" -c "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM call_log $where ORDER BY date, id" \
+      -c "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM call_log $where"
+  fi
 fi

@@ -8,24 +8,14 @@
 #include <iostream>
 #include <vector>
 
-#include "kernel/store/pg_store.h"
+#include "bench/records/records_bench.h"
 #include "plugins/records/call_logs/call_log_rest.h"
-#include "plugins/records/call_logs/call_log_schema.h"
-#include "plugins/records/cel/cel_writer.h"
-#include "tests/support/pg_fixture.h"
-#include "tests/support/test_bus.h"
-#include "tests/support/test_logger.h"
 
 int main(int argc, char** argv) {
   long rows = argc > 1 ? std::atol(argv[1]) : 10000000;
-  dialtone::testing::TestBus bus;
-  dialtone::testing::TestLogger log;
-  auto opened = dialtone::kernel::PgStore::open({.dsn = dialtone::testing::test_dsn()}, bus, log);
-  if (!opened) return std::cerr << opened.error().message << "\n", 1;
-  auto& store = **opened;
-  if (!store.migrate("records.cel", dialtone::plugins::records::cel_migrations()) ||
-      !store.migrate("records.call_logs", dialtone::plugins::records::call_log_migrations()))
-    return std::cerr << "migrations failed\n", 1;
+  dialtone::bench::RecordsDb db;
+  if (!db.store) return std::cerr << db.error << "\n", 1;
+  auto& store = *db.store;
   auto t0 = std::chrono::steady_clock::now();
   // Caller and callee drawn from 10,000 users (uuids made from the user number).
   auto fill = store.exec(
@@ -68,6 +58,5 @@ int main(int argc, char** argv) {
   std::cout << rows << " call logs filled in " << filled << " s; one user, one month: " << count->get(0, "n")
             << " rows, " << bytes << " bytes of JSON; query + rendering min " << ms.front() << " ms, median "
             << ms[ms.size() / 2] << " ms, max " << ms.back() << " ms (20 runs)\n";
-  store.close();
   return 0;
 }

@@ -7,6 +7,8 @@
 # sampled every 0.5 s) before, at the peak and at the end.
 # Usage: run_register.sh <port> <rate> <registrations> [server pid[,pid...]] [sipp port]
 #   SETTLE=<seconds>: the memory once more that long after the run
+#   RSS=1: resident set size instead of PSS (counts Kamailio's shared memory
+#   once per process)
 set -euo pipefail
 port=$1 rate=$2 count=$3 pid=${4:-} sport=${5:-5094}
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,11 +23,14 @@ ticks() {  # "<busiest thread ticks> <ticks of every process>"
   done
   echo "$best $all"
 }
-mem() {  # proportional set size of the processes, kB (RSS for one process)
-  local p s=0
-  for p in $pids; do s=$((s + $(awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0))); done
+mem() {  # proportional set size of the processes, kB (RSS=1: their resident set)
+  local p s=0 field=Pss
+  [ "${RSS:-0}" = 1 ] && field=Rss
+  for p in $pids; do s=$((s + $(awk -v f="$field:" '$1 == f {print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0))); done
   echo "$s"
 }
+kind=PSS
+[ "${RSS:-0}" = 1 ] && kind=RSS
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 sampler=
 if [ -n "$pid" ]; then
@@ -50,14 +55,14 @@ if [ -n "$pid" ]; then
   kill "$sampler" 2>/dev/null || true
   hz=$(getconf CLK_TCK)
   rss1=$(mem) peak=$(cat "$peak_file")
-  awk -v t=$((t1 - t0)) -v p=$((p1 - p0)) -v hz="$hz" -v n="$ok" -v r0="$rss0" -v r1="$rss1" -v pk="$peak" 'BEGIN {
-    printf "server CPU per registration: busiest thread %.1f us, all processes %.1f us; memory (PSS) %d MB before, %d MB peak, %d MB at the end\n",
-      t / hz * 1e6 / n, p / hz * 1e6 / n, r0 / 1024, pk / 1024, r1 / 1024 }'
+  awk -v t=$((t1 - t0)) -v p=$((p1 - p0)) -v hz="$hz" -v n="$ok" -v r0="$rss0" -v r1="$rss1" -v pk="$peak" -v kind="$kind" 'BEGIN {
+    printf "server CPU per registration: busiest thread %.1f us, all processes %.1f us; memory (%s) %d MB before, %d MB peak, %d MB at the end\n",
+      t / hz * 1e6 / n, p / hz * 1e6 / n, kind, r0 / 1024, pk / 1024, r1 / 1024 }'
   rm -f "$peak_file"
   # SETTLE=<s>: the memory again once the transactions have ended (timer J: 32 s).
   if [ "${SETTLE:-0}" -gt 0 ]; then
     sleep "$SETTLE"
-    echo "memory (PSS) ${SETTLE} s after the run: $(($(mem) / 1024)) MB"
+    echo "memory ($kind) ${SETTLE} s after the run: $(($(mem) / 1024)) MB"
   fi
 fi
 rm -f "$out"

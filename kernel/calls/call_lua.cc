@@ -147,6 +147,25 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                  if (s) (void)set_held(id, false);
                  return status_reply(s);
                }});
+  f.push_back({"app_event", "call: table, phase: string, app: string, data?: string", "ok: boolean, error: string|nil",
+               "Says that a dialplan application (`app`, e.g. `VoiceMail`, with its argument `data`) "
+               "starts (`phase` \"start\") or ends (\"end\") on the call: published as calls.channel.app "
+               "(`phase`, `app`, `data`), which records.cel writes as Asterisk's APP_START / APP_END "
+               "rows. False when the call is gone.",
+               [this](const LuaValues& args) -> LuaReply {
+                 auto id = sdk::call_channel(args);
+                 if (id.empty()) return no_channel("app_event");
+                 std::string phase = *args[1].as_string();
+                 if (phase != "start" && phase != "end")
+                   return LuaReply::error("channel.app_event: phase \"" + phase +
+                                          "\" is neither \"start\" nor \"end\"");
+                 auto c = channel(id);
+                 if (!c) return status_reply(c.error());
+                 std::string data = args.size() > 3 && args[3].as_string() ? *args[3].as_string() : "";
+                 queue_service("calls.channel.app", *c,
+                               {{"phase", phase}, {"app", *args[2].as_string()}, {"data", std::move(data)}});
+                 return status_reply({});
+               }});
   f.push_back({"send_dtmf", "call: table, digits: string", "ok: boolean, error: string|nil",
                "Sends DTMF `digits` (0-9, *, #, A-D) to the call's party.",
                [this](const LuaValues& args) -> LuaReply {

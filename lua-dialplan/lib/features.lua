@@ -7,6 +7,8 @@
 --   *22, *23     the same for the no-answer and busy forwards
 --   *25          DND on when off, off when on
 --   *20          every forward off
+--   *26          recording of all the user's calls (call_record_enabled) on
+--                when off, off when on (lib/recordings.lua records them)
 --   *27          incoming call filtering (call screening) on when off, off
 --                when on; screening itself needs the media applications
 --                (lib/users.lua)
@@ -16,6 +18,7 @@
 --   *98          consults the caller's own voicemail (lib/voicemails.lua)
 --   *99<box>     consults voicemail <box> of the caller's context
 --   *8, *8<exten>  group and directed pickup (lib/pickup.lua)
+--   *11<number>  pages paging group <number> (lib/paging.lua)
 --   *40          call completion: asks to be called back once the user
 --                last called busy or unanswered is free again; cancels a
 --                waiting request (lib/callcompletion.lua)
@@ -33,6 +36,7 @@
 local bsfilter = require("bsfilter")
 local voicemails = require("voicemails")
 local pickup = require("pickup")
+local paging = require("paging")
 local callcompletion = require("callcompletion")
 local destinations = require("destinations")
 
@@ -46,6 +50,7 @@ M.codes = {
   dnd = "*25",
   fwd_disable_all = "*20",
   incallfilter = "*27",
+  callrecord = "*26",
   bsfilter = "*37",
   echo = "*55",
   voicemail = "*98",
@@ -158,6 +163,7 @@ function M.parse(number)
   end
   if number == M.codes.dnd then return "dnd" end
   if number == M.codes.incallfilter then return "incallfilter" end
+  if number == M.codes.callrecord then return "callrecord" end
   if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
   if number == M.codes.echo then return "echo" end
   if number == M.codes.callcompletion then return "callcompletion" end
@@ -175,6 +181,8 @@ function M.route(call)
   local picked = pickup.route(call)
   if picked then return picked end
   if (call.origin or "intern") ~= "intern" then return nil end
+  local paged = paging.route(call)
+  if paged then return paged end
   local number = call.called_number or call.callee or ""
   local name, kind, destination = M.parse(number)
   if not name then return nil end
@@ -196,6 +204,15 @@ function M.route(call)
     end
     return announce(call, { enabled and M.prompts.on or M.prompts.off }, 480,
                     enabled and "Call screening enabled" or "Call screening disabled")
+  end
+  if name == "callrecord" then
+    local enabled, why = config.toggle_callrecord(uid)
+    if not saved(call, "call recording", enabled, why) then
+      return announce(call, { M.prompts.failed }, 500, "Feature not saved")
+    end
+    dialtone.log("info", string.format("user %s: call recording %s", tostring(uid), enabled and "on" or "off"))
+    return announce(call, { enabled and M.prompts.on or M.prompts.off }, 480,
+                    enabled and "Call recording enabled" or "Call recording disabled")
   end
   if name == "callcompletion" then
     local result = callcompletion.toggle(uid)

@@ -26,7 +26,14 @@
 --   memorized_round_robin  starting after the member that answered last
 -- What the last three remember (channel.group_memory, kept by the call
 -- core) lives in memory and restarts with the process, as Asterisk's queue
--- statistics do. Music on hold while waiting needs the media applications.
+-- statistics do.
+--
+-- Waiting music: a group with `music_on_hold` set plays that class to its
+-- callers while the members ring, instead of the ring tone (XiVO's group
+-- On-Hold Music; Asterisk's Dial m): the caller is answered with its media
+-- in the engine, hears the class (call:moh) and the call's variable
+-- DIAL_MUSIC tells the backend not to replace it with ringback. Without the media engine the caller
+-- hears the phones ring, and the log says why.
 --
 -- Members are rung as `local/<exten>@<context>` legs when M.ring_members_locally
 -- is set (each member's own dialplan runs: its forwards, DND and ring time,
@@ -221,6 +228,26 @@ local function ring(call, group, members, strategy, deadline)
 end
 
 -- Rings `group` for `call`; returns the decision for the caller.
+-- Answers the caller for the group's waiting music and asks dials for it;
+-- true when the music replaces the ring tone.
+local function waiting_music(call, group)
+  local class = group.music_on_hold
+  if type(class) ~= "string" or class == "" then return false end
+  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if not (call.channel and call.moh and call.answer and call:answer()) then
+    dialtone.log("info", string.format("call %s: group %s's waiting music '%s' needs the media engine; "
+                                       .. "the caller hears the ring tone", tostring(call.id), tostring(group.name), class))
+    return false
+  end
+  if not call:moh(class) then
+    dialtone.log("info", string.format("call %s: group %s's waiting music '%s' has no files; the caller hears "
+                                       .. "the ring tone", tostring(call.id), tostring(group.name), class))
+    return false
+  end
+  call:setvar("DIAL_MUSIC", class)
+  return true
+end
+
 function M.call(call, group, depth)
   local vars = call.vars
   local closed = schedules.check(call, "group", group, group.context or call.context, depth)
@@ -244,7 +271,12 @@ function M.call(call, group, depth)
   end
 
   local strategy = group.ring_strategy or "all"
+  local music = waiting_music(call, group)
   local outcome, reason = ring(call, group, members, strategy, dialtone.now() + timeout * 1000)
+  if music then
+    call:setvar("DIAL_MUSIC", nil)
+    if not outcome or outcome.status ~= "answered" then call:stop_playing() end
+  end
   if outcome then
     call.dial_status = outcome.status
     vars.XIVO_DIALSTATUS = outcome.status

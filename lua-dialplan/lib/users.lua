@@ -4,7 +4,8 @@
 -- The user table comes from config.user_by_exten / config.user:
 --   id, uuid, firstname, lastname, exten, context, lines (SIP usernames),
 --   ring_seconds, simultaneous_calls, dnd, incallfilter, mobile_phone_number,
---   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination}
+--   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination},
+--   call_record (every call to or from the user is recorded: lib/recordings.lua)
 --   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
 --   noanswer_destination, congestion_destination, fail_destination}: where
 --   a call nothing forwards goes, per reason (lib/destinations.lua)
@@ -13,6 +14,7 @@ local schedules = require("schedules")
 local destinations = require("destinations")
 local bsfilter = require("bsfilter")
 local voicemails = require("voicemails")
+local recordings = require("recordings")
 local callcompletion = require("callcompletion")
 
 local M = {}
@@ -109,7 +111,9 @@ function M.call(call, user, depth)
       interfaces.timeout = ring
       interfaces.caller_number = call.caller_number
       interfaces.caller_name = call.caller_name
+      local record = recordings.wanted(call, user) and recordings.prepare(call)
       outcome = call:dial(interfaces)
+      if record and outcome.status == "answered" then recordings.start(call) end
     end
   end
   call.dial_status = outcome.status

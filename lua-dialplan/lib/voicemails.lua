@@ -31,6 +31,7 @@ M.prompts = {
   savedto = "vm-savedto", changeto = "vm-changeto", forward = "vm-extension", forwarded = "vm-msgforwarded",
   options = "vm-options", rec_unavail = "vm-rec-unv", rec_busy = "vm-rec-busy", rec_name = "vm-rec-name",
   rec_temp = "vm-rec-temp", from = "vm-from", first = "vm-first", next = "vm-next", last = "vm-last",
+  full = "vm-mailboxfull",
 }
 
 -- The folders, as the digits of the save and change-folder menus name them.
@@ -82,6 +83,19 @@ function M.leave(call, box, greeting)
     return false, "no such box"
   end
   if not call:answer() then return false, "not answered" end
+  -- The box's limits (confd max_messages, option maxsecs): a full box
+  -- takes no message (Asterisk's vm-mailboxfull).
+  local max = tonumber(info.max_messages)
+  if max then
+    local new, old = voicemail.counts(mb)
+    if (tonumber(new) or 0) + (tonumber(old) or 0) >= max then
+      dialtone.log("info", string.format("call %s: voicemail %s is full (%d messages); no message left",
+                                         tostring(call.id), mb, max))
+      call:play({ M.prompts.full, M.prompts.goodbye })
+      return false, "full"
+    end
+  end
+  local seconds = tonumber(info.max_message_seconds) or M.max_message_seconds
   greeting = (greeting == "busy") and "busy" or "unavail"
   local g = voicemail.greeting(mb, "temp") or voicemail.greeting(mb, greeting)
   local ok = true
@@ -98,7 +112,7 @@ function M.leave(call, box, greeting)
     call:play({ M.prompts.sorry, M.prompts.goodbye })
     return false, why
   end
-  local recorded, rwhy = call:record{ file = file, max_seconds = M.max_message_seconds, silence = M.silence_seconds }
+  local recorded, rwhy = call:record{ file = file, max_seconds = seconds, silence = M.silence_seconds }
   if not recorded then
     dialtone.log("error", "call " .. tostring(call.id) .. ": message for " .. mb .. " not recorded: " .. tostring(rwhy))
     call:play({ M.prompts.sorry, M.prompts.goodbye })
@@ -253,9 +267,23 @@ function M.unanswered(call, user, status)
   return { action = "done" }
 end
 
+-- `fn` as the application `name` of CEL (APP_START / APP_END around it,
+-- appdata the box), so that call logs can tell a call that ended in a
+-- voicemail from one a person answered.
+local function application(name, fn)
+  return function(call, box, ...)
+    local mark = call.channel and channel and channel.app_event
+    local data = box and mailbox(call, box) or ""
+    if mark then call:app_event("start", name, data) end
+    local result = table.pack(fn(call, box, ...))
+    if mark then call:app_event("end", name, data) end
+    return table.unpack(result, 1, result.n)
+  end
+end
+
 -- The methods a call gets: the `channel` module's (the call core and the
 -- media verbs), then these Lua applications.
-M.methods = { voicemail = M.leave, voicemail_main = M.main }
+M.methods = { voicemail = application("VoiceMail", M.leave), voicemail_main = application("VoiceMailMain", M.main) }
 M.call_metatable = {
   __index = function(_, k)
     local v = channel and channel[k]
@@ -268,6 +296,13 @@ M.call_metatable = {
 function M.attach(call)
   local mt = getmetatable(call)
   if mt == nil or (mt.__index == channel) then setmetatable(call, M.call_metatable) end
+  -- The calling user's prompt language (confd's users.language, e.g.
+  -- fr_FR): the media verbs play their sounds in it.
+  if call.language == nil and config and config.user then
+    local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
+    local user = uid and config.user(uid)
+    if user and user.language then call.language = user.language end
+  end
   return call
 end
 

@@ -19,9 +19,10 @@ namespace dialtone::plugins::api::confd {
 const sdk::OptionSpec kOptions[] = {
     {"confd.listener", sdk::OptionType::string, "confd",
      "HTTP listener (conf.d of the kernel) the /1.1 routes are mounted on"},
-    {"moh.path", sdk::OptionType::path, "/usr/share/asterisk/moh",
-     "music on hold classes (/1.1/moh): one directory each, `default` being this one; set it to the "
-     "media.engine's sounds.moh_path so that uploaded files are played"},
+    {"moh.path", sdk::OptionType::path, "",
+     "music on hold classes (/1.1/moh): one directory each, `default` being this one; empty: the "
+     "media.engine's sounds.moh_path (so uploaded files are what is played), or /usr/share/asterisk/moh "
+     "on a node without the media engine"},
     {}};
 
 namespace {
@@ -622,6 +623,27 @@ void ConfdApi::define_resources() {
        },
        .embed = parkinglot_embed});
 
+  // Paging groups (seed 5.24; wazo-confd's /pagings): *11<number> pages the
+  // members, set with PUT /pagings/{id}/members/users and
+  // /pagings/{id}/callers/users (pagings.cc). XiVO's "quiet" is
+  // caller_notification false, its "do not play the announcement to the
+  // caller" announce_caller false.
+  res({.path = "pagings", .table = "confd_pagings", .singular = "Paging", .event = "paging",
+       .fields = {{"number", F::string, true, false, matches("[0-9]{1,32}", "A number of 1 to 32 digits.")},
+                  {"name", F::string, false, true, matches(".{0,128}", "At most 128 characters.")},
+                  {"announce_caller", F::boolean, false, false},
+                  {"announce_sound", F::string, false, true, matches("[-_.a-zA-Z0-9/]{1,64}", "A sound name or path of at most 64 characters.")},
+                  {"caller_notification", F::boolean, false, false},
+                  {"duplex", F::boolean, false, false},
+                  {"ignore_forward", F::boolean, false, false},
+                  {"record", F::boolean, false, false},
+                  {"timeout", F::integer, false, false, int_range(0, 86400)},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"name", "number"},
+       .sortable = {"number", "id", "name"},
+       .uniques = {{"number"}},
+       .embed = paging_embed});
+
   res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
        .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},
                   {"context", F::string, true, false},
@@ -631,6 +653,8 @@ void ConfdApi::define_resources() {
                   {"attach_audio", F::boolean, false, false},
                   {"delete_messages", F::boolean, false, false},
                   {"ask_password", F::boolean, false, false},
+                  {"max_messages", F::integer, false, true, int_range(0, 100000)},
+                  {"options", F::json, false, false, sip_options()},
                   {"enabled", F::boolean, false, false}},
        .searchable = {"name", "number", "email", "context"},
        .sortable = {"number", "id", "name", "context", "email"},
@@ -718,7 +742,7 @@ void ConfdApi::define_resources() {
 
 sdk::Status ConfdApi::configure(const sdk::Options& options) {
   listener_ = options.get("confd.listener", "confd");
-  moh_path_ = options.get("moh.path", "/usr/share/asterisk/moh");
+  moh_path_ = options.get("moh.path", "");
   return {};
 }
 
@@ -1370,6 +1394,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   context_routes(adder);
   callfilter_routes(adder);
   callpickup_routes(adder);
+  paging_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
   moh_routes(adder);

@@ -51,6 +51,7 @@ class ConfdApi final : public sdk::Plugin {
   void context_routes(const AddRoute& add);
   void callfilter_routes(const AddRoute& add);
   void callpickup_routes(const AddRoute& add);
+  void paging_routes(const AddRoute& add);  // pagings.cc
   void funckey_routes(const AddRoute& add);
   void system_routes(const AddRoute& add);
   void moh_routes(const AddRoute& add);  // moh_routes.cc
@@ -61,7 +62,11 @@ class ConfdApi final : public sdk::Plugin {
 
   sdk::Host& host_;
   std::string listener_ = "confd";
-  std::filesystem::path moh_path_ = "/usr/share/asterisk/moh";  // classes' directories
+  // The classes' directories: conf.d's moh.path, else the media engine's
+  // sounds.moh_path (looked up on each request: the engine may start after
+  // this plugin, or be reloaded), else the Debian default.
+  std::filesystem::path moh_path_;
+  std::filesystem::path moh_root() const;
   // The configuration snapshot and the Engine every write goes through.
   std::shared_ptr<ConfigServiceImpl> config_;
   Engine* engine_ = nullptr;

@@ -89,6 +89,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["ring_seconds"] = u.ring_seconds;
   t->fields["dnd"] = u.dnd;
   t->fields["incallfilter"] = u.incallfilter;
+  t->fields["call_record"] = u.call_record;
   for (auto [name, f] : {std::pair{"unconditional", &u.forward_unconditional}, std::pair{"busy", &u.forward_busy},
                          std::pair{"noanswer", &u.forward_noanswer}}) {
     t->fields[std::string("forward_") + name + "_enabled"] = f->enabled;
@@ -100,6 +101,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   if (u.schedule_id) t->fields["schedule_id"] = *u.schedule_id;
   set(*t, "call_permission_password", u.call_permission_password);
   set(*t, "music_on_hold", u.music_on_hold);
+  set(*t, "language", u.language);
   t->fields["fallbacks"] = lua_from_json(u.fallbacks);
   auto groups = std::make_shared<LuaTable>();
   for (auto gid : u.group_ids) groups->array.emplace_back(gid);
@@ -301,6 +303,24 @@ LuaValue conference_by_exten(const ConfigSnapshot& s, const std::string& exten, 
   return c ? conference_view(s, *c) : LuaValue();
 }
 
+// The lines of the enabled `users` but `skip`, once each, as the call core
+// names them ("sip/<line>"), appended to `out`.
+void add_interfaces(const ConfigSnapshot& s, const std::vector<std::int64_t>& users, std::int64_t skip,
+                    LuaTable& out) {
+  std::vector<std::string> seen;
+  for (auto uid : users) {
+    const auto* u = s.user(uid);
+    if (!u || !u->enabled || uid == skip) continue;
+    for (auto lid : u->line_ids)
+      if (const auto* l = s.line(lid); l && !l->username.empty()) {
+        std::string i = "sip/" + l->username;
+        if (std::find(seen.begin(), seen.end(), i) != seen.end()) continue;
+        seen.push_back(i);
+        out.array.emplace_back(i);
+      }
+  }
+}
+
 // The lines of the calls `user_id` may pick up as a group interceptor
 // (seed 5.17): every target of the enabled pickup groups where the user, or
 // a group the user is in, intercepts; "sip/<line>" as the call core names
@@ -321,18 +341,33 @@ LuaValue pickup_interfaces(const ConfigSnapshot& s, std::int64_t user_id) {
       if (const auto* g = s.group(gid))
         for (auto u : g->member_user_ids) users.push_back(u);
   }
-  std::vector<std::string> seen;
-  for (auto uid : users) {
-    const auto* u = s.user(uid);
-    if (!u || !u->enabled || uid == user_id) continue;
-    for (auto lid : u->line_ids)
-      if (const auto* l = s.line(lid); l && !l->username.empty()) {
-        std::string i = "sip/" + l->username;
-        if (std::find(seen.begin(), seen.end(), i) != seen.end()) continue;
-        seen.push_back(i);
-        t->array.emplace_back(i);
-      }
-  }
+  add_interfaces(s, users, user_id, *t);
+  return t;
+}
+
+// A paging group as lib/paging.lua reads it: its settings, `members` (the
+// lines to page, "sip/<line>") and `callers` (user ids allowed to page).
+LuaValue paging_by_number(const ConfigSnapshot& s, const std::string& number) {
+  auto id = ConfigSnapshot::find(s.paging_by_number_, number);
+  auto* p = id ? ConfigSnapshot::find(s.pagings, *id) : nullptr;
+  if (!p || !p->enabled) return {};
+  auto t = std::make_shared<LuaTable>();
+  t->fields["id"] = p->id;
+  t->fields["number"] = p->number;
+  set(*t, "name", p->name);
+  set(*t, "announce_sound", p->announce_sound);
+  t->fields["announce_caller"] = p->announce_caller;
+  t->fields["caller_notification"] = p->caller_notification;
+  t->fields["duplex"] = p->duplex;
+  t->fields["ignore_forward"] = p->ignore_forward;
+  t->fields["record"] = p->record;
+  t->fields["timeout"] = p->timeout;
+  auto members = std::make_shared<LuaTable>();
+  add_interfaces(s, p->member_user_ids, 0, *members);
+  t->fields["members"] = members;
+  auto callers = std::make_shared<LuaTable>();
+  for (auto uid : p->caller_user_ids) callers->array.emplace_back(uid);
+  t->fields["callers"] = callers;
   return t;
 }
 
@@ -512,6 +547,27 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
     return std::make_shared<const ConfigSnapshot>();
   };
   auto value = [](LuaValue v) { return sdk::LuaReply(LuaValues{std::move(v)}); };
+  // config.toggle_<service>: the user's service turned over, as set_service does.
+  auto toggle = [weak](std::string service) {
+    return [weak, service](const LuaValues& args) {
+      auto uid = arg_id(args, 0);
+      if (uid == 0) return sdk::LuaReply::error("config.toggle_" + service + ": user_id must be a user id");
+      return sdk::LuaReply::async([weak, uid, service](sdk::LuaResume resume) {
+        auto self = weak.lock();
+        if (!self) {
+          resume(failure("the configuration service stopped"));
+          return;
+        }
+        self->set_service(uid, service, std::nullopt, [resume](sdk::Result<bool> r) {
+          if (!r) {
+            resume(failure(r.error().message));
+            return;
+          }
+          resume(LuaValues{*r});
+        });
+      });
+    };
+  };
   return {{"user_by_exten", "exten: string, context: string", "user: table|nil",
            "The enabled user owning extension `exten` in `context` (fields in lib/users.lua), or nil.",
            [snap, value](const LuaValues& args) {
@@ -537,6 +593,11 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
              auto* c = ConfigSnapshot::find(s->conferences, arg_id(args, 0));
              return value(c ? conference_view(*s, *c) : LuaValue());
            }},
+          {"paging", "number: string", "paging: table|nil",
+           "The enabled paging group `number` (dialed as *11<number>; seed 5.24): {id, number, name, "
+           "announce_sound, announce_caller, caller_notification, duplex, ignore_forward, record, timeout, "
+           "members = {\"sip/<line>\"...}, callers = {user ids}} (lib/paging.lua), or nil.",
+           [snap, value](const LuaValues& args) { return value(paging_by_number(*snap(), arg_string(args, 0))); }},
           {"pickup_interfaces", "user_id: integer", "interfaces: table",
            "The lines (`\"sip/<username>\"`) whose ringing calls user `user_id` may pick up with the "
            "group pickup code: the targets (users, members of target groups) of every enabled call pickup "
@@ -654,46 +715,17 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
           {"toggle_dnd", "user_id: integer", "enabled: boolean|nil, reason: string",
            "Turns the user's do-not-disturb on when it is off and off when it is on; returns the "
            "new state. Saved as PUT /1.1/users/{id}/services/dnd does.",
-           [weak](const LuaValues& args) {
-             auto uid = arg_id(args, 0);
-             if (uid == 0) return sdk::LuaReply::error("config.toggle_dnd: user_id must be a user id");
-             return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
-               auto self = weak.lock();
-               if (!self) {
-                 resume(failure("the configuration service stopped"));
-                 return;
-               }
-               self->set_service(uid, "dnd", std::nullopt, [resume](sdk::Result<bool> r) {
-                 if (!r) {
-                   resume(failure(r.error().message));
-                   return;
-                 }
-                 resume(LuaValues{*r});
-               });
-             });
-           }},
+           toggle("dnd")},
           {"toggle_incallfilter", "user_id: integer", "enabled: boolean|nil, reason: string",
            "Turns the user's incoming call filtering (call screening, *27) on when it is off and "
            "off when it is on; returns the new state. Saved as PUT "
            "/1.1/users/{id}/services/incallfilter does.",
-           [weak](const LuaValues& args) {
-             auto uid = arg_id(args, 0);
-             if (uid == 0) return sdk::LuaReply::error("config.toggle_incallfilter: user_id must be a user id");
-             return sdk::LuaReply::async([weak, uid](sdk::LuaResume resume) {
-               auto self = weak.lock();
-               if (!self) {
-                 resume(failure("the configuration service stopped"));
-                 return;
-               }
-               self->set_service(uid, "incallfilter", std::nullopt, [resume](sdk::Result<bool> r) {
-                 if (!r) {
-                   resume(failure(r.error().message));
-                   return;
-                 }
-                 resume(LuaValues{*r});
-               });
-             });
-           }}};
+           toggle("incallfilter")},
+          {"toggle_callrecord", "user_id: integer", "enabled: boolean|nil, reason: string",
+           "Turns the recording of all the user's calls (call_record_enabled, *26) on when it is off "
+           "and off when it is on; returns the new state. Saved as PUT /1.1/users/{id} with "
+           "call_record_enabled does, with the same notification.",
+           toggle("callrecord")}};
 }
 
 }  // namespace dialtone::plugins::api::confd

@@ -225,15 +225,15 @@ void ConfigServiceImpl::set_service(std::int64_t user_id, std::string service, s
                                     std::function<void(sdk::Result<bool>)> done) {
   auto self = shared_from_this();
   executor_.post([self, user_id, service, enabled, done] {
-    if (std::find(kServiceNames.begin(), kServiceNames.end(), service) == kServiceNames.end()) {
-      done(sdk::Error::invalid("unknown service '" + service + "' (dnd, incallfilter)"));
+    if (service != "callrecord" && std::find(kServiceNames.begin(), kServiceNames.end(), service) == kServiceNames.end()) {
+      done(sdk::Error::invalid("unknown service '" + service + "' (dnd, incallfilter, callrecord)"));
       return;
     }
     bool now = false;
     auto r = self->engine_->write([&](sdk::Transaction& tx) {
       now = enabled.value_or(false);
       if (!enabled) {
-        auto q = run(tx, "SELECT service_" + service + "_enabled AS on FROM confd_users WHERE id = $1 FOR UPDATE",
+        auto q = run(tx, "SELECT " + service_column(service) + " AS on FROM confd_users WHERE id = $1 FOR UPDATE",
                      {std::to_string(user_id)});
         if (q.rows.empty()) throw ApiError{404, {not_found("User", "id", std::to_string(user_id))}};
         now = q.get(0, "on") != "t";

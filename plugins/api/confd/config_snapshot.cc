@@ -37,8 +37,9 @@ constexpr const char* kUsers =
     "simultaneous_calls, ring_seconds, forward_busy_enabled, forward_busy_destination, "
     "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
     "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
-    "call_permission_password, fallbacks::text, music_on_hold "
+    "call_permission_password, fallbacks::text, music_on_hold, userfield, call_record_enabled, language "
     "FROM confd_users";
+constexpr const char* kMoh = "SELECT name, coalesce(sort, 'alphabetical') FROM confd_moh";
 constexpr const char* kLines =
     "SELECT l.id, l.context, l.position, l.caller_id_name, l.caller_id_num, l.device_id, "
     "l.provisioning_code, e.username, e.secret, e.host, e.options::text "
@@ -86,6 +87,10 @@ constexpr const char* kParkingLots =
     "SELECT id, name, slots_start, slots_end, timeout, music_on_hold, timeout_destination::text FROM confd_parkinglots";
 constexpr const char* kParkingLotExtensions =
     "SELECT parkinglot_id, extension_id FROM confd_parkinglot_extensions ORDER BY extension_id";
+constexpr const char* kPagings =
+    "SELECT id, number, name, announce_caller, announce_sound, caller_notification, duplex, ignore_forward, record, "
+    "timeout, enabled FROM confd_pagings";
+constexpr const char* kPagingUsers = "SELECT paging_id, user_id, caller FROM confd_paging_users ORDER BY 1, 2";
 constexpr const char* kCallPermissions =
     "SELECT id, name, mode, extensions::text, coalesce(password, '') <> '', enabled, password FROM confd_callpermissions";
 constexpr const char* kUserCallPermissions =
@@ -144,9 +149,13 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             u.call_permission_password = opt(r, 17);
             if (r[18]) u.fallbacks = *r[18];
             u.music_on_hold = opt(r, 19);
+            u.userfield = opt(r, 20);
+            u.call_record = flag(r, 21);
+            u.language = opt(r, 22);
             s->users.emplace(u.id, std::move(u));
           });
         },
+        [&] { return each(kMoh, [&](const Row& r) { s->moh_sort[text(r, 0)] = text(r, 1); }); },
         [&] {
           return each(kLines, [&](const Row& r) {
             sdk::ConfigLine l;
@@ -346,6 +355,31 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             p.music_on_hold = opt(r, 5);
             p.timeout_destination = opt(r, 6);
             s->parkinglots.emplace(p.id, std::move(p));
+          });
+        },
+        [&] {
+          return each(kPagings, [&](const Row& r) {
+            sdk::ConfigPaging p;
+            p.id = num(r, 0);
+            p.number = text(r, 1);
+            p.name = opt(r, 2);
+            p.announce_caller = flag(r, 3);
+            p.announce_sound = opt(r, 4);
+            p.caller_notification = flag(r, 5);
+            p.duplex = flag(r, 6);
+            p.ignore_forward = flag(r, 7);
+            p.record = flag(r, 8);
+            p.timeout = static_cast<int>(num(r, 9));
+            p.enabled = flag(r, 10);
+            s->paging_by_number_[p.number] = p.id;
+            s->pagings.emplace(p.id, std::move(p));
+          });
+        },
+        [&] {
+          return each(kPagingUsers, [&](const Row& r) {
+            auto p = s->pagings.find(num(r, 0));
+            if (p == s->pagings.end()) return;
+            (flag(r, 2) ? p->second.caller_user_ids : p->second.member_user_ids).push_back(num(r, 1));
           });
         },
         [&] {

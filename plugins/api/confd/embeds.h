@@ -20,6 +20,8 @@ std::string user_directory_view(const std::string& b);
 std::string user_summary_view(const std::string& b);
 // Call pickups: {"interceptors": {"users": [...], "groups": [...]}, "targets": {...}}.
 std::string callpickup_embed(const std::string& b);
+// Pagings: {"members": {"users": [...]}, "callers": {"users": [...]}}.
+std::string paging_embed(const std::string& b);
 // Parking lots: {"extensions": [{"id", "exten", "context"}]}.
 std::string parkinglot_embed(const std::string& b);
 

@@ -1,9 +1,9 @@
 // /1.1/moh: music-on-hold classes (XiVO's On-hold Music, seed 5.22) and
 // their audio files. A class is a row (uuid, name, label, mode, application,
-// sort) and a directory of `moh.path` named after it (`default` is
-// `moh.path` itself), the directory the media engine plays from
-// (media.engine's sounds.moh_path): an uploaded file is heard from the next
-// hold on, with no reload. Files are checked before they land: a WAV that
+// sort) and a directory named after it under the music root (`default` is
+// the root itself). The root is the media engine's sounds.moh_path unless
+// conf.d sets api.confd's moh.path, so an uploaded file is heard from the
+// next hold on, with no reload and no second setting to keep equal. Files are checked before they land: a WAV that
 // libsndfile decodes, mono, 8-48 kHz; written to a hidden temporary file
 // and renamed, so a bad or interrupted upload leaves nothing half-written.
 #include <sndfile.h>
@@ -18,6 +18,8 @@
 #include <sstream>
 
 #include <dialtone/json.h>
+#include <dialtone/media.h>
+#include <dialtone/services.h>
 
 #include "plugins/api/confd/confd_api.h"
 
@@ -208,6 +210,13 @@ std::string random_suffix() {
 
 }  // namespace
 
+std::filesystem::path ConfdApi::moh_root() const {
+  if (!moh_path_.empty()) return moh_path_;
+  if (auto engine = host_.services().find<sdk::media::MediaEngine>())
+    if (auto p = engine->music_path(); !p.empty()) return p;
+  return "/usr/share/asterisk/moh";
+}
+
 void ConfdApi::moh_routes(const AddRoute& add) {
   add("GET", "/moh", "confd.moh.read", "List music on hold classes", [this](const HttpRequest& req) {
     std::string search = req.query.count("search") ? req.query.at("search") : "";
@@ -218,7 +227,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
                   {search});
     std::string base = base_url(req), items;
     for (std::size_t i = 0; i < q.rows.size(); ++i)
-      items += (i ? "," : "") + moh_json(row_of(q, i), moh_path_, base);
+      items += (i ? "," : "") + moh_json(row_of(q, i), moh_root(), base);
     return HttpResponse::json(200, "{\"total\":" + std::to_string(q.rows.size()) + ",\"items\":[" + items + "]}");
   });
 
@@ -236,18 +245,18 @@ void ConfdApi::moh_routes(const AddRoute& add) {
                    {name, f["label"], f["mode"], f["application"], f["sort"]});
       auto m = row_of(q, 0);
       std::error_code ec;
-      fs::create_directories(class_dir(moh_path_, name), ec);
+      fs::create_directories(class_dir(moh_root(), name), ec);
       if (ec)
-        throw ApiError{500, {"cannot create the class directory " + class_dir(moh_path_, name).string() + ": " +
+        throw ApiError{500, {"cannot create the class directory " + class_dir(moh_root(), name).string() + ": " +
                              ec.message() + " (check moh.path and its permissions)"}};
-      auto json = moh_json(m, moh_path_, base);
+      auto json = moh_json(m, moh_root(), base);
       engine_->notify(tx, "moh", "created", m.id, json);
       return HttpResponse::json(201, json);
     });
   });
 
   add("GET", "/moh/{uuid}", "confd.moh.{uuid}.read", "Read a music on hold class", [this](const HttpRequest& req) {
-    return HttpResponse::json(200, moh_json(find_moh(engine_->store(), req.params.at("uuid")), moh_path_, base_url(req)));
+    return HttpResponse::json(200, moh_json(find_moh(engine_->store(), req.params.at("uuid")), moh_root(), base_url(req)));
   });
 
   add("PUT", "/moh/{uuid}", "confd.moh.{uuid}.update", "Update a music on hold class", [this](const HttpRequest& req) {
@@ -257,7 +266,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
       for (auto& [col, value] : f)  // columns from moh_fields' fixed list only
         run(tx, "UPDATE confd_moh SET " + col + " = $1 WHERE id = $2", {value, std::to_string(m.id)});
       auto q = run(tx, std::string("SELECT ") + kColumns + " FROM confd_moh WHERE id = $1", {std::to_string(m.id)});
-      engine_->notify(tx, "moh", "edited", m.id, moh_json(row_of(q, 0), moh_path_, base_url(req)));
+      engine_->notify(tx, "moh", "edited", m.id, moh_json(row_of(q, 0), moh_root(), base_url(req)));
       return HttpResponse::empty(204);
     });
   });
@@ -273,7 +282,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
         // After the commit: the files go with the class (the `default`
         // directory, sounds.moh_path itself, keeps its files).
         if (r.status == 204 && m.name != "default") {
-          auto dir = class_dir(moh_path_, m.name);
+          auto dir = class_dir(moh_root(), m.name);
           std::error_code ec;
           for (auto& f : class_files(dir)) fs::remove(dir / f, ec);
           fs::remove(dir, ec);  // only if empty: files of another origin stay
@@ -290,13 +299,13 @@ void ConfdApi::moh_routes(const AddRoute& add) {
   add("GET", "/moh/{uuid}/files/{filename}", "confd.moh.{uuid}.files.{filename}.read",
       "Download a music on hold file", [this, file_of](const HttpRequest& req) {
         auto [m, name] = file_of(req);
-        auto files = class_files(class_dir(moh_path_, m.name));
+        auto files = class_files(class_dir(moh_root(), m.name));
         if (std::find(files.begin(), files.end(), name) == files.end())
           throw ApiError{404, {not_found("MOH file", "filename", "'" + name + "'")}};
-        std::ifstream in(class_dir(moh_path_, m.name) / name, std::ios::binary);
+        std::ifstream in(class_dir(moh_root(), m.name) / name, std::ios::binary);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (!in.good() && !in.eof())
-          throw ApiError{500, {"cannot read " + (class_dir(moh_path_, m.name) / name).string()}};
+          throw ApiError{500, {"cannot read " + (class_dir(moh_root(), m.name) / name).string()}};
         return HttpResponse{200, "application/octet-stream", std::move(bytes), {}};
       });
 
@@ -308,7 +317,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
                                "'.' ending in .wav, starting with a letter or digit"}};
         if (auto why = audio_problem(req.body))
           throw ApiError{400, {"Input Error - file '" + name + "': " + *why}};
-        auto dir = class_dir(moh_path_, m.name);
+        auto dir = class_dir(moh_root(), m.name);
         std::error_code ec;
         fs::create_directories(dir, ec);
         auto tmp = dir / (".upload-" + random_suffix() + ".tmp");
@@ -328,7 +337,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
           throw ApiError{500, {"cannot write " + (dir / name).string() + ": " + ec.message()}};
         }
         return engine_->write([&](sdk::Transaction& tx) {
-          engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_path_, base_url(req)));
+          engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_root(), base_url(req)));
           return HttpResponse::empty(204);
         });
       });
@@ -336,7 +345,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
   add("DELETE", "/moh/{uuid}/files/{filename}", "confd.moh.{uuid}.files.{filename}.delete",
       "Delete a music on hold file", [this, file_of](const HttpRequest& req) {
         auto [m, name] = file_of(req);
-        auto dir = class_dir(moh_path_, m.name);
+        auto dir = class_dir(moh_root(), m.name);
         auto files = class_files(dir);
         if (std::find(files.begin(), files.end(), name) == files.end())
           throw ApiError{404, {not_found("MOH file", "filename", "'" + name + "'")}};
@@ -344,7 +353,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
         if (!fs::remove(dir / name, ec) || ec)
           throw ApiError{500, {"cannot delete " + (dir / name).string() + ": " + ec.message()}};
         return engine_->write([&](sdk::Transaction& tx) {
-          engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_path_, base_url(req)));
+          engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_root(), base_url(req)));
           return HttpResponse::empty(204);
         });
       });

@@ -413,6 +413,34 @@ CREATE TABLE confd_outcall_contexts (
   PRIMARY KEY (outcall_id, context_id));
 )SQL";
 
+// Paging groups (seed 5.24): dialed as *11<number>; their members' phones
+// answer on their own. `caller` rows are the users allowed to page.
+constexpr const char* kV10 = R"SQL(
+CREATE TABLE confd_pagings (
+  id serial PRIMARY KEY,
+  number text NOT NULL UNIQUE CHECK (number ~ '^[0-9]{1,32}$'),
+  name text CHECK (name IS NULL OR length(name) <= 128),
+  announce_caller boolean NOT NULL DEFAULT true,
+  announce_sound text CHECK (announce_sound IS NULL OR length(announce_sound) <= 64),
+  caller_notification boolean NOT NULL DEFAULT true,
+  duplex boolean NOT NULL DEFAULT false,
+  ignore_forward boolean NOT NULL DEFAULT false,
+  record boolean NOT NULL DEFAULT false,
+  timeout integer NOT NULL DEFAULT 30 CHECK (timeout >= 0 AND timeout <= 86400),
+  enabled boolean NOT NULL DEFAULT true);
+CREATE TABLE confd_paging_users (
+  paging_id integer NOT NULL REFERENCES confd_pagings(id) ON DELETE CASCADE,
+  user_id integer NOT NULL REFERENCES confd_users(id) ON DELETE CASCADE,
+  caller boolean NOT NULL,
+  PRIMARY KEY (paging_id, user_id, caller));
+
+-- Voicemail limits (wazo-confd's max_messages; XiVO's maxsecs and the
+-- other voicemail.conf options as [name, value] pairs).
+ALTER TABLE confd_voicemails
+  ADD COLUMN max_messages integer CHECK (max_messages IS NULL OR max_messages >= 0),
+  ADD COLUMN options jsonb NOT NULL DEFAULT '[]';
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -426,6 +454,7 @@ constexpr sdk::Migration kMigrations[] = {
     {7, "confd call pickups and parking lots", kV7},
     {8, "confd music on hold classes", kV8},
     {9, "confd context inclusion and outgoing routes per context", kV9},
+    {10, "confd paging groups, voicemail limits", kV10},
 };
 
 }  // namespace

@@ -5,6 +5,10 @@ namespace dialtone::plugins::api::confd {
 const std::vector<std::string> kForwardKinds = {"busy", "noanswer", "unconditional"};
 const std::vector<std::string> kServiceNames = {"dnd", "incallfilter"};
 
+std::string service_column(const std::string& name) {
+  return name == "callrecord" ? "call_record_enabled" : "service_" + name + "_enabled";
+}
+
 void forward_sets(const rapidjson::Value& v, const std::string& f, sdk::Params& ps, std::string& sets) {
   if (!v.IsObject()) throw ApiError{400, {"Input Error - field '" + f + "': Must be an object {enabled, destination}."}};
   for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
@@ -31,7 +35,7 @@ void service_sets(const rapidjson::Value& v, const std::string& s, sdk::Params& 
   if (!v.IsObject() || !v.HasMember("enabled") || !v["enabled"].IsBool() || v.MemberCount() != 1)
     throw ApiError{400, {"Input Error - field '" + s + "': Must be {\"enabled\": true|false}."}};
   ps.push_back(v["enabled"].GetBool() ? "true" : "false");
-  sets += (sets.empty() ? "" : ",") + ("service_" + s + "_enabled = $" + std::to_string(ps.size()));
+  sets += (sets.empty() ? "" : ",") + (service_column(s) + " = $" + std::to_string(ps.size()));
 }
 
 void save_user_features(Engine& engine, sdk::Transaction& tx, long uid, const std::string& sets, sdk::Params ps) {

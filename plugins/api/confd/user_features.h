@@ -18,6 +18,10 @@ namespace dialtone::plugins::api::confd {
 // Forward kinds and services, as the REST paths name them.
 extern const std::vector<std::string> kForwardKinds;  // busy, noanswer, unconditional
 extern const std::vector<std::string> kServiceNames;  // dnd, incallfilter
+// The confd_users column of a service: service_<name>_enabled, and
+// call_record_enabled for "callrecord" (XiVO's *26; no REST path of its own,
+// the user's call_record_enabled field is its API).
+std::string service_column(const std::string& name);
 
 // Adds the SET fragments of forward `kind` from {"enabled": bool,
 // "destination": string|null}; throws ApiError 400 naming the bad field.

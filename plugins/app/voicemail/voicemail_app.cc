@@ -111,7 +111,8 @@ std::vector<sdk::LuaFunctionSpec> VoicemailApp::functions() {
   f.push_back(
       {"box", "mailbox: string", "box: table|nil",
        "The confd voicemail `mailbox` (\"1001@default\"): {number, context, name, password, email, "
-       "attach_audio, ask_password, delete_messages}; nil when it does not exist or is disabled.",
+       "attach_audio, ask_password, delete_messages, max_messages (nil: no limit), max_message_seconds "
+       "(its `maxsecs` or `maxmessage` option; nil: the dialplan's)}; nil when it does not exist or is disabled.",
        [weak](const LuaValues& args) -> LuaReply {
          auto box = Mailbox::parse(text(args[0]));
          auto self = weak.lock();
@@ -119,13 +120,17 @@ std::vector<sdk::LuaFunctionSpec> VoicemailApp::functions() {
          return LuaReply::async([self, box = *box](sdk::LuaResume resume) {
            self->store_->exec_async(
                "SELECT number, context, name, coalesce(password, '') AS password, coalesce(email, '') AS email, "
-               "attach_audio::text, ask_password::text, delete_messages::text FROM confd_voicemails "
+               "attach_audio::text, ask_password::text, delete_messages::text, max_messages, "
+               "(SELECT o->>1 FROM jsonb_array_elements(options) o WHERE o->>0 IN ('maxsecs', 'maxmessage') "
+               "AND o->>1 ~ '^[0-9]{1,6}$' LIMIT 1) AS max_message_seconds FROM confd_voicemails "
                "WHERE number = $1 AND context = $2 AND enabled",
                {box.number, box.context}, [resume](sdk::Result<sdk::QueryResult> r) {
                  if (!r || r->rows.empty()) return resume(LuaValues{LuaValue()});
                  auto t = std::make_shared<LuaTable>();
                  for (auto c : {"number", "context", "name", "password", "email"}) t->fields[c] = r->get(0, c);
                  for (auto c : {"attach_audio", "ask_password", "delete_messages"}) t->fields[c] = r->get(0, c) == "true";
+                 for (auto c : {"max_messages", "max_message_seconds"})
+                   if (auto v = r->get(0, c); !v.empty()) t->fields[c] = static_cast<std::int64_t>(std::stoll(v));
                  resume(LuaValues{LuaValue(t)});
                });
          });

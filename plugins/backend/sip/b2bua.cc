@@ -1,5 +1,6 @@
 // The B2BUA: an INVITE becomes a call routed by the dialplan, whose dial
 // rings B branches; answers, ACK, CANCEL, BYE and the release of a call.
+#include "plugins/backend/sip/auto_answer.h"
 #include "plugins/backend/sip/stack_impl.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -274,19 +275,28 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
     const std::string& target = req.targets[ti];
     const std::string core_channel = ti < req.target_channels.size() ? req.target_channels[ti] : std::string();
     bool line = target.rfind("sip:", 0) != 0;
-    std::vector<std::string> uris;
+    std::vector<std::string> uris, agents;
     if (line) {
       auto it = locations.find(target);
       if (it == locations.end()) continue;
       // A contact that stopped answering OPTIONS is not rung.
       for (auto& b : it->second)
-        if (!qualify.unreachable(target, b.contact)) uris.push_back(b.contact);
+        if (!qualify.unreachable(target, b.contact)) {
+          uris.push_back(b.contact);
+          agents.push_back(b.user_agent);
+        }
     } else if (trunk_unreachable(target)) {
       ++c->trunks_down;
     } else {
       uris.push_back(target);
     }
-    for (auto& uri : uris) {
+    for (std::size_t ui = 0; ui < uris.size(); ++ui) {
+      const std::string& uri = uris[ui];
+      std::string headers = extra;
+      if (req.auto_answer) {
+        if (!headers.empty()) headers += "\r\n";
+        headers += auto_answer_headers(ui < agents.size() ? agents[ui] : std::string(), cfg.host);
+      }
       auto branch = std::make_unique<Branch>();
       Branch* br = branch.get();
       br->call = c;
@@ -316,7 +326,7 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
           TAG_IF(!user_via.empty(), SIPTAG_VIA_STR(user_via.c_str())),
           SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
           SIPTAG_SUPPORTED_STR(kSupported), SIPTAG_ALLOW_STR(kAllow),
-          TAG_IF(!extra.empty(), SIPTAG_HEADER_STR(extra.c_str())),
+          TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())),
           TAG_IF(!c->content_type.empty(), SIPTAG_CONTENT_TYPE_STR(c->content_type.c_str())),
           TAG_IF(!sdp.empty(), SIPTAG_PAYLOAD_STR(sdp.c_str())), TAG_END());
       if (!br->orq) {

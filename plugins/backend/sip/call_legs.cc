@@ -9,10 +9,20 @@
 #include <dialtone/services.h>
 #include <rapidjson/document.h>
 
+#include "plugins/backend/sip/auto_answer.h"
 #include "plugins/backend/sip/sip_channel_driver.h"
 #include "plugins/backend/sip/sip_plugin.h"
 
 namespace dialtone::plugins::backend::sip {
+namespace {
+
+// The dialing channel asked its legs to answer on their own (paging).
+bool wants_auto_answer(const sdk::OriginateRequest& req) {
+  auto it = req.variables.find(std::string(kAutoAnswerVariable));
+  return it != req.variables.end() && auto_answer_requested(it->second);
+}
+
+}  // namespace
 
 // INVITEs to the targets (line usernames, or sip: URIs of trunks) from the
 // call's SIP caller, whose offer they carry: the B2BUA rings them as
@@ -34,6 +44,7 @@ sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
   d.caller_number = req.caller_number;
   d.caller_name = req.caller_name;
   d.anonymous = req.anonymous;
+  d.auto_answer = wants_auto_answer(req);
   auto core = core_;
   auto legs = d.target_channels;
   std::string origin = req.origin.id;
@@ -59,8 +70,12 @@ sdk::Status SipChannelDriver::originate_engine(const sdk::OriginateRequest& req,
   // This stack joins the media of its own SIP callers; other backends join
   // theirs (dahdi joins a span's call linked to an engine channel).
   bool join = req.media_origin.backend == "sip" && origin_media;
+  const bool auto_answer = wants_auto_answer(req);
   std::shared_ptr<Ringback> ringback;
-  if (join && req.media_origin.state == sdk::ChannelState::up)
+  // A caller waiting with music (a group's music on hold) keeps hearing it.
+  auto music = req.variables.find("DIAL_MUSIC");
+  const bool waiting_music = music != req.variables.end() && !music->second.empty();
+  if (join && req.media_origin.state == sdk::ChannelState::up && !waiting_music)
     ringback = std::make_shared<Ringback>(origin_media, req.legs.size());
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -88,6 +103,7 @@ sdk::Status SipChannelDriver::originate_engine(const sdk::OriginateRequest& req,
       d.caller_number = req.caller_number;
       d.caller_name = req.caller_name;
       d.anonymous = req.anonymous;
+      d.auto_answer = auto_answer;
       stack.originate_engine(std::move(d), engine);
     }
     return sdk::Status{};

@@ -189,6 +189,7 @@ void SipStack::Impl::originate_engine(EngineDial d, std::shared_ptr<sm::MediaEng
   req.caller_number = d.caller_number;
   req.caller_name = d.caller_name;
   req.anonymous = d.anonymous;
+  req.auto_answer = d.auto_answer;
   // The call core's timer decides when a dial stops ringing (its outcome is
   // "noanswer"); the stack's own is only there should the core never cancel.
   req.timeout_seconds = d.timeout_seconds + 5;

@@ -150,7 +150,26 @@ CREATE TABLE sip_locations (
 CREATE INDEX sip_locations_node ON sip_locations(node);
 )SQL";
 
-constexpr sdk::Migration kMigrations[] = {{1, "sip locations", kLocationsV1}};
+// Subscriptions (SUBSCRIBE dialogs) this node holds: after a restart their
+// phones are told to subscribe again (subscription_store.cc).
+constexpr const char* kSubscriptionsV2 = R"SQL(
+CREATE TABLE sip_subscriptions (
+  call_id text NOT NULL,
+  local_tag text NOT NULL,
+  node text NOT NULL,
+  local_uri text NOT NULL,
+  remote text NOT NULL,
+  target text NOT NULL,
+  route text NOT NULL DEFAULT '',
+  event text NOT NULL,
+  line text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (call_id, local_tag));
+CREATE INDEX sip_subscriptions_node ON sip_subscriptions(node);
+)SQL";
+
+constexpr sdk::Migration kMigrations[] = {{1, "sip locations", kLocationsV1},
+                                          {2, "sip subscriptions", kSubscriptionsV2}};
 
 // One binding's fields, as the bus events and the sip_locations rows carry them.
 void write_binding_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const Binding& b) {
@@ -388,6 +407,10 @@ sdk::Status SipPlugin::start() {
     std::lock_guard<std::mutex> lock(writes_->mutex);
     writes_->stopped = false;
   }
+  {
+    std::lock_guard<std::mutex> lock(subscription_writes_->mutex);
+    subscription_writes_->stopped = false;
+  }
   attach_call_core();
   {
     std::lock_guard<std::mutex> lock(config_mutex_);
@@ -398,6 +421,9 @@ sdk::Status SipPlugin::start() {
     detach_call_core();
     return s;
   }
+  // Subscriptions of the last run, once the stack listens: their phones are
+  // told to subscribe again.
+  if (auto held = take_saved_subscriptions(); !held.empty()) stack->deactivate(std::move(held));
   {
     std::lock_guard<std::mutex> lock(stack_mutex_);
     stack_ = std::move(stack);
@@ -427,6 +453,10 @@ void SipPlugin::stop() {
     std::lock_guard<std::mutex> lock(config_mutex_);
     config_service_.reset();
     presence_.reset();
+  }
+  {
+    std::lock_guard<std::mutex> lock(subscription_writes_->mutex);
+    subscription_writes_->stopped = true;
   }
   std::lock_guard<std::mutex> lock(writes_->mutex);
   writes_->stopped = true;

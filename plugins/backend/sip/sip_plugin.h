@@ -104,6 +104,14 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void leg_dtmf(const std::string& leg_id, char digit) override;
   bool leg_linked(const std::string& leg_id) override;
   std::shared_ptr<sdk::PresenceService> presence() override;
+  // subscription_store.cc: subscriptions kept in sip_subscriptions.
+  void subscription_saved(const SavedSubscription& saved) override;
+  void subscription_gone(const std::string& call_id, const std::string& local_tag) override;
+  // This node's subscriptions of an earlier run, not expired, taken out of the store.
+  std::vector<SavedSubscription> take_saved_subscriptions();
+  // Queues a save (true) or a removal, and starts a flush unless one runs.
+  void queue_subscription_write(bool save, SavedSubscription sub);
+  void flush_subscriptions();
 
   // call_legs.cc: the kernel's call core, when the host provides one.
   void attach_call_core();
@@ -150,6 +158,14 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
     bool stopped = false;
   };
   std::shared_ptr<Writes> writes_ = std::make_shared<Writes>();
+  // Subscription writes, in order, batched the same way.
+  struct SubscriptionWrites {
+    std::mutex mutex;
+    std::vector<std::pair<bool, SavedSubscription>> pending;  // true: save, false: gone
+    bool in_flight = false;
+    bool stopped = false;
+  };
+  std::shared_ptr<SubscriptionWrites> subscription_writes_ = std::make_shared<SubscriptionWrites>();
 };
 
 }  // namespace dialtone::plugins::backend::sip

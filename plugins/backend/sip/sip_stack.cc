@@ -108,6 +108,13 @@ void SipStack::reconfigure(const SipConfig& c) {
   });
 }
 
+void SipStack::deactivate(std::vector<SavedSubscription> subscriptions) {
+  auto impl = impl_;
+  impl->inbox->post([impl, subscriptions = std::move(subscriptions)]() mutable {
+    impl->subscriptions->deactivate(std::move(subscriptions));
+  });
+}
+
 void SipStack::invalidate_credentials() {
   auto impl = impl_;
   impl->inbox->post([impl] {

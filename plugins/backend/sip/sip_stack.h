@@ -168,6 +168,9 @@ struct DialRequest {
   std::string caller_number;  // empty: the caller's From user
   std::string caller_name;
   bool anonymous = false;     // From: Anonymous, number in P-Asserted-Identity
+  // Each phone is asked to answer on its own, with the header its vendor
+  // understands (auto_answer.h): paging, intercom.
+  bool auto_answer = false;
 };
 
 // Ringback to the channel that dials, while its SIP legs ring: the ring
@@ -227,6 +230,7 @@ struct EngineDial {
   int timeout_seconds = 30;
   std::string caller_number, caller_name;
   bool anonymous = false;
+  bool auto_answer = false;  // DialRequest::auto_answer
 };
 
 // How a dial ended: "answered", "busy", "noanswer" (ring timeout),
@@ -284,6 +288,19 @@ struct LegTransfer {
   bool engine = false;   // the leg's media ends in the media engine
   // The transferor's NOTIFY (message/sipfrag); from any thread.
   std::function<void(int status, bool final)> progress;
+};
+
+// A subscription's dialog as the store keeps it (sip_subscriptions.cc), so
+// that after a restart its phone can be told to subscribe again.
+struct SavedSubscription {
+  std::string call_id, local_tag;  // the dialog: its Call-ID and Dialtone's tag
+  std::string local_uri;           // Dialtone's side, "<sip:1002@pbx>"
+  std::string remote;              // the phone's From, with its tag
+  std::string target;              // where NOTIFYs go, "<sip:alice@10.0.0.5:5060>"
+  std::string route;               // the Record-Route set, "" when none
+  std::string event;               // dialog, presence, message-summary
+  std::string line;                // the subscriber's line
+  std::int64_t expires_at = 0;     // unix seconds
 };
 
 // What the stack needs from the rest of the process. Each method is called on
@@ -349,6 +366,10 @@ class SipBackend {
   // The kernel's presence service, served to SUBSCRIBE (null: SUBSCRIBE
   // gets 503). Thread-safe.
   virtual std::shared_ptr<sdk::PresenceService> presence() { return nullptr; }
+  // A subscription started or was refreshed (`saved`), or ended: kept in the
+  // store so that a restart can end it properly (SIP thread, must not block).
+  virtual void subscription_saved(const SavedSubscription& /*saved*/) {}
+  virtual void subscription_gone(const std::string& /*call_id*/, const std::string& /*local_tag*/) {}
 };
 
 class SipStack {
@@ -371,6 +392,10 @@ class SipStack {
   std::size_t tcp_connections() const;
   // Drops cached credentials (a line changed in the store).
   void invalidate_credentials();
+  // Subscriptions an earlier run of the stack held: each phone gets NOTIFY
+  // `Subscription-State: terminated;reason=deactivated` in that dialog, which
+  // tells it to subscribe again at once (RFC 6665 4.2.2). Any thread.
+  void deactivate(std::vector<SavedSubscription> subscriptions);
   // Takes the reloadable settings of `config` (limits, registrar expiries,
   // digest algorithms, caches, session timers, PRACK, media defaults) for
   // what comes next; the rest stays as started.

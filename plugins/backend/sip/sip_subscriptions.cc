@@ -41,6 +41,29 @@ std::optional<Subscriptions::Package> package_of(const sip_t* sip) {
 // dropped (the phone still gets the latest, which is what it shows).
 constexpr std::size_t kMaxQueued = 16;
 
+constexpr const char* kDeactivated = "terminated;reason=deactivated";
+
+std::int64_t unix_s() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+// The dialog as the store keeps it: enough to send one more NOTIFY in it
+// after a restart.
+SavedSubscription saved_of(const sip_t* sip, nta_leg_t* leg, const sip_contact_t* target, const char* event,
+                           const std::string& line, long expires) {
+  SavedSubscription s;
+  s.call_id = str(sip->sip_call_id->i_id);
+  s.local_tag = str(nta_leg_get_tag(leg));
+  s.local_uri = "<" + url_string(sip->sip_to->a_url) + ">";
+  s.remote = "<" + url_string(sip->sip_from->a_url) + ">";
+  if (sip->sip_from->a_tag) s.remote += ";tag=" + str(sip->sip_from->a_tag);
+  s.target = target ? "<" + url_string(target->m_url) + ">" : std::string();
+  for (auto* rr = sip->sip_record_route; rr; rr = rr->r_next)
+    s.route += (s.route.empty() ? "<" : ", <") + url_string(rr->r_url) + ">";
+  s.event = event;
+  s.line = line;
+  s.expires_at = unix_s() + expires;
+  return s;
+}
+
 }  // namespace
 
 std::size_t SipStack::subscriptions() const { return impl_->subscriptions->count(); }
@@ -148,9 +171,10 @@ void Subscriptions::start(nta_incoming_t* irq, const sip_t* sip, const LineCrede
     Home h;
     Source src = source_of(irq);
     std::string received = SipStack::Impl::behind_nat(line.nat, sip, src) ? src.text() : "";
-    nta_leg_server_route(x.leg, sip->sip_record_route,
-                         SipStack::Impl::reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route,
-                                                           received));
+    const sip_contact_t* target =
+        SipStack::Impl::reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route, received);
+    nta_leg_server_route(x.leg, sip->sip_record_route, target);
+    x.saved = saved_of(sip, x.leg, target, event_name(package), line.username, expires);
   }
   nta_incoming_tag(irq, nta_leg_get_tag(x.leg));
   std::string exp = std::to_string(expires);
@@ -175,6 +199,9 @@ void Subscriptions::start(nta_incoming_t* irq, const sip_t* sip, const LineCrede
     // A fetch (RFC 6665 4.4.3): the state once, then the subscription ends.
     x.terminating = true;
     x.reason = "timeout";
+    x.saved.call_id.clear();  // nothing to keep
+  } else {
+    s_.backend.subscription_saved(x.saved);
   }
   x.expires_at_ms = mono_ms() + expires * 1000;
   // The first NOTIFY always goes, even with nothing to tell yet.
@@ -211,6 +238,10 @@ int Subscriptions::refresh(Sub& sub, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
   }
   sub.expires_at_ms = mono_ms() + expires * 1000;
+  if (!sub.saved.call_id.empty()) {
+    sub.saved.expires_at = unix_s() + expires;
+    s_.backend.subscription_saved(sub.saved);
+  }
   // RFC 6665 4.2.1.2: a refresh is answered with the current state.
   sub.last = current(sub);
   sub.queue.push_back(sub.last);
@@ -322,6 +353,7 @@ void Subscriptions::erase(std::uint64_t id) {
   subs_.erase(it);
   count_ = subs_.size();
   if (auto pl = per_line_.find(sub->line); pl != per_line_.end() && --pl->second == 0) per_line_.erase(pl);
+  if (!sub->saved.call_id.empty()) s_.backend.subscription_gone(sub->saved.call_id, sub->saved.local_tag);
   sub->watch.reset();
   sub->terminating = true;  // a request still reaching its leg gets 481
   // Never inside this NOTIFY's own callback: that one clears orq first.
@@ -345,9 +377,60 @@ void Subscriptions::expire() {
   for (auto* sub : due) terminate(*sub, "timeout");
 }
 
+void Subscriptions::deactivate(std::vector<SavedSubscription> subs) {
+  std::size_t sent = 0;
+  // Above any CSeq the earlier run's leg used in the dialog (sofia starts a
+  // leg near (NTP seconds / 2) mod 2^27 and counts one per request).
+  const std::string cseq = std::to_string(0x40000000LL + (unix_s() & 0x0fffffffLL));
+  for (auto& row : subs) {
+    Home h;
+    std::string local = row.local_uri + ";tag=" + row.local_tag;
+    nta_leg_t* leg = nta_leg_tcreate(s_.agent, nullptr, nullptr, SIPTAG_CALL_ID_STR(row.call_id.c_str()),
+                                     SIPTAG_FROM_STR(local.c_str()), SIPTAG_TO_STR(row.remote.c_str()),
+                                     SIPTAG_CSEQ_STR(cseq.c_str()), TAG_END());
+    if (!leg) continue;
+    sip_record_route_t* rr = row.route.empty() ? nullptr : sip_record_route_make(h.get(), row.route.c_str());
+    sip_contact_t* target = sip_contact_make(h.get(), row.target.c_str());
+    nta_leg_server_route(leg, rr, target);
+    nta_outgoing_t* orq = nta_outgoing_tcreate(
+        leg, &Subscriptions::on_deactivated, this, nullptr,
+        SIP_METHOD_NOTIFY, nullptr, SIPTAG_EVENT_STR(row.event.c_str()), SIPTAG_SUBSCRIPTION_STATE_STR(kDeactivated),
+        SIPTAG_CONTACT(s_.contact), SIPTAG_USER_AGENT_STR(s_.cfg.user_agent.c_str()), TAG_END());
+    if (!orq) {
+      nta_leg_destroy(leg);
+      continue;
+    }
+    deactivating_[orq] = leg;
+    ++sent;
+  }
+  if (!subs.empty())
+    s_.log.info("sip: " + std::to_string(sent) + " of " + std::to_string(subs.size()) +
+                " subscriptions held before the restart told to subscribe again (NOTIFY " + kDeactivated + ")");
+}
+
+int Subscriptions::on_deactivated(void* magic, nta_outgoing_t* orq, const sip_t* sip) {
+  int status = sip && sip->sip_status ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
+  if (status < 200) return 0;
+  auto* self = static_cast<Subscriptions*>(magic);
+  auto it = self->deactivating_.find(orq);
+  if (it == self->deactivating_.end()) return 0;
+  nta_leg_t* leg = it->second;
+  self->deactivating_.erase(it);
+  self->s_.later([orq, leg] {
+    nta_outgoing_destroy(orq);
+    nta_leg_destroy(leg);
+  });
+  return 0;
+}
+
 void Subscriptions::close() {
   if (timer_) su_timer_destroy(timer_);
   timer_ = nullptr;
+  for (auto& [orq, leg] : deactivating_) {
+    nta_outgoing_destroy(orq);
+    nta_leg_destroy(leg);
+  }
+  deactivating_.clear();
   for (auto& [_, sub] : subs_) {
     sub->watch.reset();
     if (sub->orq) nta_outgoing_destroy(sub->orq);

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <dialtone/presence.h>
 
@@ -37,9 +38,12 @@ class Subscriptions {
 
   // A SUBSCRIBE outside any dialog (the front door let it in); returns 0.
   int on_subscribe(nta_incoming_t* irq, const sip_t* sip);
-  // The stack stops: subscriptions are dropped without NOTIFY (phones
-  // subscribe again when they find the server back).
+  // The stack stops: subscriptions are dropped without NOTIFY; their rows
+  // stay in the store, and the next start deactivates them (deactivate()).
   void close();
+  // Sends NOTIFY terminated;reason=deactivated in each dialog of an earlier
+  // run: the phones subscribe again at once.
+  void deactivate(std::vector<SavedSubscription> subs);
   // Any thread.
   std::size_t count() const { return count_.load(); }
   std::size_t count_of(const std::string& line) const;
@@ -65,6 +69,7 @@ class Subscriptions {
     bool terminating = false;             // the next NOTIFY is the last
     std::string reason;                   // of Subscription-State: terminated
     std::unique_ptr<sdk::PresenceService::Watch> watch;
+    SavedSubscription saved;              // as the store keeps it
   };
 
   void start(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line, Package package,
@@ -76,6 +81,7 @@ class Subscriptions {
   void push(Sub& sub, const sdk::PresenceState& state);
   void send_next(Sub& sub);
   static int on_notify_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  static int on_deactivated(void* magic, nta_outgoing_t* orq, const sip_t* sip);
   // The last NOTIFY says terminated (reason), then the subscription goes.
   void terminate(Sub& sub, const std::string& reason);
   // Frees the subscription from the loop, outside sofia's callbacks.
@@ -94,6 +100,8 @@ class Subscriptions {
   su_timer_t* timer_ = nullptr;
   std::atomic<std::size_t> count_{0};  // read by other threads
   std::atomic<std::uint64_t> sent_{0}, answered_{0};
+  // Dialogs of an earlier run, while their last NOTIFY is in flight.
+  std::unordered_map<nta_outgoing_t*, nta_leg_t*> deactivating_;
 };
 
 }  // namespace dialtone::plugins::backend::sip

@@ -19,6 +19,12 @@ using sdk::LuaTable;
 using sdk::LuaValue;
 using sdk::LuaValues;
 
+// The call's id (`call.id`), which names its recordings.
+std::string call_id_of(const LuaValues& args) {
+  auto* t = args.empty() ? nullptr : args[0].as_table();
+  return t ? sdk::text_field(*t, "id") : std::string();
+}
+
 // One waiting verb: resumes the coroutine once, whoever comes first (an
 // engine event, the timer, the hang-up), and stops listening.
 struct Wait : std::enable_shared_from_this<Wait> {
@@ -67,7 +73,8 @@ struct Wait : std::enable_shared_from_this<Wait> {
 }  // namespace
 
 CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log)
-    : engine_(std::move(engine)), executor_(executor), log_(log), rooms_(std::make_shared<ConferenceRooms>(log)) {}
+    : engine_(std::move(engine)), executor_(executor), log_(log), rooms_(std::make_shared<ConferenceRooms>(log)),
+      paging_(std::make_shared<Paging>(log)) {}
 
 std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
   std::weak_ptr<CallVerbs> weak = weak_from_this();
@@ -85,6 +92,10 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
       return LuaReply::values({LuaValue(false), LuaValue(std::string("call:") + verb +
                                                          ": the call's media does not end in Dialtone; "
                                                          "call call:answer() first")});
+    // The call's prompt language (`call.language`: the user's, set by the
+    // dialplan) for the sounds this verb plays.
+    if (auto* t = args[0].as_table())
+      if (auto language = sdk::text_field(*t, "language"); !language.empty()) ep->set_language(language);
     return ep;
   };
   // A wait on `channel` whose events go to `on_event` (hang-up: `on_event` gets `detached`).
@@ -369,6 +380,79 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          auto rooms = self->rooms_;
          return LuaReply::async([=](sdk::LuaResume resume) {
            rooms->join(engine, channel, endpoint_ptr, j, std::move(resume));
+         });
+       }});
+  f.push_back(
+      {"record_call", "call: table", "ok: boolean, file: string",
+       "Records the call in the background, both parties mixed, to <recordings.path>/<UTC "
+       "yyyymmdd-HHMMSS>-<call id>.wav (media.engine's option; listed by GET /1.0/recordings) "
+       "until call:stop_recording() or the end of the call, and returns at once with the file's name. "
+       "A file that cannot be written (directory, full disk) gives one log line and the call goes on "
+       "unrecorded. Use it once the call is bridged (after call:dial answered).",
+       [weak, endpoint](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "record_call", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         auto self = weak.lock();
+         auto rec = self ? std::atomic_load(&self->recordings_) : nullptr;
+         if (!rec) return LuaReply::values({LuaValue(false), LuaValue("no recordings directory (recordings.path)")});
+         auto file = rec->new_file(call_id_of(args));
+         sm::RecordOptions o;
+         o.both_directions = true;
+         std::get<std::shared_ptr<sm::Endpoint>>(ep)->record(file, o);
+         if (self->log_) self->log_->info("call " + call_id_of(args) + ": recording to " + file.string());
+         return LuaReply::values({LuaValue(true), LuaValue(file.filename().string())});
+       }});
+  f.push_back({"stop_recording", "call: table", "ok: boolean, error: string|nil",
+               "Stops the recording call:record_call started (the file is kept).",
+               [endpoint](const LuaValues& args) -> LuaReply {
+                 std::string channel;
+                 auto ep = endpoint(args, "stop_recording", channel);
+                 if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+                 std::get<std::shared_ptr<sm::Endpoint>>(ep)->stop_recording();
+                 return LuaReply::values({LuaValue(true)});
+               }});
+  f.push_back(
+      {"page", "call: table, page: table", "ok: boolean, why: string",
+       "`call:page{ targets = { \"sip/1002\", \"sip/1003\" }, timeout = 30, duplex = false, quiet = false, "
+       "announce = \"beep\", announce_caller = true, record = false }` pages the "
+       "targets (seed 5.24): each is dialed with AUTOANSWER=yes, so its phone answers on its own "
+       "(SIP: the auto-answer header of its vendor), and hears the caller; the caller hears nobody "
+       "unless `duplex`. The first answer plays `announce` (unless not `announce_caller`) and a beep "
+       "(unless `quiet`) to the caller; members hear `announce` as they answer. `record = true` writes "
+       "what the caller says to <recordings.path>/<date>-<call id>-page.wav. Returns when the caller hangs up (`true, \"hangup\"`), presses # "
+       "(`true, \"left\"`) or no member is left (`true, \"ended\"`); the members' legs are then hung "
+       "up. Needs call:answer() first.",
+       [weak, endpoint](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "page", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         const LuaTable* t = args.size() > 1 ? args[1].as_table() : nullptr;
+         if (!t) return LuaReply::error("call:page: give a table with `targets`");
+         Paging::Page p;
+         p.targets = sdk::strings_field(*t, "targets");
+         if (p.targets.empty()) return LuaReply::values({LuaValue(false), LuaValue("no member to page")});
+         auto flag = [t](const char* k, bool dflt) { return sdk::bool_field(*t, k).value_or(dflt); };
+         p.timeout_seconds = static_cast<int>(std::clamp<std::int64_t>(sdk::int_field(*t, "timeout").value_or(30), 1, 86400));
+         p.duplex = flag("duplex", false);
+         p.quiet = flag("quiet", false);
+         p.announce_caller = flag("announce_caller", true);
+         p.announce = sdk::text_field(*t, "announce");
+         if (flag("record", false)) {
+           auto self = weak.lock();
+           auto rec = self ? std::atomic_load(&self->recordings_) : nullptr;
+           if (rec) p.record_file = rec->new_file(call_id_of(args), "page");
+           else if (self && self->log_) self->log_->warn("call:page: `record` asked but no recordings directory is set; not recorded");
+         }
+         p.caller_number = sdk::text_field(*t, "caller_number");
+         p.caller_name = sdk::text_field(*t, "caller_name");
+         auto self = weak.lock();
+         auto engine = self ? self->engine() : nullptr;
+         if (!self || !engine) return LuaReply::error("call:page: the media engine is stopped");
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         auto paging = self->paging_;
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           paging->page(engine, channel, endpoint_ptr, p, std::move(resume));
          });
        }});
   return f;

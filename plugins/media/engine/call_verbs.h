@@ -1,5 +1,5 @@
 // The dialplan's media verbs (call:play, call:read_digits, call:record,
-// call:playtones, call:echo, call:moh, call:conference), declared once in call_verbs.cc: the
+// call:playtones, call:echo, call:moh, call:conference, call:page), declared once in call_verbs.cc: the
 // rows register them with the call core (CallCore::register_verb) and
 // generate their reference in docs/lua-dialplan.md.
 //
@@ -25,6 +25,8 @@
 #include <dialtone/media.h>
 
 #include "plugins/media/engine/conference_rooms.h"
+#include "plugins/media/engine/paging.h"
+#include "plugins/media/engine/recordings.h"
 
 namespace dialtone::plugins::media {
 
@@ -38,15 +40,23 @@ class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
   // The engine the verbs use from now on (null: stopped, verbs fail cleanly).
   void rebind(std::shared_ptr<sdk::media::MediaEngine> engine) { std::atomic_store(&engine_, std::move(engine)); }
   std::shared_ptr<sdk::media::MediaEngine> engine() const { return std::atomic_load(&engine_); }
+  // The call core call:page dials the members through (paging.h).
+  void set_call_core(std::shared_ptr<sdk::CallCore> core) { paging_->set_call_core(std::move(core)); }
+  // Where call:record_call and recorded pages write (recordings.h); set
+  // before the verbs run. Null: those verbs answer false.
+  void set_recordings(std::shared_ptr<const Recordings> r) { std::atomic_store(&recordings_, std::move(r)); }
 
  private:
   std::shared_ptr<sdk::media::MediaEngine> engine_;
   sdk::Executor* executor_;
   sdk::Logger* log_;
   std::shared_ptr<ConferenceRooms> rooms_;
+  std::shared_ptr<Paging> paging_;
+  std::shared_ptr<const Recordings> recordings_;
 
  public:
   ConferenceRooms& rooms() { return *rooms_; }
+  Paging& paging() { return *paging_; }
 };
 
 }  // namespace dialtone::plugins::media

@@ -202,6 +202,7 @@ class EndpointHandle final : public sdk::media::Endpoint {
   void send_dtmf(std::string_view digits) override;
   void echo(bool on) override;
   sdk::media::EndpointStats stats() const override;
+  void set_language(std::string language) override;
 
   EndpointCore* core() const { return core_; }
 
@@ -210,7 +211,9 @@ class EndpointHandle final : public sdk::media::Endpoint {
   EndpointCore* core_;
   std::shared_ptr<EndpointShared> shared_;
   std::uint16_t port_;
-  std::string address_, language_, country_;
+  std::string address_, country_;
+  mutable std::mutex language_m_;  // set_language from the dialplan, read by play() on any thread
+  std::string language_;
 };
 
 // "host:port", "[v6]:port"; false if it does not parse to a numeric address.

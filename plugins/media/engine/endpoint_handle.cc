@@ -20,8 +20,13 @@ EndpointHandle::EndpointHandle(std::shared_ptr<EngineContext> ctx, EndpointCore*
       shared_(std::move(shared)),
       port_(port),
       address_(std::move(address)),
-      language_(std::move(language)),
-      country_(std::move(country)) {}
+      country_(std::move(country)),
+      language_(std::move(language)) {}
+
+void EndpointHandle::set_language(std::string language) {
+  std::lock_guard lk(language_m_);
+  language_ = std::move(language);
+}
 
 EndpointHandle::~EndpointHandle() {
   {
@@ -64,7 +69,12 @@ void EndpointHandle::play(std::vector<std::string> sounds, sm::PlayOptions optio
   EndpointCore* ep = core_;
   // Resolve and decode on the I/O thread; the core gets a ready playlist. The
   // core is deleted by a later I/O task, so it outlives this one.
-  ctx_->io.post([ctx, ep, request, sounds = std::move(sounds), options, lang = language_] {
+  std::string language;
+  {
+    std::lock_guard lk(language_m_);
+    language = language_;
+  }
+  ctx_->io.post([ctx, ep, request, sounds = std::move(sounds), options, lang = std::move(language)] {
     auto list = std::make_unique<Playlist>();
     list->options = options;
     for (const auto& name : sounds) {

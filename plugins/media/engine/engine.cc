@@ -150,6 +150,12 @@ std::vector<std::filesystem::path> Engine::music_files(std::string_view moh_clas
   return ctx_->sounds.music_files(moh_class);
 }
 
+std::filesystem::path Engine::music_path() const { return ctx_->sounds.music_dir("default"); }
+
+void Engine::set_music_sort(std::function<std::string(std::string_view)> sort) {
+  ctx_->sounds.set_music_sort(std::move(sort));
+}
+
 std::size_t Engine::endpoint_count() const {
   std::size_t n = 0;
   for (auto& t : ctx_->threads) n += t->endpoint_count();

@@ -1,6 +1,7 @@
 // media.engine: terminated RTP (prompts, tones, recording, mixing, DTMF,
 // SRTP) provided to other plugins as the `media.engine` service.
 #include <dialtone/calls.h>
+#include <dialtone/config.h>
 #include <dialtone/host.h>
 #include <dialtone/plugin.h>
 #include <dialtone/services.h>
@@ -32,6 +33,10 @@ constexpr sdk::OptionSpec kOptions[] = {
     {"sounds.language", OptionType::string, "en", "default prompt language (fallback: en)"},
     {"sounds.moh_path", OptionType::path, "/usr/share/asterisk/moh",
      "music on hold: class `default` is this directory, other classes its sub-directories"},
+    {"recordings.path", OptionType::path, "/var/lib/dialtone/recordings",
+     "call recordings (*26, call_record_enabled, recorded pages): <path>/<date>-<call id>.wav"},
+    {"recordings.listener", OptionType::string, "calld",
+     "HTTP listener of GET/DELETE /1.0/recordings (empty: not served)"},
     {"tones.country", OptionType::choice, "fr", "default tone table (dial, ring, busy, congestion)", sdk::kNone,
      "fr|us|uk|de"},
     {}};
@@ -55,12 +60,23 @@ class MediaPlugin final : public sdk::Plugin {
     cfg_.language = o.get("sounds.language", "en");
     cfg_.moh_path = o.get("sounds.moh_path", "/usr/share/asterisk/moh");
     cfg_.country = o.get("tones.country", "fr");
+    recordings_path_ = o.get("recordings.path", "/var/lib/dialtone/recordings");
+    recordings_listener_ = o.get("recordings.listener", "calld");
     return {};
   }
 
   sdk::Status start() override {
     engine_ = std::make_shared<Engine>(cfg_, host_.log());
     if (auto s = engine_->start(); !s.ok()) return s;
+    // Each class's `sort` from confd's /1.1/moh (random, random_start;
+    // alphabetical without the configuration service).
+    engine_->set_music_sort([&services = host_.services()](std::string_view cls) -> std::string {
+      auto config = services.find<sdk::ConfigService>();
+      if (!config) return {};
+      auto snap = config->snapshot();
+      auto it = snap->moh_sort.find(std::string(cls.empty() ? "default" : cls));
+      return it == snap->moh_sort.end() ? std::string() : it->second;
+    });
     // Digits of channels answered with their media here reach the call core
     // (calls.channel.dtmf) whatever application listens.
     auto core = host_.services().find<sdk::CallCore>();
@@ -77,6 +93,7 @@ class MediaPlugin final : public sdk::Plugin {
     static std::shared_ptr<CallVerbs> verbs;
     if (!verbs) {
       verbs = std::make_shared<CallVerbs>(engine_, &host_.executor(), &host_.log());
+      verbs->set_call_core(core);
       if (core)
         for (auto& v : verbs->functions())
           if (auto s = core->register_verb(std::move(v)); !s)
@@ -85,6 +102,13 @@ class MediaPlugin final : public sdk::Plugin {
       verbs->rebind(engine_);
     }
     verbs_ = verbs;
+    auto recordings = std::make_shared<Recordings>(recordings_path_);
+    verbs->set_recordings(recordings);
+    if (auto* http = host_.http(); http && !recordings_listener_.empty())
+      for (auto& r : recordings->routes())
+        if (auto s = http->mount(recordings_listener_, std::move(r)); !s)
+          host_.log().warn("media: /1.0/recordings not served on listener '" + recordings_listener_ +
+                           "': " + s.error().message);
     host_.log().info("media: " + std::to_string(cfg_.threads) + " media threads, ports " +
                      std::to_string(cfg_.port_min) + "-" + std::to_string(cfg_.port_max) + " on " + cfg_.address +
                      ", sounds " + cfg_.sounds_path.string() + " (" + cfg_.language + ")");
@@ -92,6 +116,7 @@ class MediaPlugin final : public sdk::Plugin {
   }
 
   void stop() override {
+    if (host_.http()) host_.http()->unmount_all(host_.plugin_id());
     host_.services().withdraw<sdk::media::MediaEngine>("default");
     if (verbs_) verbs_->rebind(nullptr);
     if (engine_) engine_->stop();
@@ -103,6 +128,8 @@ class MediaPlugin final : public sdk::Plugin {
   EngineConfig cfg_;
   std::shared_ptr<Engine> engine_;
   std::shared_ptr<CallVerbs> verbs_;
+  std::filesystem::path recordings_path_;
+  std::string recordings_listener_;
 };
 
 }  // namespace

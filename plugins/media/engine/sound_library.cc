@@ -1,6 +1,7 @@
 #include "sound_library.h"
 
 #include <algorithm>
+#include <random>
 
 #include <sndfile.h>
 
@@ -99,7 +100,23 @@ std::vector<fs::path> SoundLibrary::music_files(std::string_view moh_class) cons
       out.push_back(it->path());
   }
   std::sort(out.begin(), out.end());
+  MusicSort sort;
+  {
+    std::lock_guard lk(sort_m_);
+    sort = sort_;
+  }
+  const std::string order = sort && out.size() > 1 ? sort(moh_class) : std::string();
+  if (order == "random" || order == "random_start") {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    if (order == "random") std::shuffle(out.begin(), out.end(), rng);
+    else std::rotate(out.begin(), out.begin() + std::uniform_int_distribution<std::size_t>(0, out.size() - 1)(rng), out.end());
+  }
   return out;
+}
+
+void SoundLibrary::set_music_sort(MusicSort sort) {
+  std::lock_guard lk(sort_m_);
+  sort_ = std::move(sort);
 }
 
 sdk::Result<std::shared_ptr<const Sound>> SoundLibrary::load(const fs::path& file) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,7 +31,13 @@ class SoundLibrary {
 
   // `name`: an absolute or relative file path with extension, or a prompt name.
   std::optional<std::filesystem::path> find(std::string_view name, std::string_view language) const;
+  // The class's files in its `sort` order (set_music_sort): alphabetical
+  // (the default), random (shuffled on each call), random_start
+  // (alphabetical from a random file on, wrapping around).
   std::vector<std::filesystem::path> music_files(std::string_view moh_class) const;
+  // Where a class's sort comes from (confd /1.1/moh's `sort`); any thread.
+  using MusicSort = std::function<std::string(std::string_view moh_class)>;
+  void set_music_sort(MusicSort sort);
   // The directory of a class: `sounds.moh_path` for `default`, else its sub-directory.
   std::filesystem::path music_dir(std::string_view moh_class) const;
   // Reads and decodes (cached by path and modification time). The error says
@@ -46,6 +53,8 @@ class SoundLibrary {
   std::filesystem::path root_;
   std::string language_;
   std::filesystem::path moh_;
+  mutable std::mutex sort_m_;
+  MusicSort sort_;
   std::mutex m_;
   struct Cached {
     std::filesystem::file_time_type mtime;

@@ -39,7 +39,11 @@ CREATE INDEX IF NOT EXISTS call_log__idx__destination_user ON call_log (destinat
 // first leg created; the direction comes from the XIVO_INCALL/XIVO_OUTCALL
 // user events; the duration (XiVO's "Period") is the talk time. An
 // unanswered call's status is the caller's DIALSTATUS (busy, noanswer,
-// cancel): the callee's leg only knows it was cancelled by the PBX.
+// cancel): the callee's leg only knows it was cancelled by the PBX. XiVO
+// counts a call as answered when its caller is bridged: an application that
+// answers the caller stands for that (a conference), except the voicemail
+// (APP_START VoiceMail), which XiVO never bridges: such a call is not
+// answered, its status is `voicemail`.
 constexpr const char* kGenerate = R"sql(
 CREATE OR REPLACE FUNCTION call_logs_generate_for(ids text[]) RETURNS integer
 LANGUAGE plpgsql AS $fn$
@@ -83,14 +87,16 @@ BEGIN
            bool_or(eventtype = 'USER_DEFINED' AND userdeftype = 'XIVO_INCALL') AS incall,
            bool_or(eventtype = 'USER_DEFINED' AND userdeftype = 'XIVO_OUTCALL') AS outcall,
            bool_or(eventtype IN ('BLINDTRANSFER', 'ATTENDEDTRANSFER')) AS transferred,
+           bool_or(eventtype = 'APP_START' AND appname = 'VoiceMail' AND uniqueid = linkedid) AS voicemail,
            max(userfield) FILTER (WHERE userfield <> '') AS userfield,
            (array_agg(NULLIF(extra, '')::jsonb ->> 'dialstatus' ORDER BY id DESC)
               FILTER (WHERE eventtype = 'HANGUP' AND uniqueid = linkedid))[1] AS caller_status
     FROM c GROUP BY linkedid
   ), calls AS (
     SELECT caller.*, agg.date_end, agg.incall, agg.outcall, agg.transferred, agg.userfield, agg.caller_status,
-           COALESCE(a.answer, agg.caller_answer) AS date_answer,
-           a.uniqueid IS NOT NULL OR agg.caller_answer IS NOT NULL AS answered,
+           agg.voicemail,
+           COALESCE(a.answer, agg.caller_answer) AS answer_any,
+           a.uniqueid IS NOT NULL OR (agg.caller_answer IS NOT NULL AND NOT agg.voicemail) AS answered,
            COALESCE(a.cid_name, f.cid_name, '') AS callee_name,
            COALESCE(a.channame, f.channame, '') AS callee_channame,
            COALESCE(a.extra, f.extra) AS callee_extra,
@@ -106,17 +112,17 @@ BEGIN
                         destination_name, destination_exten, destination_line_identity, user_field, answered,
                         duration, direction, source_user_uuid, destination_user_uuid, status, ring_time,
                         wait_time, talk_time, answered_by, transferred, linkedid)
-  SELECT date, date_answer, date_end, cid_name, cid_num, lower(regexp_replace(channame, '-[0-9a-f]+$', '')),
+  SELECT date, CASE WHEN answered THEN answer_any END, date_end, cid_name, cid_num, lower(regexp_replace(channame, '-[0-9a-f]+$', '')),
          callee_name, exten, lower(regexp_replace(callee_channame, '-[0-9a-f]+$', '')), COALESCE(userfield, ''),
          answered,
-         CASE WHEN answered AND date_end IS NOT NULL THEN GREATEST(date_end - date_answer, '0') ELSE '0' END,
+         CASE WHEN answered AND date_end IS NOT NULL THEN GREATEST(date_end - answer_any, '0') ELSE '0' END,
          CASE WHEN incall THEN 'inbound' WHEN outcall THEN 'outbound' ELSE 'internal' END,
          (extra ->> 'user_uuid')::uuid, (callee_extra ->> 'user_uuid')::uuid,
-         CASE WHEN answered THEN 'answered'
+         CASE WHEN answered THEN 'answered' WHEN voicemail THEN 'voicemail'
               ELSE lower(COALESCE(caller_status, callee_status, 'failed')) END,
          GREATEST(ring, '0'),
-         GREATEST(COALESCE(date_answer, date_end, date) - date, '0'),
-         CASE WHEN answered AND date_end IS NOT NULL THEN GREATEST(date_end - date_answer, '0') ELSE '0' END,
+         GREATEST(COALESCE(answer_any, date_end, date) - date, '0'),
+         CASE WHEN answered AND date_end IS NOT NULL THEN GREATEST(date_end - answer_any, '0') ELSE '0' END,
          CASE WHEN answered_channame IS NOT NULL THEN lower(regexp_replace(answered_channame, '-[0-9a-f]+$', ''))
               WHEN answered THEN 'application' ELSE '' END,
          transferred, linkedid
@@ -161,12 +167,14 @@ FROM call_log;
 )sql";
 
 // Migration 2 first installed a generation whose cost grew with the square
-// of the calls per statement; 4 replaces it on databases that ran 2.
+// of the calls per statement; 4 replaces it on databases that ran 2, 5 on
+// those that ran 4 (voicemail calls not answered). Each installs the latest.
 constexpr sdk::Migration kMigrations[] = {
     {1, "create call_log", kTable},
     {2, "call log generation from cel", kGenerate},
     {3, "call_log_stats view", kView},
     {4, "call log generation in one pass per call", kGenerate},
+    {5, "call logs: a call that ends in a voicemail is not answered", kGenerate},
 };
 
 }  // namespace

@@ -128,6 +128,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     if (known != channels_.end()) {
       r.channame = known->second.channame;
       r.linkedid = known->second.linkedid;
+      if (known->second.outgoing) r.userfield = known->second.userfield;
     }
     return r;
   };
@@ -140,7 +141,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   if (kind == "created") {
     if (known != channels_.end()) return out;  // reported twice: keep the first
     Open o;
-    o.channame = channel_name(str(d, "backend"), endpoint, ++next_channel_);
+    std::string trunk = trunk_ ? trunk_(endpoint) : std::string();
+    o.channame = channel_name(str(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
     o.linkedid = str(d, "call_id").empty() ? id : str(d, "call_id");
     known = channels_.emplace(id, o).first;
     ++open_per_call_[o.linkedid];
@@ -150,6 +152,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     extra.s("backend", str(d, "backend")).s("endpoint", endpoint).s("direction", inbound ? "inbound" : "outbound");
     if (!str(d, "protocol_id").empty()) extra.s("protocol_id", str(d, "protocol_id"));
     if (info) {
+      known->second.userfield = info->userfield;
       start.context = info->context;
       if (start.cid_name.empty()) start.cid_name = info->user_name;
       if (!info->user_uuid.empty()) extra.s("user_uuid", info->user_uuid);
@@ -164,6 +167,13 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       mark.userdeftype = inbound ? "XIVO_INCALL" : "XIVO_OUTCALL";
       mark.context = start.context;
       mark.cid_name = start.cid_name;
+      // XiVO's outgoing call sets the calling user's user field on the
+      // caller's channel (CHANNEL(userfield)): its rows carry it from here.
+      if (!inbound)
+        if (auto caller = channels_.find(o.linkedid); caller != channels_.end() && caller != known) {
+          caller->second.outgoing = true;
+          mark.userfield = caller->second.userfield;
+        }
       out.push_back(mark);
     }
     return out;
@@ -226,6 +236,17 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     for (auto* k : {"exten", "context", "target_channel"})
       if (!str(d, k).empty()) extra.s(k, str(d, k));
     r.extra = extra.done();
+    out.push_back(r);
+    return out;
+  }
+  // A dialplan application on the channel (call:app_event): Asterisk's
+  // APP_START / APP_END, the application in appname, its argument in appdata.
+  if (kind == "app") {
+    const std::string phase = str(d, "phase");
+    if (phase != "start" && phase != "end") return out;
+    CelRow r = row(phase == "start" ? "APP_START" : "APP_END", now_ms);
+    r.appname = str(d, "app");
+    r.appdata = str(d, "data");
     out.push_back(r);
     return out;
   }

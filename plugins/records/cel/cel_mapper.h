@@ -40,8 +40,13 @@ struct CelRow {
 struct EndpointInfo {
   std::string user_uuid, user_name, context;
   std::int64_t line_id = 0;
+  std::string userfield;  // the user's "user field", set on its outgoing calls as XiVO does
 };
 using EndpointLookup = std::function<std::optional<EndpointInfo>(const std::string& endpoint)>;
+// The trunk a dialed URI leaves through (`sip:0123@10.0.0.1:5060` -> its SIP
+// endpoint's name), empty when none: its channels are named after the trunk,
+// as Asterisk names SIP/<peer>-... the channels it dials through a peer.
+using TrunkLookup = std::function<std::string(const std::string& endpoint)>;
 
 // SIP-style status of an ended channel -> Q.850 cause and Asterisk's DIALSTATUS.
 int q850_of(int sip_status);
@@ -51,7 +56,8 @@ class CelMapper {
  public:
   // `lookup` may be empty: then no endpoint is known and no call is marked
   // as entering or leaving (every call is internal).
-  explicit CelMapper(EndpointLookup lookup) : lookup_(std::move(lookup)) {}
+  explicit CelMapper(EndpointLookup lookup, TrunkLookup trunk = {})
+      : lookup_(std::move(lookup)), trunk_(std::move(trunk)) {}
 
   // The rows one bus event gives, in order; none for topics it does not know.
   std::vector<CelRow> map(const sdk::Event& event, std::int64_t now_ms);
@@ -61,9 +67,11 @@ class CelMapper {
  private:
   struct Open {
     std::string channame, linkedid, peer;
-    bool answered = false, held = false;
+    std::string userfield;  // its user's, written on its rows once the call goes out (XiVO)
+    bool answered = false, held = false, outgoing = false;
   };
   EndpointLookup lookup_;
+  TrunkLookup trunk_;
   std::unordered_map<std::string, Open> channels_;       // channel id -> state
   std::unordered_map<std::string, int> open_per_call_;   // linked id -> open channels
   std::uint64_t next_channel_ = 0;

@@ -85,8 +85,20 @@ class CelPlugin final : public sdk::Plugin {
         if (auto* u = snap->user(*line->main_user_id)) {
           info.user_uuid = u->uuid;
           info.user_name = u->firstname + (u->lastname && !u->lastname->empty() ? " " + *u->lastname : "");
+          info.userfield = u->userfield.value_or("");
         }
       return info;
+    }, [services](const std::string& endpoint) -> std::string {
+      // A dialed URI, sip:<number>@<host>: the trunk whose endpoint has that host.
+      auto at = endpoint.find('@');
+      if (endpoint.rfind("sip:", 0) != 0 || at == std::string::npos) return {};
+      auto host = endpoint.substr(at + 1, endpoint.find(';', at) - at - 1);
+      auto config = services->find<sdk::ConfigService>();
+      auto snap = config ? config->snapshot() : nullptr;
+      if (!snap) return {};
+      for (auto& [id, t] : snap->trunks)
+        if (t.has_endpoint && t.host == host && !t.username.empty()) return t.username;
+      return {};
     });
     // Without the configuration service every call is internal: say so once.
     if (!host_.services().find<sdk::ConfigService>())

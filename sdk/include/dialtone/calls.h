@@ -63,6 +63,8 @@
 //                             `exten`, `context`, `target_channel`)
 //   calls.channel.dtmf        a digit the channel's party sent (`digit`, `source`:
 //                             rfc4733|inband|info), reported by its driver or the media engine
+//   calls.channel.app         a dialplan application starts or ends on the
+//                             channel (`phase`: start|end, `app`, `data`; call:app_event)
 //   calls.channel.ended       hung up: `cause` (as the backend gave it), `q850_cause`,
 //                             `sip_code`, `duration_ms` (0 when never answered)
 // Common body fields: id, call_id, backend, endpoint, direction, state,

@@ -56,6 +56,9 @@ struct ConfigUser {
   std::string fallbacks = "{}";  // JSON object of destinations, as confd stores it
   std::vector<std::int64_t> group_ids;  // groups the user is a member of, by id
   std::optional<std::string> music_on_hold;  // the class its held parties hear
+  std::optional<std::string> userfield;      // XiVO's free "user field" (CEL userfield of its outgoing calls)
+  bool call_record = false;  // every call to or from the user is recorded (XiVO's *26)
+  std::optional<std::string> language;  // prompt language ("fr_FR"); nil: the engine's
 };
 
 // A line with its SIP endpoint (username empty when it has none yet).
@@ -164,6 +167,19 @@ struct ConfigParkingLot {
   std::vector<std::int64_t> extension_ids;
 };
 
+// A paging group (seed 5.24): dialing *11<number> makes the members' phones
+// answer on their own and hear the caller (one way unless `duplex`).
+struct ConfigPaging {
+  std::int64_t id = 0;
+  std::string number;
+  std::optional<std::string> name, announce_sound;
+  bool announce_caller = true;      // the caller hears the announcement too
+  bool caller_notification = true;  // a beep tells the caller to speak (XiVO: not "quiet")
+  bool duplex = false, ignore_forward = false, record = false, enabled = true;
+  int timeout = 30;                 // seconds the members' phones are given to answer
+  std::vector<std::int64_t> member_user_ids, caller_user_ids;  // by id
+};
+
 struct ConfigCallPermission {
   std::int64_t id = 0;
   std::string name, mode;
@@ -245,6 +261,12 @@ struct ConfigSnapshot {
   std::unordered_map<std::int64_t, std::int64_t> group_of_extension_;
   std::unordered_map<std::int64_t, std::int64_t> conference_of_extension_;
   std::unordered_map<std::int64_t, std::int64_t> parkinglot_of_extension_;
+  // Appended after the indexes above so that their offsets stay.
+  std::map<std::int64_t, ConfigPaging> pagings;
+  std::unordered_map<std::string, std::int64_t> paging_by_number_;
+  // Music on hold classes (confd /1.1/moh) by name: their `sort`
+  // (alphabetical, random, random_start).
+  std::map<std::string, std::string> moh_sort;
 
   template <class M>
   static const typename M::mapped_type* find(const M& m, const typename M::key_type& k) {

@@ -219,6 +219,9 @@ class Endpoint {
   virtual void echo(bool on) = 0;
 
   virtual EndpointStats stats() const = 0;
+  // Appended last (older plugins keep their vtable): the language the next
+  // play() resolves sound names in ("fr_FR", "fr"; empty: the engine's).
+  virtual void set_language(std::string language) { (void)language; }
 };
 
 // Each member hears every other member and not itself. Two members make a
@@ -275,6 +278,11 @@ class MediaEngine {
   // Where digits of attached channels go (besides listeners); set once by
   // the plugin that provides the engine.
   virtual void set_dtmf_sink(std::function<void(const std::string& channel_id, char digit, DtmfSource source)> sink) = 0;
+
+  // Appended last, so that plugins built before it keep their vtable: the
+  // music-on-hold root (`sounds.moh_path`), which the configuration API's
+  // /1.1/moh manages; empty when unknown.
+  virtual std::filesystem::path music_path() const { return {}; }
 };
 
 }  // namespace dialtone::sdk::media

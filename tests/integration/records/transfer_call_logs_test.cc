@@ -11,8 +11,6 @@
 //   attended: the consultation is a call of its own: two call logs, each
 //     lasting until its remaining party hangs up.
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
-#include <rapidjson/pointer.h>
 
 #include <chrono>
 #include <future>
@@ -21,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/integration/records/records_fixture.h"
 #include "tests/integration/support/dialtoned_fixture.h"
 #include "tests/support/udp_ports.h"
 
@@ -31,6 +30,7 @@ using dialtone::testing::free_tcp_udp_port;
 using dialtone::testing::json_int;
 using dialtone::testing::json_string;
 using dialtone::testing::wait_udp_bound;
+namespace records = dialtone::testing::records;
 
 struct Phone {
   std::future<std::pair<int, std::string>> run;
@@ -109,29 +109,10 @@ class TransferCallLogs : public ::testing::Test {
     finish({&alice, &bob, &carol});
   }
 
-  std::string logs(const std::string& query = "") {
-    return d_->http("GET", "confd", "/1.1/call_logs?order=date" + query, "",
-                    {{"X-Auth-Token", d_->token()}, {"Accept", "application/json"}})
-        .body;
-  }
-  // The call logs once `n` calls are built (CEL is written in batches, then
-  // logs are built: both off the call path).
-  std::string logs_once(long n) {
-    std::string body;
-    for (int i = 0; i < 200; ++i) {
-      body = logs();
-      if (json_int(body, "/total") >= n) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return body;
-  }
+  std::string logs(const std::string& query = "") { return records::call_logs(*d_, "/1.1/call_logs?order=date" + query); }
+  std::string logs_once(long n) { return records::wait_call_logs(*d_, n); }
   std::string query(const std::string& statement) { return dialtone::testing::sql_lines(d_->dsn(), statement); }
-  double seconds(const std::string& json, const std::string& pointer) {
-    rapidjson::Document d;
-    d.Parse(json.c_str());
-    auto* v = rapidjson::Pointer(pointer.c_str()).Get(d);
-    return v && v->IsNumber() ? v->GetDouble() : -1;
-  }
+  double seconds(const std::string& json, const std::string& pointer) { return records::number(json, pointer); }
 
   std::unique_ptr<Dialtoned> d_;
   int sip_port_ = 0;
@@ -166,6 +147,9 @@ TEST_F(TransferCallLogs, BlindTransferKeepsOneCallLogAnsweredByTheTransferor) {
                   "FROM call_log c"),
             "true\n");
   EXPECT_GT(seconds(body, "/items/0/duration"), 0.3) << body;
+  // XiVO's CSV: one line, alice calling the number she dialed.
+  EXPECT_EQ(records::csv(*d_), "Call Date,Caller,Called,Period,user Field\r\n" +
+                                   records::expected_csv_line(body, "/items/0", "Alice Transfer", "1001", "1002"));
 }
 
 TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
@@ -212,6 +196,10 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
   EXPECT_EQ(of("bob"), 2);
   EXPECT_EQ(of("alice"), 1);
   EXPECT_EQ(of("carol"), 1);
+  // XiVO's CSV: a line per call, the consultation first.
+  EXPECT_EQ(records::csv(*d_), "Call Date,Caller,Called,Period,user Field\r\n" +
+                                   records::expected_csv_line(body, "/items/0", "Carol Transfer", "1003", "1002") +
+                                   records::expected_csv_line(body, "/items/1", "Alice Transfer", "1001", "1002"));
 }
 
 // Dates are UTC and a filter may carry any zone: the same instant written

@@ -18,6 +18,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/confd_api.h"
+#include "plugins/media/engine/engine.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -43,7 +44,7 @@ class Confd : public ::testing::Test {
     ASSERT_TRUE(st) << st.error().message;
   }
   // Music on hold classes in a directory of the test's own.
-  std::map<std::string, std::string> options() {
+  virtual std::map<std::string, std::string> options() {
     moh_dir_ = std::filesystem::temp_directory_path() / ("dialtone-confd-moh-" + std::to_string(::getpid()));
     std::filesystem::remove_all(moh_dir_);
     std::filesystem::create_directories(moh_dir_);
@@ -571,6 +572,57 @@ TEST_F(Confd, CallPickupsAndTheirMembers) {
   EXPECT_EQ(count("confd_callpickup_users"), 0);
 }
 
+// Paging groups (seed 5.24) as wazo-confd has them: XiVO's options with
+// their defaults, unique numbers, members and callers set whole, and the
+// snapshot the dialplan reads (config.paging) holding them.
+TEST_F(Confd, PagingsTheirOptionsMembersAndCallers) {
+  default_context();
+  int a = post_id("/1.1/users", R"({"firstname":"Alice"})");
+  int b = post_id("/1.1/users", R"({"firstname":"Bob"})");
+  auto buuid = std::string(js(call("GET", "/1.1/users/" + std::to_string(b)).body)["uuid"].GetString());
+  int p = post_id("/1.1/pagings", R"({"number":"601","name":"floor 1","duplex":true})");
+  auto P = "/1.1/pagings/" + std::to_string(p);
+  auto got = js(call("GET", P).body);
+  EXPECT_STREQ(got["number"].GetString(), "601");
+  EXPECT_TRUE(got["duplex"].GetBool());
+  EXPECT_FALSE(got["ignore_forward"].GetBool());
+  EXPECT_FALSE(got["record"].GetBool());
+  EXPECT_TRUE(got["caller_notification"].GetBool()) << "XiVO's quiet is off by default";
+  EXPECT_TRUE(got["announce_caller"].GetBool());
+  EXPECT_EQ(got["timeout"].GetInt(), 30);
+  EXPECT_TRUE(got["enabled"].GetBool());
+  EXPECT_EQ(call("POST", "/1.1/pagings", R"({"number":"601"})").status, 400) << "numbers are unique";
+  EXPECT_EQ(call("POST", "/1.1/pagings", R"({"number":"*11"})").status, 400) << "digits only";
+  EXPECT_EQ(call("POST", "/1.1/pagings", R"({"name":"no number"})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/pagings", R"({"number":"602","timeout":-1})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/members/users", "{\"users\":[{\"uuid\":\"" + buuid + "\"}]}").status, 204);
+  EXPECT_EQ(call("PUT", P + "/callers/users", "{\"users\":[{\"id\":" + std::to_string(a) + "}]}").status, 204);
+  got = js(call("GET", P).body);
+  ASSERT_TRUE(got.HasMember("members")) << call("GET", P).body;
+  ASSERT_EQ(got["members"]["users"].Size(), 1u);
+  EXPECT_EQ(std::string(got["members"]["users"][0]["uuid"].GetString()), buuid);
+  ASSERT_EQ(got["callers"]["users"].Size(), 1u);
+  EXPECT_EQ(got["callers"]["users"][0]["id"].GetInt(), a);
+  auto snap = host_.services().find<dialtone::sdk::ConfigService>()->snapshot();
+  auto id = dialtone::sdk::ConfigSnapshot::find(snap->paging_by_number_, std::string("601"));
+  ASSERT_TRUE(id);
+  const auto& cfg = snap->pagings.at(*id);
+  EXPECT_TRUE(cfg.duplex);
+  EXPECT_EQ(cfg.member_user_ids, std::vector<std::int64_t>{b});
+  EXPECT_EQ(cfg.caller_user_ids, std::vector<std::int64_t>{a});
+  // Bad members change nothing.
+  EXPECT_EQ(call("PUT", P + "/members/users", R"({"users":[{"uuid":"no-such-user"}]})").status, 400);
+  EXPECT_EQ(call("PUT", P + "/members/users", "{\"users\":[{\"id\":" + std::to_string(b) + "},{\"id\":" +
+                                                 std::to_string(b) + "}]}").status, 400) << "listed twice";
+  EXPECT_EQ(call("PUT", "/1.1/pagings/999/members/users", R"({"users":[]})").status, 404);
+  EXPECT_EQ(js(call("GET", P).body)["members"]["users"].Size(), 1u);
+  // A deleted user leaves the lists; a deleted paging takes its rows.
+  EXPECT_EQ(call("DELETE", "/1.1/users/" + std::to_string(a)).status, 204);
+  EXPECT_EQ(js(call("GET", P).body)["callers"]["users"].Size(), 0u);
+  EXPECT_EQ(call("DELETE", P).status, 204);
+  EXPECT_EQ(count("confd_paging_users"), 0);
+}
+
 // Parking lots (seed 5.25): the default lot XiVO ships (701-750), slot
 // checks, the extension (outside the numbering ranges, as 700 is) and one
 // lot per slot number in a context.
@@ -629,6 +681,7 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/conferences", R"({"name":"ctr-room"})"},
       {"/1.1/callpickups", R"({"name":"ctr-pickup"})"},
       {"/1.1/parkinglots", R"({"slots_start":"901","slots_end":"902"})"},
+      {"/1.1/pagings", R"({"number":"699"})"},
       {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"},
       {"/1.1/moh", R"({"name":"ctr-moh","mode":"files"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);
@@ -727,6 +780,33 @@ class ConfdMoh : public Confd {
     return out;
   }
 };
+
+// No moh.path in conf.d: the classes live where the media engine plays
+// from (its sounds.moh_path), one setting for both.
+class ConfdMohOfTheEngine : public ConfdMoh {
+ protected:
+  std::map<std::string, std::string> options() override {
+    ConfdMoh::options();
+    dialtone::plugins::media::EngineConfig cfg;
+    cfg.moh_path = moh_dir_ / "engine";
+    std::filesystem::create_directories(cfg.moh_path);
+    engine_ = std::make_shared<dialtone::plugins::media::Engine>(cfg, host_.log());
+    EXPECT_TRUE(host_.services().provide<dialtone::sdk::media::MediaEngine>("default", engine_));
+    return {};
+  }
+  std::shared_ptr<dialtone::plugins::media::Engine> engine_;
+};
+
+TEST_F(ConfdMohOfTheEngine, ClassesLiveUnderTheEnginesMusicPath) {
+  auto r = call("POST", "/1.1/moh", R"({"name":"jazz","mode":"files"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_TRUE(std::filesystem::is_directory(moh_dir_ / "engine" / "jazz"));
+  std::string uuid = js(r.body)["uuid"].GetString();
+  ASSERT_EQ(call("PUT", "/1.1/moh/" + uuid + "/files/a.wav", wav()).status, 204);
+  auto files = engine_->music_files("jazz");
+  ASSERT_EQ(files.size(), 1u) << "the engine does not see the uploaded file";
+  EXPECT_EQ(files[0].filename(), "a.wav");
+}
 
 TEST_F(ConfdMoh, ClassCrudAndFilesLandInTheClassDirectory) {
   // The migration's `default` class is there (the moh.path directory itself).

@@ -251,6 +251,46 @@ TEST_F(VoicemailTest, UnansweredCallToAUserLeavesAMessageInHerBox) {
   EXPECT_GT(tone_seconds(wav_samples(wav), 1500), 0.8);
 }
 
+// The box's limits: with `maxsecs` 2 a longer message is cut at 2 s; with
+// max_messages reached the caller hears vm-mailboxfull and nothing is filed.
+TEST_F(VoicemailTest, BoxLimitsCutLongMessagesAndRefuseAFullBox) {
+  fs::path box = spool_ / "default" / "1001";
+  host_->sql("UPDATE confd_voicemails SET options = '[[\"maxsecs\", \"2\"]]' WHERE number = '1001'");
+  auto before = files(box / "INBOX", ".txt").size();
+  {
+    tm::RtpPeer peer(Codec::pcmu, 0, 101);
+    Phone bob;
+    call(bob, "bob", "1001", peer);
+    ASSERT_NE(connect(peer), 0);
+    ASSERT_TRUE(eventually([&] { return !files(box / "tmp", ".wav").empty(); })) << "recording never started";
+    peer.send_audio(tm::make_tone(1500, 4.0, 8000));
+    EXPECT_EQ(bob.finish(), 0) << bob.out;
+    expect_media_idle();
+  }
+  auto txt = files(box / "INBOX", ".txt");
+  ASSERT_EQ(txt.size(), before + 1);
+  auto wav = txt.back();
+  wav.replace_extension(".wav");
+  double seconds = tone_seconds(wav_samples(wav), 1500);
+  EXPECT_GT(seconds, 1.0);
+  EXPECT_LT(seconds, 2.3) << "the message was not cut at maxsecs";
+
+  host_->sql("UPDATE confd_voicemails SET options = '[]', max_messages = $1::int WHERE number = '1001'",
+             {std::to_string(before + 1)});
+  {
+    tm::RtpPeer peer(Codec::pcmu, 0, 101);
+    Phone bob;
+    call(bob, "bob", "1001", peer);
+    ASSERT_NE(connect(peer), 0);
+    EXPECT_TRUE(eventually([] { return host_->logger().contains("voicemail 1001@default is full"); }));
+    EXPECT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 4000; })) << "no vm-mailboxfull";
+    EXPECT_EQ(bob.finish(), 0) << bob.out;
+    expect_media_idle();
+  }
+  EXPECT_EQ(files(box / "INBOX", ".txt").size(), before + 1) << "a message was filed in a full box";
+  host_->sql("UPDATE confd_voicemails SET max_messages = NULL WHERE number = '1001'");
+}
+
 // A wrong PIN three times: goodbye, nothing read or moved.
 TEST_F(VoicemailTest, WrongPinIsRefused) {
   tm::RtpPeer peer(Codec::pcmu, 0, 101);

@@ -7,44 +7,6 @@
 
 namespace dialtone::testing {
 
-class DahdiTestHost::Registry final : public sdk::ServiceRegistry {
- public:
-  sdk::Status provide_erased(std::string name, int version, std::string instance,
-                             std::shared_ptr<void> impl) override {
-    std::lock_guard lock(m_);
-    entries_.push_back({std::move(name), version, std::move(instance), std::move(impl)});
-    return {};
-  }
-  std::shared_ptr<void> find_erased(std::string_view name, int version, std::string_view) const override {
-    std::lock_guard lock(m_);
-    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
-      if (it->name == name && it->version == version) return it->impl;
-    return nullptr;
-  }
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(std::string_view name,
-                                                                        int version) const override {
-    std::lock_guard lock(m_);
-    std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
-    for (auto& e : entries_)
-      if (e.name == name && e.version == version) out.emplace_back(e.instance, e.impl);
-    return out;
-  }
-  void withdraw_erased(std::string_view name, std::string_view instance) override {
-    std::lock_guard lock(m_);
-    std::erase_if(entries_, [&](const Entry& e) { return e.name == name && e.instance == instance; });
-  }
-
- private:
-  struct Entry {
-    std::string name;
-    int version;
-    std::string instance;
-    std::shared_ptr<void> impl;
-  };
-  mutable std::mutex m_;
-  std::vector<Entry> entries_;
-};
-
 namespace {
 
 // Legs of backend `test` ring and never answer: a callee nobody picks up.
@@ -79,7 +41,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit) {
 
 sdk::ServiceRegistry& DahdiTestHost::services() { return *services_; }
 
-DahdiTestHost::DahdiTestHost() : services_(std::make_unique<Registry>()) {
+DahdiTestHost::DahdiTestHost() : services_(std::make_unique<kernel::ServiceRegistryImpl>()) {
   calls_ = std::make_shared<kernel::CallCoreImpl>(bus_, log_);
   (void)services_->provide<sdk::CallCore>("", calls_);
   pool_ = std::make_unique<kernel::ThreadPool>(2, &log_);

@@ -16,6 +16,7 @@
 #include <dialtone/services.h>
 
 #include "kernel/calls/call_core.h"
+#include "kernel/core/service_registry.h"
 #include "kernel/executor/thread_pool.h"
 #include "kernel/lua/lua_host.h"
 #include "plugins/backend/dahdi/dahdi_driver.h"
@@ -62,10 +63,9 @@ class DahdiTestHost final : public sdk::Host {
   static std::optional<sdk::DialOutcome> wait_outcome(Dial& d, std::chrono::seconds limit = std::chrono::seconds(30));
 
  private:
-  class Registry;
   TestLogger log_;
   TestBus bus_;
-  std::unique_ptr<Registry> services_;
+  std::unique_ptr<kernel::ServiceRegistryImpl> services_;  // dialtoned's own
   std::shared_ptr<kernel::CallCoreImpl> calls_;
   std::unique_ptr<kernel::ThreadPool> pool_;
   std::unique_ptr<kernel::LuaHostImpl> lua_;

@@ -94,19 +94,22 @@ class SipPluginTest : public ::testing::Test {
     return run_sipp(args, out);
   }
 
-  // Registers `user` (password user + "pw") with its contact on `contact_port`.
+  // Registers `user` (password user + "pw") with its contact on `contact_port`
+  // (`extra`: more SIPp arguments, e.g. the -key of `file`'s own keywords).
   int register_contact(const std::string& user, int contact_port, std::string* out,
-                       const std::string& file = "register.xml", const std::string& expires = "3600") {
-    return client(file,
-                  {"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "contact_port",
-                   std::to_string(contact_port), "-key", "expires", expires},
-                  out);
+                       const std::string& file = "register.xml", const std::string& expires = "3600",
+                       const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "contact_port",
+                                  std::to_string(contact_port), "-key", "expires", expires};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return client(file, args, out);
   }
 
   // `user` answers on a SIPp phone running `file` for `calls` calls (with
   // `extra` arguments), bound and registered before this returns.
+  // `user_agent`: the REGISTER's User-Agent (none when empty).
   void callee(Phone& p, const std::string& user, const std::string& file, int calls = 1,
-              const std::vector<std::string>& extra = {}) {
+              const std::vector<std::string>& extra = {}, const std::string& user_agent = {}) {
     auto args = sipp_args(file, calls);
     int port = std::stoi(args[7]);
     args.insert(args.end(), extra.begin(), extra.end());
@@ -114,7 +117,8 @@ class SipPluginTest : public ::testing::Test {
     // An INVITE to a phone not yet listening would fail the call.
     ASSERT_TRUE(wait_udp_bound(port)) << "SIPp for " << user << " did not bind 127.0.0.1:" << port;
     std::string out;
-    ASSERT_EQ(register_contact(user, port, &out), 0) << out;
+    if (user_agent.empty()) ASSERT_EQ(register_contact(user, port, &out), 0) << out;
+    else ASSERT_EQ(register_contact(user, port, &out, "register_ua.xml", "3600", {"-key", "ua", user_agent}), 0) << out;
   }
 
   // `user` calls `exten` from a SIPp phone running `file` in the background

@@ -101,6 +101,25 @@ TEST_F(SubscriptionTest, BlfFollowsACallFromIdleToTerminated) {
   expect_idle();
 }
 
+// A restart of the SIP backend (dialtoned restarted): the subscription was
+// kept in the store, so the new run ends it with NOTIFY
+// terminated;reason=deactivated in its dialog (the phone's scenario checks
+// it), which tells the phone to subscribe again at once instead of keeping a
+// stale key until its refresh fails; the row is gone.
+TEST_F(SubscriptionTest, RestartTellsThePhoneToSubscribeAgain) {
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", "subscribe_restart.xml");
+  ASSERT_TRUE(subscriptions(1)) << carol.out;
+  ASSERT_TRUE(eventually([&] {
+    return host_->sql("SELECT count(*) FROM sip_subscriptions WHERE line = 'carol' AND event = 'dialog'") == "1";
+  })) << "the subscription is not in the store";
+  ASSERT_NO_FATAL_FAILURE(start_plugin({{"subscribe.expires_min", "1"}}));  // a new run of the backend
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(host_->logger().contains("subscriptions held before the restart told to subscribe again"));
+  EXPECT_EQ(plugin_->subscriptions(), 0u);
+  EXPECT_TRUE(eventually([&] { return host_->sql("SELECT count(*) FROM sip_subscriptions") == "0"; }));
+}
+
 // Refreshed in its dialog (200, then a NOTIFY of the current state), then
 // left to run out: terminated;reason=timeout, and nothing is held.
 TEST_F(SubscriptionTest, RefreshThenExpiry) {

@@ -31,20 +31,6 @@ fs::path which(const char* name) {
   return {};
 }
 
-std::vector<std::int16_t> read_wav(const fs::path& p, int* rate) {
-  SF_INFO info{};
-  SNDFILE* f = sf_open(p.c_str(), SFM_READ, &info);
-  if (!f) return {};
-  std::vector<std::int16_t> out(static_cast<std::size_t>(info.frames * info.channels));
-  sf_read_short(f, out.data(), static_cast<sf_count_t>(out.size()));
-  sf_close(f);
-  *rate = info.samplerate;
-  if (info.channels == 2) {  // keep the first channel
-    for (std::size_t i = 0; i < out.size() / 2; ++i) out[i] = out[2 * i];
-    out.resize(out.size() / 2);
-  }
-  return out;
-}
 
 // sndfile's dump of what the phone decoded (dump-*-dec.wav); empty until the call has audio.
 fs::path heard_file(const fs::path& dir) {
@@ -137,7 +123,7 @@ TEST_F(BaresipEchoTest, SoftphoneHearsItsOwnToneBack) {
   fs::path heard = heard_file(dir);
   ASSERT_FALSE(heard.empty()) << "baresip recorded nothing:\n" << log();
   int rate = 8000;
-  auto audio = read_wav(heard, &rate);
+  auto audio = tm::read_wav(heard, &rate);
   ASSERT_GT(tm::loud_samples(audio, rate), static_cast<std::size_t>(rate)) << "less than 1 s heard:\n" << log();
   // Over the frames that carry sound, the 600 Hz tone.
   double sum = 0;

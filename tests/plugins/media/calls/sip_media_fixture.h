@@ -22,7 +22,10 @@
 // @endcode
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -58,6 +61,10 @@ class SipMediaTest : public SipPluginTest {
     });
     ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
     verbs_ = std::make_shared<plugins::media::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    verbs_->set_call_core(core);
+    recordings_dir_ = std::filesystem::temp_directory_path() / ("dialtone-recordings-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(recordings_dir_);
+    verbs_->set_recordings(std::make_shared<plugins::media::Recordings>(recordings_dir_));
     for (auto& v : verbs_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
   }
 
@@ -68,6 +75,7 @@ class SipMediaTest : public SipPluginTest {
     if (engine_) engine_->stop();
     SipPluginTest::TearDownTestSuite();
     engine_.reset();
+    std::filesystem::remove_all(recordings_dir_);
   }
 
   // The channel whose engine endpoint sends to `peer`, once there; the peer
@@ -138,6 +146,8 @@ class SipMediaTest : public SipPluginTest {
 
   static inline std::shared_ptr<plugins::media::Engine> engine_;
   static inline std::shared_ptr<plugins::media::CallVerbs> verbs_;
+  // Where call:record_call and recorded pages write (a directory of this process).
+  static inline std::filesystem::path recordings_dir_;
 };
 
 }  // namespace dialtone::testing

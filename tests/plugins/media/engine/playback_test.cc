@@ -11,28 +11,6 @@
 namespace dialtone::testing::media {
 namespace {
 
-std::vector<std::int16_t> read_wav(const std::filesystem::path& p, int* rate = nullptr) {
-  SF_INFO info{};
-  SNDFILE* f = sf_open(p.c_str(), SFM_READ, &info);
-  if (!f) return {};
-  std::vector<std::int16_t> s(static_cast<std::size_t>(info.frames));
-  sf_readf_short(f, s.data(), info.frames);
-  sf_close(f);
-  if (rate) *rate = info.samplerate;
-  return s;
-}
-
-void write_wav(const std::filesystem::path& p, const std::vector<std::int16_t>& s, int rate) {
-  SF_INFO info{};
-  info.samplerate = rate;
-  info.channels = 1;
-  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-  SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
-  ASSERT_NE(f, nullptr);
-  sf_write_short(f, s.data(), static_cast<sf_count_t>(s.size()));
-  sf_close(f);
-}
-
 // Index of the first 20 ms frame louder than `rms` at or after `from`.
 std::size_t first_loud(const std::vector<std::int16_t>& s, int rate, std::size_t from, double rms = 300) {
   std::size_t frame = rate / 50;
@@ -347,6 +325,28 @@ TEST_F(PlaybackTest, SoundsResolveByLanguageWithEnglishFallback) {
   EXPECT_TRUE(engine_->find_sound("digits/5", "fr"));
   EXPECT_FALSE(engine_->find_sound("no-such-prompt-anywhere", "en"));
   EXPECT_GE(engine_->music_files("default").size(), 1u) << "asterisk-moh-opsound-wav is not installed";
+}
+
+// A user's language (confd users.language, "fr_FR") set on the endpoint
+// picks the French recording of a prompt: what the peer hears has the
+// French file's seconds of speech, not the English one's.
+TEST_F(PlaybackTest, EndpointLanguagePicksThePromptOfThatLanguage) {
+  auto fr = engine_->find_sound("vm-intro", "fr_FR"), en = engine_->find_sound("vm-intro", "en");
+  ASSERT_TRUE(fr && en);
+  ASSERT_NE(fr->string().find("/fr"), std::string::npos) << "asterisk-core-sounds-fr-wav is not installed";
+  double fr_loud = loud_samples(read_wav(*fr), 8000) / 8000.0, en_loud = loud_samples(read_wav(*en), 8000) / 8000.0;
+  ASSERT_GT(std::abs(fr_loud - en_loud), 0.6) << "the two recordings are too alike to tell apart";
+  RtpPeer peer(sm::Codec::pcmu, 0);
+  Events ev;
+  auto ep = endpoint_for(peer, sm::Codec::pcmu, 0);
+  ep->set_handler(ev.handler());
+  ep->set_language("fr_FR");
+  ep->play({"vm-intro"});
+  ASSERT_TRUE(eventually([&] { return ev.count(sm::EventType::play_done) == 1; }));
+  std::size_t at_done = peer.audio_size();
+  ASSERT_TRUE(eventually([&] { return peer.audio_size() > at_done + 4000; }));
+  double got = loud_samples(peer.audio(), 8000) / 8000.0;
+  EXPECT_NEAR(got, fr_loud, 0.3) << "seconds of speech heard; English has " << en_loud;
 }
 
 TEST_F(PlaybackTest, StopOnDtmfInterruptsAPrompt) {

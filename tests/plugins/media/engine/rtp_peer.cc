@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include <opus/opus.h>
+#include <sndfile.h>
 #include <srtp2/srtp.h>
 extern "C" {
 #include <spandsp.h>
@@ -285,6 +286,32 @@ void RtpPeer::clear() {
   std::lock_guard lk(m_);
   audio_.clear();
   digits_.clear();
+}
+
+std::vector<std::int16_t> read_wav(const std::filesystem::path& p, int* rate) {
+  SF_INFO info{};
+  SNDFILE* f = sf_open(p.c_str(), SFM_READ, &info);
+  if (!f) return {};
+  std::vector<std::int16_t> all(static_cast<std::size_t>(info.frames * info.channels));
+  sf_readf_short(f, all.data(), info.frames);
+  sf_close(f);
+  if (rate) *rate = info.samplerate;
+  if (info.channels <= 1) return all;
+  std::vector<std::int16_t> first(static_cast<std::size_t>(info.frames));
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = all[i * static_cast<std::size_t>(info.channels)];
+  return first;
+}
+
+bool write_wav(const std::filesystem::path& p, const std::vector<std::int16_t>& s, int rate) {
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
+  if (!f) return false;
+  bool ok = sf_write_short(f, s.data(), static_cast<sf_count_t>(s.size())) == static_cast<sf_count_t>(s.size());
+  sf_close(f);
+  return ok;
 }
 
 }  // namespace dialtone::testing::media

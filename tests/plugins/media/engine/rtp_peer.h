@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,6 +35,10 @@ double tone_share(const std::vector<std::int16_t>& s, int rate, double hz, std::
                   std::size_t to = SIZE_MAX);
 // Number of samples whose 20 ms frame is above `rms`.
 std::size_t loud_samples(const std::vector<std::int16_t>& s, int rate, double rms = 300);
+// The samples of a WAV file (its first channel); empty when it cannot be read.
+std::vector<std::int16_t> read_wav(const std::filesystem::path& p, int* rate = nullptr);
+// A mono 16-bit WAV file of `s` at `rate`; false when it cannot be written.
+bool write_wav(const std::filesystem::path& p, const std::vector<std::int16_t>& s, int rate);
 
 class RtpPeer {
  public:

@@ -1,8 +1,13 @@
 // Pieces of the engine without sockets: tone tables, SDP crypto lines, the
-// jitter buffer's ordering.
+// jitter buffer's ordering, the order of music-on-hold files.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
+
 #include "plugins/media/engine/jitter_buffer.h"
+#include "plugins/media/engine/sound_library.h"
 #include "plugins/media/engine/tones.h"
 
 namespace dialtone::plugins::media {
@@ -83,6 +88,47 @@ TEST(MediaJitterBuffer, ReordersAndCountsLossAndLatePackets) {
   ASSERT_EQ(jb.pop(s), JitterBuffer::Pop::packet);
   EXPECT_EQ(s->seq, 13);
   EXPECT_EQ(jb.lost(), 1u);
+}
+
+// Seed 5.22: a class plays its files in alphabetical order, or shuffled
+// (random), or alphabetically from a random file on (random_start), as
+// confd's /1.1/moh `sort` says.
+TEST(MediaMusic, ClassFilesFollowTheirSort) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("dialtone-moh-sort-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "jazz");
+  std::vector<fs::path> alphabetical;
+  for (char c = 'a'; c <= 'h'; ++c) {
+    alphabetical.push_back(root / "jazz" / (std::string(1, c) + ".wav"));
+    std::ofstream(alphabetical.back()) << "x";
+  }
+  SoundLibrary lib(root, "en", root);
+  EXPECT_EQ(lib.music_files("jazz"), alphabetical) << "no sort set: alphabetical";
+  std::string order = "alphabetical";
+  lib.set_music_sort([&order](std::string_view cls) { return cls == "jazz" ? order : std::string(); });
+  EXPECT_EQ(lib.music_files("jazz"), alphabetical);
+  order = "random";
+  bool shuffled = false;
+  for (int i = 0; i < 20 && !shuffled; ++i) {
+    auto got = lib.music_files("jazz");
+    auto sorted = got;
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(sorted, alphabetical) << "random must keep every file once";
+    shuffled = got != alphabetical;
+  }
+  EXPECT_TRUE(shuffled) << "20 random orders were all alphabetical";
+  order = "random_start";
+  bool moved = false;
+  for (int i = 0; i < 20; ++i) {
+    auto got = lib.music_files("jazz");
+    auto start = std::find(alphabetical.begin(), alphabetical.end(), got.front()) - alphabetical.begin();
+    for (std::size_t k = 0; k < got.size(); ++k)
+      ASSERT_EQ(got[k], alphabetical[(start + k) % alphabetical.size()]) << "random_start must rotate the order";
+    moved = moved || start != 0;
+  }
+  EXPECT_TRUE(moved) << "20 random starts all began with the first file";
+  fs::remove_all(root);
 }
 
 }  // namespace

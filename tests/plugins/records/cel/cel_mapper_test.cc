@@ -29,8 +29,8 @@ std::vector<std::string> types(const std::vector<CelRow>& rows) {
 
 CelMapper lines_only() {
   return CelMapper([](const std::string& endpoint) -> std::optional<EndpointInfo> {
-    if (endpoint == "alice") return EndpointInfo{"uuid-a", "Alice Liddell", "default", 1};
-    if (endpoint == "bob") return EndpointInfo{"uuid-b", "Bob Marley", "default", 2};
+    if (endpoint == "alice") return EndpointInfo{"uuid-a", "Alice Liddell", "default", 1, ""};
+    if (endpoint == "bob") return EndpointInfo{"uuid-b", "Bob Marley", "default", 2, ""};
     return std::nullopt;
   });
 }
@@ -86,6 +86,37 @@ TEST(CelMapper, BusyCalleeAndTrunkDirection) {
                                                   "CHAN_END", "HANGUP", "CHAN_END", "LINKEDID_END"}));
   EXPECT_NE(all[3].extra.find("\"hangupcause\":17"), std::string::npos) << all[3].extra;
   EXPECT_NE(all[3].extra.find("\"dialstatus\":\"BUSY\""), std::string::npos) << all[3].extra;
+}
+
+// XiVO's outgoing call sets the calling user's user field on the caller's
+// channel: alice's rows carry it once her call leaves through a trunk, and
+// an internal call's rows do not. The leg to the dialed URI is named after
+// the trunk it leaves through, as Asterisk's SIP/<peer>-... channels.
+TEST(CelMapper, OutgoingCallsCarryTheCallersUserField) {
+  CelMapper m(
+      [](const std::string& endpoint) -> std::optional<EndpointInfo> {
+        if (endpoint == "alice") return EndpointInfo{"uuid-a", "Alice Liddell", "default", 1, "CP1234"};
+        if (endpoint == "bob") return EndpointInfo{"uuid-b", "Bob Marley", "default", 2, "B-77"};
+        return std::nullopt;
+      },
+      [](const std::string& endpoint) { return endpoint == "sip:0123@10.0.0.1" ? "provider" : ""; });
+  (void)m.map({"calls.channel.created", body("o-1", "o-1", "alice", "inbound", "down")}, 1);
+  auto out = m.map({"calls.channel.created", body("o-2", "o-1", "sip:0123@10.0.0.1", "outbound", "down")}, 2);
+  ASSERT_EQ(types(out), (std::vector<std::string>{"CHAN_START", "USER_DEFINED:XIVO_OUTCALL"}));
+  EXPECT_EQ(out[0].channame.rfind("SIP/provider-", 0), 0u) << out[0].channame;
+  EXPECT_EQ(out[0].userfield, "");
+  EXPECT_EQ(out[1].userfield, "CP1234");
+  auto up = m.map({"calls.channel.state", body("o-1", "o-1", "alice", "inbound", "up", "o-2")}, 3);
+  ASSERT_FALSE(up.empty());
+  for (auto& r : up) EXPECT_EQ(r.userfield, "CP1234") << r.eventtype;
+  // bob calls alice: internal, no user field anywhere.
+  std::vector<CelRow> internal;
+  for (auto& b : {std::pair{"calls.channel.created", body("i-1", "i-1", "bob", "inbound", "down")},
+                  std::pair{"calls.channel.created", body("i-2", "i-1", "alice", "outbound", "down")},
+                  std::pair{"calls.channel.state", body("i-1", "i-1", "bob", "inbound", "up", "i-2")}})
+    for (auto& r : m.map({b.first, b.second}, 4)) internal.push_back(r);
+  ASSERT_EQ(internal.size(), 4u);
+  for (auto& r : internal) EXPECT_EQ(r.userfield, "") << r.eventtype;
 }
 
 TEST(CelMapper, EventsOfUnknownChannelsAndBadBodiesGiveNothing) {
@@ -151,6 +182,27 @@ TEST(CelMapper, ParkAndPickupEventsGiveXivosRows) {
   EXPECT_NE(picked[0].extra.find(R"("ringing_channel":"sip/carol")"), std::string::npos) << picked[0].extra;
   // Not a service the mapper knows: nothing.
   EXPECT_TRUE(m.map({"calls.park.moved", body("p-1", "p-1", "alice", "inbound", "up")}, 5).empty());
+}
+
+// call:app_event around a dialplan application (voicemail) gives Asterisk's
+// APP_START / APP_END with the application and its argument.
+TEST(CelMapper, ApplicationEventsGiveAppStartAndEnd) {
+  auto m = lines_only();
+  (void)m.map({"calls.channel.created", body("a-1", "a-1", "alice", "inbound", "down")}, 1);
+  auto app = [](const char* phase) {
+    auto b = body("a-1", "a-1", "alice", "inbound", "up");
+    return b.insert(b.size() - 1, std::string(R"(,"phase":")") + phase + R"(","app":"VoiceMail","data":"1002@default")");
+  };
+  auto start = m.map({"calls.channel.app", app("start")}, 2);
+  ASSERT_EQ(types(start), std::vector<std::string>{"APP_START"});
+  EXPECT_EQ(start[0].appname, "VoiceMail");
+  EXPECT_EQ(start[0].appdata, "1002@default");
+  EXPECT_EQ(start[0].uniqueid, "a-1");
+  EXPECT_EQ(start[0].channame.rfind("SIP/alice-", 0), 0u) << start[0].channame;
+  auto end = m.map({"calls.channel.app", app("end")}, 3);
+  ASSERT_EQ(types(end), std::vector<std::string>{"APP_END"});
+  EXPECT_EQ(end[0].appname, "VoiceMail");
+  EXPECT_TRUE(m.map({"calls.channel.app", app("middle")}, 4).empty());
 }
 
 // The core's duration_ms counts from the answer: an answered channel's end

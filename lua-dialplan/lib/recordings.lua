@@ -1,0 +1,43 @@
+-- Automatic call recording (seed 5.33.4, *26 "call recording"): every call
+-- made to or by a user whose `call_record` is on (confd's
+-- call_record_enabled, turned over by *26) is recorded, both parties mixed,
+-- by the media engine into its recordings.path as
+-- <yyyymmdd-HHMMSS>-<call id>.wav (GET /1.0/recordings lists them).
+--
+-- Recording needs the call's media in the engine: the caller is answered
+-- before the callee is rung (the caller hears the ring tone from Dialtone),
+-- as XiVO turns direct media off for recorded calls. Without the media
+-- engine the call goes through unrecorded and the log says so.
+local M = {}
+
+-- Whether a call to `user` (nil: not to a user) is recorded: the callee's
+-- or the calling user's call_record.
+function M.wanted(call, user)
+  if user and user.call_record then return true end
+  local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
+  local caller = uid and config.user(uid)
+  return caller ~= nil and caller.call_record == true
+end
+
+-- Answers the caller with its media in the engine; false (and a log line)
+-- when it cannot be, and the call goes on unrecorded.
+function M.prepare(call)
+  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  if call.channel and call.record_call and call.answer and call:answer() then return true end
+  dialtone.log("warn", string.format(
+    "call %s: call recording needs the media engine (load plugin media.engine); the call is not recorded",
+    tostring(call.id)))
+  return false
+end
+
+-- Starts the recording of an answered, bridged call; returns the file name.
+function M.start(call)
+  local ok, file = call:record_call()
+  if not ok then
+    dialtone.log("warn", string.format("call %s: not recorded: %s", tostring(call.id), tostring(file)))
+    return nil
+  end
+  return file
+end
+
+return M

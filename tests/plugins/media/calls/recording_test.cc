@@ -1,0 +1,148 @@
+// Call recording (seed 5.33.4: *26 and the user's "Call recording" box),
+// end to end: alice (SIPp) calls bob, whose call_record_enabled is on; the
+// shipped dialplan answers alice, rings bob with an engine offer and records
+// the bridged call. Both sides send their own tone through RTP peers; the
+// WAV written must hold both (Goertzel). *26 turns the setting over, and
+// /1.0/recordings lists, serves and deletes the file.
+#include <cctype>
+#include <fstream>
+#include <iterator>
+
+#include <dialtone/services.h>
+
+#include "plugins/media/engine/recordings.h"
+#include "tests/plugins/media/calls/sip_media_fixture.h"
+#include "tests/plugins/media/engine/rtp_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace tm = testing::media;
+using sdk::media::Codec;
+
+class RecordingTest : public SipMediaTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}}, std::filesystem::path(SIP_TEST_DIR) / "shipped_dialplan.lua");
+    start_media();
+  }
+  void SetUp() override {
+    start_plugin();
+    fs::remove_all(recordings_dir_);
+  }
+  static void record_bob(bool on) {
+    host_->sql("UPDATE confd_users SET call_record_enabled = $1::boolean WHERE id = $2::int",
+               {on ? "true" : "false", user_ids_["bob"]});
+  }
+  static std::vector<fs::path> recordings() {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(recordings_dir_, ec); !ec && it != fs::directory_iterator(); ++it)
+      out.push_back(it->path());
+    return out;
+  }
+  // The share of `hz` over the loudest second of `a` that holds it best.
+  static double best_share(const std::vector<std::int16_t>& a, double hz) {
+    double best = 0;
+    for (std::size_t i = 0; i + 8000 <= a.size(); i += 4000)
+      best = std::max(best, tm::tone_share(a, 8000, hz, i, i + 8000));
+    return best;
+  }
+  static sdk::HttpResponse route(const std::string& method, const std::string& path, const std::string& name = {}) {
+    plugins::media::Recordings r(recordings_dir_);
+    for (auto& route : r.routes())
+      if (route.method == method && route.path == path) {
+        sdk::HttpRequest req;
+        req.method = method;
+        if (!name.empty()) req.params["name"] = name;
+        return route.handler(req);
+      }
+    return sdk::HttpResponse::empty(599);
+  }
+};
+
+TEST_F(RecordingTest, RecordedUsersCallHoldsBothPartiesAndIsListedServedAndDeleted) {
+  record_bob(true);
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);
+  Phone bob, alice;
+  callee(bob, "bob", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"});
+  caller(alice, "alice", "1002", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
+  std::string ca = connect_engine(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_FALSE(connect_engine(pb).empty());
+  ASSERT_TRUE(eventually([&] { return host_->logger().contains("recording to " + recordings_dir_.string()); }))
+      << log_tail();
+  auto a = tm::make_tone(500, 2.0, 8000), b = tm::make_tone(900, 2.0, 8000);
+  pa.send_audio(a);
+  pb.send_audio(b);
+  ASSERT_TRUE(host_->calls().hangup_channel(ca));
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+
+  auto files = recordings();
+  ASSERT_EQ(files.size(), 1u);
+  auto name = files[0].filename().string();
+  EXPECT_TRUE(plugins::media::Recordings::valid_name(name)) << name;
+  // The I/O thread closes the file (its WAV header) once the endpoint is gone.
+  int rate = 0;
+  std::vector<std::int16_t> wav;
+  EXPECT_TRUE(eventually([&] {
+    wav = tm::read_wav(files[0], &rate);
+    return tm::loud_samples(wav, 8000) > 8000;
+  })) << "under a second of sound in " << name;
+  ASSERT_EQ(rate, 8000);
+  EXPECT_GT(best_share(wav, 500), 0.6) << "alice's tone is not in the recording";
+  EXPECT_GT(best_share(wav, 900), 0.6) << "bob's tone is not in the recording";
+
+  auto list = route("GET", "/1.0/recordings");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("\"name\":\"" + name + "\""), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("\"total\":1"), std::string::npos) << list.body;
+  auto got = route("GET", "/1.0/recordings/{name}", name);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.content_type, "audio/wav");
+  EXPECT_EQ(got.body.size(), fs::file_size(files[0]));
+  EXPECT_EQ(route("GET", "/1.0/recordings/{name}", "../../etc/passwd").status, 400);
+  EXPECT_EQ(route("DELETE", "/1.0/recordings/{name}", name).status, 204);
+  EXPECT_FALSE(fs::exists(files[0]));
+  EXPECT_EQ(route("DELETE", "/1.0/recordings/{name}", name).status, 404);
+  record_bob(false);
+}
+
+// Every route the plugin mounts is in recordings_api.yml with its ACL.
+TEST_F(RecordingTest, OpenApiFileDescribesEveryRoute) {
+  std::ifstream in(std::filesystem::path(DIALTONE_SOURCE_DIR) / "plugins/media/engine/recordings_api.yml");
+  ASSERT_TRUE(in);
+  std::string yml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  plugins::media::Recordings r(recordings_dir_);
+  for (auto& route : r.routes()) {
+    EXPECT_NE(yml.find("\"" + route.path + "\":"), std::string::npos) << route.path;
+    EXPECT_NE(yml.find("x-acl: \"" + route.acl + "\""), std::string::npos) << route.acl;
+    std::string m = route.method;
+    for (auto& c : m) c = static_cast<char>(std::tolower(c));
+    EXPECT_NE(yml.find("    " + m + ":"), std::string::npos) << route.method;
+  }
+}
+
+// *26 turns the calling user's call recording on, then off (seed 5.33.4).
+TEST_F(RecordingTest, StarTwentySixTurnsTheUsersCallRecordingOver) {
+  auto alice_records = [] {
+    auto snap = host_->config().snapshot();
+    auto* u = snap->user(std::stoll(user_ids_["alice"]));
+    return u && u->call_record;
+  };
+  ASSERT_FALSE(alice_records());
+  for (bool expected : {true, false}) {
+    tm::RtpPeer pa(Codec::pcmu, 0, 101);
+    Phone alice;
+    caller(alice, "alice", "*26", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
+    EXPECT_EQ(alice.finish(), 0) << alice.out;  // the prompt, then Dialtone hangs up
+    EXPECT_EQ(alice_records(), expected) << log_tail();
+  }
+  expect_media_idle();
+}
+
+}  // namespace
+}  // namespace dialtone::testing

@@ -70,6 +70,22 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
   c->from_display = str(sip->sip_from->a_display);
   c->from_user = str(sip->sip_from->a_url->url_user);
   c->called = str(sip->sip_request->rq_url->url_user);
+  if (trunk) {
+    // Seed 5.19.7: a trusted trunk's asserted identity names the caller;
+    // Privacy hides the caller from the phones whatever the trust.
+    HeaderList headers;
+    for (const sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
+      headers.emplace_back(str(u->un_name), str(u->un_value));
+    // Privacy is one of sofia's own headers (the identity ones are not).
+    if (sip->sip_privacy && sip->sip_privacy->priv_values)
+      for (auto* v = sip->sip_privacy->priv_values; *v; ++v) headers.emplace_back("Privacy", *v);
+    c->caller_hidden = caller_hidden(headers);
+    if (trunk->trust_id)
+      if (auto asserted = asserted_caller(headers)) {
+        c->from_user = asserted->number;
+        if (!asserted->name.empty()) c->from_display = asserted->name;
+      }
+  }
   caller_extensions(*c, sip);
   if (sip->sip_payload && sip->sip_payload->pl_data)
     c->sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
@@ -264,17 +280,26 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
   }
   std::string from = "<sip:" + number + "@" + cfg.host + ">";
   if (!display.empty()) from = display + " " + from;
-  std::string extra;
-  if (req.anonymous) {
-    // RFC 3325: the number goes only in P-Asserted-Identity.
-    from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>";
-    extra = "P-Asserted-Identity: <sip:" + number + "@" + cfg.host + ">\r\nPrivacy: id";
-  }
+  // RFC 3325: a hidden caller's number goes only in P-Asserted-Identity,
+  // and only to trunks; a phone sees "Anonymous".
+  bool hidden = req.anonymous || c->caller_hidden;
+  if (hidden) from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>";
+  std::string name = display;
+  name.erase(std::remove(name.begin(), name.end(), '"'), name.end());
   std::size_t started = 0;
   for (std::size_t ti = 0; ti < req.targets.size(); ++ti) {
     const std::string& target = req.targets[ti];
     const std::string core_channel = ti < req.target_channels.size() ? req.target_channels[ti] : std::string();
     bool line = target.rfind("sip:", 0) != 0;
+    // What a trunk's sendrpid asks for; a hidden caller is asserted to any trunk.
+    const TrunkInfo* trunk = line ? nullptr : trunk_of_target(target);
+    SendIdentity send = trunk ? trunk->send_identity : SendIdentity::none;
+    std::string extra;
+    if (hidden && !line) {
+      extra = identity_headers(send == SendIdentity::rpid ? send : SendIdentity::pai, "", number, cfg.host, true);
+    } else if (!hidden) {
+      extra = identity_headers(send, name, number, cfg.host, false);
+    }
     std::vector<std::string> uris, agents;
     if (line) {
       auto it = locations.find(target);

@@ -103,6 +103,7 @@ sdk::Status SipChannelDriver::originate_engine(const sdk::OriginateRequest& req,
       d.caller_number = req.caller_number;
       d.caller_name = req.caller_name;
       d.anonymous = req.anonymous;
+      if (req.media_origin.backend == "sip") d.origin_call = req.media_origin.backend_ref;
       d.auto_answer = auto_answer;
       stack.originate_engine(std::move(d), engine);
     }

@@ -177,6 +177,9 @@ void SipStack::Impl::originate_engine(EngineDial d, std::shared_ptr<sm::MediaEng
   c->sdp = offer_sdp(address, (*ep)->local_port(), formats, media->offered_crypto);
   c->b_sdp_sent = c->sdp;
   c->content_type = "application/sdp";
+  // A caller who asked for privacy stays hidden on the legs dialed for it.
+  if (auto it = call_ids.find(d.origin_call); it != call_ids.end())
+    if (Call* origin = find_call(it->second)) c->caller_hidden = origin->caller_hidden;
   c->engine = media;
   c->state = Call::State::routing;
   call_ids[c->id] = c->serial;

@@ -36,6 +36,8 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
     default:
       return 501;
   }
+  if (method == sip_method_update && from == MediaLeg::b && br && !br->final && c.state == Call::State::ringing)
+    return early_update(c, *br, irq, sip);
   if (!established) return c.state == Call::State::ending ? 481 : 491;
   bool offerish = method != sip_method_info;
   if (offerish) {
@@ -76,6 +78,41 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
   d->offer = offer;
   d->hold = d_hold > 0;
   if (offerish) c.offer_pending = true;
+  return 0;
+}
+
+// Providers' SBCs send UPDATE before they answer: to move their early media
+// to another media server, or to refresh a session timer. The relay keeps
+// the port it gave the caller, so the caller needs no new offer and the
+// UPDATE is answered here: B's new address is learnt as an offer and the
+// caller's own offer answers it. (With direct media the caller keeps
+// sending where B's first answer said.)
+int SipStack::Impl::early_update(Call& c, Branch& br, nta_incoming_t* irq, const sip_t* sip) {
+  std::string body = body_of(sip);
+  if (body.empty()) {
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(br.peer)), TAG_END());
+    nta_incoming_destroy(irq);
+    return 0;
+  }
+  if (c.a_offer.empty()) {
+    // The caller made no offer (late offer): nothing to answer B with yet.
+    log.info("sip: call " + c.id + ": UPDATE with SDP before the answer, the caller made no offer; 488");
+    reply(irq, SIP_488_NOT_ACCEPTABLE);
+    return 0;
+  }
+  auto offered = c.media->offer(MediaLeg::b, body);
+  auto answer = offered ? c.media->answer(MediaLeg::a, c.a_offer) : sdk::Result<std::string>(offered.error());
+  if (!answer) {
+    int st = media_error_status(answer.error());
+    log.info("sip: call " + c.id + ": UPDATE before the answer refused with " + std::to_string(st) + ": " +
+             answer.error().message);
+    reply(irq, st, sip_status_phrase(st));
+    return 0;
+  }
+  std::string sdp = sdp_toward(*answer, br.peer);
+  nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(br.peer)),
+                      SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp.c_str()), TAG_END());
+  nta_incoming_destroy(irq);
   return 0;
 }
 

@@ -498,7 +498,10 @@ sdk::Status RtpRelay::start() {
   ev.data.u64 = UINT64_MAX;
   ::epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.wake_fd, &ev);
   d.running = true;
-  d.thread = std::thread([&d] { d.loop(); });
+  d.thread = std::thread([&d] {
+    pthread_setname_np(pthread_self(), "rtp-relay");
+    d.loop();
+  });
   return {};
 }
 

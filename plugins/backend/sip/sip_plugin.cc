@@ -524,6 +524,19 @@ void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> do
                          "using the default " + kDefaultFailoverCodes);
       }
     }
+    if (auto v = endpoint_option(tr.endpoint_options, "trustrpid")) {
+      t.trust_id = *v == "yes" || *v == "true" || *v == "1";
+      if (!t.trust_id && *v != "no" && *v != "false" && *v != "0" && warned_options_.insert(t.name + "\n" + *v).second)
+        host_.log().warn("sip: trunk " + t.name + ": trustrpid \"" + *v + "\" is neither yes nor no; using no");
+    }
+    if (auto v = endpoint_option(tr.endpoint_options, "sendrpid")) {
+      if (auto how = parse_send_identity(*v)) {
+        t.send_identity = *how;
+      } else if (warned_options_.insert(t.name + "\n" + *v).second) {
+        host_.log().warn("sip: trunk " + t.name + ": sendrpid \"" + *v +
+                         "\" is not one of no, pai, yes, rpid; using no");
+      }
+    }
     out.push_back(std::move(t));
   }
   done(std::move(out), true);

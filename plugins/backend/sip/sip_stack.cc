@@ -2,6 +2,7 @@
 // requests that other threads post to the SIP thread.
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ sdk::Status SipStack::start() {
     return s.error();
   }
   impl->thread = std::thread([impl, port] {
+    // Named for top -H, perf and the benchmarks (bench/sip/run_interconnect.sh).
+    pthread_setname_np(pthread_self(), "sip");
     Impl::current() = impl.get();
     impl->run(port);
   });

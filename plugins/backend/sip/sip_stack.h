@@ -18,6 +18,7 @@
 #include <dialtone/presence.h>
 #include <dialtone/result.h>
 
+#include "plugins/backend/sip/caller_identity.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/nat.h"
 #include "plugins/backend/sip/external_address.h"
@@ -144,6 +145,11 @@ struct TrunkInfo {
   std::string secret;
   std::string auth_realm;  // only challenges in this realm are answered (empty: any)
   FailoverCodes failover = default_failover_codes();
+  // XiVO's trustrpid: an incoming call's P-Asserted-Identity or
+  // Remote-Party-ID names the caller rather than its From.
+  bool trust_id = false;
+  // XiVO's sendrpid: the caller's identity added to INVITEs to this trunk.
+  SendIdentity send_identity = SendIdentity::none;
 };
 
 // A trunk that registers to its provider (option outbound_register = yes):
@@ -230,6 +236,9 @@ struct EngineDial {
   int timeout_seconds = 30;
   std::string caller_number, caller_name;
   bool anonymous = false;
+  // The origin's call id when it is a SIP call of this stack: a caller who
+  // asked for privacy stays hidden on this leg.
+  std::string origin_call;
   bool auto_answer = false;  // DialRequest::auto_answer
 };
 

@@ -152,6 +152,9 @@ struct Call {
   bool a_rel100 = false;
   std::string context;       // the caller's
   std::string caller_name;
+  // The caller asked for privacy (Privacy: id from a trunk): phones are
+  // shown "Anonymous"; trunks get the identity with Privacy: id.
+  bool caller_hidden = false;
   int trunks_down = 0;       // trunk targets of the last dial skipped as unreachable
   // Blind transfer: on the transferred call, the transfer's call and the
   // leg that sent REFER (on side `referrer_side`); on the transfer's call,
@@ -551,6 +554,8 @@ struct SipStack::Impl {
   // A request inside a call from side `from` (`br`: the B leg it came on).
   // Offers and INFO go to the other leg and its answer comes back.
   int in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t* irq, const sip_t* sip);
+  // An UPDATE from a ringing callee (RFC 3311 early dialog), answered here.
+  int early_update(Call& c, Branch& br, nta_incoming_t* irq, const sip_t* sip);
 
   DialogRequest* send_in_dialog(Call& c, nta_leg_t* leg, sip_method_t method, const std::string& name,
                                 const std::string& type, const std::string& body);

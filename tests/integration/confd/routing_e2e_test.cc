@@ -21,12 +21,14 @@
 #include <string>
 #include <thread>
 
+#include "tests/integration/support/confd_admin.h"
 #include "tests/integration/support/dialtoned_fixture.h"
 #include "tests/support/udp_ports.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using dialtone::testing::ConfdAdmin;
 using dialtone::testing::Dialtoned;
 using dialtone::testing::free_tcp_udp_port;
 using dialtone::testing::json_int;
@@ -42,83 +44,41 @@ class RoutingE2E : public ::testing::Test {
     sip_port_ = free_tcp_udp_port();
     prov_a_ = free_tcp_udp_port();
     prov_b_ = free_tcp_udp_port();
-    std::string sip_conf = "[plugin]\nname = backend.sip\n\n[sip]\nlisten = 127.0.0.1:" + std::to_string(sip_port_) +
-                           "\ntransports = udp\nnode = routing\n\n[qualify]\ninterval = 0s\n\n[auth]\nban_failures = 0\n";
+    auto sip_conf = dialtone::testing::sip_plugin_conf(sip_port_, "routing", "\n[qualify]\ninterval = 0s\n");
     d_ = std::make_unique<Dialtoned>(dialtone::testing::DialtonedOptions{
         .plugin_files = {{"40-sip.conf", sip_conf}, {"50-confd.conf", "[plugin]\nname = api.confd\n"}}});
     ASSERT_TRUE(d_->ready()) << d_->error();
+    admin_ = std::make_unique<ConfdAdmin>(*d_);
     for (auto* body : {R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1099"}]})",
                        R"({"name":"restricted","type":"internal","user_ranges":[{"start":"1100","end":"1199"}]})",
                        R"({"name":"to-extern","type":"outcall"})", R"({"name":"to-local","type":"outcall"})",
-                       R"({"name":"to-premium","type":"outcall"})"}) {
-      auto r = post("/1.1/contexts", body);
-      ASSERT_EQ(r.status, 201) << r.body;
-      context_[json_string(r.body, "/name")] = json_string(r.body, "/id");
-    }
-    include("default", "to-extern");
-    include("restricted", "to-local");
-    ASSERT_NO_FATAL_FAILURE(user_line(1001, "alice", "default"));
-    ASSERT_NO_FATAL_FAILURE(user_line(1101, "rita", "restricted"));
-    auto a = trunk("prov-a", prov_a_);
-    auto b = trunk("prov-b", prov_b_);
-    route("national", 1, R"j([{"pattern":"0XXXXXXXXX","regexp":"0(.*)","target":"+33\\1"}])j", a, "to-extern");
-    route("local", 5, R"([{"pattern":"0XXXXXXXXX","strip_digits":1,"prefix":"00"}])", b, "to-local");
-    route("premium", 1, R"([{"pattern":"36XX"}])", a, "to-premium");
+                       R"({"name":"to-premium","type":"outcall"})"})
+      admin_->context(body);
+    admin_->include("default", "to-extern");
+    admin_->include("restricted", "to-local");
+    admin_->user_line("1001", "alice", "Routing", "alice", "alicepw", "default");
+    admin_->user_line("1101", "rita", "Routing", "rita", "ritapw", "restricted");
+    auto a = admin_->trunk("prov-a", "127.0.0.1:" + std::to_string(prov_a_), "to-extern");
+    auto b = admin_->trunk("prov-b", "127.0.0.1:" + std::to_string(prov_b_), "to-extern");
+    admin_->outcall("national", 1, R"j([{"pattern":"0XXXXXXXXX","regexp":"0(.*)","target":"+33\\1"}])j", a, "to-extern");
+    admin_->outcall("local", 5, R"([{"pattern":"0XXXXXXXXX","strip_digits":1,"prefix":"00"}])", b, "to-local");
+    admin_->outcall("premium", 1, R"([{"pattern":"36XX"}])", a, "to-premium");
+    ASSERT_FALSE(HasFailure());
   }
   void TearDown() override {
+    admin_.reset();
     d_.reset();
     std::error_code ec;
     fs::remove_all(work_, ec);
   }
 
-  dialtone::testing::Headers h() { return {{"X-Auth-Token", d_->token()}}; }
   dialtone::testing::HttpAnswer post(const std::string& path, const std::string& body) {
-    return d_->http("POST", "confd", path, body, h());
+    return admin_->post(path, body);
   }
   dialtone::testing::HttpAnswer put(const std::string& path, const std::string& body) {
-    return d_->http("PUT", "confd", path, body, h());
+    return admin_->put(path, body);
   }
-  void include(const std::string& context, const std::string& included) {
-    auto r = put("/1.1/contexts/" + context_[context] + "/contexts", R"({"contexts":[{"id":)" + context_[included] + "}]}");
-    ASSERT_EQ(r.status, 204) << r.body;
-  }
-  void user_line(int n, const std::string& who, const std::string& context) {
-    auto num = std::to_string(n);
-    auto user = post("/1.1/users", R"({"firstname":")" + who + R"(","lastname":"Routing"})");
-    auto line = post("/1.1/lines", R"({"context":")" + context + R"("})");
-    auto sip = post("/1.1/endpoints/sip", R"({"username":")" + who + R"(","secret":")" + who + R"(pw"})");
-    auto ext = post("/1.1/extensions", R"({"exten":")" + num + R"(","context":")" + context + R"("})");
-    ASSERT_TRUE(user.status == 201 && line.status == 201 && sip.status == 201 && ext.status == 201)
-        << user.body << line.body << sip.body << ext.body;
-    auto lid = json_string(line.body, "/id");
-    for (auto& path : {"/1.1/users/" + json_string(user.body, "/id") + "/lines/" + lid,
-                       "/1.1/lines/" + lid + "/extensions/" + json_string(ext.body, "/id"),
-                       "/1.1/lines/" + lid + "/endpoints/sip/" + json_string(sip.body, "/id")}) {
-      auto r = put(path, "");
-      ASSERT_EQ(r.status, 204) << path << ": " << r.body;
-    }
-  }
-  std::string trunk(const std::string& name, int port) {
-    auto t = post("/1.1/trunks", R"({"context":"to-extern"})");
-    auto e = post("/1.1/endpoints/sip", R"({"username":")" + name + R"(","secret":"unused","type":"peer","host":"127.0.0.1:)" +
-                                            std::to_string(port) + R"("})");
-    EXPECT_TRUE(t.status == 201 && e.status == 201) << t.body << " / " << e.body;
-    auto tid = json_string(t.body, "/id");
-    auto r = put("/1.1/trunks/" + tid + "/endpoints/sip/" + json_string(e.body, "/id"), "");
-    EXPECT_EQ(r.status, 204) << r.body;
-    return tid;
-  }
-  void route(const std::string& name, int priority, const std::string& patterns, const std::string& trunk_id,
-             const std::string& context) {
-    auto o = post("/1.1/outcalls", R"({"name":")" + name + R"(","priority":)" + std::to_string(priority) +
-                                       R"(,"patterns":)" + patterns + "}");
-    ASSERT_EQ(o.status, 201) << o.body;
-    auto id = json_string(o.body, "/id");
-    auto t = put("/1.1/outcalls/" + id + "/trunks", R"({"trunks":[{"id":)" + trunk_id + "}]}");
-    ASSERT_EQ(t.status, 204) << t.body;
-    auto c = put("/1.1/outcalls/" + id + "/contexts", R"({"contexts":[{"id":)" + context_[context] + "}]}");
-    ASSERT_EQ(c.status, 204) << c.body;
-  }
+  const std::string& context_id(const std::string& name) { return admin_->context_id(name); }
 
   static std::string scenario(const std::string& name) { return std::string(INTEGRATION_SCENARIOS) + "/" + name; }
   int sipp(const std::string& args, std::string* out) {
@@ -148,8 +108,8 @@ class RoutingE2E : public ::testing::Test {
 
   fs::path work_;
   std::unique_ptr<Dialtoned> d_;
+  std::unique_ptr<ConfdAdmin> admin_;
   int sip_port_ = 0, prov_a_ = 0, prov_b_ = 0;
-  std::map<std::string, std::string> context_;  // name -> id
 };
 
 TEST_F(RoutingE2E, TheCallersContextChoosesTheRouteAndItsRewriting) {
@@ -174,10 +134,10 @@ TEST_F(RoutingE2E, ARouteInAContextNobodyIncludesIsNotOffered) {
   // premium matches 3615 but lives in to-premium: nobody reaches it.
   EXPECT_EQ(call("alice", "3615", "uac_call_404.xml", &out), 0) << out;
   // Once default includes to-premium too, alice's call goes out.
-  auto r = put("/1.1/contexts/" + context_["default"] + "/contexts",
-               R"({"contexts":[{"id":)" + context_["to-extern"] + R"(},{"id":)" + context_["to-premium"] + "}]}");
+  auto r = put("/1.1/contexts/" + context_id("default") + "/contexts",
+               R"({"contexts":[{"id":)" + context_id("to-extern") + R"(},{"id":)" + context_id("to-premium") + "}]}");
   ASSERT_EQ(r.status, 204) << r.body;
-  auto listed = d_->http("GET", "confd", "/1.1/contexts/" + context_["default"] + "/contexts", "", h());
+  auto listed = admin_->get("/1.1/contexts/" + context_id("default") + "/contexts");
   EXPECT_EQ(json_int(listed.body, "/total"), 2) << listed.body;
   EXPECT_EQ(json_string(listed.body, "/items/1/name"), "to-premium") << listed.body;
   auto a = provider(prov_a_, "premium.msg");
@@ -208,12 +168,12 @@ TEST_F(RoutingE2E, ConfdRefusesWhatTheDialplanCouldNotRun) {
                             R"j({"pattern":"X.","regexp":"14(.*)..","target":"33\\18"},{"pattern":"X.","regexp":".{1}(.*)","target":"\\1"}]})j");
   EXPECT_EQ(o.status, 201) << o.body;
   // An inclusion loop is refused, and the inclusion kept as it was.
-  auto r = put("/1.1/contexts/" + context_["to-extern"] + "/contexts", R"({"contexts":[{"id":)" + context_["default"] + "}]}");
+  auto r = put("/1.1/contexts/" + context_id("to-extern") + "/contexts", R"({"contexts":[{"id":)" + context_id("default") + "}]}");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("loop"), std::string::npos) << r.body;
-  auto listed = d_->http("GET", "confd", "/1.1/contexts/" + context_["to-extern"] + "/contexts", "", h());
+  auto listed = admin_->get("/1.1/contexts/" + context_id("to-extern") + "/contexts");
   EXPECT_EQ(json_int(listed.body, "/total"), 0) << listed.body;
-  auto attached = d_->http("GET", "confd", "/1.1/outcalls/1/contexts", "", h());
+  auto attached = admin_->get("/1.1/outcalls/1/contexts");
   EXPECT_EQ(json_string(attached.body, "/items/0/name"), "to-extern") << attached.body;
 }
 

@@ -67,13 +67,15 @@ std::string sip_plugin_conf(int port, const std::string& node, const std::string
 }
 
 std::string create_user_line(Dialtoned& d, const std::string& exten, const std::string& user_json,
-                             const std::string& username, const std::string& secret, std::string* user_body) {
+                             const std::string& username, const std::string& secret, std::string* user_body,
+                             const std::string& context) {
   Headers h{{"X-Auth-Token", d.token()}};
   auto user = d.http("POST", "confd", "/1.1/users", user_json, h);
-  auto line = d.http("POST", "confd", "/1.1/lines", R"({"context":"default"})", h);
+  auto line = d.http("POST", "confd", "/1.1/lines", R"({"context":")" + context + R"("})", h);
   auto sip = d.http("POST", "confd", "/1.1/endpoints/sip",
                     R"({"username":")" + username + R"(","secret":")" + secret + R"("})", h);
-  auto ext = d.http("POST", "confd", "/1.1/extensions", R"({"exten":")" + exten + R"(","context":"default"})", h);
+  auto ext = d.http("POST", "confd", "/1.1/extensions",
+                    R"({"exten":")" + exten + R"(","context":")" + context + R"("})", h);
   if (user.status != 201 || line.status != 201 || sip.status != 201 || ext.status != 201)
     return "creating line " + exten + ": " + user.body + line.body + sip.body + ext.body;
   if (user_body) *user_body = user.body;

@@ -131,12 +131,12 @@ struct SippPhones {
 std::string sip_plugin_conf(int port, const std::string& node, const std::string& extra = "");
 
 // A user with a SIP line over confd's REST API: the user (`user_json`), a
-// line in context "default", its SIP endpoint (`username`, `secret`) and
-// extension `exten`, associated. "" or what failed; `user_body` gets the
-// user's JSON (id, uuid).
+// line in `context`, its SIP endpoint (`username`, `secret`) and extension
+// `exten` there, associated. "" or what failed; `user_body` gets the user's
+// JSON (id, uuid).
 std::string create_user_line(Dialtoned& d, const std::string& exten, const std::string& user_json,
                              const std::string& username, const std::string& secret,
-                             std::string* user_body = nullptr);
+                             std::string* user_body = nullptr, const std::string& context = "default");
 
 // The first column of `statement`'s rows, one line each, on the database of
 // `dsn`; the error message when it fails.

@@ -97,11 +97,7 @@ class DnsTest : public SipPluginTest {
     host_->sql("DELETE FROM confd_endpoints_sip WHERE type = 'peer'");
   }
   static std::string add_trunk(const std::string& name, const std::string& host, const std::string& context) {
-    auto e = host_->sql("INSERT INTO confd_endpoints_sip (username, secret, type, host) "
-                        "VALUES ($1, '', 'peer', $2) RETURNING id",
-                        {name, host});
-    return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ($1, $2::int) RETURNING id",
-                      {context, e});
+    return add_peer_trunk(name, host, context);
   }
   // The trunk "provider" at host provider.test, the only trunk of an outgoing
   // route for 0 and nine digits.

@@ -1,5 +1,6 @@
-// The code that parses network input: digest headers, nonces, and sofia's
-// parser as the stack uses it, over the malformed corpus.
+// The code that parses network input: digest headers, nonces, caller
+// identity headers, and sofia's parser as the stack uses it, over the
+// malformed corpus.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "plugins/backend/sip/auth_ban.h"
+#include "plugins/backend/sip/caller_identity.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/fuzz_parse.h"
 
@@ -123,4 +125,64 @@ TEST(SipParser, CorpusParsesWithoutCrashingAndAValidRequestParses) {
       "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: x@y\r\n"
       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
   EXPECT_EQ(sip::parse_network_bytes(reinterpret_cast<const std::uint8_t*>(ok.data()), ok.size()), 1);
+}
+
+TEST(SipCallerIdentity, ParsesNameAddrAddrSpecAndTel) {
+  auto a = sip::identity_of(R"("Carla A" <sip:0612345678@10.0.0.1;user=phone>;party=calling)");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->number, "0612345678");
+  EXPECT_EQ(a->name, "Carla A");
+  auto t = sip::identity_of("<tel:+33612345678;phone-context=x>");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->number, "+33612345678");
+  auto bare = sip::identity_of("sip:1001;npdi@host");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->number, "1001");
+  for (const char* bad : {"", "<>", "<http://x>", "\"x\" <sip:host>", "<sip:@host>"})
+    EXPECT_FALSE(sip::identity_of(bad)) << bad;
+}
+
+TEST(SipCallerIdentity, AssertedIdentityPrefersPaiThenRpidAndSipOverTel) {
+  sip::HeaderList h{{"P-Asserted-Identity", "<tel:+33612345678>"},
+                    {"p-asserted-identity", R"("Bob" <sip:+33612345678@sbc>)"},
+                    {"Remote-Party-ID", R"("R" <sip:999@x>;party=calling)"}};
+  auto id = sip::asserted_caller(h);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->number, "+33612345678");
+  EXPECT_EQ(id->name, "Bob");
+  // Both in one header, comma-separated.
+  id = sip::asserted_caller({{"P-Asserted-Identity", R"(<tel:+331>, "N, A" <sip:+331@h>)"}});
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->name, "N, A");
+  // Only an RPID of the calling party names the caller.
+  id = sip::asserted_caller({{"Remote-Party-ID", R"(<sip:5012@x>;party=called)"},
+                             {"Remote-Party-ID", R"("F" <sip:0698@x>;party=calling;privacy=off)"}});
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->number, "0698");
+  EXPECT_FALSE(sip::asserted_caller({{"From", "<sip:1@x>"}}));
+}
+
+TEST(SipCallerIdentity, PrivacyAndRpidPrivacyHideTheCaller) {
+  EXPECT_TRUE(sip::caller_hidden({{"Privacy", "id"}}));
+  EXPECT_TRUE(sip::caller_hidden({{"privacy", "header; id"}}));
+  EXPECT_TRUE(sip::caller_hidden({{"Privacy", "user"}}));
+  EXPECT_FALSE(sip::caller_hidden({{"Privacy", "none"}}));
+  EXPECT_FALSE(sip::caller_hidden({{"Privacy", "critical"}}));
+  EXPECT_TRUE(sip::caller_hidden({{"Remote-Party-ID", "<sip:1@x>;party=calling;privacy=full"}}));
+  EXPECT_FALSE(sip::caller_hidden({{"Remote-Party-ID", "<sip:1@x>;party=calling;privacy=off"}}));
+  EXPECT_FALSE(sip::caller_hidden({}));
+}
+
+TEST(SipCallerIdentity, SendrpidValuesAndTheHeadersTheyAdd) {
+  EXPECT_EQ(sip::parse_send_identity("PAI"), sip::SendIdentity::pai);
+  EXPECT_EQ(sip::parse_send_identity("yes"), sip::SendIdentity::rpid);
+  EXPECT_EQ(sip::parse_send_identity("no"), sip::SendIdentity::none);
+  EXPECT_FALSE(sip::parse_send_identity("pia"));
+  EXPECT_EQ(sip::identity_headers(sip::SendIdentity::pai, "X\"Y", "5555", "pbx", false),
+            "P-Asserted-Identity: \"XY\" <sip:5555@pbx>");
+  EXPECT_EQ(sip::identity_headers(sip::SendIdentity::pai, "", "5555", "pbx", true),
+            "P-Asserted-Identity: <sip:5555@pbx>\r\nPrivacy: id");
+  EXPECT_EQ(sip::identity_headers(sip::SendIdentity::rpid, "N", "1", "h", true),
+            "Remote-Party-ID: \"N\" <sip:1@h>;party=calling;privacy=full;screen=no");
+  EXPECT_EQ(sip::identity_headers(sip::SendIdentity::none, "N", "1", "h", false), "");
 }

@@ -52,6 +52,34 @@ class SipPluginTest : public ::testing::Test {
     user_ids_.clear();
     for (auto& [user, exten] : lines) user_ids_[user] = host_->add_line(user, user + "pw", exten);
   }
+  // A peer trunk `username` to `host` (host[:port]) whose incoming calls
+  // land in `context`, with `secret` and endpoint `options` (a JSON list of
+  // [key, value] pairs); its confd_trunks id. Read when the plugin starts.
+  static std::string add_peer_trunk(const std::string& username, const std::string& host,
+                                    const std::string& context, const std::string& options = "[]",
+                                    const std::string& secret = "") {
+    auto e = host_->sql(
+        "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
+        "VALUES ($1, $2, 'peer', $3, $4::json) RETURNING id",
+        {username, secret, host, options});
+    return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ($1, $2::int) RETURNING id",
+                      {context, e});
+  }
+  // A SIPp peer (a provider, another PBX) on 127.0.0.1:`port` running `file`
+  // once in the background, `extra` appended, its log in `out`. With a
+  // `remote` (host:port) it sends there first, as a calling peer does;
+  // without, it waits for requests and is bound before this returns.
+  static std::future<int> peer(const std::string& file, int port, std::string* out,
+                               const std::vector<std::string>& extra = {}, const std::string& remote = "") {
+    std::vector<std::string> args{"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-mp",
+                                  std::to_string(free_media_port()), "-m", "1", "-timeout", "25s", "-timeout_error",
+                                  "-trace_logs"};
+    if (!remote.empty()) args.insert(args.begin(), remote);
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto f = std::async(std::launch::async, [args, out] { return run_sipp(args, out); });
+    if (remote.empty()) wait_udp_bound(port);
+    return f;
+  }
   static void TearDownTestSuite() {
     delete host_;
     host_ = nullptr;

@@ -83,11 +83,7 @@ class SipTest : public SipPluginTest {
 
   // A peer trunk (no registration, recognized by address) in `context`.
   static std::string add_trunk(const std::string& name, int port, const std::string& context) {
-    auto e = host_->sql("INSERT INTO confd_endpoints_sip (username, secret, type, host) "
-                        "VALUES ($1, '', 'peer', $2) RETURNING id",
-                        {name, "127.0.0.1:" + std::to_string(port)});
-    return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ($1, $2::int) RETURNING id",
-                      {context, e});
+    return add_peer_trunk(name, "127.0.0.1:" + std::to_string(port), context);
   }
 
   int call(const std::string& file, const std::string& exten, std::string* out,

@@ -65,12 +65,7 @@ class TrunkAuthTest : public SipPluginTest {
   // endpoint options (a JSON list of pairs); its id.
   static std::string add_trunk(const std::string& username, const std::string& secret, int port,
                                const std::string& options = "[]") {
-    auto e = host_->sql(
-        "INSERT INTO confd_endpoints_sip (username, secret, type, host, options) "
-        "VALUES ($1, $2, 'peer', $3, $4::json) RETURNING id",
-        {username, secret, "127.0.0.1:" + std::to_string(port), options});
-    return host_->sql("INSERT INTO confd_trunks (context, endpoint_sip_id) VALUES ('default', $1::int) RETURNING id",
-                      {e});
+    return add_peer_trunk(username, "127.0.0.1:" + std::to_string(port), "default", options, secret);
   }
 
   // The route 0XXXXXXXXX of context default through `trunks`, in order.
@@ -85,14 +80,7 @@ class TrunkAuthTest : public SipPluginTest {
 
   // A SIPp provider running `file` on `port`, logging what the scenario logs.
   static std::future<int> provider(const std::string& file, int port, std::string* out) {
-    auto f = std::async(std::launch::async, [file, port, out] {
-      return run_sipp({"-sf", scenario(file), "-i", "127.0.0.1", "-p", std::to_string(port), "-mp",
-                       std::to_string(dialtone::testing::free_media_port()), "-m", "1", "-timeout", "25s", "-timeout_error",
-                       "-trace_logs"},
-                      out);
-    });
-    wait_udp_bound(port);
-    return f;
+    return peer(file, port, out);
   }
 
   // Log lines containing `needle` since line `from`.

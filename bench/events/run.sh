@@ -76,7 +76,8 @@ pg_ticks() {
   echo "$t"
 }
 t0=$(ticks "$dpid") p0=$(pg_ticks)
-"$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
+UAS_PORT=$(free_port) REG_PORT=$(free_port) UAC_PORT=$(free_port) \
+  "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
 per_client=
 if [ -n "$fpid" ]; then
   exec 3>&-
@@ -106,7 +107,7 @@ if [ "$RECORDS" = 1 ]; then
       (1000 + (g * 7) % 10000)::text, g % 3 <> 0, make_interval(secs => g % 300), 'internal',
       md5('u' || (g % 10000))::uuid, md5('u' || ((g * 7) % 10000))::uuid,
       CASE WHEN g % 3 <> 0 THEN 'answered' ELSE 'noanswer' END, 'bench-' || g
-      FROM generate_series(1, $QUERY_ROWS) g" -c "ANALYZE call_log"
+      FROM generate_series(1, $QUERY_ROWS::bigint) g" -c "ANALYZE call_log"
     say "call_log filled to $(psql "$pg" -Atc 'SELECT count(*) FROM call_log') rows in $(( $(date +%s) - s0 )) s"
     user=$(psql "$pg" -Atc "SELECT md5('u42')::uuid")
     from=$(date -u -d '45 days ago' +%F) to=$(date -u -d '15 days ago' +%F)

@@ -176,7 +176,7 @@ std::string iso_time(std::int64_t t, bool utc) {
 
 std::string token_json(const sdk::TokenInfo& t) {
   namespace json = sdk::json;
-  const bool user = t.backend == "dialtone_user" || t.backend == "ldap_user";
+  const bool user = t.backend == "dialtone_user" || t.backend == "ldap_user" || t.backend == "xivo_user";
   return json::object({{"data", json::Raw{json::object({
                                     {"token", t.token},
                                     {"auth_id", t.auth_id},
@@ -389,6 +389,19 @@ sdk::Result<std::string> AuthService::create_user(std::string username, std::str
     return r.error();
   }
   return uuid;
+}
+
+sdk::Result<std::string> AuthService::set_account(std::string_view username, std::string_view password,
+                                                  std::vector<std::string> acls) {
+  if (username.empty()) return sdk::Error::invalid("user name is empty");
+  if (password.empty()) return sdk::Error::invalid("password for user '" + std::string(username) + "' is empty");
+  auto r = store_.exec(
+      "INSERT INTO auth_user (uuid, username, password_hash, backend, acls) VALUES ($1, $2, $3, 'dialtone_user', "
+      "$4::text[]) ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, acls = "
+      "EXCLUDED.acls, enabled = true RETURNING uuid",
+      {new_uuid(), std::string(username), hash_password(password), pg_array(acls)});
+  if (!r) return r.error();
+  return r->get(0, "uuid");
 }
 
 sdk::Result<std::string> AuthService::ensure_admin(const std::filesystem::path& password_file,
@@ -612,7 +625,7 @@ HttpResponse AuthService::post_token(const sdk::HttpRequest& req) {
   if (colon == std::string::npos) return unauthorized("Malformed Basic credentials: expected base64 of user:password");
   std::string username = decoded->substr(0, colon), password = decoded->substr(colon + 1);
 
-  std::string backend;
+  std::string backend, requested;
   int expiration = 0;
   if (!req.body.empty()) {
     rapidjson::Document doc;
@@ -622,8 +635,8 @@ HttpResponse AuthService::post_token(const sdk::HttpRequest& req) {
     }
     if (auto it = doc.FindMember("backend"); it != doc.MemberEnd()) {
       if (!it->value.IsString()) return auth_error(400, "Invalid 'backend': expected a string");
-      backend = it->value.GetString();
-      backend = backend_alias(backend);
+      requested = it->value.GetString();
+      backend = backend_alias(requested);
     }
     if (auto it = doc.FindMember("expiration"); it != doc.MemberEnd()) {
       if (!it->value.IsInt() || it->value.GetInt() < 1 || it->value.GetInt() > config_.max_expiration) {
@@ -636,6 +649,8 @@ HttpResponse AuthService::post_token(const sdk::HttpRequest& req) {
 
   if (backend == "ldap_user") return ldap_token(req, username, password, expiration);
   auto token = create_token(username, password, backend, expiration);
+  if (!token && token.error().code == sdk::ErrorCode::unauthorized && requested == "xivo_user")
+    token = pbx_user_token(username, password, expiration);
   if (!token) {
     if (token.error().code != sdk::ErrorCode::unauthorized) {
       log_.error("auth: cannot create a token: " + token.error().message);

@@ -47,6 +47,9 @@ struct AuthConfig {
   std::string ldap_uri, ldap_bind_dn, ldap_bind_password, ldap_base_dn;
   std::string ldap_login_attribute = "uid", ldap_email_attribute = "mail";
   std::vector<std::string> ldap_acls = {"confd.users.me.#"};
+  // ACLs of xivo_user tokens of confd users (their CTI username/password).
+  std::vector<std::string> user_acls = {"confd.users.me.#", "ctid-ng.users.me.#", "dird.directories.#",
+                                        "dird.personal.#"};
 };
 
 // xivo-auth's error body: {"reason": [msg], "timestamp": [unix], "status_code": n}.
@@ -88,7 +91,7 @@ std::string hash_password(std::string_view password, int iterations = 100000);
 // Constant-time comparison; false for a malformed stored hash.
 bool verify_password(std::string_view password, std::string_view stored);
 
-class AuthService final : public sdk::Auth {
+class AuthService final : public sdk::Auth, public sdk::Accounts {
  public:
   AuthService(sdk::Store& store, sdk::Logger& log, AuthConfig config = {});
   ~AuthService() override;
@@ -118,6 +121,10 @@ class AuthService final : public sdk::Auth {
                                            std::string_view backend = {}, int expiration = 0);
   sdk::Status revoke(std::string_view token);
 
+  // sdk::Accounts
+  sdk::Result<std::string> set_account(std::string_view username, std::string_view password,
+                                       std::vector<std::string> acls) override;
+
   // sdk::Auth
   sdk::Result<sdk::TokenInfo> check(std::string_view token, std::string_view required_acl) override;
   bool acl_allows(const sdk::TokenInfo& token, std::string_view required_acl) const override;
@@ -129,6 +136,9 @@ class AuthService final : public sdk::Auth {
   // POST /0.1/token with backend ldap_user (ldap_backend.cc).
   sdk::HttpResponse ldap_token(const sdk::HttpRequest& req, const std::string& username,
                                const std::string& password, int expiration);
+  // backend xivo_user on a confd user's username/password (pbx_user_backend.cc).
+  sdk::Result<sdk::TokenInfo> pbx_user_token(const std::string& username, const std::string& password,
+                                             int expiration);
   // Stores and caches a token for `info` (auth_id, username, backend, acls set).
   sdk::Result<sdk::TokenInfo> issue_token(std::shared_ptr<sdk::TokenInfo> info, int expiration);
   // /0.1/users and /0.1/backends (accounts_api.cc).

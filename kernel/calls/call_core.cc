@@ -293,18 +293,6 @@ sdk::Status CallCoreImpl::dtmf_received(std::string_view channel_id, char digit,
   return {};
 }
 
-sdk::Status CallCoreImpl::transfer_done(const sdk::TransferRequest& done) {
-  auto self = channel(done.channel_id);
-  if (!self) return self.error();
-  bool attended = done.kind == sdk::TransferRequest::Kind::attended;
-  Pending p{Kind::transferred, *self, 0, 0, 0, attended ? "attended" : "blind"};
-  p.exten = done.exten;
-  p.context = done.context;
-  p.target = done.target_channel;
-  queue(std::move(p));
-  return {};
-}
-
 sdk::Status CallCoreImpl::link(std::string_view channel_a, std::string_view channel_b) {
   // A channel already up that changes peer (a transfer) is reported again so
   // that followers see who it talks to now; on answer set_state reports it.
@@ -467,38 +455,6 @@ sdk::Status CallCoreImpl::bridge(std::string_view a, std::string_view b, bool re
     both = {ia->second, ib->second};
   }
   for (auto& c : both) queue(Pending{Kind::bridged, c, 0, 0, 0, sdk::to_string(path)});
-  return {};
-}
-
-sdk::Status CallCoreImpl::request_transfer(sdk::TransferRequest request) {
-  auto self = channel(request.channel_id);
-  if (!self) return self.error();
-  if (request.kind == sdk::TransferRequest::Kind::attended) {
-    // The transferor's peer and the target talk; the transferor leaves.
-    if (request.target_channel.empty()) return sdk::Error::invalid("attended transfer without a target channel");
-    auto target = channel(request.target_channel);
-    if (!target) return target.error();
-    if (self->peer.empty()) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
-    Pending p{Kind::transferred, *self, 0, 0, 0, "attended"};
-    p.target = request.target_channel;
-    std::string peer = self->peer, other = target->peer;
-    if (auto s = bridge(peer, request.target_channel, false); !s) return s;
-    queue(std::move(p));
-    (void)hangup_channel(self->id, sdk::q850::normal_clearing);
-    return {};
-  }
-  // Blind: the transferor's peer dials exten@context through a local leg.
-  if (request.exten.empty()) return sdk::Error::invalid("blind transfer without an extension");
-  if (self->peer.empty()) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
-  Pending p{Kind::transferred, *self, 0, 0, 0, "blind"};
-  p.exten = request.exten;
-  p.context = request.context;
-  queue(std::move(p));
-  std::string transferor = self->id;
-  sdk::DialOptions options;
-  options.targets = {"local/" + request.exten + (request.context.empty() ? "" : "@" + request.context)};
-  (void)hangup_channel(transferor, sdk::q850::normal_clearing);
-  dial(self->peer, std::move(options), [](const sdk::DialOutcome&) {});
   return {};
 }
 

@@ -110,6 +110,8 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::Status request_transfer(sdk::TransferRequest request) override;
   sdk::Status dtmf_received(std::string_view channel_id, char digit, std::string_view source) override;
   sdk::Status transfer_done(const sdk::TransferRequest& done) override;
+  // call_transfer.cc
+  sdk::Status transfer_requested(sdk::TransferReport report) override;
   std::vector<sdk::Channel> channels() const override;
   sdk::Result<sdk::Channel> channel(std::string_view channel_id) const override;
   sdk::Status hangup_channel(std::string_view channel_id, int q850_cause = 0) override;
@@ -148,6 +150,14 @@ class CallCoreImpl final : public sdk::CallCore {
   // Bridges two channels of one driver (media path: direct, or relayed when
   // `relayed`), publishing calls.channel.bridged.
   sdk::Status bridge(std::string_view a, std::string_view b, bool relayed);
+  // A transferor leaves its peer (call_transfer.cc): unlinked without the
+  // unbridged event, and its driver asked to unbridge it, so that its
+  // hang-up does not take the peer along.
+  void separate(const sdk::Channel& leaving);
+  // The transferor's peer goes to exten@context through a local leg; the
+  // transferor is told 200 (`progress`, may be null) and hung up.
+  void blind_transfer(const sdk::Channel& transferor, const std::string& exten, std::string context,
+                      const std::function<void(int, bool)>& progress);
   // Local legs above `channel_id` (0 for a channel no local leg dialed).
   int depth_of(std::string_view channel_id) const;
   // The Q.850 cause of the last dial `channel_id` made (0: none).

@@ -49,13 +49,26 @@ void str(Writer& w, const char* key, const std::string& value) {
   w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
+// The user of a SIP leg: its line's main user (xivo-ctid-ng's user_uuid);
+// empty for a trunk, an API leg or a line without user.
+std::string leg_user(const sdk::ConfigSnapshot* snap, const sdk::Channel& c) {
+  if (!snap || c.backend != "sip") return {};
+  auto* line = snap->line_by_username(c.endpoint);
+  if (!line || !line->main_user_id) return {};
+  auto* user = snap->user(*line->main_user_id);
+  return user ? user->uuid : std::string();
+}
+
 // One channel in xivo-calld's call shape. The channel's own party is the
 // caller on the inbound leg and the callee on an outbound one; the peer is
 // the other party.
-void write_call(Writer& w, const sdk::Channel& c, const std::string& peer_status) {
+void write_call(Writer& w, const sdk::Channel& c, const std::string& peer_status, const sdk::ConfigSnapshot* snap) {
   bool caller = c.direction == sdk::ChannelDirection::inbound;
   w.StartObject();
   str(w, "call_id", c.id);
+  w.Key("user_uuid");
+  if (auto user = leg_user(snap, c); !user.empty()) w.String(user.c_str());
+  else w.Null();
   str(w, "conversation_id", c.call_id);
   w.Key("status");
   w.String(calld_status(c));
@@ -93,13 +106,14 @@ std::string status_of(const std::vector<sdk::Channel>& all, const std::string& i
 
 // {"items": [...]}: `calls` as calld lists them, each with its peer's
 // status looked up among `all`.
-sdk::HttpResponse items_answer(const std::vector<sdk::Channel>& calls, const std::vector<sdk::Channel>& all) {
+sdk::HttpResponse items_answer(const std::vector<sdk::Channel>& calls, const std::vector<sdk::Channel>& all,
+                               const sdk::ConfigSnapshot* snap) {
   rapidjson::StringBuffer sb;
   Writer w(sb);
   w.StartObject();
   w.Key("items");
   w.StartArray();
-  for (auto& c : calls) write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer));
+  for (auto& c : calls) write_call(w, c, c.peer.empty() ? std::string() : status_of(all, c.peer), snap);
   w.EndArray();
   w.EndObject();
   return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
@@ -121,7 +135,8 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
     std::vector<sdk::Channel> listed;
     for (auto& c : all)
       if (c.backend != "api") listed.push_back(c);
-    return items_answer(listed, all);
+    auto snap = config_snapshot();
+    return items_answer(listed, all, snap.get());
   };
   sdk::Route get;
   get.method = "GET";
@@ -137,7 +152,7 @@ sdk::Status CallCoreImpl::mount(HttpServerImpl& http, std::string_view listener)
       if (auto p = channel(c->peer)) peer_status = calld_status(*p);
     rapidjson::StringBuffer sb;
     Writer w(sb);
-    write_call(w, *c, peer_status);
+    write_call(w, *c, peer_status, config_snapshot().get());
     return sdk::HttpResponse::json(200, std::string(sb.GetString(), sb.GetSize()));
   };
   sdk::Route del;
@@ -242,7 +257,7 @@ sdk::Status CallCoreImpl::mount_originate(HttpServerImpl& http, std::string_view
     if (!c) throw ApiError{503, "the user's leg ended at once"};
     rapidjson::StringBuffer sb;
     Writer w(sb);
-    write_call(w, *c, "");
+    write_call(w, *c, "", snap.get());
     return sdk::HttpResponse::json(201, std::string(sb.GetString(), sb.GetSize()));
   };
   auto guarded = [](auto&& f) {
@@ -306,7 +321,7 @@ sdk::Status CallCoreImpl::mount_originate(HttpServerImpl& http, std::string_view
     return guarded([&] {
       auto legs = user_legs(token_user(r));
       auto all = channels();
-      return items_answer(legs, all);
+      return items_answer(legs, all, config_snapshot().get());
     });
   };
   sdk::Route mine_create;

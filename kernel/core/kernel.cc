@@ -143,6 +143,7 @@ sdk::Status Kernel::start() {
   auth_config.ldap_login_attribute = setup_.options.get("auth.ldap_login_attribute", "uid");
   auth_config.ldap_email_attribute = setup_.options.get("auth.ldap_email_attribute", "mail");
   if (auto acls = setup_.options.get_list("auth.ldap_acls"); !acls.empty()) auth_config.ldap_acls = acls;
+  if (auto acls = setup_.options.get_list("auth.user_acls"); !acls.empty()) auth_config.user_acls = acls;
   auth_ = std::make_unique<AuthService>(*store_, *log_, auth_config);
   if (auto s = auth_->migrate(); !s) return sdk::Error::unavailable("auth: " + s.error().message);
 
@@ -157,7 +158,9 @@ sdk::Status Kernel::start() {
   if (auto s = auth_->mount(*http_, "auth"); !s) return sdk::Error::internal("auth: " + s.error().message);
   http_->set_auth(auth_.get());
   (void)registry_.provide_as("kernel", std::string(sdk::Auth::kServiceName), sdk::Auth::kServiceVersion,
-                             "", std::shared_ptr<void>(std::shared_ptr<void>(), auth_.get()));
+                             "", std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<sdk::Auth*>(auth_.get())));
+  (void)registry_.provide_as("kernel", std::string(sdk::Accounts::kServiceName), sdk::Accounts::kServiceVersion,
+                             "", std::shared_ptr<void>(std::shared_ptr<void>(), static_cast<sdk::Accounts*>(auth_.get())));
   // The call core: backends register their legs, calld-style REST on "calld".
   calls_ = std::make_unique<CallCoreImpl>(*bus_, *log_);
   if (auto s = calls_->mount(*http_, "calld"); !s) return sdk::Error::internal("calls: " + s.error().message);

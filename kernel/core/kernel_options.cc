@@ -51,6 +51,8 @@ const sdk::OptionSpec kKernelOptions[] = {
     {"auth.ldap_email_attribute", OptionType::string, "mail",
      "attribute whose value is the email of the PBX user the token belongs to"},
     {"auth.ldap_acls", OptionType::list, "confd.users.me.#", "ACLs of ldap_user tokens"},
+    {"auth.user_acls", OptionType::list, "confd.users.me.#, ctid-ng.users.me.#, dird.directories.#, dird.personal.#",
+     "ACLs of xivo_user tokens of confd users (their username and password)"},
     {"lua.script", OptionType::path, "lua-dialplan/extensions.lua",
      "dialplan entry script; a relative default resolves against the parent of the conf.d directory"},
     {"lua.states", OptionType::integer, "2", "Lua interpreter states (dialplan threads)",

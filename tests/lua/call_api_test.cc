@@ -4,6 +4,7 @@
 // cancelled), a local leg that runs the dialplan again, the loop guard,
 // channel variables, argument checking and the ended events.
 #include <future>
+#include <mutex>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -264,6 +265,84 @@ TEST_F(CallApi, BlindTransferReportedByADriverIsCarriedOut) {
   ASSERT_TRUE(ev);
   EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
   EXPECT_NE(ev->body.find("\"kind\":\"blind\""), std::string::npos) << ev->body;
+}
+
+// A REFER on a leg whose media ends in the engine: the core carries it out.
+// The transferor hears 100 then 200 (final) and is hung up; the caller is
+// sent to 2000's dialplan, which rings dave, and talks to him.
+TEST_F(CallApi, TransferRequestOnAnEngineLegIsCarriedOutByTheCore) {
+  driver_->script("bob", Behaviour::answer);
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+  ASSERT_EQ(field(r, "status"), "answered");
+  auto bob = core_->channel(caller_)->peer;
+  std::mutex m;
+  std::vector<std::pair<int, bool>> told;
+  sdk::TransferReport report;
+  report.request.channel_id = bob;
+  report.request.exten = "2000";
+  report.request.context = "default";
+  report.path = sdk::MediaPath::engine;
+  report.progress = [&](int status, bool final) {
+    std::lock_guard<std::mutex> lock(m);
+    told.emplace_back(status, final);
+  };
+  ASSERT_TRUE(core_->transfer_requested(report));
+  EXPECT_EQ(driver_->transfers_carried(), 0u) << "an engine leg's transfer is the core's";
+  EXPECT_FALSE(core_->channel(bob)) << "the transferor is hung up";
+  {
+    std::lock_guard<std::mutex> lock(m);
+    ASSERT_EQ(told.size(), 2u);
+    EXPECT_EQ(told[0], std::make_pair(100, false));
+    EXPECT_EQ(told[1], std::make_pair(200, true));
+  }
+  ASSERT_TRUE(core_->channel(caller_)) << "the transferee stays";
+  ASSERT_TRUE(wait_ringing("dave")) << "the caller now rings 2000's dialplan target";
+  ASSERT_TRUE(driver_->answer_leg("dave"));
+  auto ev = bus_.wait_for("calls.channel.transferred");
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
+  EXPECT_NE(ev->body.find("\"context\":\"default\""), std::string::npos) << ev->body;
+}
+
+// Legs bridged inside their driver (SIP's relayed calls): the core hands the
+// transfer back to the driver, which reports it done.
+TEST_F(CallApi, TransferBetweenLegsBridgedByTheirDriverIsHandedBack) {
+  driver_->script("bob", Behaviour::answer);
+  driver_->carries_transfers(true);
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+  ASSERT_EQ(field(r, "status"), "answered");
+  auto bob = core_->channel(caller_)->peer;
+  sdk::TransferReport report;
+  report.request.channel_id = bob;
+  report.request.exten = "2000";
+  report.path = sdk::MediaPath::relayed;
+  ASSERT_TRUE(core_->transfer_requested(report));
+  EXPECT_EQ(driver_->transfers_carried(), 1u);
+  EXPECT_TRUE(core_->channel(bob)) << "the driver, not the core, moves the legs";
+  EXPECT_EQ(driver_->rung("dave"), 0u);
+  ASSERT_TRUE(bus_.wait_for("calls.channel.transferred"));
+}
+
+// Requests the core refuses: the driver answers the REFER with the reason.
+TEST_F(CallApi, TransferRequestsThatCannotBeCarriedOutAreRefused) {
+  auto lone = driver_->call_in("carol", "3");
+  sdk::TransferReport report;
+  report.request.channel_id = lone;
+  report.request.exten = "2000";
+  report.path = sdk::MediaPath::engine;
+  auto s = core_->transfer_requested(report);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, sdk::ErrorCode::invalid) << "a leg talking to nobody";
+  report.request.channel_id = "nope";
+  EXPECT_EQ(core_->transfer_requested(report).error().code, sdk::ErrorCode::not_found);
+  driver_->script("bob", Behaviour::answer);
+  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+  ASSERT_EQ(field(r, "status"), "answered");
+  report.request.channel_id = core_->channel(caller_)->peer;
+  report.request.kind = sdk::TransferRequest::Kind::attended;
+  report.replaces = "unknown-call-id@host";
+  EXPECT_EQ(core_->transfer_requested(report).error().code, sdk::ErrorCode::not_found)
+      << "Replaces naming no channel";
 }
 
 TEST(CauseMapping, FollowsRfc3398BothWays) {

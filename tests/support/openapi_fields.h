@@ -12,7 +12,11 @@
 // @endcode
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
 
 #include <rapidjson/document.h>
 #include <yaml-cpp/yaml.h>
@@ -94,6 +98,30 @@ inline std::string missing_fields(const YAML::Node& root, const std::string& met
   std::string missing;
   openapi_detail::walk_fields(schema, d, root, "", missing);
   return missing;
+}
+
+// One request of a field-contract walk: `target` answers the route the
+// file declares as `declared`; a body not starting with '{' is sent as CSV.
+struct AnswerCheck {
+  const char* method;
+  const char* declared;
+  std::string target;
+  std::string body;
+};
+
+// Sends each check through `http` (the SDK's FakeHttp or anything with its
+// call()) and fails, naming the request, on an error status or a declared
+// field missing from the answer.
+template <class Http>
+void expect_declared_fields(Http& http, const YAML::Node& spec, const std::vector<AnswerCheck>& checks) {
+  for (const auto& c : checks) {
+    std::map<std::string, std::string> headers;
+    if (!c.body.empty() && c.body[0] != '{') headers["content-type"] = "text/csv";
+    auto r = http.call(c.method, c.target, c.body, headers);
+    ASSERT_LT(r.status, 300) << c.method << " " << c.target << ": " << r.body;
+    EXPECT_EQ(missing_fields(spec, c.method, c.declared, r.body, r.status), "")
+        << c.method << " " << c.target << ": " << r.body;
+  }
 }
 
 }  // namespace dialtone::testing

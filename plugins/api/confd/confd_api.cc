@@ -408,7 +408,9 @@ void ConfdApi::define_resources() {
                   {"position", F::integer, false, false, int_range(1, 99)},
                   {"caller_id_name", F::string},
                   {"caller_id_num", F::string}},
-       .searchable = {"context", "provisioning_code", "caller_id_name", "caller_id_num", "device_id"},
+       // XiVO also searches a line's name (its SIP endpoint's username) and protocol.
+       .searchable = {"context", "provisioning_code", "caller_id_name", "caller_id_num", "device_id", "protocol",
+                      "(SELECT s.username FROM confd_endpoints_sip s WHERE s.id = t.endpoint_sip_id)"},
        .sortable = {"id", "context", "provisioning_code", "position", "caller_id_name", "caller_id_num"},
        .uniques = {{"provisioning_code"}},
        .after_write = [](sdk::Transaction& tx, long id) {
@@ -1397,6 +1399,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   paging_routes(adder);
   funckey_routes(adder);
   system_routes(adder);
+  wizard_routes(adder);
   moh_routes(adder);
   return out;
 }

@@ -54,6 +54,7 @@ class ConfdApi final : public sdk::Plugin {
   void paging_routes(const AddRoute& add);  // pagings.cc
   void funckey_routes(const AddRoute& add);
   void system_routes(const AddRoute& add);
+  void wizard_routes(const AddRoute& add);  // wizard_routes.cc
   void moh_routes(const AddRoute& add);  // moh_routes.cc
   sdk::HttpResponse import_users(const sdk::HttpRequest& req);
   sdk::HttpResponse update_users_csv(const sdk::HttpRequest& req);

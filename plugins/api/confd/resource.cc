@@ -314,7 +314,8 @@ sdk::HttpResponse Engine::list(const Resource& r, const sdk::HttpRequest& req,
     ps.push_back("%" + escape_like(lq.search) + "%");
     std::string p = "$" + std::to_string(ps.size());
     std::string ors;
-    for (auto& c : r.searchable) ors += (ors.empty() ? "" : " OR ") + ("t." + c + "::text ILIKE " + p);
+    for (auto& c : r.searchable)
+      ors += (ors.empty() ? "" : " OR ") + ((c.front() == '(' ? c : "t." + c) + "::text ILIKE " + p);
     if (!ors.empty()) where += " AND (" + ors + ")";
   }
   std::string view;

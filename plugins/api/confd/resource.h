@@ -44,7 +44,7 @@ struct Resource {
   std::string singular{};  // "User" in messages
   std::string event{};     // "user": config.user.created, pg_notify user.created:<id>
   std::vector<Field> fields{};
-  std::vector<std::string> searchable{};
+  std::vector<std::string> searchable{};  // columns of t, or a parenthesised SQL expression over t
   std::vector<std::string> sortable{};  // first is the default order
   // Column sets that must be unique, checked to give XiVO's message.
   std::vector<std::vector<std::string>> uniques{};

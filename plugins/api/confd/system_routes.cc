@@ -1,7 +1,5 @@
-// System routes XiVO clients call first (/infos, live reload, the wizard's
-// state) and the legacy /lines_sip view of a line with its SIP endpoint.
-#include <unistd.h>
-
+// System routes XiVO clients call first (/infos, live reload) and the legacy
+// /lines_sip view of a line with its SIP endpoint (the wizard: wizard_routes.cc).
 #include <regex>
 
 #include "plugins/api/confd/confd_api.h"
@@ -83,33 +81,6 @@ void ConfdApi::system_routes(const AddRoute& add) {
           return HttpResponse::empty(204);
         });
       });
-
-  // Dialtone is configured by conf.d and this API from its first start, so
-  // the wizard reports a configured server and refuses to run again.
-  add("GET", "/wizard", "confd.wizard.read", "Whether the server is configured", [](const HttpRequest&) {
-    return HttpResponse::json(200, "{\"configured\":true}");
-  });
-  add("POST", "/wizard", "confd.wizard.create", "Initial configuration (already done)", [](const HttpRequest&) -> HttpResponse {
-    throw ApiError{400, {"Input Error - Wazo is already configured (Dialtone is configured by conf.d and /1.1)"}};
-  });
-  add("GET", "/wizard/discover", "confd.wizard.discover.read", "Network facts for the wizard", [](const HttpRequest&) {
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    std::string h = host, domain;
-    if (auto dot = h.find('.'); dot != std::string::npos) {
-      domain = h.substr(dot + 1);
-      h = h.substr(0, dot);
-    }
-    rapidjson::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
-    d.AddMember("hostname", rapidjson::Value(h.c_str(), a), a);
-    d.AddMember("domain", rapidjson::Value(domain.c_str(), a), a);
-    d.AddMember("timezone", "Etc/UTC", a);
-    d.AddMember("interfaces", rapidjson::Value(rapidjson::kArrayType), a);
-    d.AddMember("gateways", rapidjson::Value(rapidjson::kArrayType), a);
-    d.AddMember("nameservers", rapidjson::Value(rapidjson::kArrayType), a);
-    return HttpResponse::json(200, to_json(d));
-  });
 
   auto resource = [this](const std::string& path) -> const Resource& {
     for (auto& r : resources_)

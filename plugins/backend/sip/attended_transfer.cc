@@ -19,6 +19,10 @@ void SipStack::Impl::attended_transfer(Call& c1, MediaLeg from, const std::strin
   sip_replaces_t* rp = sip_replaces_make(h.get(), value.c_str());
   auto p = party_by_replaces(rp);
   std::string who = user_of(c1, from);
+  if (Call* c2 = p ? nullptr : engine_call_by_replaces(rp); c2 && c2 != &c1 && !who.empty() && c2->caller_username == who) {
+    engine_join(c1, from, *c2);
+    return;
+  }
   if (!p || p->call == &c1 || who.empty() || user_of(*p->call, p->side) != who) {
     log.info("sip: call " + c1.id + ": attended transfer refused: Replaces \"" + value +
              "\" names no other call of " + (who.empty() ? std::string("the referrer") : who));

@@ -153,6 +153,20 @@ sdk::Status SipChannelDriver::hangup(const sdk::Channel& channel, int q850_cause
   });
 }
 
+sdk::Status SipChannelDriver::carry_transfer(const sdk::TransferReport& report) {
+  return with_stack([&](SipStack& stack) {
+    stack.carry_refer(report.request.channel_id);
+    return sdk::Status{};
+  });
+}
+
+sdk::Status SipChannelDriver::unbridge(const sdk::Channel& channel) {
+  return with_stack([&](SipStack& stack) {
+    stack.unbridge_engine(channel.id);
+    return sdk::Status{};
+  });
+}
+
 void SipChannelDriver::detach() {
   std::lock_guard<std::mutex> lock(mutex_);
   stack_mutex_ = nullptr;
@@ -258,6 +272,23 @@ void SipPlugin::leg_transferred(const std::string& leg_id, bool attended, const 
   done.exten = exten;
   done.target_channel = target_leg;
   (void)calls_->transfer_done(done);
+}
+
+sdk::Status SipPlugin::leg_transfer_requested(const LegTransfer& t) {
+  if (!calls_ || t.leg_id.empty()) return sdk::Error::unsupported("no call core");
+  sdk::TransferReport report;
+  report.request.kind = t.attended ? sdk::TransferRequest::Kind::attended : sdk::TransferRequest::Kind::blind;
+  report.request.channel_id = t.leg_id;
+  if (!t.attended) {
+    report.request.exten = t.exten;
+    // The dialplan runs the target in the transferor's context (its line's).
+    if (!t.user.empty())
+      if (auto* line = config_snapshot()->line_by_username(t.user)) report.request.context = line->context;
+  }
+  report.replaces = t.replaces;
+  report.path = t.engine ? sdk::MediaPath::engine : sdk::MediaPath::relayed;
+  report.progress = t.progress;
+  return calls_->transfer_requested(std::move(report));
 }
 
 void SipPlugin::leg_dtmf(const std::string& leg_id, char digit) {

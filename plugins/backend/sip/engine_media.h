@@ -25,6 +25,8 @@ struct EngineMedia {
   std::string origin;
   bool join = false;
   std::optional<sdk::media::CryptoAttribute> offered_crypto;
+  // Answered calls: our SDES key of the answer (a new offer is answered with it).
+  std::optional<sdk::media::CryptoAttribute> local_crypto;
   std::shared_ptr<Ringback> ringback;
   std::uint64_t origin_listener = 0;          // engine->listen on the origin (its hang-up)
   bool attached = false;                      // channel attached to the engine

@@ -271,6 +271,9 @@ void SipStack::Impl::engine_answered(Call& c, Branch& br, const sip_t* sip) {
   if (m.join) engine_join_origin(c);
   m.connected = true;
   c.state = Call::State::answered;
+  // Session timers (RFC 4028) on the callee's leg, as on relayed calls.
+  timer_from_response(c.b_timer, sip);
+  arm_session_timer(c, MediaLeg::b);
   backend.call_event(c.id, "answered", 200);
   // The call core links the leg to the channel that dialed.
   backend.leg_event(br.channel, LegState::up, 200, {});

@@ -30,6 +30,10 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   sdk::Status answer(const sdk::Channel& channel) override;
   sdk::Status send_dtmf(const sdk::Channel& channel, const std::string& digits) override;
   sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
+  // core_transfer.cc: a REFER on a relayed call, handed back by the core.
+  sdk::Status carry_transfer(const sdk::TransferReport& report) override;
+  // An engine leg leaves the mixer it shares with its peer (a transfer).
+  sdk::Status unbridge(const sdk::Channel& channel) override;
   void detach();
   // The call core reported `channel` unbridged: an outgoing engine leg hangs up.
   void peer_gone(const std::string& channel);

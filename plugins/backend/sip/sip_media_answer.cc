@@ -8,6 +8,7 @@
 #include "plugins/backend/sip/engine_media.h"
 
 #include <cstring>
+#include <sstream>
 
 namespace dialtone::plugins::backend::sip {
 
@@ -121,6 +122,7 @@ sdk::Result<std::string> SipStack::Impl::engine_answer(Call& c, const std::strin
   media->engine = engine;
   media->endpoint = *ep;
   media->channel = channel;
+  media->local_crypto = crypto;
   c.engine = media;
   if (!channel.empty()) engine->attach_channel(channel, media->endpoint);
   return answer_sdp(*offer, *n, address, (*ep)->local_port(), crypto);
@@ -186,13 +188,17 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   media->engine = engine;
   media->endpoint = *ep;
   media->channel = channel.empty() ? c->channel : channel;
+  media->local_crypto = crypto;
   c->engine = media;
   // Attached before the answer is reported: the script's next verb finds it.
   if (!media->channel.empty()) engine->attach_channel(media->channel, media->endpoint);
+  std::string timer = timer_headers(c->a_timer);
   nta_incoming_treply(c->a_irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(*c))),
                       SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),
+                      TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
                       SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp.c_str()), TAG_END());
   c->a_sdp_sent = sdp;
+  arm_session_timer(*c, MediaLeg::a);
   c->state = Call::State::answered;
   routed(*c);  // an answered script (an IVR) no longer counts as a call waiting for its route
   backend.call_event(c->id, "answered", 200);
@@ -223,19 +229,27 @@ int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq
     }
     return 200;
   }
+  if (method == sip_method_refer) return engine_refer(c, side, irq, sip);
   if (method != sip_method_invite && method != sip_method_update) return 501;
-  // A refresh or a new offer (hold, a moved phone): the peer may move, our
-  // endpoint stays; the answer is the SDP we sent last.
+  // Session timers (RFC 4028) as on relayed legs: Require and Session-Expires
+  // checked, the interval taken; an UPDATE without SDP is answered there.
+  if (int answered = take_refresh(c, side, irq, sip); answered >= 0) return answered;
+  if (c.offer_pending) return 491;
+  // A new offer (hold, a moved phone, another codec): answered by our
+  // endpoint, which takes the peer's address and codec. Without SDP (a
+  // re-INVITE asking for an offer) the endpoint's last SDP is offered.
   std::string body = body_of(sip);
   bool& was_held = side == MediaLeg::a ? c.a_held : c.b_held;
-  const std::string& ours = side == MediaLeg::a ? c.a_sdp_sent : c.b_sdp_sent;
+  std::string& ours = side == MediaLeg::a ? c.a_sdp_sent : c.b_sdp_sent;
   const std::string& channel = side == MediaLeg::a ? c.channel : c.engine->channel;
   if (!body.empty()) {
-    auto offer = parse_sdp(body);
-    if (offer)
-      if (auto addr = audio_address(*offer); addr && addr->rtp_port > 0)
-        c.engine->endpoint->set_remote((addr->ip.find(':') != std::string::npos ? "[" + addr->ip + "]" : addr->ip) +
-                                       ":" + std::to_string(addr->rtp_port));
+    auto answer = engine_reanswer(c, body, ours);
+    if (!answer) {
+      log.info("sip: call " + c.id + ": new offer on a leg answered by the media engine refused with 488: " +
+               answer.error().message);
+      return 488;
+    }
+    ours = *answer;
     bool held = body.find("a=sendonly") != std::string::npos || body.find("a=inactive") != std::string::npos;
     if (held != was_held) {
       was_held = held;
@@ -243,12 +257,65 @@ int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq
       hold_changed(c, MediaLeg::a, held);
     }
   }
+  bool sdp = !body.empty() || method == sip_method_invite;
+  std::string timer = timer_headers(timer_of(c, side));
   nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(peer)), SIPTAG_ALLOW_STR(kAllow),
-                      SIPTAG_SUPPORTED_STR(kSupported),
-                      TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-                      TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(ours.c_str())), TAG_END());
+                      SIPTAG_SUPPORTED_STR(kSupported), TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
+                      TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+                      TAG_IF(sdp, SIPTAG_PAYLOAD_STR(ours.c_str())), TAG_END());
   nta_incoming_destroy(irq);
+  arm_session_timer(c, side);
   return 0;
+}
+
+sdk::Result<std::string> SipStack::Impl::engine_reanswer(Call& c, const std::string& offer_text,
+                                                         const std::string& previous) {
+  auto offer = parse_sdp(offer_text);
+  if (!offer) return sdk::Error::invalid("bad SDP offer: " + offer.error().message);
+  auto& m = *c.engine;
+  auto n = negotiate(*offer, m.engine->codecs());
+  if (!n) return n.error();
+  std::optional<sm::CryptoAttribute> crypto = m.local_crypto ? m.local_crypto : m.offered_crypto;
+  if (n->config.srtp_remote.has_value() != crypto.has_value())
+    return sdk::Error::unsupported(crypto ? "an RTP/AVP offer on a call protected with SRTP"
+                                          : "an RTP/SAVP offer on a call without SRTP");
+  n->config.srtp_local = crypto;
+  // A held party's address (0.0.0.0, port 0) is not where to send: keep the last.
+  if (auto addr = audio_address(*offer); !addr || addr->rtp_port <= 0 || addr->ip == "0.0.0.0")
+    n->config.remote.clear();
+  std::string address = m.endpoint->local_address();
+  if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
+  std::string sdp = answer_sdp(*offer, *n, address, m.endpoint->local_port(), crypto);
+  // The answer mirrors the offer's direction (RFC 3264 6.1).
+  const SdpMedia* audio = offer->audio();
+  auto has = [&](const char* line) {
+    return audio && std::find(audio->lines.begin(), audio->lines.end(), line) != audio->lines.end();
+  };
+  const char* direction = has("a=sendonly") ? "a=recvonly" : has("a=inactive") ? "a=inactive"
+                          : has("a=recvonly") ? "a=sendonly" : nullptr;
+  if (!direction && offer_text.find("a=sendonly") != std::string::npos) direction = "a=recvonly";
+  if (!direction && offer_text.find("a=inactive") != std::string::npos) direction = "a=inactive";
+  if (direction)
+    if (auto at = sdp.find("a=sendrecv"); at != std::string::npos) sdp.replace(at, 10, direction);
+  // The same session as our last SDP, one version on (RFC 3264 8).
+  auto origin = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
+    auto at = text.find("o=");
+    if (at != 0 && at != std::string::npos) at = text.find("\no=");
+    if (at == std::string::npos) return {std::string::npos, 0};
+    if (text[at] == '\n') ++at;
+    return {at, text.find_first_of("\r\n", at) - at};
+  };
+  auto [was, was_len] = origin(previous);
+  auto [now, now_len] = origin(sdp);
+  if (was != std::string::npos && now != std::string::npos) {
+    std::istringstream line(previous.substr(was, was_len));
+    std::string user, session, rest;
+    unsigned long long version = 0;
+    if (line >> user >> session >> version && std::getline(line, rest))
+      sdp.replace(now, now_len, user + " " + session + " " + std::to_string(version + 1) + rest);
+  }
+  m.endpoint->apply_answer(std::move(n->config));
+  return sdp;
 }
 
 bool SipStack::Impl::engine_script_done(Call& c) {

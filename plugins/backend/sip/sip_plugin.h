@@ -98,6 +98,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   void leg_transferred(const std::string& leg_id, bool attended, const std::string& exten,
                        const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
+  sdk::Status leg_transfer_requested(const LegTransfer& transfer) override;
   std::shared_ptr<sdk::media::MediaEngine> media_engine() override;
   std::string hold_music_class(const std::string& holder_leg, const std::string& held_leg) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;

@@ -287,6 +287,18 @@ struct LegInfo {
 
 enum class LegState { ringing, up, ended };
 
+// A REFER received on a leg, as the stack reports it to the call core.
+struct LegTransfer {
+  std::string leg_id;    // the transferor's leg (the one that sent REFER)
+  bool attended = false;
+  std::string exten;     // blind: the Refer-To user part
+  std::string replaces;  // attended: the Call-ID of the Replaces parameter
+  std::string user;      // the transferor's line username ("" for a trunk)
+  bool engine = false;   // the leg's media ends in the media engine
+  // The transferor's NOTIFY (message/sipfrag); from any thread.
+  std::function<void(int status, bool final)> progress;
+};
+
 // A subscription's dialog as the store keeps it (sip_subscriptions.cc), so
 // that after a restart its phone can be told to subscribe again.
 struct SavedSubscription {
@@ -343,6 +355,12 @@ class SipBackend {
   // number; `target_leg` the leg that took the transferor's place.
   virtual void leg_transferred(const std::string& /*leg_id*/, bool /*attended*/, const std::string& /*exten*/,
                                const std::string& /*target_leg*/) {}
+  // A REFER the stack accepted (202): the call core decides who carries it
+  // out (for a relayed call: the stack, through SipStack::carry_refer).
+  // The refusal, or ok; unsupported when there is no call core.
+  virtual sdk::Status leg_transfer_requested(const LegTransfer& /*transfer*/) {
+    return sdk::Error::unsupported("no call core");
+  }
   // The party of the leg put the call on hold (true) or resumed it.
   virtual void leg_held(const std::string& /*leg_id*/, bool /*held*/) {}
   // Music on hold (SIP thread, cheap): the engine that plays it (null: none
@@ -435,6 +453,14 @@ class SipStack {
   // an outgoing engine leg, or to a caller whose dialplan has ended. Other
   // legs are left alone. From any thread.
   void end_engine_leg(const std::string& channel);
+  // The call core leaves the REFER received on the leg `channel` (its
+  // call-core id) to the stack (its parties are bridged here): carried out
+  // as before the core knew transfers (transfer.cc, attended_transfer.cc).
+  // From any thread.
+  void carry_refer(const std::string& channel);
+  // The call core takes the engine leg `channel` away from the party it is
+  // mixed with (a transfer): neither hangs the other up any more. From any thread.
+  void unbridge_engine(const std::string& channel);
 
   // Qualify state of `aor`'s contacts (thread-safe snapshot).
   std::vector<ContactReachability> reachability(const std::string& aor) const;

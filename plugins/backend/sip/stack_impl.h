@@ -101,6 +101,13 @@ struct SessionTimer {
   bool refresh_invite = false;
 };
 
+// A REFER accepted (202) and reported to the call core, which has not
+// handed it back yet (SipStack::carry_refer).
+struct ReferWaiting {
+  MediaLeg from = MediaLeg::a;
+  std::string target, replaces;
+};
+
 struct Call {
   std::uint64_t serial = 0;
   std::string id;
@@ -166,6 +173,7 @@ struct Call {
   MediaLeg join_side = MediaLeg::a;
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
+  std::optional<ReferWaiting> refer_waiting;
   std::string channel;  // A's id in the call core; empty once ended
   bool a_held = false, b_held = false;  // the side's last offer held the call
   bool awaits_route = false;  // counted in Impl::awaiting_route
@@ -487,6 +495,21 @@ struct SipStack::Impl {
   void engine_takeover(Call& t, const std::string& channel, std::shared_ptr<sdk::media::MediaEngine> engine);
   void takeover_offered(std::uint64_t t, std::uint64_t o, int status, const std::string& offer, std::uint32_t cseq,
                         const std::string& channel, std::shared_ptr<sdk::media::MediaEngine> engine);
+  // A new offer on an engine leg: answered from its endpoint (codec,
+  // address and direction taken from the offer, the endpoint switched).
+  // `previous`: our last SDP on that leg (its o= session goes on, one version up).
+  sdk::Result<std::string> engine_reanswer(Call& c, const std::string& offer, const std::string& previous = {});
+  // The party on `side` of `from` becomes `into`'s caller (its dialog
+  // moved, `sdp` the engine's answer it got): its channel in `from` ends,
+  // `into`'s carries it on.
+  void adopt_party(Call& into, Call& from, MediaLeg side, const std::string& sdp);
+  // Attended transfer whose Replaces names a call the dialplan answered
+  // (engine_takeover.cc): that call, or null.
+  Call* engine_call_by_replaces(const sip_replaces_t* rp);
+  // The party of c1 (not on `from`, the transferor's side) takes the
+  // transferor's place in the engine-answered call c2.
+  void engine_join(Call& c1, MediaLeg from, Call& c2);
+  void engine_joined(std::uint64_t s1, std::uint64_t s2, int status, const std::string& offer, std::uint32_t cseq);
   // In-dialog requests of an engine-answered call (re-INVITE, UPDATE, INFO).
   int engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip);
   // The dialplan finished: an engine-answered call bridged to nothing ends.
@@ -607,6 +630,23 @@ struct SipStack::Impl {
   // the referrer and rung without SDP; C's answer is offered to the other
   // party by re-INVITE. With Replaces: an attended transfer.
   int on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip);
+
+  // The REFER as the call core sees it (core_transfer.cc): the transferor's
+  // leg, the target or the Replaces' Call-ID, and its NOTIFYs.
+  LegTransfer refer_report(Call& c, MediaLeg from, const std::string& target, const std::string& replaces,
+                           bool engine);
+  // The call core refused the REFER: the transferor's final NOTIFY says why.
+  void refuse_refer(Call& c, nta_leg_t* leg, const sdk::Error& e);
+  // Carries out a REFER on a relayed call here (blind: the transfer's call;
+  // with Replaces: attended_transfer).
+  void carry_refer_now(Call& c, MediaLeg from, const std::string& target, const std::string& replaces);
+  // The call core hands back the REFER waiting on the leg `channel`.
+  void carry_refer(const std::string& channel);
+  // A REFER on an engine leg: reported to the call core, which carries it
+  // out (its dial and bridge); NOTIFYs follow its progress.
+  int engine_refer(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip);
+  // The engine leg `channel` leaves the mixer it shares with another call.
+  void unbridge_engine(const std::string& channel);
 
   // C answered the transfer's call `t` with its offer: the party that stays
   // gets it by re-INVITE, C taking the referrer's media side.

@@ -197,15 +197,31 @@ auto SipStack::Impl::party_by_replaces(const sip_replaces_t* rp) -> std::optiona
 
 int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const sip_t* sip) {
   if (!sip->sip_refer_to || !sip->sip_refer_to->r_url->url_user) return 400;
-  if (c.transfer || c.joined_with || c.offer_pending) return 491;
+  if (c.transfer || c.joined_with || c.offer_pending || c.refer_waiting) return 491;
   const url_t* u = sip->sip_refer_to->r_url;
   std::string replaces = replaces_param(u);
   std::string target = str(u->url_user);
   nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT(contact), TAG_END());
   nta_incoming_destroy(irq);
+  // The call core decides; its parties being bridged here, it hands the
+  // transfer back (carry_refer), unless there is no core to ask.
+  c.refer_waiting = ReferWaiting{from, target, replaces};
+  auto s = backend.leg_transfer_requested(refer_report(c, from, target, replaces, false));
+  if (s) return 0;
+  c.refer_waiting.reset();
+  if (s.error().code == sdk::ErrorCode::unsupported) {
+    carry_refer_now(c, from, target, replaces);
+    return 0;
+  }
+  refuse_refer(c, leg_of(c, from), s.error());
+  return 0;
+}
+
+void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& target,
+                                     const std::string& replaces) {
   if (!replaces.empty()) {
     attended_transfer(c, from, replaces);
-    return 0;
+    return;
   }
   MediaLeg rest = other_side(from);
   std::string referrer = user_of(c, from);
@@ -297,7 +313,7 @@ int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const 
   };
   if (rest != MediaLeg::b || rest_user.empty()) {
     as_referrer(info);
-    return 0;
+    return;
   }
   // The callee stays: C is shown its line's number and name.
   with_credentials(rest_user, [info, as_referrer](const std::optional<LineCredentials>& l,
@@ -306,7 +322,6 @@ int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const 
     if (l && !l->caller_name.empty()) info.caller_name = l->caller_name;
     as_referrer(info);
   });
-  return 0;
 }
 
 void SipStack::Impl::transfer_answered(Call& t, Branch& brc, const sip_t* sip) {

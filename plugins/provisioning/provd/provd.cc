@@ -39,6 +39,11 @@ CREATE TABLE provd_device (
 CREATE UNIQUE INDEX provd_device_mac ON provd_device (mac) WHERE mac <> '';
 CREATE TABLE provd_param (key text PRIMARY KEY, value text NOT NULL);
 )"},
+    // xivo-provd keeps a config's other fields (X_type, label, proxy_main, ...)
+    // as given; xivo-confd finds its registrars by X_type.
+    {2, "config fields beyond the known ones", R"(
+ALTER TABLE provd_config ADD COLUMN extra jsonb NOT NULL DEFAULT '{}';
+)"},
 };
 
 std::string random_hex(std::size_t n) {
@@ -153,7 +158,8 @@ bool Provd::check_templates() {
 }
 
 sdk::Status Provd::load() {
-  auto c = store_.exec("SELECT id, parent_ids::text AS p, raw_config::text AS r, deletable, role FROM provd_config");
+  auto c = store_.exec(
+      "SELECT id, parent_ids::text AS p, raw_config::text AS r, deletable, role, extra::text AS x FROM provd_config");
   if (!c) return c.error();
   auto d = store_.exec(
       "SELECT id, mac, ip, vendor, model, version, plugin, config, added, configured, description "
@@ -177,6 +183,7 @@ sdk::Status Provd::load() {
     x.raw_config = c->get(i, "r", "{}");
     x.deletable = c->get(i, "deletable") == "t";
     x.role = c->get(i, "role");
+    x.extra = c->get(i, "x", "{}");
     configs_[x.id] = std::move(x);
   }
   for (std::size_t i = 0; i < d->rows.size(); ++i) {
@@ -763,8 +770,9 @@ sdk::Result<std::string> Provd::add_config(Config c) {
       if (!configs_.count(p)) return sdk::Error::invalid("config " + c.id + ": parent " + p + " does not exist");
   }
   auto r = store_.exec(
-      "INSERT INTO provd_config (id, parent_ids, raw_config, deletable, role) VALUES ($1,$2::jsonb,$3::jsonb,$4,$5)",
-      {c.id, parents_json(c.parent_ids), c.raw_config, c.deletable ? "true" : "false", c.role});
+      "INSERT INTO provd_config (id, parent_ids, raw_config, deletable, role, extra) "
+      "VALUES ($1,$2::jsonb,$3::jsonb,$4,$5,$6::jsonb)",
+      {c.id, parents_json(c.parent_ids), c.raw_config, c.deletable ? "true" : "false", c.role, c.extra});
   if (!r) return r.error();
   std::lock_guard lock(mutex_);
   configs_[c.id] = c;
@@ -786,8 +794,9 @@ sdk::Status Provd::update_config(const Config& in) {
       if (!configs_.count(p) || p == c.id)
         return sdk::Error::invalid("config " + c.id + ": parent " + p + " does not exist");
   }
-  auto r = store_.exec("UPDATE provd_config SET parent_ids=$2::jsonb, raw_config=$3::jsonb, role=$4 WHERE id=$1",
-                       {c.id, parents_json(c.parent_ids), c.raw_config, c.role});
+  auto r = store_.exec(
+      "UPDATE provd_config SET parent_ids=$2::jsonb, raw_config=$3::jsonb, role=$4, extra=$5::jsonb WHERE id=$1",
+      {c.id, parents_json(c.parent_ids), c.raw_config, c.role, c.extra});
   if (!r) return r.error();
   std::vector<std::string> users;
   // Devices without a config use defaultconfigdevice.

@@ -110,6 +110,7 @@ class Provd final : public sdk::ProvisioningService {
     std::string raw_config = "{}";
     bool deletable = true;
     std::string role;
+    std::string extra = "{}";  // the other top-level fields, a JSON object kept as given
   };
   sdk::Result<std::string> add_config(Config c);
   sdk::Status update_config(const Config& c);

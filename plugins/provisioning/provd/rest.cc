@@ -162,21 +162,21 @@ sdk::Result<bool> selector_matches(const Device& d, const rapidjson::Value& sel)
       sel);
 }
 
-// The texts of a config under a selector key: its own fields, parent_ids
-// element by element, and raw_config.<name> for its raw parameters.
+// The texts of a config under a selector key: its own fields (X_type and the
+// other kept ones too), parent_ids element by element, and raw_config.<name>
+// for its raw parameters.
 std::vector<std::string> config_values(const Provd::Config& c, const std::string& key) {
   if (key == "id") return {c.id};
   if (key == "role") return c.role.empty() ? std::vector<std::string>{} : std::vector<std::string>{c.role};
   if (key == "deletable") return {c.deletable ? "true" : "false"};
   if (key == "parent_ids") return c.parent_ids;
-  if (key.rfind("raw_config.", 0) == 0) {
-    rapidjson::Document raw;
-    raw.Parse(c.raw_config.c_str());
-    if (!raw.IsObject()) return {};
-    auto it = raw.FindMember(key.substr(11).c_str());
-    if (it == raw.MemberEnd()) return {};
-    if (auto t = selector_text(it->value, key)) return {*t};
-  }
+  bool in_raw = key.rfind("raw_config.", 0) == 0;
+  rapidjson::Document doc;
+  doc.Parse((in_raw ? c.raw_config : c.extra).c_str());
+  if (!doc.IsObject()) return {};
+  auto it = doc.FindMember(in_raw ? key.substr(11).c_str() : key.c_str());
+  if (it == doc.MemberEnd()) return {};
+  if (auto t = selector_text(it->value, key)) return {*t};
   return {};
 }
 
@@ -258,6 +258,14 @@ sdk::Result<Provd::Config> read_config(const std::string& body) {
   }
   if (auto it = v.FindMember("deletable"); it != v.MemberEnd() && it->value.IsBool())
     c.deletable = it->value.GetBool();
+  rapidjson::Document extra(rapidjson::kObjectType);
+  for (auto& m : v.GetObject()) {
+    std::string_view k(m.name.GetString(), m.name.GetStringLength());
+    if (k == "id" || k == "parent_ids" || k == "raw_config" || k == "deletable" || k == "role") continue;
+    extra.AddMember(rapidjson::Value(m.name, extra.GetAllocator()), rapidjson::Value(m.value, extra.GetAllocator()),
+                    extra.GetAllocator());
+  }
+  c.extra = to_json(extra);
   return c;
 }
 
@@ -288,6 +296,14 @@ void write_config(Writer& w, const Provd::Config& c, const std::vector<std::stri
     w.Key("role");
     w.String(c.role.c_str());
   }
+  rapidjson::Document extra;
+  extra.Parse(c.extra.c_str());
+  if (extra.IsObject())
+    for (auto& m : extra.GetObject())
+      if (want(m.name.GetString())) {
+        w.Key(m.name.GetString(), m.name.GetStringLength());
+        m.value.Accept(w);
+      }
   w.EndObject();
 }
 

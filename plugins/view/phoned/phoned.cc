@@ -55,6 +55,22 @@ struct Installed {
   std::set<std::string> vendors;
 };
 
+// xivo-dird-phoned's autodetection for phones provisioned without a vendor
+// in their directory URL: the vendor is read off the User-Agent.
+std::string vendor_from_user_agent(std::string ua) {
+  std::transform(ua.begin(), ua.end(), ua.begin(), [](unsigned char c) { return std::tolower(c); });
+  struct Mark {
+    const char* needle;
+    const char* vendor;
+  };
+  static constexpr Mark kMarks[] = {{"aastra", "aastra"},   {"cisco", "cisco"},     {"allegro", "cisco"},
+                                    {"snom", "snom"},       {"thomson", "thomson"}, {"yealink", "yealink"},
+                                    {"polycom", "polycom"}};
+  for (const auto& m : kMarks)
+    if (ua.find(m.needle) != std::string::npos) return m.vendor;
+  return {};
+}
+
 Installed find_view(sdk::ServiceRegistry& services, const std::string& vendor) {
   Installed out;
   for (auto& [name, view] : services.all<sdk::PhoneView>()) {
@@ -110,6 +126,10 @@ sdk::Status PhonedPlugin::start() {
        "Directory search form for a user's phone (vendor and uuid may be swapped)"},
       {"/0.1/directories/lookup/{profile}/{xivo_user_uuid}/{vendor}", Page::lookup,
        "Directory search results for a user's phone, personal contacts included"},
+      {"/0.1/directories/menu", Page::menu,
+       "Cisco directory menu, vendor from ?vendor= or the User-Agent (xivo-dird-phoned's form)"},
+      {"/0.1/directories/lookup", Page::lookup,
+       "Directory form or results, vendor from ?vendor= or the User-Agent (xivo-dird-phoned's form)"},
   };
   for (const auto& spec : specs) {
     sdk::Route route;
@@ -146,13 +166,13 @@ void PhonedPlugin::stop() {
   if (auto* http = host_.http()) http->unmount_all(host_.plugin_id());
 }
 
-sdk::HttpResponse PhonedPlugin::unknown_vendor(const std::string& vendor) const {
+sdk::HttpResponse PhonedPlugin::unknown_vendor(const std::string& vendor, const std::string& why) const {
   auto installed = find_view(host_.services(), "");
   std::string list;
   for (const auto& v : installed.vendors) list += (list.empty() ? "" : ", ") + v;
   if (list.empty()) list = "none (load a view.<vendor> plugin)";
-  return sdk::HttpResponse::error(
-      404, {"Unknown phone vendor '" + vendor + "'; installed vendors: " + list});
+  std::string what = why.empty() ? "Unknown phone vendor '" + vendor + "'" : "No phone vendor: " + why;
+  return sdk::HttpResponse::error(404, {what + "; installed vendors: " + list});
 }
 
 sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page page) const {
@@ -168,6 +188,18 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
   std::string profile = param(request, "profile");
   std::string vendor = param(request, "vendor");
   std::string user_uuid = param(request, "xivo_user_uuid");
+  // The routes without profile and vendor in the path: ?profile= (else
+  // "default"), ?vendor= (else the User-Agent's).
+  bool autodetect = profile.empty();
+  if (autodetect) {
+    profile = query(request, "profile");
+    if (profile.empty()) profile = "default";
+    vendor = query(request, "vendor");
+    if (vendor.empty()) vendor = vendor_from_user_agent(request.header("user-agent", ""));
+    if (vendor.empty())
+      return unknown_vendor("", "no ?vendor= and none recognised in User-Agent '" +
+                                    request.header("user-agent", "") + "'");
+  }
   // xivo-phoned's form: the user in the query (?xivo_user_uuid=), where the
   // all-zero uuid its provisioning writes for a phone without user means none.
   if (user_uuid.empty()) user_uuid = query(request, "xivo_user_uuid");
@@ -181,7 +213,7 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
       found = std::move(swapped);
     }
   }
-  if (!found.view) return unknown_vendor(vendor);
+  if (!found.view) return unknown_vendor(vendor, "");
 
   std::string base = cfg->public_url;
   if (base.empty()) base = "http://" + request.header("host", "127.0.0.1");
@@ -219,8 +251,9 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
   std::string path = request.path.substr(0, request.path.find('?'));
   if (path.compare(0, kInputPrefix.size(), kInputPrefix) == 0)
     path = std::string(kLookupPrefix) + path.substr(kInputPrefix.size());
-  if (!user_uuid.empty() && param(request, "xivo_user_uuid").empty())
-    path = std::string(kLookupPrefix) + url_segment(profile) + "/" + url_segment(user_uuid) + "/" + vendor;
+  if (autodetect || (!user_uuid.empty() && param(request, "xivo_user_uuid").empty()))
+    path = std::string(kLookupPrefix) + url_segment(profile) + "/" +
+           (user_uuid.empty() ? "" : url_segment(user_uuid) + "/") + vendor;
 
   sdk::PhoneViewRequest view_request;
   view_request.profile = profile;

@@ -40,7 +40,8 @@ class PhonedPlugin final : public sdk::Plugin {
     std::string public_url;
   };
   std::shared_ptr<const Settings> settings() const;
-  sdk::HttpResponse unknown_vendor(const std::string& vendor) const;
+  // 404 listing the installed vendors; `why` replaces "Unknown phone vendor" when set.
+  sdk::HttpResponse unknown_vendor(const std::string& vendor, const std::string& why) const;
 
   sdk::Host& host_;
   mutable std::mutex mutex_;

@@ -270,6 +270,44 @@ struct TransferRequest {
   std::string target_channel;  // attended: the leg that replaces the transferor
 };
 
+// A transfer request as a driver received it on the wire (a SIP REFER:
+// blind, or attended with Replaces), reported with
+// CallCore::transfer_requested. The core decides who carries it out and
+// tells the transferor how it goes through `progress`.
+struct TransferReport {
+  // kind; channel_id: the transferor's leg that received the request;
+  // blind: exten and context (empty: the transferor's line's context, as the
+  // driver knows it); attended: target_channel, the transferor's other leg
+  // (the one the request replaces), when the driver knows it.
+  TransferRequest request;
+  // Attended, when target_channel is empty: the protocol id (SIP Call-ID)
+  // of the transferor's other leg, resolved by channel_by_protocol_id.
+  std::string replaces;
+  // How the transferor's leg and its peer are connected as the driver sees
+  // it: direct / relayed (inside the driver: the core asks the driver to
+  // carry the transfer out), engine (through the media engine: the core
+  // carries it out with its own dial and bridge).
+  MediaPath path = MediaPath::relayed;
+  // The transferor hears how it goes (SIP: NOTIFY message/sipfrag
+  // "SIP/2.0 <status>"): 100 when started, then once with `final` true (2xx
+  // done, or the failure). Called on any thread, never under the core's lock.
+  std::function<void(int sip_status, bool final)> progress;
+};
+
+// The SIP-style status a transferor is told when its transfer is refused or
+// fails with `e` (SIP: the REFER's final NOTIFY): not_found 481, invalid
+// 400, unsupported 501, unavailable 503, conflict 491, else 500.
+inline int transfer_refusal_status(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::not_found: return 481;
+    case ErrorCode::invalid: return 400;
+    case ErrorCode::unsupported: return 501;
+    case ErrorCode::unavailable: return 503;
+    case ErrorCode::conflict: return 491;
+    default: return 500;
+  }
+}
+
 // What a backend does for the core. Methods are called on any thread
 // without the core's lock: post the work to the backend's own thread and
 // return; report what happened through the CallCore methods. Every method
@@ -296,6 +334,15 @@ class ChannelDriver {
   // Hang the leg up; `q850_cause` 0: the backend's choice. Ending the channel
   // is reported later through end_channel*().
   virtual Status hangup(const Channel& channel, int q850_cause) = 0;
+
+  // Appended last, so that drivers built before keep their
+  // vtable; the core calls it only on a driver that reported a transfer
+  // through CallCore::transfer_requested, which no older driver does.
+  // Carries out a transfer whose parties this driver bridges itself (SIP's
+  // relayed calls, `report.path` direct or relayed): the core decided so.
+  // Reports transfer_done while the transferor's channel is open, and
+  // `report.progress` as it goes.
+  virtual Status carry_transfer(const TransferReport& report);
 };
 
 inline Status ChannelDriver::originate(const OriginateRequest&) {
@@ -315,6 +362,9 @@ inline Status ChannelDriver::hold(const Channel&) { return Error::unsupported("n
 inline Status ChannelDriver::unhold(const Channel&) { return Error::unsupported("no unhold"); }
 inline Status ChannelDriver::send_dtmf(const Channel&, const std::string&) {
   return Error::unsupported("no DTMF");
+}
+inline Status ChannelDriver::carry_transfer(const TransferReport&) {
+  return Error::unsupported("this backend carries out no transfer itself");
 }
 
 // ---- Dialing --------------------------------------------------------------
@@ -468,6 +518,22 @@ class CallCore {
   // on `done.channel_id`, the transferor's leg, which must still be open, so
   // that records (CEL) see every transfer whoever performs it.
   virtual Status transfer_done(const TransferRequest& done);
+
+  // Appended last. A transfer request the driver received (a SIP
+  // REFER, blind or with Replaces): the core carries it out. Blind: the
+  // transferor's peer is sent to the dialplan at exten@context (a `local`
+  // leg dialed from it), the transferor is told 200 and hung up; the peer is
+  // hung up when that dial fails. Attended: the transferor's peer and the
+  // party of its other leg talk, both of the transferor's legs are hung up.
+  // When the transferor and its peer are bridged inside their driver
+  // (`report.path` direct or relayed, both legs of one driver), the core
+  // asks that driver to carry it out (ChannelDriver::carry_transfer).
+  // Returns what refuses the request (not_found: no such leg; invalid: it
+  // talks to nobody, or the replaced leg is unknown; unsupported): the
+  // driver answers the request with it (SIP: 481, 400, 501...). Otherwise
+  // the request is accepted (SIP: 202) and `report.progress` follows.
+  // Publishes calls.channel.transferred on the transferor's leg.
+  virtual Status transfer_requested(TransferReport report);
 };
 
 inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {
@@ -496,6 +562,9 @@ inline std::vector<ParkedCall> CallCore::parked_calls() const { return {}; }
 
 inline Status CallCore::transfer_done(const TransferRequest&) {
   return Error::unsupported("this call core takes no transfer reports");
+}
+inline Status CallCore::transfer_requested(TransferReport) {
+  return Error::unsupported("this call core carries out no transfer requests");
 }
 
 }  // namespace dialtone::sdk

@@ -107,6 +107,36 @@ TEST_F(AuthClientCompat, TokensWithXivoAndWazoBackendNames) {
     EXPECT_NE(backends.body.find(std::string("\"") + b + "\""), std::string::npos) << b << " in " << backends.body;
 }
 
+// A confd user created with XiVO's CTI credentials (username, password)
+// logs in with token.new('xivo_user'): the token is that user's, reaches its
+// own confd data and not the others'; a wrong password is refused.
+TEST_F(AuthClientCompat, XivoUserBackendLogsInConfdUsers) {
+  auto pbx = d_->http("POST", "confd", "/1.1/users",
+                      R"({"firstname": "Cyd", "username": "cyd.cti", "password": "cyd-pw12"})",
+                      {{"Content-Type", kJson}, {"X-Auth-Token", d_->token()}});
+  ASSERT_EQ(pbx.status, 201) << pbx.body;
+  auto uuid = json_string(pbx.body, "/uuid");
+  auto t = new_token("cyd.cti", "cyd-pw12", R"({"backend": "xivo_user", "expiration": 600})");
+  ASSERT_EQ(t.status, 200) << t.body;
+  EXPECT_EQ(json_string(t.body, "/data/xivo_user_uuid"), uuid) << t.body;
+  EXPECT_EQ(json_string(t.body, "/data/auth_id"), uuid) << t.body;
+  auto token = json_string(t.body, "/data/token");
+  EXPECT_EQ(auth("HEAD", "/token/" + token + "?scope=dird.personal.read").status, 204);
+  EXPECT_EQ(d_->http("GET", "confd", "/1.1/users/" + uuid + "/forwards", "", {{"X-Auth-Token", token}}).status, 200);
+  EXPECT_EQ(d_->http("GET", "confd", "/1.1/users", "", {{"X-Auth-Token", token}}).status, 403);
+  EXPECT_EQ(new_token("cyd.cti", "cyd-pw13", R"({"backend": "xivo_user"})").status, 401);
+  EXPECT_EQ(new_token("cyd.cti", "", R"({"backend": "xivo_user"})").status, 401);
+  // Only the xivo_user backend reads confd's users.
+  EXPECT_EQ(new_token("cyd.cti", "cyd-pw12", R"({"backend": "wazo_user"})").status, 401);
+  // A new password in confd is the next login's.
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/users/" + uuid, R"({"firstname": "Cyd", "password": "cyd-pw34"})",
+                     {{"Content-Type", kJson}, {"X-Auth-Token", d_->token()}})
+                .status,
+            204);
+  EXPECT_EQ(new_token("cyd.cti", "cyd-pw12", R"({"backend": "xivo_user"})").status, 401);
+  EXPECT_EQ(new_token("cyd.cti", "cyd-pw34", R"({"backend": "xivo_user"})").status, 200);
+}
+
 // users.new with the PBX user's uuid, then its token reaches that user's
 // confd data through the `me` ACL; change_password, delete revokes tokens.
 TEST_F(AuthClientCompat, AccountsOverRest) {

@@ -86,8 +86,8 @@ class ConfdClientCompat : public ::testing::Test {
 };
 Dialtoned* ConfdClientCompat::d_ = nullptr;
 
-// infos(), configuration.live_reload.get/update, wizard.get/discover.
-TEST_F(ConfdClientCompat, InfosLiveReloadAndWizard) {
+// infos(), configuration.live_reload.get/update (the wizard: ConfdWizard below).
+TEST_F(ConfdClientCompat, InfosAndLiveReload) {
   auto infos = get("/infos");
   ASSERT_EQ(infos.status, 200) << infos.body;
   EXPECT_EQ(json_string(infos.body, "/uuid").size(), 36u) << infos.body;
@@ -97,12 +97,6 @@ TEST_F(ConfdClientCompat, InfosLiveReloadAndWizard) {
   EXPECT_EQ(put("/configuration/live_reload", R"({"enabled": false})").status, 204);
   EXPECT_EQ(json_string(get("/configuration/live_reload").body, "/enabled"), "false");
   EXPECT_EQ(put("/configuration/live_reload", R"({"enabled": true})").status, 204);
-
-  EXPECT_EQ(json_string(get("/wizard").body, "/configured"), "true");
-  auto discover = get("/wizard/discover");
-  ASSERT_EQ(discover.status, 200) << discover.body;
-  EXPECT_FALSE(json_string(discover.body, "/hostname").empty()) << discover.body;
-  EXPECT_EQ(post("/wizard", R"({"admin_password": "x"})").status, 400);
 }
 
 // users.create with the 2017 fields, get, list filters and views, exist(),
@@ -417,6 +411,95 @@ TEST_F(ConfdClientCompat, UsersCsvImportUpdateExport) {
   for (auto* col : {"uuid", "entity_id", "username", "userfield", "exten", "context", "line_protocol"})
     EXPECT_NE(("," + header + ",").find(std::string(",") + col + ","), std::string::npos) << col << " in " << header;
   EXPECT_NE(exp.body.find("carla.csv"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// wizard.get/discover/create as xivo-confd-client sends them (WizardCommand:
+// GET /1.1/wizard, GET /1.1/wizard/discover, POST /1.1/wizard with the body)
+// on a server that has no context yet, then what a script does next: log in
+// as root with the wizard's password and create a user in `default`.
+TEST(ConfdWizard, CreatesXivosContextsAndTheRootAccountOnce) {
+  Dialtoned d({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"}}});
+  ASSERT_TRUE(d.ready()) << d.error();
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    dialtone::testing::Headers h{{"Accept", "application/json"}, {"X-Auth-Token", d.token()}};
+    if (!body.empty()) h["Content-Type"] = "application/json";
+    return d.http(method, "confd", "/1.1" + path, body, h);
+  };
+  auto state = call("GET", "/wizard");
+  ASSERT_EQ(state.status, 200) << state.body;
+  EXPECT_EQ(json_string(state.body, "/configured"), "false");
+  auto discover = call("GET", "/wizard/discover");
+  ASSERT_EQ(discover.status, 200) << discover.body;
+  EXPECT_FALSE(json_string(discover.body, "/hostname").empty()) << discover.body;
+  auto dd = parse(discover.body);
+  EXPECT_TRUE(dd["interfaces"].IsArray() && dd["gateways"].IsArray() && dd["nameservers"].IsArray()) << discover.body;
+
+  auto bad = call("POST", "/wizard", R"({"admin_password": "x", "license": false, "timezone": "America/Montreal"})");
+  ASSERT_EQ(bad.status, 400) << bad.body;
+  for (auto* field : {"'admin_password'", "'license'", "'network'", "'context_internal'"})
+    EXPECT_NE(bad.body.find(field), std::string::npos) << field << " " << bad.body;
+  EXPECT_EQ(json_string(call("GET", "/wizard").body, "/configured"), "false") << "a refused wizard changes nothing";
+
+  const std::string body = R"({"admin_password": "Wiz4rd-pw", "license": true, "language": "fr_FR",
+      "timezone": "America/Montreal", "entity_name": "Acme Inc",
+      "network": {"hostname": "pbx", "domain": "example.com", "interface": "eth0", "ip_address": "10.0.0.2",
+                  "netmask": "255.255.255.0", "gateway": "10.0.0.1", "nameservers": ["10.0.0.53"]},
+      "context_internal": {"display_name": "Internal", "number_start": "1000", "number_end": "1999"},
+      "context_incall": {"number_start": "4000", "number_end": "4099", "did_length": 4},
+      "context_outcall": {"display_name": "Out"}})";
+  auto created = call("POST", "/wizard", body);
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json_string(created.body, "/admin_username"), "root");
+  EXPECT_EQ(json_string(created.body, "/xivo_uuid"), json_string(call("GET", "/infos").body, "/uuid"));
+  EXPECT_EQ(json_string(created.body, "/network/ip_address"), "10.0.0.2");
+  EXPECT_EQ(created.body.find("Wiz4rd-pw"), std::string::npos) << "the password is not read back";
+
+  EXPECT_EQ(json_string(call("GET", "/wizard").body, "/configured"), "true");
+  EXPECT_EQ(call("GET", "/wizard/discover").status, 403);
+  auto again = call("POST", "/wizard", body);
+  EXPECT_EQ(again.status, 403) << again.body;
+  EXPECT_NE(again.body.find("already configured"), std::string::npos) << again.body;
+
+  auto contexts = parse(call("GET", "/contexts?order=name").body);
+  ASSERT_EQ(contexts["total"].GetInt(), 3) << dump(contexts);
+  const auto& items = contexts["items"];
+  EXPECT_STREQ(items[0]["name"].GetString(), "default");
+  EXPECT_STREQ(items[0]["type"].GetString(), "internal");
+  EXPECT_STREQ(items[0]["label"].GetString(), "Internal");
+  EXPECT_STREQ(items[0]["user_ranges"][0]["start"].GetString(), "1000");
+  EXPECT_STREQ(items[0]["user_ranges"][0]["end"].GetString(), "1999");
+  EXPECT_STREQ(items[1]["name"].GetString(), "from-extern");
+  EXPECT_STREQ(items[1]["type"].GetString(), "incall");
+  EXPECT_STREQ(items[1]["label"].GetString(), "Incalls");
+  EXPECT_EQ(items[1]["incall_ranges"][0]["did_length"].GetInt(), 4);
+  EXPECT_STREQ(items[2]["name"].GetString(), "to-extern");
+  EXPECT_STREQ(items[2]["type"].GetString(), "outcall");
+  auto includes = call("GET", "/contexts/" + std::to_string(items[0]["id"].GetInt()) + "/contexts");
+  EXPECT_EQ(json_string(includes.body, "/items/0/name"), "to-extern") << includes.body;
+
+  // root logs in with the wizard's password and has every ACL.
+  auto root = d.token_for("root", "Wiz4rd-pw");
+  ASSERT_FALSE(root.empty()) << d.output();
+  auto listed = d.http("GET", "confd", "/1.1/users", "", {{"X-Auth-Token", root}});
+  EXPECT_EQ(listed.status, 200) << listed.body;
+  // The internal range is the wizard's: 1001 fits, 2001 does not.
+  dialtone::testing::Headers h{{"Content-Type", "application/json"}, {"X-Auth-Token", root}};
+  EXPECT_EQ(d.http("POST", "confd", "/1.1/extensions", R"({"exten": "1001", "context": "default"})", h).status, 201);
+  EXPECT_EQ(d.http("POST", "confd", "/1.1/extensions", R"({"exten": "2001", "context": "default"})", h).status, 400);
+}
+
+// A server that already has contexts is configured: the wizard does not run.
+TEST(ConfdWizard, ServerWithContextsIsConfigured) {
+  Dialtoned d({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"}}});
+  ASSERT_TRUE(d.ready()) << d.error();
+  dialtone::testing::Headers h{{"Content-Type", "application/json"}, {"X-Auth-Token", d.token()}};
+  ASSERT_EQ(d.http("POST", "confd", "/1.1/contexts", R"({"name": "office", "type": "internal"})", h).status, 201);
+  EXPECT_EQ(json_string(d.http("GET", "confd", "/1.1/wizard", "", h).body, "/configured"), "true");
+  EXPECT_EQ(d.http("POST", "confd", "/1.1/wizard", "{}", h).status, 403);
 }
 
 }  // namespace

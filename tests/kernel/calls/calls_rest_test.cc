@@ -216,7 +216,10 @@ class OriginateRestTest : public CallsRestTest {
     l.context = "default";
     l.username = "alice-line";
     l.extension_ids = {11};
+    l.main_user_id = 7;
+    l.user_ids = {7};
     snap->lines[3] = l;
+    snap->line_by_username_["alice-line"] = 3;
     snap->extensions[11] = sdk::ConfigExtension{11, "1001", "default", false};
     calls_->set_config_source([snap] { return snap; });
   }
@@ -251,6 +254,11 @@ TEST_F(OriginateRestTest, TheUsersLineRingsThenTheDestinationThroughTheDialplan)
   EXPECT_EQ(ring.variables.at("XIVO_USERUUID"), user_uuid_);
   EXPECT_STREQ(d["line"].GetString(), "alice-line");
   EXPECT_STREQ(d["status"].GetString(), "Down");
+  // xivo-ctid-ng's user_uuid: the user of the leg's line.
+  ASSERT_TRUE(d["user_uuid"].IsString()) << r.body;
+  EXPECT_EQ(d["user_uuid"].GetString(), user_uuid_);
+  EXPECT_NE(call("GET", "/1.0/calls/" + leg, admin_).body.find("\"user_uuid\":\"" + user_uuid_ + "\""),
+            std::string::npos);
   // Only the legs are calls: the API's own channel is not listed.
   auto listed = call("GET", "/1.0/calls", admin_);
   EXPECT_EQ(listed.body.find("\"backend\":\"api\""), std::string::npos) << listed.body;
@@ -272,6 +280,9 @@ TEST_F(OriginateRestTest, TheUsersLineRingsThenTheDestinationThroughTheDialplan)
   ASSERT_TRUE(c);
   EXPECT_EQ(c->peer, dest.legs[0].channel_id);
   EXPECT_EQ(calls_->channels().size(), 2u) << "the API channel is gone";
+  auto both = call("GET", "/1.0/calls", admin_);
+  EXPECT_NE(both.body.find("\"user_uuid\":null"), std::string::npos) << "the destination's leg has no user: "
+                                                                        << both.body;
 
   // The user's calls, then the user hangs up through the API.
   auto mine = call("GET", "/1.0/users/me/calls", user_token_);

@@ -166,6 +166,23 @@ TEST_F(Confd, ExtensionsRespectRangesAndUniqueness) {
   EXPECT_EQ(count("confd_extensions"), 1);
 }
 
+// lines.list(search=...) as xivo-confd-client sends it: XiVO searches a
+// line's name (its SIP endpoint's username) and protocol besides its own
+// columns.
+TEST_F(Confd, LinesAreSearchedByNameAndProtocol) {
+  default_context();
+  int l = post_id("/1.1/lines", R"({"context":"default"})");
+  post_id("/1.1/lines", R"({"context":"default"})");
+  int s = post_id("/1.1/endpoints/sip", R"({"username":"zq7alice","secret":"s3cret"})");
+  ASSERT_EQ(call("PUT", "/1.1/lines/" + std::to_string(l) + "/endpoints/sip/" + std::to_string(s)).status, 204);
+  auto found = js(call("GET", "/1.1/lines?search=q7ali").body);
+  ASSERT_EQ(found["total"].GetInt(), 1);
+  EXPECT_EQ(found["items"][0]["id"].GetInt(), l);
+  EXPECT_STREQ(found["items"][0]["name"].GetString(), "zq7alice");
+  EXPECT_EQ(js(call("GET", "/1.1/lines?search=sip").body)["total"].GetInt(), 2);
+  EXPECT_EQ(js(call("GET", "/1.1/lines?search=nobody").body)["total"].GetInt(), 0);
+}
+
 TEST_F(Confd, UserLineExtensionEndpointAssociations) {
   default_context();
   int u = post_id("/1.1/users", R"({"firstname":"Alice"})");

@@ -20,15 +20,19 @@ using sdk::media::Codec;
 class EngineDialTest : public SipMediaTest {
  protected:
   static void SetUpTestSuite() {
-    make_host({{"alice", "1001"}, {"bob", "1002"}}, std::filesystem::path(SIP_TEST_DIR) / "engine_dial_dialplan.lua");
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}},
+              std::filesystem::path(SIP_TEST_DIR) / "engine_dial_dialplan.lua");
     start_media();
   }
 
   void call(Phone& p, const std::string& number, tm::RtpPeer& peer) {
     caller(p, "alice", number, "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(peer.port())});
   }
-  void ring_bob(Phone& p, const std::string& file, tm::RtpPeer& peer, const std::string& pause_ms = "0") {
-    callee(p, "bob", file, 1, {"-key", "rtp_port", std::to_string(peer.port()), "-d", pause_ms});
+  void ring_bob(Phone& p, const std::string& file, tm::RtpPeer& peer, const std::string& pause_ms = "0",
+                std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"-key", "rtp_port", std::to_string(peer.port()), "-d", pause_ms};
+    args.insert(args.end(), extra.begin(), extra.end());
+    callee(p, "bob", file, 1, args);
   }
   // bob's phone runs `bob_file`; alice calls 820, the dialplan answers her
   // (`ca`: her channel) and rings bob; returns once bob's leg rings.
@@ -210,6 +214,64 @@ TEST_F(EngineDialTest, OriginateToAnUnregisteredLineIsRefused) {
   EXPECT_NE(leg.error().message.find("sip/nobody could not be rung (unavailable"), std::string::npos)
       << leg.error().message;
   EXPECT_TRUE(host_->logger().contains("to nobody not rung (480): no registered contact")) << log_tail();
+  expect_media_idle();
+}
+
+// bob, rung from a call the dialplan answered (media in the engine),
+// transfers alice to carol with a REFER: the call core carries it out (no
+// more 501). bob hears 100 then 200 and is hung up; alice is sent to the
+// dialplan of 1003 in bob's context, carol rings and answers, and alice and
+// carol hear each other.
+TEST_F(EngineDialTest, BlindTransferByAnEngineLegIsCarriedOutByTheCallCore) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101), pc(Codec::pcma, 8, 101);
+  Phone bob, carol, alice;
+  auto events = host_->test_bus().events().size();
+  callee(carol, "carol", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pc.port()), "-d", "0"});
+  ring_bob(bob, "uas_engine_refer.xml", pb, "0", {"-key", "refer_to", "1003"});
+  call(alice, "820", pa);
+  std::string ca = connect_engine(pa);
+  ASSERT_FALSE(ca.empty());
+  EXPECT_EQ(bob.finish(), 0) << "bob should get 202, NOTIFY 100, NOTIFY 200 then BYE:\n" << bob.out << log_tail();
+  std::string cc = connect_engine(pc);
+  ASSERT_FALSE(cc.empty()) << "carol was not connected";
+  EXPECT_TRUE(hears_tone(pa, pc, 500, 0.9)) << "carol does not hear alice";
+  EXPECT_TRUE(hears_tone(pc, pa, 900, 0.9)) << "alice does not hear carol";
+  auto all = host_->test_bus().events();
+  EXPECT_TRUE(std::any_of(all.begin() + static_cast<std::ptrdiff_t>(events), all.end(), [](const sdk::Event& e) {
+    return e.topic == "calls.channel.transferred" && e.body.find("\"exten\":\"1003\"") != std::string::npos;
+  })) << "no calls.channel.transferred for bob's blind transfer";
+  hang_up_and_finish(ca, {&alice, &carol});
+}
+
+// bob, an engine leg, changes codec with a re-INVITE (PCMU only, where he
+// answered PCMA): the 200 answers PCMU alone from the engine endpoint (not
+// Dialtone's first offer), and from then on the endpoint sends and takes
+// PCMU: bob's peer, decoding PCMU, hears alice and is heard.
+TEST_F(EngineDialTest, ReInviteFromAnEngineLegIsAnsweredByTheEngine) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_reinvite.xml", pb);
+  call(alice, "820", pa);
+  std::string ca = connect_engine(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_FALSE(connect_engine(pb).empty());
+  EXPECT_TRUE(eventually([&] { return hears_tone(pa, pb, 500, 0.9); })) << "bob does not hear alice in PCMU\n" << log_tail();
+  EXPECT_TRUE(hears_tone(pb, pa, 900, 0.9)) << "alice does not hear bob's PCMU";
+  hang_up_and_finish(ca, {&alice, &bob});  // bob's scenario checks the re-INVITE's answer is PCMU alone
+}
+
+// Session timers (RFC 4028) on both engine legs: alice (answered by the
+// dialplan) asks Dialtone to refresh, bob (rung from the engine) imposes
+// refresher=uac; each gets Dialtone's UPDATE refresh, as relayed legs do.
+TEST_F(EngineDialTest, SessionTimersAreRefreshedOnEngineLegs) {
+  ASSERT_NO_FATAL_FAILURE(start_plugin({{"session_timers.min_se", "4"}}));
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_timer.xml", pb, "0", {"-key", "se", "6"});
+  caller(alice, "alice", "820", "uac_media_timer.xml", 1,
+         {"-key", "rtp_port", std::to_string(pa.port()), "-key", "se", "6"});
+  EXPECT_EQ(bob.finish(), 0) << "bob should get an UPDATE refresh:\n" << bob.out << log_tail();
+  EXPECT_EQ(alice.finish(), 0) << "alice should get Session-Expires in the 200, then an UPDATE:\n" << alice.out;
   expect_media_idle();
 }
 

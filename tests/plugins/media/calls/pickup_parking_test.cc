@@ -98,6 +98,37 @@ class PickupParkingTest : public SipMediaTest {
     return id;
   }
 
+  // The first calls.park.parked holding `text`: its channel and slot; empty
+  // (the test failed, `phones` finished) when nothing was parked.
+  std::pair<std::string, std::string> parked(const std::string& text, std::initializer_list<Phone*> phones) {
+    auto e = event("calls.park.parked", text);
+    if (!e) {
+      std::string out;
+      for (auto* p : phones) {
+        p->finish();
+        out += p->out;
+      }
+      ADD_FAILURE() << "not parked (" << text << "):\n" << log_tail() << out;
+      return {};
+    }
+    rapidjson::Document d;
+    d.Parse(e->body.c_str());
+    return {d["id"].GetString(), d["slot"].GetString()};
+  }
+  // The party parked on `channel` (RTP at `pp`, its phone `party`) hears the
+  // music; carol dials `slot` and the two talk; carol is hung up, and both
+  // phones must finish their scenarios.
+  void retrieve_and_talk(const std::string& channel, tm::RtpPeer& pp, Phone& party, const std::string& slot,
+                         Phone& carol, tm::RtpPeer& pc) {
+    connect(channel, pp);
+    EXPECT_TRUE(eventually([&] { return tm::loud_samples(pp.audio(), 8000) > 8000; })) << "the parked party hears nothing";
+    dial(carol, "carol", slot, pc);
+    auto cc = answered("carol", pc);
+    ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
+    expect_talking(pp, pc);
+    hang_up_and_finish(cc, {&carol, &party});
+  }
+
   // alice (RTP at `pa`) calls bob, whose phone rings until a pickup cancels it.
   void alice_rings_bob(Phone& alice, Phone& bob, tm::RtpPeer& pa) {
     ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
@@ -281,24 +312,51 @@ TEST_F(PickupParkingTest, BlindTransferToTheParkingExtensionParksTheCaller) {
   ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_park.xml", 1, {"-key", "park_exten", "700"}));
   tm::RtpPeer pa, pc;
   dial(alice, "alice", "1002", pa, "uac_media_transferred.xml");
-  auto parked = event("calls.park.parked", "\"parker_endpoint\":\"sip/bob\"");
-  if (!parked) {
-    alice.finish();
-    bob.finish();
-    FAIL() << "not parked:\n" << log_tail() << alice.out << bob.out;
-  }
-  rapidjson::Document d;
-  d.Parse(parked->body.c_str());
-  std::string ca = d["id"].GetString(), slot = d["slot"].GetString();
-  EXPECT_EQ(std::string(d["caller_number"].GetString()), "1001") << parked->body;
+  auto [ca, slot] = parked("\"parker_endpoint\":\"sip/bob\"", {&alice, &bob});
+  ASSERT_FALSE(ca.empty());
+  auto parked_call = host_->calls().channel(ca);
+  ASSERT_TRUE(parked_call);
+  EXPECT_EQ(parked_call->caller_number, "1001");
   EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 200 then BYE:\n" << bob.out;
-  connect(ca, pa);
-  EXPECT_TRUE(eventually([&] { return tm::loud_samples(pa.audio(), 8000) > 8000; })) << "alice hears nothing";
-  dial(carol, "carol", slot, pc);
-  auto cc = answered("carol", pc);
-  ASSERT_TRUE(event("calls.park.retrieved", "\"retriever\":\"" + cc + "\"")) << log_tail();
-  expect_talking(pa, pc);
-  hang_up_and_finish(cc, {&carol, &alice});
+  retrieve_and_talk(ca, pa, alice, slot, carol, pc);
+}
+
+// alice calls bob, then parks him with a blind transfer to 700 (the caller
+// transfers its callee): bob's media moves into the engine (re-INVITE
+// without SDP, answered in the ACK), alice is told the transfer succeeded
+// and hung up, bob waits in a slot with alice as his parker; carol dials the
+// slot and talks to him.
+TEST_F(PickupParkingTest, CallerBlindTransferToTheParkingExtensionParksTheCallee) {
+  Phone bob, alice, carol;
+  tm::RtpPeer pb, pc;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_media_transferred.xml", 1, {"-key", "rtp_port", std::to_string(pb.port())}));
+  caller(alice, "alice", "1002", "xfer_blind_to_park_by_caller.xml", 1, {"-key", "park_exten", "700"});
+  auto [cb, slot] = parked("\"parker_endpoint\":\"sip/alice\"", {&alice, &bob});
+  ASSERT_FALSE(cb.empty());
+  EXPECT_EQ(alice.finish(), 0) << "alice should get NOTIFY 200 then BYE:\n" << alice.out;
+  retrieve_and_talk(cb, pb, bob, slot, carol, pc);
+}
+
+// bob talks to alice, calls 700 (he is parked and hears his slot), then
+// transfers alice there (REFER with Replaces naming his parked call): alice
+// takes his place in the slot (re-INVITE without SDP, the engine's answer in
+// the ACK), bob is released from both calls; carol dials the slot and talks
+// to alice.
+TEST_F(PickupParkingTest, AttendedTransferToTheParkingExtensionParksTheParty) {
+  Phone alice, bob, carol;
+  tm::RtpPeer pa, pc;
+  ASSERT_NO_FATAL_FAILURE(
+      callee(alice, "alice", "uas_media_transferred.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())}));
+  caller(bob, "bob", "1001", "xfer_attended_to_park.xml", 2,
+         {"-r", "1", "-rp", "1000", "-cid_str", "%u-%p-xfer", "-key", "park_exten", "700"});
+  auto [slot_channel, slot] = parked("\"endpoint\":\"bob\"", {&alice, &bob});
+  ASSERT_FALSE(slot_channel.empty());
+  EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 100, NOTIFY 200 and BYE on both calls:\n" << bob.out << log_tail();
+  // The slot's channel goes on, carrying alice.
+  ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
+  EXPECT_EQ(host_->calls().parked_calls().front().channel, slot_channel);
+  EXPECT_TRUE(event("calls.channel.transferred", "\"kind\":\"attended\"")) << "no calls.channel.transferred for bob";
+  retrieve_and_talk(slot_channel, pa, alice, slot, carol, pc);
 }
 
 // Nobody takes a call bob parked (lot timeout 1 s, no timeout destination):

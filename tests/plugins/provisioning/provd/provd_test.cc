@@ -351,6 +351,26 @@ TEST_F(ProvdTest, XivoProvdClientFindsConfigsReconfiguresAndListsPlugins) {
                   "", "", "tok");
   EXPECT_EQ(raw.body, R"({"configs":[{"id":"site1"}]})");
 
+  // XiVO's registrar configs (the wizard's "default", xivo-confd's
+  // /registrars) carry X_type and their addresses beside raw_config: kept,
+  // read back, found with q, replaced by an update.
+  ASSERT_EQ(http(rest(), "POST", "/provd/cfg_mgr/configs", "",
+                 R"({"config": {"id": "reg1", "X_type": "registrar", "displayname": "local", "parent_ids": [],
+                     "raw_config": {"X_key": "xivo"}, "proxy_main": "10.0.0.2", "registrar_main": "10.0.0.2"}})",
+                 "tok").status, 201);
+  auto reg = http(rest(), "GET", "/provd/cfg_mgr/configs/reg1", "", "", "tok");
+  EXPECT_NE(reg.body.find(R"("X_type":"registrar")"), std::string::npos) << reg.body;
+  EXPECT_NE(reg.body.find(R"("proxy_main":"10.0.0.2")"), std::string::npos) << reg.body;
+  auto regs = http(rest(), "GET", "/provd/cfg_mgr/configs?fields=id,proxy_main&q=" +
+                                      url_encode(R"({"X_type": "registrar"})"), "", "", "tok");
+  EXPECT_EQ(regs.body, R"({"configs":[{"id":"reg1","proxy_main":"10.0.0.2"}]})");
+  ASSERT_EQ(http(rest(), "PUT", "/provd/cfg_mgr/configs/reg1", "",
+                 R"({"config": {"id": "reg1", "X_type": "registrar", "parent_ids": [], "raw_config": {},
+                     "proxy_main": "10.0.0.3"}})", "tok").status, 204);
+  reg = http(rest(), "GET", "/provd/cfg_mgr/configs/reg1", "", "", "tok");
+  EXPECT_NE(reg.body.find(R"("proxy_main":"10.0.0.3")"), std::string::npos) << reg.body;
+  EXPECT_EQ(reg.body.find("displayname"), std::string::npos) << "an update replaces the config: " << reg.body;
+
   for (const char* plugin : {"null", "xivo-yealink-v80"}) {
     auto c = http(rest(), "POST", "/provd/dev_mgr/devices", "",
                   std::string(R"({"device": {"mac": "00:15:65:00:0a:)") + (plugin[0] == 'n' ? "01" : "02") +

@@ -82,7 +82,7 @@ class Phoned : public ::testing::Test {
 TEST_F(Phoned, MountsPublicRoutesOnThePhonedListener) {
   ASSERT_TRUE(phoned_.run());
   auto routes = host_.http()->routes();
-  ASSERT_EQ(routes.size(), 7u);  // menu, input, lookup twice each, and api.yml
+  ASSERT_EQ(routes.size(), 9u);  // menu, input, lookup twice each, menu and lookup autodetected, api.yml
   for (const auto& m : routes) {
     EXPECT_EQ(m.listener, "phoned") << m.route.path;
     EXPECT_EQ(m.route.auth, sdk::RouteAuth::none) << m.route.path;
@@ -243,6 +243,50 @@ TEST_F(Phoned, UserUuidIsTakenFromTheQueryAsXivoPhonedDoes) {
       << form.body;
   auto none = get("/0.1/directories/input/default/cisco?xivo_user_uuid=00000000-0000-0000-0000-000000000000");
   EXPECT_NE(none.body.find("/0.1/directories/lookup/default/cisco</URL>"), std::string::npos) << none.body;
+}
+
+// xivo-dird-phoned's first URLs, still in phones XiVO provisioned:
+// /0.1/directories/lookup?term=&xivo_user_uuid= and /0.1/directories/menu,
+// the vendor from ?vendor= or the phone's User-Agent, the profile "default".
+TEST_F(Phoned, VendorIsDetectedFromTheUserAgentAsXivoDirdPhonedDid) {
+  provide_lookup();
+  ASSERT_TRUE(phoned_.run());
+  const std::string uuid = "7f523550-03cf-4dac-a858-cb8afdb34775";
+  auto from = [&](const std::string& target, const std::string& ua) {
+    return host_.http()->call("GET", target, {}, {{"Host", "pbx.example.com:9498"}, {"User-Agent", ua}});
+  };
+  auto yealink = from("/0.1/directories/lookup?term=Bob&xivo_user_uuid=" + uuid,
+                      "Yealink SIP-T46G 28.83.0.50 00:15:65:12:34:56");
+  ASSERT_EQ(yealink.status, 200) << yealink.body;
+  EXPECT_NE(yealink.body.find("<YealinkIPPhoneDirectory"), std::string::npos) << yealink.body;
+  EXPECT_NE(yealink.body.find("Bob &amp; Co"), std::string::npos) << yealink.body;
+  ASSERT_EQ(lookup_->asked.size(), 1u);
+  EXPECT_EQ(lookup_->asked[0].profile, "default");
+  EXPECT_EQ(lookup_->asked[0].user_uuid, uuid);
+
+  // Cisco phones announce themselves as "Allegro-Software-WebClient": the menu
+  // opens the explicit form's URL, the user kept in its path.
+  auto menu = from("/0.1/directories/menu?xivo_user_uuid=" + uuid, "Allegro-Software-WebClient/4.34");
+  ASSERT_EQ(menu.status, 200) << menu.body;
+  EXPECT_NE(menu.body.find("<URL>http://pbx.example.com:9498/0.1/directories/input/default/" + uuid + "/cisco</URL>"),
+            std::string::npos)
+      << menu.body;
+
+  // The form's links use the explicit route, so the phone's submit keeps vendor and user.
+  auto form = from("/0.1/directories/lookup?vendor=snom&profile=sales", "Mozilla/5.0");
+  ASSERT_EQ(form.status, 200) << form.body;
+  EXPECT_NE(form.body.find("http://pbx.example.com:9498/0.1/directories/lookup/sales/snom"), std::string::npos)
+      << form.body;
+  auto thomson = from("/0.1/directories/lookup?term=Bob", "THOMSON ST2030 hw0 v2.72");
+  ASSERT_EQ(thomson.status, 200) << thomson.body;
+  ASSERT_EQ(lookup_->asked.size(), 2u);
+  EXPECT_EQ(lookup_->asked[1].user_uuid, "");
+
+  auto unknown = from("/0.1/directories/lookup?term=Bob", "curl/7.88.1");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("User-Agent 'curl/7.88.1'"), std::string::npos) << unknown.body;
+  EXPECT_NE(unknown.body.find("cisco, snom"), std::string::npos) << unknown.body;
+  EXPECT_EQ(lookup_->asked.size(), 2u);
 }
 
 TEST_F(Phoned, AddressOutsideAuthorizedSubnetsIsRefused) {

@@ -118,6 +118,25 @@ class TestChannelDriver final : public sdk::ChannelDriver {
   sdk::Status hangup(const sdk::Channel& channel, int q850_cause) override {
     return core_->end_channel_q850(channel.id, q850_cause ? q850_cause : sdk::q850::normal_clearing);
   }
+  sdk::Status unbridge(const sdk::Channel&) override { return {}; }
+  // Transfers the core hands back: counted; carried out (transfer_done on
+  // the transferor) when carries_transfers(true), else left to the core.
+  void carries_transfers(bool yes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    carries_ = yes;
+  }
+  sdk::Status carry_transfer(const sdk::TransferReport& report) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++carried_;
+      if (!carries_) return sdk::Error::unsupported("the test driver leaves transfers to the core");
+    }
+    return core_->transfer_done(report.request);
+  }
+  std::size_t transfers_carried() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return carried_;
+  }
 
   // Every leg originated so far, in order.
   std::vector<Leg> legs() const {
@@ -154,6 +173,8 @@ class TestChannelDriver final : public sdk::ChannelDriver {
   std::map<std::string, Behaviour> behaviours_;
   std::vector<Leg> legs_;
   std::map<std::string, std::string> dtmf_;
+  bool carries_ = false;
+  std::size_t carried_ = 0;
 };
 
 }  // namespace dialtone::testing

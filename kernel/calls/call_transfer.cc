@@ -1,0 +1,147 @@
+// Transfers in the call core. A driver reports what it received on the wire
+// (a SIP REFER, blind or with Replaces: transfer_requested); the core decides
+// who carries it out. Parties bridged inside one driver (SIP's relayed
+// calls) are moved by that driver (ChannelDriver::carry_transfer); every
+// other transfer is the core's own: the transferor's peer is sent to the
+// dialplan through a `local` leg (blind), or bridged with the party of the
+// transferor's other leg (attended), whatever backend carries each leg.
+#include "kernel/calls/call_core.h"
+
+namespace dialtone::kernel {
+
+sdk::Status CallCoreImpl::transfer_done(const sdk::TransferRequest& done) {
+  auto self = channel(done.channel_id);
+  if (!self) return self.error();
+  bool attended = done.kind == sdk::TransferRequest::Kind::attended;
+  Pending p{Kind::transferred, *self, 0, 0, 0, attended ? "attended" : "blind"};
+  p.exten = done.exten;
+  p.context = done.context;
+  p.target = done.target_channel;
+  queue(std::move(p));
+  return {};
+}
+
+void CallCoreImpl::separate(const sdk::Channel& leaving) {
+  // No unbridged event: the peer stays up, it is going somewhere else.
+  release_link(leaving.id);
+  if (auto driver = driver_of(leaving.backend)) (void)driver->unbridge(leaving);
+}
+
+void CallCoreImpl::blind_transfer(const sdk::Channel& transferor, const std::string& exten, std::string context,
+                                  const std::function<void(int, bool)>& progress) {
+  if (context.empty())
+    if (auto v = variable(transferor.id, "XIVO_CONTEXT"); v && !v->empty()) context = *v;
+  Pending p{Kind::transferred, transferor, 0, 0, 0, "blind"};
+  p.exten = exten;
+  p.context = context;
+  queue(std::move(p));
+  std::string peer = transferor.peer;
+  separate(transferor);
+  sdk::DialOptions options;
+  options.targets = {"local/" + exten + (context.empty() ? "" : "@" + context)};
+  options.timeout_seconds = 24 * 3600;  // the dialplan's own dial decides how long it rings
+  // The transferee's own script may have ended: nobody else hangs it up
+  // when the dialplan of the target finds no one.
+  dial(peer, std::move(options), [this, peer](const sdk::DialOutcome& o) {
+    if (o.status != "answered") (void)hangup_channel(peer, o.q850 ? o.q850 : sdk::q850::normal_clearing);
+  });
+  // The transfer is done once the transferee is in the dialplan (as
+  // Asterisk's blind transfer): the transferor is told, then hung up.
+  if (progress) progress(200, true);
+  (void)hangup_channel(transferor.id, sdk::q850::normal_clearing);
+}
+
+sdk::Status CallCoreImpl::request_transfer(sdk::TransferRequest request) {
+  auto self = channel(request.channel_id);
+  if (!self) return self.error();
+  if (request.kind == sdk::TransferRequest::Kind::attended) {
+    // The transferor's peer and the target talk; the transferor leaves.
+    if (request.target_channel.empty()) return sdk::Error::invalid("attended transfer without a target channel");
+    auto target = channel(request.target_channel);
+    if (!target) return target.error();
+    if (self->peer.empty()) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
+    Pending p{Kind::transferred, *self, 0, 0, 0, "attended"};
+    p.target = request.target_channel;
+    std::string peer = self->peer;
+    if (auto s = bridge(peer, request.target_channel, false); !s) return s;
+    queue(std::move(p));
+    (void)hangup_channel(self->id, sdk::q850::normal_clearing);
+    return {};
+  }
+  // Blind: the transferor's peer dials exten@context through a local leg.
+  if (request.exten.empty()) return sdk::Error::invalid("blind transfer without an extension");
+  if (self->peer.empty()) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
+  blind_transfer(*self, request.exten, request.context, nullptr);
+  return {};
+}
+
+sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
+  const auto& r = report.request;
+  auto self = channel(r.channel_id);
+  if (!self) return self.error();
+  std::optional<sdk::Channel> peer;
+  if (!self->peer.empty())
+    if (auto c = channel(self->peer)) peer = *c;
+  bool attended = r.kind == sdk::TransferRequest::Kind::attended;
+  if (!attended && r.exten.empty()) return sdk::Error::invalid("blind transfer without an extension");
+  // Attended: the transferor's other leg, named by the driver or by its
+  // protocol id (the Call-ID of a SIP Replaces).
+  std::optional<sdk::Channel> other;
+  if (attended) {
+    std::string id = r.target_channel;
+    if (id.empty() && !report.replaces.empty())
+      if (auto found = channel_by_protocol_id(report.replaces)) id = *found;
+    if (!id.empty())
+      if (auto c = channel(id)) other = *c;
+    if (!other && r.target_channel.empty() && report.replaces.empty())
+      return sdk::Error::invalid("attended transfer naming no other leg");
+  }
+  // Parties the driver bridged itself: the driver moves them. A driver that
+  // cannot leaves the transfer to the core.
+  bool inside = report.path != sdk::MediaPath::engine && (!peer || peer->backend == self->backend) &&
+                (!other || other->backend == self->backend);
+  if (inside)
+    if (auto driver = driver_of(self->backend)) {
+      auto s = driver->carry_transfer(report);
+      if (s || s.error().code != sdk::ErrorCode::unsupported) return s;
+    }
+  if (!peer) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
+  if (attended && !other)
+    return sdk::Error::not_found("the leg replaced (" + (report.replaces.empty() ? r.target_channel : report.replaces) +
+                                 ") is no channel of the call core");
+  if (report.progress) report.progress(100, false);
+  if (!attended) {
+    blind_transfer(*self, r.exten, r.context, report.progress);
+    return {};
+  }
+  // Attended: the transferor's peer and the other leg's party talk.
+  if (other->id == self->id || other->peer.empty()) {
+    auto e = sdk::Error::unsupported("the other leg " + other->id + " talks to nobody the core can bridge");
+    if (report.progress) report.progress(sdk::transfer_refusal_status(e), true);
+    return {};
+  }
+  auto party = channel(other->peer);
+  if (!party) {
+    if (report.progress) report.progress(481, true);
+    return {};
+  }
+  separate(*self);
+  separate(*other);
+  Pending p{Kind::transferred, *self, 0, 0, 0, "attended"};
+  p.target = party->id;
+  auto s = bridge(peer->id, party->id, false);
+  if (!s) {
+    // Nothing joined them: each goes back to the transferor's leg it had.
+    (void)bridge(self->id, peer->id, false);
+    (void)bridge(other->id, party->id, false);
+    if (report.progress) report.progress(sdk::transfer_refusal_status(s.error()), true);
+    return {};
+  }
+  queue(std::move(p));
+  if (report.progress) report.progress(200, true);
+  (void)hangup_channel(self->id, sdk::q850::normal_clearing);
+  (void)hangup_channel(other->id, sdk::q850::normal_clearing);
+  return {};
+}
+
+}  // namespace dialtone::kernel

@@ -219,8 +219,9 @@ TEST_F(ProvdConfd, ForwardAndDndKeysDialTheFeatureCodes) {
   EXPECT_NE(file.find("linekey.7.label = Busy forward 0612345678"), std::string::npos);
   EXPECT_NE(file.find("linekey.9.type = 16\nlinekey.9.value = *25\n"), std::string::npos) << file;
   EXPECT_NE(file.find("linekey.10.type = 16\nlinekey.10.value = *211001\n"), std::string::npos) << file;
-  // No feature code for incoming call filtering: not on the phone.
-  EXPECT_EQ(file.find("linekey.8."), std::string::npos);
+  // Incoming call filtering toggles with its feature code (features.lua).
+  EXPECT_NE(file.find("linekey.8.value = *27\n"), std::string::npos) << file;
+  EXPECT_NE(file.find("linekey.8.label = Call screening\n"), std::string::npos) << file;
 }
 
 TEST_F(ProvdConfd, ConfdInAnotherProcessReachesProvdThroughNotify) {

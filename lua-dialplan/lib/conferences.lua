@@ -3,7 +3,7 @@
 --
 -- A room as config.conference_by_exten / config.conference give it:
 --   { id, name, exten, context, pin, admin_pin, max_users (0: no limit),
---     announce_join_leave, music_on_hold, preprocess_subroutine }
+--     announce_join_leave, waiting_room, music_on_hold, preprocess_subroutine }
 --
 -- The call is answered with its media in the engine. With a `pin`, the
 -- caller is asked for it (`conf-getpin`, up to M.pin_tries times, digits
@@ -11,14 +11,18 @@
 -- plays `conf-invalidpin`; after the last try Dialtone hangs up. Then
 -- call:conference puts it in the room (the engine's mixer: each hears the
 -- others, music when alone, DTMF 1 mute, organizer DTMF 2 mutes the others,
--- # leaves); a full room plays `conf-full` and hangs up. Without the media
--- engine the call is refused with 480 and the log says why.
+-- # leaves); a full room plays `conf-full` and hangs up. In a room with a
+-- `waiting_room`, callers who are not organizers hear `conf-waitforleader`
+-- and music, unheard, until an organizer is in. A participant an organizer
+-- kicks out through calld (DELETE /1.0/conferences/{id}/participants/{p})
+-- hears `conf-kicked`, then Dialtone hangs up. Without the media engine the
+-- call is refused with 480 and the log says why.
 local destinations = require("destinations")
 
 local M = {}
 
 M.pin_tries = 3
-M.prompts = { pin = "conf-getpin", bad_pin = "conf-invalidpin", full = "conf-full" }
+M.prompts = { pin = "conf-getpin", bad_pin = "conf-invalidpin", full = "conf-full", kicked = "conf-kicked" }
 
 local reject = destinations.reject
 
@@ -64,11 +68,14 @@ function M.join(call, room)
     music_on_hold = room.music_on_hold or "default",
     quiet = room.announce_join_leave == false,
     admin = admin,
+    waiting_room = room.waiting_room == true,
   }
   if not ok and why == "full" then
     dialtone.log("info", string.format("call %s: conference room %s is full (%s participants)",
                                        tostring(call.id), tostring(room.id), tostring(room.max_users)))
     call:play(M.prompts.full)
+  elseif ok and why == "kicked" then
+    call:play(M.prompts.kicked)
   end
   return { action = "done" }
 end

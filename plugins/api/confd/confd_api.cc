@@ -556,13 +556,15 @@ void ConfdApi::define_resources() {
 
   // Conference rooms (seed 5.7; wazo-confd's /conferences fields). The
   // dialplan (lib/conferences.lua) asks for `pin` when set; `admin_pin` makes
-  // the caller an organizer, who may mute the others.
+  // the caller an organizer, who may mute the others; with `waiting_room`
+  // (XiVO's *Waiting room*) the others wait for an organizer.
   res({.path = "conferences", .table = "confd_conferences", .singular = "Conference", .event = "conference",
        .fields = {{"name", F::string},
                   {"max_users", F::integer, false, false, int_range(0, 1000)},
                   {"pin", F::string, false, true, matches("[0-9]{1,80}", "A sequence of digits.")},
                   {"admin_pin", F::string, false, true, matches("[0-9]{1,80}", "A sequence of digits.")},
                   {"announce_join_leave", F::boolean, false, false},
+                  {"waiting_room", F::boolean, false, false},
                   {"music_on_hold", F::string},
                   {"preprocess_subroutine", F::string}},
        .searchable = {"name", "preprocess_subroutine"},

@@ -286,6 +286,7 @@ LuaValue conference_view(const ConfigSnapshot& s, const sdk::ConfigConference& c
   set(*t, "preprocess_subroutine", c.preprocess_subroutine);
   t->fields["max_users"] = c.max_users;
   t->fields["announce_join_leave"] = c.announce_join_leave;
+  t->fields["waiting_room"] = c.waiting_room;
   for (auto xid : c.extension_ids)
     if (auto* x = s.extension(xid); x && !x->commented) {
       t->fields["exten"] = x->exten;

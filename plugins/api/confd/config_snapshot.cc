@@ -74,8 +74,8 @@ constexpr const char* kGroupMembers =
 constexpr const char* kGroupExtensions =
     "SELECT group_id, extension_id FROM confd_group_extensions ORDER BY extension_id";
 constexpr const char* kConferences =
-    "SELECT id, name, pin, admin_pin, music_on_hold, preprocess_subroutine, max_users, announce_join_leave "
-    "FROM confd_conferences";
+    "SELECT id, name, pin, admin_pin, music_on_hold, preprocess_subroutine, max_users, announce_join_leave, "
+    "waiting_room FROM confd_conferences";
 constexpr const char* kConferenceExtensions =
     "SELECT conference_id, extension_id FROM confd_conference_extensions ORDER BY extension_id";
 constexpr const char* kCallPickups = "SELECT id, name, enabled FROM confd_callpickups";
@@ -322,6 +322,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             c.preprocess_subroutine = opt(r, 5);
             c.max_users = static_cast<int>(num(r, 6));
             c.announce_join_leave = flag(r, 7);
+            c.waiting_room = flag(r, 8);
             s->conferences.emplace(c.id, std::move(c));
           });
         },

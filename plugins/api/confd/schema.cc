@@ -441,6 +441,12 @@ ALTER TABLE confd_voicemails
   ADD COLUMN options jsonb NOT NULL DEFAULT '[]';
 )SQL";
 
+// Conference rooms' waiting room (XiVO's *Waiting room*, seed 5.7.1):
+// participants wait, unheard, with music until an organizer is in.
+constexpr const char* kV11 = R"SQL(
+ALTER TABLE confd_conferences ADD COLUMN waiting_room boolean NOT NULL DEFAULT false;
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -455,6 +461,7 @@ constexpr sdk::Migration kMigrations[] = {
     {8, "confd music on hold classes", kV8},
     {9, "confd context inclusion and outgoing routes per context", kV9},
     {10, "confd paging groups, voicemail limits", kV10},
+    {11, "confd conference waiting room", kV11},
 };
 
 }  // namespace

@@ -352,13 +352,19 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
   f.push_back(
       {"conference", "call: table, room: table", "ok: boolean, why: string",
        "`call:conference{ room = \"4010\", max_participants = 10, music_on_hold = \"default\", "
-       "quiet = false, admin = false }` puts the caller in conference room `room` (its number or "
-       "name) and returns when the caller leaves: `true, \"hangup\"`, or `true, \"left\"` after DTMF #; or at once with "
+       "quiet = false, admin = false, waiting_room = false }` puts the caller in conference room `room` "
+       "(its number or name; lib/conferences.lua gives the confd id, which calld's "
+       "/1.0/conferences/{conference_id}/participants routes name) and returns when the caller leaves: "
+       "`true, \"hangup\"`, `true, \"left\"` after DTMF #, or `true, \"kicked\"` when an organizer "
+       "kicked it out through calld; or at once with "
        "`false, \"full\"` when `max_participants` (0: no limit) are in. Each participant hears "
        "the others, not itself; alone in the room it hears `music_on_hold` (\"\": silence). Joins "
        "and leaves play confbridge-join / confbridge-leave to the others unless `quiet`. DTMF 1 "
        "mutes or unmutes oneself; with `admin` (the organizer PIN), DTMF 2 mutes or unmutes the "
-       "other participants. The PIN prompt is the dialplan's (lib/conferences.lua); needs "
+       "other participants. With `waiting_room` (the room's first caller sets it), callers who are "
+       "not `admin` hear conf-waitforleader and the music, unheard, until an organizer is in, and "
+       "again once the last organizer left. The call's caller_name and caller_number are what "
+       "the participant list shows. The PIN prompt is the dialplan's (lib/conferences.lua); needs "
        "call:answer() first.",
        [weak, endpoint](const LuaValues& args) -> LuaReply {
          std::string channel;
@@ -373,6 +379,11 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
            if (auto* s = v->as_string()) j.moh_class = *s;
          j.quiet = sdk::bool_field(*t, "quiet").value_or(false);
          j.admin = sdk::bool_field(*t, "admin").value_or(false);
+         j.waiting_room = sdk::bool_field(*t, "waiting_room").value_or(false);
+         if (const LuaTable* c = args[0].as_table()) {
+           j.caller_name = sdk::text_field(*c, "caller_name");
+           j.caller_number = sdk::text_field(*c, "caller_number");
+         }
          auto self = weak.lock();
          auto engine = self ? self->engine() : nullptr;
          if (!self || !engine) return LuaReply::error("call:conference: the media engine is stopped");

@@ -56,6 +56,7 @@ class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
 
  public:
   ConferenceRooms& rooms() { return *rooms_; }
+  std::shared_ptr<ConferenceRooms> shared_rooms() const { return rooms_; }
   Paging& paging() { return *paging_; }
 };
 

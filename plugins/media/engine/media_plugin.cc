@@ -1,5 +1,7 @@
 // media.engine: terminated RTP (prompts, tones, recording, mixing, DTMF,
 // SRTP) provided to other plugins as the `media.engine` service.
+#include <cstdlib>
+
 #include <dialtone/calls.h>
 #include <dialtone/config.h>
 #include <dialtone/host.h>
@@ -7,6 +9,7 @@
 #include <dialtone/services.h>
 
 #include "call_verbs.h"
+#include "conference_api.h"
 #include "engine.h"
 #include "tones.h"
 
@@ -37,6 +40,8 @@ constexpr sdk::OptionSpec kOptions[] = {
      "call recordings (*26, call_record_enabled, recorded pages): <path>/<date>-<call id>.wav"},
     {"recordings.listener", OptionType::string, "calld",
      "HTTP listener of GET/DELETE /1.0/recordings (empty: not served)"},
+    {"conferences.listener", OptionType::string, "calld",
+     "HTTP listener of /1.0/conferences/{conference_id}/participants: list, kick, mute (empty: not served)"},
     {"tones.country", OptionType::choice, "fr", "default tone table (dial, ring, busy, congestion)", sdk::kNone,
      "fr|us|uk|de"},
     {}};
@@ -62,6 +67,7 @@ class MediaPlugin final : public sdk::Plugin {
     cfg_.country = o.get("tones.country", "fr");
     recordings_path_ = o.get("recordings.path", "/var/lib/dialtone/recordings");
     recordings_listener_ = o.get("recordings.listener", "calld");
+    conferences_listener_ = o.get("conferences.listener", "calld");
     return {};
   }
 
@@ -109,6 +115,21 @@ class MediaPlugin final : public sdk::Plugin {
         if (auto s = http->mount(recordings_listener_, std::move(r)); !s)
           host_.log().warn("media: /1.0/recordings not served on listener '" + recordings_listener_ +
                            "': " + s.error().message);
+    if (auto* http = host_.http(); http && !conferences_listener_.empty()) {
+      // A room confd does not have answers 404 (not checked without confd).
+      std::weak_ptr<sdk::ConfigService> config = host_.services().find<sdk::ConfigService>();
+      auto exists = [config](const std::string& id) {
+        auto c = config.lock();
+        if (!c) return true;
+        char* end = nullptr;
+        long long n = std::strtoll(id.c_str(), &end, 10);
+        return !id.empty() && *end == 0 && c->snapshot()->conferences.count(n) > 0;
+      };
+      for (auto& r : conference_routes(verbs->shared_rooms(), exists))
+        if (auto s = http->mount(conferences_listener_, std::move(r)); !s)
+          host_.log().warn("media: /1.0/conferences not served on listener '" + conferences_listener_ +
+                           "': " + s.error().message);
+    }
     host_.log().info("media: " + std::to_string(cfg_.threads) + " media threads, ports " +
                      std::to_string(cfg_.port_min) + "-" + std::to_string(cfg_.port_max) + " on " + cfg_.address +
                      ", sounds " + cfg_.sounds_path.string() + " (" + cfg_.language + ")");
@@ -130,6 +151,7 @@ class MediaPlugin final : public sdk::Plugin {
   std::shared_ptr<CallVerbs> verbs_;
   std::filesystem::path recordings_path_;
   std::string recordings_listener_;
+  std::string conferences_listener_;
 };
 
 }  // namespace

@@ -143,6 +143,7 @@ struct ConfigConference {
   std::optional<std::string> name, pin, admin_pin, music_on_hold, preprocess_subroutine;
   int max_users = 0;  // 0: no limit
   bool announce_join_leave = true;
+  bool waiting_room = false;  // non-organizers wait for an organizer
   std::vector<std::int64_t> extension_ids;
 };
 

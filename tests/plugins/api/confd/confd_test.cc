@@ -530,7 +530,9 @@ TEST_F(Confd, ConferencesAndTheirExtensions) {
   EXPECT_EQ(call("POST", "/1.1/conferences", R"({"pin":"12ab"})").status, 400);
   EXPECT_EQ(call("POST", "/1.1/conferences", R"({"max_users":-1})").status, 400);
   EXPECT_EQ(count("confd_conferences"), 1);
-  EXPECT_EQ(call("PUT", "/1.1/conferences/" + C, R"({"max_users":3,"announce_join_leave":false})").status, 204);
+  EXPECT_FALSE(got["waiting_room"].GetBool());
+  EXPECT_EQ(call("PUT", "/1.1/conferences/" + C, R"({"max_users":3,"announce_join_leave":false,"waiting_room":true})").status, 204);
+  EXPECT_TRUE(js(call("GET", "/1.1/conferences/" + C).body)["waiting_room"].GetBool());
 
   int room = post_id("/1.1/extensions", R"({"exten":"4010","context":"rooms"})");
   int user = post_id("/1.1/extensions", R"({"exten":"1500","context":"default"})");

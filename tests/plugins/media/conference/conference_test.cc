@@ -6,10 +6,15 @@
 // caller's frequency, prompt energy) or on the room's participant count.
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <thread>
+
+#include <rapidjson/document.h>
 
 #include <dialtone/services.h>
 
+#include "plugins/media/engine/conference_api.h"
 #include "tests/plugins/media/calls/sip_media_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
@@ -54,6 +59,10 @@ class ConferenceTest : public SipMediaTest {
     room("1", "4010", "", "", 0);
     room("2", "4011", "1234", "9999", 0);
     room("3", "4012", "", "", 1);
+    // Room 4 (4013): a waiting room, PIN 1234, organizer 9999, a music
+    // class without files (the wait prompt once, then silence).
+    room("4", "4013", "1234", "9999", 0);
+    host_->sql("UPDATE confd_conferences SET waiting_room = true, music_on_hold = 'none' WHERE id = 4");
   }
   void SetUp() override { start_plugin(); }
 
@@ -134,6 +143,47 @@ class ConferenceTest : public SipMediaTest {
       if (tm::loud_samples(peer.audio(), 8000, 300) == 0) return true;
     }
     return false;
+  }
+  // calld's conference route `method` `path` with its path parameters, as
+  // the media plugin mounts it (rooms confd does not have answer 404).
+  static sdk::HttpResponse route(const std::string& method, const std::string& path, const std::string& room,
+                                 const std::string& participant = {}) {
+    auto exists = [](const std::string& id) {
+      return host_->config().snapshot()->conferences.count(std::stoll(id)) > 0;
+    };
+    for (auto& r : plugins::media::conference_routes(verbs_->shared_rooms(), exists))
+      if (r.method == method && r.path == path) {
+        sdk::HttpRequest req;
+        req.method = method;
+        req.params["conference_id"] = room;
+        if (!participant.empty()) req.params["participant_id"] = participant;
+        return r.handler(req);
+      }
+    return sdk::HttpResponse::empty(599);
+  }
+  // The participants calld lists for `room`.
+  static rapidjson::Document participants(const std::string& room) {
+    rapidjson::Document d;
+    auto r = route("GET", "/1.0/conferences/{conference_id}/participants", room);
+    d.Parse(r.body.c_str());
+    return d;
+  }
+  // The channel of the `i`th participant of `room` (in joining order).
+  static std::string participant(const std::string& room, rapidjson::SizeType i) {
+    auto d = participants(room);
+    if (!d.IsObject() || !d["items"].IsArray() || d["items"].Size() <= i) return {};
+    return d["items"][i]["id"].GetString();
+  }
+  // Over three seconds heard by `peer`, `hz` never holds a tenth of the sound.
+  static bool never_hears(tm::RtpPeer& peer, double hz) {
+    for (int window = 0; window < 3; ++window) {
+      peer.clear();
+      if (!eventually([&] { return peer.audio_size() >= 8000; })) return false;
+      auto a = peer.audio();
+      a.resize(8000);
+      if (tm::tone_share(a, 8000, hz) > 0.1) return false;
+    }
+    return true;
   }
   void expect_media_idle() {
     expect_idle();
@@ -248,6 +298,95 @@ TEST_F(ConferenceTest, FullRoomRefusesTheNextCaller) {
   p1.send_digits("#");
   EXPECT_EQ(c1.finish(), 0) << c1.out;
   expect_media_idle();
+}
+
+// Room 4013 is a waiting room (seed 5.7.1): two callers with the PIN hear
+// conf-waitforleader (the music of a room with a class would follow; this
+// one has none, so a leak would be heard) and not each other until the
+// organizer comes; then all three talk.
+// Through calld's routes the organizer's tools work: the list (who waits,
+// who is organizer), mute (the organizer no longer hears that caller), kick
+// (it hears conf-kicked and is hung up). When the organizer leaves, the one
+// left waits again.
+TEST_F(ConferenceTest, WaitingRoomHoldsCallersUntilTheOrganizerWhoListsMutesAndKicks) {
+  const std::string list = "/1.0/conferences/{conference_id}/participants";
+  const std::string one = "/1.0/conferences/{conference_id}/participants/{participant_id}";
+  tm::RtpPeer p1(Codec::pcmu, 0, 101), p2(Codec::pcmu, 0, 101), org(Codec::pcmu, 0, 101);
+  Phone c1, c2, c3;
+  for (auto [phone, peer] : {std::pair{&c1, &p1}, std::pair{&c2, &p2}}) {
+    call(*phone, "4013", *peer);
+    ASSERT_TRUE(connect(*peer));
+    ASSERT_TRUE(hears_sound(*peer)) << "no PIN prompt";
+    peer->send_digits("1234#");
+  }
+  ASSERT_TRUE(eventually([&] { return verbs_->rooms().participants("4") == 2; })) << log_tail();
+  auto d = participants("4");
+  ASSERT_EQ(d["total"].GetInt(), 2);
+  for (auto& p : d["items"].GetArray()) {
+    EXPECT_TRUE(p["waiting"].GetBool());
+    EXPECT_FALSE(p["admin"].GetBool());
+    EXPECT_STREQ(p["caller_id_num"].GetString(), "1001");
+  }
+  {
+    // Waiting: once the prompt is over, 2 does not hear 1.
+    EXPECT_TRUE(silent(p2)) << "the wait prompt never ended";
+    Talker t1(p1, 700);
+    EXPECT_TRUE(never_hears(p2, 700)) << "a waiting caller is heard";
+  }
+
+  call(c3, "4013", org);
+  ASSERT_TRUE(connect(org));
+  ASSERT_TRUE(hears_sound(org)) << "no PIN prompt";
+  org.send_digits("9999#");
+  ASSERT_TRUE(eventually([&] { return verbs_->rooms().participants("4") == 3; })) << log_tail();
+  d = participants("4");
+  EXPECT_TRUE(d["items"][2]["admin"].GetBool());
+  for (auto& p : d["items"].GetArray()) EXPECT_FALSE(p["waiting"].GetBool());
+  std::string first = participant("4", 0);
+  {
+    Talker t1(p1, 700);
+    std::string seen;
+    EXPECT_TRUE(hears(org, {700}, {}, &seen)) << "the organizer does not hear caller 1: " << seen;
+    EXPECT_TRUE(hears(p2, {700}, {}, &seen)) << "caller 2 does not hear caller 1: " << seen;
+    EXPECT_EQ(route("PUT", one + "/mute", "4", first).status, 204);
+    EXPECT_TRUE(silent(org)) << "the organizer still hears the muted caller";
+    EXPECT_TRUE(participants("4")["items"][0]["muted"].GetBool());
+  }
+  EXPECT_EQ(route("PUT", one + "/unmute", "4", first).status, 204);
+  EXPECT_FALSE(participants("4")["items"][0]["muted"].GetBool());
+  // Kicked: conf-kicked, then Dialtone hangs up.
+  EXPECT_EQ(route("DELETE", one, "4", first).status, 204);
+  EXPECT_TRUE(hears_sound(p1)) << "no conf-kicked prompt";
+  EXPECT_EQ(c1.finish(), 0) << c1.out;
+  EXPECT_EQ(verbs_->rooms().participants("4"), 2u);
+  EXPECT_EQ(route("DELETE", one, "4", first).status, 404);  // no longer in
+  EXPECT_EQ(route("GET", list, "99").status, 404);          // no such room in confd
+  EXPECT_EQ(route("PUT", one + "/mute", "4", "nobody").status, 404);
+
+  // The organizer leaves: caller 2 waits again (the wait prompt).
+  org.send_digits("#");
+  EXPECT_EQ(c3.finish(), 0) << c3.out;
+  EXPECT_TRUE(eventually([&] { return participants("4")["items"][0]["waiting"].GetBool(); }));
+  EXPECT_TRUE(hears_sound(p2)) << "no wait prompt once the organizer left";
+  p2.send_digits("#");
+  EXPECT_EQ(c2.finish(), 0) << c2.out;
+  EXPECT_EQ(participants("4")["total"].GetInt(), 0);
+  expect_media_idle();
+}
+
+// The conference routes are those plugins/media/engine/conferences_api.yml
+// describes, with the same ACLs.
+TEST_F(ConferenceTest, ConferencesOpenApiFileDescribesEveryRoute) {
+  std::ifstream in(std::string(SIP_LUA_LIB_DIR) + "/../../plugins/media/engine/conferences_api.yml");
+  ASSERT_TRUE(in);
+  std::string yml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto& r : plugins::media::conference_routes(verbs_->shared_rooms(), nullptr)) {
+    EXPECT_NE(yml.find("\"" + r.path + "\":"), std::string::npos) << r.path;
+    EXPECT_NE(yml.find("x-acl: \"" + r.acl + "\""), std::string::npos) << r.acl;
+    std::string m = r.method;
+    for (auto& c : m) c = static_cast<char>(std::tolower(c));
+    EXPECT_NE(yml.find("    " + m + ":"), std::string::npos) << r.method;
+  }
 }
 
 // A call permission with a password: alice is asked (agent-pass) and types

@@ -105,6 +105,14 @@ class Udp : public dialtone::testing::LoopbackUdp {
     invite.to_tag = tag_of(header_value(answer, "To"));
     send(invite);
   }
+  // Sends an INVITE without credentials and ACKs its answer: the 407 (or
+  // what came instead, for the caller to check).
+  std::string challenged(const Request& invite) {
+    send(invite);
+    auto answer = final_response();
+    if (!answer.empty()) ack(invite, answer);
+    return answer;
+  }
   // The next final response (status >= 200), skipping provisionals.
   std::string final_response(int ms = 5000) {
     for (int i = 0; i < 10; ++i) {
@@ -321,10 +329,8 @@ TEST_F(SipRobustnessTest, RequestsReadLaterThanMaxQueueDelayGet503WhileFreshOnes
   fresh.branch = "z9hG4bK-robust-fresh-1";
   // Until the trunk list is loaded an INVITE without credentials is taken
   // statefully; once it is, the front door challenges it.
-  udp.send(fresh);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(fresh);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(fresh, challenge);
 
   Request late_invite;
   late_invite.call_id = "robust-late-invite";
@@ -421,10 +427,8 @@ TEST_F(SipRobustnessTest, JunkIsAnsweredWithoutKeepingTransactions) {
   // Until the trunk list is loaded an INVITE without credentials might come
   // from a trunk and is taken statefully: its 407 comes after the loading.
   Request warm_up;
-  udp.send(warm_up);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(warm_up);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(warm_up, challenge);
   std::size_t sent = 0;
   for (int round = 0; sent < 3000; ++round)
     for (auto& m : messages) {
@@ -456,10 +460,8 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
   Udp udp(port);
   Request first;
   first.exten = "1999";
-  udp.send(first);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(first);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(first, challenge);
 
   // The authenticated INVITE to a number nobody has: 404, ACKed.
   Request invite = first;
@@ -595,6 +597,17 @@ TEST(AnsweredRequests, KeepsAnswersForTheirLifetimeOldestFirst) {
 TEST(ReceiveDelay, MeasuresHowLongTheLastDatagramReadWaited) {
   dialtone::testing::LoopbackUdp reader, writer;
   sip::ReceiveDelay::last_of(reader.fd());  // timestamps on
+  // The kernel turns them on from a work queue: until then a datagram gets
+  // none and the delay reads as 0. Wait until one waited 20 ms or more.
+  ASSERT_TRUE(eventually([&] {
+    writer.send_to(reader.port(), "probe");
+    auto at = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - at < std::chrono::milliseconds(20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    reader.receive();
+    auto w = sip::ReceiveDelay::last_of(reader.fd());
+    return w && *w >= std::chrono::milliseconds(20);
+  }));
   writer.send_to(reader.port(), "first");
   auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(300); }));
@@ -635,10 +648,8 @@ TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
   Request first;
   first.exten = "1002";
   first.call_id = "robust-ports";
-  udp.send(first);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(first);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(first, challenge);
 
   Request invite = first;
   invite.cseq = 2;

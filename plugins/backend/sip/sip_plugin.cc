@@ -41,6 +41,11 @@ const sdk::OptionSpec kOptions[] = {
      "new INVITEs and REGISTERs waiting for credentials or the dialplan (plus work queued for "
      "the SIP thread) at most; past it new ones get 503 with Retry-After while calls in "
      "progress go on (0: no bound)", sdk::kReloadable, nullptr, 0, 1000000},
+    {"sip.max_queue_delay", OptionType::duration, "400ms",
+     "a new INVITE or REGISTER read from the UDP socket this long after it arrived gets 503 with "
+     "Retry-After before any work (one without credentials, which would only be challenged, "
+     "after half of it), so that an overloaded server sheds what its callers have given up on "
+     "(0: no bound)", sdk::kReloadable},
     {"sip.retry_after", OptionType::duration, "5s",
      "Retry-After sent with the 503 of overload (whole seconds)", sdk::kReloadable},
     {"sip.realm", OptionType::string, "dialtone", "digest authentication realm"},
@@ -123,6 +128,11 @@ const sdk::OptionSpec kOptions[] = {
     {"presence.pickup_prefix", OptionType::string, "*8",
      "directed pickup code written as the target of a ringing BLF dialog (a Snom key pressed "
      "while the watched line rings dials it followed by the extension); empty: none",
+     sdk::kReloadable},
+    {"mwi.unsolicited", OptionType::boolean, "true",
+     "registered phones that do not subscribe to message-summary get their mailbox's counts in "
+     "unsolicited NOTIFYs (at each change, and when they register with messages waiting); "
+     "false: only subscribed phones see their lamp",
      sdk::kReloadable},
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
@@ -293,6 +303,9 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
       c.transaction_timeout > std::chrono::minutes(5))
     return sdk::Error::invalid("sip.transaction_timeout must be between 500ms and 5m (RFC 3261: 32s)");
   c.max_pending = static_cast<std::size_t>(o.get_int("sip.max_pending", 1000));
+  c.max_queue_delay = o.get_duration("sip.max_queue_delay", std::chrono::milliseconds(400));
+  if (c.max_queue_delay.count() < 0)
+    return sdk::Error::invalid("sip.max_queue_delay must not be negative (e.g. 400ms; 0: no bound)");
   c.retry_after = secs(o.get_duration("sip.retry_after", std::chrono::seconds(5)));
   if (c.retry_after.count() < 1)
     return sdk::Error::invalid("sip.retry_after must be at least 1s");
@@ -345,6 +358,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
                                            c.subscribe_expires_max);
   c.subscribe_max_per_line = static_cast<std::size_t>(o.get_int("subscribe.max_per_line", 200));
   c.pickup_prefix = o.get("presence.pickup_prefix", "*8");
+  c.mwi_unsolicited = o.get_bool("mwi.unsolicited", true);
   if (c.pickup_prefix.find_first_not_of("0123456789*#") != std::string::npos)
     return sdk::Error::invalid("presence.pickup_prefix: '" + c.pickup_prefix +
                                "' is not a feature code (digits, * and #, e.g. *8)");

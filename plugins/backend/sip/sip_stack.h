@@ -69,6 +69,10 @@ struct SipConfig {
   // dialplan, plus tasks queued for the SIP thread, at most (0: no bound);
   // past it new ones get 503 with Retry-After, dialogs go on.
   std::size_t max_pending = 1000;
+  // Overload too: a new INVITE or REGISTER read from the UDP socket this
+  // long after it arrived (half of it without credentials) gets 503 with
+  // Retry-After before any work (0: no bound). See receive_delay.h.
+  std::chrono::milliseconds max_queue_delay{400};
   std::chrono::seconds retry_after{5};
   // Session timers (RFC 4028): a caller's Session-Expires below this gets
   // 422 with Min-SE (the RFC's floor is 90; tests go lower).
@@ -90,6 +94,9 @@ struct SipConfig {
   std::size_t subscribe_max_per_line = 200;
   // Directed pickup code written as the target of a ringing BLF dialog.
   std::string pickup_prefix = "*8";
+  // Registered phones without a message-summary subscription get their
+  // mailbox's counts in unsolicited NOTIFYs (unsolicited_mwi.cc).
+  bool mwi_unsolicited = true;
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.

@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "plugins/backend/sip/answered_requests.h"
+#include "plugins/backend/sip/receive_delay.h"
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/transports.h"
@@ -33,6 +34,7 @@
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/sdp.h"
 #include "plugins/backend/sip/sip_subscriptions.h"
+#include "plugins/backend/sip/unsolicited_mwi.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -282,6 +284,9 @@ struct SipStack::Impl {
 
   // SUBSCRIBE dialogs and their NOTIFYs (sip_subscriptions.cc).
   std::unique_ptr<Subscriptions> subscriptions = std::make_unique<Subscriptions>(*this);
+  // Message-waiting NOTIFYs to registered phones that do not subscribe
+  // (unsolicited_mwi.cc).
+  std::unique_ptr<UnsolicitedMwi> mwi = std::make_unique<UnsolicitedMwi>(*this);
 
   Impl(SipConfig c, SipBackend& b, sdk::Logger& l)
       : cfg(std::move(c)),
@@ -321,6 +326,9 @@ struct SipStack::Impl {
   // the rest becomes a transaction for on_request.
   void front_door(msg_t* msg, sip_t* sip);
   void reply_stateless(msg_t* msg, int status, const char* phrase);
+  // A 401 (407 for an INVITE) sent and kept in `answered`, so that the
+  // request's retransmissions get the same challenge, not a new nonce.
+  void challenge_statelessly(msg_t* msg, sip_t* sip, bool proxy, bool stale);
   void accept(msg_t* msg, sip_t* sip);
   // New INVITEs and REGISTERs waiting for credentials or the dialplan, and
   // tasks queued for the SIP thread: past cfg.max_pending new ones get 503.
@@ -332,8 +340,17 @@ struct SipStack::Impl {
   }
   std::size_t awaiting_credentials = 0;
   std::size_t awaiting_route = 0;
-  std::atomic<std::uint64_t> overload_refused{0};
-  std::uint64_t overload_logged = 0;  // refusals already reported
+  // The 503 of overload (Retry-After), counted in `count`.
+  void refuse_overload(msg_t* msg, std::atomic<std::uint64_t>& count);
+  // Every second: a warning when refusals begin, a line when they end.
+  void report_overload();
+  // How long the request being read waited in the UDP receive queue.
+  ReceiveDelay receive_delay;
+  std::atomic<std::uint64_t> overload_refused{0};  // past max_pending
+  std::atomic<std::uint64_t> late_refused{0};      // past max_queue_delay
+  std::uint64_t overload_logged = 0;  // refusals (both) seen by the last report
+  std::uint64_t late_logged = 0;
+  std::uint64_t overload_episode = 0;  // refusals (both) before the current episode
   bool overload_reported = false;
 
   static int on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);
@@ -983,6 +1000,7 @@ struct SipStack::Impl {
     std::int64_t sent_ms = 0;
     std::int64_t deadline_ms = 0;
     bool finished = false;
+    bool own_leg = true;  // made for this request, destroyed with it
     std::function<void(int status, int rtt_ms)> done;
   };
   std::unordered_map<std::uint64_t, std::unique_ptr<OutRequest>> out_requests;
@@ -997,11 +1015,14 @@ struct SipStack::Impl {
 
   // Sends `method` to `uri` through `received`; `done(status, rtt_ms)` runs
   // once on the SIP thread (408 when the deadline passes first, 503 when it
-  // could not be sent).
+  // could not be sent). With a `body` of `content_type`; on the caller's
+  // `leg` (its Call-ID, From tag and next CSeq; the caller keeps it) instead
+  // of a new one.
   void send_request(sip_method_t method, const char* method_name, const std::string& uri,
                     const std::string& received, const std::string& to_user,
                     const std::string& headers, std::chrono::milliseconds timeout,
-                    std::function<void(int, int)> done);
+                    std::function<void(int, int)> done, const std::string& content_type = {},
+                    const std::string& body = {}, nta_leg_t* leg = nullptr);
 
   void finish_request(OutRequest& r, int status);
 

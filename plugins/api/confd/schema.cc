@@ -441,9 +441,23 @@ ALTER TABLE confd_voicemails
   ADD COLUMN options jsonb NOT NULL DEFAULT '[]';
 )SQL";
 
+// Custom endpoints (XiVO's "Customized" trunks): an interface the call core
+// dials as `<interface>/<number><interface_suffix>`, e.g. dahdi/g1 for the
+// spans of DAHDI group 1 (seed 5.19.5).
+constexpr const char* kV11 = R"SQL(
+CREATE TABLE confd_endpoints_custom (
+  id serial PRIMARY KEY,
+  interface text NOT NULL CHECK (interface ~ '^[A-Za-z][A-Za-z0-9_-]*/[^\s]{1,120}$'),
+  interface_suffix text CHECK (interface_suffix IS NULL OR interface_suffix ~ '^[^\s/]{0,32}$'),
+  context text REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  enabled boolean NOT NULL DEFAULT true);
+ALTER TABLE confd_trunks
+  ADD COLUMN endpoint_custom_id integer UNIQUE REFERENCES confd_endpoints_custom(id) ON DELETE SET NULL;
+)SQL";
+
 // Conference rooms' waiting room (XiVO's *Waiting room*, seed 5.7.1):
 // participants wait, unheard, with music until an organizer is in.
-constexpr const char* kV11 = R"SQL(
+constexpr const char* kV12 = R"SQL(
 ALTER TABLE confd_conferences ADD COLUMN waiting_room boolean NOT NULL DEFAULT false;
 )SQL";
 
@@ -461,7 +475,8 @@ constexpr sdk::Migration kMigrations[] = {
     {8, "confd music on hold classes", kV8},
     {9, "confd context inclusion and outgoing routes per context", kV9},
     {10, "confd paging groups, voicemail limits", kV10},
-    {11, "confd conference waiting room", kV11},
+    {11, "confd custom endpoints (DAHDI and other interfaces) on trunks", kV11},
+    {12, "confd conference waiting room", kV12},
 };
 
 }  // namespace

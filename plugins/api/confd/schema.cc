@@ -1,5 +1,9 @@
 #include "plugins/api/confd/schema.h"
 
+#include <string>
+
+#include <dialtone/config.h>
+
 namespace dialtone::plugins::api::confd {
 namespace {
 
@@ -441,24 +445,52 @@ ALTER TABLE confd_voicemails
   ADD COLUMN options jsonb NOT NULL DEFAULT '[]';
 )SQL";
 
-constexpr sdk::Migration kMigrations[] = {
-    {1, "confd configuration schema", kV1},
-    {2, "confd list indexes",
-     "CREATE INDEX confd_users_firstname ON confd_users (firstname, id);"
-     "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
-     "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
-    {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
-    {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
-    {5, "confd boss-secretary call filters", kV5},
-    {6, "confd conference rooms", kV6},
-    {7, "confd call pickups and parking lots", kV7},
-    {8, "confd music on hold classes", kV8},
-    {9, "confd context inclusion and outgoing routes per context", kV9},
-    {10, "confd paging groups, voicemail limits", kV10},
-};
+// Feature extensions (XiVO's extensions of context xivo-features, type
+// extenfeatures; wazo-confd's /extensions/features): the code of each
+// feature, "_*21." for a code followed by digits; seeded with
+// sdk::kDefaultFeatureExtensions.
+const char* v11() {
+  static const std::string sql = [] {
+    std::string s =
+        "CREATE TABLE confd_feature_extensions ("
+        " id serial PRIMARY KEY,"
+        " feature text NOT NULL UNIQUE,"
+        " exten text NOT NULL UNIQUE CHECK (exten ~ '^(_?[0-9*#]{1,40}|_[0-9*#]{1,40}[.])$'),"
+        " enabled boolean NOT NULL DEFAULT true);"
+        "INSERT INTO confd_feature_extensions (feature, exten, enabled) VALUES ";
+    bool first = true;
+    for (auto& d : sdk::kDefaultFeatureExtensions) {
+      s += std::string(first ? "" : ", ") + "('" + d.feature + "', '" + d.exten + "', " +
+           (d.enabled ? "true" : "false") + ")";
+      first = false;
+    }
+    return s + ";";
+  }();
+  return sql.c_str();
+}
+
+std::span<const sdk::Migration> all_migrations() {
+  static const sdk::Migration kMigrations[] = {
+      {1, "confd configuration schema", kV1},
+      {2, "confd list indexes",
+       "CREATE INDEX confd_users_firstname ON confd_users (firstname, id);"
+       "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
+       "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
+      {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
+      {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
+      {5, "confd boss-secretary call filters", kV5},
+      {6, "confd conference rooms", kV6},
+      {7, "confd call pickups and parking lots", kV7},
+      {8, "confd music on hold classes", kV8},
+      {9, "confd context inclusion and outgoing routes per context", kV9},
+      {10, "confd paging groups, voicemail limits", kV10},
+      {11, "confd feature extensions", v11()},
+  };
+  return kMigrations;
+}
 
 }  // namespace
 
-std::span<const sdk::Migration> migrations() { return kMigrations; }
+std::span<const sdk::Migration> migrations() { return all_migrations(); }
 
 }  // namespace dialtone::plugins::api::confd

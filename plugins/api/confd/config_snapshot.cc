@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace dialtone::plugins::api::confd {
 namespace {
@@ -54,8 +55,10 @@ constexpr const char* kIncalls =
 constexpr const char* kIncallExtensions =
     "SELECT incall_id, extension_id FROM confd_incall_extensions ORDER BY extension_id";
 constexpr const char* kTrunks =
-    "SELECT t.id, t.context, e.username, e.secret, e.host, e.options::text, e.id IS NOT NULL "
-    "FROM confd_trunks t LEFT JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id";
+    "SELECT t.id, t.context, e.username, e.secret, e.host, e.options::text, e.id IS NOT NULL, "
+    "c.interface, c.interface_suffix, coalesce(c.enabled, false) "
+    "FROM confd_trunks t LEFT JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id "
+    "LEFT JOIN confd_endpoints_custom c ON c.id = t.endpoint_custom_id";
 constexpr const char* kOutcalls =
     "SELECT id, name, priority, internal_caller_id, enabled, preprocess_subroutine, ring_time, "
     "patterns::text FROM confd_outcalls";
@@ -128,6 +131,17 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
       if (!r) return r.error();
       for (auto& row : r->rows) f(row);
       return {};
+    };
+    // An (owner id, extension id) link table: the owner lists its extensions
+    // and the extension points back at its one owner.
+    auto owned_extensions = [&](const char* sql, auto& owners,
+                                std::unordered_map<std::int64_t, std::int64_t>& owner_of) {
+      return each(sql, [&](const Row& r) {
+        auto o = owners.find(num(r, 0));
+        if (o == owners.end()) return;
+        o->second.extension_ids.push_back(num(r, 1));
+        owner_of[num(r, 1)] = o->first;
+      });
     };
     std::vector<std::function<sdk::Status()>> steps = {
         [&] {
@@ -231,14 +245,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             s->incalls.emplace(i.id, std::move(i));
           });
         },
-        [&] {
-          return each(kIncallExtensions, [&](const Row& r) {
-            auto i = s->incalls.find(num(r, 0));
-            if (i == s->incalls.end()) return;
-            i->second.extension_ids.push_back(num(r, 1));
-            s->incall_of_extension_[num(r, 1)] = i->first;
-          });
-        },
+        [&] { return owned_extensions(kIncallExtensions, s->incalls, s->incall_of_extension_); },
         [&] {
           return each(kTrunks, [&](const Row& r) {
             sdk::ConfigTrunk t;
@@ -249,6 +256,9 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             t.host = text(r, 4);
             if (r[5]) t.endpoint_options = *r[5];
             t.has_endpoint = flag(r, 6);
+            t.interface = text(r, 7);
+            t.interface_suffix = text(r, 8);
+            t.custom_enabled = flag(r, 9);
             s->trunks.emplace(t.id, std::move(t));
           });
         },
@@ -309,14 +319,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             }
           });
         },
-        [&] {
-          return each(kGroupExtensions, [&](const Row& r) {
-            auto g = s->groups.find(num(r, 0));
-            if (g == s->groups.end()) return;
-            g->second.extension_ids.push_back(num(r, 1));
-            s->group_of_extension_[num(r, 1)] = g->first;
-          });
-        },
+        [&] { return owned_extensions(kGroupExtensions, s->groups, s->group_of_extension_); },
         [&] {
           return each(kConferences, [&](const Row& r) {
             sdk::ConfigConference c;
@@ -388,22 +391,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             (flag(r, 2) ? p->second.caller_user_ids : p->second.member_user_ids).push_back(num(r, 1));
           });
         },
-        [&] {
-          return each(kParkingLotExtensions, [&](const Row& r) {
-            auto p = s->parkinglots.find(num(r, 0));
-            if (p == s->parkinglots.end()) return;
-            p->second.extension_ids.push_back(num(r, 1));
-            s->parkinglot_of_extension_[num(r, 1)] = p->first;
-          });
-        },
-        [&] {
-          return each(kConferenceExtensions, [&](const Row& r) {
-            auto c = s->conferences.find(num(r, 0));
-            if (c == s->conferences.end()) return;
-            c->second.extension_ids.push_back(num(r, 1));
-            s->conference_of_extension_[num(r, 1)] = c->first;
-          });
-        },
+        [&] { return owned_extensions(kParkingLotExtensions, s->parkinglots, s->parkinglot_of_extension_); },
+        [&] { return owned_extensions(kConferenceExtensions, s->conferences, s->conference_of_extension_); },
         [&] {
           return each(kCallPermissions, [&](const Row& r) {
             sdk::ConfigCallPermission c;

@@ -445,11 +445,25 @@ ALTER TABLE confd_voicemails
   ADD COLUMN options jsonb NOT NULL DEFAULT '[]';
 )SQL";
 
+// Custom endpoints (XiVO's "Customized" trunks): an interface the call core
+// dials as `<interface>/<number><interface_suffix>`, e.g. dahdi/g1 for the
+// spans of DAHDI group 1 (seed 5.19.5).
+constexpr const char* kV11 = R"SQL(
+CREATE TABLE confd_endpoints_custom (
+  id serial PRIMARY KEY,
+  interface text NOT NULL CHECK (interface ~ '^[A-Za-z][A-Za-z0-9_-]*/[^\s]{1,120}$'),
+  interface_suffix text CHECK (interface_suffix IS NULL OR interface_suffix ~ '^[^\s/]{0,32}$'),
+  context text REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  enabled boolean NOT NULL DEFAULT true);
+ALTER TABLE confd_trunks
+  ADD COLUMN endpoint_custom_id integer UNIQUE REFERENCES confd_endpoints_custom(id) ON DELETE SET NULL;
+)SQL";
+
 // Feature extensions (XiVO's extensions of context xivo-features, type
 // extenfeatures; wazo-confd's /extensions/features): the code of each
 // feature, "_*21." for a code followed by digits; seeded with
 // sdk::kDefaultFeatureExtensions.
-const char* v11() {
+const char* v12() {
   static const std::string sql = [] {
     std::string s =
         "CREATE TABLE confd_feature_extensions ("
@@ -484,7 +498,8 @@ std::span<const sdk::Migration> all_migrations() {
       {8, "confd music on hold classes", kV8},
       {9, "confd context inclusion and outgoing routes per context", kV9},
       {10, "confd paging groups, voicemail limits", kV10},
-      {11, "confd feature extensions", v11()},
+      {11, "confd custom endpoints (DAHDI and other interfaces) on trunks", kV11},
+      {12, "confd feature extensions", v12()},
   };
   return kMigrations;
 }

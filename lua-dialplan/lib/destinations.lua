@@ -73,7 +73,7 @@ function M.route(call, d, context, depth, what)
   depth = depth or 0
   local t = d.type
   local handler = M.handlers[t]
-  if t == "application" then handler = M.applications[d.application or ""] end
+  if t == "application" then handler = M.applications[d.application or ""] or handler end
   if handler then return handler(call, d, context, depth) end
   if t == "user" or t == "group" then
     -- config.user / config.group; d.user_id / d.group_id

@@ -17,7 +17,7 @@ PKGS=(
   baresip-core
   libspandsp-dev libsndfile1-dev libsrtp2-dev libopus-dev
   libtiff-dev libtiff-tools
-  libpri-dev
+  libpri-dev dahdi-source
   tzdata
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-moh-opsound-wav
 )

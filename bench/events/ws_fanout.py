@@ -7,7 +7,9 @@ measure its latency: now minus the time the call core stamped on the channel
 (`created_at_ms` of calls.channel.created; the other events carry no time of
 their own). The others are sinks: the handshake and the subscribe frame by
 hand, then every byte read and thrown away, so that 1,000 clients cost this
-process little and the server, not the client, is what is measured.
+process little and the server, not the client, is what is measured. The sinks
+run in SINK_PROCS (4) forked processes, so that the probes' event loop never
+waits behind 980 sockets' reads.
 
 Prints `ready` once every stream is subscribed, then, when stdin closes (or
 SIGTERM), one summary line per kind of client.
@@ -42,6 +44,22 @@ async def sink(host, port, token, event, stats, ready):
     writer.write(masked_text(json.dumps({"op": "subscribe", "data": {"event_name": event}}).encode()))
     await writer.drain()
     ready()
+
+    async def heartbeat():
+        # The server drops a client silent for two ping intervals (60 s); the
+        # sink does not parse its pings, so it says something every 20 s.
+        while True:
+            await asyncio.sleep(20)
+            writer.write(masked_text(b'{"op": "heartbeat"}'))
+
+    beat = asyncio.create_task(heartbeat())
+    try:
+        await read_all(reader, stats)
+    finally:
+        beat.cancel()
+
+
+async def read_all(reader, stats):
     while True:
         chunk = await reader.read(1 << 16)
         if not chunk:
@@ -84,37 +102,86 @@ def pct(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+async def sink_proc(host, port, token, event, n, out):
+    """A forked process's sinks: `ready` on `out` once all are subscribed,
+    then `bytes closed` when SIGTERM comes."""
+    stats, subscribed = Sinks(), 0
+    done = asyncio.Event()
+
+    def ready():
+        nonlocal subscribed
+        subscribed += 1
+        if subscribed == n:
+            os.write(out, b"ready\n")
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.create_task(sink(host, port, token, event, stats, ready)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)  # do not flood the listener's backlog
+    await done.wait()
+    os.write(out, f"{stats.bytes} {stats.closed}\n".encode())
+    for t in tasks:
+        t.cancel()
+
+
 async def main():
     url, token, clients = sys.argv[1], sys.argv[2], int(sys.argv[3])
     probes = int(sys.argv[4]) if len(sys.argv) > 4 else 20
     event = sys.argv[5] if len(sys.argv) > 5 else "calls.#"
     host, port = url.split("//")[1].split("/")[0].split(":")
-    stats, probe_stats = Sinks(), [Probe() for _ in range(probes)]
+    nprocs = int(os.environ.get("SINK_PROCS", "4"))
+    probe_stats = [Probe() for _ in range(probes)]
+    loop = asyncio.get_running_loop()
+    # The sinks' processes, forked before any connection of this one.
+    children, shares = [], [(clients - probes) // nprocs + (1 if i < (clients - probes) % nprocs else 0)
+                            for i in range(nprocs)]
+    for n in shares:
+        if n == 0:
+            continue
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            asyncio.set_event_loop(None)
+            asyncio.run(sink_proc(host, int(port), token, event, n, w))
+            os._exit(0)
+        os.close(w)
+        children.append((pid, os.fdopen(r, "rb", buffering=0)))
     subscribed = 0
 
     def ready():
         nonlocal subscribed
         subscribed += 1
-        if subscribed == clients:
-            print("ready", flush=True)
 
     tasks = [asyncio.create_task(probe(url, token, event, p, ready)) for p in probe_stats]
-    for i in range(clients - probes):
-        tasks.append(asyncio.create_task(sink(host, int(port), token, event, stats, ready)))
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)  # do not flood the listener's backlog
-    loop = asyncio.get_running_loop()
+    for _, f in children:
+        line = await loop.run_in_executor(None, f.readline)
+        if line.strip() != b"ready":
+            print("a sink process failed", flush=True)
+            sys.exit(1)
+    while subscribed < probes:
+        await asyncio.sleep(0.05)
+    print("ready", flush=True)
     done = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_reader(sys.stdin.fileno(), lambda: (sys.stdin.buffer.read1(4096) or done.set()))
     await done.wait()
     await asyncio.sleep(1)  # the last events of the run
+    read, closed = 0, 0
+    for pid, f in children:
+        os.kill(pid, signal.SIGTERM)
+        b, c = (await loop.run_in_executor(None, f.readline)).split()
+        read, closed = read + int(b), closed + int(c)
+        os.waitpid(pid, 0)
     lat = [v for p in probe_stats for v in p.latencies]
     events = [p.events for p in probe_stats]
     print(f"probes {probes}: events each min {min(events)} max {max(events)}, "
           f"created-event latency n={len(lat)} p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms "
           f"max {max(lat) if lat else float('nan'):.1f} ms, closed {sum(p.closed for p in probe_stats)}", flush=True)
-    print(f"sinks {clients - probes}: {stats.bytes} bytes read, closed by the server {stats.closed}", flush=True)
+    print(f"sinks {clients - probes} in {len(children)} processes: {read} bytes read, closed by the server {closed}",
+          flush=True)
     for t in tasks:
         t.cancel()
 

@@ -82,6 +82,13 @@ bool CallCoreImpl::unpark_as(const std::string& channel_id, const std::string& o
     std::lock_guard lock(mutex_);
     auto it = parked_.find(channel_id);
     if (it == parked_.end()) return false;
+    if (!it->second.outcome.empty()) {
+      // Out of its slot already (taken, or its time ran out) and not yet
+      // read by wait_parked: not parked any more, so no second outcome (a
+      // retrieved call hanging up later is no abandoned parked call).
+      if (outcome == "hangup") parked_.erase(it);
+      return false;
+    }
     auto& lot = lots_[it->second.call.lot];
     lot.slots.erase(it->second.call.slot);
     if (out) *out = it->second.call;
@@ -141,7 +148,7 @@ void CallCoreImpl::wait_parked(std::string_view channel_id, std::function<void(s
 void CallCoreImpl::unpark(std::string_view retriever_id, std::string_view lot_key, int slot,
                           std::function<void(sdk::Status)> done) {
   const std::string retriever(retriever_id);
-  std::string parked;
+  std::string parked, context;
   {
     std::lock_guard lock(mutex_);
     auto lot = lots_.find(std::string(lot_key));
@@ -154,9 +161,19 @@ void CallCoreImpl::unpark(std::string_view retriever_id, std::string_view lot_ke
     // Out of the slot now: a second retriever dialing the same slot finds it empty.
     lot->second.slots.erase(it);
     auto p = parked_.find(parked);
-    if (p != parked_.end()) p->second.call.slot = 0;
+    if (p != parked_.end()) {
+      p->second.call.slot = 0;
+      context = p->second.call.context;
+    }
   }
-  join_answered(parked, retriever, [this, parked, retriever, slot, lot = std::string(lot_key), done](sdk::Status s) {
+  // Said before the two are joined, as Asterisk's parking does (the parked
+  // call leaves its slot, then enters the retriever's bridge): the CEL has
+  // PARK_END before BRIDGE_ENTER.
+  if (auto c = channel(parked))
+    queue_service("calls.park.retrieved", *c,
+                  {{"slot", std::to_string(slot)}, {"lot", std::string(lot_key)}, {"context", context},
+                   {"retriever", retriever}});
+  join_answered(parked, retriever, [this, parked, slot, lot = std::string(lot_key), done](sdk::Status s) {
     sdk::ParkedCall p;
     if (!s) {
       // The parked caller left meanwhile (its waiter heard "hangup"), or the
@@ -166,9 +183,6 @@ void CallCoreImpl::unpark(std::string_view retriever_id, std::string_view lot_ke
                                         " could not be taken: " + s.error().message));
     }
     (void)unpark_as(parked, "retrieved", &p);
-    if (auto c = channel(parked))
-      queue_service("calls.park.retrieved", *c,
-                    {{"slot", std::to_string(slot)}, {"lot", lot}, {"context", p.context}, {"retriever", retriever}});
     done({});
   });
 }

@@ -13,6 +13,7 @@
 -- others, music when alone, DTMF 1 mute, organizer DTMF 2 mutes the others,
 -- # leaves); a full room plays `conf-full` and hangs up. Without the media
 -- engine the call is refused with 480 and the log says why.
+local applications = require("applications")
 local destinations = require("destinations")
 
 local M = {}
@@ -58,13 +59,14 @@ function M.join(call, room)
     admin = ask_pin(call, room)
     if admin == nil then return { action = "done" } end
   end
-  local ok, why = call:conference{
+  -- Asterisk's ConfBridge, the room its argument (CEL APP_START / APP_END).
+  local ok, why = applications.run(call, "ConfBridge", room.id, call.conference, call, {
     room = tostring(room.id),
     max_participants = tonumber(room.max_users) or 0,
     music_on_hold = room.music_on_hold or "default",
     quiet = room.announce_join_leave == false,
     admin = admin,
-  }
+  })
   if not ok and why == "full" then
     dialtone.log("info", string.format("call %s: conference room %s is full (%s participants)",
                                        tostring(call.id), tostring(room.id), tostring(room.max_users)))
@@ -92,7 +94,7 @@ destinations.handlers.sound = function(call, d)
       tostring(call.id), tostring(d.filename)))
     return reject(480, "Sound needs the media engine")
   end
-  call:play(tostring(d.filename or ""))
+  applications.run(call, "Playback", d.filename, call.play, call, tostring(d.filename or ""))
   return { action = "done" }
 end
 

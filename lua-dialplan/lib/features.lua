@@ -39,6 +39,7 @@ local pickup = require("pickup")
 local paging = require("paging")
 local callcompletion = require("callcompletion")
 local destinations = require("destinations")
+local applications = require("applications")
 
 local M = {}
 
@@ -110,7 +111,7 @@ local function echo_test(call)
   if channel then voicemails.attach(call) end
   if not (call.channel and call.echo and call:answer()) then return reject(480, "Echo test needs the media engine") end
   call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
-  if call:echo() then call:play(M.prompts.echo_done) end
+  if applications.run(call, "Echo", "", call.echo, call) then call:play(M.prompts.echo_done) end
   return { action = "done" }
 end
 

@@ -29,6 +29,7 @@
 local M = {}
 
 local destinations = require("destinations")
+local applications = require("applications")
 
 M.defaults = {
   timeout = 5,
@@ -88,7 +89,10 @@ run = function(call, menu, depth)
   if not say(call, menu.greeting) then return done end
   local tries = 0
   while true do
-    local digits, why = call:read_digits{ max = max, timeout = timeout, prompt = menu.prompt }
+    -- The prompt while the caller types, as Asterisk's BackGround (CEL APP_START / APP_END).
+    local prompt = type(menu.prompt) == "table" and table.concat(menu.prompt, "&") or menu.prompt
+    local digits, why = applications.run(call, "BackGround", prompt, call.read_digits, call,
+                                         { max = max, timeout = timeout, prompt = menu.prompt })
     if why == "hangup" then return done end
     local failed
     if digits == "" then

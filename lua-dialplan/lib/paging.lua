@@ -16,6 +16,7 @@
 -- caller may not use plays `M.prompts.denied` (403 without the media engine);
 -- a group with no member to page plays it too (404).
 local voicemails = require("voicemails")
+local applications = require("applications")
 
 local M = {}
 
@@ -79,7 +80,8 @@ function M.route(call)
       tostring(call.id), number))
     return reject(480, "Paging needs the media engine")
   end
-  local ok, why = call:page{
+  -- Asterisk's Page, its argument the phones paged (Page(SIP/a&SIP/b)).
+  local ok, why = applications.run(call, "Page", table.concat(targets, "&"), call.page, call, {
     targets = targets,
     timeout = p.timeout,
     duplex = p.duplex,
@@ -87,7 +89,7 @@ function M.route(call)
     announce = p.announce_sound,
     announce_caller = p.announce_caller ~= false,
     record = p.record == true,
-  }
+  })
   dialtone.log("info", string.format("call %s: paged group %s (%d members): %s %s", tostring(call.id), number,
                                      #targets, tostring(ok), tostring(why)))
   return { action = "done" }

@@ -20,6 +20,8 @@
 -- when `opts.ask_password` forces it (consultation from outside, seed
 -- 5.35.5); a box without password is open to *99<box> from its context,
 -- which the log says each time (seed's warning).
+local applications = require("applications")
+
 local M = {}
 
 M.prompts = {
@@ -272,12 +274,7 @@ end
 -- voicemail from one a person answered.
 local function application(name, fn)
   return function(call, box, ...)
-    local mark = call.channel and channel and channel.app_event
-    local data = box and mailbox(call, box) or ""
-    if mark then call:app_event("start", name, data) end
-    local result = table.pack(fn(call, box, ...))
-    if mark then call:app_event("end", name, data) end
-    return table.unpack(result, 1, result.n)
+    return applications.run(call, name, box and mailbox(call, box) or "", fn, call, box, ...)
   end
 end
 

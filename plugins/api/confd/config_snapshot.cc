@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace dialtone::plugins::api::confd {
 namespace {
@@ -128,6 +129,17 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
       for (auto& row : r->rows) f(row);
       return {};
     };
+    // An (owner id, extension id) link table: the owner lists its extensions
+    // and the extension points back at its one owner.
+    auto owned_extensions = [&](const char* sql, auto& owners,
+                                std::unordered_map<std::int64_t, std::int64_t>& owner_of) {
+      return each(sql, [&](const Row& r) {
+        auto o = owners.find(num(r, 0));
+        if (o == owners.end()) return;
+        o->second.extension_ids.push_back(num(r, 1));
+        owner_of[num(r, 1)] = o->first;
+      });
+    };
     std::vector<std::function<sdk::Status()>> steps = {
         [&] {
           return each(kUsers, [&](const Row& r) {
@@ -225,14 +237,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             s->incalls.emplace(i.id, std::move(i));
           });
         },
-        [&] {
-          return each(kIncallExtensions, [&](const Row& r) {
-            auto i = s->incalls.find(num(r, 0));
-            if (i == s->incalls.end()) return;
-            i->second.extension_ids.push_back(num(r, 1));
-            s->incall_of_extension_[num(r, 1)] = i->first;
-          });
-        },
+        [&] { return owned_extensions(kIncallExtensions, s->incalls, s->incall_of_extension_); },
         [&] {
           return each(kTrunks, [&](const Row& r) {
             sdk::ConfigTrunk t;
@@ -303,14 +308,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             }
           });
         },
-        [&] {
-          return each(kGroupExtensions, [&](const Row& r) {
-            auto g = s->groups.find(num(r, 0));
-            if (g == s->groups.end()) return;
-            g->second.extension_ids.push_back(num(r, 1));
-            s->group_of_extension_[num(r, 1)] = g->first;
-          });
-        },
+        [&] { return owned_extensions(kGroupExtensions, s->groups, s->group_of_extension_); },
         [&] {
           return each(kConferences, [&](const Row& r) {
             sdk::ConfigConference c;
@@ -382,22 +380,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             (flag(r, 2) ? p->second.caller_user_ids : p->second.member_user_ids).push_back(num(r, 1));
           });
         },
-        [&] {
-          return each(kParkingLotExtensions, [&](const Row& r) {
-            auto p = s->parkinglots.find(num(r, 0));
-            if (p == s->parkinglots.end()) return;
-            p->second.extension_ids.push_back(num(r, 1));
-            s->parkinglot_of_extension_[num(r, 1)] = p->first;
-          });
-        },
-        [&] {
-          return each(kConferenceExtensions, [&](const Row& r) {
-            auto c = s->conferences.find(num(r, 0));
-            if (c == s->conferences.end()) return;
-            c->second.extension_ids.push_back(num(r, 1));
-            s->conference_of_extension_[num(r, 1)] = c->first;
-          });
-        },
+        [&] { return owned_extensions(kParkingLotExtensions, s->parkinglots, s->parkinglot_of_extension_); },
+        [&] { return owned_extensions(kConferenceExtensions, s->conferences, s->conference_of_extension_); },
         [&] {
           return each(kCallPermissions, [&](const Row& r) {
             sdk::ConfigCallPermission c;

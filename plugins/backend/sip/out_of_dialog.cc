@@ -178,19 +178,25 @@ void SipStack::Impl::send_request(sip_method_t method, const char* method_name,
                                   const std::string& uri, const std::string& received,
                                   const std::string& to_user, const std::string& headers,
                                   std::chrono::milliseconds timeout,
-                                  std::function<void(int, int)> done) {
+                                  std::function<void(int, int)> done, const std::string& content_type,
+                                  const std::string& body, nta_leg_t* leg) {
   auto req = std::make_unique<OutRequest>();
   OutRequest* r = req.get();
   r->self = this;
   r->id = next_out++;
   r->done = std::move(done);
-  std::string from = "<sip:" + cfg.user_agent + "@" + cfg.host + ">";
-  std::string to = "<sip:" + to_user + "@" + cfg.host + ">";
-  std::string call_id = random_token(20) + "@dialtone";
-  r->leg = nta_leg_tcreate(agent, &Impl::on_out_leg_request, nullptr,
-                           SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()),
-                           SIPTAG_CALL_ID_STR(call_id.c_str()), TAG_END());
-  if (r->leg) nta_leg_tag(r->leg, nullptr);
+  if (leg) {
+    r->leg = leg;
+    r->own_leg = false;
+  } else {
+    std::string from = "<sip:" + cfg.user_agent + "@" + cfg.host + ">";
+    std::string to = "<sip:" + to_user + "@" + cfg.host + ">";
+    std::string call_id = random_token(20) + "@dialtone";
+    r->leg = nta_leg_tcreate(agent, &Impl::on_out_leg_request, nullptr,
+                             SIPTAG_FROM_STR(from.c_str()), SIPTAG_TO_STR(to.c_str()),
+                             SIPTAG_CALL_ID_STR(call_id.c_str()), TAG_END());
+    if (r->leg) nta_leg_tag(r->leg, nullptr);
+  }
   // Over TCP and TLS: the phone's own connection, or its Contact once that
   // connection is gone (its source port no longer listens).
   tport_t* via = connection_of(received);
@@ -201,9 +207,11 @@ void SipStack::Impl::send_request(sip_method_t method, const char* method_name,
         method, method_name, URL_STRING_MAKE(uri.c_str()), TAG_IF(via, NTATAG_TPORT(via)),
         SIPTAG_CONTACT(contact),
         SIPTAG_USER_AGENT_STR(cfg.user_agent.c_str()),
-        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())), TAG_END());
+        TAG_IF(!headers.empty(), SIPTAG_HEADER_STR(headers.c_str())),
+        TAG_IF(!content_type.empty(), SIPTAG_CONTENT_TYPE_STR(content_type.c_str())),
+        TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
   if (!r->orq) {
-    if (r->leg) nta_leg_destroy(r->leg);
+    if (r->leg && r->own_leg) nta_leg_destroy(r->leg);
     auto cb = std::move(r->done);
     later([cb] { cb(503, -1); });
     return;
@@ -225,7 +233,7 @@ void SipStack::Impl::finish_request(OutRequest& r, int status) {
     if (it == out_requests.end()) return;
     auto& q = *it->second;
     if (q.orq) nta_outgoing_destroy(q.orq);
-    if (q.leg) nta_leg_destroy(q.leg);
+    if (q.leg && q.own_leg) nta_leg_destroy(q.leg);
     out_requests.erase(it);
   });
   if (done) done(status, rtt);
@@ -253,7 +261,7 @@ void SipStack::Impl::drop_requests() {
     if (!r->finished && r->done) r->done(503, -1);
     r->finished = true;
     if (r->orq) nta_outgoing_destroy(r->orq);
-    if (r->leg) nta_leg_destroy(r->leg);
+    if (r->leg && r->own_leg) nta_leg_destroy(r->leg);
   }
   out_requests.clear();
 }

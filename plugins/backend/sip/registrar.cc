@@ -162,6 +162,7 @@ void SipStack::Impl::publish_bindings(const std::string& aor) {
   }
   if (it != locations.end() && it->second.empty()) locations.erase(it);
   qualify_sync(aor);
+  mwi->bindings_changed(aor, copy);
   backend.bindings_changed(aor, copy);
 }
 

@@ -124,6 +124,11 @@ const sdk::OptionSpec kOptions[] = {
      "directed pickup code written as the target of a ringing BLF dialog (a Snom key pressed "
      "while the watched line rings dials it followed by the extension); empty: none",
      sdk::kReloadable},
+    {"mwi.unsolicited", OptionType::boolean, "true",
+     "registered phones that do not subscribe to message-summary get their mailbox's counts in "
+     "unsolicited NOTIFYs (at each change, and when they register with messages waiting); "
+     "false: only subscribed phones see their lamp",
+     sdk::kReloadable},
     {"rel100.mode", OptionType::choice, "required",
      "18x sent reliably with PRACK (RFC 3262) to callers that require 100rel (required), or also "
      "to callers that only support it (supported)",
@@ -345,6 +350,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
                                            c.subscribe_expires_max);
   c.subscribe_max_per_line = static_cast<std::size_t>(o.get_int("subscribe.max_per_line", 200));
   c.pickup_prefix = o.get("presence.pickup_prefix", "*8");
+  c.mwi_unsolicited = o.get_bool("mwi.unsolicited", true);
   if (c.pickup_prefix.find_first_not_of("0123456789*#") != std::string::npos)
     return sdk::Error::invalid("presence.pickup_prefix: '" + c.pickup_prefix +
                                "' is not a feature code (digits, * and #, e.g. *8)");

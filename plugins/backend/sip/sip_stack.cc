@@ -108,6 +108,7 @@ void SipStack::reconfigure(const SipConfig& c) {
     cfg.subscribe_expires_default = c.subscribe_expires_default;
     cfg.subscribe_max_per_line = c.subscribe_max_per_line;
     cfg.pickup_prefix = c.pickup_prefix;
+    cfg.mwi_unsolicited = c.mwi_unsolicited;
   });
 }
 

@@ -90,6 +90,9 @@ struct SipConfig {
   std::size_t subscribe_max_per_line = 200;
   // Directed pickup code written as the target of a ringing BLF dialog.
   std::string pickup_prefix = "*8";
+  // Registered phones without a message-summary subscription get their
+  // mailbox's counts in unsolicited NOTIFYs (unsolicited_mwi.cc).
+  bool mwi_unsolicited = true;
 };
 
 // A line's SIP credentials and what the dialplan needs about its caller.

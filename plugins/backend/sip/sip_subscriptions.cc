@@ -184,6 +184,7 @@ void Subscriptions::start(nta_incoming_t* irq, const sip_t* sip, const LineCrede
   auto id = x.id;
   subs_.emplace(id, std::move(sub));
   ++per_line_[x.line];
+  if (package == Package::message_summary) ++mwi_lines_[x.line];
   count_ = subs_.size();
   if (!timer_) {
     timer_ = su_timer_create(su_root_task(s_.root), 1000);
@@ -353,6 +354,8 @@ void Subscriptions::erase(std::uint64_t id) {
   subs_.erase(it);
   count_ = subs_.size();
   if (auto pl = per_line_.find(sub->line); pl != per_line_.end() && --pl->second == 0) per_line_.erase(pl);
+  if (sub->package == Package::message_summary)
+    if (auto ml = mwi_lines_.find(sub->line); ml != mwi_lines_.end() && --ml->second == 0) mwi_lines_.erase(ml);
   if (!sub->saved.call_id.empty()) s_.backend.subscription_gone(sub->saved.call_id, sub->saved.local_tag);
   sub->watch.reset();
   sub->terminating = true;  // a request still reaching its leg gets 481
@@ -438,6 +441,7 @@ void Subscriptions::close() {
   }
   subs_.clear();
   per_line_.clear();
+  mwi_lines_.clear();
   count_ = 0;
 }
 

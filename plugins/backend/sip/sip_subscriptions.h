@@ -47,6 +47,9 @@ class Subscriptions {
   // Any thread.
   std::size_t count() const { return count_.load(); }
   std::size_t count_of(const std::string& line) const;
+  // Whether `line` holds a message-summary subscription (its lamp is told
+  // there, not by unsolicited NOTIFYs).
+  bool has_message_summary(const std::string& line) const { return mwi_lines_.count(line) != 0; }
   // NOTIFYs sent and answered 2xx since start (any thread).
   std::uint64_t notifies_sent() const { return sent_.load(); }
   std::uint64_t notifies_answered() const { return answered_.load(); }
@@ -96,6 +99,7 @@ class Subscriptions {
   SipStack::Impl& s_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs_;
   std::unordered_map<std::string, std::size_t> per_line_;
+  std::unordered_map<std::string, std::size_t> mwi_lines_;  // message-summary subscriptions per line
   std::uint64_t next_id_ = 1;
   su_timer_t* timer_ = nullptr;
   std::atomic<std::size_t> count_{0};  // read by other threads

@@ -33,6 +33,7 @@
 #include "plugins/backend/sip/qualify.h"
 #include "plugins/backend/sip/sdp.h"
 #include "plugins/backend/sip/sip_subscriptions.h"
+#include "plugins/backend/sip/unsolicited_mwi.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -286,6 +287,9 @@ struct SipStack::Impl {
 
   // SUBSCRIBE dialogs and their NOTIFYs (sip_subscriptions.cc).
   std::unique_ptr<Subscriptions> subscriptions = std::make_unique<Subscriptions>(*this);
+  // Message-waiting NOTIFYs to registered phones that do not subscribe
+  // (unsolicited_mwi.cc).
+  std::unique_ptr<UnsolicitedMwi> mwi = std::make_unique<UnsolicitedMwi>(*this);
 
   Impl(SipConfig c, SipBackend& b, sdk::Logger& l)
       : cfg(std::move(c)),
@@ -992,6 +996,7 @@ struct SipStack::Impl {
     std::int64_t sent_ms = 0;
     std::int64_t deadline_ms = 0;
     bool finished = false;
+    bool own_leg = true;  // made for this request, destroyed with it
     std::function<void(int status, int rtt_ms)> done;
   };
   std::unordered_map<std::uint64_t, std::unique_ptr<OutRequest>> out_requests;
@@ -1006,11 +1011,14 @@ struct SipStack::Impl {
 
   // Sends `method` to `uri` through `received`; `done(status, rtt_ms)` runs
   // once on the SIP thread (408 when the deadline passes first, 503 when it
-  // could not be sent).
+  // could not be sent). With a `body` of `content_type`; on the caller's
+  // `leg` (its Call-ID, From tag and next CSeq; the caller keeps it) instead
+  // of a new one.
   void send_request(sip_method_t method, const char* method_name, const std::string& uri,
                     const std::string& received, const std::string& to_user,
                     const std::string& headers, std::chrono::milliseconds timeout,
-                    std::function<void(int, int)> done);
+                    std::function<void(int, int)> done, const std::string& content_type = {},
+                    const std::string& body = {}, nta_leg_t* leg = nullptr);
 
   void finish_request(OutRequest& r, int status);
 

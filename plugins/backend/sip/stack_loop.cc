@@ -64,6 +64,7 @@ std::string SipStack::Impl::open(int port) {
 void SipStack::Impl::close() {
   inbox->close();
   subscriptions->close();
+  mwi->close();
   close_connections();
   for (auto& [_, call] : calls) release(*call);
   calls.clear();

@@ -2,10 +2,14 @@
 // token's ACLs (docs/api/events.md). The stream lives as long as its token:
 // it is closed (4001) when the token expires or is found revoked, unless the
 // client renews it ({"op": "token"}). One bus subscription feeds every client;
-// each client has a bounded queue and its own writer thread, so the bus
-// delivery thread never waits on a socket, and a client whose queue
-// overflows is closed (1008) instead of growing memory.
+// each event is encoded once into its WebSocket frame, shared by every
+// client's bounded queue; each client's writer thread sends what queued in one
+// write, so the bus delivery thread never waits on a socket, a lagging client
+// costs one system call per batch rather than per event, and a client whose
+// queue overflows is closed (1008) instead of growing memory.
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +21,8 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <sys/socket.h>
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -85,46 +91,90 @@ struct Config {
   int socket_buffer = 0;
 };
 
+// One event as the unmasked text frame every client receives (RFC 6455 5.2):
+// {"name": topic, "data": body}.
+std::string encode_frame(const sdk::Event& e) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("name");
+  w.String(e.topic.c_str(), static_cast<rapidjson::SizeType>(e.topic.size()));
+  w.Key("data");
+  w.RawValue(e.body.empty() ? "null" : e.body.c_str(), e.body.empty() ? 4 : e.body.size(), rapidjson::kObjectType);
+  w.EndObject();
+  std::size_t n = sb.GetSize();
+  std::string f;
+  f.reserve(n + 10);
+  f.push_back(static_cast<char>(0x81));  // FIN, text
+  if (n < 126) {
+    f.push_back(static_cast<char>(n));
+  } else if (n < 65536) {
+    f.push_back(static_cast<char>(126));
+    for (int i = 1; i >= 0; --i) f.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  } else {
+    f.push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xff));
+  }
+  f.append(sb.GetString(), n);
+  return f;
+}
+
+using Frame = std::shared_ptr<const std::string>;
+
 class Client {
  public:
-  Client(sdk::TokenInfo token, std::shared_ptr<sdk::Auth> auth, std::size_t cap)
-      : token_(std::move(token)), auth_(std::move(auth)), cap_(cap) {}
+  Client(sdk::TokenInfo token, std::shared_ptr<sdk::Auth> auth, std::size_t cap, sdk::Logger* log)
+      : token_(std::move(token)), auth_(std::move(auth)), cap_(cap), log_(log) {}
 
   // Bus delivery thread: never blocks beyond this client's short lock.
-  void offer(const std::shared_ptr<const sdk::Event>& e) {
+  void offer(const std::string& topic, const Frame& f) {
     std::lock_guard l(m_);
     if (closed_ || overflowed_) return;
-    bool wanted = false;
-    for (auto& s : subs_) if (matches(s, e->topic)) { wanted = true; break; }
-    if (!wanted) return;
-    auto it = allowed_.find(e->topic);  // cleared when the token changes
-    if (it == allowed_.end())
-      it = allowed_.emplace(e->topic, auth_->acl_allows(token_, "events." + e->topic)).first;
+    // Subscriptions and the ACL decide once per topic; the cache is cleared
+    // when either changes.
+    auto it = deliver_.find(topic);
+    if (it == deliver_.end()) {
+      bool wanted = false;
+      for (auto& s : subs_) if (matches(s, topic)) { wanted = true; break; }
+      it = deliver_.emplace(topic, wanted && auth_->acl_allows(token_, "events." + topic)).first;
+    }
     if (!it->second) return;
     if (q_.size() >= cap_) {
+      // Said when it happens: the close frame itself waits until the client
+      // reads what its socket already holds.
       overflowed_ = true;
       q_.clear();
+      log_->warn("events.websocketd: client " + token_.username +
+                 " closed: it read slower than events came (more than " + std::to_string(cap_) +
+                 " queued; raise websocketd.queue_size if legitimate)");
     } else {
-      q_.push_back(e);
+      q_.push_back(f);
     }
     cv_.notify_one();
   }
+  void subscribe(const std::string& name, bool on) {
+    std::lock_guard l(m_);
+    if (on) subs_.insert(name);
+    else subs_.erase(name);
+    deliver_.clear();
+  }
   std::mutex m_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<const sdk::Event>> q_;
+  std::deque<Frame> q_;
   std::set<std::string> subs_;
-  std::unordered_map<std::string, bool> allowed_;
+  std::unordered_map<std::string, bool> deliver_;
   bool closed_ = false, overflowed_ = false;
   // A renewed token ({"op": "token"}) replaces the one of the upgrade.
   void renew(sdk::TokenInfo t) {
     std::lock_guard l(m_);
     token_ = std::move(t);
-    allowed_.clear();
+    deliver_.clear();
     cv_.notify_one();  // the writer's expiry deadline moved
   }
   sdk::TokenInfo token_;
   std::shared_ptr<sdk::Auth> auth_;
   std::size_t cap_;
+  sdk::Logger* log_;
 };
 
 struct Shared {
@@ -135,10 +185,11 @@ struct Shared {
   std::set<std::shared_ptr<Client>> clients;
   std::atomic<int> count{0};
   void publish(const sdk::Event& e) {
-    // One shared copy per event for every client's queue.
-    auto ev = std::make_shared<const sdk::Event>(e);
+    // One frame per event, shared by every client's queue.
     std::lock_guard l(m);
-    for (auto& c : clients) c->offer(ev);
+    if (clients.empty()) return;
+    auto frame = std::make_shared<const std::string>(encode_frame(e));
+    for (auto& c : clients) c->offer(e.topic, frame);
   }
 };
 
@@ -169,7 +220,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
       return;  // Poco answered 400 (not an upgrade request)
     }
     if (s_->cfg.socket_buffer > 0) ws->setSendBufferSize(s_->cfg.socket_buffer);
-    auto c = std::make_shared<Client>(*t, s_->auth, s_->cfg.queue_size);
+    auto c = std::make_shared<Client>(*t, s_->auth, s_->cfg.queue_size, s_->log);
     {
       std::lock_guard l(s_->m);
       s_->clients.insert(c);
@@ -190,6 +241,19 @@ class Session final : public Poco::Net::HTTPRequestHandler {
       std::lock_guard l(send_m);
       ws.sendFrame(text.data(), static_cast<int>(text.size()), flags);
     };
+    // Queued event frames, already encoded, go out in one write per batch.
+    auto send_raw = [&](const std::string& bytes) {
+      std::lock_guard l(send_m);
+      const char* p = bytes.data();
+      std::size_t left = bytes.size();
+      while (left > 0) {
+        ssize_t n = ::send(ws.impl()->sockfd(), p, left, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw Poco::Net::ConnectionResetException("events.websocketd: send");
+        p += n;
+        left -= static_cast<std::size_t>(n);
+      }
+    };
     std::atomic<bool> done{false};
     // Writer: events out, pings, and the overflow close.
     std::thread writer([&] {
@@ -206,7 +270,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
       auto next_check = std::chrono::steady_clock::now() + s_->cfg.token_check_interval;
       try {
         for (;;) {
-          std::deque<std::shared_ptr<const sdk::Event>> batch;
+          std::deque<Frame> batch;
           bool overflow = false;
           std::string token, user;  // copied under the lock: a renewal replaces them
           std::chrono::system_clock::time_point expires;
@@ -234,12 +298,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
               return close(4001, "token expired: connect again with a new token, or renew it with {\"op\": \"token\"}");
             }
           }
-          if (overflow) {
-            s_->log->warn("events.websocketd: client " + user +
-                          " closed: it read slower than events came (more than " +
-                          std::to_string(s_->cfg.queue_size) + " queued; raise websocketd.queue_size if legitimate)");
-            return close(1008, "client too slow: event queue overflowed");
-          }
+          if (overflow) return close(1008, "client too slow: event queue overflowed");  // logged by offer()
           // A token revoked (DELETE /0.1/token) or its account disabled ends the stream too.
           if (std::chrono::steady_clock::now() >= next_check) {
             next_check = std::chrono::steady_clock::now() + s_->cfg.token_check_interval;
@@ -252,17 +311,13 @@ class Session final : public Poco::Net::HTTPRequestHandler {
               return close(4001, "token revoked or expired: connect again with a new token");
             }
           }
-          for (auto& e : batch) {
-            rapidjson::StringBuffer sb;
-            rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-            w.StartObject();
-            w.Key("name");
-            w.String(e->topic.c_str(), static_cast<rapidjson::SizeType>(e->topic.size()));
-            w.Key("data");
-            w.RawValue(e->body.empty() ? "null" : e->body.c_str(), e->body.empty() ? 4 : e->body.size(),
-                       rapidjson::kObjectType);
-            w.EndObject();
-            send(std::string(sb.GetString(), sb.GetSize()));
+          if (!batch.empty()) {
+            std::size_t bytes = 0;
+            for (auto& f : batch) bytes += f->size();
+            std::string out;
+            out.reserve(bytes);
+            for (auto& f : batch) out += *f;
+            send_raw(out);
           }
           if (std::chrono::steady_clock::now() >= next_ping) {
             send("", static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PING) | Poco::Net::WebSocket::FRAME_FLAG_FIN);
@@ -274,7 +329,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
       }
     });
     // Reader: this thread. A client silent for two ping intervals is gone.
-    ws.setReceiveTimeout(Poco::Timespan(0, 200000));
+    ws.setReceiveTimeout(Poco::Timespan(1, 0));
     char buf[4096];
     auto last_heard = std::chrono::steady_clock::now();
     try {
@@ -284,8 +339,14 @@ class Session final : public Poco::Net::HTTPRequestHandler {
         try {
           n = ws.receiveFrame(buf, sizeof buf, flags);
         } catch (const Poco::TimeoutException&) {
-          if (std::chrono::steady_clock::now() - last_heard > 2 * s_->cfg.ping_interval + std::chrono::seconds(1))
+          if (std::chrono::steady_clock::now() - last_heard > 2 * s_->cfg.ping_interval + std::chrono::seconds(1)) {
+            if (!done) {
+              std::lock_guard l(c->m_);
+              s_->log->info("events.websocketd: client " + c->token_.username +
+                            " closed: it answered no ping for two ping intervals");
+            }
             break;
+          }
           continue;
         }
         last_heard = std::chrono::steady_clock::now();
@@ -306,6 +367,8 @@ class Session final : public Poco::Net::HTTPRequestHandler {
       c->closed_ = true;
     }
     c->cv_.notify_one();
+    // A writer still blocked in send (a client that stopped reading) is freed.
+    ::shutdown(ws.impl()->sockfd(), SHUT_RDWR);
     writer.join();
   }
 
@@ -335,11 +398,7 @@ class Session final : public Poco::Net::HTTPRequestHandler {
     if ((op != "subscribe" && op != "unsubscribe") || name.empty())
       return send(reply(op == "subscribe" || op == "unsubscribe" ? op.c_str() : "error", 400,
                         "expected {\"op\": \"subscribe\"|\"unsubscribe\", \"data\": {\"event_name\": \"...\"}}"));
-    {
-      std::lock_guard l(c->m_);
-      if (op == "subscribe") c->subs_.insert(name);
-      else c->subs_.erase(name);
-    }
+    c->subscribe(name, op == "subscribe");
     send(reply(op.c_str(), 0));
   }
   std::shared_ptr<Shared> s_;

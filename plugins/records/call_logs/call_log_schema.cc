@@ -43,7 +43,8 @@ CREATE INDEX IF NOT EXISTS call_log__idx__destination_user ON call_log (destinat
 // counts a call as answered when its caller is bridged: an application that
 // answers the caller stands for that (a conference), except the voicemail
 // (APP_START VoiceMail), which XiVO never bridges: such a call is not
-// answered, its status is `voicemail`.
+// answered, its status is `voicemail`. A call another phone picked up
+// (PICKUP) is answered by that phone's line.
 constexpr const char* kGenerate = R"sql(
 CREATE OR REPLACE FUNCTION call_logs_generate_for(ids text[]) RETURNS integer
 LANGUAGE plpgsql AS $fn$
@@ -89,12 +90,14 @@ BEGIN
            bool_or(eventtype IN ('BLINDTRANSFER', 'ATTENDEDTRANSFER')) AS transferred,
            bool_or(eventtype = 'APP_START' AND appname = 'VoiceMail' AND uniqueid = linkedid) AS voicemail,
            max(userfield) FILTER (WHERE userfield <> '') AS userfield,
+           (array_agg(NULLIF(extra, '')::jsonb ->> 'pickup_channel' ORDER BY id DESC)
+              FILTER (WHERE eventtype = 'PICKUP'))[1] AS picker,
            (array_agg(NULLIF(extra, '')::jsonb ->> 'dialstatus' ORDER BY id DESC)
               FILTER (WHERE eventtype = 'HANGUP' AND uniqueid = linkedid))[1] AS caller_status
     FROM c GROUP BY linkedid
   ), calls AS (
     SELECT caller.*, agg.date_end, agg.incall, agg.outcall, agg.transferred, agg.userfield, agg.caller_status,
-           agg.voicemail,
+           agg.voicemail, agg.picker,
            COALESCE(a.answer, agg.caller_answer) AS answer_any,
            a.uniqueid IS NOT NULL OR (agg.caller_answer IS NOT NULL AND NOT agg.voicemail) AS answered,
            COALESCE(a.cid_name, f.cid_name, '') AS callee_name,
@@ -124,6 +127,7 @@ BEGIN
          GREATEST(COALESCE(answer_any, date_end, date) - date, '0'),
          CASE WHEN answered AND date_end IS NOT NULL THEN GREATEST(date_end - answer_any, '0') ELSE '0' END,
          CASE WHEN answered_channame IS NOT NULL THEN lower(regexp_replace(answered_channame, '-[0-9a-f]+$', ''))
+              WHEN answered AND picker <> '' THEN lower(regexp_replace(picker, '-[0-9a-f]+$', ''))
               WHEN answered THEN 'application' ELSE '' END,
          transferred, linkedid
   FROM calls;
@@ -168,13 +172,15 @@ FROM call_log;
 
 // Migration 2 first installed a generation whose cost grew with the square
 // of the calls per statement; 4 replaces it on databases that ran 2, 5 on
-// those that ran 4 (voicemail calls not answered). Each installs the latest.
+// those that ran 4 (voicemail calls not answered), 6 on those that ran 5
+// (answered_by of a pickup). Each installs the latest.
 constexpr sdk::Migration kMigrations[] = {
     {1, "create call_log", kTable},
     {2, "call log generation from cel", kGenerate},
     {3, "call_log_stats view", kView},
     {4, "call log generation in one pass per call", kGenerate},
     {5, "call logs: a call that ends in a voicemail is not answered", kGenerate},
+    {6, "call logs: a picked-up call is answered by the phone that took it", kGenerate},
 };
 
 }  // namespace

@@ -241,12 +241,22 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   }
   // A dialplan application on the channel (call:app_event): Asterisk's
   // APP_START / APP_END, the application in appname, its argument in appdata.
+  // An application the caller leaves by hanging up cannot say its end (the
+  // channel is gone): the channel's end closes it, as Asterisk's APP_END
+  // comes before the HANGUP of a channel hung up inside an application.
   if (kind == "app") {
     const std::string phase = str(d, "phase");
     if (phase != "start" && phase != "end") return out;
     CelRow r = row(phase == "start" ? "APP_START" : "APP_END", now_ms);
     r.appname = str(d, "app");
     r.appdata = str(d, "data");
+    if (phase == "start") {
+      o.app = r.appname;
+      o.app_data = r.appdata;
+    } else {
+      o.app.clear();
+      o.app_data.clear();
+    }
     out.push_back(r);
     return out;
   }
@@ -294,6 +304,12 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     std::int64_t at = now_ms;
     if (auto dur = num(d, "duration_ms", -1); dur >= 0 && num(d, "answered_at_ms") > 0)
       at = num(d, "answered_at_ms") + dur;
+    if (!o.app.empty()) {
+      CelRow r = row("APP_END", at);
+      r.appname = o.app;
+      r.appdata = o.app_data;
+      out.push_back(r);
+    }
     exit(at);
     const int cause = static_cast<int>(num(d, "cause"));
     const int sip = static_cast<int>(num(d, "sip_code", cause));

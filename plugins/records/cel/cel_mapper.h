@@ -69,6 +69,7 @@ class CelMapper {
     std::string channame, linkedid, peer;
     std::string userfield;  // its user's, written on its rows once the call goes out (XiVO)
     bool answered = false, held = false, outgoing = false;
+    std::string app, app_data;  // the application running (APP_START without its APP_END yet)
   };
   EndpointLookup lookup_;
   TrunkLookup trunk_;

@@ -15,8 +15,11 @@
 // number dialed, with the user field in the CSV's last column.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 #include <future>
 #include <string>
 
@@ -65,12 +68,29 @@ class CallLogFlows : public dialtone::testing::SipSuite {
       return r.status == want ? std::string() : std::string(method) + " " + path + ": " + r.body + "\n";
     };
     std::string ctx, out_ctx, caller, callee, vm, trunk, peer, route, e;
-    e += call("POST", "/1.1/contexts", R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1999"}]})",
+    e += call("POST", "/1.1/contexts", R"({"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1999"}],)"
+              R"("conference_room_ranges":[{"start":"4000","end":"4999"}]})",
               201, &ctx);
     e += dialtone::testing::create_user_line(*d_, "1000", R"({"firstname":"Vera","lastname":"Caller","userfield":"CP1234"})",
                                             "u1000", "pw1000", &caller);
     e += dialtone::testing::create_user_line(*d_, "1005", R"({"firstname":"Max","lastname":"Box"})", "u1005", "pw1005",
                                             &callee);
+    // Parking and pickup: 1001 takes the calls, 1002's phone rings.
+    std::string taker, ringer;
+    e += dialtone::testing::create_user_line(*d_, "1001", R"({"firstname":"Tom","lastname":"Taker"})", "u1001",
+                                            "pw1001", &taker);
+    e += dialtone::testing::create_user_line(*d_, "1002", R"({"firstname":"Rita","lastname":"Ringer"})", "u1002",
+                                            "pw1002", &ringer);
+    if (!e.empty()) return e;
+    taker_uuid_ = json_string(taker, "/uuid");
+    ringer_uuid_ = json_string(ringer, "/uuid");
+    // Conference room 4010 (seed 5.7.1).
+    std::string room, room_exten;
+    e += call("POST", "/1.1/conferences", R"({"name":"room-4010"})", 201, &room);
+    e += call("POST", "/1.1/extensions", R"({"exten":"4010","context":"default"})", 201, &room_exten);
+    if (!e.empty()) return e;
+    room_id_ = json_string(room, "/id");
+    e += call("PUT", "/1.1/conferences/" + room_id_ + "/extensions/" + json_string(room_exten, "/id"), "", 204);
     if (!e.empty()) return e;
     caller_uuid_ = json_string(caller, "/uuid");
     callee_uuid_ = json_string(callee, "/uuid");
@@ -106,10 +126,198 @@ class CallLogFlows : public dialtone::testing::SipSuite {
   }
   static long logs_so_far() { return json_int(records::call_logs(*d_, "/1.1/call_logs"), "/total"); }
 
+  // The CEL lines `query` gives once there are `n` of them: CEL is written
+  // in batches (cel.batch_interval 100 ms).
+  static std::string wait_cel(const std::string& query, std::size_t n) {
+    std::string lines;
+    for (int i = 0; i < 300; ++i) {
+      lines = dialtone::testing::sql_lines(d_->dsn(), query);
+      if (static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n')) >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return lines;
+  }
+  // A SIPp phone of the media tests (answered by the engine, the PBX hangs up).
+  static std::string media_scenario(const std::string& name) { return std::string(MEDIA_SCENARIOS) + "/" + name; }
+
   static inline fs::path spool_;
   static inline int provider_port_ = 0;
-  static inline std::string caller_uuid_, callee_uuid_;
+  static inline std::string caller_uuid_, callee_uuid_, taker_uuid_, ringer_uuid_, room_id_;
 };
+
+// The media applications are in the CEL as Asterisk writes an
+// application's rows: APP_START and APP_END on the caller's channel, with
+// the application's name and argument. The caller hangs up inside each (the
+// echo test *55, then conference room 4010): the APP_END still comes, before
+// the HANGUP.
+TEST_F(CallLogFlows, MediaApplicationsHaveAppStartAndAppEnd) {
+  const std::string apps =
+      "SELECT concat_ws('|', eventtype, appname, appdata, uniqueid = linkedid) FROM cel WHERE eventtype IN "
+      "('APP_START', 'APP_END', 'HANGUP') AND uniqueid IN (SELECT uniqueid FROM cel WHERE eventtype = 'APP_START' "
+      "AND appname IN ('Echo', 'ConfBridge')) ORDER BY id";
+  std::string out;
+  EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") + " -s '*55' -au u1000 -ap pw1000 -key user u1000 "
+                       "-d 2500",
+                   &out),
+            0)
+      << out << d_->output();
+  EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") + " -s 4010 -au u1001 -ap pw1001 -key user u1001 "
+                       "-d 1500",
+                   &out),
+            0)
+      << out << d_->output();
+  auto rows = wait_cel(apps, 6);
+  EXPECT_EQ(rows, "APP_START|Echo||t\nAPP_END|Echo||t\nHANGUP|||t\nAPP_START|ConfBridge|" + room_id_ +
+                      "|t\nAPP_END|ConfBridge|" + room_id_ + "|t\nHANGUP|||t\n")
+      << rows << d_->output();
+}
+
+// Parking (seed 5.25): 1000 dials 700 and waits in slot 701 (the default
+// lot), 1001 dials 701, the two talk, 1001 hangs up and the parked call ends
+// with it. The CEL has Asterisk's PARK_START / PARK_END (ParkedCallUnparked,
+// the retriever's channel) on 1000's channel; the call logs have the two
+// calls as XiVO's rules give them: 1000 to 700 and 1001 to 701, both
+// answered (by the parking), no user on the other side.
+TEST_F(CallLogFlows, ParkedAndRetrievedCallsAreInTheCelAndTheCallLogs) {
+  const long before = logs_so_far();
+  const std::string parked_cel = "SELECT channame || '|' || (extra::jsonb->>'parking_space') FROM cel WHERE eventtype = 'PARK_START'";
+  const std::size_t parks = wait_cel(parked_cel, 0).size();
+  auto parked = std::async(std::launch::async, [] {
+    std::string o;
+    int rc = client("-sf " + media_scenario("uac_media.xml") + " -s 700 -au u1000 -ap pw1000 -key user u1000 " +
+                        "-key rtp_port " + std::to_string(free_tcp_udp_port()),
+                    &o);
+    return std::make_pair(rc, o);
+  });
+  // Parked once its PARK_START is written.
+  std::string start;
+  for (int i = 0; i < 300 && start.size() == parks; ++i) {
+    start = wait_cel(parked_cel, 0);
+    if (start.size() == parks) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(start.size(), parks) << d_->output();
+  EXPECT_NE(start.find("|701\n"), std::string::npos) << start;
+  std::string out;
+  EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") + " -s 701 -au u1001 -ap pw1001 -key user u1001 "
+                       "-d 1000",
+                   &out),
+            0)
+      << out << d_->output();
+  auto [rc, parked_out] = parked.get();
+  EXPECT_EQ(rc, 0) << parked_out << d_->output();
+
+  // The parked channel's rows, in order, and the PARK_END's reason and retriever.
+  auto linkedid = dialtone::testing::sql_lines(
+      d_->dsn(), "SELECT linkedid FROM cel WHERE eventtype = 'PARK_START' ORDER BY id DESC LIMIT 1");
+  ASSERT_FALSE(linkedid.empty());
+  linkedid.pop_back();
+  auto rows = wait_cel("SELECT eventtype FROM cel WHERE uniqueid = '" + linkedid +
+                           "' AND eventtype IN ('CHAN_START','ANSWER','PARK_START','PARK_END','BRIDGE_ENTER',"
+                           "'HANGUP','CHAN_END') ORDER BY id",
+                       7);
+  EXPECT_EQ(rows, "CHAN_START\nANSWER\nPARK_START\nPARK_END\nBRIDGE_ENTER\nHANGUP\nCHAN_END\n") << rows;
+  auto end = dialtone::testing::sql_lines(
+      d_->dsn(), "SELECT concat_ws('|', e.extra::jsonb->>'reason', e.extra::jsonb->>'parking_space', "
+                 "(e.extra::jsonb->>'retriever') = r.channame, r.channame LIKE 'SIP/u1001-%') FROM cel e "
+                 "JOIN cel r ON r.eventtype = 'CHAN_START' AND r.linkedid <> e.linkedid AND r.exten = '701' "
+                 "WHERE e.eventtype = 'PARK_END' AND e.uniqueid = '" + linkedid + "'");
+  EXPECT_EQ(end, "ParkedCallUnparked|701|t|t\n") << end;
+
+  auto body = records::wait_call_logs(*d_, before + 2, "/1.1/call_logs?order=date&direction=desc&limit=2");
+  ASSERT_EQ(json_int(body, "/total"), before + 2) << body << d_->output();
+  // Newest first: the retrieval, then the parked call.
+  EXPECT_EQ(json_string(body, "/items/0/source_exten"), "1001") << body;
+  EXPECT_EQ(json_string(body, "/items/0/source_user_uuid"), taker_uuid_) << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "701") << body;
+  EXPECT_EQ(json_string(body, "/items/1/source_exten"), "1000") << body;
+  EXPECT_EQ(json_string(body, "/items/1/source_user_uuid"), caller_uuid_) << body;
+  EXPECT_EQ(json_string(body, "/items/1/destination_exten"), "700") << body;
+  for (const char* at : {"/items/0", "/items/1"}) {
+    EXPECT_EQ(json_string(body, std::string(at) + "/direction"), "internal") << body;
+    EXPECT_EQ(json_string(body, std::string(at) + "/destination_user_uuid"), "") << body;
+    EXPECT_GT(records::number(body, std::string(at) + "/duration"), 0.0) << body;
+  }
+  // The parker's and the retriever's histories have their own call.
+  auto mine = records::call_logs(*d_, "/1.1/users/" + taker_uuid_ + "/call_logs");
+  EXPECT_EQ(json_int(mine, "/total"), 1) << mine;
+  EXPECT_EQ(json_string(mine, "/items/0/destination_exten"), "701") << mine;
+  auto csv = records::csv(*d_);
+  EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/1", "Vera Caller", "1000", "700")), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/0", "Tom Taker", "1001", "701")), std::string::npos)
+      << csv;
+}
+
+// Directed pickup (seed 5.12): 1000 calls 1002, whose phone rings; 1001
+// dials *81002 and takes the call; 1002's phone is cancelled. The CEL has
+// PICKUP on 1000's channel naming 1001's channel and the leg that rang; the
+// call log is XiVO's: 1000 to 1002 (1002's line), answered, the answered_by
+// statistic 1001's line.
+TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
+  const long before = logs_so_far();
+  int port = free_tcp_udp_port();
+  std::string out;
+  ASSERT_EQ(register_line("u1002", "pw1002", port, &out), 0) << out;
+  auto ringing = std::async(std::launch::async, [port] {
+    std::string o;
+    int rc = sipp("-sf " + scenario("uas_ring_cancel.xml") + " -p " + std::to_string(port), &o);
+    return std::make_pair(rc, o);
+  });
+  ASSERT_TRUE(wait_udp_bound(port)) << "1002's phone did not bind";
+  const std::string rang = "SELECT count(*) FROM cel WHERE eventtype = 'CHAN_START' AND channame LIKE 'SIP/u1002-%'";
+  const auto rang_before = dialtone::testing::sql_lines(d_->dsn(), rang);
+  auto caller = std::async(std::launch::async, [] {
+    std::string o;
+    int rc = client("-sf " + scenario("uac_call_remote_hangup.xml") + " -s 1002 -au u1000 -ap pw1000 -key user u1000",
+                    &o);
+    return std::make_pair(rc, o);
+  });
+  // 1002's leg exists (its CHAN_START written): its phone rings.
+  std::string now = rang_before;
+  for (int i = 0; i < 300 && now == rang_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = dialtone::testing::sql_lines(d_->dsn(), rang);
+  }
+  ASSERT_NE(now, rang_before) << d_->output();
+  EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") +
+                       " -s '*81002' -au u1001 -ap pw1001 -key user u1001 -d 1000",
+                   &out),
+            0)
+      << out << d_->output();
+  auto [rc, caller_out] = caller.get();
+  EXPECT_EQ(rc, 0) << caller_out << d_->output();
+  auto [rrc, phone_out] = ringing.get();
+  EXPECT_EQ(rrc, 0) << phone_out;
+
+  auto pickup = wait_cel(
+      "SELECT concat_ws('|', c.channame LIKE 'SIP/u1000-%', e.extra::jsonb->>'pickup_channel' LIKE 'SIP/u1001-%', "
+      "e.extra::jsonb->>'ringing_channel' LIKE 'SIP/u1002-%' OR e.extra::jsonb->>'ringing_channel' = 'sip/u1002') "
+      "FROM cel e JOIN cel c ON c.uniqueid = e.uniqueid AND c.eventtype = 'CHAN_START' "
+      "WHERE e.eventtype = 'PICKUP' ORDER BY e.id DESC LIMIT 1",
+      1);
+  EXPECT_EQ(pickup, "t|t|t\n") << pickup;
+
+  // Two calls: 1000's to 1002, answered by 1001's line, and 1001's own call
+  // to the pickup code (answered by the dialplan, for the time they talked).
+  auto body = records::wait_call_logs(*d_, before + 2, "/1.1/call_logs?order=date&direction=desc&limit=2");
+  ASSERT_EQ(json_int(body, "/total"), before + 2) << body << d_->output();
+  EXPECT_EQ(json_string(body, "/items/0/source_exten"), "1001") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "*81002") << body;
+  EXPECT_EQ(json_string(body, "/items/1/source_exten"), "1000") << body;
+  EXPECT_EQ(json_string(body, "/items/1/source_user_uuid"), caller_uuid_) << body;
+  EXPECT_EQ(json_string(body, "/items/1/destination_exten"), "1002") << body;
+  EXPECT_EQ(json_string(body, "/items/1/destination_user_uuid"), ringer_uuid_) << body;
+  EXPECT_EQ(json_string(body, "/items/1/destination_line_identity"), "sip/u1002") << body;
+  EXPECT_EQ(json_string(body, "/items/1/status"), "answered") << body;
+  EXPECT_EQ(json_string(body, "/items/1/answered_by"), "sip/u1001") << body;
+  EXPECT_GE(records::number(body, "/items/1/duration"), 1.0) << body;
+  // 1002's history has the call it did not take, as answered (by a colleague).
+  auto ringer = records::call_logs(*d_, "/1.1/users/" + ringer_uuid_ + "/call_logs");
+  EXPECT_EQ(json_int(ringer, "/total"), 1) << ringer;
+  auto csv = records::csv(*d_);
+  EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/1", "Vera Caller", "1000", "1002")), std::string::npos)
+      << csv;
+}
 
 TEST_F(CallLogFlows, ACallEndingInVoicemailIsAMissedCallAsInXivo) {
   const long before = logs_so_far();

@@ -33,6 +33,7 @@ using sdk::media::Codec;
 
 const std::string kMediaScenario = "../../../media/calls/scenarios/uac_media.xml";
 const std::string kMwiScenario = "../../../app/voicemail/scenarios/subscribe_mwi_voicemail.xml";
+const std::string kUnsolicitedScenario = "../../../app/voicemail/scenarios/uas_mwi_unsolicited.xml";
 
 // Samples of a 16-bit mono WAV file (the data chunk).
 std::vector<std::int16_t> wav_samples(const fs::path& p) {
@@ -146,23 +147,26 @@ class VoicemailTest : public SipMediaTest {
   static inline SmtpSink* smtp_ = nullptr;
 };
 
-// The issue's sequence, with alice's phone subscribed to her mailbox: bob
-// leaves a 2 s 1 kHz tone after her unavailable greeting (Dialtone's default
-// prompts); the WAV in INBOX holds it; a mail with it attached reaches the
-// relay; alice dials *98, gives her PIN and hears it; the lamp goes 0/0,
-// 1/0 (left), 0/1 (heard).
+// The issue's sequence: bob leaves a 2 s 1 kHz tone after alice's
+// unavailable greeting (Dialtone's default prompts); the WAV in INBOX holds
+// it; a mail with it attached reaches the relay; alice dials *98, gives her
+// PIN, hears it and deletes it (7). Her phone, registered without
+// subscribing, gets her lamp in unsolicited NOTIFYs as Asterisk sends them,
+// all in one Call-ID (uas_mwi_unsolicited.xml): 1/0 once the message is
+// left, 1/0 again when it registers anew (a reboot), 0/0 once deleted. In
+// between, a lamp subscribed to message-summary (subscribe_mwi_voicemail.xml)
+// gets 1/0, then 0/1 once heard, and the phone nothing meanwhile.
 TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
-  Phone lamp;
+  Phone phone;
+  int phone_port = 0;
   {
-    auto args = sipp_args(kMwiScenario, 1, "120s");
-    args.insert(args.begin(), target_);
-    std::vector<std::string> keys{"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target",
-                                  "alice", "-key", "event", "message-summary", "-key", "accept",
-                                  "application/simple-message-summary", "-key", "expires", "600"};
-    args.insert(args.end(), keys.begin(), keys.end());
-    lamp.rc = std::async(std::launch::async, [args, &lamp] { return run_sipp(args, &lamp.out); });
+    auto args = sipp_args(kUnsolicitedScenario, 1, "120s");
+    phone_port = std::stoi(args[7]);
+    phone.rc = std::async(std::launch::async, [args, &phone] { return run_sipp(args, &phone.out); });
+    ASSERT_TRUE(wait_udp_bound(phone_port));
+    std::string out;
+    ASSERT_EQ(register_contact("alice", phone_port, &out), 0) << out;  // an empty box: no NOTIFY
   }
-  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << lamp.out;
 
   fs::path box = spool_ / "default" / "1001";
   {
@@ -205,6 +209,23 @@ TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
   auto& wav = parts.parts["msg.wav"];
   EXPECT_EQ(wav.size(), fs::file_size(box / "INBOX" / "msg0000.wav"));
   EXPECT_EQ(wav.substr(0, 4), "RIFF");
+  {
+    // The phone boots: its new REGISTER (another Call-ID) tells it the lamp is lit.
+    std::string out;
+    ASSERT_EQ(register_contact("alice", phone_port, &out), 0) << out;
+  }
+  Phone lamp;
+  {
+    auto args = sipp_args(kMwiScenario, 1, "120s");
+    args.insert(args.begin(), target_);
+    std::vector<std::string> keys{"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target",
+                                  "alice", "-key", "event", "message-summary", "-key", "accept",
+                                  "application/simple-message-summary", "-key", "expires", "600"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    lamp.rc = std::async(std::launch::async, [args, &lamp] { return run_sipp(args, &lamp.out); });
+  }
+  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << lamp.out;
+
 
   // *98: PIN, then 1 plays the message to alice.
   {
@@ -215,8 +236,12 @@ TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
     ASSERT_TRUE(eventually([&] { return tm::loud_samples(peer.audio(), 8000) > 800; })) << "no PIN prompt";
     peer.send_digits("1234#");
     EXPECT_TRUE(hears(peer, 1000, "1")) << "the message's tone never reached the phone";
-    // Heard: filed in Old. Then # leaves the menus, and Dialtone hangs up.
+    // Heard: filed in Old (0/1 to the lamp, which then unsubscribes); 7
+    // deletes it (0/0 to the phone). Then # leaves the menus, and Dialtone hangs up.
     ASSERT_TRUE(eventually([&] { return files(box / "Old", ".txt").size() == 1; }));
+    ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 0; })) << lamp.out;
+    peer.send_digits("7");
+    EXPECT_TRUE(eventually([&] { return files(box / "Old", ".txt").empty(); })) << "7 did not delete the message";
     for (int i = 0; i < 40 && alice.rc.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready; ++i) {
       peer.send_digits("#");
       peer.send_audio(std::vector<std::int16_t>(4000, 0));
@@ -225,7 +250,8 @@ TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
     expect_media_idle();
   }
   EXPECT_TRUE(files(box / "INBOX", ".txt").empty());
-  EXPECT_EQ(lamp.finish(), 0) << lamp.out;  // the NOTIFY bodies: 0/0, 1/0, 0/1
+  EXPECT_EQ(lamp.finish(), 0) << lamp.out;    // subscribed: 1/0, 0/1
+  EXPECT_EQ(phone.finish(), 0) << phone.out;  // unsolicited: 1/0, 1/0, 0/0
 }
 
 // XiVO's "Enable voicemail": a call to alice that nobody takes (her phone

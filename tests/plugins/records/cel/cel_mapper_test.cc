@@ -203,6 +203,18 @@ TEST(CelMapper, ApplicationEventsGiveAppStartAndEnd) {
   ASSERT_EQ(types(end), std::vector<std::string>{"APP_END"});
   EXPECT_EQ(end[0].appname, "VoiceMail");
   EXPECT_TRUE(m.map({"calls.channel.app", app("middle")}, 4).empty());
+
+  // The caller hangs up inside the next application: its APP_END comes with
+  // the channel's end, before the HANGUP, and only once.
+  (void)m.map({"calls.channel.app", app("start")}, 5);
+  auto gone = m.map({"calls.channel.ended", body("a-1", "a-1", "alice", "inbound", "ended", "", 200)}, 6);
+  ASSERT_EQ(types(gone), (std::vector<std::string>{"APP_END", "HANGUP", "CHAN_END", "LINKEDID_END"}));
+  EXPECT_EQ(gone[0].appname, "VoiceMail");
+  EXPECT_EQ(gone[0].appdata, "1002@default");
+  auto m2 = lines_only();
+  (void)m2.map({"calls.channel.created", body("a-2", "a-2", "alice", "inbound", "down")}, 1);
+  auto ended = m2.map({"calls.channel.ended", body("a-2", "a-2", "alice", "inbound", "ended", "", 200)}, 2);
+  EXPECT_EQ(types(ended), (std::vector<std::string>{"HANGUP", "CHAN_END", "LINKEDID_END"}));
 }
 
 // The core's duration_ms counts from the answer: an answered channel's end

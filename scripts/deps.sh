@@ -16,7 +16,8 @@ PKGS=(
   python3-websockets
   baresip-core
   libspandsp-dev libsndfile1-dev libsrtp2-dev libopus-dev
-  libpri-dev
+  libtiff-dev libtiff-tools
+  libpri-dev dahdi-source
   tzdata
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-moh-opsound-wav
 )

@@ -11,6 +11,7 @@
 # standard input closes; everything it created is removed then.
 # Usage: sleep 100000 | bench/sip/dialtoned_server.sh <build dir> <sip port> [users]
 #   RTP_PORTS (shipped: 10000-20000), e.g. RTP_PORTS=30000-40000
+#   SIP_CONF: more lines for the [sip] section, e.g. SIP_CONF="max_queue_delay = 0"
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$1 sip=$2 users=${3:-1000}
@@ -33,6 +34,7 @@ cat > "$work/conf.d/40-bench-sip.conf" <<CONF
 name = backend.sip
 [sip]
 listen = 127.0.0.1:$sip
+${SIP_CONF:-}
 [qualify]
 interval = 0s
 [auth]

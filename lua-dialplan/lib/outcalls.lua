@@ -5,7 +5,10 @@
 -- config.outcalls() gives the enabled routes:
 --   { id, name, priority, internal_caller_id, preprocess_subroutine,
 --     ring_time, patterns = { {pattern, strip_digits, prefix, caller_id,
---     regexp, target}, ... }, trunks = { {id, host, context}, ... } }
+--     regexp, target}, ... }, trunks = { {id, host, context, interface,
+--     interface_suffix}, ... } }
+-- A trunk has a SIP endpoint (host) or a custom one (interface, e.g. dahdi/g1
+-- for DAHDI group 1, seed 5.19.5).
 local patterns = require("patterns")
 local callerid = require("callerid")
 local subroutines = require("subroutines")
@@ -63,6 +66,27 @@ function M.failover(outcome)
       or (code >= 500 and code < 600)
 end
 
+-- The call:dial target of `trunk` for `dialed`, and whether the caller must
+-- be answered first. A SIP trunk is rung with the caller's own offer. A
+-- custom interface is dialed as XiVO does, <Interface>/<EXTEN><Interface
+-- suffix>, the technology in any case (DAHDI/g1 -> dahdi/g1/<number>); a
+-- DAHDI channel joins the caller's media in the engine, which needs the
+-- caller answered (the caller then hears the ring tone, or the span's
+-- in-band progress once it answers). nil for a trunk that cannot be dialed
+-- (a SIP peer without a host).
+function M.target(trunk, dialed)
+  if type(trunk.interface) == "string" and trunk.interface ~= "" then
+    local tech, rest = trunk.interface:match("^([^/]+)/(.+)$")
+    if not tech then return nil end
+    tech = tech:lower()
+    return tech .. "/" .. rest .. "/" .. dialed .. (trunk.interface_suffix or ""), tech == "dahdi"
+  end
+  if trunk.host and trunk.host ~= "" and trunk.host ~= "dynamic" then
+    return "sip/sip:" .. dialed .. "@" .. trunk.host, false
+  end
+  return nil
+end
+
 -- Dials `dialed` through the trunks of `outcall` for `call`; `user` is the
 -- calling user (may be nil).
 function M.dial(call, outcall, pattern, dialed, user)
@@ -82,9 +106,19 @@ function M.dial(call, outcall, pattern, dialed, user)
   if not ring or ring <= 0 then ring = M.default_ring_time end
   local last = { status = "unavailable", code = 503 }
   for _, trunk in ipairs(outcall.trunks or {}) do
-    if trunk.host and trunk.host ~= "" and trunk.host ~= "dynamic" then
-      local uri = "sip:" .. dialed .. "@" .. trunk.host
-      local outcome = call:dial({ "sip/" .. uri, timeout = ring, caller_number = cid.number,
+    local target, answer_first = M.target(trunk, dialed)
+    local answered = true
+    if target and answer_first then
+      local ok, why = call:answer()
+      answered = ok
+      if not ok then
+        dialtone.log("warn", string.format("call %s: trunk %s (%s) needs the call answered: %s", tostring(call.id),
+                                           tostring(trunk.id), trunk.interface, tostring(why)))
+        last = { status = "unavailable", code = 503 }
+      end
+    end
+    if target and answered then
+      local outcome = call:dial({ target, timeout = ring, caller_number = cid.number,
                                   caller_name = cid.name, anonymous = cid.anonymous })
       call.dial_status = outcome.status
       vars.XIVO_DIALSTATUS = outcome.status

@@ -473,7 +473,24 @@ void ConfdApi::define_resources() {
        .fields = {{"context", F::string}, {"description", F::string}},
        .searchable = {"context", "description"},
        .sortable = {"id", "context", "description"},
-       .after_write = context_exists("confd_trunks")});
+       .after_write = context_exists("confd_trunks"),
+       .embed = trunk_embed});
+
+  // XiVO's customized interfaces (seed 5.19.5): what the dialplan dials as
+  // <interface>/<number><interface_suffix>, e.g. dahdi/g1 for a DAHDI group.
+  res({.path = "endpoints/custom", .table = "confd_endpoints_custom", .singular = "CustomEndpoint",
+       .event = "endpoint_custom",
+       .fields = {{"interface", F::string, true, false,
+                   matches("[A-Za-z][A-Za-z0-9_-]*/[^\\s]{1,120}",
+                           "Must be <technology>/<address>, e.g. dahdi/g1 (a DAHDI group) or dahdi/2 (a span).")},
+                  {"interface_suffix", F::string, false, true,
+                   matches("[^\\s/]{0,32}", "Must be at most 32 characters without spaces or '/'.")},
+                  {"context", F::string},
+                  {"enabled", F::boolean, false, false}},
+       .searchable = {"interface", "context"},
+       .sortable = {"id", "interface", "context"},
+       .after_write = context_exists("confd_endpoints_custom"),
+       .embed = endpoint_custom_embed});
 
   res({.path = "incalls", .table = "confd_incalls", .singular = "Incall", .event = "incall",
        .fields = {{"preprocess_subroutine", F::string},
@@ -1019,37 +1036,48 @@ std::vector<sdk::Route> ConfdApi::routes() {
         });
       });
 
-  // lines / trunks <-> SIP endpoints
-  for (auto [path, param, table, owner, event] :
-       {std::tuple{"lines", "line_id", "confd_lines", "Line", "line_endpoint_sip"},
-        std::tuple{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_endpoint_sip"}}) {
-    std::string base = std::string("/") + path + "/{" + param + "}/endpoints/sip/{endpoint_id}";
-    std::string acl = std::string("confd.") + path + ".{" + param + "}.endpoints.sip.{endpoint_id}";
-    std::string P = param, T = table, O = owner, E = event;
-    add("PUT", base, acl + ".update", "Associate a SIP endpoint to a " + O,
-        [this, P, T, O, E, id_of, assoc_event](auto& req) {
+  // lines / trunks <-> SIP endpoints, trunks <-> custom endpoints (a trunk
+  // has one endpoint of either kind)
+  struct EndpointLink {
+    const char *path, *param, *table, *owner, *event, *kind, *column, *endpoint_table, *noun, *described;
+  };
+  for (auto l : {EndpointLink{"lines", "line_id", "confd_lines", "Line", "line_endpoint_sip", "sip", "endpoint_sip_id",
+                              "confd_endpoints_sip", "SIPEndpoint", "a SIP endpoint"},
+                 EndpointLink{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_endpoint_sip", "sip",
+                              "endpoint_sip_id", "confd_endpoints_sip", "SIPEndpoint", "a SIP endpoint"},
+                 EndpointLink{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_endpoint_custom", "custom",
+                              "endpoint_custom_id", "confd_endpoints_custom", "CustomEndpoint", "a custom endpoint"}}) {
+    std::string base = std::string("/") + l.path + "/{" + l.param + "}/endpoints/" + l.kind + "/{endpoint_id}";
+    std::string acl = std::string("confd.") + l.path + ".{" + l.param + "}.endpoints." + l.kind + ".{endpoint_id}";
+    std::string P = l.param, T = l.table, O = l.owner, E = l.event, C = l.column, ET = l.endpoint_table, N = l.noun;
+    // Every endpoint column of the owner: a trunk with a SIP endpoint has no custom one.
+    std::string all = T == "confd_trunks" ? "coalesce(endpoint_sip_id::text, endpoint_custom_id::text)" : C + "::text";
+    add("PUT", base, acl + ".update", std::string("Associate ") + l.described + " to a " + O,
+        [this, P, T, O, E, C, ET, N, all, id_of, assoc_event](auto& req) {
           long oid = id_of(req, P.c_str(), O.c_str());
-          long sid = id_of(req, "endpoint_id", "SIPEndpoint");
+          long sid = id_of(req, "endpoint_id", N.c_str());
           return engine_->write([&](sdk::Transaction& tx) {
             require_row(tx, T, O, oid);
-            require_row(tx, "confd_endpoints_sip", "SIPEndpoint", sid);
-            auto cur = run(tx, "SELECT endpoint_sip_id FROM " + T + " WHERE id = $1", {std::to_string(oid)});
-            if (cur.get(0, "endpoint_sip_id") == std::to_string(sid)) return HttpResponse::empty(204);
-            if (!cur.get(0, "endpoint_sip_id").empty())
+            require_row(tx, ET, N, sid);
+            auto cur = run(tx, "SELECT " + C + " AS mine, " + all + " AS any FROM " + T + " WHERE id = $1",
+                           {std::to_string(oid)});
+            if (cur.get(0, "mine") == std::to_string(sid)) return HttpResponse::empty(204);
+            if (!cur.get(0, "any").empty())
               throw ApiError{400, {"Resource Error - " + O + " already has an endpoint: dissociate it first"}};
-            refuse_if(tx, "SELECT 1 FROM confd_lines WHERE endpoint_sip_id = $1", sid, "SIPEndpoint is already associated with a Line");
-            refuse_if(tx, "SELECT 1 FROM confd_trunks WHERE endpoint_sip_id = $1", sid, "SIPEndpoint is already associated with a Trunk");
-            run(tx, "UPDATE " + T + " SET endpoint_sip_id = $2 WHERE id = $1", {std::to_string(oid), std::to_string(sid)});
+            if (ET == "confd_endpoints_sip")
+              refuse_if(tx, "SELECT 1 FROM confd_lines WHERE endpoint_sip_id = $1", sid, N + " is already associated with a Line");
+            refuse_if(tx, "SELECT 1 FROM confd_trunks WHERE " + C + " = $1", sid, N + " is already associated with a Trunk");
+            run(tx, "UPDATE " + T + " SET " + C + " = $2 WHERE id = $1", {std::to_string(oid), std::to_string(sid)});
             assoc_event(tx, E, "created", oid, P.c_str(), sid, "endpoint_id");
             return HttpResponse::empty(204);
           });
         });
-    add("DELETE", base, acl + ".delete", "Dissociate a SIP endpoint from a " + O,
-        [this, P, T, O, E, id_of, assoc_event](auto& req) {
+    add("DELETE", base, acl + ".delete", std::string("Dissociate ") + l.described + " from a " + O,
+        [this, P, T, O, E, C, N, id_of, assoc_event](auto& req) {
           long oid = id_of(req, P.c_str(), O.c_str());
-          long sid = id_of(req, "endpoint_id", "SIPEndpoint");
+          long sid = id_of(req, "endpoint_id", N.c_str());
           return engine_->write([&](sdk::Transaction& tx) {
-            auto q = run(tx, "UPDATE " + T + " SET endpoint_sip_id = NULL WHERE id = $1 AND endpoint_sip_id = $2 RETURNING id",
+            auto q = run(tx, "UPDATE " + T + " SET " + C + " = NULL WHERE id = $1 AND " + C + " = $2 RETURNING id",
                          {std::to_string(oid), std::to_string(sid)});
             if (q.rows.empty())
               throw ApiError{404, {"Resource Not Found - " + O + "Endpoint was not found ('" + P + "': " +

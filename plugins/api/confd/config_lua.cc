@@ -511,11 +511,16 @@ LuaValue outcalls(const ConfigSnapshot& s, const std::string& context) {
     auto trunks = std::make_shared<LuaTable>();
     for (auto tid : o->trunk_ids) {
       auto* tr = s.trunk(tid);
-      if (!tr || !tr->has_endpoint) continue;
+      bool custom = tr && !tr->has_endpoint && !tr->interface.empty() && tr->custom_enabled;
+      if (!tr || (!tr->has_endpoint && !custom)) continue;
       auto x = std::make_shared<LuaTable>();
       x->fields["id"] = tr->id;
       x->fields["name"] = tr->username;
       x->fields["host"] = tr->host;
+      if (custom) {
+        x->fields["interface"] = tr->interface;
+        x->fields["interface_suffix"] = tr->interface_suffix;
+      }
       set(*x, "context", tr->context);
       trunks->array.emplace_back(x);
     }

@@ -54,8 +54,10 @@ constexpr const char* kIncalls =
 constexpr const char* kIncallExtensions =
     "SELECT incall_id, extension_id FROM confd_incall_extensions ORDER BY extension_id";
 constexpr const char* kTrunks =
-    "SELECT t.id, t.context, e.username, e.secret, e.host, e.options::text, e.id IS NOT NULL "
-    "FROM confd_trunks t LEFT JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id";
+    "SELECT t.id, t.context, e.username, e.secret, e.host, e.options::text, e.id IS NOT NULL, "
+    "c.interface, c.interface_suffix, coalesce(c.enabled, false) "
+    "FROM confd_trunks t LEFT JOIN confd_endpoints_sip e ON e.id = t.endpoint_sip_id "
+    "LEFT JOIN confd_endpoints_custom c ON c.id = t.endpoint_custom_id";
 constexpr const char* kOutcalls =
     "SELECT id, name, priority, internal_caller_id, enabled, preprocess_subroutine, ring_time, "
     "patterns::text FROM confd_outcalls";
@@ -248,6 +250,9 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             t.host = text(r, 4);
             if (r[5]) t.endpoint_options = *r[5];
             t.has_endpoint = flag(r, 6);
+            t.interface = text(r, 7);
+            t.interface_suffix = text(r, 8);
+            t.custom_enabled = flag(r, 9);
             s->trunks.emplace(t.id, std::move(t));
           });
         },

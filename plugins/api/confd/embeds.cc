@@ -92,6 +92,23 @@ std::string endpoint_sip_embed(const std::string& b) {
          ") FROM confd_trunks k WHERE k.endpoint_sip_id = t.id))";
 }
 
+std::string endpoint_custom_embed(const std::string& b) {
+  return "jsonb_build_object("
+         "'links', " + links(b, "endpoint_custom", "endpoints/custom", "t.id") + ", "
+         "'line', NULL, "
+         "'trunk', (SELECT jsonb_build_object('id', k.id, 'links', " + links(b, "trunks", "trunks", "k.id") +
+         ") FROM confd_trunks k WHERE k.endpoint_custom_id = t.id))";
+}
+
+std::string trunk_embed(const std::string& b) {
+  return "jsonb_build_object("
+         "'links', " + links(b, "trunks", "trunks", "t.id") + ", "
+         "'endpoint_sip', " + endpoint_sip_of(b, "t.endpoint_sip_id") + ", 'endpoint_sccp', NULL, "
+         "'endpoint_custom', (SELECT jsonb_build_object('id', c.id, 'interface', c.interface, 'links', " +
+         links(b, "endpoint_custom", "endpoints/custom", "c.id") +
+         ") FROM confd_endpoints_custom c WHERE c.id = t.endpoint_custom_id))";
+}
+
 std::string extension_embed(const std::string& b) {
   return "jsonb_build_object("
          "'links', " + links(b, "extensions", "extensions", "t.id") + ", "

@@ -14,6 +14,8 @@ std::string links_embed(const std::string& b, const std::string& rel, const std:
 std::string user_embed(const std::string& b);
 std::string line_embed(const std::string& b);
 std::string endpoint_sip_embed(const std::string& b);
+std::string endpoint_custom_embed(const std::string& b);
+std::string trunk_embed(const std::string& b);
 std::string extension_embed(const std::string& b);
 std::string voicemail_embed(const std::string& b);
 std::string user_directory_view(const std::string& b);

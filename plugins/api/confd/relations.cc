@@ -56,43 +56,52 @@ void ConfdApi::relation_routes(const AddRoute& add) {
         return HttpResponse::json(200, items(q));
       });
 
-  // line <-> SIP endpoint and trunk <-> SIP endpoint, one object from either side.
+  // line <-> SIP endpoint, trunk <-> SIP endpoint and trunk <-> custom
+  // endpoint, one object from either side.
   struct EndpointSide {
     const char* owner_path;
     const char* owner_param;
     const char* table;
     const char* owner;
     const char* key;
+    const char* kind;      // "sip": /endpoints/sip, endpoint_sip_id
+    const char* noun;      // "SIPEndpoint"
+    const char* described; // "SIP endpoint"
   };
-  for (auto e : {EndpointSide{"lines", "line_id", "confd_lines", "Line", "line_id"},
-                 EndpointSide{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_id"}}) {
-    auto answer = [store, e](const HttpRequest& req, const std::string& where, long id, const std::string& what) {
-      std::string b = base_url(req);
+  for (auto e : {EndpointSide{"lines", "line_id", "confd_lines", "Line", "line_id", "sip", "SIPEndpoint", "SIP endpoint"},
+                 EndpointSide{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_id", "sip", "SIPEndpoint",
+                              "SIP endpoint"},
+                 EndpointSide{"trunks", "trunk_id", "confd_trunks", "Trunk", "trunk_id", "custom", "CustomEndpoint",
+                              "custom endpoint"}}) {
+    std::string K = e.kind, column = "endpoint_" + K + "_id";
+    auto answer = [store, e, K, column](const HttpRequest& req, const std::string& where, long id,
+                                        const std::string& what) {
+      std::string b = base_url(req), kind = "'" + K + "'";
       auto q = read(store(),
                     std::string("SELECT ") +
-                        assoc_json("$2", {{e.key, "id"}, {"endpoint_id", "endpoint_sip_id"}, {"endpoint", "'sip'"}},
+                        assoc_json("$2", {{e.key, "id"}, {"endpoint_id", column.c_str()}, {"endpoint", kind.c_str()}},
                                    sql_link("$2::text", e.owner_path, e.owner_path, "id") + ", " +
-                                       sql_link("$2::text", "endpoint_sip", "endpoints/sip", "endpoint_sip_id")) +
-                        " AS j FROM " + e.table + " WHERE " + where + " = $1 AND endpoint_sip_id IS NOT NULL",
+                                       sql_link("$2::text", "endpoint_" + K, "endpoints/" + K, column)) +
+                        " AS j FROM " + e.table + " WHERE " + where + " = $1 AND " + column + " IS NOT NULL",
                     {std::to_string(id), b});
       if (q.rows.empty())
         throw ApiError{404, {std::string("Resource Not Found - ") + e.owner + "Endpoint was not found (" + what + ")"}};
       return HttpResponse::json(200, q.get(0, "j"));
     };
     std::string P = e.owner_param;
-    add("GET", std::string("/") + e.owner_path + "/{" + P + "}/endpoints/sip",
-        std::string("confd.") + e.owner_path + ".{" + P + "}.endpoints.sip.read",
-        std::string("The SIP endpoint of a ") + e.owner, [store, e, answer, P](const HttpRequest& req) {
+    add("GET", std::string("/") + e.owner_path + "/{" + P + "}/endpoints/" + K,
+        std::string("confd.") + e.owner_path + ".{" + P + "}.endpoints." + K + ".read",
+        std::string("The ") + e.described + " of a " + e.owner, [store, e, answer, P](const HttpRequest& req) {
           long id = parse_id(e.owner, req.params.at(P));
           require(store(), e.table, e.owner, id);
           return answer(req, "id", id, "'" + P + "': " + std::to_string(id));
         });
-    add("GET", std::string("/endpoints/sip/{endpoint_id}/") + e.owner_path,
-        std::string("confd.endpoints.sip.{endpoint_id}.") + e.owner_path + ".read",
-        std::string("The ") + e.owner + " of a SIP endpoint", [store, answer](const HttpRequest& req) {
-          long id = parse_id("SIPEndpoint", req.params.at("endpoint_id"));
-          require(store(), "confd_endpoints_sip", "SIPEndpoint", id);
-          return answer(req, "endpoint_sip_id", id, "'endpoint_id': " + std::to_string(id));
+    add("GET", "/endpoints/" + K + "/{endpoint_id}/" + e.owner_path,
+        "confd.endpoints." + K + ".{endpoint_id}." + e.owner_path + ".read",
+        std::string("The ") + e.owner + " of a " + e.described, [store, e, K, column, answer](const HttpRequest& req) {
+          long id = parse_id(e.noun, req.params.at("endpoint_id"));
+          require(store(), "confd_endpoints_" + K, e.noun, id);
+          return answer(req, column, id, "'endpoint_id': " + std::to_string(id));
         });
   }
 

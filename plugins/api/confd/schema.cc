@@ -441,6 +441,20 @@ ALTER TABLE confd_voicemails
   ADD COLUMN options jsonb NOT NULL DEFAULT '[]';
 )SQL";
 
+// Custom endpoints (XiVO's "Customized" trunks): an interface the call core
+// dials as `<interface>/<number><interface_suffix>`, e.g. dahdi/g1 for the
+// spans of DAHDI group 1 (seed 5.19.5).
+constexpr const char* kV11 = R"SQL(
+CREATE TABLE confd_endpoints_custom (
+  id serial PRIMARY KEY,
+  interface text NOT NULL CHECK (interface ~ '^[A-Za-z][A-Za-z0-9_-]*/[^\s]{1,120}$'),
+  interface_suffix text CHECK (interface_suffix IS NULL OR interface_suffix ~ '^[^\s/]{0,32}$'),
+  context text REFERENCES confd_contexts(name) ON UPDATE CASCADE,
+  enabled boolean NOT NULL DEFAULT true);
+ALTER TABLE confd_trunks
+  ADD COLUMN endpoint_custom_id integer UNIQUE REFERENCES confd_endpoints_custom(id) ON DELETE SET NULL;
+)SQL";
+
 constexpr sdk::Migration kMigrations[] = {
     {1, "confd configuration schema", kV1},
     {2, "confd list indexes",
@@ -455,6 +469,7 @@ constexpr sdk::Migration kMigrations[] = {
     {8, "confd music on hold classes", kV8},
     {9, "confd context inclusion and outgoing routes per context", kV9},
     {10, "confd paging groups, voicemail limits", kV10},
+    {11, "confd custom endpoints (DAHDI and other interfaces) on trunks", kV11},
 };
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "b_channels.h"
 
+#include <cerrno>
+
+#include "dahdi_device.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -15,6 +19,7 @@ void BChannelPump::add(ChannelKey key, int fd, bool alaw) {
   std::lock_guard lock(mutex_);
   auto& c = chans_[key];
   c.fd = fd;
+  c.socket = is_socket(fd);
   c.silence = alaw ? 0xd5 : 0xff;
 }
 
@@ -28,6 +33,18 @@ void BChannelPump::stop() {
   std::lock_guard lock(mutex_);
   for (auto& [_, c] : chans_)
     if (c.fd >= 0) ::close(c.fd), c.fd = -1;
+}
+
+void BChannelPump::on_events(ChannelKey key, std::function<void(int)> sink) {
+  std::lock_guard lock(mutex_);
+  chans_[key].events = std::move(sink);
+}
+
+bool BChannelPump::hook(ChannelKey key, HookCommand command) {
+  std::lock_guard lock(mutex_);
+  auto it = chans_.find(key);
+  if (it == chans_.end() || it->second.fd < 0) return false;
+  return send_hook(it->second.fd, it->second.socket, command);
 }
 
 void BChannelPump::connect(ChannelKey key, AudioPort port) {
@@ -79,8 +96,19 @@ void BChannelPump::run() {
     for (auto& [key, c] : chans_) {
       if (c.fd < 0) continue;
       while (true) {
-        ssize_t n = ::recv(c.fd, in.data(), in.size(), MSG_DONTWAIT);
+        long n = frame_read(c.fd, in.data(), in.size(), c.socket);
+        if (n < 0 && errno == kDeviceEvent) {
+          // A card's channel event (an analog port's hook or ring; a
+          // B-channel's alarms are its span's, on the D-channel).
+          int e = take_device_event(c.fd);
+          if (e >= 0 && c.events) c.events(e);
+          continue;
+        }
         if (n <= 0) break;
+        if (int e = event_message(in.data(), n); e >= 0) {  // a simulated port's event
+          if (c.events) c.events(e);
+          continue;
+        }
         if (static_cast<std::size_t>(n) != kFrameBytes) {
           ++c.stats.short_reads;
           continue;
@@ -90,7 +118,7 @@ void BChannelPump::run() {
       }
       if (c.port.source) c.port.source(out);
       else out.fill(c.silence);
-      if (::send(c.fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(kFrameBytes))
+      if (frame_write(c.fd, out.data(), out.size(), c.socket) == static_cast<long>(kFrameBytes))
         ++c.stats.frames_out;
     }
   }

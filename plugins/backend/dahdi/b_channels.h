@@ -15,6 +15,8 @@
 
 #include <dialtone/host.h>
 
+#include "dahdi_device.h"
+
 namespace dialtone::plugins::dahdi {
 
 constexpr std::size_t kFrameBytes = 160;  // 20 ms at 8000 samples/s, one byte each
@@ -45,6 +47,13 @@ class BChannelPump {
   void start();
   void stop();
 
+  // Before start(): who hears the channel's own events (an analog port's
+  // hook and ring: DAHDI_GETEVENT on a card, a control message on a
+  // simulated port). Runs on the B-channel thread.
+  void on_events(ChannelKey key, std::function<void(int event)> sink);
+  // Any thread: a hook command to the channel (analog ports).
+  bool hook(ChannelKey key, HookCommand command);
+
   // Any thread: what the channel plays and who hears it (a call's media).
   void connect(ChannelKey key, AudioPort port);
   void disconnect(ChannelKey key);
@@ -57,8 +66,10 @@ class BChannelPump {
   void run();
   struct Chan {
     int fd = -1;
+    bool socket = true;  // a simulated span's socket, else a DAHDI channel
     std::uint8_t silence = 0xd5;
     AudioPort port;
+    std::function<void(int)> events;
     BChannelStats stats;
   };
   sdk::Logger& log_;

@@ -23,36 +23,11 @@ extern "C" {
 #include <dialtone/lua.h>
 #include <dialtone/services.h>
 
+#include "dahdi_device.h"
+#include "driver_state.h"
 #include "pri_span.h"
 
 namespace dialtone::plugins::dahdi {
-
-using Clock = std::chrono::steady_clock;
-
-struct DahdiDriver::Span {
-  SpanConfig cfg;
-  std::unique_ptr<PriSpan> pri;
-  std::map<int, std::shared_ptr<Call>> by_chan;  // span channel -> its call
-  bool unplugged = false;
-  std::deque<int> to_restart;  // B-channels still to RESTART, one at a time
-};
-
-struct DahdiDriver::Call {
-  int span = 0;
-  int chan = 0;              // within the span
-  q931_call* q = nullptr;    // libpri's; valid until HANGUP / HANGUP_ACK
-  std::string channel_id;    // in the call core; empty before routing
-  bool outbound = false;
-  std::atomic<bool> ended{false};  // the core's channel has been ended (read by open_media anywhere)
-  bool hangup_sent = false;  // pri_hangup called
-  bool alerted = false, answered = false;
-  bool routed = false;
-  std::string calling, calling_name, called;
-  int calling_plan = 0, called_plan = 0, calling_pres = 0;
-  std::optional<Clock::time_point> overlap_deadline;
-  std::string more_digits;   // outgoing overlap: sent after SETUP ACKNOWLEDGE
-  std::string origin;        // outgoing: the channel that dialed
-};
 
 namespace {
 
@@ -120,15 +95,10 @@ sdk::Status DahdiDriver::start() {
   bool device = std::filesystem::exists(config_.device);
   for (auto& [n, s] : config_.spans) {
     std::string why;
-    if (!is_isdn(s.signalling))
-      why = "analog signalling " + std::string(to_string(s.signalling)) +
-            " is not served by this driver yet; use an ISDN span (pri_* or bri_*)";
-    else if (s.driver == SpanDriver::hardware && !device)
+    if (s.driver == SpanDriver::hardware && !device)
       why = "it is configured for hardware (driver = hardware) but " + config_.device +
             " does not exist: load the card's DAHDI kernel module (dahdi_genconf, /etc/dahdi/modules) "
             "or set driver = simulated";
-    else if (s.driver == SpanDriver::hardware)
-      why = "hardware spans through the DAHDI device are not served by this build yet; set driver = simulated";
     if (!why.empty()) {
       refused_[n] = why;
       host_.log().error("dahdi: span " + std::to_string(n) + " refused: " + why + "; the other spans run");
@@ -138,7 +108,7 @@ sdk::Status DahdiDriver::start() {
   // B-channel the two ends share, like a crossed E1 cable.
   std::map<int, int> d_fd;
   for (auto& [n, s] : config_.spans) {
-    if (refused_.count(n) || s.driver != SpanDriver::simulated) continue;
+    if (refused_.count(n) || s.driver != SpanDriver::simulated || !is_isdn(s.signalling)) continue;
     if (!s.peer) {
       int sv[2];
       if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
@@ -174,6 +144,22 @@ sdk::Status DahdiDriver::start() {
       pump_.add({s.peer, ch}, bv[1], p.alaw);
     }
   }
+  // Hardware spans: the card's channels through the DAHDI device.
+  for (auto& [n, s] : config_.spans) {
+    if (refused_.count(n) || s.driver != SpanDriver::hardware || !is_isdn(s.signalling)) continue;
+    auto dev = open_span_device(s, config_.device);
+    if (!dev) {
+      refused_[n] = dev.error().message;
+      host_.log().error("dahdi: span " + std::to_string(n) + " refused: " + dev.error().message +
+                        "; the other spans run");
+      continue;
+    }
+    if (!dev->alarms.empty())
+      host_.log().warn("dahdi: span " + std::to_string(n) + " is in alarm (" + dev->alarms +
+                       "); its D-channel comes up when the line does");
+    d_fd[n] = dev->dchan;
+    for (auto& [ch, fd] : dev->bchans) pump_.add({n, ch}, fd, s.alaw);
+  }
   for (auto& [n, fd] : d_fd) {
     auto span = std::make_unique<Span>();
     span->cfg = config_.spans.at(n);
@@ -186,6 +172,15 @@ sdk::Status DahdiDriver::start() {
     Span* raw = span.get();
     span->pri->set_write_filter([raw](const std::uint8_t*, int) { return !raw->unplugged; });
     spans_[n] = std::move(span);
+  }
+  // Analog spans: their ports, simulated or on the card.
+  for (auto& [n, s] : config_.spans) {
+    if (refused_.count(n) || is_isdn(s.signalling)) continue;
+    if (auto st = start_analog(s); !st) {
+      refused_[n] = st.error().message;
+      host_.log().error("dahdi: span " + std::to_string(n) + " refused: " + st.error().message +
+                        "; the other spans run");
+    }
   }
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return sdk::Error::unavailable("dahdi: eventfd: " + std::string(std::strerror(errno)));
@@ -203,8 +198,10 @@ sdk::Status DahdiDriver::start() {
   for (auto& [n, s] : spans_)
     host_.log().info("dahdi: span " + std::to_string(n) + " (" + to_string(s->cfg.signalling) + ", " +
                      s->cfg.switchtype + ", " + std::to_string(s->cfg.bchan.size()) + " B-channels, context " +
-                     s->cfg.context + ") simulated, " +
-                     (s->cfg.peer ? "joined to span " + std::to_string(s->cfg.peer) : std::string("far end open")));
+                     s->cfg.context + ") " +
+                     (s->cfg.driver == SpanDriver::hardware ? std::string("on the card through ") + config_.device
+                      : s->cfg.peer ? "simulated, joined to span " + std::to_string(s->cfg.peer)
+                                    : std::string("simulated, far end open")));
   return {};
 }
 
@@ -218,6 +215,8 @@ void DahdiDriver::stop() {
   pump_.stop();
   for (auto& [_, fd] : far_ends_) ::close(fd);
   far_ends_.clear();
+  for (auto& [_, fd] : far_ports_) ::close(fd);
+  far_ports_.clear();
   if (wake_fd_ >= 0) ::close(wake_fd_), wake_fd_ = -1;
   // libpri has no way to free a `struct pri`; the spans stay allocated with
   // the driver, their descriptors closed.
@@ -313,6 +312,7 @@ void DahdiDriver::loop() {
           auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*c->overlap_deadline - steady).count();
           timeout = std::clamp<long>(ms, 0, timeout);
         }
+    timeout = analog_timeout_ms(timeout);
     ::poll(fds.data(), fds.size(), timeout);
     if (fds[0].revents & POLLIN) {
       uint64_t n;
@@ -343,6 +343,7 @@ void DahdiDriver::loop() {
       c->overlap_deadline.reset();
       route_incoming(c);
     }
+    analog_timers();
   }
 }
 
@@ -527,7 +528,8 @@ void DahdiDriver::on_info(Span& span, void* ev) {
 void DahdiDriver::route_incoming(const std::shared_ptr<Call>& c) {
   if (c->routed) return;
   c->routed = true;
-  auto& span = *spans_.at(c->span);
+  const SpanConfig& cfg = config_.spans.at(c->span);
+  struct pri* pri = c->q && spans_.count(c->span) ? spans_.at(c->span)->pri->pri() : nullptr;
   if (!c->called.empty() && c->called.back() == '#') c->called.pop_back();
   sdk::ChannelSpec spec;
   spec.backend = "dahdi";
@@ -542,7 +544,8 @@ void DahdiDriver::route_incoming(const std::shared_ptr<Call>& c) {
   auto id = core_->create_channel(spec);
   if (!id) {
     host_.log().warn("dahdi: span " + std::to_string(c->span) + ": incoming call refused: " + id.error().message);
-    pri_hangup(span.pri->pri(), c->q, sdk::q850::switching_equipment_congestion);
+    if (pri) pri_hangup(pri, c->q, sdk::q850::switching_equipment_congestion);
+    else if (c->analog) end_call(c, sdk::q850::switching_equipment_congestion, true);
     c->hangup_sent = true;
     c->ended = true;
     return;
@@ -552,7 +555,7 @@ void DahdiDriver::route_incoming(const std::shared_ptr<Call>& c) {
     std::lock_guard lock(mutex_);
     by_channel_[c->channel_id] = c;
   }
-  pri_proceeding(span.pri->pri(), c->q, c->chan, 0);
+  if (pri) pri_proceeding(pri, c->q, c->chan, 0);
   auto* lua = host_.lua();
   if (!lua) {
     host_.log().error("dahdi: call " + c->channel_id + ": no dialplan; refused with cause 41");
@@ -567,15 +570,18 @@ void DahdiDriver::route_incoming(const std::shared_ptr<Call>& c) {
   t->fields["caller_name"] = spec.caller_name;
   t->fields["callee"] = c->called;
   t->fields["called_number"] = c->called;
-  t->fields["context"] = span.cfg.context;
-  t->fields["origin"] = "extern";
+  // A phone on an FXS port dials as a user's line does; calls from a span
+  // or an exchange line are external.
+  bool phone = cfg.signalling == Signalling::fxo_ks;
+  t->fields["context"] = cfg.context;
+  t->fields["origin"] = phone ? "intern" : "extern";
   auto vars = std::make_shared<sdk::LuaTable>();
   vars->fields["DAHDI_SPAN"] = std::to_string(c->span);
   vars->fields["DAHDI_CHANNEL"] = std::to_string(c->chan);
   vars->fields["DAHDI_CALLING_TON"] = ton_name(c->calling_plan);
   vars->fields["DAHDI_CALLED_TON"] = ton_name(c->called_plan);
   vars->fields["DAHDI_CALLING_PRES"] = restricted ? "restricted" : "allowed";
-  vars->fields["XIVO_CALLORIGIN"] = "extern";
+  vars->fields["XIVO_CALLORIGIN"] = phone ? "intern" : "extern";
   t->fields["vars"] = vars;
   for (auto& [k, v] : vars->fields)
     if (auto* s = v.as_string()) (void)core_->set_variable(c->channel_id, k, *s);
@@ -652,6 +658,11 @@ void DahdiDriver::end_call(const std::shared_ptr<Call>& c, int cause, bool send_
   if (c->ended) return;
   c->ended = true;
   c->overlap_deadline.reset();
+  if (c->analog) {
+    auto* line = c->analog;
+    c->analog = nullptr;
+    release_analog(*line, c);
+  }
   pump_.disconnect({c->span, c->chan});
   bool had_media = false;
   {
@@ -701,6 +712,7 @@ void DahdiDriver::place_call(const sdk::OriginateRequest& req, const sdk::Origin
     (void)core_->set_variable(req.origin.id, "DIAL_FAILOVER", failover_cause(cause) ? "yes" : "no");
     (void)core_->end_channel_q850(leg.channel_id, cause);
   };
+  if (place_analog(req, leg, where, channel, number)) return;
   if (number.empty() || where.empty() || (!channel.empty() && where[0] == 'g'))
     return refuse(sdk::q850::invalid_number_format,
                   "expected dahdi/g<group>/<number>, dahdi/<span>/<number> or dahdi/<span>/<channel>/<number>");
@@ -827,6 +839,10 @@ sdk::Status DahdiDriver::answer(const sdk::Channel& channel) {
   // signalling thread.
   open_media(*c);
   (void)core_->set_state(channel.id, sdk::ChannelState::up);
+  if (c->analog) {
+    answer_analog(channel.id);
+    return {};
+  }
   with_call(channel.id, [](Span& s, Call& c) {
     if (c.outbound || c.answered) return;
     c.answered = true;
@@ -845,9 +861,9 @@ void DahdiDriver::open_media(Call& c) {
   }
   auto engine = host_.services().find<sdk::media::MediaEngine>();
   if (!engine) return;  // no media.engine plugin: the B-channel stays silent
-  auto it = spans_.find(c.span);
-  if (it == spans_.end()) return;
-  const auto& cfg = it->second->cfg;
+  auto it = config_.spans.find(c.span);
+  if (it == config_.spans.end()) return;
+  const auto& cfg = it->second;
   auto bridge = MediaBridge::open(*engine, cfg.alaw, cfg.echocancel ? cfg.echocancel_taps : 0);
   if (!bridge) {
     host_.log().warn("dahdi: call " + c.channel_id + ": no media: " + bridge.error().message);
@@ -940,6 +956,12 @@ std::vector<SpanStatus> DahdiDriver::spans() const {
       std::lock_guard lock(mutex_);
       for (auto& [_, c] : by_channel_) st.calls += c->span == n ? 1 : 0;
       st.malformed = it->second->pri->malformed();
+    } else if (!is_isdn(s.signalling) && !refused_.count(n)) {
+      // An analog span has no D-channel: its ports signal on their own.
+      st.running = true;
+      st.dchan_up = true;
+      std::lock_guard lock(mutex_);
+      for (auto& [_, c] : by_channel_) st.calls += c->span == n ? 1 : 0;
     }
     out.push_back(st);
   }

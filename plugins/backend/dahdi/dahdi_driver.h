@@ -7,6 +7,7 @@
 // Dial targets (docs/lua-dialplan.md): `dahdi/g<group>/<number>` takes a free
 // B-channel on any span of the group, `dahdi/<span>/<number>` one of that
 // span, `dahdi/<span>/<channel>/<number>` that channel (its DAHDI number).
+// Analog spans (FXS phones, FXO lines) are served in analog_calls.cc.
 #pragma once
 
 #include <atomic>
@@ -50,8 +51,9 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   ~DahdiDriver() override;
 
   // Opens the spans and starts both threads. A span that cannot run (a
-  // hardware span without the DAHDI module, an analog span) is refused with
-  // one log line; the others run. Fails only if no thread can start.
+  // hardware span without the DAHDI module or whose channels DAHDI does not
+  // have as configured) is refused with one log line; the others run.
+  // Fails only if no thread can start.
   sdk::Status start();
   void stop();
 
@@ -74,6 +76,13 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   // test equipment speaking Q.921/Q.931 itself; -1 otherwise. The caller
   // owns the descriptor.
   int far_end(int span);
+  // A simulated analog port: the far end of its socket, for test
+  // equipment playing the phone (FXS) or the exchange (FXO): 160-byte audio
+  // frames and control messages (dahdi_device.h); -1 otherwise. The caller
+  // owns the descriptor.
+  int far_end_port(int span, int channel);
+  // An analog port's state ("idle", "dialtone", "up"...), for tests.
+  std::string analog_state(int span, int channel) const;
   // libpri timer (PRI_TIMER_*) of a span, e.g. T203 to notice a cut sooner.
   void set_timer(int span, int timer, int value);
   // The B-channel of a channel in the call core, while it has one.
@@ -91,6 +100,7 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
  private:
   struct Call;
   struct Span;
+  struct AnalogLine;  // analog_calls.cc
 
   void post(std::function<void()> fn);
   void loop();
@@ -111,6 +121,20 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   std::shared_ptr<Call> call_of(Span& span, q931_call* q) const;
   int free_b_channel(const Span& span) const;
   void with_call(const std::string& channel_id, std::function<void(Span&, Call&)> fn);
+  // Analog ports (analog_calls.cc), on the signalling thread but start.
+  sdk::Status start_analog(const SpanConfig& span);
+  void analog_event(ChannelKey key, int event);
+  long analog_timeout_ms(long timeout) const;
+  void analog_timers();
+  // Originates on an analog span of `where` (a span number or g<group>);
+  // false when none of them is analog.
+  bool place_analog(const sdk::OriginateRequest& req, const sdk::OriginateLeg& leg, const std::string& where,
+                    const std::string& channel, std::string number);
+  void analog_incoming(AnalogLine& line, const std::string& number);
+  void analog_answered(AnalogLine& line);
+  void analog_ended(AnalogLine& line, int cause);
+  void release_analog(AnalogLine& line, const std::shared_ptr<Call>& call);
+  void answer_analog(const std::string& channel_id);
 
   DahdiConfig config_;
   sdk::Host& host_;
@@ -118,6 +142,8 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   std::map<int, std::unique_ptr<Span>> spans_;  // running spans only
   std::map<int, std::string> refused_;          // span -> why
   std::map<int, int> far_ends_;                 // peerless simulated span -> far end fd
+  std::map<ChannelKey, std::unique_ptr<AnalogLine>> analog_;  // analog spans' ports
+  std::map<ChannelKey, int> far_ports_;         // simulated analog port -> far end fd
   BChannelPump pump_;
 
   // Signalling-thread state; `mutex_` guards the queue and lets other

@@ -1,5 +1,7 @@
 #include "pri_span.h"
 
+#include "dahdi_device.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,7 +69,8 @@ void route_libpri_messages(sdk::Logger* log) {
   pri_set_error(libpri_message);
 }
 
-PriSpan::PriSpan(const SpanConfig& config, int fd, sdk::Logger& log) : config_(config), fd_(fd), log_(log) {
+PriSpan::PriSpan(const SpanConfig& config, int fd, sdk::Logger& log)
+    : config_(config), fd_(fd), socket_(is_socket(fd)), log_(log) {
   int node = is_network_side(config.signalling) ? PRI_NETWORK : PRI_CPE;
   int sw = switchtype_of(config.switchtype);
   if (is_bri(config.signalling))
@@ -95,7 +98,15 @@ PriSpan::~PriSpan() {
 
 int PriSpan::io_read(struct pri* pri, void* buf, int len) {
   auto* self = static_cast<PriSpan*>(pri_get_userdata(pri));
-  ssize_t n = ::recv(self->fd_, buf, static_cast<std::size_t>(len), MSG_DONTWAIT);
+  long n = frame_read(self->fd_, buf, static_cast<unsigned long>(len), self->socket_);
+  if (n < 0 && errno == kDeviceEvent) {
+    // A DAHDI D-channel with an event waiting (an alarm on the line).
+    int e = take_device_event(self->fd_);
+    if (e >= 0)
+      self->log_.log(e == kEventAlarm ? sdk::LogLevel::warn : sdk::LogLevel::info,
+                     "dahdi: span " + std::to_string(self->config_.number) + ": " + device_event_name(e));
+    return -1;
+  }
   if (n <= 0) return n == 0 ? 0 : -1;
   self->check_frame(static_cast<const std::uint8_t*>(buf), static_cast<int>(n));
   return static_cast<int>(n);
@@ -104,7 +115,7 @@ int PriSpan::io_read(struct pri* pri, void* buf, int len) {
 int PriSpan::io_write(struct pri* pri, void* buf, int len) {
   auto* self = static_cast<PriSpan*>(pri_get_userdata(pri));
   if (self->filter_ && !self->filter_(static_cast<const std::uint8_t*>(buf), len)) return len;
-  ssize_t n = ::send(self->fd_, buf, static_cast<std::size_t>(len), MSG_DONTWAIT | MSG_NOSIGNAL);
+  long n = frame_write(self->fd_, buf, static_cast<unsigned long>(len), self->socket_);
   return n < 0 ? -1 : static_cast<int>(n);
 }
 

@@ -48,6 +48,7 @@ class PriSpan {
 
   SpanConfig config_;
   int fd_;
+  bool socket_;  // a simulated span's socket, else a DAHDI D-channel
   sdk::Logger& log_;
   struct pri* pri_ = nullptr;
   std::atomic<bool> up_{false};

@@ -37,7 +37,8 @@ const sdk::OptionSpec kOptions[] = {
      sdk::kNone, "hdb3|ami|b8zs"},
     {"span.*.crc4", OptionType::boolean, "false", "system.conf span= crc4 framing option (rare in France)"},
     {"span.*.bchan", OptionType::ranges, nullptr,
-     "bearer channels, global DAHDI numbers as system.conf writes them: 1-15,17-31 (E1), 1-2 (BRI)", sdk::kNone,
+     "bearer channels, global DAHDI numbers as system.conf writes them: 1-15,17-31 (E1), 1-2 (BRI); an "
+     "analog span's ports", sdk::kNone,
      nullptr, 1, 1024},
     {"span.*.dchan", OptionType::integer, nullptr, "PRI D-channel (16 on an E1)", sdk::kNone, nullptr, 1, 1024},
     {"span.*.hardhdlc", OptionType::integer, nullptr, "BRI D-channel handled by the card's HDLC (3 on a BRI port)",
@@ -46,7 +47,7 @@ const sdk::OptionSpec kOptions[] = {
      "system.conf echocanceller= module (mg2, oslec); with echocancel the driver's own is spandsp's"},
     {"span.*.signalling", OptionType::choice, "pri_cpe",
      "pri_cpe (towards an operator), pri_net (towards a PBX), bri_cpe (PTP), bri_cpe_ptmp, bri_net, "
-     "bri_net_ptmp, fxs_ks, fxo_ks",
+     "bri_net_ptmp; analog: fxo_ks (FXS ports, phones), fxs_ks (FXO ports, lines from the exchange)",
      sdk::kNone, "pri_cpe|pri_net|bri_cpe|bri_net|bri_cpe_ptmp|bri_net_ptmp|fxs_ks|fxo_ks"},
     {"span.*.switchtype", OptionType::choice, "euroisdn", "ISDN variant: euroisdn (ETSI) or national (NI-2)",
      sdk::kNone, "euroisdn|national|ni1|dms100|lucent5e|att4ess|qsig"},
@@ -188,8 +189,12 @@ sdk::Result<DahdiConfig> parse_config(const sdk::Options& o) {
     if (s.driver != SpanDriver::simulated) continue;
     const std::string where = "[span." + std::to_string(n) + "]";
     // No peer: the far end is a socket handed to a test's own equipment
-    // (DahdiDriver::far_end).
+    // (DahdiDriver::far_end, far_end_port).
     if (!s.peer) continue;
+    if (!is_isdn(s.signalling))
+      return sdk::Error::invalid("dahdi: " + where + ": an analog span (" + to_string(s.signalling) +
+                                 ") has no peer: each simulated port's far end is a phone or an exchange of "
+                                 "test equipment; remove peer");
     auto peer = c.spans.find(s.peer);
     if (peer == c.spans.end() || s.peer == n)
       return sdk::Error::invalid("dahdi: " + where + ": a simulated span needs peer = <the span at the other end>, "

@@ -1,5 +1,5 @@
 // What a finished server transaction must remember, for requests answered
-// without one (REGISTER): RFC 3261 17.2.2 keeps a non-INVITE transaction for
+// without one (REGISTER, and the 401/407 challenges): RFC 3261 17.2.2 keeps a non-INVITE transaction for
 // timer J (64*T1, 32 s over UDP) to answer retransmissions with the same
 // response. Sofia keeps the whole request and response for that (about 10 KB
 // per request); this table keeps the transaction's key and the few fields

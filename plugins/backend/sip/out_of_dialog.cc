@@ -27,6 +27,33 @@ bool SipStack::Impl::overloaded() {
   return pending >= cfg.max_pending;
 }
 
+void SipStack::Impl::refuse_overload(msg_t* msg, std::atomic<std::uint64_t>& count) {
+  ++count;
+  std::string retry = std::to_string(cfg.retry_after.count());
+  nta_msg_treply(agent, msg, SIP_503_SERVICE_UNAVAILABLE, SIPTAG_RETRY_AFTER_STR(retry.c_str()),
+                 TAG_END());
+}
+
+void SipStack::Impl::report_overload() {
+  std::uint64_t refused = overload_refused + late_refused;
+  std::uint64_t late = late_refused;
+  if (refused > overload_logged) {
+    if (!overload_reported)
+      log.warn("sip: overloaded: new INVITEs and REGISTERs refused with 503 and Retry-After (" +
+               std::to_string(late - late_logged) + " read later than sip.max_queue_delay, " +
+               std::to_string(refused - overload_logged - (late - late_logged)) +
+               " past sip.max_pending in the last second)");
+    overload_reported = true;
+  } else if (overload_reported) {
+    log.info("sip: overload over: " + std::to_string(refused - overload_episode) +
+             " new requests refused with 503");
+    overload_reported = false;
+  }
+  if (!overload_reported) overload_episode = refused;
+  overload_logged = refused;
+  late_logged = late;
+}
+
 void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
   sip_method_t method = sip->sip_request->rq_method;
   switch (method) {
@@ -60,8 +87,18 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
     reply_stateless(msg, SIP_481_NO_TRANSACTION);
     return;
   }
-  // Only a REGISTER with credentials is remembered (challenges are not).
-  if (method == sip_method_register && sip->sip_authorization && answered_again(msg, sip)) return;
+  // A retransmission of a REGISTER taken or of a request challenged here
+  // gets the answer it had (the same nonce and To tag).
+  if (method != sip_method_subscribe && answered_again(msg, sip)) return;
+  // Read too long after it arrived: its sender has retransmitted it or given
+  // up meanwhile, and so have the senders queued behind it. Refused before
+  // any work, so that the queue drains and what is admitted stays on time.
+  if (su_addrinfo_t* ai = msg_addrinfo(msg); ai && ai->ai_protocol == IPPROTO_UDP &&
+      too_late(receive_delay.last(ai->ai_family), cfg.max_queue_delay,
+               sip->sip_authorization || sip->sip_proxy_authorization)) {
+    refuse_overload(msg, late_refused);
+    return;
+  }
   Source src = source_of(msg);
   if (bans.banned(src.ip, std::chrono::steady_clock::now())) {
     reply_stateless(msg, SIP_403_FORBIDDEN);
@@ -78,13 +115,11 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
     return;
   }
   if (overloaded()) {
-    ++overload_refused;
-    std::string retry = std::to_string(cfg.retry_after.count());
-    nta_msg_treply(agent, msg, SIP_503_SERVICE_UNAVAILABLE,
-                   SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
+    refuse_overload(msg, overload_refused);
     return;
   }
-  // Without usable credentials: challenged here, keeping nothing, unless an
+  // Without usable credentials: challenged here, keeping only the answer
+  // for retransmissions (no sofia transaction), unless an
   // INVITE may come from a peer trunk (recognized by address, no digest) or
   // gets 420/422 for its Require or Session-Expires before any challenge.
   if (step != AuthStep::check) {
@@ -95,21 +130,22 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
                  std::any_of(trunks.begin(), trunks.end(),
                              [&](const TrunkInfo& t) { return from_trunk(t, src); });
     if (!stateful) {
-      auto [first, second] = make_challenge(step == AuthStep::stale);
-      bool two = !second.empty();
-      if (invite)
-        nta_msg_treply(agent, msg, SIP_407_PROXY_AUTH_REQUIRED,
-                       SIPTAG_PROXY_AUTHENTICATE_STR(first.c_str()),
-                       TAG_IF(two, SIPTAG_PROXY_AUTHENTICATE_STR(second.c_str())), TAG_END());
-      else
-        nta_msg_treply(agent, msg, SIP_401_UNAUTHORIZED,
-                       SIPTAG_WWW_AUTHENTICATE_STR(first.c_str()),
-                       TAG_IF(two, SIPTAG_WWW_AUTHENTICATE_STR(second.c_str())), TAG_END());
+      challenge_statelessly(msg, sip, invite, step == AuthStep::stale);
       return;
     }
   }
   if (method == sip_method_register) register_statelessly(msg, sip, *creds);
   else accept(msg, sip);
+}
+
+void SipStack::Impl::challenge_statelessly(msg_t* msg, sip_t* sip, bool proxy, bool stale) {
+  auto [first, second] = make_challenge(stale);
+  std::string name = proxy ? "Proxy-Authenticate: " : "WWW-Authenticate: ";
+  AnsweredRequests::Answer a{proxy ? 407 : 401, {}, name + first};
+  if (!second.empty()) a.headers += "\r\n" + name + second;
+  std::string key = transaction_key(sip);
+  send_answer(msg, sip, key, a);
+  if (answered.begin(key, mono_ms())) answered.answer(key, std::move(a));
 }
 
 // What sofia's default leg did: a transaction for the request, on_request,

@@ -41,6 +41,11 @@ const sdk::OptionSpec kOptions[] = {
      "new INVITEs and REGISTERs waiting for credentials or the dialplan (plus work queued for "
      "the SIP thread) at most; past it new ones get 503 with Retry-After while calls in "
      "progress go on (0: no bound)", sdk::kReloadable, nullptr, 0, 1000000},
+    {"sip.max_queue_delay", OptionType::duration, "400ms",
+     "a new INVITE or REGISTER read from the UDP socket this long after it arrived gets 503 with "
+     "Retry-After before any work (one without credentials, which would only be challenged, "
+     "after half of it), so that an overloaded server sheds what its callers have given up on "
+     "(0: no bound)", sdk::kReloadable},
     {"sip.retry_after", OptionType::duration, "5s",
      "Retry-After sent with the 503 of overload (whole seconds)", sdk::kReloadable},
     {"sip.realm", OptionType::string, "dialtone", "digest authentication realm"},
@@ -298,6 +303,9 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
       c.transaction_timeout > std::chrono::minutes(5))
     return sdk::Error::invalid("sip.transaction_timeout must be between 500ms and 5m (RFC 3261: 32s)");
   c.max_pending = static_cast<std::size_t>(o.get_int("sip.max_pending", 1000));
+  c.max_queue_delay = o.get_duration("sip.max_queue_delay", std::chrono::milliseconds(400));
+  if (c.max_queue_delay.count() < 0)
+    return sdk::Error::invalid("sip.max_queue_delay must not be negative (e.g. 400ms; 0: no bound)");
   c.retry_after = secs(o.get_duration("sip.retry_after", std::chrono::seconds(5)));
   if (c.retry_after.count() < 1)
     return sdk::Error::invalid("sip.retry_after must be at least 1s");

@@ -91,6 +91,7 @@ void SipStack::reconfigure(const SipConfig& c) {
   impl->inbox->post([impl, c] {
     auto& cfg = impl->cfg;
     cfg.max_pending = c.max_pending;
+    cfg.max_queue_delay = c.max_queue_delay;
     cfg.retry_after = c.retry_after;
     cfg.expires_min = c.expires_min;
     cfg.expires_max = c.expires_max;

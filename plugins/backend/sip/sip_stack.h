@@ -69,6 +69,10 @@ struct SipConfig {
   // dialplan, plus tasks queued for the SIP thread, at most (0: no bound);
   // past it new ones get 503 with Retry-After, dialogs go on.
   std::size_t max_pending = 1000;
+  // Overload too: a new INVITE or REGISTER read from the UDP socket this
+  // long after it arrived (half of it without credentials) gets 503 with
+  // Retry-After before any work (0: no bound). See receive_delay.h.
+  std::chrono::milliseconds max_queue_delay{400};
   std::chrono::seconds retry_after{5};
   // Session timers (RFC 4028): a caller's Session-Expires below this gets
   // 422 with Min-SE (the RFC's floor is 90; tests go lower).

@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "plugins/backend/sip/answered_requests.h"
+#include "plugins/backend/sip/receive_delay.h"
 #include "plugins/backend/sip/auth_ban.h"
 #include "plugins/backend/sip/digest.h"
 #include "plugins/backend/sip/transports.h"
@@ -329,6 +330,9 @@ struct SipStack::Impl {
   // the rest becomes a transaction for on_request.
   void front_door(msg_t* msg, sip_t* sip);
   void reply_stateless(msg_t* msg, int status, const char* phrase);
+  // A 401 (407 for an INVITE) sent and kept in `answered`, so that the
+  // request's retransmissions get the same challenge, not a new nonce.
+  void challenge_statelessly(msg_t* msg, sip_t* sip, bool proxy, bool stale);
   void accept(msg_t* msg, sip_t* sip);
   // New INVITEs and REGISTERs waiting for credentials or the dialplan, and
   // tasks queued for the SIP thread: past cfg.max_pending new ones get 503.
@@ -340,8 +344,17 @@ struct SipStack::Impl {
   }
   std::size_t awaiting_credentials = 0;
   std::size_t awaiting_route = 0;
-  std::atomic<std::uint64_t> overload_refused{0};
-  std::uint64_t overload_logged = 0;  // refusals already reported
+  // The 503 of overload (Retry-After), counted in `count`.
+  void refuse_overload(msg_t* msg, std::atomic<std::uint64_t>& count);
+  // Every second: a warning when refusals begin, a line when they end.
+  void report_overload();
+  // How long the request being read waited in the UDP receive queue.
+  ReceiveDelay receive_delay;
+  std::atomic<std::uint64_t> overload_refused{0};  // past max_pending
+  std::atomic<std::uint64_t> late_refused{0};      // past max_queue_delay
+  std::uint64_t overload_logged = 0;  // refusals (both) seen by the last report
+  std::uint64_t late_logged = 0;
+  std::uint64_t overload_episode = 0;  // refusals (both) before the current episode
   bool overload_reported = false;
 
   static int on_request(void* magic, nta_leg_t* leg, nta_incoming_t* irq, const sip_t* sip);

@@ -53,6 +53,9 @@ std::string SipStack::Impl::open(int port) {
   contact = sip_contact_dup(home.get(), nta_agent_contact(agent));
   if (contact && contact->m_url->url_port) bound_port = std::atoi(contact->m_url->url_port);
   else bound_port = port;
+  if (udp && !receive_delay.find_sockets(bound_port))
+    log.warn("sip: the UDP socket on port " + std::to_string(bound_port) +
+             " was not found: sip.max_queue_delay is not applied");
   sweep_timer = su_timer_create(su_root_task(root), 1000);
   // su_timer_set_interval() fires once; su_timer_run() every second.
   su_timer_run(sweep_timer, &Impl::on_sweep, this);
@@ -104,6 +107,7 @@ void SipStack::Impl::on_sweep(void* magic, su_timer_t*, void* arg) {
   self->bans.expire(std::chrono::steady_clock::now());
   self->sample_transactions();
   self->answered.expire(mono_ms());
+  self->report_overload();
   // Sofia keeps each finished transaction with its messages until it ends
   // (64*T1: timers J and M), about 30 KB per call, so 1,000 calls/s hold
   // ~1 GB at peak; once freed, malloc keeps those pages in the SIP thread's

@@ -249,11 +249,19 @@ class Session final : public Poco::Net::HTTPRequestHandler {
       while (left > 0) {
         ssize_t n = ::send(ws.impl()->sockfd(), p, left, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) throw Poco::TimeoutException("events.websocketd: send");
         if (n <= 0) throw Poco::Net::ConnectionResetException("events.websocketd: send");
         p += n;
         left -= static_cast<std::size_t>(n);
       }
     };
+    // A client that reads nothing for two ping intervals blocks no thread
+    // longer: a send (an event, a reply, a pong) gives up then.
+    {
+      auto limit = std::chrono::duration_cast<std::chrono::microseconds>(2 * s_->cfg.ping_interval +
+                                                                          std::chrono::seconds(1));
+      ws.setSendTimeout(Poco::Timespan(limit.count()));
+    }
     std::atomic<bool> done{false};
     // Writer: events out, pings, and the overflow close.
     std::thread writer([&] {
@@ -324,6 +332,11 @@ class Session final : public Poco::Net::HTTPRequestHandler {
             next_ping = std::chrono::steady_clock::now() + s_->cfg.ping_interval;
           }
         }
+      } catch (const Poco::TimeoutException&) {
+        std::lock_guard l(c->m_);
+        s_->log->info("events.websocketd: client " + c->token_.username +
+                      " closed: it read nothing for two ping intervals");
+        done = true;
       } catch (const Poco::Exception&) {
         done = true;
       }

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "engine_context.h"
+#include "fax_receiver.h"
 #include "io_worker.h"
 #include "sound_library.h"
 
@@ -133,6 +134,7 @@ EndpointCore::EndpointCore(EngineContext& ctx, int fd, sm::EndpointConfig cfg, s
 }
 
 EndpointCore::~EndpointCore() {
+  if (fax_) fax_->hang_up();
   for (auto& w : shared_->recordings)
     if (auto r = w.lock()) r->finish();
   if (fd_ >= 0) ::close(fd_);
@@ -318,13 +320,22 @@ void EndpointCore::tick_input() {
     std::memcpy(in_, fifo_, sizeof in_);
     fifo_len_ -= kFrame;
     std::memmove(fifo_, fifo_ + kFrame, sizeof(std::int16_t) * fifo_len_);
-    if (cfg_.detect_inband_dtmf && !seen_rfc4733_) {
+    if (fax_) {
+      std::int16_t narrow[kNarrowFrame];
+      fax_down_.run(in_, kFrame, narrow);
+      fax_->heard(narrow);
+    } else if (cfg_.detect_inband_dtmf && !seen_rfc4733_) {
       std::int16_t narrow[kNarrowFrame];
       dtmf_down_.run(in_, kFrame, narrow);
       dtmf_rx(dtmf_rx_, narrow, kNarrowFrame);
     }
   } else {
     std::memset(in_, 0, sizeof in_);
+    if (fax_) {
+      // The modems keep time on what they hear: a missing packet is silence.
+      std::int16_t narrow[kNarrowFrame]{};
+      fax_->heard(narrow);
+    }
   }
   mix_valid_ = false;
 }
@@ -430,6 +441,13 @@ void EndpointCore::attach_recording(std::shared_ptr<Recording> r, bool both) {
   rec_both_ = both;
 }
 
+void EndpointCore::attach_fax(std::shared_ptr<FaxReceiver> fax) {
+  if (fax_) fax_->hang_up();
+  finish_playback(true);
+  stop_recording();
+  fax_ = std::move(fax);
+}
+
 void EndpointCore::stop_recording() {
   if (rec_) rec_->finish();
   rec_.reset();
@@ -496,7 +514,18 @@ void EndpointCore::tick_output() {
   bool event_sent = cfg_.telephone_event_pt && send_dtmf_event();
   // Audio for this tick, in priority order.
   bool have = false;
-  if (!cfg_.telephone_event_pt && (dtmf_q_len_ || inband_tx_active_)) {
+  if (fax_) {
+    if (fax_->over()) {
+      ctx_.io.post([f = std::move(fax_)] {});  // its spandsp state is freed off this thread
+      fax_.reset();
+    } else {
+      std::int16_t narrow[kNarrowFrame];
+      fax_->to_send(narrow);
+      fax_up_.run(narrow, kNarrowFrame, out_);
+      have = true;
+    }
+  }
+  if (!have && !cfg_.telephone_event_pt && (dtmf_q_len_ || inband_tx_active_)) {
     if (!inband_tx_active_ && dtmf_q_len_) {
       char d[2] = {dtmf_queue_[dtmf_q_head_], 0};
       dtmf_q_head_ = (dtmf_q_head_ + 1) % sizeof dtmf_queue_;

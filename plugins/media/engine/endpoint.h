@@ -28,6 +28,7 @@ namespace dialtone::plugins::media {
 
 struct EngineContext;
 class MediaThread;
+class FaxReceiver;
 class MixerCore;
 class Recording;
 struct Sound;
@@ -84,6 +85,7 @@ class EndpointCore {
   void stop_recording();
   void queue_dtmf(const std::string& digits);
   void set_echo(bool on) { echo_ = on; }
+  void attach_fax(std::shared_ptr<FaxReceiver> fax);
   void set_muted(bool m) { muted_ = m; }
 
   // Mixer access (same thread).
@@ -160,6 +162,12 @@ class EndpointCore {
   std::uint64_t applied_request_ = 0;
   ToneSpec info_tone_{};
 
+  // Fax reception: while set, the endpoint sends the receiver's modem signal
+  // and nothing else.
+  std::shared_ptr<FaxReceiver> fax_;
+  Down2 fax_down_;
+  Up2 fax_up_;
+
   // Recording.
   std::shared_ptr<Recording> rec_;
   bool rec_both_ = false;
@@ -203,6 +211,7 @@ class EndpointHandle final : public sdk::media::Endpoint {
   void echo(bool on) override;
   sdk::media::EndpointStats stats() const override;
   void set_language(std::string language) override;
+  bool receive_fax(std::filesystem::path tiff_file, sdk::media::FaxOptions options) override;
 
   EndpointCore* core() const { return core_; }
 

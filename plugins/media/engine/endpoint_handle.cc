@@ -6,6 +6,7 @@
 
 #include "endpoint.h"
 #include "engine_context.h"
+#include "fax_receiver.h"
 #include "media_thread.h"
 
 namespace dialtone::plugins::media {
@@ -186,6 +187,19 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
     shared->recordings.push_back(rec);
     ep->post([rec, both = options.both_directions](EndpointCore& c) { c.attach_recording(rec, both); });
   });
+}
+
+bool EndpointHandle::receive_fax(std::filesystem::path file, sm::FaxOptions options) {
+  auto shared = shared_;
+  auto ctx = ctx_;
+  auto fax = std::make_shared<FaxReceiver>(std::move(file), std::move(options), ctx_->log,
+                                           [ctx, shared](sm::MediaEvent e) {
+                                             ctx->io.post([shared, e = std::move(e)] { shared->deliver(e); });
+                                           });
+  ctx_->fax.start();
+  ctx_->fax.add(fax);
+  core_->post([fax](EndpointCore& c) { c.attach_fax(fax); });
+  return true;
 }
 
 void EndpointHandle::stop_recording() {

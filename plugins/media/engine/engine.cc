@@ -57,6 +57,7 @@ sdk::Status Engine::start() {
 void Engine::stop() {
   if (!ctx_) return;
   for (auto& t : ctx_->threads) t->stop();
+  ctx_->fax.stop();
   ctx_->io.stop();
   started_ = false;
 }

@@ -9,6 +9,7 @@
 
 #include <dialtone/host.h>
 
+#include "fax_receiver.h"
 #include "io_worker.h"
 #include "media_thread.h"
 #include "sound_library.h"
@@ -36,6 +37,7 @@ struct EngineContext {
   EngineConfig cfg;
   sdk::Logger& log;
   IoWorker io;
+  FaxWorker fax;  // started with the first fax
   SoundLibrary sounds;
   std::vector<std::unique_ptr<MediaThread>> threads;
 };

@@ -102,7 +102,11 @@ struct ConfigTrunk {
   std::optional<std::string> context;
   std::string username, secret, host;  // of its SIP endpoint; empty when it has none
   std::string endpoint_options = "[]";
-  bool has_endpoint = false;
+  bool has_endpoint = false;            // a SIP endpoint
+  // Its custom endpoint (XiVO's customized trunk): dialed as
+  // <interface>/<number><interface_suffix>, e.g. dahdi/g1; empty when none.
+  std::string interface, interface_suffix;
+  bool custom_enabled = false;
 };
 
 struct ConfigOutcall {

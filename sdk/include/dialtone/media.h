@@ -142,6 +142,7 @@ enum class EventType : std::uint8_t {
   srtp_refused, // the first packet that failed SRTP authentication
   detached,     // channel listeners only: the channel left the engine (hung up)
   play_started, // a play() list is loaded and its first sample goes out now
+  fax_done,     // receive_fax() ended: ok, pages, detail (the file, or why it failed)
 };
 
 enum class DtmfSource : std::uint8_t { rfc4733, inband };
@@ -153,6 +154,7 @@ struct MediaEvent {
   bool ok = true;          // play_done: false if a sound was missing (a tone was played instead)
   bool stopped = false;    // play_done: stop_playing() or a DTMF with stop_on_dtmf
   std::string detail;
+  int pages = 0;           // fax_done: pages received (appended last)
 };
 
 using EventHandler = std::function<void(const MediaEvent&)>;
@@ -167,6 +169,17 @@ struct RecordOptions {
   int sample_rate = 8000;     // 8000 or 16000
   bool both_directions = false;  // the peer and what is sent to it, mixed
   int silence_seconds = 0;    // > 0: ends after this much silence once sound was heard
+};
+
+// A T.30 fax received over G.711 audio (spandsp) into a TIFF file.
+struct FaxOptions {
+  // The call ends as "not a fax" when no fax machine answered our DIS within
+  // this many seconds (T.30 allows 35).
+  int detect_seconds = 35;
+  // Our station identifier (TSI/CSI), up to 20 characters.
+  std::string local_id;
+  // Error correction mode (ECM) offered to the sender.
+  bool ecm = true;
 };
 
 struct EndpointStats {
@@ -222,6 +235,18 @@ class Endpoint {
   // Appended last (older plugins keep their vtable): the language the next
   // play() resolves sound names in ("fr_FR", "fr"; empty: the engine's).
   virtual void set_language(std::string language) { (void)language; }
+  // Appended last: answers a fax on this endpoint (T.30 receiver over the
+  // G.711 audio; while it runs the endpoint plays and records nothing else).
+  // The pages go to `tiff_file`, written as <tiff_file>.part and renamed
+  // when the fax ends well; a call that is not a fax, or that drops before
+  // the first page, leaves no file. The end arrives as `fax_done` (ok,
+  // pages, detail: the file or why it failed). False when this engine cannot
+  // receive faxes (no event will come).
+  virtual bool receive_fax(std::filesystem::path tiff_file, FaxOptions options) {
+    (void)tiff_file;
+    (void)options;
+    return false;
+  }
 };
 
 // Each member hears every other member and not itself. Two members make a

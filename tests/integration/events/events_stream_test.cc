@@ -201,4 +201,52 @@ TEST_F(EventStream, RenewedTokenKeepsTheStreamAndHeartbeatIsAnswered) {
   EXPECT_EQ(bad.line(), "timeout");
 }
 
+// A client that stops reading answers no ping either: after two ping
+// intervals (5 s here, so 11 s) the server drops it, even while its writer
+// thread is blocked sending to it (the overflow's close frame cannot get
+// through; its send gives up then). With max_clients = 1, the next client
+// is let in only once that session, writer thread included, has ended.
+TEST(EventStreamSilence, ASilentClientIsDroppedAndItsBlockedWriterFreed) {
+  const int port = dialtone::testing::free_tcp_udp_port();
+  Dialtoned d({.plugin_files = {{"50-confd.conf", "[plugin]\nname = api.confd\n"},
+                                {"60-events.conf", "[plugin]\nname = events.websocketd\n\n[websocketd]\n"
+                                                   "listen = 127.0.0.1:" + std::to_string(port) +
+                                                   "\nqueue_size = 8\nsocket_buffer = 4096\nping_interval = 5s\n"
+                                                   "max_clients = 1\n"}}});
+  ASSERT_TRUE(d.ready()) << d.error();
+  const std::string args = "--url ws://127.0.0.1:" + std::to_string(port) + "/ --header-token " + d.token() +
+                           " --subscribe config.user.# ";
+  auto flag = d.dir() / "drain-now";
+  Client mute(args + "--slow-until " + flag.string());
+  ASSERT_EQ(mute.line(), "ready");
+  // Events until its queue overflows: by then its socket is full and the
+  // writer blocks in send.
+  auto cut = [&] {
+    auto out = d.output();
+    return out.find("read slower than events came") != std::string::npos ||
+           out.find("closed: it answered no ping") != std::string::npos ||
+           out.find("closed: it read nothing") != std::string::npos;
+  };
+  for (int i = 0; !cut(); ++i) {
+    ASSERT_LT(i, 3000) << d.output();
+    ASSERT_EQ(d.http("POST", "confd", "/1.1/users", R"({"firstname":"Mute","lastname":")" + std::to_string(i) +
+                                                         R"(","description":"padding padding padding padding"})",
+                     {{"X-Auth-Token", d.token()}})
+                  .status,
+              201);
+  }
+  EXPECT_TRUE(d.wait_output("for two ping intervals", 60)) << d.output();
+  // Refused (503) while the session lasts; the bound only keeps a broken
+  // server from hanging the test.
+  std::string got;
+  for (int i = 0; i < 100 && got != "ready"; ++i) {
+    Client next(args + "--count 0");
+    got = next.line();
+    if (got != "ready") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(got, "ready") << d.output();
+  std::ofstream(flag.string()) << "go\n";  // the mute client reads what is left and ends
+  EXPECT_NE(mute.rest().size(), 0u);
+}
+
 }  // namespace

@@ -51,13 +51,29 @@ std::string ConfdAdmin::trunk(const std::string& username, const std::string& ho
   return tid;
 }
 
+std::string ConfdAdmin::custom_trunk(const std::string& interface, const std::string& context) {
+  auto t = post("/1.1/trunks", R"({"context":")" + context + R"("})");
+  auto e = post("/1.1/endpoints/custom", R"({"interface":")" + interface + R"("})");
+  EXPECT_TRUE(t.status == 201 && e.status == 201) << t.body << " / " << e.body;
+  auto tid = json_string(t.body, "/id");
+  expect_put("/1.1/trunks/" + tid + "/endpoints/custom/" + json_string(e.body, "/id"));
+  return tid;
+}
+
 std::string ConfdAdmin::outcall(const std::string& name, int priority, const std::string& patterns_json,
                                 const std::string& trunk_id, const std::string& context) {
+  return outcall(name, priority, patterns_json, std::vector<std::string>{trunk_id}, context);
+}
+
+std::string ConfdAdmin::outcall(const std::string& name, int priority, const std::string& patterns_json,
+                                const std::vector<std::string>& trunk_ids, const std::string& context) {
   auto o = post("/1.1/outcalls", R"({"name":")" + name + R"(","priority":)" + std::to_string(priority) +
                                      R"(,"patterns":)" + patterns_json + "}");
   EXPECT_EQ(o.status, 201) << o.body;
   auto id = json_string(o.body, "/id");
-  expect_put("/1.1/outcalls/" + id + "/trunks", R"({"trunks":[{"id":)" + trunk_id + "}]}");
+  std::string trunks;
+  for (auto& t : trunk_ids) trunks += (trunks.empty() ? "" : ",") + std::string(R"({"id":)") + t + "}";
+  expect_put("/1.1/outcalls/" + id + "/trunks", R"({"trunks":[)" + trunks + "]}");
   expect_put("/1.1/outcalls/" + id + "/contexts", R"({"contexts":[{"id":)" + contexts_[context] + "}]}");
   return id;
 }

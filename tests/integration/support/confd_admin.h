@@ -15,6 +15,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tests/integration/support/dialtoned_fixture.h"
 
@@ -42,9 +43,15 @@ class ConfdAdmin {
   // the trunk's id.
   std::string trunk(const std::string& username, const std::string& host, const std::string& context,
                     const std::string& options = "[]", const std::string& secret = "unused");
+  // A customized trunk (seed 5.19.5) dialing `interface`, e.g. dahdi/g1:
+  // the trunk and its custom endpoint, associated; the trunk's id.
+  std::string custom_trunk(const std::string& interface, const std::string& context);
   // An outgoing route over `trunk_id` attached to `context`; its id.
   std::string outcall(const std::string& name, int priority, const std::string& patterns_json,
                       const std::string& trunk_id, const std::string& context);
+  // The same over `trunk_ids`, tried in this order.
+  std::string outcall(const std::string& name, int priority, const std::string& patterns_json,
+                      const std::vector<std::string>& trunk_ids, const std::string& context);
   // An incoming call on DID `exten` of the incall context `context` to
   // `destination_json`; its id.
   std::string incall(const std::string& exten, const std::string& context, const std::string& destination_json);

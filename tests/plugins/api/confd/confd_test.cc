@@ -685,6 +685,7 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/contexts", R"({"name":"ctr"})"},
       {"/1.1/labels", R"({"name":"ctr-label"})"},
       {"/1.1/endpoints/sip", R"({})"},
+      {"/1.1/endpoints/custom", R"({"interface":"dahdi/g1"})"},
       {"/1.1/lines", R"({"context":"default"})"},
       {"/1.1/extensions", R"({"exten":"1500","context":"default"})"},
       {"/1.1/trunks", R"({"context":"to-pstn"})"},

@@ -1,11 +1,14 @@
 // conf.d for backend.dahdi: the kernel's option validator refuses single
 // bad values with file:line, parse_config refuses what joins two values,
 // and a hardware span without the DAHDI module is refused alone at start.
+#include <unistd.h>
+
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "dahdi_host.h"
+#include "plugins/backend/dahdi/dahdi_device.h"
 #include "kernel/core/conf_dir.h"
 #include "kernel/core/option_values.h"
 
@@ -122,39 +125,71 @@ TEST_F(DahdiConfigTest, BriModesOfTheSeedParse) {
   EXPECT_EQ(c->spans.at(2).span_channel(6), 3);
 }
 
-TEST(DahdiStartTest, AHardwareSpanWithoutTheDahdiModuleIsRefusedAloneWithOneLine) {
+// A hardware span 3 on `device` beside a simulated BRI pair (spans 1, 2);
+// the driver started, and the lines that refuse a span.
+struct HardwareBesidePair {
+  explicit HardwareBesidePair(const std::string& device) {
+    driver = host.start_dahdi({
+        {"dahdi.device", device},
+        {"span.3.driver", "hardware"}, {"span.3.bchan", "63-77,79-93"}, {"span.3.dchan", "78"},
+        {"span.1.driver", "simulated"}, {"span.1.peer", "2"}, {"span.1.bchan", "1-2"}, {"span.1.hardhdlc", "3"},
+        {"span.1.signalling", "bri_cpe"},
+        {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "4-5"}, {"span.2.hardhdlc", "6"},
+        {"span.2.signalling", "bri_net"},
+    });
+    for (auto& l : host.logger().lines())
+      if (l.find("refused") != std::string::npos) refusals.push_back(l);
+  }
+  bool pair_up() {
+    return eventually([&] {
+      int up = 0;
+      for (auto& s : driver->spans()) up += s.dchan_up;
+      return up == 2;
+    });
+  }
   DahdiTestHost host;
-  auto driver = host.start_dahdi({
-      {"dahdi.device", "/nonexistent/dahdi"},
-      {"span.3.driver", "hardware"}, {"span.3.bchan", "63-77,79-93"}, {"span.3.dchan", "78"},
-      {"span.1.driver", "simulated"}, {"span.1.peer", "2"}, {"span.1.bchan", "1-2"}, {"span.1.hardhdlc", "3"},
-      {"span.1.signalling", "bri_cpe"},
-      {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "4-5"}, {"span.2.hardhdlc", "6"},
-      {"span.2.signalling", "bri_net"},
-  });
+  std::shared_ptr<plugins::dahdi::DahdiDriver> driver;
   std::vector<std::string> refusals;
-  for (auto& l : host.logger().lines())
-    if (l.find("refused") != std::string::npos) refusals.push_back(l);
-  ASSERT_EQ(refusals.size(), 1u);
-  EXPECT_NE(refusals[0].find("dahdi: span 3 refused: it is configured for hardware (driver = hardware) but "
-                             "/nonexistent/dahdi does not exist: load the card's DAHDI kernel module"),
+};
+
+TEST(DahdiStartTest, AHardwareSpanWithoutTheDahdiModuleIsRefusedAloneWithOneLine) {
+  HardwareBesidePair t("/nonexistent/dahdi");
+  ASSERT_EQ(t.refusals.size(), 1u);
+  EXPECT_NE(t.refusals[0].find("dahdi: span 3 refused: it is configured for hardware (driver = hardware) but "
+                               "/nonexistent/dahdi does not exist: load the card's DAHDI kernel module"),
             std::string::npos)
-      << refusals[0];
+      << t.refusals[0];
   // The simulated BRI pair runs: both D-channels up, and a call crosses.
-  ASSERT_TRUE(eventually([&] {
-    int up = 0;
-    for (auto& s : driver->spans()) up += s.dchan_up;
-    return up == 2;
-  }));
-  for (auto& s : driver->spans()) {
+  ASSERT_TRUE(t.pair_up());
+  for (auto& s : t.driver->spans()) {
     if (s.number == 3) {
       EXPECT_FALSE(s.running);
     }
   }
-  auto d = host.dial({"dahdi/1/140001017"});
+  auto d = t.host.dial({"dahdi/1/140001017"});
   auto o = DahdiTestHost::wait_outcome(*d);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->q850, 17) << "busy, across the BRI pair: " << o->status;
+}
+
+// With a device present the hardware span driver runs its ioctls: a
+// /dev/dahdi whose channel node is not DAHDI's (here a plain file, as on a
+// machine where the module did not load) refuses that span with the
+// channel, what DAHDI said and the fix; the simulated pair runs.
+TEST(DahdiStartTest, AHardwareSpanWhoseDeviceIsNotDahdiIsRefusedNamingTheChannel) {
+  auto dev = std::filesystem::temp_directory_path() / ("dahdi-dev-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dev);
+  std::ofstream(dev / "channel") << "";
+  HardwareBesidePair t(dev.string());
+  ASSERT_EQ(t.refusals.size(), 1u);
+  std::string want = plugins::dahdi::device_support_built()
+                         ? "dahdi: span 3 refused: D-channel 78: " + (dev / "channel").string() +
+                               " is not a DAHDI channel device (DAHDI_SPECIFY: "
+                         : std::string("dahdi: span 3 refused: this dialtoned was built without the DAHDI headers");
+  EXPECT_NE(t.refusals[0].find(want), std::string::npos) << t.refusals[0];
+  EXPECT_NE(t.refusals[0].find("the other spans run"), std::string::npos) << t.refusals[0];
+  EXPECT_TRUE(t.pair_up());
+  std::filesystem::remove_all(dev);
 }
 
 }  // namespace

@@ -56,5 +56,15 @@ destinations.handlers.test = function(call, d)
 end
 
 function route_call(call)
+  -- The analog tests' ports: a phone that dialed (from-phones) or a line
+  -- that rings (from-line) is logged and answered.
+  if call.context == "from-phones" or call.context == "from-line" then
+    calls.prepare(call)
+    dialtone.log("info", string.format("analog call on span %s channel %s to '%s' context %s origin %s",
+                                       tostring(call.vars.DAHDI_SPAN), tostring(call.vars.DAHDI_CHANNEL),
+                                       tostring(call.called_number), call.context, tostring(call.origin)))
+    call:answer()
+    return { action = "done" }
+  end
   return calls.route(call)
 end

@@ -7,9 +7,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +26,7 @@
 
 #include "plugins/backend/sip/answered_requests.h"
 #include "plugins/backend/sip/digest.h"
+#include "plugins/backend/sip/receive_delay.h"
 #include "plugins/backend/sip/sip_plugin.h"
 #include "tests/plugins/backend/sip/sip_fixture.h"
 #include "tests/support/loopback_udp.h"
@@ -100,6 +104,14 @@ class Udp : public dialtone::testing::LoopbackUdp {
     invite.method = "ACK";
     invite.to_tag = tag_of(header_value(answer, "To"));
     send(invite);
+  }
+  // Sends an INVITE without credentials and ACKs its answer: the 407 (or
+  // what came instead, for the caller to check).
+  std::string challenged(const Request& invite) {
+    send(invite);
+    auto answer = final_response();
+    if (!answer.empty()) ack(invite, answer);
+    return answer;
   }
   // The next final response (status >= 200), skipping provisionals.
   std::string final_response(int ms = 5000) {
@@ -272,6 +284,96 @@ TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn)
   EXPECT_EQ(served.rfind("SIP/2.0 407", 0), 0u) << served;
 }
 
+// Stops the plugin's SIP thread (named "sip") in a signal handler until
+// destroyed, so that what is sent meanwhile waits in its socket's queue as
+// it does behind a backlog under overload.
+class SipThreadStall {
+ public:
+  SipThreadStall() {
+    released_ = false;
+    stalled_ = false;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {
+      stalled_ = true;
+      timespec ms{0, 1000000};
+      while (!released_) nanosleep(&ms, nullptr);
+    };
+    sigaction(SIGUSR2, &sa, &old_);
+    for (auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(t.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name == "sip") tid_ = std::stoi(t.path().filename().string());
+    }
+    if (tid_ > 0) syscall(SYS_tgkill, getpid(), tid_, SIGUSR2);
+  }
+  ~SipThreadStall() {
+    released_ = true;
+    // The handler may still be running: leave it in place.
+  }
+  bool stalled() const { return tid_ > 0 && eventually([] { return stalled_.load(); }); }
+
+ private:
+  static inline std::atomic<bool> released_{false};
+  static inline std::atomic<bool> stalled_{false};
+  struct sigaction old_ {};
+  int tid_ = 0;
+};
+
+TEST_F(SipRobustnessTest, RequestsReadLaterThanMaxQueueDelayGet503WhileFreshOnesAreServed) {
+  ASSERT_NO_FATAL_FAILURE(start({{"sip.max_queue_delay", "1000"}, {"sip.retry_after", "7000"}}));
+  int port = plugin_->port();
+  Udp udp(port);
+  Request fresh;
+  fresh.call_id = "robust-fresh-1";
+  fresh.branch = "z9hG4bK-robust-fresh-1";
+  // Until the trunk list is loaded an INVITE without credentials is taken
+  // statefully; once it is, the front door challenges it.
+  auto challenge = udp.challenged(fresh);
+  ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
+
+  Request late_invite;
+  late_invite.call_id = "robust-late-invite";
+  late_invite.branch = "z9hG4bK-robust-late-invite";
+  Request late_register;
+  late_register.method = "REGISTER";
+  late_register.exten = "127.0.0.1";
+  late_register.call_id = "robust-late-register";
+  late_register.branch = "z9hG4bK-robust-late-register";
+  late_register.authorization = alice_authorization(header_value(challenge, "Proxy-Authenticate"),
+                                                    "sip:127.0.0.1:" + std::to_string(port), "REGISTER");
+  {
+    SipThreadStall stall;
+    ASSERT_TRUE(stall.stalled()) << "the SIP thread was not found or not stopped";
+    udp.send(late_invite);
+    udp.send(late_register);
+    // Both wait in the queue past the bound (1 s; half of it for the INVITE
+    // that carries no credentials).
+    auto sent = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] { return std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(1200); }));
+  }
+  for (const char* call_id : {"robust-late-invite", "robust-late-register"}) {
+    auto refused = udp.final_response();
+    EXPECT_EQ(refused.rfind("SIP/2.0 503", 0), 0u) << refused;
+    EXPECT_EQ(header_value(refused, "Retry-After"), "7") << refused;
+    EXPECT_EQ(header_value(refused, "Call-ID"), call_id) << refused;
+  }
+  // Read on time, the next ones are served.
+  Request next = fresh;
+  next.call_id = "robust-fresh-2";
+  next.branch = "z9hG4bK-robust-fresh-2";
+  udp.send(next);
+  auto served = udp.final_response();
+  EXPECT_EQ(served.rfind("SIP/2.0 407", 0), 0u) << served;
+  EXPECT_TRUE(eventually([&] {
+    for (auto& l : host_->logger().lines())
+      if (l.find("sip: overloaded:") != std::string::npos &&
+          l.find("2 read later than sip.max_queue_delay") != std::string::npos)
+        return true;
+    return false;
+  })) << "no warning for the refusals";
+}
+
 TEST_F(SipRobustnessTest, AckTransactionsEndWithTheirCall) {
   ASSERT_NO_FATAL_FAILURE(start({{"sip.transaction_timeout", "1000"}}));
   std::string out, alice_out, bob_out;
@@ -325,10 +427,8 @@ TEST_F(SipRobustnessTest, JunkIsAnsweredWithoutKeepingTransactions) {
   // Until the trunk list is loaded an INVITE without credentials might come
   // from a trunk and is taken statefully: its 407 comes after the loading.
   Request warm_up;
-  udp.send(warm_up);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(warm_up);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(warm_up, challenge);
   std::size_t sent = 0;
   for (int round = 0; sent < 3000; ++round)
     for (auto& m : messages) {
@@ -360,10 +460,8 @@ TEST_F(SipRobustnessTest, LateRetransmissionOfAnInviteIsNotAReplay) {
   Udp udp(port);
   Request first;
   first.exten = "1999";
-  udp.send(first);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(first);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(first, challenge);
 
   // The authenticated INVITE to a number nobody has: 404, ACKed.
   Request invite = first;
@@ -409,6 +507,27 @@ TEST_F(SipRobustnessTest, RegisterKeepsNoTransactionAndARetransmissionGetsTheSam
   udp.send(first);
   auto challenge = udp.final_response();
   ASSERT_EQ(challenge.rfind("SIP/2.0 401", 0), 0u) << challenge;
+  // Its retransmission (sent before the 401 reached the phone) gets the
+  // same 401, nonce and To tag, not a new challenge.
+  udp.send(first);
+  auto challenge_again = udp.final_response();
+  ASSERT_EQ(challenge_again.rfind("SIP/2.0 401", 0), 0u) << challenge_again;
+  EXPECT_EQ(header_value(challenge_again, "WWW-Authenticate"), header_value(challenge, "WWW-Authenticate"));
+  EXPECT_FALSE(tag_of(header_value(challenge, "To")).empty()) << challenge;
+  EXPECT_EQ(tag_of(header_value(challenge_again, "To")), tag_of(header_value(challenge, "To")));
+  // The same for an INVITE's 407.
+  Request invite;
+  invite.call_id = "robust-register-invite";
+  invite.branch = "z9hG4bK-robust-register-invite";
+  udp.send(invite);
+  auto proxy_challenge = udp.final_response();
+  ASSERT_EQ(proxy_challenge.rfind("SIP/2.0 407", 0), 0u) << proxy_challenge;
+  udp.send(invite);
+  auto proxy_again = udp.final_response();
+  ASSERT_EQ(proxy_again.rfind("SIP/2.0 407", 0), 0u) << proxy_again;
+  EXPECT_EQ(header_value(proxy_again, "Proxy-Authenticate"), header_value(proxy_challenge, "Proxy-Authenticate"));
+  EXPECT_EQ(tag_of(header_value(proxy_again, "To")), tag_of(header_value(proxy_challenge, "To")));
+  udp.ack(invite, proxy_again);
 
   Request reg = first;
   reg.cseq = 2;
@@ -475,6 +594,46 @@ TEST(AnsweredRequests, KeepsAnswersForTheirLifetimeOldestFirst) {
   EXPECT_EQ(t.find("c"), nullptr);
 }
 
+TEST(ReceiveDelay, MeasuresHowLongTheLastDatagramReadWaited) {
+  dialtone::testing::LoopbackUdp reader, writer;
+  sip::ReceiveDelay::last_of(reader.fd());  // timestamps on
+  // The kernel turns them on from a work queue: until then a datagram gets
+  // none and the delay reads as 0. Wait until one waited 20 ms or more.
+  ASSERT_TRUE(eventually([&] {
+    writer.send_to(reader.port(), "probe");
+    auto at = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - at < std::chrono::milliseconds(20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    reader.receive();
+    auto w = sip::ReceiveDelay::last_of(reader.fd());
+    return w && *w >= std::chrono::milliseconds(20);
+  }));
+  writer.send_to(reader.port(), "first");
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(300); }));
+  ASSERT_EQ(reader.receive(), "first");
+  auto waited = sip::ReceiveDelay::last_of(reader.fd());
+  ASSERT_TRUE(waited.has_value());
+  EXPECT_GE(*waited, std::chrono::milliseconds(300));
+
+  sip::ReceiveDelay delay;
+  EXPECT_TRUE(delay.find_sockets(reader.port()));
+  EXPECT_GE(*delay.last(AF_INET), std::chrono::milliseconds(300));
+  EXPECT_FALSE(delay.last(AF_INET6).has_value()) << "no IPv6 socket on that port";
+}
+
+TEST(ReceiveDelay, LateRequestsAreRefusedThoseWithoutCredentialsSooner) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  EXPECT_FALSE(sip::too_late(std::nullopt, milliseconds(400), true)) << "no timestamp: served";
+  EXPECT_FALSE(sip::too_late(microseconds(10'000'000), milliseconds(0), true)) << "0: no bound";
+  EXPECT_FALSE(sip::too_late(microseconds(400'000), milliseconds(400), true));
+  EXPECT_TRUE(sip::too_late(microseconds(400'001), milliseconds(400), true));
+  EXPECT_FALSE(sip::too_late(microseconds(200'000), milliseconds(400), false));
+  EXPECT_TRUE(sip::too_late(microseconds(200'001), milliseconds(400), false))
+      << "a request that would only be challenged goes first";
+}
+
 TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
   // The relay's whole range is held by another program.
   std::vector<std::unique_ptr<dialtone::testing::LoopbackUdp>> held;
@@ -489,10 +648,8 @@ TEST_F(SipRobustnessTest, NoFreeRelayPortsGets503WithRetryAfterAtOnce) {
   Request first;
   first.exten = "1002";
   first.call_id = "robust-ports";
-  udp.send(first);
-  auto challenge = udp.final_response();
+  auto challenge = udp.challenged(first);
   ASSERT_EQ(challenge.rfind("SIP/2.0 407", 0), 0u) << challenge;
-  udp.ack(first, challenge);
 
   Request invite = first;
   invite.cseq = 2;

@@ -1,0 +1,106 @@
+// Fax reception over G.711 audio: a spandsp T.30 receiver per call, run by
+// the engine's fax thread. The media thread only copies 20 ms of the
+// caller's audio into a lock-free ring and takes 20 ms of modem signal out of
+// another (no lock, no allocation); the modems, T.30 and the TIFF file
+// (spandsp's t4_rx writes it through libtiff) run on the fax thread, so no
+// file is written on a media thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <dialtone/host.h>
+#include <dialtone/media.h>
+
+#include "dsp.h"
+
+struct fax_state_s;
+struct t30_state_s;
+
+namespace dialtone::plugins::media {
+
+// Single producer, single consumer ring of 8 kHz samples.
+class SampleRing {
+ public:
+  // False (nothing written) when `n` does not fit.
+  bool push(const std::int16_t* s, int n);
+  // False (nothing read) when fewer than `n` are buffered.
+  bool pop(std::int16_t* out, int n);
+  std::size_t size() const { return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire); }
+
+ private:
+  static constexpr std::size_t kCap = 1 << 13;  // about 1 s at 8 kHz
+  std::int16_t buf_[kCap]{};
+  std::atomic<std::size_t> head_{0}, tail_{0};
+};
+
+class FaxReceiver {
+ public:
+  // `done` gets the fax_done event once, on the fax thread.
+  FaxReceiver(std::filesystem::path file, sdk::media::FaxOptions options, sdk::Logger& log,
+              std::function<void(sdk::media::MediaEvent)> done);
+  ~FaxReceiver();
+  FaxReceiver(const FaxReceiver&) = delete;
+  FaxReceiver& operator=(const FaxReceiver&) = delete;
+
+  // Media thread: 20 ms (kNarrowFrame samples) heard from the caller.
+  void heard(const std::int16_t* narrow);
+  // Media thread: 20 ms to send to the caller; silence until the receiver
+  // has answered what it heard.
+  void to_send(std::int16_t* narrow);
+  // Any thread: the fax is over (the endpoint lets go of it).
+  bool over() const { return over_.load(std::memory_order_acquire); }
+  // Any thread: the caller hung up; the fax thread ends the session.
+  void hang_up() { hung_up_.store(true, std::memory_order_release); }
+
+  // Fax thread: runs the modems on what was heard; true once finished.
+  bool step();
+
+ private:
+  void finish(int code);
+  static void on_phase_e(t30_state_s* s, void* self, int code);
+  static int on_phase_b(t30_state_s* s, void* self, int result);
+
+  std::filesystem::path file_, part_;
+  sdk::media::FaxOptions options_;
+  sdk::Logger& log_;
+  std::function<void(sdk::media::MediaEvent)> done_;
+  fax_state_s* fax_ = nullptr;
+  bool started_ = false;
+  bool phase_b_ = false;
+  bool not_fax_ = false;
+  bool ended_ = false;  // phase E ran
+  int end_code_ = 0;
+  std::uint64_t samples_ = 0;  // heard so far (the detection clock)
+  SampleRing rx_, tx_;
+  static constexpr int kSendMargin = 3;  // frames (60 ms)
+  bool sending_ = false;                 // media thread
+  std::atomic<bool> over_{false}, hung_up_{false};
+};
+
+// The engine's fax thread: steps every running FaxReceiver every 5 ms and
+// sleeps when there is none.
+class FaxWorker {
+ public:
+  ~FaxWorker() { stop(); }
+  void start();
+  void stop();
+  void add(std::shared_ptr<FaxReceiver> r);
+
+ private:
+  void run();
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<FaxReceiver>> faxes_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace dialtone::plugins::media

@@ -1,0 +1,167 @@
+#include "tests/plugins/media/engine/fax_peer.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <tiffio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+extern "C" {
+#include <spandsp.h>
+}
+
+namespace dialtone::testing::media {
+
+namespace sm = sdk::media;
+
+bool write_fax_tiff(const std::filesystem::path& file, int pages) {
+  TIFF* t = TIFFOpen(file.c_str(), "w");
+  if (!t) return false;
+  constexpr int kWidth = 1728, kRows = 240;
+  std::vector<std::uint8_t> row(kWidth / 8);
+  for (int p = 0; p < pages; ++p) {
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, kWidth);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, kRows);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 1);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX4);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
+    TIFFSetField(t, TIFFTAG_FILLORDER, FILLORDER_LSB2MSB);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+    TIFFSetField(t, TIFFTAG_XRESOLUTION, 204.0f);
+    TIFFSetField(t, TIFFTAG_YRESOLUTION, 98.0f);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, kRows);
+    TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+    TIFFSetField(t, TIFFTAG_PAGENUMBER, p, pages);
+    for (int r = 0; r < kRows; ++r) {
+      std::fill(row.begin(), row.end(), 0);
+      // A bar per page number, so pages differ.
+      if ((r / 20) % 2 == 0)
+        for (int b = 0; b <= p; ++b) row[10 + b * 30] = row[11 + b * 30] = 0xFF;
+      if (TIFFWriteScanline(t, row.data(), r, 0) < 0) {
+        TIFFClose(t);
+        return false;
+      }
+    }
+    TIFFWriteDirectory(t);
+  }
+  TIFFClose(t);
+  return true;
+}
+
+int tiff_pages(const std::filesystem::path& file) {
+  TIFFSetWarningHandler(nullptr);
+  TIFF* t = TIFFOpen(file.c_str(), "r");
+  if (!t) return -1;
+  int n = TIFFNumberOfDirectories(t);
+  TIFFClose(t);
+  return n;
+}
+
+FaxPeer::FaxPeer(sm::Codec codec, std::uint8_t pt, std::filesystem::path document)
+    : codec_(codec), pt_(pt), document_(std::move(document)) {
+  fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+}
+
+FaxPeer::~FaxPeer() {
+  stop();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FaxPeer::start(std::uint16_t port) {
+  remote_.sin_family = AF_INET;
+  remote_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  remote_.sin_port = htons(port);
+  thread_ = std::thread([this] { run(); });
+}
+
+void FaxPeer::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+void on_phase_e(t30_state_t*, void* self, int code) { *static_cast<std::atomic<int>*>(self) = code; }
+}  // namespace
+
+void FaxPeer::run() {
+  fax_state_t* fax = nullptr;
+  if (!document_.empty()) {
+    fax = fax_init(nullptr, 1);  // the calling side
+    fax_set_transmit_on_idle(fax, 1);
+    t30_state_t* t30 = fax_get_t30_state(fax);
+    t30_set_tx_file(t30, document_.c_str(), -1, -1);
+    t30_set_tx_ident(t30, "+33 1 23 45 67 89");
+    t30_set_ecm_capability(t30, 1);
+    t30_set_supported_modems(t30, T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17);
+    t30_set_supported_compressions(t30, T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION |
+                                            T30_SUPPORT_T6_COMPRESSION);
+    t30_set_phase_e_handler(t30, &on_phase_e, &result_);
+  }
+  std::deque<std::int16_t> heard;
+  bool playing = false;
+  std::uint16_t seq = 100;
+  std::uint32_t ts = 1000, ssrc = 0x5a5a1234;
+  auto next = std::chrono::steady_clock::now();
+  std::uint8_t buf[1500];
+  while (!stop_) {
+    next += std::chrono::milliseconds(20);
+    std::this_thread::sleep_until(next);
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n < 12) break;
+      int cc = buf[0] & 0x0F;
+      int off = 12 + 4 * cc;
+      if ((buf[1] & 0x7F) != pt_ || n <= off) continue;
+      for (ssize_t i = off; i < n; ++i)
+        heard.push_back(codec_ == sm::Codec::pcma ? alaw_to_linear(buf[i]) : ulaw_to_linear(buf[i]));
+    }
+    std::int16_t in[160]{}, out[160]{};
+    // Packets arrive on the sender's clock, not ours: start (and restart
+    // after running dry) with two frames in hand so none is cut in two.
+    if (heard.size() >= 480) playing = true;
+    if (heard.size() < 160) playing = false;
+    if (playing) {
+      for (auto& s : in) {
+        s = heard.front();
+        heard.pop_front();
+      }
+    }
+    if (fax && !done_) {
+      fax_rx(fax, in, 160);
+      fax_tx(fax, out, 160);
+      if (result_ >= 0) {
+        t30_stats_t st{};
+        t30_get_transfer_statistics(fax_get_t30_state(fax), &st);
+        pages_sent_ = st.pages_tx;
+        done_ = true;
+      }
+    }
+    std::uint8_t pkt[12 + 160];
+    pkt[0] = 0x80;
+    pkt[1] = pt_;
+    pkt[2] = static_cast<std::uint8_t>(seq >> 8);
+    pkt[3] = static_cast<std::uint8_t>(seq);
+    for (int i = 0; i < 4; ++i) pkt[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i) pkt[8 + i] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * i));
+    for (int i = 0; i < 160; ++i) pkt[12 + i] = codec_ == sm::Codec::pcma ? linear_to_alaw(out[i]) : linear_to_ulaw(out[i]);
+    ++seq;
+    ts += 160;
+    ::sendto(fd_, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&remote_), sizeof remote_);
+  }
+  if (fax) fax_free(fax);
+}
+
+}  // namespace dialtone::testing::media

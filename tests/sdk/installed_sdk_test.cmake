@@ -48,7 +48,8 @@ if(NOT last_output MATCHES "id=example.hello\n")
 endif()
 message(STATUS "manifest: ${last_output}")
 
-# (d) the provisioning vendor example, against the same installed SDK.
+# (d) the provisioning vendor example and its phone view, against the same
+# installed SDK.
 if(VENDOR_EXAMPLE_DIR)
   set(vendor_build ${WORK_DIR}/vendor-build)
   run(${CMAKE_COMMAND} -S ${VENDOR_EXAMPLE_DIR} -B ${vendor_build}
@@ -59,5 +60,9 @@ if(VENDOR_EXAMPLE_DIR)
   run(${PROBE} ${vendor_build}/provisioning_acme.so)
   if(NOT last_output MATCHES "id=provisioning.acme\n")
     message(FATAL_ERROR "unexpected vendor manifest: ${last_output}")
+  endif()
+  run(${PROBE} ${vendor_build}/view_acme.so)
+  if(NOT last_output MATCHES "id=view.acme\n")
+    message(FATAL_ERROR "unexpected view manifest: ${last_output}")
   endif()
 endif()

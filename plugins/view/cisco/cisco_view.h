@@ -1,5 +1,5 @@
 #pragma once
-#include "plugins/view/common/described_view.h"
+#include <dialtone/view/described_view.h>
 namespace dialtone::plugins::view {
 const ViewDescription& cisco_view();
 }

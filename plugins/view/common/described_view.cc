@@ -1,4 +1,4 @@
-#include "plugins/view/common/described_view.h"
+#include <dialtone/view/described_view.h>
 
 #include <map>
 #include <optional>

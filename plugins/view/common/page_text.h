@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "plugins/view/common/pager.h"
+#include <dialtone/view/pager.h>
 
 namespace dialtone::plugins::view {
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tests/kernel/http/http_test_util.h"
+#include "tests/support/child_process.h"
 #include "tests/support/pg_fixture.h"
 
 namespace dialtone::integration {
@@ -32,12 +33,7 @@ namespace dialtone::integration {
 using dialtone::testing::Call;
 using dialtone::testing::Reply;
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using dialtone::testing::slurp;
 
 inline void write_file(const std::filesystem::path& file, const std::string& text) {
   std::filesystem::create_directories(file.parent_path());
@@ -129,15 +125,7 @@ class Daemon {
   int stop() {
     if (pid_ <= 0) return -1;
     kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1200; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return -2;
+    return dialtone::testing::wait_exit(pid_, std::chrono::seconds(120));
   }
 
   Reply call(const std::string& listener, Call c) const { return dialtone::testing::send(port(listener), c); }

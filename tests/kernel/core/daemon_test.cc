@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "test_support.h"
+#include "tests/support/child_process.h"
 
 namespace dialtone::kernel {
 namespace {
@@ -21,12 +22,7 @@ using testing::install_fixture;
 using testing::TempDir;
 using testing::write_file;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using dialtone::testing::slurp;
 
 // Polls `file` until it contains `text`; generous bound for a loaded machine.
 bool wait_for(pid_t pid, const std::filesystem::path& file, const std::string& text, int seconds = 120) {
@@ -65,17 +61,7 @@ class DaemonTest : public ::testing::Test {
       _exit(127);
     }
   }
-  int wait_exit() {
-    int status = 0;
-    for (int i = 0; i < 1200; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return -2;
-  }
+  int wait_exit() { return dialtone::testing::wait_exit(pid_, std::chrono::seconds(120)); }
   TempDir tmp_;
   std::filesystem::path conf_ = tmp_ / "conf.d";
   std::filesystem::path plugins_ = tmp_ / "plugins";

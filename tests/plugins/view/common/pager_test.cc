@@ -1,4 +1,4 @@
-#include "plugins/view/common/pager.h"
+#include <dialtone/view/pager.h>
 
 #include <gtest/gtest.h>
 

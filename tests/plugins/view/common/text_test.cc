@@ -1,4 +1,4 @@
-#include "plugins/view/common/text.h"
+#include <dialtone/view/text.h>
 
 #include <gtest/gtest.h>
 

@@ -4,10 +4,10 @@
 
 #include <dialtone/mustache.h>
 #include <dialtone/testing/fake_host.h>
+#include <dialtone/view/described_view.h>
 #include <gtest/gtest.h>
 
 #include "plugins/view/cisco/cisco_view.h"
-#include "plugins/view/common/described_view.h"
 #include "plugins/view/phoned/subnets.h"
 #include "plugins/view/snom/snom_view.h"
 #include "plugins/view/thomson/thomson_view.h"

@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include <dialtone/described_plugin.h>
 #include <dialtone/host.h>
 #include <dialtone/plugin.h>
 #include <dialtone/provisioning.h>
@@ -126,6 +127,7 @@ class DescribedVendor final : public sdk::ProvisioningVendor {
   ~DescribedVendor() override;
 
   std::string_view id() const override { return d_.id; }
+  std::string_view service_instance() const { return d_.id; }  // provided under its id
   std::string_view vendor() const override { return d_.vendor; }
   std::string_view version() const override { return d_.version; }
   std::vector<sdk::ModelInfo> models() const override;
@@ -162,25 +164,7 @@ class DescribedVendor final : public sdk::ProvisioningVendor {
 
 // The plugin providing one described vendor under its id.
 template <const VendorDescription& (*Describe)()>
-class DescribedVendorPlugin final : public sdk::Plugin {
- public:
-  explicit DescribedVendorPlugin(sdk::Host& host) : host_(host) {}
-  sdk::Status configure(const sdk::Options&) override { return {}; }
-  sdk::Status start() override {
-    if (auto ok = DescribedVendor::check(Describe()); !ok) return ok;
-    auto v = std::make_shared<DescribedVendor>(Describe());
-    instance_ = std::string(v->id());
-    return host_.services().provide<sdk::ProvisioningVendor>(instance_, v);
-  }
-  void stop() override {
-    if (!instance_.empty()) host_.services().withdraw<sdk::ProvisioningVendor>(instance_);
-    instance_.clear();
-  }
-
- private:
-  sdk::Host& host_;
-  std::string instance_;
-};
+using DescribedVendorPlugin = sdk::DescribedPlugin<sdk::ProvisioningVendor, DescribedVendor, Describe>;
 
 inline constexpr sdk::OptionSpec kNoVendorOptions[] = {{}};
 

@@ -41,13 +41,13 @@
 #include <string_view>
 #include <vector>
 
+#include <dialtone/described_plugin.h>
 #include <dialtone/directory.h>
 #include <dialtone/host.h>
 #include <dialtone/plugin.h>
 #include <dialtone/services.h>
-
-#include "plugins/view/common/pager.h"
-#include "plugins/view/common/text.h"
+#include <dialtone/view/pager.h>
+#include <dialtone/view/text.h>
 
 namespace dialtone::plugins::view {
 
@@ -90,6 +90,7 @@ class DescribedView final : public sdk::PhoneView {
   sdk::PhoneViewPage render_results(const sdk::PhoneViewRequest& request,
                                     const std::vector<sdk::PhoneEntry>& entries) const override;
   const ViewDescription& description() const { return d_; }
+  std::string_view service_instance() const { return d_.vendor; }  // provided under its vendor
   // Refuses a description whose templates do not parse, naming the template.
   static sdk::Status check(const ViewDescription& description);
 
@@ -107,25 +108,7 @@ class DescribedView final : public sdk::PhoneView {
 
 // The plugin providing one described view under its vendor name.
 template <const ViewDescription& (*Describe)()>
-class DescribedViewPlugin final : public sdk::Plugin {
- public:
-  explicit DescribedViewPlugin(sdk::Host& host) : host_(host) {}
-  sdk::Status configure(const sdk::Options&) override { return {}; }
-  sdk::Status start() override {
-    if (auto ok = DescribedView::check(Describe()); !ok) return ok;
-    auto view = std::make_shared<DescribedView>(Describe());
-    instance_ = std::string(view->vendor());
-    return host_.services().provide<sdk::PhoneView>(instance_, view);
-  }
-  void stop() override {
-    if (!instance_.empty()) host_.services().withdraw<sdk::PhoneView>(instance_);
-    instance_.clear();
-  }
-
- private:
-  sdk::Host& host_;
-  std::string instance_;
-};
+using DescribedViewPlugin = sdk::DescribedPlugin<sdk::PhoneView, DescribedView, Describe>;
 
 inline constexpr sdk::OptionSpec kNoViewOptions[] = {{}};
 

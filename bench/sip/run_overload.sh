@@ -12,7 +12,8 @@
 #  - with server pids (comma-separated, e.g. Kamailio's processes), the CPU
 #    they used per successful call over the whole run.
 # Dialtone should refuse the surplus at once (503 with Retry-After past
-# sip.max_pending) so that calls already admitted complete.
+# sip.max_queue_delay or sip.max_pending) so that calls already admitted
+# complete.
 # Usage: run_overload.sh <port> <capacity calls/s> [hold ms] [server pids]
 # Run the server with qualify off (see README.md); Kamailio on its port.
 

@@ -61,6 +61,17 @@ BChannelStats BChannelPump::stats(ChannelKey key) const {
   return it == chans_.end() ? BChannelStats{} : it->second.stats;
 }
 
+BChannelStats BChannelPump::totals() const {
+  std::lock_guard lock(mutex_);
+  BChannelStats t;
+  for (auto& [_, c] : chans_) {
+    t.frames_in += c.stats.frames_in;
+    t.frames_out += c.stats.frames_out;
+    t.short_reads += c.stats.short_reads;
+  }
+  return t;
+}
+
 // Absolute 20 ms deadlines on CLOCK_MONOTONIC: a late tick does not shift
 // the ones after it, so the pace stays 8 kHz on average.
 void BChannelPump::run() {

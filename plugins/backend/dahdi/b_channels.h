@@ -58,6 +58,7 @@ class BChannelPump {
   void connect(ChannelKey key, AudioPort port);
   void disconnect(ChannelKey key);
   BChannelStats stats(ChannelKey key) const;
+  BChannelStats totals() const;  // every channel's, added up
   // Ticks run so far, and ticks that started more than 20 ms late.
   std::uint64_t ticks() const { return ticks_; }
   std::uint64_t late_ticks() const { return late_; }

@@ -207,12 +207,28 @@ sdk::Status DahdiDriver::start() {
 
 void DahdiDriver::stop() {
   legs_.reset();
-  if (running_.exchange(false)) {
+  bool was_running = running_.exchange(false);
+  if (was_running) {
     uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof one);
     if (thread_.joinable()) thread_.join();
   }
   pump_.stop();
+  // What the lines carried since start, for an admin (and the benchmark)
+  // to see whether audio was lost: calls whose B-channel went through the
+  // media engine, counted when they ended. Once, by the plugin's stop (the
+  // destructor's stop may come after the host's logger is gone).
+  if (was_running && audio_.calls) {
+    auto t = pump_.totals();
+    host_.log().info(
+        "dahdi: audio since start: " + std::to_string(audio_.calls) + " span calls (B-channels) through the media engine; "
+        "B-channel thread " + std::to_string(pump_.ticks()) + " ticks, " + std::to_string(pump_.late_ticks()) +
+        " late by more than 20 ms; frames written to the lines " + std::to_string(t.frames_out) + ", read " +
+        std::to_string(t.frames_in) + "; engine to line: " + std::to_string(audio_.underruns) +
+        " ticks without a frame, " + std::to_string(audio_.dropped) + " frames dropped; line to engine: " +
+        std::to_string(audio_.rtp_in) + " RTP packets, " + std::to_string(audio_.rtp_lost) + " lost, " +
+        std::to_string(audio_.rtp_late) + " late");
+  }
   for (auto& [_, fd] : far_ends_) ::close(fd);
   far_ends_.clear();
   for (auto& [_, fd] : far_ports_) ::close(fd);
@@ -667,7 +683,20 @@ void DahdiDriver::end_call(const std::shared_ptr<Call>& c, int cause, bool send_
   bool had_media = false;
   {
     std::lock_guard lock(mutex_);
-    had_media = media_.erase(c->channel_id) > 0;
+    auto m = media_.find(c->channel_id);
+    if (m != media_.end()) {
+      // Kept for the audio summary logged at stop.
+      auto st = m->second->stats();
+      audio_.underruns += st.underruns;
+      audio_.dropped += st.dropped;
+      auto ep = m->second->endpoint()->stats();
+      audio_.rtp_in += ep.packets_in;
+      audio_.rtp_lost += ep.lost;
+      audio_.rtp_late += ep.late;
+      ++audio_.calls;
+      media_.erase(m);
+      had_media = true;
+    }
     joined_.erase(c->channel_id);
   }
   if (had_media)

@@ -155,6 +155,10 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   std::vector<std::shared_ptr<sdk::media::Mixer>> mixers_;     // call:bridge of two span calls
   // A span call's channel -> (the linked channel, the mixer joining them).
   std::map<std::string, std::pair<std::string, std::shared_ptr<sdk::media::Mixer>>> joined_;
+  // Audio counts of the calls that ended (mutex_), logged at stop.
+  struct AudioTotals {
+    std::uint64_t calls = 0, underruns = 0, dropped = 0, rtp_in = 0, rtp_lost = 0, rtp_late = 0;
+  } audio_;
   int wake_fd_ = -1;
   std::unique_ptr<sdk::Subscription> legs_;
   std::thread thread_;

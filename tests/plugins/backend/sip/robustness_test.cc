@@ -284,6 +284,22 @@ TEST_F(SipRobustnessTest, OverloadGets503WithRetryAfterWhileCallsInProgressGoOn)
   EXPECT_EQ(served.rfind("SIP/2.0 407", 0), 0u) << served;
 }
 
+// Turns receive timestamps on for `reader`. The kernel enables them for
+// every socket from a work queue: until then a datagram gets none and its
+// delay reads as 0. True once one read 20 ms after it was sent shows it.
+bool timestamps_on(const dialtone::testing::LoopbackUdp& reader, const dialtone::testing::LoopbackUdp& writer) {
+  sip::ReceiveDelay::last_of(reader.fd());
+  return eventually([&] {
+    writer.send_to(reader.port(), "probe");
+    auto at = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - at < std::chrono::milliseconds(20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    reader.receive();
+    auto w = sip::ReceiveDelay::last_of(reader.fd());
+    return w && *w >= std::chrono::milliseconds(20);
+  });
+}
+
 // Stops the plugin's SIP thread (named "sip") in a signal handler until
 // destroyed, so that what is sent meanwhile waits in its socket's queue as
 // it does behind a backlog under overload.
@@ -343,6 +359,10 @@ TEST_F(SipRobustnessTest, RequestsReadLaterThanMaxQueueDelayGet503WhileFreshOnes
   late_register.authorization = alice_authorization(header_value(challenge, "Proxy-Authenticate"),
                                                     "sip:127.0.0.1:" + std::to_string(port), "REGISTER");
   {
+    // Timestamps are on for the plugin's socket as soon as the kernel has
+    // turned them on at all.
+    dialtone::testing::LoopbackUdp reader, writer;
+    ASSERT_TRUE(timestamps_on(reader, writer));
     SipThreadStall stall;
     ASSERT_TRUE(stall.stalled()) << "the SIP thread was not found or not stopped";
     udp.send(late_invite);
@@ -596,18 +616,7 @@ TEST(AnsweredRequests, KeepsAnswersForTheirLifetimeOldestFirst) {
 
 TEST(ReceiveDelay, MeasuresHowLongTheLastDatagramReadWaited) {
   dialtone::testing::LoopbackUdp reader, writer;
-  sip::ReceiveDelay::last_of(reader.fd());  // timestamps on
-  // The kernel turns them on from a work queue: until then a datagram gets
-  // none and the delay reads as 0. Wait until one waited 20 ms or more.
-  ASSERT_TRUE(eventually([&] {
-    writer.send_to(reader.port(), "probe");
-    auto at = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - at < std::chrono::milliseconds(20))
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    reader.receive();
-    auto w = sip::ReceiveDelay::last_of(reader.fd());
-    return w && *w >= std::chrono::milliseconds(20);
-  }));
+  ASSERT_TRUE(timestamps_on(reader, writer));
   writer.send_to(reader.port(), "first");
   auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(300); }));

@@ -20,6 +20,7 @@ PKGS=(
   libpri-dev dahdi-source
   tzdata
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-moh-opsound-wav
+  kamailio kamailio-presence-modules  # bench/ only: the comparisons beside Kamailio
 )
 missing=()
 for p in "${PKGS[@]}"; do

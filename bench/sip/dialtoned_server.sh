@@ -12,6 +12,7 @@
 # Usage: sleep 100000 | bench/sip/dialtoned_server.sh <build dir> <sip port> [users]
 #   RTP_PORTS (shipped: 10000-20000), e.g. RTP_PORTS=30000-40000
 #   SIP_CONF: more lines for the [sip] section, e.g. SIP_CONF="max_queue_delay = 0"
+#   SIP_CONF_EXTRA: more sections after it, e.g. $'[subscribe]\nmax_per_line = 100'
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$1 sip=$2 users=${3:-1000}
@@ -42,6 +43,7 @@ ban_failures = 0
 [rtp]
 port_min = ${rtp%-*}
 port_max = ${rtp#*-}
+${SIP_CONF_EXTRA:-}
 CONF
 bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
 bench_context 2000 9999

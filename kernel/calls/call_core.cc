@@ -103,6 +103,20 @@ void CallCoreImpl::stop() {
   }
   events_cv_.notify_one();
   if (publisher_.joinable()) publisher_.join();
+  // Drivers and verbs left registered were built by plugins: destroy them
+  // now, while those libraries are still loaded (the kernel unloads them
+  // before the call core is destroyed; a destructor run after that crashes).
+  decltype(drivers_) drivers;
+  {
+    std::lock_guard lock(mutex_);
+    drivers.swap(drivers_);
+  }
+  std::vector<sdk::LuaFunctionSpec> verbs;
+  {
+    std::lock_guard lock(lua_mutex_);
+    verbs.swap(verbs_);
+    lua_ = nullptr;
+  }
 }
 
 void CallCoreImpl::queue(Pending p) {

@@ -135,6 +135,11 @@ class CallCoreImpl final : public sdk::CallCore {
   void unpark(std::string_view retriever, std::string_view lot, int slot,
               std::function<void(sdk::Status)> done) override;
   std::vector<sdk::ParkedCall> parked_calls() const override;
+  // A transfer handed a party to the parked channel `parked` (an attended
+  // transfer to the parking extension): unless someone else parked it, the
+  // transferor is its parker, whom its timeout rings back; the dialplan
+  // reads it as PARKER_ENDPOINT.
+  void parked_by_transfer(const std::string& parked, const sdk::Channel& transferor);
 
   // Asks the owning driver to act on a channel (answer, hold, DTMF...):
   // not_found for an unknown channel, the driver's status otherwise.

@@ -187,6 +187,19 @@ void CallCoreImpl::unpark(std::string_view retriever_id, std::string_view lot_ke
   });
 }
 
+void CallCoreImpl::parked_by_transfer(const std::string& parked, const sdk::Channel& transferor) {
+  if (transferor.endpoint.empty()) return;
+  std::string endpoint = transferor.backend + "/" + transferor.endpoint;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = parked_.find(parked);
+    if (it == parked_.end() || it->second.call.slot == 0 || !it->second.call.parker_endpoint.empty()) return;
+    it->second.call.parker = transferor.id;
+    it->second.call.parker_endpoint = endpoint;
+  }
+  (void)set_variable(parked, "PARKER_ENDPOINT", endpoint);
+}
+
 std::vector<sdk::ParkedCall> CallCoreImpl::parked_calls() const {
   std::vector<sdk::ParkedCall> out;
   std::lock_guard lock(mutex_);

@@ -18,6 +18,7 @@ sdk::Status CallCoreImpl::transfer_done(const sdk::TransferRequest& done) {
   p.context = done.context;
   p.target = done.target_channel;
   queue(std::move(p));
+  if (attended && !done.target_channel.empty()) parked_by_transfer(done.target_channel, *self);
   return {};
 }
 

@@ -13,20 +13,20 @@ std::string str(const rapidjson::Value& v, const char* key) {
                                                      : std::string();
 }
 
-// The feature codes of lua-dialplan/lib/features.lua whose state a key can
-// show, and the feature each names.
+// The features whose state a key can show: XiVO's feature name (its code
+// is confd's, /1.1/extensions/features) and the presence feature it names.
 struct FeatureCode {
-  const char* code;
+  const char* xivo_feature;
   const char* feature;
   bool takes_destination;
 };
 constexpr FeatureCode kFeatureCodes[] = {
-    {"*21", "forward_unconditional", true},
-    {"*22", "forward_noanswer", true},
-    {"*23", "forward_busy", true},
-    {"*25", "dnd", false},
-    {"*27", "incallfilter", false},  // incoming call filtering (call screening)
-    {"*37", "bsfilter", true},  // *37<member id>: that boss-secretary filter member
+    {"fwdunc", "forward_unconditional", true},
+    {"fwdrna", "forward_noanswer", true},
+    {"fwdbusy", "forward_busy", true},
+    {"enablednd", "dnd", false},
+    {"incallfilter", "incallfilter", false},  // incoming call filtering (call screening)
+    {"bsfilter", "bsfilter", true},  // *37<member id>: that boss-secretary filter member
 };
 
 const std::shared_ptr<const sdk::ConfigSnapshot>& empty_snapshot() {
@@ -146,8 +146,8 @@ sdk::Result<sdk::PresenceResource> PresenceServiceImpl::resolve(std::string_view
   if (!line) return sdk::Error::not_found("presence: no line '" + std::string(watcher_line) + "'");
   sdk::PresenceResource r;
   for (auto& fc : kFeatureCodes) {
-    std::string_view code = fc.code;
-    if (target.substr(0, code.size()) != code) continue;
+    auto code = snap->feature_code(fc.xivo_feature);
+    if (code.empty() || target.substr(0, code.size()) != code) continue;
     auto rest = target.substr(code.size());
     if (!rest.empty() && !fc.takes_destination) continue;
     if (!line->main_user_id)

@@ -12,11 +12,11 @@
 --   provisioning.associate(code, ip) -> true | nil, reason
 --   provisioning.reset(ip)           -> true | nil, reason
 local destinations = require("destinations")
+local featurecodes = require("featurecodes")
 
 local M = {}
 
 M.context = "xivo-initconfig"
-M.reset_code = "*48378"
 M.reset_password = "9486"
 
 local reject = destinations.reject
@@ -42,8 +42,10 @@ end
 -- nil to let the normal dialplan route it.
 function M.route(call)
   local number = call.called_number or call.callee or ""
-  if number:sub(1, #M.reset_code) == M.reset_code then
-    return reset(call, number:sub(#M.reset_code + 1))
+  -- XiVO's `autoprov` feature code (confd /1.1/extensions/features).
+  local password = featurecodes.rest("autoprov", number)
+  if password then
+    return reset(call, password)
   end
   if call.context ~= M.context then return nil end
   if not number:match("^[1-9]%d%d%d%d%d$") then

@@ -26,6 +26,7 @@ local destinations = require("destinations")
 local schedules = require("schedules")
 local voicemails = require("voicemails")
 local conferences = require("conferences")
+require("faxes")
 local parking = require("parking")
 local callcompletion = require("callcompletion")
 

@@ -22,6 +22,9 @@ M.dispatch = nil
 
 -- type -> function(call, destination, context, depth) returning a decision.
 M.handlers = {}
+-- The same for { type = "application", application = <name> }, by name
+-- (fax_to_mail: lib/faxes.lua).
+M.applications = {}
 
 local hangup_codes = {
   normal = { 603, "Decline" },
@@ -70,6 +73,7 @@ function M.route(call, d, context, depth, what)
   depth = depth or 0
   local t = d.type
   local handler = M.handlers[t]
+  if t == "application" then handler = M.applications[d.application or ""] or handler end
   if handler then return handler(call, d, context, depth) end
   if t == "user" or t == "group" then
     -- config.user / config.group; d.user_id / d.group_id

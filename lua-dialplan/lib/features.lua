@@ -39,25 +39,35 @@ local pickup = require("pickup")
 local paging = require("paging")
 local callcompletion = require("callcompletion")
 local destinations = require("destinations")
+local featurecodes = require("featurecodes")
 local applications = require("applications")
 
 local M = {}
 
--- The codes, as provd's exten_* keys; function keys dial the same ones.
-M.codes = {
-  fwd_unconditional = "*21",
-  fwd_noanswer = "*22",
-  fwd_busy = "*23",
-  dnd = "*25",
-  fwd_disable_all = "*20",
-  incallfilter = "*27",
-  callrecord = "*26",
-  bsfilter = "*37",
-  echo = "*55",
-  voicemail = "*98",
-  voicemail_box = "*99",
-  callcompletion = "*40",
+-- The XiVO feature (confd /1.1/extensions/features, lib/featurecodes.lua)
+-- whose code dials each feature here; the codes themselves are confd's.
+M.features = {
+  fwd_unconditional = "fwdunc",
+  fwd_noanswer = "fwdrna",
+  fwd_busy = "fwdbusy",
+  dnd = "enablednd",
+  fwd_disable_all = "fwdundoall",
+  incallfilter = "incallfilter",
+  callrecord = "callrecord",
+  bsfilter = "bsfilter",
+  voicemail = "vmusermsg",
+  voicemail_box = "vmboxmsgslt",
+  callcompletion = "cctoggle",
+  enablevm = "enablevm",
+  vmuserslt = "vmuserslt",
+  vmboxslt = "vmboxslt",
+  phonestatus = "phonestatus",
+  groupmembertoggle = "groupmembertoggle",
+  groupmemberjoin = "groupmemberjoin",
+  groupmemberleave = "groupmemberleave",
 }
+-- XiVO's echo test (xivo-extrafeatures), no feature extension of its own.
+M.echo_code = "*55"
 
 -- The prompts (asterisk-core-sounds names) of each result.
 M.prompts = {
@@ -72,6 +82,8 @@ M.prompts = {
   failed = "beeperr",
   echo_intro = "demo-echotest",
   echo_done = "demo-echodone",
+  joined = "agent-loginok",
+  left = "agent-loggedoff",
 }
 
 local forward_kinds = {
@@ -149,30 +161,92 @@ local function forward(call, uid, kind, destination)
                   state.enabled and "Forward enabled" or "Forward disabled")
 end
 
--- Which feature `number` asks for: name, kind, destination; nil if none.
-function M.parse(number)
-  for name, kind in pairs(forward_kinds) do
-    local code = M.codes[name]
-    if code and number:sub(1, #code) == code then
-      local rest = number:sub(#code + 1)
-      if rest == "" or rest:match("^[%d%*#+]+$") then return name, kind, rest end
+-- *96<exten>: leave a message to the user of <exten>; *97<box>: in
+-- voicemail box <box> of the caller's context.
+local function leave_message(call, name, target)
+  local box = target
+  if name == "vmuserslt" then
+    local user = config.user_by_exten(target, call.context)
+    box = user and voicemail and voicemail.of_user(user.id)
+    if not box then return announce(call, { voicemails.prompts.nobox }, 404, "No voicemail") end
+  end
+  if channel then voicemails.attach(call) end
+  if not (voicemail and call.channel and call.answer and call.play) then
+    return reject(480, "Voicemail needs app.voicemail and the media engine")
+  end
+  call:voicemail(box, "unavail")
+  return { action = "done" }
+end
+
+-- *10: says the caller's forwards and do-not-disturb, each activated or
+-- de-activated (a forward that is on with its destination's digits).
+local function phone_status(call, uid)
+  local user = config.user(uid)
+  if not user then return announce(call, { M.prompts.error }, 403, "Feature codes need a user") end
+  local prompts, on = {}, {}
+  for _, kind in ipairs({ "unconditional", "noanswer", "busy" }) do
+    local enabled = user["forward_" .. kind .. "_enabled"]
+    prompts[#prompts + 1] = M.prompts[kind]
+    prompts[#prompts + 1] = enabled and M.prompts.on or M.prompts.off
+    if enabled then
+      on[#on + 1] = kind
+      for d in tostring(user["forward_" .. kind .. "_destination"] or ""):gmatch("%d") do
+        prompts[#prompts + 1] = "digits/" .. d
+      end
     end
   end
-  local bs = M.codes.bsfilter
-  if bs and number:sub(1, #bs) == bs and number:sub(#bs + 1):match("^%d+$") then
-    return "bsfilter", nil, number:sub(#bs + 1)
+  prompts[#prompts + 1] = M.prompts.dnd
+  prompts[#prompts + 1] = user.dnd and M.prompts.on or M.prompts.off
+  if user.dnd then on[#on + 1] = "dnd" end
+  return announce(call, prompts, 480, "Phone status: " .. (#on > 0 and table.concat(on, ",") or "none"))
+end
+
+-- *90: the caller's voicemail on or off.
+local function toggle_voicemail(call, uid)
+  local enabled, why = config.toggle_voicemail(uid)
+  if enabled == nil and tostring(why):match("^not_found") then
+    return announce(call, { voicemails.prompts.nobox }, 404, "No voicemail")
   end
-  if number == M.codes.dnd then return "dnd" end
-  if number == M.codes.incallfilter then return "incallfilter" end
-  if number == M.codes.callrecord then return "callrecord" end
-  if number == M.codes.fwd_disable_all then return "fwd_disable_all" end
-  if number == M.codes.echo then return "echo" end
-  if number == M.codes.callcompletion then return "callcompletion" end
-  if number == M.codes.voicemail then return "voicemail" end
-  local vb = M.codes.voicemail_box
-  if vb and number:sub(1, #vb) == vb and number:sub(#vb + 1):match("^%d+$") then
-    return "voicemail_box", nil, number:sub(#vb + 1)
+  if not saved(call, "voicemail", enabled, why) then
+    return announce(call, { M.prompts.failed }, 500, "Feature not saved")
   end
+  return announce(call, { enabled and M.prompts.on or M.prompts.off }, 480,
+                  enabled and "Voicemail enabled" or "Voicemail disabled")
+end
+
+-- *50<group id> toggles the caller's membership of the group, *51 joins,
+-- *52 leaves (XiVO's groupmember* codes).
+local group_modes = { groupmembertoggle = nil, groupmemberjoin = true, groupmemberleave = false }
+local function group_member(call, uid, name, group)
+  local member, why = config.set_group_member(tonumber(group), uid, group_modes[name])
+  if member == nil and tostring(why):match("^not_found") then
+    return announce(call, { M.prompts.error }, 404, "No such group")
+  end
+  if not saved(call, "group membership", member, why) then
+    return announce(call, { M.prompts.failed }, 500, "Feature not saved")
+  end
+  dialtone.log("info", string.format("user %s: %s group %s", tostring(uid), member and "in" or "out of", group))
+  return announce(call, { member and M.prompts.joined or M.prompts.left }, 480,
+                  member and "Group joined" or "Group left")
+end
+
+-- Which feature `number` asks for: name, kind, destination; nil if none.
+-- A code alone matches only the whole number (*9 does not take *98).
+function M.parse(number)
+  for name, kind in pairs(forward_kinds) do
+    local rest = featurecodes.rest(M.features[name], number)
+    if rest and (rest == "" or rest:match("^[%d%*#+]+$")) then return name, kind, rest end
+  end
+  for _, name in ipairs({ "bsfilter", "voicemail_box", "vmuserslt", "vmboxslt", "groupmembertoggle",
+                          "groupmemberjoin", "groupmemberleave" }) do
+    local rest = featurecodes.rest(M.features[name], number)
+    if rest and rest:match("^%d+$") then return name, nil, rest end
+  end
+  for _, name in ipairs({ "dnd", "incallfilter", "callrecord", "fwd_disable_all", "callcompletion", "voicemail",
+                          "enablevm", "phonestatus" }) do
+    if featurecodes.rest(M.features[name], number) == "" then return name end
+  end
+  if number == M.echo_code then return "echo" end
   return nil
 end
 
@@ -189,10 +263,14 @@ function M.route(call)
   if not name then return nil end
   if name == "echo" then return echo_test(call) end
   if name == "voicemail_box" then return consult(call, destination) end
+  if name == "vmuserslt" or name == "vmboxslt" then return leave_message(call, name, destination) end
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
   if not uid then return announce(call, { M.prompts.error }, 403, "Feature codes need a user") end
   if kind then return forward(call, uid, kind, destination) end
   if name == "bsfilter" then return bsfilter.toggle(call, destination) end
+  if name == "enablevm" then return toggle_voicemail(call, uid) end
+  if name == "phonestatus" then return phone_status(call, uid) end
+  if name:match("^groupmember") then return group_member(call, uid, name, destination) end
   if name == "voicemail" then
     local box = voicemail and voicemail.of_user(uid)
     if not box then return announce(call, { voicemails.prompts.nobox }, 404, "No voicemail") end

@@ -16,11 +16,11 @@
 -- caller may not use plays `M.prompts.denied` (403 without the media engine);
 -- a group with no member to page plays it too (404).
 local voicemails = require("voicemails")
+local featurecodes = require("featurecodes")
 local applications = require("applications")
 
 local M = {}
 
-M.code = "*11"
 M.prompts = { denied = "vm-incorrect" }
 
 local function reject(code, reason)
@@ -43,8 +43,8 @@ end
 
 -- The paging number dialed, or nil when `number` is not *11<digits>.
 function M.parse(number)
-  local c = M.code
-  if c and number:sub(1, #c) == c and number:sub(#c + 1):match("^%d+$") then return number:sub(#c + 1) end
+  local rest = featurecodes.rest("paging", number)
+  if rest and rest:match("^%d+$") then return rest end
   return nil
 end
 

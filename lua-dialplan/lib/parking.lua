@@ -114,7 +114,11 @@ function M.park(call, lot, parker_endpoint, depth)
   call:play(digits(slot))
   call:moh(lot.music_on_hold or "default")
   local outcome = call:wait_parked()
-  if outcome == "timeout" then return timed_out(call, lot, parker_endpoint, depth) end
+  if outcome == "timeout" then
+    -- Parked by an attended transfer: the call core names the transferor.
+    if not parker_endpoint or parker_endpoint == "" then parker_endpoint = call:getvar("PARKER_ENDPOINT") end
+    return timed_out(call, lot, parker_endpoint, depth)
+  end
   return { action = "done" }
 end
 

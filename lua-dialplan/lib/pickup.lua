@@ -13,12 +13,13 @@
 -- The ringing phones stop (CANCEL), the caller and the picker talk
 -- (call:pickup, the call core's). When nothing rings there the call is
 -- refused with 480 "Nothing to pick up" and one log line says where
--- nobody rang. XiVO's default codes: *8 for both (M.codes).
+-- nobody rang. Both take XiVO's `pickup` feature code (*8 by default;
+-- confd /1.1/extensions/features, lib/featurecodes.lua).
 local destinations = require("destinations")
+local featurecodes = require("featurecodes")
 
 local M = {}
 
-M.codes = { directed = "*8", group = "*8" }
 
 local reject = destinations.reject
 
@@ -45,11 +46,9 @@ end
 
 -- Which pickup `number` asks for: "group", or "directed" and the extension; nil if none.
 function M.parse(number)
-  if number == M.codes.group then return "group" end
-  local d = M.codes.directed
-  if d and number:sub(1, #d) == d and number:sub(#d + 1):match("^%d+$") then
-    return "directed", number:sub(#d + 1)
-  end
+  local rest = featurecodes.rest("pickup", number)
+  if rest == "" then return "group" end
+  if rest and rest:match("^%d+$") then return "directed", rest end
   return nil
 end
 

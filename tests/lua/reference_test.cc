@@ -15,6 +15,7 @@
 #include "plugins/api/confd/config_service.h"
 #include "plugins/directory/dird/dird_lua.h"
 #include "plugins/media/engine/call_verbs.h"
+#include "plugins/app/fax/fax_app.h"
 #include "plugins/app/voicemail/voicemail_app.h"
 #include "plugins/provisioning/provd/autoprov_lua.h"
 
@@ -48,7 +49,7 @@ TEST(LuaReference, VoicemailSectionMatchesItsDeclarations) {
 }
 
 // The call API (the `channel` module, methods of `call`): the call core's
-// table, then the verbs the media engine registers with it.
+// table, then the verbs the media engine and app.fax register with it.
 TEST(LuaReference, ChannelSectionMatchesItsDeclarations) {
   dialtone::testing::TestBus bus;
   dialtone::testing::TestLogger log;
@@ -56,6 +57,9 @@ TEST(LuaReference, ChannelSectionMatchesItsDeclarations) {
   auto functions = core.lua_functions();
   auto verbs = std::make_shared<dialtone::plugins::media::CallVerbs>(nullptr, nullptr, nullptr);
   for (auto& v : verbs->functions()) functions.push_back(std::move(v));
+  auto fax = std::make_shared<dialtone::plugins::fax::FaxApp>(dialtone::plugins::fax::FaxConfig{}, nullptr, nullptr,
+                                                              nullptr);
+  for (auto& v : fax->functions()) functions.push_back(std::move(v));
   auto stale = dialtone::testing::stale_lua_reference(kDoc, "channel", functions);
   core.stop();
   EXPECT_FALSE(stale) << *stale;

@@ -1,5 +1,7 @@
-// dialtone/text.h and dialtone/topic.h: the string helpers and the bus's topic
-// matching the kernel, the fake host and the plugins share.
+// dialtone/text.h, dialtone/base64.h and dialtone/topic.h: the string
+// helpers and the bus's topic matching the kernel, the fake host and the
+// plugins share.
+#include <dialtone/base64.h>
 #include <dialtone/text.h>
 #include <dialtone/topic.h>
 #include <gtest/gtest.h>
@@ -42,6 +44,31 @@ TEST(Text, UuidLikeAndLdapEscapes) {
   EXPECT_EQ(text::like_escape("50%_off\\x"), "50\\%\\_off\\\\x");
   EXPECT_EQ(text::ldap_filter_escape(std::string("a*(b)\\\0", 7)), "a\\2a\\28b\\29\\5c\\00");
   EXPECT_EQ(text::xml_escape("<a href=\"x?a=1&b='2'\">"), "&lt;a href=&quot;x?a=1&amp;b=&apos;2&apos;&quot;&gt;");
+}
+
+// RFC 4648's test vectors, binary bytes, and a round trip of every length.
+TEST(Base64, EncodesWithPaddingAndDecodesBack) {
+  const char* vectors[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                              {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                              {"foobar", "Zm9vYmFy"}};
+  for (auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(dialtone::sdk::base64_encode(plain), encoded);
+    std::string back;
+    EXPECT_TRUE(dialtone::sdk::base64_decode(encoded, back));
+    EXPECT_EQ(back, plain);
+  }
+  EXPECT_EQ(dialtone::sdk::base64_encode("admin:pw"), "YWRtaW46cHc=");
+  EXPECT_EQ(dialtone::sdk::base64_encode(std::string("\xff\xfe\0\x80", 4)), "//4AgA==");
+  std::string all;
+  for (int i = 0; i < 256; ++i) {
+    std::string back;
+    ASSERT_TRUE(dialtone::sdk::base64_decode(dialtone::sdk::base64_encode(all), back));
+    EXPECT_EQ(back, all);
+    all += static_cast<char>(i);
+  }
+  std::string out;
+  EXPECT_FALSE(dialtone::sdk::base64_decode("Zm9v!", out)) << "a character outside the alphabet";
+  EXPECT_FALSE(dialtone::sdk::base64_decode(std::string("Zm\0v", 4), out));
 }
 
 TEST(Topic, StarIsOneSegmentHashIsZeroOrMore) {

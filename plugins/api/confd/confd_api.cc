@@ -842,6 +842,15 @@ std::vector<sdk::Route> ConfdApi::routes() {
   add("GET", "/users/export", "confd.users.export.read", "Export users as CSV",
       [this](auto& req) { return export_users(req); });
 
+  AddRoute adder = [&add](std::string method, std::string path, std::string acl, std::string summary, Handler h) {
+    add(std::move(method), std::move(path), std::move(acl), std::move(summary), std::move(h));
+  };
+  // Before /extensions/{id}.
+  feature_extension_routes([&add](std::string method, std::string path, std::string acl, std::string summary,
+                                  Handler h, std::vector<std::string> sort) {
+    add(std::move(method), std::move(path), std::move(acl), std::move(summary), std::move(h), std::move(sort));
+  });
+
   for (auto& rp : resources_) {
     auto r = rp;
     std::string acl = "confd." + r->path;
@@ -1418,9 +1427,6 @@ std::vector<sdk::Route> ConfdApi::routes() {
           });
         });
   }
-  AddRoute adder = [&add](std::string method, std::string path, std::string acl, std::string summary, Handler h) {
-    add(std::move(method), std::move(path), std::move(acl), std::move(summary), std::move(h));
-  };
   relation_routes(adder);
   routing_routes(adder);
   context_routes(adder);

@@ -52,6 +52,10 @@ class ConfdApi final : public sdk::Plugin {
   void callfilter_routes(const AddRoute& add);
   void callpickup_routes(const AddRoute& add);
   void paging_routes(const AddRoute& add);  // pagings.cc
+  // A route whose GET lists rows: `sort` are the columns `order` may name.
+  using AddListRoute = std::function<void(std::string method, std::string path, std::string acl,
+                                          std::string summary, Handler handler, std::vector<std::string> sort)>;
+  void feature_extension_routes(const AddListRoute& add);  // feature_extensions.cc
   void funckey_routes(const AddRoute& add);
   void system_routes(const AddRoute& add);
   void wizard_routes(const AddRoute& add);  // wizard_routes.cc

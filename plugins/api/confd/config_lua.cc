@@ -545,6 +545,30 @@ sdk::Status ConfigServiceImpl::export_lua(sdk::LuaHost& lua) {
   return lua.export_module("config", config_lua_functions(weak_from_this()));
 }
 
+namespace {
+
+// A write of the service answering the Lua caller with its boolean result,
+// or nil and "<code>: <why>".
+sdk::LuaReply written(std::weak_ptr<ConfigServiceImpl> weak,
+                      std::function<void(ConfigServiceImpl&, std::function<void(sdk::Result<bool>)>)> write) {
+  return sdk::LuaReply::async([weak, write](sdk::LuaResume resume) {
+    auto self = weak.lock();
+    if (!self) {
+      resume(failure("the configuration service stopped"));
+      return;
+    }
+    write(*self, [resume](sdk::Result<bool> r) {
+      if (!r) {
+        resume(failure(std::string(sdk::to_string(r.error().code)) + ": " + r.error().message));
+        return;
+      }
+      resume(LuaValues{*r});
+    });
+  });
+}
+
+}  // namespace
+
 std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServiceImpl> weak) {
   // The Lua states hold these functions beyond a plugin stop: a weak
   // reference, and an empty snapshot once the service is gone.
@@ -604,6 +628,13 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
            "announce_sound, announce_caller, caller_notification, duplex, ignore_forward, record, timeout, "
            "members = {\"sip/<line>\"...}, callers = {user ids}} (lib/paging.lua), or nil.",
            [snap, value](const LuaValues& args) { return value(paging_by_number(*snap(), arg_string(args, 0))); }},
+          {"feature_code", "feature: string", "code: string|nil",
+           "The digits that dial XiVO feature `feature` (\"fwdunc\" -> \"*21\", \"enablednd\" -> \"*25\"; "
+           "confd /1.1/extensions/features), or nil when the administrator turned it off.",
+           [snap, value](const LuaValues& args) {
+             auto code = snap()->feature_code(arg_string(args, 0));
+             return value(code.empty() ? LuaValue() : LuaValue(code));
+           }},
           {"pickup_interfaces", "user_id: integer", "interfaces: table",
            "The lines (`\"sip/<username>\"`) whose ringing calls user `user_id` may pick up with the "
            "group pickup code: the targets (users, members of target groups) of every enabled call pickup "
@@ -636,19 +667,36 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
              auto member = arg_id(args, 0), uid = arg_id(args, 1);
              if (member == 0) return sdk::LuaReply::error("config.toggle_callfilter: member_id must be a member id");
              if (uid == 0) return sdk::LuaReply::error("config.toggle_callfilter: user_id must be a user id");
-             return sdk::LuaReply::async([weak, member, uid](sdk::LuaResume resume) {
-               auto self = weak.lock();
-               if (!self) {
-                 resume(failure("the configuration service stopped"));
-                 return;
-               }
-               self->toggle_callfilter(member, uid, [resume](sdk::Result<bool> r) {
-                 if (!r) {
-                   resume(failure(std::string(sdk::to_string(r.error().code)) + ": " + r.error().message));
-                   return;
-                 }
-                 resume(LuaValues{*r});
-               });
+             return written(weak, [member, uid](ConfigServiceImpl& s, auto done) {
+               s.toggle_callfilter(member, uid, done);
+             });
+           }},
+          {"toggle_voicemail", "user_id: integer", "enabled: boolean|nil, reason: string",
+           "*90: turns the user's voicemail (confd's voicemail `enabled`) on when it is off and off when "
+           "it is on; the new state, or nil and why (\"not_found: ...\" when the user has none).",
+           [weak](const LuaValues& args) {
+             auto uid = arg_id(args, 0);
+             if (uid == 0) return sdk::LuaReply::error("config.toggle_voicemail: user_id must be a user id");
+             return written(weak, [uid](ConfigServiceImpl& s, auto done) { s.toggle_voicemail(uid, done); });
+           }},
+          {"set_group_member", "group_id: integer, user_id: integer, member: boolean|nil",
+           "member: boolean|nil, reason: string",
+           "*51/*52/*50<group_id>: puts `user_id` in group `group_id` (member true, last in ring order), "
+           "takes the user out (false) or the other way round (nil), as PUT "
+           "/1.1/groups/{id}/members/users would; whether a member now, or nil and why (\"not_found: "
+           "...\" for a group that does not exist).",
+           [weak](const LuaValues& args) {
+             auto gid = arg_id(args, 0), uid = arg_id(args, 1);
+             if (gid == 0) return sdk::LuaReply::error("config.set_group_member: group_id must be a group id");
+             if (uid == 0) return sdk::LuaReply::error("config.set_group_member: user_id must be a user id");
+             std::optional<bool> member;
+             if (args.size() > 2 && !args[2].is_nil()) {
+               const bool* b = std::get_if<bool>(&args[2].v);
+               if (!b) return sdk::LuaReply::error("config.set_group_member: member must be true, false or nil");
+               member = *b;
+             }
+             return written(weak, [gid, uid, member](ConfigServiceImpl& s, auto done) {
+               s.set_group_member(gid, uid, member, done);
              });
            }},
           {"schedule", "id: integer", "schedule: table|nil",

@@ -64,6 +64,14 @@ class ConfigServiceImpl final : public sdk::ConfigService,
   // when on, for `user_id`, who must be a boss or a secretary of that
   // filter (a forbidden error otherwise); the new state (callfilters.cc).
   void toggle_callfilter(std::int64_t member_id, std::int64_t user_id, std::function<void(sdk::Result<bool>)> done);
+  // *90: the voicemail of `user_id` on when off, off when on; the new state,
+  // not_found when the user has none (service_codes.cc).
+  void toggle_voicemail(std::int64_t user_id, std::function<void(sdk::Result<bool>)> done);
+  // *50/*51/*52<group_id>: `user_id` in group `group_id` (true), out of it
+  // (false), or the other way round (nullopt); whether a member now,
+  // not_found for a group that does not exist (service_codes.cc).
+  void set_group_member(std::int64_t group_id, std::int64_t user_id, std::optional<bool> member,
+                        std::function<void(sdk::Result<bool>)> done);
 
  private:
   class WatchHandle;

@@ -40,6 +40,7 @@ constexpr const char* kUsers =
     "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
     "call_permission_password, fallbacks::text, music_on_hold, userfield, call_record_enabled, language "
     "FROM confd_users";
+constexpr const char* kFeatureExtensions = "SELECT id, feature, exten, enabled FROM confd_feature_extensions";
 constexpr const char* kMoh = "SELECT name, coalesce(sort, 'alphabetical') FROM confd_moh";
 constexpr const char* kLines =
     "SELECT l.id, l.context, l.position, l.caller_id_name, l.caller_id_num, l.device_id, "
@@ -170,6 +171,11 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] { return each(kMoh, [&](const Row& r) { s->moh_sort[text(r, 0)] = text(r, 1); }); },
+        [&] {
+          return each(kFeatureExtensions, [&](const Row& r) {
+            s->feature_extensions[text(r, 1)] = {num(r, 0), text(r, 1), text(r, 2), flag(r, 3)};
+          });
+        },
         [&] {
           return each(kLines, [&](const Row& r) {
             sdk::ConfigLine l;

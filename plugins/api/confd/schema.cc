@@ -1,5 +1,9 @@
 #include "plugins/api/confd/schema.h"
 
+#include <string>
+
+#include <dialtone/config.h>
+
 namespace dialtone::plugins::api::confd {
 namespace {
 
@@ -457,30 +461,58 @@ ALTER TABLE confd_trunks
 
 // Conference rooms' waiting room (XiVO's *Waiting room*, seed 5.7.1):
 // participants wait, unheard, with music until an organizer is in.
-constexpr const char* kV12 = R"SQL(
+constexpr const char* kV13 = R"SQL(
 ALTER TABLE confd_conferences ADD COLUMN waiting_room boolean NOT NULL DEFAULT false;
 )SQL";
 
-constexpr sdk::Migration kMigrations[] = {
-    {1, "confd configuration schema", kV1},
-    {2, "confd list indexes",
-     "CREATE INDEX confd_users_firstname ON confd_users (firstname, id);"
-     "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
-     "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
-    {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
-    {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
-    {5, "confd boss-secretary call filters", kV5},
-    {6, "confd conference rooms", kV6},
-    {7, "confd call pickups and parking lots", kV7},
-    {8, "confd music on hold classes", kV8},
-    {9, "confd context inclusion and outgoing routes per context", kV9},
-    {10, "confd paging groups, voicemail limits", kV10},
-    {11, "confd custom endpoints (DAHDI and other interfaces) on trunks", kV11},
-    {12, "confd conference waiting room", kV12},
-};
+// Feature extensions (XiVO's extensions of context xivo-features, type
+// extenfeatures; wazo-confd's /extensions/features): the code of each
+// feature, "_*21." for a code followed by digits; seeded with
+// sdk::kDefaultFeatureExtensions.
+const char* v12() {
+  static const std::string sql = [] {
+    std::string s =
+        "CREATE TABLE confd_feature_extensions ("
+        " id serial PRIMARY KEY,"
+        " feature text NOT NULL UNIQUE,"
+        " exten text NOT NULL UNIQUE CHECK (exten ~ '^(_?[0-9*#]{1,40}|_[0-9*#]{1,40}[.])$'),"
+        " enabled boolean NOT NULL DEFAULT true);"
+        "INSERT INTO confd_feature_extensions (feature, exten, enabled) VALUES ";
+    bool first = true;
+    for (auto& d : sdk::kDefaultFeatureExtensions) {
+      s += std::string(first ? "" : ", ") + "('" + d.feature + "', '" + d.exten + "', " +
+           (d.enabled ? "true" : "false") + ")";
+      first = false;
+    }
+    return s + ";";
+  }();
+  return sql.c_str();
+}
+
+std::span<const sdk::Migration> all_migrations() {
+  static const sdk::Migration kMigrations[] = {
+      {1, "confd configuration schema", kV1},
+      {2, "confd list indexes",
+       "CREATE INDEX confd_users_firstname ON confd_users (firstname, id);"
+       "CREATE INDEX confd_users_lastname ON confd_users (lastname, id);"
+       "CREATE INDEX confd_extensions_context ON confd_extensions (context, exten);"},
+      {3, "confd XiVO 2017 fields, function key templates, settings", kV3},
+      {4, "confd group settings, fallbacks, schedule and call permission links", kV4},
+      {5, "confd boss-secretary call filters", kV5},
+      {6, "confd conference rooms", kV6},
+      {7, "confd call pickups and parking lots", kV7},
+      {8, "confd music on hold classes", kV8},
+      {9, "confd context inclusion and outgoing routes per context", kV9},
+      {10, "confd paging groups, voicemail limits", kV10},
+      {11, "confd custom endpoints (DAHDI and other interfaces) on trunks", kV11},
+      {12, "confd feature extensions", v12()},
+      {13, "confd conference waiting room", kV13},
+  };
+  return kMigrations;
+}
 
 }  // namespace
 
-std::span<const sdk::Migration> migrations() { return kMigrations; }
+std::span<const sdk::Migration> migrations() { return all_migrations(); }
 
 }  // namespace dialtone::plugins::api::confd

@@ -1,5 +1,5 @@
 // E-mail notification of a new voicemail message through an SMTP relay
-// (Poco::Net::SMTPClientSession), with the WAV attached when the box asks
+// (app::send_mail), with the WAV attached when the box asks
 // for it. send() queues: the SMTP exchange runs on the host's executor (a
 // worker thread), never on the SIP, media or dialplan threads. A relay that
 // is down or refuses gives one log line; the message stays in the spool.
@@ -13,14 +13,11 @@
 #include <dialtone/host.h>
 #include <dialtone/result.h>
 
+#include "plugins/app/common/smtp_mail.h"
+
 namespace dialtone::plugins::voicemail {
 
-struct MailConfig {
-  std::string host;  // empty: no e-mail
-  int port = 25;
-  std::string from = "dialtone@localhost";
-  std::chrono::milliseconds timeout{10000};
-};
+using MailConfig = app::SmtpRelay;
 
 struct MailJob {
   std::string to, box_name, mailbox, callerid;

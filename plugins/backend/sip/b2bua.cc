@@ -495,16 +495,19 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
   Impl* self = current();
   Call& c = *br->call;
   int status = sip ? static_cast<int>(sip->sip_status->st_status) : nta_outgoing_status(orq);
+  if (status > 100 && status < 300 && !br->channel.empty() && !br->ids_told && sip && sip->sip_to &&
+      sip->sip_to->a_tag) {
+    // What a BLF key needs to pick the call up with Replaces, and an
+    // attended transfer to find the leg its Replaces names: the dialog as
+    // the rung phone sees it (its tag local, ours remote), from its first
+    // 18x, or its 2xx when it answers at once.
+    br->ids_told = true;
+    br->phone_tag = sip->sip_to->a_tag;
+    const char* ours = nta_leg_get_tag(br->leg);
+    self->backend.leg_ids(br->channel, br->sip_call_id, sip->sip_to->a_tag, ours ? ours : "");
+  }
   if (status < 200) {
     if (status > 100 && sip && sip->sip_rseq) self->prack(*br, sip);
-    if (status > 100 && !br->channel.empty() && !br->ids_told && sip && sip->sip_to && sip->sip_to->a_tag) {
-      // What a BLF key needs to pick the call up with Replaces: the dialog
-      // as the rung phone sees it (its tag local, ours remote).
-      br->ids_told = true;
-      br->phone_tag = sip->sip_to->a_tag;
-      const char* ours = nta_leg_get_tag(br->leg);
-      self->backend.leg_ids(br->channel, br->sip_call_id, sip->sip_to->a_tag, ours ? ours : "");
-    }
     if (status > 100 && !br->channel.empty()) self->backend.leg_event(br->channel, LegState::ringing, status, {});
     if (status > 100 && c.originated) {
       self->engine_progress(c, *br, sip);
@@ -841,6 +844,8 @@ void SipStack::Impl::release(Call& c) {
   routed(c);
   end_hold_music(c);
   if (c.engine) engine_release(c);
+  if (c.engine_ack_irq) nta_incoming_destroy(c.engine_ack_irq);
+  c.engine_ack_irq = nullptr;
   for (auto& b : c.branches)
     if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});
   if (!c.channel.empty()) backend.leg_event(c.channel, LegState::ended, c.ended_status, {});

@@ -55,12 +55,14 @@ std::string offer_sdp(const std::string& address, int port, const std::vector<sm
 }
 
 // What the answer to our offer keeps; an error says why it cannot be used.
-sdk::Result<sm::EndpointConfig> answer_config(const std::string& text, const EngineMedia& m) {
+// `crypto`: our SDES key of the offer (an answered call's own, when it offers again).
+sdk::Result<sm::EndpointConfig> answer_config(const std::string& text,
+                                              const std::optional<sm::CryptoAttribute>& crypto) {
   auto sdp = parse_sdp(text);
   if (!sdp) return sdk::Error::invalid("bad SDP: " + sdp.error().message);
   const SdpMedia* audio = sdp->audio();
   if (!audio) return sdk::Error::unsupported("the answer refused the audio stream (port 0 or none)");
-  bool srtp = m.offered_crypto.has_value();
+  bool srtp = crypto.has_value();
   if (audio->proto != (srtp ? "RTP/SAVP" : "RTP/AVP"))
     return sdk::Error::unsupported("the answer's audio profile is " + audio->proto + ", the offer's " +
                                    (srtp ? "RTP/SAVP" : "RTP/AVP"));
@@ -85,15 +87,15 @@ sdk::Result<sm::EndpointConfig> answer_config(const std::string& text, const Eng
     for (const auto& line : audio->lines) {
       if (line.rfind("a=crypto:", 0) != 0) continue;
       auto c = sm::CryptoAttribute::parse(std::string_view(line).substr(9));
-      if (c && c->suite == m.offered_crypto->suite) {
+      if (c && c->suite == crypto->suite) {
         cfg.srtp_remote = c;
         break;
       }
     }
     if (!cfg.srtp_remote)
       return sdk::Error::unsupported("the RTP/SAVP answer has no a=crypto line of the offered suite " +
-                                     m.offered_crypto->suite);
-    cfg.srtp_local = m.offered_crypto;
+                                     crypto->suite);
+    cfg.srtp_local = crypto;
   }
   return cfg;
 }
@@ -221,11 +223,43 @@ sdk::Status SipStack::Impl::engine_apply_answer(Call& c, const sip_t* sip) {
     if (c.engine->answer_applied) return {};
     return sdk::Error::unsupported("the answer carries no SDP");
   }
-  auto cfg = answer_config(body, *c.engine);
+  auto cfg = answer_config(body, c.engine->offered_crypto);
   if (!cfg) return cfg.error();
   c.engine->endpoint->apply_answer(std::move(*cfg));
   c.engine->answer_applied = true;
   return {};
+}
+
+int SipStack::Impl::on_engine_ack(void* magic, nta_incoming_t* irq, const sip_t* sip) {
+  auto* c = static_cast<Call*>(magic);
+  Impl* self = current();
+  bool ack = sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack;
+  if (sip && !ack) return 0;
+  if (ack && c->engine_ack_awaits) self->engine_ack(*c, *c->engine_ack_awaits, sip);
+  c->engine_ack_awaits.reset();
+  if (c->engine_ack_irq == irq) {
+    // Not destroyed inside its own callback: on the loop's next turn.
+    c->engine_ack_irq = nullptr;
+    self->later([irq] { nta_incoming_destroy(irq); });
+  }
+  return 0;
+}
+
+void SipStack::Impl::engine_ack(Call& c, MediaLeg side, const sip_t* sip) {
+  if (!c.engine || c.engine_ack_awaits != side) return;
+  c.engine_ack_awaits.reset();
+  std::string body = body_of(sip);
+  if (body.empty()) {
+    log.warn("sip: call " + c.id + ": the ACK to our offer carries no answer; the media stays as it was");
+    return;
+  }
+  auto& m = *c.engine;
+  auto cfg = answer_config(body, m.local_crypto ? m.local_crypto : m.offered_crypto);
+  if (!cfg) {
+    log.warn("sip: call " + c.id + ": the answer in the ACK is not used: " + cfg.error().message);
+    return;
+  }
+  m.endpoint->apply_answer(std::move(*cfg));
 }
 
 void SipStack::Impl::engine_progress(Call& c, Branch& br, const sip_t* sip) {

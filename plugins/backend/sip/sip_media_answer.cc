@@ -263,7 +263,16 @@ int SipStack::Impl::engine_in_dialog(Call& c, MediaLeg side, nta_incoming_t* irq
                       SIPTAG_SUPPORTED_STR(kSupported), TAG_IF(!timer.empty(), SIPTAG_HEADER_STR(timer.c_str())),
                       TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
                       TAG_IF(sdp, SIPTAG_PAYLOAD_STR(ours.c_str())), TAG_END());
-  nta_incoming_destroy(irq);
+  if (method == sip_method_invite && body.empty()) {
+    // A re-INVITE without SDP got our offer: its ACK, which sofia hands to
+    // the transaction, brings the answer (on_engine_ack).
+    if (c.engine_ack_irq) nta_incoming_destroy(c.engine_ack_irq);
+    c.engine_ack_irq = irq;
+    c.engine_ack_awaits = side;
+    nta_incoming_bind(irq, &Impl::on_engine_ack, &c);
+  } else {
+    nta_incoming_destroy(irq);
+  }
   arm_session_timer(c, side);
   return 0;
 }

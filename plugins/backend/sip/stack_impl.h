@@ -187,6 +187,10 @@ struct Call {
   bool originated = false;
   // Music on hold sent through the relay toward each side (a held party).
   std::shared_ptr<sdk::media::Endpoint> hold_music[2];
+  // An engine leg's re-INVITE without SDP was answered with our offer: the
+  // ACK from that side brings the answer (RFC 3264 late offer).
+  std::optional<MediaLeg> engine_ack_awaits;
+  nta_incoming_t* engine_ack_irq = nullptr;  // that re-INVITE, kept for its ACK
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -550,6 +554,11 @@ struct SipStack::Impl {
   // Its 2xx (already ACKed): the answer applied, the leg attached and joined, up.
   void engine_answered(Call& c, Branch& br, const sip_t* sip);
   sdk::Status engine_apply_answer(Call& c, const sip_t* sip);
+  // The ACK from `side` of an engine leg: after a re-INVITE without SDP it
+  // carries the answer to our offer, applied to the endpoint.
+  void engine_ack(Call& c, MediaLeg side, const sip_t* sip);
+  // The transaction of that re-INVITE: its ACK, or its end without one.
+  static int on_engine_ack(void* magic, nta_incoming_t* irq, const sip_t* sip);
   // Joins the leg's endpoint with its origin's (a SIP call of this stack) in one mixer.
   void engine_join_origin(Call& c);
   // The leg stops ringing for good: its share of the dial's ringback ends.

@@ -48,7 +48,7 @@ class SourceOptions {
   // A one-character field delimiter; `\t` or `tab` for a tab.
   sdk::Result<char> delimiter() const {
     auto d = get("delimiter", ",");
-    if (d == "\\t" || d == "tab") d = "\t";
+    if (d == "\\t" || d == "tab") return '\t';
     if (d.size() != 1)
       return sdk::Error::invalid("source " + name_ + ": delimiter '" + d + "' must be one character, e.g. `delimiter = |`");
     return d[0];

@@ -446,6 +446,9 @@ void EndpointCore::attach_fax(std::shared_ptr<FaxReceiver> fax) {
   finish_playback(true);
   stop_recording();
   fax_ = std::move(fax);
+  // A modem signal cut by a late packet loses a frame of T.30: buffer more
+  // of the caller's audio than for speech.
+  jb_.set_prefill(kFaxJitterPackets);
 }
 
 void EndpointCore::stop_recording() {
@@ -518,6 +521,7 @@ void EndpointCore::tick_output() {
     if (fax_->over()) {
       ctx_.io.post([f = std::move(fax_)] {});  // its spandsp state is freed off this thread
       fax_.reset();
+      jb_.set_prefill((ctx_.cfg.jitter_ms + ctx_.cfg.tick_ms - 1) / ctx_.cfg.tick_ms);
     } else {
       std::int16_t narrow[kNarrowFrame];
       fax_->to_send(narrow);

@@ -165,6 +165,7 @@ class EndpointCore {
   // Fax reception: while set, the endpoint sends the receiver's modem signal
   // and nothing else.
   std::shared_ptr<FaxReceiver> fax_;
+  static constexpr int kFaxJitterPackets = 10;  // 200 ms
   Down2 fax_down_;
   Up2 fax_up_;
 

@@ -192,11 +192,16 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
 bool EndpointHandle::receive_fax(std::filesystem::path file, sm::FaxOptions options) {
   auto shared = shared_;
   auto ctx = ctx_;
+  auto on_done = std::move(options.on_done);
+  options.on_done = nullptr;
   auto fax = std::make_shared<FaxReceiver>(std::move(file), std::move(options), ctx_->log,
-                                           [ctx, shared](sm::MediaEvent e) {
-                                             ctx->io.post([shared, e = std::move(e)] { shared->deliver(e); });
+                                           [ctx, shared, on_done](sm::MediaEvent e) {
+                                             ctx->io.post([shared, on_done, e = std::move(e)] {
+                                               shared->deliver(e);
+                                               if (on_done) on_done(e);
+                                             });
                                            });
-  ctx_->fax.start();
+  ctx_->fax.start(ctx_->cfg.realtime);
   ctx_->fax.add(fax);
   core_->post([fax](EndpointCore& c) { c.attach_fax(fax); });
   return true;

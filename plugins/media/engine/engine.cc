@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include <dialtone/base64.h>
+
 #include "endpoint.h"
 #include "media_thread.h"
 #include "mixer.h"
@@ -139,7 +141,7 @@ sm::CryptoAttribute Engine::new_crypto(int tag, std::string suite) {
   sm::CryptoAttribute a;
   a.tag = tag;
   a.suite = std::move(suite);
-  a.key_base64 = base64_encode(key, sizeof key);
+  a.key_base64 = sdk::base64_encode({reinterpret_cast<const char*>(key), sizeof key});
   return a;
 }
 

@@ -89,6 +89,7 @@ bool FaxReceiver::step() {
       done_(std::move(e));
       return true;
     }
+    heard_at_ = std::chrono::steady_clock::now();
     fax_ = fax_init(nullptr, 0);  // the answering side
     fax_set_transmit_on_idle(fax_, 1);
     t30_state_t* t30 = fax_get_t30_state(fax_);
@@ -115,6 +116,14 @@ bool FaxReceiver::step() {
       ended_ = true;
     }
   }
+  auto now = std::chrono::steady_clock::now();
+  if (samples_ != heard_at_samples_) {
+    heard_at_samples_ = samples_;
+    heard_at_ = now;
+  }
+  // The endpoint went before it took the fax on (or its media thread
+  // stopped): nothing will be heard any more.
+  if (!ended_ && now - heard_at_ > kStarved) hung_up_.store(true, std::memory_order_release);
   if (!ended_ && hung_up_.load(std::memory_order_acquire)) {
     t30_terminate(t30);
     if (!ended_) end_code_ = T30_ERR_CALLDROPPED;
@@ -158,11 +167,11 @@ void FaxReceiver::finish(int code) {
   done_(std::move(e));
 }
 
-void FaxWorker::start() {
+void FaxWorker::start(bool realtime) {
   std::lock_guard lk(m_);
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this, realtime] { run(realtime); });
 }
 
 void FaxWorker::stop() {
@@ -182,8 +191,13 @@ void FaxWorker::add(std::shared_ptr<FaxReceiver> r) {
   cv_.notify_all();
 }
 
-void FaxWorker::run() {
+void FaxWorker::run(bool realtime) {
   pthread_setname_np(pthread_self(), "media-fax");
+  if (realtime) {
+    sched_param sp{};
+    sp.sched_priority = 9;
+    (void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);  // refused: the media threads said so already
+  }
   std::unique_lock lk(m_);
   while (!stop_) {
     if (faxes_.empty()) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -79,8 +80,11 @@ class FaxReceiver {
   bool ended_ = false;  // phase E ran
   int end_code_ = 0;
   std::uint64_t samples_ = 0;  // heard so far (the detection clock)
+  static constexpr std::chrono::seconds kStarved{3};
+  std::chrono::steady_clock::time_point heard_at_{};
+  std::uint64_t heard_at_samples_ = 0;
   SampleRing rx_, tx_;
-  static constexpr int kSendMargin = 3;  // frames (60 ms)
+  static constexpr int kSendMargin = 10;  // frames (200 ms)
   bool sending_ = false;                 // media thread
   std::atomic<bool> over_{false}, hung_up_{false};
 };
@@ -90,12 +94,14 @@ class FaxReceiver {
 class FaxWorker {
  public:
   ~FaxWorker() { stop(); }
-  void start();
+  // `realtime`: SCHED_FIFO just below the media threads (media.realtime),
+  // so that other load cannot starve the modems.
+  void start(bool realtime);
   void stop();
   void add(std::shared_ptr<FaxReceiver> r);
 
  private:
-  void run();
+  void run(bool realtime);
   std::mutex m_;
   std::condition_variable cv_;
   std::vector<std::shared_ptr<FaxReceiver>> faxes_;

@@ -5,6 +5,8 @@
 
 #include <srtp2/srtp.h>
 
+#include <dialtone/base64.h>
+
 namespace dialtone::plugins::media {
 namespace {
 
@@ -33,7 +35,7 @@ sdk::Status make(srtp_t* out, const sdk::media::CryptoAttribute& a, srtp_ssrc_ty
   if (!srtp_suite_supported(a.suite))
     return sdk::Error::unsupported(std::string("SRTP ") + which + " crypto suite " + a.suite +
                                    " is not supported (use AES_CM_128_HMAC_SHA1_80 or _32)");
-  if (!base64_decode(a.key_base64, key) || key.size() != SRTP_AES_128_KEY_LEN + SRTP_SALT_LEN)
+  if (!sdk::base64_decode(a.key_base64, key) || key.size() != SRTP_AES_128_KEY_LEN + SRTP_SALT_LEN)
     return sdk::Error::invalid(std::string("SRTP ") + which +
                                " key is not 30 bytes of base64 (a=crypto inline:<key>)");
   srtp_policy_t policy;
@@ -78,42 +80,6 @@ bool SrtpSession::protect(std::uint8_t* buf, int& len) {
 
 bool SrtpSession::unprotect(std::uint8_t* buf, int& len) {
   return srtp_unprotect(rx_, buf, &len) == srtp_err_status_ok;
-}
-
-namespace {
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-}
-
-std::string base64_encode(const std::uint8_t* d, std::size_t n) {
-  std::string out;
-  for (std::size_t i = 0; i < n; i += 3) {
-    std::uint32_t v = d[i] << 16;
-    if (i + 1 < n) v |= d[i + 1] << 8;
-    if (i + 2 < n) v |= d[i + 2];
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < n ? kB64[(v >> 6) & 63] : '=';
-    out += i + 2 < n ? kB64[v & 63] : '=';
-  }
-  return out;
-}
-
-bool base64_decode(const std::string& in, std::string& out) {
-  out.clear();
-  std::uint32_t v = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const char* p = std::strchr(kB64, c);
-    if (!p || c == 0) return false;
-    v = (v << 6) | static_cast<std::uint32_t>(p - kB64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xFF);
-    }
-  }
-  return true;
 }
 
 }  // namespace dialtone::plugins::media

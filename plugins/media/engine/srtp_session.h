@@ -36,7 +36,5 @@ class SrtpSession {
 };
 
 bool srtp_suite_supported(const std::string& suite);
-std::string base64_encode(const std::uint8_t* data, std::size_t n);
-bool base64_decode(const std::string& in, std::string& out);
 
 }  // namespace dialtone::plugins::media

@@ -3,8 +3,11 @@
 // the same id holding its lines and function keys (XiVO raw_config keys);
 // devices no line points to any more go back to autoprov.
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
+
+#include <dialtone/config.h>
 
 #include "plugins/provisioning/provd/json_util.h"
 #include "plugins/provisioning/provd/provd.h"
@@ -17,7 +20,7 @@ namespace {
 bool relevant(std::string_view topic) {
   static constexpr std::string_view kResources[] = {
       "user", "line", "line_device", "user_line", "line_extension", "extension",
-      "endpoint_sip", "line_endpoint_sip", "user_funckey", "context"};
+      "endpoint_sip", "line_endpoint_sip", "user_funckey", "context", "extension_feature"};
   auto rest = topic.substr(topic.find('.') + 1);  // after "config."
   auto dot = rest.rfind('.');
   if (dot == std::string_view::npos) return false;
@@ -66,10 +69,11 @@ WHERE f.user_id IN (SELECT ul.user_id FROM confd_user_lines ul
                     WHERE ul.main_user AND coalesce(l.device_id, '') <> '')
 ORDER BY f.user_id, f.position)SQL";
 
-// The feature codes of lua-dialplan/lib/features.lua (XiVO's exten_fwd_*,
-// exten_dnd), with the label a key gets when the admin gave none.
+// The XiVO feature a key dials (its code is confd's,
+// /1.1/extensions/features), with the label a key gets when the admin gave
+// none.
 struct FeatureCode {
-  const char* code;
+  const char* feature;
   const char* label;
   // backend.sip serves this code's state to a BLF key (the kernel's
   // presence service): a supervised key subscribes to it and lights.
@@ -77,20 +81,39 @@ struct FeatureCode {
 };
 
 std::optional<FeatureCode> forward_code(const std::string& forward) {
-  if (forward == "unconditional") return FeatureCode{"*21", "Unconditional forward"};
-  if (forward == "noanswer") return FeatureCode{"*22", "No-answer forward"};
-  if (forward == "busy") return FeatureCode{"*23", "Busy forward"};
+  if (forward == "unconditional") return FeatureCode{"fwdunc", "Unconditional forward"};
+  if (forward == "noanswer") return FeatureCode{"fwdrna", "No-answer forward"};
+  if (forward == "busy") return FeatureCode{"fwdbusy", "Busy forward"};
   return std::nullopt;
 }
 
-// Services with a feature code; the others (callrecord, phonestatus...) have
-// none in the dialplan and stay off the phone.
+// Services with a feature code the dialplan answers; the others stay off
+// the phone.
 std::optional<FeatureCode> service_code(const std::string& service) {
-  if (service == "enablednd") return FeatureCode{"*25", "DND"};
-  if (service == "incallfilter") return FeatureCode{"*27", "Call screening"};
-  if (service == "pickup") return FeatureCode{"*8", "Pickup", false};
-  if (service == "fwdundoall") return FeatureCode{"*20", "Forwards off", false};
+  if (service == "enablednd") return FeatureCode{"enablednd", "DND"};
+  if (service == "incallfilter") return FeatureCode{"incallfilter", "Call screening"};
+  if (service == "pickup") return FeatureCode{"pickup", "Pickup", false};
+  if (service == "fwdundoall") return FeatureCode{"fwdundoall", "Forwards off", false};
+  if (service == "callrecord") return FeatureCode{"callrecord", "Call recording", false};
+  if (service == "enablevm") return FeatureCode{"enablevm", "Voicemail", false};
+  if (service == "vmusermsg") return FeatureCode{"vmusermsg", "Voicemail", false};
+  if (service == "phonestatus") return FeatureCode{"phonestatus", "Phone status", false};
   return std::nullopt;
+}
+
+// feature -> the digits that dial it ("" when turned off): confd's feature
+// extensions over XiVO's defaults.
+std::map<std::string, std::string> feature_codes(sdk::Store& store) {
+  std::map<std::string, std::string> out;
+  for (auto& d : sdk::kDefaultFeatureExtensions)
+    out[d.feature] = d.enabled ? sdk::ConfigFeatureExtension{0, d.feature, d.exten, true}.code() : "";
+  auto q = store.exec("SELECT feature, exten, enabled FROM confd_feature_extensions");
+  if (!q) return out;
+  for (std::size_t i = 0; i < q->rows.size(); ++i)
+    out[q->get(i, "feature")] = q->get(i, "enabled") == "t"
+                                    ? sdk::ConfigFeatureExtension{0, "", q->get(i, "exten"), true}.code()
+                                    : "";
+  return out;
 }
 
 bool same_json(const std::string& a, const std::string& b) {
@@ -149,6 +172,7 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
     return keys.error();
   }
 
+  auto codes = feature_codes(store_);
   // device id -> raw_config, first user of the device (its function keys).
   struct Wanted {
     rapidjson::Document raw{rapidjson::kObjectType};
@@ -216,15 +240,17 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
         // A speed dial on *21<exten> etc.; without exten the code toggles.
         // Supervised, a BLF on that code: lit while the forward is on (to
         // that destination when the key names one, seed 5.33.3).
-        if (auto f = forward_code(keys->get(i, "forward"))) {
-          value = f->code + keys->get(i, "value");
+        auto f = forward_code(keys->get(i, "forward"));
+        if (f && !codes[f->feature].empty()) {
+          value = codes[f->feature] + keys->get(i, "value");
           kind = keys->get(i, "blf") == "t" ? "blf" : "forward";
           if (label.empty())
             label = std::string(f->label) + (keys->get(i, "value").empty() ? "" : " " + keys->get(i, "value"));
         }
       } else if (type == "service") {
-        if (auto f = service_code(keys->get(i, "service"))) {
-          value = f->code;
+        auto f = service_code(keys->get(i, "service"));
+        if (f && !codes[f->feature].empty()) {
+          value = codes[f->feature];
           kind = keys->get(i, "blf") == "t" && f->supervised ? "blf" : "speeddial";
           if (label.empty()) label = f->label;
         }
@@ -244,8 +270,9 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
       } else if (type == "bsfilter") {
         // *37<member id> toggles that member's filter; supervised, lit while it is on.
         auto member = keys->get(i, "filter_member");
-        if (!member.empty() && member.find_first_not_of("0123456789") == std::string::npos) {
-          value = "*37" + member;
+        if (!member.empty() && member.find_first_not_of("0123456789") == std::string::npos &&
+            !codes["bsfilter"].empty()) {
+          value = codes["bsfilter"] + member;
           kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
           if (label.empty()) label = "Call filter";
         }

@@ -238,6 +238,52 @@ struct ConfigZone {
   }
 };
 
+// A feature code (XiVO's extensions of context xivo-features; confd's
+// /1.1/extensions/features): `exten` as XiVO writes it, "*25" for that
+// code alone, "_*21." for *21 followed by one character or more.
+struct ConfigFeatureExtension {
+  std::int64_t id = 0;
+  std::string feature;  // XiVO's name: fwdunc, enablednd, bsfilter...
+  std::string exten;
+  bool enabled = true;
+  // The digits a phone dials: `exten` without the pattern's "_" and ".".
+  std::string code() const {
+    std::string c = exten;
+    if (!c.empty() && c.front() == '_') c.erase(0, 1);
+    if (!c.empty() && c.back() == '.') c.pop_back();
+    return c;
+  }
+};
+
+// XiVO's default feature codes: what confd seeds, and what applies where no
+// confd runs. `enabled` false where XiVO comments the code out and Dialtone
+// has no use for it.
+struct DefaultFeatureExtension {
+  const char* feature;
+  const char* exten;
+  bool enabled;
+};
+inline constexpr DefaultFeatureExtension kDefaultFeatureExtensions[] = {
+    {"agentstaticlogin", "_*31.", true},  {"agentstaticlogoff", "_*32.", true},
+    {"agentstaticlogtoggle", "_*30.", true}, {"bsfilter", "_*37.", true},
+    {"callgroup", "_*664.", true},       {"calllistening", "*34", false},
+    {"callmeetme", "_*667.", true},      {"callqueue", "_*665.", true},
+    {"callrecord", "*26", true},         {"calluser", "_*666.", true},
+    {"directoryaccess", "*36", true},    {"enablednd", "*25", true},
+    {"enablevm", "*90", true},           {"enablevmslt", "_*90.", true},
+    {"fwdbusy", "_*23.", true},          {"fwdrna", "_*22.", true},
+    {"fwdunc", "_*21.", true},           {"fwdundoall", "*20", true},
+    {"autoprov", "*48378", true},        {"incallfilter", "*27", true},
+    {"phonestatus", "*10", true},        {"phoneprogfunckey", "_*735.", true},
+    {"pickup", "_*8.", true},            {"recsnd", "*9", true},
+    {"vmboxmsgslt", "_*99.", true},      {"vmboxpurgeslt", "_*93.", false},
+    {"vmboxslt", "_*97.", true},         {"vmusermsg", "*98", true},
+    {"vmuserpurge", "*92", false},       {"vmuserpurgeslt", "_*92.", false},
+    {"vmuserslt", "_*96.", true},        {"paging", "_*11.", true},
+    {"cctoggle", "*40", true},           {"groupmembertoggle", "_*50.", true},
+    {"groupmemberjoin", "_*51.", true},  {"groupmemberleave", "_*52.", true},
+};
+
 struct ConfigSnapshot {
   std::uint64_t version = 0;  // grows with each snapshot published
   std::map<std::int64_t, ConfigUser> users;
@@ -272,6 +318,8 @@ struct ConfigSnapshot {
   // Music on hold classes (confd /1.1/moh) by name: their `sort`
   // (alphabetical, random, random_start).
   std::map<std::string, std::string> moh_sort;
+  // Feature codes by feature name (confd's /1.1/extensions/features).
+  std::map<std::string, ConfigFeatureExtension> feature_extensions;
 
   template <class M>
   static const typename M::mapped_type* find(const M& m, const typename M::key_type& k) {
@@ -291,6 +339,17 @@ struct ConfigSnapshot {
   const ConfigExtension* extension(const std::string& exten, const std::string& context) const {
     auto id = find(extension_by_key_, exten + "@" + context);
     return id ? extension(*id) : nullptr;
+  }
+  // The digits that dial `feature` ("*21" for fwdunc), or "" when the
+  // administrator turned it off; XiVO's default where confd stores none.
+  std::string feature_code(std::string_view feature) const {
+    if (!feature_extensions.empty()) {
+      auto it = feature_extensions.find(std::string(feature));
+      return it != feature_extensions.end() && it->second.enabled ? it->second.code() : std::string();
+    }
+    for (auto& d : kDefaultFeatureExtensions)
+      if (feature == d.feature && d.enabled) return ConfigFeatureExtension{0, d.feature, d.exten, true}.code();
+    return {};
   }
   // Lines owning an extension, in line position order.
   const std::vector<std::int64_t>& lines_of(std::int64_t extension_id) const {

@@ -180,6 +180,10 @@ struct FaxOptions {
   std::string local_id;
   // Error correction mode (ECM) offered to the sender.
   bool ecm = true;
+  // Gets the fax_done event once, on the engine's event thread, even when
+  // the call hung up first (the endpoint's handler gets it only while the
+  // endpoint lives).
+  EventHandler on_done;
 };
 
 struct EndpointStats {

@@ -3,6 +3,7 @@
 // backends.list, users.new/list/get/change_password/delete, with the client's
 // headers (Accept and Content-Type application/json) and Basic credentials,
 // against a real dialtoned; the ldap_user backend against a real slapd.
+#include <dialtone/base64.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -19,23 +20,6 @@ using dialtone::testing::HttpAnswer;
 using dialtone::testing::json_int;
 using dialtone::testing::json_size;
 using dialtone::testing::json_string;
-
-std::string b64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0, bits = -6;
-  for (unsigned char c : in) {
-    val = (val << 8) + c;
-    bits += 8;
-    while (bits >= 0) {
-      out += t[(val >> bits) & 0x3F];
-      bits -= 6;
-    }
-  }
-  if (bits > -6) out += t[((val << 8) >> (bits + 8)) & 0x3F];
-  while (out.size() % 4) out += '=';
-  return out;
-}
 
 class AuthClientCompat : public ::testing::Test {
  protected:
@@ -64,7 +48,9 @@ class AuthClientCompat : public ::testing::Test {
   // TokenCommand.new(backend, expiration): Basic auth from the client's session.
   HttpAnswer new_token(const std::string& user, const std::string& password, const std::string& body) {
     return d_->http("POST", "auth", "/0.1/token", body,
-                    {{"Accept", kJson}, {"Content-Type", kJson}, {"Authorization", "Basic " + b64(user + ":" + password)}});
+                    {{"Accept", kJson},
+                     {"Content-Type", kJson},
+                     {"Authorization", "Basic " + dialtone::sdk::base64_encode(user + ":" + password)}});
   }
   HttpAnswer auth(const std::string& method, const std::string& path, const std::string& body = "",
                   const std::string& token = "") {

@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using dialtone::testing::Dialtoned;
 using dialtone::testing::free_tcp_udp_port;
+using dialtone::testing::json_int;
 using dialtone::testing::json_size;
 using dialtone::testing::json_string;
 using dialtone::testing::run_command;
@@ -55,7 +56,7 @@ class SipE2E : public dialtone::testing::SipSuite {
       if (auto e = create_user_line(n); !e.empty()) setup_error_ = e;
   }
   static std::vector<int> used_lines() {
-    std::vector<int> v{1200, 1500, 1501, 1600, 1601, 1700, 1701, 1800, 1801};
+    std::vector<int> v{1200, 1500, 1501, 1600, 1601, 1700, 1701, 1800, 1801, 1900};
     for (int i = 0; i < 10; ++i) v.push_back(1100 + i * 37);
     return v;
   }
@@ -256,6 +257,52 @@ TEST_F(SipE2E, GroupPermissionAndScheduleSetOverRestApplyToTheNextCall) {
   dial("uac_call_486.xml");
   ASSERT_EQ(d_->http("DELETE", "confd", "/1.1/users/" + callee + "/schedules/" + s, "", h).status, 204);
   dial("uac_call_480.xml");
+}
+
+// Feature codes are confd's (/1.1/extensions/features, XiVO's feature
+// extensions): DND moved from *25 to *125 applies to the next call, *25 is
+// then an ordinary (unknown) number, and a code turned off is not answered.
+TEST_F(SipE2E, AFeatureCodeChangedThroughConfdAppliesToTheNextCall) {
+  auto h = headers();
+  auto uid = json_string(d_->http("GET", "confd", "/1.1/users?firstname=User900", "", h).body, "/items/0/id");
+  ASSERT_FALSE(uid.empty());
+  auto list = d_->http("GET", "confd", "/1.1/extensions/features?search=enablednd", "", h);
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(json_string(list.body, "/items/0/feature"), "enablednd") << list.body;
+  EXPECT_EQ(json_string(list.body, "/items/0/exten"), "*25") << list.body;
+  EXPECT_EQ(json_string(list.body, "/items/0/context"), "xivo-features") << list.body;
+  auto id = std::to_string(json_int(list.body, "/items/0/id"));
+  auto all = d_->http("GET", "confd", "/1.1/extensions/features?limit=100", "", h);
+  EXPECT_EQ(json_int(all.body, "/total"), 36) << all.body;
+  auto dnd = [&] { return d_->http("GET", "confd", "/1.1/users/" + uid + "/services/dnd", "", h).body; };
+  auto dial = [&](const std::string& number, const std::string& file) {
+    std::string out;
+    int rc = client("-sf " + scenario(file) + " -s " + number + " -au u1900 -ap pw1900 -key user u1900", &out);
+    EXPECT_EQ(rc, 0) << number << " " << file << ": " << out << d_->output();
+  };
+
+  auto bad = d_->http("PUT", "confd", "/1.1/extensions/features/" + id, R"({"exten":"*2a"})", h);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("field 'exten'"), std::string::npos) << bad.body;
+  auto taken = d_->http("PUT", "confd", "/1.1/extensions/features/" + id, R"({"exten":"*98"})", h);
+  EXPECT_EQ(taken.status, 400) << taken.body;
+  EXPECT_EQ(d_->http("POST", "confd", "/1.1/extensions/features", R"({"exten":"*77"})", h).status, 405);
+
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/extensions/features/" + id, R"({"exten":"*125"})", h).status, 204);
+  EXPECT_EQ(json_string(d_->http("GET", "confd", "/1.1/extensions/features/" + id, "", h).body, "/exten"), "*125");
+  dial("*125", "uac_call_480.xml");
+  EXPECT_NE(dnd().find("\"enabled\":true"), std::string::npos) << dnd();
+  dial("*25", "uac_call_404.xml");
+  EXPECT_NE(dnd().find("\"enabled\":true"), std::string::npos) << "*25 is no code any more: " << dnd();
+
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/extensions/features/" + id, R"({"enabled":false})", h).status, 204);
+  dial("*125", "uac_call_404.xml");
+  EXPECT_NE(dnd().find("\"enabled\":true"), std::string::npos) << "a code turned off: " << dnd();
+
+  ASSERT_EQ(d_->http("PUT", "confd", "/1.1/extensions/features/" + id, R"({"exten":"*25","enabled":true})", h).status,
+            204);
+  dial("*25", "uac_call_480.xml");
+  EXPECT_NE(dnd().find("\"enabled\":false"), std::string::npos) << dnd();
 }
 
 }  // namespace

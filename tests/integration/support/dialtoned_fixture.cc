@@ -24,6 +24,8 @@
 #include <sstream>
 #include <thread>
 
+#include <dialtone/base64.h>
+
 #include "tests/support/pg_fixture.h"
 
 namespace dialtone::testing {
@@ -339,23 +341,8 @@ int Dialtoned::port(const std::string& listener) const {
 }
 
 std::string Dialtoned::token_for(const std::string& username, const std::string& password, int expiration) const {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string in = username + ":" + password, b64;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    b64 += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], t[n & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned n = static_cast<unsigned char>(in[i]) << 16;
-    b64 += {t[n >> 18], t[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    b64 += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], '='};
-  }
   auto r = http_request("POST", port("auth"), "/0.1/token", "{\"expiration\": " + std::to_string(expiration) + "}",
-                        {{"Authorization", "Basic " + b64}});
+                        {{"Authorization", "Basic " + sdk::base64_encode(username + ":" + password)}});
   if (r.status != 200) return "";
   return json_string(r.body, "/data/token");
 }

@@ -36,7 +36,13 @@ class SipSuite : public ::testing::Test {
     files.emplace("50-confd.conf", "[plugin]\nname = api.confd\n");
     d_ = new Dialtoned({.plugin_files = std::move(files)});
   }
+  // SIGTERM ends dialtoned with status 0: plugins unload in order and
+  // nothing they built outlives their library.
   static void TearDownTestSuite() {
+    if (d_ && d_->ready()) {
+      int status = d_->stop();
+      EXPECT_EQ(status, 0) << "dialtoned did not stop cleanly on SIGTERM\n" << d_->output();
+    }
     delete d_;
     d_ = nullptr;
   }

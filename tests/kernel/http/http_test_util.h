@@ -15,6 +15,7 @@
 #include <Poco/StreamCopier.h>
 
 #include <dialtone/host.h>
+#include <dialtone/base64.h>
 
 namespace dialtone::testing {
 
@@ -73,22 +74,7 @@ inline Reply send_on(Poco::Net::HTTPClientSession& s, const Call& c) {
   Poco::Net::HTTPRequest req(c.method, c.path, Poco::Net::HTTPMessage::HTTP_1_1);
   for (const auto& [k, v] : c.headers) req.set(k, v);
   if (!c.user.empty()) {
-    std::ostringstream enc;
-    std::string cred = c.user + ":" + c.password;
-    static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string b64;
-    int val = 0, bits = -6;
-    for (unsigned char ch : cred) {
-      val = (val << 8) + ch;
-      bits += 8;
-      while (bits >= 0) {
-        b64.push_back(tbl[(val >> bits) & 0x3F]);
-        bits -= 6;
-      }
-    }
-    if (bits > -6) b64.push_back(tbl[((val << 8) >> (bits + 8)) & 0x3F]);
-    while (b64.size() % 4) b64.push_back('=');
-    req.set("Authorization", "Basic " + b64);
+    req.set("Authorization", "Basic " + dialtone::sdk::base64_encode(c.user + ":" + c.password));
   }
   if (!c.body.empty() || c.chunked) {
     req.setContentType(c.content_type);

@@ -1,6 +1,7 @@
 // A minimal SMTP server for tests: accepts connections on 127.0.0.1 (a free
 // port), answers EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP and QUIT, and keeps
-// each message's DATA. One thread, one connection at a time.
+// each message's DATA. One thread, one connection at a time. MailAttachments
+// reads a message's attachments back (Poco::Net::MailMessage::read).
 #pragma once
 
 #include <arpa/inet.h>
@@ -8,7 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <Poco/Net/MailMessage.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/PartHandler.h>
+#include <Poco/StreamCopier.h>
+
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -94,6 +101,23 @@ class SmtpSink {
   std::thread thread_;
   mutable std::mutex m_;
   std::vector<std::string> messages_;
+};
+
+// The attachments of a MIME message, by file name.
+struct MailAttachments : Poco::Net::PartHandler {
+  std::map<std::string, std::string> parts;
+  void handlePart(const Poco::Net::MessageHeader& header, std::istream& stream) override {
+    std::string name = "part" + std::to_string(parts.size());
+    if (header.has("Content-Disposition")) {
+      std::string disp;
+      Poco::Net::NameValueCollection params;
+      Poco::Net::MessageHeader::splitParameters(header["Content-Disposition"], disp, params);
+      name = params.get("filename", name);
+    }
+    std::string data;
+    Poco::StreamCopier::copyToString(stream, data);
+    parts[name] = data;
+  }
 };
 
 }  // namespace dialtone::testing

@@ -11,10 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <Poco/Net/MailMessage.h>
-#include <Poco/Net/PartHandler.h>
-#include <Poco/Net/MessageHeader.h>
-#include <Poco/StreamCopier.h>
 
 #include <dialtone/services.h>
 
@@ -54,23 +50,6 @@ double tone_seconds(const std::vector<std::int16_t>& s, double hz, int rate = 80
     if (tm::energy(s, i, i + frame) > 1e5 && tm::tone_share(s, rate, hz, i, i + frame) > 0.8) ++n;
   return static_cast<double>(n) * 0.02;
 }
-
-// The attachments of a MIME message, by file name.
-struct Attachments : Poco::Net::PartHandler {
-  std::map<std::string, std::string> parts;
-  void handlePart(const Poco::Net::MessageHeader& header, std::istream& stream) override {
-    std::string name = "part" + std::to_string(parts.size());
-    if (header.has("Content-Disposition")) {
-      std::string disp;
-      Poco::Net::NameValueCollection params;
-      Poco::Net::MessageHeader::splitParameters(header["Content-Disposition"], disp, params);
-      name = params.get("filename", name);
-    }
-    std::string data;
-    Poco::StreamCopier::copyToString(stream, data);
-    parts[name] = data;
-  }
-};
 
 class VoicemailTest : public SipMediaTest {
  protected:
@@ -202,7 +181,7 @@ TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
   ASSERT_TRUE(eventually([&] { return !smtp_->messages().empty(); })) << "no mail reached the relay";
   std::istringstream raw(smtp_->messages()[0]);
   Poco::Net::MailMessage mail;
-  Attachments parts;
+  MailAttachments parts;
   mail.read(raw, parts);
   EXPECT_NE(mail.getSubject().find("1001@default"), std::string::npos) << mail.getSubject();
   ASSERT_TRUE(parts.parts.count("msg.wav")) << smtp_->messages()[0].substr(0, 2000);

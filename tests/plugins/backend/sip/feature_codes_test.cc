@@ -91,4 +91,44 @@ TEST_F(FeatureCodes, Star37TurnsTheBossSecretaryFilterOnAndOff) {
   EXPECT_EQ(dial("alice", "uac_call_480.xml", "1002", &out), 0) << out << " (filter off: bob's unregistered line)";
 }
 
+// XiVO's other default codes, one row each: what carol dials, the final
+// status she gets (no media engine here: the refusal that stands for the
+// prompt), and the state read back from confd's tables afterwards.
+TEST_F(FeatureCodes, EachXivoServiceCodeHasItsEffect) {
+  auto vm = host_->sql("INSERT INTO confd_voicemails (number, context, name) VALUES ('1003', 'default', 'carol') "
+                       "RETURNING id");
+  host_->sql("INSERT INTO confd_user_voicemails (user_id, voicemail_id) VALUES ($1::int, $2::int)",
+             {user_ids_["carol"], vm});
+  auto group = host_->sql("INSERT INTO confd_groups (name) VALUES ('codes-staff') RETURNING id");
+  auto voicemail_on = [&] { return host_->sql("SELECT enabled::text FROM confd_voicemails WHERE id = $1::int", {vm}); };
+  auto member = [&] {
+    return host_->sql("SELECT count(*)::text FROM confd_group_members WHERE group_id = $1::int AND user_id = $2::int",
+                      {group, user_ids_["carol"]});
+  };
+  struct Row {
+    std::string number, scenario;
+    std::function<std::string()> state;
+    std::string expected;
+  };
+  const Row rows[] = {
+      {"*90", "uac_call_480.xml", voicemail_on, "false"},         // enablevm: voicemail off
+      {"*90", "uac_call_480.xml", voicemail_on, "true"},          // and on again
+      {"*51" + group, "uac_call_480.xml", member, "1"},           // groupmemberjoin
+      {"*51" + group, "uac_call_480.xml", member, "1"},           // joining twice keeps one membership
+      {"*52" + group, "uac_call_480.xml", member, "0"},           // groupmemberleave
+      {"*50" + group, "uac_call_480.xml", member, "1"},           // groupmembertoggle: in
+      {"*50" + group, "uac_call_480.xml", member, "0"},           // and out
+      {"*50999999", "uac_call_404.xml", member, "0"},             // no such group
+      {"*10", "uac_call_480.xml", voicemail_on, "true"},          // phonestatus: says, changes nothing
+      {"*961001", "uac_call_404.xml", voicemail_on, "true"},      // vmuserslt: alice has no voicemail
+      {"*971003", "uac_call_480.xml", voicemail_on, "true"},      // vmboxslt: needs the media engine here
+      {"*9", "uac_call_404.xml", voicemail_on, "true"},           // recsnd: not offered, an unknown number
+  };
+  for (auto& row : rows) {
+    std::string out;
+    EXPECT_EQ(dial("carol", row.scenario, row.number, &out), 0) << row.number << ": " << out;
+    EXPECT_EQ(row.state(), row.expected) << row.number;
+  }
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 // BLF URIs read back from those files, and each subscribed to with SIPp:
 // every one must be accepted (202 and a dialog-info NOTIFY). Then a DND key
 // lit by dialing *25 through the shipped lua-dialplan/extensions.lua.
+#include <atomic>
 #include <future>
 #include <regex>
 #include <set>
@@ -55,6 +56,21 @@ class FunckeyTest : public ProvdSipTest {
     for (auto& f : *files)
       if (f.content.find(needle) != std::string::npos) return f.content;
     return {};
+  }
+
+  // A phone of `user` whose BLF key on feature code `target` follows
+  // subscribe_feature.xml (idle, lit, idle, unsubscribed) in the background.
+  void feature_key(Phone& key, const std::string& user, const std::string& target) {
+    auto args = sipp_args("subscribe_feature.xml", 1, "25s");
+    args.insert(args.begin(), target_);
+    const std::vector<std::string> extra = {"-au",    user,     "-ap", user + "pw", "-key", "user",   user,
+                                            "-key",   "target", target, "-key",     "event", "dialog", "-key",
+                                            "accept", "application/dialog-info+xml", "-key", "expires", "600"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+  }
+  int dial(const std::string& user, const std::string& number, std::string* out) {
+    return client("uac_call_480.xml", {"-s", number, "-au", user, "-ap", user + "pw", "-key", "user", user}, out);
   }
 
   // `user` subscribes to `target` (dialog) with a SIPp phone; its status.
@@ -151,20 +167,13 @@ TEST_F(FunckeyTest, DialingStar25LightsTheDndKey) {
     });
   };
   Phone key;
-  auto args = sipp_args("subscribe_feature.xml", 1, "25s");
-  args.insert(args.begin(), target_);
-  for (std::string a : {"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target", "*25", "-key",
-                        "event", "dialog", "-key", "accept", "application/dialog-info+xml", "-key", "expires", "600"})
-    args.push_back(a);
-  key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+  feature_key(key, "alice", "*25");
   ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << key.out;
 
   std::string out;
-  ASSERT_EQ(client("uac_call_480.xml", {"-s", "*25", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"}, &out),
-            0) << out;
+  ASSERT_EQ(dial("alice", "*25", &out), 0) << out;
   ASSERT_TRUE(saw(1));
-  ASSERT_EQ(client("uac_call_480.xml", {"-s", "*25", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"}, &out),
-            0) << out;
+  ASSERT_EQ(dial("alice", "*25", &out), 0) << out;
   ASSERT_TRUE(saw(2));
   {
     std::lock_guard lock(m);
@@ -174,4 +183,33 @@ TEST_F(FunckeyTest, DialingStar25LightsTheDndKey) {
 }
 
 }  // namespace
+// Seed 5.2.5: the boss's key and the secretary's key on the same filter
+// member light together. Carol (secretary) turns the filter on with *37,
+// Bob (boss) turns it off: both phones see lit, then idle.
+TEST_F(FunckeyTest, Star37LightsTheFilterKeyOnTheBossAndTheSecretaryPhones) {
+  auto filter = host_->sql("INSERT INTO confd_callfilters (name) VALUES ('bob-keys') RETURNING id");
+  host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) VALUES ($1::int, $2::int, 'boss')",
+             {filter, user_ids_.at("bob")});
+  auto member = host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) "
+                           "VALUES ($1::int, $2::int, 'secretary') RETURNING id", {filter, user_ids_.at("carol")});
+  Phone boss_key, secretary_key;
+  feature_key(boss_key, "bob", "*37" + member);
+  feature_key(secretary_key, "carol", "*37" + member);
+  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 2; })) << boss_key.out << secretary_key.out;
+  auto r = host_->presence().resolve("bob", "*37" + member);
+  ASSERT_TRUE(r);
+  std::atomic<int> lit{0};
+  auto w = host_->presence().watch(*r, [&](const sdk::PresenceState& s) {
+    if (s.feature_on) ++lit;
+  });
+  std::string out;
+  ASSERT_EQ(dial("carol", "*37" + member, &out), 0) << out;
+  ASSERT_TRUE(eventually([&] { return lit.load() > 0; }));
+  ASSERT_EQ(dial("bob", "*37" + member, &out), 0) << out;
+  EXPECT_EQ(boss_key.finish(), 0) << boss_key.out;
+  EXPECT_EQ(secretary_key.finish(), 0) << secretary_key.out;
+  EXPECT_EQ(host_->sql("SELECT active::text FROM confd_callfilter_members WHERE id = $1::int", {member}), "false");
+  host_->sql("DELETE FROM confd_callfilters WHERE id = $1::int", {filter});
+}
+
 }  // namespace dialtone::testing

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include <dialtone/base64.h>
+
 namespace dialtone::testing {
 
 namespace fs = std::filesystem;
@@ -34,22 +36,7 @@ std::string ldif_value(const std::string& attr, const std::string& value) {
   for (unsigned char c : value)
     if (c >= 0x80 || c < 0x20) safe = false;
   if (safe) return attr + ": " + value + "\n";
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < value.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(value[i]) << 16) |
-                 (static_cast<unsigned char>(value[i + 1]) << 8) | static_cast<unsigned char>(value[i + 2]);
-    out += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], t[n & 63]};
-  }
-  if (i + 1 == value.size()) {
-    unsigned n = static_cast<unsigned char>(value[i]) << 16;
-    out += {t[n >> 18], t[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == value.size()) {
-    unsigned n = (static_cast<unsigned char>(value[i]) << 16) | (static_cast<unsigned char>(value[i + 1]) << 8);
-    out += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], '='};
-  }
-  return attr + ":: " + out + "\n";
+  return attr + ":: " + dialtone::sdk::base64_encode(value) + "\n";
 }
 
 Slapd::Slapd() {

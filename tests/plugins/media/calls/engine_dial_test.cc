@@ -67,6 +67,14 @@ class EngineDialTest : public SipMediaTest {
     EXPECT_EQ(alice.finish(), 0) << alice.out;
     expect_media_idle();
   }
+  // True when calls.channel.transferred holding `text` is among the events
+  // from `from` on.
+  static bool transferred_since(std::size_t from, const std::string& text) {
+    auto all = host_->test_bus().events();
+    return std::any_of(all.begin() + static_cast<std::ptrdiff_t>(from), all.end(), [&](const sdk::Event& e) {
+      return e.topic == "calls.channel.transferred" && e.body.find(text) != std::string::npos;
+    });
+  }
   // bob's leg in the call core (outbound, endpoint "bob").
   static std::optional<sdk::Channel> bob_leg() {
     for (auto& c : host_->calls().channels())
@@ -236,10 +244,36 @@ TEST_F(EngineDialTest, BlindTransferByAnEngineLegIsCarriedOutByTheCallCore) {
   ASSERT_FALSE(cc.empty()) << "carol was not connected";
   EXPECT_TRUE(hears_tone(pa, pc, 500, 0.9)) << "carol does not hear alice";
   EXPECT_TRUE(hears_tone(pc, pa, 900, 0.9)) << "alice does not hear carol";
-  auto all = host_->test_bus().events();
-  EXPECT_TRUE(std::any_of(all.begin() + static_cast<std::ptrdiff_t>(events), all.end(), [](const sdk::Event& e) {
-    return e.topic == "calls.channel.transferred" && e.body.find("\"exten\":\"1003\"") != std::string::npos;
-  })) << "no calls.channel.transferred for bob's blind transfer";
+  EXPECT_TRUE(transferred_since(events, "\"exten\":\"1003\"")) << "no calls.channel.transferred for bob's blind transfer";
+  hang_up_and_finish(ca, {&alice, &carol});
+}
+
+// carol, then alice, call 820: the dialplan answers each and rings bob, who
+// answers carol's call (the consultation), then alice's, on which he sends
+// REFER with Replaces naming his dialog with carol. Every leg's media ends in
+// the engine, so the call core carries the transfer out: bob gets 202,
+// NOTIFY 100 then 200, and BYE on both calls; alice and carol hear each
+// other.
+TEST_F(EngineDialTest, AttendedTransferBetweenEngineLegsIsCarriedOutByTheCallCore) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pc(Codec::pcmu, 0, 101);
+  Phone bob, carol, alice;
+  auto events = host_->test_bus().events().size();
+  callee(bob, "bob", "../../../backend/sip/scenarios/xfer_attended_callee.xml", 2);
+  caller(carol, "carol", "820", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pc.port())});
+  std::string cc = connect_engine(pc);
+  ASSERT_FALSE(cc.empty());
+  ASSERT_TRUE(eventually([] {
+    auto b = bob_leg();
+    return b && b->state == sdk::ChannelState::up;
+  })) << "bob did not answer carol's call\n" << log_tail();
+  call(alice, "820", pa);
+  std::string ca = connect_engine(pa);
+  ASSERT_FALSE(ca.empty());
+  EXPECT_EQ(bob.finish(), 0) << "bob should get 202, NOTIFY 100, NOTIFY 200 then BYE on both calls:\n" << bob.out
+                             << log_tail();
+  EXPECT_TRUE(hears_tone(pa, pc, 500, 0.9)) << "carol does not hear alice";
+  EXPECT_TRUE(hears_tone(pc, pa, 900, 0.9)) << "alice does not hear carol";
+  EXPECT_TRUE(transferred_since(events, "\"kind\":\"attended\"")) << "no calls.channel.transferred for bob's attended transfer";
   hang_up_and_finish(ca, {&alice, &carol});
 }
 
@@ -258,6 +292,23 @@ TEST_F(EngineDialTest, ReInviteFromAnEngineLegIsAnsweredByTheEngine) {
   EXPECT_TRUE(eventually([&] { return hears_tone(pa, pb, 500, 0.9); })) << "bob does not hear alice in PCMU\n" << log_tail();
   EXPECT_TRUE(hears_tone(pb, pa, 900, 0.9)) << "alice does not hear bob's PCMU";
   hang_up_and_finish(ca, {&alice, &bob});  // bob's scenario checks the re-INVITE's answer is PCMU alone
+}
+
+// bob, an engine leg, asks for a new offer (re-INVITE without SDP) and
+// answers it in the ACK with PCMU at another port, as a phone that moved its
+// media: the endpoint takes that answer, so alice is heard at bob's new port
+// and hears what bob sends from there.
+TEST_F(EngineDialTest, AnswerInTheAckOfAReInviteWithoutSdpIsApplied) {
+  tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101), moved(Codec::pcmu, 0, 101);
+  Phone bob, alice;
+  ring_bob(bob, "uas_engine_reinvite_late.xml", pb, "0", {"-key", "rtp_port2", std::to_string(moved.port())});
+  call(alice, "820", pa);
+  std::string ca = connect_engine(pa);
+  ASSERT_FALSE(ca.empty());
+  ASSERT_FALSE(connect_engine(moved).empty()) << "the answer in the ACK was not applied";
+  EXPECT_TRUE(hears_tone(pa, moved, 500, 0.9)) << "bob's new port does not hear alice";
+  EXPECT_TRUE(hears_tone(moved, pa, 900, 0.9)) << "alice does not hear bob's PCMU from his new port";
+  hang_up_and_finish(ca, {&alice, &bob});
 }
 
 // Session timers (RFC 4028) on both engine legs: alice (answered by the

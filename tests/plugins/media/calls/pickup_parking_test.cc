@@ -129,6 +129,23 @@ class PickupParkingTest : public SipMediaTest {
     hang_up_and_finish(cc, {&carol, &party});
   }
 
+  // bob talks to alice (RTP at `pa`), dials the parking extension `exten`
+  // (he is parked), then transfers alice there with Replaces naming that
+  // call; bob's phone must get NOTIFY 100, NOTIFY 200 and BYE on both calls.
+  // The slot's channel (now alice's) and its slot; empty when not parked.
+  std::pair<std::string, std::string> park_by_attended_transfer(Phone& alice, Phone& bob, tm::RtpPeer& pa,
+                                                                const std::string& exten) {
+    callee(alice, "alice", "uas_media_transferred.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
+    if (::testing::Test::HasFatalFailure()) return {};
+    caller(bob, "bob", "1001", "xfer_attended_to_park.xml", 2,
+           {"-r", "1", "-rp", "1000", "-cid_str", "%u-%p-xfer", "-key", "park_exten", exten});
+    auto parked_slot = parked("\"endpoint\":\"bob\"", {&alice, &bob});
+    if (parked_slot.first.empty()) return {};
+    EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 100, NOTIFY 200 and BYE on both calls:\n" << bob.out
+                               << log_tail();
+    return parked_slot;
+  }
+
   // alice (RTP at `pa`) calls bob, whose phone rings until a pickup cancels it.
   void alice_rings_bob(Phone& alice, Phone& bob, tm::RtpPeer& pa) {
     ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_ring_cancel.xml"));
@@ -345,18 +362,33 @@ TEST_F(PickupParkingTest, CallerBlindTransferToTheParkingExtensionParksTheCallee
 TEST_F(PickupParkingTest, AttendedTransferToTheParkingExtensionParksTheParty) {
   Phone alice, bob, carol;
   tm::RtpPeer pa, pc;
-  ASSERT_NO_FATAL_FAILURE(
-      callee(alice, "alice", "uas_media_transferred.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())}));
-  caller(bob, "bob", "1001", "xfer_attended_to_park.xml", 2,
-         {"-r", "1", "-rp", "1000", "-cid_str", "%u-%p-xfer", "-key", "park_exten", "700"});
-  auto [slot_channel, slot] = parked("\"endpoint\":\"bob\"", {&alice, &bob});
+  auto [slot_channel, slot] = park_by_attended_transfer(alice, bob, pa, "700");
   ASSERT_FALSE(slot_channel.empty());
-  EXPECT_EQ(bob.finish(), 0) << "bob should get NOTIFY 100, NOTIFY 200 and BYE on both calls:\n" << bob.out << log_tail();
   // The slot's channel goes on, carrying alice.
   ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
   EXPECT_EQ(host_->calls().parked_calls().front().channel, slot_channel);
   EXPECT_TRUE(event("calls.channel.transferred", "\"kind\":\"attended\"")) << "no calls.channel.transferred for bob";
   retrieve_and_talk(slot_channel, pa, alice, slot, carol, pc);
+}
+
+// bob parks alice with an attended transfer to the lot (as above; lot
+// timeout 3 s, no timeout destination): he parked her, so when nobody takes
+// her his line rings again, from the parked call, and the two talk.
+TEST_F(PickupParkingTest, AttendedTransferToParkingRingsTheTransferorBackOnTimeout) {
+  auto lot = add_lot("880", "'xfer', '881', '881', 3");
+  Phone alice, bob, bob_again;
+  tm::RtpPeer pa, pb(Codec::pcma, 8, 101);
+  auto parked_slot = park_by_attended_transfer(alice, bob, pa, "880");
+  const std::string slot_channel = parked_slot.first;
+  ASSERT_FALSE(slot_channel.empty());
+  ASSERT_NO_FATAL_FAILURE(callee(bob_again, "bob", "uas_engine_answer.xml", 1,
+                                 {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"}));
+  ASSERT_TRUE(event("calls.park.timeout", "\"parker_endpoint\":\"sip/bob\"")) << log_tail();
+  connect(slot_channel, pa);
+  ASSERT_FALSE(connect_engine(pb).empty()) << "bob was not called back\n" << log_tail();
+  expect_talking(pa, pb);
+  hang_up_and_finish(slot_channel, {&alice, &bob_again});
+  remove_lot(lot);
 }
 
 // Nobody takes a call bob parked (lot timeout 1 s, no timeout destination):

@@ -44,14 +44,16 @@ namespace dialtone::testing {
 
 class SipMediaTest : public SipPluginTest {
  protected:
-  // `moh_path`: the music-on-hold classes (empty: the engine's default).
-  static void start_media(const std::filesystem::path& moh_path = {}) {
+  // `moh_path`: the music-on-hold classes (empty: the engine's default);
+  // `realtime`: media threads as dialtoned runs them (SCHED_FIFO, when the
+  // test may), for modems that a loaded machine must not starve.
+  static void start_media(const std::filesystem::path& moh_path = {}, bool realtime = false) {
     plugins::media::EngineConfig cfg;
     if (!moh_path.empty()) cfg.moh_path = moh_path;
     cfg.port_min = kTestEnginePortMin;
     cfg.port_max = kTestEnginePortMax;
     cfg.threads = 1;
-    cfg.realtime = false;
+    cfg.realtime = realtime;
     engine_ = std::make_shared<plugins::media::Engine>(cfg, host_->log());
     ASSERT_TRUE(engine_->start());
     auto core = host_->services().find<sdk::CallCore>();

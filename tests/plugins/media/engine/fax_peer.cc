@@ -1,6 +1,8 @@
 #include "tests/plugins/media/engine/fax_peer.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <tiffio.h>
 #include <unistd.h>
@@ -64,26 +66,12 @@ int tiff_pages(const std::filesystem::path& file) {
 }
 
 FaxPeer::FaxPeer(sm::Codec codec, std::uint8_t pt, std::filesystem::path document)
-    : codec_(codec), pt_(pt), document_(std::move(document)) {
-  fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
-}
+    : codec_(codec), pt_(pt), document_(std::move(document)) {}
 
-FaxPeer::~FaxPeer() {
-  stop();
-  if (fd_ >= 0) ::close(fd_);
-}
+FaxPeer::~FaxPeer() { stop(); }
 
 void FaxPeer::start(std::uint16_t port) {
-  remote_.sin_family = AF_INET;
-  remote_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  remote_.sin_port = htons(port);
+  remote_ = loopback_address(port);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -97,6 +85,11 @@ void on_phase_e(t30_state_t*, void* self, int code) { *static_cast<std::atomic<i
 }  // namespace
 
 void FaxPeer::run() {
+  // A fax machine keeps time; on a loaded test machine only a real-time
+  // thread does (refused without CAP_SYS_NICE: then it tries its best).
+  sched_param sp{};
+  sp.sched_priority = 8;
+  (void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
   fax_state_t* fax = nullptr;
   if (!document_.empty()) {
     fax = fax_init(nullptr, 1);  // the calling side
@@ -120,7 +113,7 @@ void FaxPeer::run() {
     next += std::chrono::milliseconds(20);
     std::this_thread::sleep_until(next);
     for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      ssize_t n = ::recv(udp_.fd(), buf, sizeof buf, MSG_DONTWAIT);
       if (n < 12) break;
       int cc = buf[0] & 0x0F;
       int off = 12 + 4 * cc;
@@ -130,8 +123,8 @@ void FaxPeer::run() {
     }
     std::int16_t in[160]{}, out[160]{};
     // Packets arrive on the sender's clock, not ours: start (and restart
-    // after running dry) with two frames in hand so none is cut in two.
-    if (heard.size() >= 480) playing = true;
+    // after running dry) with a few frames in hand so that none is cut.
+    if (heard.size() >= 10 * 160) playing = true;
     if (heard.size() < 160) playing = false;
     if (playing) {
       for (auto& s : in) {
@@ -159,7 +152,7 @@ void FaxPeer::run() {
     for (int i = 0; i < 160; ++i) pkt[12 + i] = codec_ == sm::Codec::pcma ? linear_to_alaw(out[i]) : linear_to_ulaw(out[i]);
     ++seq;
     ts += 160;
-    ::sendto(fd_, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&remote_), sizeof remote_);
+    ::sendto(udp_.fd(), pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&remote_), sizeof remote_);
   }
   if (fax) fax_free(fax);
 }

@@ -14,6 +14,8 @@
 
 #include <dialtone/media.h>
 
+#include "tests/support/loopback_udp.h"
+
 namespace dialtone::testing::media {
 
 // Writes a bilevel fax document of `pages` A4-wide pages (1728 pixels, 204 x
@@ -29,8 +31,8 @@ class FaxPeer {
   FaxPeer(sdk::media::Codec codec, std::uint8_t pt, std::filesystem::path document);
   ~FaxPeer();
 
-  std::uint16_t port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::uint16_t port() const { return static_cast<std::uint16_t>(udp_.port()); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(udp_.port()); }
   // Starts sending to the endpoint at 127.0.0.1:`port` (and running T.30).
   void start(std::uint16_t port);
   void stop();
@@ -45,8 +47,7 @@ class FaxPeer {
   sdk::media::Codec codec_;
   std::uint8_t pt_;
   std::filesystem::path document_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+  LoopbackUdp udp_;
   sockaddr_in remote_{};
   std::atomic<bool> stop_{false}, done_{false};
   std::atomic<int> result_{-1}, pages_sent_{0};

@@ -15,31 +15,16 @@ extern "C" {
 #include <spandsp.h>
 }
 
+#include <dialtone/base64.h>
+
 namespace dialtone::testing::media {
 
 namespace {
-std::string b64decode(const std::string& in) {
-  static const std::string k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int bits = 0;
-  unsigned v = 0;
-  for (char c : in) {
-    auto p = k.find(c);
-    if (p == std::string::npos) break;
-    v = (v << 6) | static_cast<unsigned>(p);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
 srtp_t make_srtp(const sdk::media::CryptoAttribute& a, srtp_ssrc_type_t dir) {
   static bool init = srtp_init() == srtp_err_status_ok;
   (void)init;
-  std::string key = b64decode(a.key_base64);
+  std::string key;
+  sdk::base64_decode(a.key_base64, key);
   srtp_policy_t p;
   std::memset(&p, 0, sizeof p);
   if (a.suite == "AES_CM_128_HMAC_SHA1_32") srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&p.rtp);

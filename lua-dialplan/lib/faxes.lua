@@ -1,0 +1,44 @@
+-- Fax reception (seed 5.14): an incall whose destination is the application
+-- fax_to_mail, { type = "application", application = "fax_to_mail",
+-- email = "fax@example.com" }, answers and receives the fax with
+-- call:receive_fax (plugins app.fax and media.engine); the document (PDF) is
+-- mailed to `email` through fax.smtp_host, or kept in fax.spool_dir when the
+-- destination has no address or the relay is down. A caller that is no fax
+-- machine is let go after fax.detect_timeout, with one log line. The call's
+-- CEL has the application ReceiveFax around it.
+local destinations = require("destinations")
+local applications = require("applications")
+
+local M = {}
+
+-- Where every received fax is also saved (nil: only mailed, or kept in
+-- fax.spool_dir when there is no address), as XiVO's file backends.
+M.directory = nil
+
+local function answered(call)
+  if channel and getmetatable(call) == nil then setmetatable(call, { __index = channel }) end
+  return call.channel ~= nil and call.receive_fax ~= nil and call:answer() and true or false
+end
+
+-- Receives the fax of `call` for `d` (the destination); the call is done then.
+function M.receive(call, d)
+  if not answered(call) then
+    dialtone.log("warn", string.format(
+      "call %s: the fax destination needs the app.fax and media.engine plugins; refused with 480", tostring(call.id)))
+    return destinations.reject(480, "Fax reception needs app.fax")
+  end
+  local email = d.email
+  if email == nil and type(d.actionarg1) == "string" then email = d.actionarg1 end
+  -- CEL: Asterisk's ReceiveFax, its argument the document's address.
+  local ok, result = applications.run(call, "ReceiveFax", email, call.receive_fax, call,
+                                      { email = email, directory = M.directory })
+  if ok then
+    dialtone.log("info", string.format("call %s: fax of %d page(s) received from %s", tostring(call.id), result,
+                                       tostring(call.caller_number)))
+  end
+  return { action = "done" }
+end
+
+destinations.applications.fax_to_mail = M.receive
+
+return M

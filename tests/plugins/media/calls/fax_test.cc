@@ -1,0 +1,181 @@
+// Fax reception end to end (seed 5.14, FaxToMail): a SIPp call to a DID whose
+// incall destination is the application fax_to_mail, the shipped dialplan
+// (lib/incalls.lua, lib/faxes.lua), call:receive_fax (app.fax) on the real
+// media engine, a fax machine (spandsp's T.30 sender) on the call's RTP; the
+// SMTP sink the test starts gets the mail with the PDF, which has the pages
+// sent. A caller that is no fax machine is let go without a file; a dead
+// relay keeps the PDF and says so in one line.
+#include <regex>
+#include <sstream>
+
+#include "plugins/app/fax/fax_app.h"
+#include "tests/plugins/app/voicemail/smtp_sink.h"
+#include "tests/plugins/media/calls/sip_media_fixture.h"
+#include "tests/plugins/media/engine/fax_peer.h"
+
+namespace dialtone::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace fx = plugins::fax;
+using sdk::media::Codec;
+
+// Pages of a PDF: its page objects (/Type /Page, not /Pages).
+int pdf_pages(const std::string& pdf) {
+  static const std::regex page(R"(/Type\s*/Page(?![s\w]))");
+  return static_cast<int>(std::distance(std::sregex_iterator(pdf.begin(), pdf.end(), page), std::sregex_iterator()));
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path());
+  return out;
+}
+
+class FaxCallTest : public SipMediaTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}}, fs::path(SIP_TEST_DIR) / "fax_dialplan.lua");
+    start_media({}, true);
+    dir_ = fs::temp_directory_path() / ("dialtone-fax-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    smtp_ = new SmtpSink();
+    fx::FaxConfig cfg;
+    cfg.delivery.spool = dir_ / "spool";
+    cfg.delivery.mail.host = "127.0.0.1";
+    cfg.delivery.mail.port = smtp_->port();
+    cfg.detect_seconds = 8;  // CED and DIS take about 4 s before a fax machine can answer
+    cfg.station_id = "Dialtone";
+    app_ = std::make_shared<fx::FaxApp>(cfg, [] { return std::shared_ptr<sdk::media::MediaEngine>(engine_); },
+                                        &host_->executor(), &host_->log());
+    auto core = host_->services().find<sdk::CallCore>();
+    for (auto& v : app_->functions()) ASSERT_TRUE(core->register_verb(std::move(v)));
+    // DID 5551234 of from-extern: fax to mail.
+    host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
+    auto i = host_->sql("INSERT INTO confd_incalls (destination) VALUES ('{\"type\": \"application\", "
+                        "\"application\": \"fax_to_mail\", \"email\": \"fax@example.com\"}') RETURNING id");
+    auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('5551234', 'from-extern') RETURNING id");
+    host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+  }
+  static void TearDownTestSuite() {
+    SipMediaTest::TearDownTestSuite();
+    app_.reset();
+    delete smtp_;
+    fs::remove_all(dir_);
+  }
+
+  // A call to the fax DID whose audio is `machine`'s; the machine starts
+  // once the engine answered. Fax at its own pace: a generous SIPp timeout.
+  void call_fax_line(Phone& p, media::FaxPeer& machine) {
+    auto args = sipp_args("uac_media.xml", 1, "120s");
+    args.insert(args.begin(), target_);
+    std::vector<std::string> who{"-s", "5551234", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
+                                 "-key", "rtp_port", std::to_string(machine.port())};
+    args.insert(args.end(), who.begin(), who.end());
+    p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+    std::uint16_t port = 0;
+    ASSERT_TRUE(eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == machine.address())
+          port = ep->local_port();
+      return port != 0;
+    })) << "the fax call was not answered by the engine; log:\n" << log_tail();
+    machine.start(port);
+  }
+
+  static inline fs::path dir_;
+  static inline SmtpSink* smtp_ = nullptr;
+  static inline std::shared_ptr<fx::FaxApp> app_;
+};
+
+TEST_F(FaxCallTest, FaxToMailIncallMailsAPdfWithThePagesSent) {
+  auto sent = dir_ / "sent.tif";
+  ASSERT_TRUE(media::write_fax_tiff(sent, 2));
+  media::FaxPeer machine(Codec::pcmu, 0, sent);
+  Phone trunk;
+  ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, machine));
+  ASSERT_TRUE(eventually([&] { return !smtp_->messages().empty(); }, std::chrono::seconds(120)))
+      << "no mail reached the relay; sender's T.30 result " << machine.result() << "; log:\n" << log_tail();
+  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // Dialtone hung up after the fax
+  ASSERT_TRUE(eventually([&] { return machine.done(); })) << "the sender never ended";
+  EXPECT_EQ(machine.result(), 0) << "the sender's T.30 completion code";
+  EXPECT_EQ(machine.pages_sent(), 2);
+
+  std::istringstream raw(smtp_->messages()[0]);
+  Poco::Net::MailMessage mail;
+  MailAttachments parts;
+  mail.read(raw, parts);
+  EXPECT_EQ(mail.getSubject(), "FAX reception to 5551234");
+  EXPECT_NE(mail.get("To", "").find("fax@example.com"), std::string::npos) << mail.get("To", "");
+  std::string pdf;
+  for (auto& [name, data] : parts.parts)
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".pdf") pdf = data;
+  ASSERT_FALSE(pdf.empty()) << "no PDF attached: " << smtp_->messages()[0].substr(0, 1500);
+  EXPECT_EQ(pdf.substr(0, 5), "%PDF-");
+  EXPECT_EQ(pdf_pages(pdf), 2);
+  // Mailed, with no directory asked for: nothing stays in the spool.
+  EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
+  expect_media_idle();
+}
+
+TEST_F(FaxCallTest, CallerThatIsNoFaxMachineIsLetGoWithoutFile) {
+  media::FaxPeer phone(Codec::pcmu, 0, {});  // a person: silence, no fax tones
+  std::size_t mails = smtp_->messages().size();
+  Phone trunk;
+  ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, phone));
+  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // let go after fax.detect_timeout (8 s here)
+  EXPECT_TRUE(host_->logger().contains("no fax received (not a fax")) << log_tail();
+  EXPECT_TRUE(files_in(dir_ / "spool").empty());
+  EXPECT_EQ(smtp_->messages().size(), mails);
+  expect_media_idle();
+}
+
+TEST(FaxDelivery, DeadRelayKeepsThePdfAndSaysSoInOneLine) {
+  auto dir = fs::temp_directory_path() / ("dialtone-fax-relay-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  TestLogger log;
+  fx::DeliveryConfig cfg;
+  cfg.spool = dir;
+  cfg.mail.host = "127.0.0.1";
+  {
+    LoopbackUdp taken;  // a port nothing listens on with TCP
+    cfg.mail.port = taken.port();
+  }
+  fx::FaxDelivery delivery(cfg, log);
+  fx::ReceivedFax fax;
+  fax.tiff = dir / "0123456789-1700000000-call1.tif";
+  ASSERT_TRUE(media::write_fax_tiff(fax.tiff, 1));
+  fax.pages = 1;
+  fax.call_id = "call1";
+  fax.srcnum = "0123456789";
+  fax.dstnum = "5551234";
+  fax.email = "fax@example.com";
+  auto d = delivery.deliver(fax);
+  EXPECT_FALSE(d.mailed);
+  EXPECT_EQ(d.document, dir / "0123456789-1700000000-call1.pdf");
+  EXPECT_TRUE(fs::exists(d.document)) << "the fax must be kept when the relay is down";
+  EXPECT_FALSE(fs::exists(fax.tiff)) << "converted: the TIFF is replaced by the PDF";
+  std::size_t errors = 0;
+  for (auto& l : log.lines())
+    if (l.find("not mailed") != std::string::npos) {
+      ++errors;
+      EXPECT_NE(l.find("kept in " + d.document.string()), std::string::npos) << l;
+    }
+  EXPECT_EQ(errors, 1u);
+  fs::remove_all(dir);
+}
+
+TEST(FaxDelivery, MailTextsTakeXivoSubstitutions) {
+  fx::ReceivedFax fax;
+  fax.srcnum = "0123";
+  fax.dstnum = "5551234";
+  fax.pages = 3;
+  EXPECT_EQ(fx::substitute("FAX reception to %(dstnum)s", fax), "FAX reception to 5551234");
+  EXPECT_EQ(fx::substitute("%(pages)s from %(srcnum)s at 100%%, %(other)s", fax), "3 from 0123 at 100%, %(other)s");
+}
+
+}  // namespace
+}  // namespace dialtone::testing

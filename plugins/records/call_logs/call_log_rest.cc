@@ -193,12 +193,27 @@ sdk::HttpResponse list(sdk::Store& store, const sdk::HttpRequest& req, const std
   // `order` was checked by the kernel against the route's sort columns.
   std::string sql = std::string("SELECT ") + kItemColumns + " FROM call_log" + q.where + " ORDER BY " + order +
                     (desc ? " DESC" : "") + ", id" + (desc ? " DESC" : "") + page;
-  auto rows = store.exec(sql, q.params);
-  if (!rows) return database_error(rows.error());
-  if (!json) return as_csv(*rows);
-  auto count = store.exec("SELECT count(*) AS n FROM call_log" + q.where, q.params);
-  if (!count) return database_error(count.error());
-  return as_json(*rows, std::stol(count->get(0, "n", "0")));
+  if (!json) {
+    auto rows = store.exec(sql, q.params);
+    if (!rows) return database_error(rows.error());
+    return as_csv(*rows);
+  }
+  // The page and its total read one snapshot: a call log committed between
+  // two autocommit statements would give a total the items do not show.
+  sdk::QueryResult rows;
+  long total = 0;
+  auto s = store.transaction([&](sdk::Transaction& tx) -> sdk::Status {
+    if (auto r = tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); !r) return r.error();
+    auto page_rows = tx.exec(sql, q.params);
+    if (!page_rows) return page_rows.error();
+    auto count = tx.exec("SELECT count(*) AS n FROM call_log" + q.where, q.params);
+    if (!count) return count.error();
+    rows = std::move(*page_rows);
+    total = std::stol(count->get(0, "n", "0"));
+    return {};
+  });
+  if (!s) return database_error(s.error());
+  return as_json(rows, total);
 }
 
 const std::vector<std::string> kSortColumns = {"date", "duration", "source_exten", "destination_exten", "id"};

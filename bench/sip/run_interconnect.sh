@@ -21,15 +21,6 @@ build=$(cd "$1" && pwd) mode=$2
 S=$here/tests/plugins/backend/sip/scenarios
 . "$here/bench/support/dialtoned.sh"
 bench_work dt-bench-interco
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-api() { # method path [json]: the answer's body; fails on a status >= 300
-  local code
-  code=$(curl -s -o "$work/api.out" -w '%{http_code}' -X "$1" -H "$H" -H 'Content-Type: application/json' \
-    ${3:+-d "$3"} "http://127.0.0.1:$(listen_port confd)/1.1$2")
-  [ "$code" -lt 300 ] || { say "$1 $2: $code $(cat "$work/api.out")"; exit 1; }
-  cat "$work/api.out"
-}
-id_of() { python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
 # "<sip thread ticks> <process ticks>" of dialtoned
 ticks() {
   local sip=0 all=0 t v

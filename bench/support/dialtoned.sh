@@ -43,6 +43,20 @@ bench_kernel_conf() {
 listen_port() { sed -n "s|^listening: $1 http://127.0.0.1:\([0-9]*\)|\1|p" "$work/stdout.log"; }
 
 # bench_dialtoned <binary> <plugin-dir>
+# A free UDP port on 127.0.0.1 (a SIP listener for the bench).
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# api <method> <path under /1.1> [json]: confd's answer body; the bench stops
+# with the status and body when it is >= 300.
+api() {
+  local code
+  code=$(curl -s -o "$work/api.out" -w '%{http_code}' -X "$1" -H "$H" -H 'Content-Type: application/json' \
+    ${3:+-d "$3"} "http://127.0.0.1:$(listen_port confd)/1.1$2")
+  [ "$code" -lt 300 ] || { say "$1 $2: $code $(cat "$work/api.out")"; exit 1; }
+  cat "$work/api.out"
+}
+# The "id" of the JSON object on stdin.
+id_of() { python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
+
 bench_dialtoned() {
   "$1" --config-dir "$work/conf.d" --plugin-dir "$2" --data-dir "$work/data" \
     > "$work/stdout.log" 2> "$work/stderr.log" &

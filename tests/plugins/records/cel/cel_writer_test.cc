@@ -97,8 +97,9 @@ TEST(CelWriter, WritesRowsInOrderAndReportsEndedCalls) {
 }
 
 // A child process queues rows and dies without writing them (its batch would
-// only be written after an hour); the next writer on the same spool writes
-// them and logs how many.
+// only be written after an hour, and seven rows stay under the batch size of
+// eight, so nothing wakes the writer before the crash); the next writer on the
+// same spool writes them and logs how many.
 TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
   const std::string dsn = dialtone::testing::test_dsn();
   {
@@ -114,13 +115,15 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
     dialtone::testing::TestLogger log;
     auto store = open(dsn, bus, log);
     if (!store) _exit(2);
-    // Three rows committed by a first batch, seven more queued at the crash.
-    auto* w = new CelWriter(*store, log, {.batch_size = 3, .batch_interval = std::chrono::hours(1),
+    // Eight rows committed by a first batch, seven more queued at the crash.
+    auto* w = new CelWriter(*store, log, {.batch_size = 8, .batch_interval = std::chrono::hours(1),
                                           .spool = spool, .writer_key = "crash"});
     if (!w->start()) _exit(3);
-    w->push({row("CHAN_START", "a", "a", 1), row("ANSWER", "a", "a", 2), row("HANGUP", "a", "a", 3)});
-    for (int i = 0; i < 200 && w->written() < 3; ++i) usleep(50000);
-    if (w->written() != 3) _exit(4);
+    std::vector<CelRow> first;
+    for (int i = 0; i < 8; ++i) first.push_back(row("CHAN_START", "a" + std::to_string(i), "a", 1 + i));
+    w->push(std::move(first));
+    for (int i = 0; i < 200 && w->written() < 8; ++i) usleep(50000);
+    if (w->written() != 8) _exit(4);
     std::vector<CelRow> rest;
     for (int i = 0; i < 7; ++i) rest.push_back(row("CHAN_START", "b" + std::to_string(i), "b", 10 + i));
     for (auto& r : rest) w->push({r});
@@ -139,7 +142,7 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
   ASSERT_TRUE(store);
   auto before = store->exec("SELECT count(*) AS n FROM cel");
   ASSERT_TRUE(before);
-  EXPECT_EQ(before->get(0, "n"), "3");
+  EXPECT_EQ(before->get(0, "n"), "8");
   CelWriter w(*store, log, {.spool = spool, .writer_key = "crash"});
   ASSERT_TRUE(w.start());
   EXPECT_EQ(w.recovered(), 7u);
@@ -149,10 +152,10 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
   w.stop();
   auto after = store->exec("SELECT uniqueid FROM cel ORDER BY id");
   ASSERT_TRUE(after);
-  ASSERT_EQ(after->rows.size(), 11u);
-  EXPECT_EQ(after->get(3, "uniqueid"), "b0");
-  EXPECT_EQ(after->get(9, "uniqueid"), "b6");
-  EXPECT_EQ(after->get(10, "uniqueid"), "c");
+  ASSERT_EQ(after->rows.size(), 16u);
+  EXPECT_EQ(after->get(8, "uniqueid"), "b0");
+  EXPECT_EQ(after->get(14, "uniqueid"), "b6");
+  EXPECT_EQ(after->get(15, "uniqueid"), "c");
   // A second start finds nothing left to write.
   CelWriter again(*store, log, {.spool = spool, .writer_key = "crash"});
   ASSERT_TRUE(again.start());

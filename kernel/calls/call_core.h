@@ -163,6 +163,16 @@ class CallCoreImpl final : public sdk::CallCore {
   // transferor is told 200 (`progress`, may be null) and hung up.
   void blind_transfer(const sdk::Channel& transferor, const std::string& exten, std::string context,
                       const std::function<void(int, bool)>& progress);
+  // A blind transfer between `transferor` and its `peer`, bridged inside
+  // their driver (SIP's relayed calls): `progress` 100, then the peer dials
+  // exten@context through a leg of its driver routed as the transferor
+  // dialed (dial() and relayed_transfers_); answered: the transfer is
+  // published, the transferor told 200 and hung up; else told the failure,
+  // its call kept.
+  void relayed_blind_transfer(const sdk::Channel& transferor, const sdk::Channel& peer, const std::string& exten,
+                              std::string context, const std::function<void(int, bool)>& progress);
+  // The transferor whose relayed blind transfer routes `transferee` now ("": none).
+  std::string relayed_transferor(const std::string& transferee) const;
   // An attended transfer joined the transferor's peer with `party`:
   // published on the transferor's leg, the transferor told 200 (`progress`,
   // may be null), both its legs (`transferor`, `other`) hung up.
@@ -286,6 +296,9 @@ class CallCoreImpl final : public sdk::CallCore {
   // Dialog identifiers backends gave (set_protocol_ids), under mutex_.
   std::unordered_map<std::string, std::pair<std::string, std::string>> tags_;  // channel -> local, remote
   std::unordered_map<std::string, std::string> by_protocol_id_;               // protocol id -> channel
+  // Relayed blind transfers routing their transferee: transferee ->
+  // transferor (call_transfer.cc), under mutex_.
+  std::unordered_map<std::string, std::string> relayed_transfers_;
   // Parking (call_parking.cc), under mutex_.
   std::unordered_map<std::string, Parked> parked_;  // channel -> its slot
   std::map<std::string, Lot> lots_;

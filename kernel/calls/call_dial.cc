@@ -61,6 +61,11 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     if (!c) break;
     media = *c;
   }
+  // A relayed blind transfer's dial (call_transfer.cc): its leg stands for
+  // the transferor dialing the target for the transferee.
+  std::optional<sdk::Channel> transferor;
+  if (auto t = relayed_transferor(o->id); !t.empty())
+    if (auto c = channel(t)) transferor = *c;
   (void)set_variable(origin, "DIAL_FAILOVER", "");  // this dial's word only
   const int depth = depth_of(origin);
   const auto vars = variables(origin);
@@ -85,6 +90,10 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     spec.caller_number = options.caller_number.empty() ? o->caller_number : options.caller_number;
     spec.caller_name = options.caller_name.empty() ? o->caller_name : options.caller_name;
     spec.callee_number = rest.substr(0, rest.find('@'));
+    if (transferor && backend == transferor->backend) {
+      spec.endpoint = transferor->endpoint;
+      spec.direction = sdk::ChannelDirection::inbound;
+    }
     auto id = create_channel(std::move(spec));
     if (!id) {
       log_.warn("calls: dial from " + o->id + ": " + id.error().message);
@@ -131,6 +140,7 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     req.anonymous = options.anonymous;
     req.variables = vars;
     req.depth = depth;
+    if (transferor && backend == transferor->backend) req.transfer_of = transferor->id;
     // A driver that refuses ends its legs at once: the dial goes on with the others.
     if (auto s = drivers[backend]->originate(req); !s) {
       log_.warn("calls: dial from " + o->id + ": backend '" + backend + "' cannot ring: " + s.error().message);

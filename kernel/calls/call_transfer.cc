@@ -5,10 +5,14 @@
 // by their driver when it bridges them itself: ChannelDriver::join, SIP's
 // relayed calls), then the transferor is told and both its legs are hung
 // up. Blind: the transferor's peer is sent to the dialplan through a
-// `local` leg; a blind transfer between parties a driver bridges itself
-// (SIP's relayed calls) is still moved by that driver
-// (ChannelDriver::carry_transfer), as is an attended one whose other leg
-// talks to no channel (a call the dialplan answered).
+// `local` leg; between parties a driver bridges itself (SIP's relayed
+// calls), through a leg of that driver that routes the transferee as the
+// transferor dialed the target (OriginateRequest::transfer_of): the driver
+// puts the callee that answers in the transferor's place, then the core
+// publishes the transfer, tells the transferor and hangs it up; a failed
+// dial leaves the call as it was. Only an attended transfer whose other leg
+// talks to no channel (a call the dialplan answered) is still moved by the
+// driver (ChannelDriver::carry_transfer).
 #include "kernel/calls/call_core.h"
 
 namespace dialtone::kernel {
@@ -126,8 +130,15 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
     });
     return {};
   }
-  // Other parties the driver bridged itself: the driver moves them. A driver
-  // that cannot leaves the transfer to the core.
+  // Blind, parties the driver bridged itself: the core routes the
+  // transferee's new leg, the driver puts what answers in the transferor's place.
+  if (inside && !attended && peer && driver) {
+    relayed_blind_transfer(*self, *peer, r.exten, r.context, report.progress);
+    return {};
+  }
+  // An attended transfer whose other leg talks to no channel (a call the
+  // dialplan answered): the driver moves the parties. A driver that cannot
+  // leaves the transfer to the core.
   if (inside && driver) {
     auto s = driver->carry_transfer(report);
     if (s || s.error().code != sdk::ErrorCode::unsupported) return s;
@@ -163,6 +174,56 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
   }
   attended_done(*self, *other, party->id, report.progress);
   return {};
+}
+
+void CallCoreImpl::relayed_blind_transfer(const sdk::Channel& transferor, const sdk::Channel& peer,
+                                          const std::string& exten, std::string context,
+                                          const std::function<void(int, bool)>& progress) {
+  if (context.empty())
+    if (auto v = variable(transferor.id, "XIVO_CONTEXT"); v && !v->empty()) context = *v;
+  bool taken;
+  {
+    std::lock_guard lock(mutex_);
+    taken = !relayed_transfers_.emplace(peer.id, transferor.id).second;
+  }
+  if (taken) {
+    if (progress) progress(491, true);
+    return;
+  }
+  if (progress) progress(100, false);
+  // One leg of the transferee's driver routes it through the dialplan as the
+  // transferor dialed `exten` (dial() gives it the transferor's endpoint and
+  // names the transferor in the driver's request): it comes up once a callee
+  // answered and took the transferor's place, or once the dialplan answered it.
+  sdk::DialOptions options;
+  options.targets = {peer.backend + "/" + exten + (context.empty() ? "" : "@" + context)};
+  options.timeout_seconds = 24 * 3600;  // the dialplan's own dial decides how long it rings
+  dial(peer.id, std::move(options), [this, transferor, transferee = peer.id, exten, context,
+                                     progress](const sdk::DialOutcome& o) {
+    {
+      std::lock_guard lock(mutex_);
+      relayed_transfers_.erase(transferee);
+    }
+    if (o.status != "answered") {
+      // Nobody took the transferee: the transferor keeps its call.
+      log_.info("calls: blind transfer by " + transferor.id + " to " + exten + " failed: " + o.status);
+      if (progress) progress(o.sip >= 300 ? o.sip : 480, true);
+      return;
+    }
+    auto now = channel(transferor.id);
+    Pending p{Kind::transferred, now ? *now : transferor, 0, 0, 0, "blind"};
+    p.exten = exten;
+    p.context = context;
+    queue(std::move(p));
+    if (progress) progress(200, true);
+    (void)hangup_channel(transferor.id, sdk::q850::normal_clearing);
+  });
+}
+
+std::string CallCoreImpl::relayed_transferor(const std::string& transferee) const {
+  std::lock_guard lock(mutex_);
+  auto it = relayed_transfers_.find(transferee);
+  return it == relayed_transfers_.end() ? std::string() : it->second;
 }
 
 void CallCoreImpl::attended_done(const sdk::Channel& transferor, const sdk::Channel& other, const std::string& party,

@@ -434,6 +434,8 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
   }
   if (!c) return;
   if (!channel.empty() && hangup_departed(*c, channel)) return;
+  // A leg the call no longer holds (a transferor that hung up first): its end was told already.
+  if (!channel.empty() && !holds_channel(*c, channel)) return;
   if (c->state == Call::State::answered) {
     c->state = Call::State::ending;
     send_bye(*c, c->a_leg);

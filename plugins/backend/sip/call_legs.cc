@@ -28,12 +28,25 @@ bool wants_auto_answer(const sdk::OriginateRequest& req) {
 // call's SIP caller, whose offer they carry: the B2BUA rings them as
 // branches of that call. Legs the stack could not ring end with its status.
 sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
+  // The call core's blind transfer between two relayed legs: each leg routes
+  // the transferee through the dialplan (core_transfer.cc).
+  if (!req.transfer_of.empty())
+    return with_stack([&](SipStack& stack) {
+      for (auto& leg : req.legs) stack.route_transfer(req.origin.backend_ref, req.origin.id, leg.channel_id, leg.target);
+      return sdk::Status{};
+    });
   auto engine = engine_ ? engine_() : nullptr;
   auto origin_media = engine && !req.media_origin.id.empty() ? engine->channel_endpoint(req.media_origin.id) : nullptr;
+  // The stack's call of the origin; an inbound leg the core created (a blind
+  // transfer's routing leg, above) is that call's id.
+  std::string origin_call = req.media_origin.backend_ref;
+  if (origin_call.empty() && req.media_origin.backend == "sip" &&
+      req.media_origin.direction == sdk::ChannelDirection::inbound)
+    origin_call = req.media_origin.id;
   // A SIP caller still being routed has its offer relayed to the callee;
   // every other origin (answered by the dialplan, another backend, the API)
   // gets legs whose media ends in the engine.
-  if (req.media_origin.backend != "sip" || req.media_origin.backend_ref.empty() || origin_media)
+  if (req.media_origin.backend != "sip" || origin_call.empty() || origin_media)
     return originate_engine(req, std::move(engine), std::move(origin_media));
   DialRequest d;
   for (auto& leg : req.legs) {
@@ -49,7 +62,7 @@ sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
   auto legs = d.target_channels;
   std::string origin = req.origin.id;
   return with_stack([&](SipStack& stack) {
-    stack.dial(req.media_origin.backend_ref, std::move(d), [core, legs, origin](DialResult r) {
+    stack.dial(origin_call, std::move(d), [core, legs, origin](DialResult r) {
       if (r.status == "answered") return;
       // The trunk's failover_codes: call:dial returns it as outcome.failover.
       if (r.failover) (void)core->set_variable(origin, "DIAL_FAILOVER", *r.failover ? "yes" : "no");

@@ -2,9 +2,12 @@
 // through the dialplan and bridge when a leg's media ends in the media
 // engine; for parties bridged here, SIP to SIP through the relay, an
 // attended transfer has this stack join them (join_parties,
-// attended_transfer.cc) and the core tells the transferor and hangs its
-// legs up, while a blind one is handed back (carry_refer). The REFER is
-// answered 202 here; the transferor's NOTIFYs follow the core's progress.
+// attended_transfer.cc), a blind one has the transferee dial a leg of this
+// driver that routes it through the dialplan (route_transfer: the transfer's
+// call of transfer.cc), and the core tells the transferor and hangs its
+// legs up. Only an attended transfer to a call the dialplan answered is
+// handed back (carry_refer). The REFER is answered 202 here; the
+// transferor's NOTIFYs follow the core's progress.
 #include "plugins/backend/sip/stack_impl.h"
 #include "plugins/backend/sip/engine_media.h"
 
@@ -33,10 +36,19 @@ LegTransfer SipStack::Impl::refer_report(Call& c, MediaLeg from, const std::stri
     if (auto in = weak.lock())
       in->post([this, serial, status, final] {
         Call* c = find_call(serial);
-        if (!c || !c->referrer) return;
+        if (!c) return;
+        if (final) c->refer_waiting.reset();
+        if (!c->referrer) return;
         nta_leg_t* leg = c->referrer;
-        if (final) c->referrer = nullptr;
-        notify_refer(leg, status, phrase_of(status), final, nullptr);
+        bool gone = c->referrer_gone;
+        if (final) {
+          c->referrer = nullptr;
+          c->referrer_gone = false;
+        }
+        if (!gone) return notify_refer(leg, status, phrase_of(status), final, nullptr);
+        // The transferor hung up meanwhile: a failed transfer leaves nobody
+        // for the party that stayed.
+        if (final && status >= 300 && c->state == Call::State::answered) end_call(*c, leg);
       });
   };
   return t;
@@ -65,6 +77,69 @@ void SipStack::Impl::carry_refer(const std::string& channel) {
     carry_refer_now(c, r.from, r.target, r.replaces);
     return;
   }
+}
+
+void SipStack::route_transfer(const std::string& call_id, const std::string& transferee, const std::string& channel,
+                              const std::string& target) {
+  auto impl = impl_;
+  impl->later([impl, call_id, transferee, channel, target] {
+    impl->route_transfer(call_id, transferee, channel, target);
+  });
+}
+
+void SipStack::Impl::route_transfer(const std::string& call_id, const std::string& transferee,
+                                    const std::string& channel, const std::string& target) {
+  auto id = call_ids.find(call_id);
+  Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
+  // A callee's channel is the core's: found by its id.
+  for (auto it = calls.begin(); !c && it != calls.end(); ++it)
+    if (it->second->winner && it->second->winner->channel == transferee) c = it->second.get();
+  std::optional<MediaLeg> stays;
+  if (c && c->state == Call::State::answered && !c->engine && !c->originated && c->winner && c->a_leg) {
+    if (c->channel == transferee) stays = MediaLeg::a;
+    else if (c->winner->channel == transferee) stays = MediaLeg::b;
+  }
+  auto refuse = [&](int status, const std::string& why) {
+    log.info("sip: blind transfer of channel " + transferee + " not routed (" + std::to_string(status) + "): " + why);
+    backend.leg_event(channel, LegState::ended, status, {});
+  };
+  if (!stays) return refuse(481, "no answered relayed call has it");
+  if (c->transfer || c->joined_with || c->offer_pending) return refuse(491, "call " + c->id + " is renegotiating");
+  MediaLeg from = other_side(*stays);
+  if (c->referrer_side != from) {
+    c->referrer = nullptr;  // no REFER on that side: nobody to NOTIFY
+    c->referrer_gone = false;
+  }
+  c->referrer_side = from;
+  auto at = target.find('@');
+  start_transfer_call(*c, from, target.substr(0, at), at == std::string::npos ? std::string() : target.substr(at + 1),
+                      channel);
+}
+
+void SipStack::Impl::core_transferred(Call& t, Call& o, std::unique_ptr<Branch> brc) {
+  std::string target = brc->target;
+  nta_leg_t* departed = put_leg(o, o.referrer_side, std::move(brc), false);
+  o.transfer = 0;
+  o.refer_waiting.reset();  // the new party's BYE is its own
+  t.transfer_done = true;
+  log.info("sip: call " + o.id + ": transferred to " + target + " for the call core");
+  backend.call_event(o.id, "transferred", 200);
+  // The core publishes the transfer, tells the transferor and hangs it up.
+  backend.leg_event(t.channel, LegState::up, 200, {});
+  if (o.referrer_gone)
+    for (auto& b : o.branches)
+      if (b->leg == departed && !b->channel.empty()) {
+        // It hung up already: its channel ends without a BYE of ours.
+        backend.leg_event(b->channel, LegState::ended, 200, {});
+        b->channel.clear();
+      }
+  t.state = Call::State::ending;
+  maybe_finish(t);
+}
+
+bool SipStack::Impl::holds_channel(const Call& c, const std::string& channel) {
+  if (c.channel == channel || (c.engine && c.engine->channel == channel)) return true;
+  return std::any_of(c.branches.begin(), c.branches.end(), [&](const auto& b) { return b->channel == channel; });
 }
 
 int SipStack::Impl::engine_refer(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip) {

@@ -69,6 +69,9 @@ void SipStack::Impl::takeover_offered(std::uint64_t ts, std::uint64_t os, int st
     return;
   }
   ack_on(party_leg, cseq, *answer);
+  // The call core's transfer: its leg is up before the party's own channel
+  // ends, so that the core sees its dial answered (and hangs the transferor up).
+  if (t->core_transfer) backend.leg_event(t->channel, LegState::up, 200, {});
   // The party's dialog moves to the transfer's call (the transfer's channel
   // carries it on).
   adopt_party(*t, *o, side, *answer);
@@ -79,6 +82,19 @@ void SipStack::Impl::takeover_offered(std::uint64_t ts, std::uint64_t os, int st
   backend.call_event(t->id, "answered", 200);
   backend.leg_event(t->channel, LegState::up, 200, {});
   log.info("sip: call " + o->id + ": the transferred party is answered by the dialplan of call " + t->id);
+  if (t->core_transfer) {
+    // The core tells the transferor and hangs it up, unless it left already.
+    o->transfer = 0;
+    o->refer_waiting.reset();
+    backend.call_event(o->id, "transferred", 200);
+    if (o->referrer_gone) {
+      nta_leg_t* gone = o->referrer;
+      o->referrer = nullptr;
+      o->referrer_gone = false;
+      end_call(*o, gone);
+    }
+    return;
+  }
   // The transferor: told, then hung up; the transferred call is over.
   nta_leg_t* ref = o->referrer;
   o->referrer = nullptr;

@@ -465,6 +465,14 @@ class SipStack {
   // as before the core knew transfers (transfer.cc, attended_transfer.cc).
   // From any thread.
   void carry_refer(const std::string& channel);
+  // The call core's blind transfer of the party on channel `transferee` (of
+  // the answered relayed call `call_id`): the core's leg `channel` routes it
+  // through the dialplan to `target` ("<exten>@<context>") as the other
+  // party, the transferor, dialed it; the callee that answers takes the
+  // transferor's place, then `channel` comes up, the transferor's channel
+  // left to the core. From any thread.
+  void route_transfer(const std::string& call_id, const std::string& transferee, const std::string& channel,
+                      const std::string& target);
   // The call core's attended transfer: the parties on channels `a` and `b`
   // (each of an answered relayed call) are joined through the relay
   // (re-INVITEs, RFC 3725) and linked; the transferor's legs stay up for the

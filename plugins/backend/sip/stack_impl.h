@@ -178,6 +178,10 @@ struct Call {
   std::function<void(sdk::Status)> join_done;
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
+  // The transfer's call routes the call core's leg (`channel`) of a blind
+  // transfer (OriginateRequest::transfer_of): that leg comes up for the
+  // core, which tells the transferor and hangs it up.
+  bool core_transfer = false;
   std::optional<ReferWaiting> refer_waiting;
   std::string channel;  // A's id in the call core; empty once ended
   bool a_held = false, b_held = false;  // the side's last offer held the call
@@ -671,6 +675,23 @@ struct SipStack::Impl {
   // Carries out a REFER on a relayed call here (blind: the transfer's call;
   // with Replaces: attended_transfer).
   void carry_refer_now(Call& c, MediaLeg from, const std::string& target, const std::string& replaces);
+  // The transfer's call of a blind transfer by the party on `from` of `c`:
+  // routed through the dialplan to `target` as the referrer dialed it (in
+  // `context` when given), its answer offered to the other party. Its leg
+  // in the call core: `core_channel` (the core's, core_transfer.cc), or a
+  // new one when empty.
+  void start_transfer_call(Call& c, MediaLeg from, const std::string& target, const std::string& context,
+                           const std::string& core_channel);
+  // The callee of the core's blind transfer `t` (its leg `brc`) answered and
+  // the transferee took its media: it takes the transferor's place in `o`,
+  // whose channel stays for the core to hang up (hangup_departed); `t`'s leg
+  // comes up for the core.
+  void core_transferred(Call& t, Call& o, std::unique_ptr<Branch> brc);
+  // SipStack::route_transfer on the SIP thread.
+  void route_transfer(const std::string& call_id, const std::string& transferee, const std::string& channel,
+                      const std::string& target);
+  // True when `channel` is a leg `c` holds (a party, a branch, its engine leg).
+  static bool holds_channel(const Call& c, const std::string& channel);
   // The call core hands back the REFER waiting on the leg `channel`.
   void carry_refer(const std::string& channel);
   // A REFER on an engine leg: reported to the call core, which carries it

@@ -59,7 +59,10 @@ const char* SipStack::Impl::phrase_of(int status) {
 }
 
 bool SipStack::Impl::absorbs_bye(Call& c, MediaLeg side) {
-  if ((!c.transfer && !c.joined_with) || c.referrer_side != side) return false;
+  // A blind REFER the call core carries out may not have reached this
+  // stack's transfer call yet.
+  bool blind_waits = c.refer_waiting && c.refer_waiting->replaces.empty();
+  if ((!c.transfer && !c.joined_with && !blind_waits) || c.referrer_side != side) return false;
   c.referrer_gone = true;
   return true;
 }
@@ -228,13 +231,18 @@ void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& 
     attended_transfer(c, from, replaces);
     return;
   }
-  MediaLeg rest = other_side(from);
-  std::string referrer = user_of(c, from);
-  if (referrer.empty() && from == MediaLeg::b) referrer = c.winner->target;
   c.referrer = leg_of(c, from);
   c.referrer_side = from;
   c.referrer_gone = false;
   notify_refer(c.referrer, 100, "Trying", false, nullptr);
+  start_transfer_call(c, from, target, {}, {});
+}
+
+void SipStack::Impl::start_transfer_call(Call& c, MediaLeg from, const std::string& target,
+                                         const std::string& context, const std::string& core_channel) {
+  MediaLeg rest = other_side(from);
+  std::string referrer = user_of(c, from);
+  if (referrer.empty() && from == MediaLeg::b) referrer = c.winner->target;
 
   // C sees the party it gets as the caller.
   std::string number = c.caller_number;
@@ -249,7 +257,7 @@ void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& 
   auto call = std::make_unique<Call>();
   Call* t = call.get();
   t->serial = next_call++;
-  t->id = random_token(16);
+  t->id = core_channel.empty() ? random_token(16) : core_channel;  // the core knows its leg by its id
   t->from_display = rest == MediaLeg::a ? c.from_display : std::string();
   t->from_user = number;
   t->called = target;
@@ -259,6 +267,7 @@ void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& 
   // The transfer's call never anchors: the transferred call's media session carries C.
   t->media = std::make_unique<CallMedia>(relay.get(), cfg.media, true, t->id, &log);
   t->transfer_of = c.serial;
+  t->core_transfer = !core_channel.empty();
   t->state = Call::State::routing;
   c.transfer = t->serial;
   call_ids[t->id] = t->serial;
@@ -269,8 +278,10 @@ void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& 
 
   // The call core's leg of the transfer's dialing: the dialplan dials from
   // it (call:dial), and the legs it rings join the transferred call.
-  t->channel = backend.leg_created(LegInfo{t->id, c.channel, true, referrer.empty() ? number : referrer,
-                                           number, name, target, {}});
+  t->channel = !core_channel.empty() ? core_channel
+                                     : backend.leg_created(LegInfo{t->id, c.channel, true,
+                                                                   referrer.empty() ? number : referrer, number,
+                                                                   name, target, {}});
   CallInfo info;
   info.id = t->id;
   info.channel = t->channel;
@@ -285,7 +296,8 @@ void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& 
                     {"XIVO_TRANSFER", "blind"}};
   std::weak_ptr<Inbox> weak = inbox;
   auto serial = t->serial;
-  auto route = [this, weak, serial](CallInfo info) {
+  auto route = [this, weak, serial, context](CallInfo info) {
+    if (!context.empty()) info.context = context;
     info.variables["XIVO_CONTEXT"] = info.context;
     Call* t = find_call(serial);
     if (t) {
@@ -386,6 +398,7 @@ void SipStack::Impl::transfer_reinvited(std::uint64_t serial, int status,
   std::unique_ptr<Branch> owned = std::move(*it);
   t->branches.erase(it);
   t->winner = nullptr;
+  if (t->core_transfer) return core_transferred(*t, *o, std::move(owned));
   nta_leg_t* ref = o->referrer;
   // Reported while the transferor's channel is open: put_leg ends it.
   backend.leg_transferred(channel_of(*o, o->referrer_side), false, t->called, owned->channel);
@@ -411,6 +424,7 @@ void SipStack::Impl::transfer_failed(Call& t) {
   Call* o = find_call(t.transfer_of);
   if (!o || o->transfer != t.serial) return;
   o->transfer = 0;
+  if (t.core_transfer) return;  // its leg ends: the call core tells the transferor
   int st = t.ended_status >= 300 ? t.ended_status : 480;
   nta_leg_t* ref = o->referrer;
   o->referrer = nullptr;

@@ -260,6 +260,21 @@ struct OriginateRequest {
   bool anonymous = false;
   std::map<std::string, std::string> variables;  // the dialing channel's
   int depth = 0;  // local legs above this dial (loop guard)
+  // Appended last. Set when the core routes the new leg of a blind transfer
+  // between parties this driver bridges itself (CallCore::transfer_requested,
+  // `report.path` direct or relayed): the transferor's channel, still up and
+  // bridged with `origin`, the transferee. Each leg's target is then
+  // "<exten>@<context>" and its channel carries the transferor's endpoint
+  // (inbound): route it through the dialplan as if the transferor dialed
+  // exten in context, for the transferee (the dialplan may answer it, a
+  // parking extension, or dial). When a callee it dials answers, put that
+  // callee in the transferor's place (its media toward the transferee),
+  // link it with the transferee, then report the leg up; when the dialplan
+  // answers the leg, report it up before the transferee moves to it. Leave
+  // the transferor's channel up either way: the core publishes the transfer,
+  // tells the transferor (`progress` of its report) and hangs it up. A leg
+  // that ends instead fails the transfer: the transferor keeps its call.
+  std::string transfer_of;
 };
 
 // A transfer a driver received (a SIP REFER...) and hands to the core.
@@ -285,9 +300,10 @@ struct TransferReport {
   std::string replaces;
   // How the transferor's leg and its peer are connected as the driver sees
   // it: direct / relayed (inside the driver: the core joins the parties of
-  // an attended transfer through ChannelDriver::join and asks the driver to
-  // carry out the rest, carry_transfer), engine (through the media engine:
-  // the core carries it out with its own dial and bridge).
+  // an attended transfer through ChannelDriver::join, routes a blind one's
+  // transferee through a leg of the driver, OriginateRequest::transfer_of),
+  // engine (through the media engine: the core carries it out with its own
+  // dial and bridge).
   MediaPath path = MediaPath::relayed;
   // The transferor hears how it goes (SIP: NOTIFY message/sipfrag
   // "SIP/2.0 <status>"): 100 when started, then once with `final` true (2xx
@@ -543,9 +559,12 @@ class CallCore {
   // transferor and its peer are bridged inside their driver (`report.path`
   // direct or relayed, both legs of one driver), the core has that driver
   // join the two parties (ChannelDriver::join), then tells the transferor
-  // and hangs up its legs; a blind transfer there, or an attended one whose
-  // other leg talks to no channel, it asks the driver to carry out
-  // (ChannelDriver::carry_transfer).
+  // and hangs up its legs; blind, the peer dials a leg of that driver
+  // (OriginateRequest::transfer_of) that routes it through the dialplan,
+  // and once that leg is up the core publishes the transfer, tells the
+  // transferor 200 and hangs it up (a failed dial: told the failure, the
+  // call kept); an attended one whose other leg talks to no channel it asks
+  // the driver to carry out (ChannelDriver::carry_transfer).
   // Returns what refuses the request (not_found: no such leg; invalid: it
   // talks to nobody, or the replaced leg is unknown; unsupported): the
   // driver answers the request with it (SIP: 481, 400, 501...). Otherwise

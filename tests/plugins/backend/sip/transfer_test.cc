@@ -72,6 +72,26 @@ class TransferTest : public SipPluginTest {
     });
   }
 
+  // The call core carried out a blind transfer by `endpoint` to `exten`: it
+  // published calls.channel.transferred on the transferor's channel while
+  // that channel was open (its calls.channel.ended comes after), among the
+  // events from `from` on.
+  bool core_transferred_blind_before_hangup(const std::string& endpoint, const std::string& exten, std::size_t from) {
+    return eventually([&] {
+      auto events = host_->test_bus().events();
+      std::string transferor;
+      for (std::size_t i = from; i < events.size(); ++i) {
+        auto& e = events[i];
+        if (transferor.empty() && e.topic == "calls.channel.transferred" && json_field(e.body, "kind") == "blind" &&
+            json_field(e.body, "endpoint") == endpoint && json_field(e.body, "exten") == exten)
+          transferor = json_field(e.body, "id");
+        if (!transferor.empty() && e.topic == "calls.channel.ended" && json_field(e.body, "id") == transferor)
+          return true;
+      }
+      return false;
+    });
+  }
+
   static std::string json_field(const std::string& body, const std::string& key) {
     auto k = body.find("\"" + key + "\":\"");
     if (k == std::string::npos) return {};
@@ -106,8 +126,10 @@ TEST_F(TransferTest, BlindTransferByTheCalleeConnectsTheCallerToTheTarget) {
   // In the call core the caller talked to the target.
   EXPECT_TRUE(linked_in_core("carol", "alice", events));
   // The core reports the transfer on bob's channel (records write it as
-  // BLINDTRANSFER).
-  EXPECT_TRUE(core_reported_transfer("blind", "bob", events));
+  // BLINDTRANSFER), then hangs bob up.
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
+  // The core's leg routed alice to carol (not a transfer of the stack's own).
+  EXPECT_TRUE(host_->logger().contains("transferred to carol for the call core"));
 }
 
 TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
@@ -116,11 +138,14 @@ TEST_F(TransferTest, BlindTransferByTheCallerConnectsTheCalleeToTheTarget) {
   // media, hangs up: carol gets the BYE.
   ASSERT_NO_FATAL_FAILURE(three_phones("xfer_target.xml", "xfer_transferee_callee.xml", "xfer_blind_by_caller.xml", 1));
   EXPECT_TRUE(linked_in_core("carol", "bob", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("alice", "1003", events));
 }
 
 TEST_F(TransferTest, BlindTransferToABusyTargetKeepsTheCallAndNotifiesTheFailure) {
+  auto transferred = count("calls.channel.transferred");
   // bob gets NOTIFY 486 and, still talking to alice, hangs up: alice gets BYE.
   ASSERT_NO_FATAL_FAILURE(three_phones("uas_busy.xml", "xfer_blind_busy_by_callee.xml", "uac_call_remote_hangup.xml", 0));
+  EXPECT_EQ(count("calls.channel.transferred"), transferred);
 }
 
 TEST_F(TransferTest, TransferorHangingUpAfterReferStillGetsTheCallerConnected) {
@@ -218,6 +243,33 @@ TEST_F(TransferTest, InviteWithReplacesNamingNoCallIsRefused) {
   caller(alice, "alice", "1002", "xfer_replacing_unknown.xml");
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_TRUE(host_->logger().contains("names no answered call"));
+  expect_idle();
+}
+
+// The target of a blind transfer is routed by the dialplan as the
+// transferor dialed it: carol (1003) forwards every call to dave (1004), so
+// alice, transferred by bob to 1003, ends up talking to dave.
+class TransferForwardTest : public TransferTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}, {"dave", "1004"}});
+    host_->sql("UPDATE confd_users SET forward_unconditional_enabled = true, "
+               "forward_unconditional_destination = '1004' WHERE id = $1::int",
+               {user_ids_["carol"]});
+  }
+};
+
+TEST_F(TransferForwardTest, BlindTransferFollowsTheTargetsForward) {
+  auto events = host_->test_bus().events().size();
+  Phone dave, bob, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(dave, "dave", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_by_callee.xml"));
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(dave.finish(), 0) << dave.out;
+  EXPECT_TRUE(linked_in_core("dave", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
   expect_idle();
 }
 

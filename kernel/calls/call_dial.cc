@@ -90,10 +90,11 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     spec.caller_number = options.caller_number.empty() ? o->caller_number : options.caller_number;
     spec.caller_name = options.caller_name.empty() ? o->caller_name : options.caller_name;
     spec.callee_number = rest.substr(0, rest.find('@'));
-    if (transferor && backend == transferor->backend) {
+    if (transferor && backend == transferor->backend) {  // the transfer's routing leg
       spec.endpoint = transferor->endpoint;
       spec.direction = sdk::ChannelDirection::inbound;
     }
+    const bool routes_transfer = transferor && backend == transferor->backend;
     auto id = create_channel(std::move(spec));
     if (!id) {
       log_.warn("calls: dial from " + o->id + ": " + id.error().message);
@@ -101,6 +102,9 @@ std::string CallCoreImpl::dial(std::string_view origin, sdk::DialOptions options
     }
     {
       std::lock_guard lock(mutex_);
+      // The driver's call for a transfer's routing leg is known by the leg's id.
+      if (routes_transfer)
+        if (auto it = channels_.find(*id); it != channels_.end()) it->second.backend_ref = *id;
       d->legs.push_back(*id);
       d->targets[*id] = target;
       dial_of_leg_[*id] = d->id;

@@ -37,16 +37,10 @@ sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
     });
   auto engine = engine_ ? engine_() : nullptr;
   auto origin_media = engine && !req.media_origin.id.empty() ? engine->channel_endpoint(req.media_origin.id) : nullptr;
-  // The stack's call of the origin; an inbound leg the core created (a blind
-  // transfer's routing leg, above) is that call's id.
-  std::string origin_call = req.media_origin.backend_ref;
-  if (origin_call.empty() && req.media_origin.backend == "sip" &&
-      req.media_origin.direction == sdk::ChannelDirection::inbound)
-    origin_call = req.media_origin.id;
   // A SIP caller still being routed has its offer relayed to the callee;
   // every other origin (answered by the dialplan, another backend, the API)
   // gets legs whose media ends in the engine.
-  if (req.media_origin.backend != "sip" || origin_call.empty() || origin_media)
+  if (req.media_origin.backend != "sip" || req.media_origin.backend_ref.empty() || origin_media)
     return originate_engine(req, std::move(engine), std::move(origin_media));
   DialRequest d;
   for (auto& leg : req.legs) {
@@ -62,7 +56,7 @@ sdk::Status SipChannelDriver::originate(const sdk::OriginateRequest& req) {
   auto legs = d.target_channels;
   std::string origin = req.origin.id;
   return with_stack([&](SipStack& stack) {
-    stack.dial(origin_call, std::move(d), [core, legs, origin](DialResult r) {
+    stack.dial(req.media_origin.backend_ref, std::move(d), [core, legs, origin](DialResult r) {
       if (r.status == "answered") return;
       // The trunk's failover_codes: call:dial returns it as outcome.failover.
       if (r.failover) (void)core->set_variable(origin, "DIAL_FAILOVER", *r.failover ? "yes" : "no");

@@ -148,9 +148,6 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
                                         std::shared_ptr<sm::MediaEngine> engine) {
   auto id = call_ids.find(call_id);
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
-  // A leg the call core created (a blind transfer's: core_transfer.cc) has no call id of ours.
-  for (auto it = calls.begin(); !c && !channel.empty() && it != calls.end(); ++it)
-    if (it->second->channel == channel) c = it->second.get();
   if (!c || c->state == Call::State::ending) return;  // gone: the core wakes call:answer()
   if (c->state == Call::State::answered) return;      // up already
   // A blind transfer's call (no INVITE of its own): the transferred party

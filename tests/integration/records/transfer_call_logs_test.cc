@@ -112,6 +112,11 @@ class TransferCallLogs : public ::testing::Test {
   std::string logs(const std::string& query = "") { return records::call_logs(*d_, "/1.1/call_logs?order=date" + query); }
   std::string logs_once(long n) { return records::wait_call_logs(*d_, n); }
   std::string query(const std::string& statement) { return dialtone::testing::sql_lines(d_->dsn(), statement); }
+  // How many `eventtype` rows come before the CHAN_END of their own channel.
+  std::string rows_before_their_channel_end(const std::string& eventtype) {
+    return query("SELECT count(*) FROM cel t JOIN cel e ON e.uniqueid = t.uniqueid AND e.eventtype = 'CHAN_END' "
+                 "WHERE t.eventtype = '" + eventtype + "' AND t.id < e.id");
+  }
   double seconds(const std::string& json, const std::string& pointer) { return records::number(json, pointer); }
 
   std::unique_ptr<Dialtoned> d_;
@@ -139,6 +144,8 @@ TEST_F(TransferCallLogs, BlindTransferKeepsOneCallLogAnsweredByTheTransferor) {
   EXPECT_EQ(rows.substr(0, 18), "BLINDTRANSFER SIP/") << rows;
   EXPECT_NE(rows.find("bob-"), std::string::npos) << rows;
   EXPECT_NE(rows.find(" 1003\n"), std::string::npos) << rows;
+  // The call core records it on bob's leg while that leg is still open.
+  EXPECT_EQ(rows_before_their_channel_end("BLINDTRANSFER"), "1\n");
   EXPECT_EQ(query("SELECT count(DISTINCT linkedid) FROM cel"), "1\n");
   EXPECT_EQ(query("SELECT count(*) FROM cel WHERE eventtype = 'CHAN_START' AND channame LIKE 'SIP/carol-%'"), "1\n");
   // The duration runs to alice's hang-up, after she talked to carol: the end
@@ -186,9 +193,7 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
   auto rows = query("SELECT eventtype || ' ' || channame FROM cel WHERE eventtype LIKE '%TRANSFER' ORDER BY id");
   EXPECT_EQ(rows.substr(0, 21), "ATTENDEDTRANSFER SIP/") << rows;
   // The call core records it on bob's leg while that leg is still open.
-  EXPECT_EQ(query("SELECT count(*) FROM cel t JOIN cel e ON e.uniqueid = t.uniqueid AND e.eventtype = 'CHAN_END' "
-                  "WHERE t.eventtype = 'ATTENDEDTRANSFER' AND t.id < e.id"),
-            "1\n");
+  EXPECT_EQ(rows_before_their_channel_end("ATTENDEDTRANSFER"), "1\n");
   EXPECT_EQ(query("SELECT count(DISTINCT linkedid) FROM cel"), "2\n");
   // A user's history has both calls for bob, each party's one for them.
   auto of = [&](const std::string& who) {

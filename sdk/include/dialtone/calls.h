@@ -265,7 +265,9 @@ struct OriginateRequest {
   // `report.path` direct or relayed): the transferor's channel, still up and
   // bridged with `origin`, the transferee. Each leg's target is then
   // "<exten>@<context>" and its channel carries the transferor's endpoint
-  // (inbound): route it through the dialplan as if the transferor dialed
+  // (inbound) and its own id as backend_ref (name what you make for it so,
+  // as later requests on the leg carry it): route it through the dialplan
+  // as if the transferor dialed
   // exten in context, for the transferee (the dialplan may answer it, a
   // parking extension, or dial). When a callee it dials answers, put that
   // callee in the transferor's place (its media toward the transferee),

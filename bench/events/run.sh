@@ -11,6 +11,7 @@
 # with dialtoned's CPU per request and the plans (EXPLAIN ANALYZE).
 # Usage: bench/events/run.sh [build-dir]
 #   RATE (100) CALLS (3000) HOLD ms (500) CLIENTS (1000) PROBES (20) RECORDS (0) QUERY_ROWS (0)
+#   THREADS (unset: the shipped websocketd.threads)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
@@ -42,6 +43,7 @@ CONF
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 printf '[plugin]\nname = events.websocketd\n[websocketd]\nlisten = 127.0.0.1:%s\nmax_clients = %s\n' \
   "$ws" "$((CLIENTS + 10))" > "$work/conf.d/80-events.conf"
+[ -n "${THREADS:-}" ] && printf 'threads = %s\n' "$THREADS" >> "$work/conf.d/80-events.conf"
 if [ "$RECORDS" = 1 ]; then
   printf '[plugin]\nname = records.cel\n' > "$work/conf.d/70-records-cel.conf"
   printf '[plugin]\nname = records.call_logs\n' > "$work/conf.d/71-records-call-logs.conf"

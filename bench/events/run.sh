@@ -77,11 +77,27 @@ pg_ticks() {
   for p in "$pm" $(pgrep -P "$pm"); do t=$((t + $(ticks "$p"))); done
   echo "$t"
 }
+# Where the events wait, sampled each second during the calls: bytes in the
+# clients' sockets that they have not read yet, and bytes in dialtoned's that
+# the clients' windows did not take yet (the server's own queues are beyond).
+spid=
+if [ "$CLIENTS" -gt 0 ]; then
+  while :; do
+    ss -Htn state established "( dport = :$ws )" | awk '{ q += $1 } END { printf "%d ", q }'
+    ss -Htn state established "( sport = :$ws )" | awk '{ q += $2 } END { printf "%d\n", q }'
+    sleep 1
+  done > "$work/backlog" 2>/dev/null &
+  spid=$!
+  pids+=("$spid")
+fi
 t0=$(ticks "$dpid") p0=$(pg_ticks)
 UAS_PORT=$(free_port) REG_PORT=$(free_port) UAC_PORT=$(free_port) \
   "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
 per_client=
 if [ -n "$fpid" ]; then
+  kill "$spid" 2>/dev/null || true
+  awk '{ if ($1 > c) c = $1; if ($2 > s) s = $2 } END {
+    printf "most bytes waiting (sampled each second): %.1f MB unread in the clients'"'"' sockets, %.1f MB unsent in dialtoned'"'"'s\n", c / 1e6, s / 1e6 }' "$work/backlog"
   exec 3>&-
   wait "$fpid" || true
   grep -v '^ready' "$work/fanout.out"

@@ -73,6 +73,11 @@ class Peer {
     send(kText, event.empty() ? R"({"op":")" + op + R"("})"
                               : R"({"op":")" + op + R"(","data":{"event_name":")" + event + R"("}})");
   }
+  // Subscribes and reads the reply: true when it is code 0.
+  bool subscribed(const std::string& pattern) {
+    op("subscribe", pattern);
+    return next() == R"(text {"op":"subscribe","code":0})";
+  }
   // The next frame: "text <payload>", "close <code>", "ping", "pong <payload>";
   // "eof" or "silence" (nothing for 20 s: the bound only keeps a broken loop
   // from hanging the test).
@@ -155,10 +160,8 @@ class FanoutLoopTest : public ::testing::Test {
 TEST_F(FanoutLoopTest, ClientsWithOneFilterEachGetEveryFrameInOrder) {
   start();
   Peer a(*loop_, clients_, auth_->tokens["admin"]), b(*loop_, clients_, auth_->tokens["admin"]);
-  a.op("subscribe", "calls.#");
-  b.op("subscribe", "calls.#");
-  ASSERT_EQ(a.next(), R"(text {"op":"subscribe","code":0})");
-  ASSERT_EQ(b.next(), R"(text {"op":"subscribe","code":0})");
+  ASSERT_TRUE(a.subscribed("calls.#"));
+  ASSERT_TRUE(b.subscribed("calls.#"));
   for (int i = 0; i < 300; ++i) {
     publish("calls.channel.state", "{\"n\":" + std::to_string(i) + "}");
     publish("config.user.created", "{\"n\":" + std::to_string(i) + "}");
@@ -173,8 +176,7 @@ TEST_F(FanoutLoopTest, ClientsWithOneFilterEachGetEveryFrameInOrder) {
 TEST_F(FanoutLoopTest, TheAclNarrowsASubscriptionAndUnsubscribeEndsIt) {
   start();
   Peer w(*loop_, clients_, auth_->tokens["created-only"]);
-  w.op("subscribe", "#");
-  ASSERT_EQ(w.next(), R"(text {"op":"subscribe","code":0})");
+  ASSERT_TRUE(w.subscribed("#"));
   publish("calls.channel.created", R"({"id":"c1"})");
   publish("calls.channel.ended", R"({"id":"c1"})");
   publish("config.user.created", R"({"id":1})");
@@ -199,8 +201,7 @@ TEST_F(FanoutLoopTest, FramesCutBySmallSocketsArriveWholeAndInOrder) {
   cfg.socket_buffer = 4096;
   start(cfg);
   Peer a(*loop_, clients_, auth_->tokens["admin"]);
-  a.op("subscribe", "calls.#");
-  ASSERT_EQ(a.next(), R"(text {"op":"subscribe","code":0})");
+  ASSERT_TRUE(a.subscribed("calls.#"));
   const std::string pad(3000, 'x');
   for (int i = 0; i < 200; ++i) publish("calls.channel.state", "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + pad + "\"}");
   a.send(kPing, "are you there");  // answered among the events, in one piece
@@ -214,7 +215,9 @@ TEST_F(FanoutLoopTest, FramesCutBySmallSocketsArriveWholeAndInOrder) {
     ASSERT_EQ(f, event("calls.channel.state", "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + pad + "\"}"));
     ++i;
   }
-  if (!pong) EXPECT_EQ(a.next(), "pong are you there");
+  if (!pong) {
+    EXPECT_EQ(a.next(), "pong are you there");
+  }
 }
 
 // Frames the former filter let through and the socket did not take yet are
@@ -224,10 +227,8 @@ TEST_F(FanoutLoopTest, ASubscriptionChangeKeepsWhatWasOwed) {
   cfg.socket_buffer = 4096;
   start(cfg);
   Peer a(*loop_, clients_, auth_->tokens["admin"]), b(*loop_, clients_, auth_->tokens["admin"]);
-  a.op("subscribe", "calls.#");
-  b.op("subscribe", "calls.#");
-  ASSERT_EQ(a.next(), R"(text {"op":"subscribe","code":0})");
-  ASSERT_EQ(b.next(), R"(text {"op":"subscribe","code":0})");
+  ASSERT_TRUE(a.subscribed("calls.#"));
+  ASSERT_TRUE(b.subscribed("calls.#"));
   const std::string pad(3000, 'z');
   auto state = [&](int i) { return "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + pad + "\"}"; };
   for (int i = 0; i < 100; ++i) publish("calls.channel.state", state(i));
@@ -249,10 +250,8 @@ TEST_F(FanoutLoopTest, AClientThatStopsReadingIsClosedWith1008AndOthersGoOn) {
   cfg.socket_buffer = 4096;
   start(cfg);
   Peer slow(*loop_, clients_, auth_->tokens["admin"]), fast(*loop_, clients_, auth_->tokens["admin"]);
-  slow.op("subscribe", "calls.#");
-  fast.op("subscribe", "calls.#");
-  ASSERT_EQ(slow.next(), R"(text {"op":"subscribe","code":0})");
-  ASSERT_EQ(fast.next(), R"(text {"op":"subscribe","code":0})");
+  ASSERT_TRUE(slow.subscribed("calls.#"));
+  ASSERT_TRUE(fast.subscribed("calls.#"));
   const std::string pad(2000, 'y');
   int n = 0;
   for (; n < 5000 && !log_.contains("read slower than events came"); ++n) {

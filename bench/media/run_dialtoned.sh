@@ -22,12 +22,7 @@ bench_work dt-bench-media
 
 sip_port=$(free_port)
 probe_port=$(free_port)
-bench_kernel_conf <<CONF
-[lua]
-script = $here/lua-dialplan/extensions.lua
-$(http_listeners confd auth dird phoned provd provd_phones calld)
-CONF
-printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
+bench_shipped_kernel
 cp "$here/conf.d/45-media.conf" "$work/conf.d/45-media.conf"
 bench_sip_conf "$sip_port"
 bench_dialtoned "$build/bin/dialtoned" "$build/plugins"

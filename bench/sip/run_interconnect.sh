@@ -42,12 +42,7 @@ qualify=0s
 [ "$mode" = nat ] && qualify=25s
 dns_port=$(free_port)
 printf 'nameserver 127.0.0.1\nport %s\n' "$dns_port" > "$work/resolv.conf"
-bench_kernel_conf <<CONF
-[lua]
-script = $here/lua-dialplan/extensions.lua
-$(http_listeners confd auth dird phoned provd provd_phones calld)
-CONF
-printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
+bench_shipped_kernel
 cat > "$work/conf.d/40-sip.conf" <<CONF
 [plugin]
 name = backend.sip

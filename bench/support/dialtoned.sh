@@ -124,3 +124,14 @@ bench_user_line() {
   api PUT "/lines/$line/endpoints/sip/$sip" >/dev/null
   api PUT "/lines/$line/extensions/$ext" >/dev/null
 }
+
+# bench_shipped_kernel: 00-kernel.conf running the shipped lua-dialplan with
+# every HTTP listener on a free port, and api.confd (50-confd.conf).
+bench_shipped_kernel() {
+  bench_kernel_conf <<CONF
+[lua]
+script = $here/lua-dialplan/extensions.lua
+$(http_listeners confd auth dird phoned provd provd_phones calld)
+CONF
+  printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
+}

@@ -2,8 +2,7 @@
 #   . "$here/bench/support/dialtoned.sh"
 #   bench_work dt-bench-events         # $work (removed at exit), $pids (TERMed at exit)
 #   bench_kernel_conf <<CONF           # 00-kernel.conf: data_dir, log level warn, + these lines
-#   [http.confd]
-#   listen = 127.0.0.1:0
+#   $(http_listeners confd auth)
 #   CONF
 #   printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 #   bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
@@ -37,6 +36,13 @@ bench_kernel_conf() {
     printf '[plugin]\nname = kernel\n[kernel]\ndata_dir = %s\n[log]\nlevel = warn\n' "$work/data"
     cat
   } > "$work/conf.d/00-kernel.conf"
+}
+
+# http_listeners <listener>...: an [http.<listener>] section listening on a
+# free port for each, for a kernel conf (listen_port tells the port).
+http_listeners() {
+  local l
+  for l in "$@"; do printf '[http.%s]\nlisten = 127.0.0.1:0\n' "$l"; done
 }
 
 # listen_port <listener>: the port dialtoned said it listens on for it.
@@ -87,4 +93,45 @@ bench_import_users() {
   code=$(curl -s -o "$work/import.json" -w '%{http_code}' -H "$H" -H 'Content-Type: text/csv; charset=utf-8' \
     --data-binary @"$1" -X POST "http://127.0.0.1:$(listen_port confd)/1.1/users/import")
   [ "$code" = 201 ] || { say "import failed: $code $(head -c 500 "$work/import.json")"; exit 1; }
+}
+
+# bench_sip_conf <port>: 40-sip.conf, backend.sip on UDP 127.0.0.1:<port>
+# with room for bench loads (5,000 pending requests, no ban, no qualify).
+bench_sip_conf() {
+  cat > "$work/conf.d/40-sip.conf" <<CONF
+[plugin]
+name = backend.sip
+[sip]
+listen = 127.0.0.1:$1
+transports = udp
+max_pending = 5000
+[auth]
+ban_failures = 0
+[qualify]
+interval = 0s
+CONF
+}
+
+# bench_user_line <exten> <username> <secret>: a user "Bench Caller" with a
+# SIP line and extension <exten> in context default, over confd's REST API.
+bench_user_line() {
+  local user line sip ext
+  user=$(api POST /users '{"firstname":"Bench","lastname":"Caller"}' | id_of)
+  line=$(api POST /lines '{"context":"default"}' | id_of)
+  sip=$(api POST /endpoints/sip "{\"username\":\"$2\",\"secret\":\"$3\"}" | id_of)
+  ext=$(api POST /extensions "{\"exten\":\"$1\",\"context\":\"default\"}" | id_of)
+  api PUT "/users/$user/lines/$line" >/dev/null
+  api PUT "/lines/$line/endpoints/sip/$sip" >/dev/null
+  api PUT "/lines/$line/extensions/$ext" >/dev/null
+}
+
+# bench_shipped_kernel: 00-kernel.conf running the shipped lua-dialplan with
+# every HTTP listener on a free port, and api.confd (50-confd.conf).
+bench_shipped_kernel() {
+  bench_kernel_conf <<CONF
+[lua]
+script = $here/lua-dialplan/extensions.lua
+$(http_listeners confd auth dird phoned provd provd_phones calld)
+CONF
+  printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 }

@@ -197,7 +197,7 @@ void CallCoreImpl::relayed_blind_transfer(const sdk::Channel& transferor, const 
   // answered and took the transferor's place, or once the dialplan answered it.
   sdk::DialOptions options;
   options.targets = {peer.backend + "/" + exten + (context.empty() ? "" : "@" + context)};
-  options.timeout_seconds = 24 * 3600;  // the dialplan's own dial decides how long it rings
+  options.timeout_seconds = sdk::kUnlimitedRingSeconds;  // the dialplan's own dial decides how long it rings
   dial(peer.id, std::move(options), [this, transferor, transferee = peer.id, exten, context,
                                      progress](const sdk::DialOutcome& o) {
     {

@@ -36,18 +36,7 @@ CONF
 sed -i 's/^level = warn/level = info/' "$work/conf.d/00-kernel.conf"
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 printf '[plugin]\nname = media.engine\n' > "$work/conf.d/45-media.conf"
-cat > "$work/conf.d/40-sip.conf" <<CONF
-[plugin]
-name = backend.sip
-[sip]
-listen = 127.0.0.1:$sip_port
-transports = udp
-max_pending = 5000
-[auth]
-ban_failures = 0
-[qualify]
-interval = 0s
-CONF
+echo "max_pending = 5000" | bench_sip_conf "$sip_port"
 {
   printf '[plugin]\nname = backend.dahdi\n'
   for p in $(seq 1 "$pairs"); do

@@ -25,17 +25,7 @@ bench_kernel_conf <<CONF
 script = $here/lua-dialplan/extensions.lua
 $(http_listeners confd auth)
 CONF
-cat > "$work/conf.d/40-sip.conf" <<CONF
-[plugin]
-name = backend.sip
-[sip]
-listen = 127.0.0.1:$sip
-transports = udp
-[qualify]
-interval = 0s
-[auth]
-ban_failures = 0
-CONF
+bench_sip_conf "$sip" </dev/null
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 printf '[plugin]\nname = events.websocketd\n[websocketd]\nlisten = 127.0.0.1:%s\nmax_clients = %s\n' \
   "$ws" "$((CLIENTS + 10))" > "$work/conf.d/80-events.conf"

@@ -48,19 +48,7 @@ script = $here/lua-dialplan/extensions.lua
 $(http_listeners confd auth dird phoned provd provd_phones calld)
 CONF
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
-cat > "$work/conf.d/40-sip.conf" <<CONF
-[plugin]
-name = backend.sip
-[sip]
-listen = 127.0.0.1:$sip_port
-transports = udp
-resolv_conf = $work/resolv.conf
-max_pending = 5000
-[auth]
-ban_failures = 0
-[qualify]
-interval = $qualify
-CONF
+printf 'resolv_conf = %s\nmax_pending = 5000\n' "$work/resolv.conf" | bench_sip_conf "$sip_port" "$qualify"
 bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
 say "dialtoned $dpid, SIP on 127.0.0.1:$sip_port; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 

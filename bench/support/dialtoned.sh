@@ -45,6 +45,17 @@ http_listeners() {
   for l in "$@"; do printf '[http.%s]\nlisten = 127.0.0.1:0\n' "$l"; done
 }
 
+# bench_sip_conf <port> [qualify interval, default 0s]: 40-sip.conf, backend.sip
+# on UDP 127.0.0.1:<port> with bans off (thousands of calls from one address);
+# stdin holds more [sip] lines (none: </dev/null).
+bench_sip_conf() {
+  {
+    printf '[plugin]\nname = backend.sip\n[sip]\nlisten = 127.0.0.1:%s\ntransports = udp\n' "$1"
+    cat
+    printf '[auth]\nban_failures = 0\n[qualify]\ninterval = %s\n' "${2:-0s}"
+  } > "$work/conf.d/40-sip.conf"
+}
+
 # listen_port <listener>: the port dialtoned said it listens on for it.
 listen_port() { sed -n "s|^listening: $1 http://127.0.0.1:\([0-9]*\)|\1|p" "$work/stdout.log"; }
 

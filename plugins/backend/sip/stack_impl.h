@@ -502,8 +502,11 @@ struct SipStack::Impl {
   // ---- calls answered with media in the engine (sip_media_answer.cc) -------
 
   // call:answer(): an endpoint for A's offer and a 200 OK with its SDP.
+  // `early`: 183 with the SDP instead (call:progress()), the call left routing.
   void answer_with_engine(const std::string& call_id, const std::string& channel,
-                          std::shared_ptr<sdk::media::MediaEngine> engine);
+                          std::shared_ptr<sdk::media::MediaEngine> engine, bool early = false);
+  // 200 OK to A with the engine's `sdp`: the call is answered.
+  void engine_answer_a(Call& c, const std::string& sdp);
   // Answers `offer` with a new engine endpoint attached under `channel`,
   // kept as `c.engine`: the SDP answer, or why not.
   sdk::Result<std::string> engine_answer(Call& c, const std::string& offer, const std::string& channel,

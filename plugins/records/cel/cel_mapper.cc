@@ -103,7 +103,12 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   else if (event.topic.compare(0, park.size(), park) == 0) kind = "park." + event.topic.substr(park.size());
   else if (event.topic == "calls.pickup") kind = "pickup";
   else return out;
-  rapidjson::Document d;
+  // Parsed into a buffer on the stack: an event is a few hundred bytes, and
+  // rapidjson's default allocator would take 64 KiB from malloc per event.
+  char values[8192], stack[1024];
+  rapidjson::MemoryPoolAllocator<> value_alloc(values, sizeof values), stack_alloc(stack, sizeof stack);
+  using Pool = rapidjson::MemoryPoolAllocator<>;
+  rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> d(&value_alloc, sizeof stack, &stack_alloc);
   d.Parse(event.body.c_str(), event.body.size());
   if (d.HasParseError() || !d.IsObject()) return out;
   const std::string id = str(d, "id");
@@ -111,6 +116,12 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
 
   const bool inbound = str(d, "direction") != "outbound";
   const std::string endpoint = str(d, "endpoint");
+  // What every row of this event repeats, read once.
+  const std::string callee_number = str(d, "callee_number");
+  const std::string cid_num = inbound ? str(d, "caller_number") : callee_number;
+  const std::string cid_name = inbound ? str(d, "caller_name") : str(d, "callee_name");
+  std::string call_id = str(d, "call_id");
+  if (call_id.empty()) call_id = id;
   auto known = channels_.find(id);
 
   auto row = [&](const char* type, std::int64_t at) {
@@ -118,13 +129,13 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     r.eventtype = type;
     r.eventtime_ms = at > 0 ? at : now_ms;
     // A callee's leg carries the callee's identity, as Asterisk's dialed channel does.
-    r.cid_num = inbound ? str(d, "caller_number") : str(d, "callee_number");
-    r.cid_name = inbound ? str(d, "caller_name") : str(d, "callee_name");
+    r.cid_num = cid_num;
+    r.cid_name = cid_name;
     r.cid_ani = r.cid_num;
-    r.cid_dnid = inbound ? str(d, "callee_number") : std::string();
-    r.exten = str(d, "callee_number");
+    if (inbound) r.cid_dnid = callee_number;
+    r.exten = callee_number;
     r.uniqueid = id;
-    r.linkedid = str(d, "call_id").empty() ? id : str(d, "call_id");
+    r.linkedid = call_id;
     if (known != channels_.end()) {
       r.channame = known->second.channame;
       r.linkedid = known->second.linkedid;
@@ -143,7 +154,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     Open o;
     std::string trunk = trunk_ ? trunk_(endpoint) : std::string();
     o.channame = channel_name(str(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
-    o.linkedid = str(d, "call_id").empty() ? id : str(d, "call_id");
+    o.linkedid = call_id;
     known = channels_.emplace(id, o).first;
     ++open_per_call_[o.linkedid];
     auto info = lookup_ ? lookup_(endpoint) : std::nullopt;

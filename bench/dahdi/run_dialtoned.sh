@@ -31,7 +31,7 @@ ln -s "$here/lua-dialplan/lib" "$work/lua/lib"
 bench_kernel_conf <<CONF
 [lua]
 script = $work/lua/span_answer.lua
-$(for l in confd auth dird phoned provd provd_phones calld; do printf '[http.%s]\nlisten = 127.0.0.1:0\n' "$l"; done)
+$(http_listeners confd auth dird phoned provd provd_phones calld)
 CONF
 sed -i 's/^level = warn/level = info/' "$work/conf.d/00-kernel.conf"
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"

@@ -23,10 +23,7 @@ sip=$(free_port) ws=$(free_port)
 bench_kernel_conf <<CONF
 [lua]
 script = $here/lua-dialplan/extensions.lua
-[http.confd]
-listen = 127.0.0.1:0
-[http.auth]
-listen = 127.0.0.1:0
+$(http_listeners confd auth)
 CONF
 cat > "$work/conf.d/40-sip.conf" <<CONF
 [plugin]

@@ -12,7 +12,8 @@ run in SINK_PROCS (4) forked processes, so that the probes' event loop never
 waits behind 980 sockets' reads.
 
 Prints `ready` once every stream is subscribed, then, when stdin closes (or
-SIGTERM), one summary line per kind of client.
+SIGTERM), one summary line per kind of client. With LATENCY_LOG=FILE, also
+writes every probe's sample there, `arrival_ms latency_ms`, by arrival.
 Usage: ws_fanout.py ws://127.0.0.1:9502/ TOKEN CLIENTS [PROBES] [EVENT]
 """
 import asyncio, base64, json, os, signal, socket, struct, sys, time
@@ -71,6 +72,7 @@ async def read_all(reader, stats):
 class Probe:
     def __init__(self):
         self.latencies = []
+        self.samples = []  # (arrival ms, latency ms), for LATENCY_LOG
         self.events = 0
         self.closed = 0
 
@@ -91,6 +93,7 @@ async def probe(url, token, event, p, ready):
                     at = m["data"].get("created_at_ms")
                     if at:
                         p.latencies.append(now - at)
+                        p.samples.append((now, now - at))
         except websockets.exceptions.ConnectionClosed:
             p.closed += 1
 
@@ -176,6 +179,10 @@ async def main():
         read, closed = read + int(b), closed + int(c)
         os.waitpid(pid, 0)
     lat = [v for p in probe_stats for v in p.latencies]
+    if os.environ.get("LATENCY_LOG"):
+        with open(os.environ["LATENCY_LOG"], "w") as f:
+            for at, v in sorted(s for p in probe_stats for s in p.samples):
+                f.write(f"{at:.1f} {v:.1f}\n")
     events = [p.events for p in probe_stats]
     print(f"probes {probes}: events each min {min(events)} max {max(events)}, "
           f"created-event latency n={len(lat)} p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms "

@@ -27,7 +27,7 @@ cat > "$work/conf.d/00-bench-kernel.conf" <<CONF
 name = kernel
 [kernel]
 data_dir = $work/data
-$(for l in confd auth dird phoned provd provd_phones calld; do printf '[http.%s]\nlisten = 127.0.0.1:0\n' "$l"; done)
+$(http_listeners confd auth dird phoned provd provd_phones calld)
 CONF
 rtp=${RTP_PORTS:-10000-20000}
 cat > "$work/conf.d/40-bench-sip.conf" <<CONF

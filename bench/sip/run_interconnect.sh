@@ -45,7 +45,7 @@ printf 'nameserver 127.0.0.1\nport %s\n' "$dns_port" > "$work/resolv.conf"
 bench_kernel_conf <<CONF
 [lua]
 script = $here/lua-dialplan/extensions.lua
-$(for l in confd auth dird phoned provd provd_phones calld; do printf '[http.%s]\nlisten = 127.0.0.1:0\n' "$l"; done)
+$(http_listeners confd auth dird phoned provd provd_phones calld)
 CONF
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 cat > "$work/conf.d/40-sip.conf" <<CONF

@@ -2,8 +2,7 @@
 #   . "$here/bench/support/dialtoned.sh"
 #   bench_work dt-bench-events         # $work (removed at exit), $pids (TERMed at exit)
 #   bench_kernel_conf <<CONF           # 00-kernel.conf: data_dir, log level warn, + these lines
-#   [http.confd]
-#   listen = 127.0.0.1:0
+#   $(http_listeners confd auth)
 #   CONF
 #   printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 #   bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
@@ -37,6 +36,13 @@ bench_kernel_conf() {
     printf '[plugin]\nname = kernel\n[kernel]\ndata_dir = %s\n[log]\nlevel = warn\n' "$work/data"
     cat
   } > "$work/conf.d/00-kernel.conf"
+}
+
+# http_listeners <listener>...: an [http.<listener>] section listening on a
+# free port for each, for a kernel conf (listen_port tells the port).
+http_listeners() {
+  local l
+  for l in "$@"; do printf '[http.%s]\nlisten = 127.0.0.1:0\n' "$l"; done
 }
 
 # listen_port <listener>: the port dialtoned said it listens on for it.

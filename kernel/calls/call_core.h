@@ -166,6 +166,11 @@ class CallCoreImpl final : public sdk::CallCore {
   // transferor is told 200 (`progress`, may be null) and hung up.
   void blind_transfer(const sdk::Channel& transferor, const std::string& exten, std::string context,
                       const std::function<void(int, bool)>& progress);
+  // An attended transfer joined the transferor's peer with `party`:
+  // published on the transferor's leg, the transferor told 200 (`progress`,
+  // may be null), both its legs (`transferor`, `other`) hung up.
+  void attended_done(const sdk::Channel& transferor, const sdk::Channel& other, const std::string& party,
+                     const std::function<void(int, bool)>& progress);
   // Local legs above `channel_id` (0 for a channel no local leg dialed).
   int depth_of(std::string_view channel_id) const;
   // The Q.850 cause of the last dial `channel_id` made (0: none).

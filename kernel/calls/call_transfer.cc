@@ -1,10 +1,14 @@
 // Transfers in the call core. A driver reports what it received on the wire
-// (a SIP REFER, blind or with Replaces: transfer_requested); the core decides
-// who carries it out. Parties bridged inside one driver (SIP's relayed
-// calls) are moved by that driver (ChannelDriver::carry_transfer); every
-// other transfer is the core's own: the transferor's peer is sent to the
-// dialplan through a `local` leg (blind), or bridged with the party of the
-// transferor's other leg (attended), whatever backend carries each leg.
+// (a SIP REFER, blind or with Replaces: transfer_requested); the core
+// resolves it and carries it out. Attended: the transferor's peer and the
+// party of its other leg are joined (bridged through the media engine, or
+// by their driver when it bridges them itself: ChannelDriver::join, SIP's
+// relayed calls), then the transferor is told and both its legs are hung
+// up. Blind: the transferor's peer is sent to the dialplan through a
+// `local` leg; a blind transfer between parties a driver bridges itself
+// (SIP's relayed calls) is still moved by that driver
+// (ChannelDriver::carry_transfer), as is an attended one whose other leg
+// talks to no channel (a call the dialplan answered).
 #include "kernel/calls/call_core.h"
 
 namespace dialtone::kernel {
@@ -97,15 +101,37 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
     if (!other && r.target_channel.empty() && report.replaces.empty())
       return sdk::Error::invalid("attended transfer naming no other leg");
   }
-  // Parties the driver bridged itself: the driver moves them. A driver that
-  // cannot leaves the transfer to the core.
+  // Only the transferor's own other call can be joined (SIP: the Replaces
+  // names a dialog of the same line).
+  if (other && other->id != self->id && (other->backend != self->backend || other->endpoint != self->endpoint))
+    return sdk::Error::not_found("the leg replaced (" + other->id + ") is no other call of " + self->backend + "/" +
+                                 self->endpoint);
+  std::optional<sdk::Channel> party;
+  if (other && other->id != self->id && !other->peer.empty())
+    if (auto c = channel(other->peer)) party = *c;
   bool inside = report.path != sdk::MediaPath::engine && (!peer || peer->backend == self->backend) &&
                 (!other || other->backend == self->backend);
-  if (inside)
-    if (auto driver = driver_of(self->backend)) {
-      auto s = driver->carry_transfer(report);
-      if (s || s.error().code != sdk::ErrorCode::unsupported) return s;
-    }
+  auto driver = driver_of(self->backend);
+  if (inside && attended && peer && party && party->backend == self->backend && driver) {
+    // Parties the driver bridged itself: it joins them, the core does the rest.
+    if (report.progress) report.progress(100, false);
+    driver->join(*peer, *party, [this, driver, report, self = *self, other = *other,
+                                 party = *party](sdk::Status s) {
+      if (s) return attended_done(self, other, party.id, report.progress);
+      if (s.error().code == sdk::ErrorCode::unsupported) {
+        if (auto carried = driver->carry_transfer(report); carried) return;
+      }
+      log_.info("calls: attended transfer by " + self.id + " failed: " + s.error().message);
+      if (report.progress) report.progress(sdk::transfer_refusal_status(s.error()), true);
+    });
+    return {};
+  }
+  // Other parties the driver bridged itself: the driver moves them. A driver
+  // that cannot leaves the transfer to the core.
+  if (inside && driver) {
+    auto s = driver->carry_transfer(report);
+    if (s || s.error().code != sdk::ErrorCode::unsupported) return s;
+  }
   if (!peer) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
   if (attended && !other)
     return sdk::Error::not_found("the leg replaced (" + (report.replaces.empty() ? r.target_channel : report.replaces) +
@@ -121,15 +147,12 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
     if (report.progress) report.progress(sdk::transfer_refusal_status(e), true);
     return {};
   }
-  auto party = channel(other->peer);
   if (!party) {
     if (report.progress) report.progress(481, true);
     return {};
   }
   separate(*self);
   separate(*other);
-  Pending p{Kind::transferred, *self, 0, 0, 0, "attended"};
-  p.target = party->id;
   auto s = bridge(peer->id, party->id, false);
   if (!s) {
     // Nothing joined them: each goes back to the transferor's leg it had.
@@ -138,11 +161,18 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
     if (report.progress) report.progress(sdk::transfer_refusal_status(s.error()), true);
     return {};
   }
-  queue(std::move(p));
-  if (report.progress) report.progress(200, true);
-  (void)hangup_channel(self->id, sdk::q850::normal_clearing);
-  (void)hangup_channel(other->id, sdk::q850::normal_clearing);
+  attended_done(*self, *other, party->id, report.progress);
   return {};
+}
+
+void CallCoreImpl::attended_done(const sdk::Channel& transferor, const sdk::Channel& other, const std::string& party,
+                                 const std::function<void(int, bool)>& progress) {
+  Pending p{Kind::transferred, transferor, 0, 0, 0, "attended"};
+  p.target = party;
+  queue(std::move(p));
+  if (progress) progress(200, true);
+  (void)hangup_channel(transferor.id, sdk::q850::normal_clearing);
+  (void)hangup_channel(other.id, sdk::q850::normal_clearing);
 }
 
 }  // namespace dialtone::kernel

@@ -5,12 +5,12 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <dialtone/service_registry.h>
 #include <dialtone/services.h>
 
 namespace boost::dll {
@@ -19,36 +19,9 @@ class shared_library;
 
 namespace dialtone::kernel {
 
-class ServiceRegistryImpl final : public sdk::ServiceRegistry {
- public:
-  sdk::Status provide_erased(std::string name, int version, std::string instance,
-                             std::shared_ptr<void> impl) override {
-    return provide_as("kernel", std::move(name), version, std::move(instance), std::move(impl));
-  }
-  std::shared_ptr<void> find_erased(std::string_view name, int version,
-                                    std::string_view instance) const override;
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(
-      std::string_view name, int version) const override;
-  void withdraw_erased(std::string_view name, std::string_view instance) override;
-
-  // Refuses a duplicate (name, instance) with ErrorCode::conflict naming the
-  // plugin that already provides it.
-  sdk::Status provide_as(std::string owner, std::string name, int version, std::string instance,
-                         std::shared_ptr<void> impl);
-  // Drops whatever `owner` still provides (the kernel calls it after stop()).
-  std::size_t withdraw_all(std::string_view owner);
-  // "name/instance (owner)" lines, for diagnostics.
-  std::vector<std::string> describe() const;
-
- private:
-  struct Entry {
-    std::string name, instance, owner;
-    int version = 0;
-    std::shared_ptr<void> impl;
-  };
-  mutable std::mutex mutex_;
-  std::vector<Entry> entries_;  // in provide order: find() with no instance returns the first
-};
+// The registry itself is the SDK's (dialtone/service_registry.h), the one the
+// fake host gives a plugin's tests too.
+using ServiceRegistryImpl = sdk::ServiceTable;
 
 // One plugin's view of the registry.
 class PluginServices final : public sdk::ServiceRegistry {

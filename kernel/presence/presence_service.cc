@@ -4,14 +4,12 @@
 
 #include <rapidjson/document.h>
 
+#include <dialtone/json_member.h>
+
 namespace dialtone::kernel {
 namespace {
 
-std::string str(const rapidjson::Value& v, const char* key) {
-  auto it = v.FindMember(key);
-  return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
-                                                     : std::string();
-}
+using sdk::json::string_member;
 
 // The features whose state a key can show: XiVO's feature name (its code
 // is confd's, /1.1/extensions/features) and the presence feature it names.
@@ -367,9 +365,9 @@ void PresenceServiceImpl::on_park_event(const sdk::Event& e) {
     if (doc.HasMember(key)) doc[key] = value;
     else doc.AddMember(rapidjson::StringRef(key), value, doc.GetAllocator());
   };
-  std::string slot = str(doc, "slot"), context = str(doc, "context");
+  std::string slot = string_member(doc, "slot"), context = string_member(doc, "context");
   if (slot.empty()) return;
-  set("id", "park:" + str(doc, "id"));
+  set("id", "park:" + string_member(doc, "id"));
   set("backend", "park");
   set("endpoint", slot + "@" + context);
   set("state", "up");
@@ -379,9 +377,9 @@ void PresenceServiceImpl::on_park_event(const sdk::Event& e) {
 }
 
 void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended) {
-  std::string id = str(doc, "id");
+  std::string id = string_member(doc, "id");
   if (id.empty()) return;
-  std::string interface = str(doc, "backend") + "/" + str(doc, "endpoint");
+  std::string interface = string_member(doc, "backend") + "/" + string_member(doc, "endpoint");
   auto snap = snapshot();
   std::lock_guard order(notify_mutex_);
   std::vector<Change> changes;
@@ -403,15 +401,15 @@ void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended)
     }
     leg.interface = interface;
     legs_of_[interface].insert(id);
-    leg.call_id = str(doc, "protocol_id");
-    if (auto t = str(doc, "local_tag"); !t.empty()) leg.local_tag = t;
-    if (auto t = str(doc, "remote_tag"); !t.empty()) leg.remote_tag = t;
-    leg.direction = str(doc, "direction");
-    leg.state = str(doc, "state");
-    leg.caller_number = str(doc, "caller_number");
-    leg.caller_name = str(doc, "caller_name");
-    leg.callee_number = str(doc, "callee_number");
-    leg.callee_name = str(doc, "callee_name");
+    leg.call_id = string_member(doc, "protocol_id");
+    if (auto t = string_member(doc, "local_tag"); !t.empty()) leg.local_tag = t;
+    if (auto t = string_member(doc, "remote_tag"); !t.empty()) leg.remote_tag = t;
+    leg.direction = string_member(doc, "direction");
+    leg.state = string_member(doc, "state");
+    leg.caller_number = string_member(doc, "caller_number");
+    leg.caller_name = string_member(doc, "caller_name");
+    leg.callee_number = string_member(doc, "callee_number");
+    leg.callee_name = string_member(doc, "callee_name");
     leg.ended = ended;
     if (auto w = watched_.find(interface); w != watched_.end())
       keys.insert(keys.end(), w->second.begin(), w->second.end());
@@ -484,7 +482,7 @@ void PresenceServiceImpl::on_registration_event(const sdk::Event& e) {
   rapidjson::Document doc;
   doc.Parse(e.body.c_str(), e.body.size());
   if (doc.HasParseError() || !doc.IsObject()) return;
-  std::string aor = str(doc, "aor");
+  std::string aor = string_member(doc, "aor");
   auto r = doc.FindMember("registered");
   if (aor.empty() || r == doc.MemberEnd() || !r->value.IsBool()) return;
   std::string interface = "sip/" + aor;

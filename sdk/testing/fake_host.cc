@@ -87,49 +87,6 @@ void FakeLogger::clear() {
   lines_.clear();
 }
 
-// ---- FakeServiceRegistry
-
-sdk::Status FakeServiceRegistry::provide_erased(std::string name, int version,
-                                                std::string instance, std::shared_ptr<void> impl) {
-  std::lock_guard l(mutex_);
-  for (auto& e : entries_)
-    if (e.name == name && e.instance == instance)
-      return sdk::Error::conflict("service " + name + " instance '" + instance +
-                                  "' is already provided");
-  entries_.push_back({std::move(name), version, std::move(instance), std::move(impl)});
-  return {};
-}
-
-std::shared_ptr<void> FakeServiceRegistry::find_erased(std::string_view name, int version,
-                                                       std::string_view instance) const {
-  std::lock_guard l(mutex_);
-  for (auto& e : entries_)
-    if (e.name == name && e.version == version && (instance.empty() || e.instance == instance))
-      return e.impl;
-  return nullptr;
-}
-
-std::vector<std::pair<std::string, std::shared_ptr<void>>> FakeServiceRegistry::all_erased(
-    std::string_view name, int version) const {
-  std::lock_guard l(mutex_);
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> out;
-  for (auto& e : entries_)
-    if (e.name == name && e.version == version) out.emplace_back(e.instance, e.impl);
-  return out;
-}
-
-void FakeServiceRegistry::withdraw_erased(std::string_view name, std::string_view instance) {
-  std::lock_guard l(mutex_);
-  std::erase_if(entries_, [&](const Entry& e) { return e.name == name && e.instance == instance; });
-}
-
-std::vector<std::string> FakeServiceRegistry::provided() const {
-  std::lock_guard l(mutex_);
-  std::vector<std::string> out;
-  for (auto& e : entries_) out.push_back(e.name + "/" + e.instance);
-  return out;
-}
-
 // ---- FakeBus
 
 struct FakeBus::Entry {

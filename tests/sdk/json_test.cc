@@ -9,6 +9,7 @@
 
 #include <dialtone/http.h>
 #include <dialtone/json.h>
+#include <dialtone/json_member.h>
 
 namespace {
 
@@ -45,6 +46,22 @@ TEST(Json, HttpErrorBodyIsAListOfEscapedMessages) {
   auto r = dialtone::sdk::HttpResponse::error(400, {"bad \"name\"", "second"});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body, R"(["bad \"name\"","second"])");
+}
+
+TEST(Json, MembersReadAsTheirFallbackWhenAbsentOrOfAnotherType) {
+  rapidjson::Document d;
+  d.Parse(R"({"name":"a\u0000b","id":"7","n":5000000000,"half":0.5})");
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(json::string_member(d, "name"), std::string("a\0b", 3));  // the whole string
+  EXPECT_EQ(json::string_member(d, "n"), "");
+  EXPECT_EQ(json::string_member(d, "missing"), "");
+  EXPECT_EQ(json::int_member(d, "n"), 5'000'000'000LL);
+  EXPECT_EQ(json::int_member(d, "id", -1), -1);
+  EXPECT_EQ(json::int_member(d, "half", -1), -1);
+  rapidjson::Document list;
+  list.Parse("[1]");
+  EXPECT_EQ(json::string_member(list, "name"), "");
+  EXPECT_EQ(json::int_member(list, "n", 3), 3);
 }
 
 }  // namespace

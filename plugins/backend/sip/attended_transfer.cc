@@ -34,26 +34,75 @@ void SipStack::Impl::attended_transfer(Call& c1, MediaLeg from, const std::strin
     notify_refer(ref, 491, "Request Pending", true, nullptr);
     return;
   }
-  MediaLeg yside = other_side(p->side);
+  log.info("sip: call " + c1.id + ": " + who + " joins it to call " + c2.id);
+  start_join(c1, from, c2, p->side);
+}
+
+void SipStack::join_parties(const std::string& a, const std::string& b, std::function<void(sdk::Status)> done) {
+  auto impl = impl_;
+  impl->later([impl, a, b, done = std::move(done)]() mutable { impl->join_parties(a, b, std::move(done)); });
+}
+
+void SipStack::Impl::join_parties(const std::string& a, const std::string& b, std::function<void(sdk::Status)> done) {
+  // The answered relayed call, and side, whose party is on channel `ch`.
+  auto where = [this](const std::string& ch) -> std::optional<Party> {
+    for (auto& [serial, call] : calls) {
+      Call& c = *call;
+      if (c.state != Call::State::answered || c.engine || c.originated || !c.winner || !c.a_leg) continue;
+      if (c.channel == ch) return Party{&c, MediaLeg::a};
+      if (c.winner->channel == ch) return Party{&c, MediaLeg::b};
+    }
+    return std::nullopt;
+  };
+  auto pa = where(a), pb = where(b);
+  if (!pa || !pb) return done(sdk::Error::not_found("sip: channel " + (pa ? b : a) + " is no party of a call in progress"));
+  if (pa->call == pb->call) return done(sdk::Error::invalid("sip: channels " + a + " and " + b + " are in one call"));
+  Call& c1 = *pa->call;
+  Call& c2 = *pb->call;
+  c1.refer_waiting.reset();
+  if (c1.transfer || c1.joined_with || c1.offer_pending || c2.transfer || c2.joined_with || c2.offer_pending)
+    return done(sdk::Error::conflict("sip: call " + c1.id + " or " + c2.id + " is renegotiating its media"));
+  log.info("sip: call " + c1.id + ": its party is joined to call " + c2.id + "'s by the call core");
+  c1.join_done = std::move(done);
+  start_join(c1, other_side(pa->side), c2, other_side(pb->side));
+}
+
+void SipStack::Impl::join_told(Call& c1, int status) {
+  auto done = std::move(c1.join_done);
+  c1.join_done = nullptr;
+  if (!done) return;
+  if (status < 300) return done({});
+  std::string why = "the join ended with " + std::to_string(status);
+  switch (status) {
+    case 481: return done(sdk::Error::not_found(why));
+    case 487:
+    case 491: return done(sdk::Error::conflict(why));
+    case 503: return done(sdk::Error::unavailable(why));
+    default: return done(sdk::Error::internal(why));  // never unsupported: the core would hand it back
+  }
+}
+
+void SipStack::Impl::start_join(Call& c1, MediaLeg from, Call& c2, MediaLeg c2_from) {
+  nta_leg_t* ref = leg_of(c1, from);
+  MediaLeg yside = other_side(c2_from);
   c1.referrer = ref;
   c1.referrer_side = from;
   c1.referrer_gone = false;
   c1.joined_with = c2.serial;
   c1.join_notify = true;
-  c2.referrer = leg_of(c2, p->side);
-  c2.referrer_side = p->side;
+  c2.referrer = leg_of(c2, c2_from);
+  c2.referrer_side = c2_from;
   c2.referrer_gone = false;
   c2.joined_with = c1.serial;
   c2.join_notify = false;
-  notify_refer(ref, 100, "Trying", false, nullptr);
-  log.info("sip: call " + c1.id + ": " + who + " joins it to call " + c2.id);
+  if (!c1.join_done) notify_refer(ref, 100, "Trying", false, nullptr);  // else the core says it
   DialogRequest* d = send_in_dialog(c2, leg_of(c2, yside), sip_method_invite, "INVITE", "", "");
   if (!d) {
     join_failed(c1, 500, false);
     return;
   }
   d->raw = true;
-  d->from = p->side;
+  d->from = c2_from;
   c2.offer_pending = true;
   auto s1 = c1.serial;
   auto s2 = c2.serial;
@@ -116,12 +165,15 @@ void SipStack::Impl::joined(std::uint64_t s1, std::uint64_t s2, int status,
   c1->joined_with = 0;
   c1->join_notify = false;
   c2->joined_with = 0;
-  // Reported while the transferor's channel is open: put_leg ends it.
-  backend.leg_transferred(channel_of(*c1, c1->referrer_side), true, {}, channel_of(*c2, yside));
+  const bool core = static_cast<bool>(c1->join_done);
+  // Reported while the transferor's channel is open: put_leg ends it. When
+  // the core joins them, it reports the transfer and ends the transferor.
+  if (!core) backend.leg_transferred(channel_of(*c1, c1->referrer_side), true, {}, channel_of(*c2, yside));
   auto y = take_leg(*c2, yside);
   std::string joined_user = y ? y->target : std::string();
   nta_leg_t* ref = c1->referrer;
-  nta_leg_t* old = y ? put_leg(*c1, c1->referrer_side, std::move(y)) : nullptr;
+  nta_leg_t* old = y ? put_leg(*c1, c1->referrer_side, std::move(y), !core) : nullptr;
+  if (core) return joined_for_core(*c1, *c2, ref, joined_user);
   c1->referrer = nullptr;
   bool gone1 = c1->referrer_gone;
   c1->referrer_gone = false;
@@ -167,9 +219,46 @@ void SipStack::Impl::join_failed(Call& c1, int status, bool c2_touched) {
   }
   if (gone1) {
     end_call(c1, ref);
+    join_told(c1, status);
+    return;
+  }
+  if (c1.join_done) {
+    c1.referrer = ref;  // the core's final NOTIFY goes there
+    join_told(c1, status);
     return;
   }
   notify_refer(ref, status, phrase_of(status), true, nullptr);
+}
+
+void SipStack::Impl::joined_for_core(Call& c1, Call& c2, nta_leg_t* ref, const std::string& joined_user) {
+  // c1: the transferor's leg stays among its branches until the core hangs
+  // it up (hangup_departed), after telling it on that leg.
+  if (c1.referrer_gone) {
+    for (auto& b : c1.branches)
+      if (b->leg == ref && !b->channel.empty()) {
+        backend.leg_event(b->channel, LegState::ended, 200, {});
+        b->channel.clear();
+      }
+    c1.referrer = nullptr;
+  }
+  c1.referrer_gone = false;
+  // c2 keeps only the transferor's leg, which the core hangs up, unless it is gone.
+  nta_leg_t* ref2 = leg_of(c2, c2.referrer_side);
+  bool gone2 = c2.referrer_gone;
+  c2.referrer = nullptr;
+  c2.referrer_gone = false;
+  if (gone2 || !ref2) {
+    c2.state = Call::State::ending;
+    if (c2.ended_status == 0) {
+      c2.ended_status = 200;
+      backend.call_event(c2.id, "ended", 200);
+    }
+    maybe_finish(c2);
+  }
+  log.info("sip: call " + c1.id + ": joined with " + (joined_user.empty() ? "a trunk" : joined_user) + " from call " +
+           c2.id);
+  backend.call_event(c1.id, "transferred", 200);
+  join_told(c1, 200);
 }
 
 void SipStack::Impl::join_abandoned(std::uint64_t other, std::uint64_t gone) {
@@ -191,6 +280,12 @@ void SipStack::Impl::join_abandoned(std::uint64_t other, std::uint64_t gone) {
   }
   if (left) {
     end_call(*o, ref);
+    join_told(*o, 487);
+    return;
+  }
+  if (o->join_done) {
+    o->referrer = ref;  // the core's final NOTIFY goes there
+    join_told(*o, 487);
     return;
   }
   if (notify) notify_refer(ref, 487, "Request Terminated", true, nullptr);

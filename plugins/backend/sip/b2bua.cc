@@ -470,6 +470,7 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
     if (has) c = &other;
   }
   if (!c) return;
+  if (!channel.empty() && hangup_departed(*c, channel)) return;
   if (c->state == Call::State::answered) {
     c->state = Call::State::ending;
     send_bye(*c, c->a_leg);
@@ -490,6 +491,18 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
     }
   }
   maybe_finish(*c);
+}
+
+bool SipStack::Impl::hangup_departed(Call& c, const std::string& channel) {
+  if (c.channel == channel || (c.winner && c.winner->channel == channel)) return false;
+  for (auto& b : c.branches) {
+    if (b.get() == c.winner || b->channel != channel || !b->final || b->status >= 300) continue;
+    send_bye(c, b->leg);
+    backend.leg_event(b->channel, LegState::ended, 200, {});
+    b->channel.clear();
+    return true;
+  }
+  return false;
 }
 
 void SipStack::Impl::cancel_leg(const std::string& channel) {
@@ -846,6 +859,12 @@ int SipStack::Impl::on_b_request(void* magic, nta_leg_t* leg, nta_incoming_t* ir
       if (c.state == Call::State::answered && c.winner == br && self->absorbs_bye(c, MediaLeg::b)) {
         // The referrer hangs up once it has handed the call over: A waits for C.
         return 200;
+      }
+      if (c.winner != br && !br->channel.empty() && br->channel != c.channel &&
+          !(c.winner && c.winner->channel == br->channel)) {
+        // A transferor whose party was handed over hangs up before the call core does.
+        self->backend.leg_event(br->channel, LegState::ended, 200, {});
+        br->channel.clear();
       }
       if (c.state == Call::State::answered && c.winner == br) {
         c.state = Call::State::ending;

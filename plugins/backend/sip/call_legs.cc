@@ -160,6 +160,14 @@ sdk::Status SipChannelDriver::carry_transfer(const sdk::TransferReport& report) 
   });
 }
 
+void SipChannelDriver::join(const sdk::Channel& a, const sdk::Channel& b, std::function<void(sdk::Status)> done) {
+  auto s = with_stack([&](SipStack& stack) {
+    stack.join_parties(a.id, b.id, done);
+    return sdk::Status{};
+  });
+  if (!s) done(s);
+}
+
 sdk::Status SipChannelDriver::unbridge(const sdk::Channel& channel) {
   return with_stack([&](SipStack& stack) {
     stack.unbridge_engine(channel.id);

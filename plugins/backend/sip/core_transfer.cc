@@ -1,8 +1,10 @@
-// REFERs reported to the call core, which decides who carries them out: the
-// core itself when a leg's media ends in the media engine (its dial through
-// the dialplan, its bridge), or this stack (carry_refer) when both parties
-// are bridged here, SIP to SIP through the relay. The REFER is answered 202
-// here; the transferor's NOTIFYs follow the core's progress.
+// REFERs reported to the call core, which carries them out: its own dial
+// through the dialplan and bridge when a leg's media ends in the media
+// engine; for parties bridged here, SIP to SIP through the relay, an
+// attended transfer has this stack join them (join_parties,
+// attended_transfer.cc) and the core tells the transferor and hangs its
+// legs up, while a blind one is handed back (carry_refer). The REFER is
+// answered 202 here; the transferor's NOTIFYs follow the core's progress.
 #include "plugins/backend/sip/stack_impl.h"
 #include "plugins/backend/sip/engine_media.h"
 
@@ -58,6 +60,7 @@ void SipStack::Impl::carry_refer(const std::string& channel) {
     if (!c.refer_waiting || channel_of(c, c.refer_waiting->from) != channel) continue;
     ReferWaiting r = std::move(*c.refer_waiting);
     c.refer_waiting.reset();
+    c.referrer = nullptr;  // carry_refer_now takes the transferor's leg again
     if (c.state != Call::State::answered || !leg_of(c, r.from)) return;  // gone meanwhile: no one to tell
     carry_refer_now(c, r.from, r.target, r.replaces);
     return;

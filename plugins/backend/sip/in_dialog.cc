@@ -256,6 +256,7 @@ void SipStack::Impl::release_dialog(Call& c) {
   c.dialog.clear();
   c.ack_leg = nullptr;
   if (!inbox->open) return;  // stopping: no more signalling
+  if (c.join_done) join_told(c, 487);  // the call core's join ends with it
   if (c.transfer_of && !c.transfer_done) transfer_failed(c);
   if (c.transfer) {
     auto t = c.transfer;

@@ -32,6 +32,9 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
   // core_transfer.cc: a REFER on a relayed call, handed back by the core.
   sdk::Status carry_transfer(const sdk::TransferReport& report) override;
+  // An attended transfer between two relayed calls, carried out by the
+  // core: their parties are joined through the relay (attended_transfer.cc).
+  void join(const sdk::Channel& a, const sdk::Channel& b, std::function<void(sdk::Status)> done) override;
   // An engine leg leaves the mixer it shares with its peer (a transfer).
   sdk::Status unbridge(const sdk::Channel& channel) override;
   void detach();

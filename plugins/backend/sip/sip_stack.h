@@ -465,6 +465,11 @@ class SipStack {
   // as before the core knew transfers (transfer.cc, attended_transfer.cc).
   // From any thread.
   void carry_refer(const std::string& channel);
+  // The call core's attended transfer: the parties on channels `a` and `b`
+  // (each of an answered relayed call) are joined through the relay
+  // (re-INVITEs, RFC 3725) and linked; the transferor's legs stay up for the
+  // core to hang up. `done` runs once, on the SIP thread. From any thread.
+  void join_parties(const std::string& a, const std::string& b, std::function<void(sdk::Status)> done);
   // The call core takes the engine leg `channel` away from the party it is
   // mixed with (a transfer): neither hangs the other up any more. From any thread.
   void unbridge_engine(const std::string& channel);

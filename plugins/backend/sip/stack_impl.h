@@ -173,6 +173,9 @@ struct Call {
   std::uint32_t join_cseq = 0;
   std::string join_offer;
   MediaLeg join_side = MediaLeg::a;
+  // The call core joins the parties (ChannelDriver::join): told the outcome
+  // instead of the transferor's NOTIFYs, the transferor's legs left to it.
+  std::function<void(sdk::Status)> join_done;
   std::uint64_t transfer_of = 0;
   bool transfer_done = false;
   std::optional<ReferWaiting> refer_waiting;
@@ -645,11 +648,13 @@ struct SipStack::Impl {
 
   // The call core's view of a transfer: the party leaving `c` ends, the one
   // taking its place is linked with the party staying.
-  void relink_channels(Branch* leaving, const std::string& staying, std::string& arriving);
+  void relink_channels(Branch* leaving, const std::string& staying, std::string& arriving, bool end_leaving = true);
 
   // Puts `br`'s dialog on `side` of `c` in place of the party there, whose
   // leg stays in c.branches (no longer connected) for its BYE; returns it.
-  nta_leg_t* put_leg(Call& c, MediaLeg side, std::unique_ptr<Branch> br);
+  // `end_leaving`: the leaving party's channel ends now (else it stays
+  // for the call core to hang up: hangup_departed).
+  nta_leg_t* put_leg(Call& c, MediaLeg side, std::unique_ptr<Branch> br, bool end_leaving = true);
 
   // The Replaces value of a Refer-To URI's headers (RFC 3891), unescaped.
   static std::string replaces_param(const url_t* u);
@@ -714,6 +719,21 @@ struct SipStack::Impl {
   // a re-INVITE without SDP, the offer goes to c1's party, whose answer goes
   // back in the ACK; c2's party then takes the transferor's place in c1.
   void attended_transfer(Call& c1, MediaLeg from, const std::string& value);
+  // Joins c1's party (not on `from`) with c2's (not on `c2_from`, the
+  // transferor's side there): the third-party call control above.
+  void start_join(Call& c1, MediaLeg from, Call& c2, MediaLeg c2_from);
+  // SipStack::join_parties on the SIP thread.
+  void join_parties(const std::string& a, const std::string& b, std::function<void(sdk::Status)> done);
+  // A join the call core asked for ends with `status` (>= 300: failed).
+  void join_told(Call& c1, int status);
+  // joined() for the call core: c2's party talks to c1's; the transferor's
+  // legs (`ref` in c1, its leg in c2) stay up for the core, unless the
+  // transferor hung up meanwhile.
+  void joined_for_core(Call& c1, Call& c2, nta_leg_t* ref, const std::string& joined_user);
+  // The call core hangs up a transferor whose party was handed over: only
+  // its leg, left among `c`'s branches, gets BYE. False when `channel` is
+  // no such leg of `c`.
+  bool hangup_departed(Call& c, const std::string& channel);
 
   // c2's party answered with its offer: c1's party gets it by re-INVITE.
   void join_offered(std::uint64_t s1, std::uint64_t s2, MediaLeg yside, int status,

@@ -104,8 +104,8 @@ std::unique_ptr<Branch> SipStack::Impl::take_leg(Call& c, MediaLeg side) {
 }
 
 void SipStack::Impl::relink_channels(Branch* leaving, const std::string& staying,
-                                     std::string& arriving) {
-  if (leaving && !leaving->channel.empty()) {
+                                     std::string& arriving, bool end_leaving) {
+  if (end_leaving && leaving && !leaving->channel.empty()) {
     backend.leg_event(leaving->channel, LegState::ended, 200, {});
     channel_calls.erase(leaving->channel);
     leaving->channel.clear();
@@ -116,7 +116,7 @@ void SipStack::Impl::relink_channels(Branch* leaving, const std::string& staying
   }
 }
 
-nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branch> br) {
+nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branch> br, bool end_leaving) {
   br->call = &c;
   br->round = c.round;
   br->final = true;
@@ -128,7 +128,7 @@ nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branc
     }
     c.winner = br.get();
     index_channel(c, br->channel);
-    relink_channels(old, c.channel, br->channel);
+    relink_channels(old, c.channel, br->channel, end_leaving);
     c.branches.push_back(std::move(br));
     return old ? old->leg : nullptr;
   }
@@ -140,7 +140,7 @@ nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branc
   c.channel = std::move(br->channel);
   br->channel.clear();
   index_channel(c, c.channel);
-  relink_channels(old.get(), c.winner ? c.winner->channel : std::string(), c.channel);
+  relink_channels(old.get(), c.winner ? c.winner->channel : std::string(), c.channel, end_leaving);
   nta_leg_t* old_leg = old->leg;
   c.branches.push_back(std::move(old));
   // The newcomer is A now: its leg answers to on_a_request and its line
@@ -206,12 +206,17 @@ int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const 
   std::string target = str(u->url_user);
   nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT(contact), TAG_END());
   nta_incoming_destroy(irq);
-  // The call core decides; its parties being bridged here, it hands the
-  // transfer back (carry_refer), unless there is no core to ask.
+  // The call core decides: it joins the parties of an attended transfer
+  // (join_parties), hands others back (carry_refer), unless there is no
+  // core to ask. Its progress goes to the transferor's leg.
   c.refer_waiting = ReferWaiting{from, target, replaces};
+  c.referrer = leg_of(c, from);
+  c.referrer_side = from;
+  c.referrer_gone = false;
   auto s = backend.leg_transfer_requested(refer_report(c, from, target, replaces, false));
   if (s) return 0;
   c.refer_waiting.reset();
+  c.referrer = nullptr;
   if (s.error().code == sdk::ErrorCode::unsupported) {
     carry_refer_now(c, from, target, replaces);
     return 0;

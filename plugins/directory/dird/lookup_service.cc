@@ -150,8 +150,7 @@ std::shared_ptr<LookupService::Fanout<T>> LookupService::fan_out(const Profile& 
   for (std::size_t i = 0; i < p.sources.size(); ++i) {
     auto src = resolver_(p.sources[i]);
     if (!src)
-      f->results[i] = sdk::Result<T>(sdk::Error::unavailable("directory source " + p.sources[i] +
-                                                             " is not running"));
+      f->results[i].emplace(sdk::Error::unavailable("directory source " + p.sources[i] + " is not running"));
     else
       queued.emplace_back(i, std::move(src));
   }

@@ -7,18 +7,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <dialtone/json_member.h>
+
 namespace dialtone::plugins::records {
 namespace {
 
-std::string str(const rapidjson::Value& v, const char* key) {
-  auto it = v.FindMember(key);
-  return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
-                                                     : std::string();
-}
-std::int64_t num(const rapidjson::Value& v, const char* key, std::int64_t fallback = 0) {
-  auto it = v.FindMember(key);
-  return it != v.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : fallback;
-}
+using sdk::json::int_member;
+using sdk::json::string_member;
 
 // Asterisk names a channel <TECH>/<peer>-<8 hex digits>; XiVO's call logs
 // read the line identity ("sip/alice") back from it.
@@ -111,16 +106,16 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> d(&value_alloc, sizeof stack, &stack_alloc);
   d.Parse(event.body.c_str(), event.body.size());
   if (d.HasParseError() || !d.IsObject()) return out;
-  const std::string id = str(d, "id");
+  const std::string id = string_member(d, "id");
   if (id.empty()) return out;
 
-  const bool inbound = str(d, "direction") != "outbound";
-  const std::string endpoint = str(d, "endpoint");
+  const bool inbound = string_member(d, "direction") != "outbound";
+  const std::string endpoint = string_member(d, "endpoint");
   // What every row of this event repeats, read once.
-  const std::string callee_number = str(d, "callee_number");
-  const std::string cid_num = inbound ? str(d, "caller_number") : callee_number;
-  const std::string cid_name = inbound ? str(d, "caller_name") : str(d, "callee_name");
-  std::string call_id = str(d, "call_id");
+  const std::string callee_number = string_member(d, "callee_number");
+  const std::string cid_num = inbound ? string_member(d, "caller_number") : callee_number;
+  const std::string cid_name = inbound ? string_member(d, "caller_name") : string_member(d, "callee_name");
+  std::string call_id = string_member(d, "call_id");
   if (call_id.empty()) call_id = id;
   auto known = channels_.find(id);
 
@@ -153,15 +148,15 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     if (known != channels_.end()) return out;  // reported twice: keep the first
     Open o;
     std::string trunk = trunk_ ? trunk_(endpoint) : std::string();
-    o.channame = channel_name(str(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
+    o.channame = channel_name(string_member(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
     o.linkedid = call_id;
     known = channels_.emplace(id, o).first;
     ++open_per_call_[o.linkedid];
     auto info = lookup_ ? lookup_(endpoint) : std::nullopt;
-    CelRow start = row("CHAN_START", num(d, "created_at_ms"));
+    CelRow start = row("CHAN_START", int_member(d, "created_at_ms"));
     Extra extra;
-    extra.s("backend", str(d, "backend")).s("endpoint", endpoint).s("direction", inbound ? "inbound" : "outbound");
-    if (!str(d, "protocol_id").empty()) extra.s("protocol_id", str(d, "protocol_id"));
+    extra.s("backend", string_member(d, "backend")).s("endpoint", endpoint).s("direction", inbound ? "inbound" : "outbound");
+    if (!string_member(d, "protocol_id").empty()) extra.s("protocol_id", string_member(d, "protocol_id"));
     if (info) {
       known->second.userfield = info->userfield;
       start.context = info->context;
@@ -174,7 +169,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     // XiVO's dialplan marks calls from and to trunks with these user events;
     // call logs take the direction from them.
     if (lookup_ && !info) {
-      CelRow mark = row("USER_DEFINED", num(d, "created_at_ms"));
+      CelRow mark = row("USER_DEFINED", int_member(d, "created_at_ms"));
       mark.userdeftype = inbound ? "XIVO_INCALL" : "XIVO_OUTCALL";
       mark.context = start.context;
       mark.cid_name = start.cid_name;
@@ -209,11 +204,11 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   };
 
   if (kind == "state") {
-    const std::string state = str(d, "state");
-    const std::string peer = str(d, "peer");
+    const std::string state = string_member(d, "state");
+    const std::string peer = string_member(d, "peer");
     if (state == "up" && !o.answered) {
       o.answered = true;
-      out.push_back(row("ANSWER", num(d, "answered_at_ms")));
+      out.push_back(row("ANSWER", int_member(d, "answered_at_ms")));
     }
     if (state == "up" && peer != o.peer) {
       exit(now_ms);
@@ -222,7 +217,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     return out;
   }
   if (kind == "bridged") {
-    auto peer = str(d, "peer");
+    auto peer = string_member(d, "peer");
     if (!peer.empty() && peer != o.peer) {
       exit(now_ms);
       enter(peer, now_ms);
@@ -241,11 +236,11 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     return out;
   }
   if (kind == "transferred") {
-    const std::string how = str(d, "kind");
+    const std::string how = string_member(d, "kind");
     CelRow r = row(how == "attended" ? "ATTENDEDTRANSFER" : "BLINDTRANSFER", now_ms);
     Extra extra;
     for (auto* k : {"exten", "context", "target_channel"})
-      if (!str(d, k).empty()) extra.s(k, str(d, k));
+      if (!string_member(d, k).empty()) extra.s(k, string_member(d, k));
     r.extra = extra.done();
     out.push_back(r);
     return out;
@@ -256,11 +251,11 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   // channel is gone): the channel's end closes it, as Asterisk's APP_END
   // comes before the HANGUP of a channel hung up inside an application.
   if (kind == "app") {
-    const std::string phase = str(d, "phase");
+    const std::string phase = string_member(d, "phase");
     if (phase != "start" && phase != "end") return out;
     CelRow r = row(phase == "start" ? "APP_START" : "APP_END", now_ms);
-    r.appname = str(d, "app");
-    r.appdata = str(d, "data");
+    r.appname = string_member(d, "app");
+    r.appdata = string_member(d, "data");
     if (phase == "start") {
       o.app = r.appname;
       o.app_data = r.appdata;
@@ -276,10 +271,10 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   if (kind == "park.parked") {
     CelRow r = row("PARK_START", now_ms);
     r.extra = Extra()
-                  .s("parking_lot", str(d, "lot"))
-                  .s("parking_space", str(d, "slot"))
-                  .s("parker_dial_string", str(d, "parker_endpoint"))
-                  .s("parker", peer_name(str(d, "parker")))
+                  .s("parking_lot", string_member(d, "lot"))
+                  .s("parking_space", string_member(d, "slot"))
+                  .s("parker_dial_string", string_member(d, "parker_endpoint"))
+                  .s("parker", peer_name(string_member(d, "parker")))
                   .done();
     out.push_back(r);
     return out;
@@ -290,8 +285,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     extra.s("reason", kind == "park.retrieved" ? "ParkedCallUnparked"
                       : kind == "park.timeout" ? "ParkedCallTimeOut"
                                                : "ParkedCallGiveUp");
-    extra.s("parking_lot", str(d, "lot")).s("parking_space", str(d, "slot"));
-    if (kind == "park.retrieved") extra.s("retriever", peer_name(str(d, "retriever")));
+    extra.s("parking_lot", string_member(d, "lot")).s("parking_space", string_member(d, "slot"));
+    if (kind == "park.retrieved") extra.s("retriever", peer_name(string_member(d, "retriever")));
     r.extra = extra.done();
     out.push_back(r);
     return out;
@@ -301,10 +296,10 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   // (which is cancelled, and may already be gone).
   if (kind == "pickup") {
     CelRow r = row("PICKUP", now_ms);
-    auto ringing = peer_name(str(d, "ringing_channel"));
+    auto ringing = peer_name(string_member(d, "ringing_channel"));
     r.extra = Extra()
-                  .s("pickup_channel", peer_name(str(d, "picker")))
-                  .s("ringing_channel", ringing.empty() ? str(d, "ringing_endpoint") : ringing)
+                  .s("pickup_channel", peer_name(string_member(d, "picker")))
+                  .s("ringing_channel", ringing.empty() ? string_member(d, "ringing_endpoint") : ringing)
                   .done();
     out.push_back(r);
     return out;
@@ -313,8 +308,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     // duration_ms (when the core sends it) counts from the answer: the end
     // is exact for an answered channel, else the time the event is seen.
     std::int64_t at = now_ms;
-    if (auto dur = num(d, "duration_ms", -1); dur >= 0 && num(d, "answered_at_ms") > 0)
-      at = num(d, "answered_at_ms") + dur;
+    if (auto dur = int_member(d, "duration_ms", -1); dur >= 0 && int_member(d, "answered_at_ms") > 0)
+      at = int_member(d, "answered_at_ms") + dur;
     if (!o.app.empty()) {
       CelRow r = row("APP_END", at);
       r.appname = o.app;
@@ -322,9 +317,9 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       out.push_back(r);
     }
     exit(at);
-    const int cause = static_cast<int>(num(d, "cause"));
-    const int sip = static_cast<int>(num(d, "sip_code", cause));
-    const int q850 = static_cast<int>(num(d, "q850_cause", q850_of(sip)));
+    const int cause = static_cast<int>(int_member(d, "cause"));
+    const int sip = static_cast<int>(int_member(d, "sip_code", cause));
+    const int q850 = static_cast<int>(int_member(d, "q850_cause", q850_of(sip)));
     CelRow hangup = row("HANGUP", at);
     hangup.extra = Extra()
                        .i("hangupcause", q850)

@@ -284,9 +284,10 @@ struct TransferReport {
   // of the transferor's other leg, resolved by channel_by_protocol_id.
   std::string replaces;
   // How the transferor's leg and its peer are connected as the driver sees
-  // it: direct / relayed (inside the driver: the core asks the driver to
-  // carry the transfer out), engine (through the media engine: the core
-  // carries it out with its own dial and bridge).
+  // it: direct / relayed (inside the driver: the core joins the parties of
+  // an attended transfer through ChannelDriver::join and asks the driver to
+  // carry out the rest, carry_transfer), engine (through the media engine:
+  // the core carries it out with its own dial and bridge).
   MediaPath path = MediaPath::relayed;
   // The transferor hears how it goes (SIP: NOTIFY message/sipfrag
   // "SIP/2.0 <status>"): 100 when started, then once with `final` true (2xx
@@ -343,6 +344,16 @@ class ChannelDriver {
   // Reports transfer_done while the transferor's channel is open, and
   // `report.progress` as it goes.
   virtual Status carry_transfer(const TransferReport& report);
+  // Appended last (same contract as carry_transfer). Joins two answered
+  // channels of this driver that each talk to a party of their own (an
+  // attended transfer: the transferor's peer and the party of its other
+  // leg), moving their media itself (SIP: re-INVITEs through its relay,
+  // RFC 3725), and links them (CallCore::link). The legs they talked to, the
+  // transferor's, stay up, no longer linked to them: the core tells the
+  // transferor and hangs them up. `done` runs once, on any thread, with the
+  // outcome (unsupported: the driver cannot, the core hands the transfer
+  // to carry_transfer).
+  virtual void join(const Channel& a, const Channel& b, std::function<void(Status)> done);
 };
 
 inline Status ChannelDriver::originate(const OriginateRequest&) {
@@ -365,6 +376,9 @@ inline Status ChannelDriver::send_dtmf(const Channel&, const std::string&) {
 }
 inline Status ChannelDriver::carry_transfer(const TransferReport&) {
   return Error::unsupported("this backend carries out no transfer itself");
+}
+inline void ChannelDriver::join(const Channel&, const Channel&, std::function<void(Status)> done) {
+  done(Error::unsupported("this backend cannot join two of its channels"));
 }
 
 // ---- Dialing --------------------------------------------------------------
@@ -525,9 +539,13 @@ class CallCore {
   // leg dialed from it), the transferor is told 200 and hung up; the peer is
   // hung up when that dial fails. Attended: the transferor's peer and the
   // party of its other leg talk, both of the transferor's legs are hung up.
-  // When the transferor and its peer are bridged inside their driver
-  // (`report.path` direct or relayed, both legs of one driver), the core
-  // asks that driver to carry it out (ChannelDriver::carry_transfer).
+  // Attended, the other leg must be the same endpoint's. When the
+  // transferor and its peer are bridged inside their driver (`report.path`
+  // direct or relayed, both legs of one driver), the core has that driver
+  // join the two parties (ChannelDriver::join), then tells the transferor
+  // and hangs up its legs; a blind transfer there, or an attended one whose
+  // other leg talks to no channel, it asks the driver to carry out
+  // (ChannelDriver::carry_transfer).
   // Returns what refuses the request (not_found: no such leg; invalid: it
   // talks to nobody, or the replaced leg is unknown; unsupported): the
   // driver answers the request with it (SIP: 481, 400, 501...). Otherwise

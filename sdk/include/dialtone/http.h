@@ -97,15 +97,17 @@ enum class RouteAuth {
   basic,  // Authorization: Basic, checked by the handler (POST /0.1/token)
 };
 
+// Every member has a default, so a route written with designated
+// initializers names only what it sets.
 struct Route {
-  std::string method;   // GET, POST, PUT, DELETE, HEAD
-  std::string path;     // "/1.1/users/{id}"; `{name}` matches one segment
-  std::string acl;      // "confd.users.{id}.read"; `{name}` substituted
+  std::string method{};   // GET, POST, PUT, DELETE, HEAD
+  std::string path{};     // "/1.1/users/{id}"; `{name}` matches one segment
+  std::string acl{};      // "confd.users.{id}.read"; `{name}` substituted
   RouteAuth auth = RouteAuth::token;
-  std::string summary;  // one line, for the route listing and OpenAPI
+  std::string summary{};  // one line, for the route listing and OpenAPI
   // Non-empty: a list route. Allowed `order` values; the first is the default.
-  std::vector<std::string> sort_columns;
-  std::function<HttpResponse(const HttpRequest&)> handler;
+  std::vector<std::string> sort_columns{};
+  std::function<HttpResponse(const HttpRequest&)> handler{};
 };
 
 class HttpServer {

@@ -170,7 +170,9 @@ TEST_F(EventStream, ExpiredOrRevokedTokenEndsTheStream) {
 }
 
 // A client renews its token before it expires and keeps the stream; the
-// heartbeat op is answered at once.
+// heartbeat op is answered at once. A second stream on the same first token,
+// not renewed, shows when the server has acted on its expiry: once that one
+// is closed (4001), the renewed one would have been closed in the same pass.
 TEST_F(EventStream, RenewedTokenKeepsTheStreamAndHeartbeatIsAnswered) {
   auto acct = d_->http("POST", "auth", "/0.1/users",
                        R"({"username":"renewer","password":"renew-pw","acls":["events.config.#"]})",
@@ -179,13 +181,17 @@ TEST_F(EventStream, RenewedTokenKeepsTheStreamAndHeartbeatIsAnswered) {
   auto first = d_->token_for("renewer", "renew-pw", 3);
   auto second = d_->token_for("renewer", "renew-pw", 3600);
   ASSERT_FALSE(first.empty());
+  Client control(url() + " --header-token " + first + " --subscribe config.user.created --count 1 --timeout 30");
   Client c(url() + " --header-token " + first + " --subscribe config.user.created --heartbeat --renew-token " +
            second + " --count 1 --timeout 30");
   EXPECT_EQ(c.line(), "reply heartbeat 0");
   ASSERT_EQ(c.line(), "ready");
   EXPECT_EQ(c.line(), "reply token 0");
-  // Past the first token's expiry the stream still delivers.
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_EQ(control.line(), "ready");
+  auto ended = control.rest();
+  ASSERT_FALSE(ended.empty());
+  ASSERT_EQ(ended.back().rfind("closed 4001 token expired", 0), 0u) << ended.back();
+  // Past the first token's expiry the renewed stream still delivers.
   auto u = confd("POST", "/users", R"({"firstname":"Renewed","lastname":"Stream"})");
   ASSERT_EQ(u.status, 201) << u.body;
   auto rest = c.rest();

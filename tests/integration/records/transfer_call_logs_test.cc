@@ -185,6 +185,10 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
   EXPECT_EQ(query("SELECT transferred::text FROM call_log ORDER BY date"), "false\ntrue\n");
   auto rows = query("SELECT eventtype || ' ' || channame FROM cel WHERE eventtype LIKE '%TRANSFER' ORDER BY id");
   EXPECT_EQ(rows.substr(0, 21), "ATTENDEDTRANSFER SIP/") << rows;
+  // The call core records it on bob's leg while that leg is still open.
+  EXPECT_EQ(query("SELECT count(*) FROM cel t JOIN cel e ON e.uniqueid = t.uniqueid AND e.eventtype = 'CHAN_END' "
+                  "WHERE t.eventtype = 'ATTENDEDTRANSFER' AND t.id < e.id"),
+            "1\n");
   EXPECT_EQ(query("SELECT count(DISTINCT linkedid) FROM cel"), "2\n");
   // A user's history has both calls for bob, each party's one for them.
   auto of = [&](const std::string& who) {

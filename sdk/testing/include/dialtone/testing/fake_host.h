@@ -40,6 +40,7 @@
 #include <dialtone/options.h>
 #include <dialtone/plugin.h>
 #include <dialtone/result.h>
+#include <dialtone/service_registry.h>
 #include <dialtone/services.h>
 #include <dialtone/store.h>
 
@@ -76,28 +77,13 @@ class FakeLogger final : public sdk::Logger {
   std::vector<Line> lines_;
 };
 
-class FakeServiceRegistry final : public sdk::ServiceRegistry {
+// dialtoned's own registry (dialtone/service_registry.h): what the plugin
+// provides is recorded as provided by the host's plugin id, and duplicates,
+// null objects and version mismatches are answered as dialtoned answers them.
+// describe() lists "name/instance vN (owner)" in provide order.
+class FakeServiceRegistry final : public sdk::ServiceTable {
  public:
-  sdk::Status provide_erased(std::string name, int version, std::string instance,
-                             std::shared_ptr<void> impl) override;
-  std::shared_ptr<void> find_erased(std::string_view name, int version,
-                                    std::string_view instance) const override;
-  std::vector<std::pair<std::string, std::shared_ptr<void>>> all_erased(
-      std::string_view name, int version) const override;
-  void withdraw_erased(std::string_view name, std::string_view instance) override;
-
-  // "name/instance" of every provided service, in provide order.
-  std::vector<std::string> provided() const;
-
- private:
-  struct Entry {
-    std::string name;
-    int version;
-    std::string instance;
-    std::shared_ptr<void> impl;
-  };
-  mutable std::mutex mutex_;
-  std::vector<Entry> entries_;
+  explicit FakeServiceRegistry(std::string owner) : sdk::ServiceTable(std::move(owner)) {}
 };
 
 // Records every published event. Synchronous mode (the default) delivers to
@@ -260,7 +246,7 @@ class FakeHost final : public sdk::Host {
  private:
   std::string plugin_id_;
   FakeLogger log_;
-  FakeServiceRegistry services_;
+  FakeServiceRegistry services_{plugin_id_};
   FakeBus bus_{log_};
   FakeExecutor executor_;
   FakeHttp http_;

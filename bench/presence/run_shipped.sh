@@ -6,7 +6,8 @@
 #   1. blf_probe.py registers the <monitored> phones (u200.., extensions
 #      2200..) and opens <subs> dialog subscriptions on them from watcher
 #      lines (100 each): memory per subscription = the server's growth
-#      (dialtoned: RSS; Kamailio: the sum of its processes' PSS) / <subs>;
+#      (dialtoned: RSS; Kamailio: the sum of its processes' PSS) / <subs>,
+#      CPU per subscription = the server's CPU meanwhile / <subs>;
 #   2. state changes alone: SIPp calls the monitored extensions at <rate>/s
 #      for <seconds> (each rings <ring> ms, then 486): CPU per NOTIFY = the
 #      server's CPU (all threads / processes) / NOTIFYs the watchers got,
@@ -25,10 +26,17 @@ wfirst=$((first + monitored + 100))
 users=$((wfirst + watchers))
 dport=${DIALTONE_PORT:-5272} kport=5080
 tmp=$(mktemp -d /tmp/blf-bench-XXXXXX)
-bgpids=()
+bgpids=()  # Kamailio, the probe and the call load of the step running
+server=""  # dialtoned_server.sh, which runs until its standard input closes
 cleanup() {
-  for p in "${bgpids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  local p
+  for p in "${bgpids[@]}"; do kill -TERM -- "$p" 2>/dev/null || true; done
+  # Closing the server's stdin ends it: it stops dialtoned and removes its
+  # work folder (a TERM would wait for its `cat` forever).
+  exec 7>&- 2>/dev/null || true
+  for p in "${bgpids[@]}" $server; do
+    for _ in $(seq 300); do kill -0 -- "$p" 2>/dev/null || break; sleep 0.1; done
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -53,10 +61,13 @@ wait_line() {  # wait_line <file> <pattern>: until the file holds it (10 min at 
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 
-# dialtoned as shipped (bench/sip/dialtoned_server.sh), 100 keys per line allowed.
+# dialtoned as shipped (bench/sip/dialtoned_server.sh), 100 keys per line
+# allowed; its stdin is a FIFO this script holds open on fd 7 until cleanup.
+mkfifo "$tmp/server.stdin"
 SIP_CONF_EXTRA=$'[subscribe]\nmax_per_line = 100' \
-  bash -c "sleep 100000 | '$here/bench/sip/dialtoned_server.sh' '$build' $dport $users" >"$tmp/dialtoned.out" 2>&1 &
-bgpids+=($!)
+  "$here/bench/sip/dialtoned_server.sh" "$build" $dport $users <"$tmp/server.stdin" >"$tmp/dialtoned.out" 2>&1 &
+server=$!
+exec 7>"$tmp/server.stdin"
 wait_line "$tmp/dialtoned.out" "^ready pid="
 dpid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/dialtoned.out")
 rm -rf /tmp/kamailio-blf-db && cp -r /usr/share/kamailio/dbtext/kamailio /tmp/kamailio-blf-db
@@ -72,19 +83,24 @@ measure() {  # measure <label> <port> <pids> <kind>
     --monitored "$monitored" --first "$first" --watchers-first "$wfirst" --per-watcher "$per" \
     --ring-ms "${RING_MS:-300}" >"$out" 2>"$tmp/probe-$label.err" &
   local probe=$!
+  bgpids+=("$probe")
   wait_line "$out" '"registered"'
-  local m0 m1
+  local m0 m1 s0 s1
   m0=$(kb "$pids" "$kind")
+  s0=$(ticks "$pids")
   wait_line "$out" '"ready"'
+  s1=$(ticks "$pids")
   sleep 5
   m1=$(kb "$pids" "$kind")
   echo "$label: $(grep '"ready"' "$out") memory ${m0} -> ${m1} kB: $(((m1 - m0) * 1024 / subs)) bytes per subscription"
+  echo "$label: CPU $(((s1 - s0) * 10)) ms for $subs SUBSCRIBEs (each challenged, then accepted, and its first" \
+    "NOTIFY): $(python3 -c "print(round(($s1 - $s0) * 10000 / $subs, 1))") us per subscription"
   # State changes alone.
   local c0 c1
   c0=$(ticks "$pids")
   sipp "127.0.0.1:$port" -sf "$here/bench/presence/uac_busy.xml" -inf "$tmp/monitored.csv" -au u999 -ap pw999 \
     -key user u999 -r "$rate" -m $((rate * secs)) -i 127.0.0.1 -p 5097 -nostdin -timeout $((secs + 60))s \
-    -max_socket 60000 2>&1 | grep -E "Successful call|Failed call" | tail -2 | sed "s/^/$label changes alone: /"
+    -max_socket 60000 2>&1 | grep -E "Successful call|Failed call" | tail -2 | sed "s/^/$label changes alone: /" || true
   sleep 2
   c1=$(ticks "$pids")
   kill -USR1 "$probe"
@@ -96,14 +112,18 @@ measure() {  # measure <label> <port> <pids> <kind>
   echo "$label changes alone: CPU $(((c1 - c0) * 10)) ms for $notifies NOTIFYs:" \
     "$(python3 -c "print(round(($c1 - $c0) * 10000 / max(1, $notifies), 1))") us per NOTIFY (calls included)"
   # The same beside <load> calls/s.
-  UAS_PORT=5093 REG_PORT=5094 UAC_PORT=5095 "$here/bench/sip/run_calls.sh" "$port" "$load" $((load * (secs + 20))) 1000 \
-    >"$tmp/load-$label.out" 2>&1 &
+  # In its own process group, so that a cleanup ends its SIPps too.
+  UAS_PORT=5093 REG_PORT=5094 UAC_PORT=5095 setsid "$here/bench/sip/run_calls.sh" "$port" "$load" \
+    $((load * (secs + 20))) 1000 >"$tmp/load-$label.out" 2>&1 &
   local loader=$!
-  sleep 30  # registrations of the 200 callees, then the ramp
+  bgpids+=("-$loader")
+  # The 200 callees register one SIPp at a time; then its caller starts.
+  for _ in $(seq 3000); do pgrep -P "$loader" -f uac_call.xml >/dev/null && break; sleep 0.1; done
+  sleep 5  # the ramp
   c0=$(ticks "$pids")
   sipp "127.0.0.1:$port" -sf "$here/bench/presence/uac_busy.xml" -inf "$tmp/monitored.csv" -au u999 -ap pw999 \
     -key user u999 -r "$rate" -m $((rate * secs)) -i 127.0.0.1 -p 5097 -nostdin -timeout $((secs + 60))s \
-    -max_socket 60000 2>&1 | grep -E "Successful call|Failed call" | tail -2 | sed "s/^/$label with load: /"
+    -max_socket 60000 2>&1 | grep -E "Successful call|Failed call" | tail -2 | sed "s/^/$label with load: /" || true
   c1=$(ticks "$pids")
   kill -USR1 "$probe"
   sleep 1

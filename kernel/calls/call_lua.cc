@@ -52,8 +52,9 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
       {"dial", "call: table, dial: table", "outcome: table",
        "`call:dial{ \"sip/1001\", \"local/2000@default\", timeout = 20 }` rings the targets in "
        "parallel (`<backend>/<target>`; `caller_number`, `caller_name`, `anonymous` set the caller "
-       "ID presented) until one answers, all fail or `timeout` seconds (default 30) pass; the "
-       "first answer wins and the others are cancelled. Only this call's coroutine waits. Returns "
+       "ID presented) until one answers, all fail or `timeout` seconds (default 30; \"unlimited\": "
+       "until the caller hangs up, a day at most) pass; the first answer wins and the others are "
+       "cancelled. Only this call's coroutine waits. Returns "
        "`{status, cause, code, channel, target, failover}`: `status` is answered, busy, noanswer, "
        "cancel, congestion or unavailable, `cause` the Q.850 cause, `code` its SIP status (RFC "
        "3398), `channel` and `target` the leg that answered, `failover` the backend's word on "
@@ -65,7 +66,10 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
          sdk::DialOptions o;
          for (auto& v : t.array)
            if (auto* s = v.as_string()) o.targets.push_back(*s);
-         if (auto n = sdk::text_field(t, "timeout"); !n.empty()) o.timeout_seconds = std::atoi(n.c_str());
+         if (auto n = sdk::text_field(t, "timeout"); n == "unlimited")
+           o.timeout_seconds = sdk::kUnlimitedRingSeconds;
+         else if (!n.empty())
+           o.timeout_seconds = std::atoi(n.c_str());
          o.caller_number = sdk::text_field(t, "caller_number");
          o.caller_name = sdk::text_field(t, "caller_name");
          if (auto a = sdk::bool_field(t, "anonymous")) o.anonymous = *a;

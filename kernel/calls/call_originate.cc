@@ -81,7 +81,7 @@ sdk::Result<std::string> CallCoreImpl::originate(Origination o) {
     (void)end_channel_q850(origin, sdk::q850::normal_clearing);
     sdk::DialOptions to;
     to.targets = {"local/" + o.exten + "@" + o.context};
-    to.timeout_seconds = 24 * 3600;  // the dialplan's own dial decides how long it rings
+    to.timeout_seconds = sdk::kUnlimitedRingSeconds;  // the dialplan's own dial decides how long it rings
     to.caller_number = o.user_number;
     to.caller_name = o.user_name;
     dial(user_leg, std::move(to), [this, user_leg](const sdk::DialOutcome& result) {

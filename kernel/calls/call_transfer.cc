@@ -44,7 +44,7 @@ void CallCoreImpl::blind_transfer(const sdk::Channel& transferor, const std::str
   separate(transferor);
   sdk::DialOptions options;
   options.targets = {"local/" + exten + (context.empty() ? "" : "@" + context)};
-  options.timeout_seconds = 24 * 3600;  // the dialplan's own dial decides how long it rings
+  options.timeout_seconds = sdk::kUnlimitedRingSeconds;  // the dialplan's own dial decides how long it rings
   // The transferee's own script may have ended: nobody else hangs it up
   // when the dialplan of the target finds no one.
   dial(peer, std::move(options), [this, peer](const sdk::DialOutcome& o) {

@@ -16,17 +16,25 @@
 --   all                                    the boss and the secretaries together
 -- One by one starts from the last secretary of the list, as the seed says
 -- ("the first secretary called is the last in the list").
--- The boss rings for its member timeout (none: the boss's ring time), a
--- secretary (or all of them together) for surrogates_timeout (none:
--- M.default_surrogates_timeout). The caller ID the secretaries see follows
--- caller_id_mode / caller_id_name, so they know which boss was called.
--- Unanswered: the filter's noanswer fallback, else 480.
+-- Ring times as XiVO's (the filter's "Ringing time", seed 5.2.3): the boss
+-- rings for its member timeout, each secretary (or all of them together,
+-- and "all" the boss with them) for surrogates_timeout. None (or 0) is
+-- "Unlimited": that step rings until someone answers or the caller hangs
+-- up, and the steps after it never come. The caller ID the secretaries see
+-- follows caller_id_mode / caller_id_name, so they know which boss was
+-- called. Unanswered: the filter's noanswer fallback, else 480.
 local callerid = require("callerid")
 local destinations = require("destinations")
 
 local M = {}
 
-M.default_surrogates_timeout = 30
+-- The dial timeout of a ring time: "unlimited" for none or 0 (call:dial).
+M.unlimited = "unlimited"
+local function ring_time(seconds)
+  seconds = tonumber(seconds)
+  if seconds and seconds > 0 then return seconds end
+  return M.unlimited
+end
 M.noanswer = { action = "reject", code = 480, status = 480, reason = "No Answer" }
 
 local function lines_of(user_id)
@@ -68,14 +76,11 @@ function M.call(call, user, depth)
   if #secretaries == 0 then return nil end
 
   local boss_targets = lines_of(user.id)
-  local boss_timeout = user.ring_seconds and user.ring_seconds > 0 and user.ring_seconds or 30
+  local boss_timeout = M.unlimited
   for _, b in ipairs(filter.bosses or {}) do
-    if tonumber(b.user_id) == tonumber(user.id) and tonumber(b.timeout) and b.timeout > 0 then
-      boss_timeout = b.timeout
-    end
+    if tonumber(b.user_id) == tonumber(user.id) then boss_timeout = ring_time(b.timeout) end
   end
-  local secretary_timeout = tonumber(filter.surrogates_timeout) or 0
-  if secretary_timeout <= 0 then secretary_timeout = M.default_surrogates_timeout end
+  local secretary_timeout = ring_time(filter.surrogates_timeout)
   local shown = callerid.incall_name(call.caller_name, filter.caller_id_mode, filter.caller_id_name)
   call.vars.XIVO_CALLFILTER = "1"
   call.vars.XIVO_CALLFILTER_MODE = filter.strategy
@@ -97,7 +102,7 @@ function M.call(call, user, depth)
   if s == "all" then
     local t = all_secretaries()
     for _, i in ipairs(boss_targets) do t[#t + 1] = i end
-    steps[1] = { t, math.max(boss_timeout, secretary_timeout), shown }
+    steps[1] = { t, secretary_timeout, shown }
   elseif s == "all-recipients-then-all-surrogates" then boss(); together()
   elseif s == "linear-surrogates-then-all-recipients" then one_by_one(); boss()
   elseif s == "all-surrogates-then-all-recipients" then together(); boss()

@@ -15,6 +15,9 @@
 --   *37<member>  the boss-secretary filter on or off for that filter member
 --                (lib/bsfilter.lua; 480 "Call filter enabled|disabled")
 --   *55          echo test: an announcement, then the caller hears itself until #
+--   *90          the caller's voicemail on when off, off when on
+--   *90<exten>   the same for the voicemail of the user of <exten> (XiVO's
+--                enablevmslt): another user's box asks its password first
 --   *98          consults the caller's own voicemail (lib/voicemails.lua)
 --   *99<box>     consults voicemail <box> of the caller's context
 --   *8, *8<exten>  group and directed pickup (lib/pickup.lua)
@@ -59,6 +62,7 @@ M.features = {
   voicemail_box = "vmboxmsgslt",
   callcompletion = "cctoggle",
   enablevm = "enablevm",
+  enablevmslt = "enablevmslt",
   vmuserslt = "vmuserslt",
   vmboxslt = "vmboxslt",
   phonestatus = "phonestatus",
@@ -122,7 +126,14 @@ end
 local function echo_test(call)
   if channel then voicemails.attach(call) end
   if not (call.channel and call.echo and call:answer()) then return reject(480, "Echo test needs the media engine") end
-  call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
+  -- A caller who hangs up during the announcement never reaches the echo:
+  -- starting it then would put an Echo application in the CEL of a channel
+  -- the call core may already have ended (or not, depending on timing).
+  local _, why = call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
+  if why == "hangup" then
+    dialtone.log("info", string.format("call %s: hung up during the echo test's announcement", tostring(call.id)))
+    return { action = "done" }
+  end
   if applications.run(call, "Echo", "", call.echo, call) then call:play(M.prompts.echo_done) end
   return { action = "done" }
 end
@@ -214,6 +225,32 @@ local function toggle_voicemail(call, uid)
                   enabled and "Voicemail enabled" or "Voicemail disabled")
 end
 
+-- *90<exten>: the voicemail of the user of <exten> in the caller's context,
+-- as XiVO's enablevmslt: the caller's own at once; another user's box with a
+-- password asks that password first (XiVO's Authenticate), which needs the
+-- media engine (480 without it) and app.voicemail to read it (403 without).
+local function toggle_voicemail_of(call, uid, exten)
+  local user = config.user_by_exten(exten, call.context)
+  if not user then return announce(call, { M.prompts.error }, 404, "No such user") end
+  if tonumber(user.id) ~= uid then
+    if not voicemail then return reject(403, "Voicemail password check needs app.voicemail") end
+    local box = voicemail.of_user(user.id)
+    local info = box and voicemail.box(box)
+    if not info then return announce(call, { voicemails.prompts.nobox }, 404, "No voicemail") end
+    if info.password ~= "" then
+      if channel then voicemails.attach(call) end
+      if not (call.channel and call.read_digits and call:answer()) then
+        return reject(480, "Voicemail password needs the media engine")
+      end
+      if not voicemails.ask_pin(call, info) then
+        call:play(voicemails.prompts.goodbye)
+        return { action = "done" }
+      end
+    end
+  end
+  return toggle_voicemail(call, tonumber(user.id))
+end
+
 -- *50<group id> toggles the caller's membership of the group, *51 joins,
 -- *52 leaves (XiVO's groupmember* codes).
 local group_modes = { groupmembertoggle = nil, groupmemberjoin = true, groupmemberleave = false }
@@ -237,7 +274,7 @@ function M.parse(number)
     local rest = featurecodes.rest(M.features[name], number)
     if rest and (rest == "" or rest:match("^[%d%*#+]+$")) then return name, kind, rest end
   end
-  for _, name in ipairs({ "bsfilter", "voicemail_box", "vmuserslt", "vmboxslt", "groupmembertoggle",
+  for _, name in ipairs({ "bsfilter", "voicemail_box", "vmuserslt", "vmboxslt", "enablevmslt", "groupmembertoggle",
                           "groupmemberjoin", "groupmemberleave" }) do
     local rest = featurecodes.rest(M.features[name], number)
     if rest and rest:match("^%d+$") then return name, nil, rest end
@@ -269,6 +306,7 @@ function M.route(call)
   if kind then return forward(call, uid, kind, destination) end
   if name == "bsfilter" then return bsfilter.toggle(call, destination) end
   if name == "enablevm" then return toggle_voicemail(call, uid) end
+  if name == "enablevmslt" then return toggle_voicemail_of(call, uid, destination) end
   if name == "phonestatus" then return phone_status(call, uid) end
   if name:match("^groupmember") then return group_member(call, uid, name, destination) end
   if name == "voicemail" then

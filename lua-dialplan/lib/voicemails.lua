@@ -130,7 +130,8 @@ function M.leave(call, box, greeting)
   return true, id
 end
 
-local function ask_pin(call, info)
+-- Asks the PIN of box `info` (3 tries); true when it matched.
+function M.ask_pin(call, info)
   for _ = 1, 3 do
     local pin, why = call:read_digits{ max = 16, timeout = 10, terminator = "#", prompt = M.prompts.password }
     if why == "hangup" then return false end
@@ -228,7 +229,7 @@ function M.main(call, box, opts)
     dialtone.log("warn", string.format("call %s: voicemail %s has no password: anyone in context %s can consult "
       .. "it (*99%s); set a password on the voicemail", tostring(call.id), mb, info.context, info.number))
   elseif info.ask_password or opts.ask_password then
-    if not ask_pin(call, info) then
+    if not M.ask_pin(call, info) then
       call:play(M.prompts.goodbye)
       return false
     end

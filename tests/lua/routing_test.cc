@@ -646,6 +646,42 @@ TEST_F(BossSecretary, EveryStrategyRingsInItsOrder) {
   }
 }
 
+// The seed's "Unlimited" ring time (surrogates_timeout null, XiVO's
+// ringseconds 0): the secretaries ring with no limit of their own until one
+// answers; the boss after them is never rung.
+TEST_F(BossSecretary, UnlimitedRingTimeRingsTheSecretariesUntilOneAnswers) {
+  host_->sql("UPDATE confd_callfilters SET surrogates_timeout = NULL WHERE id = $1::int", {filter_});
+  strategy("all-surrogates-then-all-recipients");
+  activate(linda_member_);
+  activate(rebecca_member_);
+  auto decision = std::async(std::launch::async, [&] { return from(caller_, "1201"); });
+  auto ringing = [&] {
+    for (int i = 0; i < 3000 && driver_->legs().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return driver_->legs().size() == 2;
+  };
+  ASSERT_TRUE(ringing()) << rung();
+  for (auto& leg : driver_->legs())
+    EXPECT_EQ(leg.timeout_seconds, sdk::kUnlimitedRingSeconds) << leg.target << " rings with no limit of its own";
+  ASSERT_TRUE(driver_->answer_leg("rebecca"));
+  EXPECT_EQ(decision.get(), "done");
+  EXPECT_EQ(rung(), "linda,rebecca") << "the boss after them never rang";
+  // A boss without its own timeout rings unlimited too, and a finite
+  // surrogates_timeout still limits the secretaries.
+  host_->sql("UPDATE confd_callfilters SET surrogates_timeout = 1 WHERE id = $1::int", {filter_});
+  host_->sql("UPDATE confd_callfilter_members SET timeout = NULL WHERE id = $1::int", {boss_member_});
+  auto second = std::async(std::launch::async, [&] { return from(caller_, "1201"); });
+  auto boss_rings = [&] {
+    for (int i = 0; i < 3000 && driver_->rung("boss") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return driver_->rung("boss") == 1;
+  };
+  ASSERT_TRUE(boss_rings()) << rung();
+  auto legs = driver_->legs();
+  EXPECT_EQ(legs[2].timeout_seconds, 1) << legs[2].target;
+  EXPECT_EQ(legs.back().timeout_seconds, sdk::kUnlimitedRingSeconds) << "the boss";
+  ASSERT_TRUE(driver_->answer_leg("boss"));
+  EXPECT_EQ(second.get(), "done");
+}
+
 TEST_F(BossSecretary, OnlyActiveSecretariesRingAndSecretariesReachTheBossDirectly) {
   activate(rebecca_member_);
   strategy("all-surrogates-then-all-recipients");

@@ -42,8 +42,8 @@ std::string dialog_info_xml(const sdk::PresenceState& s, const DialogInfoParams&
     x += "<target uri=\"" + xml_escape(local) + "\"/></local>\n";
     if (!d.remote_number.empty()) {
       std::string remote = sip_uri(d.remote_number, p.domain);
-      bool pickable = d.state == sdk::DialogState::early && !d.initiator && !p.pickup_prefix.empty();
-      std::string target = pickable ? sip_uri(p.pickup_prefix + d.local_number, p.domain) : remote;
+      bool pickable = d.state == sdk::DialogState::early && !d.initiator && !p.pickup_code.empty();
+      std::string target = pickable ? sip_uri(p.pickup_code + d.local_number, p.domain) : remote;
       x += "<remote>";
       identity(x, d.remote_name, remote);
       x += "<target uri=\"" + xml_escape(target) + "\"/></remote>\n";

@@ -22,8 +22,9 @@ struct DialogInfoParams {
   std::uint64_t version = 0;  // the subscription's own counter, from 0
   // Directed pickup code written as the remote target of a ringing
   // dialog the watched party receives ("*8" -> sip:*81002@pbx): Snom's
-  // key dials it when pressed during ringing, as Asterisk does.
-  std::string pickup_prefix = "*8";
+  // key dials it when pressed during ringing, as Asterisk does. confd's
+  // `pickup` feature code; empty: the caller's own target.
+  std::string pickup_code = "*8";
 };
 
 // application/dialog-info+xml, state="full": every dialog of the resource.

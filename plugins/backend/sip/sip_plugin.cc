@@ -125,10 +125,6 @@ const sdk::OptionSpec kOptions[] = {
     {"subscribe.max_per_line", OptionType::integer, "200",
      "subscriptions one line may hold at once (a phone subscribes once per BLF key); past it 403",
      sdk::kReloadable, nullptr, 1, 100000},
-    {"presence.pickup_prefix", OptionType::string, "*8",
-     "directed pickup code written as the target of a ringing BLF dialog (a Snom key pressed "
-     "while the watched line rings dials it followed by the extension); empty: none",
-     sdk::kReloadable},
     {"mwi.unsolicited", OptionType::boolean, "true",
      "registered phones that do not subscribe to message-summary get their mailbox's counts in "
      "unsolicited NOTIFYs (at each change, and when they register with messages waiting); "
@@ -357,11 +353,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   c.subscribe_expires_default = std::clamp(c.subscribe_expires_default, c.subscribe_expires_min,
                                            c.subscribe_expires_max);
   c.subscribe_max_per_line = static_cast<std::size_t>(o.get_int("subscribe.max_per_line", 200));
-  c.pickup_prefix = o.get("presence.pickup_prefix", "*8");
   c.mwi_unsolicited = o.get_bool("mwi.unsolicited", true);
-  if (c.pickup_prefix.find_first_not_of("0123456789*#") != std::string::npos)
-    return sdk::Error::invalid("presence.pickup_prefix: '" + c.pickup_prefix +
-                               "' is not a feature code (digits, * and #, e.g. *8)");
   c.force_rport = o.get_bool("sip.force_rport", true);
   c.resolv_conf = o.get("sip.resolv_conf");
   auto external = parse_external_address(
@@ -408,9 +400,11 @@ sdk::Status SipPlugin::start() {
   }
   if (config_service_) {
     // A new snapshot: cached credentials, trunks and registrations follow it.
-    config_watch_ = config_service_->watch([this](const sdk::ConfigSnapshot&) {
+    config_watch_ = config_service_->watch([this](const sdk::ConfigSnapshot& s) {
       std::lock_guard<std::mutex> lock(stack_mutex_);
-      if (stack_) stack_->invalidate_credentials();
+      if (!stack_) return;
+      stack_->invalidate_credentials();
+      stack_->set_pickup_code(s.feature_code("pickup"));
     });
   } else {
     host_.log().warn("sip: no configuration service: every registration and call is refused (no "
@@ -430,6 +424,9 @@ sdk::Status SipPlugin::start() {
     std::lock_guard<std::mutex> lock(config_mutex_);
     presence_ = host_.services().find<sdk::PresenceService>();
   }
+  // confd's directed pickup code (XiVO's *8 without confd); the watch
+  // above follows its changes.
+  config_.pickup_code = config_snapshot()->feature_code("pickup");
   auto stack = std::make_unique<SipStack>(config_, static_cast<SipBackend&>(*this), host_.log());
   if (auto s = stack->start(); !s) {
     detach_call_core();

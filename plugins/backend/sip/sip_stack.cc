@@ -108,9 +108,13 @@ void SipStack::reconfigure(const SipConfig& c) {
     cfg.subscribe_expires_max = c.subscribe_expires_max;
     cfg.subscribe_expires_default = c.subscribe_expires_default;
     cfg.subscribe_max_per_line = c.subscribe_max_per_line;
-    cfg.pickup_prefix = c.pickup_prefix;
     cfg.mwi_unsolicited = c.mwi_unsolicited;
   });
+}
+
+void SipStack::set_pickup_code(std::string code) {
+  auto impl = impl_;
+  impl->inbox->post([impl, code = std::move(code)]() mutable { impl->cfg.pickup_code = std::move(code); });
 }
 
 void SipStack::deactivate(std::vector<SavedSubscription> subscriptions) {

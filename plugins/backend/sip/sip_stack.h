@@ -92,8 +92,10 @@ struct SipConfig {
   int subscribe_expires_max = 3600;
   int subscribe_expires_default = 3600;
   std::size_t subscribe_max_per_line = 200;
-  // Directed pickup code written as the target of a ringing BLF dialog.
-  std::string pickup_prefix = "*8";
+  // Directed pickup code written as the target of a ringing BLF dialog:
+  // confd's `pickup` feature code, followed at each configuration change
+  // (set_pickup_code); empty when the administrator turned it off.
+  std::string pickup_code = "*8";
   // Registered phones without a message-summary subscription get their
   // mailbox's counts in unsolicited NOTIFYs (unsolicited_mwi.cc).
   bool mwi_unsolicited = true;
@@ -416,6 +418,9 @@ class SipStack {
   // digest algorithms, caches, session timers, PRACK, media defaults) for
   // what comes next; the rest stays as started.
   void reconfigure(const SipConfig& config);
+  // The directed pickup code ringing BLF dialogs name from now on (confd's
+  // `pickup` feature code; empty: none). Any thread.
+  void set_pickup_code(std::string code);
   // Number of registered contacts of `aor` (thread-safe snapshot).
   std::size_t contact_count(const std::string& aor) const;
   // The AORs with at least one contact (thread-safe snapshot).

@@ -280,7 +280,7 @@ void Subscriptions::send_next(Sub& sub) {
       p.entity = sub.entity;
       p.domain = s_.cfg.host;
       p.version = sub.version++;
-      p.pickup_prefix = s_.cfg.pickup_prefix;
+      p.pickup_code = s_.cfg.pickup_code;
       body = dialog_info_xml(state, p);
       break;
     }

@@ -383,6 +383,12 @@ inline void ChannelDriver::join(const Channel&, const Channel&, std::function<vo
 
 // ---- Dialing --------------------------------------------------------------
 
+// The ring time of a dial with no limit of its own (XiVO's "Unlimited" ring
+// time, a local leg whose dialplan decides): the legs ring until one
+// answers, all fail or the caller hangs up; a day bounds it so that nothing
+// rings forever.
+inline constexpr int kUnlimitedRingSeconds = 24 * 3600;
+
 struct DialOptions {
   // "<backend>/<target>": "sip/1001", "local/2000@default", "test/bob".
   std::vector<std::string> targets;

@@ -119,6 +119,9 @@ TEST_F(FeatureCodes, EachXivoServiceCodeHasItsEffect) {
       {"*50" + group, "uac_call_480.xml", member, "1"},           // groupmembertoggle: in
       {"*50" + group, "uac_call_480.xml", member, "0"},           // and out
       {"*50999999", "uac_call_404.xml", member, "0"},             // no such group
+      {"*901003", "uac_call_480.xml", voicemail_on, "false"},     // enablevmslt: her own extension, no password asked
+      {"*901003", "uac_call_480.xml", voicemail_on, "true"},      // and back on
+      {"*909999", "uac_call_404.xml", voicemail_on, "true"},      // no user at 9999
       {"*10", "uac_call_480.xml", voicemail_on, "true"},          // phonestatus: says, changes nothing
       {"*961001", "uac_call_404.xml", voicemail_on, "true"},      // vmuserslt: alice has no voicemail
       {"*971003", "uac_call_480.xml", voicemail_on, "true"},      // vmboxslt: needs the media engine here
@@ -129,6 +132,11 @@ TEST_F(FeatureCodes, EachXivoServiceCodeHasItsEffect) {
     EXPECT_EQ(dial("carol", row.scenario, row.number, &out), 0) << row.number << ": " << out;
     EXPECT_EQ(row.state(), row.expected) << row.number;
   }
+  // Another user's voicemail: its password is asked first, which this host
+  // (no app.voicemail to read it) cannot: refused, nothing changes.
+  std::string out;
+  EXPECT_EQ(dial("alice", "uac_call_forbidden.xml", "*901003", &out), 0) << out;
+  EXPECT_EQ(voicemail_on(), "true");
 }
 
 }  // namespace

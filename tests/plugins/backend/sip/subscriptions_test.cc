@@ -4,7 +4,12 @@
 // (do-not-disturb, forwards) lit by the configuration. Every NOTIFY body is
 // checked by the scenario (tests/plugins/backend/sip/scenarios/subscribe_*).
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
+
+#include <unistd.h>
 
 #include "tests/plugins/backend/sip/sip_fixture.h"
 
@@ -99,6 +104,40 @@ TEST_F(SubscriptionTest, BlfFollowsACallFromIdleToTerminated) {
   EXPECT_EQ(carol.finish(), 0) << carol.out;
   EXPECT_TRUE(subscriptions(0));
   expect_idle();
+}
+
+// The directed pickup target of a ringing dialog is confd's pickup feature
+// code: changed there (as PUT /1.1/extensions/features/{id} does) to _*88.,
+// the next ringing dialog names sip:*881002@, with no restart; the shipped
+// sequence scenario, expecting that code instead of *8.
+TEST_F(SubscriptionTest, PickupTargetFollowsTheFeatureCodeOfConfd) {
+  std::ifstream in(scenario("subscribe_blf_sequence.xml"));
+  std::string xml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string shipped = "sip:\\*81002@";
+  auto at = xml.find(shipped);
+  ASSERT_NE(at, std::string::npos);
+  xml.replace(at, shipped.size(), "sip:\\*881002@");
+  auto file = std::filesystem::temp_directory_path() / ("blf-pickup-" + std::to_string(::getpid()) + ".xml");
+  std::ofstream(file) << xml;
+  host_->sql("UPDATE confd_feature_extensions SET exten = '_*88.' WHERE feature = 'pickup'");
+  struct Restore {
+    std::filesystem::path file;
+    ~Restore() {
+      host_->sql("UPDATE confd_feature_extensions SET exten = '_*8.' WHERE feature = 'pickup'");
+      std::filesystem::remove(file);
+    }
+  } restore{file};
+  Phone bob;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", file.string());
+  ASSERT_TRUE(subscriptions(1)) << carol.out;
+  Phone alice;
+  caller(alice, "alice", "1002", "uac_call_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(subscriptions(0));
 }
 
 // A restart of the SIP backend (dialtoned restarted): the subscription was

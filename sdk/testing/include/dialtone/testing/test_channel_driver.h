@@ -42,6 +42,7 @@ class TestChannelDriver final : public sdk::ChannelDriver {
     std::string target;
     std::string dial_id;
     std::string caller_name;  // the caller ID name presented to the leg
+    int timeout_seconds = 0;  // the dial's ring time
     bool cancelled = false;
   };
 
@@ -70,7 +71,7 @@ class TestChannelDriver final : public sdk::ChannelDriver {
       Behaviour b;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        legs_.push_back(Leg{l.channel_id, l.target, req.dial_id, req.caller_name});
+        legs_.push_back(Leg{l.channel_id, l.target, req.dial_id, req.caller_name, req.timeout_seconds});
         auto it = behaviours_.find(l.target);
         b = it == behaviours_.end() ? Behaviour::ring : it->second;
       }

@@ -37,18 +37,7 @@ CONF
 sed -i 's/^level = warn/level = info/' "$work/conf.d/00-kernel.conf"
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 printf '[plugin]\nname = media.engine\n' > "$work/conf.d/45-media.conf"
-cat > "$work/conf.d/40-sip.conf" <<CONF
-[plugin]
-name = backend.sip
-[sip]
-listen = 127.0.0.1:$sip_port
-transports = udp
-max_pending = 5000
-[auth]
-ban_failures = 0
-[qualify]
-interval = 0s
-CONF
+bench_sip_conf "$sip_port"
 {
   printf '[plugin]\nname = backend.dahdi\n'
   for p in $(seq 1 "$pairs"); do
@@ -75,13 +64,7 @@ api POST /contexts '{"name":"from-extern","type":"incall"}' >/dev/null
 out_ctx=$(api POST /contexts '{"name":"to-extern","type":"outcall"}' | id_of)
 def_ctx=$(api GET '/contexts?search=default' | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin)["items"] if c["name"]=="default"][0])')
 api PUT "/contexts/$def_ctx/contexts" "{\"contexts\":[{\"id\":$out_ctx}]}" >/dev/null
-user=$(api POST /users '{"firstname":"Bench","lastname":"Caller"}' | id_of)
-line=$(api POST /lines '{"context":"default"}' | id_of)
-sip=$(api POST /endpoints/sip '{"username":"caller","secret":"callerpw"}' | id_of)
-ext=$(api POST /extensions '{"exten":"1001","context":"default"}' | id_of)
-api PUT "/lines/$line/endpoints/sip/$sip" >/dev/null
-api PUT "/lines/$line/extensions/$ext" >/dev/null
-api PUT "/users/$user/lines/$line" >/dev/null
+bench_user_line 1001 caller callerpw
 trunk=$(api POST /trunks '{"context":"to-extern"}' | id_of)
 custom=$(api POST /endpoints/custom '{"interface":"dahdi/g1"}' | id_of)
 api PUT "/trunks/$trunk/endpoints/custom/$custom" >/dev/null

@@ -35,166 +35,17 @@ extern "C" {
 #include <spandsp.h>
 }
 
+#include "bench/media/rtp_receiver.h"
 #include "bench/support/bench_util.h"
 #include "plugins/media/engine/engine.h"
 
 namespace sm = dialtone::sdk::media;
 using dialtone::plugins::media::Engine;
 using dialtone::plugins::media::EngineConfig;
-
-namespace {
-
-struct Stream {
-  bool started = false;
-  std::int64_t last_ns = 0;
-  std::uint32_t ts0 = 0;
-  std::int64_t best_transit = INT64_MAX;  // arrival - media time, minimum so far
-  std::uint32_t last_ts = 0;
-};
-
-struct Receiver {
-  int fd = -1;
-  std::uint16_t port = 0;
-  std::atomic<bool> measuring{false}, stop{false};
-  std::vector<std::uint32_t> jitter_us;  // |inter-arrival - 20 ms|
-  std::vector<std::int64_t> transit_us;  // per packet, relative to stream's best (fixed after)
-  std::uint64_t packets = 0, late20 = 0, late60 = 0;
-  std::unordered_map<std::uint32_t, Stream> streams;
-  std::thread thread;
-
-  void start() {
-    fd = socket(AF_INET, SOCK_DGRAM, 0);
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
-    int buf = 32 * 1024 * 1024;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    timeval tv{0, 100000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    streams.reserve(4096);
-    jitter_us.reserve(8'000'000);
-    thread = std::thread([this] { run(); });
-  }
-
-  void run() {
-    sched_param sp{};
-    sp.sched_priority = 20;  // measure promptly even on a loaded machine
-    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-    constexpr int kBatch = 64;
-    std::uint8_t bufs[kBatch][256];
-    char ctrl[kBatch][64];
-    iovec iov[kBatch];
-    mmsghdr msgs[kBatch];
-    while (!stop) {
-      for (int i = 0; i < kBatch; ++i) {
-        iov[i] = {bufs[i], sizeof bufs[i]};
-        std::memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_control = ctrl[i];
-        msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
-      }
-      // Poll every millisecond instead of sleeping in recv: on loopback the
-      // sender pays for waking a blocked receiver on every packet, which
-      // would be charged to the media threads. Timestamps come from the kernel.
-      int n = recvmmsg(fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
-      if (n <= 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        continue;
-      }
-      for (int i = 0; i < n; ++i) {
-        if (msgs[i].msg_len < 12) continue;
-        std::int64_t ns = 0;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
-          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-            timespec t;
-            std::memcpy(&t, CMSG_DATA(c), sizeof t);
-            ns = t.tv_sec * 1'000'000'000LL + t.tv_nsec;
-          }
-        const std::uint8_t* b = bufs[i];
-        std::uint32_t ts = (std::uint32_t(b[4]) << 24) | (b[5] << 16) | (b[6] << 8) | b[7];
-        std::uint32_t ssrc = (std::uint32_t(b[8]) << 24) | (b[9] << 16) | (b[10] << 8) | b[11];
-        Stream& s = streams[ssrc];
-        if (!measuring) {
-          s.started = false;
-          continue;
-        }
-        if (!s.started) {
-          s.started = true;
-          s.ts0 = ts;
-          s.last_ns = ns;
-          s.last_ts = ts;
-          continue;
-        }
-        ++packets;
-        std::int64_t gap = ns - s.last_ns;
-        std::uint32_t dts = ts - s.last_ts;  // 160 per 20 ms at 8 kHz clock
-        std::int64_t expect = static_cast<std::int64_t>(dts) * 125000;
-        jitter_us.push_back(static_cast<std::uint32_t>(std::llabs(gap - expect) / 1000));
-        std::int64_t media_ns = static_cast<std::int64_t>(ts - s.ts0) * 125000;
-        std::int64_t transit = ns - media_ns;
-        if (transit < s.best_transit) s.best_transit = transit;
-        std::int64_t lateness = transit - s.best_transit;
-        if (lateness > 20'000'000) ++late20;
-        if (lateness > 60'000'000) ++late60;
-        s.last_ns = ns;
-        s.last_ts = ts;
-      }
-    }
-  }
-};
-
-std::uint64_t thread_cpu_ticks(const std::string& prefix) {
-  std::uint64_t total = 0;
-  DIR* d = opendir("/proc/self/task");
-  if (!d) return 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::string base = std::string("/proc/self/task/") + e->d_name;
-    std::ifstream comm(base + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name.rfind(prefix, 0) != 0) continue;
-    std::ifstream stat(base + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    std::istringstream rest(line.substr(close + 2));
-    std::string f;
-    std::uint64_t ut = 0, st = 0;
-    for (int i = 3; i <= 15; ++i) {
-      rest >> f;
-      if (i == 14) ut = std::stoull(f);
-      if (i == 15) st = std::stoull(f);
-    }
-    total += ut + st;
-  }
-  closedir(d);
-  return total;
-}
-
-long rss_kb() {
-  std::ifstream s("/proc/self/statm");
-  long pages = 0, rss = 0;
-  s >> pages >> rss;
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-std::uint32_t pct(std::vector<std::uint32_t>& v, double p) {
-  if (v.empty()) return 0;
-  std::size_t k = static_cast<std::size_t>(p * (v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
-
-}  // namespace
+using dialtone::bench::pct;
+using dialtone::bench::Receiver;
+using dialtone::bench::rss_kb;
+using dialtone::bench::thread_cpu_ticks;
 
 int main(int argc, char** argv) {
   std::string mode = "play", codec = "pcmu", prompt = "conf-getpin";

@@ -42,12 +42,7 @@ qualify=0s
 [ "$mode" = nat ] && qualify=25s
 dns_port=$(free_port)
 printf 'nameserver 127.0.0.1\nport %s\n' "$dns_port" > "$work/resolv.conf"
-bench_kernel_conf <<CONF
-[lua]
-script = $here/lua-dialplan/extensions.lua
-$(http_listeners confd auth dird phoned provd provd_phones calld)
-CONF
-printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
+bench_shipped_kernel
 cat > "$work/conf.d/40-sip.conf" <<CONF
 [plugin]
 name = backend.sip
@@ -73,13 +68,7 @@ if [ "$mode" = trunks ]; then
   api POST /contexts '{"name":"default","type":"internal","user_ranges":[{"start":"1000","end":"1999"}]}' >/dev/null
   outctx=$(api POST /contexts '{"name":"to-extern","type":"outcall"}' | id_of)
   api PUT /contexts/1/contexts "{\"contexts\":[{\"id\":$outctx}]}" >/dev/null
-  user=$(api POST /users '{"firstname":"Bench","lastname":"Caller"}' | id_of)
-  line=$(api POST /lines '{"context":"default"}' | id_of)
-  sip=$(api POST /endpoints/sip '{"username":"caller","secret":"callerpw"}' | id_of)
-  ext=$(api POST /extensions '{"exten":"1000","context":"default"}' | id_of)
-  api PUT "/users/$user/lines/$line" >/dev/null
-  api PUT "/lines/$line/endpoints/sip/$sip" >/dev/null
-  api PUT "/lines/$line/extensions/$ext" >/dev/null
+  bench_user_line 1000 caller callerpw
   declare -A trunk port
   for spec in plain:127.0.0.1:: challenging:127.0.0.1:s3cret named:prov.bench.test:; do
     name=${spec%%:*} rest=${spec#*:}; host=${rest%%:*} secret=${rest#*:}

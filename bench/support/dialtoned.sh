@@ -94,3 +94,44 @@ bench_import_users() {
     --data-binary @"$1" -X POST "http://127.0.0.1:$(listen_port confd)/1.1/users/import")
   [ "$code" = 201 ] || { say "import failed: $code $(head -c 500 "$work/import.json")"; exit 1; }
 }
+
+# bench_sip_conf <port>: 40-sip.conf, backend.sip on UDP 127.0.0.1:<port>
+# with room for bench loads (5,000 pending requests, no ban, no qualify).
+bench_sip_conf() {
+  cat > "$work/conf.d/40-sip.conf" <<CONF
+[plugin]
+name = backend.sip
+[sip]
+listen = 127.0.0.1:$1
+transports = udp
+max_pending = 5000
+[auth]
+ban_failures = 0
+[qualify]
+interval = 0s
+CONF
+}
+
+# bench_user_line <exten> <username> <secret>: a user "Bench Caller" with a
+# SIP line and extension <exten> in context default, over confd's REST API.
+bench_user_line() {
+  local user line sip ext
+  user=$(api POST /users '{"firstname":"Bench","lastname":"Caller"}' | id_of)
+  line=$(api POST /lines '{"context":"default"}' | id_of)
+  sip=$(api POST /endpoints/sip "{\"username\":\"$2\",\"secret\":\"$3\"}" | id_of)
+  ext=$(api POST /extensions "{\"exten\":\"$1\",\"context\":\"default\"}" | id_of)
+  api PUT "/users/$user/lines/$line" >/dev/null
+  api PUT "/lines/$line/endpoints/sip/$sip" >/dev/null
+  api PUT "/lines/$line/extensions/$ext" >/dev/null
+}
+
+# bench_shipped_kernel: 00-kernel.conf running the shipped lua-dialplan with
+# every HTTP listener on a free port, and api.confd (50-confd.conf).
+bench_shipped_kernel() {
+  bench_kernel_conf <<CONF
+[lua]
+script = $here/lua-dialplan/extensions.lua
+$(http_listeners confd auth dird phoned provd provd_phones calld)
+CONF
+  printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
+}

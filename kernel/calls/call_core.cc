@@ -10,6 +10,9 @@
 namespace dialtone::kernel {
 namespace {
 
+// How long the publisher naps between batches while events keep coming.
+constexpr auto kPublishNap = std::chrono::milliseconds(1);
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -129,7 +132,8 @@ void CallCoreImpl::queue(Pending p) {
       ++dropped_;
       return;
     }
-    wake = events_.empty();
+    wake = publisher_idle_;
+    publisher_idle_ = false;  // one wake-up is enough
     events_.push_back(std::move(p));
   }
   if (wake) events_cv_.notify_one();
@@ -145,13 +149,23 @@ void CallCoreImpl::queue_service(std::string topic, const sdk::Channel& c,
 
 void CallCoreImpl::publish_loop() {
   std::vector<Pending> batch;
+  bool published = false;
   std::uint64_t reported = 0;
   for (;;) {
     {
       std::unique_lock lock(events_mutex_);
-      events_cv_.wait(lock, [this] { return stopping_ || !events_.empty(); });
+      // A batch was just published: more events of the same calls are on
+      // their way, so nap rather than ask to be woken for each of them.
+      if (published && events_.empty() && !stopping_)
+        events_cv_.wait_for(lock, kPublishNap, [this] { return stopping_; });
+      if (events_.empty() && !stopping_) {
+        publisher_idle_ = true;
+        events_cv_.wait(lock, [this] { return stopping_ || !events_.empty(); });
+        publisher_idle_ = false;
+      }
       if (events_.empty() && stopping_) return;
       batch.swap(events_);
+      published = !batch.empty();
     }
     {
       // The dialog tags of each leg that has them (BLF pickup with Replaces).

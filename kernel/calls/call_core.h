@@ -15,6 +15,9 @@
 // Backends call it from their signalling threads: a call takes one mutex for
 // a hash-map update and queues the event; the publisher thread builds the
 // JSON and publishes, so no JSON or bus work runs on the caller's thread.
+// Under sustained traffic the publisher takes the events queued every
+// millisecond rather than being woken for each, so an event may reach the
+// bus up to 1 ms after the change (at once when the core was idle).
 #pragma once
 
 #include <atomic>
@@ -313,6 +316,11 @@ class CallCoreImpl final : public sdk::CallCore {
   std::condition_variable events_cv_;
   std::vector<Pending> events_;
   bool stopping_ = false;
+  // The publisher waits for events with nothing to do: the next queue()
+  // wakes it. While events keep coming it naps kPublishNap between batches
+  // instead, and the backends' threads queue without a wake-up (a futex
+  // call and a context switch per event on the SIP thread otherwise).
+  bool publisher_idle_ = false;
   std::atomic<std::uint64_t> dropped_{0};
   std::thread publisher_;
 };

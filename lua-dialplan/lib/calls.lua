@@ -27,6 +27,7 @@ local schedules = require("schedules")
 local voicemails = require("voicemails")
 local conferences = require("conferences")
 require("faxes")
+require("ivr")  -- serves { type = "ivr", ivr_id } destinations (confd /1.1/ivr)
 local parking = require("parking")
 local callcompletion = require("callcompletion")
 

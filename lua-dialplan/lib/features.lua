@@ -126,7 +126,14 @@ end
 local function echo_test(call)
   if channel then voicemails.attach(call) end
   if not (call.channel and call.echo and call:answer()) then return reject(480, "Echo test needs the media engine") end
-  call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
+  -- A caller who hangs up during the announcement never reaches the echo:
+  -- starting it then would put an Echo application in the CEL of a channel
+  -- the call core may already have ended (or not, depending on timing).
+  local _, why = call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.echo_intro }
+  if why == "hangup" then
+    dialtone.log("info", string.format("call %s: hung up during the echo test's announcement", tostring(call.id)))
+    return { action = "done" }
+  end
   if applications.run(call, "Echo", "", call.echo, call) then call:play(M.prompts.echo_done) end
   return { action = "done" }
 end

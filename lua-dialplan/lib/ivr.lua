@@ -23,7 +23,13 @@
 -- group, extension, voicemail ...), a function(call, digits) returning the
 -- route decision (nil: back to this menu), a submenu ({ menu = {...} }, whose
 -- `back` digit returns here), or "repeat". `on_timeout` / `on_invalid` (same
--- kinds) replace the counting when set, like Asterisk's t and i extensions.
+-- kinds) replace the counting when set, like Asterisk's t and i extensions;
+-- `on_abort` replaces the error prompt and hang-up after the last try.
+--
+-- Menus an administrator made with confd's /1.1/ivr are run the same way
+-- when a destination is { type = "ivr", ivr_id } (an incall's, a fallback):
+-- M.from_confd maps greeting_sound, menu_sound, invalid_sound, abort_sound,
+-- timeout, max_tries, choices and the three destinations onto a menu.
 -- The menu answers the call first. It returns the route decision, or
 -- { action = "done" } when the caller hung up or the menu hung up on them.
 local M = {}
@@ -119,6 +125,10 @@ run = function(call, menu, depth)
         dialtone.log("info", string.format("call %s: IVR %s (%s), try %d of %d", tostring(call.id), failed,
                                            digits, tries, max_tries))
         if tries >= max_tries then
+          if menu.on_abort ~= nil then
+            local decision = take(call, menu.on_abort, "abort", menu, depth)
+            if decision ~= "again" and decision ~= nil then return decision end
+          end
           say(call, menu.error or M.defaults.error)
           call:hangup()
           return done
@@ -127,6 +137,26 @@ run = function(call, menu, depth)
       end
     end
   end
+end
+
+-- The menu of IVR `row` as config.ivr gives it (confd's shape).
+function M.from_confd(row)
+  local choices = {}
+  for _, c in ipairs(row.choices or {}) do
+    if c.exten and c.destination then choices[c.exten] = c.destination end
+  end
+  return {
+    greeting = row.greeting_sound,
+    prompt = row.menu_sound,
+    invalid = row.invalid_sound,
+    error = row.abort_sound,
+    timeout = row.timeout,
+    max_tries = row.max_tries,
+    on_invalid = destinations.is_set(row.invalid_destination) and row.invalid_destination or nil,
+    on_timeout = destinations.is_set(row.timeout_destination) and row.timeout_destination or nil,
+    on_abort = destinations.is_set(row.abort_destination) and row.abort_destination or nil,
+    choices = choices,
+  }
 end
 
 -- Runs `menu` on `call` (answered first); the route decision.
@@ -139,6 +169,19 @@ function M.menu(call, menu)
   local decision = run(call, menu, 0)
   if decision == "back" then return done end
   return decision
+end
+
+destinations.handlers.ivr = function(call, d, context)
+  local row = config and config.ivr and config.ivr(tonumber(d.ivr_id) or 0)
+  if not row then
+    dialtone.log("warn", string.format("call %s: destination ivr %s does not exist", tostring(call.id),
+                                       tostring(d.ivr_id)))
+    return destinations.reject(404, "Not Found")
+  end
+  local menu = M.from_confd(row)
+  menu.context = context
+  dialtone.log("info", string.format("call %s: IVR %s (%s)", tostring(call.id), tostring(row.id), tostring(row.name)))
+  return M.menu(call, menu)
 end
 
 return M

@@ -8,7 +8,14 @@
 -- before the callee is rung (the caller hears the ring tone from Dialtone),
 -- as XiVO turns direct media off for recorded calls. Without the media
 -- engine the call goes through unrecorded and the log says so.
+--
+-- Online call recording (seed 5.33.4, *3): a user whose online_call_record
+-- is on (confd's online_call_record_enabled) presses *3 during a call to
+-- start recording it and *3 again to stop; each start is a new file there.
 local M = {}
+
+-- XiVO's automixmon code (features.conf, not a confd feature extension).
+M.online_code = "*3"
 
 -- Whether a call to `user` (nil: not to a user) is recorded: the callee's
 -- or the calling user's call_record.
@@ -17,6 +24,17 @@ function M.wanted(call, user)
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
   local caller = uid and config.user(uid)
   return caller ~= nil and caller.call_record == true
+end
+
+-- The channels whose party may press *3 in a call to `user` (nil: not to a
+-- user): "caller", "callee", both or neither, as a set.
+function M.online_wanted(call, user)
+  local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
+  local caller = uid and config.user(uid)
+  local by = {}
+  if caller ~= nil and caller.online_call_record == true then by.caller = true end
+  if user and user.online_call_record then by.callee = true end
+  return next(by) and by or nil
 end
 
 -- Answers the caller with its media in the engine; false (and a log line)
@@ -38,6 +56,18 @@ function M.start(call)
     return nil
   end
   return file
+end
+
+-- Once `call:dial` answered (`outcome`): the parties `by` (online_wanted)
+-- may now start and stop the recording with *3.
+function M.allow_online(call, by, outcome)
+  local channels = {}
+  if by.caller then channels[#channels + 1] = call.channel end
+  if by.callee and outcome.channel then channels[#channels + 1] = outcome.channel end
+  local ok, err = call:allow_online_recording{ by = channels, code = M.online_code }
+  if not ok then
+    dialtone.log("warn", string.format("call %s: no online recording: %s", tostring(call.id), tostring(err)))
+  end
 end
 
 return M

@@ -6,6 +6,7 @@
 --   ring_seconds, simultaneous_calls, dnd, incallfilter, mobile_phone_number,
 --   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination},
 --   call_record (every call to or from the user is recorded: lib/recordings.lua)
+--   online_call_record (*3 records the call in progress: lib/recordings.lua)
 --   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
 --   noanswer_destination, congestion_destination, fail_destination}: where
 --   a call nothing forwards goes, per reason (lib/destinations.lua)
@@ -112,8 +113,12 @@ function M.call(call, user, depth)
       interfaces.caller_number = call.caller_number
       interfaces.caller_name = call.caller_name
       local record = recordings.wanted(call, user) and recordings.prepare(call)
+      -- A recorded call is recorded whole; *3 is for the others.
+      local online = not record and recordings.online_wanted(call, user)
+      if online and not recordings.prepare(call) then online = nil end
       outcome = call:dial(interfaces)
       if record and outcome.status == "answered" then recordings.start(call) end
+      if online and outcome.status == "answered" then recordings.allow_online(call, online, outcome) end
     end
   end
   call.dial_status = outcome.status

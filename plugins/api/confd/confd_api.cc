@@ -506,6 +506,7 @@ void ConfdApi::define_resources() {
                       "WHEN 'user' THEN EXISTS (SELECT 1 FROM confd_users WHERE id = (d->>'user_id')::int) "
                       "WHEN 'group' THEN EXISTS (SELECT 1 FROM confd_groups WHERE id = (d->>'group_id')::int) "
                       "WHEN 'voicemail' THEN EXISTS (SELECT 1 FROM confd_voicemails WHERE id = (d->>'voicemail_id')::int) "
+                      "WHEN 'ivr' THEN EXISTS (SELECT 1 FROM confd_ivr WHERE id = (d->>'ivr_id')::int) "
                       "ELSE true END AS ok FROM (SELECT destination AS d FROM confd_incalls WHERE id = $1) s",
                       {std::to_string(id)});
          if (q.get(0, "ok") != "t")
@@ -664,6 +665,50 @@ void ConfdApi::define_resources() {
        .sortable = {"number", "id", "name"},
        .uniques = {{"number"}},
        .embed = paging_embed});
+
+  // IVR menus (seed 5.20; wazo-confd's /ivr): an incall to {"type": "ivr",
+  // "ivr_id"} runs the menu with lib/ivr.lua. `choices` are the digits and
+  // where they lead; a destination left null replays the menu (invalid,
+  // timeout) or hangs up after `abort_sound` (abort).
+  auto sound = matches("[-_.a-zA-Z0-9/]{1,255}", "A sound name or path of at most 255 characters.");
+  auto ivr_choices = [dest = destination()](const rapidjson::Value& v) -> std::optional<std::string> {
+    if (!v.IsArray()) return "Must be a list of {\"exten\", \"destination\"}.";
+    static const std::regex exten("[0-9*#]{1,40}");
+    for (auto& c : v.GetArray()) {
+      if (!c.IsObject() || !c.HasMember("exten") || !c["exten"].IsString() || !c.HasMember("destination"))
+        return "Each choice needs a string 'exten' and a 'destination'.";
+      if (!std::regex_match(c["exten"].GetString(), exten))
+        return std::string("Choice '") + c["exten"].GetString() + "': exten must be 1 to 40 of 0-9, * and #.";
+      if (auto why = dest(c["destination"])) return std::string("Choice '") + c["exten"].GetString() + "': " + *why;
+    }
+    return std::nullopt;
+  };
+  res({.path = "ivr", .table = "confd_ivr", .singular = "IVR", .event = "ivr",
+       .fields = {{"name", F::string, true, false, matches(".{1,128}", "1 to 128 characters.")},
+                  {"description", F::string},
+                  {"greeting_sound", F::string, false, true, sound},
+                  {"menu_sound", F::string, true, false, sound},
+                  {"invalid_sound", F::string, false, true, sound},
+                  {"abort_sound", F::string, false, true, sound},
+                  {"timeout", F::integer, false, false, int_range(0, 3600)},
+                  {"max_tries", F::integer, false, false, int_range(1, 100)},
+                  {"invalid_destination", F::json, false, true, destination()},
+                  {"timeout_destination", F::json, false, true, destination()},
+                  {"abort_destination", F::json, false, true, destination()},
+                  {"choices", F::json, false, false, ivr_choices}},
+       .searchable = {"name", "description"},
+       .sortable = {"name", "id", "description"},
+       .before_delete = [](sdk::Transaction& tx, long id) {
+         // An incall to a deleted menu goes nowhere rather than to a missing one.
+         run(tx, "UPDATE confd_incalls SET destination = '{\"type\": \"none\"}' "
+                 "WHERE destination->>'type' = 'ivr' AND destination->>'ivr_id' = $1", {std::to_string(id)});
+       },
+       .embed = [](const std::string& b) {
+         return "jsonb_build_object('links', jsonb_build_array(" + sql_link(b, "ivr", "ivr", "t.id") +
+                "), 'incalls', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'links', "
+                "jsonb_build_array(" + sql_link(b, "incalls", "incalls", "i.id") + ")) ORDER BY i.id), '[]') "
+                "FROM confd_incalls i WHERE i.destination->>'type' = 'ivr' AND i.destination->>'ivr_id' = t.id::text))";
+       }});
 
   res({.path = "voicemails", .table = "confd_voicemails", .singular = "Voicemail", .event = "voicemail",
        .fields = {{"number", F::string, true, false, matches("[0-9]{1,40}", "Must be digits.")},

@@ -90,6 +90,7 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   t->fields["dnd"] = u.dnd;
   t->fields["incallfilter"] = u.incallfilter;
   t->fields["call_record"] = u.call_record;
+  t->fields["online_call_record"] = u.online_call_record;
   for (auto [name, f] : {std::pair{"unconditional", &u.forward_unconditional}, std::pair{"busy", &u.forward_busy},
                          std::pair{"noanswer", &u.forward_noanswer}}) {
     t->fields[std::string("forward_") + name + "_enabled"] = f->enabled;
@@ -628,6 +629,15 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
            "announce_sound, announce_caller, caller_notification, duplex, ignore_forward, record, timeout, "
            "members = {\"sip/<line>\"...}, callers = {user ids}} (lib/paging.lua), or nil.",
            [snap, value](const LuaValues& args) { return value(paging_by_number(*snap(), arg_string(args, 0))); }},
+          {"ivr", "id: integer", "ivr: table|nil",
+           "IVR menu `id` as confd's /1.1/ivr shows it: {id, name, greeting_sound, menu_sound, invalid_sound, "
+           "abort_sound, timeout, max_tries, invalid_destination, timeout_destination, abort_destination, "
+           "choices = {{exten, destination}...}} (lib/ivr.lua runs it), or nil.",
+           [snap, value](const LuaValues& args) {
+             auto s = snap();
+             auto* j = ConfigSnapshot::find(s->ivrs, arg_id(args, 0));
+             return value(j ? lua_from_json(*j) : LuaValue());
+           }},
           {"feature_code", "feature: string", "code: string|nil",
            "The digits that dial XiVO feature `feature` (\"fwdunc\" -> \"*21\", \"enablednd\" -> \"*25\"; "
            "confd /1.1/extensions/features), or nil when the administrator turned it off.",

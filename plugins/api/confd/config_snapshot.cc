@@ -38,9 +38,10 @@ constexpr const char* kUsers =
     "simultaneous_calls, ring_seconds, forward_busy_enabled, forward_busy_destination, "
     "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
     "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
-    "call_permission_password, fallbacks::text, music_on_hold, userfield, call_record_enabled, language "
-    "FROM confd_users";
+    "call_permission_password, fallbacks::text, music_on_hold, userfield, call_record_enabled, language, "
+    "online_call_record_enabled FROM confd_users";
 constexpr const char* kFeatureExtensions = "SELECT id, feature, exten, enabled FROM confd_feature_extensions";
+constexpr const char* kIvrs = "SELECT id, to_jsonb(t)::text FROM confd_ivr t";
 constexpr const char* kMoh = "SELECT name, coalesce(sort, 'alphabetical') FROM confd_moh";
 constexpr const char* kLines =
     "SELECT l.id, l.context, l.position, l.caller_id_name, l.caller_id_num, l.device_id, "
@@ -167,10 +168,12 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             u.userfield = opt(r, 20);
             u.call_record = flag(r, 21);
             u.language = opt(r, 22);
+            u.online_call_record = flag(r, 23);
             s->users.emplace(u.id, std::move(u));
           });
         },
         [&] { return each(kMoh, [&](const Row& r) { s->moh_sort[text(r, 0)] = text(r, 1); }); },
+        [&] { return each(kIvrs, [&](const Row& r) { s->ivrs[num(r, 0)] = text(r, 1); }); },
         [&] {
           return each(kFeatureExtensions, [&](const Row& r) {
             s->feature_extensions[text(r, 1)] = {num(r, 0), text(r, 1), text(r, 2), flag(r, 3)};

@@ -465,6 +465,26 @@ constexpr const char* kV13 = R"SQL(
 ALTER TABLE confd_conferences ADD COLUMN waiting_room boolean NOT NULL DEFAULT false;
 )SQL";
 
+// IVR menus (seed 5.20; wazo-confd's /ivr): sounds are names or paths the
+// media engine plays; destinations are JSON as on incalls; `choices` a list
+// of {"exten", "destination"}.
+constexpr const char* kV14 = R"SQL(
+CREATE TABLE confd_ivr (
+  id serial PRIMARY KEY,
+  name text NOT NULL CHECK (length(name) BETWEEN 1 AND 128),
+  description text,
+  greeting_sound text,
+  menu_sound text NOT NULL,
+  invalid_sound text,
+  abort_sound text,
+  timeout integer NOT NULL DEFAULT 5 CHECK (timeout BETWEEN 0 AND 3600),
+  max_tries integer NOT NULL DEFAULT 3 CHECK (max_tries BETWEEN 1 AND 100),
+  invalid_destination jsonb,
+  timeout_destination jsonb,
+  abort_destination jsonb,
+  choices jsonb NOT NULL DEFAULT '[]');
+)SQL";
+
 // Feature extensions (XiVO's extensions of context xivo-features, type
 // extenfeatures; wazo-confd's /extensions/features): the code of each
 // feature, "_*21." for a code followed by digits; seeded with
@@ -507,6 +527,7 @@ std::span<const sdk::Migration> all_migrations() {
       {11, "confd custom endpoints (DAHDI and other interfaces) on trunks", kV11},
       {12, "confd feature extensions", v12()},
       {13, "confd conference waiting room", kV13},
+      {14, "confd IVR menus", kV14},
   };
   return kMigrations;
 }

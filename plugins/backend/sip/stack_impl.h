@@ -277,6 +277,12 @@ struct SipStack::Impl {
 
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls;
   std::unordered_map<std::string, std::uint64_t> call_ids;  // Call::id -> serial
+  // The call core's channel ids of each call (its own and its branches') ->
+  // serial, so that requests naming a channel (cancel a leg, end an engine
+  // leg) find their call without walking every call. Entries are added when
+  // a channel is created and removed with the call; a lookup checks that the
+  // call still holds the channel.
+  std::unordered_map<std::string, std::uint64_t> channel_calls;
   std::atomic<std::size_t> call_count{0};
   std::unique_ptr<RtpRelay> relay;  // started before and stopped after the SIP thread
   // Calls per line username (caller or rung), read by the dialplan.
@@ -445,6 +451,12 @@ struct SipStack::Impl {
   std::string ringing_branch(const sip_replaces_t* rp);
 
   Call* find_call(std::uint64_t serial);
+  // Records that `channel` belongs to `c` (channel_calls); "" is ignored.
+  void index_channel(const Call& c, const std::string& channel);
+  // The call holding the channel `channel` (its own or a branch's), or null.
+  Call* call_of_channel(const std::string& channel);
+  // Drops `c`'s channels from channel_calls (the call is being erased).
+  void unindex_channels(const Call& c);
 
   void answer_a(Call& c, int status, const char* phrase);
 

@@ -74,7 +74,21 @@ struct Wait : std::enable_shared_from_this<Wait> {
 
 CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log)
     : engine_(std::move(engine)), executor_(executor), log_(log), rooms_(std::make_shared<ConferenceRooms>(log)),
-      paging_(std::make_shared<Paging>(log)) {}
+      paging_(std::make_shared<Paging>(log)) {
+  // The verbs outlive a restart of the plugin: the engine and the directory
+  // are read when a digit comes, never kept.
+  online_ = std::make_shared<OnlineRecording>([this] { return this->engine(); },
+                                              [this] { return std::atomic_load(&recordings_); }, log);
+}
+
+std::function<void(const std::string&, char, sm::DtmfSource)> CallVerbs::digit_sink(
+    std::shared_ptr<sdk::CallCore> core) {
+  std::weak_ptr<CallVerbs> weak = weak_from_this();  // the engine keeps the sink: no cycle
+  return [weak, core](const std::string& channel, char digit, sm::DtmfSource source) {
+    if (auto self = weak.lock()) self->online_->digit(channel, digit);
+    if (core) (void)core->dtmf_received(channel, digit, source == sm::DtmfSource::rfc4733 ? "rfc4733" : "inband");
+  };
+}
 
 std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
   std::weak_ptr<CallVerbs> weak = weak_from_this();
@@ -413,6 +427,30 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          std::get<std::shared_ptr<sm::Endpoint>>(ep)->record(file, o);
          if (self->log_) self->log_->info("call " + call_id_of(args) + ": recording to " + file.string());
          return LuaReply::values({LuaValue(true), LuaValue(file.filename().string())});
+       }});
+  f.push_back(
+      {"allow_online_recording", "call: table, options: table", "ok: boolean, error: string|nil",
+       "`call:allow_online_recording{ by = { call.channel, outcome.channel }, code = \"*3\" }` lets the "
+       "parties of the channels `by` (default: the call's) start and stop the recording of the bridged "
+       "call by sending `code` (XiVO's online call recording, *3): each start writes a new file as "
+       "call:record_call() does, listed by GET /1.0/recordings; the end of the call stops it. Returns at "
+       "once. Use it once the call is bridged (after call:dial answered).",
+       [weak, endpoint](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "allow_online_recording", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         const LuaTable* t = args.size() > 1 ? args[1].as_table() : nullptr;
+         std::vector<std::string> by = t ? sdk::strings_field(*t, "by") : std::vector<std::string>{};
+         if (by.empty()) by.push_back(channel);
+         std::string code = t ? sdk::text_field(*t, "code") : std::string();
+         if (code.empty()) code = "*3";
+         if (code.find_first_not_of("0123456789*#ABCD") != std::string::npos)
+           return LuaReply::error("call:allow_online_recording: code '" + code +
+                                  "' holds a character that is not a DTMF digit (0-9, *, #, A-D)");
+         auto self = weak.lock();
+         if (!self) return LuaReply::error("call:allow_online_recording: the media engine is stopped");
+         self->online_->allow(by, channel, call_id_of(args), code);
+         return LuaReply::values({LuaValue(true)});
        }});
   f.push_back({"stop_recording", "call: table", "ok: boolean, error: string|nil",
                "Stops the recording call:record_call started (the file is kept).",

@@ -20,11 +20,13 @@
 #include <memory>
 #include <vector>
 
+#include <dialtone/calls.h>
 #include <dialtone/host.h>
 #include <dialtone/lua.h>
 #include <dialtone/media.h>
 
 #include "plugins/media/engine/conference_rooms.h"
+#include "plugins/media/engine/online_recording.h"
 #include "plugins/media/engine/paging.h"
 #include "plugins/media/engine/recordings.h"
 
@@ -53,8 +55,16 @@ class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
   std::shared_ptr<ConferenceRooms> rooms_;
   std::shared_ptr<Paging> paging_;
   std::shared_ptr<const Recordings> recordings_;
+  std::shared_ptr<OnlineRecording> online_;
 
  public:
+  // The engine's DTMF sink (MediaEngine::set_dtmf_sink): each digit goes to
+  // the call core (calls.channel.dtmf, when `core`) and to online recording.
+  std::function<void(const std::string&, char, sdk::media::DtmfSource)> digit_sink(
+      std::shared_ptr<sdk::CallCore> core);
+  // *3 during bridged calls (call:allow_online_recording): the engine's DTMF
+  // sink hands it every digit.
+  OnlineRecording& online_recording() { return *online_; }
   ConferenceRooms& rooms() { return *rooms_; }
   std::shared_ptr<ConferenceRooms> shared_rooms() const { return rooms_; }
   Paging& paging() { return *paging_; }

@@ -83,14 +83,7 @@ class MediaPlugin final : public sdk::Plugin {
       auto it = snap->moh_sort.find(std::string(cls.empty() ? "default" : cls));
       return it == snap->moh_sort.end() ? std::string() : it->second;
     });
-    // Digits of channels answered with their media here reach the call core
-    // (calls.channel.dtmf) whatever application listens.
     auto core = host_.services().find<sdk::CallCore>();
-    if (core)
-      engine_->set_dtmf_sink([core](const std::string& channel, char digit, sdk::media::DtmfSource source) {
-        (void)core->dtmf_received(channel, digit,
-                                  source == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
-      });
     if (auto s = host_.services().provide<sdk::media::MediaEngine>("default", engine_); !s.ok()) return s;
     // call:play, call:read_digits ...: the call core keeps them for its
     // `channel` module (once per process: a restart finds them registered).
@@ -108,6 +101,10 @@ class MediaPlugin final : public sdk::Plugin {
       verbs->rebind(engine_);
     }
     verbs_ = verbs;
+    // Digits of channels answered with their media here reach the call core
+    // (calls.channel.dtmf) whatever application listens, and *3 (online
+    // call recording) where the dialplan allowed it.
+    engine_->set_dtmf_sink(verbs->digit_sink(core));
     auto recordings = std::make_shared<Recordings>(recordings_path_);
     verbs->set_recordings(recordings);
     if (auto* http = host_.http(); http && !recordings_listener_.empty())

@@ -59,6 +59,7 @@ struct ConfigUser {
   std::optional<std::string> userfield;      // XiVO's free "user field" (CEL userfield of its outgoing calls)
   bool call_record = false;  // every call to or from the user is recorded (XiVO's *26)
   std::optional<std::string> language;  // prompt language ("fr_FR"); nil: the engine's
+  bool online_call_record = false;  // may record a call in progress with *3 (XiVO's online call recording)
 };
 
 // A line with its SIP endpoint (username empty when it has none yet).
@@ -320,6 +321,9 @@ struct ConfigSnapshot {
   std::map<std::string, std::string> moh_sort;
   // Feature codes by feature name (confd's /1.1/extensions/features).
   std::map<std::string, ConfigFeatureExtension> feature_extensions;
+  // IVR menus (confd's /1.1/ivr) by id: each a JSON object as the API shows
+  // it (name, greeting_sound, menu_sound, choices ...), read by lib/ivr.lua.
+  std::map<std::int64_t, std::string> ivrs;
 
   template <class M>
   static const typename M::mapped_type* find(const M& m, const typename M::key_type& k) {

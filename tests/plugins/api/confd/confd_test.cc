@@ -642,6 +642,47 @@ TEST_F(Confd, PagingsTheirOptionsMembersAndCallers) {
   EXPECT_EQ(count("confd_paging_users"), 0);
 }
 
+// IVR menus (wazo-confd's /1.1/ivr): defaults, refusals naming the field,
+// the incalls sending to a menu, the snapshot lib/ivr.lua reads, and an
+// incall left on "none" when its menu is deleted.
+TEST_F(Confd, IvrMenusTheirChoicesAndTheIncallsSendingToThem) {
+  default_context();
+  int u = post_id("/1.1/users", R"({"firstname":"Ivy"})");
+  int m = post_id("/1.1/ivr", R"({"name":"main","menu_sound":"main-menu","choices":[{"exten":"1","destination":)"
+                              R"({"type":"user","user_id":)" + std::to_string(u) + "}}]}");
+  auto M = "/1.1/ivr/" + std::to_string(m);
+  auto got = js(call("GET", M).body);
+  EXPECT_EQ(got["timeout"].GetInt(), 5);
+  EXPECT_EQ(got["max_tries"].GetInt(), 3);
+  EXPECT_TRUE(got["abort_destination"].IsNull());
+  ASSERT_EQ(got["choices"].Size(), 1u);
+  EXPECT_STREQ(got["choices"][0]["exten"].GetString(), "1");
+  EXPECT_EQ(got["incalls"].Size(), 0u);
+  auto refused = call("POST", "/1.1/ivr", R"({"name":"x"})");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("menu_sound"), std::string::npos) << refused.body;
+  refused = call("POST", "/1.1/ivr", R"({"name":"x","menu_sound":"m","choices":[{"exten":"1","destination":{"type":"nowhere"}}]})");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("choices"), std::string::npos) << refused.body;
+  EXPECT_EQ(call("POST", "/1.1/ivr", R"({"name":"x","menu_sound":"m","max_tries":0})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/ivr", R"({"name":"x","menu_sound":"../../etc/passwd x"})").status, 400);
+  EXPECT_EQ(call("POST", "/1.1/incalls", R"({"destination":{"type":"ivr","ivr_id":999}})").status, 400)
+      << "a menu that does not exist";
+  int i = post_id("/1.1/incalls", R"({"destination":{"type":"ivr","ivr_id":)" + std::to_string(m) + "}}");
+  got = js(call("GET", M).body);
+  ASSERT_EQ(got["incalls"].Size(), 1u);
+  EXPECT_EQ(got["incalls"][0]["id"].GetInt(), i);
+  EXPECT_EQ(call("PUT", M, R"({"timeout":7,"abort_destination":{"type":"hangup"}})").status, 204);
+  auto snap = host_.services().find<dialtone::sdk::ConfigService>()->snapshot();
+  auto row = dialtone::sdk::ConfigSnapshot::find(snap->ivrs, static_cast<std::int64_t>(m));
+  ASSERT_TRUE(row);
+  EXPECT_NE(row->find("\"timeout\": 7"), std::string::npos) << *row;
+  EXPECT_NE(row->find("\"menu_sound\": \"main-menu\""), std::string::npos) << *row;
+  EXPECT_EQ(call("DELETE", M).status, 204);
+  EXPECT_EQ(call("GET", M).status, 404);
+  EXPECT_STREQ(js(call("GET", "/1.1/incalls/" + std::to_string(i)).body)["destination"]["type"].GetString(), "none");
+}
+
 // Parking lots (seed 5.25): the default lot XiVO ships (701-750), slot
 // checks, the extension (outside the numbering ranges, as 700 is) and one
 // lot per slot number in a context.
@@ -702,6 +743,7 @@ TEST_F(Confd, EveryDeclaredFieldIsReturned) {
       {"/1.1/callpickups", R"({"name":"ctr-pickup"})"},
       {"/1.1/parkinglots", R"({"slots_start":"901","slots_end":"902"})"},
       {"/1.1/pagings", R"({"number":"699"})"},
+      {"/1.1/ivr", R"({"name":"ctr-ivr","menu_sound":"vm-intro"})"},
       {"/1.1/funckeys/templates", R"({"name":"ctr-tpl"})"},
       {"/1.1/moh", R"({"name":"ctr-moh","mode":"files"})"}};
   auto spec = YAML::LoadFile(CONFD_API_YML);

@@ -207,6 +207,27 @@ TEST_F(MediaCallsTest, EchoTestSendsTheCallerBackItsAudio) {
   expect_media_idle();
 }
 
+// *55 hung up during its 22 s announcement: the echo never starts, so no
+// Echo application is published for a channel that ended (the CEL had it or
+// not depending on whether the call core had removed the channel yet).
+TEST_F(MediaCallsTest, EchoTestCallerWhoHangsUpDuringTheAnnouncementNeverReachesTheEcho) {
+  const std::size_t before = host_->test_bus().events().size();  // earlier tests' events
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  call(alice, "*55", peer, "uac_media_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  expect_media_idle();
+  // The dialplan's coroutine resumes with "hangup" after the channel ended.
+  ASSERT_TRUE(eventually([&] { return host_->logger().contains("hung up during the echo test's announcement"); }))
+      << log_tail();
+  bool started = false;
+  auto events = host_->test_bus().events();
+  for (std::size_t i = before; i < events.size(); ++i)
+    if (events[i].topic == "calls.channel.app" && events[i].body.find("\"app\":\"Echo\"") != std::string::npos)
+      started = true;
+  EXPECT_FALSE(started) << log_tail();
+}
+
 // Two callers answered by Dialtone, bridged through the call core (the
 // driver joins their endpoints in an engine mixer): each hears the other's
 // tone; when one hangs up, the other is hung up too.

@@ -11,6 +11,7 @@
 #include <dialtone/services.h>
 
 #include "plugins/media/engine/recordings.h"
+#include "tests/support/baresip_phone.h"
 #include "tests/plugins/media/calls/sip_media_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
@@ -34,6 +35,10 @@ class RecordingTest : public SipMediaTest {
   static void record_bob(bool on) {
     host_->sql("UPDATE confd_users SET call_record_enabled = $1::boolean WHERE id = $2::int",
                {on ? "true" : "false", user_ids_["bob"]});
+  }
+  static void online_alice(bool on) {
+    host_->sql("UPDATE confd_users SET online_call_record_enabled = $1::boolean WHERE id = $2::int",
+               {on ? "true" : "false", user_ids_["alice"]});
   }
   static std::vector<fs::path> recordings() {
     std::vector<fs::path> out;
@@ -109,6 +114,59 @@ TEST_F(RecordingTest, RecordedUsersCallHoldsBothPartiesAndIsListedServedAndDelet
   EXPECT_FALSE(fs::exists(files[0]));
   EXPECT_EQ(route("DELETE", "/1.0/recordings/{name}", name).status, 404);
   record_bob(false);
+}
+
+// Online call recording (seed 5.33.4, *3): alice, a softphone whose user may
+// record online, calls bob; nothing is recorded until she sends *3 (RFC 4733
+// from baresip), then the call is, both parties mixed, until her second *3.
+TEST_F(RecordingTest, StarThreeFromASoftphoneRecordsTheCallUntilPressedAgain) {
+  if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+  online_alice(true);
+  tm::RtpPeer pb(Codec::pcma, 8, 101);
+  Phone bob;
+  callee(bob, "bob", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"});
+  BaresipPhone alice({.user = "alice", .password = "alicepw", .server_port = plugin_->port(),
+                      .listen_port = free_port(), .console_port = free_port(), .mic_hz = 500, .exten = "1002"});
+  ASSERT_TRUE(alice.started());
+  std::string cb = connect_engine(pb);
+  ASSERT_FALSE(cb.empty());
+  // Bridged: bob hears alice's microphone.
+  ASSERT_TRUE(eventually([&] { return tm::loud_samples(pb.audio(), 8000) >= 8000; }, std::chrono::seconds(30)))
+      << log_tail() << alice.log();
+  auto tone = tm::make_tone(900, 1.0, 8000);
+  pb.send_audio(tone);
+  EXPECT_TRUE(recordings().empty()) << "recorded before *3";
+
+  alice.command("/sndcode *3");
+  ASSERT_TRUE(eventually([&] { return host_->logger().contains("online recording to " + recordings_dir_.string()); }))
+      << log_tail() << alice.log();
+  for (int i = 0; i < 3; ++i) pb.send_audio(tone);
+  alice.command("/sndcode *3");
+  ASSERT_TRUE(eventually([&] { return host_->logger().contains("online recording stopped"); })) << log_tail();
+  auto files = recordings();
+  ASSERT_EQ(files.size(), 1u);
+  // The file is closed (its WAV header written) once the recording stopped.
+  std::vector<std::int16_t> wav;
+  int rate = 0;
+  EXPECT_TRUE(eventually([&] {
+    wav = tm::read_wav(files[0], &rate);
+    return tm::loud_samples(wav, 8000) > 8000;
+  })) << "under a second of sound in " << files[0];
+  // Alice's microphone never stops: bob's tone is heard over it.
+  double a = best_share(wav, 500), b = best_share(wav, 900);
+  EXPECT_GT(a, 0.3) << "alice's tone is not in the recording";
+  EXPECT_GT(b, 0.3) << "bob's tone is not in the recording";
+  EXPECT_GT(a + b, 0.8) << "the recording holds something else";
+  auto size = fs::file_size(files[0]);
+  pb.send_audio(tone);  // after the second *3: not recorded
+  alice.stop();
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  expect_media_idle();
+  EXPECT_EQ(recordings().size(), 1u);
+  EXPECT_EQ(fs::file_size(files[0]), size) << "recorded after the second *3";
+  auto list = route("GET", "/1.0/recordings");
+  EXPECT_NE(list.body.find("\"name\":\"" + files[0].filename().string() + "\""), std::string::npos) << list.body;
+  online_alice(false);
 }
 
 // Every route the plugin mounts is in recordings_api.yml with its ACL.

@@ -58,12 +58,10 @@ class SipMediaTest : public SipPluginTest {
     ASSERT_TRUE(engine_->start());
     auto core = host_->services().find<sdk::CallCore>();
     ASSERT_TRUE(core);
-    engine_->set_dtmf_sink([core](const std::string& ch, char d, sdk::media::DtmfSource s) {
-      (void)core->dtmf_received(ch, d, s == sdk::media::DtmfSource::rfc4733 ? "rfc4733" : "inband");
-    });
     ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
     verbs_ = std::make_shared<plugins::media::CallVerbs>(engine_, &host_->executor(), &host_->log());
     verbs_->set_call_core(core);
+    engine_->set_dtmf_sink(verbs_->digit_sink(core));
     recordings_dir_ = std::filesystem::temp_directory_path() / ("dialtone-recordings-" + std::to_string(::getpid()));
     std::filesystem::remove_all(recordings_dir_);
     verbs_->set_recordings(std::make_shared<plugins::media::Recordings>(recordings_dir_));

@@ -1,0 +1,164 @@
+// A real softphone for tests: baresip (Debian baresip-core) with a tone as
+// its microphone (aufile), what it hears recorded by sndfile, and its console
+// (cons, UDP) to drive it during the call ("/sndcode *3" sends DTMF).
+//
+// @code
+//   if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed";
+//   BaresipPhone alice({.user = "alice", .password = "alicepw", .server_port = sip_port,
+//                       .listen_port = free_port(), .console_port = free_port(), .mic_hz = 600,
+//                       .exten = "810"});                          // dials 810 at once
+//   eventually([&] { return loud_samples(alice.heard_so_far(), 8000) >= 16000; });
+//   alice.command("/sndcode *3");
+//   alice.stop();                                                // hangs up
+// @endcode
+#pragma once
+
+#include <signal.h>
+#include <sndfile.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <cmath>
+
+namespace dialtone::testing {
+
+struct BaresipOptions {
+  std::string user;
+  std::string password;  // empty: no digest (a peer trunk recognized by address)
+  int server_port = 0;   // Dialtone's SIP port on 127.0.0.1
+  int listen_port = 0;   // baresip's own SIP port (the trunk's port)
+  int console_port = 0;  // its UDP console (command())
+  double mic_hz = 600;   // its microphone: this tone, 20 s, looped
+  std::string exten;     // dialed at once
+  int max_seconds = 60;  // it hangs up by itself after that
+};
+
+class BaresipPhone {
+ public:
+  static std::filesystem::path binary() {
+    for (const char* dir : {"/usr/bin", "/usr/local/bin"})
+      if (std::filesystem::exists(std::filesystem::path(dir) / "baresip")) return std::filesystem::path(dir) / "baresip";
+    return {};
+  }
+  static bool available() { return !binary().empty(); }
+
+  explicit BaresipPhone(const BaresipOptions& o)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("dialtone-baresip-" + o.user + "-" + std::to_string(::getpid()))),
+        console_port_(o.console_port) {
+    namespace fs = std::filesystem;
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::vector<std::int16_t> tone(20 * 8000);
+    for (std::size_t i = 0; i < tone.size(); ++i)
+      tone[i] = static_cast<std::int16_t>(8000 * std::sin(2 * M_PI * o.mic_hz * static_cast<double>(i) / 8000));
+    SF_INFO info{};
+    info.samplerate = 8000;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    if (SNDFILE* f = sf_open((dir_ / "mic.wav").c_str(), SFM_WRITE, &info)) {
+      sf_write_short(f, tone.data(), static_cast<sf_count_t>(tone.size()));
+      sf_close(f);
+    }
+    std::ofstream(dir_ / "config") << "poll_method epoll\n"
+                                   << "sip_listen 127.0.0.1:" << o.listen_port << "\n"
+                                   << "net_interface 127.0.0.1\n"
+                                   << "audio_source aufile," << (dir_ / "mic.wav").string() << "\n"
+                                   << "audio_player aubridge,echo-sink\n"
+                                   << "audio_alert aubridge,echo-sink\n"
+                                   << "rtp_ports 33000-33999\n"
+                                   << "cons_listen 127.0.0.1:" << o.console_port << "\n"
+                                   << "module_path /usr/lib/baresip/modules\n"
+                                   << "module stdio.so\nmodule cons.so\nmodule g711.so\nmodule aufile.so\n"
+                                   << "module aubridge.so\nmodule sndfile.so\nmodule_app account.so\n"
+                                   << "module_app menu.so\n"
+                                   << "snd_path " << dir_.string() << "\n";
+    std::ofstream(dir_ / "accounts") << "<sip:" << o.user << "@127.0.0.1:" << o.server_port << ">;"
+                                     << (o.password.empty() ? "" : "auth_pass=" + o.password + ";")
+                                     << "regint=0;audio_codecs=PCMU\n";
+    std::string dial = "/dial sip:" + o.exten + "@127.0.0.1:" + std::to_string(o.server_port);
+    std::string limit = std::to_string(o.max_seconds);
+    auto bin = binary();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::freopen((dir_ / "baresip.log").c_str(), "w", stdout);
+      ::freopen((dir_ / "baresip.log").c_str(), "a", stderr);
+      ::execl(bin.c_str(), "baresip", "-f", dir_.c_str(), "-e", dial.c_str(), "-t", limit.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~BaresipPhone() {
+    stop();
+    std::filesystem::remove_all(dir_);
+  }
+  BaresipPhone(const BaresipPhone&) = delete;
+  BaresipPhone& operator=(const BaresipPhone&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // Whether baresip ended (its -t timer, or it failed).
+  bool exited() {
+    if (pid_ <= 0) return true;
+    if (::waitpid(pid_, &status_, WNOHANG) == pid_) pid_ = -1;
+    return pid_ <= 0;
+  }
+  // Hangs up and closes its recording (as its -t timer does), and waits for it.
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, &status_, 0);
+    pid_ = -1;
+  }
+  // One console line ("/sndcode *3"), as typed at its prompt.
+  void command(const std::string& line) const {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(console_port_));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string msg = line + "\n";
+    (void)::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    ::close(fd);
+  }
+  // sndfile's dump of what the phone decoded (dump-*-dec.wav); empty until the call has audio.
+  std::filesystem::path heard() const {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator(); ++it)
+      if (it->path().filename().string().find("-dec.wav") != std::string::npos) return it->path();
+    return {};
+  }
+  // The samples of that dump while sndfile still writes it (its header not
+  // final yet): 16-bit PCM after the 44-byte header.
+  std::vector<std::int16_t> heard_so_far() const {
+    auto wav = heard();
+    if (wav.empty()) return {};
+    std::ifstream f(wav, std::ios::binary);
+    std::string bytes(std::istreambuf_iterator<char>(f), {});
+    if (bytes.size() <= 44) return {};
+    std::vector<std::int16_t> out((bytes.size() - 44) / 2);
+    std::memcpy(out.data(), bytes.data() + 44, out.size() * 2);
+    return out;
+  }
+  std::string log() const {
+    std::ifstream f(dir_ / "baresip.log");
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int console_port_ = 0;
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+}  // namespace dialtone::testing

@@ -11,6 +11,7 @@
 # with dialtoned's CPU per request and the plans (EXPLAIN ANALYZE).
 # Usage: bench/events/run.sh [build-dir]
 #   RATE (100) CALLS (3000) HOLD ms (500) CLIENTS (1000) PROBES (20) RECORDS (0) QUERY_ROWS (0)
+#   THREADS (unset: the shipped websocketd.threads)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
@@ -39,6 +40,7 @@ CONF
 printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 printf '[plugin]\nname = events.websocketd\n[websocketd]\nlisten = 127.0.0.1:%s\nmax_clients = %s\n' \
   "$ws" "$((CLIENTS + 10))" > "$work/conf.d/80-events.conf"
+[ -n "${THREADS:-}" ] && printf 'threads = %s\n' "$THREADS" >> "$work/conf.d/80-events.conf"
 if [ "$RECORDS" = 1 ]; then
   printf '[plugin]\nname = records.cel\n' > "$work/conf.d/70-records-cel.conf"
   printf '[plugin]\nname = records.call_logs\n' > "$work/conf.d/71-records-call-logs.conf"
@@ -72,11 +74,27 @@ pg_ticks() {
   for p in "$pm" $(pgrep -P "$pm"); do t=$((t + $(ticks "$p"))); done
   echo "$t"
 }
+# Where the events wait, sampled each second during the calls: bytes in the
+# clients' sockets that they have not read yet, and bytes in dialtoned's that
+# the clients' windows did not take yet (the server's own queues are beyond).
+spid=
+if [ "$CLIENTS" -gt 0 ]; then
+  while :; do
+    ss -Htn state established "( dport = :$ws )" | awk '{ q += $1 } END { printf "%d ", q }'
+    ss -Htn state established "( sport = :$ws )" | awk '{ q += $2 } END { printf "%d\n", q }'
+    sleep 1
+  done > "$work/backlog" 2>/dev/null &
+  spid=$!
+  pids+=("$spid")
+fi
 t0=$(ticks "$dpid") p0=$(pg_ticks)
 UAS_PORT=$(free_port) REG_PORT=$(free_port) UAC_PORT=$(free_port) \
   "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
 per_client=
 if [ -n "$fpid" ]; then
+  kill "$spid" 2>/dev/null || true
+  awk '{ if ($1 > c) c = $1; if ($2 > s) s = $2 } END {
+    printf "most bytes waiting (sampled each second): %.1f MB unread in the clients'"'"' sockets, %.1f MB unsent in dialtoned'"'"'s\n", c / 1e6, s / 1e6 }' "$work/backlog"
   exec 3>&-
   wait "$fpid" || true
   grep -v '^ready' "$work/fanout.out"

@@ -16,7 +16,8 @@ state change is read on one clock:
 For each ringing (extension, INVITE) the latency is the time from the INVITE
 to the NOTIFY saying "early" (ringing) at each watcher of that extension;
 the figures are per NOTIFY and per change (the last of its watchers).
-Digest auth (MD5) answers the server's 401/407 on REGISTER and SUBSCRIBE.
+Digest auth (MD5) answers the server's 401/407 on REGISTER and SUBSCRIBE; a
+503 (a server shedding load) is tried again after its Retry-After, as phones do.
 
 Prints {"registered": ...} once the phones registered (then waits 3 s, for
 a memory reading before the subscriptions), {"ready": ...} once every
@@ -123,6 +124,7 @@ class Probe:
         self.invites = 0
         self.accepted = 0
         self.refused = 0
+        self.retried = 0  # 503s (overload) answered by trying again
         self.seq = 0
 
     # The monitored phones.
@@ -168,6 +170,17 @@ class Probe:
         return f"{self.seq}-{os.getpid()}@probe"
 
     async def authed(self, ep, method, uri, user, password, lines):
+        """The final code of `method` with digest auth; a 503 is tried again
+        after its Retry-After (5 s at most), 5 times, as a phone does."""
+        for _ in range(5):
+            code, retry = await self.authed_once(ep, method, uri, user, password, lines)
+            if code != 503:
+                return code
+            self.retried += 1
+            await asyncio.sleep(min(5, retry))
+        return code
+
+    async def authed_once(self, ep, method, uri, user, password, lines):
         call_id, tag = self.next_id(), os.urandom(4).hex()
         base = [f"{method} {uri} SIP/2.0", f"Via: SIP/2.0/UDP 127.0.0.1:{ep.port};branch=z9hG4bK{os.urandom(6).hex()}",
                 f"From: <sip:{user}@127.0.0.1>;tag={tag}", f"Call-ID: {call_id}", "Max-Forwards: 70"] + lines
@@ -182,7 +195,8 @@ class Probe:
                                        f"CSeq: 2 {method}", "Content-Length: 0", "", ""])
             r = await ep.request(text, call_id, f"2 {method}", self.server)
             code = int(r.split(" ", 2)[1])
-        return code
+        retry = header(r, "Retry-After").split(";")[0].strip()
+        return code, int(retry) if retry.isdigit() else 1
 
     async def register(self, ep, i):
         user = f"u{i}"
@@ -223,7 +237,8 @@ class Probe:
             jobs.append((watchers[w], self.a.watchers_first + w, ext))
         for i in range(0, len(jobs), 100):
             await asyncio.gather(*(self.subscribe(*j) for j in jobs[i:i + 100]))
-        print(json.dumps({"ready": True, "accepted": self.accepted, "refused": self.refused}), flush=True)
+        print(json.dumps({"ready": True, "accepted": self.accepted, "refused": self.refused,
+                          "retried_503": self.retried}), flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)

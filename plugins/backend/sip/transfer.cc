@@ -107,6 +107,7 @@ void SipStack::Impl::relink_channels(Branch* leaving, const std::string& staying
                                      std::string& arriving, bool end_leaving) {
   if (end_leaving && leaving && !leaving->channel.empty()) {
     backend.leg_event(leaving->channel, LegState::ended, 200, {});
+    channel_calls.erase(leaving->channel);
     leaving->channel.clear();
   }
   if (!arriving.empty() && !staying.empty()) {
@@ -126,6 +127,7 @@ nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branc
       old->counted = false;
     }
     c.winner = br.get();
+    index_channel(c, br->channel);
     relink_channels(old, c.channel, br->channel, end_leaving);
     c.branches.push_back(std::move(br));
     return old ? old->leg : nullptr;
@@ -137,6 +139,7 @@ nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branc
   }
   c.channel = std::move(br->channel);
   br->channel.clear();
+  index_channel(c, c.channel);
   relink_channels(old.get(), c.winner ? c.winner->channel : std::string(), c.channel, end_leaving);
   nta_leg_t* old_leg = old->leg;
   c.branches.push_back(std::move(old));
@@ -271,6 +274,7 @@ void SipStack::Impl::carry_refer_now(Call& c, MediaLeg from, const std::string& 
   // it (call:dial), and the legs it rings join the transferred call.
   t->channel = backend.leg_created(LegInfo{t->id, c.channel, true, referrer.empty() ? number : referrer,
                                            number, name, target, {}});
+  index_channel(*t, t->channel);
   CallInfo info;
   info.id = t->id;
   info.channel = t->channel;

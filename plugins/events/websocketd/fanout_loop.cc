@@ -14,7 +14,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <Poco/Net/WebSocket.h>
 #include <rapidjson/document.h>
 
 namespace dialtone::plugins::events {
@@ -75,7 +74,7 @@ struct FanoutLoop::Group {
 
 struct FanoutLoop::Conn {
   std::uint64_t id = 0;
-  std::unique_ptr<Poco::Net::WebSocket> ws;  // owns the socket
+  std::shared_ptr<void> owner;  // keeps the socket open
   int fd = -1;
   sdk::TokenInfo token;
   std::set<std::string> subs;
@@ -138,11 +137,11 @@ void FanoutLoop::stop() {
   epoll_ = -1;
 }
 
-void FanoutLoop::adopt(std::unique_ptr<Poco::Net::WebSocket> ws, sdk::TokenInfo token) {
+void FanoutLoop::adopt(int fd, std::shared_ptr<void> owner, sdk::TokenInfo token) {
   auto c = std::make_unique<Conn>();
   c->id = next_id_++;
-  c->fd = ws->impl()->sockfd();
-  c->ws = std::move(ws);
+  c->fd = fd;
+  c->owner = std::move(owner);
   c->token = std::move(token);
   // Frames are batched here, so Nagle would only add delay (up to a delayed ACK).
   int one = 1;

@@ -12,7 +12,7 @@
 // @code
 //   FanoutLoop loop(cfg, host.log(), auth, host.executor(), clients);
 //   if (auto s = loop.start(); !s) return s;
-//   loop.adopt(std::move(websocket), token);                    // upgrade handler
+//   loop.adopt(ws->impl()->sockfd(), ws, token);  // upgrade handler; `ws` owns the socket
 //   loop.publish(std::make_shared<const EventFrame>(EventFrame{topic, event_frame(topic, body)}));
 //   loop.stop();
 // @endcode
@@ -34,10 +34,6 @@
 #include <dialtone/result.h>
 
 #include "ws_frames.h"
-
-namespace Poco::Net {
-class WebSocket;
-}
 
 namespace dialtone::plugins::events {
 
@@ -69,8 +65,9 @@ class FanoutLoop {
   sdk::Status start();
   // Joins the thread and closes every stream (1001). Idempotent.
   void stop();
-  // Any thread: the upgraded connection of `token` becomes this loop's.
-  void adopt(std::unique_ptr<Poco::Net::WebSocket> ws, sdk::TokenInfo token);
+  // Any thread: the upgraded connection `fd` of `token` becomes this loop's;
+  // `owner` keeps the socket open and closes it when released.
+  void adopt(int fd, std::shared_ptr<void> owner, sdk::TokenInfo token);
   // Any thread, never blocks on a socket: the frame goes to every client
   // whose subscriptions and ACLs take its topic.
   void publish(FramePtr frame);

@@ -80,15 +80,16 @@ class Upgrade final : public Poco::Net::HTTPRequestHandler {
       --s_->clients;
       return refuse(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "too many event stream clients");
     }
-    std::unique_ptr<Poco::Net::WebSocket> ws;
+    std::shared_ptr<Poco::Net::WebSocket> ws;
     try {
-      ws = std::make_unique<Poco::Net::WebSocket>(req, resp);
+      ws = std::make_shared<Poco::Net::WebSocket>(req, resp);
     } catch (const Poco::Exception&) {
       --s_->clients;
       return;  // Poco answered 400 (not an upgrade request)
     }
     auto& loop = s_->loops[s_->next_loop++ % s_->loops.size()];
-    loop->adopt(std::move(ws), std::move(*t));
+    int fd = ws->impl()->sockfd();
+    loop->adopt(fd, std::move(ws), std::move(*t));
   }
 
  private:

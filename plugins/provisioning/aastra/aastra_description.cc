@@ -38,6 +38,9 @@ prgkey{{position}} value: {{value}}
 prgkey{{position}} label: {{label}}
 prgkey{{position}} line: {{line}}
 {{/function_keys}}
+{{#has_pickup_call}}
+directed call pickup prefix: {{exten_pickup_call}}
+{{/has_pickup_call}}
 time server disabled: {{ntp_disabled}}
 time server1: {{ntp_server}}
 time zone name: {{tz_name}}

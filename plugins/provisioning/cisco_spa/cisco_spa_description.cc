@@ -22,6 +22,9 @@ constexpr const char* kDevice = R"(<flat-profile>
 {{#function_keys}}
 <Extended_Function_{{position}}_>{{#is_blf}}fnc=blf+sd+cp;sub={{value}}@{{domain}}{{/is_blf}}{{^is_blf}}fnc=sd;ext={{value}}@{{domain}}{{/is_blf}};nme={{label}}</Extended_Function_{{position}}_>
 {{/function_keys}}
+{{#has_pickup_call}}
+<Call_Pickup_Code>{{exten_pickup_call}}</Call_Pickup_Code>
+{{/has_pickup_call}}
 <Primary_NTP_Server>{{ntp_server}}</Primary_NTP_Server>
 <Time_Zone>GMT{{tz_hhmm}}</Time_Zone>
 <Language_Selection>{{vendor_language}}</Language_Selection>

@@ -228,8 +228,12 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
     if (w.user_id.empty()) w.user_id = lines->get(i, "user_id");
   }
   for (auto& [id, w] : wanted) {
-    if (w.user_id.empty()) continue;
     auto& a = w.raw.GetAllocator();
+    // XiVO's exten_pickup_call: the phone's directed pickup code, which a
+    // BLF key pressed while its line rings dials before the extension.
+    if (!codes["pickup"].empty())
+      w.raw.AddMember("exten_pickup_call", rapidjson::Value(codes["pickup"].c_str(), a), a);
+    if (w.user_id.empty()) continue;
     rapidjson::Value fk(rapidjson::kObjectType);
     for (std::size_t i = 0; i < keys->rows.size(); ++i) {
       if (keys->get(i, "user_id") != w.user_id) continue;

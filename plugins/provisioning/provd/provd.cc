@@ -574,6 +574,7 @@ sdk::Result<sdk::DeviceConfig> Provd::device_config(const Device& d) const {
   c.user_password = str_of(doc, "user_password");
   c.sip_transport = str_of(doc, "sip_transport", "udp");
   c.dtmf_mode = str_of(doc, "sip_dtmf_mode", "RTP-out-of-band");
+  c.pickup_code = str_of(doc, "exten_pickup_call");
   auto proxy = str_of(doc, "sip_proxy_ip", settings_.sip_proxy);
   int proxy_port = to_int(str_of(doc, "sip_proxy_port", "5060"), 5060);
   auto backup = str_of(doc, "sip_backup_proxy_ip");

@@ -40,7 +40,7 @@ constexpr const char* kDevice = R"(<?xml version="1.0" encoding="utf-8"?>
 </phone-settings>
 <functionKeys e="2">
 {{#function_keys}}
-<fkey idx="{{index0}}" context="{{line}}" label="{{label}}" perm="R">{{#is_blf}}blf &lt;sip:{{value}}@{{domain}}&gt;{{/is_blf}}{{^is_blf}}speed {{value}}{{/is_blf}}</fkey>
+<fkey idx="{{index0}}" context="{{line}}" label="{{label}}" perm="R">{{#is_blf}}blf &lt;sip:{{value}}@{{domain}}&gt;{{#has_pickup_call}}|{{exten_pickup_call}}{{/has_pickup_call}}{{/is_blf}}{{^is_blf}}speed {{value}}{{/is_blf}}</fkey>
 {{/function_keys}}
 </functionKeys>
 </settings>

@@ -44,6 +44,10 @@ linekey.{{position}}.value = {{value}}
 linekey.{{position}}.label = {{label}}
 linekey.{{position}}.line = {{line}}
 {{/function_keys}}
+{{#has_pickup_call}}
+features.pickup.direct_pickup_enable = 1
+features.pickup.direct_pickup_code = {{exten_pickup_call}}
+{{/has_pickup_call}}
 local_time.time_zone = {{tz_hours}}
 local_time.time_zone_name = {{timezone}}
 {{#ntp_enabled}}

@@ -130,6 +130,10 @@ struct DeviceConfig {
   std::string user_username, user_password;
   std::string sip_transport = "udp";
   std::string dtmf_mode = "RTP-out-of-band";
+  // XiVO's `exten_pickup_call`: the directed pickup code (confd's `pickup`
+  // feature code, "*8"), which a BLF key dials before the extension it
+  // watches when pressed while that line rings; empty: none.
+  std::string pickup_code;
   // Config keys provd does not model (vendor-specific "X_..." keys), flattened
   // with dots: "X_yealink.ringtone".
   std::vector<std::pair<std::string, std::string>> extra;
@@ -404,6 +408,7 @@ inline TemplateData standard_context(const DeviceConfig& c) {
   d.set("admin_username", c.admin_username).set("admin_password", c.admin_password);
   d.set("user_username", c.user_username).set("user_password", c.user_password);
   d.set("sip_transport", c.sip_transport).set("dtmf_mode", c.dtmf_mode);
+  d.set("exten_pickup_call", c.pickup_code).set("has_pickup_call", TemplateData::boolean(!c.pickup_code.empty()));
   return d;
 }
 

@@ -224,6 +224,27 @@ TEST_F(ProvdConfd, ForwardAndDndKeysDialTheFeatureCodes) {
   EXPECT_NE(file.find("linekey.8.label = Call screening\n"), std::string::npos) << file;
 }
 
+// The phone's directed pickup code (XiVO's exten_pickup_call, the code a BLF
+// key dials before the watched extension while that line rings) is confd's
+// pickup feature code: changed there, the file follows; turned off, gone.
+TEST_F(ProvdConfd, DirectedPickupCodeFollowsTheFeatureCode) {
+  start_confd(host_);
+  auto dev = phone_boots();
+  alice_line();
+  put("/1.1/lines/" + std::to_string(line_) + "/devices/" + dev);
+  ASSERT_TRUE(eventually([&] { return file_has("features.pickup.direct_pickup_code = *8\n"); }))
+      << phone_get(phones(), "/001565123456.cfg");
+  auto list = confd_http_->call("GET", "/1.1/extensions/features?search=pickup");
+  auto at = list.body.find("\"id\":");
+  ASSERT_NE(at, std::string::npos) << list.body;
+  auto id = std::to_string(std::atoi(list.body.c_str() + at + 5));
+  put("/1.1/extensions/features/" + id, R"({"exten":"_*88."})");
+  EXPECT_TRUE(eventually([&] { return file_has("features.pickup.direct_pickup_code = *88\n"); }))
+      << phone_get(phones(), "/001565123456.cfg");
+  put("/1.1/extensions/features/" + id, R"({"enabled":false})");
+  EXPECT_TRUE(eventually([&] { return !file_has("direct_pickup"); })) << phone_get(phones(), "/001565123456.cfg");
+}
+
 TEST_F(ProvdConfd, ConfdInAnotherProcessReachesProvdThroughNotify) {
   // Its own host and bus: only PostgreSQL's NOTIFY dialtone_config links them.
   start_confd(confd_host_);

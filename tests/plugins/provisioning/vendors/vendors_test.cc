@@ -593,6 +593,40 @@ TEST_F(Render, ForwardAndDndKeysReachEveryVendor) {
   }
 }
 
+// XiVO's exten_pickup_call (confd's pickup code, provd's confd sync): the
+// phone's directed pickup code, which its BLF key dials before the watched
+// extension when pressed while that line rings; none without it.
+TEST_F(Render, DirectedPickupCodeReachesThePhones) {
+  auto with_code = [](sdk::DeviceConfig c) {
+    c.pickup_code = "*88";
+    return c;
+  };
+  {
+    DescribedVendor v{yealink_description()};
+    auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");
+    EXPECT_EQ(parse_kv(files(v, c)["001565aabbcc.cfg"].content, '=').count("features.pickup.direct_pickup_code"), 0u);
+    auto kv = parse_kv(files(v, with_code(c))["001565aabbcc.cfg"].content, '=');
+    EXPECT_EQ(kv["features.pickup.direct_pickup_enable"], "1");
+    EXPECT_EQ(kv["features.pickup.direct_pickup_code"], "*88");
+  }
+  {
+    DescribedVendor v{snom_description()};
+    auto doc = parse_xml(files(v, with_code(sample("Snom", "360", "00:04:13:aa:bb:cc")))["snom360-000413AABBCC.htm"].content);
+    EXPECT_EQ(xml_text(doc, "fkey", "0"), "blf <sip:1002@10.0.0.1>|*88");
+    EXPECT_EQ(xml_text(doc, "fkey", "1"), "speed 0612345678");
+  }
+  {
+    DescribedVendor v{aastra_description()};
+    auto kv = parse_kv(files(v, with_code(sample("Aastra", "6731i", "00:08:5d:23:74:29")))["00085D237429.cfg"].content, ':');
+    EXPECT_EQ(kv["directed call pickup prefix"], "*88");
+  }
+  {
+    DescribedVendor v{cisco_spa_description()};
+    auto doc = parse_xml(files(v, with_code(sample("Cisco", "SPA504G", "00:22:55:5e:ab:12")))["spa0022555eab12.xml"].content);
+    EXPECT_EQ(xml_text(doc, "Call_Pickup_Code"), "*88");
+  }
+}
+
 TEST_F(Render, TemplateLayersDeviceOverModelOverVendorOverSite) {
   DescribedVendor y{yealink_description()};
   auto c = sample("Yealink", "T46S", "00:15:65:aa:bb:cc");

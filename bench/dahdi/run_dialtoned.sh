@@ -9,9 +9,10 @@
 #
 # One SIP line (SIPp, A-law RTP streamed both ways for the hold) makes
 # <calls> calls at 20/s to 0XXXXXXXXX, whose outgoing route's trunk is the
-# customized interface dahdi/g1: each call is answered by the route (its
-# media in the engine), goes out on a B-channel of an odd span, and is
-# answered on the even span by bench/dahdi/span_answer.lua with a tone.
+# customized interface dahdi/g1: each call gets early media from the route
+# (183 with the engine's SDP, its media in the engine), goes out on a
+# B-channel of an odd span, and is answered on the even span by
+# bench/dahdi/span_answer.lua with a tone (then the phone gets its 200 OK).
 # Every call so has three engine endpoints (the phone's RTP, both
 # B-channels) and audio both ways on both B-channels. Printed: SIPp's
 # totals, dialtoned's CPU over the middle of the hold (all calls up) per

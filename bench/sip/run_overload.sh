@@ -1,7 +1,8 @@
 #!/bin/bash
 # Overload (not a test): offered load at twice a server's capacity for 30 s,
 # then half of it for 30 s, through SIPp as run_calls.sh sets it up (callee
-# UAS on 5093, users u0..u199 registered, caller u999 on 5095 then 5096).
+# UAS on 5093, users u0..u199 registered, caller u999 on 5095 then 5096;
+# UAS_PORT, REG_PORT, UAC_PORT move them, the second caller on UAC_PORT+1).
 # The half-rate caller starts 30 s after the overload began, whatever the
 # overloaded caller is still finishing. Prints the successful calls of each
 # second (goodput) from SIPp's periodic statistics, the totals, and:
@@ -29,12 +30,13 @@ ticks() {
   done
   echo "$all"
 }
-uas_pid=$(sipp -sf "$S/uas_answer.xml" -i 127.0.0.1 -p 5093 -nostdin -bg \
+uas_port=${UAS_PORT:-5093} reg_port=${REG_PORT:-5094} uac_port=${UAC_PORT:-5095}
+uas_pid=$(sipp -sf "$S/uas_answer.xml" -i 127.0.0.1 -p "$uas_port" -nostdin -bg \
   -m $((capacity * 100 + 100000)) -max_socket 60000 2>&1 |
   sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p')
 for i in $(seq 0 199); do
   sipp 127.0.0.1:$port -sf "$S/register.xml" -au u$i -ap pw$i -key user u$i \
-    -key contact_port 5093 -key expires 3600 -m 1 -i 127.0.0.1 -p 5094 -nostdin \
+    -key contact_port "$uas_port" -key expires 3600 -m 1 -i 127.0.0.1 -p "$reg_port" -nostdin \
     -timeout 10s >/dev/null 2>&1 || echo "register u$i failed"
 done
 phase() {  # name rate seconds local-port
@@ -68,10 +70,10 @@ report() {  # name offered-rate
 }
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -n "$pids" ] && t0=$(ticks)
-phase overload $((capacity * 2)) 30 5095 &
+phase overload $((capacity * 2)) 30 "$uac_port" &
 over=$!
 sleep 30
-phase recovery $((capacity / 2)) 30 5096
+phase recovery $((capacity / 2)) 30 $((uac_port + 1))
 wait "$over"
 [ -n "$pids" ] && t1=$(ticks)
 report overload $((capacity * 2))

@@ -10,6 +10,9 @@
 namespace dialtone::kernel {
 namespace {
 
+// How long the publisher naps between batches while events keep coming.
+constexpr auto kPublishNap = std::chrono::milliseconds(1);
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -129,7 +132,8 @@ void CallCoreImpl::queue(Pending p) {
       ++dropped_;
       return;
     }
-    wake = events_.empty();
+    wake = publisher_idle_;
+    publisher_idle_ = false;  // one wake-up is enough
     events_.push_back(std::move(p));
   }
   if (wake) events_cv_.notify_one();
@@ -145,13 +149,23 @@ void CallCoreImpl::queue_service(std::string topic, const sdk::Channel& c,
 
 void CallCoreImpl::publish_loop() {
   std::vector<Pending> batch;
+  bool published = false;
   std::uint64_t reported = 0;
   for (;;) {
     {
       std::unique_lock lock(events_mutex_);
-      events_cv_.wait(lock, [this] { return stopping_ || !events_.empty(); });
+      // A batch was just published: more events of the same calls are on
+      // their way, so nap rather than ask to be woken for each of them.
+      if (published && events_.empty() && !stopping_)
+        events_cv_.wait_for(lock, kPublishNap, [this] { return stopping_; });
+      if (events_.empty() && !stopping_) {
+        publisher_idle_ = true;
+        events_cv_.wait(lock, [this] { return stopping_ || !events_.empty(); });
+        publisher_idle_ = false;
+      }
       if (events_.empty() && stopping_) return;
       batch.swap(events_);
+      published = !batch.empty();
     }
     {
       // The dialog tags of each leg that has them (BLF pickup with Replaces).
@@ -236,15 +250,27 @@ sdk::Result<std::string> CallCoreImpl::create_channel(sdk::ChannelSpec spec) {
 
 sdk::Status CallCoreImpl::set_state(std::string_view channel_id, sdk::ChannelState state) {
   sdk::Channel snapshot;
+  std::vector<std::function<void(bool, std::string)>> early;
+  bool changed = false;
   {
     std::lock_guard lock(mutex_);
     auto it = channels_.find(channel_id);
     if (it == channels_.end()) return sdk::Error::not_found("no channel " + std::string(channel_id));
-    if (it->second.state == state) return {};
-    it->second.state = state;
-    if (state == sdk::ChannelState::up && it->second.answered_at_ms == 0) it->second.answered_at_ms = now_ms();
-    snapshot = it->second;
+    // Early media is reported as ringing, perhaps again: call:progress() goes on.
+    if (state != sdk::ChannelState::down) {
+      auto [from, to] = early_waiters_.equal_range(it->first);
+      for (auto w = from; w != to; ++w) early.push_back(std::move(w->second));
+      early_waiters_.erase(from, to);
+    }
+    if (it->second.state != state) {
+      changed = true;
+      it->second.state = state;
+      if (state == sdk::ChannelState::up && it->second.answered_at_ms == 0) it->second.answered_at_ms = now_ms();
+      snapshot = it->second;
+    }
   }
+  for (auto& w : early) w(true, {});
+  if (!changed) return {};
   queue(Kind::state, snapshot);
   if (state == sdk::ChannelState::up) {
     wake_up_waiters(snapshot.id, true);
@@ -253,18 +279,27 @@ sdk::Status CallCoreImpl::set_state(std::string_view channel_id, sdk::ChannelSta
   return {};
 }
 
-void CallCoreImpl::wake_up_waiters(const std::string& channel_id, bool up) {
+void CallCoreImpl::wake(Waiters& waiters, const std::string& channel_id, bool ok, const std::string& error) {
   std::vector<std::function<void(bool, std::string)>> ready;
   {
     std::lock_guard lock(mutex_);
-    auto [from, to] = up_waiters_.equal_range(channel_id);
+    auto [from, to] = waiters.equal_range(channel_id);
     for (auto it = from; it != to; ++it) ready.push_back(std::move(it->second));
-    up_waiters_.erase(from, to);
+    waiters.erase(from, to);
   }
-  for (auto& w : ready) w(up, up ? std::string() : "the call ended before it was answered");
+  for (auto& w : ready) w(ok, ok ? std::string() : error);
 }
 
-void CallCoreImpl::answer_channel(std::string_view channel_id, std::function<void(bool, std::string)> done) {
+void CallCoreImpl::wake_up_waiters(const std::string& channel_id, bool up) {
+  wake(up_waiters_, channel_id, up, "the call ended before it was answered");
+}
+
+void CallCoreImpl::wake_early_waiters(const std::string& channel_id, bool ok) {
+  wake(early_waiters_, channel_id, ok, "the call ended before its early media");
+}
+
+void CallCoreImpl::ask_and_wait(std::string_view channel_id, Waiters& waiters,
+                                std::function<void(bool, std::string)> done, const DriverAsk& ask) {
   std::string id(channel_id);
   {
     std::lock_guard lock(mutex_);
@@ -277,25 +312,27 @@ void CallCoreImpl::answer_channel(std::string_view channel_id, std::function<voi
       done(true, {});
       return;
     }
-    // Registered before the driver runs: it may report `up` from inside answer().
-    up_waiters_.emplace(id, std::move(done));
+    // Registered before the driver runs: it may report from inside `ask`.
+    waiters.emplace(id, std::move(done));
   }
-  bool wireless = false;
-  auto s = with_driver(id, [&wireless](sdk::ChannelDriver& d, const sdk::Channel& c) {
+  bool settled = false;
+  auto s = with_driver(id, [&](sdk::ChannelDriver& d, const sdk::Channel& c) { return ask(d, c, settled); });
+  if (s && !settled) return;
+  wake(waiters, id, static_cast<bool>(s), s ? std::string() : s.error().message);
+}
+
+void CallCoreImpl::progress_channel(std::string_view channel_id, std::function<void(bool, std::string)> done) {
+  ask_and_wait(channel_id, early_waiters_, std::move(done),
+               [](sdk::ChannelDriver& d, const sdk::Channel& c, bool&) { return d.progress(c); });
+}
+
+void CallCoreImpl::answer_channel(std::string_view channel_id, std::function<void(bool, std::string)> done) {
+  ask_and_wait(channel_id, up_waiters_, std::move(done), [](sdk::ChannelDriver& d, const sdk::Channel& c, bool& settled) {
     // A local leg has no wire to answer on: its driver accepts and nothing
     // will come up, so the script goes on at once (as it always did).
-    wireless = c.backend == "local";
+    settled = c.backend == "local";
     return d.answer(c);
   });
-  if (s && !wireless) return;
-  std::vector<std::function<void(bool, std::string)>> refused;
-  {
-    std::lock_guard lock(mutex_);
-    auto [from, to] = up_waiters_.equal_range(id);
-    for (auto it = from; it != to; ++it) refused.push_back(std::move(it->second));
-    up_waiters_.erase(from, to);
-  }
-  for (auto& w : refused) w(static_cast<bool>(s), s ? std::string() : s.error().message);
 }
 
 sdk::Status CallCoreImpl::dtmf_received(std::string_view channel_id, char digit, std::string_view source) {
@@ -365,6 +402,7 @@ sdk::Status CallCoreImpl::end(std::string_view channel_id, int cause, int q850, 
   }
   if (unbridged) queue(Kind::unbridged, *unbridged);
   wake_up_waiters(gone.id, false);
+  wake_early_waiters(gone.id, false);
   sdk::ParkedCall was;
   if (unpark_as(gone.id, "hangup", &was))
     queue_service("calls.park.abandoned", gone, {{"slot", std::to_string(was.slot)}, {"lot", was.lot},

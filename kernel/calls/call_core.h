@@ -15,6 +15,9 @@
 // Backends call it from their signalling threads: a call takes one mutex for
 // a hash-map update and queues the event; the publisher thread builds the
 // JSON and publishes, so no JSON or bus work runs on the caller's thread.
+// Under sustained traffic the publisher takes the events queued every
+// millisecond rather than being woken for each, so an event may reach the
+// bus up to 1 ms after the change (at once when the core was idle).
 #pragma once
 
 #include <atomic>
@@ -148,6 +151,11 @@ class CallCoreImpl final : public sdk::CallCore {
   // Asks the channel's driver to answer; `done(ok, error)` runs once, when
   // the channel is up (at once if it is), ended, or the driver refused.
   void answer_channel(std::string_view channel_id, std::function<void(bool ok, std::string error)> done);
+  // Asks the channel's driver for early media (SIP: 183 Session Progress
+  // with the engine's SDP, the call not answered); `done(ok, error)` runs
+  // once, when the driver reports the channel ringing or up (its media then
+  // ends in the engine), when it ends, or when the driver refused.
+  void progress_channel(std::string_view channel_id, std::function<void(bool ok, std::string error)> done);
   // The `api` channel of an originate hands its answered leg over: the two
   // are no longer linked, without the unbridged event that makes a driver
   // hang its leg up (call_originate.cc).
@@ -293,6 +301,8 @@ class CallCoreImpl final : public sdk::CallCore {
   TimerThread timers_;  // ring timeouts
   // call:answer() calls waiting for their channel to be up (under mutex_).
   std::unordered_multimap<std::string, std::function<void(bool, std::string)>> up_waiters_;
+  // call:progress() calls waiting for their channel's early media (under mutex_).
+  std::unordered_multimap<std::string, std::function<void(bool, std::string)>> early_waiters_;
   // Dialog identifiers backends gave (set_protocol_ids), under mutex_.
   std::unordered_map<std::string, std::pair<std::string, std::string>> tags_;  // channel -> local, remote
   std::unordered_map<std::string, std::string> by_protocol_id_;               // protocol id -> channel
@@ -304,11 +314,26 @@ class CallCoreImpl final : public sdk::CallCore {
   std::map<std::string, Lot> lots_;
   std::uint64_t next_park_ = 1;
   void wake_up_waiters(const std::string& channel_id, bool up);
+  void wake_early_waiters(const std::string& channel_id, bool ok);
+  using Waiters = std::unordered_multimap<std::string, std::function<void(bool, std::string)>>;
+  // Runs and empties the waiters of `channel_id` (under mutex_ meanwhile).
+  void wake(Waiters& waiters, const std::string& channel_id, bool ok, const std::string& error);
+  // call:answer() and call:progress(): `done` waits in `waiters` while the
+  // channel's driver is asked; a refusal (or `settled`: nothing will come)
+  // wakes it at once.
+  using DriverAsk = std::function<sdk::Status(sdk::ChannelDriver&, const sdk::Channel&, bool& settled)>;
+  void ask_and_wait(std::string_view channel_id, Waiters& waiters, std::function<void(bool, std::string)> done,
+                    const DriverAsk& ask);
 
   std::mutex events_mutex_;
   std::condition_variable events_cv_;
   std::vector<Pending> events_;
   bool stopping_ = false;
+  // The publisher waits for events with nothing to do: the next queue()
+  // wakes it. While events keep coming it naps kPublishNap between batches
+  // instead, and the backends' threads queue without a wake-up (a futex
+  // call and a context switch per event on the SIP thread otherwise).
+  bool publisher_idle_ = false;
   std::atomic<std::uint64_t> dropped_{0};
   std::thread publisher_;
 };

@@ -92,6 +92,23 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                    });
                  });
                }});
+  f.push_back({"progress", "call: table", "ok: boolean, error: string|nil",
+               "Gives the caller early media without answering (SIP: 183 Session Progress with the media "
+               "engine's SDP): the call's media ends in the engine, so what it is bridged to before the "
+               "answer (a span's in-band ringback or announcement) and call:playtones reach the caller, "
+               "and no call time is counted. call:answer() then sends the answer (SIP 200 OK, same SDP). "
+               "Returns once the early media is set up; false and why when it could not be (the caller "
+               "left, the backend has no early media). Only this call's coroutine waits.",
+               [this](const LuaValues& args) -> LuaReply {
+                 auto id = sdk::call_channel(args);
+                 if (id.empty()) return no_channel("progress");
+                 return LuaReply::async([this, id](sdk::LuaResume resume) {
+                   progress_channel(id, [resume](bool ok, std::string error) {
+                     if (ok) resume(LuaValues{LuaValue(true)});
+                     else resume(LuaValues{LuaValue(false), LuaValue(std::move(error))});
+                   });
+                 });
+               }});
   f.push_back({"hangup", "call: table, cause?: integer", "ok: boolean, error: string|nil",
                "Hangs the call up with a Q.850 `cause` (default 16, normal clearing; 17 busy, 21 "
                "rejected...); its backend turns it into its own status (RFC 3398).",

@@ -66,14 +66,15 @@ function M.failover(outcome)
       or (code >= 500 and code < 600)
 end
 
--- The call:dial target of `trunk` for `dialed`, and whether the caller must
--- be answered first. A SIP trunk is rung with the caller's own offer. A
--- custom interface is dialed as XiVO does, <Interface>/<EXTEN><Interface
--- suffix>, the technology in any case (DAHDI/g1 -> dahdi/g1/<number>); a
--- DAHDI channel joins the caller's media in the engine, which needs the
--- caller answered (the caller then hears the ring tone, or the span's
--- in-band progress once it answers). nil for a trunk that cannot be dialed
--- (a SIP peer without a host).
+-- The call:dial target of `trunk` for `dialed`, and whether the caller's
+-- media must end in the engine first. A SIP trunk is rung with the caller's
+-- own offer. A custom interface is dialed as XiVO does, <Interface>/<EXTEN>
+-- <Interface suffix>, the technology in any case (DAHDI/g1 ->
+-- dahdi/g1/<number>); a DAHDI channel joins the caller's media in the
+-- engine: the caller gets early media (call:progress(), SIP 183 with the
+-- engine's SDP) and hears the span's in-band progress (or the ring tone on
+-- a bare ALERTING), then the answer (200 OK) once the span connects. nil
+-- for a trunk that cannot be dialed (a SIP peer without a host).
 function M.target(trunk, dialed)
   if type(trunk.interface) == "string" and trunk.interface ~= "" then
     local tech, rest = trunk.interface:match("^([^/]+)/(.+)$")
@@ -85,6 +86,19 @@ function M.target(trunk, dialed)
     return "sip/sip:" .. dialed .. "@" .. trunk.host, false
   end
   return nil
+end
+
+-- The caller's media into the engine for a trunk that needs it: early
+-- media when its backend has it, else the answer. A call given early media
+-- is answered before a SIP trunk (whose offer is then the engine's).
+local function prepare_media(call, needs_engine, early)
+  if needs_engine then
+    if early or call:progress() then return true, true end
+  elseif not early then
+    return true, false
+  end
+  local ok, why = call:answer()
+  return ok, false, why
 end
 
 -- Dials `dialed` through the trunks of `outcall` for `call`; `user` is the
@@ -105,23 +119,27 @@ function M.dial(call, outcall, pattern, dialed, user)
   local ring = tonumber(outcall.ring_time)
   if not ring or ring <= 0 then ring = M.default_ring_time end
   local last = { status = "unavailable", code = 503 }
+  local early = false  -- the caller has early media from the engine, unanswered
   for _, trunk in ipairs(outcall.trunks or {}) do
-    local target, answer_first = M.target(trunk, dialed)
-    local answered = true
-    if target and answer_first then
-      local ok, why = call:answer()
-      answered = ok
-      if not ok then
-        dialtone.log("warn", string.format("call %s: trunk %s (%s) needs the call answered: %s", tostring(call.id),
-                                           tostring(trunk.id), trunk.interface, tostring(why)))
+    local target, needs_engine = M.target(trunk, dialed)
+    local ready = true
+    if target then
+      local why
+      ready, early, why = prepare_media(call, needs_engine, early)
+      if not ready then
+        dialtone.log("warn", string.format("call %s: trunk %s (%s) needs the call's media in the engine: %s",
+                                           tostring(call.id), tostring(trunk.id), tostring(trunk.interface),
+                                           tostring(why)))
         last = { status = "unavailable", code = 503 }
       end
     end
-    if target and answered then
+    if target and ready then
       local outcome = call:dial({ target, timeout = ring, caller_number = cid.number,
                                   caller_name = cid.name, anonymous = cid.anonymous })
       call.dial_status = outcome.status
       vars.XIVO_DIALSTATUS = outcome.status
+      -- The span connected: now the caller is answered (200 OK).
+      if outcome.status == "answered" and early then call:answer() end
       if outcome.status == "answered" or outcome.status == "cancel" then
         return { action = "done" }
       end

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <dialtone/services.h>
+
 #include "dahdi_device.h"
 #include "driver_state.h"
 
@@ -49,7 +51,7 @@ sdk::Status DahdiDriver::start_analog(const SpanConfig& s) {
     auto line = std::make_unique<AnalogLine>();
     line->cfg = s;
     line->chan = ch;
-    auto audio = std::make_shared<AnalogAudio>(s.alaw);
+    auto audio = std::make_shared<AnalogAudio>(s.alaw, s.cidsignalling == "bell");
     AnalogPort::Actions act;
     AnalogLine* raw = line.get();
     act.hook = [this, key](HookCommand c) {
@@ -71,9 +73,32 @@ sdk::Status DahdiDriver::start_analog(const SpanConfig& s) {
     act.incoming = [this, raw] { analog_incoming(*raw, ""); };
     act.answered = [this, raw] { analog_answered(*raw); };
     act.ended = [this, raw](int cause) { analog_ended(*raw, cause); };
+    act.listen_cid = [this, weak, key, audio] {
+      pump_.connect(key, audio->port(audio));
+      audio->listen_caller_id([weak, key](const std::string& number, const std::string& name) {  // B-channel thread
+        if (auto self = weak.lock())
+          self->post([self, key, number, name] {
+            auto it = self->analog_.find(key);
+            if (it != self->analog_.end()) it->second->port->on_caller_id(number, name);
+          });
+      });
+    };
+    act.hold = [this, raw](bool held) { analog_hold(*raw, held); };
+    act.transfer = [this, raw](const std::string& number) { analog_transfer(*raw, number); };
     AnalogPort::Timing timing;
     timing.next_digit = std::chrono::milliseconds(config_.overlap_timeout_ms);
-    line->port = std::make_unique<AnalogPort>(role_of(s), audio, std::move(act), timing);
+    AnalogPort::Options options;
+    options.use_callerid = s.usecallerid;
+    options.cid_on_polarity = s.cidstart == "polarity";
+    options.answer_on_polarity = s.answeronpolarityswitch;
+    options.hangup_on_polarity = s.hanguponpolarityswitch;
+    options.transfer = s.transfer;
+    line->port = std::make_unique<AnalogPort>(role_of(s), audio, std::move(act), timing, options);
+    if (s.driver == SpanDriver::simulated && role_of(s) == AnalogRole::fxs) {
+      HookSwitch::Timing hook;
+      hook.rxflash_ms = s.rxflash_ms;
+      line->hooks = std::make_unique<HookSwitch>(hook);
+    }
     pump_.add(key, fd, s.alaw);
     pump_.on_events(key, [weak, key](int e) {  // on the B-channel thread
       if (auto self = weak.lock()) self->post([self, key, e] { self->analog_event(key, e); });
@@ -94,23 +119,38 @@ void DahdiDriver::analog_event(ChannelKey key, int event) {
     host_.log().log(sdk::LogLevel::debug, "dahdi: port " + std::to_string(key.first) + "/" +
                                               std::to_string(key.second) + ": " + device_event_name(event) + " (" +
                                               to_string(it->second->port->state()) + ")");
-  it->second->port->on_event(event, Clock::now());
+  auto now = Clock::now();
+  if (is_line_change(event)) {
+    // A simulated phone's hook switch: timed here as the kernel times a card's.
+    if (!it->second->hooks) return;
+    for (int e : it->second->hooks->change(line_closed(event), line_ms(event), now)) it->second->port->on_event(e, now);
+    return;
+  }
+  it->second->port->on_event(event, now);
 }
 
 long DahdiDriver::analog_timeout_ms(long timeout) const {
   auto now = Clock::now();
-  for (auto& [_, line] : analog_)
-    if (auto d = line->port->deadline()) {
-      long ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d - now).count();
-      timeout = std::clamp<long>(ms, 0, timeout);
-    }
+  auto until = [&](std::optional<Clock::time_point> d) {
+    if (!d) return;
+    long ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d - now).count();
+    timeout = std::clamp<long>(ms, 0, timeout);
+  };
+  for (auto& [_, line] : analog_) {
+    until(line->port->deadline());
+    if (line->hooks) until(line->hooks->deadline());
+  }
   return timeout;
 }
 
 void DahdiDriver::analog_timers() {
   auto now = Clock::now();
-  for (auto& [_, line] : analog_)
+  for (auto& [_, line] : analog_) {
+    if (line->hooks)
+      if (auto d = line->hooks->deadline(); d && *d <= now)
+        for (int e : line->hooks->expire(now)) line->port->on_event(e, now);
     if (auto d = line->port->deadline(); d && *d <= now) line->port->on_timer(now);
+  }
 }
 
 // The phone dialed `number` (FXS), or the line rings (FXO, no number): a
@@ -121,8 +161,49 @@ void DahdiDriver::analog_incoming(AnalogLine& line, const std::string& number) {
   c->chan = line.chan;
   c->analog = &line;
   c->called = number;
+  // A line's caller ID (FXO), received before the call was announced.
+  c->calling = line.port->caller_number();
+  c->calling_name = line.port->caller_name();
   line.call = c;
   route_incoming(c);
+}
+
+void DahdiDriver::analog_hold(AnalogLine& line, bool held) {
+  auto c = line.call;
+  if (!c || c->ended) return;
+  auto peer = core_->channel(c->channel_id);
+  auto engine = host_.services().find<sdk::media::MediaEngine>();
+  auto other = engine && peer && !peer->peer.empty() ? engine->channel_endpoint(peer->peer) : nullptr;
+  ChannelKey key{c->span, c->chan};
+  if (held) {
+    // The phone hears the port's dial tone; the other party, music.
+    if (other) other->play_music("default");
+    return;
+  }
+  if (other) other->stop_playing();
+  std::shared_ptr<MediaBridge> bridge;
+  {
+    std::lock_guard lock(mutex_);
+    auto m = media_.find(c->channel_id);
+    if (m != media_.end()) bridge = m->second;
+  }
+  if (bridge) pump_.connect(key, bridge->port(bridge));
+}
+
+void DahdiDriver::analog_transfer(AnalogLine& line, const std::string& number) {
+  auto c = line.call;
+  if (!c || c->ended) return;
+  host_.log().info("dahdi: port " + std::to_string(c->span) + "/" + std::to_string(c->chan) +
+                   ": hook flash transfer of the other party to " + number + "@" + line.cfg.context);
+  analog_hold(line, false);  // the other party leaves the music for the dialplan
+  sdk::TransferRequest t;
+  t.kind = sdk::TransferRequest::Kind::blind;
+  t.channel_id = c->channel_id;
+  t.exten = number;
+  t.context = line.cfg.context;
+  if (auto s = core_->request_transfer(t); !s)
+    host_.log().warn("dahdi: port " + std::to_string(c->span) + "/" + std::to_string(c->chan) +
+                     ": the transfer to " + number + " failed: " + s.error().message + "; the call goes on");
 }
 
 void DahdiDriver::analog_answered(AnalogLine& line) {

@@ -9,16 +9,52 @@ namespace dialtone::plugins::dahdi {
 
 // ---- AnalogAudio -------------------------------------------------------
 
-AnalogAudio::AnalogAudio(bool alaw) : alaw_(alaw) {
+AnalogAudio::AnalogAudio(bool alaw, bool bell) : alaw_(alaw), bell_(bell) {
   rx_ = dtmf_rx_init(nullptr, &AnalogAudio::on_digits, this);
   tx_ = dtmf_tx_init(nullptr);
-  cid_ = adsi_tx_init(nullptr, ADSI_STANDARD_CLIP);
+  cid_ = adsi_tx_init(nullptr, standard());
 }
 
 AnalogAudio::~AnalogAudio() {
   if (rx_) dtmf_rx_free(rx_);
   if (tx_) dtmf_tx_free(tx_);
   if (cid_) adsi_tx_free(cid_);
+  if (cid_rx_) adsi_rx_free(cid_rx_);
+}
+
+int AnalogAudio::standard() const { return bell_ ? ADSI_STANDARD_CLASS : ADSI_STANDARD_CLIP; }
+
+void AnalogAudio::listen_caller_id(std::function<void(const std::string&, const std::string&)> on_cid) {
+  std::lock_guard lock(m_);
+  if (cid_rx_) adsi_rx_free(cid_rx_);
+  cid_rx_ = on_cid ? adsi_rx_init(nullptr, standard(), &AnalogAudio::on_cid, this) : nullptr;
+  on_cid_ = std::move(on_cid);
+}
+
+// spandsp calls back from adsi_rx, with m_ held by hear(). The field types
+// of Bell's MDMF (MCLASS_*) and ETSI's (CLIP_*) have the same numbers.
+void AnalogAudio::on_cid(void* self, const std::uint8_t* msg, int len) {
+  auto* a = static_cast<AnalogAudio*>(self);
+  if (!a->on_cid_ || len <= 0) return;
+  std::string number, name;
+  std::uint8_t type = 0;
+  const std::uint8_t* body = nullptr;
+  int body_len = 0;
+  if (msg[0] == CLASS_SDMF_CALLERID && a->bell_) {
+    // Bell's single-data format: 8 digits of date and time, then the number.
+    if (len > 10) number.assign(reinterpret_cast<const char*>(msg) + 10, len - 10);
+  } else {
+    for (int pos = -1; (pos = adsi_next_field(a->cid_rx_, msg, len, pos, &type, &body, &body_len)) > 0;) {
+      if (!body) continue;
+      std::string v(reinterpret_cast<const char*>(body), body_len);
+      if (type == CLIP_CALLER_NUMBER) number = v;
+      else if (type == CLIP_CALLER_NAME) name = v;
+    }
+  }
+  // 'O' out of area, 'P' private (withheld): no number, as chan_dahdi gives.
+  if (number == "O" || number == "P") number.clear();
+  if (name == "O" || name == "P") name.clear();
+  a->on_cid_(number, name);
 }
 
 void AnalogAudio::dial_tone(bool on) {
@@ -61,8 +97,11 @@ void AnalogAudio::silence() {
   tx_ = dtmf_tx_init(nullptr);
   tx_pending_ = 0;
   if (cid_) adsi_tx_free(cid_);
-  cid_ = adsi_tx_init(nullptr, ADSI_STANDARD_CLIP);
+  cid_ = adsi_tx_init(nullptr, standard());
   cid_pending_ = false;
+  if (cid_rx_) adsi_rx_free(cid_rx_);
+  cid_rx_ = nullptr;
+  on_cid_ = nullptr;
 }
 
 bool AnalogAudio::sending() const {
@@ -111,6 +150,7 @@ void AnalogAudio::hear(const Frame& in) {
   for (std::size_t i = 0; i < kFrameBytes; ++i) pcm[i] = alaw_ ? alaw_to_linear(in[i]) : ulaw_to_linear(in[i]);
   std::lock_guard lock(m_);
   if (on_digit_) dtmf_rx(rx_, pcm, static_cast<int>(kFrameBytes));
+  if (cid_rx_) adsi_rx(cid_rx_, pcm, static_cast<int>(kFrameBytes));
 }
 
 // spandsp calls back from dtmf_rx, with m_ held by hear().
@@ -129,76 +169,145 @@ const char* to_string(AnalogState s) {
     case AnalogState::collecting: return "collecting";
     case AnalogState::routed: return "routed";
     case AnalogState::ringing: return "ringing";
+    case AnalogState::cid_wait: return "cid_wait";
     case AnalogState::ringing_in: return "ringing_in";
     case AnalogState::seizing: return "seizing";
     case AnalogState::dialing: return "dialing";
+    case AnalogState::dialed: return "dialed";
     case AnalogState::up: return "up";
     case AnalogState::lockout: return "lockout";
   }
   return "idle";
 }
 
-AnalogPort::AnalogPort(AnalogRole role, std::shared_ptr<AnalogAudio> audio, Actions actions, Timing timing)
-    : role_(role), audio_(std::move(audio)), act_(std::move(actions)), timing_(timing) {}
+AnalogPort::AnalogPort(AnalogRole role, std::shared_ptr<AnalogAudio> audio, Actions actions, Timing timing,
+                       Options options)
+    : role_(role), audio_(std::move(audio)), act_(std::move(actions)), timing_(timing), opt_(options) {}
 
 void AnalogPort::to_idle() {
   state_ = AnalogState::idle;
   deadline_.reset();
   digits_.clear();
   cid_sent_ = false;
+  transferring_ = false;
+  if (role_ == AnalogRole::fxo) cid_number_.clear(), cid_name_.clear();
   audio_->silence();
 }
 
+void AnalogPort::dial_tone(Clock::time_point now) {
+  state_ = AnalogState::dialtone;
+  digits_.clear();
+  act_.audio();
+  audio_->dial_tone(true);
+  act_.listen();
+  deadline_ = now + timing_.first_digit;
+}
+
 void AnalogPort::on_event(int event, Clock::time_point now) {
-  if (role_ == AnalogRole::fxs) {
-    switch (event) {
-      case kEventRingOffHook:  // the phone went off-hook
-        if (state_ == AnalogState::idle) {
-          state_ = AnalogState::dialtone;
-          act_.audio();
-          audio_->dial_tone(true);
-          act_.listen();
-          deadline_ = now + timing_.first_digit;
-        } else if (state_ == AnalogState::ringing) {
-          state_ = AnalogState::up;
-          deadline_.reset();
-          audio_->silence();
-          act_.answered();
-        }
-        break;
-      case kEventRingerOff:  // the first ring is over: caller ID goes in the silence after it
-        if (state_ == AnalogState::ringing && !cid_sent_) {
-          cid_sent_ = true;
-          if (!cid_number_.empty() || !cid_name_.empty()) {
-            act_.audio();
-            audio_->send_caller_id(cid_number_, cid_name_);
-          }
-        }
-        break;
-      case kEventOnHook: {
-        AnalogState was = state_;
-        to_idle();
-        if (was == AnalogState::routed || was == AnalogState::up) act_.ended(16);
-        break;
-      }
-      default: break;
-    }
+  if (role_ == AnalogRole::fxs) fxs_event(event, now);
+  else fxo_event(event, now);
+}
+
+void AnalogPort::fxs_event(int event, Clock::time_point now) {
+  if (event & kEventPulseDigit) {  // the phone dials with pulses: digits as its DTMF ones
+    on_digit(static_cast<char>(event & 0xff), now);
     return;
   }
-  // FXO: a line from the exchange.
+  switch (event) {
+    case kEventRingOffHook:  // the phone went off-hook
+      if (state_ == AnalogState::idle) {
+        dial_tone(now);
+      } else if (state_ == AnalogState::ringing) {
+        state_ = AnalogState::up;
+        deadline_.reset();
+        audio_->silence();
+        act_.answered();
+      }
+      break;
+    case kEventWinkFlash:  // hook flash
+      if (state_ == AnalogState::up && opt_.transfer && act_.transfer) {
+        // As chan_dahdi: the other party is held, the phone gets a dial
+        // tone for the number to transfer it to.
+        transferring_ = true;
+        act_.hold(true);
+        dial_tone(now);
+      } else if (transferring_ && (state_ == AnalogState::dialtone || state_ == AnalogState::collecting)) {
+        // Flashed again before the number was complete: back to the call.
+        transferring_ = false;
+        audio_->silence();
+        state_ = AnalogState::up;
+        deadline_.reset();
+        act_.hold(false);
+      }
+      break;
+    case kEventRingerOff:  // the first ring is over: caller ID goes in the silence after it
+      if (state_ == AnalogState::ringing && !cid_sent_) {
+        cid_sent_ = true;
+        if (opt_.use_callerid && (!cid_number_.empty() || !cid_name_.empty())) {
+          act_.audio();
+          audio_->send_caller_id(cid_number_, cid_name_);
+        }
+      }
+      break;
+    case kEventOnHook: {
+      AnalogState was = state_;
+      bool call = was == AnalogState::routed || was == AnalogState::up || transferring_;
+      to_idle();
+      if (call) act_.ended(16);
+      break;
+    }
+    default: break;
+  }
+}
+
+void AnalogPort::ring_in() {
+  state_ = AnalogState::ringing_in;
+  act_.incoming();
+}
+
+void AnalogPort::fxo_event(int event, Clock::time_point now) {
   switch (event) {
     case kEventRingOffHook:
     case kEventRingBegin:
       if (state_ == AnalogState::idle) {
-        state_ = AnalogState::ringing_in;
         deadline_ = now + timing_.ring_gone;
-        act_.incoming();
+        if (opt_.use_callerid && !opt_.cid_on_polarity) {
+          // chan_dahdi's cidstart = ring: the caller ID comes between the
+          // first ring and the second; the call is announced with it.
+          state_ = AnalogState::cid_wait;
+          act_.listen_cid();
+        } else {
+          ring_in();
+        }
+      } else if (state_ == AnalogState::cid_wait) {
+        // The next ring (after the caller ID, or without one): the call.
+        deadline_ = now + timing_.ring_gone;
+        audio_->listen_caller_id(nullptr);
+        ring_in();
       } else if (state_ == AnalogState::ringing_in) {
         deadline_ = now + timing_.ring_gone;  // still ringing
       }
       break;
+    case kEventPolarity:
+      if (state_ == AnalogState::idle && opt_.use_callerid && opt_.cid_on_polarity) {
+        // cidstart = polarity: the exchange reverses the line, sends the
+        // caller ID, then rings.
+        state_ = AnalogState::cid_wait;
+        deadline_ = now + timing_.cid_ring;
+        act_.listen_cid();
+      } else if (state_ == AnalogState::dialed && opt_.answer_on_polarity) {
+        state_ = AnalogState::up;  // answer supervision: the far party answered
+        deadline_.reset();
+        act_.answered();
+      } else if (state_ == AnalogState::up && opt_.hangup_on_polarity) {
+        act_.hook(HookCommand::onhook);  // disconnect supervision: the far party hung up
+        to_idle();
+        act_.ended(16);
+      }
+      break;
     case kEventOnHook:  // disconnect supervision: the exchange dropped the loop
-      if (state_ == AnalogState::up || state_ == AnalogState::dialing || state_ == AnalogState::seizing) {
+      if (state_ == AnalogState::up || state_ == AnalogState::dialing || state_ == AnalogState::seizing ||
+          state_ == AnalogState::dialed) {
         act_.hook(HookCommand::onhook);
         to_idle();
         act_.ended(16);
@@ -206,6 +315,16 @@ void AnalogPort::on_event(int event, Clock::time_point now) {
       break;
     default: break;
   }
+}
+
+void AnalogPort::on_caller_id(const std::string& number, const std::string& name) {
+  if (role_ != AnalogRole::fxo || state_ != AnalogState::cid_wait) return;
+  cid_number_ = number;
+  cid_name_ = name;
+  audio_->listen_caller_id(nullptr);
+  // After the first ring the call is announced at once; before it
+  // (polarity), with the ring that follows.
+  if (!opt_.cid_on_polarity) ring_in();
 }
 
 void AnalogPort::on_digit(char digit, Clock::time_point now) {
@@ -227,17 +346,34 @@ void AnalogPort::on_timer(Clock::time_point now) {
   switch (state_) {
     case AnalogState::dialtone:  // no digit: the phone is left off-hook
       audio_->silence();
+      if (transferring_) {  // no number to transfer to: back to the call
+        transferring_ = false;
+        state_ = AnalogState::up;
+        act_.hold(false);
+        break;
+      }
       state_ = AnalogState::lockout;
       break;
     case AnalogState::collecting:
       audio_->listen_dtmf(nullptr);
+      if (transferring_) {
+        transferring_ = false;
+        audio_->silence();
+        state_ = AnalogState::up;
+        act_.transfer(digits_);
+        break;
+      }
       state_ = AnalogState::routed;
       act_.dialed(digits_);
       break;
+    case AnalogState::cid_wait:    // no ring after the reversal, or the rings stopped
     case AnalogState::ringing_in:  // the rings stopped before anyone answered
+    {
+      bool announced = state_ == AnalogState::ringing_in;
       to_idle();
-      act_.ended(16);
+      if (announced) act_.ended(16);
       break;
+    }
     case AnalogState::seizing:
       state_ = AnalogState::dialing;
       act_.audio();
@@ -247,12 +383,22 @@ void AnalogPort::on_timer(Clock::time_point now) {
     case AnalogState::dialing:
       if (audio_->sending()) {
         deadline_ = now + std::chrono::milliseconds(100);
+      } else if (opt_.answer_on_polarity) {
+        // The exchange reverses the line when the far party answers.
+        state_ = AnalogState::dialed;
+        audio_->silence();
+        deadline_ = now + timing_.answer_wait;
       } else {
         // An analog line has no answer signal: the call is up once dialed.
         state_ = AnalogState::up;
         audio_->silence();
         act_.answered();
       }
+      break;
+    case AnalogState::dialed:  // never answered
+      act_.hook(HookCommand::onhook);
+      to_idle();
+      act_.ended(19);
       break;
     default: break;
   }
@@ -292,9 +438,12 @@ void AnalogPort::release() {
       break;
     case AnalogState::routed:
     case AnalogState::up:
+    case AnalogState::dialtone:
+    case AnalogState::collecting:
       if (role_ == AnalogRole::fxs) {
         // The phone is still off-hook: it hears nothing until it hangs up.
         audio_->silence();
+        transferring_ = false;
         state_ = AnalogState::lockout;
         deadline_.reset();
       } else {
@@ -306,6 +455,7 @@ void AnalogPort::release() {
       break;
     case AnalogState::seizing:
     case AnalogState::dialing:
+    case AnalogState::dialed:
       act_.hook(HookCommand::onhook);
       to_idle();
       break;

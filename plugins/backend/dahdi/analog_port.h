@@ -8,14 +8,19 @@
 // beside its audio frames (dahdi_device.h). Only the signalling thread
 // calls a port; its audio helper is also run by the B-channel thread.
 //
-//   FXS  idle --off-hook--> dial tone --digit--> collecting --'#' or
-//        silence--> routed (the dialplan has the number) ... on-hook: idle
+//   FXS  idle --off-hook--> dial tone --digit (DTMF or pulses)--> collecting
+//        --'#' or silence--> routed (the dialplan has the number) ... on-hook: idle
 //        idle --ring()--> ringing (caller ID after the first ring)
 //        --off-hook--> up ... on-hook: idle
-//   FXO  idle --ring--> ringing in (the dialplan decides) --answer()-->
-//        off-hook, up ... disconnect (loop current drop): idle
+//        up --flash--> transfer dial tone (the other party held) --digits-->
+//        the other party transferred there; --flash again--> up
+//   FXO  idle --ring--> [caller ID: after the first ring, or after the
+//        polarity reversal before it] ringing in (the dialplan decides)
+//        --answer()--> off-hook, up ... disconnect (loop current drop, or a
+//        polarity reversal with hanguponpolarityswitch): idle
 //        idle --dial()--> off-hook, seizing --dial tone wait--> dialing
-//        (DTMF) --digits sent--> up
+//        (DTMF) --digits sent--> up (or, with answeronpolarityswitch,
+//        dialed --polarity reversal--> up)
 #pragma once
 
 #include <atomic>
@@ -33,6 +38,7 @@
 struct dtmf_rx_state_s;
 struct dtmf_tx_state_s;
 struct adsi_tx_state_s;
+struct adsi_rx_state_s;
 
 namespace dialtone::plugins::dahdi {
 
@@ -41,7 +47,7 @@ namespace dialtone::plugins::dahdi {
 // B-channel thread runs port(); the signalling thread sets what it does.
 class AnalogAudio {
  public:
-  explicit AnalogAudio(bool alaw);
+  AnalogAudio(bool alaw, bool bell);
   ~AnalogAudio();
   AnalogAudio(const AnalogAudio&) = delete;
   AnalogAudio& operator=(const AnalogAudio&) = delete;
@@ -49,8 +55,13 @@ class AnalogAudio {
   void dial_tone(bool on);                                  // 440 Hz, continuous (France, ETSI)
   void listen_dtmf(std::function<void(char)> on_digit);     // empty: stop listening
   void send_dtmf(const std::string& digits);
-  // ETSI caller ID (CLIP, V.23 FSK, EN 300 659), as after the first ring.
+  // Caller ID in FSK, as after the first ring: `bell` Bell 202 (Telcordia
+  // GR-30, chan_dahdi's cidsignalling=bell), else V.23 (ETSI EN 300 659
+  // CLIP, cidsignalling=v23).
   void send_caller_id(const std::string& number, const std::string& name);
+  // Decodes the caller ID a line sends (FXO); the callback runs on the
+  // B-channel thread with the number and name ("" when withheld or absent).
+  void listen_caller_id(std::function<void(const std::string&, const std::string&)> on_cid);
   void silence();                                           // stops tone, digits and caller ID
   bool sending() const;                                     // DTMF or caller ID still going out
   // The pump's port for this audio (source and sink).
@@ -60,6 +71,8 @@ class AnalogAudio {
   void fill(Frame& out);
   void hear(const Frame& in);
   static void on_digits(void* self, const char* digits, int len);
+  static void on_cid(void* self, const std::uint8_t* msg, int len);
+  int standard() const;
 
   mutable std::mutex m_;
   bool alaw_;
@@ -68,13 +81,17 @@ class AnalogAudio {
   dtmf_rx_state_s* rx_ = nullptr;
   dtmf_tx_state_s* tx_ = nullptr;
   adsi_tx_state_s* cid_ = nullptr;
+  adsi_rx_state_s* cid_rx_ = nullptr;
+  bool bell_ = false;
+  std::function<void(const std::string&, const std::string&)> on_cid_;
   int tx_pending_ = 0;  // samples of DTMF still queued (spandsp does not say)
   bool cid_pending_ = false;
   std::function<void(char)> on_digit_;
 };
 
 enum class AnalogRole { fxs, fxo };  // fxs: a phone on the port; fxo: a line on it
-enum class AnalogState { idle, dialtone, collecting, routed, ringing, ringing_in, seizing, dialing, up, lockout };
+enum class AnalogState { idle, dialtone, collecting, routed, ringing, cid_wait, ringing_in, seizing, dialing, dialed, up,
+                         lockout };
 const char* to_string(AnalogState s);
 
 class AnalogPort {
@@ -89,20 +106,35 @@ class AnalogPort {
     std::function<void()> incoming;                       // FXO: the line rings
     std::function<void()> answered;                       // FXS: the rung phone picked up; FXO: dialing done
     std::function<void(int cause)> ended;                 // the phone hung up, the line dropped
+    std::function<void()> listen_cid;                     // FXO: the line's caller ID to on_caller_id()
+    std::function<void(bool)> hold;                       // FXS: flash: the other party held (true) or back
+    std::function<void(const std::string&)> transfer;     // FXS: flash, digits: the other party goes there
+  };
+  // chan_dahdi's options of the port (docs/admin/dahdi.md, section 6).
+  struct Options {
+    bool use_callerid = true;             // usecallerid
+    bool cid_on_polarity = false;         // cidstart = polarity (else ring)
+    bool answer_on_polarity = false;      // answeronpolarityswitch
+    bool hangup_on_polarity = false;      // hanguponpolarityswitch
+    bool transfer = true;                 // transfer: flash, digits: the other party transferred
   };
   struct Timing {
     std::chrono::milliseconds first_digit{10000};         // dial tone with no digit: lockout
     std::chrono::milliseconds next_digit{4000};           // the number is complete after this silence
     std::chrono::milliseconds ring_gone{8000};            // FXO: no ring for this long, the caller gave up
     std::chrono::milliseconds dial_tone_wait{500};        // FXO: off-hook to the first digit
+    std::chrono::milliseconds cid_ring{5000};             // FXO, cidstart = polarity: reversal to the first ring
+    std::chrono::milliseconds answer_wait{60000};         // FXO, answeronpolarityswitch: dialed to the answer
   };
 
-  AnalogPort(AnalogRole role, std::shared_ptr<AnalogAudio> audio, Actions actions, Timing timing);
+  AnalogPort(AnalogRole role, std::shared_ptr<AnalogAudio> audio, Actions actions, Timing timing,
+             Options options);
 
   // From the port (signalling thread).
   void on_event(int event, Clock::time_point now);
   void on_digit(char digit, Clock::time_point now);
   void on_timer(Clock::time_point now);
+  void on_caller_id(const std::string& number, const std::string& name);  // FXO
   // From the call.
   bool ring(const std::string& number, const std::string& name);  // FXS
   bool dial(const std::string& number, Clock::time_point now);    // FXO
@@ -114,14 +146,23 @@ class AnalogPort {
   bool idle() const { return state_.load() == AnalogState::idle; }
   std::optional<Clock::time_point> deadline() const { return deadline_; }
   const std::shared_ptr<AnalogAudio>& audio() const { return audio_; }
+  // The caller ID the line sent with its call (FXO), "" without one.
+  const std::string& caller_number() const { return cid_number_; }
+  const std::string& caller_name() const { return cid_name_; }
 
  private:
   void to_idle();
+  void fxs_event(int event, Clock::time_point now);
+  void fxo_event(int event, Clock::time_point now);
+  void dial_tone(Clock::time_point now);
+  void ring_in();
 
   AnalogRole role_;
   std::shared_ptr<AnalogAudio> audio_;
   Actions act_;
   Timing timing_;
+  Options opt_;
+  bool transferring_ = false;  // FXS: dial tone and digits after a flash
   std::atomic<AnalogState> state_{AnalogState::idle};
   std::optional<Clock::time_point> deadline_;
   std::string digits_;

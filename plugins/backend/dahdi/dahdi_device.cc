@@ -31,7 +31,7 @@ long frame_write(int fd, const void* buf, unsigned long len, bool socket) {
 }
 
 namespace {
-constexpr unsigned char kControl = 0xda, kEvent = 1, kHook = 2;
+constexpr unsigned char kControl = 0xda, kEvent = 1, kHook = 2, kLine = 3;
 int control(const void* buf, long len, unsigned char type) {
   auto* b = static_cast<const unsigned char*>(buf);
   if (len != 4 || b[0] != kControl || b[1] != type) return -1;
@@ -43,7 +43,21 @@ bool send_control(int fd, unsigned char type, int value) {
 }
 }  // namespace
 
-int event_message(const void* buf, long len) { return control(buf, len, kEvent); }
+int event_message(const void* buf, long len) {
+  auto* b = static_cast<const unsigned char*>(buf);
+  if (len == 8 && b[0] == kControl && b[1] == kLine) {
+    std::uint32_t ms = b[4] | b[5] << 8 | b[6] << 16 | static_cast<std::uint32_t>(b[7]) << 24;
+    return line_change_event(b[2] != 0, ms);
+  }
+  return control(buf, len, kEvent);
+}
+
+bool send_line_message(int fd, bool closed, std::uint32_t ms) {
+  unsigned char m[8] = {kControl, kLine, static_cast<unsigned char>(closed), 0, static_cast<unsigned char>(ms),
+                        static_cast<unsigned char>(ms >> 8), static_cast<unsigned char>(ms >> 16),
+                        static_cast<unsigned char>(ms >> 24)};
+  return frame_write(fd, m, sizeof m, true) == 8;
+}
 int hook_message(const void* buf, long len) { return control(buf, len, kHook); }
 bool send_event_message(int fd, int event) { return send_control(fd, kEvent, event); }
 
@@ -63,7 +77,11 @@ std::string device_event_name(int event) {
     case kEventRingerOff: return "ringer off";
     case kEventPolarity: return "polarity reversal";
     case kEventRingBegin: return "ring begins";
-    default: return "event " + std::to_string(event);
+    default:
+      if (is_line_change(event))
+        return std::string(line_closed(event) ? "loop closed" : "loop open") + " at " + std::to_string(line_ms(event)) + " ms";
+      if (event & kEventPulseDigit) return std::string("pulse digit ") + static_cast<char>(event & 0xff);
+      return "event " + std::to_string(event);
   }
 }
 

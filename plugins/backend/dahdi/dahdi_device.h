@@ -11,6 +11,7 @@
 // names the package.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -58,6 +59,20 @@ constexpr int kEventRingerOn = 10;     // DAHDI_EVENT_RINGERON
 constexpr int kEventRingerOff = 11;    // DAHDI_EVENT_RINGEROFF
 constexpr int kEventPolarity = 17;     // DAHDI_EVENT_POLARITY
 constexpr int kEventRingBegin = 18;    // DAHDI_EVENT_RINGBEGIN
+constexpr int kEventPulseDigit = 1 << 16;  // DAHDI_EVENT_PULSEDIGIT, OR'd with the digit ('1'..'9', '0')
+
+// A simulated FXS port's hook switch as the phone moves it (loop closed:
+// off-hook, open: on-hook, or a dial pulse's break), stamped with the far
+// end's own clock in ms: the span driver times breaks and makes as DAHDI's
+// kernel does (hook_switch.h) from the stamps, so the pace at which they
+// arrive does not matter. Passed on as an event value of its own.
+constexpr int kLineChange = 1 << 24;
+inline int line_change_event(bool closed, std::uint32_t ms) {
+  return kLineChange | (closed ? 1 << 23 : 0) | static_cast<int>(ms & 0x7fffff);
+}
+inline bool is_line_change(int event) { return event >= 0 && (event & kLineChange); }
+inline bool line_closed(int event) { return event & (1 << 23); }
+inline std::uint32_t line_ms(int event) { return static_cast<std::uint32_t>(event) & 0x7fffff; }
 
 // A hook command to an analog port: DAHDI_HOOK on a card, a control
 // message on a simulated port's socket (read by the test equipment at the
@@ -69,6 +84,9 @@ bool send_hook(int fd, bool socket, HookCommand command);
 int event_message(const void* buf, long len);
 int hook_message(const void* buf, long len);  // a HookCommand's value
 bool send_event_message(int fd, int event);   // test equipment: an event to the port
+// Test equipment: the phone's hook switch closed (off-hook) or opened at
+// `ms` on its clock; event_message() reads it as a line_change_event().
+bool send_line_message(int fd, bool closed, std::uint32_t ms);
 
 // Reads and writes one frame on a span descriptor, without waiting: a
 // socket of a simulated span (`socket`: no SIGPIPE when the far end is

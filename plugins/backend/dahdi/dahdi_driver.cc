@@ -291,6 +291,31 @@ void DahdiDriver::join_media(const std::string& a, const std::string& b) {
   joined_[mine] = {other, std::move(mixer)};
 }
 
+void DahdiDriver::early_media(Call& c, bool inband, bool alerting) {
+  if (!c.outbound || c.origin.empty() || c.early_joined || c.answered) return;
+  auto engine = host_.services().find<sdk::media::MediaEngine>();
+  auto origin = engine ? engine->channel_endpoint(c.origin) : nullptr;
+  // The origin is not in the engine (a SIP caller neither answered nor
+  // given early media by call:progress()): it hears what its backend
+  // plays for ringing, and the span's audio from the answer.
+  if (!origin) return;
+  if (inband) {
+    stop_ringback(c);
+    c.early_joined = true;
+    join_media(c.channel_id, c.origin);
+  } else if (alerting && !c.ringback) {
+    c.ringback = true;
+    origin->play_tone("ring");
+  }
+}
+
+void DahdiDriver::stop_ringback(Call& c) {
+  if (!c.ringback) return;
+  c.ringback = false;
+  auto engine = host_.services().find<sdk::media::MediaEngine>();
+  if (auto origin = engine ? engine->channel_endpoint(c.origin) : nullptr) origin->stop_playing();
+}
+
 void DahdiDriver::post(std::function<void()> fn) {
   {
     std::lock_guard lock(mutex_);
@@ -423,7 +448,14 @@ void DahdiDriver::handle_event(Span& span, void* ev) {
     case PRI_EVENT_DCHAN_DOWN: set_dchan(span, false); break;
     case PRI_EVENT_RING: on_ring(span, ev); break;
     case PRI_EVENT_INFO_RECEIVED: on_info(span, ev); break;
-    case PRI_EVENT_PROCEEDING: break;
+    case PRI_EVENT_PROCEEDING: {
+      auto c = call_of(span, e->proceeding.call);
+      if (c && !c->ended && (e->proceeding.progressmask & PRI_PROG_INBAND_AVAILABLE)) {
+        open_media(*c);
+        early_media(*c, true, false);
+      }
+      break;
+    }
     case PRI_EVENT_SETUP_ACK: {
       auto c = call_of(span, e->setup_ack.call);
       if (!c) break;
@@ -434,7 +466,11 @@ void DahdiDriver::handle_event(Span& span, void* ev) {
     case PRI_EVENT_RINGING:
     case PRI_EVENT_PROGRESS: {
       auto c = call_of(span, e->e == PRI_EVENT_RINGING ? e->ringing.call : e->proceeding.call);
-      if (c && !c->ended) open_media(*c);
+      int mask = e->e == PRI_EVENT_RINGING ? e->ringing.progressmask : e->proceeding.progressmask;
+      if (c && !c->ended) {
+        open_media(*c);
+        early_media(*c, mask & PRI_PROG_INBAND_AVAILABLE, e->e == PRI_EVENT_RINGING);
+      }
       if (c && !c->ended && !c->alerted) {
         // In-band early media (the far end's ringback or announcement)
         // flows on the B-channel from here.
@@ -448,6 +484,7 @@ void DahdiDriver::handle_event(Span& span, void* ev) {
       if (c && !c->ended) {
         c->answered = true;
         open_media(*c);
+        stop_ringback(*c);
         (void)core_->set_state(c->channel_id, sdk::ChannelState::up);
       }
       break;
@@ -845,8 +882,15 @@ void DahdiDriver::with_call(const std::string& channel_id, std::function<void(Sp
 sdk::Status DahdiDriver::cancel(const sdk::Channel& channel, int cause) { return hangup(channel, cause); }
 
 sdk::Status DahdiDriver::progress(const sdk::Channel& channel) {
+  auto c = call_of_channel(channel.id);
+  if (!c || c->outbound) return sdk::Error::not_found("dahdi: no incoming call on channel " + channel.id);
+  // PROGRESS with in-band information (progress indicator 8): what the
+  // script plays or bridges before answering reaches the caller. Media and
+  // state at once, as for answer().
+  open_media(*c);
+  (void)core_->set_state(channel.id, sdk::ChannelState::ringing);
   with_call(channel.id, [](Span& s, Call& c) {
-    if (!c.outbound && !c.alerted) pri_progress(s.pri->pri(), c.q, c.chan, 1);
+    if (!c.outbound && !c.answered) pri_progress(s.pri->pri(), c.q, c.chan, 1);
   });
   return {};
 }

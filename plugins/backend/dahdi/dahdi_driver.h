@@ -116,6 +116,12 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   void set_dchan(Span& span, bool up);
   void open_media(Call& call);
   void join_media(const std::string& a, const std::string& b);
+  // An outgoing call's progress (ALERTING, PROGRESS, CALL PROCEEDING):
+  // with in-band audio (progress indicator 8) its B-channel is joined with
+  // the origin's engine endpoint at once; without it the origin hears the
+  // ring tone (ALERTING) until then.
+  void early_media(Call& call, bool inband, bool alerting);
+  void stop_ringback(Call& call);
   void on_leg_event(const std::string& topic, const std::string& body);
   std::shared_ptr<Call> call_of_channel(const std::string& channel_id) const;
   std::shared_ptr<Call> call_of(Span& span, q931_call* q) const;
@@ -135,6 +141,10 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   void analog_ended(AnalogLine& line, int cause);
   void release_analog(AnalogLine& line, const std::shared_ptr<Call>& call);
   void answer_analog(const std::string& channel_id);
+  // FXS hook flash: the port's call's peer held (music) or back; the
+  // transfer of that peer to the number dialed after the flash.
+  void analog_hold(AnalogLine& line, bool held);
+  void analog_transfer(AnalogLine& line, const std::string& number);
 
   DahdiConfig config_;
   sdk::Host& host_;

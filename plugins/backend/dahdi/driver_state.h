@@ -13,6 +13,7 @@
 
 #include "analog_port.h"
 #include "dahdi_driver.h"
+#include "hook_switch.h"
 #include "pri_span.h"
 
 namespace dialtone::plugins::dahdi {
@@ -42,6 +43,9 @@ struct DahdiDriver::Call {
   std::optional<Clock::time_point> overlap_deadline;
   std::string more_digits;   // outgoing overlap: sent after SETUP ACKNOWLEDGE
   std::string origin;        // outgoing: the channel that dialed
+  // Outgoing: the far end's in-band audio joined with the origin before the
+  // answer (early media), or the ring tone played to it meanwhile.
+  bool early_joined = false, ringback = false;
   AnalogLine* analog = nullptr;  // an analog port's call (no libpri call)
 };
 
@@ -49,6 +53,7 @@ struct DahdiDriver::AnalogLine {
   SpanConfig cfg;
   int chan = 0;                      // within the span (as B-channels are)
   std::unique_ptr<AnalogPort> port;
+  std::unique_ptr<HookSwitch> hooks;  // a simulated FXS port: the kernel's hook timing
   std::shared_ptr<Call> call;        // the port's call, while it has one
 };
 

@@ -74,6 +74,28 @@ const sdk::OptionSpec kOptions[] = {
     {"span.*.layer2_persistence", OptionType::choice, "default",
      "BRI PTMP: keep_up (layer 2 held up) or leave_down (brought up by each call)", sdk::kNone,
      "default|keep_up|leave_down"},
+    {"span.*.usecallerid", OptionType::boolean, "true",
+     "analog: send caller ID to the phones (FXS) and receive it from the lines (FXO)"},
+    {"span.*.cidsignalling", OptionType::choice, "v23",
+     "analog: caller ID's FSK: v23 (ETSI CLIP, V.23: France, UK, Europe) or bell (Bell 202, North America; "
+     "chan_dahdi's default)",
+     sdk::kNone, "v23|bell"},
+    {"span.*.cidstart", OptionType::choice, "ring",
+     "FXO lines: the caller ID comes after the first ring (ring) or after a polarity reversal before it "
+     "(polarity)",
+     sdk::kNone, "ring|polarity"},
+    {"span.*.answeronpolarityswitch", OptionType::boolean, "false",
+     "FXO lines: a call dialed out is answered when the exchange reverses the line's polarity (else at once "
+     "once dialed)"},
+    {"span.*.hanguponpolarityswitch", OptionType::boolean, "false",
+     "FXO lines: a polarity reversal during a call means the far party hung up"},
+    {"span.*.transfer", OptionType::boolean, "true",
+     "FXS phones: a hook flash holds the other party and gives a dial tone; the number dialed then receives "
+     "it (blind transfer), a second flash returns to it"},
+    {"span.*.rxflash", OptionType::duration, "1250ms",
+     "FXS phones: the longest on-hook taken as a hook flash (longer: hung up), as DAHDI's rxflash; a card's "
+     "ports keep the kernel's own",
+     sdk::kNone, nullptr},
     {}};
 
 const char* to_string(Signalling s) {
@@ -150,6 +172,30 @@ sdk::Result<DahdiConfig> parse_config(const sdk::Options& o) {
     s.nationalprefix = o.get(p + "nationalprefix", "0");
     s.layer1_required = o.get(p + "layer1_presence", "required") == "required";
     s.layer2_persistence = o.get(p + "layer2_persistence", "default");
+    s.usecallerid = o.get_bool(p + "usecallerid", true);
+    s.cidsignalling = o.get(p + "cidsignalling", "v23");
+    s.cidstart = o.get(p + "cidstart", "ring");
+    s.answeronpolarityswitch = o.get_bool(p + "answeronpolarityswitch", false);
+    s.hanguponpolarityswitch = o.get_bool(p + "hanguponpolarityswitch", false);
+    s.transfer = o.get_bool(p + "transfer", true);
+    s.rxflash_ms = static_cast<int>(o.get_duration(p + "rxflash", std::chrono::milliseconds(1250)).count());
+    // Options of one kind of port given on another (the defaults are
+    // merged in, so a value other than the default): a mistake to name.
+    auto misplaced = [&](const char* name, bool set, Signalling kind, const char* what) -> sdk::Status {
+      if (!set || s.signalling == kind) return {};
+      return sdk::Error::invalid("dahdi: " + where + ": " + name + " applies to " + what + " (signalling = " +
+                                 to_string(kind) + "); this span is " + to_string(s.signalling) + ": remove it");
+    };
+    for (auto st : {misplaced("cidstart", s.cidstart != "ring", Signalling::fxs_ks, "FXO lines"),
+                    misplaced("answeronpolarityswitch", s.answeronpolarityswitch, Signalling::fxs_ks, "FXO lines"),
+                    misplaced("hanguponpolarityswitch", s.hanguponpolarityswitch, Signalling::fxs_ks, "FXO lines"),
+                    misplaced("transfer", !s.transfer, Signalling::fxo_ks, "FXS phones"),
+                    misplaced("rxflash", s.rxflash_ms != 1250, Signalling::fxo_ks, "FXS phones")})
+      if (!st) return st.error();
+    if (s.rxflash_ms < 250 || s.rxflash_ms > 5000)
+      return sdk::Error::invalid("dahdi: " + where + ": rxflash = " + std::to_string(s.rxflash_ms) +
+                                 "ms; a hook flash lasts longer than a dial pulse (200ms) and less than 5s: "
+                                 "write 1250ms, DAHDI's default");
 
     if (s.bchan.empty())
       return sdk::Error::invalid("dahdi: " + where + ": no bchan; write the B-channels as system.conf does "

@@ -60,6 +60,13 @@ struct SpanConfig {
   std::string internationalprefix = "00", nationalprefix = "0";
   bool layer1_required = true;    // layer1_presence = required|ignore
   std::string layer2_persistence = "default";  // default|keep_up|leave_down
+  // Analog ports (chan_dahdi's names).
+  bool usecallerid = true;
+  std::string cidsignalling = "v23";  // bell|v23: the FSK of caller ID, sent (FXS) and received (FXO)
+  std::string cidstart = "ring";      // ring|polarity: FXO, when the caller ID comes
+  bool answeronpolarityswitch = false, hanguponpolarityswitch = false;  // FXO supervision
+  bool transfer = true;               // FXS: hook flash, then a number, transfers the other party
+  int rxflash_ms = 1250;              // FXS: the longest hook flash (simulated ports; a card's is the kernel's)
 
   // The D-channel's global number (dchan or hardhdlc).
   int d_channel() const { return dchan ? dchan : hardhdlc; }

@@ -353,6 +353,7 @@ void SipStack::Impl::replace_party(nta_incoming_t* irq, const sip_t* sip,
   nta_incoming_tag(irq, nta_leg_get_tag(br->leg));
   nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
   Branch* nb = br.get();
+  index_channel(c, br->channel);
   c.branches.push_back(std::move(br));
   DialogRequest* d = send_in_dialog(c, leg_of(c, other_side(p->side)), sip_method_invite, "INVITE",
                                     sent.empty() ? "" : "application/sdp", sent);

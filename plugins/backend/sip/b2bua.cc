@@ -2,6 +2,7 @@
 // rings B branches; answers, ACK, CANCEL, BYE and the release of a call.
 #include "plugins/backend/sip/auto_answer.h"
 #include "plugins/backend/sip/stack_impl.h"
+#include "plugins/backend/sip/engine_media.h"
 
 namespace dialtone::plugins::backend::sip {
 
@@ -176,6 +177,7 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
   c->channel = backend.leg_created(LegInfo{c->id, {}, true, trunk ? trunk->name : line.username,
                                            info.caller_number, info.caller_name, c->called,
                                            sip->sip_call_id ? str(sip->sip_call_id->i_id) : std::string()});
+  index_channel(*c, c->channel);
   info.channel = c->channel;
 
   std::weak_ptr<Inbox> weak = inbox;
@@ -205,6 +207,41 @@ std::string SipStack::Impl::ringing_branch(const sip_replaces_t* rp) {
 Call* SipStack::Impl::find_call(std::uint64_t serial) {
   auto it = calls.find(serial);
   return it == calls.end() ? nullptr : it->second.get();
+}
+
+namespace {
+bool holds_channel(const Call& c, const std::string& channel) {
+  if (c.channel == channel) return true;
+  for (auto& b : c.branches)
+    if (b->channel == channel) return true;
+  return false;
+}
+}  // namespace
+
+void SipStack::Impl::index_channel(const Call& c, const std::string& channel) {
+  if (!channel.empty()) channel_calls[channel] = c.serial;
+}
+
+Call* SipStack::Impl::call_of_channel(const std::string& channel) {
+  if (channel.empty()) return nullptr;
+  auto it = channel_calls.find(channel);
+  if (it == channel_calls.end()) return nullptr;  // never created here, or its call is gone
+  if (Call* c = find_call(it->second); c && holds_channel(*c, channel)) return c;
+  // The channel moved to another call (a transfer) without being indexed
+  // there: find it once the long way and remember where it is.
+  for (auto& [serial, c] : calls)
+    if (holds_channel(*c, channel)) {
+      it->second = serial;
+      return c.get();
+    }
+  channel_calls.erase(it);
+  return nullptr;
+}
+
+void SipStack::Impl::unindex_channels(const Call& c) {
+  if (!c.channel.empty()) channel_calls.erase(c.channel);
+  for (auto& b : c.branches)
+    if (!b->channel.empty()) channel_calls.erase(b->channel);
 }
 
 void SipStack::Impl::answer_a(Call& c, int status, const char* phrase) {
@@ -372,6 +409,7 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
             LegInfo{c->id, c->channel, false, target, number,
                     req.caller_name.empty() ? c->caller_name : req.caller_name, target, call_id});
       }
+      index_channel(*c, br->channel);
     }
   }
   if (started == 0) return 0;
@@ -435,7 +473,7 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
   if (!c) return;
   if (!channel.empty() && hangup_departed(*c, channel)) return;
   // A leg the call no longer holds (a transferor that hung up first): its end was told already.
-  if (!channel.empty() && !holds_channel(*c, channel)) return;
+  if (!channel.empty() && !holds_channel(*c, channel) && !(c->engine && c->engine->channel == channel)) return;
   if (c->state == Call::State::answered) {
     c->state = Call::State::ending;
     send_bye(*c, c->a_leg);
@@ -471,18 +509,18 @@ bool SipStack::Impl::hangup_departed(Call& c, const std::string& channel) {
 }
 
 void SipStack::Impl::cancel_leg(const std::string& channel) {
-  if (channel.empty()) return;
-  for (auto& [serial, call] : calls)
-    for (auto& b : call->branches) {
-      if (b->channel != channel) continue;
-      if (!b->final && b->orq) {
-        b->cancelled = true;
-        nta_outgoing_cancel(b->orq);
-      } else if (call->originated && call->winner == b.get()) {
-        // Answered while the call core ended the dial: nobody wants it now.
-        engine_hangup(*call);
-      }
+  Call* call = call_of_channel(channel);
+  if (!call) return;
+  for (auto& b : call->branches) {
+    if (b->channel != channel) continue;
+    if (!b->final && b->orq) {
+      b->cancelled = true;
+      nta_outgoing_cancel(b->orq);
+    } else if (call->originated && call->winner == b.get()) {
+      // Answered while the call core ended the dial: nobody wants it now.
+      engine_hangup(*call);
     }
+  }
 }
 
 void SipStack::Impl::on_ring_timeout(void* magic, su_timer_t*, void* arg) {
@@ -856,6 +894,7 @@ void SipStack::Impl::maybe_finish(Call& c) {
     auto it = calls.find(serial);
     if (it == calls.end()) return;
     release(*it->second);
+    unindex_channels(*it->second);
     calls.erase(it);
     call_count = calls.size();
   });

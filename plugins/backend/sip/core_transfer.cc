@@ -137,11 +137,6 @@ void SipStack::Impl::core_transferred(Call& t, Call& o, std::unique_ptr<Branch> 
   maybe_finish(t);
 }
 
-bool SipStack::Impl::holds_channel(const Call& c, const std::string& channel) {
-  if (c.channel == channel || (c.engine && c.engine->channel == channel)) return true;
-  return std::any_of(c.branches.begin(), c.branches.end(), [&](const auto& b) { return b->channel == channel; });
-}
-
 int SipStack::Impl::engine_refer(Call& c, MediaLeg side, nta_incoming_t* irq, const sip_t* sip) {
   if (!sip->sip_refer_to || !sip->sip_refer_to->r_url->url_user) return 400;
   if (c.referrer || c.offer_pending) return 491;

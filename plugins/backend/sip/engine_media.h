@@ -36,6 +36,8 @@ struct EngineMedia {
   bool connected = true;
   // A caller's dialplan ended while it talked to a leg of another backend.
   bool script_done = false;
+  // A caller given early media (183 with this endpoint's SDP), not answered yet.
+  bool early = false;
 };
 
 }  // namespace dialtone::plugins::backend::sip

@@ -112,14 +112,13 @@ void SipStack::originate_engine(EngineDial dial, std::shared_ptr<sm::MediaEngine
 void SipStack::end_engine_leg(const std::string& channel) {
   auto impl = impl_;
   impl->later([impl, channel] {
-    for (auto& [serial, call] : impl->calls) {
-      bool leg = call->originated && call->winner && call->winner->channel == channel;
-      bool caller = !call->originated && call->engine && call->engine->script_done && call->channel == channel;
-      if (leg || caller) {
-        impl->engine_hangup(*call);
-        return;
-      }
-    }
+    // Called for every SIP channel the call core unbridges: a lookup, not a
+    // walk over every call.
+    Call* call = impl->call_of_channel(channel);
+    if (!call) return;
+    bool leg = call->originated && call->winner && call->winner->channel == channel;
+    bool caller = !call->originated && call->engine && call->engine->script_done && call->channel == channel;
+    if (leg || caller) impl->engine_hangup(*call);
   });
 }
 

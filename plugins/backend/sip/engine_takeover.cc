@@ -189,6 +189,7 @@ void SipStack::Impl::engine_joined(std::uint64_t s1, std::uint64_t s2, int statu
   auto old = take_leg(*c2, MediaLeg::a);
   c2->channel = std::move(old->channel);
   old->channel.clear();
+  index_channel(*c2, c2->channel);
   if (old->counted) count_line(old->target, -1);
   old->counted = false;
   nta_leg_t* old_leg = old->leg;

@@ -28,6 +28,8 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   sdk::Status hangup(const sdk::Channel& channel, int q850_cause) override;
   // sip_media_driver.cc: the caller's media ends in the media engine.
   sdk::Status answer(const sdk::Channel& channel) override;
+  // Early media from the engine (183 with its SDP), the caller not answered.
+  sdk::Status progress(const sdk::Channel& channel) override;
   sdk::Status send_dtmf(const sdk::Channel& channel, const std::string& digits) override;
   sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
   // core_transfer.cc: a REFER on a relayed call, handed back by the core.
@@ -43,6 +45,10 @@ class SipChannelDriver final : public sdk::ChannelDriver {
 
  private:
   sdk::Status with_stack(const std::function<sdk::Status(SipStack&)>& f);
+  // answer / progress: a caller's leg, its media into the engine by `act`.
+  sdk::Status engine_caller(const sdk::Channel& channel, const char* refusal,
+                            void (SipStack::*act)(const std::string&, const std::string&,
+                                                  std::shared_ptr<sdk::media::MediaEngine>));
   // Legs for a channel that is not a SIP caller being routed (engine_originate.cc).
   sdk::Status originate_engine(const sdk::OriginateRequest& req, std::shared_ptr<sdk::media::MediaEngine> engine,
                                std::shared_ptr<sdk::media::Endpoint> origin_media);

@@ -136,6 +136,14 @@ void SipStack::answer(const std::string& call_id, const std::string& channel,
   });
 }
 
+void SipStack::early_media(const std::string& call_id, const std::string& channel,
+                           std::shared_ptr<sm::MediaEngine> engine) {
+  auto impl = impl_;
+  impl->later([impl, call_id, channel, engine = std::move(engine)]() mutable {
+    impl->answer_with_engine(call_id, channel, std::move(engine), true);
+  });
+}
+
 void SipStack::bridge_engine(const std::string& call_a, const std::string& call_b,
                              std::shared_ptr<sm::Mixer> mixer) {
   auto impl = impl_;
@@ -145,7 +153,7 @@ void SipStack::bridge_engine(const std::string& call_a, const std::string& call_
 }
 
 void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::string& channel,
-                                        std::shared_ptr<sm::MediaEngine> engine) {
+                                        std::shared_ptr<sm::MediaEngine> engine, bool early) {
   auto id = call_ids.find(call_id);
   Call* c = id == call_ids.end() ? nullptr : find_call(id->second);
   if (!c || c->state == Call::State::ending) return;  // gone: the core wakes call:answer()
@@ -169,6 +177,12 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   };
   if (c->state != Call::State::routing || !c->a_irq || nta_incoming_status(c->a_irq) >= 200)
     return refuse(500, "the call is ringing a callee");
+  if (c->engine && c->engine->early) {
+    // Early media already flows from this endpoint: again, nothing to send;
+    // the answer is the 200 OK with the SDP of the 183.
+    if (early) return backend.leg_event(c->engine->channel, LegState::ringing, 183, {});
+    return engine_answer_a(*c, c->a_sdp_sent);
+  }
   if (c->a_offer.empty())
     return refuse(488, "the INVITE carried no SDP offer (late offer is not answered by the media engine)");
   auto offer = parse_sdp(c->a_offer);
@@ -192,6 +206,23 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   c->engine = media;
   // Attached before the answer is reported: the script's next verb finds it.
   if (!media->channel.empty()) engine->attach_channel(media->channel, media->endpoint);
+  if (early) {
+    // RFC 3960's gateway model: the SDP of the 183 is the answer, the
+    // 200 OK repeats it.
+    media->early = true;
+    nta_incoming_treply(c->a_irq, SIP_183_SESSION_PROGRESS, SIPTAG_CONTACT(contact_toward(caller_peer(*c))),
+                        SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),
+                        SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp.c_str()), TAG_END());
+    c->a_sdp_sent = sdp;
+    backend.leg_event(media->channel, LegState::ringing, 183, {});
+    return;
+  }
+  engine_answer_a(*c, sdp);
+}
+
+void SipStack::Impl::engine_answer_a(Call& c0, const std::string& sdp) {
+  Call* c = &c0;
+  if (c->engine) c->engine->early = false;
   std::string timer = timer_headers(c->a_timer);
   nta_incoming_treply(c->a_irq, SIP_200_OK, SIPTAG_CONTACT(contact_toward(caller_peer(*c))),
                       SIPTAG_ALLOW_STR(kAllow), SIPTAG_SUPPORTED_STR(kSupported),

@@ -14,16 +14,26 @@ sdk::Error no_engine() {
 }
 }  // namespace
 
-sdk::Status SipChannelDriver::answer(const sdk::Channel& channel) {
-  if (channel.direction != sdk::ChannelDirection::inbound)
-    return sdk::Error::unsupported("sip: only a caller's leg is answered (a callee's answers itself)");
+sdk::Status SipChannelDriver::engine_caller(const sdk::Channel& channel, const char* refusal,
+                                            void (SipStack::*act)(const std::string&, const std::string&,
+                                                                  std::shared_ptr<sdk::media::MediaEngine>)) {
+  if (channel.direction != sdk::ChannelDirection::inbound) return sdk::Error::unsupported(refusal);
   if (channel.state == sdk::ChannelState::up) return {};
   auto engine = engine_ ? engine_() : nullptr;
   if (!engine) return no_engine();
   return with_stack([&](SipStack& stack) {
-    stack.answer(channel.backend_ref, channel.id, std::move(engine));
+    (stack.*act)(channel.backend_ref, channel.id, std::move(engine));
     return sdk::Status{};
   });
+}
+
+sdk::Status SipChannelDriver::answer(const sdk::Channel& channel) {
+  return engine_caller(channel, "sip: only a caller's leg is answered (a callee's answers itself)", &SipStack::answer);
+}
+
+sdk::Status SipChannelDriver::progress(const sdk::Channel& channel) {
+  return engine_caller(channel, "sip: only a caller's leg gets early media (a callee sends its own)",
+                       &SipStack::early_media);
 }
 
 sdk::Status SipChannelDriver::send_dtmf(const sdk::Channel& channel, const std::string& digits) {

@@ -454,6 +454,11 @@ class SipStack {
   // ends. From any thread.
   void answer(const std::string& call_id, const std::string& channel,
               std::shared_ptr<sdk::media::MediaEngine> engine);
+  // The same as early media (call:progress()): 183 Session Progress with
+  // the endpoint's SDP, `channel` attached and reported ringing, the call
+  // still unanswered; a later answer() sends 200 OK with that SDP.
+  void early_media(const std::string& call_id, const std::string& channel,
+                   std::shared_ptr<sdk::media::MediaEngine> engine);
   // Two calls answered that way talk through `mixer` (already holding both
   // endpoints); when one ends, the other is hung up. From any thread.
   void bridge_engine(const std::string& call_a, const std::string& call_b,

@@ -281,6 +281,12 @@ struct SipStack::Impl {
 
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls;
   std::unordered_map<std::string, std::uint64_t> call_ids;  // Call::id -> serial
+  // The call core's channel ids of each call (its own and its branches') ->
+  // serial, so that requests naming a channel (cancel a leg, end an engine
+  // leg) find their call without walking every call. Entries are added when
+  // a channel is created and removed with the call; a lookup checks that the
+  // call still holds the channel.
+  std::unordered_map<std::string, std::uint64_t> channel_calls;
   std::atomic<std::size_t> call_count{0};
   std::unique_ptr<RtpRelay> relay;  // started before and stopped after the SIP thread
   // Calls per line username (caller or rung), read by the dialplan.
@@ -449,6 +455,12 @@ struct SipStack::Impl {
   std::string ringing_branch(const sip_replaces_t* rp);
 
   Call* find_call(std::uint64_t serial);
+  // Records that `channel` belongs to `c` (channel_calls); "" is ignored.
+  void index_channel(const Call& c, const std::string& channel);
+  // The call holding the channel `channel` (its own or a branch's), or null.
+  Call* call_of_channel(const std::string& channel);
+  // Drops `c`'s channels from channel_calls (the call is being erased).
+  void unindex_channels(const Call& c);
 
   void answer_a(Call& c, int status, const char* phrase);
 
@@ -509,8 +521,11 @@ struct SipStack::Impl {
   // ---- calls answered with media in the engine (sip_media_answer.cc) -------
 
   // call:answer(): an endpoint for A's offer and a 200 OK with its SDP.
+  // `early`: 183 with the SDP instead (call:progress()), the call left routing.
   void answer_with_engine(const std::string& call_id, const std::string& channel,
-                          std::shared_ptr<sdk::media::MediaEngine> engine);
+                          std::shared_ptr<sdk::media::MediaEngine> engine, bool early = false);
+  // 200 OK to A with the engine's `sdp`: the call is answered.
+  void engine_answer_a(Call& c, const std::string& sdp);
   // Answers `offer` with a new engine endpoint attached under `channel`,
   // kept as `c.engine`: the SDP answer, or why not.
   sdk::Result<std::string> engine_answer(Call& c, const std::string& offer, const std::string& channel,
@@ -690,8 +705,6 @@ struct SipStack::Impl {
   // SipStack::route_transfer on the SIP thread.
   void route_transfer(const std::string& call_id, const std::string& transferee, const std::string& channel,
                       const std::string& target);
-  // True when `channel` is a leg `c` holds (a party, a branch, its engine leg).
-  static bool holds_channel(const Call& c, const std::string& channel);
   // The call core hands back the REFER waiting on the leg `channel`.
   void carry_refer(const std::string& channel);
   // A REFER on an engine leg: reported to the call core, which carries it

@@ -110,6 +110,7 @@ void SipStack::Impl::relink_channels(Branch* leaving, const std::string& staying
                                      std::string& arriving, bool end_leaving) {
   if (end_leaving && leaving && !leaving->channel.empty()) {
     backend.leg_event(leaving->channel, LegState::ended, 200, {});
+    channel_calls.erase(leaving->channel);
     leaving->channel.clear();
   }
   if (!arriving.empty() && !staying.empty()) {
@@ -129,6 +130,7 @@ nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branc
       old->counted = false;
     }
     c.winner = br.get();
+    index_channel(c, br->channel);
     relink_channels(old, c.channel, br->channel, end_leaving);
     c.branches.push_back(std::move(br));
     return old ? old->leg : nullptr;
@@ -140,6 +142,7 @@ nta_leg_t* SipStack::Impl::put_leg(Call& c, MediaLeg side, std::unique_ptr<Branc
   }
   c.channel = std::move(br->channel);
   br->channel.clear();
+  index_channel(c, c.channel);
   relink_channels(old.get(), c.winner ? c.winner->channel : std::string(), c.channel, end_leaving);
   nta_leg_t* old_leg = old->leg;
   c.branches.push_back(std::move(old));
@@ -282,6 +285,7 @@ void SipStack::Impl::start_transfer_call(Call& c, MediaLeg from, const std::stri
                                      : backend.leg_created(LegInfo{t->id, c.channel, true,
                                                                    referrer.empty() ? number : referrer, number,
                                                                    name, target, {}});
+  index_channel(*t, t->channel);
   CallInfo info;
   info.id = t->id;
   info.channel = t->channel;

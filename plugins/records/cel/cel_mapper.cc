@@ -98,7 +98,12 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   else if (event.topic.compare(0, park.size(), park) == 0) kind = "park." + event.topic.substr(park.size());
   else if (event.topic == "calls.pickup") kind = "pickup";
   else return out;
-  rapidjson::Document d;
+  // Parsed into a buffer on the stack: an event is a few hundred bytes, and
+  // rapidjson's default allocator would take 64 KiB from malloc per event.
+  char values[8192], stack[1024];
+  rapidjson::MemoryPoolAllocator<> value_alloc(values, sizeof values), stack_alloc(stack, sizeof stack);
+  using Pool = rapidjson::MemoryPoolAllocator<>;
+  rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> d(&value_alloc, sizeof stack, &stack_alloc);
   d.Parse(event.body.c_str(), event.body.size());
   if (d.HasParseError() || !d.IsObject()) return out;
   const std::string id = string_member(d, "id");
@@ -106,6 +111,12 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
 
   const bool inbound = string_member(d, "direction") != "outbound";
   const std::string endpoint = string_member(d, "endpoint");
+  // What every row of this event repeats, read once.
+  const std::string callee_number = string_member(d, "callee_number");
+  const std::string cid_num = inbound ? string_member(d, "caller_number") : callee_number;
+  const std::string cid_name = inbound ? string_member(d, "caller_name") : string_member(d, "callee_name");
+  std::string call_id = string_member(d, "call_id");
+  if (call_id.empty()) call_id = id;
   auto known = channels_.find(id);
 
   auto row = [&](const char* type, std::int64_t at) {
@@ -113,13 +124,13 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     r.eventtype = type;
     r.eventtime_ms = at > 0 ? at : now_ms;
     // A callee's leg carries the callee's identity, as Asterisk's dialed channel does.
-    r.cid_num = inbound ? string_member(d, "caller_number") : string_member(d, "callee_number");
-    r.cid_name = inbound ? string_member(d, "caller_name") : string_member(d, "callee_name");
+    r.cid_num = cid_num;
+    r.cid_name = cid_name;
     r.cid_ani = r.cid_num;
-    r.cid_dnid = inbound ? string_member(d, "callee_number") : std::string();
-    r.exten = string_member(d, "callee_number");
+    if (inbound) r.cid_dnid = callee_number;
+    r.exten = callee_number;
     r.uniqueid = id;
-    r.linkedid = string_member(d, "call_id").empty() ? id : string_member(d, "call_id");
+    r.linkedid = call_id;
     if (known != channels_.end()) {
       r.channame = known->second.channame;
       r.linkedid = known->second.linkedid;
@@ -138,7 +149,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     Open o;
     std::string trunk = trunk_ ? trunk_(endpoint) : std::string();
     o.channame = channel_name(string_member(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
-    o.linkedid = string_member(d, "call_id").empty() ? id : string_member(d, "call_id");
+    o.linkedid = call_id;
     known = channels_.emplace(id, o).first;
     ++open_per_call_[o.linkedid];
     auto info = lookup_ ? lookup_(endpoint) : std::nullopt;

@@ -136,7 +136,8 @@ class CelPlugin final : public sdk::Plugin {
 };
 
 constexpr sdk::OptionSpec kOptions[] = {
-    {"cel.batch_size", sdk::OptionType::integer, "500", "CEL rows written per INSERT at most", sdk::kNone, nullptr,
+    {"cel.batch_size", sdk::OptionType::integer, "500",
+     "CEL rows written per INSERT; more than four batches behind, up to eight batches per INSERT", sdk::kNone, nullptr,
      1, 5000},
     {"cel.batch_interval", sdk::OptionType::duration, "1s",
      "a partial batch is written after this long; a crash loses nothing spooled, and at most this much without "

@@ -36,6 +36,11 @@ constexpr sdk::Migration kCelMigrations[] = {
      "CREATE TABLE IF NOT EXISTS cel_writer (writer text PRIMARY KEY, last_seq bigint NOT NULL);"},
 };
 
+// A backlog of more than kBacklogAfter batches is written kBacklogBatches
+// batches at a time.
+constexpr std::size_t kBacklogAfter = 4;
+constexpr std::size_t kBacklogBatches = 8;
+
 // One statement for the whole batch: the rows travel as one JSON array.
 constexpr const char* kInsert =
     "INSERT INTO cel (eventtype, eventtime, userdeftype, cid_name, cid_num, cid_ani, cid_rdnis, cid_dnid, exten, "
@@ -166,12 +171,16 @@ void CelWriter::push(std::vector<CelRow> rows) {
     }
     for (auto& r : rows) {
       r.seq = next_seq_++;
+      Queued q;
+      q.seq = r.seq;
+      q.json = cel_row_json(r);
+      if (r.eventtype == "LINKEDID_END") q.ended = std::move(r.linkedid);
       if (spool_) {
-        auto line = cel_row_json(r);
-        line += '\n';
-        std::fwrite(line.data(), 1, line.size(), spool_);
+        q.json += '\n';
+        std::fwrite(q.json.data(), 1, q.json.size(), spool_);
+        q.json.pop_back();
       }
-      queue_.push_back(std::move(r));
+      queue_.push_back(std::move(q));
     }
     // Handed to the kernel: a crash of the process no longer loses it.
     if (spool_) std::fflush(spool_);
@@ -195,15 +204,19 @@ void CelWriter::stop() {
   }
 }
 
-sdk::Status CelWriter::write(const std::vector<CelRow>& batch) {
-  std::string array = "[";
+sdk::Status CelWriter::write(const std::vector<Queued>& batch) {
+  std::size_t size = 2;
+  for (auto& q : batch) size += q.json.size() + 1;
+  std::string array;
+  array.reserve(size);
+  array += '[';
   std::vector<std::string> ended;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (i) array += ",";
-    array += cel_row_json(batch[i]);
-    if (batch[i].eventtype == "LINKEDID_END") ended.push_back(batch[i].linkedid);
+    if (i) array += ',';
+    array += batch[i].json;
+    if (!batch[i].ended.empty()) ended.push_back(batch[i].ended);
   }
-  array += "]";
+  array += ']';
   auto s = store_.transaction([&](sdk::Transaction& tx) -> sdk::Status {
     if (auto r = tx.exec(kInsert, {array, "0"}); !r) return r.error();
     if (auto p = tx.exec(kProgress, {config_.writer_key, std::to_string(batch.back().seq)}); !p) return p.error();
@@ -231,7 +244,7 @@ void CelWriter::truncate_spool_if_idle() {
 void CelWriter::run() {
   std::uint64_t reported_drops = 0;
   bool failing = false;
-  std::vector<CelRow> batch;
+  std::vector<Queued> batch;
   for (;;) {
     bool stopping = false;
     {
@@ -240,7 +253,13 @@ void CelWriter::run() {
                    [this] { return stopping_ || queue_.size() >= config_.batch_size; });
       stopping = stopping_;
       if (batch.empty()) {
-        std::size_t n = std::min(queue_.size(), config_.batch_size);
+        // Behind by more than a few batches (calls faster than the database
+        // takes single batches): write bigger ones, up to kBacklogBatches
+        // batches in one INSERT, rather than let the queue fill up and drop.
+        std::size_t most = queue_.size() > kBacklogAfter * config_.batch_size
+                               ? kBacklogBatches * config_.batch_size
+                               : config_.batch_size;
+        std::size_t n = std::min(queue_.size(), most);
         batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
         queue_.erase(queue_.begin(), queue_.begin() + n);
       }

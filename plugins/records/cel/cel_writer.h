@@ -32,7 +32,7 @@
 namespace dialtone::plugins::records {
 
 struct CelWriterConfig {
-  std::size_t batch_size = 500;                       // rows per INSERT at most
+  std::size_t batch_size = 500;                       // rows per INSERT (a backlog: up to 8 times this)
   std::chrono::milliseconds batch_interval{1000};     // a partial batch waits this long at most
   std::size_t queue_size = 100000;                    // rows held in memory at most; more are dropped
   std::filesystem::path spool;                        // empty: no spool (rows queued at a crash are lost)
@@ -63,8 +63,15 @@ class CelWriter {
   std::uint64_t recovered() const { return recovered_; }
 
  private:
+  // A queued row, serialised once as the JSON object that both the spool
+  // and the INSERT take.
+  struct Queued {
+    std::uint64_t seq = 0;
+    std::string json;
+    std::string ended;  // the linked id of a LINKEDID_END row, else empty
+  };
   void run();
-  sdk::Status write(const std::vector<CelRow>& batch);
+  sdk::Status write(const std::vector<Queued>& batch);
   void truncate_spool_if_idle();
 
   sdk::Store& store_;
@@ -74,7 +81,7 @@ class CelWriter {
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<CelRow> queue_;
+  std::deque<Queued> queue_;
   std::FILE* spool_ = nullptr;
   bool stopping_ = false;
   std::uint64_t next_seq_ = 1;

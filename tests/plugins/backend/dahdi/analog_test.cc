@@ -6,7 +6,11 @@
 // A-law frames at the port's pace. What a user would notice is asserted:
 // the dial tone's 440 Hz, the digits the phone keyed reaching the dialplan,
 // the caller ID shown on the rung phone, the digits the line dials heard by
-// the exchange, a call ending when the phone or the exchange hangs up.
+// the exchange, a call ending when the phone or the exchange hangs up; the
+// caller ID a line sends (V.23 after the first ring, Bell 202 after a
+// polarity reversal) reaching the dialplan, answer and disconnect by
+// polarity reversal, a rotary phone's pulses as digits, a hook flash that
+// transfers the other party.
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,6 +25,7 @@
 #include "dahdi_host.h"
 #include "plugins/backend/dahdi/dahdi_device.h"
 #include "tests/plugins/backend/dahdi/audio_probe.h"
+#include "tests/plugins/backend/dahdi/far_end.h"
 
 namespace dialtone::testing {
 namespace {
@@ -28,99 +33,6 @@ namespace {
 using plugins::dahdi::Frame;
 using plugins::dahdi::HookCommand;
 using plugins::dahdi::kFrameBytes;
-
-// A phone or an exchange at the far end of a simulated analog port: it
-// answers each frame the port sends with one of its own (silence, or the
-// digits it was asked to key), decodes DTMF and caller ID from what it
-// hears, and records the hook commands it receives.
-class FarEnd {
- public:
-  explicit FarEnd(int fd) : fd_(fd) {
-    rx_ = dtmf_rx_init(nullptr, &FarEnd::on_digits, this);
-    tx_ = dtmf_tx_init(nullptr);
-    cid_ = adsi_rx_init(nullptr, ADSI_STANDARD_CLIP, &FarEnd::on_cid, this);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~FarEnd() {
-    running_ = false;
-    thread_.join();
-    ::close(fd_);
-    dtmf_rx_free(rx_);
-    dtmf_tx_free(tx_);
-    adsi_rx_free(cid_);
-  }
-  void event(int e) { ASSERT_TRUE(plugins::dahdi::send_event_message(fd_, e)); }
-  void key(const std::string& digits) {
-    std::lock_guard lock(m_);
-    dtmf_tx_put(tx_, digits.c_str(), static_cast<int>(digits.size()));
-  }
-  bool got_hook(HookCommand c) const {
-    std::lock_guard lock(m_);
-    return std::find(hooks_.begin(), hooks_.end(), static_cast<int>(c)) != hooks_.end();
-  }
-  void clear_hooks() {
-    std::lock_guard lock(m_);
-    hooks_.clear();
-  }
-  std::string digits() const {
-    std::lock_guard lock(m_);
-    return digits_;
-  }
-  std::string caller_id() const {
-    std::lock_guard lock(m_);
-    return cid_number_;
-  }
-  ToneProbe probe;  // what the port plays
-
- private:
-  void run() {
-    Frame in{};
-    while (running_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      long n = ::recv(fd_, in.data(), in.size(), MSG_DONTWAIT);
-      if (n <= 0) continue;
-      if (int h = plugins::dahdi::hook_message(in.data(), n); h >= 0) {
-        std::lock_guard lock(m_);
-        hooks_.push_back(h);
-        continue;
-      }
-      if (n != static_cast<long>(kFrameBytes)) continue;
-      probe(in);
-      std::int16_t pcm[kFrameBytes];
-      for (std::size_t i = 0; i < kFrameBytes; ++i) pcm[i] = alaw_to_linear(in[i]);
-      Frame out{};
-      {
-        std::lock_guard lock(m_);
-        dtmf_rx(rx_, pcm, static_cast<int>(kFrameBytes));
-        adsi_rx(cid_, pcm, static_cast<int>(kFrameBytes));
-        std::int16_t mine[kFrameBytes] = {};
-        dtmf_tx(tx_, mine, static_cast<int>(kFrameBytes));
-        for (std::size_t i = 0; i < kFrameBytes; ++i) out[i] = linear_to_alaw(mine[i]);
-      }
-      (void)::send(fd_, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    }
-  }
-  static void on_digits(void* self, const char* d, int len) { static_cast<FarEnd*>(self)->digits_.append(d, len); }
-  static void on_cid(void* self, const std::uint8_t* msg, int len) {
-    auto* f = static_cast<FarEnd*>(self);
-    std::uint8_t type = 0;
-    const std::uint8_t* body = nullptr;
-    int body_len = 0;
-    for (int pos = -1; (pos = adsi_next_field(f->cid_, msg, len, pos, &type, &body, &body_len)) > 0;)
-      if (body && type == CLIP_CALLER_NUMBER) f->cid_number_.assign(reinterpret_cast<const char*>(body), body_len);
-  }
-
-  int fd_;
-  mutable std::mutex m_;
-  dtmf_rx_state_t* rx_;
-  dtmf_tx_state_t* tx_;
-  adsi_rx_state_t* cid_;
-  std::vector<int> hooks_;
-  std::string digits_, cid_number_;
-  std::atomic<bool> running_{true};
-  std::thread thread_;
-};
 
 class AnalogTest : public ::testing::Test {
  protected:
@@ -131,6 +43,12 @@ class AnalogTest : public ::testing::Test {
         {"span.7.context", "from-phones"}, {"span.7.group", "7"},
         {"span.8.driver", "simulated"}, {"span.8.signalling", "fxs_ks"}, {"span.8.bchan", "3-4"},
         {"span.8.context", "from-line"}, {"span.8.group", "8"},
+        // North American lines: Bell 202 caller ID after a polarity
+        // reversal, answer and disconnect supervision by polarity.
+        {"span.9.driver", "simulated"}, {"span.9.signalling", "fxs_ks"}, {"span.9.bchan", "5-6"},
+        {"span.9.context", "from-line"}, {"span.9.cidsignalling", "bell"}, {"span.9.cidstart", "polarity"},
+        {"span.9.answeronpolarityswitch", "yes"}, {"span.9.hanguponpolarityswitch", "yes"},
+        {"dahdi.overlap_timeout", "1s"},
     });
   }
   bool logged(const std::string& needle) {
@@ -189,6 +107,9 @@ TEST_F(AnalogTest, ARungPhoneShowsTheCallerIdAfterTheFirstRingAndAnswers) {
 TEST_F(AnalogTest, ALineRingsTheDialplanAnswersOffHookAndTheExchangesDisconnectEndsIt) {
   FarEnd exchange(driver_->far_end_port(8, 1));
   exchange.event(plugins::dahdi::kEventRingOffHook);  // ring detected
+  // No caller ID between the first ring and the second: the call comes with the second.
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(8, 1) == "cid_wait"; }));
+  exchange.event(plugins::dahdi::kEventRingOffHook);
   ASSERT_TRUE(logged("analog call on span 8 channel 1 to '' context from-line origin extern"));
   ASSERT_TRUE(eventually([&] { return exchange.got_hook(HookCommand::offhook); })) << "the line is not answered";
   ASSERT_TRUE(eventually([&] {
@@ -213,6 +134,93 @@ TEST_F(AnalogTest, ACallOutOnALineSeizesItAndDialsTheNumberInDtmf) {
   ASSERT_TRUE(host_.calls().hangup_channel(d->origin, 16));
   EXPECT_TRUE(eventually([&] { return exchange.got_hook(HookCommand::onhook); })) << "the line is not released";
   EXPECT_TRUE(idle(8, 2));
+}
+
+TEST_F(AnalogTest, ALinesV23CallerIdAfterTheFirstRingReachesTheDialplan) {
+  FarEnd exchange(driver_->far_end_port(8, 1));
+  exchange.event(plugins::dahdi::kEventRingOffHook);  // the first ring
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(8, 1) == "cid_wait"; }));
+  exchange.send_caller_id("0140001234", "DUPONT JEAN", false);
+  ASSERT_TRUE(logged("analog call on span 8 channel 1 to '' context from-line origin extern from '0140001234' "
+                     "'DUPONT JEAN'"));
+  ASSERT_TRUE(eventually([&] { return exchange.got_hook(HookCommand::offhook); })) << "the line is not answered";
+  exchange.event(plugins::dahdi::kEventOnHook);
+  EXPECT_TRUE(eventually([&] { return host_.calls().channels().empty(); }));
+  EXPECT_TRUE(idle(8, 1));
+}
+
+TEST_F(AnalogTest, ALinesBellCallerIdAfterAPolarityReversalComesWithTheFirstRing) {
+  FarEnd exchange(driver_->far_end_port(9, 1));
+  exchange.event(plugins::dahdi::kEventPolarity);  // cidstart = polarity: before any ring
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(9, 1) == "cid_wait"; }));
+  exchange.send_caller_id("5145551234", "TREMBLAY", true);
+  ASSERT_TRUE(eventually([&] { return exchange.caller_id_sent(); }));
+  exchange.event(plugins::dahdi::kEventRingOffHook);  // then the ring: the call, with its caller ID
+  ASSERT_TRUE(logged("analog call on span 9 channel 1 to '' context from-line origin extern from '5145551234' "
+                     "'TREMBLAY'"));
+  // Answered: a reversal now is the far party hanging up (hanguponpolarityswitch).
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(9, 1) == "up"; }));
+  exchange.clear_hooks();
+  exchange.event(plugins::dahdi::kEventPolarity);
+  EXPECT_TRUE(eventually([&] { return exchange.got_hook(HookCommand::onhook); })) << "the line is not released";
+  EXPECT_TRUE(eventually([&] { return host_.calls().channels().empty(); }));
+  EXPECT_TRUE(idle(9, 1));
+}
+
+TEST_F(AnalogTest, ACallOutOnALineIsAnsweredByThePolarityReversal) {
+  FarEnd exchange(driver_->far_end_port(9, 2));
+  auto d = host_.dial({"dahdi/9/6/0140001000"});
+  ASSERT_TRUE(eventually([&] { return exchange.digits() == "0140001000"; }));
+  // Dialed, not answered: the far party's phone rings.
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(9, 2) == "dialed"; }));
+  ASSERT_TRUE(host_.calls().channel(d->origin));
+  {
+    std::lock_guard lock(d->m);
+    EXPECT_FALSE(d->outcome.has_value()) << "answered before the far party did";
+  }
+  exchange.event(plugins::dahdi::kEventPolarity);  // answer supervision
+  auto o = DahdiTestHost::wait_outcome(*d);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->status, "answered");
+  exchange.clear_hooks();
+  exchange.event(plugins::dahdi::kEventPolarity);  // back: the far party hung up
+  EXPECT_TRUE(eventually([&] { return exchange.got_hook(HookCommand::onhook); }));
+  EXPECT_TRUE(idle(9, 2));
+}
+
+TEST_F(AnalogTest, ARotaryPhonesPulsesAreDialledDigits) {
+  FarEnd phone(driver_->far_end_port(7, 1));
+  phone.line(true, 0);  // off-hook
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(7, 1) == "dialtone"; }));
+  phone.pulses("305", 1000);
+  ASSERT_TRUE(logged("analog call on span 7 channel 1 to '305' context from-phones origin intern"));
+  phone.line(false, 10000);  // hung up: on-hook longer than a flash
+  EXPECT_TRUE(eventually([&] { return host_.calls().channels().empty(); }));
+  EXPECT_TRUE(idle(7, 1));
+}
+
+TEST_F(AnalogTest, AHookFlashHoldsTheOtherPartyAndTransfersItToTheNumberDialled) {
+  FarEnd phone(driver_->far_end_port(7, 2));
+  auto d = host_.dial({"dahdi/7/2"}, "0612345678");
+  ASSERT_TRUE(eventually([&] { return phone.got_hook(HookCommand::ring); }));
+  phone.line(true, 0);  // picked up
+  auto o = DahdiTestHost::wait_outcome(*d);
+  ASSERT_TRUE(o);
+  ASSERT_EQ(o->status, "answered");
+  // A flash: 500 ms on-hook, longer than a pulse, shorter than a hang-up.
+  phone.line(false, 5000);
+  phone.line(true, 5500);
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(7, 2) == "dialtone"; }));
+  ASSERT_TRUE(eventually([&] { return phone.probe.samples() >= 4000 && phone.probe.amplitude(440, 4000) > 2000; }))
+      << "no dial tone after the flash";
+  phone.key("2001#");
+  ASSERT_TRUE(logged("hook flash transfer of the other party to 2001@from-phones"));
+  // The caller is in the dialplan at 2001 (a local leg from it), the phone left alone.
+  ASSERT_TRUE(logged("to '2001' context from-phones"));
+  EXPECT_TRUE(eventually([&] { return driver_->analog_state(7, 2) == "lockout"; }));
+  phone.line(false, 60000);
+  EXPECT_TRUE(idle(7, 2));
+  (void)host_.calls().hangup_channel(d->origin, 16);
 }
 
 TEST(AnalogConfigTest, AnAnalogSpanHasNoPeer) {

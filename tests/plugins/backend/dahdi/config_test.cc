@@ -74,6 +74,40 @@ TEST_F(DahdiConfigTest, BadSingleValuesAreRefusedWithFileAndLine) {
   EXPECT_EQ(v.errors.size(), 5u) << all;
 }
 
+TEST_F(DahdiConfigTest, AnalogOptionsAreCheckedWithFileAndLineAndAgainstTheKindOfPort) {
+  auto v = load("[span.5]\nbchan = 1-2\nsignalling = fxs_ks\ncidsignalling = dtmf\ncidstart = polarity_in\n"
+                "answeronpolarityswitch = maybe\n");
+  std::string all;
+  for (auto& e : v.errors) all += e + "\n";
+  auto file = (dir_ / "55-dahdi.conf").string();
+  EXPECT_NE(all.find(file + ":7: bad value 'dtmf' for span.5.cidsignalling"), std::string::npos) << all;
+  EXPECT_NE(all.find(file + ":8: bad value 'polarity_in' for span.5.cidstart"), std::string::npos) << all;
+  EXPECT_NE(all.find(file + ":9: bad value 'maybe' for span.5.answeronpolarityswitch"), std::string::npos) << all;
+  EXPECT_EQ(v.errors.size(), 3u) << all;
+  // An FXO line's options on an FXS span, a phone's on a line: named.
+  auto fxs = load("[span.5]\nbchan = 1-2\nsignalling = fxo_ks\ncidstart = polarity\n");
+  ASSERT_TRUE(fxs.errors.empty()) << fxs.errors.front();
+  auto c = parse_config(fxs.options);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message, "dahdi: [span.5]: cidstart applies to FXO lines (signalling = fxs_ks); this span is "
+                               "fxo_ks: remove it");
+  auto fxo = load("[span.6]\nbchan = 3\nsignalling = fxs_ks\ntransfer = no\n");
+  ASSERT_TRUE(fxo.errors.empty()) << fxo.errors.front();
+  c = parse_config(fxo.options);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("transfer applies to FXS phones (signalling = fxo_ks)"), std::string::npos);
+  auto good = load("[span.6]\nbchan = 3-4\nsignalling = fxs_ks\ncidsignalling = bell\ncidstart = polarity\n"
+                   "answeronpolarityswitch = yes\nhanguponpolarityswitch = yes\n");
+  ASSERT_TRUE(good.errors.empty()) << good.errors.front();
+  c = parse_config(good.options);
+  ASSERT_TRUE(c) << c.error().message;
+  auto& s = c->spans.at(6);
+  EXPECT_EQ(s.cidsignalling, "bell");
+  EXPECT_EQ(s.cidstart, "polarity");
+  EXPECT_TRUE(s.answeronpolarityswitch);
+  EXPECT_TRUE(s.hanguponpolarityswitch);
+}
+
 TEST_F(DahdiConfigTest, RangesAreNormalizedAscending) {
   auto v = load("[span.1]\nbchan = 17-31, 1-15\ndchan = 16\n");
   ASSERT_TRUE(v.errors.empty()) << v.errors.front();

@@ -5,6 +5,8 @@
 
 #include <dialtone/option_check.h>
 
+#include "kernel/calls/local_driver.h"
+
 namespace dialtone::testing {
 
 namespace {
@@ -54,11 +56,15 @@ DahdiTestHost::DahdiTestHost() : services_(std::make_unique<kernel::ServiceRegis
   if (auto s = calls_->export_lua(*lua_); !s) throw std::runtime_error("calls lua: " + s.error().message);
   test_driver_ = std::make_shared<NeverAnswers>(*calls_);
   if (auto s = calls_->register_driver("test", test_driver_); !s) throw std::runtime_error(s.error().message);
+  // local/<exten>@<context>: a transfer's leg into the dialplan, as dialtoned's kernel registers it.
+  local_driver_ = std::make_shared<kernel::LocalDriver>(*calls_, *lua_, log_);
+  if (auto s = calls_->register_driver("local", local_driver_); !s) throw std::runtime_error(s.error().message);
 }
 
 DahdiTestHost::~DahdiTestHost() {
   calls_->unregister_driver("dahdi");
   calls_->unregister_driver("test");
+  calls_->unregister_driver("local");
   if (dahdi_) dahdi_->stop();
   calls_->stop();
   lua_->stop();

@@ -70,6 +70,7 @@ class DahdiTestHost final : public sdk::Host {
   std::unique_ptr<kernel::ThreadPool> pool_;
   std::unique_ptr<kernel::LuaHostImpl> lua_;
   std::shared_ptr<sdk::ChannelDriver> test_driver_;
+  std::shared_ptr<sdk::ChannelDriver> local_driver_;
   std::shared_ptr<plugins::dahdi::DahdiDriver> dahdi_;
 };
 

@@ -60,9 +60,10 @@ function route_call(call)
   -- that rings (from-line) is logged and answered.
   if call.context == "from-phones" or call.context == "from-line" then
     calls.prepare(call)
-    dialtone.log("info", string.format("analog call on span %s channel %s to '%s' context %s origin %s",
+    dialtone.log("info", string.format("analog call on span %s channel %s to '%s' context %s origin %s from '%s' '%s'",
                                        tostring(call.vars.DAHDI_SPAN), tostring(call.vars.DAHDI_CHANNEL),
-                                       tostring(call.called_number), call.context, tostring(call.origin)))
+                                       tostring(call.called_number), call.context, tostring(call.origin),
+                                       tostring(call.caller_number), tostring(call.caller_name)))
     call:answer()
     return { action = "done" }
   end

@@ -20,6 +20,14 @@ class SipThroughSpanTest : public SpanSipTest {
     make_host({{"alice", "1001"}}, std::filesystem::path(DAHDI_TEST_DIR) / "sip_dahdi_dialplan.lua");
     start_media();
   }
+  // No call left on the spans.
+  bool spans_clear() {
+    return eventually([&] {
+      for (auto& c : host_->calls().channels())
+        if (c.backend == "dahdi") return false;
+      return true;
+    });
+  }
 
 };
 
@@ -62,11 +70,49 @@ TEST_F(SipThroughSpanTest, TheOperatorsToneOnSpan2ReachesThePhoneCallingOutOnSpa
   // alice ends her script with "D"; both spans clear.
   peer.send_digits("D");
   EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(spans_clear()) << "the spans' legs end with the phone's";
+}
+
+// Early media: the span's PROGRESS with in-band information (progress
+// indicator 8) gives the phone 183 Session Progress with SDP and the far
+// end's own ringback; the 200 OK waits for the span's CONNECT.
+TEST_F(SipThroughSpanTest, TheFarSpansRingbackReachesThePhoneIn183AndItsAnswerWaitsForConnect) {
+  tm::RtpPeer peer(Codec::pcmu, 0, 101);
+  Phone alice;
+  caller(alice, "alice", "0140002000", "uac_early_media.xml", 1, {"-key", "rtp_port", std::to_string(peer.port())});
+  std::string alice_channel = connect_engine(peer);
+  ASSERT_FALSE(alice_channel.empty());
+  std::string operator_leg;
+  ASSERT_TRUE(eventually([&] {
     for (auto& c : host_->calls().channels())
-      if (c.backend == "dahdi") return false;
-    return true;
-  })) << "the spans' legs end with the phone's";
+      if (c.backend == "dahdi" && c.direction == sdk::ChannelDirection::inbound) operator_leg = c.id;
+    return !operator_leg.empty();
+  }));
+  // A second of the far end's 425 Hz cadence at the phone, before anyone answered.
+  ASSERT_TRUE(eventually([&] {
+    peer.clear();
+    if (!eventually([&] { return peer.audio().size() >= 8000; })) return false;
+    auto a = peer.audio();
+    return tm::loud_samples(a, 8000) >= 4000 && tm::tone_share(a, 8000, 425, a.size() - 8000) > 0.6;
+  }, std::chrono::seconds(30))) << "the span's in-band ringback does not reach the phone; log:\n" << log_tail();
+  // Over a whole second 425 Hz and a local ring tone's 440 Hz are told apart.
+  auto a = peer.audio();
+  EXPECT_LT(tm::tone_share(a, 8000, 440, a.size() - 8000), 0.2) << "a local ring tone, not the far end's";
+  auto alice_state = host_->calls().channel(alice_channel);
+  ASSERT_TRUE(alice_state);
+  EXPECT_EQ(alice_state->state, sdk::ChannelState::ringing) << "alice was answered before the span connected";
+  auto op = host_->calls().channel(operator_leg);
+  ASSERT_TRUE(op);
+  EXPECT_NE(op->state, sdk::ChannelState::up);
+  // The operator's exchange connects: now alice gets her 200 OK.
+  ASSERT_TRUE(driver_->answer(*op));
+  EXPECT_TRUE(eventually([&] {
+    auto c = host_->calls().channel(alice_channel);
+    return c && c->state == sdk::ChannelState::up;
+  })) << log_tail();
+  peer.send_digits("D");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_TRUE(spans_clear()) << "the spans' legs end with the phone's";
 }
 
 }  // namespace

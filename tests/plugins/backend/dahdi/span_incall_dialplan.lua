@@ -1,7 +1,8 @@
 -- A span's incoming call routed by DID to a SIP phone: alice (a SIPp phone
 -- answered by Dialtone) calls 0140002000 out on span 1; it arrives on span 2
 -- (context from-extern), whose incall for 140002000 sends it to the user
--- bob, rung on his SIP line with an offer from the media engine.
+-- bob, rung on his SIP line with an offer from the media engine. A call on
+-- the FXO line (span 3, from-line) rings bob with the line's caller ID.
 local calls = require("calls")
 
 function route_call(call)
@@ -14,6 +15,13 @@ function route_call(call)
       dialtone.log("warn", "span call not answered: " .. o.status .. " " .. tostring(o.code))
       return { action = "reject", code = o.code }
     end
+    return { action = "done" }
+  end
+  if call.context == "from-line" then
+    -- An analog line rings with its caller ID: bob's phone shows it.
+    dialtone.log("info", "line call from '" .. tostring(call.caller_number) .. "' '" .. tostring(call.caller_name) .. "'")
+    local o = call:dial{ "sip/bob", timeout = 30 }
+    if o.status ~= "answered" then return { action = "reject", code = o.code } end
     return { action = "done" }
   end
   local decision = calls.route(call)

@@ -1,8 +1,9 @@
 // SIP phones and two simulated E1 spans in one test host: backend.sip with
 // its media in the engine (SipMediaTest), and the DAHDI driver registered
 // with the call core, span 1 (pri_cpe, context from-pabx) cabled back to back
-// to span 2 (pri_net, context from-extern). Each test starts with both
-// D-channels up.
+// to span 2 (pri_net, context from-extern), and span 3, an FXO line (channel
+// 63, context from-line) whose exchange a test plays. Each test starts with
+// both D-channels up.
 //
 // @code
 //   class MyTest : public dialtone::testing::SpanSipTest {
@@ -30,6 +31,9 @@ class SpanSipTest : public SipMediaTest {
                     {"span.1.dchan", "16"}, {"span.1.signalling", "pri_cpe"}, {"span.1.context", "from-pabx"},
                     {"span.2.driver", "simulated"}, {"span.2.peer", "1"}, {"span.2.bchan", "32-46,48-62"},
                     {"span.2.dchan", "47"}, {"span.2.signalling", "pri_net"}, {"span.2.context", "from-extern"},
+                    // An FXO line from the exchange (the test plays the exchange).
+                    {"span.3.driver", "simulated"}, {"span.3.signalling", "fxs_ks"}, {"span.3.bchan", "63"},
+                    {"span.3.context", "from-line"},
                     {"dahdi.realtime", "false"}});
     auto config = plugins::dahdi::parse_config(o);
     ASSERT_TRUE(config) << config.error().message;

@@ -7,6 +7,7 @@
 // span to phone and phone to span, each checked at an RTP peer (Goertzel).
 #include <gtest/gtest.h>
 
+#include "tests/plugins/backend/dahdi/far_end.h"
 #include "tests/plugins/backend/dahdi/span_sip_fixture.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
@@ -74,6 +75,34 @@ TEST_F(SpanToSipTest, IncallOnASpanRingsTheSipPhoneAndTonesCrossBothWays) {
   EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
       << host_->calls().channels().size() << " channels left";
   EXPECT_TRUE(eventually([&] { return engine_->attached_channels() == 0; })) << "endpoint not freed";
+}
+
+// The exchange rings the FXO line and sends its caller ID (V.23 FSK from
+// spandsp's ADSI transmitter) after the first ring: it reaches the dialplan
+// and bob's INVITE shows it in From (the scenario checks the header).
+TEST_F(SpanToSipTest, ALinesCallerIdIsTheFromOfTheRungSipPhone) {
+  tm::RtpPeer pb(Codec::pcma, 8, 101);
+  Phone bob;
+  callee(bob, "bob", "uas_engine_answer_from.xml", 1, {"-key", "rtp_port", std::to_string(pb.port()), "-d", "500"});
+  int line = driver_->far_end_port(3, 1);
+  ASSERT_GE(line, 0) << "span 3 is not an open simulated line; log:\n" << log_tail();
+  FarEnd exchange(line);
+  exchange.event(plugins::dahdi::kEventRingOffHook);
+  ASSERT_TRUE(eventually([&] { return driver_->analog_state(3, 1) == "cid_wait"; }));
+  exchange.send_caller_id("0140001234", "DUPONT JEAN", false);
+  ASSERT_TRUE(eventually([&] {
+    for (auto& l : host_->logger().lines())
+      if (l.find("line call from '0140001234' 'DUPONT JEAN'") != std::string::npos) return true;
+    return false;
+  })) << log_tail();
+  std::string cb = connect_engine(pb);
+  ASSERT_FALSE(cb.empty());
+  // bob answered: the line is taken off-hook.
+  EXPECT_TRUE(eventually([&] { return exchange.got_hook(plugins::dahdi::HookCommand::offhook); }));
+  exchange.event(plugins::dahdi::kEventOnHook);  // the caller hangs up
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
+      << host_->calls().channels().size() << " channels left";
 }
 
 }  // namespace

@@ -81,6 +81,19 @@ class SipTest : public SipPluginTest {
     return f;
   }
 
+  // Two registered SIPp phones (password <user>pw): `first` on the suite's
+  // callee (callee_, callee_out_) running `first_file`, `second` running
+  // `second_file`; *second_phone ends with the second's scenario.
+  void two_phones(const std::string& first, const std::string& first_file, const std::string& second,
+                  const std::string& second_file, std::future<int>* second_phone, std::string* second_out) {
+    std::string out;
+    int first_port = callee(first_file);
+    int second_port = dialtone::testing::free_port();
+    *second_phone = uas(second_file, second_port, second_out);
+    ASSERT_EQ(register_line(first, first + "pw", first_port, &out), 0) << out;
+    ASSERT_EQ(register_line(second, second + "pw", second_port, &out), 0) << out;
+  }
+
   // A peer trunk (no registration, recognized by address) in `context`.
   static std::string add_trunk(const std::string& name, int port, const std::string& context) {
     return add_peer_trunk(name, "127.0.0.1:" + std::to_string(port), context);
@@ -345,11 +358,9 @@ TEST_F(SipTest, OutgoingCallIsRewrittenAndFailsOverToTheNextTrunkOn503) {
 
 TEST_F(SipTest, NoAnswerAfterTheUsersRingTimeForwardsToTheDestination) {
   std::string out, erin_out;
-  int nora_port = callee("uas_ring_cancel.xml");
-  int erin_port = dialtone::testing::free_port();
-  auto erin = uas("uas_answer.xml", erin_port, &erin_out);
-  ASSERT_EQ(register_line("nora", "norapw", nora_port, &out), 0) << out;
-  ASSERT_EQ(register_line("erin", "erinpw", erin_port, &out), 0) << out;
+  std::future<int> erin;
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("nora", "uas_ring_cancel.xml", "erin", "uas_answer.xml", &erin, &erin_out));
   EXPECT_EQ(call("uac_call_hangup.xml", "1014", &out), 0) << out;
   EXPECT_EQ(callee_.get(), 0) << callee_out_;  // nora rang, then was cancelled
   EXPECT_EQ(erin.get(), 0) << erin_out;        // erin answered
@@ -357,11 +368,8 @@ TEST_F(SipTest, NoAnswerAfterTheUsersRingTimeForwardsToTheDestination) {
 
 TEST_F(SipTest, BusyUserForwardsToTheBusyDestination) {
   std::string out, erin_out;
-  int frank_port = callee("uas_busy.xml");
-  int erin_port = dialtone::testing::free_port();
-  auto erin = uas("uas_answer.xml", erin_port, &erin_out);
-  ASSERT_EQ(register_line("frank", "frankpw", frank_port, &out), 0) << out;
-  ASSERT_EQ(register_line("erin", "erinpw", erin_port, &out), 0) << out;
+  std::future<int> erin;
+  ASSERT_NO_FATAL_FAILURE(two_phones("frank", "uas_busy.xml", "erin", "uas_answer.xml", &erin, &erin_out));
   EXPECT_EQ(call("uac_call_hangup.xml", "1016", &out), 0) << out;
   EXPECT_EQ(callee_.get(), 0) << callee_out_;
   EXPECT_EQ(erin.get(), 0) << erin_out;
@@ -418,12 +426,10 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
   host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {incall, x});
 
   std::string out, hank_out;
-  int gina_port = callee("uas_ring_cancel.xml");  // rings, then is cancelled
-  int hank_port = dialtone::testing::free_port();
-  auto answering = uas("uas_answer.xml", hank_port, &hank_out);
-  ASSERT_TRUE(wait_udp_bound(gina_port) && wait_udp_bound(hank_port));
-  ASSERT_EQ(register_line("gina", "ginapw", gina_port, &out), 0) << out;
-  ASSERT_EQ(register_line("hank", "hankpw", hank_port, &out), 0) << out;
+  std::future<int> answering;
+  // gina rings, then is cancelled; hank answers.
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("gina", "uas_ring_cancel.xml", "hank", "uas_answer.xml", &answering, &hank_out));
   EXPECT_EQ(run_sipp({target_, "-sf", scenario("trunk_call.xml"), "-s", "6001", "-i", "127.0.0.1", "-p",
                       std::to_string(trunk_port), "-m", "1", "-timeout", "25s", "-timeout_error"},
                      &out),
@@ -443,11 +449,9 @@ TEST_F(SipTest, LocalTargetRingsTwoPhonesOneAnswersTheOtherIsCancelled) {
   add_group(*host_, "desk", "all", {olga, pete}, "2310");
   start({});
   std::string out, pete_out;
-  int olga_port = callee("uas_ring_cancel.xml");
-  int pete_port = dialtone::testing::free_port();
-  auto answering = uas("uas_answer.xml", pete_port, &pete_out);
-  ASSERT_EQ(register_line("olga", "olgapw", olga_port, &out), 0) << out;
-  ASSERT_EQ(register_line("pete", "petepw", pete_port, &out), 0) << out;
+  std::future<int> answering;
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("olga", "uas_ring_cancel.xml", "pete", "uas_answer.xml", &answering, &pete_out));
   const auto before = host_->test_bus().events().size();
   EXPECT_EQ(call("uac_call_hangup.xml", "72310", &out), 0) << out;  // dialplan.lua: local/2310@default
   EXPECT_EQ(answering.get(), 0) << pete_out;
@@ -478,12 +482,10 @@ TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
   add_group(*host_, "support", "linear", {ivan, judy}, "2302");
 
   std::string out, judy_out;
-  int ivan_port = callee("uas_ring_cancel.xml");  // first, rings its 2 s, then cancelled
-  int judy_port = dialtone::testing::free_port();
-  auto answering = uas("uas_answer.xml", judy_port, &judy_out);
-  ASSERT_TRUE(wait_udp_bound(ivan_port) && wait_udp_bound(judy_port));
-  ASSERT_EQ(register_line("ivan", "ivanpw", ivan_port, &out), 0) << out;
-  ASSERT_EQ(register_line("judy", "judypw", judy_port, &out), 0) << out;
+  std::future<int> answering;
+  // ivan first: rings its 2 s, then is cancelled; judy answers.
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("ivan", "uas_ring_cancel.xml", "judy", "uas_answer.xml", &answering, &judy_out));
   EXPECT_EQ(call("uac_call_hangup.xml", "2302", &out), 0) << out;
   EXPECT_EQ(callee_.get(), 0) << callee_out_;
   EXPECT_EQ(answering.get(), 0) << judy_out;
@@ -629,11 +631,10 @@ TEST_F(SipTest, GroupNoAnswerGoesToItsNoAnswerFallback) {
              "'noanswer_destination', jsonb_build_object('type', 'user', 'user_id', $2::int)) WHERE id = $1::int",
              {g, rita});
   std::string out, rita_out;
-  int quinn_port = callee("uas_ring_cancel.xml");  // rings its 2 s, then cancelled
-  int rita_port = dialtone::testing::free_port();
-  auto answering = uas("uas_answer.xml", rita_port, &rita_out);
-  ASSERT_EQ(register_line("quinn", "quinnpw", quinn_port, &out), 0) << out;
-  ASSERT_EQ(register_line("rita", "ritapw", rita_port, &out), 0) << out;
+  std::future<int> answering;
+  // quinn rings its 2 s, then is cancelled.
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("quinn", "uas_ring_cancel.xml", "rita", "uas_answer.xml", &answering, &rita_out));
   EXPECT_EQ(call("uac_call_hangup.xml", "2320", &out), 0) << out;
   EXPECT_EQ(callee_.get(), 0) << callee_out_;
   EXPECT_EQ(answering.get(), 0) << rita_out;

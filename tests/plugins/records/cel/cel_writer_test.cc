@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include <gtest/gtest.h>
 
@@ -204,6 +205,45 @@ TEST(CelWriter, AFailingDatabaseKeepsRowsUpToTheBoundAndRecovers) {
   auto r = store->exec("SELECT count(*) AS n FROM cel");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->get(0, "n"), std::to_string(200 - dropped));
+}
+
+// A backlog (here 100 rows queued at once, batch_size 10) is written in
+// bigger INSERTs, up to eight batches each, and none of it is dropped: the
+// first INSERT carries 80 rows, the 20 left (two batches) go 10 at a time.
+TEST(CelWriter, ABacklogIsWrittenInBiggerBatches) {
+  dialtone::testing::TestBus bus;
+  dialtone::testing::TestLogger log;
+  auto store = open(dialtone::testing::test_dsn(), bus, log);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->exec("DELETE FROM cel WHERE linkedid LIKE 'backlog-%'"));
+  std::mutex m;
+  std::vector<std::size_t> batches;  // rows per committed INSERT (each row ends a call)
+  {
+    CelWriter w(*store, log, {.batch_size = 10, .batch_interval = std::chrono::milliseconds(50), .queue_size = 1000,
+                              .spool = {}, .writer_key = "backlog"},
+                [&](const std::vector<std::string>& ids) {
+                  std::lock_guard lock(m);
+                  batches.push_back(ids.size());
+                });
+    ASSERT_TRUE(w.start());
+    std::vector<CelRow> rows;
+    for (int i = 0; i < 100; ++i) {
+      auto call = "backlog-" + std::to_string(i);
+      rows.push_back(row("LINKEDID_END", call, call, 1700000000000 + i));
+    }
+    w.push(std::move(rows));  // queued under one lock: the writer sees all 100
+    for (int i = 0; i < 500 && w.written() < 100; ++i) usleep(20000);
+    w.stop();
+    EXPECT_EQ(w.written(), 100u);
+    EXPECT_EQ(w.dropped(), 0u);
+  }
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0], 80u);
+  EXPECT_EQ(batches[1], 10u);
+  EXPECT_EQ(batches[2], 10u);
+  auto r = store->exec("SELECT count(*) AS n FROM cel WHERE linkedid LIKE 'backlog-%'");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get(0, "n"), "100");
 }
 
 }  // namespace

@@ -33,13 +33,13 @@
 namespace dialtone::testing {
 
 struct BaresipOptions {
-  std::string user;
-  std::string password;  // empty: no digest (a peer trunk recognized by address)
+  std::string user{};
+  std::string password{};  // empty: no digest (a peer trunk recognized by address)
   int server_port = 0;   // Dialtone's SIP port on 127.0.0.1
   int listen_port = 0;   // baresip's own SIP port (the trunk's port)
   int console_port = 0;  // its UDP console (command())
   double mic_hz = 600;   // its microphone: this tone, 20 s, looped
-  std::string exten;     // dialed at once
+  std::string exten{};   // dialed at once
   int max_seconds = 60;  // it hangs up by itself after that
 };
 

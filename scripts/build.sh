@@ -3,7 +3,8 @@
 # everything (tests and benchmarks included), or only the targets named.
 #   scripts/build.sh                         # all
 #   scripts/build.sh dialtoned backend_sip   # just these
-# DIALTONE_WERROR=ON makes every warning an error (off by default; see README.md).
+# DIALTONE_WERROR=ON makes every warning an error (off by default, on in
+# scripts/test.sh and so in CI; see README.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${DIALTONE_BUILD_DIR:-$here/build}

@@ -35,7 +35,6 @@ local hangup_codes = {
 -- What each type needs that is not in this dialplan yet, for the log line.
 local needs = {
   voicemail = "the voicemail application",
-  ivr = "the IVR application",
   conference = "the conference application",
   sound = "the sound playback application",
   queue = "call center queues",

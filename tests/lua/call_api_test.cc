@@ -304,23 +304,53 @@ TEST_F(CallApi, TransferRequestOnAnEngineLegIsCarriedOutByTheCore) {
   EXPECT_NE(ev->body.find("\"context\":\"default\""), std::string::npos) << ev->body;
 }
 
-// Legs bridged inside their driver (SIP's relayed calls): the core hands the
-// transfer back to the driver, which reports it done.
-TEST_F(CallApi, TransferBetweenLegsBridgedByTheirDriverIsHandedBack) {
+// Legs bridged inside their driver (SIP's relayed calls), blind transfer: the
+// core dials one leg of that driver from the transferee to the target, named
+// as the transferor's own dial; the transferor keeps its call until that leg
+// is answered, then the transfer is published and the transferor hung up.
+TEST_F(CallApi, BlindTransferBetweenLegsBridgedByTheirDriverDialsThroughThatDriver) {
   driver_->script("bob", Behaviour::answer);
   driver_->carries_transfers(true);
   auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
   ASSERT_EQ(field(r, "status"), "answered");
   auto bob = core_->channel(caller_)->peer;
+  std::mutex m;
+  std::vector<std::pair<int, bool>> told;
   sdk::TransferReport report;
   report.request.channel_id = bob;
   report.request.exten = "2000";
+  report.request.context = "default";
   report.path = sdk::MediaPath::relayed;
+  report.progress = [&](int status, bool final) {
+    std::lock_guard<std::mutex> lock(m);
+    told.emplace_back(status, final);
+  };
+  const auto legs_before = driver_->legs().size();
   ASSERT_TRUE(core_->transfer_requested(report));
-  EXPECT_EQ(driver_->transfers_carried(), 1u);
-  EXPECT_TRUE(core_->channel(bob)) << "the driver, not the core, moves the legs";
-  EXPECT_EQ(driver_->rung("dave"), 0u);
-  ASSERT_TRUE(bus_.wait_for("calls.channel.transferred"));
+  std::string target;
+  for (int i = 0; i < 2000 && target.empty(); ++i) {
+    auto legs = driver_->legs();
+    if (legs.size() > legs_before) target = legs.back().target;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_NE(target.find("2000"), std::string::npos) << "the transferee's driver rings the target: '" << target << "'";
+  EXPECT_EQ(driver_->transfers_carried(), 0u) << "a blind transfer is the core's, not handed back";
+  EXPECT_TRUE(core_->channel(bob)) << "the transferor keeps its call while the target rings";
+  ASSERT_TRUE(driver_->answer_leg(target));
+  auto ev = bus_.wait_for("calls.channel.transferred");
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
+  bool gone = false;
+  for (int i = 0; i < 2000 && !gone; ++i) {
+    gone = !core_->channel(bob);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(gone) << "the transferor is hung up once the target answered";
+  ASSERT_TRUE(core_->channel(caller_)) << "the transferee stays";
+  std::lock_guard<std::mutex> lock(m);
+  ASSERT_FALSE(told.empty());
+  EXPECT_EQ(told.front(), std::make_pair(100, false));
+  EXPECT_EQ(told.back(), std::make_pair(200, true));
 }
 
 // Requests the core refuses: the driver answers the REFER with the reason.

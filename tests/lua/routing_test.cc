@@ -523,7 +523,6 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
     const char* log;
   } rows[] = {
       {R"({"type": "voicemail", "voicemail_id": 1})", "sends to voicemail 1, which needs the app.voicemail plugin"},
-      {R"({"type": "ivr", "ivr_id": 2})", "sends to ivr 2, which needs the IVR application"},
       {R"({"type": "queue", "queue_id": 4})", "sends to queue 4, which needs call center queues"},
       {R"({"type": "application", "application": "directory"})", "sends to application directory, which needs the application it names"},
       {R"j({"type": "custom", "command": "Playback(x)"})j", "sends to custom Playback(x), which needs a Lua handler"},
@@ -537,13 +536,15 @@ TEST_F(Destinations, ApplicationsNotBuiltYetGiveALogLineAnd480) {
 
 // Conference rooms and sounds are served by lib/conferences.lua, with the
 // media engine: without it (this host has none) 480 and a log line naming
-// what to load; a room that does not exist is a 404.
+// what to load; a room (or a confd IVR menu) that does not exist is a 404.
 TEST_F(Destinations, ConferenceAndSoundWithoutTheMediaEngineGive480) {
   auto room = host_->sql("INSERT INTO confd_conferences (name) VALUES ('r') RETURNING id");
   EXPECT_EQ(to("{\"type\": \"conference\", \"conference_id\": " + room + "}"), "480");
   EXPECT_TRUE(host_->logger().contains("conference room " + room + " needs the media engine"));
   EXPECT_EQ(to(R"({"type": "conference", "conference_id": 999})"), "404");
   EXPECT_TRUE(host_->logger().contains("destination conference 999 does not exist"));
+  EXPECT_EQ(to(R"({"type": "ivr", "ivr_id": 999})"), "404");
+  EXPECT_TRUE(host_->logger().contains("destination ivr 999 does not exist"));
   EXPECT_EQ(to(R"({"type": "sound", "filename": "closed"})"), "480");
   EXPECT_TRUE(host_->logger().contains("sound destination closed needs the media engine"));
   EXPECT_TRUE(driver_->legs().empty()) << "nothing rang";

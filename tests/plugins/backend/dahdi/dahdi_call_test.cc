@@ -248,13 +248,17 @@ TEST_F(DahdiCallTest, RestartEndsTheCallsOnBothSpans) {
   driver_->restart_span(1);
   EXPECT_TRUE(eventually([&] { return !host_.calls().channel(o->channel); })) << "span 1 ends its leg";
   ASSERT_TRUE(eventually([&] { return !host_.calls().channel(far); })) << "span 2 ends its leg";
-  bool far_cause_41 = false;
-  for (auto& e : host_.test_bus().events())
-    if (e.topic == "calls.channel.ended") {
-      auto j = json(e.body);
-      if (j["id"].GetString() == far) far_cause_41 = j["q850_cause"].GetInt() == 41;
-    }
-  EXPECT_TRUE(far_cause_41) << "span 2 ends its leg on RESTART with cause 41 (temporary failure)";
+  // The core publishes a channel's end after removing it: wait for the event.
+  int far_cause = 0;
+  EXPECT_TRUE(eventually([&] {
+    for (auto& e : host_.test_bus().events())
+      if (e.topic == "calls.channel.ended") {
+        auto j = json(e.body);
+        if (j["id"].GetString() == far) far_cause = j["q850_cause"].GetInt();
+      }
+    return far_cause != 0;
+  })) << "span 2's leg is published ended";
+  EXPECT_EQ(far_cause, 41) << "span 2 ends its leg on RESTART with cause 41 (temporary failure)";
   EXPECT_TRUE(idle());
   // The channels are usable again.
   auto again = host_.dial({"dahdi/1/0140001017"});

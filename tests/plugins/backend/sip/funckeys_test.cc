@@ -131,10 +131,11 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
   for (std::sregex_iterator it(y.begin(), y.end(), ykey), end; it != end; ++it) yealink_blf.insert((*it)[2]);
   EXPECT_EQ(yealink_blf, kExpected) << y;
 
-  // Snom: <fkey ...>blf &lt;sip:<value>@<domain>&gt;</fkey>.
+  // Snom: <fkey ...>blf &lt;sip:<value>@<domain>&gt;|<pickup code></fkey>
+  // (the directed pickup code the key dials, confd's *8 by default).
   auto s = file_of(snom, "<fkey");
   std::set<std::string> snom_blf;
-  std::regex skey(R"(>blf &lt;sip:([^@]+)@[^&]*&gt;</fkey>)");
+  std::regex skey(R"(>blf &lt;sip:([^@]+)@[^&]*&gt;\|\*8</fkey>)");
   for (std::sregex_iterator it(s.begin(), s.end(), skey), end; it != end; ++it) snom_blf.insert((*it)[1]);
   EXPECT_EQ(snom_blf, kExpected) << s;
 

@@ -68,6 +68,10 @@ PresenceServiceImpl::PresenceServiceImpl(sdk::EventBus& bus, sdk::Logger& log, C
   sdk::SubscribeOptions options;
   options.name = "kernel.presence";
   channel_events_ = bus.subscribe("calls.channel.#", [this](const sdk::Event& e) { on_channel_event(e); }, options);
+  sdk::SubscribeOptions recording_options;
+  recording_options.name = "kernel.presence.recordings";
+  recording_events_ = bus.subscribe(
+      "calls.recording.online.#", [this](const sdk::Event& e) { on_recording_event(e); }, recording_options);
   sdk::SubscribeOptions park_options;
   park_options.name = "kernel.presence.parking";
   park_events_ = bus.subscribe("calls.park.#", [this](const sdk::Event& e) { on_park_event(e); }, park_options);
@@ -85,6 +89,7 @@ PresenceServiceImpl::~PresenceServiceImpl() { stop(); }
 void PresenceServiceImpl::stop() {
   channel_events_.reset();
   park_events_.reset();
+  recording_events_.reset();
   registration_events_.reset();
   std::unique_ptr<sdk::ConfigService::Watch> watch;
   std::shared_ptr<sdk::ConfigService> config;
@@ -170,6 +175,17 @@ sdk::Result<sdk::PresenceResource> PresenceServiceImpl::resolve(std::string_view
     r.user_id = *line->main_user_id;
     r.feature = fc.feature;
     r.argument = std::string(rest);
+    r.exten = std::string(target);
+    r.context = line->context;
+    return r;
+  }
+  if (target == sdk::kOnlineRecordingCode) {
+    if (!line->main_user_id)
+      return sdk::Error::not_found("presence: line '" + std::string(watcher_line) + "' has no user for " +
+                                   std::string(target));
+    r.kind = sdk::PresenceResource::Kind::feature;
+    r.user_id = *line->main_user_id;
+    r.feature = "onlinerec";
     r.exten = std::string(target);
     r.context = line->context;
     return r;
@@ -282,6 +298,7 @@ sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::Confi
     case sdk::PresenceResource::Kind::feature: {
       const auto* u = snap.user(r.user_id);
       if (!u) break;
+      bool stopped = false;
       auto forward = [&](const sdk::ConfigForward& f) {
         return f.enabled && (r.argument.empty() || f.destination.value_or("") == r.argument);
       };
@@ -290,16 +307,28 @@ sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::Confi
       else if (r.feature == "forward_unconditional") s.feature_on = forward(u->forward_unconditional);
       else if (r.feature == "forward_noanswer") s.feature_on = forward(u->forward_noanswer);
       else if (r.feature == "forward_busy") s.feature_on = forward(u->forward_busy);
-      else if (r.feature == "bsfilter")
+      else if (r.feature == "bsfilter") {
         for (auto& [_, f] : snap.callfilters)
           for (auto& m : f.members)
             if (std::to_string(m.id) == r.argument) s.feature_on = m.active;
+      } else if (r.feature == "onlinerec") {
+        // A channel of a call recorded online is on one of the user's lines.
+        for (auto& [_, rec] : online_recorded_)
+          for (auto& ch : rec.channels) {
+            auto leg = legs_.find(ch);
+            if (leg == legs_.end()) continue;
+            for (auto lid : u->line_ids)
+              if (const auto* l = snap.line(lid); l && leg->second.interface == "sip/" + l->username)
+                (rec.ended ? stopped : s.feature_on) = true;
+          }
+      }
       s.dnd = u->dnd;
-      if (s.feature_on) {
-        // Phones light a key on a confirmed dialog: the feature is one while on.
+      if (s.feature_on || stopped) {
+        // Phones light a key on a confirmed dialog: the feature is one while
+        // on; a recording that just stopped is told as its end.
         sdk::PresenceDialog d;
         d.id = r.feature + "-" + std::to_string(r.user_id);
-        d.state = sdk::DialogState::confirmed;
+        d.state = s.feature_on ? sdk::DialogState::confirmed : sdk::DialogState::terminated;
         d.local_number = r.exten;
         s.dialogs.push_back(std::move(d));
       }
@@ -413,7 +442,19 @@ void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended)
     leg.ended = ended;
     if (auto w = watched_.find(interface); w != watched_.end())
       keys.insert(keys.end(), w->second.begin(), w->second.end());
+    std::vector<std::string> recording_keys;
+    if (ended) {
+      // The end of the call ends its online recording.
+      for (auto& [_, rec] : online_recorded_)
+        if (!rec.ended && std::find(rec.channels.begin(), rec.channels.end(), id) != rec.channels.end())
+          rec.ended = true;
+      if (std::any_of(online_recorded_.begin(), online_recorded_.end(), [](auto& r) { return r.second.ended; })) {
+        recording_keys = online_recording_keys();
+        keys.insert(keys.end(), recording_keys.begin(), recording_keys.end());
+      }
+    }
     changes = collect(keys, *snap);
+    if (!recording_keys.empty()) forget_ended_recordings(recording_keys, *snap);
     if (ended) {
       // Told once as terminated; then gone, in the same hold of the lock
       // (state() never sees it again), silently, so the next change of
@@ -431,6 +472,55 @@ void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended)
     }
   }
   tell(changes);
+}
+
+std::vector<std::string> PresenceServiceImpl::online_recording_keys() const {
+  std::vector<std::string> keys;
+  for (auto& [key, e] : entries_)
+    if (e.resource.kind == sdk::PresenceResource::Kind::feature && e.resource.feature == "onlinerec")
+      keys.push_back(key);
+  return keys;
+}
+
+void PresenceServiceImpl::on_recording_event(const sdk::Event& e) {
+  rapidjson::Document doc;
+  doc.Parse(e.body.c_str(), e.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  std::string recorded = string_member(doc, "recorded");
+  if (recorded.empty()) return;
+  std::vector<std::string> channels{recorded};
+  if (auto c = doc.FindMember("channels"); c != doc.MemberEnd() && c->value.IsArray())
+    for (auto& v : c->value.GetArray())
+      if (v.IsString() && v.GetString() != recorded) channels.emplace_back(v.GetString());
+  auto snap = snapshot();
+  std::lock_guard order(notify_mutex_);
+  std::vector<Change> changes;
+  {
+    std::lock_guard lock(mutex_);
+    auto keys = online_recording_keys();
+    if (e.topic == sdk::kOnlineRecordingStarted) {
+      online_recorded_[recorded] = {std::move(channels), false};
+      changes = collect(keys, *snap);
+    } else if (auto it = online_recorded_.find(recorded); it != online_recorded_.end()) {
+      it->second.ended = true;
+      changes = collect(keys, *snap);
+      forget_ended_recordings(keys, *snap);
+    }
+  }
+  tell(changes);
+}
+
+void PresenceServiceImpl::forget_ended_recordings(const std::vector<std::string>& keys,
+                                                  const sdk::ConfigSnapshot& snap) {
+  for (auto it = online_recorded_.begin(); it != online_recorded_.end();)
+    it = it->second.ended ? online_recorded_.erase(it) : std::next(it);
+  for (auto& key : keys) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    auto now = compute(it->second, snap);
+    now.version = it->second.last.version;
+    it->second.last = std::move(now);
+  }
 }
 
 void PresenceServiceImpl::on_config(const sdk::ConfigSnapshot& snap) {

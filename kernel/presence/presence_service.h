@@ -67,6 +67,8 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   void on_registration_event(const sdk::Event& e);
   // A calls.park.* event: the slot's BLF.
   void on_park_event(const sdk::Event& e);
+  // A calls.recording.online.* event: the online recording keys of the call's users.
+  void on_recording_event(const sdk::Event& e);
 
  private:
   struct Leg {
@@ -105,6 +107,11 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   void refresh(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap);
   void on_config(const sdk::ConfigSnapshot& snap);
   void unwatch(const std::string& key, std::uint64_t id);
+  // The keys of watched onlinerec resources (mutex_ held).
+  std::vector<std::string> online_recording_keys() const;
+  // Forgets the recordings marked ended and sets the last state of `keys`
+  // without telling anyone (they were told "terminated" already).
+  void forget_ended_recordings(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap);
 
   sdk::Logger& log_;
   ConfigFinder find_config_;
@@ -121,12 +128,20 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   std::unordered_map<std::string, Entry> entries_;  // by resource key
   std::unordered_map<std::string, std::set<std::string>> watched_;  // interface -> entry keys
   std::map<std::string, std::pair<int, int>> mailboxes_;
+  // Calls recorded online (*3), by recorded channel: the call's channels;
+  // `ended` while their keys are told the recording stopped (terminated).
+  struct OnlineRecording {
+    std::vector<std::string> channels;
+    bool ended = false;
+  };
+  std::map<std::string, OnlineRecording> online_recorded_;
   std::uint64_t next_watcher_ = 1;
   std::uint64_t version_ = 0;
   bool stopped_ = false;
   std::unique_ptr<sdk::Subscription> channel_events_;
   std::unique_ptr<sdk::Subscription> registration_events_;
   std::unique_ptr<sdk::Subscription> park_events_;
+  std::unique_ptr<sdk::Subscription> recording_events_;
 };
 
 }  // namespace dialtone::kernel

@@ -72,13 +72,17 @@ struct Wait : std::enable_shared_from_this<Wait> {
 
 }  // namespace
 
-CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log)
+CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log,
+                     sdk::EventBus* bus)
     : engine_(std::move(engine)), executor_(executor), log_(log), rooms_(std::make_shared<ConferenceRooms>(log)),
       paging_(std::make_shared<Paging>(log)) {
   // The verbs outlive a restart of the plugin: the engine and the directory
   // are read when a digit comes, never kept.
+  OnlineRecording::Publish publish;
+  if (bus) publish = [bus](std::string topic, std::string body) { bus->publish(std::move(topic), std::move(body)); };
   online_ = std::make_shared<OnlineRecording>([this] { return this->engine(); },
-                                              [this] { return std::atomic_load(&recordings_); }, log);
+                                              [this] { return std::atomic_load(&recordings_); }, log,
+                                              std::move(publish));
 }
 
 std::function<void(const std::string&, char, sm::DtmfSource)> CallVerbs::digit_sink(

@@ -4,7 +4,7 @@
 // generate their reference in docs/lua-dialplan.md.
 //
 // @code
-//   auto verbs = std::make_shared<CallVerbs>(engine, host.executor(), host.log());
+//   auto verbs = std::make_shared<CallVerbs>(engine, &host.executor(), &host.log(), &host.bus());
 //   for (auto& v : verbs->functions()) (void)core->register_verb(std::move(v));
 // @endcode
 //
@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include <dialtone/bus.h>
 #include <dialtone/calls.h>
 #include <dialtone/host.h>
 #include <dialtone/lua.h>
@@ -34,8 +35,10 @@ namespace dialtone::plugins::media {
 
 class CallVerbs : public std::enable_shared_from_this<CallVerbs> {
  public:
-  // `engine` and `executor` may be null for the reference (docs) only.
-  CallVerbs(std::shared_ptr<sdk::media::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log);
+  // `engine` and `executor` may be null for the reference (docs) only; `bus`
+  // (may be null) gets the online recordings' starts and stops.
+  CallVerbs(std::shared_ptr<sdk::media::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log,
+            sdk::EventBus* bus = nullptr);
 
   // The verbs as the call core registers them.
   std::vector<sdk::LuaFunctionSpec> functions();

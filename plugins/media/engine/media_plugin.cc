@@ -91,7 +91,7 @@ class MediaPlugin final : public sdk::Plugin {
     // and later starts give the same verbs the new engine.
     static std::shared_ptr<CallVerbs> verbs;
     if (!verbs) {
-      verbs = std::make_shared<CallVerbs>(engine_, &host_.executor(), &host_.log());
+      verbs = std::make_shared<CallVerbs>(engine_, &host_.executor(), &host_.log(), &host_.bus());
       verbs->set_call_core(core);
       if (core)
         for (auto& v : verbs->functions())

@@ -1,5 +1,8 @@
 #include "online_recording.h"
 
+#include <dialtone/json.h>
+#include <dialtone/presence.h>
+
 namespace dialtone::plugins::media {
 
 void OnlineRecording::forget_ended() {
@@ -30,7 +33,8 @@ void OnlineRecording::digit(const std::string& channel, char digit) {
   std::shared_ptr<sdk::media::Endpoint> endpoint;
   std::filesystem::path file;
   bool start = false;
-  std::string call_id;
+  std::string call_id, recorded;
+  std::vector<sdk::json::Value> channels;
   {
     std::lock_guard lk(m_);
     auto p = pressers_.find(channel);
@@ -60,7 +64,17 @@ void OnlineRecording::digit(const std::string& channel, char digit) {
       file = rec->new_file(call_id);
     }
     c->second.on = start;
+    recorded = c->first;
+    channels.emplace_back(recorded);
+    for (auto& [ch, presser] : pressers_)
+      if (presser.recorded == recorded && ch != recorded) channels.emplace_back(ch);
   }
+  if (publish_)
+    publish_(std::string(start ? sdk::kOnlineRecordingStarted : sdk::kOnlineRecordingStopped),
+             sdk::json::object({{"call_id", call_id},
+                                {"recorded", recorded},
+                                {"channels", sdk::json::Raw{sdk::json::array(channels)}},
+                                {"by", channel}}));
   if (start) {
     sdk::media::RecordOptions o;
     o.both_directions = true;

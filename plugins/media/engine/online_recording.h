@@ -2,7 +2,8 @@
 // bridged call, a party allowed to (the user's online_call_record_enabled)
 // presses the code to start recording the call, both parties mixed, and
 // presses it again to stop. Each start writes a new file named as the call's
-// other recordings (recordings.h), so /1.0/recordings lists it.
+// other recordings (recordings.h), so /1.0/recordings lists it, and each
+// start and stop is published on the bus with the call's channels.
 //
 // @code
 //   OnlineRecording online([&] { return engine; }, [&] { return recordings; }, log);
@@ -37,8 +38,12 @@ class OnlineRecording {
   // Digits of the code further apart than this start the code again.
   static constexpr std::chrono::milliseconds kDigitGap{3000};
 
-  OnlineRecording(EngineOf engine, RecordingsOf recordings, sdk::Logger* log)
-      : engine_(std::move(engine)), recordings_(std::move(recordings)), log_(log) {}
+  // Publishes a bus event (sdk::kOnlineRecordingStarted / Stopped), so the
+  // presence service lights the users' online recording keys.
+  using Publish = std::function<void(std::string topic, std::string body)>;
+
+  OnlineRecording(EngineOf engine, RecordingsOf recordings, sdk::Logger* log, Publish publish = {})
+      : engine_(std::move(engine)), recordings_(std::move(recordings)), log_(log), publish_(std::move(publish)) {}
 
   // The parties of `pressers` may toggle the recording of call `call_id`,
   // whose mixed audio is that of `recorded` (a channel with its media in the
@@ -65,6 +70,7 @@ class OnlineRecording {
   EngineOf engine_;
   RecordingsOf recordings_;
   sdk::Logger* log_;
+  Publish publish_;
   mutable std::mutex m_;
   std::map<std::string, Call> calls_;         // by recorded channel
   std::map<std::string, Presser> pressers_;   // by pressing channel

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <dialtone/config.h>
+#include <dialtone/presence.h>
 
 #include "plugins/provisioning/provd/json_util.h"
 #include "plugins/provisioning/provd/provd.h"
@@ -271,6 +272,12 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
         // The group's extension: supervised, lit while its members' lines ring or talk.
         value = keys->get(i, "group_exten");
         kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+      } else if (type == "onlinerec") {
+        // XiVO's online recording code, pressed during a call; supervised,
+        // lit while a call of the user is recorded that way.
+        value = std::string(sdk::kOnlineRecordingCode);
+        kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+        if (label.empty()) label = "Online recording";
       } else if (type == "bsfilter") {
         // *37<member id> toggles that member's filter; supervised, lit while it is on.
         auto member = keys->get(i, "filter_member");
@@ -281,7 +288,7 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
           if (label.empty()) label = "Call filter";
         }
       }
-      // Other destinations (queues, agents, paging, call recording...) have
+      // Other destinations (queues, agents, paging...) have
       // no extension or feature code the dialplan answers yet: not on the phone.
       if (value.empty()) continue;
       rapidjson::Value k(rapidjson::kObjectType);

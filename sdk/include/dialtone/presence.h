@@ -37,6 +37,17 @@
 
 namespace dialtone::sdk {
 
+// XiVO's online call recording code (features.conf `automixmon`, not a confd
+// feature extension): pressed during a call, it starts or stops recording it;
+// a BLF key on it is lit while a call of the key's user is recorded that way.
+inline constexpr std::string_view kOnlineRecordingCode = "*3";
+
+// The bus topics the media engine publishes when an online recording starts
+// and stops; the body names the channels of the call:
+// {"call_id": "...", "recorded": "<channel>", "channels": ["<channel>", ...], "by": "<channel>"}
+inline constexpr std::string_view kOnlineRecordingStarted = "calls.recording.online.started";
+inline constexpr std::string_view kOnlineRecordingStopped = "calls.recording.online.stopped";
+
 // RFC 4235 dialog states, as phones show them: trying (the watched party
 // dials), early (ringing), confirmed (talking), terminated (just ended).
 enum class DialogState { trying, early, confirmed, terminated };
@@ -76,7 +87,8 @@ struct PresenceResource {
   std::string exten, context;  // extension: "1002", "default"
   std::int64_t user_id = 0;    // feature: whose; extension: its main user (0: none)
   // feature: dnd, incallfilter, forward_unconditional, forward_noanswer,
-  // forward_busy, bsfilter (a boss-secretary filter member: `argument`).
+  // forward_busy, bsfilter (a boss-secretary filter member: `argument`),
+  // onlinerec (a call of the user is recorded online: kOnlineRecordingCode).
   std::string feature;
   std::string argument;  // forward: the destination the key names ("": any)
   std::string mailbox;   // mailbox: "1001@default"

@@ -270,6 +270,44 @@ TEST_F(PresenceTest, CallScreeningKey) {
   EXPECT_TRUE(s[0].feature_on);
 }
 
+// *3 (online call recording, seed 5.33.4): alice's key is lit while a call
+// of hers is recorded online, dark once *3 stops it or the call ends; bob's
+// key stays dark (not his call).
+TEST_F(PresenceTest, OnlineRecordingKeyIsLitWhileTheUsersCallIsRecorded) {
+  auto key = presence_->resolve("alice", std::string(sdk::kOnlineRecordingCode));
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(key->feature, "onlinerec");
+  auto bob_key = presence_->resolve("bob", "*3");
+  ASSERT_TRUE(bob_key);
+  auto w = follow(*key);
+  bus_.publish("calls.channel.state", event("a", "alice", "inbound", "up"));
+  bus_.publish("calls.channel.state", event("t", "trunk1", "outbound", "up"));
+  EXPECT_TRUE(seen().empty());
+  const std::string rec = R"({"call_id":"c1","recorded":"a","channels":["a","t"],"by":"a"})";
+  bus_.publish(std::string(sdk::kOnlineRecordingStarted), rec);
+  ASSERT_EQ(seen().size(), 1u);
+  EXPECT_TRUE(seen().back().feature_on);
+  ASSERT_EQ(seen().back().dialogs.size(), 1u);
+  EXPECT_EQ(seen().back().dialogs[0].state, sdk::DialogState::confirmed);
+  EXPECT_FALSE(presence_->state(*bob_key).feature_on);
+  // Stopped: told once as a terminated dialog, then idle.
+  auto ended = [&] {
+    auto s = seen().back();
+    return !s.feature_on && s.dialogs.size() == 1 && s.dialogs[0].state == sdk::DialogState::terminated;
+  };
+  bus_.publish(std::string(sdk::kOnlineRecordingStopped), rec);
+  ASSERT_EQ(seen().size(), 2u);
+  EXPECT_TRUE(ended());
+  EXPECT_TRUE(presence_->state(*key).dialogs.empty());
+  bus_.publish(std::string(sdk::kOnlineRecordingStarted), rec);
+  ASSERT_EQ(seen().size(), 3u);
+  EXPECT_TRUE(seen().back().feature_on);
+  bus_.publish("calls.channel.ended", event("t", "trunk1", "outbound", "up"));
+  ASSERT_EQ(seen().size(), 4u);
+  EXPECT_TRUE(ended()) << "the call's end ends its online recording";
+  EXPECT_TRUE(presence_->state(*key).dialogs.empty());
+}
+
 // api.confd started again (a reload): the service follows the new one.
 TEST_F(PresenceTest, FollowsAConfigurationServiceStartedAgain) {
   auto other = std::make_shared<FakeConfig>();

@@ -92,6 +92,7 @@ const std::map<int, std::string> kKeys = {
     {6, R"({"type":"group","group_id":%GROUP%})"},
     {7, R"({"type":"service","service":"incallfilter"})"},
     {8, R"({"type":"bsfilter","filter_member_id":%MEMBER%})"},
+    {9, R"({"type":"onlinerec"})"},
 };
 
 // The keys with `%NAME%` replaced by `values`' ids.
@@ -117,7 +118,7 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
   host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) VALUES ($1::int, $2::int, "
              "'secretary'), ($1::int, $3::int, 'secretary')", {filter, user_ids_.at("alice"), user_ids_.at("carol")});
   auto keys = keys_for({{"BOB", user_ids_.at("bob")}, {"GROUP", group}, {"MEMBER", boss}});
-  const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003", "2000", "*27", "*37" + boss};
+  const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003", "2000", "*27", "*37" + boss, "*3"};
   auto yealink = add_device("00:15:65:aa:bb:01", "Yealink", "T46S", "provisioning.yealink");
   auto snom = add_device("00:04:13:aa:bb:02", "Snom", "D785", "provisioning.snom");
   provision("alice", yealink, keys);

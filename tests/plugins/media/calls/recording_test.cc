@@ -137,6 +137,17 @@ TEST_F(RecordingTest, StarThreeFromASoftphoneRecordsTheCallUntilPressedAgain) {
   pb.send_audio(tone);
   EXPECT_TRUE(recordings().empty()) << "recorded before *3";
 
+  // alice's online recording key (BLF on *3): idle, lit (a confirmed dialog)
+  // while recording, that dialog terminated after, then unsubscribed.
+  Phone key;
+  auto args = sipp_args("subscribe_onlinerec.xml", 1, "60s");
+  args.insert(args.begin(), target_);
+  args.insert(args.end(), {"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target", "*3",
+                           "-key", "event", "dialog", "-key", "accept", "application/dialog-info+xml", "-key",
+                           "expires", "600"});
+  key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << key.out;
+
   alice.command("/sndcode *3");
   ASSERT_TRUE(eventually([&] { return host_->logger().contains("online recording to " + recordings_dir_.string()); }))
       << log_tail() << alice.log();
@@ -157,6 +168,7 @@ TEST_F(RecordingTest, StarThreeFromASoftphoneRecordsTheCallUntilPressedAgain) {
   EXPECT_GT(a, 0.3) << "alice's tone is not in the recording";
   EXPECT_GT(b, 0.3) << "bob's tone is not in the recording";
   EXPECT_GT(a + b, 0.8) << "the recording holds something else";
+  EXPECT_EQ(key.finish(), 0) << "the *3 key was not lit while recording, then dark\n" << key.out;
   auto size = fs::file_size(files[0]);
   pb.send_audio(tone);  // after the second *3: not recorded
   alice.stop();

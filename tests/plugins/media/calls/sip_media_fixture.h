@@ -59,7 +59,8 @@ class SipMediaTest : public SipPluginTest {
     auto core = host_->services().find<sdk::CallCore>();
     ASSERT_TRUE(core);
     ASSERT_TRUE(host_->services().provide<sdk::media::MediaEngine>("default", engine_));
-    verbs_ = std::make_shared<plugins::media::CallVerbs>(engine_, &host_->executor(), &host_->log());
+    verbs_ = std::make_shared<plugins::media::CallVerbs>(engine_, &host_->executor(), &host_->log(),
+                                                        &host_->bus());
     verbs_->set_call_core(core);
     engine_->set_dtmf_sink(verbs_->digit_sink(core));
     recordings_dir_ = std::filesystem::temp_directory_path() / ("dialtone-recordings-" + std::to_string(::getpid()));

@@ -11,6 +11,9 @@
 //   alice.command("/sndcode *3");
 //   alice.stop();                                                // hangs up
 // @endcode
+// Without `exten` it dials nothing and answers what reaches its listen_port
+// (register that contact for it); `mediaenc = "srtp-mand"` makes it offer and
+// accept SRTP (RTP/SAVP, SDES keys) only.
 #pragma once
 
 #include <signal.h>
@@ -39,8 +42,9 @@ struct BaresipOptions {
   int listen_port = 0;   // baresip's own SIP port (the trunk's port)
   int console_port = 0;  // its UDP console (command())
   double mic_hz = 600;   // its microphone: this tone, 20 s, looped
-  std::string exten{};   // dialed at once
+  std::string exten{};   // dialed at once; empty: it answers calls by itself
   int max_seconds = 60;  // it hangs up by itself after that
+  std::string mediaenc{};  // "srtp-mand": SRTP with SDES keys (RTP/SAVP) only
 };
 
 class BaresipPhone {
@@ -81,10 +85,13 @@ class BaresipPhone {
                                    << "module_path /usr/lib/baresip/modules\n"
                                    << "module stdio.so\nmodule cons.so\nmodule g711.so\nmodule aufile.so\n"
                                    << "module aubridge.so\nmodule sndfile.so\nmodule_app account.so\n"
+                                   << (o.mediaenc.empty() ? "" : "module srtp.so\n")
                                    << "module_app menu.so\n"
                                    << "snd_path " << dir_.string() << "\n";
     std::ofstream(dir_ / "accounts") << "<sip:" << o.user << "@127.0.0.1:" << o.server_port << ">;"
                                      << (o.password.empty() ? "" : "auth_pass=" + o.password + ";")
+                                     << (o.mediaenc.empty() ? "" : "mediaenc=" + o.mediaenc + ";")
+                                     << (o.exten.empty() ? "answermode=auto;" : "")
                                      << "regint=0;audio_codecs=PCMU\n";
     std::string dial = "/dial sip:" + o.exten + "@127.0.0.1:" + std::to_string(o.server_port);
     std::string limit = std::to_string(o.max_seconds);
@@ -93,8 +100,11 @@ class BaresipPhone {
     if (pid_ == 0) {
       ::freopen((dir_ / "baresip.log").c_str(), "w", stdout);
       ::freopen((dir_ / "baresip.log").c_str(), "a", stderr);
-      ::execl(bin.c_str(), "baresip", "-f", dir_.c_str(), "-e", dial.c_str(), "-t", limit.c_str(),
-              static_cast<char*>(nullptr));
+      if (o.exten.empty())
+        ::execl(bin.c_str(), "baresip", "-f", dir_.c_str(), "-t", limit.c_str(), static_cast<char*>(nullptr));
+      else
+        ::execl(bin.c_str(), "baresip", "-f", dir_.c_str(), "-e", dial.c_str(), "-t", limit.c_str(),
+                static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }

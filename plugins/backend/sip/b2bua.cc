@@ -96,8 +96,9 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
                                          c->id, &log);
   if (!c->sdp.empty()) {
     auto offer = c->media->offer(MediaLeg::a, c->sdp);
-    // SRTP offers (RTP/SAVP) do not cross the relay but the media engine
-    // answers them: the call goes to the dialplan, and only a dial refuses it.
+    // An SRTP offer (RTP/SAVP) the relay cannot carry (no codec in common)
+    // the media engine may still answer: the call goes to the dialplan, and
+    // only a dial refuses it.
     bool srtp_only = !offer && offer.error().code == sdk::ErrorCode::unsupported &&
                      c->sdp.find("RTP/SAVP") != std::string::npos;
     if (srtp_only) {

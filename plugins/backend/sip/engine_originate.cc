@@ -84,14 +84,11 @@ sdk::Result<sm::EndpointConfig> answer_config(const std::string& text,
   if (ip.empty() || audio->port <= 0) return sdk::Error::invalid("the answer gives no address for its audio");
   cfg.remote = (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(audio->port);
   if (srtp) {
-    for (const auto& line : audio->lines) {
-      if (line.rfind("a=crypto:", 0) != 0) continue;
-      auto c = sm::CryptoAttribute::parse(std::string_view(line).substr(9));
-      if (c && c->suite == crypto->suite) {
-        cfg.srtp_remote = c;
+    for (auto& key : sdes_keys(*audio))
+      if (key.suite == crypto->suite) {
+        cfg.srtp_remote = key;
         break;
       }
-    }
     if (!cfg.srtp_remote)
       return sdk::Error::unsupported("the RTP/SAVP answer has no a=crypto line of the offered suite " +
                                      crypto->suite);

@@ -66,7 +66,7 @@ int SipStack::Impl::in_dialog(Call& c, MediaLeg from, Branch* br, nta_incoming_t
       reply(irq, st, sip_status_phrase(st));
       return 0;
     }
-    body = *r;
+    body = raise_origin_version(*r, c.sdp_raised[static_cast<int>(other_side(from))]);
     // A resume stops the music at once, before the other side answers.
     if (d_hold < 0) hold_changed(c, from, false);
   }
@@ -180,7 +180,7 @@ void SipStack::Impl::dialog_final(DialogRequest& d, const sip_t* sip, int status
     MediaLeg side = other_side(d.from);
     auto r = d.offer ? c->media->answer(side, body) : c->media->offer(side, body);
     if (r) {
-      body = *r;
+      body = raise_origin_version(*r, c->sdp_raised[static_cast<int>(d.from)]);
       if (!d.offer && d.method == sip_method_invite) {
         // A re-INVITE without SDP: the ACK from the other side brings the answer.
         ack_now = false;
@@ -235,7 +235,7 @@ void SipStack::Impl::relay_ack(Call& c, MediaLeg from, const sip_t* sip) {
   std::string body = body_of(sip);
   if (!body.empty()) {
     auto r = c.media->answer(from, body);
-    if (r) answer = *r;
+    if (r) answer = raise_origin_version(*r, c.sdp_raised[static_cast<int>(other_side(from))]);
     else log.warn("sip: call " + c.id + ": SDP answer in ACK not relayed: " + r.error().message);
   }
   ack_on(c.ack_leg, c.ack_cseq, answer);

@@ -839,8 +839,25 @@ sdk::Result<CallMedia::Feed> CallMedia::start_feed(MediaLeg toward) {
   const SdpMedia* chosen = answer.audio();
   const SdpMedia* mine = own.audio();
   if (!chosen || !mine) return sdk::Error::unsupported("the call has no active audio stream");
-  if (chosen->proto != "RTP/AVP")
-    return sdk::Error::unsupported(chosen->proto + " media: the relay cannot add music to an encrypted stream");
+  bool srtp = chosen->proto == "RTP/SAVP" || chosen->proto == "RTP/SAVPF";
+  if (chosen->proto != "RTP/AVP" && !srtp)
+    return sdk::Error::unsupported(chosen->proto + " media: the relay cannot add music to this stream");
+  std::optional<sdk::media::CryptoAttribute> send_key, recv_key;
+  if (srtp) {
+    // SRTP crosses the relay end to end: the music is protected with the key
+    // `toward` decrypts with, the other party's (the answer's own line, or the
+    // offered line carrying the answer's tag).
+    auto chosen_keys = sdes_keys(*chosen);
+    auto offered_keys = sdes_keys(*state_->last_offer->audio());
+    if (chosen_keys.empty() || offered_keys.empty())
+      return sdk::Error::unsupported(chosen->proto + " media without an SDES key of a supported suite in both SDPs");
+    auto offered = offered_keys.front();
+    for (auto& k : offered_keys)
+      if (k.tag == chosen_keys.front().tag) offered = k;
+    bool toward_offered = toward == state_->offerer;
+    send_key = toward_offered ? chosen_keys.front() : offered;
+    recv_key = toward_offered ? offered : chosen_keys.front();
+  }
   // The answer's first codec is what flows; `toward` receives it under the
   // payload type of its own SDP.
   for (const auto& pt : chosen->formats) {
@@ -855,6 +872,8 @@ sdk::Result<CallMedia::Feed> CallMedia::start_feed(MediaLeg toward) {
     if (!port) return port.error();
     f.address = relay_->address();
     f.port = *port;
+    f.srtp_send = send_key;
+    f.srtp_recv = recv_key;
     return f;
   }
   return sdk::Error::unsupported("no audio codec in the answer");

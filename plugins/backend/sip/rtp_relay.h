@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <dialtone/host.h>
+#include <dialtone/media.h>
 #include <dialtone/result.h>
 
 namespace dialtone::plugins::backend::sip {
@@ -126,12 +127,16 @@ class CallMedia {
 
   // Music on hold toward `toward`: where to send it (the relay's feed port)
   // and what that leg receives (the answer's codec, under `toward`'s own
-  // payload type). unsupported: direct media or SRTP.
+  // payload type; for SRTP, protected with the key `toward` decrypts the
+  // other party with). unsupported: direct media.
   struct Feed {
     std::string address;
     int port = 0;
     std::string encoding;  // "PCMU/8000"
     int payload_type = 0;
+    // SRTP (SDES): the other party's key, and `toward`'s own; both or neither.
+    std::optional<sdk::media::CryptoAttribute> srtp_send;
+    std::optional<sdk::media::CryptoAttribute> srtp_recv;
   };
   sdk::Result<Feed> start_feed(MediaLeg toward);
   void end_feed(MediaLeg toward);

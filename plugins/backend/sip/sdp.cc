@@ -207,12 +207,26 @@ sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string
   return out;
 }
 
+std::vector<sdk::media::CryptoAttribute> sdes_keys(const SdpMedia& m) {
+  std::vector<sdk::media::CryptoAttribute> out;
+  for (const auto& line : m.lines) {
+    if (!starts_with(line, "a=crypto:")) continue;
+    auto c = sdk::media::CryptoAttribute::parse(std::string_view(line).substr(9));
+    if (c && (c->suite == "AES_CM_128_HMAC_SHA1_80" || c->suite == "AES_CM_128_HMAC_SHA1_32"))
+      out.push_back(std::move(*c));
+  }
+  return out;
+}
+
 sdk::Result<Sdp> filter_offer(const Sdp& offer, const std::vector<std::string>& codecs) {
   Sdp out = offer;
   SdpMedia* chosen = nullptr;
   for (auto& m : out.media) {
     if (m.type != "audio" || !m.active() || chosen) continue;
-    if (m.proto != "RTP/AVP" && m.proto != "RTP/AVPF") continue;  // no SRTP through the relay
+    // SRTP with SDES keys crosses the relay untouched (keys end to end); a
+    // profile without a=crypto (DTLS-SRTP) would need the relay in the handshake.
+    bool sdes = (m.proto == "RTP/SAVP" || m.proto == "RTP/SAVPF") && !sdes_keys(m).empty();
+    if (m.proto != "RTP/AVP" && m.proto != "RTP/AVPF" && !sdes) continue;
     std::vector<std::string> kept;
     for (auto& pt : m.formats) {
       auto c = codec_of(m.encoding(pt));
@@ -314,6 +328,20 @@ void anchor(Sdp& sdp, const std::string& ip, int port, bool mux) {
     lines.insert(at, c);
   }
   if (mux) lines.push_back("a=rtcp-mux");
+}
+
+std::string raise_origin_version(const std::string& sdp, std::uint64_t delta) {
+  if (delta == 0) return sdp;
+  std::size_t at = sdp.rfind("o=", 0) == 0 ? 0 : sdp.find("\no=");
+  if (at == std::string::npos) return sdp;
+  if (sdp[at] == '\n') ++at;
+  std::size_t end = sdp.find_first_of("\r\n", at);
+  auto w = split_ws(std::string_view(sdp).substr(at + 2, end == std::string::npos ? std::string::npos : end - at - 2));
+  if (w.size() < 6 || w[2].empty() || w[2].size() > 19 || w[2].find_first_not_of("0123456789") != std::string::npos)
+    return sdp;
+  std::string line = "o=" + w[0] + " " + w[1] + " " + std::to_string(std::stoull(w[2]) + delta);
+  for (std::size_t i = 3; i < w.size(); ++i) line += " " + w[i];
+  return sdp.substr(0, at) + line + (end == std::string::npos ? std::string() : sdp.substr(end));
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -3,11 +3,13 @@
 // Lines the B2BUA does not interpret are kept verbatim and in order.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <dialtone/media.h>
 #include <dialtone/result.h>
 
 namespace dialtone::plugins::backend::sip {
@@ -45,10 +47,15 @@ sdk::Result<Sdp> parse_sdp(std::string_view text);
 // telephone-event) and returns it lower-cased.
 sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string>& names);
 
+// The stream's a=crypto keys (RFC 4568) of the suites the media engine
+// protects with (AES_CM_128_HMAC_SHA1_80 and _32), in their order.
+std::vector<sdk::media::CryptoAttribute> sdes_keys(const SdpMedia& m);
+
 // The offer as sent on: in the first active audio stream, the formats that are
 // configured codecs, in the offerer's order (with their rtpmap/fmtp lines);
-// other streams refused with port 0. Fails with ErrorCode::unsupported when no
-// audio codec is left (488 Not Acceptable Here).
+// other streams refused with port 0. RTP/SAVP(F) with SDES keys is kept, its
+// a=crypto lines unchanged: SRTP crosses the relay end to end. Fails with
+// ErrorCode::unsupported when no audio codec is left (488 Not Acceptable Here).
 sdk::Result<Sdp> filter_offer(const Sdp& offer, const std::vector<std::string>& codecs);
 
 // The answer as sent on: formats of the answer that the offer carried.
@@ -68,6 +75,11 @@ std::optional<MediaAddress> audio_address(const Sdp& sdp);
 // ICE candidates and the phone's own rtcp/rtcp-mux attributes, which would
 // name the phone's addresses or promise what the relay does not do.
 void anchor(Sdp& sdp, const std::string& ip, int port, bool mux = false);
+
+// `sdp` with its o= session version raised by `delta` (RFC 3264 8: a
+// version the peer already saw means "unchanged"); unchanged when the o=
+// line is missing or malformed.
+std::string raise_origin_version(const std::string& sdp, std::uint64_t delta);
 
 // Whether the first active audio stream offers or accepts rtcp-mux.
 bool rtcp_mux(const Sdp& sdp);

@@ -60,14 +60,8 @@ sdk::Result<Negotiated> negotiate(const Sdp& offer, const std::vector<sm::Codec>
   std::string ip = offer.connection(*audio);
   n.config.remote = (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(audio->port);
   if (srtp) {
-    for (const auto& line : audio->lines) {
-      if (line.rfind("a=crypto:", 0) != 0) continue;
-      auto c = sm::CryptoAttribute::parse(std::string_view(line).substr(9));
-      if (c && (c->suite == "AES_CM_128_HMAC_SHA1_80" || c->suite == "AES_CM_128_HMAC_SHA1_32")) {
-        n.config.srtp_remote = c;
-        break;
-      }
-    }
+    auto keys = sdes_keys(*audio);
+    if (!keys.empty()) n.config.srtp_remote = keys.front();
     if (!n.config.srtp_remote)
       return sdk::Error::unsupported("RTP/SAVP offer without an a=crypto line of a supported suite "
                                      "(AES_CM_128_HMAC_SHA1_80 or _32)");

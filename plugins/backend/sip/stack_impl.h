@@ -186,14 +186,19 @@ struct Call {
   std::string channel;  // A's id in the call core; empty once ended
   bool a_held = false, b_held = false;  // the side's last offer held the call
   bool awaits_route = false;  // counted in Impl::awaiting_route
-  int offer_refused = 0;  // A's offer cannot cross the relay (RTP/SAVP): a dial gets this status
+  int offer_refused = 0;  // A's RTP/SAVP offer cannot cross the relay (no common codec): a dial gets this status
   std::string a_offer;  // A's INVITE SDP as it came (an answer from the media engine takes it)
   // Answered by the dialplan (call:answer): A's media ends in the engine.
   std::shared_ptr<EngineMedia> engine;
   // An outgoing engine leg (engine_originate.cc): no A side, one target.
   bool originated = false;
-  // Music on hold sent through the relay toward each side (a held party).
+  // Music on hold sent through the relay toward each side (a held party);
+  // with direct media, the engine endpoint that side was moved to.
   std::shared_ptr<sdk::media::Endpoint> hold_music[2];
+  // Direct media: o= versions added to the SDP relayed toward each side, one
+  // per offer of our own that side saw (music on hold), so its next SDP from
+  // the other party is never taken for one it already had.
+  std::uint64_t sdp_raised[2] = {0, 0};
   // An engine leg's re-INVITE without SDP was answered with our offer: the
   // ACK from that side brings the answer (RFC 3264 late offer).
   std::optional<MediaLeg> engine_ack_awaits;
@@ -592,6 +597,13 @@ struct SipStack::Impl {
   void hold_changed(Call& c, MediaLeg holder, bool held);
   // The call ends: its music stops and the relay's feed ports are freed.
   void end_hold_music(Call& c);
+  // Direct media: re-INVITEs the held side toward an engine endpoint playing
+  // the music (sendonly); the holder's resume, relayed, moves it back.
+  void move_held_to_engine(Call& c, MediaLeg holder, std::shared_ptr<sdk::media::MediaEngine> engine);
+  // The held side answered that re-INVITE: the music starts, or the failure is logged.
+  void held_moved(std::uint64_t serial, MediaLeg held, std::shared_ptr<sdk::media::Endpoint> endpoint,
+                  std::optional<sdk::media::CryptoAttribute> ours, const std::string& cls, int status,
+                  const std::string& answer);
 
   // ---- in-dialog requests: re-INVITE, UPDATE, INFO, OPTIONS, REFER --------
 

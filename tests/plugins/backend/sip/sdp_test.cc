@@ -177,11 +177,38 @@ TEST(Sdp, VideoIsRefusedWithPortZeroAndKeepsItsPlace) {
   EXPECT_NE(out->to_string().find("m=video 0 RTP/AVP 103 104\r\n"), std::string::npos);
 }
 
-TEST(Sdp, SrtpAudioIsNotAnchored) {
-  auto sdp = parse_sdp(crlf("v=0\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 4000 RTP/SAVP 0\n"
-                            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\n"));
+// SRTP with SDES keys crosses the relay end to end: anchored, its a=crypto
+// lines unchanged; DTLS-SRTP (no a=crypto) and unknown suites are refused.
+TEST(Sdp, SrtpWithSdesKeysIsAnchoredWithItsKeys) {
+  const std::string key = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+  auto sdp = parse_sdp(crlf("v=0\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 4000 RTP/SAVP 0\n" + key + "\n"));
   ASSERT_TRUE(sdp);
-  EXPECT_FALSE(filter_offer(*sdp, kDefaultCodecs));
+  auto out = filter_offer(*sdp, kDefaultCodecs);
+  ASSERT_TRUE(out) << out.error().message;
+  anchor(*out, "10.0.0.1", 10000);
+  auto text = out->to_string();
+  EXPECT_NE(text.find("m=audio 10000 RTP/SAVP 0\r\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(key + "\r\n"), std::string::npos) << text;
+  ASSERT_EQ(sdes_keys(*out->audio()).size(), 1u);
+  EXPECT_EQ(sdes_keys(*out->audio())[0].key_base64, "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR");
+
+  auto dtls = parse_sdp(crlf("v=0\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 4000 UDP/TLS/RTP/SAVPF 0\n"
+                             "a=fingerprint:sha-256 AB:CD\n"));
+  ASSERT_TRUE(dtls);
+  EXPECT_FALSE(filter_offer(*dtls, kDefaultCodecs));
+  auto unknown = parse_sdp(crlf("v=0\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 4000 RTP/SAVP 0\n"
+                                "a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\n"));
+  ASSERT_TRUE(unknown);
+  EXPECT_FALSE(filter_offer(*unknown, kDefaultCodecs));
+}
+
+// The o= version raised for a party that saw an SDP of Dialtone's own.
+TEST(Sdp, OriginVersionIsRaised) {
+  EXPECT_EQ(raise_origin_version("v=0\r\no=- 5 7 IN IP4 1.2.3.4\r\ns=-\r\n", 2),
+            "v=0\r\no=- 5 9 IN IP4 1.2.3.4\r\ns=-\r\n");
+  EXPECT_EQ(raise_origin_version("v=0\r\no=- 5 7 IN IP4 1.2.3.4\r\n", 0), "v=0\r\no=- 5 7 IN IP4 1.2.3.4\r\n");
+  EXPECT_EQ(raise_origin_version("v=0\r\no=- 5 x IN IP4 1.2.3.4\r\n", 1), "v=0\r\no=- 5 x IN IP4 1.2.3.4\r\n");
+  EXPECT_EQ(raise_origin_version("v=0\r\n", 1), "v=0\r\n");
 }
 
 TEST(Sdp, AnswerKeepsOnlyWhatWasOffered) {

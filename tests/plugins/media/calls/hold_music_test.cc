@@ -11,8 +11,10 @@
 
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "tests/plugins/media/calls/sip_media_fixture.h"
+#include "tests/support/baresip_phone.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
 
 namespace dialtone::testing {
@@ -151,6 +153,67 @@ class HoldMusicTest : public SipMediaTest {
     host_->sql("UPDATE confd_users SET music_on_hold = NULLIF($1, '') WHERE id = $2::int", {cls, user_ids_[user]});
   }
 
+  // alice's softphone (baresip; SRTP with SDES keys when `srtp`) calls bob,
+  // holds and resumes: bob hears her microphone (500 Hz), the jazz class
+  // (700 Hz) while held, then her again. Bob answers on SIPp with his media
+  // at an RTP peer that decrypts with alice's key when `srtp`: baresip 1.0
+  // stops decoding once a re-INVITE reached it, so it cannot be the held party.
+  void softphone_holds_and_resumes(bool srtp) {
+    if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+    set_user_moh("alice", "jazz");
+    // RFC 4568's example key: what bob's peer sends with.
+    const sdk::media::CryptoAttribute bob_key{1, "AES_CM_128_HMAC_SHA1_80", "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"};
+    const fs::path key_file = fs::temp_directory_path() / ("dialtone-hold-keys-" + std::to_string(::getpid()));
+    fs::remove(key_file);
+    tm::RtpPeer pb(Codec::pcmu, 0, 101);
+    Phone bob;
+    auto args = sipp_args(srtp ? "uas_answer_held_srtp.xml" : "uas_answer_held_reinvites.xml", 1, "120s");
+    int port = std::stoi(args[7]);
+    args.insert(args.end(), {"-key", "rtp_port", std::to_string(pb.port()), "-key", "srtp_key", bob_key.key_base64,
+                             "-key", "key_file", key_file.string()});
+    bob.rc = std::async(std::launch::async, [args, &bob] { return run_sipp(args, &bob.out); });
+    ASSERT_TRUE(wait_udp_bound(port));
+    std::string out;
+    ASSERT_EQ(register_contact("bob", port, &out), 0) << out;
+    BaresipPhone alice({.user = "alice", .password = "alicepw", .server_port = plugin_->port(),
+                        .listen_port = free_port(), .console_port = free_port(), .mic_hz = 500, .exten = "1002",
+                        .mediaenc = srtp ? "srtp-mand" : ""});
+    // bob's peer decrypts with the key of alice's last offer (one line per offer).
+    auto follow_key = [&](std::size_t offers) {
+      if (!srtp) return true;
+      std::string key;
+      bool got = eventually([&] {
+        std::ifstream f(key_file);
+        std::size_t n = 0;
+        for (std::string l; std::getline(f, l);) key = l, ++n;
+        return n >= offers;
+      });
+      if (got) pb.set_srtp(bob_key, {1, "AES_CM_128_HMAC_SHA1_80", key});
+      return got;
+    };
+    ASSERT_TRUE(follow_key(1)) << bob.out;
+    ASSERT_TRUE(hears(pb, 500)) << "bob does not hear alice\n" << log_tail() << alice.log();
+
+    const auto held_before = bus_count("calls.channel.held");
+    alice.command("/hold");
+    ASSERT_TRUE(eventually([&] { return bus_count("calls.channel.held") > held_before; })) << alice.log();
+    ASSERT_TRUE(follow_key(2));
+    EXPECT_TRUE(hears(pb, 700)) << "bob does not hear the jazz class while held\n" << log_tail();
+
+    const auto unheld_before = bus_count("calls.channel.unheld");
+    alice.command("/resume");
+    ASSERT_TRUE(eventually([&] { return bus_count("calls.channel.unheld") > unheld_before; })) << alice.log();
+    ASSERT_TRUE(follow_key(3));
+    EXPECT_TRUE(hears(pb, 500)) << "bob does not hear alice after the resume\n" << log_tail() << alice.log();
+
+    alice.stop();
+    EXPECT_EQ(bob.finish(), 0) << bob.out;
+    expect_idle();
+    EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "music endpoint not freed";
+    set_user_moh("alice", "");
+    fs::remove(key_file);
+  }
+
   void TearDown() override {
     SipMediaTest::TearDown();
     fs::remove(ready_file_);
@@ -194,6 +257,31 @@ TEST_F(HoldMusicTest, RelayedCallHeldPartyHearsTheHoldersClassUntilResume) {
   expect_idle();  // every relay port back, the feed's too
   EXPECT_TRUE(eventually([&] { return engine_->endpoint_count() == 0; })) << "music endpoint not freed";
   set_user_moh("alice", "");
+}
+
+// A softphone holds and resumes (softphone_holds_and_resumes): the held
+// party hears the holder, the holder's class while held, the holder again.
+TEST_F(HoldMusicTest, SrtpCallFromASoftphoneHeldPartyHearsTheClassUntilResume) {
+  // SRTP with SDES keys crosses the relay end to end; the music is protected
+  // with the key bob decrypts alice with.
+  softphone_holds_and_resumes(true);
+}
+
+TEST_F(HoldMusicTest, DirectMediaCallHeldPartyIsMovedToTheMusicAndBack) {
+  // alice's line has direct media: the phones send to each other, so bob is
+  // re-INVITEd toward the engine once held, and back by alice's resume.
+  if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+  auto direct = [](bool on) {
+    host_->sql("UPDATE confd_endpoints_sip SET options = $1 WHERE username = 'alice'",
+               {on ? R"([["direct_media","yes"]])" : "[]"});
+  };
+  direct(true);
+  struct Restore {
+    std::function<void(bool)> set;
+    ~Restore() { set(false); }
+  } restore{direct};
+  softphone_holds_and_resumes(false);
+  EXPECT_TRUE(host_->logger().contains("the held party moved to the media engine"));
 }
 
 // A class whose only file is corrupt: a log line names it, and the held party

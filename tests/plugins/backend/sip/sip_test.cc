@@ -458,6 +458,25 @@ TEST_F(SipTest, LocalTargetRingsTwoPhonesOneAnswersTheOtherIsCancelled) {
   EXPECT_EQ(ended["pete"], ended["alice"]);
 }
 
+// Two local legs dial at once from one SIP caller still being routed (a
+// ring-all group whose members ring through their own dialplan): both
+// phones ring, one answers, the other gets CANCEL.
+TEST_F(SipTest, TwoLocalLegsRingTheirPhonesAtOnceFromOneCaller) {
+  host_->add_line("sara", "sarapw", "1053");
+  host_->add_line("theo", "theopw", "1054");
+  start({});
+  std::string out, theo_out;
+  std::future<int> answering;
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("sara", "uas_ring_cancel.xml", "theo", "uas_answer.xml", &answering, &theo_out));
+  EXPECT_EQ(call("uac_call_hangup.xml", "810531054", &out), 0) << out;  // dialplan.lua: local/1053, local/1054
+  EXPECT_EQ(answering.get(), 0) << theo_out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_ << " (sara is cancelled)";
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+  EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
+      << host_->calls().channels().size() << " channel(s) left";
+}
+
 TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
   auto ivan = host_->add_line("ivan", "ivanpw", "1043");
   auto judy = host_->add_line("judy", "judypw", "1044");

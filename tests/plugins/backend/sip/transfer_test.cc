@@ -273,4 +273,30 @@ TEST_F(TransferForwardTest, BlindTransferFollowsTheTargetsForward) {
   expect_idle();
 }
 
+// A blind transfer to a ring-all group: the transfer's leg rings both
+// members at once, carol answers and dave is cancelled.
+class TransferGroupTest : public TransferTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}, {"dave", "1004"}});
+    host_->add_group("desk", "all", {user_ids_["carol"], user_ids_["dave"]}, "2310");
+  }
+};
+
+TEST_F(TransferGroupTest, BlindTransferToARingAllGroupConnectsTheMemberThatAnswers) {
+  auto events = host_->test_bus().events().size();
+  Phone dave, carol, bob, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(dave, "dave", "uas_ring_cancel.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target_late.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_group_by_callee.xml"));
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(dave.finish(), 0) << dave.out << " (dave is cancelled)";
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "2310", events));
+  expect_idle();
+}
+
 }  // namespace

@@ -2,14 +2,8 @@
 
 #include <algorithm>
 
-#include <rapidjson/document.h>
-
-#include <dialtone/json_member.h>
-
 namespace dialtone::kernel {
 namespace {
-
-using sdk::json::string_member;
 
 // The features whose state a key can show: XiVO's feature name (its code
 // is confd's, /1.1/extensions/features) and the presence feature it names.
@@ -469,19 +463,16 @@ void PresenceServiceImpl::unwatch(const std::string& key, std::uint64_t id) {
 }
 
 void PresenceServiceImpl::on_registration_event(const sdk::Event& e) {
-  rapidjson::Document doc;
-  doc.Parse(e.body.c_str(), e.body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  std::string aor = string_member(doc, "aor");
-  auto r = doc.FindMember("registered");
-  if (aor.empty() || r == doc.MemberEnd() || !r->value.IsBool()) return;
+  std::string aor(e.text("aor"));
+  auto* registered = e.field("registered");
+  if (aor.empty() || !registered || registered->type != sdk::EventField::Type::boolean) return;
   std::string interface = "sip/" + aor;
   auto snap = snapshot();
   std::lock_guard order(notify_mutex_);
   std::vector<Change> changes;
   {
     std::lock_guard lock(mutex_);
-    bool changed = r->value.GetBool() ? registered_.insert(interface).second : registered_.erase(interface) > 0;
+    bool changed = e.flag("registered") ? registered_.insert(interface).second : registered_.erase(interface) > 0;
     if (!changed) return;
     if (auto w = watched_.find(interface); w != watched_.end())
       changes = collect({w->second.begin(), w->second.end()}, *snap);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <rapidjson/document.h>
+
 namespace dialtone::kernel {
 namespace {
 
@@ -467,15 +469,16 @@ std::vector<std::string> PresenceServiceImpl::online_recording_keys() const {
 }
 
 void PresenceServiceImpl::on_recording_event(const sdk::Event& e) {
-  rapidjson::Document doc;
-  doc.Parse(e.body.c_str(), e.body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  std::string recorded = string_member(doc, "recorded");
+  std::string recorded(e.text("recorded"));
   if (recorded.empty()) return;
   std::vector<std::string> channels{recorded};
-  if (auto c = doc.FindMember("channels"); c != doc.MemberEnd() && c->value.IsArray())
-    for (auto& v : c->value.GetArray())
-      if (v.IsString() && v.GetString() != recorded) channels.emplace_back(v.GetString());
+  if (auto* f = e.field("channels"); f && f->type == sdk::EventField::Type::json) {
+    rapidjson::Document list;
+    list.Parse(f->text.c_str(), f->text.size());
+    if (!list.HasParseError() && list.IsArray())
+      for (auto& v : list.GetArray())
+        if (v.IsString() && v.GetString() != recorded) channels.emplace_back(v.GetString());
+  }
   auto snap = snapshot();
   std::lock_guard order(notify_mutex_);
   std::vector<Change> changes;

@@ -175,6 +175,11 @@ void SipChannelDriver::join(const sdk::Channel& a, const sdk::Channel& b, std::f
   if (!s) done(s);
 }
 
+sdk::MediaPath SipChannelDriver::media_path(const sdk::Channel& channel) {
+  auto engine = engine_ ? engine_() : nullptr;
+  return engine && engine->channel_endpoint(channel.id) ? sdk::MediaPath::engine : sdk::MediaPath::relayed;
+}
+
 sdk::Status SipChannelDriver::unbridge(const sdk::Channel& channel) {
   return with_stack([&](SipStack& stack) {
     stack.unbridge_engine(channel.id);

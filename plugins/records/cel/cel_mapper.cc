@@ -150,6 +150,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     std::string trunk = trunk_ ? trunk_(endpoint) : std::string();
     o.channame = channel_name(string_member(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
     o.linkedid = call_id;
+    o.cid_num = cid_num;
+    o.exten = callee_number;
     known = channels_.emplace(id, o).first;
     ++open_per_call_[o.linkedid];
     auto info = lookup_ ? lookup_(endpoint) : std::nullopt;
@@ -165,6 +167,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       if (info->line_id) extra.i("line_id", info->line_id);
     }
     start.extra = extra.done();
+    known->second.cid_name = start.cid_name;
     out.push_back(start);
     // XiVO's dialplan marks calls from and to trunks with these user events;
     // call logs take the direction from them.
@@ -293,15 +296,39 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   }
   // A ringing call taken by another phone: on the caller's channel (the
   // event's), naming the phone that picked it up and the leg that rang
-  // (which is cancelled, and may already be gone).
+  // (which is cancelled, and may already be gone). The picker's channel then
+  // joins the picked-up call, as Asterisk's does when it is bridged to the
+  // caller (the oldest linked id wins): its own call ends there
+  // (LINKEDID_END, its channel still up), and its later rows, from its
+  // BRIDGE_ENTER on, are the picked-up call's (the core publishes the pickup
+  // before it bridges the two).
   if (kind == "pickup") {
     CelRow r = row("PICKUP", now_ms);
+    const std::string picker_id = string_member(d, "picker");
     auto ringing = peer_name(string_member(d, "ringing_channel"));
     r.extra = Extra()
-                  .s("pickup_channel", peer_name(string_member(d, "picker")))
+                  .s("pickup_channel", peer_name(picker_id))
                   .s("ringing_channel", ringing.empty() ? string_member(d, "ringing_endpoint") : ringing)
                   .done();
     out.push_back(r);
+    auto picker = channels_.find(picker_id);
+    if (picker == channels_.end() || picker->second.linkedid == o.linkedid) return out;
+    const std::string own = picker->second.linkedid;
+    picker->second.linkedid = o.linkedid;
+    ++open_per_call_[o.linkedid];
+    if (auto c = open_per_call_.find(own); c != open_per_call_.end() && --c->second <= 0) {
+      open_per_call_.erase(c);
+      CelRow end = row("LINKEDID_END", now_ms);
+      end.uniqueid = picker_id;
+      end.linkedid = own;
+      end.channame = picker->second.channame;
+      end.cid_num = end.cid_ani = picker->second.cid_num;
+      end.cid_name = picker->second.cid_name;
+      end.cid_dnid.clear();
+      end.exten = picker->second.exten;
+      end.userfield.clear();
+      out.push_back(end);
+    }
     return out;
   }
   if (kind == "ended") {

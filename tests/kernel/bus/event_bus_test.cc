@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/eventually.h"
+
 namespace dialtone::kernel {
 namespace {
 
@@ -31,16 +33,7 @@ struct RecordingLogger : sdk::Logger {
   }
 };
 
-// Waits (bounded) until `pred` holds; the bound only guards against hangs.
-template <class F>
-bool eventually(F pred, std::chrono::seconds limit = 60s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::eventually;
 
 struct MatchCase {
   const char* pattern;

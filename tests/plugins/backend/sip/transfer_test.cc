@@ -246,6 +246,24 @@ TEST_F(TransferTest, InviteWithReplacesNamingNoCallIsRefused) {
   expect_idle();
 }
 
+// call:transfer in the dialplan on a call it connected through the relay
+// (the test dialplan's xfer-<user>-<exten>): bob, the party alice talks to,
+// stays until carol answers, then carol takes his place and he gets BYE; the
+// core reports the transfer on bob's channel as for a REFER.
+TEST_F(TransferTest, DialplanTransferMovesTheCallerToTheTargetThroughTheCore) {
+  auto events = host_->test_bus().events().size();
+  Phone bob, carol, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
+  caller(alice, "alice", "xfer-bob-1003", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
+  expect_idle();
+}
+
 // The target of a blind transfer is routed by the dialplan as the
 // transferor dialed it: carol (1003) forwards every call to dave (1004), so
 // alice, transferred by bob to 1003, ends up talking to dave.
@@ -270,6 +288,32 @@ TEST_F(TransferForwardTest, BlindTransferFollowsTheTargetsForward) {
   EXPECT_EQ(dave.finish(), 0) << dave.out;
   EXPECT_TRUE(linked_in_core("dave", "alice", events));
   EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
+  expect_idle();
+}
+
+// A blind transfer to a ring-all group: the transfer's leg rings both
+// members at once, carol answers and dave is cancelled.
+class TransferGroupTest : public TransferTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}, {"dave", "1004"}});
+    host_->add_group("desk", "all", {user_ids_["carol"], user_ids_["dave"]}, "2310");
+  }
+};
+
+TEST_F(TransferGroupTest, BlindTransferToARingAllGroupConnectsTheMemberThatAnswers) {
+  auto events = host_->test_bus().events().size();
+  Phone dave, carol, bob, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(dave, "dave", "uas_ring_cancel.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target_late.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_group_by_callee.xml"));
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(dave.finish(), 0) << dave.out << " (dave is cancelled)";
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "2310", events));
   expect_idle();
 }
 

@@ -7,7 +7,6 @@
 
 #include <dialtone/bus.h>
 #include <dialtone/services.h>
-#include <rapidjson/document.h>
 
 #include "plugins/backend/sip/auto_answer.h"
 #include "plugins/backend/sip/sip_channel_driver.h"
@@ -220,11 +219,9 @@ void SipPlugin::attach_call_core() {
   unbridged_ = host_.bus().subscribe("calls.channel.unbridged", [weak](const sdk::Event& e) {
     auto driver = weak.lock();
     if (!driver) return;
-    rapidjson::Document d;
-    d.Parse(e.body.c_str());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsString()) return;
-    if (!d.HasMember("backend") || !d["backend"].IsString() || std::string(d["backend"].GetString()) != "sip") return;
-    driver->peer_gone(d["id"].GetString());
+    auto id = e.text("id");
+    if (id.empty() || e.text("backend") != "sip") return;
+    driver->peer_gone(std::string(id));
   });
 }
 

@@ -3,17 +3,17 @@
 #include <cctype>
 #include <cstdio>
 
-#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <dialtone/json_member.h>
 
 namespace dialtone::plugins::records {
 namespace {
 
-using sdk::json::int_member;
-using sdk::json::string_member;
+std::string string_member(const sdk::Event& e, const char* key) { return std::string(e.text(key)); }
+std::int64_t int_member(const sdk::Event& e, const char* key, std::int64_t fallback = 0) {
+  return e.number(key, fallback);
+}
 
 // Asterisk names a channel <TECH>/<peer>-<8 hex digits>; XiVO's call logs
 // read the line identity ("sip/alice") back from it.
@@ -98,14 +98,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   else if (event.topic.compare(0, park.size(), park) == 0) kind = "park." + event.topic.substr(park.size());
   else if (event.topic == "calls.pickup") kind = "pickup";
   else return out;
-  // Parsed into a buffer on the stack: an event is a few hundred bytes, and
-  // rapidjson's default allocator would take 64 KiB from malloc per event.
-  char values[8192], stack[1024];
-  rapidjson::MemoryPoolAllocator<> value_alloc(values, sizeof values), stack_alloc(stack, sizeof stack);
-  using Pool = rapidjson::MemoryPoolAllocator<>;
-  rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> d(&value_alloc, sizeof stack, &stack_alloc);
-  d.Parse(event.body.c_str(), event.body.size());
-  if (d.HasParseError() || !d.IsObject()) return out;
+  // The event's fields as the call core published them (no JSON on the way).
+  const sdk::Event& d = event;
   const std::string id = string_member(d, "id");
   if (id.empty()) return out;
 

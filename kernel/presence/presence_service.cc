@@ -389,8 +389,7 @@ void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended)
     auto& leg = legs_[id];
     if (leg.id.empty()) {
       leg.id = id;
-      auto c = doc.FindMember("created_at_ms");
-      leg.created_ms = c != doc.MemberEnd() && c->value.IsInt64() ? c->value.GetInt64() : 0;
+      leg.created_ms = sdk::json::int_member(doc, "created_at_ms");
     }
     // A transfer may move the leg to another endpoint.
     if (!leg.interface.empty() && leg.interface != interface) {

@@ -185,10 +185,20 @@ std::size_t FakeBus::deliver_pending() {
   }
 }
 
+namespace {
+// A copy with its JSON text in `body` too: a test reads `body` whichever way
+// the event was published.
+sdk::Event with_text(const sdk::Event& e) {
+  sdk::Event copy = e;
+  if (copy.body.empty()) copy.body = e.json();
+  return copy;
+}
+}  // namespace
+
 std::vector<sdk::Event> FakeBus::published() const {
   std::lock_guard l(mutex_);
   std::vector<sdk::Event> out;
-  for (auto& e : published_) out.push_back(*e);
+  for (auto& e : published_) out.push_back(with_text(*e));
   return out;
 }
 
@@ -196,7 +206,7 @@ std::vector<sdk::Event> FakeBus::published(std::string_view pattern) const {
   std::lock_guard l(mutex_);
   std::vector<sdk::Event> out;
   for (auto& e : published_)
-    if (topic_matches(pattern, e->topic)) out.push_back(*e);
+    if (topic_matches(pattern, e->topic)) out.push_back(with_text(*e));
   return out;
 }
 

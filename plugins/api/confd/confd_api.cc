@@ -1480,6 +1480,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   system_routes(adder);
   wizard_routes(adder);
   moh_routes(adder);
+  sound_routes(adder);
   return out;
 }
 

@@ -169,6 +169,10 @@ struct RecordOptions {
   int sample_rate = 8000;     // 8000 or 16000
   bool both_directions = false;  // the peer and what is sent to it, mixed
   int silence_seconds = 0;    // > 0: ends after this much silence once sound was heard
+  // The file is there whole or not at all: written to a hidden temporary
+  // beside it (.<name>.part) and renamed once closed; removed when a write
+  // fails (full disk) or when no sample came.
+  bool whole = false;
 };
 
 // A T.30 fax received over G.711 audio (spandsp) into a TIFF file.
@@ -312,6 +316,10 @@ class MediaEngine {
   // music-on-hold root (`sounds.moh_path`), which the configuration API's
   // /1.1/moh manages; empty when unknown.
   virtual std::filesystem::path music_path() const { return {}; }
+  // The writable sound store (`sounds.store`): one directory per category
+  // (`recordings`: the sounds users record with *9), which the configuration
+  // API's /1.1/sounds lists and serves; empty when unknown.
+  virtual std::filesystem::path sound_store_path() const { return {}; }
 };
 
 }  // namespace dialtone::sdk::media

@@ -293,11 +293,29 @@ TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
   EXPECT_EQ(pickup, "t|t|t\n") << pickup;
 
   // Two calls: 1000's to 1002, answered by 1001's line, and 1001's own call
-  // to the pickup code (answered by the dialplan, for the time they talked).
+  // to the pickup code: as xivo-call-logd makes it from such CEL, not
+  // answered (1001's bridge is the other call's), 0 s.
   auto body = records::wait_call_logs(*d_, before + 2, "/1.1/call_logs?order=date&direction=desc&limit=2");
   ASSERT_EQ(json_int(body, "/total"), before + 2) << body << d_->output();
   EXPECT_EQ(json_string(body, "/items/0/source_exten"), "1001") << body;
   EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "*81002") << body;
+  EXPECT_EQ(json_string(body, "/items/0/status"), "pickup") << body;
+  EXPECT_EQ(records::number(body, "/items/0/duration"), 0.0) << body;
+  EXPECT_EQ(json_string(body, "/items/0/answered_by"), "") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_line_identity"), "") << body;
+  // As Asterisk writes it, 1001's channel joins 1000's call when bridged to
+  // it: its own call ends there (LINKEDID_END, no CHAN_END under its own
+  // linked id), its BRIDGE_ENTER and CHAN_END are 1000's call's.
+  auto joined = wait_cel(
+      "SELECT concat_ws('|', bool_or(e.eventtype = 'LINKEDID_END' AND e.linkedid = e.uniqueid), "
+      "bool_or(e.eventtype = 'CHAN_END' AND e.linkedid = e.uniqueid), "
+      "bool_or(e.eventtype = 'BRIDGE_ENTER' AND e.linkedid = p.linkedid), "
+      "bool_or(e.eventtype = 'CHAN_END' AND e.linkedid = p.linkedid)) "
+      "FROM cel e JOIN cel s ON s.uniqueid = e.uniqueid AND s.eventtype = 'CHAN_START' "
+      "JOIN cel p ON p.eventtype = 'PICKUP' AND p.extra::jsonb->>'pickup_channel' = s.channame "
+      "WHERE s.channame LIKE 'SIP/u1001-%' AND p.id = (SELECT max(id) FROM cel WHERE eventtype = 'PICKUP')",
+      1);
+  EXPECT_EQ(joined, "t|f|t|t\n") << joined;
   EXPECT_EQ(json_string(body, "/items/1/source_exten"), "1000") << body;
   EXPECT_EQ(json_string(body, "/items/1/source_user_uuid"), caller_uuid_) << body;
   EXPECT_EQ(json_string(body, "/items/1/destination_exten"), "1002") << body;
@@ -311,6 +329,8 @@ TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
   EXPECT_EQ(json_int(ringer, "/total"), 1) << ringer;
   auto csv = records::csv(*d_);
   EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/1", "Vera Caller", "1000", "1002")), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/0", "Tom Taker", "1001", "*81002")), std::string::npos)
       << csv;
 }
 

@@ -24,5 +24,17 @@ function route_call(call)
     if outcome.status == "answered" or outcome.status == "cancel" then return { action = "done" } end
     return { action = "reject", code = outcome.code }
   end
+  -- xfer-<user>-<exten>: rings <user>'s line; once it answered, the script
+  -- transfers the caller to <exten> (call:transfer) and leaves.
+  local user, target = (call.callee or ""):match("^xfer%-(%a+)%-(%d+)$")
+  if user then
+    calls.prepare(call)
+    local outcome = call:dial{ "sip/" .. user, timeout = 15 }
+    if outcome.status ~= "answered" then return { action = "reject", code = outcome.code } end
+    dialtone.sleep(300)
+    local ok, err = call:transfer(target)
+    if not ok then dialtone.log("warn", "call:transfer: " .. tostring(err)) end
+    return { action = "done" }
+  end
   return calls.route(call)
 end

@@ -246,6 +246,24 @@ TEST_F(TransferTest, InviteWithReplacesNamingNoCallIsRefused) {
   expect_idle();
 }
 
+// call:transfer in the dialplan on a call it connected through the relay
+// (the test dialplan's xfer-<user>-<exten>): bob, the party alice talks to,
+// stays until carol answers, then carol takes his place and he gets BYE; the
+// core reports the transfer on bob's channel as for a REFER.
+TEST_F(TransferTest, DialplanTransferMovesTheCallerToTheTargetThroughTheCore) {
+  auto events = host_->test_bus().events().size();
+  Phone bob, carol, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
+  caller(alice, "alice", "xfer-bob-1003", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
+  expect_idle();
+}
+
 // The target of a blind transfer is routed by the dialplan as the
 // transferor dialed it: carol (1003) forwards every call to dave (1004), so
 // alice, transferred by bob to 1003, ends up talking to dave.

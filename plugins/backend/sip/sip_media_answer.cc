@@ -5,6 +5,8 @@
 // to the engine so that media verbs (call:play, call:read_digits ...) find
 // its endpoint; BYE either way, or the end of the script, frees it.
 #include "plugins/backend/sip/stack_impl.h"
+
+#include <dialtone/text.h>
 #include "plugins/backend/sip/engine_media.h"
 #include "plugins/backend/sip/t38_sdp.h"
 
@@ -25,11 +27,6 @@ struct Negotiated {
   std::string fmtp_lines;                             // a=fmtp of the kept formats
 };
 
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // What the engine answers to `offer`'s first audio stream; an error names why
 // nothing can be kept (488).
 sdk::Result<Negotiated> negotiate(const Sdp& offer, const std::vector<sm::Codec>& supported) {
@@ -43,14 +40,14 @@ sdk::Result<Negotiated> negotiate(const Sdp& offer, const std::vector<sm::Codec>
   for (const auto& pt : audio->formats) {
     std::string enc = audio->encoding(pt);
     int number = std::atoi(pt.c_str());
-    if (lower(enc).rfind("telephone-event/8000", 0) == 0) {
+    if (sdk::text::to_lower(enc).rfind("telephone-event/8000", 0) == 0) {
       if (n.telephone_event < 0) n.telephone_event = number;
       continue;
     }
     auto codec = sm::codec_from_name(enc);
     if (!codec || std::find(supported.begin(), supported.end(), *codec) == supported.end()) continue;
     // G.711 and G.722 have one clock; Opus must say 48000/2.
-    if (*codec == sm::Codec::opus && lower(enc) != "opus/48000/2") continue;
+    if (*codec == sm::Codec::opus && sdk::text::to_lower(enc) != "opus/48000/2") continue;
     n.config.formats.push_back({*codec, static_cast<std::uint8_t>(number)});
     n.rtpmaps.emplace_back(number, sm::rtpmap(*codec));
     for (const auto& line : audio->lines)

@@ -2,26 +2,24 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <strings.h>
+
+#include <dialtone/text.h>
 
 namespace dialtone::plugins::backend::sip {
 
 namespace sm = sdk::media;
+namespace text = sdk::text;
 
 namespace {
 
 constexpr int kOurMaxDatagram = 400;  // what the engine's UDPTL receive takes comfortably
 
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace
 
 const SdpMedia* t38_stream(const Sdp& sdp) {
   for (const auto& m : sdp.media)
-    if (m.type == "image" && m.active() && iequal(m.proto, "udptl") &&
-        std::any_of(m.formats.begin(), m.formats.end(), [](const std::string& f) { return iequal(f, "t38"); }))
+    if (m.type == "image" && m.active() && text::iequals(m.proto, "udptl") &&
+        std::any_of(m.formats.begin(), m.formats.end(), [](const std::string& f) { return text::iequals(f, "t38"); }))
       return &m;
   return nullptr;
 }
@@ -39,11 +37,11 @@ sm::T38Options t38_offer(const Sdp& sdp, const SdpMedia& m) {
     std::string value = colon == std::string_view::npos ? "" : std::string(v.substr(colon + 1));
     while (!value.empty() && value.back() == ' ') value.pop_back();
     int number = std::atoi(value.c_str());
-    if (iequal(name, "T38FaxVersion")) o.version = std::max(0, number);
-    else if (iequal(name, "T38MaxBitRate")) o.max_bitrate = number > 0 ? number : o.max_bitrate;
-    else if (iequal(name, "T38FaxRateManagement")) o.transferred_tcf = iequal(value, "transferredTCF");
-    else if (iequal(name, "T38FaxMaxDatagram")) o.max_datagram = number > 0 ? number : o.max_datagram;
-    else if (iequal(name, "T38FaxUdpEC")) o.redundancy = !iequal(value, "t38UDPNoEC") && !value.empty();
+    if (text::iequals(name, "T38FaxVersion")) o.version = std::max(0, number);
+    else if (text::iequals(name, "T38MaxBitRate")) o.max_bitrate = number > 0 ? number : o.max_bitrate;
+    else if (text::iequals(name, "T38FaxRateManagement")) o.transferred_tcf = text::iequals(value, "transferredTCF");
+    else if (text::iequals(name, "T38FaxMaxDatagram")) o.max_datagram = number > 0 ? number : o.max_datagram;
+    else if (text::iequals(name, "T38FaxUdpEC")) o.redundancy = !text::iequals(value, "t38UDPNoEC") && !value.empty();
   }
   std::string ip = sdp.connection(m);
   o.remote = (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(m.port);

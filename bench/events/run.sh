@@ -45,7 +45,8 @@ if [ "$RECORDS" = 1 ]; then
   printf '[plugin]\nname = records.cel\n' > "$work/conf.d/70-records-cel.conf"
   printf '[plugin]\nname = records.call_logs\n' > "$work/conf.d/71-records-call-logs.conf"
 fi
-bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
+# Its own session: the 1,000 clients and SIPp stand for other machines.
+BENCH_OWN_SESSION=1 bench_dialtoned "$build/bin/dialtoned" "$build/plugins"
 # The users bench/sip/run_calls.sh calls: u0..u199 at 2000..2199, u999 calls.
 bench_context 2000 2999
 { echo "firstname,lastname,exten,context,line_protocol,sip_username,sip_secret"

@@ -12,7 +12,10 @@ and the machine's, not a client library's (with python3-websockets as the
 probes, the probes' own process was what lagged, by seconds, at 100 calls/s).
 The others are sinks: every byte read and thrown away. The sinks run in
 SINK_PROCS (4) forked processes, so that the probes never wait behind 980
-sockets' reads.
+sockets' reads. Each process starts a session of its own, and with it a
+scheduling group (the kernel's autogroup): clients on their own machines,
+not 1,000 clients sharing one CPU share (in one session the sinks fell
+behind at 50 calls/s and were cut at 100).
 
 Prints `ready` once every stream is subscribed, then, when stdin closes (or
 SIGTERM), one summary line per kind of client. With LATENCY_LOG=FILE, also
@@ -172,11 +175,19 @@ async def main():
         pid = os.fork()
         if pid == 0:
             os.close(r)
+            os.setsid()  # a scheduling group per sink process too (see the probes' below)
             asyncio.set_event_loop(None)
             asyncio.run(sink_proc(host, int(port), token, event, n, w))
             os._exit(0)
         os.close(w)
         children.append((pid, os.fdopen(r, "rb", buffering=0)))
+    # The probes in a session of their own (the kernel's autogroups share the
+    # CPU between sessions): a dashboard on its own machine, not one that
+    # waits for the CPU behind 980 sinks reading every byte.
+    try:
+        os.setsid()
+    except OSError:
+        pass
     subscribed = 0
 
     def ready():

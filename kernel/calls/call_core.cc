@@ -4,9 +4,6 @@
 #include <chrono>
 #include <optional>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 namespace dialtone::kernel {
 namespace {
 
@@ -17,11 +14,6 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void field(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
 const char* topic_of(int kind) {
@@ -35,55 +27,47 @@ const char* topic_of(int kind) {
 
 }  // namespace
 
-// Followers (call records, CTI, BLF) read these fields: names are only ever added.
-static std::string event_body_of(const sdk::Channel& c, bool ended, std::int64_t duration_ms, const std::string& extra_key,
-                          const std::string& extra, int cause, int q850, int sip,
-                          const std::string& exten, const std::string& context,
-                          const std::string& target, const std::string& source = {},
-                          const std::vector<std::pair<std::string, std::string>>& more = {}) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  field(w, "id", c.id);
-  field(w, "call_id", c.call_id);
-  field(w, "backend", c.backend);
-  field(w, "endpoint", c.endpoint);
-  w.Key("direction");
-  w.String(sdk::to_string(c.direction));
-  w.Key("state");
-  w.String(ended ? "ended" : sdk::to_string(c.state));
-  field(w, "caller_number", c.caller_number);
-  field(w, "caller_name", c.caller_name);
-  field(w, "callee_number", c.callee_number);
-  field(w, "callee_name", c.callee_name);
-  field(w, "protocol_id", c.protocol_id);
-  field(w, "peer", c.peer);
-  w.Key("created_at_ms");
-  w.Int64(c.created_at_ms);
-  w.Key("answered_at_ms");
-  w.Int64(c.answered_at_ms);
-  w.Key("held");
-  w.Bool(c.held);
-  if (!extra_key.empty()) field(w, extra_key.c_str(), extra);
+// Followers (call records, CTI, BLF) read these fields: names are only ever
+// added. Published as fields: the JSON is written only for a subscriber that
+// asks for text (the WebSocket stream), never on this thread.
+static std::vector<sdk::EventField> event_fields_of(const sdk::Channel& c, bool ended, std::int64_t duration_ms,
+                                                    const std::string& extra_key, const std::string& extra, int cause,
+                                                    int q850, int sip, const std::string& exten,
+                                                    const std::string& context, const std::string& target,
+                                                    const std::string& source = {},
+                                                    std::vector<std::pair<std::string, std::string>> more = {}) {
+  std::vector<sdk::EventField> f;
+  f.reserve(24 + more.size());
+  f.emplace_back("id", c.id);
+  f.emplace_back("call_id", c.call_id);
+  f.emplace_back("backend", c.backend);
+  f.emplace_back("endpoint", c.endpoint);
+  f.emplace_back("direction", sdk::to_string(c.direction));
+  f.emplace_back("state", ended ? "ended" : sdk::to_string(c.state));
+  f.emplace_back("caller_number", c.caller_number);
+  f.emplace_back("caller_name", c.caller_name);
+  f.emplace_back("callee_number", c.callee_number);
+  f.emplace_back("callee_name", c.callee_name);
+  f.emplace_back("protocol_id", c.protocol_id);
+  f.emplace_back("peer", c.peer);
+  f.emplace_back("created_at_ms", c.created_at_ms);
+  f.emplace_back("answered_at_ms", c.answered_at_ms);
+  f.emplace_back("held", c.held);
+  if (!extra_key.empty()) f.emplace_back(extra_key, extra);
   if (!exten.empty() || !context.empty()) {
-    field(w, "exten", exten);
-    field(w, "context", context);
+    f.emplace_back("exten", exten);
+    f.emplace_back("context", context);
   }
-  if (!target.empty()) field(w, "target_channel", target);
-  if (!source.empty()) field(w, "source", source);
-  for (auto& [k, v] : more) field(w, k.c_str(), v);
+  if (!target.empty()) f.emplace_back("target_channel", target);
+  if (!source.empty()) f.emplace_back("source", source);
+  for (auto& [k, v] : more) f.emplace_back(std::move(k), std::move(v));
   if (ended) {
-    w.Key("cause");
-    w.Int(cause);
-    w.Key("q850_cause");
-    w.Int(q850);
-    w.Key("sip_code");
-    w.Int(sip);
-    w.Key("duration_ms");
-    w.Int64(duration_ms);
+    f.emplace_back("cause", cause);
+    f.emplace_back("q850_cause", q850);
+    f.emplace_back("sip_code", sip);
+    f.emplace_back("duration_ms", duration_ms);
   }
-  w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
+  return f;
 }
 
 
@@ -178,7 +162,8 @@ void CallCoreImpl::publish_loop() {
     }
     for (auto& p : batch) {
       if (p.kind == Kind::service) {
-        bus_.publish(p.topic, event_body_of(p.channel, false, 0, "", "", 0, 0, 0, {}, {}, {}, {}, p.more));
+        bus_.publish(std::move(p.topic),
+                     event_fields_of(p.channel, false, 0, "", "", 0, 0, 0, {}, {}, {}, {}, std::move(p.more)));
         continue;
       }
       const char* extra_key = p.kind == Kind::bridged       ? "media"
@@ -188,9 +173,9 @@ void CallCoreImpl::publish_loop() {
       // A digit's source travels in `target` (no transfer target on a DTMF event).
       bool dtmf = p.kind == Kind::dtmf;
       bus_.publish(topic_of(static_cast<int>(p.kind)),
-                   event_body_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause, p.q850, p.sip,
-                                 p.exten, p.context, dtmf ? std::string() : p.target, dtmf ? p.target : std::string(),
-                                 p.more));
+                   event_fields_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause,
+                                   p.q850, p.sip, p.exten, p.context, dtmf ? std::string() : p.target,
+                                   dtmf ? p.target : std::string(), std::move(p.more)));
     }
     batch.clear();
     if (auto d = dropped_.load(); d != reported) {

@@ -217,9 +217,10 @@ class CallCoreImpl final : public sdk::CallCore {
   };
   // A call service's event about `c` (calls.pickup, calls.park.*).
   void queue_service(std::string topic, const sdk::Channel& c, std::vector<std::pair<std::string, std::string>> more);
-  // Answers `a` then `b` (each through its driver), then bridges them;
-  // `done` once, off the caller's thread.
-  void join_answered(std::string a, std::string b, std::function<void(sdk::Status)> done);
+  // Answers `a` then `b` (each through its driver), calls `answered` (if
+  // any), then bridges them; `done` once, off the caller's thread.
+  void join_answered(std::string a, std::string b, std::function<void(sdk::Status)> done,
+                     std::function<void()> answered = {});
   // The first non-local channel above `channel_id` (the real caller of a local leg).
   std::string media_origin_of(const std::string& channel_id) const;
   // A parked channel ended, or its fate came (call_parking.cc): taken out

@@ -129,7 +129,9 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                }});
   f.push_back({"transfer", "call: table, exten: string, context?: string", "ok: boolean, error: string|nil",
                "Sends the call to `exten` in `context` (default: the call's own): the party it talks "
-               "to is hung up and the call dials `local/<exten>@<context>`.",
+               "to is hung up and the call dials `local/<exten>@<context>`. Parties their backend "
+               "bridges itself (SIP through its relay) stay connected until a callee answers, who then "
+               "takes the party's place; a failed dial leaves the call as it was.",
                [this](const LuaValues& args) -> LuaReply {
                  auto id = sdk::call_channel(args);
                  if (id.empty()) return no_channel("transfer");
@@ -139,6 +141,17 @@ std::vector<sdk::LuaFunctionSpec> CallCoreImpl::lua_functions() {
                    if (auto* t = args[0].as_table()) context = sdk::text_field(*t, "context");
                  auto c = channel(id);
                  if (!c) return status_reply(c.error());
+                 std::optional<sdk::Channel> peer;
+                 if (!c->peer.empty())
+                   if (auto p = channel(c->peer)) peer = *p;
+                 auto driver = driver_of(c->backend);
+                 if (peer && peer->backend == c->backend && driver &&
+                     driver->media_path(*c) != sdk::MediaPath::engine) {
+                   // The party it talks to is the transferor; their driver
+                   // routes this call as the transferor dialed exten.
+                   relayed_blind_transfer(*peer, *c, exten, context, nullptr);
+                   return status_reply({});
+                 }
                  if (!c->peer.empty()) {
                    sdk::TransferRequest r;
                    r.channel_id = c->peer;

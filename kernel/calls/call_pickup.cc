@@ -66,16 +66,20 @@ std::string CallCoreImpl::media_origin_of(const std::string& channel_id) const {
   return at;
 }
 
-void CallCoreImpl::join_answered(std::string a, std::string b, std::function<void(sdk::Status)> done) {
+void CallCoreImpl::join_answered(std::string a, std::string b, std::function<void(sdk::Status)> done,
+                                 std::function<void()> answered) {
   // Each step leaves the thread that reported the answer (a backend's
   // signalling thread): bridging calls that driver again.
   auto hop = [this](std::function<void()> f) { timers_.after(std::chrono::milliseconds(0), std::move(f)); };
-  answer_channel(a, [this, a, b, done, hop](bool ok, std::string error) {
+  answer_channel(a, [this, a, b, done, answered, hop](bool ok, std::string error) {
     if (!ok) return hop([done, error] { done(sdk::Error::unavailable(error)); });
-    hop([this, a, b, done, hop] {
-      answer_channel(b, [this, a, b, done, hop](bool ok, std::string error) {
+    hop([this, a, b, done, answered, hop] {
+      answer_channel(b, [this, a, b, done, answered, hop](bool ok, std::string error) {
         if (!ok) return hop([done, error] { done(sdk::Error::unavailable(error)); });
-        hop([this, a, b, done] { done(bridge(a, b, true)); });
+        hop([this, a, b, done, answered] {
+          if (answered) answered();
+          done(bridge(a, b, true));
+        });
       });
     });
   });
@@ -112,21 +116,26 @@ void CallCoreImpl::pickup(std::string_view picker_id, std::string_view leg_id,
     (void)with_driver(leg, [](sdk::ChannelDriver& driver, const sdk::Channel& c) {
       return driver.cancel(c, sdk::q850::normal_clearing);
     });
+  // calls.pickup once both answered, before their bridge (as Asterisk's
+  // PICKUP comes before the picker enters the caller's bridge): the CEL puts
+  // the picker's bridge in the picked-up call (plugins/records/cel).
+  auto picked = [this, caller, picker, ringing] {
+    if (auto c = channel(caller))
+      queue_service("calls.pickup", *c, {{"picker", picker}, {"ringing_channel", ringing.id},
+                                         {"ringing_endpoint", ringing.backend + "/" + ringing.endpoint}});
+  };
   join_answered(caller, picker, [this, d, caller, picker, ringing, done](sdk::Status s) {
     if (!s) {
       log_.info("calls: pickup of " + ringing.id + " by " + picker + " failed: " + s.error().message);
       finish(d, {"unavailable", sdk::q850::normal_unspecified, 480, {}, {}, {}}, {});
       return done(s);
     }
-    if (auto c = channel(caller))
-      queue_service("calls.pickup", *c, {{"picker", picker}, {"ringing_channel", ringing.id},
-                                         {"ringing_endpoint", ringing.backend + "/" + ringing.endpoint}});
     // A local leg between the caller and the ringing phone is answered too,
     // so that the dial above it ends answered as well.
     if (d->origin != caller) (void)set_state(d->origin, sdk::ChannelState::up);
     finish(d, {"answered", sdk::q850::normal_clearing, 200, picker, "pickup", {}}, {});
     done({});
-  });
+  }, picked);
 }
 
 }  // namespace dialtone::kernel

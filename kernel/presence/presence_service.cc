@@ -2,14 +2,8 @@
 
 #include <algorithm>
 
-#include <rapidjson/document.h>
-
-#include <dialtone/json_member.h>
-
 namespace dialtone::kernel {
 namespace {
-
-using sdk::json::string_member;
 
 // The features whose state a key can show: XiVO's feature name (its code
 // is confd's, /1.1/extensions/features) and the presence feature it names.
@@ -348,38 +342,29 @@ void PresenceServiceImpl::refresh(const std::vector<std::string>& keys, const sd
 }
 
 void PresenceServiceImpl::on_channel_event(const sdk::Event& e) {
-  rapidjson::Document doc;
-  doc.Parse(e.body.c_str(), e.body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  update_leg(doc, e.topic == "calls.channel.ended");
+  update_leg(e, e.topic == "calls.channel.ended");
 }
 
 void PresenceServiceImpl::on_park_event(const sdk::Event& e) {
-  rapidjson::Document doc;
-  doc.Parse(e.body.c_str(), e.body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
   // A parked call is a confirmed dialog of its slot ("park/701@default"),
   // the parked caller as the remote party: a BLF key on the slot lights.
-  auto set = [&doc](const char* key, const std::string& v) {
-    rapidjson::Value value(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), doc.GetAllocator());
-    if (doc.HasMember(key)) doc[key] = value;
-    else doc.AddMember(rapidjson::StringRef(key), value, doc.GetAllocator());
-  };
-  std::string slot = string_member(doc, "slot"), context = string_member(doc, "context");
+  std::string slot(e.text("slot")), context(e.text("context"));
   if (slot.empty()) return;
-  set("id", "park:" + string_member(doc, "id"));
-  set("backend", "park");
-  set("endpoint", slot + "@" + context);
-  set("state", "up");
-  set("direction", "outbound");
-  set("protocol_id", "");
-  update_leg(doc, e.topic != "calls.park.parked");
+  std::vector<sdk::EventField> leg{{"id", "park:" + std::string(e.text("id"))},
+                                   {"backend", "park"},
+                                   {"endpoint", slot + "@" + context},
+                                   {"state", "up"},
+                                   {"direction", "outbound"},
+                                   {"protocol_id", ""}};
+  for (const char* k : {"created_at_ms", "caller_number", "caller_name", "callee_number", "callee_name"})
+    if (auto* f = e.field(k)) leg.push_back(*f);
+  update_leg(sdk::Event(e.topic, std::move(leg)), e.topic != "calls.park.parked");
 }
 
-void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended) {
-  std::string id = string_member(doc, "id");
+void PresenceServiceImpl::update_leg(const sdk::Event& e, bool ended) {
+  std::string id(e.text("id"));
   if (id.empty()) return;
-  std::string interface = string_member(doc, "backend") + "/" + string_member(doc, "endpoint");
+  std::string interface = std::string(e.text("backend")) + "/" + std::string(e.text("endpoint"));
   auto snap = snapshot();
   std::lock_guard order(notify_mutex_);
   std::vector<Change> changes;
@@ -389,8 +374,7 @@ void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended)
     auto& leg = legs_[id];
     if (leg.id.empty()) {
       leg.id = id;
-      auto c = doc.FindMember("created_at_ms");
-      leg.created_ms = c != doc.MemberEnd() && c->value.IsInt64() ? c->value.GetInt64() : 0;
+      leg.created_ms = e.number("created_at_ms");
     }
     // A transfer may move the leg to another endpoint.
     if (!leg.interface.empty() && leg.interface != interface) {
@@ -401,15 +385,15 @@ void PresenceServiceImpl::update_leg(const rapidjson::Document& doc, bool ended)
     }
     leg.interface = interface;
     legs_of_[interface].insert(id);
-    leg.call_id = string_member(doc, "protocol_id");
-    if (auto t = string_member(doc, "local_tag"); !t.empty()) leg.local_tag = t;
-    if (auto t = string_member(doc, "remote_tag"); !t.empty()) leg.remote_tag = t;
-    leg.direction = string_member(doc, "direction");
-    leg.state = string_member(doc, "state");
-    leg.caller_number = string_member(doc, "caller_number");
-    leg.caller_name = string_member(doc, "caller_name");
-    leg.callee_number = string_member(doc, "callee_number");
-    leg.callee_name = string_member(doc, "callee_name");
+    leg.call_id = e.text("protocol_id");
+    if (auto t = e.text("local_tag"); !t.empty()) leg.local_tag = t;
+    if (auto t = e.text("remote_tag"); !t.empty()) leg.remote_tag = t;
+    leg.direction = e.text("direction");
+    leg.state = e.text("state");
+    leg.caller_number = e.text("caller_number");
+    leg.caller_name = e.text("caller_name");
+    leg.callee_number = e.text("callee_number");
+    leg.callee_name = e.text("callee_name");
     leg.ended = ended;
     if (auto w = watched_.find(interface); w != watched_.end())
       keys.insert(keys.end(), w->second.begin(), w->second.end());
@@ -479,19 +463,16 @@ void PresenceServiceImpl::unwatch(const std::string& key, std::uint64_t id) {
 }
 
 void PresenceServiceImpl::on_registration_event(const sdk::Event& e) {
-  rapidjson::Document doc;
-  doc.Parse(e.body.c_str(), e.body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  std::string aor = string_member(doc, "aor");
-  auto r = doc.FindMember("registered");
-  if (aor.empty() || r == doc.MemberEnd() || !r->value.IsBool()) return;
+  std::string aor(e.text("aor"));
+  auto* registered = e.field("registered");
+  if (aor.empty() || !registered || registered->type != sdk::EventField::Type::boolean) return;
   std::string interface = "sip/" + aor;
   auto snap = snapshot();
   std::lock_guard order(notify_mutex_);
   std::vector<Change> changes;
   {
     std::lock_guard lock(mutex_);
-    bool changed = r->value.GetBool() ? registered_.insert(interface).second : registered_.erase(interface) > 0;
+    bool changed = e.flag("registered") ? registered_.insert(interface).second : registered_.erase(interface) > 0;
     if (!changed) return;
     if (auto w = watched_.find(interface); w != watched_.end())
       changes = collect({w->second.begin(), w->second.end()}, *snap);

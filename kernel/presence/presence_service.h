@@ -28,7 +28,6 @@
 #include <dialtone/config.h>
 #include <dialtone/host.h>
 #include <dialtone/presence.h>
-#include <rapidjson/document.h>
 
 namespace dialtone::kernel {
 
@@ -99,7 +98,7 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   // The new states of `keys` that changed (mutex_ held), then told to
   // their watchers (mutex_ released, notify_mutex_ held: in order).
   // A leg's new state from a calls.channel.* body (or a park event made one).
-  void update_leg(const rapidjson::Document& doc, bool ended);
+  void update_leg(const sdk::Event& e, bool ended);
   std::vector<Change> collect(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap);
   void tell(const std::vector<Change>& changes);
   void refresh(const std::vector<std::string>& keys, const sdk::ConfigSnapshot& snap);

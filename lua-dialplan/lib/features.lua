@@ -21,6 +21,11 @@
 --   *98          consults the caller's own voicemail (lib/voicemails.lua)
 --   *99<box>     consults voicemail <box> of the caller's context
 --   *8, *8<exten>  group and directed pickup (lib/pickup.lua)
+--   *9           records a sound (XiVO's recsnd): a prompt (a digit skips
+--                it) and a beep, then
+--                what the caller says until # or the hang-up lands in the
+--                sound store as recordings/<caller number>-<epoch>.wav
+--                (confd /1.1/sounds/recordings), played back after #
 --   *11<number>  pages paging group <number> (lib/paging.lua)
 --   *40          call completion: asks to be called back once the user
 --                last called busy or unanswered is free again; cancels a
@@ -66,6 +71,7 @@ M.features = {
   vmuserslt = "vmuserslt",
   vmboxslt = "vmboxslt",
   phonestatus = "phonestatus",
+  recsnd = "recsnd",
   groupmembertoggle = "groupmembertoggle",
   groupmemberjoin = "groupmemberjoin",
   groupmemberleave = "groupmemberleave",
@@ -88,7 +94,15 @@ M.prompts = {
   echo_done = "demo-echodone",
   joined = "agent-loginok",
   left = "agent-loggedoff",
+  -- XiVO plays its own record-message-after-beep; asterisk-core-sounds has
+  -- vm-intro ("... after the tone. When done, hang up or press the pound key").
+  recsnd_intro = "vm-intro",
+  beep = "beep",
 }
+
+-- The longest sound *9 records (XiVO's Record has no limit; a forgotten
+-- call must not fill the disk).
+M.recsnd_max_seconds = 600
 
 local forward_kinds = {
   fwd_unconditional = "unconditional",
@@ -189,6 +203,40 @@ local function leave_message(call, name, target)
   return { action = "done" }
 end
 
+-- *9: XiVO's recsnd. The sound is <sounds.store>/recordings/<caller
+-- number>-<epoch>.wav, written whole or not at all by the engine; XiVO keeps
+-- what was said when the caller hangs up (Record's k option), and so does
+-- Dialtone. After #, a second's pause and the sound played back.
+local function record_sound(call)
+  if channel then voicemails.attach(call) end
+  if not (call.channel and call.record and call:answer()) then
+    return reject(480, "Sound recording needs the media engine")
+  end
+  -- A digit skips the announcement (as for *55); the beep always plays.
+  local _, why = call:read_digits{ max = 1, timeout = 1, prompt = M.prompts.recsnd_intro }
+  if why == "hangup" then return { action = "done" } end
+  local ok, pwhy = call:play(M.prompts.beep)
+  if ok == false and pwhy == "hangup" then return { action = "done" } end
+  local who = tostring(call.caller_number or ""):gsub("[^%w_-]", "")
+  local name = string.format("recordings/%s-%d", who ~= "" and who or "unknown", os.time())
+  dialtone.log("info", string.format("call %s: recording sound %s", tostring(call.id), name))
+  local recorded, file = call:record{ sound = name, max_seconds = M.recsnd_max_seconds }
+  if not recorded and file == "hangup" then return { action = "done" } end
+  if not recorded then
+    dialtone.log("error", string.format("call %s: sound %s not recorded: %s", tostring(call.id), name, tostring(file)))
+    call:play(M.prompts.failed)
+    return { action = "done" }
+  end
+  if not file then  -- hung up: the engine keeps what was said
+    dialtone.log("info", string.format("call %s: sound %s recorded until the hang-up", tostring(call.id), name))
+    return { action = "done" }
+  end
+  dialtone.log("info", string.format("call %s: sound recorded to %s", tostring(call.id), file))
+  dialtone.sleep(1000)  -- XiVO's Wait(1)
+  call:play(file)
+  return { action = "done" }
+end
+
 -- *10: says the caller's forwards and do-not-disturb, each activated or
 -- de-activated (a forward that is on with its destination's digits).
 local function phone_status(call, uid)
@@ -280,7 +328,7 @@ function M.parse(number)
     if rest and rest:match("^%d+$") then return name, nil, rest end
   end
   for _, name in ipairs({ "dnd", "incallfilter", "callrecord", "fwd_disable_all", "callcompletion", "voicemail",
-                          "enablevm", "phonestatus" }) do
+                          "enablevm", "phonestatus", "recsnd" }) do
     if featurecodes.rest(M.features[name], number) == "" then return name end
   end
   if number == M.echo_code then return "echo" end
@@ -299,6 +347,7 @@ function M.route(call)
   local name, kind, destination = M.parse(number)
   if not name then return nil end
   if name == "echo" then return echo_test(call) end
+  if name == "recsnd" then return record_sound(call) end
   if name == "voicemail_box" then return consult(call, destination) end
   if name == "vmuserslt" or name == "vmboxslt" then return leave_message(call, name, destination) end
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")

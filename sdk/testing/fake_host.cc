@@ -38,12 +38,6 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 }  // namespace
 
 bool topic_matches(std::string_view pattern, std::string_view topic) { return sdk::topic_matches(pattern, topic); }
@@ -191,10 +185,20 @@ std::size_t FakeBus::deliver_pending() {
   }
 }
 
+namespace {
+// A copy with its JSON text in `body` too: a test reads `body` whichever way
+// the event was published.
+sdk::Event with_text(const sdk::Event& e) {
+  sdk::Event copy = e;
+  if (copy.body.empty()) copy.body = e.json();
+  return copy;
+}
+}  // namespace
+
 std::vector<sdk::Event> FakeBus::published() const {
   std::lock_guard l(mutex_);
   std::vector<sdk::Event> out;
-  for (auto& e : published_) out.push_back(*e);
+  for (auto& e : published_) out.push_back(with_text(*e));
   return out;
 }
 
@@ -202,7 +206,7 @@ std::vector<sdk::Event> FakeBus::published(std::string_view pattern) const {
   std::lock_guard l(mutex_);
   std::vector<sdk::Event> out;
   for (auto& e : published_)
-    if (topic_matches(pattern, e->topic)) out.push_back(*e);
+    if (topic_matches(pattern, e->topic)) out.push_back(with_text(*e));
   return out;
 }
 
@@ -372,7 +376,7 @@ sdk::HttpResponse FakeHttp::call(std::string_view method, std::string_view targe
       else req.query[url_decode(kv.substr(0, eq))] = url_decode(kv.substr(eq + 1));
     }
   }
-  for (auto& [k, v] : headers) req.headers[lower(k)] = v;
+  for (auto& [k, v] : headers) req.headers[sdk::text::to_lower(k)] = v;
   req.body = std::move(body);
   req.remote_address = "127.0.0.1";
 

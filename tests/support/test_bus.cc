@@ -30,7 +30,9 @@ void TestBus::publish(std::shared_ptr<const sdk::Event> event) {
   std::vector<std::shared_ptr<Sub>> targets;
   {
     std::lock_guard lk(m_);
+    // Recorded with its JSON text too: tests read `body` whichever way it was published.
     events_.push_back(*event);
+    if (events_.back().body.empty()) events_.back().body = event->json();
     for (auto& [id, s] : subs_)
       if (topic_matches(s->pattern, event->topic)) {
         ++s->delivered;

@@ -60,6 +60,7 @@ class ConfdApi final : public sdk::Plugin {
   void system_routes(const AddRoute& add);
   void wizard_routes(const AddRoute& add);  // wizard_routes.cc
   void moh_routes(const AddRoute& add);  // moh_routes.cc
+  void sound_routes(const AddRoute& add);  // sounds_routes.cc
   sdk::HttpResponse import_users(const sdk::HttpRequest& req);
   sdk::HttpResponse update_users_csv(const sdk::HttpRequest& req);
   sdk::HttpResponse export_users(const sdk::HttpRequest& req);
@@ -72,6 +73,9 @@ class ConfdApi final : public sdk::Plugin {
   // this plugin, or be reloaded), else the Debian default.
   std::filesystem::path moh_path_;
   std::filesystem::path moh_root() const;
+  // The sound store (/1.1/sounds): the media engine's sounds.store, else
+  // /var/lib/dialtone/sounds.
+  std::filesystem::path sound_store() const;
   // The configuration snapshot and the Engine every write goes through.
   std::shared_ptr<ConfigServiceImpl> config_;
   Engine* engine_ = nullptr;

@@ -6,21 +6,18 @@
 // next hold on, with no reload and no second setting to keep equal. Files are checked before they land: a WAV that
 // libsndfile decodes, mono, 8-48 kHz; written to a hidden temporary file
 // and renamed, so a bad or interrupted upload leaves nothing half-written.
-#include <sndfile.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <fstream>
-#include <random>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include <dialtone/json.h>
 #include <dialtone/media.h>
 #include <dialtone/services.h>
+#include <dialtone/text.h>
 
+#include "plugins/api/confd/audio_files.h"
 #include "plugins/api/confd/confd_api.h"
 
 namespace dialtone::plugins::api::confd {
@@ -29,8 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using sdk::HttpRequest;
 using sdk::HttpResponse;
-
-constexpr std::size_t kMaxUpload = 64u << 20;  // 64 MiB: about 70 min of 8 kHz 16-bit audio
 
 const std::regex kName("[a-zA-Z0-9][-_.a-zA-Z0-9]{0,19}");
 const std::regex kFile("[a-zA-Z0-9][-_.a-zA-Z0-9]{0,127}\\.wav");
@@ -45,8 +40,7 @@ std::vector<std::string> class_files(const fs::path& dir) {
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     auto name = it->path().filename().string();
     if (!it->is_regular_file() || name.empty() || name[0] == '.') continue;
-    auto ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    auto ext = sdk::text::to_lower(it->path().extension().string());
     if (ext == ".wav" || ext == ".gsm" || ext == ".sln" || ext == ".sln16" || ext == ".raw") out.push_back(name);
   }
   std::sort(out.begin(), out.end());
@@ -156,58 +150,6 @@ std::map<std::string, std::optional<std::string>> moh_fields(const std::string& 
   return out;
 }
 
-// libsndfile reading from memory, to check an upload before it is written.
-struct Memory {
-  const std::string* data;
-  sf_count_t at = 0;
-};
-sf_count_t mem_length(void* u) { return static_cast<sf_count_t>(static_cast<Memory*>(u)->data->size()); }
-sf_count_t mem_seek(sf_count_t off, int whence, void* u) {
-  auto* m = static_cast<Memory*>(u);
-  sf_count_t size = static_cast<sf_count_t>(m->data->size());
-  sf_count_t to = whence == SEEK_SET ? off : whence == SEEK_CUR ? m->at + off : size + off;
-  m->at = std::clamp<sf_count_t>(to, 0, size);
-  return m->at;
-}
-sf_count_t mem_read(void* ptr, sf_count_t n, void* u) {
-  auto* m = static_cast<Memory*>(u);
-  sf_count_t left = static_cast<sf_count_t>(m->data->size()) - m->at;
-  n = std::min(n, left);
-  std::memcpy(ptr, m->data->data() + m->at, static_cast<std::size_t>(n));
-  m->at += n;
-  return n;
-}
-sf_count_t mem_write(const void*, sf_count_t, void*) { return 0; }
-sf_count_t mem_tell(void* u) { return static_cast<Memory*>(u)->at; }
-
-// Why `body` is not a music file the engine plays (nullopt: it is).
-std::optional<std::string> audio_problem(const std::string& body) {
-  if (body.empty()) return "the body is empty: send the WAV file's bytes (Content-Type: audio/wav)";
-  if (body.size() > kMaxUpload) return "larger than " + std::to_string(kMaxUpload >> 20) + " MiB";
-  SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
-  Memory mem{&body};
-  SF_INFO info{};
-  SNDFILE* sf = sf_open_virtual(&io, SFM_READ, &info, &mem);
-  if (!sf) return std::string("not a WAV file libsndfile can read (") + sf_strerror(nullptr) + ")";
-  std::string why;
-  std::int16_t frame[256];
-  if ((info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_WAV) why = "not a WAV file";
-  else if (info.channels != 1) why = std::to_string(info.channels) + " channels: music on hold files must be mono";
-  else if (info.samplerate < 8000 || info.samplerate > 48000)
-    why = "sample rate " + std::to_string(info.samplerate) + " Hz: use 8000 to 48000 Hz";
-  else if (info.frames <= 0 || sf_readf_short(sf, frame, 256) <= 0) why = "no audio frames (empty or truncated)";
-  sf_close(sf);
-  if (why.empty()) return std::nullopt;
-  return why;
-}
-
-std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::ostringstream o;
-  o << std::hex << rng();
-  return o.str();
-}
-
 }  // namespace
 
 std::filesystem::path ConfdApi::moh_root() const {
@@ -302,10 +244,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
         auto files = class_files(class_dir(moh_root(), m.name));
         if (std::find(files.begin(), files.end(), name) == files.end())
           throw ApiError{404, {not_found("MOH file", "filename", "'" + name + "'")}};
-        std::ifstream in(class_dir(moh_root(), m.name) / name, std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (!in.good() && !in.eof())
-          throw ApiError{500, {"cannot read " + (class_dir(moh_root(), m.name) / name).string()}};
+        auto bytes = read_whole(class_dir(moh_root(), m.name) / name);
         return HttpResponse{200, "application/octet-stream", std::move(bytes), {}};
       });
 
@@ -317,25 +256,7 @@ void ConfdApi::moh_routes(const AddRoute& add) {
                                "'.' ending in .wav, starting with a letter or digit"}};
         if (auto why = audio_problem(req.body))
           throw ApiError{400, {"Input Error - file '" + name + "': " + *why}};
-        auto dir = class_dir(moh_root(), m.name);
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        auto tmp = dir / (".upload-" + random_suffix() + ".tmp");
-        {
-          std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-          out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
-          out.flush();
-          if (!out) {
-            fs::remove(tmp, ec);
-            throw ApiError{500, {"cannot write " + (dir / name).string() + " (disk full, or check moh.path and "
-                                 "its permissions); nothing was changed"}};
-          }
-        }
-        fs::rename(tmp, dir / name, ec);
-        if (ec) {
-          fs::remove(tmp, ec);
-          throw ApiError{500, {"cannot write " + (dir / name).string() + ": " + ec.message()}};
-        }
+        write_whole(class_dir(moh_root(), m.name), name, req.body, "check moh.path and its permissions");
         return engine_->write([&](sdk::Transaction& tx) {
           engine_->notify(tx, "moh", "edited", m.id, moh_json(m, moh_root(), base_url(req)));
           return HttpResponse::empty(204);

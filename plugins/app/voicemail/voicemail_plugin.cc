@@ -50,7 +50,7 @@ class VoicemailPlugin final : public sdk::Plugin {
     std::weak_ptr<VoicemailApp> weak = app_;
     sdk::Executor* executor = &host_.executor();
     deleted_ = host_.bus().subscribe("config.voicemail.deleted", [weak, executor](const sdk::Event& e) {
-      executor->post([weak, body = e.body] {
+      executor->post([weak, body = e.json()] {
         if (auto app = weak.lock()) app->box_deleted(body);
       });
     });

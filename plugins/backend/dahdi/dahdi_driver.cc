@@ -15,7 +15,6 @@ extern "C" {
 #include <libpri.h>
 }
 
-#include <rapidjson/document.h>
 
 #include <dialtone/bus.h>
 #include <dialtone/dialplan_decision.h>
@@ -190,7 +189,7 @@ sdk::Status DahdiDriver::start() {
   // A span's leg whose peer hung up is hung up too (the core unbridges it).
   legs_ = host_.bus().subscribe("calls.channel.*", [weak](const sdk::Event& e) {
     if (e.topic != "calls.channel.state" && e.topic != "calls.channel.unbridged") return;
-    if (auto self = weak.lock()) self->on_leg_event(e.topic, e.body);
+    if (auto self = weak.lock()) self->on_leg_event(e);
   });
   running_ = true;
   thread_ = std::thread([this] { loop(); });
@@ -239,14 +238,10 @@ void DahdiDriver::stop() {
   spans_.clear();
 }
 
-void DahdiDriver::on_leg_event(const std::string& topic, const std::string& body) {
-  rapidjson::Document d;
-  d.Parse(body.c_str(), body.size());
-  if (!d.IsObject() || !d.HasMember("call_id") || !d["call_id"].IsString() || !d.HasMember("id") ||
-      !d["id"].IsString() || !d.HasMember("state") || !d["state"].IsString())
-    return;
-  std::string call_id = d["call_id"].GetString(), id = d["id"].GetString(), state = d["state"].GetString();
-  std::string peer = d.HasMember("peer") && d["peer"].IsString() ? d["peer"].GetString() : "";
+void DahdiDriver::on_leg_event(const sdk::Event& e) {
+  const std::string& topic = e.topic;
+  if (!e.field("call_id") || !e.field("id") || !e.field("state")) return;
+  std::string call_id(e.text("call_id")), id(e.text("id")), state(e.text("state")), peer(e.text("peer"));
   if (topic == "calls.channel.unbridged") {
     if (auto c = call_of_channel(id)) {
       sdk::Channel ch;

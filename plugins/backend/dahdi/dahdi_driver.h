@@ -122,7 +122,7 @@ class DahdiDriver final : public sdk::ChannelDriver, public std::enable_shared_f
   // ring tone (ALERTING) until then.
   void early_media(Call& call, bool inband, bool alerting);
   void stop_ringback(Call& call);
-  void on_leg_event(const std::string& topic, const std::string& body);
+  void on_leg_event(const sdk::Event& e);
   std::shared_ptr<Call> call_of_channel(const std::string& channel_id) const;
   std::shared_ptr<Call> call_of(Span& span, q931_call* q) const;
   int free_b_channel(const Span& span) const;

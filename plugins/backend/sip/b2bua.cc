@@ -304,10 +304,12 @@ void SipStack::Impl::on_decision(std::uint64_t serial, const RouteDecision& d) {
   }
 }
 
-std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
+std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req, int parallel) {
   Call* c = &call;
-  ++c->round;
-  c->trunks_down = 0;
+  if (!parallel) {
+    ++c->round;
+    c->trunks_down = 0;
+  }
   std::string number = req.caller_number.empty() ? c->from_user : req.caller_number;
   std::string display = c->from_display;
   if (!req.caller_name.empty()) {
@@ -364,6 +366,7 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
       br->call = c;
       br->target = target;
       br->round = c->round;
+      br->dial = parallel;
       std::string to = line ? "<sip:" + target + "@" + cfg.host + ">" : "<" + target + ">";
       std::string call_id = random_token(20) + "@dialtone";
       br->leg = nta_leg_tcreate(agent, &Impl::on_b_request, br, SIPTAG_FROM_STR(from.c_str()),
@@ -415,18 +418,59 @@ std::size_t SipStack::Impl::start_branches(Call& call, const DialRequest& req) {
   if (started == 0) return 0;
   c->state = Call::State::ringing;
   int timeout = req.timeout_seconds > 0 ? req.timeout_seconds : 30;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  // A parallel dial rings until the later of its own end and the round's.
+  if (parallel && until <= c->ring_until) return started;
+  c->ring_until = until;
   if (!c->ring_timer) c->ring_timer = su_timer_create(su_root_task(root), timeout * 1000);
   su_timer_set_interval(c->ring_timer, &Impl::on_ring_timeout, c, timeout * 1000);
   return started;
 }
 
-void SipStack::Impl::finish_dial(Call& c, const char* status, int code) {
-  if (!c.dial_done) return;
-  if (c.state == Call::State::ringing) c.state = Call::State::routing;
-  if (c.ring_timer) su_timer_reset(c.ring_timer);
+void SipStack::Impl::parallel_dial(Call& c, const DialRequest& req, std::function<void(DialResult)> done) {
+  if (c.offer_refused) return done(DialResult{"unavailable", c.offer_refused});
+  int id = ++c.last_dial;
+  c.parallel_dials.push_back(Call::ParallelDial{id, std::move(done)});
+  log.info("sip: call " + c.id + ": another dial rings beside the first");
+  if (start_branches(c, req, id) == 0) finish_one_dial(c, id, "unavailable", c.trunks_down ? 503 : 480);
+}
+
+void SipStack::Impl::end_dials(Call& c, const DialResult& r) {
   auto done = std::move(c.dial_done);
   c.dial_done = nullptr;
-  done(DialResult{status, code, dial_fails_over(c, code)});
+  auto more = std::move(c.parallel_dials);
+  c.parallel_dials.clear();
+  if (done) done(r);
+  for (auto& p : more)
+    if (p.done) p.done(r);
+}
+
+void SipStack::Impl::finish_dial(Call& c, const char* status, int code) {
+  if (!c.dial_done && c.parallel_dials.empty()) return;
+  if (c.state == Call::State::ringing) c.state = Call::State::routing;
+  if (c.ring_timer) su_timer_reset(c.ring_timer);
+  end_dials(c, DialResult{status, code, dial_fails_over(c, code)});
+}
+
+void SipStack::Impl::finish_one_dial(Call& c, int dial, const char* status, int code) {
+  if (c.parallel_dials.empty()) return finish_dial(c, status, code);
+  std::function<void(DialResult)> done;
+  if (dial == 0) {
+    // The first parallel dial takes the first's place.
+    auto next = std::move(c.parallel_dials.front());
+    c.parallel_dials.erase(c.parallel_dials.begin());
+    done = std::move(c.dial_done);
+    c.dial_done = std::move(next.done);
+    for (auto& b : c.branches)
+      if (b->dial == next.id) b->dial = 0;
+  } else {
+    auto it = std::find_if(c.parallel_dials.begin(), c.parallel_dials.end(),
+                           [dial](const auto& p) { return p.id == dial; });
+    if (it == c.parallel_dials.end()) return;
+    done = std::move(it->done);
+    c.parallel_dials.erase(it);
+  }
+  if (done) done(DialResult{status, code, dial_fails_over(c, code)});
 }
 
 void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
@@ -440,8 +484,9 @@ void SipStack::Impl::dial(const std::string& call_id, const DialRequest& req,
       return b->round != c->round || b->final || b->cancelled;
     });
     if (!superseded) {
-      // Another dial of this call still rings (a local leg beside SIP targets).
-      done(DialResult{"congestion", 503});
+      // Another dial of this call still rings (a local leg beside SIP
+      // targets, or two local legs): this one rings beside it.
+      parallel_dial(*c, req, std::move(done));
       return;
     }
     finish_dial(*c, "cancelled", 487);
@@ -487,11 +532,7 @@ void SipStack::Impl::hangup(const std::string& call_id, int status, const std::s
     int st = status >= 400 && status <= 699 ? status : 480;
     const char* phrase = sip_status_phrase(st);
     answer_a(*c, st, phrase ? phrase : "Hung Up");
-    if (c->dial_done) {
-      auto done = std::move(c->dial_done);
-      c->dial_done = nullptr;
-      done(DialResult{"cancelled", st});
-    }
+    end_dials(*c, DialResult{"cancelled", st});
   }
   maybe_finish(*c);
 }
@@ -688,10 +729,12 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
     // channels through the driver, with the dial's outcome and the trunk's
     // failover word set first.
     int round = br->round;
+    int dial = br->dial;
     bool last_of_dial = br->shared_channel && c.dial_done && c.state == Call::State::ringing &&
                         round == c.round &&
-                        std::none_of(c.branches.begin(), c.branches.end(),
-                                     [round](const auto& b) { return b->round == round && !b->final; });
+                        std::none_of(c.branches.begin(), c.branches.end(), [round, dial](const auto& b) {
+                          return b->round == round && b->dial == dial && !b->final;
+                        });
     if (!others && !last_of_dial) self->backend.leg_event(br->channel, LegState::ended, status, {});
     br->channel.clear();
   }
@@ -701,12 +744,13 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
   }
   if (c.state == Call::State::ringing && br->round == c.round) {
     int round = c.round;
-    bool open = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
-      return b->round == round && !b->final;
+    int dial = br->dial;  // its dial ends once none of its branches rings
+    bool open = std::any_of(c.branches.begin(), c.branches.end(), [round, dial](const auto& b) {
+      return b->round == round && b->dial == dial && !b->final;
     });
     if (!open) {
-      bool busy = std::any_of(c.branches.begin(), c.branches.end(), [round](const auto& b) {
-        return b->round == round && (b->status == 486 || b->status == 600);
+      bool busy = std::any_of(c.branches.begin(), c.branches.end(), [round, dial](const auto& b) {
+        return b->round == round && b->dial == dial && (b->status == 486 || b->status == 600);
       });
       if (c.originated) {
         c.state = Call::State::ending;
@@ -716,7 +760,7 @@ int SipStack::Impl::on_b_response(void* magic, nta_outgoing_t* orq, const sip_t*
         return 0;
       }
       if (c.dial_done) {
-        self->finish_dial(c, busy ? "busy" : "unavailable", busy ? 486 : status);
+        self->finish_one_dial(c, dial, busy ? "busy" : "unavailable", busy ? 486 : status);
         self->maybe_finish(c);
         return 0;
       }
@@ -811,11 +855,7 @@ int SipStack::Impl::on_a_ack_cancel(void* magic, nta_incoming_t* irq, const sip_
       for (auto& b : c->branches)
         if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
       self->answer_a(*c, SIP_487_REQUEST_TERMINATED);
-      if (c->dial_done) {
-        auto done = std::move(c->dial_done);
-        c->dial_done = nullptr;
-        done(DialResult{"cancelled", 487});
-      }
+      self->end_dials(*c, DialResult{"cancelled", 487});
       self->maybe_finish(*c);
     }
   }
@@ -910,11 +950,7 @@ void SipStack::Impl::release(Call& c) {
     if (!b->channel.empty()) backend.leg_event(b->channel, LegState::ended, c.ended_status, {});
   if (!c.channel.empty()) backend.leg_event(c.channel, LegState::ended, c.ended_status, {});
   release_dialog(c);
-  if (c.dial_done) {
-    auto done = std::move(c.dial_done);
-    c.dial_done = nullptr;
-    done(DialResult{"cancelled", 0});
-  }
+  end_dials(c, DialResult{"cancelled", 0});
   call_ids.erase(c.id);
   count_line(c.caller_username, -1);
   c.caller_username.clear();

@@ -7,7 +7,6 @@
 
 #include <dialtone/bus.h>
 #include <dialtone/services.h>
-#include <rapidjson/document.h>
 
 #include "plugins/backend/sip/auto_answer.h"
 #include "plugins/backend/sip/sip_channel_driver.h"
@@ -175,6 +174,11 @@ void SipChannelDriver::join(const sdk::Channel& a, const sdk::Channel& b, std::f
   if (!s) done(s);
 }
 
+sdk::MediaPath SipChannelDriver::media_path(const sdk::Channel& channel) {
+  auto engine = engine_ ? engine_() : nullptr;
+  return engine && engine->channel_endpoint(channel.id) ? sdk::MediaPath::engine : sdk::MediaPath::relayed;
+}
+
 sdk::Status SipChannelDriver::unbridge(const sdk::Channel& channel) {
   return with_stack([&](SipStack& stack) {
     stack.unbridge_engine(channel.id);
@@ -215,11 +219,9 @@ void SipPlugin::attach_call_core() {
   unbridged_ = host_.bus().subscribe("calls.channel.unbridged", [weak](const sdk::Event& e) {
     auto driver = weak.lock();
     if (!driver) return;
-    rapidjson::Document d;
-    d.Parse(e.body.c_str());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsString()) return;
-    if (!d.HasMember("backend") || !d["backend"].IsString() || std::string(d["backend"].GetString()) != "sip") return;
-    driver->peer_gone(d["id"].GetString());
+    auto id = e.text("id");
+    if (id.empty() || e.text("backend") != "sip") return;
+    driver->peer_gone(std::string(id));
   });
 }
 

@@ -787,8 +787,10 @@ sdk::Result<std::string> CallMedia::offer(MediaLeg from, const std::string& text
   if (!parsed) return parsed.error();
   auto filtered = filter_offer(*parsed, state_->cfg.codecs);
   if (!filtered) return filtered.error();
-  // rtcp-mux where the caller offers it: one port for its leg, and offered
-  // on to the other leg, whose RTCP port is held only until it answers.
+  // rtcp-mux where the offerer offers it: one port for its leg. The other
+  // leg is offered rtcp-mux whether or not the offerer muxes (the relay ends
+  // each leg's RTCP on its own): its RTCP port is held only until it answers,
+  // so a call costs two ports when both mux, three when only the answerer does.
   bool mux = rtcp_mux(*filtered);
   if (!state_->session) {
     auto a = relay_->allocate(mux && from == MediaLeg::a, mux && from == MediaLeg::b);
@@ -802,10 +804,10 @@ sdk::Result<std::string> CallMedia::offer(MediaLeg from, const std::string& text
   state_->offerer = from;
   state_->last_answer.reset();
   MediaLeg to = other(from);
-  state_->offered_mux[static_cast<int>(to)] = mux && !state_->muxed(to);
+  state_->offered_mux[static_cast<int>(to)] = !state_->muxed(to);
   Sdp out = std::move(*filtered);
   // The other leg sends to the relay port that faces it.
-  anchor(out, state_->advertise, state_->port(to), state_->muxed(to) || mux);
+  anchor(out, state_->advertise, state_->port(to), true);
   return out.to_string();
 }
 

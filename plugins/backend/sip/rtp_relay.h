@@ -1,8 +1,9 @@
 // The RTP relay that anchors call media: per call and leg one port pair (RTP
 // even, RTCP odd), or one port for a leg that multiplexes RTCP with RTP
 // (rtcp-mux, RFC 5761), and one thread (epoll, non-blocking UDP) forwarding
-// between the legs. A call whose two phones offer rtcp-mux costs two ports,
-// else up to four. The SIP thread only allocates, points and releases.
+// between the legs. A call whose two phones multiplex costs two ports, three
+// when only the answering phone does (it is always offered rtcp-mux), four
+// when neither does. The SIP thread only allocates, points and releases.
 //
 // Latching (symmetric RTP): each socket sends to the address it last received
 // from on that leg, so phones behind NAT work without knowing their public
@@ -27,7 +28,7 @@ namespace dialtone::plugins::backend::sip {
 struct RelayConfig {
   std::string bind = "127.0.0.1";  // IPv4 or IPv6 literal
   int port_min = 10000;
-  int port_max = 20000;  // 10,000 ports: 5,000 calls with rtcp-mux, 2,500 without; media.engine takes 20002-30000
+  int port_max = 20000;  // 10,001 ports: 5,000 calls with rtcp-mux, 3,333 with the answerer's only, 2,500 without; media.engine takes 20002-30000
   std::chrono::milliseconds relatch_quiet{2000};
 };
 

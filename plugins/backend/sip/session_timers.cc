@@ -285,11 +285,7 @@ void SipStack::Impl::rel100_timeout(Call& c) {
     c.ended_status = 503;
     backend.call_event(c.id, "ended", 503);
   }
-  if (c.dial_done) {
-    auto done = std::move(c.dial_done);
-    c.dial_done = nullptr;
-    done(DialResult{"cancelled", 503});
-  }
+  end_dials(c, DialResult{"cancelled", 503});
   maybe_finish(c);
 }
 

@@ -37,6 +37,9 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   // An attended transfer between two relayed calls, carried out by the
   // core: their parties are joined through the relay (attended_transfer.cc).
   void join(const sdk::Channel& a, const sdk::Channel& b, std::function<void(sdk::Status)> done) override;
+  // Relayed, unless the channel's media ends in the media engine (asked of
+  // the engine, not of the SIP thread).
+  sdk::MediaPath media_path(const sdk::Channel& channel) override;
   // An engine leg leaves the mixer it shares with its peer (a transfer).
   sdk::Status unbridge(const sdk::Channel& channel) override;
   void detach();

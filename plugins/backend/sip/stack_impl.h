@@ -55,6 +55,7 @@ struct Branch {
   // leg is told when Dialtone is behind NAT (outside_peers.cc).
   std::string peer, peer_uri;
   int round = 0;         // which sip.dial of the call rang it
+  int dial = 0;          // which of the round's parallel dials (0: the call's dial_done)
   std::uint32_t invite_cseq = 0;
   std::uint32_t rseq = 0;  // the last reliable 18x PRACKed (RFC 3262)
   std::string channel;   // the leg's id in the call core; empty once ended
@@ -136,6 +137,17 @@ struct Call {
   // The dial in progress for the dialplan (sip.dial), by round.
   int round = 0;
   std::function<void(DialResult)> dial_done;
+  // Dials of the call core made while the first still rings (local legs
+  // ringing SIP targets side by side from this caller: a ring-all group
+  // through its members' own dialplans). Their branches join the round
+  // (Branch::dial); each dial ends on its own, the first answer ends all.
+  struct ParallelDial {
+    int id = 0;
+    std::function<void(DialResult)> done;
+  };
+  std::vector<ParallelDial> parallel_dials;
+  int last_dial = 0;
+  std::chrono::steady_clock::time_point ring_until;  // the ring timer's deadline
   std::unique_ptr<CallMedia> media;  // the SDP rewriting and relay ports
   // In-dialog requests in flight, and whether one carries an offer (a second
   // offer meanwhile gets 491, RFC 3261 14.1).
@@ -469,11 +481,17 @@ struct SipStack::Impl {
   // Rings `req.targets` for `c` as a new round: a line username on each of
   // its registered contacts, a sip: URI as it is. Returns how many branches
   // started; with some, the call is ringing until answer, failure or timeout.
-  std::size_t start_branches(Call& call, const DialRequest& req);
+  // `parallel`: the id of a dial joining the ringing round (parallel_dial).
+  std::size_t start_branches(Call& call, const DialRequest& req, int parallel = 0);
+  void parallel_dial(Call& c, const DialRequest& req, std::function<void(DialResult)> done);
 
   // Hands the outcome of the current sip.dial back to the dialplan; on a
   // failure the call returns to routing so the script can go on.
+  // Ends every dial of the call (the first and its parallel ones).
   void finish_dial(Call& c, const char* status, int code);
+  // Ends dial `dial` (Branch::dial) alone; the others ring on.
+  void finish_one_dial(Call& c, int dial, const char* status, int code);
+  void end_dials(Call& c, const DialResult& r);
 
   void dial(const std::string& call_id, const DialRequest& req,
             std::function<void(DialResult)> done);
@@ -779,6 +797,9 @@ struct SipStack::Impl {
   void replace_party(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line);
 
   // The other party took the newcomer's media: the newcomer is connected.
+  // An INVITE with Replaces that did not take its party's place: its
+  // channel ends with `status`.
+  void drop_newcomer(Branch& nb, int status);
   void replaced(std::uint64_t serial, MediaLeg side, Branch* nb, DialogRequest* d, int status,
                 const std::string& body);
 

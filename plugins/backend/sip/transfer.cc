@@ -452,11 +452,7 @@ void SipStack::Impl::abandon_transfer(std::uint64_t serial) {
   for (auto& b : t->branches)
     if (!b->final && b->orq) nta_outgoing_cancel(b->orq);
   t->state = Call::State::ending;
-  if (t->dial_done) {
-    auto done = std::move(t->dial_done);
-    t->dial_done = nullptr;
-    done(DialResult{"cancelled", 487});
-  }
+  end_dials(*t, DialResult{"cancelled", 487});
   maybe_finish(*t);
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -24,6 +25,12 @@ constexpr std::size_t kMaxMessage = 65536;           // a client's request is a 
 constexpr auto kScanPeriod = std::chrono::milliseconds(200);  // pings, expiry, silence
 constexpr auto kDrainTime = std::chrono::seconds(5);  // after our close frame, for the client's
 constexpr int kMaxIov = 512;
+// During a pass over many clients, events that came meanwhile join it every
+// this many clients: the clients still to write get them in the same
+// sendmsg, instead of every client waiting for the whole pass to start a
+// new one (a pass over 1,000 loopback clients is about 10 ms of CPU, far
+// more in wall time on a busy host).
+constexpr std::size_t kInboxEvery = 64;
 
 FramePtr control(std::string bytes) { return std::make_shared<const EventFrame>(EventFrame{{}, std::move(bytes)}); }
 
@@ -107,6 +114,7 @@ sdk::Status FanoutLoop::start() {
   ev.data.ptr = nullptr;
   ::epoll_ctl(epoll_, EPOLL_CTL_ADD, inbox_->wake_fd, &ev);
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "ws-fanout");  // top -H, perf: the stream's CPU
   return {};
 }
 
@@ -191,11 +199,7 @@ void FanoutLoop::run() {
       scan();
       next_scan_ = now_ + kScanPeriod;
     }
-    for (auto* g : dirty_groups_) {
-      g->dirty = false;
-      for (auto* m : g->members) mark_dirty(*m);
-    }
-    dirty_groups_.clear();
+    mark_dirty_groups();
     process_dirty();
     reap();
     trim_groups();
@@ -584,8 +588,21 @@ void FanoutLoop::mark_dirty(Conn& c) {
   dirty_.push_back(&c);
 }
 
+void FanoutLoop::mark_dirty_groups() {
+  for (auto* g : dirty_groups_) {
+    g->dirty = false;
+    for (auto* m : g->members) mark_dirty(*m);
+  }
+  dirty_groups_.clear();
+}
+
 void FanoutLoop::process_dirty() {
   for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    if (i > 0 && i % kInboxEvery == 0) {
+      // Clients written already in this pass are marked again, at the end.
+      take_inbox();
+      mark_dirty_groups();
+    }
     Conn& c = *dirty_[i];
     c.dirty = false;
     if (c.state == Conn::State::dead) continue;

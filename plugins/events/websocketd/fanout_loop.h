@@ -7,7 +7,9 @@
 // the part of its group's log it has not written yet (plus its own replies);
 // beyond websocketd.queue_size it is closed (1008). What queued for a client
 // goes out in one sendmsg; a socket that is full is written again when epoll
-// says it drained.
+// says it drained. Events that come during a pass over many clients join it
+// (the clients not written yet get them in the same sendmsg). The thread is
+// named ws-fanout.
 //
 // @code
 //   FanoutLoop loop(cfg, host.log(), auth, host.executor(), clients);
@@ -100,6 +102,7 @@ class FanoutLoop {
   void close_with(Conn& c, int code, std::string_view reason);
   void kill(Conn& c);
   void mark_dirty(Conn& c);
+  void mark_dirty_groups();
   void process_dirty();
   void reap();
   void trim_groups();

@@ -51,7 +51,7 @@ struct Shared {
   std::atomic<unsigned> next_loop{0};
   void publish(const sdk::Event& e) {
     if (clients.load(std::memory_order_relaxed) == 0) return;
-    auto f = std::make_shared<const EventFrame>(EventFrame{e.topic, event_frame(e.topic, e.body)});
+    auto f = std::make_shared<const EventFrame>(EventFrame{e.topic, event_frame(e.topic, e.json())});
     for (auto& l : loops) l->publish(f);
   }
 };

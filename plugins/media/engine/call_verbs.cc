@@ -70,6 +70,21 @@ struct Wait : std::enable_shared_from_this<Wait> {
   }
 };
 
+// A sound of the store as call:record's `sound` names it: <category>/<name>,
+// each of letters, digits, '-', '_', '.', not starting with '.'.
+bool store_sound_name(std::string_view s) {
+  auto slash = s.find('/');
+  if (slash == std::string_view::npos || s.size() > 200) return false;
+  auto part_ok = [](std::string_view p) {
+    if (p.empty() || p.front() == '.') return false;
+    return std::all_of(p.begin(), p.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+             c == '.';
+    });
+  };
+  return part_ok(s.substr(0, slash)) && part_ok(s.substr(slash + 1));
+}
+
 }  // namespace
 
 CallVerbs::CallVerbs(std::shared_ptr<sm::MediaEngine> engine, sdk::Executor* executor, sdk::Logger* log)
@@ -238,29 +253,47 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          });
        }});
   f.push_back(
-      {"record", "call: table, options: table", "ok: boolean, error: string|nil",
+      {"record", "call: table, options: table", "ok: boolean, file_or_error: string|nil",
        "`call:record{ file = \"/var/lib/dialtone/rec/x.wav\", max_seconds = 60, silence = 3 }` "
        "records what the caller says to a WAV file (8 kHz, 16-bit) until `max_seconds` (default "
        "3600), `silence` seconds of silence after some sound (default 0: off), `#`, or the hang-up "
-       "(the file is kept). `false` and why when the file cannot be written (the call goes on).",
-       [endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
+       "(the file is kept). `sound = \"recordings/1001-1765000000\"` instead of `file` writes "
+       "<sounds.store>/recordings/1001-1765000000.wav, the sound store confd's /1.1/sounds serves; "
+       "such a file, or any with `whole = true`, is there whole or not at all (renamed into place "
+       "once closed; nothing stays after a full disk or when no sound came). Returns `true` and the "
+       "file once closed (`true` alone when the caller hung up first), or `false` and why when the "
+       "file cannot be written (the call goes on).",
+       [weak, endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
          std::string channel;
          auto ep = endpoint(args, "record", channel);
          if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
          const LuaTable& t = *args[1].as_table();
          std::string file = sdk::text_field(t, "file");
-         if (file.empty()) return LuaReply::error("call:record: give `file`, the WAV file to write");
          sm::RecordOptions o;
+         o.whole = sdk::bool_field(t, "whole").value_or(false);
+         if (std::string sound = sdk::text_field(t, "sound"); !sound.empty()) {
+           auto self = weak.lock();
+           auto engine = self ? self->engine() : nullptr;
+           auto store = engine ? engine->sound_store_path() : std::filesystem::path();
+           if (store.empty()) return LuaReply::error("call:record: the media engine has no sound store (sounds.store)");
+           if (!store_sound_name(sound))
+             return LuaReply::error("call:record: sound '" + sound +
+                                    "' is not <category>/<name> (letters, digits, '-', '_', '.')");
+           file = (store / (sound + ".wav")).string();
+           o.whole = true;
+         }
+         if (file.empty()) return LuaReply::error("call:record: give `file`, the WAV file to write, or `sound`");
          o.max_seconds = static_cast<int>(std::clamp<std::int64_t>(sdk::int_field(t, "max_seconds").value_or(3600), 1, 86400));
          o.silence_seconds = static_cast<int>(std::clamp<std::int64_t>(sdk::int_field(t, "silence").value_or(0), 0, 3600));
          auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
          return LuaReply::async([=](sdk::LuaResume resume) {
            auto w = start_wait(channel, std::move(resume));
-           if (!listen(w, [w, endpoint_ptr](const sm::MediaEvent& e) {
+           if (!listen(w, [w, endpoint_ptr, file](const sm::MediaEvent& e) {
                  if (e.type == sm::EventType::detached) return (void)w->finish(LuaValues{LuaValue(true)});
                  if (e.type == sm::EventType::dtmf && e.digit == '#') endpoint_ptr->stop_recording();
                  if (e.type == sm::EventType::record_done)
-                   w->finish(e.ok ? LuaValues{LuaValue(true)} : LuaValues{LuaValue(false), LuaValue(e.detail)});
+                   w->finish(e.ok ? LuaValues{LuaValue(true), LuaValue(file)}
+                                  : LuaValues{LuaValue(false), LuaValue(e.detail)});
                })) {
              w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
              return;

@@ -168,7 +168,9 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
     info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
     std::error_code ec;
     if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
-    SNDFILE* sf = sf_open(file.c_str(), SFM_WRITE, &info);
+    // `whole`: written beside the file under a hidden name, renamed once closed.
+    auto written = options.whole ? file.parent_path() / ("." + file.filename().string() + ".part") : file;
+    SNDFILE* sf = sf_open(written.c_str(), SFM_WRITE, &info);
     auto done = [ctx, shared](sm::MediaEvent e) { shared->deliver(e); };
     if (!sf) {
       std::string why = sf_strerror(nullptr);
@@ -181,7 +183,8 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
       shared->deliver(e);
       return;
     }
-    auto rec = std::make_shared<Recording>(file, sf, rate, options.max_seconds, done, options.silence_seconds);
+    auto rec = std::make_shared<Recording>(written, sf, rate, options.max_seconds, done, options.silence_seconds,
+                                           options.whole ? file : std::filesystem::path());
     ctx->io.add_recording(rec);
     std::erase_if(shared->recordings, [](auto& w) { return w.expired(); });
     shared->recordings.push_back(rec);
@@ -204,6 +207,11 @@ bool EndpointHandle::receive_fax(std::filesystem::path file, sm::FaxOptions opti
   ctx_->fax.start(ctx_->cfg.realtime);
   ctx_->fax.add(fax);
   core_->post([fax](EndpointCore& c) { c.attach_fax(fax); });
+  return true;
+}
+
+bool EndpointHandle::use_t38(sm::T38Options peer) {
+  core_->post([peer = std::move(peer)](EndpointCore& c) { c.use_t38(peer); });
   return true;
 }
 

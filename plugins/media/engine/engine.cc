@@ -155,6 +155,8 @@ std::vector<std::filesystem::path> Engine::music_files(std::string_view moh_clas
 
 std::filesystem::path Engine::music_path() const { return ctx_->sounds.music_dir("default"); }
 
+std::filesystem::path Engine::sound_store_path() const { return ctx_->cfg.store_path; }
+
 void Engine::set_music_sort(std::function<std::string(std::string_view)> sort) {
   ctx_->sounds.set_music_sort(std::move(sort));
 }

@@ -28,6 +28,7 @@ class Engine final : public sdk::media::MediaEngine {
   std::optional<std::filesystem::path> find_sound(std::string_view name, std::string_view language) const override;
   std::vector<std::filesystem::path> music_files(std::string_view moh_class) const override;
   std::filesystem::path music_path() const override;
+  std::filesystem::path sound_store_path() const override;
   // Each class's file order (SoundLibrary::set_music_sort).
   void set_music_sort(std::function<std::string(std::string_view)> sort);
   void attach_channel(std::string channel_id, std::shared_ptr<sdk::media::Endpoint> endpoint) override {

@@ -24,6 +24,7 @@ struct EngineConfig {
   int threads = 2;
   std::filesystem::path sounds_path = "/usr/share/asterisk/sounds";
   std::filesystem::path moh_path = "/usr/share/asterisk/moh";
+  std::filesystem::path store_path = "/var/lib/dialtone/sounds";  // sounds recorded by users (*9)
   std::string language = "en";
   std::string country = "fr";
   int jitter_ms = 60;

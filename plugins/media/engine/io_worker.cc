@@ -8,8 +8,10 @@
 namespace dialtone::plugins::media {
 
 Recording::Recording(std::filesystem::path path, SNDFILE* file, int rate, int max_seconds,
-                     std::function<void(sdk::media::MediaEvent)> done, int silence_seconds)
+                     std::function<void(sdk::media::MediaEvent)> done, int silence_seconds,
+                     std::filesystem::path publish_as)
     : path_(std::move(path)),
+      publish_as_(std::move(publish_as)),
       file_(file),
       rate_(rate),
       max_samples_(max_seconds > 0 ? static_cast<std::uint64_t>(max_seconds) * rate : 0),
@@ -57,16 +59,16 @@ bool Recording::drain(sdk::Logger& log) {
     std::size_t n = std::min(head - tail, kCap - start);
     if (sf_write_short(file_, &ring_[start], static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n)) {
       std::string why = sf_strerror(file_);
-      log.error("media: recording " + path_.string() + " stopped: cannot write (" + why +
-                "); the call goes on without recording - free disk space or fix the directory");
       failed_.store(true);
-      sdk::media::MediaEvent e;
-      e.type = sdk::media::EventType::record_done;
-      e.ok = false;
-      e.detail = path_.string() + ": " + why;
-      if (done_) done_(std::move(e));
       sf_close(file_);
       file_ = nullptr;
+      const auto& named = publish_as_.empty() ? path_ : publish_as_;
+      std::error_code ec;
+      if (!publish_as_.empty()) std::filesystem::remove(path_, ec);  // nothing half-written stays
+      log.error("media: recording " + named.string() + " stopped: cannot write (" + why + ")" +
+                (publish_as_.empty() ? "" : ", nothing kept") +
+                "; the call goes on without recording - free disk space or fix the directory");
+      report(false, named.string() + ": " + why);
       return true;
     }
     tail += n;
@@ -76,12 +78,35 @@ bool Recording::drain(sdk::Logger& log) {
   sf_write_sync(file_);
   sf_close(file_);
   file_ = nullptr;
+  std::string detail = path_.string();
+  if (!publish_as_.empty()) {
+    std::error_code ec;
+    detail = publish_as_.string();
+    if (tail == 0) {
+      std::filesystem::remove(path_, ec);
+      report(false, detail + ": nothing recorded");
+      return true;
+    }
+    std::filesystem::rename(path_, publish_as_, ec);
+    if (ec) {
+      std::filesystem::remove(path_, ec);
+      log.error("media: recording " + detail + " not kept: cannot rename it into place (" + ec.message() +
+                ") - fix the directory");
+      report(false, detail + ": " + ec.message());
+      return true;
+    }
+  }
+  if (auto d = dropped_.load(); d) detail += " (" + std::to_string(d) + " samples dropped)";
+  report(true, std::move(detail));
+  return true;
+}
+
+void Recording::report(bool ok, std::string detail) {
   sdk::media::MediaEvent e;
   e.type = sdk::media::EventType::record_done;
-  e.detail = path_.string();
-  if (auto d = dropped_.load(); d) e.detail += " (" + std::to_string(d) + " samples dropped)";
+  e.ok = ok;
+  e.detail = std::move(detail);
   if (done_) done_(std::move(e));
-  return true;
 }
 
 void IoWorker::start() {

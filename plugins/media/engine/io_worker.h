@@ -26,9 +26,12 @@ namespace dialtone::plugins::media {
 class Recording {
  public:
   // `silence_seconds` > 0: the recording ends after that much silence
-  // following some sound (a caller who stopped talking).
+  // following some sound (a caller who stopped talking). `publish_as` set:
+  // `path` is a temporary, renamed to `publish_as` once closed with some
+  // sound in it, removed otherwise (a failed write, no sample).
   Recording(std::filesystem::path path, SNDFILE* file, int rate, int max_seconds,
-            std::function<void(sdk::media::MediaEvent)> done, int silence_seconds = 0);
+            std::function<void(sdk::media::MediaEvent)> done, int silence_seconds = 0,
+            std::filesystem::path publish_as = {});
   ~Recording();
 
   // Media thread. False once the recording is over (stopped, full, max length).
@@ -43,7 +46,9 @@ class Recording {
 
  private:
   static constexpr std::size_t kCap = 1 << 16;  // 4 s at 16 kHz
+  void report(bool ok, std::string detail);
   std::filesystem::path path_;
+  std::filesystem::path publish_as_;
   SNDFILE* file_;
   int rate_;
   std::uint64_t max_samples_;

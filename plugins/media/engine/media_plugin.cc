@@ -36,6 +36,9 @@ constexpr sdk::OptionSpec kOptions[] = {
     {"sounds.language", OptionType::string, "en", "default prompt language (fallback: en)"},
     {"sounds.moh_path", OptionType::path, "/usr/share/asterisk/moh",
      "music on hold: class `default` is this directory, other classes its sub-directories"},
+    {"sounds.store", OptionType::path, "/var/lib/dialtone/sounds",
+     "writable sound store, one directory per category: <store>/recordings/<number>-<time>.wav are the sounds "
+     "users record with *9 (listed and served by confd's /1.1/sounds)"},
     {"recordings.path", OptionType::path, "/var/lib/dialtone/recordings",
      "call recordings (*26, call_record_enabled, recorded pages): <path>/<date>-<call id>.wav"},
     {"recordings.listener", OptionType::string, "calld",
@@ -64,6 +67,7 @@ class MediaPlugin final : public sdk::Plugin {
     cfg_.sounds_path = o.get("sounds.path", "/usr/share/asterisk/sounds");
     cfg_.language = o.get("sounds.language", "en");
     cfg_.moh_path = o.get("sounds.moh_path", "/usr/share/asterisk/moh");
+    cfg_.store_path = o.get("sounds.store", "/var/lib/dialtone/sounds");
     cfg_.country = o.get("tones.country", "fr");
     recordings_path_ = o.get("recordings.path", "/var/lib/dialtone/recordings");
     recordings_listener_ = o.get("recordings.listener", "calld");

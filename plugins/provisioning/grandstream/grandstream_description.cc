@@ -1,4 +1,6 @@
-// Grandstream GXP/GRP: one cfg<mac>.xml of P-values per device.
+// Grandstream GXP/GRP: one cfg<mac>.xml of P-values per device. P1347, the
+// "BLF Call-pickup Prefix", is confd's pickup code: a BLF key pressed while
+// its user rings dials it followed by the monitored number.
 #include "plugins/provisioning/grandstream/grandstream_description.h"
 
 #include <iterator>
@@ -25,6 +27,9 @@ constexpr const char* kDevice = R"(<?xml version="1.0" encoding="UTF-8"?>
 <P{{label_p}}>{{label}}</P{{label_p}}>
 <P{{value_p}}>{{value}}</P{{value_p}}>
 {{/gs_keys}}
+{{#has_pickup_call}}
+<P1347>{{exten_pickup_call}}</P1347>
+{{/has_pickup_call}}
 <P30>{{ntp_server}}</P30>
 <P64>GMT{{tz_hhmm}}</P64>
 <P1362>{{vendor_language}}</P1362>

@@ -1,6 +1,9 @@
 // Polycom VVX and SoundPoint IP: 000000000000.cfg (master, also served as
 // <mac>.cfg) names [PHONE_MAC_ADDRESS]-phone.cfg; speed dials go to the
-// <mac>-directory.xml local directory.
+// <mac>-directory.xml local directory. A BLF key picks up a ringing call of
+// the user it watches by dialing confd's pickup code and the number
+// (call.directedCallPickupMethod "legacy": call.directedCallPickupString
+// followed by the resource's address).
 #include "plugins/provisioning/polycom/polycom_description.h"
 
 namespace dialtone::plugins::provisioning {
@@ -28,6 +31,10 @@ constexpr const char* kPhone = R"(<?xml version="1.0" standalone="yes"?>
  attendant.resourceList.{{slot}}.address="{{value}}"
  attendant.resourceList.{{slot}}.label="{{label}}"
  attendant.resourceList.{{slot}}.type="{{key_type}}"{{/blf_keys}}/>
+{{#has_pickup_call}}
+<call call.directedCallPickupMethod="legacy" call.directedCallPickupString="{{exten_pickup_call}}"/>
+<feature feature.directedCallPickup.enabled="1"/>
+{{/has_pickup_call}}
 <tcpIpApp tcpIpApp.sntp.address="{{ntp_server}}" tcpIpApp.sntp.gmtOffset="{{tz_seconds}}"/>
 <lcl lcl.ml.lang="{{vendor_language}}"/>
 <device device.set="1" device.auth.localAdminPassword.set="1" device.auth.localAdminPassword="{{admin_password}}"/>

@@ -44,7 +44,11 @@ CREATE INDEX IF NOT EXISTS call_log__idx__destination_user ON call_log (destinat
 // answers the caller stands for that (a conference), except the voicemail
 // (APP_START VoiceMail), which XiVO never bridges: such a call is not
 // answered, its status is `voicemail`. A call another phone picked up
-// (PICKUP) is answered by that phone's line.
+// (PICKUP) is answered by that phone's line. The picker's own call (to
+// *8...) ends when its channel joins the picked-up call (its LINKEDID_END
+// without the caller's CHAN_END; the rest of its rows are that call's): as
+// in XiVO, where its bridge belongs to the other call, it is not answered,
+// lasts 0 s, and its status is `pickup`.
 constexpr const char* kGenerate = R"sql(
 CREATE OR REPLACE FUNCTION call_logs_generate_for(ids text[]) RETURNS integer
 LANGUAGE plpgsql AS $fn$
@@ -89,6 +93,8 @@ BEGIN
            bool_or(eventtype = 'USER_DEFINED' AND userdeftype = 'XIVO_OUTCALL') AS outcall,
            bool_or(eventtype IN ('BLINDTRANSFER', 'ATTENDEDTRANSFER')) AS transferred,
            bool_or(eventtype = 'APP_START' AND appname = 'VoiceMail' AND uniqueid = linkedid) AS voicemail,
+           bool_or(eventtype = 'LINKEDID_END') AND NOT bool_or(eventtype = 'CHAN_END' AND uniqueid = linkedid)
+             AS handed_over,
            max(userfield) FILTER (WHERE userfield <> '') AS userfield,
            (array_agg(NULLIF(extra, '')::jsonb ->> 'pickup_channel' ORDER BY id DESC)
               FILTER (WHERE eventtype = 'PICKUP'))[1] AS picker,
@@ -97,9 +103,10 @@ BEGIN
     FROM c GROUP BY linkedid
   ), calls AS (
     SELECT caller.*, agg.date_end, agg.incall, agg.outcall, agg.transferred, agg.userfield, agg.caller_status,
-           agg.voicemail, agg.picker,
+           agg.voicemail, agg.picker, agg.handed_over,
            COALESCE(a.answer, agg.caller_answer) AS answer_any,
-           a.uniqueid IS NOT NULL OR (agg.caller_answer IS NOT NULL AND NOT agg.voicemail) AS answered,
+           NOT agg.handed_over AND (a.uniqueid IS NOT NULL OR (agg.caller_answer IS NOT NULL AND NOT agg.voicemail))
+             AS answered,
            COALESCE(a.cid_name, f.cid_name, '') AS callee_name,
            COALESCE(a.channame, f.channame, '') AS callee_channame,
            COALESCE(a.extra, f.extra) AS callee_extra,
@@ -121,7 +128,7 @@ BEGIN
          CASE WHEN answered AND date_end IS NOT NULL THEN GREATEST(date_end - answer_any, '0') ELSE '0' END,
          CASE WHEN incall THEN 'inbound' WHEN outcall THEN 'outbound' ELSE 'internal' END,
          (extra ->> 'user_uuid')::uuid, (callee_extra ->> 'user_uuid')::uuid,
-         CASE WHEN answered THEN 'answered' WHEN voicemail THEN 'voicemail'
+         CASE WHEN answered THEN 'answered' WHEN voicemail THEN 'voicemail' WHEN handed_over THEN 'pickup'
               ELSE lower(COALESCE(caller_status, callee_status, 'failed')) END,
          GREATEST(ring, '0'),
          GREATEST(COALESCE(answer_any, date_end, date) - date, '0'),
@@ -173,7 +180,8 @@ FROM call_log;
 // Migration 2 first installed a generation whose cost grew with the square
 // of the calls per statement; 4 replaces it on databases that ran 2, 5 on
 // those that ran 4 (voicemail calls not answered), 6 on those that ran 5
-// (answered_by of a pickup). Each installs the latest.
+// (answered_by of a pickup), 7 on those that ran 6 (the picker's own call).
+// Each installs the latest.
 constexpr sdk::Migration kMigrations[] = {
     {1, "create call_log", kTable},
     {2, "call log generation from cel", kGenerate},
@@ -181,6 +189,7 @@ constexpr sdk::Migration kMigrations[] = {
     {4, "call log generation in one pass per call", kGenerate},
     {5, "call logs: a call that ends in a voicemail is not answered", kGenerate},
     {6, "call logs: a picked-up call is answered by the phone that took it", kGenerate},
+    {7, "call logs: the picker's own call ends unanswered when it joins the picked-up call", kGenerate},
 };
 
 }  // namespace

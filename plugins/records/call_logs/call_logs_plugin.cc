@@ -113,7 +113,8 @@ sdk::Status CallLogsPlugin::start() {
       "cel.calls_ended",
       [gen, executor](const sdk::Event& e) {
         rapidjson::Document d;
-        d.Parse(e.body.c_str(), e.body.size());
+        const std::string& text = e.json();
+        d.Parse(text.c_str(), text.size());
         if (d.HasParseError() || !d.IsObject() || !d.HasMember("linkedids") || !d["linkedids"].IsArray()) return;
         bool post = false;
         {

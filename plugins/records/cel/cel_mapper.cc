@@ -3,17 +3,17 @@
 #include <cctype>
 #include <cstdio>
 
-#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <dialtone/json_member.h>
 
 namespace dialtone::plugins::records {
 namespace {
 
-using sdk::json::int_member;
-using sdk::json::string_member;
+std::string string_member(const sdk::Event& e, const char* key) { return std::string(e.text(key)); }
+std::int64_t int_member(const sdk::Event& e, const char* key, std::int64_t fallback = 0) {
+  return e.number(key, fallback);
+}
 
 // Asterisk names a channel <TECH>/<peer>-<8 hex digits>; XiVO's call logs
 // read the line identity ("sip/alice") back from it.
@@ -98,14 +98,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   else if (event.topic.compare(0, park.size(), park) == 0) kind = "park." + event.topic.substr(park.size());
   else if (event.topic == "calls.pickup") kind = "pickup";
   else return out;
-  // Parsed into a buffer on the stack: an event is a few hundred bytes, and
-  // rapidjson's default allocator would take 64 KiB from malloc per event.
-  char values[8192], stack[1024];
-  rapidjson::MemoryPoolAllocator<> value_alloc(values, sizeof values), stack_alloc(stack, sizeof stack);
-  using Pool = rapidjson::MemoryPoolAllocator<>;
-  rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> d(&value_alloc, sizeof stack, &stack_alloc);
-  d.Parse(event.body.c_str(), event.body.size());
-  if (d.HasParseError() || !d.IsObject()) return out;
+  // The event's fields as the call core published them (no JSON on the way).
+  const sdk::Event& d = event;
   const std::string id = string_member(d, "id");
   if (id.empty()) return out;
 
@@ -150,6 +144,8 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     std::string trunk = trunk_ ? trunk_(endpoint) : std::string();
     o.channame = channel_name(string_member(d, "backend"), trunk.empty() ? endpoint : trunk, ++next_channel_);
     o.linkedid = call_id;
+    o.cid_num = cid_num;
+    o.exten = callee_number;
     known = channels_.emplace(id, o).first;
     ++open_per_call_[o.linkedid];
     auto info = lookup_ ? lookup_(endpoint) : std::nullopt;
@@ -165,6 +161,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       if (info->line_id) extra.i("line_id", info->line_id);
     }
     start.extra = extra.done();
+    known->second.cid_name = start.cid_name;
     out.push_back(start);
     // XiVO's dialplan marks calls from and to trunks with these user events;
     // call logs take the direction from them.
@@ -293,15 +290,39 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
   }
   // A ringing call taken by another phone: on the caller's channel (the
   // event's), naming the phone that picked it up and the leg that rang
-  // (which is cancelled, and may already be gone).
+  // (which is cancelled, and may already be gone). The picker's channel then
+  // joins the picked-up call, as Asterisk's does when it is bridged to the
+  // caller (the oldest linked id wins): its own call ends there
+  // (LINKEDID_END, its channel still up), and its later rows, from its
+  // BRIDGE_ENTER on, are the picked-up call's (the core publishes the pickup
+  // before it bridges the two).
   if (kind == "pickup") {
     CelRow r = row("PICKUP", now_ms);
+    const std::string picker_id = string_member(d, "picker");
     auto ringing = peer_name(string_member(d, "ringing_channel"));
     r.extra = Extra()
-                  .s("pickup_channel", peer_name(string_member(d, "picker")))
+                  .s("pickup_channel", peer_name(picker_id))
                   .s("ringing_channel", ringing.empty() ? string_member(d, "ringing_endpoint") : ringing)
                   .done();
     out.push_back(r);
+    auto picker = channels_.find(picker_id);
+    if (picker == channels_.end() || picker->second.linkedid == o.linkedid) return out;
+    const std::string own = picker->second.linkedid;
+    picker->second.linkedid = o.linkedid;
+    ++open_per_call_[o.linkedid];
+    if (auto c = open_per_call_.find(own); c != open_per_call_.end() && --c->second <= 0) {
+      open_per_call_.erase(c);
+      CelRow end = row("LINKEDID_END", now_ms);
+      end.uniqueid = picker_id;
+      end.linkedid = own;
+      end.channame = picker->second.channame;
+      end.cid_num = end.cid_ani = picker->second.cid_num;
+      end.cid_name = picker->second.cid_name;
+      end.cid_dnid.clear();
+      end.exten = picker->second.exten;
+      end.userfield.clear();
+      out.push_back(end);
+    }
     return out;
   }
   if (kind == "ended") {

@@ -67,6 +67,7 @@ class CelMapper {
  private:
   struct Open {
     std::string channame, linkedid, peer;
+    std::string cid_num, cid_name, exten;  // as created, for a LINKEDID_END written on another's event
     std::string userfield;  // its user's, written on its rows once the call goes out (XiVO)
     bool answered = false, held = false, outgoing = false;
     std::string app, app_data;  // the application running (APP_START without its APP_END yet)

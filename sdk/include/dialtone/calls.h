@@ -372,6 +372,13 @@ class ChannelDriver {
   // outcome (unsupported: the driver cannot, the core hands the transfer
   // to carry_transfer).
   virtual void join(const Channel& a, const Channel& b, std::function<void(Status)> done);
+  // Appended last. How this driver carries the media of `channel`, answered
+  // and talking to a channel of the same driver: direct or relayed when the
+  // driver bridges the two itself (a blind transfer then routes the
+  // transferee through a leg of this driver, OriginateRequest::transfer_of),
+  // engine otherwise (the default: the core transfers with its own dial and
+  // bridge). Called on any thread: answer without waiting on the backend's.
+  virtual MediaPath media_path(const Channel& channel);
 };
 
 inline Status ChannelDriver::originate(const OriginateRequest&) {
@@ -398,6 +405,7 @@ inline Status ChannelDriver::carry_transfer(const TransferReport&) {
 inline void ChannelDriver::join(const Channel&, const Channel&, std::function<void(Status)> done) {
   done(Error::unsupported("this backend cannot join two of its channels"));
 }
+inline MediaPath ChannelDriver::media_path(const Channel&) { return MediaPath::engine; }
 
 // ---- Dialing --------------------------------------------------------------
 

@@ -169,6 +169,10 @@ struct RecordOptions {
   int sample_rate = 8000;     // 8000 or 16000
   bool both_directions = false;  // the peer and what is sent to it, mixed
   int silence_seconds = 0;    // > 0: ends after this much silence once sound was heard
+  // The file is there whole or not at all: written to a hidden temporary
+  // beside it (.<name>.part) and renamed once closed; removed when a write
+  // fails (full disk) or when no sample came.
+  bool whole = false;
 };
 
 // A T.30 fax received over G.711 audio (spandsp) into a TIFF file.
@@ -184,6 +188,18 @@ struct FaxOptions {
   // the call hung up first (the endpoint's handler gets it only while the
   // endpoint lives).
   EventHandler on_done;
+};
+
+// T.38 fax over UDPTL (ITU-T T.38 annex D): the parameters of an SDP
+// `m=image <port> udptl t38` stream, as the peer offered them (what the
+// endpoint sends by) or as we answer them.
+struct T38Options {
+  int version = 0;               // a=T38FaxVersion
+  int max_bitrate = 14400;       // a=T38MaxBitRate
+  bool transferred_tcf = false;  // a=T38FaxRateManagement: transferredTCF (false: localTCF)
+  int max_datagram = 400;        // a=T38FaxMaxDatagram: the largest UDPTL datagram the peer takes
+  bool redundancy = true;        // a=T38FaxUdpEC: t38UDPRedundancy (false: none)
+  std::string remote;            // "host:port" of the peer's m=image stream
 };
 
 struct EndpointStats {
@@ -251,6 +267,17 @@ class Endpoint {
     (void)options;
     return false;
   }
+  // Appended last: the peer moved the call to T.38 (a re-INVITE with an
+  // m=image udptl t38 stream, answered on this endpoint's port). From now on
+  // the endpoint speaks UDPTL to `peer.remote` instead of RTP: a fax being
+  // received (or received later with receive_fax) goes on as a T.38
+  // terminal, with the same file and fax_done event. An audio answer
+  // (apply_answer with formats) goes back to RTP. False when this engine
+  // has no T.38.
+  virtual bool use_t38(T38Options peer) {
+    (void)peer;
+    return false;
+  }
 };
 
 // Each member hears every other member and not itself. Two members make a
@@ -312,6 +339,10 @@ class MediaEngine {
   // music-on-hold root (`sounds.moh_path`), which the configuration API's
   // /1.1/moh manages; empty when unknown.
   virtual std::filesystem::path music_path() const { return {}; }
+  // The writable sound store (`sounds.store`): one directory per category
+  // (`recordings`: the sounds users record with *9), which the configuration
+  // API's /1.1/sounds lists and serves; empty when unknown.
+  virtual std::filesystem::path sound_store_path() const { return {}; }
 };
 
 }  // namespace dialtone::sdk::media

@@ -46,12 +46,11 @@
 #include "dialtone/result.h"
 
 // Bumped on any incompatible change to an SDK header (layout, virtual order).
-#define DIALTONE_SDK_ABI_MAJOR 1
+// 2: sdk::Event carries fields and writes its JSON lazily (dialtone/bus.h).
+#define DIALTONE_SDK_ABI_MAJOR 2
 // Bumped when something is appended compatibly; a plugin needing a newer
 // minor than the kernel provides is refused.
-// 1: the manifest records the C++ ABI contract.
-// 2: OptionType::ranges.
-#define DIALTONE_SDK_ABI_MINOR 2
+#define DIALTONE_SDK_ABI_MINOR 0
 
 // The C++ ABI contract, as seen by the compiler building this file.
 #if defined(__GNUC__)  // GCC and Clang: the Itanium C++ ABI

@@ -7,10 +7,13 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/support/eventually.h"
 
 namespace dialtone::kernel {
 namespace {
@@ -31,16 +34,7 @@ struct RecordingLogger : sdk::Logger {
   }
 };
 
-// Waits (bounded) until `pred` holds; the bound only guards against hangs.
-template <class F>
-bool eventually(F pred, std::chrono::seconds limit = 60s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::eventually;
 
 struct MatchCase {
   const char* pattern;
@@ -129,6 +123,85 @@ TEST(EventBus, EverySubscriberGetsTheSameSharedEvent) {
   ASSERT_TRUE(eventually([&] { return s1->delivered() == 1 && s2->delivered() == 1; }));
   EXPECT_EQ(a.load(), ev.get());
   EXPECT_EQ(b.load(), ev.get());
+}
+
+// An event published as fields is read by field and written as JSON only
+// when a subscriber asks, once for all of them; one published as JSON text
+// is read by field the same way.
+TEST(EventBus, FieldsAreReadDirectlyAndJsonIsWrittenOnceOnDemand) {
+  RecordingLogger log;
+  EventBusImpl bus(log);
+  std::atomic<int> read{0};
+  std::mutex m;
+  std::vector<const std::string*> texts;
+  std::vector<std::string> ids;
+  auto reader = bus.subscribe("calls.#", [&](const sdk::Event& e) {
+    std::lock_guard l(m);
+    ids.emplace_back(e.text("id"));
+    EXPECT_EQ(e.number("created_at_ms", -1), 1700000000123);
+    EXPECT_TRUE(e.flag("held"));
+    EXPECT_EQ(e.text("held"), "");          // a boolean is not a string
+    EXPECT_EQ(e.number("missing", -1), -1);
+    ++read;
+  });
+  std::vector<std::unique_ptr<sdk::Subscription>> senders;
+  for (int i = 0; i < 3; ++i)
+    senders.push_back(bus.subscribe("#", [&](const sdk::Event& e) {
+      const std::string& j = e.json();
+      std::lock_guard l(m);
+      texts.push_back(&j);
+    }));
+  // Held here too, so that the texts' addresses stay comparable.
+  auto fields = std::make_shared<const sdk::Event>(
+      "calls.channel.created",
+      std::vector<sdk::EventField>{{"id", "c1"}, {"caller_name", "Al \"Q\" \\ B"},
+                                   {"created_at_ms", std::int64_t{1700000000123}}, {"held", true}, {"cause", 16}});
+  auto text = std::make_shared<const sdk::Event>(
+      "calls.channel.ended", R"({"id":"c2","created_at_ms":1700000000123,"held":true,"extra":{"a":[1,2]}})");
+  bus.publish(fields);
+  bus.publish(text);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard l(m);
+    return read == 2 && texts.size() == 6;
+  }));
+  std::lock_guard l(m);
+  EXPECT_EQ(ids, (std::vector<std::string>{"c1", "c2"}));
+  // Each event's text is one string shared by its three senders.
+  std::vector<std::string> first, second;
+  for (auto* t : texts) (t->find("\"c1\"") != std::string::npos ? first : second).push_back(*t);
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(first[0],
+            R"({"id":"c1","caller_name":"Al \"Q\" \\ B","created_at_ms":1700000000123,"held":true,"cause":16})");
+  EXPECT_EQ(second[0], R"({"id":"c2","created_at_ms":1700000000123,"held":true,"extra":{"a":[1,2]}})");
+  std::set<const std::string*> distinct(texts.begin(), texts.end());
+  EXPECT_EQ(distinct.size(), 2u);
+}
+
+// publish(topic, {{key, value}, ...}) through the SDK's interface.
+TEST(EventBus, PublishesAFieldList) {
+  RecordingLogger log;
+  EventBusImpl bus(log);
+  std::atomic<int> count{-1};
+  auto sub = bus.subscribe("hello.#", [&](const sdk::Event& e) {
+    if (e.text("message") == "hi") count = static_cast<int>(e.number("count"));
+  });
+  sdk::EventBus& api = bus;
+  api.publish("hello.greeted", {{"message", "hi"}, {"count", 3}});
+  ASSERT_TRUE(eventually([&] { return sub->delivered() == 1; }));
+  EXPECT_EQ(count.load(), 3);
+}
+
+// A copy reads the same fields and text as the original (its caches start empty).
+TEST(EventBus, AnEventCopyReadsTheSame) {
+  sdk::Event e("calls.channel.held", std::vector<sdk::EventField>{{"id", "c9"}, {"held", true}});
+  const std::string before = e.json();
+  sdk::Event copy = e;
+  EXPECT_EQ(copy.json(), before);
+  EXPECT_EQ(copy.text("id"), "c9");
+  sdk::Event parsed("t", R"({"id":"c9","n":-3,"bad":)");
+  EXPECT_EQ(parsed.text("id"), "");  // not JSON: no fields
+  EXPECT_EQ(parsed.json(), R"({"id":"c9","n":-3,"bad":)");
 }
 
 TEST(EventBus, NewSubscriptionSeesTopicsAlreadyCached) {

@@ -142,7 +142,7 @@ TEST_F(PluginManagerTest, NewerMinorIsRefused) {
   load({"newer_minor"}, {});
   auto s = status_of("fixture_newer_minor.so");
   EXPECT_EQ(s.state, PluginState::refused);
-  EXPECT_NE(s.reason.find("built for SDK ABI 1." + std::to_string(DIALTONE_SDK_ABI_MINOR + 7) +
+  EXPECT_NE(s.reason.find("built for SDK ABI " + std::to_string(DIALTONE_SDK_ABI_MAJOR) + "." + std::to_string(DIALTONE_SDK_ABI_MINOR + 7) +
                           ", newer than the kernel's ABI " + kernel_abi()),
             std::string::npos)
       << s.reason;

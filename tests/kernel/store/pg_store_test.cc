@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "kernel/store/pg_util.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pg_fixture.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
@@ -50,15 +51,7 @@ class StoreTest : public ::testing::Test {
 };
 
 // Collects payloads delivered to a LISTEN callback.
-// Polls `pred` until it holds; false after 30 s.
-template <class F>
-bool eventually(F pred) {
-  for (int i = 0; i < 3000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
+using testing::eventually;
 
 struct Inbox {
   std::mutex m;

@@ -946,4 +946,63 @@ TEST_F(ConfdMoh, BadUploadsAre400NamingTheProblemAndWriteNothing) {
   EXPECT_EQ(js(call("GET", "/1.1/moh").body)["total"].GetInt(), 2);
 }
 
+// /1.1/sounds: the media engine's sound store (sounds.store), where *9's
+// sounds land in recordings/ (tests/plugins/media/calls/recording_test.cc
+// records them from a softphone).
+class ConfdSounds : public ConfdMoh {
+ protected:
+  std::map<std::string, std::string> options() override {
+    auto o = ConfdMoh::options();
+    dialtone::plugins::media::EngineConfig cfg;
+    cfg.store_path = moh_dir_ / "sounds";
+    engine_ = std::make_shared<dialtone::plugins::media::Engine>(cfg, host_.log());
+    EXPECT_TRUE(host_.services().provide<dialtone::sdk::media::MediaEngine>("default", engine_));
+    return o;
+  }
+  std::shared_ptr<dialtone::plugins::media::Engine> engine_;
+};
+
+TEST_F(ConfdSounds, RecordedSoundsAreListedServedReplacedAndDeleted) {
+  auto store = moh_dir_ / "sounds";
+  EXPECT_EQ(js(call("GET", "/1.1/sounds").body)["total"].GetInt(), 0);  // no store yet: nothing, no error
+  std::filesystem::create_directories(store / "recordings");
+  auto audio = wav();
+  std::ofstream(store / "recordings" / "1001-1765000000.wav", std::ios::binary) << audio;
+  std::ofstream(store / "recordings" / ".1001-1765000099.wav.part", std::ios::binary) << audio;  // being recorded
+
+  auto l = js(call("GET", "/1.1/sounds").body);
+  ASSERT_EQ(l["total"].GetInt(), 1);
+  EXPECT_STREQ(l["items"][0]["name"].GetString(), "recordings");
+  ASSERT_EQ(l["items"][0]["files"].Size(), 1u) << "a recording in progress is listed";
+  const auto& f = l["items"][0]["files"][0];
+  EXPECT_STREQ(f["name"].GetString(), "1001-1765000000");
+  EXPECT_STREQ(f["formats"][0]["format"].GetString(), "wav");
+  EXPECT_EQ(f["formats"][0]["size"].GetInt64(), static_cast<std::int64_t>(audio.size()));
+  EXPECT_EQ(js(call("GET", "/1.1/sounds/recordings").body)["files"].Size(), 1u);
+  EXPECT_EQ(call("GET", "/1.1/sounds/nothing").status, 404);
+
+  for (const char* name : {"1001-1765000000", "1001-1765000000.wav"}) {
+    auto got = call("GET", std::string("/1.1/sounds/recordings/files/") + name);
+    EXPECT_EQ(got.status, 200) << name;
+    EXPECT_EQ(got.content_type, "audio/wav");
+    EXPECT_EQ(got.body, audio) << name;
+  }
+  EXPECT_EQ(call("GET", "/1.1/sounds/recordings/files/1001-1765000099").status, 404);
+  EXPECT_EQ(call("GET", "/1.1/sounds/recordings/files/..").status, 400);
+  EXPECT_EQ(call("GET", "/1.1/sounds/../files/passwd").status, 404);
+
+  // An admin adds a sound of another category; a bad one changes nothing.
+  EXPECT_EQ(call("PUT", "/1.1/sounds/playback/files/welcome", audio).status, 204);
+  EXPECT_TRUE(std::filesystem::exists(store / "playback" / "welcome.wav"));
+  auto bad = call("PUT", "/1.1/sounds/playback/files/welcome", wav(2));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("2 channels"), std::string::npos) << bad.body;
+  EXPECT_EQ(call("GET", "/1.1/sounds/playback/files/welcome").body, audio);
+  EXPECT_EQ(js(call("GET", "/1.1/sounds").body)["total"].GetInt(), 2);
+
+  EXPECT_EQ(call("DELETE", "/1.1/sounds/recordings/files/1001-1765000000").status, 204);
+  EXPECT_FALSE(std::filesystem::exists(store / "recordings" / "1001-1765000000.wav"));
+  EXPECT_EQ(call("DELETE", "/1.1/sounds/recordings/files/1001-1765000000").status, 404);
+}
+
 }  // namespace

@@ -125,7 +125,7 @@ TEST_F(FeatureCodes, EachXivoServiceCodeHasItsEffect) {
       {"*10", "uac_call_480.xml", voicemail_on, "true"},          // phonestatus: says, changes nothing
       {"*961001", "uac_call_404.xml", voicemail_on, "true"},      // vmuserslt: alice has no voicemail
       {"*971003", "uac_call_480.xml", voicemail_on, "true"},      // vmboxslt: needs the media engine here
-      {"*9", "uac_call_404.xml", voicemail_on, "true"},           // recsnd: not offered, an unknown number
+      {"*9", "uac_call_480.xml", voicemail_on, "true"},           // recsnd: needs the media engine here
   };
   for (auto& row : rows) {
     std::string out;

@@ -126,6 +126,22 @@ class Udp : public dialtone::testing::LoopbackUdp {
   int server_port_ = 0;
 };
 
+// Sends `r` twice, as a phone retransmitting before the answer reached it:
+// both answers are the challenge `status` ("SIP/2.0 401"), with the same
+// `header` (so the same nonce) and the same To tag.
+void expect_the_same_challenge_twice(Udp& udp, const Request& r, const std::string& status,
+                                     const std::string& header, std::string& first, std::string& again) {
+  udp.send(r);
+  first = udp.final_response();
+  ASSERT_EQ(first.rfind(status, 0), 0u) << first;
+  udp.send(r);
+  again = udp.final_response();
+  ASSERT_EQ(again.rfind(status, 0), 0u) << again;
+  EXPECT_EQ(header_value(again, header), header_value(first, header));
+  EXPECT_FALSE(tag_of(header_value(first, "To")).empty()) << first;
+  EXPECT_EQ(tag_of(header_value(again, "To")), tag_of(header_value(first, "To")));
+}
+
 // Proxy-Authorization (INVITE) or Authorization (REGISTER) answering
 // `challenge` for alice (qop=auth, nc 1).
 std::string alice_authorization(const std::string& challenge, const std::string& uri,
@@ -524,29 +540,18 @@ TEST_F(SipRobustnessTest, RegisterKeepsNoTransactionAndARetransmissionGetsTheSam
   first.exten = "127.0.0.1";
   first.call_id = "robust-register";
   first.branch = "z9hG4bK-robust-register-1";
-  udp.send(first);
-  auto challenge = udp.final_response();
-  ASSERT_EQ(challenge.rfind("SIP/2.0 401", 0), 0u) << challenge;
   // Its retransmission (sent before the 401 reached the phone) gets the
   // same 401, nonce and To tag, not a new challenge.
-  udp.send(first);
-  auto challenge_again = udp.final_response();
-  ASSERT_EQ(challenge_again.rfind("SIP/2.0 401", 0), 0u) << challenge_again;
-  EXPECT_EQ(header_value(challenge_again, "WWW-Authenticate"), header_value(challenge, "WWW-Authenticate"));
-  EXPECT_FALSE(tag_of(header_value(challenge, "To")).empty()) << challenge;
-  EXPECT_EQ(tag_of(header_value(challenge_again, "To")), tag_of(header_value(challenge, "To")));
+  std::string challenge, challenge_again;
+  ASSERT_NO_FATAL_FAILURE(
+      expect_the_same_challenge_twice(udp, first, "SIP/2.0 401", "WWW-Authenticate", challenge, challenge_again));
   // The same for an INVITE's 407.
   Request invite;
   invite.call_id = "robust-register-invite";
   invite.branch = "z9hG4bK-robust-register-invite";
-  udp.send(invite);
-  auto proxy_challenge = udp.final_response();
-  ASSERT_EQ(proxy_challenge.rfind("SIP/2.0 407", 0), 0u) << proxy_challenge;
-  udp.send(invite);
-  auto proxy_again = udp.final_response();
-  ASSERT_EQ(proxy_again.rfind("SIP/2.0 407", 0), 0u) << proxy_again;
-  EXPECT_EQ(header_value(proxy_again, "Proxy-Authenticate"), header_value(proxy_challenge, "Proxy-Authenticate"));
-  EXPECT_EQ(tag_of(header_value(proxy_again, "To")), tag_of(header_value(proxy_challenge, "To")));
+  std::string proxy_challenge, proxy_again;
+  ASSERT_NO_FATAL_FAILURE(expect_the_same_challenge_twice(udp, invite, "SIP/2.0 407", "Proxy-Authenticate",
+                                                          proxy_challenge, proxy_again));
   udp.ack(invite, proxy_again);
 
   Request reg = first;

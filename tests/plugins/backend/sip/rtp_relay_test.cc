@@ -284,7 +284,7 @@ TEST(CallMedia, AnchorsOfferAndAnswerAndMediaFlows) {
   EXPECT_EQ(relay.totals().a.packets_in, 1u);
 }
 
-TEST(CallMedia, RtcpMuxOfferedByTheCallerIsOfferedOnAndTheCalleesRtcpPortGoesBack) {
+TEST(CallMedia, RtcpMuxIsOfferedToTheCalleeAndItsRtcpPortGoesBack) {
   RtpRelay relay(config(4));
   ASSERT_TRUE(relay.start());
   MediaConfig mc;
@@ -336,16 +336,18 @@ TEST(CallMedia, RtcpMuxOfferedByTheCallerIsOfferedOnAndTheCalleesRtcpPortGoesBac
     EXPECT_FALSE(call.ports()->mux_b);
   }
   {
-    // Without rtcp-mux in the offer nothing changes: no attribute, pairs.
+    // A caller without rtcp-mux keeps its pair; the callee is offered
+    // rtcp-mux all the same, and its RTCP port goes back when it takes it.
     CallMedia call(&relay, mc, false, "plain", nullptr);
     auto to_b = call.offer(MediaLeg::a, offer(false));
     ASSERT_TRUE(to_b);
-    EXPECT_EQ(to_b->find("rtcp-mux"), std::string::npos) << *to_b;
+    EXPECT_NE(to_b->find("a=rtcp-mux\r\n"), std::string::npos) << *to_b;
     auto to_a = call.answer(MediaLeg::b, answer(true));
     ASSERT_TRUE(to_a);
     EXPECT_EQ(to_a->find("rtcp-mux"), std::string::npos) << *to_a;
     EXPECT_FALSE(call.ports()->mux_a);
-    EXPECT_FALSE(call.ports()->mux_b);
+    EXPECT_TRUE(call.ports()->mux_b);
+    EXPECT_EQ(relay.free_pairs(), relay.capacity() - 2) << "A's pair and B's single port";
   }
   EXPECT_TRUE(eventually([&] { return relay.free_pairs() == relay.capacity(); }));
 }

@@ -109,6 +109,19 @@ std::string SipTestHost::sql(const std::string& statement, const std::vector<std
   return r->rows.empty() || r->rows[0].empty() || !r->rows[0][0] ? "" : *r->rows[0][0];
 }
 
+std::string SipTestHost::add_group(const std::string& name, const std::string& strategy,
+                                   const std::vector<std::string>& members, const std::string& exten) {
+  auto g = sql("INSERT INTO confd_groups (name, ring_strategy, timeout, user_timeout, retry_delay) "
+               "VALUES ($1, $2, 20, 2, 0) RETURNING id", {name, strategy});
+  for (std::size_t i = 0; i < members.size(); ++i)
+    sql("INSERT INTO confd_group_members VALUES ($1::int, $2::int, $3::int)", {g, members[i], std::to_string(i + 1)});
+  if (!exten.empty()) {
+    auto x = sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'default') RETURNING id", {exten});
+    sql("INSERT INTO confd_group_extensions VALUES ($1::int, $2::int)", {g, x});
+  }
+  return g;
+}
+
 std::string SipTestHost::add_line(const std::string& username, const std::string& secret,
                                   const std::string& exten) {
   std::string user_id;

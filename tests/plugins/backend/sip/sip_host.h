@@ -86,6 +86,11 @@ class SipTestHost final : public sdk::Host {
   // in context "default".
   // Returns the user id.
   std::string add_line(const std::string& username, const std::string& secret, const std::string& exten);
+  // Adds a group `name` ringing `members` (user ids, in order) by
+  // `strategy`, each member 2 s at a time with no pause between tries;
+  // `exten` in "default" when not empty. Returns the group id.
+  std::string add_group(const std::string& name, const std::string& strategy,
+                        const std::vector<std::string>& members, const std::string& exten);
   // Runs one SQL statement on the test database and waits for the
   // configuration snapshot to hold it; throws on failure.
   std::string sql(const std::string& statement, const std::vector<std::string>& params = {});

@@ -391,31 +391,13 @@ TEST_F(SipTest, CallPermissionDenyingTheExtensionGives403) {
 
 // ---- groups (seed 5.16) -------------------------------------------------------
 
-// A group `name` ringing `members` (user ids, in order) by `strategy`, each
-// member 2 s at a time with no pause between tries; `exten` in "default"
-// when not empty. Returns the group id.
-std::string add_group(SipTestHost& host, const std::string& name, const std::string& strategy,
-                      const std::vector<std::string>& members, const std::string& exten) {
-  auto g = host.sql("INSERT INTO confd_groups (name, ring_strategy, timeout, user_timeout, retry_delay) "
-                    "VALUES ($1, $2, 20, 2, 0) RETURNING id", {name, strategy});
-  for (std::size_t i = 0; i < members.size(); ++i)
-    host.sql("INSERT INTO confd_group_members VALUES ($1::int, $2::int, $3::int)",
-             {g, members[i], std::to_string(i + 1)});
-  if (!exten.empty()) {
-    auto x = host.sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'default') RETURNING id",
-                      {exten});
-    host.sql("INSERT INTO confd_group_extensions VALUES ($1::int, $2::int)", {g, x});
-  }
-  return g;
-}
-
 TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
   host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') "
              "ON CONFLICT DO NOTHING");
   auto gina = host_->add_line("gina", "ginapw", "1041");
   auto hank = host_->add_line("hank", "hankpw", "1042");
   // hank comes first and answers: gina rings only because "all" rings everyone.
-  auto group = add_group(*host_, "sales", "all", {hank, gina}, "");
+  auto group = host_->add_group("sales", "all", {hank, gina}, "");
   int trunk_port = dialtone::testing::free_port();
   add_trunk("group-provider-" + std::to_string(trunk_port), trunk_port, "from-extern");
   start({});
@@ -446,7 +428,7 @@ TEST_F(SipTest, DidToAGroupRingsEveryMemberAndTheFirstAnswerWins) {
 TEST_F(SipTest, LocalTargetRingsTwoPhonesOneAnswersTheOtherIsCancelled) {
   auto olga = host_->add_line("olga", "olgapw", "1051");
   auto pete = host_->add_line("pete", "petepw", "1052");
-  add_group(*host_, "desk", "all", {olga, pete}, "2310");
+  host_->add_group("desk", "all", {olga, pete}, "2310");
   start({});
   std::string out, pete_out;
   std::future<int> answering;
@@ -476,10 +458,29 @@ TEST_F(SipTest, LocalTargetRingsTwoPhonesOneAnswersTheOtherIsCancelled) {
   EXPECT_EQ(ended["pete"], ended["alice"]);
 }
 
+// Two local legs dial at once from one SIP caller still being routed (a
+// ring-all group whose members ring through their own dialplan): both
+// phones ring, one answers, the other gets CANCEL.
+TEST_F(SipTest, TwoLocalLegsRingTheirPhonesAtOnceFromOneCaller) {
+  host_->add_line("sara", "sarapw", "1053");
+  host_->add_line("theo", "theopw", "1054");
+  start({});
+  std::string out, theo_out;
+  std::future<int> answering;
+  ASSERT_NO_FATAL_FAILURE(
+      two_phones("sara", "uas_ring_cancel.xml", "theo", "uas_answer.xml", &answering, &theo_out));
+  EXPECT_EQ(call("uac_call_hangup.xml", "810531054", &out), 0) << out;  // dialplan.lua: local/1053, local/1054
+  EXPECT_EQ(answering.get(), 0) << theo_out;
+  EXPECT_EQ(callee_.get(), 0) << callee_out_ << " (sara is cancelled)";
+  EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
+  EXPECT_TRUE(eventually([&] { return host_->calls().channels().empty(); }))
+      << host_->calls().channels().size() << " channel(s) left";
+}
+
 TEST_F(SipTest, LinearGroupRingsMembersOneAfterTheOther) {
   auto ivan = host_->add_line("ivan", "ivanpw", "1043");
   auto judy = host_->add_line("judy", "judypw", "1044");
-  add_group(*host_, "support", "linear", {ivan, judy}, "2302");
+  host_->add_group("support", "linear", {ivan, judy}, "2302");
 
   std::string out, judy_out;
   std::future<int> answering;
@@ -527,7 +528,7 @@ class UdpSink {
 TEST_F(SipTest, LinearGroupStopsAtTheFirstMemberThatAnswers) {
   auto lena = host_->add_line("lena", "lenapw", "1046");
   auto mike = host_->add_line("mike", "mikepw", "1047");
-  add_group(*host_, "billing", "linear", {lena, mike}, "2304");
+  host_->add_group("billing", "linear", {lena, mike}, "2304");
   std::string out;
   int lena_port = callee("uas_answer.xml");
   int mike_port = dialtone::testing::free_port();
@@ -613,7 +614,7 @@ TEST_F(SipTest, UnreachableTrunkIsSkippedAndTheRouteGoesOnAtOnce) {
 
 TEST_F(SipTest, GroupWithNoRegisteredMemberGives480) {
   auto kate = host_->add_line("kate", "katepw", "1045");
-  add_group(*host_, "night", "all", {kate}, "2303");
+  host_->add_group("night", "all", {kate}, "2303");
   std::string out;
   EXPECT_EQ(call("uac_call_480.xml", "2303", &out), 0) << out;
 }
@@ -626,7 +627,7 @@ TEST_F(SipTest, GroupWithNoRegisteredMemberGives480) {
 TEST_F(SipTest, GroupNoAnswerGoesToItsNoAnswerFallback) {
   auto quinn = host_->add_line("quinn", "quinnpw", "1061");
   auto rita = host_->add_line("rita", "ritapw", "1062");
-  auto g = add_group(*host_, "fallback", "all", {quinn}, "2320");
+  auto g = host_->add_group("fallback", "all", {quinn}, "2320");
   host_->sql("UPDATE confd_groups SET timeout = 2, user_timeout = 0, fallbacks = jsonb_build_object("
              "'noanswer_destination', jsonb_build_object('type', 'user', 'user_id', $2::int)) WHERE id = $1::int",
              {g, rita});
@@ -683,7 +684,7 @@ TEST_F(SipTest, ClosedIncallScheduleSendsTheCallToTheClosedDestination) {
 TEST_F(SipTest, GroupCallPermissionRefusesItsMembersWith403) {
   auto uma = host_->add_line("uma", "umapw", "1065");
   host_->add_line("vic", "vicpw", "1066");
-  auto g = add_group(*host_, "interns", "all", {uma}, "");
+  auto g = host_->add_group("interns", "all", {uma}, "");
   auto rule = host_->sql("INSERT INTO confd_callpermissions (name, extensions) VALUES ('interns-not-vic', '[\"1066\"]') "
                          "RETURNING id");
   host_->sql("INSERT INTO confd_group_callpermissions VALUES ($1::int, $2::int)", {g, rule});

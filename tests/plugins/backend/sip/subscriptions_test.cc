@@ -46,6 +46,33 @@ class SubscriptionTest : public SipPluginTest {
     return eventually([&] { return plugin_->subscriptions() == n; });
   }
 
+  // carol watches bob's extension (1002) with the dialog scenario `file`
+  // while alice calls bob, who answers, and hangs up; every phone's
+  // scenario passes and no subscription is held after.
+  void watch_a_call(const std::string& file) {
+  Phone bob;
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
+  Phone carol;
+  watcher(carol, "carol", "1002", "dialog", file);
+  ASSERT_TRUE(subscriptions(1)) << carol.out;
+  Phone alice;
+  caller(alice, "alice", "1002", "uac_call_hangup.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(subscriptions(0));
+  }
+
+  // One subscription that runs its scenario `file` to the end (a refusal,
+  // or a NOTIFY sequence ended by the server), holding nothing after.
+  void subscribe_once(const std::string& user, const std::string& target, const std::string& event,
+                      const std::string& file, const std::string& expires = "600", std::string password = {}) {
+    Phone p;
+    watcher(p, user, target, event, file, expires, std::move(password));
+    EXPECT_EQ(p.finish(), 0) << p.out;
+    EXPECT_TRUE(subscriptions(0));
+  }
+
   // Waits until the presence model sees bob's extension (1002) registered
   // or not.
   bool bob_registered(bool want) {
@@ -92,17 +119,7 @@ class SubscriptionTest : public SipPluginTest {
 // The sequence: idle, early (ringing, with the caller and the
 // directed pickup target), confirmed, terminated; then unsubscribed.
 TEST_F(SubscriptionTest, BlfFollowsACallFromIdleToTerminated) {
-  Phone bob;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
-  Phone carol;
-  watcher(carol, "carol", "1002", "dialog", "subscribe_blf_sequence.xml");
-  ASSERT_TRUE(subscriptions(1)) << carol.out;
-  Phone alice;
-  caller(alice, "alice", "1002", "uac_call_hangup.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_TRUE(subscriptions(0));
+  ASSERT_NO_FATAL_FAILURE(watch_a_call("subscribe_blf_sequence.xml"));
   expect_idle();
 }
 
@@ -127,17 +144,7 @@ TEST_F(SubscriptionTest, PickupTargetFollowsTheFeatureCodeOfConfd) {
       std::filesystem::remove(file);
     }
   } restore{file};
-  Phone bob;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
-  Phone carol;
-  watcher(carol, "carol", "1002", "dialog", file.string());
-  ASSERT_TRUE(subscriptions(1)) << carol.out;
-  Phone alice;
-  caller(alice, "alice", "1002", "uac_call_hangup.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_TRUE(subscriptions(0));
+  ASSERT_NO_FATAL_FAILURE(watch_a_call(file.string()));
 }
 
 // A restart of the SIP backend (dialtoned restarted): the subscription was
@@ -162,41 +169,26 @@ TEST_F(SubscriptionTest, RestartTellsThePhoneToSubscribeAgain) {
 // Refreshed in its dialog (200, then a NOTIFY of the current state), then
 // left to run out: terminated;reason=timeout, and nothing is held.
 TEST_F(SubscriptionTest, RefreshThenExpiry) {
-  Phone carol;
-  watcher(carol, "carol", "1002", "dialog", "subscribe_refresh_expiry.xml", "2");
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_TRUE(subscriptions(0));
+  subscribe_once("carol", "1002", "dialog", "subscribe_refresh_expiry.xml", "2");
 }
 
 TEST_F(SubscriptionTest, WrongPasswordIsChallengedThenForbidden) {
-  Phone carol;
-  watcher(carol, "carol", "1002", "dialog", "subscribe_refused.xml", "600", "not-the-password");
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(plugin_->subscriptions(), 0u);
+  subscribe_once("carol", "1002", "dialog", "subscribe_refused.xml", "600", "not-the-password");
 }
 
 TEST_F(SubscriptionTest, UnknownExtensionIsNotFound) {
-  Phone carol;
-  watcher(carol, "carol", "1999", "dialog", "subscribe_not_found.xml");
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(plugin_->subscriptions(), 0u);
+  subscribe_once("carol", "1999", "dialog", "subscribe_not_found.xml");
 }
 
 TEST_F(SubscriptionTest, UnservedEventPackageGets489) {
-  Phone carol;
-  watcher(carol, "carol", "1002", "conference", "subscribe_bad_event.xml");
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(plugin_->subscriptions(), 0u);
+  subscribe_once("carol", "1002", "conference", "subscribe_bad_event.xml");
 }
 
 // Shorter than subscribe.expires_min: 423 with Min-Expires once the
 // credentials are checked (a refresh is checked the same way).
 TEST_F(SubscriptionTest, TooBriefGets423WithTheMinimum) {
   ASSERT_NO_FATAL_FAILURE(start_plugin({{"subscribe.expires_min", "60"}}));
-  Phone carol;
-  watcher(carol, "carol", "1002", "dialog", "subscribe_too_brief.xml", "10");
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
-  EXPECT_EQ(plugin_->subscriptions(), 0u);
+  subscribe_once("carol", "1002", "dialog", "subscribe_too_brief.xml", "10");
 }
 
 // A line holding subscribe.max_per_line subscriptions gets 403 for one more;
@@ -228,9 +220,7 @@ TEST_F(SubscriptionTest, MessageSummaryFollowsTheMailbox) {
 }
 
 TEST_F(SubscriptionTest, AnotherLinesMailboxIsForbidden) {
-  Phone carol;
-  watcher(carol, "carol", "1001", "message-summary", "subscribe_refused.xml");
-  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  subscribe_once("carol", "1001", "message-summary", "subscribe_refused.xml");
 }
 
 // PIDF: open (bob's phone registered), then closed and busy once bob turns

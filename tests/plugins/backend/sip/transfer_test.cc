@@ -231,10 +231,31 @@ TEST_F(TransferTest, InviteWithReplacesTakesTheReplacedCallersPlace) {
   // alice's first phone calls bob; her second phone, once the first is
   // connected, sends INVITE with Replaces naming that dialog: the first
   // phone gets BYE, the second is connected to bob.
+  auto events = host_->test_bus().events().size();
   caller(alice, "alice", "1002", "xfer_replacing_caller.xml", 2, {"-r", "1", "-rp", "1000"});
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  // The newcomer is a channel of the call core: the attended transfer on the
+  // replaced channel names it, and it came up talking to bob.
+  std::string newcomer;
+  ASSERT_TRUE(eventually([&] {
+    auto all = host_->test_bus().events();
+    for (std::size_t i = events; i < all.size(); ++i)
+      if (all[i].topic == "calls.channel.transferred" && json_field(all[i].body, "kind") == "attended")
+        newcomer = json_field(all[i].body, "target_channel");
+    return !newcomer.empty();
+  })) << "no attended transfer naming the newcomer's channel";
+  EXPECT_TRUE(eventually([&] {
+    std::map<std::string, std::string> endpoint_of;
+    for (auto& e : host_->test_bus().events()) {
+      if (e.topic == "calls.channel.created") endpoint_of[json_field(e.body, "id")] = json_field(e.body, "endpoint");
+      if (e.topic == "calls.channel.state" && json_field(e.body, "id") == newcomer &&
+          json_field(e.body, "state") == "up" && endpoint_of[json_field(e.body, "peer")] == "bob")
+        return endpoint_of[newcomer] == "alice";
+    }
+    return false;
+  })) << "the newcomer's channel " << newcomer << " never talked to bob";
   expect_idle();
 }
 
@@ -243,6 +264,24 @@ TEST_F(TransferTest, InviteWithReplacesNamingNoCallIsRefused) {
   caller(alice, "alice", "1002", "xfer_replacing_unknown.xml");
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_TRUE(host_->logger().contains("names no answered call"));
+  expect_idle();
+}
+
+// call:transfer in the dialplan on a call it connected through the relay
+// (the test dialplan's xfer-<user>-<exten>): bob, the party alice talks to,
+// stays until carol answers, then carol takes his place and he gets BYE; the
+// core reports the transfer on bob's channel as for a REFER.
+TEST_F(TransferTest, DialplanTransferMovesTheCallerToTheTargetThroughTheCore) {
+  auto events = host_->test_bus().events().size();
+  Phone bob, carol, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
+  caller(alice, "alice", "xfer-bob-1003", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
   expect_idle();
 }
 
@@ -270,6 +309,32 @@ TEST_F(TransferForwardTest, BlindTransferFollowsTheTargetsForward) {
   EXPECT_EQ(dave.finish(), 0) << dave.out;
   EXPECT_TRUE(linked_in_core("dave", "alice", events));
   EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "1003", events));
+  expect_idle();
+}
+
+// A blind transfer to a ring-all group: the transfer's leg rings both
+// members at once, carol answers and dave is cancelled.
+class TransferGroupTest : public TransferTest {
+ protected:
+  static void SetUpTestSuite() {
+    make_host({{"alice", "1001"}, {"bob", "1002"}, {"carol", "1003"}, {"dave", "1004"}});
+    host_->add_group("desk", "all", {user_ids_["carol"], user_ids_["dave"]}, "2310");
+  }
+};
+
+TEST_F(TransferGroupTest, BlindTransferToARingAllGroupConnectsTheMemberThatAnswers) {
+  auto events = host_->test_bus().events().size();
+  Phone dave, carol, bob, alice;
+  ASSERT_NO_FATAL_FAILURE(callee(dave, "dave", "uas_ring_cancel.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(carol, "carol", "xfer_target_late.xml"));
+  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_blind_to_group_by_callee.xml"));
+  caller(alice, "alice", "1002", "xfer_caller.xml");
+  EXPECT_EQ(alice.finish(), 0) << alice.out;
+  EXPECT_EQ(bob.finish(), 0) << bob.out;
+  EXPECT_EQ(carol.finish(), 0) << carol.out;
+  EXPECT_EQ(dave.finish(), 0) << dave.out << " (dave is cancelled)";
+  EXPECT_TRUE(linked_in_core("carol", "alice", events));
+  EXPECT_TRUE(core_transferred_blind_before_hangup("bob", "2310", events));
   expect_idle();
 }
 

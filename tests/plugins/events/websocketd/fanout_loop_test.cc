@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <dialtone/testing/fake_host.h>
 
@@ -170,6 +172,34 @@ TEST_F(FanoutLoopTest, ClientsWithOneFilterEachGetEveryFrameInOrder) {
   for (auto* p : {&a, &b}) {
     for (int i = 0; i < 300; ++i) ASSERT_EQ(p->next(), event("calls.channel.state", "{\"n\":" + std::to_string(i) + "}"));
     EXPECT_EQ(p->next(), event("calls.channel.ended", "{}"));
+  }
+}
+
+// Events published while the loop writes to many clients join the pass
+// under way (fanout_loop.cc, kInboxEvery): still every client of each filter
+// gets each of its events once, in order.
+TEST_F(FanoutLoopTest, EventsDuringAPassOverManyClientsReachEachClientOnceInOrder) {
+  start();
+  std::vector<std::unique_ptr<Peer>> peers;
+  for (int i = 0; i < 200; ++i) {
+    peers.push_back(std::make_unique<Peer>(*loop_, clients_, auth_->tokens[i % 2 ? "created-only" : "admin"]));
+    ASSERT_TRUE(peers.back()->subscribed("calls.#"));
+  }
+  std::thread publisher([this] {
+    for (int i = 0; i < 200; ++i) {
+      publish("calls.channel.created", "{\"n\":" + std::to_string(i) + "}");
+      publish("calls.channel.state", "{\"n\":" + std::to_string(i) + "}");
+    }
+    publish("calls.channel.created", "{\"last\":1}");
+  });
+  publisher.join();
+  for (std::size_t k = 0; k < peers.size(); ++k) {
+    bool all = k % 2 == 0;  // the admin's clients: both topics; the others only created
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_EQ(peers[k]->next(), event("calls.channel.created", "{\"n\":" + std::to_string(i) + "}")) << "client " << k;
+      if (all) ASSERT_EQ(peers[k]->next(), event("calls.channel.state", "{\"n\":" + std::to_string(i) + "}")) << k;
+    }
+    EXPECT_EQ(peers[k]->next(), event("calls.channel.created", "{\"last\":1}")) << "client " << k;
   }
 }
 

@@ -4,9 +4,13 @@
 // the bridged call. Both sides send their own tone through RTP peers; the
 // WAV written must hold both (Goertzel). *26 turns the setting over, and
 // /1.0/recordings lists, serves and deletes the file.
+#include <sys/resource.h>
+
 #include <cctype>
+#include <csignal>
 #include <fstream>
 #include <iterator>
+#include <regex>
 
 #include <dialtone/services.h>
 
@@ -114,6 +118,117 @@ TEST_F(RecordingTest, RecordedUsersCallHoldsBothPartiesAndIsListedServedAndDelet
   EXPECT_FALSE(fs::exists(files[0]));
   EXPECT_EQ(route("DELETE", "/1.0/recordings/{name}", name).status, 404);
   record_bob(false);
+}
+
+// *9, XiVO's recsnd: a softphone dials the code, hears the announcement
+// (a digit skips it), records its microphone's tone, and the sound lands in
+// the engine's store as recordings/<number>-<epoch>.wav, never listed
+// while being written.
+class SoundRecordingTest : public RecordingTest {
+ protected:
+  void SetUp() override {
+    RecordingTest::SetUp();
+    fs::remove_all(store_dir_);
+  }
+  // The files of the store's recordings/ directory: sounds, or hidden ones
+  // (a recording in progress) when `hidden`.
+  static std::vector<fs::path> store_files(bool hidden) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(store_dir_ / "recordings", ec); !ec && it != fs::directory_iterator(); ++it)
+      if ((it->path().filename().string()[0] == '.') == hidden) out.push_back(it->path());
+    return out;
+  }
+  static std::uintmax_t in_progress() {
+    auto f = store_files(true);
+    std::error_code ec;
+    return f.size() == 1 ? fs::file_size(f[0], ec) : 0;
+  }
+  // Alice dials *9 and is recording once this returns.
+  std::unique_ptr<BaresipPhone> dial_star_nine() {
+    auto alice = std::make_unique<BaresipPhone>(BaresipOptions{
+        .user = "alice", .password = "alicepw", .server_port = plugin_->port(), .listen_port = free_port(),
+        .console_port = free_port(), .mic_hz = 500, .exten = "*9"});
+    EXPECT_TRUE(alice->started());
+    // The announcement reaches her; a digit skips it.
+    EXPECT_TRUE(eventually([&] { return tm::loud_samples(alice->heard_so_far(), 8000) >= 1600; },
+                           std::chrono::seconds(30)))
+        << log_tail() << alice->log();
+    alice->command("/sndcode 1");
+    // A second of her tone in the recording being written.
+    EXPECT_TRUE(eventually([&] { return in_progress() > 44 + 16000; })) << log_tail() << alice->log();
+    EXPECT_TRUE(store_files(false).empty()) << "a sound is listed while it is being recorded";
+    return alice;
+  }
+  // The sound holds alice's tone, and its WAV header covers the whole file.
+  static void expect_her_tone(const fs::path& f) {
+    EXPECT_TRUE(std::regex_match(f.filename().string(), std::regex("1001-[0-9]{10}\\.wav"))) << f;
+    int rate = 0;
+    auto wav = tm::read_wav(f, &rate);
+    EXPECT_EQ(rate, 8000);
+    EXPECT_GT(tm::loud_samples(wav, 8000), 8000u) << "under a second of sound in " << f;
+    EXPECT_GT(best_share(wav, 500), 0.8) << "alice's tone is not in " << f;
+    std::ifstream in(f, std::ios::binary);
+    std::uint32_t riff = 0;
+    in.seekg(4);
+    in.read(reinterpret_cast<char*>(&riff), 4);
+    EXPECT_EQ(riff + 8u, fs::file_size(f)) << "the WAV header was not closed";
+  }
+};
+
+TEST_F(SoundRecordingTest, StarNineRecordsTheCallersSoundUntilHashAndPlaysItBack) {
+  if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+  auto alice = dial_star_nine();
+  auto before = alice->heard_so_far().size();
+  alice->command("/sndcode #");
+  ASSERT_TRUE(eventually([&] { return host_->logger().contains("sound recorded to " + (store_dir_ / "recordings").string()); }))
+      << log_tail();
+  auto files = store_files(false);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(store_files(true).empty()) << "the temporary stayed";
+  expect_her_tone(files[0]);
+  // Played back to her, then Dialtone hangs up.
+  ASSERT_TRUE(eventually([&] { return host_->calls().channels().empty(); })) << log_tail();
+  auto heard = alice->heard_so_far();
+  heard.erase(heard.begin(), heard.begin() + static_cast<std::ptrdiff_t>(std::min(before, heard.size())));
+  EXPECT_GT(tm::loud_samples(heard, 8000), 4000u) << "her sound was not played back";
+  EXPECT_GT(share(heard, {500}), 0.8) << "what she heard after # is not her sound";
+  alice->stop();
+  expect_media_idle();
+}
+
+// XiVO records with Record's k option: a hang-up keeps what was said. The
+// file is closed and renamed into place whole.
+TEST_F(SoundRecordingTest, HangingUpMidRecordingKeepsWhatWasSaidWhole) {
+  if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+  auto alice = dial_star_nine();
+  alice->stop();
+  ASSERT_TRUE(eventually([&] { return store_files(false).size() == 1 && store_files(true).empty(); })) << log_tail();
+  expect_her_tone(store_files(false)[0]);
+  expect_media_idle();
+}
+
+// A full disk mid-recording (a file-size limit stands in for it): nothing
+// stays in the store, the caller hears the error tone and the call ends.
+TEST_F(SoundRecordingTest, FullDiskMidRecordingLeavesNoFileAndTellsTheCaller) {
+  if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed (Debian baresip-core)";
+  auto alice = dial_star_nine();
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit small{static_cast<rlim_t>(in_progress() + 8192), old.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  bool failed = eventually([&] { return host_->logger().contains("stopped: cannot write"); });
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(failed) << log_tail();
+  EXPECT_TRUE(host_->logger().contains(", nothing kept; the call goes on")) << log_tail();
+  ASSERT_TRUE(eventually([&] { return host_->logger().contains("not recorded"); })) << log_tail();
+  ASSERT_TRUE(eventually([&] { return host_->calls().channels().empty(); })) << log_tail();
+  EXPECT_TRUE(store_files(false).empty()) << "a sound stayed after the full disk";
+  EXPECT_TRUE(store_files(true).empty()) << "the temporary stayed after the full disk";
+  alice->stop();
+  expect_media_idle();
 }
 
 // Online call recording (seed 5.33.4, *3): alice, a softphone whose user may

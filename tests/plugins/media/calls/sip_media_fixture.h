@@ -54,6 +54,9 @@ class SipMediaTest : public SipPluginTest {
     cfg.port_max = kTestEnginePortMax;
     cfg.threads = 1;
     cfg.realtime = realtime;
+    store_dir_ = std::filesystem::temp_directory_path() / ("dialtone-sounds-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(store_dir_);
+    cfg.store_path = store_dir_;
     engine_ = std::make_shared<plugins::media::Engine>(cfg, host_->log());
     ASSERT_TRUE(engine_->start());
     auto core = host_->services().find<sdk::CallCore>();
@@ -76,6 +79,7 @@ class SipMediaTest : public SipPluginTest {
     SipPluginTest::TearDownTestSuite();
     engine_.reset();
     std::filesystem::remove_all(recordings_dir_);
+    std::filesystem::remove_all(store_dir_);
   }
 
   // The channel whose engine endpoint sends to `peer`, once there; the peer
@@ -148,6 +152,8 @@ class SipMediaTest : public SipPluginTest {
   static inline std::shared_ptr<plugins::media::CallVerbs> verbs_;
   // Where call:record_call and recorded pages write (a directory of this process).
   static inline std::filesystem::path recordings_dir_;
+  // The engine's sound store (sounds.store: *9's recordings/).
+  static inline std::filesystem::path store_dir_;
 };
 
 }  // namespace dialtone::testing

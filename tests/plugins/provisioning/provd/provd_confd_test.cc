@@ -19,6 +19,7 @@
 #include "plugins/api/confd/confd_api.h"
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
+#include "tests/support/eventually.h"
 #include "tests/plugins/provisioning/provd/provd_fixture.h"
 #include "tests/support/pg_fixture.h"
 
@@ -46,15 +47,8 @@ std::string phone_get(int port, const std::string& path) {
 }
 
 // The configuration API's changes reach provd through the bus and NOTIFY,
-// handled off the request thread: poll (generous bound) until `ok`.
-bool eventually(const std::function<bool()>& ok) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return ok();
-}
+// handled off the request thread: tests wait on what they expect.
+using dialtone::testing::eventually;
 
 class ProvdConfd : public ProvdStoreTest {
  protected:

@@ -625,6 +625,31 @@ TEST_F(Render, DirectedPickupCodeReachesThePhones) {
     auto doc = parse_xml(files(v, with_code(sample("Cisco", "SPA504G", "00:22:55:5e:ab:12")))["spa0022555eab12.xml"].content);
     EXPECT_EQ(xml_text(doc, "Call_Pickup_Code"), "*88");
   }
+  {
+    DescribedVendor v{polycom_description()};
+    auto c = sample("Polycom", "VVX410", "00:04:f2:aa:bb:cc");
+    auto attr = [](const std::string& content, const char* tag, const char* name) {
+      auto doc = parse_xml(content);
+      Poco::AutoPtr<Poco::XML::NodeList> l = doc->getElementsByTagName(tag);
+      return l->length() ? static_cast<Poco::XML::Element*>(l->item(0))->getAttribute(name) : std::string("(none)");
+    };
+    auto without = files(v, c)["0004f2aabbcc-phone.cfg"].content;
+    EXPECT_EQ(attr(without, "call", "call.directedCallPickupString"), "(none)");
+    auto phone = files(v, with_code(c))["0004f2aabbcc-phone.cfg"].content;
+    EXPECT_EQ(attr(phone, "call", "call.directedCallPickupMethod"), "legacy");
+    EXPECT_EQ(attr(phone, "call", "call.directedCallPickupString"), "*88");
+    EXPECT_EQ(attr(phone, "feature", "feature.directedCallPickup.enabled"), "1");
+    EXPECT_EQ(attr(phone, "attendant", "attendant.resourceList.1.address"), "1002");  // the BLF key it picks up from
+  }
+  {
+    DescribedVendor v{grandstream_description()};
+    auto c = sample("Grandstream", "GXP2170", "00:0b:82:aa:bb:cc");
+    EXPECT_EQ(files(v, c)["cfg000b82aabbcc.xml"].content.find("<P1347>"), std::string::npos);
+    auto doc = parse_xml(files(v, with_code(c))["cfg000b82aabbcc.xml"].content);
+    EXPECT_EQ(xml_text(doc, "P1347"), "*88");  // BLF Call-pickup Prefix
+    EXPECT_EQ(xml_text(doc, "P323"), "1");     // the BLF key it applies to
+    EXPECT_EQ(xml_text(doc, "P326"), "1002");
+  }
 }
 
 TEST_F(Render, TemplateLayersDeviceOverModelOverVendorOverSite) {

@@ -176,12 +176,47 @@ TEST(CelMapper, ParkAndPickupEventsGiveXivosRows) {
   auto picked = m.map({"calls.pickup", with(body("p-1", "p-1", "alice", "inbound", "up"),
                                             R"("picker":"p-2","ringing_channel":"p-9","ringing_endpoint":"sip/carol")")},
                       4);
-  ASSERT_EQ(types(picked), std::vector<std::string>{"PICKUP"});
+  // bob's own call ends there (ThePickerJoinsThePickedUpCall).
+  ASSERT_EQ(types(picked), (std::vector<std::string>{"PICKUP", "LINKEDID_END"}));
   EXPECT_EQ(picked[0].uniqueid, "p-1");
   EXPECT_NE(picked[0].extra.find(R"("pickup_channel":"SIP/bob-)"), std::string::npos) << picked[0].extra;
   EXPECT_NE(picked[0].extra.find(R"("ringing_channel":"sip/carol")"), std::string::npos) << picked[0].extra;
   // Not a service the mapper knows: nothing.
   EXPECT_TRUE(m.map({"calls.park.moved", body("p-1", "p-1", "alice", "inbound", "up")}, 5).empty());
+}
+
+// The picker's channel joins the call it picked up, as Asterisk's joins the
+// caller's bridge (the oldest linked id wins): its own call ends there
+// (LINKEDID_END under its own linked id, the channel still up), its bridge
+// and hangup rows are the picked-up call's, whose LINKEDID_END waits for it.
+TEST(CelMapper, ThePickerJoinsThePickedUpCall) {
+  auto m = lines_only();
+  (void)m.map({"calls.channel.created", body("k-1", "k-1", "alice", "inbound", "down")}, 1);
+  (void)m.map({"calls.channel.created", body("k-3", "k-1", "carol", "outbound", "down")}, 1);
+  (void)m.map({"calls.channel.created", body("k-2", "k-2", "bob", "inbound", "down")}, 2);
+  EXPECT_EQ(types(m.map({"calls.channel.ended", body("k-3", "k-1", "carol", "outbound", "ended", "", 487)}, 3)),
+            (std::vector<std::string>{"HANGUP", "CHAN_END"}));
+  (void)m.map({"calls.channel.state", body("k-1", "k-1", "alice", "inbound", "up")}, 3);
+  auto answered = m.map({"calls.channel.state", body("k-2", "k-2", "bob", "inbound", "up")}, 3);
+  ASSERT_EQ(types(answered), std::vector<std::string>{"ANSWER"});
+  EXPECT_EQ(answered[0].linkedid, "k-2");
+  auto b = body("k-1", "k-1", "alice", "inbound", "up");
+  auto picked = m.map({"calls.pickup", b.insert(b.size() - 1, R"(,"picker":"k-2","ringing_channel":"k-3")")}, 4);
+  ASSERT_EQ(types(picked), (std::vector<std::string>{"PICKUP", "LINKEDID_END"}));
+  EXPECT_EQ(picked[1].uniqueid, "k-2");
+  EXPECT_EQ(picked[1].linkedid, "k-2");
+  EXPECT_EQ(picked[1].channame.rfind("SIP/bob-", 0), 0u) << picked[1].channame;
+  EXPECT_EQ(picked[1].cid_name, "Alice");  // the picker's own caller id (body(): caller Alice 1001)
+  auto bridged = m.map({"calls.channel.state", body("k-2", "k-2", "bob", "inbound", "up", "k-1")}, 5);
+  ASSERT_EQ(types(bridged), std::vector<std::string>{"BRIDGE_ENTER"});
+  EXPECT_EQ(bridged[0].uniqueid, "k-2");
+  EXPECT_EQ(bridged[0].linkedid, "k-1");
+  EXPECT_EQ(types(m.map({"calls.channel.ended", body("k-1", "k-1", "alice", "inbound", "ended", "", 200)}, 6)),
+            (std::vector<std::string>{"HANGUP", "CHAN_END"}));
+  auto last = m.map({"calls.channel.ended", body("k-2", "k-2", "bob", "inbound", "ended", "", 200)}, 7);
+  ASSERT_EQ(types(last), (std::vector<std::string>{"BRIDGE_EXIT", "HANGUP", "CHAN_END", "LINKEDID_END"}));
+  for (auto& r : last) EXPECT_EQ(r.linkedid, "k-1") << r.eventtype;
+  EXPECT_EQ(m.open_channels(), 0u);
 }
 
 // call:app_event around a dialplan application (voicemail) gives Asterisk's

@@ -13,6 +13,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "plugins/records/cel/cel_writer.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pg_fixture.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
@@ -58,15 +59,34 @@ fs::path temp_spool() {
   return p;
 }
 
-TEST(CelWriter, WritesRowsInOrderAndReportsEndedCalls) {
-  dialtone::testing::TestBus bus;
-  dialtone::testing::TestLogger log;
-  auto store = open(dialtone::testing::test_dsn(), bus, log);
-  ASSERT_TRUE(store);
+using dialtone::testing::eventually;
+
+// A fresh database with the cel schema, its bus and log.
+class CelWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = open(dsn_, bus_, log_);
+    ASSERT_TRUE(store_) << join(log_);
+  }
+
+  // One value of `sql` (a count), "" when the query fails.
+  std::string value(const std::string& sql) {
+    auto r = store_->exec(sql);
+    EXPECT_TRUE(r) << r.error().message;
+    return r && !r->rows.empty() ? r->get(0, r->columns.at(0)) : std::string();
+  }
+
+  const std::string dsn_ = dialtone::testing::test_dsn();
+  dialtone::testing::TestBus bus_;
+  dialtone::testing::TestLogger log_;
+  std::unique_ptr<dialtone::kernel::PgStore> store_;
+};
+
+TEST_F(CelWriterTest, WritesRowsInOrderAndReportsEndedCalls) {
   auto spool = temp_spool();
   std::vector<std::string> ended;
   {
-    CelWriter w(*store, log, {.batch_size = 10, .spool = spool, .writer_key = "t"},
+    CelWriter w(*store_, log_, {.batch_size = 10, .spool = spool, .writer_key = "t"},
                 [&](const std::vector<std::string>& ids) { ended.insert(ended.end(), ids.begin(), ids.end()); });
     ASSERT_TRUE(w.start());
     for (int i = 0; i < 25; ++i) {
@@ -78,8 +98,8 @@ TEST(CelWriter, WritesRowsInOrderAndReportsEndedCalls) {
     EXPECT_EQ(w.written(), 25u);
     EXPECT_EQ(w.dropped(), 0u);
   }
-  auto r = store->exec("SELECT eventtype, uniqueid, linkedid, cid_name, amaflags, "
-                       "extract(epoch FROM eventtime)*1000 AS ms, call_log_id FROM cel ORDER BY id");
+  auto r = store_->exec("SELECT eventtype, uniqueid, linkedid, cid_name, amaflags, "
+                        "extract(epoch FROM eventtime)*1000 AS ms, call_log_id FROM cel ORDER BY id");
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->rows.size(), 25u);
   for (std::size_t i = 0; i < 25; ++i) {
@@ -90,9 +110,7 @@ TEST(CelWriter, WritesRowsInOrderAndReportsEndedCalls) {
   EXPECT_EQ(r->get(0, "amaflags"), "3");
   EXPECT_FALSE(r->rows[0][r->column("call_log_id")].has_value());
   EXPECT_EQ(ended, (std::vector<std::string>{"call-0", "call-1", "call-2", "call-3", "call-4"}));
-  auto progress = store->exec("SELECT last_seq FROM cel_writer WHERE writer = 't'");
-  ASSERT_TRUE(progress);
-  EXPECT_EQ(progress->get(0, "last_seq"), "25");
+  EXPECT_EQ(value("SELECT last_seq FROM cel_writer WHERE writer = 't'"), "25");
   EXPECT_EQ(fs::file_size(spool), 0u) << "the spool is emptied once its rows are committed";
   fs::remove(spool);
 }
@@ -101,20 +119,15 @@ TEST(CelWriter, WritesRowsInOrderAndReportsEndedCalls) {
 // only be written after an hour, and seven rows stay under the batch size of
 // eight, so nothing wakes the writer before the crash); the next writer on the
 // same spool writes them and logs how many.
-TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
-  const std::string dsn = dialtone::testing::test_dsn();
-  {
-    dialtone::testing::TestBus bus;
-    dialtone::testing::TestLogger log;
-    ASSERT_TRUE(open(dsn, bus, log)) << "schema";
-  }
+TEST_F(CelWriterTest, RowsQueuedAtACrashAreWrittenByTheNextStart) {
   auto spool = temp_spool();
+  store_.reset();  // no connection or thread of this process crosses the fork
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     dialtone::testing::TestBus bus;
     dialtone::testing::TestLogger log;
-    auto store = open(dsn, bus, log);
+    auto store = open(dsn_, bus, log);
     if (!store) _exit(2);
     // Eight rows committed by a first batch, seven more queued at the crash.
     auto* w = new CelWriter(*store, log, {.batch_size = 8, .batch_interval = std::chrono::hours(1),
@@ -123,8 +136,7 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
     std::vector<CelRow> first;
     for (int i = 0; i < 8; ++i) first.push_back(row("CHAN_START", "a" + std::to_string(i), "a", 1 + i));
     w->push(std::move(first));
-    for (int i = 0; i < 200 && w->written() < 8; ++i) usleep(50000);
-    if (w->written() != 8) _exit(4);
+    if (!eventually([&] { return w->written() == 8; })) _exit(4);
     std::vector<CelRow> rest;
     for (int i = 0; i < 7; ++i) rest.push_back(row("CHAN_START", "b" + std::to_string(i), "b", 10 + i));
     for (auto& r : rest) w->push({r});
@@ -137,28 +149,24 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
   // A line half-written by the crash.
   std::ofstream(spool, std::ios::app) << "{\"seq\":99,\"eventtype\":\"CHAN_";
 
-  dialtone::testing::TestBus bus;
-  dialtone::testing::TestLogger log;
-  auto store = open(dsn, bus, log);
-  ASSERT_TRUE(store);
-  auto before = store->exec("SELECT count(*) AS n FROM cel");
-  ASSERT_TRUE(before);
-  EXPECT_EQ(before->get(0, "n"), "8");
-  CelWriter w(*store, log, {.spool = spool, .writer_key = "crash"});
+  store_ = open(dsn_, bus_, log_);
+  ASSERT_TRUE(store_);
+  EXPECT_EQ(value("SELECT count(*) FROM cel"), "8");
+  CelWriter w(*store_, log_, {.spool = spool, .writer_key = "crash"});
   ASSERT_TRUE(w.start());
   EXPECT_EQ(w.recovered(), 7u);
-  EXPECT_TRUE(log.contains("7 CEL row(s) of the last batch were not written")) << join(log);
-  EXPECT_TRUE(log.contains("1 damaged line(s)")) << join(log);
+  EXPECT_TRUE(log_.contains("7 CEL row(s) of the last batch were not written")) << join(log_);
+  EXPECT_TRUE(log_.contains("1 damaged line(s)")) << join(log_);
   w.push({row("CHAN_START", "c", "c", 100)});
   w.stop();
-  auto after = store->exec("SELECT uniqueid FROM cel ORDER BY id");
+  auto after = store_->exec("SELECT uniqueid FROM cel ORDER BY id");
   ASSERT_TRUE(after);
   ASSERT_EQ(after->rows.size(), 16u);
   EXPECT_EQ(after->get(8, "uniqueid"), "b0");
   EXPECT_EQ(after->get(14, "uniqueid"), "b6");
   EXPECT_EQ(after->get(15, "uniqueid"), "c");
   // A second start finds nothing left to write.
-  CelWriter again(*store, log, {.spool = spool, .writer_key = "crash"});
+  CelWriter again(*store_, log_, {.spool = spool, .writer_key = "crash"});
   ASSERT_TRUE(again.start());
   EXPECT_EQ(again.recovered(), 0u);
   again.stop();
@@ -169,57 +177,45 @@ TEST(CelWriter, RowsQueuedAtACrashAreWrittenByTheNextStart) {
 // the writer logs one line, keeps the rows and writes them once it can;
 // rows beyond the queue's bound are dropped, counted and logged, never
 // blocking push().
-TEST(CelWriter, AFailingDatabaseKeepsRowsUpToTheBoundAndRecovers) {
-  dialtone::testing::TestBus bus;
-  dialtone::testing::TestLogger log;
-  auto store = open(dialtone::testing::test_dsn(), bus, log);
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(store->exec("ALTER TABLE cel RENAME TO cel_away"));
-  CelWriter w(*store, log, {.batch_size = 10, .batch_interval = std::chrono::milliseconds(50), .queue_size = 100,
+TEST_F(CelWriterTest, AFailingDatabaseKeepsRowsUpToTheBoundAndRecovers) {
+  ASSERT_TRUE(store_->exec("ALTER TABLE cel RENAME TO cel_away"));
+  CelWriter w(*store_, log_, {.batch_size = 10, .batch_interval = std::chrono::milliseconds(50), .queue_size = 100,
                             .spool = {}, .writer_key = "failing"});
   ASSERT_TRUE(w.start());
   for (int i = 0; i < 30; ++i) w.push({row("CHAN_START", "f" + std::to_string(i), "f", i + 1)});
-  for (int i = 0; i < 500 && !log.contains("cannot write"); ++i) usleep(20000);
-  ASSERT_TRUE(log.contains("cannot write")) << join(log);
+  ASSERT_TRUE(eventually([&] { return log_.contains("cannot write"); })) << join(log_);
   // The failing batch (10 rows at most) is held apart; the queue takes 100
   // more at most, whatever comes: the rest is dropped and counted.
   for (int i = 30; i < 200; ++i) w.push({row("CHAN_START", "f" + std::to_string(i), "f", i + 1)});
   const auto dropped = w.dropped();
   EXPECT_GE(dropped, 90u);
   EXPECT_LE(dropped, 100u);
-  ASSERT_TRUE(store->exec("ALTER TABLE cel_away RENAME TO cel"));
-  for (int i = 0; i < 500 && w.written() < 200 - dropped; ++i) usleep(20000);
+  ASSERT_TRUE(store_->exec("ALTER TABLE cel_away RENAME TO cel"));
+  EXPECT_TRUE(eventually([&] { return w.written() >= 200 - dropped; }));
   EXPECT_EQ(w.written(), 200 - dropped);
   w.stop();
-  EXPECT_TRUE(log.contains("writing CEL again")) << join(log);
+  EXPECT_TRUE(log_.contains("writing CEL again")) << join(log_);
   std::uint64_t logged_drops = 0;  // one line per burst of drops
-  for (auto& l : log.lines())
+  for (auto& l : log_.lines())
     if (auto at = l.find(" CEL row(s) dropped"); at != std::string::npos) {
       auto from = l.rfind(' ', at - 1) + 1;
       logged_drops += std::stoull(l.substr(from, at - from));
     }
-  EXPECT_EQ(logged_drops, dropped) << join(log);
+  EXPECT_EQ(logged_drops, dropped) << join(log_);
   std::size_t errors = 0;
-  for (auto& l : log.lines()) errors += l.find("cannot write") != std::string::npos;
-  EXPECT_EQ(errors, 1u) << "one line per outage, not one per retry:\n" << join(log);
-  auto r = store->exec("SELECT count(*) AS n FROM cel");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->get(0, "n"), std::to_string(200 - dropped));
+  for (auto& l : log_.lines()) errors += l.find("cannot write") != std::string::npos;
+  EXPECT_EQ(errors, 1u) << "one line per outage, not one per retry:\n" << join(log_);
+  EXPECT_EQ(value("SELECT count(*) FROM cel"), std::to_string(200 - dropped));
 }
 
 // A backlog (here 100 rows queued at once, batch_size 10) is written in
 // bigger INSERTs, up to eight batches each, and none of it is dropped: the
 // first INSERT carries 80 rows, the 20 left (two batches) go 10 at a time.
-TEST(CelWriter, ABacklogIsWrittenInBiggerBatches) {
-  dialtone::testing::TestBus bus;
-  dialtone::testing::TestLogger log;
-  auto store = open(dialtone::testing::test_dsn(), bus, log);
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(store->exec("DELETE FROM cel WHERE linkedid LIKE 'backlog-%'"));
+TEST_F(CelWriterTest, ABacklogIsWrittenInBiggerBatches) {
   std::mutex m;
   std::vector<std::size_t> batches;  // rows per committed INSERT (each row ends a call)
   {
-    CelWriter w(*store, log, {.batch_size = 10, .batch_interval = std::chrono::milliseconds(50), .queue_size = 1000,
+    CelWriter w(*store_, log_, {.batch_size = 10, .batch_interval = std::chrono::milliseconds(50), .queue_size = 1000,
                               .spool = {}, .writer_key = "backlog"},
                 [&](const std::vector<std::string>& ids) {
                   std::lock_guard lock(m);
@@ -232,7 +228,7 @@ TEST(CelWriter, ABacklogIsWrittenInBiggerBatches) {
       rows.push_back(row("LINKEDID_END", call, call, 1700000000000 + i));
     }
     w.push(std::move(rows));  // queued under one lock: the writer sees all 100
-    for (int i = 0; i < 500 && w.written() < 100; ++i) usleep(20000);
+    EXPECT_TRUE(eventually([&] { return w.written() >= 100; }));
     w.stop();
     EXPECT_EQ(w.written(), 100u);
     EXPECT_EQ(w.dropped(), 0u);
@@ -241,9 +237,7 @@ TEST(CelWriter, ABacklogIsWrittenInBiggerBatches) {
   EXPECT_EQ(batches[0], 80u);
   EXPECT_EQ(batches[1], 10u);
   EXPECT_EQ(batches[2], 10u);
-  auto r = store->exec("SELECT count(*) AS n FROM cel WHERE linkedid LIKE 'backlog-%'");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->get(0, "n"), "100");
+  EXPECT_EQ(value("SELECT count(*) FROM cel WHERE linkedid LIKE 'backlog-%'"), "100");
 }
 
 }  // namespace

@@ -101,6 +101,7 @@ class FakeBus final : public sdk::EventBus {
   void set_synchronous(bool synchronous);
   // Delivers queued events (deferred mode); returns how many deliveries ran.
   std::size_t deliver_pending();
+  // Each with its JSON text in `body` too, whichever way it was published.
   std::vector<sdk::Event> published() const;
   // Published events whose topic matches `pattern`.
   std::vector<sdk::Event> published(std::string_view pattern) const;

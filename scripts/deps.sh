@@ -2,7 +2,7 @@
 # Installs the Debian packages Dialtone needs to build, run and test. Idempotent.
 set -euo pipefail
 PKGS=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates lld
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libpoco-dev libpq-dev rapidjson-dev libspdlog-dev libfmt-dev liblua5.4-dev lua5.4
   libgtest-dev libgmock-dev googletest libssl-dev openssl

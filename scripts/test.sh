@@ -23,4 +23,10 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$build"
-ctest -j"${DIALTONE_TEST_JOBS:-2}" --output-on-failure --timeout 600 "$@"
+# Four at a time on two cores: most tests wait on the network, SIP timers
+# and real-time audio, not the CPU (run one after the other they take about
+# 1,500 s); the one that compiles whole projects declares two slots (ctest's
+# PROCESSORS). Result lines come through
+# scripts/ctest_lines.awk: status and time first, no padding dots.
+ctest -j"${DIALTONE_TEST_JOBS:-4}" --output-on-failure --timeout 600 "$@" |
+  awk -f "$here/scripts/ctest_lines.awk"

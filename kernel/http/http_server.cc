@@ -173,9 +173,7 @@ std::string media_type(std::string_view ct) {
   if (semi != std::string_view::npos) ct = ct.substr(0, semi);
   while (!ct.empty() && ct.front() == ' ') ct.remove_prefix(1);
   while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
-  std::string lower(ct);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower;
+  return sdk::text::to_lower(ct);
 }
 
 bool is_json_type(std::string_view ct) {
@@ -426,9 +424,7 @@ void HttpServerImpl::Listener::handle(Poco::Net::HTTPServerRequest& req, Poco::N
     }
 
     for (const auto& [name, value] : req) {
-      std::string k = name;
-      std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
-      r.headers[std::move(k)] = value;
+      r.headers[sdk::text::to_lower(name)] = value;
     }
 
     if (qpos != std::string::npos) {

@@ -1,5 +1,7 @@
 #include "kernel/log/logging.h"
 
+#include <dialtone/text.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -166,8 +168,7 @@ std::string escape_log_message(std::string_view message) {
 }
 
 std::optional<sdk::LogLevel> Logging::parse_level(std::string_view n) {
-  std::string s(n);
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  auto s = sdk::text::to_lower(n);
   if (s == "trace") return sdk::LogLevel::trace;
   if (s == "debug") return sdk::LogLevel::debug;
   if (s == "info") return sdk::LogLevel::info;

@@ -22,7 +22,6 @@ using text::join;
 using text::split;
 using text::trim;
 
-std::string lower(std::string_view s) { return text::to_lower(s); }
 std::vector<std::string> split_items(std::string_view s) { return text::split_list(s, ','); }
 
 bool parse_int(std::string_view s, std::int64_t& out) {
@@ -139,8 +138,8 @@ Result<std::string> normalize_option(const OptionSpec& spec, std::string_view ra
       return std::to_string(v);
     }
     case T::boolean: {
-      auto l = lower(raw);
-      if (l == "true" || l == "yes" || l == "on" || l == "1") return std::string("true");
+      if (text::is_true(raw)) return std::string("true");
+      auto l = text::to_lower(raw);
       if (l == "false" || l == "no" || l == "off" || l == "0") return std::string("false");
       return Error::invalid("expected true or false (also yes/no, on/off, 1/0)");
     }
@@ -155,7 +154,7 @@ Result<std::string> normalize_option(const OptionSpec& spec, std::string_view ra
     case T::duration: {
       std::size_t i = 0;
       while (i < raw.size() && (std::isdigit(static_cast<unsigned char>(raw[i])) || raw[i] == '.')) ++i;
-      std::string num = raw.substr(0, i), unit = lower(trim(raw.substr(i)));
+      std::string num = raw.substr(0, i), unit = text::to_lower(trim(raw.substr(i)));
       double factor = 0;
       if (unit.empty() || unit == "s") factor = 1000;
       else if (unit == "ms") factor = 1;

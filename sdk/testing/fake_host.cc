@@ -38,12 +38,6 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 }  // namespace
 
 bool topic_matches(std::string_view pattern, std::string_view topic) { return sdk::topic_matches(pattern, topic); }
@@ -382,7 +376,7 @@ sdk::HttpResponse FakeHttp::call(std::string_view method, std::string_view targe
       else req.query[url_decode(kv.substr(0, eq))] = url_decode(kv.substr(eq + 1));
     }
   }
-  for (auto& [k, v] : headers) req.headers[lower(k)] = v;
+  for (auto& [k, v] : headers) req.headers[sdk::text::to_lower(k)] = v;
   req.body = std::move(body);
   req.remote_address = "127.0.0.1";
 

@@ -64,4 +64,19 @@ TEST(Json, MembersReadAsTheirFallbackWhenAbsentOrOfAnotherType) {
   EXPECT_EQ(json::int_member(list, "n", 3), 3);
 }
 
+TEST(Json, TextMemberPrintsNumbersAndBooleansAndIsEmptyForNull) {
+  rapidjson::Document d;
+  d.Parse(R"({"port":8667,"sport":"5060","on":true,"none":null,"obj":{"a":[1,"x"]}})");
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(json::text_member(d, "port"), "8667");
+  EXPECT_EQ(json::text_member(d, "sport"), "5060");
+  EXPECT_EQ(json::text_member(d, "on"), "true");
+  EXPECT_EQ(json::text_member(d, "obj"), R"({"a":[1,"x"]})");
+  EXPECT_EQ(json::text_member(d, "none"), std::nullopt);
+  EXPECT_EQ(json::text_member(d, "missing"), std::nullopt);
+  EXPECT_TRUE(json::bool_member(d, "on"));
+  EXPECT_TRUE(json::bool_member(d, "port", true));  // not a boolean: the fallback
+  EXPECT_EQ(json::to_text(d["obj"]), R"({"a":[1,"x"]})");
+}
+
 }  // namespace

@@ -36,6 +36,14 @@ TEST(Text, LowerAndJoin) {
   EXPECT_EQ(text::join({}, ","), "");
 }
 
+TEST(Text, CaseInsensitiveEqualityAndYesWords) {
+  EXPECT_TRUE(text::iequals("Digest", "dIGEST"));
+  EXPECT_FALSE(text::iequals("Digest", "Digest "));
+  EXPECT_FALSE(text::iequals("a", "b"));
+  for (auto yes : {"yes", "YES", "True", "on", "1"}) EXPECT_TRUE(text::is_true(yes)) << yes;
+  for (auto no : {"no", "false", "off", "0", "", "2", "yess"}) EXPECT_FALSE(text::is_true(no)) << no;
+}
+
 TEST(Text, UuidLikeAndLdapEscapes) {
   EXPECT_TRUE(text::is_uuid("11111111-1111-4111-8111-11111111111A"));
   EXPECT_FALSE(text::is_uuid("11111111-1111-4111-8111-11111111111"));

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <dialtone/bus.h>
+#include <dialtone/json_member.h>
 #include <dialtone/services.h>
 #include <dialtone/store.h>
 
@@ -530,10 +531,7 @@ void ConfdApi::define_resources() {
       }
       // RegExp and Target (seed 5.23.2): checked here rather than failing
       // calls later in the dialplan.
-      auto str = [&](const char* k) {
-        auto m = p.FindMember(k);
-        return m != p.MemberEnd() && m->value.IsString() ? std::string(m->value.GetString()) : std::string();
-      };
+      auto str = [&](const char* k) { return sdk::json::string_member(p, k); };
       if (!str("regexp").empty()) {
         if (auto problem = outcall_regexp_problem(str("regexp"), str("target"))) return *problem;
       } else if (!str("target").empty()) {
@@ -937,7 +935,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
                           sql_link("$2::text", "users", "users", "user_id") +
                           ")) ORDER BY main_line DESC, line_id), '[]') AS j FROM confd_user_lines WHERE user_id = $1",
                       {std::to_string(uid), base_url(req)});
-        return HttpResponse::json(200, "{\"total\":" + q.get(0, "n") + ",\"items\":" + q.get(0, "j") + "}");
+        return HttpResponse::json(200, items_body(q));
       });
   add("PUT", "/users/{user_id}/lines/{line_id}", "confd.users.{user_id}.lines.{line_id}.update", "Associate a line to a user",
       [this, id_of, assoc_event](auto& req) {
@@ -1012,7 +1010,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
               {std::to_string(oid)});
           if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
           // xivo-confd-client's list_extensions() callers read "total".
-          return HttpResponse::json(200, "{\"total\":" + q->get(0, "n") + ",\"items\":" + q->get(0, "j") + "}");
+          return HttpResponse::json(200, items_body(*q));
         });
     add("PUT", base + "/{extension_id}", acl + ".{extension_id}.update", std::string("Associate an extension to a ") + a.owner,
         [this, a, id_of, assoc_event](auto& req) {

@@ -42,9 +42,11 @@ ConfigServiceImpl::ConfigServiceImpl(sdk::Store& store, sdk::EventBus& bus, sdk:
       engine_(std::make_unique<Engine>(store, bus)) {
   current_.store(std::make_shared<const sdk::ConfigSnapshot>());
   // A confd write returns once the snapshot holds it: the next call or
-  // REGISTER sees what the admin just saved.
+  // REGISTER sees what the admin just saved. Up to 15 s, not the default 2:
+  // a thousand users imported on a busy machine take longer to load, and a
+  // phone registering right after the 201 must not be refused as unknown.
   engine_->on_commit([this] {
-    if (!refresh()) log_.warn("config: the snapshot could not be refreshed after a write; it follows the next change");
+    if (!refresh(std::chrono::seconds(15))) log_.warn("config: the snapshot could not be refreshed after a write; it follows the next change");
   });
 }
 

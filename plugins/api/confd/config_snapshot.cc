@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <type_traits>
 #include <unordered_map>
 
 namespace dialtone::plugins::api::confd {
@@ -20,6 +21,13 @@ bool flag(const Row& r, std::size_t i) { return r[i] && *r[i] == "t"; }
 std::optional<int> opt_int(const Row& r, std::size_t i) {
   if (!r[i]) return std::nullopt;
   return std::atoi(r[i]->c_str());
+}
+
+// The value `key` names in `owners`, or null when there is none.
+template <class Map, class Key>
+auto* find_in(Map& owners, const Key& key) {
+  auto it = owners.find(key);
+  return it == owners.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> string_list(const std::string& json) {
@@ -133,15 +141,26 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
       for (auto& row : r->rows) f(row);
       return {};
     };
+    // A table whose column `key` names an owner read before (its id, or a
+    // context's name): `f` gets the owner and the row; rows whose owner is
+    // gone are skipped.
+    auto each_owned = [&](const char* sql, auto& owners, std::size_t key, auto f) {
+      return each(sql, [&](const Row& r) {
+        using Key = typename std::decay_t<decltype(owners)>::key_type;
+        auto k = [&]() -> Key {
+          if constexpr (std::is_same_v<Key, std::string>) return text(r, key);
+          else return num(r, key);
+        }();
+        if (auto* o = find_in(owners, k)) f(*o, r);
+      });
+    };
     // An (owner id, extension id) link table: the owner lists its extensions
     // and the extension points back at its one owner.
     auto owned_extensions = [&](const char* sql, auto& owners,
                                 std::unordered_map<std::int64_t, std::int64_t>& owner_of) {
-      return each(sql, [&](const Row& r) {
-        auto o = owners.find(num(r, 0));
-        if (o == owners.end()) return;
-        o->second.extension_ids.push_back(num(r, 1));
-        owner_of[num(r, 1)] = o->first;
+      return each_owned(sql, owners, 0, [&](auto& o, const Row& r) {
+        o.extension_ids.push_back(num(r, 1));
+        owner_of[num(r, 1)] = o.id;
       });
     };
     std::vector<std::function<sdk::Status()>> steps = {
@@ -224,11 +243,9 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kLineExtensions, [&](const Row& r) {
-            auto l = s->lines.find(num(r, 0));
-            if (l == s->lines.end()) return;
-            l->second.extension_ids.push_back(num(r, 1));
-            s->lines_of_extension_[num(r, 1)].push_back(l->first);
+          return each_owned(kLineExtensions, s->lines, 0, [&](sdk::ConfigLine& l, const Row& r) {
+            l.extension_ids.push_back(num(r, 1));
+            s->lines_of_extension_[num(r, 1)].push_back(l.id);
           });
         },
         [&] {
@@ -280,20 +297,16 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kContextIncludes, [&](const Row& r) {
-            if (auto c = s->contexts.find(text(r, 0)); c != s->contexts.end()) c->second.includes.push_back(text(r, 1));
-          });
+          return each_owned(kContextIncludes, s->contexts, 0,
+                            [&](sdk::ConfigContext& c, const Row& r) { c.includes.push_back(text(r, 1)); });
         },
         [&] {
-          return each(kOutcallContexts, [&](const Row& r) {
-            if (auto o = s->outcalls.find(num(r, 0)); o != s->outcalls.end()) o->second.contexts.push_back(text(r, 1));
-          });
+          return each_owned(kOutcallContexts, s->outcalls, 0,
+                            [&](sdk::ConfigOutcall& o, const Row& r) { o.contexts.push_back(text(r, 1)); });
         },
         [&] {
-          return each(kOutcallTrunks, [&](const Row& r) {
-            if (auto o = s->outcalls.find(num(r, 0)); o != s->outcalls.end())
-              o->second.trunk_ids.push_back(num(r, 1));
-          });
+          return each_owned(kOutcallTrunks, s->outcalls, 0,
+                            [&](sdk::ConfigOutcall& o, const Row& r) { o.trunk_ids.push_back(num(r, 1)); });
         },
         [&] {
           return each(kGroups, [&](const Row& r) {
@@ -314,12 +327,10 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kGroupMembers, [&](const Row& r) {
-            if (auto g = s->groups.find(num(r, 0)); g != s->groups.end()) {
-              g->second.member_user_ids.push_back(num(r, 1));
-              g->second.member_penalties.push_back(static_cast<int>(num(r, 2)));
-              if (auto u = s->users.find(num(r, 1)); u != s->users.end()) u->second.group_ids.push_back(g->first);
-            }
+          return each_owned(kGroupMembers, s->groups, 0, [&](sdk::ConfigGroup& g, const Row& r) {
+            g.member_user_ids.push_back(num(r, 1));
+            g.member_penalties.push_back(static_cast<int>(num(r, 2)));
+            if (auto* u = find_in(s->users, num(r, 1))) u->group_ids.push_back(g.id);
           });
         },
         [&] { return owned_extensions(kGroupExtensions, s->groups, s->group_of_extension_); },
@@ -348,12 +359,10 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kCallPickupMembers, [&](const Row& r) {
-            auto p = s->callpickups.find(num(r, 0));
-            if (p == s->callpickups.end()) return;
+          return each_owned(kCallPickupMembers, s->callpickups, 0, [&](sdk::ConfigCallPickup& p, const Row& r) {
             bool interceptor = text(r, 1) == "interceptor", user = text(r, 2) == "user";
-            auto& list = interceptor ? (user ? p->second.interceptor_user_ids : p->second.interceptor_group_ids)
-                                     : (user ? p->second.target_user_ids : p->second.target_group_ids);
+            auto& list = interceptor ? (user ? p.interceptor_user_ids : p.interceptor_group_ids)
+                                     : (user ? p.target_user_ids : p.target_group_ids);
             list.push_back(num(r, 3));
           });
         },
@@ -389,10 +398,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kPagingUsers, [&](const Row& r) {
-            auto p = s->pagings.find(num(r, 0));
-            if (p == s->pagings.end()) return;
-            (flag(r, 2) ? p->second.caller_user_ids : p->second.member_user_ids).push_back(num(r, 1));
+          return each_owned(kPagingUsers, s->pagings, 0, [&](sdk::ConfigPaging& p, const Row& r) {
+            (flag(r, 2) ? p.caller_user_ids : p.member_user_ids).push_back(num(r, 1));
           });
         },
         [&] { return owned_extensions(kParkingLotExtensions, s->parkinglots, s->parkinglot_of_extension_); },
@@ -411,10 +418,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kUserCallPermissions, [&](const Row& r) {
-            if (auto u = s->users.find(num(r, 0)); u != s->users.end())
-              u->second.callpermission_ids.push_back(num(r, 1));
-          });
+          return each_owned(kUserCallPermissions, s->users, 0,
+                            [&](sdk::ConfigUser& u, const Row& r) { u.callpermission_ids.push_back(num(r, 1)); });
         },
         [&] {
           return each(kCallFilters, [&](const Row& r) {
@@ -432,10 +437,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
           });
         },
         [&] {
-          return each(kCallFilterMembers, [&](const Row& r) {
-            auto f = s->callfilters.find(num(r, 1));
-            if (f == s->callfilters.end()) return;
-            f->second.members.push_back({num(r, 0), num(r, 2), text(r, 3), opt_int(r, 4), flag(r, 5)});
+          return each_owned(kCallFilterMembers, s->callfilters, 1, [&](sdk::ConfigCallFilter& f, const Row& r) {
+            f.members.push_back({num(r, 0), num(r, 2), text(r, 3), opt_int(r, 4), flag(r, 5)});
           });
         },
         [&] {
@@ -453,32 +456,25 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
         },
         [&] {
           return each(kScheduleLinks, [&](const Row& r) {
+            auto attach = [&](auto& owners) {
+              if (auto* o = find_in(owners, num(r, 1))) o->schedule_id = num(r, 2);
+            };
             std::string kind = text(r, 0);
-            auto owner = num(r, 1);
-            auto sid = num(r, 2);
-            if (kind == "user") {
-              if (auto u = s->users.find(owner); u != s->users.end()) u->second.schedule_id = sid;
-            } else if (kind == "group") {
-              if (auto g = s->groups.find(owner); g != s->groups.end()) g->second.schedule_id = sid;
-            } else if (kind == "incall") {
-              if (auto i = s->incalls.find(owner); i != s->incalls.end()) i->second.schedule_id = sid;
-            } else if (auto o = s->outcalls.find(owner); o != s->outcalls.end()) {
-              o->second.schedule_id = sid;
-            }
+            if (kind == "user") attach(s->users);
+            else if (kind == "group") attach(s->groups);
+            else if (kind == "incall") attach(s->incalls);
+            else attach(s->outcalls);
           });
         },
         [&] {
           return each(kOtherCallPermissions, [&](const Row& r) {
+            auto attach = [&](auto& owners) {
+              if (auto* o = find_in(owners, num(r, 1))) o->callpermission_ids.push_back(num(r, 2));
+            };
             std::string kind = text(r, 0);
-            auto owner = num(r, 1);
-            auto cid = num(r, 2);
-            if (kind == "group") {
-              if (auto g = s->groups.find(owner); g != s->groups.end()) g->second.callpermission_ids.push_back(cid);
-            } else if (kind == "incall") {
-              if (auto i = s->incalls.find(owner); i != s->incalls.end()) i->second.callpermission_ids.push_back(cid);
-            } else if (auto o = s->outcalls.find(owner); o != s->outcalls.end()) {
-              o->second.callpermission_ids.push_back(cid);
-            }
+            if (kind == "group") attach(s->groups);
+            else if (kind == "incall") attach(s->incalls);
+            else attach(s->outcalls);
           });
         },
     };

@@ -79,7 +79,7 @@ void ConfdApi::context_routes(const AddRoute& add) {
   auto list = [this](const std::string& sql, long id) {
     auto q = engine_->store().exec(sql, {std::to_string(id)});
     if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-    return HttpResponse::json(200, "{\"total\":" + q->get(0, "n", "0") + ",\"items\":" + q->get(0, "j", "[]") + "}");
+    return HttpResponse::json(200, items_body(*q));
   };
 
   add("GET", "/contexts/{context_id}/contexts", "confd.contexts.{context_id}.contexts.read",

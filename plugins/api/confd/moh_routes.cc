@@ -15,6 +15,7 @@
 #include <dialtone/json.h>
 #include <dialtone/media.h>
 #include <dialtone/services.h>
+#include <dialtone/text.h>
 
 #include "plugins/api/confd/audio_files.h"
 #include "plugins/api/confd/confd_api.h"
@@ -39,8 +40,7 @@ std::vector<std::string> class_files(const fs::path& dir) {
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     auto name = it->path().filename().string();
     if (!it->is_regular_file() || name.empty() || name[0] == '.') continue;
-    auto ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    auto ext = sdk::text::to_lower(it->path().extension().string());
     if (ext == ".wav" || ext == ".gsm" || ext == ".sln" || ext == ".sln16" || ext == ".raw") out.push_back(name);
   }
   std::sort(out.begin(), out.end());

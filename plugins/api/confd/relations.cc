@@ -12,10 +12,6 @@ namespace {
 using sdk::HttpRequest;
 using sdk::HttpResponse;
 
-std::string items(const sdk::QueryResult& q) {
-  return "{\"total\":" + q.get(0, "n", "0") + ",\"items\":" + q.get(0, "j", "[]") + "}";
-}
-
 // The jsonb of one association row: its id columns and XiVO's two links.
 std::string assoc_json(const std::string& base, std::initializer_list<std::pair<const char*, const char*>> cols,
                        const std::string& links) {
@@ -53,7 +49,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
                                          sql_link("$2::text", "users", "users", "user_id")) +
                           " ORDER BY main_user DESC, user_id), '[]') AS j FROM confd_user_lines WHERE line_id = $1",
                       {std::to_string(lid), b});
-        return HttpResponse::json(200, items(q));
+        return HttpResponse::json(200, items_body(q));
       });
 
   // line <-> SIP endpoint, trunk <-> SIP endpoint and trunk <-> custom
@@ -120,7 +116,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
       [store, line_extensions](const HttpRequest& req) {
         long eid = parse_id("Extension", req.params.at("extension_id"));
         require(store(), "confd_extensions", "Extension", eid);
-        return HttpResponse::json(200, items(line_extensions(req, eid)));
+        return HttpResponse::json(200, items_body(line_extensions(req, eid)));
       });
   add("GET", "/extensions/{extension_id}/line", "confd.extensions.{extension_id}.line.read", "The line of an extension",
       [store, line_extension_json](const HttpRequest& req) {
@@ -169,7 +165,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
                       "SELECT count(*) AS n, coalesce(jsonb_agg(" + user_voicemail_json("$2") +
                           " ORDER BY user_id), '[]') AS j FROM confd_user_voicemails WHERE voicemail_id = $1",
                       {std::to_string(vid), base_url(req)});
-        return HttpResponse::json(200, items(q));
+        return HttpResponse::json(200, items_body(q));
       });
 
   // users <-> call permissions, XiVO's key is call_permission_id.
@@ -183,7 +179,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
                       "SELECT count(*) AS n, coalesce(jsonb_agg(" + user_cp_json +
                           " ORDER BY callpermission_id), '[]') AS j FROM confd_user_callpermissions WHERE user_id = $1",
                       {std::to_string(uid), base_url(req)});
-        return HttpResponse::json(200, items(q));
+        return HttpResponse::json(200, items_body(q));
       });
   add("GET", "/callpermissions/{callpermission_id}/users", "confd.callpermissions.{callpermission_id}.users.read",
       "Users of a call permission", [store, user_cp_json](const HttpRequest& req) {
@@ -193,7 +189,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
                       "SELECT count(*) AS n, coalesce(jsonb_agg(" + user_cp_json +
                           " ORDER BY user_id), '[]') AS j FROM confd_user_callpermissions WHERE callpermission_id = $1",
                       {std::to_string(cid), base_url(req)});
-        return HttpResponse::json(200, items(q));
+        return HttpResponse::json(200, items_body(q));
       });
 
   // The full SIP endpoint of a user's line (main or given), as xivo-ctid reads it.

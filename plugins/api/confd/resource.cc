@@ -76,11 +76,11 @@ rapidjson::Document parse_body(const std::string& body) {
   return d;
 }
 
-std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  v.Accept(w);
-  return {sb.GetString(), sb.GetSize()};
+std::string to_json(const rapidjson::Value& v) { return sdk::json::to_text(v); }
+
+std::string items_body(const sdk::QueryResult& q, const char* items_column) {
+  auto n = q.get(0, "n", "0");
+  return sdk::json::object({{"total", std::atoll(n.c_str())}, {"items", sdk::json::Raw{q.get(0, items_column, "[]")}}});
 }
 
 std::string to_param(const rapidjson::Value& v) {
@@ -365,8 +365,7 @@ sdk::HttpResponse Engine::list(const Resource& r, const sdk::HttpRequest& req,
                     item + " ORDER BY t." + order + dir + ", t.id), '[]') FROM (" + page + ") t) AS items";
   auto res = store_.exec(sql, ps);
   if (!res) return sdk::HttpResponse::error(503, {"Resource Error - " + res.error().message});
-  std::string body = "{\"total\":" + res->get(0, "n", "0") + ",\"items\":" + res->get(0, "items", "[]") + "}";
-  return sdk::HttpResponse::json(200, std::move(body));
+  return sdk::HttpResponse::json(200, items_body(*res, "items"));
 }
 
 sdk::HttpResponse Engine::get(const Resource& r, long id, const std::string& base) {

@@ -90,6 +90,10 @@ sdk::QueryResult read(sdk::Store& store, std::string_view sql, const sdk::Params
 std::string to_param(const rapidjson::Value& v);
 std::string to_json(const rapidjson::Value& v);
 
+// XiVO's list body {"total": n, "items": [...]} of a query selecting the
+// count as `n` and the items' JSON array as `items_column`.
+std::string items_body(const sdk::QueryResult& q, const char* items_column = "j");
+
 // The body of PUT .../fallbacks (users and groups) checked and reduced to the
 // four XiVO fallbacks as a JSON object for the jsonb column: each one absent,
 // null, or a destination object with a string "type"; anything else is a 400

@@ -64,7 +64,7 @@ void ConfdApi::routing_routes(const AddRoute& add) {
                         "'[]') AS j FROM " + link + " l JOIN confd_schedules s ON s.id = l.schedule_id WHERE l." + col +
                             " = $1",
                         {std::to_string(id)});
-          return HttpResponse::json(200, "{\"total\":" + q.get(0, "n", "0") + ",\"items\":" + q.get(0, "j", "[]") + "}");
+          return HttpResponse::json(200, items_body(q));
         });
     add("PUT", base + "/{schedule_id}", acl + ".{schedule_id}.update",
         std::string("Attach a schedule to a ") + o.singular + " (replaces the one it had)",
@@ -112,7 +112,7 @@ void ConfdApi::routing_routes(const AddRoute& add) {
                             ", 'call_permission_id', l.callpermission_id) ORDER BY l.callpermission_id), '[]') AS j "
                             "FROM " + link + " l WHERE l." + col + " = $1",
                         {std::to_string(id)});
-          return HttpResponse::json(200, "{\"total\":" + q.get(0, "n", "0") + ",\"items\":" + q.get(0, "j", "[]") + "}");
+          return HttpResponse::json(200, items_body(q));
         });
     add("PUT", base + "/{callpermission_id}", acl + ".{callpermission_id}.update",
         std::string("Associate a call permission to a ") + o.singular,

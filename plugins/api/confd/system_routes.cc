@@ -99,7 +99,7 @@ void ConfdApi::system_routes(const AddRoute& add) {
                   "SELECT count(*) AS n, coalesce(jsonb_agg(" + line_sip_json("$1::text") +
                       " ORDER BY l.id), '[]') AS j FROM confd_lines l JOIN confd_endpoints_sip s ON s.id = l.endpoint_sip_id",
                   {base_url(req)});
-    return HttpResponse::json(200, "{\"total\":" + q.get(0, "n", "0") + ",\"items\":" + q.get(0, "j", "[]") + "}");
+    return HttpResponse::json(200, items_body(q));
   });
   add("GET", "/lines_sip/{id}", "confd.lines_sip.{id}.read", "A line with its SIP endpoint (legacy)",
       [one](const HttpRequest& req) {

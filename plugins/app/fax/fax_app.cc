@@ -36,7 +36,8 @@ std::vector<sdk::LuaFunctionSpec> FaxApp::functions() {
   f.push_back(
       {"receive_fax", "call: table, fax?: table", "ok: boolean, pages_or_why: integer|string",
        "`call:receive_fax{ email = \"fax@example.com\", directory = \"/srv/faxes\", pdf = true, detect = 35 }` "
-       "receives a T.30 fax over the call's G.711 audio (seed 5.14, the FaxToMail application) and returns "
+       "receives a T.30 fax over the call's G.711 audio, or over T.38 (UDPTL) when the sending gateway moves "
+       "the call there with a re-INVITE (seed 5.14, the FaxToMail application) and returns "
        "`true, pages` or `false, why` (\"not a fax\" when no fax machine answered within `detect` seconds, "
        "default fax.detect_timeout). The document is <srcnum>-<epoch>-<call id>.pdf (TIFF with `pdf = false` "
        "or when tiff2pdf fails), saved in `directory` (default fax.spool_dir) and mailed to `email` through "

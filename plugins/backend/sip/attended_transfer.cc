@@ -352,12 +352,18 @@ void SipStack::Impl::replace_party(nta_incoming_t* irq, const sip_t* sip,
   nta_leg_server_route(br->leg, sip->sip_record_route, sip->sip_contact);
   nta_incoming_tag(irq, nta_leg_get_tag(br->leg));
   nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+  // The newcomer is a channel of the call core, in the replaced party's
+  // call: the transfer names it, and it talks to the party that stays.
+  br->channel = backend.leg_created(LegInfo{c.id, channel_of(c, other_side(p->side)), true, line.username,
+                                            line.caller_number, line.caller_name, user_of(c, other_side(p->side)),
+                                            str(sip->sip_call_id->i_id)});
   Branch* nb = br.get();
   index_channel(c, br->channel);
   c.branches.push_back(std::move(br));
   DialogRequest* d = send_in_dialog(c, leg_of(c, other_side(p->side)), sip_method_invite, "INVITE",
                                     sent.empty() ? "" : "application/sdp", sent);
   if (!d) {
+    drop_newcomer(*nb, 500);
     reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
     return;
   }
@@ -386,13 +392,14 @@ void SipStack::Impl::replaced(std::uint64_t serial, MediaLeg side, Branch* nb, D
     end_call(*c);
     return;
   }
+  auto it = std::find_if(c->branches.begin(), c->branches.end(),
+                         [nb](const auto& b) { return b.get() == nb; });
   if (status >= 300) {
+    if (it != c->branches.end()) drop_newcomer(*nb, status);
     nta_incoming_treply(irq, status, phrase_of(status), TAG_END());
     nta_incoming_destroy(irq);
     return;
   }
-  auto it = std::find_if(c->branches.begin(), c->branches.end(),
-                         [nb](const auto& b) { return b.get() == nb; });
   if (it == c->branches.end()) {
     reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
     return;
@@ -409,6 +416,13 @@ void SipStack::Impl::replaced(std::uint64_t serial, MediaLeg side, Branch* nb, D
   nta_incoming_destroy(irq);
   if (old) send_bye(*c, old);
   backend.call_event(c->id, "transferred", 200);
+}
+
+void SipStack::Impl::drop_newcomer(Branch& nb, int status) {
+  if (nb.channel.empty()) return;
+  backend.leg_event(nb.channel, LegState::ended, status, {});
+  channel_calls.erase(nb.channel);
+  nb.channel.clear();
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -1,5 +1,7 @@
 #include "plugins/backend/sip/auto_answer.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -24,17 +26,10 @@ constexpr Vendor kVendors[] = {
     {"polycom", Form::alert_polycom}, {"thomson", Form::alert_aastra}, {"technicolor", Form::alert_aastra},
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return out;
-}
-
 }  // namespace
 
 bool auto_answer_requested(std::string_view value) {
-  auto v = lower(value);
-  return v == "yes" || v == "1" || v == "true";
+  return sdk::text::is_true(value);
 }
 
 std::string auto_answer_headers(std::string_view user_agent, std::string_view host) {
@@ -43,7 +38,7 @@ std::string auto_answer_headers(std::string_view user_agent, std::string_view ho
   const std::string polycom = "Alert-Info: xivo-autoanswer";
   const std::string snom = "Alert-Info: <http://www.notused.com>;info=alert-autoanswer;delay=0";
   Form form = Form::every;
-  const std::string ua = lower(user_agent);
+  const std::string ua = sdk::text::to_lower(user_agent);
   for (const auto& v : kVendors)
     if (!ua.empty() && ua.find(v.ua_prefix) != std::string::npos) {
       form = v.form;

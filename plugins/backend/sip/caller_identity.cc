@@ -1,5 +1,7 @@
 #include "plugins/backend/sip/caller_identity.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -7,28 +9,12 @@ namespace dialtone::plugins::backend::sip {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using sdk::text::iequals;
 
 // The value of header parameter `name` after the URI (";party=calling"), lower case.
 std::string header_param(std::string_view value, std::string_view name) {
   auto close = value.find('>');
-  std::string rest = lower(close == std::string_view::npos ? value : value.substr(close + 1));
+  std::string rest = sdk::text::to_lower(close == std::string_view::npos ? value : value.substr(close + 1));
   std::string key = ";" + std::string(name) + "=";
   auto at = rest.find(key);
   if (at == std::string::npos) return {};
@@ -49,31 +35,31 @@ std::vector<std::string_view> elements(std::string_view value) {
     else if (!quoted && ch == '<') ++angle;
     else if (!quoted && ch == '>') --angle;
     else if (!quoted && angle == 0 && ch == ',') {
-      out.push_back(trim(value.substr(start, i - start)));
+      out.push_back(sdk::text::trim_view(value.substr(start, i - start)));
       start = i + 1;
     }
   }
-  out.push_back(trim(value.substr(start)));
+  out.push_back(sdk::text::trim_view(value.substr(start)));
   return out;
 }
 
 }  // namespace
 
 std::optional<CallerIdentity> identity_of(std::string_view value) {
-  value = trim(value);
+  value = sdk::text::trim_view(value);
   CallerIdentity id;
   std::string_view uri = value;
   auto open = value.find('<');
   if (open != std::string_view::npos) {
-    auto display = trim(value.substr(0, open));
+    auto display = sdk::text::trim_view(value.substr(0, open));
     if (display.size() >= 2 && display.front() == '"' && display.back() == '"')
       display = display.substr(1, display.size() - 2);
     id.name = std::string(display);
     auto close = value.find('>', open);
     uri = value.substr(open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1);
   }
-  uri = trim(uri);
-  std::string scheme = lower(uri.substr(0, uri.find(':')));
+  uri = sdk::text::trim_view(uri);
+  std::string scheme = sdk::text::to_lower(uri.substr(0, uri.find(':')));
   if (scheme != "sip" && scheme != "sips" && scheme != "tel") return std::nullopt;
   auto user = uri.substr(scheme.size() + 1);
   if (scheme == "tel") {
@@ -96,7 +82,7 @@ std::optional<CallerIdentity> asserted_caller(const HeaderList& headers) {
     for (auto element : elements(value)) {
       auto id = identity_of(element);
       if (!id) continue;
-      bool is_tel = lower(element).find("tel:") != std::string::npos;
+      bool is_tel = sdk::text::to_lower(element).find("tel:") != std::string::npos;
       if (!is_tel) {
         if (id->name.empty() && tel) id->name = tel->name;
         return id;
@@ -119,11 +105,11 @@ std::optional<CallerIdentity> asserted_caller(const HeaderList& headers) {
 bool caller_hidden(const HeaderList& headers) {
   for (auto& [name, value] : headers) {
     if (iequals(name, "Privacy")) {
-      std::string v = lower(value);
+      std::string v = sdk::text::to_lower(value);
       std::size_t start = 0;
       while (start <= v.size()) {
         auto end = v.find_first_of(";,", start);
-        auto token = trim(std::string_view(v).substr(start, end == std::string::npos ? std::string::npos : end - start));
+        auto token = sdk::text::trim_view(std::string_view(v).substr(start, end == std::string::npos ? std::string::npos : end - start));
         if (token == "id" || token == "header" || token == "user") return true;
         if (end == std::string::npos) break;
         start = end + 1;
@@ -141,7 +127,7 @@ bool caller_hidden(const HeaderList& headers) {
 }
 
 std::optional<SendIdentity> parse_send_identity(std::string_view text) {
-  auto t = lower(trim(text));
+  auto t = sdk::text::to_lower(sdk::text::trim_view(text));
   if (t.empty() || t == "no") return SendIdentity::none;
   if (t == "pai") return SendIdentity::pai;
   if (t == "yes" || t == "rpid") return SendIdentity::rpid;

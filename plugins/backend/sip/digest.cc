@@ -1,5 +1,7 @@
 #include "plugins/backend/sip/digest.h"
 
+#include <dialtone/text.h>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -28,14 +30,7 @@ std::string hash_hex(DigestAlgorithm a, std::string_view s) {
   return hex(md, len);
 }
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
+using sdk::text::iequals;
 
 void skip_ws(std::string_view s, std::size_t& i) {
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
@@ -46,7 +41,7 @@ void skip_ws(std::string_view s, std::size_t& i) {
 std::optional<DigestCredentials> parse_digest(std::string_view s) {
   std::size_t i = 0;
   skip_ws(s, i);
-  if (s.size() - i < 6 || !iequal(s.substr(i, 6), "Digest")) return std::nullopt;
+  if (s.size() - i < 6 || !iequals(s.substr(i, 6), "Digest")) return std::nullopt;
   i += 6;
   if (i < s.size() && s[i] != ' ' && s[i] != '\t') return std::nullopt;
   DigestCredentials c;
@@ -87,16 +82,16 @@ std::optional<DigestCredentials> parse_digest(std::string_view s) {
     }
     if (value.size() > 1024) return std::nullopt;
     std::string* slot = nullptr;
-    if (iequal(key, "username")) slot = &c.username;
-    else if (iequal(key, "realm")) slot = &c.realm;
-    else if (iequal(key, "nonce")) slot = &c.nonce;
-    else if (iequal(key, "uri")) slot = &c.uri;
-    else if (iequal(key, "response")) slot = &c.response;
-    else if (iequal(key, "algorithm")) slot = &c.algorithm;
-    else if (iequal(key, "cnonce")) slot = &c.cnonce;
-    else if (iequal(key, "nc")) slot = &c.nc;
-    else if (iequal(key, "qop")) slot = &c.qop;
-    else if (iequal(key, "opaque")) slot = &c.opaque;
+    if (iequals(key, "username")) slot = &c.username;
+    else if (iequals(key, "realm")) slot = &c.realm;
+    else if (iequals(key, "nonce")) slot = &c.nonce;
+    else if (iequals(key, "uri")) slot = &c.uri;
+    else if (iequals(key, "response")) slot = &c.response;
+    else if (iequals(key, "algorithm")) slot = &c.algorithm;
+    else if (iequals(key, "cnonce")) slot = &c.cnonce;
+    else if (iequals(key, "nc")) slot = &c.nc;
+    else if (iequals(key, "qop")) slot = &c.qop;
+    else if (iequals(key, "opaque")) slot = &c.opaque;
     if (slot) *slot = std::move(value);
     any = true;
     skip_ws(s, i);
@@ -111,8 +106,8 @@ std::optional<DigestCredentials> parse_digest(std::string_view s) {
 }
 
 std::optional<DigestAlgorithm> digest_algorithm(std::string_view name) {
-  if (name.empty() || iequal(name, "MD5")) return DigestAlgorithm::md5;
-  if (iequal(name, "SHA-256")) return DigestAlgorithm::sha256;
+  if (name.empty() || iequals(name, "MD5")) return DigestAlgorithm::md5;
+  if (iequals(name, "SHA-256")) return DigestAlgorithm::sha256;
   return std::nullopt;
 }
 

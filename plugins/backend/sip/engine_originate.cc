@@ -8,6 +8,8 @@
 // call of this stack, both endpoints are joined in one mixer. Failures end
 // the leg with their SIP status (the call core maps it to Q.850).
 #include "plugins/backend/sip/stack_impl.h"
+
+#include <dialtone/text.h>
 #include "plugins/backend/sip/engine_media.h"
 
 #include <cstring>
@@ -19,11 +21,6 @@ namespace sm = sdk::media;
 namespace {
 
 constexpr std::uint8_t kTelephoneEvent = 101;
-
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 // The formats offered, in the engine's preference order: the G.711 pair and
 // G.722, with their static payload types (RFC 3551).
@@ -69,7 +66,7 @@ sdk::Result<sm::EndpointConfig> answer_config(const std::string& text,
   sm::EndpointConfig cfg;
   cfg.telephone_event_pt = 0;
   for (const auto& pt : audio->formats) {
-    std::string enc = lower(audio->encoding(pt));
+    std::string enc = sdk::text::to_lower(audio->encoding(pt));
     int number = std::atoi(pt.c_str());
     if (enc.rfind("telephone-event/8000", 0) == 0) {
       if (!cfg.telephone_event_pt) cfg.telephone_event_pt = static_cast<std::uint8_t>(number);
@@ -121,7 +118,7 @@ void SipStack::end_engine_leg(const std::string& channel) {
 
 bool SipStack::Impl::wants_srtp(const std::string& target) const {
   auto tls = [](const std::string& s) {
-    return s.rfind("sips:", 0) == 0 || lower(s).find("transport=tls") != std::string::npos;
+    return s.rfind("sips:", 0) == 0 || sdk::text::to_lower(s).find("transport=tls") != std::string::npos;
   };
   if (target.rfind("sip", 0) == 0 && target.find(':') != std::string::npos) return tls(target);
   auto it = locations.find(target);

@@ -1,13 +1,14 @@
 #include "plugins/backend/sip/nat.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <cctype>
 
 namespace dialtone::plugins::backend::sip {
 
 std::optional<NatMode> parse_nat_mode(std::string_view value) {
-  std::string v(value);
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string v = sdk::text::to_lower(value);
   v.erase(std::remove(v.begin(), v.end(), ' '), v.end());
   if (v.empty() || v == "auto" || v.rfind("auto_force_rport", 0) == 0 || v == "auto_comedia")
     return NatMode::automatic;

@@ -1,5 +1,7 @@
 #include "plugins/backend/sip/outbound_register.h"
 
+#include <dialtone/text.h>
+
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -34,10 +36,7 @@ std::optional<std::string> endpoint_option(const std::string& options_json, cons
 
 bool wants_outbound_register(const std::string& options_json) {
   auto v = endpoint_option(options_json, "outbound_register");
-  if (!v) return false;
-  std::string s = *v;
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s == "yes" || s == "true" || s == "on" || s == "1";
+  return v && sdk::text::is_true(*v);
 }
 
 std::optional<DigestChallenge> parse_challenge(std::string_view value) {
@@ -47,18 +46,14 @@ std::optional<DigestChallenge> parse_challenge(std::string_view value) {
   std::size_t i = 0;
   skip_ws(i);
   if (value.size() < i + 6) return std::nullopt;
-  std::string scheme(value.substr(i, 6));
-  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme != "digest") return std::nullopt;
+  if (!sdk::text::iequals(value.substr(i, 6), "digest")) return std::nullopt;
   i += 6;
   DigestChallenge ch;
   while (i < value.size()) {
     skip_ws(i);
     auto eq = value.find('=', i);
     if (eq == std::string_view::npos) break;
-    std::string key(value.substr(i, eq - i));
-    while (!key.empty() && key.back() == ' ') key.pop_back();
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto key = sdk::text::to_lower(sdk::text::trim_view(value.substr(i, eq - i)));
     i = eq + 1;
     while (i < value.size() && value[i] == ' ') ++i;
     std::string val;

@@ -5,6 +5,8 @@
 // phones inside keep the real one, which the NAT would not loop back.
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::backend::sip {
 
 std::string SipStack::Impl::host_of_uri(const std::string& uri) {
@@ -38,9 +40,7 @@ std::string SipStack::Impl::via_toward(const std::string& peer, const std::strin
   if (cfg.external.signaling_host.empty() || !outside(peer)) return {};
   std::string transport = "UDP";
   int port = cfg.external.signaling_port ? cfg.external.signaling_port : bound_port.load();
-  std::string lower = uri;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::string lower = sdk::text::to_lower(uri);
   if (lower.rfind("sips:", 0) == 0 || lower.find(";transport=tls") != std::string::npos) {
     transport = "TLS";
     port = cfg.external.signaling_tls_port ? cfg.external.signaling_tls_port : cfg.tls_port;

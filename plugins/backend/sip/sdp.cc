@@ -1,16 +1,13 @@
 #include "plugins/backend/sip/sdp.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
 namespace dialtone::plugins::backend::sip {
 namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::vector<std::string> split_ws(std::string_view s) {
   std::vector<std::string> out;
@@ -56,7 +53,7 @@ std::string m_line(const SdpMedia& m) {
 
 // The configured codec `encoding` ("PCMU/8000") stands for, or "".
 std::string codec_of(const std::string& encoding) {
-  auto e = lower(encoding);
+  auto e = sdk::text::to_lower(encoding);
   auto slash = e.find('/');
   auto name = e.substr(0, slash);
   auto rate = slash == std::string::npos ? std::string() : e.substr(slash + 1);
@@ -196,7 +193,7 @@ sdk::Result<Sdp> parse_sdp(std::string_view text) {
 sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string>& names) {
   std::vector<std::string> out;
   for (auto& n : names) {
-    auto l = lower(n);
+    auto l = sdk::text::to_lower(n);
     if (l != "pcmu" && l != "pcma" && l != "g722" && l != "telephone-event")
       return sdk::Error::invalid("media.codecs: unknown codec '" + n +
                                  "'; use pcmu, pcma, g722, telephone-event");

@@ -5,7 +5,10 @@
 // to the engine so that media verbs (call:play, call:read_digits ...) find
 // its endpoint; BYE either way, or the end of the script, frees it.
 #include "plugins/backend/sip/stack_impl.h"
+
+#include <dialtone/text.h>
 #include "plugins/backend/sip/engine_media.h"
+#include "plugins/backend/sip/t38_sdp.h"
 
 #include <cstring>
 #include <sstream>
@@ -24,11 +27,6 @@ struct Negotiated {
   std::string fmtp_lines;                             // a=fmtp of the kept formats
 };
 
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // What the engine answers to `offer`'s first audio stream; an error names why
 // nothing can be kept (488).
 sdk::Result<Negotiated> negotiate(const Sdp& offer, const std::vector<sm::Codec>& supported) {
@@ -42,14 +40,14 @@ sdk::Result<Negotiated> negotiate(const Sdp& offer, const std::vector<sm::Codec>
   for (const auto& pt : audio->formats) {
     std::string enc = audio->encoding(pt);
     int number = std::atoi(pt.c_str());
-    if (lower(enc).rfind("telephone-event/8000", 0) == 0) {
+    if (sdk::text::to_lower(enc).rfind("telephone-event/8000", 0) == 0) {
       if (n.telephone_event < 0) n.telephone_event = number;
       continue;
     }
     auto codec = sm::codec_from_name(enc);
     if (!codec || std::find(supported.begin(), supported.end(), *codec) == supported.end()) continue;
     // G.711 and G.722 have one clock; Opus must say 48000/2.
-    if (*codec == sm::Codec::opus && lower(enc) != "opus/48000/2") continue;
+    if (*codec == sm::Codec::opus && sdk::text::to_lower(enc) != "opus/48000/2") continue;
     n.config.formats.push_back({*codec, static_cast<std::uint8_t>(number)});
     n.rtpmaps.emplace_back(number, sm::rtpmap(*codec));
     for (const auto& line : audio->lines)
@@ -94,6 +92,39 @@ std::string answer_sdp(const Sdp& offer, const Negotiated& n, const std::string&
     if (crypto) s += "a=crypto:" + crypto->to_sdp() + "\r\n";
     s += "a=ptime:20\r\na=sendrecv\r\n";
   }
+  return s;
+}
+
+// Makes `sdp` the same session as our last SDP, one version on (RFC 3264 8).
+void same_session(std::string& sdp, const std::string& previous) {
+  auto origin = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
+    auto at = text.find("o=");
+    if (at != 0 && at != std::string::npos) at = text.find("\no=");
+    if (at == std::string::npos) return {std::string::npos, 0};
+    if (text[at] == '\n') ++at;
+    return {at, text.find_first_of("\r\n", at) - at};
+  };
+  auto [was, was_len] = origin(previous);
+  auto [now, now_len] = origin(sdp);
+  if (was != std::string::npos && now != std::string::npos) {
+    std::istringstream line(previous.substr(was, was_len));
+    std::string user, session, rest;
+    unsigned long long version = 0;
+    if (line >> user >> session >> version && std::getline(line, rest))
+      sdp.replace(now, now_len, user + " " + session + " " + std::to_string(version + 1) + rest);
+  }
+}
+
+// The answer to a move to T.38: our endpoint's port for the image stream,
+// every other stream (the audio of the offer) refused.
+std::string t38_answer_sdp(const Sdp& offer, const SdpMedia* image, const sm::T38Options& answer,
+                           const std::string& address, int port) {
+  std::string family = address.find(':') != std::string::npos ? "IP6" : "IP4";
+  std::string s = "v=0\r\no=dialtone 1 1 IN " + family + " " + address + "\r\ns=dialtone\r\nc=IN " + family + " " +
+                  address + "\r\nt=0 0\r\n";
+  for (const auto& m : offer.media)
+    s += &m == image ? t38_answer_lines(answer, port)
+                     : "m=" + m.type + " 0 " + m.proto + " " + (m.formats.empty() ? "0" : m.formats.front()) + "\r\n";
   return s;
 }
 
@@ -307,6 +338,23 @@ sdk::Result<std::string> SipStack::Impl::engine_reanswer(Call& c, const std::str
   auto offer = parse_sdp(offer_text);
   if (!offer) return sdk::Error::invalid("bad SDP offer: " + offer.error().message);
   auto& m = *c.engine;
+  if (const SdpMedia* image = t38_stream(*offer)) {
+    // A fax gateway moves the call to T.38: the endpoint's port carries
+    // UDPTL from now on (a running call:receive_fax goes on over it).
+    auto peer = t38_offer(*offer, *image);
+    auto answer = t38_answer(peer);
+    peer.version = answer.version;
+    peer.max_bitrate = answer.max_bitrate;
+    if (!m.endpoint->use_t38(peer)) return sdk::Error::unsupported("T.38: this media engine has no T.38");
+    std::string address = m.endpoint->local_address();
+    if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
+    std::string sdp = t38_answer_sdp(*offer, image, answer, address, m.endpoint->local_port());
+    same_session(sdp, previous);
+    log.info("sip: call " + c.id + ": moved to T.38 (UDPTL to " + peer.remote + ", " +
+             std::to_string(answer.max_bitrate) + " bit/s, " + (peer.redundancy ? "redundancy" : "no error correction") +
+             ")");
+    return sdp;
+  }
   auto n = negotiate(*offer, m.engine->codecs());
   if (!n) return n.error();
   std::optional<sm::CryptoAttribute> crypto = m.local_crypto ? m.local_crypto : m.offered_crypto;
@@ -331,23 +379,7 @@ sdk::Result<std::string> SipStack::Impl::engine_reanswer(Call& c, const std::str
   if (!direction && offer_text.find("a=inactive") != std::string::npos) direction = "a=inactive";
   if (direction)
     if (auto at = sdp.find("a=sendrecv"); at != std::string::npos) sdp.replace(at, 10, direction);
-  // The same session as our last SDP, one version on (RFC 3264 8).
-  auto origin = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
-    auto at = text.find("o=");
-    if (at != 0 && at != std::string::npos) at = text.find("\no=");
-    if (at == std::string::npos) return {std::string::npos, 0};
-    if (text[at] == '\n') ++at;
-    return {at, text.find_first_of("\r\n", at) - at};
-  };
-  auto [was, was_len] = origin(previous);
-  auto [now, now_len] = origin(sdp);
-  if (was != std::string::npos && now != std::string::npos) {
-    std::istringstream line(previous.substr(was, was_len));
-    std::string user, session, rest;
-    unsigned long long version = 0;
-    if (line >> user >> session >> version && std::getline(line, rest))
-      sdp.replace(now, now_len, user + " " + session + " " + std::to_string(version + 1) + rest);
-  }
+  same_session(sdp, previous);
   m.endpoint->apply_answer(std::move(n->config));
   return sdp;
 }

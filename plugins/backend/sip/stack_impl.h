@@ -809,6 +809,9 @@ struct SipStack::Impl {
   void replace_party(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line);
 
   // The other party took the newcomer's media: the newcomer is connected.
+  // An INVITE with Replaces that did not take its party's place: its
+  // channel ends with `status`.
+  void drop_newcomer(Branch& nb, int status);
   void replaced(std::uint64_t serial, MediaLeg side, Branch* nb, DialogRequest* d, int status,
                 const std::string& body);
 

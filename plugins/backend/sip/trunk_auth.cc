@@ -1,5 +1,7 @@
 #include "plugins/backend/sip/trunk_auth.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -22,8 +24,7 @@ std::optional<FailoverCodes> parse_failover_codes(std::string_view text) {
     i = end + 1;
     if (token.empty()) continue;
     if (token.size() != 3 || token[0] < '4' || token[0] > '6') return std::nullopt;
-    auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
-    if (lower(token[1]) == 'x' && lower(token[2]) == 'x') {
+    if (sdk::text::iequals(token.substr(1), "xx")) {
       out.classes.push_back(token[0] - '0');
     } else if (std::isdigit(static_cast<unsigned char>(token[1])) &&
                std::isdigit(static_cast<unsigned char>(token[2]))) {

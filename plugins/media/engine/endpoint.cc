@@ -199,6 +199,10 @@ void EndpointCore::apply_answer(const sm::EndpointConfig& answer) {
     cfg_.formats = answer.formats;
   }
   cfg_.telephone_event_pt = answer.telephone_event_pt;
+  if (!answer.formats.empty() && t38_) {
+    t38_ = false;  // back to audio after T.38
+    jb_.set_prefill((ctx_.cfg.jitter_ms + ctx_.cfg.tick_ms - 1) / ctx_.cfg.tick_ms);
+  }
   if (!answer.remote.empty()) {
     sockaddr_storage a;
     socklen_t len = 0;
@@ -218,6 +222,10 @@ void EndpointCore::on_readable() {
     socklen_t from_len = sizeof from;
     ssize_t n = recvfrom(fd_, rx_, sizeof rx_, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) return;
+    if (t38_) {
+      t38_readable(rx_, static_cast<int>(n), from, from_len);
+      continue;
+    }
     if (is_rtcp(rx_, static_cast<int>(n))) continue;
     int len = static_cast<int>(n);
     if (srtp_.active() && !srtp_.unprotect(rx_, len)) {
@@ -254,6 +262,34 @@ void EndpointCore::on_readable() {
     else
       handle_rtp(p);
   }
+}
+
+void EndpointCore::t38_readable(const std::uint8_t* d, int n, const sockaddr_storage& from, socklen_t from_len) {
+  bool from_remote = remote_len_ && same_address(from, remote_);
+  if (!from_remote) {
+    // The peer's audio, still on its way after the move to T.38, must not
+    // take the address over: RTP (version 2) of a negotiated payload type.
+    if (n >= 12 && (d[0] & 0xC0) == 0x80)
+      for (auto& [pt, dec] : decoders_)
+        if ((d[1] & 0x7F) == pt) return;
+    if (!cfg_.latch || (heard_remote_ && tick_ - last_heard_tick_ <= 50)) return;
+    set_remote(from, from_len);
+  }
+  heard_remote_ = true;
+  last_heard_tick_ = tick_;
+  shared_->packets_in.fetch_add(1, std::memory_order_relaxed);
+  if (fax_) fax_->heard_datagram(d, n);  // before receive_fax: dropped, the sender repeats
+}
+
+void EndpointCore::use_t38(const sm::T38Options& peer) {
+  finish_playback(true);
+  stop_recording();
+  t38_ = true;
+  t38_params_ = {peer.version, peer.max_bitrate, peer.transferred_tcf, peer.max_datagram, peer.redundancy};
+  sockaddr_storage a;
+  socklen_t len = 0;
+  if (!peer.remote.empty() && parse_address(peer.remote, a, len)) set_remote(a, len);
+  if (fax_) fax_->use_t38(t38_params_);
 }
 
 void EndpointCore::handle_rtp(const RtpPacket& p) {
@@ -297,6 +333,10 @@ void EndpointCore::dtmf_detected(char digit, sm::DtmfSource src) {
 void EndpointCore::tick_input() {
   ++tick_;
   run_commands();
+  if (t38_) {
+    in_valid_ = mix_valid_ = false;
+    return;
+  }
   while (fifo_len_ < kFrame) {
     const JitterBuffer::Slot* s = nullptr;
     auto r = jb_.pop(s);
@@ -446,6 +486,7 @@ void EndpointCore::attach_fax(std::shared_ptr<FaxReceiver> fax) {
   finish_playback(true);
   stop_recording();
   fax_ = std::move(fax);
+  if (t38_) fax_->use_t38(t38_params_);
   // A modem signal cut by a late packet loses a frame of T.30: buffer more
   // of the caller's audio than for speech.
   jb_.set_prefill(kFaxJitterPackets);
@@ -514,6 +555,19 @@ bool EndpointCore::send_dtmf_event() {
 }
 
 void EndpointCore::tick_output() {
+  if (t38_) {
+    // UDPTL only: what the T.38 terminal produced since the last tick.
+    if (fax_ && fax_->over()) {
+      ctx_.io.post([f = std::move(fax_)] {});
+      fax_.reset();
+    }
+    if (!fax_) return;
+    for (int n; (n = fax_->datagram_to_send(udptl_tx_)) > 0;)
+      if (remote_len_ && fd_ >= 0 &&
+          sendto(fd_, udptl_tx_, n, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&remote_), remote_len_) == n)
+        shared_->packets_out.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   bool event_sent = cfg_.telephone_event_pt && send_dtmf_event();
   // Audio for this tick, in priority order.
   bool have = false;

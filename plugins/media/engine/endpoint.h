@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "dsp.h"
+#include "fax_receiver.h"
 #include "jitter_buffer.h"
 #include "srtp_session.h"
 #include "tones.h"
@@ -86,6 +87,7 @@ class EndpointCore {
   void queue_dtmf(const std::string& digits);
   void set_echo(bool on) { echo_ = on; }
   void attach_fax(std::shared_ptr<FaxReceiver> fax);
+  void use_t38(const sdk::media::T38Options& peer);
   void set_muted(bool m) { muted_ = m; }
 
   // Mixer access (same thread).
@@ -168,6 +170,11 @@ class EndpointCore {
   static constexpr int kFaxJitterPackets = 10;  // 200 ms
   Down2 fax_down_;
   Up2 fax_up_;
+  // T.38: the socket carries UDPTL datagrams (to and from fax_) instead of RTP.
+  bool t38_ = false;
+  T38Params t38_params_;
+  std::uint8_t udptl_tx_[DatagramRing::kSlot];
+  void t38_readable(const std::uint8_t* d, int n, const sockaddr_storage& from, socklen_t from_len);
 
   // Recording.
   std::shared_ptr<Recording> rec_;
@@ -213,6 +220,7 @@ class EndpointHandle final : public sdk::media::Endpoint {
   sdk::media::EndpointStats stats() const override;
   void set_language(std::string language) override;
   bool receive_fax(std::filesystem::path tiff_file, sdk::media::FaxOptions options) override;
+  bool use_t38(sdk::media::T38Options peer) override;
 
   EndpointCore* core() const { return core_; }
 

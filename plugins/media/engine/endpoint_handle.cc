@@ -210,6 +210,11 @@ bool EndpointHandle::receive_fax(std::filesystem::path file, sm::FaxOptions opti
   return true;
 }
 
+bool EndpointHandle::use_t38(sm::T38Options peer) {
+  core_->post([peer = std::move(peer)](EndpointCore& c) { c.use_t38(peer); });
+  return true;
+}
+
 void EndpointHandle::stop_recording() {
   core_->post([](EndpointCore& c) { c.stop_recording(); });
 }

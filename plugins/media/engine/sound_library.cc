@@ -1,5 +1,7 @@
 #include "sound_library.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <random>
 
@@ -18,11 +20,6 @@ constexpr const char* kExtensions[] = {".wav", ".sln16", ".sln", ".gsm", ".raw"}
 bool is_file(const fs::path& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec);
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -94,7 +91,7 @@ std::vector<fs::path> SoundLibrary::music_files(std::string_view moh_class) cons
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
-    auto ext = lower(it->path().extension().string());
+    auto ext = sdk::text::to_lower(it->path().extension().string());
     if (std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions) ||
         ext == ".wav")
       out.push_back(it->path());
@@ -129,7 +126,7 @@ sdk::Result<std::shared_ptr<const Sound>> SoundLibrary::load(const fs::path& fil
     if (it != cache_.end() && it->second.mtime == mtime) return it->second.sound;
   }
   SF_INFO info{};
-  auto ext = lower(file.extension().string());
+  auto ext = sdk::text::to_lower(file.extension().string());
   if (ext == ".sln" || ext == ".raw" || ext == ".sln16") {
     info.format = SF_FORMAT_RAW | SF_FORMAT_PCM_16 | SF_ENDIAN_LITTLE;
     info.samplerate = ext == ".sln16" ? 16000 : 8000;

@@ -1,5 +1,7 @@
 #include "dialtone/provisioning/described_vendor.h"
 
+#include <dialtone/text.h>
+
 #include <cstdio>
 #include <regex>
 
@@ -87,8 +89,7 @@ DescribedVendor::DescribedVendor(VendorDescription description) : d_(std::move(d
   for (auto& x : d_.user_agents) p->user_agents.emplace_back(x.regex, flags);
   for (auto& x : d_.paths) p->paths.emplace_back(x.regex, flags);
   patterns_ = std::move(p);
-  for (auto& prefix : d_.mac_prefixes)
-    for (auto& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& prefix : d_.mac_prefixes) prefix = sdk::text::to_lower(prefix);
 }
 
 DescribedVendor::~DescribedVendor() = default;

@@ -4,6 +4,8 @@
 // The line side (PUT /1.1/lines/{id}/devices/{device_id}) is api.confd's.
 #include <algorithm>
 
+#include <dialtone/text.h>
+
 #include <dialtone/config.h>
 #include <dialtone/services.h>
 
@@ -118,13 +120,10 @@ void Provd::mount_confd_device_routes() {
       for (auto& [k, v] : q.filters)
         if (text(k, d) != v && !(k == "mac" && sdk::normalize_mac(v) == d.mac)) ok = false;
       if (ok && !q.search.empty()) {
-        std::string needle = q.search;
-        std::transform(needle.begin(), needle.end(), needle.begin(), ::tolower);
+        auto needle = sdk::text::to_lower(q.search);
         bool hit = false;
         for (auto* f : {"mac", "ip", "vendor", "model", "plugin", "description"}) {
-          std::string h = text(f, d);
-          std::transform(h.begin(), h.end(), h.begin(), ::tolower);
-          if (h.find(needle) != std::string::npos) hit = true;
+          if (sdk::text::to_lower(text(f, d)).find(needle) != std::string::npos) hit = true;
         }
         ok = hit;
       }

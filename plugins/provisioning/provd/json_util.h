@@ -2,20 +2,16 @@
 #pragma once
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include <optional>
+#include <dialtone/json.h>
+#include <dialtone/json_member.h>
+#include <dialtone/text.h>
+
 #include <string>
 
 namespace dialtone::plugins::provisioning {
 
-inline std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return {buf.GetString(), buf.GetSize()};
-}
+inline std::string to_json(const rapidjson::Value& v) { return sdk::json::to_text(v); }
 
 // Copies `src` over `dst`: objects merge key by key, anything else replaces.
 inline void deep_merge(rapidjson::Value& dst, const rapidjson::Value& src,
@@ -37,27 +33,15 @@ inline void deep_merge(rapidjson::Value& dst, const rapidjson::Value& src,
   }
 }
 
-// A member as text: strings as is, numbers and booleans printed; nullopt if absent/null.
-inline std::optional<std::string> text_of(const rapidjson::Value& obj, const char* key) {
-  if (!obj.IsObject()) return std::nullopt;
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return std::nullopt;
-  const auto& v = it->value;
-  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
-  if (v.IsBool()) return std::string(v.GetBool() ? "true" : "false");
-  if (v.IsInt64()) return std::to_string(v.GetInt64());
-  if (v.IsNumber()) return std::to_string(v.GetDouble());
-  return to_json(v);
-}
-
+// A member as text (sdk::json::text_member: numbers and booleans printed),
+// or `fallback` when absent or null.
 inline std::string str_of(const rapidjson::Value& obj, const char* key, std::string fallback = {}) {
-  return text_of(obj, key).value_or(std::move(fallback));
+  return sdk::json::text_member(obj, key).value_or(std::move(fallback));
 }
 
 inline bool bool_of(const rapidjson::Value& obj, const char* key, bool fallback = false) {
-  auto t = text_of(obj, key);
-  if (!t) return fallback;
-  return *t == "true" || *t == "1" || *t == "yes" || *t == "on";
+  auto t = sdk::json::text_member(obj, key);
+  return t ? sdk::text::is_true(*t) : fallback;
 }
 
 }  // namespace dialtone::plugins::provisioning

@@ -1,5 +1,7 @@
 #include "plugins/provisioning/provd/provd.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <fstream>
 #include <random>
@@ -435,9 +437,7 @@ PhoneAnswer Provd::serve(const sdk::DeviceRequest& request) {
                                   ? 0
                                   : r.path.find_last_of('/') + 1);
     for (auto& f : files->files)
-      if (f.path.size() == base.size() &&
-          std::equal(f.path.begin(), f.path.end(), base.begin(),
-                     [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      if (sdk::text::iequals(f.path, base))
         hit = &f;
   }
   if (!hit) return static_file(r.path);

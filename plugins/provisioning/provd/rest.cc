@@ -223,7 +223,7 @@ sdk::Status read_device(const std::string& body, Device& d) {
     return sdk::Error::invalid("body must be {\"device\": {...}}");
   const auto& v = doc["device"];
   auto set = [&](const char* k, std::string& out) {
-    if (auto t = text_of(v, k)) out = *t;
+    if (auto t = sdk::json::text_member(v, k)) out = *t;
   };
   set("id", d.id);
   set("mac", d.mac);

@@ -1,5 +1,7 @@
 #include "plugins/provisioning/provd/tftp_server.h"
 
+#include <dialtone/text.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -167,8 +169,7 @@ void TftpServer::transfer(std::string peer_ip, int peer_port, std::string req) {
   std::size_t blksize = 512;
   std::string oack;
   for (std::size_t k = 2; k + 1 < parts.size(); k += 2) {
-    std::string name = parts[k];
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto name = sdk::text::to_lower(parts[k]);
     if (name == "blksize") {
       long v = std::strtol(parts[k + 1].c_str(), nullptr, 10);
       if (v >= 8 && v <= 65464) {

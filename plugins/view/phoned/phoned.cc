@@ -1,5 +1,7 @@
 #include "plugins/view/phoned/phoned.h"
 
+#include <dialtone/text.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -58,7 +60,7 @@ struct Installed {
 // xivo-dird-phoned's autodetection for phones provisioned without a vendor
 // in their directory URL: the vendor is read off the User-Agent.
 std::string vendor_from_user_agent(std::string ua) {
-  std::transform(ua.begin(), ua.end(), ua.begin(), [](unsigned char c) { return std::tolower(c); });
+  ua = sdk::text::to_lower(ua);
   struct Mark {
     const char* needle;
     const char* vendor;

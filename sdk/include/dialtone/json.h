@@ -10,9 +10,12 @@
 //   object({{"raw", Raw{"[1,2]"}}})     // a value already in JSON, inserted as is
 // @endcode
 //
+//   json::to_text(doc)                 // a parsed or built rapidjson::Value, written compact
+//
 // For documents built in loops, use rapidjson::Writer directly.
 #pragma once
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -105,6 +108,14 @@ inline std::string string(std::string_view s) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return {sb.GetString(), sb.GetSize()};
+}
+
+// A parsed or built document (or any value in it) written as compact JSON.
+inline std::string to_text(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
   return {sb.GetString(), sb.GetSize()};
 }
 

@@ -190,6 +190,18 @@ struct FaxOptions {
   EventHandler on_done;
 };
 
+// T.38 fax over UDPTL (ITU-T T.38 annex D): the parameters of an SDP
+// `m=image <port> udptl t38` stream, as the peer offered them (what the
+// endpoint sends by) or as we answer them.
+struct T38Options {
+  int version = 0;               // a=T38FaxVersion
+  int max_bitrate = 14400;       // a=T38MaxBitRate
+  bool transferred_tcf = false;  // a=T38FaxRateManagement: transferredTCF (false: localTCF)
+  int max_datagram = 400;        // a=T38FaxMaxDatagram: the largest UDPTL datagram the peer takes
+  bool redundancy = true;        // a=T38FaxUdpEC: t38UDPRedundancy (false: none)
+  std::string remote;            // "host:port" of the peer's m=image stream
+};
+
 struct EndpointStats {
   std::uint64_t packets_in = 0, packets_out = 0;
   std::uint64_t lost = 0;          // sequence gaps concealed by the jitter buffer
@@ -253,6 +265,17 @@ class Endpoint {
   virtual bool receive_fax(std::filesystem::path tiff_file, FaxOptions options) {
     (void)tiff_file;
     (void)options;
+    return false;
+  }
+  // Appended last: the peer moved the call to T.38 (a re-INVITE with an
+  // m=image udptl t38 stream, answered on this endpoint's port). From now on
+  // the endpoint speaks UDPTL to `peer.remote` instead of RTP: a fax being
+  // received (or received later with receive_fax) goes on as a T.38
+  // terminal, with the same file and fax_done event. An audio answer
+  // (apply_answer with formats) goes back to RTP. False when this engine
+  // has no T.38.
+  virtual bool use_t38(T38Options peer) {
+    (void)peer;
     return false;
   }
 };

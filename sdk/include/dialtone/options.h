@@ -94,8 +94,7 @@ class Options {
   bool get_bool(std::string_view name, bool fallback = false) const {
     auto it = values_.find(std::string(name));
     if (it == values_.end()) return fallback;
-    const auto& v = it->second;
-    return v == "true" || v == "yes" || v == "on" || v == "1";
+    return text::is_true(it->second);
   }
 
   // Durations are normalized by the kernel to whole milliseconds.

@@ -8,6 +8,8 @@
 //   text::split("a,b,,c", ',');      // {"a", "b", "", "c"}
 //   text::split_list(" a, b ,,c");   // {"a", "b", "c"}: trimmed, empty items dropped
 //   text::to_lower("Yealink");       // "yealink"
+//   text::iequals("Via", "VIA");     // true (ASCII letters, any case)
+//   text::is_true("Yes");            // true: yes, true, on, 1 in any case
 //   text::join({"a", "b"}, ", ");    // "a, b"
 //   text::is_uuid("11111111-1111-4111-8111-111111111111");  // true
 //   text::like_escape("50%_off");    // "50\\%\\_off", for SQL LIKE ... ESCAPE '\\'
@@ -72,6 +74,23 @@ inline std::string to_lower(std::string_view s) {
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A yes as conf.d, endpoint options and provd documents write it: yes, true,
+// on or 1, in any case. Anything else (no, false, off, 0, "") is a no.
+inline bool is_true(std::string_view v) {
+  return iequals(v, "yes") || iequals(v, "true") || iequals(v, "on") || v == "1";
 }
 
 inline std::string join(const std::vector<std::string>& items, std::string_view sep) {

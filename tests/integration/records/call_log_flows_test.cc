@@ -84,6 +84,14 @@ class CallLogFlows : public dialtone::testing::SipSuite {
     if (!e.empty()) return e;
     taker_uuid_ = json_string(taker, "/uuid");
     ringer_uuid_ = json_string(ringer, "/uuid");
+    // Group pickup (*8): 1001 intercepts the calls of 1002 (seed 5.17).
+    std::string group;
+    e += call("POST", "/1.1/callpickups", R"({"name":"reception"})", 201, &group);
+    if (!e.empty()) return e;
+    const std::string pickups = "/1.1/callpickups/" + json_string(group, "/id");
+    e += call("PUT", pickups + "/interceptors/users", R"({"users":[{"uuid":")" + taker_uuid_ + R"("}]})", 204);
+    e += call("PUT", pickups + "/targets/users", R"({"users":[{"uuid":")" + ringer_uuid_ + R"("}]})", 204);
+    if (!e.empty()) return e;
     // Conference room 4010 (seed 5.7.1).
     std::string room, room_exten;
     e += call("POST", "/1.1/conferences", R"({"name":"room-4010"})", 201, &room);
@@ -143,6 +151,8 @@ class CallLogFlows : public dialtone::testing::SipSuite {
   static inline fs::path spool_;
   static inline int provider_port_ = 0;
   static inline std::string caller_uuid_, callee_uuid_, taker_uuid_, ringer_uuid_, room_id_;
+  static inline long ringer_calls_ = 0;  // calls to 1002 so far (each test of the suite adds its own)
+  void picked_up_call(const std::string& code);
 };
 
 // The media applications are in the CEL as Asterisk writes an
@@ -243,12 +253,13 @@ TEST_F(CallLogFlows, ParkedAndRetrievedCallsAreInTheCelAndTheCallLogs) {
       << csv;
 }
 
-// Directed pickup (seed 5.12): 1000 calls 1002, whose phone rings; 1001
-// dials *81002 and takes the call; 1002's phone is cancelled. The CEL has
-// PICKUP on 1000's channel naming 1001's channel and the leg that rang; the
-// call log is XiVO's: 1000 to 1002 (1002's line), answered, the answered_by
-// statistic 1001's line.
-TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
+// 1000 calls 1002, whose phone rings; 1001 dials `code` (*81002, directed
+// pickup, seed 5.12; *8, group pickup, 5.17) and takes the call; 1002's
+// phone is cancelled. The CEL has PICKUP on 1000's channel naming 1001's
+// channel and the leg that rang; the call log is XiVO's: 1000 to 1002
+// (1002's line), answered, the answered_by statistic 1001's line; 1001's
+// own call to `code` is not answered and lasts 0 s.
+void CallLogFlows::picked_up_call(const std::string& code) {
   const long before = logs_so_far();
   int port = free_tcp_udp_port();
   std::string out;
@@ -274,8 +285,8 @@ TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
     now = dialtone::testing::sql_lines(d_->dsn(), rang);
   }
   ASSERT_NE(now, rang_before) << d_->output();
-  EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") +
-                       " -s '*81002' -au u1001 -ap pw1001 -key user u1001 -d 1000",
+  EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") + " -s '" + code +
+                       "' -au u1001 -ap pw1001 -key user u1001 -d 1000",
                    &out),
             0)
       << out << d_->output();
@@ -298,7 +309,7 @@ TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
   auto body = records::wait_call_logs(*d_, before + 2, "/1.1/call_logs?order=date&direction=desc&limit=2");
   ASSERT_EQ(json_int(body, "/total"), before + 2) << body << d_->output();
   EXPECT_EQ(json_string(body, "/items/0/source_exten"), "1001") << body;
-  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), "*81002") << body;
+  EXPECT_EQ(json_string(body, "/items/0/destination_exten"), code) << body;
   EXPECT_EQ(json_string(body, "/items/0/status"), "pickup") << body;
   EXPECT_EQ(records::number(body, "/items/0/duration"), 0.0) << body;
   EXPECT_EQ(json_string(body, "/items/0/answered_by"), "") << body;
@@ -324,15 +335,19 @@ TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) {
   EXPECT_EQ(json_string(body, "/items/1/status"), "answered") << body;
   EXPECT_EQ(json_string(body, "/items/1/answered_by"), "sip/u1001") << body;
   EXPECT_GE(records::number(body, "/items/1/duration"), 1.0) << body;
-  // 1002's history has the call it did not take, as answered (by a colleague).
+  // 1002's history has the calls it did not take, as answered (by a colleague).
   auto ringer = records::call_logs(*d_, "/1.1/users/" + ringer_uuid_ + "/call_logs");
-  EXPECT_EQ(json_int(ringer, "/total"), 1) << ringer;
+  EXPECT_EQ(json_int(ringer, "/total"), ++ringer_calls_) << ringer;
   auto csv = records::csv(*d_);
   EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/1", "Vera Caller", "1000", "1002")), std::string::npos)
       << csv;
-  EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/0", "Tom Taker", "1001", "*81002")), std::string::npos)
+  EXPECT_NE(csv.find(records::expected_csv_line(body, "/items/0", "Tom Taker", "1001", code)), std::string::npos)
       << csv;
 }
+
+TEST_F(CallLogFlows, APickedUpCallIsInTheCelAndTheCallLogs) { picked_up_call("*81002"); }
+
+TEST_F(CallLogFlows, AGroupPickupIsInTheCelAndTheCallLogsAsADirectedOne) { picked_up_call("*8"); }
 
 TEST_F(CallLogFlows, ACallEndingInVoicemailIsAMissedCallAsInXivo) {
   const long before = logs_so_far();

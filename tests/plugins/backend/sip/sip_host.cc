@@ -74,7 +74,7 @@ SipTestHost::SipTestHost(std::filesystem::path script) {
   presence_->attach_config();
   (void)services_.provide<sdk::PresenceService>("", presence_);
   kernel::LuaConfig cfg;
-  cfg.script = script.empty() ? std::filesystem::path(SIP_TEST_DIR) / "dialplan.lua" : script;
+  cfg.script = script.empty() ? std::filesystem::path(sip_test_dir()) / "dialplan.lua" : script;
   cfg.states = 2;
   cfg.module_paths = {cfg.script.parent_path(), SIP_LUA_LIB_DIR};
   cfg.clock = [this] { return std::chrono::system_clock::now() + std::chrono::milliseconds(clock_shift_ms_.load()); };
@@ -160,7 +160,7 @@ void SipTestHost::refresh_config() {
 
 std::string scenario(const std::string& name) {
   if (!name.empty() && name.front() == '/') return name;  // a scenario a test wrote
-  return std::string(SIP_TEST_DIR) + "/scenarios/" + name;
+  return std::string(sip_test_dir()) + "/scenarios/" + name;
 }
 
 bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeout) {

@@ -30,6 +30,11 @@
 
 namespace dialtone::testing {
 
+// The folder of this test binary's dialplan.lua and scenarios/. sip_host.cc
+// is built once for every binary (dialtone_sip_test_host); sip_test_dir.cc
+// defines this in each binary, with that binary's SIP_TEST_DIR.
+const char* sip_test_dir();
+
 // Services by (name, version, instance), as the kernel's registry finds them;
 // the last provided under a name wins. Holds the kernel's call core.
 class TestServiceRegistry final : public sdk::ServiceRegistry {

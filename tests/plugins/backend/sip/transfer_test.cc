@@ -231,10 +231,31 @@ TEST_F(TransferTest, InviteWithReplacesTakesTheReplacedCallersPlace) {
   // alice's first phone calls bob; her second phone, once the first is
   // connected, sends INVITE with Replaces naming that dialog: the first
   // phone gets BYE, the second is connected to bob.
+  auto events = host_->test_bus().events().size();
   caller(alice, "alice", "1002", "xfer_replacing_caller.xml", 2, {"-r", "1", "-rp", "1000"});
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   EXPECT_EQ(count("sip.call.transferred"), transferred + 1);
+  // The newcomer is a channel of the call core: the attended transfer on the
+  // replaced channel names it, and it came up talking to bob.
+  std::string newcomer;
+  ASSERT_TRUE(eventually([&] {
+    auto all = host_->test_bus().events();
+    for (std::size_t i = events; i < all.size(); ++i)
+      if (all[i].topic == "calls.channel.transferred" && json_field(all[i].body, "kind") == "attended")
+        newcomer = json_field(all[i].body, "target_channel");
+    return !newcomer.empty();
+  })) << "no attended transfer naming the newcomer's channel";
+  EXPECT_TRUE(eventually([&] {
+    std::map<std::string, std::string> endpoint_of;
+    for (auto& e : host_->test_bus().events()) {
+      if (e.topic == "calls.channel.created") endpoint_of[json_field(e.body, "id")] = json_field(e.body, "endpoint");
+      if (e.topic == "calls.channel.state" && json_field(e.body, "id") == newcomer &&
+          json_field(e.body, "state") == "up" && endpoint_of[json_field(e.body, "peer")] == "bob")
+        return endpoint_of[newcomer] == "alice";
+    }
+    return false;
+  })) << "the newcomer's channel " << newcomer << " never talked to bob";
   expect_idle();
 }
 

@@ -66,23 +66,51 @@ class FaxCallTest : public SipMediaTest {
     fs::remove_all(dir_);
   }
 
-  // A call to the fax DID whose audio is `machine`'s; the machine starts
-  // once the engine answered. Fax at its own pace: a generous SIPp timeout.
-  void call_fax_line(Phone& p, media::FaxPeer& machine) {
-    auto args = sipp_args("uac_media.xml", 1, "120s");
+  // A call to the fax DID (SIPp `scenario`, its audio on `audio_port`, more
+  // -key pairs in `keys`); the engine endpoint's port once it answered. Fax
+  // at its own pace: a generous SIPp timeout.
+  std::uint16_t dial_fax_line(Phone& p, std::uint16_t audio_port, const std::string& scenario = "uac_media.xml",
+                              std::vector<std::string> keys = {}) {
+    auto args = sipp_args(scenario, 1, "120s");
     args.insert(args.begin(), target_);
     std::vector<std::string> who{"-s", "5551234", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
-                                 "-key", "rtp_port", std::to_string(machine.port())};
+                                 "-key", "rtp_port", std::to_string(audio_port)};
     args.insert(args.end(), who.begin(), who.end());
+    args.insert(args.end(), keys.begin(), keys.end());
     p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+    std::string audio = "127.0.0.1:" + std::to_string(audio_port);
     std::uint16_t port = 0;
-    ASSERT_TRUE(eventually([&] {
+    EXPECT_TRUE(eventually([&] {
       for (auto& c : host_->calls().channels())
-        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == machine.address())
-          port = ep->local_port();
+        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == audio) port = ep->local_port();
       return port != 0;
     })) << "the fax call was not answered by the engine; log:\n" << log_tail();
+    return port;
+  }
+
+  // A call to the fax DID whose audio is `machine`'s; the machine starts
+  // once the engine answered.
+  void call_fax_line(Phone& p, media::FaxPeer& machine) {
+    std::uint16_t port = dial_fax_line(p, machine.port());
+    ASSERT_NE(port, 0);
     machine.start(port);
+  }
+
+  // The mail number `index` of the sink: to fax@example.com, the fax DID in
+  // its subject, a PDF of `pages` pages attached.
+  static void expect_fax_mail(std::size_t index, int pages) {
+    std::istringstream raw(smtp_->messages().at(index));
+    Poco::Net::MailMessage mail;
+    MailAttachments parts;
+    mail.read(raw, parts);
+    EXPECT_EQ(mail.getSubject(), "FAX reception to 5551234");
+    EXPECT_NE(mail.get("To", "").find("fax@example.com"), std::string::npos) << mail.get("To", "");
+    std::string pdf;
+    for (auto& [name, data] : parts.parts)
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".pdf") pdf = data;
+    ASSERT_FALSE(pdf.empty()) << "no PDF attached: " << smtp_->messages()[index].substr(0, 1500);
+    EXPECT_EQ(pdf.substr(0, 5), "%PDF-");
+    EXPECT_EQ(pdf_pages(pdf), pages);
   }
 
   static inline fs::path dir_;
@@ -94,28 +122,45 @@ TEST_F(FaxCallTest, FaxToMailIncallMailsAPdfWithThePagesSent) {
   auto sent = dir_ / "sent.tif";
   ASSERT_TRUE(media::write_fax_tiff(sent, 2));
   media::FaxPeer machine(Codec::pcmu, 0, sent);
+  std::size_t mails = smtp_->messages().size();
   Phone trunk;
   ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, machine));
-  ASSERT_TRUE(eventually([&] { return !smtp_->messages().empty(); }, std::chrono::seconds(120)))
+  ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
       << "no mail reached the relay; sender's T.30 result " << machine.result() << "; log:\n" << log_tail();
   EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // Dialtone hung up after the fax
   ASSERT_TRUE(eventually([&] { return machine.done(); })) << "the sender never ended";
   EXPECT_EQ(machine.result(), 0) << "the sender's T.30 completion code";
   EXPECT_EQ(machine.pages_sent(), 2);
-
-  std::istringstream raw(smtp_->messages()[0]);
-  Poco::Net::MailMessage mail;
-  MailAttachments parts;
-  mail.read(raw, parts);
-  EXPECT_EQ(mail.getSubject(), "FAX reception to 5551234");
-  EXPECT_NE(mail.get("To", "").find("fax@example.com"), std::string::npos) << mail.get("To", "");
-  std::string pdf;
-  for (auto& [name, data] : parts.parts)
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".pdf") pdf = data;
-  ASSERT_FALSE(pdf.empty()) << "no PDF attached: " << smtp_->messages()[0].substr(0, 1500);
-  EXPECT_EQ(pdf.substr(0, 5), "%PDF-");
-  EXPECT_EQ(pdf_pages(pdf), 2);
+  expect_fax_mail(mails, 2);
   // Mailed, with no directory asked for: nothing stays in the spool.
+  EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
+  expect_media_idle();
+}
+
+// A fax gateway (the seed's SPA with FAX_Enable_T38) answers G.711, then
+// moves the call to T.38 with a re-INVITE: the engine answers the image
+// stream on its port and receives the fax as a T.38 terminal over UDPTL,
+// with a datagram in five lost on the way (UDPTL redundancy covers them).
+TEST_F(FaxCallTest, T38ReInviteFromGatewayMailsAPdfWithThePagesSent) {
+  auto sent = dir_ / "sent-t38.tif";
+  ASSERT_TRUE(media::write_fax_tiff(sent, 1));
+  LoopbackUdp audio;  // the gateway's audio port: nothing is sent from it
+  media::T38Peer gateway(sent, 5);
+  std::size_t mails = smtp_->messages().size();
+  Phone trunk;
+  std::uint16_t port = dial_fax_line(trunk, static_cast<std::uint16_t>(audio.port()), "uac_t38.xml",
+                                     {"-key", "t38_port", std::to_string(gateway.port())});
+  ASSERT_NE(port, 0);
+  gateway.start(port);  // before the re-INVITE is answered its datagrams are dropped: T.30 repeats
+  ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
+      << "no mail reached the relay; sender's T.30 result " << gateway.result() << ", datagrams heard "
+      << gateway.datagrams_in() << "; log:\n" << log_tail();
+  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // the 200 accepted the image stream; Dialtone hung up after the fax
+  ASSERT_TRUE(eventually([&] { return gateway.done(); })) << "the sender never ended";
+  EXPECT_EQ(gateway.result(), 0) << "the sender's T.30 completion code";
+  EXPECT_EQ(gateway.pages_sent(), 1);
+  EXPECT_TRUE(host_->logger().contains("moved to T.38")) << log_tail();
+  expect_fax_mail(mails, 1);
   EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
   expect_media_idle();
 }

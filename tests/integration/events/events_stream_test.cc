@@ -259,11 +259,11 @@ TEST(EventStreamSilence, ASilentClientIsDroppedAndItsBlockedWriterFreed) {
   // Refused (503) while the session lasts; the bound only keeps a broken
   // server from hanging the test.
   std::string got;
-  for (int i = 0; i < 100 && got != "ready"; ++i) {
+  dialtone::testing::eventually([&] {
     Client next(args + "--count 0");
     got = next.line();
-    if (got != "ready") std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return got == "ready";
+  });
   EXPECT_EQ(got, "ready") << d.output();
   std::ofstream(flag.string()) << "go\n";  // the mute client reads what is left and ends
   EXPECT_NE(mute.rest().size(), 0u);

@@ -165,15 +165,6 @@ std::string scenario(const std::string& name) {
   return std::string(sip_test_dir()) + "/scenarios/" + name;
 }
 
-bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
-}
-
 int free_port() { return plugins::backend::sip::free_port("127.0.0.1"); }
 
 // Taken below the kernel's ephemeral range (32768 and up) and above the RTP

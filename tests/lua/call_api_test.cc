@@ -15,11 +15,13 @@
 #include "kernel/calls/call_core.h"
 #include "kernel/calls/local_driver.h"
 #include "kernel/lua/lua_host.h"
+#include "tests/support/eventually.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
 
 namespace sdk = dialtone::sdk;
 using dialtone::testing::TestChannelDriver;
+using dialtone::testing::eventually;
 using Behaviour = TestChannelDriver::Behaviour;
 
 namespace {
@@ -79,14 +81,48 @@ class CallApi : public ::testing::Test {
     return std::async(std::launch::async, [this, callee, vars] { return run("route_call", callee, vars); });
   }
   bool wait_ringing(const std::string& target, std::size_t n = 1) {
-    for (int i = 0; i < 2000; ++i) {
+    return eventually([&] {
       std::size_t ringing = 0;
       for (auto& c : core_->channels())
         if (c.backend == "test" && c.endpoint == target && c.state == sdk::ChannelState::ringing) ++ringing;
-      if (ringing >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+      return ringing >= n;
+    });
+  }
+
+  // alice's call to 1 answered by bob: `bob` is his channel.
+  void talking_to_bob(std::string& bob) {
+    driver_->script("bob", Behaviour::answer);
+    auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
+    ASSERT_EQ(field(r, "status"), "answered");
+    bob = core_->channel(caller_)->peer;
+  }
+  // A REFER of `transferor` to 2000 (context default) for media on `path`;
+  // the progress the core reports to it is kept in told().
+  sdk::TransferReport refer_to_2000(const std::string& transferor, sdk::MediaPath path) {
+    sdk::TransferReport report;
+    report.request.channel_id = transferor;
+    report.request.exten = "2000";
+    report.request.context = "default";
+    report.path = path;
+    report.progress = [this](int status, bool final) {
+      std::lock_guard<std::mutex> lock(told_m_);
+      told_.emplace_back(status, final);
+    };
+    return report;
+  }
+  std::vector<std::pair<int, bool>> told() {
+    std::lock_guard<std::mutex> lock(told_m_);
+    return told_;
+  }
+  // The caller rings 2000's dialplan target (dave), who answers; the body of
+  // the calls.channel.transferred that follows.
+  void dave_answers(std::string& transferred) {
+    ASSERT_TRUE(wait_ringing("dave")) << "the caller now rings 2000's dialplan target";
+    ASSERT_TRUE(driver_->answer_leg("dave"));
+    auto ev = bus_.wait_for("calls.channel.transferred");
+    ASSERT_TRUE(ev);
+    transferred = ev->body;
+    EXPECT_NE(transferred.find("\"exten\":\"2000\""), std::string::npos) << transferred;
   }
 
   dialtone::testing::TestLogger log_;
@@ -96,6 +132,8 @@ class CallApi : public ::testing::Test {
   std::shared_ptr<dialtone::kernel::LocalDriver> local_;
   std::shared_ptr<TestChannelDriver> driver_;
   std::string caller_;
+  std::mutex told_m_;
+  std::vector<std::pair<int, bool>> told_;
 };
 
 TEST_F(CallApi, AnsweredLegIsLinkedToTheCaller) {
@@ -249,59 +287,30 @@ TEST_F(CallApi, RegisteredVerbIsAMethodOfCall) {
 // A driver reports a blind transfer: the core hangs up the transferor and
 // its peer dials the extension through a local leg.
 TEST_F(CallApi, BlindTransferReportedByADriverIsCarriedOut) {
-  driver_->script("bob", Behaviour::answer);
-  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
-  ASSERT_EQ(field(r, "status"), "answered");
-  auto bob = core_->channel(caller_)->peer;
-  sdk::TransferRequest t;
-  t.channel_id = bob;
-  t.exten = "2000";
-  t.context = "default";
-  ASSERT_TRUE(core_->request_transfer(t));
+  std::string bob, transferred;
+  ASSERT_NO_FATAL_FAILURE(talking_to_bob(bob));
+  ASSERT_TRUE(core_->request_transfer(refer_to_2000(bob, sdk::MediaPath::engine).request));
   EXPECT_FALSE(core_->channel(bob)) << "the transferor is hung up";
-  ASSERT_TRUE(wait_ringing("dave")) << "the caller now rings 2000's dialplan target";
-  ASSERT_TRUE(driver_->answer_leg("dave"));
-  auto ev = bus_.wait_for("calls.channel.transferred");
-  ASSERT_TRUE(ev);
-  EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
-  EXPECT_NE(ev->body.find("\"kind\":\"blind\""), std::string::npos) << ev->body;
+  ASSERT_NO_FATAL_FAILURE(dave_answers(transferred));
+  EXPECT_NE(transferred.find("\"kind\":\"blind\""), std::string::npos) << transferred;
 }
 
 // A REFER on a leg whose media ends in the engine: the core carries it out.
 // The transferor hears 100 then 200 (final) and is hung up; the caller is
 // sent to 2000's dialplan, which rings dave, and talks to him.
 TEST_F(CallApi, TransferRequestOnAnEngineLegIsCarriedOutByTheCore) {
-  driver_->script("bob", Behaviour::answer);
-  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
-  ASSERT_EQ(field(r, "status"), "answered");
-  auto bob = core_->channel(caller_)->peer;
-  std::mutex m;
-  std::vector<std::pair<int, bool>> told;
-  sdk::TransferReport report;
-  report.request.channel_id = bob;
-  report.request.exten = "2000";
-  report.request.context = "default";
-  report.path = sdk::MediaPath::engine;
-  report.progress = [&](int status, bool final) {
-    std::lock_guard<std::mutex> lock(m);
-    told.emplace_back(status, final);
-  };
-  ASSERT_TRUE(core_->transfer_requested(report));
+  std::string bob, transferred;
+  ASSERT_NO_FATAL_FAILURE(talking_to_bob(bob));
+  ASSERT_TRUE(core_->transfer_requested(refer_to_2000(bob, sdk::MediaPath::engine)));
   EXPECT_EQ(driver_->transfers_carried(), 0u) << "an engine leg's transfer is the core's";
   EXPECT_FALSE(core_->channel(bob)) << "the transferor is hung up";
-  {
-    std::lock_guard<std::mutex> lock(m);
-    ASSERT_EQ(told.size(), 2u);
-    EXPECT_EQ(told[0], std::make_pair(100, false));
-    EXPECT_EQ(told[1], std::make_pair(200, true));
-  }
+  auto told_now = told();
+  ASSERT_EQ(told_now.size(), 2u);
+  EXPECT_EQ(told_now[0], std::make_pair(100, false));
+  EXPECT_EQ(told_now[1], std::make_pair(200, true));
   ASSERT_TRUE(core_->channel(caller_)) << "the transferee stays";
-  ASSERT_TRUE(wait_ringing("dave")) << "the caller now rings 2000's dialplan target";
-  ASSERT_TRUE(driver_->answer_leg("dave"));
-  auto ev = bus_.wait_for("calls.channel.transferred");
-  ASSERT_TRUE(ev);
-  EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
-  EXPECT_NE(ev->body.find("\"context\":\"default\""), std::string::npos) << ev->body;
+  ASSERT_NO_FATAL_FAILURE(dave_answers(transferred));
+  EXPECT_NE(transferred.find("\"context\":\"default\""), std::string::npos) << transferred;
 }
 
 // Legs bridged inside their driver (SIP's relayed calls), blind transfer: the
@@ -309,30 +318,17 @@ TEST_F(CallApi, TransferRequestOnAnEngineLegIsCarriedOutByTheCore) {
 // as the transferor's own dial; the transferor keeps its call until that leg
 // is answered, then the transfer is published and the transferor hung up.
 TEST_F(CallApi, BlindTransferBetweenLegsBridgedByTheirDriverDialsThroughThatDriver) {
-  driver_->script("bob", Behaviour::answer);
   driver_->carries_transfers(true);
-  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
-  ASSERT_EQ(field(r, "status"), "answered");
-  auto bob = core_->channel(caller_)->peer;
-  std::mutex m;
-  std::vector<std::pair<int, bool>> told;
-  sdk::TransferReport report;
-  report.request.channel_id = bob;
-  report.request.exten = "2000";
-  report.request.context = "default";
-  report.path = sdk::MediaPath::relayed;
-  report.progress = [&](int status, bool final) {
-    std::lock_guard<std::mutex> lock(m);
-    told.emplace_back(status, final);
-  };
+  std::string bob;
+  ASSERT_NO_FATAL_FAILURE(talking_to_bob(bob));
   const auto legs_before = driver_->legs().size();
-  ASSERT_TRUE(core_->transfer_requested(report));
+  ASSERT_TRUE(core_->transfer_requested(refer_to_2000(bob, sdk::MediaPath::relayed)));
   std::string target;
-  for (int i = 0; i < 2000 && target.empty(); ++i) {
+  eventually([&] {
     auto legs = driver_->legs();
     if (legs.size() > legs_before) target = legs.back().target;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+    return !target.empty();
+  });
   ASSERT_NE(target.find("2000"), std::string::npos) << "the transferee's driver rings the target: '" << target << "'";
   EXPECT_EQ(driver_->transfers_carried(), 0u) << "a blind transfer is the core's, not handed back";
   EXPECT_TRUE(core_->channel(bob)) << "the transferor keeps its call while the target rings";
@@ -340,17 +336,12 @@ TEST_F(CallApi, BlindTransferBetweenLegsBridgedByTheirDriverDialsThroughThatDriv
   auto ev = bus_.wait_for("calls.channel.transferred");
   ASSERT_TRUE(ev);
   EXPECT_NE(ev->body.find("\"exten\":\"2000\""), std::string::npos) << ev->body;
-  bool gone = false;
-  for (int i = 0; i < 2000 && !gone; ++i) {
-    gone = !core_->channel(bob);
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_TRUE(gone) << "the transferor is hung up once the target answered";
+  EXPECT_TRUE(eventually([&] { return !core_->channel(bob); })) << "the transferor is hung up once the target answered";
   ASSERT_TRUE(core_->channel(caller_)) << "the transferee stays";
-  std::lock_guard<std::mutex> lock(m);
-  ASSERT_FALSE(told.empty());
-  EXPECT_EQ(told.front(), std::make_pair(100, false));
-  EXPECT_EQ(told.back(), std::make_pair(200, true));
+  auto told_now = told();
+  ASSERT_FALSE(told_now.empty());
+  EXPECT_EQ(told_now.front(), std::make_pair(100, false));
+  EXPECT_EQ(told_now.back(), std::make_pair(200, true));
 }
 
 // Requests the core refuses: the driver answers the REFER with the reason.
@@ -365,10 +356,9 @@ TEST_F(CallApi, TransferRequestsThatCannotBeCarriedOutAreRefused) {
   EXPECT_EQ(s.error().code, sdk::ErrorCode::invalid) << "a leg talking to nobody";
   report.request.channel_id = "nope";
   EXPECT_EQ(core_->transfer_requested(report).error().code, sdk::ErrorCode::not_found);
-  driver_->script("bob", Behaviour::answer);
-  auto r = run("route_call", "1", {{"TARGETS", "test/bob"}});
-  ASSERT_EQ(field(r, "status"), "answered");
-  report.request.channel_id = core_->channel(caller_)->peer;
+  std::string bob;
+  ASSERT_NO_FATAL_FAILURE(talking_to_bob(bob));
+  report.request.channel_id = bob;
   report.request.kind = sdk::TransferRequest::Kind::attended;
   report.replaces = "unknown-call-id@host";
   EXPECT_EQ(core_->transfer_requested(report).error().code, sdk::ErrorCode::not_found)

@@ -657,8 +657,7 @@ TEST_F(BossSecretary, UnlimitedRingTimeRingsTheSecretariesUntilOneAnswers) {
   activate(rebecca_member_);
   auto decision = std::async(std::launch::async, [&] { return from(caller_, "1201"); });
   auto ringing = [&] {
-    for (int i = 0; i < 3000 && driver_->legs().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return driver_->legs().size() == 2;
+    return dialtone::testing::eventually([&] { return driver_->legs().size() >= 2; }) && driver_->legs().size() == 2;
   };
   ASSERT_TRUE(ringing()) << rung();
   for (auto& leg : driver_->legs())
@@ -672,8 +671,7 @@ TEST_F(BossSecretary, UnlimitedRingTimeRingsTheSecretariesUntilOneAnswers) {
   host_->sql("UPDATE confd_callfilter_members SET timeout = NULL WHERE id = $1::int", {boss_member_});
   auto second = std::async(std::launch::async, [&] { return from(caller_, "1201"); });
   auto boss_rings = [&] {
-    for (int i = 0; i < 3000 && driver_->rung("boss") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return driver_->rung("boss") == 1;
+    return dialtone::testing::eventually([&] { return driver_->rung("boss") > 0; }) && driver_->rung("boss") == 1;
   };
   ASSERT_TRUE(boss_rings()) << rung();
   auto legs = driver_->legs();

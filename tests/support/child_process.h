@@ -15,23 +15,24 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
+#include "tests/support/eventually.h"
 
 namespace dialtone::testing {
 
 // Reaps `pid` once it exits (then sets it to -1) and returns its exit code
 // (-1: ended by a signal); -2 while it still runs after `bound`.
 inline int wait_exit(pid_t& pid, std::chrono::milliseconds bound) {
-  auto deadline = std::chrono::steady_clock::now() + bound;
-  int status = 0;
-  do {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      pid = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return -2;
+  int code = -2;
+  eventually(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) != pid) return false;
+        pid = -1;
+        code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return true;
+      },
+      bound);
+  return code;
 }
 
 // The whole file; "" when it cannot be read.
@@ -40,6 +41,21 @@ inline std::string slurp(const std::filesystem::path& p) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+// Waits until `file` holds `text`: true; false once `pid` has exited without
+// writing it (then reaped and set to -1), or still not after `bound`.
+inline bool wait_file_holds(pid_t& pid, const std::filesystem::path& file, const std::string& text,
+                            std::chrono::milliseconds bound) {
+  auto holds = [&] { return slurp(file).find(text) != std::string::npos; };
+  eventually(
+      [&] {
+        if (holds()) return true;
+        if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == pid) pid = -1;
+        return pid <= 0;
+      },
+      bound);
+  return holds();
 }
 
 }  // namespace dialtone::testing

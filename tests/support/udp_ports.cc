@@ -1,5 +1,7 @@
 #include "tests/support/udp_ports.h"
 
+#include "tests/support/eventually.h"
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -30,11 +32,7 @@ bool udp_port_bound(int port) {
 // Only looks: probing by binding the port ourselves would make the other
 // process's own bind fail whenever it started at that moment.
 bool wait_udp_bound(int port) {
-  for (int i = 0; i < 400; ++i) {
-    if (udp_port_bound(port)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return eventually([&] { return udp_port_bound(port); });
 }
 
 }  // namespace dialtone::testing

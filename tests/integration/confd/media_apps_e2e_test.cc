@@ -18,26 +18,18 @@
 #include "tests/integration/support/dialtoned_fixture.h"
 #include "tests/integration/support/sip_suite.h"
 #include "tests/support/baresip_phone.h"
+#include "tests/support/eventually.h"
 #include "tests/support/udp_ports.h"
 
 namespace {
 
 using dialtone::testing::BaresipPhone;
 using dialtone::testing::ConfdAdmin;
+using dialtone::testing::eventually;
 using dialtone::testing::free_tcp_udp_port;
 using dialtone::testing::json_int;
 using dialtone::testing::json_string;
 using dialtone::testing::wait_udp_bound;
-
-// Waits on `ok` for up to `seconds` (100 ms steps).
-template <class F>
-bool eventually(F ok, int seconds = 20) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return ok();
-}
 
 std::size_t loud_samples(const std::vector<std::int16_t>& s) {
   std::size_t n = 0;
@@ -52,7 +44,7 @@ std::size_t loud_samples(const std::vector<std::int16_t>& s) {
 class MediaAppsE2E : public dialtone::testing::SipSuite {
  protected:
   static void SetUpTestSuite() {
-    trunk_port_ = free_tcp_udp_port();
+    trunk_port_ = BaresipPhone::free_listen_port();  // the trunk peer is a baresip
     start_dialtoned("media-apps",
                     {{"45-media.conf", "[plugin]\nname = media.engine\n\n[media]\nrealtime = false\nthreads = 1\n"}},
                     "\n[qualify]\ninterval = 0s\n");
@@ -118,7 +110,7 @@ TEST_F(MediaAppsE2E, AnIncallToAnIvrRoutesTheDigitPressedToItsChoice) {
   BaresipPhone caller({.user = "provider", .server_port = sip_port_, .listen_port = trunk_port_,
                        .console_port = free_tcp_udp_port(), .mic_hz = 700, .exten = "100"});
   ASSERT_TRUE(caller.started());
-  ASSERT_TRUE(eventually([&] { return loud_samples(caller.heard_so_far()) >= 4000; }, 30))
+  ASSERT_TRUE(eventually([&] { return loud_samples(caller.heard_so_far()) >= 4000; }, std::chrono::seconds(30)))
       << "the caller heard no menu\n" << caller.log() << d_->output();
   caller.command("/sndcode 1");
   EXPECT_TRUE(d_->wait_output("IVR " + ivr_id + " (main)", 10)) << d_->output();

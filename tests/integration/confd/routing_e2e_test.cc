@@ -144,12 +144,7 @@ TEST_F(RoutingE2E, ARouteInAContextNobodyIncludesIsNotOffered) {
   ASSERT_TRUE(wait_udp_bound(prov_a_));
   // The configuration snapshot is rebuilt from the change's notification: the
   // first call may still see the old one.
-  int rc = 1;
-  for (int i = 0; i < 20 && rc != 0; ++i) {
-    rc = call("alice", "3615", "uac_call_hangup.xml", &out);
-    if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(dialtone::testing::eventually([&] { return call("alice", "3615", "uac_call_hangup.xml", &out) == 0; })) << out;
   EXPECT_EQ(a.get(), 0);
   EXPECT_NE(slurp("premium.msg").find("INVITE sip:3615@127.0.0.1"), std::string::npos);
 }

@@ -202,10 +202,10 @@ TEST_F(SipE2E, CallsApiListsAnAnsweredCallAndHangsItUp) {
     return json_size(body, "/items") == 2 && up == 2;
   };
   dialtone::testing::HttpAnswer list;
-  for (int i = 0; i < 400 && !both_up(list.body); ++i) {
-    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  dialtone::testing::eventually([&] {
     list = d_->http("GET", "calld", "/1.0/calls", "", headers());
-  }
+    return both_up(list.body);
+  });
   ASSERT_TRUE(both_up(list.body)) << list.status << " " << list.body;
   EXPECT_NE(list.body.find("\"line\":\"u1700\""), std::string::npos) << list.body;
   EXPECT_NE(list.body.find("\"line\":\"u1701\""), std::string::npos) << list.body;
@@ -217,10 +217,10 @@ TEST_F(SipE2E, CallsApiListsAnAnsweredCallAndHangsItUp) {
   EXPECT_EQ(uac_rc, 0) << uac_out;
   auto [uas_rc, uas_out] = uas.get();
   EXPECT_EQ(uas_rc, 0) << uas_out;
-  for (int i = 0; i < 400 && json_size(list.body, "/items") != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  dialtone::testing::eventually([&] {
     list = d_->http("GET", "calld", "/1.0/calls", "", headers());
-  }
+    return json_size(list.body, "/items") == 0;
+  });
   EXPECT_EQ(json_size(list.body, "/items"), 0u) << list.body;
   EXPECT_EQ(d_->http("DELETE", "calld", "/1.0/calls/" + call_id, "", headers()).status, 404);
 }

@@ -6,35 +6,20 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/integration/support/dahdi_spans.h"
 #include "tests/integration/support/dialtoned_fixture.h"
 
 namespace {
 
 using dialtone::testing::Dialtoned;
 
-const char* kSpans = R"([plugin]
-name = backend.dahdi
-[dahdi]
-device = /nonexistent/dahdi
-[span.1]
-driver = hardware
-timing = 1
-bchan = 1-15,17-31
-dchan = 16
-signalling = pri_cpe
-[span.8]
-driver = simulated
-peer = 9
-bchan = 63-77,79-93
-dchan = 78
-signalling = pri_cpe
-[span.9]
-driver = simulated
-peer = 8
-bchan = 94-108,110-124
-dchan = 109
-signalling = pri_net
-)";
+using dialtone::testing::e1_span;
+
+// Span 1 wants the kernel module; spans 8 and 9 are simulated, cabled back to back.
+const std::string kSpans = "[plugin]\nname = backend.dahdi\n[dahdi]\ndevice = /nonexistent/dahdi\n" +
+                           e1_span(1, 1, "pri_cpe", "driver = hardware\ntiming = 1\n") +
+                           e1_span(8, 63, "pri_cpe", "driver = simulated\npeer = 9\n") +
+                           e1_span(9, 94, "pri_net", "driver = simulated\npeer = 8\n");
 
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;

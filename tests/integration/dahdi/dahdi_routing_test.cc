@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/integration/support/confd_admin.h"
+#include "tests/integration/support/dahdi_spans.h"
 #include "tests/integration/support/dialtoned_fixture.h"
 #include "tests/support/udp_ports.h"
 
@@ -32,34 +33,14 @@ using dialtone::testing::free_tcp_udp_port;
 using dialtone::testing::SippPhones;
 using dialtone::testing::wait_udp_bound;
 
-const char* kSpans = R"([plugin]
-name = backend.dahdi
-[dahdi]
-realtime = false
-[span.1]
-driver = simulated
-peer = 2
-bchan = 1-15,17-31
-dchan = 16
-signalling = pri_cpe
-group = 1
-context = from-pabx
-[span.2]
-driver = simulated
-peer = 1
-bchan = 32-46,48-62
-dchan = 47
-signalling = pri_net
-group = 2
-context = from-extern
-[span.3]
-driver = simulated
-bchan = 63-77,79-93
-dchan = 78
-signalling = pri_cpe
-group = 3
-context = from-pabx
-)";
+using dialtone::testing::e1_span;
+
+// Spans 1 and 2 cabled back to back; span 3 has no far end.
+const std::string kSpans =
+    "[plugin]\nname = backend.dahdi\n[dahdi]\nrealtime = false\n" +
+    e1_span(1, 1, "pri_cpe", "driver = simulated\npeer = 2\ngroup = 1\ncontext = from-pabx\n") +
+    e1_span(2, 32, "pri_net", "driver = simulated\npeer = 1\ngroup = 2\ncontext = from-extern\n") +
+    e1_span(3, 63, "pri_cpe", "driver = simulated\ngroup = 3\ncontext = from-pabx\n");
 
 class DahdiRouting : public ::testing::Test {
  protected:

@@ -41,7 +41,7 @@ bool kill_slapd(const std::string& uri) {
     if (cmd.find("slapd") != std::string::npos && cmd.find(uri) != std::string::npos) {
       int pid = std::stoi(name);
       ::kill(pid, SIGTERM);
-      for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      dialtone::testing::eventually([&] { return ::kill(pid, 0) != 0; });
       return true;
     }
   }

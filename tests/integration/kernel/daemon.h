@@ -163,15 +163,7 @@ class Daemon {
     _exit(127);
   }
   bool wait_for(const std::filesystem::path& file, const std::string& text, int seconds) const {
-    for (int i = 0; i < seconds * 20; ++i) {
-      if (slurp(file).find(text) != std::string::npos) return true;
-      if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return slurp(file).find(text) != std::string::npos;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return dialtone::testing::wait_file_holds(pid_, file, text, std::chrono::seconds(seconds));
   }
 
   std::filesystem::path dir_;

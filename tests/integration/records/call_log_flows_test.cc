@@ -138,11 +138,12 @@ class CallLogFlows : public dialtone::testing::SipSuite {
   // in batches (cel.batch_interval 100 ms).
   static std::string wait_cel(const std::string& query, std::size_t n) {
     std::string lines;
-    for (int i = 0; i < 300; ++i) {
-      lines = dialtone::testing::sql_lines(d_->dsn(), query);
-      if (static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n')) >= n) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    dialtone::testing::eventually(
+        [&] {
+          lines = dialtone::testing::sql_lines(d_->dsn(), query);
+          return static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n')) >= n;
+        },
+        std::chrono::seconds(30));
     return lines;
   }
   // A SIPp phone of the media tests (answered by the engine, the PBX hangs up).
@@ -196,10 +197,12 @@ TEST_F(CallLogFlows, ParkedAndRetrievedCallsAreInTheCelAndTheCallLogs) {
   });
   // Parked once its PARK_START is written.
   std::string start;
-  for (int i = 0; i < 300 && start.size() == parks; ++i) {
-    start = wait_cel(parked_cel, 0);
-    if (start.size() == parks) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  dialtone::testing::eventually(
+      [&] {
+        start = dialtone::testing::sql_lines(d_->dsn(), parked_cel);
+        return start.size() != parks;
+      },
+      std::chrono::seconds(30));
   ASSERT_GT(start.size(), parks) << d_->output();
   EXPECT_NE(start.find("|701\n"), std::string::npos) << start;
   std::string out;
@@ -280,10 +283,12 @@ void CallLogFlows::picked_up_call(const std::string& code) {
   });
   // 1002's leg exists (its CHAN_START written): its phone rings.
   std::string now = rang_before;
-  for (int i = 0; i < 300 && now == rang_before; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    now = dialtone::testing::sql_lines(d_->dsn(), rang);
-  }
+  dialtone::testing::eventually(
+      [&] {
+        now = dialtone::testing::sql_lines(d_->dsn(), rang);
+        return now != rang_before;
+      },
+      std::chrono::seconds(30));
   ASSERT_NE(now, rang_before) << d_->output();
   EXPECT_EQ(client("-sf " + scenario("uac_call_bye_after_pause.xml") + " -s '" + code +
                        "' -au u1001 -ap pw1001 -key user u1001 -d 1000",

@@ -33,11 +33,12 @@ inline std::string call_logs(Dialtoned& d, const std::string& path, const std::s
 // in batches and call logs are built after it, both off the call path.
 inline std::string wait_call_logs(Dialtoned& d, long n, const std::string& path = "/1.1/call_logs?order=date") {
   std::string body;
-  for (int i = 0; i < 300; ++i) {
-    body = call_logs(d, path);
-    if (json_int(body, "/total") >= n) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  eventually(
+      [&] {
+        body = call_logs(d, path);
+        return json_int(body, "/total") >= n;
+      },
+      std::chrono::seconds(30));
   return body;
 }
 

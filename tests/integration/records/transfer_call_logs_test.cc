@@ -165,13 +165,9 @@ TEST_F(TransferCallLogs, AttendedTransferGivesOneCallLogPerCall) {
   // which it refers alice to carol with Replaces. alice hangs up on carol.
   ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "xfer_attended_callee.xml", 2));
   caller(carol, "carol", "1002", "xfer_consulted_caller.xml");
-  bool talking = false;
-  for (int i = 0; i < 200 && !talking; ++i) {
-    auto calls = d_->http("GET", "calld", "/1.0/calls", "", h()).body;
-    talking = calls.find("\"status\":\"Up\"") != std::string::npos;
-    if (!talking) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(talking) << "the consultation call was not answered";
+  ASSERT_TRUE(dialtone::testing::eventually([&] {
+    return d_->http("GET", "calld", "/1.0/calls", "", h()).body.find("\"status\":\"Up\"") != std::string::npos;
+  })) << "the consultation call was not answered";
   caller(alice, "alice", "1002", "xfer_caller.xml");
   ASSERT_NO_FATAL_FAILURE(finish({&alice, &carol, &bob}));
 

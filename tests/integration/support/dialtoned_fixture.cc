@@ -26,6 +26,8 @@
 
 #include <dialtone/base64.h>
 
+#include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pg_fixture.h"
 
 namespace dialtone::testing {
@@ -296,19 +298,14 @@ void Dialtoned::start(const DialtonedOptions& o) {
     ::_exit(127);
   }
   pid_ = pid;
-  auto deadline = std::chrono::steady_clock::now() + 45s;
-  std::string text;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = 0;
-      error_ = "dialtoned exited during start-up:\n" + output();
-      return;
-    }
-    text = read_file(dir_ / "stdout.log");
-    if (text.find("admin password in ") != std::string::npos) break;
-    std::this_thread::sleep_for(50ms);
+  pid_t running = pid_;
+  wait_file_holds(running, dir_ / "stdout.log", "admin password in ", 45s);
+  if (running <= 0) {
+    pid_ = 0;
+    error_ = "dialtoned exited during start-up:\n" + output();
+    return;
   }
+  std::string text = read_file(dir_ / "stdout.log");
   std::istringstream lines(text);
   std::string line;
   std::string password_file;
@@ -362,29 +359,22 @@ std::string Dialtoned::output() const {
 }
 
 bool Dialtoned::wait_output(const std::string& needle, double seconds) const {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  do {
-    if (output().find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(50ms);
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+  return eventually([&] { return output().find(needle) != std::string::npos; },
+                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds)));
 }
 
 int Dialtoned::stop() {
   if (pid_ <= 0) return 0;
   ::kill(pid_, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 300; ++i) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = 0;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::this_thread::sleep_for(50ms);
+  pid_t running = pid_;
+  int code = wait_exit(running, 15s);
+  if (running > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    code = -1;
   }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, &status, 0);
   pid_ = 0;
-  return -1;
+  return code;
 }
 
 std::string json_string(const std::string& json, const std::string& pointer) {

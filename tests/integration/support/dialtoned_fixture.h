@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/eventually.h"  // eventually(): the end-to-end tests wait through it
+
 namespace dialtone::testing {
 
 struct HttpAnswer {

@@ -24,14 +24,10 @@ using testing::write_file;
 
 using dialtone::testing::slurp;
 
-// Polls `file` until it contains `text`; generous bound for a loaded machine.
-bool wait_for(pid_t pid, const std::filesystem::path& file, const std::string& text, int seconds = 120) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (slurp(file).find(text) != std::string::npos) return true;
-    if (waitpid(pid, nullptr, WNOHANG) == pid) return slurp(file).find(text) != std::string::npos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
+// Waits until `file` contains `text`; generous bound for a loaded machine.
+// `pid` is a copy: the test still stops and reaps its own.
+bool wait_for(pid_t pid, const std::filesystem::path& file, const std::string& text) {
+  return dialtone::testing::wait_file_holds(pid, file, text, std::chrono::seconds(120));
 }
 
 class DaemonTest : public ::testing::Test {

@@ -6,6 +6,7 @@
 // ASan reports as a heap-use-after-free and aborts on.
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -116,6 +117,21 @@ TEST_F(LuaExportsTest, FunctionWorksWhileItsPluginRunsAndIsWithdrawnWhenItStops)
   ASSERT_FALSE(reloaded);
   EXPECT_NE(reloaded.error().message.find("fixture_lua.greet is no longer available"), std::string::npos)
       << reloaded.error().message;
+}
+
+// The two tests above only catch a use-after-free when both sides are
+// instrumented: this one fails if the flags are ever dropped from either.
+TEST(LuaExportsAsan, TheTestAndItsFixturePluginRunUnderAddressSanitizer) {
+#ifndef __SANITIZE_ADDRESS__
+  FAIL() << "lua_exports_asan_test was built without -fsanitize=address";
+#endif
+  auto so = std::filesystem::path(DIALTONE_ASAN_FIXTURE_DIR) / "lua_exports" / "fixture_asan_lua_exports.so";
+  void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(h, nullptr) << ::dlerror();
+  // An instrumented object needs libasan; dlsym on its handle searches it and
+  // what it needs, not the test binary.
+  EXPECT_NE(::dlsym(h, "__asan_init"), nullptr) << so << " is not instrumented (-fsanitize=address)";
+  ::dlclose(h);
 }
 
 }  // namespace

@@ -80,6 +80,18 @@ struct Fixture : ::testing::Test {
   TempDir dir;
   CaptureLogger log;
   std::unique_ptr<LuaHostImpl> host;
+  std::promise<void> entered_;
+
+  // Exports test.entered(), which a script calls just before it suspends:
+  // the future is ready once the call is in flight.
+  std::future<void> export_entered() {
+    EXPECT_TRUE(host->export_module("test", {{"entered", "", "", "The call is in flight.", [this](const LuaValues&) {
+                                                entered_.set_value();
+                                                return LuaReply::values({});
+                                              }}})
+                    .ok());
+    return entered_.get_future();
+  }
 
   void start(const std::string& script, std::size_t states = 2) {
     dir.write("extensions.lua", script);
@@ -325,14 +337,16 @@ TEST_F(Fixture, ReloadWithSyntaxErrorIsRefusedAndOldScriptAnswers) {
 }
 
 TEST_F(Fixture, ReloadSwitchesNewCallsAndInFlightCallCompletes) {
-  start_ok(R"(
+  start(R"(
 function version() return 1 end
-function slow() dialtone.sleep(300) return "old finished" end
+function slow() test.entered() dialtone.sleep(300) return "old finished" end
 )");
+  auto in_flight = export_entered();
+  ASSERT_TRUE(host->start().ok());
   std::promise<Result<LuaValues>> slow_p;
   host->call("slow", {}, [&](Result<LuaValues> r) { slow_p.set_value(std::move(r)); });
-  // Reload only once the coroutine is suspended in its sleep.
-  std::this_thread::sleep_for(50ms);
+  // Reload only once the call is in flight (about to sleep).
+  ASSERT_EQ(in_flight.wait_for(30s), std::future_status::ready);
   dir.write("extensions.lua", "function version() return 2 end\n");
   auto st = host->reload();
   ASSERT_TRUE(st.ok()) << st.error().message;
@@ -410,10 +424,12 @@ function nested() return coroutine.wrap(function() return remote.get() end)() en
 }
 
 TEST_F(Fixture, StopFailsSuspendedCalls) {
-  start_ok("function wait() dialtone.sleep(60000) end\n");
+  start("function wait() test.entered() dialtone.sleep(60000) end\n");
+  auto in_flight = export_entered();
+  ASSERT_TRUE(host->start().ok());
   std::promise<Result<LuaValues>> done;
   host->call("wait", {}, [&](Result<LuaValues> r) { done.set_value(std::move(r)); });
-  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(in_flight.wait_for(30s), std::future_status::ready);
   host->stop();
   auto r = done.get_future().get();
   ASSERT_FALSE(r.ok());

@@ -363,11 +363,10 @@ TEST_F(StoreTest, BrokenPooledConnectionIsReestablished) {
   ASSERT_TRUE(pid);
   ASSERT_TRUE(store_->exec("SELECT pg_terminate_backend($1::int)", {pid->get(0, "pid")}));
   // Wait until the server has really ended that backend.
-  for (int i = 0; i < 100; ++i) {
+  ASSERT_TRUE(dialtone::testing::eventually([&] {
     auto left = store_->exec("SELECT 1 FROM pg_stat_activity WHERE pid = $1::int", {pid->get(0, "pid")});
-    if (left && left->rows.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return left && left->rows.empty();
+  }));
   auto r = single->exec("SELECT pg_backend_pid() AS pid");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_NE(r->get(0, "pid"), pid->get(0, "pid"));

@@ -13,6 +13,7 @@
 
 #include "kernel/store/pg_store.h"
 #include "kernel/store/pg_util.h"
+#include "tests/support/eventually.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
 
@@ -99,7 +100,7 @@ TEST(PrivateCluster, StartsOnSocketOnlyRefusesSecondStartKeepsDataAcrossRestart)
     pidfile >> pid;
     ASSERT_GT(pid, 0);
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(dialtone::testing::eventually([&] { return ::kill(pid, 0) != 0; }));
   }
   (*again)->detach();
   ASSERT_TRUE(fs::exists(dir / "postmaster.pid"));

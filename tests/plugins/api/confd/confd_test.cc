@@ -19,6 +19,7 @@
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/confd_api.h"
 #include "plugins/media/engine/engine.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pg_fixture.h"
 
 namespace {
@@ -119,14 +120,17 @@ TEST_F(Confd, NotifyReachesListenersOnCommitOnly) {
   auto sub = store_->listen("dialtone_config", [&](const std::string& p) { std::lock_guard l(m); got.push_back(p); });
   int id = post_id("/1.1/labels", R"({"name":"sales"})");
   EXPECT_EQ(call("POST", "/1.1/labels", R"({"name":"sales"})").status, 400);  // rolled back: no notify
-  for (int i = 0; i < 100; ++i) {
-    { std::lock_guard l(m); if (!got.empty()) break; }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Notifications arrive in commit order: had the refused write notified,
+  // its line would stand between the two labels' lines.
+  int next = post_id("/1.1/labels", R"({"name":"support"})");
+  ASSERT_TRUE(dialtone::testing::eventually([&] {
+    std::lock_guard l(m);
+    return got.size() >= 2;
+  }));
   std::lock_guard l(m);
-  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], "label.created:" + std::to_string(id));
+  EXPECT_EQ(got[1], "label.created:" + std::to_string(next));
 }
 
 TEST_F(Confd, BadInputIsRefusedWithMessagesAndNothingWritten) {

@@ -32,15 +32,6 @@ class NeverAnswers final : public sdk::ChannelDriver {
 
 }  // namespace
 
-bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
 sdk::ServiceRegistry& DahdiTestHost::services() { return *services_; }
 
 DahdiTestHost::DahdiTestHost() : services_(std::make_unique<kernel::ServiceRegistryImpl>()) {

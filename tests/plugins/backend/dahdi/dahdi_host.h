@@ -21,6 +21,7 @@
 #include "kernel/lua/lua_host.h"
 #include "plugins/backend/dahdi/dahdi_driver.h"
 #include "plugins/backend/dahdi/span_config.h"
+#include "tests/support/eventually.h"
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
 
@@ -73,8 +74,5 @@ class DahdiTestHost final : public sdk::Host {
   std::shared_ptr<sdk::ChannelDriver> local_driver_;
   std::shared_ptr<plugins::dahdi::DahdiDriver> dahdi_;
 };
-
-// Waits (bounded) until `pred` holds; false if it never did.
-bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit = std::chrono::seconds(20));
 
 }  // namespace dialtone::testing

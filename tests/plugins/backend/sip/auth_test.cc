@@ -128,11 +128,7 @@ class SipAuthTest : public SipPluginTest {
 
   // The registrar answers before it updates the count other threads read.
   bool registered(const std::string& aor) {
-    for (int i = 0; i < 200; ++i) {
-      if (plugin_->contact_count(aor) == 1) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return dialtone::testing::eventually([&] { return plugin_->contact_count(aor) == 1; });
   }
 
 };

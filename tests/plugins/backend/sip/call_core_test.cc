@@ -25,22 +25,35 @@ class SipCallCoreTest : public SipPluginTest {
     host_->sql("UPDATE confd_users SET ring_seconds = 20 WHERE id = $1::int", {user_ids_["rita"]});
   }
   void SetUp() override { start_plugin({{"auth.ban_failures", "1000"}}); }
+
+  // `user` answers on a SIPp phone running `callee_file`; alice calls
+  // `exten` from one running `caller_file`.
+  void alice_calls(const std::string& user, const std::string& callee_file, const std::string& exten,
+                   const std::string& caller_file) {
+    ASSERT_NO_FATAL_FAILURE(callee(callee_, user, callee_file));
+    caller(alice_, "alice", exten, caller_file);
+  }
+  // Both phones played their scenario to the end and the core holds no channel.
+  void expect_both_done() {
+    EXPECT_EQ(alice_.finish(), 0) << alice_.out;
+    EXPECT_EQ(callee_.finish(), 0) << callee_.out;
+    EXPECT_TRUE(eventually([&] { return core().channels().empty(); })) << core().channels().size();
+  }
+  dialtone::kernel::CallCoreImpl& core() { return host_->calls(); }
+
+  Phone alice_, callee_;
 };
 
 TEST_F(SipCallCoreTest, AnsweredCallIsTwoLinkedChannelsAndTheCoreHangsItUp) {
-  auto& core = host_->calls();
-  Phone bob;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_answer.xml"));
   // Alice waits for the PBX's BYE: only the core's hang-up sends it.
-  Phone alice;
-  caller(alice, "alice", "1002", "uac_call_remote_hangup.xml");
+  ASSERT_NO_FATAL_FAILURE(alice_calls("bob", "uas_answer.xml", "1002", "uac_call_remote_hangup.xml"));
 
   std::vector<Channel> legs;
   ASSERT_TRUE(eventually([&] {
-    legs = core.channels();
+    legs = core().channels();
     return legs.size() == 2 && legs[0].state == ChannelState::up && legs[1].state == ChannelState::up &&
            !legs[0].peer.empty();
-  })) << "channels: " << core.channels().size();
+  })) << "channels: " << core().channels().size();
   const Channel& a = legs[0].direction == ChannelDirection::inbound ? legs[0] : legs[1];
   const Channel& b = legs[0].direction == ChannelDirection::inbound ? legs[1] : legs[0];
   EXPECT_EQ(a.backend, "sip");
@@ -54,11 +67,9 @@ TEST_F(SipCallCoreTest, AnsweredCallIsTwoLinkedChannelsAndTheCoreHangsItUp) {
   EXPECT_FALSE(a.protocol_id.empty());
   EXPECT_NE(a.protocol_id, b.protocol_id) << "each leg has its own SIP Call-ID";
 
-  auto hung = core.hangup_call(a.call_id);
+  auto hung = core().hangup_call(a.call_id);
   ASSERT_TRUE(hung) << hung.error().message;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_TRUE(eventually([&] { return core.channels().empty(); })) << core.channels().size();
+  expect_both_done();
   EXPECT_TRUE(eventually([&] { return plugin_->active_calls() == 0; }));
   auto ended = host_->test_bus().wait_for("calls.channel.ended");
   ASSERT_TRUE(ended);
@@ -75,14 +86,8 @@ TEST_F(SipCallCoreTest, AnsweredCallIsTwoLinkedChannelsAndTheCoreHangsItUp) {
 }
 
 TEST_F(SipCallCoreTest, ACallThatFailsLeavesNoChannel) {
-  auto& core = host_->calls();
-  Phone bob;
-  ASSERT_NO_FATAL_FAILURE(callee(bob, "bob", "uas_busy.xml"));
-  Phone alice;
-  caller(alice, "alice", "1002", "uac_call_486.xml");
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  EXPECT_TRUE(eventually([&] { return core.channels().empty(); })) << core.channels().size();
+  ASSERT_NO_FATAL_FAILURE(alice_calls("bob", "uas_busy.xml", "1002", "uac_call_486.xml"));
+  expect_both_done();
   // Bob's leg was a channel, ended with his answer.
   EXPECT_TRUE(eventually([&] {
     for (auto& e : host_->test_bus().events())
@@ -97,25 +102,19 @@ TEST_F(SipCallCoreTest, ACallThatFailsLeavesNoChannel) {
 // the caller with the cause asked (486 here; rita's 20 s ring time would
 // have given 480).
 TEST_F(SipCallCoreTest, RingingCallHungUpThroughTheCoreCancelsTheCallee) {
-  auto& core = host_->calls();
-  Phone rita;
-  ASSERT_NO_FATAL_FAILURE(callee(rita, "rita", "uas_ring_cancel.xml"));
-  Phone alice;
-  caller(alice, "alice", "1005", "uac_call_486.xml");
+  ASSERT_NO_FATAL_FAILURE(alice_calls("rita", "uas_ring_cancel.xml", "1005", "uac_call_486.xml"));
 
   std::vector<Channel> legs;
   ASSERT_TRUE(eventually([&] {
-    legs = core.channels();
+    legs = core().channels();
     for (auto& c : legs)
       if (c.endpoint == "rita" && c.state == ChannelState::ringing) return true;
     return false;
-  })) << "channels: " << core.channels().size();
+  })) << "channels: " << core().channels().size();
   for (auto& c : legs) EXPECT_TRUE(c.peer.empty()) << "nothing is bridged before an answer";
-  auto hung = core.hangup_call(legs[0].call_id, dialtone::sdk::q850::user_busy);  // SIP 486
+  auto hung = core().hangup_call(legs[0].call_id, dialtone::sdk::q850::user_busy);  // SIP 486
   ASSERT_TRUE(hung) << hung.error().message;
-  EXPECT_EQ(alice.finish(), 0) << alice.out;
-  EXPECT_EQ(rita.finish(), 0) << rita.out;
-  EXPECT_TRUE(eventually([&] { return core.channels().empty(); })) << core.channels().size();
+  expect_both_done();
 }
 
 }  // namespace

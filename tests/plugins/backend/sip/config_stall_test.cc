@@ -127,14 +127,10 @@ TEST_F(ConfigStall, CallsCompleteWhilePostgresIsStoppedAndANotifiedChangeReaches
   other.column("SELECT pg_notify('dialtone_config', 'user.edited:' || $1)", {user_ids_["bob"]});
   other.column("COMMIT");
   // The next calls see it: Bob is busy (486). Eventually, not on a timer.
-  bool busy = false;
-  for (int attempt = 0; attempt < 40 && !busy; ++attempt) {
-    busy = client("uac_call_486.xml", {"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user",
-                                       "alice"},
+  EXPECT_TRUE(dialtone::testing::eventually([&] {
+    return client("uac_call_486.xml", {"-s", "1002", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice"},
                   &out) == 0;
-    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  EXPECT_TRUE(busy) << out;
+  }, std::chrono::seconds(30))) << out;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "plugins/backend/sip/rtp_relay.h"
 #include "plugins/backend/sip/sdp.h"
+#include "tests/support/eventually.h"
 #include "tests/support/loopback_udp.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -21,6 +22,7 @@ namespace {
 
 // A phone's RTP or RTCP socket.
 using Peer = dialtone::testing::LoopbackUdp;
+using dialtone::testing::eventually;
 
 std::string rtp(std::uint16_t seq, std::uint32_t ssrc = 0x11223344, const std::string& payload = "voice") {
   std::string p(12, '\0');
@@ -48,15 +50,6 @@ RelayConfig config(int pairs = 16) {
   c.port_min = 20000 + static_cast<int>(rng() % 20000) * 2;
   c.port_max = c.port_min + pairs * 2 - 1;
   return c;
-}
-
-template <class F>
-bool eventually(F f) {
-  for (int i = 0; i < 500; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 std::size_t open_fds() {

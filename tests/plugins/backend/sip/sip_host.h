@@ -25,6 +25,7 @@
 #include "kernel/presence/presence_service.h"
 #include "kernel/store/pg_store.h"
 #include "plugins/api/confd/config_service.h"
+#include "tests/support/eventually.h"  // eventually(): SIP tests wait through it
 #include "tests/support/test_bus.h"
 #include "tests/support/test_logger.h"
 
@@ -127,16 +128,13 @@ class SipTestHost final : public sdk::Host {
 // A port on 127.0.0.1 free (at the time of asking) for UDP and TCP.
 int free_port();
 
-// SIPp's -mp: an even port p with p..p+3 free for UDP (SIPp binds audio on p
-// and video on p+2, and gives up at once when one is taken).
+// SIPp's -mp: a port p, a multiple of four apart from 31100, with p..p+3 free
+// for UDP (SIPp binds audio on p and video on p+2, and gives up at once when
+// one is taken; run_sipp() then runs it again on another).
 int free_media_port();
 
 // The SIPp scenario `name` of tests/plugins/backend/sip/scenarios.
 std::string scenario(const std::string& name);
-
-// Polls `f` every 50 ms until it holds (true) or `timeout` passes (false).
-bool eventually(const std::function<bool()>& f,
-                std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Runs SIPp with `args` (bounded by a timeout) in a scratch folder; returns
 // its exit status (0: every call succeeded). `output` receives its logs.

@@ -1,5 +1,7 @@
 #include "tests/plugins/directory/ldap/slapd_fixture.h"
 
+#include "tests/support/eventually.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -73,14 +75,10 @@ Slapd::Slapd() {
       error_ = "slapd did not start; see " + (dir_ / "slapd.log").string();
       continue;
     }
-    for (int i = 0; i < 100; ++i) {
-      std::string probe = "ldapsearch -x -H " + uri_ + " -b '' -s base >/dev/null 2>&1";
-      if (std::system(probe.c_str()) == 0) {
-        std::ifstream p(dir_ / "slapd.pid");
-        p >> pid_;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string probe = "ldapsearch -x -H " + uri_ + " -b '' -s base >/dev/null 2>&1";
+    if (eventually([&] { return std::system(probe.c_str()) == 0; })) {
+      std::ifstream p(dir_ / "slapd.pid");
+      p >> pid_;
     }
   }
   if (pid_ == 0) return;
@@ -91,8 +89,7 @@ Slapd::Slapd() {
 Slapd::~Slapd() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100 && ::kill(pid_, 0) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    eventually([&] { return ::kill(pid_, 0) != 0; }, std::chrono::seconds(5));
     if (::kill(pid_, 0) == 0) ::kill(pid_, SIGKILL);
   }
   std::error_code ec;

@@ -147,7 +147,7 @@ class SoundRecordingTest : public RecordingTest {
   // Alice dials *9 and is recording once this returns.
   std::unique_ptr<BaresipPhone> dial_star_nine() {
     auto alice = std::make_unique<BaresipPhone>(BaresipOptions{
-        .user = "alice", .password = "alicepw", .server_port = plugin_->port(), .listen_port = free_port(),
+        .user = "alice", .password = "alicepw", .server_port = plugin_->port(),
         .console_port = free_port(), .mic_hz = 500, .exten = "*9"});
     EXPECT_TRUE(alice->started());
     // The announcement reaches her; a digit skips it.
@@ -241,7 +241,7 @@ TEST_F(RecordingTest, StarThreeFromASoftphoneRecordsTheCallUntilPressedAgain) {
   Phone bob;
   callee(bob, "bob", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"});
   BaresipPhone alice({.user = "alice", .password = "alicepw", .server_port = plugin_->port(),
-                      .listen_port = free_port(), .console_port = free_port(), .mic_hz = 500, .exten = "1002"});
+                      .console_port = free_port(), .mic_hz = 500, .exten = "1002"});
   ASSERT_TRUE(alice.started());
   std::string cb = connect_engine(pb);
   ASSERT_FALSE(cb.empty());

@@ -15,22 +15,13 @@
 
 #include "plugins/media/engine/engine.h"
 #include "tests/plugins/media/engine/rtp_peer.h"
+#include "tests/support/eventually.h"  // eventually(): the media tests wait through it
 #include "tests/support/udp_ports.h"
 #include "tests/support/test_logger.h"
 
 namespace dialtone::testing::media {
 
 namespace sm = sdk::media;
-
-// Waits (up to a generous bound) for `pred`; the bound only turns a hang into a failure.
-inline bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit = std::chrono::seconds(15)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
 
 class Events {
  public:

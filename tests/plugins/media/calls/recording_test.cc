@@ -294,12 +294,7 @@ TEST_F(RecordingTest, StarThreeFromASoftphoneRecordsTheCallUntilPressedAgain) {
   // alice's online recording key (BLF on *3): idle, lit (a confirmed dialog)
   // while recording, that dialog terminated after, then unsubscribed.
   Phone key;
-  auto args = sipp_args("subscribe_onlinerec.xml", 1, "60s");
-  args.insert(args.begin(), target_);
-  args.insert(args.end(), {"-au", "alice", "-ap", "alicepw", "-key", "user", "alice", "-key", "target", "*3",
-                           "-key", "event", "dialog", "-key", "accept", "application/dialog-info+xml", "-key",
-                           "expires", "600"});
-  key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+  blf_key(key, "alice", "*3", "subscribe_onlinerec.xml");
   ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << key.out;
 
   alice.command("/sndcode *3");

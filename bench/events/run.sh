@@ -9,9 +9,12 @@
 # INSERT ... generate_series, 10,000 users over 12 months) and times one
 # user's month through GET /1.1/users/{uuid}/call_logs on confd, 20 times,
 # with dialtoned's CPU per request and the plans (EXPLAIN ANALYZE).
+# The clients are bench/events/ws_fanout.cc (build target ws_fanout): one
+# process, epoll; PROBES of them time the events (PROBES=CLIENTS: every
+# delivery). The script also prints the clients' own CPU per event.
 # Usage: bench/events/run.sh [build-dir]
 #   RATE (100) CALLS (3000) HOLD ms (500) CLIENTS (1000) PROBES (20) RECORDS (0) QUERY_ROWS (0)
-#   THREADS (unset: the shipped websocketd.threads)
+#   THREADS, BATCH_DELAY (unset: the shipped websocketd.threads, websocketd.batch_delay)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
@@ -41,6 +44,7 @@ printf '[plugin]\nname = api.confd\n' > "$work/conf.d/50-confd.conf"
 printf '[plugin]\nname = events.websocketd\n[websocketd]\nlisten = 127.0.0.1:%s\nmax_clients = %s\n' \
   "$ws" "$((CLIENTS + 10))" > "$work/conf.d/80-events.conf"
 [ -n "${THREADS:-}" ] && printf 'threads = %s\n' "$THREADS" >> "$work/conf.d/80-events.conf"
+[ -n "${BATCH_DELAY:-}" ] && printf 'batch_delay = %s\n' "$BATCH_DELAY" >> "$work/conf.d/80-events.conf"
 if [ "$RECORDS" = 1 ]; then
   printf '[plugin]\nname = records.cel\n' > "$work/conf.d/70-records-cel.conf"
   printf '[plugin]\nname = records.call_logs\n' > "$work/conf.d/71-records-call-logs.conf"
@@ -56,7 +60,8 @@ bench_import_users "$work/users.csv"
 fpid=
 if [ "$CLIENTS" -gt 0 ]; then
 mkfifo "$work/fanout.in"
-/usr/bin/python3 "$here/bench/events/ws_fanout.py" "ws://127.0.0.1:$ws/" "$token" "$CLIENTS" "$PROBES" \
+if [ "${WS_CLIENT:-cc}" = py ]; then client=(/usr/bin/python3 "$here/bench/events/ws_fanout.py"); else client=("$build/bin/ws_fanout"); fi
+"${client[@]}" "ws://127.0.0.1:$ws/" "$token" "$CLIENTS" "$PROBES" \
   < "$work/fanout.in" > "$work/fanout.out" 2>&1 &
 fpid=$!
 pids+=("$fpid")
@@ -88,18 +93,28 @@ if [ "$CLIENTS" -gt 0 ]; then
   spid=$!
   pids+=("$spid")
 fi
-t0=$(ticks "$dpid") p0=$(pg_ticks)
+# The clients' CPU (their process and any it forked).
+tree_ticks() {
+  local p t=0
+  [ -n "$1" ] || { echo 0; return; }
+  for p in "$1" $(pgrep -P "$1"); do t=$((t + $(ticks "$p"))); done
+  echo "$t"
+}
+t0=$(ticks "$dpid") p0=$(pg_ticks) c0=$(tree_ticks "$fpid")
 UAS_PORT=$(free_port) REG_PORT=$(free_port) UAC_PORT=$(free_port) \
   "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
 per_client=
 if [ -n "$fpid" ]; then
   kill "$spid" 2>/dev/null || true
+  c1=$(tree_ticks "$fpid")
   awk '{ if ($1 > c) c = $1; if ($2 > s) s = $2 } END {
     printf "most bytes waiting (sampled each second): %.1f MB unread in the clients'"'"' sockets, %.1f MB unsent in dialtoned'"'"'s\n", c / 1e6, s / 1e6 }' "$work/backlog"
   exec 3>&-
   wait "$fpid" || true
   grep -v '^ready' "$work/fanout.out"
   per_client=$(sed -n 's/.*events each min [0-9]* max \([0-9]*\).*/\1/p' "$work/fanout.out")
+  awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v e="${per_client:-0}" -v c="$CLIENTS" 'BEGIN {
+    printf "the clients'"'"' CPU during the calls %.2f s: %.2f us per event received\n", t / hz, (e > 0 ? 1e6 * t / hz / (e * c) : 0) }'
 elif [ "$RECORDS" = 1 ]; then
   # Until every call has its call log (CEL is written and call logs built
   # off the call path, behind the calls at high rates), or none came for 15 s.

@@ -16,6 +16,7 @@
 #      200 callees answering, 1 s hold): the latency under call load.
 #
 # Usage: bench/presence/run_shipped.sh <build dir> [subs] [monitored] [load] [rate] [seconds]
+#   BLF_SERVERS: which to measure, in order (default "dialtone kamailio").
 # Needs: sipp, kamailio + kamailio-presence-modules, python3.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -137,5 +138,9 @@ measure() {  # measure <label> <port> <pids> <kind>
 
 echo "# $(date -u +%FT%TZ) load average $(cut -d' ' -f1-3 /proc/loadavg); subs=$subs monitored=$monitored" \
   "load=$load/s changes=$rate calls/s for ${secs}s"
-measure dialtone "$dport" "$dpid" dialtone
-measure kamailio "$kport" "$kpids" kamailio
+for server in ${BLF_SERVERS:-dialtone kamailio}; do
+  case $server in
+    dialtone) measure dialtone "$dport" "$dpid" dialtone ;;
+    kamailio) measure kamailio "$kport" "$kpids" kamailio ;;
+  esac
+done

@@ -21,7 +21,12 @@ constexpr FeatureCode kFeatureCodes[] = {
     {"enablednd", "dnd", false},
     {"incallfilter", "incallfilter", false},  // incoming call filtering (call screening)
     {"bsfilter", "bsfilter", true},  // *37<member id>: that boss-secretary filter member
+    {"paging", "paging", true},      // *11<number>: a page to that paging group runs
 };
+
+// The interface under which the callers' legs dialing `exten` are kept
+// (the legs of a page: "dialed/*1142").
+std::string dialed_interface(std::string_view exten) { return "dialed/" + std::string(exten); }
 
 const std::shared_ptr<const sdk::ConfigSnapshot>& empty_snapshot() {
   static const auto empty = std::make_shared<const sdk::ConfigSnapshot>();
@@ -167,6 +172,9 @@ sdk::Result<sdk::PresenceResource> PresenceServiceImpl::resolve(std::string_view
         return sdk::Error::not_found("presence: " + std::string(target) + " names no call filter member of " +
                                      std::string(watcher_line) + "'s filters");
     }
+    if (std::string_view(fc.feature) == "paging" &&
+        (rest.empty() || !sdk::ConfigSnapshot::find(snap->paging_by_number_, std::string(rest))))
+      return sdk::Error::not_found("presence: " + std::string(target) + " names no paging group");
     r.kind = sdk::PresenceResource::Kind::feature;
     r.user_id = *line->main_user_id;
     r.feature = fc.feature;
@@ -221,11 +229,14 @@ sdk::Result<sdk::PresenceResource> PresenceServiceImpl::mailbox_of(std::string_v
 }
 
 void PresenceServiceImpl::bind(Entry& e, const sdk::ConfigSnapshot& snap) {
-  if (e.resource.kind != sdk::PresenceResource::Kind::extension) return;
+  bool paging = e.resource.kind == sdk::PresenceResource::Kind::feature && e.resource.feature == "paging";
+  if (e.resource.kind != sdk::PresenceResource::Kind::extension && !paging) return;
   std::set<std::string> now;
-  e.resource.user_id = 0;
-  const auto* x = snap.extension(e.resource.exten, e.resource.context);
-  if ((!x || x->commented) && park_slot(snap, e.resource.exten, e.resource.context))
+  // A paging key follows the callers' legs that dialed its code.
+  if (paging) now.insert(dialed_interface(e.resource.exten));
+  if (!paging) e.resource.user_id = 0;
+  const auto* x = paging ? nullptr : snap.extension(e.resource.exten, e.resource.context);
+  if (!paging && (!x || x->commented) && park_slot(snap, e.resource.exten, e.resource.context))
     now.insert("park/" + e.resource.exten + "@" + e.resource.context);
   if (x && !x->commented)
     for (auto id : snap.lines_of(x->id))
@@ -307,6 +318,10 @@ sdk::PresenceState PresenceServiceImpl::compute(const Entry& e, const sdk::Confi
         for (auto& [_, f] : snap.callfilters)
           for (auto& m : f.members)
             if (std::to_string(m.id) == r.argument) s.feature_on = m.active;
+      } else if (r.feature == "paging") {
+        if (auto it = legs_of_.find(dialed_interface(r.exten)); it != legs_of_.end())
+          for (auto& id : it->second)
+            if (auto l = legs_.find(id); l != legs_.end() && !l->second.ended) s.feature_on = true;
       } else if (r.feature == "onlinerec") {
         // A channel of a call recorded online is on one of the user's lines.
         for (auto& [_, rec] : online_recorded_)
@@ -428,6 +443,22 @@ void PresenceServiceImpl::update_leg(const sdk::Event& e, bool ended) {
     leg.ended = ended;
     if (auto w = watched_.find(interface); w != watched_.end())
       keys.insert(keys.end(), w->second.begin(), w->second.end());
+    // A page runs while its caller's leg lasts (paging keys).
+    std::string dialed;
+    if (leg.direction == "inbound") {
+      auto code = snap->feature_code("paging");
+      if (!code.empty() && leg.callee_number.size() > code.size() && leg.callee_number.rfind(code, 0) == 0)
+        dialed = dialed_interface(leg.callee_number);
+    }
+    for (const std::string* d : {&leg.dialed, &dialed}) {
+      if (d->empty()) continue;
+      if (auto w = watched_.find(*d); w != watched_.end()) keys.insert(keys.end(), w->second.begin(), w->second.end());
+    }
+    if (leg.dialed != dialed && !leg.dialed.empty())
+      if (auto it = legs_of_.find(leg.dialed); it != legs_of_.end() && (it->second.erase(id), it->second.empty()))
+        legs_of_.erase(it);
+    leg.dialed = dialed;
+    if (!dialed.empty()) legs_of_[dialed].insert(id);
     std::vector<std::string> recording_keys;
     if (ended) {
       // The end of the call ends its online recording.
@@ -445,9 +476,10 @@ void PresenceServiceImpl::update_leg(const sdk::Event& e, bool ended) {
       // Told once as terminated; then gone, in the same hold of the lock
       // (state() never sees it again), silently, so the next change of
       // the extension no longer lists it.
+      for (auto& i : {interface, dialed})
+        if (auto it = legs_of_.find(i); it != legs_of_.end() && (it->second.erase(id), it->second.empty()))
+          legs_of_.erase(it);
       legs_.erase(id);
-      if (auto it = legs_of_.find(interface); it != legs_of_.end() && (it->second.erase(id), it->second.empty()))
-        legs_of_.erase(it);
       for (auto& key : keys) {
         auto it = entries_.find(key);
         if (it == entries_.end()) continue;

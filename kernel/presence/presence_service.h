@@ -74,6 +74,8 @@ class PresenceServiceImpl final : public sdk::PresenceService {
     std::string id, interface, call_id, state, direction;
     std::string caller_number, caller_name, callee_number, callee_name;
     std::string local_tag, remote_tag;
+    // A caller's leg that dialed a paging code: dialed_interface() of it.
+    std::string dialed;
     std::int64_t created_ms = 0;
     bool ended = false;
   };
@@ -122,7 +124,8 @@ class PresenceServiceImpl final : public sdk::PresenceService {
   mutable std::shared_ptr<sdk::ConfigService> config_;
   mutable std::unique_ptr<sdk::ConfigService::Watch> config_watch_;
   std::unordered_map<std::string, Leg> legs_;  // by channel id
-  std::unordered_map<std::string, std::set<std::string>> legs_of_;  // interface -> channel ids
+  // interface -> channel ids (also "dialed/<code>" -> the callers' legs that dialed it)
+  std::unordered_map<std::string, std::set<std::string>> legs_of_;
   std::set<std::string> registered_;  // interfaces ("sip/<line>") with a contact
   std::unordered_map<std::string, Entry> entries_;  // by resource key
   std::unordered_map<std::string, std::set<std::string>> watched_;  // interface -> entry keys

@@ -5,7 +5,7 @@
 // @code
 //   if (!BaresipPhone::available()) GTEST_SKIP() << "baresip not installed";
 //   BaresipPhone alice({.user = "alice", .password = "alicepw", .server_port = sip_port,
-//                       .listen_port = free_port(), .console_port = free_port(), .mic_hz = 600,
+//                       .console_port = free_port(), .mic_hz = 600,
 //                       .exten = "810"});                          // dials 810 at once
 //   eventually([&] { return loud_samples(alice.heard_so_far(), 8000) >= 16000; });
 //   alice.command("/sndcode *3");
@@ -24,6 +24,8 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +41,7 @@ struct BaresipOptions {
   std::string user{};
   std::string password{};  // empty: no digest (a peer trunk recognized by address)
   int server_port = 0;   // Dialtone's SIP port on 127.0.0.1
-  int listen_port = 0;   // baresip's own SIP port (the trunk's port)
+  int listen_port = 0;   // baresip's own SIP port (the trunk's port); 0: free_listen_port()
   int console_port = 0;  // its UDP console (command())
   double mic_hz = 600;   // its microphone: this tone, 20 s, looped
   std::string exten{};   // dialed at once; empty: it answers calls by itself
@@ -56,10 +58,36 @@ class BaresipPhone {
   }
   static bool available() { return !binary().empty(); }
 
+  // A port for `listen_port`. baresip listens on it (UDP and TCP) and on the
+  // next one for TLS, which it cannot be told to leave out: both must be
+  // free, or it fails to start. Taken below the kernel's ephemeral range
+  // (32768 and up) and above the SIPp media ports (up to 32703), so an
+  // outgoing connection of a test running in parallel never lands on either
+  // between this check and baresip's bind.
+  static int free_listen_port() {
+    static unsigned seed = static_cast<unsigned>(::getpid());
+    auto free_on = [](int type, int port) {
+      int fd = ::socket(AF_INET, type, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      return ok;
+    };
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      int p = 32704 + 2 * static_cast<int>(::rand_r(&seed) % 31);
+      if (free_on(SOCK_DGRAM, p) && free_on(SOCK_STREAM, p) && free_on(SOCK_STREAM, p + 1)) return p;
+    }
+    return 0;
+  }
+
   explicit BaresipPhone(const BaresipOptions& o)
       : dir_(std::filesystem::temp_directory_path() /
              ("dialtone-baresip-" + o.user + "-" + std::to_string(::getpid()))),
-        console_port_(o.console_port) {
+        console_port_(o.console_port),
+        listen_port_(o.listen_port ? o.listen_port : free_listen_port()) {
     namespace fs = std::filesystem;
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -75,7 +103,7 @@ class BaresipPhone {
       sf_close(f);
     }
     std::ofstream(dir_ / "config") << "poll_method epoll\n"
-                                   << "sip_listen 127.0.0.1:" << o.listen_port << "\n"
+                                   << "sip_listen 127.0.0.1:" << listen_port_ << "\n"
                                    << "net_interface 127.0.0.1\n"
                                    << "audio_source aufile," << (dir_ / "mic.wav").string() << "\n"
                                    << "audio_player aubridge,echo-sink\n"
@@ -116,6 +144,8 @@ class BaresipPhone {
   BaresipPhone& operator=(const BaresipPhone&) = delete;
 
   bool started() const { return pid_ > 0; }
+  // The SIP port it listens on (the contact to register for it).
+  int listen_port() const { return listen_port_; }
   // Whether baresip ended (its -t timer, or it failed).
   bool exited() {
     if (pid_ <= 0) return true;
@@ -167,6 +197,7 @@ class BaresipPhone {
  private:
   std::filesystem::path dir_;
   int console_port_ = 0;
+  int listen_port_ = 0;
   pid_t pid_ = -1;
   int status_ = 0;
 };

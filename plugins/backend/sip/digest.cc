@@ -22,11 +22,21 @@ std::string hex(const unsigned char* p, std::size_t n) {
   return out;
 }
 
+// Fetched once: EVP_md5() and EVP_sha256() make EVP_Digest look the
+// algorithm up in the default provider at every call (three per verified
+// request), which cost more than the hashing itself.
+const EVP_MD* fetched(DigestAlgorithm a) {
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  const EVP_MD* md = a == DigestAlgorithm::md5 ? md5 : sha256;
+  if (md) return md;
+  return a == DigestAlgorithm::md5 ? EVP_md5() : EVP_sha256();
+}
+
 std::string hash_hex(DigestAlgorithm a, std::string_view s) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), md, &len, a == DigestAlgorithm::md5 ? EVP_md5() : EVP_sha256(),
-             nullptr);
+  EVP_Digest(s.data(), s.size(), md, &len, fetched(a), nullptr);
   return hex(md, len);
 }
 

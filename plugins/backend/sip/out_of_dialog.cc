@@ -93,9 +93,12 @@ void SipStack::Impl::front_door(msg_t* msg, sip_t* sip) {
   // Read too long after it arrived: its sender has retransmitted it or given
   // up meanwhile, and so have the senders queued behind it. Refused before
   // any work, so that the queue drains and what is admitted stays on time.
-  if (su_addrinfo_t* ai = msg_addrinfo(msg); ai && ai->ai_protocol == IPPROTO_UDP &&
-      too_late(receive_delay.last(ai->ai_family), cfg.max_queue_delay,
-               sip->sip_authorization || sip->sip_proxy_authorization)) {
+  // Measured only when it could be past the bound (see last_within).
+  bool has_credentials = sip->sip_authorization || sip->sip_proxy_authorization;
+  if (su_addrinfo_t* ai = msg_addrinfo(msg);
+      ai && ai->ai_protocol == IPPROTO_UDP && cfg.max_queue_delay.count() > 0 &&
+      too_late(receive_delay.last_within(ai->ai_family, late_bound(cfg.max_queue_delay, has_credentials)),
+               cfg.max_queue_delay, has_credentials)) {
     refuse_overload(msg, late_refused);
     return;
   }

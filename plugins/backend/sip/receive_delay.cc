@@ -41,6 +41,21 @@ std::optional<std::chrono::microseconds> ReceiveDelay::last(int family) const {
   return last_of(fd);
 }
 
+std::optional<std::chrono::microseconds> ReceiveDelay::last_within(int family,
+                                                                  std::chrono::microseconds bound) {
+  int fd = family == AF_INET ? v4_ : family == AF_INET6 ? v6_ : -1;
+  if (fd < 0) return std::nullopt;
+  Measured& m = measured_[family == AF_INET ? 0 : 1];
+  auto now = std::chrono::steady_clock::now();
+  if (m.at.time_since_epoch().count() != 0) {
+    auto most = m.delay + std::chrono::duration_cast<std::chrono::microseconds>(now - m.at);
+    if (most <= bound) return most;
+  }
+  auto d = last_of(fd);
+  if (d) m = {*d, now};
+  return d;
+}
+
 std::optional<std::chrono::microseconds> ReceiveDelay::last_of(int fd) {
   timeval stamp{};
   if (::ioctl(fd, SIOCGSTAMP, &stamp) != 0) return std::nullopt;
@@ -50,11 +65,14 @@ std::optional<std::chrono::microseconds> ReceiveDelay::last_of(int fd) {
   return std::chrono::microseconds(us < 0 ? 0 : us);
 }
 
+std::chrono::microseconds late_bound(std::chrono::milliseconds max, bool has_credentials) {
+  return has_credentials ? std::chrono::microseconds(max) : std::chrono::microseconds(max) / 2;
+}
+
 bool too_late(std::optional<std::chrono::microseconds> delay, std::chrono::milliseconds max,
               bool has_credentials) {
   if (!delay || max.count() <= 0) return false;
-  auto bound = has_credentials ? std::chrono::microseconds(max) : std::chrono::microseconds(max) / 2;
-  return *delay > bound;
+  return *delay > late_bound(max, has_credentials);
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -23,13 +23,24 @@ class ReceiveDelay {
   // The wait of the last datagram read from the socket of `family`
   // (AF_INET, AF_INET6), or none (no such socket, or no timestamp yet).
   std::optional<std::chrono::microseconds> last(int family) const;
+  // last(), asked only when the wait could be over `bound`: a socket's
+  // queue is first in, first out, so a datagram read `t` after one that
+  // waited `d` waited at most `d + t`. While that stays within `bound` the
+  // answer is that sum (an upper bound), without a system call; past it,
+  // the measured wait. An idle socket's first datagram is measured.
+  std::optional<std::chrono::microseconds> last_within(int family, std::chrono::microseconds bound);
   // The same for the socket `fd` (the first call turns timestamps on:
   // only the datagrams received after it have one).
   static std::optional<std::chrono::microseconds> last_of(int fd);
 
  private:
+  struct Measured {
+    std::chrono::microseconds delay{0};
+    std::chrono::steady_clock::time_point at{};  // epoch: never measured
+  };
   int v4_ = -1;
   int v6_ = -1;
+  Measured measured_[2];
 };
 
 // The front door's decision for a new request that waited `delay` in the
@@ -39,5 +50,7 @@ class ReceiveDelay {
 // bound).
 bool too_late(std::optional<std::chrono::microseconds> delay, std::chrono::milliseconds max,
               bool has_credentials);
+// The wait past which too_late() refuses (0: no bound).
+std::chrono::microseconds late_bound(std::chrono::milliseconds max, bool has_credentials);
 
 }  // namespace dialtone::plugins::backend::sip

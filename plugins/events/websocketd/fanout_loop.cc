@@ -177,7 +177,8 @@ void FanoutLoop::run() {
   now_ = Clock::now();
   next_scan_ = now_ + kScanPeriod;
   while (!stopping_) {
-    auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next_scan_ - Clock::now()).count();
+    auto wake_at = pass_due_ != Clock::time_point{} ? std::min(next_scan_, pass_due_) : next_scan_;
+    auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(wake_at - Clock::now()).count();
     int n = ::epoll_wait(epoll_, evs, 256, static_cast<int>(std::max<long long>(0, wait_ms)));
     now_ = Clock::now();
     for (int i = 0; i < n; ++i) {
@@ -199,7 +200,12 @@ void FanoutLoop::run() {
       scan();
       next_scan_ = now_ + kScanPeriod;
     }
-    mark_dirty_groups();
+    if (!dirty_groups_.empty() && cfg_.batch_delay.count() > 0) {
+      // The first events since the last pass: wait for those that follow.
+      if (pass_due_ == Clock::time_point{}) pass_due_ = now_ + cfg_.batch_delay;
+      if (now_ >= pass_due_) pass_due_ = {};
+    }
+    if (pass_due_ == Clock::time_point{}) mark_dirty_groups();
     process_dirty();
     reap();
     trim_groups();

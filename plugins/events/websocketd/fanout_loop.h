@@ -44,6 +44,11 @@ struct StreamConfig {
   std::chrono::milliseconds ping_interval{30000};
   std::chrono::milliseconds token_check_interval{60000};
   int socket_buffer = 0;
+  // Events are written this long after the first of them came, so that the
+  // events of one moment (a call's two channels, its answer and bridge) go
+  // out in one pass over the clients instead of one pass each (each pass is
+  // a sendmsg per client). 0: at once.
+  std::chrono::milliseconds batch_delay{5};
 };
 
 // An encoded frame, shared by every client it goes to; `topic` is empty for
@@ -121,6 +126,7 @@ class FanoutLoop {
   // The loop thread's own state.
   Clock::time_point now_{};
   Clock::time_point next_scan_{};
+  Clock::time_point pass_due_{};  // with batch_delay: when the events waiting are written
   std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, std::unique_ptr<Group>> groups_;
   std::vector<Conn*> dirty_;

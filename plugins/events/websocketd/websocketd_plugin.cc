@@ -117,6 +117,7 @@ class WebSocketd final : public sdk::Plugin {
     cfg_.stream.token_check_interval =
         o.get_duration("websocketd.token_check_interval", cfg_.stream.token_check_interval);
     cfg_.stream.socket_buffer = static_cast<int>(o.get_int("websocketd.socket_buffer", 0));
+    cfg_.stream.batch_delay = o.get_duration("websocketd.batch_delay", cfg_.stream.batch_delay);
     cfg_.max_clients = static_cast<int>(o.get_int("websocketd.max_clients", 1000));
     cfg_.threads = static_cast<int>(o.get_int("websocketd.threads", 1));
     if (cfg_.threads < 1 || cfg_.threads > 64)
@@ -182,6 +183,9 @@ constexpr sdk::OptionSpec kOptions[] = {
     {"websocketd.max_clients", sdk::OptionType::integer, "1000", "clients beyond this are refused with 503"},
     {"websocketd.socket_buffer", sdk::OptionType::integer, "0",
      "kernel send buffer per client in bytes (0: the system's); small values cut slow clients sooner"},
+    {"websocketd.batch_delay", sdk::OptionType::duration, "5ms",
+     "events are written this long after the first of them, so that events close together share one write "
+     "per client (0ms: at once)"},
     {"websocketd.threads", sdk::OptionType::integer, "1",
      "event loops writing to the clients (each serves its share of them over non-blocking sockets)"},
     {}};

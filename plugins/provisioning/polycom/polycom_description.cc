@@ -2,8 +2,12 @@
 // <mac>.cfg) names [PHONE_MAC_ADDRESS]-phone.cfg; speed dials go to the
 // <mac>-directory.xml local directory. A BLF key picks up a ringing call of
 // the user it watches by dialing confd's pickup code and the number
-// (call.directedCallPickupMethod "legacy": call.directedCallPickupString
-// followed by the resource's address).
+// (feature.directedCallPickup.enabled, call.directedCallPickupMethod
+// "legacy": call.directedCallPickupString followed by the resource's
+// address; the ringing call shows on the key's phone as a spontaneous call
+// appearance, attendant.behaviors.display.spontaneousCallAppearances.normal).
+// Users' keys are "normal" attendant resources, park slots "automata" (a
+// call is transferred to them and taken back from them).
 #include "plugins/provisioning/polycom/polycom_description.h"
 
 namespace dialtone::plugins::provisioning {
@@ -34,6 +38,7 @@ constexpr const char* kPhone = R"(<?xml version="1.0" standalone="yes"?>
 {{#has_pickup_call}}
 <call call.directedCallPickupMethod="legacy" call.directedCallPickupString="{{exten_pickup_call}}"/>
 <feature feature.directedCallPickup.enabled="1"/>
+<attendant attendant.behaviors.display.spontaneousCallAppearances.normal="1"/>
 {{/has_pickup_call}}
 <tcpIpApp tcpIpApp.sntp.address="{{ntp_server}}" tcpIpApp.sntp.gmtOffset="{{tz_seconds}}"/>
 <lcl lcl.ml.lang="{{vendor_language}}"/>

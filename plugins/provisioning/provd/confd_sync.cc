@@ -21,7 +21,7 @@ namespace {
 bool relevant(std::string_view topic) {
   static constexpr std::string_view kResources[] = {
       "user", "line", "line_device", "user_line", "line_extension", "extension",
-      "endpoint_sip", "line_endpoint_sip", "user_funckey", "context", "extension_feature"};
+      "endpoint_sip", "line_endpoint_sip", "user_funckey", "context", "extension_feature", "paging"};
   auto rest = topic.substr(topic.find('.') + 1);  // after "config."
   auto dot = rest.rfind('.');
   if (dot == std::string_view::npos) return false;
@@ -63,7 +63,10 @@ SELECT f.user_id::text AS user_id, f.position, f.blf, coalesce(f.label, '') AS l
                  WHERE (f.destination->>'group_id') ~ '^[0-9]{1,9}$'
                    AND ge.group_id = (f.destination->>'group_id')::int
                  ORDER BY x.id LIMIT 1), '') AS group_exten,
-       coalesce(f.destination->>'filter_member_id', '') AS filter_member
+       coalesce(f.destination->>'filter_member_id', '') AS filter_member,
+       coalesce((SELECT p.number FROM confd_pagings p
+                 WHERE (f.destination->>'paging_id') ~ '^[0-9]{1,9}$'
+                   AND p.id = (f.destination->>'paging_id')::int), '') AS paging_number
 FROM confd_user_funckeys f
 WHERE f.user_id IN (SELECT ul.user_id FROM confd_user_lines ul
                     JOIN confd_lines l ON l.id = ul.line_id
@@ -287,9 +290,17 @@ sdk::Result<std::size_t> Provd::sync_from_confd() {
           kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
           if (label.empty()) label = "Call filter";
         }
+      } else if (type == "paging") {
+        // *11<number> pages the group; supervised, lit while a page to it runs.
+        auto number = keys->get(i, "paging_number");
+        if (!number.empty() && !codes["paging"].empty()) {
+          value = codes["paging"] + number;
+          kind = keys->get(i, "blf") == "t" ? "blf" : "speeddial";
+          if (label.empty()) label = "Paging " + number;
+        }
       }
-      // Other destinations (queues, agents, paging...) have
-      // no extension or feature code the dialplan answers yet: not on the phone.
+      // Other destinations (queues, agents...) have no extension or feature
+      // code the dialplan answers yet: not on the phone.
       if (value.empty()) continue;
       rapidjson::Value k(rapidjson::kObjectType);
       k.AddMember("type", rapidjson::Value(kind.c_str(), a), a);

@@ -177,7 +177,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
           caller->second.outgoing = true;
           mark.userfield = caller->second.userfield;
         }
-      out.push_back(mark);
+      out.push_back(std::move(mark));
     }
     return out;
   }
@@ -189,7 +189,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     r.peer = peer_name(peer_id);
     r.extra = Extra().s("bridge_id", bridge_id(id, peer_id)).done();
     o.peer = peer_id;
-    out.push_back(r);
+    out.push_back(std::move(r));
   };
   auto exit = [&](std::int64_t at) {
     if (o.peer.empty()) return;
@@ -197,7 +197,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     r.peer = peer_name(o.peer);
     r.extra = Extra().s("bridge_id", bridge_id(id, o.peer)).done();
     o.peer.clear();
-    out.push_back(r);
+    out.push_back(std::move(r));
   };
 
   if (kind == "state") {
@@ -239,7 +239,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     for (auto* k : {"exten", "context", "target_channel"})
       if (!string_member(d, k).empty()) extra.s(k, string_member(d, k));
     r.extra = extra.done();
-    out.push_back(r);
+    out.push_back(std::move(r));
     return out;
   }
   // A dialplan application on the channel (call:app_event): Asterisk's
@@ -260,7 +260,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       o.app.clear();
       o.app_data.clear();
     }
-    out.push_back(r);
+    out.push_back(std::move(r));
     return out;
   }
   // Asterisk's parking CEL: PARK_START when the call takes a slot, PARK_END
@@ -273,7 +273,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
                   .s("parker_dial_string", string_member(d, "parker_endpoint"))
                   .s("parker", peer_name(string_member(d, "parker")))
                   .done();
-    out.push_back(r);
+    out.push_back(std::move(r));
     return out;
   }
   if (kind == "park.retrieved" || kind == "park.timeout" || kind == "park.abandoned") {
@@ -285,7 +285,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
     extra.s("parking_lot", string_member(d, "lot")).s("parking_space", string_member(d, "slot"));
     if (kind == "park.retrieved") extra.s("retriever", peer_name(string_member(d, "retriever")));
     r.extra = extra.done();
-    out.push_back(r);
+    out.push_back(std::move(r));
     return out;
   }
   // A ringing call taken by another phone: on the caller's channel (the
@@ -304,7 +304,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
                   .s("pickup_channel", peer_name(picker_id))
                   .s("ringing_channel", ringing.empty() ? string_member(d, "ringing_endpoint") : ringing)
                   .done();
-    out.push_back(r);
+    out.push_back(std::move(r));
     auto picker = channels_.find(picker_id);
     if (picker == channels_.end() || picker->second.linkedid == o.linkedid) return out;
     const std::string own = picker->second.linkedid;
@@ -321,7 +321,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       end.cid_dnid.clear();
       end.exten = picker->second.exten;
       end.userfield.clear();
-      out.push_back(end);
+      out.push_back(std::move(end));
     }
     return out;
   }
@@ -335,7 +335,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       CelRow r = row("APP_END", at);
       r.appname = o.app;
       r.appdata = o.app_data;
-      out.push_back(r);
+      out.push_back(std::move(r));
     }
     exit(at);
     const int cause = static_cast<int>(int_member(d, "cause"));
@@ -348,7 +348,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
                        .s("dialstatus", dialstatus_of(sip, o.answered))
                        .i("sip_code", sip)
                        .done();
-    out.push_back(hangup);
+    out.push_back(std::move(hangup));
     out.push_back(row("CHAN_END", at));
     const std::string linkedid = o.linkedid, channame = o.channame;
     channels_.erase(known);
@@ -358,7 +358,7 @@ std::vector<CelRow> CelMapper::map(const sdk::Event& event, std::int64_t now_ms)
       CelRow end = row("LINKEDID_END", at);
       end.linkedid = linkedid;
       end.channame = channame;
-      out.push_back(end);
+      out.push_back(std::move(end));
     }
     return out;
   }

@@ -63,8 +63,12 @@ constexpr const char* kProgress =
 
 std::span<const sdk::Migration> cel_migrations() { return kCelMigrations; }
 
-std::string cel_row_json(const CelRow& r) {
-  rapidjson::StringBuffer sb;
+namespace {
+
+// Writes one row into `sb` (cleared first; its capacity is kept, so that a
+// writer that reuses it allocates nothing past its first rows).
+void write_row_json(const CelRow& r, rapidjson::StringBuffer& sb) {
+  sb.Clear();
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   auto s = [&](const char* k, const std::string& v) {
     w.Key(k);
@@ -97,6 +101,13 @@ std::string cel_row_json(const CelRow& r) {
   s("peer", r.peer);
   s("extra", r.extra);
   w.EndObject();
+}
+
+}  // namespace
+
+std::string cel_row_json(const CelRow& r) {
+  rapidjson::StringBuffer sb;
+  write_row_json(r, sb);
   return std::string(sb.GetString(), sb.GetSize());
 }
 
@@ -173,12 +184,16 @@ void CelWriter::push(std::vector<CelRow> rows) {
       r.seq = next_seq_++;
       Queued q;
       q.seq = r.seq;
-      q.json = cel_row_json(r);
+      // Serialised into the reused buffer, then copied once at its exact
+      // size: a row's JSON is about 600 bytes, and growing a fresh buffer
+      // (and the string again for the spool's newline) past 1 KiB per row
+      // was most of this thread's time in malloc (docs/performance.md).
+      write_row_json(r, json_buf_);
+      q.json.assign(json_buf_.GetString(), json_buf_.GetSize());
       if (r.eventtype == "LINKEDID_END") q.ended = std::move(r.linkedid);
       if (spool_) {
-        q.json += '\n';
         std::fwrite(q.json.data(), 1, q.json.size(), spool_);
-        q.json.pop_back();
+        std::fputc('\n', spool_);
       }
       queue_.push_back(std::move(q));
     }

@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include <rapidjson/stringbuffer.h>
+
 #include <dialtone/host.h>
 #include <dialtone/result.h>
 #include <dialtone/store.h>
@@ -85,6 +87,7 @@ class CelWriter {
   std::FILE* spool_ = nullptr;
   bool stopping_ = false;
   std::uint64_t next_seq_ = 1;
+  rapidjson::StringBuffer json_buf_;  // push()'s, under mutex_
   std::thread thread_;
   std::atomic<std::uint64_t> written_{0}, dropped_{0};
   std::uint64_t recovered_ = 0;

@@ -88,6 +88,7 @@ struct PresenceResource {
   std::int64_t user_id = 0;    // feature: whose; extension: its main user (0: none)
   // feature: dnd, incallfilter, forward_unconditional, forward_noanswer,
   // forward_busy, bsfilter (a boss-secretary filter member: `argument`),
+  // paging (the paging group numbered `argument`: on while a page to it runs),
   // onlinerec (a call of the user is recorded online: kOnlineRecordingCode).
   std::string feature;
   std::string argument;  // forward: the destination the key names ("": any)

@@ -44,7 +44,7 @@ std::size_t loud_samples(const std::vector<std::int16_t>& s) {
 class MediaAppsE2E : public dialtone::testing::SipSuite {
  protected:
   static void SetUpTestSuite() {
-    trunk_port_ = free_tcp_udp_port();
+    trunk_port_ = BaresipPhone::free_listen_port();  // the trunk peer is a baresip
     start_dialtoned("media-apps",
                     {{"45-media.conf", "[plugin]\nname = media.engine\n\n[media]\nrealtime = false\nthreads = 1\n"}},
                     "\n[qualify]\ninterval = 0s\n");

@@ -308,6 +308,52 @@ TEST_F(PresenceTest, OnlineRecordingKeyIsLitWhileTheUsersCallIsRecorded) {
   EXPECT_TRUE(presence_->state(*key).dialogs.empty());
 }
 
+// A paging key (*11<number>) is lit while a caller's leg that dialed that
+// code lasts, whoever pages and whatever the members do; another group's
+// key stays dark, and a number that is no paging group is refused.
+TEST_F(PresenceTest, PagingKeyIsLitWhileAPageRuns) {
+  auto snap = two_users();
+  for (auto n : {42, 43}) {
+    sdk::ConfigPaging p;
+    p.id = n;
+    p.number = std::to_string(n);
+    snap.paging_by_number_[p.number] = p.id;
+    snap.pagings[p.id] = p;
+  }
+  config_->publish(snap);
+  EXPECT_FALSE(presence_->resolve("bob", "*1199"));
+  EXPECT_FALSE(presence_->resolve("bob", "*11"));
+  auto key = presence_->resolve("bob", "*1142");
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(key->feature, "paging");
+  EXPECT_EQ(key->argument, "42");
+  auto other = presence_->resolve("bob", "*1143");
+  ASSERT_TRUE(other);
+  auto w = follow(*key);
+  auto page = [](const std::string& state) {
+    auto e = event("p", "alice", "inbound", state);
+    e.replace(e.find(R"("callee_number":"1002")"), 22, R"("callee_number":"*1142")");
+    return e;
+  };
+  bus_.publish("calls.channel.state", event("a", "alice", "inbound", "up"));  // alice calls 1002
+  EXPECT_TRUE(seen().empty());
+  bus_.publish("calls.channel.created", page(""));
+  ASSERT_EQ(seen().size(), 1u);
+  EXPECT_TRUE(seen().back().feature_on);
+  ASSERT_EQ(seen().back().dialogs.size(), 1u);
+  EXPECT_EQ(seen().back().dialogs[0].state, sdk::DialogState::confirmed);
+  EXPECT_EQ(seen().back().dialogs[0].local_number, "*1142");
+  bus_.publish("calls.channel.state", page("up"));
+  bus_.publish("calls.channel.state", event("m", "bob", "outbound", "up"));  // a member answers
+  EXPECT_EQ(seen().size(), 1u) << "the page went on: nothing new";
+  EXPECT_FALSE(presence_->state(*other).feature_on);
+  bus_.publish("calls.channel.ended", page("up"));
+  ASSERT_EQ(seen().size(), 2u);
+  EXPECT_FALSE(seen().back().feature_on);
+  EXPECT_TRUE(seen().back().dialogs.empty());
+  EXPECT_FALSE(presence_->state(*key).feature_on);
+}
+
 // api.confd started again (a reload): the service follows the new one.
 TEST_F(PresenceTest, FollowsAConfigurationServiceStartedAgain) {
   auto other = std::make_shared<FakeConfig>();

@@ -1,5 +1,5 @@
 // Function keys as provisioned, served: users' keys (user, custom, forward,
-// DND, call screening, group, boss-secretary filter) stored as api.confd
+// DND, call screening, group, boss-secretary filter, online recording, paging) stored as api.confd
 // stores them, the files provd renders for a Yealink and a Snom phone, the
 // BLF URIs read back from those files, and each subscribed to with SIPp:
 // every one must be accepted (202 and a dialog-info NOTIFY). Then a DND key
@@ -14,6 +14,7 @@
 #include <dialtone/provisioning.h>
 #include <dialtone/services.h>
 
+#include "plugins/provisioning/polycom/polycom_description.h"
 #include "plugins/provisioning/provd/provd.h"
 #include "plugins/provisioning/snom/snom_description.h"
 #include "plugins/provisioning/yealink/yealink_description.h"
@@ -33,7 +34,9 @@ class FunckeyTest : public ProvdSipTest {
   }
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(
-        provide_vendors({{"yealink", prov::yealink_description()}, {"snom", prov::snom_description()}}));
+        provide_vendors({{"yealink", prov::yealink_description()},
+                         {"snom", prov::snom_description()},
+                         {"polycom", prov::polycom_description()}}));
     start_plugin({{"auth.ban_failures", "1000"}});
   }
 
@@ -61,13 +64,7 @@ class FunckeyTest : public ProvdSipTest {
   // A phone of `user` whose BLF key on feature code `target` follows
   // subscribe_feature.xml (idle, lit, idle, unsubscribed) in the background.
   void feature_key(Phone& key, const std::string& user, const std::string& target) {
-    auto args = sipp_args("subscribe_feature.xml", 1, "25s");
-    args.insert(args.begin(), target_);
-    const std::vector<std::string> extra = {"-au",    user,     "-ap", user + "pw", "-key", "user",   user,
-                                            "-key",   "target", target, "-key",     "event", "dialog", "-key",
-                                            "accept", "application/dialog-info+xml", "-key", "expires", "600"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+    blf_key(key, user, target, "subscribe_feature.xml", "25s");
   }
   int dial(const std::string& user, const std::string& number, std::string* out) {
     return client("uac_call_480.xml", {"-s", number, "-au", user, "-ap", user + "pw", "-key", "user", user}, out);
@@ -93,6 +90,7 @@ const std::map<int, std::string> kKeys = {
     {7, R"({"type":"service","service":"incallfilter"})"},
     {8, R"({"type":"bsfilter","filter_member_id":%MEMBER%})"},
     {9, R"({"type":"onlinerec"})"},
+    {10, R"({"type":"paging","paging_id":%PAGING%})"},
 };
 
 // The keys with `%NAME%` replaced by `values`' ids.
@@ -117,12 +115,16 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
                          "VALUES ($1::int, $2::int, 'boss') RETURNING id", {filter, user_ids_.at("bob")});
   host_->sql("INSERT INTO confd_callfilter_members (callfilter_id, user_id, role) VALUES ($1::int, $2::int, "
              "'secretary'), ($1::int, $3::int, 'secretary')", {filter, user_ids_.at("alice"), user_ids_.at("carol")});
-  auto keys = keys_for({{"BOB", user_ids_.at("bob")}, {"GROUP", group}, {"MEMBER", boss}});
-  const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23", "1003", "2000", "*27", "*37" + boss, "*3"};
+  auto paging = host_->sql("INSERT INTO confd_pagings (number) VALUES ('51') RETURNING id");
+  auto keys = keys_for({{"BOB", user_ids_.at("bob")}, {"GROUP", group}, {"MEMBER", boss}, {"PAGING", paging}});
+  const std::set<std::string> kExpected = {"1002", "*25", "*211003", "*23",  "1003",
+                                           "2000", "*27", "*37" + boss, "*3", "*1151"};
   auto yealink = add_device("00:15:65:aa:bb:01", "Yealink", "T46S", "provisioning.yealink");
   auto snom = add_device("00:04:13:aa:bb:02", "Snom", "D785", "provisioning.snom");
+  auto polycom = add_device("00:04:f2:aa:bb:03", "Polycom", "VVX410", "provisioning.polycom");
   provision("alice", yealink, keys);
   provision("carol", snom, keys);
+  provision("bob", polycom, keys);
   ASSERT_TRUE(provd_->sync_from_confd());
 
   // Yealink: linekey.N.type = 16 (BLF) and its value.
@@ -140,6 +142,19 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
   for (std::sregex_iterator it(s.begin(), s.end(), skey), end; it != end; ++it) snom_blf.insert((*it)[1]);
   EXPECT_EQ(snom_blf, kExpected) << s;
 
+  // Polycom: attendant resources (BLF keys, "normal": a press while the
+  // watched line rings picks the call up by dialing confd's *8 and the
+  // address), with directed pickup turned on, as its phone.cfg carries them.
+  auto p = file_of(polycom, "attendant.resourceList");
+  std::set<std::string> polycom_blf;
+  std::regex pkey(R"re(attendant\.resourceList\.(\d+)\.address="([^"]+)"\n [^\n]*\n attendant\.resourceList\.\1\.type="normal")re");
+  for (std::sregex_iterator it(p.begin(), p.end(), pkey), end; it != end; ++it) polycom_blf.insert((*it)[2]);
+  EXPECT_EQ(polycom_blf, kExpected) << p;
+  for (const char* line : {R"(<call call.directedCallPickupMethod="legacy" call.directedCallPickupString="*8"/>)",
+                           R"(<feature feature.directedCallPickup.enabled="1"/>)",
+                           R"(<attendant attendant.behaviors.display.spontaneousCallAppearances.normal="1"/>)"})
+    EXPECT_NE(p.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << p;
+
   for (auto& [user, values] : {std::pair{std::string("alice"), yealink_blf}, std::pair{std::string("carol"), snom_blf}})
     for (auto& v : values) {
       std::string out;
@@ -147,6 +162,7 @@ TEST_F(FunckeyTest, YealinkAndSnomKeysSubscribeToServedUris) {
     }
   EXPECT_TRUE(eventually([&] { return plugin_->subscriptions() == 0; }));
   host_->sql("DELETE FROM confd_callfilters WHERE id = $1::int", {filter});
+  host_->sql("DELETE FROM confd_pagings WHERE id = $1::int", {paging});
   host_->sql("DELETE FROM confd_groups WHERE id = $1::int", {group});
   host_->sql("DELETE FROM confd_extensions WHERE id = $1::int", {gx});
 }

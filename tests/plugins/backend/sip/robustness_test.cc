@@ -619,6 +619,50 @@ TEST(AnsweredRequests, KeepsAnswersForTheirLifetimeOldestFirst) {
   EXPECT_EQ(t.find("c"), nullptr);
 }
 
+// Many keys: the index grows, and keys dropped oldest first (by age and past
+// the bound) leave every other key reachable.
+TEST(AnsweredRequests, ThousandsOfKeysStayReachableAsTheOldestGo) {
+  sip::AnsweredRequests t(1000, 5000);
+  auto key = [](int i) { return "z9hG4bK" + std::to_string(i * 7919) + "\n127.0.0.1\n5060\n" + std::to_string(i) + "\n1REGISTER\n"; };
+  for (int i = 0; i < 8000; ++i) ASSERT_TRUE(t.begin(key(i), i / 10)) << i;
+  EXPECT_EQ(t.size(), 5000u);
+  for (int i = 0; i < 3000; ++i) EXPECT_EQ(t.find(key(i)), nullptr) << "dropped past the bound: " << i;
+  for (int i = 3000; i < 8000; ++i) {
+    ASSERT_NE(t.find(key(i)), nullptr) << i;
+    EXPECT_FALSE(t.begin(key(i), 800)) << "a retransmission: " << i;
+  }
+  t.answer(key(7999), {200, "", "Contact: <sip:u@h>"});
+  EXPECT_EQ(t.find(key(7999))->status, 200);
+  t.expire(1000 + 599);  // entered at 0..599 ms are gone: keys 0..5999
+  EXPECT_EQ(t.size(), 2000u);
+  for (int i = 6000; i < 8000; ++i) ASSERT_NE(t.find(key(i)), nullptr) << i;
+  EXPECT_EQ(t.find(key(5999)), nullptr);
+  t.expire(10000);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.find(key(7999)), nullptr);
+  EXPECT_TRUE(t.begin(key(1), 10000)) << "usable again once emptied";
+}
+
+// Within the bound the wait is bounded without asking the kernel; past it,
+// it is measured: a datagram read long after the last measure is measured.
+TEST(ReceiveDelay, AskedWithinABoundMeasuresOnlyWhenTheWaitCouldBePastIt) {
+  dialtone::testing::LoopbackUdp reader, writer;
+  ASSERT_TRUE(timestamps_on(reader, writer));
+  sip::ReceiveDelay delay;
+  ASSERT_TRUE(delay.find_sockets(reader.port()));
+  writer.send_to(reader.port(), "first");
+  ASSERT_EQ(reader.receive(), "first");
+  ASSERT_TRUE(delay.last_within(AF_INET, std::chrono::milliseconds(200)).has_value());
+  writer.send_to(reader.port(), "second");
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(300); }));
+  ASSERT_EQ(reader.receive(), "second");
+  auto second = delay.last_within(AF_INET, std::chrono::milliseconds(200));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GE(*second, std::chrono::milliseconds(300)) << "measured: past the bound";
+  EXPECT_FALSE(delay.last_within(AF_INET6, std::chrono::milliseconds(200)).has_value());
+}
+
 TEST(ReceiveDelay, MeasuresHowLongTheLastDatagramReadWaited) {
   dialtone::testing::LoopbackUdp reader, writer;
   ASSERT_TRUE(timestamps_on(reader, writer));

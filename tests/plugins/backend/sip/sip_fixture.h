@@ -113,6 +113,19 @@ class SipPluginTest : public ::testing::Test {
             std::to_string(calls), "-timeout", timeout, "-timeout_error", "-trace_logs"};
   }
 
+  // A BLF key of `user` on `target` (a dialog subscription, its NOTIFYs
+  // checked by `file`: keywords user, target, event, accept, expires) run by
+  // SIPp in the background for at most `timeout`.
+  void blf_key(Phone& key, const std::string& user, const std::string& target, const std::string& file,
+               const std::string& timeout = "60s") {
+    auto args = sipp_args(file, 1, timeout);
+    args.insert(args.begin(), target_);
+    args.insert(args.end(), {"-au", user, "-ap", user + "pw", "-key", "user", user, "-key", "target", target,
+                             "-key", "event", "dialog", "-key", "accept", "application/dialog-info+xml", "-key",
+                             "expires", "600"});
+    key.rc = std::async(std::launch::async, [args, &key] { return run_sipp(args, &key.out); });
+  }
+
   // SIPp as a client of the plugin running `file` for `calls` calls, `extra`
   // appended; its exit status.
   int client(const std::string& file, const std::vector<std::string>& extra, std::string* out, int calls = 1) {

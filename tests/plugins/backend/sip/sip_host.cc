@@ -2,15 +2,17 @@
 
 #include "plugins/backend/sip/sip_stack.h"
 
-#include <atomic>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -169,12 +171,24 @@ int free_port() { return plugins::backend::sip::free_port("127.0.0.1"); }
 // ranges dialtoned and the tests give it (up to 31003): a socket some other test binds to port 0
 // can never land on p+2 between our check and SIPp's bind.
 int free_media_port() {
+  // SIPp binds its media port and the one two above it (RTP echo for audio
+  // and video). Ports are handed out in aligned blocks of four, so that two
+  // SIPp never share one (a random even base gave one SIPp p and the next
+  // p + 2: the second bound the first's video port before the first had
+  // started). A block is picked at random, so that processes running in
+  // parallel rarely pick the same one, and never one of the last this process
+  // handed out, whose SIPp may not have bound it yet; a block some process
+  // holds is skipped. run_sipp() tries again on another block should SIPp
+  // still find one taken.
+  constexpr int kFirst = 31100, kBlocks = (32700 - kFirst) / 4, kRecent = 32;
   static std::mt19937 rng{std::random_device{}()};
+  static std::deque<int> recent;
   static std::mutex m;
   std::lock_guard lock(m);
-  std::uniform_int_distribution<int> pick(31100 / 2, 32700 / 2);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int p = pick(rng) * 2;
+  std::uniform_int_distribution<int> pick(0, kBlocks - 1);
+  for (int attempt = 0; attempt < 4 * kBlocks; ++attempt) {
+    int p = kFirst + 4 * pick(rng);
+    if (std::find(recent.begin(), recent.end(), p) != recent.end()) continue;
     bool all_free = true;
     for (int q = p; q < p + 4 && all_free; ++q) {
       int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
@@ -185,7 +199,10 @@ int free_media_port() {
       all_free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
       ::close(fd);
     }
-    if (all_free) return p;
+    if (!all_free) continue;
+    recent.push_back(p);
+    if (recent.size() > kRecent) recent.pop_front();
+    return p;
   }
   throw std::runtime_error("no free UDP port quadruple between 31100 and 32700 for SIPp's media");
 }
@@ -194,28 +211,39 @@ int run_sipp(const std::vector<std::string>& args, std::string* output) {
   // Tests run several SIPp at once from different threads: each run needs a
   // folder of its own, so the name comes from an atomic counter.
   static std::atomic<unsigned> runs{0};
-  auto dir = std::filesystem::temp_directory_path() /
-             ("dt-sipp-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  std::ostringstream cmd;
-  cmd << "cd '" << dir.string() << "' && timeout -k 5 40 " << SIPP_EXECUTABLE;
-  for (auto& a : args) cmd << " '" << a << "'";
-  cmd << " -nostdin -trace_err -trace_screen > sipp.out 2>&1";
-  int rc = std::system(cmd.str().c_str());
-  int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 255;
-  if (output) {
-    output->clear();
+  auto run = args;
+  for (int attempt = 0;; ++attempt) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("dt-sipp-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::ostringstream cmd;
+    cmd << "cd '" << dir.string() << "' && timeout -k 5 40 " << SIPP_EXECUTABLE;
+    for (auto& a : run) cmd << " '" << a << "'";
+    cmd << " -nostdin -trace_err -trace_screen > sipp.out 2>&1";
+    int rc = std::system(cmd.str().c_str());
+    int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 255;
+    std::string text;
     for (auto& f : std::filesystem::directory_iterator(dir)) {
       std::ifstream in(f.path());
       std::stringstream ss;
       ss << in.rdbuf();
-      *output += "== " + f.path().filename().string() + "\n" + ss.str().substr(0, 6000);
+      text += "== " + f.path().filename().string() + "\n" + ss.str().substr(0, 6000);
     }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    // A media port taken by another process between free_media_port()'s
+    // check and SIPp's bind: SIPp stopped before sending anything, so it
+    // runs again on other ports.
+    auto mp = std::find(run.begin(), run.end(), "-mp");
+    if (status != 0 && attempt < 3 && mp != run.end() && mp + 1 != run.end() &&
+        text.find("RTP socket") != std::string::npos && text.find("Address already in use") != std::string::npos) {
+      *(mp + 1) = std::to_string(free_media_port());
+      continue;
+    }
+    if (output) *output = std::move(text);
+    return status;
   }
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  return status;
 }
 
 }  // namespace dialtone::testing

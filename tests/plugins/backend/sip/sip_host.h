@@ -128,8 +128,9 @@ class SipTestHost final : public sdk::Host {
 // A port on 127.0.0.1 free (at the time of asking) for UDP and TCP.
 int free_port();
 
-// SIPp's -mp: an even port p with p..p+3 free for UDP (SIPp binds audio on p
-// and video on p+2, and gives up at once when one is taken).
+// SIPp's -mp: a port p, a multiple of four apart from 31100, with p..p+3 free
+// for UDP (SIPp binds audio on p and video on p+2, and gives up at once when
+// one is taken; run_sipp() then runs it again on another).
 int free_media_port();
 
 // The SIPp scenario `name` of tests/plugins/backend/sip/scenarios.

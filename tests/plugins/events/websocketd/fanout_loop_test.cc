@@ -205,6 +205,30 @@ TEST_F(FanoutLoopTest, EventsDuringAPassOverManyClientsReachEachClientOnceInOrde
   }
 }
 
+// websocketd.batch_delay: the events wait for those that follow them, then
+// every client gets each of its events once, in order, replies included.
+TEST_F(FanoutLoopTest, WithABatchDelayEveryEventStillArrivesInOrder) {
+  StreamConfig cfg;
+  cfg.batch_delay = std::chrono::milliseconds(20);
+  start(cfg);
+  Peer a(*loop_, clients_, auth_->tokens["admin"]), w(*loop_, clients_, auth_->tokens["created-only"]);
+  ASSERT_TRUE(a.subscribed("calls.#"));
+  ASSERT_TRUE(w.subscribed("calls.#"));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      publish("calls.channel.created", "{\"n\":" + std::to_string(i) + "}");
+      publish("calls.channel.state", "{\"n\":" + std::to_string(i) + "}");
+    }
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_EQ(a.next(), event("calls.channel.created", "{\"n\":" + std::to_string(i) + "}"));
+      ASSERT_EQ(a.next(), event("calls.channel.state", "{\"n\":" + std::to_string(i) + "}"));
+      ASSERT_EQ(w.next(), event("calls.channel.created", "{\"n\":" + std::to_string(i) + "}"));
+    }
+    a.op("heartbeat");
+    EXPECT_EQ(a.next(), R"(text {"op":"heartbeat","code":0})");
+  }
+}
+
 TEST_F(FanoutLoopTest, TheAclNarrowsASubscriptionAndUnsubscribeEndsIt) {
   start();
   Peer w(*loop_, clients_, auth_->tokens["created-only"]);

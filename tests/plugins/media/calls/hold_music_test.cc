@@ -176,7 +176,7 @@ class HoldMusicTest : public SipMediaTest {
     std::string out;
     ASSERT_EQ(register_contact("bob", port, &out), 0) << out;
     BaresipPhone alice({.user = "alice", .password = "alicepw", .server_port = plugin_->port(),
-                        .listen_port = free_port(), .console_port = free_port(), .mic_hz = 500, .exten = "1002",
+                        .console_port = free_port(), .mic_hz = 500, .exten = "1002",
                         .mediaenc = srtp ? "srtp-mand" : ""});
     // bob's peer decrypts with the key of alice's last offer (one line per offer).
     auto follow_key = [&](std::size_t offers) {

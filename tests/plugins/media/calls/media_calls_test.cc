@@ -238,7 +238,11 @@ TEST_F(MediaCallsTest, TwoAnsweredCallsBridgedHearEachOther) {
   call(b, "809", pb);
   // Each peer's channel: the endpoint that sends to it (its SDP address).
   std::string ca = connect_engine(pa), cb = connect_engine(pb);
-  ASSERT_FALSE(ca.empty() || cb.empty());
+  if (ca.empty() || cb.empty()) {
+    a.finish();
+    b.finish();
+    FAIL() << "a:\n" << a.out << "\nb:\n" << b.out;
+  }
   ASSERT_TRUE(host_->calls().bridge(ca, cb, true));
   EXPECT_TRUE(hears_tone(pa, pb, 500, 0.9)) << "b does not hear a";
   EXPECT_TRUE(hears_tone(pb, pa, 900, 0.9)) << "a does not hear b";

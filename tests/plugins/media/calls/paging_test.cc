@@ -118,10 +118,15 @@ TEST_F(PagingTest, MembersAutoAnswerAndHearTheCallerOneWay) {
 }
 
 // Group 43 is duplex: alice hears bob too. Bob (no User-Agent) gets every
-// form of the header; the page ends when alice hangs up.
+// form of the header; the page ends when alice hangs up. Carol's paging key
+// on *1143 (a BLF subscription, dialog-info NOTIFYs checked by the SIPp
+// scenario) is idle, lit (a confirmed dialog of *1143) while the page runs,
+// idle again after it.
 TEST_F(PagingTest, DuplexPageLetsTheCallerHearTheMembers) {
   tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcmu, 0, 101);
-  Phone bob, alice;
+  Phone bob, alice, key;
+  blf_key(key, "carol", "*1143", "../../../backend/sip/scenarios/subscribe_feature.xml");
+  ASSERT_TRUE(eventually([&] { return plugin_->subscriptions() == 1; })) << key.out << log_tail();
   member(bob, "bob", "uas_page_every_header.xml", pb, "");
   call(alice, "*1143", pa);
   std::string ca = connect_engine(pa);
@@ -137,6 +142,7 @@ TEST_F(PagingTest, DuplexPageLetsTheCallerHearTheMembers) {
   EXPECT_EQ(alice.finish(), 0) << alice.out;
   EXPECT_EQ(bob.finish(), 0) << bob.out;
   EXPECT_TRUE(host_->logger().contains("page over (hangup), 1 member(s) answered")) << log_tail();
+  EXPECT_EQ(key.finish(), 0) << "the *1143 key was not idle, lit while paging, then idle\n" << key.out;
   expect_media_idle();
 }
 

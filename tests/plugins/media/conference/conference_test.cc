@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <thread>
 
@@ -63,7 +64,16 @@ class ConferenceTest : public SipMediaTest {
     // class without files (the wait prompt once, then silence).
     room("4", "4013", "1234", "9999", 0);
     host_->sql("UPDATE confd_conferences SET waiting_room = true, music_on_hold = 'none' WHERE id = 4");
+    // An outgoing route 0XXXXXXXXX through a provider's trunk (a SIPp peer
+    // started by the test that calls out).
+    provider_port_ = free_port();
+    auto trunk = add_peer_trunk("provider", "127.0.0.1:" + std::to_string(provider_port_), "default");
+    outcall_ = host_->sql("INSERT INTO confd_outcalls (name, priority, patterns) "
+                          "VALUES ('provider', 1, '[{\"pattern\":\"0XXXXXXXXX\"}]') RETURNING id");
+    host_->sql("INSERT INTO confd_outcall_trunks VALUES ($1::int, $2::int, 1)", {outcall_, trunk});
   }
+  static inline int provider_port_ = 0;
+  static inline std::string outcall_;
   void SetUp() override { start_plugin(); }
 
   static void room(const std::string& id, const std::string& exten, const std::string& pin,
@@ -389,41 +399,92 @@ TEST_F(ConferenceTest, ConferencesOpenApiFileDescribesEveryRoute) {
   }
 }
 
-// A call permission with a password: alice is asked (agent-pass) and types
-// it as RFC 4733 digits. A wrong one plays auth-incorrect and ends the call;
-// the right one lets the dialplan go on to ring bob (a channel to bob is
-// created in the call core). Ringing a SIP phone from a call Dialtone has
-// already answered is not possible yet (the B2BUA offers the caller's own
-// SDP), so bob's leg fails and the call ends; this checks the permission.
+// Call permissions with a password (seed 5.5), at each level XiVO checks:
+// alice is asked (agent-pass) and types the password as RFC 4733 digits. A
+// wrong one plays auth-incorrect and ends the call; with the right one (each
+// level's own: the prompt and that password show the level's rule applied)
+// the dialplan goes on: the callee (bob's phone for a user's or a group's
+// permission, the provider behind the outgoing route for an outcall's) is
+// rung with an offer of the media engine, as alice's call is answered; it
+// answers and each hears the other.
 TEST_F(ConferenceTest, CallPermissionPasswordTypedAsDtmf) {
-  auto p = host_->sql("INSERT INTO confd_callpermissions (name, extensions, mode, password) "
-                      "VALUES ('bob-code', '[\"1002\"]'::jsonb, 'deny', '4242') RETURNING id");
-  host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {user_ids_["alice"], p});
-  const std::string refused = "may not call 1002: call permission 'bob-code' (it asks for a password: wrong password)";
+  auto permission = [](const std::string& name, const std::string& exten, const std::string& password) {
+    return host_->sql("INSERT INTO confd_callpermissions (name, extensions, mode, password) "
+                      "VALUES ($1, jsonb_build_array($2::text), 'deny', $3) RETURNING id",
+                      {name, exten, password});
+  };
   auto legs_to_bob = [] {
     std::size_t n = 0;
     for (auto& e : host_->test_bus().events())
       if (e.topic == "calls.channel.created" && e.body.find("bob") != std::string::npos) ++n;
     return n;
   };
-
-  for (auto [typed, right] : {std::pair{"1111#", false}, std::pair{"4242#", true}}) {
-    tm::RtpPeer pa(Codec::pcmu, 0, 101);
-    Phone alice;
+  // alice dials `number`, is asked, types `typed`: without `answerer`,
+  // refused (one more log line `refused`); with it (started here), the
+  // callee answers and they talk (no such line).
+  auto attempt = [&](const std::string& number, const std::string& typed, const std::string& refused,
+                     const std::function<void(Phone&, tm::RtpPeer&)>& answerer) {
+    SCOPED_TRACE(number + " " + typed);
+    const bool right = answerer != nullptr;
+    tm::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);
+    Phone alice, callee;
     auto refusals = log_count(refused);
     auto legs = legs_to_bob();
-    call(alice, "1002", pa);
+    call(alice, number, pa);
     ASSERT_TRUE(connect(pa));
     ASSERT_TRUE(hears_sound(pa)) << "no password prompt";
+    if (right) answerer(callee, pb);
     pa.send_digits(typed);
     if (!right) {
       EXPECT_TRUE(hears_sound(pa)) << "no auth-incorrect prompt";
+    } else {
+      ASSERT_TRUE(connect(pb)) << "the callee was not rung after the right password";
+      EXPECT_TRUE(hears_tone(pa, pb, 700)) << "the callee does not hear alice\n" << log_tail();
+      EXPECT_TRUE(hears_tone(pb, pa, 1100)) << "alice does not hear the callee\n" << log_tail();
+      std::string ca;
+      for (auto& c : host_->calls().channels())
+        if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == pa.address()) ca = c.id;
+      ASSERT_TRUE(host_->calls().hangup_channel(ca)) << ca;
+      EXPECT_EQ(callee.finish(), 0) << callee.out;
     }
     EXPECT_EQ(alice.finish(), 0) << alice.out << log_tail();
-    EXPECT_EQ(log_count(refused), refusals + (right ? 0 : 1)) << typed << "\n" << log_tail();
-    EXPECT_EQ(legs_to_bob() > legs, right) << typed << ": a leg to bob";
+    EXPECT_EQ(log_count(refused), refusals + (right ? 0 : 1)) << log_tail();
+    if (number == "1002") {
+      EXPECT_EQ(legs_to_bob() > legs, right) << "a leg to bob";
+    }
     expect_media_idle();
-  }
+  };
+  auto bob_answers = [&](Phone& bob, tm::RtpPeer& pb) {
+    callee(bob, "bob", "../../../media/calls/scenarios/uas_engine_answer.xml", 1,
+           {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"});
+  };
+  const std::string wrong = "(it asks for a password: wrong password)";
+
+  // alice's own permission.
+  auto p = permission("bob-code", "1002", "4242");
+  host_->sql("INSERT INTO confd_user_callpermissions VALUES ($1::int, $2::int)", {user_ids_["alice"], p});
+  const std::string by_user = "may not call 1002: call permission 'bob-code' " + wrong;
+  attempt("1002", "1111#", by_user, nullptr);
+  attempt("1002", "4242#", by_user, bob_answers);
+  host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {p});
+
+  // The permission of a group alice is a member of (the group has no number).
+  auto g = host_->sql("INSERT INTO confd_groups (name) VALUES ('sales') RETURNING id");
+  host_->sql("INSERT INTO confd_group_members (group_id, user_id, position) VALUES ($1::int, $2::int, 1)",
+             {g, user_ids_["alice"]});
+  p = permission("sales-code", "1002", "5151");
+  host_->sql("INSERT INTO confd_group_callpermissions VALUES ($1::int, $2::int)", {g, p});
+  attempt("1002", "5151#", "call permission 'sales-code'", bob_answers);
+  host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {p});
+  host_->sql("DELETE FROM confd_groups WHERE id = $1::int", {g});
+
+  // The outgoing route's: 0XXXXXXXXX through the provider's trunk.
+  p = permission("route-code", "0X.", "6161");
+  host_->sql("INSERT INTO confd_outcall_callpermissions VALUES ($1::int, $2::int)", {outcall_, p});
+  attempt("0123456789", "6161#", "call permission 'route-code'", [&](Phone& provider, tm::RtpPeer& pb) {
+    provider.rc = peer("../../../media/calls/scenarios/uas_engine_answer.xml", provider_port_, &provider.out,
+                       {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"});
+  });
   host_->sql("DELETE FROM confd_callpermissions WHERE id = $1::int", {p});
 }
 

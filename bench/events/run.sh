@@ -14,7 +14,8 @@
 # delivery). The script also prints the clients' own CPU per event.
 # Usage: bench/events/run.sh [build-dir]
 #   RATE (100) CALLS (3000) HOLD ms (500) CLIENTS (1000) PROBES (20) RECORDS (0) QUERY_ROWS (0)
-#   THREADS, BATCH_DELAY (unset: the shipped websocketd.threads, websocketd.batch_delay)
+#   THREADS, BATCH_DELAY (unset: the shipped websocketd.threads, websocketd.batch_delay);
+#   PROCS (1): client processes, each in a session of its own
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
@@ -60,8 +61,7 @@ bench_import_users "$work/users.csv"
 fpid=
 if [ "$CLIENTS" -gt 0 ]; then
 mkfifo "$work/fanout.in"
-if [ "${WS_CLIENT:-cc}" = py ]; then client=(/usr/bin/python3 "$here/bench/events/ws_fanout.py"); else client=("$build/bin/ws_fanout"); fi
-"${client[@]}" "ws://127.0.0.1:$ws/" "$token" "$CLIENTS" "$PROBES" \
+"$build/bin/ws_fanout" "ws://127.0.0.1:$ws/" "$token" "$CLIENTS" "$PROBES" \
   < "$work/fanout.in" > "$work/fanout.out" 2>&1 &
 fpid=$!
 pids+=("$fpid")
@@ -100,6 +100,15 @@ tree_ticks() {
   for p in "$1" $(pgrep -P "$1"); do t=$((t + $(ticks "$p"))); done
   echo "$t"
 }
+# dialtoned's CPU by thread name (its threads are named: sip, lua*, ws-fanout,
+# cel-writer, and each bus subscriber after its subscription).
+thread_ticks() {
+  local t
+  for t in /proc/"$dpid"/task/*; do
+    printf '%s\t%s\n' "$(cat "$t/comm" 2>/dev/null)" "$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+  done
+}
+thread_ticks > "$work/threads0"
 t0=$(ticks "$dpid") p0=$(pg_ticks) c0=$(tree_ticks "$fpid")
 UAS_PORT=$(free_port) REG_PORT=$(free_port) UAC_PORT=$(free_port) \
   "$here/bench/sip/run_calls.sh" "$sip" "$RATE" "$CALLS" "$HOLD"
@@ -136,6 +145,11 @@ awk -v t=$((t1 - t0)) -v p=$((p1 - p0)) -v hz="$(getconf CLK_TCK)" -v n="$CALLS"
   printf "dialtoned CPU %.2f s: %.3f ms per call, %.2f us per event delivered (%d events x %d clients)\n",
     t / hz, 1000 * t / hz / n, (e > 0 ? 1e6 * t / hz / (e * c) : 0), e, c
   printf "its PostgreSQL cluster CPU %.2f s: %.3f ms per call\n", p / hz, 1000 * p / hz / n }'
+thread_ticks > "$work/threads1"
+awk -F'\t' -v hz="$(getconf CLK_TCK)" -v n="$CALLS" '
+  NR == FNR { a[$1] += $2; next } { b[$1] += $2 }
+  END { for (k in b) if (b[k] - a[k] > 0) printf "  %-16s %.3f ms per call\n", k, 1000 * (b[k] - a[k]) / hz / n }' \
+  "$work/threads0" "$work/threads1" | sort -k2 -rn | { echo "dialtoned's CPU by thread:"; cat; } >&2
 say "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -ih "websocketd\|records" "$work/stdout.log" "$work/stderr.log" | grep -iv "listening" | tail -3 || true
 if [ "$RECORDS" = 1 ]; then

@@ -8,12 +8,12 @@
 // time the call core stamped on the channel (`created_at_ms`). PROBES may be
 // CLIENTS: the latency of every delivery. A client costs a few hundred
 // nanoseconds per read, so the clients take little of the cores that
-// dialtoned shares with them (bench/events/ws_fanout.py, the Python
-// clients this replaces, spent a large share of them).
+// dialtoned shares with them (the Python clients this replaced spent 3.6
+// times as much CPU per event: docs/performance.md).
 //
 // Prints `ready` once every stream is subscribed, then, when stdin closes
-// (or SIGTERM), a second later, the same summary lines as ws_fanout.py and
-// the clients' own CPU time. With LATENCY_LOG=FILE, also writes every
+// (or SIGTERM), a second later, a summary line for the probes, one for the
+// other clients, and the clients' own CPU time. With LATENCY_LOG=FILE, also writes every
 // probe's sample there, `arrival_ms latency_ms`, by arrival.
 // Usage: ws_fanout ws://127.0.0.1:9502/ TOKEN CLIENTS [PROBES] [EVENT]
 #include <algorithm>

@@ -6,6 +6,15 @@
 -- destination has no address or the relay is down. A caller that is no fax
 -- machine is let go after fax.detect_timeout, with one log line. The call's
 -- CEL has the application ReceiveFax around it.
+--
+-- Fax detection (seed 5.14.2): an incall with fax_detect (confd's
+-- fax_detect_enabled; XiVO's faxdetectenable) is answered and listened to
+-- for fax_detect_timeout seconds (XiVO's faxdetecttimeout, default 4) while
+-- the caller hears the ring tone; a fax machine's calling tone (CNG) sends
+-- the call to fax reception for fax_detect_email (faxdetectemail; none: the
+-- fax stays in fax.spool_dir), anything else goes on to the incall's
+-- destination. Without the media engine and app.fax the call goes to its
+-- destination undetected, with one log line.
 local destinations = require("destinations")
 local applications = require("applications")
 
@@ -37,6 +46,27 @@ function M.receive(call, d)
                                        tostring(call.caller_number)))
   end
   return { action = "done" }
+end
+
+-- Listens for a fax on `incall`'s call (see above): the decision of a fax
+-- received (or of a caller gone), or nil for the incall's destination.
+function M.detect(call, incall)
+  if not incall.fax_detect then return nil end
+  if not answered(call) or call.detect_fax == nil then
+    dialtone.log("warn", string.format(
+      "call %s: fax detection on incall %s needs the media.engine and app.fax plugins; the call goes to its "
+      .. "destination undetected", tostring(call.id), tostring(incall.id)))
+    return nil
+  end
+  call:playtones("ring")
+  local fax, how = call:detect_fax{ timeout = incall.fax_detect_timeout or 4 }
+  if how == "hangup" then return { action = "done" } end
+  call:stop_playing()
+  if not fax then return nil end
+  dialtone.log("info", string.format("call %s: fax detected (%s) on incall %s (DID %s); receiving it for %s",
+                                     tostring(call.id), tostring(how), tostring(incall.id), tostring(incall.exten),
+                                     tostring(incall.fax_detect_email or "the fax spool")))
+  return M.receive(call, { email = incall.fax_detect_email })
 end
 
 destinations.applications.fax_to_mail = M.receive

@@ -10,7 +10,8 @@
 --   (seconds before retrying: between two rounds of "all", between two
 --   members otherwise), ring_in_use (call a member already in line),
 --   music_on_hold, schedule_id, fallbacks = {noanswer_destination, ...},
---   preprocess_subroutine, exten, context,
+--   preprocess_subroutine, call_record (every call it takes is recorded:
+--   lib/recordings.lua), exten, context,
 --   members = { { user_id, firstname, lastname, penalty, lines = { <SIP usernames> } }, ... }
 --   (enabled users, in the group's member order)
 --
@@ -41,6 +42,7 @@
 local subroutines = require("subroutines")
 local schedules = require("schedules")
 local destinations = require("destinations")
+local recordings = require("recordings")
 
 local M = {}
 
@@ -271,6 +273,9 @@ function M.call(call, group, depth)
   end
 
   local strategy = group.ring_strategy or "all"
+  -- Recorded calls (the group's call_record, lib/recordings.lua): the caller
+  -- is answered first, the member who answers is recorded with it.
+  local record = recordings.wanted(call, nil, group) and recordings.prepare(call)
   local music = waiting_music(call, group)
   local outcome, reason = ring(call, group, members, strategy, dialtone.now() + timeout * 1000)
   if music then
@@ -282,6 +287,7 @@ function M.call(call, group, depth)
     vars.XIVO_DIALSTATUS = outcome.status
     local member = member_of(members, outcome)
     if outcome.status == "answered" and member then channel.group_answered(group.id, member.user_id) end
+    if outcome.status == "answered" and record then recordings.start(call) end
     return { action = "done" }
   end
   dialtone.log("info", string.format("call %s: group %s gives up (%s)", tostring(call.id), tostring(group.name), reason))

@@ -3,16 +3,22 @@
 -- destination receives the call.
 --
 -- config.incalls(context) gives { id, exten, destination = {type, ...},
---   caller_id_mode, caller_id_name, preprocess_subroutine, schedule_id }.
+--   caller_id_mode, caller_id_name, preprocess_subroutine, schedule_id,
+--   fax_detect, fax_detect_timeout, fax_detect_email, call_record }.
 -- Before the destination: the incall's call permissions (matching the
--- caller's number, seed 5.5.2) and its schedule (lib/schedules.lua); the
--- destination is any type lib/destinations.lua serves.
+-- caller's number, seed 5.5.2), its schedule (lib/schedules.lua), its
+-- preprocess subroutine and its fax detection (lib/faxes.lua); the
+-- destination is any type lib/destinations.lua serves. With call_record
+-- (or the subroutine xivocc-incall-recording) the call is recorded once a
+-- user or a group member answers it (lib/recordings.lua).
 local patterns = require("patterns")
 local callerid = require("callerid")
 local subroutines = require("subroutines")
 local schedules = require("schedules")
 local destinations = require("destinations")
 local callpermissions = require("callpermissions")
+local faxes = require("faxes")
+local recordings = require("recordings")
 
 local M = {}
 
@@ -46,7 +52,10 @@ function M.call(call, did, context)
   local closed = schedules.check(call, "incall", { id = incall.id, name = did, schedule_id = incall.schedule_id },
                                  context, 0)
   if closed then return closed end
+  if incall.call_record then recordings.request(call) end
   subroutines.run("did", incall.preprocess_subroutine, call)
+  local fax = faxes.detect(call, incall)
+  if fax then return fax end
 
   local d = incall.destination or { type = "none" }
   local what = "incall " .. tostring(incall.id) .. " (DID " .. did .. ")"

@@ -9,18 +9,36 @@
 -- as XiVO turns direct media off for recorded calls. Without the media
 -- engine the call goes through unrecorded and the log says so.
 --
+-- Incalls and groups (confd's call_record_enabled on /1.1/incalls and
+-- /1.1/groups) record every call they take: M.request marks the call, and
+-- the user or group member who answers it is recorded with the caller. The
+-- XiVO CC preprocess subroutine of an incall, xivocc-incall-recording
+-- (seed 6.6), does the same.
+--
 -- Online call recording (seed 5.33.4, *3): a user whose online_call_record
 -- is on (confd's online_call_record_enabled) presses *3 during a call to
 -- start recording it and *3 again to stop; each start is a new file there.
+local subroutines = require("subroutines")
+
 local M = {}
 
 -- XiVO's automixmon code (features.conf, not a confd feature extension).
 M.online_code = "*3"
 
--- Whether a call to `user` (nil: not to a user) is recorded: the callee's
--- or the calling user's call_record.
-function M.wanted(call, user)
+-- Marks `call` to be recorded whoever answers it (an incall's call_record).
+function M.request(call)
+  call.record_requested = true
+end
+
+subroutines.define("xivocc-incall-recording", M.request)
+
+-- Whether a call to `user` or `group` (nil: not to one) is recorded: asked
+-- for on the call (M.request), the callee's, the group's or the calling
+-- user's call_record.
+function M.wanted(call, user, group)
+  if call.record_requested then return true end
   if user and user.call_record then return true end
+  if group and group.call_record then return true end
   local uid = tonumber(call.vars and call.vars.XIVO_USERID or "")
   local caller = uid and config.user(uid)
   return caller ~= nil and caller.call_record == true

@@ -167,6 +167,7 @@ LuaValue group_view(const ConfigSnapshot& s, const sdk::ConfigGroup& g, const sd
   if (g.schedule_id) t->fields["schedule_id"] = *g.schedule_id;
   t->fields["fallbacks"] = lua_from_json(g.fallbacks);
   set(*t, "preprocess_subroutine", g.preprocess_subroutine);
+  t->fields["call_record"] = g.call_record;
   if (x) {
     t->fields["exten"] = x->exten;
     t->fields["context"] = x->context;
@@ -461,6 +462,10 @@ LuaValue incalls(const ConfigSnapshot& s, const std::string& context) {
       set(*e, "caller_id_name", i.caller_id_name);
       set(*e, "preprocess_subroutine", i.preprocess_subroutine);
       if (i.schedule_id) e->fields["schedule_id"] = *i.schedule_id;
+      e->fields["fax_detect"] = i.fax_detect;
+      e->fields["fax_detect_timeout"] = i.fax_detect_timeout;
+      set(*e, "fax_detect_email", i.fax_detect_email);
+      e->fields["call_record"] = i.call_record;
       t->array.emplace_back(e);
     }
   return t;
@@ -724,7 +729,8 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
            }},
           {"incalls", "context: string", "incalls: table",
            "Incoming calls of `context`: {id, exten (DID or pattern), destination, caller_id_mode, "
-           "caller_id_name, preprocess_subroutine}.",
+           "caller_id_name, preprocess_subroutine, schedule_id, fax_detect, fax_detect_timeout, fax_detect_email, "
+           "call_record}.",
            [snap, value](const LuaValues& args) { return value(incalls(*snap(), arg_string(args, 0))); }},
           {"outcalls", "context: string|nil", "outcalls: table",
            "Enabled outgoing routes a caller of `context` may use (attached to no context, or to "

@@ -60,7 +60,8 @@ constexpr const char* kExtensions = "SELECT id, exten, context, commented FROM c
 constexpr const char* kLineExtensions = "SELECT line_id, extension_id FROM confd_line_extensions ORDER BY extension_id";
 constexpr const char* kContexts = "SELECT id, name, type, enabled FROM confd_contexts";
 constexpr const char* kIncalls =
-    "SELECT id, destination::text, caller_id_mode, caller_id_name, preprocess_subroutine FROM confd_incalls";
+    "SELECT id, destination::text, caller_id_mode, caller_id_name, preprocess_subroutine, fax_detect_enabled, "
+    "fax_detect_timeout, fax_detect_email, call_record_enabled FROM confd_incalls";
 constexpr const char* kIncallExtensions =
     "SELECT incall_id, extension_id FROM confd_incall_extensions ORDER BY extension_id";
 constexpr const char* kTrunks =
@@ -81,7 +82,7 @@ constexpr const char* kOutcallTrunks =
     "SELECT outcall_id, trunk_id FROM confd_outcall_trunks ORDER BY outcall_id, position";
 constexpr const char* kGroups =
     "SELECT id, name, ring_strategy, label, preprocess_subroutine, timeout, enabled, user_timeout, retry_delay, "
-    "ring_in_use, music_on_hold, fallbacks::text FROM confd_groups";
+    "ring_in_use, music_on_hold, fallbacks::text, call_record_enabled FROM confd_groups";
 constexpr const char* kGroupMembers =
     "SELECT group_id, user_id, penalty FROM confd_group_members ORDER BY group_id, position, user_id";
 constexpr const char* kGroupExtensions =
@@ -262,6 +263,10 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             i.caller_id_mode = opt(r, 2);
             i.caller_id_name = opt(r, 3);
             i.preprocess_subroutine = opt(r, 4);
+            i.fax_detect = flag(r, 5);
+            i.fax_detect_timeout = static_cast<int>(num(r, 6));
+            i.fax_detect_email = opt(r, 7);
+            i.call_record = flag(r, 8);
             s->incalls.emplace(i.id, std::move(i));
           });
         },
@@ -323,6 +328,7 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             g.ring_in_use = flag(r, 9);
             g.music_on_hold = opt(r, 10);
             if (r[11]) g.fallbacks = *r[11];
+            g.call_record = flag(r, 12);
             s->groups.emplace(g.id, std::move(g));
           });
         },

@@ -485,6 +485,20 @@ CREATE TABLE confd_ivr (
   choices jsonb NOT NULL DEFAULT '[]');
 )SQL";
 
+// Fax detection on incalls (XiVO's incall columns faxdetectenable,
+// faxdetecttimeout, faxdetectemail: the web interface's Fax tab) and
+// automatic call recording of the calls an incall or a group takes (as the
+// users' call_record_enabled).
+constexpr const char* kV15 = R"SQL(
+ALTER TABLE confd_incalls
+  ADD COLUMN fax_detect_enabled boolean NOT NULL DEFAULT false,
+  ADD COLUMN fax_detect_timeout integer NOT NULL DEFAULT 4 CHECK (fax_detect_timeout BETWEEN 1 AND 60),
+  ADD COLUMN fax_detect_email text,
+  ADD COLUMN call_record_enabled boolean NOT NULL DEFAULT false;
+ALTER TABLE confd_groups
+  ADD COLUMN call_record_enabled boolean NOT NULL DEFAULT false;
+)SQL";
+
 // Feature extensions (XiVO's extensions of context xivo-features, type
 // extenfeatures; wazo-confd's /extensions/features): the code of each
 // feature, "_*21." for a code followed by digits; seeded with
@@ -528,6 +542,7 @@ std::span<const sdk::Migration> all_migrations() {
       {12, "confd feature extensions", v12()},
       {13, "confd conference waiting room", kV13},
       {14, "confd IVR menus", kV14},
+      {15, "confd incall fax detection, incall and group call recording", kV15},
   };
   return kMigrations;
 }

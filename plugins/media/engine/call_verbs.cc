@@ -348,6 +348,42 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
                  });
                }});
   f.push_back(
+      {"detect_fax", "call: table, options?: table", "fax: boolean, how: string",
+       "`call:detect_fax{ timeout = 4 }` listens to the caller for `timeout` seconds (default 4, as XiVO's "
+       "incall fax detection; 1 to 60) for a fax machine's calling tone (CNG, 1100 Hz; spandsp's detector) "
+       "and returns `true, \"cng\"` as soon as it is heard, `true, \"t38\"` when the caller's gateway moves "
+       "the call to T.38, or `false, \"timeout\"` / `false, \"hangup\"`. What the caller hears meanwhile "
+       "is the dialplan's (e.g. call:playtones(\"ring\") before); follow a `true` with call:receive_fax. "
+       "Needs call:answer() first.",
+       [endpoint, start_wait, listen](const LuaValues& args) -> LuaReply {
+         std::string channel;
+         auto ep = endpoint(args, "detect_fax", channel);
+         if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
+         long timeout_ms = 4000;
+         if (args.size() > 1)
+           if (auto* t = args[1].as_table())
+             if (auto s = sdk::int_field(*t, "timeout")) timeout_ms = static_cast<long>(std::clamp<std::int64_t>(*s, 1, 60)) * 1000;
+         auto endpoint_ptr = std::get<std::shared_ptr<sm::Endpoint>>(ep);
+         return LuaReply::async([=](sdk::LuaResume resume) {
+           auto w = start_wait(channel, std::move(resume));
+           if (!listen(w, [w](const sm::MediaEvent& e) {
+                 if (e.type == sm::EventType::detached) w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+                 if (e.type == sm::EventType::fax_tone) w->finish(LuaValues{LuaValue(true), LuaValue(e.detail)});
+               })) {
+             w->finish(LuaValues{LuaValue(false), LuaValue("hangup")});
+             return;
+           }
+           if (!endpoint_ptr->detect_fax(true)) {
+             w->finish(LuaValues{LuaValue(false), LuaValue("this media engine cannot detect faxes")});
+             return;
+           }
+           w->arm(std::chrono::milliseconds(timeout_ms), [w, endpoint_ptr] {
+             endpoint_ptr->detect_fax(false);
+             w->finish(LuaValues{LuaValue(false), LuaValue("timeout")});
+           });
+         });
+       }});
+  f.push_back(
       {"moh", "call: table, class?: string, seconds?: integer", "ok: boolean, error: string|nil",
        "Plays the music-on-hold class `class` (default `default`: the files of `sounds.moh_path`, "
        "other classes its sub-directories), looping, for `seconds` then returns; without `seconds` it "

@@ -1,7 +1,8 @@
 // The dialplan's media verbs (call:play, call:read_digits, call:record,
-// call:playtones, call:echo, call:moh, call:conference, call:page), declared once in call_verbs.cc: the
-// rows register them with the call core (CallCore::register_verb) and
-// generate their reference in docs/lua-dialplan.md.
+// call:playtones, call:echo, call:detect_fax, call:moh, call:conference,
+// call:page), declared once in call_verbs.cc: the rows register them with
+// the call core (CallCore::register_verb) and generate their reference in
+// docs/lua-dialplan.md.
 //
 // @code
 //   auto verbs = std::make_shared<CallVerbs>(engine, &host.executor(), &host.log(), &host.bus());

@@ -290,6 +290,23 @@ void EndpointCore::use_t38(const sm::T38Options& peer) {
   socklen_t len = 0;
   if (!peer.remote.empty() && parse_address(peer.remote, a, len)) set_remote(a, len);
   if (fax_) fax_->use_t38(t38_params_);
+  // A gateway that moves the call to T.38 heard a fax machine itself.
+  if (fax_detector_) fax_tone("t38");
+}
+
+void EndpointCore::detect_fax(std::shared_ptr<FaxDetector> detector) {
+  if (fax_detector_) ctx_.io.post([d = std::move(fax_detector_)] {});  // freed off this thread
+  fax_detector_ = std::move(detector);
+  if (fax_detector_ && t38_) fax_tone("t38");
+}
+
+void EndpointCore::fax_tone(const char* how) {
+  ctx_.io.post([d = std::move(fax_detector_)] {});
+  fax_detector_.reset();
+  sm::MediaEvent e;
+  e.type = sm::EventType::fax_tone;
+  e.detail = how;
+  emit(std::move(e));
 }
 
 void EndpointCore::handle_rtp(const RtpPacket& p) {
@@ -364,10 +381,11 @@ void EndpointCore::tick_input() {
       std::int16_t narrow[kNarrowFrame];
       fax_down_.run(in_, kFrame, narrow);
       fax_->heard(narrow);
-    } else if (cfg_.detect_inband_dtmf && !seen_rfc4733_) {
+    } else if (bool dtmf = cfg_.detect_inband_dtmf && !seen_rfc4733_; dtmf || fax_detector_) {
       std::int16_t narrow[kNarrowFrame];
       dtmf_down_.run(in_, kFrame, narrow);
-      dtmf_rx(dtmf_rx_, narrow, kNarrowFrame);
+      if (dtmf) dtmf_rx(dtmf_rx_, narrow, kNarrowFrame);
+      if (fax_detector_ && fax_detector_->heard(narrow)) fax_tone("cng");
     }
   } else {
     std::memset(in_, 0, sizeof in_);

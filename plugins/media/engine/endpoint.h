@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "dsp.h"
+#include "fax_detector.h"
 #include "fax_receiver.h"
 #include "jitter_buffer.h"
 #include "srtp_session.h"
@@ -88,6 +89,8 @@ class EndpointCore {
   void set_echo(bool on) { echo_ = on; }
   void attach_fax(std::shared_ptr<FaxReceiver> fax);
   void use_t38(const sdk::media::T38Options& peer);
+  // Fax detection (null: off); see sdk::media::Endpoint::detect_fax.
+  void detect_fax(std::shared_ptr<FaxDetector> detector);
   void set_muted(bool m) { muted_ = m; }
 
   // Mixer access (same thread).
@@ -175,6 +178,9 @@ class EndpointCore {
   T38Params t38_params_;
   std::uint8_t udptl_tx_[DatagramRing::kSlot];
   void t38_readable(const std::uint8_t* d, int n, const sockaddr_storage& from, socklen_t from_len);
+  // Fax detection: while set, the caller's audio goes through it too.
+  std::shared_ptr<FaxDetector> fax_detector_;
+  void fax_tone(const char* how);
 
   // Recording.
   std::shared_ptr<Recording> rec_;
@@ -221,6 +227,7 @@ class EndpointHandle final : public sdk::media::Endpoint {
   void set_language(std::string language) override;
   bool receive_fax(std::filesystem::path tiff_file, sdk::media::FaxOptions options) override;
   bool use_t38(sdk::media::T38Options peer) override;
+  bool detect_fax(bool on) override;
 
   EndpointCore* core() const { return core_; }
 

@@ -215,6 +215,12 @@ bool EndpointHandle::use_t38(sm::T38Options peer) {
   return true;
 }
 
+bool EndpointHandle::detect_fax(bool on) {
+  auto detector = on ? std::make_shared<FaxDetector>() : nullptr;
+  core_->post([detector](EndpointCore& c) { c.detect_fax(detector); });
+  return true;
+}
+
 void EndpointHandle::stop_recording() {
   core_->post([](EndpointCore& c) { c.stop_recording(); });
 }

@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include <pthread.h>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -167,6 +169,7 @@ sdk::Status CelWriter::start() {
                                      " for writing; check the data directory's permissions");
   }
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "cel-writer");
   return {};
 }
 

@@ -96,6 +96,11 @@ struct ConfigIncall {
   std::optional<std::string> caller_id_mode, caller_id_name, preprocess_subroutine;
   std::optional<std::int64_t> schedule_id;
   std::vector<std::int64_t> callpermission_ids;
+  // Fax detection (XiVO's faxdetectenable, faxdetecttimeout, faxdetectemail).
+  bool fax_detect = false;
+  int fax_detect_timeout = 4;
+  std::optional<std::string> fax_detect_email;
+  bool call_record = false;  // the calls it takes are recorded
 };
 
 struct ConfigTrunk {
@@ -140,6 +145,7 @@ struct ConfigGroup {
   std::optional<std::int64_t> schedule_id;
   std::vector<std::int64_t> callpermission_ids;
   std::string fallbacks = "{}";
+  bool call_record = false;  // the calls it takes are recorded
 };
 
 // A conference room (seed 5.7).

@@ -143,6 +143,7 @@ enum class EventType : std::uint8_t {
   detached,     // channel listeners only: the channel left the engine (hung up)
   play_started, // a play() list is loaded and its first sample goes out now
   fax_done,     // receive_fax() ended: ok, pages, detail (the file, or why it failed)
+  fax_tone,     // detect_fax(true): a fax machine is calling; detail "cng" (its tone) or "t38" (moved to T.38)
 };
 
 enum class DtmfSource : std::uint8_t { rfc4733, inband };
@@ -276,6 +277,15 @@ class Endpoint {
   // has no T.38.
   virtual bool use_t38(T38Options peer) {
     (void)peer;
+    return false;
+  }
+  // Appended last: fax detection (seed 5.14.2). While on, the caller's audio
+  // is listened to for a fax machine's calling tone (CNG, spandsp); once it
+  // is heard, or the peer moves the call to T.38, the endpoint sends one
+  // `fax_tone` event and detection stops by itself. Nothing else changes:
+  // what is played goes on. False when this engine cannot detect faxes.
+  virtual bool detect_fax(bool on) {
+    (void)on;
     return false;
   }
 };

@@ -1,10 +1,12 @@
-// Fax reception end to end (seed 5.14, FaxToMail): a SIPp call to a DID whose
-// incall destination is the application fax_to_mail, the shipped dialplan
-// (lib/incalls.lua, lib/faxes.lua), call:receive_fax (app.fax) on the real
-// media engine, a fax machine (spandsp's T.30 sender) on the call's RTP; the
-// SMTP sink the test starts gets the mail with the PDF, which has the pages
-// sent. A caller that is no fax machine is let go without a file; a dead
-// relay keeps the PDF and says so in one line.
+// Fax reception end to end (seed 5.14, FaxToMail): SIPp calls to DIDs whose
+// incall destination is the application fax_to_mail, or bob with fax
+// detection (5.14.2), the shipped dialplan (lib/incalls.lua, lib/faxes.lua),
+// call:detect_fax (media.engine) and call:receive_fax (app.fax) on the real
+// media engine, a fax machine (spandsp's T.30 sender) on the call's RTP, or a
+// T.38 gateway; the SMTP sink the test starts gets the mail with the PDF,
+// which has the pages sent. A caller that is no fax machine is let go without
+// a file, one who speaks on a detecting DID reaches bob; a dead relay keeps
+// the PDF and says so in one line.
 #include <regex>
 #include <sstream>
 
@@ -36,7 +38,7 @@ std::vector<fs::path> files_in(const fs::path& dir) {
 class FaxCallTest : public SipMediaTest {
  protected:
   static void SetUpTestSuite() {
-    make_host({{"alice", "1001"}}, fs::path(SIP_TEST_DIR) / "fax_dialplan.lua");
+    make_host({{"alice", "1001"}, {"bob", "1002"}}, fs::path(SIP_TEST_DIR) / "fax_dialplan.lua");
     start_media({}, true);
     dir_ = fs::temp_directory_path() / ("dialtone-fax-test-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
@@ -58,6 +60,17 @@ class FaxCallTest : public SipMediaTest {
                         "\"application\": \"fax_to_mail\", \"email\": \"fax@example.com\"}') RETURNING id");
     auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('5551234', 'from-extern') RETURNING id");
     host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+    // DIDs 5551235 and 5551236: bob's, with fax detection for faxes to
+    // detect@example.com; 8 s on the first (a fax machine repeats its calling
+    // tone every 3.5 s: one missed burst must not fail the test), 2 s on the
+    // second.
+    for (auto [did, seconds] : {std::pair{"5551235", "8"}, std::pair{"5551236", "2"}}) {
+      i = host_->sql("INSERT INTO confd_incalls (destination, fax_detect_enabled, fax_detect_timeout, fax_detect_email) "
+                     "VALUES (jsonb_build_object('type', 'user', 'user_id', $1::int), true, $2::int, "
+                     "'detect@example.com') RETURNING id", {user_ids_["bob"], seconds});
+      x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'from-extern') RETURNING id", {did});
+      host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+    }
   }
   static void TearDownTestSuite() {
     SipMediaTest::TearDownTestSuite();
@@ -70,10 +83,10 @@ class FaxCallTest : public SipMediaTest {
   // -key pairs in `keys`); the engine endpoint's port once it answered. Fax
   // at its own pace: a generous SIPp timeout.
   std::uint16_t dial_fax_line(Phone& p, std::uint16_t audio_port, const std::string& scenario = "uac_media.xml",
-                              std::vector<std::string> keys = {}) {
+                              std::vector<std::string> keys = {}, const std::string& did = "5551234") {
     auto args = sipp_args(scenario, 1, "120s");
     args.insert(args.begin(), target_);
-    std::vector<std::string> who{"-s", "5551234", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
+    std::vector<std::string> who{"-s", did, "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
                                  "-key", "rtp_port", std::to_string(audio_port)};
     args.insert(args.end(), who.begin(), who.end());
     args.insert(args.end(), keys.begin(), keys.end());
@@ -90,21 +103,22 @@ class FaxCallTest : public SipMediaTest {
 
   // A call to the fax DID whose audio is `machine`'s; the machine starts
   // once the engine answered.
-  void call_fax_line(Phone& p, media::FaxPeer& machine) {
-    std::uint16_t port = dial_fax_line(p, machine.port());
+  void call_fax_line(Phone& p, media::FaxPeer& machine, const std::string& did = "5551234") {
+    std::uint16_t port = dial_fax_line(p, machine.port(), "uac_media.xml", {}, did);
     ASSERT_NE(port, 0);
     machine.start(port);
   }
 
-  // The mail number `index` of the sink: to fax@example.com, the fax DID in
-  // its subject, a PDF of `pages` pages attached.
-  static void expect_fax_mail(std::size_t index, int pages) {
+  // The mail number `index` of the sink: to `to`, the fax DID `did` in its
+  // subject, a PDF of `pages` pages attached.
+  static void expect_fax_mail(std::size_t index, int pages, const std::string& did = "5551234",
+                              const std::string& to = "fax@example.com") {
     std::istringstream raw(smtp_->messages().at(index));
     Poco::Net::MailMessage mail;
     MailAttachments parts;
     mail.read(raw, parts);
-    EXPECT_EQ(mail.getSubject(), "FAX reception to 5551234");
-    EXPECT_NE(mail.get("To", "").find("fax@example.com"), std::string::npos) << mail.get("To", "");
+    EXPECT_EQ(mail.getSubject(), "FAX reception to " + did);
+    EXPECT_NE(mail.get("To", "").find(to), std::string::npos) << mail.get("To", "");
     std::string pdf;
     for (auto& [name, data] : parts.parts)
       if (name.size() > 4 && name.substr(name.size() - 4) == ".pdf") pdf = data;
@@ -117,25 +131,6 @@ class FaxCallTest : public SipMediaTest {
   static inline SmtpSink* smtp_ = nullptr;
   static inline std::shared_ptr<fx::FaxApp> app_;
 };
-
-TEST_F(FaxCallTest, FaxToMailIncallMailsAPdfWithThePagesSent) {
-  auto sent = dir_ / "sent.tif";
-  ASSERT_TRUE(media::write_fax_tiff(sent, 2));
-  media::FaxPeer machine(Codec::pcmu, 0, sent);
-  std::size_t mails = smtp_->messages().size();
-  Phone trunk;
-  ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, machine));
-  ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
-      << "no mail reached the relay; sender's T.30 result " << machine.result() << "; log:\n" << log_tail();
-  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // Dialtone hung up after the fax
-  ASSERT_TRUE(eventually([&] { return machine.done(); })) << "the sender never ended";
-  EXPECT_EQ(machine.result(), 0) << "the sender's T.30 completion code";
-  EXPECT_EQ(machine.pages_sent(), 2);
-  expect_fax_mail(mails, 2);
-  // Mailed, with no directory asked for: nothing stays in the spool.
-  EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
-  expect_media_idle();
-}
 
 // A fax gateway (the seed's SPA with FAX_Enable_T38) answers G.711, then
 // moves the call to T.38 with a re-INVITE: the engine answers the image
@@ -175,6 +170,50 @@ TEST_F(FaxCallTest, CallerThatIsNoFaxMachineIsLetGoWithoutFile) {
   EXPECT_TRUE(files_in(dir_ / "spool").empty());
   EXPECT_EQ(smtp_->messages().size(), mails);
   expect_media_idle();
+}
+
+// Fax detection (seed 5.14.2): the DID of bob's incall listens; the fax
+// machine's calling tone (CNG, which spandsp's sender sends first) sends the
+// call to fax reception: the mail to the incall's fax_detect_email has the
+// PDF with both pages, and the spool is left empty. (The incall destination
+// fax_to_mail is what the T.38 and no-fax tests below call.)
+TEST_F(FaxCallTest, FaxDetectedOnAUsersDidIsMailedAsAPdfWithThePagesSent) {
+  auto sent = dir_ / "sent.tif";
+  ASSERT_TRUE(media::write_fax_tiff(sent, 2));
+  media::FaxPeer machine(Codec::pcmu, 0, sent);
+  std::size_t mails = smtp_->messages().size();
+  Phone trunk;
+  ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, machine, "5551235"));
+  ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
+      << "no mail reached the relay; sender's T.30 result " << machine.result() << "; log:\n" << log_tail();
+  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // Dialtone hung up after the fax
+  ASSERT_TRUE(eventually([&] { return machine.done(); })) << "the sender never ended";
+  EXPECT_EQ(machine.result(), 0) << "the sender's T.30 completion code";
+  EXPECT_EQ(machine.pages_sent(), 2);
+  EXPECT_TRUE(host_->logger().contains("fax detected (cng)")) << log_tail();
+  expect_fax_mail(mails, 2, "5551235", "detect@example.com");
+  // Mailed, with no directory asked for: nothing stays in the spool.
+  EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
+  expect_media_idle();
+}
+
+// A person calling such a DID: no calling tone in 2 s (the caller speaks,
+// a 500 Hz tone), so the call goes on to bob, who hears the caller.
+TEST_F(FaxCallTest, CallerWhoSpeaksOnAFaxDetectingDidReachesTheUser) {
+  media::RtpPeer pa(Codec::pcmu, 0, 101), pb(Codec::pcma, 8, 101);  // bob's phone answers PCMA
+  Phone bob, alice;
+  callee(bob, "bob", "uas_engine_answer.xml", 1, {"-key", "rtp_port", std::to_string(pb.port()), "-d", "0"});
+  caller(alice, "alice", "5551236", "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
+  std::string ca = connect_engine(pa);
+  ASSERT_FALSE(ca.empty());
+  // She speaks while the line listens, and hears the ring tone, not silence.
+  pa.send_audio(media::make_tone(500, 1.0, 8000));
+  EXPECT_TRUE(eventually([&] { return media::loud_samples(pa.audio(), 8000) > 1600; }))
+      << "the caller heard nothing while the line listened";
+  ASSERT_FALSE(connect_engine(pb).empty()) << "bob was not rung after the detection time";
+  EXPECT_TRUE(hears_tone(pa, pb, 500)) << "bob does not hear the caller; log:\n" << log_tail();
+  EXPECT_FALSE(host_->logger().contains("fax detected")) << log_tail();
+  hang_up_and_finish(ca, {&alice, &bob});
 }
 
 TEST(FaxDelivery, DeadRelayKeepsThePdfAndSaysSoInOneLine) {

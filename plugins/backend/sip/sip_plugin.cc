@@ -11,7 +11,9 @@
 #include <dialtone/dialplan_decision.h>
 #include <dialtone/json.h>
 #include <dialtone/lua.h>
+#include <dialtone/option_check.h>
 #include <dialtone/services.h>
+#include <dialtone/text.h>
 
 #include "plugins/backend/sip/autoprov.h"
 #include "plugins/backend/sip/outbound_register.h"
@@ -548,8 +550,9 @@ void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> do
       }
     }
     if (auto v = endpoint_option(tr.endpoint_options, "trustrpid")) {
-      t.trust_id = *v == "yes" || *v == "true" || *v == "1";
-      if (!t.trust_id && *v != "no" && *v != "false" && *v != "0" && warned_options_.insert(t.name + "\n" + *v).second)
+      auto trust = sdk::parse_boolean(*v);
+      t.trust_id = trust.value_or(false);
+      if (!trust && warned_options_.insert(t.name + "\n" + *v).second)
         host_.log().warn("sip: trunk " + t.name + ": trustrpid \"" + *v + "\" is neither yes nor no; using no");
     }
     if (auto v = endpoint_option(tr.endpoint_options, "sendrpid")) {
@@ -626,10 +629,7 @@ void SipPlugin::find_credentials(const std::string& username,
     if (line->caller_id_name && !line->caller_id_name->empty()) {
       c.caller_name = *line->caller_id_name;
     } else if (user) {
-      std::string name = user->firstname + " " + user->lastname.value_or("");
-      auto first = name.find_first_not_of(' ');
-      auto last = name.find_last_not_of(' ');
-      if (first != std::string::npos) c.caller_name = name.substr(first, last - first + 1);
+      c.caller_name = sdk::text::trim(user->firstname + " " + user->lastname.value_or(""));
     }
     if (line->caller_id_num && !line->caller_id_num->empty())
       c.caller_number = *line->caller_id_num;

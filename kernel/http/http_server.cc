@@ -1,6 +1,7 @@
 #include "kernel/http/http_server.h"
 
 #include <dialtone/text.h>
+#include <dialtone/url.h>
 
 #include <arpa/inet.h>
 
@@ -91,30 +92,7 @@ std::string display_ip(const std::string& ip) {
   return ip;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s, bool plus_as_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%' && i + 2 < s.size()) {
-      int h = hex_value(s[i + 1]), l = hex_value(s[i + 2]);
-      if (h >= 0 && l >= 0) {
-        out += static_cast<char>(h * 16 + l);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_as_space && c == '+') ? ' ' : c;
-  }
-  return out;
-}
+using sdk::percent_decode;
 
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> segs;

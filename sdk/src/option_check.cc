@@ -138,9 +138,7 @@ Result<std::string> normalize_option(const OptionSpec& spec, std::string_view ra
       return std::to_string(v);
     }
     case T::boolean: {
-      if (text::is_true(raw)) return std::string("true");
-      auto l = text::to_lower(raw);
-      if (l == "false" || l == "no" || l == "off" || l == "0") return std::string("false");
+      if (auto b = parse_boolean(raw)) return std::string(*b ? "true" : "false");
       return Error::invalid("expected true or false (also yes/no, on/off, 1/0)");
     }
     case T::decimal: {

@@ -3,6 +3,7 @@
 #include <dialtone/lua_signature.h>
 #include <dialtone/option_check.h>
 #include <dialtone/text.h>
+#include <dialtone/url.h>
 #include <dialtone/topic.h>
 
 #include <unistd.h>
@@ -19,22 +20,6 @@ namespace {
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   sdk::text::split_into(s, sep, out);
-  return out;
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
   return out;
 }
 
@@ -349,7 +334,7 @@ const FakeHttp::Mounted* FakeHttp::match(std::string_view method, std::string_vi
     for (std::size_t i = 0; i < pat.size() && ok; ++i) {
       if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
         if (segs[i].empty()) ok = false;
-        else found[std::string(pat[i].substr(1, pat[i].size() - 2))] = url_decode(segs[i]);
+        else found[std::string(pat[i].substr(1, pat[i].size() - 2))] = sdk::percent_decode(segs[i], false);
       } else if (pat[i] != segs[i]) {
         ok = false;
       }
@@ -372,8 +357,8 @@ sdk::HttpResponse FakeHttp::call(std::string_view method, std::string_view targe
   if (q != std::string_view::npos) {
     for (auto kv : split(target.substr(q + 1), '&')) {
       auto eq = kv.find('=');
-      if (eq == std::string_view::npos) req.query[url_decode(kv)] = "";
-      else req.query[url_decode(kv.substr(0, eq))] = url_decode(kv.substr(eq + 1));
+      if (eq == std::string_view::npos) req.query[sdk::percent_decode(kv, true)] = "";
+      else req.query[sdk::percent_decode(kv.substr(0, eq), true)] = sdk::percent_decode(kv.substr(eq + 1), true);
     }
   }
   for (auto& [k, v] : headers) req.headers[sdk::text::to_lower(k)] = v;

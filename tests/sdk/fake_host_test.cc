@@ -178,6 +178,8 @@ TEST(FakeHttp, MatchesParamsQueryAndMethods) {
   auto r = http->call("GET", "/1.1/users/42/lines/7?x=a%20b", "", {{"X-Trace", "t1"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "42/7/a b/t1/tester");
+  // Decoded as dialtoned decodes: + is a space in the query only.
+  EXPECT_EQ(http->call("GET", "/1.1/users/4+2/lines/7?x=a+b", "", {{"X-Trace", "t1"}}).body, "4+2/7/a b/t1/tester");
   EXPECT_EQ(http->call("DELETE", "/1.1/users/42/lines/7").status, 405);
   EXPECT_EQ(http->call("GET", "/1.1/users/42").status, 404);
   EXPECT_EQ(http->required_acl("GET", "/1.1/users/42/lines/7"), "confd.users.42.lines.7.read");

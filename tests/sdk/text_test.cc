@@ -4,6 +4,8 @@
 #include <dialtone/base64.h>
 #include <dialtone/text.h>
 #include <dialtone/topic.h>
+#include <dialtone/url.h>
+#include <dialtone/option_check.h>
 #include <gtest/gtest.h>
 
 namespace text = dialtone::sdk::text;
@@ -42,6 +44,22 @@ TEST(Text, CaseInsensitiveEqualityAndYesWords) {
   EXPECT_FALSE(text::iequals("a", "b"));
   for (auto yes : {"yes", "YES", "True", "on", "1"}) EXPECT_TRUE(text::is_true(yes)) << yes;
   for (auto no : {"no", "false", "off", "0", "", "2", "yess"}) EXPECT_FALSE(text::is_true(no)) << no;
+}
+
+TEST(Text, BooleanWordsReadAsTheOptionValidatorReadsThem) {
+  using dialtone::sdk::parse_boolean;
+  for (auto yes : {"yes", "True", "ON", "1", " yes "}) EXPECT_EQ(parse_boolean(yes), true) << yes;
+  for (auto no : {"no", "FALSE", "off", "0"}) EXPECT_EQ(parse_boolean(no), false) << no;
+  for (auto neither : {"", "maybe", "2", "yess"}) EXPECT_EQ(parse_boolean(neither), std::nullopt) << neither;
+}
+
+TEST(Url, PercentDecodingKeepsPlusInAPathAndMakesItASpaceInAQuery) {
+  using dialtone::sdk::percent_decode;
+  EXPECT_EQ(percent_decode("a%20b+c", false), "a b+c");
+  EXPECT_EQ(percent_decode("a%20b+c", true), "a b c");
+  EXPECT_EQ(percent_decode("%e9t%C3%A9", false), "\xe9t\xc3\xa9");
+  EXPECT_EQ(percent_decode("100%", false), "100%") << "a malformed escape is kept as written";
+  EXPECT_EQ(percent_decode("%zz%4", false), "%zz%4");
 }
 
 TEST(Text, UuidLikeAndLdapEscapes) {

@@ -240,10 +240,7 @@ std::optional<std::vector<Row>> read_rows(const std::string& body, std::vector<s
     return std::nullopt;
   }
   header = recs[0].cells;
-  for (auto& h : header) {
-    h.erase(0, h.find_first_not_of(' '));
-    h.erase(h.find_last_not_of(' ') + 1);
-  }
+  for (auto& h : header) h = sdk::text::trim(h);
   std::vector<Row> rows;
   for (std::size_t i = 1; i < recs.size(); ++i) {
     Row r{static_cast<int>(recs[i].line), {}};

@@ -12,31 +12,8 @@
 
 namespace dialtone::plugins::backend::sip {
 
-std::optional<std::string> endpoint_option(const std::string& options_json, const std::string& key) {
-  rapidjson::Document doc;
-  doc.Parse(options_json.c_str());
-  if (doc.HasParseError()) return std::nullopt;
-  auto text = [](const rapidjson::Value& v) -> std::optional<std::string> {
-    if (v.IsString()) return std::string(v.GetString());
-    if (v.IsBool()) return std::string(v.GetBool() ? "yes" : "no");
-    if (v.IsInt64()) return std::to_string(v.GetInt64());
-    return std::nullopt;
-  };
-  if (doc.IsObject()) {
-    auto it = doc.FindMember(key.c_str());
-    if (it == doc.MemberEnd()) return std::nullopt;
-    return text(it->value);
-  }
-  if (doc.IsArray())
-    for (auto& item : doc.GetArray())
-      if (item.IsArray() && item.Size() == 2 && item[0].IsString() && key == item[0].GetString())
-        return text(item[1]);
-  return std::nullopt;
-}
-
 bool wants_outbound_register(const std::string& options_json) {
-  auto v = endpoint_option(options_json, "outbound_register");
-  return v && sdk::text::is_true(*v);
+  return endpoint_flag(options_json, "outbound_register").value_or(false);
 }
 
 std::optional<DigestChallenge> parse_challenge(std::string_view value) {

@@ -8,11 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace dialtone::plugins::backend::sip {
+#include "plugins/backend/sip/endpoint_options.h"  // endpoint_option(): a trunk's options
 
-// A key of a confd_endpoints_sip.options value (a JSON list of [key, value]
-// pairs, or an object); nullopt when absent.
-std::optional<std::string> endpoint_option(const std::string& options_json, const std::string& key);
+namespace dialtone::plugins::backend::sip {
 
 // outbound_register = yes|true|on|1 in the endpoint's options.
 bool wants_outbound_register(const std::string& options_json);

@@ -17,8 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include <rapidjson/document.h>
-
+#include "plugins/backend/sip/endpoint_options.h"
 #include "plugins/backend/sip/sdp.h"
 
 namespace dialtone::plugins::backend::sip {
@@ -907,31 +906,7 @@ void CallMedia::release() {
 }
 
 std::optional<bool> direct_media_option(const std::string& options_json) {
-  rapidjson::Document doc;
-  doc.Parse(options_json.c_str());
-  if (doc.HasParseError()) return std::nullopt;
-  auto as_bool = [](const rapidjson::Value& v) -> std::optional<bool> {
-    if (v.IsBool()) return v.GetBool();
-    if (v.IsString()) {
-      std::string s = v.GetString();
-      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (s == "yes" || s == "true" || s == "on" || s == "1") return true;
-      if (s == "no" || s == "false" || s == "off" || s == "0") return false;
-    }
-    return std::nullopt;
-  };
-  if (doc.IsObject()) {
-    auto it = doc.FindMember("direct_media");
-    if (it != doc.MemberEnd()) return as_bool(it->value);
-    return std::nullopt;
-  }
-  if (doc.IsArray()) {
-    for (auto& item : doc.GetArray())
-      if (item.IsArray() && item.Size() == 2 && item[0].IsString() &&
-          std::string(item[0].GetString()) == "direct_media")
-        return as_bool(item[1]);
-  }
-  return std::nullopt;
+  return endpoint_flag(options_json, "direct_media");
 }
 
 int media_error_status(const sdk::Error& e) {

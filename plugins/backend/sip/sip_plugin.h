@@ -3,6 +3,8 @@
 // the Lua dialplan and the bus.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -125,6 +127,10 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
 
   std::shared_ptr<const sdk::ConfigSnapshot> config_snapshot() const;
   void flush_locations();
+  struct Writes;
+  static void write_locations_later(std::shared_ptr<Writes> writes, sdk::Executor* executor,
+                                    sdk::Store* store, sdk::Logger* log, std::string node);
+  static constexpr std::chrono::milliseconds kLocationBatch{50};
   sdk::Status export_lua();
 
   sdk::Host& host_;
@@ -150,12 +156,14 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::shared_ptr<SipChannelDriver> channel_driver_;
   std::unique_ptr<sdk::Subscription> unbridged_;  // calls.channel.unbridged: engine legs end with their peer
 
-  // Location writes, batched: at most one transaction in flight.
+  // Location writes, batched: at most one transaction in flight, started
+  // kLocationBatch after the first change it carries.
   struct Writes {
     std::mutex mutex;
     std::unordered_map<std::string, std::vector<Binding>> pending;
     bool in_flight = false;
     bool stopped = false;
+    std::uint64_t timer = 0;  // the executor's timer of the next transaction (0: none)
   };
   std::shared_ptr<Writes> writes_ = std::make_shared<Writes>();
   // Subscription writes, in order, batched the same way.

@@ -1,6 +1,7 @@
 #include "plugins/provisioning/common/vendor_util.h"
 
-#include <cctype>
+#include <dialtone/text.h>
+
 #include <cstdio>
 #include <utility>
 
@@ -8,13 +9,8 @@ namespace dialtone::plugins::provisioning {
 
 std::size_t ifind(std::string_view h, std::string_view n, std::size_t from) {
   if (n.empty()) return from <= h.size() ? from : std::string_view::npos;
-  for (std::size_t i = from; i + n.size() <= h.size(); ++i) {
-    std::size_t k = 0;
-    while (k < n.size() && std::tolower(static_cast<unsigned char>(h[i + k])) ==
-                               std::tolower(static_cast<unsigned char>(n[k])))
-      ++k;
-    if (k == n.size()) return i;
-  }
+  for (std::size_t i = from; i + n.size() <= h.size(); ++i)
+    if (sdk::text::iequals(h.substr(i, n.size()), n)) return i;
   return std::string_view::npos;
 }
 

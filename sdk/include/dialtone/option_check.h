@@ -18,16 +18,29 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "dialtone/options.h"
 #include "dialtone/result.h"
+#include "dialtone/text.h"
 
 namespace dialtone::sdk {
 
 std::string_view option_type_name(OptionType type);
+
+// A boolean option's value as the validator reads it: true for yes, true, on
+// or 1, false for no, false, off or 0 (any case, blanks trimmed), nullopt for
+// anything else. For values read outside conf.d (a confd endpoint's options,
+// a provd document) that must mean what the same word means in conf.d.
+inline std::optional<bool> parse_boolean(std::string_view raw) {
+  auto v = text::trim_view(raw);
+  if (text::is_true(v)) return true;
+  if (text::iequals(v, "no") || text::iequals(v, "false") || text::iequals(v, "off") || v == "0") return false;
+  return std::nullopt;
+}
 
 // `name` matches `pattern` where each `*` segment of the pattern stands for
 // exactly one segment of the name.

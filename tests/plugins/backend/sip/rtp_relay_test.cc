@@ -371,6 +371,8 @@ TEST(CallMedia, DirectMediaLineOption) {
   EXPECT_EQ(direct_media_option(R"([["direct_media","yes"],["nat","force_rport"]])"), true);
   EXPECT_EQ(direct_media_option(R"([["direct_media","no"]])"), false);
   EXPECT_EQ(direct_media_option(R"({"direct_media":true})"), true);
+  EXPECT_EQ(direct_media_option(R"({"direct_media":"ON"})"), true) << "read as conf.d reads a boolean";
+  EXPECT_EQ(direct_media_option(R"([["direct_media","maybe"]])"), std::nullopt);
   EXPECT_EQ(direct_media_option("[]"), std::nullopt);
   EXPECT_EQ(direct_media_option("not json"), std::nullopt);
 }

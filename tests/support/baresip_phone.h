@@ -35,6 +35,8 @@
 
 #include <cmath>
 
+#include "tests/support/udp_ports.h"
+
 namespace dialtone::testing {
 
 struct BaresipOptions {
@@ -66,19 +68,9 @@ class BaresipPhone {
   // between this check and baresip's bind.
   static int free_listen_port() {
     static unsigned seed = static_cast<unsigned>(::getpid());
-    auto free_on = [](int type, int port) {
-      int fd = ::socket(AF_INET, type, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<std::uint16_t>(port));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      ::close(fd);
-      return ok;
-    };
     for (int attempt = 0; attempt < 200; ++attempt) {
       int p = 32704 + 2 * static_cast<int>(::rand_r(&seed) % 31);
-      if (free_on(SOCK_DGRAM, p) && free_on(SOCK_STREAM, p) && free_on(SOCK_STREAM, p + 1)) return p;
+      if (port_free(SOCK_DGRAM, p) && port_free(SOCK_STREAM, p) && port_free(SOCK_STREAM, p + 1)) return p;
     }
     return 0;
   }

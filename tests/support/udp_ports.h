@@ -11,6 +11,10 @@ namespace dialtone::testing {
 // false after about 20 s.
 bool wait_udp_bound(int port);
 
+// True when a socket of `type` (SOCK_DGRAM, SOCK_STREAM) can bind
+// 127.0.0.1:port at the time of asking (nobody holds it).
+bool port_free(int type, int port);
+
 // RTP ports for the media engines tests create: below the SIPp media ports
 // free_media_port() hands out (31100-32700), clear of the relay ports a
 // robustness test holds (31000-31003) and above the product's default ranges

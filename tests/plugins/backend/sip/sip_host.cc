@@ -190,15 +190,7 @@ int free_media_port() {
     int p = kFirst + 4 * pick(rng);
     if (std::find(recent.begin(), recent.end(), p) != recent.end()) continue;
     bool all_free = true;
-    for (int q = p; q < p + 4 && all_free; ++q) {
-      int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(q));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      all_free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      ::close(fd);
-    }
+    for (int q = p; q < p + 4 && all_free; ++q) all_free = port_free(SOCK_DGRAM, q);
     if (!all_free) continue;
     recent.push_back(p);
     if (recent.size() > kRecent) recent.pop_front();

@@ -2,10 +2,7 @@
 // (PluginHarness), with a real PostgreSQL: configure, start, stop, restart.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -16,22 +13,10 @@
 #include "plugins/provisioning/yealink/yealink_description.h"
 #include "tests/plugins/provisioning/provd/provd_fixture.h"
 #include "tests/support/pg_fixture.h"
+#include "tests/support/udp_ports.h"
 
 namespace dialtone::plugins::provisioning {
 namespace {
-
-// True when a UDP socket can bind 127.0.0.1:port (nobody holds it).
-bool udp_port_free(int port) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
 
 std::size_t routes_on(testing::FakeHost& host, const std::string& listener) {
   auto all = host.http()->routes();
@@ -71,7 +56,7 @@ TEST_F(ProvdPluginTest, StartMountsServesAndStopReleasesEverything) {
   EXPECT_TRUE(host_.services().find<sdk::ProvisioningService>("provd"));
   int tftp = plugin_->plugin()->provd()->tftp_port();
   ASSERT_GT(tftp, 0);
-  EXPECT_FALSE(udp_port_free(tftp));
+  EXPECT_FALSE(testing::port_free(SOCK_DGRAM, tftp));
 
   auto file = host_.http()->call("GET", "/001565aabb01.cfg", {}, {{"user-agent", kUa}});
   EXPECT_EQ(file.status, 200);
@@ -85,7 +70,7 @@ TEST_F(ProvdPluginTest, StartMountsServesAndStopReleasesEverything) {
   EXPECT_EQ(routes_on(host_, "provd_phones"), 0u);
   EXPECT_EQ(routes_on(host_, "provd"), 0u);
   EXPECT_FALSE(host_.services().find<sdk::ProvisioningService>("provd"));
-  EXPECT_TRUE(udp_port_free(tftp));
+  EXPECT_TRUE(testing::port_free(SOCK_DGRAM, tftp));
   EXPECT_EQ(plugin_->plugin()->provd(), nullptr);
 
   // Started again: the device was kept in PostgreSQL.

@@ -264,7 +264,7 @@ void Subscriptions::changed(std::uint64_t id, const sdk::PresenceState& state) {
 void Subscriptions::push(Sub& sub, const sdk::PresenceState& state) {
   if (state == sub.last) return;
   sub.last = state;
-  if (sub.queue.size() >= kMaxQueued) sub.queue.pop_front();
+  if (sub.queue.size() >= kMaxQueued) sub.queue.erase(sub.queue.begin());
   sub.queue.push_back(state);
   send_next(sub);
 }
@@ -272,7 +272,9 @@ void Subscriptions::push(Sub& sub, const sdk::PresenceState& state) {
 void Subscriptions::send_next(Sub& sub) {
   if (sub.orq || sub.queue.empty()) return;
   auto state = std::move(sub.queue.front());
-  sub.queue.pop_front();
+  sub.queue.erase(sub.queue.begin());
+  // Most subscriptions wait with nothing queued: hold no buffer then.
+  if (sub.queue.empty()) sub.queue.shrink_to_fit();
   std::string body;
   switch (sub.package) {
     case Package::dialog: {

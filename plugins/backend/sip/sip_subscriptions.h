@@ -13,7 +13,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,7 +66,10 @@ class Subscriptions {
     nta_outgoing_t* orq = nullptr;        // the NOTIFY in flight
     std::int64_t expires_at_ms = 0;       // monotonic
     std::uint64_t version = 0;            // dialog-info version of the next NOTIFY
-    std::deque<sdk::PresenceState> queue;  // states waiting for the NOTIFY in flight
+    // States waiting for the NOTIFY in flight (at most kMaxQueued): a vector,
+    // empty and without a buffer most of the time (a std::deque allocates 544
+    // bytes even empty, per subscription).
+    std::vector<sdk::PresenceState> queue;
     sdk::PresenceState last;              // the last state queued or sent
     bool terminating = false;             // the next NOTIFY is the last
     std::string reason;                   // of Subscription-State: terminated

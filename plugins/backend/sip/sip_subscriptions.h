@@ -60,7 +60,6 @@ class Subscriptions {
     Package package = Package::dialog;
     std::string line;     // the subscriber's line username
     std::string entity;   // sip:<user>@<host>, as subscribed
-    std::string account;  // message-summary: Message-Account
     sdk::PresenceResource resource;
     nta_leg_t* leg = nullptr;
     nta_outgoing_t* orq = nullptr;        // the NOTIFY in flight
@@ -74,7 +73,9 @@ class Subscriptions {
     bool terminating = false;             // the next NOTIFY is the last
     std::string reason;                   // of Subscription-State: terminated
     std::unique_ptr<sdk::PresenceService::Watch> watch;
-    SavedSubscription saved;              // as the store keeps it
+    // Its row in the store (the dialog as SavedSubscription has it is written
+    // once, at the start): Call-ID and Dialtone's tag; empty for a fetch.
+    std::string call_id, local_tag;
   };
 
   void start(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line, Package package,

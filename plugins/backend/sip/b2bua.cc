@@ -88,6 +88,7 @@ void SipStack::Impl::start_call(nta_incoming_t* irq, const sip_t* sip, const Lin
       }
   }
   caller_extensions(*c, sip);
+  c->t38_capable = line.t38 || (trunk && trunk->t38);
   if (sip->sip_payload && sip->sip_payload->pl_data)
     c->sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
   if (sip->sip_content_type) c->content_type = str(sip->sip_content_type->c_type);

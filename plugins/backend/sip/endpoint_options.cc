@@ -34,4 +34,10 @@ std::optional<bool> endpoint_flag(const std::string& options_json, const std::st
   return sdk::parse_boolean(*v);
 }
 
+bool t38_option(const std::string& options_json) {
+  for (const char* key : {"t38pt_udptl", "t38_udptl"})
+    if (auto v = endpoint_flag(options_json, key)) return *v;
+  return false;
+}
+
 }  // namespace dialtone::plugins::backend::sip

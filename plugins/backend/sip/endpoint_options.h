@@ -21,4 +21,8 @@ std::optional<std::string> endpoint_option(const std::string& options_json, cons
 // (sdk::parse_boolean); nullopt when absent or neither.
 std::optional<bool> endpoint_flag(const std::string& options_json, const std::string& key);
 
+// Whether the endpoint takes T.38 (XiVO's `t38pt_udptl`, or pjsip's
+// `t38_udptl`): yes lets Dialtone move its fax calls to T.38 itself.
+bool t38_option(const std::string& options_json);
+
 }  // namespace dialtone::plugins::backend::sip

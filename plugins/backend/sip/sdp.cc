@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <sstream>
 
 namespace dialtone::plugins::backend::sip {
 namespace {
@@ -344,6 +345,25 @@ std::string raise_origin_version(const std::string& sdp, std::uint64_t delta) {
   std::string line = "o=" + w[0] + " " + w[1] + " " + std::to_string(std::stoull(w[2]) + delta);
   for (std::size_t i = 3; i < w.size(); ++i) line += " " + w[i];
   return sdp.substr(0, at) + line + (end == std::string::npos ? std::string() : sdp.substr(end));
+}
+
+void same_session(std::string& sdp, const std::string& previous) {
+  auto origin = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
+    auto at = text.find("o=");
+    if (at != 0 && at != std::string::npos) at = text.find("\no=");
+    if (at == std::string::npos) return {std::string::npos, 0};
+    if (text[at] == '\n') ++at;
+    return {at, text.find_first_of("\r\n", at) - at};
+  };
+  auto [was, was_len] = origin(previous);
+  auto [now, now_len] = origin(sdp);
+  if (was != std::string::npos && now != std::string::npos) {
+    std::istringstream line(previous.substr(was, was_len));
+    std::string user, session, rest;
+    unsigned long long version = 0;
+    if (line >> user >> session >> version && std::getline(line, rest))
+      sdp.replace(now, now_len, user + " " + session + " " + std::to_string(version + 1) + rest);
+  }
 }
 
 }  // namespace dialtone::plugins::backend::sip

@@ -84,4 +84,8 @@ std::string raise_origin_version(const std::string& sdp, std::uint64_t delta);
 // Whether the first active audio stream offers or accepts rtcp-mux.
 bool rtcp_mux(const Sdp& sdp);
 
+// Makes `sdp` the same session as our last SDP `previous`, one version on
+// (RFC 3264 8: its o= line); unchanged when either has no o= line.
+void same_session(std::string& sdp, const std::string& previous);
+
 }  // namespace dialtone::plugins::backend::sip

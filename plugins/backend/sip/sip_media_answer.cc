@@ -95,26 +95,6 @@ std::string answer_sdp(const Sdp& offer, const Negotiated& n, const std::string&
   return s;
 }
 
-// Makes `sdp` the same session as our last SDP, one version on (RFC 3264 8).
-void same_session(std::string& sdp, const std::string& previous) {
-  auto origin = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
-    auto at = text.find("o=");
-    if (at != 0 && at != std::string::npos) at = text.find("\no=");
-    if (at == std::string::npos) return {std::string::npos, 0};
-    if (text[at] == '\n') ++at;
-    return {at, text.find_first_of("\r\n", at) - at};
-  };
-  auto [was, was_len] = origin(previous);
-  auto [now, now_len] = origin(sdp);
-  if (was != std::string::npos && now != std::string::npos) {
-    std::istringstream line(previous.substr(was, was_len));
-    std::string user, session, rest;
-    unsigned long long version = 0;
-    if (line >> user >> session >> version && std::getline(line, rest))
-      sdp.replace(now, now_len, user + " " + session + " " + std::to_string(version + 1) + rest);
-  }
-}
-
 // The answer to a move to T.38: our endpoint's port for the image stream,
 // every other stream (the audio of the offer) refused.
 std::string t38_answer_sdp(const Sdp& offer, const SdpMedia* image, const sm::T38Options& answer,
@@ -231,6 +211,9 @@ void SipStack::Impl::answer_with_engine(const std::string& call_id, const std::s
   c->engine = media;
   // Attached before the answer is reported: the script's next verb finds it.
   if (!media->channel.empty()) engine->attach_channel(media->channel, media->endpoint);
+  // A caller that offered T.38 beside its audio can be moved to it.
+  if (t38_stream(*offer)) c->t38_capable = true;
+  listen_for_fax(*c);
   if (early) {
     // RFC 3960's gateway model: the SDP of the 183 is the answer, the
     // 200 OK repeats it.
@@ -346,6 +329,7 @@ sdk::Result<std::string> SipStack::Impl::engine_reanswer(Call& c, const std::str
     peer.version = answer.version;
     peer.max_bitrate = answer.max_bitrate;
     if (!m.endpoint->use_t38(peer)) return sdk::Error::unsupported("T.38: this media engine has no T.38");
+    c.t38_offered = true;  // moved by the caller: Dialtone offers it no more
     std::string address = m.endpoint->local_address();
     if (address == "0.0.0.0" || address == "::" || address.empty()) address = cfg.host;
     std::string sdp = t38_answer_sdp(*offer, image, answer, address, m.endpoint->local_port());
@@ -430,6 +414,7 @@ void SipStack::Impl::engine_bridge(const std::string& call_a, const std::string&
 }
 
 void SipStack::Impl::engine_release(Call& c) {
+  drop_t38(c);
   engine_leg_over(c);
   auto media = std::move(c.engine);
   c.engine.reset();

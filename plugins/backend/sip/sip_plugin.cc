@@ -540,6 +540,7 @@ void SipPlugin::find_trunks(std::function<void(std::vector<TrunkInfo>, bool)> do
     t.secret = tr.secret;
     t.auth_username = endpoint_option(tr.endpoint_options, "auth_username").value_or("");
     t.auth_realm = endpoint_option(tr.endpoint_options, "auth_realm").value_or("");
+    t.t38 = t38_option(tr.endpoint_options);
     if (auto f = endpoint_option(tr.endpoint_options, "failover_codes")) {
       if (auto codes = parse_failover_codes(*f)) {
         t.failover = *codes;
@@ -637,6 +638,7 @@ void SipPlugin::find_credentials(const std::string& username,
       if (auto* x = snap->extension(line->extension_ids.front())) c.caller_number = x->exten;
     if (user) c.user_id = std::to_string(user->id);
     c.direct_media = direct_media_option(line->endpoint_options);
+    c.t38 = t38_option(line->endpoint_options);
     if (auto nat = endpoint_option(line->endpoint_options, "nat")) {
       if (auto mode = parse_nat_mode(*nat)) c.nat = *mode;
       else if (warned_options_.insert(line->username + "\nnat\n" + *nat).second)

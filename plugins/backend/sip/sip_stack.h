@@ -112,6 +112,7 @@ struct LineCredentials {
   std::string user_id;
   std::optional<bool> direct_media;  // the line's own setting, else media.direct_media
   NatMode nat = NatMode::automatic;  // the line's `nat` option
+  bool t38 = false;  // the line's t38pt_udptl: Dialtone may move its fax calls to T.38
 };
 
 // One registered contact of an AOR, as persisted and published.
@@ -159,6 +160,8 @@ struct TrunkInfo {
   bool trust_id = false;
   // XiVO's sendrpid: the caller's identity added to INVITEs to this trunk.
   SendIdentity send_identity = SendIdentity::none;
+  // XiVO's t38pt_udptl: Dialtone may move the trunk's fax calls to T.38.
+  bool t38 = false;
 };
 
 // A trunk that registers to its provider (option outbound_register = yes):

@@ -215,6 +215,14 @@ struct Call {
   // ACK from that side brings the answer (RFC 3264 late offer).
   std::optional<MediaLeg> engine_ack_awaits;
   nta_incoming_t* engine_ack_irq = nullptr;  // that re-INVITE, kept for its ACK
+  // T.38 started by Dialtone (t38_offer.cc): the caller can take T.38 (its
+  // line's or trunk's t38pt_udptl, or an image stream in its offer); the
+  // engine listener that hears a fax begin; our re-INVITE in flight, and
+  // whether it was sent (once per call).
+  bool t38_capable = false;
+  std::uint64_t fax_listener = 0;
+  nta_outgoing_t* t38_orq = nullptr;
+  bool t38_offered = false;
 };
 
 // Tasks posted from other threads, run on the SIP thread. Shared with the
@@ -585,6 +593,17 @@ struct SipStack::Impl {
                      std::shared_ptr<sdk::media::Mixer> mixer);
   // On release: the endpoint leaves the engine, a bridged peer is hung up.
   void engine_release(Call& c);
+
+  // T.38 started by Dialtone (t38_offer.cc). Once the caller's endpoint is
+  // in the engine: when the caller can take T.38, listen for a fax
+  // beginning on it (a calling tone detected, or fax reception started).
+  void listen_for_fax(Call& c);
+  // Then: a re-INVITE to the caller offering only T.38 (UDPTL, redundancy);
+  // its 2xx moves the endpoint to UDPTL, a refusal leaves the fax on G.711.
+  void offer_t38(Call& c);
+  static int on_t38_response(void* magic, nta_outgoing_t* orq, const sip_t* sip);
+  // The call's media leaves the engine: the listener and the re-INVITE go.
+  void drop_t38(Call& c);
   // Hangs up an answered engine call (BYE to A, or to the callee of an
   // outgoing engine leg).
   void engine_hangup(Call& c);

@@ -224,6 +224,11 @@ bool EndpointHandle::receive_fax(std::filesystem::path file, sm::FaxOptions opti
   ctx_->fax.start(ctx_->cfg.realtime);
   ctx_->fax.add(fax);
   core_->post([fax](EndpointCore& c) { c.attach_fax(fax); });
+  ctx_->io.post([shared] {
+    sm::MediaEvent e;
+    e.type = sm::EventType::fax_started;
+    shared->deliver(e);
+  });
   return true;
 }
 

@@ -144,6 +144,7 @@ enum class EventType : std::uint8_t {
   play_started, // a play() list is loaded and its first sample goes out now
   fax_done,     // receive_fax() ended: ok, pages, detail (the file, or why it failed)
   fax_tone,     // detect_fax(true): a fax machine is calling; detail "cng" (its tone) or "t38" (moved to T.38)
+  fax_started,  // receive_fax() began: the endpoint answers as a fax machine (a backend may move it to T.38)
 };
 
 enum class DtmfSource : std::uint8_t { rfc4733, inband };

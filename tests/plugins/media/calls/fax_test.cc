@@ -193,6 +193,45 @@ TEST_F(FaxCallTest, T38ReInviteFromGatewayMailsAPdfWithThePagesSent) {
   expect_media_idle();
 }
 
+// A gateway that offers T.38 beside its audio but waits to be moved: once
+// fax reception starts, Dialtone re-INVITEs it to T.38 (UDPTL with
+// redundancy) and receives the page as a T.38 terminal, a datagram in five
+// lost on the way.
+TEST_F(FaxCallTest, T38CapableCallerIsMovedToT38ByDialtone) {
+  auto sent = dir_ / "sent-t38-ours.tif";
+  ASSERT_TRUE(media::write_fax_tiff(sent, 1));
+  LoopbackUdp audio;
+  media::T38Peer gateway(sent, 5);
+  std::size_t mails = smtp_->messages().size();
+  Phone trunk;
+  auto args = sipp_args("uac_t38_answer.xml", 1, "120s");
+  args.insert(args.begin(), target_);
+  std::vector<std::string> keys{"-s", "5551234", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
+                                "-key", "rtp_port", std::to_string(audio.port()), "-key", "t38_port",
+                                std::to_string(gateway.port())};
+  args.insert(args.end(), keys.begin(), keys.end());
+  trunk.rc = std::async(std::launch::async, [args, &trunk] { return run_sipp(args, &trunk.out); });
+  // Moved: the endpoint sends UDPTL to the gateway's T.38 port.
+  std::string t38 = "127.0.0.1:" + std::to_string(gateway.port());
+  std::uint16_t port = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (auto& c : host_->calls().channels())
+      if (auto ep = engine_->channel_endpoint(c.id); ep && ep->stats().remote == t38) port = ep->local_port();
+    return port != 0;
+  })) << "the call was not moved to T.38; log:\n" << log_tail();
+  EXPECT_TRUE(host_->logger().contains("moved to T.38 by Dialtone")) << log_tail();
+  gateway.start(port);
+  ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
+      << "no mail reached the relay; sender's T.30 result " << gateway.result() << ", datagrams heard "
+      << gateway.datagrams_in() << "; log:\n" << log_tail();
+  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // it accepted our re-INVITE; Dialtone hung up after the fax
+  ASSERT_TRUE(eventually([&] { return gateway.done(); })) << "the sender never ended";
+  EXPECT_EQ(gateway.result(), 0) << "the sender's T.30 completion code";
+  EXPECT_EQ(gateway.pages_sent(), 1);
+  expect_fax_mail(mails, 1);
+  expect_media_idle();
+}
+
 TEST_F(FaxCallTest, CallerThatIsNoFaxMachineIsLetGoWithoutFile) {
   media::FaxPeer phone(Codec::pcmu, 0, {});  // a person: silence, no fax tones
   std::size_t mails = smtp_->messages().size();

@@ -367,7 +367,11 @@ TEST_F(PickupParkingTest, AttendedTransferToTheParkingExtensionParksTheParty) {
   // The slot's channel goes on, carrying alice.
   ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
   EXPECT_EQ(host_->calls().parked_calls().front().channel, slot_channel);
-  EXPECT_TRUE(event("calls.channel.transferred", "\"kind\":\"attended\"")) << "no calls.channel.transferred for bob";
+  EXPECT_TRUE(event("calls.channel.transferred", "\"target_channel\":\"" + slot_channel + "\""))
+      << "no calls.channel.transferred for bob naming the slot's channel";
+  // The call core carried it out: the SIP stack put alice in the slot's
+  // call at the core's request (ChannelDriver::replace), not on its own.
+  EXPECT_TRUE(host_->logger().contains("takes the place of " + slot_channel + " in its application")) << log_tail();
   retrieve_and_talk(slot_channel, pa, alice, slot, carol, pc);
 }
 

@@ -42,6 +42,17 @@ TEST(Json, ArraysRawValuesAndOptionalStrings) {
   EXPECT_EQ(json::object({{"a", none}, {"b", some}}), R"({"a":null,"b":"d"})");
 }
 
+TEST(Json, ObjectsAndArraysBuiltAtRunTime) {
+  std::vector<std::string> keys{"b\"", "a"};
+  std::vector<json::Member> members;
+  for (auto& k : keys) members.emplace_back(k, k.size());
+  members.emplace_back("nested", json::Raw{json::object({{"x", 1}})});
+  EXPECT_EQ(json::object(members), R"({"b\"":2,"a":1,"nested":{"x":1}})");
+  std::vector<json::Value> rows{json::Raw{json::object({{"id", 1}})}, 2, "three"};
+  EXPECT_EQ(json::array(rows), R"([{"id":1},2,"three"])");
+  EXPECT_EQ(json::object(std::vector<json::Member>{}), "{}");
+}
+
 TEST(Json, HttpErrorBodyIsAListOfEscapedMessages) {
   auto r = dialtone::sdk::HttpResponse::error(400, {"bad \"name\"", "second"});
   EXPECT_EQ(r.status, 400);

@@ -2,11 +2,15 @@
 // helpers and the bus's topic matching the kernel, the fake host and the
 // plugins share.
 #include <dialtone/base64.h>
+#include <dialtone/files.h>
 #include <dialtone/text.h>
 #include <dialtone/topic.h>
 #include <dialtone/url.h>
 #include <dialtone/option_check.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 namespace text = dialtone::sdk::text;
 using dialtone::sdk::topic_matches;
@@ -32,8 +36,13 @@ TEST(Text, SplitListTrimsAndDropsEmptyItems) {
   EXPECT_TRUE(text::split_list(" , ").empty());
 }
 
-TEST(Text, LowerAndJoin) {
+TEST(Text, LowerUpperAndJoin) {
   EXPECT_EQ(text::to_lower("YeaLink-T46S"), "yealink-t46s");
+  EXPECT_EQ(text::to_upper("sip/Alice-1"), "SIP/ALICE-1");
+  EXPECT_EQ(text::to_lower('Q'), 'q');
+  EXPECT_EQ(text::to_upper('d'), 'D');
+  EXPECT_EQ(text::to_upper('#'), '#');
+  EXPECT_EQ(text::to_lower("CAF\xC3\x89"), "caf\xC3\x89") << "bytes above 0x7F are left alone";
   EXPECT_EQ(text::join({"a", "b", "c"}, ", "), "a, b, c");
   EXPECT_EQ(text::join({}, ","), "");
 }
@@ -42,6 +51,9 @@ TEST(Text, CaseInsensitiveEqualityAndYesWords) {
   EXPECT_TRUE(text::iequals("Digest", "dIGEST"));
   EXPECT_FALSE(text::iequals("Digest", "Digest "));
   EXPECT_FALSE(text::iequals("a", "b"));
+  EXPECT_TRUE(text::istarts_with("basic YWRtaW4=", "Basic "));
+  EXPECT_FALSE(text::istarts_with("Bearer x", "Basic "));
+  EXPECT_FALSE(text::istarts_with("Basic", "Basic "));
   for (auto yes : {"yes", "YES", "True", "on", "1"}) EXPECT_TRUE(text::is_true(yes)) << yes;
   for (auto no : {"no", "false", "off", "0", "", "2", "yess"}) EXPECT_FALSE(text::is_true(no)) << no;
 }
@@ -60,6 +72,17 @@ TEST(Url, PercentDecodingKeepsPlusInAPathAndMakesItASpaceInAQuery) {
   EXPECT_EQ(percent_decode("%e9t%C3%A9", false), "\xe9t\xc3\xa9");
   EXPECT_EQ(percent_decode("100%", false), "100%") << "a malformed escape is kept as written";
   EXPECT_EQ(percent_decode("%zz%4", false), "%zz%4");
+}
+
+TEST(Url, PercentEncodingKeepsOnlyUnreservedCharactersAndDecodesBack) {
+  using dialtone::sdk::percent_decode;
+  using dialtone::sdk::percent_encode;
+  EXPECT_EQ(percent_encode("Zo\xc3\xab O'Hara/2"), "Zo%C3%AB%20O%27Hara%2F2");
+  EXPECT_EQ(percent_encode("a-b.c_d~E9"), "a-b.c_d~E9");
+  EXPECT_EQ(percent_encode("?&=#+%"), "%3F%26%3D%23%2B%25");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  EXPECT_EQ(percent_decode(percent_encode(all), true), all);
 }
 
 TEST(Text, UuidLikeAndLdapEscapes) {
@@ -95,6 +118,31 @@ TEST(Base64, EncodesWithPaddingAndDecodesBack) {
   std::string out;
   EXPECT_FALSE(dialtone::sdk::base64_decode("Zm9v!", out)) << "a character outside the alphabet";
   EXPECT_FALSE(dialtone::sdk::base64_decode(std::string("Zm\0v", 4), out));
+}
+
+TEST(Files, AtomicWriteReplacesWholeLeavesNoTemporaryAndReadsBack) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("dialtone-files-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto file = dir / "greeting.txt";
+  EXPECT_EQ(dialtone::sdk::read_file(file), std::nullopt) << "not there yet";
+
+  std::string bytes("line 1\n\0binary\xff", 15);
+  ASSERT_TRUE(dialtone::sdk::write_file_atomically(file, bytes));
+  EXPECT_EQ(dialtone::sdk::read_file(file), bytes);
+  ASSERT_TRUE(dialtone::sdk::write_file_atomically(file, "shorter", 0640));
+  EXPECT_EQ(dialtone::sdk::read_file(file), "shorter") << "replaced whole, not overwritten in place";
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::others_read, fs::perms::none);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 1u) << "no temporary file left beside it";
+
+  auto refused = dialtone::sdk::write_file_atomically(dir / "missing" / "x.txt", "x");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("missing"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(dialtone::sdk::read_file(dir), std::nullopt) << "a directory is not a file's bytes";
+  fs::remove_all(dir);
 }
 
 TEST(Topic, StarIsOneSegmentHashIsZeroOrMore) {

@@ -109,7 +109,7 @@ class RtpRelay {
 struct MediaConfig {
   RelayConfig relay;
   bool direct_media = false;
-  std::vector<std::string> codecs{"pcmu", "pcma", "g722", "telephone-event"};
+  std::vector<std::string> codecs{"pcmu", "pcma", "g722", "opus", "telephone-event"};
   std::string advertise;  // address written in SDP; empty: relay.bind (or the SIP host if wildcard)
 };
 

@@ -96,8 +96,8 @@ const sdk::OptionSpec kOptions[] = {
      "how long an OPTIONS may stay unanswered before the contact is unreachable"},
     {"notify.timeout", OptionType::duration, "8s",
      "how long a phone may take to answer a check-sync NOTIFY (provisioning synchronize)", sdk::kReloadable},
-    {"media.codecs", OptionType::list, "pcmu,pcma,g722,telephone-event",
-     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, telephone-event", sdk::kReloadable},
+    {"media.codecs", OptionType::list, "pcmu,pcma,g722,opus,telephone-event",
+     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, opus, telephone-event", sdk::kReloadable},
     {"session_timers.min_se", OptionType::integer, "90",
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",

@@ -390,9 +390,12 @@ class SipBackend {
   // The kernel's presence service, served to SUBSCRIBE (null: SUBSCRIBE
   // gets 503). Thread-safe.
   virtual std::shared_ptr<sdk::PresenceService> presence() { return nullptr; }
-  // A subscription started or was refreshed (`saved`), or ended: kept in the
-  // store so that a restart can end it properly (SIP thread, must not block).
+  // A subscription started (`saved`), was refreshed (its new expiry, unix
+  // seconds), or ended: kept in the store so that a restart can end it
+  // properly (SIP thread, must not block).
   virtual void subscription_saved(const SavedSubscription& /*saved*/) {}
+  virtual void subscription_refreshed(const std::string& /*call_id*/, const std::string& /*local_tag*/,
+                                      std::int64_t /*expires_at*/) {}
   virtual void subscription_gone(const std::string& /*call_id*/, const std::string& /*local_tag*/) {}
 };
 

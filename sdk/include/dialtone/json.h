@@ -5,14 +5,24 @@
 // @code
 //   using dialtone::sdk::json::object;
 //   host_.bus().publish("hello.greeted", object({{"message", text}}));
-//   return HttpResponse::json(201, object({{"line_id", lid}, {"device_id", dev}, {"tags", array(tags)}}));
+//   return HttpResponse::json(201, object({{"line_id", lid}, {"device_id", dev}, {"tags", Raw{array(tags)}}}));
 //   object({{"note", nullptr}})         // {"note":null}
 //   object({{"raw", Raw{"[1,2]"}}})     // a value already in JSON, inserted as is
 // @endcode
 //
 //   json::to_text(doc)                 // a parsed or built rapidjson::Value, written compact
 //
-// For documents built in loops, use rapidjson::Writer directly.
+// An object or array whose members are known only at run time is a
+// std::vector<Member> (or of Value) given to object() (or array()); a member
+// that is itself an object or array goes in as Raw{object(...)}:
+//
+//   std::vector<json::Member> item{{"row_number", n}, {"user_id", id}};
+//   if (line) item.emplace_back("line_id", *line);
+//   rows.push_back(json::Raw{json::object(item)});
+//   json::object({{"created", json::Raw{json::array(rows)}}})
+//
+// Keys are string_views: what they point at must outlive the call. For large
+// documents built in loops, use rapidjson::Writer directly.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -76,7 +86,8 @@ class Value {
 using Member = std::pair<std::string_view, Value>;
 
 // {"key":value,...} in the order given.
-inline std::string object(std::initializer_list<Member> members) {
+template <typename Range>
+std::string object(const Range& members) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -86,6 +97,10 @@ inline std::string object(std::initializer_list<Member> members) {
   }
   w.EndObject();
   return {sb.GetString(), sb.GetSize()};
+}
+
+inline std::string object(std::initializer_list<Member> members) {
+  return object<std::initializer_list<Member>>(members);
 }
 
 // [value,...]; a vector of strings gives an array of JSON strings.

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,6 +57,67 @@ struct QueryResult {
     return *rows[r][c];
   }
 };
+
+// A PostgreSQL array literal for a text[] parameter ($1::text[]): every
+// element quoted, so commas, braces, quotes and the word NULL stay literal;
+// nullopt is NULL.
+//   text_array({"a", "b\"c"})   // {"a","b\"c"}
+template <typename Range>
+std::string text_array(const Range& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    const std::optional<std::string_view> v = [&]() -> std::optional<std::string_view> {
+      if constexpr (requires { item.has_value(); }) {
+        if (!item) return std::nullopt;
+        return std::string_view(*item);
+      } else {
+        return std::string_view(item);
+      }
+    }();
+    if (!v) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+inline std::string text_array(std::initializer_list<std::string_view> items) {
+  return text_array<std::initializer_list<std::string_view>>(items);
+}
+
+// The elements of a text[] as PostgreSQL writes it ({a,"b c",NULL}); NULL
+// reads as "".
+inline std::vector<std::string> parse_text_array(std::string_view s) {
+  std::vector<std::string> out;
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}') return out;
+  s = s.substr(1, s.size() - 2);
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::string item;
+    if (s[i] == '"') {
+      ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        item += s[i++];
+      }
+      ++i;  // closing quote
+    } else {
+      while (i < s.size() && s[i] != ',') item += s[i++];
+      if (item == "NULL") item.clear();
+    }
+    out.push_back(std::move(item));
+    if (i < s.size() && s[i] == ',') ++i;
+  }
+  return out;
+}
 
 struct Migration {
   int version;       // strictly increasing per owner

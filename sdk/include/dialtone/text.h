@@ -7,7 +7,8 @@
 //   text::trim("  a b \r\n");        // "a b"
 //   text::split("a,b,,c", ',');      // {"a", "b", "", "c"}
 //   text::split_list(" a, b ,,c");   // {"a", "b", "c"}: trimmed, empty items dropped
-//   text::to_lower("Yealink");       // "yealink"
+//   text::to_lower("Yealink");       // "yealink"; to_upper("sip") "SIP"; to_lower('A') 'a'
+//   text::istarts_with("basic x", "Basic ");  // true
 //   text::iequals("Via", "VIA");     // true (ASCII letters, any case)
 //   text::is_true("Yes");            // true: yes, true, on, 1 in any case
 //   text::join({"a", "b"}, ", ");    // "a, b"
@@ -69,22 +70,33 @@ inline std::vector<std::string> split_list(std::string_view s, char sep = ',') {
   return out;
 }
 
+// ASCII letters only: protocol tokens, hex digits, codec and header names
+// (no locale, so "I" is "i" everywhere; bytes above 0x7F are left as they are).
+inline constexpr char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+inline constexpr char to_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+
 inline std::string to_lower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (auto& c : out) c = to_lower(c);
+  return out;
+}
+
+inline std::string to_upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = to_upper(c);
   return out;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
   return true;
+}
+
+// `s` starts with `prefix`, in any case ("basic xyz" starts with "Basic ").
+inline bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // A yes as conf.d, endpoint options and provd documents write it: yes, true,

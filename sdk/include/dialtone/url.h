@@ -6,6 +6,7 @@
 //   #include <dialtone/url.h>
 //   dialtone::sdk::percent_decode("a%20b+c", true);   // "a b c": a query key or value
 //   dialtone::sdk::percent_decode("a%20b+c", false);  // "a b+c": a path segment
+//   dialtone::sdk::percent_encode("Zoë O'Hara/2");     // "Zo%C3%AB%20O%27Hara%2F2": a segment or a query value
 // @endcode
 #pragma once
 
@@ -13,6 +14,26 @@
 #include <string_view>
 
 namespace dialtone::sdk {
+
+// Every byte but RFC 3986's unreserved characters (letters, digits, - . _ ~)
+// as %XX, so the text is one path segment or one query value.
+inline std::string percent_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (unsigned char c : s) {
+    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                c == '.' || c == '_' || c == '~';
+    if (keep) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 // %XX sequences decoded (a malformed one kept as written); `plus_as_space`
 // for a query string's keys and values, not for a path.

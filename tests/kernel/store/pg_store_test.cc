@@ -94,6 +94,25 @@ TEST_F(StoreTest, ExecPassesTextParamsAndNulls) {
   EXPECT_EQ(upd->affected, 1u);
 }
 
+TEST_F(StoreTest, TextArrayLiteralsRoundTripThroughPostgres) {
+  // Elements PostgreSQL's array syntax gives a meaning to stay literal.
+  const std::vector<std::string> nasty{"a,b", "{c}", "say \"hi\"", "back\\slash", "NULL", "", " sp "};
+  auto r = store_->exec("SELECT array_length(a, 1) AS n, a[1] AS first, a[4] AS fourth, a::text AS back "
+                        "FROM (SELECT $1::text[] AS a) t",
+                        {sdk::text_array(nasty)});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->get(0, "n"), "7");
+  EXPECT_EQ(r->get(0, "first"), "a,b");
+  EXPECT_EQ(r->get(0, "fourth"), "back\\slash");
+  EXPECT_EQ(sdk::parse_text_array(r->get(0, "back")), nasty);
+
+  const std::vector<std::optional<std::string>> with_null{"x", std::nullopt};
+  auto n = store_->exec("SELECT a[2] IS NULL AS is_null FROM (SELECT $1::text[] AS a) t", {sdk::text_array(with_null)});
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(n->get(0, "is_null"), "t");
+  EXPECT_EQ(sdk::text_array(std::vector<std::string>{}), "{}");
+}
+
 TEST_F(StoreTest, ErrorsAreMappedBySqlstateWithPostgresMessage) {
   ASSERT_TRUE(store_->exec("CREATE TABLE line (name text PRIMARY KEY, ctx text NOT NULL)"));
   ASSERT_TRUE(store_->exec("INSERT INTO line VALUES ($1, $2)", {"1001", "default"}));

@@ -8,8 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <dialtone/files.h>
 
 namespace dialtone::plugins::voicemail {
 namespace fs = std::filesystem;
@@ -51,126 +50,18 @@ namespace {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-// Writes `text` to `path` whole: a temporary file beside it, fsync, rename.
+// Spool files are the mailbox owner's: not world-readable.
 sdk::Status write_atomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".part";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Error::unavailable("cannot create " + tmp.string() + ": " + errno_text(errno));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : ENOSPC;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error::unavailable("cannot write " + tmp.string() + ": " + errno_text(e));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Error::unavailable("cannot write " + tmp.string() + ": " + errno_text(e));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Error::unavailable("cannot rename " + tmp.string() + ": " + errno_text(e));
-  }
-  return {};
+  return sdk::write_file_atomically(path, text, 0640);
 }
 
 sdk::Status copy_atomically(const fs::path& from, const fs::path& to) {
-  std::ifstream in(from, std::ios::binary);
-  if (!in) return Error::not_found("cannot read " + from.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return write_atomically(to, s.str());
-}
-
-std::string key_of(const std::string& text, const std::string& key) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  return {};
-}
-
-std::string metadata(const Mailbox& box, const std::string& callerid, std::int64_t now, int duration,
-                     const std::string& folder) {
-  char date[64] = {};
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(date, sizeof date, "%a %b %e %I:%M:%S %p UTC %Y", &tm);
-  std::ostringstream o;
-  o << ";\n; Message Information file\n;\n[message]\n"
-    << "origmailbox=" << box.number << "\ncontext=" << box.context << "\nmacrocontext=\nexten=" << box.number
-    << "\nrdnis=unknown\npriority=1\ncallerchan=\ncallerid=" << callerid << "\norigdate=" << date
-    << "\norigtime=" << now << "\ncategory=\nmsg_id=" << now << "-" << box.number << "\nflag=\nfolder=" << folder
-    << "\nduration=" << duration << "\n";
-  return o.str();
-}
-
-int next_number(const fs::path& dir) {
-  int next = 0;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec)) {
-    auto name = e.path().filename().string();
-    if (name.size() == 11 && name.rfind("msg", 0) == 0 && e.path().extension() == ".txt")
-      next = std::max(next, std::atoi(name.substr(3, 4).c_str()) + 1);
-  }
-  return next;
-}
-
-std::string msg_id(int n) {
-  char b[16];
-  std::snprintf(b, sizeof b, "msg%04d", n);
-  return b;
+  auto bytes = sdk::read_file(from);
+  if (!bytes) return Error::not_found("cannot read " + from.string());
+  return write_atomically(to, *bytes);
 }
 
 }  // namespace
-
-double wav_seconds_exact(const fs::path& wav) {
-  std::ifstream in(wav, std::ios::binary);
-  if (!in) return 0;
-  char riff[12];
-  if (!in.read(riff, 12) || std::memcmp(riff, "RIFF", 4) != 0 || std::memcmp(riff + 8, "WAVE", 4) != 0) return 0;
-  std::uint32_t byte_rate = 0;
-  for (;;) {
-    char hdr[8];
-    if (!in.read(hdr, 8)) return 0;
-    std::uint32_t size;
-    std::memcpy(&size, hdr + 4, 4);
-    if (std::memcmp(hdr, "fmt ", 4) == 0) {
-      std::vector<char> fmt(size);
-      if (!in.read(fmt.data(), size) || size < 12) return 0;
-      std::memcpy(&byte_rate, fmt.data() + 8, 4);
-    } else if (std::memcmp(hdr, "data", 4) == 0) {
-      if (byte_rate == 0) return 0;
-      // A recording cut short may leave the size unset: count what is there.
-      auto here = in.tellg();
-      in.seekg(0, std::ios::end);
-      auto left = static_cast<std::uint64_t>(in.tellg() - here);
-      return static_cast<double>(std::min<std::uint64_t>(size, left)) / byte_rate;
-    } else {
-      in.seekg(size + (size & 1), std::ios::cur);
-    }
-  }
-}
-
-int wav_seconds(const fs::path& wav) { return static_cast<int>(wav_seconds_exact(wav) + 0.5); }
-
-sdk::Result<fs::path> Spool::recording_file(const Mailbox& box, const std::string& stem) {
-  static std::atomic<std::uint64_t> seq{0};
-  fs::path dir = box_dir(box) / "tmp";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Error::unavailable("cannot create " + dir.string() + ": " + ec.message());
-  return dir / (stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq) + ".wav");
-}
 
 sdk::Result<Message> Spool::place(const Mailbox& box, const std::string& folder, const fs::path& wav,
                                   const std::string& meta, bool copy) {
@@ -221,16 +112,14 @@ sdk::Result<std::vector<Message>> Spool::messages(const Mailbox& box, const std:
     fs::path wav = e.path();
     wav.replace_extension(".wav");
     if (!fs::exists(wav, ec)) continue;
-    std::ifstream in(e.path());
-    std::ostringstream s;
-    s << in.rdbuf();
+    const std::string text = sdk::read_file(e.path()).value_or("");
     Message m;
     m.id = name.substr(0, 7);
     m.folder = folder;
     m.wav = wav;
-    m.callerid = key_of(s.str(), "callerid");
-    m.origtime = std::atoll(key_of(s.str(), "origtime").c_str());
-    m.duration = std::atoi(key_of(s.str(), "duration").c_str());
+    m.callerid = key_of(text, "callerid");
+    m.origtime = std::atoll(key_of(text, "origtime").c_str());
+    m.duration = std::atoi(key_of(text, "duration").c_str());
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const Message& a, const Message& b) { return a.id < b.id; });
@@ -241,19 +130,16 @@ sdk::Result<Message> Spool::move(const Mailbox& box, const std::string& folder, 
                                  const std::string& to) {
   if (!valid_folder(folder) || !valid_folder(to)) return Error::invalid("no folder " + folder + " or " + to);
   fs::path txt = box_dir(box) / folder / (id + ".txt"), wav = box_dir(box) / folder / (id + ".wav");
-  std::ifstream in(txt);
-  if (!in) return Error::not_found("no message " + id + " in " + folder);
-  std::ostringstream s;
-  s << in.rdbuf();
-  in.close();
-  std::string meta = s.str();
+  auto original = sdk::read_file(txt);
+  if (!original) return Error::not_found("no message " + id + " in " + folder);
+  std::string meta = *original;
   auto at = meta.find("folder=" + folder + "\n");
   if (at != std::string::npos) meta.replace(at, 8 + folder.size(), "folder=" + to + "\n");
   // The .txt goes first: a crash between the two leaves an unlisted .wav, never a listed message without audio.
   std::error_code ec;
   fs::remove(txt, ec);
   auto m = place(box, to, wav, meta, false);
-  if (!m) (void)write_atomically(txt, s.str());
+  if (!m) (void)write_atomically(txt, *original);
   return m;
 }
 

@@ -7,6 +7,8 @@
 #include <random>
 #include <sstream>
 
+#include <dialtone/files.h>
+#include <dialtone/json.h>
 #include <dialtone/services.h>
 
 #include "plugins/provisioning/provd/json_util.h"
@@ -241,9 +243,13 @@ sdk::Status Provd::ensure_default_configs() {
     std::string raw;
     const char* role;
   };
+  namespace json = sdk::json;
+  const std::string autoprov_line = json::object({{"username", "autoprov"},
+                                                  {"display_name", "Autoprov"},
+                                                  {"number", "autoprov"},
+                                                  {"password", random_hex(16)}});
   const std::string autoprov_raw =
-      R"({"X_autoprov": true, "sip_lines": {"1": {"username": "autoprov", "display_name": "Autoprov", "number": "autoprov", "password": ")" +
-      random_hex(16) + R"("}}})";
+      json::object({{"X_autoprov", true}, {"sip_lines", json::Raw{json::object({{"1", json::Raw{autoprov_line}}})}}});
   const Default defaults[] = {
       {"base", {}, to_json(base), ""},
       {"defaultconfigdevice", {"base"}, "{}", "default"},
@@ -323,11 +329,9 @@ bool Provd::rate_limited(const std::string& ip) {
 
 PhoneAnswer Provd::static_file(const std::string& path) const {
   auto p = settings_.static_dir / path;
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {404, "not found", "text/plain"};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return {200, ss.str(), "application/octet-stream"};
+  auto bytes = sdk::read_file(p);
+  if (!bytes) return {404, "not found", "text/plain"};
+  return {200, std::move(*bytes), "application/octet-stream"};
 }
 
 PhoneAnswer Provd::serve(const sdk::DeviceRequest& request) {

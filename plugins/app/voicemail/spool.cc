@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <dialtone/files.h>
 
 namespace dialtone::plugins::voicemail {
@@ -61,7 +63,87 @@ sdk::Status copy_atomically(const fs::path& from, const fs::path& to) {
   return write_atomically(to, *bytes);
 }
 
+std::string key_of(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  return {};
+}
+
+std::string metadata(const Mailbox& box, const std::string& callerid, std::int64_t now, int duration,
+                     const std::string& folder) {
+  char date[64] = {};
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(date, sizeof date, "%a %b %e %I:%M:%S %p UTC %Y", &tm);
+  std::ostringstream o;
+  o << ";\n; Message Information file\n;\n[message]\n"
+    << "origmailbox=" << box.number << "\ncontext=" << box.context << "\nmacrocontext=\nexten=" << box.number
+    << "\nrdnis=unknown\npriority=1\ncallerchan=\ncallerid=" << callerid << "\norigdate=" << date
+    << "\norigtime=" << now << "\ncategory=\nmsg_id=" << now << "-" << box.number << "\nflag=\nfolder=" << folder
+    << "\nduration=" << duration << "\n";
+  return o.str();
+}
+
+int next_number(const fs::path& dir) {
+  int next = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    auto name = e.path().filename().string();
+    if (name.size() == 11 && name.rfind("msg", 0) == 0 && e.path().extension() == ".txt")
+      next = std::max(next, std::atoi(name.substr(3, 4).c_str()) + 1);
+  }
+  return next;
+}
+
+std::string msg_id(int n) {
+  char b[16];
+  std::snprintf(b, sizeof b, "msg%04d", n);
+  return b;
+}
+
 }  // namespace
+
+double wav_seconds_exact(const fs::path& wav) {
+  std::ifstream in(wav, std::ios::binary);
+  if (!in) return 0;
+  char riff[12];
+  if (!in.read(riff, 12) || std::memcmp(riff, "RIFF", 4) != 0 || std::memcmp(riff + 8, "WAVE", 4) != 0) return 0;
+  std::uint32_t byte_rate = 0;
+  for (;;) {
+    char hdr[8];
+    if (!in.read(hdr, 8)) return 0;
+    std::uint32_t size;
+    std::memcpy(&size, hdr + 4, 4);
+    if (std::memcmp(hdr, "fmt ", 4) == 0) {
+      std::vector<char> fmt(size);
+      if (!in.read(fmt.data(), size) || size < 12) return 0;
+      std::memcpy(&byte_rate, fmt.data() + 8, 4);
+    } else if (std::memcmp(hdr, "data", 4) == 0) {
+      if (byte_rate == 0) return 0;
+      // A recording cut short may leave the size unset: count what is there.
+      auto here = in.tellg();
+      in.seekg(0, std::ios::end);
+      auto left = static_cast<std::uint64_t>(in.tellg() - here);
+      return static_cast<double>(std::min<std::uint64_t>(size, left)) / byte_rate;
+    } else {
+      in.seekg(size + (size & 1), std::ios::cur);
+    }
+  }
+}
+
+int wav_seconds(const fs::path& wav) { return static_cast<int>(wav_seconds_exact(wav) + 0.5); }
+
+sdk::Result<fs::path> Spool::recording_file(const Mailbox& box, const std::string& stem) {
+  static std::atomic<std::uint64_t> seq{0};
+  fs::path dir = box_dir(box) / "tmp";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Error::unavailable("cannot create " + dir.string() + ": " + ec.message());
+  return dir / (stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq) + ".wav");
+}
 
 sdk::Result<Message> Spool::place(const Mailbox& box, const std::string& folder, const fs::path& wav,
                                   const std::string& meta, bool copy) {

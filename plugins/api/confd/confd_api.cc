@@ -2,7 +2,6 @@
 #include "plugins/api/confd/context_routing.h"
 
 #include <algorithm>
-#include <random>
 #include <regex>
 #include <set>
 
@@ -10,6 +9,7 @@
 #include <dialtone/json_member.h>
 #include <dialtone/services.h>
 #include <dialtone/store.h>
+#include <dialtone/random.h>
 #include <dialtone/text.h>
 
 #include "plugins/api/confd/embeds.h"
@@ -190,14 +190,6 @@ Check funckey_map() {
     }
     return std::nullopt;
   };
-}
-
-std::string random_word(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* alpha = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += alpha[rng() % 36];
-  return s;
 }
 
 std::string qstr(const std::string& s) { return "'" + s + "'"; }
@@ -398,7 +390,7 @@ void ConfdApi::define_resources() {
        .fill_defaults = [](rapidjson::Document& d) {
          for (auto* k : {"username", "secret"})
            if (!d.HasMember(k))
-             d.AddMember(rapidjson::StringRef(k), rapidjson::Value(random_word(8).c_str(), d.GetAllocator()), d.GetAllocator());
+             d.AddMember(rapidjson::StringRef(k), rapidjson::Value(sdk::random_token(8).c_str(), d.GetAllocator()), d.GetAllocator());
        },
        .embed = endpoint_sip_embed});
 

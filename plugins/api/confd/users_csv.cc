@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
-#include <random>
 #include <regex>
 #include <set>
 
 #include <rapidjson/document.h>
 
 #include <dialtone/bus.h>
+#include <dialtone/random.h>
 #include <dialtone/text.h>
 
 #include "plugins/api/confd/confd_api.h"
@@ -47,14 +47,6 @@ std::vector<std::string> as_messages(const std::string& body) {
       if (m.IsString()) out.emplace_back(m.GetString());
   if (out.empty()) out.push_back(body);
   return out;
-}
-
-std::string random_token(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* alpha = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += alpha[rng() % 36];
-  return s;
 }
 
 struct Range {
@@ -420,8 +412,8 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
           {"row_number", k + 1}, {"user_id", std::stol(user_ids[k])}, {"user_uuid", user_uuids[k]}};
       if (r.has("exten")) {
         s_id.push_back(sip_ids[li]);
-        s_user.push_back(r.has("sip_username") ? r.get("sip_username") : random_token(10));
-        s_secret.push_back(r.has("sip_secret") ? r.get("sip_secret") : random_token(12));
+        s_user.push_back(r.has("sip_username") ? r.get("sip_username") : sdk::random_token(10));
+        s_secret.push_back(r.has("sip_secret") ? r.get("sip_secret") : sdk::random_token(12));
         l_id.push_back(line_ids[li]);
         l_ctx.push_back(r.get("context"));
         l_sip.push_back(sip_ids[li]);

@@ -1,10 +1,10 @@
 #include "plugins/provisioning/provd/provd.h"
 
+#include <dialtone/random.h>
 #include <dialtone/text.h>
 
 #include <algorithm>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include <dialtone/files.h>
@@ -50,13 +50,7 @@ ALTER TABLE provd_config ADD COLUMN extra jsonb NOT NULL DEFAULT '{}';
 )"},
 };
 
-std::string random_hex(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += hex[rng() & 15];
-  return s;
-}
+std::string random_hex(std::size_t n) { return sdk::random_token(n, "0123456789abcdef"); }
 
 std::string parents_json(const std::vector<std::string>& p) {
   rapidjson::Document d(rapidjson::kArrayType);

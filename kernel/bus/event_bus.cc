@@ -19,11 +19,12 @@ using EventPtr = std::shared_ptr<const sdk::Event>;
 constexpr std::int64_t kReportIntervalNs = 1'000'000'000;
 // Topics carry ids (call.<id>.answered), so the match cache is bounded.
 constexpr std::size_t kMaxCachedTopics = 8192;
-// Longest delivery delay added while a subscriber is busy. At 200 us a
-// subscriber of a few thousand events a second (CEL, presence, websocketd at
-// 500 calls/s) found its queue empty after most naps, went idle and was then
-// woken by the publisher for the next event: two context switches per event.
-// At 1 ms it stays on its timer while traffic lasts.
+// Longest delivery delay added while a subscriber is fed a stream (events
+// less than this apart). At 200 us a subscriber of a few thousand events a
+// second (CEL, presence, websocketd at 500 calls/s) found its queue empty
+// after most naps, went idle and was then woken by the publisher for the
+// next event: two context switches per event. At 1 ms it stays on its timer
+// while traffic lasts; bursts further apart wake it once each.
 constexpr std::chrono::microseconds kBusyWait{1000};
 constexpr std::size_t kMaxWakeBatch = 256;
 
@@ -58,13 +59,14 @@ struct EventBusImpl::Subscriber {
   std::string name;
   std::string pattern;
   sdk::EventHandler handler;
+  std::function<void()> after_batch;
   std::size_t capacity;
 
   std::mutex mutex;
   std::condition_variable cv;
   std::vector<EventPtr> queue;
-  // idle: asleep until notified (the next push notifies at once);
-  // timed: asleep for at most kBusyWait (a push notifies once wake_batch are queued).
+  // idle: asleep until notified (the next push wakes it);
+  // timed: asleep for at most kBusyWait (a push wakes it once wake_batch are queued).
   enum class Wait { awake, timed, idle };
   Wait wait = Wait::awake;
   std::size_t wake_batch = 1;
@@ -80,27 +82,29 @@ struct EventBusImpl::Subscriber {
 
   std::thread thread;
 
-  // Returns the number of drops to report now (0 if none).
-  std::uint64_t push(const EventPtr& e) {
-    bool notify = false;
-    std::uint64_t report = 0;
-    {
-      std::lock_guard lock(mutex);
-      if (stopping.load(std::memory_order_relaxed)) return 0;
-      if (queue.size() >= capacity) {
-        auto total = dropped.load(std::memory_order_relaxed) + 1;
-        dropped.store(total, std::memory_order_relaxed);
-        report = drop_report.due(total);
-      } else {
-        queue.push_back(e);
-        if (wait == Wait::idle || (wait == Wait::timed && queue.size() >= wake_batch)) {
-          wait = Wait::awake;
-          notify = true;
-        }
+  struct Pushed {
+    std::uint64_t report = 0;  // drops to report now (0: none)
+    bool wake = false;         // the caller must call cv.notify_one()
+  };
+  // Queues `e`; wakes the thread only when it sleeps (idle), or when a full
+  // batch waits (timed). A caller publishing several events notifies once
+  // after the last.
+  Pushed push(const EventPtr& e) {
+    Pushed p;
+    std::lock_guard lock(mutex);
+    if (stopping.load(std::memory_order_relaxed)) return p;
+    if (queue.size() >= capacity) {
+      auto total = dropped.load(std::memory_order_relaxed) + 1;
+      dropped.store(total, std::memory_order_relaxed);
+      p.report = drop_report.due(total);
+    } else {
+      queue.push_back(e);
+      if (wait == Wait::idle || (wait == Wait::timed && queue.size() >= wake_batch)) {
+        wait = Wait::awake;
+        p.wake = true;
       }
     }
-    if (notify) cv.notify_one();
-    return report;
+    return p;
   }
 
   void stop() {
@@ -138,41 +142,109 @@ struct EventBusImpl::Core {
   std::condition_variable threads_cv;
   int live_threads = 0;
 
-  void deliver(const std::vector<Subscriber*>& subs, const EventPtr& e) {
+  // The subscribers a publish must wake, each once; no allocation for the
+  // usual few.
+  class WakeList {
+   public:
+    void add(Subscriber* s) {
+      if (std::find(few_, few_ + n_, s) != few_ + n_ || std::find(more_.begin(), more_.end(), s) != more_.end())
+        return;
+      if (n_ < std::size(few_)) few_[n_++] = s;
+      else more_.push_back(s);
+    }
+    void wake() {
+      for (std::size_t i = 0; i < n_; ++i) few_[i]->cv.notify_one();
+      for (auto* s : more_) s->cv.notify_one();
+      n_ = 0;
+      more_.clear();
+    }
+
+   private:
+    Subscriber* few_[16];
+    std::size_t n_ = 0;
+    std::vector<Subscriber*> more_;
+  };
+
+  // Queues `e` to `subs`; those to wake are added to `wake`.
+  void deliver(const std::vector<Subscriber*>& subs, const EventPtr& e, WakeList& wake) {
     for (auto* s : subs) {
-      if (auto n = s->push(e)) {
+      auto p = s->push(e);
+      if (p.wake) wake.add(s);
+      if (p.report) {
         log.warn("bus subscriber '" + s->name + "' (pattern '" + s->pattern +
                  "') is too slow: its queue of " + std::to_string(s->capacity) +
-                 " is full; dropped " + std::to_string(n) + " event(s) since the last report, " +
+                 " is full; dropped " + std::to_string(p.report) + " event(s) since the last report, " +
                  std::to_string(s->dropped.load()) + " in total");
       }
     }
   }
 
+  // The subscribers of `topic`, cached (mutex held shared; `write` tells
+  // whether it is held exclusively, so a miss may fill the cache). Returns
+  // null on a miss under a shared lock.
+  const std::vector<Subscriber*>* matches(const std::string& topic, bool write) {
+    auto it = cache.find(topic);
+    if (it != cache.end()) return &it->second;
+    if (!write) return nullptr;
+    std::vector<Subscriber*> found;
+    for (auto& s : subscribers)
+      if (topic_matches(s->pattern, topic)) found.push_back(s.get());
+    if (cache.size() >= kMaxCachedTopics) cache.clear();
+    return &cache.emplace(topic, std::move(found)).first->second;
+  }
+
+  // Queues `n` events to their subscribers, then wakes each sleeping one
+  // once, under the lock that keeps them subscribed (an unsubscribe waits).
+  void publish(const EventPtr* events, std::size_t n) {
+    published.fetch_add(n, std::memory_order_relaxed);
+    WakeList wake;
+    std::size_t done = 0;
+    {
+      std::shared_lock lock(mutex);
+      for (; done < n; ++done) {
+        auto* subs = matches(events[done]->topic, false);
+        if (!subs) break;  // a topic not cached yet: the rest under the exclusive lock
+        deliver(*subs, events[done], wake);
+      }
+      wake.wake();
+      if (done == n) return;
+    }
+    std::unique_lock lock(mutex);
+    for (; done < n; ++done) deliver(*matches(events[done]->topic, true), events[done], wake);
+    wake.wake();
+  }
+
   void run(const std::shared_ptr<Subscriber>& s) {
     std::vector<EventPtr> batch;
-    bool busy = false;
+    // Whether events come closer together than kBusyWait (a stream): then the
+    // timer gathers them, instead of a wake-up per publish (a futex
+    // wake-up per publish would cost the publisher more than the rest of
+    // publish() together). Bursts further apart (a call's events, published
+    // together with publish_batch) wake the thread once each, and no timer
+    // wakes it for nothing after them.
+    bool stream = false;
+    auto last_run = std::chrono::steady_clock::time_point{};
     std::unique_lock lock(s->mutex);
     for (;;) {
       while (s->queue.empty() && !s->stopping.load(std::memory_order_relaxed)) {
-        if (busy) {
-          // Under sustained traffic, wake on a short timer or a full batch
-          // instead of once per event: a futex wake-up per publish would cost
-          // the publisher more than the rest of publish() together.
+        if (stream) {
           s->wait = Subscriber::Wait::timed;
           s->cv.wait_for(lock, kBusyWait);
-          if (s->queue.empty()) busy = false;
+          if (s->queue.empty()) stream = false;  // the stream paused
         } else {
           s->wait = Subscriber::Wait::idle;
           s->cv.wait(lock);
+          if (!s->queue.empty() && std::chrono::steady_clock::now() - last_run < kBusyWait) stream = true;
         }
       }
       s->wait = Subscriber::Wait::awake;
       if (s->stopping.load(std::memory_order_relaxed)) break;
       batch.swap(s->queue);
       lock.unlock();
+      std::size_t handled = 0;
       for (auto& e : batch) {
         if (s->stopping.load(std::memory_order_relaxed)) break;
+        ++handled;
         try {
           s->handler(*e);
         } catch (const std::exception& ex) {
@@ -183,14 +255,25 @@ struct EventBusImpl::Core {
         s->delivered.store(s->delivered.load(std::memory_order_relaxed) + 1,
                            std::memory_order_relaxed);
       }
+      // Also when stopping: the events handled so far get their after_batch.
+      if (s->after_batch && handled) {
+        try {
+          s->after_batch();
+        } catch (const std::exception& ex) {
+          report_failure(*s, *batch[handled - 1], ex.what());
+        } catch (...) {
+          report_failure(*s, *batch[handled - 1], "non-standard exception");
+        }
+      }
       batch.clear();
-      busy = true;
+      if (!stream) last_run = std::chrono::steady_clock::now();
       lock.lock();
     }
     s->queue.clear();
     lock.unlock();
     // Captures of the handler are released here, after its last call.
     s->handler = nullptr;
+    s->after_batch = nullptr;
     {
       std::lock_guard l(s->mutex);
       s->finished = true;
@@ -254,27 +337,12 @@ EventBusImpl::~EventBusImpl() {
 }
 
 void EventBusImpl::publish(std::shared_ptr<const sdk::Event> event) {
-  if (!event) return;
-  auto& c = *core_;
-  c.published.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::shared_lock lock(c.mutex);
-    auto it = c.cache.find(event->topic);
-    if (it != c.cache.end()) {
-      c.deliver(it->second, event);
-      return;
-    }
-  }
-  std::unique_lock lock(c.mutex);
-  auto it = c.cache.find(event->topic);
-  if (it == c.cache.end()) {
-    std::vector<Subscriber*> matches;
-    for (auto& s : c.subscribers)
-      if (topic_matches(s->pattern, event->topic)) matches.push_back(s.get());
-    if (c.cache.size() >= kMaxCachedTopics) c.cache.clear();
-    it = c.cache.emplace(event->topic, std::move(matches)).first;
-  }
-  c.deliver(it->second, event);
+  if (event) core_->publish(&event, 1);
+}
+
+void EventBusImpl::publish_batch(std::vector<std::shared_ptr<const sdk::Event>> events) {
+  std::erase(events, nullptr);
+  if (!events.empty()) core_->publish(events.data(), events.size());
 }
 
 std::unique_ptr<sdk::Subscription> EventBusImpl::subscribe(std::string pattern,
@@ -283,6 +351,7 @@ std::unique_ptr<sdk::Subscription> EventBusImpl::subscribe(std::string pattern,
   auto s = std::make_shared<Subscriber>();
   s->pattern = std::move(pattern);
   s->handler = std::move(handler);
+  s->after_batch = std::move(options.after_batch);
   s->capacity = options.queue_capacity ? options.queue_capacity : 1;
   s->wake_batch = std::clamp<std::size_t>(s->capacity / 4, 1, kMaxWakeBatch);
   s->queue.reserve(std::min<std::size_t>(s->capacity, 1024));

@@ -160,10 +160,14 @@ void CallCoreImpl::publish_loop() {
           p.more.emplace_back("remote_tag", t->second.second);
         }
     }
+    // One publish for the batch: each subscriber is woken once for all of it.
+    std::vector<std::shared_ptr<const sdk::Event>> events;
+    events.reserve(batch.size());
     for (auto& p : batch) {
       if (p.kind == Kind::service) {
-        bus_.publish(std::move(p.topic),
-                     event_fields_of(p.channel, false, 0, "", "", 0, 0, 0, {}, {}, {}, {}, std::move(p.more)));
+        events.push_back(std::make_shared<const sdk::Event>(
+            std::move(p.topic),
+            event_fields_of(p.channel, false, 0, "", "", 0, 0, 0, {}, {}, {}, {}, std::move(p.more))));
         continue;
       }
       const char* extra_key = p.kind == Kind::bridged       ? "media"
@@ -172,11 +176,13 @@ void CallCoreImpl::publish_loop() {
                                                             : "";
       // A digit's source travels in `target` (no transfer target on a DTMF event).
       bool dtmf = p.kind == Kind::dtmf;
-      bus_.publish(topic_of(static_cast<int>(p.kind)),
-                   event_fields_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause,
-                                   p.q850, p.sip, p.exten, p.context, dtmf ? std::string() : p.target,
-                                   dtmf ? p.target : std::string(), std::move(p.more)));
+      events.push_back(std::make_shared<const sdk::Event>(
+          topic_of(static_cast<int>(p.kind)),
+          event_fields_of(p.channel, p.kind == Kind::ended, p.duration_ms, extra_key, p.extra, p.cause, p.q850,
+                          p.sip, p.exten, p.context, dtmf ? std::string() : p.target,
+                          dtmf ? p.target : std::string(), std::move(p.more))));
     }
+    bus_.publish_batch(std::move(events));
     batch.clear();
     if (auto d = dropped_.load(); d != reported) {
       log_.warn("calls: " + std::to_string(d - reported) + " channel event(s) not published: more than " +

@@ -12,6 +12,10 @@
 --     served by a handler a media application (or the dialplan author) sets in
 --     M.handlers[type]; with none, one log line names the destination and the
 --     caller gets M.unserved (480).
+-- A call its incall records (lib/recordings.lua) is answered and recorded
+-- before a voicemail, conference, sound or IVR handler runs.
+local recordings = require("recordings")
+
 local M = {}
 
 -- Set by calls.lua (they require each other).
@@ -73,7 +77,10 @@ function M.route(call, d, context, depth, what)
   local t = d.type
   local handler = M.handlers[t]
   if t == "application" then handler = M.applications[d.application or ""] or handler end
-  if handler then return handler(call, d, context, depth) end
+  if handler then
+    recordings.before_destination(call, t)
+    return handler(call, d, context, depth)
+  end
   if t == "user" or t == "group" then
     -- config.user / config.group; d.user_id / d.group_id
     local target = config[t](tonumber(d[t .. "_id"]) or 0)

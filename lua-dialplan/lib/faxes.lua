@@ -11,9 +11,11 @@
 -- fax_detect_enabled; XiVO's faxdetectenable) is answered and listened to
 -- for fax_detect_timeout seconds (XiVO's faxdetecttimeout, default 4) while
 -- the caller hears the ring tone; a fax machine's calling tone (CNG) sends
--- the call to fax reception for fax_detect_email (faxdetectemail; none: the
--- fax stays in fax.spool_dir), anything else goes on to the incall's
--- destination. Without the media engine and app.fax the call goes to its
+-- the call to fax reception for fax_detect_email (faxdetectemail), anything
+-- else goes on to the incall's destination. An incall without
+-- fax_detect_email whose destination is a user mails the fax to that user
+-- (M.user_email: its voicemail's address, XiVO's XIVO_USEREMAIL, else its
+-- own); with no address at all the fax stays in fax.spool_dir. Without the media engine and app.fax the call goes to its
 -- destination undetected, with one log line.
 local destinations = require("destinations")
 local applications = require("applications")
@@ -48,6 +50,28 @@ function M.receive(call, d)
   return { action = "done" }
 end
 
+-- Where a fax for `user` (config.user) is mailed: its voicemail's address
+-- (XiVO's XIVO_USEREMAIL, which its fax detection used), else its own; nil
+-- when it has neither.
+function M.user_email(user)
+  if not user then return nil end
+  for _, key in ipairs({ "voicemail_email", "email" }) do
+    local address = user[key]
+    if type(address) == "string" and address ~= "" then return address end
+  end
+  return nil
+end
+
+-- The address a fax detected on `incall` is mailed to (see above), or nil.
+function M.detect_email(incall)
+  if incall.fax_detect_email and incall.fax_detect_email ~= "" then return incall.fax_detect_email end
+  local d = incall.destination
+  if type(d) == "table" and d.type == "user" and config and config.user then
+    return M.user_email(config.user(tonumber(d.user_id) or 0))
+  end
+  return nil
+end
+
 -- Listens for a fax on `incall`'s call (see above): the decision of a fax
 -- received (or of a caller gone), or nil for the incall's destination.
 function M.detect(call, incall)
@@ -63,10 +87,11 @@ function M.detect(call, incall)
   if how == "hangup" then return { action = "done" } end
   call:stop_playing()
   if not fax then return nil end
+  local email = M.detect_email(incall)
   dialtone.log("info", string.format("call %s: fax detected (%s) on incall %s (DID %s); receiving it for %s",
                                      tostring(call.id), tostring(how), tostring(incall.id), tostring(incall.exten),
-                                     tostring(incall.fax_detect_email or "the fax spool")))
-  return M.receive(call, { email = incall.fax_detect_email })
+                                     tostring(email or "the fax spool")))
+  return M.receive(call, { email = email })
 end
 
 destinations.applications.fax_to_mail = M.receive

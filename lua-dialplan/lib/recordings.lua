@@ -11,9 +11,12 @@
 --
 -- Incalls and groups (confd's call_record_enabled on /1.1/incalls and
 -- /1.1/groups) record every call they take: M.request marks the call, and
--- the user or group member who answers it is recorded with the caller. The
--- XiVO CC preprocess subroutine of an incall, xivocc-incall-recording
--- (seed 6.6), does the same.
+-- the user or group member who answers it is recorded with the caller; a
+-- marked call that Dialtone answers itself (a voicemail, a conference, a
+-- sound, an IVR: M.answered_types, lib/destinations.lua) is recorded from
+-- then on, what the caller says and hears. The XiVO CC preprocess
+-- subroutine of an incall, xivocc-incall-recording (seed 6.6), does the
+-- same. A call is recorded to one file, whatever it goes through.
 --
 -- Online call recording (seed 5.33.4, *3): a user whose online_call_record
 -- is on (confd's online_call_record_enabled) presses *3 during a call to
@@ -66,14 +69,28 @@ function M.prepare(call)
   return false
 end
 
--- Starts the recording of an answered, bridged call; returns the file name.
+-- Starts the recording of an answered call (bridged, or answered by
+-- Dialtone); returns the file name. A call already recorded keeps its file.
 function M.start(call)
+  if call.recording_file then return call.recording_file end
   local ok, file = call:record_call()
   if not ok then
     dialtone.log("warn", string.format("call %s: not recorded: %s", tostring(call.id), tostring(file)))
     return nil
   end
+  call.recording_file = file
   return file
+end
+
+-- Destination types Dialtone answers itself, recorded from the answer on
+-- when the call is marked (M.request).
+M.answered_types = { voicemail = true, conference = true, sound = true, ivr = true }
+
+-- Before `call` goes to a destination of type `t`: a marked call that
+-- Dialtone is about to answer is answered and recorded now.
+function M.before_destination(call, t)
+  if not call.record_requested or not M.answered_types[t] or call.recording_file then return end
+  if M.prepare(call) then M.start(call) end
 end
 
 -- Once `call:dial` answered (`outcome`): the parties `by` (online_wanted)

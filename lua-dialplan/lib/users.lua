@@ -7,6 +7,7 @@
 --   outgoing_caller_id, forward_{unconditional,busy,noanswer}_{enabled,destination},
 --   call_record (every call to or from the user is recorded: lib/recordings.lua)
 --   online_call_record (*3 records the call in progress: lib/recordings.lua)
+--   email (confd's), voicemail_email (the address of its enabled voicemail)
 --   schedule_id (lib/schedules.lua), fallbacks = {busy_destination,
 --   noanswer_destination, congestion_destination, fail_destination}: where
 --   a call nothing forwards goes, per reason (lib/destinations.lua)

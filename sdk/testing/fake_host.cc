@@ -72,6 +72,7 @@ struct FakeBus::Entry {
   std::string pattern;
   std::string name;
   sdk::EventHandler handler;
+  std::function<void()> after_batch;
   std::atomic<bool> active{true};
   std::atomic<std::uint64_t> delivered{0};
 };
@@ -106,6 +107,8 @@ void FakeBus::deliver(const std::shared_ptr<Entry>& e, const sdk::Event& ev) {
     log_.error("bus subscriber '" + e->name + "' handler threw on topic '" + ev.topic + "'");
   }
   ++e->delivered;
+  // Each delivery is a batch of one.
+  if (e->after_batch) e->after_batch();
 }
 
 void FakeBus::publish(std::shared_ptr<const sdk::Event> event) {
@@ -131,6 +134,7 @@ std::unique_ptr<sdk::Subscription> FakeBus::subscribe(std::string pattern,
   e->pattern = std::move(pattern);
   e->name = options.name.empty() ? e->pattern : options.name;
   e->handler = std::move(handler);
+  e->after_batch = std::move(options.after_batch);
   {
     std::lock_guard l(mutex_);
     entries_.push_back(e);

@@ -13,7 +13,8 @@
 // @endcode
 // Without `exten` it dials nothing and answers what reaches its listen_port
 // (register that contact for it); `mediaenc = "srtp-mand"` makes it offer and
-// accept SRTP (RTP/SAVP, SDES keys) only.
+// accept SRTP (RTP/SAVP, SDES keys) only; `audio_codecs = "opus/48000/2"` Opus only
+// (what it heard is then written at 48 kHz).
 #pragma once
 
 #include <signal.h>
@@ -49,6 +50,7 @@ struct BaresipOptions {
   std::string exten{};   // dialed at once; empty: it answers calls by itself
   int max_seconds = 60;  // it hangs up by itself after that
   std::string mediaenc{};  // "srtp-mand": SRTP with SDES keys (RTP/SAVP) only
+  std::string audio_codecs = "PCMU";  // what it offers and accepts: PCMU, opus/48000/2 ...
 };
 
 class BaresipPhone {
@@ -83,15 +85,21 @@ class BaresipPhone {
     namespace fs = std::filesystem;
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    std::vector<std::int16_t> tone(20 * 8000);
-    for (std::size_t i = 0; i < tone.size(); ++i)
-      tone[i] = static_cast<std::int16_t>(8000 * std::sin(2 * M_PI * o.mic_hz * static_cast<double>(i) / 8000));
+    // aufile does not resample: the file has the codec's rate and channels
+    // (Opus: 48 kHz stereo, RFC 7587's opus/48000/2).
+    bool opus = o.audio_codecs.find("opus") != std::string::npos;
+    int rate = opus ? 48000 : 8000, channels = opus ? 2 : 1;
+    std::vector<std::int16_t> tone(static_cast<std::size_t>(20 * rate * channels));
+    for (std::size_t i = 0; i < tone.size(); ++i) {
+      double t = static_cast<double>(i / static_cast<std::size_t>(channels)) / rate;
+      tone[i] = static_cast<std::int16_t>(8000 * std::sin(2 * M_PI * o.mic_hz * t));
+    }
     SF_INFO info{};
-    info.samplerate = 8000;
-    info.channels = 1;
+    info.samplerate = rate;
+    info.channels = channels;
     info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
     if (SNDFILE* f = sf_open((dir_ / "mic.wav").c_str(), SFM_WRITE, &info)) {
-      sf_write_short(f, tone.data(), static_cast<sf_count_t>(tone.size()));
+      sf_write_short(f, tone.data(), static_cast<sf_count_t>(tone.size()));  // samples, all channels
       sf_close(f);
     }
     std::ofstream(dir_ / "config") << "poll_method epoll\n"
@@ -106,13 +114,14 @@ class BaresipPhone {
                                    << "module stdio.so\nmodule cons.so\nmodule g711.so\nmodule aufile.so\n"
                                    << "module aubridge.so\nmodule sndfile.so\nmodule_app account.so\n"
                                    << (o.mediaenc.empty() ? "" : "module srtp.so\n")
+                                   << (o.audio_codecs.find("opus") == std::string::npos ? "" : "module opus.so\n")
                                    << "module_app menu.so\n"
                                    << "snd_path " << dir_.string() << "\n";
     std::ofstream(dir_ / "accounts") << "<sip:" << o.user << "@127.0.0.1:" << o.server_port << ">;"
                                      << (o.password.empty() ? "" : "auth_pass=" + o.password + ";")
                                      << (o.mediaenc.empty() ? "" : "mediaenc=" + o.mediaenc + ";")
                                      << (o.exten.empty() ? "answermode=auto;" : "")
-                                     << "regint=0;audio_codecs=PCMU\n";
+                                     << "regint=0;audio_codecs=" << o.audio_codecs << "\n";
     std::string dial = "/dial sip:" + o.exten + "@127.0.0.1:" + std::to_string(o.server_port);
     std::string limit = std::to_string(o.max_seconds);
     auto bin = binary();

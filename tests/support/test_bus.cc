@@ -40,12 +40,15 @@ void TestBus::publish(std::shared_ptr<const sdk::Event> event) {
       }
   }
   cv_.notify_all();
-  for (auto& s : targets) s->handler(*event);
+  for (auto& s : targets) {
+    s->handler(*event);
+    if (s->after_batch) s->after_batch();
+  }
 }
 
 std::unique_ptr<sdk::Subscription> TestBus::subscribe(std::string pattern, sdk::EventHandler handler,
-                                                      sdk::SubscribeOptions) {
-  auto sub = std::make_shared<Sub>(Sub{std::move(pattern), std::move(handler)});
+                                                      sdk::SubscribeOptions options) {
+  auto sub = std::make_shared<Sub>(Sub{std::move(pattern), std::move(handler), 0, std::move(options.after_batch)});
   std::lock_guard lk(m_);
   std::uint64_t id = ++next_;
   subs_[id] = sub;

@@ -1,5 +1,5 @@
 // A synchronous sdk::EventBus for tests: publish() runs matching handlers on
-// the publishing thread and records every event; wait_for() blocks until an
+// the publishing thread (each delivery a batch of one for `after_batch`) and records every event; wait_for() blocks until an
 // event on a topic arrives. Patterns follow the SDK (`*` one segment, `#` any).
 #pragma once
 
@@ -37,6 +37,7 @@ class TestBus final : public sdk::EventBus {
     std::string pattern;
     sdk::EventHandler handler;
     std::uint64_t delivered = 0;
+    std::function<void()> after_batch;  // after each delivery: a batch of one
   };
   class Handle;
   mutable std::mutex m_;

@@ -103,6 +103,8 @@ LuaValue user_view(const ConfigSnapshot& s, const sdk::ConfigUser& u, const sdk:
   set(*t, "call_permission_password", u.call_permission_password);
   set(*t, "music_on_hold", u.music_on_hold);
   set(*t, "language", u.language);
+  set(*t, "email", u.email);
+  set(*t, "voicemail_email", u.voicemail_email);
   t->fields["fallbacks"] = lua_from_json(u.fallbacks);
   auto groups = std::make_shared<LuaTable>();
   for (auto gid : u.group_ids) groups->array.emplace_back(gid);

@@ -47,7 +47,8 @@ constexpr const char* kUsers =
     "forward_noanswer_enabled, forward_noanswer_destination, forward_unconditional_enabled, "
     "forward_unconditional_destination, service_dnd_enabled, service_incallfilter_enabled, "
     "call_permission_password, fallbacks::text, music_on_hold, userfield, call_record_enabled, language, "
-    "online_call_record_enabled FROM confd_users";
+    "online_call_record_enabled, email, (SELECT v.email FROM confd_user_voicemails uv JOIN confd_voicemails v "
+    "ON v.id = uv.voicemail_id WHERE uv.user_id = confd_users.id AND v.enabled) FROM confd_users";
 constexpr const char* kFeatureExtensions = "SELECT id, feature, exten, enabled FROM confd_feature_extensions";
 constexpr const char* kIvrs = "SELECT id, to_jsonb(t)::text FROM confd_ivr t";
 constexpr const char* kMoh = "SELECT name, coalesce(sort, 'alphabetical') FROM confd_moh";
@@ -189,6 +190,8 @@ sdk::Result<std::shared_ptr<sdk::ConfigSnapshot>> load_snapshot(sdk::Store& stor
             u.call_record = flag(r, 21);
             u.language = opt(r, 22);
             u.online_call_record = flag(r, 23);
+            u.email = opt(r, 24);
+            u.voicemail_email = opt(r, 25);
             s->users.emplace(u.id, std::move(u));
           });
         },

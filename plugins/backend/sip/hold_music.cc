@@ -69,7 +69,7 @@ void SipStack::Impl::hold_changed(Call& c, MediaLeg holder, bool held) {
     return;
   }
   auto codec = sm::codec_from_name(feed->encoding);
-  if (!codec || *codec == sm::Codec::opus) {
+  if (!codec) {
     c.media->end_feed(to);
     log.info("sip: call " + c.id + " held without music on hold: the engine does not encode " + feed->encoding);
     return;
@@ -100,11 +100,11 @@ void SipStack::Impl::hold_changed(Call& c, MediaLeg holder, bool held) {
 
 namespace {
 
-// The first audio codec of `m` the engine plays music in (not Opus), with its payload type.
+// The first audio codec of `m` the engine plays music in, with its payload type.
 std::optional<sm::PayloadFormat> music_format(const SdpMedia& m) {
   for (const auto& pt : m.formats) {
     auto codec = sm::codec_from_name(m.encoding(pt));
-    if (codec && *codec != sm::Codec::opus) return sm::PayloadFormat{*codec, static_cast<std::uint8_t>(std::atoi(pt.c_str()))};
+    if (codec) return sm::PayloadFormat{*codec, static_cast<std::uint8_t>(std::atoi(pt.c_str()))};
   }
   return std::nullopt;
 }
@@ -131,7 +131,7 @@ void SipStack::Impl::move_held_to_engine(Call& c, MediaLeg holder, std::shared_p
   if (!answer || !offered || !answer->audio()) return fail("the hold's SDP cannot be read");
   const SdpMedia& audio = *answer->audio();
   auto format = music_format(audio);
-  if (!format) return fail("no codec of the held phone is PCMU, PCMA or G722");
+  if (!format) return fail("no codec of the held phone is PCMU, PCMA, G722 or Opus");
   bool srtp = audio.proto == "RTP/SAVP" || audio.proto == "RTP/SAVPF";
   std::optional<sm::CryptoAttribute> ours;
   if (srtp) {

@@ -58,8 +58,9 @@ std::string codec_of(const std::string& encoding) {
   if (name == "pcmu" && rate == "8000") return "pcmu";
   if (name == "pcma" && rate == "8000") return "pcma";
   if (name == "g722" && rate == "8000") return "g722";
-  // Events share the clock of the voice codecs offered here (all 8000 in SDP).
-  if (name == "telephone-event" && rate == "8000") return "telephone-event";
+  if (name == "opus" && rate == "48000") return "opus";  // RFC 7587: always opus/48000/2
+  // Events at the clock of a voice codec offered here: 8000, or 48000 beside Opus.
+  if (name == "telephone-event" && (rate == "8000" || rate == "48000")) return "telephone-event";
   return {};
 }
 
@@ -190,13 +191,13 @@ sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string
   std::vector<std::string> out;
   for (auto& n : names) {
     auto l = sdk::text::to_lower(n);
-    if (l != "pcmu" && l != "pcma" && l != "g722" && l != "telephone-event")
+    if (l != "pcmu" && l != "pcma" && l != "g722" && l != "opus" && l != "telephone-event")
       return sdk::Error::invalid("media.codecs: unknown codec '" + n +
-                                 "'; use pcmu, pcma, g722, telephone-event");
+                                 "'; use pcmu, pcma, g722, opus, telephone-event");
     if (std::find(out.begin(), out.end(), l) == out.end()) out.push_back(l);
   }
   if (std::none_of(out.begin(), out.end(), [](auto& c) { return c != "telephone-event"; }))
-    return sdk::Error::invalid("media.codecs: name at least one of pcmu, pcma, g722");
+    return sdk::Error::invalid("media.codecs: name at least one of pcmu, pcma, g722, opus");
   return out;
 }
 
@@ -226,6 +227,10 @@ sdk::Result<Sdp> filter_offer(const Sdp& offer, const std::vector<std::string>& 
       if (!c.empty() && std::find(codecs.begin(), codecs.end(), c) != codecs.end())
         kept.push_back(pt);
     }
+    // Events at 48000 go with Opus only.
+    bool opus = std::any_of(kept.begin(), kept.end(), [&](auto& pt) { return codec_of(m.encoding(pt)) == "opus"; });
+    if (!opus)
+      std::erase_if(kept, [&](auto& pt) { return sdk::text::to_lower(m.encoding(pt)).rfind("telephone-event/48000", 0) == 0; });
     SdpMedia trial = m;
     keep_formats(trial, kept);
     if (!has_speech_codec(trial)) continue;

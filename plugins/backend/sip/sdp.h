@@ -43,7 +43,7 @@ struct Sdp {
 // Parses `text`; fails with a message naming the bad line.
 sdk::Result<Sdp> parse_sdp(std::string_view text);
 
-// Checks a codec list as written in `media.codecs` (pcmu, pcma, g722,
+// Checks a codec list as written in `media.codecs` (pcmu, pcma, g722, opus,
 // telephone-event) and returns it lower-cased.
 sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string>& names);
 

@@ -79,9 +79,10 @@ const sdk::OptionSpec kOptions[] = {
      "address the RTP relay binds and writes in SDP (0.0.0.0: all, SDP gets the sip.listen host)"},
     {"rtp.port_min", OptionType::integer, "10000", "lowest RTP relay port", sdk::kNone, nullptr, 1024,
      65535},
-    {"rtp.port_max", OptionType::integer, "20000",
-     "highest RTP relay port (a relayed call takes four: the default range holds 2,500 calls; "
-     "media.engine's rtp.* range must not overlap it)", sdk::kNone, nullptr, 1024,
+    {"rtp.port_max", OptionType::integer, "30000",
+     "highest RTP relay port (a relayed call takes two ports with rtcp-mux, four without: the default "
+     "range holds 5,000 calls where neither phone multiplexes RTCP, 10,000 where both do; media.engine's "
+     "rtp.* range must not overlap it)", sdk::kNone, nullptr, 1024,
      65535},
     {"rtp.relatch_quiet", OptionType::duration, "2s",
      "how long a latched RTP source must be silent before another source takes over"},
@@ -95,8 +96,8 @@ const sdk::OptionSpec kOptions[] = {
      "how long an OPTIONS may stay unanswered before the contact is unreachable"},
     {"notify.timeout", OptionType::duration, "8s",
      "how long a phone may take to answer a check-sync NOTIFY (provisioning synchronize)", sdk::kReloadable},
-    {"media.codecs", OptionType::list, "pcmu,pcma,g722,telephone-event",
-     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, telephone-event", sdk::kReloadable},
+    {"media.codecs", OptionType::list, "pcmu,pcma,g722,opus,telephone-event",
+     "codecs kept in offers (in the offerer's order): pcmu, pcma, g722, opus, telephone-event", sdk::kReloadable},
     {"session_timers.min_se", OptionType::integer, "90",
      "shortest Session-Expires accepted from a caller asking for session timers (RFC 4028); "
      "shorter gets 422 with Min-SE; keep it at 90 or more",
@@ -332,7 +333,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   if (c.media.relay.bind.size() > 2 && c.media.relay.bind.front() == '[')
     c.media.relay.bind = c.media.relay.bind.substr(1, c.media.relay.bind.size() - 2);
   c.media.relay.port_min = static_cast<int>(o.get_int("rtp.port_min", 10000));
-  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 20000));
+  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 30000));
   if (c.media.relay.port_max - c.media.relay.port_min < 3)
     return sdk::Error::invalid("rtp.port_max must be at least rtp.port_min + 3 (two port pairs)");
   c.media.relay.relatch_quiet = o.get_duration("rtp.relatch_quiet", std::chrono::seconds(2));

@@ -101,6 +101,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
                        const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
   sdk::Status leg_transfer_requested(const LegTransfer& transfer) override;
+  sdk::Status leg_replace_requested(const std::string& leg_id, const std::string& replaced_leg) override;
   std::shared_ptr<sdk::media::MediaEngine> media_engine() override;
   std::string hold_music_class(const std::string& holder_leg, const std::string& held_leg) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;
@@ -108,11 +109,14 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   std::shared_ptr<sdk::PresenceService> presence() override;
   // subscription_store.cc: subscriptions kept in sip_subscriptions.
   void subscription_saved(const SavedSubscription& saved) override;
+  void subscription_refreshed(const std::string& call_id, const std::string& local_tag,
+                              std::int64_t expires_at) override;
   void subscription_gone(const std::string& call_id, const std::string& local_tag) override;
   // This node's subscriptions of an earlier run, not expired, taken out of the store.
   std::vector<SavedSubscription> take_saved_subscriptions();
-  // Queues a save (true) or a removal, and starts a flush unless one runs.
-  void queue_subscription_write(bool save, SavedSubscription sub);
+  // Queues a save, a refresh or a removal, and starts a flush unless one runs.
+  enum class SubscriptionWrite { save, refresh, gone };
+  void queue_subscription_write(SubscriptionWrite write, SavedSubscription sub);
   void flush_subscriptions();
 
   // call_legs.cc: the kernel's call core, when the host provides one.
@@ -169,7 +173,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
   // Subscription writes, in order, batched the same way.
   struct SubscriptionWrites {
     std::mutex mutex;
-    std::vector<std::pair<bool, SavedSubscription>> pending;  // true: save, false: gone
+    std::vector<std::pair<SubscriptionWrite, SavedSubscription>> pending;
     bool in_flight = false;
     bool stopped = false;
   };

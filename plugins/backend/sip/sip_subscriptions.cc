@@ -158,7 +158,6 @@ void Subscriptions::start(nta_incoming_t* irq, const sip_t* sip, const LineCrede
   x.line = line.username;
   x.resource = resource;
   x.entity = "sip:" + target + "@" + s_.cfg.host;
-  x.account = "sip:" + line.username + "@" + s_.cfg.host;
   x.leg = nta_leg_tcreate(s_.agent, &Subscriptions::on_dialog_request, &x, SIPTAG_CALL_ID(sip->sip_call_id),
                           SIPTAG_FROM(sip->sip_to), SIPTAG_TO(sip->sip_from), TAG_END());
   if (!x.leg) {
@@ -174,7 +173,13 @@ void Subscriptions::start(nta_incoming_t* irq, const sip_t* sip, const LineCrede
     const sip_contact_t* target =
         SipStack::Impl::reachable_contact(h.get(), sip->sip_contact, sip->sip_record_route, received);
     nta_leg_server_route(x.leg, sip->sip_record_route, target);
-    x.saved = saved_of(sip, x.leg, target, event_name(package), line.username, expires);
+    if (expires > 0) {
+      // A fetch (Expires: 0) is not kept.
+      auto saved = saved_of(sip, x.leg, target, event_name(package), line.username, expires);
+      x.call_id = saved.call_id;
+      x.local_tag = saved.local_tag;
+      s_.backend.subscription_saved(saved);
+    }
   }
   nta_incoming_tag(irq, nta_leg_get_tag(x.leg));
   std::string exp = std::to_string(expires);
@@ -200,9 +205,6 @@ void Subscriptions::start(nta_incoming_t* irq, const sip_t* sip, const LineCrede
     // A fetch (RFC 6665 4.4.3): the state once, then the subscription ends.
     x.terminating = true;
     x.reason = "timeout";
-    x.saved.call_id.clear();  // nothing to keep
-  } else {
-    s_.backend.subscription_saved(x.saved);
   }
   x.expires_at_ms = mono_ms() + expires * 1000;
   // The first NOTIFY always goes, even with nothing to tell yet.
@@ -239,10 +241,7 @@ int Subscriptions::refresh(Sub& sub, nta_incoming_t* irq, const sip_t* sip) {
     return 0;
   }
   sub.expires_at_ms = mono_ms() + expires * 1000;
-  if (!sub.saved.call_id.empty()) {
-    sub.saved.expires_at = unix_s() + expires;
-    s_.backend.subscription_saved(sub.saved);
-  }
+  if (!sub.call_id.empty()) s_.backend.subscription_refreshed(sub.call_id, sub.local_tag, unix_s() + expires);
   // RFC 6665 4.2.1.2: a refresh is answered with the current state.
   sub.last = current(sub);
   sub.queue.push_back(sub.last);
@@ -264,7 +263,7 @@ void Subscriptions::changed(std::uint64_t id, const sdk::PresenceState& state) {
 void Subscriptions::push(Sub& sub, const sdk::PresenceState& state) {
   if (state == sub.last) return;
   sub.last = state;
-  if (sub.queue.size() >= kMaxQueued) sub.queue.pop_front();
+  if (sub.queue.size() >= kMaxQueued) sub.queue.erase(sub.queue.begin());
   sub.queue.push_back(state);
   send_next(sub);
 }
@@ -272,7 +271,9 @@ void Subscriptions::push(Sub& sub, const sdk::PresenceState& state) {
 void Subscriptions::send_next(Sub& sub) {
   if (sub.orq || sub.queue.empty()) return;
   auto state = std::move(sub.queue.front());
-  sub.queue.pop_front();
+  sub.queue.erase(sub.queue.begin());
+  // Most subscriptions wait with nothing queued: hold no buffer then.
+  if (sub.queue.empty()) sub.queue.shrink_to_fit();
   std::string body;
   switch (sub.package) {
     case Package::dialog: {
@@ -285,7 +286,7 @@ void Subscriptions::send_next(Sub& sub) {
       break;
     }
     case Package::presence: body = pidf_xml(state, sub.entity); break;
-    case Package::message_summary: body = message_summary(state, sub.account); break;
+    case Package::message_summary: body = message_summary(state, "sip:" + sub.line + "@" + s_.cfg.host); break;
   }
   bool last = sub.terminating && sub.queue.empty();
   std::string subscription_state;
@@ -356,7 +357,7 @@ void Subscriptions::erase(std::uint64_t id) {
   if (auto pl = per_line_.find(sub->line); pl != per_line_.end() && --pl->second == 0) per_line_.erase(pl);
   if (sub->package == Package::message_summary)
     if (auto ml = mwi_lines_.find(sub->line); ml != mwi_lines_.end() && --ml->second == 0) mwi_lines_.erase(ml);
-  if (!sub->saved.call_id.empty()) s_.backend.subscription_gone(sub->saved.call_id, sub->saved.local_tag);
+  if (!sub->call_id.empty()) s_.backend.subscription_gone(sub->call_id, sub->local_tag);
   sub->watch.reset();
   sub->terminating = true;  // a request still reaching its leg gets 481
   // Never inside this NOTIFY's own callback: that one clears orq first.

@@ -13,7 +13,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,18 +60,22 @@ class Subscriptions {
     Package package = Package::dialog;
     std::string line;     // the subscriber's line username
     std::string entity;   // sip:<user>@<host>, as subscribed
-    std::string account;  // message-summary: Message-Account
     sdk::PresenceResource resource;
     nta_leg_t* leg = nullptr;
     nta_outgoing_t* orq = nullptr;        // the NOTIFY in flight
     std::int64_t expires_at_ms = 0;       // monotonic
     std::uint64_t version = 0;            // dialog-info version of the next NOTIFY
-    std::deque<sdk::PresenceState> queue;  // states waiting for the NOTIFY in flight
+    // States waiting for the NOTIFY in flight (at most kMaxQueued): a vector,
+    // empty and without a buffer most of the time (a std::deque allocates 544
+    // bytes even empty, per subscription).
+    std::vector<sdk::PresenceState> queue;
     sdk::PresenceState last;              // the last state queued or sent
     bool terminating = false;             // the next NOTIFY is the last
     std::string reason;                   // of Subscription-State: terminated
     std::unique_ptr<sdk::PresenceService::Watch> watch;
-    SavedSubscription saved;              // as the store keeps it
+    // Its row in the store (the dialog as SavedSubscription has it is written
+    // once, at the start): Call-ID and Dialtone's tag; empty for a fetch.
+    std::string call_id, local_tag;
   };
 
   void start(nta_incoming_t* irq, const sip_t* sip, const LineCredentials& line, Package package,

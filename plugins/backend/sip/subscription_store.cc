@@ -32,21 +32,34 @@ std::vector<SavedSubscription> SipPlugin::take_saved_subscriptions() {
   return out;
 }
 
-void SipPlugin::subscription_saved(const SavedSubscription& saved) { queue_subscription_write(true, saved); }
+void SipPlugin::subscription_saved(const SavedSubscription& saved) {
+  queue_subscription_write(SubscriptionWrite::save, saved);
+}
+
+// The SIP thread keeps only a subscription's key after its start (the rest
+// of the dialog is in its row): a refresh moves the row's expiry.
+void SipPlugin::subscription_refreshed(const std::string& call_id, const std::string& local_tag,
+                                       std::int64_t expires_at) {
+  SavedSubscription refreshed;
+  refreshed.call_id = call_id;
+  refreshed.local_tag = local_tag;
+  refreshed.expires_at = expires_at;
+  queue_subscription_write(SubscriptionWrite::refresh, std::move(refreshed));
+}
 
 void SipPlugin::subscription_gone(const std::string& call_id, const std::string& local_tag) {
   SavedSubscription gone;
   gone.call_id = call_id;
   gone.local_tag = local_tag;
-  queue_subscription_write(false, std::move(gone));
+  queue_subscription_write(SubscriptionWrite::gone, std::move(gone));
 }
 
-void SipPlugin::queue_subscription_write(bool save, SavedSubscription sub) {
+void SipPlugin::queue_subscription_write(SubscriptionWrite write, SavedSubscription sub) {
   if (!host_.store()) return;
   bool flush = false;
   {
     std::lock_guard<std::mutex> lock(subscription_writes_->mutex);
-    subscription_writes_->pending.emplace_back(save, std::move(sub));
+    subscription_writes_->pending.emplace_back(write, std::move(sub));
     if (!subscription_writes_->in_flight && !subscription_writes_->stopped) {
       subscription_writes_->in_flight = true;
       flush = true;
@@ -64,7 +77,7 @@ void SipPlugin::flush_subscriptions() {
   std::string node = node_;
   host_.executor().post([writes, store, log, node] {
     while (true) {
-      std::vector<std::pair<bool, SavedSubscription>> batch;
+      decltype(writes->pending) batch;
       {
         std::lock_guard<std::mutex> lock(writes->mutex);
         batch.swap(writes->pending);
@@ -74,15 +87,21 @@ void SipPlugin::flush_subscriptions() {
         }
       }
       auto s = store->transaction([&](sdk::Transaction& tx) -> sdk::Status {
-        for (auto& [save, sub] : batch) {
-          auto r = save ? tx.exec("INSERT INTO sip_subscriptions (call_id, local_tag, node, local_uri, remote, target, "
+        using Write = SubscriptionWrite;
+        for (auto& [write, sub] : batch) {
+          auto r = write == Write::save
+                       ? tx.exec("INSERT INTO sip_subscriptions (call_id, local_tag, node, local_uri, remote, target, "
                                   "route, event, line, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                                   "to_timestamp($10::bigint)) ON CONFLICT (call_id, local_tag) DO UPDATE SET "
                                   "node = EXCLUDED.node, target = EXCLUDED.target, expires_at = EXCLUDED.expires_at",
                                   {sub.call_id, sub.local_tag, node, sub.local_uri, sub.remote, sub.target, sub.route,
                                    sub.event, sub.line, std::to_string(sub.expires_at)})
-                        : tx.exec("DELETE FROM sip_subscriptions WHERE call_id = $1 AND local_tag = $2",
-                                  {sub.call_id, sub.local_tag});
+                   : write == Write::refresh
+                       ? tx.exec("UPDATE sip_subscriptions SET node = $3, expires_at = to_timestamp($4::bigint) "
+                                 "WHERE call_id = $1 AND local_tag = $2",
+                                 {sub.call_id, sub.local_tag, node, std::to_string(sub.expires_at)})
+                       : tx.exec("DELETE FROM sip_subscriptions WHERE call_id = $1 AND local_tag = $2",
+                                 {sub.call_id, sub.local_tag});
           if (!r) return r.error();
         }
         return {};

@@ -211,9 +211,9 @@ int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const 
   std::string target = str(u->url_user);
   nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT(contact), TAG_END());
   nta_incoming_destroy(irq);
-  // The call core decides: it joins the parties of an attended transfer
-  // (join_parties), hands others back (carry_refer), unless there is no
-  // core to ask. Its progress goes to the transferor's leg.
+  // The call core carries it out (join_parties, route_transfer,
+  // replace_channel); only without a core is it carried out here. Its
+  // progress goes to the transferor's leg.
   c.refer_waiting = ReferWaiting{from, target, replaces};
   c.referrer = leg_of(c, from);
   c.referrer_side = from;

@@ -486,7 +486,9 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
        "yyyymmdd-HHMMSS>-<call id>.wav (media.engine's option; listed by GET /1.0/recordings) "
        "until call:stop_recording() or the end of the call, and returns at once with the file's name. "
        "A file that cannot be written (directory, full disk) gives one log line and the call goes on "
-       "unrecorded. Use it once the call is bridged (after call:dial answered).",
+       "unrecorded. Use it once the call is bridged (after call:dial answered), or once answered by "
+       "Dialtone (a voicemail, a conference, a prompt: what the caller says and hears). It runs beside "
+       "call:record (a voicemail message of a recorded call is recorded too).",
        [weak, endpoint](const LuaValues& args) -> LuaReply {
          std::string channel;
          auto ep = endpoint(args, "record_call", channel);
@@ -495,9 +497,7 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
          auto rec = self ? std::atomic_load(&self->recordings_) : nullptr;
          if (!rec) return LuaReply::values({LuaValue(false), LuaValue("no recordings directory (recordings.path)")});
          auto file = rec->new_file(call_id_of(args));
-         sm::RecordOptions o;
-         o.both_directions = true;
-         std::get<std::shared_ptr<sm::Endpoint>>(ep)->record(file, o);
+         std::get<std::shared_ptr<sm::Endpoint>>(ep)->record_call(file);
          if (self->log_) self->log_->info("call " + call_id_of(args) + ": recording to " + file.string());
          return LuaReply::values({LuaValue(true), LuaValue(file.filename().string())});
        }});
@@ -531,7 +531,7 @@ std::vector<sdk::LuaFunctionSpec> CallVerbs::functions() {
                  std::string channel;
                  auto ep = endpoint(args, "stop_recording", channel);
                  if (auto* r = std::get_if<LuaReply>(&ep)) return std::move(*r);
-                 std::get<std::shared_ptr<sm::Endpoint>>(ep)->stop_recording();
+                 std::get<std::shared_ptr<sm::Endpoint>>(ep)->stop_call_recording();
                  return LuaReply::values({LuaValue(true)});
                }});
   f.push_back(

@@ -153,6 +153,7 @@ sdk::Status EndpointCore::init_srtp() {
 
 void EndpointCore::close() {
   stop_recording();
+  stop_call_recording();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
@@ -286,6 +287,7 @@ void EndpointCore::t38_readable(const std::uint8_t* d, int n, const sockaddr_sto
 void EndpointCore::use_t38(const sm::T38Options& peer) {
   finish_playback(true);
   stop_recording();
+  stop_call_recording();
   t38_ = true;
   t38_params_ = {peer.version, peer.max_bitrate, peer.transferred_tcf, peer.max_datagram, peer.redundancy};
   sockaddr_storage a;
@@ -505,6 +507,7 @@ void EndpointCore::attach_fax(std::shared_ptr<FaxReceiver> fax) {
   if (fax_) fax_->hang_up();
   finish_playback(true);
   stop_recording();
+  stop_call_recording();
   fax_ = std::move(fax);
   if (t38_) fax_->use_t38(t38_params_);
   // A modem signal cut by a late packet loses a frame of T.30: buffer more
@@ -515,6 +518,23 @@ void EndpointCore::attach_fax(std::shared_ptr<FaxReceiver> fax) {
 void EndpointCore::stop_recording() {
   if (rec_) rec_->finish();
   rec_.reset();
+}
+
+void EndpointCore::attach_call_recording(std::shared_ptr<Recording> r) {
+  if (call_rec_) call_rec_->finish();
+  call_rec_ = std::move(r);
+}
+
+void EndpointCore::stop_call_recording() {
+  if (call_rec_) call_rec_->finish();
+  call_rec_.reset();
+}
+
+bool EndpointCore::append_recording(Recording& rec, Down2& down, const std::int16_t* src) {
+  if (rec.rate() != 8000) return rec.append(src, kFrame);
+  std::int16_t narrow[kNarrowFrame];
+  down.run(src, kFrame, narrow);
+  return rec.append(narrow, kNarrowFrame);
 }
 
 void EndpointCore::queue_dtmf(const std::string& digits) {
@@ -631,22 +651,11 @@ void EndpointCore::tick_output() {
   }
   if (!have) std::memset(out_, 0, sizeof out_);
 
-  if (rec_) {
+  if (rec_ || call_rec_) {
     std::int16_t mixed[kFrame];
-    const std::int16_t* src = in_;
-    if (rec_both_) {
-      for (int i = 0; i < kFrame; ++i) mixed[i] = clamp16(in_[i] + out_[i]);
-      src = mixed;
-    }
-    bool more;
-    if (rec_->rate() == 8000) {
-      std::int16_t narrow[kNarrowFrame];
-      rec_down_.run(src, kFrame, narrow);
-      more = rec_->append(narrow, kNarrowFrame);
-    } else {
-      more = rec_->append(src, kFrame);
-    }
-    if (!more) rec_.reset();
+    for (int i = 0; i < kFrame; ++i) mixed[i] = clamp16(in_[i] + out_[i]);
+    if (rec_ && !append_recording(*rec_, rec_down_, rec_both_ ? mixed : in_)) rec_.reset();
+    if (call_rec_ && !append_recording(*call_rec_, call_rec_down_, mixed)) call_rec_.reset();
   }
 
   if (!event_sent && remote_len_) {  // nobody to send to yet: spare the encoder

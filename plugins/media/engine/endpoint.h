@@ -85,6 +85,9 @@ class EndpointCore {
   void stop_playing(std::uint64_t request);
   void attach_recording(std::shared_ptr<Recording> r, bool both);
   void stop_recording();
+  // The call's recording (sdk::media::Endpoint::record_call), beside the one above.
+  void attach_call_recording(std::shared_ptr<Recording> r);
+  void stop_call_recording();
   void queue_dtmf(const std::string& digits);
   void set_echo(bool on) { echo_ = on; }
   void attach_fax(std::shared_ptr<FaxReceiver> fax);
@@ -182,10 +185,15 @@ class EndpointCore {
   std::shared_ptr<FaxDetector> fax_detector_;
   void fax_tone(const char* how);
 
-  // Recording.
+  // Recording: an application's (record), and the call's (record_call,
+  // always both directions).
   std::shared_ptr<Recording> rec_;
   bool rec_both_ = false;
   Down2 rec_down_;
+  std::shared_ptr<Recording> call_rec_;
+  Down2 call_rec_down_;
+  // Appends this tick's `src` to `rec` (resampled to its rate); false once it is over.
+  static bool append_recording(Recording& rec, Down2& down, const std::int16_t* src);
 
   // DTMF.
   dtmf_rx_state_s* dtmf_rx_ = nullptr;
@@ -221,6 +229,8 @@ class EndpointHandle final : public sdk::media::Endpoint {
   void stop_playing() override;
   void record(std::filesystem::path wav_file, sdk::media::RecordOptions options) override;
   void stop_recording() override;
+  void record_call(std::filesystem::path wav_file) override;
+  void stop_call_recording() override;
   void send_dtmf(std::string_view digits) override;
   void echo(bool on) override;
   sdk::media::EndpointStats stats() const override;
@@ -232,6 +242,10 @@ class EndpointHandle final : public sdk::media::Endpoint {
   EndpointCore* core() const { return core_; }
 
  private:
+  // Opens `file` on the I/O thread, then hands it to the media thread (the
+  // call's recording when `call`).
+  void open_recording(std::filesystem::path file, sdk::media::RecordOptions options, bool call);
+
   std::shared_ptr<EngineContext> ctx_;
   EndpointCore* core_;
   std::shared_ptr<EndpointShared> shared_;

@@ -157,10 +157,20 @@ void EndpointHandle::stop_playing() {
 }
 
 void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions options) {
+  open_recording(std::move(file), options, false);
+}
+
+void EndpointHandle::record_call(std::filesystem::path file) {
+  sm::RecordOptions o;
+  o.both_directions = true;
+  open_recording(std::move(file), o, true);
+}
+
+void EndpointHandle::open_recording(std::filesystem::path file, sm::RecordOptions options, bool call) {
   auto ctx = ctx_;
   EndpointCore* ep = core_;
   auto shared = shared_;
-  ctx_->io.post([ctx, ep, shared, file = std::move(file), options] {
+  ctx_->io.post([ctx, ep, shared, file = std::move(file), options, call] {
     int rate = options.sample_rate == 16000 ? 16000 : 8000;
     SF_INFO info{};
     info.samplerate = rate;
@@ -171,7 +181,11 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
     // `whole`: written beside the file under a hidden name, renamed once closed.
     auto written = options.whole ? file.parent_path() / ("." + file.filename().string() + ".part") : file;
     SNDFILE* sf = sf_open(written.c_str(), SFM_WRITE, &info);
-    auto done = [ctx, shared](sm::MediaEvent e) { shared->deliver(e); };
+    // The call's recording tells nobody it ended: an application's record()
+    // waits for its own record_done.
+    auto done = [ctx, shared, call](sm::MediaEvent e) {
+      if (!call) shared->deliver(e);
+    };
     if (!sf) {
       std::string why = sf_strerror(nullptr);
       ctx->log.error("media: cannot record to " + file.string() + ": " + why +
@@ -180,7 +194,7 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
       e.type = sm::EventType::record_done;
       e.ok = false;
       e.detail = file.string() + ": " + why;
-      shared->deliver(e);
+      done(e);
       return;
     }
     auto rec = std::make_shared<Recording>(written, sf, rate, options.max_seconds, done, options.silence_seconds,
@@ -188,7 +202,10 @@ void EndpointHandle::record(std::filesystem::path file, sm::RecordOptions option
     ctx->io.add_recording(rec);
     std::erase_if(shared->recordings, [](auto& w) { return w.expired(); });
     shared->recordings.push_back(rec);
-    ep->post([rec, both = options.both_directions](EndpointCore& c) { c.attach_recording(rec, both); });
+    if (call)
+      ep->post([rec](EndpointCore& c) { c.attach_call_recording(rec); });
+    else
+      ep->post([rec, both = options.both_directions](EndpointCore& c) { c.attach_recording(rec, both); });
   });
 }
 
@@ -223,6 +240,10 @@ bool EndpointHandle::detect_fax(bool on) {
 
 void EndpointHandle::stop_recording() {
   core_->post([](EndpointCore& c) { c.stop_recording(); });
+}
+
+void EndpointHandle::stop_call_recording() {
+  core_->post([](EndpointCore& c) { c.stop_call_recording(); });
 }
 
 void EndpointHandle::send_dtmf(std::string_view digits) {

@@ -76,12 +76,10 @@ void OnlineRecording::digit(const std::string& channel, char digit) {
                                 {"channels", sdk::json::Raw{sdk::json::array(channels)}},
                                 {"by", channel}}));
   if (start) {
-    sdk::media::RecordOptions o;
-    o.both_directions = true;
-    endpoint->record(file, o);
+    endpoint->record_call(file);
     if (log_) log_->info("call " + call_id + ": online recording to " + file.string() + " (by " + channel + ")");
   } else {
-    endpoint->stop_recording();
+    endpoint->stop_call_recording();
     if (log_) log_->info("call " + call_id + ": online recording stopped (by " + channel + ")");
   }
 }

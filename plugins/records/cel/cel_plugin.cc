@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <iterator>
 #include <memory>
+#include <vector>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -106,13 +108,18 @@ class CelPlugin final : public sdk::Plugin {
                        "outbound and carry no user uuid; enable api.confd");
     // calls.# in one subscription: park and pickup events keep their place
     // among the channel events (a parked caller's hang-up after its PARK_END).
+    // The rows of the events the bus hands over at once are queued (and
+    // spooled, one write) together after the last of them.
     sub_ = host_.bus().subscribe(
         "calls.#",
         [this](const sdk::Event& e) {
           auto rows = mapper_->map(e, now_ms());
-          writer_->push(std::move(rows));
+          std::move(rows.begin(), rows.end(), std::back_inserter(pending_));
         },
-        {.queue_capacity = 65536, .name = "records.cel"});
+        {.queue_capacity = 65536, .name = "records.cel", .after_batch = [this] {
+           if (!pending_.empty()) writer_->push(std::move(pending_));
+           pending_.clear();
+         }});
     host_.log().info("records.cel: recording channel events into cel (batches of " +
                      std::to_string(config.batch_size) + ", spool " +
                      (config.spool.empty() ? std::string("off") : config.spool.string()) + ")");
@@ -133,6 +140,7 @@ class CelPlugin final : public sdk::Plugin {
   std::unique_ptr<CelMapper> mapper_;
   std::unique_ptr<CelWriter> writer_;
   std::unique_ptr<sdk::Subscription> sub_;
+  std::vector<CelRow> pending_;  // the bus thread's, until its run ends
 };
 
 constexpr sdk::OptionSpec kOptions[] = {

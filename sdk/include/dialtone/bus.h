@@ -180,6 +180,11 @@ using EventHandler = std::function<void(const Event&)>;
 struct SubscribeOptions {
   std::size_t queue_capacity = 65536;
   std::string name;  // shown in logs and stats; defaults to the plugin id
+  // Runs on the delivery thread after the handler has had every event taken
+  // from the queue at once (a burst), before the thread waits for more: a
+  // subscriber that writes per event (a file, a socket) gathers the burst
+  // in its handler and writes it here once.
+  std::function<void()> after_batch = nullptr;
 };
 
 class Subscription {
@@ -201,6 +206,11 @@ class EventBus {
   }
   void publish(std::string topic, std::initializer_list<EventField> fields) {
     publish(std::move(topic), std::vector<EventField>(fields));
+  }
+  // Several events in their order, each subscriber woken once for all of
+  // them (a publisher that gathers what happened in the last moment).
+  virtual void publish_batch(std::vector<std::shared_ptr<const Event>> events) {
+    for (auto& e : events) publish(std::move(e));
   }
   virtual std::unique_ptr<Subscription> subscribe(std::string pattern, EventHandler handler,
                                                   SubscribeOptions options = {}) = 0;

@@ -60,6 +60,10 @@ struct ConfigUser {
   bool call_record = false;  // every call to or from the user is recorded (XiVO's *26)
   std::optional<std::string> language;  // prompt language ("fr_FR"); nil: the engine's
   bool online_call_record = false;  // may record a call in progress with *3 (XiVO's online call recording)
+  std::optional<std::string> email;  // the user's own address (confd's email)
+  // The address of the user's voicemail, when it has one with an address
+  // (XiVO's XIVO_USEREMAIL: where a fax detected on a call to it is mailed).
+  std::optional<std::string> voicemail_email;
 };
 
 // A line with its SIP endpoint (username empty when it has none yet).

@@ -288,6 +288,18 @@ class Endpoint {
     (void)on;
     return false;
   }
+  // Appended last: records the whole call to `wav_file` (8 kHz), what the
+  // peer says and what it hears mixed, until stop_call_recording() or the
+  // end of the endpoint. It runs beside record() (an application recording
+  // a voicemail message of a recorded call), sends no record_done, and a
+  // file that cannot be written logs one line. The default records with
+  // record() instead (engines without a second recording).
+  virtual void record_call(std::filesystem::path wav_file) {
+    RecordOptions o;
+    o.both_directions = true;
+    record(std::move(wav_file), o);
+  }
+  virtual void stop_call_recording() { stop_recording(); }
 };
 
 // Each member hears every other member and not itself. Two members make a

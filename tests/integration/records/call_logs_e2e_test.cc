@@ -276,6 +276,12 @@ TEST_F(CallLogsE2E, GenerateCallLogsCommandRebuildsFromCel) {
                    &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("0 call log(s) generated"), std::string::npos) << out;
+  // Every CEL row is marked with its call log again (XiVO's processed
+  // marker), and a call log's rows are read by linkedid (docs/admin/cel.md).
+  EXPECT_EQ(query("SELECT count(*) FROM cel WHERE call_log_id IS NULL"), "0\n");
+  EXPECT_EQ(query("SELECT count(*) FROM cel JOIN call_log USING (linkedid) WHERE cel.call_log_id <> call_log.id"),
+            "0\n");
+  EXPECT_EQ(query("SELECT count(DISTINCT call_log_id) FROM cel"), "4\n");
 }
 
 // XiVO's rule for forwards: the call log keeps the number dialed, and says

@@ -112,6 +112,58 @@ TEST(EventBus, DeliversOnlyMatchingTopicsInPublishOrder) {
     EXPECT_EQ(got[i], "call." + std::to_string(i) + ".answered=" + std::to_string(i));
 }
 
+// publish_batch keeps the events' order, topics cached or not, and each
+// subscription's after_batch runs after the handler has had every event of
+// a run: the last one has seen them all (what records.cel's spool relies on).
+TEST(EventBus, PublishBatchKeepsOrderAndAfterBatchFollowsEveryEvent) {
+  RecordingLogger log;
+  EventBusImpl bus(log);
+  struct Seen {
+    std::mutex m;
+    std::vector<std::string> got;
+    std::size_t handled = 0, at_last_after = 0, afters = 0;
+  } all, answered;
+  auto subscribe = [&bus](const char* pattern, Seen& seen) {
+    return bus.subscribe(
+        pattern,
+        [&seen](const sdk::Event& e) {
+          std::lock_guard l(seen.m);
+          seen.got.push_back(e.topic + "=" + e.body);
+          ++seen.handled;
+        },
+        {.queue_capacity = 4096, .name = pattern, .after_batch = [&seen] {
+           std::lock_guard l(seen.m);
+           seen.at_last_after = seen.handled;
+           ++seen.afters;
+         }});
+  };
+  auto s1 = subscribe("call.#", all);
+  auto s2 = subscribe("call.*.answered", answered);
+  bus.publish("call.0.answered", "warm");  // this topic is cached, the batch's others are not
+  std::vector<std::shared_ptr<const sdk::Event>> batch;
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back(std::make_shared<const sdk::Event>("call.0.answered", std::to_string(i)));
+    batch.push_back(std::make_shared<const sdk::Event>("call." + std::to_string(i) + ".ringing", std::to_string(i)));
+  }
+  batch.push_back(nullptr);  // ignored
+  bus.publish_batch(std::move(batch));
+  ASSERT_TRUE(eventually([&] {
+    std::scoped_lock l(all.m, answered.m);
+    return all.at_last_after == 601 && answered.at_last_after == 301;
+  }));
+  std::scoped_lock l(all.m, answered.m);
+  ASSERT_EQ(all.got.size(), 601u);
+  ASSERT_EQ(answered.got.size(), 301u);
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(all.got[1 + 2 * i], "call.0.answered=" + std::to_string(i));
+    EXPECT_EQ(all.got[2 + 2 * i], "call." + std::to_string(i) + ".ringing=" + std::to_string(i));
+    EXPECT_EQ(answered.got[1 + i], "call.0.answered=" + std::to_string(i));
+  }
+  EXPECT_GE(all.afters, 1u);
+  EXPECT_LE(all.afters, 601u);
+  EXPECT_LE(answered.afters, 301u);
+}
+
 TEST(EventBus, EverySubscriberGetsTheSameSharedEvent) {
   RecordingLogger log;
   EventBusImpl bus(log);

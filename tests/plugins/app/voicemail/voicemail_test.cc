@@ -121,6 +121,31 @@ class VoicemailTest : public SipMediaTest {
     return false;
   }
 
+  // Bob calls `number`, which ends in alice's box 1001, and says a 1 s
+  // 1500 Hz tone after the greeting, then #: the WAV of the one new message
+  // in her INBOX (empty when none came).
+  fs::path leave_message(const std::string& number) {
+    fs::path box = spool_ / "default" / "1001";
+    auto before = files(box / "INBOX", ".txt").size();
+    tm::RtpPeer peer(Codec::pcmu, 0, 101);
+    Phone bob;
+    call(bob, "bob", number, peer);
+    EXPECT_NE(connect(peer), 0);
+    EXPECT_TRUE(eventually([&] { return !files(box / "tmp", ".wav").empty(); })) << "recording never started";
+    auto speech = tm::make_tone(1500, 1.0, 8000);
+    speech.resize(speech.size() + 4000, 0);
+    peer.send_audio(speech);
+    peer.send_digits("#");
+    EXPECT_EQ(bob.finish(), 0) << bob.out;
+    expect_media_idle();
+    auto txt = files(box / "INBOX", ".txt");
+    EXPECT_EQ(txt.size(), before + 1) << "no message left";
+    if (txt.size() != before + 1) return {};
+    auto wav = txt.back();
+    wav.replace_extension(".wav");
+    return wav;
+  }
+
   static inline std::shared_ptr<vm::VoicemailApp> app_;
   static inline fs::path spool_;
   static inline SmtpSink* smtp_ = nullptr;
@@ -236,24 +261,32 @@ TEST_F(VoicemailTest, MessageLeftStoredMailedHeardWithMwi) {
 // XiVO's "Enable voicemail": a call to alice that nobody takes (her phone
 // is not registered) ends in her box after the unavailable greeting.
 TEST_F(VoicemailTest, UnansweredCallToAUserLeavesAMessageInHerBox) {
-  fs::path box = spool_ / "default" / "1001";
-  auto before = files(box / "INBOX", ".txt").size();
-  tm::RtpPeer peer(Codec::pcmu, 0, 101);
-  Phone bob;
-  call(bob, "bob", "1001", peer);
-  ASSERT_NE(connect(peer), 0);
-  ASSERT_TRUE(eventually([&] { return !files(box / "tmp", ".wav").empty(); })) << "recording never started";
-  auto speech = tm::make_tone(1500, 1.0, 8000);
-  speech.resize(speech.size() + 4000, 0);
-  peer.send_audio(speech);
-  peer.send_digits("#");
-  EXPECT_EQ(bob.finish(), 0) << bob.out;
-  expect_media_idle();
-  auto txt = files(box / "INBOX", ".txt");
-  ASSERT_EQ(txt.size(), before + 1);
-  auto wav = txt.back();
-  wav.replace_extension(".wav");
-  EXPECT_GT(tone_seconds(wav_samples(wav), 1500), 0.8);
+  auto message = leave_message("1001");
+  ASSERT_FALSE(message.empty());
+  EXPECT_GT(tone_seconds(wav_samples(message), 1500), 0.8);
+}
+
+// An incall whose call_record_enabled is on sends its calls to alice's box:
+// the call is recorded from the answer on (the greeting and what bob says)
+// while the voicemail records the message, each file holding bob's tone.
+TEST_F(VoicemailTest, RecordedIncallToAVoicemailIsRecordedBesideTheMessage) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
+  auto i = host_->sql(
+      "INSERT INTO confd_incalls (destination, call_record_enabled) SELECT jsonb_build_object('type', 'voicemail', "
+      "'voicemail_id', id), true FROM confd_voicemails WHERE number = '1001' RETURNING id");
+  auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('5552700', 'from-extern') RETURNING id");
+  host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+  auto message = leave_message("5552700");
+  host_->sql("DELETE FROM confd_incalls WHERE id = $1::int", {i});
+  host_->sql("DELETE FROM confd_extensions WHERE id = $1::int", {x});
+  ASSERT_FALSE(message.empty());
+  EXPECT_GT(tone_seconds(wav_samples(message), 1500), 0.8) << "bob's tone is not in the message";
+  auto recorded = files(recordings_dir_, ".wav");
+  ASSERT_EQ(recorded.size(), 1u) << "the call was not recorded";
+  // The I/O thread closes the recording once the endpoint is gone.
+  EXPECT_TRUE(eventually([&] { return tone_seconds(wav_samples(recorded[0]), 1500) > 0.8; }))
+      << "bob's tone is not in the call's recording";
+  EXPECT_GT(wav_samples(recorded[0]).size(), wav_samples(message).size()) << "the greeting is not recorded";
 }
 
 // The box's limits: with `maxsecs` 2 a longer message is cut at 2 s; with

@@ -154,7 +154,10 @@ INSTANTIATE_TEST_SUITE_P(
         OfferCase{"polycom", &kPolycom, kDefaultCodecs, {"9", "0", "8", "127"}},
         OfferCase{"polycom_no_g722", &kPolycom, {"pcmu", "telephone-event"}, {"0", "127"}},
         OfferCase{"linphone", &kLinphone, kDefaultCodecs, {"0", "8", "99"}},
-        OfferCase{"linphone_g722_only", &kLinphone, {"g722", "telephone-event"}, {}}),
+        OfferCase{"linphone_g722_only", &kLinphone, {"g722", "telephone-event"}, {}},
+        // Opus (RFC 7587, always opus/48000/2) with the events of both clocks.
+        OfferCase{"linphone_opus", &kLinphone, {"pcmu", "pcma", "opus", "telephone-event"},
+                  {"96", "0", "8", "101", "99"}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Sdp, OfferWithOnlyTelephoneEventIsNotAcceptable) {
@@ -269,9 +272,10 @@ TEST(Sdp, CodecListIsChecked) {
   auto ok = parse_codecs({"PCMA", "pcmu", "telephone-event"});
   ASSERT_TRUE(ok);
   EXPECT_EQ(*ok, (std::vector<std::string>{"pcma", "pcmu", "telephone-event"}));
-  auto bad = parse_codecs({"pcmu", "opus"});
+  auto bad = parse_codecs({"pcmu", "g729"});
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("opus"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("g729"), std::string::npos);
+  ASSERT_TRUE(parse_codecs({"opus"}));
   EXPECT_FALSE(parse_codecs({"telephone-event"}));
 }
 

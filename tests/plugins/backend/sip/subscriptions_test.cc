@@ -167,9 +167,13 @@ TEST_F(SubscriptionTest, RestartTellsThePhoneToSubscribeAgain) {
 }
 
 // Refreshed in its dialog (200, then a NOTIFY of the current state), then
-// left to run out: terminated;reason=timeout, and nothing is held.
+// left to run out: terminated;reason=timeout, and nothing is held. Its row
+// in the store was moved by the refresh (written in order, before the
+// removal) and is gone.
 TEST_F(SubscriptionTest, RefreshThenExpiry) {
   subscribe_once("carol", "1002", "dialog", "subscribe_refresh_expiry.xml", "2");
+  EXPECT_TRUE(eventually([&] { return host_->sql("SELECT count(*) FROM sip_subscriptions") == "0"; }));
+  EXPECT_FALSE(host_->logger().contains("could not save subscriptions"));
 }
 
 TEST_F(SubscriptionTest, WrongPasswordIsChallengedThenForbidden) {

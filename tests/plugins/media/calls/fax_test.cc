@@ -71,6 +71,15 @@ class FaxCallTest : public SipMediaTest {
       x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'from-extern') RETURNING id", {did});
       host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
     }
+    // DID 5551237: bob's, with fax detection and no fax_detect_email; bob's
+    // address is confd's (he has no voicemail), where the fax goes (XiVO's
+    // XIVO_USEREMAIL).
+    host_->sql("UPDATE confd_users SET email = 'bob@example.com' WHERE id = $1::int", {user_ids_["bob"]});
+    i = host_->sql("INSERT INTO confd_incalls (destination, fax_detect_enabled, fax_detect_timeout) "
+                   "VALUES (jsonb_build_object('type', 'user', 'user_id', $1::int), true, 8) RETURNING id",
+                   {user_ids_["bob"]});
+    x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ('5551237', 'from-extern') RETURNING id");
+    host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
   }
   static void TearDownTestSuite() {
     SipMediaTest::TearDownTestSuite();
@@ -127,6 +136,30 @@ class FaxCallTest : public SipMediaTest {
     EXPECT_EQ(pdf_pages(pdf), pages);
   }
 
+  // A fax machine sending `pages` calls `did`, an incall of bob's with fax
+  // detection: its calling tone sends the call to fax reception, the mail
+  // to `to` has the PDF with the pages sent, and the spool is left empty.
+  void expect_detected_fax_mailed(const std::string& did, int pages, const std::string& to) {
+    auto sent = dir_ / ("sent-" + did + ".tif");
+    ASSERT_TRUE(media::write_fax_tiff(sent, pages));
+    media::FaxPeer machine(Codec::pcmu, 0, sent);
+    std::size_t mails = smtp_->messages().size();
+    Phone trunk;
+    ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, machine, did));
+    ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
+        << "no mail reached the relay; sender's T.30 result " << machine.result() << "; log:\n" << log_tail();
+    EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // Dialtone hung up after the fax
+    ASSERT_TRUE(eventually([&] { return machine.done(); })) << "the sender never ended";
+    EXPECT_EQ(machine.result(), 0) << "the sender's T.30 completion code";
+    EXPECT_EQ(machine.pages_sent(), pages);
+    EXPECT_TRUE(host_->logger().contains("fax detected (cng)")) << log_tail();
+    EXPECT_TRUE(host_->logger().contains("receiving it for " + to)) << log_tail();
+    expect_fax_mail(mails, pages, did, to);
+    // Mailed, with no directory asked for: nothing stays in the spool.
+    EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
+    expect_media_idle();
+  }
+
   static inline fs::path dir_;
   static inline SmtpSink* smtp_ = nullptr;
   static inline std::shared_ptr<fx::FaxApp> app_;
@@ -178,23 +211,13 @@ TEST_F(FaxCallTest, CallerThatIsNoFaxMachineIsLetGoWithoutFile) {
 // PDF with both pages, and the spool is left empty. (The incall destination
 // fax_to_mail is what the T.38 and no-fax tests below call.)
 TEST_F(FaxCallTest, FaxDetectedOnAUsersDidIsMailedAsAPdfWithThePagesSent) {
-  auto sent = dir_ / "sent.tif";
-  ASSERT_TRUE(media::write_fax_tiff(sent, 2));
-  media::FaxPeer machine(Codec::pcmu, 0, sent);
-  std::size_t mails = smtp_->messages().size();
-  Phone trunk;
-  ASSERT_NO_FATAL_FAILURE(call_fax_line(trunk, machine, "5551235"));
-  ASSERT_TRUE(eventually([&] { return smtp_->messages().size() > mails; }, std::chrono::seconds(120)))
-      << "no mail reached the relay; sender's T.30 result " << machine.result() << "; log:\n" << log_tail();
-  EXPECT_EQ(trunk.finish(), 0) << trunk.out;  // Dialtone hung up after the fax
-  ASSERT_TRUE(eventually([&] { return machine.done(); })) << "the sender never ended";
-  EXPECT_EQ(machine.result(), 0) << "the sender's T.30 completion code";
-  EXPECT_EQ(machine.pages_sent(), 2);
-  EXPECT_TRUE(host_->logger().contains("fax detected (cng)")) << log_tail();
-  expect_fax_mail(mails, 2, "5551235", "detect@example.com");
-  // Mailed, with no directory asked for: nothing stays in the spool.
-  EXPECT_TRUE(eventually([&] { return files_in(dir_ / "spool").empty(); }));
-  expect_media_idle();
+  expect_detected_fax_mailed("5551235", 2, "detect@example.com");
+}
+
+// The same on a DID whose incall names no fax_detect_email: the PDF is
+// mailed to the user the incall sends its calls to, at his e-mail address.
+TEST_F(FaxCallTest, FaxDetectedOnAUsersDidWithoutFaxEmailIsMailedToTheUser) {
+  expect_detected_fax_mailed("5551237", 1, "bob@example.com");
 }
 
 // A person calling such a DID: no calling tone in 2 s (the caller speaks,

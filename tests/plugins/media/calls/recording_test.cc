@@ -159,6 +159,57 @@ TEST_F(RecordingTest, RecordedIncallsCallToAUserHoldsBothParties) {
   EXPECT_FALSE(file.empty());
 }
 
+// An incall whose call_record_enabled is on and whose destination Dialtone
+// answers itself: a sound (a 700 Hz tone file) and a conference room. Alice
+// (500 Hz) calls its DID; the one recording written holds her tone, and
+// the sound she heard.
+TEST_F(RecordingTest, RecordedIncallsCallToASoundOrAConferenceHoldsTheCaller) {
+  host_->sql("INSERT INTO confd_contexts (name, type) VALUES ('from-extern', 'incall') ON CONFLICT DO NOTHING");
+  fs::path sound = recordings_dir_.parent_path() / ("dialtone-rec-sound-" + std::to_string(::getpid()) + ".wav");
+  ASSERT_TRUE(tm::write_wav(sound, tm::make_tone(700, 6.0, 8000, 4000), 8000));
+  auto room = host_->sql("INSERT INTO confd_conferences (name, announce_join_leave) VALUES ('rec', false) RETURNING id");
+  struct Case {
+    std::string did, destination;
+    double played_hz;  // 0: nothing to look for
+  };
+  for (const Case& c : {Case{"5552601", R"({"type": "sound", "filename": ")" + sound.string() + R"("})", 700},
+                        Case{"5552602", R"({"type": "conference", "conference_id": )" + room + "}", 0}}) {
+    SCOPED_TRACE(c.destination);
+    fs::remove_all(recordings_dir_);
+    auto i = host_->sql("INSERT INTO confd_incalls (destination, call_record_enabled) VALUES ($1::jsonb, true) "
+                        "RETURNING id", {c.destination});
+    auto x = host_->sql("INSERT INTO confd_extensions (exten, context) VALUES ($1, 'from-extern') RETURNING id", {c.did});
+    host_->sql("INSERT INTO confd_incall_extensions VALUES ($1::int, $2::int)", {i, x});
+    tm::RtpPeer pa(Codec::pcmu, 0, 101);
+    Phone alice;
+    caller(alice, "alice", c.did, "uac_media.xml", 1, {"-key", "rtp_port", std::to_string(pa.port())});
+    std::string ca = connect_engine(pa);
+    ASSERT_FALSE(ca.empty());
+    EXPECT_TRUE(eventually([&] { return host_->logger().contains("recording to " + recordings_dir_.string()); }))
+        << log_tail();
+    pa.send_audio(tm::make_tone(500, 1.5, 8000, 4000));
+    EXPECT_TRUE(host_->calls().hangup_channel(ca));
+    EXPECT_EQ(alice.finish(), 0) << alice.out;
+    expect_media_idle();
+    host_->sql("DELETE FROM confd_incalls WHERE id = $1::int", {i});
+    host_->sql("DELETE FROM confd_extensions WHERE id = $1::int", {x});
+    auto files = recordings();
+    ASSERT_EQ(files.size(), 1u) << log_tail();
+    std::vector<std::int16_t> wav;
+    EXPECT_TRUE(eventually([&] {
+      wav = tm::read_wav(files[0], nullptr);
+      return tm::loud_samples(wav, 8000) > 8000;
+    })) << "under a second of sound in " << files[0];
+    // Alone or beside what she hears, her tone is a good share of the sound.
+    EXPECT_GT(best_share(wav, 500), 0.3) << "alice's tone is not in the recording";
+    if (c.played_hz > 0) {
+      EXPECT_GT(best_share(wav, c.played_hz), 0.3) << "what alice heard is not in the recording";
+    }
+  }
+  host_->sql("DELETE FROM confd_conferences WHERE id = $1::int", {room});
+  fs::remove(sound);
+}
+
 // *9, XiVO's recsnd: a softphone dials the code, hears the announcement
 // (a digit skips it), records its microphone's tone, and the sound lands in
 // the engine's store as recordings/<number>-<epoch>.wav, never listed

@@ -1,5 +1,6 @@
 // dialtoned: the Dialtone kernel.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <string>
@@ -38,7 +39,18 @@ int list_plugins(KernelSetup setup) {
   return 0;
 }
 
+// Every relayed or terminated RTP port, SIP connection and database
+// connection is a descriptor: take all the hard limit allows (the soft
+// default, often 1,024, would refuse calls long before the RTP ranges fill).
+void raise_file_limit() {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == nofile.rlim_max) return;
+  nofile.rlim_cur = nofile.rlim_max;
+  (void)::setrlimit(RLIMIT_NOFILE, &nofile);
+}
+
 int run(KernelSetup setup) {
+  raise_file_limit();
   // Every thread started from here on inherits the mask, so only sigwait()
   // below sees these signals.
   sigset_t signals;

@@ -10,7 +10,7 @@
 # Prints "ready pid=<dialtoned pid> sip=<port> dsn=<dsn>" and runs until its
 # standard input closes; everything it created is removed then.
 # Usage: sleep 100000 | bench/sip/dialtoned_server.sh <build dir> <sip port> [users]
-#   RTP_PORTS (shipped: 10000-20000), e.g. RTP_PORTS=30000-40000
+#   RTP_PORTS (shipped: 10000-30000), e.g. RTP_PORTS=10000-11000
 #   SIP_CONF: more lines for the [sip] section, e.g. SIP_CONF="max_queue_delay = 0"
 #   SIP_CONF_EXTRA: more sections after it, e.g. $'[subscribe]\nmax_per_line = 100'
 set -euo pipefail
@@ -29,7 +29,7 @@ name = kernel
 data_dir = $work/data
 $(http_listeners confd auth dird phoned provd provd_phones calld)
 CONF
-rtp=${RTP_PORTS:-10000-20000}
+rtp=${RTP_PORTS:-10000-30000}
 cat > "$work/conf.d/40-bench-sip.conf" <<CONF
 [plugin]
 name = backend.sip

@@ -115,6 +115,7 @@ class CallCoreImpl final : public sdk::CallCore {
   sdk::Status transfer_done(const sdk::TransferRequest& done) override;
   // call_transfer.cc
   sdk::Status transfer_requested(sdk::TransferReport report) override;
+  sdk::Status replace_requested(sdk::ReplaceReport report) override;
   std::vector<sdk::Channel> channels() const override;
   sdk::Result<sdk::Channel> channel(std::string_view channel_id) const override;
   sdk::Status hangup_channel(std::string_view channel_id, int q850_cause = 0) override;
@@ -179,6 +180,12 @@ class CallCoreImpl final : public sdk::CallCore {
   // its call kept.
   void relayed_blind_transfer(const sdk::Channel& transferor, const sdk::Channel& peer, const std::string& exten,
                               std::string context, const std::function<void(int, bool)>& progress);
+  // An attended transfer whose other leg `other` is in a dialplan
+  // application (it talks to no channel): the driver puts `peer`, the
+  // transferor's party, in its place (ChannelDriver::replace); then the
+  // transfer is published, the transferor told 200 and hung up.
+  void application_transfer(const sdk::Channel& transferor, const sdk::Channel& peer, const sdk::Channel& other,
+                            const std::function<void(int, bool)>& progress);
   // The transferor whose relayed blind transfer routes `transferee` now ("": none).
   std::string relayed_transferor(const std::string& transferee) const;
   // An attended transfer joined the transferor's peer with `party`:

@@ -10,9 +10,13 @@
 // transferor dialed the target (OriginateRequest::transfer_of): the driver
 // puts the callee that answers in the transferor's place, then the core
 // publishes the transfer, tells the transferor and hangs it up; a failed
-// dial leaves the call as it was. Only an attended transfer whose other leg
-// talks to no channel (a call the dialplan answered) is still moved by the
-// driver (ChannelDriver::carry_transfer).
+// dial leaves the call as it was. An attended transfer whose other leg
+// talks to no channel (it is in a dialplan application: parked, voicemail)
+// has the driver put the transferor's peer in that leg's place
+// (ChannelDriver::replace), the application carrying on with it. A new leg
+// that replaces an answered one (SIP: INVITE with Replaces) is swapped into
+// its bridge by the driver, then the core publishes it and hangs the
+// replaced leg up (replace_requested).
 #include "kernel/calls/call_core.h"
 
 namespace dialtone::kernel {
@@ -119,12 +123,8 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
   if (inside && attended && peer && party && party->backend == self->backend && driver) {
     // Parties the driver bridged itself: it joins them, the core does the rest.
     if (report.progress) report.progress(100, false);
-    driver->join(*peer, *party, [this, driver, report, self = *self, other = *other,
-                                 party = *party](sdk::Status s) {
+    driver->join(*peer, *party, [this, report, self = *self, other = *other, party = *party](sdk::Status s) {
       if (s) return attended_done(self, other, party.id, report.progress);
-      if (s.error().code == sdk::ErrorCode::unsupported) {
-        if (auto carried = driver->carry_transfer(report); carried) return;
-      }
       log_.info("calls: attended transfer by " + self.id + " failed: " + s.error().message);
       if (report.progress) report.progress(sdk::transfer_refusal_status(s.error()), true);
     });
@@ -136,28 +136,28 @@ sdk::Status CallCoreImpl::transfer_requested(sdk::TransferReport report) {
     relayed_blind_transfer(*self, *peer, r.exten, r.context, report.progress);
     return {};
   }
-  // An attended transfer whose other leg talks to no channel (a call the
-  // dialplan answered): the driver moves the parties. A driver that cannot
-  // leaves the transfer to the core.
-  if (inside && driver) {
-    auto s = driver->carry_transfer(report);
-    if (s || s.error().code != sdk::ErrorCode::unsupported) return s;
-  }
-  if (!peer) return sdk::Error::invalid("channel " + self->id + " talks to nobody");
+  // Nobody to hand over (the transferor talks to a dialplan application,
+  // or its party is gone): refused here, whatever the path, so that no
+  // driver carries out a transfer behind the core's back.
+  if (!peer)
+    return sdk::Error::invalid("channel " + self->id + " talks to nobody: there is no party to transfer");
   if (attended && !other)
     return sdk::Error::not_found("the leg replaced (" + (report.replaces.empty() ? r.target_channel : report.replaces) +
                                  ") is no channel of the call core");
+  if (attended && other->id == self->id)
+    return sdk::Error::invalid("channel " + self->id + " replaces itself: an attended transfer names the other call");
+  // Attended, the other leg in a dialplan application (parked, voicemail,
+  // an IVR): the transferor's peer takes its place there.
+  if (attended && other->peer.empty()) {
+    application_transfer(*self, *peer, *other, report.progress);
+    return {};
+  }
   if (report.progress) report.progress(100, false);
   if (!attended) {
     blind_transfer(*self, r.exten, r.context, report.progress);
     return {};
   }
   // Attended: the transferor's peer and the other leg's party talk.
-  if (other->id == self->id || other->peer.empty()) {
-    auto e = sdk::Error::unsupported("the other leg " + other->id + " talks to nobody the core can bridge");
-    if (report.progress) report.progress(sdk::transfer_refusal_status(e), true);
-    return {};
-  }
   if (!party) {
     if (report.progress) report.progress(481, true);
     return {};
@@ -218,6 +218,75 @@ void CallCoreImpl::relayed_blind_transfer(const sdk::Channel& transferor, const 
     if (progress) progress(200, true);
     (void)hangup_channel(transferor.id, sdk::q850::normal_clearing);
   });
+}
+
+void CallCoreImpl::application_transfer(const sdk::Channel& transferor, const sdk::Channel& peer,
+                                        const sdk::Channel& other, const std::function<void(int, bool)>& progress) {
+  auto driver = peer.backend == other.backend ? driver_of(peer.backend) : nullptr;
+  if (!driver) {
+    auto e = sdk::Error::unsupported("channel " + peer.id + " (" + peer.backend + ") cannot take the place of " +
+                                     other.id + " (" + other.backend + ") in its application");
+    log_.info("calls: attended transfer by " + transferor.id + " refused: " + e.message);
+    if (progress) progress(sdk::transfer_refusal_status(e), true);
+    return;
+  }
+  if (progress) progress(100, false);
+  log_.info("calls: attended transfer by " + transferor.id + ": " + peer.id + " takes the place of " + other.id +
+            " in its application");
+  driver->replace(peer, other, [this, transferor, other = other.id, progress](sdk::Status s) {
+    if (!s) {
+      log_.info("calls: attended transfer by " + transferor.id + " failed: " + s.error().message);
+      if (progress) progress(sdk::transfer_refusal_status(s.error()), true);
+      return;
+    }
+    // Published while the transferor's leg is open; the slot's parker is
+    // the transferor (its timeout rings it back).
+    Pending p{Kind::transferred, transferor, 0, 0, 0, "attended"};
+    p.target = other;
+    queue(std::move(p));
+    parked_by_transfer(other, transferor);
+    if (progress) progress(200, true);
+    (void)hangup_channel(transferor.id, sdk::q850::normal_clearing);
+  });
+}
+
+sdk::Status CallCoreImpl::replace_requested(sdk::ReplaceReport report) {
+  auto newcomer = channel(report.channel_id);
+  if (!newcomer) return newcomer.error();
+  std::string id = report.replaced;
+  if (id.empty() && !report.replaces.empty())
+    if (auto found = channel_by_protocol_id(report.replaces)) id = *found;
+  if (id.empty())
+    return sdk::Error::not_found("the leg replaced (" + report.replaces + ") is no channel of the call core");
+  auto replaced = channel(id);
+  if (!replaced) return replaced.error();
+  if (replaced->id == newcomer->id) return sdk::Error::invalid("channel " + id + " cannot replace itself");
+  if (replaced->state != sdk::ChannelState::up)
+    return sdk::Error::not_found("channel " + id + " is not answered: nothing to take the place of");
+  if (replaced->backend != newcomer->backend)
+    return sdk::Error::unsupported("channel " + id + " is a " + replaced->backend + " leg; " + newcomer->id +
+                                   " a " + newcomer->backend + " one");
+  if (replaced->peer.empty())
+    return sdk::Error::unsupported("channel " + id + " talks to nobody a newcomer could be swapped in with");
+  auto peer = channel(replaced->peer);
+  if (!peer) return peer.error();
+  auto driver = driver_of(replaced->backend);
+  if (!driver) return sdk::Error::unavailable("no driver for backend " + replaced->backend);
+  if (peer->backend != replaced->backend || driver->media_path(*replaced) == sdk::MediaPath::engine)
+    return sdk::Error::unsupported("channel " + id + "'s media goes through the media engine: its driver cannot "
+                                   "swap a newcomer in");
+  log_.info("calls: " + newcomer->id + " replaces " + id + " (talking to " + peer->id + ")");
+  driver->replace(*newcomer, *replaced, [this, newcomer = newcomer->id, replaced = *replaced](sdk::Status s) {
+    if (!s) {
+      log_.info("calls: " + newcomer + " did not replace " + replaced.id + ": " + s.error().message);
+      return;
+    }
+    Pending p{Kind::transferred, replaced, 0, 0, 0, "attended"};
+    p.target = newcomer;
+    queue(std::move(p));
+    (void)hangup_channel(replaced.id, sdk::q850::normal_clearing);
+  });
+  return {};
 }
 
 std::string CallCoreImpl::relayed_transferor(const std::string& transferee) const {

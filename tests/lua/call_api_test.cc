@@ -365,6 +365,47 @@ TEST_F(CallApi, TransferRequestsThatCannotBeCarriedOutAreRefused) {
       << "Replaces naming no channel";
 }
 
+// A blind transfer from a leg bridged by its driver but talking to nobody
+// (its party gone, or a dialplan application): the core refuses it itself
+// and never hands it back to the driver to carry out on its own.
+TEST_F(CallApi, BlindTransferFromALegTalkingToNobodyIsRefusedByTheCore) {
+  driver_->carries_transfers(true);
+  auto lone = driver_->call_in("carol", "3");
+  auto s = core_->transfer_requested(refer_to_2000(lone, sdk::MediaPath::relayed));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, sdk::ErrorCode::invalid) << s.error().message;
+  EXPECT_EQ(driver_->transfers_carried(), 0u) << "the transfer was handed back to the driver";
+  EXPECT_TRUE(core_->channel(lone)) << "the refused transferor keeps its call";
+}
+
+// A new leg replaces an answered one (an INVITE with Replaces): the core
+// has the driver swap it in, the caller now talks to the newcomer, the
+// replacement is published on the replaced leg, which is hung up.
+TEST_F(CallApi, ANewLegReplacingAnAnsweredOneIsSwappedInAndTheReplacedHungUp) {
+  driver_->carries_transfers(true);
+  std::string bob;
+  ASSERT_NO_FATAL_FAILURE(talking_to_bob(bob));
+  auto newcomer = driver_->call_in("carol", "1002");
+  sdk::ReplaceReport report;
+  report.channel_id = newcomer;
+  report.replaced = bob;
+  ASSERT_TRUE(core_->replace_requested(report));
+  EXPECT_EQ(driver_->replacements(), 1u);
+  auto ev = bus_.wait_for("calls.channel.transferred");
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->body.find("\"target_channel\":\"" + newcomer + "\""), std::string::npos) << ev->body;
+  EXPECT_NE(ev->body.find("\"id\":\"" + bob + "\""), std::string::npos) << ev->body;
+  EXPECT_TRUE(eventually([&] { return !core_->channel(bob); })) << "the replaced leg is hung up";
+  ASSERT_TRUE(core_->channel(caller_));
+  EXPECT_EQ(core_->channel(caller_)->peer, newcomer);
+  // Nothing to replace: refused with the reason the driver answers.
+  report.replaced = bob;
+  EXPECT_EQ(core_->replace_requested(report).error().code, sdk::ErrorCode::not_found);
+  report.replaced.clear();
+  report.replaces = "unknown-call-id@host";
+  EXPECT_EQ(core_->replace_requested(report).error().code, sdk::ErrorCode::not_found);
+}
+
 TEST(CauseMapping, FollowsRfc3398BothWays) {
   EXPECT_EQ(sdk::q850_from_sip(486), 17);
   EXPECT_EQ(sdk::q850_from_sip(404), 1);

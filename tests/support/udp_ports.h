@@ -17,8 +17,8 @@ bool port_free(int type, int port);
 
 // RTP ports for the media engines tests create: below the SIPp media ports
 // free_media_port() hands out (31100-32700), clear of the relay ports a
-// robustness test holds (31000-31003) and above the product's default ranges
-// (up to 30000), so an engine in a test running in parallel never binds a
+// robustness test holds (31000-31003) and between the product's default
+// ranges (the SIP relay's 10000-30000, the media engine's 40000-50000), so an engine in a test running in parallel never binds a
 // port a SIPp phone was just given. Engines may share the range: a port in
 // use is skipped.
 inline constexpr int kTestEnginePortMin = 30100;

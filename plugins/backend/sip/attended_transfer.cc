@@ -2,6 +2,8 @@
 // third-party call control), and INVITE with Replaces (RFC 3891).
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <dialtone/calls.h>
+
 namespace dialtone::plugins::backend::sip {
 
 void SipStack::Impl::refuse_offer(nta_leg_t* leg, std::uint32_t cseq, const std::string& offer) {
@@ -322,19 +324,6 @@ void SipStack::Impl::replace_party(nta_incoming_t* irq, const sip_t* sip,
     reply(irq, SIP_491_REQUEST_PENDING);
     return;
   }
-  std::string offer = body_of(sip);
-  std::string sent;
-  if (!offer.empty()) {
-    auto r = c.media->offer(p->side, offer);
-    if (!r) {
-      int st = media_error_status(r.error());
-      log.info("sip: call " + c.id + ": INVITE with Replaces refused with " + std::to_string(st) + ": " +
-               r.error().message);
-      reply(irq, st, sip_status_phrase(st));
-      return;
-    }
-    sent = *r;
-  }
   // The newcomer's dialog, kept as a branch of the call until it is connected.
   auto br = std::make_unique<Branch>();
   br->call = &c;
@@ -353,44 +342,79 @@ void SipStack::Impl::replace_party(nta_incoming_t* irq, const sip_t* sip,
   nta_incoming_tag(irq, nta_leg_get_tag(br->leg));
   nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
   // The newcomer is a channel of the call core, in the replaced party's
-  // call: the transfer names it, and it talks to the party that stays.
+  // call: it talks to the party that stays once it took the place.
   br->channel = backend.leg_created(LegInfo{c.id, channel_of(c, other_side(p->side)), true, line.username,
                                             line.caller_number, line.caller_name, user_of(c, other_side(p->side)),
                                             str(sip->sip_call_id->i_id)});
-  Branch* nb = br.get();
+  Branch& nb = *br;
   index_channel(c, br->channel);
   c.branches.push_back(std::move(br));
-  DialogRequest* d = send_in_dialog(c, leg_of(c, other_side(p->side)), sip_method_invite, "INVITE",
-                                    sent.empty() ? "" : "application/sdp", sent);
-  if (!d) {
-    drop_newcomer(*nb, 500);
-    reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
-    return;
+  std::string offer = body_of(sip);
+  if (nb.channel.empty()) return swap_in(c, p->side, nb, irq, offer, nullptr);  // no call core
+  // The call core decides (replace_requested) and has this stack swap the
+  // newcomer in (replace_channel); it hangs the replaced leg up.
+  std::string replaced_leg = channel_of(c, p->side);
+  pending_replaces[nb.channel] = PendingReplace{c.serial, p->side, irq, offer};
+  log.info("sip: call " + c.id + ": " + line.username + " asks to replace " +
+           (p->side == MediaLeg::a ? "the caller" : "the callee") + " (channel " + replaced_leg + ")");
+  if (auto s = backend.leg_replace_requested(nb.channel, replaced_leg); !s) {
+    int st = sdk::transfer_refusal_status(s.error());
+    log.info("sip: call " + c.id + ": INVITE with Replaces refused with " + std::to_string(st) + ": " +
+             s.error().message);
+    if (pending_replaces.erase(nb.channel)) {
+      drop_newcomer(nb, st);
+      reply(irq, st, sip_status_phrase(st));
+    }
   }
-  d->from = p->side;
+}
+
+void SipStack::Impl::swap_in(Call& c, MediaLeg side, Branch& nb, nta_incoming_t* irq, const std::string& offer,
+                             std::function<void(sdk::Status)> done) {
+  auto refuse = [&](int st, const std::string& why) {
+    log.info("sip: call " + c.id + ": INVITE with Replaces refused with " + std::to_string(st) + ": " + why);
+    drop_newcomer(nb, st);
+    if (nta_incoming_status(irq) < 200) reply(irq, st, sip_status_phrase(st));
+    else nta_incoming_destroy(irq);  // cancelled meanwhile (answered 487 by the stack)
+    if (done) done(st == 491 ? sdk::Error::conflict(why) : sdk::Error::unavailable(why));
+  };
+  if (nta_incoming_status(irq) >= 200) return refuse(487, "the newcomer cancelled its INVITE");
+  if (c.transfer || c.joined_with || c.offer_pending) return refuse(491, "call " + c.id + " is renegotiating");
+  std::string sent;
+  if (!offer.empty()) {
+    auto r = c.media->offer(side, offer);
+    if (!r) return refuse(media_error_status(r.error()), r.error().message);
+    sent = *r;
+  }
+  DialogRequest* d = send_in_dialog(c, leg_of(c, other_side(side)), sip_method_invite, "INVITE",
+                                    sent.empty() ? "" : "application/sdp", sent);
+  if (!d) return refuse(500, "the re-INVITE of the party that stays could not be sent");
+  d->from = side;
   d->offer = !sent.empty();
   d->irq = irq;  // answered 481 by release_dialog if the call ends meanwhile
   c.offer_pending = true;
   auto serial = c.serial;
-  MediaLeg side = p->side;
-  log.info("sip: call " + c.id + ": " + line.username + " replaces " +
-           (side == MediaLeg::a ? "the caller" : "the callee"));
-  d->on_final = [this, serial, side, nb, d](int status, const std::string& body) {
-    replaced(serial, side, nb, d, status, body);
+  Branch* nbp = &nb;
+  log.info("sip: call " + c.id + ": " + nb.target + " replaces " + (side == MediaLeg::a ? "the caller" : "the callee"));
+  d->on_final = [this, serial, side, nbp, d, done = std::move(done)](int status, const std::string& body) {
+    replaced(serial, side, nbp, d, status, body, done);
   };
 }
 
 void SipStack::Impl::replaced(std::uint64_t serial, MediaLeg side, Branch* nb, DialogRequest* d,
-                              int status, const std::string& body) {
+                              int status, const std::string& body, const std::function<void(sdk::Status)>& done) {
   Call* c = find_call(serial);
   nta_incoming_t* irq = d->irq;
   d->irq = nullptr;
-  if (!c || !irq) return;
+  auto failed = [&](int st, const std::string& why) {
+    if (done) done(sdk::Error::unavailable("sip: the newcomer did not take its place: " + why + " (" +
+                                           std::to_string(st) + ")"));
+  };
+  if (!c || !irq) return failed(481, "the call ended");
   if (nta_incoming_status(irq) >= 200) {
     // Cancelled meanwhile (answered 487 by the stack).
     nta_incoming_destroy(irq);
     end_call(*c);
-    return;
+    return failed(487, "the newcomer cancelled");
   }
   auto it = std::find_if(c->branches.begin(), c->branches.end(),
                          [nb](const auto& b) { return b.get() == nb; });
@@ -398,24 +422,29 @@ void SipStack::Impl::replaced(std::uint64_t serial, MediaLeg side, Branch* nb, D
     if (it != c->branches.end()) drop_newcomer(*nb, status);
     nta_incoming_treply(irq, status, phrase_of(status), TAG_END());
     nta_incoming_destroy(irq);
-    return;
+    return failed(status, "the party that stays refused the newcomer's media");
   }
   if (it == c->branches.end()) {
     reply(irq, SIP_500_INTERNAL_SERVER_ERROR);
-    return;
+    return failed(500, "the newcomer's dialog is gone");
   }
   std::unique_ptr<Branch> owned = std::move(*it);
   c->branches.erase(it);
   owned->counted = !owned->target.empty();
   count_line(owned->target, 1);
-  backend.leg_transferred(channel_of(*c, side), true, {}, owned->channel);
-  nta_leg_t* old = put_leg(*c, side, std::move(owned));
+  // For the call core the replaced leg stays up, unlinked, among the call's
+  // branches: the core publishes the replacement and hangs it up
+  // (hangup_departed). Without one it is reported and sent BYE here.
+  const bool core = static_cast<bool>(done);
+  if (!core) backend.leg_transferred(channel_of(*c, side), true, {}, owned->channel);
+  nta_leg_t* old = put_leg(*c, side, std::move(owned), !core);
   nta_incoming_treply(irq, SIP_200_OK, SIPTAG_CONTACT(contact),
                       TAG_IF(!body.empty(), SIPTAG_CONTENT_TYPE_STR("application/sdp")),
                       TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
   nta_incoming_destroy(irq);
-  if (old) send_bye(*c, old);
   backend.call_event(c->id, "transferred", 200);
+  if (core) return done({});
+  if (old) send_bye(*c, old);
 }
 
 void SipStack::Impl::drop_newcomer(Branch& nb, int status) {

@@ -159,11 +159,13 @@ sdk::Status SipChannelDriver::hangup(const sdk::Channel& channel, int q850_cause
   });
 }
 
-sdk::Status SipChannelDriver::carry_transfer(const sdk::TransferReport& report) {
-  return with_stack([&](SipStack& stack) {
-    stack.carry_refer(report.request.channel_id);
+void SipChannelDriver::replace(const sdk::Channel& newcomer, const sdk::Channel& replaced,
+                               std::function<void(sdk::Status)> done) {
+  auto s = with_stack([&](SipStack& stack) {
+    stack.replace_channel(newcomer.id, replaced.id, done);
     return sdk::Status{};
   });
+  if (!s) done(s);
 }
 
 void SipChannelDriver::join(const sdk::Channel& a, const sdk::Channel& b, std::function<void(sdk::Status)> done) {
@@ -289,6 +291,14 @@ void SipPlugin::leg_transferred(const std::string& leg_id, bool attended, const 
   done.exten = exten;
   done.target_channel = target_leg;
   (void)calls_->transfer_done(done);
+}
+
+sdk::Status SipPlugin::leg_replace_requested(const std::string& leg_id, const std::string& replaced_leg) {
+  if (!calls_ || leg_id.empty()) return sdk::Error::unsupported("no call core");
+  sdk::ReplaceReport report;
+  report.channel_id = leg_id;
+  report.replaced = replaced_leg;
+  return calls_->replace_requested(std::move(report));
 }
 
 sdk::Status SipPlugin::leg_transfer_requested(const LegTransfer& t) {

@@ -4,10 +4,13 @@
 // attended transfer has this stack join them (join_parties,
 // attended_transfer.cc), a blind one has the transferee dial a leg of this
 // driver that routes it through the dialplan (route_transfer: the transfer's
-// call of transfer.cc), and the core tells the transferor and hangs its
-// legs up. Only an attended transfer to a call the dialplan answered is
-// handed back (carry_refer). The REFER is answered 202 here; the
-// transferor's NOTIFYs follow the core's progress.
+// call of transfer.cc), an attended one to a call the dialplan answered
+// has this stack put the transferor's party in that call's place
+// (replace_channel: engine_join, engine_takeover.cc), and the core tells
+// the transferor and hangs its legs up. An INVITE with Replaces is swapped
+// in the same way once the core decided (replace_channel: swap_in,
+// attended_transfer.cc). The REFER is answered 202 here; the transferor's
+// NOTIFYs follow the core's progress.
 #include "plugins/backend/sip/stack_impl.h"
 #include "plugins/backend/sip/engine_media.h"
 
@@ -60,23 +63,56 @@ void SipStack::Impl::refuse_refer(Call& c, nta_leg_t* leg, const sdk::Error& e) 
   notify_refer(leg, status, phrase_of(status), true, nullptr);
 }
 
-void SipStack::carry_refer(const std::string& channel) {
+void SipStack::replace_channel(const std::string& newcomer, const std::string& replaced,
+                               std::function<void(sdk::Status)> done) {
   auto impl = impl_;
-  impl->later([impl, channel] { impl->carry_refer(channel); });
+  impl->later([impl, newcomer, replaced, done = std::move(done)]() mutable {
+    impl->replace_channel(newcomer, replaced, std::move(done));
+  });
 }
 
-void SipStack::Impl::carry_refer(const std::string& channel) {
-  // The transferor's leg: a caller's channel, or a callee's (the call core's).
+void SipStack::Impl::replace_channel(const std::string& newcomer, const std::string& replaced,
+                                     std::function<void(sdk::Status)> done) {
+  // An INVITE with Replaces waiting for the core.
+  if (auto it = pending_replaces.find(newcomer); it != pending_replaces.end()) {
+    PendingReplace p = std::move(it->second);
+    pending_replaces.erase(it);
+    Call* c = find_call(p.serial);
+    Branch* nb = nullptr;
+    if (c)
+      for (auto& b : c->branches)
+        if (b->channel == newcomer) nb = b.get();
+    if (!c || !nb || c->state != Call::State::answered || channel_of(*c, p.side) != replaced) {
+      if (nb) drop_newcomer(*nb, 481);
+      reply(p.irq, SIP_481_NO_TRANSACTION);
+      return done(sdk::Error::not_found("sip: channel " + replaced + " left its call before " + newcomer +
+                                        " could take its place"));
+    }
+    return swap_in(*c, p.side, *nb, p.irq, p.offer, std::move(done));
+  }
+  // The party of an answered relayed call takes the place of an
+  // engine-answered call's caller (an attended transfer to a parked call).
+  std::optional<Party> party;
+  Call* app = nullptr;
   for (auto& [serial, call] : calls) {
     Call& c = *call;
-    if (!c.refer_waiting || channel_of(c, c.refer_waiting->from) != channel) continue;
-    ReferWaiting r = std::move(*c.refer_waiting);
-    c.refer_waiting.reset();
-    c.referrer = nullptr;  // carry_refer_now takes the transferor's leg again
-    if (c.state != Call::State::answered || !leg_of(c, r.from)) return;  // gone meanwhile: no one to tell
-    carry_refer_now(c, r.from, r.target, r.replaces);
-    return;
+    if (c.state != Call::State::answered) continue;
+    if (!c.engine && !c.originated && c.winner && c.a_leg) {
+      if (c.channel == newcomer) party = Party{&c, MediaLeg::a};
+      else if (c.winner->channel == newcomer) party = Party{&c, MediaLeg::b};
+    }
+    if (c.engine && !c.originated && !c.winner && c.a_leg && c.channel == replaced) app = &c;
   }
+  if (!party || !app)
+    return done(sdk::Error::not_found("sip: channel " + (party ? replaced : newcomer) +
+                                      (party ? " is no call answered by the dialplan"
+                                             : " is no party of an answered relayed call")));
+  Call& c1 = *party->call;
+  if (c1.transfer || c1.joined_with || c1.offer_pending || app->offer_pending || app->referrer)
+    return done(sdk::Error::conflict("sip: call " + c1.id + " or " + app->id + " is renegotiating its media"));
+  c1.refer_waiting.reset();
+  c1.join_done = std::move(done);
+  engine_join(c1, other_side(party->side), *app);
 }
 
 void SipStack::route_transfer(const std::string& call_id, const std::string& transferee, const std::string& channel,

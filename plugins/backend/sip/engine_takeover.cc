@@ -116,7 +116,10 @@ void SipStack::Impl::takeover_offered(std::uint64_t ts, std::uint64_t os, int st
 // in c2. The party is asked for an offer (re-INVITE without SDP), c2's
 // endpoint answers it in the ACK, its dialog becomes c2's caller; c2's
 // channel, script and parking slot carry on with it. The transferor's
-// dialog in c2 gets BYE, c1 ends after the NOTIFY of success.
+// dialog in c2 gets BYE. Asked by the call core (c1.join_done, through
+// replace_channel), which publishes the transfer, tells the transferor and
+// hangs up its leg in c1; without a core, c1 ends here after the NOTIFY
+// of success.
 Call* SipStack::Impl::engine_call_by_replaces(const sip_replaces_t* rp) {
   if (!rp || !rp->rp_call_id) return nullptr;
   nta_leg_t* leg = nta_leg_by_replaces(agent, rp);
@@ -134,6 +137,7 @@ Call* SipStack::Impl::engine_call_by_replaces(const sip_replaces_t* rp) {
 void SipStack::Impl::engine_join(Call& c1, MediaLeg from, Call& c2) {
   nta_leg_t* ref = leg_of(c1, from);
   if (c2.offer_pending || c2.referrer || c1.offer_pending) {
+    if (c1.join_done) return join_told(c1, 491);
     notify_refer(ref, 491, "Request Pending", true, nullptr);
     return;
   }
@@ -142,7 +146,7 @@ void SipStack::Impl::engine_join(Call& c1, MediaLeg from, Call& c2) {
   c1.referrer_gone = false;
   c1.joined_with = c2.serial;
   c1.join_notify = true;
-  notify_refer(ref, 100, "Trying", false, nullptr);
+  if (!c1.join_done) notify_refer(ref, 100, "Trying", false, nullptr);  // else the core says it
   log.info("sip: call " + c1.id + ": " + user_of(c1, from) + " hands its party to call " + c2.id +
            ", answered by the dialplan");
   DialogRequest* d = send_in_dialog(c1, leg_of(c1, other_side(from)), sip_method_invite, "INVITE", "", "");
@@ -183,8 +187,9 @@ void SipStack::Impl::engine_joined(std::uint64_t s1, std::uint64_t s2, int statu
   ack_on(xleg, cseq, *answer);
   c1->joined_with = 0;
   c1->join_notify = false;
-  // Reported while the transferor's channel is open.
-  backend.leg_transferred(channel_of(*c1, c1->referrer_side), true, {}, c2->channel);
+  // Reported while the transferor's channel is open; the core reports it itself.
+  const bool core = static_cast<bool>(c1->join_done);
+  if (!core) backend.leg_transferred(channel_of(*c1, c1->referrer_side), true, {}, c2->channel);
   // The transferor's dialog in c2 stays among c2's branches for its BYE.
   auto old = take_leg(*c2, MediaLeg::a);
   c2->channel = std::move(old->channel);
@@ -199,6 +204,17 @@ void SipStack::Impl::engine_joined(std::uint64_t s1, std::uint64_t s2, int statu
   send_bye(*c2, old_leg);
   log.info("sip: call " + c1->id + ": its party now talks to call " + c2->id + "'s dialplan");
   backend.call_event(c1->id, "transferred", 200);
+  if (core) {
+    // The core tells the transferor (its final NOTIFY on c1->referrer) and
+    // hangs up its leg, unless it left already.
+    if (c1->referrer_gone) {
+      nta_leg_t* gone = c1->referrer;
+      c1->referrer = nullptr;
+      c1->referrer_gone = false;
+      end_call(*c1, gone);
+    }
+    return join_told(*c1, 200);
+  }
   nta_leg_t* ref = c1->referrer;
   c1->referrer = nullptr;
   bool gone = c1->referrer_gone;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -482,6 +483,13 @@ sdk::Status RtpRelay::start() {
     return sdk::Error::unavailable("rtp.bind: cannot bind UDP on " + config_.bind + ": " + std::strerror(errno));
   ::close(probe);
   auto range = static_cast<std::size_t>(config_.port_max - config_.port_min + 1);
+  // Each relayed port is a descriptor: a process limit below the range
+  // refuses calls (503) long before the range is exhausted.
+  if (rlimit nofile{}; d.log && ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+                       nofile.rlim_cur < range + 1024)
+    d.log->warn("rtp: the open file limit (" + std::to_string(nofile.rlim_cur) + ") is below the relay's " +
+                std::to_string(range) + " ports (rtp.port_min-rtp.port_max) plus 1,024: calls will be refused "
+                "before the range is full; raise it (LimitNOFILE= in the service unit, ulimit -n) or narrow the range");
   d.slots.assign(range, {});
   d.state.assign(range, Impl::taken);  // a port outside every pair stays taken
   d.free_pairs.clear();

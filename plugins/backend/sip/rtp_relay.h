@@ -29,7 +29,9 @@ namespace dialtone::plugins::backend::sip {
 struct RelayConfig {
   std::string bind = "127.0.0.1";  // IPv4 or IPv6 literal
   int port_min = 10000;
-  int port_max = 20000;  // 10,001 ports: 5,000 calls with rtcp-mux, 3,333 with the answerer's only, 2,500 without; media.engine takes 20002-30000
+  // 20,001 ports: 10,000 calls with rtcp-mux, 6,667 with the answerer's
+  // only, 5,000 without; media.engine takes 40000-50000.
+  int port_max = 30000;
   std::chrono::milliseconds relatch_quiet{2000};
 };
 

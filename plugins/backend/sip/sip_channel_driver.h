@@ -32,8 +32,11 @@ class SipChannelDriver final : public sdk::ChannelDriver {
   sdk::Status progress(const sdk::Channel& channel) override;
   sdk::Status send_dtmf(const sdk::Channel& channel, const std::string& digits) override;
   sdk::Status bridge(const sdk::Channel& a, const sdk::Channel& b, sdk::MediaPath path) override;
-  // core_transfer.cc: a REFER on a relayed call, handed back by the core.
-  sdk::Status carry_transfer(const sdk::TransferReport& report) override;
+  // A newcomer in a replaced leg's place (an INVITE with Replaces swapped
+  // into a relayed call; the party of a relayed call into an application's
+  // call): SipStack::replace_channel.
+  void replace(const sdk::Channel& newcomer, const sdk::Channel& replaced,
+               std::function<void(sdk::Status)> done) override;
   // An attended transfer between two relayed calls, carried out by the
   // core: their parties are joined through the relay (attended_transfer.cc).
   void join(const sdk::Channel& a, const sdk::Channel& b, std::function<void(sdk::Status)> done) override;

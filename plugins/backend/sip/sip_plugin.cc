@@ -79,9 +79,10 @@ const sdk::OptionSpec kOptions[] = {
      "address the RTP relay binds and writes in SDP (0.0.0.0: all, SDP gets the sip.listen host)"},
     {"rtp.port_min", OptionType::integer, "10000", "lowest RTP relay port", sdk::kNone, nullptr, 1024,
      65535},
-    {"rtp.port_max", OptionType::integer, "20000",
-     "highest RTP relay port (a relayed call takes four: the default range holds 2,500 calls; "
-     "media.engine's rtp.* range must not overlap it)", sdk::kNone, nullptr, 1024,
+    {"rtp.port_max", OptionType::integer, "30000",
+     "highest RTP relay port (a relayed call takes two ports with rtcp-mux, four without: the default "
+     "range holds 5,000 calls where neither phone multiplexes RTCP, 10,000 where both do; media.engine's "
+     "rtp.* range must not overlap it)", sdk::kNone, nullptr, 1024,
      65535},
     {"rtp.relatch_quiet", OptionType::duration, "2s",
      "how long a latched RTP source must be silent before another source takes over"},
@@ -332,7 +333,7 @@ sdk::Result<SipConfig> config_from_options(const sdk::Options& o) {
   if (c.media.relay.bind.size() > 2 && c.media.relay.bind.front() == '[')
     c.media.relay.bind = c.media.relay.bind.substr(1, c.media.relay.bind.size() - 2);
   c.media.relay.port_min = static_cast<int>(o.get_int("rtp.port_min", 10000));
-  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 20000));
+  c.media.relay.port_max = static_cast<int>(o.get_int("rtp.port_max", 30000));
   if (c.media.relay.port_max - c.media.relay.port_min < 3)
     return sdk::Error::invalid("rtp.port_max must be at least rtp.port_min + 3 (two port pairs)");
   c.media.relay.relatch_quiet = o.get_duration("rtp.relatch_quiet", std::chrono::seconds(2));
@@ -724,19 +725,12 @@ void SipPlugin::write_locations_later(std::shared_ptr<Writes> writes, sdk::Execu
         return;
       }
     }
-    std::string aors = "{";
+    std::vector<std::string_view> names;
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     w.StartArray();
-    bool first = true;
     for (auto& [aor, bindings] : batch) {
-      std::string quoted = "\"";
-      for (char ch : aor) {
-        if (ch == '"' || ch == '\\') quoted.push_back('\\');
-        quoted.push_back(ch);
-      }
-      aors += (first ? "" : ",") + quoted + "\"";
-      first = false;
+      names.push_back(aor);
       for (auto& b : bindings) {
         w.StartObject();
         w.Key("aor");
@@ -746,7 +740,7 @@ void SipPlugin::write_locations_later(std::shared_ptr<Writes> writes, sdk::Execu
       }
     }
     w.EndArray();
-    aors += "}";
+    const std::string aors = sdk::text_array(names);
     std::string rows = sb.GetString();
     auto s = store->transaction([&](sdk::Transaction& tx) -> sdk::Status {
       if (auto r = tx.exec("DELETE FROM sip_locations WHERE aor = ANY($1::text[])", {aors}); !r)

@@ -101,6 +101,7 @@ class SipPlugin final : public sdk::Plugin, public SipBackend {
                        const std::string& target_leg) override;
   void leg_held(const std::string& leg_id, bool held) override;
   sdk::Status leg_transfer_requested(const LegTransfer& transfer) override;
+  sdk::Status leg_replace_requested(const std::string& leg_id, const std::string& replaced_leg) override;
   std::shared_ptr<sdk::media::MediaEngine> media_engine() override;
   std::string hold_music_class(const std::string& holder_leg, const std::string& held_leg) override;
   void leg_dtmf(const std::string& leg_id, char digit) override;

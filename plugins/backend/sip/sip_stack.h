@@ -364,10 +364,16 @@ class SipBackend {
   // number; `target_leg` the leg that took the transferor's place.
   virtual void leg_transferred(const std::string& /*leg_id*/, bool /*attended*/, const std::string& /*exten*/,
                                const std::string& /*target_leg*/) {}
-  // A REFER the stack accepted (202): the call core decides who carries it
-  // out (for a relayed call: the stack, through SipStack::carry_refer).
-  // The refusal, or ok; unsupported when there is no call core.
+  // A REFER the stack accepted (202): the call core carries it out (for a
+  // relayed call with the stack's help: join_parties, route_transfer,
+  // replace_channel). The refusal, or ok; unsupported when there is no call core.
   virtual sdk::Status leg_transfer_requested(const LegTransfer& /*transfer*/) {
+    return sdk::Error::unsupported("no call core");
+  }
+  // An INVITE with Replaces: the newcomer's leg `leg_id` asks to take the
+  // place of the answered leg `replaced_leg`; the call core decides and has
+  // the stack swap it in (replace_channel). The refusal, or ok.
+  virtual sdk::Status leg_replace_requested(const std::string& /*leg_id*/, const std::string& /*replaced_leg*/) {
     return sdk::Error::unsupported("no call core");
   }
   // The party of the leg put the call on hold (true) or resumed it.
@@ -473,11 +479,14 @@ class SipStack {
   // an outgoing engine leg, or to a caller whose dialplan has ended. Other
   // legs are left alone. From any thread.
   void end_engine_leg(const std::string& channel);
-  // The call core leaves the REFER received on the leg `channel` (its
-  // call-core id) to the stack (its parties are bridged here): carried out
-  // as before the core knew transfers (transfer.cc, attended_transfer.cc).
-  // From any thread.
-  void carry_refer(const std::string& channel);
+  // The call core puts the party of channel `newcomer` in the place of
+  // channel `replaced` (ChannelDriver::replace): an INVITE with Replaces
+  // waiting for the core is swapped into the replaced leg's relayed call
+  // (attended_transfer.cc); the party of an answered relayed call takes an
+  // engine-answered call's place in its application (engine_takeover.cc).
+  // `done` runs once, on the SIP thread. From any thread.
+  void replace_channel(const std::string& newcomer, const std::string& replaced,
+                       std::function<void(sdk::Status)> done);
   // The call core's blind transfer of the party on channel `transferee` (of
   // the answered relayed call `call_id`): the core's leg `channel` routes it
   // through the dialplan to `target` ("<exten>@<context>") as the other

@@ -2,6 +2,8 @@
 // and moving legs between calls.
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::backend::sip {
 
 void SipStack::Impl::notify_refer(nta_leg_t* leg, int status, const std::string& phrase,
@@ -167,7 +169,7 @@ std::string SipStack::Impl::replaces_param(const url_t* u) {
     if (end == std::string::npos) end = h.size();
     std::string item = h.substr(pos, end - pos);
     auto eq = item.find('=');
-    if (eq != std::string::npos && strcasecmp(item.substr(0, eq).c_str(), "replaces") == 0) {
+    if (eq != std::string::npos && sdk::text::iequals(item.substr(0, eq), "replaces")) {
       std::string v = item.substr(eq + 1);
       std::vector<char> buf(v.size() + 1, '\0');
       url_unescape(buf.data(), v.c_str());
@@ -209,9 +211,9 @@ int SipStack::Impl::on_refer(Call& c, MediaLeg from, nta_incoming_t* irq, const 
   std::string target = str(u->url_user);
   nta_incoming_treply(irq, SIP_202_ACCEPTED, SIPTAG_CONTACT(contact), TAG_END());
   nta_incoming_destroy(irq);
-  // The call core decides: it joins the parties of an attended transfer
-  // (join_parties), hands others back (carry_refer), unless there is no
-  // core to ask. Its progress goes to the transferor's leg.
+  // The call core carries it out (join_parties, route_transfer,
+  // replace_channel); only without a core is it carried out here. Its
+  // progress goes to the transferor's leg.
   c.refer_waiting = ReferWaiting{from, target, replaces};
   c.referrer = leg_of(c, from);
   c.referrer_side = from;

@@ -19,8 +19,8 @@ namespace dialtone::plugins::media {
 
 struct EngineConfig {
   std::string address = "127.0.0.1";
-  int port_min = 20002;
-  int port_max = 30000;
+  int port_min = 40000;
+  int port_max = 50000;
   int threads = 2;
   std::filesystem::path sounds_path = "/usr/share/asterisk/sounds";
   std::filesystem::path moh_path = "/usr/share/asterisk/moh";

@@ -21,9 +21,9 @@ using sdk::OptionType;
 constexpr sdk::OptionSpec kOptions[] = {
     {"rtp.address", OptionType::string, "127.0.0.1",
      "IP address the media endpoints bind (0.0.0.0 or the LAN address for phones)"},
-    {"rtp.port_min", OptionType::integer, "20002", "lowest UDP port of terminated media", sdk::kNone, nullptr, 1024,
+    {"rtp.port_min", OptionType::integer, "40000", "lowest UDP port of terminated media", sdk::kNone, nullptr, 1024,
      65535},
-    {"rtp.port_max", OptionType::integer, "30000", "highest UDP port of terminated media", sdk::kNone, nullptr, 1024,
+    {"rtp.port_max", OptionType::integer, "50000", "highest UDP port of terminated media", sdk::kNone, nullptr, 1024,
      65535},
     {"media.threads", OptionType::integer, "2", "media threads (each ticks its endpoints every 20 ms)", sdk::kNone,
      nullptr, 1, 64},
@@ -55,8 +55,8 @@ class MediaPlugin final : public sdk::Plugin {
 
   sdk::Status configure(const sdk::Options& o) override {
     cfg_.address = o.get("rtp.address", "127.0.0.1");
-    cfg_.port_min = static_cast<int>(o.get_int("rtp.port_min", 20002));
-    cfg_.port_max = static_cast<int>(o.get_int("rtp.port_max", 30000));
+    cfg_.port_min = static_cast<int>(o.get_int("rtp.port_min", 40000));
+    cfg_.port_max = static_cast<int>(o.get_int("rtp.port_max", 50000));
     if (cfg_.port_max - cfg_.port_min < 2)
       return sdk::Error::invalid("media: rtp.port_max must be at least rtp.port_min + 2");
     cfg_.threads = static_cast<int>(o.get_int("media.threads", 2));

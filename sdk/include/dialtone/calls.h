@@ -313,6 +313,16 @@ struct TransferReport {
   std::function<void(int sip_status, bool final)> progress;
 };
 
+// A new leg asking to take an answered leg's place, as a driver received it
+// on the wire (SIP: an INVITE with Replaces, RFC 3891: the transfer target's
+// phone completing an attended transfer, a BLF key taking a call), reported
+// with CallCore::replace_requested.
+struct ReplaceReport {
+  std::string channel_id;  // the newcomer's leg (created by the driver, inbound)
+  std::string replaced;    // the leg it replaces, or empty: named by `replaces`
+  std::string replaces;    // the replaced leg's protocol id (SIP Call-ID), resolved by channel_by_protocol_id
+};
+
 // The SIP-style status a transferor is told when its transfer is refused or
 // fails with `e` (SIP: the REFER's final NOTIFY): not_found 481, invalid
 // 400, unsupported 501, unavailable 503, conflict 491, else 500.
@@ -354,23 +364,19 @@ class ChannelDriver {
   // is reported later through end_channel*().
   virtual Status hangup(const Channel& channel, int q850_cause) = 0;
 
-  // Appended last, so that drivers built before keep their
-  // vtable; the core calls it only on a driver that reported a transfer
-  // through CallCore::transfer_requested, which no older driver does.
-  // Carries out a transfer whose parties this driver bridges itself (SIP's
-  // relayed calls, `report.path` direct or relayed): the core decided so.
-  // Reports transfer_done while the transferor's channel is open, and
-  // `report.progress` as it goes.
+  // Appended last, so that drivers built before keep their vtable. No
+  // longer called: the core carries out every transfer a driver reports
+  // (join, replace, its own dial and bridge). Kept so that the vtable of
+  // drivers built against SDK 2.x does not move.
   virtual Status carry_transfer(const TransferReport& report);
-  // Appended last (same contract as carry_transfer). Joins two answered
+  // Appended last (called only on a driver that reported a transfer). Joins two answered
   // channels of this driver that each talk to a party of their own (an
   // attended transfer: the transferor's peer and the party of its other
   // leg), moving their media itself (SIP: re-INVITEs through its relay,
   // RFC 3725), and links them (CallCore::link). The legs they talked to, the
   // transferor's, stay up, no longer linked to them: the core tells the
   // transferor and hangs them up. `done` runs once, on any thread, with the
-  // outcome (unsupported: the driver cannot, the core hands the transfer
-  // to carry_transfer).
+  // outcome (the transferor is told its failure, the calls are kept).
   virtual void join(const Channel& a, const Channel& b, std::function<void(Status)> done);
   // Appended last. How this driver carries the media of `channel`, answered
   // and talking to a channel of the same driver: direct or relayed when the
@@ -379,6 +385,25 @@ class ChannelDriver {
   // engine otherwise (the default: the core transfers with its own dial and
   // bridge). Called on any thread: answer without waiting on the backend's.
   virtual MediaPath media_path(const Channel& channel);
+  // Appended last (the core calls it only on a driver that reported a
+  // transfer or a replacement, CallCore::transfer_requested and
+  // replace_requested). `newcomer`'s party takes the place of `replaced`,
+  // both this driver's:
+  // - `replaced` is linked to a peer whose media this driver carries
+  //   itself (direct or relayed): the peer's media moves to the newcomer
+  //   (SIP: the peer is re-INVITEd with the newcomer's offer, the newcomer
+  //   answered with the peer's answer) and the driver links the two
+  //   (CallCore::link). `replaced` stays up, no longer linked: the core
+  //   publishes the replacement and hangs it up.
+  // - `replaced` talks to no channel (a dialplan application: voicemail, an
+  //   IVR, a parking slot; its media ends in the media engine): the
+  //   newcomer's party is moved into it (SIP: asked for an offer, answered
+  //   by `replaced`'s engine endpoint), and `replaced`'s channel, script and
+  //   slot carry on with that party. The driver ends the newcomer's channel
+  //   and hangs up the leg `replaced` had before.
+  // `done` runs once, on any thread; on failure the parties keep what they
+  // had where the driver can (else it ends the calls it broke).
+  virtual void replace(const Channel& newcomer, const Channel& replaced, std::function<void(Status)> done);
 };
 
 inline Status ChannelDriver::originate(const OriginateRequest&) {
@@ -406,6 +431,9 @@ inline void ChannelDriver::join(const Channel&, const Channel&, std::function<vo
   done(Error::unsupported("this backend cannot join two of its channels"));
 }
 inline MediaPath ChannelDriver::media_path(const Channel&) { return MediaPath::engine; }
+inline void ChannelDriver::replace(const Channel&, const Channel&, std::function<void(Status)> done) {
+  done(Error::unsupported("this backend cannot put one of its channels in another's place"));
+}
 
 // ---- Dialing --------------------------------------------------------------
 
@@ -579,14 +607,31 @@ class CallCore {
   // (OriginateRequest::transfer_of) that routes it through the dialplan,
   // and once that leg is up the core publishes the transfer, tells the
   // transferor 200 and hangs it up (a failed dial: told the failure, the
-  // call kept); an attended one whose other leg talks to no channel it asks
-  // the driver to carry out (ChannelDriver::carry_transfer).
+  // call kept); attended, when the other leg talks to no channel (it is in
+  // a dialplan application: parked, voicemail, an IVR), the driver puts
+  // the transferor's peer in that leg's place (ChannelDriver::replace: the
+  // application carries on with it), then the core tells the transferor
+  // and hangs up its first leg.
   // Returns what refuses the request (not_found: no such leg; invalid: it
   // talks to nobody, or the replaced leg is unknown; unsupported): the
   // driver answers the request with it (SIP: 481, 400, 501...). Otherwise
   // the request is accepted (SIP: 202) and `report.progress` follows.
   // Publishes calls.channel.transferred on the transferor's leg.
   virtual Status transfer_requested(TransferReport report);
+
+  // Appended last. A new leg asks to take an answered leg's place (SIP: an
+  // INVITE with Replaces naming an answered dialog). The core resolves the
+  // replaced leg and has the driver swap the newcomer into its bridge
+  // (ChannelDriver::replace: the replaced leg's peer now talks to the
+  // newcomer); then it publishes calls.channel.transferred on the replaced
+  // leg (`kind` "attended", `target_channel` the newcomer) and hangs the
+  // replaced leg up with normal clearing (Q.850 16: SIP BYE). Returns what
+  // refuses the request, which the driver answers with (SIP: not_found 481,
+  // invalid 400, unsupported 501...): no such answered leg, a leg of
+  // another backend, or one whose peer the driver does not carry. When the
+  // driver's swap fails later, the driver answers the newcomer itself and
+  // the replaced leg keeps its call.
+  virtual Status replace_requested(ReplaceReport report);
 };
 
 inline Status CallCore::dtmf_received(std::string_view, char, std::string_view) {
@@ -618,6 +663,9 @@ inline Status CallCore::transfer_done(const TransferRequest&) {
 }
 inline Status CallCore::transfer_requested(TransferReport) {
   return Error::unsupported("this call core carries out no transfer requests");
+}
+inline Status CallCore::replace_requested(ReplaceReport) {
+  return Error::unsupported("this call core puts no channel in another's place");
 }
 
 }  // namespace dialtone::sdk

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -167,21 +168,47 @@ TEST_F(RtpRangesTest, ShippedRangesAreDisjoint) {
 }
 
 TEST_F(RtpRangesTest, AnOverlapFailsCheckConfigNamingBothRanges) {
-  // media.engine's shipped default is 20002-30000.
+  // media.engine's shipped default is 40000-50000.
   std::ifstream in(conf_ / "40-sip.conf");
   std::stringstream sip;
   sip << in.rdbuf();
   std::string text = sip.str();
-  const auto at = text.find("port_max = 20000\n");
-  ASSERT_NE(at, std::string::npos) << "40-sip.conf no longer sets rtp.port_max = 20000";
-  write_file(conf_ / "40-sip.conf", text.replace(at, 16, "port_max = 20003"));
+  const auto at = text.find("port_max = 30000\n");
+  ASSERT_NE(at, std::string::npos) << "40-sip.conf no longer sets rtp.port_max = 30000";
+  write_file(conf_ / "40-sip.conf", text.replace(at, 16, "port_max = 40003"));
   auto r = dialtoned("--check-config " + args());
   EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("media.engine rtp.port_min-rtp.port_max (20002-30000) overlaps backend.sip "
-                       "rtp.port_min-rtp.port_max (10000-20003)"),
+  EXPECT_NE(r.out.find("media.engine rtp.port_min-rtp.port_max (40000-50000) overlaps backend.sip "
+                       "rtp.port_min-rtp.port_max (10000-40003)"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("make the two ranges disjoint"), std::string::npos) << r.out;
+}
+
+// A relayed call where neither phone multiplexes RTCP takes four ports (a
+// pair per leg): the relay's range, as shipped in conf.d and as the option
+// table's default, holds at least 5,000 of them.
+TEST_F(RtpRangesTest, ShippedRelayRangeHoldsFiveThousandCallsWithoutRtcpMux) {
+  auto value_after = [](const std::string& text, const std::string& key) {
+    auto at = text.find(key);
+    return at == std::string::npos ? -1 : std::atoi(text.c_str() + text.find_first_of("0123456789", at + key.size()));
+  };
+  std::ifstream in(conf_ / "40-sip.conf");
+  std::stringstream sip;
+  sip << in.rdbuf();
+  int conf_min = value_after(sip.str(), "\nport_min ="), conf_max = value_after(sip.str(), "\nport_max =");
+  ASSERT_GT(conf_min, 0) << sip.str();
+  EXPECT_GE((conf_max - conf_min + 1) / 4, 5000) << "40-sip.conf: " << conf_min << "-" << conf_max;
+  auto r = dialtoned("--describe backend.sip " + args());
+  ASSERT_EQ(r.code, 0) << r.out;
+  // The default, past the "integer[1024..65535]" type column.
+  auto table_default = [&](const std::string& key) {
+    auto type_end = r.out.find(']', r.out.find(key));
+    return type_end == std::string::npos ? -1 : value_after(r.out.substr(type_end), "]");
+  };
+  int table_min = table_default("rtp.port_min"), table_max = table_default("rtp.port_max");
+  EXPECT_GE((table_max - table_min + 1) / 4, 5000) << "option table: " << table_min << "-" << table_max << "\n"
+                                                   << r.out;
 }
 
 TEST_F(CliTest, BadCommandLineNamesTheFix) {

@@ -256,6 +256,20 @@ TEST_F(TransferTest, InviteWithReplacesTakesTheReplacedCallersPlace) {
     }
     return false;
   })) << "the newcomer's channel " << newcomer << " never talked to bob";
+  // The call core carried it out: it swapped the newcomer in, published the
+  // transfer on the replaced channel while it was open, then hung that
+  // channel up with normal clearing (Q.850 16).
+  std::string replaced;
+  bool ended_after = false;
+  for (auto& e : host_->test_bus().events()) {
+    if (e.topic == "calls.channel.transferred" && json_field(e.body, "target_channel") == newcomer)
+      replaced = json_field(e.body, "id");
+    if (!replaced.empty() && e.topic == "calls.channel.ended" && json_field(e.body, "id") == replaced)
+      ended_after = e.body.find("\"q850_cause\":16") != std::string::npos;
+  }
+  EXPECT_TRUE(ended_after) << "the replaced channel " << replaced << " did not end with cause 16 after the transfer";
+  EXPECT_TRUE(host_->logger().contains("calls: " + newcomer + " replaces " + replaced))
+      << "the call core did not carry out the replacement";
   expect_idle();
 }
 

@@ -367,8 +367,31 @@ TEST_F(PickupParkingTest, AttendedTransferToTheParkingExtensionParksTheParty) {
   // The slot's channel goes on, carrying alice.
   ASSERT_EQ(host_->calls().parked_calls().size(), 1u);
   EXPECT_EQ(host_->calls().parked_calls().front().channel, slot_channel);
-  EXPECT_TRUE(event("calls.channel.transferred", "\"kind\":\"attended\"")) << "no calls.channel.transferred for bob";
+  EXPECT_TRUE(event("calls.channel.transferred", "\"target_channel\":\"" + slot_channel + "\""))
+      << "no calls.channel.transferred for bob naming the slot's channel";
+  // The call core carried it out: the SIP stack put alice in the slot's
+  // call at the core's request (ChannelDriver::replace), not on its own.
+  EXPECT_TRUE(host_->logger().contains("takes the place of " + slot_channel + " in its application")) << log_tail();
   retrieve_and_talk(slot_channel, pa, alice, slot, carol, pc);
+}
+
+// alice dials 700 (the dialplan answers and parks her), then sends a blind
+// REFER to 1002: she talks to no channel, so there is nobody to hand over.
+// The call core refuses it (a final NOTIFY 400 after the 202), nobody is
+// rung, no transfer is published, and she stays parked until she hangs up.
+TEST_F(PickupParkingTest, BlindReferFromACallerInAnApplicationIsRefusedByTheCallCore) {
+  Phone alice;
+  caller(alice, "alice", "700", "xfer_blind_from_application.xml", 1, {"-key", "refer_exten", "1002"});
+  EXPECT_EQ(alice.finish(), 0) << "alice should get 202, NOTIFY 400, then hang up:\n" << alice.out << log_tail();
+  EXPECT_TRUE(host_->logger().contains("talks to nobody: there is no party to transfer")) << log_tail();
+  auto all = host_->test_bus().events();
+  for (std::size_t i = events_before_; i < all.size(); ++i) {
+    EXPECT_NE(all[i].topic, "calls.channel.transferred") << all[i].body;
+    if (all[i].topic == "calls.channel.created") {
+      EXPECT_EQ(all[i].body.find("\"endpoint\":\"bob\""), std::string::npos) << "bob was rung: " << all[i].body;
+    }
+  }
+  expect_media_idle();
 }
 
 // bob parks alice with an attended transfer to the lot (as above; lot

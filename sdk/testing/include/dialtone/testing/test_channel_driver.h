@@ -120,8 +120,10 @@ class TestChannelDriver final : public sdk::ChannelDriver {
     return core_->end_channel_q850(channel.id, q850_cause ? q850_cause : sdk::q850::normal_clearing);
   }
   sdk::Status unbridge(const sdk::Channel&) override { return {}; }
-  // Transfers the core hands back: counted; carried out (transfer_done on
-  // the transferor) when carries_transfers(true), else left to the core.
+  // carries_transfers(true): the driver bridges its own legs (media_path
+  // relayed, replace() swaps newcomers in). A transfer handed back to it
+  // through carry_transfer (which the core no longer does) is counted, so a
+  // test can prove none is.
   void carries_transfers(bool yes) {
     std::lock_guard<std::mutex> lock(mutex_);
     carries_ = yes;
@@ -137,6 +139,33 @@ class TestChannelDriver final : public sdk::ChannelDriver {
   std::size_t transfers_carried() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return carried_;
+  }
+  // With carries_transfers(true) the driver bridges its legs itself (as
+  // SIP's relay): the core swaps newcomers in through replace().
+  sdk::MediaPath media_path(const sdk::Channel&) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return carries_ ? sdk::MediaPath::relayed : sdk::MediaPath::engine;
+  }
+  // A newcomer in a replaced leg's place: linked with the replaced leg's
+  // peer; in an application (no peer) its party carries on in `replaced`
+  // and its own channel ends. Counted.
+  void replace(const sdk::Channel& newcomer, const sdk::Channel& replaced,
+               std::function<void(sdk::Status)> done) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++replacements_;
+    }
+    if (!replaced.peer.empty()) {
+      (void)core_->link(newcomer.id, replaced.peer);
+      (void)core_->set_state(newcomer.id, sdk::ChannelState::up);
+    } else {
+      (void)core_->end_channel_q850(newcomer.id, sdk::q850::normal_clearing);
+    }
+    done({});
+  }
+  std::size_t replacements() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return replacements_;
   }
 
   // Every leg originated so far, in order.
@@ -176,6 +205,7 @@ class TestChannelDriver final : public sdk::ChannelDriver {
   std::map<std::string, std::string> dtmf_;
   bool carries_ = false;
   std::size_t carried_ = 0;
+  std::size_t replacements_ = 0;
 };
 
 }  // namespace dialtone::testing

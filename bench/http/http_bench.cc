@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     route.path = "/1.1/users/{id}";
     route.acl = "confd.users.{id}.read";
     route.handler = [](const sdk::HttpRequest& r) {
-      return sdk::HttpResponse::json(200, "{\"uuid\":\"" + r.params.at("id") + "\",\"firstname\":\"Bench\"}");
+      return sdk::HttpResponse::json(200, sdk::json::object({{"uuid", r.params.at("id")}, {"firstname", "Bench"}}));
     };
     if (auto s = http.mount_as("bench", "bench", route); !s) return 1;
     if (auto s = http.start(); !s) {

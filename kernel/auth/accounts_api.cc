@@ -50,7 +50,7 @@ void write_user(rapidjson::Writer<rapidjson::StringBuffer>& w, const sdk::QueryR
   w.String(q.get(i, "backend").c_str());
   w.Key("acls");
   w.StartArray();
-  for (auto& a : parse_pg_array(q.get(i, "acls"))) w.String(a.c_str());
+  for (auto& a : sdk::parse_text_array(q.get(i, "acls"))) w.String(a.c_str());
   w.EndArray();
   w.EndObject();
 }
@@ -134,7 +134,7 @@ std::vector<sdk::Route> AuthService::account_routes() {
     auto r = store_.exec(
         "INSERT INTO auth_user (uuid, username, password_hash, backend, acls, firstname, lastname, email) "
         "VALUES ($1::uuid, $2, $3, $4, $5::text[], $6, $7, $8) RETURNING " + std::string(kUserColumns),
-        {uuid.value_or(new_uuid()), *username, hash_password(*password), backend, pg_array(acls), str("firstname"),
+        {uuid.value_or(new_uuid()), *username, hash_password(*password), backend, sdk::text_array(acls), str("firstname"),
          str("lastname"), str("email_address")});
     if (!r) {
       if (r.error().code == sdk::ErrorCode::conflict)
@@ -246,7 +246,7 @@ std::vector<sdk::Route> AuthService::account_routes() {
                         if (!d.HasParseError() && d.IsObject() && d.HasMember("acls")) acls = string_list(d["acls"]);
                         if (!acls) return auth_error(400, "Invalid body: expected {\"acls\": [\"confd.users.me.#\", ...]}");
                         if (!store_.exec("UPDATE auth_user SET acls = $2::text[] WHERE uuid = $1::uuid",
-                                         {req.params.at("user_uuid"), pg_array(*acls)}))
+                                         {req.params.at("user_uuid"), sdk::text_array(*acls)}))
                           return auth_error(503, "Account store unavailable; see the server log");
                         return HttpResponse::empty(204);
                       }));

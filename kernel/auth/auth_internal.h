@@ -14,8 +14,6 @@ namespace dialtone::kernel::auth_detail {
 std::int64_t now_unix();
 std::string new_uuid();
 bool is_uuid(std::string_view s);
-std::string pg_array(const std::vector<std::string>& v);
-std::vector<std::string> parse_pg_array(std::string_view s);
 // The xivo-auth token answer {"data": {...}}.
 std::string token_json(const sdk::TokenInfo& t);
 

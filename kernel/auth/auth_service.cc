@@ -3,7 +3,6 @@
 #include <dialtone/text.h>
 
 #include <fcntl.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,46 +124,6 @@ std::string pbkdf2(std::string_view password, std::string_view salt, int iterati
   return out;
 }
 
-// PostgreSQL text[] literal; every element quoted so ACL characters stay literal.
-std::string pg_array(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-std::vector<std::string> parse_pg_array(std::string_view s) {
-  std::vector<std::string> out;
-  if (s.size() < 2 || s.front() != '{' || s.back() != '}') return out;
-  s = s.substr(1, s.size() - 2);
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::string item;
-    if (s[i] == '"') {
-      ++i;
-      while (i < s.size() && s[i] != '"') {
-        if (s[i] == '\\' && i + 1 < s.size()) ++i;
-        item += s[i++];
-      }
-      ++i;  // closing quote
-    } else {
-      while (i < s.size() && s[i] != ',') item += s[i++];
-      if (item == "NULL") item.clear();
-    }
-    out.push_back(std::move(item));
-    if (i < s.size() && s[i] == ',') ++i;
-  }
-  return out;
-}
-
 std::string iso_time(std::int64_t t, bool utc) {
   std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
@@ -197,8 +156,6 @@ namespace auth_detail {
 std::int64_t now_unix() { return kernel::now_unix(); }
 std::string new_uuid() { return kernel::new_uuid(); }
 bool is_uuid(std::string_view s) { return kernel::is_uuid(s); }
-std::string pg_array(const std::vector<std::string>& v) { return kernel::pg_array(v); }
-std::vector<std::string> parse_pg_array(std::string_view s) { return kernel::parse_pg_array(s); }
 std::string token_json(const sdk::TokenInfo& t) { return kernel::token_json(t); }
 }  // namespace auth_detail
 
@@ -381,7 +338,7 @@ sdk::Result<std::string> AuthService::create_user(std::string username, std::str
   auto uuid = new_uuid();
   auto r = store_.exec(
       "INSERT INTO auth_user (uuid, username, password_hash, backend, acls) VALUES ($1, $2, $3, $4, $5::text[])",
-      {uuid, username, hash_password(password), backend, pg_array(acls)});
+      {uuid, username, hash_password(password), backend, sdk::text_array(acls)});
   if (!r) {
     if (r.error().code == sdk::ErrorCode::conflict) {
       return sdk::Error::conflict("auth user '" + username + "' already exists");
@@ -399,7 +356,7 @@ sdk::Result<std::string> AuthService::set_account(std::string_view username, std
       "INSERT INTO auth_user (uuid, username, password_hash, backend, acls) VALUES ($1, $2, $3, 'dialtone_user', "
       "$4::text[]) ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, acls = "
       "EXCLUDED.acls, enabled = true RETURNING uuid",
-      {new_uuid(), std::string(username), hash_password(password), pg_array(acls)});
+      {new_uuid(), std::string(username), hash_password(password), sdk::text_array(acls)});
   if (!r) return r.error();
   return r->get(0, "uuid");
 }
@@ -483,7 +440,7 @@ sdk::Result<sdk::TokenInfo> AuthService::create_token(std::string_view username,
   info->auth_id = r->get(0, "uuid");
   info->username = std::string(username);
   info->backend = r->get(0, "backend");
-  info->acls = parse_pg_array(r->get(0, "acls"));
+  info->acls = sdk::parse_text_array(r->get(0, "acls"));
   return issue_token(std::move(info), expiration);
 }
 
@@ -495,7 +452,7 @@ sdk::Result<sdk::TokenInfo> AuthService::issue_token(std::shared_ptr<sdk::TokenI
   auto ins = store_.exec(
       "INSERT INTO auth_token (token, auth_id, username, backend, acls, issued_at, expires_at) "
       "VALUES ($1, $2, $3, $4, $5::text[], to_timestamp($6), to_timestamp($7))",
-      {info->token, info->auth_id, info->username, info->backend, pg_array(info->acls),
+      {info->token, info->auth_id, info->username, info->backend, sdk::text_array(info->acls),
        std::to_string(info->issued_at), std::to_string(info->expires_at)});
   if (!ins) return ins.error();
   std::int64_t now = info->issued_at;
@@ -575,7 +532,7 @@ sdk::Result<std::shared_ptr<const sdk::TokenInfo>> AuthService::lookup(std::stri
   info->auth_id = r->get(0, "auth_id");
   info->username = r->get(0, "username");
   info->backend = r->get(0, "backend");
-  info->acls = parse_pg_array(r->get(0, "acls"));
+  info->acls = sdk::parse_text_array(r->get(0, "acls"));
   info->issued_at = std::stoll(r->get(0, "issued_at", "0"));
   info->expires_at = std::stoll(r->get(0, "expires_at", "0"));
   // A revocation during the query may concern this very token: answer, but do not cache.
@@ -617,7 +574,7 @@ HttpResponse AuthService::post_token(const sdk::HttpRequest& req) {
     return out;
   };
   std::string authz = req.header("authorization");
-  if (authz.size() < 6 || strncasecmp(authz.c_str(), "Basic ", 6) != 0) {
+  if (authz.size() < 6 || !sdk::text::istarts_with(authz, "Basic ")) {
     return unauthorized("Authentication required: send the user name and password with HTTP Basic auth");
   }
   auto decoded = b64_decode(std::string_view(authz).substr(6));

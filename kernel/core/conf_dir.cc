@@ -1,11 +1,11 @@
 #include "kernel/core/conf_dir.h"
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/parsers.hpp>
+#include <dialtone/files.h>
 #include <dialtone/text.h>
 
 #include "kernel/core/option_values.h"
@@ -93,14 +93,12 @@ std::vector<Entry> parse_with_program_options(const std::string& text, std::vect
 }
 
 void merge_file(ConfDir& conf, const std::filesystem::path& file) {
-  std::ifstream f(file, std::ios::binary);
-  if (!f) {
+  const auto read = sdk::read_file(file);
+  if (!read) {
     conf.errors.push_back(file.string() + ": cannot be read; check its permissions");
     return;
   }
-  std::stringstream buf;
-  buf << f.rdbuf();
-  const std::string text = buf.str();
+  const std::string& text = *read;
 
   std::vector<Entry> index;
   int plugin_line = 0;

@@ -1,5 +1,6 @@
 #include "kernel/lua/lua_host.h"
 
+#include <dialtone/files.h>
 #include <dialtone/lua_reference.h>
 
 #include <algorithm>
@@ -9,10 +10,8 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -108,16 +107,11 @@ struct PendingCall {
   Done done;
 };
 
-std::string read_file(const std::filesystem::path& p, bool& ok) {
+// A Lua file's text; nullopt for a missing, unreadable or non-regular file.
+std::optional<std::string> read_script(const std::filesystem::path& p) {
   std::error_code ec;
-  ok = std::filesystem::is_regular_file(p, ec);
-  if (!ok) return {};
-  std::ifstream in(p, std::ios::binary);
-  ok = static_cast<bool>(in);
-  if (!ok) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (!std::filesystem::is_regular_file(p, ec)) return std::nullopt;
+  return sdk::read_file(p);
 }
 
 bool valid_identifier(const std::string& s) {
@@ -453,9 +447,8 @@ int searcher_impl(lua_State* L, const char* name) {
   std::string tried;
   for (const auto& dir : w->host().cfg.module_paths) {
     for (const auto& candidate : {dir / (rel + ".lua"), dir / rel / "init.lua"}) {
-      bool ok = false;
-      const std::string text = read_file(candidate, ok);
-      if (!ok) {
+      const auto text = read_script(candidate);
+      if (!text) {
         tried += "\n\tno file '" + candidate.string() + "'";
         continue;
       }
@@ -464,7 +457,7 @@ int searcher_impl(lua_State* L, const char* name) {
       auto shown = candidate.lexically_relative(w->host().script_dir);
       if (shown.empty() || shown.begin()->string() == "..") shown = candidate;
       const std::string chunk = "@" + shown.string();
-      if (luaL_loadbufferx(L, text.data(), text.size(), chunk.c_str(), "t") != LUA_OK) {
+      if (luaL_loadbufferx(L, text->data(), text->size(), chunk.c_str(), "t") != LUA_OK) {
         const std::string m = "error loading module '" + mod + "' from file '" +
                               candidate.string() + "':\n\t" + lua_tostring(L, -1);
         lua_pop(L, 1);
@@ -572,15 +565,14 @@ Status Worker::build() {
 
 Status Worker::load_script() {
   const auto& script = host_.cfg.script;
-  bool ok = false;
-  const std::string text = read_file(script, ok);
-  if (!ok) {
+  const auto text = read_script(script);
+  if (!text) {
     return Error::not_found("lua: cannot read dialplan " + script.string() +
                             " (check the path and its permissions)");
   }
   const std::string chunk = "@" + script.filename().string();
   executed = 0;
-  if (luaL_loadbufferx(L_, text.data(), text.size(), chunk.c_str(), "t") != LUA_OK ||
+  if (luaL_loadbufferx(L_, text->data(), text->size(), chunk.c_str(), "t") != LUA_OK ||
       lua_pcall(L_, 0, 0, 0) != LUA_OK) {
     const char* m = lua_tostring(L_, -1);
     std::string msg = m ? m : "error object is not a string";

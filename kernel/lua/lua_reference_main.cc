@@ -7,10 +7,10 @@
 //       # rewrite the section between <!-- BEGIN GENERATED --> and <!-- END GENERATED -->
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <string_view>
 
+#include <dialtone/files.h>
 #include <dialtone/lua_reference.h>
 
 #include "kernel/lua/lua_host.h"
@@ -24,14 +24,12 @@ class SilentLogger final : public dialtone::sdk::Logger {
 };
 
 int update(const std::string& file, const std::string& reference) {
-  std::ifstream in(file);
-  if (!in) {
+  auto text = dialtone::sdk::read_file(file);
+  if (!text) {
     std::cerr << "dialtone-lua-reference: cannot read " << file << "\n";
     return 1;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto doc = dialtone::sdk::replace_generated_section(ss.str(), "", reference);
+  auto doc = dialtone::sdk::replace_generated_section(*text, "", reference);
   if (!doc) {
     std::cerr << "dialtone-lua-reference: " << file << ": " << doc.error().message << "\n";
     return 1;

@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include <dialtone/files.h>
+
 #include "kernel/store/pg_util.h"
 
 extern char** environ;
@@ -116,12 +118,8 @@ std::string last_lines(const std::string& text, std::size_t n) {
   return pg::one_line(out);
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// The file's text; empty when it cannot be read (not there yet).
+std::string read_file(const fs::path& p) { return sdk::read_file(p).value_or(""); }
 
 std::string conf_quote(const std::string& v) {
   std::string out = "'";

@@ -19,7 +19,21 @@ M.defaults = {
   groupmembertoggle = "*50", groupmemberjoin = "*51", groupmemberleave = "*52",
 }
 
+-- The codes read once per call (each call runs in its own coroutine) rather
+-- than once per feature tried: a call to an extension tries some twenty.
+local per_call = setmetatable({}, { __mode = "k" })
+
 function M.code(feature)
+  if config and config.feature_codes then
+    local co, main = coroutine.running()
+    if main then return config.feature_codes()[feature] end
+    local codes = per_call[co]
+    if not codes then
+      codes = config.feature_codes()
+      per_call[co] = codes
+    end
+    return codes[feature]
+  end
   if config and config.feature_code then return config.feature_code(feature) end
   return M.defaults[feature]
 end

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "dialtone/files.h"
 #include "dialtone/lua_reference.h"
 
 namespace dialtone::testing {
@@ -26,11 +27,9 @@ std::string first_difference(const std::string& have, const std::string& want) {
 
 std::optional<std::string> stale_lua_reference(const std::filesystem::path& doc, std::string_view module,
                                                const std::vector<sdk::LuaFunctionSpec>& functions) {
-  std::ifstream in(doc);
-  if (!in) return "cannot read " + doc.string();
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  const auto read = sdk::read_file(doc);
+  if (!read) return "cannot read " + doc.string();
+  const std::string& text = *read;
   std::string fresh = sdk::lua_reference_markdown(module, functions);
   while (!fresh.empty() && fresh.back() == '\n') fresh.pop_back();
 

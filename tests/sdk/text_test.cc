@@ -3,6 +3,7 @@
 // plugins share.
 #include <dialtone/base64.h>
 #include <dialtone/files.h>
+#include <dialtone/random.h>
 #include <dialtone/text.h>
 #include <dialtone/topic.h>
 #include <dialtone/url.h>
@@ -143,6 +144,24 @@ TEST(Files, AtomicWriteReplacesWholeLeavesNoTemporaryAndReadsBack) {
   EXPECT_NE(refused.error().message.find("missing"), std::string::npos) << refused.error().message;
   EXPECT_EQ(dialtone::sdk::read_file(dir), std::nullopt) << "a directory is not a file's bytes";
   fs::remove_all(dir);
+}
+
+TEST(Random, TokensHaveTheLengthAndAlphabetAskedAndDiffer) {
+  using dialtone::sdk::random_token;
+  std::string seen;
+  for (int i = 0; i < 200; ++i) {
+    auto t = random_token(20);
+    ASSERT_EQ(t.size(), 20u);
+    for (char c : t) {
+      ASSERT_NE(dialtone::sdk::kTokenAlphabet.find(c), std::string_view::npos) << t;
+      if (seen.find(c) == std::string::npos) seen += c;
+    }
+  }
+  EXPECT_EQ(seen.size(), dialtone::sdk::kTokenAlphabet.size()) << "every character is drawn: " << seen;
+  EXPECT_NE(random_token(16), random_token(16));
+  auto hex = random_token(64, "0123456789abcdef");
+  EXPECT_EQ(hex.find_first_not_of("0123456789abcdef"), std::string::npos) << hex;
+  EXPECT_EQ(random_token(0), "");
 }
 
 TEST(Topic, StarIsOneSegmentHashIsZeroOrMore) {

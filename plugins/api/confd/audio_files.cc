@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <random>
-#include <sstream>
+
+#include <dialtone/files.h>
 
 #include "plugins/api/confd/resource.h"
 
@@ -43,13 +41,6 @@ sf_count_t mem_read(void* ptr, sf_count_t n, void* u) {
 sf_count_t mem_write(const void*, sf_count_t, void*) { return 0; }
 sf_count_t mem_tell(void* u) { return static_cast<Memory*>(u)->at; }
 
-std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::ostringstream o;
-  o << std::hex << rng();
-  return o.str();
-}
-
 }  // namespace
 
 std::optional<std::string> audio_problem(const std::string& body) {
@@ -75,28 +66,14 @@ std::optional<std::string> audio_problem(const std::string& body) {
 void write_whole(const fs::path& dir, const std::string& name, const std::string& body, const std::string& fix) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  auto tmp = dir / (".upload-" + random_suffix() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-    out.flush();
-    if (!out) {
-      fs::remove(tmp, ec);
-      throw ApiError{500, {"cannot write " + (dir / name).string() + " (disk full, or " + fix + "); nothing was changed"}};
-    }
-  }
-  fs::rename(tmp, dir / name, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw ApiError{500, {"cannot write " + (dir / name).string() + ": " + ec.message()}};
-  }
+  if (auto s = sdk::write_file_atomically(dir / name, body); !s)
+    throw ApiError{500, {s.error().message + " (" + fix + "); nothing was changed"}};
 }
 
 std::string read_whole(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw ApiError{500, {"cannot read " + file.string()}};
-  return bytes;
+  auto bytes = sdk::read_file(file);
+  if (!bytes) throw ApiError{500, {"cannot read " + file.string()}};
+  return std::move(*bytes);
 }
 
 }  // namespace dialtone::plugins::api::confd

@@ -42,7 +42,7 @@ void ConfdApi::callfilter_routes(const AddRoute& add) {
                         "ORDER BY m.position, m.id), '[]') AS j FROM confd_callfilter_members m "
                         "JOIN confd_users u ON u.id = m.user_id WHERE m.callfilter_id = $1 AND m.role = $2",
                         {std::to_string(fid), role.role});
-          return HttpResponse::json(200, "{\"users\":" + q.get(0, "j", "[]") + "}");
+          return HttpResponse::json(200, sdk::json::object({{"users", sdk::json::Raw{q.get(0, "j", "[]")}}}));
         });
     add("PUT", path, acl + ".update", std::string("Set the ") + role.role + " users of a call filter (the whole list)",
         [this, role](const HttpRequest& req) {
@@ -100,7 +100,7 @@ void ConfdApi::callfilter_routes(const AddRoute& add) {
                       "DO UPDATE SET position = excluded.position, timeout = excluded.timeout",
                   {std::to_string(fid), ids[i], role.role, std::to_string(i + 1), items[i].timeout});
             engine_->notify(tx, std::string("call_filter_") + role.path, "edited", fid,
-                            "{\"callfilter_id\":" + std::to_string(fid) + "}");
+                            sdk::json::object({{"callfilter_id", fid}}));
             return HttpResponse::empty(204);
           });
         });
@@ -132,7 +132,7 @@ void ConfdApi::callfilter_routes(const AddRoute& add) {
         return engine_->write([&](sdk::Transaction& tx) {
           require_filter(tx, fid);
           run(tx, "UPDATE confd_callfilters SET fallbacks = $2::jsonb WHERE id = $1", {std::to_string(fid), json});
-          engine_->notify(tx, "call_filter_fallback", "edited", fid, "{\"id\":" + std::to_string(fid) + "}");
+          engine_->notify(tx, "call_filter_fallback", "edited", fid, sdk::json::object({{"id", fid}}));
           return HttpResponse::empty(204);
         });
       });
@@ -159,8 +159,9 @@ void ConfigServiceImpl::toggle_callfilter(std::int64_t member_id, std::int64_t u
       run(tx, "UPDATE confd_callfilter_members SET active = $2 WHERE id = $1",
           {std::to_string(member_id), now ? "true" : "false"});
       self->engine_->notify(tx, "call_filter_member", "edited", member_id,
-                            "{\"id\":" + std::to_string(member_id) + ",\"callfilter_id\":" + m.get(0, "callfilter_id") +
-                                ",\"active\":" + (now ? "true" : "false") + "}");
+                            sdk::json::object({{"id", member_id},
+                                               {"callfilter_id", std::stol(m.get(0, "callfilter_id"))},
+                                               {"active", now}}));
       return HttpResponse::empty(204);
     });
     if (!refusal.empty()) {

@@ -96,7 +96,7 @@ void ConfdApi::callpickup_routes(const AddRoute& add) {
                 run(tx, "INSERT INTO " + table + " (callpickup_id, category, " + col + ") VALUES ($1, $2, $3)",
                     {std::to_string(pid), cat.category, std::to_string(id)});
               engine_->notify(tx, std::string("call_pickup_") + cat.path + "_" + kind, "edited", pid,
-                              "{\"callpickup_id\":" + std::to_string(pid) + "}");
+                              sdk::json::object({{"callpickup_id", pid}}));
               return HttpResponse::empty(204);
             });
           });

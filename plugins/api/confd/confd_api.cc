@@ -2,7 +2,6 @@
 #include "plugins/api/confd/context_routing.h"
 
 #include <algorithm>
-#include <random>
 #include <regex>
 #include <set>
 
@@ -10,6 +9,8 @@
 #include <dialtone/json_member.h>
 #include <dialtone/services.h>
 #include <dialtone/store.h>
+#include <dialtone/random.h>
+#include <dialtone/text.h>
 
 #include "plugins/api/confd/embeds.h"
 #include "plugins/api/confd/schema.h"
@@ -191,14 +192,6 @@ Check funckey_map() {
   };
 }
 
-std::string random_word(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* alpha = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += alpha[rng() % 36];
-  return s;
-}
-
 std::string qstr(const std::string& s) { return "'" + s + "'"; }
 
 HttpResponse guard(const std::function<HttpResponse()>& f) {
@@ -264,10 +257,8 @@ void refuse_if(sdk::Transaction& tx, const std::string& sql, long id, const std:
 }  // namespace
 
 long ConfdApi::user_id(sdk::Transaction* tx, const std::string& ref) {
-  static const std::regex uuid_re(
-      "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
   bool numeric = !ref.empty() && ref.size() <= 9 && std::all_of(ref.begin(), ref.end(), ::isdigit);
-  if (!numeric && !std::regex_match(ref, uuid_re))
+  if (!numeric && !sdk::text::is_uuid(ref))
     throw ApiError{404, {not_found("User", "id", qstr(ref))}};
   std::string sql = numeric ? "SELECT id FROM confd_users WHERE id = $1"
                             : "SELECT id FROM confd_users WHERE uuid = $1::uuid";
@@ -399,7 +390,7 @@ void ConfdApi::define_resources() {
        .fill_defaults = [](rapidjson::Document& d) {
          for (auto* k : {"username", "secret"})
            if (!d.HasMember(k))
-             d.AddMember(rapidjson::StringRef(k), rapidjson::Value(random_word(8).c_str(), d.GetAllocator()), d.GetAllocator());
+             d.AddMember(rapidjson::StringRef(k), rapidjson::Value(sdk::random_token(8).c_str(), d.GetAllocator()), d.GetAllocator());
        },
        .embed = endpoint_sip_embed});
 
@@ -851,14 +842,6 @@ void ConfdApi::stop() {
   config_.reset();
 }
 
-namespace {
-
-std::string str_or_null(const std::string& v, bool null) {
-  return null ? "null" : sdk::json::string(v);
-}
-
-}  // namespace
-
 std::vector<sdk::Route> ConfdApi::routes() {
   if (resources_.empty()) define_resources();
   std::vector<sdk::Route> out;
@@ -928,7 +911,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
   auto assoc_event = [this](sdk::Transaction& tx, const std::string& ev, const std::string& action,
                             long a, const char* an, long b, const char* bn) {
     engine_->notify(tx, ev, action, a,
-                    "{\"" + std::string(an) + "\":" + std::to_string(a) + ",\"" + bn + "\":" + std::to_string(b) + "}");
+                    sdk::json::object({{an, a}, {bn, b}}));
   };
 
   // users <-> lines
@@ -1180,7 +1163,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
       if (found->rows.empty()) throw ApiError{404, {not_found(m.parent, "id", std::to_string(pid))}};
       auto q = engine_->store().exec(m.select, {std::to_string(pid)});
       if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-      return HttpResponse::json(200, "{\"" + std::string(m.field) + "\":" + q->get(0, "j") + "}");
+      return HttpResponse::json(200, sdk::json::object({{m.field, sdk::json::Raw{q->get(0, "j")}}}));
     });
     add("PUT", m.path, m.acl + ".update", set_summary, [this, m, id_of](auto& req) {
       long pid = id_of(req, m.parent_param, m.parent);
@@ -1202,7 +1185,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
           ps.insert(ps.end(), items[i].begin() + 1, items[i].end());
           run(tx, m.insert, ps);
         }
-        engine_->notify(tx, m.event, "edited", pid, "{\"" + std::string(m.parent_param) + "\":" + std::to_string(pid) + "}");
+        engine_->notify(tx, m.event, "edited", pid, sdk::json::object({{m.parent_param, pid}}));
         return HttpResponse::empty(204);
       });
     });
@@ -1260,9 +1243,8 @@ std::vector<sdk::Route> ConfdApi::routes() {
   // users -> forwards (the checks and the write are user_features.cc's,
   // shared with the feature codes through the config service)
   auto forward_json = [](const sdk::QueryResult& q, const std::string& f) {
-    return "{\"enabled\":" + std::string(q.get(0, "forward_" + f + "_enabled") == "t" ? "true" : "false") +
-           ",\"destination\":" + str_or_null(q.get(0, "forward_" + f + "_destination"),
-                                            !q.rows[0][q.column("forward_" + f + "_destination")]) + "}";
+    const auto& destination = q.rows[0][q.column("forward_" + f + "_destination")];
+    return sdk::json::object({{"enabled", q.get(0, "forward_" + f + "_enabled") == "t"}, {"destination", destination}});
   };
   auto read_user = [this](long uid) {
     auto q = engine_->store().exec("SELECT * FROM confd_users WHERE id = $1", {std::to_string(uid)});
@@ -1277,7 +1259,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
     });
   };
   auto service_json = [](const sdk::QueryResult& q, const std::string& s) {
-    return std::string("{\"enabled\":") + (q.get(0, "service_" + s + "_enabled") == "t" ? "true" : "false") + "}";
+    return sdk::json::object({{"enabled", q.get(0, "service_" + s + "_enabled") == "t"}});
   };
   // A user's forwards and services: the whole set and each one by name, read
   // from and written to the user's row.
@@ -1303,9 +1285,9 @@ std::vector<sdk::Route> ConfdApi::routes() {
     };
     add("GET", base, acl + ".read", std::string(f.plural) + " of a user", [this, f, read_user](auto& req) {
       auto q = read_user(user_id(nullptr, req.params.at("user_id")));
-      std::string b = "{";
-      for (auto& n : *f.names) b += (b.size() > 1 ? "," : "") + ("\"" + n + "\":" + f.json(q, n));
-      return HttpResponse::json(200, b + "}");
+      std::vector<sdk::json::Member> members;
+      for (auto& n : *f.names) members.emplace_back(n, sdk::json::Raw{f.json(q, n)});
+      return HttpResponse::json(200, sdk::json::object(members));
     });
     add("PUT", base, acl + ".update", "Set all " + std::string(f.path) + " of a user", [f, save_user](auto& req) {
       auto doc = parse_body(req.body);
@@ -1363,7 +1345,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
             "ORDER BY kv.key, ut.template_id)) k",
             {std::to_string(uid)});
         if (!q) throw ApiError{503, {"Resource Error - " + q.error().message}};
-        return HttpResponse::json(200, "{\"keys\":" + q->get(0, "j") + "}");
+        return HttpResponse::json(200, sdk::json::object({{"keys", sdk::json::Raw{q->get(0, "j")}}}));
       });
   add("GET", "/users/{user_id}/funckeys/{position}", "confd.users.{user_id}.funckeys.{position}.read", "One function key",
       [this, position_of](auto& req) {
@@ -1408,7 +1390,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
               "destination = EXCLUDED.destination",
               {std::to_string(uid), std::to_string(pos), blf ? "true" : "false", label, dest});
           engine_->notify(tx, "user_funckey", "edited", uid,
-                          "{\"user_id\":" + std::to_string(uid) + ",\"position\":" + std::to_string(pos) + "}");
+                          sdk::json::object({{"user_id", uid}, {"position", pos}}));
           return HttpResponse::empty(204);
         });
       });
@@ -1422,7 +1404,7 @@ std::vector<sdk::Route> ConfdApi::routes() {
           if (q.rows.empty())
             throw ApiError{404, {"Resource Not Found - FuncKey was not found ('position': " + std::to_string(pos) + ")"}};
           engine_->notify(tx, "user_funckey", "deleted", uid,
-                          "{\"user_id\":" + std::to_string(uid) + ",\"position\":" + std::to_string(pos) + "}");
+                          sdk::json::object({{"user_id", uid}, {"position", pos}}));
           return HttpResponse::empty(204);
         });
       });

@@ -577,6 +577,21 @@ sdk::LuaReply written(std::weak_ptr<ConfigServiceImpl> weak,
 
 }  // namespace
 
+namespace {
+// ConfigSnapshot::feature_code of every feature that has a code in force.
+LuaValue feature_codes(const ConfigSnapshot& s) {
+  auto t = std::make_shared<LuaTable>();
+  auto keep = [&](std::string_view feature) {
+    if (auto code = s.feature_code(feature); !code.empty()) t->fields[std::string(feature)] = std::move(code);
+  };
+  if (!s.feature_extensions.empty())
+    for (auto& [feature, _] : s.feature_extensions) keep(feature);
+  else
+    for (auto& d : sdk::kDefaultFeatureExtensions) keep(d.feature);
+  return LuaValue(t);
+}
+}  // namespace
+
 std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServiceImpl> weak) {
   // The Lua states hold these functions beyond a plugin stop: a weak
   // reference, and an empty snapshot once the service is gone.
@@ -652,6 +667,11 @@ std::vector<sdk::LuaFunctionSpec> config_lua_functions(std::weak_ptr<ConfigServi
              auto code = snap()->feature_code(arg_string(args, 0));
              return value(code.empty() ? LuaValue() : LuaValue(code));
            }},
+          {"feature_codes", "", "codes: table",
+           "Every feature code in force by XiVO feature name ({fwdunc = \"*21\", enablednd = \"*25\", ...}; "
+           "a feature the administrator turned off is absent): config.feature_code for all of them in "
+           "one call (lib/featurecodes.lua reads it once per call).",
+           [snap, value](const LuaValues&) { return value(feature_codes(*snap())); }},
           {"pickup_interfaces", "user_id: integer", "interfaces: table",
            "The lines (`\"sip/<username>\"`) whose ringing calls user `user_id` may pick up with the "
            "group pickup code: the targets (users, members of target groups) of every enabled call pickup "

@@ -117,7 +117,7 @@ void ConfdApi::context_routes(const AddRoute& add) {
           if (!loop.rows.empty())
             throw ApiError{400, {"Input Error - field 'contexts': the inclusion would make a loop back to context " +
                                  std::to_string(id)}};
-          engine_->notify(tx, "context_contexts", "edited", id, "{\"context_id\":" + std::to_string(id) + "}");
+          engine_->notify(tx, "context_contexts", "edited", id, sdk::json::object({{"context_id", id}}));
           return HttpResponse::empty(204);
         });
       });
@@ -147,7 +147,7 @@ void ConfdApi::context_routes(const AddRoute& add) {
             run(tx, "INSERT INTO confd_outcall_contexts (outcall_id, context_id) VALUES ($1, $2)",
                 {std::to_string(id), std::to_string(c)});
           }
-          engine_->notify(tx, "outcall_contexts", "edited", id, "{\"outcall_id\":" + std::to_string(id) + "}");
+          engine_->notify(tx, "outcall_contexts", "edited", id, sdk::json::object({{"outcall_id", id}}));
           return HttpResponse::empty(204);
         });
       });

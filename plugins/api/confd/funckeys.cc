@@ -58,7 +58,7 @@ void ConfdApi::funckey_routes(const AddRoute& add) {
                    k["label"].IsString() ? sdk::Param{k["label"].GetString()} : std::nullopt, to_json(k["destination"])});
             }
           }
-          engine_->notify(tx, "user_funckey", "edited", uid, "{\"user_id\":" + std::to_string(uid) + "}");
+          engine_->notify(tx, "user_funckey", "edited", uid, sdk::json::object({{"user_id", uid}}));
           return HttpResponse::empty(204);
         });
       });
@@ -92,7 +92,7 @@ void ConfdApi::funckey_routes(const AddRoute& add) {
           auto q = run(tx, "UPDATE confd_funckey_templates SET keys = keys || jsonb_build_object($2::text, $3::jsonb) "
                            "WHERE id = $1 RETURNING id", {std::to_string(tid), p, key});
           if (q.rows.empty()) throw ApiError{404, {not_found("FuncKeyTemplate", "id", std::to_string(tid))}};
-          engine_->notify(tx, "func_key_template", "edited", tid, "{\"id\":" + std::to_string(tid) + "}");
+          engine_->notify(tx, "func_key_template", "edited", tid, sdk::json::object({{"id", tid}}));
           return HttpResponse::empty(204);
         });
       });
@@ -106,7 +106,7 @@ void ConfdApi::funckey_routes(const AddRoute& add) {
           if (q.rows.empty())
             throw ApiError{404, {"Resource Not Found - FuncKey was not found ('template_id': " + std::to_string(tid) +
                                  ", 'position': " + std::to_string(pos) + ")"}};
-          engine_->notify(tx, "func_key_template", "edited", tid, "{\"id\":" + std::to_string(tid) + "}");
+          engine_->notify(tx, "func_key_template", "edited", tid, sdk::json::object({{"id", tid}}));
           return HttpResponse::empty(204);
         });
       });
@@ -131,7 +131,7 @@ void ConfdApi::funckey_routes(const AddRoute& add) {
                                    std::to_string(uid) + ", 'template_id': " + std::to_string(tid) + ")"}};
             if (!q.rows.empty())
               engine_->notify(tx, "user_func_key_template", associate ? "created" : "deleted", uid,
-                              "{\"user_id\":" + std::to_string(uid) + ",\"template_id\":" + std::to_string(tid) + "}");
+                              sdk::json::object({{"user_id", uid}, {"template_id", tid}}));
             return HttpResponse::empty(204);
           });
         });

@@ -29,7 +29,6 @@ using sdk::HttpResponse;
 
 const std::regex kName("[a-zA-Z0-9][-_.a-zA-Z0-9]{0,19}");
 const std::regex kFile("[a-zA-Z0-9][-_.a-zA-Z0-9]{0,127}\\.wav");
-const std::regex kUuid("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
 
 fs::path class_dir(const fs::path& root, const std::string& name) { return name == "default" ? root : root / name; }
 
@@ -67,11 +66,8 @@ MohRow row_of(const sdk::QueryResult& q, std::size_t i) {
 }
 
 std::string moh_json(const MohRow& m, const fs::path& root, const std::string& base) {
-  std::vector<std::string> files;
-  for (auto& f : class_files(class_dir(root, m.name))) files.push_back(sdk::json::object({{"name", f}}));
-  std::string list = "[";
-  for (std::size_t i = 0; i < files.size(); ++i) list += (i ? "," : "") + files[i];
-  list += "]";
+  std::vector<sdk::json::Value> files;
+  for (auto& f : class_files(class_dir(root, m.name))) files.emplace_back(sdk::json::Raw{sdk::json::object({{"name", f}})});
   return sdk::json::object(
       {{"uuid", m.uuid},
        {"name", m.name},
@@ -79,12 +75,12 @@ std::string moh_json(const MohRow& m, const fs::path& root, const std::string& b
        {"mode", m.mode},
        {"application", m.application},
        {"sort", m.sort},
-       {"files", sdk::json::Raw{list}},
-       {"links", sdk::json::Raw{"[" + sdk::json::object({{"rel", "moh"}, {"href", base + "/moh/" + m.uuid}}) + "]"}}});
+       {"files", sdk::json::Raw{sdk::json::array(files)}},
+       {"links", sdk::json::Raw{sdk::json::array({sdk::json::Raw{sdk::json::object({{"rel", "moh"}, {"href", base + "/moh/" + m.uuid}})}})}}});
 }
 
 MohRow find_moh(sdk::Store& store, const std::string& uuid) {
-  if (!std::regex_match(uuid, kUuid))
+  if (!sdk::text::is_uuid(uuid))
     throw ApiError{404, {not_found("MOH", "uuid", "'" + uuid + "'")}};
   auto q = read(store, std::string("SELECT ") + kColumns + " FROM confd_moh WHERE uuid = $1::uuid", {uuid});
   if (q.rows.empty()) throw ApiError{404, {not_found("MOH", "uuid", "'" + uuid + "'")}};
@@ -167,10 +163,10 @@ void ConfdApi::moh_routes(const AddRoute& add) {
                       " FROM confd_moh WHERE $1 = '' OR name ILIKE '%' || $1 || '%' OR label ILIKE '%' || $1 || '%' "
                       "ORDER BY name",
                   {search});
-    std::string base = base_url(req), items;
-    for (std::size_t i = 0; i < q.rows.size(); ++i)
-      items += (i ? "," : "") + moh_json(row_of(q, i), moh_root(), base);
-    return HttpResponse::json(200, "{\"total\":" + std::to_string(q.rows.size()) + ",\"items\":[" + items + "]}");
+    std::string base = base_url(req);
+    std::vector<sdk::json::Value> items;
+    for (std::size_t i = 0; i < q.rows.size(); ++i) items.emplace_back(sdk::json::Raw{moh_json(row_of(q, i), moh_root(), base)});
+    return HttpResponse::json(200, sdk::json::object({{"total", q.rows.size()}, {"items", sdk::json::Raw{sdk::json::array(items)}}}));
   });
 
   add("POST", "/moh", "confd.moh.create", "Create a music on hold class", [this](const HttpRequest& req) {

@@ -67,7 +67,7 @@ void ConfdApi::paging_routes(const AddRoute& add) {
               run(tx, "INSERT INTO confd_paging_users (paging_id, user_id, caller) VALUES ($1, $2, " + flag + ")",
                   {std::to_string(pid), std::to_string(id)});
             engine_->notify(tx, std::string("paging_") + (caller ? "caller" : "member") + "_users", "associated", pid,
-                            "{\"paging_id\":" + std::to_string(pid) + "}");
+                            sdk::json::object({{"paging_id", pid}}));
             return HttpResponse::empty(204);
           });
         });

@@ -153,7 +153,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
           auto q = run(tx, "DELETE FROM confd_user_voicemails WHERE user_id = $1 RETURNING voicemail_id", {std::to_string(uid)});
           for (std::size_t i = 0; i < q.rows.size(); ++i)
             engine_->notify(tx, "user_voicemail", "deleted", uid,
-                            "{\"user_id\":" + std::to_string(uid) + ",\"voicemail_id\":" + q.get(i, "voicemail_id") + "}");
+                            sdk::json::object({{"user_id", uid}, {"voicemail_id", std::stol(q.get(i, "voicemail_id"))}}));
           return HttpResponse::empty(204);
         });
       });
@@ -244,7 +244,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
                           {std::to_string(uid), wanted});
           for (std::size_t i = 0; i < gone.rows.size(); ++i)
             engine_->notify(tx, "user_line", "deleted", uid,
-                            "{\"user_id\":" + std::to_string(uid) + ",\"line_id\":" + gone.get(i, "line_id") + "}");
+                            sdk::json::object({{"user_id", uid}, {"line_id", std::stol(gone.get(i, "line_id"))}}));
           for (long lid : lines) {
             auto added = run(tx,
                              "INSERT INTO confd_user_lines (user_id, line_id, main_user, main_line) VALUES ($1, $2, "
@@ -253,7 +253,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
                              {std::to_string(uid), std::to_string(lid)});
             if (!added.rows.empty())
               engine_->notify(tx, "user_line", "created", uid,
-                              "{\"user_id\":" + std::to_string(uid) + ",\"line_id\":" + std::to_string(lid) + "}");
+                              sdk::json::object({{"user_id", uid}, {"line_id", lid}}));
           }
           if (!lines.empty())
             run(tx, "UPDATE confd_user_lines SET main_line = (line_id = $2) WHERE user_id = $1",
@@ -296,7 +296,7 @@ void ConfdApi::relation_routes(const AddRoute& add) {
           auto u = run(tx, "UPDATE confd_users SET fallbacks = $2::jsonb WHERE id = $1 RETURNING uuid",
                        {std::to_string(uid), json});
           engine_->notify(tx, "user_fallback", "edited", uid,
-                          "{\"id\":" + std::to_string(uid) + ",\"uuid\":\"" + u.get(0, "uuid") + "\"}");
+                          sdk::json::object({{"id", uid}, {"uuid", u.get(0, "uuid")}}));
           return HttpResponse::empty(204);
         });
       });

@@ -178,9 +178,9 @@ std::string sql_link(const std::string& base, const std::string& rel, const std:
 }
 
 std::string Engine::id_json(sdk::Transaction& tx, const Resource& r, long id) {
-  if (!r.has_uuid) return "{\"id\":" + std::to_string(id) + "}";
+  if (!r.has_uuid) return sdk::json::object({{"id", id}});
   auto q = run(tx, "SELECT uuid FROM " + r.table + " WHERE id = $1", {std::to_string(id)});
-  return "{\"id\":" + std::to_string(id) + ",\"uuid\":\"" + q.get(0, "uuid") + "\"}";
+  return sdk::json::object({{"id", id}, {"uuid", q.get(0, "uuid")}});
 }
 
 std::vector<std::string> Engine::validate(const Resource& r, const rapidjson::Value& obj,

@@ -47,7 +47,7 @@ void ConfdApi::routing_routes(const AddRoute& add) {
   auto event = [this](sdk::Transaction& tx, const std::string& name, const std::string& action, long a,
                       const std::string& an, long b, const std::string& bn) {
     engine_->notify(tx, name, action, a,
-                    "{\"" + an + "\":" + std::to_string(a) + ",\"" + bn + "\":" + std::to_string(b) + "}");
+                    sdk::json::object({{an, a}, {bn, b}}));
   };
 
   for (auto& o : kScheduled) {
@@ -164,7 +164,7 @@ void ConfdApi::routing_routes(const AddRoute& add) {
         return engine_->write([&](sdk::Transaction& tx) {
           require_row(tx, "confd_groups", "Group", gid);
           run(tx, "UPDATE confd_groups SET fallbacks = $2::jsonb WHERE id = $1", {std::to_string(gid), json});
-          engine_->notify(tx, "group_fallback", "edited", gid, "{\"id\":" + std::to_string(gid) + "}");
+          engine_->notify(tx, "group_fallback", "edited", gid, sdk::json::object({{"id", gid}}));
           return HttpResponse::empty(204);
         });
       });

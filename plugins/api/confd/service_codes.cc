@@ -31,7 +31,7 @@ void ConfigServiceImpl::toggle_voicemail(std::int64_t user_id, std::function<voi
       now = q.get(0, "enabled") != "t";
       auto id = q.get(0, "id");
       run(tx, "UPDATE confd_voicemails SET enabled = $2 WHERE id = $1", {id, now ? "true" : "false"});
-      self->engine_->notify(tx, "voicemail", "edited", std::stol(id), "{\"id\":" + id + "}");
+      self->engine_->notify(tx, "voicemail", "edited", std::stol(id), sdk::json::object({{"id", std::stol(id)}}));
       return sdk::HttpResponse::empty(204);
     });
     finish<bool>(r, "user " + std::to_string(user_id) + " has no voicemail", now, done);
@@ -57,7 +57,7 @@ void ConfigServiceImpl::set_group_member(std::int64_t group_id, std::int64_t use
             {gid, uid});
       else if (!now && in)
         run(tx, "DELETE FROM confd_group_members WHERE group_id = $1 AND user_id = $2", {gid, uid});
-      if (now != in) self->engine_->notify(tx, "group_members", "edited", group_id, "{\"group_id\":" + gid + "}");
+      if (now != in) self->engine_->notify(tx, "group_members", "edited", group_id, sdk::json::object({{"group_id", group_id}}));
       return sdk::HttpResponse::empty(204);
     });
     finish<bool>(r, "group " + gid + " does not exist", now, done);

@@ -48,7 +48,7 @@ std::string category_json(const fs::path& root, const std::string& name) {
     std::error_code ec;
     auto size = static_cast<std::int64_t>(fs::file_size(path, ec));
     auto format = sdk::json::object({{"format", "wav"}, {"language", nullptr}, {"path", path.string()}, {"size", size}});
-    files.emplace_back(sdk::json::Raw{sdk::json::object({{"name", s}, {"formats", sdk::json::Raw{"[" + format + "]"}}})});
+    files.emplace_back(sdk::json::Raw{sdk::json::object({{"name", s}, {"formats", sdk::json::Raw{sdk::json::array({sdk::json::Raw{format}})}}})});
   }
   return sdk::json::object({{"name", name}, {"files", sdk::json::Raw{sdk::json::array(files)}}});
 }

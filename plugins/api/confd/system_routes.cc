@@ -66,14 +66,14 @@ void ConfdApi::system_routes(const AddRoute& add) {
   add("GET", "/configuration/live_reload", "confd.configuration.live_reload.read", "Whether changes apply at once",
       [this](const HttpRequest&) {
         auto q = read(engine_->store(), "SELECT value FROM confd_settings WHERE name = 'live_reload'");
-        return HttpResponse::json(200, q.get(0, "value", "{\"enabled\":true}"));
+        return HttpResponse::json(200, q.get(0, "value", sdk::json::object({{"enabled", true}})));
       });
   add("PUT", "/configuration/live_reload", "confd.configuration.live_reload.update", "Turn live reload on or off",
       [this](const HttpRequest& req) {
         auto doc = parse_body(req.body);
         if (!doc.IsObject() || !doc.HasMember("enabled") || !doc["enabled"].IsBool())
           throw ApiError{400, {"Input Error - field 'enabled': Missing data for required field."}};
-        std::string v = doc["enabled"].GetBool() ? "{\"enabled\": true}" : "{\"enabled\": false}";
+        std::string v = sdk::json::object({{"enabled", doc["enabled"].GetBool()}});
         return engine_->write([&](sdk::Transaction& tx) {
           run(tx, "INSERT INTO confd_settings VALUES ('live_reload', $1::jsonb) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
               {v});
@@ -124,10 +124,10 @@ void ConfdApi::system_routes(const AddRoute& add) {
           long sid = engine_->upsert(tx, sr, sip, -1);
           long lid = engine_->upsert(tx, lr, line, -1);
           run(tx, "UPDATE confd_lines SET endpoint_sip_id = $2 WHERE id = $1", {std::to_string(lid), std::to_string(sid)});
-          engine_->notify(tx, sr.event, "created", sid, "{\"id\":" + std::to_string(sid) + "}");
-          engine_->notify(tx, lr.event, "created", lid, "{\"id\":" + std::to_string(lid) + "}");
+          engine_->notify(tx, sr.event, "created", sid, sdk::json::object({{"id", sid}}));
+          engine_->notify(tx, lr.event, "created", lid, sdk::json::object({{"id", lid}}));
           engine_->notify(tx, "line_endpoint_sip", "created", lid,
-                          "{\"line_id\":" + std::to_string(lid) + ",\"endpoint_id\":" + std::to_string(sid) + "}");
+                          sdk::json::object({{"line_id", lid}, {"endpoint_id", sid}}));
           auto out = HttpResponse::json(201, *one(&tx, lid, base));
           out.headers.emplace_back("Location", base + "/lines_sip/" + std::to_string(lid));
           return out;
@@ -151,8 +151,8 @@ void ConfdApi::system_routes(const AddRoute& add) {
           long sid = std::stol(q.get(0, "endpoint_sip_id"));
           engine_->upsert(tx, sr, sip, sid);
           engine_->upsert(tx, lr, line, id);
-          engine_->notify(tx, sr.event, "edited", sid, "{\"id\":" + std::to_string(sid) + "}");
-          engine_->notify(tx, lr.event, "edited", id, "{\"id\":" + std::to_string(id) + "}");
+          engine_->notify(tx, sr.event, "edited", sid, sdk::json::object({{"id", sid}}));
+          engine_->notify(tx, lr.event, "edited", id, sdk::json::object({{"id", id}}));
           return HttpResponse::empty(204);
         });
       });
@@ -168,8 +168,8 @@ void ConfdApi::system_routes(const AddRoute& add) {
           std::string sid = q.get(0, "endpoint_sip_id");
           run(tx, "DELETE FROM confd_lines WHERE id = $1", {std::to_string(id)});
           run(tx, "DELETE FROM confd_endpoints_sip WHERE id = $1", {sid});
-          engine_->notify(tx, lr.event, "deleted", id, "{\"id\":" + std::to_string(id) + "}");
-          engine_->notify(tx, "endpoint_sip", "deleted", std::stol(sid), "{\"id\":" + sid + "}");
+          engine_->notify(tx, lr.event, "deleted", id, sdk::json::object({{"id", id}}));
+          engine_->notify(tx, "endpoint_sip", "deleted", std::stol(sid), sdk::json::object({{"id", std::stol(sid)}}));
           return HttpResponse::empty(204);
         });
       });

@@ -1,9 +1,9 @@
 #include "plugins/api/confd/timezones.h"
 
-#include <fstream>
-#include <iterator>
 #include <regex>
 #include <vector>
+
+#include <dialtone/files.h>
 
 namespace dialtone::plugins::api::confd {
 namespace {
@@ -43,10 +43,10 @@ sdk::Result<sdk::ConfigZone> read_zone(const std::string& name, const std::files
       return sdk::Error::invalid("time zone '" + name + "' is not a zone name like Europe/Paris");
     file = root / name;
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return sdk::Error::not_found("time zone '" + name + "': no file " + file.string() +
-                                        " (install tzdata, or name a zone it has)");
-  std::vector<unsigned char> f((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto text = sdk::read_file(file);
+  if (!text) return sdk::Error::not_found("time zone '" + name + "': no file " + file.string() +
+                                           " (install tzdata, or name a zone it has)");
+  const std::vector<unsigned char> f(text->begin(), text->end());
   Counts c{};
   if (!counts(f, 0, c)) return sdk::Error::invalid("time zone '" + name + "': " + file.string() + " is not a TZif file");
   // Version 2 and later repeat the data with 64-bit times after the first block.

@@ -46,7 +46,7 @@ void save_user_features(Engine& engine, sdk::Transaction& tx, long uid, const st
     run(tx, "UPDATE confd_users SET " + sets + " WHERE id = $" + std::to_string(ps.size()), ps);
   }
   engine.notify(tx, "user", "edited", uid,
-                "{\"id\":" + std::to_string(uid) + ",\"uuid\":\"" + u.get(0, "uuid") + "\"}");
+                sdk::json::object({{"id", uid}, {"uuid", u.get(0, "uuid")}}));
 }
 
 }  // namespace dialtone::plugins::api::confd

@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
-#include <random>
 #include <regex>
 #include <set>
 
 #include <rapidjson/document.h>
 
 #include <dialtone/bus.h>
+#include <dialtone/random.h>
 #include <dialtone/text.h>
 
 #include "plugins/api/confd/confd_api.h"
@@ -47,29 +47,6 @@ std::vector<std::string> as_messages(const std::string& body) {
       if (m.IsString()) out.emplace_back(m.GetString());
   if (out.empty()) out.push_back(body);
   return out;
-}
-
-std::string pg_array(const std::vector<std::optional<std::string>>& v) {
-  std::string a = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) a += ',';
-    if (!v[i]) { a += "NULL"; continue; }
-    a += '"';
-    for (char c : *v[i]) {
-      if (c == '"' || c == '\\') a += '\\';
-      a += c;
-    }
-    a += '"';
-  }
-  return a + "}";
-}
-
-std::string random_token(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* alpha = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += alpha[rng() % 36];
-  return s;
 }
 
 struct Range {
@@ -358,14 +335,14 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
       auto q = run(tx,
                    std::string("SELECT t.") + col + ", t.context FROM " + table + " t JOIN unnest($1::text[], $2::text[]) AS n(v, c) "
                    "ON n.v = t." + col + " AND n.c = t.context",
-                   {pg_array(values), pg_array(contexts)});
+                   {sdk::text_array(values), sdk::text_array(contexts)});
       for (std::size_t i = 0; i < q.rows.size(); ++i)
         errs2.push_back("line " + line_of(seen, q.get(i, col) + "@" + q.get(i, "context")) + ": Resource Error - " + kind +
                         " already exists ('" + col + "': '" + q.get(i, col) + "', 'context': '" + q.get(i, "context") + "')");
     };
     at_context_taken("confd_extensions", "exten", "Extension", ex_e, ex_c, seen_ext);
     if (!sip_u.empty()) {
-      auto q = run(tx, "SELECT username FROM confd_endpoints_sip WHERE username = ANY($1::text[])", {pg_array(sip_u)});
+      auto q = run(tx, "SELECT username FROM confd_endpoints_sip WHERE username = ANY($1::text[])", {sdk::text_array(sip_u)});
       for (std::size_t i = 0; i < q.rows.size(); ++i)
         errs2.push_back("line " + line_of(seen_sip, q.get(i, "username")) +
                         ": Resource Error - SIPEndpoint already exists ('username': '" + q.get(i, "username") + "')");
@@ -382,7 +359,7 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
       for (auto& r : rows)
         if (r.has("username")) names.push_back(r.get("username"));
       if (!names.empty()) {
-        auto q = run(tx, "SELECT username FROM confd_users WHERE username = ANY($1::text[])", {pg_array(names)});
+        auto q = run(tx, "SELECT username FROM confd_users WHERE username = ANY($1::text[])", {sdk::text_array(names)});
         for (std::size_t i = 0; i < q.rows.size(); ++i)
           for (auto& r : rows)
             if (r.get("username") == q.get(i, "username"))
@@ -426,17 +403,17 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     Col v_id, v_num, v_ctx, v_name, v_pass, v_email, v_attach, v_delete, v_ask, uv_user, uv_vm;
     Col i_id, i_dest, ie_in, ie_ext, cp_user, cp_id;
     std::size_t li = 0, ei = 0, vi = 0, ii = 0;
-    created = "{\"created\":[";
+    std::vector<sdk::json::Value> created_rows;
     for (std::size_t k = 0; k < n; ++k) {
       auto& r = rows[k];
       for (auto& c : kUserCols) u[c].push_back(kBoolCols.count(c) ? bool_param(r, c) : r.opt(c));
       u_labels.push_back(sdk::json::array(split_semicolon(r.get("labels"))));
-      std::string item = "{\"row_number\":" + std::to_string(k + 1) + ",\"user_id\":" + user_ids[k] +
-                         ",\"user_uuid\":\"" + user_uuids[k] + "\"";
+      std::vector<sdk::json::Member> item{
+          {"row_number", k + 1}, {"user_id", std::stol(user_ids[k])}, {"user_uuid", user_uuids[k]}};
       if (r.has("exten")) {
         s_id.push_back(sip_ids[li]);
-        s_user.push_back(r.has("sip_username") ? r.get("sip_username") : random_token(10));
-        s_secret.push_back(r.has("sip_secret") ? r.get("sip_secret") : random_token(12));
+        s_user.push_back(r.has("sip_username") ? r.get("sip_username") : sdk::random_token(10));
+        s_secret.push_back(r.has("sip_secret") ? r.get("sip_secret") : sdk::random_token(12));
         l_id.push_back(line_ids[li]);
         l_ctx.push_back(r.get("context"));
         l_sip.push_back(sip_ids[li]);
@@ -447,7 +424,9 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
         ul_line.push_back(line_ids[li]);
         le_line.push_back(line_ids[li]);
         le_ext.push_back(ext_ids[ei]);
-        item += ",\"line_id\":" + line_ids[li] + ",\"sip_id\":" + sip_ids[li] + ",\"extension_id\":" + ext_ids[ei];
+        item.emplace_back("line_id", std::stol(line_ids[li]));
+        item.emplace_back("sip_id", std::stol(sip_ids[li]));
+        item.emplace_back("extension_id", std::stol(ext_ids[ei]));
         ++li;
         ++ei;
       }
@@ -456,12 +435,12 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
         e_exten.push_back(r.get("incall_exten"));
         e_ctx.push_back(r.get("incall_context"));
         i_id.push_back(in_ids[ii]);
-        std::string d = "{\"type\":\"user\",\"user_id\":" + user_ids[k];
-        if (r.has("incall_ring_seconds")) d += ",\"ring_time\":" + r.get("incall_ring_seconds");
-        i_dest.push_back(d + "}");
+        std::vector<sdk::json::Member> d{{"type", "user"}, {"user_id", std::stol(user_ids[k])}};
+        if (r.has("incall_ring_seconds")) d.emplace_back("ring_time", std::stol(r.get("incall_ring_seconds")));
+        i_dest.push_back(sdk::json::object(d));
         ie_in.push_back(in_ids[ii]);
         ie_ext.push_back(ext_ids[ei]);
-        item += ",\"incall_extension_id\":" + ext_ids[ei];
+        item.emplace_back("incall_extension_id", std::stol(ext_ids[ei]));
         ++ii;
         ++ei;
       }
@@ -477,21 +456,21 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
         v_ask.push_back(bool_param(r, "voicemail_ask_password"));
         uv_user.push_back(user_ids[k]);
         uv_vm.push_back(vm_ids[vi]);
-        item += ",\"voicemail_id\":" + vm_ids[vi];
+        item.emplace_back("voicemail_id", std::stol(vm_ids[vi]));
         ++vi;
       }
       for (auto& c : split_semicolon(r.get("call_permissions"))) {
         cp_user.push_back(user_ids[k]);
         cp_id.push_back(cps[c]);
       }
-      created += (k ? "," : "") + item + "}";
+      created_rows.emplace_back(sdk::json::Raw{sdk::json::object(item)});
     }
-    created += "]}";
+    created = sdk::json::object({{"created", sdk::json::Raw{sdk::json::array(created_rows)}}});
 
-    sdk::Params ps = {pg_array(Col(user_ids.begin(), user_ids.end()))};
-    for (auto& c : kUserCols) ps.push_back(pg_array(u[c]));
-    ps.push_back(pg_array(u_labels));
-    ps.push_back(pg_array(Col(user_uuids.begin(), user_uuids.end())));
+    sdk::Params ps = {sdk::text_array(user_ids)};
+    for (auto& c : kUserCols) ps.push_back(sdk::text_array(u[c]));
+    ps.push_back(sdk::text_array(u_labels));
+    ps.push_back(sdk::text_array(user_uuids));
     run(tx,
         "INSERT INTO confd_users (id, firstname, lastname, email, language, mobile_phone_number, outgoing_caller_id, "
         "enabled, supervision_enabled, call_transfer_enabled, dtmf_hangup_enabled, simultaneous_calls, ring_seconds, "
@@ -507,50 +486,50 @@ HttpResponse ConfdApi::import_users(const sdk::HttpRequest& req) {
     if (!l_id.empty()) {
       run(tx,
           "INSERT INTO confd_endpoints_sip (id, username, secret) SELECT * FROM unnest($1::int[], $2::text[], $3::text[])",
-          {pg_array(s_id), pg_array(s_user), pg_array(s_secret)});
+          {sdk::text_array(s_id), sdk::text_array(s_user), sdk::text_array(s_secret)});
       run(tx,
           "INSERT INTO confd_lines (id, context, endpoint_sip_id) SELECT * FROM unnest($1::int[], $2::text[], $3::int[])",
-          {pg_array(l_id), pg_array(l_ctx), pg_array(l_sip)});
+          {sdk::text_array(l_id), sdk::text_array(l_ctx), sdk::text_array(l_sip)});
       run(tx,
           "INSERT INTO confd_user_lines (user_id, line_id, main_user, main_line) "
           "SELECT u, l, true, true FROM unnest($1::int[], $2::int[]) AS x(u, l)",
-          {pg_array(ul_user), pg_array(ul_line)});
+          {sdk::text_array(ul_user), sdk::text_array(ul_line)});
     }
     if (!e_id.empty())
       run(tx,
           "INSERT INTO confd_extensions (id, exten, context) SELECT * FROM unnest($1::int[], $2::text[], $3::text[])",
-          {pg_array(e_id), pg_array(e_exten), pg_array(e_ctx)});
+          {sdk::text_array(e_id), sdk::text_array(e_exten), sdk::text_array(e_ctx)});
     if (!le_line.empty())
       run(tx, "INSERT INTO confd_line_extensions (line_id, extension_id) SELECT * FROM unnest($1::int[], $2::int[])",
-          {pg_array(le_line), pg_array(le_ext)});
+          {sdk::text_array(le_line), sdk::text_array(le_ext)});
     if (!i_id.empty()) {
       run(tx, "INSERT INTO confd_incalls (id, destination) SELECT i, d::jsonb FROM unnest($1::int[], $2::text[]) AS x(i, d)",
-          {pg_array(i_id), pg_array(i_dest)});
+          {sdk::text_array(i_id), sdk::text_array(i_dest)});
       run(tx, "INSERT INTO confd_incall_extensions (incall_id, extension_id) SELECT * FROM unnest($1::int[], $2::int[])",
-          {pg_array(ie_in), pg_array(ie_ext)});
+          {sdk::text_array(ie_in), sdk::text_array(ie_ext)});
     }
     if (!v_id.empty()) {
       run(tx,
           "INSERT INTO confd_voicemails (id, number, context, name, password, email, attach_audio, delete_messages, ask_password) "
           "SELECT i, n, c, nm, p, e, coalesce(a, false), coalesce(d, false), coalesce(k, true) FROM unnest($1::int[], "
           "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::bool[], $9::bool[]) AS x(i, n, c, nm, p, e, a, d, k)",
-          {pg_array(v_id), pg_array(v_num), pg_array(v_ctx), pg_array(v_name), pg_array(v_pass), pg_array(v_email),
-           pg_array(v_attach), pg_array(v_delete), pg_array(v_ask)});
+          {sdk::text_array(v_id), sdk::text_array(v_num), sdk::text_array(v_ctx), sdk::text_array(v_name), sdk::text_array(v_pass), sdk::text_array(v_email),
+           sdk::text_array(v_attach), sdk::text_array(v_delete), sdk::text_array(v_ask)});
       run(tx, "INSERT INTO confd_user_voicemails (user_id, voicemail_id) SELECT * FROM unnest($1::int[], $2::int[])",
-          {pg_array(uv_user), pg_array(uv_vm)});
+          {sdk::text_array(uv_user), sdk::text_array(uv_vm)});
     }
     if (!cp_user.empty())
       run(tx,
           "INSERT INTO confd_user_callpermissions (user_id, callpermission_id) SELECT * FROM unnest($1::int[], $2::int[]) "
           "ON CONFLICT DO NOTHING",
-          {pg_array(cp_user), pg_array(cp_id)});
+          {sdk::text_array(cp_user), sdk::text_array(cp_id)});
     auto q = run(tx,
                  "SELECT id, uuid, pg_notify('dialtone_config', 'user.created:' || id) FROM confd_users "
                  "WHERE id = ANY($1::int[]) ORDER BY id",
-                 {pg_array(Col(user_ids.begin(), user_ids.end()))});
+                 {sdk::text_array(user_ids)});
     for (std::size_t i = 0; i < q.rows.size(); ++i)
       events.emplace_back("config.user.created",
-                          "{\"id\":" + q.get(i, "id") + ",\"uuid\":\"" + q.get(i, "uuid") + "\"}");
+                          sdk::json::object({{"id", std::stol(q.get(i, "id"))}, {"uuid", q.get(i, "uuid")}}));
     return HttpResponse::json(201, created);
   });
   if (resp.status == 400) return csv_errors(as_messages(resp.body), &rows);
@@ -590,14 +569,12 @@ HttpResponse ConfdApi::update_users_csv(const sdk::HttpRequest& req) {
   std::vector<std::pair<std::string, std::string>> events;
   auto resp = engine_->write([&](sdk::Transaction& tx) {
     std::vector<std::string> errs2;
-    std::string updated = "{\"updated\":[";
-    bool first = true;
+    std::vector<sdk::json::Value> updated;
     row_number = 0;
     for (auto& r : *parsed) {
       ++row_number;
       auto err = [&](const std::string& m) { errs2.push_back("line " + std::to_string(r.line) + ": " + m); };
-      static const std::regex uuid_re("[0-9a-fA-F-]{36}");
-      if (!std::regex_match(r.get("uuid"), uuid_re)) { err("Input Error - field 'uuid': Not a valid UUID."); continue; }
+      if (!sdk::text::is_uuid(r.get("uuid"))) { err("Input Error - field 'uuid': Not a valid UUID."); continue; }
       auto uq = run(tx, "SELECT id FROM confd_users WHERE uuid = $1::uuid FOR UPDATE", {r.get("uuid")});
       if (uq.rows.empty()) { err(not_found("User", "uuid", "'" + r.get("uuid") + "'")); continue; }
       std::string uid = uq.get(0, "id");
@@ -655,14 +632,13 @@ HttpResponse ConfdApi::update_users_csv(const sdk::HttpRequest& req) {
             run(tx, "UPDATE confd_endpoints_sip SET secret = $1 WHERE id = $2", {r.get("sip_secret"), ml.get(0, "endpoint_sip_id")});
         }
       }
-      engine_->notify(tx, "user", "edited", std::stol(uid), "{\"id\":" + uid + ",\"uuid\":\"" + r.get("uuid") + "\"}");
-      updated += std::string(first ? "" : ",") + "{\"row_number\":" + std::to_string(row_number) + ",\"user_id\":" + uid +
-                 ",\"user_uuid\":\"" + r.get("uuid") + "\"}";
-      first = false;
+      engine_->notify(tx, "user", "edited", std::stol(uid), sdk::json::object({{"id", std::stol(uid)}, {"uuid", r.get("uuid")}}));
+      updated.emplace_back(sdk::json::Raw{sdk::json::object(
+          {{"row_number", row_number}, {"user_id", std::stol(uid)}, {"user_uuid", r.get("uuid")}})});
     }
     if (!errs2.empty()) throw ApiError{400, errs2};
     // XiVO answers an update with 201 as well.
-    return HttpResponse::json(201, updated + "]}");
+    return HttpResponse::json(201, sdk::json::object({{"updated", sdk::json::Raw{sdk::json::array(updated)}}}));
   });
   if (resp.status == 400) return csv_errors(as_messages(resp.body), &*parsed);
   return resp;

@@ -242,7 +242,7 @@ void ConfdApi::wizard_routes(const AddRoute& add) {
 
   add("GET", "/wizard", "confd.wizard.read", "Whether the server is configured (wizard passed or contexts exist)",
       [configured](const HttpRequest&) {
-        return HttpResponse::json(200, configured() ? "{\"configured\":true}" : "{\"configured\":false}");
+        return HttpResponse::json(200, sdk::json::object({{"configured", configured()}}));
       });
 
   add("GET", "/wizard/discover", "confd.wizard.discover.read", "Host name, interfaces, gateways, name servers",
@@ -293,7 +293,7 @@ void ConfdApi::wizard_routes(const AddRoute& add) {
           run(tx, "INSERT INTO confd_context_includes (context_id, included_id, position) VALUES ($1, $2, 1)",
               {std::to_string(internal), std::to_string(outcall)});
           engine_->notify(tx, "context_contexts", "edited", internal,
-                          "{\"context_id\":" + std::to_string(internal) + "}");
+                          sdk::json::object({{"context_id", internal}}));
 
           rapidjson::Document out(rapidjson::kObjectType);
           auto& a = out.GetAllocator();

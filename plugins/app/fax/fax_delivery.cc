@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include <dialtone/files.h>
 
 namespace dialtone::plugins::fax {
 
@@ -103,12 +103,14 @@ Delivered FaxDelivery::deliver(const ReceivedFax& fax) const {
                "fax.smtp_host in conf.d); it is kept in " + doc.string());
     return d;
   }
-  std::ifstream in(doc, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
+  auto bytes = sdk::read_file(doc);
+  if (!bytes) {
+    log_.error("fax: call " + fax.call_id + ": fax for " + fax.email + " not mailed: cannot read " + doc.string());
+    return d;
+  }
   app::Mail m{fax.email, substitute(cfg_.subject, fax), substitute(cfg_.body, fax), {}};
   m.attachments.push_back(
-      {doc.filename().string(), doc.extension() == ".pdf" ? "application/pdf" : "image/tiff", bytes.str()});
+      {doc.filename().string(), doc.extension() == ".pdf" ? "application/pdf" : "image/tiff", std::move(*bytes)});
   if (auto s = app::send_mail(cfg_.mail, m); !s) {
     log_.error("fax: call " + fax.call_id + ": fax for " + fax.email + " not mailed: " + s.error().message +
                "; it is kept in " + doc.string() + " (check fax.smtp_host and fax.smtp_port)");

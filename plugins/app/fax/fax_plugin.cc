@@ -1,10 +1,9 @@
 // app.fax: fax reception (seed 5.14, XiVO's FaxToMail): the call verb
 // call:receive_fax, which lua-dialplan/lib/faxes.lua runs for incalls whose
 // destination is the application fax_to_mail.
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
+#include <dialtone/files.h>
 #include <dialtone/calls.h>
 #include <dialtone/host.h>
 #include <dialtone/plugin.h>
@@ -63,11 +62,9 @@ class FaxPlugin final : public sdk::Plugin {
     d.mail.timeout = o.get_duration("fax.smtp_timeout", std::chrono::milliseconds(10000));
     d.subject = o.get("fax.mail_subject", "FAX reception to %(dstnum)s");
     if (std::string body = o.get("fax.mail_body_file", ""); !body.empty()) {
-      std::ifstream in(body);
-      if (!in) return sdk::Error::invalid("fax: cannot read fax.mail_body_file " + body + "; fix the path or leave it empty");
-      std::ostringstream text;
-      text << in.rdbuf();
-      d.body = text.str();
+      auto text = sdk::read_file(body);
+      if (!text) return sdk::Error::invalid("fax: cannot read fax.mail_body_file " + body + "; fix the path or leave it empty");
+      d.body = std::move(*text);
     }
     cfg_.station_id = o.get("fax.station_id", "");
     cfg_.detect_seconds = static_cast<int>(

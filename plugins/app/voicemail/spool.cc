@@ -8,8 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include <fcntl.h>
 #include <unistd.h>
+
+#include <dialtone/files.h>
 
 namespace dialtone::plugins::voicemail {
 namespace fs = std::filesystem;
@@ -51,43 +52,15 @@ namespace {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-// Writes `text` to `path` whole: a temporary file beside it, fsync, rename.
+// Spool files are the mailbox owner's: not world-readable.
 sdk::Status write_atomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".part";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Error::unavailable("cannot create " + tmp.string() + ": " + errno_text(errno));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : ENOSPC;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error::unavailable("cannot write " + tmp.string() + ": " + errno_text(e));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Error::unavailable("cannot write " + tmp.string() + ": " + errno_text(e));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Error::unavailable("cannot rename " + tmp.string() + ": " + errno_text(e));
-  }
-  return {};
+  return sdk::write_file_atomically(path, text, 0640);
 }
 
 sdk::Status copy_atomically(const fs::path& from, const fs::path& to) {
-  std::ifstream in(from, std::ios::binary);
-  if (!in) return Error::not_found("cannot read " + from.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return write_atomically(to, s.str());
+  auto bytes = sdk::read_file(from);
+  if (!bytes) return Error::not_found("cannot read " + from.string());
+  return write_atomically(to, *bytes);
 }
 
 std::string key_of(const std::string& text, const std::string& key) {
@@ -221,16 +194,14 @@ sdk::Result<std::vector<Message>> Spool::messages(const Mailbox& box, const std:
     fs::path wav = e.path();
     wav.replace_extension(".wav");
     if (!fs::exists(wav, ec)) continue;
-    std::ifstream in(e.path());
-    std::ostringstream s;
-    s << in.rdbuf();
+    const std::string text = sdk::read_file(e.path()).value_or("");
     Message m;
     m.id = name.substr(0, 7);
     m.folder = folder;
     m.wav = wav;
-    m.callerid = key_of(s.str(), "callerid");
-    m.origtime = std::atoll(key_of(s.str(), "origtime").c_str());
-    m.duration = std::atoi(key_of(s.str(), "duration").c_str());
+    m.callerid = key_of(text, "callerid");
+    m.origtime = std::atoll(key_of(text, "origtime").c_str());
+    m.duration = std::atoi(key_of(text, "duration").c_str());
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const Message& a, const Message& b) { return a.id < b.id; });
@@ -241,19 +212,16 @@ sdk::Result<Message> Spool::move(const Mailbox& box, const std::string& folder, 
                                  const std::string& to) {
   if (!valid_folder(folder) || !valid_folder(to)) return Error::invalid("no folder " + folder + " or " + to);
   fs::path txt = box_dir(box) / folder / (id + ".txt"), wav = box_dir(box) / folder / (id + ".wav");
-  std::ifstream in(txt);
-  if (!in) return Error::not_found("no message " + id + " in " + folder);
-  std::ostringstream s;
-  s << in.rdbuf();
-  in.close();
-  std::string meta = s.str();
+  auto original = sdk::read_file(txt);
+  if (!original) return Error::not_found("no message " + id + " in " + folder);
+  std::string meta = *original;
   auto at = meta.find("folder=" + folder + "\n");
   if (at != std::string::npos) meta.replace(at, 8 + folder.size(), "folder=" + to + "\n");
   // The .txt goes first: a crash between the two leaves an unlisted .wav, never a listed message without audio.
   std::error_code ec;
   fs::remove(txt, ec);
   auto m = place(box, to, wav, meta, false);
-  if (!m) (void)write_atomically(txt, s.str());
+  if (!m) (void)write_atomically(txt, *original);
   return m;
 }
 

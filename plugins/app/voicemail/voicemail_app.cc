@@ -1,10 +1,10 @@
 #include "voicemail_app.h"
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 
 #include <rapidjson/document.h>
+
+#include <dialtone/files.h>
 
 namespace dialtone::plugins::voicemail {
 namespace {
@@ -206,10 +206,7 @@ std::vector<sdk::LuaFunctionSpec> VoicemailApp::functions() {
              job.callerid = m->callerid;
              job.duration = m->duration;
              job.origtime = m->origtime;
-             if (r->get(0, "attach_audio") == "true") {
-               std::ifstream in(m->wav, std::ios::binary);
-               job.wav.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-             }
+             if (r->get(0, "attach_audio") == "true") job.wav = sdk::read_file(m->wav).value_or("");
              app.mailer_->send(std::move(job));
            }
          }

@@ -164,8 +164,7 @@ bool equal_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(a[i])) ^
-                                       std::tolower(static_cast<unsigned char>(b[i])));
+    diff |= static_cast<unsigned char>(sdk::text::to_lower(a[i]) ^ sdk::text::to_lower(b[i]));
   return diff == 0;
 }
 

@@ -3,6 +3,8 @@
 // in-dialog requests), and which of its answers make a route fail over.
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::backend::sip {
 
 namespace {
@@ -18,7 +20,7 @@ const TrunkInfo* SipStack::Impl::trunk_at(const std::string& host, int port) con
   // 5060 written or implied is the same trunk.
   auto same_port = [](int a, int b) { return (a ? a : 5060) == (b ? b : 5060); };
   for (auto& t : trunks)
-    if (strcasecmp(t.ip.c_str(), host.c_str()) == 0 && same_port(t.port, port)) return &t;
+    if (sdk::text::iequals(t.ip, host) && same_port(t.port, port)) return &t;
   return nullptr;
 }
 

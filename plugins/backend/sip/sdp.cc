@@ -22,14 +22,10 @@ std::vector<std::string> split_ws(std::string_view s) {
   return out;
 }
 
-bool starts_with(const std::string& s, std::string_view p) {
-  return s.size() >= p.size() && std::string_view(s).substr(0, p.size()) == p;
-}
-
 // The payload type an "a=rtpmap:<pt> ..." or "a=fmtp:<pt> ..." line is about.
 std::optional<std::string> attribute_pt(const std::string& line) {
   for (std::string_view prefix : {"a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"}) {
-    if (starts_with(line, prefix)) {
+    if (line.starts_with(prefix)) {
       auto rest = line.substr(prefix.size());
       auto sp = rest.find_first_of(" \t");
       return rest.substr(0, sp);
@@ -98,7 +94,7 @@ void refuse_others(Sdp& sdp, const SdpMedia* keep) {
 std::string SdpMedia::encoding(const std::string& pt) const {
   std::string prefix = "a=rtpmap:" + pt;
   for (auto& l : lines) {
-    if (starts_with(l, prefix) && l.size() > prefix.size() &&
+    if (l.starts_with(prefix) && l.size() > prefix.size() &&
         (l[prefix.size()] == ' ' || l[prefix.size()] == '\t')) {
       auto words = split_ws(std::string_view(l).substr(prefix.size()));
       if (!words.empty()) return words[0];
@@ -125,7 +121,7 @@ std::string Sdp::to_string() const {
 std::string Sdp::connection(const SdpMedia& m) const {
   for (auto* lines : {&m.lines, &session}) {
     for (auto& l : *lines) {
-      if (!starts_with(l, "c=")) continue;
+      if (!l.starts_with("c=")) continue;
       auto w = split_ws(std::string_view(l).substr(2));
       if (w.size() >= 3) {
         auto addr = w[2];
@@ -209,7 +205,7 @@ sdk::Result<std::vector<std::string>> parse_codecs(const std::vector<std::string
 std::vector<sdk::media::CryptoAttribute> sdes_keys(const SdpMedia& m) {
   std::vector<sdk::media::CryptoAttribute> out;
   for (const auto& line : m.lines) {
-    if (!starts_with(line, "a=crypto:")) continue;
+    if (!line.starts_with("a=crypto:")) continue;
     auto c = sdk::media::CryptoAttribute::parse(std::string_view(line).substr(9));
     if (c && (c->suite == "AES_CM_128_HMAC_SHA1_80" || c->suite == "AES_CM_128_HMAC_SHA1_32"))
       out.push_back(std::move(*c));
@@ -276,7 +272,7 @@ std::optional<MediaAddress> audio_address(const Sdp& sdp) {
   a.rtp_port = m->port;
   a.rtcp_port = m->port + 1;
   for (auto& l : m->lines) {
-    if (starts_with(l, "a=rtcp:")) {
+    if (l.starts_with("a=rtcp:")) {
       auto w = split_ws(std::string_view(l).substr(7));
       int p = 0;
       if (!w.empty() && integer(w[0], p) && p > 0 && p <= 65535) a.rtcp_port = p;
@@ -289,7 +285,7 @@ std::optional<MediaAddress> audio_address(const Sdp& sdp) {
 bool rtcp_mux(const Sdp& sdp) {
   const SdpMedia* m = sdp.audio();
   return m && std::any_of(m->lines.begin(), m->lines.end(),
-                          [](const std::string& l) { return starts_with(l, "a=rtcp-mux"); });
+                          [](const std::string& l) { return l.starts_with("a=rtcp-mux"); });
 }
 
 void anchor(Sdp& sdp, const std::string& ip, int port, bool mux) {
@@ -298,10 +294,10 @@ void anchor(Sdp& sdp, const std::string& ip, int port, bool mux) {
   SdpMedia* audio = sdp.audio();
   bool session_c = false;
   for (auto& l : sdp.session) {
-    if (starts_with(l, "o=")) {
+    if (l.starts_with("o=")) {
       auto w = split_ws(std::string_view(l).substr(2));
       if (w.size() >= 6) l = "o=" + w[0] + " " + w[1] + " " + w[2] + " IN " + family + " " + ip;
-    } else if (starts_with(l, "c=")) {
+    } else if (l.starts_with("c=")) {
       l = c;
       session_c = true;
     }
@@ -311,15 +307,15 @@ void anchor(Sdp& sdp, const std::string& ip, int port, bool mux) {
   auto& lines = audio->lines;
   lines.erase(std::remove_if(lines.begin(), lines.end(),
                              [](const std::string& l) {
-                               return starts_with(l, "a=candidate:") || starts_with(l, "a=ice-") ||
-                                      starts_with(l, "a=remote-candidates") ||
-                                      starts_with(l, "a=rtcp-mux") || starts_with(l, "a=rtcp:") ||
-                                      starts_with(l, "a=end-of-candidates");
+                               return l.starts_with("a=candidate:") || l.starts_with("a=ice-") ||
+                                      l.starts_with("a=remote-candidates") ||
+                                      l.starts_with("a=rtcp-mux") || l.starts_with("a=rtcp:") ||
+                                      l.starts_with("a=end-of-candidates");
                              }),
               lines.end());
   bool media_c = false;
   for (auto& l : lines) {
-    if (starts_with(l, "c=")) {
+    if (l.starts_with("c=")) {
       l = c;
       media_c = true;
     }
@@ -327,7 +323,7 @@ void anchor(Sdp& sdp, const std::string& ip, int port, bool mux) {
   if (!media_c && !session_c) {
     // RFC 4566 order: c= comes after i= and before b=/k=/a=.
     auto at = std::find_if(lines.begin(), lines.end(),
-                           [](const std::string& l) { return !starts_with(l, "i="); });
+                           [](const std::string& l) { return !l.starts_with("i="); });
     lines.insert(at, c);
   }
   if (mux) lines.push_back("a=rtcp-mux");

@@ -2,6 +2,8 @@
 // provisional responses (PRACK, RFC 3262).
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::backend::sip {
 
 bool SipStack::Impl::has_feature(const msg_list_t* list, const char* feature) {
@@ -67,7 +69,7 @@ void SipStack::Impl::timer_from_request(SessionTimer& st, const sip_t* sip) {
   const sip_session_expires_t* se = sip->sip_session_expires;
   if (!se || se->x_delta == 0) return;
   st.interval = static_cast<int>(std::min<unsigned long>(se->x_delta, 86400));
-  st.we_refresh = !st.peer_timer || (se->x_refresher && strcasecmp(se->x_refresher, "uas") == 0);
+  st.we_refresh = !st.peer_timer || (se->x_refresher && sdk::text::iequals(se->x_refresher, "uas"));
 }
 
 void SipStack::Impl::timer_from_response(SessionTimer& st, const sip_t* sip) {
@@ -77,7 +79,7 @@ void SipStack::Impl::timer_from_response(SessionTimer& st, const sip_t* sip) {
   if (!se || se->x_delta == 0) return;
   st.peer_timer = true;
   st.interval = static_cast<int>(std::min<unsigned long>(se->x_delta, 86400));
-  st.we_refresh = !se->x_refresher || strcasecmp(se->x_refresher, "uac") == 0;
+  st.we_refresh = !se->x_refresher || sdk::text::iequals(se->x_refresher, "uac");
 }
 
 void SipStack::Impl::caller_extensions(Call& c, const sip_t* sip) {

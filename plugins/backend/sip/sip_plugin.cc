@@ -727,19 +727,12 @@ void SipPlugin::write_locations_later(std::shared_ptr<Writes> writes, sdk::Execu
         return;
       }
     }
-    std::string aors = "{";
+    std::vector<std::string_view> names;
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     w.StartArray();
-    bool first = true;
     for (auto& [aor, bindings] : batch) {
-      std::string quoted = "\"";
-      for (char ch : aor) {
-        if (ch == '"' || ch == '\\') quoted.push_back('\\');
-        quoted.push_back(ch);
-      }
-      aors += (first ? "" : ",") + quoted + "\"";
-      first = false;
+      names.push_back(aor);
       for (auto& b : bindings) {
         w.StartObject();
         w.Key("aor");
@@ -749,7 +742,7 @@ void SipPlugin::write_locations_later(std::shared_ptr<Writes> writes, sdk::Execu
       }
     }
     w.EndArray();
-    aors += "}";
+    const std::string aors = sdk::text_array(names);
     std::string rows = sb.GetString();
     auto s = store->transaction([&](sdk::Transaction& tx) -> sdk::Status {
       if (auto r = tx.exec("DELETE FROM sip_locations WHERE aor = ANY($1::text[])", {aors}); !r)

@@ -2,6 +2,8 @@
 // and moving legs between calls.
 #include "plugins/backend/sip/stack_impl.h"
 
+#include <dialtone/text.h>
+
 namespace dialtone::plugins::backend::sip {
 
 void SipStack::Impl::notify_refer(nta_leg_t* leg, int status, const std::string& phrase,
@@ -167,7 +169,7 @@ std::string SipStack::Impl::replaces_param(const url_t* u) {
     if (end == std::string::npos) end = h.size();
     std::string item = h.substr(pos, end - pos);
     auto eq = item.find('=');
-    if (eq != std::string::npos && strcasecmp(item.substr(0, eq).c_str(), "replaces") == 0) {
+    if (eq != std::string::npos && sdk::text::iequals(item.substr(0, eq), "replaces")) {
       std::string v = item.substr(eq + 1);
       std::vector<char> buf(v.size() + 1, '\0');
       url_unescape(buf.data(), v.c_str());

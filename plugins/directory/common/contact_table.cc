@@ -10,8 +10,6 @@
 namespace dialtone::plugins::directory {
 namespace {
 
-std::string quote(std::string_view s) { return sdk::json::string(s); }
-
 std::string like_contains(std::string_view folded) { return "%" + sdk::text::like_escape(folded) + "%"; }
 
 bool is_number(std::string_view n) {
@@ -37,18 +35,6 @@ std::string folded_of(const Fields& fields) {
   return s;
 }
 
-std::string numbers_json(const std::vector<std::string>& numbers) {
-  std::string b = "[";
-  for (std::size_t i = 0; i < numbers.size(); ++i) b += (i ? "," : "") + quote(numbers[i]);
-  return b + "]";
-}
-
-std::string numbers_array(const std::vector<std::string>& numbers) {
-  std::string b = "{";
-  for (std::size_t i = 0; i < numbers.size(); ++i) b += (i ? ",\"" : "\"") + numbers[i] + "\"";
-  return b + "}";
-}
-
 bool searched_match(const SourceConfig& config, const Fields& row, const std::string& folded_term) {
   for (auto& c : config.searched_columns)
     if (auto it = row.find(c); it != row.end() && fold(it->second).find(folded_term) != std::string::npos)
@@ -71,13 +57,9 @@ Fields clean_fields(Fields fields) {
 }
 
 std::string fields_json(const Fields& fields) {
-  std::string b = "{";
-  bool first = true;
-  for (auto& [k, v] : fields) {
-    b += (first ? "" : ",") + quote(k) + ":" + quote(v);
-    first = false;
-  }
-  return b + "}";
+  std::vector<sdk::json::Member> members;
+  for (auto& [k, v] : fields) members.emplace_back(k, v);
+  return sdk::json::object(members);
 }
 
 sdk::Result<Fields> parse_fields_json(std::string_view json) {
@@ -167,7 +149,7 @@ sdk::Result<std::vector<Contact>> ContactTable::by_ids(const std::string& scope,
   if (valid.empty()) return std::vector<Contact>{};
   return rows("SELECT id::text, fields::text FROM " + table_ + " WHERE " + scope_ +
                   " = $1 AND id = ANY($2::uuid[]) ORDER BY id",
-              {scope, numbers_array(valid)});
+              {scope, sdk::text_array(valid)});
 }
 
 sdk::Result<std::vector<Contact>> ContactTable::all(const std::string& scope) {
@@ -191,7 +173,7 @@ sdk::Result<Contact> ContactTable::create(const std::string& scope, const Fields
   auto r = store_.exec("INSERT INTO " + table_ + " (" + scope_ +
                            ", fields, folded, numbers) VALUES ($1, $2::jsonb, $3, $4::text[]) "
                            "ON CONFLICT DO NOTHING RETURNING id::text",
-                       {scope, fields_json(fields), folded_of(x), numbers_array(numbers_of(x))});
+                       {scope, fields_json(fields), folded_of(x), sdk::text_array(numbers_of(x))});
   if (!r) return r.error();
   if (r->rows.empty()) return sdk::Error::conflict("a contact with the same fields already exists");
   return Contact{r->rows[0][0].value_or(""), std::move(fields)};
@@ -204,7 +186,7 @@ sdk::Result<Contact> ContactTable::update(const std::string& scope, const std::s
   auto x = expand_ ? expand_(fields) : fields;
   auto r = store_.exec("UPDATE " + table_ + " SET fields = $3::jsonb, folded = $4, numbers = $5::text[] WHERE " +
                            scope_ + " = $1 AND id = $2",
-                       {scope, id, fields_json(fields), folded_of(x), numbers_array(numbers_of(x))});
+                       {scope, id, fields_json(fields), folded_of(x), sdk::text_array(numbers_of(x))});
   if (!r) {
     if (r.error().code == sdk::ErrorCode::conflict)
       return sdk::Error::conflict("a contact with the same fields already exists");
@@ -241,15 +223,15 @@ sdk::Result<std::vector<std::optional<std::string>>> ContactTable::insert_many(
       "SELECT src.ord, ins.id::text FROM src LEFT JOIN ins ON ins.fields = src.r->'f' ORDER BY src.ord";
   for (std::size_t start = 0; start < in.size(); start += kBatch) {
     auto end = std::min(in.size(), start + kBatch);
-    std::string batch = "[";
+    std::vector<sdk::json::Value> batch;
     for (std::size_t i = start; i < end; ++i) {
       auto fields = clean_fields(in[i]);
       auto x = expand_ ? expand_(fields) : fields;
-      batch += (i == start ? "{\"f\":" : ",{\"f\":") + fields_json(fields) + ",\"x\":" + quote(folded_of(x)) +
-               ",\"n\":" + numbers_json(numbers_of(x)) + "}";
+      batch.emplace_back(sdk::json::Raw{sdk::json::object({{"f", sdk::json::Raw{fields_json(fields)}},
+                                                        {"x", folded_of(x)},
+                                                        {"n", sdk::json::Raw{sdk::json::array(numbers_of(x))}}})});
     }
-    batch += "]";
-    auto r = tx.exec(sql, {scope, batch});
+    auto r = tx.exec(sql, {scope, sdk::json::array(batch)});
     if (!r) return r.error();
     for (auto& row : r->rows) {
       auto ord = std::stoul(row[0].value_or("0"));

@@ -86,7 +86,7 @@ std::string fold(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      out += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      out += sdk::text::to_lower(static_cast<char>(c));
       ++i;
       continue;
     }

@@ -50,10 +50,19 @@ sdk::HttpResponse list_response(std::vector<ListItem> items, const sdk::HttpRequ
   std::size_t from = req.list ? std::min<std::size_t>(static_cast<std::size_t>(req.list->offset), items.size()) : 0;
   std::size_t to = items.size();
   if (req.list && req.list->limit) to = std::min(to, from + static_cast<std::size_t>(*req.list->limit));
-  std::string b = "{\"items\":[";
-  for (auto i = from; i < to; ++i) b += (i == from ? "" : ",") + items[i].json;
-  b += "],\"total\":" + std::to_string(total) + ",\"filtered\":" + std::to_string(filtered) + "}";
-  return sdk::HttpResponse::json(200, std::move(b));
+  std::vector<sdk::json::Value> page;
+  for (auto i = from; i < to; ++i) page.emplace_back(sdk::json::Raw{std::move(items[i].json)});
+  return sdk::HttpResponse::json(
+      200, sdk::json::object({{"items", sdk::json::Raw{sdk::json::array(page)}}, {"total", total}, {"filtered", filtered}}));
+}
+
+std::string import_json(const std::vector<Contact>& created,
+                        const std::vector<std::pair<std::size_t, std::vector<std::string>>>& failed) {
+  std::vector<sdk::json::Value> made, refused;
+  for (auto& c : created) made.emplace_back(sdk::json::Raw{contact_json(c)});
+  for (auto& [line, errors] : failed)
+    refused.emplace_back(sdk::json::Raw{sdk::json::object({{"line", line}, {"errors", sdk::json::Raw{sdk::json::array(errors)}}})});
+  return sdk::json::object({{"created", sdk::json::Raw{sdk::json::array(made)}}, {"failed", sdk::json::Raw{sdk::json::array(refused)}}});
 }
 
 sdk::HttpResponse contacts_list_response(const std::vector<Contact>& contacts, const sdk::HttpRequest& req,

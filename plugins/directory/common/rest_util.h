@@ -24,6 +24,9 @@ struct ListItem {
 // {"items": [...], "total": N, "filtered": M} after the XiVO list
 // parameters (search, order, direction, offset, limit) of `req.list`.
 sdk::HttpResponse list_response(std::vector<ListItem> items, const sdk::HttpRequest& req);
+// An import's answer: {"created": [contact, ...], "failed": [{"line": n, "errors": [...]}, ...]}.
+std::string import_json(const std::vector<Contact>& created,
+                        const std::vector<std::pair<std::size_t, std::vector<std::string>>>& failed);
 sdk::HttpResponse contacts_list_response(const std::vector<Contact>& contacts, const sdk::HttpRequest& req,
                                          const std::string& default_order);
 

@@ -1,7 +1,6 @@
 #include "plugins/directory/csv/csv_source.h"
 
-#include <fstream>
-#include <sstream>
+#include <dialtone/files.h>
 
 namespace dialtone::plugins::directory {
 
@@ -21,17 +20,15 @@ sdk::Result<std::shared_ptr<const RowTable>> CsvSource::table() {
     return sdk::Error::unavailable(msg);
   }
   if (table_ && mtime == mtime_ && size == size_) return table_;
-  std::ifstream in(config_.file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!in) {
+  auto text = sdk::read_file(config_.file);
+  if (!text) {
     auto msg = "directory source " + config_.source.name + ": cannot read " + config_.file.string() +
                "; check its permissions";
     failures_.failed(log_, msg);
     if (table_) return table_;
     return sdk::Error::unavailable(msg);
   }
-  table_ = std::make_shared<const RowTable>(common::csv::read_rows(ss.str(), config_.delimiter), config_.source);
+  table_ = std::make_shared<const RowTable>(common::csv::read_rows(*text, config_.delimiter), config_.source);
   mtime_ = mtime;
   size_ = size;
   failures_.succeeded(log_, config_.source.name);

@@ -16,8 +16,6 @@ constexpr sdk::Migration kFavoriteMigrations[] = {
      " PRIMARY KEY (user_uuid, source, contact_id))"},
 };
 
-std::string quote(std::string_view s) { return sdk::json::string(s); }
-
 }  // namespace
 
 sdk::Status Favorites::migrate() { return store_.migrate("directory.dird", kFavoriteMigrations); }
@@ -47,59 +45,98 @@ sdk::Result<std::map<std::string, std::vector<std::string>>> Favorites::of(const
   return out;
 }
 
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void text(JsonWriter& w, std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
+
+// A string, or null when empty.
+void text_or_null(JsonWriter& w, std::string_view v) {
+  if (v.empty()) w.Null();
+  else text(w, v);
+}
+
+// "column_headers" and "column_types" of a profile's display.
+void write_columns(JsonWriter& w, const std::vector<sdk::DisplayColumn>& columns) {
+  w.Key("column_headers");
+  w.StartArray();
+  for (auto& c : columns) text(w, c.title);
+  w.EndArray();
+  w.Key("column_types");
+  w.StartArray();
+  for (auto& c : columns) text_or_null(w, c.type);
+  w.EndArray();
+}
+
+std::string done(const rapidjson::StringBuffer& sb) { return {sb.GetString(), sb.GetSize()}; }
+
+}  // namespace
+
 std::string lookup_json(const sdk::LookupResult& r, std::string_view term, LookupService& svc,
                         const std::map<std::string, std::vector<std::string>>& favorites) {
-  std::string b = "{\"column_headers\":[";
-  for (std::size_t i = 0; i < r.columns.size(); ++i) b += (i ? "," : "") + quote(r.columns[i].title);
-  b += "],\"column_types\":[";
-  for (std::size_t i = 0; i < r.columns.size(); ++i)
-    b += (i ? "," : "") + (r.columns[i].type.empty() ? std::string("null") : quote(r.columns[i].type));
-  b += "],\"results\":[";
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  write_columns(w, r.columns);
+  w.Key("results");
+  w.StartArray();
   std::map<std::string, std::string> types;
-  for (std::size_t n = 0; n < r.entries.size(); ++n) {
-    auto& e = r.entries[n];
+  for (auto& e : r.entries) {
     if (!types.count(e.source)) types[e.source] = svc.source_type(e.source);
     bool favorite = false;
     if (auto it = favorites.find(e.source); it != favorites.end() && !e.unique_id.empty())
       favorite = std::find(it->second.begin(), it->second.end(), e.unique_id) != it->second.end();
-    b += n ? ",{" : "{";
-    b += "\"column_values\":[";
-    for (std::size_t i = 0; i < r.columns.size(); ++i) {
-      auto& c = r.columns[i];
-      if (i) b += ",";
-      if (c.type == "favorite") b += favorite ? "true" : "false";
-      else if (c.type == "personal") b += types[e.source] == "personal" ? "true" : "false";
+    w.StartObject();
+    w.Key("column_values");
+    w.StartArray();
+    for (auto& c : r.columns) {
+      if (c.type == "favorite") w.Bool(favorite);
+      else if (c.type == "personal") w.Bool(types[e.source] == "personal");
       else {
         auto v = e.field(c.field);
-        if (v.empty()) v = c.default_value;
-        b += v.empty() ? std::string("null") : quote(v);
+        text_or_null(w, v.empty() ? c.default_value : v);
       }
     }
+    w.EndArray();
     // xivo-dird's relations: a users entry names the server (xivo_id), the
     // user (user_id, user_uuid) and its main line (endpoint_id).
     bool user = types[e.source] == "xivo";  // UsersSource::type(), XiVO's name
-    auto text_or_null = [&](const char* f) {
-      auto v = user ? e.field(f) : std::string();
-      return v.empty() ? std::string("null") : quote(v);
-    };
+    auto field = [&](const char* f) { return user ? e.field(f) : std::string(); };
     auto int_or_null = [&](const char* f) {
-      auto v = user ? e.field(f) : std::string();
+      auto v = field(f);
       bool digits = !v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos;
-      return digits ? v : std::string("null");
+      if (digits) w.Int64(std::stol(v));
+      else w.Null();
     };
-    b += "],\"relations\":{\"source_entry_id\":";
-    b += e.unique_id.empty() ? std::string("null") : quote(e.unique_id);
-    b += ",\"user_uuid\":" + text_or_null("uuid");
-    b += ",\"user_id\":" + int_or_null("id");
-    b += ",\"xivo_id\":" + text_or_null("xivo_id");
-    b += ",\"endpoint_id\":" + int_or_null("line_id");
-    b += ",\"agent_id\":null";
-    b += "},\"source\":" + quote(e.source) + "}";
+    w.Key("relations");
+    w.StartObject();
+    w.Key("source_entry_id");
+    text_or_null(w, e.unique_id);
+    w.Key("user_uuid");
+    text_or_null(w, field("uuid"));
+    w.Key("user_id");
+    int_or_null("id");
+    w.Key("xivo_id");
+    text_or_null(w, field("xivo_id"));
+    w.Key("endpoint_id");
+    int_or_null("line_id");
+    w.Key("agent_id");
+    w.Null();
+    w.EndObject();
+    w.Key("source");
+    text(w, e.source);
+    w.EndObject();
   }
-  b += "],\"failed_sources\":[";
-  for (std::size_t i = 0; i < r.failed_sources.size(); ++i) b += (i ? "," : "") + quote(r.failed_sources[i]);
-  b += "],\"term\":" + quote(term) + "}";
-  return b;
+  w.EndArray();
+  w.Key("failed_sources");
+  w.StartArray();
+  for (auto& f : r.failed_sources) text(w, f);
+  w.EndArray();
+  w.Key("term");
+  text(w, term);
+  w.EndObject();
+  return done(sb);
 }
 
 std::string DirdRest::user_of(const sdk::HttpRequest& req) const {
@@ -125,12 +162,12 @@ sdk::HttpResponse DirdRest::get_lookup(const sdk::HttpRequest& req) {
 sdk::HttpResponse DirdRest::get_headers(const sdk::HttpRequest& req) {
   auto r = lookup_.headers(req.params.at("profile"));
   if (!r) return error_response(r.error());
-  std::string b = "{\"column_headers\":[";
-  for (std::size_t i = 0; i < r->size(); ++i) b += (i ? "," : "") + quote((*r)[i].title);
-  b += "],\"column_types\":[";
-  for (std::size_t i = 0; i < r->size(); ++i)
-    b += (i ? "," : "") + ((*r)[i].type.empty() ? std::string("null") : quote((*r)[i].type));
-  return sdk::HttpResponse::json(200, b + "]}");
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  write_columns(w, *r);
+  w.EndObject();
+  return sdk::HttpResponse::json(200, done(sb));
 }
 
 sdk::HttpResponse DirdRest::get_reverse(const sdk::HttpRequest& req) {
@@ -140,17 +177,27 @@ sdk::HttpResponse DirdRest::get_reverse(const sdk::HttpRequest& req) {
   const auto& profile = req.params.at("profile");
   auto r = lookup_.reverse({profile, it->second, req.params.at("user_uuid")});
   if (!r) return error_response(r.error());
-  std::string b = "{\"exten\":" + quote(it->second);
-  if (!*r) return sdk::HttpResponse::json(200, b + ",\"display\":null,\"fields\":{},\"source\":null}");
-  auto& e = **r;
-  auto name = lookup_.display_name(*lookup_.profile(profile), e);
-  b += ",\"display\":" + (name.empty() ? std::string("null") : quote(name)) + ",\"fields\":{";
-  bool first = true;
-  for (auto& [k, v] : e.fields) {
-    b += (first ? "" : ",") + quote(k) + ":" + quote(v);
-    first = false;
-  }
-  return sdk::HttpResponse::json(200, b + "},\"source\":" + quote(e.source) + "}");
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("exten");
+  text(w, it->second);
+  w.Key("display");
+  if (*r) text_or_null(w, lookup_.display_name(*lookup_.profile(profile), **r));
+  else w.Null();
+  w.Key("fields");
+  w.StartObject();
+  if (*r)
+    for (auto& [k, v] : (*r)->fields) {
+      w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+      text(w, v);
+    }
+  w.EndObject();
+  w.Key("source");
+  if (*r) text(w, (*r)->source);
+  else w.Null();
+  w.EndObject();
+  return sdk::HttpResponse::json(200, done(sb));
 }
 
 sdk::HttpResponse DirdRest::get_favorites(const sdk::HttpRequest& req) {

@@ -29,12 +29,9 @@ sdk::Status check_columns(const Fields& f) {
 }
 
 std::string created_json(const PersonalStore::ImportResult& r) {
-  std::string b = "{\"created\":[";
-  for (std::size_t i = 0; i < r.created.size(); ++i) b += (i ? "," : "") + contact_json(r.created[i]);
-  b += "],\"failed\":[";
-  for (std::size_t i = 0; i < r.failed.size(); ++i)
-    b += std::string(i ? "," : "") + sdk::json::object({{"line", r.failed[i].first}, {"errors", sdk::json::Raw{sdk::json::array({r.failed[i].second})}}});
-  return b + "]}";
+  std::vector<std::pair<std::size_t, std::vector<std::string>>> failed;
+  for (auto& [line, error] : r.failed) failed.push_back({line, {error}});
+  return import_json(r.created, failed);
 }
 
 }  // namespace

@@ -51,10 +51,6 @@ bool known(const std::string& col) {
   return std::find(k.begin(), k.end(), col) != k.end();
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string phonebook_json(const Phonebook& p) {
   return sdk::json::object({{"id", p.id}, {"tenant", p.tenant}, {"name", p.name}, {"description", p.description}});
 }
@@ -106,7 +102,7 @@ std::vector<std::string> validate_phonebook_contact(const Fields& fields) {
         ok = !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return (c >= '0' && c <= '9') || c == '+'; });
       }
       if (!ok) errors.push_back(k + " '" + v + "' must be digits or video:<room> (without ?&'\"%:#)");
-    } else if (ends_with(k, "country")) {
+    } else if (k.ends_with("country")) {
       if (v.size() != 2 || !std::isupper(static_cast<unsigned char>(v[0])) ||
           !std::isupper(static_cast<unsigned char>(v[1])))
         errors.push_back(k + " '" + v + "' must be an ISO 3166 country code such as FR");
@@ -531,15 +527,8 @@ std::vector<sdk::Route> phonebook_routes(std::shared_ptr<PhonebookStore> store) 
                    if (!id) return error_response(id.error());
                    auto r = store->import(req.params.at("tenant"), *id, req.body);
                    if (!r) return error_response(r.error());
-                   if (r->pipe_file) return HttpResponse::json(201, "{\"created\":" + std::to_string(r->count) + "}");
-                   std::string b = "{\"created\":[";
-                   for (std::size_t i = 0; i < r->created.size(); ++i) b += (i ? "," : "") + contact_json(r->created[i]);
-                   b += "],\"failed\":[";
-                   for (std::size_t i = 0; i < r->failed.size(); ++i)
-                     b += std::string(i ? "," : "") +
-                          sdk::json::object({{"line", r->failed[i].first},
-                                             {"errors", sdk::json::Raw{sdk::json::array(r->failed[i].second)}}});
-                   return HttpResponse::json(201, b + "]}");
+                   if (r->pipe_file) return HttpResponse::json(201, sdk::json::object({{"created", r->count}}));
+                   return HttpResponse::json(201, import_json(r->created, r->failed));
                  }});
   auto one = [store](const HttpRequest& req, auto&& act) -> HttpResponse {
     auto id = phonebook_id(req);

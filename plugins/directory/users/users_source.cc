@@ -124,17 +124,7 @@ sdk::Result<std::vector<sdk::DirectoryEntry>> UsersSource::list(const std::vecto
                                    " has no unique_column; set `unique_column = uuid` to use favorites");
   std::vector<sdk::DirectoryEntry> out;
   if (ids.empty()) return out;
-  std::string arr = "{";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    std::string v;
-    for (char c : ids[i]) {
-      if (c == '"' || c == '\\') v += '\\';
-      v += c;
-    }
-    arr += (i ? ",\"" : "\"") + v + "\"";
-  }
-  arr += "}";
-  auto rows = query("t." + config_.unique_column + " = ANY($1::text[])", {arr});
+  auto rows = query("t." + config_.unique_column + " = ANY($1::text[])", {sdk::text_array(ids)});
   if (!rows) return rows.error();
   for (auto& r : *rows) out.push_back(make_entry(config_, std::move(r)));
   return out;

@@ -11,6 +11,8 @@ extern "C" {
 #include <spandsp.h>
 }
 
+#include <dialtone/text.h>
+
 #include "engine_context.h"
 #include "fax_receiver.h"
 #include "io_worker.h"
@@ -41,7 +43,7 @@ char event_digit(int e) {
 
 int digit_event(char d) {
   static constexpr char kDigits[] = "0123456789*#ABCD";
-  const char* p = std::strchr(kDigits, std::toupper(static_cast<unsigned char>(d)));
+  const char* p = std::strchr(kDigits, sdk::text::to_upper(d));
   return p && d ? static_cast<int>(p - kDigits) : -1;
 }
 

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <optional>
 
+#include <dialtone/files.h>
 #include <dialtone/json.h>
 
 namespace dialtone::plugins::media {
@@ -98,10 +97,9 @@ std::vector<sdk::Route> Recordings::routes() const {
                  [file_of, bad_name, missing](const HttpRequest& req) {
                    auto f = file_of(req);
                    if (!f) return bad_name(req);
-                   std::ifstream in(*f, std::ios::binary);
-                   if (!in) return missing(*f);
-                   std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-                   return HttpResponse::text(200, std::move(body), "audio/wav");
+                   auto body = sdk::read_file(*f);
+                   if (!body) return missing(*f);
+                   return HttpResponse::text(200, std::move(*body), "audio/wav");
                  }});
   out.push_back({"DELETE", "/1.0/recordings/{name}", "calld.recordings.{name}.delete", sdk::RouteAuth::token,
                  "Delete a call recording", {},

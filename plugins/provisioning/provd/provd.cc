@@ -1,12 +1,14 @@
 #include "plugins/provisioning/provd/provd.h"
 
+#include <dialtone/random.h>
 #include <dialtone/text.h>
 
 #include <algorithm>
 #include <fstream>
-#include <random>
 #include <sstream>
 
+#include <dialtone/files.h>
+#include <dialtone/json.h>
 #include <dialtone/services.h>
 
 #include "plugins/provisioning/provd/json_util.h"
@@ -48,13 +50,7 @@ ALTER TABLE provd_config ADD COLUMN extra jsonb NOT NULL DEFAULT '{}';
 )"},
 };
 
-std::string random_hex(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += hex[rng() & 15];
-  return s;
-}
+std::string random_hex(std::size_t n) { return sdk::random_token(n, "0123456789abcdef"); }
 
 std::string parents_json(const std::vector<std::string>& p) {
   rapidjson::Document d(rapidjson::kArrayType);
@@ -241,9 +237,13 @@ sdk::Status Provd::ensure_default_configs() {
     std::string raw;
     const char* role;
   };
+  namespace json = sdk::json;
+  const std::string autoprov_line = json::object({{"username", "autoprov"},
+                                                  {"display_name", "Autoprov"},
+                                                  {"number", "autoprov"},
+                                                  {"password", random_hex(16)}});
   const std::string autoprov_raw =
-      R"({"X_autoprov": true, "sip_lines": {"1": {"username": "autoprov", "display_name": "Autoprov", "number": "autoprov", "password": ")" +
-      random_hex(16) + R"("}}})";
+      json::object({{"X_autoprov", true}, {"sip_lines", json::Raw{json::object({{"1", json::Raw{autoprov_line}}})}}});
   const Default defaults[] = {
       {"base", {}, to_json(base), ""},
       {"defaultconfigdevice", {"base"}, "{}", "default"},
@@ -323,11 +323,9 @@ bool Provd::rate_limited(const std::string& ip) {
 
 PhoneAnswer Provd::static_file(const std::string& path) const {
   auto p = settings_.static_dir / path;
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {404, "not found", "text/plain"};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return {200, ss.str(), "application/octet-stream"};
+  auto bytes = sdk::read_file(p);
+  if (!bytes) return {404, "not found", "text/plain"};
+  return {200, std::move(*bytes), "application/octet-stream"};
 }
 
 PhoneAnswer Provd::serve(const sdk::DeviceRequest& request) {

@@ -315,6 +315,11 @@ std::string id_from(const std::string& body) {
   return doc.IsObject() ? str_of(doc, "id") : std::string();
 }
 
+// xivo-provd's list of one link: [{"rel": rel, "href": href}].
+sdk::json::Raw links_json(std::string_view rel, const std::string& href) {
+  return sdk::json::Raw{sdk::json::array({sdk::json::Raw{sdk::json::object({{"rel", rel}, {"href", href}})}})};
+}
+
 }  // namespace
 
 void Provd::mount_phone_routes() {
@@ -667,7 +672,7 @@ sdk::HttpResponse Provd::rest_config_delete(const sdk::HttpRequest& r) {
 sdk::HttpResponse Provd::rest_config_raw(const sdk::HttpRequest& r) {
   auto raw = raw_config(r.params.at("id"));
   if (!raw) return fail(raw.error());
-  return reply(200, "{\"raw_config\":" + *raw + "}");
+  return reply(200, sdk::json::object({{"raw_config", sdk::json::Raw{*raw}}}));
 }
 
 sdk::HttpResponse Provd::rest_autocreate(const sdk::HttpRequest&) {
@@ -755,8 +760,7 @@ sdk::HttpResponse Provd::rest_plugin_get(const sdk::HttpRequest& r) {
   const auto& id = r.params.at("id");
   if (!vendor(id)) return sdk::HttpResponse::error(404, {"plugin " + id + " is not loaded"});
   std::string href = "/provd/pg_mgr/plugins/" + id + "/info";
-  return reply(200, "{\"id\":" + sdk::json::string(id) + ",\"links\":[" +
-                        sdk::json::object({{"rel", "pg.info"}, {"href", href}}) + "]}");
+  return reply(200, sdk::json::object({{"id", id}, {"links", links_json("pg.info", href)}}));
 }
 
 // Plugins are shared objects loaded at start: a reload re-renders the files
@@ -843,16 +847,13 @@ sdk::HttpResponse Provd::rest_plugin_install(const sdk::HttpRequest& r, const st
 
 sdk::HttpResponse Provd::rest_configure_list(const sdk::HttpRequest&) {
   std::lock_guard lock(mutex_);
-  std::string b = "{\"params\":[";
+  std::vector<sdk::json::Value> params;
   const std::pair<const char*, const char*> known[] = {
       {"NAT", "1 if all devices are behind NAT (one device per address otherwise)"},
       {"locale", "default locale of the devices"},
       {"plugin_server", "the plugin repository"},
       {"sip_proxy", "default SIP proxy of the devices"}};
-  bool first = true;
   for (auto& [k, desc] : known) {
-    if (!first) b += ",";
-    first = false;
     auto it = params_.find(k);
     std::string v = it != params_.end() ? it->second
                     : std::string(k) == "NAT" ? (settings_.nat ? "1" : "0")
@@ -861,11 +862,10 @@ sdk::HttpResponse Provd::rest_configure_list(const sdk::HttpRequest&) {
                                                     : settings_.plugin_repository.string();
     // xivo-provd-client's configure_service.infos() pops each param's links.
     std::string href = std::string("/provd/configure/") + k;
-    b += sdk::json::object(
-        {{"id", k}, {"description", desc}, {"value", v},
-         {"links", sdk::json::Raw{"[" + sdk::json::object({{"rel", "srv.configure.param"}, {"href", href}}) + "]"}}});
+    params.emplace_back(sdk::json::Raw{sdk::json::object(
+        {{"id", k}, {"description", desc}, {"value", v}, {"links", links_json("srv.configure.param", href)}})});
   }
-  return reply(200, b + "]}");
+  return reply(200, sdk::json::object({{"params", sdk::json::Raw{sdk::json::array(params)}}}));
 }
 
 sdk::HttpResponse Provd::rest_configure_get(const sdk::HttpRequest& r) {

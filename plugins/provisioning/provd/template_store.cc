@@ -1,9 +1,8 @@
 #include "plugins/provisioning/provd/template_store.h"
 
-#include <fstream>
 #include <functional>
-#include <sstream>
 
+#include <dialtone/files.h>
 #include <dialtone/mustache.h>
 
 namespace dialtone::plugins::provisioning {
@@ -47,13 +46,7 @@ std::optional<std::string> TemplateStore::read(const fs::path& p) {
   std::lock_guard lock(mutex_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
-  std::optional<std::string> v;
-  std::ifstream in(p, std::ios::binary);
-  if (in) {
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    v = ss.str();
-  }
+  auto v = sdk::read_file(p);
   cache_.emplace(key, v);
   return v;
 }

@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <dialtone/text.h>
+
 #include "plugins/common/csv/csv.h"
 
 namespace dialtone::plugins::records {
@@ -15,7 +17,6 @@ namespace csv = common::csv;
 
 // Timestamps are UTC: "2026-12-06T10:00:00", a date alone, or either with a zone.
 const std::regex kDate(R"(^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$)");
-const std::regex kUuid("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
 
 constexpr const char* kItemColumns =
     "id, to_char(date AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') AS csv_date, "
@@ -91,7 +92,7 @@ std::string filters(const sdk::HttpRequest& req, Query& q, bool csv_only) {
                " OR destination_exten ILIKE " + p + " OR user_field ILIKE " + p + ")";
   }
   if (auto* v = get("user_uuid")) {
-    if (!std::regex_match(*v, kUuid)) return "Invalid 'user_uuid': not a UUID";
+    if (!sdk::text::is_uuid(*v)) return "Invalid 'user_uuid': not a UUID";
     auto p = q.add(*v);
     q.where += " AND (source_user_uuid = " + p + "::uuid OR destination_user_uuid = " + p + "::uuid)";
   }
@@ -232,7 +233,7 @@ std::vector<sdk::Route> call_log_routes(sdk::Store& store) {
   out.push_back({"GET", "/1.1/users/me/call_logs", "confd.users.me.call_logs.read", sdk::RouteAuth::token,
                  "The token's user's call history", kSortColumns, [&store](const sdk::HttpRequest& req) {
                    const std::string uuid = req.token ? req.token->auth_id : "";
-                   if (!std::regex_match(uuid, kUuid))
+                   if (!sdk::text::is_uuid(uuid))
                      return sdk::HttpResponse::error(404, {"this token belongs to no user (auth_id is not a user uuid)"});
                    return list(store, req, uuid, true);
                  }});
@@ -240,7 +241,7 @@ std::vector<sdk::Route> call_log_routes(sdk::Store& store) {
                  sdk::RouteAuth::token, "A user's call history", kSortColumns,
                  [&store](const sdk::HttpRequest& req) {
                    const auto& uuid = req.params.at("user_uuid");
-                   if (!std::regex_match(uuid, kUuid))
+                   if (!sdk::text::is_uuid(uuid))
                      return sdk::HttpResponse::error(404, {"User was not found: " + uuid});
                    return list(store, req, uuid, true);
                  }});

@@ -24,24 +24,6 @@
 #include "plugins/records/call_logs/call_log_schema.h"
 
 namespace dialtone::plugins::records {
-namespace {
-
-// PostgreSQL's text[] literal.
-std::string pg_array(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ",";
-    out += '"';
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-}  // namespace
 
 // Shared with executor tasks, which may outlive a stop. One run at a time:
 // calls ending while a statement runs wait for the next one.
@@ -70,7 +52,7 @@ struct CallLogGenerator {
         ids.assign(std::make_move_iterator(pending.begin()), std::make_move_iterator(pending.begin() + n));
         pending.erase(pending.begin(), pending.begin() + n);
       }
-      auto r = store->exec("SELECT call_logs_generate_for($1::text[]) AS n", {pg_array(ids)});
+      auto r = store->exec("SELECT call_logs_generate_for($1::text[]) AS n", {sdk::text_array(ids)});
       if (!r) {
         if (!failing)
           log->error("records.call_logs: cannot generate " + std::to_string(ids.size()) + " call log(s): " +
@@ -79,7 +61,7 @@ struct CallLogGenerator {
         continue;
       }
       failing = false;
-      bus->publish("call_logs.created", "{\"count\":" + r->get(0, "n", "0") + "}");
+      bus->publish("call_logs.created", sdk::json::object({{"count", std::stol(r->get(0, "n", "0"))}}));
     }
   }
 };

@@ -1,11 +1,11 @@
 #include "plugins/records/cel/cel_mapper.h"
 
-#include <cctype>
 #include <cstdio>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <dialtone/text.h>
 
 namespace dialtone::plugins::records {
 namespace {
@@ -18,9 +18,7 @@ std::int64_t int_member(const sdk::Event& e, const char* key, std::int64_t fallb
 // Asterisk names a channel <TECH>/<peer>-<8 hex digits>; XiVO's call logs
 // read the line identity ("sip/alice") back from it.
 std::string channel_name(const std::string& backend, const std::string& endpoint, std::uint64_t n) {
-  std::string tech;
-  for (char c : backend.empty() ? std::string("local") : backend)
-    tech += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string tech = sdk::text::to_upper(backend.empty() ? std::string_view("local") : backend);
   char suffix[20];
   std::snprintf(suffix, sizeof suffix, "-%08llx", static_cast<unsigned long long>(n & 0xffffffffULL));
   return tech + "/" + endpoint + suffix;

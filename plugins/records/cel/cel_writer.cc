@@ -138,7 +138,10 @@ sdk::Status CelWriter::start() {
     // Rows spooled but never committed: the previous run stopped (or crashed)
     // before their batch was written.
     std::ifstream in(config_.spool);
-    std::string line, array = "[";
+    std::string line;
+    rapidjson::StringBuffer rows;
+    rapidjson::Writer<rapidjson::StringBuffer> w(rows);
+    w.StartArray();
     std::size_t pending = 0, damaged = 0;
     while (std::getline(in, line)) {
       rapidjson::Document d;
@@ -150,10 +153,11 @@ sdk::Status CelWriter::start() {
       auto seq = d["seq"].GetUint64();
       if (seq >= next_seq_) next_seq_ = seq + 1;
       if (seq <= last_seq) continue;
-      if (pending++) array += ",";
-      array += line;
+      ++pending;
+      w.RawValue(line.data(), line.size(), rapidjson::kObjectType);  // parsed above: a whole object
     }
-    array += "]";
+    w.EndArray();
+    const std::string array(rows.GetString(), rows.GetSize());
     if (pending) {
       auto s = store_.transaction([&](sdk::Transaction& tx) -> sdk::Status {
         auto r = tx.exec(kInsert, {array, std::to_string(last_seq)});
@@ -234,16 +238,16 @@ void CelWriter::stop() {
 sdk::Status CelWriter::write(const std::vector<Queued>& batch) {
   std::size_t size = 2;
   for (auto& q : batch) size += q.json.size() + 1;
-  std::string array;
-  array.reserve(size);
-  array += '[';
+  rapidjson::StringBuffer rows(nullptr, size);
+  rapidjson::Writer<rapidjson::StringBuffer> w(rows);
+  w.StartArray();
   std::vector<std::string> ended;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (i) array += ',';
-    array += batch[i].json;
-    if (!batch[i].ended.empty()) ended.push_back(batch[i].ended);
+  for (auto& q : batch) {
+    w.RawValue(q.json.data(), q.json.size(), rapidjson::kObjectType);  // cel_row_json()'s object
+    if (!q.ended.empty()) ended.push_back(q.ended);
   }
-  array += ']';
+  w.EndArray();
+  const std::string array(rows.GetString(), rows.GetSize());
   auto s = store_.transaction([&](sdk::Transaction& tx) -> sdk::Status {
     if (auto r = tx.exec(kInsert, {array, "0"}); !r) return r.error();
     if (auto p = tx.exec(kProgress, {config_.writer_key, std::to_string(batch.back().seq)}); !p) return p.error();

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include <dialtone/mustache.h>
+#include <dialtone/url.h>
 
 #include "plugins/view/common/page_text.h"
 
@@ -78,7 +79,7 @@ class Pages final : public PageTemplate {
   std::string item(const sdk::PhoneEntry& e) const override {
     sdk::TemplateData ctx;
     auto number = display_text(e.number, d_.number_chars);
-    ctx.set("name", display_text(e.name, d_.name_chars)).set("dial", url_encode(dial_string(number)));
+    ctx.set("name", display_text(e.name, d_.name_chars)).set("dial", sdk::percent_encode(dial_string(number)));
     ctx.set("has_number", sdk::TemplateData::boolean(!number.empty()));
     ctx.set("number", std::move(number));
     return item_.render(ctx);

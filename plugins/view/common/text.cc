@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include <dialtone/url.h>
+
 namespace dialtone::plugins::view {
 namespace {
 
@@ -93,28 +95,10 @@ std::string display_text(std::string_view in, std::size_t max_chars) {
   return truncate_chars(clean_utf8(in), max_chars);
 }
 
-std::string url_encode(std::string_view in) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(in.size() * 3);
-  for (unsigned char c : in) {
-    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.' || c == '_' || c == '~';
-    if (keep) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string page_url(std::string_view self_url, std::string_view term, std::size_t offset) {
   std::string url(self_url);
   url += "?term=";
-  url += url_encode(term);
+  url += sdk::percent_encode(term);
   url += "&offset=";
   url += std::to_string(offset);
   return url;

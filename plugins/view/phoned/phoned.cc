@@ -3,10 +3,10 @@
 #include <dialtone/text.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 #include <dialtone/mustache.h>
+#include <dialtone/url.h>
 #include <dialtone/services.h>
 
 namespace dialtone::plugins::view {
@@ -34,22 +34,6 @@ std::string param(const sdk::HttpRequest& r, const char* name) {
 std::string query(const sdk::HttpRequest& r, const char* name) {
   auto it = r.query.find(name);
   return it == r.query.end() ? std::string() : it->second;
-}
-
-// A path segment taken from the request, percent-encoded again for a link.
-std::string url_segment(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 struct Installed {
@@ -227,8 +211,8 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
           404, {"phones of vendor '" + vendor + "' have no directory menu; point them at " +
                 std::string(kInputPrefix) + "<profile>/" + vendor});
     // The user stays in the path, so the form's links keep it.
-    std::string url = base + std::string(kInputPrefix) + url_segment(profile) + "/" +
-                      (user_uuid.empty() ? "" : url_segment(user_uuid) + "/") + "cisco";
+    std::string url = base + std::string(kInputPrefix) + sdk::percent_encode(profile) + "/" +
+                      (user_uuid.empty() ? "" : sdk::percent_encode(user_uuid) + "/") + "cisco";
     return sdk::HttpResponse::text(200,
                                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneMenu>\n<MenuItem>\n"
                                    "<Name>Directory</Name>\n<URL>" +
@@ -254,8 +238,8 @@ sdk::HttpResponse PhonedPlugin::handle(const sdk::HttpRequest& request, Page pag
   if (path.compare(0, kInputPrefix.size(), kInputPrefix) == 0)
     path = std::string(kLookupPrefix) + path.substr(kInputPrefix.size());
   if (autodetect || (!user_uuid.empty() && param(request, "xivo_user_uuid").empty()))
-    path = std::string(kLookupPrefix) + url_segment(profile) + "/" +
-           (user_uuid.empty() ? "" : url_segment(user_uuid) + "/") + vendor;
+    path = std::string(kLookupPrefix) + sdk::percent_encode(profile) + "/" +
+           (user_uuid.empty() ? "" : sdk::percent_encode(user_uuid) + "/") + vendor;
 
   sdk::PhoneViewRequest view_request;
   view_request.profile = profile;

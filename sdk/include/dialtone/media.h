@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "dialtone/result.h"
+#include "dialtone/text.h"
 
 namespace dialtone::sdk::media {
 
@@ -63,8 +64,7 @@ inline std::string rtpmap(Codec c) {
 
 // The codec of an rtpmap encoding name ("pcmu", "G722", "opus"; case-insensitive).
 inline std::optional<Codec> codec_from_name(std::string_view name) {
-  std::string n(name.substr(0, name.find('/')));
-  for (auto& ch : n) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  const std::string n = text::to_lower(name.substr(0, name.find('/')));
   if (n == "pcmu") return Codec::pcmu;
   if (n == "pcma") return Codec::pcma;
   if (n == "g722") return Codec::g722;

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "dialtone/result.h"
+#include "dialtone/text.h"
 
 namespace dialtone::sdk {
 
@@ -324,7 +325,7 @@ inline std::string normalize_mac(std::string_view s) {
   std::string hex;
   for (char c : s) {
     if (std::isxdigit(static_cast<unsigned char>(c)))
-      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      hex += text::to_lower(c);
     else if (c != ':' && c != '-' && c != '.')
       return {};
   }
@@ -342,8 +343,7 @@ inline std::string mac_plain(std::string_view mac, bool upper = false) {
   std::string out;
   for (char c : mac)
     if (c != ':')
-      out += static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
-                                     : std::tolower(static_cast<unsigned char>(c)));
+      out += upper ? text::to_upper(c) : text::to_lower(c);
   return out;
 }
 

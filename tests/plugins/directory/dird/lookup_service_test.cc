@@ -211,5 +211,50 @@ TEST_F(LookupTest, RestLookupAnswersInTheDefaultJsonShape) {
   EXPECT_STREQ(rd["source"].GetString(), "a");
 }
 
+TEST_F(LookupTest, RestAnswersParseBackWhateverTheValuesHold) {
+  const std::string nasty = "O'Hara \"Al\" back\\slash\ttab\x01 caf\xc3\xa9";
+  sources_["a\"b"] = std::make_shared<TestSource>(
+      "a\"b", std::vector<std::map<std::string, std::string>>{
+                  {{"id", "x\"1"}, {"name", nasty}, {"number", "10\"1"}, {"k\"ey", "v\\"}}});
+  auto svc = make({{"profile.default.sources", "a\"b"},
+                   {"profile.default.display", "d"},
+                   {"display.d.columns", "Na\"me|name|name, Number|number|number"}});
+  DirdRest rest(*svc, nullptr);
+  auto parsed = [](const sdk::HttpResponse& r) {
+    auto d = std::make_unique<rapidjson::Document>();
+    EXPECT_FALSE(d->Parse(r.body.c_str(), r.body.size()).HasParseError()) << r.body;
+    return d;
+  };
+  sdk::HttpRequest req;
+  req.params["profile"] = "default";
+  req.query["term"] = "o'hara \"al";
+  auto look = rest.get_lookup(req);
+  ASSERT_EQ(look.status, 200) << look.body;
+  auto d = parsed(look);
+  ASSERT_EQ((*d)["results"].Size(), 1u) << look.body;
+  auto& row = (*d)["results"][0];
+  EXPECT_EQ(std::string(row["column_values"][0].GetString(), row["column_values"][0].GetStringLength()), nasty);
+  EXPECT_STREQ(row["relations"]["source_entry_id"].GetString(), "x\"1");
+  EXPECT_TRUE(row["relations"]["user_id"].IsNull()) << "not a users source";
+  EXPECT_STREQ(row["source"].GetString(), "a\"b");
+  EXPECT_STREQ((*d)["term"].GetString(), "o'hara \"al");
+  EXPECT_STREQ((*d)["column_headers"][0].GetString(), "Na\"me");
+
+  auto headers = rest.get_headers(req);
+  ASSERT_EQ(headers.status, 200);
+  EXPECT_EQ(headers.body, R"({"column_headers":["Na\"me","Number"],"column_types":["name","number"]})");
+
+  sdk::HttpRequest rev;
+  rev.params = {{"profile", "default"}, {"user_uuid", "u1"}};
+  rev.query["exten"] = "10\"1";
+  auto found = parsed(rest.get_reverse(rev));
+  EXPECT_STREQ((*found)["exten"].GetString(), "10\"1");
+  EXPECT_STREQ((*found)["fields"]["k\"ey"].GetString(), "v\\");
+  EXPECT_STREQ((*found)["source"].GetString(), "a\"b");
+  rev.query["exten"] = "999";
+  auto none = rest.get_reverse(rev);
+  EXPECT_EQ(none.body, R"({"exten":"999","display":null,"fields":{},"source":null})");
+}
+
 }  // namespace
 }  // namespace dialtone::plugins::directory

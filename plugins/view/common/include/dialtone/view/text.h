@@ -21,9 +21,6 @@ std::string truncate_chars(std::string_view clean, std::size_t max_chars);
 // clean_utf8 then truncate_chars.
 std::string display_text(std::string_view in, std::size_t max_chars);
 
-// Percent-encodes everything except RFC 3986 unreserved characters.
-std::string url_encode(std::string_view in);
-
 // self_url?term=<term>&offset=<offset> (unescaped; escape it for XML).
 std::string page_url(std::string_view self_url, std::string_view term, std::size_t offset);
 

@@ -37,8 +37,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <random>
 #include <string>
+
+#include <dialtone/random.h>
 
 namespace dialtone::plugins::backend::sip {
 
@@ -63,13 +64,7 @@ constexpr const char* kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPD
 // The extensions an INVITE may require: session timers and PRACK.
 constexpr const char* kSupported = "timer, 100rel";
 
-inline std::string random_token(std::size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* d = "0123456789abcdefghijklmnopqrstuvwxyz";
-  std::string out(n, '0');
-  for (auto& c : out) c = d[rng() % 36];
-  return out;
-}
+using sdk::random_token;
 
 // Owns one su_home_t (sofia's arena allocator).
 class Home {

@@ -88,11 +88,10 @@ class FaxCallTest : public SipMediaTest {
     fs::remove_all(dir_);
   }
 
-  // A call to the fax DID (SIPp `scenario`, its audio on `audio_port`, more
-  // -key pairs in `keys`); the engine endpoint's port once it answered. Fax
-  // at its own pace: a generous SIPp timeout.
-  std::uint16_t dial_fax_line(Phone& p, std::uint16_t audio_port, const std::string& scenario = "uac_media.xml",
-                              std::vector<std::string> keys = {}, const std::string& did = "5551234") {
+  // Starts SIPp's `scenario` calling the fax DID as alice, its audio on
+  // `audio_port`, with more -key pairs in `keys`.
+  void start_fax_call(Phone& p, std::uint16_t audio_port, const std::string& scenario,
+                      const std::vector<std::string>& keys, const std::string& did = "5551234") {
     auto args = sipp_args(scenario, 1, "120s");
     args.insert(args.begin(), target_);
     std::vector<std::string> who{"-s", did, "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
@@ -100,6 +99,14 @@ class FaxCallTest : public SipMediaTest {
     args.insert(args.end(), who.begin(), who.end());
     args.insert(args.end(), keys.begin(), keys.end());
     p.rc = std::async(std::launch::async, [args, &p] { return run_sipp(args, &p.out); });
+  }
+
+  // A call to the fax DID (SIPp `scenario`, its audio on `audio_port`, more
+  // -key pairs in `keys`); the engine endpoint's port once it answered. Fax
+  // at its own pace: a generous SIPp timeout.
+  std::uint16_t dial_fax_line(Phone& p, std::uint16_t audio_port, const std::string& scenario = "uac_media.xml",
+                              std::vector<std::string> keys = {}, const std::string& did = "5551234") {
+    start_fax_call(p, audio_port, scenario, keys, did);
     std::string audio = "127.0.0.1:" + std::to_string(audio_port);
     std::uint16_t port = 0;
     EXPECT_TRUE(eventually([&] {
@@ -204,13 +211,7 @@ TEST_F(FaxCallTest, T38CapableCallerIsMovedToT38ByDialtone) {
   media::T38Peer gateway(sent, 5);
   std::size_t mails = smtp_->messages().size();
   Phone trunk;
-  auto args = sipp_args("uac_t38_answer.xml", 1, "120s");
-  args.insert(args.begin(), target_);
-  std::vector<std::string> keys{"-s", "5551234", "-au", "alice", "-ap", "alicepw", "-key", "user", "alice",
-                                "-key", "rtp_port", std::to_string(audio.port()), "-key", "t38_port",
-                                std::to_string(gateway.port())};
-  args.insert(args.end(), keys.begin(), keys.end());
-  trunk.rc = std::async(std::launch::async, [args, &trunk] { return run_sipp(args, &trunk.out); });
+  start_fax_call(trunk, audio.port(), "uac_t38_answer.xml", {"-key", "t38_port", std::to_string(gateway.port())});
   // Moved: the endpoint sends UDPTL to the gateway's T.38 port.
   std::string t38 = "127.0.0.1:" + std::to_string(gateway.port());
   std::uint16_t port = 0;

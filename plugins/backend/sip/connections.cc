@@ -121,13 +121,14 @@ void SipStack::Impl::check_connections() {
     return;
   }
   auto n = ConnectionScanner::shed(open, cfg.tcp_max_connections, keep);
-  tcp_open = open.size() - n;
   if (!over_limit)
     log.warn("sip: " + std::to_string(open.size()) +
              " TCP/TLS connections open, above sip.tcp_max_connections (" +
              std::to_string(cfg.tcp_max_connections) + "): closing the newest " +
              std::to_string(n) + " without a registration; raise the limit if these are phones");
   over_limit = true;
+  // Published after the warning, so whoever sees the shed count can also read why.
+  tcp_open = open.size() - n;
 }
 
 void SipStack::Impl::close_connections() {
